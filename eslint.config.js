@@ -1,0 +1,85 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Globals that make code untestable: only src/runtime/ (and entry points) may touch them. */
+const impureGlobals = [
+  {
+    selector: "MemberExpression[object.name='Date'][property.name='now']",
+    message: 'Use the injected Clock (src/runtime/clock.ts).',
+  },
+  { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Use the injected Clock.' },
+  {
+    selector: "MemberExpression[object.name='Math'][property.name='random']",
+    message: 'Use the injected random source (src/runtime/random.ts).',
+  },
+  {
+    selector: "MemberExpression[object.name='process'][property.name='env']",
+    message: 'Library code takes options; only src/runtime/env.ts and entry points read the environment.',
+  },
+  { selector: "CallExpression[callee.name='fetch']", message: 'Take fetch as an argument.' },
+];
+
+/** One owner per outside library (see docs and house style). */
+const owned = (allowedDir, pkgs) => ({
+  files: ['src/**/*.ts'],
+  ignores: [`${allowedDir}/**`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        paths: pkgs.map((name) => ({ name, message: `Only ${allowedDir}/ imports ${name}.` })),
+      },
+    ],
+  },
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', '.stack/**', 'coverage/**', 'eslint.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      eqeqeq: ['error', 'always'],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/runtime/**', 'src/cli/main.ts'],
+    rules: { 'no-restricted-syntax': ['error', ...impureGlobals] },
+  },
+  // Layering: the pure envelope core does no I/O and imports no outside client.
+  {
+    files: ['src/envelope/**/*.ts', 'src/crypto/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:fs*', 'node:net', 'node:http*', 'node:child_process', 'fs', 'net', 'http', 'https'], message: 'envelope/ and crypto/ do no I/O.' },
+            { group: ['**/pipeline/**', '**/kafka/**', '**/registry/**', '**/keys/**', '**/cli/**', '**/audit/**', '**/dlq/**'], message: 'Dependencies point one way: envelope/crypto depend only on errors/runtime.' },
+          ],
+          paths: ['kafkajs', 'avsc', 'node-vault', '@kafkajs/confluent-schema-registry'].map((name) => ({ name, message: 'envelope/ and crypto/ are pure.' })),
+        },
+      ],
+    },
+  },
+  owned('src/kafka', ['kafkajs']),
+  owned('src/registry', ['avsc', '@kafkajs/confluent-schema-registry']),
+  owned('src/keys/kms', ['node-vault']),
+  {
+    files: ['test/**/*.ts', 'stack/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts', 'workers/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+    },
+  },
+);

@@ -1,0 +1,100 @@
+/**
+ * The small crypto interface sealpost uses. Two implementations, byte-compatible (what one seals the
+ * other opens): sodium-native (default, native, fastest) and libsodium-wrappers (pure WebAssembly, no
+ * native build). Hot-path operations write into caller-supplied buffers so a message can be sealed
+ * without allocations beyond its output.
+ *
+ * Conventions: every length is validated by the implementation before use (wrong sizes throw
+ * CryptoError with code CRYPTO_BAD_LENGTH, never a native abort); verification and decryption failures
+ * return false/null (not exceptions) so callers map them to their own rejection codes.
+ */
+export const X25519_PUBLIC_KEY_BYTES = 32;
+export const X25519_SECRET_KEY_BYTES = 32;
+export const SEAL_OVERHEAD_BYTES = 48; // ephemeral pk (32) + Poly1305 tag (16)
+export const ED25519_PUBLIC_KEY_BYTES = 32;
+export const ED25519_SECRET_KEY_BYTES = 64; // seed ‖ public key, libsodium layout
+export const ED25519_SEED_BYTES = 32;
+export const ED25519_SIGNATURE_BYTES = 64;
+export const AEAD_KEY_BYTES = 32;
+export const AEAD_NONCE_BYTES = 24;
+export const AEAD_TAG_BYTES = 16;
+export const KDF_KEY_BYTES = 32;
+export const KDF_CONTEXT_BYTES = 8;
+export const GENERICHASH_KEY_MIN_BYTES = 16;
+export const GENERICHASH_KEY_MAX_BYTES = 64;
+export const GENERICHASH_OUT_MIN_BYTES = 16;
+export const GENERICHASH_OUT_MAX_BYTES = 64;
+
+export interface KeyPair {
+  readonly publicKey: Uint8Array;
+  readonly secretKey: Uint8Array;
+}
+
+/** Incremental BLAKE2b. */
+export interface HashState {
+  update(input: Uint8Array): void;
+  /** Writes the digest into `out` (its length is the one given at creation). */
+  final(out: Uint8Array): void;
+}
+
+export type CryptoProviderName = 'sodium-native' | 'libsodium-wrappers';
+
+export interface CryptoProvider {
+  readonly name: CryptoProviderName;
+
+  /** Fills `out` with cryptographically secure random bytes. */
+  randomFill(out: Uint8Array): void;
+  randomBytes(length: number): Uint8Array;
+
+  // --- X25519 / sealed boxes (crypto_box_seal: X25519 + XSalsa20-Poly1305) ---
+  boxKeyPair(): KeyPair;
+  /** Derives the box public key from a 32-byte secret key. */
+  boxPublicKeyFromSecret(secretKey: Uint8Array): Uint8Array;
+  /** Seals `message` to `recipientPublicKey`; output is message.length + 48 bytes. */
+  boxSeal(message: Uint8Array, recipientPublicKey: Uint8Array): Uint8Array;
+  /** Opens a sealed box; null if it does not authenticate. */
+  boxSealOpen(ciphertext: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array | null;
+  /**
+   * Raw X25519. Returns null when the shared secret is all zero (low-order public key): callers
+   * must refuse such keys.
+   */
+  scalarMult(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null;
+
+  // --- Ed25519 ---
+  signKeyPair(): KeyPair;
+  signKeyPairFromSeed(seed: Uint8Array): KeyPair;
+  signDetached(message: Uint8Array, secretKey: Uint8Array): Uint8Array;
+  /** libsodium's strict verify (crypto_sign_verify_detached); the only verify used anywhere. */
+  verifyDetached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+
+  // --- XChaCha20-Poly1305-IETF ---
+  /** Writes ciphertext‖tag into `out` (length message.length + 16). */
+  aeadEncrypt(
+    out: Uint8Array,
+    message: Uint8Array,
+    aad: Uint8Array | null,
+    nonce: Uint8Array,
+    key: Uint8Array,
+  ): void;
+  /** Writes plaintext into `out` (length ciphertext.length − 16); false if it does not authenticate. */
+  aeadDecrypt(
+    out: Uint8Array,
+    ciphertext: Uint8Array,
+    aad: Uint8Array | null,
+    nonce: Uint8Array,
+    key: Uint8Array,
+  ): boolean;
+
+  // --- BLAKE2b (crypto_generichash) and KDF ---
+  /** One-shot BLAKE2b; digest length = out.length (16..64); optional key (16..64 bytes). */
+  hash(out: Uint8Array, input: Uint8Array, key?: Uint8Array | null): void;
+  createHash(outLength: number, key?: Uint8Array | null): HashState;
+  /** crypto_kdf_derive_from_key: writes a subkey of out.length (16..64) bytes. */
+  kdfDerive(out: Uint8Array, subkeyId: number, context: string, key: Uint8Array): void;
+
+  // --- memory ---
+  /** Constant-time equality of two equal-length buffers (false if lengths differ). */
+  equalConstantTime(a: Uint8Array, b: Uint8Array): boolean;
+  /** Overwrites `buf` with zeros in a way the optimiser will not remove. */
+  memzero(buf: Uint8Array): void;
+}

@@ -1,0 +1,81 @@
+/**
+ * Where quarantined dead letters live. The embedded default is SQLite (sqlite-quarantine-store.ts);
+ * a PostgreSQL store can implement the same interface. Nothing here ever decrypts: entries hold the
+ * original sealed bytes and the metadata the consumer attached.
+ */
+export type QuarantineStatus = 'quarantined' | 'released';
+
+/** `unrecognised` is for records on the dead-letter topic that are not sealpost dead letters. */
+export type QuarantineReason =
+  | 'MALFORMED'
+  | 'CONTEXT'
+  | 'HEADER'
+  | 'MESSAGE'
+  | 'STALE'
+  | 'SCHEMA'
+  | 'PAYLOAD'
+  | 'unrecognised';
+
+export interface QuarantineHeader {
+  readonly key: string;
+  /** Base64 of the header value bytes. */
+  readonly value: string;
+}
+
+export interface NewQuarantineEntry {
+  /** Where the dead letter was read: the idempotency key of the store. */
+  readonly dlqTopic: string;
+  readonly dlqPartition: number;
+  readonly dlqOffset: string;
+  readonly reason: QuarantineReason;
+  readonly sourceTopic: string | null;
+  readonly sourcePartition: number | null;
+  readonly sourceOffset: string | null;
+  readonly sourceTimestamp: string | null;
+  readonly consumerGroup: string | null;
+  readonly consumer: string | null;
+  readonly attempt: number | null;
+  /** The original record, byte-exact. */
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array | null;
+  /** The original headers in order (without the dead-letter metadata header). */
+  readonly headers: readonly QuarantineHeader[];
+  /** Hex BLAKE2b-256 of the value. */
+  readonly valueHash: string;
+  /** Whether the consumer's signature on the dead-letter metadata verified. */
+  readonly signatureVerified: boolean;
+  readonly arrivedAtMs: number;
+}
+
+export interface QuarantineEntry extends NewQuarantineEntry {
+  readonly id: number;
+  readonly status: QuarantineStatus;
+  readonly releasedAtMs: number | null;
+  readonly releasedTo: string | null;
+}
+
+export interface QuarantineFilter {
+  readonly reason?: QuarantineReason;
+  readonly sourceTopic?: string;
+  readonly status?: QuarantineStatus;
+  /** Only entries that arrived before this time (for "older than"). */
+  readonly arrivedBeforeMs?: number;
+  readonly limit?: number;
+}
+
+export interface QuarantineStore {
+  /**
+   * Stores the entries whose dead-letter coordinates (and source coordinates with group) are not
+   * stored yet, in one transaction. Returns the number newly stored.
+   */
+  add(entries: readonly NewQuarantineEntry[]): number;
+  get(id: number): QuarantineEntry | undefined;
+  list(filter: QuarantineFilter): QuarantineEntry[];
+  /** Marks an entry released; returns false if it was released already (release is idempotent). */
+  markReleased(id: number, to: string, atMs: number): boolean;
+  /** Deletes entries (and their bytes); returns how many. */
+  purge(ids: readonly number[]): number;
+  countsByReason(): Record<string, number>;
+  oldestArrivalMs(): number | null;
+  close(): void;
+}

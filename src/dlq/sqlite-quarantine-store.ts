@@ -1,0 +1,208 @@
+import Database from 'better-sqlite3';
+import type {
+  NewQuarantineEntry,
+  QuarantineEntry,
+  QuarantineFilter,
+  QuarantineHeader,
+  QuarantineReason,
+  QuarantineStatus,
+  QuarantineStore,
+} from './quarantine-store.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS quarantine (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  dlq_topic        TEXT NOT NULL,
+  dlq_partition    INTEGER NOT NULL,
+  dlq_offset       TEXT NOT NULL,
+  reason           TEXT NOT NULL,
+  source_topic     TEXT,
+  source_partition INTEGER,
+  source_offset    TEXT,
+  source_timestamp TEXT,
+  consumer_group   TEXT,
+  consumer         TEXT,
+  attempt          INTEGER,
+  record_key       BLOB,
+  record_value     BLOB,
+  headers          TEXT NOT NULL,
+  value_hash       TEXT NOT NULL,
+  sig_verified     INTEGER NOT NULL,
+  arrived_at_ms    INTEGER NOT NULL,
+  status           TEXT NOT NULL DEFAULT 'quarantined',
+  released_at_ms   INTEGER,
+  released_to      TEXT,
+  UNIQUE (dlq_topic, dlq_partition, dlq_offset)
+);
+-- The same source record dead-lettered twice by the same group (e.g. a redelivered dead-letter
+-- write) is stored once.
+CREATE UNIQUE INDEX IF NOT EXISTS quarantine_source
+  ON quarantine(source_topic, source_partition, source_offset, consumer_group)
+  WHERE source_topic IS NOT NULL;
+CREATE INDEX IF NOT EXISTS quarantine_reason ON quarantine(reason);
+CREATE INDEX IF NOT EXISTS quarantine_arrived ON quarantine(arrived_at_ms);
+`;
+
+interface Row {
+  id: number;
+  dlq_topic: string;
+  dlq_partition: number;
+  dlq_offset: string;
+  reason: string;
+  source_topic: string | null;
+  source_partition: number | null;
+  source_offset: string | null;
+  source_timestamp: string | null;
+  consumer_group: string | null;
+  consumer: string | null;
+  attempt: number | null;
+  record_key: Buffer | null;
+  record_value: Buffer | null;
+  headers: string;
+  value_hash: string;
+  sig_verified: number;
+  arrived_at_ms: number;
+  status: string;
+  released_at_ms: number | null;
+  released_to: string | null;
+}
+
+function fromRow(r: Row): QuarantineEntry {
+  return {
+    id: r.id,
+    dlqTopic: r.dlq_topic,
+    dlqPartition: r.dlq_partition,
+    dlqOffset: r.dlq_offset,
+    reason: r.reason as QuarantineReason,
+    sourceTopic: r.source_topic,
+    sourcePartition: r.source_partition,
+    sourceOffset: r.source_offset,
+    sourceTimestamp: r.source_timestamp,
+    consumerGroup: r.consumer_group,
+    consumer: r.consumer,
+    attempt: r.attempt,
+    key: r.record_key === null ? null : new Uint8Array(r.record_key),
+    value: r.record_value === null ? null : new Uint8Array(r.record_value),
+    headers: JSON.parse(r.headers) as QuarantineHeader[],
+    valueHash: r.value_hash,
+    signatureVerified: r.sig_verified === 1,
+    arrivedAtMs: r.arrived_at_ms,
+    status: r.status as QuarantineStatus,
+    releasedAtMs: r.released_at_ms,
+    releasedTo: r.released_to,
+  };
+}
+
+/** The embedded quarantine store: one SQLite file, WAL mode, one transaction per batch. */
+export class SqliteQuarantineStore implements QuarantineStore {
+  readonly #db: Database.Database;
+
+  constructor(path: string) {
+    this.#db = new Database(path);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = FULL');
+    this.#db.exec(SCHEMA);
+  }
+
+  add(entries: readonly NewQuarantineEntry[]): number {
+    const insert = this.#db.prepare(
+      `INSERT OR IGNORE INTO quarantine (dlq_topic, dlq_partition, dlq_offset, reason, source_topic,
+         source_partition, source_offset, source_timestamp, consumer_group, consumer, attempt,
+         record_key, record_value, headers, value_hash, sig_verified, arrived_at_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const run = this.#db.transaction((batch: readonly NewQuarantineEntry[]) => {
+      let added = 0;
+      for (const e of batch) {
+        const info = insert.run(
+          e.dlqTopic,
+          e.dlqPartition,
+          e.dlqOffset,
+          e.reason,
+          e.sourceTopic,
+          e.sourcePartition,
+          e.sourceOffset,
+          e.sourceTimestamp,
+          e.consumerGroup,
+          e.consumer,
+          e.attempt,
+          e.key === null ? null : Buffer.from(e.key),
+          e.value === null ? null : Buffer.from(e.value),
+          JSON.stringify(e.headers),
+          e.valueHash,
+          e.signatureVerified ? 1 : 0,
+          e.arrivedAtMs,
+        );
+        added += info.changes;
+      }
+      return added;
+    });
+    return run(entries);
+  }
+
+  get(id: number): QuarantineEntry | undefined {
+    const row = this.#db.prepare('SELECT * FROM quarantine WHERE id = ?').get(id) as Row | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  list(filter: QuarantineFilter): QuarantineEntry[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.reason !== undefined) {
+      where.push('reason = ?');
+      args.push(filter.reason);
+    }
+    if (filter.sourceTopic !== undefined) {
+      where.push('source_topic = ?');
+      args.push(filter.sourceTopic);
+    }
+    if (filter.status !== undefined) {
+      where.push('status = ?');
+      args.push(filter.status);
+    }
+    if (filter.arrivedBeforeMs !== undefined) {
+      where.push('arrived_at_ms < ?');
+      args.push(filter.arrivedBeforeMs);
+    }
+    const limit = Math.min(Math.max(filter.limit ?? 1000, 1), 100_000);
+    const sql = `SELECT * FROM quarantine ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ${limit}`;
+    return (this.#db.prepare(sql).all(...args) as Row[]).map(fromRow);
+  }
+
+  markReleased(id: number, to: string, atMs: number): boolean {
+    const info = this.#db
+      .prepare(
+        "UPDATE quarantine SET status = 'released', released_at_ms = ?, released_to = ? WHERE id = ? AND status = 'quarantined'",
+      )
+      .run(atMs, to, id);
+    return info.changes === 1;
+  }
+
+  purge(ids: readonly number[]): number {
+    const del = this.#db.prepare('DELETE FROM quarantine WHERE id = ?');
+    const run = this.#db.transaction((list: readonly number[]) => {
+      let n = 0;
+      for (const id of list) n += del.run(id).changes;
+      return n;
+    });
+    return run(ids);
+  }
+
+  countsByReason(): Record<string, number> {
+    const rows = this.#db
+      .prepare("SELECT reason, COUNT(*) AS n FROM quarantine WHERE status = 'quarantined' GROUP BY reason")
+      .all() as { reason: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.reason, r.n]));
+  }
+
+  oldestArrivalMs(): number | null {
+    const row = this.#db
+      .prepare("SELECT MIN(arrived_at_ms) AS t FROM quarantine WHERE status = 'quarantined'")
+      .get() as { t: number | null };
+    return row.t;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

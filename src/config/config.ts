@@ -1,0 +1,176 @@
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+
+/**
+ * sealpost's one configuration schema, for the CLI, the workers and the demo. Built at the entry
+ * points from environment variables and an optional JSON config file (`SEALPOST_CONFIG`); the
+ * environment wins over the file. Secrets come by reference — a file path (`VAULT_TOKEN_FILE`,
+ * `VAULT_SECRET_ID_FILE`) — and are read only when used; `VAULT_TOKEN` is accepted for local
+ * development (the stack's `.stack/env` sets it). Validation reports every problem at once.
+ */
+const identityName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must match [a-z0-9][a-z0-9._-]{0,62}');
+const topicName = z
+  .string()
+  .min(1)
+  .max(249)
+  .regex(/^[a-zA-Z0-9._-]+$/, 'must be a legal Kafka topic name');
+const url = z.url();
+const brokerList = z
+  .string()
+  .transform((s) => s.split(',').map((b) => b.trim()).filter((b) => b.length > 0))
+  .pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')).min(1, 'needs at least one host:port'));
+const port = z.coerce.number().int().min(0).max(65535);
+const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters');
+
+export const configSchema = z
+  .object({
+    identity: identityName.optional(),
+    identityFile: z.string().min(1).optional(),
+    kms: z.enum(['vault', 'local']).default('local'),
+    localKekFile: z.string().min(1).default('.sealpost/kek.json'),
+    vaultAddr: url.optional(),
+    vaultToken: z.string().min(1).optional(),
+    vaultTokenFile: z.string().min(1).optional(),
+    vaultRoleId: z.string().min(1).optional(),
+    vaultSecretIdFile: z.string().min(1).optional(),
+    vaultNamespace: z.string().min(1).optional(),
+    vaultTransitMount: z.string().regex(/^[a-zA-Z0-9_/-]+$/).default('transit'),
+    vaultCaCertFile: z.string().min(1).optional(),
+    kafkaBrokers: brokerList.optional(),
+    kafkaClientId: z.string().min(1).max(255).default('sealpost'),
+    kafkaSslCaFile: z.string().min(1).optional(),
+    kafkaSslCertFile: z.string().min(1).optional(),
+    kafkaSslKeyFile: z.string().min(1).optional(),
+    schemaRegistryUrl: url.optional(),
+    directoryFile: z.string().min(1).optional(),
+    directoryTopic: topicName.default('sealpost.directory'),
+    authorityPublicKey: hex32.optional(),
+    metadataTopic: topicName.default('sealpost.metadata'),
+    deadLetterTopic: topicName.default('sealpost.dead-letter'),
+    checkpointTopic: topicName.default('sealpost.audit-checkpoints'),
+    stateTopic: topicName.default('sealpost.consumer-state'),
+    auditDb: z.string().min(1).default('.sealpost/audit.db'),
+    quarantineDb: z.string().min(1).default('.sealpost/quarantine.db'),
+    httpPort: port.default(0),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.kms === 'vault') {
+      if (!c.vaultAddr) ctx.addIssue({ code: 'custom', path: ['vaultAddr'], message: 'VAULT_ADDR is required with SEALPOST_KMS=vault' });
+      const auth = [c.vaultToken, c.vaultTokenFile, c.vaultRoleId].filter((x) => x !== undefined);
+      if (auth.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['vaultTokenFile'], message: 'set VAULT_TOKEN_FILE (or VAULT_TOKEN), or VAULT_ROLE_ID with VAULT_SECRET_ID_FILE' });
+      }
+      if (c.vaultRoleId && !c.vaultSecretIdFile) {
+        ctx.addIssue({ code: 'custom', path: ['vaultSecretIdFile'], message: 'VAULT_ROLE_ID needs VAULT_SECRET_ID_FILE' });
+      }
+    }
+    const ssl = [c.kafkaSslCaFile, c.kafkaSslCertFile, c.kafkaSslKeyFile].filter((x) => x !== undefined).length;
+    if (ssl > 0 && ssl < 3 && !(ssl === 1 && c.kafkaSslCaFile)) {
+      ctx.addIssue({ code: 'custom', path: ['kafkaSslCertFile'], message: 'mTLS needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE' });
+    }
+  });
+
+export type SealpostConfig = z.infer<typeof configSchema>;
+
+/** Environment variable → config key. */
+export const ENV_KEYS: Readonly<Record<string, keyof SealpostConfig>> = {
+  SEALPOST_IDENTITY: 'identity',
+  SEALPOST_IDENTITY_FILE: 'identityFile',
+  SEALPOST_KMS: 'kms',
+  SEALPOST_LOCAL_KEK_FILE: 'localKekFile',
+  VAULT_ADDR: 'vaultAddr',
+  VAULT_TOKEN: 'vaultToken',
+  VAULT_TOKEN_FILE: 'vaultTokenFile',
+  VAULT_ROLE_ID: 'vaultRoleId',
+  VAULT_SECRET_ID_FILE: 'vaultSecretIdFile',
+  VAULT_NAMESPACE: 'vaultNamespace',
+  VAULT_TRANSIT_MOUNT: 'vaultTransitMount',
+  VAULT_CACERT: 'vaultCaCertFile',
+  KAFKA_BROKERS: 'kafkaBrokers',
+  KAFKA_CLIENT_ID: 'kafkaClientId',
+  KAFKA_SSL_CA_FILE: 'kafkaSslCaFile',
+  KAFKA_SSL_CERT_FILE: 'kafkaSslCertFile',
+  KAFKA_SSL_KEY_FILE: 'kafkaSslKeyFile',
+  SCHEMA_REGISTRY_URL: 'schemaRegistryUrl',
+  SEALPOST_DIRECTORY_FILE: 'directoryFile',
+  SEALPOST_DIRECTORY_TOPIC: 'directoryTopic',
+  SEALPOST_AUTHORITY_PUBLIC_KEY: 'authorityPublicKey',
+  SEALPOST_METADATA_TOPIC: 'metadataTopic',
+  SEALPOST_DEAD_LETTER_TOPIC: 'deadLetterTopic',
+  SEALPOST_CHECKPOINT_TOPIC: 'checkpointTopic',
+  SEALPOST_STATE_TOPIC: 'stateTopic',
+  SEALPOST_AUDIT_DB: 'auditDb',
+  SEALPOST_QUARANTINE_DB: 'quarantineDb',
+  SEALPOST_HTTP_PORT: 'httpPort',
+  SEALPOST_LOG_LEVEL: 'logLevel',
+};
+
+const KEY_TO_ENV = Object.fromEntries(Object.entries(ENV_KEYS).map(([e, k]) => [k, e]));
+
+/**
+ * Validates config from an environment map and an optional file. Throws ConfigError listing every
+ * problem (by environment variable name) when anything is wrong.
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  options: { cwd?: string } = {},
+): SealpostConfig {
+  const problems: string[] = [];
+  let fromFile: Record<string, unknown> = {};
+  const file = env.SEALPOST_CONFIG;
+  if (file !== undefined && file !== '') {
+    const path = resolve(options.cwd ?? '.', file);
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        problems.push(`SEALPOST_CONFIG: ${path} must hold a JSON object`);
+      } else {
+        fromFile = parsed as Record<string, unknown>;
+      }
+    } catch (err) {
+      problems.push(`SEALPOST_CONFIG: cannot read ${path} as JSON (${(err as Error).message.split('\n')[0]})`);
+    }
+  }
+  const merged: Record<string, unknown> = { ...fromFile };
+  for (const [envName, key] of Object.entries(ENV_KEYS)) {
+    const v = env[envName];
+    if (v !== undefined && v !== '') merged[key] = v;
+  }
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const key = issue.path[0];
+      const name = typeof key === 'string' ? (KEY_TO_ENV[key] ?? key) : '(config)';
+      if (issue.code === 'unrecognized_keys') {
+        problems.push(`config file: unknown keys ${issue.keys.join(', ')}`);
+      } else {
+        problems.push(`${name}: ${issue.message}`);
+      }
+    }
+  }
+  if (problems.length > 0 || !result.success) {
+    throw new ConfigError('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`, problems);
+  }
+  return result.data;
+}
+
+/**
+ * Reads a secret from a file given by reference. Refuses files that others can read, and never puts
+ * the content in an error.
+ */
+export function readSecretFile(path: string): string {
+  let mode: number;
+  try {
+    mode = statSync(path).mode;
+  } catch {
+    throw new ConfigError('CONFIG_INVALID', `secret file ${path} cannot be read`);
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new ConfigError('CONFIG_INVALID', `secret file ${path} is readable by group or others: chmod 600 it`);
+  }
+  return readFileSync(path, 'utf8').trim();
+}

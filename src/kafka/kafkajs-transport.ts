@@ -1,0 +1,744 @@
+/**
+ * The kafkajs adapter of the transport port — with directory-topic.ts, the only file that imports
+ * kafkajs. kafkajs options pass through (TLS/mTLS via `ssl: { ca, cert, key }`, SASL via `sasl`, and
+ * raw `kafkaConfig` / `producerConfig` / `consumerConfig` overrides). Defaults: idempotent producer,
+ * acks=all, gzip batches, no auto-commit, no auto-resolve, kafkajs logs routed to pino.
+ */
+import type { ConnectionOptions } from 'node:tls';
+import kafkajs from 'kafkajs';
+import type {
+  Admin,
+  Batch,
+  CompressionTypes as KafkajsCompression,
+  Kafka as KafkaClient,
+  Consumer,
+  ConsumerConfig,
+  IHeaders,
+  KafkaConfig,
+  KafkaMessage,
+  LogEntry,
+  Message,
+  Producer,
+  ProducerConfig,
+  SASLOptions,
+} from 'kafkajs';
+import type { Logger } from 'pino';
+import { DefaultPartitioner } from './default-partitioner.js';
+import { PartitionBackoff } from './partition-backoff.js';
+import type {
+  BatchControl,
+  CommittedOffset,
+  ConsumedBatch,
+  ConsumedRecord,
+  ConsumerCrash,
+  ConsumerRunOptions,
+  OffsetCommit,
+  PartitionInfo,
+  PartitionOffsets,
+  ProduceAck,
+  ProduceRequest,
+  TopicDescription,
+  TopicPartition,
+  TopicSpec,
+  Transport,
+  TransportAdmin,
+  TransportConsumer,
+  TransportConsumerOptions,
+  TransportHeader,
+  TransportProducer,
+  TransportProducerOptions,
+} from './transport.js';
+import { TransportError, type TransportErrorCode } from './transport-error.js';
+
+const { Kafka, CompressionTypes, ConfigResourceTypes, logLevel, Partitioners } = kafkajs;
+
+/** Options of {@link createKafkajsTransport}. */
+export interface KafkajsTransportOptions {
+  /** `host:port` of one or more bootstrap brokers. */
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  /**
+   * TLS: `true` for the system CAs, or Node TLS options — `{ ca, cert, key }` (PEM) for mTLS,
+   * `servername`, `rejectUnauthorized` ... passed to kafkajs as they are.
+   */
+  readonly ssl?: boolean | ConnectionOptions;
+  /** SASL (plain, scram-sha-256/512, aws, oauthbearer), passed to kafkajs as it is. */
+  readonly sasl?: SASLOptions;
+  readonly connectionTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
+  /** Where kafkajs's own logs go (its levels mapped to pino's). */
+  readonly logger: Logger;
+  /** Raw kafkajs client options; they override the ones above. */
+  readonly kafkaConfig?: Partial<KafkaConfig>;
+  /** Raw kafkajs producer options; they override the port's defaults. */
+  readonly producerConfig?: Partial<ProducerConfig>;
+  /** Raw kafkajs consumer options; they override the port's defaults (not groupId). */
+  readonly consumerConfig?: Partial<Omit<ConsumerConfig, 'groupId'>>;
+  /** Round-robin start per topic for null keys (pass one drawn from the injected random source). */
+  readonly partitionerStart?: (topic: string) => number;
+  /** Jitter source in [0, 1) for consumer retry backoff (the injected random source). */
+  readonly random?: () => number;
+  /** Milliseconds since the epoch (the injected Clock's `nowMs`), for metadata freshness. */
+  readonly nowMs: () => number;
+}
+
+/** Builds a Transport backed by kafkajs. */
+export function createKafkajsTransport(options: KafkajsTransportOptions): Transport {
+  const kafka = new Kafka({
+    clientId: options.clientId,
+    brokers: [...options.brokers],
+    ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
+    ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
+    ...(options.connectionTimeoutMs === undefined ? {} : { connectionTimeout: options.connectionTimeoutMs }),
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs }),
+    logLevel: logLevel.INFO,
+    logCreator: pinoLogCreator(options.logger),
+    ...options.kafkaConfig,
+  });
+  return {
+    producer: (producerOptions = {}) => new KafkajsProducer(kafka, options, producerOptions),
+    consumer: (consumerOptions) => new KafkajsConsumer(kafka, options, consumerOptions),
+    admin: () => new KafkajsAdmin(kafka.admin()),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Logging
+
+/**
+ * Routes kafkajs log entries to pino at the matching level. kafkajs log entries carry broker
+ * addresses, client ids, error messages and stacks — never record contents — and are passed on as
+ * structured fields (pino's redaction still applies).
+ */
+export function pinoLogCreator(logger: Logger): (level: number) => (entry: LogEntry) => void {
+  return () =>
+    ({ namespace, level, log }: LogEntry) => {
+      const { message, timestamp: _timestamp, ...extra } = log;
+      const fields = { kafkajs: namespace, ...extra };
+      switch (level) {
+        case logLevel.ERROR:
+          logger.error(fields, message);
+          break;
+        case logLevel.WARN:
+          logger.warn(fields, message);
+          break;
+        case logLevel.INFO:
+          logger.info(fields, message);
+          break;
+        default:
+          logger.debug(fields, message);
+      }
+    };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Errors
+
+const PROTOCOL_CODES: Readonly<Record<string, TransportErrorCode>> = {
+  UNKNOWN_TOPIC_OR_PARTITION: 'TOPIC_NOT_FOUND',
+  TOPIC_ALREADY_EXISTS: 'TOPIC_ALREADY_EXISTS',
+  REBALANCE_IN_PROGRESS: 'REBALANCE_IN_PROGRESS',
+  ILLEGAL_GENERATION: 'REBALANCE_IN_PROGRESS',
+  UNKNOWN_MEMBER_ID: 'REBALANCE_IN_PROGRESS',
+  FENCED_INSTANCE_ID: 'REBALANCE_IN_PROGRESS',
+  TOPIC_AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
+  GROUP_AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
+  CLUSTER_AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
+  SASL_AUTHENTICATION_FAILED: 'AUTHENTICATION_FAILED',
+  UNSUPPORTED_SASL_MECHANISM: 'AUTHENTICATION_FAILED',
+  ILLEGAL_SASL_STATE: 'AUTHENTICATION_FAILED',
+  MESSAGE_TOO_LARGE: 'RECORD_TOO_LARGE',
+  RECORD_LIST_TOO_LARGE: 'RECORD_TOO_LARGE',
+  OFFSET_METADATA_TOO_LARGE: 'OFFSET_METADATA_TOO_LARGE',
+  UNSUPPORTED_VERSION: 'UNSUPPORTED_VERSION',
+  LEADER_NOT_AVAILABLE: 'BROKER_BUSY',
+  NOT_LEADER_FOR_PARTITION: 'BROKER_BUSY',
+  NOT_COORDINATOR_FOR_GROUP: 'BROKER_BUSY',
+  GROUP_COORDINATOR_NOT_AVAILABLE: 'BROKER_BUSY',
+  GROUP_LOAD_IN_PROGRESS: 'BROKER_BUSY',
+  NOT_ENOUGH_REPLICAS: 'BROKER_BUSY',
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: 'BROKER_BUSY',
+  REQUEST_TIMED_OUT: 'BROKER_BUSY',
+  NETWORK_EXCEPTION: 'BROKER_BUSY',
+  BROKER_NOT_AVAILABLE: 'BROKER_BUSY',
+  KAFKA_STORAGE_ERROR: 'BROKER_BUSY',
+  NOT_CONTROLLER: 'BROKER_BUSY',
+  FENCED_LEADER_EPOCH: 'BROKER_BUSY',
+  UNKNOWN_LEADER_EPOCH: 'BROKER_BUSY',
+};
+
+/** Codes that mean "try again later" whatever kafkajs said after exhausting its own retries. */
+const ALWAYS_RETRIABLE = new Set<TransportErrorCode>(['BROKER_UNAVAILABLE', 'BROKER_BUSY', 'REBALANCE_IN_PROGRESS']);
+
+const UNAVAILABLE_NAMES = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSNoBrokerAvailableError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSTopicMetadataNotLoaded',
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSLockTimeout',
+]);
+
+interface KafkajsLikeError {
+  readonly name?: unknown;
+  readonly message?: unknown;
+  readonly retriable?: unknown;
+  readonly type?: unknown;
+  readonly cause?: unknown;
+  readonly errors?: unknown;
+}
+
+/**
+ * Maps a kafkajs error (or anything thrown by kafkajs) to a TransportError. Wrapped errors
+ * (retries exhausted, aggregate errors) are unwrapped to the innermost one kafkajs reported, so a
+ * broker that stayed down stays BROKER_UNAVAILABLE and retriable.
+ */
+export function toTransportError(err: unknown, context: string): TransportError {
+  if (err instanceof TransportError) return err;
+  const e = (typeof err === 'object' && err !== null ? err : {}) as KafkajsLikeError;
+  const name = typeof e.name === 'string' ? e.name : 'Error';
+  const message = `${context}: ${typeof e.message === 'string' ? e.message : String(err)}`;
+  if (name === 'KafkaJSNumberOfRetriesExceeded' && e.cause !== undefined && e.cause !== err) {
+    return toTransportError(e.cause, context);
+  }
+  if (name === 'KafkaJSAggregateError' && Array.isArray(e.errors) && e.errors.length > 0) {
+    return toTransportError(e.errors[0], context);
+  }
+  if (typeof e.type === 'string') {
+    const code = PROTOCOL_CODES[e.type] ?? 'TRANSPORT_FAILED';
+    const retriable = ALWAYS_RETRIABLE.has(code) || (code === 'TRANSPORT_FAILED' && e.retriable === true) || (code === 'TOPIC_NOT_FOUND' && e.retriable === true);
+    return new TransportError(code, message, { retriable, cause: err, brokerErrorType: e.type });
+  }
+  if (UNAVAILABLE_NAMES.has(name)) {
+    return new TransportError('BROKER_UNAVAILABLE', message, { retriable: true, cause: err });
+  }
+  if (name === 'KafkaJSSASLAuthenticationError') {
+    return new TransportError('AUTHENTICATION_FAILED', message, { retriable: false, cause: err });
+  }
+  if (name === 'KafkaJSServerDoesNotSupportApiKey' || name === 'KafkaJSNotImplemented') {
+    return new TransportError('UNSUPPORTED_VERSION', message, { retriable: false, cause: err });
+  }
+  return new TransportError('TRANSPORT_FAILED', message, { retriable: e.retriable === true, cause: err });
+}
+
+async function mapped<T>(context: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw toTransportError(err, context);
+  }
+}
+
+function checkPartition(partition: number): void {
+  if (!Number.isInteger(partition) || partition < 0 || partition > 0x7fffffff) {
+    throw new TransportError('INVALID_ARGUMENT', 'partition must be a non-negative 32-bit integer');
+  }
+}
+
+const OFFSET_PATTERN = /^(0|[1-9][0-9]{0,18})$/;
+
+function checkOffset(offset: string): void {
+  if (!OFFSET_PATTERN.test(offset) || BigInt(offset) > 0x7fffffffffffffffn) {
+    throw new TransportError('INVALID_ARGUMENT', 'offset must be a non-negative int64 in decimal');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Headers and records
+
+function toKafkajsHeaders(headers: readonly TransportHeader[] | undefined): IHeaders | undefined {
+  if (headers === undefined || headers.length === 0) return undefined;
+  const out: Record<string, Buffer[]> = {};
+  for (const { key, value } of headers) {
+    // kafkajs writes a null header value as length -1, which is what Kafka means by a null value.
+    (out[key] ??= []).push(value as Buffer);
+  }
+  return out;
+}
+
+function fromKafkajsHeaders(headers: IHeaders | undefined): TransportHeader[] {
+  if (headers === undefined) return [];
+  const out: TransportHeader[] = [];
+  for (const [key, raw] of Object.entries(headers)) {
+    const values = Array.isArray(raw) ? raw : [raw];
+    for (const value of values) {
+      out.push({ key, value: value === undefined || value === null ? null : Buffer.isBuffer(value) ? value : Buffer.from(value) });
+    }
+  }
+  return out;
+}
+
+function toConsumedRecord(topic: string, partition: number, message: KafkaMessage): ConsumedRecord {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key,
+    value: message.value,
+    headers: fromKafkajsHeaders(message.headers),
+    timestampMs: Number(message.timestamp),
+  };
+}
+
+function toKafkajsMessage(partition: number, record: ProduceRequest['records'][number]): Message {
+  const headers = toKafkajsHeaders(record.headers);
+  return {
+    partition,
+    key: record.key,
+    value: record.value,
+    ...(headers === undefined ? {} : { headers }),
+    ...(record.timestampMs === undefined ? {} : { timestamp: String(record.timestampMs) }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Producer
+
+interface CachedPartitions {
+  readonly partitions: readonly PartitionInfo[];
+  readonly fetchedAtMs: number;
+}
+
+class KafkajsProducer implements TransportProducer {
+  readonly #producer: Producer;
+  readonly #admin: Admin;
+  readonly #nowMs: () => number;
+  readonly #compression: KafkajsCompression;
+  readonly #ackTimeoutMs: number;
+  readonly #metadataMaxAgeMs: number;
+  readonly #partitioner: DefaultPartitioner;
+  readonly #metadata = new Map<string, CachedPartitions>();
+  #adminConnected: Promise<void> | undefined;
+
+  constructor(kafka: KafkaClient, options: KafkajsTransportOptions, producerOptions: TransportProducerOptions) {
+    const idempotent = producerOptions.idempotent ?? true;
+    this.#producer = kafka.producer({
+      idempotent,
+      // kafkajs keeps ordering and sequence numbers right for the idempotent producer only with one
+      // request in flight per broker.
+      ...(idempotent ? { maxInFlightRequests: 1 } : {}),
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      ...options.producerConfig,
+    });
+    // Partition metadata for partitionFor comes from a separate admin connection: kafkajs's producer
+    // does not expose its cluster metadata.
+    this.#admin = kafka.admin();
+    this.#nowMs = options.nowMs;
+    this.#compression = (producerOptions.compression ?? 'gzip') === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+    this.#ackTimeoutMs = producerOptions.ackTimeoutMs ?? 30_000;
+    this.#metadataMaxAgeMs = producerOptions.metadataMaxAgeMs ?? 300_000;
+    this.#partitioner = new DefaultPartitioner(options.partitionerStart);
+  }
+
+  async connect(): Promise<void> {
+    await mapped('producer connect', () => this.#producer.connect());
+  }
+
+  async send(request: ProduceRequest): Promise<ProduceAck> {
+    const [ack] = await this.sendBatch([request]);
+    if (ack === undefined) {
+      throw new TransportError('TRANSPORT_FAILED', 'the broker returned no acknowledgement', { retriable: true });
+    }
+    return ack;
+  }
+
+  async sendBatch(requests: readonly ProduceRequest[]): Promise<ProduceAck[]> {
+    for (const r of requests) checkPartition(r.partition);
+    if (requests.length === 0) return [];
+    const metadata = await mapped('produce', () =>
+      this.#producer.sendBatch({
+        acks: -1,
+        timeout: this.#ackTimeoutMs,
+        compression: this.#compression,
+        topicMessages: requests.map((r) => ({
+          topic: r.topic,
+          messages: r.records.map((rec) => toKafkajsMessage(r.partition, rec)),
+        })),
+      }),
+    );
+    // kafkajs answers one entry per (topic, partition) it wrote to, in no guaranteed order.
+    return requests.map((r) => {
+      const m = metadata.find((x) => x.topicName === r.topic && x.partition === r.partition);
+      if (m === undefined || m.baseOffset === undefined) {
+        throw new TransportError('TRANSPORT_FAILED', 'the broker acknowledgement lacks a partition', { retriable: false });
+      }
+      return { topic: r.topic, partition: r.partition, baseOffset: m.baseOffset };
+    });
+  }
+
+  async partitions(topic: string, options: { readonly refresh?: boolean } = {}): Promise<readonly PartitionInfo[]> {
+    const cached = this.#metadata.get(topic);
+    const now = this.#nowMs();
+    if (options.refresh !== true && cached !== undefined && now - cached.fetchedAtMs < this.#metadataMaxAgeMs) {
+      return cached.partitions;
+    }
+    this.#adminConnected ??= this.#admin.connect().catch((err: unknown) => {
+      this.#adminConnected = undefined;
+      throw err;
+    });
+    const described = await mapped('partition metadata', async () => {
+      await this.#adminConnected;
+      return this.#admin.fetchTopicMetadata({ topics: [topic] });
+    });
+    const meta = described.topics.find((t) => t.name === topic);
+    if (meta === undefined || meta.partitions.length === 0) {
+      throw new TransportError('TOPIC_NOT_FOUND', 'the topic is not in the cluster metadata', { retriable: true });
+    }
+    const partitions = meta.partitions
+      .map((p) => ({ partition: p.partitionId, leader: p.leader, replicas: [...p.replicas], isr: [...p.isr] }))
+      .sort((a, b) => a.partition - b.partition);
+    this.#metadata.set(topic, { partitions, fetchedAtMs: now });
+    return partitions;
+  }
+
+  async partitionFor(topic: string, key: Buffer | null): Promise<number> {
+    return this.#partitioner.partition(topic, key, await this.partitions(topic));
+  }
+
+  async disconnect(): Promise<void> {
+    await mapped('producer disconnect', async () => {
+      await this.#producer.disconnect();
+      if (this.#adminConnected !== undefined) {
+        this.#adminConnected = undefined;
+        await this.#admin.disconnect();
+      }
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Consumer
+
+function tpKey(at: TopicPartition): string {
+  return `${at.topic}\u0000${at.partition}`;
+}
+
+function groupByTopic(partitions: readonly TopicPartition[]): { topic: string; partitions: number[] }[] {
+  const byTopic = new Map<string, number[]>();
+  for (const { topic, partition } of partitions) {
+    checkPartition(partition);
+    const list = byTopic.get(topic) ?? [];
+    list.push(partition);
+    byTopic.set(topic, list);
+  }
+  return [...byTopic].map(([topic, ps]) => ({ topic, partitions: ps }));
+}
+
+class KafkajsConsumer implements TransportConsumer {
+  readonly #consumer: Consumer;
+  readonly #logger: Logger;
+  readonly #backoff: PartitionBackoff;
+  readonly #resumeTimers = new Map<string, NodeJS.Timeout>();
+  readonly #assignmentListeners = new Set<(assignment: readonly TopicPartition[]) => void>();
+  readonly #rebalancingListeners = new Set<() => void>();
+  readonly #crashListeners = new Set<(crash: ConsumerCrash) => void>();
+  #running = false;
+
+  constructor(kafka: KafkaClient, options: KafkajsTransportOptions, consumerOptions: TransportConsumerOptions) {
+    this.#consumer = kafka.consumer({
+      groupId: consumerOptions.groupId,
+      allowAutoTopicCreation: false,
+      ...(consumerOptions.sessionTimeoutMs === undefined ? {} : { sessionTimeout: consumerOptions.sessionTimeoutMs }),
+      ...(consumerOptions.heartbeatIntervalMs === undefined ? {} : { heartbeatInterval: consumerOptions.heartbeatIntervalMs }),
+      ...(consumerOptions.rebalanceTimeoutMs === undefined ? {} : { rebalanceTimeout: consumerOptions.rebalanceTimeoutMs }),
+      ...(consumerOptions.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: consumerOptions.maxBytesPerPartition }),
+      ...options.consumerConfig,
+    });
+    this.#logger = options.logger;
+    this.#backoff = new PartitionBackoff({
+      ...(consumerOptions.retryInitialDelayMs === undefined ? {} : { initialDelayMs: consumerOptions.retryInitialDelayMs }),
+      ...(consumerOptions.retryMaxDelayMs === undefined ? {} : { maxDelayMs: consumerOptions.retryMaxDelayMs }),
+      ...(options.random === undefined ? {} : { random: options.random }),
+    });
+    const { GROUP_JOIN, REBALANCING, CRASH } = this.#consumer.events;
+    this.#consumer.on(GROUP_JOIN, (event) => {
+      const assignment: TopicPartition[] = [];
+      for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
+        for (const partition of partitions) assignment.push({ topic, partition });
+      }
+      for (const listener of this.#assignmentListeners) this.#callListener(() => listener(assignment));
+    });
+    this.#consumer.on(REBALANCING, () => {
+      for (const listener of this.#rebalancingListeners) this.#callListener(listener);
+    });
+    this.#consumer.on(CRASH, (event) => {
+      const crash: ConsumerCrash = { error: toTransportError(event.payload.error, 'consumer'), willRestart: event.payload.restart };
+      if (!crash.willRestart) this.#running = false;
+      for (const listener of this.#crashListeners) this.#callListener(() => listener(crash));
+    });
+  }
+
+  #callListener(call: () => void): void {
+    try {
+      call();
+    } catch (err) {
+      // A listener bug must not take the consumer down with it; log only the error class and code.
+      this.#logger.error({ err: describeError(err) }, 'consumer event listener failed');
+    }
+  }
+
+  async connect(): Promise<void> {
+    await mapped('consumer connect', () => this.#consumer.connect());
+  }
+
+  async subscribe(options: { readonly topics: readonly string[]; readonly fromBeginning?: boolean }): Promise<void> {
+    await mapped('subscribe', () =>
+      this.#consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? false }),
+    );
+  }
+
+  async run(options: ConsumerRunOptions): Promise<void> {
+    const eachBatch = options.eachBatch ?? this.#messageLoop(options.eachMessage);
+    // Set before kafkajs starts: the first batch (and the assignment listeners) may run before
+    // kafkajs's run() resolves, and they may commit.
+    this.#running = true;
+    await mapped('consumer run', () =>
+      this.#consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+        eachBatch: async (payload) => {
+          const { batch } = payload;
+          const at = { topic: batch.topic, partition: batch.partition };
+          const control: BatchControl = {
+            resolveOffset: (offset) => {
+              checkOffset(offset);
+              payload.resolveOffset(offset);
+            },
+            heartbeat: () => mapped('heartbeat', () => payload.heartbeat()),
+            pause: (pauseOptions) => this.pause([at], pauseOptions),
+            isRunning: () => payload.isRunning(),
+            isStale: () => payload.isStale(),
+          };
+          try {
+            await eachBatch(toConsumedBatch(batch), control);
+          } catch (err) {
+            // Never let a handler error reach kafkajs (it would restart the whole consumer): pause the
+            // partition with backoff; unresolved records come again after it resumes.
+            options.onHandlerError?.(err, at);
+            this.#logger.warn({ err: describeError(err), topic: at.topic, partition: at.partition }, 'batch handler failed; partition paused');
+            this.pause([at], { resumeAfterMs: this.#backoff.nextDelayMs(at) });
+          }
+        },
+      }),
+    ).catch((err: unknown) => {
+      this.#running = false;
+      throw err;
+    });
+  }
+
+  /** Builds a batch loop around a per-record handler. */
+  #messageLoop(handler: NonNullable<ConsumerRunOptions['eachMessage']>) {
+    return async (batch: ConsumedBatch, control: BatchControl): Promise<void> => {
+      const at = { topic: batch.topic, partition: batch.partition };
+      for (const record of batch.records) {
+        if (!control.isRunning() || control.isStale()) return;
+        const outcome = await handler(record);
+        if (outcome.kind === 'retry') {
+          control.pause({ resumeAfterMs: outcome.retryAfterMs ?? this.#backoff.nextDelayMs(at) });
+          return;
+        }
+        this.#backoff.reset(at);
+        control.resolveOffset(record.offset);
+        await control.heartbeat();
+      }
+    };
+  }
+
+  async commitOffsets(commits: readonly OffsetCommit[]): Promise<void> {
+    if (!this.#running) {
+      throw new TransportError('NOT_CONNECTED', 'commitOffsets needs a running consumer (call run first)', { retriable: true });
+    }
+    for (const c of commits) {
+      checkPartition(c.partition);
+      checkOffset(c.offset);
+    }
+    await mapped('commit offsets', () =>
+      this.#consumer.commitOffsets(commits.map((c) => ({ topic: c.topic, partition: c.partition, offset: c.offset, metadata: c.metadata }))),
+    );
+  }
+
+  pause(partitions: readonly TopicPartition[], options: { readonly resumeAfterMs?: number } = {}): void {
+    const grouped = groupByTopic(partitions);
+    try {
+      this.#consumer.pause(grouped);
+    } catch (err) {
+      throw toTransportError(err, 'pause');
+    }
+    for (const at of partitions) {
+      const key = tpKey(at);
+      const previous = this.#resumeTimers.get(key);
+      if (previous !== undefined) clearTimeout(previous);
+      this.#resumeTimers.delete(key);
+      if (options.resumeAfterMs !== undefined) {
+        const timer = setTimeout(() => {
+          this.#resumeTimers.delete(key);
+          try {
+            this.#consumer.resume([{ topic: at.topic, partitions: [at.partition] }]);
+          } catch (err) {
+            this.#logger.warn({ err: describeError(err), topic: at.topic, partition: at.partition }, 'scheduled resume failed');
+          }
+        }, Math.max(0, options.resumeAfterMs));
+        // A pending resume must not keep a process alive that is otherwise done.
+        timer.unref();
+        this.#resumeTimers.set(key, timer);
+      }
+    }
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    for (const at of partitions) {
+      const timer = this.#resumeTimers.get(tpKey(at));
+      if (timer !== undefined) clearTimeout(timer);
+      this.#resumeTimers.delete(tpKey(at));
+    }
+    try {
+      this.#consumer.resume(groupByTopic(partitions));
+    } catch (err) {
+      throw toTransportError(err, 'resume');
+    }
+  }
+
+  paused(): TopicPartition[] {
+    return this.#consumer.paused().flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition })));
+  }
+
+  seek(at: TopicPartition, offset: string): void {
+    checkPartition(at.partition);
+    checkOffset(offset);
+    if (!this.#running) {
+      throw new TransportError('NOT_CONNECTED', 'seek needs a running consumer (call run first)', { retriable: true });
+    }
+    try {
+      this.#consumer.seek({ topic: at.topic, partition: at.partition, offset });
+    } catch (err) {
+      throw toTransportError(err, 'seek');
+    }
+  }
+
+  onAssignment(listener: (assignment: readonly TopicPartition[]) => void): () => void {
+    this.#assignmentListeners.add(listener);
+    return () => this.#assignmentListeners.delete(listener);
+  }
+
+  onRebalancing(listener: () => void): () => void {
+    this.#rebalancingListeners.add(listener);
+    return () => this.#rebalancingListeners.delete(listener);
+  }
+
+  onCrash(listener: (crash: ConsumerCrash) => void): () => void {
+    this.#crashListeners.add(listener);
+    return () => this.#crashListeners.delete(listener);
+  }
+
+  async disconnect(): Promise<void> {
+    for (const timer of this.#resumeTimers.values()) clearTimeout(timer);
+    this.#resumeTimers.clear();
+    this.#running = false;
+    // kafkajs's disconnect stops the run loop, waits for the batch in hand and leaves the group.
+    await mapped('consumer disconnect', () => this.#consumer.disconnect());
+  }
+}
+
+function toConsumedBatch(batch: Batch): ConsumedBatch {
+  return {
+    topic: batch.topic,
+    partition: batch.partition,
+    highWatermark: batch.highWatermark,
+    records: batch.messages.map((m) => toConsumedRecord(batch.topic, batch.partition, m)),
+  };
+}
+
+/** The loggable part of an error: class, code and retriable — never its message's payload context. */
+function describeError(err: unknown): { type: string; code?: string; retriable?: boolean; message?: string } {
+  if (err instanceof TransportError) return { type: err.name, code: err.code, retriable: err.retriable, message: err.message };
+  if (typeof err === 'object' && err !== null) {
+    const e = err as { name?: unknown; code?: unknown; retriable?: unknown };
+    return {
+      type: typeof e.name === 'string' ? e.name : 'Error',
+      ...(typeof e.code === 'string' ? { code: e.code } : {}),
+      ...(typeof e.retriable === 'boolean' ? { retriable: e.retriable } : {}),
+    };
+  }
+  return { type: typeof err };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Admin
+
+class KafkajsAdmin implements TransportAdmin {
+  constructor(private readonly admin: Admin) {}
+
+  async connect(): Promise<void> {
+    await mapped('admin connect', () => this.admin.connect());
+  }
+
+  async createTopics(topics: readonly TopicSpec[]): Promise<boolean> {
+    return mapped('create topics', () =>
+      this.admin.createTopics({
+        waitForLeaders: true,
+        topics: topics.map((t) => {
+          const configs: Record<string, string> = { ...(t.compacted === true ? { 'cleanup.policy': 'compact' } : {}), ...t.configs };
+          return {
+            topic: t.topic,
+            numPartitions: t.numPartitions ?? 1,
+            replicationFactor: t.replicationFactor ?? -1,
+            configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })),
+          };
+        }),
+      }),
+    );
+  }
+
+  async deleteTopics(topics: readonly string[]): Promise<void> {
+    await mapped('delete topics', () => this.admin.deleteTopics({ topics: [...topics] }));
+  }
+
+  async listTopics(): Promise<string[]> {
+    return mapped('list topics', () => this.admin.listTopics());
+  }
+
+  async describeTopics(topics: readonly string[]): Promise<TopicDescription[]> {
+    const { topics: described } = await mapped('describe topics', () => this.admin.fetchTopicMetadata({ topics: [...topics] }));
+    return described.map((t) => ({
+      topic: t.name,
+      partitions: t.partitions
+        .map((p) => ({ partition: p.partitionId, leader: p.leader, replicas: [...p.replicas], isr: [...p.isr] }))
+        .sort((a, b) => a.partition - b.partition),
+    }));
+  }
+
+  async describeTopicConfig(topic: string): Promise<Record<string, string>> {
+    const response = await mapped('describe topic config', () =>
+      this.admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }] }),
+    );
+    const out: Record<string, string> = {};
+    for (const resource of response.resources) {
+      for (const entry of resource.configEntries) out[entry.configName] = entry.configValue;
+    }
+    return out;
+  }
+
+  async fetchCommittedOffsets(groupId: string, topics: readonly string[]): Promise<CommittedOffset[]> {
+    const response = await mapped('fetch committed offsets', () => this.admin.fetchOffsets({ groupId, topics: [...topics] }));
+    return response.flatMap(({ topic, partitions }) =>
+      partitions
+        .map((p) => ({ topic, partition: p.partition, offset: p.offset, metadata: p.metadata ?? null }))
+        .sort((a, b) => a.partition - b.partition),
+    );
+  }
+
+  async fetchTopicOffsets(topic: string): Promise<PartitionOffsets[]> {
+    const response = await mapped('fetch topic offsets', () => this.admin.fetchTopicOffsets(topic));
+    return response.map((p) => ({ partition: p.partition, low: p.low, high: p.high })).sort((a, b) => a.partition - b.partition);
+  }
+
+  async disconnect(): Promise<void> {
+    await mapped('admin disconnect', () => this.admin.disconnect());
+  }
+}

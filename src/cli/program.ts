@@ -1,0 +1,74 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError, isSealpostError } from '../errors.js';
+import { EXIT, type CliIo } from './output.js';
+
+/**
+ * Thrown by a command that has printed its own report and wants a given exit code (e.g. `audit
+ * verify` finding a bad entry exits 1).
+ */
+export class CliExit extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+  }
+}
+
+/** A command group registers its subcommands on the root program. */
+export type CommandGroup = (program: Command, io: CliIo) => void;
+
+/**
+ * Builds the `sealpost` program. Commands are composition only: they parse options, call the library
+ * and print a table (default) or JSON (`--json`). Every command has `--help` with an example.
+ */
+export function createProgram(io: CliIo, groups: readonly CommandGroup[]): Command {
+  const program = new Command('sealpost')
+    .description('End-to-end sealed messaging over Apache Kafka')
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Exit codes:
+  0  success
+  1  the command ran and found a problem (verification failed, records refused)
+  2  bad usage, input or configuration
+  3  a service (Kafka, Schema Registry, OpenBao) is unreachable; retry when it is back
+
+Configuration comes from environment variables and an optional JSON file (SEALPOST_CONFIG);
+run \`sealpost config check\` to validate it. With the local stack: \`set -a; . .stack/env; set +a\`.`,
+    );
+  for (const group of groups) group(program, io);
+  return program;
+}
+
+/** Runs the program on argv (without `node script`), mapping every error to a documented exit code. */
+export async function runProgram(program: Command, argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT.OK;
+  } catch (err) {
+    return exitCodeFor(err, io);
+  }
+}
+
+/** Prints an error without secrets and returns its exit code. */
+export function exitCodeFor(err: unknown, io: CliIo): number {
+  if (err instanceof CliExit) return err.exitCode;
+  if (err instanceof CommanderError) {
+    // commander already printed its message (help, version, usage errors)
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+      return EXIT.OK;
+    }
+    return EXIT.USAGE;
+  }
+  if (err instanceof ConfigError) {
+    io.err(`error: ${err.message}\n`);
+    return EXIT.USAGE;
+  }
+  if (isSealpostError(err)) {
+    io.err(`error [${err.code}]: ${err.message}\n`);
+    return err.retriable ? EXIT.UNAVAILABLE : EXIT.FAILED;
+  }
+  io.err(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+  return EXIT.FAILED;
+}

@@ -21,8 +21,12 @@ export const EXIT = {
 export function formatTable(rows: readonly Record<string, unknown>[], columns?: readonly string[]): string {
   if (rows.length === 0) return '(none)\n';
   const cols = columns ?? Object.keys(rows[0]!);
-  const cell = (v: unknown): string =>
-    v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  const cell = (v: unknown): string => {
+    if (v === undefined || v === null) return '';
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return v.toString();
+    return JSON.stringify(v);
+  };
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]): string => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(cols.map((c) => c.toUpperCase())), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n') + '\n';

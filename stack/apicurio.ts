@@ -10,11 +10,20 @@ export const schemaRegistryUrl = `http://${host}:${ports.schemaRegistry}/apis/cc
 
 /** Starts Apicurio Registry (Quarkus fast-jar, in-memory storage) detached. Returns its pid. */
 export function startApicurio(java: JavaRuntime): number {
-  progress(`starting Apicurio Registry ${versions.apicurio} (java ${java.major}) on ${host}:${ports.schemaRegistry}`);
+  progress(
+    `starting Apicurio Registry ${versions.apicurio} (java ${java.major}) on ${host}:${ports.schemaRegistry}`,
+  );
   return spawnService({
     name: 'apicurio',
     command: java.java,
-    args: ['-Xmx512m', '-Xms64m', '-XX:+UseSerialGC', '-Dsealpost.stack=apicurio', '-jar', join(stackPaths.apicurioApp, 'quarkus-run.jar')],
+    args: [
+      '-Xmx512m',
+      '-Xms64m',
+      '-XX:+UseSerialGC',
+      '-Dsealpost.stack=apicurio',
+      '-jar',
+      join(stackPaths.apicurioApp, 'quarkus-run.jar'),
+    ],
     cwd: stackPaths.apicurioApp,
     env: {
       ...process.env,
@@ -32,7 +41,9 @@ export function startApicurio(java: JavaRuntime): number {
 /** Real readiness: the ccompat API answers a subject listing. */
 export async function apicurioReady(): Promise<boolean> {
   try {
-    const res = await fetch(`${schemaRegistryUrl}/subjects`, { signal: AbortSignal.timeout(2_000) });
+    const res = await fetch(`${schemaRegistryUrl}/subjects`, {
+      signal: AbortSignal.timeout(2_000),
+    });
     await res.arrayBuffer();
     return res.status === 200;
   } catch {

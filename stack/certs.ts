@@ -12,15 +12,38 @@ function openssl(args: readonly string[], what: string): void {
 }
 
 /** Issues a key (PKCS#8, unencrypted) and a certificate signed by the stack CA. */
-function issue(name: string, subject: string, extensions: string, keyFile: string, certFile: string): void {
+function issue(
+  name: string,
+  subject: string,
+  extensions: string,
+  keyFile: string,
+  certFile: string,
+): void {
   const csr = join(stackPaths.certsDir, `${name}.csr`);
   const ext = join(stackPaths.certsDir, `${name}.ext`);
   writeFileSync(ext, extensions);
-  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', subject], `making the ${name} key`);
+  openssl(
+    ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', subject],
+    `making the ${name} key`,
+  );
   openssl(
     [
-      'x509', '-req', '-in', csr, '-CA', certPaths.caCert, '-CAkey', certPaths.caKey, '-CAcreateserial',
-      '-out', certFile, '-days', '825', '-sha256', '-extfile', ext,
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      certPaths.caCert,
+      '-CAkey',
+      certPaths.caKey,
+      '-CAcreateserial',
+      '-out',
+      certFile,
+      '-days',
+      '825',
+      '-sha256',
+      '-extfile',
+      ext,
     ],
     `signing the ${name} certificate`,
   );
@@ -42,9 +65,24 @@ export function ensureCertificates(): void {
   mkdirSync(stackPaths.certsDir, { recursive: true, mode: 0o700 });
   openssl(
     [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', certPaths.caKey, '-out', certPaths.caCert,
-      '-days', '825', '-sha256', '-subj', '/CN=sealpost local stack CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      certPaths.caKey,
+      '-out',
+      certPaths.caCert,
+      '-days',
+      '825',
+      '-sha256',
+      '-subj',
+      '/CN=sealpost local stack CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
     ],
     'making the CA',
   );
@@ -64,7 +102,8 @@ export function ensureCertificates(): void {
     certPaths.clientCert,
   );
   const key = readFileSync(certPaths.brokerKey, 'utf8');
-  if (!key.includes('BEGIN PRIVATE KEY')) throw new StackError('openssl did not write a PKCS#8 broker key');
+  if (!key.includes('BEGIN PRIVATE KEY'))
+    throw new StackError('openssl did not write a PKCS#8 broker key');
   // Kafka's PEM keystore: the private key, then the certificate chain (leaf first).
   writeFileSync(
     certPaths.brokerKeystore,

@@ -26,7 +26,13 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'status': {
       const rows = await stackStatus();
       for (const r of rows) {
-        const state = r.ready ? 'ready' : r.pid !== undefined ? 'starting/not ready' : r.portTakenByOther ? 'port taken by another process' : 'stopped';
+        const state = r.ready
+          ? 'ready'
+          : r.pid !== undefined
+            ? 'starting/not ready'
+            : r.portTakenByOther
+              ? 'port taken by another process'
+              : 'stopped';
         process.stdout.write(
           `${r.name.padEnd(9)} pid ${String(r.pid ?? '-').padEnd(8)} ports ${r.ports.join(',').padEnd(15)} ${state}\n`,
         );
@@ -44,7 +50,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(err instanceof StackError ? `stack: error: ${err.message}\n` : `stack: unexpected error: ${String((err as Error)?.stack ?? err)}\n`);
+    process.stderr.write(
+      err instanceof StackError
+        ? `stack: error: ${err.message}\n`
+        : `stack: unexpected error: ${String((err as Error)?.stack ?? err)}\n`,
+    );
     process.exitCode = 1;
   },
 );

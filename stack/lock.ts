@@ -37,7 +37,8 @@ export async function withStackLock<T>(fn: () => Promise<T>, waitMs = 15 * 60_00
         rmSync(lockFile, { force: true }); // stale: its process is gone
         continue;
       }
-      if (performance.now() > deadline) throw new StackError(`another stack command (pid ${pid}) holds ${lockFile}`);
+      if (performance.now() > deadline)
+        throw new StackError(`another stack command (pid ${pid}) holds ${lockFile}`);
       if (!told) progress(`waiting for another stack command (pid ${pid}) to finish`);
       told = true;
       await sleep(500);

@@ -32,7 +32,12 @@ export async function openbaoReady(): Promise<boolean> {
   }
 }
 
-async function call(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+async function call(
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`${vaultAddr}/v1/${path}`, {
     method,
     headers: { 'X-Vault-Token': token, 'Content-Type': 'application/json' },
@@ -55,19 +60,27 @@ export async function openbaoTokenValid(token: string): Promise<boolean> {
 /** Mounts Transit at `transit/` and enables AppRole at `approle/`, unless already there. */
 export async function configureOpenbao(token: string): Promise<void> {
   const mounts = await call(token, 'GET', 'sys/mounts');
-  if (mounts.status !== 200) throw new StackError(`OpenBao: listing mounts answered HTTP ${mounts.status}`);
-  const data = (mounts.json as { data?: Record<string, unknown> }).data ?? (mounts.json as Record<string, unknown>);
+  if (mounts.status !== 200)
+    throw new StackError(`OpenBao: listing mounts answered HTTP ${mounts.status}`);
+  const data =
+    (mounts.json as { data?: Record<string, unknown> }).data ??
+    (mounts.json as Record<string, unknown>);
   if (!('transit/' in data)) {
     const r = await call(token, 'POST', 'sys/mounts/transit', { type: 'transit' });
-    if (r.status !== 204 && r.status !== 200) throw new StackError(`OpenBao: mounting transit answered HTTP ${r.status}`);
+    if (r.status !== 204 && r.status !== 200)
+      throw new StackError(`OpenBao: mounting transit answered HTTP ${r.status}`);
     progress('OpenBao: transit mounted at transit/');
   }
   const auths = await call(token, 'GET', 'sys/auth');
-  if (auths.status !== 200) throw new StackError(`OpenBao: listing auth methods answered HTTP ${auths.status}`);
-  const authData = (auths.json as { data?: Record<string, unknown> }).data ?? (auths.json as Record<string, unknown>);
+  if (auths.status !== 200)
+    throw new StackError(`OpenBao: listing auth methods answered HTTP ${auths.status}`);
+  const authData =
+    (auths.json as { data?: Record<string, unknown> }).data ??
+    (auths.json as Record<string, unknown>);
   if (!('approle/' in authData)) {
     const r = await call(token, 'POST', 'sys/auth/approle', { type: 'approle' });
-    if (r.status !== 204 && r.status !== 200) throw new StackError(`OpenBao: enabling approle answered HTTP ${r.status}`);
+    if (r.status !== 204 && r.status !== 200)
+      throw new StackError(`OpenBao: enabling approle answered HTTP ${r.status}`);
     progress('OpenBao: AppRole enabled at approle/');
   }
 }

@@ -76,7 +76,9 @@ export function checkPrerequisites(): JavaRuntime {
     );
   }
   if (probe('mvn', ['-v']) === undefined) {
-    problems.push('mvn (Apache Maven 3.6+) is missing: it resolves the Kafka and Apicurio jars; install it, e.g. `apt-get install maven`');
+    problems.push(
+      'mvn (Apache Maven 3.6+) is missing: it resolves the Kafka and Apicurio jars; install it, e.g. `apt-get install maven`',
+    );
   }
   if (probe('python3', ['-c', 'import venv, ensurepip']) === undefined) {
     problems.push(
@@ -84,10 +86,14 @@ export function checkPrerequisites(): JavaRuntime {
     );
   }
   if (probe('openssl', ['version']) === undefined) {
-    problems.push('openssl is missing: it makes the throwaway CA and certificates; install it, e.g. `apt-get install openssl`');
+    problems.push(
+      'openssl is missing: it makes the throwaway CA and certificates; install it, e.g. `apt-get install openssl`',
+    );
   }
   if (probe('tar', ['--version']) === undefined) {
-    problems.push('tar is missing: it unpacks Apicurio Registry; install it, e.g. `apt-get install tar`');
+    problems.push(
+      'tar is missing: it unpacks Apicurio Registry; install it, e.g. `apt-get install tar`',
+    );
   }
   if (problems.length > 0 || kafkaJava === undefined) {
     throw new StackError(`the local stack cannot start:\n  - ${problems.join('\n  - ')}`);

@@ -1,5 +1,14 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -82,7 +91,8 @@ export function spawnService(opts: SpawnOptions): number {
       detached: true,
       stdio: ['ignore', out, out],
     });
-    if (child.pid === undefined) throw new StackError(`could not start ${opts.name} (${opts.command})`);
+    if (child.pid === undefined)
+      throw new StackError(`could not start ${opts.name} (${opts.command})`);
     child.unref();
     writeFileSync(pidFile(opts.name), `${child.pid}\n`);
     return child.pid;
@@ -128,7 +138,10 @@ function readdirProc(): string[] {
  * Stops a service this stack started: SIGTERM to its process group, waits up to `graceMs` for every
  * member to exit, then SIGKILL and waits again. Removes the pid file. Returns the pid it stopped.
  */
-export async function stopService(name: ServiceName, graceMs = 30_000): Promise<number | undefined> {
+export async function stopService(
+  name: ServiceName,
+  graceMs = 30_000,
+): Promise<number | undefined> {
   const pid = runningPid(name);
   if (pid !== undefined) {
     progress(`stopping ${name} (pid ${pid})`);
@@ -136,7 +149,8 @@ export async function stopService(name: ServiceName, graceMs = 30_000): Promise<
     if (!(await waitGroupExit(pid, graceMs))) {
       progress(`${name} did not exit within ${graceMs} ms, sending SIGKILL`);
       signalGroup(pid, 'SIGKILL');
-      if (!(await waitGroupExit(pid, 10_000))) throw new StackError(`${name} (pid ${pid}) did not exit after SIGKILL`);
+      if (!(await waitGroupExit(pid, 10_000)))
+        throw new StackError(`${name} (pid ${pid}) did not exit after SIGKILL`);
     }
   }
   rmSync(pidFile(name), { force: true });
@@ -175,7 +189,10 @@ export function isPortOpen(port: number, timeoutMs = 1_000): Promise<boolean> {
 }
 
 /** Fails with a clear message when one of `ports` is taken by a process this stack did not start. */
-export async function assertPortsFree(name: ServiceName, portList: readonly number[]): Promise<void> {
+export async function assertPortsFree(
+  name: ServiceName,
+  portList: readonly number[],
+): Promise<void> {
   for (const port of portList) {
     if (await isPortOpen(port)) {
       throw new StackError(
@@ -202,9 +219,12 @@ export async function waitReady(
   for (;;) {
     if (await probe().catch(() => false)) return;
     const now = performance.now();
-    if (!isOurs(pid)) throw new StackError(`${name} (pid ${pid}) exited while starting.\n${logTail(name)}`);
+    if (!isOurs(pid))
+      throw new StackError(`${name} (pid ${pid}) exited while starting.\n${logTail(name)}`);
     if (now - started > timeoutMs) {
-      throw new StackError(`${name} (pid ${pid}) not ready after ${Math.round(timeoutMs / 1000)} s.\n${logTail(name)}`);
+      throw new StackError(
+        `${name} (pid ${pid}) not ready after ${Math.round(timeoutMs / 1000)} s.\n${logTail(name)}`,
+      );
     }
     if (now - lastReport > 10_000) {
       progress(`still waiting for ${name} (${Math.round((now - started) / 1000)} s)`);

@@ -6,22 +6,42 @@ import { recordedVaultToken, writeEnvFile } from './env-file.js';
 import { apicurioJava, installApicurio, installKafka, installOpenbao } from './install.js';
 import { kafkaReady, startKafka } from './kafka.js';
 import { withStackLock } from './lock.js';
-import { configureOpenbao, openbaoReady, openbaoTokenValid, startOpenbao, vaultAddr } from './openbao.js';
+import {
+  configureOpenbao,
+  openbaoReady,
+  openbaoTokenValid,
+  startOpenbao,
+  vaultAddr,
+} from './openbao.js';
 import { checkPrerequisites } from './prerequisites.js';
-import { assertPortsFree, isPortOpen, runningPid, stopService, waitReady, type ServiceName } from './processes.js';
+import {
+  assertPortsFree,
+  isPortOpen,
+  runningPid,
+  stopService,
+  waitReady,
+  type ServiceName,
+} from './processes.js';
 import { progress, StackError } from './progress.js';
 import { stackDir, stackPaths } from './paths.js';
 import { host, ports } from './versions.js';
 
 /** What each service listens on and how its readiness is probed. */
-const services: Record<ServiceName, { ports: readonly number[]; ready: () => Promise<boolean>; timeoutMs: number }> = {
+const services: Record<
+  ServiceName,
+  { ports: readonly number[]; ready: () => Promise<boolean>; timeoutMs: number }
+> = {
   openbao: { ports: [ports.openbao], ready: openbaoReady, timeoutMs: 60_000 },
   kafka: {
     ports: [ports.kafkaPlaintext, ports.kafkaSsl, ports.kafkaController],
     ready: async () => (await kafkaReady()) && (await isPortOpen(ports.kafkaSsl)),
     timeoutMs: 180_000,
   },
-  apicurio: { ports: [ports.schemaRegistry, ports.schemaRegistryManagement], ready: apicurioReady, timeoutMs: 180_000 },
+  apicurio: {
+    ports: [ports.schemaRegistry, ports.schemaRegistryManagement],
+    ready: apicurioReady,
+    timeoutMs: 180_000,
+  },
 };
 
 const order: readonly ServiceName[] = ['openbao', 'kafka', 'apicurio'];
@@ -119,7 +139,9 @@ export async function stackDown(): Promise<void> {
     progress(count === 0 ? 'nothing was running' : `stopped ${count} service(s)`);
     const others = processesUnderStack();
     if (others.length > 0) {
-      progress(`note: processes not started by \`up\` still run from ${stackDir}: pids ${others.join(', ')}`);
+      progress(
+        `note: processes not started by \`up\` still run from ${stackDir}: pids ${others.join(', ')}`,
+      );
     }
   });
 }
@@ -137,7 +159,8 @@ export function processesUnderStack(): number[] {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue;
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(stackDir)) found.push(Number(entry));
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(stackDir))
+        found.push(Number(entry));
     } catch {
       // gone meanwhile
     }
@@ -161,8 +184,16 @@ export async function stackStatus(): Promise<ServiceStatus[]> {
     order.map(async (name) => {
       const pid = runningPid(name);
       const ready = await services[name].ready().catch(() => false);
-      const anyOpen = (await Promise.all(services[name].ports.map((p) => isPortOpen(p)))).some(Boolean);
-      return { name, pid, ports: services[name].ports, ready, portTakenByOther: pid === undefined && anyOpen };
+      const anyOpen = (await Promise.all(services[name].ports.map((p) => isPortOpen(p)))).some(
+        Boolean,
+      );
+      return {
+        name,
+        pid,
+        ports: services[name].ports,
+        ready,
+        portTakenByOther: pid === undefined && anyOpen,
+      };
     }),
   );
 }

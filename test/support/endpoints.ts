@@ -52,7 +52,10 @@ function list(value: string): string[] {
  * `.stack/env` (written by `npm run stack -- up`). Throws, naming what is missing, when a value is
  * found in neither.
  */
-export function getEndpoints(env: NodeJS.ProcessEnv = process.env, envFile: string = stackPaths.envFile): Endpoints {
+export function getEndpoints(
+  env: NodeJS.ProcessEnv = process.env,
+  envFile: string = stackPaths.envFile,
+): Endpoints {
   const fromFile = readStackEnv(envFile);
   const missing: string[] = [];
   const get = (name: EndpointVariable): string => {
@@ -63,7 +66,11 @@ export function getEndpoints(env: NodeJS.ProcessEnv = process.env, envFile: stri
   const endpoints: Endpoints = {
     kafkaBrokers: list(get('KAFKA_BROKERS')),
     kafkaSslBrokers: list(get('KAFKA_SSL_BROKERS')),
-    kafkaSsl: { caFile: get('KAFKA_SSL_CA_FILE'), certFile: get('KAFKA_SSL_CERT_FILE'), keyFile: get('KAFKA_SSL_KEY_FILE') },
+    kafkaSsl: {
+      caFile: get('KAFKA_SSL_CA_FILE'),
+      certFile: get('KAFKA_SSL_CERT_FILE'),
+      keyFile: get('KAFKA_SSL_KEY_FILE'),
+    },
     schemaRegistryUrl: get('SCHEMA_REGISTRY_URL').replace(/\/+$/, ''),
     vaultAddr: get('VAULT_ADDR').replace(/\/+$/, ''),
     vaultToken: get('VAULT_TOKEN'),

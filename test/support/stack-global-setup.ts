@@ -28,7 +28,10 @@ async function kafkaAnswers(brokers: string[]): Promise<string | undefined> {
   }
 }
 
-async function httpAnswers(url: string, headers: Record<string, string> = {}): Promise<string | undefined> {
+async function httpAnswers(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<string | undefined> {
   try {
     const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
     await res.arrayBuffer();
@@ -62,7 +65,9 @@ export default async function setup(): Promise<void> {
     try {
       await stackUp();
     } catch (err) {
-      throw new Error(`could not start the local stack for the integration tests: ${(err as Error).message}`);
+      throw new Error(
+        `could not start the local stack for the integration tests: ${(err as Error).message}`,
+      );
     }
   }
   await checkServices(getEndpoints());

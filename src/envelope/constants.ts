@@ -1,0 +1,42 @@
+/** Format constants of sealpost v1 (docs/SPEC.md §Layout). */
+export const ENVELOPE_VERSION = 1;
+/** Suite 1: X25519 sealed boxes, Ed25519, XChaCha20-Poly1305-IETF, BLAKE2b. */
+export const ENVELOPE_SUITE = 1;
+
+export const KID_BYTES = 16;
+export const SESSION_ID_BYTES = 16;
+export const NAMESPACE_BYTES = 16;
+export const STREAM_ID_BYTES = 16;
+export const MESSAGE_ID_BYTES = 16;
+export const SCHEMA_FP_BYTES = 16;
+export const SEED_BYTES = 32;
+export const MAC_KEY_BYTES = 32;
+export const COMMIT_BYTES = 32;
+export const HASH_BYTES = 32;
+export const TAG_BYTES = 16;
+export const NONCE_BYTES = 24;
+export const AEAD_TAG_BYTES = 16;
+export const SIGNATURE_BYTES = 64;
+/** seed ‖ macKey ‖ senderKid, the plaintext of each recipient's sealed box. */
+export const BOX_PLAINTEXT_BYTES = SEED_BYTES + MAC_KEY_BYTES + KID_BYTES; // 80
+export const BOX_BYTES = BOX_PLAINTEXT_BYTES + 48; // 128
+/** createdAt u64 ‖ expiresAt u64 ‖ maxMessages u32 ‖ flags u8 ‖ streamId[16] ‖ sig[64]. */
+export const PRIVATE_PLAINTEXT_BYTES = 8 + 8 + 4 + 1 + STREAM_ID_BYTES + SIGNATURE_BYTES; // 101
+export const PRIVATE_BYTES = PRIVATE_PLAINTEXT_BYTES + AEAD_TAG_BYTES; // 117
+
+export const MAX_RECIPIENTS = 16;
+export const MAX_TOPIC_BYTES = 249;
+/** seq < 2^53 so it is exact in a JavaScript number. */
+export const MAX_SEQ_EXCLUSIVE = 2 ** 53;
+/** The smallest ciphertext: AEAD tag + at least the padding byte. */
+export const MIN_CIPHERTEXT_BYTES = AEAD_TAG_BYTES + 1;
+
+/** Header flag bit 0: every message carries an Ed25519 signature inside its plaintext. */
+export const FLAG_SIGN_EVERY_MESSAGE = 0x01;
+export const KNOWN_FLAGS = FLAG_SIGN_EVERY_MESSAGE;
+
+/** Body format byte. */
+export const BODY_VERSION = 1;
+/** Fixed part of the body: u8 1 ‖ messageId ‖ createdAt ‖ entityVersion ‖ schemaFp ‖ u16 ‖ u32. */
+export const BODY_FIXED_BYTES = 1 + MESSAGE_ID_BYTES + 8 + 8 + SCHEMA_FP_BYTES + 2 + 4; // 55
+export const MAX_CONTENT_TYPE_BYTES = 255;

@@ -1,0 +1,114 @@
+/**
+ * Opening steps 1–8 composed, with the header cache: what SealedConsumer calls per record. The
+ * pipeline keeps what is not pure (admission budget, replay persistence, registry, dead letters).
+ */
+import type { CryptoProvider } from '../crypto/provider.js';
+import type { Clock } from '../runtime/clock.js';
+import { decodeEnvelope, type EnvelopeDecodeLimits } from './envelope-codec.js';
+import { EnvelopeError } from './errors.js';
+import { HeaderCache } from './header-cache.js';
+import { checkSender, findSlot, openSessionHeader, type RecipientKeyPair } from './open-session-header.js';
+import type { OpenedMessage, OpenPolicy, RecordContext } from './opened-session.js';
+import type { ReplayWindow } from './replay-window.js';
+import type { SenderResolver } from './sender-resolver.js';
+
+/** Outcome of opening a record. Rejections are thrown as EnvelopeError. */
+export type OpenResult =
+  | { readonly kind: 'delivered'; readonly message: OpenedMessage }
+  /** The seq was already accepted on this window: not delivered, counted, no dead letter. */
+  | { readonly kind: 'duplicate'; readonly replayKey: string; readonly seq: number }
+  /** None of our kids is among the slots: skip, count, commit past it. */
+  | { readonly kind: 'not-addressed' }
+  /** A header-cache miss was refused an admission token: pause the partition and retry later. */
+  | { readonly kind: 'throttled' };
+
+export interface EnvelopeOpenerOptions {
+  readonly provider: CryptoProvider;
+  readonly clock: Clock;
+  readonly resolver: SenderResolver;
+  readonly policy: OpenPolicy;
+  readonly limits: EnvelopeDecodeLimits;
+  /** Our usable box keys (active or retiring, never revoked). */
+  readonly recipientKeys: readonly RecipientKeyPair[];
+  /** Defaults to 1,024 sessions and 4,096 rejected headers. */
+  readonly cache?: HeaderCache;
+}
+
+/** Per-call hooks. */
+export interface OpenHooks {
+  /** The replay window for a key, or undefined if none exists yet. */
+  readonly window?: (replayKey: string) => ReplayWindow | undefined;
+  /** Called before a header-cache miss does public-key work; false → result `throttled`. */
+  readonly admit?: () => boolean;
+}
+
+export class EnvelopeOpener {
+  readonly #opts: EnvelopeOpenerOptions;
+  readonly cache: HeaderCache;
+  #keys: readonly RecipientKeyPair[];
+
+  constructor(opts: EnvelopeOpenerOptions) {
+    this.#opts = opts;
+    this.#keys = opts.recipientKeys;
+    this.cache = opts.cache ?? new HeaderCache({ provider: opts.provider, maxSessions: 1024, maxRejected: 4096 });
+  }
+
+  /** Replaces our usable box keys (rotation); cached sessions of a dropped key are cleared. */
+  setRecipientKeys(keys: readonly RecipientKeyPair[]): void {
+    this.#keys = keys;
+    this.cache.clear();
+  }
+
+  /**
+   * Opens one record value read at `ctx`. Throws EnvelopeError for every rejection (switch on
+   * `coarse` for the dead letter, `code` for the audit event); never marks the replay window.
+   */
+  open(value: Uint8Array, ctx: RecordContext, hooks: OpenHooks = {}): OpenResult {
+    const o = this.#opts;
+    const env = decodeEnvelope(value, o.limits);
+    if (env.header.topic !== ctx.topic) throw new EnvelopeError('TOPIC_MISMATCH');
+    const match = findSlot(env.header, this.#keys);
+    if (match === undefined) return { kind: 'not-addressed' };
+
+    const hh = this.cache.keyOf(env.headerBytes);
+    const rejected = this.cache.getRejected(hh);
+    if (rejected !== undefined) throw new EnvelopeError(rejected);
+    let cached = this.cache.getSession(hh);
+    if (cached !== undefined && cached.session.slot !== match.slot) cached = undefined;
+    if (cached !== undefined) {
+      const epoch = o.resolver.epoch();
+      if (cached.epoch !== epoch) {
+        const s = cached.session;
+        try {
+          checkSender(o.resolver.resolveSender(s.senderKid, s.topic), s.createdAtMs, o.policy);
+          if (!o.resolver.mayReceive(s.recipientKid, s.topic)) throw new EnvelopeError('RECIPIENT_NOT_ALLOWED');
+        } catch (err) {
+          this.cache.deleteSession(hh);
+          throw err;
+        }
+        cached.epoch = epoch;
+      }
+      return cached.session.openMessage(env, ctx, hooks.window?.(cached.session.replayKey(ctx.partition)));
+    }
+
+    if (hooks.admit !== undefined && !hooks.admit()) return { kind: 'throttled' };
+    let session;
+    try {
+      session = openSessionHeader(o, env.header, match);
+    } catch (err) {
+      if (err instanceof EnvelopeError) this.cache.putRejected(hh, err.code);
+      throw err;
+    }
+    const inCache = this.cache.putSession(hh, session, o.resolver.epoch());
+    try {
+      return session.openMessage(env, ctx, hooks.window?.(session.replayKey(ctx.partition)));
+    } finally {
+      if (!inCache) session.close();
+    }
+  }
+
+  /** Closes every cached session. */
+  close(): void {
+    this.cache.clear();
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * A session header that opened and verified (protocol.md §Opening 5), holding the message key and our
+ * MAC key, and opening the session's messages (§Opening 6–8) over preallocated scratch.
+ */
+import type { CryptoProvider } from '../crypto/provider.js';
+import type { Clock } from '../runtime/clock.js';
+import { parseBody } from './body.js';
+import { AEAD_TAG_BYTES, SIGNATURE_BYTES, TAG_BYTES } from './constants.js';
+import type { DecodedEnvelope } from './envelope-codec.js';
+import { EnvelopeError, EnvelopeUsageError } from './errors.js';
+import { LABELS } from './labels.js';
+import { MessageTranscripts } from './message-transcripts.js';
+import { unpaddedLength } from './padding.js';
+import { replayKeyPrefix, type ReplayWindow } from './replay-window.js';
+
+/** Where a record was read from: the opener binds the message to these, never to header claims. */
+export interface RecordContext {
+  readonly topic: string;
+  readonly partition: number;
+  /** The Kafka record key, or null. */
+  readonly key: Uint8Array | null;
+}
+
+/** Time rules of opening (docs/SPEC.md §Time). */
+export interface OpenPolicy {
+  /** Tolerated clock skew between producers and us. */
+  readonly skewMs: number;
+  /** Retention + grace: headers created before now − horizon are STALE. */
+  readonly horizonMs: number;
+  /** Largest accepted expiresAt − createdAt. */
+  readonly maxSessionLifetimeMs: number;
+  /** Optional: refuse messages whose inner createdAt is older than this (never the Kafka timestamp). */
+  readonly maxRecordAgeMs?: number;
+}
+
+/**
+ * A message that opened: everything the pipeline delivers. messageId, schemaFp and payload are fresh
+ * copies; senderKid, sessionId and streamId are the session's own (shared, do not mutate).
+ */
+export interface OpenedMessage {
+  readonly senderKid: Uint8Array;
+  readonly senderIdentity: string;
+  readonly sessionId: Uint8Array;
+  readonly streamId: Uint8Array;
+  readonly topic: string;
+  readonly partition: number;
+  readonly seq: number;
+  readonly messageId: Uint8Array;
+  readonly createdAtMs: number;
+  readonly entityVersion: number;
+  readonly schemaFp: Uint8Array;
+  readonly contentType: string;
+  readonly payload: Uint8Array;
+  /** replayKeyOf(senderKid, streamId, topic, partition): the window to mark after delivery. */
+  readonly replayKey: string;
+}
+
+/** Result of opening a message: delivered, or a replay (not an error, not a dead letter). */
+export type OpenMessageResult =
+  | { readonly kind: 'delivered'; readonly message: OpenedMessage }
+  | { readonly kind: 'duplicate'; readonly replayKey: string; readonly seq: number };
+
+/** Session values recovered from the header. */
+export interface OpenedSessionInit {
+  readonly provider: CryptoProvider;
+  readonly clock: Clock;
+  readonly policy: OpenPolicy;
+  readonly sessionId: Uint8Array;
+  readonly topic: string;
+  readonly slot: number;
+  readonly recipientKid: Uint8Array;
+  readonly senderKid: Uint8Array;
+  readonly senderIdentity: string;
+  readonly senderSigningPublicKey: Uint8Array;
+  readonly streamId: Uint8Array;
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+  readonly maxMessages: number;
+  readonly flags: number;
+  readonly sessionHash: Uint8Array;
+  readonly kMsg: Uint8Array;
+  readonly macKey: Uint8Array;
+}
+
+const SIGN_EVERY_MESSAGE = 0x01;
+
+export class OpenedSession {
+  readonly sessionId: Uint8Array;
+  readonly topic: string;
+  /** Our slot index and kid in the header. */
+  readonly slot: number;
+  readonly recipientKid: Uint8Array;
+  /** The verified sender (its kid came from our own box). */
+  readonly senderKid: Uint8Array;
+  readonly senderIdentity: string;
+  readonly streamId: Uint8Array;
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+  readonly maxMessages: number;
+  readonly signEveryMessage: boolean;
+  readonly sessionHash: Uint8Array;
+
+  readonly #provider: CryptoProvider;
+  readonly #clock: Clock;
+  readonly #policy: OpenPolicy;
+  readonly #senderPk: Uint8Array;
+  readonly #kMsg: Uint8Array;
+  readonly #macKey: Uint8Array;
+  readonly #t: MessageTranscripts;
+  readonly #tag = new Uint8Array(TAG_BYTES);
+  readonly #replayPrefix: string;
+  #plain: Uint8Array;
+  #closed = false;
+
+  /** Use openSessionHeader. */
+  constructor(init: OpenedSessionInit) {
+    this.#provider = init.provider;
+    this.#clock = init.clock;
+    this.#policy = init.policy;
+    this.sessionId = init.sessionId;
+    this.topic = init.topic;
+    this.slot = init.slot;
+    this.recipientKid = init.recipientKid;
+    this.senderKid = init.senderKid;
+    this.senderIdentity = init.senderIdentity;
+    this.#senderPk = init.senderSigningPublicKey;
+    this.streamId = init.streamId;
+    this.createdAtMs = init.createdAtMs;
+    this.expiresAtMs = init.expiresAtMs;
+    this.maxMessages = init.maxMessages;
+    this.signEveryMessage = (init.flags & SIGN_EVERY_MESSAGE) !== 0;
+    this.sessionHash = init.sessionHash;
+    this.#kMsg = init.kMsg;
+    this.#macKey = init.macKey;
+    this.#t = new MessageTranscripts(init.provider, init.sessionHash);
+    this.#plain = new Uint8Array(LABELS.body.length + 2048);
+    this.#plain.set(LABELS.body, 0);
+    this.#replayPrefix = replayKeyPrefix(init.senderKid, init.streamId, init.topic);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The replay window key of this session's stream on `partition`. */
+  replayKey(partition: number): string {
+    return `${this.#replayPrefix}${partition}`;
+  }
+
+  /**
+   * Opens one message of this session (steps 6–8): tag, replay pre-check on `window` (the window of
+   * replayKey(ctx.partition), or undefined when none exists yet), decrypt, unpad, message signature,
+   * exact body parse, time checks. Throws EnvelopeError [CONTEXT|MESSAGE|STALE]; returns DUPLICATE as
+   * a result. Does not mark the window: the pipeline marks after its handler succeeded.
+   */
+  openMessage(env: DecodedEnvelope, ctx: RecordContext, window?: ReplayWindow): OpenMessageResult {
+    if (this.#closed) throw new EnvelopeUsageError('SESSION_CLOSED', 'opened session is closed');
+    if (ctx.topic !== this.topic || env.header.topic !== this.topic) throw new EnvelopeError('TOPIC_MISMATCH');
+    const p = this.#provider;
+    const t = this.#t;
+    const ct = env.ct;
+    const theirTag = env.tags[this.slot];
+    const kidAtSlot = env.header.kids[this.slot];
+    if (theirTag === undefined || kidAtSlot === undefined) throw new EnvelopeError('BAD_TAG');
+
+    // 6. Tag over the record's own coordinates.
+    t.setContext(ctx.partition, env.seq, ctx.key);
+    const nonceOffset = t.prepareDigest(ct.length);
+    t.digestInput().set(env.nonce, nonceOffset);
+    t.ciphertextView().set(ct);
+    t.computeDigest();
+    t.computeTag(this.#tag, this.#macKey, this.slot, this.recipientKid);
+    if (!p.equalConstantTime(this.#tag, theirTag) || !p.equalConstantTime(kidAtSlot, this.recipientKid)) {
+      throw new EnvelopeError('BAD_TAG');
+    }
+
+    // 7. Replay pre-check.
+    const replayKey = this.replayKey(ctx.partition);
+    if (window !== undefined) {
+      const verdict = window.check(env.seq);
+      if (verdict === 'duplicate') return { kind: 'duplicate', replayKey, seq: env.seq };
+      if (verdict === 'stale') throw new EnvelopeError('SEQ_TOO_OLD');
+    }
+
+    // 8. Decrypt, unpad, signature, body, time.
+    const lb = LABELS.body.length;
+    const paddedLen = ct.length - AEAD_TAG_BYTES;
+    if (lb + paddedLen > this.#plain.length) {
+      p.memzero(this.#plain);
+      this.#plain = new Uint8Array(Math.max(lb + paddedLen, this.#plain.length * 2));
+      this.#plain.set(LABELS.body, 0);
+    }
+    const plain = this.#plain;
+    try {
+      if (!p.aeadDecrypt(plain.subarray(lb, lb + paddedLen), ct, t.aad(), env.nonce, this.#kMsg)) {
+        throw new EnvelopeError('DECRYPT_FAILED');
+      }
+      const plainLen = unpaddedLength(plain.subarray(lb, lb + paddedLen), paddedLen);
+      if (plainLen < 0) throw new EnvelopeError('BAD_PADDING');
+      let bodyLen = plainLen;
+      if (this.signEveryMessage) {
+        bodyLen -= SIGNATURE_BYTES;
+        if (bodyLen < 0) throw new EnvelopeError('BAD_BODY');
+        const sig = plain.subarray(lb + bodyLen, lb + plainLen);
+        const sigInput = t.messageSignatureInput(plain.subarray(0, lb + bodyLen));
+        if (!p.verifyDetached(sig, sigInput, this.#senderPk)) throw new EnvelopeError('BAD_MESSAGE_SIGNATURE');
+      }
+      const body = parseBody(plain.subarray(lb, lb + bodyLen));
+      if (body === null) throw new EnvelopeError('BAD_BODY');
+      const skew = this.#policy.skewMs;
+      if (body.createdAtMs < this.createdAtMs - skew || body.createdAtMs > this.expiresAtMs + skew) {
+        throw new EnvelopeError('CREATED_OUTSIDE_SESSION');
+      }
+      const maxAge = this.#policy.maxRecordAgeMs;
+      if (maxAge !== undefined && body.createdAtMs < this.#clock.nowMs() - maxAge) {
+        throw new EnvelopeError('MESSAGE_TOO_OLD');
+      }
+      return {
+        kind: 'delivered',
+        message: {
+          senderKid: this.senderKid,
+          senderIdentity: this.senderIdentity,
+          sessionId: this.sessionId,
+          streamId: this.streamId,
+          topic: this.topic,
+          partition: ctx.partition,
+          seq: env.seq,
+          messageId: body.messageId,
+          createdAtMs: body.createdAtMs,
+          entityVersion: body.entityVersion,
+          schemaFp: body.schemaFp,
+          contentType: body.contentType,
+          payload: body.payload,
+          replayKey,
+        },
+      };
+    } finally {
+      p.memzero(plain.subarray(lb, lb + paddedLen));
+    }
+  }
+
+  /** Zeros the message key, MAC key and scratch. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const p = this.#provider;
+    p.memzero(this.#kMsg);
+    p.memzero(this.#macKey);
+    p.memzero(this.#plain);
+    this.#t.clear();
+  }
+}

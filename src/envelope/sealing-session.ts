@@ -1,0 +1,436 @@
+/**
+ * Sealing: a session per (topic, recipient set) amortises the public-key work (protocol.md §Sealing
+ * 3); then each message costs one AEAD, one hash and one MAC per recipient (§Sealing 4), written into
+ * preallocated scratch so a seal allocates little beyond its output.
+ */
+import type { CryptoProvider } from '../crypto/provider.js';
+import type { Clock } from '../runtime/clock.js';
+import { bodyLength, writeBody } from './body.js';
+import { isU32, isU53 } from './bytes.js';
+import {
+  AEAD_TAG_BYTES,
+  BOX_PLAINTEXT_BYTES,
+  COMMIT_BYTES,
+  ENVELOPE_SUITE,
+  ENVELOPE_VERSION,
+  FLAG_SIGN_EVERY_MESSAGE,
+  KID_BYTES,
+  MAC_KEY_BYTES,
+  MAX_RECIPIENTS,
+  MESSAGE_ID_BYTES,
+  NAMESPACE_BYTES,
+  NONCE_BYTES,
+  SCHEMA_FP_BYTES,
+  SEED_BYTES,
+  SESSION_ID_BYTES,
+  SIGNATURE_BYTES,
+  STREAM_ID_BYTES,
+  TAG_BYTES,
+} from './constants.js';
+import { hash256, kdf, kid as computeKid } from './derive.js';
+import {
+  compareBytes,
+  encodeSessionHeader,
+  envelopeSize,
+  FRAME_PREFIX_BYTES,
+  isValidTopic,
+  type SessionHeaderFields,
+  writeFramePrefix,
+  writeVarLong,
+} from './envelope-codec.js';
+import { EnvelopeUsageError } from './errors.js';
+import { KDF_ID_COMMIT, KDF_ID_MESSAGE_KEY, KDF_ID_PRIVATE_KEY, LABELS } from './labels.js';
+import { MessageTranscripts } from './message-transcripts.js';
+import { DEFAULT_PADDING, type PaddingPolicy, paddedLength, writePadding } from './padding.js';
+import {
+  buildHeaderPublic,
+  buildHeaderTbs,
+  buildPrivatePlaintext,
+  privateAadInput,
+  type SessionPrivateFields,
+} from './transcripts.js';
+
+/** A recipient's box public key as listed in the directory. */
+export interface RecipientPublicKey {
+  /** kid('x25519', publicKey); checked against the key. */
+  readonly kid: Uint8Array;
+  readonly publicKey: Uint8Array;
+}
+
+/** Options of createSealingSession. */
+export interface SealingSessionOptions {
+  readonly provider: CryptoProvider;
+  readonly clock: Clock;
+  /** The pinned registry id of schemas/envelope.avsc. */
+  readonly envelopeSchemaId: number;
+  /** The directory namespace (the authority's kid, 16 bytes). */
+  readonly namespace: Uint8Array;
+  readonly topic: string;
+  /** The sender's Ed25519 secret key (64 bytes, libsodium layout); its kid is derived from it. */
+  readonly senderSigningSecretKey: Uint8Array;
+  /** 1..16 recipients, any order (sorted by kid here), no duplicates. */
+  readonly recipients: readonly RecipientPublicKey[];
+  /** The stream this session belongs to (16 bytes, random per producer instance and topic). */
+  readonly streamId: Uint8Array;
+  /** expiresAt = createdAt + lifetimeMs. */
+  readonly lifetimeMs: number;
+  /** 1 = a fresh key per message. */
+  readonly maxMessages: number;
+  /** Put an Ed25519 signature inside every message (defeats key-compromise impersonation). */
+  readonly signEveryMessage?: boolean;
+  readonly padding?: PaddingPolicy;
+  /** Largest ciphertext the consumers accept; seal refuses to produce more. */
+  readonly maxCiphertextBytes?: number;
+  /**
+   * Source of the session id, seed, MAC keys, message ids and nonces. Defaults to the provider's
+   * random; tests pass a deterministic source to make vectors (the sealed boxes' ephemeral keys
+   * still come from libsodium).
+   */
+  readonly random?: (out: Uint8Array) => void;
+}
+
+/** One message to seal. */
+export interface SealInput {
+  /** The partition chosen before sealing; the record must be sent to it. */
+  readonly partition: number;
+  /** next(streamId, partition), see SequenceCounter. */
+  readonly seq: number;
+  /** The Kafka record key, or null. */
+  readonly key: Uint8Array | null;
+  /** H16(L(schema) ‖ schema text) of the payload's writer schema. */
+  readonly schemaFp: Uint8Array;
+  readonly contentType: string;
+  /** The payload (Avro in Confluent framing for sealpost's pipeline; opaque here). */
+  readonly payload: Uint8Array;
+  /** For compacted topics; 0 (default) = unused. */
+  readonly entityVersion?: number;
+  /** 16 bytes; random when absent. */
+  readonly messageId?: Uint8Array;
+  /** Defaults to the clock. */
+  readonly createdAtMs?: number;
+}
+
+/** A sealed record value and the ids the pipeline reports in metadata events. */
+export interface SealedMessage {
+  readonly value: Uint8Array;
+  readonly messageId: Uint8Array;
+  readonly createdAtMs: number;
+}
+
+const bad = (message: string): never => {
+  throw new EnvelopeUsageError('ARGUMENT_INVALID', message);
+};
+
+const textEncoder = new TextEncoder();
+
+/**
+ * A sealing session. Not safe for concurrent use from several async contexts (Node runs one seal at a
+ * time anyway: seal is synchronous). close() zeros the message and MAC keys.
+ */
+export class SealingSession {
+  /** 16-byte session id (links the session's records for topic readers). */
+  readonly sessionId: Uint8Array;
+  readonly topic: string;
+  readonly senderKid: Uint8Array;
+  readonly streamId: Uint8Array;
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+  readonly maxMessages: number;
+  readonly signEveryMessage: boolean;
+  /** Recipient kids in slot order. */
+  readonly recipientKids: readonly Uint8Array[];
+  /** sessionHash = H(headerTBS). */
+  readonly sessionHash: Uint8Array;
+  /** The header record's canonical Avro bytes (identical in every record of the session). */
+  readonly headerBytes: Uint8Array;
+
+  readonly #provider: CryptoProvider;
+  readonly #clock: Clock;
+  readonly #schemaId: number;
+  readonly #kMsg: Uint8Array;
+  readonly #macKeys: Uint8Array[];
+  readonly #signingKey: Uint8Array | null;
+  readonly #padding: PaddingPolicy;
+  readonly #maxCt: number;
+  readonly #random: (out: Uint8Array) => void;
+  readonly #t: MessageTranscripts;
+  #plain: Uint8Array;
+  #sent = 0;
+  #closed = false;
+  #lastContentType = '';
+  #lastContentTypeBytes: Uint8Array = new Uint8Array(0);
+
+  /** Use createSealingSession. */
+  constructor(
+    init: {
+      provider: CryptoProvider;
+      clock: Clock;
+      schemaId: number;
+      topic: string;
+      sessionId: Uint8Array;
+      senderKid: Uint8Array;
+      priv: SessionPrivateFields;
+      kids: Uint8Array[];
+      macKeys: Uint8Array[];
+      kMsg: Uint8Array;
+      sessionHash: Uint8Array;
+      headerBytes: Uint8Array;
+      signingKey: Uint8Array | null;
+      padding: PaddingPolicy;
+      maxCt: number;
+      random: (out: Uint8Array) => void;
+    },
+  ) {
+    this.#provider = init.provider;
+    this.#clock = init.clock;
+    this.#schemaId = init.schemaId;
+    this.topic = init.topic;
+    this.sessionId = init.sessionId;
+    this.senderKid = init.senderKid;
+    this.streamId = init.priv.streamId;
+    this.createdAtMs = init.priv.createdAtMs;
+    this.expiresAtMs = init.priv.expiresAtMs;
+    this.maxMessages = init.priv.maxMessages;
+    this.signEveryMessage = (init.priv.flags & FLAG_SIGN_EVERY_MESSAGE) !== 0;
+    this.recipientKids = init.kids;
+    this.#macKeys = init.macKeys;
+    this.#kMsg = init.kMsg;
+    this.sessionHash = init.sessionHash;
+    this.headerBytes = init.headerBytes;
+    this.#signingKey = init.signingKey;
+    this.#padding = init.padding;
+    this.#maxCt = init.maxCt;
+    this.#random = init.random;
+    this.#t = new MessageTranscripts(init.provider, init.sessionHash);
+    this.#plain = new Uint8Array(LABELS.body.length + 2048);
+    this.#plain.set(LABELS.body, 0);
+  }
+
+  /** Messages sealed so far. */
+  get sent(): number {
+    return this.#sent;
+  }
+
+  /** True when the session may not seal any more (closed, maxMessages reached, or expired). */
+  isUsable(nowMs = this.#clock.nowMs()): boolean {
+    return !this.#closed && this.#sent < this.maxMessages && nowMs < this.expiresAtMs;
+  }
+
+  /** Seals one message into a record value (throws EnvelopeUsageError on misuse). */
+  seal(input: SealInput): SealedMessage {
+    if (this.#closed) throw new EnvelopeUsageError('SESSION_CLOSED', 'sealing session is closed');
+    if (this.#sent >= this.maxMessages) throw new EnvelopeUsageError('SESSION_EXHAUSTED', 'maxMessages reached');
+    const now = this.#clock.nowMs();
+    if (now >= this.expiresAtMs) throw new EnvelopeUsageError('SESSION_EXPIRED', 'sealing session expired');
+    const { partition, seq, key, schemaFp, payload } = input;
+    if (!isU32(partition) || partition > 0x7fff_ffff) bad('partition must be a non-negative int32');
+    if (!isU53(seq)) bad('seq must be an integer in [0, 2^53)');
+    if (!(payload instanceof Uint8Array) || payload.length > 0xffff_ffff) bad('payload must be bytes');
+    if (!(schemaFp instanceof Uint8Array) || schemaFp.length !== SCHEMA_FP_BYTES) bad('schemaFp must be 16 bytes');
+    if (key !== null && !(key instanceof Uint8Array)) bad('key must be bytes or null');
+    const entityVersion = input.entityVersion ?? 0;
+    if (!isU53(entityVersion)) bad('entityVersion must be an integer in [0, 2^53)');
+    const createdAtMs = input.createdAtMs ?? now;
+    if (!isU53(createdAtMs)) bad('createdAtMs must be an integer in [0, 2^53)');
+    if (input.contentType !== this.#lastContentType) {
+      const ctBytes = textEncoder.encode(input.contentType);
+      if (ctBytes.length > 0xffff) bad('contentType too long');
+      this.#lastContentType = input.contentType;
+      this.#lastContentTypeBytes = ctBytes;
+    }
+    const contentType = this.#lastContentTypeBytes;
+    let messageId = input.messageId;
+    if (messageId === undefined) {
+      messageId = new Uint8Array(MESSAGE_ID_BYTES);
+      this.#random(messageId);
+    } else if (messageId.length !== MESSAGE_ID_BYTES) {
+      bad('messageId must be 16 bytes');
+    }
+
+    // Plaintext scratch: L(body) ‖ body ‖ [sig] ‖ 0x80 0x00*.
+    const bodyLen = bodyLength(contentType.length, payload.length);
+    const plainLen = bodyLen + (this.#signingKey === null ? 0 : SIGNATURE_BYTES);
+    const padded = paddedLength(plainLen, this.#padding);
+    const ctLen = padded + AEAD_TAG_BYTES;
+    if (ctLen > this.#maxCt) bad('message too large for the configured maximum ciphertext');
+    const lb = LABELS.body.length;
+    if (lb + padded > this.#plain.length) {
+      this.#provider.memzero(this.#plain);
+      this.#plain = new Uint8Array(Math.max(lb + padded, this.#plain.length * 2));
+      this.#plain.set(LABELS.body, 0);
+    }
+    const plain = this.#plain;
+    writeBody(plain, lb, messageId, createdAtMs, entityVersion, schemaFp, contentType, payload);
+
+    const t = this.#t;
+    t.setContext(partition, seq, key);
+    if (this.#signingKey !== null) {
+      const sigInput = t.messageSignatureInput(plain.subarray(0, lb + bodyLen));
+      plain.set(this.#provider.signDetached(sigInput, this.#signingKey), lb + bodyLen);
+    }
+    writePadding(plain, lb + plainLen, lb + padded);
+
+    // AEAD straight into the digest input, then digest and tags.
+    const nonceOffset = t.prepareDigest(ctLen);
+    const nonce = t.nonceView(nonceOffset);
+    this.#random(nonce);
+    const ct = t.ciphertextView();
+    this.#provider.aeadEncrypt(ct, plain.subarray(lb, lb + padded), t.aad(), nonce, this.#kMsg);
+    t.computeDigest();
+
+    const n = this.#macKeys.length;
+    const out = Buffer.allocUnsafe(envelopeSize(this.headerBytes.length, seq, ctLen, n));
+    writeFramePrefix(out, this.#schemaId);
+    let o = FRAME_PREFIX_BYTES;
+    out.set(this.headerBytes, o);
+    o += this.headerBytes.length;
+    o = writeVarLong(out, o, seq);
+    out.set(nonce, o);
+    o += NONCE_BYTES;
+    o = writeVarLong(out, o, ctLen);
+    out.set(ct, o);
+    o += ctLen;
+    o = writeVarLong(out, o, n);
+    for (let i = 0; i < n; i++) {
+      t.computeTag(out.subarray(o, o + TAG_BYTES), this.#macKeys[i]!, i, this.recipientKids[i]!);
+      o += TAG_BYTES;
+    }
+    out[o] = 0;
+    this.#provider.memzero(plain.subarray(lb, lb + padded));
+    this.#sent++;
+    return { value: out, messageId, createdAtMs };
+  }
+
+  /** Ends the session: zeros the message key, MAC keys and scratch. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const p = this.#provider;
+    p.memzero(this.#kMsg);
+    for (const k of this.#macKeys) p.memzero(k);
+    if (this.#signingKey !== null) p.memzero(this.#signingKey);
+    p.memzero(this.#plain);
+    this.#t.clear();
+  }
+}
+
+/**
+ * Builds a session header (protocol.md §Sealing 3) and returns a session ready to seal. Public-key
+ * work happens here: one sealed box per recipient and one Ed25519 signature.
+ */
+export function createSealingSession(opts: SealingSessionOptions): SealingSession {
+  const p = opts.provider;
+  const random = opts.random ?? ((out: Uint8Array) => p.randomFill(out));
+  if (!Number.isInteger(opts.envelopeSchemaId) || opts.envelopeSchemaId < 0 || opts.envelopeSchemaId > 0xffff_ffff)
+    bad('envelopeSchemaId must be a u32');
+  if (opts.namespace.length !== NAMESPACE_BYTES) bad('namespace must be 16 bytes');
+  if (!isValidTopic(opts.topic)) bad('topic must be a legal Kafka topic name');
+  if (opts.streamId.length !== STREAM_ID_BYTES) bad('streamId must be 16 bytes');
+  if (opts.senderSigningSecretKey.length !== 64) bad('senderSigningSecretKey must be 64 bytes');
+  if (!Number.isInteger(opts.maxMessages) || opts.maxMessages < 1 || opts.maxMessages > 0xffff_ffff)
+    bad('maxMessages must be an integer in [1, 2^32)');
+  if (!Number.isSafeInteger(opts.lifetimeMs) || opts.lifetimeMs < 0) bad('lifetimeMs must be a non-negative integer');
+  const n = opts.recipients.length;
+  if (n < 1 || n > MAX_RECIPIENTS) bad(`1 to ${MAX_RECIPIENTS} recipients`);
+  const padding = opts.padding ?? DEFAULT_PADDING;
+  if (padding.kind === 'block' && (!Number.isInteger(padding.blockBytes) || padding.blockBytes < 1))
+    bad('padding blockBytes must be a positive integer');
+
+  const recipients = opts.recipients.map((r) => {
+    if (r.kid.length !== KID_BYTES || r.publicKey.length !== 32) bad('recipient kid 16 bytes, public key 32 bytes');
+    if (compareBytes(computeKid(p, 'x25519', r.publicKey), r.kid) !== 0) bad('recipient kid does not match its key');
+    return r;
+  });
+  recipients.sort((a, b) => compareBytes(a.kid, b.kid));
+  for (let i = 1; i < n; i++) {
+    if (compareBytes(recipients[i - 1]!.kid, recipients[i]!.kid) === 0) bad('duplicate recipient');
+  }
+
+  const signingKey = opts.senderSigningSecretKey;
+  const senderKid = computeKid(p, 'ed25519', signingKey.subarray(32, 64));
+  const createdAtMs = opts.clock.nowMs();
+  const expiresAtMs = createdAtMs + opts.lifetimeMs;
+  if (!isU53(createdAtMs) || !isU53(expiresAtMs)) bad('clock out of range');
+
+  const sessionId = new Uint8Array(SESSION_ID_BYTES);
+  random(sessionId);
+  const seed = new Uint8Array(SEED_BYTES);
+  random(seed);
+  const commit = kdf(p, seed, KDF_ID_COMMIT);
+  const kMsg = kdf(p, seed, KDF_ID_MESSAGE_KEY);
+  const kPriv = kdf(p, seed, KDF_ID_PRIVATE_KEY);
+  const boxInput = new Uint8Array(BOX_PLAINTEXT_BYTES);
+  const macKeys: Uint8Array[] = [];
+  const kids: Uint8Array[] = [];
+  const boxes: Uint8Array[] = [];
+  let built = false;
+  try {
+    boxInput.set(seed, 0);
+    boxInput.set(senderKid, SEED_BYTES + MAC_KEY_BYTES);
+    for (const r of recipients) {
+      const macKey = new Uint8Array(MAC_KEY_BYTES);
+      random(macKey);
+      boxInput.set(macKey, SEED_BYTES);
+      macKeys.push(macKey);
+      kids.push(r.kid.slice());
+      boxes.push(p.boxSeal(boxInput, r.publicKey));
+    }
+    const flags = opts.signEveryMessage === true ? FLAG_SIGN_EVERY_MESSAGE : 0;
+    const priv: SessionPrivateFields = {
+      createdAtMs,
+      expiresAtMs,
+      maxMessages: opts.maxMessages,
+      flags,
+      streamId: opts.streamId.slice(),
+    };
+    const publicFields: SessionHeaderFields = {
+      version: ENVELOPE_VERSION,
+      suite: ENVELOPE_SUITE,
+      sessionId,
+      namespace: opts.namespace.slice(),
+      topic: opts.topic,
+      kids,
+      boxes,
+      commit,
+      private: new Uint8Array(0),
+    };
+    const headerPublic = buildHeaderPublic(publicFields);
+    const tbs = buildHeaderTbs(headerPublic, senderKid, priv);
+    const sig = p.signDetached(tbs, signingKey);
+    const sessionHash = hash256(p, tbs);
+    const privatePlain = buildPrivatePlaintext(priv, sig);
+    const privateCt = new Uint8Array(privatePlain.length + AEAD_TAG_BYTES);
+    p.aeadEncrypt(privateCt, privatePlain, hash256(p, privateAadInput(headerPublic)), new Uint8Array(NONCE_BYTES), kPriv);
+    const headerBytes = encodeSessionHeader({ ...publicFields, private: privateCt });
+    if (commit.length !== COMMIT_BYTES) bad('internal: commitment size');
+    const session = new SealingSession({
+      provider: p,
+      clock: opts.clock,
+      schemaId: opts.envelopeSchemaId,
+      topic: opts.topic,
+      sessionId,
+      senderKid,
+      priv,
+      kids,
+      macKeys,
+      kMsg,
+      sessionHash,
+      headerBytes,
+      // A copy: the caller may zero its key on rotation while this session still runs.
+      signingKey: flags !== 0 ? signingKey.slice() : null,
+      padding,
+      maxCt: opts.maxCiphertextBytes ?? Number.MAX_SAFE_INTEGER,
+      random,
+    });
+    built = true;
+    return session;
+  } finally {
+    if (!built) {
+      p.memzero(kMsg);
+      for (const k of macKeys) p.memzero(k);
+    }
+    p.memzero(seed);
+    p.memzero(kPriv);
+    p.memzero(boxInput);
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * The per-stream sequence numbers (protocol.md §Sealing 2): per (streamId, partition) a counter from
+ * 0, shared by all sessions of the stream; never persisted, shared or resumed (a restarted producer
+ * takes a new random streamId).
+ */
+import { STREAM_ID_BYTES } from './constants.js';
+import { EnvelopeUsageError } from './errors.js';
+
+export class SequenceCounter {
+  readonly streamId: Uint8Array;
+  readonly #next = new Map<number, number>();
+
+  /** `streamId`: 16 random bytes, fresh per producer instance and topic. */
+  constructor(streamId: Uint8Array) {
+    if (streamId.length !== STREAM_ID_BYTES) throw new EnvelopeUsageError('ARGUMENT_INVALID', 'streamId must be 16 bytes');
+    this.streamId = streamId.slice();
+  }
+
+  /** Takes the next seq of `partition`. */
+  next(partition: number): number {
+    const seq = this.#next.get(partition) ?? 0;
+    if (seq >= Number.MAX_SAFE_INTEGER) throw new EnvelopeUsageError('ARGUMENT_INVALID', 'seq space exhausted');
+    this.#next.set(partition, seq + 1);
+    return seq;
+  }
+}

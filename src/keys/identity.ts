@@ -1,0 +1,139 @@
+import type { CryptoProvider } from '../crypto/provider.js';
+import { ED25519_SECRET_KEY_BYTES, X25519_SECRET_KEY_BYTES } from '../crypto/provider.js';
+import { toHex } from './bytes.js';
+import { KeyError } from './key-error.js';
+
+/** Identity names: lower-case, 1..63 characters, starting with a letter or digit. */
+export const IDENTITY_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/** Throws KEY_IDENTITY_NAME_INVALID unless `name` matches IDENTITY_NAME_PATTERN. */
+export function assertIdentityName(name: string): void {
+  if (!IDENTITY_NAME_PATTERN.test(name)) {
+    throw new KeyError('KEY_IDENTITY_NAME_INVALID', 'identity name must match [a-z0-9][a-z0-9._-]{0,62}');
+  }
+}
+
+/**
+ * Lifecycle of one key generation in an identity file: `active` (sealed to, signs), `retiring`
+ * (still opens and is still accepted as a sender until retiredAt + skew, no longer sealed to),
+ * `destroyed` (private keys removed from the file: crypto-shredded).
+ */
+export type KeyGenerationState = 'active' | 'retiring' | 'destroyed';
+
+/** An unwrapped keypair in memory. `secretKey` is zeroed by LoadedIdentity.close(). */
+export interface UnwrappedKeyPair {
+  readonly kid: Uint8Array;
+  readonly publicKey: Uint8Array;
+  /** X25519: 32-byte scalar. Ed25519: 64 bytes (seed ‖ public key, libsodium layout). */
+  readonly secretKey: Uint8Array;
+}
+
+/** One generation's keys in memory (destroyed generations are never loaded). */
+export interface LoadedKeyGeneration {
+  readonly generation: number;
+  readonly state: 'active' | 'retiring';
+  readonly createdAtMs: number;
+  readonly retiredAtMs: number | null;
+  /** X25519: opens sealed boxes addressed to this identity. */
+  readonly box: UnwrappedKeyPair;
+  /** Ed25519: signs session headers. */
+  readonly sign: UnwrappedKeyPair;
+}
+
+/**
+ * An identity's private keys in memory, unwrapped once at start-up (one KMS unwrap per key). The KMS
+ * is never consulted again: sealing and opening go on if the KMS goes away. `close()` zeros every
+ * secret key; any use after that throws KEY_CLOSED.
+ */
+export class LoadedIdentity {
+  readonly name: string;
+  readonly kind: 'service' | 'authority';
+  readonly #crypto: CryptoProvider;
+  #generations: readonly LoadedKeyGeneration[];
+  #closed = false;
+
+  constructor(name: string, kind: 'service' | 'authority', generations: readonly LoadedKeyGeneration[], crypto: CryptoProvider) {
+    assertIdentityName(name);
+    for (const g of generations) {
+      if (g.box.secretKey.length !== X25519_SECRET_KEY_BYTES || g.sign.secretKey.length !== ED25519_SECRET_KEY_BYTES) {
+        throw new KeyError('KEY_BAD_LENGTH', 'secret key has the wrong length');
+      }
+    }
+    if (generations.filter((g) => g.state === 'active').length !== 1) {
+      throw new KeyError('KEY_STATE_INVALID', `identity ${name} must have exactly one active key generation`);
+    }
+    this.name = name;
+    this.kind = kind;
+    this.#generations = [...generations].sort((a, b) => b.generation - a.generation);
+    this.#crypto = crypto;
+  }
+
+  /** All loaded generations, newest first. */
+  generations(): readonly LoadedKeyGeneration[] {
+    this.#assertOpen();
+    return this.#generations;
+  }
+
+  /** The active generation: its box key is the one peers seal to, its signing key signs. */
+  active(): LoadedKeyGeneration {
+    this.#assertOpen();
+    const g = this.#generations.find((x) => x.state === 'active');
+    if (g === undefined) throw new KeyError('KEY_STATE_INVALID', `identity ${this.name} has no active key`);
+    return g;
+  }
+
+  /** The Ed25519 keypair to sign with (the active generation's). */
+  signingKey(): UnwrappedKeyPair {
+    return this.active().sign;
+  }
+
+  /** Box keypairs that may open (active and retiring, newest first) — the recipient side's slots. */
+  openingKeys(): readonly UnwrappedKeyPair[] {
+    this.#assertOpen();
+    return this.#generations.map((g) => g.box);
+  }
+
+  /** Finds an opening box key by kid (constant time per comparison); undefined if none. */
+  boxKeyByKid(kid: Uint8Array): UnwrappedKeyPair | undefined {
+    this.#assertOpen();
+    return this.#generations.find((g) => this.#crypto.equalConstantTime(g.box.kid, kid))?.box;
+  }
+
+  /** Hex kids of the loaded keys, for logs and listings (public values only). */
+  describe(): { name: string; generations: { generation: number; state: string; boxKid: string; signKid: string }[] } {
+    this.#assertOpen();
+    return {
+      name: this.name,
+      generations: this.#generations.map((g) => ({
+        generation: g.generation,
+        state: g.state,
+        boxKid: toHex(g.box.kid),
+        signKid: toHex(g.sign.kid),
+      })),
+    };
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Zeros every secret key. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const g of this.#generations) {
+      this.#crypto.memzero(g.box.secretKey);
+      this.#crypto.memzero(g.sign.secretKey);
+    }
+    this.#generations = [];
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new KeyError('KEY_CLOSED', `identity ${this.name} is closed`);
+  }
+
+  /** Never print keys, even by accident. */
+  toJSON(): unknown {
+    return { name: this.name, kind: this.kind, closed: this.#closed };
+  }
+}

@@ -279,7 +279,7 @@ export class SealingSession {
     t.computeDigest();
 
     const n = this.#macKeys.length;
-    const out = Buffer.allocUnsafe(envelopeSize(this.headerBytes.length, seq, ctLen, n));
+    const out = new Uint8Array(envelopeSize(this.headerBytes.length, seq, ctLen, n));
     writeFramePrefix(out, this.#schemaId);
     let o = FRAME_PREFIX_BYTES;
     out.set(this.headerBytes, o);

@@ -1,0 +1,37 @@
+import { AvroDecodeError } from './avro-errors.js';
+
+/** The Confluent wire format's magic byte. */
+export const CONFLUENT_MAGIC_BYTE = 0x00;
+/** Bytes before the Avro body: magic (1) + schema id (4). */
+export const CONFLUENT_HEADER_BYTES = 5;
+const MAX_SCHEMA_ID = 0xffffffff;
+
+/** A Confluent-framed payload split into its parts. `body` is a view into the input, not a copy. */
+export interface ConfluentFrame {
+  readonly schemaId: number;
+  readonly body: Buffer;
+}
+
+/** Frames an Avro body: `0x00 ‖ u32 schemaId (big-endian) ‖ body`. */
+export function encodeConfluentFrame(schemaId: number, body: Uint8Array): Buffer {
+  if (!Number.isInteger(schemaId) || schemaId < 0 || schemaId > MAX_SCHEMA_ID) {
+    throw new RangeError('schemaId must be an unsigned 32-bit integer');
+  }
+  const out = Buffer.allocUnsafe(CONFLUENT_HEADER_BYTES + body.length);
+  out[0] = CONFLUENT_MAGIC_BYTE;
+  out.writeUInt32BE(schemaId, 1);
+  out.set(body, CONFLUENT_HEADER_BYTES);
+  return out;
+}
+
+/** Splits a framed payload. Throws AvroDecodeError FRAME_INVALID for a short input or wrong magic. */
+export function decodeConfluentFrame(framed: Uint8Array): ConfluentFrame {
+  if (framed.length < CONFLUENT_HEADER_BYTES) {
+    throw new AvroDecodeError('FRAME_INVALID', `framed payload shorter than ${CONFLUENT_HEADER_BYTES} bytes`);
+  }
+  if (framed[0] !== CONFLUENT_MAGIC_BYTE) {
+    throw new AvroDecodeError('FRAME_INVALID', 'framed payload does not start with magic byte 0');
+  }
+  const buf = Buffer.isBuffer(framed) ? framed : Buffer.from(framed.buffer, framed.byteOffset, framed.byteLength);
+  return { schemaId: buf.readUInt32BE(1), body: buf.subarray(CONFLUENT_HEADER_BYTES) };
+}

@@ -1,0 +1,226 @@
+/**
+ * OpenBao Transit specifics against real OpenBao: AppRole scoped to one key, token renewal and
+ * re-login, namespaces, OpenBao unreachable at start, OpenBao stopped while keys are in memory, and
+ * the number of KMS calls per start.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CryptoProvider } from '../../src/crypto/provider.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { generateIdentityFile, loadIdentity, readIdentityFile, rotateIdentityFile, writeIdentityFile } from '../../src/keys/identity-file.js';
+import { CountingKms } from '../../src/keys/kms/counting-kms.js';
+import { KmsError } from '../../src/keys/kms/kms-error.js';
+import { OpenBaoTransitKms } from '../../src/keys/kms/openbao-transit-kms.js';
+import { RetryingKms } from '../../src/keys/kms/retrying-kms.js';
+import { getEndpoints } from '../support/endpoints.js';
+import { BaoAdmin, freePort, OpenBaoProcess } from '../support/openbao-process.js';
+import { testCrypto } from '../unit/keys/support/test-crypto.js';
+
+let crypto: CryptoProvider;
+let admin: BaoAdmin;
+let dir: string;
+const suffix = randomBytes(4).toString('hex');
+
+beforeAll(async () => {
+  crypto = await testCrypto();
+  const e = getEndpoints();
+  admin = new BaoAdmin(e.vaultAddr, e.vaultToken);
+  await admin.ensureTransit();
+  await admin.ensureAppRole();
+  dir = await mkdtemp(join(tmpdir(), 'sealpost-transit-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function refusal(p: Promise<unknown>): Promise<KmsError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(KmsError);
+  return err as KmsError;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('Transit with AppRole', () => {
+  it('service A unwraps its own keys and is refused service B\'s key with KMS_PERMISSION_DENIED', async () => {
+    const keyA = `test-svc-a-${suffix}`;
+    const keyB = `test-svc-b-${suffix}`;
+    await admin.createTransitKey(keyA);
+    await admin.createTransitKey(keyB);
+    await admin.putKeyPolicy(`test-pol-a-${suffix}`, keyA);
+    const roleA = await admin.createAppRole(`test-role-a-${suffix}`, [`test-pol-a-${suffix}`]);
+    const rootB = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: keyB, auth: { method: 'token', token: admin.token }, clock: systemClock });
+
+    // A's identity file, wrapped by A's key through AppRole.
+    const kmsA = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: keyA, auth: { method: 'approle', ...roleA }, clock: systemClock });
+    const fileA = await generateIdentityFile('svc-a', 'service', { crypto, kms: kmsA, clock: systemClock });
+    const idA = await loadIdentity(fileA, { crypto, kms: kmsA });
+    expect(idA.active().box.publicKey.length).toBe(32);
+    idA.close();
+
+    // The same AppRole pointed at B's key: refused, typed, no secret in the message.
+    const wrappedB = await rootB.wrap(crypto.randomBytes(32));
+    const kmsAonB = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: keyB, auth: { method: 'approle', ...roleA }, clock: systemClock });
+    for (const call of [() => kmsAonB.unwrap(wrappedB), () => kmsAonB.wrap(crypto.randomBytes(32)), () => kmsAonB.describe()]) {
+      const err = await refusal(call());
+      expect(err.code).toBe('KMS_PERMISSION_DENIED');
+      expect(err.retriable).toBe(false);
+      expect(err.httpStatus).toBe(403);
+      for (const secret of [roleA.roleId, roleA.secretId, admin.token]) expect(err.message).not.toContain(secret);
+    }
+    // Decrypting B's wrapped key under A's key name is not a way around the policy either.
+    expect((await refusal(kmsA.unwrap(wrappedB))).code).toBe('KMS_BAD_CIPHERTEXT');
+
+    // A bad secret id: KMS_AUTH_FAILED, at once.
+    const bad = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: keyA, auth: { method: 'approle', roleId: roleA.roleId, secretId: 'not-the-secret' }, clock: systemClock });
+    const authErr = await refusal(bad.wrap(crypto.randomBytes(32)));
+    expect(authErr.code).toBe('KMS_AUTH_FAILED');
+    expect(authErr.message).not.toContain('not-the-secret');
+    for (const k of [kmsA, kmsAonB, rootB, bad]) await k.close();
+  });
+
+  it('logs in again when the AppRole token reaches its max TTL', async () => {
+    const key = `test-svc-relogin-${suffix}`;
+    await admin.createTransitKey(key);
+    await admin.putKeyPolicy(`test-pol-relogin-${suffix}`, key);
+    const role = await admin.createAppRole(`test-role-relogin-${suffix}`, [`test-pol-relogin-${suffix}`], { tokenTtl: '2s', tokenMaxTtl: '3s' });
+    const kms = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: key, auth: { method: 'approle', ...role }, clock: systemClock });
+    const secret = crypto.randomBytes(32);
+    const w = await kms.wrap(secret);
+    await sleep(4500); // beyond the max TTL: renewal alone cannot keep the first token alive
+    expect(await kms.unwrap(w)).toEqual(secret);
+    await kms.close();
+  });
+});
+
+describe('Transit token renewal', () => {
+  it('renews a short-TTL token in the background so it outlives its first TTL', async () => {
+    const key = `test-svc-renew-${suffix}`;
+    await admin.createTransitKey(key);
+    await admin.putKeyPolicy(`test-pol-renew-${suffix}`, key);
+    // A renewable token that would expire after 3 s without renewal.
+    const token = await admin.createToken([`test-pol-renew-${suffix}`], '3s', { explicitMaxTtl: '60s' });
+    const kms = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: key, auth: { method: 'token', token }, clock: systemClock });
+    const secret = crypto.randomBytes(32);
+    const w = await kms.wrap(secret);
+    await sleep(5000);
+    expect(await admin.tokenTtl(token)).toBeGreaterThan(0);
+    expect(await kms.unwrap(w)).toEqual(secret);
+    await kms.close();
+    // After close no renewal happens: the token lapses.
+    await sleep(3500);
+    expect(await admin.tokenTtl(token)).toBe(-1);
+  });
+
+  it('an expired non-renewable token fails closed with a typed error', async () => {
+    const key = `test-svc-expire-${suffix}`;
+    await admin.createTransitKey(key);
+    await admin.putKeyPolicy(`test-pol-expire-${suffix}`, key);
+    const token = await admin.createToken([`test-pol-expire-${suffix}`], '2s', { renewable: false });
+    const kms = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: key, auth: { method: 'token', token }, clock: systemClock });
+    const w = await kms.wrap(crypto.randomBytes(32));
+    await sleep(3000);
+    const err = await refusal(kms.unwrap(w));
+    expect(err.code).toBe('KMS_PERMISSION_DENIED');
+    expect(err.message).not.toContain(token);
+    await kms.close();
+  });
+});
+
+describe('Transit namespaces', () => {
+  it('sends X-Vault-Namespace: a key in a namespace is found there and not at the root', async () => {
+    const ns = `testns${suffix}`;
+    await admin.call('POST', `sys/namespaces/${ns}`, {});
+    const h = { 'X-Vault-Namespace': ns };
+    await admin.ensureTransit('transit', h);
+    const key = `test-ns-key-${suffix}`;
+    await admin.createTransitKey(key, 'transit', h);
+    const inNs = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: key, namespace: ns, auth: { method: 'token', token: admin.token }, clock: systemClock });
+    const secret = crypto.randomBytes(32);
+    expect(await inNs.unwrap(await inNs.wrap(secret))).toEqual(secret);
+    expect(inNs.reference).toMatchObject({ kind: 'openbao-transit', namespace: ns });
+    const atRoot = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: key, auth: { method: 'token', token: admin.token }, clock: systemClock });
+    expect((await refusal(atRoot.describe())).code).toBe('KMS_KEY_NOT_FOUND');
+    await inNs.close();
+    await atRoot.close();
+  });
+});
+
+describe('OpenBao availability', () => {
+  it('unreachable at start: loading an identity fails within 10 s with KMS_UNAVAILABLE and loads nothing', async () => {
+    // A Transit-wrapped identity file, then a KMS pointed at a port nothing listens on.
+    const key = `test-svc-down-${suffix}`;
+    await admin.createTransitKey(key);
+    const good = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: key, auth: { method: 'token', token: admin.token }, clock: systemClock });
+    const file = await generateIdentityFile('svc-down', 'service', { crypto, kms: good, clock: systemClock });
+    await good.close();
+    const port = await freePort();
+    const inner = await OpenBaoTransitKms.create({ endpoint: `http://127.0.0.1:${port}`, keyName: key, auth: { method: 'token', token: admin.token }, clock: systemClock, requestTimeoutMs: 1000 });
+    const retries: string[] = [];
+    const kms = new CountingKms(new RetryingKms(inner, { clock: systemClock, deadlineMs: 5000, onRetry: (e) => retries.push(e.code) }));
+    const started = Date.now();
+    const err = await refusal(loadIdentity(file, { crypto, kms }));
+    const elapsedMs = Date.now() - started;
+    expect(err.code).toBe('KMS_UNAVAILABLE');
+    expect(err.retriable).toBe(true);
+    expect(err.message).toMatch(/unreachable \(ECONNREFUSED\).*gave up on unwrap/);
+    expect(err.message).not.toContain(admin.token);
+    expect(elapsedMs).toBeLessThan(10_000);
+    expect(retries.length).toBeGreaterThan(2);
+    // It stopped at the first key: nothing else was attempted.
+    expect(kms.counts()).toMatchObject({ unwrap: 1, wrap: 0 });
+    await kms.close();
+  });
+
+  it('stopped while running: keys in memory keep sealing, opening and signing; start cost = one unwrap per key', async () => {
+    const bao = await OpenBaoProcess.start();
+    try {
+      const key = `svc-outage-${suffix}`;
+      await bao.admin.createTransitKey(key);
+      const inner = await OpenBaoTransitKms.create({ endpoint: bao.addr, keyName: key, auth: { method: 'token', token: bao.rootToken }, clock: systemClock });
+      const kms = new CountingKms(new RetryingKms(inner, { clock: systemClock, deadlineMs: 1500 }));
+      // Two generations (one rotation), so four private keys.
+      const path = join(dir, 'svc-outage.identity.json');
+      const first = await generateIdentityFile('svc-outage', 'service', { crypto, kms, clock: systemClock });
+      await writeIdentityFile(path, await rotateIdentityFile(first, { crypto, kms, clock: systemClock }), { overwrite: false });
+      const before = kms.counts();
+
+      // "Process start": read the file, unwrap once per key.
+      const id = await loadIdentity(await readIdentityFile(path, crypto), { crypto, kms });
+      const after = kms.counts();
+      expect(after.unwrap - before.unwrap).toBe(4);
+      expect(kms.total() - (before.wrap + before.unwrap + before.rewrap + before.rotate + before.describe + before.setMinDecryptionVersion)).toBe(4);
+
+      await bao.stop();
+
+      // Many messages' worth of crypto with the in-memory keys: no KMS call at all.
+      const totalBefore = kms.total();
+      for (let i = 0; i < 200; i++) {
+        const msg = crypto.randomBytes(80);
+        for (const k of id.openingKeys()) {
+          const sealed = crypto.boxSeal(msg, k.publicKey);
+          expect(crypto.boxSealOpen(sealed, k.publicKey, k.secretKey)).toEqual(msg);
+        }
+        const signer = id.signingKey();
+        const sig = crypto.signDetached(msg, signer.secretKey);
+        expect(crypto.verifyDetached(sig, msg, signer.publicKey)).toBe(true);
+      }
+      expect(kms.total()).toBe(totalBefore);
+
+      // The KMS itself is gone: a new unwrap fails typed and retriable after the bounded retry.
+      const err = await refusal(kms.unwrap(first.generations[0]!.box.wrappedSecretKey!));
+      expect(err.code).toBe('KMS_UNAVAILABLE');
+      id.close();
+      expect(() => id.signingKey()).toThrow(/closed/);
+      await kms.close();
+    } finally {
+      await bao.stop();
+    }
+  });
+});

@@ -90,6 +90,7 @@ function temporarySodiumNative(): CryptoProvider {
       return {
         update: (input) => void call('crypto_generichash_update', state, input),
         final: (out) => void call('crypto_generichash_final', state, out),
+        reset: () => void call('crypto_generichash_init', state, key ?? null, outLength),
       };
     },
     kdfDerive: (out, id, ctx, key) => {

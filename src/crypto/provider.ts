@@ -5,8 +5,9 @@
  * without allocations beyond its output.
  *
  * Conventions: every length is validated by the implementation before use (wrong sizes throw
- * CryptoError with code CRYPTO_BAD_LENGTH, never a native abort); verification and decryption failures
- * return false/null (not exceptions) so callers map them to their own rejection codes.
+ * CryptoError with code CRYPTO_BAD_LENGTH, never a native abort; CryptoError is in ./crypto-error.ts);
+ * verification and decryption failures return false/null (not exceptions) so callers map them to their
+ * own rejection codes. Implementations are built by createCryptoProvider (./index.ts).
  */
 export const X25519_PUBLIC_KEY_BYTES = 32;
 export const X25519_SECRET_KEY_BYTES = 32;
@@ -33,8 +34,16 @@ export interface KeyPair {
 /** Incremental BLAKE2b. */
 export interface HashState {
   update(input: Uint8Array): void;
-  /** Writes the digest into `out` (its length is the one given at creation). */
+  /**
+   * Writes the digest into `out` (its length is the one given at creation). After final(), update and
+   * final throw CRYPTO_BAD_STATE until reset().
+   */
   final(out: Uint8Array): void;
+  /**
+   * Starts over with the same output length and key (the key buffer given at creation is read again),
+   * so one state can be reused per message without allocating.
+   */
+  reset(): void;
 }
 
 export type CryptoProviderName = 'sodium-native' | 'libsodium-wrappers';
@@ -50,7 +59,10 @@ export interface CryptoProvider {
   boxKeyPair(): KeyPair;
   /** Derives the box public key from a 32-byte secret key. */
   boxPublicKeyFromSecret(secretKey: Uint8Array): Uint8Array;
-  /** Seals `message` to `recipientPublicKey`; output is message.length + 48 bytes. */
+  /**
+   * Seals `message` to `recipientPublicKey`; output is message.length + 48 bytes. Throws CryptoError
+   * CRYPTO_LOW_ORDER_KEY for a low-order recipient key (libsodium's seal refuses it).
+   */
   boxSeal(message: Uint8Array, recipientPublicKey: Uint8Array): Uint8Array;
   /** Opens a sealed box; null if it does not authenticate. */
   boxSealOpen(ciphertext: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array | null;
@@ -89,7 +101,10 @@ export interface CryptoProvider {
   /** One-shot BLAKE2b; digest length = out.length (16..64); optional key (16..64 bytes). */
   hash(out: Uint8Array, input: Uint8Array, key?: Uint8Array | null): void;
   createHash(outLength: number, key?: Uint8Array | null): HashState;
-  /** crypto_kdf_derive_from_key: writes a subkey of out.length (16..64) bytes. */
+  /**
+   * crypto_kdf_derive_from_key: writes a subkey of out.length (16..64) bytes. `context` is exactly 8
+   * printable ASCII characters; `subkeyId` an integer in 0..2^53−1.
+   */
   kdfDerive(out: Uint8Array, subkeyId: number, context: string, key: Uint8Array): void;
 
   // --- memory ---

@@ -1,0 +1,33 @@
+import { SealpostError } from '../errors.js';
+
+/**
+ * Codes a crypto provider can raise. Verification and decryption failures are not errors (they return
+ * false/null); these codes mean the caller passed something unusable or the provider cannot run.
+ */
+export type CryptoErrorCode =
+  /** A key, nonce, signature, context, output buffer or input has the wrong size. */
+  | 'CRYPTO_BAD_LENGTH'
+  /** An argument of the right size but an unusable value (e.g. a non-integer KDF subkey id). */
+  | 'CRYPTO_BAD_ARGUMENT'
+  /** A public key of small order: any shared secret with it is all zero, so it is refused. */
+  | 'CRYPTO_LOW_ORDER_KEY'
+  /** A hash state used after final() without reset(). */
+  | 'CRYPTO_BAD_STATE'
+  /** The requested provider could not be loaded (native addon missing, WebAssembly failed). */
+  | 'CRYPTO_PROVIDER_UNAVAILABLE'
+  /** The library reported a failure that no validated input should cause. */
+  | 'CRYPTO_OPERATION_FAILED';
+
+/** A typed crypto failure. Never retriable; messages name the argument and sizes, never its bytes. */
+export class CryptoError extends SealpostError {
+  declare readonly code: CryptoErrorCode;
+
+  constructor(code: CryptoErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(code, message, { retriable: false, ...options });
+  }
+}
+
+/** True for a CryptoError, optionally with the given code. */
+export function isCryptoError(err: unknown, code?: CryptoErrorCode): err is CryptoError {
+  return err instanceof CryptoError && (code === undefined || err.code === code);
+}

@@ -25,9 +25,16 @@ export class DirectoryError extends SealpostError {
   declare readonly code: DirectoryErrorCode;
   /** The record key concerned, when the failure is about one record. */
   readonly recordKey: string | undefined;
+  /** Entries refused on the way (why a snapshot came out incomplete). */
+  readonly refused: readonly { readonly key: string; readonly code: DirectoryErrorCode }[];
 
-  constructor(code: DirectoryErrorCode, message: string, options: { recordKey?: string; cause?: unknown } = {}) {
+  constructor(
+    code: DirectoryErrorCode,
+    message: string,
+    options: { recordKey?: string; cause?: unknown; refused?: readonly { key: string; code: DirectoryErrorCode }[] } = {},
+  ) {
     super(code, message, { retriable: code === 'DIRECTORY_SOURCE_UNAVAILABLE', cause: options.cause });
     this.recordKey = options.recordKey;
+    this.refused = options.refused ?? [];
   }
 }

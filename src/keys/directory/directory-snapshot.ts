@@ -219,7 +219,7 @@ export function validateSnapshot(raw: RawDirectorySnapshot, options: ValidateOpt
   if (previous !== undefined) {
     for (const r of previous.records) {
       if (!current.has(recordKeyOf(r))) {
-        throw new DirectoryError('DIRECTORY_INCOMPLETE', 'a record held before is missing', { recordKey: recordKeyOf(r) });
+        throw new DirectoryError('DIRECTORY_INCOMPLETE', 'a record held before is missing', { recordKey: recordKeyOf(r), refused });
       }
     }
   }
@@ -235,7 +235,8 @@ export function validateSnapshot(raw: RawDirectorySnapshot, options: ValidateOpt
   }
   const records = signedRecords.map((s) => s.record);
   if (records.length !== head.recordCount || !crypto.equalConstantTime(recordsDigest(crypto, authorityKid, records), head.recordsDigest)) {
-    throw new DirectoryError('DIRECTORY_INCOMPLETE', 'the records do not match the signed head (withheld, stale or injected records)');
+    const why = refused.length === 0 ? '' : ` (refused: ${[...new Set(refused.map((r) => r.code))].join(', ')})`;
+    throw new DirectoryError('DIRECTORY_INCOMPLETE', `the records do not match the signed head${why}`, { refused });
   }
   return new DirectorySnapshot({ head, headSignature: signedHead.signature, signedRecords, refused, seenSerials: seen });
 }

@@ -1,0 +1,48 @@
+import type { SenderRecord, SenderResolver } from '../../envelope/sender-resolver.js';
+import type { LoadedIdentity, UnwrappedKeyPair } from '../identity.js';
+import { topicMatches } from './directory-record.js';
+import type { KeyDirectory } from './key-directory.js';
+
+/**
+ * The envelope's SenderResolver (src/envelope/sender-resolver.ts) answered from a KeyDirectory.
+ * Synchronous, no I/O. The caller checks head freshness (`directory.assertFresh()`) before opening.
+ * Permissions come from the key's own record (the authority updates every record of an identity when
+ * its permissions change). The directory's validUntil is exclusive; the envelope's is inclusive.
+ */
+export class DirectorySenderResolver implements SenderResolver {
+  constructor(private readonly directory: KeyDirectory) {}
+
+  resolveSender(senderKid: Uint8Array, topic: string): SenderRecord | undefined {
+    const s = this.directory.senderKey(senderKid);
+    if (s === undefined) return undefined;
+    return {
+      identity: s.identity,
+      signingPublicKey: s.publicKey,
+      status: s.status,
+      validFromMs: s.validFromMs,
+      validUntilMs: s.validUntilMs - 1,
+      ...(s.retiredAtMs === null ? {} : { retiredAtMs: s.retiredAtMs }),
+      maySendOnTopic: topicMatches(s.sendTopics, topic),
+    };
+  }
+
+  mayReceive(recipientKid: Uint8Array, topic: string): boolean {
+    const r = this.directory.recipientKey(recipientKid);
+    return r !== undefined && r.status !== 'revoked' && topicMatches(r.receiveTopics, topic);
+  }
+
+  epoch(): number {
+    return this.directory.epoch;
+  }
+}
+
+/**
+ * Our box keys the opener may use: the identity's active and retiring keys that the directory lists
+ * and has not revoked (a revoked key never opens, even if it is still in memory).
+ */
+export function usableOpeningKeys(identity: LoadedIdentity, directory: KeyDirectory): UnwrappedKeyPair[] {
+  return identity.openingKeys().filter((k) => {
+    const r = directory.recipientKey(k.kid);
+    return r !== undefined && r.identity === identity.name && r.status !== 'revoked';
+  });
+}

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { CryptoProvider, KeyPair } from '../src/crypto/provider.js';
 import {
   createSealingSession,
+  type DecodedEnvelope,
   decodeEnvelope,
   encodeEnvelope,
   EnvelopeError,
@@ -135,7 +136,7 @@ function add(name: string, expect: string, comment: string, envelope: Uint8Array
   });
 }
 
-const fields = (v: Uint8Array): EnvelopeFields => decodeEnvelope(v, { envelopeSchemaId: SCHEMA_ID, namespace, maxCiphertextBytes: 1 << 20 });
+const fields = (v: Uint8Array): DecodedEnvelope => decodeEnvelope(v, { envelopeSchemaId: SCHEMA_ID, namespace, maxCiphertextBytes: 1 << 20 });
 const reencode = (v: Uint8Array, change: (f: EnvelopeFields) => EnvelopeFields, id = SCHEMA_ID) => encodeEnvelope(id, change(fields(v)));
 const flip = (v: Uint8Array, at: number) => {
   const m = v.slice();

@@ -26,13 +26,14 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'status': {
       const rows = await stackStatus();
       for (const r of rows) {
-        const state = r.ready
-          ? 'ready'
-          : r.pid !== undefined
-            ? 'starting/not ready'
-            : r.portTakenByOther
-              ? 'port taken by another process'
-              : 'stopped';
+        const state =
+          r.pid === undefined
+            ? r.portTakenByOther
+              ? 'not ours: another process holds its port(s)'
+              : 'stopped'
+            : r.ready
+              ? 'ready'
+              : 'running, not ready';
         process.stdout.write(
           `${r.name.padEnd(9)} pid ${String(r.pid ?? '-').padEnd(8)} ports ${r.ports.join(',').padEnd(15)} ${state}\n`,
         );

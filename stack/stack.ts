@@ -66,36 +66,32 @@ export async function stackUp(): Promise<void> {
     try {
       // OpenBao: the root token lives only in .stack/env; a server whose token we lost is restarted.
       let token = recordedVaultToken();
-      let baoPid = runningPid('openbao');
-      if (baoPid !== undefined && (token === undefined || !(await waitTokenValid(token)))) {
+      if (
+        runningPid('openbao') !== undefined &&
+        (token === undefined || !(await waitTokenValid(token)))
+      ) {
         progress('OpenBao runs with a root token that is not in .stack/env: restarting it');
         await stopService('openbao');
-        baoPid = undefined;
       }
-      if (baoPid === undefined) {
-        await assertPortsFree('openbao', services.openbao.ports);
-        token = randomBytes(24).toString('hex');
-        writeEnvFile(token); // written before the start so the token is never only in memory
-        baoPid = startOpenbao(token);
-        startedNow.push('openbao');
+      for (const name of order) {
+        const pid = runningPid(name);
+        if (pid !== undefined) pids.set(name, pid);
       }
-      pids.set('openbao', baoPid);
-
-      let kafkaPid = runningPid('kafka');
-      if (kafkaPid === undefined) {
-        await assertPortsFree('kafka', services.kafka.ports);
-        kafkaPid = startKafka(kafkaJava);
-        startedNow.push('kafka');
+      // Every port check before the first start: a taken port fails fast and starts nothing.
+      const toStart = order.filter((name) => !pids.has(name));
+      for (const name of toStart) await assertPortsFree(name, services[name].ports);
+      for (const name of toStart) {
+        if (name === 'openbao') {
+          token = randomBytes(24).toString('hex');
+          writeEnvFile(token); // written before the start so the token is never only in memory
+          pids.set(name, startOpenbao(token));
+        } else if (name === 'kafka') {
+          pids.set(name, startKafka(kafkaJava));
+        } else {
+          pids.set(name, startApicurio(registryJava));
+        }
+        startedNow.push(name);
       }
-      pids.set('kafka', kafkaPid);
-
-      let registryPid = runningPid('apicurio');
-      if (registryPid === undefined) {
-        await assertPortsFree('apicurio', services.apicurio.ports);
-        registryPid = startApicurio(registryJava);
-        startedNow.push('apicurio');
-      }
-      pids.set('apicurio', registryPid);
 
       await Promise.all(
         order.map(async (name) => {

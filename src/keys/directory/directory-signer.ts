@@ -66,6 +66,14 @@ export function signDirectory(options: SignDirectoryOptions): DirectoryDocument 
     changed = true;
   }
   const signedRecords = [...byKey.values()].sort((a, b) => compareKeys(recordKeyOf(a.record), recordKeyOf(b.record)));
+  // The authority refuses duplicate kids (a kid is a lookup hint and must be unambiguous).
+  const kids = new Set<string>();
+  for (const { record: r } of signedRecords) {
+    for (const k of [toHex(r.boxKid), toHex(r.signKid)]) {
+      if (kids.has(k)) throw new KeyError('KEY_STATE_INVALID', `kid ${k} appears twice in the directory`);
+      kids.add(k);
+    }
+  }
   const nowMs = clock.nowMs();
   const records = signedRecords.map((s) => s.record);
   const head = {

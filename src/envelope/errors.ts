@@ -18,7 +18,6 @@ export type EnvelopeCoarseClass =
 export const ENVELOPE_ERROR_CLASSES = {
   // --- decode [MALFORMED] ---
   TOO_SHORT: 'MALFORMED',
-  TOO_LARGE: 'MALFORMED',
   BAD_MAGIC: 'MALFORMED',
   WRONG_SCHEMA_ID: 'MALFORMED',
   TRUNCATED: 'MALFORMED',
@@ -38,7 +37,6 @@ export const ENVELOPE_ERROR_CLASSES = {
   // --- context, before any crypto [CONTEXT] ---
   TOPIC_MISMATCH: 'CONTEXT',
   // --- session header [HEADER] ---
-  HEADER_REJECTED_BEFORE: 'HEADER',
   BOX_OPEN_FAILED: 'HEADER',
   COMMITMENT_MISMATCH: 'HEADER',
   PRIVATE_OPEN_FAILED: 'HEADER',

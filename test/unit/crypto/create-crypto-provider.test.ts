@@ -1,0 +1,64 @@
+/**
+ * createCryptoProvider: the default, explicit choices, and the fallback to libsodium-wrappers when the
+ * sodium-native addon cannot be loaded (shown in a child Node process whose module resolution really
+ * cannot find sodium-native).
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+import { describe, expect, it } from 'vitest';
+
+import { createCryptoProvider } from '../../../src/crypto/index.js';
+import type { CryptoProviderName } from '../../../src/crypto/provider.js';
+import { REPO_ROOT } from '../../support/shared-vectors.js';
+
+describe('createCryptoProvider', () => {
+  it('defaults to sodium-native', async () => {
+    expect((await createCryptoProvider()).name).toBe('sodium-native');
+  });
+
+  it('builds exactly the provider asked for', async () => {
+    expect((await createCryptoProvider('sodium-native')).name).toBe('sodium-native');
+    expect((await createCryptoProvider('libsodium-wrappers')).name).toBe('libsodium-wrappers');
+  });
+
+  it('refuses an unknown name with CRYPTO_BAD_ARGUMENT', async () => {
+    await expect(createCryptoProvider('openssl' as CryptoProviderName)).rejects.toMatchObject({
+      code: 'CRYPTO_BAD_ARGUMENT',
+      retriable: false,
+    });
+  });
+
+  it('falls back to libsodium-wrappers when sodium-native cannot load; an explicit request fails typed', () => {
+    // A resolve hook that makes 'sodium-native' unfindable, as on a machine without the addon.
+    const hooks = `export async function resolve(s, c, next) {
+      if (s === 'sodium-native') { const e = new Error('Cannot find package sodium-native'); e.code = 'ERR_MODULE_NOT_FOUND'; throw e; }
+      return next(s, c);
+    }`;
+    const register = `import { register } from 'node:module'; register(${JSON.stringify(
+      `data:text/javascript,${encodeURIComponent(hooks)}`,
+    )});`;
+    const index = fileURLToPath(new URL('../../../src/crypto/index.ts', import.meta.url));
+    const probe = `
+      const { createCryptoProvider } = await import(${JSON.stringify(index)});
+      const p = await createCryptoProvider();
+      const kp = p.boxKeyPair();
+      const opened = p.boxSealOpen(p.boxSeal(new Uint8Array([1, 2, 3]), kp.publicKey), kp.publicKey, kp.secretKey);
+      let explicit = 'loaded';
+      try { await createCryptoProvider('sodium-native'); } catch (e) { explicit = e.code; }
+      console.log(JSON.stringify({ chosen: p.name, roundTrip: Array.from(opened ?? []), explicit }));
+    `;
+    const child = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', probe],
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(child.status, child.stderr).toBe(0);
+    const lastLine = child.stdout.trim().split('\n').pop()!;
+    expect(JSON.parse(lastLine)).toEqual({
+      chosen: 'libsodium-wrappers',
+      roundTrip: [1, 2, 3],
+      explicit: 'CRYPTO_PROVIDER_UNAVAILABLE',
+    });
+  });
+});

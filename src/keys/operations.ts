@@ -84,10 +84,16 @@ export function summarizeIdentity(file: IdentityFile): IdentitySummary {
  * Returns the authority's public key (base64) and kid — the values services pin.
  */
 export async function initAuthority(args: { path: string; name?: string } & KeyOpsContext): Promise<{ summary: IdentitySummary; publicKey: string; kid: string }> {
+  await refuseExisting(args.path);
   const file = await generateIdentityFile(args.name ?? 'authority', 'authority', args);
   await writeIdentityFile(args.path, file, { overwrite: false });
   const active = file.generations[0]!;
   return { summary: summarizeIdentity(file), publicKey: active.sign.publicKey, kid: active.sign.kid };
+}
+
+/** Fails before any KMS call when the file exists (the write re-checks, against races). */
+async function refuseExisting(path: string): Promise<void> {
+  if (await exists(path)) throw new KeyError('KEY_FILE_EXISTS', `refusing to overwrite existing file ${path}`);
 }
 
 /** The pinned values of an authority file (no unwrap needed). */
@@ -100,6 +106,7 @@ export async function authorityPublicKey(path: string, crypto: CryptoProvider): 
 
 /** `keys create`: a new service identity file (refuses to overwrite). */
 export async function createIdentity(args: { path: string; name: string } & KeyOpsContext): Promise<IdentitySummary> {
+  await refuseExisting(args.path);
   const file = await generateIdentityFile(args.name, 'service', args);
   await writeIdentityFile(args.path, file, { overwrite: false });
   return summarizeIdentity(file);

@@ -254,8 +254,11 @@ function toKafkajsHeaders(headers: readonly TransportHeader[] | undefined): IHea
   if (headers === undefined || headers.length === 0) return undefined;
   const out: Record<string, Buffer[]> = {};
   for (const { key, value } of headers) {
-    // kafkajs writes a null header value as length -1, which is what Kafka means by a null value.
-    (out[key] ??= []).push(value as Buffer);
+    if (value === null) {
+      // kafkajs 2.2.4 sizes headers with Buffer.byteLength(value) and throws on null.
+      throw new TransportError('INVALID_ARGUMENT', 'the kafkajs transport cannot write a null header value');
+    }
+    (out[key] ??= []).push(value);
   }
   return out;
 }
@@ -443,6 +446,7 @@ class KafkajsConsumer implements TransportConsumer {
     this.#consumer = kafka.consumer({
       groupId: consumerOptions.groupId,
       allowAutoTopicCreation: false,
+      maxWaitTimeInMs: consumerOptions.maxWaitTimeMs ?? 1000,
       ...(consumerOptions.sessionTimeoutMs === undefined ? {} : { sessionTimeout: consumerOptions.sessionTimeoutMs }),
       ...(consumerOptions.heartbeatIntervalMs === undefined ? {} : { heartbeatInterval: consumerOptions.heartbeatIntervalMs }),
       ...(consumerOptions.rebalanceTimeoutMs === undefined ? {} : { rebalanceTimeout: consumerOptions.rebalanceTimeoutMs }),

@@ -20,6 +20,8 @@ export interface TopicPartition {
  * One Kafka record header. Kafka headers are an ordered list that may repeat a key; values may be
  * null. Order is kept among headers sharing a key; across distinct keys the kafkajs adapter keeps
  * insertion order except that integer-like keys ("1", "42") sort first (JavaScript object order).
+ * The kafkajs adapter reads null values but cannot write them (INVALID_ARGUMENT): a record from
+ * another client with a null header value cannot be re-published byte-exact through kafkajs.
  */
 export interface TransportHeader {
   readonly key: string;
@@ -179,6 +181,11 @@ export interface TransportConsumerOptions {
   readonly rebalanceTimeoutMs?: number;
   /** Upper bound of bytes fetched per partition per request. */
   readonly maxBytesPerPartition?: number;
+  /**
+   * How long a fetch waits on the broker for new data, in ms. Pause, resume and seek take effect at
+   * the next fetch, so this bounds their latency. Default 1000 (kafkajs's own default is 5000).
+   */
+  readonly maxWaitTimeMs?: number;
   /** Backoff for handler failures without an explicit delay: first delay in ms. Default 200. */
   readonly retryInitialDelayMs?: number;
   /** Backoff cap in ms. Default 30 000. */

@@ -1,0 +1,105 @@
+import type { CryptoProvider } from '../crypto/provider.js';
+import type { MetadataEvent } from '../events/metadata-event.js';
+import type { Clock } from '../runtime/clock.js';
+import { signCheckpoint, type AuditCheckpoint } from './audit-checkpoint.js';
+import type { AuditStore } from './audit-store.js';
+
+/** Sends a signed checkpoint somewhere outside the store (the checkpoint topic). */
+export interface CheckpointPublisher {
+  publish(checkpoint: AuditCheckpoint): Promise<void>;
+}
+
+export interface AuditSigner {
+  readonly kid: Uint8Array;
+  /** Ed25519 secret key (64 bytes); owned by the identity, zeroed when it closes. */
+  readonly secretKey: Uint8Array;
+}
+
+export interface AuditRecorderOptions {
+  readonly store: AuditStore;
+  readonly crypto: CryptoProvider;
+  readonly clock: Clock;
+  readonly signer: AuditSigner;
+  readonly publisher: CheckpointPublisher;
+  /** Sign a checkpoint at least every this many entries (default 1,000). */
+  readonly checkpointEveryEntries?: number;
+  /** ... and at least every this many milliseconds when entries arrived (default 60,000). */
+  readonly checkpointEveryMs?: number;
+}
+
+/**
+ * Appends metadata events to the audit store and keeps signed checkpoints coming: after every
+ * `checkpointEveryEntries` new entries, and on `tick()` when `checkpointEveryMs` has passed since the
+ * last checkpoint and the log has grown. A checkpoint is stored, then published; a publish that fails
+ * is retried on the next call (the error propagates so the caller does not commit offsets past it).
+ */
+export class AuditRecorder {
+  readonly #o: Required<AuditRecorderOptions>;
+  #lastCheckpointCount: number;
+  #lastCheckpointMs: number;
+  #unpublished: AuditCheckpoint | undefined;
+
+  constructor(options: AuditRecorderOptions) {
+    this.#o = { checkpointEveryEntries: 1000, checkpointEveryMs: 60_000, ...options };
+    if (this.#o.checkpointEveryEntries < 1 || this.#o.checkpointEveryMs < 1) {
+      throw new RangeError('checkpoint intervals must be positive');
+    }
+    const last = this.#o.store.checkpoints().at(-1);
+    this.#lastCheckpointCount = last?.count ?? 0;
+    this.#lastCheckpointMs = last?.timeMs ?? this.#o.clock.nowMs();
+  }
+
+  /** Appends a batch (redelivered events are skipped); returns how many entries were new. */
+  async record(events: readonly MetadataEvent[]): Promise<number> {
+    const appended = this.#o.store.append(events);
+    await this.#flushUnpublished();
+    if (this.#o.store.head().count - this.#lastCheckpointCount >= this.#o.checkpointEveryEntries) {
+      await this.checkpointNow();
+    }
+    return appended;
+  }
+
+  /** Called on a timer: checkpoints when the interval has passed and the log has grown. */
+  async tick(): Promise<AuditCheckpoint | null> {
+    await this.#flushUnpublished();
+    const due = this.#o.clock.nowMs() - this.#lastCheckpointMs >= this.#o.checkpointEveryMs;
+    if (due && this.#o.store.head().count > this.#lastCheckpointCount) return this.checkpointNow();
+    return null;
+  }
+
+  /** Signs, stores and publishes a checkpoint of the current head. */
+  async checkpointNow(): Promise<AuditCheckpoint> {
+    const head = this.#o.store.head();
+    const now = this.#o.clock.nowMs();
+    const c = signCheckpoint(
+      this.#o.crypto,
+      head.count,
+      head.headHash,
+      now,
+      this.#o.signer.kid,
+      this.#o.signer.secretKey,
+    );
+    this.#o.store.addCheckpoint(c);
+    this.#lastCheckpointCount = head.count;
+    this.#lastCheckpointMs = now;
+    this.#unpublished = c;
+    await this.#flushUnpublished();
+    return c;
+  }
+
+  /** The count covered by the newest checkpoint. */
+  get lastCheckpointCount(): number {
+    return this.#lastCheckpointCount;
+  }
+
+  get lastCheckpointMs(): number {
+    return this.#lastCheckpointMs;
+  }
+
+  async #flushUnpublished(): Promise<void> {
+    const c = this.#unpublished;
+    if (!c) return;
+    await this.#o.publisher.publish(c);
+    if (this.#unpublished === c) this.#unpublished = undefined;
+  }
+}

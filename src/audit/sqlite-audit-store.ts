@@ -1,0 +1,213 @@
+import Database from 'better-sqlite3';
+import type { CryptoProvider } from '../crypto/provider.js';
+import {
+  canonicalEventBytes,
+  validateMetadataEvent,
+  type MetadataEvent,
+} from '../events/metadata-event.js';
+import { SealpostError } from '../errors.js';
+import type { AuditCheckpoint } from './audit-checkpoint.js';
+import { genesisHash, nextEntry, type AuditEntry } from './audit-chain.js';
+import type { AuditQuery, AuditStore, StoredAuditEvent } from './audit-store.js';
+
+export type AuditStoreErrorCode = 'AUDIT_STORE_CORRUPT' | 'AUDIT_EVENT_INVALID';
+
+export class AuditStoreError extends SealpostError {
+  declare readonly code: AuditStoreErrorCode;
+  constructor(code: AuditStoreErrorCode, message: string) {
+    super(code, message, { retriable: false });
+  }
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS entries (
+  idx        INTEGER PRIMARY KEY,
+  event_id   TEXT NOT NULL UNIQUE,
+  prev_hash  BLOB NOT NULL,
+  entry_hash BLOB NOT NULL,
+  event      BLOB NOT NULL,
+  type       TEXT NOT NULL,
+  time_ms    INTEGER NOT NULL,
+  message_id TEXT,
+  sender     TEXT,
+  topic      TEXT
+);
+CREATE INDEX IF NOT EXISTS entries_message_id ON entries(message_id);
+CREATE INDEX IF NOT EXISTS entries_sender ON entries(sender);
+CREATE INDEX IF NOT EXISTS entries_topic ON entries(topic);
+CREATE INDEX IF NOT EXISTS entries_time ON entries(time_ms);
+CREATE TABLE IF NOT EXISTS checkpoints (
+  count      INTEGER NOT NULL,
+  head_hash  BLOB NOT NULL,
+  time_ms    INTEGER NOT NULL,
+  signer_kid BLOB NOT NULL,
+  signature  BLOB NOT NULL
+);
+-- Defence in depth against accidents: sealpost itself never edits history. (Someone holding the
+-- file can drop these triggers; the chain and the published checkpoints catch that.)
+CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
+  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+`;
+
+interface EntryRow {
+  idx: number;
+  prev_hash: Buffer;
+  entry_hash: Buffer;
+  event: Buffer;
+}
+
+/** The embedded audit store: one SQLite file, WAL mode, a transaction per appended batch. */
+export class SqliteAuditStore implements AuditStore {
+  readonly #db: Database.Database;
+  readonly #crypto: CryptoProvider;
+  #head: { count: number; headHash: Uint8Array };
+
+  /** Opens (or creates) the store at `path` (':memory:' for tests). */
+  constructor(path: string, crypto: CryptoProvider) {
+    this.#crypto = crypto;
+    this.#db = new Database(path);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = FULL');
+    this.#db.exec(SCHEMA);
+    this.#head = this.#readHead();
+  }
+
+  #readHead(): { count: number; headHash: Uint8Array } {
+    const last = this.#db
+      .prepare('SELECT idx, entry_hash FROM entries ORDER BY idx DESC LIMIT 1')
+      .get() as { idx: number; entry_hash: Buffer } | undefined;
+    if (!last) return { count: 0, headHash: genesisHash(this.#crypto) };
+    return { count: last.idx + 1, headHash: new Uint8Array(last.entry_hash) };
+  }
+
+  append(events: readonly MetadataEvent[]): number {
+    for (const e of events) {
+      const problems = validateMetadataEvent(e);
+      if (problems.length > 0) {
+        throw new AuditStoreError('AUDIT_EVENT_INVALID', `invalid event: ${problems.join('; ')}`);
+      }
+    }
+    const exists = this.#db.prepare('SELECT 1 FROM entries WHERE event_id = ?');
+    const insert = this.#db.prepare(
+      `INSERT INTO entries (idx, event_id, prev_hash, entry_hash, event, type, time_ms, message_id, sender, topic)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const run = this.#db.transaction((batch: readonly MetadataEvent[]) => {
+      // Re-read the head inside the transaction: the store is the source of truth.
+      let head = this.#readHead();
+      let appended = 0;
+      const seen = new Set<string>();
+      for (const e of batch) {
+        if (seen.has(e.eventId) || exists.get(e.eventId)) continue;
+        seen.add(e.eventId);
+        const entry = nextEntry(this.#crypto, head.count, head.headHash, canonicalEventBytes(e));
+        insert.run(
+          entry.index,
+          e.eventId,
+          Buffer.from(entry.prevHash),
+          Buffer.from(entry.entryHash),
+          Buffer.from(entry.event),
+          e.type,
+          e.timeMs,
+          e.messageId ?? null,
+          e.sender ?? null,
+          e.topic ?? null,
+        );
+        head = { count: head.count + 1, headHash: entry.entryHash };
+        appended++;
+      }
+      return { appended, head };
+    });
+    const result = run(events);
+    this.#head = result.head;
+    return result.appended;
+  }
+
+  head(): { count: number; headHash: Uint8Array } {
+    return { count: this.#head.count, headHash: new Uint8Array(this.#head.headHash) };
+  }
+
+  *entries(): IterableIterator<AuditEntry> {
+    const stmt = this.#db.prepare('SELECT idx, prev_hash, entry_hash, event FROM entries ORDER BY rowid');
+    for (const row of stmt.iterate() as IterableIterator<EntryRow>) {
+      yield {
+        index: row.idx,
+        prevHash: new Uint8Array(row.prev_hash),
+        entryHash: new Uint8Array(row.entry_hash),
+        event: new Uint8Array(row.event),
+      };
+    }
+  }
+
+  addCheckpoint(c: AuditCheckpoint): void {
+    this.#db
+      .prepare(
+        'INSERT INTO checkpoints (count, head_hash, time_ms, signer_kid, signature) VALUES (?, ?, ?, ?, ?)',
+      )
+      .run(c.count, Buffer.from(c.headHash), c.timeMs, Buffer.from(c.signerKid), Buffer.from(c.signature));
+  }
+
+  checkpoints(): AuditCheckpoint[] {
+    const rows = this.#db
+      .prepare('SELECT count, head_hash, time_ms, signer_kid, signature FROM checkpoints ORDER BY rowid')
+      .all() as { count: number; head_hash: Buffer; time_ms: number; signer_kid: Buffer; signature: Buffer }[];
+    return rows.map((r) => ({
+      count: r.count,
+      headHash: new Uint8Array(r.head_hash),
+      timeMs: r.time_ms,
+      signerKid: new Uint8Array(r.signer_kid),
+      signature: new Uint8Array(r.signature),
+    }));
+  }
+
+  query(filter: AuditQuery): StoredAuditEvent[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.messageId !== undefined) {
+      where.push('message_id = ?');
+      args.push(filter.messageId);
+    }
+    if (filter.sender !== undefined) {
+      where.push('sender = ?');
+      args.push(filter.sender);
+    }
+    if (filter.topic !== undefined) {
+      where.push('topic = ?');
+      args.push(filter.topic);
+    }
+    if (filter.type !== undefined) {
+      where.push('type = ?');
+      args.push(filter.type);
+    }
+    if (filter.fromMs !== undefined) {
+      where.push('time_ms >= ?');
+      args.push(filter.fromMs);
+    }
+    if (filter.toMs !== undefined) {
+      where.push('time_ms <= ?');
+      args.push(filter.toMs);
+    }
+    if (filter.afterIndex !== undefined) {
+      where.push('idx > ?');
+      args.push(filter.afterIndex);
+    }
+    const limit = Math.min(Math.max(filter.limit ?? 1000, 1), 100_000);
+    const sql = `SELECT idx, event FROM entries ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY idx LIMIT ${limit}`;
+    const rows = this.#db.prepare(sql).all(...args) as { idx: number; event: Buffer }[];
+    return rows.map((r) => {
+      let event: unknown;
+      try {
+        event = JSON.parse(r.event.toString('utf8'));
+      } catch {
+        throw new AuditStoreError('AUDIT_STORE_CORRUPT', `entry ${r.idx} is not valid JSON`);
+      }
+      return { index: r.idx, event: event as MetadataEvent };
+    });
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The key directory on a real compacted Kafka topic: publish, read with validation, refresh after a
+ * revocation; an old record re-injected and a tombstone over the revocation are refused and reported.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import kafkajs from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KafkaDirectoryTopic } from '../../src/kafka/directory-topic.js';
+import { recordKeyOf } from '../../src/keys/directory/directory-record.js';
+import type { RefusedEntry } from '../../src/keys/directory/directory-snapshot.js';
+import { KeyDirectory } from '../../src/keys/directory/key-directory.js';
+import { writeIdentityFile } from '../../src/keys/identity-file.js';
+import { publishDirectory, revokeIdentity } from '../../src/keys/operations.js';
+import type { DirectoryLocation } from '../../src/keys/operations.js';
+import { DirectoryPolicy } from '../../src/keys/policy.js';
+import { getEndpoints } from '../support/endpoints.js';
+import type { KeysWorld } from '../unit/keys/support/fixtures.js';
+import { makeWorld } from '../unit/keys/support/fixtures.js';
+
+let w: KeysWorld;
+let topic: KafkaDirectoryTopic;
+let topicName: string;
+let brokers: string[];
+
+beforeAll(async () => {
+  w = await makeWorld();
+  brokers = getEndpoints().kafkaBrokers;
+  topicName = `test-directory-${randomBytes(6).toString('hex')}`;
+  topic = new KafkaDirectoryTopic({ brokers, topic: topicName, randomBytes: (n) => new Uint8Array(randomBytes(n)) });
+  await topic.ensureTopic();
+});
+afterAll(async () => {
+  await topic.close();
+  const admin = new kafkajs.Kafka({ brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [topicName] }).catch(() => undefined);
+  await admin.disconnect();
+  await w.cleanup();
+});
+
+describe('directory on a compacted Kafka topic', () => {
+  it('publishes, validates, refreshes, and refuses re-injected old records and tombstones', async () => {
+    const authorityFile = join(w.dir, 'authority.json');
+    await writeIdentityFile(authorityFile, w.authorityFile, { overwrite: false });
+    const producer = await w.service('producer', ['orders'], []);
+    const consumer = await w.service('consumer', [], ['orders']);
+    const producerPath = join(w.dir, 'producer.json');
+    const consumerPath = join(w.dir, 'consumer.json');
+    await writeIdentityFile(producerPath, producer.file, { overwrite: false });
+    await writeIdentityFile(consumerPath, consumer.file, { overwrite: false });
+    const location: DirectoryLocation = { kind: 'topic', topic };
+    const common = { authorityFile, kms: w.kms, crypto: w.crypto, clock: w.clock, location, headTtlMs: 3_600_000 };
+
+    expect((await topic.readAll()).entries).toEqual([]);
+    const grants = [
+      { identityFile: producerPath, sendTopics: ['orders'], receiveTopics: [] },
+      { identityFile: consumerPath, sendTopics: [], receiveTopics: ['orders'] },
+    ];
+    await publishDirectory({ ...common, grants });
+    const firstRaw = await topic.readAll();
+    expect(firstRaw.entries.map((e) => e.key)).toHaveLength(3);
+
+    const refused: RefusedEntry[] = [];
+    const directory = await KeyDirectory.open({
+      crypto: w.crypto,
+      authorityPublicKey: w.authority.signingKey().publicKey,
+      source: topic,
+      clock: w.clock,
+      onRefused: (r) => refused.push(...r),
+    });
+    const policy = new DirectoryPolicy(directory, { clock: w.clock });
+    expect(directory.epoch).toBe(1);
+    expect(policy.allowedRecipients('orders').map((r) => r.identity)).toEqual(['consumer']);
+    expect(() => policy.assertMaySend('producer', 'orders')).not.toThrow();
+
+    // Revocation published on the topic; the service refreshes.
+    w.clock.advance(60_000);
+    await revokeIdentity({ ...common, identity: 'producer' });
+    expect(await directory.refresh()).toBe(2);
+    expect(directory.senderKey(producer.draft.signKid)?.status).toBe('revoked');
+
+    // An attacker with write access re-injects the old (active) record, then a tombstone over it.
+    const key = recordKeyOf(producer.draft);
+    const oldValue = firstRaw.entries.find((e) => e.key === key)!.value;
+    const kafka = new kafkajs.Kafka({ brokers, logLevel: kafkajs.logLevel.NOTHING });
+    const raw = kafka.producer();
+    await raw.connect();
+    await raw.send({ topic: topicName, messages: [{ key, value: JSON.stringify(oldValue) }] });
+    expect(await directory.refresh()).toBe(2);
+    expect(directory.senderKey(producer.draft.signKid)?.status).toBe('revoked');
+    expect(refused).toContainEqual({ key, code: 'DIRECTORY_ROLLBACK' });
+
+    await raw.send({ topic: topicName, messages: [{ key, value: null }, { key: 'record/forged/00', value: '{"not":"signed"}' }] });
+    await raw.disconnect();
+    await directory.refresh();
+    expect(directory.senderKey(producer.draft.signKid)?.status).toBe('revoked');
+    expect(refused).toContainEqual({ key, code: 'DIRECTORY_TOMBSTONE' });
+    expect(refused).toContainEqual({ key: 'record/forged/00', code: 'DIRECTORY_MALFORMED' });
+    expect(() => policy.assertMaySend('producer', 'orders')).toThrow(expect.objectContaining({ code: 'SENDER_REVOKED' }) as Error);
+  });
+
+  it('an unreachable broker is a retriable DIRECTORY_SOURCE_UNAVAILABLE', async () => {
+    const dead = new KafkaDirectoryTopic({
+      brokers: ['127.0.0.1:1'],
+      topic: 'nothing',
+      randomBytes: (n) => new Uint8Array(randomBytes(n)),
+      kafkaConfig: { retry: { retries: 0 }, connectionTimeout: 500 },
+    });
+    await expect(dead.readAll()).rejects.toMatchObject({ code: 'DIRECTORY_SOURCE_UNAVAILABLE', retriable: true });
+  });
+});

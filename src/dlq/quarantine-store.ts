@@ -18,8 +18,8 @@ export type QuarantineReason =
 
 export interface QuarantineHeader {
   readonly key: string;
-  /** Base64 of the header value bytes. */
-  readonly value: string;
+  /** Base64 of the header value bytes; null for a header without a value. */
+  readonly value: string | null;
 }
 
 export interface NewQuarantineEntry {
@@ -75,7 +75,10 @@ export interface QuarantineStore {
   markReleased(id: number, to: string, atMs: number): boolean;
   /** Deletes entries (and their bytes); returns how many. */
   purge(ids: readonly number[]): number;
+  /** Entries still quarantined, by reason. */
   countsByReason(): Record<string, number>;
+  /** Totals over the store's life: entries released, and entries purged. */
+  totals(): { released: number; purged: number };
   oldestArrivalMs(): number | null;
   close(): void;
 }

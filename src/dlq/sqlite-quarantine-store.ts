@@ -41,6 +41,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS quarantine_source
   WHERE source_topic IS NOT NULL;
 CREATE INDEX IF NOT EXISTS quarantine_reason ON quarantine(reason);
 CREATE INDEX IF NOT EXISTS quarantine_arrived ON quarantine(arrived_at_ms);
+CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO totals (name, value) VALUES ('purged', 0), ('released', 0);
 `;
 
 interface Row {
@@ -170,19 +172,24 @@ export class SqliteQuarantineStore implements QuarantineStore {
   }
 
   markReleased(id: number, to: string, atMs: number): boolean {
-    const info = this.#db
-      .prepare(
-        "UPDATE quarantine SET status = 'released', released_at_ms = ?, released_to = ? WHERE id = ? AND status = 'quarantined'",
-      )
-      .run(atMs, to, id);
-    return info.changes === 1;
+    const mark = this.#db.prepare(
+      "UPDATE quarantine SET status = 'released', released_at_ms = ?, released_to = ? WHERE id = ? AND status = 'quarantined'",
+    );
+    const count = this.#db.prepare("UPDATE totals SET value = value + 1 WHERE name = 'released'");
+    return this.#db.transaction(() => {
+      const changed = mark.run(atMs, to, id).changes === 1;
+      if (changed) count.run();
+      return changed;
+    })();
   }
 
   purge(ids: readonly number[]): number {
     const del = this.#db.prepare('DELETE FROM quarantine WHERE id = ?');
+    const count = this.#db.prepare("UPDATE totals SET value = value + ? WHERE name = 'purged'");
     const run = this.#db.transaction((list: readonly number[]) => {
       let n = 0;
       for (const id of list) n += del.run(id).changes;
+      count.run(n);
       return n;
     });
     return run(ids);
@@ -193,6 +200,15 @@ export class SqliteQuarantineStore implements QuarantineStore {
       .prepare("SELECT reason, COUNT(*) AS n FROM quarantine WHERE status = 'quarantined' GROUP BY reason")
       .all() as { reason: string; n: number }[];
     return Object.fromEntries(rows.map((r) => [r.reason, r.n]));
+  }
+
+  totals(): { released: number; purged: number } {
+    const rows = this.#db.prepare('SELECT name, value FROM totals').all() as {
+      name: string;
+      value: number;
+    }[];
+    const get = (name: string): number => rows.find((r) => r.name === name)?.value ?? 0;
+    return { released: get('released'), purged: get('purged') };
   }
 
   oldestArrivalMs(): number | null {

@@ -87,6 +87,7 @@ describe('SqliteQuarantineStore', () => {
     expect(store.purge([id, 2, 12345])).toBe(2);
     expect(store.get(id)).toBeUndefined();
     expect(store.list({})).toHaveLength(8);
+    expect(store.totals()).toEqual({ released: 1, purged: 2 });
     store.close();
   });
 });

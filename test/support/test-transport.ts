@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
+import type { Transport, TopicSpec } from '../../src/kafka/transport.js';
+import { getEndpoints } from './endpoints.js';
+
+/** A quiet logger for tests (kafkajs's own chatter stays out of the test output). */
+export const testLogger = pino({ level: process.env.SEALPOST_TEST_LOG ?? 'silent' });
+
+/** A kafkajs-backed Transport on the stack's PLAINTEXT listener. */
+export function testTransport(clientId = 'sealpost-test'): Transport {
+  const e = getEndpoints();
+  return createKafkajsTransport({
+    brokers: e.kafkaBrokers,
+    clientId,
+    logger: testLogger,
+    nowMs: () => Date.now(),
+  });
+}
+
+/** A fresh topic name for one test. */
+export function freshTopic(purpose: string): string {
+  return `test-${purpose}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Creates topics with the admin client and disconnects. */
+export async function createTopics(transport: Transport, specs: readonly TopicSpec[]): Promise<void> {
+  const admin = transport.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics(specs);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes; then throws with `what`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}

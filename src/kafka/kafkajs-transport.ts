@@ -364,13 +364,19 @@ class KafkajsProducer implements TransportProducer {
         })),
       }),
     );
-    // kafkajs answers one entry per (topic, partition) it wrote to, in no guaranteed order.
+    // kafkajs answers one entry per (topic, partition) it wrote to, in no guaranteed order, and
+    // writes the messages of one partition in the order given: a later request to the same partition
+    // starts where the earlier ones ended.
+    const written = new Map<string, bigint>();
     return requests.map((r) => {
       const m = metadata.find((x) => x.topicName === r.topic && x.partition === r.partition);
       if (m === undefined || m.baseOffset === undefined) {
         throw new TransportError('TRANSPORT_FAILED', 'the broker acknowledgement lacks a partition', { retriable: false });
       }
-      return { topic: r.topic, partition: r.partition, baseOffset: m.baseOffset };
+      const key = `${r.topic}\u0000${r.partition}`;
+      const before = written.get(key) ?? 0n;
+      written.set(key, before + BigInt(r.records.length));
+      return { topic: r.topic, partition: r.partition, baseOffset: (BigInt(m.baseOffset) + before).toString() };
     });
   }
 

@@ -101,6 +101,20 @@ describe('kafkajs transport: producing', () => {
     expect(BigInt(ack.baseOffset)).toBeGreaterThanOrEqual(0n);
   });
 
+  it('acknowledges several requests to one partition in one batch with their own base offsets', async () => {
+    const topic = await freshTopic('transport-batch-acks', 2);
+    const producer = await startProducer();
+    const recs = (n: number) => Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`v${i}`) }));
+    const acks = await producer.sendBatch([
+      { topic, partition: 0, records: recs(3) },
+      { topic, partition: 1, records: recs(1) },
+      { topic, partition: 0, records: recs(2) },
+    ]);
+    expect(acks.map((a) => `${a.partition}@${a.baseOffset}`)).toEqual(['0@0', '1@0', '0@3']);
+    const next = await producer.send({ topic, partition: 0, records: recs(1) });
+    expect(next.baseOffset).toBe('5');
+  });
+
   it('round-robins null keys over the partitions', async () => {
     const topic = await freshTopic('transport-null-key', 3);
     const producer = await startProducer();

@@ -31,6 +31,7 @@ import {
   type HashState,
   type KeyPair,
 } from './provider.js';
+import { RANDOM_POOL_DEFAULT_BYTES, RandomPool } from './random-pool.js';
 
 /** Incremental BLAKE2b over a native state buffer (reused across reset()). */
 class SodiumNativeHashState implements HashState {
@@ -73,6 +74,10 @@ class SodiumNativeHashState implements HashState {
  */
 class SodiumNativeProvider implements CryptoProvider {
   readonly name = 'sodium-native' as const;
+  // randombytes_buf costs ~1 µs per call here (a getrandom system call); a per-message nonce is cheaper
+  // from a pool filled by the same CSPRNG 4 KiB at a time. libsodium's internal draws (key pairs,
+  // sealed-box ephemeral keys) still use its own source.
+  readonly #pool = new RandomPool((out) => sodium.randombytes_buf(out), RANDOM_POOL_DEFAULT_BYTES);
 
   // Single-entry cache: sealpost uses one KDF context, so encode it once.
   #kdfContext = '';
@@ -80,13 +85,13 @@ class SodiumNativeProvider implements CryptoProvider {
 
   randomFill(out: Uint8Array): void {
     requireBytes('randomFill', 'out', out);
-    sodium.randombytes_buf(out);
+    this.#pool.fill(out);
   }
 
   randomBytes(length: number): Uint8Array {
     checkRandomLength('randomBytes', length);
     const out = new Uint8Array(length);
-    sodium.randombytes_buf(out);
+    this.#pool.fill(out);
     return out;
   }
 

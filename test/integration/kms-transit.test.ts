@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CryptoProvider } from '../../src/crypto/provider.js';
 import { systemClock } from '../../src/runtime/clock.js';
@@ -224,3 +225,66 @@ describe('OpenBao availability', () => {
     }
   });
 });
+
+describe('Transit over TLS and a sealed server (private OpenBao)', () => {
+  it('verifies the server with the CA file; without it the call fails closed with KMS_TLS_FAILED', async () => {
+    const bao = await OpenBaoProcess.start({ tls: true });
+    try {
+      expect(bao.addr.startsWith('https://')).toBe(true);
+      await bao.admin.createTransitKey('tls-key');
+      const kms = await OpenBaoTransitKms.create({ endpoint: bao.addr, keyName: 'tls-key', caFile: bao.caFile!, auth: { method: 'token', token: bao.rootToken }, clock: systemClock });
+      const secret = crypto.randomBytes(32);
+      expect(await kms.unwrap(await kms.wrap(secret))).toEqual(secret);
+      await kms.close();
+
+      const untrusting = await OpenBaoTransitKms.create({ endpoint: bao.addr, keyName: 'tls-key', auth: { method: 'token', token: bao.rootToken }, clock: systemClock });
+      const err = await refusal(untrusting.wrap(secret));
+      expect(err.code).toBe('KMS_TLS_FAILED');
+      expect(err.retriable).toBe(false);
+      await untrusting.close();
+      await expect(OpenBaoTransitKms.create({ endpoint: bao.addr, keyName: 'tls-key', caFile: join(dir, 'missing.pem'), auth: { method: 'token', token: bao.rootToken }, clock: systemClock })).rejects.toMatchObject({ code: 'KMS_CONFIG_INVALID' });
+    } finally {
+      await bao.stop();
+    }
+  });
+
+  it('a sealed server is KMS_SEALED (retriable): retried until the deadline, then reported', async () => {
+    const bao = await OpenBaoProcess.start();
+    try {
+      await bao.admin.createTransitKey('sealed-key');
+      const inner = await OpenBaoTransitKms.create({ endpoint: bao.addr, keyName: 'sealed-key', auth: { method: 'token', token: bao.rootToken }, clock: systemClock });
+      const retries: string[] = [];
+      const kms = new RetryingKms(inner, { clock: systemClock, deadlineMs: 1000, onRetry: (e) => retries.push(e.code) });
+      const w = await kms.wrap(crypto.randomBytes(32));
+      await bao.admin.call('PUT', 'sys/seal');
+      const err = await refusal(kms.unwrap(w));
+      expect(err.code).toBe('KMS_SEALED');
+      expect(err.retriable).toBe(true);
+      expect(err.httpStatus).toBe(503);
+      expect(retries.length).toBeGreaterThan(0);
+      expect(new Set(retries)).toEqual(new Set(['KMS_SEALED']));
+      await kms.close();
+    } finally {
+      await bao.stop();
+    }
+  });
+
+  it('errors carry no token, role id or secret id, even when inspected deeply', async () => {
+    const key = `test-svc-inspect-${suffix}`;
+    await admin.createTransitKey(key);
+    const role = await admin.createAppRole(`test-role-inspect-${suffix}`, ['default']);
+    const kms = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: key, auth: { method: 'approle', ...role }, clock: systemClock });
+    const denied = await refusal(kms.wrap(crypto.randomBytes(32)));
+    expect(denied.code).toBe('KMS_PERMISSION_DENIED');
+    const down = await OpenBaoTransitKms.create({ endpoint: `http://127.0.0.1:${await freePort()}`, keyName: key, auth: { method: 'approle', ...role }, clock: systemClock });
+    const unreachable = await refusal(down.wrap(crypto.randomBytes(32)));
+    expect(unreachable.code).toBe('KMS_UNAVAILABLE');
+    for (const err of [denied, unreachable]) {
+      const text = `${inspect(err, { depth: 20, showHidden: true })} ${JSON.stringify(err)} ${String(err.stack)}`;
+      for (const secret of [role.roleId, role.secretId, admin.token]) expect(text).not.toContain(secret);
+    }
+    await kms.close();
+    await down.close();
+  });
+});
+

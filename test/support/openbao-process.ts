@@ -6,9 +6,36 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/** One HTTP(S) request (fetch cannot take a private CA); resolves with status and body text. */
+export function httpCall(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string; ca?: string; timeoutMs?: number } = {},
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
+      u,
+      { method: options.method ?? 'GET', headers: options.headers ?? {}, timeout: options.timeoutMs ?? 10_000, ...(options.ca === undefined ? {} : { ca: options.ca }) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    if (options.body !== undefined) req.write(options.body);
+    req.end();
+  });
+}
 
 /** Path of the `bao` binary. */
 export function baoBinary(): string {
@@ -38,19 +65,20 @@ export class BaoAdmin {
   constructor(
     readonly addr: string,
     readonly token: string,
+    /** PEM of the CA for an https address. */
+    readonly ca?: string,
   ) {}
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- admin JSON, read ad hoc by tests
   async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<any> {
-    const res = await fetch(`${this.addr}/v1/${path}`, {
+    const res = await httpCall(`${this.addr}/v1/${path}`, {
       method,
       headers: { 'X-Vault-Token': this.token, 'Content-Type': 'application/json', ...headers },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(10_000),
+      ...(this.ca === undefined ? {} : { ca: this.ca }),
     });
-    const text = await res.text();
-    if (res.status >= 300) throw new Error(`OpenBao ${method} ${path} answered HTTP ${res.status}: ${text.slice(0, 200)}`);
-    return text === '' ? undefined : JSON.parse(text);
+    if (res.status >= 300) throw new Error(`OpenBao ${method} ${path} answered HTTP ${res.status}: ${res.text.slice(0, 200)}`);
+    return res.text === '' ? undefined : JSON.parse(res.text);
   }
 
   /** Mounts Transit at `path` unless it is mounted. */
@@ -108,12 +136,12 @@ export class BaoAdmin {
 
   /** The token's remaining TTL in seconds (lookup-self with the token itself). */
   async tokenTtl(token: string): Promise<number> {
-    const res = await fetch(`${this.addr}/v1/auth/token/lookup-self`, {
+    const res = await httpCall(`${this.addr}/v1/auth/token/lookup-self`, {
       headers: { 'X-Vault-Token': token },
-      signal: AbortSignal.timeout(10_000),
+      ...(this.ca === undefined ? {} : { ca: this.ca }),
     });
     if (res.status !== 200) return -1;
-    return ((await res.json()) as { data: { ttl: number } }).data.ttl;
+    return (JSON.parse(res.text) as { data: { ttl: number } }).data.ttl;
   }
 }
 
@@ -123,28 +151,38 @@ export class OpenBaoProcess {
     readonly addr: string,
     readonly rootToken: string,
     private readonly child: ChildProcess,
+    /** With `tls`: the generated CA (PEM file path) and the folder holding it. */
+    readonly caFile: string | undefined,
+    private readonly certDir: string | undefined,
   ) {}
 
   get admin(): BaoAdmin {
-    return new BaoAdmin(this.addr, this.rootToken);
+    return new BaoAdmin(this.addr, this.rootToken, this.caFile === undefined ? undefined : readFileSync(this.caFile, 'utf8'));
   }
 
-  static async start(): Promise<OpenBaoProcess> {
+  /** Starts a dev server; with `tls`, `-dev-tls` (generated CA at `caFile`, https address). */
+  static async start(options: { tls?: boolean } = {}): Promise<OpenBaoProcess> {
     const port = await freePort();
     const rootToken = randomBytes(16).toString('hex');
-    const child = spawn(baoBinary(), ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token'], {
+    const certDir = options.tls === true ? mkdtempSync(join(tmpdir(), 'sealpost-bao-tls-')) : undefined;
+    const args = ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token'];
+    if (certDir !== undefined) args.push('-dev-tls', `-dev-tls-cert-dir=${certDir}`);
+    const child = spawn(baoBinary(), args, {
       env: { ...process.env, BAO_DEV_ROOT_TOKEN_ID: rootToken, VAULT_DEV_ROOT_TOKEN_ID: rootToken },
       stdio: 'ignore',
     });
-    const addr = `http://127.0.0.1:${port}`;
-    const proc = new OpenBaoProcess(addr, rootToken, child);
+    const addr = `${certDir === undefined ? 'http' : 'https'}://127.0.0.1:${port}`;
+    const caFile = certDir === undefined ? undefined : join(certDir, 'vault-ca.pem');
+    const proc = new OpenBaoProcess(addr, rootToken, child, caFile, certDir);
     const deadline = Date.now() + 20_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`bao server exited with ${child.exitCode}`);
       try {
-        const res = await fetch(`${addr}/v1/sys/health`, { signal: AbortSignal.timeout(1000) });
-        await res.arrayBuffer();
-        if (res.status === 200) break;
+        const ca = caFile !== undefined && existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined;
+        if (caFile === undefined || ca !== undefined) {
+          const res = await httpCall(`${addr}/v1/sys/health`, { timeoutMs: 1000, ...(ca === undefined ? {} : { ca }) });
+          if (res.status === 200) break;
+        }
       } catch {
         // not listening yet
       }
@@ -158,11 +196,13 @@ export class OpenBaoProcess {
     return proc;
   }
 
-  /** Kills the server (SIGKILL: an abrupt outage) and waits for it to exit. */
+  /** Kills the server (SIGKILL: an abrupt outage) and waits for it to exit; removes generated certs. */
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.kill('SIGKILL');
-    await exited;
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+      this.child.kill('SIGKILL');
+      await exited;
+    }
+    if (this.certDir !== undefined) rmSync(this.certDir, { recursive: true, force: true });
   }
 }

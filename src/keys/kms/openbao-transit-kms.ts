@@ -39,6 +39,19 @@ export interface OpenBaoTransitKmsOptions {
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const MOUNT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
 const MAX_PLAINTEXT_BYTES = 4096;
+/** Node/OpenSSL error codes of a failed certificate verification. */
+const TLS_FAILURES: ReadonlySet<string> = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 type VaultClient = NodeVault.client & { pathPrefix: string; namespace: string | undefined };
 
@@ -238,6 +251,10 @@ export class OpenBaoTransitKms implements Kms {
     if (status === undefined) {
       const netCode = (err as { code?: unknown } | null)?.code;
       const c = typeof netCode === 'string' && /^[A-Z_]{3,40}$/.test(netCode) ? netCode : 'network error';
+      // A certificate the CA file does not vouch for will not fix itself: fail closed, not retriable.
+      if (TLS_FAILURES.has(c)) {
+        return new KmsError('KMS_TLS_FAILED', `${what}: TLS verification failed (${c}); check caFile`, { cause: sanitizeCause(err) });
+      }
       return new KmsError('KMS_UNAVAILABLE', `${what}: unreachable (${c})`, { cause: sanitizeCause(err) });
     }
     const errors = field(response?.body, 'errors');

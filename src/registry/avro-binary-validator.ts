@@ -172,6 +172,14 @@ function minimalSizes(root: Node): Map<Node, number> {
   return sizes;
 }
 
+/** UTF-8 check with an ASCII fast path: a native call costs more than scanning a short ASCII run. */
+function isValidUtf8(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    if (buf[i]! >= 0x80) return isUtf8(buf.subarray(i, end));
+  }
+  return true;
+}
+
 const MAP_KEY: Node = Object.freeze({ kind: 'string' });
 
 /** Checks Avro binary data against one writer schema; reusable, not re-entrant across threads. */
@@ -230,6 +238,14 @@ export class AvroBinaryValidator {
    */
   #readVarint(maxBytes: 5 | 10): number {
     const buf = this.#buf;
+    // Fast path: most counts, lengths and small numbers fit one byte.
+    if (this.#pos < buf.length) {
+      const first = buf[this.#pos]!;
+      if ((first & 0x80) === 0) {
+        this.#pos++;
+        return first % 2 === 0 ? first / 2 : -(first + 1) / 2;
+      }
+    }
     let unsigned = 0;
     let scale = 1;
     for (let i = 0; i < maxBytes; i++) {
@@ -282,7 +298,7 @@ export class AvroBinaryValidator {
         const len = this.#readVarint(10);
         const start = this.#pos;
         this.#skip(len, 'string');
-        if (!isUtf8(this.#buf.subarray(start, this.#pos))) {
+        if (!isValidUtf8(this.#buf, start, this.#pos)) {
           this.#pos = start;
           throw this.#malformed('string is not valid UTF-8');
         }

@@ -214,7 +214,13 @@ describe('hostile Avro: nesting, truncation, trailing bytes, non-canonical encod
     const un = AvroCodec.parse(JSON.stringify(['null', 'int']));
     expectDecodeError(() => un.decode(Buffer.from(varint(2))), 'PAYLOAD_MALFORMED');
     expectDecodeError(() => un.decode(Buffer.from(varint(-1))), 'PAYLOAD_MALFORMED');
-    expectDecodeError(() => AvroCodec.parse('"string"').decode(Buffer.from([...varint(2), 0xc3, 0x28])), 'PAYLOAD_MALFORMED');
+    const str = AvroCodec.parse('"string"');
+    expectDecodeError(() => str.decode(Buffer.from([...varint(2), 0xc3, 0x28])), 'PAYLOAD_MALFORMED');
+    // Invalid UTF-8 after an ASCII run (the validator's fast path), an overlong encoding, a lone surrogate.
+    expectDecodeError(() => str.decode(Buffer.from([...varint(4), 0x61, 0x62, 0xc3, 0x28])), 'PAYLOAD_MALFORMED');
+    expectDecodeError(() => str.decode(Buffer.from([...varint(2), 0xc0, 0xaf])), 'PAYLOAD_MALFORMED');
+    expectDecodeError(() => str.decode(Buffer.from([...varint(3), 0xed, 0xa0, 0x80])), 'PAYLOAD_MALFORMED');
+    expect(str.decode(str.encode('abé€😀'))).toBe('abé€😀');
   });
 
   it('turns what avsc still refuses after validation (a long beyond 2^53) into PAYLOAD_MALFORMED', () => {

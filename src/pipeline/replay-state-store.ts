@@ -1,0 +1,380 @@
+/**
+ * Durable replay state (protocol.md §Replay state), per (group, topic, partition):
+ *
+ * - A state record {generation, nextOffset, windows} is sealed with XChaCha20-Poly1305 under a 32-byte
+ *   state key of (identity, group). The state key is wrapped by the KMS and kept on the same compacted
+ *   state topic under `k/<identity>/<group>/<keyId>`; it is unwrapped once, when the consumer starts.
+ * - Record value: `u8 1 ‖ keyId[16] ‖ nonce[24] ‖ AEAD(stateKey, nonce, plaintext, aad)` with
+ *   aad = `L(replay-state) ‖ u16 |group| ‖ group ‖ u16 |topic| ‖ topic ‖ u32 partition` and plaintext
+ *   `u64 generation ‖ u64 nextOffset ‖ u32 n ‖ (u16 |replayKey| ‖ replayKey ‖ u16 |window| ‖ window)ⁿ`.
+ * - Record key: `s/<group>/<topic>/<partition>/<generation mod 2>`. Two alternating slots: the record
+ *   the committed offset points to is never overwritten before the next commit succeeded, so
+ *   compaction can never remove it.
+ * - The offset commit's metadata points to it: `sealpost-replay/v1 <generation> <hash>` with
+ *   hash = hex H(L(replay-state-record) ‖ value). Order: write the state record (acks=all), then commit.
+ *
+ * On assignment the consumer loads the record the commit names and requires: present, hash equal,
+ * AEAD opens, generation equal, nextOffset = the committed offset. Otherwise the partition stays
+ * paused (REPLAY_STATE_MISSING / REPLAY_STATE_MISMATCH) unless the `rebuild` policy is chosen.
+ */
+import type { CryptoProvider } from '../crypto/provider.js';
+import { hash256 } from '../envelope/derive.js';
+import { label } from '../envelope/labels.js';
+import { ReplayWindow } from '../envelope/replay-window.js';
+import type { Transport, TransportProducer } from '../kafka/transport.js';
+import type { Kms } from '../keys/kms/kms.js';
+import type { Clock } from '../runtime/clock.js';
+import { PipelineError } from './pipeline-error.js';
+import type { PipelineLogger } from './pipeline-logger.js';
+
+const RECORD_VERSION = 1;
+const KEY_ID_BYTES = 16;
+const NONCE_BYTES = 24;
+const TAG_BYTES = 16;
+const STATE_AAD_LABEL = label('replay-state');
+const STATE_HASH_LABEL = label('replay-state-record');
+const POINTER_PREFIX = 'sealpost-replay/v1';
+const MAX_WINDOWS = 100_000;
+
+/** The replay state of one partition for one group. */
+export interface PartitionReplayState {
+  /** Generation of the last state record committed (0 = none yet). */
+  generation: number;
+  /** The next offset to process; null when unknown (first start, or after a rebuild). */
+  nextOffset: bigint | null;
+  readonly windows: Map<string, ReplayWindow>;
+}
+
+/** What loading a partition's state found. */
+export type LoadOutcome =
+  | { readonly kind: 'loaded'; readonly state: PartitionReplayState }
+  | { readonly kind: 'fresh'; readonly state: PartitionReplayState }
+  | { readonly kind: 'rebuilt'; readonly state: PartitionReplayState }
+  | { readonly kind: 'refused'; readonly error: PipelineError };
+
+/** Parsed commit metadata. */
+export interface StatePointer {
+  readonly generation: number;
+  readonly hash: string;
+}
+
+/** Parses `sealpost-replay/v1 <generation> <hash>`; undefined for anything else. */
+export function parseStatePointer(metadata: string | null): StatePointer | undefined {
+  if (metadata === null) return undefined;
+  const m = /^sealpost-replay\/v1 ([1-9][0-9]{0,15}) ([0-9a-f]{64})$/.exec(metadata);
+  if (m === null) return undefined;
+  return { generation: Number(m[1]), hash: m[2]! };
+}
+
+export interface ReplayStateStoreOptions {
+  readonly transport: Transport;
+  readonly producer: TransportProducer;
+  readonly stateTopic: string;
+  readonly group: string;
+  readonly identity: string;
+  readonly kms: Kms;
+  readonly crypto: CryptoProvider;
+  readonly clock: Clock;
+  readonly logger: PipelineLogger;
+  /** Time allowed to read the state topic to its end. Default 60 s. */
+  readonly scanTimeoutMs?: number;
+}
+
+const enc = new TextEncoder();
+
+function u16(n: number): Uint8Array {
+  return Uint8Array.of((n >>> 8) & 0xff, n & 0xff);
+}
+
+function aadFor(group: string, topic: string, partition: number): Uint8Array {
+  const g = enc.encode(group);
+  const t = enc.encode(topic);
+  const out = new Uint8Array(STATE_AAD_LABEL.length + 2 + g.length + 2 + t.length + 4);
+  let o = 0;
+  out.set(STATE_AAD_LABEL, o);
+  o += STATE_AAD_LABEL.length;
+  out.set(u16(g.length), o);
+  out.set(g, o + 2);
+  o += 2 + g.length;
+  out.set(u16(t.length), o);
+  out.set(t, o + 2);
+  o += 2 + t.length;
+  new DataView(out.buffer).setUint32(o, partition);
+  return out;
+}
+
+/** Serialises the plaintext of a state record. */
+export function encodeStatePlaintext(generation: number, nextOffset: bigint, windows: ReadonlyMap<string, ReplayWindow>): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let size = 8 + 8 + 4;
+  for (const [k, w] of windows) {
+    const kb = enc.encode(k);
+    const wb = w.toBytes();
+    parts.push(u16(kb.length), kb, u16(wb.length), wb);
+    size += 4 + kb.length + wb.length;
+  }
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  dv.setBigUint64(0, BigInt(generation));
+  dv.setBigUint64(8, nextOffset);
+  dv.setUint32(16, windows.size);
+  let o = 20;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Strict inverse of encodeStatePlaintext; throws REPLAY_STATE_MISMATCH on any deviation. */
+export function decodeStatePlaintext(bytes: Uint8Array): { generation: number; nextOffset: bigint; windows: Map<string, ReplayWindow> } {
+  const bad = (): never => {
+    throw new PipelineError('REPLAY_STATE_MISMATCH', 'replay state record is malformed');
+  };
+  if (bytes.length < 20) bad();
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const generation = dv.getBigUint64(0);
+  if (generation > BigInt(Number.MAX_SAFE_INTEGER)) bad();
+  const nextOffset = dv.getBigUint64(8);
+  const n = dv.getUint32(16);
+  if (n > MAX_WINDOWS) bad();
+  const windows = new Map<string, ReplayWindow>();
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  let o = 20;
+  for (let i = 0; i < n; i++) {
+    if (o + 2 > bytes.length) bad();
+    const kl = dv.getUint16(o);
+    o += 2;
+    if (o + kl + 2 > bytes.length) bad();
+    const k = dec.decode(bytes.subarray(o, o + kl));
+    o += kl;
+    const wl = dv.getUint16(o);
+    o += 2;
+    if (o + wl > bytes.length) bad();
+    let w: ReplayWindow;
+    try {
+      w = ReplayWindow.fromBytes(bytes.subarray(o, o + wl));
+    } catch {
+      return bad();
+    }
+    o += wl;
+    if (windows.has(k)) bad();
+    windows.set(k, w);
+  }
+  if (o !== bytes.length) bad();
+  return { generation: Number(generation), nextOffset, windows };
+}
+
+type OpenedState = { generation: number; nextOffset: bigint; windows: Map<string, ReplayWindow> };
+
+/** See the module comment. */
+export class ReplayStateStore {
+  readonly #o: ReplayStateStoreOptions;
+  readonly #keys = new Map<string, Uint8Array>();
+  #currentKeyId: string | undefined;
+  /** State-topic values by record key, in log order (filled by scan). */
+  #scanned = new Map<string, Buffer[]>();
+
+  constructor(options: ReplayStateStoreOptions) {
+    this.#o = options;
+  }
+
+  #slotKey(topic: string, partition: number, generation: number): string {
+    return `s/${encodeURIComponent(this.#o.group)}/${topic}/${partition}/${generation % 2}`;
+  }
+
+  #keyPrefix(): string {
+    return `k/${this.#o.identity}/${encodeURIComponent(this.#o.group)}/`;
+  }
+
+  /** Reads the whole state topic (compacted: small), then unwraps (or creates) the state key. */
+  async scan(): Promise<void> {
+    this.#scanned = await this.#readTopic();
+    const prefix = this.#keyPrefix();
+    for (const [k, values] of this.#scanned) {
+      if (!k.startsWith(prefix) || this.#keys.has(k.slice(prefix.length))) continue;
+      const last = values.at(-1);
+      if (last === undefined) continue;
+      let wrapped: unknown;
+      try {
+        wrapped = (JSON.parse(last.toString('utf8')) as { wrapped?: unknown }).wrapped;
+      } catch {
+        continue;
+      }
+      if (typeof wrapped !== 'string') continue;
+      const key = await this.#o.kms.unwrap(wrapped);
+      if (key.length !== 32) {
+        this.#o.crypto.memzero(key);
+        continue;
+      }
+      const id = k.slice(prefix.length);
+      this.#keys.set(id, key);
+      this.#currentKeyId ??= id;
+    }
+    if (this.#currentKeyId === undefined) await this.#createKey();
+  }
+
+  async #createKey(): Promise<void> {
+    const c = this.#o.crypto;
+    const key = c.randomBytes(32);
+    const id = Buffer.from(c.randomBytes(KEY_ID_BYTES)).toString('hex');
+    const wrapped = await this.#o.kms.wrap(key);
+    const recordKey = Buffer.from(this.#keyPrefix() + id);
+    const partition = await this.#o.producer.partitionFor(this.#o.stateTopic, recordKey);
+    await this.#o.producer.send({
+      topic: this.#o.stateTopic,
+      partition,
+      records: [{ key: recordKey, value: Buffer.from(JSON.stringify({ v: 1, wrapped }), 'utf8') }],
+    });
+    this.#keys.set(id, key);
+    this.#currentKeyId = id;
+  }
+
+  async #readTopic(): Promise<Map<string, Buffer[]>> {
+    const out = new Map<string, Buffer[]>();
+    const admin = this.#o.transport.admin();
+    await admin.connect();
+    let offsets;
+    try {
+      offsets = await admin.fetchTopicOffsets(this.#o.stateTopic);
+    } finally {
+      await admin.disconnect();
+    }
+    const remaining = new Map<number, bigint>();
+    for (const p of offsets) if (BigInt(p.high) > BigInt(p.low)) remaining.set(p.partition, BigInt(p.high));
+    if (remaining.size === 0) return out;
+    // The port has no manual assignment: a throwaway group reads the topic from the beginning.
+    const consumer = this.#o.transport.consumer({ groupId: `${this.#o.group}.sealpost-state-scan.${Buffer.from(this.#o.crypto.randomBytes(6)).toString('hex')}` });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics: [this.#o.stateTopic], fromBeginning: true });
+      let done!: () => void;
+      const finished = new Promise<void>((resolve) => (done = resolve));
+      await consumer.run({
+        eachBatch: async (batch, control) => {
+          for (const r of batch.records) {
+            if (r.key !== null && r.value !== null) {
+              const k = r.key.toString('utf8');
+              const list = out.get(k) ?? [];
+              list.push(Buffer.from(r.value));
+              out.set(k, list);
+            }
+            control.resolveOffset(r.offset);
+            const high = remaining.get(batch.partition);
+            if (high !== undefined && BigInt(r.offset) + 1n >= high) remaining.delete(batch.partition);
+          }
+          if (remaining.size === 0) done();
+          return Promise.resolve();
+        },
+      });
+      const timeoutMs = this.#o.scanTimeoutMs ?? 60_000;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
+      const r = await Promise.race([finished.then(() => 'ok' as const), timedOut]);
+      clearTimeout(timer);
+      if (r === 'timeout') throw new PipelineError('REPLAY_STATE_MISSING', 'timed out reading the replay state topic', { retriable: true });
+    } finally {
+      await consumer.disconnect();
+    }
+    return out;
+  }
+
+  #open(topic: string, partition: number, value: Uint8Array): OpenedState {
+    const c = this.#o.crypto;
+    const head = 1 + KEY_ID_BYTES + NONCE_BYTES;
+    if (value.length < head + TAG_BYTES + 20 || value[0] !== RECORD_VERSION) {
+      throw new PipelineError('REPLAY_STATE_MISMATCH', 'replay state record has a wrong version or size');
+    }
+    const keyId = Buffer.from(value.subarray(1, 1 + KEY_ID_BYTES)).toString('hex');
+    const key = this.#keys.get(keyId);
+    if (key === undefined) throw new PipelineError('REPLAY_STATE_MISMATCH', 'replay state record names an unknown state key');
+    const ct = value.subarray(head);
+    const plain = new Uint8Array(ct.length - TAG_BYTES);
+    try {
+      if (!c.aeadDecrypt(plain, ct, aadFor(this.#o.group, topic, partition), value.subarray(1 + KEY_ID_BYTES, head), key)) {
+        throw new PipelineError('REPLAY_STATE_MISMATCH', 'replay state record does not authenticate');
+      }
+      return decodeStatePlaintext(plain);
+    } finally {
+      c.memzero(plain);
+    }
+  }
+
+  #hash(value: Uint8Array): string {
+    return Buffer.from(hash256(this.#o.crypto, STATE_HASH_LABEL, value)).toString('hex');
+  }
+
+  /**
+   * The state of a partition given the group's committed offset and metadata (call scan() first).
+   * `policy` 'pause' refuses a missing or mismatched record; 'rebuild' starts from the newest record
+   * of the partition that authenticates (windows kept: a rewind never clears them), else empty.
+   */
+  load(topic: string, partition: number, committed: { offset: string; metadata: string | null }, policy: 'pause' | 'rebuild'): LoadOutcome {
+    const pointer = parseStatePointer(committed.metadata);
+    const slots = [0, 1].flatMap((s) => this.#scanned.get(this.#slotKey(topic, partition, s)) ?? []);
+    const refuse = (error: PipelineError): LoadOutcome => {
+      if (policy === 'pause') return { kind: 'refused', error };
+      let best: OpenedState | undefined;
+      for (const v of slots) {
+        try {
+          const s = this.#open(topic, partition, v);
+          if (best === undefined || s.generation > best.generation) best = s;
+        } catch {
+          // unauthenticated records are ignored by a rebuild
+        }
+      }
+      return { kind: 'rebuilt', state: { generation: best?.generation ?? 0, nextOffset: null, windows: best?.windows ?? new Map<string, ReplayWindow>() } };
+    };
+    if (pointer === undefined) {
+      if (committed.offset === '-1' && slots.length === 0) return { kind: 'fresh', state: { generation: 0, nextOffset: null, windows: new Map() } };
+      return refuse(new PipelineError('REPLAY_STATE_MISSING', `no replay state pointer in the commit of ${topic}/${partition}`));
+    }
+    const candidates = this.#scanned.get(this.#slotKey(topic, partition, pointer.generation)) ?? [];
+    const value = candidates.find((v) => this.#hash(v) === pointer.hash);
+    if (value === undefined) return refuse(new PipelineError('REPLAY_STATE_MISSING', `the replay state record of ${topic}/${partition} is missing`));
+    let s;
+    try {
+      s = this.#open(topic, partition, value);
+    } catch (err) {
+      return refuse(err instanceof PipelineError ? err : new PipelineError('REPLAY_STATE_MISMATCH', 'replay state record invalid'));
+    }
+    if (s.generation !== pointer.generation || s.nextOffset.toString() !== committed.offset) {
+      return refuse(new PipelineError('REPLAY_STATE_MISMATCH', `the replay state of ${topic}/${partition} does not match the committed offset`));
+    }
+    return { kind: 'loaded', state: { generation: s.generation, nextOffset: s.nextOffset, windows: s.windows } };
+  }
+
+  /**
+   * Seals and writes (acks=all) the state record of generation `state.generation + 1` for
+   * `nextOffset`; returns the commit metadata pointing to it. The caller commits the offset with it
+   * and only then sets state.generation.
+   */
+  async write(topic: string, partition: number, state: PartitionReplayState, nextOffset: bigint): Promise<{ generation: number; metadata: string }> {
+    const c = this.#o.crypto;
+    const keyId = this.#currentKeyId;
+    const key = keyId === undefined ? undefined : this.#keys.get(keyId);
+    if (keyId === undefined || key === undefined) throw new PipelineError('REPLAY_STATE_KEY_UNAVAILABLE', 'scan() first', { retriable: true });
+    const generation = state.generation + 1;
+    const plain = encodeStatePlaintext(generation, nextOffset, state.windows);
+    const value = new Uint8Array(1 + KEY_ID_BYTES + NONCE_BYTES + plain.length + TAG_BYTES);
+    value[0] = RECORD_VERSION;
+    value.set(Buffer.from(keyId, 'hex'), 1);
+    const nonce = value.subarray(1 + KEY_ID_BYTES, 1 + KEY_ID_BYTES + NONCE_BYTES);
+    c.randomFill(nonce);
+    c.aeadEncrypt(value.subarray(1 + KEY_ID_BYTES + NONCE_BYTES), plain, aadFor(this.#o.group, topic, partition), nonce, key);
+    c.memzero(plain);
+    const recordKey = Buffer.from(this.#slotKey(topic, partition, generation));
+    const p = await this.#o.producer.partitionFor(this.#o.stateTopic, recordKey);
+    await this.#o.producer.send({ topic: this.#o.stateTopic, partition: p, records: [{ key: recordKey, value: Buffer.from(value) }] });
+    return { generation, metadata: `${POINTER_PREFIX} ${generation} ${this.#hash(value)}` };
+  }
+
+  /** Zeros the state keys. */
+  close(): void {
+    for (const k of this.#keys.values()) this.#o.crypto.memzero(k);
+    this.#keys.clear();
+    this.#currentKeyId = undefined;
+  }
+}

@@ -1,0 +1,590 @@
+/**
+ * SealedConsumer: sealed envelopes in, verified application objects out (protocol.md §Opening).
+ *
+ * Per record, in order, failing closed: envelope opener (decode → context → slot → header cache with
+ * admission tokens → header → tag → replay pre-check → decrypt) → payload (writer schema by id,
+ * schemaFp must match, decode with limits and an optional reader schema) → the application's handler
+ * → mark the replay window. At the end of each batch: write the sealed replay state record, then
+ * commit the offset with a pointer to it (replay-state-store.ts).
+ *
+ * Permanent failures go to the dead-letter topic (original record untouched, coarse class in clear,
+ * detailed code sealed) and the offset moves only after the dead-letter write is acknowledged.
+ * Transient failures (registry, broker, KMS, directory head expired, a handler that throws, an unknown
+ * sender within its bounded wait, no admission token) pause the partition and retry with backoff —
+ * never a dead letter. Records not addressed to us are skipped and counted; exact duplicates dropped
+ * and counted.
+ */
+import type { CryptoProvider } from '../crypto/provider.js';
+import { hash256, schemaFingerprint } from '../envelope/derive.js';
+import { EnvelopeOpener } from '../envelope/envelope-opener.js';
+import { EnvelopeError } from '../envelope/errors.js';
+import type { OpenPolicy } from '../envelope/opened-session.js';
+import { ReplayWindow } from '../envelope/replay-window.js';
+import type { CoarseClass } from '../events/dead-letter.js';
+import type {
+  BatchControl,
+  ConsumedBatch,
+  ConsumedRecord,
+  TopicPartition,
+  Transport,
+  TransportConsumer,
+  TransportConsumerOptions,
+  TransportHeader,
+  TransportProducer,
+} from '../kafka/transport.js';
+import { DirectorySenderResolver, usableOpeningKeys } from '../keys/directory/directory-sender-resolver.js';
+import type { KeyDirectory } from '../keys/directory/key-directory.js';
+import type { LoadedIdentity } from '../keys/identity.js';
+import type { Kms } from '../keys/kms/kms.js';
+import type { AvroCodec } from '../registry/avro-codec.js';
+import { AvroDecodeError, AvroSchemaError } from '../registry/avro-errors.js';
+import { RegistryError } from '../registry/registry-error.js';
+import type { SchemaRegistryClient } from '../registry/schema-registry-client.js';
+import type { Clock } from '../runtime/clock.js';
+import { AdmissionControl, type AdmissionOptions } from './admission-control.js';
+import { DeadLetterWriter } from './dead-letter-writer.js';
+import { DEFAULT_ENVELOPE_SUBJECT, registerEnvelopeSchema } from './envelope-schema.js';
+import type { MetadataSink } from './metadata-sink.js';
+import { AVRO_CONTENT_TYPE, rawContentFingerprint } from './payload-content.js';
+import { PipelineError } from './pipeline-error.js';
+import { describeError, silentLogger, type PipelineLogger } from './pipeline-logger.js';
+import type { PipelineMetrics } from './pipeline-metrics.js';
+import { ReplayStateStore, type PartitionReplayState } from './replay-state-store.js';
+
+/** What the application's handler receives for one verified message. */
+export interface SealedDelivery<T = unknown> {
+  /** The decoded Avro object, or the raw payload bytes for a raw content type. */
+  readonly value: T;
+  /** The verified sender identity (from the directory, via the key that signed the session). */
+  readonly sender: string;
+  /** 32 hex characters. */
+  readonly messageId: string;
+  /** The sender's creation time (sealed, not the Kafka timestamp). */
+  readonly createdAtMs: number;
+  /** The writer schema id; undefined for raw payloads. */
+  readonly schemaId: number | undefined;
+  readonly contentType: string;
+  /** `senderKid.streamId.partition.seq` (hex): the same for every redelivery of this message. */
+  readonly idempotencyKey: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  /** Clear Kafka headers: unauthenticated, informational only. */
+  readonly headers: readonly TransportHeader[];
+  readonly entityVersion: number;
+  /** A hint: true when this record was handed to the handler before (it failed, or a restart). */
+  readonly redelivery: boolean;
+}
+
+/** Options of {@link SealedConsumer}. */
+export interface SealedConsumerOptions {
+  readonly transport: Transport;
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  readonly registry: SchemaRegistryClient;
+  readonly crypto: CryptoProvider;
+  readonly clock: Clock;
+  readonly identity: LoadedIdentity;
+  readonly directory: KeyDirectory;
+  /** Wraps the per-(identity, group) replay state key. */
+  readonly kms: Kms;
+  /** Compacted topic holding the sealed replay state records. */
+  readonly stateTopic: string;
+  readonly deadLetterTopic: string;
+  /** Identities the detailed rejection code is sealed to in dead letters. Default ['audit', 'dead-letter-worker']. */
+  readonly deadLetterDetailRecipients?: readonly string[];
+  readonly fromBeginning?: boolean;
+  /** Pinned envelope schema id; default: registered from schemas/envelope.avsc at run(). */
+  readonly envelopeSchemaId?: number;
+  readonly envelopeSubject?: string;
+  /** Topic → reader schema for schema evolution (decoded with writer → reader resolution). */
+  readonly readerSchemas?: Readonly<Record<string, AvroCodec>>;
+  /** Raw (non-Avro) content types to deliver as bytes (e.g. the metadata-event content type). */
+  readonly rawContentTypes?: readonly string[];
+  /** Time rules. Defaults: skew 60 s, horizon 8 days, session lifetime ≤ 25 h. */
+  readonly openPolicy?: Partial<OpenPolicy>;
+  readonly maxCiphertextBytes?: number;
+  readonly admission?: AdmissionOptions;
+  /** How long an unknown sender may wait for a directory refresh before it is refused. Default 30 s. */
+  readonly unknownSenderWaitMs?: number;
+  /** Missing or mismatched replay state: stay paused and alert (default) or rebuild. */
+  readonly replayStatePolicy?: 'pause' | 'rebuild';
+  /** Called when a partition is held paused for an operator (replay state refused). */
+  readonly onAlert?: (alert: { readonly topic: string; readonly partition: number; readonly code: string }) => void;
+  readonly consumerOptions?: Omit<TransportConsumerOptions, 'groupId'>;
+  readonly partitionsConsumedConcurrently?: number;
+  /** Replay windows idle this long shrink to their highest seq. Default 1 h. */
+  readonly windowIdleShrinkMs?: number;
+  readonly metrics?: PipelineMetrics;
+  readonly logger?: PipelineLogger;
+  readonly events?: MetadataSink;
+}
+
+/** The application's handler. Throwing retries the same message later (never a dead letter). */
+export type SealedMessageHandler<T = unknown> = (delivery: SealedDelivery<T>) => Promise<void>;
+
+interface PartitionEntry {
+  readonly topic: string;
+  readonly partition: number;
+  status: 'loading' | 'ready' | 'refused';
+  state: PartitionReplayState;
+  /** Offsets processed since the last successful commit. */
+  dirty: boolean;
+  /** Serialises state writes and commits. */
+  persisting: Promise<void>;
+  /** First time an unknown sender was seen at an offset (bounded wait). */
+  unknownSince: Map<string, number>;
+  /** Offsets handed to the handler before (redelivery hint), bounded. */
+  attempted: Map<string, number>;
+}
+
+type RecordOutcome = { readonly kind: 'done' } | { readonly kind: 'retry'; readonly afterMs: number; readonly reason: string };
+
+const DONE: RecordOutcome = { kind: 'done' };
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+/** See the module comment. */
+export class SealedConsumer {
+  readonly #o: SealedConsumerOptions;
+  readonly #logger: PipelineLogger;
+  readonly #consumer: TransportConsumer;
+  readonly #producer: TransportProducer;
+  readonly #admission: AdmissionControl;
+  readonly #policy: OpenPolicy;
+  readonly #partitions = new Map<string, PartitionEntry>();
+  readonly #schemaFps = new Map<number, Uint8Array>();
+  readonly #rawFps = new Map<string, Uint8Array>();
+  #store: ReplayStateStore | undefined;
+  #opener: EnvelopeOpener | undefined;
+  #dlq: DeadLetterWriter | undefined;
+  #handler: SealedMessageHandler | undefined;
+  #openingKids = '';
+  #lastRefreshMs = -Infinity;
+  #flushTimer: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void)[] = [];
+  #state: 'new' | 'running' | 'closed' = 'new';
+  readonly #backoff = new Map<string, number>();
+
+  constructor(options: SealedConsumerOptions) {
+    this.#o = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.#consumer = options.transport.consumer({ ...options.consumerOptions, groupId: options.groupId });
+    this.#producer = options.transport.producer();
+    this.#admission = new AdmissionControl(options.clock, options.admission);
+    this.#policy = {
+      skewMs: 60_000,
+      horizonMs: 8 * 86_400_000,
+      maxSessionLifetimeMs: 25 * 3_600_000,
+      ...options.openPolicy,
+    };
+  }
+
+  /** Partitions held paused because their replay state was refused (operator attention needed). */
+  refusedPartitions(): TopicPartition[] {
+    return [...this.#partitions.values()].filter((p) => p.status === 'refused').map((p) => ({ topic: p.topic, partition: p.partition }));
+  }
+
+  /**
+   * Connects, loads the replay state key, subscribes and starts delivering to `eachMessage`. Resolves
+   * once the run loop has started.
+   */
+  async run<T = unknown>(options: { readonly eachMessage: SealedMessageHandler<T> }): Promise<void> {
+    if (this.#state !== 'new') throw new PipelineError(this.#state === 'closed' ? 'PIPELINE_CLOSED' : 'PIPELINE_NOT_READY', 'run() may be called once');
+    this.#state = 'running';
+    this.#handler = options.eachMessage as SealedMessageHandler;
+    const o = this.#o;
+    const envelopeSchemaId = o.envelopeSchemaId ?? (await registerEnvelopeSchema(o.registry, o.envelopeSubject ?? DEFAULT_ENVELOPE_SUBJECT));
+    await this.#producer.connect();
+    this.#store = new ReplayStateStore({
+      transport: o.transport,
+      producer: this.#producer,
+      stateTopic: o.stateTopic,
+      group: o.groupId,
+      identity: o.identity.name,
+      kms: o.kms,
+      crypto: o.crypto,
+      clock: o.clock,
+      logger: this.#logger,
+    });
+    this.#dlq = new DeadLetterWriter({
+      producer: this.#producer,
+      topic: o.deadLetterTopic,
+      crypto: o.crypto,
+      clock: o.clock,
+      identity: o.identity,
+      directory: o.directory,
+      group: o.groupId,
+      detailRecipients: o.deadLetterDetailRecipients ?? ['audit', 'dead-letter-worker'],
+    });
+    const keys = usableOpeningKeys(o.identity, o.directory);
+    this.#openingKids = keys.map((k) => hex(k.kid)).join(',');
+    this.#opener = new EnvelopeOpener({
+      provider: o.crypto,
+      clock: o.clock,
+      resolver: new DirectorySenderResolver(o.directory),
+      policy: this.#policy,
+      limits: { envelopeSchemaId, namespace: o.directory.namespace, maxCiphertextBytes: o.maxCiphertextBytes ?? 1_048_576 + 65_536 },
+      recipientKeys: keys,
+    });
+    this.#unsubscribe.push(o.directory.onEpochChange(() => this.#refreshOpeningKeys()));
+    this.#unsubscribe.push(this.#consumer.onAssignment((assignment) => this.#onAssignment(assignment)));
+    await this.#consumer.connect();
+    await this.#consumer.subscribe({ topics: o.topics, ...(o.fromBeginning === undefined ? {} : { fromBeginning: o.fromBeginning }) });
+    await this.#consumer.run({
+      eachBatch: (batch, control) => this.#eachBatch(batch, control),
+      partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 1,
+      onHandlerError: (err, at) => this.#logger.warn({ err: describeError(err), topic: at.topic, partition: at.partition }, 'batch failed; partition paused'),
+    });
+    // Offsets processed but not yet committed (a failed commit) are retried in the background.
+    this.#flushTimer = setInterval(() => {
+      for (const p of this.#partitions.values()) if (p.dirty && p.status === 'ready') void this.#persist(p).catch(() => undefined);
+    }, 1000);
+    this.#flushTimer.unref();
+  }
+
+  #refreshOpeningKeys(): void {
+    if (this.#opener === undefined) return;
+    const keys = usableOpeningKeys(this.#o.identity, this.#o.directory);
+    const kids = keys.map((k) => hex(k.kid)).join(',');
+    if (kids !== this.#openingKids) {
+      this.#openingKids = kids;
+      this.#opener.setRecipientKeys(keys);
+    }
+  }
+
+  #onAssignment(assignment: readonly TopicPartition[]): void {
+    const fresh: TopicPartition[] = [];
+    for (const at of assignment) {
+      const existing = this.#partitions.get(tpKey(at.topic, at.partition));
+      if (existing?.status === 'ready' && !existing.dirty) continue;
+      fresh.push(at);
+    }
+    // Anything we held but lost is forgotten: a later assignment reloads it from the state topic.
+    const assigned = new Set(assignment.map((a) => tpKey(a.topic, a.partition)));
+    for (const k of [...this.#partitions.keys()]) if (!assigned.has(k)) this.#partitions.delete(k);
+    if (fresh.length === 0) return;
+    for (const at of fresh) {
+      this.#partitions.set(tpKey(at.topic, at.partition), {
+        topic: at.topic,
+        partition: at.partition,
+        status: 'loading',
+        state: { generation: 0, nextOffset: null, windows: new Map() },
+        dirty: false,
+        persisting: Promise.resolve(),
+        unknownSince: new Map(),
+        attempted: new Map(),
+      });
+    }
+    this.#consumer.pause(fresh);
+    void this.#load(fresh, 0);
+  }
+
+  async #load(parts: readonly TopicPartition[], attempt: number): Promise<void> {
+    const o = this.#o;
+    const store = this.#store!;
+    try {
+      await store.scan();
+      const admin = o.transport.admin();
+      await admin.connect();
+      let committed;
+      try {
+        committed = await admin.fetchCommittedOffsets(o.groupId, [...new Set(parts.map((p) => p.topic))]);
+      } finally {
+        await admin.disconnect();
+      }
+      const ready: TopicPartition[] = [];
+      for (const at of parts) {
+        const entry = this.#partitions.get(tpKey(at.topic, at.partition));
+        if (entry === undefined || this.#state !== 'running') continue;
+        const c = committed.find((x) => x.topic === at.topic && x.partition === at.partition) ?? { offset: '-1', metadata: null };
+        const outcome = store.load(at.topic, at.partition, c, o.replayStatePolicy ?? 'pause');
+        if (outcome.kind === 'refused') {
+          entry.status = 'refused';
+          this.#logger.error({ topic: at.topic, partition: at.partition, code: outcome.error.code }, 'replay state refused; partition held paused');
+          o.onAlert?.({ topic: at.topic, partition: at.partition, code: outcome.error.code });
+          continue;
+        }
+        if (outcome.kind === 'rebuilt') {
+          this.#logger.warn({ topic: at.topic, partition: at.partition }, 'replay state rebuilt by policy');
+          o.onAlert?.({ topic: at.topic, partition: at.partition, code: 'REPLAY_STATE_REBUILT' });
+        }
+        entry.state = outcome.state;
+        entry.status = 'ready';
+        ready.push(at);
+      }
+      if (ready.length > 0 && this.#state === 'running') this.#consumer.resume(ready);
+    } catch (err) {
+      // KMS, broker or state topic unavailable: keep the partitions paused and try again.
+      const delay = Math.min(30_000, 500 * 2 ** attempt);
+      this.#logger.warn({ err: describeError(err), delayMs: delay }, 'loading replay state failed; retrying');
+      o.metrics?.transientRetries.inc({ reason: 'replay-state-load' });
+      if (this.#state !== 'running') return;
+      setTimeout(() => void this.#load(parts, attempt + 1), delay).unref();
+    }
+  }
+
+  async #eachBatch(batch: ConsumedBatch, control: BatchControl): Promise<void> {
+    const key = tpKey(batch.topic, batch.partition);
+    const entry = this.#partitions.get(key);
+    if (entry === undefined || entry.status !== 'ready') {
+      // Not loaded yet (or refused): hold the partition; the loader resumes it.
+      control.pause(entry?.status === 'refused' ? {} : { resumeAfterMs: 1000 });
+      return;
+    }
+    let processed = false;
+    let count = 0;
+    try {
+      for (const record of batch.records) {
+        if (!control.isRunning() || control.isStale()) break;
+        const offset = BigInt(record.offset);
+        if (entry.state.nextOffset !== null && offset < entry.state.nextOffset) {
+          // Already processed (a refetch after a pause): the window would call it a duplicate anyway.
+          control.resolveOffset(record.offset);
+          continue;
+        }
+        const outcome = await this.#process(record, entry);
+        if (outcome.kind === 'retry') {
+          const n = (this.#backoff.get(key) ?? 0) + 1;
+          this.#backoff.set(key, n);
+          const delay = Math.max(outcome.afterMs, Math.min(30_000, 100 * 2 ** Math.min(n, 9)));
+          this.#o.metrics?.transientRetries.inc({ reason: outcome.reason });
+          this.#logger.info({ topic: record.topic, partition: record.partition, offset: record.offset, reason: outcome.reason, delayMs: delay }, 'partition paused');
+          control.pause({ resumeAfterMs: delay });
+          break;
+        }
+        this.#backoff.delete(key);
+        entry.state.nextOffset = offset + 1n;
+        entry.dirty = true;
+        processed = true;
+        control.resolveOffset(record.offset);
+        if (++count % 200 === 0) await control.heartbeat();
+      }
+    } finally {
+      if (processed) await this.#persist(entry);
+    }
+  }
+
+  /** Writes the replay state record, then commits the offset pointing to it (serialised per partition). */
+  #persist(entry: PartitionEntry): Promise<void> {
+    const run = entry.persisting.then(async () => {
+      if (!entry.dirty || entry.state.nextOffset === null) return;
+      const next = entry.state.nextOffset;
+      this.#gcWindows(entry);
+      const { generation, metadata } = await this.#store!.write(entry.topic, entry.partition, entry.state, next);
+      await this.#consumer.commitOffsets([{ topic: entry.topic, partition: entry.partition, offset: next.toString(), metadata }]);
+      entry.state.generation = generation;
+      if (entry.state.nextOffset === next) entry.dirty = false;
+    });
+    entry.persisting = run.catch((err: unknown) => {
+      this.#logger.warn({ err: describeError(err), topic: entry.topic, partition: entry.partition }, 'replay state or commit failed; will retry');
+    });
+    return run;
+  }
+
+  #gcWindows(entry: PartitionEntry): void {
+    const now = this.#o.clock.nowMs();
+    const shrinkMs = this.#o.windowIdleShrinkMs ?? 3_600_000;
+    for (const [k, w] of entry.state.windows) {
+      if (w.isIdle(now, this.#policy.horizonMs)) entry.state.windows.delete(k);
+      else if (!w.shrunk && w.isIdle(now, shrinkMs)) w.shrink();
+    }
+  }
+
+  async #process(record: ConsumedRecord, entry: PartitionEntry): Promise<RecordOutcome> {
+    const o = this.#o;
+    const m = o.metrics;
+    if (record.value === null) {
+      // An unauthenticated tombstone: reported, never acted on.
+      m?.rejected.inc({ class: 'MALFORMED', code: 'TOMBSTONE' });
+      o.events?.emit({ type: 'skipped', topic: record.topic, partition: record.partition, offset: record.offset, reason: 'TOMBSTONE', group: o.groupId });
+      return DONE;
+    }
+    if (!o.directory.isFresh()) {
+      this.#kickRefresh();
+      return { kind: 'retry', afterMs: 1000, reason: 'directory-head-expired' };
+    }
+    const started = process.hrtime.bigint();
+    let result;
+    try {
+      result = this.#opener!.open(
+        record.value,
+        { topic: record.topic, partition: record.partition, key: record.key },
+        {
+          window: (k) => entry.state.windows.get(k),
+          admit: () => {
+            const verdict = this.#admission.take(tpKey(record.topic, record.partition));
+            if (verdict !== 'admitted') m?.throttled.inc({ scope: verdict });
+            return verdict === 'admitted';
+          },
+        },
+      );
+    } catch (err) {
+      if (err instanceof EnvelopeError) {
+        if (err.code === 'UNKNOWN_SENDER') {
+          const since = entry.unknownSince.get(record.offset) ?? o.clock.nowMs();
+          entry.unknownSince.set(record.offset, since);
+          if (o.clock.nowMs() - since < (o.unknownSenderWaitMs ?? 30_000)) {
+            this.#kickRefresh();
+            return { kind: 'retry', afterMs: 1000, reason: 'unknown-sender' };
+          }
+        }
+        entry.unknownSince.delete(record.offset);
+        return this.#reject(record, err.coarse, err.code);
+      }
+      return this.#transient(err, 'open');
+    } finally {
+      m?.openSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    }
+    entry.unknownSince.delete(record.offset);
+    switch (result.kind) {
+      case 'not-addressed':
+        m?.skippedNotAddressed.inc({ topic: record.topic });
+        return DONE;
+      case 'throttled':
+        return { kind: 'retry', afterMs: this.#admission.waitMs(tpKey(record.topic, record.partition)), reason: 'admission' };
+      case 'duplicate':
+        m?.duplicates.inc({ topic: record.topic });
+        o.events?.emit({ type: 'duplicate', topic: record.topic, partition: record.partition, offset: record.offset, group: o.groupId });
+        return DONE;
+      case 'delivered':
+        break;
+    }
+    const msg = result.message;
+    // 9. Payload.
+    let value: unknown;
+    let schemaId: number | undefined;
+    try {
+      if (msg.contentType === AVRO_CONTENT_TYPE) {
+        const reader = o.readerSchemas?.[record.topic];
+        const decoded = await o.registry.decode(msg.payload, reader === undefined ? {} : { reader });
+        schemaId = decoded.schemaId;
+        let fp = this.#schemaFps.get(decoded.schemaId);
+        if (fp === undefined) {
+          fp = schemaFingerprint(o.crypto, decoded.schema.text);
+          this.#schemaFps.set(decoded.schemaId, fp);
+        }
+        if (!o.crypto.equalConstantTime(fp, msg.schemaFp)) return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
+        value = decoded.value;
+      } else if (o.rawContentTypes?.includes(msg.contentType) === true) {
+        let fp = this.#rawFps.get(msg.contentType);
+        if (fp === undefined) {
+          fp = rawContentFingerprint(o.crypto, msg.contentType);
+          this.#rawFps.set(msg.contentType, fp);
+        }
+        if (!o.crypto.equalConstantTime(fp, msg.schemaFp)) return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
+        value = Buffer.from(msg.payload);
+      } else {
+        return this.#reject(record, 'PAYLOAD', 'PAYLOAD_INVALID');
+      }
+    } catch (err) {
+      if (err instanceof RegistryError) {
+        if (err.retriable) return { kind: 'retry', afterMs: 1000, reason: 'registry-unavailable' };
+        return this.#reject(record, 'SCHEMA', `SCHEMA_MISMATCH`);
+      }
+      if (err instanceof AvroSchemaError) return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
+      if (err instanceof AvroDecodeError) return this.#reject(record, 'PAYLOAD', 'PAYLOAD_INVALID');
+      return this.#transient(err, 'payload');
+    } finally {
+      if (msg.contentType === AVRO_CONTENT_TYPE) o.crypto.memzero(msg.payload);
+    }
+    // 11. Deliver; mark only after the handler succeeded.
+    const attempts = entry.attempted.get(record.offset) ?? 0;
+    const delivery: SealedDelivery = {
+      value,
+      sender: msg.senderIdentity,
+      messageId: hex(msg.messageId),
+      createdAtMs: msg.createdAtMs,
+      schemaId,
+      contentType: msg.contentType,
+      idempotencyKey: `${hex(msg.senderKid)}.${hex(msg.streamId)}.${msg.partition}.${msg.seq}`,
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      key: record.key,
+      headers: record.headers,
+      entityVersion: msg.entityVersion,
+      redelivery: attempts > 0,
+    };
+    try {
+      await this.#handler!(delivery);
+    } catch (err) {
+      entry.attempted.set(record.offset, attempts + 1);
+      if (entry.attempted.size > 1000) entry.attempted.delete(entry.attempted.keys().next().value as string);
+      this.#logger.warn({ err: describeError(err), topic: record.topic, partition: record.partition, offset: record.offset }, 'handler failed; will redeliver');
+      return { kind: 'retry', afterMs: 0, reason: 'handler' };
+    }
+    entry.attempted.delete(record.offset);
+    let window = entry.state.windows.get(msg.replayKey);
+    if (window === undefined) {
+      window = new ReplayWindow(o.clock.nowMs());
+      entry.state.windows.set(msg.replayKey, window);
+    }
+    window.mark(msg.seq, o.clock.nowMs());
+    m?.opened.inc({ topic: record.topic });
+    o.events?.emit({
+      type: 'opened',
+      messageId: delivery.messageId,
+      sender: msg.senderIdentity,
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      ...(schemaId === undefined ? {} : { schemaId }),
+      ciphertextDigest: hex(hash256(o.crypto, record.value)),
+      sizeBytes: record.value.length,
+      group: o.groupId,
+    });
+    return DONE;
+  }
+
+  /** A permanent failure: dead-letter the original record; the offset moves only once that is acknowledged. */
+  async #reject(record: ConsumedRecord, coarse: CoarseClass, detail: string): Promise<RecordOutcome> {
+    const o = this.#o;
+    try {
+      await this.#dlq!.write(record, coarse, detail, 1);
+    } catch (err) {
+      return this.#transient(err, 'dead-letter-write');
+    }
+    o.metrics?.rejected.inc({ class: coarse, code: detail });
+    o.metrics?.deadLettered.inc({ class: coarse });
+    this.#logger.info({ topic: record.topic, partition: record.partition, offset: record.offset, class: coarse }, 'record dead-lettered');
+    const base = { topic: record.topic, partition: record.partition, offset: record.offset, group: o.groupId, reason: coarse };
+    o.events?.emit({ type: 'rejected', ...base, detail });
+    o.events?.emit({ type: 'dead_lettered', ...base });
+    return DONE;
+  }
+
+  #transient(err: unknown, where: string): RecordOutcome {
+    this.#logger.warn({ err: describeError(err), where }, 'transient failure');
+    return { kind: 'retry', afterMs: 500, reason: where };
+  }
+
+  /** Refreshes the directory at most every 2 s (unknown sender, expired head). */
+  #kickRefresh(): void {
+    const now = this.#o.clock.nowMs();
+    if (now - this.#lastRefreshMs < 2000) return;
+    this.#lastRefreshMs = now;
+    this.#o.directory.refresh().catch((err: unknown) => this.#logger.warn({ err: describeError(err) }, 'directory refresh failed'));
+  }
+
+  /**
+   * Stops consuming: finishes the batch in hand, writes the last replay state and commits, leaves the
+   * group, zeros the cached session keys and the state key. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    const wasRunning = this.#state === 'running';
+    this.#state = 'closed';
+    if (this.#flushTimer !== undefined) clearInterval(this.#flushTimer);
+    for (const u of this.#unsubscribe) u();
+    if (wasRunning) {
+      for (const p of this.#partitions.values()) if (p.status === 'ready' && p.dirty) await this.#persist(p).catch(() => undefined);
+      await this.#consumer.disconnect();
+      for (const p of this.#partitions.values()) await p.persisting;
+      await this.#producer.disconnect();
+    }
+    this.#opener?.close();
+    this.#store?.close();
+  }
+}

@@ -1,0 +1,423 @@
+/**
+ * SealedProducer: application objects in, sealed envelopes on the topic (protocol.md §Sealing).
+ * Per message: Avro through the registry (Confluent framing) → partition chosen with the default
+ * partitioner → seq of the (stream, partition) → sealed in the session of (topic, recipient set) →
+ * sent to that explicit partition, acks=all. A retry re-sends the exact sealed bytes, never re-seals.
+ */
+import type { CryptoProvider } from '../crypto/provider.js';
+import { hash256, schemaFingerprint } from '../envelope/derive.js';
+import { STREAM_ID_BYTES } from '../envelope/constants.js';
+import type { PaddingPolicy } from '../envelope/padding.js';
+import { createSealingSession, type SealingSession } from '../envelope/sealing-session.js';
+import { SequenceCounter } from '../envelope/sequence-counter.js';
+import type { ProduceRequest, Transport, TransportHeader, TransportProducer, TransportProducerOptions } from '../kafka/transport.js';
+import type { KeyDirectory, RecipientKey } from '../keys/directory/key-directory.js';
+import type { LoadedIdentity } from '../keys/identity.js';
+import { DirectoryPolicy } from '../keys/policy.js';
+import { RegistryError } from '../registry/registry-error.js';
+import type { SchemaRegistryClient } from '../registry/schema-registry-client.js';
+import type { Clock } from '../runtime/clock.js';
+import { registerEnvelopeSchema, DEFAULT_ENVELOPE_SUBJECT } from './envelope-schema.js';
+import type { MetadataSink } from './metadata-sink.js';
+import { AVRO_CONTENT_TYPE, rawContentFingerprint } from './payload-content.js';
+import { PipelineError } from './pipeline-error.js';
+import { describeError, silentLogger, type PipelineLogger } from './pipeline-logger.js';
+import type { PipelineMetrics } from './pipeline-metrics.js';
+
+/** A Kafka record key as the application gives it. */
+export type RecordKey = Buffer | Uint8Array | string | null;
+
+/** One message to send: `value` is an object of the topic's Avro schema. */
+export interface OutgoingMessage {
+  readonly key: RecordKey;
+  readonly value: unknown;
+  /** Clear, unauthenticated Kafka headers: never put anything sensitive here. */
+  readonly headers?: readonly TransportHeader[];
+  /** For compacted topics: a version that must grow per key (0 = unused, the default). */
+  readonly entityVersion?: number;
+}
+
+/** One raw (non-Avro) payload to send with `sendRaw`. */
+export interface OutgoingRawMessage {
+  readonly key: RecordKey;
+  readonly payload: Uint8Array;
+  readonly headers?: readonly TransportHeader[];
+}
+
+/** What `send` and `sendRaw` accept besides the messages. */
+export interface SendTarget {
+  readonly topic: string;
+  /**
+   * Seal only for these identities (each must be allowed to receive on the topic, else PolicyError
+   * RECIPIENT_NOT_ALLOWED). Default: every identity the directory allows on the topic.
+   */
+  readonly recipients?: readonly string[];
+}
+
+/** The coordinates and ids of one sent message. */
+export interface SentMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  /** 32 hex characters. */
+  readonly messageId: string;
+  readonly createdAtMs: number;
+  readonly seq: number;
+}
+
+/** Sealed records waiting for an acknowledgement (carried by SEND_FAILED errors for `resend`). */
+export interface SealedBatch {
+  readonly requests: readonly ProduceRequest[];
+  /** Per request, its messages in order. */
+  readonly messages: readonly (readonly Omit<SentMessage, 'offset'>[])[];
+}
+
+/** A SEND_FAILED error: the sealed bytes are kept so `resend(err.pending)` re-sends them unchanged. */
+export class SendFailedError extends PipelineError {
+  readonly pending: SealedBatch;
+  constructor(pending: SealedBatch, cause: unknown) {
+    super('SEND_FAILED', 'the broker did not acknowledge the sealed records; resend them unchanged', { retriable: true, cause });
+    this.pending = pending;
+  }
+}
+
+/** Options of {@link SealedProducer}. */
+export interface SealedProducerOptions {
+  readonly transport: Transport;
+  readonly registry: SchemaRegistryClient;
+  readonly crypto: CryptoProvider;
+  readonly clock: Clock;
+  /** This service's identity (its active signing key signs the sessions). */
+  readonly identity: LoadedIdentity;
+  readonly directory: KeyDirectory;
+  /** Topic → Avro schema text, registered under `<topic>-value` at first use. Default: the subject's latest version. */
+  readonly valueSchemas?: Readonly<Record<string, string>>;
+  /** Pinned envelope schema id; default: registered from schemas/envelope.avsc under `envelopeSubject` at connect. */
+  readonly envelopeSchemaId?: number;
+  readonly envelopeSubject?: string;
+  /** Ed25519 signature inside every message (defeats key-compromise impersonation). Default false. */
+  readonly signEveryMessage?: boolean;
+  /** Rotate the session after this many messages. Default 10,000 (1 = a fresh key per message). */
+  readonly maxMessagesPerSession?: number;
+  /** Rotate the session after this age. Default 3,600,000 (1 h). */
+  readonly maxSessionAgeMs?: number;
+  /** Padding policy (default padmé). */
+  readonly padding?: PaddingPolicy;
+  /** Largest ciphertext to produce (consumers refuse larger). Default 1 MiB + 64 KiB. */
+  readonly maxCiphertextBytes?: number;
+  /** Attempts to get the exact sealed bytes acknowledged before SEND_FAILED. Default 5. */
+  readonly maxSendAttempts?: number;
+  /** First retry delay (doubles per attempt). Default 200 ms. */
+  readonly retryDelayMs?: number;
+  readonly producerOptions?: TransportProducerOptions;
+  readonly metrics?: PipelineMetrics;
+  readonly logger?: PipelineLogger;
+  /** Where `sealed` and `session_opened` events go (none by default). */
+  readonly events?: MetadataSink;
+  /** Directory clock skew tolerance for the policy (default 60 s). */
+  readonly skewMs?: number;
+}
+
+interface TopicSchema {
+  readonly id: number;
+  readonly fp: Uint8Array;
+}
+
+interface ActiveSession {
+  readonly session: SealingSession;
+  readonly recipients: readonly RecipientKey[];
+  /** Serials of the sender's and recipients' directory records when the session opened. */
+  readonly touched: string;
+  epoch: number;
+}
+
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms).unref();
+  });
+
+function toKeyBuffer(key: RecordKey): Buffer | null {
+  if (key === null) return null;
+  if (typeof key === 'string') return Buffer.from(key, 'utf8');
+  if (Buffer.isBuffer(key)) return key;
+  if (key instanceof Uint8Array) return Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  throw new PipelineError('MESSAGE_INVALID', 'a record key must be a Buffer, Uint8Array, string or null');
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+/** See the module comment. One instance per process and cluster is enough; it is safe for concurrent sends. */
+export class SealedProducer {
+  readonly #o: SealedProducerOptions;
+  readonly #producer: TransportProducer;
+  readonly #policy: DirectoryPolicy;
+  readonly #logger: PipelineLogger;
+  readonly #streams = new Map<string, SequenceCounter>();
+  readonly #sessions = new Map<string, ActiveSession>();
+  readonly #schemas = new Map<string, Promise<TopicSchema>>();
+  readonly #rawFps = new Map<string, Uint8Array>();
+  #envelopeSchemaId: number | undefined;
+  #state: 'new' | 'connected' | 'closed' = 'new';
+
+  constructor(options: SealedProducerOptions) {
+    const max = options.maxMessagesPerSession ?? 10_000;
+    if (!Number.isInteger(max) || max < 1 || max > 0xffff_ffff) throw new PipelineError('MESSAGE_INVALID', 'maxMessagesPerSession must be an integer in [1, 2^32)');
+    this.#o = options;
+    this.#producer = options.transport.producer(options.producerOptions);
+    this.#policy = new DirectoryPolicy(options.directory, { clock: options.clock, ...(options.skewMs === undefined ? {} : { skewMs: options.skewMs }) });
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  /** The pinned envelope schema id (after connect). */
+  get envelopeSchemaId(): number {
+    if (this.#envelopeSchemaId === undefined) throw new PipelineError('PIPELINE_NOT_READY', 'connect() first');
+    return this.#envelopeSchemaId;
+  }
+
+  /** Connects to the cluster and registers (or pins) the envelope schema. */
+  async connect(): Promise<void> {
+    if (this.#state === 'closed') throw new PipelineError('PIPELINE_CLOSED', 'the producer is closed');
+    this.#envelopeSchemaId =
+      this.#o.envelopeSchemaId ?? (await registerEnvelopeSchema(this.#o.registry, this.#o.envelopeSubject ?? DEFAULT_ENVELOPE_SUBJECT));
+    await this.#producer.connect();
+    this.#state = 'connected';
+  }
+
+  /** Encodes, seals and sends `messages` to `topic`; resolves once every record is acknowledged. */
+  async send(target: SendTarget & { readonly messages: readonly OutgoingMessage[] }): Promise<SentMessage[]> {
+    this.#assertConnected();
+    if (target.messages.length === 0) return [];
+    const schema = await this.#topicSchema(target.topic);
+    const payloads: { key: Buffer | null; payload: Uint8Array; headers?: readonly TransportHeader[]; entityVersion?: number }[] = [];
+    for (const m of target.messages) {
+      const key = toKeyBuffer(m.key);
+      const payload = await this.#o.registry.encode(schema.id, m.value);
+      payloads.push({ key, payload, ...(m.headers === undefined ? {} : { headers: m.headers }), ...(m.entityVersion === undefined ? {} : { entityVersion: m.entityVersion }) });
+    }
+    return this.#sealAndSend(target, AVRO_CONTENT_TYPE, schema.fp, schema.id, payloads);
+  }
+
+  /**
+   * Seals and sends raw payloads of `contentType` (not Avro; the consumer delivers them as bytes with
+   * `rawContentTypes`). Used for the metadata-event batches.
+   */
+  async sendRaw(target: SendTarget & { readonly contentType: string; readonly messages: readonly OutgoingRawMessage[] }): Promise<SentMessage[]> {
+    this.#assertConnected();
+    if (target.contentType === AVRO_CONTENT_TYPE || target.contentType.length === 0 || target.contentType.length > 255) {
+      throw new PipelineError('MESSAGE_INVALID', 'sendRaw needs a non-Avro content type of 1..255 characters');
+    }
+    let fp = this.#rawFps.get(target.contentType);
+    if (fp === undefined) {
+      fp = rawContentFingerprint(this.#o.crypto, target.contentType);
+      this.#rawFps.set(target.contentType, fp);
+    }
+    const payloads = target.messages.map((m) => ({ key: toKeyBuffer(m.key), payload: m.payload, ...(m.headers === undefined ? {} : { headers: m.headers }) }));
+    return this.#sealAndSend(target, target.contentType, fp, undefined, payloads);
+  }
+
+  /** Re-sends the exact sealed bytes of a SEND_FAILED error. */
+  async resend(pending: SealedBatch): Promise<SentMessage[]> {
+    this.#assertConnected();
+    return this.#deliver(pending);
+  }
+
+  async #sealAndSend(
+    target: SendTarget,
+    contentType: string,
+    schemaFp: Uint8Array,
+    schemaId: number | undefined,
+    payloads: readonly { key: Buffer | null; payload: Uint8Array; headers?: readonly TransportHeader[]; entityVersion?: number }[],
+  ): Promise<SentMessage[]> {
+    const { topic } = target;
+    const partitions: number[] = [];
+    for (const p of payloads) partitions.push(await this.#producer.partitionFor(topic, p.key));
+
+    // From here on everything is synchronous: concurrent sends cannot interleave inside a session.
+    const active = this.#sessionFor(topic, target.recipients);
+    const stream = this.#streamFor(topic);
+    const byPartition = new Map<number, { records: { key: Buffer | null; value: Buffer; headers?: readonly TransportHeader[] }[]; messages: Omit<SentMessage, 'offset'>[] }>();
+    const metrics = this.#o.metrics;
+    const recipientNames = active.recipients.map((r) => r.identity);
+    let session = active;
+    for (let i = 0; i < payloads.length; i++) {
+      const p = payloads[i]!;
+      const partition = partitions[i]!;
+      const started = process.hrtime.bigint();
+      if (!session.session.isUsable()) session = this.#sessionFor(topic, target.recipients);
+      const seq = stream.next(partition);
+      const sealed = session.session.seal({
+        partition,
+        seq,
+        key: p.key,
+        schemaFp,
+        contentType,
+        payload: p.payload,
+        ...(p.entityVersion === undefined ? {} : { entityVersion: p.entityVersion }),
+      });
+      metrics?.sealSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      let group = byPartition.get(partition);
+      if (group === undefined) {
+        group = { records: [], messages: [] };
+        byPartition.set(partition, group);
+      }
+      const value = Buffer.from(sealed.value.buffer, sealed.value.byteOffset, sealed.value.byteLength);
+      group.records.push({ key: p.key, value, ...(p.headers === undefined ? {} : { headers: p.headers }) });
+      group.messages.push({ topic, partition, messageId: hex(sealed.messageId), createdAtMs: sealed.createdAtMs, seq });
+      this.#o.events?.emit({
+        type: 'sealed',
+        messageId: hex(sealed.messageId),
+        recipients: recipientNames,
+        topic,
+        partition,
+        ...(schemaId === undefined ? {} : { schemaId }),
+        ciphertextDigest: hex(hash256(this.#o.crypto, sealed.value)),
+        sizeBytes: sealed.value.length,
+      });
+    }
+    const requests: ProduceRequest[] = [];
+    const messages: Omit<SentMessage, 'offset'>[][] = [];
+    for (const [partition, g] of byPartition) {
+      requests.push({ topic, partition, records: g.records });
+      messages.push(g.messages);
+    }
+    return this.#deliver({ requests, messages });
+  }
+
+  async #deliver(pending: SealedBatch): Promise<SentMessage[]> {
+    const attempts = this.#o.maxSendAttempts ?? 5;
+    let delay = this.#o.retryDelayMs ?? 200;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        const acks = await this.#producer.sendBatch(pending.requests);
+        const out: SentMessage[] = [];
+        acks.forEach((ack, i) => {
+          const base = BigInt(ack.baseOffset);
+          (pending.messages[i] ?? []).forEach((m, j) => out.push({ ...m, offset: (base + BigInt(j)).toString() }));
+        });
+        for (const r of pending.requests) this.#o.metrics?.sealed.inc({ topic: r.topic }, r.records.length);
+        return out;
+      } catch (err) {
+        lastError = err;
+        const retriable = typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
+        this.#logger.warn({ err: describeError(err), attempt }, 'sealed records not acknowledged');
+        if (!retriable || attempt === attempts) break;
+        await sleep(delay);
+        delay = Math.min(delay * 2, 10_000);
+      }
+    }
+    throw new SendFailedError(pending, lastError);
+  }
+
+  #streamFor(topic: string): SequenceCounter {
+    let s = this.#streams.get(topic);
+    if (s === undefined) {
+      s = new SequenceCounter(this.#o.crypto.randomBytes(STREAM_ID_BYTES));
+      this.#streams.set(topic, s);
+    }
+    return s;
+  }
+
+  /** The serials of the directory records of the sender and these recipients (what a change would touch). */
+  #touched(recipients: readonly RecipientKey[]): string {
+    const names = new Set([this.#o.identity.name, ...recipients.map((r) => r.identity)]);
+    return this.#o.directory
+      .records()
+      .filter((r) => names.has(r.identity))
+      .map((r) => `${r.identity}/${hex(r.signKid)}/${r.serial}`)
+      .sort()
+      .join(',');
+  }
+
+  /**
+   * The usable session of (topic, recipient set), opening a new one when there is none, it is
+   * exhausted or expired, or a directory change touched the sender or a recipient.
+   */
+  #sessionFor(topic: string, explicit: readonly string[] | undefined): ActiveSession {
+    const dir = this.#o.directory;
+    dir.assertFresh();
+    this.#policy.assertMaySend(this.#o.identity.name, topic);
+    const recipients = explicit === undefined ? this.#policy.allowedRecipients(topic) : this.#policy.recipientsFor(topic, explicit);
+    if (recipients.length === 0) throw new PipelineError('NO_RECIPIENTS', `no identity may receive on ${topic}`);
+    const setKey = `${topic}\n${recipients.map((r) => hex(r.kid)).join(',')}`;
+    const current = this.#sessions.get(setKey);
+    if (current !== undefined) {
+      let usable = current.session.isUsable();
+      if (usable && current.epoch !== dir.epoch) {
+        usable = this.#touched(recipients) === current.touched;
+        if (usable) current.epoch = dir.epoch;
+      }
+      if (usable) return current;
+      current.session.close();
+      this.#sessions.delete(setKey);
+    }
+    const signing = this.#o.identity.signingKey();
+    const session = createSealingSession({
+      provider: this.#o.crypto,
+      clock: this.#o.clock,
+      envelopeSchemaId: this.envelopeSchemaId,
+      namespace: dir.namespace,
+      topic,
+      senderSigningSecretKey: signing.secretKey,
+      recipients: recipients.map((r) => ({ kid: r.kid, publicKey: r.publicKey })),
+      streamId: this.#streamFor(topic).streamId,
+      lifetimeMs: this.#o.maxSessionAgeMs ?? 3_600_000,
+      maxMessages: this.#o.maxMessagesPerSession ?? 10_000,
+      ...(this.#o.signEveryMessage === undefined ? {} : { signEveryMessage: this.#o.signEveryMessage }),
+      ...(this.#o.padding === undefined ? {} : { padding: this.#o.padding }),
+      maxCiphertextBytes: this.#o.maxCiphertextBytes ?? 1_048_576 + 65_536,
+    });
+    const active: ActiveSession = { session, recipients, touched: this.#touched(recipients), epoch: dir.epoch };
+    this.#sessions.set(setKey, active);
+    this.#o.metrics?.sessionsOpened.inc({ side: 'producer' });
+    this.#o.events?.emit({ type: 'session_opened', topic, recipients: recipients.map((r) => r.identity) });
+    this.#logger.debug({ topic, recipients: recipients.length }, 'sealing session opened');
+    return active;
+  }
+
+  async #topicSchema(topic: string): Promise<TopicSchema> {
+    let pending = this.#schemas.get(topic);
+    if (pending === undefined) {
+      pending = this.#loadTopicSchema(topic);
+      this.#schemas.set(topic, pending);
+      // A transient failure must not be cached.
+      pending.catch(() => this.#schemas.delete(topic));
+    }
+    return pending;
+  }
+
+  async #loadTopicSchema(topic: string): Promise<TopicSchema> {
+    const registry = this.#o.registry;
+    const text = this.#o.valueSchemas?.[topic];
+    let id: number;
+    if (text !== undefined) {
+      id = await registry.register(`${topic}-value`, text);
+    } else {
+      try {
+        id = await registry.latestSchemaId(`${topic}-value`);
+      } catch (err) {
+        if (err instanceof RegistryError && err.code === 'SUBJECT_NOT_FOUND') {
+          throw new PipelineError('VALUE_SCHEMA_UNKNOWN', `no schema for ${topic}: pass valueSchemas or register ${topic}-value`);
+        }
+        throw err;
+      }
+    }
+    const schema = await registry.getSchema(id);
+    return { id, fp: schemaFingerprint(this.#o.crypto, schema.text) };
+  }
+
+  #assertConnected(): void {
+    if (this.#state === 'closed') throw new PipelineError('PIPELINE_CLOSED', 'the producer is closed');
+    if (this.#state !== 'connected') throw new PipelineError('PIPELINE_NOT_READY', 'connect() first');
+  }
+
+  /** Closes every session (zeroing its keys) and disconnects. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    const wasConnected = this.#state === 'connected';
+    this.#state = 'closed';
+    for (const s of this.#sessions.values()) s.session.close();
+    this.#sessions.clear();
+    if (wasConnected) await this.#producer.disconnect();
+  }
+}

@@ -5,6 +5,8 @@
  * header transcript for Ed25519.
  */
 import { cpus } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 import { createCryptoProvider } from '../src/crypto/index.js';
 import type { CryptoProvider, CryptoProviderName } from '../src/crypto/provider.js';
@@ -15,6 +17,8 @@ const WARMUP_MS = 150;
 
 interface Operation {
   readonly label: string;
+  /** Hot-path operations also get a bytes-allocated-per-call measurement. */
+  readonly hot?: boolean;
   /** Prepares inputs and returns the operation to time. */
   readonly setup: (p: CryptoProvider) => () => void;
 }
@@ -22,6 +26,7 @@ interface Operation {
 const OPERATIONS: Operation[] = [
   {
     label: 'AEAD XChaCha20-Poly1305 encrypt 1 KiB',
+    hot: true,
     setup: (p) => {
       const key = p.randomBytes(32);
       const nonce = p.randomBytes(24);
@@ -33,6 +38,7 @@ const OPERATIONS: Operation[] = [
   },
   {
     label: 'AEAD XChaCha20-Poly1305 decrypt 1 KiB',
+    hot: true,
     setup: (p) => {
       const key = p.randomBytes(32);
       const nonce = p.randomBytes(24);
@@ -47,6 +53,7 @@ const OPERATIONS: Operation[] = [
   },
   {
     label: 'BLAKE2b-128 keyed MAC (66 B)',
+    hot: true,
     setup: (p) => {
       const key = p.randomBytes(32);
       const input = p.randomBytes(66);
@@ -56,6 +63,7 @@ const OPERATIONS: Operation[] = [
   },
   {
     label: 'BLAKE2b-256 incremental, reused state (1 KiB)',
+    hot: true,
     setup: (p) => {
       const st = p.createHash(32);
       const prefix = p.randomBytes(90);
@@ -107,9 +115,10 @@ const OPERATIONS: Operation[] = [
     },
   },
   {
-    label: 'random 32 B (randomFill)',
+    label: 'random 24 B nonce (randomFill)',
+    hot: true,
     setup: (p) => {
-      const out = new Uint8Array(32);
+      const out = new Uint8Array(24);
       return () => p.randomFill(out);
     },
   },
@@ -130,6 +139,23 @@ function opsPerSecond(fn: () => void, ms: number): number {
   return ops / ((now - start) / 1000);
 }
 
+// A gc() handle without a command-line flag, so `npm run bench:crypto` needs no node options.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/**
+ * JS heap bytes allocated per call: heap growth over 10^4 calls right after a full GC (10^4 calls of a
+ * few hundred bytes stay inside the young generation, so no collection hides allocations).
+ */
+function bytesPerCall(fn: () => void): number {
+  const n = 10_000;
+  for (let i = 0; i < n; i++) fn();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < n; i++) fn();
+  return Math.max(0, (process.memoryUsage().heapUsed - before) / n);
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -140,16 +166,20 @@ const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const names: CryptoProviderName[] = ['sodium-native', 'libsodium-wrappers'];
 const providers = await Promise.all(names.map((n) => createCryptoProvider(n)));
 const results = new Map<string, number[]>();
+const allocations = new Map<string, number[]>();
 
 for (const op of OPERATIONS) {
   const row: number[] = [];
+  const allocRow: number[] = [];
   for (const p of providers) {
     const fn = op.setup(p);
     opsPerSecond(fn, WARMUP_MS);
     const runs = Array.from({ length: RUNS }, () => opsPerSecond(fn, RUN_MS));
     row.push(median(runs));
+    if (op.hot === true) allocRow.push(bytesPerCall(fn));
   }
   results.set(op.label, row);
+  if (op.hot === true) allocations.set(op.label, allocRow);
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -160,4 +190,11 @@ console.log(header);
 console.log(`|${'-'.repeat(w0 + 2)}|${'-'.repeat(14)}:|${'-'.repeat(19)}:|${'-'.repeat(12)}:|`);
 for (const [label, [a, b]] of results) {
   console.log(`| ${label.padEnd(w0)} | ${fmt(a!).padStart(13)} | ${fmt(b!).padStart(18)} | ${(a! / b!).toFixed(1).padStart(10)}× |`);
+}
+
+console.log(`\nJS heap bytes allocated per call (hot path; callers pass the output buffers)\n`);
+console.log(`| ${'operation'.padEnd(w0)} | ${names[0]!.padStart(13)} | ${names[1]!.padStart(18)} |`);
+console.log(`|${'-'.repeat(w0 + 2)}|${'-'.repeat(14)}:|${'-'.repeat(19)}:|`);
+for (const [label, [a, b]] of allocations) {
+  console.log(`| ${label.padEnd(w0)} | ${a!.toFixed(0).padStart(13)} | ${b!.toFixed(0).padStart(18)} |`);
 }

@@ -55,9 +55,19 @@ export class RandomPool {
     while (written < n) {
       if (this.#pos === this.#pool.length) this.#refill();
       const take = Math.min(n - written, this.#pool.length - this.#pos);
-      const end = this.#pos + take;
-      out.set(this.#pool.subarray(this.#pos, end), written);
-      this.#pool.fill(0, this.#pos, end);
+      const start = this.#pos;
+      const end = start + take;
+      if (take <= 64) {
+        // Nonces and keys: a byte loop avoids allocating a subarray view per call (hot path).
+        const pool = this.#pool;
+        for (let i = 0; i < take; i++) {
+          out[written + i] = pool[start + i]!;
+          pool[start + i] = 0;
+        }
+      } else {
+        out.set(this.#pool.subarray(start, end), written);
+        this.#pool.fill(0, start, end);
+      }
       this.#pos = end;
       written += take;
     }

@@ -40,6 +40,20 @@ describe('RandomPool with a deterministic source', () => {
     expect(src.calls.length).toBe(Math.ceil(served.length / 64));
   });
 
+  it('serves large requests below the pool size from the pool too, in order', () => {
+    const src = counterSource();
+    const pool = new RandomPool(src.fill, 256);
+    const served: number[] = [];
+    for (const len of [100, 3, 200, 65, 255]) {
+      const out = new Uint8Array(len);
+      pool.fill(out);
+      served.push(...out);
+    }
+    expect(served).toEqual(Array.from({ length: served.length }, (_, i) => i & 0xff));
+    expect(src.calls.every((c) => c.length === 256)).toBe(true);
+    expect([...src.calls.at(-1)!.subarray(0, pool.size - pool.available)].every((x) => x === 0)).toBe(true);
+  });
+
   it('zeroes every served byte inside the pool at once', () => {
     const src = counterSource();
     const pool = new RandomPool(src.fill, 64);

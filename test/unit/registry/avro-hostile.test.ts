@@ -58,6 +58,20 @@ describe('hostile Avro: the array<null> attack', () => {
     expect(child.stderr).toMatch(/heap out of memory|Invalid array length/);
   });
 
+  it('leaves a process with the same small heap alive when it goes through AvroCodec', () => {
+    const codecUrl = new URL('../../../src/registry/avro-codec.ts', import.meta.url).href;
+    const script = `const { AvroCodec } = await import(${JSON.stringify(codecUrl)});
+      const codec = AvroCodec.parse(JSON.stringify({ type: 'array', items: 'null' }));
+      try { codec.decode(Buffer.from(${JSON.stringify([...ATTACK])})); console.log('decoded'); }
+      catch (err) { console.log('refused ' + err.code); }`;
+    const child = spawnSync(process.execPath, ['--max-old-space-size=96', '--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(child.stdout.trim()).toBe('refused PAYLOAD_LIMIT_EXCEEDED');
+    expect(child.status).toBe(0);
+  });
+
   it('is refused by the codec with PAYLOAD_LIMIT_EXCEEDED, quickly and without allocating', () => {
     const { ms, heapMiB } = measure(() => expectDecodeError(() => nullArray.decode(ATTACK), 'PAYLOAD_LIMIT_EXCEEDED'));
     expect(ms).toBeLessThan(50);

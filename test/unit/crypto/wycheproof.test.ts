@@ -72,6 +72,7 @@ describe.each(PROVIDER_NAMES)('wycheproof through %s', (name) => {
     let run = 0;
     let refused = 0;
     const cases = x25519.testGroups.flatMap((g) => g.tests);
+    const recipient = p.boxKeyPair();
     for (const t of cases) {
       const sk = fromHex(t.private);
       const pk = fromHex(t.public);
@@ -80,6 +81,11 @@ describe.each(PROVIDER_NAMES)('wycheproof through %s', (name) => {
         // Low-order public key: Wycheproof says "acceptable", sealpost refuses — here and in boxSeal.
         expect(shared, `tcId ${t.tcId}`).toBeNull();
         expectCryptoError(() => p.boxSeal(new Uint8Array(80), pk), 'CRYPTO_LOW_ORDER_KEY', `tcId ${t.tcId}`);
+        // ...and a sealed box whose ephemeral key is that point does not open.
+        const forged = new Uint8Array(32 + 96);
+        forged.set(pk);
+        forged.set(p.randomBytes(96), 32);
+        expect(p.boxSealOpen(forged, recipient.publicKey, recipient.secretKey), `tcId ${t.tcId}`).toBeNull();
         refused++;
       } else {
         // valid and acceptable (twist, non-canonical) cases: libsodium computes the RFC 7748 result.

@@ -4,14 +4,20 @@
  * the number of KMS calls per start.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CryptoProvider } from '../../src/crypto/provider.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { generateIdentityFile, loadIdentity, readIdentityFile, rotateIdentityFile, writeIdentityFile } from '../../src/keys/identity-file.js';
+import { createSealingSession, EnvelopeOpener } from '../../src/envelope/index.js';
+import { FileDirectorySource } from '../../src/keys/directory/directory-document.js';
+import { generateIdentityFile, loadIdentity } from '../../src/keys/identity-file.js';
+import type { KmsCallCounts } from '../../src/keys/kms/counting-kms.js';
+import type { Kms } from '../../src/keys/kms/kms.js';
+import { authorityPublicKey, createIdentity, initAuthority, publishDirectory, rotateIdentity } from '../../src/keys/operations.js';
+import { ServiceKeys } from '../../src/keys/service-keys.js';
 import { CountingKms } from '../../src/keys/kms/counting-kms.js';
 import { KmsError } from '../../src/keys/kms/kms-error.js';
 import { OpenBaoTransitKms } from '../../src/keys/kms/openbao-transit-kms.js';
@@ -154,77 +160,131 @@ describe('Transit namespaces', () => {
 });
 
 describe('OpenBao availability', () => {
-  it('unreachable at start: loading an identity fails within 10 s with KMS_UNAVAILABLE and loads nothing', async () => {
-    // A Transit-wrapped identity file, then a KMS pointed at a port nothing listens on.
+  /** Authority + producer + consumer wrapped by `kms`, and a published directory file. */
+  async function world(kms: Kms, tag: string): Promise<{ paths: Record<'authority' | 'producer' | 'consumer' | 'directory', string>; pinned: Uint8Array }> {
+    const base = join(dir, tag);
+    await mkdir(base);
+    const paths = {
+      authority: join(base, 'authority.json'),
+      producer: join(base, 'producer.json'),
+      consumer: join(base, 'consumer.json'),
+      directory: join(base, 'directory.json'),
+    };
+    const ops = { crypto, clock: systemClock, kms };
+    await initAuthority({ path: paths.authority, ...ops });
+    await createIdentity({ path: paths.producer, name: 'producer', ...ops });
+    await createIdentity({ path: paths.consumer, name: 'consumer', ...ops });
+    await publishDirectory({
+      authorityFile: paths.authority,
+      ...ops,
+      location: { kind: 'file', path: paths.directory },
+      grants: [
+        { identityFile: paths.producer, sendTopics: ['orders'], receiveTopics: [] },
+        { identityFile: paths.consumer, sendTopics: [], receiveTopics: ['orders'] },
+      ],
+    });
+    return { paths, pinned: (await authorityPublicKey(paths.authority, crypto)).publicKey };
+  }
+
+  it('unreachable at start: the service refuses to start within 10 s with KMS_UNAVAILABLE and holds nothing', async () => {
     const key = `test-svc-down-${suffix}`;
     await admin.createTransitKey(key);
     const good = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: key, auth: { method: 'token', token: admin.token }, clock: systemClock });
-    const file = await generateIdentityFile('svc-down', 'service', { crypto, kms: good, clock: systemClock });
+    const { paths, pinned } = await world(good, 'down');
     await good.close();
+    // The same key, but the KMS address is a port nothing listens on.
     const port = await freePort();
     const inner = await OpenBaoTransitKms.create({ endpoint: `http://127.0.0.1:${port}`, keyName: key, auth: { method: 'token', token: admin.token }, clock: systemClock, requestTimeoutMs: 1000 });
     const retries: string[] = [];
     const kms = new CountingKms(new RetryingKms(inner, { clock: systemClock, deadlineMs: 5000, onRetry: (e) => retries.push(e.code) }));
     const started = Date.now();
-    const err = await refusal(loadIdentity(file, { crypto, kms }));
+    const err = await refusal(
+      ServiceKeys.open({ identityPath: paths.producer, kms, crypto, clock: systemClock, authorityPublicKey: pinned, directorySource: new FileDirectorySource(paths.directory) }),
+    );
     const elapsedMs = Date.now() - started;
     expect(err.code).toBe('KMS_UNAVAILABLE');
     expect(err.retriable).toBe(true);
-    expect(err.message).toMatch(/unreachable \(ECONNREFUSED\).*gave up on unwrap/);
+    expect(err.message).toMatch(/unreachable \(ECONNREFUSED\).*gave up on unwrap after \d+ attempts/);
     expect(err.message).not.toContain(admin.token);
     expect(elapsedMs).toBeLessThan(10_000);
+    expect(elapsedMs).toBeGreaterThanOrEqual(4000);
     expect(retries.length).toBeGreaterThan(2);
-    // It stopped at the first key: nothing else was attempted.
+    // It stopped at the first key: nothing else was attempted, nothing was produced.
     expect(kms.counts()).toMatchObject({ unwrap: 1, wrap: 0 });
     await kms.close();
   });
 
-  it('stopped while running: keys in memory keep sealing, opening and signing; start cost = one unwrap per key', async () => {
+  it('stopped while running: sealing and opening go on from the keys in memory; start cost = one unwrap per key', async () => {
     const bao = await OpenBaoProcess.start();
     try {
-      const key = `svc-outage-${suffix}`;
-      await bao.admin.createTransitKey(key);
-      const inner = await OpenBaoTransitKms.create({ endpoint: bao.addr, keyName: key, auth: { method: 'token', token: bao.rootToken }, clock: systemClock });
+      await bao.admin.createTransitKey('svc-outage');
+      const inner = await OpenBaoTransitKms.create({ endpoint: bao.addr, keyName: 'svc-outage', auth: { method: 'token', token: bao.rootToken }, clock: systemClock });
       const kms = new CountingKms(new RetryingKms(inner, { clock: systemClock, deadlineMs: 1500 }));
-      // Two generations (one rotation), so four private keys.
-      const path = join(dir, 'svc-outage.identity.json');
-      const first = await generateIdentityFile('svc-outage', 'service', { crypto, kms, clock: systemClock });
-      await writeIdentityFile(path, await rotateIdentityFile(first, { crypto, kms, clock: systemClock }), { overwrite: false });
+      const { paths, pinned } = await world(kms, 'outage');
+      // Rotate the consumer once so it holds two generations (four private keys).
+      await rotateIdentity({ path: paths.consumer, crypto, clock: systemClock, kms });
       const before = kms.counts();
 
-      // "Process start": read the file, unwrap once per key.
-      const id = await loadIdentity(await readIdentityFile(path, crypto), { crypto, kms });
-      const after = kms.counts();
-      expect(after.unwrap - before.unwrap).toBe(4);
-      expect(kms.total() - (before.wrap + before.unwrap + before.rewrap + before.rotate + before.describe + before.setMinDecryptionVersion)).toBe(4);
+      // Two "process starts".
+      const open = (identityPath: string): Promise<ServiceKeys> =>
+        ServiceKeys.open({ identityPath, kms, crypto, clock: systemClock, authorityPublicKey: pinned, directorySource: new FileDirectorySource(paths.directory), refreshIntervalMs: 0 });
+      const producer = await open(paths.producer);
+      const consumer = await open(paths.consumer);
+      expect(kms.counts().unwrap - before.unwrap).toBe(2 + 4);
+      expect(kms.total() - totalOf(before)).toBe(6);
 
       await bao.stop();
 
-      // Many messages' worth of crypto with the in-memory keys: no KMS call at all.
-      const totalBefore = kms.total();
-      for (let i = 0; i < 200; i++) {
-        const msg = crypto.randomBytes(80);
-        for (const k of id.openingKeys()) {
-          const sealed = crypto.boxSeal(msg, k.publicKey);
-          expect(crypto.boxSealOpen(sealed, k.publicKey, k.secretKey)).toEqual(msg);
-        }
-        const signer = id.signingKey();
-        const sig = crypto.signDetached(msg, signer.secretKey);
-        expect(crypto.verifyDetached(sig, msg, signer.publicKey)).toBe(true);
+      // A session of 200 messages sealed and opened with the real envelope: no KMS call at all.
+      const callsAtOutage = kms.total();
+      const session = createSealingSession({
+        provider: crypto,
+        clock: systemClock,
+        envelopeSchemaId: 1,
+        namespace: producer.namespace,
+        topic: 'orders',
+        senderSigningSecretKey: producer.signingKey().secretKey,
+        recipients: producer.policy.allowedRecipients('orders'),
+        streamId: crypto.randomBytes(16),
+        lifetimeMs: 60_000,
+        maxMessages: 1000,
+      });
+      const opener = new EnvelopeOpener({
+        provider: crypto,
+        clock: systemClock,
+        resolver: consumer.resolver,
+        policy: { skewMs: 60_000, horizonMs: 86_400_000, maxSessionLifetimeMs: 3_600_000 },
+        limits: { envelopeSchemaId: 1, namespace: consumer.namespace, maxCiphertextBytes: 1 << 20 },
+        recipientKeys: consumer.openingKeys(),
+      });
+      let delivered = 0;
+      for (let seq = 0; seq < 200; seq++) {
+        const payload = crypto.randomBytes(100);
+        const sealed = session.seal({ partition: 0, seq, key: null, schemaFp: new Uint8Array(16), contentType: 'application/octet-stream', payload });
+        const r = opener.open(sealed.value, { topic: 'orders', partition: 0, key: null });
+        if (r.kind === 'delivered' && Buffer.from(r.message.payload).equals(Buffer.from(payload))) delivered++;
       }
-      expect(kms.total()).toBe(totalBefore);
+      session.close();
+      expect(delivered).toBe(200);
+      expect(kms.total()).toBe(callsAtOutage);
+      // The directory (a file) still refreshes; the KMS is not involved.
+      await consumer.directory.refresh();
 
-      // The KMS itself is gone: a new unwrap fails typed and retriable after the bounded retry.
-      const err = await refusal(kms.unwrap(first.generations[0]!.box.wrappedSecretKey!));
-      expect(err.code).toBe('KMS_UNAVAILABLE');
-      id.close();
-      expect(() => id.signingKey()).toThrow(/closed/);
+      // A new start now fails typed and retriable after the bounded retry.
+      expect((await refusal(open(paths.consumer))).code).toBe('KMS_UNAVAILABLE');
+      producer.close();
+      consumer.close();
+      expect(() => consumer.signingKey()).toThrow(/closed/);
       await kms.close();
     } finally {
       await bao.stop();
     }
   });
 });
+
+function totalOf(c: KmsCallCounts): number {
+  return c.wrap + c.unwrap + c.rewrap + c.rotate + c.describe + c.setMinDecryptionVersion;
+}
 
 describe('Transit over TLS and a sealed server (private OpenBao)', () => {
   it('verifies the server with the CA file; without it the call fails closed with KMS_TLS_FAILED', async () => {

@@ -1,6 +1,6 @@
 /** Producer and consumer builders shared by the pipeline integration tests. */
 import type { Registry } from 'prom-client';
-import type { Transport } from '../../src/kafka/transport.js';
+import type { ConsumedRecord, Transport } from '../../src/kafka/transport.js';
 import type { KeyDirectory } from '../../src/keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../../src/keys/identity.js';
 import type { PipelineMetrics } from '../../src/pipeline/pipeline-metrics.js';
@@ -92,4 +92,29 @@ export async function startConsumer(
     },
   });
   return { consumer, identity, directory, delivered, deliveries, promRegistry, metrics, total: () => total };
+}
+
+/** Reads `count` raw records of `topic` from the beginning with a throwaway group. */
+export async function readRaw(transport: Transport, topic: string, count: number, timeoutMs = 60_000): Promise<ConsumedRecord[]> {
+  const out: ConsumedRecord[] = [];
+  const consumer = transport.consumer({ groupId: `raw-${topic}-${Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(4))).toString('hex')}` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachBatch: (batch, control) => {
+        for (const r of batch.records) {
+          out.push(r);
+          control.resolveOffset(r.offset);
+        }
+        return Promise.resolve();
+      },
+    });
+    const deadline = Date.now() + timeoutMs;
+    while (out.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    await consumer.disconnect();
+  }
+  if (out.length < count) throw new Error(`read ${out.length} of ${count} records of ${topic}`);
+  return out;
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fromBase64 } from '../../../src/keys/bytes.js';
 import type { DirectoryDocument } from '../../../src/keys/directory/directory-document.js';
 import {
@@ -266,5 +266,21 @@ describe('KeyDirectory (file source, injected clock)', () => {
     await expect(
       KeyDirectory.open({ crypto: w.crypto, authorityPublicKey: w.crypto.signKeyPair().publicKey, source: new FileDirectorySource(path), clock: w.clock }),
     ).rejects.toMatchObject({ code: 'DIRECTORY_WRONG_AUTHORITY' });
+  });
+
+  it('auto-refresh picks up a new version in the background and reports failures without dropping the snapshot', async () => {
+    const path = join(w.dir, 'directory.json');
+    await writeDirectoryDocument(path, sign(drafts));
+    const dir = await KeyDirectory.open({ crypto: w.crypto, authorityPublicKey: pinned(), source: new FileDirectorySource(path), clock: w.clock });
+    const errors: string[] = [];
+    const epochs: number[] = [];
+    dir.onEpochChange((e) => epochs.push(e));
+    dir.startAutoRefresh(10, (err) => errors.push((err as DirectoryError).code));
+    await writeDirectoryDocument(path, sign([{ ...drafts[2]!, receiveTopics: ['audit-only'] }], dir.snapshot()));
+    await vi.waitFor(() => expect(epochs).toEqual([2]), { timeout: 2000, interval: 10 });
+    await writeDirectoryDocument(path, { ...sign(drafts, dir.snapshot()), records: [] });
+    await vi.waitFor(() => expect(errors).toContain('DIRECTORY_INCOMPLETE'), { timeout: 2000, interval: 10 });
+    expect(dir.epoch).toBe(2);
+    dir.stopAutoRefresh();
   });
 });

@@ -33,6 +33,15 @@ async function expectKmsError(p: Promise<unknown>, code: string): Promise<KmsErr
   return err as KmsError;
 }
 
+async function refusalOf(p: Promise<unknown>): Promise<KmsError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(KmsError);
+  return err as KmsError;
+}
+
 describe('LocalKms', () => {
   it('creates the keyring with mode 0600 and refuses to open it once group/other can read it', async () => {
     const path = join(dir, 'kek.json');
@@ -77,6 +86,27 @@ describe('LocalKms', () => {
     await expectKmsError(a.unwrap('vault:v1:AAAA'), 'KMS_BAD_CIPHERTEXT');
     await a.close();
     await b.close();
+  });
+
+  it('persists rotation and the minimum version: a reopened keyring unwraps what it should and nothing else', async () => {
+    const path = join(dir, 'k.json');
+    const kms = await LocalKms.open({ path, crypto, clock, create: true });
+    const secret = crypto.randomBytes(32);
+    const w1 = await kms.wrap(secret);
+    await kms.rotate();
+    const w2 = await kms.wrap(secret);
+    await kms.close();
+    expect((await refusalOf(kms.unwrap(w2))).code).toBe('KMS_CLOSED');
+    const reopened = await LocalKms.open({ path, crypto, clock });
+    expect(await reopened.describe()).toMatchObject({ latestVersion: 2, minDecryptionVersion: 1 });
+    expect(await reopened.unwrap(w1)).toEqual(secret);
+    await reopened.setMinDecryptionVersion(2);
+    await reopened.close();
+    const third = await LocalKms.open({ path, crypto, clock });
+    await expectKmsError(third.unwrap(w1), 'KMS_VERSION_BELOW_MINIMUM');
+    expect(await third.unwrap(w2)).toEqual(secret);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    await third.close();
   });
 
   it('counts calls through the CountingKms decorator', async () => {

@@ -37,6 +37,7 @@ export const configSchema = z
     vaultSecretIdFile: z.string().min(1).optional(),
     vaultNamespace: z.string().min(1).optional(),
     vaultTransitMount: z.string().regex(/^[a-zA-Z0-9_/-]+$/).default('transit'),
+    vaultTransitKey: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/).default('sealpost'),
     vaultCaCertFile: z.string().min(1).optional(),
     kafkaBrokers: brokerList.optional(),
     kafkaClientId: z.string().min(1).max(255).default('sealpost'),
@@ -54,6 +55,7 @@ export const configSchema = z
     auditDb: z.string().min(1).default('.sealpost/audit.db'),
     quarantineDb: z.string().min(1).default('.sealpost/quarantine.db'),
     httpPort: port.default(0),
+    consumerSessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000).default(30_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strict()
@@ -89,6 +91,7 @@ export const ENV_KEYS: Readonly<Record<string, keyof SealpostConfig>> = {
   VAULT_SECRET_ID_FILE: 'vaultSecretIdFile',
   VAULT_NAMESPACE: 'vaultNamespace',
   VAULT_TRANSIT_MOUNT: 'vaultTransitMount',
+  VAULT_TRANSIT_KEY: 'vaultTransitKey',
   VAULT_CACERT: 'vaultCaCertFile',
   KAFKA_BROKERS: 'kafkaBrokers',
   KAFKA_CLIENT_ID: 'kafkaClientId',
@@ -106,6 +109,7 @@ export const ENV_KEYS: Readonly<Record<string, keyof SealpostConfig>> = {
   SEALPOST_AUDIT_DB: 'auditDb',
   SEALPOST_QUARANTINE_DB: 'quarantineDb',
   SEALPOST_HTTP_PORT: 'httpPort',
+  SEALPOST_CONSUMER_SESSION_TIMEOUT_MS: 'consumerSessionTimeoutMs',
   SEALPOST_LOG_LEVEL: 'logLevel',
 };
 

@@ -21,6 +21,8 @@ export interface DeadLetterWorkerOptions {
   readonly deadLetterTopic: string;
   /** Consumer group of the worker. Default `sealpost-dlq-worker`. */
   readonly groupId?: string;
+  /** Group session timeout: how soon a dead member's partitions move to a live one. */
+  readonly sessionTimeoutMs?: number;
   readonly registry: Registry;
   readonly logger: WorkerLogger;
 }
@@ -42,7 +44,10 @@ export class DeadLetterWorker {
 
   constructor(options: DeadLetterWorkerOptions) {
     this.#o = options;
-    this.#consumer = options.transport.consumer({ groupId: options.groupId ?? 'sealpost-dlq-worker' });
+    this.#consumer = options.transport.consumer({
+      groupId: options.groupId ?? 'sealpost-dlq-worker',
+      ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
+    });
     const store = options.store;
     const clock = options.clock;
     this.#stored = new Counter({

@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { SealpostConfig } from '../config/config.js';
+import { readSecretFile } from '../config/config.js';
+import { ConfigError } from '../errors.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { createKafkajsTransport } from '../kafka/kafkajs-transport.js';
+import { KafkaDirectoryTopic } from '../kafka/directory-topic.js';
+import type { Transport } from '../kafka/transport.js';
+import { FileDirectorySource, type DirectorySource, type DirectoryTopicSource } from '../keys/directory/directory-document.js';
+import { KeyDirectory } from '../keys/directory/key-directory.js';
+import { CountingKms } from '../keys/kms/counting-kms.js';
+import type { Kms } from '../keys/kms/kms.js';
+import { LocalKms } from '../keys/kms/local-kms.js';
+import { OpenBaoTransitKms, type TransitAuth } from '../keys/kms/openbao-transit-kms.js';
+import { RetryingKms } from '../keys/kms/retrying-kms.js';
+import { SchemaRegistryClient } from '../registry/schema-registry-client.js';
+import type { Clock } from '../runtime/clock.js';
+
+/**
+ * The composition root's building blocks: turn a validated SealpostConfig into the real clients.
+ * Used by the CLI, the workers and the demo; library code never calls these (it takes the built
+ * objects as options).
+ */
+
+/** The KMS named by the config, with retry (transient errors, capped backoff) and call counting. */
+export async function buildKms(
+  config: SealpostConfig,
+  deps: { crypto: CryptoProvider; clock: Clock; createLocalKeyring?: boolean },
+): Promise<CountingKms> {
+  let inner: Kms;
+  if (config.kms === 'local') {
+    inner = await LocalKms.open({
+      path: config.localKekFile,
+      crypto: deps.crypto,
+      clock: deps.clock,
+      create: deps.createLocalKeyring ?? false,
+    });
+  } else {
+    if (config.vaultAddr === undefined) {
+      throw new ConfigError('CONFIG_INVALID', 'VAULT_ADDR is required with SEALPOST_KMS=vault');
+    }
+    let auth: TransitAuth;
+    if (config.vaultRoleId !== undefined && config.vaultSecretIdFile !== undefined) {
+      auth = { method: 'approle', roleId: config.vaultRoleId, secretId: readSecretFile(config.vaultSecretIdFile) };
+    } else if (config.vaultTokenFile !== undefined) {
+      auth = { method: 'token', token: readSecretFile(config.vaultTokenFile) };
+    } else if (config.vaultToken !== undefined) {
+      auth = { method: 'token', token: config.vaultToken };
+    } else {
+      throw new ConfigError('CONFIG_INVALID', 'set VAULT_TOKEN_FILE, VAULT_TOKEN, or VAULT_ROLE_ID with VAULT_SECRET_ID_FILE');
+    }
+    const retrying = { clock: deps.clock, deadlineMs: 8000 };
+    inner = await OpenBaoTransitKms.create({
+      endpoint: config.vaultAddr,
+      keyName: config.vaultTransitKey,
+      mountPath: config.vaultTransitMount,
+      ...(config.vaultNamespace === undefined ? {} : { namespace: config.vaultNamespace }),
+      ...(config.vaultCaCertFile === undefined ? {} : { caFile: config.vaultCaCertFile }),
+      auth,
+      clock: deps.clock,
+    });
+    inner = new RetryingKms(inner, retrying);
+  }
+  return new CountingKms(inner);
+}
+
+function kafkaSsl(config: SealpostConfig): { ca?: string; cert?: string; key?: string } | undefined {
+  if (config.kafkaSslCaFile === undefined && config.kafkaSslCertFile === undefined) return undefined;
+  const read = (p: string | undefined): string | undefined => (p === undefined ? undefined : readFileSync(p, 'utf8'));
+  const ssl: { ca?: string; cert?: string; key?: string } = {};
+  const ca = read(config.kafkaSslCaFile);
+  const cert = read(config.kafkaSslCertFile);
+  const key = read(config.kafkaSslKeyFile);
+  if (ca !== undefined) ssl.ca = ca;
+  if (cert !== undefined) ssl.cert = cert;
+  if (key !== undefined) ssl.key = key;
+  return ssl;
+}
+
+function brokersOf(config: SealpostConfig): string[] {
+  if (config.kafkaBrokers === undefined) {
+    throw new ConfigError('CONFIG_INVALID', 'KAFKA_BROKERS is required (with the local stack: `set -a; . .stack/env; set +a`)');
+  }
+  return config.kafkaBrokers;
+}
+
+/** A Kafka transport (kafkajs) on the configured brokers, with mTLS when certificate files are set. */
+export function buildTransport(config: SealpostConfig, deps: { logger: Logger; clock: Clock; clientId?: string }): Transport {
+  const ssl = kafkaSsl(config);
+  return createKafkajsTransport({
+    brokers: brokersOf(config),
+    clientId: deps.clientId ?? config.kafkaClientId,
+    logger: deps.logger,
+    nowMs: () => deps.clock.nowMs(),
+    ...(ssl === undefined ? {} : { ssl }),
+  });
+}
+
+/** The Schema Registry client on the configured URL. */
+export function buildRegistry(config: SealpostConfig): SchemaRegistryClient {
+  if (config.schemaRegistryUrl === undefined) {
+    throw new ConfigError('CONFIG_INVALID', 'SCHEMA_REGISTRY_URL is required');
+  }
+  return new SchemaRegistryClient({ url: config.schemaRegistryUrl, fetch: globalThis.fetch });
+}
+
+/** The directory source: the file when SEALPOST_DIRECTORY_FILE is set, else the directory topic. */
+export function buildDirectorySource(
+  config: SealpostConfig,
+  deps: { crypto: CryptoProvider },
+): DirectorySource | DirectoryTopicSource {
+  if (config.directoryFile !== undefined) return new FileDirectorySource(config.directoryFile);
+  const ssl = kafkaSsl(config);
+  return new KafkaDirectoryTopic({
+    brokers: brokersOf(config),
+    topic: config.directoryTopic,
+    randomBytes: (n) => deps.crypto.randomBytes(n),
+    ...(ssl === undefined ? {} : { ssl }),
+  });
+}
+
+/** Opens and validates the key directory against the pinned authority key. */
+export async function openKeyDirectory(
+  config: SealpostConfig,
+  deps: { crypto: CryptoProvider; clock: Clock },
+): Promise<KeyDirectory> {
+  if (config.authorityPublicKey === undefined) {
+    throw new ConfigError('CONFIG_INVALID', 'SEALPOST_AUTHORITY_PUBLIC_KEY (hex) is required: it pins the directory authority');
+  }
+  return KeyDirectory.open({
+    crypto: deps.crypto,
+    clock: deps.clock,
+    authorityPublicKey: new Uint8Array(Buffer.from(config.authorityPublicKey, 'hex')),
+    source: buildDirectorySource(config, deps),
+  });
+}

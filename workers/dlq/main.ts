@@ -1,0 +1,65 @@
+/**
+ * The dead-letter worker, runnable on its own: `node dist/workers/dlq/main.js` (or
+ * `npm run worker:dlq`). Consumes the dead-letter topic into the quarantine store; never decrypts.
+ * Configuration from the environment / SEALPOST_CONFIG (see `sealpost config check`); `/healthz`
+ * and `/metrics` on SEALPOST_HTTP_PORT. Stops cleanly on SIGTERM and SIGINT.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { buildTransport, openKeyDirectory } from '../../src/app/compose.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createCryptoProvider } from '../../src/crypto/index.js';
+import { DeadLetterWorker } from '../../src/dlq/dead-letter-worker.js';
+import { SqliteQuarantineStore } from '../../src/dlq/sqlite-quarantine-store.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { HealthServer } from '../../src/observability/health-server.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { readEnv } from '../../src/runtime/env.js';
+
+const config = loadConfig(readEnv());
+const logger = createLogger({ level: config.logLevel, name: 'sealpost-dlq-worker' });
+const crypto = await createCryptoProvider();
+const directory = await openKeyDirectory(config, { crypto, clock: systemClock });
+directory.startAutoRefresh(30_000, (err) => logger.warn({ code: (err as { code?: string }).code }, 'directory refresh failed'));
+mkdirSync(dirname(config.quarantineDb), { recursive: true });
+const store = new SqliteQuarantineStore(config.quarantineDb);
+const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+const worker = new DeadLetterWorker({
+  transport: buildTransport(config, { logger, clock: systemClock, clientId: 'sealpost-dlq-worker' }),
+  store,
+  crypto,
+  clock: systemClock,
+  signingKeysOf: (identity) =>
+    directory
+      .records()
+      .filter((r) => r.identity === identity && r.status !== 'revoked')
+      .map((r) => r.signPublicKey),
+  deadLetterTopic: config.deadLetterTopic,
+  sessionTimeoutMs: config.consumerSessionTimeoutMs,
+  registry,
+  logger,
+});
+const http = new HealthServer({ registry, health: () => worker.health(), port: config.httpPort });
+await http.start();
+await worker.start();
+logger.info({ port: http.port }, 'dead-letter worker listening for /healthz and /metrics');
+// A line for supervisors and tests: the worker is consuming.
+process.stdout.write(`sealpost-dlq-worker ready port=${http.port}\n`);
+
+let stopping = false;
+const stop = (signal: string): void => {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping');
+  directory.stopAutoRefresh();
+  Promise.all([worker.stop(), http.stop()])
+    .then(() => process.exit(0))
+    .catch((err: unknown) => {
+      logger.error({ code: (err as { code?: string }).code }, 'unclean stop');
+      process.exit(1);
+    });
+};
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));

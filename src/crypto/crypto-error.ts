@@ -14,9 +14,7 @@ export type CryptoErrorCode =
   /** A hash state used after final() without reset(). */
   | 'CRYPTO_BAD_STATE'
   /** The requested provider could not be loaded (native addon missing, WebAssembly failed). */
-  | 'CRYPTO_PROVIDER_UNAVAILABLE'
-  /** The library reported a failure that no validated input should cause. */
-  | 'CRYPTO_OPERATION_FAILED';
+  | 'CRYPTO_PROVIDER_UNAVAILABLE';
 
 /** A typed crypto failure. Never retriable; messages name the argument and sizes, never its bytes. */
 export class CryptoError extends SealpostError {

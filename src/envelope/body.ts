@@ -1,4 +1,4 @@
-import { isU53, readU16, readU32, readU64, writeU16, writeU32, writeU64 } from './bytes.js';
+import { copyBytes, isU53, readU16, readU32, readU64, writeU16, writeU32, writeU64 } from './bytes.js';
 import { BODY_FIXED_BYTES, BODY_VERSION, MESSAGE_ID_BYTES, SCHEMA_FP_BYTES } from './constants.js';
 
 /**
@@ -56,13 +56,13 @@ export function writeBody(
 export function parseBody(buf: Uint8Array): MessageBody | null {
   if (buf.length < BODY_FIXED_BYTES || buf[0] !== BODY_VERSION) return null;
   let off = 1;
-  const messageId = buf.slice(off, off + MESSAGE_ID_BYTES);
+  const messageId = copyBytes(buf, off, off + MESSAGE_ID_BYTES);
   off += MESSAGE_ID_BYTES;
   const createdAtMs = readU64(buf, off);
   const entityVersion = readU64(buf, off + 8);
   if (!isU53(createdAtMs) || !isU53(entityVersion)) return null;
   off += 16;
-  const schemaFp = buf.slice(off, off + SCHEMA_FP_BYTES);
+  const schemaFp = copyBytes(buf, off, off + SCHEMA_FP_BYTES);
   off += SCHEMA_FP_BYTES;
   const ctLen = readU16(buf, off);
   off += 2;
@@ -77,6 +77,6 @@ export function parseBody(buf: Uint8Array): MessageBody | null {
   const payloadLen = readU32(buf, off);
   off += 4;
   if (payloadLen !== buf.length - off) return null;
-  const payload = buf.slice(off, off + payloadLen);
+  const payload = copyBytes(buf, off, off + payloadLen);
   return { messageId, createdAtMs, entityVersion, schemaFp, contentType, payload };
 }

@@ -44,3 +44,13 @@ export function isU53(v: number): boolean {
 export function isU32(v: number): boolean {
   return Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
 }
+
+/**
+ * A copy of `b` (or of `b[start, end)`) as a plain Uint8Array. Not `b.slice()`: on a Buffer that is a
+ * view, and inputs here may be Buffers (Kafka values, provider outputs, caller keys).
+ */
+export function copyBytes(b: Uint8Array, start = 0, end = b.length): Uint8Array {
+  const out = new Uint8Array(end - start);
+  out.set(b.subarray(start, end));
+  return out;
+}

@@ -4,6 +4,7 @@
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
+import { copyBytes } from './bytes.js';
 import { decodeEnvelope, type EnvelopeDecodeLimits } from './envelope-codec.js';
 import { EnvelopeError } from './errors.js';
 import { HeaderCache } from './header-cache.js';
@@ -46,6 +47,9 @@ export class EnvelopeOpener {
   readonly #opts: EnvelopeOpenerOptions;
   readonly cache: HeaderCache;
   #keys: readonly RecipientKeyPair[];
+  /** The last header seen and its hh: consecutive records of one session skip hashing the header. */
+  #lastHeader: Uint8Array = new Uint8Array(0);
+  #lastHh = '';
 
   constructor(opts: EnvelopeOpenerOptions) {
     this.#opts = opts;
@@ -70,7 +74,7 @@ export class EnvelopeOpener {
     const match = findSlot(env.header, this.#keys);
     if (match === undefined) return { kind: 'not-addressed' };
 
-    const hh = this.cache.keyOf(env.headerBytes);
+    const hh = this.#headerKey(env.headerBytes);
     const rejected = this.cache.getRejected(hh);
     if (rejected !== undefined) throw new EnvelopeError(rejected);
     let cached = this.cache.getSession(hh);
@@ -105,6 +109,16 @@ export class EnvelopeOpener {
     } finally {
       if (!inCache) session.close();
     }
+  }
+
+  /** hh of a header; identical bytes have the identical hash, so the last one is remembered. */
+  #headerKey(headerBytes: Uint8Array): string {
+    const last = this.#lastHeader;
+    if (last.length === headerBytes.length && Buffer.compare(last, headerBytes) === 0) return this.#lastHh;
+    const hh = this.cache.keyOf(headerBytes);
+    this.#lastHeader = copyBytes(headerBytes);
+    this.#lastHh = hh;
+    return hh;
   }
 
   /** Closes every cached session. */

@@ -6,7 +6,7 @@
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
-import { readU32, readU64 } from './bytes.js';
+import { copyBytes, readU32, readU64 } from './bytes.js';
 import {
   BOX_PLAINTEXT_BYTES,
   COMMIT_BYTES,
@@ -121,7 +121,7 @@ export function openSessionHeader(
     const expiresAtMs = readU64(privatePlain, 8);
     const maxMessages = readU32(privatePlain, 16);
     const flags = privatePlain[20]!;
-    const streamId = privatePlain.slice(21, 21 + STREAM_ID_BYTES);
+    const streamId = copyBytes(privatePlain, 21, 21 + STREAM_ID_BYTES);
     const sig = privatePlain.subarray(PRIVATE_SIG_OFFSET, PRIVATE_PLAINTEXT_BYTES);
     if ((flags & ~KNOWN_FLAGS) !== 0) throw new EnvelopeError('BAD_FLAGS');
     if (createdAtMs < 0 || expiresAtMs < 0 || createdAtMs > expiresAtMs) throw new EnvelopeError('BAD_HEADER_TIMES');
@@ -132,7 +132,7 @@ export function openSessionHeader(
     if (createdAtMs > now + policy.skewMs) throw new EnvelopeError('HEADER_FROM_FUTURE');
     if (createdAtMs < now - policy.horizonMs) throw new EnvelopeError('HEADER_EXPIRED');
 
-    const senderKid = opened.slice(SEED_BYTES + MAC_KEY_BYTES, BOX_PLAINTEXT_BYTES);
+    const senderKid = copyBytes(opened, SEED_BYTES + MAC_KEY_BYTES, BOX_PLAINTEXT_BYTES);
     const sender = opts.resolver.resolveSender(senderKid, header.topic);
     checkSender(sender, createdAtMs, policy);
     if (!opts.resolver.mayReceive(key.kid, header.topic)) throw new EnvelopeError('RECIPIENT_NOT_ALLOWED');
@@ -141,18 +141,18 @@ export function openSessionHeader(
     const tbs = buildHeaderTbs(headerPublic, senderKid, priv);
     if (!p.verifyDetached(sig, tbs, sender.signingPublicKey)) throw new EnvelopeError('BAD_HEADER_SIGNATURE');
 
-    macKey = opened.slice(SEED_BYTES, SEED_BYTES + MAC_KEY_BYTES);
+    macKey = copyBytes(opened, SEED_BYTES, SEED_BYTES + MAC_KEY_BYTES);
     const session = new OpenedSession({
       provider: p,
       clock: opts.clock,
       policy,
-      sessionId: header.sessionId.slice(),
+      sessionId: copyBytes(header.sessionId),
       topic: header.topic,
       slot,
-      recipientKid: key.kid.slice(),
+      recipientKid: copyBytes(key.kid),
       senderKid,
       senderIdentity: sender.identity,
-      senderSigningPublicKey: sender.signingPublicKey.slice(),
+      senderSigningPublicKey: copyBytes(sender.signingPublicKey),
       streamId,
       createdAtMs,
       expiresAtMs,

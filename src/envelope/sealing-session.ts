@@ -6,7 +6,7 @@
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
 import { bodyLength, writeBody } from './body.js';
-import { isU32, isU53 } from './bytes.js';
+import { copyBytes, isU32, isU53 } from './bytes.js';
 import {
   AEAD_TAG_BYTES,
   BOX_PLAINTEXT_BYTES,
@@ -112,6 +112,11 @@ export interface SealInput {
 
 /** A sealed record value and the ids the pipeline reports in metadata events. */
 export interface SealedMessage {
+  /**
+   * The record value: a plain Uint8Array over memory from Node's Buffer pool (no zero-filling: every
+   * byte is written). Kafka clients want a Buffer: `Buffer.from(v.buffer, v.byteOffset, v.length)`
+   * wraps it without a copy.
+   */
   readonly value: Uint8Array;
   readonly messageId: Uint8Array;
   readonly createdAtMs: number;
@@ -279,7 +284,9 @@ export class SealingSession {
     t.computeDigest();
 
     const n = this.#macKeys.length;
-    const out = new Uint8Array(envelopeSize(this.headerBytes.length, seq, ctLen, n));
+    const pooled = Buffer.allocUnsafe(envelopeSize(this.headerBytes.length, seq, ctLen, n));
+    // A plain Uint8Array view: Buffer#slice would return a view where callers expect a copy.
+    const out = new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.length);
     writeFramePrefix(out, this.#schemaId);
     let o = FRAME_PREFIX_BYTES;
     out.set(this.headerBytes, o);
@@ -372,7 +379,7 @@ export function createSealingSession(opts: SealingSessionOptions): SealingSessio
       random(macKey);
       boxInput.set(macKey, SEED_BYTES);
       macKeys.push(macKey);
-      kids.push(r.kid.slice());
+      kids.push(copyBytes(r.kid));
       boxes.push(p.boxSeal(boxInput, r.publicKey));
     }
     const flags = opts.signEveryMessage === true ? FLAG_SIGN_EVERY_MESSAGE : 0;
@@ -381,13 +388,13 @@ export function createSealingSession(opts: SealingSessionOptions): SealingSessio
       expiresAtMs,
       maxMessages: opts.maxMessages,
       flags,
-      streamId: opts.streamId.slice(),
+      streamId: copyBytes(opts.streamId),
     };
     const publicFields: SessionHeaderFields = {
       version: ENVELOPE_VERSION,
       suite: ENVELOPE_SUITE,
       sessionId,
-      namespace: opts.namespace.slice(),
+      namespace: copyBytes(opts.namespace),
       topic: opts.topic,
       kids,
       boxes,
@@ -417,7 +424,7 @@ export function createSealingSession(opts: SealingSessionOptions): SealingSessio
       sessionHash,
       headerBytes,
       // A copy: the caller may zero its key on rotation while this session still runs.
-      signingKey: flags !== 0 ? signingKey.slice() : null,
+      signingKey: flags !== 0 ? copyBytes(signingKey) : null,
       padding,
       maxCt: opts.maxCiphertextBytes ?? Number.MAX_SAFE_INTEGER,
       random,

@@ -3,6 +3,7 @@
  * 0, shared by all sessions of the stream; never persisted, shared or resumed (a restarted producer
  * takes a new random streamId).
  */
+import { copyBytes } from './bytes.js';
 import { STREAM_ID_BYTES } from './constants.js';
 import { EnvelopeUsageError } from './errors.js';
 
@@ -13,7 +14,7 @@ export class SequenceCounter {
   /** `streamId`: 16 random bytes, fresh per producer instance and topic. */
   constructor(streamId: Uint8Array) {
     if (streamId.length !== STREAM_ID_BYTES) throw new EnvelopeUsageError('ARGUMENT_INVALID', 'streamId must be 16 bytes');
-    this.streamId = streamId.slice();
+    this.streamId = copyBytes(streamId);
   }
 
   /** Takes the next seq of `partition`. */

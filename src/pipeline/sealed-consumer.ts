@@ -114,6 +114,8 @@ export interface SealedConsumerOptions {
   readonly onAlert?: (alert: { readonly topic: string; readonly partition: number; readonly code: string }) => void;
   readonly consumerOptions?: Omit<TransportConsumerOptions, 'groupId'>;
   readonly partitionsConsumedConcurrently?: number;
+  /** Within a batch, write the replay state and commit after this many records. Default 500. */
+  readonly commitEveryRecords?: number;
   /** Replay windows idle this long shrink to their highest seq. Default 1 h. */
   readonly windowIdleShrinkMs?: number;
   readonly metrics?: PipelineMetrics;
@@ -360,6 +362,8 @@ export class SealedConsumer {
         processed = true;
         control.resolveOffset(record.offset);
         if (++count % 200 === 0) await control.heartbeat();
+        // Large batches commit as they go, so a crash redelivers at most `commitEveryRecords` records.
+        if (count % (this.#o.commitEveryRecords ?? 500) === 0) await this.#persist(entry);
       }
     } finally {
       if (processed) await this.#persist(entry);

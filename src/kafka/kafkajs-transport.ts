@@ -528,8 +528,13 @@ class KafkajsConsumer implements TransportConsumer {
           try {
             await eachBatch(toConsumedBatch(batch), control);
           } catch (err) {
-            // Never let a handler error reach kafkajs (it would restart the whole consumer): pause the
-            // partition with backoff; unresolved records come again after it resumes.
+            // A rebalance seen by heartbeat or commitOffsets inside the handler: hand kafkajs its own
+            // error so the member rejoins now (kafkajs matches on the protocol error type).
+            if (err instanceof TransportError && err.code === 'REBALANCE_IN_PROGRESS' && err.cause instanceof Error) {
+              throw err.cause;
+            }
+            // Any other handler error must not reach kafkajs (it would restart the whole consumer):
+            // pause the partition with backoff; unresolved records come again after it resumes.
             options.onHandlerError?.(err, at);
             this.#logger.warn({ err: describeError(err), topic: at.topic, partition: at.partition }, 'batch handler failed; partition paused');
             this.pause([at], { resumeAfterMs: this.#backoff.nextDelayMs(at) });
@@ -560,10 +565,14 @@ class KafkajsConsumer implements TransportConsumer {
     };
   }
 
-  async commitOffsets(commits: readonly OffsetCommit[]): Promise<void> {
+  #requireRunning(operation: string): void {
     if (!this.#running) {
-      throw new TransportError('NOT_CONNECTED', 'commitOffsets needs a running consumer (call run first)', { retriable: true });
+      throw new TransportError('NOT_CONNECTED', `${operation} needs a running consumer (call run first)`, { retriable: true });
     }
+  }
+
+  async commitOffsets(commits: readonly OffsetCommit[]): Promise<void> {
+    this.#requireRunning('commitOffsets');
     for (const c of commits) {
       checkPartition(c.partition);
       checkOffset(c.offset);
@@ -574,6 +583,7 @@ class KafkajsConsumer implements TransportConsumer {
   }
 
   pause(partitions: readonly TopicPartition[], options: { readonly resumeAfterMs?: number } = {}): void {
+    this.#requireRunning('pause');
     const grouped = groupByTopic(partitions);
     try {
       this.#consumer.pause(grouped);
@@ -602,6 +612,7 @@ class KafkajsConsumer implements TransportConsumer {
   }
 
   resume(partitions: readonly TopicPartition[]): void {
+    this.#requireRunning('resume');
     for (const at of partitions) {
       const timer = this.#resumeTimers.get(tpKey(at));
       if (timer !== undefined) clearTimeout(timer);
@@ -615,15 +626,14 @@ class KafkajsConsumer implements TransportConsumer {
   }
 
   paused(): TopicPartition[] {
+    if (!this.#running) return [];
     return this.#consumer.paused().flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition })));
   }
 
   seek(at: TopicPartition, offset: string): void {
     checkPartition(at.partition);
     checkOffset(offset);
-    if (!this.#running) {
-      throw new TransportError('NOT_CONNECTED', 'seek needs a running consumer (call run first)', { retriable: true });
-    }
+    this.#requireRunning('seek');
     try {
       this.#consumer.seek({ topic: at.topic, partition: at.partition, offset });
     } catch (err) {

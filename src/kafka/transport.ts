@@ -136,7 +136,12 @@ export interface BatchControl {
   isStale(): boolean;
 }
 
-/** Handles one batch of one partition. Throwing pauses the partition with backoff (see run). */
+/**
+ * Handles one batch of one partition. Throwing pauses the partition with backoff — except a
+ * REBALANCE_IN_PROGRESS TransportError (from `heartbeat` or `commitOffsets` during a rebalance), which
+ * makes the member rejoin the group at once; unresolved records are then read again by whoever owns
+ * the partition next, from the last committed offset.
+ */
 export type BatchHandler = (batch: ConsumedBatch, control: BatchControl) => Promise<void>;
 
 /**
@@ -147,7 +152,7 @@ export type MessageOutcome =
   | { readonly kind: 'processed' }
   | { readonly kind: 'retry'; readonly retryAfterMs?: number };
 
-/** Handles one record. Throwing is treated as `{ kind: 'retry' }` with backoff. */
+/** Handles one record. Throwing is treated as `{ kind: 'retry' }` with backoff (see BatchHandler). */
 export type MessageHandler = (record: ConsumedRecord) => Promise<MessageOutcome>;
 
 /** How to run a consumer: exactly one of `eachMessage` and `eachBatch`. */
@@ -207,7 +212,10 @@ export interface TransportConsumer {
   run(options: ConsumerRunOptions): Promise<void>;
   /** Commits offsets with their metadata for this consumer's group. */
   commitOffsets(commits: readonly OffsetCommit[]): Promise<void>;
-  /** Stops fetching these partitions; with `resumeAfterMs` they resume by themselves. */
+  /**
+   * Stops fetching these partitions; with `resumeAfterMs` they resume by themselves. Needs a running
+   * consumer (NOT_CONNECTED before `run`); pausing inside an `onAssignment` listener is fine.
+   */
   pause(partitions: readonly TopicPartition[], options?: { readonly resumeAfterMs?: number }): void;
   resume(partitions: readonly TopicPartition[]): void;
   /** The partitions paused now. */

@@ -297,6 +297,48 @@ describe('kafkajs transport: consuming', () => {
     expect(got).toEqual(['c']);
   });
 
+  it('survives a rebalance mid-stream: the group splits the partitions and every record is committed', async () => {
+    const topic = await freshTopic('transport-rebalance', 2);
+    const producer = await startProducer();
+    const perPartition = 60;
+    await producer.sendBatch(
+      [0, 1].map((partition) => ({
+        topic,
+        partition,
+        records: Array.from({ length: perPartition }, (_, i) => ({ key: null, value: Buffer.from(`${partition}:${i}`) })),
+      })),
+    );
+    const groupId = `it-rebalance-${hex()}`;
+    const processed = new Set<string>();
+    const assignments: Record<string, number[][]> = { a: [], b: [] };
+    const member = async (name: 'a' | 'b') => {
+      const consumer = newConsumer(transport(), groupId);
+      consumer.onAssignment((as) => assignments[name]!.push(as.map((x) => x.partition).sort()));
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await consumer.run({
+        eachMessage: async (r) => {
+          await new Promise((res) => setTimeout(res, 15));
+          // During the rebalance this throws REBALANCE_IN_PROGRESS; rethrown, it makes the member rejoin.
+          await consumer.commitOffsets([{ topic, partition: r.partition, offset: String(BigInt(r.offset) + 1n), metadata: name }]);
+          processed.add(r.value!.toString());
+          return { kind: 'processed' };
+        },
+      });
+      return consumer;
+    };
+    await member('a');
+    await waitFor('a to make progress', () => processed.size >= 10);
+    await member('b');
+    await waitFor('every record processed', () => processed.size === 2 * perPartition, 90_000);
+    // After the rebalance each member owns one partition.
+    await waitFor('split assignment', () => (assignments.b!.at(-1)?.length ?? 0) === 1 && assignments.a!.at(-1)?.length === 1);
+    expect(assignments.a![0]).toEqual([0, 1]);
+    expect([...assignments.a!.at(-1)!, ...assignments.b!.at(-1)!].sort()).toEqual([0, 1]);
+    const offsets = await admin.fetchCommittedOffsets(groupId, [topic]);
+    expect(offsets.map((o) => o.offset)).toEqual([String(perPartition), String(perPartition)]);
+  });
+
   it('commitOffsets before run is a typed NOT_CONNECTED error', async () => {
     const consumer = newConsumer();
     await expect(consumer.commitOffsets([{ topic: 't', partition: 0, offset: '1', metadata: null }])).rejects.toMatchObject({ code: 'NOT_CONNECTED' });

@@ -1,0 +1,115 @@
+/**
+ * Metadata events: the producer and consumer report sealed / session_opened / opened / rejected /
+ * dead_lettered events, batched and sealed to the `audit` identity on the metadata topic; an audit
+ * SealedConsumer receives the raw batches, every event validates, the detailed rejection code is
+ * there (sealed), and no event carries a payload.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateMetadataEvent, type MetadataEvent } from '../../src/events/metadata-event.js';
+import type { TransportProducer } from '../../src/kafka/transport.js';
+import { decodeMetadataEventBatch, METADATA_EVENTS_CONTENT_TYPE, MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import { readRaw, startConsumer, startProducer, type TestConsumer, type TestProducer } from '../support/pipeline-parties.js';
+import { makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+
+const N = 1000;
+const SECRET_NOTE = 'secret-note-7f3a';
+const transport = testTransport('pipeline-events');
+const topic = freshTopic('pipe-ev');
+const t = pipelineTopics('pipe-ev');
+let world: PipelineWorld;
+const closers: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  world = await makePipelineWorld([
+    { name: 'orders', send: [topic, t.metadata], receive: [] },
+    { name: 'billing', send: [t.metadata], receive: [topic] },
+    { name: 'audit', send: [], receive: [t.metadata] },
+  ]);
+  await createTopics(transport, [{ topic, numPartitions: 2 }, { topic: t.metadata }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
+});
+
+afterAll(async () => {
+  for (const c of closers.reverse()) await c();
+  await world?.cleanup();
+});
+
+async function emitterFor(name: string): Promise<MetadataEventEmitter> {
+  const p = await startProducer(world, transport, name);
+  const emitter = new MetadataEventEmitter({ producer: p.producer, topic: t.metadata, crypto: world.crypto, clock: systemClock, actor: name, maxBatch: 200 });
+  closers.push(async () => {
+    await emitter.close();
+    await p.producer.close();
+  });
+  return emitter;
+}
+
+describe('metadata events sealed to audit', () => {
+  it('reports what was sealed, opened and rejected, without payloads', async () => {
+    const ordersEvents = await emitterFor('orders');
+    const billingEvents = await emitterFor('billing');
+    const orders: TestProducer = await startProducer(world, transport, 'orders', { valueSchemas: { [topic]: ORDER_SCHEMA }, events: ordersEvents });
+    closers.push(() => orders.producer.close());
+    const sent = await orders.producer.send({
+      topic,
+      messages: Array.from({ length: N }, (_, i) => ({ key: `k${i % 7}`, value: { id: `e-${i}`, cents: i, note: SECRET_NOTE } })),
+    });
+    const [first] = await readRaw(transport, topic, 1);
+    const raw: TransportProducer = transport.producer();
+    await raw.connect();
+    const tampered = Buffer.from(first!.value!);
+    tampered[tampered.length - 25]! ^= 0x80;
+    await raw.send({ topic, partition: first!.partition, records: [{ key: first!.key, value: tampered }] });
+    await raw.disconnect();
+
+    const billing: TestConsumer = await startConsumer(world, transport, 'billing', {
+      groupId: `billing-${topic}`,
+      topics: [topic],
+      stateTopic: t.state,
+      deadLetterTopic: t.dlq,
+      events: billingEvents,
+    });
+    closers.push(() => billing.consumer.close());
+    await waitFor(() => billing.total() >= N, 'deliveries', 60_000);
+
+    const events: MetadataEvent[] = [];
+    const batches: { sender: string; contentType: string }[] = [];
+    const audit = await startConsumer(world, transport, 'audit', {
+      groupId: `audit-${t.metadata}`,
+      topics: [t.metadata],
+      stateTopic: t.state,
+      deadLetterTopic: t.dlq,
+      rawContentTypes: [METADATA_EVENTS_CONTENT_TYPE],
+      onMessage: (d) => {
+        batches.push({ sender: d.sender, contentType: d.contentType });
+        for (const e of decodeMetadataEventBatch(d.value as Buffer)) {
+          expect(validateMetadataEvent(e)).toEqual([]);
+          const ev = e as MetadataEvent;
+          // The actor is the verified sender of the batch.
+          expect(ev.actor).toBe(d.sender);
+          events.push(ev);
+        }
+        return Promise.resolve();
+      },
+    });
+    closers.push(() => audit.consumer.close());
+    const count = (type: string, actor: string) => events.filter((e) => e.type === type && e.actor === actor).length;
+    await waitFor(
+      () => count('sealed', 'orders') >= N && count('opened', 'billing') >= N && count('dead_lettered', 'billing') >= 1,
+      'sealed, opened and dead_lettered events',
+      60_000,
+    );
+    expect(batches.every((b) => b.contentType === METADATA_EVENTS_CONTENT_TYPE)).toBe(true);
+    expect(count('session_opened', 'orders')).toBeGreaterThanOrEqual(1);
+    const sealedIds = new Set(events.filter((e) => e.type === 'sealed').map((e) => e.messageId));
+    for (const s of sent) expect(sealedIds.has(s.messageId)).toBe(true);
+    const opened = events.find((e) => e.type === 'opened')!;
+    expect(opened).toMatchObject({ sender: 'orders', topic, group: `billing-${topic}` });
+    expect(opened.ciphertextDigest).toMatch(/^[0-9a-f]{64}$/);
+    const rejected = events.find((e) => e.type === 'rejected')!;
+    expect(rejected).toMatchObject({ reason: 'MESSAGE', detail: 'BAD_TAG', topic });
+    expect(JSON.stringify(events)).not.toContain(SECRET_NOTE);
+    expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);
+  });
+});

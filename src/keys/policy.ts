@@ -56,8 +56,14 @@ export class DirectoryPolicy {
     const nowMs = this.#clock.nowMs();
     const r = this.#activeRecord(identity, nowMs);
     if (r === undefined) {
-      const any = this.#directory.records().some((x) => x.identity === identity);
-      throw new PolicyError(any ? 'SENDER_REVOKED' : 'SENDER_UNKNOWN', `identity ${identity} has no active directory key`);
+      // Report the state of the identity's most recently changed key.
+      const latest = this.#directory
+        .records()
+        .filter((x) => x.identity === identity)
+        .reduce<DirectoryRecord | undefined>((a, b) => (a === undefined || b.serial > a.serial ? b : a), undefined);
+      const code: PolicyErrorCode =
+        latest === undefined ? 'SENDER_UNKNOWN' : latest.status === 'revoked' ? 'SENDER_REVOKED' : latest.status === 'retiring' ? 'SENDER_RETIRED' : 'SENDER_KEY_NOT_VALID_AT_TIME';
+      throw new PolicyError(code, `identity ${identity} has no active directory key valid now`);
     }
     if (!topicMatches(r.sendTopics, topic)) throw new PolicyError('SENDER_NOT_ALLOWED', `identity ${identity} may not send to ${topic}`);
   }

@@ -191,6 +191,8 @@ describe('key lifecycle on real OpenBao Transit', () => {
     // --- destruction of the retired consumer key after the retention ---
     expect((await destroyRetired({ path: paths.consumer, retentionMs: 7 * DAY_MS, crypto, clock })).destroyed).toEqual([]);
     clock.advance(7 * DAY_MS);
+    const backupBeforeDestroy = join(dir, 'consumer.before-destroy');
+    await copyFile(paths.consumer, backupBeforeDestroy);
     const { destroyed } = await destroyRetired({ path: paths.consumer, retentionMs: 7 * DAY_MS, crypto, clock });
     expect(destroyed).toEqual([1]);
     await publishDirectory({ authorityFile: paths.authority, kms, crypto, clock, location, grants, headTtlMs: DAY_MS });
@@ -202,6 +204,20 @@ describe('key lifecycle on real OpenBao Transit', () => {
     // m1 was sealed to the destroyed key only: nothing can open it any more.
     expect(outcome(() => makeOpener(consumer4).open(m1, ctx))).toBe('not-addressed');
     for (const k of consumer4.openingKeys()) expect(k.kid).not.toEqual(published.records.find((r) => r.identity === 'consumer')!.boxKid);
+
+    // Shredding copies too: rotate the KMS key, rewrap every live file, raise the minimum. A backup
+    // taken before the destruction (whose wraps are now below the minimum) no longer unwraps.
+    await rewrapIdentity({ path: paths.consumer, kms, crypto, rotateKmsKeyFirst: true });
+    await rewrapIdentity({ path: paths.producer, kms, crypto });
+    expect((await rewrapIdentity({ path: paths.authority, kms, crypto, raiseMinDecryptionVersion: true })).kms).toMatchObject({ latestVersion: 3, minDecryptionVersion: 3 });
+    const shredded = await openIdentity({ path: backupBeforeDestroy, kms, crypto }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((shredded as KmsError).code).toBe('KMS_VERSION_BELOW_MINIMUM');
+    const consumer5 = await openIdentity({ path: paths.consumer, kms, crypto });
+    expect(consumer5.generations()).toHaveLength(1);
+    consumer5.close();
 
     const shown = await showDirectory({ location, authorityPublicKey: pinned, crypto, clock });
     expect(shown.records.map((r) => [r.identity, r.status]).sort()).toEqual([

@@ -2,6 +2,7 @@ import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createCryptoProvider } from '../../../src/crypto/index.js';
 import type { CryptoProvider } from '../../../src/crypto/provider.js';
 import { ManualClock } from '../../../src/runtime/clock.js';
 import { CountingKms } from '../../../src/keys/kms/counting-kms.js';
@@ -107,6 +108,23 @@ describe('LocalKms', () => {
     expect(await third.unwrap(w2)).toEqual(secret);
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     await third.close();
+  });
+
+  it('is provider-independent: what sodium-native wraps, libsodium-wrappers unwraps (and back)', async () => {
+    const path = join(dir, 'k.json');
+    const native = await createCryptoProvider('sodium-native');
+    const wasm = await createCryptoProvider('libsodium-wrappers');
+    const a = await LocalKms.open({ path, crypto: native, clock, create: true });
+    const secret = native.randomBytes(32);
+    const w1 = await a.wrap(secret);
+    await a.close();
+    const b = await LocalKms.open({ path, crypto: wasm, clock });
+    expect(await b.unwrap(w1)).toEqual(secret);
+    const w2 = await b.wrap(secret);
+    await b.close();
+    const c = await LocalKms.open({ path, crypto: native, clock });
+    expect(await c.unwrap(w2)).toEqual(secret);
+    await c.close();
   });
 
   it('counts calls through the CountingKms decorator', async () => {

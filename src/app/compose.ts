@@ -14,6 +14,7 @@ import type { Kms } from '../keys/kms/kms.js';
 import { LocalKms } from '../keys/kms/local-kms.js';
 import { OpenBaoTransitKms, type TransitAuth } from '../keys/kms/openbao-transit-kms.js';
 import { RetryingKms } from '../keys/kms/retrying-kms.js';
+import { ServiceKeys } from '../keys/service-keys.js';
 import { SchemaRegistryClient } from '../registry/schema-registry-client.js';
 import type { Clock } from '../runtime/clock.js';
 
@@ -120,18 +121,46 @@ export function buildDirectorySource(
   });
 }
 
+/** The pinned authority key from the config (hex), or a config error naming the variable. */
+export function authorityKeyOf(config: SealpostConfig): Uint8Array {
+  if (config.authorityPublicKey === undefined) {
+    throw new ConfigError('CONFIG_INVALID', 'SEALPOST_AUTHORITY_PUBLIC_KEY (hex) is required: it pins the directory authority');
+  }
+  return new Uint8Array(Buffer.from(config.authorityPublicKey, 'hex'));
+}
+
+/**
+ * A service's keys at start-up: its identity file unwrapped through the KMS (one call per key), the
+ * directory validated and refreshed in the background.
+ */
+export async function openServiceKeys(
+  config: SealpostConfig,
+  deps: { crypto: CryptoProvider; clock: Clock; kms: Kms; onRefreshError?: (err: unknown) => void },
+): Promise<ServiceKeys> {
+  if (config.identityFile === undefined) {
+    throw new ConfigError('CONFIG_INVALID', 'SEALPOST_IDENTITY_FILE is required: the service identity key file');
+  }
+  return ServiceKeys.open({
+    identityPath: config.identityFile,
+    kms: deps.kms,
+    crypto: deps.crypto,
+    clock: deps.clock,
+    authorityPublicKey: authorityKeyOf(config),
+    directorySource: buildDirectorySource(config, deps),
+    refreshIntervalMs: 30_000,
+    ...(deps.onRefreshError === undefined ? {} : { onRefreshError: deps.onRefreshError }),
+  });
+}
+
 /** Opens and validates the key directory against the pinned authority key. */
 export async function openKeyDirectory(
   config: SealpostConfig,
   deps: { crypto: CryptoProvider; clock: Clock },
 ): Promise<KeyDirectory> {
-  if (config.authorityPublicKey === undefined) {
-    throw new ConfigError('CONFIG_INVALID', 'SEALPOST_AUTHORITY_PUBLIC_KEY (hex) is required: it pins the directory authority');
-  }
   return KeyDirectory.open({
     crypto: deps.crypto,
     clock: deps.clock,
-    authorityPublicKey: new Uint8Array(Buffer.from(config.authorityPublicKey, 'hex')),
+    authorityPublicKey: authorityKeyOf(config),
     source: buildDirectorySource(config, deps),
   });
 }

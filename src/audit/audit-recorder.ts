@@ -51,10 +51,20 @@ export class AuditRecorder {
 
   /** Appends a batch (redelivered events are skipped); returns how many entries were new. */
   async record(events: readonly MetadataEvent[]): Promise<number> {
-    const appended = this.#o.store.append(events);
     await this.#flushUnpublished();
-    if (this.#o.store.head().count - this.#lastCheckpointCount >= this.#o.checkpointEveryEntries) {
-      await this.checkpointNow();
+    let appended = 0;
+    let rest = events;
+    // Append in chunks that end where a checkpoint is due, so checkpoints land exactly every
+    // `checkpointEveryEntries` entries whatever the batch sizes. (A crash between chunks is harmless:
+    // redelivered events already in the log are skipped by eventId.)
+    while (rest.length > 0) {
+      const room = this.#o.checkpointEveryEntries - (this.#o.store.head().count - this.#lastCheckpointCount);
+      const chunk = rest.slice(0, Math.max(1, room));
+      rest = rest.slice(chunk.length);
+      appended += this.#o.store.append(chunk);
+      if (this.#o.store.head().count - this.#lastCheckpointCount >= this.#o.checkpointEveryEntries) {
+        await this.checkpointNow();
+      }
     }
     return appended;
   }

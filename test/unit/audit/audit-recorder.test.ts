@@ -66,6 +66,12 @@ describe('AuditRecorder', () => {
     expect(published.map((c) => c.count)).toEqual([2]);
   });
 
+  it('checkpoints exactly every 1,000 entries even inside large batches', async () => {
+    const { published, recorder } = setup();
+    await recorder.record(Array.from({ length: 2500 }, (_, j) => ev(j)));
+    expect(published.map((c) => c.count)).toEqual([1000, 2000]);
+  });
+
   it('does not append a redelivered event twice', async () => {
     const { store, recorder } = setup();
     expect(await recorder.record([ev(1), ev(2)])).toBe(2);

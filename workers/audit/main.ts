@@ -1,0 +1,75 @@
+/**
+ * The audit worker, runnable on its own: `node dist/workers/audit/main.js` (or `npm run
+ * worker:audit`). Runs as the `audit` identity (SEALPOST_IDENTITY_FILE), consumes the sealed metadata
+ * topic into the tamper-evident log (SEALPOST_AUDIT_DB), publishes signed checkpoints to
+ * SEALPOST_CHECKPOINT_TOPIC. `/healthz` and `/metrics` on SEALPOST_HTTP_PORT; SIGTERM/SIGINT stop it
+ * cleanly (after a final checkpoint).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { buildKms, buildRegistry, buildTransport, openServiceKeys } from '../../src/app/compose.js';
+import { AuditWorker } from '../../src/audit/audit-worker.js';
+import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createCryptoProvider } from '../../src/crypto/index.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { HealthServer } from '../../src/observability/health-server.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { readEnv } from '../../src/runtime/env.js';
+
+const config = loadConfig(readEnv());
+const logger = createLogger({ level: config.logLevel, name: 'sealpost-audit-worker' });
+const crypto = await createCryptoProvider();
+const kms = await buildKms(config, { crypto, clock: systemClock });
+const keys = await openServiceKeys(config, {
+  crypto,
+  clock: systemClock,
+  kms,
+  onRefreshError: (err) => logger.warn({ code: (err as { code?: string }).code }, 'directory refresh failed'),
+});
+mkdirSync(dirname(config.auditDb), { recursive: true });
+const store = new SqliteAuditStore(config.auditDb, crypto);
+const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+const worker = new AuditWorker({
+  transport: buildTransport(config, { logger, clock: systemClock, clientId: 'sealpost-audit-worker' }),
+  registry: buildRegistry(config),
+  crypto,
+  clock: systemClock,
+  identity: keys.identity,
+  directory: keys.directory,
+  kms,
+  store,
+  metadataTopic: config.metadataTopic,
+  checkpointTopic: config.checkpointTopic,
+  stateTopic: config.stateTopic,
+  deadLetterTopic: config.deadLetterTopic,
+  sessionTimeoutMs: config.consumerSessionTimeoutMs,
+  promRegistry: registry,
+  logger,
+});
+const http = new HealthServer({ registry, health: () => worker.health(), port: config.httpPort });
+await http.start();
+await worker.start();
+logger.info({ port: http.port, kmsCalls: kms.counts() }, 'audit worker started');
+process.stdout.write(`sealpost-audit-worker ready port=${http.port}\n`);
+
+let stopping = false;
+const stop = (signal: string): void => {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping');
+  Promise.all([worker.stop(), http.stop()])
+    .then(async () => {
+      keys.close();
+      await kms.close();
+      process.exit(0);
+    })
+    .catch((err: unknown) => {
+      logger.error({ code: (err as { code?: string }).code }, 'unclean stop');
+      process.exit(1);
+    });
+};
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));

@@ -114,6 +114,8 @@ export interface SealedConsumerOptions {
   readonly onAlert?: (alert: { readonly topic: string; readonly partition: number; readonly code: string }) => void;
   readonly consumerOptions?: Omit<TransportConsumerOptions, 'groupId'>;
   readonly partitionsConsumedConcurrently?: number;
+  /** Cap of the backoff between retries of a transient failure. Default 10,000 ms. */
+  readonly maxRetryDelayMs?: number;
   /** Within a batch, write the replay state and commit after this many records. Default 500. */
   readonly commitEveryRecords?: number;
   /** Replay windows idle this long shrink to their highest seq. Default 1 h. */
@@ -350,7 +352,7 @@ export class SealedConsumer {
         if (outcome.kind === 'retry') {
           const n = (this.#backoff.get(key) ?? 0) + 1;
           this.#backoff.set(key, n);
-          const delay = Math.max(outcome.afterMs, Math.min(30_000, 100 * 2 ** Math.min(n, 9)));
+          const delay = Math.max(outcome.afterMs, Math.min(this.#o.maxRetryDelayMs ?? 10_000, 100 * 2 ** Math.min(n, 9)));
           this.#o.metrics?.transientRetries.inc({ reason: outcome.reason });
           this.#logger.info({ topic: record.topic, partition: record.partition, offset: record.offset, reason: outcome.reason, delayMs: delay }, 'partition paused');
           control.pause({ resumeAfterMs: delay });

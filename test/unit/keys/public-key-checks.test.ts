@@ -52,7 +52,7 @@ describe('isValidEd25519PublicKey', () => {
 
   it('agrees with libsodium crypto_core_ed25519_is_valid_point on random encodings', () => {
     let valid = 0;
-    for (let i = 0; i < 3000; i++) {
+    for (let i = 0; i < 1500; i++) {
       const b = randomBytes(32);
       const ours = isValidEd25519PublicKey(b);
       expect(ours).toBe(sodium.crypto_core_ed25519_is_valid_point(b));
@@ -60,8 +60,8 @@ describe('isValidEd25519PublicKey', () => {
     }
     // About half of random strings decode to a curve point and 1/8 of those are in the prime-order
     // subgroup: ≈ 1/16 valid, so both answers were exercised.
-    expect(valid).toBeGreaterThan(100);
-    expect(valid).toBeLessThan(300);
+    expect(valid).toBeGreaterThan(40);
+    expect(valid).toBeLessThan(160);
   });
 });
 

@@ -139,6 +139,8 @@ interface PartitionEntry {
   persisting: Promise<void>;
   /** First time an unknown sender was seen at an offset (bounded wait). */
   unknownSince: Map<string, number>;
+  /** Unclassified failures per offset (bounded). */
+  unexpected: Map<string, number>;
   /** Offsets handed to the handler before (redelivery hint), bounded. */
   attempted: Map<string, number>;
 }
@@ -278,6 +280,7 @@ export class SealedConsumer {
         dirty: false,
         persisting: Promise.resolve(),
         unknownSince: new Map(),
+        unexpected: new Map(),
         attempted: new Map(),
       });
     }
@@ -422,6 +425,7 @@ export class SealedConsumer {
           admit: () => {
             const verdict = this.#admission.take(tpKey(record.topic, record.partition));
             if (verdict !== 'admitted') m?.throttled.inc({ scope: verdict });
+            else m?.sessionsOpened.inc({ side: 'consumer' });
             return verdict === 'admitted';
           },
         },
@@ -439,7 +443,7 @@ export class SealedConsumer {
         entry.unknownSince.delete(record.offset);
         return this.#reject(record, err.coarse, err.code);
       }
-      return this.#transient(err, 'open');
+      return this.#unexpected(record, entry, err, 'open');
     } finally {
       m?.openSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     }
@@ -491,7 +495,7 @@ export class SealedConsumer {
       }
       if (err instanceof AvroSchemaError) return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
       if (err instanceof AvroDecodeError) return this.#reject(record, 'PAYLOAD', 'PAYLOAD_INVALID');
-      return this.#transient(err, 'payload');
+      return this.#unexpected(record, entry, err, 'payload');
     } finally {
       if (msg.contentType === AVRO_CONTENT_TYPE) o.crypto.memzero(msg.payload);
     }
@@ -559,6 +563,23 @@ export class SealedConsumer {
     o.events?.emit({ type: 'rejected', ...base, detail });
     o.events?.emit({ type: 'dead_lettered', ...base });
     return DONE;
+  }
+
+  /**
+   * An error no module classified (a bug, not the record's fault as far as we know): retried like a
+   * transient failure, but a record that fails this way 5 times is dead-lettered (class MALFORMED,
+   * detail UNEXPECTED_ERROR) so one record can never stall its partition.
+   */
+  async #unexpected(record: ConsumedRecord, entry: PartitionEntry, err: unknown, where: string): Promise<RecordOutcome> {
+    const n = (entry.unexpected.get(record.offset) ?? 0) + 1;
+    if (n < 5) {
+      entry.unexpected.set(record.offset, n);
+      if (entry.unexpected.size > 1000) entry.unexpected.delete(entry.unexpected.keys().next().value as string);
+      return this.#transient(err, where);
+    }
+    entry.unexpected.delete(record.offset);
+    this.#logger.error({ err: describeError(err), where, topic: record.topic, partition: record.partition, offset: record.offset }, 'unexpected error; dead-lettering');
+    return this.#reject(record, 'MALFORMED', 'UNEXPECTED_ERROR');
   }
 
   #transient(err: unknown, where: string): RecordOutcome {

@@ -26,6 +26,8 @@ export interface ServiceSpec {
   readonly name: string;
   readonly send: readonly string[];
   readonly receive: readonly string[];
+  /** Generate the identity but leave it out of the first directory (add it later with change()). */
+  readonly unlisted?: boolean;
 }
 
 export interface PipelineWorld {
@@ -40,7 +42,7 @@ export interface PipelineWorld {
   /** A KeyDirectory over the in-memory document (each service gets its own). */
   directory(): Promise<KeyDirectory>;
   /** Re-signs the directory with changed drafts (e.g. a revocation). */
-  change(drafts: readonly DirectoryRecordDraft[]): void;
+  change(drafts: readonly DirectoryRecordDraft[]): Promise<void>;
   draft(name: string): DirectoryRecordDraft;
   registry(url?: string): SchemaRegistryClient;
   metrics(): { registry: Registry; metrics: PipelineMetrics };
@@ -75,10 +77,13 @@ export async function makePipelineWorld(services: readonly ServiceSpec[], option
       receiveTopics: [...s.receive],
     });
   }
-  let doc = signDirectory({ crypto, authority, clock, headTtlMs: DAY_MS, changes: [...drafts.values()] });
+  const listed = services.filter((s) => s.unlisted !== true).map((s) => drafts.get(s.name)!);
+  let doc = signDirectory({ crypto, authority, clock, headTtlMs: DAY_MS, changes: listed });
   const loaded: LoadedIdentity[] = [authority];
   const directories: KeyDirectory[] = [];
   const source = { readAll: () => Promise.resolve(documentEntries(doc)) };
+  // The authority's own view of what it published (the `previous` of the next signature).
+  const published = await KeyDirectory.open({ crypto, authorityPublicKey: authority.signingKey().publicKey, source, clock });
   return {
     dir,
     crypto,
@@ -97,9 +102,9 @@ export async function makePipelineWorld(services: readonly ServiceSpec[], option
       directories.push(d);
       return d;
     },
-    change(changes) {
-      const previous = directories[0]?.snapshot();
-      doc = signDirectory({ crypto, authority, clock, headTtlMs: DAY_MS, previous, changes });
+    async change(changes) {
+      doc = signDirectory({ crypto, authority, clock, headTtlMs: DAY_MS, previous: published.snapshot(), changes });
+      await published.refresh();
       for (const d of changes) drafts.set(d.identity, d);
     },
     draft(name) {

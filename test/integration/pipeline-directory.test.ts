@@ -1,0 +1,107 @@
+/**
+ * The pipeline and the directory: sessions rotate by count; explicit recipients outside the directory's
+ * permission are refused; a revoked recipient drops out of the next session (directory epoch change
+ * touching a recipient); a sender revoked mid-session has its next records refused (HEADER); an
+ * unknown sender waits for a directory refresh and is then delivered, not dead-lettered.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEAD_LETTER_HEADER, decodeDeadLetterMetadata } from '../../src/events/dead-letter.js';
+import { PolicyError } from '../../src/keys/policy.js';
+import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import { readRaw, startConsumer, startProducer, type TestConsumer, type TestProducer } from '../support/pipeline-parties.js';
+import { counterValue, makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+
+const transport = testTransport('pipeline-directory');
+const topic = freshTopic('pipe-dir');
+const t = pipelineTopics('pipe-dir');
+let world: PipelineWorld;
+const closers: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  world = await makePipelineWorld([
+    { name: 'orders', send: [topic], receive: [] },
+    { name: 'refunds', send: [topic], receive: [] },
+    { name: 'newcomer', send: [topic], receive: [], unlisted: true },
+    { name: 'billing', send: [], receive: [topic] },
+    { name: 'shipping', send: [], receive: [topic] },
+    { name: 'outsider', send: [], receive: ['elsewhere'] },
+    { name: 'audit', send: [], receive: ['audit-topic'] },
+  ]);
+  await createTopics(transport, [{ topic }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
+});
+
+afterAll(async () => {
+  for (const c of closers.reverse()) await c();
+  await world?.cleanup();
+});
+
+const msgs = (n: number, tag: string) => Array.from({ length: n }, (_, i) => ({ key: `${tag}-${i % 3}`, value: { id: `${tag}-${i}`, cents: i, note: tag } }));
+
+async function producer(name: string, extra = {}): Promise<TestProducer> {
+  const p = await startProducer(world, transport, name, { valueSchemas: { [topic]: ORDER_SCHEMA }, metrics: world.metrics().metrics, ...extra });
+  closers.push(() => p.producer.close());
+  return p;
+}
+
+async function consumer(name: string): Promise<TestConsumer> {
+  const c = await startConsumer(world, transport, name, {
+    groupId: `${name}-${topic}`,
+    topics: [topic],
+    stateTopic: t.state,
+    deadLetterTopic: t.dlq,
+    unknownSenderWaitMs: 60_000,
+    maxRetryDelayMs: 1000,
+  });
+  closers.push(() => c.consumer.close());
+  return c;
+}
+
+describe('pipeline and directory', () => {
+  it('rotates sessions, refuses disallowed recipients, follows revocations and late-listed senders', async () => {
+    const billing = await consumer('billing');
+    const shipping = await consumer('shipping');
+
+    // Rotation by count: 1,000 messages at 100 per session = 10 sessions.
+    const { registry: promOrders, metrics } = world.metrics();
+    const orders = await producer('orders', { maxMessagesPerSession: 100, metrics });
+    await orders.producer.send({ topic, messages: msgs(1000, 'rot') });
+    expect(await counterValue(promOrders, 'sealpost_sessions_opened_total', { side: 'producer' })).toBe(10);
+    await waitFor(() => billing.total() >= 1000 && shipping.total() >= 1000, 'rotation deliveries');
+
+    // Explicit recipients must be allowed by the directory.
+    await expect(orders.producer.send({ topic, recipients: ['outsider'], messages: msgs(1, 'x') })).rejects.toSatisfy(
+      (e: unknown) => e instanceof PolicyError && e.code === 'RECIPIENT_NOT_ALLOWED',
+    );
+    await expect(orders.producer.send({ topic, recipients: ['nobody'], messages: msgs(1, 'x') })).rejects.toBeInstanceOf(PolicyError);
+
+    // Revoking a recipient: the producer's next session leaves it out.
+    await world.change([{ ...world.draft('shipping'), status: 'revoked', retiredAtMs: Date.now() }]);
+    await orders.directory.refresh();
+    await orders.producer.send({ topic, messages: msgs(50, 'after-revoke') });
+    expect(await counterValue(promOrders, 'sealpost_sessions_opened_total', { side: 'producer' })).toBe(11);
+    await waitFor(() => billing.total() >= 1050, 'billing gets the post-revocation messages');
+    await waitFor(async () => (await counterValue(shipping.promRegistry, 'sealpost_skipped_not_addressed_total')) >= 50, 'shipping skips them');
+    expect(shipping.total()).toBe(1000);
+
+    // A sender revoked mid-session: its open session keeps sealing (stale producer directory), but the
+    // consumer, once its directory has the revocation, refuses the next records (HEADER).
+    const refunds = await producer('refunds');
+    await refunds.producer.send({ topic, recipients: ['billing'], messages: msgs(5, 'refund-a') });
+    await waitFor(() => billing.total() >= 1055, 'refunds before revocation');
+    await world.change([{ ...world.draft('refunds'), status: 'revoked', retiredAtMs: Date.now() }]);
+    await billing.directory.refresh();
+    await refunds.producer.send({ topic, recipients: ['billing'], messages: msgs(5, 'refund-b') });
+    await waitFor(async () => (await counterValue(billing.promRegistry, 'sealpost_dead_lettered_total', { class: 'HEADER' })) >= 5, 'revoked sender refused');
+    expect(billing.total()).toBe(1055);
+    const dl = await readRaw(transport, t.dlq, 5);
+    expect(dl.map((r) => decodeDeadLetterMetadata(r.headers.filter((h) => h.key === DEAD_LETTER_HEADER).at(-1)!.value!)!.class)).toEqual(Array(5).fill('HEADER'));
+
+    // A sender the consumer's directory does not know yet: paused until a refresh lists it, then delivered.
+    await world.change([world.draft('newcomer')]);
+    const newcomer = await producer('newcomer');
+    await newcomer.producer.send({ topic, recipients: ['billing'], messages: msgs(3, 'new') });
+    await waitFor(() => billing.total() >= 1058, 'newcomer delivered after a directory refresh', 60_000);
+    expect(await counterValue(billing.promRegistry, 'sealpost_transient_retries_total', { reason: 'unknown-sender' })).toBeGreaterThanOrEqual(1);
+    expect(await counterValue(billing.promRegistry, 'sealpost_dead_lettered_total')).toBe(5);
+  });
+});

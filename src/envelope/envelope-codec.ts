@@ -159,20 +159,19 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
-/**
- * Decodes and validates a record value (docs/SPEC.md §Opening step 1). Throws EnvelopeError
- * [MALFORMED] at the first problem, before allocating for any declared length.
- */
-export function decodeEnvelope(value: Uint8Array, limits: EnvelopeDecodeLimits): DecodedEnvelope {
-  const maxRecipients = Math.min(limits.maxRecipients ?? MAX_RECIPIENTS, MAX_RECIPIENTS);
+/** Checks magic and schema id; returns the offset of the Avro body. */
+function checkFrame(value: Uint8Array, limits: EnvelopeDecodeLimits): number {
   if (value.length < FRAME_PREFIX_BYTES) fail('TOO_SHORT');
   if (value[0] !== CONFLUENT_MAGIC) fail('BAD_MAGIC');
   const schemaId = ((value[1]! << 24) | (value[2]! << 16) | (value[3]! << 8) | value[4]!) >>> 0;
   if (schemaId !== limits.envelopeSchemaId) fail('WRONG_SCHEMA_ID');
+  return FRAME_PREFIX_BYTES;
+}
 
-  const c = new Cursor(value);
-  c.pos = FRAME_PREFIX_BYTES;
-  const headerStart = c.pos;
+/** Decodes the header record at the cursor (fields are views into the cursor's buffer). */
+function decodeHeader(c: Cursor, limits: EnvelopeDecodeLimits): SessionHeaderFields {
+  const value = c.buf;
+  const maxRecipients = Math.min(limits.maxRecipients ?? MAX_RECIPIENTS, MAX_RECIPIENTS);
   const version = c.long();
   if (version !== ENVELOPE_VERSION) fail('BAD_VERSION');
   const suite = c.long();
@@ -208,8 +207,18 @@ export function decodeEnvelope(value: Uint8Array, limits: EnvelopeDecodeLimits):
   if (c.long() !== 0) fail('NON_CANONICAL'); // an extra array block
   const commit = c.fixed(COMMIT_BYTES);
   const priv = c.fixed(PRIVATE_BYTES);
-  const headerBytes = value.subarray(headerStart, c.pos);
+  return { version, suite, sessionId, namespace, topic, kids, boxes, commit, private: priv };
+}
 
+/** Decodes seq, nonce, ct and tags after the header; n = the header's slot count. */
+function decodeTail(
+  c: Cursor,
+  limits: EnvelopeDecodeLimits,
+  header: SessionHeaderFields,
+  headerBytes: Uint8Array,
+): DecodedEnvelope {
+  const value = c.buf;
+  const n = header.kids.length;
   const seq = c.long();
   if (seq < 0 || seq >= MAX_SEQ_EXCLUSIVE) fail('BAD_SEQ');
   const nonce = c.fixed(NONCE_BYTES);
@@ -225,25 +234,61 @@ export function decodeEnvelope(value: Uint8Array, limits: EnvelopeDecodeLimits):
   for (let i = 0; i < n; i++) tags[i] = c.fixed(TAG_BYTES);
   if (c.long() !== 0) fail('NON_CANONICAL');
   if (c.pos !== value.length) fail('TRAILING_BYTES');
+  return { header, headerBytes, seq, nonce, ct, tags };
+}
 
-  return {
-    header: {
-      version,
-      suite,
-      sessionId,
-      namespace,
-      topic,
-      kids,
-      boxes,
-      commit,
-      private: priv,
-    },
-    headerBytes,
-    seq,
-    nonce,
-    ct,
-    tags,
-  };
+/**
+ * Decodes and validates a record value (docs/SPEC.md §Opening step 1). Throws EnvelopeError
+ * [MALFORMED] at the first problem, before allocating for any declared length.
+ */
+export function decodeEnvelope(value: Uint8Array, limits: EnvelopeDecodeLimits): DecodedEnvelope {
+  const c = new Cursor(value);
+  c.pos = checkFrame(value, limits);
+  const headerStart = c.pos;
+  const header = decodeHeader(c, limits);
+  return decodeTail(c, limits, header, value.subarray(headerStart, c.pos));
+}
+
+/**
+ * decodeEnvelope with a memory of the last header: consecutive records of one session carry
+ * byte-identical headers, so when the bytes after the frame prefix start with the last successfully
+ * decoded header, that header's fields are reused (they are views into a private copy, validated
+ * under the same limits) and only the tail is decoded. Same results and errors as decodeEnvelope.
+ */
+export class EnvelopeDecoder {
+  readonly #limits: EnvelopeDecodeLimits;
+  #lastHeaderBytes: Uint8Array = new Uint8Array(0);
+  #lastHeader: SessionHeaderFields | null = null;
+
+  constructor(limits: EnvelopeDecodeLimits) {
+    this.#limits = limits;
+  }
+
+  decode(value: Uint8Array): DecodedEnvelope {
+    const limits = this.#limits;
+    const c = new Cursor(value);
+    c.pos = checkFrame(value, limits);
+    const last = this.#lastHeaderBytes;
+    const end = FRAME_PREFIX_BYTES + last.length;
+    if (
+      this.#lastHeader !== null &&
+      end <= value.length &&
+      Buffer.compare(last, value.subarray(FRAME_PREFIX_BYTES, end)) === 0
+    ) {
+      c.pos = end;
+      return decodeTail(c, limits, this.#lastHeader, last);
+    }
+    const headerStart = c.pos;
+    decodeHeader(c, limits); // validates in place first: nothing is copied for a bad header
+    const copy = new Uint8Array(c.pos - headerStart);
+    copy.set(value.subarray(headerStart, c.pos));
+    const own = new Cursor(copy);
+    const header = decodeHeader(own, limits);
+    const env = decodeTail(c, limits, header, copy);
+    this.#lastHeaderBytes = copy;
+    this.#lastHeader = header;
+    return env;
+  }
 }
 
 /** Bytes of the zigzag varint of a non-negative integer < 2^53. */

@@ -5,7 +5,7 @@
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
 import { copyBytes } from './bytes.js';
-import { decodeEnvelope, type EnvelopeDecodeLimits } from './envelope-codec.js';
+import { EnvelopeDecoder, type EnvelopeDecodeLimits } from './envelope-codec.js';
 import { EnvelopeError } from './errors.js';
 import { HeaderCache } from './header-cache.js';
 import { checkSender, findSlot, openSessionHeader, type RecipientKeyPair } from './open-session-header.js';
@@ -50,10 +50,12 @@ export class EnvelopeOpener {
   /** The last header seen and its hh: consecutive records of one session skip hashing the header. */
   #lastHeader: Uint8Array = new Uint8Array(0);
   #lastHh = '';
+  readonly #decoder: EnvelopeDecoder;
 
   constructor(opts: EnvelopeOpenerOptions) {
     this.#opts = opts;
     this.#keys = opts.recipientKeys;
+    this.#decoder = new EnvelopeDecoder(opts.limits);
     this.cache = opts.cache ?? new HeaderCache({ provider: opts.provider, maxSessions: 1024, maxRejected: 4096 });
   }
 
@@ -69,7 +71,7 @@ export class EnvelopeOpener {
    */
   open(value: Uint8Array, ctx: RecordContext, hooks: OpenHooks = {}): OpenResult {
     const o = this.#opts;
-    const env = decodeEnvelope(value, o.limits);
+    const env = this.#decoder.decode(value);
     if (env.header.topic !== ctx.topic) throw new EnvelopeError('TOPIC_MISMATCH');
     const match = findSlot(env.header, this.#keys);
     if (match === undefined) return { kind: 'not-addressed' };
@@ -114,7 +116,10 @@ export class EnvelopeOpener {
   /** hh of a header; identical bytes have the identical hash, so the last one is remembered. */
   #headerKey(headerBytes: Uint8Array): string {
     const last = this.#lastHeader;
-    if (last.length === headerBytes.length && Buffer.compare(last, headerBytes) === 0) return this.#lastHh;
+    // The decoder hands back the same header copy for a repeated header: usually an identity check.
+    if (last === headerBytes || (last.length === headerBytes.length && Buffer.compare(last, headerBytes) === 0)) {
+      return this.#lastHh;
+    }
     const hh = this.cache.keyOf(headerBytes);
     this.#lastHeader = copyBytes(headerBytes);
     this.#lastHh = hh;

@@ -51,6 +51,8 @@ export class HeaderCache {
   readonly #maxRejected: number;
   readonly #sessions = new Map<string, CachedSession>();
   readonly #rejected = new Map<string, EnvelopeErrorCode>();
+  /** The most recently used session key: re-touching it in the LRU is skipped. */
+  #mru = '';
   #input = new Uint8Array(LABELS.headerBytes.length + 1024);
   readonly #hh = new Uint8Array(32);
 
@@ -81,8 +83,11 @@ export class HeaderCache {
       this.#sessions.delete(hh);
       return undefined;
     }
-    this.#sessions.delete(hh);
-    this.#sessions.set(hh, e);
+    if (hh !== this.#mru) {
+      this.#sessions.delete(hh);
+      this.#sessions.set(hh, e);
+      this.#mru = hh;
+    }
     return e;
   }
 
@@ -98,6 +103,7 @@ export class HeaderCache {
     if (old !== undefined && old.session !== session) old.session.close();
     this.#sessions.delete(hh);
     this.#sessions.set(hh, { session, epoch });
+    this.#mru = hh;
     while (this.#sessions.size > this.#maxSessions) {
       const [k, v] = this.#sessions.entries().next().value as [string, CachedSession];
       this.#sessions.delete(k);

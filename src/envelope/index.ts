@@ -10,6 +10,7 @@ export type { KidAlgorithm } from './derive.js';
 export {
   CONFLUENT_MAGIC,
   decodeEnvelope,
+  EnvelopeDecoder,
   encodeEnvelope,
   encodeSessionHeader,
   isValidTopic,

@@ -23,7 +23,14 @@ export class MessageTranscripts {
   readonly #tagIn = new Uint8Array(LABELS.tag.length + 1 + KID_BYTES + HASH_BYTES);
   readonly #sigIn = new Uint8Array(LABELS.messageSig.length + CTX_MAX + HASH_BYTES);
   #ctOffset = 0;
-  #ctLength = 0;
+  // Views cached so a message does not allocate them again (each subarray is a heap object).
+  readonly #kbHash: Uint8Array;
+  readonly #aadViews: [Uint8Array, Uint8Array];
+  #keyView: Uint8Array;
+  #viewsFor = -1;
+  #nonceView: Uint8Array = new Uint8Array(0);
+  #ctView: Uint8Array = new Uint8Array(0);
+  #digestView: Uint8Array = new Uint8Array(0);
   /** The digest of the current message (after computeDigest). */
   readonly digest = new Uint8Array(HASH_BYTES);
 
@@ -37,6 +44,10 @@ export class MessageTranscripts {
     this.#keyIn.set(LABELS.recordKey, 0);
     this.#tagIn.set(LABELS.tag, 0);
     this.#sigIn.set(LABELS.messageSig, 0);
+    const kbAt = LABELS.aad.length + HASH_BYTES + 4 + 8 + 1;
+    this.#kbHash = this.#aad.subarray(kbAt, kbAt + HASH_BYTES);
+    this.#aadViews = [this.#aad.subarray(0, kbAt), this.#aad.subarray(0, kbAt + HASH_BYTES)];
+    this.#keyView = this.#keyIn.subarray(0, LABELS.recordKey.length);
   }
 
   /** Sets the coordinates of the next message: partition, seq and the record key (null = none). */
@@ -51,12 +62,14 @@ export class MessageTranscripts {
       a[o++] = 1;
       const need = LABELS.recordKey.length + recordKey.length;
       if (need > this.#keyIn.length) {
+        this.#provider.memzero(this.#keyIn);
         const grown = new Uint8Array(Math.max(need, this.#keyIn.length * 2));
         grown.set(LABELS.recordKey, 0);
         this.#keyIn = grown;
       }
       this.#keyIn.set(recordKey, LABELS.recordKey.length);
-      this.#provider.hash(a.subarray(o, o + HASH_BYTES), this.#keyIn.subarray(0, need));
+      if (this.#keyView.length !== need || this.#keyView.buffer !== this.#keyIn.buffer) this.#keyView = this.#keyIn.subarray(0, need);
+      this.#provider.hash(this.#kbHash, this.#keyView);
       o += HASH_BYTES;
     }
     this.#ctxLength = o - LABELS.aad.length;
@@ -64,7 +77,7 @@ export class MessageTranscripts {
 
   /** The AEAD additional data for the current context. */
   aad(): Uint8Array {
-    return this.#aad.subarray(0, LABELS.aad.length + this.#ctxLength);
+    return this.#aadViews[this.#ctxLength === HASH_BYTES + 4 + 8 + 1 ? 0 : 1];
   }
 
   /**
@@ -79,11 +92,21 @@ export class MessageTranscripts {
       const grown = new Uint8Array(Math.max(need, this.#digestIn.length * 2));
       grown.set(LABELS.digest, 0);
       this.#digestIn = grown;
+      this.#viewsFor = -1;
     }
-    this.#digestIn.set(this.#aad.subarray(LABELS.aad.length, LABELS.aad.length + this.#ctxLength), LABELS.digest.length);
-    writeU32(this.#digestIn, nonceOffset + NONCE_BYTES, ctLength);
+    // ctx = aad minus its label: copied byte by byte (≤ 78 bytes) to avoid a view allocation.
+    const a = this.#aad;
+    const d = this.#digestIn;
+    for (let i = 0, j = LABELS.aad.length, k = LABELS.digest.length; i < this.#ctxLength; i++) d[k + i] = a[j + i]!;
+    writeU32(d, nonceOffset + NONCE_BYTES, ctLength);
     this.#ctOffset = nonceOffset + NONCE_BYTES + 4;
-    this.#ctLength = ctLength;
+    const viewsFor = this.#ctxLength * 0x1_0000_0000 + ctLength;
+    if (viewsFor !== this.#viewsFor) {
+      this.#viewsFor = viewsFor;
+      this.#nonceView = d.subarray(nonceOffset, nonceOffset + NONCE_BYTES);
+      this.#ctView = d.subarray(this.#ctOffset, this.#ctOffset + ctLength);
+      this.#digestView = d.subarray(0, this.#ctOffset + ctLength);
+    }
     return nonceOffset;
   }
 
@@ -94,16 +117,17 @@ export class MessageTranscripts {
 
   /** Where the ciphertext goes inside digestInput(). */
   ciphertextView(): Uint8Array {
-    return this.#digestIn.subarray(this.#ctOffset, this.#ctOffset + this.#ctLength);
+    return this.#ctView;
   }
 
-  nonceView(nonceOffset: number): Uint8Array {
-    return this.#digestIn.subarray(nonceOffset, nonceOffset + NONCE_BYTES);
+  /** Where the nonce goes inside digestInput() (valid after prepareDigest). */
+  nonceView(): Uint8Array {
+    return this.#nonceView;
   }
 
   /** digest = H(L(digest) ‖ ctx ‖ nonce ‖ u32 |ct| ‖ ct). */
   computeDigest(): void {
-    this.#provider.hash(this.digest, this.#digestIn.subarray(0, this.#ctOffset + this.#ctLength));
+    this.#provider.hash(this.digest, this.#digestView);
   }
 
   /** tag_i = MAC(macKey_i, L(tag) ‖ u8 i ‖ kid_i ‖ digest), written into `out` (16 bytes). */

@@ -109,6 +109,8 @@ export class OpenedSession {
   readonly #t: MessageTranscripts;
   readonly #tag = new Uint8Array(TAG_BYTES);
   readonly #replayPrefix: string;
+  #lastPartition = -1;
+  #lastReplayKey = '';
   #plain: Uint8Array;
   #closed = false;
 
@@ -144,7 +146,11 @@ export class OpenedSession {
 
   /** The replay window key of this session's stream on `partition`. */
   replayKey(partition: number): string {
-    return `${this.#replayPrefix}${partition}`;
+    if (partition !== this.#lastPartition) {
+      this.#lastPartition = partition;
+      this.#lastReplayKey = `${this.#replayPrefix}${partition}`;
+    }
+    return this.#lastReplayKey;
   }
 
   /**
@@ -165,8 +171,8 @@ export class OpenedSession {
 
     // 6. Tag over the record's own coordinates.
     t.setContext(ctx.partition, env.seq, ctx.key);
-    const nonceOffset = t.prepareDigest(ct.length);
-    t.digestInput().set(env.nonce, nonceOffset);
+    t.prepareDigest(ct.length);
+    t.nonceView().set(env.nonce);
     t.ciphertextView().set(ct);
     t.computeDigest();
     t.computeTag(this.#tag, this.#macKey, this.slot, this.recipientKid);
@@ -191,11 +197,12 @@ export class OpenedSession {
       this.#plain.set(LABELS.body, 0);
     }
     const plain = this.#plain;
+    const padded = plain.subarray(lb, lb + paddedLen);
     try {
-      if (!p.aeadDecrypt(plain.subarray(lb, lb + paddedLen), ct, t.aad(), env.nonce, this.#kMsg)) {
+      if (!p.aeadDecrypt(padded, ct, t.aad(), env.nonce, this.#kMsg)) {
         throw new EnvelopeError('DECRYPT_FAILED');
       }
-      const plainLen = unpaddedLength(plain.subarray(lb, lb + paddedLen), paddedLen);
+      const plainLen = unpaddedLength(padded, paddedLen);
       if (plainLen < 0) throw new EnvelopeError('BAD_PADDING');
       let bodyLen = plainLen;
       if (this.signEveryMessage) {
@@ -235,7 +242,7 @@ export class OpenedSession {
         },
       };
     } finally {
-      p.memzero(plain.subarray(lb, lb + paddedLen));
+      p.memzero(padded);
     }
   }
 

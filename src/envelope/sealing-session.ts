@@ -160,6 +160,7 @@ export class SealingSession {
   readonly #random: (out: Uint8Array) => void;
   readonly #t: MessageTranscripts;
   #plain: Uint8Array;
+  readonly #tag = new Uint8Array(TAG_BYTES);
   #sent = 0;
   #closed = false;
   #lastContentType = '';
@@ -276,11 +277,12 @@ export class SealingSession {
     writePadding(plain, lb + plainLen, lb + padded);
 
     // AEAD straight into the digest input, then digest and tags.
-    const nonceOffset = t.prepareDigest(ctLen);
-    const nonce = t.nonceView(nonceOffset);
+    t.prepareDigest(ctLen);
+    const nonce = t.nonceView();
     this.#random(nonce);
     const ct = t.ciphertextView();
-    this.#provider.aeadEncrypt(ct, plain.subarray(lb, lb + padded), t.aad(), nonce, this.#kMsg);
+    const paddedView = plain.subarray(lb, lb + padded);
+    this.#provider.aeadEncrypt(ct, paddedView, t.aad(), nonce, this.#kMsg);
     t.computeDigest();
 
     const n = this.#macKeys.length;
@@ -298,12 +300,14 @@ export class SealingSession {
     out.set(ct, o);
     o += ctLen;
     o = writeVarLong(out, o, n);
+    const tag = this.#tag;
     for (let i = 0; i < n; i++) {
-      t.computeTag(out.subarray(o, o + TAG_BYTES), this.#macKeys[i]!, i, this.recipientKids[i]!);
+      t.computeTag(tag, this.#macKeys[i]!, i, this.recipientKids[i]!);
+      out.set(tag, o);
       o += TAG_BYTES;
     }
     out[o] = 0;
-    this.#provider.memzero(plain.subarray(lb, lb + padded));
+    this.#provider.memzero(paddedView);
     this.#sent++;
     return { value: out, messageId, createdAtMs };
   }

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import type { CryptoProvider } from '../../../../src/crypto/provider.js';
-import { decodeEnvelope, EnvelopeError, type EnvelopeOpener } from '../../../../src/envelope/index.js';
+import { decodeEnvelope, EnvelopeDecoder, EnvelopeError, type EnvelopeOpener } from '../../../../src/envelope/index.js';
 import { makeWorld, SCHEMA_FP, SCHEMA_ID, TOPIC, type World } from './world.js';
 
 export interface FuzzTarget {
@@ -15,6 +15,8 @@ export interface FuzzTarget {
   readonly opener: EnvelopeOpener;
   /** Valid envelopes to mutate: 1 recipient, 3 recipients (we are one), signed, keyed. */
   readonly seeds: readonly Uint8Array[];
+  /** A header-remembering decoder shared by all inputs: it must agree with decodeEnvelope. */
+  readonly decoder: EnvelopeDecoder;
   /** Slowest single input seen (ms). */
   maxInputMs: number;
 }
@@ -31,7 +33,7 @@ export function makeFuzzTarget(p: CryptoProvider): FuzzTarget {
     seeds.push(s.seal({ partition: 0, seq: 7, key: null, schemaFp: SCHEMA_FP, contentType: 'c', payload: new Uint8Array(payloadLen).fill(1) }).value);
     s.close();
   }
-  return { world, opener: world.opener('bob'), seeds, maxInputMs: 0 };
+  return { world, opener: world.opener('bob'), seeds, decoder: new EnvelopeDecoder(world.limits), maxInputMs: 0 };
 }
 
 type Mutation =
@@ -130,16 +132,30 @@ export function decoderOnRandomBytes(t: FuzzTarget): fc.IPropertyWithHooks<[Uint
   });
 }
 
-/** Mutated valid envelopes through the decoder: success or MALFORMED only. */
+/** A comparable summary of a decode: the error code, or the decoded fields in hex. */
+function decodeSummary(fn: () => ReturnType<typeof decodeEnvelope>): string {
+  try {
+    const e = fn();
+    const h = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    return [h(e.headerBytes), e.header.topic, e.header.kids.map(h).join(','), e.seq, h(e.nonce), h(e.ct), e.tags.map(h).join(',')].join('|');
+  } catch (err) {
+    return err instanceof EnvelopeError && err.coarse === 'MALFORMED' ? `MALFORMED:${err.code}` : `UNEXPECTED:${String(err)}`;
+  }
+}
+
+/**
+ * Mutated valid envelopes through the decoder: success or MALFORMED only, and the header-remembering
+ * EnvelopeDecoder (fed every input in turn, valid seeds in between) agrees with decodeEnvelope.
+ */
 export function decoderOnMutations(t: FuzzTarget): fc.IPropertyWithHooks<[number, Mutation[]]> {
   return fc.property(fc.nat(t.seeds.length - 1), fc.array(mutationArb, { minLength: 1, maxLength: 4 }), (i, ms) => {
     const input = applyMutations(t.seeds[i]!, ms);
-    try {
-      timed(t, () => decodeEnvelope(input, t.world.limits));
-      return true;
-    } catch (err) {
-      return err instanceof EnvelopeError && err.coarse === 'MALFORMED';
-    }
+    const plain = decodeSummary(() => timed(t, () => decodeEnvelope(input, t.world.limits)));
+    if (plain.startsWith('UNEXPECTED')) return false;
+    if (decodeSummary(() => t.decoder.decode(input)) !== plain) return false;
+    // Re-prime the decoder with a valid seed half the time, so both its paths are exercised.
+    if ((ms.length & 1) === 0) t.decoder.decode(t.seeds[i]!);
+    return true;
   });
 }
 

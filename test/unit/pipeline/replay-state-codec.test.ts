@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { ReplayWindow } from '../../../src/envelope/replay-window.js';
+import { PipelineError } from '../../../src/pipeline/pipeline-error.js';
+import { decodeStatePlaintext, encodeStatePlaintext, parseStatePointer } from '../../../src/pipeline/replay-state-store.js';
+
+function windows(): Map<string, ReplayWindow> {
+  const a = new ReplayWindow(1000);
+  for (const s of [0, 1, 2, 5, 900]) a.mark(s, 2000);
+  const b = new ReplayWindow(0);
+  b.mark(3, 5);
+  b.shrink();
+  return new Map([
+    ['aa.bb.topic.0', a],
+    ['cc.dd.topic.0', b],
+  ]);
+}
+
+const refused = (f: () => unknown): void => {
+  try {
+    f();
+  } catch (err) {
+    expect(err).toBeInstanceOf(PipelineError);
+    expect((err as PipelineError).code).toBe('REPLAY_STATE_MISMATCH');
+    return;
+  }
+  throw new Error('expected REPLAY_STATE_MISMATCH');
+};
+
+describe('replay state plaintext', () => {
+  it('round-trips generation, offset and windows exactly', () => {
+    const bytes = encodeStatePlaintext(42, 123_456_789_012n, windows());
+    const back = decodeStatePlaintext(bytes);
+    expect(back.generation).toBe(42);
+    expect(back.nextOffset).toBe(123_456_789_012n);
+    expect([...back.windows.keys()]).toEqual(['aa.bb.topic.0', 'cc.dd.topic.0']);
+    const a = back.windows.get('aa.bb.topic.0')!;
+    expect([0, 1, 2, 5, 900].map((s) => a.check(s))).toEqual(Array(5).fill('duplicate'));
+    expect(a.check(3)).toBe('fresh');
+    expect(back.windows.get('cc.dd.topic.0')!.check(1)).toBe('duplicate');
+    expect(encodeStatePlaintext(back.generation, back.nextOffset, back.windows)).toEqual(bytes);
+  });
+
+  it('refuses truncation, trailing bytes, duplicate keys and corrupted windows', () => {
+    const bytes = encodeStatePlaintext(1, 10n, windows());
+    for (let cut = 0; cut < bytes.length; cut += 7) refused(() => decodeStatePlaintext(bytes.subarray(0, cut)));
+    refused(() => decodeStatePlaintext(new Uint8Array([...bytes, 0])));
+    const one = encodeStatePlaintext(1, 10n, new Map([['k', new ReplayWindow(0)]]));
+    // Same window twice under one key: count 2, entries duplicated.
+    const entry = one.subarray(20);
+    const dup = new Uint8Array(20 + entry.length * 2);
+    dup.set(one.subarray(0, 20));
+    new DataView(dup.buffer).setUint32(16, 2);
+    dup.set(entry, 20);
+    dup.set(entry, 20 + entry.length);
+    refused(() => decodeStatePlaintext(dup));
+    const badWindow = Uint8Array.from(one);
+    badWindow[20 + 2 + 1 + 2] = 9; // window state version
+    refused(() => decodeStatePlaintext(badWindow));
+    const huge = Uint8Array.from(one);
+    new DataView(huge.buffer).setUint32(16, 0xffffffff);
+    refused(() => decodeStatePlaintext(huge));
+  });
+});
+
+describe('state pointer in the commit metadata', () => {
+  const h = 'ab'.repeat(32);
+  it('parses exactly the pointer format', () => {
+    expect(parseStatePointer(`sealpost-replay/v1 17 ${h}`)).toEqual({ generation: 17, hash: h });
+    for (const bad of [null, '', `sealpost-replay/v1 0 ${h}`, `sealpost-replay/v1 17 ${h.toUpperCase()}`, `sealpost-replay/v2 1 ${h}`, `sealpost-replay/v1 1 ${h} `, `sealpost-replay/v1 01 ${h}`]) {
+      expect(parseStatePointer(bad)).toBeUndefined();
+    }
+  });
+});

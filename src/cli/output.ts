@@ -4,6 +4,19 @@ export interface CliIo {
   readonly err: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /** Standard input (confirmations, `inspect --file -`); absent means "not a TTY, empty". */
+  readonly stdin?: CliStdin;
+  /** Aborted on SIGINT/SIGTERM: long-running commands (`audit tail --follow`) stop on it. */
+  readonly signal?: AbortSignal;
+}
+
+/** The bits of standard input commands use. */
+export interface CliStdin {
+  readonly isTTY: boolean;
+  /** Reads one line (without the newline); '' at end of input. */
+  readLine(): Promise<string>;
+  /** Reads everything until end of input. */
+  readAll(): Promise<Buffer>;
 }
 
 /** Exit codes, documented in the README and in `sealpost --help`. */

@@ -28,6 +28,7 @@ export const configSchema = z
   .object({
     identity: identityName.optional(),
     identityFile: z.string().min(1).optional(),
+    keysDir: z.string().min(1).default('.sealpost/keys'),
     kms: z.enum(['vault', 'local']).default('local'),
     localKekFile: z.string().min(1).default('.sealpost/kek.json'),
     vaultAddr: url.optional(),
@@ -41,6 +42,8 @@ export const configSchema = z
     vaultCaCertFile: z.string().min(1).optional(),
     kafkaBrokers: brokerList.optional(),
     kafkaClientId: z.string().min(1).max(255).default('sealpost'),
+    kafkaSslBrokers: brokerList.optional(),
+    kafkaTls: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
     kafkaSslCaFile: z.string().min(1).optional(),
     kafkaSslCertFile: z.string().min(1).optional(),
     kafkaSslKeyFile: z.string().min(1).optional(),
@@ -71,7 +74,7 @@ export const configSchema = z
       }
     }
     const ssl = [c.kafkaSslCaFile, c.kafkaSslCertFile, c.kafkaSslKeyFile].filter((x) => x !== undefined).length;
-    if (ssl > 0 && ssl < 3 && !(ssl === 1 && c.kafkaSslCaFile)) {
+    if (c.kafkaTls && ssl > 0 && ssl < 3 && !(ssl === 1 && c.kafkaSslCaFile)) {
       ctx.addIssue({ code: 'custom', path: ['kafkaSslCertFile'], message: 'mTLS needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE' });
     }
   });
@@ -82,6 +85,7 @@ export type SealpostConfig = z.infer<typeof configSchema>;
 export const ENV_KEYS: Readonly<Record<string, keyof SealpostConfig>> = {
   SEALPOST_IDENTITY: 'identity',
   SEALPOST_IDENTITY_FILE: 'identityFile',
+  SEALPOST_KEYS_DIR: 'keysDir',
   SEALPOST_KMS: 'kms',
   SEALPOST_LOCAL_KEK_FILE: 'localKekFile',
   VAULT_ADDR: 'vaultAddr',
@@ -95,6 +99,8 @@ export const ENV_KEYS: Readonly<Record<string, keyof SealpostConfig>> = {
   VAULT_CACERT: 'vaultCaCertFile',
   KAFKA_BROKERS: 'kafkaBrokers',
   KAFKA_CLIENT_ID: 'kafkaClientId',
+  KAFKA_SSL_BROKERS: 'kafkaSslBrokers',
+  SEALPOST_KAFKA_TLS: 'kafkaTls',
   KAFKA_SSL_CA_FILE: 'kafkaSslCaFile',
   KAFKA_SSL_CERT_FILE: 'kafkaSslCertFile',
   KAFKA_SSL_KEY_FILE: 'kafkaSslKeyFile',

@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { registerAllGroups } from '../../../src/cli/groups.js';
+import { createProgram } from '../../../src/cli/program.js';
+import { runCli } from './run-cli.js';
+
+/** Every leaf command path, e.g. ['keys', 'create']. */
+function leaves(cmd: Command, prefix: string[] = []): string[][] {
+  if (cmd.commands.length === 0) return [prefix];
+  return cmd.commands.flatMap((c) => leaves(c, [...prefix, c.name()]));
+}
+
+const program = createProgram({ out: () => undefined, err: () => undefined, env: {}, cwd: process.cwd() }, registerAllGroups);
+const all = leaves(program);
+
+describe('every sealpost command has --help with an example', () => {
+  it('knows the whole command set', () => {
+    const names = all.map((p) => p.join(' '));
+    for (const expected of [
+      'keys init-authority',
+      'keys create',
+      'keys rotate',
+      'keys revoke',
+      'keys destroy-retired',
+      'keys list',
+      'keys rewrap',
+      'directory publish',
+      'directory show',
+      'directory verify',
+      'config check',
+    ]) {
+      expect(names).toContain(expected);
+    }
+  });
+
+  for (const path of all) {
+    it(`${path.join(' ')} --help`, async () => {
+      const r = await runCli([...path, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain(`Usage: sealpost ${path.join(' ')}`);
+      expect(r.out).toMatch(/Example:\n {2}.*sealpost /);
+    });
+  }
+});

@@ -25,7 +25,7 @@ import type { Transport, TransportProducer } from '../kafka/transport.js';
 import type { Kms } from '../keys/kms/kms.js';
 import type { Clock } from '../runtime/clock.js';
 import { PipelineError } from './pipeline-error.js';
-import type { PipelineLogger } from './pipeline-logger.js';
+import { describeError, type PipelineLogger } from './pipeline-logger.js';
 
 const RECORD_VERSION = 1;
 const KEY_ID_BYTES = 16;
@@ -202,7 +202,16 @@ export class ReplayStateStore {
         continue;
       }
       if (typeof wrapped !== 'string') continue;
-      const key = await this.#o.kms.unwrap(wrapped);
+      let key: Uint8Array;
+      try {
+        key = await this.#o.kms.unwrap(wrapped);
+      } catch (err) {
+        // A key record another keyring wrapped (or a forged one) is not ours: skip it. A KMS that is
+        // down (retriable) fails the scan, which is retried with backoff.
+        if (typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true) throw err;
+        this.#o.logger.warn({ err: describeError(err) }, 'replay state key record could not be unwrapped; skipped');
+        continue;
+      }
       if (key.length !== 32) {
         this.#o.crypto.memzero(key);
         continue;

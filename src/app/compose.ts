@@ -27,7 +27,7 @@ import type { Clock } from '../runtime/clock.js';
 /** The KMS named by the config, with retry (transient errors, capped backoff) and call counting. */
 export async function buildKms(
   config: SealpostConfig,
-  deps: { crypto: CryptoProvider; clock: Clock; createLocalKeyring?: boolean },
+  deps: { crypto: CryptoProvider; clock: Clock; createLocalKeyring?: boolean; ensureTransitKey?: boolean },
 ): Promise<CountingKms> {
   let inner: Kms;
   if (config.kms === 'local') {
@@ -52,7 +52,7 @@ export async function buildKms(
       throw new ConfigError('CONFIG_INVALID', 'set VAULT_TOKEN_FILE, VAULT_TOKEN, or VAULT_ROLE_ID with VAULT_SECRET_ID_FILE');
     }
     const retrying = { clock: deps.clock, deadlineMs: 8000 };
-    inner = await OpenBaoTransitKms.create({
+    const transit = await OpenBaoTransitKms.create({
       endpoint: config.vaultAddr,
       keyName: config.vaultTransitKey,
       mountPath: config.vaultTransitMount,
@@ -61,13 +61,15 @@ export async function buildKms(
       auth,
       clock: deps.clock,
     });
-    inner = new RetryingKms(inner, retrying);
+    if (deps.ensureTransitKey === true) await transit.ensureKey();
+    inner = new RetryingKms(transit, retrying);
   }
   return new CountingKms(inner);
 }
 
+/** TLS options when SEALPOST_KAFKA_TLS=true: the CA and, for mTLS, the client certificate and key. */
 function kafkaSsl(config: SealpostConfig): { ca?: string; cert?: string; key?: string } | undefined {
-  if (config.kafkaSslCaFile === undefined && config.kafkaSslCertFile === undefined) return undefined;
+  if (!config.kafkaTls) return undefined;
   const read = (p: string | undefined): string | undefined => (p === undefined ? undefined : readFileSync(p, 'utf8'));
   const ssl: { ca?: string; cert?: string; key?: string } = {};
   const ca = read(config.kafkaSslCaFile);
@@ -79,7 +81,9 @@ function kafkaSsl(config: SealpostConfig): { ca?: string; cert?: string; key?: s
   return ssl;
 }
 
+/** KAFKA_SSL_BROKERS with TLS on (when set), else KAFKA_BROKERS. */
 function brokersOf(config: SealpostConfig): string[] {
+  if (config.kafkaTls && config.kafkaSslBrokers !== undefined) return config.kafkaSslBrokers;
   if (config.kafkaBrokers === undefined) {
     throw new ConfigError('CONFIG_INVALID', 'KAFKA_BROKERS is required (with the local stack: `set -a; . .stack/env; set +a`)');
   }

@@ -63,7 +63,9 @@ describe('loadConfig', () => {
   });
 
   it('needs a complete client certificate for mTLS', () => {
-    expect(problemsOf(() => loadConfig({ KAFKA_SSL_CERT_FILE: '/x.pem' })).join()).toContain('KAFKA_SSL_KEY_FILE');
+    expect(problemsOf(() => loadConfig({ SEALPOST_KAFKA_TLS: 'true', KAFKA_SSL_CERT_FILE: '/x.pem' })).join()).toContain('KAFKA_SSL_KEY_FILE');
+    // Without SEALPOST_KAFKA_TLS the certificate files are not used (the stack's env names them for tests).
+    expect(loadConfig({ KAFKA_SSL_CERT_FILE: '/x.pem' }).kafkaTls).toBe(false);
   });
 });
 

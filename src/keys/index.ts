@@ -49,6 +49,7 @@ export {
   recordToBeSigned,
   signedHeadToJson,
   signedRecordToJson,
+  TOKEN_CLASS_PATTERN,
   TOPIC_PATTERN,
   topicMatches,
 } from './directory/directory-record.js';

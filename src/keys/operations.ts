@@ -192,6 +192,8 @@ export interface DirectoryGrant {
   readonly identityFile: string;
   readonly sendTopics: readonly string[];
   readonly receiveTopics: readonly string[];
+  /** Token field classes the identity may detokenize (src/tokenize); absent or empty for none. */
+  readonly detokenizeClasses?: readonly string[];
   /** Key validity from the generation's creation (default 400 days). */
   readonly validForMs?: number;
 }
@@ -214,6 +216,7 @@ export interface DirectorySummary {
     readonly retiredAtMs: number | null;
     readonly sendTopics: readonly string[];
     readonly receiveTopics: readonly string[];
+    readonly detokenizeClasses?: readonly string[];
   }[];
   readonly refused: readonly RefusedEntry[];
 }
@@ -236,6 +239,7 @@ function summarizeDirectory(s: DirectorySnapshot): DirectorySummary {
       retiredAtMs: r.retiredAtMs,
       sendTopics: r.sendTopics,
       receiveTopics: r.receiveTopics,
+      ...(r.detokenizeClasses === undefined ? {} : { detokenizeClasses: r.detokenizeClasses }),
     })),
     refused: s.refused,
   };
@@ -311,6 +315,7 @@ export async function publishDirectory(args: AuthorityArgs & { grants: readonly 
           retiredAtMs: g.state === 'active' ? null : (g.retiredAtMs ?? args.clock.nowMs()),
           sendTopics: grant.sendTopics,
           receiveTopics: grant.receiveTopics,
+          ...(grant.detokenizeClasses === undefined ? {} : { detokenizeClasses: grant.detokenizeClasses }),
         };
         const held = previous?.bySignKid(g.signKid);
         // Revocation is final: keep the revoked record as it is.

@@ -116,11 +116,26 @@ export interface SealedProducerOptions {
   readonly events?: MetadataSink;
   /** Directory clock skew tolerance for the policy (default 60 s). */
   readonly skewMs?: number;
+  /**
+   * Field tokenization hook (src/tokenize FieldTokenizer implements it): `valueSchemas` texts are
+   * registered as `writerSchemaFor(text)` and every value is passed through `tokenize` before it is
+   * encoded and sealed. Without it, a topic whose writer schema declares token fields is refused.
+   */
+  readonly tokenizer?: ValueTokenizer;
+}
+
+/** The producer's tokenization hook (additive; see SealedProducerOptions.tokenizer). */
+export interface ValueTokenizer {
+  /** The schema to register for an application schema (annotated fields become token fields). */
+  writerSchemaFor(schemaText: string): string;
+  /** The value with its token fields (per the registered writer schema) replaced by tokens. */
+  tokenize(writerSchemaText: string, value: unknown): unknown;
 }
 
 interface TopicSchema {
   readonly id: number;
   readonly fp: Uint8Array;
+  readonly text: string;
 }
 
 interface ActiveSession {
@@ -191,7 +206,8 @@ export class SealedProducer {
     const payloads: { key: Buffer | null; payload: Uint8Array; headers?: readonly TransportHeader[]; entityVersion?: number }[] = [];
     for (const m of target.messages) {
       const key = toKeyBuffer(m.key);
-      const payload = await this.#o.registry.encode(schema.id, m.value);
+      const value = this.#o.tokenizer === undefined ? m.value : this.#o.tokenizer.tokenize(schema.text, m.value);
+      const payload = await this.#o.registry.encode(schema.id, value);
       payloads.push({ key, payload, ...(m.headers === undefined ? {} : { headers: m.headers }), ...(m.entityVersion === undefined ? {} : { entityVersion: m.entityVersion }) });
     }
     return this.#sealAndSend(target, AVRO_CONTENT_TYPE, schema.fp, schema.id, payloads);
@@ -388,7 +404,8 @@ export class SealedProducer {
 
   async #loadTopicSchema(topic: string): Promise<TopicSchema> {
     const registry = this.#o.registry;
-    const text = this.#o.valueSchemas?.[topic];
+    const given = this.#o.valueSchemas?.[topic];
+    const text = given === undefined || this.#o.tokenizer === undefined ? given : this.#o.tokenizer.writerSchemaFor(given);
     let id: number;
     if (text !== undefined) {
       id = await registry.register(`${topic}-value`, text);
@@ -403,7 +420,11 @@ export class SealedProducer {
       }
     }
     const schema = await registry.getSchema(id);
-    return { id, fp: schemaFingerprint(this.#o.crypto, schema.text) };
+    // Token fields hold strings: without the tokenizer their cleartext would be accepted and sealed.
+    if (this.#o.tokenizer === undefined && /"sealpost\.(token|tokenize)"/.test(schema.text)) {
+      throw new PipelineError('VALUE_SCHEMA_UNKNOWN', `the schema of ${topic} declares token fields: pass a tokenizer`);
+    }
+    return { id, fp: schemaFingerprint(this.#o.crypto, schema.text), text: schema.text };
   }
 
   #assertConnected(): void {

@@ -31,6 +31,11 @@ export interface DirectoryRecord {
   readonly sendTopics: readonly string[];
   /** Topics the identity may receive from with this key; same syntax. */
   readonly receiveTopics: readonly string[];
+  /**
+   * Token field classes the identity is cleared to detokenize (src/tokenize); sorted, unique, never
+   * empty when present. Absent on records that predate tokenization (their signed bytes are unchanged).
+   */
+  readonly detokenizeClasses?: readonly string[];
 }
 
 /** The signed head: what a service must hold unexpired to open or accept a session. */
@@ -60,6 +65,11 @@ const STATUS_CODE: Record<DirectoryStatus, number> = { active: 1, retiring: 2, r
 /** Kafka topic names (≤ 249 of [a-zA-Z0-9._-]), optionally ending in `*` as a prefix pattern. */
 export const TOPIC_PATTERN = /^(?:[a-zA-Z0-9._-]{1,249}|[a-zA-Z0-9._-]{0,248}\*)$/;
 const MAX_TOPICS = 1024;
+/** A token field class name (see src/tokenize): lowercase, no dots, ≤ 32 characters. */
+export const TOKEN_CLASS_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const MAX_DETOKENIZE_CLASSES = 256;
+/** Extension tag after the receive topics in a record's signed bytes: the detokenize classes follow. */
+const EXT_DETOKENIZE_CLASSES = 1;
 
 const RECORD_LABEL = label('directory-record');
 const HEAD_LABEL = label('directory-head');
@@ -80,7 +90,9 @@ export const HEAD_KEY = 'head';
  * `L(directory-record) ‖ u8 1 ‖ authorityKid[16] ‖ u64 serial ‖ u16 |identity| ‖ identity ‖ u8 status
  * (1 active, 2 retiring, 3 revoked) ‖ boxKid[16] ‖ boxPk[32] ‖ signKid[16] ‖ signPk[32] ‖ u64 validFromMs ‖
  * u64 validUntilMs ‖ u8 hasRetiredAt ‖ u64 retiredAtMs (0 if none) ‖ u16 nSend ‖ (u16 len ‖ topic)… ‖
- * u16 nReceive ‖ (u16 len ‖ topic)…`. The authority's kid binds the record to one namespace.
+ * u16 nReceive ‖ (u16 len ‖ topic)…`, then — only when the record has detokenize classes — `u8 1 ‖
+ * u16 nClasses ‖ (u16 len ‖ class)…` (records without them sign exactly the bytes they always did).
+ * The authority's kid binds the record to one namespace.
  */
 export function recordToBeSigned(authorityKid: Uint8Array, r: DirectoryRecord): Uint8Array {
   const w = new ByteWriter()
@@ -102,6 +114,11 @@ export function recordToBeSigned(authorityKid: Uint8Array, r: DirectoryRecord): 
   for (const t of r.sendTopics) w.str16(t);
   w.u16(r.receiveTopics.length);
   for (const t of r.receiveTopics) w.str16(t);
+  const classes = r.detokenizeClasses;
+  if (classes !== undefined && classes.length > 0) {
+    w.u8(EXT_DETOKENIZE_CLASSES).u16(classes.length);
+    for (const c of classes) w.str16(c);
+  }
   return w.finish();
 }
 
@@ -173,6 +190,7 @@ export const signedRecordJsonSchema = z
     retiredAtMs: ms.nullable(),
     sendTopics: topics,
     receiveTopics: topics,
+    detokenizeClasses: z.array(z.string().regex(TOKEN_CLASS_PATTERN)).min(1).max(MAX_DETOKENIZE_CLASSES).optional(),
     signature: b64,
   })
   .strict();
@@ -215,6 +233,7 @@ export function parseSignedRecord(json: unknown): SignedRecord {
         retiredAtMs: j.retiredAtMs,
         sendTopics: j.sendTopics,
         receiveTopics: j.receiveTopics,
+        ...(j.detokenizeClasses === undefined ? {} : { detokenizeClasses: j.detokenizeClasses }),
       },
       signature: fromBase64(j.signature, ED25519_SIGNATURE_BYTES),
     };
@@ -260,6 +279,7 @@ export function signedRecordToJson(s: SignedRecord): SignedRecordJson {
     retiredAtMs: r.retiredAtMs,
     sendTopics: [...r.sendTopics],
     receiveTopics: [...r.receiveTopics],
+    ...(r.detokenizeClasses === undefined || r.detokenizeClasses.length === 0 ? {} : { detokenizeClasses: [...r.detokenizeClasses] }),
     signature: toBase64(s.signature),
   };
 }

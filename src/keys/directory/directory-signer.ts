@@ -13,6 +13,7 @@ import {
   recordToBeSigned,
   signedHeadToJson,
   signedRecordToJson,
+  TOKEN_CLASS_PATTERN,
   TOPIC_PATTERN,
 } from './directory-record.js';
 import type { DirectorySnapshot } from './directory-snapshot.js';
@@ -98,10 +99,17 @@ function normalizeDraft(d: DirectoryRecordDraft): DirectoryRecordDraft {
   for (const t of [...d.sendTopics, ...d.receiveTopics]) {
     if (!TOPIC_PATTERN.test(t)) throw new KeyError('KEY_STATE_INVALID', `invalid topic pattern "${t}"`);
   }
+  const { detokenizeClasses, ...rest } = d;
+  for (const c of detokenizeClasses ?? []) {
+    if (!TOKEN_CLASS_PATTERN.test(c)) throw new KeyError('KEY_STATE_INVALID', `invalid token class "${c}"`);
+  }
+  const classes = [...new Set(detokenizeClasses ?? [])].sort(compareKeys);
   return {
-    ...d,
+    ...rest,
     sendTopics: [...new Set(d.sendTopics)].sort(compareKeys),
     receiveTopics: [...new Set(d.receiveTopics)].sort(compareKeys),
+    // An empty clearance list is the same as none (one canonical form).
+    ...(classes.length === 0 ? {} : { detokenizeClasses: classes }),
   };
 }
 
@@ -118,6 +126,7 @@ function sameContent(a: DirectoryRecord, b: DirectoryRecordDraft): boolean {
     a.validUntilMs === b.validUntilMs &&
     a.retiredAtMs === b.retiredAtMs &&
     a.sendTopics.join('\n') === b.sendTopics.join('\n') &&
-    a.receiveTopics.join('\n') === b.receiveTopics.join('\n')
+    a.receiveTopics.join('\n') === b.receiveTopics.join('\n') &&
+    (a.detokenizeClasses ?? []).join('\n') === (b.detokenizeClasses ?? []).join('\n')
   );
 }

@@ -259,6 +259,7 @@ function checkRecord(
   if (r.validFromMs >= r.validUntilMs) return 'DIRECTORY_MALFORMED';
   if ((r.status === 'active') !== (r.retiredAtMs === null)) return 'DIRECTORY_MALFORMED';
   if (!isSortedUnique(r.sendTopics) || !isSortedUnique(r.receiveTopics)) return 'DIRECTORY_MALFORMED';
+  if (r.detokenizeClasses !== undefined && (r.detokenizeClasses.length === 0 || !isSortedUnique(r.detokenizeClasses))) return 'DIRECTORY_MALFORMED';
   return undefined;
 }
 

@@ -58,6 +58,7 @@ export const configSchema = z
     auditDb: z.string().min(1).default('.sealpost/audit.db'),
     quarantineDb: z.string().min(1).default('.sealpost/quarantine.db'),
     httpPort: port.default(0),
+    httpHost: z.string().min(1).default('127.0.0.1'),
     consumerSessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000).default(30_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -115,6 +116,7 @@ export const ENV_KEYS: Readonly<Record<string, keyof SealpostConfig>> = {
   SEALPOST_AUDIT_DB: 'auditDb',
   SEALPOST_QUARANTINE_DB: 'quarantineDb',
   SEALPOST_HTTP_PORT: 'httpPort',
+  SEALPOST_HTTP_HOST: 'httpHost',
   SEALPOST_CONSUMER_SESSION_TIMEOUT_MS: 'consumerSessionTimeoutMs',
   SEALPOST_LOG_LEVEL: 'logLevel',
 };

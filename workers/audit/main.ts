@@ -49,7 +49,7 @@ const worker = new AuditWorker({
   promRegistry: registry,
   logger,
 });
-const http = new HealthServer({ registry, health: () => worker.health(), port: config.httpPort });
+const http = new HealthServer({ registry, health: () => worker.health(), port: config.httpPort, host: config.httpHost });
 await http.start();
 await worker.start();
 logger.info({ port: http.port, kmsCalls: kms.counts() }, 'audit worker started');

@@ -41,7 +41,7 @@ const worker = new DeadLetterWorker({
   registry,
   logger,
 });
-const http = new HealthServer({ registry, health: () => worker.health(), port: config.httpPort });
+const http = new HealthServer({ registry, health: () => worker.health(), port: config.httpPort, host: config.httpHost });
 await http.start();
 await worker.start();
 logger.info({ port: http.port }, 'dead-letter worker listening for /healthz and /metrics');

@@ -1,0 +1,782 @@
+/**
+ * `npm run bench` — sealed vs plain Kafka through the real broker, in one run (issue 8).
+ *
+ * Variants, interleaved round by round (A B C D, A B C D, ...) so machine drift hits all alike:
+ *   plain       kafkajs + Schema Registry Avro (SchemaRegistryClient.encode/decode): the baseline
+ *   sealed-1    SealedProducer/SealedConsumer, session mode, 1 recipient
+ *   sealed-3    session mode, 3 recipients
+ *   per-message a fresh session per message (maxMessagesPerSession 1) with signEveryMessage
+ * Same broker, one partition, replication 1, acks=all, idempotent producer with one request in flight,
+ * no compression, the same 1 KiB Avro record (the schema and size of bench/envelope.ts), the same
+ * send batches (500 records, 2 batches in flight), consumer fetch wait 1 s.
+ *
+ * Per round and variant:
+ *   producer throughput  N records sent as fast as acknowledged (encode + seal + send);
+ *   consumer throughput  the same N records read by a fresh group (fetch + open + Avro decode +
+ *                        commit; the sealed consumer also writes its replay state), timed from the
+ *                        first record handed to the handler to the last;
+ *   latency              records scheduled at a fixed rate (half the baseline's maximum, measured in
+ *                        the throughput rounds of this run), stamped with their scheduled time (so a
+ *                        late sender counts: no coordinated omission), latency = handler time − it.
+ * Medians over the rounds. Then, in child processes: bench/envelope.ts (seal/open per core, both
+ * providers, bytes/message; writes its own section), bench/crypto-primitives.ts (AEAD, MAC, ...),
+ * bench/soak.ts (1,000,000 messages in process: RSS and heap at start and end). Writes
+ * docs/PERFORMANCE.md (section "End to end (broker)" + a History row) and docs/perf-throughput.svg.
+ *
+ * Options: --rounds R (3), --messages N (20000), --latency-seconds S (4), --quick (1 round, 5000
+ * messages, 2 s, skips the child benchmarks), --skip-envelope, --skip-crypto, --skip-soak,
+ * --soak-messages M (1000000), --envelope-runs K (3), --no-write.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import kafkajs from 'kafkajs';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { createKafkajsTransport } from '../src/kafka/kafkajs-transport.js';
+import type { Transport } from '../src/kafka/transport.js';
+import { loadIdentity } from '../src/keys/identity-file.js';
+import type { LoadedIdentity } from '../src/keys/identity.js';
+import { CountingKms } from '../src/keys/kms/counting-kms.js';
+import { PipelineMetrics } from '../src/pipeline/pipeline-metrics.js';
+import { SealedConsumer } from '../src/pipeline/sealed-consumer.js';
+import { SealedProducer, type OutgoingMessage } from '../src/pipeline/sealed-producer.js';
+import { SchemaRegistryClient, type FetchFunction } from '../src/registry/schema-registry-client.js';
+import { systemClock } from '../src/runtime/clock.js';
+import { getEndpoints } from '../test/support/endpoints.js';
+import { makePipelineWorld } from '../test/support/pipeline-world.js';
+import { renderBarChart } from './svg-chart.js';
+
+const { Kafka, CompressionTypes, logLevel } = kafkajs;
+
+// ---------------------------------------------------------------------------------------------------
+// Options
+
+const argv = process.argv.slice(2);
+const flag = (name: string): boolean => argv.includes(`--${name}`);
+const num = (name: string, fallback: number): number => {
+  const i = argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(argv[i + 1]) : fallback;
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
+  return v;
+};
+const QUICK = flag('quick');
+const ROUNDS = num('rounds', QUICK ? 1 : 3);
+const MESSAGES = num('messages', QUICK ? 5000 : 20_000);
+const LATENCY_SECONDS = num('latency-seconds', QUICK ? 2 : 4);
+const LATENCY_WARMUP_S = Math.min(0.5, LATENCY_SECONDS / 4);
+const SOAK_MESSAGES = num('soak-messages', 1_000_000);
+const ENVELOPE_RUNS = num('envelope-runs', 3);
+const SKIP_ENVELOPE = QUICK || flag('skip-envelope');
+const SKIP_CRYPTO = QUICK || flag('skip-crypto');
+const SKIP_SOAK = QUICK || flag('skip-soak');
+const WRITE = !flag('no-write');
+const BATCH = 500;
+const IN_FLIGHT = 2;
+const FETCH_WAIT_MS = 1000;
+
+const started = performance.now();
+const loadAtStart = os.loadavg();
+const rssAtStart = process.memoryUsage().rss;
+const log = (msg: string): void => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+
+// ---------------------------------------------------------------------------------------------------
+// The record: the schema and size of bench/envelope.ts (`createdAt` carries the scheduled send time
+// in µs for the latency runs; the note is random text, so compression could not flatter the baseline).
+
+const ORDER_SCHEMA = JSON.stringify({
+  type: 'record',
+  name: 'Order',
+  fields: [
+    { name: 'id', type: 'string' },
+    { name: 'customer', type: 'string' },
+    { name: 'amountCents', type: 'long' },
+    { name: 'createdAt', type: 'long' },
+    { name: 'note', type: 'string' },
+  ],
+});
+const NOTE = randomBytes(733).toString('base64').slice(0, 977);
+interface Order {
+  id: string;
+  customer: string;
+  amountCents: number;
+  createdAt: number;
+  note: string;
+}
+const order = (i: number, createdAtUs: number): Order => ({
+  id: `ord-${String(i).padStart(9, '0')}`,
+  customer: 'cust-4711',
+  amountCents: 123_456,
+  createdAt: createdAtUs,
+  note: NOTE,
+});
+/** Microseconds on one monotonic timeline shared by producer and consumer (same process). */
+const nowUs = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
+
+// ---------------------------------------------------------------------------------------------------
+// Counters: registry HTTP calls (through a counting fetch) and KMS calls (CountingKms)
+
+const registryCalls = { total: 0, byRoute: new Map<string, number>() };
+const countingFetch: FetchFunction = (url, init) => {
+  registryCalls.total++;
+  const route = `${init.method} ${new URL(url).pathname.replace(/\/apis\/ccompat\/v7/, '').replace(/\/[0-9]+(?=\/|$)/g, '/{n}').replace(/subjects\/[^/]+/, 'subjects/{s}')}`;
+  registryCalls.byRoute.set(route, (registryCalls.byRoute.get(route) ?? 0) + 1);
+  return globalThis.fetch(url, init);
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Setup
+
+const endpoints = getEndpoints();
+const quiet = pino({ level: 'silent' });
+const runId = randomBytes(3).toString('hex');
+const topicName = (what: string): string => `bench-${runId}-${what}`;
+
+const world = await makePipelineWorld([
+  { name: 'bench-producer', send: ['bench-*'], receive: [] },
+  { name: 'bench-r1', send: ['bench-*'], receive: ['bench-*'] },
+  { name: 'bench-r2', send: [], receive: ['bench-*'] },
+  { name: 'bench-r3', send: [], receive: ['bench-*'] },
+]);
+const kms = new CountingKms(world.kms);
+const registry = new SchemaRegistryClient({ url: endpoints.schemaRegistryUrl, fetch: countingFetch, requestTimeoutMs: 10_000 });
+const identities = new Map<string, LoadedIdentity>();
+for (const name of ['bench-producer', 'bench-r1']) identities.set(name, await loadIdentity(world.files.get(name)!, { crypto: world.crypto, kms }));
+const kmsAfterIdentityLoad = kms.total();
+const directory = await world.directory();
+
+const kafka = new Kafka({ clientId: 'bench-plain', brokers: [...endpoints.kafkaBrokers], logLevel: logLevel.NOTHING });
+const transport: Transport = createKafkajsTransport({ brokers: endpoints.kafkaBrokers, clientId: 'bench-sealed', logger: quiet, nowMs: () => Date.now() });
+const admin = kafka.admin();
+await admin.connect();
+const createdTopics: string[] = [];
+async function createTopic(topic: string, compacted = false): Promise<void> {
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic, numPartitions: 1, replicationFactor: 1, ...(compacted ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}) }],
+  });
+  createdTopics.push(topic);
+}
+const STATE_TOPIC = topicName('state');
+const DLQ_TOPIC = topicName('dlq');
+await createTopic(STATE_TOPIC, true);
+await createTopic(DLQ_TOPIC);
+
+// ---------------------------------------------------------------------------------------------------
+// Variants
+
+type VariantId = 'plain' | 'sealed-1' | 'sealed-3' | 'per-message';
+interface Variant {
+  readonly id: VariantId;
+  readonly label: string;
+  readonly metrics: PipelineMetrics;
+  readonly promRegistry: Registry;
+}
+const VARIANTS: Variant[] = (
+  [
+    ['plain', 'plain kafkajs + registry Avro'],
+    ['sealed-1', 'sealed, session, 1 recipient'],
+    ['sealed-3', 'sealed, session, 3 recipients'],
+    ['per-message', 'sealed, key per message, signed'],
+  ] as const
+).map(([id, label]) => {
+  const promRegistry = new Registry();
+  return { id, label, promRegistry, metrics: new PipelineMetrics(promRegistry) };
+});
+
+/** Sends batches of orders; resolves when acknowledged. */
+type BatchSender = (orders: readonly Order[]) => Promise<void>;
+interface ProducerHandle {
+  readonly send: BatchSender;
+  close(): Promise<void>;
+}
+interface ConsumerHandle {
+  close(): Promise<void>;
+}
+
+async function startProducer(v: Variant, topic: string): Promise<ProducerHandle> {
+  if (v.id === 'plain') {
+    const schemaId = await registry.register(`${topic}-value`, ORDER_SCHEMA);
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await producer.connect();
+    return {
+      send: async (orders) => {
+        const messages = [];
+        for (const o of orders) messages.push({ partition: 0, key: o.id, value: await registry.encode(schemaId, o) });
+        await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages });
+      },
+      close: () => producer.disconnect(),
+    };
+  }
+  const producer = new SealedProducer({
+    transport,
+    registry,
+    crypto: world.crypto,
+    clock: systemClock,
+    identity: identities.get('bench-producer')!,
+    directory,
+    valueSchemas: { [topic]: ORDER_SCHEMA },
+    producerOptions: { compression: 'none' },
+    metrics: v.metrics,
+    ...(v.id === 'per-message' ? { maxMessagesPerSession: 1, signEveryMessage: true } : {}),
+  });
+  await producer.connect();
+  const recipients = v.id === 'sealed-3' ? ['bench-r1', 'bench-r2', 'bench-r3'] : ['bench-r1'];
+  return {
+    send: async (orders) => {
+      const messages: OutgoingMessage[] = orders.map((o) => ({ key: o.id, value: o }));
+      await producer.send({ topic, recipients, messages });
+    },
+    close: () => producer.close(),
+  };
+}
+
+async function startConsumer(v: Variant, topic: string, onOrder: (o: Order) => void): Promise<ConsumerHandle> {
+  const groupId = `bench-${runId}-${v.id}-${randomBytes(3).toString('hex')}`;
+  if (v.id === 'plain') {
+    const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: FETCH_WAIT_MS, allowAutoTopicCreation: false });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachBatch: async (payload) => {
+        for (const m of payload.batch.messages) {
+          const decoded = await registry.decode(m.value!);
+          onOrder(decoded.value as Order);
+          payload.resolveOffset(m.offset);
+        }
+        await payload.heartbeat();
+      },
+    });
+    return { close: () => consumer.disconnect() };
+  }
+  const consumer = new SealedConsumer({
+    transport,
+    groupId,
+    topics: [topic],
+    registry,
+    crypto: world.crypto,
+    clock: systemClock,
+    identity: identities.get('bench-r1')!,
+    directory,
+    kms,
+    stateTopic: STATE_TOPIC,
+    deadLetterTopic: DLQ_TOPIC,
+    deadLetterDetailRecipients: ['bench-r2'],
+    fromBeginning: true,
+    metrics: v.metrics,
+    consumerOptions: { maxWaitTimeMs: FETCH_WAIT_MS },
+    // A fresh session per message means a header open per record: the default admission rate
+    // (200 header opens/s per partition) would cap this variant, so it is lifted here.
+    ...(v.id === 'per-message' ? { admission: { partition: { perSecond: 1e6, burst: 1e6 }, global: { perSecond: 1e6, burst: 1e6 } } } : {}),
+  });
+  await consumer.run({
+    eachMessage: (d) => {
+      onOrder(d.value as Order);
+      return Promise.resolve();
+    },
+  });
+  return { close: () => consumer.close() };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Measurements
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) {
+      log(`timed out waiting for ${what}`);
+      return false;
+    }
+    await sleep(5);
+  }
+  return true;
+}
+
+/** N records as fast as they are acknowledged, BATCH per send, IN_FLIGHT sends outstanding. */
+async function produceThroughput(v: Variant, topic: string): Promise<number> {
+  const p = await startProducer(v, topic);
+  try {
+    await p.send([order(-1, nowUs())]); // warm-up: metadata, schema, first session
+    const inflight = new Set<Promise<void>>();
+    const t0 = performance.now();
+    for (let i = 0; i < MESSAGES; i += BATCH) {
+      const orders: Order[] = [];
+      for (let k = i; k < Math.min(MESSAGES, i + BATCH); k++) orders.push(order(k, nowUs()));
+      const sent: Promise<void> = p.send(orders).finally(() => inflight.delete(sent));
+      inflight.add(sent);
+      if (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
+    }
+    await Promise.all(inflight);
+    return MESSAGES / ((performance.now() - t0) / 1000);
+  } finally {
+    await p.close();
+  }
+}
+
+/** Reads the MESSAGES + 1 records of `topic` with a fresh group; records/s from the first to the last. */
+async function consumeThroughput(v: Variant, topic: string): Promise<number> {
+  const total = MESSAGES + 1;
+  let count = 0;
+  let first = 0;
+  let last = 0;
+  const c = await startConsumer(v, topic, () => {
+    const t = performance.now();
+    if (count === 0) first = t;
+    count++;
+    if (count === total) last = t;
+  });
+  try {
+    const ok = await waitUntil(() => count >= total, 180_000, `${v.id} to consume ${total} records`);
+    if (!ok) return Number.NaN;
+    return (total - 1) / ((last - first) / 1000);
+  } finally {
+    await c.close();
+  }
+}
+
+interface LatencyResult {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly samples: number;
+  /** Records/s delivered over the scheduled window (below the target rate = the variant saturated). */
+  readonly deliveredRate: number;
+  readonly complete: boolean;
+}
+
+const percentile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1)))] ?? Number.NaN;
+
+/** Records scheduled at `rate`/s for LATENCY_SECONDS, latency from the scheduled time to the handler. */
+async function latencyRun(v: Variant, topic: string, rate: number): Promise<LatencyResult> {
+  const latencies: number[] = [];
+  let received = 0;
+  let warmStartUs = Number.POSITIVE_INFINITY;
+  let lastAt = 0;
+  const c = await startConsumer(v, topic, (o) => {
+    const t = nowUs();
+    received++;
+    lastAt = performance.now();
+    if (o.createdAt >= warmStartUs) latencies.push((t - o.createdAt) / 1000);
+  });
+  const p = await startProducer(v, topic);
+  try {
+    // The consumer is assigned and ready once the warm-up record comes back.
+    await p.send([order(-1, nowUs())]);
+    if (!(await waitUntil(() => received >= 1, 60_000, `${v.id} consumer to start`))) throw new Error('consumer did not start');
+    const total = Math.round(rate * LATENCY_SECONDS);
+    const startUs = nowUs() + 2000;
+    warmStartUs = startUs + LATENCY_WARMUP_S * 1e6;
+    // Like a Kafka producer's accumulator: records due while sends are outstanding wait in a queue
+    // and go out together (at most BATCH per send, IN_FLIGHT sends outstanding), so the request rate
+    // never limits the record rate.
+    const queue: Order[] = [];
+    const inflight = new Set<Promise<void>>();
+    let failure: Error | undefined;
+    let scheduled = 0;
+    const firstAt = performance.now();
+    while (scheduled < total || queue.length > 0) {
+      const due = Math.min(total, Math.floor(((nowUs() - startUs) / 1e6) * rate));
+      for (; scheduled < due; scheduled++) queue.push(order(scheduled, Math.round(startUs + (scheduled * 1e6) / rate)));
+      while (queue.length > 0 && inflight.size < IN_FLIGHT) {
+        const sent: Promise<void> = p
+          .send(queue.splice(0, BATCH))
+          .catch((err: unknown) => {
+            failure ??= err instanceof Error ? err : new Error(String(err));
+          })
+          .finally(() => inflight.delete(sent));
+        inflight.add(sent);
+      }
+      if (failure !== undefined) throw failure;
+      await Promise.race([sleep(1), ...inflight]);
+    }
+    await Promise.all(inflight);
+    if (failure !== undefined) throw failure;
+    const complete = await waitUntil(() => received >= total + 1, 60_000, `${v.id} latency run to drain`);
+    latencies.sort((a, b) => a - b);
+    return {
+      p50Ms: percentile(latencies, 0.5),
+      p99Ms: percentile(latencies, 0.99),
+      samples: latencies.length,
+      deliveredRate: (received - 1) / ((lastAt - firstAt) / 1000),
+      complete,
+    };
+  } finally {
+    await p.close();
+    await c.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Run
+
+interface Row {
+  produce: number[];
+  consume: number[];
+  p50: number[];
+  p99: number[];
+  deliveredRate: number[];
+  incomplete: number;
+  kms: number;
+  registry: number;
+}
+const rows = new Map<VariantId, Row>(VARIANTS.map((v) => [v.id, { produce: [], consume: [], p50: [], p99: [], deliveredRate: [], incomplete: 0, kms: 0, registry: 0 }]));
+const median = (xs: readonly number[]): number => {
+  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+/** Runs `fn`, adding the KMS and registry calls it made to the variant's row. */
+async function counted<T>(v: Variant, fn: () => Promise<T>): Promise<T> {
+  const k0 = kms.total();
+  const r0 = registryCalls.total;
+  try {
+    return await fn();
+  } finally {
+    rows.get(v.id)!.kms += kms.total() - k0;
+    rows.get(v.id)!.registry += registryCalls.total - r0;
+  }
+}
+
+log(`run ${runId}: ${ROUNDS} rounds × ${VARIANTS.length} variants, ${MESSAGES.toLocaleString('en-US')} records per throughput run, load ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`);
+const recordBytes = (await registry.encode(await registry.register(topicName('probe') + '-value', ORDER_SCHEMA), order(0, nowUs()))).length;
+let recordsThroughBroker = 0;
+for (let r = 0; r < ROUNDS; r++) {
+  for (const v of VARIANTS) {
+    const topic = topicName(`tp-${v.id}-${r}`);
+    await createTopic(topic);
+    const row = rows.get(v.id)!;
+    const produce = await counted(v, () => produceThroughput(v, topic));
+    const consume = await counted(v, () => consumeThroughput(v, topic));
+    recordsThroughBroker += MESSAGES + 1;
+    row.produce.push(produce);
+    row.consume.push(consume);
+    log(`round ${r + 1} ${v.id.padEnd(11)} produce ${Math.round(produce).toLocaleString('en-US').padStart(7)}/s  consume ${Math.round(consume).toLocaleString('en-US').padStart(7)}/s`);
+  }
+}
+const plainRow = rows.get('plain')!;
+const baselineMax = Math.min(median(plainRow.produce), median(plainRow.consume));
+const RATE = Math.max(100, Math.round(baselineMax / 2));
+log(`latency at ${RATE.toLocaleString('en-US')} records/s (half the baseline's max ${Math.round(baselineMax).toLocaleString('en-US')}/s)`);
+for (let r = 0; r < ROUNDS; r++) {
+  for (const v of VARIANTS) {
+    const topic = topicName(`lat-${v.id}-${r}`);
+    await createTopic(topic);
+    const row = rows.get(v.id)!;
+    const l = await counted(v, () => latencyRun(v, topic, RATE));
+    recordsThroughBroker += Math.round(RATE * LATENCY_SECONDS) + 1;
+    row.p50.push(l.p50Ms);
+    row.p99.push(l.p99Ms);
+    row.deliveredRate.push(l.deliveredRate);
+    if (!l.complete) row.incomplete++;
+    log(
+      `round ${r + 1} ${v.id.padEnd(11)} p50 ${l.p50Ms.toFixed(2)} ms  p99 ${l.p99Ms.toFixed(2)} ms  delivered ${Math.round(l.deliveredRate).toLocaleString('en-US')}/s (${l.samples} samples${l.complete ? '' : ', INCOMPLETE'})`,
+    );
+  }
+}
+const brokerSeconds = (performance.now() - started) / 1000;
+const rssAfterBroker = process.memoryUsage().rss;
+const loadAfterBroker = os.loadavg();
+
+// Sessions opened (producer and consumer side) per variant, from the pipeline metrics.
+async function sessionsOpened(v: Variant, side: string): Promise<number> {
+  const m = v.promRegistry.getSingleMetric('sealpost_sessions_opened_total');
+  if (m === undefined) return 0;
+  const data = await m.get();
+  return data.values.filter((x) => x.labels.side === side).reduce((a, x) => a + x.value, 0);
+}
+const sessions = new Map<VariantId, { producer: number; consumer: number }>();
+for (const v of VARIANTS) sessions.set(v.id, { producer: await sessionsOpened(v, 'producer'), consumer: await sessionsOpened(v, 'consumer') });
+
+// Cleanup of the broker side.
+await admin.deleteTopics({ topics: createdTopics }).catch((err: unknown) => log(`could not delete the bench topics: ${String(err)}`));
+await admin.disconnect();
+const kmsCounts = kms.counts();
+for (const id of identities.values()) id.close();
+await world.cleanup();
+
+// ---------------------------------------------------------------------------------------------------
+// In-process measurements (child processes, one at a time)
+
+function runChild(script: string, args: readonly string[]): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+      process.stdout.write(chunk);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout }));
+  });
+}
+
+let envelopeOk: boolean | undefined;
+if (!SKIP_ENVELOPE) {
+  log('bench/envelope.ts (writes its own section of docs/PERFORMANCE.md)');
+  const r = await runChild('./envelope.ts', ['--runs', String(ENVELOPE_RUNS), ...(WRITE ? [] : ['--no-write'])]);
+  envelopeOk = r.code === 0;
+}
+let cryptoTables: string | undefined;
+if (!SKIP_CRYPTO) {
+  log('bench/crypto-primitives.ts');
+  const r = await runChild('./crypto-primitives.ts', []);
+  if (r.code === 0) {
+    cryptoTables = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('|') || l.startsWith('JS heap') || l.trim() === '')
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trim();
+  }
+}
+interface SoakResult {
+  messages: number;
+  sessions: number;
+  seconds: number;
+  sealOpenPerSecond: number;
+  rssStartMiB: number;
+  rssEndMiB: number;
+  rssMaxMiB: number;
+  heapStartMiB: number;
+  heapEndMiB: number;
+  samples: { messages: number; rssMiB: number; heapUsedMiB: number }[];
+}
+let soak: SoakResult | undefined;
+if (!SKIP_SOAK) {
+  log(`bench/soak.ts (${SOAK_MESSAGES.toLocaleString('en-US')} messages in process)`);
+  const r = await runChild('./soak.ts', ['--messages', String(SOAK_MESSAGES)]);
+  const line = r.stdout.split('\n').find((l) => l.startsWith('SOAK_RESULT '));
+  if (r.code === 0 && line !== undefined) soak = JSON.parse(line.slice('SOAK_RESULT '.length)) as SoakResult;
+}
+
+// Avro encode/decode through the registry client (schema cached), the baseline's per-record CPU work.
+const codecRegistry = new SchemaRegistryClient({ url: endpoints.schemaRegistryUrl, fetch: globalThis.fetch });
+const codecId = await codecRegistry.register(topicName('probe') + '-value', ORDER_SCHEMA);
+const sampleOrder = order(0, nowUs());
+const encoded = await codecRegistry.encode(codecId, sampleOrder);
+async function perSecond(fn: () => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < 2000; i++) await fn();
+  const runs: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    let n = 0;
+    while (performance.now() - t0 < 300) {
+      for (let k = 0; k < 100; k++) await fn();
+      n += 100;
+    }
+    runs.push(n / ((performance.now() - t0) / 1000));
+  }
+  return median(runs);
+}
+const avroEncodePerSec = await perSecond(() => codecRegistry.encode(codecId, sampleOrder));
+const avroDecodePerSec = await perSecond(() => codecRegistry.decode(encoded));
+
+// ---------------------------------------------------------------------------------------------------
+// Report
+
+const totalSeconds = (performance.now() - started) / 1000;
+const loadAtEnd = os.loadavg();
+const fmt = (n: number): string => (Number.isNaN(n) ? 'n/a' : Math.round(n).toLocaleString('en-US'));
+const ms = (n: number): string => (Number.isNaN(n) ? 'n/a' : n.toFixed(2));
+const ratio = (a: number, b: number): string => (Number.isNaN(a) || Number.isNaN(b) ? 'n/a' : (a / b).toFixed(2));
+const installed = (m: string): string => {
+  try {
+    return (JSON.parse(readFileSync(new URL(`../node_modules/${m}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+};
+function kafkaVersion(): string {
+  try {
+    const jar = readdirSync(new URL('../.stack/kafka/libs/', import.meta.url)).find((f) => /^kafka_2\.13-[0-9.]+\.jar$/.test(f));
+    return jar === undefined ? 'unknown' : jar.replace(/^kafka_2\.13-/, '').replace(/\.jar$/, '');
+  } catch {
+    return 'unknown (endpoints given by env)';
+  }
+}
+function gitCommit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head} + uncommitted src changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const med = new Map(
+  VARIANTS.map((v) => {
+    const r = rows.get(v.id)!;
+    return [v.id, { produce: median(r.produce), consume: median(r.consume), p50: median(r.p50), p99: median(r.p99), delivered: median(r.deliveredRate) }] as const;
+  }),
+);
+const base = med.get('plain')!;
+const s1 = med.get('sealed-1')!;
+const addedP99 = s1.p99 - base.p99;
+const prodRatio = s1.produce / base.produce;
+const consRatio = s1.consume / base.consume;
+const identitiesLoaded = identities.size;
+const kmsInRun = kms.total() - kmsAfterIdentityLoad;
+const consumerStarts = ROUNDS * 2 * (VARIANTS.length - 1);
+const verdict = (ok: boolean): string => (ok ? '**met**' : '**missed**');
+
+const cmd = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
+const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const mem = `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`;
+
+const table = [
+  '| Variant | Producer msg/s | ratio | Consumer msg/s | ratio | p50 ms | p99 ms | added p99 ms | delivered at the fixed rate msg/s | KMS calls | registry calls | sessions opened (producer / consumer) |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...VARIANTS.map((v) => {
+    const m = med.get(v.id)!;
+    const r = rows.get(v.id)!;
+    const s = sessions.get(v.id)!;
+    const sealed = v.id !== 'plain';
+    return `| ${v.label} | ${fmt(m.produce)} | ${ratio(m.produce, base.produce)} | ${fmt(m.consume)} | ${ratio(m.consume, base.consume)} | ${ms(m.p50)} | ${ms(m.p99)} | ${sealed ? ms(m.p99 - base.p99) : '—'} | ${fmt(m.delivered)}${r.incomplete > 0 ? ` (${r.incomplete} run(s) did not drain in 60 s)` : ''} | ${sealed ? r.kms : '—'} | ${r.registry} | ${sealed ? `${s.producer} / ${s.consumer}` : '—'} |`;
+  }),
+].join('\n');
+const perRound = VARIANTS.map((v) => {
+  const r = rows.get(v.id)!;
+  return `| ${v.label} | ${r.produce.map(fmt).join(', ')} | ${r.consume.map(fmt).join(', ')} | ${r.p99.map(ms).join(', ')} |`;
+}).join('\n');
+
+const svg = renderBarChart({
+  title: 'sealpost vs plain Kafka: throughput through the broker (1 KiB Avro, 1 partition, acks=all)',
+  subtitle: `median of ${ROUNDS} interleaved rounds, ${date}, ${os.cpus().length} cores (${cpu}), load ${loadAtStart[0]!.toFixed(1)} at start`,
+  unit: 'messages per second (ratio to plain)',
+  series: [
+    { name: 'producer', color: '#4C78A8' },
+    { name: 'consumer (open + decode)', color: '#F58518' },
+  ],
+  groups: VARIANTS.map((v) => {
+    const m = med.get(v.id)!;
+    return { label: v.label, values: [m.produce, m.consume], notes: [`×${ratio(m.produce, base.produce)}`, `×${ratio(m.consume, base.consume)}`] };
+  }),
+});
+
+const soakText =
+  soak === undefined
+    ? 'Not run in this run (`npm run bench:soak` runs it alone).'
+    : `${soak.messages.toLocaleString('en-US')} messages sealed and opened in process (session mode, 1 recipient, sodium-native, sessions rotated every 10,000 messages: ${soak.sessions} sessions) in ${soak.seconds} s (${fmt(soak.sealOpenPerSecond)} seal+open/s on one core). RSS ${soak.rssStartMiB} MiB at start (before any message), ${soak.samples[1]?.rssMiB ?? 'n/a'} MiB after 10 %, ${soak.rssEndMiB} MiB at the end (max ${soak.rssMaxMiB}); JS heap after a full GC ${soak.heapStartMiB} → ${soak.heapEndMiB} MiB. Samples (messages: RSS MiB / heap MiB): ${soak.samples.map((s) => `${s.messages / 1000}k: ${s.rssMiB}/${s.heapUsedMiB}`).join(', ')}.`;
+
+const section = `## End to end (broker)
+
+Latest run: ${date}, commit ${gitCommit()}. Command: \`${cmd}\` (bench/e2e.ts, ${Math.round(totalSeconds)} s in all,
+${Math.round(brokerSeconds)} s of it through the broker).
+
+Machine: ${os.cpus().length} cores (\`nproc\`), ${mem}, ${cpu}; shared with other work — load average
+${loadAtStart.map((l) => l.toFixed(2)).join(' / ')} (1/5/15 min) at the start, ${loadAfterBroker.map((l) => l.toFixed(2)).join(' / ')} after the broker part,
+${loadAtEnd.map((l) => l.toFixed(2)).join(' / ')} at the end. The broker, the registry and the benchmark share the same ${os.cpus().length} cores.
+Versions: Node ${process.version}, Kafka ${kafkaVersion()} (KRaft, one broker), kafkajs ${installed('kafkajs')},
+sodium-native ${installed('sodium-native')}, libsodium-wrappers ${installed('libsodium-wrappers')}, avsc ${installed('avsc')}.
+
+Setup: one partition, replication 1, acks=all, idempotent producer with one request in flight, no
+compression, batches of ${BATCH} records with ${IN_FLIGHT} in flight, consumer fetch wait ${FETCH_WAIT_MS} ms,
+a ${recordBytes}-byte Avro record in Confluent framing (the schema and size of bench/envelope.ts).
+Variants run interleaved (plain, sealed-1, sealed-3, per-message; ${ROUNDS} rounds), each round on
+fresh topics and fresh consumer groups; figures are medians over the rounds. Producer: ${MESSAGES.toLocaleString('en-US')} records
+as fast as acknowledged (Avro encode + seal + send). Consumer: the same records read by a new group,
+timed from the first record handed to the handler to the last (fetch + open + Avro decode + offset
+commits; the sealed consumer also writes its sealed replay state before each commit). Latency:
+records scheduled at ${fmt(RATE)} msg/s (half the baseline's maximum ${fmt(baselineMax)} msg/s = min(producer,
+consumer) plain medians of this run) for ${LATENCY_SECONDS} s, the first ${LATENCY_WARMUP_S} s discarded; latency is from the
+scheduled send time to the consumer's handler (encode, seal, produce, fetch, open, decode). The
+per-message variant runs its consumer with admission control lifted (its default, 200 header opens
+per second per partition, would otherwise cap it at 200 msg/s: that is the intended protection, but
+it is not what is measured here).
+
+| Variant | Producer msg/s | ratio | Consumer msg/s | ratio | p50 ms | p99 ms | added p99 ms | delivered at the fixed rate msg/s | KMS calls | registry calls | sessions opened (producer / consumer) |
+${table.split('\n').slice(1).join('\n')}
+
+![sealed vs plain throughput](perf-throughput.svg)
+
+Per round (in run order): 
+
+| Variant | producer msg/s | consumer msg/s | p99 ms |
+|---|---|---|---|
+${perRound}
+
+### Targets (session mode, 1 recipient)
+
+- producer sealed/plain ≥ 0.90: ${prodRatio.toFixed(2)} — ${verdict(prodRatio >= 0.9)}
+- consumer sealed/plain ≥ 0.90: ${consRatio.toFixed(2)} — ${verdict(consRatio >= 0.9)}
+- added p99 at half the baseline's max rate ≤ 2 ms: ${ms(addedP99)} ms — ${verdict(addedP99 <= 2)}
+- KMS calls: ${identitiesLoaded} identities loaded with ${kmsAfterIdentityLoad} KMS calls (unwrap) before the run; during the
+  run ${kmsInRun} calls (${Object.entries(kmsCounts).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')} in all, start-up included) for ${consumerStarts} sealed consumer
+  starts and ${recordsThroughBroker.toLocaleString('en-US')} records through the broker: one \`wrap\` per new consumer group (its
+  replay-state key), none per message or per session. Per service start: identity unwrap + one
+  replay-state key call per (identity, group), no rotations in the run — ${verdict(kmsInRun <= consumerStarts)} for
+  messages and sessions (the replay-state key is one call beyond "identities + rotations" per new group).
+- memory: see below.
+
+Registry calls (HTTP requests by route over the whole run): ${[...registryCalls.byRoute].map(([r, n]) => `${r} ${n}`).join('; ')}.
+They are start-up calls (subject registration, schema by id, one per producer/consumer start); none per message.
+
+### In process (no broker), per core
+
+Avro through the registry client (schema cached; encode = avsc + Confluent framing, decode = limits
+validation + avsc): encode ${fmt(avroEncodePerSec)}/s, decode ${fmt(avroDecodePerSec)}/s for this ${recordBytes}-byte record.
+Seal and open of the same record for both providers and the bytes allocated per message are in
+"Envelope (in process)" (bench/envelope.ts${envelopeOk === undefined ? ', not re-run by this run' : envelopeOk ? ', re-run by this run' : ', which FAILED in this run'}).
+${cryptoTables === undefined ? 'Crypto primitives: not run in this run (`npm run bench:crypto`).' : `Crypto primitives (bench/crypto-primitives.ts, run by this run; ops/s, median of 5):\n\n${cryptoTables}`}
+
+### Memory
+
+${soakText}
+The benchmark process itself (producers, consumers, kafkajs) went from ${Math.round(rssAtStart / 2 ** 20)} MiB RSS at start
+to ${Math.round(rssAfterBroker / 2 ** 20)} MiB after the ${recordsThroughBroker.toLocaleString('en-US')} records through the broker.
+`;
+
+const historyRow = `| ${date} | ${gitCommit()} | ${loadAtStart[0]!.toFixed(2)} | ${fmt(base.produce)} | ${fmt(s1.produce)} (${prodRatio.toFixed(2)}) | ${fmt(base.consume)} | ${fmt(s1.consume)} (${consRatio.toFixed(2)}) | ${ms(base.p99)} | ${ms(s1.p99)} | ${fmt(med.get('sealed-3')!.produce)} / ${fmt(med.get('sealed-3')!.consume)} | ${fmt(med.get('per-message')!.produce)} / ${fmt(med.get('per-message')!.consume)} | ${cmd} |`;
+
+console.log(`\n${section}`);
+if (WRITE) {
+  const path = new URL('../docs/PERFORMANCE.md', import.meta.url);
+  let doc: string;
+  try {
+    doc = readFileSync(path, 'utf8');
+  } catch {
+    doc = '# Performance\n';
+  }
+  doc = replaceSection(doc, '## End to end (broker)', section);
+  const HISTORY = '## History';
+  const HISTORY_HEAD = `${HISTORY}
+
+One row per \`npm run bench\` run (end to end through the broker, medians; newest first). Sealed = session
+mode, 1 recipient unless named.
+
+| Date (UTC) | Commit | Load (1 min) | Plain produce/s | Sealed-1 produce/s (ratio) | Plain consume/s | Sealed-1 consume/s (ratio) | Plain p99 ms | Sealed-1 p99 ms | Sealed-3 produce / consume | Per-message produce / consume | Command |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
+`;
+  const h = doc.indexOf(HISTORY);
+  if (h < 0) {
+    doc = `${doc.trimEnd()}\n\n${HISTORY_HEAD}${historyRow}\n`;
+  } else {
+    const tableStart = doc.indexOf('|---|', h);
+    const lineEnd = tableStart < 0 ? -1 : doc.indexOf('\n', tableStart);
+    doc = lineEnd < 0 ? `${doc.trimEnd()}\n${historyRow}\n` : `${doc.slice(0, lineEnd + 1)}${historyRow}\n${doc.slice(lineEnd + 1)}`;
+  }
+  writeFileSync(path, doc);
+  writeFileSync(new URL('../docs/perf-throughput.svg', import.meta.url), svg);
+  log(`written to docs/PERFORMANCE.md and docs/perf-throughput.svg`);
+}
+log('done');
+
+/** Replaces the `## heading` section of `doc` (up to the next `## `) or inserts it before History. */
+function replaceSection(doc: string, heading: string, body: string): string {
+  const start = doc.indexOf(heading);
+  if (start >= 0) {
+    const next = doc.indexOf('\n## ', start + heading.length);
+    return doc.slice(0, start) + body + (next >= 0 ? `\n${doc.slice(next + 1)}` : '');
+  }
+  const history = doc.indexOf('## History');
+  if (history >= 0) return `${doc.slice(0, history)}${body}\n${doc.slice(history)}`;
+  return `${doc.trimEnd()}\n\n${body}`;
+}

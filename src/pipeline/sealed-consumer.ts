@@ -132,6 +132,10 @@ interface PartitionEntry {
   readonly topic: string;
   readonly partition: number;
   status: 'loading' | 'ready' | 'refused';
+  /** Held before this assignment: its in-memory state may be kept if the commit is still ours. */
+  reusable: boolean;
+  /** The commit metadata of our last successful commit. */
+  lastMetadata: string | null;
   state: PartitionReplayState;
   /** Offsets processed since the last successful commit. */
   dirty: boolean;
@@ -260,22 +264,28 @@ export class SealedConsumer {
     }
   }
 
+  /**
+   * Every assignment (re)loads its partitions' replay state before they are fetched. A partition we
+   * held before keeps its in-memory state only if the group's commit is still the one we made (no
+   * other member processed it meanwhile); otherwise it is loaded from the state topic.
+   */
   #onAssignment(assignment: readonly TopicPartition[]): void {
-    const fresh: TopicPartition[] = [];
-    for (const at of assignment) {
-      const existing = this.#partitions.get(tpKey(at.topic, at.partition));
-      if (existing?.status === 'ready' && !existing.dirty) continue;
-      fresh.push(at);
-    }
-    // Anything we held but lost is forgotten: a later assignment reloads it from the state topic.
     const assigned = new Set(assignment.map((a) => tpKey(a.topic, a.partition)));
     for (const k of [...this.#partitions.keys()]) if (!assigned.has(k)) this.#partitions.delete(k);
-    if (fresh.length === 0) return;
-    for (const at of fresh) {
+    if (assignment.length === 0) return;
+    for (const at of assignment) {
+      const existing = this.#partitions.get(tpKey(at.topic, at.partition));
+      if (existing !== undefined && existing.status === 'ready') {
+        existing.status = 'loading';
+        existing.reusable = true;
+        continue;
+      }
       this.#partitions.set(tpKey(at.topic, at.partition), {
         topic: at.topic,
         partition: at.partition,
         status: 'loading',
+        reusable: false,
+        lastMetadata: null,
         state: { generation: 0, nextOffset: null, windows: new Map() },
         dirty: false,
         persisting: Promise.resolve(),
@@ -284,15 +294,15 @@ export class SealedConsumer {
         attempted: new Map(),
       });
     }
-    this.#consumer.pause(fresh);
-    void this.#load(fresh, 0);
+    this.#consumer.pause(assignment);
+    void this.#load(assignment, 0);
   }
 
   async #load(parts: readonly TopicPartition[], attempt: number): Promise<void> {
     const o = this.#o;
     const store = this.#store!;
     try {
-      await store.scan();
+      for (const at of parts) await this.#partitions.get(tpKey(at.topic, at.partition))?.persisting;
       const admin = o.transport.admin();
       await admin.connect();
       let committed;
@@ -301,11 +311,26 @@ export class SealedConsumer {
       } finally {
         await admin.disconnect();
       }
+      const commitOf = (at: TopicPartition) =>
+        committed.find((x) => x.topic === at.topic && x.partition === at.partition) ?? { offset: '-1', metadata: null };
+      const reuse = (at: TopicPartition): boolean => {
+        const e = this.#partitions.get(tpKey(at.topic, at.partition));
+        const c = commitOf(at);
+        return e !== undefined && e.reusable && !e.dirty && e.lastMetadata !== null && e.lastMetadata === c.metadata && e.state.nextOffset?.toString() === c.offset;
+      };
+      if (parts.some((at) => !reuse(at))) await store.scan();
       const ready: TopicPartition[] = [];
       for (const at of parts) {
         const entry = this.#partitions.get(tpKey(at.topic, at.partition));
         if (entry === undefined || this.#state !== 'running') continue;
-        const c = committed.find((x) => x.topic === at.topic && x.partition === at.partition) ?? { offset: '-1', metadata: null };
+        if (reuse(at)) {
+          entry.status = 'ready';
+          entry.reusable = false;
+          ready.push(at);
+          continue;
+        }
+        entry.reusable = false;
+        const c = commitOf(at);
         const outcome = store.load(at.topic, at.partition, c, o.replayStatePolicy ?? 'pause');
         if (outcome.kind === 'refused') {
           entry.status = 'refused';
@@ -317,7 +342,17 @@ export class SealedConsumer {
           this.#logger.warn({ topic: at.topic, partition: at.partition }, 'replay state rebuilt by policy');
           o.onAlert?.({ topic: at.topic, partition: at.partition, code: 'REPLAY_STATE_REBUILT' });
         }
+        if (outcome.kind === 'loaded' && outcome.state.nextOffset !== null) {
+          // Fetch exactly from the offset the loaded state belongs to.
+          try {
+            this.#consumer.seek(at, outcome.state.nextOffset.toString());
+          } catch (err) {
+            this.#logger.warn({ err: describeError(err), topic: at.topic, partition: at.partition }, 'seek after loading replay state failed');
+          }
+        }
         entry.state = outcome.state;
+        entry.lastMetadata = c.metadata;
+        entry.dirty = false;
         entry.status = 'ready';
         ready.push(at);
       }
@@ -344,7 +379,8 @@ export class SealedConsumer {
     let count = 0;
     try {
       for (const record of batch.records) {
-        if (!control.isRunning() || control.isStale()) break;
+        // A new assignment is reloading this partition: stop; unresolved records are fetched again.
+        if (!control.isRunning() || control.isStale() || entry.status !== 'ready') break;
         const offset = BigInt(record.offset);
         if (entry.state.nextOffset !== null && offset < entry.state.nextOffset) {
           // Already processed (a refetch after a pause): the window would call it a duplicate anyway.
@@ -384,6 +420,7 @@ export class SealedConsumer {
       const { generation, metadata } = await this.#store!.write(entry.topic, entry.partition, entry.state, next);
       await this.#consumer.commitOffsets([{ topic: entry.topic, partition: entry.partition, offset: next.toString(), metadata }]);
       entry.state.generation = generation;
+      entry.lastMetadata = metadata;
       if (entry.state.nextOffset === next) entry.dirty = false;
     });
     entry.persisting = run.catch((err: unknown) => {

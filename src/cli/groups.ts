@@ -1,11 +1,15 @@
 import { registerConfigCommands } from './config-commands.js';
 import { registerDirectoryCommands } from './directory-commands.js';
+import { registerInspectCommand } from './inspect-commands.js';
 import { registerKeysCommands } from './keys-commands.js';
+import { registerQuarantineCommands } from './quarantine-commands.js';
 import type { CommandGroup } from './program.js';
 
 /** Every command group of `sealpost`, in help order (main.ts and the tests use this one list). */
 export const registerAllGroups: readonly CommandGroup[] = [
   registerKeysCommands,
   registerDirectoryCommands,
+  registerInspectCommand,
+  registerQuarantineCommands,
   registerConfigCommands,
 ];

@@ -27,6 +27,11 @@ describe('every sealpost command has --help with an example', () => {
       'directory publish',
       'directory show',
       'directory verify',
+      'inspect',
+      'quarantine list',
+      'quarantine show',
+      'quarantine release',
+      'quarantine purge',
       'config check',
     ]) {
       expect(names).toContain(expected);

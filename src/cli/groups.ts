@@ -1,4 +1,5 @@
 import { registerConfigCommands } from './config-commands.js';
+import { registerDemoCommand } from './demo-command.js';
 import { registerDirectoryCommands } from './directory-commands.js';
 import { registerInspectCommand } from './inspect-commands.js';
 import { registerKeysCommands } from './keys-commands.js';
@@ -12,4 +13,5 @@ export const registerAllGroups: readonly CommandGroup[] = [
   registerInspectCommand,
   registerQuarantineCommands,
   registerConfigCommands,
+  registerDemoCommand,
 ];

@@ -33,6 +33,7 @@ describe('every sealpost command has --help with an example', () => {
       'quarantine release',
       'quarantine purge',
       'config check',
+      'demo',
     ]) {
       expect(names).toContain(expected);
     }
@@ -46,4 +47,17 @@ describe('every sealpost command has --help with an example', () => {
       expect(r.out).toMatch(/Example:\n {2}.*sealpost /);
     });
   }
+});
+
+describe('commands owned elsewhere: one bad input each through the full program', () => {
+  it('config check: bad configuration exits 2', async () => {
+    const r = await runCli(['config', 'check'], { SEALPOST_KMS: 'hsm' });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('SEALPOST_KMS');
+  });
+  it('demo: bad --kms exits 2', async () => {
+    const r = await runCli(['demo', '--kms', 'hsm']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('--kms must be vault or local');
+  });
 });

@@ -4,7 +4,10 @@
  * SealedConsumer receives the raw batches, every event validates, the detailed rejection code is
  * there (sealed), and no event carries a payload.
  */
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PIPELINE_LOG_REDACT_PATHS } from '../../src/pipeline/pipeline-logger.js';
 import { validateMetadataEvent, type MetadataEvent } from '../../src/events/metadata-event.js';
 import type { TransportProducer } from '../../src/kafka/transport.js';
 import { decodeMetadataEventBatch, METADATA_EVENTS_CONTENT_TYPE, MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
@@ -19,6 +22,17 @@ const transport = testTransport('pipeline-events');
 const topic = freshTopic('pipe-ev');
 const t = pipelineTopics('pipe-ev');
 let world: PipelineWorld;
+/** Everything the pipeline logged, at every level. */
+const logLines: string[] = [];
+const logger = pino(
+  { level: 'trace', redact: [...PIPELINE_LOG_REDACT_PATHS] },
+  new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logLines.push(chunk.toString('utf8'));
+      done();
+    },
+  }),
+);
 const closers: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
@@ -49,7 +63,7 @@ describe('metadata events sealed to audit', () => {
   it('reports what was sealed, opened and rejected, without payloads', async () => {
     const ordersEvents = await emitterFor('orders');
     const billingEvents = await emitterFor('billing');
-    const orders: TestProducer = await startProducer(world, transport, 'orders', { valueSchemas: { [topic]: ORDER_SCHEMA }, events: ordersEvents });
+    const orders: TestProducer = await startProducer(world, transport, 'orders', { valueSchemas: { [topic]: ORDER_SCHEMA }, events: ordersEvents, logger });
     closers.push(() => orders.producer.close());
     const sent = await orders.producer.send({
       topic,
@@ -69,6 +83,7 @@ describe('metadata events sealed to audit', () => {
       stateTopic: t.state,
       deadLetterTopic: t.dlq,
       events: billingEvents,
+      logger,
     });
     closers.push(() => billing.consumer.close());
     await waitFor(() => billing.total() >= N, 'deliveries', 60_000);
@@ -110,6 +125,12 @@ describe('metadata events sealed to audit', () => {
     const rejected = events.find((e) => e.type === 'rejected')!;
     expect(rejected).toMatchObject({ reason: 'MESSAGE', detail: 'BAD_TAG', topic });
     expect(JSON.stringify(events)).not.toContain(SECRET_NOTE);
+    // The pipeline logged (the dead letter at least) and never a payload.
+    expect(logLines.some((l) => l.includes('record dead-lettered'))).toBe(true);
+    expect(logLines.join('')).not.toContain(SECRET_NOTE);
+    // Redaction in force for fields named like secrets, should anything log them.
+    logger.info({ payload: SECRET_NOTE, nested: { plaintext: SECRET_NOTE } }, 'probe');
+    expect(logLines.at(-1)).not.toContain(SECRET_NOTE);
     expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);
   });
 });

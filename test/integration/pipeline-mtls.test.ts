@@ -1,6 +1,7 @@
 /**
  * Producing sealed records over the broker's mTLS listener (client certificate signed by the stack
- * CA), consuming them over PLAINTEXT: every message arrives once, opened and verified.
+ * CA) with per-message signatures and block padding, consuming them over PLAINTEXT: every message
+ * arrives once, opened and verified.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,7 +43,8 @@ afterAll(async () => {
 
 describe('sealed producer over mTLS', () => {
   it('produces over the mTLS listener; the consumer opens every message once', async () => {
-    orders = await startProducer(world, tls, 'orders', { valueSchemas: { [topic]: ORDER_SCHEMA } });
+    // With a signature inside every message and fixed-block padding, to cover those options end to end.
+    orders = await startProducer(world, tls, 'orders', { valueSchemas: { [topic]: ORDER_SCHEMA }, signEveryMessage: true, padding: { kind: 'block', blockBytes: 256 } });
     const sent = await orders.producer.send({
       topic,
       messages: Array.from({ length: N }, (_, i) => ({ key: `k${i % 5}`, value: { id: `m-${i}`, cents: i, note: 'tls' } })),

@@ -7,6 +7,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import kafkajs from 'kafkajs';
 import type {
+  AclEntry,
   Admin,
   Batch,
   CompressionTypes as KafkajsCompression,
@@ -23,6 +24,7 @@ import type {
   SASLOptions,
 } from 'kafkajs';
 import type { Logger } from 'pino';
+import type { AclBinding, AclOperation, AclPatternType, AclPermission, AclResourceType } from './acl-binding.js';
 import { DefaultPartitioner } from './default-partitioner.js';
 import { PartitionBackoff } from './partition-backoff.js';
 import type {
@@ -50,7 +52,7 @@ import type {
 } from './transport.js';
 import { TransportError, type TransportErrorCode } from './transport-error.js';
 
-const { Kafka, CompressionTypes, ConfigResourceTypes, logLevel, Partitioners } = kafkajs;
+const { Kafka, CompressionTypes, ConfigResourceTypes, logLevel, Partitioners, AclResourceTypes, AclOperationTypes, AclPermissionTypes, ResourcePatternTypes } = kafkajs;
 
 /** Options of {@link createKafkajsTransport}. */
 export interface KafkajsTransportOptions {
@@ -758,7 +760,83 @@ class KafkajsAdmin implements TransportAdmin {
     return response.map((p) => ({ partition: p.partition, low: p.low, high: p.high })).sort((a, b) => a.partition - b.partition);
   }
 
+  async describeAcls(): Promise<AclBinding[]> {
+    const response = await mapped('describe acls', () =>
+      this.admin.describeAcls({
+        resourceType: AclResourceTypes.ANY,
+        resourcePatternType: ResourcePatternTypes.ANY,
+        operation: AclOperationTypes.ANY,
+        permissionType: AclPermissionTypes.ANY,
+      }),
+    );
+    if (response.errorCode !== 0) throw new TransportError('TRANSPORT_FAILED', `describe acls: broker error ${response.errorCode}`);
+    const out: AclBinding[] = [];
+    for (const r of response.resources) {
+      const resourceType = fromEnum(ACL_RESOURCE, r.resourceType);
+      const patternType = fromEnum(ACL_PATTERN, r.resourcePatternType);
+      for (const a of r.acls) {
+        const operation = fromEnum(ACL_OPERATION, a.operation);
+        const permission = fromEnum(ACL_PERMISSION, a.permissionType);
+        // Bindings of kinds sealpost does not manage are left out (never deleted by a diff).
+        if (resourceType === undefined || patternType === undefined || operation === undefined || permission === undefined) continue;
+        out.push({ resourceType, resourceName: r.resourceName, patternType, principal: a.principal, host: a.host, operation, permission });
+      }
+    }
+    return out;
+  }
+
+  async createAcls(bindings: readonly AclBinding[]): Promise<void> {
+    if (bindings.length === 0) return;
+    await mapped('create acls', () => this.admin.createAcls({ acl: bindings.map(toKafkajsAcl) }));
+  }
+
+  async deleteAcls(bindings: readonly AclBinding[]): Promise<void> {
+    if (bindings.length === 0) return;
+    const response = await mapped('delete acls', () => this.admin.deleteAcls({ filters: bindings.map(toKafkajsAcl) }));
+    const failed = response.filterResponses.find((f) => f.errorCode !== 0);
+    if (failed !== undefined) throw new TransportError('TRANSPORT_FAILED', `delete acls: broker error ${failed.errorCode}`);
+  }
+
   async disconnect(): Promise<void> {
     await mapped('admin disconnect', () => this.admin.disconnect());
   }
+}
+
+const ACL_RESOURCE: Readonly<Record<AclResourceType, number>> = {
+  TOPIC: AclResourceTypes.TOPIC,
+  GROUP: AclResourceTypes.GROUP,
+  CLUSTER: AclResourceTypes.CLUSTER,
+  TRANSACTIONAL_ID: AclResourceTypes.TRANSACTIONAL_ID,
+};
+const ACL_PATTERN: Readonly<Record<AclPatternType, number>> = { LITERAL: ResourcePatternTypes.LITERAL, PREFIXED: ResourcePatternTypes.PREFIXED };
+const ACL_PERMISSION: Readonly<Record<AclPermission, number>> = { ALLOW: AclPermissionTypes.ALLOW, DENY: AclPermissionTypes.DENY };
+const ACL_OPERATION: Readonly<Record<AclOperation, number>> = {
+  ALL: AclOperationTypes.ALL,
+  READ: AclOperationTypes.READ,
+  WRITE: AclOperationTypes.WRITE,
+  CREATE: AclOperationTypes.CREATE,
+  DELETE: AclOperationTypes.DELETE,
+  ALTER: AclOperationTypes.ALTER,
+  DESCRIBE: AclOperationTypes.DESCRIBE,
+  CLUSTER_ACTION: AclOperationTypes.CLUSTER_ACTION,
+  DESCRIBE_CONFIGS: AclOperationTypes.DESCRIBE_CONFIGS,
+  ALTER_CONFIGS: AclOperationTypes.ALTER_CONFIGS,
+  IDEMPOTENT_WRITE: AclOperationTypes.IDEMPOTENT_WRITE,
+};
+
+function fromEnum<K extends string>(table: Readonly<Record<K, number>>, value: number): K | undefined {
+  for (const [k, v] of Object.entries(table) as [K, number][]) if (v === value) return k;
+  return undefined;
+}
+
+function toKafkajsAcl(b: AclBinding): AclEntry {
+  return {
+    resourceType: ACL_RESOURCE[b.resourceType],
+    resourceName: b.resourceName,
+    resourcePatternType: ACL_PATTERN[b.patternType],
+    principal: b.principal,
+    host: b.host,
+    operation: ACL_OPERATION[b.operation],
+    permissionType: ACL_PERMISSION[b.permission],
+  };
 }

@@ -10,6 +10,8 @@
  * - Every failure is a TransportError (transport-error.ts) with `code` and `retriable`.
  */
 
+import type { AclBinding } from './acl-binding.js';
+
 /** A topic and one of its partitions. */
 export interface TopicPartition {
   readonly topic: string;
@@ -287,6 +289,12 @@ export interface TransportAdmin {
   /** The group's committed offsets and their metadata, for every partition of each topic. */
   fetchCommittedOffsets(groupId: string, topics: readonly string[]): Promise<CommittedOffset[]>;
   fetchTopicOffsets(topic: string): Promise<PartitionOffsets[]>;
+  /** Every ACL binding the cluster holds (needs DESCRIBE on the cluster; see src/acl). */
+  describeAcls(): Promise<AclBinding[]>;
+  /** Creates bindings (creating an existing one is a no-op on the broker). */
+  createAcls(bindings: readonly AclBinding[]): Promise<void>;
+  /** Deletes exactly these bindings (each is an exact-match filter). */
+  deleteAcls(bindings: readonly AclBinding[]): Promise<void>;
   disconnect(): Promise<void>;
 }
 

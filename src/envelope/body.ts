@@ -49,34 +49,55 @@ export function writeBody(
   return off + payload.length;
 }
 
+/** Remembers the last content type decoded (a session's messages usually share one). */
+export interface ContentTypeMemo {
+  bytes: Uint8Array;
+  text: string;
+}
+
 /**
- * Parses a body that must fill `buf` exactly. Returns null on any deviation. Returned byte fields are
- * copies: the caller's scratch buffer is reused for the next message.
+ * Parses a body that must fill `buf` exactly. Returns null on any deviation. The returned byte fields
+ * are views into ONE fresh allocation (messageId ‖ schemaFp ‖ payload): the caller's scratch buffer is
+ * reused for the next message.
  */
-export function parseBody(buf: Uint8Array): MessageBody | null {
+export function parseBody(buf: Uint8Array, memo?: ContentTypeMemo): MessageBody | null {
   if (buf.length < BODY_FIXED_BYTES || buf[0] !== BODY_VERSION) return null;
-  let off = 1;
-  const messageId = copyBytes(buf, off, off + MESSAGE_ID_BYTES);
-  off += MESSAGE_ID_BYTES;
-  const createdAtMs = readU64(buf, off);
-  const entityVersion = readU64(buf, off + 8);
+  const createdAtMs = readU64(buf, 1 + MESSAGE_ID_BYTES);
+  const entityVersion = readU64(buf, 1 + MESSAGE_ID_BYTES + 8);
   if (!isU53(createdAtMs) || !isU53(entityVersion)) return null;
-  off += 16;
-  const schemaFp = copyBytes(buf, off, off + SCHEMA_FP_BYTES);
-  off += SCHEMA_FP_BYTES;
+  let off = 1 + MESSAGE_ID_BYTES + 16 + SCHEMA_FP_BYTES;
   const ctLen = readU16(buf, off);
   off += 2;
   if (ctLen > buf.length - off - 4) return null;
+  const ctBytes = buf.subarray(off, off + ctLen);
   let contentType: string;
-  try {
-    contentType = utf8Decoder.decode(buf.subarray(off, off + ctLen));
-  } catch {
-    return null;
+  if (memo !== undefined && memo.bytes.length === ctLen && Buffer.compare(memo.bytes, ctBytes) === 0) {
+    contentType = memo.text;
+  } else {
+    try {
+      contentType = utf8Decoder.decode(ctBytes);
+    } catch {
+      return null;
+    }
+    if (memo !== undefined) {
+      memo.bytes = copyBytes(ctBytes);
+      memo.text = contentType;
+    }
   }
   off += ctLen;
   const payloadLen = readU32(buf, off);
   off += 4;
   if (payloadLen !== buf.length - off) return null;
-  const payload = copyBytes(buf, off, off + payloadLen);
-  return { messageId, createdAtMs, entityVersion, schemaFp, contentType, payload };
+  const out = new Uint8Array(MESSAGE_ID_BYTES + SCHEMA_FP_BYTES + payloadLen);
+  out.set(buf.subarray(1, 1 + MESSAGE_ID_BYTES), 0);
+  out.set(buf.subarray(1 + MESSAGE_ID_BYTES + 16, 1 + MESSAGE_ID_BYTES + 16 + SCHEMA_FP_BYTES), MESSAGE_ID_BYTES);
+  out.set(buf.subarray(off), MESSAGE_ID_BYTES + SCHEMA_FP_BYTES);
+  return {
+    messageId: out.subarray(0, MESSAGE_ID_BYTES),
+    createdAtMs,
+    entityVersion,
+    schemaFp: out.subarray(MESSAGE_ID_BYTES, MESSAGE_ID_BYTES + SCHEMA_FP_BYTES),
+    contentType,
+    payload: out.subarray(MESSAGE_ID_BYTES + SCHEMA_FP_BYTES),
+  };
 }

@@ -4,7 +4,7 @@
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
-import { parseBody } from './body.js';
+import { type ContentTypeMemo, parseBody } from './body.js';
 import { AEAD_TAG_BYTES, SIGNATURE_BYTES, TAG_BYTES } from './constants.js';
 import type { DecodedEnvelope } from './envelope-codec.js';
 import { EnvelopeError, EnvelopeUsageError } from './errors.js';
@@ -34,8 +34,9 @@ export interface OpenPolicy {
 }
 
 /**
- * A message that opened: everything the pipeline delivers. messageId, schemaFp and payload are fresh
- * copies; senderKid, sessionId and streamId are the session's own (shared, do not mutate).
+ * A message that opened: everything the pipeline delivers. messageId, schemaFp and payload are views
+ * into one fresh allocation per message (mind `payload.byteOffset` when wrapping it in a Buffer);
+ * senderKid, sessionId and streamId are the session's own (shared, do not mutate).
  */
 export interface OpenedMessage {
   readonly senderKid: Uint8Array;
@@ -109,6 +110,7 @@ export class OpenedSession {
   readonly #t: MessageTranscripts;
   readonly #tag = new Uint8Array(TAG_BYTES);
   readonly #replayPrefix: string;
+  readonly #contentType: ContentTypeMemo = { bytes: new Uint8Array(0), text: '' };
   #lastPartition = -1;
   #lastReplayKey = '';
   #plain: Uint8Array;
@@ -212,7 +214,7 @@ export class OpenedSession {
         const sigInput = t.messageSignatureInput(plain.subarray(0, lb + bodyLen));
         if (!p.verifyDetached(sig, sigInput, this.#senderPk)) throw new EnvelopeError('BAD_MESSAGE_SIGNATURE');
       }
-      const body = parseBody(plain.subarray(lb, lb + bodyLen));
+      const body = parseBody(plain.subarray(lb, lb + bodyLen), this.#contentType);
       if (body === null) throw new EnvelopeError('BAD_BODY');
       const skew = this.#policy.skewMs;
       if (body.createdAtMs < this.createdAtMs - skew || body.createdAtMs > this.expiresAtMs + skew) {

@@ -1,3 +1,4 @@
+import { registerAuditCommands } from './audit-commands.js';
 import { registerConfigCommands } from './config-commands.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerDirectoryCommands } from './directory-commands.js';
@@ -12,6 +13,7 @@ export const registerAllGroups: readonly CommandGroup[] = [
   registerDirectoryCommands,
   registerInspectCommand,
   registerQuarantineCommands,
+  registerAuditCommands,
   registerConfigCommands,
   registerDemoCommand,
 ];

@@ -32,6 +32,9 @@ describe('every sealpost command has --help with an example', () => {
       'quarantine show',
       'quarantine release',
       'quarantine purge',
+      'audit verify',
+      'audit query',
+      'audit tail',
       'config check',
       'demo',
     ]) {

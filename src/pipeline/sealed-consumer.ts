@@ -387,7 +387,15 @@ export class SealedConsumer {
           control.resolveOffset(record.offset);
           continue;
         }
-        const outcome = await this.#process(record, entry);
+        let outcome = await this.#process(record, entry);
+        // A short admission wait is served in place: pausing and re-fetching costs far more than the
+        // few milliseconds until the next token (the partition makes no progress either way).
+        while (outcome.kind === 'retry' && outcome.reason === 'admission' && outcome.afterMs <= 250 && control.isRunning() && !control.isStale()) {
+          const waitMs = outcome.afterMs;
+          await new Promise((resolve) => setTimeout(resolve, waitMs));
+          await control.heartbeat();
+          outcome = await this.#process(record, entry);
+        }
         if (outcome.kind === 'retry') {
           const n = (this.#backoff.get(key) ?? 0) + 1;
           this.#backoff.set(key, n);

@@ -359,7 +359,7 @@ export class SealedConsumer {
       if (ready.length > 0 && this.#state === 'running') this.#consumer.resume(ready);
     } catch (err) {
       // KMS, broker or state topic unavailable: keep the partitions paused and try again.
-      const delay = Math.min(30_000, 500 * 2 ** attempt);
+      const delay = Math.min(this.#o.maxRetryDelayMs ?? 10_000, 500 * 2 ** attempt);
       this.#logger.warn({ err: describeError(err), delayMs: delay }, 'loading replay state failed; retrying');
       o.metrics?.transientRetries.inc({ reason: 'replay-state-load' });
       if (this.#state !== 'running') return;

@@ -4,9 +4,9 @@
  * it is down the partition pauses and retries; afterwards everything is delivered, once, and nothing
  * is dead-lettered.
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getEndpoints } from '../support/endpoints.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
 import { startConsumer, startProducer, type TestConsumer, type TestProducer } from '../support/pipeline-parties.js';
 import { counterValue, makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
@@ -20,42 +20,8 @@ let world: PipelineWorld;
 let orders: TestProducer;
 let consumer: TestConsumer | undefined;
 
-/** A TCP proxy to the registry that can be stopped (connections cut) and started on the same port. */
-class Proxy {
-  #server: Server | undefined;
-  readonly #sockets = new Set<Socket>();
-  port = 0;
-  constructor(
-    readonly targetHost: string,
-    readonly targetPort: number,
-  ) {}
-  async start(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = connect(this.targetPort, this.targetHost);
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s);
-        s.on('close', () => this.#sockets.delete(s));
-        s.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as { port: number }).port;
-    this.#server = server;
-  }
-  async stop(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    const server = this.#server;
-    this.#server = undefined;
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
-
 const registryUrl = new URL(getEndpoints().schemaRegistryUrl);
-const proxy = new Proxy(registryUrl.hostname, Number(registryUrl.port));
+const proxy = new TcpProxy(registryUrl.hostname, Number(registryUrl.port));
 
 beforeAll(async () => {
   world = await makePipelineWorld([

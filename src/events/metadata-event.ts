@@ -51,6 +51,27 @@ export interface MetadataEvent {
   readonly kid?: string;
 }
 
+/** Every field, in canonical order (the order of the canonical bytes). */
+const EVENT_FIELDS: readonly (keyof MetadataEvent)[] = [
+  'eventId',
+  'type',
+  'timeMs',
+  'actor',
+  'messageId',
+  'sender',
+  'recipients',
+  'topic',
+  'partition',
+  'offset',
+  'schemaId',
+  'ciphertextDigest',
+  'sizeBytes',
+  'reason',
+  'detail',
+  'group',
+  'kid',
+];
+
 const HEX32 = /^[0-9a-f]{32}$/;
 const IDENTITY = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
@@ -64,25 +85,7 @@ export function validateMetadataEvent(value: unknown): string[] {
     return ['event is not an object'];
   }
   const v = value as Record<string, unknown>;
-  const known = new Set([
-    'eventId',
-    'type',
-    'timeMs',
-    'actor',
-    'messageId',
-    'sender',
-    'recipients',
-    'topic',
-    'partition',
-    'offset',
-    'schemaId',
-    'ciphertextDigest',
-    'sizeBytes',
-    'reason',
-    'detail',
-    'group',
-    'kid',
-  ]);
+  const known: ReadonlySet<string> = new Set(EVENT_FIELDS);
   for (const key of Object.keys(v)) if (!known.has(key)) problems.push(`unknown field ${key}`);
   if (typeof v.eventId !== 'string' || !HEX32.test(v.eventId)) problems.push('eventId must be 32 hex');
   if (typeof v.type !== 'string' || !(METADATA_EVENT_TYPES as readonly string[]).includes(v.type)) {
@@ -123,25 +126,7 @@ export function validateMetadataEvent(value: unknown): string[] {
  */
 export function canonicalEventBytes(event: MetadataEvent): Uint8Array {
   const ordered: Record<string, unknown> = {};
-  const keys: (keyof MetadataEvent)[] = [
-    'eventId',
-    'type',
-    'timeMs',
-    'actor',
-    'messageId',
-    'sender',
-    'recipients',
-    'topic',
-    'partition',
-    'offset',
-    'schemaId',
-    'ciphertextDigest',
-    'sizeBytes',
-    'reason',
-    'detail',
-    'group',
-    'kid',
-  ];
-  for (const k of keys) if (event[k] !== undefined) ordered[k] = event[k];
+
+  for (const k of EVENT_FIELDS) if (event[k] !== undefined) ordered[k] = event[k];
   return new TextEncoder().encode(JSON.stringify(ordered));
 }

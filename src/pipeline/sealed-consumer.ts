@@ -202,10 +202,12 @@ export class SealedConsumer {
    */
   async run<T = unknown>(options: { readonly eachMessage: SealedMessageHandler<T> }): Promise<void> {
     if (this.#state !== 'new') throw new PipelineError(this.#state === 'closed' ? 'PIPELINE_CLOSED' : 'PIPELINE_NOT_READY', 'run() may be called once');
+    const o = this.#o;
+    // Before anything is connected: a registry that is down at start leaves the consumer re-runnable.
+    const envelopeSchemaId = o.envelopeSchemaId ?? (await registerEnvelopeSchema(o.registry, o.envelopeSubject ?? DEFAULT_ENVELOPE_SUBJECT));
+    if (this.#state !== 'new') throw new PipelineError('PIPELINE_NOT_READY', 'run() may be called once');
     this.#state = 'running';
     this.#handler = options.eachMessage as SealedMessageHandler;
-    const o = this.#o;
-    const envelopeSchemaId = o.envelopeSchemaId ?? (await registerEnvelopeSchema(o.registry, o.envelopeSubject ?? DEFAULT_ENVELOPE_SUBJECT));
     await this.#producer.connect();
     this.#store = new ReplayStateStore({
       transport: o.transport,

@@ -172,6 +172,7 @@ export class SealedProducer {
   readonly #schemas = new Map<string, Promise<TopicSchema>>();
   readonly #rawFps = new Map<string, Uint8Array>();
   #envelopeSchemaId: number | undefined;
+  #unsubscribe: (() => void) | undefined;
   #state: 'new' | 'connected' | 'closed' = 'new';
 
   constructor(options: SealedProducerOptions) {
@@ -196,6 +197,9 @@ export class SealedProducer {
       this.#o.envelopeSchemaId ?? (await registerEnvelopeSchema(this.#o.registry, this.#o.envelopeSubject ?? DEFAULT_ENVELOPE_SUBJECT));
     await this.#producer.connect();
     this.#state = 'connected';
+    // A directory change touching the sender or a recipient ends their sessions now (keys zeroed),
+    // not only at the next send.
+    this.#unsubscribe = this.#o.directory.onEpochChange(() => this.#endTouchedSessions());
   }
 
   /** Encodes, seals and sends `messages` to `topic`; resolves once every record is acknowledged. */
@@ -325,6 +329,20 @@ export class SealedProducer {
     throw new SendFailedError(pending, lastError);
   }
 
+  #endTouchedSessions(): void {
+    for (const [k, s] of this.#sessions) {
+      let keep: boolean;
+      try {
+        keep = this.#touched(s.recipients) === s.touched;
+      } catch {
+        keep = false;
+      }
+      if (keep) continue;
+      s.session.close();
+      this.#sessions.delete(k);
+    }
+  }
+
   #streamFor(topic: string): SequenceCounter {
     let s = this.#streams.get(topic);
     if (s === undefined) {
@@ -437,6 +455,7 @@ export class SealedProducer {
     if (this.#state === 'closed') return;
     const wasConnected = this.#state === 'connected';
     this.#state = 'closed';
+    this.#unsubscribe?.();
     for (const s of this.#sessions.values()) s.session.close();
     this.#sessions.clear();
     if (wasConnected) await this.#producer.disconnect();

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { progress, StackError } from './progress.js';
@@ -110,4 +111,45 @@ export function ensureCertificates(): void {
     key + readFileSync(certPaths.brokerCert, 'utf8') + readFileSync(certPaths.caCert, 'utf8'),
     { mode: 0o600 },
   );
+}
+
+/** A service's client certificate for the mTLS listener (PEM files). */
+export interface ServiceCertificate {
+  /** `User:CN=<identity>`: the principal Kafka's default mapping gives this certificate. */
+  readonly principal: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+}
+
+/**
+ * Issues a client certificate with subject `CN=<identity>` signed by the stack CA into `outDir`
+ * (`<identity>.crt`, `<identity>.key` mode 0600), so a service connects over mTLS as its own Kafka
+ * principal (`User:CN=<identity>`) and `sealpost acl apply` can grant it exactly what the directory
+ * allows. Needs the stack's certificates (`npm run stack -- up` makes them). A random serial (no
+ * shared serial file) so concurrent issuers do not race.
+ */
+export function issueServiceCertificate(identity: string, outDir: string): ServiceCertificate {
+  if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(identity)) throw new StackError(`"${identity}" is not an identity name`);
+  if (!existsSync(certPaths.caCert) || !existsSync(certPaths.caKey)) {
+    throw new StackError('the stack CA does not exist yet: run `npm run stack -- up` first');
+  }
+  mkdirSync(outDir, { recursive: true, mode: 0o700 });
+  const keyFile = join(outDir, `${identity}.key`);
+  const certFile = join(outDir, `${identity}.crt`);
+  const csr = join(outDir, `${identity}.csr`);
+  const ext = join(outDir, `${identity}.ext`);
+  writeFileSync(ext, 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
+  try {
+    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${identity}`], `making the ${identity} key`);
+    openssl(
+      ['x509', '-req', '-in', csr, '-CA', certPaths.caCert, '-CAkey', certPaths.caKey, '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-out', certFile, '-days', '30', '-sha256', '-extfile', ext],
+      `signing the ${identity} certificate`,
+    );
+  } finally {
+    rmSync(csr, { force: true });
+    rmSync(ext, { force: true });
+  }
+  chmodSync(keyFile, 0o600);
+  return { principal: `User:CN=${identity}`, certFile, keyFile, caFile: certPaths.caCert };
 }

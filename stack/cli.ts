@@ -2,14 +2,27 @@
  * `npm run stack -- up | down | status`: the local Kafka + Apicurio Registry + OpenBao stack, as
  * processes on 127.0.0.1, installed into and run from `.stack/`.
  */
+import { resolve } from 'node:path';
+import { issueServiceCertificate } from './certs.js';
 import { stackPaths } from './paths.js';
 import { StackError } from './progress.js';
 import { endpointsSummary, stackDown, stackStatus, stackUp } from './stack.js';
 
-const usage = 'usage: npm run stack -- up | down | status';
+const usage = 'usage: npm run stack -- up | down | status | issue-cert <identity> <out-dir>';
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'issue-cert') {
+    // A client certificate CN=<identity> signed by the stack CA: that service's own Kafka principal.
+    const [identity, outDir] = rest;
+    if (identity === undefined || outDir === undefined || rest.length !== 2) {
+      process.stderr.write(`${usage}\n`);
+      return 2;
+    }
+    const cert = issueServiceCertificate(identity, resolve(outDir));
+    process.stdout.write(`principal ${cert.principal}\ncert ${cert.certFile}\nkey ${cert.keyFile}\nca ${cert.caFile}\n`);
+    return 0;
+  }
   if (rest.length > 0) {
     process.stderr.write(`${usage}\n`);
     return 2;

@@ -9,18 +9,43 @@ import { spawnService } from './processes.js';
 import { host, ports } from './versions.js';
 import type { JavaRuntime } from './prerequisites.js';
 
-/** The broker's configuration: KRaft, one combined broker+controller, tuned for tests. */
-function serverProperties(): string {
+/** Where a broker listens and keeps its data: the stack's own, or a private test broker's. */
+export interface KafkaLayout {
+  readonly plaintextPort: number;
+  readonly sslPort: number;
+  readonly controllerPort: number;
+  readonly dataDir: string;
+}
+
+/** The stack's broker layout (the contract's ports). */
+export const stackKafkaLayout: KafkaLayout = {
+  plaintextPort: ports.kafkaPlaintext,
+  sslPort: ports.kafkaSsl,
+  controllerPort: ports.kafkaController,
+  dataDir: stackPaths.kafkaData,
+};
+
+/**
+ * The principal of the stack's shared client certificate (KAFKA_SSL_CERT_FILE, subject
+ * CN=sealpost-stack-client): a super user, like ANONYMOUS on the PLAINTEXT listener.
+ */
+export const STACK_CLIENT_PRINCIPAL = 'User:CN=sealpost-stack-client';
+
+/**
+ * The broker's configuration: KRaft, one combined broker+controller, tuned for tests. Exported (with
+ * a layout) so a test can start a private broker with exactly the stack's settings on other ports.
+ */
+export function serverProperties(layout: KafkaLayout = stackKafkaLayout): string {
   const lines = [
     'process.roles=broker,controller',
     'node.id=1',
-    `controller.quorum.voters=1@${host}:${ports.kafkaController}`,
-    `listeners=PLAINTEXT://${host}:${ports.kafkaPlaintext},SSL://${host}:${ports.kafkaSsl},CONTROLLER://${host}:${ports.kafkaController}`,
-    `advertised.listeners=PLAINTEXT://${host}:${ports.kafkaPlaintext},SSL://${host}:${ports.kafkaSsl}`,
+    `controller.quorum.voters=1@${host}:${layout.controllerPort}`,
+    `listeners=PLAINTEXT://${host}:${layout.plaintextPort},SSL://${host}:${layout.sslPort},CONTROLLER://${host}:${layout.controllerPort}`,
+    `advertised.listeners=PLAINTEXT://${host}:${layout.plaintextPort},SSL://${host}:${layout.sslPort}`,
     'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT',
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    `log.dirs=${stackPaths.kafkaData}`,
+    `log.dirs=${layout.dataDir}`,
     // Tests create their topics with the admin client; a typo must fail, not create a topic.
     'auto.create.topics.enable=false',
     'num.partitions=1',
@@ -42,13 +67,19 @@ function serverProperties(): string {
     'listener.name.ssl.ssl.truststore.type=PEM',
     `listener.name.ssl.ssl.truststore.location=${certPaths.caCert}`,
     'ssl.endpoint.identification.algorithm=',
+    // Broker ACLs (`sealpost acl plan|apply`): each service connects over mTLS with its own certificate,
+    // principal User:CN=<identity>. Super users: ANONYMOUS — the PLAINTEXT listener, which also carries
+    // the controller and inter-broker traffic and every existing test — and the stack's shared client
+    // certificate. Everyone else needs an ACL: no ACL found means denied.
+    'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    `super.users=User:ANONYMOUS;${STACK_CLIENT_PRINCIPAL}`,
+    'allow.everyone.if.no.acl.found=false',
   ];
   return `# written by \`npm run stack -- up\` (stack/kafka.ts); regenerated on every start\n${lines.join('\n')}\n`;
 }
 
 /** log4j2 configuration: everything to `.stack/logs/kafka.log` (Kafka's POM ships no binding). */
-function log4j2Properties(): string {
-  const file = join(stackPaths.logsDir, 'kafka.log');
+export function log4j2Properties(file: string = join(stackPaths.logsDir, 'kafka.log')): string {
   return [
     'status = warn',
     'appender.file.type = File',
@@ -66,15 +97,16 @@ function log4j2Properties(): string {
   ].join('\n');
 }
 
-function javaArgs(mainClass: string, heap: string): string[] {
+/** JVM arguments for a Kafka main class (a private broker passes its own log4j2 file and log folder). */
+export function javaArgs(mainClass: string, heap: string, log4jFile: string = stackPaths.kafkaLog4j, logsDir: string = stackPaths.logsDir): string[] {
   return [
     `-Xmx${heap}`,
     '-Xms128m',
     '-XX:+UseG1GC',
     '-XX:MaxGCPauseMillis=20',
     '-Djava.awt.headless=true',
-    `-Dlog4j2.configurationFile=${stackPaths.kafkaLog4j}`,
-    `-Dkafka.logs.dir=${stackPaths.logsDir}`,
+    `-Dlog4j2.configurationFile=${log4jFile}`,
+    `-Dkafka.logs.dir=${logsDir}`,
     '-cp',
     join(stackPaths.kafkaLibs, '*'),
     mainClass,

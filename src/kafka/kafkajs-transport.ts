@@ -204,7 +204,9 @@ export function toTransportError(err: unknown, context: string): TransportError 
   const e = (typeof err === 'object' && err !== null ? err : {}) as KafkajsLikeError;
   const name = typeof e.name === 'string' ? e.name : 'Error';
   const message = `${context}: ${typeof e.message === 'string' ? e.message : String(err)}`;
-  if (name === 'KafkaJSNumberOfRetriesExceeded' && e.cause !== undefined && e.cause !== err) {
+  // kafkajs wraps a non-retriable protocol error (e.g. TOPIC_AUTHORIZATION_FAILED on produce) in
+  // KafkaJSNonRetriableError; the broker's reason is the cause.
+  if ((name === 'KafkaJSNumberOfRetriesExceeded' || name === 'KafkaJSNonRetriableError') && e.cause !== undefined && e.cause !== err) {
     return toTransportError(e.cause, context);
   }
   if (name === 'KafkaJSAggregateError' && Array.isArray(e.errors) && e.errors.length > 0) {
@@ -769,7 +771,7 @@ class KafkajsAdmin implements TransportAdmin {
         permissionType: AclPermissionTypes.ANY,
       }),
     );
-    if (response.errorCode !== 0) throw new TransportError('TRANSPORT_FAILED', `describe acls: broker error ${response.errorCode}`);
+    // kafkajs 2.2.4 returns only `{ resources }` (a broker error is thrown as a protocol error).
     const out: AclBinding[] = [];
     for (const r of response.resources) {
       const resourceType = fromEnum(ACL_RESOURCE, r.resourceType);
@@ -793,7 +795,7 @@ class KafkajsAdmin implements TransportAdmin {
   async deleteAcls(bindings: readonly AclBinding[]): Promise<void> {
     if (bindings.length === 0) return;
     const response = await mapped('delete acls', () => this.admin.deleteAcls({ filters: bindings.map(toKafkajsAcl) }));
-    const failed = response.filterResponses.find((f) => f.errorCode !== 0);
+    const failed = response.filterResponses.find((f) => typeof f.errorCode === 'number' && f.errorCode !== 0);
     if (failed !== undefined) throw new TransportError('TRANSPORT_FAILED', `delete acls: broker error ${failed.errorCode}`);
   }
 

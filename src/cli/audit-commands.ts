@@ -8,9 +8,8 @@ import { verifyAuditLog } from '../audit/verify-audit-log.js';
 import { METADATA_EVENT_TYPES } from '../events/metadata-event.js';
 import { FileDirectorySource } from '../keys/directory/directory-document.js';
 import { KeyDirectory } from '../keys/directory/key-directory.js';
-import { badInput, cliContext, iso, parseCount, parseDuration, parseTime, print, table, withHints, type CliContext } from './cli-support.js';
+import { assertTopicExists, badInput, cliContext, cliTransport, iso, parseCount, parseDuration, parseTime, print, table, withHints, type CliContext } from './cli-support.js';
 import { directoryLocationOf, pinnedAuthorityKey, withLocation } from './directory-commands.js';
-import { cliTransport } from './inspect-commands.js';
 import { CliExit } from './program.js';
 import { EXIT, formatJson, type CliIo } from './output.js';
 
@@ -113,6 +112,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           let malformed: string[] = [];
           const checkpointTopic = opts.checkpointTopic ?? ctx.config.checkpointTopic;
           if (opts.published) {
+            await assertTopicExists(ctx, checkpointTopic, 'set SEALPOST_CHECKPOINT_TOPIC (or --checkpoint-topic) to the audit worker\'s, or pass --no-published to check the store alone');
             const groupId = `sealpost-audit-verify-${hex(ctx.crypto.randomBytes(6))}`;
             ({ checkpoints: published, malformed } = await readPublishedCheckpoints(cliTransport(ctx, 'sealpost-audit-verify'), checkpointTopic, { groupId, timeoutMs }));
           }

@@ -8,6 +8,9 @@ import { loadConfig, type SealpostConfig } from '../config/config.js';
 import { createCryptoProvider } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConfigError, SealpostError, isSealpostError } from '../errors.js';
+import { buildTransport } from '../app/compose.js';
+import type { Transport } from '../kafka/transport.js';
+import { createLogger } from '../observability/logger.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { formatJson, formatTable, type CliIo } from './output.js';
 
@@ -19,8 +22,8 @@ export const STACK_HINT = 'is the stack up? `npm run stack -- up` (then `set -a;
  * stays right), a message that says what to do. The original error is the `cause`.
  */
 export class CliHintedError extends SealpostError {
-  constructor(original: SealpostError, message: string) {
-    super(original.code, message, { retriable: original.retriable, cause: original });
+  constructor(original: SealpostError, message: string, options: { retriable?: boolean } = {}) {
+    super(original.code, message, { retriable: options.retriable ?? original.retriable, cause: original });
   }
 }
 
@@ -155,7 +158,8 @@ export function hinted(err: unknown, config: SealpostConfig): unknown {
     case 'CHECKPOINT_TOPIC_TIMEOUT':
       return new CliHintedError(err, `Kafka at ${kafka} is unreachable or did not answer in time (${err.message}) — ${STACK_HINT}`);
     case 'TOPIC_NOT_FOUND':
-      return new CliHintedError(err, `${err.message} — check the topic name (topics are not auto-created)`);
+      // The client calls a missing topic retriable (it may be being created); for a command it is bad input.
+      return badInput(`${err.message} — check the topic name (topics are not auto-created)`);
     case 'KEY_FILE_NOT_FOUND':
       return new CliHintedError(err, `${err.message} — check the path, or create it with \`sealpost keys create NAME\``);
     case 'KEY_FILE_EXISTS':
@@ -170,4 +174,22 @@ export function hinted(err: unknown, config: SealpostConfig): unknown {
     default:
       return err;
   }
+}
+
+/** A transport for one CLI command, with a silent logger (errors surface as typed errors). */
+export function cliTransport(ctx: CliContext, clientId: string): Transport {
+  return buildTransport(ctx.config, { logger: createLogger({ level: 'silent' }), clock: ctx.clock, clientId });
+}
+
+/** Fails with a usage error naming the fix when `topic` does not exist (reads would otherwise time out). */
+export async function assertTopicExists(ctx: CliContext, topic: string, fix: string): Promise<void> {
+  const admin = cliTransport(ctx, 'sealpost-cli').admin();
+  await withHints(ctx.config, async () => {
+    await admin.connect();
+    try {
+      if (!(await admin.listTopics()).includes(topic)) throw badInput(`topic ${topic} does not exist — ${fix}`);
+    } finally {
+      await admin.disconnect();
+    }
+  });
 }

@@ -13,7 +13,7 @@ import {
   type DirectoryLocation,
   type DirectorySummary,
 } from '../keys/operations.js';
-import { badInput, cliContext, iso, parseDuration, print, table, withHints, type CliContext } from './cli-support.js';
+import { assertTopicExists, badInput, cliContext, iso, parseDuration, print, table, withHints, type CliContext } from './cli-support.js';
 import { kmsOption, withKms } from './keys-commands.js';
 import { CliExit } from './program.js';
 import { EXIT, type CliIo } from './output.js';
@@ -39,6 +39,9 @@ export async function withLocation<T>(
 ): Promise<T> {
   if (target.kind === 'file') return body(target);
   if (ctx === undefined) throw new Error('withLocation: a topic target needs the CLI context');
+  if (options.ensureTopic !== true) {
+    await assertTopicExists(ctx, target.topic, `publish the directory first (\`sealpost directory publish --topic ${target.topic}\`), or use --directory-file / SEALPOST_DIRECTORY_FILE`);
+  }
   const source = buildDirectorySource({ ...ctx.config, directoryFile: undefined, directoryTopic: target.topic }, { crypto: ctx.crypto });
   if (!(source instanceof KafkaDirectoryTopic)) throw new Error('directory topic source expected');
   try {

@@ -1,12 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { buildTransport } from '../app/compose.js';
 import { EnvelopeError } from '../envelope/errors.js';
 import { inspectEnvelope, type EnvelopeStructure } from '../envelope/inspect-envelope.js';
 import type { ConsumedRecord, Transport } from '../kafka/transport.js';
-import { createLogger } from '../observability/logger.js';
-import { badInput, cliContext, iso, parseCount, parseDuration, print, withHints, type CliContext } from './cli-support.js';
+import { badInput, cliContext, cliTransport, iso, parseCount, parseDuration, print, withHints } from './cli-support.js';
 import { CliExit } from './program.js';
 import { EXIT, type CliIo } from './output.js';
 
@@ -145,11 +143,6 @@ function recordFacts(r: ConsumedRecord): Record<string, unknown> {
     valueBytes: r.value === null ? null : r.value.length,
     headers: r.headers.map((h) => h.key),
   };
-}
-
-/** A transport for one CLI command, with a silent logger (errors surface as typed errors). */
-export function cliTransport(ctx: CliContext, clientId: string): Transport {
-  return buildTransport(ctx.config, { logger: createLogger({ level: 'silent' }), clock: ctx.clock, clientId });
 }
 
 interface InspectOpts {

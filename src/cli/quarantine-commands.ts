@@ -4,8 +4,8 @@ import { releaseQuarantined, type ReleaseResult } from '../dlq/quarantine-releas
 import type { QuarantineEntry, QuarantineFilter, QuarantineReason, QuarantineStatus } from '../dlq/quarantine-store.js';
 import { SqliteQuarantineStore } from '../dlq/sqlite-quarantine-store.js';
 import { isSealpostError } from '../errors.js';
-import { badInput, cliContext, iso, parseCount, parseDuration, print, table, withHints, type CliContext } from './cli-support.js';
-import { cliTransport, keyValueLines, structureLines, viewEnvelope } from './inspect-commands.js';
+import { badInput, cliContext, cliTransport, iso, parseCount, parseDuration, print, table, withHints, type CliContext } from './cli-support.js';
+import { keyValueLines, structureLines, viewEnvelope } from './inspect-commands.js';
 import { CliExit } from './program.js';
 import { EXIT, type CliIo } from './output.js';
 

@@ -81,6 +81,10 @@ describe('sealpost keys/directory on the real stack', () => {
     expect(verify.code, verify.err).toBe(0);
     expect(JSON.parse(verify.out)).toMatchObject({ ok: true, records: 1 });
 
+    const missing = await run(['directory', 'show', '--topic', `${topic}-missing`, '--authority-key', pin]);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('publish the directory first');
+
     const rewrap = await run(['keys', 'rewrap', 'shipping', '--kms', 'vault', '--rotate-kms-key', '--json']);
     expect(rewrap.code, rewrap.err).toBe(0);
     expect((JSON.parse(rewrap.out) as { kms: { latestVersion: number } }).kms.latestVersion).toBe(2);

@@ -78,6 +78,12 @@ describe('sealpost inspect on the real stack', () => {
     expect(r.err).toMatch(/no record at .* the partition holds offsets/);
   }, 30_000);
 
+  it('a topic that does not exist is a usage error (exit 2), not a retry', async () => {
+    const r = await runCli(['inspect', '--topic', `${data}-missing`, '--partition', '0', '--offset', '0'], env);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('check the topic name');
+  }, 30_000);
+
   it('Kafka unreachable: exit 3 naming the fix', async () => {
     const r = await runCli(['inspect', '--topic', data, '--partition', '0', '--offset', '0'], { KAFKA_BROKERS: '127.0.0.1:1' });
     expect(r.code).toBe(3);

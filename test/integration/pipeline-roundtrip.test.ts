@@ -138,7 +138,7 @@ describe('sealed round trip on the real stack', () => {
 
     // Measured on this run (shared 2-core machine): mean seal and open time per message.
     const mean = async (r: Registry, name: string) => {
-      const v = (await r.getSingleMetric(name)!.get()).values;
+      const v = (await r.getSingleMetric(name)!.get()).values as { metricName?: string; value: number }[];
       const sum = v.find((x) => x.metricName === `${name}_sum`)!.value;
       const count = v.find((x) => x.metricName === `${name}_count`)!.value;
       return { count, meanUs: Math.round((sum / count) * 1e6 * 10) / 10 };

@@ -86,7 +86,8 @@ interface VerifyOpts {
 
 /** `sealpost audit …`: verify the tamper-evident log, query it, follow it. */
 export function registerAuditCommands(program: Command, io: CliIo): void {
-  const audit = program.command('audit').description('The audit log (SEALPOST_AUDIT_DB): verify, query, tail');
+  const audit = program.command('audit').description('The audit log (SEALPOST_AUDIT_DB): verify, query, tail')
+    .addHelpText('after', '\nExample:\n  sealpost audit verify && sealpost audit tail -n 20');
 
   audit
     .command('verify')

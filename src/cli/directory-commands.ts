@@ -117,7 +117,8 @@ interface LocationOpts {
 
 /** `sealpost directory …`: publish (sign), show and verify the key directory. */
 export function registerDirectoryCommands(program: Command, io: CliIo): void {
-  const directory = program.command('directory').description('The signed key directory: publish, show, verify');
+  const directory = program.command('directory').description('The signed key directory: publish, show, verify')
+    .addHelpText('after', '\nExample:\n  sealpost directory publish --grant orders:send=orders.v1 && sealpost directory verify');
 
   directory
     .command('publish')

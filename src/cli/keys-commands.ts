@@ -70,7 +70,8 @@ function identityPath(ctx: CliContext, name: string | undefined, file: string | 
 export function registerKeysCommands(program: Command, io: CliIo): void {
   const keys = program
     .command('keys')
-    .description('Identity key files: create, rotate, revoke, destroy retired keys, rewrap under a rotated KMS key');
+    .description('Identity key files: create, rotate, revoke, destroy retired keys, rewrap under a rotated KMS key')
+    .addHelpText('after', '\nExample:\n  sealpost keys init-authority && sealpost keys create orders && sealpost keys list');
 
   keys
     .command('init-authority')

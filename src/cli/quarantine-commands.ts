@@ -106,7 +106,8 @@ function parseId(text: string): number {
 export function registerQuarantineCommands(program: Command, io: CliIo): void {
   const quarantine = program
     .command('quarantine')
-    .description('Quarantined dead letters (SEALPOST_QUARANTINE_DB): list, show, release, purge — never decrypted');
+    .description('Quarantined dead letters (SEALPOST_QUARANTINE_DB): list, show, release, purge — never decrypted')
+    .addHelpText('after', '\nExample:\n  sealpost quarantine list --reason HEADER && sealpost quarantine release 17');
 
   quarantine
     .command('list')

@@ -42,6 +42,15 @@ describe('every sealpost command has --help with an example', () => {
     }
   });
 
+  for (const group of ['keys', 'directory', 'quarantine', 'audit']) {
+    it(`${group} --help (group) lists its commands with an example`, async () => {
+      const r = await runCli([group, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/Example:\n {2}sealpost /);
+      for (const path of all.filter((p) => p[0] === group)) expect(r.out).toContain(path[1]);
+    });
+  }
+
   for (const path of all) {
     it(`${path.join(' ')} --help`, async () => {
       const r = await runCli([...path, '--help']);

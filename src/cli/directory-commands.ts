@@ -34,11 +34,10 @@ export function directoryLocationOf(ctx: CliContext, opts: { directoryFile?: str
 export async function withLocation<T>(
   target: DirectoryTarget,
   body: (location: DirectoryLocation) => Promise<T>,
-  ctx?: CliContext,
+  ctx: CliContext,
   options: { ensureTopic?: boolean } = {},
 ): Promise<T> {
   if (target.kind === 'file') return body(target);
-  if (ctx === undefined) throw new Error('withLocation: a topic target needs the CLI context');
   if (options.ensureTopic !== true) {
     await assertTopicExists(ctx, target.topic, `publish the directory first (\`sealpost directory publish --topic ${target.topic}\`), or use --directory-file / SEALPOST_DIRECTORY_FILE`);
   }

@@ -6,7 +6,9 @@
  *   state topic under `k/<identity>/<group>/<keyId>`; it is unwrapped once, when the consumer starts.
  * - Record value: `u8 1 ‖ keyId[16] ‖ nonce[24] ‖ AEAD(stateKey, nonce, plaintext, aad)` with
  *   aad = `L(replay-state) ‖ u16 |group| ‖ group ‖ u16 |topic| ‖ topic ‖ u32 partition` and plaintext
- *   `u64 generation ‖ u64 nextOffset ‖ u32 n ‖ (u16 |replayKey| ‖ replayKey ‖ u16 |window| ‖ window)ⁿ`.
+ *   `u64 generation ‖ u64 nextOffset ‖ u32 n ‖ (u16 |replayKey| ‖ replayKey ‖ u16 |window| ‖ window)ⁿ
+ *   ‖ u32 m ‖ (keyHash[32] ‖ u64 entityVersion)ᵐ` (the last accepted entity version per record key,
+ *   for topics under the compacted-topic policy).
  * - Record key: `s/<group>/<topic>/<partition>/<generation mod 2>`. Two alternating slots: the record
  *   the committed offset points to is never overwritten before the next commit succeeded, so
  *   compaction can never remove it.
@@ -35,6 +37,7 @@ const STATE_AAD_LABEL = label('replay-state');
 const STATE_HASH_LABEL = label('replay-state-record');
 const POINTER_PREFIX = 'sealpost-replay/v1';
 const MAX_WINDOWS = 100_000;
+const MAX_ENTITY_KEYS = 10_000_000;
 
 /** The replay state of one partition for one group. */
 export interface PartitionReplayState {
@@ -43,6 +46,8 @@ export interface PartitionReplayState {
   /** The next offset to process; null when unknown (first start, or after a rebuild). */
   nextOffset: bigint | null;
   readonly windows: Map<string, ReplayWindow>;
+  /** Last accepted entity version per hex H(record key), for topics under the entity-version policy. */
+  readonly entityVersions: Map<string, number>;
 }
 
 /** What loading a partition's state found. */
@@ -104,9 +109,14 @@ function aadFor(group: string, topic: string, partition: number): Uint8Array {
 }
 
 /** Serialises the plaintext of a state record. */
-export function encodeStatePlaintext(generation: number, nextOffset: bigint, windows: ReadonlyMap<string, ReplayWindow>): Uint8Array {
+export function encodeStatePlaintext(
+  generation: number,
+  nextOffset: bigint,
+  windows: ReadonlyMap<string, ReplayWindow>,
+  entityVersions: ReadonlyMap<string, number> = new Map(),
+): Uint8Array {
   const parts: Uint8Array[] = [];
-  let size = 8 + 8 + 4;
+  let size = 8 + 8 + 4 + 4 + entityVersions.size * (32 + 8);
   for (const [k, w] of windows) {
     const kb = enc.encode(k);
     const wb = w.toBytes();
@@ -123,15 +133,22 @@ export function encodeStatePlaintext(generation: number, nextOffset: bigint, win
     out.set(p, o);
     o += p.length;
   }
+  dv.setUint32(o, entityVersions.size);
+  o += 4;
+  for (const [k, v] of entityVersions) {
+    out.set(Buffer.from(k, 'hex'), o);
+    dv.setBigUint64(o + 32, BigInt(v));
+    o += 40;
+  }
   return out;
 }
 
 /** Strict inverse of encodeStatePlaintext; throws REPLAY_STATE_MISMATCH on any deviation. */
-export function decodeStatePlaintext(bytes: Uint8Array): { generation: number; nextOffset: bigint; windows: Map<string, ReplayWindow> } {
+export function decodeStatePlaintext(bytes: Uint8Array): OpenedState {
   const bad = (): never => {
     throw new PipelineError('REPLAY_STATE_MISMATCH', 'replay state record is malformed');
   };
-  if (bytes.length < 20) bad();
+  if (bytes.length < 24) bad();
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const generation = dv.getBigUint64(0);
   if (generation > BigInt(Number.MAX_SAFE_INTEGER)) bad();
@@ -161,11 +178,22 @@ export function decodeStatePlaintext(bytes: Uint8Array): { generation: number; n
     if (windows.has(k)) bad();
     windows.set(k, w);
   }
-  if (o !== bytes.length) bad();
-  return { generation: Number(generation), nextOffset, windows };
+  if (o + 4 > bytes.length) bad();
+  const m = dv.getUint32(o);
+  o += 4;
+  if (m > MAX_ENTITY_KEYS || bytes.length - o !== m * 40) bad();
+  const entityVersions = new Map<string, number>();
+  for (let i = 0; i < m; i++) {
+    const k = Buffer.from(bytes.subarray(o, o + 32)).toString('hex');
+    const v = dv.getBigUint64(o + 32);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || entityVersions.has(k)) bad();
+    entityVersions.set(k, Number(v));
+    o += 40;
+  }
+  return { generation: Number(generation), nextOffset, windows, entityVersions };
 }
 
-type OpenedState = { generation: number; nextOffset: bigint; windows: Map<string, ReplayWindow> };
+type OpenedState = { generation: number; nextOffset: bigint; windows: Map<string, ReplayWindow>; entityVersions: Map<string, number> };
 
 /** See the module comment. */
 export class ReplayStateStore {
@@ -334,10 +362,18 @@ export class ReplayStateStore {
           // unauthenticated records are ignored by a rebuild
         }
       }
-      return { kind: 'rebuilt', state: { generation: best?.generation ?? 0, nextOffset: null, windows: best?.windows ?? new Map<string, ReplayWindow>() } };
+      return {
+        kind: 'rebuilt',
+        state: {
+          generation: best?.generation ?? 0,
+          nextOffset: null,
+          windows: best?.windows ?? new Map<string, ReplayWindow>(),
+          entityVersions: best?.entityVersions ?? new Map<string, number>(),
+        },
+      };
     };
     if (pointer === undefined) {
-      if (committed.offset === '-1' && slots.length === 0) return { kind: 'fresh', state: { generation: 0, nextOffset: null, windows: new Map() } };
+      if (committed.offset === '-1' && slots.length === 0) return { kind: 'fresh', state: { generation: 0, nextOffset: null, windows: new Map(), entityVersions: new Map() } };
       return refuse(new PipelineError('REPLAY_STATE_MISSING', `no replay state pointer in the commit of ${topic}/${partition}`));
     }
     const candidates = this.#scanned.get(this.#slotKey(topic, partition, pointer.generation)) ?? [];
@@ -352,7 +388,7 @@ export class ReplayStateStore {
     if (s.generation !== pointer.generation || s.nextOffset.toString() !== committed.offset) {
       return refuse(new PipelineError('REPLAY_STATE_MISMATCH', `the replay state of ${topic}/${partition} does not match the committed offset`));
     }
-    return { kind: 'loaded', state: { generation: s.generation, nextOffset: s.nextOffset, windows: s.windows } };
+    return { kind: 'loaded', state: { generation: s.generation, nextOffset: s.nextOffset, windows: s.windows, entityVersions: s.entityVersions } };
   }
 
   /**
@@ -366,7 +402,7 @@ export class ReplayStateStore {
     const key = keyId === undefined ? undefined : this.#keys.get(keyId);
     if (keyId === undefined || key === undefined) throw new PipelineError('REPLAY_STATE_KEY_UNAVAILABLE', 'scan() first', { retriable: true });
     const generation = state.generation + 1;
-    const plain = encodeStatePlaintext(generation, nextOffset, state.windows);
+    const plain = encodeStatePlaintext(generation, nextOffset, state.windows, state.entityVersions);
     const value = new Uint8Array(1 + KEY_ID_BYTES + NONCE_BYTES + plain.length + TAG_BYTES);
     value[0] = RECORD_VERSION;
     value.set(Buffer.from(keyId, 'hex'), 1);

@@ -108,6 +108,12 @@ export interface SealedConsumerOptions {
   readonly admission?: AdmissionOptions;
   /** How long an unknown sender may wait for a directory refresh before it is refused. Default 30 s. */
   readonly unknownSenderWaitMs?: number;
+  /**
+   * Compacted topics whose records must carry a growing `entityVersion` per record key (≥ 1): an
+   * older or equal version than the last accepted for the key is STALE (ENTITY_VERSION_STALE). The
+   * last version per key is kept in the sealed replay state (memory grows with the number of keys).
+   */
+  readonly entityVersionTopics?: readonly string[];
   /** Missing or mismatched replay state: stay paused and alert (default) or rebuild. */
   readonly replayStatePolicy?: 'pause' | 'rebuild';
   /** Called when a partition is held paused for an operator (replay state refused). */
@@ -288,7 +294,7 @@ export class SealedConsumer {
         status: 'loading',
         reusable: false,
         lastMetadata: null,
-        state: { generation: 0, nextOffset: null, windows: new Map() },
+        state: { generation: 0, nextOffset: null, windows: new Map(), entityVersions: new Map() },
         dirty: false,
         persisting: Promise.resolve(),
         unknownSince: new Map(),
@@ -546,6 +552,13 @@ export class SealedConsumer {
     } finally {
       if (msg.contentType === AVRO_CONTENT_TYPE) o.crypto.memzero(msg.payload);
     }
+    // 10. Compacted topics under the policy: the entity version must grow per record key.
+    let entityKey: string | undefined;
+    if (record.key !== null && o.entityVersionTopics?.includes(record.topic) === true) {
+      entityKey = hex(hash256(o.crypto, record.key));
+      const last = entry.state.entityVersions.get(entityKey);
+      if (msg.entityVersion < 1 || (last !== undefined && msg.entityVersion <= last)) return this.#reject(record, 'STALE', 'ENTITY_VERSION_STALE');
+    }
     // 11. Deliver; mark only after the handler succeeded.
     const attempts = entry.attempted.get(record.offset) ?? 0;
     const delivery: SealedDelivery = {
@@ -579,6 +592,7 @@ export class SealedConsumer {
       entry.state.windows.set(msg.replayKey, window);
     }
     window.mark(msg.seq, o.clock.nowMs());
+    if (entityKey !== undefined) entry.state.entityVersions.set(entityKey, msg.entityVersion);
     m?.opened.inc({ topic: record.topic });
     o.events?.emit({
       type: 'opened',

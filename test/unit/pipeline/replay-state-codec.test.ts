@@ -28,8 +28,13 @@ const refused = (f: () => unknown): void => {
 
 describe('replay state plaintext', () => {
   it('round-trips generation, offset and windows exactly', () => {
-    const bytes = encodeStatePlaintext(42, 123_456_789_012n, windows());
+    const versions = new Map([
+      ['11'.repeat(32), 3],
+      ['22'.repeat(32), 2 ** 40],
+    ]);
+    const bytes = encodeStatePlaintext(42, 123_456_789_012n, windows(), versions);
     const back = decodeStatePlaintext(bytes);
+    expect(back.entityVersions).toEqual(versions);
     expect(back.generation).toBe(42);
     expect(back.nextOffset).toBe(123_456_789_012n);
     expect([...back.windows.keys()]).toEqual(['aa.bb.topic.0', 'cc.dd.topic.0']);
@@ -37,7 +42,7 @@ describe('replay state plaintext', () => {
     expect([0, 1, 2, 5, 900].map((s) => a.check(s))).toEqual(Array(5).fill('duplicate'));
     expect(a.check(3)).toBe('fresh');
     expect(back.windows.get('cc.dd.topic.0')!.check(1)).toBe('duplicate');
-    expect(encodeStatePlaintext(back.generation, back.nextOffset, back.windows)).toEqual(bytes);
+    expect(encodeStatePlaintext(back.generation, back.nextOffset, back.windows, back.entityVersions)).toEqual(bytes);
   });
 
   it('refuses truncation, trailing bytes, duplicate keys and corrupted windows', () => {
@@ -46,13 +51,27 @@ describe('replay state plaintext', () => {
     refused(() => decodeStatePlaintext(new Uint8Array([...bytes, 0])));
     const one = encodeStatePlaintext(1, 10n, new Map([['k', new ReplayWindow(0)]]));
     // Same window twice under one key: count 2, entries duplicated.
-    const entry = one.subarray(20);
-    const dup = new Uint8Array(20 + entry.length * 2);
+    const entry = one.subarray(20, one.length - 4);
+    const dup = new Uint8Array(20 + entry.length * 2 + 4);
     dup.set(one.subarray(0, 20));
     new DataView(dup.buffer).setUint32(16, 2);
     dup.set(entry, 20);
     dup.set(entry, 20 + entry.length);
+    // Sanity: the same layout with distinct keys decodes (so the refusal is about the duplicate).
+    const distinct = Uint8Array.from(dup);
+    distinct[20 + entry.length + 2] = 'j'.charCodeAt(0);
+    expect(decodeStatePlaintext(distinct).windows.size).toBe(2);
     refused(() => decodeStatePlaintext(dup));
+    // Entity versions: a count that does not match the bytes, and a duplicated key hash.
+    const withVersions = encodeStatePlaintext(1, 10n, new Map(), new Map([['33'.repeat(32), 1]]));
+    const badCount = Uint8Array.from(withVersions);
+    new DataView(badCount.buffer).setUint32(20, 2);
+    refused(() => decodeStatePlaintext(badCount));
+    const twice = new Uint8Array(withVersions.length + 40);
+    twice.set(withVersions);
+    twice.set(withVersions.subarray(24), withVersions.length);
+    new DataView(twice.buffer).setUint32(20, 2);
+    refused(() => decodeStatePlaintext(twice));
     const badWindow = Uint8Array.from(one);
     badWindow[20 + 2 + 1 + 2] = 9; // window state version
     refused(() => decodeStatePlaintext(badWindow));

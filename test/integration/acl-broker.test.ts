@@ -6,7 +6,7 @@
  * The sealed pipeline works within the granted rights; a service writing to a topic it may not send
  * to, or reading one it may not receive from, is refused by the broker with AUTHORIZATION_FAILED.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,7 @@ import { startConsumer, startProducer } from '../support/pipeline-parties.js';
 import { makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
 import { startPrivateKafka, type PrivateKafka } from '../support/private-kafka.js';
 import { freshTopic, testLogger, waitFor } from '../support/test-transport.js';
+import { runCli } from '../unit/cli/run-cli.js';
 
 const ordersTopic = freshTopic('acl-orders');
 const payrollTopic = freshTopic('acl-payroll');
@@ -172,5 +173,34 @@ describe('Kafka ACLs from the key directory', () => {
     } finally {
       await admin.disconnect();
     }
+  });
+
+  it('`sealpost acl plan` and `acl apply` (CLI): the diff first, then applied; the second run has nothing to change', async () => {
+    const dirFile = join(certDir, 'directory.json');
+    writeFileSync(dirFile, JSON.stringify(world.document()));
+    const env = {
+      KAFKA_BROKERS: broker.plaintextBroker,
+      SEALPOST_DIRECTORY_FILE: dirFile,
+      SEALPOST_AUTHORITY_PUBLIC_KEY: Buffer.from(world.document().authority.publicKey, 'base64').toString('hex'),
+      SEALPOST_METADATA_TOPIC: t.metadata,
+      SEALPOST_DEAD_LETTER_TOPIC: t.dlq,
+      SEALPOST_STATE_TOPIC: t.state,
+      SEALPOST_CHECKPOINT_TOPIC: checkpointTopic,
+    };
+    const plan = await runCli(['acl', 'plan', '--json'], env);
+    expect(plan.code, plan.err).toBe(0);
+    const planned = JSON.parse(plan.out) as { bindings: unknown[]; principals: string[] };
+    expect(planned.principals).toEqual(['User:CN=audit', 'User:CN=billing', 'User:CN=orders', 'User:CN=shipping']);
+    // The previous test revoked shipping at the broker; the directory still lists it: the CLI re-adds it.
+    const dry = await runCli(['acl', 'apply', '--dry-run'], env);
+    expect(dry.code, dry.err).toBe(0);
+    expect(dry.out).toContain('+ User:CN=shipping ALLOW READ topic:' + ordersTopic);
+    expect(dry.out).not.toContain('\n- ');
+    const first = await runCli(['acl', 'apply', '--yes'], env);
+    expect(first.code, first.err).toBe(0);
+    expect(first.out).toMatch(/\d+ to add, 0 to remove, \d+ unchanged\napplied\n$/);
+    const second = await runCli(['acl', 'apply', '--yes', '--json'], env);
+    expect(second.code, second.err).toBe(0);
+    expect(JSON.parse(second.out)).toEqual({ applied: false, add: [], remove: [], unchanged: planned.bindings.length });
   });
 });

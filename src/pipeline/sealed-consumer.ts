@@ -543,8 +543,11 @@ export class SealedConsumer {
       }
     } catch (err) {
       if (err instanceof RegistryError) {
-        if (err.retriable) return { kind: 'retry', afterMs: 1000, reason: 'registry-unavailable' };
-        return this.#reject(record, 'SCHEMA', `SCHEMA_MISMATCH`);
+        // Only an unknown id is the record's fault; an unreachable, refusing or misbehaving registry
+        // is ours to fix: pause and retry, never dead-letter.
+        if (err.code === 'SCHEMA_NOT_FOUND') return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
+        if (!err.retriable) this.#logger.error({ err: describeError(err) }, 'schema registry refuses; partition paused until fixed');
+        return { kind: 'retry', afterMs: 1000, reason: err.retriable ? 'registry-unavailable' : 'registry-error' };
       }
       if (err instanceof AvroSchemaError) return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
       if (err instanceof AvroDecodeError) return this.#reject(record, 'PAYLOAD', 'PAYLOAD_INVALID');

@@ -7,9 +7,10 @@
  * - READ on consumer groups named `<identity>.<anything>` (PREFIXED `<identity>.`) when it receives;
  * - WRITE + DESCRIBE on the metadata topic (every service emits audit events);
  * - for receivers: WRITE + DESCRIBE on the dead-letter topic, READ + WRITE + DESCRIBE on the state topic;
- * - the audit identity: READ on the metadata topic, WRITE + READ on the checkpoint topic, its group;
- * - the dead-letter worker: READ on the dead-letter topic, its group, WRITE on the topics it may
- *   release to (already in its directory send topics);
+ * - the audit identity: READ on the metadata topic, WRITE + READ on the checkpoint topic, its group
+ *   (PREFIXED, so the replay-state scan groups `<group>.sealpost-state-scan.<hex>` are covered);
+ * - the dead-letter worker: READ on the dead-letter topic, its group (PREFIXED likewise), WRITE on the
+ *   topics it may release to (already in its directory send topics);
  * - with a directory topic: READ + DESCRIBE on it, READ + DELETE on the reader groups
  *   (`sealpost-directory-reader-` prefix; the reader deletes its throwaway group).
  * Revoked identities (no active or retiring record) get nothing.
@@ -125,11 +126,12 @@ export function planAcls(records: readonly AclDirectoryRecord[], conventions: Ac
     if (identity === conventions.auditIdentity) {
       topic(p, conventions.metadataTopic, ['READ']);
       topic(p, conventions.checkpointTopic, ['READ', 'WRITE', 'DESCRIBE']);
-      add(p, 'GROUP', conventions.auditGroup, 'LITERAL', ['READ']);
+      // PREFIXED: the consumer's replay-state scan uses `<group>.sealpost-state-scan.<hex>`.
+      add(p, 'GROUP', conventions.auditGroup, 'PREFIXED', ['READ']);
     }
     if (identity === conventions.deadLetterIdentity) {
       topic(p, conventions.deadLetterTopic, ['READ', 'DESCRIBE']);
-      add(p, 'GROUP', conventions.deadLetterGroup, 'LITERAL', ['READ']);
+      add(p, 'GROUP', conventions.deadLetterGroup, 'PREFIXED', ['READ']);
     }
     if (conventions.directoryTopic !== undefined) {
       topic(p, conventions.directoryTopic, ['READ', 'DESCRIBE']);

@@ -52,10 +52,10 @@ describe('planAcls', () => {
     const audit = lines(plan.bindings, 'User:CN=audit');
     expect(audit).toContain('User:CN=audit ALLOW READ topic:sealpost.metadata');
     expect(audit).toContain('User:CN=audit ALLOW WRITE topic:sealpost.audit-checkpoints');
-    expect(audit).toContain('User:CN=audit ALLOW READ group:sealpost-audit');
+    expect(audit).toContain('User:CN=audit ALLOW READ group:sealpost-audit*');
     const dlq = lines(plan.bindings, 'User:CN=dlq');
     expect(dlq).toContain('User:CN=dlq ALLOW READ topic:sealpost.dead-letter');
-    expect(dlq).toContain('User:CN=dlq ALLOW READ group:sealpost-dlq-worker');
+    expect(dlq).toContain('User:CN=dlq ALLOW READ group:sealpost-dlq-worker*');
     // Nobody but audit reads the metadata topic, nobody but dlq reads the dead-letter topic.
     expect(plan.bindings.filter((b) => b.operation === 'READ' && b.resourceName === 'sealpost.metadata').map((b) => b.principal)).toEqual(['User:CN=audit']);
     expect(plan.bindings.filter((b) => b.operation === 'READ' && b.resourceName === 'sealpost.dead-letter').map((b) => b.principal)).toEqual(['User:CN=dlq']);

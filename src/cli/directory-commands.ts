@@ -71,7 +71,7 @@ export async function pinnedAuthorityKey(ctx: CliContext, opts: { authorityKey?:
 }
 
 /**
- * Parses `--grant NAME[:send=t1,t2][:receive=t3]`. NAME is an identity in SEALPOST_KEYS_DIR, or a
+ * Parses `--grant NAME[:send=t1,t2][:receive=t3][:detokenize=class1,class2]`. NAME is an identity in SEALPOST_KEYS_DIR, or a
  * path to an identity file (contains `/` or ends in `.json`).
  */
 export function parseGrant(ctx: CliContext, spec: string, validForMs: number | undefined): DirectoryGrant {
@@ -79,7 +79,14 @@ export function parseGrant(ctx: CliContext, spec: string, validForMs: number | u
   if (who === undefined || who === '') throw badInput(`--grant "${spec}": expected NAME[:send=t1,t2][:receive=t3]`);
   const sendTopics: string[] = [];
   const receiveTopics: string[] = [];
+  const detokenizeClasses: string[] = [];
   for (const part of parts) {
+    // `detokenize=card,iban`: the token classes (src/tokenize) the identity is cleared to detokenize.
+    const d = /^detokenize=([a-z0-9_,-]*)$/.exec(part);
+    if (d !== null) {
+      detokenizeClasses.push(...d[1]!.split(',').filter((c) => c.length > 0));
+      continue;
+    }
     const m = /^(send|receive)=([a-zA-Z0-9._,-]*)$/.exec(part);
     if (m === null) throw badInput(`--grant "${spec}": "${part}" is not send=topics or receive=topics (topics: [a-zA-Z0-9._-], comma separated)`);
     const topics = m[2]!.split(',').filter((t) => t.length > 0);
@@ -87,7 +94,13 @@ export function parseGrant(ctx: CliContext, spec: string, validForMs: number | u
   }
   const identityFile = who.includes('/') || who.endsWith('.json') ? ctx.path(who) : join(ctx.config.keysDir, `${who}.json`);
   if (!existsSync(identityFile)) throw badInput(`--grant "${spec}": no identity file ${identityFile} — create it with \`sealpost keys create ${who}\``);
-  return { identityFile, sendTopics, receiveTopics, ...(validForMs === undefined ? {} : { validForMs }) };
+  return {
+    identityFile,
+    sendTopics,
+    receiveTopics,
+    ...(detokenizeClasses.length === 0 ? {} : { detokenizeClasses }),
+    ...(validForMs === undefined ? {} : { validForMs }),
+  };
 }
 
 /** One table row per directory record. */
@@ -122,7 +135,7 @@ export function registerDirectoryCommands(program: Command, io: CliIo): void {
   directory
     .command('publish')
     .description('Sign a new directory version from identity files and grants (file or compacted topic); re-run before the head expires')
-    .option('--grant <spec>', 'NAME[:send=t1,t2][:receive=t3] (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--grant <spec>', 'NAME[:send=t1,t2][:receive=t3][:detokenize=c1,c2] (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--authority <path>', 'authority identity file (default <SEALPOST_KEYS_DIR>/authority.json)')
     .option('--directory-file <path>', 'write to this file (default SEALPOST_DIRECTORY_FILE, else the topic)')
     .option('--topic <topic>', 'publish to this compacted topic (default SEALPOST_DIRECTORY_TOPIC; created if missing)')

@@ -55,6 +55,7 @@ export function registerTokenizeCommands(program: Command, io: CliIo): void {
     .option('--file <path>', 'token-key file (default <SEALPOST_KEYS_DIR>/token-keys.json)')
     .addOption(kmsOption())
     .option('--json', 'output as JSON')
+    .addHelpText('after', '\nExample:\n  sealpost tokenize keys rotate --class card --kms vault')
     .action(async (opts: { class: string; file?: string; kms?: string; json?: boolean }) => {
       const ctx = await cliContext(io, { SEALPOST_KMS: opts.kms });
       const path = tokenKeyPath(ctx, opts.file);
@@ -71,6 +72,7 @@ export function registerTokenizeCommands(program: Command, io: CliIo): void {
     .description('List classes and key versions (no key material)')
     .option('--file <path>', 'token-key file (default <SEALPOST_KEYS_DIR>/token-keys.json)')
     .option('--json', 'output as JSON')
+    .addHelpText('after', '\nExample:\n  sealpost tokenize keys list --json')
     .action(async (opts: { file?: string; json?: boolean }) => {
       const ctx = await cliContext(io);
       const file = await readTokenKeyFile(tokenKeyPath(ctx, opts.file));

@@ -14,7 +14,7 @@ import type { MetadataEvent } from '../../src/events/metadata-event.js';
 import { FileDirectorySource } from '../../src/keys/directory/directory-document.js';
 import { KeyDirectory } from '../../src/keys/directory/key-directory.js';
 import { LocalKms } from '../../src/keys/kms/local-kms.js';
-import { openIdentity, publishDirectory } from '../../src/keys/operations.js';
+import { openIdentity } from '../../src/keys/operations.js';
 import { decodeMetadataEventBatch, METADATA_EVENTS_CONTENT_TYPE } from '../../src/pipeline/metadata-event-emitter.js';
 import { SealedConsumer } from '../../src/pipeline/sealed-consumer.js';
 import { SchemaRegistryClient } from '../../src/registry/schema-registry-client.js';
@@ -53,19 +53,13 @@ beforeAll(async () => {
   for (const name of ['billing', 'shipping', 'audit']) expect((await runCli(['keys', 'create', name], env)).code).toBe(0);
   crypto = await createCryptoProvider();
   kms = await LocalKms.open({ path: env.SEALPOST_LOCAL_KEK_FILE!, crypto, clock: systemClock });
-  const keys = env.SEALPOST_KEYS_DIR!;
-  await publishDirectory({
-    authorityFile: join(keys, 'authority.json'),
-    kms,
-    crypto,
-    clock: systemClock,
-    location: { kind: 'file', path: env.SEALPOST_DIRECTORY_FILE! },
-    grants: [
-      { identityFile: join(keys, 'billing.json'), sendTopics: [meta], receiveTopics: [], detokenizeClasses: ['card'] },
-      { identityFile: join(keys, 'shipping.json'), sendTopics: [meta], receiveTopics: [] },
-      { identityFile: join(keys, 'audit.json'), sendTopics: [], receiveTopics: [meta] },
-    ],
-  });
+  // The clearance is granted with the directory CLI: `detokenize=<classes>` in a grant.
+  const pub = await runCli(['directory', 'publish', '--grant', `billing:send=${meta}:detokenize=card`, '--grant', `shipping:send=${meta}`, '--grant', `audit:receive=${meta}`], env);
+  expect(pub.code, pub.err).toBe(0);
+  const show = await runCli(['directory', 'show', '--json'], env);
+  const records = (JSON.parse(show.out) as { records: { identity: string; detokenizeClasses?: string[] }[] }).records;
+  expect(records.find((r) => r.identity === 'billing')?.detokenizeClasses).toEqual(['card']);
+  expect(records.find((r) => r.identity === 'shipping')?.detokenizeClasses).toBeUndefined();
   await createTopics(transport, [{ topic: meta }, { topic: dlq }, { topic: state, compacted: true }]);
 });
 

@@ -136,8 +136,10 @@ export class OpenedSession {
     this.sessionHash = init.sessionHash;
     this.#kMsg = init.kMsg;
     this.#macKey = init.macKey;
-    this.#t = new MessageTranscripts(init.provider, init.sessionHash);
-    this.#plain = new Uint8Array(LABELS.body.length + 2048);
+    // One-message sessions size their scratch on first use instead of preallocating for many.
+    const scratch = init.maxMessages === 1 ? 0 : 2048;
+    this.#t = new MessageTranscripts(init.provider, init.sessionHash, scratch);
+    this.#plain = new Uint8Array(LABELS.body.length + scratch);
     this.#plain.set(LABELS.body, 0);
     this.#replayPrefix = replayKeyPrefix(init.senderKid, init.streamId, init.topic);
   }

@@ -207,8 +207,10 @@ export class SealingSession {
     this.#padding = init.padding;
     this.#maxCt = init.maxCt;
     this.#random = init.random;
-    this.#t = new MessageTranscripts(init.provider, init.sessionHash);
-    this.#plain = new Uint8Array(LABELS.body.length + 2048);
+    // One-message sessions size their scratch on first use instead of preallocating for many.
+    const scratch = init.priv.maxMessages === 1 ? 0 : 2048;
+    this.#t = new MessageTranscripts(init.provider, init.sessionHash, scratch);
+    this.#plain = new Uint8Array(LABELS.body.length + scratch);
     this.#plain.set(LABELS.body, 0);
   }
 

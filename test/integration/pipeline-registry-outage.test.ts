@@ -12,7 +12,7 @@ import { startConsumer, startProducer, type TestConsumer, type TestProducer } fr
 import { counterValue, makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
 
 const N = 2000;
-const OUTAGE_MS = 15_000;
+const OUTAGE_MS = 30_000; // the issue: the registry stopped for 30 s
 const transport = testTransport('pipeline-registry-outage');
 const topic = freshTopic('pipe-reg');
 const t = pipelineTopics('pipe-reg');

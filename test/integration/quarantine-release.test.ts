@@ -1,0 +1,140 @@
+/**
+ * The quarantine round trip on the real stack: a record from a sender the consumer's directory does
+ * not list yet is dead-lettered (HEADER) and quarantined by the dead-letter worker; once the
+ * directory is fixed, `quarantine release` re-publishes the identical bytes and the consumer delivers
+ * the message exactly once — a second release publishes nothing.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeadLetterWorker } from '../../src/dlq/dead-letter-worker.js';
+import { SqliteQuarantineStore } from '../../src/dlq/sqlite-quarantine-store.js';
+import { FileDirectorySource } from '../../src/keys/directory/directory-document.js';
+import { KeyDirectory } from '../../src/keys/directory/key-directory.js';
+import { generateIdentityFile, loadIdentity, publicGenerations } from '../../src/keys/identity-file.js';
+import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { runCli } from '../unit/cli/run-cli.js';
+import { getEndpoints } from '../support/endpoints.js';
+import { startConsumer } from '../support/pipeline-parties.js';
+import { counterValue, makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+import { createTopics, freshTopic, testLogger, testTransport, waitFor } from '../support/test-transport.js';
+
+const transport = testTransport('quarantine-release');
+const topic = freshTopic('q-release');
+const t = pipelineTopics('q-release');
+let world: PipelineWorld;
+const closers: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  world = await makePipelineWorld([
+    { name: 'orders', send: [topic], receive: [] },
+    { name: 'billing', send: [], receive: [topic] },
+    { name: 'audit', send: [], receive: [t.metadata] },
+    { name: 'dead-letter-worker', send: [], receive: [] },
+  ]);
+  await createTopics(transport, [{ topic, numPartitions: 2 }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
+});
+afterAll(async () => {
+  for (const c of closers.reverse()) await c();
+  await world.cleanup();
+});
+
+describe('quarantine release after a directory fix (real stack)', () => {
+  it('delivers a released record exactly once', async () => {
+    // The consumer reads the directory from a file that still lacks the newcomer.
+    const directoryFile = join(world.dir, 'directory.json');
+    writeFileSync(directoryFile, JSON.stringify(world.document()));
+    const billingDirectory = await KeyDirectory.open({
+      crypto: world.crypto,
+      clock: systemClock,
+      authorityPublicKey: new Uint8Array(Buffer.from(world.document().authority.publicKey, 'base64')),
+      source: new FileDirectorySource(directoryFile),
+    });
+    const billing = await startConsumer(world, transport, 'billing', {
+      groupId: `billing-${topic}`,
+      topics: [topic],
+      stateTopic: t.state,
+      deadLetterTopic: t.dlq,
+      directory: billingDirectory,
+      unknownSenderWaitMs: 1500,
+      keepDeliveries: true,
+    });
+    closers.push(() => billing.consumer.close());
+
+    // A new sender, already signed into the authority's directory — but not into billing's file yet.
+    const file = await generateIdentityFile('refunds', 'service', { crypto: world.crypto, kms: world.kms, clock: systemClock });
+    const g = publicGenerations(file).find((x) => x.state === 'active')!;
+    const now = systemClock.nowMs();
+    await world.change([
+      {
+        identity: 'refunds',
+        status: 'active',
+        boxKid: g.boxKid,
+        boxPublicKey: g.boxPublicKey,
+        signKid: g.signKid,
+        signPublicKey: g.signPublicKey,
+        validFromMs: now - 60_000,
+        validUntilMs: now + 86_400_000,
+        retiredAtMs: null,
+        sendTopics: [topic],
+        receiveTopics: [],
+      },
+    ]);
+    const refunds = await loadIdentity(file, { crypto: world.crypto, kms: world.kms });
+    closers.push(() => Promise.resolve(refunds.close()));
+    const producer = new SealedProducer({
+      transport,
+      registry: world.registry(),
+      crypto: world.crypto,
+      clock: systemClock,
+      identity: refunds,
+      directory: await world.directory(),
+      valueSchemas: { [topic]: ORDER_SCHEMA },
+    });
+    await producer.connect();
+    closers.push(() => producer.close());
+    const [sent] = await producer.send({ topic, messages: [{ key: 'refund-1', value: { id: 'r-1', cents: -500, note: 'refund' } }] });
+    await waitFor(async () => (await counterValue(billing.promRegistry, 'sealpost_dead_lettered_total')) >= 1, 'the unknown sender to be dead-lettered', 60_000);
+    expect(billing.total()).toBe(0);
+
+    // The dead-letter worker quarantines it.
+    const dbPath = join(world.dir, 'quarantine.db');
+    const store = new SqliteQuarantineStore(dbPath);
+    const worker = new DeadLetterWorker({
+      transport,
+      store,
+      crypto: world.crypto,
+      clock: systemClock,
+      signingKeysOf: (id) => world.document().records.filter((r) => r.identity === id).map((r) => new Uint8Array(Buffer.from(r.sign.publicKey, 'base64'))),
+      deadLetterTopic: t.dlq,
+      groupId: `dlq-${topic}`,
+      registry: new Registry(),
+      logger: testLogger,
+    });
+    await worker.start();
+    closers.push(() => worker.stop());
+    await waitFor(() => store.list({}).length === 1, 'the dead letter in quarantine', 30_000);
+    const entry = store.list({})[0]!;
+    expect(entry).toMatchObject({ reason: 'HEADER', sourceTopic: topic, sourcePartition: sent!.partition, sourceOffset: sent!.offset, signatureVerified: true });
+
+    // Fix the directory, then release by reason through the CLI.
+    writeFileSync(directoryFile, JSON.stringify(world.document()));
+    await billingDirectory.refresh();
+    const e = getEndpoints();
+    const env = { SEALPOST_QUARANTINE_DB: dbPath, KAFKA_BROKERS: e.kafkaBrokers.join(',') };
+    const first = await runCli(['quarantine', 'release', '--reason', 'HEADER', '--json'], env);
+    expect(first.code).toBe(0);
+    await waitFor(() => billing.total() >= 1, 'the released record to be delivered', 60_000);
+    expect(billing.deliveries[0]).toMatchObject({ sender: 'refunds', messageId: sent!.messageId, value: { id: 'r-1' } });
+
+    // Releasing again publishes nothing; the message stays delivered once.
+    const second = await runCli(['quarantine', 'release', String(entry.id), '--json'], env);
+    expect(second.code).toBe(0);
+    expect(second.out).toContain('already-released');
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(billing.total()).toBe(1);
+    expect(billing.delivered.get(sent!.messageId)).toBe(1);
+  });
+});

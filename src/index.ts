@@ -51,3 +51,6 @@ export { DEAD_LETTER_HEADER, decodeDeadLetterMetadata, verifyDeadLetter } from '
 export type { CoarseClass, DeadLetterMetadata } from './events/dead-letter.js';
 export { validateMetadataEvent } from './events/metadata-event.js';
 export type { MetadataEvent, MetadataEventType } from './events/metadata-event.js';
+
+export * from './tokenize/index.js';
+export * from './acl/index.js';

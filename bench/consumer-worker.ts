@@ -1,0 +1,165 @@
+/**
+ * The consumer side of bench/e2e.ts's latency runs, in its own process (as in a deployment, where
+ * producer and consumer do not share one JavaScript thread). Started by e2e.ts with an IPC channel;
+ * loads bench-r1's identity (local KMS keyring), the signed directory and the endpoints from the
+ * files e2e.ts wrote, then serves one command at a time:
+ *   → { type: 'consume', id, variant, topic, total, warmupRecords }
+ *   ← { type: 'first', id }   the first record (the warm-up record) arrived: the group is ready
+ *   ← { type: 'done', id, result }   `total` records arrived (or 60 s passed without progress)
+ *   → { type: 'exit' }
+ * Latency of a record = arrival time (after open + Avro decode) − its scheduled time (`createdAt`, µs
+ * on the machine's clock, see nowUs); records numbered below `warmupRecords` are left out.
+ */
+import { join } from 'node:path';
+import kafkajs from 'kafkajs';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { createCryptoProvider } from '../src/crypto/index.js';
+import { createKafkajsTransport } from '../src/kafka/kafkajs-transport.js';
+import { FileDirectorySource } from '../src/keys/directory/directory-document.js';
+import { KeyDirectory } from '../src/keys/directory/key-directory.js';
+import { loadIdentity, readIdentityFile } from '../src/keys/identity-file.js';
+import { CountingKms } from '../src/keys/kms/counting-kms.js';
+import { LocalKms } from '../src/keys/kms/local-kms.js';
+import { PipelineMetrics } from '../src/pipeline/pipeline-metrics.js';
+import { SchemaRegistryClient } from '../src/registry/schema-registry-client.js';
+import { systemClock } from '../src/runtime/clock.js';
+import { getEndpoints } from '../test/support/endpoints.js';
+import { countingRegistryFetch, cpuUs, nowUs, orderNumber, startVariantConsumer, type ConsumerContext, type VariantId } from './e2e-clients.js';
+
+/** The first message e2e.ts sends. */
+export interface WorkerInit {
+  readonly type: 'init';
+  readonly dir: string;
+  readonly authorityPublicKey: string;
+  readonly stateTopic: string;
+  readonly deadLetterTopic: string;
+  readonly runId: string;
+}
+
+/** One latency run's consumer-side results. */
+export interface WorkerResult {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly samples: number;
+  /** Records/s from the first scheduled record's arrival to the last one's. */
+  readonly deliveredRate: number;
+  readonly complete: boolean;
+  readonly cpuUsPerRecord: number;
+  readonly kmsCalls: number;
+  readonly registryCalls: number;
+  readonly sessionsOpened: number;
+}
+
+export type WorkerCommand =
+  | { readonly type: 'consume'; readonly id: number; readonly variant: VariantId; readonly topic: string; readonly total: number; readonly warmupRecords: number }
+  | { readonly type: 'exit' };
+
+export type WorkerReply =
+  | { readonly type: 'ready' }
+  | { readonly type: 'first'; readonly id: number }
+  | { readonly type: 'done'; readonly id: number; readonly result: WorkerResult }
+  | { readonly type: 'error'; readonly id: number; readonly message: string };
+
+const send = (m: WorkerReply): void => {
+  process.send?.(m);
+};
+
+const init = await new Promise<WorkerInit>((resolve) => process.once('message', (m) => resolve(m as WorkerInit)));
+const e = getEndpoints();
+const crypto = await createCryptoProvider();
+const kms = new CountingKms(await LocalKms.open({ path: join(init.dir, 'kek.json'), crypto, clock: systemClock }));
+const identity = await loadIdentity(await readIdentityFile(join(init.dir, 'bench-r1.identity.json'), crypto), { crypto, kms });
+const directory = await KeyDirectory.open({
+  crypto,
+  authorityPublicKey: new Uint8Array(Buffer.from(init.authorityPublicKey, 'base64')),
+  source: new FileDirectorySource(join(init.dir, 'directory.json')),
+  clock: systemClock,
+});
+const calls = countingRegistryFetch();
+const ctx: ConsumerContext = {
+  kafka: new kafkajs.Kafka({ clientId: 'bench-worker', brokers: [...e.kafkaBrokers], logLevel: kafkajs.logLevel.NOTHING }),
+  transport: createKafkajsTransport({ brokers: e.kafkaBrokers, clientId: 'bench-worker-sealed', logger: pino({ level: 'silent' }), nowMs: () => Date.now() }),
+  registry: new SchemaRegistryClient({ url: e.schemaRegistryUrl, fetch: calls.fetch, requestTimeoutMs: 10_000 }),
+  crypto,
+  identity,
+  directory,
+  kms,
+  stateTopic: init.stateTopic,
+  deadLetterTopic: init.deadLetterTopic,
+  runId: init.runId,
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const percentile = (sorted: Float64Array, q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1)))] ?? Number.NaN;
+
+async function consume(c: Extract<WorkerCommand, { type: 'consume' }>): Promise<WorkerResult> {
+  const promRegistry = new Registry();
+  const metrics = new PipelineMetrics(promRegistry);
+  const kms0 = kms.total();
+  const reg0 = calls.total();
+  const latencies = new Float64Array(c.total);
+  let samples = 0;
+  let received = 0;
+  let firstAt = 0;
+  let lastAt = 0;
+  let cpuFirst = 0;
+  let cpuLast = 0;
+  let progressAt = performance.now();
+  const handle = await startVariantConsumer(ctx, c.variant, c.topic, c.variant === 'plain' ? undefined : metrics, (o) => {
+    const t = nowUs();
+    received++;
+    progressAt = performance.now();
+    const k = orderNumber(o);
+    if (k < 0) {
+      send({ type: 'first', id: c.id });
+      return;
+    }
+    if (k === 0) {
+      firstAt = progressAt;
+      cpuFirst = cpuUs();
+    }
+    lastAt = progressAt;
+    cpuLast = cpuUs();
+    if (k >= c.warmupRecords) latencies[samples++] = (t - o.createdAt) / 1000;
+  });
+  let complete = true;
+  try {
+    while (received < c.total) {
+      if (performance.now() - progressAt > 60_000) {
+        complete = false;
+        break;
+      }
+      await sleep(5);
+    }
+  } finally {
+    await handle.close();
+  }
+  const sorted = latencies.subarray(0, samples).sort();
+  const sessions = (await promRegistry.getSingleMetric('sealpost_sessions_opened_total')?.get())?.values.reduce((a, x) => a + x.value, 0) ?? 0;
+  return {
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+    samples,
+    deliveredRate: (received - 2) / ((lastAt - firstAt) / 1000),
+    complete,
+    cpuUsPerRecord: (cpuLast - cpuFirst) / Math.max(1, received - 2),
+    kmsCalls: kms.total() - kms0,
+    registryCalls: calls.total() - reg0,
+    sessionsOpened: sessions,
+  };
+}
+
+process.on('message', (m: WorkerCommand) => {
+  if (m.type === 'exit') {
+    identity.close();
+    void kms.close().finally(() => process.exit(0));
+    return;
+  }
+  consume(m).then(
+    (result) => send({ type: 'done', id: m.id, result }),
+    (err: unknown) => send({ type: 'error', id: m.id, message: err instanceof Error ? err.message : String(err) }),
+  );
+});
+process.on('disconnect', () => process.exit(0));
+send({ type: 'ready' });

@@ -1,0 +1,178 @@
+/**
+ * What bench/e2e.ts and its consumer worker (bench/consumer-worker.ts) share: the record, the
+ * variants, a counting fetch for the registry client, and the consumer of each variant (plain
+ * kafkajs + registry Avro, or a SealedConsumer), built the same way in both processes.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import type { CryptoProvider } from '../src/crypto/provider.js';
+import type { Transport } from '../src/kafka/transport.js';
+import type { KeyDirectory } from '../src/keys/directory/key-directory.js';
+import type { LoadedIdentity } from '../src/keys/identity.js';
+import type { Kms } from '../src/keys/kms/kms.js';
+import type { PipelineMetrics } from '../src/pipeline/pipeline-metrics.js';
+import { SealedConsumer } from '../src/pipeline/sealed-consumer.js';
+import type { FetchFunction, SchemaRegistryClient } from '../src/registry/schema-registry-client.js';
+import { systemClock } from '../src/runtime/clock.js';
+
+/** The benchmark variants (see bench/e2e.ts). */
+export type VariantId = 'plain' | 'sealed-1' | 'sealed-3' | 'per-message';
+
+/** Consumer fetch wait, the same for every variant (the transport's default). */
+export const FETCH_WAIT_MS = 1000;
+
+/**
+ * The record: the schema and size of bench/envelope.ts. `createdAt` carries the scheduled send time
+ * in µs for the latency runs; the note is random text, so compression could not flatter the baseline.
+ */
+export const ORDER_SCHEMA = JSON.stringify({
+  type: 'record',
+  name: 'Order',
+  fields: [
+    { name: 'id', type: 'string' },
+    { name: 'customer', type: 'string' },
+    { name: 'amountCents', type: 'long' },
+    { name: 'createdAt', type: 'long' },
+    { name: 'note', type: 'string' },
+  ],
+});
+
+/** One record of ORDER_SCHEMA. */
+export interface Order {
+  id: string;
+  customer: string;
+  amountCents: number;
+  createdAt: number;
+  note: string;
+}
+
+const NOTE = randomBytes(733).toString('base64').slice(0, 977);
+
+/** Record number `i` (−1 = a warm-up record), created at `createdAtUs`. */
+export function order(i: number, createdAtUs: number): Order {
+  return { id: i < 0 ? 'ord-warmup' : `ord-${String(i).padStart(9, '0')}`, customer: 'cust-4711', amountCents: 123_456, createdAt: createdAtUs, note: NOTE };
+}
+
+/** The record number inside `o.id` (−1 for a warm-up record). */
+export function orderNumber(o: Order): number {
+  const n = Number(o.id.slice(4));
+  return Number.isInteger(n) ? n : -1;
+}
+
+/**
+ * Microseconds since the epoch at sub-millisecond resolution: the process's time origin plus its
+ * monotonic clock, comparable between processes of the same machine (latency across the worker).
+ */
+export const nowUs = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
+
+/** This process's CPU time (user + system), µs. */
+export const cpuUs = (): number => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+/** HTTP calls of the registry client, counted by route. */
+export interface RegistryCallCounter {
+  readonly fetch: FetchFunction;
+  total(): number;
+  byRoute(): ReadonlyMap<string, number>;
+}
+
+/** A fetch for SchemaRegistryClient that counts the calls it passes on to `globalThis.fetch`. */
+export function countingRegistryFetch(): RegistryCallCounter {
+  let total = 0;
+  const routes = new Map<string, number>();
+  return {
+    fetch: (url, init) => {
+      total++;
+      const path = new URL(url).pathname
+        .replace(/\/apis\/ccompat\/v7/, '')
+        .replace(/(subjects|config)\/[^/]+/, '$1/{s}')
+        .replace(/\/[0-9]+(?=\/|$)/g, '/{n}');
+      const route = `${init.method} ${path}`;
+      routes.set(route, (routes.get(route) ?? 0) + 1);
+      return globalThis.fetch(url, init);
+    },
+    total: () => total,
+    byRoute: () => routes,
+  };
+}
+
+/** Everything a variant's consumer needs. */
+export interface ConsumerContext {
+  readonly kafka: Kafka;
+  readonly transport: Transport;
+  readonly registry: SchemaRegistryClient;
+  readonly crypto: CryptoProvider;
+  /** The recipient identity (bench-r1). */
+  readonly identity: LoadedIdentity;
+  readonly directory: KeyDirectory;
+  readonly kms: Kms;
+  readonly stateTopic: string;
+  readonly deadLetterTopic: string;
+  readonly runId: string;
+}
+
+/** A running consumer. */
+export interface ConsumerHandle {
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the consumer of variant `v` on `topic` from the beginning with a fresh group; `onOrder` is
+ * called for every decoded record (after open and Avro decode).
+ */
+export async function startVariantConsumer(
+  ctx: ConsumerContext,
+  v: VariantId,
+  topic: string,
+  metrics: PipelineMetrics | undefined,
+  onOrder: (o: Order) => void,
+  overrides: { readonly commitEveryRecords?: number } = {},
+): Promise<ConsumerHandle> {
+  const groupId = `bench-${ctx.runId}-${v}-${randomBytes(3).toString('hex')}`;
+  if (v === 'plain') {
+    const consumer = ctx.kafka.consumer({ groupId, maxWaitTimeInMs: FETCH_WAIT_MS, allowAutoTopicCreation: false });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachBatch: async (payload) => {
+        for (const m of payload.batch.messages) {
+          const decoded = await ctx.registry.decode(m.value!);
+          onOrder(decoded.value as Order);
+          payload.resolveOffset(m.offset);
+        }
+        await payload.heartbeat();
+      },
+    });
+    return { close: () => consumer.disconnect() };
+  }
+  const consumer = new SealedConsumer({
+    transport: ctx.transport,
+    groupId,
+    topics: [topic],
+    registry: ctx.registry,
+    crypto: ctx.crypto,
+    clock: systemClock,
+    identity: ctx.identity,
+    directory: ctx.directory,
+    kms: ctx.kms,
+    stateTopic: ctx.stateTopic,
+    deadLetterTopic: ctx.deadLetterTopic,
+    deadLetterDetailRecipients: ['bench-r2'],
+    fromBeginning: true,
+    ...(metrics === undefined ? {} : { metrics }),
+    consumerOptions: { maxWaitTimeMs: FETCH_WAIT_MS },
+    ...overrides,
+    // A fresh session per message means a header open per record: the default admission rate
+    // (200 header opens/s per partition) would cap this variant, so it is lifted here.
+    ...(v === 'per-message' ? { admission: { partition: { perSecond: 1e6, burst: 1e6 }, global: { perSecond: 1e6, burst: 1e6 } } } : {}),
+  });
+  await consumer.run({
+    eachMessage: (d) => {
+      onOrder(d.value as Order);
+      return Promise.resolve();
+    },
+  });
+  return { close: () => consumer.close() };
+}

@@ -1,12 +1,7 @@
 import type { Clock } from '../runtime/clock.js';
+import { checkRate, TokenBucket, type TokenRate } from './token-bucket.js';
 
-/** A token rate and burst. */
-export interface TokenRate {
-  /** Tokens added per second. */
-  readonly perSecond: number;
-  /** Bucket size. */
-  readonly burst: number;
-}
+export type { TokenRate } from './token-bucket.js';
 
 /** Options of {@link AdmissionControl}. */
 export interface AdmissionOptions {
@@ -14,35 +9,6 @@ export interface AdmissionOptions {
   readonly partition?: TokenRate;
   /** Across all partitions of the consumer. Default 1,000/s, burst 200. */
   readonly global?: TokenRate;
-}
-
-class Bucket {
-  #tokens: number;
-  #atMs: number;
-  constructor(
-    readonly rate: TokenRate,
-    nowMs: number,
-  ) {
-    this.#tokens = rate.burst;
-    this.#atMs = nowMs;
-  }
-  #refill(nowMs: number): void {
-    const dt = Math.max(0, nowMs - this.#atMs);
-    this.#tokens = Math.min(this.rate.burst, this.#tokens + (dt * this.rate.perSecond) / 1000);
-    this.#atMs = nowMs;
-  }
-  available(nowMs: number): boolean {
-    this.#refill(nowMs);
-    return this.#tokens >= 1;
-  }
-  take(): void {
-    this.#tokens -= 1;
-  }
-  /** Milliseconds until one token is there. */
-  waitMs(nowMs: number): number {
-    this.#refill(nowMs);
-    return this.#tokens >= 1 ? 0 : Math.ceil(((1 - this.#tokens) * 1000) / this.rate.perSecond);
-  }
 }
 
 /**
@@ -54,19 +20,19 @@ class Bucket {
 export class AdmissionControl {
   readonly #clock: Clock;
   readonly #partitionRate: TokenRate;
-  readonly #global: Bucket;
-  readonly #partitions = new Map<string, Bucket>();
+  readonly #global: TokenBucket;
+  readonly #partitions = new Map<string, TokenBucket>();
 
   constructor(clock: Clock, options: AdmissionOptions = {}) {
     this.#clock = clock;
-    this.#partitionRate = checkRate(options.partition ?? { perSecond: 200, burst: 50 });
-    this.#global = new Bucket(checkRate(options.global ?? { perSecond: 1000, burst: 200 }), clock.nowMs());
+    this.#partitionRate = checkRate(options.partition ?? { perSecond: 200, burst: 50 }, 'admission');
+    this.#global = new TokenBucket(checkRate(options.global ?? { perSecond: 1000, burst: 200 }, 'admission'), clock.nowMs());
   }
 
-  #bucket(key: string): Bucket {
+  #bucket(key: string): TokenBucket {
     let b = this.#partitions.get(key);
     if (b === undefined) {
-      b = new Bucket(this.#partitionRate, this.#clock.nowMs());
+      b = new TokenBucket(this.#partitionRate, this.#clock.nowMs());
       this.#partitions.set(key, b);
     }
     return b;
@@ -88,9 +54,4 @@ export class AdmissionControl {
     const now = this.#clock.nowMs();
     return Math.max(1, this.#bucket(partitionKey).waitMs(now), this.#global.waitMs(now));
   }
-}
-
-function checkRate(r: TokenRate): TokenRate {
-  if (!(r.perSecond > 0) || !(r.burst >= 1)) throw new RangeError('admission rates need perSecond > 0 and burst ≥ 1');
-  return r;
 }

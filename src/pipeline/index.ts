@@ -22,5 +22,7 @@ export type { PipelineLogger } from './pipeline-logger.js';
 export { AVRO_CONTENT_TYPE, rawContentFingerprint } from './payload-content.js';
 export { DEFAULT_ENVELOPE_SUBJECT, readEnvelopeSchemaText, registerEnvelopeSchema } from './envelope-schema.js';
 export { AdmissionControl } from './admission-control.js';
+export { CHEAP_FLOOD_CLASSES, DeadLetterBreaker } from './dead-letter-breaker.js';
+export type { DeadLetterBreakerListener, DeadLetterBreakerOptions } from './dead-letter-breaker.js';
 export type { AdmissionOptions, TokenRate } from './admission-control.js';
 export { ReplayStateStore, parseStatePointer } from './replay-state-store.js';

@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /**
  * Prometheus metrics of the producer and consumer. One instance per prom-client Registry (metric
@@ -14,6 +14,8 @@ export class PipelineMetrics {
   readonly deadLettered: Counter<'class'>;
   readonly transientRetries: Counter<'reason'>;
   readonly throttled: Counter<'scope'>;
+  readonly deadLetterBreakerOpen: Gauge<'topic' | 'partition'>;
+  readonly deadLetterThrottled: Counter<'scope'>;
   readonly sealSeconds: Histogram;
   readonly openSeconds: Histogram;
 
@@ -50,6 +52,18 @@ export class PipelineMetrics {
     this.throttled = new Counter({
       name: 'sealpost_admission_throttled_total',
       help: 'Header-cache misses refused an admission token (partition paused)',
+      labelNames: ['scope'],
+      registers,
+    });
+    this.deadLetterBreakerOpen = new Gauge({
+      name: 'sealpost_dead_letter_breaker_open',
+      help: 'Dead-letter breaker of a partition: 1 while its budget is spent (records wait in Kafka), 0 when closed',
+      labelNames: ['topic', 'partition'],
+      registers,
+    });
+    this.deadLetterThrottled = new Counter({
+      name: 'sealpost_dead_letter_throttled_total',
+      help: 'Dead-letter writes deferred by the breaker (the record waits; it is written later)',
       labelNames: ['scope'],
       registers,
     });

@@ -42,6 +42,7 @@ import { RegistryError } from '../registry/registry-error.js';
 import type { SchemaRegistryClient } from '../registry/schema-registry-client.js';
 import type { Clock } from '../runtime/clock.js';
 import { AdmissionControl, type AdmissionOptions } from './admission-control.js';
+import { DeadLetterBreaker, type DeadLetterBreakerOptions } from './dead-letter-breaker.js';
 import { DeadLetterWriter } from './dead-letter-writer.js';
 import { DEFAULT_ENVELOPE_SUBJECT, registerEnvelopeSchema } from './envelope-schema.js';
 import type { MetadataSink } from './metadata-sink.js';
@@ -106,6 +107,12 @@ export interface SealedConsumerOptions {
   readonly openPolicy?: Partial<OpenPolicy>;
   readonly maxCiphertextBytes?: number;
   readonly admission?: AdmissionOptions;
+  /**
+   * Budget of dead-letter writes (e.g. of a junk-header flood): beyond it the partition waits (records
+   * stay in Kafka and are dead-lettered later at the allowed rate). Defaults: CHEAP_FLOOD_CLASSES,
+   * 10/s burst 100 per partition, 50/s burst 500 global, closes after 10 s without a refusal.
+   */
+  readonly deadLetterBreaker?: DeadLetterBreakerOptions;
   /** How long an unknown sender may wait for a directory refresh before it is refused. Default 30 s. */
   readonly unknownSenderWaitMs?: number;
   /**
@@ -116,7 +123,10 @@ export interface SealedConsumerOptions {
   readonly entityVersionTopics?: readonly string[];
   /** Missing or mismatched replay state: stay paused and alert (default) or rebuild. */
   readonly replayStatePolicy?: 'pause' | 'rebuild';
-  /** Called when a partition is held paused for an operator (replay state refused). */
+  /**
+   * Called when a partition is held paused for an operator (replay state refused: REPLAY_STATE_*) and
+   * when a partition's dead-letter breaker opens (DEAD_LETTER_BREAKER_OPEN).
+   */
   readonly onAlert?: (alert: { readonly topic: string; readonly partition: number; readonly code: string }) => void;
   readonly consumerOptions?: Omit<TransportConsumerOptions, 'groupId'>;
   readonly partitionsConsumedConcurrently?: number;
@@ -158,6 +168,9 @@ interface PartitionEntry {
 type RecordOutcome = { readonly kind: 'done' } | { readonly kind: 'retry'; readonly afterMs: number; readonly reason: string };
 
 const DONE: RecordOutcome = { kind: 'done' };
+/** Longest total token wait served in place within one batch (ms); also the shortest token pause. */
+const IN_PLACE_WAIT_MS = 250;
+const TOKEN_WAITS: ReadonlySet<string> = new Set(['admission', 'dead-letter-breaker']);
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
@@ -168,6 +181,7 @@ export class SealedConsumer {
   readonly #consumer: TransportConsumer;
   readonly #producer: TransportProducer;
   readonly #admission: AdmissionControl;
+  readonly #breaker: DeadLetterBreaker;
   readonly #policy: OpenPolicy;
   readonly #partitions = new Map<string, PartitionEntry>();
   readonly #schemaFps = new Map<number, Uint8Array>();
@@ -189,6 +203,17 @@ export class SealedConsumer {
     this.#consumer = options.transport.consumer({ ...options.consumerOptions, groupId: options.groupId });
     this.#producer = options.transport.producer();
     this.#admission = new AdmissionControl(options.clock, options.admission);
+    this.#breaker = new DeadLetterBreaker(options.clock, options.deadLetterBreaker, {
+      opened: (topic, partition) => {
+        options.metrics?.deadLetterBreakerOpen.set({ topic, partition: String(partition) }, 1);
+        this.#logger.warn({ topic, partition }, 'dead-letter breaker open; partition waits for budget');
+        options.onAlert?.({ topic, partition, code: 'DEAD_LETTER_BREAKER_OPEN' });
+      },
+      closed: (topic, partition) => {
+        options.metrics?.deadLetterBreakerOpen.set({ topic, partition: String(partition) }, 0);
+        this.#logger.info({ topic, partition }, 'dead-letter breaker closed');
+      },
+    });
     this.#policy = {
       skewMs: 60_000,
       horizonMs: 8 * 86_400_000,
@@ -258,6 +283,7 @@ export class SealedConsumer {
     // Offsets processed but not yet committed (a failed commit) are retried in the background.
     this.#flushTimer = setInterval(() => {
       for (const p of this.#partitions.values()) if (p.dirty && p.status === 'ready') void this.#persist(p).catch(() => undefined);
+      this.#breaker.tick();
     }, 1000);
     this.#flushTimer.unref();
   }
@@ -279,7 +305,11 @@ export class SealedConsumer {
    */
   #onAssignment(assignment: readonly TopicPartition[]): void {
     const assigned = new Set(assignment.map((a) => tpKey(a.topic, a.partition)));
-    for (const k of [...this.#partitions.keys()]) if (!assigned.has(k)) this.#partitions.delete(k);
+    for (const [k, p] of [...this.#partitions]) {
+      if (assigned.has(k)) continue;
+      this.#partitions.delete(k);
+      this.#breaker.release(p.topic, p.partition);
+    }
     if (assignment.length === 0) return;
     for (const at of assignment) {
       const existing = this.#partitions.get(tpKey(at.topic, at.partition));
@@ -385,6 +415,9 @@ export class SealedConsumer {
     }
     let processed = false;
     let count = 0;
+    // Token waits served in place, bounded per batch: with partitionsConsumedConcurrently = 1 a wait
+    // here holds every other partition too, so a longer wait pauses this partition instead.
+    let waitedInPlaceMs = 0;
     try {
       for (const record of batch.records) {
         // A new assignment is reloading this partition: stop; unresolved records are fetched again.
@@ -398,8 +431,15 @@ export class SealedConsumer {
         let outcome = await this.#process(record, entry);
         // A short admission wait is served in place: pausing and re-fetching costs far more than the
         // few milliseconds until the next token (the partition makes no progress either way).
-        while (outcome.kind === 'retry' && outcome.reason === 'admission' && outcome.afterMs <= 250 && control.isRunning() && !control.isStale()) {
+        while (
+          outcome.kind === 'retry' &&
+          (outcome.reason === 'admission' || outcome.reason === 'dead-letter-breaker') &&
+          waitedInPlaceMs + outcome.afterMs <= IN_PLACE_WAIT_MS &&
+          control.isRunning() &&
+          !control.isStale()
+        ) {
           const waitMs = outcome.afterMs;
+          waitedInPlaceMs += waitMs;
           await new Promise((resolve) => setTimeout(resolve, waitMs));
           await control.heartbeat();
           outcome = await this.#process(record, entry);
@@ -407,7 +447,10 @@ export class SealedConsumer {
         if (outcome.kind === 'retry') {
           const n = (this.#backoff.get(key) ?? 0) + 1;
           this.#backoff.set(key, n);
-          const delay = Math.max(outcome.afterMs, Math.min(this.#o.maxRetryDelayMs ?? 10_000, 100 * 2 ** Math.min(n, 9)));
+          // A token wait is known exactly (no exponential backoff); other failures back off.
+          const delay = TOKEN_WAITS.has(outcome.reason)
+            ? Math.max(outcome.afterMs, IN_PLACE_WAIT_MS)
+            : Math.max(outcome.afterMs, Math.min(this.#o.maxRetryDelayMs ?? 10_000, 100 * 2 ** Math.min(n, 9)));
           this.#o.metrics?.transientRetries.inc({ reason: outcome.reason });
           this.#logger.info({ topic: record.topic, partition: record.partition, offset: record.offset, reason: outcome.reason, delayMs: delay }, 'partition paused');
           control.pause({ resumeAfterMs: delay });
@@ -493,8 +536,9 @@ export class SealedConsumer {
             return { kind: 'retry', afterMs: 1000, reason: 'unknown-sender' };
           }
         }
-        entry.unknownSince.delete(record.offset);
-        return this.#reject(record, err.coarse, err.code);
+        const outcome = await this.#reject(record, err.coarse, err.code);
+        if (outcome.kind === 'done') entry.unknownSince.delete(record.offset);
+        return outcome;
       }
       return this.#unexpected(record, entry, err, 'open');
     } finally {
@@ -615,6 +659,15 @@ export class SealedConsumer {
   /** A permanent failure: dead-letter the original record; the offset moves only once that is acknowledged. */
   async #reject(record: ConsumedRecord, coarse: CoarseClass, detail: string): Promise<RecordOutcome> {
     const o = this.#o;
+    if (this.#breaker.governs(coarse)) {
+      // Budget spent: neither written nor committed past; the partition waits and the record is
+      // dead-lettered later at the allowed rate (nothing lost, no dead-letter flood).
+      const verdict = this.#breaker.take(record.topic, record.partition);
+      if (verdict !== 'allowed') {
+        o.metrics?.deadLetterThrottled.inc({ scope: verdict });
+        return { kind: 'retry', afterMs: this.#breaker.waitMs(record.topic, record.partition), reason: 'dead-letter-breaker' };
+      }
+    }
     try {
       await this.#dlq!.write(record, coarse, detail, 1);
     } catch (err) {
@@ -641,9 +694,10 @@ export class SealedConsumer {
       if (entry.unexpected.size > 1000) entry.unexpected.delete(entry.unexpected.keys().next().value as string);
       return this.#transient(err, where);
     }
-    entry.unexpected.delete(record.offset);
     this.#logger.error({ err: describeError(err), where, topic: record.topic, partition: record.partition, offset: record.offset }, 'unexpected error; dead-lettering');
-    return this.#reject(record, 'MALFORMED', 'UNEXPECTED_ERROR');
+    const outcome = await this.#reject(record, 'MALFORMED', 'UNEXPECTED_ERROR');
+    if (outcome.kind === 'done') entry.unexpected.delete(record.offset);
+    return outcome;
   }
 
   #transient(err: unknown, where: string): RecordOutcome {

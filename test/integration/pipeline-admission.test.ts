@@ -67,6 +67,8 @@ describe('admission control under a junk-header flood', () => {
       stateTopic: t.state,
       deadLetterTopic: t.dlq,
       admission: { partition: { perSecond: 100, burst: 10 }, global: { perSecond: 150, burst: 10 } },
+      // This test is about admission; the dead-letter budget is pipeline-dead-letter-breaker.test.ts's.
+      deadLetterBreaker: { partition: { perSecond: 10_000, burst: 1000 }, global: { perSecond: 10_000, burst: 1000 } },
       maxRetryDelayMs: 200,
     });
     const started = Date.now();

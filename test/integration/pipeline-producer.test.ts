@@ -1,0 +1,192 @@
+/**
+ * SealedProducer behaviours on the real stack that the other pipeline tests do not reach:
+ * - session rotation by age (`maxSessionAgeMs`) on an injected ManualClock — no real waiting;
+ * - a broker outage while sending: SEND_FAILED (retriable) carrying `.pending`, and `resend` delivering
+ *   exactly those sealed bytes, once, after the broker is back (outage = a TCP proxy in front of the
+ *   broker that the test cuts; every kafkajs connection is routed through it by a socket factory, since
+ *   the broker advertises its own address).
+ */
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeEnvelope } from '../../src/envelope/envelope-codec.js';
+import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
+import type { ConsumedRecord } from '../../src/kafka/transport.js';
+import { SendFailedError } from '../../src/pipeline/sealed-producer.js';
+import { ManualClock } from '../../src/runtime/clock.js';
+import { getEndpoints } from '../support/endpoints.js';
+import { readRaw, startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
+import { counterValue, makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+import { createTopics, freshTopic, testLogger, testTransport, waitFor } from '../support/test-transport.js';
+
+const transport = testTransport('pipeline-producer');
+const ageTopic = freshTopic('pipe-age');
+const outageTopic = freshTopic('pipe-outage');
+const t = pipelineTopics('pipe-prod');
+let world: PipelineWorld;
+const consumers: TestConsumer[] = [];
+
+beforeAll(async () => {
+  world = await makePipelineWorld([
+    { name: 'orders', send: [ageTopic, outageTopic], receive: [] },
+    { name: 'billing', send: [], receive: [ageTopic, outageTopic] },
+  ]);
+  await createTopics(transport, [{ topic: ageTopic }, { topic: outageTopic }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
+});
+
+afterAll(async () => {
+  for (const c of consumers) await c.consumer.close();
+  await world?.cleanup();
+});
+
+const order = (i: number) => ({ key: `k${i}`, value: { id: `o-${i}`, cents: i, note: 'n' } });
+
+async function consume(topic: string): Promise<TestConsumer> {
+  const c = await startConsumer(world, transport, 'billing', {
+    groupId: `billing-${topic}`,
+    topics: [topic],
+    stateTopic: t.state,
+    deadLetterTopic: t.dlq,
+    keepDeliveries: true,
+  });
+  consumers.push(c);
+  return c;
+}
+
+describe('SealedProducer on the real stack', () => {
+  it('rotates the session by age (injected clock): a new header after maxSessionAgeMs, seqs continue', async () => {
+    // Starts at the real time and moves 28 s ahead in all: within the consumer's skew (60 s), so the
+    // consumer on the real clock accepts every session's times. The directory keys are valid from
+    // 60 s before the world was built, so the clock cannot start in the past.
+    const clock = new ManualClock(Date.now());
+    const { registry: promRegistry, metrics } = world.metrics();
+    const orders = await startProducer(world, transport, 'orders', {
+      clock,
+      metrics,
+      maxSessionAgeMs: 10_000,
+      valueSchemas: { [ageTopic]: ORDER_SCHEMA },
+    });
+    const sendTimes: number[] = [];
+    const batch = async (from: number) => {
+      sendTimes.push(clock.nowMs());
+      const sent = await orders.producer.send({ topic: ageTopic, messages: [order(from), order(from + 1)] });
+      expect(sent.map((s) => s.createdAtMs)).toEqual([clock.nowMs(), clock.nowMs()]);
+    };
+    try {
+      await batch(0); // session A opened at t0
+      clock.advance(9_000);
+      await batch(2); // t0 + 9 s: still A
+      clock.advance(2_000);
+      await batch(4); // t0 + 11 s: A expired → B
+      clock.advance(5_000);
+      await batch(6); // t0 + 16 s: still B
+      clock.advance(12_000);
+      await batch(8); // t0 + 28 s: B expired → C
+    } finally {
+      await orders.producer.close();
+    }
+    expect(await counterValue(promRegistry, 'sealpost_sessions_opened_total', { side: 'producer' })).toBe(3);
+
+    const raw = await readRaw(transport, ageTopic, 10);
+    const limits = { envelopeSchemaId: orders.producer.envelopeSchemaId, namespace: orders.directory.namespace, maxCiphertextBytes: 1 << 20 };
+    const envs = raw.map((r) => decodeEnvelope(r.value!, limits));
+    const sid = envs.map((e) => Buffer.from(e.header.sessionId).toString('hex'));
+    const [a, b, c] = [sid[0]!, sid[4]!, sid[8]!];
+    expect(new Set([a, b, c]).size).toBe(3);
+    expect(sid).toEqual([a, a, a, a, b, b, b, b, c, c]);
+    // One stream per (producer, topic): the seq counter runs on across sessions.
+    expect(envs.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+
+    // The consumer (real clock) opens all three sessions and sees the producer's clock as createdAt.
+    const billing = await consume(ageTopic);
+    await waitFor(() => billing.total() >= 10, 'ten deliveries', 60_000);
+    const byId = new Map(billing.deliveries.map((d) => [(d.value as { id: string }).id, d]));
+    for (let i = 0; i < 10; i++) {
+      const d = byId.get(`o-${i}`);
+      expect(d?.sender).toBe('orders');
+      expect(d?.createdAtMs).toBe(sendTimes[Math.floor(i / 2)]);
+    }
+    expect(await counterValue(billing.promRegistry, 'sealpost_sessions_opened_total', { side: 'consumer' })).toBe(3);
+    expect(await counterValue(billing.promRegistry, 'sealpost_dead_lettered_total')).toBe(0);
+  });
+
+  it('a broker outage gives SEND_FAILED with .pending; resend delivers exactly those bytes, once', async () => {
+    const e = getEndpoints();
+    const [host, port] = e.kafkaBrokers[0]!.split(':') as [string, string];
+    const proxy = new TcpProxy(host, Number(port));
+    await proxy.start();
+    // Every connection of this client (bootstrap and the advertised broker address) goes through the proxy.
+    const proxied = createKafkajsTransport({
+      brokers: [`127.0.0.1:${proxy.port}`],
+      clientId: 'pipeline-producer-outage',
+      logger: testLogger,
+      nowMs: () => Date.now(),
+      connectionTimeoutMs: 1000,
+      requestTimeoutMs: 3000,
+      kafkaConfig: {
+        socketFactory: ({ onConnect }) => {
+          const socket = connect({ host: '127.0.0.1', port: proxy.port }, onConnect);
+          socket.setKeepAlive(true, 60_000);
+          return socket;
+        },
+        retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 200 },
+      },
+      // The idempotent producer needs at least one retry; keep kafkajs's own retrying short.
+      producerConfig: { retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 200 } },
+    });
+    const orders = await startProducer(world, proxied, 'orders', {
+      valueSchemas: { [outageTopic]: ORDER_SCHEMA },
+      maxSendAttempts: 2,
+      retryDelayMs: 50,
+    });
+    let failure: unknown;
+    let failedAfterMs = 0;
+    try {
+      const first = await orders.producer.send({ topic: outageTopic, messages: [order(0)] });
+      expect(first.map((s) => s.offset)).toEqual(['0']);
+
+      await proxy.stop();
+      const started = Date.now();
+      try {
+        await orders.producer.send({ topic: outageTopic, messages: [order(1), order(2), order(3)] });
+      } catch (err) {
+        failure = err;
+      }
+      failedAfterMs = Date.now() - started;
+      expect(failure).toBeInstanceOf(SendFailedError);
+      const sendFailed = failure as SendFailedError;
+      expect(sendFailed.code).toBe('SEND_FAILED');
+      expect(sendFailed.retriable).toBe(true);
+      const pendingValues = sendFailed.pending.requests.flatMap((r) => r.records.map((x) => Buffer.from(x.value!)));
+      expect(pendingValues.length).toBe(3);
+      const pendingIds = sendFailed.pending.messages.flat().map((m) => m.messageId);
+
+      // While the broker is still unreachable a resend fails the same way, with the same bytes.
+      const again = await orders.producer.resend(sendFailed.pending).catch((err: unknown) => err);
+      expect(again).toBeInstanceOf(SendFailedError);
+      expect((again as SendFailedError).pending.requests.flatMap((r) => r.records.map((x) => Buffer.from(x.value!)))).toEqual(pendingValues);
+
+      await proxy.start();
+      const resent = await orders.producer.resend(sendFailed.pending);
+      expect(resent.map((s) => s.messageId)).toEqual(pendingIds);
+      expect(resent.map((s) => s.offset)).toEqual(['1', '2', '3']);
+
+      // On the topic: the first record, then exactly the pending bytes, each once.
+      const raw: ConsumedRecord[] = await readRaw(transport, outageTopic, 4);
+      expect(raw.length).toBe(4);
+      expect(raw.slice(1).map((r) => Buffer.from(r.value!))).toEqual(pendingValues);
+
+      // And the application receives each message once.
+      const billing = await consume(outageTopic);
+      await waitFor(() => billing.total() >= 4, 'four deliveries', 60_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(billing.total()).toBe(4);
+      expect(billing.deliveries.map((d) => (d.value as { id: string }).id).sort()).toEqual(['o-0', 'o-1', 'o-2', 'o-3']);
+      expect(billing.deliveries.filter((d) => pendingIds.includes(d.messageId)).length).toBe(3);
+    } finally {
+      await orders.producer.close();
+      await proxy.stop();
+    }
+    console.log(`[producer-outage] SEND_FAILED after ${failedAfterMs} ms (maxSendAttempts 2, retryDelayMs 50, kafkajs retries 1)`);
+  });
+});

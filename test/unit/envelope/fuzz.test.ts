@@ -27,3 +27,12 @@ describe('envelope fuzzing (fast-check)', () => {
     expect(t.maxInputMs).toBeLessThan(250);
   });
 });
+
+describe('envelope fuzzing with libsodium-wrappers (fast-check)', () => {
+  it('opener on mutated envelopes: 2,000 cases, typed outcomes only', async () => {
+    const t = makeFuzzTarget(await loadProvider('libsodium-wrappers'));
+    fc.assert(openerOnMutations(t), { numRuns: 2_000 });
+    expect(t.maxInputMs).toBeLessThan(250);
+    t.opener.close();
+  });
+});

@@ -45,10 +45,15 @@ export function kdf(provider: CryptoProvider, seed: Uint8Array, id: number): Uin
 /** Key algorithms a kid can name. */
 export type KidAlgorithm = 'x25519' | 'ed25519';
 
+/** `L(kid) ‖ u8 |alg| ‖ alg` per algorithm, built once. */
+const KID_PREFIX: Record<KidAlgorithm, Uint8Array> = {
+  x25519: concatBytes(LABELS.kid, Uint8Array.of(6), new TextEncoder().encode('x25519')),
+  ed25519: concatBytes(LABELS.kid, Uint8Array.of(7), new TextEncoder().encode('ed25519')),
+};
+
 /** `kid(alg, pk) = H16(L(kid) ‖ u8 |alg| ‖ alg ‖ pk)`: a lookup hint, never a substitute for the key. */
 export function kid(provider: CryptoProvider, alg: KidAlgorithm, publicKey: Uint8Array): Uint8Array {
-  const algBytes = new TextEncoder().encode(alg);
-  return hash128(provider, LABELS.kid, Uint8Array.of(algBytes.length), algBytes, publicKey);
+  return hash128(provider, KID_PREFIX[alg], publicKey);
 }
 
 /** The 1-byte encoding of a null Kafka key. */

@@ -47,6 +47,9 @@ export class AuditRecorder {
     const last = this.#o.store.checkpoints().at(-1);
     this.#lastCheckpointCount = last?.count ?? 0;
     this.#lastCheckpointMs = last?.timeMs ?? this.#o.clock.nowMs();
+    // A crash between storing a checkpoint and publishing it would leave it unpublished forever:
+    // publish the newest stored one again at start (a duplicate on the topic is harmless).
+    this.#unpublished = last;
   }
 
   /** Appends a batch (redelivered events are skipped); returns how many entries were new. */

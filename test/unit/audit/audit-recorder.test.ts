@@ -72,6 +72,24 @@ describe('AuditRecorder', () => {
     expect(published.map((c) => c.count)).toEqual([1000, 2000]);
   });
 
+  it('publishes the newest stored checkpoint again after a restart (it may have died before publishing)', async () => {
+    const fails = { value: true };
+    const first = setup(fails);
+    await first.recorder.record(Array.from({ length: 999 }, (_, j) => ev(j)));
+    await expect(first.recorder.record([ev(999)])).rejects.toThrow('broker down'); // stored, not published
+    expect(first.store.checkpoints().map((c) => c.count)).toEqual([1000]);
+    const published: number[] = [];
+    const restarted = new AuditRecorder({
+      store: first.store,
+      crypto,
+      clock: first.clock,
+      signer: { kid: first.kid, secretKey: first.keys.secretKey },
+      publisher: { publish: (c) => (published.push(c.count), Promise.resolve()) },
+    });
+    await restarted.record([ev(1000)]);
+    expect(published).toEqual([1000]);
+  });
+
   it('does not append a redelivered event twice', async () => {
     const { store, recorder } = setup();
     expect(await recorder.record([ev(1), ev(2)])).toBe(2);

@@ -28,7 +28,8 @@
  *
  * Options: --rounds R (3), --messages N (20000), --latency-seconds S (4), --quick (1 round, 5000
  * messages, 2 s, skips the child benchmarks), --skip-envelope, --skip-crypto, --skip-seal-open, --skip-soak,
- * --soak-messages M (1000000), --envelope-runs K (3), --envelope-seconds S (0.5), --no-write.
+ * --soak-messages M (1000000), --envelope-runs K (3), --envelope-seconds S (0.5), --low-rate R (1000;
+ * a second latency point every variant can sustain; 0 = none), --no-write.
  * The child benchmarks run in the order crypto, soak, envelope; the envelope one is skipped (and
  * says so) when less than ~5 minutes of the 14-minute budget remain.
  */
@@ -76,6 +77,13 @@ const ROUNDS = num('rounds', QUICK ? 1 : 3);
 const MESSAGES = num('messages', QUICK ? 5000 : 20_000);
 const LATENCY_SECONDS = num('latency-seconds', QUICK ? 2 : 4);
 const LATENCY_WARMUP_S = Math.min(0.5, LATENCY_SECONDS / 4);
+/** A second latency point, low enough for every variant (0 = skip). */
+const LOW_RATE = ((): number => {
+  const i = argv.indexOf('--low-rate');
+  const v = i >= 0 ? Number(argv[i + 1]) : QUICK ? 0 : 1000;
+  if (!Number.isFinite(v) || v < 0) throw new Error('--low-rate needs a number ≥ 0');
+  return v;
+})();
 const SOAK_MESSAGES = num('soak-messages', 1_000_000);
 const ENVELOPE_RUNS = num('envelope-runs', 3);
 const ENVELOPE_SECONDS = num('envelope-seconds', 0.5);
@@ -390,17 +398,21 @@ interface Row {
   consume: number[];
   produceCpu: number[];
   consumeCpu: number[];
-  p50: number[];
-  p99: number[];
-  deliveredRate: number[];
-  incomplete: number;
+  latency: Record<'half' | 'low', LatencyRow>;
   kms: number;
   registry: number;
   /** Consumer-side sessions opened in the worker. */
   workerSessions: number;
-  latencyConsumeCpu: number[];
 }
-const rows = new Map<VariantId, Row>(VARIANTS.map((v) => [v.id, { produce: [], consume: [], produceCpu: [], consumeCpu: [], p50: [], p99: [], deliveredRate: [], incomplete: 0, kms: 0, registry: 0, workerSessions: 0, latencyConsumeCpu: [] }]));
+interface LatencyRow {
+  p50: number[];
+  p99: number[];
+  delivered: number[];
+  consumeCpu: number[];
+  incomplete: number;
+}
+const latencyRow = (): LatencyRow => ({ p50: [], p99: [], delivered: [], consumeCpu: [], incomplete: 0 });
+const rows = new Map<VariantId, Row>(VARIANTS.map((v) => [v.id, { produce: [], consume: [], produceCpu: [], consumeCpu: [], latency: { half: latencyRow(), low: latencyRow() }, kms: 0, registry: 0, workerSessions: 0 }]));
 const median = (xs: readonly number[]): number => {
   const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   if (s.length === 0) return Number.NaN;
@@ -450,26 +462,35 @@ for (let r = 0; r < ROUNDS; r++) {
 const plainRow = rows.get('plain')!;
 const baselineMax = Math.min(median(plainRow.produce), median(plainRow.consume));
 const RATE = Math.max(100, Math.round(baselineMax / 2));
-log(`latency at ${RATE.toLocaleString('en-US')} records/s (half the baseline's max ${Math.round(baselineMax).toLocaleString('en-US')}/s)`);
-for (let r = 0; r < ROUNDS; r++) {
-  for (const v of VARIANTS) {
-    const topic = topicName(`lat-${v.id}-${r}`);
-    await createTopic(topic);
-    const row = rows.get(v.id)!;
-    const l = await counted(v, () => latencyRun(v, topic, RATE));
-    recordsThroughBroker += Math.round(RATE * LATENCY_SECONDS) + 1;
-    row.kms += l.kmsCalls;
-    row.registry += l.registryCalls;
-    row.workerSessions += l.sessionsOpened;
-    row.latencyConsumeCpu.push(l.cpuUsPerRecord);
-    row.p50.push(l.p50Ms);
-    row.p99.push(l.p99Ms);
-    row.deliveredRate.push(l.deliveredRate);
-    if (!l.complete) row.incomplete++;
-    log(
-      `round ${r + 1} ${v.id.padEnd(11)} p50 ${l.p50Ms.toFixed(2)} ms  p99 ${l.p99Ms.toFixed(2)} ms  delivered ${Math.round(l.deliveredRate).toLocaleString('en-US')}/s (${l.samples} samples${l.complete ? '' : ', INCOMPLETE'})`,
-    );
+/** Latency rounds at `rate` (all variants interleaved); results into the rows' `at` lists. */
+async function latencyPhase(rate: number, at: 'half' | 'low'): Promise<void> {
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const v of VARIANTS) {
+      const topic = topicName(`lat-${at}-${v.id}-${r}`);
+      await createTopic(topic);
+      const row = rows.get(v.id)!;
+      const l = await counted(v, () => latencyRun(v, topic, rate));
+      recordsThroughBroker += Math.round(rate * LATENCY_SECONDS) + 1;
+      row.kms += l.kmsCalls;
+      row.registry += l.registryCalls;
+      row.workerSessions += l.sessionsOpened;
+      const into = row.latency[at];
+      into.consumeCpu.push(l.cpuUsPerRecord);
+      into.p50.push(l.p50Ms);
+      into.p99.push(l.p99Ms);
+      into.delivered.push(l.deliveredRate);
+      if (!l.complete) into.incomplete++;
+      log(
+        `round ${r + 1} ${v.id.padEnd(11)} at ${fmt(rate)}/s: p50 ${l.p50Ms.toFixed(2)} ms  p99 ${l.p99Ms.toFixed(2)} ms  delivered ${fmt(l.deliveredRate)}/s (${l.samples} samples${l.complete ? '' : ', INCOMPLETE'})`,
+      );
+    }
   }
+}
+log(`latency at ${fmt(RATE)} records/s (half the baseline's max ${fmt(baselineMax)}/s)`);
+await latencyPhase(RATE, 'half');
+if (LOW_RATE < RATE) {
+  log(`latency at ${fmt(LOW_RATE)} records/s (a rate every variant can sustain)`);
+  await latencyPhase(LOW_RATE, 'low');
 }
 worker.send({ type: 'exit' } satisfies WorkerCommand);
 await workerExited;
@@ -677,19 +698,39 @@ function gitCommit(): string {
 const med = new Map(
   VARIANTS.map((v) => {
     const r = rows.get(v.id)!;
-    return [v.id, { produce: median(r.produce), consume: median(r.consume), produceCpu: median(r.produceCpu), consumeCpu: median(r.consumeCpu), p50: median(r.p50), p99: median(r.p99), delivered: median(r.deliveredRate) }] as const;
+    const h = r.latency.half;
+    const l = r.latency.low;
+    return [
+      v.id,
+      {
+        produce: median(r.produce),
+        consume: median(r.consume),
+        produceCpu: median(r.produceCpu),
+        consumeCpu: median(r.consumeCpu),
+        p50: median(h.p50),
+        p99: median(h.p99),
+        delivered: median(h.delivered),
+        latencyCpu: median(h.consumeCpu),
+        lowP50: median(l.p50),
+        lowP99: median(l.p99),
+        lowDelivered: median(l.delivered),
+      },
+    ] as const;
   }),
 );
 const base = med.get('plain')!;
 const s1 = med.get('sealed-1')!;
 const addedP99 = s1.p99 - base.p99;
+const addedLowP99 = s1.lowP99 - base.lowP99;
 const prodRatio = s1.produce / base.produce;
 const consRatio = s1.consume / base.consume;
 const identitiesLoaded = identities.size;
 // Calls during the measured runs: this process's (after its identity loads) plus the worker's per run.
 const kmsInRun = VARIANTS.reduce((a, v) => a + rows.get(v.id)!.kms, 0);
-const sealedMessages = (VARIANTS.length - 1) * ROUNDS * (MESSAGES + 1 + Math.round(RATE * LATENCY_SECONDS) + 1);
-const consumerStarts = ROUNDS * 2 * (VARIANTS.length - 1);
+const latencyPhases = LOW_RATE > 0 && LOW_RATE < RATE ? 2 : 1;
+const sealedMessages = (VARIANTS.length - 1) * ROUNDS * (MESSAGES + 1 + Math.round(RATE * LATENCY_SECONDS) + 1 + (latencyPhases === 2 ? Math.round(LOW_RATE * LATENCY_SECONDS) + 1 : 0));
+// Throughput consumers (the sealed-1 diagnostic included) and latency consumers.
+const consumerStarts = ROUNDS * ((VARIANTS.length - 1) * (1 + latencyPhases) + 1);
 const verdict = (ok: boolean): string => (ok ? '**met**' : '**missed**');
 
 const cmd = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
@@ -705,7 +746,8 @@ const table = [
     const r = rows.get(v.id)!;
     const s = sessions.get(v.id)!;
     const sealed = v.id !== 'plain';
-    return `| ${v.label} | ${fmt(m.produce)} | ${ratio(m.produce, base.produce)} | ${fmt(m.consume)} | ${ratio(m.consume, base.consume)} | ${ms(m.p50)} | ${ms(m.p99)} | ${sealed ? ms(m.p99 - base.p99) : '—'} | ${fmt(m.delivered)}${r.incomplete > 0 ? ` (${r.incomplete} run(s) did not drain in 60 s)` : ''} | ${sealed ? r.kms : '—'} | ${r.registry} | ${sealed ? `${s.producer} / ${s.consumer}` : '—'} |`;
+    const inc = r.latency.half.incomplete;
+    return `| ${v.label} | ${fmt(m.produce)} | ${ratio(m.produce, base.produce)} | ${fmt(m.consume)} | ${ratio(m.consume, base.consume)} | ${ms(m.p50)} | ${ms(m.p99)} | ${sealed ? ms(m.p99 - base.p99) : '—'} | ${fmt(m.delivered)}${inc > 0 ? ` (${inc} run(s) did not drain in 60 s)` : ''} | ${sealed ? r.kms : '—'} | ${r.registry} | ${sealed ? `${s.producer} / ${s.consumer}` : '—'} |`;
   }),
 ].join('\n');
 const cpuTable = [
@@ -713,13 +755,22 @@ const cpuTable = [
   '|---|---:|---:|---:|---:|---:|',
   ...VARIANTS.map((v) => {
     const m = med.get(v.id)!;
-    return `| ${v.label} | ${m.produceCpu.toFixed(1)} | ${ratio(m.produceCpu, base.produceCpu)} | ${m.consumeCpu.toFixed(1)} | ${ratio(m.consumeCpu, base.consumeCpu)} | ${median(rows.get(v.id)!.latencyConsumeCpu).toFixed(1)} |`;
+    return `| ${v.label} | ${m.produceCpu.toFixed(1)} | ${ratio(m.produceCpu, base.produceCpu)} | ${m.consumeCpu.toFixed(1)} | ${ratio(m.consumeCpu, base.consumeCpu)} | ${m.latencyCpu.toFixed(1)} |`;
   }),
 ].join('\n');
 const perRound = VARIANTS.map((v) => {
   const r = rows.get(v.id)!;
-  return `| ${v.label} | ${r.produce.map(fmt).join(', ')} | ${r.consume.map(fmt).join(', ')} | ${r.p99.map(ms).join(', ')} |`;
+  return `| ${v.label} | ${r.produce.map(fmt).join(', ')} | ${r.consume.map(fmt).join(', ')} | ${r.latency.half.p99.map(ms).join(', ')} | ${r.latency.low.p99.map(ms).join(', ')} |`;
 }).join('\n');
+const lowTable = [
+  `| Variant | p50 ms | p99 ms | added p99 ms | delivered msg/s |`,
+  '|---|---:|---:|---:|---:|',
+  ...VARIANTS.map((v) => {
+    const m = med.get(v.id)!;
+    const inc = rows.get(v.id)!.latency.low.incomplete;
+    return `| ${v.label} | ${ms(m.lowP50)} | ${ms(m.lowP99)} | ${v.id === 'plain' ? '—' : ms(m.lowP99 - base.lowP99)} | ${fmt(m.lowDelivered)}${inc > 0 ? ` (${inc} run(s) did not drain in 60 s)` : ''} |`;
+  }),
+].join('\n');
 
 const svg = renderBarChart({
   title: 'sealpost vs plain Kafka: throughput through the broker (1 KiB Avro, 1 partition, acks=all)',
@@ -778,22 +829,31 @@ beyond the batch size — the replay-state write and the offset commit once per 
 every 500 records (default) — read ${fmt(median(lazyCommit.perSecond))} msg/s (×${ratio(median(lazyCommit.perSecond), base.consume)} of plain; per round
 ${lazyCommit.perSecond.map(fmt).join(', ')}) at ${median(lazyCommit.cpu).toFixed(1)} µs CPU/record.
 
-Client CPU per record (this process only, user + system, over the same phases: on a loaded shared
+${
+  latencyPhases === 2
+    ? `Latency at a lower fixed rate, ${fmt(LOW_RATE)} msg/s (same method, interleaved rounds after the ones above), where
+no variant should be short of CPU — the overhead of sealing itself rather than of queueing:
+
+${lowTable}
+
+`
+    : ''
+}Client CPU per record (this process only, user + system, over the same phases: on a loaded shared
 machine this is steadier than wall-clock throughput; the broker's and registry's CPU are not in it):
 
 ${cpuTable}
 
 Per round (in run order): 
 
-| Variant | producer msg/s | consumer msg/s | p99 ms |
-|---|---|---|---|
+| Variant | producer msg/s | consumer msg/s | p99 ms at ${fmt(RATE)}/s | p99 ms at ${fmt(LOW_RATE)}/s |
+|---|---|---|---|---|
 ${perRound}
 
 ### Targets (session mode, 1 recipient)
 
 - producer sealed/plain ≥ 0.90: ${prodRatio.toFixed(2)} — ${verdict(prodRatio >= 0.9)}
 - consumer sealed/plain ≥ 0.90: ${consRatio.toFixed(2)} — ${verdict(consRatio >= 0.9)}
-- added p99 at half the baseline's max rate ≤ 2 ms: ${ms(addedP99)} ms — ${verdict(addedP99 <= 2)}
+- added p99 at half the baseline's max rate ≤ 2 ms: ${ms(addedP99)} ms — ${verdict(addedP99 <= 2)}${latencyPhases === 2 ? ` (at ${fmt(LOW_RATE)} msg/s: ${ms(addedLowP99)} ms)` : ''}
 - KMS calls (CountingKms around the local KMS): ${identitiesLoaded} identities loaded in this process with ${kmsAfterIdentityLoad} calls,
   one more identity load in the consumer worker; during the measured runs ${kmsInRun} calls (this process in all:
   ${Object.entries(kmsCounts).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')}) for ${consumerStarts} sealed consumer starts, ${fmt(sealedMessages)} sealed records and
@@ -810,7 +870,7 @@ They are start-up calls (subject registration, schema by id, one per producer/co
 
 Avro through the registry client (schema cached; encode = avsc + Confluent framing, decode = limits
 validation + avsc): encode ${fmt(avroEncodePerSec)}/s, decode ${fmt(avroDecodePerSec)}/s for this ${recordBytes}-byte record.
-Seal and open of the same record (bench/seal-open.ts, run by this run; ops/s median of 5 interleaved runs of 200 ms,
+Seal and open of the same record (bench/seal-open.ts, run by this run; ops per CPU-second, median of 5 interleaved runs of 200 ms,
 bytes allocated per message over a GC-free loop, "~" = approximate), beside the primitives they are
 made of (bench/crypto-primitives.ts):
 

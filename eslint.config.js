@@ -8,14 +8,18 @@ const impureGlobals = [
     selector: "MemberExpression[object.name='Date'][property.name='now']",
     message: 'Use the injected Clock (src/runtime/clock.ts).',
   },
-  { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Use the injected Clock.' },
+  {
+    selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+    message: 'Use the injected Clock.',
+  },
   {
     selector: "MemberExpression[object.name='Math'][property.name='random']",
     message: 'Use the injected random source (src/runtime/random.ts).',
   },
   {
     selector: "MemberExpression[object.name='process'][property.name='env']",
-    message: 'Library code takes options; only src/runtime/env.ts and entry points read the environment.',
+    message:
+      'Library code takes options; only src/runtime/env.ts and entry points read the environment.',
   },
   { selector: "CallExpression[callee.name='fetch']", message: 'Take fetch as an argument.' },
 ];
@@ -46,7 +50,10 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       eqeqeq: ['error', 'always'],
     },
   },
@@ -63,10 +70,35 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:fs*', 'node:net', 'node:http*', 'node:child_process', 'fs', 'net', 'http', 'https'], message: 'envelope/ and crypto/ do no I/O.' },
-            { group: ['**/pipeline/**', '**/kafka/**', '**/registry/**', '**/keys/**', '**/cli/**', '**/audit/**', '**/dlq/**'], message: 'Dependencies point one way: envelope/crypto depend only on errors/runtime.' },
+            {
+              group: [
+                'node:fs*',
+                'node:net',
+                'node:http*',
+                'node:child_process',
+                'fs',
+                'net',
+                'http',
+                'https',
+              ],
+              message: 'envelope/ and crypto/ do no I/O.',
+            },
+            {
+              group: [
+                '**/pipeline/**',
+                '**/kafka/**',
+                '**/registry/**',
+                '**/keys/**',
+                '**/cli/**',
+                '**/audit/**',
+                '**/dlq/**',
+              ],
+              message: 'Dependencies point one way: envelope/crypto depend only on errors/runtime.',
+            },
           ],
-          paths: ['kafkajs', 'avsc', 'node-vault', '@kafkajs/confluent-schema-registry'].map((name) => ({ name, message: 'envelope/ and crypto/ are pure.' })),
+          paths: ['kafkajs', 'avsc', 'node-vault', '@kafkajs/confluent-schema-registry'].map(
+            (name) => ({ name, message: 'envelope/ and crypto/ are pure.' }),
+          ),
         },
       ],
     },

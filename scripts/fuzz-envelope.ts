@@ -29,12 +29,22 @@ const MAX_INPUT_MS = 250;
 const p = await loadProvider(providerName);
 const t = makeFuzzTarget(p);
 const plan = [
-  { name: 'decoder/random-bytes', cases: Math.round(total * 0.45), property: decoderOnRandomBytes(t) },
+  {
+    name: 'decoder/random-bytes',
+    cases: Math.round(total * 0.45),
+    property: decoderOnRandomBytes(t),
+  },
   { name: 'decoder/mutations', cases: Math.round(total * 0.45), property: decoderOnMutations(t) },
-  { name: 'opener/mutations', cases: total - 2 * Math.round(total * 0.45), property: openerOnMutations(t) },
+  {
+    name: 'opener/mutations',
+    cases: total - 2 * Math.round(total * 0.45),
+    property: openerOnMutations(t),
+  },
 ] as const;
 
-console.log(`fuzzing the envelope with ${providerName}: ${total.toLocaleString('en')} cases, seed ${seed}`);
+console.log(
+  `fuzzing the envelope with ${providerName}: ${total.toLocaleString('en')} cases, seed ${seed}`,
+);
 const started = performance.now();
 let done = 0;
 let baselineHeap = 0;
@@ -50,9 +60,13 @@ for (const step of plan) {
       `\r${step.name.padEnd(22)} ${done.toLocaleString('en').padStart(10)} / ${total.toLocaleString('en')}  ` +
         `${Math.round(done / elapsed).toLocaleString('en')}/s  slowest input ${t.maxInputMs.toFixed(1)} ms  heap ${heapMb.toFixed(0)} MB   `,
     );
-    if (t.maxInputMs > MAX_INPUT_MS) throw new Error(`an input took ${t.maxInputMs.toFixed(1)} ms (bound ${MAX_INPUT_MS} ms)`);
-    if (heapMb > baselineHeap + 512) throw new Error(`heap grew from ${baselineHeap.toFixed(0)} MB to ${heapMb.toFixed(0)} MB`);
+    if (t.maxInputMs > MAX_INPUT_MS)
+      throw new Error(`an input took ${t.maxInputMs.toFixed(1)} ms (bound ${MAX_INPUT_MS} ms)`);
+    if (heapMb > baselineHeap + 512)
+      throw new Error(`heap grew from ${baselineHeap.toFixed(0)} MB to ${heapMb.toFixed(0)} MB`);
   }
 }
 t.opener.close();
-console.log(`\nok: ${done.toLocaleString('en')} cases in ${((performance.now() - started) / 1000).toFixed(1)} s, slowest input ${t.maxInputMs.toFixed(1)} ms`);
+console.log(
+  `\nok: ${done.toLocaleString('en')} cases in ${((performance.now() - started) / 1000).toFixed(1)} s, slowest input ${t.maxInputMs.toFixed(1)} ms`,
+);

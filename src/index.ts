@@ -20,7 +20,10 @@ export type { TransportErrorCode } from './kafka/transport-error.js';
 export type { Transport, TransportHeader, TopicPartition, TopicSpec } from './kafka/transport.js';
 
 export { SchemaRegistryClient } from './registry/schema-registry-client.js';
-export type { SchemaRegistryClientOptions, Compatibility } from './registry/schema-registry-client.js';
+export type {
+  SchemaRegistryClientOptions,
+  Compatibility,
+} from './registry/schema-registry-client.js';
 export { AvroCodec } from './registry/avro-codec.js';
 export { RegistryError } from './registry/registry-error.js';
 export type { RegistryErrorCode } from './registry/registry-error.js';
@@ -47,7 +50,11 @@ export { RetryingKms } from './keys/kms/retrying-kms.js';
 export { KmsError } from './keys/kms/kms-error.js';
 export { KeyError } from './keys/key-error.js';
 
-export { DEAD_LETTER_HEADER, decodeDeadLetterMetadata, verifyDeadLetter } from './events/dead-letter.js';
+export {
+  DEAD_LETTER_HEADER,
+  decodeDeadLetterMetadata,
+  verifyDeadLetter,
+} from './events/dead-letter.js';
 export type { CoarseClass, DeadLetterMetadata } from './events/dead-letter.js';
 export { validateMetadataEvent } from './events/metadata-event.js';
 export type { MetadataEvent, MetadataEventType } from './events/metadata-event.js';

@@ -130,7 +130,8 @@ export interface ServiceCertificate {
  * shared serial file) so concurrent issuers do not race.
  */
 export function issueServiceCertificate(identity: string, outDir: string): ServiceCertificate {
-  if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(identity)) throw new StackError(`"${identity}" is not an identity name`);
+  if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(identity))
+    throw new StackError(`"${identity}" is not an identity name`);
   if (!existsSync(certPaths.caCert) || !existsSync(certPaths.caKey)) {
     throw new StackError('the stack CA does not exist yet: run `npm run stack -- up` first');
   }
@@ -139,11 +140,46 @@ export function issueServiceCertificate(identity: string, outDir: string): Servi
   const certFile = join(outDir, `${identity}.crt`);
   const csr = join(outDir, `${identity}.csr`);
   const ext = join(outDir, `${identity}.ext`);
-  writeFileSync(ext, 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
+  writeFileSync(
+    ext,
+    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n',
+  );
   try {
-    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${identity}`], `making the ${identity} key`);
     openssl(
-      ['x509', '-req', '-in', csr, '-CA', certPaths.caCert, '-CAkey', certPaths.caKey, '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-out', certFile, '-days', '30', '-sha256', '-extfile', ext],
+      [
+        'req',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        csr,
+        '-subj',
+        `/CN=${identity}`,
+      ],
+      `making the ${identity} key`,
+    );
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        certPaths.caCert,
+        '-CAkey',
+        certPaths.caKey,
+        '-set_serial',
+        `0x${randomBytes(16).toString('hex')}`,
+        '-out',
+        certFile,
+        '-days',
+        '30',
+        '-sha256',
+        '-extfile',
+        ext,
+      ],
       `signing the ${identity} certificate`,
     );
   } finally {

@@ -20,7 +20,9 @@ async function main(argv: readonly string[]): Promise<number> {
       return 2;
     }
     const cert = issueServiceCertificate(identity, resolve(outDir));
-    process.stdout.write(`principal ${cert.principal}\ncert ${cert.certFile}\nkey ${cert.keyFile}\nca ${cert.caFile}\n`);
+    process.stdout.write(
+      `principal ${cert.principal}\ncert ${cert.certFile}\nkey ${cert.keyFile}\nca ${cert.caFile}\n`,
+    );
     return 0;
   }
   if (rest.length > 0) {

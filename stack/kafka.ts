@@ -98,7 +98,12 @@ export function log4j2Properties(file: string = join(stackPaths.logsDir, 'kafka.
 }
 
 /** JVM arguments for a Kafka main class (a private broker passes its own log4j2 file and log folder). */
-export function javaArgs(mainClass: string, heap: string, log4jFile: string = stackPaths.kafkaLog4j, logsDir: string = stackPaths.logsDir): string[] {
+export function javaArgs(
+  mainClass: string,
+  heap: string,
+  log4jFile: string = stackPaths.kafkaLog4j,
+  logsDir: string = stackPaths.logsDir,
+): string[] {
   return [
     `-Xmx${heap}`,
     '-Xms128m',

@@ -20,7 +20,9 @@ export class AclNotSettledError extends Error {
   readonly code = 'ACL_NOT_SETTLED';
   readonly remaining: AclDiff;
   constructor(remaining: AclDiff) {
-    super(`the broker did not show the applied ACLs in time (${remaining.add.length} missing, ${remaining.remove.length} still present)`);
+    super(
+      `the broker did not show the applied ACLs in time (${remaining.add.length} missing, ${remaining.remove.length} still present)`,
+    );
     this.remaining = remaining;
   }
 }
@@ -31,7 +33,11 @@ export class AclNotSettledError extends Error {
  * the result, and returns the diff it applied. With `dryRun` it only returns the diff. Running it
  * twice changes nothing the second time.
  */
-export async function applyAcls(admin: Pick<TransportAdmin, 'describeAcls' | 'createAcls' | 'deleteAcls'>, plan: AclPlan, options: ApplyAclsOptions = {}): Promise<AclDiff> {
+export async function applyAcls(
+  admin: Pick<TransportAdmin, 'describeAcls' | 'createAcls' | 'deleteAcls'>,
+  plan: AclPlan,
+  options: ApplyAclsOptions = {},
+): Promise<AclDiff> {
   const diff = diffAcls(plan, await admin.describeAcls());
   if (options.dryRun === true || (diff.add.length === 0 && diff.remove.length === 0)) return diff;
   // Add before removing: a principal never loses a right it keeps across the change.
@@ -43,6 +49,7 @@ export async function applyAcls(admin: Pick<TransportAdmin, 'describeAcls' | 'cr
     await new Promise((resolve) => setTimeout(resolve, options.settleDelayMs ?? 200));
     remaining = diffAcls(plan, await admin.describeAcls());
   }
-  if (remaining.add.length > 0 || remaining.remove.length > 0) throw new AclNotSettledError(remaining);
+  if (remaining.add.length > 0 || remaining.remove.length > 0)
+    throw new AclNotSettledError(remaining);
   return diff;
 }

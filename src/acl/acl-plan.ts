@@ -15,7 +15,12 @@
  *   (`sealpost-directory-reader-` prefix; the reader deletes its throwaway group).
  * Revoked identities (no active or retiring record) get nothing.
  */
-import type { AclBinding, AclOperation, AclPatternType, AclResourceType } from '../kafka/acl-binding.js';
+import type {
+  AclBinding,
+  AclOperation,
+  AclPatternType,
+  AclResourceType,
+} from '../kafka/acl-binding.js';
 import { aclBindingKey } from '../kafka/acl-binding.js';
 import { IDENTITY_NAME_PATTERN } from '../keys/identity.js';
 import { TOPIC_PATTERN } from '../keys/directory/directory-record.js';
@@ -80,14 +85,25 @@ export interface AclPlan {
 }
 
 /** Builds the plan (pure). Throws AclError for an identity or topic the broker could not take. */
-export function planAcls(records: readonly AclDirectoryRecord[], conventions: AclConventions = DEFAULT_ACL_CONVENTIONS): AclPlan {
+export function planAcls(
+  records: readonly AclDirectoryRecord[],
+  conventions: AclConventions = DEFAULT_ACL_CONVENTIONS,
+): AclPlan {
   const principalOf = conventions.principalOf ?? defaultPrincipal;
-  for (const t of [conventions.metadataTopic, conventions.deadLetterTopic, conventions.stateTopic, conventions.checkpointTopic, ...(conventions.directoryTopic === undefined ? [] : [conventions.directoryTopic])]) {
-    if (!TOPIC_PATTERN.test(t) || t.endsWith('*')) throw new AclError('ACL_INPUT_INVALID', `"${t}" is not a topic name`);
+  for (const t of [
+    conventions.metadataTopic,
+    conventions.deadLetterTopic,
+    conventions.stateTopic,
+    conventions.checkpointTopic,
+    ...(conventions.directoryTopic === undefined ? [] : [conventions.directoryTopic]),
+  ]) {
+    if (!TOPIC_PATTERN.test(t) || t.endsWith('*'))
+      throw new AclError('ACL_INPUT_INVALID', `"${t}" is not a topic name`);
   }
   const byIdentity = new Map<string, { send: Set<string>; receive: Set<string>; live: boolean }>();
   for (const r of records) {
-    if (!IDENTITY_NAME_PATTERN.test(r.identity)) throw new AclError('ACL_INPUT_INVALID', `"${r.identity}" is not an identity name`);
+    if (!IDENTITY_NAME_PATTERN.test(r.identity))
+      throw new AclError('ACL_INPUT_INVALID', `"${r.identity}" is not an identity name`);
     let e = byIdentity.get(r.identity);
     if (e === undefined) {
       e = { send: new Set(), receive: new Set(), live: false };
@@ -100,14 +116,29 @@ export function planAcls(records: readonly AclDirectoryRecord[], conventions: Ac
     for (const t of r.receiveTopics) e.receive.add(t);
   }
   const out = new Map<string, AclBinding>();
-  const add = (principal: string, resourceType: AclResourceType, name: string, patternType: AclPatternType, ops: readonly AclOperation[]): void => {
+  const add = (
+    principal: string,
+    resourceType: AclResourceType,
+    name: string,
+    patternType: AclPatternType,
+    ops: readonly AclOperation[],
+  ): void => {
     for (const operation of ops) {
-      const b: AclBinding = { resourceType, resourceName: name, patternType, principal, host: '*', operation, permission: 'ALLOW' };
+      const b: AclBinding = {
+        resourceType,
+        resourceName: name,
+        patternType,
+        principal,
+        host: '*',
+        operation,
+        permission: 'ALLOW',
+      };
       out.set(aclBindingKey(b), b);
     }
   };
   const topic = (principal: string, pattern: string, ops: readonly AclOperation[]): void => {
-    if (!TOPIC_PATTERN.test(pattern)) throw new AclError('ACL_INPUT_INVALID', `"${pattern}" is not a topic pattern`);
+    if (!TOPIC_PATTERN.test(pattern))
+      throw new AclError('ACL_INPUT_INVALID', `"${pattern}" is not a topic pattern`);
     if (pattern === '*') add(principal, 'TOPIC', '*', 'LITERAL', ops);
     else if (pattern.endsWith('*')) add(principal, 'TOPIC', pattern.slice(0, -1), 'PREFIXED', ops);
     else add(principal, 'TOPIC', pattern, 'LITERAL', ops);
@@ -138,7 +169,9 @@ export function planAcls(records: readonly AclDirectoryRecord[], conventions: Ac
       add(p, 'GROUP', DIRECTORY_READER_GROUP_PREFIX, 'PREFIXED', ['READ', 'DELETE']);
     }
   }
-  const bindings = [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, b]) => b);
+  const bindings = [...out.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, b]) => b);
   return { bindings, principals: [...byIdentity.keys()].map(principalOf).sort() };
 }
 
@@ -156,10 +189,15 @@ export interface AclDiff {
  */
 export function diffAcls(plan: AclPlan, current: readonly AclBinding[]): AclDiff {
   const managed = new Set(plan.principals);
-  const have = new Map(current.filter((b) => managed.has(b.principal)).map((b) => [aclBindingKey(b), b]));
+  const have = new Map(
+    current.filter((b) => managed.has(b.principal)).map((b) => [aclBindingKey(b), b]),
+  );
   const want = new Map(plan.bindings.map((b) => [aclBindingKey(b), b]));
   const add = [...want].filter(([k]) => !have.has(k)).map(([, b]) => b);
-  const remove = [...have].filter(([k]) => !want.has(k)).sort(([a], [b]) => (a < b ? -1 : 1)).map(([, b]) => b);
+  const remove = [...have]
+    .filter(([k]) => !want.has(k))
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([, b]) => b);
   return { add, remove, unchanged: want.size - add.length };
 }
 

@@ -7,7 +7,11 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import { createKafkajsTransport } from '../kafka/kafkajs-transport.js';
 import { KafkaDirectoryTopic } from '../kafka/directory-topic.js';
 import type { Transport } from '../kafka/transport.js';
-import { FileDirectorySource, type DirectorySource, type DirectoryTopicSource } from '../keys/directory/directory-document.js';
+import {
+  FileDirectorySource,
+  type DirectorySource,
+  type DirectoryTopicSource,
+} from '../keys/directory/directory-document.js';
 import { KeyDirectory } from '../keys/directory/key-directory.js';
 import { CountingKms } from '../keys/kms/counting-kms.js';
 import type { Kms } from '../keys/kms/kms.js';
@@ -27,7 +31,12 @@ import type { Clock } from '../runtime/clock.js';
 /** The KMS named by the config, with retry (transient errors, capped backoff) and call counting. */
 export async function buildKms(
   config: SealpostConfig,
-  deps: { crypto: CryptoProvider; clock: Clock; createLocalKeyring?: boolean; ensureTransitKey?: boolean },
+  deps: {
+    crypto: CryptoProvider;
+    clock: Clock;
+    createLocalKeyring?: boolean;
+    ensureTransitKey?: boolean;
+  },
 ): Promise<CountingKms> {
   let inner: Kms;
   if (config.kms === 'local') {
@@ -43,13 +52,20 @@ export async function buildKms(
     }
     let auth: TransitAuth;
     if (config.vaultRoleId !== undefined && config.vaultSecretIdFile !== undefined) {
-      auth = { method: 'approle', roleId: config.vaultRoleId, secretId: readSecretFile(config.vaultSecretIdFile) };
+      auth = {
+        method: 'approle',
+        roleId: config.vaultRoleId,
+        secretId: readSecretFile(config.vaultSecretIdFile),
+      };
     } else if (config.vaultTokenFile !== undefined) {
       auth = { method: 'token', token: readSecretFile(config.vaultTokenFile) };
     } else if (config.vaultToken !== undefined) {
       auth = { method: 'token', token: config.vaultToken };
     } else {
-      throw new ConfigError('CONFIG_INVALID', 'set VAULT_TOKEN_FILE, VAULT_TOKEN, or VAULT_ROLE_ID with VAULT_SECRET_ID_FILE');
+      throw new ConfigError(
+        'CONFIG_INVALID',
+        'set VAULT_TOKEN_FILE, VAULT_TOKEN, or VAULT_ROLE_ID with VAULT_SECRET_ID_FILE',
+      );
     }
     const retrying = { clock: deps.clock, deadlineMs: 8000 };
     const transit = await OpenBaoTransitKms.create({
@@ -68,9 +84,12 @@ export async function buildKms(
 }
 
 /** TLS options when SEALPOST_KAFKA_TLS=true: the CA and, for mTLS, the client certificate and key. */
-function kafkaSsl(config: SealpostConfig): { ca?: string; cert?: string; key?: string } | undefined {
+function kafkaSsl(
+  config: SealpostConfig,
+): { ca?: string; cert?: string; key?: string } | undefined {
   if (!config.kafkaTls) return undefined;
-  const read = (p: string | undefined): string | undefined => (p === undefined ? undefined : readFileSync(p, 'utf8'));
+  const read = (p: string | undefined): string | undefined =>
+    p === undefined ? undefined : readFileSync(p, 'utf8');
   const ssl: { ca?: string; cert?: string; key?: string } = {};
   const ca = read(config.kafkaSslCaFile);
   const cert = read(config.kafkaSslCertFile);
@@ -85,13 +104,19 @@ function kafkaSsl(config: SealpostConfig): { ca?: string; cert?: string; key?: s
 function brokersOf(config: SealpostConfig): string[] {
   if (config.kafkaTls && config.kafkaSslBrokers !== undefined) return config.kafkaSslBrokers;
   if (config.kafkaBrokers === undefined) {
-    throw new ConfigError('CONFIG_INVALID', 'KAFKA_BROKERS is required (with the local stack: `set -a; . .stack/env; set +a`)');
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      'KAFKA_BROKERS is required (with the local stack: `set -a; . .stack/env; set +a`)',
+    );
   }
   return config.kafkaBrokers;
 }
 
 /** A Kafka transport (kafkajs) on the configured brokers, with mTLS when certificate files are set. */
-export function buildTransport(config: SealpostConfig, deps: { logger: Logger; clock: Clock; clientId?: string }): Transport {
+export function buildTransport(
+  config: SealpostConfig,
+  deps: { logger: Logger; clock: Clock; clientId?: string },
+): Transport {
   const ssl = kafkaSsl(config);
   return createKafkajsTransport({
     brokers: brokersOf(config),
@@ -128,7 +153,10 @@ export function buildDirectorySource(
 /** The pinned authority key from the config (hex), or a config error naming the variable. */
 export function authorityKeyOf(config: SealpostConfig): Uint8Array {
   if (config.authorityPublicKey === undefined) {
-    throw new ConfigError('CONFIG_INVALID', 'SEALPOST_AUTHORITY_PUBLIC_KEY (hex) is required: it pins the directory authority');
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      'SEALPOST_AUTHORITY_PUBLIC_KEY (hex) is required: it pins the directory authority',
+    );
   }
   return new Uint8Array(Buffer.from(config.authorityPublicKey, 'hex'));
 }
@@ -142,7 +170,10 @@ export async function openServiceKeys(
   deps: { crypto: CryptoProvider; clock: Clock; kms: Kms; onRefreshError?: (err: unknown) => void },
 ): Promise<ServiceKeys> {
   if (config.identityFile === undefined) {
-    throw new ConfigError('CONFIG_INVALID', 'SEALPOST_IDENTITY_FILE is required: the service identity key file');
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      'SEALPOST_IDENTITY_FILE is required: the service identity key file',
+    );
   }
   return ServiceKeys.open({
     identityPath: config.identityFile,

@@ -61,11 +61,15 @@ export class AuditRecorder {
     // `checkpointEveryEntries` entries whatever the batch sizes. (A crash between chunks is harmless:
     // redelivered events already in the log are skipped by eventId.)
     while (rest.length > 0) {
-      const room = this.#o.checkpointEveryEntries - (this.#o.store.head().count - this.#lastCheckpointCount);
+      const room =
+        this.#o.checkpointEveryEntries - (this.#o.store.head().count - this.#lastCheckpointCount);
       const chunk = rest.slice(0, Math.max(1, room));
       rest = rest.slice(chunk.length);
       appended += this.#o.store.append(chunk);
-      if (this.#o.store.head().count - this.#lastCheckpointCount >= this.#o.checkpointEveryEntries) {
+      if (
+        this.#o.store.head().count - this.#lastCheckpointCount >=
+        this.#o.checkpointEveryEntries
+      ) {
         await this.checkpointNow();
       }
     }

@@ -5,7 +5,10 @@ import type { Transport, TransportProducer } from '../kafka/transport.js';
 import type { KeyDirectory } from '../keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../keys/identity.js';
 import type { Kms } from '../keys/kms/kms.js';
-import { decodeMetadataEventBatch, METADATA_EVENTS_CONTENT_TYPE } from '../pipeline/metadata-event-emitter.js';
+import {
+  decodeMetadataEventBatch,
+  METADATA_EVENTS_CONTENT_TYPE,
+} from '../pipeline/metadata-event-emitter.js';
 import { PipelineMetrics } from '../pipeline/pipeline-metrics.js';
 import type { PipelineLogger } from '../pipeline/pipeline-logger.js';
 import { SealedConsumer, type SealedConsumerOptions } from '../pipeline/sealed-consumer.js';
@@ -88,11 +91,19 @@ export class AuditWorker {
           });
         },
       },
-      ...(options.checkpointEveryEntries === undefined ? {} : { checkpointEveryEntries: options.checkpointEveryEntries }),
-      ...(options.checkpointEveryMs === undefined ? {} : { checkpointEveryMs: options.checkpointEveryMs }),
+      ...(options.checkpointEveryEntries === undefined
+        ? {}
+        : { checkpointEveryEntries: options.checkpointEveryEntries }),
+      ...(options.checkpointEveryMs === undefined
+        ? {}
+        : { checkpointEveryMs: options.checkpointEveryMs }),
     });
     const reg = options.promRegistry;
-    this.#appended = new Counter({ name: 'sealpost_audit_events_appended_total', help: 'Events appended to the audit log', registers: [reg] });
+    this.#appended = new Counter({
+      name: 'sealpost_audit_events_appended_total',
+      help: 'Events appended to the audit log',
+      registers: [reg],
+    });
     this.#invalid = new Counter({
       name: 'sealpost_audit_invalid_events_total',
       help: 'Events refused by the audit worker (malformed, or actor not the verified sender)',
@@ -140,7 +151,9 @@ export class AuditWorker {
       fromBeginning: true,
       metrics: new PipelineMetrics(reg),
       logger: options.logger,
-      ...(options.sessionTimeoutMs === undefined ? {} : { consumerOptions: { sessionTimeoutMs: options.sessionTimeoutMs } }),
+      ...(options.sessionTimeoutMs === undefined
+        ? {}
+        : { consumerOptions: { sessionTimeoutMs: options.sessionTimeoutMs } }),
       ...options.consumer,
     });
   }
@@ -155,19 +168,32 @@ export class AuditWorker {
           raw = decodeMetadataEventBatch(delivery.value);
         } catch {
           this.#invalid.inc();
-          this.#o.logger.warn({ code: 'AUDIT_BATCH_MALFORMED', sender: delivery.sender }, 'metadata batch is not a JSON array');
+          this.#o.logger.warn(
+            { code: 'AUDIT_BATCH_MALFORMED', sender: delivery.sender },
+            'metadata batch is not a JSON array',
+          );
           return;
         }
         const events: MetadataEvent[] = [];
         for (const e of raw) {
-          if (validateMetadataEvent(e).length > 0 || (e as MetadataEvent).actor !== delivery.sender) {
+          if (
+            validateMetadataEvent(e).length > 0 ||
+            (e as MetadataEvent).actor !== delivery.sender
+          ) {
             this.#invalid.inc();
             continue;
           }
           events.push(e as MetadataEvent);
         }
         if (raw.length !== events.length) {
-          this.#o.logger.warn({ code: 'AUDIT_EVENT_INVALID', sender: delivery.sender, refused: raw.length - events.length }, 'events refused');
+          this.#o.logger.warn(
+            {
+              code: 'AUDIT_EVENT_INVALID',
+              sender: delivery.sender,
+              refused: raw.length - events.length,
+            },
+            'events refused',
+          );
         }
         // Throwing here (store or checkpoint publish failed) makes the consumer retry the record
         // later without committing its offset.
@@ -213,7 +239,8 @@ export class AuditWorker {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     await this.#consumer.close();
     try {
-      if (this.#o.store.head().count > this.#recorder.lastCheckpointCount) await this.#recorder.checkpointNow();
+      if (this.#o.store.head().count > this.#recorder.lastCheckpointCount)
+        await this.#recorder.checkpointNow();
     } finally {
       await this.#producer.disconnect();
       this.#o.store.close();

@@ -42,7 +42,8 @@ export async function readPublishedCheckpoints(
       eachMessage: (r) => {
         let parsed: AuditCheckpoint | null = null;
         try {
-          parsed = r.value === null ? null : checkpointFromJson(JSON.parse(r.value.toString('utf8')));
+          parsed =
+            r.value === null ? null : checkpointFromJson(JSON.parse(r.value.toString('utf8')));
         } catch {
           parsed = null;
         }
@@ -63,7 +64,9 @@ export async function readPublishedCheckpoints(
     const outcome = await Promise.race([finished.then(() => 'ok' as const), timedOut]);
     clearTimeout(timer);
     if (outcome === 'timeout') {
-      throw new CheckpointTopicError(`reading checkpoint topic ${topic} took longer than ${timeoutMs} ms`);
+      throw new CheckpointTopicError(
+        `reading checkpoint topic ${topic} took longer than ${timeoutMs} ms`,
+      );
     }
   } finally {
     await consumer.disconnect();

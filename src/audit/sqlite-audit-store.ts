@@ -130,7 +130,9 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   *entries(): IterableIterator<AuditEntry> {
-    const stmt = this.#db.prepare('SELECT idx, prev_hash, entry_hash, event FROM entries ORDER BY rowid');
+    const stmt = this.#db.prepare(
+      'SELECT idx, prev_hash, entry_hash, event FROM entries ORDER BY rowid',
+    );
     for (const row of stmt.iterate() as IterableIterator<EntryRow>) {
       yield {
         index: row.idx,
@@ -146,13 +148,27 @@ export class SqliteAuditStore implements AuditStore {
       .prepare(
         'INSERT INTO checkpoints (count, head_hash, time_ms, signer_kid, signature) VALUES (?, ?, ?, ?, ?)',
       )
-      .run(c.count, Buffer.from(c.headHash), c.timeMs, Buffer.from(c.signerKid), Buffer.from(c.signature));
+      .run(
+        c.count,
+        Buffer.from(c.headHash),
+        c.timeMs,
+        Buffer.from(c.signerKid),
+        Buffer.from(c.signature),
+      );
   }
 
   checkpoints(): AuditCheckpoint[] {
     const rows = this.#db
-      .prepare('SELECT count, head_hash, time_ms, signer_kid, signature FROM checkpoints ORDER BY rowid')
-      .all() as { count: number; head_hash: Buffer; time_ms: number; signer_kid: Buffer; signature: Buffer }[];
+      .prepare(
+        'SELECT count, head_hash, time_ms, signer_kid, signature FROM checkpoints ORDER BY rowid',
+      )
+      .all() as {
+      count: number;
+      head_hash: Buffer;
+      time_ms: number;
+      signer_kid: Buffer;
+      signature: Buffer;
+    }[];
     return rows.map((r) => ({
       count: r.count,
       headHash: new Uint8Array(r.head_hash),

@@ -60,7 +60,8 @@ export function verifyAuditLog(
   let firstMismatch: { index: number; count: number } | undefined;
   let lastGoodCheckpointCount = 0;
   for (const c of wanted.get(0) ?? []) {
-    if (!crypto.equalConstantTime(c.headHash, genesisHash(crypto))) firstMismatch = { index: 0, count: 0 };
+    if (!crypto.equalConstantTime(c.headHash, genesisHash(crypto)))
+      firstMismatch = { index: 0, count: 0 };
   }
   const observed = observeHeads(entries, wanted, (count, headHash) => {
     for (const c of wanted.get(count) ?? []) {

@@ -8,7 +8,20 @@ import { verifyAuditLog } from '../audit/verify-audit-log.js';
 import { METADATA_EVENT_TYPES } from '../events/metadata-event.js';
 import { FileDirectorySource } from '../keys/directory/directory-document.js';
 import { KeyDirectory } from '../keys/directory/key-directory.js';
-import { assertTopicExists, badInput, cliContext, cliTransport, iso, parseCount, parseDuration, parseTime, print, table, withHints, type CliContext } from './cli-support.js';
+import {
+  assertTopicExists,
+  badInput,
+  cliContext,
+  cliTransport,
+  iso,
+  parseCount,
+  parseDuration,
+  parseTime,
+  print,
+  table,
+  withHints,
+  type CliContext,
+} from './cli-support.js';
 import { directoryLocationOf, pinnedAuthorityKey, withLocation } from './directory-commands.js';
 import { CliExit } from './program.js';
 import { EXIT, formatJson, type CliIo } from './output.js';
@@ -17,7 +30,9 @@ import { EXIT, formatJson, type CliIo } from './output.js';
 function openStore(ctx: CliContext): SqliteAuditStore {
   const path = ctx.config.auditDb;
   if (!existsSync(path)) {
-    throw badInput(`no audit store at ${path} — set SEALPOST_AUDIT_DB to the audit worker's store (\`npm run worker:audit\` creates it)`);
+    throw badInput(
+      `no audit store at ${path} — set SEALPOST_AUDIT_DB to the audit worker's store (\`npm run worker:audit\` creates it)`,
+    );
   }
   return new SqliteAuditStore(path, ctx.crypto);
 }
@@ -30,26 +45,45 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
  */
 async function auditSigner(
   ctx: CliContext,
-  opts: { auditIdentity: string; authorityKey?: string; authority?: string; directoryFile?: string; directoryTopic?: string },
+  opts: {
+    auditIdentity: string;
+    authorityKey?: string;
+    authority?: string;
+    directoryFile?: string;
+    directoryTopic?: string;
+  },
   checkpoints: readonly AuditCheckpoint[],
 ): Promise<{ publicKey: Uint8Array; kid: Uint8Array; status: string }> {
   const authorityPublicKey = await pinnedAuthorityKey(ctx, opts);
-  const target = directoryLocationOf(ctx, { ...(opts.directoryFile === undefined ? {} : { directoryFile: opts.directoryFile }), ...(opts.directoryTopic === undefined ? {} : { topic: opts.directoryTopic }) });
+  const target = directoryLocationOf(ctx, {
+    ...(opts.directoryFile === undefined ? {} : { directoryFile: opts.directoryFile }),
+    ...(opts.directoryTopic === undefined ? {} : { topic: opts.directoryTopic }),
+  });
   const records = await withLocation(
     target,
     async (location) => {
-      const source = location.kind === 'file' ? new FileDirectorySource(location.path) : location.topic;
-      const directory = await KeyDirectory.open({ crypto: ctx.crypto, clock: ctx.clock, authorityPublicKey, source });
+      const source =
+        location.kind === 'file' ? new FileDirectorySource(location.path) : location.topic;
+      const directory = await KeyDirectory.open({
+        crypto: ctx.crypto,
+        clock: ctx.clock,
+        authorityPublicKey,
+        source,
+      });
       return directory.records().filter((r) => r.identity === opts.auditIdentity);
     },
     ctx,
   );
   if (records.length === 0) {
-    throw badInput(`the directory has no record for identity "${opts.auditIdentity}" — pass --audit-identity NAME (the audit worker's SEALPOST_IDENTITY)`);
+    throw badInput(
+      `the directory has no record for identity "${opts.auditIdentity}" — pass --audit-identity NAME (the audit worker's SEALPOST_IDENTITY)`,
+    );
   }
   const latest = [...checkpoints].sort((a, b) => b.timeMs - a.timeMs || b.count - a.count)[0];
   const chosen =
-    (latest === undefined ? undefined : records.find((r) => ctx.crypto.equalConstantTime(r.signKid, latest.signerKid))) ??
+    (latest === undefined
+      ? undefined
+      : records.find((r) => ctx.crypto.equalConstantTime(r.signKid, latest.signerKid))) ??
     records.find((r) => r.status === 'active') ??
     records[records.length - 1]!;
   return { publicKey: chosen.signPublicKey, kid: chosen.signKid, status: chosen.status };
@@ -86,22 +120,45 @@ interface VerifyOpts {
 
 /** `sealpost audit …`: verify the tamper-evident log, query it, follow it. */
 export function registerAuditCommands(program: Command, io: CliIo): void {
-  const audit = program.command('audit').description('The audit log (SEALPOST_AUDIT_DB): verify, query, tail')
+  const audit = program
+    .command('audit')
+    .description('The audit log (SEALPOST_AUDIT_DB): verify, query, tail')
     .addHelpText('after', '\nExample:\n  sealpost audit verify && sealpost audit tail -n 20');
 
   audit
     .command('verify')
-    .description('Recompute the hash chain, check every checkpoint (stored and published) and that the log extends them; exit 1 at the first bad entry')
-    .option('--audit-identity <name>', "the audit identity whose key signs checkpoints (from the directory)", 'audit')
-    .option('--authority-key <hex>', 'pinned authority public key (default SEALPOST_AUTHORITY_PUBLIC_KEY)')
+    .description(
+      'Recompute the hash chain, check every checkpoint (stored and published) and that the log extends them; exit 1 at the first bad entry',
+    )
+    .option(
+      '--audit-identity <name>',
+      'the audit identity whose key signs checkpoints (from the directory)',
+      'audit',
+    )
+    .option(
+      '--authority-key <hex>',
+      'pinned authority public key (default SEALPOST_AUTHORITY_PUBLIC_KEY)',
+    )
     .option('--authority <path>', 'or: read the authority public key from this file')
-    .option('--directory-file <path>', 'directory file (default SEALPOST_DIRECTORY_FILE, else the directory topic)')
+    .option(
+      '--directory-file <path>',
+      'directory file (default SEALPOST_DIRECTORY_FILE, else the directory topic)',
+    )
     .option('--directory-topic <topic>', 'directory topic (default SEALPOST_DIRECTORY_TOPIC)')
-    .option('--checkpoint-topic <topic>', 'published checkpoints (default SEALPOST_CHECKPOINT_TOPIC)')
-    .option('--no-published', 'skip the published checkpoints (offline; weaker: a rewritten store and its stored checkpoints go unnoticed)')
+    .option(
+      '--checkpoint-topic <topic>',
+      'published checkpoints (default SEALPOST_CHECKPOINT_TOPIC)',
+    )
+    .option(
+      '--no-published',
+      'skip the published checkpoints (offline; weaker: a rewritten store and its stored checkpoints go unnoticed)',
+    )
     .option('--timeout <duration>', 'how long to read the checkpoint topic', '30s')
     .option('--json', 'output as JSON')
-    .addHelpText('after', '\nExample:\n  sealpost audit verify --directory-file .sealpost/directory.json || echo "audit log tampered"')
+    .addHelpText(
+      'after',
+      '\nExample:\n  sealpost audit verify --directory-file .sealpost/directory.json || echo "audit log tampered"',
+    )
     .action(async (opts: VerifyOpts) => {
       const ctx = await cliContext(io);
       const timeoutMs = parseDuration(opts.timeout, '--timeout');
@@ -113,14 +170,31 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           let malformed: string[] = [];
           const checkpointTopic = opts.checkpointTopic ?? ctx.config.checkpointTopic;
           if (opts.published) {
-            await assertTopicExists(ctx, checkpointTopic, 'set SEALPOST_CHECKPOINT_TOPIC (or --checkpoint-topic) to the audit worker\'s, or pass --no-published to check the store alone');
+            await assertTopicExists(
+              ctx,
+              checkpointTopic,
+              "set SEALPOST_CHECKPOINT_TOPIC (or --checkpoint-topic) to the audit worker's, or pass --no-published to check the store alone",
+            );
             const groupId = `sealpost-audit-verify-${hex(ctx.crypto.randomBytes(6))}`;
-            ({ checkpoints: published, malformed } = await readPublishedCheckpoints(cliTransport(ctx, 'sealpost-audit-verify'), checkpointTopic, { groupId, timeoutMs }));
+            ({ checkpoints: published, malformed } = await readPublishedCheckpoints(
+              cliTransport(ctx, 'sealpost-audit-verify'),
+              checkpointTopic,
+              { groupId, timeoutMs },
+            ));
           }
           const all = [...stored, ...published];
           const signer = await auditSigner(ctx, opts, all);
-          const report = verifyAuditLog(ctx.crypto, store.entries(), all, signer.publicKey, signer.kid);
-          const latestPublished = published.reduce<AuditCheckpoint | undefined>((m, c) => (m === undefined || c.count > m.count ? c : m), undefined);
+          const report = verifyAuditLog(
+            ctx.crypto,
+            store.entries(),
+            all,
+            signer.publicKey,
+            signer.kid,
+          );
+          const latestPublished = published.reduce<AuditCheckpoint | undefined>(
+            (m, c) => (m === undefined || c.count > m.count ? c : m),
+            undefined,
+          );
           const result = {
             ...report,
             auditIdentity: opts.auditIdentity,
@@ -134,7 +208,10 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
             const head = report.ok
               ? `audit log OK: ${report.count} entries, ${report.checkpointsVerified} checkpoints verified (${stored.length} stored, ${opts.published ? `${published.length} published on ${checkpointTopic}` : 'published not checked: --no-published'})\n`
               : `audit log NOT OK: first bad index ${report.firstBadIndex ?? '?'} (${report.problem ?? 'unknown'}${report.detail === undefined ? '' : `: ${report.detail}`}); ${report.count} entries read\n`;
-            const warn = malformed.length > 0 ? `warning: ${malformed.length} records on ${checkpointTopic} are not checkpoints (${malformed.slice(0, 5).join(', ')})\n` : '';
+            const warn =
+              malformed.length > 0
+                ? `warning: ${malformed.length} records on ${checkpointTopic} are not checkpoints (${malformed.slice(0, 5).join(', ')})\n`
+                : '';
             return head + warn;
           });
           if (!report.ok) throw new CliExit(EXIT.FAILED);
@@ -155,28 +232,46 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
     .option('--until <time>', 'ISO time or a duration ago')
     .option('--limit <n>', 'at most this many', '1000')
     .option('--json', 'output as JSON')
-    .addHelpText('after', '\nExample:\n  sealpost audit query --sender orders --type rejected --since 1h --json')
-    .action(async (opts: { messageId?: string; sender?: string; topic?: string; type?: string; since?: string; until?: string; limit: string; json?: boolean }) => {
-      const ctx = await cliContext(io);
-      const filter: { -readonly [K in keyof AuditQuery]: AuditQuery[K] } = { limit: parseCount(opts.limit, '--limit', 100_000) };
-      if (opts.messageId !== undefined) {
-        if (!/^[0-9a-f]{32}$/.test(opts.messageId)) throw badInput('--message-id must be 32 lowercase hex characters');
-        filter.messageId = opts.messageId;
-      }
-      if (opts.sender !== undefined) filter.sender = opts.sender;
-      if (opts.topic !== undefined) filter.topic = opts.topic;
-      if (opts.type !== undefined) filter.type = opts.type;
-      if (opts.since !== undefined) filter.fromMs = parseTime(opts.since, '--since', ctx.clock);
-      if (opts.until !== undefined) filter.toMs = parseTime(opts.until, '--until', ctx.clock);
-      if (filter.fromMs !== undefined && filter.toMs !== undefined && filter.fromMs > filter.toMs) throw badInput('--since is after --until');
-      const store = openStore(ctx);
-      try {
-        const events = store.query(filter);
-        print(io, opts.json, events, () => table(events.map(eventRow)));
-      } finally {
-        store.close();
-      }
-    });
+    .addHelpText(
+      'after',
+      '\nExample:\n  sealpost audit query --sender orders --type rejected --since 1h --json',
+    )
+    .action(
+      async (opts: {
+        messageId?: string;
+        sender?: string;
+        topic?: string;
+        type?: string;
+        since?: string;
+        until?: string;
+        limit: string;
+        json?: boolean;
+      }) => {
+        const ctx = await cliContext(io);
+        const filter: { -readonly [K in keyof AuditQuery]: AuditQuery[K] } = {
+          limit: parseCount(opts.limit, '--limit', 100_000),
+        };
+        if (opts.messageId !== undefined) {
+          if (!/^[0-9a-f]{32}$/.test(opts.messageId))
+            throw badInput('--message-id must be 32 lowercase hex characters');
+          filter.messageId = opts.messageId;
+        }
+        if (opts.sender !== undefined) filter.sender = opts.sender;
+        if (opts.topic !== undefined) filter.topic = opts.topic;
+        if (opts.type !== undefined) filter.type = opts.type;
+        if (opts.since !== undefined) filter.fromMs = parseTime(opts.since, '--since', ctx.clock);
+        if (opts.until !== undefined) filter.toMs = parseTime(opts.until, '--until', ctx.clock);
+        if (filter.fromMs !== undefined && filter.toMs !== undefined && filter.fromMs > filter.toMs)
+          throw badInput('--since is after --until');
+        const store = openStore(ctx);
+        try {
+          const events = store.query(filter);
+          print(io, opts.json, events, () => table(events.map(eventRow)));
+        } finally {
+          store.close();
+        }
+      },
+    );
 
   audit
     .command('tail')
@@ -193,12 +288,19 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
       if (intervalMs < 50) throw badInput('--interval must be at least 50ms');
       const store = openStore(ctx);
       const emit = (events: readonly StoredAuditEvent[], first: boolean): void => {
-        if (opts.json === true) for (const e of events) io.out(formatJson(e).replace(/\n\s*/g, ' ').trim() + '\n');
-        else if (events.length > 0 || first) io.out(first ? table(events.map(eventRow)) : table(events.map(eventRow)).split('\n').slice(1).join('\n'));
+        if (opts.json === true)
+          for (const e of events) io.out(formatJson(e).replace(/\n\s*/g, ' ').trim() + '\n');
+        else if (events.length > 0 || first)
+          io.out(
+            first
+              ? table(events.map(eventRow))
+              : table(events.map(eventRow)).split('\n').slice(1).join('\n'),
+          );
       };
       try {
         const { count } = store.head();
-        const initial = lines === 0 ? [] : store.query({ afterIndex: count - lines - 1, limit: lines });
+        const initial =
+          lines === 0 ? [] : store.query({ afterIndex: count - lines - 1, limit: lines });
         emit(initial, true);
         let last = count - 1;
         const aborted = (): boolean => io.signal?.aborted === true;

@@ -4,7 +4,16 @@ import type { Command } from 'commander';
 import { EnvelopeError } from '../envelope/errors.js';
 import { inspectEnvelope, type EnvelopeStructure } from '../envelope/inspect-envelope.js';
 import type { ConsumedRecord, Transport } from '../kafka/transport.js';
-import { badInput, cliContext, cliTransport, iso, parseCount, parseDuration, print, withHints } from './cli-support.js';
+import {
+  badInput,
+  cliContext,
+  cliTransport,
+  iso,
+  parseCount,
+  parseDuration,
+  print,
+  withHints,
+} from './cli-support.js';
 import { CliExit } from './program.js';
 import { EXIT, type CliIo } from './output.js';
 
@@ -17,13 +26,21 @@ export type EnvelopeView =
   | { readonly envelope: false; readonly code: string; readonly reason: string };
 
 /** Decodes a record value's envelope structure (no keys, no config). */
-export function viewEnvelope(value: Uint8Array | null, maxCiphertextBytes = INSPECT_MAX_CIPHERTEXT_BYTES): EnvelopeView {
-  if (value === null) return { envelope: false, code: 'NO_VALUE', reason: 'the record has no value (tombstone)' };
+export function viewEnvelope(
+  value: Uint8Array | null,
+  maxCiphertextBytes = INSPECT_MAX_CIPHERTEXT_BYTES,
+): EnvelopeView {
+  if (value === null)
+    return { envelope: false, code: 'NO_VALUE', reason: 'the record has no value (tombstone)' };
   try {
     return { envelope: true, structure: inspectEnvelope(value, { maxCiphertextBytes }) };
   } catch (err) {
     if (err instanceof EnvelopeError) {
-      return { envelope: false, code: err.code, reason: `not a sealpost envelope (${err.code}): ${describeNonEnvelope(value)}` };
+      return {
+        envelope: false,
+        code: err.code,
+        reason: `not a sealpost envelope (${err.code}): ${describeNonEnvelope(value)}`,
+      };
     }
     throw err;
   }
@@ -62,9 +79,13 @@ export function structureLines(s: EnvelopeStructure): string {
 }
 
 /** Aligned `key  value` lines. */
-export function keyValueLines(rows: readonly (readonly [string, string | number | boolean | null])[]): string {
+export function keyValueLines(
+  rows: readonly (readonly [string, string | number | boolean | null])[],
+): string {
   const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v === null ? '' : String(v)}`).join('\n') + '\n';
+  return (
+    rows.map(([k, v]) => `${k.padEnd(width)}  ${v === null ? '' : String(v)}`).join('\n') + '\n'
+  );
 }
 
 /**
@@ -83,14 +104,19 @@ export async function readOneRecord(
   try {
     const offsets = await admin.fetchTopicOffsets(at.topic);
     const p = offsets.find((o) => o.partition === at.partition);
-    if (p === undefined) throw badInput(`topic ${at.topic} has no partition ${at.partition} (it has ${offsets.length})`);
+    if (p === undefined)
+      throw badInput(
+        `topic ${at.topic} has no partition ${at.partition} (it has ${offsets.length})`,
+      );
     low = BigInt(p.low);
     high = BigInt(p.high);
   } finally {
     await admin.disconnect();
   }
   if (at.offset < low || at.offset >= high) {
-    throw badInput(`no record at ${at.topic}/${at.partition}@${at.offset}: the partition holds offsets ${low}..${high - 1n}`);
+    throw badInput(
+      `no record at ${at.topic}/${at.partition}@${at.offset}: the partition holds offsets ${low}..${high - 1n}`,
+    );
   }
   const consumer = transport.consumer({ groupId: options.groupId, maxWaitTimeMs: 200 });
   await consumer.connect();
@@ -102,7 +128,11 @@ export async function readOneRecord(
     await consumer.run({
       eachBatch: (batch, control) => {
         for (const r of batch.records) {
-          if (batch.partition === at.partition && BigInt(r.offset) === at.offset && found === undefined) {
+          if (
+            batch.partition === at.partition &&
+            BigInt(r.offset) === at.offset &&
+            found === undefined
+          ) {
             found = r;
             resolveFound();
           }
@@ -126,7 +156,9 @@ export async function readOneRecord(
     clearTimeout(timer);
     if (outcome === 'found' && found !== undefined) return found;
     if (outcome === 'aborted') throw new CliExit(130);
-    throw badInput(`no record read from ${at.topic}/${at.partition}@${at.offset} within ${options.timeoutMs} ms — raise --timeout`);
+    throw badInput(
+      `no record read from ${at.topic}/${at.partition}@${at.offset} within ${options.timeoutMs} ms — raise --timeout`,
+    );
   } finally {
     await consumer.disconnect();
   }
@@ -159,19 +191,36 @@ interface InspectOpts {
 export function registerInspectCommand(program: Command, io: CliIo): void {
   program
     .command('inspect')
-    .description("Show a record's envelope structure (version, suite, session, recipients' kids, sizes, seq) — no keys, never decrypts")
+    .description(
+      "Show a record's envelope structure (version, suite, session, recipients' kids, sizes, seq) — no keys, never decrypts",
+    )
     .option('--file <path>', 'raw record value bytes (`-` for stdin)')
     .option('--topic <topic>', 'read the record from this topic …')
     .option('--partition <n>', '… partition …')
     .option('--offset <n>', '… and offset')
     .option('--timeout <duration>', 'how long to wait for the record', '15s')
-    .option('--max-ciphertext-bytes <n>', 'refuse larger declared ciphertexts', String(INSPECT_MAX_CIPHERTEXT_BYTES))
+    .option(
+      '--max-ciphertext-bytes <n>',
+      'refuse larger declared ciphertexts',
+      String(INSPECT_MAX_CIPHERTEXT_BYTES),
+    )
     .option('--json', 'output as JSON')
-    .addHelpText('after', '\nExample:\n  sealpost inspect --topic orders.v1 --partition 0 --offset 42\n  sealpost inspect --file record.bin --json')
+    .addHelpText(
+      'after',
+      '\nExample:\n  sealpost inspect --topic orders.v1 --partition 0 --offset 42\n  sealpost inspect --file record.bin --json',
+    )
     .action(async (opts: InspectOpts) => {
-      const maxCt = parseCount(opts.maxCiphertextBytes ?? String(INSPECT_MAX_CIPHERTEXT_BYTES), '--max-ciphertext-bytes', 2 ** 31);
-      const fromTopic = opts.topic !== undefined || opts.partition !== undefined || opts.offset !== undefined;
-      if (fromTopic === (opts.file !== undefined)) throw badInput('give either --file F (or - for stdin) or --topic T --partition P --offset O');
+      const maxCt = parseCount(
+        opts.maxCiphertextBytes ?? String(INSPECT_MAX_CIPHERTEXT_BYTES),
+        '--max-ciphertext-bytes',
+        2 ** 31,
+      );
+      const fromTopic =
+        opts.topic !== undefined || opts.partition !== undefined || opts.offset !== undefined;
+      if (fromTopic === (opts.file !== undefined))
+        throw badInput(
+          'give either --file F (or - for stdin) or --topic T --partition P --offset O',
+        );
       let value: Uint8Array | null;
       let facts: Record<string, unknown>;
       if (opts.file !== undefined) {
@@ -183,7 +232,9 @@ export function registerInspectCommand(program: Command, io: CliIo): void {
           try {
             value = await readFile(resolve(io.cwd, path));
           } catch (err) {
-            throw badInput(`--file: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+            throw badInput(
+              `--file: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+            );
           }
         }
         facts = { file: opts.file, valueBytes: value.length };
@@ -198,7 +249,11 @@ export function registerInspectCommand(program: Command, io: CliIo): void {
         const groupId = `sealpost-inspect-${Buffer.from(ctx.crypto.randomBytes(6)).toString('hex')}`;
         const topic = opts.topic;
         const record = await withHints(ctx.config, () =>
-          readOneRecord(cliTransport(ctx, 'sealpost-inspect'), { topic, partition, offset }, { timeoutMs, groupId, ...(io.signal === undefined ? {} : { signal: io.signal }) }),
+          readOneRecord(
+            cliTransport(ctx, 'sealpost-inspect'),
+            { topic, partition, offset },
+            { timeoutMs, groupId, ...(io.signal === undefined ? {} : { signal: io.signal }) },
+          ),
         );
         value = record.value;
         facts = recordFacts(record);

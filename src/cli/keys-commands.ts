@@ -13,19 +13,39 @@ import {
   rotateIdentity,
   type IdentitySummary,
 } from '../keys/operations.js';
-import { badInput, cliContext, iso, parseDuration, print, table, withHints, type CliContext } from './cli-support.js';
+import {
+  badInput,
+  cliContext,
+  iso,
+  parseDuration,
+  print,
+  table,
+  withHints,
+  type CliContext,
+} from './cli-support.js';
 import { directoryLocationOf, resolveAuthorityFile, withLocation } from './directory-commands.js';
 import type { CliIo } from './output.js';
 
 /** `--kms local|vault`: overrides SEALPOST_KMS for one command. */
 export function kmsOption(): Option {
-  return new Option('--kms <kind>', 'KMS that wraps the private keys (overrides SEALPOST_KMS)').choices(['local', 'vault']);
+  return new Option(
+    '--kms <kind>',
+    'KMS that wraps the private keys (overrides SEALPOST_KMS)',
+  ).choices(['local', 'vault']);
 }
 
 /** Opens the configured KMS for the length of `body`, then closes it. */
-export async function withKms<T>(ctx: CliContext, body: (kms: CountingKms) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
+export async function withKms<T>(
+  ctx: CliContext,
+  body: (kms: CountingKms) => Promise<T>,
+  options: { create?: boolean } = {},
+): Promise<T> {
   return withHints(ctx.config, async () => {
-    const kms = await buildKms(ctx.config, { crypto: ctx.crypto, clock: ctx.clock, createLocalKeyring: options.create ?? false });
+    const kms = await buildKms(ctx.config, {
+      crypto: ctx.crypto,
+      clock: ctx.clock,
+      createLocalKeyring: options.create ?? false,
+    });
     try {
       return await body(kms);
     } finally {
@@ -51,14 +71,27 @@ export function generationRows(summary: IdentitySummary, path?: string): Record<
   }));
 }
 
-const GEN_COLUMNS = ['name', 'kind', 'generation', 'state', 'boxKid', 'signKid', 'kms', 'kmsVersion', 'created', 'retired'];
+const GEN_COLUMNS = [
+  'name',
+  'kind',
+  'generation',
+  'state',
+  'boxKid',
+  'signKid',
+  'kms',
+  'kmsVersion',
+  'created',
+  'retired',
+];
 
 interface KmsOpts {
   kms?: string;
   json?: boolean;
 }
 
-const overridesOf = (opts: KmsOpts): Record<string, string | undefined> => ({ SEALPOST_KMS: opts.kms });
+const overridesOf = (opts: KmsOpts): Record<string, string | undefined> => ({
+  SEALPOST_KMS: opts.kms,
+});
 
 /** The identity file of NAME (`<keysDir>/<name>.json`) unless `--file` says otherwise. */
 function identityPath(ctx: CliContext, name: string | undefined, file: string | undefined): string {
@@ -70,108 +103,224 @@ function identityPath(ctx: CliContext, name: string | undefined, file: string | 
 export function registerKeysCommands(program: Command, io: CliIo): void {
   const keys = program
     .command('keys')
-    .description('Identity key files: create, rotate, revoke, destroy retired keys, rewrap under a rotated KMS key')
-    .addHelpText('after', '\nExample:\n  sealpost keys init-authority && sealpost keys create orders && sealpost keys list');
+    .description(
+      'Identity key files: create, rotate, revoke, destroy retired keys, rewrap under a rotated KMS key',
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  sealpost keys init-authority && sealpost keys create orders && sealpost keys list',
+    );
 
   keys
     .command('init-authority')
-    .description('Create the directory authority identity (its private key wrapped by the KMS); prints the public key services pin')
-    .option('--file <path>', 'where to write the authority file (default <SEALPOST_KEYS_DIR>/authority.json)')
+    .description(
+      'Create the directory authority identity (its private key wrapped by the KMS); prints the public key services pin',
+    )
+    .option(
+      '--file <path>',
+      'where to write the authority file (default <SEALPOST_KEYS_DIR>/authority.json)',
+    )
     .option('--name <name>', 'authority identity name', 'authority')
     .addOption(kmsOption())
     .option('--json', 'output as JSON')
-    .addHelpText('after', '\nExample:\n  sealpost keys init-authority --kms vault\n  export SEALPOST_AUTHORITY_PUBLIC_KEY=<hex printed above>')
+    .addHelpText(
+      'after',
+      '\nExample:\n  sealpost keys init-authority --kms vault\n  export SEALPOST_AUTHORITY_PUBLIC_KEY=<hex printed above>',
+    )
     .action(async (opts: KmsOpts & { file?: string; name: string }) => {
       const ctx = await cliContext(io, overridesOf(opts));
-      const path = opts.file === undefined ? join(ctx.config.keysDir, 'authority.json') : ctx.path(opts.file);
+      const path =
+        opts.file === undefined ? join(ctx.config.keysDir, 'authority.json') : ctx.path(opts.file);
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-      const r = await withKms(ctx, (kms) => initAuthority({ path, name: opts.name, kms, crypto: ctx.crypto, clock: ctx.clock }), { create: true });
+      const r = await withKms(
+        ctx,
+        (kms) =>
+          initAuthority({ path, name: opts.name, kms, crypto: ctx.crypto, clock: ctx.clock }),
+        { create: true },
+      );
       const publicKeyHex = Buffer.from(r.publicKey, 'base64').toString('hex');
-      print(io, opts.json, { file: path, kid: r.kid, publicKey: publicKeyHex, publicKeyBase64: r.publicKey, summary: r.summary }, () =>
-        `created authority ${r.summary.name} in ${path}\n` +
-        table([{ kid: r.kid, publicKey: publicKeyHex, kms: r.summary.kms.kind }]) +
-        `\nPin it in every service:\n  export SEALPOST_AUTHORITY_PUBLIC_KEY=${publicKeyHex}\n`,
+      print(
+        io,
+        opts.json,
+        {
+          file: path,
+          kid: r.kid,
+          publicKey: publicKeyHex,
+          publicKeyBase64: r.publicKey,
+          summary: r.summary,
+        },
+        () =>
+          `created authority ${r.summary.name} in ${path}\n` +
+          table([{ kid: r.kid, publicKey: publicKeyHex, kms: r.summary.kms.kind }]) +
+          `\nPin it in every service:\n  export SEALPOST_AUTHORITY_PUBLIC_KEY=${publicKeyHex}\n`,
       );
     });
 
   keys
     .command('create')
-    .description('Create a service identity (X25519 + Ed25519 keypairs, private keys wrapped by the KMS)')
+    .description(
+      'Create a service identity (X25519 + Ed25519 keypairs, private keys wrapped by the KMS)',
+    )
     .argument('<name>', 'identity name, [a-z0-9][a-z0-9._-]*')
     .option('--file <path>', 'where to write it (default <SEALPOST_KEYS_DIR>/<name>.json)')
     .addOption(kmsOption())
     .option('--json', 'output as JSON')
-    .addHelpText('after', '\nExample:\n  sealpost keys create orders --kms vault\n  sealpost directory publish --grant orders:send=orders.v1')
+    .addHelpText(
+      'after',
+      '\nExample:\n  sealpost keys create orders --kms vault\n  sealpost directory publish --grant orders:send=orders.v1',
+    )
     .action(async (name: string, opts: KmsOpts & { file?: string }) => {
       const ctx = await cliContext(io, overridesOf(opts));
       const path = identityPath(ctx, name, opts.file);
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-      const summary = await withKms(ctx, (kms) => createIdentity({ path, name, kms, crypto: ctx.crypto, clock: ctx.clock }), { create: true });
-      print(io, opts.json, { file: path, summary }, () => `created ${name} in ${path}\n` + table(generationRows(summary), GEN_COLUMNS));
+      const summary = await withKms(
+        ctx,
+        (kms) => createIdentity({ path, name, kms, crypto: ctx.crypto, clock: ctx.clock }),
+        { create: true },
+      );
+      print(
+        io,
+        opts.json,
+        { file: path, summary },
+        () => `created ${name} in ${path}\n` + table(generationRows(summary), GEN_COLUMNS),
+      );
     });
 
   keys
     .command('rotate')
-    .description('New active keypair generation; the previous one becomes retiring (still opens, no longer sealed to). Publish afterwards.')
+    .description(
+      'New active keypair generation; the previous one becomes retiring (still opens, no longer sealed to). Publish afterwards.',
+    )
     .argument('<name>', 'identity name')
     .option('--file <path>', 'identity file (default <SEALPOST_KEYS_DIR>/<name>.json)')
     .addOption(kmsOption())
     .option('--json', 'output as JSON')
-    .addHelpText('after', '\nExample:\n  sealpost keys rotate orders && sealpost directory publish --grant orders:send=orders.v1')
+    .addHelpText(
+      'after',
+      '\nExample:\n  sealpost keys rotate orders && sealpost directory publish --grant orders:send=orders.v1',
+    )
     .action(async (name: string, opts: KmsOpts & { file?: string }) => {
       const ctx = await cliContext(io, overridesOf(opts));
       const path = identityPath(ctx, name, opts.file);
-      const summary = await withKms(ctx, (kms) => rotateIdentity({ path, kms, crypto: ctx.crypto, clock: ctx.clock }));
-      print(io, opts.json, { file: path, summary }, () => `rotated ${name}; publish the directory so peers seal to the new key\n` + table(generationRows(summary), GEN_COLUMNS));
+      const summary = await withKms(ctx, (kms) =>
+        rotateIdentity({ path, kms, crypto: ctx.crypto, clock: ctx.clock }),
+      );
+      print(
+        io,
+        opts.json,
+        { file: path, summary },
+        () =>
+          `rotated ${name}; publish the directory so peers seal to the new key\n` +
+          table(generationRows(summary), GEN_COLUMNS),
+      );
     });
 
   keys
     .command('revoke')
-    .description("Revoke an identity's directory records (all, or one kid) and publish the directory. Final.")
+    .description(
+      "Revoke an identity's directory records (all, or one kid) and publish the directory. Final.",
+    )
     .argument('<name>', 'identity name')
     .option('--kid <hex>', 'revoke only the record with this signing or box kid')
-    .option('--authority <path>', 'authority identity file (default <SEALPOST_KEYS_DIR>/authority.json)')
-    .option('--directory-file <path>', 'directory file (default SEALPOST_DIRECTORY_FILE, else the directory topic)')
+    .option(
+      '--authority <path>',
+      'authority identity file (default <SEALPOST_KEYS_DIR>/authority.json)',
+    )
+    .option(
+      '--directory-file <path>',
+      'directory file (default SEALPOST_DIRECTORY_FILE, else the directory topic)',
+    )
     .option('--topic <topic>', 'directory topic (default SEALPOST_DIRECTORY_TOPIC)')
     .addOption(kmsOption())
     .option('--json', 'output as JSON')
-    .addHelpText('after', '\nExample:\n  sealpost keys revoke orders --kid 3f2a…  --directory-file .sealpost/directory.json')
-    .action(async (name: string, opts: KmsOpts & { kid?: string; authority?: string; directoryFile?: string; topic?: string }) => {
-      const ctx = await cliContext(io, overridesOf(opts));
-      if (opts.kid !== undefined && !/^[0-9a-f]{32}$/.test(opts.kid)) {
-        throw badInput(`--kid: "${opts.kid}" must be 32 lowercase hex characters`);
-      }
-      const authorityFile = resolveAuthorityFile(ctx, opts.authority);
-      const location = directoryLocationOf(ctx, opts);
-      const summary = await withKms(ctx, (kms) =>
-        withLocation(location, (loc) =>
-          revokeIdentity({ authorityFile, kms, crypto: ctx.crypto, clock: ctx.clock, location: loc, identity: name, ...(opts.kid === undefined ? {} : { kid: opts.kid }) }),
-          ctx,
-        ),
-      );
-      const revoked = summary.records.filter((r) => r.identity === name && r.status === 'revoked');
-      print(io, opts.json, summary, () =>
-        `revoked ${name}; directory epoch ${summary.epoch}, serial ${summary.highestSerial}\n` +
-        table(revoked.map((r) => ({ identity: r.identity, serial: r.serial, status: r.status, signKid: r.signKid, boxKid: r.boxKid }))),
-      );
-    });
+    .addHelpText(
+      'after',
+      '\nExample:\n  sealpost keys revoke orders --kid 3f2a…  --directory-file .sealpost/directory.json',
+    )
+    .action(
+      async (
+        name: string,
+        opts: KmsOpts & {
+          kid?: string;
+          authority?: string;
+          directoryFile?: string;
+          topic?: string;
+        },
+      ) => {
+        const ctx = await cliContext(io, overridesOf(opts));
+        if (opts.kid !== undefined && !/^[0-9a-f]{32}$/.test(opts.kid)) {
+          throw badInput(`--kid: "${opts.kid}" must be 32 lowercase hex characters`);
+        }
+        const authorityFile = resolveAuthorityFile(ctx, opts.authority);
+        const location = directoryLocationOf(ctx, opts);
+        const summary = await withKms(ctx, (kms) =>
+          withLocation(
+            location,
+            (loc) =>
+              revokeIdentity({
+                authorityFile,
+                kms,
+                crypto: ctx.crypto,
+                clock: ctx.clock,
+                location: loc,
+                identity: name,
+                ...(opts.kid === undefined ? {} : { kid: opts.kid }),
+              }),
+            ctx,
+          ),
+        );
+        const revoked = summary.records.filter(
+          (r) => r.identity === name && r.status === 'revoked',
+        );
+        print(
+          io,
+          opts.json,
+          summary,
+          () =>
+            `revoked ${name}; directory epoch ${summary.epoch}, serial ${summary.highestSerial}\n` +
+            table(
+              revoked.map((r) => ({
+                identity: r.identity,
+                serial: r.serial,
+                status: r.status,
+                signKid: r.signKid,
+                boxKid: r.boxKid,
+              })),
+            ),
+        );
+      },
+    );
 
   keys
     .command('destroy-retired')
-    .description('Crypto-shred key generations retired at least --retention ago (their wrapped private keys are removed)')
+    .description(
+      'Crypto-shred key generations retired at least --retention ago (their wrapped private keys are removed)',
+    )
     .argument('<name>', 'identity name')
     .option('--file <path>', 'identity file (default <SEALPOST_KEYS_DIR>/<name>.json)')
-    .option('--retention <duration>', 'how long a retired key must have been retiring (e.g. 7d)', '7d')
+    .option(
+      '--retention <duration>',
+      'how long a retired key must have been retiring (e.g. 7d)',
+      '7d',
+    )
     .option('--json', 'output as JSON')
     .addHelpText('after', '\nExample:\n  sealpost keys destroy-retired orders --retention 30d')
     .action(async (name: string, opts: { file?: string; retention: string; json?: boolean }) => {
       const ctx = await cliContext(io);
       const retentionMs = parseDuration(opts.retention, '--retention');
       const path = identityPath(ctx, name, opts.file);
-      const r = await withHints(ctx.config, () => destroyRetired({ path, retentionMs, crypto: ctx.crypto, clock: ctx.clock }));
-      print(io, opts.json, { file: path, ...r }, () =>
-        (r.destroyed.length === 0 ? 'nothing to destroy\n' : `destroyed generations ${r.destroyed.join(', ')} of ${name}; publish the directory to mark them revoked\n`) +
-        table(generationRows(r.summary), GEN_COLUMNS),
+      const r = await withHints(ctx.config, () =>
+        destroyRetired({ path, retentionMs, crypto: ctx.crypto, clock: ctx.clock }),
+      );
+      print(
+        io,
+        opts.json,
+        { file: path, ...r },
+        () =>
+          (r.destroyed.length === 0
+            ? 'nothing to destroy\n'
+            : `destroyed generations ${r.destroyed.join(', ')} of ${name}; publish the directory to mark them revoked\n`) +
+          table(generationRows(r.summary), GEN_COLUMNS),
       );
     });
 
@@ -189,38 +338,63 @@ export function registerKeysCommands(program: Command, io: CliIo): void {
         found = await listIdentities({ dir, crypto: ctx.crypto });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-          throw badInput(`no such folder ${dir} — create identities with \`sealpost keys create NAME\` or pass --dir`);
+          throw badInput(
+            `no such folder ${dir} — create identities with \`sealpost keys create NAME\` or pass --dir`,
+          );
         }
         throw err;
       }
-      print(io, opts.json, found, () => table(found.flatMap((f) => generationRows(f.summary, f.path)), [...GEN_COLUMNS, 'file']));
+      print(io, opts.json, found, () =>
+        table(
+          found.flatMap((f) => generationRows(f.summary, f.path)),
+          [...GEN_COLUMNS, 'file'],
+        ),
+      );
     });
 
   keys
     .command('rewrap')
-    .description('Re-encrypt the wrapped private keys under the latest KMS key version (no plaintext leaves the KMS)')
+    .description(
+      'Re-encrypt the wrapped private keys under the latest KMS key version (no plaintext leaves the KMS)',
+    )
     .argument('<name>', 'identity name')
     .option('--file <path>', 'identity file (default <SEALPOST_KEYS_DIR>/<name>.json)')
     .option('--rotate-kms-key', 'rotate the KMS key first')
-    .option('--raise-min-decryption-version', 'then refuse older KMS key versions (only once every file is rewrapped)')
+    .option(
+      '--raise-min-decryption-version',
+      'then refuse older KMS key versions (only once every file is rewrapped)',
+    )
     .addOption(kmsOption())
     .option('--json', 'output as JSON')
     .addHelpText('after', '\nExample:\n  sealpost keys rewrap orders --kms vault --rotate-kms-key')
-    .action(async (name: string, opts: KmsOpts & { file?: string; rotateKmsKey?: boolean; raiseMinDecryptionVersion?: boolean }) => {
-      const ctx = await cliContext(io, overridesOf(opts));
-      const path = identityPath(ctx, name, opts.file);
-      const r = await withKms(ctx, (kms) =>
-        rewrapIdentity({
-          path,
-          kms,
-          crypto: ctx.crypto,
-          rotateKmsKeyFirst: opts.rotateKmsKey === true,
-          raiseMinDecryptionVersion: opts.raiseMinDecryptionVersion === true,
-        }),
-      );
-      print(io, opts.json, { file: path, ...r }, () =>
-        `rewrapped ${name} under KMS key version ${r.kms.latestVersion} (min decryption version ${r.kms.minDecryptionVersion})\n` +
-        table(generationRows(r.summary), GEN_COLUMNS),
-      );
-    });
+    .action(
+      async (
+        name: string,
+        opts: KmsOpts & {
+          file?: string;
+          rotateKmsKey?: boolean;
+          raiseMinDecryptionVersion?: boolean;
+        },
+      ) => {
+        const ctx = await cliContext(io, overridesOf(opts));
+        const path = identityPath(ctx, name, opts.file);
+        const r = await withKms(ctx, (kms) =>
+          rewrapIdentity({
+            path,
+            kms,
+            crypto: ctx.crypto,
+            rotateKmsKeyFirst: opts.rotateKmsKey === true,
+            raiseMinDecryptionVersion: opts.raiseMinDecryptionVersion === true,
+          }),
+        );
+        print(
+          io,
+          opts.json,
+          { file: path, ...r },
+          () =>
+            `rewrapped ${name} under KMS key version ${r.kms.latestVersion} (min decryption version ${r.kms.minDecryptionVersion})\n` +
+            table(generationRows(r.summary), GEN_COLUMNS),
+        );
+      },
+    );
 }

@@ -31,21 +31,36 @@ export const EXIT = {
 } as const;
 
 /** Renders rows as an aligned text table (the default output) with a header line. */
-export function formatTable(rows: readonly Record<string, unknown>[], columns?: readonly string[]): string {
+export function formatTable(
+  rows: readonly Record<string, unknown>[],
+  columns?: readonly string[],
+): string {
   if (rows.length === 0) return '(none)\n';
   const cols = columns ?? Object.keys(rows[0]!);
   const cell = (v: unknown): string => {
     if (v === undefined || v === null) return '';
     if (typeof v === 'string') return v;
-    if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return v.toString();
+    if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint')
+      return v.toString();
     return JSON.stringify(v);
   };
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]): string => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(cols.map((c) => c.toUpperCase())), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n') + '\n';
+  const line = (vals: string[]): string =>
+    vals
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return (
+    [
+      line(cols.map((c) => c.toUpperCase())),
+      ...rows.map((r) => line(cols.map((c) => cell(r[c])))),
+    ].join('\n') + '\n'
+  );
 }
 
 /** Renders a value as JSON for scripts (`--json`). */
 export function formatJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n';
+  return (
+    JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n'
+  );
 }

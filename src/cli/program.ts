@@ -42,7 +42,11 @@ run \`sealpost config check\` to validate it. With the local stack: \`set -a; . 
 }
 
 /** Runs the program on argv (without `node script`), mapping every error to a documented exit code. */
-export async function runProgram(program: Command, argv: readonly string[], io: CliIo): Promise<number> {
+export async function runProgram(
+  program: Command,
+  argv: readonly string[],
+  io: CliIo,
+): Promise<number> {
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.OK;
@@ -56,7 +60,11 @@ export function exitCodeFor(err: unknown, io: CliIo): number {
   if (err instanceof CliExit) return err.exitCode;
   if (err instanceof CommanderError) {
     // commander already printed its message (help, version, usage errors)
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+    if (
+      err.code === 'commander.helpDisplayed' ||
+      err.code === 'commander.version' ||
+      err.code === 'commander.help'
+    ) {
       return EXIT.OK;
     }
     return EXIT.USAGE;

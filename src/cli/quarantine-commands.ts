@@ -1,29 +1,63 @@
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { releaseQuarantined, type ReleaseResult } from '../dlq/quarantine-release.js';
-import type { QuarantineEntry, QuarantineFilter, QuarantineReason, QuarantineStatus } from '../dlq/quarantine-store.js';
+import type {
+  QuarantineEntry,
+  QuarantineFilter,
+  QuarantineReason,
+  QuarantineStatus,
+} from '../dlq/quarantine-store.js';
 import { SqliteQuarantineStore } from '../dlq/sqlite-quarantine-store.js';
 import { isSealpostError } from '../errors.js';
-import { badInput, cliContext, cliTransport, iso, parseCount, parseDuration, print, table, withHints, type CliContext } from './cli-support.js';
+import {
+  badInput,
+  cliContext,
+  cliTransport,
+  iso,
+  parseCount,
+  parseDuration,
+  print,
+  table,
+  withHints,
+  type CliContext,
+} from './cli-support.js';
 import { keyValueLines, structureLines, viewEnvelope } from './inspect-commands.js';
 import { CliExit } from './program.js';
 import { EXIT, type CliIo } from './output.js';
 
-const REASONS: readonly QuarantineReason[] = ['MALFORMED', 'CONTEXT', 'HEADER', 'MESSAGE', 'STALE', 'SCHEMA', 'PAYLOAD', 'unrecognised'];
+const REASONS: readonly QuarantineReason[] = [
+  'MALFORMED',
+  'CONTEXT',
+  'HEADER',
+  'MESSAGE',
+  'STALE',
+  'SCHEMA',
+  'PAYLOAD',
+  'unrecognised',
+];
 
-const reasonOption = (what: string): Option => new Option('--reason <reason>', what).choices(REASONS);
-const statusOption = (): Option => new Option('--status <status>', 'quarantined, released or all').choices(['quarantined', 'released', 'all']).default('all');
+const reasonOption = (what: string): Option =>
+  new Option('--reason <reason>', what).choices(REASONS);
+const statusOption = (): Option =>
+  new Option('--status <status>', 'quarantined, released or all')
+    .choices(['quarantined', 'released', 'all'])
+    .default('all');
 
 /** Opens the quarantine store of SEALPOST_QUARANTINE_DB; refuses to create a new, empty one. */
 function openStore(ctx: CliContext): SqliteQuarantineStore {
   const path = ctx.config.quarantineDb;
   if (!existsSync(path)) {
-    throw badInput(`no quarantine store at ${path} — set SEALPOST_QUARANTINE_DB to the dead-letter worker's store (\`npm run worker:dlq\` creates it)`);
+    throw badInput(
+      `no quarantine store at ${path} — set SEALPOST_QUARANTINE_DB to the dead-letter worker's store (\`npm run worker:dlq\` creates it)`,
+    );
   }
   return new SqliteQuarantineStore(path);
 }
 
-async function withStore<T>(io: CliIo, body: (store: SqliteQuarantineStore, ctx: CliContext) => Promise<T> | T): Promise<T> {
+async function withStore<T>(
+  io: CliIo,
+  body: (store: SqliteQuarantineStore, ctx: CliContext) => Promise<T> | T,
+): Promise<T> {
   const ctx = await cliContext(io);
   const store = openStore(ctx);
   try {
@@ -82,23 +116,32 @@ function entryMetadata(e: QuarantineEntry): Record<string, unknown> {
     keyBytes: e.key === null ? null : e.key.length,
     valueBytes: e.value === null ? null : e.value.length,
     valueHash: e.valueHash,
-    headers: e.headers.map((h) => ({ key: h.key, valueBytes: h.value === null ? null : Buffer.from(h.value, 'base64').length })),
+    headers: e.headers.map((h) => ({
+      key: h.key,
+      valueBytes: h.value === null ? null : Buffer.from(h.value, 'base64').length,
+    })),
   };
 }
 
-function filterOf(ctx: CliContext, opts: { reason?: string; topic?: string; olderThan?: string; status?: string; limit?: string }): QuarantineFilter {
+function filterOf(
+  ctx: CliContext,
+  opts: { reason?: string; topic?: string; olderThan?: string; status?: string; limit?: string },
+): QuarantineFilter {
   const filter: { -readonly [K in keyof QuarantineFilter]: QuarantineFilter[K] } = {};
   if (opts.reason !== undefined) filter.reason = opts.reason as QuarantineReason;
   if (opts.topic !== undefined) filter.sourceTopic = opts.topic;
-  if (opts.olderThan !== undefined) filter.arrivedBeforeMs = ctx.clock.nowMs() - parseDuration(opts.olderThan, '--older-than');
-  if (opts.status !== undefined && opts.status !== 'all') filter.status = opts.status as QuarantineStatus;
+  if (opts.olderThan !== undefined)
+    filter.arrivedBeforeMs = ctx.clock.nowMs() - parseDuration(opts.olderThan, '--older-than');
+  if (opts.status !== undefined && opts.status !== 'all')
+    filter.status = opts.status as QuarantineStatus;
   if (opts.limit !== undefined) filter.limit = parseCount(opts.limit, '--limit', 100_000);
   return filter;
 }
 
 function parseId(text: string): number {
   const id = parseCount(text, 'ID', Number.MAX_SAFE_INTEGER);
-  if (id < 1) throw badInput(`ID: "${text}" must be a positive integer (see \`sealpost quarantine list\`)`);
+  if (id < 1)
+    throw badInput(`ID: "${text}" must be a positive integer (see \`sealpost quarantine list\`)`);
   return id;
 }
 
@@ -106,30 +149,50 @@ function parseId(text: string): number {
 export function registerQuarantineCommands(program: Command, io: CliIo): void {
   const quarantine = program
     .command('quarantine')
-    .description('Quarantined dead letters (SEALPOST_QUARANTINE_DB): list, show, release, purge — never decrypted')
-    .addHelpText('after', '\nExample:\n  sealpost quarantine list --reason HEADER && sealpost quarantine release 17');
+    .description(
+      'Quarantined dead letters (SEALPOST_QUARANTINE_DB): list, show, release, purge — never decrypted',
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  sealpost quarantine list --reason HEADER && sealpost quarantine release 17',
+    );
 
   quarantine
     .command('list')
     .description('List quarantined records (metadata only)')
     .addOption(reasonOption('only this reason code'))
     .option('--topic <topic>', 'only records from this source topic')
-    .option('--older-than <duration>', 'only records that arrived longer ago than this (e.g. 1h, 7d)')
+    .option(
+      '--older-than <duration>',
+      'only records that arrived longer ago than this (e.g. 1h, 7d)',
+    )
     .addOption(statusOption())
     .option('--limit <n>', 'at most this many', '1000')
     .option('--json', 'output as JSON')
     .addHelpText('after', '\nExample:\n  sealpost quarantine list --reason HEADER --older-than 1h')
-    .action((opts: { reason?: string; topic?: string; olderThan?: string; status?: string; limit?: string; json?: boolean }) =>
-      withStore(io, (store, ctx) => {
-        const entries = store.list(filterOf(ctx, opts));
-        const now = ctx.clock.nowMs();
-        print(io, opts.json, entries.map(entryMetadata), () => table(entries.map((e) => entryRow(e, now))));
-      }),
+    .action(
+      (opts: {
+        reason?: string;
+        topic?: string;
+        olderThan?: string;
+        status?: string;
+        limit?: string;
+        json?: boolean;
+      }) =>
+        withStore(io, (store, ctx) => {
+          const entries = store.list(filterOf(ctx, opts));
+          const now = ctx.clock.nowMs();
+          print(io, opts.json, entries.map(entryMetadata), () =>
+            table(entries.map((e) => entryRow(e, now))),
+          );
+        }),
     );
 
   quarantine
     .command('show')
-    .description("All metadata of one entry and its envelope's structure (as `sealpost inspect` shows it)")
+    .description(
+      "All metadata of one entry and its envelope's structure (as `sealpost inspect` shows it)",
+    )
     .argument('<id>', 'entry id (from `quarantine list`)')
     .option('--json', 'output as JSON')
     .addHelpText('after', '\nExample:\n  sealpost quarantine show 17')
@@ -137,103 +200,165 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
       withStore(io, (store) => {
         const id = parseId(idText);
         const e = store.get(id);
-        if (e === undefined) throw badInput(`no quarantine entry ${id} — see \`sealpost quarantine list --status all\``);
+        if (e === undefined)
+          throw badInput(
+            `no quarantine entry ${id} — see \`sealpost quarantine list --status all\``,
+          );
         const meta = entryMetadata(e);
         const view = viewEnvelope(e.value);
         print(io, opts.json, { ...meta, envelope: view }, () => {
-          const rows = Object.entries(meta).map(([k, v]): [string, string | number | boolean | null] => [
-            k,
-            typeof v === 'object' && v !== null ? JSON.stringify(v) : (v as string | number | boolean | null),
-          ]);
-          return keyValueLines(rows) + '\nenvelope:\n' + (view.envelope ? structureLines(view.structure) : `${view.reason}\n`);
+          const rows = Object.entries(meta).map(
+            ([k, v]): [string, string | number | boolean | null] => [
+              k,
+              typeof v === 'object' && v !== null
+                ? JSON.stringify(v)
+                : (v as string | number | boolean | null),
+            ],
+          );
+          return (
+            keyValueLines(rows) +
+            '\nenvelope:\n' +
+            (view.envelope ? structureLines(view.structure) : `${view.reason}\n`)
+          );
         });
       }),
     );
 
   quarantine
     .command('release')
-    .description('Re-publish the original bytes and headers to the source topic (or --to), and mark released; idempotent')
+    .description(
+      'Re-publish the original bytes and headers to the source topic (or --to), and mark released; idempotent',
+    )
     .argument('[id]', 'entry id (or use --reason)')
     .addOption(reasonOption('release every quarantined entry with this reason'))
     .option('--to <topic>', 'publish to this topic instead of the source topic')
     .option('--force', 'also release entries that are not verified sealpost dead letters')
     .option('--json', 'output as JSON')
-    .addHelpText('after', '\nExample:\n  sealpost quarantine release 17\n  sealpost quarantine release --reason HEADER --to orders.v1')
-    .action((idText: string | undefined, opts: { reason?: string; to?: string; force?: boolean; json?: boolean }) =>
-      withStore(io, async (store, ctx) => {
-        if ((idText === undefined) === (opts.reason === undefined)) throw badInput('give either an entry ID or --reason R');
-        const ids =
-          idText !== undefined
-            ? [parseId(idText)]
-            : store.list({ reason: opts.reason as QuarantineReason, status: 'quarantined', limit: 100_000 }).map((e) => e.id);
-        if (idText !== undefined && store.get(ids[0]!) === undefined) {
-          throw badInput(`no quarantine entry ${ids[0]!} — see \`sealpost quarantine list --status all\``);
-        }
-        const producer = cliTransport(ctx, 'sealpost-quarantine-release').producer();
-        const results: (ReleaseResult | { id: number; outcome: 'refused'; code: string; message: string })[] = [];
-        await producer.connect();
-        try {
-          for (const id of ids) {
-            try {
-              results.push(
-                await releaseQuarantined(store, producer, id, {
-                  ...(opts.to === undefined ? {} : { to: opts.to }),
-                  force: opts.force === true,
-                  nowMs: ctx.clock.nowMs(),
-                }),
-              );
-            } catch (err) {
-              // One refused entry must not stop the others; transport failures do stop the run.
-              if (isSealpostError(err) && err.code.startsWith('QUARANTINE_')) {
-                results.push({ id, outcome: 'refused', code: err.code, message: err.message });
-              } else {
-                throw err;
+    .addHelpText(
+      'after',
+      '\nExample:\n  sealpost quarantine release 17\n  sealpost quarantine release --reason HEADER --to orders.v1',
+    )
+    .action(
+      (
+        idText: string | undefined,
+        opts: { reason?: string; to?: string; force?: boolean; json?: boolean },
+      ) =>
+        withStore(io, async (store, ctx) => {
+          if ((idText === undefined) === (opts.reason === undefined))
+            throw badInput('give either an entry ID or --reason R');
+          const ids =
+            idText !== undefined
+              ? [parseId(idText)]
+              : store
+                  .list({
+                    reason: opts.reason as QuarantineReason,
+                    status: 'quarantined',
+                    limit: 100_000,
+                  })
+                  .map((e) => e.id);
+          if (idText !== undefined && store.get(ids[0]!) === undefined) {
+            throw badInput(
+              `no quarantine entry ${ids[0]!} — see \`sealpost quarantine list --status all\``,
+            );
+          }
+          const producer = cliTransport(ctx, 'sealpost-quarantine-release').producer();
+          const results: (
+            ReleaseResult | { id: number; outcome: 'refused'; code: string; message: string }
+          )[] = [];
+          await producer.connect();
+          try {
+            for (const id of ids) {
+              try {
+                results.push(
+                  await releaseQuarantined(store, producer, id, {
+                    ...(opts.to === undefined ? {} : { to: opts.to }),
+                    force: opts.force === true,
+                    nowMs: ctx.clock.nowMs(),
+                  }),
+                );
+              } catch (err) {
+                // One refused entry must not stop the others; transport failures do stop the run.
+                if (isSealpostError(err) && err.code.startsWith('QUARANTINE_')) {
+                  results.push({ id, outcome: 'refused', code: err.code, message: err.message });
+                } else {
+                  throw err;
+                }
               }
             }
+          } finally {
+            await producer.disconnect();
           }
-        } finally {
-          await producer.disconnect();
-        }
-        print(io, opts.json, results, () => table(results.map((r) => ({ ...r }))));
-        if (results.some((r) => r.outcome === 'refused')) throw new CliExit(EXIT.FAILED);
-      }),
+          print(io, opts.json, results, () => table(results.map((r) => ({ ...r }))));
+          if (results.some((r) => r.outcome === 'refused')) throw new CliExit(EXIT.FAILED);
+        }),
     );
 
   quarantine
     .command('purge')
-    .description('Delete entries (and their bytes) by id, reason or age; asks for confirmation unless --yes')
-    .option('--id <id>', 'this entry (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .description(
+      'Delete entries (and their bytes) by id, reason or age; asks for confirmation unless --yes',
+    )
+    .option(
+      '--id <id>',
+      'this entry (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .addOption(reasonOption('every entry with this reason'))
     .option('--older-than <duration>', 'entries that arrived longer ago than this')
     .addOption(statusOption())
     .option('--yes', 'do not ask for confirmation')
     .option('--json', 'output as JSON')
-    .addHelpText('after', '\nExample:\n  sealpost quarantine purge --reason MALFORMED --older-than 30d --yes')
-    .action((opts: { id: string[]; reason?: string; olderThan?: string; status?: string; yes?: boolean; json?: boolean }) =>
-      withStore(io, async (store, ctx) => {
-        if (opts.id.length === 0 && opts.reason === undefined && opts.olderThan === undefined) {
-          throw badInput('say what to purge: --id N, --reason R and/or --older-than D');
-        }
-        const filtered = store.list({ ...filterOf(ctx, opts), limit: 100_000 });
-        const wanted = new Set(opts.id.map(parseId));
-        const targets = opts.id.length === 0 ? filtered : filtered.filter((e) => wanted.has(e.id));
-        if (targets.length === 0) {
-          print(io, opts.json, { purged: 0 }, () => 'nothing matches; nothing purged\n');
-          return;
-        }
-        if (opts.yes !== true) {
-          if (io.stdin === undefined || !io.stdin.isTTY) {
-            throw badInput(`purge would delete ${targets.length} entries: confirm with --yes (standard input is not a terminal)`);
+    .addHelpText(
+      'after',
+      '\nExample:\n  sealpost quarantine purge --reason MALFORMED --older-than 30d --yes',
+    )
+    .action(
+      (opts: {
+        id: string[];
+        reason?: string;
+        olderThan?: string;
+        status?: string;
+        yes?: boolean;
+        json?: boolean;
+      }) =>
+        withStore(io, async (store, ctx) => {
+          if (opts.id.length === 0 && opts.reason === undefined && opts.olderThan === undefined) {
+            throw badInput('say what to purge: --id N, --reason R and/or --older-than D');
           }
-          io.err(`purge ${targets.length} entries (ids ${targets.slice(0, 10).map((e) => e.id).join(', ')}${targets.length > 10 ? ', …' : ''})? [y/N] `);
-          const answer = (await io.stdin.readLine()).trim().toLowerCase();
-          if (answer !== 'y' && answer !== 'yes') {
-            io.err('nothing purged\n');
-            throw new CliExit(EXIT.FAILED);
+          const filtered = store.list({ ...filterOf(ctx, opts), limit: 100_000 });
+          const wanted = new Set(opts.id.map(parseId));
+          const targets =
+            opts.id.length === 0 ? filtered : filtered.filter((e) => wanted.has(e.id));
+          if (targets.length === 0) {
+            print(io, opts.json, { purged: 0 }, () => 'nothing matches; nothing purged\n');
+            return;
           }
-        }
-        const purged = store.purge(targets.map((e) => e.id));
-        print(io, opts.json, { purged, ids: targets.map((e) => e.id) }, () => `purged ${purged} entries\n`);
-      }),
+          if (opts.yes !== true) {
+            if (io.stdin === undefined || !io.stdin.isTTY) {
+              throw badInput(
+                `purge would delete ${targets.length} entries: confirm with --yes (standard input is not a terminal)`,
+              );
+            }
+            io.err(
+              `purge ${targets.length} entries (ids ${targets
+                .slice(0, 10)
+                .map((e) => e.id)
+                .join(', ')}${targets.length > 10 ? ', …' : ''})? [y/N] `,
+            );
+            const answer = (await io.stdin.readLine()).trim().toLowerCase();
+            if (answer !== 'y' && answer !== 'yes') {
+              io.err('nothing purged\n');
+              throw new CliExit(EXIT.FAILED);
+            }
+          }
+          const purged = store.purge(targets.map((e) => e.id));
+          print(
+            io,
+            opts.json,
+            { purged, ids: targets.map((e) => e.id) },
+            () => `purged ${purged} entries\n`,
+          );
+        }),
     );
 }

@@ -10,7 +10,9 @@ import { ConfigError } from '../errors.js';
  * `VAULT_SECRET_ID_FILE`) — and are read only when used; `VAULT_TOKEN` is accepted for local
  * development (the stack's `.stack/env` sets it). Validation reports every problem at once.
  */
-const identityName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must match [a-z0-9][a-z0-9._-]{0,62}');
+const identityName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must match [a-z0-9][a-z0-9._-]{0,62}');
 const topicName = z
   .string()
   .min(1)
@@ -19,8 +21,17 @@ const topicName = z
 const url = z.url();
 const brokerList = z
   .string()
-  .transform((s) => s.split(',').map((b) => b.trim()).filter((b) => b.length > 0))
-  .pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')).min(1, 'needs at least one host:port'));
+  .transform((s) =>
+    s
+      .split(',')
+      .map((b) => b.trim())
+      .filter((b) => b.length > 0),
+  )
+  .pipe(
+    z
+      .array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port'))
+      .min(1, 'needs at least one host:port'),
+  );
 const port = z.coerce.number().int().min(0).max(65535);
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters');
 
@@ -37,13 +48,22 @@ export const configSchema = z
     vaultRoleId: z.string().min(1).optional(),
     vaultSecretIdFile: z.string().min(1).optional(),
     vaultNamespace: z.string().min(1).optional(),
-    vaultTransitMount: z.string().regex(/^[a-zA-Z0-9_/-]+$/).default('transit'),
-    vaultTransitKey: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/).default('sealpost'),
+    vaultTransitMount: z
+      .string()
+      .regex(/^[a-zA-Z0-9_/-]+$/)
+      .default('transit'),
+    vaultTransitKey: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/)
+      .default('sealpost'),
     vaultCaCertFile: z.string().min(1).optional(),
     kafkaBrokers: brokerList.optional(),
     kafkaClientId: z.string().min(1).max(255).default('sealpost'),
     kafkaSslBrokers: brokerList.optional(),
-    kafkaTls: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    kafkaTls: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
     kafkaSslCaFile: z.string().min(1).optional(),
     kafkaSslCertFile: z.string().min(1).optional(),
     kafkaSslKeyFile: z.string().min(1).optional(),
@@ -60,23 +80,45 @@ export const configSchema = z
     httpPort: port.default(0),
     httpHost: z.string().min(1).default('127.0.0.1'),
     consumerSessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000).default(30_000),
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    logLevel: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
   })
   .strict()
   .superRefine((c, ctx) => {
     if (c.kms === 'vault') {
-      if (!c.vaultAddr) ctx.addIssue({ code: 'custom', path: ['vaultAddr'], message: 'VAULT_ADDR is required with SEALPOST_KMS=vault' });
+      if (!c.vaultAddr)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['vaultAddr'],
+          message: 'VAULT_ADDR is required with SEALPOST_KMS=vault',
+        });
       const auth = [c.vaultToken, c.vaultTokenFile, c.vaultRoleId].filter((x) => x !== undefined);
       if (auth.length === 0) {
-        ctx.addIssue({ code: 'custom', path: ['vaultTokenFile'], message: 'set VAULT_TOKEN_FILE (or VAULT_TOKEN), or VAULT_ROLE_ID with VAULT_SECRET_ID_FILE' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['vaultTokenFile'],
+          message:
+            'set VAULT_TOKEN_FILE (or VAULT_TOKEN), or VAULT_ROLE_ID with VAULT_SECRET_ID_FILE',
+        });
       }
       if (c.vaultRoleId && !c.vaultSecretIdFile) {
-        ctx.addIssue({ code: 'custom', path: ['vaultSecretIdFile'], message: 'VAULT_ROLE_ID needs VAULT_SECRET_ID_FILE' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['vaultSecretIdFile'],
+          message: 'VAULT_ROLE_ID needs VAULT_SECRET_ID_FILE',
+        });
       }
     }
-    const ssl = [c.kafkaSslCaFile, c.kafkaSslCertFile, c.kafkaSslKeyFile].filter((x) => x !== undefined).length;
+    const ssl = [c.kafkaSslCaFile, c.kafkaSslCertFile, c.kafkaSslKeyFile].filter(
+      (x) => x !== undefined,
+    ).length;
     if (c.kafkaTls && ssl > 0 && ssl < 3 && !(ssl === 1 && c.kafkaSslCaFile)) {
-      ctx.addIssue({ code: 'custom', path: ['kafkaSslCertFile'], message: 'mTLS needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kafkaSslCertFile'],
+        message: 'mTLS needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE',
+      });
     }
   });
 
@@ -144,7 +186,9 @@ export function loadConfig(
         fromFile = parsed as Record<string, unknown>;
       }
     } catch (err) {
-      problems.push(`SEALPOST_CONFIG: cannot read ${path} as JSON (${(err as Error).message.split('\n')[0]})`);
+      problems.push(
+        `SEALPOST_CONFIG: cannot read ${path} as JSON (${(err as Error).message.split('\n')[0]})`,
+      );
     }
   }
   const merged: Record<string, unknown> = { ...fromFile };
@@ -165,7 +209,11 @@ export function loadConfig(
     }
   }
   if (problems.length > 0 || !result.success) {
-    throw new ConfigError('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`, problems);
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      `invalid configuration:\n  - ${problems.join('\n  - ')}`,
+      problems,
+    );
   }
   return result.data;
 }
@@ -182,7 +230,10 @@ export function readSecretFile(path: string): string {
     throw new ConfigError('CONFIG_INVALID', `secret file ${path} cannot be read`);
   }
   if ((mode & 0o077) !== 0) {
-    throw new ConfigError('CONFIG_INVALID', `secret file ${path} is readable by group or others: chmod 600 it`);
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      `secret file ${path} is readable by group or others: chmod 600 it`,
+    );
   }
   return readFileSync(path, 'utf8').trim();
 }

@@ -14,17 +14,29 @@ import {
  */
 
 /** Throws CRYPTO_BAD_ARGUMENT unless `value` is a Uint8Array (Buffers are Uint8Arrays). */
-export function requireBytes(op: string, name: string, value: unknown): asserts value is Uint8Array {
+export function requireBytes(
+  op: string,
+  name: string,
+  value: unknown,
+): asserts value is Uint8Array {
   if (!(value instanceof Uint8Array)) {
     throw new CryptoError('CRYPTO_BAD_ARGUMENT', `${op}: ${name} must be a Uint8Array`);
   }
 }
 
 /** Throws CRYPTO_BAD_LENGTH unless `value` is a Uint8Array of exactly `length` bytes. */
-export function requireLength(op: string, name: string, value: unknown, length: number): asserts value is Uint8Array {
+export function requireLength(
+  op: string,
+  name: string,
+  value: unknown,
+  length: number,
+): asserts value is Uint8Array {
   requireBytes(op, name, value);
   if (value.length !== length) {
-    throw new CryptoError('CRYPTO_BAD_LENGTH', `${op}: ${name} must be ${length} bytes, got ${value.length}`);
+    throw new CryptoError(
+      'CRYPTO_BAD_LENGTH',
+      `${op}: ${name} must be ${length} bytes, got ${value.length}`,
+    );
   }
 }
 
@@ -38,15 +50,26 @@ export function requireLengthIn(
 ): asserts value is Uint8Array {
   requireBytes(op, name, value);
   if (value.length < min || value.length > max) {
-    throw new CryptoError('CRYPTO_BAD_LENGTH', `${op}: ${name} must be ${min}..${max} bytes, got ${value.length}`);
+    throw new CryptoError(
+      'CRYPTO_BAD_LENGTH',
+      `${op}: ${name} must be ${min}..${max} bytes, got ${value.length}`,
+    );
   }
 }
 
 /** Throws CRYPTO_BAD_LENGTH unless `value` has at least `min` bytes. */
-export function requireMinLength(op: string, name: string, value: unknown, min: number): asserts value is Uint8Array {
+export function requireMinLength(
+  op: string,
+  name: string,
+  value: unknown,
+  min: number,
+): asserts value is Uint8Array {
   requireBytes(op, name, value);
   if (value.length < min) {
-    throw new CryptoError('CRYPTO_BAD_LENGTH', `${op}: ${name} must be at least ${min} bytes, got ${value.length}`);
+    throw new CryptoError(
+      'CRYPTO_BAD_LENGTH',
+      `${op}: ${name} must be at least ${min} bytes, got ${value.length}`,
+    );
   }
 }
 
@@ -88,7 +111,10 @@ export function encodeKdfContext(op: string, context: unknown): Uint8Array {
     throw new CryptoError('CRYPTO_BAD_ARGUMENT', `${op}: context must be a string`);
   }
   if (context.length !== KDF_CONTEXT_BYTES) {
-    throw new CryptoError('CRYPTO_BAD_LENGTH', `${op}: context must be ${KDF_CONTEXT_BYTES} bytes, got ${context.length}`);
+    throw new CryptoError(
+      'CRYPTO_BAD_LENGTH',
+      `${op}: context must be ${KDF_CONTEXT_BYTES} bytes, got ${context.length}`,
+    );
   }
   const bytes = new Uint8Array(KDF_CONTEXT_BYTES);
   for (let i = 0; i < KDF_CONTEXT_BYTES; i++) {
@@ -113,7 +139,15 @@ export const RANDOM_BYTES_MAX = 1 << 30;
 
 /** Validates a requested random length (integer, 0..RANDOM_BYTES_MAX). */
 export function checkRandomLength(op: string, length: unknown): asserts length is number {
-  if (typeof length !== 'number' || !Number.isInteger(length) || length < 0 || length > RANDOM_BYTES_MAX) {
-    throw new CryptoError('CRYPTO_BAD_LENGTH', `${op}: length must be an integer in 0..${RANDOM_BYTES_MAX}`);
+  if (
+    typeof length !== 'number' ||
+    !Number.isInteger(length) ||
+    length < 0 ||
+    length > RANDOM_BYTES_MAX
+  ) {
+    throw new CryptoError(
+      'CRYPTO_BAD_LENGTH',
+      `${op}: length must be an integer in 0..${RANDOM_BYTES_MAX}`,
+    );
   }
 }

@@ -13,7 +13,9 @@ async function loadSodiumNative(): Promise<CryptoProvider> {
 
 async function loadLibsodiumWrappers(): Promise<CryptoProvider> {
   const mod = await import('./libsodium-wrappers-provider.js').catch((cause: unknown) => {
-    throw new CryptoError('CRYPTO_PROVIDER_UNAVAILABLE', 'libsodium-wrappers could not be loaded', { cause });
+    throw new CryptoError('CRYPTO_PROVIDER_UNAVAILABLE', 'libsodium-wrappers could not be loaded', {
+      cause,
+    });
   });
   return mod.createLibsodiumWrappersProvider();
 }
@@ -29,7 +31,9 @@ export async function createCryptoProvider(name?: CryptoProviderName): Promise<C
       try {
         return await loadSodiumNative();
       } catch (cause) {
-        throw new CryptoError('CRYPTO_PROVIDER_UNAVAILABLE', 'sodium-native could not be loaded', { cause });
+        throw new CryptoError('CRYPTO_PROVIDER_UNAVAILABLE', 'sodium-native could not be loaded', {
+          cause,
+        });
       }
     case 'libsodium-wrappers':
       return loadLibsodiumWrappers();

@@ -43,13 +43,15 @@ interface EmscriptenRandomHook {
 type StateAddress = ReturnType<typeof sodium.crypto_generichash_init>;
 
 /** Frees WebAssembly hash states that were dropped before final() (final() is what frees them). */
-const abandonedStates = new FinalizationRegistry<{ state: StateAddress; outLength: number }>((held) => {
-  try {
-    sodium.crypto_generichash_final(held.state, held.outLength);
-  } catch {
-    // Nothing to do: the state was already released.
-  }
-});
+const abandonedStates = new FinalizationRegistry<{ state: StateAddress; outLength: number }>(
+  (held) => {
+    try {
+      sodium.crypto_generichash_final(held.state, held.outLength);
+    } catch {
+      // Nothing to do: the state was already released.
+    }
+  },
+);
 
 /** Incremental BLAKE2b over a libsodium.js state (lives in the WebAssembly heap until final()). */
 class WrappersHashState implements HashState {
@@ -65,13 +67,15 @@ class WrappersHashState implements HashState {
   }
 
   update(input: Uint8Array): void {
-    if (this.#state === null) throw new CryptoError('CRYPTO_BAD_STATE', 'hash: update after final (call reset)');
+    if (this.#state === null)
+      throw new CryptoError('CRYPTO_BAD_STATE', 'hash: update after final (call reset)');
     requireBytes('hash.update', 'input', input);
     sodium.crypto_generichash_update(this.#state, input);
   }
 
   final(out: Uint8Array): void {
-    if (this.#state === null) throw new CryptoError('CRYPTO_BAD_STATE', 'hash: final called twice (call reset)');
+    if (this.#state === null)
+      throw new CryptoError('CRYPTO_BAD_STATE', 'hash: final called twice (call reset)');
     requireLength('hash.final', 'out', out, this.#outLength);
     const state = this.#state;
     this.#state = null;
@@ -138,11 +142,17 @@ class LibsodiumWrappersProvider implements CryptoProvider {
       return sodium.crypto_box_seal(message, recipientPublicKey);
     } catch (cause) {
       // With sizes checked, libsodium's seal fails only when X25519 yields all zeros.
-      throw new CryptoError('CRYPTO_LOW_ORDER_KEY', 'boxSeal: recipient public key has low order', { cause });
+      throw new CryptoError('CRYPTO_LOW_ORDER_KEY', 'boxSeal: recipient public key has low order', {
+        cause,
+      });
     }
   }
 
-  boxSealOpen(ciphertext: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array | null {
+  boxSealOpen(
+    ciphertext: Uint8Array,
+    publicKey: Uint8Array,
+    secretKey: Uint8Array,
+  ): Uint8Array | null {
     requireMinLength('boxSealOpen', 'ciphertext', ciphertext, SEAL_OVERHEAD_BYTES);
     requireLength('boxSealOpen', 'publicKey', publicKey, X25519_PUBLIC_KEY_BYTES);
     requireLength('boxSealOpen', 'secretKey', secretKey, X25519_SECRET_KEY_BYTES);
@@ -189,7 +199,13 @@ class LibsodiumWrappersProvider implements CryptoProvider {
     return sodium.crypto_sign_verify_detached(signature, message, publicKey);
   }
 
-  aeadEncrypt(out: Uint8Array, message: Uint8Array, aad: Uint8Array | null, nonce: Uint8Array, key: Uint8Array): void {
+  aeadEncrypt(
+    out: Uint8Array,
+    message: Uint8Array,
+    aad: Uint8Array | null,
+    nonce: Uint8Array,
+    key: Uint8Array,
+  ): void {
     requireBytes('aeadEncrypt', 'message', message);
     requireLength('aeadEncrypt', 'out', out, message.length + AEAD_TAG_BYTES);
     if (aad !== null) requireBytes('aeadEncrypt', 'aad', aad);
@@ -284,14 +300,21 @@ export async function createLibsodiumWrappersProvider(
   try {
     await sodium.ready;
   } catch (cause) {
-    throw new CryptoError('CRYPTO_PROVIDER_UNAVAILABLE', 'libsodium-wrappers failed to initialise', { cause });
+    throw new CryptoError(
+      'CRYPTO_PROVIDER_UNAVAILABLE',
+      'libsodium-wrappers failed to initialise',
+      { cause },
+    );
   }
   const source: RandomFillSource = options.randomSource ?? ((out) => void randomFillSync(out));
   const pool = new RandomPool(source, options.poolBytes ?? RANDOM_POOL_DEFAULT_BYTES);
   const hook = (sodium as unknown as { libsodium?: EmscriptenRandomHook }).libsodium;
   if (hook === undefined || typeof hook.getRandomValue !== 'function') {
     // Fail closed: without the hook we would silently keep the per-byte source.
-    throw new CryptoError('CRYPTO_PROVIDER_UNAVAILABLE', 'libsodium-wrappers: random hook not found');
+    throw new CryptoError(
+      'CRYPTO_PROVIDER_UNAVAILABLE',
+      'libsodium-wrappers: random hook not found',
+    );
   }
   hook.getRandomValue = () => pool.nextUint32();
   return new LibsodiumWrappersProvider(pool);

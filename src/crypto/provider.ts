@@ -65,7 +65,11 @@ export interface CryptoProvider {
    */
   boxSeal(message: Uint8Array, recipientPublicKey: Uint8Array): Uint8Array;
   /** Opens a sealed box; null if it does not authenticate. */
-  boxSealOpen(ciphertext: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array | null;
+  boxSealOpen(
+    ciphertext: Uint8Array,
+    publicKey: Uint8Array,
+    secretKey: Uint8Array,
+  ): Uint8Array | null;
   /**
    * Raw X25519. Returns null when the shared secret is all zero (low-order public key): callers
    * must refuse such keys.

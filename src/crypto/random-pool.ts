@@ -26,7 +26,10 @@ export class RandomPool {
 
   constructor(source: RandomFillSource, size: number = RANDOM_POOL_DEFAULT_BYTES) {
     if (!Number.isInteger(size) || size < 64 || size > 1 << 20) {
-      throw new CryptoError('CRYPTO_BAD_ARGUMENT', 'RandomPool: size must be an integer in 64..1048576');
+      throw new CryptoError(
+        'CRYPTO_BAD_ARGUMENT',
+        'RandomPool: size must be an integer in 64..1048576',
+      );
     }
     this.#source = source;
     this.#pool = new Uint8Array(size);

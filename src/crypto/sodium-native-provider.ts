@@ -47,13 +47,15 @@ class SodiumNativeHashState implements HashState {
   }
 
   update(input: Uint8Array): void {
-    if (this.#finished) throw new CryptoError('CRYPTO_BAD_STATE', 'hash: update after final (call reset)');
+    if (this.#finished)
+      throw new CryptoError('CRYPTO_BAD_STATE', 'hash: update after final (call reset)');
     requireBytes('hash.update', 'input', input);
     sodium.crypto_generichash_update(this.#state, input);
   }
 
   final(out: Uint8Array): void {
-    if (this.#finished) throw new CryptoError('CRYPTO_BAD_STATE', 'hash: final called twice (call reset)');
+    if (this.#finished)
+      throw new CryptoError('CRYPTO_BAD_STATE', 'hash: final called twice (call reset)');
     requireLength('hash.final', 'out', out, this.#outLength);
     sodium.crypto_generichash_final(this.#state, out);
     this.#finished = true;
@@ -117,12 +119,18 @@ class SodiumNativeProvider implements CryptoProvider {
       sodium.crypto_box_seal(out, message, recipientPublicKey);
     } catch (cause) {
       // With sizes checked, libsodium's seal fails only when X25519 yields all zeros.
-      throw new CryptoError('CRYPTO_LOW_ORDER_KEY', 'boxSeal: recipient public key has low order', { cause });
+      throw new CryptoError('CRYPTO_LOW_ORDER_KEY', 'boxSeal: recipient public key has low order', {
+        cause,
+      });
     }
     return out;
   }
 
-  boxSealOpen(ciphertext: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array | null {
+  boxSealOpen(
+    ciphertext: Uint8Array,
+    publicKey: Uint8Array,
+    secretKey: Uint8Array,
+  ): Uint8Array | null {
     requireMinLength('boxSealOpen', 'ciphertext', ciphertext, SEAL_OVERHEAD_BYTES);
     requireLength('boxSealOpen', 'publicKey', publicKey, X25519_PUBLIC_KEY_BYTES);
     requireLength('boxSealOpen', 'secretKey', secretKey, X25519_SECRET_KEY_BYTES);
@@ -173,7 +181,13 @@ class SodiumNativeProvider implements CryptoProvider {
     return sodium.crypto_sign_verify_detached(signature, message, publicKey);
   }
 
-  aeadEncrypt(out: Uint8Array, message: Uint8Array, aad: Uint8Array | null, nonce: Uint8Array, key: Uint8Array): void {
+  aeadEncrypt(
+    out: Uint8Array,
+    message: Uint8Array,
+    aad: Uint8Array | null,
+    nonce: Uint8Array,
+    key: Uint8Array,
+  ): void {
     requireBytes('aeadEncrypt', 'message', message);
     requireLength('aeadEncrypt', 'out', out, message.length + AEAD_TAG_BYTES);
     if (aad !== null) requireBytes('aeadEncrypt', 'aad', aad);

@@ -52,7 +52,12 @@ declare module 'sodium-native' {
     crypto_generichash_update(state: Uint8Array, input: Uint8Array): void;
     crypto_generichash_final(state: Uint8Array, out: Uint8Array): void;
 
-    crypto_kdf_derive_from_key(subkey: Uint8Array, subkeyId: number, ctx: Uint8Array, key: Uint8Array): void;
+    crypto_kdf_derive_from_key(
+      subkey: Uint8Array,
+      subkeyId: number,
+      ctx: Uint8Array,
+      key: Uint8Array,
+    ): void;
   }
 
   const sodium: SodiumNative;

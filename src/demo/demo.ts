@@ -17,7 +17,12 @@ import { KeyDirectory } from '../keys/directory/key-directory.js';
 import { loadIdentity, readIdentityFile } from '../keys/identity-file.js';
 import type { LoadedIdentity } from '../keys/identity.js';
 import type { Kms } from '../keys/kms/kms.js';
-import { authorityPublicKey, createIdentity, initAuthority, publishDirectory } from '../keys/operations.js';
+import {
+  authorityPublicKey,
+  createIdentity,
+  initAuthority,
+  publishDirectory,
+} from '../keys/operations.js';
 import { MetadataEventEmitter } from '../pipeline/metadata-event-emitter.js';
 import { PipelineMetrics } from '../pipeline/pipeline-metrics.js';
 import { SealedConsumer } from '../pipeline/sealed-consumer.js';
@@ -64,7 +69,12 @@ export interface DemoSummary {
   readonly opened: Readonly<Record<string, number>>;
   readonly quarantinedByReason: Readonly<Record<string, number>>;
   readonly duplicatesDropped: number;
-  readonly audit: { readonly ok: boolean; readonly entries: number; readonly checkpoints: number; readonly problem?: string };
+  readonly audit: {
+    readonly ok: boolean;
+    readonly entries: number;
+    readonly checkpoints: number;
+    readonly problem?: string;
+  };
   readonly kmsCalls: number;
   readonly topics: Readonly<Record<string, string>>;
 }
@@ -98,16 +108,22 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     await mkdir(o.workDir, { recursive: true, mode: 0o700 });
 
     // 1. Keys: an authority and five service identities, private keys wrapped by the KMS.
-    say(`keys: wrapping with ${config.kms === 'vault' ? `OpenBao Transit at ${config.vaultAddr ?? '?'}` : 'the local key file'}`);
+    say(
+      `keys: wrapping with ${config.kms === 'vault' ? `OpenBao Transit at ${config.vaultAddr ?? '?'}` : 'the local key file'}`,
+    );
     const kms = await buildKms(
-      { ...config, localKekFile: config.kms === 'local' ? join(o.workDir, 'kek.json') : config.localKekFile },
+      {
+        ...config,
+        localKekFile: config.kms === 'local' ? join(o.workDir, 'kek.json') : config.localKekFile,
+      },
       { crypto, clock, createLocalKeyring: true, ensureTransitKey: true },
     );
     closers.push(() => kms.close());
     const ctx = { crypto, clock, kms };
     const authorityFile = join(o.workDir, 'authority.json');
     await initAuthority({ path: authorityFile, ...ctx });
-    for (const name of SERVICES) await createIdentity({ path: join(o.workDir, `${name}.json`), name, ...ctx });
+    for (const name of SERVICES)
+      await createIdentity({ path: join(o.workDir, `${name}.json`), name, ...ctx });
     say(`keys: authority + ${SERVICES.length} identities (${SERVICES.join(', ')})`);
 
     // 2. The signed directory: who may send and receive where.
@@ -132,16 +148,28 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const pinned = await authorityPublicKey(authorityFile, crypto);
     say(`directory: published and signed (authority ${pinned.kid})`);
     const openDirectory = (): Promise<KeyDirectory> =>
-      KeyDirectory.open({ crypto, clock, authorityPublicKey: pinned.publicKey, source: new FileDirectorySource(directoryFile) });
+      KeyDirectory.open({
+        crypto,
+        clock,
+        authorityPublicKey: pinned.publicKey,
+        source: new FileDirectorySource(directoryFile),
+      });
     const identities = new Map<string, LoadedIdentity>();
     for (const name of SERVICES) {
-      const id = await loadIdentity(await readIdentityFile(join(o.workDir, `${name}.json`), crypto), { crypto, kms });
+      const id = await loadIdentity(
+        await readIdentityFile(join(o.workDir, `${name}.json`), crypto),
+        { crypto, kms },
+      );
       identities.set(name, id);
       closers.push(() => Promise.resolve(id.close()));
     }
 
     // 3. Topics.
-    const transport = buildTransport(config, { logger: o.logger, clock, clientId: 'sealpost-demo' });
+    const transport = buildTransport(config, {
+      logger: o.logger,
+      clock,
+      clientId: 'sealpost-demo',
+    });
     const admin = transport.admin();
     await admin.connect();
     await admin.createTopics([
@@ -163,7 +191,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       store: quarantine,
       crypto,
       clock,
-      signingKeysOf: (name) => dlqDirectory.records().filter((r) => r.identity === name && r.status !== 'revoked').map((r) => r.signPublicKey),
+      signingKeysOf: (name) =>
+        dlqDirectory
+          .records()
+          .filter((r) => r.identity === name && r.status !== 'revoked')
+          .map((r) => r.signPublicKey),
       deadLetterTopic: topics.deadLetter,
       groupId: `sealpost-demo-${o.runId}.dlq`,
       registry: new Registry(),
@@ -198,9 +230,23 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     say('workers: audit and dead-letter workers running');
 
     const emitterFor = async (name: string): Promise<MetadataEventEmitter> => {
-      const producer = new SealedProducer({ transport, registry, crypto, clock, identity: identities.get(name)!, directory: await openDirectory() });
+      const producer = new SealedProducer({
+        transport,
+        registry,
+        crypto,
+        clock,
+        identity: identities.get(name)!,
+        directory: await openDirectory(),
+      });
       await producer.connect();
-      const emitter = new MetadataEventEmitter({ producer, topic: topics.metadata, crypto, clock, actor: name, flushIntervalMs: 250 });
+      const emitter = new MetadataEventEmitter({
+        producer,
+        topic: topics.metadata,
+        crypto,
+        clock,
+        actor: name,
+        flushIntervalMs: 250,
+      });
       closers.push(async () => {
         await emitter.close();
         await producer.close();
@@ -275,34 +321,79 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       sent += (await producer.send({ topic: topics.orders, messages })).length;
     }
     const produceSeconds = Math.max(1, clock.nowMs() - started) / 1000;
-    say(`producer: sealed and sent ${sent} order events in ${produceSeconds.toFixed(2)} s (${Math.round(sent / produceSeconds)} msg/s)`);
-    await waitUntil(clock, () => (opened.billing ?? 0) >= sent && (opened.shipping ?? 0) >= sent, timeoutMs, 'both consumers to open every order');
+    say(
+      `producer: sealed and sent ${sent} order events in ${produceSeconds.toFixed(2)} s (${Math.round(sent / produceSeconds)} msg/s)`,
+    );
+    await waitUntil(
+      clock,
+      () => (opened.billing ?? 0) >= sent && (opened.shipping ?? 0) >= sent,
+      timeoutMs,
+      'both consumers to open every order',
+    );
     say(`consumers: billing opened ${opened.billing}, shipping opened ${opened.shipping}`);
 
     // 7. Attacks: one tampered record, one replayed record (the very first one, long out of window).
-    const first = await readRecord(transport, topics.orders, 0, '0', `sealpost-demo-${o.runId}.inject`);
+    const first = await readRecord(
+      transport,
+      topics.orders,
+      0,
+      '0',
+      `sealpost-demo-${o.runId}.inject`,
+    );
     const tampered = Buffer.from(first.value!);
     // The record ends with the tags array (count, 2 × 16 bytes, end marker): 50 bytes from the end
     // is inside the ciphertext, so every recipient's tag check fails.
     tampered[tampered.length - 50]! ^= 0x01;
     const injector = transport.producer();
     await injector.connect();
-    await injector.send({ topic: topics.orders, partition: 0, records: [{ key: first.key, value: tampered, headers: first.headers }] });
-    await injector.send({ topic: topics.orders, partition: 0, records: [{ key: first.key, value: first.value, headers: first.headers }] });
+    await injector.send({
+      topic: topics.orders,
+      partition: 0,
+      records: [{ key: first.key, value: tampered, headers: first.headers }],
+    });
+    await injector.send({
+      topic: topics.orders,
+      partition: 0,
+      records: [{ key: first.key, value: first.value, headers: first.headers }],
+    });
     await injector.disconnect();
     say('attacks: injected one tampered record and one replay of the first record on partition 0');
-    await waitUntil(clock, () => Object.values(quarantine.countsByReason()).reduce((a, b) => a + b, 0) >= 4, timeoutMs, 'the two bad records to reach quarantine (once per consumer group)');
+    await waitUntil(
+      clock,
+      () => Object.values(quarantine.countsByReason()).reduce((a, b) => a + b, 0) >= 4,
+      timeoutMs,
+      'the two bad records to reach quarantine (once per consumer group)',
+    );
     const quarantinedByReason = quarantine.countsByReason();
-    say(`quarantine: ${Object.entries(quarantinedByReason).map(([r, n]) => `${r} ${n}`).join(', ')}`);
+    say(
+      `quarantine: ${Object.entries(quarantinedByReason)
+        .map(([r, n]) => `${r} ${n}`)
+        .join(', ')}`,
+    );
 
     // 8. The audit log: wait for the events, checkpoint, verify against the published copy.
-    await waitUntil(clock, () => auditStore.query({ type: 'opened', limit: 100_000 }).length >= 2 * sent, timeoutMs, 'the audit log to hold every opened event');
+    await waitUntil(
+      clock,
+      () => auditStore.query({ type: 'opened', limit: 100_000 }).length >= 2 * sent,
+      timeoutMs,
+      'the audit log to hold every opened event',
+    );
     await audit.checkpointNow();
-    const published = await readPublishedCheckpoints(transport, topics.checkpoints, { groupId: `sealpost-demo-${o.runId}.verify` });
+    const published = await readPublishedCheckpoints(transport, topics.checkpoints, {
+      groupId: `sealpost-demo-${o.runId}.verify`,
+    });
     const auditKey = identities.get('audit')!.signingKey();
-    const report = verifyAuditLog(crypto, auditStore.entries(), [...auditStore.checkpoints(), ...published.checkpoints], auditKey.publicKey, auditKey.kid);
+    const report = verifyAuditLog(
+      crypto,
+      auditStore.entries(),
+      [...auditStore.checkpoints(), ...published.checkpoints],
+      auditKey.publicKey,
+      auditKey.kid,
+    );
     const entries = auditStore.head().count;
-    say(`audit: ${entries} entries, ${published.checkpoints.length} published checkpoints, verification ${report.ok ? 'OK' : `FAILED at ${report.firstBadIndex ?? '?'} (${report.problem ?? ''})`}`);
+    say(
+      `audit: ${entries} entries, ${published.checkpoints.length} published checkpoints, verification ${report.ok ? 'OK' : `FAILED at ${report.firstBadIndex ?? '?'} (${report.problem ?? ''})`}`,
+    );
     let duplicatesDropped = 0;
     for (const m of consumerMetrics) duplicatesDropped += await counterTotal(m);
     await audit.stop();
@@ -315,7 +406,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       opened: { ...opened },
       quarantinedByReason,
       duplicatesDropped,
-      audit: { ok: report.ok, entries, checkpoints: published.checkpoints.length, ...(report.problem === undefined ? {} : { problem: report.problem }) },
+      audit: {
+        ok: report.ok,
+        entries,
+        checkpoints: published.checkpoints.length,
+        ...(report.problem === undefined ? {} : { problem: report.problem }),
+      },
       kmsCalls: Object.values(kms.counts()).reduce((a, b) => a + b, 0),
       topics,
     };
@@ -331,16 +427,28 @@ async function counterTotal(metrics: PipelineMetrics): Promise<number> {
   return data.values.reduce((a, v) => a + v.value, 0);
 }
 
-async function waitUntil(clock: Clock, check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+async function waitUntil(
+  clock: Clock,
+  check: () => boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = clock.nowMs() + timeoutMs;
   while (!check()) {
-    if (clock.nowMs() > deadline) throw new Error(`demo: timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (clock.nowMs() > deadline)
+      throw new Error(`demo: timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 /** Reads one raw record (as the broker holds it) at a partition offset. */
-async function readRecord(transport: Transport, topic: string, partition: number, offset: string, groupId: string): Promise<ConsumedRecord> {
+async function readRecord(
+  transport: Transport,
+  topic: string,
+  partition: number,
+  offset: string,
+  groupId: string,
+): Promise<ConsumedRecord> {
   const consumer = transport.consumer({ groupId });
   await consumer.connect();
   try {
@@ -355,7 +463,10 @@ async function readRecord(transport: Transport, topic: string, partition: number
     });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`demo: could not read ${topic}/${partition}@${offset}`)), 30_000);
+      timer = setTimeout(
+        () => reject(new Error(`demo: could not read ${topic}/${partition}@${offset}`)),
+        30_000,
+      );
     });
     try {
       return await Promise.race([got, timeout]);

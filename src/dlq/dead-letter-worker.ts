@@ -1,6 +1,11 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CryptoProvider } from '../crypto/provider.js';
-import type { ConsumedBatch, BatchControl, Transport, TransportConsumer } from '../kafka/transport.js';
+import type {
+  ConsumedBatch,
+  BatchControl,
+  Transport,
+  TransportConsumer,
+} from '../kafka/transport.js';
 import type { Clock } from '../runtime/clock.js';
 import { toQuarantineEntry, type SigningKeysOf } from './quarantine-ingestor.js';
 import type { QuarantineStore } from './quarantine-store.js';
@@ -46,7 +51,9 @@ export class DeadLetterWorker {
     this.#o = options;
     this.#consumer = options.transport.consumer({
       groupId: options.groupId ?? 'sealpost-dlq-worker',
-      ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
+      ...(options.sessionTimeoutMs === undefined
+        ? {}
+        : { sessionTimeoutMs: options.sessionTimeoutMs }),
     });
     const store = options.store;
     const clock = options.clock;
@@ -106,13 +113,19 @@ export class DeadLetterWorker {
     await this.#consumer.connect();
     await this.#consumer.subscribe({ topics: [this.#o.deadLetterTopic], fromBeginning: true });
     this.#consumer.onCrash(({ error, willRestart }) => {
-      this.#o.logger.error({ code: (error as { code?: string }).code, willRestart }, 'dead-letter consumer crashed');
+      this.#o.logger.error(
+        { code: (error as { code?: string }).code, willRestart },
+        'dead-letter consumer crashed',
+      );
     });
     this.#running = true;
     await this.#consumer.run({
       eachBatch: (batch, control) => this.#handleBatch(batch, control),
       onHandlerError: (err, at) =>
-        this.#o.logger.warn({ code: (err as { code?: string }).code, ...at }, 'dead-letter batch failed; will retry'),
+        this.#o.logger.warn(
+          { code: (err as { code?: string }).code, ...at },
+          'dead-letter batch failed; will retry',
+        ),
     });
     this.#o.logger.info({ topic: this.#o.deadLetterTopic }, 'dead-letter worker started');
   }
@@ -127,7 +140,12 @@ export class DeadLetterWorker {
     for (const e of entries) this.#stored.inc({ reason: e.reason });
     const last = batch.records[batch.records.length - 1]!;
     await this.#consumer.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString(), metadata: null },
+      {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: (BigInt(last.offset) + 1n).toString(),
+        metadata: null,
+      },
     ]);
     control.resolveOffset(last.offset);
     this.#lastBatchAtMs = now;

@@ -47,7 +47,10 @@ export function toQuarantineEntry(
   };
   const unrecognised: NewQuarantineEntry = {
     ...base,
-    headers: record.headers.map((h) => ({ key: h.key, value: h.value === null ? null : h.value.toString('base64') })),
+    headers: record.headers.map((h) => ({
+      key: h.key,
+      value: h.value === null ? null : h.value.toString('base64'),
+    })),
     reason: 'unrecognised',
     sourceTopic: null,
     sourcePartition: null,

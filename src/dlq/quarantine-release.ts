@@ -2,7 +2,8 @@ import { SealpostError } from '../errors.js';
 import type { TransportHeader, TransportProducer } from '../kafka/transport.js';
 import type { QuarantineEntry, QuarantineStore } from './quarantine-store.js';
 
-export type ReleaseErrorCode = 'QUARANTINE_NOT_FOUND' | 'QUARANTINE_NO_SOURCE' | 'QUARANTINE_UNVERIFIED';
+export type ReleaseErrorCode =
+  'QUARANTINE_NOT_FOUND' | 'QUARANTINE_NO_SOURCE' | 'QUARANTINE_UNVERIFIED';
 
 export class QuarantineReleaseError extends SealpostError {
   declare readonly code: ReleaseErrorCode;
@@ -78,7 +79,10 @@ async function targetPartition(
   producer: TransportProducer,
 ): Promise<number> {
   const partitions = await producer.partitions(topic);
-  if (entry.sourcePartition !== null && partitions.some((p) => p.partition === entry.sourcePartition)) {
+  if (
+    entry.sourcePartition !== null &&
+    partitions.some((p) => p.partition === entry.sourcePartition)
+  ) {
     return entry.sourcePartition;
   }
   return producer.partitionFor(topic, entry.key === null ? null : Buffer.from(entry.key));

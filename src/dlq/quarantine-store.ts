@@ -7,14 +7,7 @@ export type QuarantineStatus = 'quarantined' | 'released';
 
 /** `unrecognised` is for records on the dead-letter topic that are not sealpost dead letters. */
 export type QuarantineReason =
-  | 'MALFORMED'
-  | 'CONTEXT'
-  | 'HEADER'
-  | 'MESSAGE'
-  | 'STALE'
-  | 'SCHEMA'
-  | 'PAYLOAD'
-  | 'unrecognised';
+  'MALFORMED' | 'CONTEXT' | 'HEADER' | 'MESSAGE' | 'STALE' | 'SCHEMA' | 'PAYLOAD' | 'unrecognised';
 
 export interface QuarantineHeader {
   readonly key: string;

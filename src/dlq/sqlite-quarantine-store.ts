@@ -143,7 +143,8 @@ export class SqliteQuarantineStore implements QuarantineStore {
   }
 
   get(id: number): QuarantineEntry | undefined {
-    const row = this.#db.prepare('SELECT * FROM quarantine WHERE id = ?').get(id) as Row | undefined;
+    const row = this.#db.prepare('SELECT * FROM quarantine WHERE id = ?').get(id) as
+      Row | undefined;
     return row ? fromRow(row) : undefined;
   }
 
@@ -197,7 +198,9 @@ export class SqliteQuarantineStore implements QuarantineStore {
 
   countsByReason(): Record<string, number> {
     const rows = this.#db
-      .prepare("SELECT reason, COUNT(*) AS n FROM quarantine WHERE status = 'quarantined' GROUP BY reason")
+      .prepare(
+        "SELECT reason, COUNT(*) AS n FROM quarantine WHERE status = 'quarantined' GROUP BY reason",
+      )
       .all() as { reason: string; n: number }[];
     return Object.fromEntries(rows.map((r) => [r.reason, r.n]));
   }

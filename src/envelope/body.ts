@@ -1,4 +1,13 @@
-import { copyBytes, isU53, readU16, readU32, readU64, writeU16, writeU32, writeU64 } from './bytes.js';
+import {
+  copyBytes,
+  isU53,
+  readU16,
+  readU32,
+  readU64,
+  writeU16,
+  writeU32,
+  writeU64,
+} from './bytes.js';
 import { BODY_FIXED_BYTES, BODY_VERSION, MESSAGE_ID_BYTES, SCHEMA_FP_BYTES } from './constants.js';
 
 /**
@@ -71,7 +80,11 @@ export function parseBody(buf: Uint8Array, memo?: ContentTypeMemo): MessageBody 
   if (ctLen > buf.length - off - 4) return null;
   const ctBytes = buf.subarray(off, off + ctLen);
   let contentType: string;
-  if (memo !== undefined && memo.bytes.length === ctLen && Buffer.compare(memo.bytes, ctBytes) === 0) {
+  if (
+    memo !== undefined &&
+    memo.bytes.length === ctLen &&
+    Buffer.compare(memo.bytes, ctBytes) === 0
+  ) {
     contentType = memo.text;
   } else {
     try {
@@ -90,7 +103,10 @@ export function parseBody(buf: Uint8Array, memo?: ContentTypeMemo): MessageBody 
   if (payloadLen !== buf.length - off) return null;
   const out = new Uint8Array(MESSAGE_ID_BYTES + SCHEMA_FP_BYTES + payloadLen);
   out.set(buf.subarray(1, 1 + MESSAGE_ID_BYTES), 0);
-  out.set(buf.subarray(1 + MESSAGE_ID_BYTES + 16, 1 + MESSAGE_ID_BYTES + 16 + SCHEMA_FP_BYTES), MESSAGE_ID_BYTES);
+  out.set(
+    buf.subarray(1 + MESSAGE_ID_BYTES + 16, 1 + MESSAGE_ID_BYTES + 16 + SCHEMA_FP_BYTES),
+    MESSAGE_ID_BYTES,
+  );
   out.set(buf.subarray(off), MESSAGE_ID_BYTES + SCHEMA_FP_BYTES);
   return {
     messageId: out.subarray(0, MESSAGE_ID_BYTES),

@@ -29,7 +29,11 @@ export function hash128(provider: CryptoProvider, ...parts: readonly Uint8Array[
 }
 
 /** `MAC(k, x)` = keyed BLAKE2b with a 16-byte output. */
-export function mac16(provider: CryptoProvider, key: Uint8Array, ...parts: readonly Uint8Array[]): Uint8Array {
+export function mac16(
+  provider: CryptoProvider,
+  key: Uint8Array,
+  ...parts: readonly Uint8Array[]
+): Uint8Array {
   const out = new Uint8Array(16);
   provider.hash(out, parts.length === 1 ? parts[0]! : concatBytes(...parts), key);
   return out;
@@ -52,7 +56,11 @@ const KID_PREFIX: Record<KidAlgorithm, Uint8Array> = {
 };
 
 /** `kid(alg, pk) = H16(L(kid) ‖ u8 |alg| ‖ alg ‖ pk)`: a lookup hint, never a substitute for the key. */
-export function kid(provider: CryptoProvider, alg: KidAlgorithm, publicKey: Uint8Array): Uint8Array {
+export function kid(
+  provider: CryptoProvider,
+  alg: KidAlgorithm,
+  publicKey: Uint8Array,
+): Uint8Array {
   return hash128(provider, KID_PREFIX[alg], publicKey);
 }
 

@@ -131,7 +131,8 @@ class Cursor {
 }
 
 const TOPIC_CHAR = new Uint8Array(256);
-for (const c of 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-') TOPIC_CHAR[c.charCodeAt(0)] = 1;
+for (const c of 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-')
+  TOPIC_CHAR[c.charCodeAt(0)] = 1;
 
 /** True for a legal Kafka topic name (the only topics a header may carry). */
 export function isValidTopic(topic: string): boolean {
@@ -368,7 +369,12 @@ export function encodeSessionHeader(h: SessionHeaderFields): Uint8Array {
 }
 
 /** Size of a framed record value given its already-encoded header. */
-export function envelopeSize(headerBytesLength: number, seq: number, ctLength: number, tagCount: number): number {
+export function envelopeSize(
+  headerBytesLength: number,
+  seq: number,
+  ctLength: number,
+  tagCount: number,
+): number {
   return (
     FRAME_PREFIX_BYTES +
     headerBytesLength +

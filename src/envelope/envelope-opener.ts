@@ -8,7 +8,12 @@ import { copyBytes } from './bytes.js';
 import { EnvelopeDecoder, type EnvelopeDecodeLimits } from './envelope-codec.js';
 import { EnvelopeError } from './errors.js';
 import { HeaderCache } from './header-cache.js';
-import { checkSender, findSlot, openSessionHeader, type RecipientKeyPair } from './open-session-header.js';
+import {
+  checkSender,
+  findSlot,
+  openSessionHeader,
+  type RecipientKeyPair,
+} from './open-session-header.js';
 import type { OpenedMessage, OpenPolicy, RecordContext } from './opened-session.js';
 import type { ReplayWindow } from './replay-window.js';
 import type { SenderResolver } from './sender-resolver.js';
@@ -56,7 +61,9 @@ export class EnvelopeOpener {
     this.#opts = opts;
     this.#keys = opts.recipientKeys;
     this.#decoder = new EnvelopeDecoder(opts.limits);
-    this.cache = opts.cache ?? new HeaderCache({ provider: opts.provider, maxSessions: 1024, maxRejected: 4096 });
+    this.cache =
+      opts.cache ??
+      new HeaderCache({ provider: opts.provider, maxSessions: 1024, maxRejected: 4096 });
   }
 
   /** Replaces our usable box keys (rotation); cached sessions of a dropped key are cleared. */
@@ -87,14 +94,19 @@ export class EnvelopeOpener {
         const s = cached.session;
         try {
           checkSender(o.resolver.resolveSender(s.senderKid, s.topic), s.createdAtMs, o.policy);
-          if (!o.resolver.mayReceive(s.recipientKid, s.topic)) throw new EnvelopeError('RECIPIENT_NOT_ALLOWED');
+          if (!o.resolver.mayReceive(s.recipientKid, s.topic))
+            throw new EnvelopeError('RECIPIENT_NOT_ALLOWED');
         } catch (err) {
           this.cache.deleteSession(hh);
           throw err;
         }
         cached.epoch = epoch;
       }
-      return cached.session.openMessage(env, ctx, hooks.window?.(cached.session.replayKey(ctx.partition)));
+      return cached.session.openMessage(
+        env,
+        ctx,
+        hooks.window?.(cached.session.replayKey(ctx.partition)),
+      );
     }
 
     if (hooks.admit !== undefined && !hooks.admit()) return { kind: 'throttled' };
@@ -117,7 +129,10 @@ export class EnvelopeOpener {
   #headerKey(headerBytes: Uint8Array): string {
     const last = this.#lastHeader;
     // The decoder hands back the same header copy for a repeated header: usually an identity check.
-    if (last === headerBytes || (last.length === headerBytes.length && Buffer.compare(last, headerBytes) === 0)) {
+    if (
+      last === headerBytes ||
+      (last.length === headerBytes.length && Buffer.compare(last, headerBytes) === 0)
+    ) {
       return this.#lastHh;
     }
     const hh = this.cache.keyOf(headerBytes);

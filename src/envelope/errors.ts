@@ -6,13 +6,7 @@ import { SealpostError } from '../errors.js';
  * on the hidden sender.
  */
 export type EnvelopeCoarseClass =
-  | 'MALFORMED'
-  | 'CONTEXT'
-  | 'HEADER'
-  | 'MESSAGE'
-  | 'STALE'
-  | 'SCHEMA'
-  | 'PAYLOAD';
+  'MALFORMED' | 'CONTEXT' | 'HEADER' | 'MESSAGE' | 'STALE' | 'SCHEMA' | 'PAYLOAD';
 
 /** Every detailed rejection code and its coarse class (docs/SPEC.md §Rejections mirrors this table). */
 export const ENVELOPE_ERROR_CLASSES = {

@@ -43,9 +43,14 @@ export interface EnvelopeStructure {
  * Decodes a record value's envelope structure. Throws EnvelopeError (coarse class MALFORMED) for
  * anything that is not a canonical sealpost envelope, exactly like decodeEnvelope.
  */
-export function inspectEnvelope(value: Uint8Array, options: { readonly maxCiphertextBytes: number }): EnvelopeStructure {
+export function inspectEnvelope(
+  value: Uint8Array,
+  options: { readonly maxCiphertextBytes: number },
+): EnvelopeStructure {
   const schemaId =
-    value.length >= FRAME_PREFIX_BYTES ? ((value[1]! << 24) | (value[2]! << 16) | (value[3]! << 8) | value[4]!) >>> 0 : 0;
+    value.length >= FRAME_PREFIX_BYTES
+      ? ((value[1]! << 24) | (value[2]! << 16) | (value[3]! << 8) | value[4]!) >>> 0
+      : 0;
   const decoded = decodeEnvelope(value, {
     envelopeSchemaId: schemaId,
     namespace: namespaceCandidate(value),
@@ -65,7 +70,8 @@ function namespaceCandidate(value: Uint8Array): Uint8Array {
   return value.subarray(start, start + NAMESPACE_BYTES);
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+const hex = (b: Uint8Array): string =>
+  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 function structureOf(schemaId: number, total: number, d: DecodedEnvelope): EnvelopeStructure {
   return {

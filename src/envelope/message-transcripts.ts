@@ -38,7 +38,9 @@ export class MessageTranscripts {
     this.#provider = provider;
     this.#aad.set(LABELS.aad, 0);
     this.#aad.set(sessionHash, LABELS.aad.length);
-    this.#digestIn = new Uint8Array(LABELS.digest.length + CTX_MAX + NONCE_BYTES + 4 + initialCiphertextBytes);
+    this.#digestIn = new Uint8Array(
+      LABELS.digest.length + CTX_MAX + NONCE_BYTES + 4 + initialCiphertextBytes,
+    );
     this.#digestIn.set(LABELS.digest, 0);
     this.#keyIn = new Uint8Array(LABELS.recordKey.length + 256);
     this.#keyIn.set(LABELS.recordKey, 0);
@@ -68,7 +70,8 @@ export class MessageTranscripts {
         this.#keyIn = grown;
       }
       this.#keyIn.set(recordKey, LABELS.recordKey.length);
-      if (this.#keyView.length !== need || this.#keyView.buffer !== this.#keyIn.buffer) this.#keyView = this.#keyIn.subarray(0, need);
+      if (this.#keyView.length !== need || this.#keyView.buffer !== this.#keyIn.buffer)
+        this.#keyView = this.#keyIn.subarray(0, need);
       this.#provider.hash(this.#kbHash, this.#keyView);
       o += HASH_BYTES;
     }
@@ -97,7 +100,8 @@ export class MessageTranscripts {
     // ctx = aad minus its label: copied byte by byte (≤ 78 bytes) to avoid a view allocation.
     const a = this.#aad;
     const d = this.#digestIn;
-    for (let i = 0, j = LABELS.aad.length, k = LABELS.digest.length; i < this.#ctxLength; i++) d[k + i] = a[j + i]!;
+    for (let i = 0, j = LABELS.aad.length, k = LABELS.digest.length; i < this.#ctxLength; i++)
+      d[k + i] = a[j + i]!;
     writeU32(d, nonceOffset + NONCE_BYTES, ctLength);
     this.#ctOffset = nonceOffset + NONCE_BYTES + 4;
     const viewsFor = this.#ctxLength * 0x1_0000_0000 + ctLength;

@@ -24,7 +24,12 @@ import { EnvelopeError } from './errors.js';
 import { KDF_ID_COMMIT, KDF_ID_MESSAGE_KEY, KDF_ID_PRIVATE_KEY } from './labels.js';
 import { OpenedSession, type OpenPolicy } from './opened-session.js';
 import type { SenderRecord, SenderResolver } from './sender-resolver.js';
-import { buildHeaderPublic, buildHeaderTbs, privateAadInput, PRIVATE_SIG_OFFSET } from './transcripts.js';
+import {
+  buildHeaderPublic,
+  buildHeaderTbs,
+  privateAadInput,
+  PRIVATE_SIG_OFFSET,
+} from './transcripts.js';
 
 /** One of our box keys (active or retiring, never revoked: the caller passes only usable keys). */
 export interface RecipientKeyPair {
@@ -40,7 +45,10 @@ export interface SlotMatch {
 }
 
 /** Step 3: our kid among the header's slots; undefined means NOT_ADDRESSED (skip, count, commit). */
-export function findSlot(header: SessionHeaderFields, keys: readonly RecipientKeyPair[]): SlotMatch | undefined {
+export function findSlot(
+  header: SessionHeaderFields,
+  keys: readonly RecipientKeyPair[],
+): SlotMatch | undefined {
   const kids = header.kids;
   for (let i = 0; i < kids.length; i++) {
     const k = kids[i]!;
@@ -77,7 +85,8 @@ export function checkSender(
       throw new EnvelopeError('SENDER_REVOKED');
     }
   }
-  if (createdAtMs < sender.validFromMs || createdAtMs > sender.validUntilMs) throw new EnvelopeError('SENDER_NOT_VALID');
+  if (createdAtMs < sender.validFromMs || createdAtMs > sender.validUntilMs)
+    throw new EnvelopeError('SENDER_NOT_VALID');
   if (!sender.maySendOnTopic) throw new EnvelopeError('SENDER_NOT_ALLOWED');
 }
 
@@ -124,7 +133,8 @@ export function openSessionHeader(
     const streamId = copyBytes(privatePlain, 21, 21 + STREAM_ID_BYTES);
     const sig = privatePlain.subarray(PRIVATE_SIG_OFFSET, PRIVATE_PLAINTEXT_BYTES);
     if ((flags & ~KNOWN_FLAGS) !== 0) throw new EnvelopeError('BAD_FLAGS');
-    if (createdAtMs < 0 || expiresAtMs < 0 || createdAtMs > expiresAtMs) throw new EnvelopeError('BAD_HEADER_TIMES');
+    if (createdAtMs < 0 || expiresAtMs < 0 || createdAtMs > expiresAtMs)
+      throw new EnvelopeError('BAD_HEADER_TIMES');
     if (maxMessages < 1 || expiresAtMs - createdAtMs > policy.maxSessionLifetimeMs) {
       throw new EnvelopeError('BAD_SESSION_LIMITS');
     }
@@ -135,11 +145,13 @@ export function openSessionHeader(
     const senderKid = copyBytes(opened, SEED_BYTES + MAC_KEY_BYTES, BOX_PLAINTEXT_BYTES);
     const sender = opts.resolver.resolveSender(senderKid, header.topic);
     checkSender(sender, createdAtMs, policy);
-    if (!opts.resolver.mayReceive(key.kid, header.topic)) throw new EnvelopeError('RECIPIENT_NOT_ALLOWED');
+    if (!opts.resolver.mayReceive(key.kid, header.topic))
+      throw new EnvelopeError('RECIPIENT_NOT_ALLOWED');
 
     const priv = { createdAtMs, expiresAtMs, maxMessages, flags, streamId };
     const tbs = buildHeaderTbs(headerPublic, senderKid, priv);
-    if (!p.verifyDetached(sig, tbs, sender.signingPublicKey)) throw new EnvelopeError('BAD_HEADER_SIGNATURE');
+    if (!p.verifyDetached(sig, tbs, sender.signingPublicKey))
+      throw new EnvelopeError('BAD_HEADER_SIGNATURE');
 
     macKey = copyBytes(opened, SEED_BYTES, SEED_BYTES + MAC_KEY_BYTES);
     const session = new OpenedSession({

@@ -165,7 +165,8 @@ export class OpenedSession {
    */
   openMessage(env: DecodedEnvelope, ctx: RecordContext, window?: ReplayWindow): OpenMessageResult {
     if (this.#closed) throw new EnvelopeUsageError('SESSION_CLOSED', 'opened session is closed');
-    if (ctx.topic !== this.topic || env.header.topic !== this.topic) throw new EnvelopeError('TOPIC_MISMATCH');
+    if (ctx.topic !== this.topic || env.header.topic !== this.topic)
+      throw new EnvelopeError('TOPIC_MISMATCH');
     const p = this.#provider;
     const t = this.#t;
     const ct = env.ct;
@@ -180,7 +181,10 @@ export class OpenedSession {
     t.ciphertextView().set(ct);
     t.computeDigest();
     t.computeTag(this.#tag, this.#macKey, this.slot, this.recipientKid);
-    if (!p.equalConstantTime(this.#tag, theirTag) || !p.equalConstantTime(kidAtSlot, this.recipientKid)) {
+    if (
+      !p.equalConstantTime(this.#tag, theirTag) ||
+      !p.equalConstantTime(kidAtSlot, this.recipientKid)
+    ) {
       throw new EnvelopeError('BAD_TAG');
     }
 
@@ -214,12 +218,16 @@ export class OpenedSession {
         if (bodyLen < 0) throw new EnvelopeError('BAD_BODY');
         const sig = plain.subarray(lb + bodyLen, lb + plainLen);
         const sigInput = t.messageSignatureInput(plain.subarray(0, lb + bodyLen));
-        if (!p.verifyDetached(sig, sigInput, this.#senderPk)) throw new EnvelopeError('BAD_MESSAGE_SIGNATURE');
+        if (!p.verifyDetached(sig, sigInput, this.#senderPk))
+          throw new EnvelopeError('BAD_MESSAGE_SIGNATURE');
       }
       const body = parseBody(plain.subarray(lb, lb + bodyLen), this.#contentType);
       if (body === null) throw new EnvelopeError('BAD_BODY');
       const skew = this.#policy.skewMs;
-      if (body.createdAtMs < this.createdAtMs - skew || body.createdAtMs > this.expiresAtMs + skew) {
+      if (
+        body.createdAtMs < this.createdAtMs - skew ||
+        body.createdAtMs > this.expiresAtMs + skew
+      ) {
         throw new EnvelopeError('CREATED_OUTSIDE_SESSION');
       }
       const maxAge = this.#policy.maxRecordAgeMs;

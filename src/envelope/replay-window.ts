@@ -21,12 +21,21 @@ const BITMAP_BYTES = REPLAY_WINDOW_BITS / 8;
 export type ReplayVerdict = 'fresh' | 'duplicate' | 'stale';
 
 /** The map key of a window, stable text: `hex(senderKid).hex(streamId).topic.partition`. */
-export function replayKeyOf(senderKid: Uint8Array, streamId: Uint8Array, topic: string, partition: number): string {
+export function replayKeyOf(
+  senderKid: Uint8Array,
+  streamId: Uint8Array,
+  topic: string,
+  partition: number,
+): string {
   return `${replayKeyPrefix(senderKid, streamId, topic)}${partition}`;
 }
 
 /** replayKeyOf without the partition (sessions precompute it). */
-export function replayKeyPrefix(senderKid: Uint8Array, streamId: Uint8Array, topic: string): string {
+export function replayKeyPrefix(
+  senderKid: Uint8Array,
+  streamId: Uint8Array,
+  topic: string,
+): string {
   return `${Buffer.from(senderKid).toString('hex')}.${Buffer.from(streamId).toString('hex')}.${topic}.`;
 }
 
@@ -72,9 +81,11 @@ export class ReplayWindow {
    * a stale seq is refused (the caller checked first).
    */
   mark(seq: number, nowMs: number): void {
-    if (!isU53(seq)) throw new EnvelopeUsageError('ARGUMENT_INVALID', 'seq must be an integer in [0, 2^53)');
+    if (!isU53(seq))
+      throw new EnvelopeUsageError('ARGUMENT_INVALID', 'seq must be an integer in [0, 2^53)');
     const h = this.#highest;
-    if (seq <= h - REPLAY_WINDOW_BITS) throw new EnvelopeUsageError('ARGUMENT_INVALID', 'seq is behind the window');
+    if (seq <= h - REPLAY_WINDOW_BITS)
+      throw new EnvelopeUsageError('ARGUMENT_INVALID', 'seq is behind the window');
     if (seq > h) {
       if (this.#shrunk || seq - h >= REPLAY_WINDOW_BITS || h < 0) {
         this.#bits.fill(0);
@@ -149,7 +160,8 @@ export class ReplayWindow {
     if ((flags & ~FLAG_SHRUNK) !== 0) invalid('flags');
     const highestPlus1 = readU64(bytes, 2);
     const lastSeenMs = readU64(bytes, 10);
-    if (highestPlus1 < 0 || highestPlus1 > Number.MAX_SAFE_INTEGER || lastSeenMs < 0) invalid('range');
+    if (highestPlus1 < 0 || highestPlus1 > Number.MAX_SAFE_INTEGER || lastSeenMs < 0)
+      invalid('range');
     const shrunk = (flags & FLAG_SHRUNK) !== 0;
     const empty = highestPlus1 === 0;
     if (shrunk && empty) invalid('shrunk empty window');
@@ -161,7 +173,8 @@ export class ReplayWindow {
     if (withBitmap) {
       for (let i = 0; i < WORDS; i++) {
         const o = HEAD_BYTES + i * 4;
-        w.#bits[i] = (bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16) | (bytes[o + 3]! << 24)) >>> 0;
+        w.#bits[i] =
+          (bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16) | (bytes[o + 3]! << 24)) >>> 0;
       }
       if (w.check(w.#highest) !== 'duplicate') invalid('highest not marked');
       // Bits for seqs below 0 cannot be set.

@@ -167,26 +167,24 @@ export class SealingSession {
   #lastContentTypeBytes: Uint8Array = new Uint8Array(0);
 
   /** Use createSealingSession. */
-  constructor(
-    init: {
-      provider: CryptoProvider;
-      clock: Clock;
-      schemaId: number;
-      topic: string;
-      sessionId: Uint8Array;
-      senderKid: Uint8Array;
-      priv: SessionPrivateFields;
-      kids: Uint8Array[];
-      macKeys: Uint8Array[];
-      kMsg: Uint8Array;
-      sessionHash: Uint8Array;
-      headerBytes: Uint8Array;
-      signingKey: Uint8Array | null;
-      padding: PaddingPolicy;
-      maxCt: number;
-      random: (out: Uint8Array) => void;
-    },
-  ) {
+  constructor(init: {
+    provider: CryptoProvider;
+    clock: Clock;
+    schemaId: number;
+    topic: string;
+    sessionId: Uint8Array;
+    senderKid: Uint8Array;
+    priv: SessionPrivateFields;
+    kids: Uint8Array[];
+    macKeys: Uint8Array[];
+    kMsg: Uint8Array;
+    sessionHash: Uint8Array;
+    headerBytes: Uint8Array;
+    signingKey: Uint8Array | null;
+    padding: PaddingPolicy;
+    maxCt: number;
+    random: (out: Uint8Array) => void;
+  }) {
     this.#provider = init.provider;
     this.#clock = init.clock;
     this.#schemaId = init.schemaId;
@@ -227,14 +225,18 @@ export class SealingSession {
   /** Seals one message into a record value (throws EnvelopeUsageError on misuse). */
   seal(input: SealInput): SealedMessage {
     if (this.#closed) throw new EnvelopeUsageError('SESSION_CLOSED', 'sealing session is closed');
-    if (this.#sent >= this.maxMessages) throw new EnvelopeUsageError('SESSION_EXHAUSTED', 'maxMessages reached');
+    if (this.#sent >= this.maxMessages)
+      throw new EnvelopeUsageError('SESSION_EXHAUSTED', 'maxMessages reached');
     const now = this.#clock.nowMs();
-    if (now >= this.expiresAtMs) throw new EnvelopeUsageError('SESSION_EXPIRED', 'sealing session expired');
+    if (now >= this.expiresAtMs)
+      throw new EnvelopeUsageError('SESSION_EXPIRED', 'sealing session expired');
     const { partition, seq, key, schemaFp, payload } = input;
     if (!isU32(partition) || partition > 0x7fff_ffff) bad('partition must be a non-negative int32');
     if (!isU53(seq)) bad('seq must be an integer in [0, 2^53)');
-    if (!(payload instanceof Uint8Array) || payload.length > 0xffff_ffff) bad('payload must be bytes');
-    if (!(schemaFp instanceof Uint8Array) || schemaFp.length !== SCHEMA_FP_BYTES) bad('schemaFp must be 16 bytes');
+    if (!(payload instanceof Uint8Array) || payload.length > 0xffff_ffff)
+      bad('payload must be bytes');
+    if (!(schemaFp instanceof Uint8Array) || schemaFp.length !== SCHEMA_FP_BYTES)
+      bad('schemaFp must be 16 bytes');
     if (key !== null && !(key instanceof Uint8Array)) bad('key must be bytes or null');
     const entityVersion = input.entityVersion ?? 0;
     if (!isU53(entityVersion)) bad('entityVersion must be an integer in [0, 2^53)');
@@ -334,7 +336,11 @@ export class SealingSession {
 export function createSealingSession(opts: SealingSessionOptions): SealingSession {
   const p = opts.provider;
   const random = opts.random ?? ((out: Uint8Array) => p.randomFill(out));
-  if (!Number.isInteger(opts.envelopeSchemaId) || opts.envelopeSchemaId < 0 || opts.envelopeSchemaId > 0xffff_ffff)
+  if (
+    !Number.isInteger(opts.envelopeSchemaId) ||
+    opts.envelopeSchemaId < 0 ||
+    opts.envelopeSchemaId > 0xffff_ffff
+  )
     bad('envelopeSchemaId must be a u32');
   if (opts.namespace.length !== NAMESPACE_BYTES) bad('namespace must be 16 bytes');
   if (!isValidTopic(opts.topic)) bad('topic must be a legal Kafka topic name');
@@ -342,7 +348,8 @@ export function createSealingSession(opts: SealingSessionOptions): SealingSessio
   if (opts.senderSigningSecretKey.length !== 64) bad('senderSigningSecretKey must be 64 bytes');
   if (!Number.isInteger(opts.maxMessages) || opts.maxMessages < 1 || opts.maxMessages > 0xffff_ffff)
     bad('maxMessages must be an integer in [1, 2^32)');
-  if (!Number.isSafeInteger(opts.lifetimeMs) || opts.lifetimeMs < 0) bad('lifetimeMs must be a non-negative integer');
+  if (!Number.isSafeInteger(opts.lifetimeMs) || opts.lifetimeMs < 0)
+    bad('lifetimeMs must be a non-negative integer');
   const n = opts.recipients.length;
   if (n < 1 || n > MAX_RECIPIENTS) bad(`1 to ${MAX_RECIPIENTS} recipients`);
   const padding = opts.padding ?? DEFAULT_PADDING;
@@ -350,8 +357,10 @@ export function createSealingSession(opts: SealingSessionOptions): SealingSessio
     bad('padding blockBytes must be a positive integer');
 
   const recipients = opts.recipients.map((r) => {
-    if (r.kid.length !== KID_BYTES || r.publicKey.length !== 32) bad('recipient kid 16 bytes, public key 32 bytes');
-    if (compareBytes(computeKid(p, 'x25519', r.publicKey), r.kid) !== 0) bad('recipient kid does not match its key');
+    if (r.kid.length !== KID_BYTES || r.publicKey.length !== 32)
+      bad('recipient kid 16 bytes, public key 32 bytes');
+    if (compareBytes(computeKid(p, 'x25519', r.publicKey), r.kid) !== 0)
+      bad('recipient kid does not match its key');
     return r;
   });
   recipients.sort((a, b) => compareBytes(a.kid, b.kid));
@@ -413,7 +422,13 @@ export function createSealingSession(opts: SealingSessionOptions): SealingSessio
     const sessionHash = hash256(p, tbs);
     const privatePlain = buildPrivatePlaintext(priv, sig);
     const privateCt = new Uint8Array(privatePlain.length + AEAD_TAG_BYTES);
-    p.aeadEncrypt(privateCt, privatePlain, hash256(p, privateAadInput(headerPublic)), new Uint8Array(NONCE_BYTES), kPriv);
+    p.aeadEncrypt(
+      privateCt,
+      privatePlain,
+      hash256(p, privateAadInput(headerPublic)),
+      new Uint8Array(NONCE_BYTES),
+      kPriv,
+    );
     const headerBytes = encodeSessionHeader({ ...publicFields, private: privateCt });
     if (commit.length !== COMMIT_BYTES) bad('internal: commitment size');
     const session = new SealingSession({

@@ -23,7 +23,14 @@ import { LABELS } from './labels.js';
 export function buildHeaderPublic(h: SessionHeaderFields): Uint8Array {
   const n = h.kids.length;
   const out = new Uint8Array(
-    2 + SESSION_ID_BYTES + NAMESPACE_BYTES + 2 + h.topic.length + 1 + n * (KID_BYTES + BOX_BYTES) + COMMIT_BYTES,
+    2 +
+      SESSION_ID_BYTES +
+      NAMESPACE_BYTES +
+      2 +
+      h.topic.length +
+      1 +
+      n * (KID_BYTES + BOX_BYTES) +
+      COMMIT_BYTES,
   );
   let o = 0;
   out[o++] = h.version;
@@ -68,9 +75,15 @@ function writePrivateFields(out: Uint8Array, off: number, p: SessionPrivateField
  * `headerTBS = L(header-sig) ‖ headerPublic ‖ senderKid ‖ u64 createdAtMs ‖ u64 expiresAtMs ‖
  * u32 maxMessages ‖ u8 flags ‖ streamId`.
  */
-export function buildHeaderTbs(headerPublic: Uint8Array, senderKid: Uint8Array, p: SessionPrivateFields): Uint8Array {
+export function buildHeaderTbs(
+  headerPublic: Uint8Array,
+  senderKid: Uint8Array,
+  p: SessionPrivateFields,
+): Uint8Array {
   const l = LABELS.headerSig;
-  const out = new Uint8Array(l.length + headerPublic.length + KID_BYTES + 8 + 8 + 4 + 1 + STREAM_ID_BYTES);
+  const out = new Uint8Array(
+    l.length + headerPublic.length + KID_BYTES + 8 + 8 + 4 + 1 + STREAM_ID_BYTES,
+  );
   out.set(l, 0);
   out.set(headerPublic, l.length);
   out.set(senderKid, l.length + headerPublic.length);

@@ -100,7 +100,11 @@ export function verifyDeadLetter(
 ): boolean {
   if (!/^[0-9a-f]{128}$/.test(m.sig)) return false;
   const { sig, ...unsigned } = m;
-  return crypto.verifyDetached(new Uint8Array(Buffer.from(sig, 'hex')), canonical(unsigned), consumerPublicKey);
+  return crypto.verifyDetached(
+    new Uint8Array(Buffer.from(sig, 'hex')),
+    canonical(unsigned),
+    consumerPublicKey,
+  );
 }
 
 export function encodeDeadLetterMetadata(m: DeadLetterMetadata): Buffer {
@@ -129,7 +133,8 @@ export function decodeDeadLetterMetadata(bytes: Uint8Array): DeadLetterMetadata 
     return null;
   }
   const isStr = (x: unknown, max: number): x is string => typeof x === 'string' && x.length <= max;
-  const hex = (x: unknown): boolean => x === '' || (typeof x === 'string' && /^[0-9a-f]{64}$/.test(x));
+  const hex = (x: unknown): boolean =>
+    x === '' || (typeof x === 'string' && /^[0-9a-f]{64}$/.test(x));
   if (o.v !== 1) return null;
   if (!(COARSE_CLASSES as readonly unknown[]).includes(o.class)) return null;
   if (!isStr(o.topic, 249) || o.topic.length === 0) return null;
@@ -146,7 +151,8 @@ export function decodeDeadLetterMetadata(bytes: Uint8Array): DeadLetterMetadata 
   const entries = Object.entries(sd as Record<string, unknown>);
   if (entries.length > 8) return null;
   for (const [k, val] of entries) {
-    if (!/^[0-9a-f]{32}$/.test(k) || !isStr(val, 512) || !/^[A-Za-z0-9+/=]*$/.test(val)) return null;
+    if (!/^[0-9a-f]{32}$/.test(k) || !isStr(val, 512) || !/^[A-Za-z0-9+/=]*$/.test(val))
+      return null;
   }
   return o as unknown as DeadLetterMetadata;
 }

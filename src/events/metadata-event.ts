@@ -87,7 +87,8 @@ export function validateMetadataEvent(value: unknown): string[] {
   const v = value as Record<string, unknown>;
   const known: ReadonlySet<string> = new Set(EVENT_FIELDS);
   for (const key of Object.keys(v)) if (!known.has(key)) problems.push(`unknown field ${key}`);
-  if (typeof v.eventId !== 'string' || !HEX32.test(v.eventId)) problems.push('eventId must be 32 hex');
+  if (typeof v.eventId !== 'string' || !HEX32.test(v.eventId))
+    problems.push('eventId must be 32 hex');
   if (typeof v.type !== 'string' || !(METADATA_EVENT_TYPES as readonly string[]).includes(v.type)) {
     problems.push('type is not a known event type');
   }
@@ -99,7 +100,16 @@ export function validateMetadataEvent(value: unknown): string[] {
       problems.push(`${k} invalid`);
     }
   };
-  for (const k of ['messageId', 'sender', 'offset', 'ciphertextDigest', 'reason', 'detail', 'group', 'kid']) {
+  for (const k of [
+    'messageId',
+    'sender',
+    'offset',
+    'ciphertextDigest',
+    'reason',
+    'detail',
+    'group',
+    'kid',
+  ]) {
     optString(k, 256);
   }
   optString('topic', 249);

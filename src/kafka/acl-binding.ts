@@ -35,5 +35,13 @@ export interface AclBinding {
 
 /** A stable text key of a binding (for diffs and sets). */
 export function aclBindingKey(b: AclBinding): string {
-  return [b.principal, b.permission, b.operation, b.resourceType, b.patternType, b.resourceName, b.host].join('|');
+  return [
+    b.principal,
+    b.permission,
+    b.operation,
+    b.resourceType,
+    b.patternType,
+    b.resourceName,
+    b.host,
+  ].join('|');
 }

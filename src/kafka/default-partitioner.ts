@@ -14,7 +14,11 @@ export function murmur2(data: Uint8Array): number {
   const length4 = length >>> 2;
   for (let i = 0; i < length4; i++) {
     const i4 = i * 4;
-    let k = (data[i4]! & 0xff) | ((data[i4 + 1]! & 0xff) << 8) | ((data[i4 + 2]! & 0xff) << 16) | ((data[i4 + 3]! & 0xff) << 24);
+    let k =
+      (data[i4]! & 0xff) |
+      ((data[i4 + 1]! & 0xff) << 8) |
+      ((data[i4 + 2]! & 0xff) << 16) |
+      ((data[i4 + 3]! & 0xff) << 24);
     k = Math.imul(k, M);
     k ^= k >>> 24;
     k = Math.imul(k, M);
@@ -59,16 +63,22 @@ export class DefaultPartitioner {
   partition(topic: string, key: Uint8Array | null, partitions: readonly PartitionInfo[]): number {
     const numPartitions = partitions.length;
     if (numPartitions === 0) {
-      throw new TransportError('TOPIC_NOT_FOUND', 'the topic has no partitions in the current metadata', {
-        retriable: true,
-      });
+      throw new TransportError(
+        'TOPIC_NOT_FOUND',
+        'the topic has no partitions in the current metadata',
+        {
+          retriable: true,
+        },
+      );
     }
     if (key !== null) {
       return toPositive(murmur2(key)) % numPartitions;
     }
     const next = (this.#counters.get(topic) ?? toPositive(this.startCounter(topic))) + 1;
     this.#counters.set(topic, next & 0x7fffffff);
-    const available = partitions.filter((p) => p.leader >= 0).sort((a, b) => a.partition - b.partition);
+    const available = partitions
+      .filter((p) => p.leader >= 0)
+      .sort((a, b) => a.partition - b.partition);
     if (available.length > 0) {
       return available[toPositive(next) % available.length]!.partition;
     }

@@ -9,10 +9,16 @@ import type { ConnectionOptions } from 'node:tls';
 import kafkajs from 'kafkajs';
 import type { Kafka as KafkaClient, KafkaConfig } from 'kafkajs';
 import { toHex } from '../keys/bytes.js';
-import type { DirectoryDocument, DirectoryTopicSource } from '../keys/directory/directory-document.js';
+import type {
+  DirectoryDocument,
+  DirectoryTopicSource,
+} from '../keys/directory/directory-document.js';
 import { documentEntries } from '../keys/directory/directory-document.js';
 import { DirectoryError } from '../keys/directory/directory-error.js';
-import type { RawDirectoryEntry, RawDirectorySnapshot } from '../keys/directory/directory-snapshot.js';
+import type {
+  RawDirectoryEntry,
+  RawDirectorySnapshot,
+} from '../keys/directory/directory-snapshot.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -73,11 +79,18 @@ export class KafkaDirectoryTopic implements DirectoryTopicSource {
 
   /** Writes every record, then the head, with acks=all in one batch. */
   async publish(doc: DirectoryDocument): Promise<void> {
-    const producer = this.#kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+    const producer = this.#kafka.producer({
+      allowAutoTopicCreation: false,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
     try {
       await producer.connect();
       // documentEntries lists the records first and the head last.
-      const messages = documentEntries(doc).entries.map((e) => ({ key: e.key, value: JSON.stringify(e.value) }));
+      const messages = documentEntries(doc).entries.map((e) => ({
+        key: e.key,
+        value: JSON.stringify(e.value),
+      }));
       await producer.send({ topic: this.#options.topic, acks: -1, messages });
     } catch (err) {
       throw unavailable('publish the directory', err);
@@ -94,7 +107,11 @@ export class KafkaDirectoryTopic implements DirectoryTopicSource {
     try {
       await admin.connect();
       const offsets = await admin.fetchTopicOffsets(topic);
-      ends = new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
+      ends = new Map(
+        offsets
+          .filter((o) => BigInt(o.high) > BigInt(o.low))
+          .map((o) => [o.partition, BigInt(o.high)]),
+      );
     } catch (err) {
       await admin.disconnect().catch(() => undefined);
       throw unavailable('read the directory topic offsets', err);
@@ -112,7 +129,10 @@ export class KafkaDirectoryTopic implements DirectoryTopicSource {
       await consumer.connect();
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
-        timer = setTimeout(() => reject(new Error('timed out')), this.#options.readTimeoutMs ?? 30_000);
+        timer = setTimeout(
+          () => reject(new Error('timed out')),
+          this.#options.readTimeoutMs ?? 30_000,
+        );
         timer.unref();
         consumer
           .run({
@@ -122,9 +142,13 @@ export class KafkaDirectoryTopic implements DirectoryTopicSource {
               if (end === undefined) return Promise.resolve();
               const offset = BigInt(message.offset);
               if (offset < end) {
-                entries.push({ key: message.key?.toString('utf8') ?? '', value: parseValue(message.value) });
+                entries.push({
+                  key: message.key?.toString('utf8') ?? '',
+                  value: parseValue(message.value),
+                });
               }
-              if (offset + 1n >= end && remaining.delete(partition) && remaining.size === 0) resolve();
+              if (offset + 1n >= end && remaining.delete(partition) && remaining.size === 0)
+                resolve();
               return Promise.resolve();
             },
           })
@@ -159,5 +183,7 @@ function parseValue(value: Buffer | null): unknown {
 
 function unavailable(what: string, err: unknown): DirectoryError {
   const name = err instanceof Error ? err.name : 'error';
-  return new DirectoryError('DIRECTORY_SOURCE_UNAVAILABLE', `could not ${what} (${name})`, { cause: err });
+  return new DirectoryError('DIRECTORY_SOURCE_UNAVAILABLE', `could not ${what} (${name})`, {
+    cause: err,
+  });
 }

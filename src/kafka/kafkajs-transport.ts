@@ -24,7 +24,13 @@ import type {
   SASLOptions,
 } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { AclBinding, AclOperation, AclPatternType, AclPermission, AclResourceType } from './acl-binding.js';
+import type {
+  AclBinding,
+  AclOperation,
+  AclPatternType,
+  AclPermission,
+  AclResourceType,
+} from './acl-binding.js';
 import { DefaultPartitioner } from './default-partitioner.js';
 import { PartitionBackoff } from './partition-backoff.js';
 import type {
@@ -52,7 +58,17 @@ import type {
 } from './transport.js';
 import { TransportError, type TransportErrorCode } from './transport-error.js';
 
-const { Kafka, CompressionTypes, ConfigResourceTypes, logLevel, Partitioners, AclResourceTypes, AclOperationTypes, AclPermissionTypes, ResourcePatternTypes } = kafkajs;
+const {
+  Kafka,
+  CompressionTypes,
+  ConfigResourceTypes,
+  logLevel,
+  Partitioners,
+  AclResourceTypes,
+  AclOperationTypes,
+  AclPermissionTypes,
+  ResourcePatternTypes,
+} = kafkajs;
 
 /** Options of {@link createKafkajsTransport}. */
 export interface KafkajsTransportOptions {
@@ -91,7 +107,9 @@ export function createKafkajsTransport(options: KafkajsTransportOptions): Transp
     brokers: [...options.brokers],
     ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
     ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
-    ...(options.connectionTimeoutMs === undefined ? {} : { connectionTimeout: options.connectionTimeoutMs }),
+    ...(options.connectionTimeoutMs === undefined
+      ? {}
+      : { connectionTimeout: options.connectionTimeoutMs }),
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs }),
     logLevel: logLevel.INFO,
     logCreator: pinoLogCreator(options.logger),
@@ -171,7 +189,11 @@ const PROTOCOL_CODES: Readonly<Record<string, TransportErrorCode>> = {
 };
 
 /** Codes that mean "try again later" whatever kafkajs said after exhausting its own retries. */
-const ALWAYS_RETRIABLE = new Set<TransportErrorCode>(['BROKER_UNAVAILABLE', 'BROKER_BUSY', 'REBALANCE_IN_PROGRESS']);
+const ALWAYS_RETRIABLE = new Set<TransportErrorCode>([
+  'BROKER_UNAVAILABLE',
+  'BROKER_BUSY',
+  'REBALANCE_IN_PROGRESS',
+]);
 
 const UNAVAILABLE_NAMES = new Set([
   'KafkaJSConnectionError',
@@ -206,7 +228,11 @@ export function toTransportError(err: unknown, context: string): TransportError 
   const message = `${context}: ${typeof e.message === 'string' ? e.message : String(err)}`;
   // kafkajs wraps a non-retriable protocol error (e.g. TOPIC_AUTHORIZATION_FAILED on produce) in
   // KafkaJSNonRetriableError; the broker's reason is the cause.
-  if ((name === 'KafkaJSNumberOfRetriesExceeded' || name === 'KafkaJSNonRetriableError') && e.cause !== undefined && e.cause !== err) {
+  if (
+    (name === 'KafkaJSNumberOfRetriesExceeded' || name === 'KafkaJSNonRetriableError') &&
+    e.cause !== undefined &&
+    e.cause !== err
+  ) {
     return toTransportError(e.cause, context);
   }
   if (name === 'KafkaJSAggregateError' && Array.isArray(e.errors) && e.errors.length > 0) {
@@ -214,7 +240,10 @@ export function toTransportError(err: unknown, context: string): TransportError 
   }
   if (typeof e.type === 'string') {
     const code = PROTOCOL_CODES[e.type] ?? 'TRANSPORT_FAILED';
-    const retriable = ALWAYS_RETRIABLE.has(code) || (code === 'TRANSPORT_FAILED' && e.retriable === true) || (code === 'TOPIC_NOT_FOUND' && e.retriable === true);
+    const retriable =
+      ALWAYS_RETRIABLE.has(code) ||
+      (code === 'TRANSPORT_FAILED' && e.retriable === true) ||
+      (code === 'TOPIC_NOT_FOUND' && e.retriable === true);
     return new TransportError(code, message, { retriable, cause: err, brokerErrorType: e.type });
   }
   if (UNAVAILABLE_NAMES.has(name)) {
@@ -226,7 +255,10 @@ export function toTransportError(err: unknown, context: string): TransportError 
   if (name === 'KafkaJSServerDoesNotSupportApiKey' || name === 'KafkaJSNotImplemented') {
     return new TransportError('UNSUPPORTED_VERSION', message, { retriable: false, cause: err });
   }
-  return new TransportError('TRANSPORT_FAILED', message, { retriable: e.retriable === true, cause: err });
+  return new TransportError('TRANSPORT_FAILED', message, {
+    retriable: e.retriable === true,
+    cause: err,
+  });
 }
 
 async function mapped<T>(context: string, call: () => Promise<T>): Promise<T> {
@@ -260,7 +292,10 @@ function toKafkajsHeaders(headers: readonly TransportHeader[] | undefined): IHea
   for (const { key, value } of headers) {
     if (value === null) {
       // kafkajs 2.2.4 sizes headers with Buffer.byteLength(value) and throws on null.
-      throw new TransportError('INVALID_ARGUMENT', 'the kafkajs transport cannot write a null header value');
+      throw new TransportError(
+        'INVALID_ARGUMENT',
+        'the kafkajs transport cannot write a null header value',
+      );
     }
     (out[key] ??= []).push(value);
   }
@@ -273,7 +308,15 @@ function fromKafkajsHeaders(headers: IHeaders | undefined): TransportHeader[] {
   for (const [key, raw] of Object.entries(headers)) {
     const values = Array.isArray(raw) ? raw : [raw];
     for (const value of values) {
-      out.push({ key, value: value === undefined || value === null ? null : Buffer.isBuffer(value) ? value : Buffer.from(value) });
+      out.push({
+        key,
+        value:
+          value === undefined || value === null
+            ? null
+            : Buffer.isBuffer(value)
+              ? value
+              : Buffer.from(value),
+      });
     }
   }
   return out;
@@ -321,7 +364,11 @@ class KafkajsProducer implements TransportProducer {
   readonly #metadata = new Map<string, CachedPartitions>();
   #adminConnected: Promise<void> | undefined;
 
-  constructor(kafka: KafkaClient, options: KafkajsTransportOptions, producerOptions: TransportProducerOptions) {
+  constructor(
+    kafka: KafkaClient,
+    options: KafkajsTransportOptions,
+    producerOptions: TransportProducerOptions,
+  ) {
     const idempotent = producerOptions.idempotent ?? true;
     this.#producer = kafka.producer({
       idempotent,
@@ -336,7 +383,10 @@ class KafkajsProducer implements TransportProducer {
     // does not expose its cluster metadata.
     this.#admin = kafka.admin();
     this.#nowMs = options.nowMs;
-    this.#compression = (producerOptions.compression ?? 'gzip') === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+    this.#compression =
+      (producerOptions.compression ?? 'gzip') === 'gzip'
+        ? CompressionTypes.GZIP
+        : CompressionTypes.None;
     this.#ackTimeoutMs = producerOptions.ackTimeoutMs ?? 30_000;
     this.#metadataMaxAgeMs = producerOptions.metadataMaxAgeMs ?? 300_000;
     this.#partitioner = new DefaultPartitioner(options.partitionerStart);
@@ -349,7 +399,9 @@ class KafkajsProducer implements TransportProducer {
   async send(request: ProduceRequest): Promise<ProduceAck> {
     const [ack] = await this.sendBatch([request]);
     if (ack === undefined) {
-      throw new TransportError('TRANSPORT_FAILED', 'the broker returned no acknowledgement', { retriable: true });
+      throw new TransportError('TRANSPORT_FAILED', 'the broker returned no acknowledgement', {
+        retriable: true,
+      });
     }
     return ack;
   }
@@ -375,19 +427,34 @@ class KafkajsProducer implements TransportProducer {
     return requests.map((r) => {
       const m = metadata.find((x) => x.topicName === r.topic && x.partition === r.partition);
       if (m === undefined || m.baseOffset === undefined) {
-        throw new TransportError('TRANSPORT_FAILED', 'the broker acknowledgement lacks a partition', { retriable: false });
+        throw new TransportError(
+          'TRANSPORT_FAILED',
+          'the broker acknowledgement lacks a partition',
+          { retriable: false },
+        );
       }
       const key = `${r.topic}\u0000${r.partition}`;
       const before = written.get(key) ?? 0n;
       written.set(key, before + BigInt(r.records.length));
-      return { topic: r.topic, partition: r.partition, baseOffset: (BigInt(m.baseOffset) + before).toString() };
+      return {
+        topic: r.topic,
+        partition: r.partition,
+        baseOffset: (BigInt(m.baseOffset) + before).toString(),
+      };
     });
   }
 
-  async partitions(topic: string, options: { readonly refresh?: boolean } = {}): Promise<readonly PartitionInfo[]> {
+  async partitions(
+    topic: string,
+    options: { readonly refresh?: boolean } = {},
+  ): Promise<readonly PartitionInfo[]> {
     const cached = this.#metadata.get(topic);
     const now = this.#nowMs();
-    if (options.refresh !== true && cached !== undefined && now - cached.fetchedAtMs < this.#metadataMaxAgeMs) {
+    if (
+      options.refresh !== true &&
+      cached !== undefined &&
+      now - cached.fetchedAtMs < this.#metadataMaxAgeMs
+    ) {
       return cached.partitions;
     }
     this.#adminConnected ??= this.#admin.connect().catch((err: unknown) => {
@@ -400,10 +467,17 @@ class KafkajsProducer implements TransportProducer {
     });
     const meta = described.topics.find((t) => t.name === topic);
     if (meta === undefined || meta.partitions.length === 0) {
-      throw new TransportError('TOPIC_NOT_FOUND', 'the topic is not in the cluster metadata', { retriable: true });
+      throw new TransportError('TOPIC_NOT_FOUND', 'the topic is not in the cluster metadata', {
+        retriable: true,
+      });
     }
     const partitions = meta.partitions
-      .map((p) => ({ partition: p.partitionId, leader: p.leader, replicas: [...p.replicas], isr: [...p.isr] }))
+      .map((p) => ({
+        partition: p.partitionId,
+        leader: p.leader,
+        replicas: [...p.replicas],
+        isr: [...p.isr],
+      }))
       .sort((a, b) => a.partition - b.partition);
     this.#metadata.set(topic, { partitions, fetchedAtMs: now });
     return partitions;
@@ -431,7 +505,9 @@ function tpKey(at: TopicPartition): string {
   return `${at.topic}\u0000${at.partition}`;
 }
 
-function groupByTopic(partitions: readonly TopicPartition[]): { topic: string; partitions: number[] }[] {
+function groupByTopic(
+  partitions: readonly TopicPartition[],
+): { topic: string; partitions: number[] }[] {
   const byTopic = new Map<string, number[]>();
   for (const { topic, partition } of partitions) {
     checkPartition(partition);
@@ -452,21 +528,37 @@ class KafkajsConsumer implements TransportConsumer {
   readonly #crashListeners = new Set<(crash: ConsumerCrash) => void>();
   #running = false;
 
-  constructor(kafka: KafkaClient, options: KafkajsTransportOptions, consumerOptions: TransportConsumerOptions) {
+  constructor(
+    kafka: KafkaClient,
+    options: KafkajsTransportOptions,
+    consumerOptions: TransportConsumerOptions,
+  ) {
     this.#consumer = kafka.consumer({
       groupId: consumerOptions.groupId,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: consumerOptions.maxWaitTimeMs ?? 1000,
-      ...(consumerOptions.sessionTimeoutMs === undefined ? {} : { sessionTimeout: consumerOptions.sessionTimeoutMs }),
-      ...(consumerOptions.heartbeatIntervalMs === undefined ? {} : { heartbeatInterval: consumerOptions.heartbeatIntervalMs }),
-      ...(consumerOptions.rebalanceTimeoutMs === undefined ? {} : { rebalanceTimeout: consumerOptions.rebalanceTimeoutMs }),
-      ...(consumerOptions.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: consumerOptions.maxBytesPerPartition }),
+      ...(consumerOptions.sessionTimeoutMs === undefined
+        ? {}
+        : { sessionTimeout: consumerOptions.sessionTimeoutMs }),
+      ...(consumerOptions.heartbeatIntervalMs === undefined
+        ? {}
+        : { heartbeatInterval: consumerOptions.heartbeatIntervalMs }),
+      ...(consumerOptions.rebalanceTimeoutMs === undefined
+        ? {}
+        : { rebalanceTimeout: consumerOptions.rebalanceTimeoutMs }),
+      ...(consumerOptions.maxBytesPerPartition === undefined
+        ? {}
+        : { maxBytesPerPartition: consumerOptions.maxBytesPerPartition }),
       ...options.consumerConfig,
     });
     this.#logger = options.logger;
     this.#backoff = new PartitionBackoff({
-      ...(consumerOptions.retryInitialDelayMs === undefined ? {} : { initialDelayMs: consumerOptions.retryInitialDelayMs }),
-      ...(consumerOptions.retryMaxDelayMs === undefined ? {} : { maxDelayMs: consumerOptions.retryMaxDelayMs }),
+      ...(consumerOptions.retryInitialDelayMs === undefined
+        ? {}
+        : { initialDelayMs: consumerOptions.retryInitialDelayMs }),
+      ...(consumerOptions.retryMaxDelayMs === undefined
+        ? {}
+        : { maxDelayMs: consumerOptions.retryMaxDelayMs }),
       ...(options.random === undefined ? {} : { random: options.random }),
     });
     const { GROUP_JOIN, REBALANCING, CRASH } = this.#consumer.events;
@@ -475,13 +567,17 @@ class KafkajsConsumer implements TransportConsumer {
       for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
         for (const partition of partitions) assignment.push({ topic, partition });
       }
-      for (const listener of this.#assignmentListeners) this.#callListener(() => listener(assignment));
+      for (const listener of this.#assignmentListeners)
+        this.#callListener(() => listener(assignment));
     });
     this.#consumer.on(REBALANCING, () => {
       for (const listener of this.#rebalancingListeners) this.#callListener(listener);
     });
     this.#consumer.on(CRASH, (event) => {
-      const crash: ConsumerCrash = { error: toTransportError(event.payload.error, 'consumer'), willRestart: event.payload.restart };
+      const crash: ConsumerCrash = {
+        error: toTransportError(event.payload.error, 'consumer'),
+        willRestart: event.payload.restart,
+      };
       if (!crash.willRestart) this.#running = false;
       for (const listener of this.#crashListeners) this.#callListener(() => listener(crash));
     });
@@ -500,9 +596,15 @@ class KafkajsConsumer implements TransportConsumer {
     await mapped('consumer connect', () => this.#consumer.connect());
   }
 
-  async subscribe(options: { readonly topics: readonly string[]; readonly fromBeginning?: boolean }): Promise<void> {
+  async subscribe(options: {
+    readonly topics: readonly string[];
+    readonly fromBeginning?: boolean;
+  }): Promise<void> {
     await mapped('subscribe', () =>
-      this.#consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? false }),
+      this.#consumer.subscribe({
+        topics: [...options.topics],
+        fromBeginning: options.fromBeginning ?? false,
+      }),
     );
   }
 
@@ -534,13 +636,20 @@ class KafkajsConsumer implements TransportConsumer {
           } catch (err) {
             // A rebalance seen by heartbeat or commitOffsets inside the handler: hand kafkajs its own
             // error so the member rejoins now (kafkajs matches on the protocol error type).
-            if (err instanceof TransportError && err.code === 'REBALANCE_IN_PROGRESS' && err.cause instanceof Error) {
+            if (
+              err instanceof TransportError &&
+              err.code === 'REBALANCE_IN_PROGRESS' &&
+              err.cause instanceof Error
+            ) {
               throw err.cause;
             }
             // Any other handler error must not reach kafkajs (it would restart the whole consumer):
             // pause the partition with backoff; unresolved records come again after it resumes.
             options.onHandlerError?.(err, at);
-            this.#logger.warn({ err: describeError(err), topic: at.topic, partition: at.partition }, 'batch handler failed; partition paused');
+            this.#logger.warn(
+              { err: describeError(err), topic: at.topic, partition: at.partition },
+              'batch handler failed; partition paused',
+            );
             this.pause([at], { resumeAfterMs: this.#backoff.nextDelayMs(at) });
           }
         },
@@ -571,7 +680,11 @@ class KafkajsConsumer implements TransportConsumer {
 
   #requireRunning(operation: string): void {
     if (!this.#running) {
-      throw new TransportError('NOT_CONNECTED', `${operation} needs a running consumer (call run first)`, { retriable: true });
+      throw new TransportError(
+        'NOT_CONNECTED',
+        `${operation} needs a running consumer (call run first)`,
+        { retriable: true },
+      );
     }
   }
 
@@ -582,11 +695,21 @@ class KafkajsConsumer implements TransportConsumer {
       checkOffset(c.offset);
     }
     await mapped('commit offsets', () =>
-      this.#consumer.commitOffsets(commits.map((c) => ({ topic: c.topic, partition: c.partition, offset: c.offset, metadata: c.metadata }))),
+      this.#consumer.commitOffsets(
+        commits.map((c) => ({
+          topic: c.topic,
+          partition: c.partition,
+          offset: c.offset,
+          metadata: c.metadata,
+        })),
+      ),
     );
   }
 
-  pause(partitions: readonly TopicPartition[], options: { readonly resumeAfterMs?: number } = {}): void {
+  pause(
+    partitions: readonly TopicPartition[],
+    options: { readonly resumeAfterMs?: number } = {},
+  ): void {
     this.#requireRunning('pause');
     const grouped = groupByTopic(partitions);
     try {
@@ -600,14 +723,20 @@ class KafkajsConsumer implements TransportConsumer {
       if (previous !== undefined) clearTimeout(previous);
       this.#resumeTimers.delete(key);
       if (options.resumeAfterMs !== undefined) {
-        const timer = setTimeout(() => {
-          this.#resumeTimers.delete(key);
-          try {
-            this.#consumer.resume([{ topic: at.topic, partitions: [at.partition] }]);
-          } catch (err) {
-            this.#logger.warn({ err: describeError(err), topic: at.topic, partition: at.partition }, 'scheduled resume failed');
-          }
-        }, Math.max(0, options.resumeAfterMs));
+        const timer = setTimeout(
+          () => {
+            this.#resumeTimers.delete(key);
+            try {
+              this.#consumer.resume([{ topic: at.topic, partitions: [at.partition] }]);
+            } catch (err) {
+              this.#logger.warn(
+                { err: describeError(err), topic: at.topic, partition: at.partition },
+                'scheduled resume failed',
+              );
+            }
+          },
+          Math.max(0, options.resumeAfterMs),
+        );
         // A pending resume must not keep a process alive that is otherwise done.
         timer.unref();
         this.#resumeTimers.set(key, timer);
@@ -631,7 +760,9 @@ class KafkajsConsumer implements TransportConsumer {
 
   paused(): TopicPartition[] {
     if (!this.#running) return [];
-    return this.#consumer.paused().flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition })));
+    return this.#consumer
+      .paused()
+      .flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition })));
   }
 
   seek(at: TopicPartition, offset: string): void {
@@ -679,8 +810,14 @@ function toConsumedBatch(batch: Batch): ConsumedBatch {
 }
 
 /** The loggable part of an error: class, code and retriable — never its message's payload context. */
-function describeError(err: unknown): { type: string; code?: string; retriable?: boolean; message?: string } {
-  if (err instanceof TransportError) return { type: err.name, code: err.code, retriable: err.retriable, message: err.message };
+function describeError(err: unknown): {
+  type: string;
+  code?: string;
+  retriable?: boolean;
+  message?: string;
+} {
+  if (err instanceof TransportError)
+    return { type: err.name, code: err.code, retriable: err.retriable, message: err.message };
   if (typeof err === 'object' && err !== null) {
     const e = err as { name?: unknown; code?: unknown; retriable?: unknown };
     return {
@@ -707,7 +844,10 @@ class KafkajsAdmin implements TransportAdmin {
       this.admin.createTopics({
         waitForLeaders: true,
         topics: topics.map((t) => {
-          const configs: Record<string, string> = { ...(t.compacted === true ? { 'cleanup.policy': 'compact' } : {}), ...t.configs };
+          const configs: Record<string, string> = {
+            ...(t.compacted === true ? { 'cleanup.policy': 'compact' } : {}),
+            ...t.configs,
+          };
           return {
             topic: t.topic,
             numPartitions: t.numPartitions ?? 1,
@@ -728,18 +868,28 @@ class KafkajsAdmin implements TransportAdmin {
   }
 
   async describeTopics(topics: readonly string[]): Promise<TopicDescription[]> {
-    const { topics: described } = await mapped('describe topics', () => this.admin.fetchTopicMetadata({ topics: [...topics] }));
+    const { topics: described } = await mapped('describe topics', () =>
+      this.admin.fetchTopicMetadata({ topics: [...topics] }),
+    );
     return described.map((t) => ({
       topic: t.name,
       partitions: t.partitions
-        .map((p) => ({ partition: p.partitionId, leader: p.leader, replicas: [...p.replicas], isr: [...p.isr] }))
+        .map((p) => ({
+          partition: p.partitionId,
+          leader: p.leader,
+          replicas: [...p.replicas],
+          isr: [...p.isr],
+        }))
         .sort((a, b) => a.partition - b.partition),
     }));
   }
 
   async describeTopicConfig(topic: string): Promise<Record<string, string>> {
     const response = await mapped('describe topic config', () =>
-      this.admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }] }),
+      this.admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }],
+      }),
     );
     const out: Record<string, string> = {};
     for (const resource of response.resources) {
@@ -748,18 +898,30 @@ class KafkajsAdmin implements TransportAdmin {
     return out;
   }
 
-  async fetchCommittedOffsets(groupId: string, topics: readonly string[]): Promise<CommittedOffset[]> {
-    const response = await mapped('fetch committed offsets', () => this.admin.fetchOffsets({ groupId, topics: [...topics] }));
+  async fetchCommittedOffsets(
+    groupId: string,
+    topics: readonly string[],
+  ): Promise<CommittedOffset[]> {
+    const response = await mapped('fetch committed offsets', () =>
+      this.admin.fetchOffsets({ groupId, topics: [...topics] }),
+    );
     return response.flatMap(({ topic, partitions }) =>
       partitions
-        .map((p) => ({ topic, partition: p.partition, offset: p.offset, metadata: p.metadata ?? null }))
+        .map((p) => ({
+          topic,
+          partition: p.partition,
+          offset: p.offset,
+          metadata: p.metadata ?? null,
+        }))
         .sort((a, b) => a.partition - b.partition),
     );
   }
 
   async fetchTopicOffsets(topic: string): Promise<PartitionOffsets[]> {
     const response = await mapped('fetch topic offsets', () => this.admin.fetchTopicOffsets(topic));
-    return response.map((p) => ({ partition: p.partition, low: p.low, high: p.high })).sort((a, b) => a.partition - b.partition);
+    return response
+      .map((p) => ({ partition: p.partition, low: p.low, high: p.high }))
+      .sort((a, b) => a.partition - b.partition);
   }
 
   async describeAcls(): Promise<AclBinding[]> {
@@ -780,8 +942,22 @@ class KafkajsAdmin implements TransportAdmin {
         const operation = fromEnum(ACL_OPERATION, a.operation);
         const permission = fromEnum(ACL_PERMISSION, a.permissionType);
         // Bindings of kinds sealpost does not manage are left out (never deleted by a diff).
-        if (resourceType === undefined || patternType === undefined || operation === undefined || permission === undefined) continue;
-        out.push({ resourceType, resourceName: r.resourceName, patternType, principal: a.principal, host: a.host, operation, permission });
+        if (
+          resourceType === undefined ||
+          patternType === undefined ||
+          operation === undefined ||
+          permission === undefined
+        )
+          continue;
+        out.push({
+          resourceType,
+          resourceName: r.resourceName,
+          patternType,
+          principal: a.principal,
+          host: a.host,
+          operation,
+          permission,
+        });
       }
     }
     return out;
@@ -794,9 +970,14 @@ class KafkajsAdmin implements TransportAdmin {
 
   async deleteAcls(bindings: readonly AclBinding[]): Promise<void> {
     if (bindings.length === 0) return;
-    const response = await mapped('delete acls', () => this.admin.deleteAcls({ filters: bindings.map(toKafkajsAcl) }));
-    const failed = response.filterResponses.find((f) => typeof f.errorCode === 'number' && f.errorCode !== 0);
-    if (failed !== undefined) throw new TransportError('TRANSPORT_FAILED', `delete acls: broker error ${failed.errorCode}`);
+    const response = await mapped('delete acls', () =>
+      this.admin.deleteAcls({ filters: bindings.map(toKafkajsAcl) }),
+    );
+    const failed = response.filterResponses.find(
+      (f) => typeof f.errorCode === 'number' && f.errorCode !== 0,
+    );
+    if (failed !== undefined)
+      throw new TransportError('TRANSPORT_FAILED', `delete acls: broker error ${failed.errorCode}`);
   }
 
   async disconnect(): Promise<void> {
@@ -810,8 +991,14 @@ const ACL_RESOURCE: Readonly<Record<AclResourceType, number>> = {
   CLUSTER: AclResourceTypes.CLUSTER,
   TRANSACTIONAL_ID: AclResourceTypes.TRANSACTIONAL_ID,
 };
-const ACL_PATTERN: Readonly<Record<AclPatternType, number>> = { LITERAL: ResourcePatternTypes.LITERAL, PREFIXED: ResourcePatternTypes.PREFIXED };
-const ACL_PERMISSION: Readonly<Record<AclPermission, number>> = { ALLOW: AclPermissionTypes.ALLOW, DENY: AclPermissionTypes.DENY };
+const ACL_PATTERN: Readonly<Record<AclPatternType, number>> = {
+  LITERAL: ResourcePatternTypes.LITERAL,
+  PREFIXED: ResourcePatternTypes.PREFIXED,
+};
+const ACL_PERMISSION: Readonly<Record<AclPermission, number>> = {
+  ALLOW: AclPermissionTypes.ALLOW,
+  DENY: AclPermissionTypes.DENY,
+};
 const ACL_OPERATION: Readonly<Record<AclOperation, number>> = {
   ALL: AclOperationTypes.ALL,
   READ: AclOperationTypes.READ,
@@ -826,7 +1013,10 @@ const ACL_OPERATION: Readonly<Record<AclOperation, number>> = {
   IDEMPOTENT_WRITE: AclOperationTypes.IDEMPOTENT_WRITE,
 };
 
-function fromEnum<K extends string>(table: Readonly<Record<K, number>>, value: number): K | undefined {
+function fromEnum<K extends string>(
+  table: Readonly<Record<K, number>>,
+  value: number,
+): K | undefined {
   for (const [k, v] of Object.entries(table) as [K, number][]) if (v === value) return k;
   return undefined;
 }

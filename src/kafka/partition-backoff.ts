@@ -38,7 +38,10 @@ export class PartitionBackoff {
     const key = `${at.topic}\u0000${at.partition}`;
     const attempt = this.#attempts.get(key) ?? 0;
     this.#attempts.set(key, attempt + 1);
-    const delay = Math.min(this.#maxDelayMs, this.#initialDelayMs * this.#multiplier ** Math.min(attempt, 64));
+    const delay = Math.min(
+      this.#maxDelayMs,
+      this.#initialDelayMs * this.#multiplier ** Math.min(attempt, 64),
+    );
     if (this.#random === undefined) return Math.round(delay);
     return Math.round(delay / 2 + (delay / 2) * this.#random());
   }

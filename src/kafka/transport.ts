@@ -93,7 +93,10 @@ export interface TransportProducer {
    */
   partitionFor(topic: string, key: Buffer | null): Promise<number>;
   /** The topic's partition metadata (cached; see `metadataMaxAgeMs`). */
-  partitions(topic: string, options?: { readonly refresh?: boolean }): Promise<readonly PartitionInfo[]>;
+  partitions(
+    topic: string,
+    options?: { readonly refresh?: boolean },
+  ): Promise<readonly PartitionInfo[]>;
   disconnect(): Promise<void>;
 }
 
@@ -151,8 +154,7 @@ export type BatchHandler = (batch: ConsumedBatch, control: BatchControl) => Prom
  * same record again later (after `retryAfterMs`, or after the consumer's backoff when absent).
  */
 export type MessageOutcome =
-  | { readonly kind: 'processed' }
-  | { readonly kind: 'retry'; readonly retryAfterMs?: number };
+  { readonly kind: 'processed' } | { readonly kind: 'retry'; readonly retryAfterMs?: number };
 
 /** Handles one record. Throwing is treated as `{ kind: 'retry' }` with backoff (see BatchHandler). */
 export type MessageHandler = (record: ConsumedRecord) => Promise<MessageOutcome>;
@@ -209,7 +211,10 @@ export interface ConsumerCrash {
 /** Reads records as a member of a consumer group. Offsets are committed only explicitly. */
 export interface TransportConsumer {
   connect(): Promise<void>;
-  subscribe(options: { readonly topics: readonly string[]; readonly fromBeginning?: boolean }): Promise<void>;
+  subscribe(options: {
+    readonly topics: readonly string[];
+    readonly fromBeginning?: boolean;
+  }): Promise<void>;
   /** Starts consuming; resolves once the run loop has started (not when it ends). */
   run(options: ConsumerRunOptions): Promise<void>;
   /** Commits offsets with their metadata for this consumer's group. */

@@ -54,7 +54,8 @@ export class ByteWriter {
   }
   /** Fixed-size field: refuses any other length. */
   fixed(b: Uint8Array, size: number): this {
-    if (b.length !== size) throw new KeyError('KEY_BAD_LENGTH', `expected ${size} bytes, got ${b.length}`);
+    if (b.length !== size)
+      throw new KeyError('KEY_BAD_LENGTH', `expected ${size} bytes, got ${b.length}`);
     return this.bytes(b);
   }
   finish(): Uint8Array {
@@ -99,7 +100,10 @@ export function toHex(b: Uint8Array): string {
 /** Strict lower-case hex decode with an expected length. */
 export function fromHex(s: string, expectedLength: number): Uint8Array {
   if (s.length !== expectedLength * 2 || !/^[0-9a-f]*$/.test(s)) {
-    throw new KeyError('KEY_BAD_ENCODING', `expected ${expectedLength * 2} lower-case hex characters`);
+    throw new KeyError(
+      'KEY_BAD_ENCODING',
+      `expected ${expectedLength * 2} lower-case hex characters`,
+    );
   }
   return new Uint8Array(Buffer.from(s, 'hex'));
 }

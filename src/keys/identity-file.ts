@@ -1,7 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { ED25519_PUBLIC_KEY_BYTES, ED25519_SEED_BYTES, X25519_PUBLIC_KEY_BYTES, X25519_SECRET_KEY_BYTES } from '../crypto/provider.js';
+import {
+  ED25519_PUBLIC_KEY_BYTES,
+  ED25519_SEED_BYTES,
+  X25519_PUBLIC_KEY_BYTES,
+  X25519_SECRET_KEY_BYTES,
+} from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
 import { fromBase64, fromHex, toBase64, toHex } from './bytes.js';
 import type { LoadedKeyGeneration, UnwrappedKeyPair } from './identity.js';
@@ -23,7 +28,11 @@ const kmsReferenceSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('local'), keyName: z.string().min(1).max(128) }).strict(),
 ]);
 
-const wrapped = z.string().min(8).max(16_384).regex(/^(vault|local):v[1-9][0-9]{0,8}:/);
+const wrapped = z
+  .string()
+  .min(8)
+  .max(16_384)
+  .regex(/^(vault|local):v[1-9][0-9]{0,8}:/);
 const hexKid = z.string().regex(/^[0-9a-f]{32}$/);
 const b64 = z.string().max(100);
 
@@ -70,28 +79,49 @@ export function parseIdentityFile(json: unknown, crypto: CryptoProvider): Identi
   const seen = new Set<number>();
   let active = 0;
   for (const g of file.generations) {
-    if (seen.has(g.generation)) throw new KeyError('KEY_FILE_INVALID', `identity file repeats generation ${g.generation}`);
+    if (seen.has(g.generation))
+      throw new KeyError('KEY_FILE_INVALID', `identity file repeats generation ${g.generation}`);
     seen.add(g.generation);
     if (g.state === 'active') active++;
     const destroyed = g.state === 'destroyed';
-    if (destroyed !== (g.box.wrappedSecretKey === null) || destroyed !== (g.sign.wrappedSeed === null) || destroyed !== (g.destroyedAtMs !== null)) {
-      throw new KeyError('KEY_FILE_INVALID', `generation ${g.generation}: wrapped keys must be present exactly when not destroyed`);
+    if (
+      destroyed !== (g.box.wrappedSecretKey === null) ||
+      destroyed !== (g.sign.wrappedSeed === null) ||
+      destroyed !== (g.destroyedAtMs !== null)
+    ) {
+      throw new KeyError(
+        'KEY_FILE_INVALID',
+        `generation ${g.generation}: wrapped keys must be present exactly when not destroyed`,
+      );
     }
     if ((g.state === 'active') !== (g.retiredAtMs === null)) {
-      throw new KeyError('KEY_FILE_INVALID', `generation ${g.generation}: retiredAtMs must be set exactly when not active`);
+      throw new KeyError(
+        'KEY_FILE_INVALID',
+        `generation ${g.generation}: retiredAtMs must be set exactly when not active`,
+      );
     }
     const boxPk = fromBase64(g.box.publicKey, X25519_PUBLIC_KEY_BYTES);
     const signPk = fromBase64(g.sign.publicKey, ED25519_PUBLIC_KEY_BYTES);
-    if (toHex(computeKid(crypto, 'x25519', boxPk)) !== g.box.kid || toHex(computeKid(crypto, 'ed25519', signPk)) !== g.sign.kid) {
-      throw new KeyError('KEY_FILE_INVALID', `generation ${g.generation}: a kid does not match its public key`);
+    if (
+      toHex(computeKid(crypto, 'x25519', boxPk)) !== g.box.kid ||
+      toHex(computeKid(crypto, 'ed25519', signPk)) !== g.sign.kid
+    ) {
+      throw new KeyError(
+        'KEY_FILE_INVALID',
+        `generation ${g.generation}: a kid does not match its public key`,
+      );
     }
   }
-  if (active !== 1) throw new KeyError('KEY_FILE_INVALID', 'identity file must have exactly one active generation');
+  if (active !== 1)
+    throw new KeyError('KEY_FILE_INVALID', 'identity file must have exactly one active generation');
   return file;
 }
 
 /** Reads and validates an identity file; refuses one readable by group or others. */
-export async function readIdentityFile(path: string, crypto: CryptoProvider): Promise<IdentityFile> {
+export async function readIdentityFile(
+  path: string,
+  crypto: CryptoProvider,
+): Promise<IdentityFile> {
   try {
     await assertPrivateFile(path);
   } catch (err) {
@@ -107,7 +137,11 @@ export async function readIdentityFile(path: string, crypto: CryptoProvider): Pr
 }
 
 /** Writes an identity file atomically with mode 0600. */
-export async function writeIdentityFile(path: string, file: IdentityFile, options: { overwrite: boolean }): Promise<void> {
+export async function writeIdentityFile(
+  path: string,
+  file: IdentityFile,
+  options: { overwrite: boolean },
+): Promise<void> {
   try {
     await writePrivateFile(path, `${JSON.stringify(file, null, 2)}\n`, !options.overwrite);
   } catch (err) {
@@ -117,7 +151,14 @@ export async function writeIdentityFile(path: string, file: IdentityFile, option
 
 function mapFileError(err: unknown): KeyError {
   if (err instanceof PrivateFileError) {
-    const code = err.problem === 'insecure' ? 'KEY_FILE_INSECURE' : err.problem === 'not-found' ? 'KEY_FILE_NOT_FOUND' : err.problem === 'exists' ? 'KEY_FILE_EXISTS' : 'KEY_FILE_INVALID';
+    const code =
+      err.problem === 'insecure'
+        ? 'KEY_FILE_INSECURE'
+        : err.problem === 'not-found'
+          ? 'KEY_FILE_NOT_FOUND'
+          : err.problem === 'exists'
+            ? 'KEY_FILE_EXISTS'
+            : 'KEY_FILE_INVALID';
     return new KeyError(code, err.message);
   }
   return new KeyError('KEY_FILE_INVALID', 'identity file I/O failed', { cause: err });
@@ -130,7 +171,10 @@ export interface GenerateOptions {
 }
 
 /** Generates a keypair generation and wraps its private halves (2 KMS wraps). */
-async function newGeneration(generation: number, options: GenerateOptions): Promise<IdentityFileGeneration> {
+async function newGeneration(
+  generation: number,
+  options: GenerateOptions,
+): Promise<IdentityFileGeneration> {
   const { crypto, kms, clock } = options;
   const box = crypto.boxKeyPair();
   const sign = crypto.signKeyPair();
@@ -144,8 +188,16 @@ async function newGeneration(generation: number, options: GenerateOptions): Prom
       createdAtMs: clock.nowMs(),
       retiredAtMs: null,
       destroyedAtMs: null,
-      box: { kid: toHex(computeKid(crypto, 'x25519', box.publicKey)), publicKey: toBase64(box.publicKey), wrappedSecretKey },
-      sign: { kid: toHex(computeKid(crypto, 'ed25519', sign.publicKey)), publicKey: toBase64(sign.publicKey), wrappedSeed },
+      box: {
+        kid: toHex(computeKid(crypto, 'x25519', box.publicKey)),
+        publicKey: toBase64(box.publicKey),
+        wrappedSecretKey,
+      },
+      sign: {
+        kid: toHex(computeKid(crypto, 'ed25519', sign.publicKey)),
+        publicKey: toBase64(sign.publicKey),
+        wrappedSeed,
+      },
     };
   } finally {
     crypto.memzero(box.secretKey);
@@ -174,7 +226,10 @@ export async function generateIdentityFile(
  * Rotation with overlap: a new active generation; the previous active one becomes `retiring` (it
  * still opens, peers stop sealing to it once the directory says so) with retiredAtMs = now.
  */
-export async function rotateIdentityFile(file: IdentityFile, options: GenerateOptions): Promise<IdentityFile> {
+export async function rotateIdentityFile(
+  file: IdentityFile,
+  options: GenerateOptions,
+): Promise<IdentityFile> {
   assertSameKms(file.kms, options.kms.reference);
   const nowMs = options.clock.nowMs();
   const next = Math.max(...file.generations.map((g) => g.generation)) + 1;
@@ -183,7 +238,9 @@ export async function rotateIdentityFile(file: IdentityFile, options: GenerateOp
     ...file,
     generations: [
       fresh,
-      ...file.generations.map((g) => (g.state === 'active' ? { ...g, state: 'retiring' as const, retiredAtMs: nowMs } : g)),
+      ...file.generations.map((g) =>
+        g.state === 'active' ? { ...g, state: 'retiring' as const, retiredAtMs: nowMs } : g,
+      ),
     ],
   };
 }
@@ -203,7 +260,12 @@ export function destroyRetiredGenerations(
   const nowMs = options.clock.nowMs();
   const destroyed: number[] = [];
   const generations = file.generations.map((g): IdentityFileGeneration => {
-    if (g.state !== 'retiring' || g.retiredAtMs === null || g.retiredAtMs + options.retentionMs > nowMs) return g;
+    if (
+      g.state !== 'retiring' ||
+      g.retiredAtMs === null ||
+      g.retiredAtMs + options.retentionMs > nowMs
+    )
+      return g;
     destroyed.push(g.generation);
     return {
       ...g,
@@ -239,20 +301,27 @@ export async function rewrapIdentityFile(file: IdentityFile, kms: Kms): Promise<
  * generation), none afterwards. Each derived public key must equal the stored one (KEY_MISMATCH),
  * so a swapped wrapped key is caught at start-up. On any failure everything unwrapped so far is zeroed.
  */
-export async function loadIdentity(file: IdentityFile, options: { crypto: CryptoProvider; kms: Kms }): Promise<LoadedIdentity> {
+export async function loadIdentity(
+  file: IdentityFile,
+  options: { crypto: CryptoProvider; kms: Kms },
+): Promise<LoadedIdentity> {
   const { crypto, kms } = options;
   assertSameKms(file.kms, kms.reference);
   const loaded: LoadedKeyGeneration[] = [];
   const secrets: Uint8Array[] = [];
   try {
     for (const g of file.generations) {
-      if (g.state === 'destroyed' || g.box.wrappedSecretKey === null || g.sign.wrappedSeed === null) continue;
+      if (g.state === 'destroyed' || g.box.wrappedSecretKey === null || g.sign.wrappedSeed === null)
+        continue;
       const boxSecret = await kms.unwrap(g.box.wrappedSecretKey);
       secrets.push(boxSecret);
       const seed = await kms.unwrap(g.sign.wrappedSeed);
       secrets.push(seed);
       if (boxSecret.length !== X25519_SECRET_KEY_BYTES || seed.length !== ED25519_SEED_BYTES) {
-        throw new KeyError('KEY_BAD_LENGTH', `generation ${g.generation}: unwrapped key has the wrong length`);
+        throw new KeyError(
+          'KEY_BAD_LENGTH',
+          `generation ${g.generation}: unwrapped key has the wrong length`,
+        );
       }
       const signPair = crypto.signKeyPairFromSeed(seed);
       secrets.push(signPair.secretKey);
@@ -261,15 +330,35 @@ export async function loadIdentity(file: IdentityFile, options: { crypto: Crypto
         publicKey: crypto.boxPublicKeyFromSecret(boxSecret),
         secretKey: boxSecret,
       };
-      const sign: UnwrappedKeyPair = { kid: fromHex(g.sign.kid, KID_BYTES), publicKey: signPair.publicKey, secretKey: signPair.secretKey };
+      const sign: UnwrappedKeyPair = {
+        kid: fromHex(g.sign.kid, KID_BYTES),
+        publicKey: signPair.publicKey,
+        secretKey: signPair.secretKey,
+      };
       if (
-        !crypto.equalConstantTime(box.publicKey, fromBase64(g.box.publicKey, X25519_PUBLIC_KEY_BYTES)) ||
-        !crypto.equalConstantTime(sign.publicKey, fromBase64(g.sign.publicKey, ED25519_PUBLIC_KEY_BYTES))
+        !crypto.equalConstantTime(
+          box.publicKey,
+          fromBase64(g.box.publicKey, X25519_PUBLIC_KEY_BYTES),
+        ) ||
+        !crypto.equalConstantTime(
+          sign.publicKey,
+          fromBase64(g.sign.publicKey, ED25519_PUBLIC_KEY_BYTES),
+        )
       ) {
-        throw new KeyError('KEY_MISMATCH', `identity ${file.name} generation ${g.generation}: unwrapped key does not match its public key`);
+        throw new KeyError(
+          'KEY_MISMATCH',
+          `identity ${file.name} generation ${g.generation}: unwrapped key does not match its public key`,
+        );
       }
       crypto.memzero(seed);
-      loaded.push({ generation: g.generation, state: g.state, createdAtMs: g.createdAtMs, retiredAtMs: g.retiredAtMs, box, sign });
+      loaded.push({
+        generation: g.generation,
+        state: g.state,
+        createdAtMs: g.createdAtMs,
+        retiredAtMs: g.retiredAtMs,
+        box,
+        sign,
+      });
     }
     return new LoadedIdentity(file.name, file.kind, loaded, crypto);
   } catch (err) {
@@ -307,12 +396,21 @@ export function publicGenerations(file: IdentityFile): PublicKeyGeneration[] {
 function copyReference(ref: KmsReference): IdentityFile['kms'] {
   return ref.kind === 'local'
     ? { kind: 'local', keyName: ref.keyName }
-    : { kind: 'openbao-transit', keyName: ref.keyName, mountPath: ref.mountPath, ...(ref.namespace === undefined ? {} : { namespace: ref.namespace }) };
+    : {
+        kind: 'openbao-transit',
+        keyName: ref.keyName,
+        mountPath: ref.mountPath,
+        ...(ref.namespace === undefined ? {} : { namespace: ref.namespace }),
+      };
 }
 
 /** The KMS given must be the one that wrapped the file's keys (kind, key name, mount, namespace). */
 export function assertSameKms(fileRef: IdentityFile['kms'], kmsRef: KmsReference): void {
   const a = JSON.stringify(copyReference(fileRef));
   const b = JSON.stringify(copyReference(kmsRef));
-  if (a !== b) throw new KeyError('KEY_KMS_MISMATCH', `identity file was wrapped by ${a}, not by the configured KMS ${b}`);
+  if (a !== b)
+    throw new KeyError(
+      'KEY_KMS_MISMATCH',
+      `identity file was wrapped by ${a}, not by the configured KMS ${b}`,
+    );
 }

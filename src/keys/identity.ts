@@ -9,7 +9,10 @@ export const IDENTITY_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 /** Throws KEY_IDENTITY_NAME_INVALID unless `name` matches IDENTITY_NAME_PATTERN. */
 export function assertIdentityName(name: string): void {
   if (!IDENTITY_NAME_PATTERN.test(name)) {
-    throw new KeyError('KEY_IDENTITY_NAME_INVALID', 'identity name must match [a-z0-9][a-z0-9._-]{0,62}');
+    throw new KeyError(
+      'KEY_IDENTITY_NAME_INVALID',
+      'identity name must match [a-z0-9][a-z0-9._-]{0,62}',
+    );
   }
 }
 
@@ -52,15 +55,26 @@ export class LoadedIdentity {
   #generations: readonly LoadedKeyGeneration[];
   #closed = false;
 
-  constructor(name: string, kind: 'service' | 'authority', generations: readonly LoadedKeyGeneration[], crypto: CryptoProvider) {
+  constructor(
+    name: string,
+    kind: 'service' | 'authority',
+    generations: readonly LoadedKeyGeneration[],
+    crypto: CryptoProvider,
+  ) {
     assertIdentityName(name);
     for (const g of generations) {
-      if (g.box.secretKey.length !== X25519_SECRET_KEY_BYTES || g.sign.secretKey.length !== ED25519_SECRET_KEY_BYTES) {
+      if (
+        g.box.secretKey.length !== X25519_SECRET_KEY_BYTES ||
+        g.sign.secretKey.length !== ED25519_SECRET_KEY_BYTES
+      ) {
         throw new KeyError('KEY_BAD_LENGTH', 'secret key has the wrong length');
       }
     }
     if (generations.filter((g) => g.state === 'active').length !== 1) {
-      throw new KeyError('KEY_STATE_INVALID', `identity ${name} must have exactly one active key generation`);
+      throw new KeyError(
+        'KEY_STATE_INVALID',
+        `identity ${name} must have exactly one active key generation`,
+      );
     }
     this.name = name;
     this.kind = kind;
@@ -78,7 +92,8 @@ export class LoadedIdentity {
   active(): LoadedKeyGeneration {
     this.#assertOpen();
     const g = this.#generations.find((x) => x.state === 'active');
-    if (g === undefined) throw new KeyError('KEY_STATE_INVALID', `identity ${this.name} has no active key`);
+    if (g === undefined)
+      throw new KeyError('KEY_STATE_INVALID', `identity ${this.name} has no active key`);
     return g;
   }
 
@@ -100,7 +115,10 @@ export class LoadedIdentity {
   }
 
   /** Hex kids of the loaded keys, for logs and listings (public values only). */
-  describe(): { name: string; generations: { generation: number; state: string; boxKid: string; signKid: string }[] } {
+  describe(): {
+    name: string;
+    generations: { generation: number; state: string; boxKid: string; signKid: string }[];
+  } {
     this.#assertOpen();
     return {
       name: this.name,

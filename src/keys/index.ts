@@ -21,7 +21,12 @@ export {
   rotateIdentityFile,
   writeIdentityFile,
 } from './identity-file.js';
-export type { GenerateOptions, IdentityFile, IdentityFileGeneration, PublicKeyGeneration } from './identity-file.js';
+export type {
+  GenerateOptions,
+  IdentityFile,
+  IdentityFileGeneration,
+  PublicKeyGeneration,
+} from './identity-file.js';
 
 export { wrappedKeyVersion } from './kms/kms.js';
 export type { Kms, KmsKeyDescription, KmsReference, WrappedKey } from './kms/kms.js';
@@ -53,9 +58,22 @@ export {
   TOPIC_PATTERN,
   topicMatches,
 } from './directory/directory-record.js';
-export type { DirectoryHead, DirectoryRecord, DirectoryStatus, SignedHead, SignedHeadJson, SignedRecord, SignedRecordJson } from './directory/directory-record.js';
+export type {
+  DirectoryHead,
+  DirectoryRecord,
+  DirectoryStatus,
+  SignedHead,
+  SignedHeadJson,
+  SignedRecord,
+  SignedRecordJson,
+} from './directory/directory-record.js';
 export { DirectorySnapshot, validateSnapshot } from './directory/directory-snapshot.js';
-export type { RawDirectoryEntry, RawDirectorySnapshot, RefusedEntry, ValidateOptions } from './directory/directory-snapshot.js';
+export type {
+  RawDirectoryEntry,
+  RawDirectorySnapshot,
+  RefusedEntry,
+  ValidateOptions,
+} from './directory/directory-snapshot.js';
 export {
   documentEntries,
   FileDirectorySource,
@@ -64,12 +82,19 @@ export {
   snapshotToDocument,
   writeDirectoryDocument,
 } from './directory/directory-document.js';
-export type { DirectoryDocument, DirectorySource, DirectoryTopicSource } from './directory/directory-document.js';
+export type {
+  DirectoryDocument,
+  DirectorySource,
+  DirectoryTopicSource,
+} from './directory/directory-document.js';
 export { signDirectory } from './directory/directory-signer.js';
 export type { DirectoryRecordDraft, SignDirectoryOptions } from './directory/directory-signer.js';
 export { KeyDirectory } from './directory/key-directory.js';
 export type { KeyDirectoryOptions, RecipientKey, SenderKey } from './directory/key-directory.js';
-export { DirectorySenderResolver, usableOpeningKeys } from './directory/directory-sender-resolver.js';
+export {
+  DirectorySenderResolver,
+  usableOpeningKeys,
+} from './directory/directory-sender-resolver.js';
 export { isValidEd25519PublicKey, isValidX25519PublicKey } from './directory/public-key-checks.js';
 
 export { DirectoryPolicy, PolicyError } from './policy.js';
@@ -93,4 +118,10 @@ export {
   summaryRecordKey,
   verifyDirectory,
 } from './operations.js';
-export type { DirectoryGrant, DirectoryLocation, DirectorySummary, IdentitySummary, KeyOpsContext } from './operations.js';
+export type {
+  DirectoryGrant,
+  DirectoryLocation,
+  DirectorySummary,
+  IdentitySummary,
+  KeyOpsContext,
+} from './operations.js';

@@ -13,9 +13,18 @@ const KID_LABEL = label('kid');
  * `kid(alg, pk) = H16(L("kid") ‖ u8 |alg| ‖ alg ‖ pk)` — byte-identical to the envelope's `kid`. A kid
  * is a lookup hint: the directory refuses duplicates and all crypto uses the full public key.
  */
-export function computeKid(crypto: CryptoProvider, alg: KeyAlgorithm, publicKey: Uint8Array): Uint8Array {
+export function computeKid(
+  crypto: CryptoProvider,
+  alg: KeyAlgorithm,
+  publicKey: Uint8Array,
+): Uint8Array {
   const algBytes = utf8(alg);
-  const input = new ByteWriter().bytes(KID_LABEL).u8(algBytes.length).bytes(algBytes).bytes(publicKey).finish();
+  const input = new ByteWriter()
+    .bytes(KID_LABEL)
+    .u8(algBytes.length)
+    .bytes(algBytes)
+    .bytes(publicKey)
+    .finish();
   const out = new Uint8Array(KID_BYTES);
   crypto.hash(out, input);
   return out;

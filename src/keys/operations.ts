@@ -8,8 +8,16 @@ import { join } from 'node:path';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
 import { fromBase64, toBase64, toHex } from './bytes.js';
-import type { DirectoryDocument, DirectorySource, DirectoryTopicSource } from './directory/directory-document.js';
-import { documentEntries, readDirectoryDocument, writeDirectoryDocument } from './directory/directory-document.js';
+import type {
+  DirectoryDocument,
+  DirectorySource,
+  DirectoryTopicSource,
+} from './directory/directory-document.js';
+import {
+  documentEntries,
+  readDirectoryDocument,
+  writeDirectoryDocument,
+} from './directory/directory-document.js';
 import { DirectoryError } from './directory/directory-error.js';
 import type { DirectoryRecordDraft } from './directory/directory-signer.js';
 import { signDirectory } from './directory/directory-signer.js';
@@ -74,7 +82,10 @@ export function summarizeIdentity(file: IdentityFile): IdentitySummary {
       destroyedAtMs: g.destroyedAtMs,
       boxKid: g.box.kid,
       signKid: g.sign.kid,
-      wrappedWithVersion: g.box.wrappedSecretKey === null ? null : Number(/^[a-z]+:v(\d+):/.exec(g.box.wrappedSecretKey)?.[1] ?? 0),
+      wrappedWithVersion:
+        g.box.wrappedSecretKey === null
+          ? null
+          : Number(/^[a-z]+:v(\d+):/.exec(g.box.wrappedSecretKey)?.[1] ?? 0),
     })),
   };
 }
@@ -83,29 +94,42 @@ export function summarizeIdentity(file: IdentityFile): IdentitySummary {
  * `keys init-authority`: creates the directory authority's identity file (refuses to overwrite).
  * Returns the authority's public key (base64) and kid — the values services pin.
  */
-export async function initAuthority(args: { path: string; name?: string } & KeyOpsContext): Promise<{ summary: IdentitySummary; publicKey: string; kid: string }> {
+export async function initAuthority(
+  args: { path: string; name?: string } & KeyOpsContext,
+): Promise<{ summary: IdentitySummary; publicKey: string; kid: string }> {
   await refuseExisting(args.path);
   const file = await generateIdentityFile(args.name ?? 'authority', 'authority', args);
   await writeIdentityFile(args.path, file, { overwrite: false });
   const active = file.generations[0]!;
-  return { summary: summarizeIdentity(file), publicKey: active.sign.publicKey, kid: active.sign.kid };
+  return {
+    summary: summarizeIdentity(file),
+    publicKey: active.sign.publicKey,
+    kid: active.sign.kid,
+  };
 }
 
 /** Fails before any KMS call when the file exists (the write re-checks, against races). */
 async function refuseExisting(path: string): Promise<void> {
-  if (await exists(path)) throw new KeyError('KEY_FILE_EXISTS', `refusing to overwrite existing file ${path}`);
+  if (await exists(path))
+    throw new KeyError('KEY_FILE_EXISTS', `refusing to overwrite existing file ${path}`);
 }
 
 /** The pinned values of an authority file (no unwrap needed). */
-export async function authorityPublicKey(path: string, crypto: CryptoProvider): Promise<{ publicKey: Uint8Array; kid: string }> {
+export async function authorityPublicKey(
+  path: string,
+  crypto: CryptoProvider,
+): Promise<{ publicKey: Uint8Array; kid: string }> {
   const file = await readIdentityFile(path, crypto);
-  if (file.kind !== 'authority') throw new KeyError('KEY_STATE_INVALID', `${path} is not an authority identity`);
+  if (file.kind !== 'authority')
+    throw new KeyError('KEY_STATE_INVALID', `${path} is not an authority identity`);
   const active = file.generations.find((g) => g.state === 'active')!;
   return { publicKey: fromBase64(active.sign.publicKey, 32), kid: active.sign.kid };
 }
 
 /** `keys create`: a new service identity file (refuses to overwrite). */
-export async function createIdentity(args: { path: string; name: string } & KeyOpsContext): Promise<IdentitySummary> {
+export async function createIdentity(
+  args: { path: string; name: string } & KeyOpsContext,
+): Promise<IdentitySummary> {
   await refuseExisting(args.path);
   const file = await generateIdentityFile(args.name, 'service', args);
   await writeIdentityFile(args.path, file, { overwrite: false });
@@ -116,7 +140,9 @@ export async function createIdentity(args: { path: string; name: string } & KeyO
  * `keys rotate`: a new active keypair generation; the previous one becomes retiring (still opens).
  * Publish the directory afterwards so peers seal to the new key.
  */
-export async function rotateIdentity(args: { path: string } & KeyOpsContext): Promise<IdentitySummary> {
+export async function rotateIdentity(
+  args: { path: string } & KeyOpsContext,
+): Promise<IdentitySummary> {
   const file = await readIdentityFile(args.path, args.crypto);
   const next = await rotateIdentityFile(file, args);
   await writeIdentityFile(args.path, next, { overwrite: true });
@@ -127,15 +153,26 @@ export async function rotateIdentity(args: { path: string } & KeyOpsContext): Pr
  * `keys destroy-retired`: crypto-shreds generations retired at least `retentionMs` ago (their wrapped
  * private keys are removed from the file). Returns the destroyed generation numbers.
  */
-export async function destroyRetired(args: { path: string; retentionMs: number; crypto: CryptoProvider; clock: Clock }): Promise<{ destroyed: number[]; summary: IdentitySummary }> {
+export async function destroyRetired(args: {
+  path: string;
+  retentionMs: number;
+  crypto: CryptoProvider;
+  clock: Clock;
+}): Promise<{ destroyed: number[]; summary: IdentitySummary }> {
   const file = await readIdentityFile(args.path, args.crypto);
-  const { file: next, destroyed } = destroyRetiredGenerations(file, { clock: args.clock, retentionMs: args.retentionMs });
+  const { file: next, destroyed } = destroyRetiredGenerations(file, {
+    clock: args.clock,
+    retentionMs: args.retentionMs,
+  });
   if (destroyed.length > 0) await writeIdentityFile(args.path, next, { overwrite: true });
   return { destroyed, summary: summarizeIdentity(next) };
 }
 
 /** `keys list`: every identity file (format sealpost-identity/v1) in a folder, summarised. */
-export async function listIdentities(args: { dir: string; crypto: CryptoProvider }): Promise<{ path: string; summary: IdentitySummary }[]> {
+export async function listIdentities(args: {
+  dir: string;
+  crypto: CryptoProvider;
+}): Promise<{ path: string; summary: IdentitySummary }[]> {
   const out: { path: string; summary: IdentitySummary }[] = [];
   for (const name of (await readdir(args.dir)).sort()) {
     if (!name.endsWith('.json')) continue;
@@ -170,21 +207,30 @@ export async function rewrapIdentity(args: {
   const next = await rewrapIdentityFile(file, args.kms);
   await writeIdentityFile(args.path, next, { overwrite: true });
   let description = await args.kms.describe();
-  if (args.raiseMinDecryptionVersion === true && description.minDecryptionVersion < description.latestVersion) {
+  if (
+    args.raiseMinDecryptionVersion === true &&
+    description.minDecryptionVersion < description.latestVersion
+  ) {
     description = await args.kms.setMinDecryptionVersion(description.latestVersion);
   }
   return { summary: summarizeIdentity(next), kms: description };
 }
 
 /** Start-up path of a service: read the identity file and unwrap its keys (one KMS unwrap per key). */
-export async function openIdentity(args: { path: string; kms: Kms; crypto: CryptoProvider }): Promise<LoadedIdentity> {
+export async function openIdentity(args: {
+  path: string;
+  kms: Kms;
+  crypto: CryptoProvider;
+}): Promise<LoadedIdentity> {
   return loadIdentity(await readIdentityFile(args.path, args.crypto), args);
 }
 
 // --- directory ---
 
 /** Where a directory is read from and written to: a JSON file, or a compacted Kafka topic. */
-export type DirectoryLocation = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'topic'; readonly topic: DirectoryTopicSource };
+export type DirectoryLocation =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'topic'; readonly topic: DirectoryTopicSource };
 
 /** Who may do what, per identity (the authority's input to publish). */
 export interface DirectoryGrant {
@@ -251,14 +297,23 @@ function sourceOf(location: DirectoryLocation): DirectorySource {
 }
 
 /** Reads and validates the directory at `location`; undefined when a file does not exist yet. */
-async function readPrevious(location: DirectoryLocation, authorityPublicKey: Uint8Array, crypto: CryptoProvider, clock: Clock): Promise<DirectorySnapshot | undefined> {
+async function readPrevious(
+  location: DirectoryLocation,
+  authorityPublicKey: Uint8Array,
+  crypto: CryptoProvider,
+  clock: Clock,
+): Promise<DirectorySnapshot | undefined> {
   if (location.kind === 'file' && !(await exists(location.path))) return undefined;
   const raw = await sourceOf(location).readAll();
   if (location.kind === 'topic' && raw.entries.length === 0) return undefined;
   // The authority re-validates what it publishes over, except expiry: an expired head is renewed here.
   const nowMs = clock.nowMs();
-  const head = raw.entries.filter((e) => e.key === 'head').at(-1)?.value as { expiresAtMs?: unknown } | undefined;
-  const validationNow = typeof head?.expiresAtMs === 'number' && head.expiresAtMs <= nowMs ? head.expiresAtMs - 1 : nowMs;
+  const head = raw.entries.filter((e) => e.key === 'head').at(-1)?.value as
+    { expiresAtMs?: unknown } | undefined;
+  const validationNow =
+    typeof head?.expiresAtMs === 'number' && head.expiresAtMs <= nowMs
+      ? head.expiresAtMs - 1
+      : nowMs;
   return validateSnapshot(raw, { crypto, authorityPublicKey, nowMs: validationNow });
 }
 
@@ -278,11 +333,24 @@ interface AuthorityArgs {
   readonly headTtlMs?: number;
 }
 
-async function withAuthority<T>(args: AuthorityArgs, fn: (authority: LoadedIdentity, previous: DirectorySnapshot | undefined) => Promise<T>): Promise<T> {
-  const authority = await openIdentity({ path: args.authorityFile, kms: args.kms, crypto: args.crypto });
+async function withAuthority<T>(
+  args: AuthorityArgs,
+  fn: (authority: LoadedIdentity, previous: DirectorySnapshot | undefined) => Promise<T>,
+): Promise<T> {
+  const authority = await openIdentity({
+    path: args.authorityFile,
+    kms: args.kms,
+    crypto: args.crypto,
+  });
   try {
-    if (authority.kind !== 'authority') throw new KeyError('KEY_STATE_INVALID', `${args.authorityFile} is not an authority identity`);
-    const previous = await readPrevious(args.location, authority.signingKey().publicKey, args.crypto, args.clock);
+    if (authority.kind !== 'authority')
+      throw new KeyError('KEY_STATE_INVALID', `${args.authorityFile} is not an authority identity`);
+    const previous = await readPrevious(
+      args.location,
+      authority.signingKey().publicKey,
+      args.crypto,
+      args.clock,
+    );
     return await fn(authority, previous);
   } finally {
     authority.close();
@@ -295,12 +363,15 @@ async function withAuthority<T>(args: AuthorityArgs, fn: (authority: LoadedIdent
  * records keep their serial; a revoked record is never brought back) and writes it. Re-running it
  * without changes re-issues the head (same epoch, new expiry): do so before the head expires.
  */
-export async function publishDirectory(args: AuthorityArgs & { grants: readonly DirectoryGrant[] }): Promise<DirectorySummary> {
+export async function publishDirectory(
+  args: AuthorityArgs & { grants: readonly DirectoryGrant[] },
+): Promise<DirectorySummary> {
   return withAuthority(args, async (authority, previous) => {
     const changes: DirectoryRecordDraft[] = [];
     for (const grant of args.grants) {
       const file = await readIdentityFile(grant.identityFile, args.crypto);
-      if (file.kind !== 'service') throw new KeyError('KEY_STATE_INVALID', `${grant.identityFile} is not a service identity`);
+      if (file.kind !== 'service')
+        throw new KeyError('KEY_STATE_INVALID', `${grant.identityFile} is not a service identity`);
       const validForMs = grant.validForMs ?? 400 * 86_400_000;
       for (const g of publicGenerations(file)) {
         const draft: DirectoryRecordDraft = {
@@ -315,7 +386,9 @@ export async function publishDirectory(args: AuthorityArgs & { grants: readonly 
           retiredAtMs: g.state === 'active' ? null : (g.retiredAtMs ?? args.clock.nowMs()),
           sendTopics: grant.sendTopics,
           receiveTopics: grant.receiveTopics,
-          ...(grant.detokenizeClasses === undefined ? {} : { detokenizeClasses: grant.detokenizeClasses }),
+          ...(grant.detokenizeClasses === undefined
+            ? {}
+            : { detokenizeClasses: grant.detokenizeClasses }),
         };
         const held = previous?.bySignKid(g.signKid);
         // Revocation is final: keep the revoked record as it is.
@@ -323,9 +396,23 @@ export async function publishDirectory(args: AuthorityArgs & { grants: readonly 
         changes.push(draft);
       }
     }
-    const doc = signDirectory({ crypto: args.crypto, authority, clock: args.clock, headTtlMs: args.headTtlMs ?? 86_400_000, previous, changes });
+    const doc = signDirectory({
+      crypto: args.crypto,
+      authority,
+      clock: args.clock,
+      headTtlMs: args.headTtlMs ?? 86_400_000,
+      previous,
+      changes,
+    });
     await writeDirectory(args.location, doc);
-    return summarizeDirectory(validateSnapshot(documentEntries(doc), { crypto: args.crypto, authorityPublicKey: authority.signingKey().publicKey, nowMs: args.clock.nowMs(), previous }));
+    return summarizeDirectory(
+      validateSnapshot(documentEntries(doc), {
+        crypto: args.crypto,
+        authorityPublicKey: authority.signingKey().publicKey,
+        nowMs: args.clock.nowMs(),
+        previous,
+      }),
+    );
   });
 }
 
@@ -333,45 +420,95 @@ export async function publishDirectory(args: AuthorityArgs & { grants: readonly 
  * `keys revoke`: marks an identity's directory records revoked (all of them, or the one whose signing
  * or box kid is `kid`, hex) and publishes. Revocation is final.
  */
-export async function revokeIdentity(args: AuthorityArgs & { identity: string; kid?: string }): Promise<DirectorySummary> {
+export async function revokeIdentity(
+  args: AuthorityArgs & { identity: string; kid?: string },
+): Promise<DirectorySummary> {
   return withAuthority(args, async (authority, previous) => {
-    if (previous === undefined) throw new DirectoryError('DIRECTORY_NOT_LOADED', 'there is no published directory to revoke in');
+    if (previous === undefined)
+      throw new DirectoryError(
+        'DIRECTORY_NOT_LOADED',
+        'there is no published directory to revoke in',
+      );
     const nowMs = args.clock.nowMs();
     const targets = previous.records.filter(
-      (r) => r.identity === args.identity && r.status !== 'revoked' && (args.kid === undefined || toHex(r.signKid) === args.kid || toHex(r.boxKid) === args.kid),
+      (r) =>
+        r.identity === args.identity &&
+        r.status !== 'revoked' &&
+        (args.kid === undefined || toHex(r.signKid) === args.kid || toHex(r.boxKid) === args.kid),
     );
-    if (targets.length === 0) throw new KeyError('KEY_NOT_FOUND', `no revocable directory record for ${args.identity}${args.kid === undefined ? '' : ` with kid ${args.kid}`}`);
+    if (targets.length === 0)
+      throw new KeyError(
+        'KEY_NOT_FOUND',
+        `no revocable directory record for ${args.identity}${args.kid === undefined ? '' : ` with kid ${args.kid}`}`,
+      );
     const changes = targets.map((r): DirectoryRecordDraft => {
       const { serial: _serial, ...rest } = r;
       return { ...rest, status: 'revoked', retiredAtMs: r.retiredAtMs ?? nowMs };
     });
-    const doc = signDirectory({ crypto: args.crypto, authority, clock: args.clock, headTtlMs: args.headTtlMs ?? 86_400_000, previous, changes });
+    const doc = signDirectory({
+      crypto: args.crypto,
+      authority,
+      clock: args.clock,
+      headTtlMs: args.headTtlMs ?? 86_400_000,
+      previous,
+      changes,
+    });
     await writeDirectory(args.location, doc);
-    return summarizeDirectory(validateSnapshot(documentEntries(doc), { crypto: args.crypto, authorityPublicKey: authority.signingKey().publicKey, nowMs, previous }));
+    return summarizeDirectory(
+      validateSnapshot(documentEntries(doc), {
+        crypto: args.crypto,
+        authorityPublicKey: authority.signingKey().publicKey,
+        nowMs,
+        previous,
+      }),
+    );
   });
 }
 
 /** `directory show`: validates against the pinned authority key and summarises. Throws DirectoryError if invalid. */
-export async function showDirectory(args: { location: DirectoryLocation; authorityPublicKey: Uint8Array; crypto: CryptoProvider; clock: Clock }): Promise<DirectorySummary> {
+export async function showDirectory(args: {
+  location: DirectoryLocation;
+  authorityPublicKey: Uint8Array;
+  crypto: CryptoProvider;
+  clock: Clock;
+}): Promise<DirectorySummary> {
   const raw = await sourceOf(args.location).readAll();
-  return summarizeDirectory(validateSnapshot(raw, { crypto: args.crypto, authorityPublicKey: args.authorityPublicKey, nowMs: args.clock.nowMs() }));
+  return summarizeDirectory(
+    validateSnapshot(raw, {
+      crypto: args.crypto,
+      authorityPublicKey: args.authorityPublicKey,
+      nowMs: args.clock.nowMs(),
+    }),
+  );
 }
 
 /**
  * `directory verify`: like show, but never throws for an invalid directory: returns `ok: false` with
  * the code, and fails (ok: false) on any refused entry too.
  */
-export async function verifyDirectory(args: { location: DirectoryLocation; authorityPublicKey: Uint8Array; crypto: CryptoProvider; clock: Clock }): Promise<
-  { ok: true; summary: DirectorySummary } | { ok: false; code: string; message: string; refused: readonly RefusedEntry[] }
+export async function verifyDirectory(args: {
+  location: DirectoryLocation;
+  authorityPublicKey: Uint8Array;
+  crypto: CryptoProvider;
+  clock: Clock;
+}): Promise<
+  | { ok: true; summary: DirectorySummary }
+  | { ok: false; code: string; message: string; refused: readonly RefusedEntry[] }
 > {
   try {
     const summary = await showDirectory(args);
     if (summary.refused.length > 0) {
-      return { ok: false, code: summary.refused[0]!.code, message: `${summary.refused.length} entries refused`, refused: summary.refused };
+      return {
+        ok: false,
+        code: summary.refused[0]!.code,
+        message: `${summary.refused.length} entries refused`,
+        refused: summary.refused,
+      };
     }
     return { ok: true, summary };
   } catch (err) {
-    if (err instanceof DirectoryError) return { ok: false, code: err.code, message: err.message, refused: err.refused };
+    if (err instanceof DirectoryError)
+      return { ok: false, code: err.code, message: err.message, refused: err.refused };
     throw err;
   }
 }

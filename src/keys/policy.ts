@@ -45,8 +45,19 @@ export class DirectoryPolicy {
   #activeRecord(identity: string, nowMs: number): DirectoryRecord | undefined {
     let best: DirectoryRecord | undefined;
     for (const r of this.#directory.records()) {
-      if (r.identity !== identity || r.status !== 'active' || nowMs < r.validFromMs || nowMs >= r.validUntilMs) continue;
-      if (best === undefined || r.validFromMs > best.validFromMs || (r.validFromMs === best.validFromMs && r.serial > best.serial)) best = r;
+      if (
+        r.identity !== identity ||
+        r.status !== 'active' ||
+        nowMs < r.validFromMs ||
+        nowMs >= r.validUntilMs
+      )
+        continue;
+      if (
+        best === undefined ||
+        r.validFromMs > best.validFromMs ||
+        (r.validFromMs === best.validFromMs && r.serial > best.serial)
+      )
+        best = r;
     }
     return best;
   }
@@ -60,12 +71,22 @@ export class DirectoryPolicy {
       const latest = this.#directory
         .records()
         .filter((x) => x.identity === identity)
-        .reduce<DirectoryRecord | undefined>((a, b) => (a === undefined || b.serial > a.serial ? b : a), undefined);
+        .reduce<DirectoryRecord | undefined>(
+          (a, b) => (a === undefined || b.serial > a.serial ? b : a),
+          undefined,
+        );
       const code: PolicyErrorCode =
-        latest === undefined ? 'SENDER_UNKNOWN' : latest.status === 'revoked' ? 'SENDER_REVOKED' : latest.status === 'retiring' ? 'SENDER_RETIRED' : 'SENDER_KEY_NOT_VALID_AT_TIME';
+        latest === undefined
+          ? 'SENDER_UNKNOWN'
+          : latest.status === 'revoked'
+            ? 'SENDER_REVOKED'
+            : latest.status === 'retiring'
+              ? 'SENDER_RETIRED'
+              : 'SENDER_KEY_NOT_VALID_AT_TIME';
       throw new PolicyError(code, `identity ${identity} has no active directory key valid now`);
     }
-    if (!topicMatches(r.sendTopics, topic)) throw new PolicyError('SENDER_NOT_ALLOWED', `identity ${identity} may not send to ${topic}`);
+    if (!topicMatches(r.sendTopics, topic))
+      throw new PolicyError('SENDER_NOT_ALLOWED', `identity ${identity} may not send to ${topic}`);
   }
 
   /** Consumer side: throws unless `identity` has an active key allowed to receive from `topic` now. */
@@ -73,9 +94,16 @@ export class DirectoryPolicy {
     const r = this.#activeRecord(identity, this.#clock.nowMs());
     if (r === undefined) {
       const any = this.#directory.records().some((x) => x.identity === identity);
-      throw new PolicyError(any ? 'RECIPIENT_NO_ACTIVE_KEY' : 'RECIPIENT_UNKNOWN', `identity ${identity} has no active directory key`);
+      throw new PolicyError(
+        any ? 'RECIPIENT_NO_ACTIVE_KEY' : 'RECIPIENT_UNKNOWN',
+        `identity ${identity} has no active directory key`,
+      );
     }
-    if (!topicMatches(r.receiveTopics, topic)) throw new PolicyError('RECIPIENT_NOT_ALLOWED', `identity ${identity} may not receive from ${topic}`);
+    if (!topicMatches(r.receiveTopics, topic))
+      throw new PolicyError(
+        'RECIPIENT_NOT_ALLOWED',
+        `identity ${identity} may not receive from ${topic}`,
+      );
   }
 
   /**
@@ -100,7 +128,9 @@ export class DirectoryPolicy {
         });
       }
     }
-    return out.sort((a, b) => compareKeys(Buffer.from(a.kid).toString('hex'), Buffer.from(b.kid).toString('hex')));
+    return out.sort((a, b) =>
+      compareKeys(Buffer.from(a.kid).toString('hex'), Buffer.from(b.kid).toString('hex')),
+    );
   }
 
   /**
@@ -115,11 +145,16 @@ export class DirectoryPolicy {
       const r = allowed.get(name);
       if (r === undefined) {
         this.assertMayReceive(name, topic);
-        throw new PolicyError('RECIPIENT_NOT_ALLOWED', `identity ${name} may not receive from ${topic}`);
+        throw new PolicyError(
+          'RECIPIENT_NOT_ALLOWED',
+          `identity ${name} may not receive from ${topic}`,
+        );
       }
       out.push(r);
     }
-    return out.sort((a, b) => compareKeys(Buffer.from(a.kid).toString('hex'), Buffer.from(b.kid).toString('hex')));
+    return out.sort((a, b) =>
+      compareKeys(Buffer.from(a.kid).toString('hex'), Buffer.from(b.kid).toString('hex')),
+    );
   }
 
   /**
@@ -129,15 +164,27 @@ export class DirectoryPolicy {
    */
   checkSenderKey(signKid: Uint8Array, topic: string, createdAtMs: number): SenderKey {
     const s = this.#directory.senderKey(signKid);
-    if (s === undefined) throw new PolicyError('SENDER_UNKNOWN', 'sender kid is not in the directory');
-    if (s.status === 'revoked') throw new PolicyError('SENDER_REVOKED', `sender ${s.identity}'s key is revoked`);
-    if (s.status === 'retiring' && (s.retiredAtMs === null || createdAtMs > s.retiredAtMs + this.#skewMs)) {
-      throw new PolicyError('SENDER_RETIRED', `sender ${s.identity}'s key was retired before the session was created`);
+    if (s === undefined)
+      throw new PolicyError('SENDER_UNKNOWN', 'sender kid is not in the directory');
+    if (s.status === 'revoked')
+      throw new PolicyError('SENDER_REVOKED', `sender ${s.identity}'s key is revoked`);
+    if (
+      s.status === 'retiring' &&
+      (s.retiredAtMs === null || createdAtMs > s.retiredAtMs + this.#skewMs)
+    ) {
+      throw new PolicyError(
+        'SENDER_RETIRED',
+        `sender ${s.identity}'s key was retired before the session was created`,
+      );
     }
     if (createdAtMs < s.validFromMs || createdAtMs >= s.validUntilMs) {
-      throw new PolicyError('SENDER_KEY_NOT_VALID_AT_TIME', `sender ${s.identity}'s key is not valid at the session's creation time`);
+      throw new PolicyError(
+        'SENDER_KEY_NOT_VALID_AT_TIME',
+        `sender ${s.identity}'s key is not valid at the session's creation time`,
+      );
     }
-    if (!topicMatches(s.sendTopics, topic)) throw new PolicyError('SENDER_NOT_ALLOWED', `sender ${s.identity} may not send to ${topic}`);
+    if (!topicMatches(s.sendTopics, topic))
+      throw new PolicyError('SENDER_NOT_ALLOWED', `sender ${s.identity} may not send to ${topic}`);
     return s;
   }
 

@@ -22,7 +22,11 @@ export async function assertPrivateFile(path: string): Promise<void> {
     mode = (await stat(path)).mode;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new PrivateFileError(code === 'ENOENT' ? 'not-found' : 'io', `cannot stat ${path} (${code ?? 'error'})`, { cause: err });
+    throw new PrivateFileError(
+      code === 'ENOENT' ? 'not-found' : 'io',
+      `cannot stat ${path} (${code ?? 'error'})`,
+      { cause: err },
+    );
   }
   if ((mode & 0o077) !== 0) {
     throw new PrivateFileError(
@@ -36,10 +40,18 @@ export async function assertPrivateFile(path: string): Promise<void> {
  * Writes `text` to `path` with mode 0600 through a temporary file, fsync and rename (atomic on POSIX:
  * a reader sees the old or the new file, never half of one). With `mustNotExist`, refuses to replace.
  */
-export async function writePrivateFile(path: string, text: string, mustNotExist: boolean): Promise<void> {
+export async function writePrivateFile(
+  path: string,
+  text: string,
+  mustNotExist: boolean,
+): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
-    const handle = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC, 0o600);
+    const handle = await open(
+      tmp,
+      fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC,
+      0o600,
+    );
     try {
       await handle.chmod(0o600);
       await handle.writeFile(text, 'utf8');

@@ -1,7 +1,10 @@
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
 import type { DirectorySource } from './directory/directory-document.js';
-import { DirectorySenderResolver, usableOpeningKeys } from './directory/directory-sender-resolver.js';
+import {
+  DirectorySenderResolver,
+  usableOpeningKeys,
+} from './directory/directory-sender-resolver.js';
 import type { RefusedEntry } from './directory/directory-snapshot.js';
 import { KeyDirectory } from './directory/key-directory.js';
 import { loadIdentity, readIdentityFile } from './identity-file.js';
@@ -59,8 +62,12 @@ export class ServiceKeys {
         ...(options.onRefused === undefined ? {} : { onRefused: options.onRefused }),
       });
       const interval = options.refreshIntervalMs ?? 60_000;
-      if (interval > 0) directory.startAutoRefresh(interval, options.onRefreshError ?? (() => undefined));
-      const policy = new DirectoryPolicy(directory, { clock: options.clock, ...(options.skewMs === undefined ? {} : { skewMs: options.skewMs }) });
+      if (interval > 0)
+        directory.startAutoRefresh(interval, options.onRefreshError ?? (() => undefined));
+      const policy = new DirectoryPolicy(directory, {
+        clock: options.clock,
+        ...(options.skewMs === undefined ? {} : { skewMs: options.skewMs }),
+      });
       return new ServiceKeys(identity, directory, policy);
     } catch (err) {
       identity.close();

@@ -52,7 +52,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     {
       level: options.level ?? 'info',
       ...(options.name === undefined ? {} : { name: options.name }),
-      redact: { paths: redactionPaths([...REDACTED_FIELDS, ...(options.redactFields ?? [])]), censor: '[redacted]' },
+      redact: {
+        paths: redactionPaths([...REDACTED_FIELDS, ...(options.redactFields ?? [])]),
+        censor: '[redacted]',
+      },
       serializers: { err: pino.stdSerializers.err },
     },
     options.destination,

@@ -116,7 +116,10 @@ function compile(type: Type, memo: Map<Type, Node>): Node {
       if (name.startsWith('logical:') && t.underlyingType !== undefined) {
         return compile(t.underlyingType, memo);
       }
-      throw new AvroSchemaError('SCHEMA_UNSUPPORTED', `Avro type ${name} is not supported by the validating decoder`);
+      throw new AvroSchemaError(
+        'SCHEMA_UNSUPPORTED',
+        `Avro type ${name} is not supported by the validating decoder`,
+      );
   }
 }
 
@@ -207,7 +210,10 @@ export class AvroBinaryValidator {
   /** Throws AvroDecodeError unless `body` is exactly one well-formed value within the limits. */
   validate(body: Uint8Array): void {
     if (body.length > this.#limits.maxBytes) {
-      throw new AvroDecodeError('PAYLOAD_TOO_LARGE', `payload of ${body.length} bytes exceeds maxBytes ${this.#limits.maxBytes}`);
+      throw new AvroDecodeError(
+        'PAYLOAD_TOO_LARGE',
+        `payload of ${body.length} bytes exceeds maxBytes ${this.#limits.maxBytes}`,
+      );
     }
     this.#buf = body;
     this.#pos = 0;
@@ -225,7 +231,9 @@ export class AvroBinaryValidator {
   }
 
   #malformed(what: string): AvroDecodeError {
-    return new AvroDecodeError('PAYLOAD_MALFORMED', `malformed Avro: ${what}`, { offset: this.#pos });
+    return new AvroDecodeError('PAYLOAD_MALFORMED', `malformed Avro: ${what}`, {
+      offset: this.#pos,
+    });
   }
 
   #remaining(): number {
@@ -254,7 +262,8 @@ export class AvroBinaryValidator {
       unsigned += (b & 0x7f) * scale;
       if ((b & 0x80) === 0) {
         if (i > 0 && b === 0) throw this.#malformed('non-minimal varint');
-        if (i === maxBytes - 1 && b > (maxBytes === 5 ? 0x0f : 0x01)) throw this.#malformed('varint overflows its type');
+        if (i === maxBytes - 1 && b > (maxBytes === 5 ? 0x0f : 0x01))
+          throw this.#malformed('varint overflows its type');
         // zig-zag: even -> n/2, odd -> -(n+1)/2
         return unsigned % 2 === 0 ? unsigned / 2 : -(unsigned + 1) / 2;
       }
@@ -337,9 +346,13 @@ export class AvroBinaryValidator {
 
   #enter(depth: number): void {
     if (depth >= this.#limits.maxDepth) {
-      throw new AvroDecodeError('PAYLOAD_LIMIT_EXCEEDED', `nesting deeper than maxDepth ${this.#limits.maxDepth}`, {
-        offset: this.#pos,
-      });
+      throw new AvroDecodeError(
+        'PAYLOAD_LIMIT_EXCEEDED',
+        `nesting deeper than maxDepth ${this.#limits.maxDepth}`,
+        {
+          offset: this.#pos,
+        },
+      );
     }
   }
 
@@ -354,7 +367,8 @@ export class AvroBinaryValidator {
       if (count < 0) {
         count = -count;
         const size = this.#readVarint(10);
-        if (size < 0 || size > this.#remaining()) throw this.#malformed('block size exceeds the remaining bytes');
+        if (size < 0 || size > this.#remaining())
+          throw this.#malformed('block size exceeds the remaining bytes');
         blockEnd = this.#pos + size;
       }
       // Cheap bounds before walking anything: the block must fit in what is left and in the budgets.
@@ -363,9 +377,13 @@ export class AvroBinaryValidator {
       }
       this.#items += count;
       if (this.#items > this.#limits.maxItems) {
-        throw new AvroDecodeError('PAYLOAD_LIMIT_EXCEEDED', `more than maxItems ${this.#limits.maxItems} items`, {
-          offset: this.#pos,
-        });
+        throw new AvroDecodeError(
+          'PAYLOAD_LIMIT_EXCEEDED',
+          `more than maxItems ${this.#limits.maxItems} items`,
+          {
+            offset: this.#pos,
+          },
+        );
       }
       if (itemMin === 0) {
         this.#zeroItems += count;
@@ -381,7 +399,8 @@ export class AvroBinaryValidator {
         if (isMap) this.#walk(MAP_KEY, depth);
         this.#walk(item, depth);
       }
-      if (blockEnd >= 0 && this.#pos !== blockEnd) throw this.#malformed('block size does not match its items');
+      if (blockEnd >= 0 && this.#pos !== blockEnd)
+        throw this.#malformed('block size does not match its items');
     }
   }
 }

@@ -1,6 +1,10 @@
 import avsc from 'avsc';
 import type { Resolver, Schema, Type } from 'avsc';
-import { AvroBinaryValidator, DEFAULT_AVRO_LIMITS, type AvroLimits } from './avro-binary-validator.js';
+import {
+  AvroBinaryValidator,
+  DEFAULT_AVRO_LIMITS,
+  type AvroLimits,
+} from './avro-binary-validator.js';
 import { AvroDecodeError, AvroEncodeError, AvroSchemaError } from './avro-errors.js';
 
 /** Options of {@link AvroCodec.parse}. */
@@ -50,7 +54,11 @@ export class AvroCodec {
       // A fresh registry per schema: named types of one schema never leak into another.
       type = avsc.Type.forSchema(schema as Schema, { registry: {} });
     } catch (err) {
-      throw new AvroSchemaError('SCHEMA_INVALID', `the schema is not valid Avro: ${errorMessage(err)}`, err);
+      throw new AvroSchemaError(
+        'SCHEMA_INVALID',
+        `the schema is not valid Avro: ${errorMessage(err)}`,
+        err,
+      );
     }
     return new AvroCodec(schemaText, type, limits);
   }
@@ -83,7 +91,9 @@ export class AvroCodec {
    */
   decode(body: Uint8Array, options: AvroDecodeOptions = {}): unknown {
     this.#validator.validate(body);
-    const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const buf = Buffer.isBuffer(body)
+      ? body
+      : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     const reader = options.reader;
     try {
       if (reader === undefined || reader === this) return this.#type.fromBuffer(buf);
@@ -92,7 +102,10 @@ export class AvroCodec {
       if (err instanceof AvroSchemaError) throw err;
       // What the walker lets through avsc may still refuse (a long beyond 2^53, an enum symbol the
       // reader lacks). avsc's message may quote decoded data, so it is not passed on.
-      throw new AvroDecodeError('PAYLOAD_MALFORMED', 'malformed Avro: the decoder refused the value');
+      throw new AvroDecodeError(
+        'PAYLOAD_MALFORMED',
+        'malformed Avro: the decoder refused the value',
+      );
     }
   }
 
@@ -102,7 +115,11 @@ export class AvroCodec {
       try {
         resolver = reader.#type.createResolver(this.#type);
       } catch (err) {
-        throw new AvroSchemaError('SCHEMA_INCOMPATIBLE', `the reader schema cannot read this writer schema: ${errorMessage(err)}`, err);
+        throw new AvroSchemaError(
+          'SCHEMA_INCOMPATIBLE',
+          `the reader schema cannot read this writer schema: ${errorMessage(err)}`,
+          err,
+        );
       }
       this.#resolvers.set(reader, resolver);
     }
@@ -114,7 +131,10 @@ function resolveLimits(partial: Partial<AvroLimits> | undefined): AvroLimits {
   const limits = { ...DEFAULT_AVRO_LIMITS, ...partial };
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value < 0) {
-      throw new AvroSchemaError('SCHEMA_UNSUPPORTED', `limit ${name} must be a non-negative integer`);
+      throw new AvroSchemaError(
+        'SCHEMA_UNSUPPORTED',
+        `limit ${name} must be a non-negative integer`,
+      );
     }
   }
   return Object.freeze(limits);

@@ -9,7 +9,8 @@ import { SealpostError } from '../errors.js';
  *   truncation, trailing bytes, a non-minimal varint, a bad union or enum index, invalid UTF-8 ...).
  * - `FRAME_INVALID`: not Confluent wire format (`0x00 ‖ u32 schemaId ‖ body`).
  */
-export type AvroDecodeErrorCode = 'PAYLOAD_TOO_LARGE' | 'PAYLOAD_LIMIT_EXCEEDED' | 'PAYLOAD_MALFORMED' | 'FRAME_INVALID';
+export type AvroDecodeErrorCode =
+  'PAYLOAD_TOO_LARGE' | 'PAYLOAD_LIMIT_EXCEEDED' | 'PAYLOAD_MALFORMED' | 'FRAME_INVALID';
 
 /** An Avro payload that cannot be decoded safely. The message names the check, never the contents. */
 export class AvroDecodeError extends SealpostError {
@@ -17,7 +18,11 @@ export class AvroDecodeError extends SealpostError {
   /** Byte position in the Avro body where the check failed, when known. */
   readonly offset: number | undefined;
 
-  constructor(code: AvroDecodeErrorCode, message: string, options: { offset?: number; cause?: unknown } = {}) {
+  constructor(
+    code: AvroDecodeErrorCode,
+    message: string,
+    options: { offset?: number; cause?: unknown } = {},
+  ) {
     super(code, options.offset === undefined ? message : `${message} (at byte ${options.offset})`, {
       retriable: false,
       ...(options.cause === undefined ? {} : { cause: options.cause }),
@@ -35,7 +40,10 @@ export class AvroEncodeError extends SealpostError {
   readonly paths: readonly string[];
 
   constructor(message: string, paths: readonly string[], cause?: unknown) {
-    super('VALUE_INVALID', message, { retriable: false, ...(cause === undefined ? {} : { cause }) });
+    super('VALUE_INVALID', message, {
+      retriable: false,
+      ...(cause === undefined ? {} : { cause }),
+    });
     this.paths = paths;
   }
 }

@@ -27,11 +27,16 @@ export function encodeConfluentFrame(schemaId: number, body: Uint8Array): Buffer
 /** Splits a framed payload. Throws AvroDecodeError FRAME_INVALID for a short input or wrong magic. */
 export function decodeConfluentFrame(framed: Uint8Array): ConfluentFrame {
   if (framed.length < CONFLUENT_HEADER_BYTES) {
-    throw new AvroDecodeError('FRAME_INVALID', `framed payload shorter than ${CONFLUENT_HEADER_BYTES} bytes`);
+    throw new AvroDecodeError(
+      'FRAME_INVALID',
+      `framed payload shorter than ${CONFLUENT_HEADER_BYTES} bytes`,
+    );
   }
   if (framed[0] !== CONFLUENT_MAGIC_BYTE) {
     throw new AvroDecodeError('FRAME_INVALID', 'framed payload does not start with magic byte 0');
   }
-  const buf = Buffer.isBuffer(framed) ? framed : Buffer.from(framed.buffer, framed.byteOffset, framed.byteLength);
+  const buf = Buffer.isBuffer(framed)
+    ? framed
+    : Buffer.from(framed.buffer, framed.byteOffset, framed.byteLength);
   return { schemaId: buf.readUInt32BE(1), body: buf.subarray(CONFLUENT_HEADER_BYTES) };
 }

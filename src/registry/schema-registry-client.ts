@@ -14,7 +14,11 @@
 import { AvroCodec } from './avro-codec.js';
 import { DEFAULT_AVRO_LIMITS, type AvroLimits } from './avro-binary-validator.js';
 import { AvroDecodeError, AvroSchemaError } from './avro-errors.js';
-import { CONFLUENT_HEADER_BYTES, decodeConfluentFrame, encodeConfluentFrame } from './confluent-wire-format.js';
+import {
+  CONFLUENT_HEADER_BYTES,
+  decodeConfluentFrame,
+  encodeConfluentFrame,
+} from './confluent-wire-format.js';
 import { RegistryError, type RegistryErrorCode } from './registry-error.js';
 
 /** Subject compatibility levels of the Confluent API. */
@@ -41,7 +45,11 @@ const COMPATIBILITY_LEVELS: ReadonlySet<string> = new Set([
 export type FetchFunction = (
   url: string,
   init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal },
-) => Promise<{ readonly status: number; readonly headers: { get(name: string): string | null }; text(): Promise<string> }>;
+) => Promise<{
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  text(): Promise<string>;
+}>;
 
 /** Options of {@link SchemaRegistryClient}. */
 export interface SchemaRegistryClientOptions {
@@ -113,7 +121,11 @@ export class SchemaRegistryClient {
    * BACKWARD) and returns its id. Registering the same schema again returns the same id. The schema
    * is parsed locally first, so an invalid one fails with AvroSchemaError before any request.
    */
-  async register(subject: string, schemaText: string, options: { readonly compatibility?: Compatibility } = {}): Promise<number> {
+  async register(
+    subject: string,
+    schemaText: string,
+    options: { readonly compatibility?: Compatibility } = {},
+  ): Promise<number> {
     AvroCodec.parse(schemaText, { limits: this.#limits });
     const compatibility = options.compatibility ?? 'BACKWARD';
     // Set before registering (Apicurio and Confluent both accept a config for a subject that has no
@@ -125,12 +137,20 @@ export class SchemaRegistryClient {
       if (!(err instanceof RegistryError) || err.code !== 'SUBJECT_NOT_FOUND') throw err;
       configured = false;
     }
-    const answer = await this.#request('POST', `/subjects/${encodeURIComponent(subject)}/versions`, 'SUBJECT_NOT_FOUND', {
-      schema: schemaText,
-    });
+    const answer = await this.#request(
+      'POST',
+      `/subjects/${encodeURIComponent(subject)}/versions`,
+      'SUBJECT_NOT_FOUND',
+      {
+        schema: schemaText,
+      },
+    );
     const id = answer.id;
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffffffff) {
-      throw new RegistryError('REGISTRY_RESPONSE_INVALID', `register ${subject}: the answer has no valid id`);
+      throw new RegistryError(
+        'REGISTRY_RESPONSE_INVALID',
+        `register ${subject}: the answer has no valid id`,
+      );
     }
     if (!configured) await this.setCompatibility(subject, compatibility);
     return id;
@@ -139,16 +159,25 @@ export class SchemaRegistryClient {
   /** Sets the subject's compatibility level (`PUT /config/{subject}`). */
   async setCompatibility(subject: string, level: Compatibility): Promise<void> {
     if (!COMPATIBILITY_LEVELS.has(level)) throw new RangeError('unknown compatibility level');
-    await this.#request('PUT', `/config/${encodeURIComponent(subject)}`, 'SUBJECT_NOT_FOUND', { compatibility: level });
+    await this.#request('PUT', `/config/${encodeURIComponent(subject)}`, 'SUBJECT_NOT_FOUND', {
+      compatibility: level,
+    });
   }
 
   /** The subject's own compatibility level, or undefined when it has none (`GET /config/{subject}` 404). */
   async getCompatibility(subject: string): Promise<Compatibility | undefined> {
     try {
-      const answer = await this.#request('GET', `/config/${encodeURIComponent(subject)}`, 'SUBJECT_NOT_FOUND');
+      const answer = await this.#request(
+        'GET',
+        `/config/${encodeURIComponent(subject)}`,
+        'SUBJECT_NOT_FOUND',
+      );
       const level = answer.compatibilityLevel ?? answer.compatibility;
       if (typeof level !== 'string' || !COMPATIBILITY_LEVELS.has(level.toUpperCase())) {
-        throw new RegistryError('REGISTRY_RESPONSE_INVALID', `config ${subject}: no compatibility level in the answer`);
+        throw new RegistryError(
+          'REGISTRY_RESPONSE_INVALID',
+          `config ${subject}: no compatibility level in the answer`,
+        );
       }
       return level.toUpperCase() as Compatibility;
     } catch (err) {
@@ -159,9 +188,16 @@ export class SchemaRegistryClient {
 
   /** The id of the subject's latest version. */
   async latestSchemaId(subject: string): Promise<number> {
-    const answer = await this.#request('GET', `/subjects/${encodeURIComponent(subject)}/versions/latest`, 'SUBJECT_NOT_FOUND');
+    const answer = await this.#request(
+      'GET',
+      `/subjects/${encodeURIComponent(subject)}/versions/latest`,
+      'SUBJECT_NOT_FOUND',
+    );
     if (typeof answer.id !== 'number' || !Number.isInteger(answer.id)) {
-      throw new RegistryError('REGISTRY_RESPONSE_INVALID', `latest version of ${subject}: the answer has no id`);
+      throw new RegistryError(
+        'REGISTRY_RESPONSE_INVALID',
+        `latest version of ${subject}: the answer has no id`,
+      );
     }
     return answer.id;
   }
@@ -172,7 +208,8 @@ export class SchemaRegistryClient {
    * registry's schema is not Avro sealpost can use.
    */
   async getSchema(id: number): Promise<RegisteredSchema> {
-    if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new RangeError('schema id must be an unsigned 32-bit integer');
+    if (!Number.isInteger(id) || id < 0 || id > 0xffffffff)
+      throw new RangeError('schema id must be an unsigned 32-bit integer');
     const cached = this.#schemas.get(id);
     if (cached !== undefined) {
       // Re-insert: Map order is the LRU order.
@@ -192,13 +229,20 @@ export class SchemaRegistryClient {
     const answer = await this.#request('GET', `/schemas/ids/${id}`, 'SCHEMA_NOT_FOUND');
     const text = answer.schema;
     if (typeof text !== 'string') {
-      throw new RegistryError('REGISTRY_RESPONSE_INVALID', `schema ${id}: the answer has no schema text`);
+      throw new RegistryError(
+        'REGISTRY_RESPONSE_INVALID',
+        `schema ${id}: the answer has no schema text`,
+      );
     }
     const schemaType = answer.schemaType;
     if (schemaType !== undefined && schemaType !== null && schemaType !== 'AVRO') {
       throw new AvroSchemaError('SCHEMA_UNSUPPORTED', `schema ${id} is not Avro`);
     }
-    const schema: RegisteredSchema = { id, text, codec: AvroCodec.parse(text, { limits: this.#limits }) };
+    const schema: RegisteredSchema = {
+      id,
+      text,
+      codec: AvroCodec.parse(text, { limits: this.#limits }),
+    };
     this.#schemas.set(id, schema);
     while (this.#schemas.size > this.#maxCached) {
       const oldest = this.#schemas.keys().next();
@@ -219,19 +263,32 @@ export class SchemaRegistryClient {
    * validating it against the limits first. The size limit is checked before the schema is fetched,
    * so junk does not cost a registry round trip.
    */
-  async decode(framed: Uint8Array, options: { readonly reader?: AvroCodec } = {}): Promise<DecodedPayload> {
+  async decode(
+    framed: Uint8Array,
+    options: { readonly reader?: AvroCodec } = {},
+  ): Promise<DecodedPayload> {
     const { schemaId, body } = decodeConfluentFrame(framed);
     if (framed.length - CONFLUENT_HEADER_BYTES > this.#limits.maxBytes) {
-      throw new AvroDecodeError('PAYLOAD_TOO_LARGE', `payload of ${body.length} bytes exceeds maxBytes ${this.#limits.maxBytes}`);
+      throw new AvroDecodeError(
+        'PAYLOAD_TOO_LARGE',
+        `payload of ${body.length} bytes exceeds maxBytes ${this.#limits.maxBytes}`,
+      );
     }
     const schema = await this.getSchema(schemaId);
     return { schemaId, value: schema.codec.decode(body, options), schema };
   }
 
   /** One JSON request; every failure becomes a RegistryError. */
-  async #request(method: string, path: string, notFound: RegistryErrorCode, body?: Json): Promise<Json> {
+  async #request(
+    method: string,
+    path: string,
+    notFound: RegistryErrorCode,
+    body?: Json,
+  ): Promise<Json> {
     const what = `registry ${method} ${path}`;
-    const headers: Record<string, string> = { Accept: 'application/vnd.schemaregistry.v1+json, application/json' };
+    const headers: Record<string, string> = {
+      Accept: 'application/vnd.schemaregistry.v1+json, application/json',
+    };
     if (body !== undefined) headers['Content-Type'] = 'application/vnd.schemaregistry.v1+json';
     if (this.#authHeader !== undefined) headers.Authorization = this.#authHeader;
     let status: number;
@@ -246,16 +303,28 @@ export class SchemaRegistryClient {
       status = response.status;
       const declared = Number(response.headers.get('content-length') ?? '0');
       if (declared > this.#maxResponseBytes) {
-        throw new RegistryError('REGISTRY_RESPONSE_INVALID', `${what}: answer larger than ${this.#maxResponseBytes} bytes`, { status });
+        throw new RegistryError(
+          'REGISTRY_RESPONSE_INVALID',
+          `${what}: answer larger than ${this.#maxResponseBytes} bytes`,
+          { status },
+        );
       }
       text = await response.text();
     } catch (err) {
       if (err instanceof RegistryError) throw err;
       // Refused, reset, DNS, TLS, timeout: the registry may be back later.
-      throw new RegistryError('REGISTRY_UNAVAILABLE', `${what}: registry unreachable (${networkReason(err)})`, { cause: err });
+      throw new RegistryError(
+        'REGISTRY_UNAVAILABLE',
+        `${what}: registry unreachable (${networkReason(err)})`,
+        { cause: err },
+      );
     }
     if (text.length > this.#maxResponseBytes) {
-      throw new RegistryError('REGISTRY_RESPONSE_INVALID', `${what}: answer larger than ${this.#maxResponseBytes} bytes`, { status });
+      throw new RegistryError(
+        'REGISTRY_RESPONSE_INVALID',
+        `${what}: answer larger than ${this.#maxResponseBytes} bytes`,
+        { status },
+      );
     }
     let json: unknown;
     try {
@@ -265,13 +334,19 @@ export class SchemaRegistryClient {
     }
     if (status >= 200 && status < 300) {
       if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-        throw new RegistryError('REGISTRY_RESPONSE_INVALID', `${what}: the answer is not a JSON object`, { status });
+        throw new RegistryError(
+          'REGISTRY_RESPONSE_INVALID',
+          `${what}: the answer is not a JSON object`,
+          { status },
+        );
       }
       return json as Json;
     }
     const errorBody = typeof json === 'object' && json !== null ? (json as Json) : {};
-    const registryErrorCode = typeof errorBody.error_code === 'number' ? errorBody.error_code : undefined;
-    const detail = typeof errorBody.message === 'string' ? `: ${errorBody.message.slice(0, 200)}` : '';
+    const registryErrorCode =
+      typeof errorBody.error_code === 'number' ? errorBody.error_code : undefined;
+    const detail =
+      typeof errorBody.message === 'string' ? `: ${errorBody.message.slice(0, 200)}` : '';
     const code = statusCode(status, registryErrorCode, notFound);
     throw new RegistryError(code, `${what}: HTTP ${status}${detail}`, {
       status,
@@ -280,7 +355,11 @@ export class SchemaRegistryClient {
   }
 }
 
-function statusCode(status: number, registryErrorCode: number | undefined, notFound: RegistryErrorCode): RegistryErrorCode {
+function statusCode(
+  status: number,
+  registryErrorCode: number | undefined,
+  notFound: RegistryErrorCode,
+): RegistryErrorCode {
   if (status >= 500 || status === 408 || status === 429) return 'REGISTRY_UNAVAILABLE';
   if (status === 401 || status === 403) return 'REGISTRY_UNAUTHORIZED';
   if (status === 404) {

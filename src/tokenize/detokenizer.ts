@@ -25,8 +25,18 @@ export interface DetokenizerOptions {
 
 /** What a token stood for. */
 export type DetokenizedValue =
-  | { readonly tokenClass: string; readonly version: number; readonly type: 'string'; readonly value: string }
-  | { readonly tokenClass: string; readonly version: number; readonly type: 'bytes'; readonly value: Uint8Array };
+  | {
+      readonly tokenClass: string;
+      readonly version: number;
+      readonly type: 'string';
+      readonly value: string;
+    }
+  | {
+      readonly tokenClass: string;
+      readonly version: number;
+      readonly type: 'bytes';
+      readonly value: Uint8Array;
+    };
 
 /** Optional context recorded in the audit event (where the token was read). */
 export interface DetokenizeContext {
@@ -51,7 +61,9 @@ export class Detokenizer {
 
   /** True if the directory currently clears this identity for `tokenClass`. */
   isCleared(tokenClass: string): boolean {
-    return clearedClasses(this.#o.directory, this.#o.identity, this.#o.clock.nowMs()).includes(tokenClass);
+    return clearedClasses(this.#o.directory, this.#o.identity, this.#o.clock.nowMs()).includes(
+      tokenClass,
+    );
   }
 
   /** Maps a token back to its value; throws TokenizeError (see codes) and audits either way. */
@@ -59,17 +71,26 @@ export class Detokenizer {
     let parsed: ParsedToken | undefined;
     try {
       parsed = parseToken(token);
-      if (parsed.mode === 'mask') throw new TokenizeError('TOKEN_NOT_REVERSIBLE', 'a mask cannot be detokenized');
+      if (parsed.mode === 'mask')
+        throw new TokenizeError('TOKEN_NOT_REVERSIBLE', 'a mask cannot be detokenized');
       this.#o.directory.assertFresh();
       if (!this.isCleared(parsed.tokenClass)) {
-        throw new TokenizeError('DETOKENIZE_NOT_CLEARED', `identity ${this.#o.identity} is not cleared to detokenize class ${parsed.tokenClass}`);
+        throw new TokenizeError(
+          'DETOKENIZE_NOT_CLEARED',
+          `identity ${this.#o.identity} is not cleared to detokenize class ${parsed.tokenClass}`,
+        );
       }
-      const plain = this.#o.keyring.version(parsed.tokenClass, parsed.version).open(parsed.bytes, parsed.type);
+      const plain = this.#o.keyring
+        .version(parsed.tokenClass, parsed.version)
+        .open(parsed.bytes, parsed.type);
       const result = this.#result(parsed, plain);
       this.#emit('detokenized', parsed, context, undefined);
       return result;
     } catch (err) {
-      const code = typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : 'ERROR';
+      const code =
+        typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
+          ? err.code
+          : 'ERROR';
       this.#emit('detokenize_refused', parsed, context, code);
       throw err;
     }
@@ -81,14 +102,24 @@ export class Detokenizer {
     try {
       return { ...base, type: 'string', value: this.#decoder.decode(plain) };
     } catch (err) {
-      throw new TokenizeError('TOKEN_INVALID', 'the token does not hold UTF-8 text', { cause: err });
+      throw new TokenizeError('TOKEN_INVALID', 'the token does not hold UTF-8 text', {
+        cause: err,
+      });
     } finally {
       plain.fill(0);
     }
   }
 
-  #emit(type: 'detokenized' | 'detokenize_refused', parsed: ParsedToken | undefined, c: DetokenizeContext, code: string | undefined): void {
-    const what = parsed === undefined ? 'class=?' : `class=${parsed.tokenClass};version=${parsed.version};type=${typeName(parsed.type)}`;
+  #emit(
+    type: 'detokenized' | 'detokenize_refused',
+    parsed: ParsedToken | undefined,
+    c: DetokenizeContext,
+    code: string | undefined,
+  ): void {
+    const what =
+      parsed === undefined
+        ? 'class=?'
+        : `class=${parsed.tokenClass};version=${parsed.version};type=${typeName(parsed.type)}`;
     this.#o.events?.emit({
       type,
       detail: code === undefined ? what : `${code};${what}`,
@@ -108,11 +139,26 @@ function typeName(t: TokenValueType): string {
  * The classes the directory clears `identity` for now: from its newest active record valid now (the
  * same record the send/receive policy uses). Empty for an unknown, retired or revoked identity.
  */
-export function clearedClasses(directory: KeyDirectory, identity: string, nowMs: number): readonly string[] {
+export function clearedClasses(
+  directory: KeyDirectory,
+  identity: string,
+  nowMs: number,
+): readonly string[] {
   let best: DirectoryRecord | undefined;
   for (const r of directory.records()) {
-    if (r.identity !== identity || r.status !== 'active' || nowMs < r.validFromMs || nowMs >= r.validUntilMs) continue;
-    if (best === undefined || r.validFromMs > best.validFromMs || (r.validFromMs === best.validFromMs && r.serial > best.serial)) best = r;
+    if (
+      r.identity !== identity ||
+      r.status !== 'active' ||
+      nowMs < r.validFromMs ||
+      nowMs >= r.validUntilMs
+    )
+      continue;
+    if (
+      best === undefined ||
+      r.validFromMs > best.validFromMs ||
+      (r.validFromMs === best.validFromMs && r.serial > best.serial)
+    )
+      best = r;
   }
   return best?.detokenizeClasses ?? [];
 }

@@ -44,7 +44,12 @@ export class FieldTokenizer {
   }
 
   /** One value → its token (deterministic) or mask, with the newest key of `tokenClass`. */
-  tokenizeValue(tokenClass: string, mode: TokenMode, type: TokenValueType, value: string | Uint8Array): string {
+  tokenizeValue(
+    tokenClass: string,
+    mode: TokenMode,
+    type: TokenValueType,
+    value: string | Uint8Array,
+  ): string {
     const key = this.#o.keyring.latest(tokenClass);
     const bytes = this.#bytes(type, value, tokenClass);
     try {
@@ -73,7 +78,10 @@ export class FieldTokenizer {
 
   #record(plan: RecordPlan, value: unknown, path: string): Record<string, unknown> {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new TokenizeError('TOKEN_VALUE_INVALID', `value at ${path || '(root)'} is not a record`);
+      throw new TokenizeError(
+        'TOKEN_VALUE_INVALID',
+        `value at ${path || '(root)'} is not a record`,
+      );
     }
     const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
     for (const [name, f] of plan.fields) {
@@ -88,17 +96,22 @@ export class FieldTokenizer {
 
   #field(f: TokenFieldPlan, v: unknown, path: string): string {
     if (f.type === 'string' ? typeof v !== 'string' : !(v instanceof Uint8Array)) {
-      throw new TokenizeError('TOKEN_VALUE_INVALID', `field ${path} must be ${f.type === 'string' ? 'a string' : 'bytes'}${f.nullable ? ' or null' : ''}`);
+      throw new TokenizeError(
+        'TOKEN_VALUE_INVALID',
+        `field ${path} must be ${f.type === 'string' ? 'a string' : 'bytes'}${f.nullable ? ' or null' : ''}`,
+      );
     }
     return this.tokenizeValue(f.tokenClass, f.mode, f.type, v as string | Uint8Array);
   }
 
   #bytes(type: TokenValueType, value: string | Uint8Array, tokenClass: string): Uint8Array {
     if (type === 'string') {
-      if (typeof value !== 'string') throw new TokenizeError('TOKEN_VALUE_INVALID', `a ${tokenClass} string value is expected`);
+      if (typeof value !== 'string')
+        throw new TokenizeError('TOKEN_VALUE_INVALID', `a ${tokenClass} string value is expected`);
       return this.#encoder.encode(value);
     }
-    if (!(value instanceof Uint8Array)) throw new TokenizeError('TOKEN_VALUE_INVALID', `a ${tokenClass} bytes value is expected`);
+    if (!(value instanceof Uint8Array))
+      throw new TokenizeError('TOKEN_VALUE_INVALID', `a ${tokenClass} bytes value is expected`);
     return value;
   }
 }

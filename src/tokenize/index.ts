@@ -9,7 +9,14 @@ export { MAX_TOKENIZED_VALUE_BYTES, TokenClassKey } from './token-cipher.js';
 export type { TokenValueType } from './token-cipher.js';
 export { formatToken, looksLikeToken, parseToken } from './token-string.js';
 export type { ParsedToken, TokenMode } from './token-string.js';
-export { CLASS_ANNOTATION, deriveTokenSchema, describePlan, TOKEN_ANNOTATION, TOKENIZE_ANNOTATION, tokenPlan } from './token-schema.js';
+export {
+  CLASS_ANNOTATION,
+  deriveTokenSchema,
+  describePlan,
+  TOKEN_ANNOTATION,
+  TOKENIZE_ANNOTATION,
+  tokenPlan,
+} from './token-schema.js';
 export type { RecordPlan, TokenFieldDescription } from './token-schema.js';
 export { TokenKeyring } from './token-keyring.js';
 export {
@@ -26,4 +33,9 @@ export type { TokenKeyContext, TokenKeyFile } from './token-key-file.js';
 export { FieldTokenizer } from './field-tokenizer.js';
 export type { FieldTokenizerOptions } from './field-tokenizer.js';
 export { clearedClasses, Detokenizer } from './detokenizer.js';
-export type { DetokenizeContext, DetokenizedValue, DetokenizerOptions, TokenAuditSink } from './detokenizer.js';
+export type {
+  DetokenizeContext,
+  DetokenizedValue,
+  DetokenizerOptions,
+  TokenAuditSink,
+} from './detokenizer.js';

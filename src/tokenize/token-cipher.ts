@@ -34,8 +34,10 @@ const CHECK_LABEL = lbl('token-key-check');
 
 function context(tokenClass: string, version: number, type: TokenValueType): Uint8Array {
   const c = encoder.encode(tokenClass);
-  if (c.length < 1 || c.length > 255) throw new TokenizeError('TOKEN_VALUE_INVALID', 'token class length out of range');
-  if (!Number.isInteger(version) || version < 1 || version > 0x7fffffff) throw new TokenizeError('TOKEN_VALUE_INVALID', 'token version out of range');
+  if (c.length < 1 || c.length > 255)
+    throw new TokenizeError('TOKEN_VALUE_INVALID', 'token class length out of range');
+  if (!Number.isInteger(version) || version < 1 || version > 0x7fffffff)
+    throw new TokenizeError('TOKEN_VALUE_INVALID', 'token version out of range');
   const out = new Uint8Array(1 + c.length + 4 + 1);
   out[0] = c.length;
   out.set(c, 1);
@@ -61,7 +63,11 @@ export class TokenClassKey {
 
   /** Derives the subkeys; does not keep or modify `classKey` (the caller zeroes it). */
   constructor(crypto: CryptoProvider, tokenClass: string, version: number, classKey: Uint8Array) {
-    if (classKey.length !== TOKEN_CLASS_KEY_BYTES) throw new TokenizeError('TOKEN_KEY_FILE_INVALID', `a token class key must be ${TOKEN_CLASS_KEY_BYTES} bytes`);
+    if (classKey.length !== TOKEN_CLASS_KEY_BYTES)
+      throw new TokenizeError(
+        'TOKEN_KEY_FILE_INVALID',
+        `a token class key must be ${TOKEN_CLASS_KEY_BYTES} bytes`,
+      );
     this.#crypto = crypto;
     this.tokenClass = tokenClass;
     this.version = version;
@@ -73,7 +79,13 @@ export class TokenClassKey {
     crypto.kdfDerive(this.#mask, 3, KDF_CONTEXT, classKey);
   }
 
-  #keyed(out: Uint8Array, key: Uint8Array, label: Uint8Array, ctx: Uint8Array, value: Uint8Array): void {
+  #keyed(
+    out: Uint8Array,
+    key: Uint8Array,
+    label: Uint8Array,
+    ctx: Uint8Array,
+    value: Uint8Array,
+  ): void {
     // Incremental hashing: the plaintext is never copied into a transcript buffer.
     const h = this.#crypto.createHash(out.length, key);
     h.update(label);
@@ -90,13 +102,22 @@ export class TokenClassKey {
     const out = new Uint8Array(TOKEN_SIV_BYTES + value.length + AEAD_TAG_BYTES);
     const siv = out.subarray(0, TOKEN_SIV_BYTES);
     this.#keyed(siv, this.#siv, SIV_LABEL, ctx, value);
-    this.#crypto.aeadEncrypt(out.subarray(TOKEN_SIV_BYTES), value, concat(AAD_LABEL, ctx), siv, this.#enc);
+    this.#crypto.aeadEncrypt(
+      out.subarray(TOKEN_SIV_BYTES),
+      value,
+      concat(AAD_LABEL, ctx),
+      siv,
+      this.#enc,
+    );
     return out;
   }
 
   /** Opens token bytes; throws TOKEN_INVALID unless they authenticate and the SIV matches. */
   open(token: Uint8Array, type: TokenValueType): Uint8Array {
-    if (token.length < TOKEN_SIV_BYTES + AEAD_TAG_BYTES || token.length > TOKEN_SIV_BYTES + AEAD_TAG_BYTES + MAX_TOKENIZED_VALUE_BYTES) {
+    if (
+      token.length < TOKEN_SIV_BYTES + AEAD_TAG_BYTES ||
+      token.length > TOKEN_SIV_BYTES + AEAD_TAG_BYTES + MAX_TOKENIZED_VALUE_BYTES
+    ) {
       throw new TokenizeError('TOKEN_MALFORMED', 'token length out of range');
     }
     const ctx = context(this.tokenClass, this.version, type);
@@ -104,13 +125,19 @@ export class TokenClassKey {
     const ct = token.subarray(TOKEN_SIV_BYTES);
     const plain = new Uint8Array(ct.length - AEAD_TAG_BYTES);
     if (!this.#crypto.aeadDecrypt(plain, ct, concat(AAD_LABEL, ctx), siv, this.#enc)) {
-      throw new TokenizeError('TOKEN_INVALID', 'the token does not authenticate under its class key');
+      throw new TokenizeError(
+        'TOKEN_INVALID',
+        'the token does not authenticate under its class key',
+      );
     }
     const expected = new Uint8Array(TOKEN_SIV_BYTES);
     this.#keyed(expected, this.#siv, SIV_LABEL, ctx, plain);
     if (!this.#crypto.equalConstantTime(expected, siv)) {
       this.#crypto.memzero(plain);
-      throw new TokenizeError('TOKEN_INVALID', 'the token does not authenticate under its class key');
+      throw new TokenizeError(
+        'TOKEN_INVALID',
+        'the token does not authenticate under its class key',
+      );
     }
     return plain;
   }
@@ -135,7 +162,12 @@ export class TokenClassKey {
  * version ‖ K)`. It binds a wrapped key to its (class, version), so a key moved to another slot of
  * the file is refused at load; it reveals nothing usable about K (a keyed-preimage of BLAKE2b).
  */
-export function classKeyCheck(crypto: CryptoProvider, tokenClass: string, version: number, classKey: Uint8Array): Uint8Array {
+export function classKeyCheck(
+  crypto: CryptoProvider,
+  tokenClass: string,
+  version: number,
+  classKey: Uint8Array,
+): Uint8Array {
   const out = new Uint8Array(16);
   const h = crypto.createHash(16);
   h.update(CHECK_LABEL);
@@ -147,7 +179,10 @@ export function classKeyCheck(crypto: CryptoProvider, tokenClass: string, versio
 
 function checkValueLength(value: Uint8Array): void {
   if (value.length > MAX_TOKENIZED_VALUE_BYTES) {
-    throw new TokenizeError('TOKEN_VALUE_INVALID', `a tokenized value may have at most ${MAX_TOKENIZED_VALUE_BYTES} bytes`);
+    throw new TokenizeError(
+      'TOKEN_VALUE_INVALID',
+      `a tokenized value may have at most ${MAX_TOKENIZED_VALUE_BYTES} bytes`,
+    );
   }
 }
 

@@ -31,7 +31,11 @@ const versionSchema = z
   .object({
     version: z.number().int().min(1).max(0x7fffffff),
     createdAtMs: z.number().int().min(0),
-    wrappedKey: z.string().min(8).max(16_384).regex(/^(vault|local):v[1-9][0-9]{0,8}:/),
+    wrappedKey: z
+      .string()
+      .min(8)
+      .max(16_384)
+      .regex(/^(vault|local):v[1-9][0-9]{0,8}:/),
     check: z.string().regex(/^[0-9a-f]{32}$/),
   })
   .strict();
@@ -41,7 +45,14 @@ const tokenKeyFileSchema = z
     format: z.literal('sealpost-token-keys/v1'),
     kms: kmsReferenceSchema,
     classes: z
-      .array(z.object({ class: z.string().regex(TOKEN_CLASS_PATTERN), versions: z.array(versionSchema).min(1).max(10_000) }).strict())
+      .array(
+        z
+          .object({
+            class: z.string().regex(TOKEN_CLASS_PATTERN),
+            versions: z.array(versionSchema).min(1).max(10_000),
+          })
+          .strict(),
+      )
       .max(1024),
   })
   .strict();
@@ -60,15 +71,26 @@ export interface TokenKeyContext {
 export function parseTokenKeyFile(json: unknown): TokenKeyFile {
   const p = tokenKeyFileSchema.safeParse(json);
   if (!p.success) {
-    throw new TokenizeError('TOKEN_KEY_FILE_INVALID', `token-key file is not valid (at: ${p.error.issues.map((i) => i.path.join('.') || '(root)').slice(0, 5).join(', ')})`);
+    throw new TokenizeError(
+      'TOKEN_KEY_FILE_INVALID',
+      `token-key file is not valid (at: ${p.error.issues
+        .map((i) => i.path.join('.') || '(root)')
+        .slice(0, 5)
+        .join(', ')})`,
+    );
   }
   const seen = new Set<string>();
   for (const c of p.data.classes) {
-    if (seen.has(c.class)) throw new TokenizeError('TOKEN_KEY_FILE_INVALID', `token-key file repeats class ${c.class}`);
+    if (seen.has(c.class))
+      throw new TokenizeError('TOKEN_KEY_FILE_INVALID', `token-key file repeats class ${c.class}`);
     seen.add(c.class);
     const versions = new Set<number>();
     for (const v of c.versions) {
-      if (versions.has(v.version)) throw new TokenizeError('TOKEN_KEY_FILE_INVALID', `class ${c.class} repeats version ${v.version}`);
+      if (versions.has(v.version))
+        throw new TokenizeError(
+          'TOKEN_KEY_FILE_INVALID',
+          `class ${c.class} repeats version ${v.version}`,
+        );
       versions.add(v.version);
     }
   }
@@ -83,21 +105,39 @@ export async function readTokenKeyFile(path: string): Promise<TokenKeyFile> {
   } catch (err) {
     if (err instanceof TokenizeError) throw err;
     const why = err instanceof PrivateFileError ? err.message : 'cannot read or parse it';
-    throw new TokenizeError('TOKEN_KEY_FILE_INVALID', `token-key file ${path}: ${why}`, { cause: err });
+    throw new TokenizeError('TOKEN_KEY_FILE_INVALID', `token-key file ${path}: ${why}`, {
+      cause: err,
+    });
   }
 }
 
 /** Writes the file atomically with mode 0600. */
-export async function writeTokenKeyFile(path: string, file: TokenKeyFile, options: { mustNotExist?: boolean } = {}): Promise<void> {
+export async function writeTokenKeyFile(
+  path: string,
+  file: TokenKeyFile,
+  options: { mustNotExist?: boolean } = {},
+): Promise<void> {
   try {
-    await writePrivateFile(path, `${JSON.stringify(parseTokenKeyFile(file), null, 2)}\n`, options.mustNotExist ?? false);
+    await writePrivateFile(
+      path,
+      `${JSON.stringify(parseTokenKeyFile(file), null, 2)}\n`,
+      options.mustNotExist ?? false,
+    );
   } catch (err) {
     if (err instanceof TokenizeError) throw err;
-    throw new TokenizeError('TOKEN_KEY_FILE_INVALID', `cannot write token-key file ${path}: ${err instanceof Error ? err.message : 'error'}`, { cause: err });
+    throw new TokenizeError(
+      'TOKEN_KEY_FILE_INVALID',
+      `cannot write token-key file ${path}: ${err instanceof Error ? err.message : 'error'}`,
+      { cause: err },
+    );
   }
 }
 
-async function newVersion(ctx: TokenKeyContext, tokenClass: string, version: number): Promise<TokenKeyFile['classes'][number]['versions'][number]> {
+async function newVersion(
+  ctx: TokenKeyContext,
+  tokenClass: string,
+  version: number,
+): Promise<TokenKeyFile['classes'][number]['versions'][number]> {
   const key = ctx.crypto.randomBytes(TOKEN_CLASS_KEY_BYTES);
   try {
     return {
@@ -112,30 +152,59 @@ async function newVersion(ctx: TokenKeyContext, tokenClass: string, version: num
 }
 
 /** A new (in-memory) token-key file with version 1 of each class. */
-export async function generateTokenKeyFile(classes: readonly string[], ctx: TokenKeyContext): Promise<TokenKeyFile> {
-  let file: TokenKeyFile = { format: 'sealpost-token-keys/v1', kms: { ...ctx.kms.reference }, classes: [] };
+export async function generateTokenKeyFile(
+  classes: readonly string[],
+  ctx: TokenKeyContext,
+): Promise<TokenKeyFile> {
+  let file: TokenKeyFile = {
+    format: 'sealpost-token-keys/v1',
+    kms: { ...ctx.kms.reference },
+    classes: [],
+  };
   for (const c of classes) file = await addTokenClass(file, c, ctx);
   return file;
 }
 
 /** Adds a class (version 1). TOKEN_KEY_FILE_INVALID if it exists or the name is not a class name. */
-export async function addTokenClass(file: TokenKeyFile, tokenClass: string, ctx: TokenKeyContext): Promise<TokenKeyFile> {
-  if (!TOKEN_CLASS_PATTERN.test(tokenClass)) throw new TokenizeError('TOKEN_KEY_FILE_INVALID', `invalid token class "${tokenClass}"`);
-  if (file.classes.some((c) => c.class === tokenClass)) throw new TokenizeError('TOKEN_KEY_FILE_INVALID', `class ${tokenClass} exists already`);
+export async function addTokenClass(
+  file: TokenKeyFile,
+  tokenClass: string,
+  ctx: TokenKeyContext,
+): Promise<TokenKeyFile> {
+  if (!TOKEN_CLASS_PATTERN.test(tokenClass))
+    throw new TokenizeError('TOKEN_KEY_FILE_INVALID', `invalid token class "${tokenClass}"`);
+  if (file.classes.some((c) => c.class === tokenClass))
+    throw new TokenizeError('TOKEN_KEY_FILE_INVALID', `class ${tokenClass} exists already`);
   sameKms(file, ctx.kms);
-  return { ...file, classes: [...file.classes, { class: tokenClass, versions: [await newVersion(ctx, tokenClass, 1)] }] };
+  return {
+    ...file,
+    classes: [
+      ...file.classes,
+      { class: tokenClass, versions: [await newVersion(ctx, tokenClass, 1)] },
+    ],
+  };
 }
 
 /** Rotates a class: adds version max+1 (new tokens use it; old versions still detokenize). */
-export async function rotateTokenClass(file: TokenKeyFile, tokenClass: string, ctx: TokenKeyContext): Promise<{ file: TokenKeyFile; version: number }> {
+export async function rotateTokenClass(
+  file: TokenKeyFile,
+  tokenClass: string,
+  ctx: TokenKeyContext,
+): Promise<{ file: TokenKeyFile; version: number }> {
   sameKms(file, ctx.kms);
   const entry = file.classes.find((c) => c.class === tokenClass);
-  if (entry === undefined) throw new TokenizeError('TOKEN_CLASS_UNKNOWN', `no token class ${tokenClass}`);
+  if (entry === undefined)
+    throw new TokenizeError('TOKEN_CLASS_UNKNOWN', `no token class ${tokenClass}`);
   const version = Math.max(...entry.versions.map((v) => v.version)) + 1;
   const fresh = await newVersion(ctx, tokenClass, version);
   return {
     version,
-    file: { ...file, classes: file.classes.map((c) => (c.class === tokenClass ? { ...c, versions: [...c.versions, fresh] } : c)) },
+    file: {
+      ...file,
+      classes: file.classes.map((c) =>
+        c.class === tokenClass ? { ...c, versions: [...c.versions, fresh] } : c,
+      ),
+    },
   };
 }
 
@@ -143,7 +212,10 @@ export async function rotateTokenClass(file: TokenKeyFile, tokenClass: string, c
  * Unwraps every class key (once, at start-up) into a keyring; each unwrapped key must match its check
  * value. With `classes`, only those classes are unwrapped (least privilege inside the process).
  */
-export async function loadTokenKeyring(file: TokenKeyFile, options: { kms: Kms; crypto: CryptoProvider; classes?: readonly string[] }): Promise<TokenKeyring> {
+export async function loadTokenKeyring(
+  file: TokenKeyFile,
+  options: { kms: Kms; crypto: CryptoProvider; classes?: readonly string[] },
+): Promise<TokenKeyring> {
   sameKms(file, options.kms);
   const keys: TokenClassKey[] = [];
   try {
@@ -152,10 +224,17 @@ export async function loadTokenKeyring(file: TokenKeyFile, options: { kms: Kms; 
       for (const v of c.versions) {
         const key = await options.kms.unwrap(v.wrappedKey);
         try {
-          if (key.length !== TOKEN_CLASS_KEY_BYTES) throw new TokenizeError('TOKEN_KEY_FILE_INVALID', `class ${c.class} v${v.version}: wrong key length`);
+          if (key.length !== TOKEN_CLASS_KEY_BYTES)
+            throw new TokenizeError(
+              'TOKEN_KEY_FILE_INVALID',
+              `class ${c.class} v${v.version}: wrong key length`,
+            );
           const check = classKeyCheck(options.crypto, c.class, v.version, key);
           if (!options.crypto.equalConstantTime(check, Buffer.from(v.check, 'hex'))) {
-            throw new TokenizeError('TOKEN_KEY_FILE_INVALID', `class ${c.class} v${v.version}: the key does not match its check value`);
+            throw new TokenizeError(
+              'TOKEN_KEY_FILE_INVALID',
+              `class ${c.class} v${v.version}: the key does not match its check value`,
+            );
           }
           keys.push(new TokenClassKey(options.crypto, c.class, v.version, key));
         } finally {
@@ -171,7 +250,12 @@ export async function loadTokenKeyring(file: TokenKeyFile, options: { kms: Kms; 
 }
 
 /** Reads the file at `path` and loads its keyring. */
-export async function openTokenKeyring(args: { path: string; kms: Kms; crypto: CryptoProvider; classes?: readonly string[] }): Promise<TokenKeyring> {
+export async function openTokenKeyring(args: {
+  path: string;
+  kms: Kms;
+  crypto: CryptoProvider;
+  classes?: readonly string[];
+}): Promise<TokenKeyring> {
   return loadTokenKeyring(await readTokenKeyFile(args.path), args);
 }
 
@@ -179,6 +263,10 @@ function sameKms(file: TokenKeyFile, kms: Kms): void {
   try {
     assertSameKms(file.kms, kms.reference);
   } catch (err) {
-    throw new TokenizeError('TOKEN_KEY_FILE_INVALID', 'the token-key file was wrapped by another KMS key', { cause: err });
+    throw new TokenizeError(
+      'TOKEN_KEY_FILE_INVALID',
+      'the token-key file was wrapped by another KMS key',
+      { cause: err },
+    );
   }
 }

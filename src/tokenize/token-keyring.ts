@@ -30,21 +30,28 @@ export class TokenKeyring {
     const versions = this.#versions(tokenClass);
     let best: TokenClassKey | undefined;
     for (const k of versions.values()) if (best === undefined || k.version > best.version) best = k;
-    if (best === undefined) throw new TokenizeError('TOKEN_CLASS_UNKNOWN', `no key for token class ${tokenClass}`);
+    if (best === undefined)
+      throw new TokenizeError('TOKEN_CLASS_UNKNOWN', `no key for token class ${tokenClass}`);
     return best;
   }
 
   /** A given version of a class (TOKEN_VERSION_UNKNOWN if it is not loaded). */
   version(tokenClass: string, version: number): TokenClassKey {
     const k = this.#versions(tokenClass).get(version);
-    if (k === undefined) throw new TokenizeError('TOKEN_VERSION_UNKNOWN', `no key for token class ${tokenClass} version ${version}`);
+    if (k === undefined)
+      throw new TokenizeError(
+        'TOKEN_VERSION_UNKNOWN',
+        `no key for token class ${tokenClass} version ${version}`,
+      );
     return k;
   }
 
   #versions(tokenClass: string): Map<number, TokenClassKey> {
-    if (this.#closed) throw new TokenizeError('TOKEN_KEYRING_CLOSED', 'the token keyring is closed');
+    if (this.#closed)
+      throw new TokenizeError('TOKEN_KEYRING_CLOSED', 'the token keyring is closed');
     const v = this.#byClass.get(tokenClass);
-    if (v === undefined) throw new TokenizeError('TOKEN_CLASS_UNKNOWN', `no key for token class ${tokenClass}`);
+    if (v === undefined)
+      throw new TokenizeError('TOKEN_CLASS_UNKNOWN', `no key for token class ${tokenClass}`);
     return v;
   }
 

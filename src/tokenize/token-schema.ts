@@ -51,8 +51,18 @@ export interface TokenFieldDescription {
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
 
-const PRIMITIVES = new Set(['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string']);
-const isObject = (x: Json | undefined): x is JsonObject => typeof x === 'object' && x !== null && !Array.isArray(x);
+const PRIMITIVES = new Set([
+  'null',
+  'boolean',
+  'int',
+  'long',
+  'float',
+  'double',
+  'bytes',
+  'string',
+]);
+const isObject = (x: Json | undefined): x is JsonObject =>
+  typeof x === 'object' && x !== null && !Array.isArray(x);
 
 interface Annotation {
   readonly mode: TokenMode;
@@ -69,8 +79,10 @@ class Walker {
   node(n: Json, ns: string, traversable: boolean, path: string): { node: Json; plan?: RecordPlan } {
     if (typeof n === 'string') {
       if (PRIMITIVES.has(n)) return { node: n };
-      const plan = this.named.get(n.includes('.') ? n : ns === '' ? n : `${ns}.${n}`) ?? this.named.get(n);
-      if (plan !== undefined && !traversable && hasTokens(plan)) unsupported(path, 'a record with token fields is used inside an array, map or union');
+      const plan =
+        this.named.get(n.includes('.') ? n : ns === '' ? n : `${ns}.${n}`) ?? this.named.get(n);
+      if (plan !== undefined && !traversable && hasTokens(plan))
+        unsupported(path, 'a record with token fields is used inside an array, map or union');
       return plan === undefined ? { node: n } : { node: n, plan };
     }
     if (Array.isArray(n)) {
@@ -84,9 +96,17 @@ class Walker {
       }
       return plan === undefined ? { node: out } : { node: out, plan };
     }
-    if (!isObject(n)) throw new TokenizeError('TOKEN_SCHEMA_INVALID', `schema node at ${path || '(root)'} is not a type`);
+    if (!isObject(n))
+      throw new TokenizeError(
+        'TOKEN_SCHEMA_INVALID',
+        `schema node at ${path || '(root)'} is not a type`,
+      );
     for (const k of [TOKENIZE_ANNOTATION, CLASS_ANNOTATION, TOKEN_ANNOTATION]) {
-      if (k in n) throw new TokenizeError('TOKEN_SCHEMA_INVALID', `${k} belongs on a record field, not on the type at ${path || '(root)'}`);
+      if (k in n)
+        throw new TokenizeError(
+          'TOKEN_SCHEMA_INVALID',
+          `${k} belongs on a record field, not on the type at ${path || '(root)'}`,
+        );
     }
     switch (n.type) {
       case 'record':
@@ -101,38 +121,73 @@ class Walker {
     }
   }
 
-  record(n: JsonObject, enclosingNs: string, traversable: boolean, path: string): { node: Json; plan: RecordPlan } {
-    if (typeof n.name !== 'string' || !Array.isArray(n.fields)) throw new TokenizeError('TOKEN_SCHEMA_INVALID', `record at ${path || '(root)'} needs a name and fields`);
+  record(
+    n: JsonObject,
+    enclosingNs: string,
+    traversable: boolean,
+    path: string,
+  ): { node: Json; plan: RecordPlan } {
+    if (typeof n.name !== 'string' || !Array.isArray(n.fields))
+      throw new TokenizeError(
+        'TOKEN_SCHEMA_INVALID',
+        `record at ${path || '(root)'} needs a name and fields`,
+      );
     const name = n.name;
-    const ns = name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : typeof n.namespace === 'string' ? n.namespace : enclosingNs;
+    const ns = name.includes('.')
+      ? name.slice(0, name.lastIndexOf('.'))
+      : typeof n.namespace === 'string'
+        ? n.namespace
+        : enclosingNs;
     const fullName = name.includes('.') ? name : ns === '' ? name : `${ns}.${name}`;
     const plan: RecordPlan = { fields: new Map() };
     // Registered before the fields are walked: a recursive reference finds it.
     this.named.set(fullName, plan);
     const fields: Json[] = [];
     for (const f of n.fields) {
-      if (!isObject(f) || typeof f.name !== 'string') throw new TokenizeError('TOKEN_SCHEMA_INVALID', `a field of ${fullName} is malformed`);
+      if (!isObject(f) || typeof f.name !== 'string')
+        throw new TokenizeError('TOKEN_SCHEMA_INVALID', `a field of ${fullName} is malformed`);
       const fieldPath = path === '' ? f.name : `${path}.${f.name}`;
       const ann = this.annotation(f, fieldPath);
       if (ann === undefined) {
         const r = this.node(f.type ?? null, ns, traversable, fieldPath);
         fields.push({ ...f, type: r.node });
-        if (r.plan !== undefined && hasTokens(r.plan)) plan.fields.set(f.name, { kind: 'record', nullable: Array.isArray(f.type), plan: r.plan });
+        if (r.plan !== undefined && hasTokens(r.plan))
+          plan.fields.set(f.name, {
+            kind: 'record',
+            nullable: Array.isArray(f.type),
+            plan: r.plan,
+          });
         continue;
       }
-      if (!traversable) unsupported(fieldPath, 'token fields inside arrays, maps or unions cannot be followed');
+      if (!traversable)
+        unsupported(fieldPath, 'token fields inside arrays, maps or unions cannot be followed');
       const shape = tokenableShape(f.type ?? null);
-      if (shape === undefined) unsupported(fieldPath, 'only string, bytes and a nullable union of one of them can be tokenized');
+      if (shape === undefined)
+        unsupported(
+          fieldPath,
+          'only string, bytes and a nullable union of one of them can be tokenized',
+        );
       if (ann.type !== undefined && !isTokenString(f.type ?? null)) {
-        throw new TokenizeError('TOKEN_SCHEMA_INVALID', `${TOKEN_ANNOTATION} at ${fieldPath} does not match the field's type`);
+        throw new TokenizeError(
+          'TOKEN_SCHEMA_INVALID',
+          `${TOKEN_ANNOTATION} at ${fieldPath} does not match the field's type`,
+        );
       }
-      plan.fields.set(f.name, { kind: 'token', mode: ann.mode, tokenClass: ann.tokenClass, type: ann.type ?? shape.type, nullable: shape.nullable });
+      plan.fields.set(f.name, {
+        kind: 'token',
+        mode: ann.mode,
+        tokenClass: ann.tokenClass,
+        type: ann.type ?? shape.type,
+        nullable: shape.nullable,
+      });
       if (!this.derive || ann.type !== undefined) {
         fields.push(f);
         continue;
       }
       const { [TOKENIZE_ANNOTATION]: _m, [CLASS_ANNOTATION]: _c, default: def, ...rest } = f;
-      const tokenType: Json = Array.isArray(f.type) ? f.type.map((b) => (b === 'null' ? 'null' : 'string')) : 'string';
+      const tokenType: Json = Array.isArray(f.type)
+        ? f.type.map((b) => (b === 'null' ? 'null' : 'string'))
+        : 'string';
       fields.push({
         ...rest,
         type: tokenType,
@@ -149,12 +204,28 @@ class Walker {
     const cls = f[CLASS_ANNOTATION];
     const derived = f[TOKEN_ANNOTATION];
     if (source !== undefined) {
-      if (derived !== undefined) throw new TokenizeError('TOKEN_SCHEMA_INVALID', `field ${path} carries both ${TOKENIZE_ANNOTATION} and ${TOKEN_ANNOTATION}`);
-      if (source !== 'deterministic' && source !== 'mask') throw new TokenizeError('TOKEN_SCHEMA_INVALID', `${TOKENIZE_ANNOTATION} at ${path} must be "deterministic" or "mask"`);
-      if (typeof cls !== 'string' || !TOKEN_CLASS_PATTERN.test(cls)) throw new TokenizeError('TOKEN_SCHEMA_INVALID', `field ${path} needs ${CLASS_ANNOTATION} matching ${TOKEN_CLASS_PATTERN.source}`);
+      if (derived !== undefined)
+        throw new TokenizeError(
+          'TOKEN_SCHEMA_INVALID',
+          `field ${path} carries both ${TOKENIZE_ANNOTATION} and ${TOKEN_ANNOTATION}`,
+        );
+      if (source !== 'deterministic' && source !== 'mask')
+        throw new TokenizeError(
+          'TOKEN_SCHEMA_INVALID',
+          `${TOKENIZE_ANNOTATION} at ${path} must be "deterministic" or "mask"`,
+        );
+      if (typeof cls !== 'string' || !TOKEN_CLASS_PATTERN.test(cls))
+        throw new TokenizeError(
+          'TOKEN_SCHEMA_INVALID',
+          `field ${path} needs ${CLASS_ANNOTATION} matching ${TOKEN_CLASS_PATTERN.source}`,
+        );
       return { mode: source, tokenClass: cls };
     }
-    if (cls !== undefined) throw new TokenizeError('TOKEN_SCHEMA_INVALID', `${CLASS_ANNOTATION} at ${path} without ${TOKENIZE_ANNOTATION}`);
+    if (cls !== undefined)
+      throw new TokenizeError(
+        'TOKEN_SCHEMA_INVALID',
+        `${CLASS_ANNOTATION} at ${path} without ${TOKENIZE_ANNOTATION}`,
+      );
     if (derived === undefined) return undefined;
     if (
       !isObject(derived) ||
@@ -164,7 +235,10 @@ class Walker {
       !TOKEN_CLASS_PATTERN.test(derived.class) ||
       (derived.type !== 'string' && derived.type !== 'bytes')
     ) {
-      throw new TokenizeError('TOKEN_SCHEMA_INVALID', `${TOKEN_ANNOTATION} at ${path} is malformed`);
+      throw new TokenizeError(
+        'TOKEN_SCHEMA_INVALID',
+        `${TOKEN_ANNOTATION} at ${path} is malformed`,
+      );
     }
     return { mode: derived.mode, tokenClass: derived.class, type: derived.type };
   }
@@ -177,7 +251,13 @@ function unsupported(path: string, why: string): never {
 function primitiveOf(t: Json): string | undefined {
   if (typeof t === 'string') return t;
   // The object form of a primitive, without a logical type (a token is not a uuid or a decimal).
-  if (isObject(t) && typeof t.type === 'string' && PRIMITIVES.has(t.type) && t.logicalType === undefined) return t.type;
+  if (
+    isObject(t) &&
+    typeof t.type === 'string' &&
+    PRIMITIVES.has(t.type) &&
+    t.logicalType === undefined
+  )
+    return t.type;
   return undefined;
 }
 
@@ -212,7 +292,10 @@ function parse(text: string): Json {
  * The schema to register for an annotated application schema (see the module comment). A schema
  * without annotations comes back unchanged (same text); a derived schema is a fixed point.
  */
-export function deriveTokenSchema(schemaText: string): { readonly text: string; readonly fields: readonly TokenFieldDescription[] } {
+export function deriveTokenSchema(schemaText: string): {
+  readonly text: string;
+  readonly fields: readonly TokenFieldDescription[];
+} {
   const w = new Walker(true);
   const { node, plan } = w.node(parse(schemaText), '', true, '');
   const fields = plan === undefined ? [] : describePlan(plan);
@@ -227,19 +310,33 @@ export function tokenPlan(writerSchemaText: string): RecordPlan {
   const { plan } = w.node(parse(writerSchemaText), '', true, '');
   if (writerSchemaText.includes(TOKENIZE_ANNOTATION)) {
     // An annotated but underived schema was registered: its values would travel in the clear.
-    throw new TokenizeError('TOKEN_SCHEMA_INVALID', `the writer schema still carries ${TOKENIZE_ANNOTATION}; register the derived schema`);
+    throw new TokenizeError(
+      'TOKEN_SCHEMA_INVALID',
+      `the writer schema still carries ${TOKENIZE_ANNOTATION}; register the derived schema`,
+    );
   }
   return plan ?? { fields: new Map() };
 }
 
 /** Lists the token fields of a plan with dotted paths (for consumers and the CLI). */
-export function describePlan(plan: RecordPlan, prefix = '', ancestors: readonly RecordPlan[] = []): TokenFieldDescription[] {
+export function describePlan(
+  plan: RecordPlan,
+  prefix = '',
+  ancestors: readonly RecordPlan[] = [],
+): TokenFieldDescription[] {
   // A recursive record is listed once along each path (its own recursion is not unrolled).
   if (ancestors.includes(plan)) return [];
   const out: TokenFieldDescription[] = [];
   for (const [name, f] of plan.fields) {
     const path = prefix === '' ? name : `${prefix}.${name}`;
-    if (f.kind === 'token') out.push({ path, mode: f.mode, tokenClass: f.tokenClass, type: f.type, nullable: f.nullable });
+    if (f.kind === 'token')
+      out.push({
+        path,
+        mode: f.mode,
+        tokenClass: f.tokenClass,
+        type: f.type,
+        nullable: f.nullable,
+      });
     else out.push(...describePlan(f.plan, path, [...ancestors, plan]));
   }
   return out;

@@ -25,7 +25,8 @@ export interface ParsedToken {
 export const MAX_TOKEN_CHARS = 90_000;
 const PREFIX: Record<TokenMode, string> = { deterministic: 'spt1', mask: 'spm1' };
 const TYPE_LETTER: Record<TokenValueType, string> = { string: 's', bytes: 'b' };
-const TOKEN_RE = /^(spt1|spm1)\.([a-z0-9][a-z0-9_-]{0,31})\.([1-9][0-9]{0,9})\.([sb])\.([A-Za-z0-9_-]+)$/;
+const TOKEN_RE =
+  /^(spt1|spm1)\.([a-z0-9][a-z0-9_-]{0,31})\.([1-9][0-9]{0,9})\.([sb])\.([A-Za-z0-9_-]+)$/;
 
 /** Formats a token string. */
 export function formatToken(t: ParsedToken): string {
@@ -39,16 +40,27 @@ export function looksLikeToken(s: string): boolean {
 
 /** Parses a token string; TOKEN_MALFORMED unless it has exactly the format above. */
 export function parseToken(s: string): ParsedToken {
-  if (typeof s !== 'string' || s.length > MAX_TOKEN_CHARS) throw new TokenizeError('TOKEN_MALFORMED', 'not a sealpost token');
+  if (typeof s !== 'string' || s.length > MAX_TOKEN_CHARS)
+    throw new TokenizeError('TOKEN_MALFORMED', 'not a sealpost token');
   const m = TOKEN_RE.exec(s);
   if (m === null) throw new TokenizeError('TOKEN_MALFORMED', 'not a sealpost token');
-  const [, prefix, tokenClass, versionText, typeLetter, b64] = m as unknown as [string, string, string, string, string, string];
+  const [, prefix, tokenClass, versionText, typeLetter, b64] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   const version = Number(versionText);
-  if (version > 0x7fffffff || !TOKEN_CLASS_PATTERN.test(tokenClass)) throw new TokenizeError('TOKEN_MALFORMED', 'token version or class out of range');
+  if (version > 0x7fffffff || !TOKEN_CLASS_PATTERN.test(tokenClass))
+    throw new TokenizeError('TOKEN_MALFORMED', 'token version or class out of range');
   const bytes = new Uint8Array(Buffer.from(b64, 'base64url'));
   // Canonical base64url only: one token, one string (no padding bits set, no alternative spelling).
-  if (Buffer.from(bytes).toString('base64url') !== b64) throw new TokenizeError('TOKEN_MALFORMED', 'token encoding is not canonical');
+  if (Buffer.from(bytes).toString('base64url') !== b64)
+    throw new TokenizeError('TOKEN_MALFORMED', 'token encoding is not canonical');
   const mode: TokenMode = prefix === 'spt1' ? 'deterministic' : 'mask';
-  if (mode === 'mask' && bytes.length !== TOKEN_MASK_BYTES) throw new TokenizeError('TOKEN_MALFORMED', 'mask length is wrong');
+  if (mode === 'mask' && bytes.length !== TOKEN_MASK_BYTES)
+    throw new TokenizeError('TOKEN_MALFORMED', 'mask length is wrong');
   return { mode, tokenClass, version, type: typeLetter === 's' ? 'string' : 'bytes', bytes };
 }

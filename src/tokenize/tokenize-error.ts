@@ -31,6 +31,9 @@ export type TokenizeErrorCode =
 export class TokenizeError extends SealpostError {
   declare readonly code: TokenizeErrorCode;
   constructor(code: TokenizeErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(code, message, { retriable: false, ...(options.cause === undefined ? {} : { cause: options.cause }) });
+    super(code, message, {
+      retriable: false,
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+    });
   }
 }

@@ -11,13 +11,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyAcls } from '../../src/acl/acl-apply.js';
-import { DEFAULT_ACL_CONVENTIONS, formatBinding, planAcls, type AclConventions } from '../../src/acl/acl-plan.js';
+import {
+  DEFAULT_ACL_CONVENTIONS,
+  formatBinding,
+  planAcls,
+  type AclConventions,
+} from '../../src/acl/acl-plan.js';
 import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
 import type { Transport } from '../../src/kafka/transport.js';
 import { TransportError } from '../../src/kafka/transport-error.js';
 import { issueServiceCertificate } from '../../stack/certs.js';
 import { startConsumer, startProducer } from '../support/pipeline-parties.js';
-import { makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+import {
+  makePipelineWorld,
+  ORDER_SCHEMA,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
 import { startPrivateKafka, type PrivateKafka } from '../support/private-kafka.js';
 import { freshTopic, testLogger, waitFor } from '../support/test-transport.js';
 import { runCli } from '../unit/cli/run-cli.js';
@@ -34,7 +44,12 @@ let conventions: AclConventions;
 const closers: (() => Promise<void>)[] = [];
 
 function plaintext(b: PrivateKafka): Transport {
-  return createKafkajsTransport({ brokers: [b.plaintextBroker], clientId: 'acl-admin', logger: testLogger, nowMs: () => Date.now() });
+  return createKafkajsTransport({
+    brokers: [b.plaintextBroker],
+    clientId: 'acl-admin',
+    logger: testLogger,
+    nowMs: () => Date.now(),
+  });
 }
 
 /** A transport that connects over mTLS as `identity` (its own certificate and principal). */
@@ -45,7 +60,11 @@ function asService(identity: string): Transport {
     clientId: `acl-${identity}`,
     logger: testLogger,
     nowMs: () => Date.now(),
-    ssl: { ca: readFileSync(cert.caFile, 'utf8'), cert: readFileSync(cert.certFile, 'utf8'), key: readFileSync(cert.keyFile, 'utf8') },
+    ssl: {
+      ca: readFileSync(cert.caFile, 'utf8'),
+      cert: readFileSync(cert.certFile, 'utf8'),
+      key: readFileSync(cert.keyFile, 'utf8'),
+    },
     // Authorization failures are final; no point in kafkajs retrying them for a minute.
     kafkaConfig: { retry: { retries: 2, initialRetryTime: 100 } },
   });
@@ -69,11 +88,24 @@ beforeAll(async () => {
     { name: 'billing', send: [payrollTopic, t.metadata], receive: [payrollTopic] },
     { name: 'audit', send: [], receive: [t.metadata] },
   ]);
-  conventions = { ...DEFAULT_ACL_CONVENTIONS, metadataTopic: t.metadata, deadLetterTopic: t.dlq, stateTopic: t.state, checkpointTopic };
+  conventions = {
+    ...DEFAULT_ACL_CONVENTIONS,
+    metadataTopic: t.metadata,
+    deadLetterTopic: t.dlq,
+    stateTopic: t.state,
+    checkpointTopic,
+  };
   superUser = plaintext(broker);
   const admin = superUser.admin();
   await admin.connect();
-  await admin.createTopics([{ topic: ordersTopic, numPartitions: 2 }, { topic: payrollTopic }, { topic: t.metadata }, { topic: t.dlq }, { topic: t.state, compacted: true }, { topic: checkpointTopic }]);
+  await admin.createTopics([
+    { topic: ordersTopic, numPartitions: 2 },
+    { topic: payrollTopic },
+    { topic: t.metadata },
+    { topic: t.dlq },
+    { topic: t.state, compacted: true },
+    { topic: checkpointTopic },
+  ]);
   await admin.disconnect();
 }, 180_000);
 
@@ -86,7 +118,17 @@ afterAll(async () => {
 
 describe('Kafka ACLs from the key directory', () => {
   it('acl apply creates the planned bindings, and a second run changes nothing', async () => {
-    const plan = planAcls(world.document().records.map((r) => ({ identity: r.identity, status: r.status, sendTopics: r.sendTopics, receiveTopics: r.receiveTopics })), conventions);
+    const plan = planAcls(
+      world
+        .document()
+        .records.map((r) => ({
+          identity: r.identity,
+          status: r.status,
+          sendTopics: r.sendTopics,
+          receiveTopics: r.receiveTopics,
+        })),
+      conventions,
+    );
     const admin = superUser.admin();
     await admin.connect();
     try {
@@ -104,9 +146,17 @@ describe('Kafka ACLs from the key directory', () => {
 
   it('the sealed pipeline runs over mTLS with each service as its own principal', async () => {
     const ordersTransport = asService('orders');
-    const orders = await startProducer(world, ordersTransport, 'orders', { valueSchemas: { [ordersTopic]: ORDER_SCHEMA } });
+    const orders = await startProducer(world, ordersTransport, 'orders', {
+      valueSchemas: { [ordersTopic]: ORDER_SCHEMA },
+    });
     closers.push(() => orders.producer.close());
-    await orders.producer.send({ topic: ordersTopic, messages: Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: { id: `o-${i}`, cents: i, note: 'n' } })) });
+    await orders.producer.send({
+      topic: ordersTopic,
+      messages: Array.from({ length: 20 }, (_, i) => ({
+        key: `k${i}`,
+        value: { id: `o-${i}`, cents: i, note: 'n' },
+      })),
+    });
     const shipping = await startConsumer(world, asService('shipping'), 'shipping', {
       groupId: `shipping.acl-${ordersTopic}`,
       topics: [ordersTopic],
@@ -123,12 +173,22 @@ describe('Kafka ACLs from the key directory', () => {
     const producer = asService('orders').producer();
     await producer.connect();
     closers.push(() => producer.disconnect());
-    const err = await failure(producer.send({ topic: payrollTopic, partition: 0, records: [{ key: null, value: Buffer.from('x') }] }));
+    const err = await failure(
+      producer.send({
+        topic: payrollTopic,
+        partition: 0,
+        records: [{ key: null, value: Buffer.from('x') }],
+      }),
+    );
     expect(err.code).toBe('AUTHORIZATION_FAILED');
     expect(err.brokerErrorType).toBe('TOPIC_AUTHORIZATION_FAILED');
     expect(err.retriable).toBe(false);
     // Its own topic still works.
-    await producer.send({ topic: ordersTopic, partition: 0, records: [{ key: null, value: Buffer.from('x') }] });
+    await producer.send({
+      topic: ordersTopic,
+      partition: 0,
+      records: [{ key: null, value: Buffer.from('x') }],
+    });
   });
 
   it('the broker refuses a read of a topic the service may not receive from', async () => {
@@ -136,20 +196,28 @@ describe('Kafka ACLs from the key directory', () => {
     await consumer.connect();
     closers.push(() => consumer.disconnect());
     const crashed = new Promise<unknown>((resolve) => consumer.onCrash((c) => resolve(c.error)));
-    const subscribed = consumer.subscribe({ topics: [payrollTopic], fromBeginning: true }).then(() => consumer.run({ eachBatch: () => Promise.resolve() }));
-    const err = await Promise.race([subscribed.then(() => crashed), crashed]).catch((e: unknown) => e);
+    const subscribed = consumer
+      .subscribe({ topics: [payrollTopic], fromBeginning: true })
+      .then(() => consumer.run({ eachBatch: () => Promise.resolve() }));
+    const err = await Promise.race([subscribed.then(() => crashed), crashed]).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(TransportError);
     expect((err as TransportError).code).toBe('AUTHORIZATION_FAILED');
     expect((err as TransportError).brokerErrorType).toBe('TOPIC_AUTHORIZATION_FAILED');
   });
 
-  it('a group outside the identity\'s prefix is refused too (kafkajs reports it as no coordinator)', async () => {
+  it("a group outside the identity's prefix is refused too (kafkajs reports it as no coordinator)", async () => {
     const consumer = asService('shipping').consumer({ groupId: `billing.steal-${ordersTopic}` });
     await consumer.connect();
     closers.push(() => consumer.disconnect());
     const crashed = new Promise<unknown>((resolve) => consumer.onCrash((c) => resolve(c.error)));
-    const subscribed = consumer.subscribe({ topics: [ordersTopic], fromBeginning: true }).then(() => consumer.run({ eachBatch: () => Promise.resolve() }));
-    const err = await Promise.race([subscribed.then(() => crashed), crashed]).catch((e: unknown) => e);
+    const subscribed = consumer
+      .subscribe({ topics: [ordersTopic], fromBeginning: true })
+      .then(() => consumer.run({ eachBatch: () => Promise.resolve() }));
+    const err = await Promise.race([subscribed.then(() => crashed), crashed]).catch(
+      (e: unknown) => e,
+    );
     // kafkajs 2.2.4 swallows FindCoordinator's GROUP_AUTHORIZATION_FAILED (brokerPool.withBroker ignores
     // every error) and throws KafkaJSGroupCoordinatorNotFound: the refusal cannot be told apart from a
     // coordinator that is down, so it surfaces as BROKER_UNAVAILABLE. The broker log shows the denial.
@@ -159,7 +227,14 @@ describe('Kafka ACLs from the key directory', () => {
   });
 
   it('a directory change is applied as a diff: a revoked identity loses its bindings, others are untouched', async () => {
-    const records = world.document().records.map((r) => ({ identity: r.identity, status: r.identity === 'shipping' ? ('revoked' as const) : r.status, sendTopics: r.sendTopics, receiveTopics: r.receiveTopics }));
+    const records = world
+      .document()
+      .records.map((r) => ({
+        identity: r.identity,
+        status: r.identity === 'shipping' ? ('revoked' as const) : r.status,
+        sendTopics: r.sendTopics,
+        receiveTopics: r.receiveTopics,
+      }));
     const plan = planAcls(records, conventions);
     const admin = superUser.admin();
     await admin.connect();
@@ -168,8 +243,12 @@ describe('Kafka ACLs from the key directory', () => {
       expect(diff.add).toEqual([]);
       expect(diff.remove.length).toBeGreaterThan(0);
       expect(diff.remove.every((b) => b.principal === 'User:CN=shipping')).toBe(true);
-      expect((await admin.describeAcls()).some((b) => b.principal === 'User:CN=shipping')).toBe(false);
-      expect((await applyAcls(admin, plan)).add.length + (await applyAcls(admin, plan)).remove.length).toBe(0);
+      expect((await admin.describeAcls()).some((b) => b.principal === 'User:CN=shipping')).toBe(
+        false,
+      );
+      expect(
+        (await applyAcls(admin, plan)).add.length + (await applyAcls(admin, plan)).remove.length,
+      ).toBe(0);
     } finally {
       await admin.disconnect();
     }
@@ -181,7 +260,10 @@ describe('Kafka ACLs from the key directory', () => {
     const env = {
       KAFKA_BROKERS: broker.plaintextBroker,
       SEALPOST_DIRECTORY_FILE: dirFile,
-      SEALPOST_AUTHORITY_PUBLIC_KEY: Buffer.from(world.document().authority.publicKey, 'base64').toString('hex'),
+      SEALPOST_AUTHORITY_PUBLIC_KEY: Buffer.from(
+        world.document().authority.publicKey,
+        'base64',
+      ).toString('hex'),
       SEALPOST_METADATA_TOPIC: t.metadata,
       SEALPOST_DEAD_LETTER_TOPIC: t.dlq,
       SEALPOST_STATE_TOPIC: t.state,
@@ -190,7 +272,12 @@ describe('Kafka ACLs from the key directory', () => {
     const plan = await runCli(['acl', 'plan', '--json'], env);
     expect(plan.code, plan.err).toBe(0);
     const planned = JSON.parse(plan.out) as { bindings: unknown[]; principals: string[] };
-    expect(planned.principals).toEqual(['User:CN=audit', 'User:CN=billing', 'User:CN=orders', 'User:CN=shipping']);
+    expect(planned.principals).toEqual([
+      'User:CN=audit',
+      'User:CN=billing',
+      'User:CN=orders',
+      'User:CN=shipping',
+    ]);
     // The previous test revoked shipping at the broker; the directory still lists it: the CLI re-adds it.
     const dry = await runCli(['acl', 'apply', '--dry-run'], env);
     expect(dry.code, dry.err).toBe(0);
@@ -201,6 +288,11 @@ describe('Kafka ACLs from the key directory', () => {
     expect(first.out).toMatch(/\d+ to add, 0 to remove, \d+ unchanged\napplied\n$/);
     const second = await runCli(['acl', 'apply', '--yes', '--json'], env);
     expect(second.code, second.err).toBe(0);
-    expect(JSON.parse(second.out)).toEqual({ applied: false, add: [], remove: [], unchanged: planned.bindings.length });
+    expect(JSON.parse(second.out)).toEqual({
+      applied: false,
+      add: [],
+      remove: [],
+      unchanged: planned.bindings.length,
+    });
   });
 });

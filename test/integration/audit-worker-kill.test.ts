@@ -16,7 +16,11 @@ import { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.
 import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { getEndpoints } from '../support/endpoints.js';
-import { makePipelineWorld, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+import {
+  makePipelineWorld,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
 
 const transport = testTransport('audit-kill');
@@ -79,11 +83,31 @@ describe('audit worker process (real Kafka and registry)', () => {
     const total = 20_000;
     // The events: 20,000 from `orders`, sealed to `audit` in batches of 50 (400 records).
     const identity = await world.identity('orders');
-    const producer = new SealedProducer({ transport, registry: world.registry(), crypto: world.crypto, clock: systemClock, identity, directory: await world.directory() });
+    const producer = new SealedProducer({
+      transport,
+      registry: world.registry(),
+      crypto: world.crypto,
+      clock: systemClock,
+      identity,
+      directory: await world.directory(),
+    });
     await producer.connect();
-    const emitter = new MetadataEventEmitter({ producer, topic: t.metadata, crypto: world.crypto, clock: systemClock, actor: 'orders', maxBatch: 50 });
+    const emitter = new MetadataEventEmitter({
+      producer,
+      topic: t.metadata,
+      crypto: world.crypto,
+      clock: systemClock,
+      actor: 'orders',
+      maxBatch: 50,
+    });
     for (let i = 0; i < total; i++) {
-      emitter.emit({ type: 'sealed', topic: 'orders', messageId: i.toString(16).padStart(32, '0'), partition: i % 3, sizeBytes: 1024 });
+      emitter.emit({
+        type: 'sealed',
+        topic: 'orders',
+        messageId: i.toString(16).padStart(32, '0'),
+        partition: i % 3,
+        sizeBytes: 1024,
+      });
     }
     await emitter.close();
     expect(emitter.sent).toBe(total);
@@ -102,7 +126,10 @@ describe('audit worker process (real Kafka and registry)', () => {
       SEALPOST_LOCAL_KEK_FILE: join(world.dir, 'kek.json'),
       SEALPOST_IDENTITY_FILE: identityFile,
       SEALPOST_DIRECTORY_FILE: directoryFile,
-      SEALPOST_AUTHORITY_PUBLIC_KEY: Buffer.from(world.document().authority.publicKey, 'base64').toString('hex'),
+      SEALPOST_AUTHORITY_PUBLIC_KEY: Buffer.from(
+        world.document().authority.publicKey,
+        'base64',
+      ).toString('hex'),
       SEALPOST_METADATA_TOPIC: t.metadata,
       SEALPOST_CHECKPOINT_TOPIC: checkpointTopic,
       SEALPOST_STATE_TOPIC: t.state,
@@ -117,7 +144,11 @@ describe('audit worker process (real Kafka and registry)', () => {
       const { child, ready } = startWorker(env);
       await ready;
       const before = logCount(dbPath);
-      await waitFor(() => logCount(dbPath) > before + 500 || logCount(dbPath) >= total, 'progress before the kill', 90_000);
+      await waitFor(
+        () => logCount(dbPath) > before + 500 || logCount(dbPath) >= total,
+        'progress before the kill',
+        90_000,
+      );
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
     }
@@ -134,11 +165,19 @@ describe('audit worker process (real Kafka and registry)', () => {
       const rows = store.query({ limit: 100_000 });
       expect(rows).toHaveLength(total);
       expect(new Set(rows.map((r) => r.event.messageId)).size).toBe(total);
-      const published = await readPublishedCheckpoints(transport, checkpointTopic, { groupId: `cp-${checkpointTopic}` });
+      const published = await readPublishedCheckpoints(transport, checkpointTopic, {
+        groupId: `cp-${checkpointTopic}`,
+      });
       expect(published.checkpoints.length).toBeGreaterThanOrEqual(20);
       expect(Math.max(...published.checkpoints.map((c) => c.count))).toBe(total);
       const audit = await world.identity('audit');
-      const report = verifyAuditLog(world.crypto, store.entries(), [...store.checkpoints(), ...published.checkpoints], audit.signingKey().publicKey, audit.signingKey().kid);
+      const report = verifyAuditLog(
+        world.crypto,
+        store.entries(),
+        [...store.checkpoints(), ...published.checkpoints],
+        audit.signingKey().publicKey,
+        audit.signingKey().kid,
+      );
       expect(report).toMatchObject({ ok: true, count: total });
     } finally {
       store.close();

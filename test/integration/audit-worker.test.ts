@@ -16,8 +16,19 @@ import { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.
 import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
-import { makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
-import { createTopics, freshTopic, testLogger, testTransport, waitFor } from '../support/test-transport.js';
+import {
+  makePipelineWorld,
+  ORDER_SCHEMA,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
+import {
+  createTopics,
+  freshTopic,
+  testLogger,
+  testTransport,
+  waitFor,
+} from '../support/test-transport.js';
 
 const transport = testTransport('audit-worker');
 const topic = freshTopic('audit-orders');
@@ -76,7 +87,10 @@ describe('audit worker (real Kafka and registry)', () => {
   it('logs sealed and opened events of a real run, without payloads, and the log verifies', async () => {
     const ordersEvents = await emitterFor('orders');
     const billingEvents = await emitterFor('billing');
-    const orders = await startProducer(world, transport, 'orders', { valueSchemas: { [topic]: ORDER_SCHEMA }, events: ordersEvents });
+    const orders = await startProducer(world, transport, 'orders', {
+      valueSchemas: { [topic]: ORDER_SCHEMA },
+      events: ordersEvents,
+    });
     closers.push(() => orders.producer.close());
     const billing: TestConsumer = await startConsumer(world, transport, 'billing', {
       groupId: `billing-${topic}`,
@@ -113,7 +127,10 @@ describe('audit worker (real Kafka and registry)', () => {
 
     const sent = await orders.producer.send({
       topic,
-      messages: Array.from({ length: 200 }, (_, i) => ({ key: `c${i % 7}`, value: { id: `o${i}`, cents: i, note: `${MARKER}-${i}` } })),
+      messages: Array.from({ length: 200 }, (_, i) => ({
+        key: `c${i % 7}`,
+        value: { id: `o${i}`, cents: i, note: `${MARKER}-${i}` },
+      })),
     });
     const ids = new Set(sent.map((s) => s.messageId));
     await waitFor(() => billing.total() >= 200, 'billing to receive everything', 60_000);
@@ -129,9 +146,15 @@ describe('audit worker (real Kafka and registry)', () => {
     const opened = store.query({ type: 'opened', limit: 10_000 }).map((r) => r.event);
     expect(new Set(sealed.map((e) => e.messageId))).toEqual(ids);
     expect(new Set(opened.map((e) => e.messageId))).toEqual(ids);
-    const one = (xs: MetadataEvent[]): MetadataEvent => xs.find((e) => e.messageId === sent[0]!.messageId)!;
+    const one = (xs: MetadataEvent[]): MetadataEvent =>
+      xs.find((e) => e.messageId === sent[0]!.messageId)!;
     expect(one(sealed)).toMatchObject({ actor: 'orders', topic, recipients: ['billing'] });
-    expect(one(opened)).toMatchObject({ actor: 'billing', sender: 'orders', topic, group: `billing-${topic}` });
+    expect(one(opened)).toMatchObject({
+      actor: 'billing',
+      sender: 'orders',
+      topic,
+      group: `billing-${topic}`,
+    });
     expect(one(opened).offset).toMatch(/^\d+$/);
     expect(store.query({ messageId: sent[5]!.messageId }).length).toBeGreaterThanOrEqual(2);
     // No payload anywhere in the store (WAL included).
@@ -147,11 +170,19 @@ describe('audit worker (real Kafka and registry)', () => {
     }
     expect(await promRegistry.metrics()).toMatch(/sealpost_audit_events_appended_total \d+/);
 
-    const published = await readPublishedCheckpoints(transport, checkpointTopic, { groupId: `cp-${checkpointTopic}` });
+    const published = await readPublishedCheckpoints(transport, checkpointTopic, {
+      groupId: `cp-${checkpointTopic}`,
+    });
     expect(published.malformed).toEqual([]);
     expect(published.checkpoints.map((c) => c.count).slice(0, 4)).toEqual([100, 200, 300, 400]); // ≥ 400 entries, every 100
     const signer = audit.signingKey();
-    const report = verifyAuditLog(world.crypto, store.entries(), [...store.checkpoints(), ...published.checkpoints], signer.publicKey, signer.kid);
+    const report = verifyAuditLog(
+      world.crypto,
+      store.entries(),
+      [...store.checkpoints(), ...published.checkpoints],
+      signer.publicKey,
+      signer.kid,
+    );
     expect(report).toMatchObject({ ok: true });
     expect(report.count).toBe(store.head().count);
     await worker.stop();

@@ -26,7 +26,16 @@ async function publish(checkpoints: readonly AuditCheckpoint[]): Promise<void> {
   await producer.connect();
   try {
     for (const c of checkpoints) {
-      await producer.send({ topic: checkpointTopic, partition: 0, records: [{ key: Buffer.from(CHECKPOINT_RECORD_KEY), value: Buffer.from(JSON.stringify(checkpointToJson(c))) }] });
+      await producer.send({
+        topic: checkpointTopic,
+        partition: 0,
+        records: [
+          {
+            key: Buffer.from(CHECKPOINT_RECORD_KEY),
+            value: Buffer.from(JSON.stringify(checkpointToJson(c))),
+          },
+        ],
+      });
     }
   } finally {
     await producer.disconnect();
@@ -38,7 +47,11 @@ beforeAll(async () => {
   fx = await makeAuditFixture(dir);
   await createTopics(transport, [{ topic: checkpointTopic }]);
   await publish([...(await fx.grow(300)), ...(await fx.grow(200))]);
-  env = { ...fx.env, KAFKA_BROKERS: getEndpoints().kafkaBrokers.join(','), SEALPOST_CHECKPOINT_TOPIC: checkpointTopic };
+  env = {
+    ...fx.env,
+    KAFKA_BROKERS: getEndpoints().kafkaBrokers.join(','),
+    SEALPOST_CHECKPOINT_TOPIC: checkpointTopic,
+  };
 }, 60_000);
 
 afterAll(async () => {
@@ -53,7 +66,14 @@ describe('sealpost audit verify with published checkpoints (real Kafka)', () => 
   it('a good log: exit 0, stored and published checkpoints verified', async () => {
     const r = await runCli(['audit', 'verify', '--json'], env);
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ ok: true, count: 500, storedCheckpoints: 2, publishedCheckpoints: 2, checkpointsVerified: 4, latestPublishedCount: 500 });
+    expect(JSON.parse(r.out)).toMatchObject({
+      ok: true,
+      count: 500,
+      storedCheckpoints: 2,
+      publishedCheckpoints: 2,
+      checkpointsVerified: 4,
+      latestPublishedCount: 500,
+    });
   }, 60_000);
 
   it('an edited entry: exit 1, first bad index printed', async () => {
@@ -73,15 +93,25 @@ describe('sealpost audit verify with published checkpoints (real Kafka)', () => 
     db.prepare('DELETE FROM entries WHERE idx >= 400').run();
     db.prepare('DELETE FROM checkpoints WHERE count > 400').run();
     db.close();
-    const offline = await runCli(['audit', 'verify', '--no-published'], { ...env, SEALPOST_AUDIT_DB: copy });
+    const offline = await runCli(['audit', 'verify', '--no-published'], {
+      ...env,
+      SEALPOST_AUDIT_DB: copy,
+    });
     expect(offline.code, offline.out + offline.err).toBe(0);
     const r = await runCli(['audit', 'verify', '--json'], { ...env, SEALPOST_AUDIT_DB: copy });
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.out)).toMatchObject({ ok: false, problem: 'TRUNCATED', firstBadIndex: 400 });
+    expect(JSON.parse(r.out)).toMatchObject({
+      ok: false,
+      problem: 'TRUNCATED',
+      firstBadIndex: 400,
+    });
   }, 60_000);
 
   it('Kafka unreachable for the published checkpoints: exit 3 naming the fix', async () => {
-    const r = await runCli(['audit', 'verify', '--timeout', '5s'], { ...env, KAFKA_BROKERS: '127.0.0.1:1' });
+    const r = await runCli(['audit', 'verify', '--timeout', '5s'], {
+      ...env,
+      KAFKA_BROKERS: '127.0.0.1:1',
+    });
     expect(r.code).toBe(3);
     expect(r.err).toContain('npm run stack -- up');
   }, 120_000);

@@ -29,19 +29,42 @@ afterAll(async () => {
 
 describe('sealpost keys/directory on the real stack', () => {
   it('local KMS: init-authority → create → directory publish (file) → verify and show', async () => {
-    const env = { SEALPOST_KEYS_DIR: join(dir, 'local-keys'), SEALPOST_LOCAL_KEK_FILE: join(dir, 'kek.json') };
+    const env = {
+      SEALPOST_KEYS_DIR: join(dir, 'local-keys'),
+      SEALPOST_LOCAL_KEK_FILE: join(dir, 'kek.json'),
+    };
     const a = await runCli(['keys', 'init-authority', '--kms', 'local', '--json'], env);
     expect(a.code, a.err).toBe(0);
     const pin = (JSON.parse(a.out) as { publicKey: string }).publicKey;
     expect((await runCli(['keys', 'create', 'orders', '--kms', 'local'], env)).code).toBe(0);
     expect((await runCli(['keys', 'create', 'billing', '--kms', 'local'], env)).code).toBe(0);
     const file = join(dir, 'local-directory.json');
-    const pub = await runCli(['directory', 'publish', '--kms', 'local', '--directory-file', file, '--grant', 'orders:send=orders.v1', '--grant', 'billing:receive=orders.v1'], env);
+    const pub = await runCli(
+      [
+        'directory',
+        'publish',
+        '--kms',
+        'local',
+        '--directory-file',
+        file,
+        '--grant',
+        'orders:send=orders.v1',
+        '--grant',
+        'billing:receive=orders.v1',
+      ],
+      env,
+    );
     expect(pub.code, pub.err).toBe(0);
-    const verify = await runCli(['directory', 'verify', '--directory-file', file], { ...env, SEALPOST_AUTHORITY_PUBLIC_KEY: pin });
+    const verify = await runCli(['directory', 'verify', '--directory-file', file], {
+      ...env,
+      SEALPOST_AUTHORITY_PUBLIC_KEY: pin,
+    });
     expect(verify.code, verify.err).toBe(0);
     expect(verify.out).toContain('directory OK: 2 records');
-    const show = await runCli(['directory', 'show', '--directory-file', file], { ...env, SEALPOST_AUTHORITY_PUBLIC_KEY: pin });
+    const show = await runCli(['directory', 'show', '--directory-file', file], {
+      ...env,
+      SEALPOST_AUTHORITY_PUBLIC_KEY: pin,
+    });
     expect(show.code).toBe(0);
     expect(show.out).toMatch(/orders\s+\d+\s+active/);
     expect(show.out).toMatch(/billing\s+\d+\s+active/);
@@ -68,30 +91,69 @@ describe('sealpost keys/directory on the real stack', () => {
     const c = await run(['keys', 'create', 'shipping', '--kms', 'vault', '--json']);
     expect(c.code, c.err).toBe(0);
     const created = JSON.parse(c.out) as { summary: { kms: { kind: string; keyName: string } } };
-    expect(created.summary.kms).toMatchObject({ kind: 'openbao-transit', keyName: env.VAULT_TRANSIT_KEY });
+    expect(created.summary.kms).toMatchObject({
+      kind: 'openbao-transit',
+      keyName: env.VAULT_TRANSIT_KEY,
+    });
     const stored = await readFile(join(env.SEALPOST_KEYS_DIR, 'shipping.json'), 'utf8');
     expect(stored).toMatch(/vault:v1:/);
 
     const topic = freshTopic('cli-directory');
     topics.push(topic);
-    const pub = await run(['directory', 'publish', '--kms', 'vault', '--topic', topic, '--grant', 'shipping:receive=orders.v1']);
+    const pub = await run([
+      'directory',
+      'publish',
+      '--kms',
+      'vault',
+      '--topic',
+      topic,
+      '--grant',
+      'shipping:receive=orders.v1',
+    ]);
     expect(pub.code, pub.err).toBe(0);
     expect(pub.out).toContain(`published to topic ${topic}`);
-    const verify = await run(['directory', 'verify', '--topic', topic, '--authority-key', pin, '--json']);
+    const verify = await run([
+      'directory',
+      'verify',
+      '--topic',
+      topic,
+      '--authority-key',
+      pin,
+      '--json',
+    ]);
     expect(verify.code, verify.err).toBe(0);
     expect(JSON.parse(verify.out)).toMatchObject({ ok: true, records: 1 });
 
-    const missing = await run(['directory', 'show', '--topic', `${topic}-missing`, '--authority-key', pin]);
+    const missing = await run([
+      'directory',
+      'show',
+      '--topic',
+      `${topic}-missing`,
+      '--authority-key',
+      pin,
+    ]);
     expect(missing.code).toBe(2);
     expect(missing.err).toContain('publish the directory first');
 
-    const rewrap = await run(['keys', 'rewrap', 'shipping', '--kms', 'vault', '--rotate-kms-key', '--json']);
+    const rewrap = await run([
+      'keys',
+      'rewrap',
+      'shipping',
+      '--kms',
+      'vault',
+      '--rotate-kms-key',
+      '--json',
+    ]);
     expect(rewrap.code, rewrap.err).toBe(0);
-    expect((JSON.parse(rewrap.out) as { kms: { latestVersion: number } }).kms.latestVersion).toBe(2);
+    expect((JSON.parse(rewrap.out) as { kms: { latestVersion: number } }).kms.latestVersion).toBe(
+      2,
+    );
 
     // A refused token: a clear, typed error (not retriable: exit 1) that does not echo the token.
     const badToken = `hvs.${randomBytes(12).toString('hex')}`;
-    const denied = await run(['keys', 'create', 'denied', '--kms', 'vault'], { VAULT_TOKEN: badToken });
+    const denied = await run(['keys', 'create', 'denied', '--kms', 'vault'], {
+      VAULT_TOKEN: badToken,
+    });
     expect(denied.code).toBe(1);
     expect(denied.err).toMatch(/OpenBao at .* refused the credentials/);
     expect(denied.out + denied.err).not.toContain(badToken);

@@ -28,7 +28,10 @@ interface Proc {
 }
 
 function sealpost(args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(TSX, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(TSX, [MAIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -49,7 +52,8 @@ describe('sealpost as a process', () => {
     const help = sealpost(['--help']);
     help.write('');
     expect(await help.code).toBe(0);
-    for (const g of ['keys', 'directory', 'inspect', 'quarantine', 'audit', 'config']) expect(help.out()).toContain(g);
+    for (const g of ['keys', 'directory', 'inspect', 'quarantine', 'audit', 'config'])
+      expect(help.out()).toContain(g);
     expect(help.out()).toContain('Exit codes:');
     const bad = sealpost(['quarantine', 'list', '--reason', 'nope']);
     bad.write('');
@@ -68,16 +72,30 @@ describe('sealpost as a process', () => {
     const crypto = await createCryptoProvider();
     const store = new SqliteAuditStore(db, crypto);
     store.append([auditEvent(1)]);
-    const p = sealpost(['audit', 'tail', '--follow', '--interval', '100ms', '--json'], { SEALPOST_AUDIT_DB: db });
+    const p = sealpost(['audit', 'tail', '--follow', '--interval', '100ms', '--json'], {
+      SEALPOST_AUDIT_DB: db,
+    });
     const deadline = Date.now() + 30_000;
-    while (!p.out().includes('"index": 0') && !p.out().includes('"index":0') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (
+      !p.out().includes('"index": 0') &&
+      !p.out().includes('"index":0') &&
+      Date.now() < deadline
+    )
+      await new Promise((r) => setTimeout(r, 100));
     store.append([auditEvent(2)]);
-    while (p.out().trim().split('\n').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (p.out().trim().split('\n').length < 2 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     const started = Date.now();
     p.kill('SIGINT');
     expect(await p.code).toBe(0);
     expect(Date.now() - started).toBeLessThan(5000);
     store.close();
-    expect(p.out().trim().split('\n').map((l) => (JSON.parse(l) as { index: number }).index)).toEqual([0, 1]);
+    expect(
+      p
+        .out()
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { index: number }).index),
+    ).toEqual([0, 1]);
   }, 60_000);
 });

@@ -33,15 +33,26 @@ beforeAll(async () => {
     { name: 'billing', send: [], receive: [data] },
     { name: 'shipping', send: [], receive: [data] },
   ]);
-  await createTopics(transport, [{ topic: data, numPartitions: 2 }, { topic: released, numPartitions: 1 }]);
-  orders = await startProducer(world, transport, 'orders', { valueSchemas: { [data]: ORDER_SCHEMA } });
+  await createTopics(transport, [
+    { topic: data, numPartitions: 2 },
+    { topic: released, numPartitions: 1 },
+  ]);
+  orders = await startProducer(world, transport, 'orders', {
+    valueSchemas: { [data]: ORDER_SCHEMA },
+  });
   await orders.producer.send({
     topic: data,
-    messages: [0, 1, 2].map((i) => ({ key: `k-${i}`, value: { id: `o-${i}`, cents: i, note: MARKER } })),
+    messages: [0, 1, 2].map((i) => ({
+      key: `k-${i}`,
+      value: { id: `o-${i}`, cents: i, note: MARKER },
+    })),
   });
   const records = await readRaw(transport, data, 3);
   sealed = records.find((r) => r.offset !== '0') ?? records[0]!;
-  env = { KAFKA_BROKERS: getEndpoints().kafkaBrokers.join(','), SEALPOST_QUARANTINE_DB: join(dir, 'q.db') };
+  env = {
+    KAFKA_BROKERS: getEndpoints().kafkaBrokers.join(','),
+    SEALPOST_QUARANTINE_DB: join(dir, 'q.db'),
+  };
 }, 120_000);
 
 afterAll(async () => {
@@ -56,36 +67,65 @@ afterAll(async () => {
 
 describe('sealpost inspect on the real stack', () => {
   it('reads one record by topic/partition/offset and shows its structure, no keys needed', async () => {
-    const r = await runCli(['inspect', '--topic', data, '--partition', String(sealed.partition), '--offset', sealed.offset, '--json'], env);
+    const r = await runCli(
+      [
+        'inspect',
+        '--topic',
+        data,
+        '--partition',
+        String(sealed.partition),
+        '--offset',
+        sealed.offset,
+        '--json',
+      ],
+      env,
+    );
     expect(r.code, r.err).toBe(0);
     const view = JSON.parse(r.out) as {
       record: { offset: string; valueBytes: number };
       envelope: boolean;
-      structure: { topic: string; recipientKids: string[]; version: number; suite: number; seq: number; sizes: { total: number } };
+      structure: {
+        topic: string;
+        recipientKids: string[];
+        version: number;
+        suite: number;
+        seq: number;
+        sizes: { total: number };
+      };
     };
     expect(view.envelope).toBe(true);
     expect(view.record.offset).toBe(sealed.offset);
     expect(view.structure).toMatchObject({ topic: data, version: 1, suite: 1 });
     expect(view.structure.sizes.total).toBe(sealed.value!.length);
-    const kids = ['billing', 'shipping'].map((n) => Buffer.from(world.files.get(n)!.generations[0]!.box.kid, 'hex').toString('hex'));
+    const kids = ['billing', 'shipping'].map((n) =>
+      Buffer.from(world.files.get(n)!.generations[0]!.box.kid, 'hex').toString('hex'),
+    );
     expect(view.structure.recipientKids.sort()).toEqual(kids.sort());
     expect(r.out).not.toContain(MARKER);
   }, 60_000);
 
   it('an offset beyond the partition end is a usage error naming the range', async () => {
-    const r = await runCli(['inspect', '--topic', data, '--partition', String(sealed.partition), '--offset', '999999'], env);
+    const r = await runCli(
+      ['inspect', '--topic', data, '--partition', String(sealed.partition), '--offset', '999999'],
+      env,
+    );
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/no record at .* the partition holds offsets/);
   }, 30_000);
 
   it('a topic that does not exist is a usage error (exit 2), not a retry', async () => {
-    const r = await runCli(['inspect', '--topic', `${data}-missing`, '--partition', '0', '--offset', '0'], env);
+    const r = await runCli(
+      ['inspect', '--topic', `${data}-missing`, '--partition', '0', '--offset', '0'],
+      env,
+    );
     expect(r.code).toBe(2);
     expect(r.err).toContain('check the topic name');
   }, 30_000);
 
   it('Kafka unreachable: exit 3 naming the fix', async () => {
-    const r = await runCli(['inspect', '--topic', data, '--partition', '0', '--offset', '0'], { KAFKA_BROKERS: '127.0.0.1:1' });
+    const r = await runCli(['inspect', '--topic', data, '--partition', '0', '--offset', '0'], {
+      KAFKA_BROKERS: '127.0.0.1:1',
+    });
     expect(r.code).toBe(3);
     expect(r.err).toContain('npm run stack -- up');
   }, 120_000);
@@ -115,7 +155,11 @@ describe('sealpost quarantine release/purge on the real stack', () => {
 
   it('list, show, release (byte-identical, idempotent), --to, refusal of unverified, purge', async () => {
     const store = new SqliteQuarantineStore(env.SEALPOST_QUARANTINE_DB!);
-    store.add([entry(0, { sourceTopic: released, sourcePartition: 0 }), entry(1), entry(2, { reason: 'unrecognised', signatureVerified: false })]);
+    store.add([
+      entry(0, { sourceTopic: released, sourcePartition: 0 }),
+      entry(1),
+      entry(2, { reason: 'unrecognised', signatureVerified: false }),
+    ]);
     store.close();
 
     const list = await runCli(['quarantine', 'list'], env);
@@ -128,7 +172,9 @@ describe('sealpost quarantine release/purge on the real stack', () => {
 
     const r1 = await runCli(['quarantine', 'release', '1', '--json'], env);
     expect(r1.code, r1.err).toBe(0);
-    expect(JSON.parse(r1.out)).toEqual([{ id: 1, outcome: 'released', topic: released, partition: 0 }]);
+    expect(JSON.parse(r1.out)).toEqual([
+      { id: 1, outcome: 'released', topic: released, partition: 0 },
+    ]);
     const again = await runCli(['quarantine', 'release', '1', '--json'], env);
     expect(again.code).toBe(0);
     expect((JSON.parse(again.out) as { outcome: string }[])[0]!.outcome).toBe('already-released');
@@ -154,7 +200,10 @@ describe('sealpost quarantine release/purge on the real stack', () => {
     const purge = await runCli(['quarantine', 'purge', '--reason', 'unrecognised', '--yes'], env);
     expect(purge.code).toBe(0);
     expect(purge.out).toContain('purged 1 entries');
-    const left = JSON.parse((await runCli(['quarantine', 'list', '--json'], env)).out) as { id: number; status: string }[];
+    const left = JSON.parse((await runCli(['quarantine', 'list', '--json'], env)).out) as {
+      id: number;
+      status: string;
+    }[];
     expect(left.map((e) => [e.id, e.status])).toEqual([
       [1, 'released'],
       [2, 'released'],

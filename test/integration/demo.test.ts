@@ -49,7 +49,12 @@ describe('sealpost demo (real stack)', () => {
       audit: { ok: boolean; entries: number; checkpoints: number };
       kmsCalls: number;
     };
-    expect(s).toMatchObject({ ok: true, kms: 'vault', sealed: 4000, opened: { billing: 4000, shipping: 4000 } });
+    expect(s).toMatchObject({
+      ok: true,
+      kms: 'vault',
+      sealed: 4000,
+      opened: { billing: 4000, shipping: 4000 },
+    });
     // the tampered record fails its tag for both groups; the replay is far behind the window
     expect(s.quarantinedByReason).toEqual({ MESSAGE: 2, STALE: 2 });
     expect(s.audit.ok).toBe(true);

@@ -49,7 +49,9 @@ function startWorker(env: Record<string, string>): { child: ChildProcess; ready:
       const m = /sealpost-dlq-worker ready port=(\d+)/.exec(out);
       if (m) resolve(Number(m[1]));
     });
-    child.once('exit', (code) => reject(new Error(`worker exited early (${code}): ${out.slice(-500)}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`worker exited early (${code}): ${out.slice(-500)}`)),
+    );
   });
   child.stderr.resume();
   return { child, ready };
@@ -97,11 +99,19 @@ describe('dead-letter worker process (real Kafka)', () => {
         },
         billing.signingKey().secretKey,
       );
-      batches[i % 2]!.push({ key: null, value, headers: [{ key: DEAD_LETTER_HEADER, value: encodeDeadLetterMetadata(meta) }] });
+      batches[i % 2]!.push({
+        key: null,
+        value,
+        headers: [{ key: DEAD_LETTER_HEADER, value: encodeDeadLetterMetadata(meta) }],
+      });
     }
     for (const p of [0, 1]) {
       for (let j = 0; j < batches[p]!.length; j += 250) {
-        await producer.send({ topic: dlqTopic, partition: p, records: batches[p]!.slice(j, j + 250) });
+        await producer.send({
+          topic: dlqTopic,
+          partition: p,
+          records: batches[p]!.slice(j, j + 250),
+        });
       }
     }
     const directoryFile = join(world.dir, 'directory.json');
@@ -110,7 +120,10 @@ describe('dead-letter worker process (real Kafka)', () => {
     const env = {
       KAFKA_BROKERS: e.kafkaBrokers.join(','),
       SEALPOST_DIRECTORY_FILE: directoryFile,
-      SEALPOST_AUTHORITY_PUBLIC_KEY: Buffer.from(world.document().authority.publicKey, 'base64').toString('hex'),
+      SEALPOST_AUTHORITY_PUBLIC_KEY: Buffer.from(
+        world.document().authority.publicKey,
+        'base64',
+      ).toString('hex'),
       SEALPOST_DEAD_LETTER_TOPIC: dlqTopic,
       SEALPOST_QUARANTINE_DB: dbPath,
       SEALPOST_HTTP_PORT: '0',
@@ -123,7 +136,11 @@ describe('dead-letter worker process (real Kafka)', () => {
       const { child, ready } = startWorker(env);
       await ready;
       const before = storedCount(dbPath);
-      await waitFor(() => storedCount(dbPath) > before || storedCount(dbPath) >= total, 'progress before the kill', 60_000);
+      await waitFor(
+        () => storedCount(dbPath) > before || storedCount(dbPath) >= total,
+        'progress before the kill',
+        60_000,
+      );
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       killedAt = storedCount(dbPath);
@@ -142,7 +159,11 @@ describe('dead-letter worker process (real Kafka)', () => {
     expect(code).toBe(0);
 
     const db = new Database(dbPath, { readonly: true });
-    const rows = db.prepare('SELECT source_partition AS p, source_offset AS o, sig_verified AS v FROM quarantine').all() as { p: number; o: string; v: number }[];
+    const rows = db
+      .prepare(
+        'SELECT source_partition AS p, source_offset AS o, sig_verified AS v FROM quarantine',
+      )
+      .all() as { p: number; o: string; v: number }[];
     db.close();
     expect(rows).toHaveLength(total);
     expect(new Set(rows.map((r) => r.o)).size).toBe(total);

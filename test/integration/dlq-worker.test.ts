@@ -22,7 +22,13 @@ import {
 } from '../../src/events/dead-letter.js';
 import type { OutgoingRecord, Transport, TransportProducer } from '../../src/kafka/transport.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { createTopics, freshTopic, testLogger, testTransport, waitFor } from '../support/test-transport.js';
+import {
+  createTopics,
+  freshTopic,
+  testLogger,
+  testTransport,
+  waitFor,
+} from '../support/test-transport.js';
 
 let crypto: CryptoProvider;
 let transport: Transport;
@@ -72,7 +78,10 @@ function deadLetter(
   return {
     key,
     value,
-    headers: [...originalHeaders, { key: DEAD_LETTER_HEADER, value: encodeDeadLetterMetadata(meta) }],
+    headers: [
+      ...originalHeaders,
+      { key: DEAD_LETTER_HEADER, value: encodeDeadLetterMetadata(meta) },
+    ],
   };
 }
 
@@ -84,20 +93,38 @@ describe('dead-letter worker (real Kafka)', () => {
       { topic: dlqTopic, numPartitions: 1 },
       { topic: sourceTopic, numPartitions: 2 },
     ]);
-    const reasons: CoarseClass[] = ['MALFORMED', 'CONTEXT', 'HEADER', 'MESSAGE', 'STALE', 'SCHEMA', 'PAYLOAD'];
+    const reasons: CoarseClass[] = [
+      'MALFORMED',
+      'CONTEXT',
+      'HEADER',
+      'MESSAGE',
+      'STALE',
+      'SCHEMA',
+      'PAYLOAD',
+    ];
     const records: OutgoingRecord[] = [];
     for (let i = 0; i < 70; i++) {
       const value = Buffer.concat([Buffer.from([0, 0, 0, 0, 9]), Buffer.from(`sealed-${i}`)]);
       records.push(
-        deadLetter({ topic: sourceTopic, partition: i % 2, offset: i }, reasons[i % 7]!, value, Buffer.from(`k${i}`), [
-          { key: 'trace-id', value: Buffer.from(`t${i}`) },
-          { key: 'empty', value: Buffer.alloc(0) },
-        ]),
+        deadLetter(
+          { topic: sourceTopic, partition: i % 2, offset: i },
+          reasons[i % 7]!,
+          value,
+          Buffer.from(`k${i}`),
+          [
+            { key: 'trace-id', value: Buffer.from(`t${i}`) },
+            { key: 'empty', value: Buffer.alloc(0) },
+          ],
+        ),
       );
     }
     records.push(records[5]!, records[6]!); // the consumer wrote two dead letters twice
     records.push({ key: null, value: Buffer.from('not a dead letter at all'), headers: [] });
-    records.push({ key: Buffer.from('x'), value: Buffer.from([0xff, 0xfe]), headers: [{ key: DEAD_LETTER_HEADER, value: Buffer.from('{bad json') }] });
+    records.push({
+      key: Buffer.from('x'),
+      value: Buffer.from([0xff, 0xfe]),
+      headers: [{ key: DEAD_LETTER_HEADER, value: Buffer.from('{bad json') }],
+    });
     await producer.send({ topic: dlqTopic, partition: 0, records });
 
     const store = new SqliteQuarantineStore(join(dir, 'q1.db'));
@@ -126,7 +153,9 @@ describe('dead-letter worker (real Kafka)', () => {
       for (const e of sealpost) {
         const i = Number(e.sourceOffset);
         expect(Buffer.from(e.value!).toString('latin1')).toBe(
-          Buffer.concat([Buffer.from([0, 0, 0, 0, 9]), Buffer.from(`sealed-${i}`)]).toString('latin1'),
+          Buffer.concat([Buffer.from([0, 0, 0, 0, 9]), Buffer.from(`sealed-${i}`)]).toString(
+            'latin1',
+          ),
         );
         expect(Buffer.from(e.key!).toString()).toBe(`k${i}`);
         expect(e.headers).toEqual([
@@ -144,7 +173,9 @@ describe('dead-letter worker (real Kafka)', () => {
       }
       // order per source partition is the order of arrival
       for (const p of [0, 1]) {
-        const offsets = sealpost.filter((e) => e.sourcePartition === p).map((e) => Number(e.sourceOffset));
+        const offsets = sealpost
+          .filter((e) => e.sourcePartition === p)
+          .map((e) => Number(e.sourceOffset));
         expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
       }
       const metrics = await registry.metrics();
@@ -186,7 +217,9 @@ describe('dead-letter worker (real Kafka)', () => {
         headers: [`trace-id=t${target.sourceOffset}`, 'empty='],
       });
       await expect(
-        releaseQuarantined(store, producer, all.find((e) => e.reason === 'unrecognised')!.id, { nowMs: 0 }),
+        releaseQuarantined(store, producer, all.find((e) => e.reason === 'unrecognised')!.id, {
+          nowMs: 0,
+        }),
       ).rejects.toMatchObject({ code: 'QUARANTINE_NO_SOURCE' });
     } finally {
       await worker.stop();

@@ -27,7 +27,11 @@ beforeAll(async () => {
   w = await makeWorld();
   brokers = getEndpoints().kafkaBrokers;
   topicName = `test-directory-${randomBytes(6).toString('hex')}`;
-  topic = new KafkaDirectoryTopic({ brokers, topic: topicName, randomBytes: (n) => new Uint8Array(randomBytes(n)) });
+  topic = new KafkaDirectoryTopic({
+    brokers,
+    topic: topicName,
+    randomBytes: (n) => new Uint8Array(randomBytes(n)),
+  });
   await topic.ensureTopic();
 });
 afterAll(async () => {
@@ -50,7 +54,14 @@ describe('directory on a compacted Kafka topic', () => {
     await writeIdentityFile(producerPath, producer.file, { overwrite: false });
     await writeIdentityFile(consumerPath, consumer.file, { overwrite: false });
     const location: DirectoryLocation = { kind: 'topic', topic };
-    const common = { authorityFile, kms: w.kms, crypto: w.crypto, clock: w.clock, location, headTtlMs: 3_600_000 };
+    const common = {
+      authorityFile,
+      kms: w.kms,
+      crypto: w.crypto,
+      clock: w.clock,
+      location,
+      headTtlMs: 3_600_000,
+    };
 
     expect((await topic.readAll()).entries).toEqual([]);
     const grants = [
@@ -91,13 +102,21 @@ describe('directory on a compacted Kafka topic', () => {
     expect(directory.senderKey(producer.draft.signKid)?.status).toBe('revoked');
     expect(refused).toContainEqual({ key, code: 'DIRECTORY_ROLLBACK' });
 
-    await raw.send({ topic: topicName, messages: [{ key, value: null }, { key: 'record/forged/00', value: '{"not":"signed"}' }] });
+    await raw.send({
+      topic: topicName,
+      messages: [
+        { key, value: null },
+        { key: 'record/forged/00', value: '{"not":"signed"}' },
+      ],
+    });
     await raw.disconnect();
     await directory.refresh();
     expect(directory.senderKey(producer.draft.signKid)?.status).toBe('revoked');
     expect(refused).toContainEqual({ key, code: 'DIRECTORY_TOMBSTONE' });
     expect(refused).toContainEqual({ key: 'record/forged/00', code: 'DIRECTORY_MALFORMED' });
-    expect(() => policy.assertMaySend('producer', 'orders')).toThrow(expect.objectContaining({ code: 'SENDER_REVOKED' }) as Error);
+    expect(() => policy.assertMaySend('producer', 'orders')).toThrow(
+      expect.objectContaining({ code: 'SENDER_REVOKED' }) as Error,
+    );
   });
 
   it('an unreachable broker is a retriable DIRECTORY_SOURCE_UNAVAILABLE', async () => {
@@ -107,6 +126,9 @@ describe('directory on a compacted Kafka topic', () => {
       randomBytes: (n) => new Uint8Array(randomBytes(n)),
       kafkaConfig: { retry: { retries: 0 }, connectionTimeout: 500 },
     });
-    await expect(dead.readAll()).rejects.toMatchObject({ code: 'DIRECTORY_SOURCE_UNAVAILABLE', retriable: true });
+    await expect(dead.readAll()).rejects.toMatchObject({
+      code: 'DIRECTORY_SOURCE_UNAVAILABLE',
+      retriable: true,
+    });
   });
 });

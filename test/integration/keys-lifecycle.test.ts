@@ -13,7 +13,10 @@ import { createSealingSession, EnvelopeError, EnvelopeOpener } from '../../src/e
 import type { OpenResult } from '../../src/envelope/index.js';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { FileDirectorySource } from '../../src/keys/directory/directory-document.js';
-import { DirectorySenderResolver, usableOpeningKeys } from '../../src/keys/directory/directory-sender-resolver.js';
+import {
+  DirectorySenderResolver,
+  usableOpeningKeys,
+} from '../../src/keys/directory/directory-sender-resolver.js';
 import { KeyDirectory } from '../../src/keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../../src/keys/identity.js';
 import { CountingKms } from '../../src/keys/kms/counting-kms.js';
@@ -57,7 +60,12 @@ beforeAll(async () => {
   await admin.ensureTransit();
   const keyName = `test-lifecycle-${randomBytes(4).toString('hex')}`;
   await admin.createTransitKey(keyName);
-  inner = await OpenBaoTransitKms.create({ endpoint: e.vaultAddr, keyName, auth: { method: 'token', token: e.vaultToken }, clock });
+  inner = await OpenBaoTransitKms.create({
+    endpoint: e.vaultAddr,
+    keyName,
+    auth: { method: 'token', token: e.vaultToken },
+    clock,
+  });
   kms = new CountingKms(inner);
 });
 afterAll(async () => {
@@ -92,15 +100,29 @@ describe('key lifecycle on real OpenBao Transit', () => {
     const auth = await initAuthority({ path: paths.authority, ...ops });
     await createIdentity({ path: paths.producer, name: 'producer', ...ops });
     await createIdentity({ path: paths.consumer, name: 'consumer', ...ops });
-    await expect(createIdentity({ path: paths.consumer, name: 'consumer', ...ops })).rejects.toMatchObject({ code: 'KEY_FILE_EXISTS' });
+    await expect(
+      createIdentity({ path: paths.consumer, name: 'consumer', ...ops }),
+    ).rejects.toMatchObject({ code: 'KEY_FILE_EXISTS' });
     expect(kms.counts().wrap).toBe(6);
     const grants: DirectoryGrant[] = [
       { identityFile: paths.producer, sendTopics: [TOPIC], receiveTopics: [] },
       { identityFile: paths.consumer, sendTopics: [], receiveTopics: [TOPIC] },
     ];
-    const published = await publishDirectory({ authorityFile: paths.authority, kms, crypto, clock, location, grants, headTtlMs: DAY_MS });
+    const published = await publishDirectory({
+      authorityFile: paths.authority,
+      kms,
+      crypto,
+      clock,
+      location,
+      grants,
+      headTtlMs: DAY_MS,
+    });
     expect(published).toMatchObject({ epoch: 1, highestSerial: 2, authorityKid: auth.kid });
-    expect((await listIdentities({ dir, crypto })).map((x) => x.summary.name)).toEqual(['authority', 'consumer', 'producer']);
+    expect((await listIdentities({ dir, crypto })).map((x) => x.summary.name)).toEqual([
+      'authority',
+      'consumer',
+      'producer',
+    ]);
 
     // --- a service starts: pinned authority key, its identity (one unwrap per key), the directory ---
     const pinned = (await authorityPublicKey(paths.authority, crypto)).publicKey;
@@ -108,7 +130,12 @@ describe('key lifecycle on real OpenBao Transit', () => {
     const producer = await openIdentity({ path: paths.producer, kms, crypto });
     const consumer = await openIdentity({ path: paths.consumer, kms, crypto });
     expect(kms.counts().unwrap - before).toBe(4);
-    const directory = await KeyDirectory.open({ crypto, authorityPublicKey: pinned, source: new FileDirectorySource(paths.directory), clock });
+    const directory = await KeyDirectory.open({
+      crypto,
+      authorityPublicKey: pinned,
+      source: new FileDirectorySource(paths.directory),
+      clock,
+    });
     const policy = new DirectoryPolicy(directory, { clock });
     const makeOpener = (id: LoadedIdentity): EnvelopeOpener =>
       new EnvelopeOpener({
@@ -116,7 +143,11 @@ describe('key lifecycle on real OpenBao Transit', () => {
         clock,
         resolver: new DirectorySenderResolver(directory),
         policy: { skewMs: 60_000, horizonMs: 30 * DAY_MS, maxSessionLifetimeMs: DAY_MS },
-        limits: { envelopeSchemaId: SCHEMA_ID, namespace: directory.namespace, maxCiphertextBytes: 1 << 20 },
+        limits: {
+          envelopeSchemaId: SCHEMA_ID,
+          namespace: directory.namespace,
+          maxCiphertextBytes: 1 << 20,
+        },
         recipientKeys: usableOpeningKeys(id, directory),
       });
     const seal = (from: LoadedIdentity, text: string): Uint8Array => {
@@ -134,7 +165,14 @@ describe('key lifecycle on real OpenBao Transit', () => {
         lifetimeMs: 60_000,
         maxMessages: 10,
       });
-      const sealed = session.seal({ partition: 0, seq: 0, key: null, schemaFp: new Uint8Array(16), contentType: 'text/plain', payload: new TextEncoder().encode(text) });
+      const sealed = session.seal({
+        partition: 0,
+        seq: 0,
+        key: null,
+        schemaFp: new Uint8Array(16),
+        contentType: 'text/plain',
+        payload: new TextEncoder().encode(text),
+      });
       session.close();
       return sealed.value;
     };
@@ -148,7 +186,15 @@ describe('key lifecycle on real OpenBao Transit', () => {
     // --- rotation with overlap: the consumer gets a new key; the old one still opens m1 ---
     clock.advance(DAY_MS);
     await rotateIdentity({ path: paths.consumer, ...ops });
-    await publishDirectory({ authorityFile: paths.authority, kms, crypto, clock, location, grants, headTtlMs: DAY_MS });
+    await publishDirectory({
+      authorityFile: paths.authority,
+      kms,
+      crypto,
+      clock,
+      location,
+      grants,
+      headTtlMs: DAY_MS,
+    });
     await directory.refresh();
     consumer.close();
     const consumer2 = await openIdentity({ path: paths.consumer, kms, crypto });
@@ -160,10 +206,20 @@ describe('key lifecycle on real OpenBao Transit', () => {
 
     // --- KMS key rotation + rewrap of every file + raised min_decryption_version ---
     await copyFile(paths.consumer, join(dir, 'consumer.backup'));
-    const rewrapped = await rewrapIdentity({ path: paths.consumer, kms, crypto, rotateKmsKeyFirst: true });
+    const rewrapped = await rewrapIdentity({
+      path: paths.consumer,
+      kms,
+      crypto,
+      rotateKmsKeyFirst: true,
+    });
     expect(rewrapped.kms).toMatchObject({ latestVersion: 2, minDecryptionVersion: 1 });
     await rewrapIdentity({ path: paths.producer, kms, crypto });
-    const raised = await rewrapIdentity({ path: paths.authority, kms, crypto, raiseMinDecryptionVersion: true });
+    const raised = await rewrapIdentity({
+      path: paths.authority,
+      kms,
+      crypto,
+      raiseMinDecryptionVersion: true,
+    });
     expect(raised.kms).toMatchObject({ latestVersion: 2, minDecryptionVersion: 2 });
     expect(raised.summary.generations.every((g) => g.wrappedWithVersion === 2)).toBe(true);
     // The pre-rewrap copy (v1 wraps) is now refused by the KMS, typed.
@@ -178,24 +234,58 @@ describe('key lifecycle on real OpenBao Transit', () => {
     expect(consumer3.active().box.kid).toEqual(newKid);
 
     // --- revocation: the producer's key is refused from the next refresh on ---
-    await revokeIdentity({ authorityFile: paths.authority, kms, crypto, clock, location, identity: 'producer', headTtlMs: DAY_MS });
+    await revokeIdentity({
+      authorityFile: paths.authority,
+      kms,
+      crypto,
+      clock,
+      location,
+      identity: 'producer',
+      headTtlMs: DAY_MS,
+    });
     const m3 = seal(producer, 'sealed before the consumer refreshed');
     await directory.refresh();
     expect(outcome(() => makeOpener(consumer3).open(m3, ctx))).toBe('HEADER:SENDER_REVOKED');
-    expect(() => policy.assertMaySend('producer', TOPIC)).toThrow(expect.objectContaining({ code: 'SENDER_REVOKED' }) as Error);
+    expect(() => policy.assertMaySend('producer', TOPIC)).toThrow(
+      expect.objectContaining({ code: 'SENDER_REVOKED' }) as Error,
+    );
     // Publishing again does not bring the producer back.
-    await publishDirectory({ authorityFile: paths.authority, kms, crypto, clock, location, grants, headTtlMs: DAY_MS });
+    await publishDirectory({
+      authorityFile: paths.authority,
+      kms,
+      crypto,
+      clock,
+      location,
+      grants,
+      headTtlMs: DAY_MS,
+    });
     await directory.refresh();
     expect(directory.senderKey(producer.signingKey().kid)?.status).toBe('revoked');
 
     // --- destruction of the retired consumer key after the retention ---
-    expect((await destroyRetired({ path: paths.consumer, retentionMs: 7 * DAY_MS, crypto, clock })).destroyed).toEqual([]);
+    expect(
+      (await destroyRetired({ path: paths.consumer, retentionMs: 7 * DAY_MS, crypto, clock }))
+        .destroyed,
+    ).toEqual([]);
     clock.advance(7 * DAY_MS);
     const backupBeforeDestroy = join(dir, 'consumer.before-destroy');
     await copyFile(paths.consumer, backupBeforeDestroy);
-    const { destroyed } = await destroyRetired({ path: paths.consumer, retentionMs: 7 * DAY_MS, crypto, clock });
+    const { destroyed } = await destroyRetired({
+      path: paths.consumer,
+      retentionMs: 7 * DAY_MS,
+      crypto,
+      clock,
+    });
     expect(destroyed).toEqual([1]);
-    await publishDirectory({ authorityFile: paths.authority, kms, crypto, clock, location, grants, headTtlMs: DAY_MS });
+    await publishDirectory({
+      authorityFile: paths.authority,
+      kms,
+      crypto,
+      clock,
+      location,
+      grants,
+      headTtlMs: DAY_MS,
+    });
     await directory.refresh();
     consumer2.close();
     consumer3.close();
@@ -203,13 +293,23 @@ describe('key lifecycle on real OpenBao Transit', () => {
     expect(consumer4.generations()).toHaveLength(1);
     // m1 was sealed to the destroyed key only: nothing can open it any more.
     expect(outcome(() => makeOpener(consumer4).open(m1, ctx))).toBe('not-addressed');
-    for (const k of consumer4.openingKeys()) expect(k.kid).not.toEqual(published.records.find((r) => r.identity === 'consumer')!.boxKid);
+    for (const k of consumer4.openingKeys())
+      expect(k.kid).not.toEqual(published.records.find((r) => r.identity === 'consumer')!.boxKid);
 
     // Shredding copies too: rotate the KMS key, rewrap every live file, raise the minimum. A backup
     // taken before the destruction (whose wraps are now below the minimum) no longer unwraps.
     await rewrapIdentity({ path: paths.consumer, kms, crypto, rotateKmsKeyFirst: true });
     await rewrapIdentity({ path: paths.producer, kms, crypto });
-    expect((await rewrapIdentity({ path: paths.authority, kms, crypto, raiseMinDecryptionVersion: true })).kms).toMatchObject({ latestVersion: 3, minDecryptionVersion: 3 });
+    expect(
+      (
+        await rewrapIdentity({
+          path: paths.authority,
+          kms,
+          crypto,
+          raiseMinDecryptionVersion: true,
+        })
+      ).kms,
+    ).toMatchObject({ latestVersion: 3, minDecryptionVersion: 3 });
     const shredded = await openIdentity({ path: backupBeforeDestroy, kms, crypto }).then(
       () => undefined,
       (e: unknown) => e,
@@ -225,10 +325,21 @@ describe('key lifecycle on real OpenBao Transit', () => {
       ['consumer', 'revoked'],
       ['producer', 'revoked'],
     ]);
-    expect(await verifyDirectory({ location, authorityPublicKey: pinned, crypto, clock })).toMatchObject({ ok: true });
-    expect(await verifyDirectory({ location, authorityPublicKey: crypto.signKeyPair().publicKey, crypto, clock })).toMatchObject({ ok: false, code: 'DIRECTORY_WRONG_AUTHORITY' });
+    expect(
+      await verifyDirectory({ location, authorityPublicKey: pinned, crypto, clock }),
+    ).toMatchObject({ ok: true });
+    expect(
+      await verifyDirectory({
+        location,
+        authorityPublicKey: crypto.signKeyPair().publicKey,
+        crypto,
+        clock,
+      }),
+    ).toMatchObject({ ok: false, code: 'DIRECTORY_WRONG_AUTHORITY' });
     clock.advance(2 * DAY_MS);
-    expect(await verifyDirectory({ location, authorityPublicKey: pinned, crypto, clock })).toMatchObject({ ok: false, code: 'DIRECTORY_HEAD_EXPIRED' });
+    expect(
+      await verifyDirectory({ location, authorityPublicKey: pinned, crypto, clock }),
+    ).toMatchObject({ ok: false, code: 'DIRECTORY_HEAD_EXPIRED' });
     for (const id of [producer, consumer4]) id.close();
   });
 });

@@ -38,7 +38,12 @@ const localFactory: KmsFactory = {
     dir = await mkdtemp(join(tmpdir(), 'sealpost-kms-contract-'));
   },
   async newKms() {
-    return LocalKms.open({ path: join(dir, `${randomBytes(4).toString('hex')}.json`), crypto, clock: systemClock, create: true });
+    return LocalKms.open({
+      path: join(dir, `${randomBytes(4).toString('hex')}.json`),
+      crypto,
+      clock: systemClock,
+      create: true,
+    });
   },
   secrets: () => [],
   async teardown() {
@@ -87,7 +92,8 @@ describe.each([localFactory, transitFactory])('KMS contract: $name', (factory) =
   };
   const assertClean = (err: KmsError, plaintext?: Uint8Array): void => {
     for (const s of factory.secrets()) expect(err.message).not.toContain(s);
-    if (plaintext !== undefined) expect(err.message).not.toContain(Buffer.from(plaintext).toString('base64'));
+    if (plaintext !== undefined)
+      expect(err.message).not.toContain(Buffer.from(plaintext).toString('base64'));
   };
 
   beforeAll(async () => {
@@ -125,7 +131,12 @@ describe.each([localFactory, transitFactory])('KMS contract: $name', (factory) =
     const prefix = `${factory.prefix}v1:`;
     const body = Buffer.from(w.slice(prefix.length), 'base64');
     body[body.length - 1] = body[body.length - 1]! ^ 0x01;
-    for (const bad of [`${prefix}${body.toString('base64')}`, await other.wrap(secret), `${factory.prefix}v1:`, 'nonsense']) {
+    for (const bad of [
+      `${prefix}${body.toString('base64')}`,
+      await other.wrap(secret),
+      `${factory.prefix}v1:`,
+      'nonsense',
+    ]) {
       const err = await refusal(kms.unwrap(bad));
       expect(err.code).toBe('KMS_BAD_CIPHERTEXT');
       expect(err.retriable).toBe(false);

@@ -16,7 +16,13 @@ import { FileDirectorySource } from '../../src/keys/directory/directory-document
 import { generateIdentityFile, loadIdentity } from '../../src/keys/identity-file.js';
 import type { KmsCallCounts } from '../../src/keys/kms/counting-kms.js';
 import type { Kms } from '../../src/keys/kms/kms.js';
-import { authorityPublicKey, createIdentity, initAuthority, publishDirectory, rotateIdentity } from '../../src/keys/operations.js';
+import {
+  authorityPublicKey,
+  createIdentity,
+  initAuthority,
+  publishDirectory,
+  rotateIdentity,
+} from '../../src/keys/operations.js';
 import { ServiceKeys } from '../../src/keys/service-keys.js';
 import { CountingKms } from '../../src/keys/kms/counting-kms.js';
 import { KmsError } from '../../src/keys/kms/kms-error.js';
@@ -55,37 +61,66 @@ async function refusal(p: Promise<unknown>): Promise<KmsError> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('Transit with AppRole', () => {
-  it('service A unwraps its own keys and is refused service B\'s key with KMS_PERMISSION_DENIED', async () => {
+  it("service A unwraps its own keys and is refused service B's key with KMS_PERMISSION_DENIED", async () => {
     const keyA = `test-svc-a-${suffix}`;
     const keyB = `test-svc-b-${suffix}`;
     await admin.createTransitKey(keyA);
     await admin.createTransitKey(keyB);
     await admin.putKeyPolicy(`test-pol-a-${suffix}`, keyA);
     const roleA = await admin.createAppRole(`test-role-a-${suffix}`, [`test-pol-a-${suffix}`]);
-    const rootB = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: keyB, auth: { method: 'token', token: admin.token }, clock: systemClock });
+    const rootB = await OpenBaoTransitKms.create({
+      endpoint: admin.addr,
+      keyName: keyB,
+      auth: { method: 'token', token: admin.token },
+      clock: systemClock,
+    });
 
     // A's identity file, wrapped by A's key through AppRole.
-    const kmsA = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: keyA, auth: { method: 'approle', ...roleA }, clock: systemClock });
-    const fileA = await generateIdentityFile('svc-a', 'service', { crypto, kms: kmsA, clock: systemClock });
+    const kmsA = await OpenBaoTransitKms.create({
+      endpoint: admin.addr,
+      keyName: keyA,
+      auth: { method: 'approle', ...roleA },
+      clock: systemClock,
+    });
+    const fileA = await generateIdentityFile('svc-a', 'service', {
+      crypto,
+      kms: kmsA,
+      clock: systemClock,
+    });
     const idA = await loadIdentity(fileA, { crypto, kms: kmsA });
     expect(idA.active().box.publicKey.length).toBe(32);
     idA.close();
 
     // The same AppRole pointed at B's key: refused, typed, no secret in the message.
     const wrappedB = await rootB.wrap(crypto.randomBytes(32));
-    const kmsAonB = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: keyB, auth: { method: 'approle', ...roleA }, clock: systemClock });
-    for (const call of [() => kmsAonB.unwrap(wrappedB), () => kmsAonB.wrap(crypto.randomBytes(32)), () => kmsAonB.describe()]) {
+    const kmsAonB = await OpenBaoTransitKms.create({
+      endpoint: admin.addr,
+      keyName: keyB,
+      auth: { method: 'approle', ...roleA },
+      clock: systemClock,
+    });
+    for (const call of [
+      () => kmsAonB.unwrap(wrappedB),
+      () => kmsAonB.wrap(crypto.randomBytes(32)),
+      () => kmsAonB.describe(),
+    ]) {
       const err = await refusal(call());
       expect(err.code).toBe('KMS_PERMISSION_DENIED');
       expect(err.retriable).toBe(false);
       expect(err.httpStatus).toBe(403);
-      for (const secret of [roleA.roleId, roleA.secretId, admin.token]) expect(err.message).not.toContain(secret);
+      for (const secret of [roleA.roleId, roleA.secretId, admin.token])
+        expect(err.message).not.toContain(secret);
     }
     // Decrypting B's wrapped key under A's key name is not a way around the policy either.
     expect((await refusal(kmsA.unwrap(wrappedB))).code).toBe('KMS_BAD_CIPHERTEXT');
 
     // A bad secret id: KMS_AUTH_FAILED, at once.
-    const bad = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: keyA, auth: { method: 'approle', roleId: roleA.roleId, secretId: 'not-the-secret' }, clock: systemClock });
+    const bad = await OpenBaoTransitKms.create({
+      endpoint: admin.addr,
+      keyName: keyA,
+      auth: { method: 'approle', roleId: roleA.roleId, secretId: 'not-the-secret' },
+      clock: systemClock,
+    });
     const authErr = await refusal(bad.wrap(crypto.randomBytes(32)));
     expect(authErr.code).toBe('KMS_AUTH_FAILED');
     expect(authErr.message).not.toContain('not-the-secret');
@@ -96,8 +131,17 @@ describe('Transit with AppRole', () => {
     const key = `test-svc-relogin-${suffix}`;
     await admin.createTransitKey(key);
     await admin.putKeyPolicy(`test-pol-relogin-${suffix}`, key);
-    const role = await admin.createAppRole(`test-role-relogin-${suffix}`, [`test-pol-relogin-${suffix}`], { tokenTtl: '2s', tokenMaxTtl: '3s' });
-    const kms = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: key, auth: { method: 'approle', ...role }, clock: systemClock });
+    const role = await admin.createAppRole(
+      `test-role-relogin-${suffix}`,
+      [`test-pol-relogin-${suffix}`],
+      { tokenTtl: '2s', tokenMaxTtl: '3s' },
+    );
+    const kms = await OpenBaoTransitKms.create({
+      endpoint: admin.addr,
+      keyName: key,
+      auth: { method: 'approle', ...role },
+      clock: systemClock,
+    });
     const secret = crypto.randomBytes(32);
     const w = await kms.wrap(secret);
     await sleep(4500); // beyond the max TTL: renewal alone cannot keep the first token alive
@@ -112,8 +156,15 @@ describe('Transit token renewal', () => {
     await admin.createTransitKey(key);
     await admin.putKeyPolicy(`test-pol-renew-${suffix}`, key);
     // A renewable token that would expire after 3 s without renewal.
-    const token = await admin.createToken([`test-pol-renew-${suffix}`], '3s', { explicitMaxTtl: '60s' });
-    const kms = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: key, auth: { method: 'token', token }, clock: systemClock });
+    const token = await admin.createToken([`test-pol-renew-${suffix}`], '3s', {
+      explicitMaxTtl: '60s',
+    });
+    const kms = await OpenBaoTransitKms.create({
+      endpoint: admin.addr,
+      keyName: key,
+      auth: { method: 'token', token },
+      clock: systemClock,
+    });
     const secret = crypto.randomBytes(32);
     const w = await kms.wrap(secret);
     await sleep(5000);
@@ -129,8 +180,15 @@ describe('Transit token renewal', () => {
     const key = `test-svc-expire-${suffix}`;
     await admin.createTransitKey(key);
     await admin.putKeyPolicy(`test-pol-expire-${suffix}`, key);
-    const token = await admin.createToken([`test-pol-expire-${suffix}`], '2s', { renewable: false });
-    const kms = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: key, auth: { method: 'token', token }, clock: systemClock });
+    const token = await admin.createToken([`test-pol-expire-${suffix}`], '2s', {
+      renewable: false,
+    });
+    const kms = await OpenBaoTransitKms.create({
+      endpoint: admin.addr,
+      keyName: key,
+      auth: { method: 'token', token },
+      clock: systemClock,
+    });
     const w = await kms.wrap(crypto.randomBytes(32));
     await sleep(3000);
     const err = await refusal(kms.unwrap(w));
@@ -148,11 +206,22 @@ describe('Transit namespaces', () => {
     await admin.ensureTransit('transit', h);
     const key = `test-ns-key-${suffix}`;
     await admin.createTransitKey(key, 'transit', h);
-    const inNs = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: key, namespace: ns, auth: { method: 'token', token: admin.token }, clock: systemClock });
+    const inNs = await OpenBaoTransitKms.create({
+      endpoint: admin.addr,
+      keyName: key,
+      namespace: ns,
+      auth: { method: 'token', token: admin.token },
+      clock: systemClock,
+    });
     const secret = crypto.randomBytes(32);
     expect(await inNs.unwrap(await inNs.wrap(secret))).toEqual(secret);
     expect(inNs.reference).toMatchObject({ kind: 'openbao-transit', namespace: ns });
-    const atRoot = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: key, auth: { method: 'token', token: admin.token }, clock: systemClock });
+    const atRoot = await OpenBaoTransitKms.create({
+      endpoint: admin.addr,
+      keyName: key,
+      auth: { method: 'token', token: admin.token },
+      clock: systemClock,
+    });
     expect((await refusal(atRoot.describe())).code).toBe('KMS_KEY_NOT_FOUND');
     await inNs.close();
     await atRoot.close();
@@ -161,7 +230,13 @@ describe('Transit namespaces', () => {
 
 describe('OpenBao availability', () => {
   /** Authority + producer + consumer wrapped by `kms`, and a published directory file. */
-  async function world(kms: Kms, tag: string): Promise<{ paths: Record<'authority' | 'producer' | 'consumer' | 'directory', string>; pinned: Uint8Array }> {
+  async function world(
+    kms: Kms,
+    tag: string,
+  ): Promise<{
+    paths: Record<'authority' | 'producer' | 'consumer' | 'directory', string>;
+    pinned: Uint8Array;
+  }> {
     const base = join(dir, tag);
     await mkdir(base);
     const paths = {
@@ -189,22 +264,48 @@ describe('OpenBao availability', () => {
   it('unreachable at start: the service refuses to start within 10 s with KMS_UNAVAILABLE and holds nothing', async () => {
     const key = `test-svc-down-${suffix}`;
     await admin.createTransitKey(key);
-    const good = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: key, auth: { method: 'token', token: admin.token }, clock: systemClock });
+    const good = await OpenBaoTransitKms.create({
+      endpoint: admin.addr,
+      keyName: key,
+      auth: { method: 'token', token: admin.token },
+      clock: systemClock,
+    });
     const { paths, pinned } = await world(good, 'down');
     await good.close();
     // The same key, but the KMS address is a port nothing listens on.
     const port = await freePort();
-    const inner = await OpenBaoTransitKms.create({ endpoint: `http://127.0.0.1:${port}`, keyName: key, auth: { method: 'token', token: admin.token }, clock: systemClock, requestTimeoutMs: 1000 });
+    const inner = await OpenBaoTransitKms.create({
+      endpoint: `http://127.0.0.1:${port}`,
+      keyName: key,
+      auth: { method: 'token', token: admin.token },
+      clock: systemClock,
+      requestTimeoutMs: 1000,
+    });
     const retries: string[] = [];
-    const kms = new CountingKms(new RetryingKms(inner, { clock: systemClock, deadlineMs: 5000, onRetry: (e) => retries.push(e.code) }));
+    const kms = new CountingKms(
+      new RetryingKms(inner, {
+        clock: systemClock,
+        deadlineMs: 5000,
+        onRetry: (e) => retries.push(e.code),
+      }),
+    );
     const started = Date.now();
     const err = await refusal(
-      ServiceKeys.open({ identityPath: paths.producer, kms, crypto, clock: systemClock, authorityPublicKey: pinned, directorySource: new FileDirectorySource(paths.directory) }),
+      ServiceKeys.open({
+        identityPath: paths.producer,
+        kms,
+        crypto,
+        clock: systemClock,
+        authorityPublicKey: pinned,
+        directorySource: new FileDirectorySource(paths.directory),
+      }),
     );
     const elapsedMs = Date.now() - started;
     expect(err.code).toBe('KMS_UNAVAILABLE');
     expect(err.retriable).toBe(true);
-    expect(err.message).toMatch(/unreachable \(ECONNREFUSED\).*gave up on unwrap after \d+ attempts/);
+    expect(err.message).toMatch(
+      /unreachable \(ECONNREFUSED\).*gave up on unwrap after \d+ attempts/,
+    );
     expect(err.message).not.toContain(admin.token);
     expect(elapsedMs).toBeLessThan(10_000);
     expect(elapsedMs).toBeGreaterThanOrEqual(4000);
@@ -218,7 +319,12 @@ describe('OpenBao availability', () => {
     const bao = await OpenBaoProcess.start();
     try {
       await bao.admin.createTransitKey('svc-outage');
-      const inner = await OpenBaoTransitKms.create({ endpoint: bao.addr, keyName: 'svc-outage', auth: { method: 'token', token: bao.rootToken }, clock: systemClock });
+      const inner = await OpenBaoTransitKms.create({
+        endpoint: bao.addr,
+        keyName: 'svc-outage',
+        auth: { method: 'token', token: bao.rootToken },
+        clock: systemClock,
+      });
       const kms = new CountingKms(new RetryingKms(inner, { clock: systemClock, deadlineMs: 1500 }));
       const { paths, pinned } = await world(kms, 'outage');
       // Rotate the consumer once so it holds two generations (four private keys).
@@ -227,7 +333,15 @@ describe('OpenBao availability', () => {
 
       // Two "process starts".
       const open = (identityPath: string): Promise<ServiceKeys> =>
-        ServiceKeys.open({ identityPath, kms, crypto, clock: systemClock, authorityPublicKey: pinned, directorySource: new FileDirectorySource(paths.directory), refreshIntervalMs: 0 });
+        ServiceKeys.open({
+          identityPath,
+          kms,
+          crypto,
+          clock: systemClock,
+          authorityPublicKey: pinned,
+          directorySource: new FileDirectorySource(paths.directory),
+          refreshIntervalMs: 0,
+        });
       const producer = await open(paths.producer);
       const consumer = await open(paths.consumer);
       expect(kms.counts().unwrap - before.unwrap).toBe(2 + 4);
@@ -260,9 +374,17 @@ describe('OpenBao availability', () => {
       let delivered = 0;
       for (let seq = 0; seq < 200; seq++) {
         const payload = crypto.randomBytes(100);
-        const sealed = session.seal({ partition: 0, seq, key: null, schemaFp: new Uint8Array(16), contentType: 'application/octet-stream', payload });
+        const sealed = session.seal({
+          partition: 0,
+          seq,
+          key: null,
+          schemaFp: new Uint8Array(16),
+          contentType: 'application/octet-stream',
+          payload,
+        });
         const r = opener.open(sealed.value, { topic: 'orders', partition: 0, key: null });
-        if (r.kind === 'delivered' && Buffer.from(r.message.payload).equals(Buffer.from(payload))) delivered++;
+        if (r.kind === 'delivered' && Buffer.from(r.message.payload).equals(Buffer.from(payload)))
+          delivered++;
       }
       session.close();
       expect(delivered).toBe(200);
@@ -292,17 +414,36 @@ describe('Transit over TLS and a sealed server (private OpenBao)', () => {
     try {
       expect(bao.addr.startsWith('https://')).toBe(true);
       await bao.admin.createTransitKey('tls-key');
-      const kms = await OpenBaoTransitKms.create({ endpoint: bao.addr, keyName: 'tls-key', caFile: bao.caFile!, auth: { method: 'token', token: bao.rootToken }, clock: systemClock });
+      const kms = await OpenBaoTransitKms.create({
+        endpoint: bao.addr,
+        keyName: 'tls-key',
+        caFile: bao.caFile!,
+        auth: { method: 'token', token: bao.rootToken },
+        clock: systemClock,
+      });
       const secret = crypto.randomBytes(32);
       expect(await kms.unwrap(await kms.wrap(secret))).toEqual(secret);
       await kms.close();
 
-      const untrusting = await OpenBaoTransitKms.create({ endpoint: bao.addr, keyName: 'tls-key', auth: { method: 'token', token: bao.rootToken }, clock: systemClock });
+      const untrusting = await OpenBaoTransitKms.create({
+        endpoint: bao.addr,
+        keyName: 'tls-key',
+        auth: { method: 'token', token: bao.rootToken },
+        clock: systemClock,
+      });
       const err = await refusal(untrusting.wrap(secret));
       expect(err.code).toBe('KMS_TLS_FAILED');
       expect(err.retriable).toBe(false);
       await untrusting.close();
-      await expect(OpenBaoTransitKms.create({ endpoint: bao.addr, keyName: 'tls-key', caFile: join(dir, 'missing.pem'), auth: { method: 'token', token: bao.rootToken }, clock: systemClock })).rejects.toMatchObject({ code: 'KMS_CONFIG_INVALID' });
+      await expect(
+        OpenBaoTransitKms.create({
+          endpoint: bao.addr,
+          keyName: 'tls-key',
+          caFile: join(dir, 'missing.pem'),
+          auth: { method: 'token', token: bao.rootToken },
+          clock: systemClock,
+        }),
+      ).rejects.toMatchObject({ code: 'KMS_CONFIG_INVALID' });
     } finally {
       await bao.stop();
     }
@@ -312,9 +453,18 @@ describe('Transit over TLS and a sealed server (private OpenBao)', () => {
     const bao = await OpenBaoProcess.start();
     try {
       await bao.admin.createTransitKey('sealed-key');
-      const inner = await OpenBaoTransitKms.create({ endpoint: bao.addr, keyName: 'sealed-key', auth: { method: 'token', token: bao.rootToken }, clock: systemClock });
+      const inner = await OpenBaoTransitKms.create({
+        endpoint: bao.addr,
+        keyName: 'sealed-key',
+        auth: { method: 'token', token: bao.rootToken },
+        clock: systemClock,
+      });
       const retries: string[] = [];
-      const kms = new RetryingKms(inner, { clock: systemClock, deadlineMs: 1000, onRetry: (e) => retries.push(e.code) });
+      const kms = new RetryingKms(inner, {
+        clock: systemClock,
+        deadlineMs: 1000,
+        onRetry: (e) => retries.push(e.code),
+      });
       const w = await kms.wrap(crypto.randomBytes(32));
       await bao.admin.call('PUT', 'sys/seal');
       const err = await refusal(kms.unwrap(w));
@@ -333,18 +483,28 @@ describe('Transit over TLS and a sealed server (private OpenBao)', () => {
     const key = `test-svc-inspect-${suffix}`;
     await admin.createTransitKey(key);
     const role = await admin.createAppRole(`test-role-inspect-${suffix}`, ['default']);
-    const kms = await OpenBaoTransitKms.create({ endpoint: admin.addr, keyName: key, auth: { method: 'approle', ...role }, clock: systemClock });
+    const kms = await OpenBaoTransitKms.create({
+      endpoint: admin.addr,
+      keyName: key,
+      auth: { method: 'approle', ...role },
+      clock: systemClock,
+    });
     const denied = await refusal(kms.wrap(crypto.randomBytes(32)));
     expect(denied.code).toBe('KMS_PERMISSION_DENIED');
-    const down = await OpenBaoTransitKms.create({ endpoint: `http://127.0.0.1:${await freePort()}`, keyName: key, auth: { method: 'approle', ...role }, clock: systemClock });
+    const down = await OpenBaoTransitKms.create({
+      endpoint: `http://127.0.0.1:${await freePort()}`,
+      keyName: key,
+      auth: { method: 'approle', ...role },
+      clock: systemClock,
+    });
     const unreachable = await refusal(down.wrap(crypto.randomBytes(32)));
     expect(unreachable.code).toBe('KMS_UNAVAILABLE');
     for (const err of [denied, unreachable]) {
       const text = `${inspect(err, { depth: 20, showHidden: true })} ${JSON.stringify(err)} ${String(err.stack)}`;
-      for (const secret of [role.roleId, role.secretId, admin.token]) expect(text).not.toContain(secret);
+      for (const secret of [role.roleId, role.secretId, admin.token])
+        expect(text).not.toContain(secret);
     }
     await kms.close();
     await down.close();
   });
 });
-

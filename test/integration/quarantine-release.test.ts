@@ -12,14 +12,30 @@ import { DeadLetterWorker } from '../../src/dlq/dead-letter-worker.js';
 import { SqliteQuarantineStore } from '../../src/dlq/sqlite-quarantine-store.js';
 import { FileDirectorySource } from '../../src/keys/directory/directory-document.js';
 import { KeyDirectory } from '../../src/keys/directory/key-directory.js';
-import { generateIdentityFile, loadIdentity, publicGenerations } from '../../src/keys/identity-file.js';
+import {
+  generateIdentityFile,
+  loadIdentity,
+  publicGenerations,
+} from '../../src/keys/identity-file.js';
 import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { runCli } from '../unit/cli/run-cli.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { startConsumer } from '../support/pipeline-parties.js';
-import { counterValue, makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
-import { createTopics, freshTopic, testLogger, testTransport, waitFor } from '../support/test-transport.js';
+import {
+  counterValue,
+  makePipelineWorld,
+  ORDER_SCHEMA,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
+import {
+  createTopics,
+  freshTopic,
+  testLogger,
+  testTransport,
+  waitFor,
+} from '../support/test-transport.js';
 
 const transport = testTransport('quarantine-release');
 const topic = freshTopic('q-release');
@@ -34,7 +50,11 @@ beforeAll(async () => {
     { name: 'audit', send: [], receive: [t.metadata] },
     { name: 'dead-letter-worker', send: [], receive: [] },
   ]);
-  await createTopics(transport, [{ topic, numPartitions: 2 }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
+  await createTopics(transport, [
+    { topic, numPartitions: 2 },
+    { topic: t.dlq },
+    { topic: t.state, compacted: true },
+  ]);
 });
 afterAll(async () => {
   for (const c of closers.reverse()) await c();
@@ -49,7 +69,9 @@ describe('quarantine release after a directory fix (real stack)', () => {
     const billingDirectory = await KeyDirectory.open({
       crypto: world.crypto,
       clock: systemClock,
-      authorityPublicKey: new Uint8Array(Buffer.from(world.document().authority.publicKey, 'base64')),
+      authorityPublicKey: new Uint8Array(
+        Buffer.from(world.document().authority.publicKey, 'base64'),
+      ),
       source: new FileDirectorySource(directoryFile),
     });
     const billing = await startConsumer(world, transport, 'billing', {
@@ -64,7 +86,11 @@ describe('quarantine release after a directory fix (real stack)', () => {
     closers.push(() => billing.consumer.close());
 
     // A new sender, already signed into the authority's directory — but not into billing's file yet.
-    const file = await generateIdentityFile('refunds', 'service', { crypto: world.crypto, kms: world.kms, clock: systemClock });
+    const file = await generateIdentityFile('refunds', 'service', {
+      crypto: world.crypto,
+      kms: world.kms,
+      clock: systemClock,
+    });
     const g = publicGenerations(file).find((x) => x.state === 'active')!;
     const now = systemClock.nowMs();
     await world.change([
@@ -95,8 +121,15 @@ describe('quarantine release after a directory fix (real stack)', () => {
     });
     await producer.connect();
     closers.push(() => producer.close());
-    const [sent] = await producer.send({ topic, messages: [{ key: 'refund-1', value: { id: 'r-1', cents: -500, note: 'refund' } }] });
-    await waitFor(async () => (await counterValue(billing.promRegistry, 'sealpost_dead_lettered_total')) >= 1, 'the unknown sender to be dead-lettered', 60_000);
+    const [sent] = await producer.send({
+      topic,
+      messages: [{ key: 'refund-1', value: { id: 'r-1', cents: -500, note: 'refund' } }],
+    });
+    await waitFor(
+      async () => (await counterValue(billing.promRegistry, 'sealpost_dead_lettered_total')) >= 1,
+      'the unknown sender to be dead-lettered',
+      60_000,
+    );
     expect(billing.total()).toBe(0);
 
     // The dead-letter worker quarantines it.
@@ -107,7 +140,11 @@ describe('quarantine release after a directory fix (real stack)', () => {
       store,
       crypto: world.crypto,
       clock: systemClock,
-      signingKeysOf: (id) => world.document().records.filter((r) => r.identity === id).map((r) => new Uint8Array(Buffer.from(r.sign.publicKey, 'base64'))),
+      signingKeysOf: (id) =>
+        world
+          .document()
+          .records.filter((r) => r.identity === id)
+          .map((r) => new Uint8Array(Buffer.from(r.sign.publicKey, 'base64'))),
       deadLetterTopic: t.dlq,
       groupId: `dlq-${topic}`,
       registry: new Registry(),
@@ -117,7 +154,13 @@ describe('quarantine release after a directory fix (real stack)', () => {
     closers.push(() => worker.stop());
     await waitFor(() => store.list({}).length === 1, 'the dead letter in quarantine', 30_000);
     const entry = store.list({})[0]!;
-    expect(entry).toMatchObject({ reason: 'HEADER', sourceTopic: topic, sourcePartition: sent!.partition, sourceOffset: sent!.offset, signatureVerified: true });
+    expect(entry).toMatchObject({
+      reason: 'HEADER',
+      sourceTopic: topic,
+      sourcePartition: sent!.partition,
+      sourceOffset: sent!.offset,
+      signatureVerified: true,
+    });
 
     // Fix the directory, then release by reason through the CLI.
     writeFileSync(directoryFile, JSON.stringify(world.document()));
@@ -127,7 +170,11 @@ describe('quarantine release after a directory fix (real stack)', () => {
     const first = await runCli(['quarantine', 'release', '--reason', 'HEADER', '--json'], env);
     expect(first.code).toBe(0);
     await waitFor(() => billing.total() >= 1, 'the released record to be delivered', 60_000);
-    expect(billing.deliveries[0]).toMatchObject({ sender: 'refunds', messageId: sent!.messageId, value: { id: 'r-1' } });
+    expect(billing.deliveries[0]).toMatchObject({
+      sender: 'refunds',
+      messageId: sent!.messageId,
+      value: { id: 'r-1' },
+    });
 
     // Releasing again publishes nothing; the message stays delivered once.
     const second = await runCli(['quarantine', 'release', String(entry.id), '--json'], env);

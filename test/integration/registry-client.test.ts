@@ -14,7 +14,8 @@ import { SchemaRegistryClient } from '../../src/registry/schema-registry-client.
 import { getEndpoints } from '../support/endpoints.js';
 
 const endpoints = getEndpoints();
-const client = () => new SchemaRegistryClient({ url: endpoints.schemaRegistryUrl, fetch: globalThis.fetch });
+const client = () =>
+  new SchemaRegistryClient({ url: endpoints.schemaRegistryUrl, fetch: globalThis.fetch });
 const unique = (purpose: string) => `test-${purpose}-${randomBytes(6).toString('hex')}-value`;
 
 const v1 = JSON.stringify({
@@ -37,7 +38,11 @@ const v2 = JSON.stringify({
   ],
 });
 
-async function expectRegistryError(p: Promise<unknown>, code: RegistryError['code'], retriable: boolean): Promise<RegistryError> {
+async function expectRegistryError(
+  p: Promise<unknown>,
+  code: RegistryError['code'],
+  retriable: boolean,
+): Promise<RegistryError> {
   try {
     await p;
   } catch (err) {
@@ -101,13 +106,20 @@ describe('SchemaRegistryClient on the real registry', () => {
       type: 'record',
       name: 'Payment',
       namespace: 'dev.sealpost.it',
-      fields: [{ name: 'id', type: 'string' }, { name: 'required', type: 'int' }],
+      fields: [
+        { name: 'id', type: 'string' },
+        { name: 'required', type: 'int' },
+      ],
     });
     await expectRegistryError(registry.register(subject, breaking), 'SCHEMA_INCOMPATIBLE', false);
   });
 
   it('refuses an unknown schema id with SCHEMA_NOT_FOUND (permanent)', async () => {
-    const err = await expectRegistryError(client().getSchema(2_000_000_000), 'SCHEMA_NOT_FOUND', false);
+    const err = await expectRegistryError(
+      client().getSchema(2_000_000_000),
+      'SCHEMA_NOT_FOUND',
+      false,
+    );
     expect(err.status).toBe(404);
   });
 
@@ -130,7 +142,10 @@ describe('SchemaRegistryClient on the real registry', () => {
         server.close(() => resolve(p));
       });
     });
-    const down = new SchemaRegistryClient({ url: `http://127.0.0.1:${port}/apis/ccompat/v7`, fetch: globalThis.fetch });
+    const down = new SchemaRegistryClient({
+      url: `http://127.0.0.1:${port}/apis/ccompat/v7`,
+      fetch: globalThis.fetch,
+    });
     const err = await expectRegistryError(down.getSchema(1), 'REGISTRY_UNAVAILABLE', true);
     expect(err.message).toContain('ECONNREFUSED');
   });
@@ -142,7 +157,11 @@ describe('SchemaRegistryClient on the real registry', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = server.address() as { port: number };
-      const slow = new SchemaRegistryClient({ url: `http://127.0.0.1:${port}`, fetch: globalThis.fetch, requestTimeoutMs: 300 });
+      const slow = new SchemaRegistryClient({
+        url: `http://127.0.0.1:${port}`,
+        fetch: globalThis.fetch,
+        requestTimeoutMs: 300,
+      });
       await expectRegistryError(slow.getSchema(1), 'REGISTRY_UNAVAILABLE', true);
     } finally {
       for (const socket of sockets) socket.destroy();

@@ -15,7 +15,10 @@ import { FileDirectorySource } from '../../src/keys/directory/directory-document
 import { KeyDirectory } from '../../src/keys/directory/key-directory.js';
 import { LocalKms } from '../../src/keys/kms/local-kms.js';
 import { openIdentity } from '../../src/keys/operations.js';
-import { decodeMetadataEventBatch, METADATA_EVENTS_CONTENT_TYPE } from '../../src/pipeline/metadata-event-emitter.js';
+import {
+  decodeMetadataEventBatch,
+  METADATA_EVENTS_CONTENT_TYPE,
+} from '../../src/pipeline/metadata-event-emitter.js';
 import { SealedConsumer } from '../../src/pipeline/sealed-consumer.js';
 import { SchemaRegistryClient } from '../../src/registry/schema-registry-client.js';
 import { systemClock } from '../../src/runtime/clock.js';
@@ -50,17 +53,36 @@ beforeAll(async () => {
   const a = await runCli(['keys', 'init-authority', '--json'], env);
   expect(a.code, a.err).toBe(0);
   env.SEALPOST_AUTHORITY_PUBLIC_KEY = (JSON.parse(a.out) as { publicKey: string }).publicKey;
-  for (const name of ['billing', 'shipping', 'audit']) expect((await runCli(['keys', 'create', name], env)).code).toBe(0);
+  for (const name of ['billing', 'shipping', 'audit'])
+    expect((await runCli(['keys', 'create', name], env)).code).toBe(0);
   crypto = await createCryptoProvider();
   kms = await LocalKms.open({ path: env.SEALPOST_LOCAL_KEK_FILE!, crypto, clock: systemClock });
   // The clearance is granted with the directory CLI: `detokenize=<classes>` in a grant.
-  const pub = await runCli(['directory', 'publish', '--grant', `billing:send=${meta}:detokenize=card`, '--grant', `shipping:send=${meta}`, '--grant', `audit:receive=${meta}`], env);
+  const pub = await runCli(
+    [
+      'directory',
+      'publish',
+      '--grant',
+      `billing:send=${meta}:detokenize=card`,
+      '--grant',
+      `shipping:send=${meta}`,
+      '--grant',
+      `audit:receive=${meta}`,
+    ],
+    env,
+  );
   expect(pub.code, pub.err).toBe(0);
   const show = await runCli(['directory', 'show', '--json'], env);
-  const records = (JSON.parse(show.out) as { records: { identity: string; detokenizeClasses?: string[] }[] }).records;
+  const records = (
+    JSON.parse(show.out) as { records: { identity: string; detokenizeClasses?: string[] }[] }
+  ).records;
   expect(records.find((r) => r.identity === 'billing')?.detokenizeClasses).toEqual(['card']);
   expect(records.find((r) => r.identity === 'shipping')?.detokenizeClasses).toBeUndefined();
-  await createTopics(transport, [{ topic: meta }, { topic: dlq }, { topic: state, compacted: true }]);
+  await createTopics(transport, [
+    { topic: meta },
+    { topic: dlq },
+    { topic: state, compacted: true },
+  ]);
 });
 
 afterAll(async () => {
@@ -77,39 +99,82 @@ describe('sealpost tokenize / detokenize', () => {
     const again = await runCli(['tokenize', 'keys', 'init', '--classes', 'card'], env);
     expect(again.code).not.toBe(0);
     const schemaFile = join(dir, 'order.avsc');
-    await writeFile(schemaFile, JSON.stringify({ type: 'record', name: 'O', fields: [{ name: 'card', type: 'string', 'sealpost.tokenize': 'deterministic', 'sealpost.class': 'card' }] }));
+    await writeFile(
+      schemaFile,
+      JSON.stringify({
+        type: 'record',
+        name: 'O',
+        fields: [
+          {
+            name: 'card',
+            type: 'string',
+            'sealpost.tokenize': 'deterministic',
+            'sealpost.class': 'card',
+          },
+        ],
+      }),
+    );
     const schema = await runCli(['tokenize', 'schema', schemaFile, '--json'], env);
     expect(schema.code, schema.err).toBe(0);
-    expect(JSON.parse(schema.out)).toMatchObject({ fields: [{ path: 'card', mode: 'deterministic', tokenClass: 'card', type: 'string' }] });
+    expect(JSON.parse(schema.out)).toMatchObject({
+      fields: [{ path: 'card', mode: 'deterministic', tokenClass: 'card', type: 'string' }],
+    });
     const rot = await runCli(['tokenize', 'keys', 'rotate', '--class', 'email', '--json'], env);
     expect(JSON.parse(rot.out)).toEqual({ class: 'email', version: 2 });
     const list = await runCli(['tokenize', 'keys', 'list', '--json'], env);
-    expect((JSON.parse(list.out) as { class: string; version: number }[]).map((r) => `${r.class}:${r.version}`)).toEqual(['card:1', 'email:1', 'email:2']);
+    expect(
+      (JSON.parse(list.out) as { class: string; version: number }[]).map(
+        (r) => `${r.class}:${r.version}`,
+      ),
+    ).toEqual(['card:1', 'email:1', 'email:2']);
     expect(list.out).not.toMatch(/local:v\d+:/); // no wrapped keys printed
   });
 
   it('detokenize: the cleared identity gets the value, another is refused; both are audited', async () => {
-    const keyring = await openTokenKeyring({ path: join(dir, 'keys', 'token-keys.json'), kms, crypto });
-    const token = new FieldTokenizer({ keyring, crypto }).tokenizeValue('card', 'deterministic', 'string', CARD);
+    const keyring = await openTokenKeyring({
+      path: join(dir, 'keys', 'token-keys.json'),
+      kms,
+      crypto,
+    });
+    const token = new FieldTokenizer({ keyring, crypto }).tokenizeValue(
+      'card',
+      'deterministic',
+      'string',
+      CARD,
+    );
     keyring.close();
 
-    const ok = await runCli(['detokenize', token, '--topic', 'orders'], { ...env, SEALPOST_IDENTITY_FILE: join(dir, 'keys', 'billing.json') });
+    const ok = await runCli(['detokenize', token, '--topic', 'orders'], {
+      ...env,
+      SEALPOST_IDENTITY_FILE: join(dir, 'keys', 'billing.json'),
+    });
     expect(ok.code, ok.err).toBe(0);
     expect(ok.out).toBe(`${CARD}\n`);
-    const refused = await runCli(['detokenize', token, '--json'], { ...env, SEALPOST_IDENTITY_FILE: join(dir, 'keys', 'shipping.json') });
+    const refused = await runCli(['detokenize', token, '--json'], {
+      ...env,
+      SEALPOST_IDENTITY_FILE: join(dir, 'keys', 'shipping.json'),
+    });
     expect(refused.code).toBe(1);
     expect(refused.err).toContain('DETOKENIZE_NOT_CLEARED');
     expect(refused.out + refused.err).not.toContain(CARD);
     expect(refused.out + refused.err).not.toContain(token);
 
     const identity = await openIdentity({ path: join(dir, 'keys', 'audit.json'), kms, crypto });
-    const directory = await KeyDirectory.open({ crypto, clock: systemClock, authorityPublicKey: Buffer.from(env.SEALPOST_AUTHORITY_PUBLIC_KEY!, 'hex'), source: new FileDirectorySource(env.SEALPOST_DIRECTORY_FILE!) });
+    const directory = await KeyDirectory.open({
+      crypto,
+      clock: systemClock,
+      authorityPublicKey: Buffer.from(env.SEALPOST_AUTHORITY_PUBLIC_KEY!, 'hex'),
+      source: new FileDirectorySource(env.SEALPOST_DIRECTORY_FILE!),
+    });
     const events: MetadataEvent[] = [];
     const audit = new SealedConsumer({
       transport,
       groupId: `audit-${meta}`,
       topics: [meta],
-      registry: new SchemaRegistryClient({ url: env.SCHEMA_REGISTRY_URL!, fetch: globalThis.fetch }),
+      registry: new SchemaRegistryClient({
+        url: env.SCHEMA_REGISTRY_URL!,
+        fetch: globalThis.fetch,
+      }),
       crypto,
       clock: systemClock,
       identity,
@@ -126,7 +191,8 @@ describe('sealpost tokenize / detokenize', () => {
     });
     await audit.run({
       eachMessage: (d) => {
-        for (const e of decodeMetadataEventBatch(d.value as Buffer)) events.push(e as MetadataEvent);
+        for (const e of decodeMetadataEventBatch(d.value as Buffer))
+          events.push(e as MetadataEvent);
         return Promise.resolve();
       },
     });

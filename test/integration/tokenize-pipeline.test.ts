@@ -11,12 +11,22 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateMetadataEvent, type MetadataEvent } from '../../src/events/metadata-event.js';
 import { OpenBaoTransitKms } from '../../src/keys/kms/openbao-transit-kms.js';
-import { decodeMetadataEventBatch, METADATA_EVENTS_CONTENT_TYPE, MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
+import {
+  decodeMetadataEventBatch,
+  METADATA_EVENTS_CONTENT_TYPE,
+  MetadataEventEmitter,
+} from '../../src/pipeline/metadata-event-emitter.js';
 import type { SealedDelivery } from '../../src/pipeline/sealed-consumer.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { Detokenizer } from '../../src/tokenize/detokenizer.js';
 import { FieldTokenizer } from '../../src/tokenize/field-tokenizer.js';
-import { generateTokenKeyFile, openTokenKeyring, readTokenKeyFile, rotateTokenClass, writeTokenKeyFile } from '../../src/tokenize/token-key-file.js';
+import {
+  generateTokenKeyFile,
+  openTokenKeyring,
+  readTokenKeyFile,
+  rotateTokenClass,
+  writeTokenKeyFile,
+} from '../../src/tokenize/token-key-file.js';
 import type { TokenKeyring } from '../../src/tokenize/token-keyring.js';
 import { describePlan, tokenPlan } from '../../src/tokenize/token-schema.js';
 import { parseToken } from '../../src/tokenize/token-string.js';
@@ -24,7 +34,11 @@ import { TokenizeError } from '../../src/tokenize/tokenize-error.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { BaoAdmin } from '../support/openbao-process.js';
 import { startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
-import { makePipelineWorld, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+import {
+  makePipelineWorld,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
 
 const CARD = '4111111111111111';
@@ -35,8 +49,19 @@ const SCHEMA = JSON.stringify({
   namespace: 'dev.sealpost.it',
   fields: [
     { name: 'id', type: 'string' },
-    { name: 'card', type: 'string', 'sealpost.tokenize': 'deterministic', 'sealpost.class': 'card' },
-    { name: 'email', type: ['null', 'string'], default: null, 'sealpost.tokenize': 'mask', 'sealpost.class': 'email' },
+    {
+      name: 'card',
+      type: 'string',
+      'sealpost.tokenize': 'deterministic',
+      'sealpost.class': 'card',
+    },
+    {
+      name: 'email',
+      type: ['null', 'string'],
+      default: null,
+      'sealpost.tokenize': 'mask',
+      'sealpost.class': 'email',
+    },
     { name: 'address', type: 'string' },
   ],
 });
@@ -64,15 +89,33 @@ beforeAll(async () => {
   ]);
   // The authority clears billing (only) for the card class.
   await world.change([{ ...world.draft('billing'), detokenizeClasses: ['card'] }]);
-  await createTopics(transport, [{ topic, numPartitions: 2 }, { topic: t.metadata }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
+  await createTopics(transport, [
+    { topic, numPartitions: 2 },
+    { topic: t.metadata },
+    { topic: t.dlq },
+    { topic: t.state, compacted: true },
+  ]);
   const e = getEndpoints();
   const admin = new BaoAdmin(e.vaultAddr, e.vaultToken);
   await admin.ensureTransit();
   const keyName = `test-token-${randomBytes(4).toString('hex')}`;
   await admin.createTransitKey(keyName);
-  kms = await OpenBaoTransitKms.create({ endpoint: e.vaultAddr, keyName, auth: { method: 'token', token: e.vaultToken }, clock: systemClock });
+  kms = await OpenBaoTransitKms.create({
+    endpoint: e.vaultAddr,
+    keyName,
+    auth: { method: 'token', token: e.vaultToken },
+    clock: systemClock,
+  });
   keyFile = join(world.dir, 'token-keys.json');
-  await writeTokenKeyFile(keyFile, await generateTokenKeyFile(['card', 'email'], { kms, crypto: world.crypto, clock: systemClock }), { mustNotExist: true });
+  await writeTokenKeyFile(
+    keyFile,
+    await generateTokenKeyFile(['card', 'email'], {
+      kms,
+      crypto: world.crypto,
+      clock: systemClock,
+    }),
+    { mustNotExist: true },
+  );
 });
 
 afterAll(async () => {
@@ -90,9 +133,18 @@ async function loadKeys(): Promise<TokenKeyring> {
 /** Starts an `orders` producer with its own keyring (a "process"), sends, closes it. */
 async function sendAsFreshProcess(ids: readonly string[]): Promise<void> {
   const keyring = await openTokenKeyring({ path: keyFile, kms, crypto: world.crypto });
-  const p = await startProducer(world, transport, 'orders', { valueSchemas: { [topic]: SCHEMA }, tokenizer: new FieldTokenizer({ keyring, crypto: world.crypto }) });
+  const p = await startProducer(world, transport, 'orders', {
+    valueSchemas: { [topic]: SCHEMA },
+    tokenizer: new FieldTokenizer({ keyring, crypto: world.crypto }),
+  });
   try {
-    await p.producer.send({ topic, messages: ids.map((id) => ({ key: id, value: { id, card: CARD, email: id === 'o-3' ? null : EMAIL, address: `${id} Main St` } })) });
+    await p.producer.send({
+      topic,
+      messages: ids.map((id) => ({
+        key: id,
+        value: { id, card: CARD, email: id === 'o-3' ? null : EMAIL, address: `${id} Main St` },
+      })),
+    });
   } finally {
     await p.producer.close();
     keyring.close();
@@ -101,7 +153,15 @@ async function sendAsFreshProcess(ids: readonly string[]): Promise<void> {
 
 async function emitterFor(name: string): Promise<MetadataEventEmitter> {
   const p = await startProducer(world, transport, name);
-  const emitter = new MetadataEventEmitter({ producer: p.producer, topic: t.metadata, crypto: world.crypto, clock: systemClock, actor: name, maxBatch: 50, flushIntervalMs: 200 });
+  const emitter = new MetadataEventEmitter({
+    producer: p.producer,
+    topic: t.metadata,
+    crypto: world.crypto,
+    clock: systemClock,
+    actor: name,
+    maxBatch: 50,
+    flushIntervalMs: 200,
+  });
   closers.push(async () => {
     await emitter.close();
     await p.producer.close();
@@ -110,12 +170,19 @@ async function emitterFor(name: string): Promise<MetadataEventEmitter> {
 }
 
 async function consumer(name: string): Promise<TestConsumer> {
-  const c = await startConsumer(world, transport, name, { groupId: `${name}-${topic}`, topics: [topic], stateTopic: t.state, deadLetterTopic: t.dlq, keepDeliveries: true });
+  const c = await startConsumer(world, transport, name, {
+    groupId: `${name}-${topic}`,
+    topics: [topic],
+    stateTopic: t.state,
+    deadLetterTopic: t.dlq,
+    keepDeliveries: true,
+  });
   closers.push(() => c.consumer.close());
   return c;
 }
 
-const byId = (ds: readonly SealedDelivery[]): Map<string, WireOrder> => new Map(ds.map((d) => [(d.value as WireOrder).id, d.value as WireOrder]));
+const byId = (ds: readonly SealedDelivery[]): Map<string, WireOrder> =>
+  new Map(ds.map((d) => [(d.value as WireOrder).id, d.value as WireOrder]));
 
 describe('tokenized fields through the sealed pipeline', () => {
   it('shipping sees tokens, billing detokenizes, shipping is refused and audited; tokens are stable across restarts and rotation', async () => {
@@ -125,7 +192,11 @@ describe('tokenized fields through the sealed pipeline', () => {
 
     const shipping = await consumer('shipping');
     const billing = await consumer('billing');
-    await waitFor(() => shipping.total() >= 4 && billing.total() >= 4, 'deliveries to shipping and billing', 60_000);
+    await waitFor(
+      () => shipping.total() >= 4 && billing.total() >= 4,
+      'deliveries to shipping and billing',
+      60_000,
+    );
 
     const seen = byId(shipping.deliveries);
     const o1 = seen.get('o-1')!;
@@ -149,11 +220,27 @@ describe('tokenized fields through the sealed pipeline', () => {
     const billingEvents = await emitterFor('billing');
     const shippingEvents = await emitterFor('shipping');
     const keys = await loadKeys();
-    const billingDetok = new Detokenizer({ identity: 'billing', keyring: keys, directory: billing.directory, clock: systemClock, events: billingEvents });
-    const shippingDetok = new Detokenizer({ identity: 'shipping', keyring: keys, directory: shipping.directory, clock: systemClock, events: shippingEvents });
+    const billingDetok = new Detokenizer({
+      identity: 'billing',
+      keyring: keys,
+      directory: billing.directory,
+      clock: systemClock,
+      events: billingEvents,
+    });
+    const shippingDetok = new Detokenizer({
+      identity: 'shipping',
+      keyring: keys,
+      directory: shipping.directory,
+      clock: systemClock,
+      events: shippingEvents,
+    });
     const billed = byId(billing.deliveries).get('o-1')!;
     expect(billed.card).toBe(o1.card);
-    expect(billingDetok.detokenize(billed.card, { topic })).toMatchObject({ tokenClass: 'card', version: 1, value: CARD });
+    expect(billingDetok.detokenize(billed.card, { topic })).toMatchObject({
+      tokenClass: 'card',
+      version: 1,
+      value: CARD,
+    });
     let refused: unknown;
     try {
       shippingDetok.detokenize(o1.card, { topic });
@@ -165,7 +252,11 @@ describe('tokenized fields through the sealed pipeline', () => {
     expect((refused as TokenizeError).message).not.toContain(o1.card);
 
     // Rotation: a new card key version; new tokens carry v2, v1 tokens still detokenize.
-    const rotated = await rotateTokenClass(await readTokenKeyFile(keyFile), 'card', { kms, crypto: world.crypto, clock: systemClock });
+    const rotated = await rotateTokenClass(await readTokenKeyFile(keyFile), 'card', {
+      kms,
+      crypto: world.crypto,
+      clock: systemClock,
+    });
     expect(rotated.version).toBe(2);
     await writeTokenKeyFile(keyFile, rotated.file);
     await sendAsFreshProcess(['o-5']);
@@ -175,7 +266,13 @@ describe('tokenized fields through the sealed pipeline', () => {
     expect(o5.card).not.toBe(o1.card);
     expect(o5.email).toBe(o1.email); // the email class was not rotated
     const keys2 = await loadKeys();
-    const billing2 = new Detokenizer({ identity: 'billing', keyring: keys2, directory: billing.directory, clock: systemClock, events: billingEvents });
+    const billing2 = new Detokenizer({
+      identity: 'billing',
+      keyring: keys2,
+      directory: billing.directory,
+      clock: systemClock,
+      events: billingEvents,
+    });
     expect(billing2.detokenize(o5.card).value).toBe(CARD);
     expect(billing2.detokenize(o1.card).value).toBe(CARD);
 
@@ -197,9 +294,21 @@ describe('tokenized fields through the sealed pipeline', () => {
       },
     });
     closers.push(() => audit.consumer.close());
-    await waitFor(() => events.filter((e) => e.type === 'detokenized').length >= 3 && events.some((e) => e.type === 'detokenize_refused'), 'detokenize audit events', 60_000);
-    expect(events.find((e) => e.type === 'detokenize_refused')).toMatchObject({ actor: 'shipping', topic, detail: 'DETOKENIZE_NOT_CLEARED;class=card;version=1;type=string' });
-    expect(events.filter((e) => e.type === 'detokenized').map((e) => `${e.actor}:${e.detail}`)).toEqual([
+    await waitFor(
+      () =>
+        events.filter((e) => e.type === 'detokenized').length >= 3 &&
+        events.some((e) => e.type === 'detokenize_refused'),
+      'detokenize audit events',
+      60_000,
+    );
+    expect(events.find((e) => e.type === 'detokenize_refused')).toMatchObject({
+      actor: 'shipping',
+      topic,
+      detail: 'DETOKENIZE_NOT_CLEARED;class=card;version=1;type=string',
+    });
+    expect(
+      events.filter((e) => e.type === 'detokenized').map((e) => `${e.actor}:${e.detail}`),
+    ).toEqual([
       'billing:class=card;version=1;type=string',
       'billing:class=card;version=2;type=string',
       'billing:class=card;version=1;type=string',
@@ -212,6 +321,11 @@ describe('tokenized fields through the sealed pipeline', () => {
   it('a producer without the tokenizer refuses a topic whose schema declares token fields', async () => {
     const p = await startProducer(world, transport, 'orders');
     closers.push(() => p.producer.close());
-    await expect(p.producer.send({ topic, messages: [{ key: 'x', value: { id: 'x', card: CARD, email: null, address: '' } }] })).rejects.toMatchObject({ code: 'VALUE_SCHEMA_UNKNOWN' });
+    await expect(
+      p.producer.send({
+        topic,
+        messages: [{ key: 'x', value: { id: 'x', card: CARD, email: null, address: '' } }],
+      }),
+    ).rejects.toMatchObject({ code: 'VALUE_SCHEMA_UNKNOWN' });
   });
 });

@@ -8,8 +8,17 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafkajsTransport, type KafkajsTransportOptions } from '../../src/kafka/kafkajs-transport.js';
-import type { ConsumedRecord, Transport, TransportAdmin, TransportConsumer, TransportProducer } from '../../src/kafka/transport.js';
+import {
+  createKafkajsTransport,
+  type KafkajsTransportOptions,
+} from '../../src/kafka/kafkajs-transport.js';
+import type {
+  ConsumedRecord,
+  Transport,
+  TransportAdmin,
+  TransportConsumer,
+  TransportProducer,
+} from '../../src/kafka/transport.js';
 import { TransportError } from '../../src/kafka/transport-error.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { getEndpoints } from '../support/endpoints.js';
@@ -56,7 +65,12 @@ async function startProducer(t: Transport = transport()): Promise<TransportProdu
 }
 
 function newConsumer(t: Transport = transport(), groupId = `it-${hex()}`): TransportConsumer {
-  const consumer = t.consumer({ groupId, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, retryInitialDelayMs: 100 });
+  const consumer = t.consumer({
+    groupId,
+    sessionTimeoutMs: 10_000,
+    heartbeatIntervalMs: 1_000,
+    retryInitialDelayMs: 100,
+  });
   cleanup.push(() => consumer.disconnect());
   return consumer;
 }
@@ -80,7 +94,11 @@ describe('kafkajs transport: producing', () => {
     // Our choice, made before sending.
     const ours = await Promise.all(keys.map((k) => producer.partitionFor(topic, k)));
     // kafkajs's own choice: a plain kafkajs producer without an explicit partition.
-    const raw = new kafkajs.Kafka({ clientId: 'raw', brokers: endpoints.kafkaBrokers, logLevel: kafkajs.logLevel.NOTHING }).producer({
+    const raw = new kafkajs.Kafka({
+      clientId: 'raw',
+      brokers: endpoints.kafkaBrokers,
+      logLevel: kafkajs.logLevel.NOTHING,
+    }).producer({
       createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
     });
     await raw.connect();
@@ -96,7 +114,11 @@ describe('kafkajs transport: producing', () => {
       await raw.disconnect();
     }
     // Sending explicitly to our partition lands there.
-    const ack = await producer.send({ topic, partition: ours[0]!, records: [{ key: keys[0]!, value: Buffer.from('v') }] });
+    const ack = await producer.send({
+      topic,
+      partition: ours[0]!,
+      records: [{ key: keys[0]!, value: Buffer.from('v') }],
+    });
     expect(ack.partition).toBe(ours[0]);
     expect(BigInt(ack.baseOffset)).toBeGreaterThanOrEqual(0n);
   });
@@ -104,7 +126,8 @@ describe('kafkajs transport: producing', () => {
   it('acknowledges several requests to one partition in one batch with their own base offsets', async () => {
     const topic = await freshTopic('transport-batch-acks', 2);
     const producer = await startProducer();
-    const recs = (n: number) => Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`v${i}`) }));
+    const recs = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`v${i}`) }));
     const acks = await producer.sendBatch([
       { topic, partition: 0, records: recs(3) },
       { topic, partition: 1, records: recs(1) },
@@ -118,18 +141,28 @@ describe('kafkajs transport: producing', () => {
   it('round-robins null keys over the partitions', async () => {
     const topic = await freshTopic('transport-null-key', 3);
     const producer = await startProducer();
-    const chosen = await Promise.all(Array.from({ length: 6 }, () => producer.partitionFor(topic, null)));
+    const chosen = await Promise.all(
+      Array.from({ length: 6 }, () => producer.partitionFor(topic, null)),
+    );
     expect(new Set(chosen)).toEqual(new Set([0, 1, 2]));
   });
 
   it('refuses an unknown topic and a bad partition with typed errors', async () => {
     const producer = await startProducer();
-    await expect(producer.partitionFor(`test-missing-${hex()}`, Buffer.from('k'))).rejects.toMatchObject({ code: 'TOPIC_NOT_FOUND' });
-    await expect(producer.send({ topic: 'x', partition: -1, records: [] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', retriable: false });
+    await expect(
+      producer.partitionFor(`test-missing-${hex()}`, Buffer.from('k')),
+    ).rejects.toMatchObject({ code: 'TOPIC_NOT_FOUND' });
+    await expect(producer.send({ topic: 'x', partition: -1, records: [] })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      retriable: false,
+    });
   });
 
   it('reports an unreachable broker as a retriable BROKER_UNAVAILABLE', async () => {
-    const down = transport({ brokers: ['127.0.0.1:1'], kafkaConfig: { retry: { retries: 1, initialRetryTime: 50 }, connectionTimeout: 500 } });
+    const down = transport({
+      brokers: ['127.0.0.1:1'],
+      kafkaConfig: { retry: { retries: 1, initialRetryTime: 50 }, connectionTimeout: 500 },
+    });
     const producer = down.producer();
     const err = await producer.connect().then(
       () => undefined,
@@ -152,10 +185,25 @@ describe('kafkajs transport: consuming', () => {
     ];
     // kafkajs cannot write a null header value: refused up front, typed.
     await expect(
-      producer.send({ topic, partition: 0, records: [{ key: null, value: null, headers: [{ key: 'n', value: null }] }] }),
+      producer.send({
+        topic,
+        partition: 0,
+        records: [{ key: null, value: null, headers: [{ key: 'n', value: null }] }],
+      }),
     ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await producer.sendBatch([
-      { topic, partition: 1, records: [{ key: Buffer.from('k1'), value: Buffer.from([0xff, 0x00]), headers, timestampMs: 1_700_000_000_000 }] },
+      {
+        topic,
+        partition: 1,
+        records: [
+          {
+            key: Buffer.from('k1'),
+            value: Buffer.from([0xff, 0x00]),
+            headers,
+            timestampMs: 1_700_000_000_000,
+          },
+        ],
+      },
       { topic, partition: 0, records: [{ key: null, value: null }] },
     ]);
     const consumer = newConsumer();
@@ -181,7 +229,11 @@ describe('kafkajs transport: consuming', () => {
   it('retry pauses the partition and redelivers the same record after the delay, in order', async () => {
     const topic = await freshTopic('transport-retry');
     const producer = await startProducer();
-    await producer.send({ topic, partition: 0, records: ['r0', 'r1', 'r2', 'r3'].map((v) => ({ key: null, value: Buffer.from(v) })) });
+    await producer.send({
+      topic,
+      partition: 0,
+      records: ['r0', 'r1', 'r2', 'r3'].map((v) => ({ key: null, value: Buffer.from(v) })),
+    });
     const consumer = newConsumer();
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -206,7 +258,14 @@ describe('kafkajs transport: consuming', () => {
   it('a throwing handler pauses the partition with backoff and the record comes again', async () => {
     const topic = await freshTopic('transport-throw');
     const producer = await startProducer();
-    await producer.send({ topic, partition: 0, records: [{ key: null, value: Buffer.from('boom') }, { key: null, value: Buffer.from('ok') }] });
+    await producer.send({
+      topic,
+      partition: 0,
+      records: [
+        { key: null, value: Buffer.from('boom') },
+        { key: null, value: Buffer.from('ok') },
+      ],
+    });
     const consumer = newConsumer();
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -229,7 +288,13 @@ describe('kafkajs transport: consuming', () => {
   it('lets an assignment listener pause before the first fetch; nothing arrives until resume', async () => {
     const topic = await freshTopic('transport-assign', 2);
     const producer = await startProducer();
-    await producer.sendBatch([0, 1].map((partition) => ({ topic, partition, records: [{ key: null, value: Buffer.from(`p${partition}`) }] })));
+    await producer.sendBatch(
+      [0, 1].map((partition) => ({
+        topic,
+        partition,
+        records: [{ key: null, value: Buffer.from(`p${partition}`) }],
+      })),
+    );
     const consumer = newConsumer();
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -260,7 +325,11 @@ describe('kafkajs transport: consuming', () => {
   it('commits offsets with metadata that the admin reads back, and a new member resumes there', async () => {
     const topic = await freshTopic('transport-commit');
     const producer = await startProducer();
-    await producer.send({ topic, partition: 0, records: ['a', 'b', 'c'].map((v) => ({ key: null, value: Buffer.from(v) })) });
+    await producer.send({
+      topic,
+      partition: 0,
+      records: ['a', 'b', 'c'].map((v) => ({ key: null, value: Buffer.from(v) })),
+    });
     const groupId = `it-commit-${hex()}`;
     const consumer = newConsumer(transport(), groupId);
     await consumer.connect();
@@ -273,7 +342,9 @@ describe('kafkajs transport: consuming', () => {
         const [first, second] = batch.records;
         if (first === undefined || second === undefined || committed) return;
         control.resolveOffset(second.offset);
-        await consumer.commitOffsets([{ topic, partition: 0, offset: String(BigInt(second.offset) + 1n), metadata }]);
+        await consumer.commitOffsets([
+          { topic, partition: 0, offset: String(BigInt(second.offset) + 1n), metadata },
+        ]);
         committed = true;
       },
     });
@@ -305,7 +376,10 @@ describe('kafkajs transport: consuming', () => {
       [0, 1].map((partition) => ({
         topic,
         partition,
-        records: Array.from({ length: perPartition }, (_, i) => ({ key: null, value: Buffer.from(`${partition}:${i}`) })),
+        records: Array.from({ length: perPartition }, (_, i) => ({
+          key: null,
+          value: Buffer.from(`${partition}:${i}`),
+        })),
       })),
     );
     const groupId = `it-rebalance-${hex()}`;
@@ -320,7 +394,14 @@ describe('kafkajs transport: consuming', () => {
         eachMessage: async (r) => {
           await new Promise((res) => setTimeout(res, 15));
           // During the rebalance this throws REBALANCE_IN_PROGRESS; rethrown, it makes the member rejoin.
-          await consumer.commitOffsets([{ topic, partition: r.partition, offset: String(BigInt(r.offset) + 1n), metadata: name }]);
+          await consumer.commitOffsets([
+            {
+              topic,
+              partition: r.partition,
+              offset: String(BigInt(r.offset) + 1n),
+              metadata: name,
+            },
+          ]);
           processed.add(r.value!.toString());
           return { kind: 'processed' };
         },
@@ -332,7 +413,10 @@ describe('kafkajs transport: consuming', () => {
     await member('b');
     await waitFor('every record processed', () => processed.size === 2 * perPartition, 90_000);
     // After the rebalance each member owns one partition.
-    await waitFor('split assignment', () => (assignments.b!.at(-1)?.length ?? 0) === 1 && assignments.a!.at(-1)?.length === 1);
+    await waitFor(
+      'split assignment',
+      () => (assignments.b!.at(-1)?.length ?? 0) === 1 && assignments.a!.at(-1)?.length === 1,
+    );
     expect(assignments.a![0]).toEqual([0, 1]);
     expect([...assignments.a!.at(-1)!, ...assignments.b!.at(-1)!].sort()).toEqual([0, 1]);
     const offsets = await admin.fetchCommittedOffsets(groupId, [topic]);
@@ -341,13 +425,19 @@ describe('kafkajs transport: consuming', () => {
 
   it('commitOffsets before run is a typed NOT_CONNECTED error', async () => {
     const consumer = newConsumer();
-    await expect(consumer.commitOffsets([{ topic: 't', partition: 0, offset: '1', metadata: null }])).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
+    await expect(
+      consumer.commitOffsets([{ topic: 't', partition: 0, offset: '1', metadata: null }]),
+    ).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
   });
 
   it('seek makes the partition re-read from an earlier offset', async () => {
     const topic = await freshTopic('transport-seek');
     const producer = await startProducer();
-    await producer.send({ topic, partition: 0, records: ['x', 'y'].map((v) => ({ key: null, value: Buffer.from(v) })) });
+    await producer.send({
+      topic,
+      partition: 0,
+      records: ['x', 'y'].map((v) => ({ key: null, value: Buffer.from(v) })),
+    });
     const consumer = newConsumer();
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -390,7 +480,11 @@ describe('kafkajs transport: mTLS listener', () => {
       },
     });
     await waitFor('tls record', () => got.length === 1);
-    expect([got[0]!.partition, got[0]!.key, got[0]!.value!.toString()]).toEqual([partition, key, 'over-tls']);
+    expect([got[0]!.partition, got[0]!.key, got[0]!.value!.toString()]).toEqual([
+      partition,
+      key,
+      'over-tls',
+    ]);
   });
 
   it('is refused without a client certificate, as a typed error', async () => {
@@ -401,12 +495,13 @@ describe('kafkajs transport: mTLS listener', () => {
       kafkaConfig: { retry: { retries: 1, initialRetryTime: 50 }, connectionTimeout: 2000 },
     });
     const a = noCert.admin();
-    const err = await a.connect().then(
-      () => a.listTopics(),
-    ).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const err = await a
+      .connect()
+      .then(() => a.listTopics())
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     await a.disconnect().catch(() => undefined);
     expect(err).toBeInstanceOf(TransportError);
     expect(['BROKER_UNAVAILABLE', 'AUTHENTICATION_FAILED']).toContain((err as TransportError).code);
@@ -416,7 +511,13 @@ describe('kafkajs transport: mTLS listener', () => {
 describe('kafkajs transport: admin', () => {
   it('creates compacted topics, reports existing ones, describes partitions, configs and offsets', async () => {
     const topic = `test-transport-compacted-${hex()}`;
-    const spec = { topic, numPartitions: 2, replicationFactor: 1, compacted: true, configs: { 'min.cleanable.dirty.ratio': '0.01' } };
+    const spec = {
+      topic,
+      numPartitions: 2,
+      replicationFactor: 1,
+      compacted: true,
+      configs: { 'min.cleanable.dirty.ratio': '0.01' },
+    };
     expect(await admin.createTopics([spec])).toBe(true);
     createdTopics.push(topic);
     expect(await admin.createTopics([spec])).toBe(false);
@@ -428,7 +529,11 @@ describe('kafkajs transport: admin', () => {
     expect(described!.partitions.map((p) => p.partition)).toEqual([0, 1]);
     expect(described!.partitions.every((p) => p.leader >= 0)).toBe(true);
     const producer = await startProducer();
-    await producer.send({ topic, partition: 1, records: [{ key: Buffer.from('k'), value: Buffer.from('v') }] });
+    await producer.send({
+      topic,
+      partition: 1,
+      records: [{ key: Buffer.from('k'), value: Buffer.from('v') }],
+    });
     expect(await admin.fetchTopicOffsets(topic)).toEqual([
       { partition: 0, low: '0', high: '0' },
       { partition: 1, low: '0', high: '1' },

@@ -16,17 +16,30 @@ import { join } from 'node:path';
 /** One HTTP(S) request (fetch cannot take a private CA); resolves with status and body text. */
 export function httpCall(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string; ca?: string; timeoutMs?: number } = {},
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    ca?: string;
+    timeoutMs?: number;
+  } = {},
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
       u,
-      { method: options.method ?? 'GET', headers: options.headers ?? {}, timeout: options.timeoutMs ?? 10_000, ...(options.ca === undefined ? {} : { ca: options.ca }) },
+      {
+        method: options.method ?? 'GET',
+        headers: options.headers ?? {},
+        timeout: options.timeoutMs ?? 10_000,
+        ...(options.ca === undefined ? {} : { ca: options.ca }),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       },
     );
@@ -42,7 +55,8 @@ export function baoBinary(): string {
   const fromEnv = process.env.BAO_BIN;
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
   const local = join(import.meta.dirname, '..', '..', '.stack', 'openbao', 'venv', 'bin', 'bao');
-  if (!existsSync(local)) throw new Error(`no bao binary at ${local}: run \`npm run stack -- up\` or set BAO_BIN`);
+  if (!existsSync(local))
+    throw new Error(`no bao binary at ${local}: run \`npm run stack -- up\` or set BAO_BIN`);
   return local;
 }
 
@@ -69,15 +83,23 @@ export class BaoAdmin {
     readonly ca?: string,
   ) {}
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- admin JSON, read ad hoc by tests
-  async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<any> {
+  async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- admin JSON, read ad hoc by tests
+  ): Promise<any> {
     const res = await httpCall(`${this.addr}/v1/${path}`, {
       method,
       headers: { 'X-Vault-Token': this.token, 'Content-Type': 'application/json', ...headers },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       ...(this.ca === undefined ? {} : { ca: this.ca }),
     });
-    if (res.status >= 300) throw new Error(`OpenBao ${method} ${path} answered HTTP ${res.status}: ${res.text.slice(0, 200)}`);
+    if (res.status >= 300)
+      throw new Error(
+        `OpenBao ${method} ${path} answered HTTP ${res.status}: ${res.text.slice(0, 200)}`,
+      );
     return res.text === '' ? undefined : JSON.parse(res.text);
   }
 
@@ -96,7 +118,11 @@ export class BaoAdmin {
     }
   }
 
-  async createTransitKey(name: string, mount = 'transit', headers: Record<string, string> = {}): Promise<void> {
+  async createTransitKey(
+    name: string,
+    mount = 'transit',
+    headers: Record<string, string> = {},
+  ): Promise<void> {
     await this.call('POST', `${mount}/keys/${name}`, {}, headers);
   }
 
@@ -112,19 +138,29 @@ export class BaoAdmin {
   }
 
   /** Creates an AppRole bound to `policies`; returns its role id and a fresh secret id. */
-  async createAppRole(role: string, policies: string[], opts: { tokenTtl?: string; tokenMaxTtl?: string } = {}): Promise<{ roleId: string; secretId: string }> {
+  async createAppRole(
+    role: string,
+    policies: string[],
+    opts: { tokenTtl?: string; tokenMaxTtl?: string } = {},
+  ): Promise<{ roleId: string; secretId: string }> {
     await this.call('POST', `auth/approle/role/${role}`, {
       token_policies: policies,
       ...(opts.tokenTtl === undefined ? {} : { token_ttl: opts.tokenTtl }),
       ...(opts.tokenMaxTtl === undefined ? {} : { token_max_ttl: opts.tokenMaxTtl }),
     });
-    const roleId = (await this.call('GET', `auth/approle/role/${role}/role-id`)).data.role_id as string;
-    const secretId = (await this.call('POST', `auth/approle/role/${role}/secret-id`, {})).data.secret_id as string;
+    const roleId = (await this.call('GET', `auth/approle/role/${role}/role-id`)).data
+      .role_id as string;
+    const secretId = (await this.call('POST', `auth/approle/role/${role}/secret-id`, {})).data
+      .secret_id as string;
     return { roleId, secretId };
   }
 
   /** Creates a child token with the given policies and TTL. */
-  async createToken(policies: string[], ttl: string, opts: { explicitMaxTtl?: string; renewable?: boolean } = {}): Promise<string> {
+  async createToken(
+    policies: string[],
+    ttl: string,
+    opts: { explicitMaxTtl?: string; renewable?: boolean } = {},
+  ): Promise<string> {
     const res = await this.call('POST', 'auth/token/create', {
       policies,
       ttl,
@@ -157,14 +193,19 @@ export class OpenBaoProcess {
   ) {}
 
   get admin(): BaoAdmin {
-    return new BaoAdmin(this.addr, this.rootToken, this.caFile === undefined ? undefined : readFileSync(this.caFile, 'utf8'));
+    return new BaoAdmin(
+      this.addr,
+      this.rootToken,
+      this.caFile === undefined ? undefined : readFileSync(this.caFile, 'utf8'),
+    );
   }
 
   /** Starts a dev server; with `tls`, `-dev-tls` (generated CA at `caFile`, https address). */
   static async start(options: { tls?: boolean } = {}): Promise<OpenBaoProcess> {
     const port = await freePort();
     const rootToken = randomBytes(16).toString('hex');
-    const certDir = options.tls === true ? mkdtempSync(join(tmpdir(), 'sealpost-bao-tls-')) : undefined;
+    const certDir =
+      options.tls === true ? mkdtempSync(join(tmpdir(), 'sealpost-bao-tls-')) : undefined;
     const args = ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token'];
     if (certDir !== undefined) args.push('-dev-tls', `-dev-tls-cert-dir=${certDir}`);
     const child = spawn(baoBinary(), args, {
@@ -178,9 +219,13 @@ export class OpenBaoProcess {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`bao server exited with ${child.exitCode}`);
       try {
-        const ca = caFile !== undefined && existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined;
+        const ca =
+          caFile !== undefined && existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined;
         if (caFile === undefined || ca !== undefined) {
-          const res = await httpCall(`${addr}/v1/sys/health`, { timeoutMs: 1000, ...(ca === undefined ? {} : { ca }) });
+          const res = await httpCall(`${addr}/v1/sys/health`, {
+            timeoutMs: 1000,
+            ...(ca === undefined ? {} : { ca }),
+          });
           if (res.status === 200) break;
         }
       } catch {

@@ -20,19 +20,41 @@ export interface PrivateKafka {
   stop(): Promise<void>;
 }
 
-export async function startPrivateKafka(options: { readyTimeoutMs?: number } = {}): Promise<PrivateKafka> {
+export async function startPrivateKafka(
+  options: { readyTimeoutMs?: number } = {},
+): Promise<PrivateKafka> {
   const java = findJavaRuntimes().find((r) => r.major >= 17);
   if (java === undefined) throw new Error('no Java 17+ for the private broker');
   const dir = mkdtempSync(join(tmpdir(), 'sealpost-private-kafka-'));
-  const layout = { plaintextPort: await freePort(), sslPort: await freePort(), controllerPort: await freePort(), dataDir: join(dir, 'data') };
+  const layout = {
+    plaintextPort: await freePort(),
+    sslPort: await freePort(),
+    controllerPort: await freePort(),
+    dataDir: join(dir, 'data'),
+  };
   mkdirSync(layout.dataDir);
   const config = join(dir, 'server.properties');
   const log4j = join(dir, 'log4j2.properties');
   writeFileSync(config, serverProperties(layout));
   writeFileSync(log4j, log4j2Properties(join(dir, 'kafka.log')));
-  const format = spawnSync(java.java, [...javaArgs('kafka.tools.StorageTool', '256m', log4j, dir), 'format', '-t', randomBytes(16).toString('base64url'), '-c', config], { encoding: 'utf8' });
+  const format = spawnSync(
+    java.java,
+    [
+      ...javaArgs('kafka.tools.StorageTool', '256m', log4j, dir),
+      'format',
+      '-t',
+      randomBytes(16).toString('base64url'),
+      '-c',
+      config,
+    ],
+    { encoding: 'utf8' },
+  );
   if (format.status !== 0) throw new Error(`private broker format failed: ${format.stderr}`);
-  const child: ChildProcess = spawn(java.java, [...javaArgs('kafka.Kafka', '512m', log4j, dir), config], { stdio: 'ignore' });
+  const child: ChildProcess = spawn(
+    java.java,
+    [...javaArgs('kafka.Kafka', '512m', log4j, dir), config],
+    { stdio: 'ignore' },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const plaintextBroker = `127.0.0.1:${layout.plaintextPort}`;
   const stop = async (): Promise<void> => {
@@ -45,7 +67,14 @@ export async function startPrivateKafka(options: { readyTimeoutMs?: number } = {
     rmSync(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + (options.readyTimeoutMs ?? 90_000);
-  const transport = createKafkajsTransport({ brokers: [plaintextBroker], clientId: 'private-kafka-probe', logger: testLogger, nowMs: () => Date.now(), connectionTimeoutMs: 2000, kafkaConfig: { retry: { retries: 0 } } });
+  const transport = createKafkajsTransport({
+    brokers: [plaintextBroker],
+    clientId: 'private-kafka-probe',
+    logger: testLogger,
+    nowMs: () => Date.now(),
+    connectionTimeoutMs: 2000,
+    kafkaConfig: { retry: { retries: 0 } },
+  });
   for (;;) {
     if (child.exitCode !== null) {
       await stop();

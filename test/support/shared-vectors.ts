@@ -20,7 +20,8 @@ export function readSharedVectorJson(relativePath: string): unknown {
 
 /** Decodes lowercase/uppercase hex; throws on odd length or a non-hex character. */
 export function fromHex(hex: string): Uint8Array {
-  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new Error('fromHex: not a hex string');
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex))
+    throw new Error('fromHex: not a hex string');
   return Uint8Array.from(Buffer.from(hex, 'hex'));
 }
 

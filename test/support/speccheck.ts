@@ -25,7 +25,11 @@ function loadCases(): readonly SpeccheckCase[] {
   }
   return raw.map((entry: unknown, index): SpeccheckCase => {
     const c = entry as { message?: unknown; pub_key?: unknown; signature?: unknown };
-    if (typeof c.message !== 'string' || typeof c.pub_key !== 'string' || typeof c.signature !== 'string') {
+    if (
+      typeof c.message !== 'string' ||
+      typeof c.pub_key !== 'string' ||
+      typeof c.signature !== 'string'
+    ) {
       throw new Error(`ed25519-speccheck case ${index}: missing field`);
     }
     return {
@@ -41,7 +45,9 @@ function loadCases(): readonly SpeccheckCase[] {
 export const SPECCHECK_CASES: readonly SpeccheckCase[] = loadCases();
 
 /** libsodium's strict verdicts (crypto_sign_verify_detached): true for case index 3 only. */
-export const LIBSODIUM_SPECCHECK_VERDICTS: readonly boolean[] = SPECCHECK_CASES.map((c) => c.index === 3);
+export const LIBSODIUM_SPECCHECK_VERDICTS: readonly boolean[] = SPECCHECK_CASES.map(
+  (c) => c.index === 3,
+);
 
 /**
  * Runs `verify` on every case and returns its verdicts in case order. An exception counts as a

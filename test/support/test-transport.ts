@@ -24,7 +24,10 @@ export function freshTopic(purpose: string): string {
 }
 
 /** Creates topics with the admin client and disconnects. */
-export async function createTopics(transport: Transport, specs: readonly TopicSpec[]): Promise<void> {
+export async function createTopics(
+  transport: Transport,
+  specs: readonly TopicSpec[],
+): Promise<void> {
   const admin = transport.admin();
   await admin.connect();
   try {
@@ -35,7 +38,11 @@ export async function createTopics(transport: Transport, specs: readonly TopicSp
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes; then throws with `what`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;

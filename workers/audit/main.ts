@@ -26,14 +26,19 @@ const keys = await openServiceKeys(config, {
   crypto,
   clock: systemClock,
   kms,
-  onRefreshError: (err) => logger.warn({ code: (err as { code?: string }).code }, 'directory refresh failed'),
+  onRefreshError: (err) =>
+    logger.warn({ code: (err as { code?: string }).code }, 'directory refresh failed'),
 });
 mkdirSync(dirname(config.auditDb), { recursive: true });
 const store = new SqliteAuditStore(config.auditDb, crypto);
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
 const worker = new AuditWorker({
-  transport: buildTransport(config, { logger, clock: systemClock, clientId: 'sealpost-audit-worker' }),
+  transport: buildTransport(config, {
+    logger,
+    clock: systemClock,
+    clientId: 'sealpost-audit-worker',
+  }),
   registry: buildRegistry(config),
   crypto,
   clock: systemClock,
@@ -49,7 +54,12 @@ const worker = new AuditWorker({
   promRegistry: registry,
   logger,
 });
-const http = new HealthServer({ registry, health: () => worker.health(), port: config.httpPort, host: config.httpHost });
+const http = new HealthServer({
+  registry,
+  health: () => worker.health(),
+  port: config.httpPort,
+  host: config.httpHost,
+});
 await http.start();
 await worker.start();
 logger.info({ port: http.port, kmsCalls: kms.counts() }, 'audit worker started');

@@ -21,13 +21,19 @@ const config = loadConfig(readEnv());
 const logger = createLogger({ level: config.logLevel, name: 'sealpost-dlq-worker' });
 const crypto = await createCryptoProvider();
 const directory = await openKeyDirectory(config, { crypto, clock: systemClock });
-directory.startAutoRefresh(30_000, (err) => logger.warn({ code: (err as { code?: string }).code }, 'directory refresh failed'));
+directory.startAutoRefresh(30_000, (err) =>
+  logger.warn({ code: (err as { code?: string }).code }, 'directory refresh failed'),
+);
 mkdirSync(dirname(config.quarantineDb), { recursive: true });
 const store = new SqliteQuarantineStore(config.quarantineDb);
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
 const worker = new DeadLetterWorker({
-  transport: buildTransport(config, { logger, clock: systemClock, clientId: 'sealpost-dlq-worker' }),
+  transport: buildTransport(config, {
+    logger,
+    clock: systemClock,
+    clientId: 'sealpost-dlq-worker',
+  }),
   store,
   crypto,
   clock: systemClock,
@@ -41,7 +47,12 @@ const worker = new DeadLetterWorker({
   registry,
   logger,
 });
-const http = new HealthServer({ registry, health: () => worker.health(), port: config.httpPort, host: config.httpHost });
+const http = new HealthServer({
+  registry,
+  health: () => worker.health(),
+  port: config.httpPort,
+  host: config.httpHost,
+});
 await http.start();
 await worker.start();
 logger.info({ port: http.port }, 'dead-letter worker listening for /healthz and /metrics');

@@ -2,7 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { DirectoryError } from './directory-error.js';
 import type { SignedHeadJson, SignedRecordJson } from './directory-record.js';
-import { HEAD_KEY, recordKeyOf, signedHeadJsonSchema, signedRecordJsonSchema } from './directory-record.js';
+import {
+  HEAD_KEY,
+  recordKeyOf,
+  signedHeadJsonSchema,
+  signedRecordJsonSchema,
+} from './directory-record.js';
 import type { DirectorySnapshot, RawDirectorySnapshot } from './directory-snapshot.js';
 import { signedHeadToJson, signedRecordToJson } from './directory-record.js';
 import { writePrivateFile } from '../private-file.js';
@@ -15,7 +20,9 @@ import { writePrivateFile } from '../private-file.js';
 export const directoryDocumentSchema = z
   .object({
     format: z.literal('sealpost-directory/v1'),
-    authority: z.object({ kid: z.string().regex(/^[0-9a-f]{32}$/), publicKey: z.string().max(100) }).strict(),
+    authority: z
+      .object({ kid: z.string().regex(/^[0-9a-f]{32}$/), publicKey: z.string().max(100) })
+      .strict(),
     head: signedHeadJsonSchema,
     records: z.array(signedRecordJsonSchema).max(100_000),
   })
@@ -26,8 +33,14 @@ export type DirectoryDocument = z.infer<typeof directoryDocumentSchema>;
 export function parseDirectoryDocument(json: unknown): DirectoryDocument {
   const p = directoryDocumentSchema.safeParse(json);
   if (!p.success) {
-    const where = p.error.issues.map((i) => i.path.join('.') || '(root)').slice(0, 5).join(', ');
-    throw new DirectoryError('DIRECTORY_MALFORMED', `directory document is malformed (at: ${where})`);
+    const where = p.error.issues
+      .map((i) => i.path.join('.') || '(root)')
+      .slice(0, 5)
+      .join(', ');
+    throw new DirectoryError(
+      'DIRECTORY_MALFORMED',
+      `directory document is malformed (at: ${where})`,
+    );
   }
   return p.data;
 }
@@ -36,15 +49,24 @@ export function parseDirectoryDocument(json: unknown): DirectoryDocument {
 export function documentEntries(doc: DirectoryDocument): RawDirectorySnapshot {
   return {
     entries: [
-      ...doc.records.map((r: SignedRecordJson) => ({ key: `record/${r.identity}/${r.sign.kid}`, value: r })),
+      ...doc.records.map((r: SignedRecordJson) => ({
+        key: `record/${r.identity}/${r.sign.kid}`,
+        value: r,
+      })),
       { key: HEAD_KEY, value: doc.head },
     ],
   };
 }
 
 /** Rebuilds a document from a validated snapshot. */
-export function snapshotToDocument(snapshot: DirectorySnapshot, authority: { kid: string; publicKey: string }): DirectoryDocument {
-  const head: SignedHeadJson = signedHeadToJson({ head: snapshot.head, signature: snapshot.headSignature });
+export function snapshotToDocument(
+  snapshot: DirectorySnapshot,
+  authority: { kid: string; publicKey: string },
+): DirectoryDocument {
+  const head: SignedHeadJson = signedHeadToJson({
+    head: snapshot.head,
+    signature: snapshot.headSignature,
+  });
   return {
     format: 'sealpost-directory/v1',
     authority,
@@ -59,7 +81,9 @@ export async function readDirectoryDocument(path: string): Promise<DirectoryDocu
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new DirectoryError('DIRECTORY_SOURCE_UNAVAILABLE', `cannot read directory file ${path}`, { cause: err });
+    throw new DirectoryError('DIRECTORY_SOURCE_UNAVAILABLE', `cannot read directory file ${path}`, {
+      cause: err,
+    });
   }
   let json: unknown;
   try {
@@ -75,7 +99,11 @@ export async function writeDirectoryDocument(path: string, doc: DirectoryDocumen
   try {
     await writePrivateFile(path, `${JSON.stringify(doc, null, 2)}\n`, false);
   } catch (err) {
-    throw new DirectoryError('DIRECTORY_SOURCE_UNAVAILABLE', `cannot write directory file ${path}`, { cause: err });
+    throw new DirectoryError(
+      'DIRECTORY_SOURCE_UNAVAILABLE',
+      `cannot write directory file ${path}`,
+      { cause: err },
+    );
   }
 }
 

@@ -31,9 +31,16 @@ export class DirectoryError extends SealpostError {
   constructor(
     code: DirectoryErrorCode,
     message: string,
-    options: { recordKey?: string; cause?: unknown; refused?: readonly { key: string; code: DirectoryErrorCode }[] } = {},
+    options: {
+      recordKey?: string;
+      cause?: unknown;
+      refused?: readonly { key: string; code: DirectoryErrorCode }[];
+    } = {},
   ) {
-    super(code, message, { retriable: code === 'DIRECTORY_SOURCE_UNAVAILABLE', cause: options.cause });
+    super(code, message, {
+      retriable: code === 'DIRECTORY_SOURCE_UNAVAILABLE',
+      cause: options.cause,
+    });
     this.recordKey = options.recordKey;
     this.refused = options.refused ?? [];
   }

@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import type { CryptoProvider } from '../../crypto/provider.js';
-import { ED25519_PUBLIC_KEY_BYTES, ED25519_SIGNATURE_BYTES, X25519_PUBLIC_KEY_BYTES } from '../../crypto/provider.js';
+import {
+  ED25519_PUBLIC_KEY_BYTES,
+  ED25519_SIGNATURE_BYTES,
+  X25519_PUBLIC_KEY_BYTES,
+} from '../../crypto/provider.js';
 import { ByteWriter, fromBase64, fromHex, label, toBase64, toHex } from '../bytes.js';
 import { IDENTITY_NAME_PATTERN } from '../identity.js';
 import { KID_BYTES } from '../kid.js';
@@ -144,7 +148,11 @@ export function headToBeSigned(h: DirectoryHead): Uint8Array {
  * `recordsDigest = H(L(directory-records) ‖ u32 n ‖ H(recordTBS_1) ‖ … ‖ H(recordTBS_n))` over the
  * current version of every record, ordered by record key (byte order of the UTF-8 key).
  */
-export function recordsDigest(crypto: CryptoProvider, authorityKid: Uint8Array, records: readonly DirectoryRecord[]): Uint8Array {
+export function recordsDigest(
+  crypto: CryptoProvider,
+  authorityKid: Uint8Array,
+  records: readonly DirectoryRecord[],
+): Uint8Array {
   const sorted = [...records].sort((a, b) => compareKeys(recordKeyOf(a), recordKeyOf(b)));
   const w = new ByteWriter().bytes(RECORDS_DIGEST_LABEL).u32(sorted.length);
   for (const r of sorted) {
@@ -190,7 +198,11 @@ export const signedRecordJsonSchema = z
     retiredAtMs: ms.nullable(),
     sendTopics: topics,
     receiveTopics: topics,
-    detokenizeClasses: z.array(z.string().regex(TOKEN_CLASS_PATTERN)).min(1).max(MAX_DETOKENIZE_CLASSES).optional(),
+    detokenizeClasses: z
+      .array(z.string().regex(TOKEN_CLASS_PATTERN))
+      .min(1)
+      .max(MAX_DETOKENIZE_CLASSES)
+      .optional(),
     signature: b64,
   })
   .strict();
@@ -215,7 +227,10 @@ export type SignedHeadJson = z.infer<typeof signedHeadJsonSchema>;
 export function parseSignedRecord(json: unknown): SignedRecord {
   const p = signedRecordJsonSchema.safeParse(json);
   if (!p.success) {
-    throw new DirectoryError('DIRECTORY_MALFORMED', `directory record is malformed (at: ${issuePaths(p.error)})`);
+    throw new DirectoryError(
+      'DIRECTORY_MALFORMED',
+      `directory record is malformed (at: ${issuePaths(p.error)})`,
+    );
   }
   const j = p.data;
   try {
@@ -238,14 +253,22 @@ export function parseSignedRecord(json: unknown): SignedRecord {
       signature: fromBase64(j.signature, ED25519_SIGNATURE_BYTES),
     };
   } catch (err) {
-    throw new DirectoryError('DIRECTORY_MALFORMED', `directory record for ${j.identity} has a bad key or signature encoding`, { cause: err });
+    throw new DirectoryError(
+      'DIRECTORY_MALFORMED',
+      `directory record for ${j.identity} has a bad key or signature encoding`,
+      { cause: err },
+    );
   }
 }
 
 /** Strictly parses a signed head. */
 export function parseSignedHead(json: unknown): SignedHead {
   const p = signedHeadJsonSchema.safeParse(json);
-  if (!p.success) throw new DirectoryError('DIRECTORY_MALFORMED', `directory head is malformed (at: ${issuePaths(p.error)})`);
+  if (!p.success)
+    throw new DirectoryError(
+      'DIRECTORY_MALFORMED',
+      `directory head is malformed (at: ${issuePaths(p.error)})`,
+    );
   const j = p.data;
   try {
     return {
@@ -261,7 +284,9 @@ export function parseSignedHead(json: unknown): SignedHead {
       signature: fromBase64(j.signature, ED25519_SIGNATURE_BYTES),
     };
   } catch (err) {
-    throw new DirectoryError('DIRECTORY_MALFORMED', 'directory head has a bad signature encoding', { cause: err });
+    throw new DirectoryError('DIRECTORY_MALFORMED', 'directory head has a bad signature encoding', {
+      cause: err,
+    });
   }
 }
 
@@ -279,7 +304,9 @@ export function signedRecordToJson(s: SignedRecord): SignedRecordJson {
     retiredAtMs: r.retiredAtMs,
     sendTopics: [...r.sendTopics],
     receiveTopics: [...r.receiveTopics],
-    ...(r.detokenizeClasses === undefined || r.detokenizeClasses.length === 0 ? {} : { detokenizeClasses: [...r.detokenizeClasses] }),
+    ...(r.detokenizeClasses === undefined || r.detokenizeClasses.length === 0
+      ? {}
+      : { detokenizeClasses: [...r.detokenizeClasses] }),
     signature: toBase64(s.signature),
   };
 }
@@ -300,5 +327,8 @@ export function signedHeadToJson(s: SignedHead): SignedHeadJson {
 }
 
 function issuePaths(err: z.ZodError): string {
-  return err.issues.map((i) => i.path.join('.') || '(root)').slice(0, 5).join(', ');
+  return err.issues
+    .map((i) => i.path.join('.') || '(root)')
+    .slice(0, 5)
+    .join(', ');
 }

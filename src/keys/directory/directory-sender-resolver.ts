@@ -40,7 +40,10 @@ export class DirectorySenderResolver implements SenderResolver {
  * Our box keys the opener may use: the identity's active and retiring keys that the directory lists
  * and has not revoked (a revoked key never opens, even if it is still in memory).
  */
-export function usableOpeningKeys(identity: LoadedIdentity, directory: KeyDirectory): UnwrappedKeyPair[] {
+export function usableOpeningKeys(
+  identity: LoadedIdentity,
+  directory: KeyDirectory,
+): UnwrappedKeyPair[] {
   return identity.openingKeys().filter((k) => {
     const r = directory.recipientKey(k.kid);
     return r !== undefined && r.identity === identity.name && r.status !== 'revoked';

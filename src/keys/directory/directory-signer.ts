@@ -41,11 +41,16 @@ export interface SignDirectoryOptions {
  */
 export function signDirectory(options: SignDirectoryOptions): DirectoryDocument {
   const { crypto, authority, clock, previous } = options;
-  if (authority.kind !== 'authority') throw new KeyError('KEY_STATE_INVALID', 'only an authority identity signs the directory');
-  if (!Number.isInteger(options.headTtlMs) || options.headTtlMs <= 0) throw new KeyError('KEY_STATE_INVALID', 'headTtlMs must be positive');
+  if (authority.kind !== 'authority')
+    throw new KeyError('KEY_STATE_INVALID', 'only an authority identity signs the directory');
+  if (!Number.isInteger(options.headTtlMs) || options.headTtlMs <= 0)
+    throw new KeyError('KEY_STATE_INVALID', 'headTtlMs must be positive');
   const signer = authority.signingKey();
   const authorityKid = signer.kid;
-  if (previous !== undefined && !crypto.equalConstantTime(previous.head.authorityKid, authorityKid)) {
+  if (
+    previous !== undefined &&
+    !crypto.equalConstantTime(previous.head.authorityKid, authorityKid)
+  ) {
     throw new KeyError('KEY_STATE_INVALID', 'the previous directory belongs to another authority');
   }
   const byKey = new Map<string, SignedRecord>();
@@ -55,23 +60,31 @@ export function signDirectory(options: SignDirectoryOptions): DirectoryDocument 
   const seenChange = new Set<string>();
   for (const draft of options.changes) {
     const key = recordKeyOf(draft);
-    if (seenChange.has(key)) throw new KeyError('KEY_STATE_INVALID', `record ${key} changed twice in one publication`);
+    if (seenChange.has(key))
+      throw new KeyError('KEY_STATE_INVALID', `record ${key} changed twice in one publication`);
     seenChange.add(key);
     const normalized = normalizeDraft(draft);
     const held = byKey.get(key);
     if (held !== undefined && sameContent(held.record, normalized)) continue;
-    if (held?.record.status === 'revoked') throw new KeyError('KEY_STATE_INVALID', `record ${key} is revoked; revocation is final`);
+    if (held?.record.status === 'revoked')
+      throw new KeyError('KEY_STATE_INVALID', `record ${key} is revoked; revocation is final`);
     highest += 1;
     const record: DirectoryRecord = { ...normalized, serial: highest };
-    byKey.set(key, { record, signature: crypto.signDetached(recordToBeSigned(authorityKid, record), signer.secretKey) });
+    byKey.set(key, {
+      record,
+      signature: crypto.signDetached(recordToBeSigned(authorityKid, record), signer.secretKey),
+    });
     changed = true;
   }
-  const signedRecords = [...byKey.values()].sort((a, b) => compareKeys(recordKeyOf(a.record), recordKeyOf(b.record)));
+  const signedRecords = [...byKey.values()].sort((a, b) =>
+    compareKeys(recordKeyOf(a.record), recordKeyOf(b.record)),
+  );
   // The authority refuses duplicate kids (a kid is a lookup hint and must be unambiguous).
   const kids = new Set<string>();
   for (const { record: r } of signedRecords) {
     for (const k of [toHex(r.boxKid), toHex(r.signKid)]) {
-      if (kids.has(k)) throw new KeyError('KEY_STATE_INVALID', `kid ${k} appears twice in the directory`);
+      if (kids.has(k))
+        throw new KeyError('KEY_STATE_INVALID', `kid ${k} appears twice in the directory`);
       kids.add(k);
     }
   }
@@ -97,11 +110,13 @@ export function signDirectory(options: SignDirectoryOptions): DirectoryDocument 
 
 function normalizeDraft(d: DirectoryRecordDraft): DirectoryRecordDraft {
   for (const t of [...d.sendTopics, ...d.receiveTopics]) {
-    if (!TOPIC_PATTERN.test(t)) throw new KeyError('KEY_STATE_INVALID', `invalid topic pattern "${t}"`);
+    if (!TOPIC_PATTERN.test(t))
+      throw new KeyError('KEY_STATE_INVALID', `invalid topic pattern "${t}"`);
   }
   const { detokenizeClasses, ...rest } = d;
   for (const c of detokenizeClasses ?? []) {
-    if (!TOKEN_CLASS_PATTERN.test(c)) throw new KeyError('KEY_STATE_INVALID', `invalid token class "${c}"`);
+    if (!TOKEN_CLASS_PATTERN.test(c))
+      throw new KeyError('KEY_STATE_INVALID', `invalid token class "${c}"`);
   }
   const classes = [...new Set(detokenizeClasses ?? [])].sort(compareKeys);
   return {

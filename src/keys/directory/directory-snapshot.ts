@@ -118,7 +118,10 @@ export interface ValidateOptions {
  * - the whole set: no duplicate kid; count and digest equal the head's (a withheld record is detected).
  * Throws DirectoryError when the snapshot as a whole cannot be trusted.
  */
-export function validateSnapshot(raw: RawDirectorySnapshot, options: ValidateOptions): DirectorySnapshot {
+export function validateSnapshot(
+  raw: RawDirectorySnapshot,
+  options: ValidateOptions,
+): DirectorySnapshot {
   const { crypto, authorityPublicKey, nowMs, previous } = options;
   const skewMs = options.skewMs ?? 60_000;
   const authorityKid = computeKid(crypto, 'ed25519', authorityPublicKey);
@@ -145,18 +148,38 @@ export function validateSnapshot(raw: RawDirectorySnapshot, options: ValidateOpt
   if (!crypto.verifyDetached(signedHead.signature, headToBeSigned(head), authorityPublicKey)) {
     throw new DirectoryError('DIRECTORY_BAD_SIGNATURE', 'directory head signature does not verify');
   }
-  if (head.issuedAtMs >= head.expiresAtMs) throw new DirectoryError('DIRECTORY_MALFORMED', 'directory head expires before it is issued');
-  if (head.expiresAtMs <= nowMs) throw new DirectoryError('DIRECTORY_HEAD_EXPIRED', 'directory head has expired');
-  if (head.issuedAtMs > nowMs + skewMs) throw new DirectoryError('DIRECTORY_HEAD_FROM_FUTURE', 'directory head is issued in the future');
+  if (head.issuedAtMs >= head.expiresAtMs)
+    throw new DirectoryError('DIRECTORY_MALFORMED', 'directory head expires before it is issued');
+  if (head.expiresAtMs <= nowMs)
+    throw new DirectoryError('DIRECTORY_HEAD_EXPIRED', 'directory head has expired');
+  if (head.issuedAtMs > nowMs + skewMs)
+    throw new DirectoryError(
+      'DIRECTORY_HEAD_FROM_FUTURE',
+      'directory head is issued in the future',
+    );
   if (previous !== undefined) {
     const p = previous.head;
     if (head.epoch < p.epoch || head.highestSerial < p.highestSerial) {
-      throw new DirectoryError('DIRECTORY_ROLLBACK', 'directory head is older than the one already held');
+      throw new DirectoryError(
+        'DIRECTORY_ROLLBACK',
+        'directory head is older than the one already held',
+      );
     }
-    if (head.epoch === p.epoch && (head.highestSerial !== p.highestSerial || !crypto.equalConstantTime(head.recordsDigest, p.recordsDigest))) {
-      throw new DirectoryError('DIRECTORY_EQUIVOCATION', 'two directory heads with the same epoch and different records');
+    if (
+      head.epoch === p.epoch &&
+      (head.highestSerial !== p.highestSerial ||
+        !crypto.equalConstantTime(head.recordsDigest, p.recordsDigest))
+    ) {
+      throw new DirectoryError(
+        'DIRECTORY_EQUIVOCATION',
+        'two directory heads with the same epoch and different records',
+      );
     }
-    if (head.issuedAtMs < p.issuedAtMs) throw new DirectoryError('DIRECTORY_ROLLBACK', 'directory head was issued before the one already held');
+    if (head.issuedAtMs < p.issuedAtMs)
+      throw new DirectoryError(
+        'DIRECTORY_ROLLBACK',
+        'directory head was issued before the one already held',
+      );
   }
 
   // --- records: the highest valid serial per record key ---
@@ -184,7 +207,13 @@ export function validateSnapshot(raw: RawDirectorySnapshot, options: ValidateOpt
       refuse(e.key, 'DIRECTORY_MALFORMED');
       continue;
     }
-    const problem = checkRecord(crypto, authorityKid, authorityPublicKey, signed, head.highestSerial);
+    const problem = checkRecord(
+      crypto,
+      authorityKid,
+      authorityPublicKey,
+      signed,
+      head.highestSerial,
+    );
     if (problem !== undefined) {
       refuse(key, problem);
       continue;
@@ -206,7 +235,11 @@ export function validateSnapshot(raw: RawDirectorySnapshot, options: ValidateOpt
       }
       if (held.record.serial === r.serial) {
         if (!crypto.equalConstantTime(held.signature, signed.signature)) {
-          throw new DirectoryError('DIRECTORY_EQUIVOCATION', `two different records with serial ${r.serial}`, { recordKey: key });
+          throw new DirectoryError(
+            'DIRECTORY_EQUIVOCATION',
+            `two different records with serial ${r.serial}`,
+            { recordKey: key },
+          );
         }
         continue;
       }
@@ -219,26 +252,50 @@ export function validateSnapshot(raw: RawDirectorySnapshot, options: ValidateOpt
   if (previous !== undefined) {
     for (const r of previous.records) {
       if (!current.has(recordKeyOf(r))) {
-        throw new DirectoryError('DIRECTORY_INCOMPLETE', 'a record held before is missing', { recordKey: recordKeyOf(r), refused });
+        throw new DirectoryError('DIRECTORY_INCOMPLETE', 'a record held before is missing', {
+          recordKey: recordKeyOf(r),
+          refused,
+        });
       }
     }
   }
 
   // --- the set as a whole ---
-  const signedRecords = [...current.values()].sort((a, b) => compareKeys(recordKeyOf(a.record), recordKeyOf(b.record)));
+  const signedRecords = [...current.values()].sort((a, b) =>
+    compareKeys(recordKeyOf(a.record), recordKeyOf(b.record)),
+  );
   const kids = new Set<string>();
   for (const { record: r } of signedRecords) {
     for (const k of [toHex(r.boxKid), toHex(r.signKid)]) {
-      if (kids.has(k)) throw new DirectoryError('DIRECTORY_DUPLICATE_KID', 'two directory keys share a kid', { recordKey: recordKeyOf(r) });
+      if (kids.has(k))
+        throw new DirectoryError('DIRECTORY_DUPLICATE_KID', 'two directory keys share a kid', {
+          recordKey: recordKeyOf(r),
+        });
       kids.add(k);
     }
   }
   const records = signedRecords.map((s) => s.record);
-  if (records.length !== head.recordCount || !crypto.equalConstantTime(recordsDigest(crypto, authorityKid, records), head.recordsDigest)) {
-    const why = refused.length === 0 ? '' : ` (refused: ${[...new Set(refused.map((r) => r.code))].join(', ')})`;
-    throw new DirectoryError('DIRECTORY_INCOMPLETE', `the records do not match the signed head${why}`, { refused });
+  if (
+    records.length !== head.recordCount ||
+    !crypto.equalConstantTime(recordsDigest(crypto, authorityKid, records), head.recordsDigest)
+  ) {
+    const why =
+      refused.length === 0
+        ? ''
+        : ` (refused: ${[...new Set(refused.map((r) => r.code))].join(', ')})`;
+    throw new DirectoryError(
+      'DIRECTORY_INCOMPLETE',
+      `the records do not match the signed head${why}`,
+      { refused },
+    );
   }
-  return new DirectorySnapshot({ head, headSignature: signedHead.signature, signedRecords, refused, seenSerials: seen });
+  return new DirectorySnapshot({
+    head,
+    headSignature: signedHead.signature,
+    signedRecords,
+    refused,
+    seenSerials: seen,
+  });
 }
 
 /** Checks one record on its own; returns the refusal code or undefined if it is acceptable. */
@@ -250,16 +307,26 @@ function checkRecord(
   highestSerial: number,
 ): DirectoryErrorCode | undefined {
   const r = signed.record;
-  if (!crypto.verifyDetached(signed.signature, recordToBeSigned(authorityKid, r), authorityPublicKey)) return 'DIRECTORY_BAD_SIGNATURE';
+  if (
+    !crypto.verifyDetached(signed.signature, recordToBeSigned(authorityKid, r), authorityPublicKey)
+  )
+    return 'DIRECTORY_BAD_SIGNATURE';
   if (r.serial > highestSerial) return 'DIRECTORY_SERIAL_ABOVE_HEAD';
-  if (!crypto.equalConstantTime(computeKid(crypto, 'x25519', r.boxPublicKey), r.boxKid)) return 'DIRECTORY_KID_MISMATCH';
-  if (!crypto.equalConstantTime(computeKid(crypto, 'ed25519', r.signPublicKey), r.signKid)) return 'DIRECTORY_KID_MISMATCH';
+  if (!crypto.equalConstantTime(computeKid(crypto, 'x25519', r.boxPublicKey), r.boxKid))
+    return 'DIRECTORY_KID_MISMATCH';
+  if (!crypto.equalConstantTime(computeKid(crypto, 'ed25519', r.signPublicKey), r.signKid))
+    return 'DIRECTORY_KID_MISMATCH';
   if (!isValidX25519PublicKey(crypto, r.boxPublicKey)) return 'DIRECTORY_LOW_ORDER_KEY';
   if (!isValidEd25519PublicKey(r.signPublicKey)) return 'DIRECTORY_INVALID_ED25519_KEY';
   if (r.validFromMs >= r.validUntilMs) return 'DIRECTORY_MALFORMED';
   if ((r.status === 'active') !== (r.retiredAtMs === null)) return 'DIRECTORY_MALFORMED';
-  if (!isSortedUnique(r.sendTopics) || !isSortedUnique(r.receiveTopics)) return 'DIRECTORY_MALFORMED';
-  if (r.detokenizeClasses !== undefined && (r.detokenizeClasses.length === 0 || !isSortedUnique(r.detokenizeClasses))) return 'DIRECTORY_MALFORMED';
+  if (!isSortedUnique(r.sendTopics) || !isSortedUnique(r.receiveTopics))
+    return 'DIRECTORY_MALFORMED';
+  if (
+    r.detokenizeClasses !== undefined &&
+    (r.detokenizeClasses.length === 0 || !isSortedUnique(r.detokenizeClasses))
+  )
+    return 'DIRECTORY_MALFORMED';
   return undefined;
 }
 

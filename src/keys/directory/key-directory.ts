@@ -80,7 +80,11 @@ export class KeyDirectory {
       raw = await this.#options.source.readAll();
     } catch (err) {
       if (err instanceof DirectoryError) throw err;
-      throw new DirectoryError('DIRECTORY_SOURCE_UNAVAILABLE', 'directory source could not be read', { cause: err });
+      throw new DirectoryError(
+        'DIRECTORY_SOURCE_UNAVAILABLE',
+        'directory source could not be read',
+        { cause: err },
+      );
     }
     const next = validateSnapshot(raw, {
       crypto: this.#options.crypto,
@@ -126,7 +130,8 @@ export class KeyDirectory {
 
   /** The validated snapshot (throws DIRECTORY_NOT_LOADED before the first successful refresh). */
   snapshot(): DirectorySnapshot {
-    if (this.#snapshot === undefined) throw new DirectoryError('DIRECTORY_NOT_LOADED', 'the directory is not loaded');
+    if (this.#snapshot === undefined)
+      throw new DirectoryError('DIRECTORY_NOT_LOADED', 'the directory is not loaded');
     return this.#snapshot;
   }
 
@@ -145,12 +150,18 @@ export class KeyDirectory {
 
   /** True while the head is unexpired by the injected clock. */
   isFresh(): boolean {
-    return this.#snapshot !== undefined && this.#options.clock.nowMs() < this.#snapshot.head.expiresAtMs;
+    return (
+      this.#snapshot !== undefined && this.#options.clock.nowMs() < this.#snapshot.head.expiresAtMs
+    );
   }
 
   /** Throws DIRECTORY_HEAD_EXPIRED unless the head is unexpired: call before opening or accepting a session. */
   assertFresh(): void {
-    if (!this.isFresh()) throw new DirectoryError('DIRECTORY_HEAD_EXPIRED', 'the directory head has expired; refresh it');
+    if (!this.isFresh())
+      throw new DirectoryError(
+        'DIRECTORY_HEAD_EXPIRED',
+        'the directory head has expired; refresh it',
+      );
   }
 
   records(): readonly DirectoryRecord[] {

@@ -17,7 +17,14 @@ export interface KmsCallCounts {
  */
 export class CountingKms implements Kms {
   readonly #inner: Kms;
-  readonly #counts: KmsCallCounts = { wrap: 0, unwrap: 0, rewrap: 0, rotate: 0, describe: 0, setMinDecryptionVersion: 0 };
+  readonly #counts: KmsCallCounts = {
+    wrap: 0,
+    unwrap: 0,
+    rewrap: 0,
+    rotate: 0,
+    describe: 0,
+    setMinDecryptionVersion: 0,
+  };
 
   constructor(inner: Kms) {
     this.#inner = inner;

@@ -32,7 +32,11 @@ export class KmsError extends SealpostError {
   /** HTTP status when the KMS answered (Transit), for diagnostics. */
   readonly httpStatus: number | undefined;
 
-  constructor(code: KmsErrorCode, message: string, options: { cause?: unknown; httpStatus?: number } = {}) {
+  constructor(
+    code: KmsErrorCode,
+    message: string,
+    options: { cause?: unknown; httpStatus?: number } = {},
+  ) {
     super(code, message, { retriable: RETRIABLE.has(code), cause: options.cause });
     this.httpStatus = options.httpStatus;
   }

@@ -67,7 +67,12 @@ export class LocalKms implements Kms {
   #minDecryptionVersion: number;
   #closed = false;
 
-  private constructor(path: string, crypto: CryptoProvider, clock: Clock, ring: { keyName: string; min: number; versions: KeyVersion[] }) {
+  private constructor(
+    path: string,
+    crypto: CryptoProvider,
+    clock: Clock,
+    ring: { keyName: string; min: number; versions: KeyVersion[] },
+  ) {
     this.#path = path;
     this.#crypto = crypto;
     this.#clock = clock;
@@ -88,14 +93,20 @@ export class LocalKms implements Kms {
     }
     if (!present) {
       if (options.create !== true) {
-        throw new KmsError('KMS_CONFIG_INVALID', `local KMS keyring ${path} does not exist (create it first)`);
+        throw new KmsError(
+          'KMS_CONFIG_INVALID',
+          `local KMS keyring ${path} does not exist (create it first)`,
+        );
       }
       const keyName = options.keyName ?? 'sealpost-local';
-      if (!KEY_NAME_PATTERN.test(keyName)) throw new KmsError('KMS_CONFIG_INVALID', 'local KMS key name is invalid');
+      if (!KEY_NAME_PATTERN.test(keyName))
+        throw new KmsError('KMS_CONFIG_INVALID', 'local KMS key name is invalid');
       const kms = new LocalKms(path, crypto, clock, {
         keyName,
         min: 1,
-        versions: [{ version: 1, key: crypto.randomBytes(AEAD_KEY_BYTES), createdAtMs: clock.nowMs() }],
+        versions: [
+          { version: 1, key: crypto.randomBytes(AEAD_KEY_BYTES), createdAtMs: clock.nowMs() },
+        ],
       });
       await kms.#persist(true);
       return kms;
@@ -110,7 +121,10 @@ export class LocalKms implements Kms {
       json = keyringSchema.parse(JSON.parse(await readFile(path, 'utf8')));
     } catch (err) {
       if (err instanceof KmsError) throw err;
-      throw new KmsError('KMS_CONFIG_INVALID', `local KMS keyring ${path} is not a valid keyring file`);
+      throw new KmsError(
+        'KMS_CONFIG_INVALID',
+        `local KMS keyring ${path} is not a valid keyring file`,
+      );
     }
     const versions: KeyVersion[] = [];
     for (const v of json.versions) {
@@ -118,27 +132,43 @@ export class LocalKms implements Kms {
       try {
         key = fromBase64(v.key, AEAD_KEY_BYTES);
       } catch {
-        throw new KmsError('KMS_CONFIG_INVALID', `local KMS keyring ${path}: version ${v.version} is not a 32-byte key`);
+        throw new KmsError(
+          'KMS_CONFIG_INVALID',
+          `local KMS keyring ${path}: version ${v.version} is not a 32-byte key`,
+        );
       }
       versions.push({ version: v.version, key, createdAtMs: v.createdAtMs });
     }
     versions.sort((a, b) => a.version - b.version);
     for (let i = 0; i < versions.length; i++) {
       if (versions[i]!.version !== i + 1) {
-        throw new KmsError('KMS_CONFIG_INVALID', `local KMS keyring ${path}: versions must be 1..N without gaps`);
+        throw new KmsError(
+          'KMS_CONFIG_INVALID',
+          `local KMS keyring ${path}: versions must be 1..N without gaps`,
+        );
       }
     }
     if (json.minDecryptionVersion > versions.length) {
-      throw new KmsError('KMS_CONFIG_INVALID', `local KMS keyring ${path}: minDecryptionVersion above the latest version`);
+      throw new KmsError(
+        'KMS_CONFIG_INVALID',
+        `local KMS keyring ${path}: minDecryptionVersion above the latest version`,
+      );
     }
-    return new LocalKms(path, crypto, clock, { keyName: json.keyName, min: json.minDecryptionVersion, versions });
+    return new LocalKms(path, crypto, clock, {
+      keyName: json.keyName,
+      min: json.minDecryptionVersion,
+      versions,
+    });
   }
 
   wrap(plaintext: Uint8Array): Promise<WrappedKey> {
     return Promise.resolve().then(() => {
       this.#assertOpen();
       if (plaintext.length === 0 || plaintext.length > MAX_PLAINTEXT_BYTES) {
-        throw new KmsError('KMS_REQUEST_REJECTED', `local KMS wraps 1..${MAX_PLAINTEXT_BYTES} bytes`);
+        throw new KmsError(
+          'KMS_REQUEST_REJECTED',
+          `local KMS wraps 1..${MAX_PLAINTEXT_BYTES} bytes`,
+        );
       }
       return this.#wrapWith(this.#latest(), plaintext);
     });
@@ -188,7 +218,10 @@ export class LocalKms implements Kms {
   async setMinDecryptionVersion(version: number): Promise<KmsKeyDescription> {
     this.#assertOpen();
     if (!Number.isInteger(version) || version < 1 || version > this.#latest().version) {
-      throw new KmsError('KMS_REQUEST_REJECTED', 'min decryption version must be between 1 and the latest version');
+      throw new KmsError(
+        'KMS_REQUEST_REJECTED',
+        'min decryption version must be between 1 and the latest version',
+      );
     }
     if (version < this.#minDecryptionVersion) {
       throw new KmsError('KMS_REQUEST_REJECTED', 'min decryption version can only be raised');
@@ -214,7 +247,11 @@ export class LocalKms implements Kms {
   }
 
   #description(): KmsKeyDescription {
-    return { reference: this.reference, latestVersion: this.#latest().version, minDecryptionVersion: this.#minDecryptionVersion };
+    return {
+      reference: this.reference,
+      latestVersion: this.#latest().version,
+      minDecryptionVersion: this.#minDecryptionVersion,
+    };
   }
 
   #latest(): KeyVersion {
@@ -228,14 +265,24 @@ export class LocalKms implements Kms {
   }
 
   #aad(version: number): Uint8Array {
-    return new ByteWriter().bytes(label('local-kms-wrap')).u32(version).str16(this.#keyName).finish();
+    return new ByteWriter()
+      .bytes(label('local-kms-wrap'))
+      .u32(version)
+      .str16(this.#keyName)
+      .finish();
   }
 
   #wrapWith(v: KeyVersion, plaintext: Uint8Array): WrappedKey {
     const body = new Uint8Array(AEAD_NONCE_BYTES + plaintext.length + AEAD_TAG_BYTES);
     const nonce = body.subarray(0, AEAD_NONCE_BYTES);
     this.#crypto.randomFill(nonce);
-    this.#crypto.aeadEncrypt(body.subarray(AEAD_NONCE_BYTES), plaintext, this.#aad(v.version), nonce, v.key);
+    this.#crypto.aeadEncrypt(
+      body.subarray(AEAD_NONCE_BYTES),
+      plaintext,
+      this.#aad(v.version),
+      nonce,
+      v.key,
+    );
     return `local:v${v.version}:${toBase64(body)}`;
   }
 
@@ -251,16 +298,29 @@ export class LocalKms implements Kms {
     } catch {
       throw new KmsError('KMS_BAD_CIPHERTEXT', 'local KMS wrapped key is not valid base64');
     }
-    if (body.length <= AEAD_NONCE_BYTES + AEAD_TAG_BYTES || body.length > AEAD_NONCE_BYTES + AEAD_TAG_BYTES + MAX_PLAINTEXT_BYTES) {
+    if (
+      body.length <= AEAD_NONCE_BYTES + AEAD_TAG_BYTES ||
+      body.length > AEAD_NONCE_BYTES + AEAD_TAG_BYTES + MAX_PLAINTEXT_BYTES
+    ) {
       throw new KmsError('KMS_BAD_CIPHERTEXT', 'local KMS wrapped key has a bad length');
     }
     if (version < this.#minDecryptionVersion) {
-      throw new KmsError('KMS_VERSION_BELOW_MINIMUM', `wrapped key version ${version} is below the minimum decryption version ${this.#minDecryptionVersion}`);
+      throw new KmsError(
+        'KMS_VERSION_BELOW_MINIMUM',
+        `wrapped key version ${version} is below the minimum decryption version ${this.#minDecryptionVersion}`,
+      );
     }
     const v = this.#versions[version - 1];
-    if (v === undefined) throw new KmsError('KMS_KEY_NOT_FOUND', `local KMS key version ${version} does not exist`);
+    if (v === undefined)
+      throw new KmsError('KMS_KEY_NOT_FOUND', `local KMS key version ${version} does not exist`);
     const out = new Uint8Array(body.length - AEAD_NONCE_BYTES - AEAD_TAG_BYTES);
-    const ok = this.#crypto.aeadDecrypt(out, body.subarray(AEAD_NONCE_BYTES), this.#aad(version), body.subarray(0, AEAD_NONCE_BYTES), v.key);
+    const ok = this.#crypto.aeadDecrypt(
+      out,
+      body.subarray(AEAD_NONCE_BYTES),
+      this.#aad(version),
+      body.subarray(0, AEAD_NONCE_BYTES),
+      v.key,
+    );
     if (!ok) {
       this.#crypto.memzero(out);
       throw new KmsError('KMS_BAD_CIPHERTEXT', 'local KMS wrapped key does not authenticate');
@@ -274,7 +334,11 @@ export class LocalKms implements Kms {
       format: 'sealpost-local-kek/v1',
       keyName: this.#keyName,
       minDecryptionVersion: this.#minDecryptionVersion,
-      versions: this.#versions.map((v) => ({ version: v.version, key: toBase64(v.key), createdAtMs: v.createdAtMs })),
+      versions: this.#versions.map((v) => ({
+        version: v.version,
+        key: toBase64(v.key),
+        createdAtMs: v.createdAtMs,
+      })),
     };
     try {
       await writePrivateFile(this.#path, `${JSON.stringify(json, null, 2)}\n`, mustNotExist);
@@ -286,8 +350,13 @@ export class LocalKms implements Kms {
 
 function fileError(op: string, err: unknown): KmsError {
   if (err instanceof PrivateFileError) {
-    return new KmsError(err.problem === 'insecure' ? 'KMS_KEY_FILE_INSECURE' : 'KMS_CONFIG_INVALID', `local KMS: ${err.message}`);
+    return new KmsError(
+      err.problem === 'insecure' ? 'KMS_KEY_FILE_INSECURE' : 'KMS_CONFIG_INVALID',
+      `local KMS: ${err.message}`,
+    );
   }
   const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
-  return new KmsError('KMS_CONFIG_INVALID', `local KMS file ${op} failed (${code})`, { cause: err });
+  return new KmsError('KMS_CONFIG_INVALID', `local KMS file ${op} failed (${code})`, {
+    cause: err,
+  });
 }

@@ -124,23 +124,35 @@ export class OpenBaoTransitKms implements Kms {
     } catch {
       problems.push('endpoint is not a URL');
     }
-    if (url !== undefined && url.protocol !== 'http:' && url.protocol !== 'https:') problems.push('endpoint must be http(s)');
+    if (url !== undefined && url.protocol !== 'http:' && url.protocol !== 'https:')
+      problems.push('endpoint must be http(s)');
     if (!NAME_PATTERN.test(options.keyName)) problems.push('keyName is invalid');
-    if (options.mountPath !== undefined && !MOUNT_PATTERN.test(options.mountPath)) problems.push('mountPath is invalid');
-    if (options.namespace !== undefined && !MOUNT_PATTERN.test(options.namespace)) problems.push('namespace is invalid');
-    if (options.auth.method === 'token' && options.auth.token.length === 0) problems.push('token is empty');
-    if (options.auth.method === 'approle' && (options.auth.roleId.length === 0 || options.auth.secretId.length === 0)) {
+    if (options.mountPath !== undefined && !MOUNT_PATTERN.test(options.mountPath))
+      problems.push('mountPath is invalid');
+    if (options.namespace !== undefined && !MOUNT_PATTERN.test(options.namespace))
+      problems.push('namespace is invalid');
+    if (options.auth.method === 'token' && options.auth.token.length === 0)
+      problems.push('token is empty');
+    if (
+      options.auth.method === 'approle' &&
+      (options.auth.roleId.length === 0 || options.auth.secretId.length === 0)
+    ) {
       problems.push('AppRole roleId and secretId are required');
     }
     const f = options.renewFraction;
     if (f !== undefined && !(f > 0 && f < 1)) problems.push('renewFraction must be in (0, 1)');
-    if (problems.length > 0) throw new KmsError('KMS_CONFIG_INVALID', `Transit KMS options: ${problems.join('; ')}`);
+    if (problems.length > 0)
+      throw new KmsError('KMS_CONFIG_INVALID', `Transit KMS options: ${problems.join('; ')}`);
     let ca: string | undefined;
     if (options.caFile !== undefined) {
       try {
         ca = await readFile(options.caFile, 'utf8');
       } catch (err) {
-        throw new KmsError('KMS_CONFIG_INVALID', `cannot read the Transit CA file ${options.caFile}`, { cause: err });
+        throw new KmsError(
+          'KMS_CONFIG_INVALID',
+          `cannot read the Transit CA file ${options.caFile}`,
+          { cause: err },
+        );
       }
     }
     return new OpenBaoTransitKms(options, ca);
@@ -148,18 +160,28 @@ export class OpenBaoTransitKms implements Kms {
 
   async wrap(plaintext: Uint8Array): Promise<WrappedKey> {
     if (plaintext.length === 0 || plaintext.length > MAX_PLAINTEXT_BYTES) {
-      throw new KmsError('KMS_REQUEST_REJECTED', `Transit KMS wraps 1..${MAX_PLAINTEXT_BYTES} bytes`);
+      throw new KmsError(
+        'KMS_REQUEST_REJECTED',
+        `Transit KMS wraps 1..${MAX_PLAINTEXT_BYTES} bytes`,
+      );
     }
-    const b64 = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.length).toString('base64');
-    const data = await this.#call('wrap', 'POST', `${this.#mount}/encrypt/${this.#keyPath}`, { plaintext: b64 });
+    const b64 = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.length).toString(
+      'base64',
+    );
+    const data = await this.#call('wrap', 'POST', `${this.#mount}/encrypt/${this.#keyPath}`, {
+      plaintext: b64,
+    });
     return this.#ciphertextFrom(data, 'wrap');
   }
 
   async unwrap(wrapped: WrappedKey): Promise<Uint8Array> {
     this.#checkWrapped(wrapped);
-    const data = await this.#call('unwrap', 'POST', `${this.#mount}/decrypt/${this.#keyPath}`, { ciphertext: wrapped });
+    const data = await this.#call('unwrap', 'POST', `${this.#mount}/decrypt/${this.#keyPath}`, {
+      ciphertext: wrapped,
+    });
     const b64 = field(data, 'plaintext');
-    if (typeof b64 !== 'string') throw new KmsError('KMS_BAD_RESPONSE', 'Transit decrypt answered without a plaintext');
+    if (typeof b64 !== 'string')
+      throw new KmsError('KMS_BAD_RESPONSE', 'Transit decrypt answered without a plaintext');
     const buf = Buffer.from(b64, 'base64');
     const out = new Uint8Array(buf);
     buf.fill(0);
@@ -168,7 +190,9 @@ export class OpenBaoTransitKms implements Kms {
 
   async rewrap(wrapped: WrappedKey): Promise<WrappedKey> {
     this.#checkWrapped(wrapped);
-    const data = await this.#call('rewrap', 'POST', `${this.#mount}/rewrap/${this.#keyPath}`, { ciphertext: wrapped });
+    const data = await this.#call('rewrap', 'POST', `${this.#mount}/rewrap/${this.#keyPath}`, {
+      ciphertext: wrapped,
+    });
     return this.#ciphertextFrom(data, 'rewrap');
   }
 
@@ -182,7 +206,10 @@ export class OpenBaoTransitKms implements Kms {
     const latest = field(data, 'latest_version');
     const min = field(data, 'min_decryption_version');
     if (!isPositiveInt(latest) || !isPositiveInt(min)) {
-      throw new KmsError('KMS_BAD_RESPONSE', 'Transit key metadata lacks latest_version/min_decryption_version');
+      throw new KmsError(
+        'KMS_BAD_RESPONSE',
+        'Transit key metadata lacks latest_version/min_decryption_version',
+      );
     }
     return { reference: this.reference, latestVersion: latest, minDecryptionVersion: min };
   }
@@ -190,15 +217,23 @@ export class OpenBaoTransitKms implements Kms {
   async setMinDecryptionVersion(version: number): Promise<KmsKeyDescription> {
     const current = await this.describe();
     if (!Number.isInteger(version) || version < 1 || version > current.latestVersion) {
-      throw new KmsError('KMS_REQUEST_REJECTED', 'min decryption version must be between 1 and the latest version');
+      throw new KmsError(
+        'KMS_REQUEST_REJECTED',
+        'min decryption version must be between 1 and the latest version',
+      );
     }
     // Transit would accept a lower value; lowering would resurrect keys meant to be unusable.
     if (version < current.minDecryptionVersion) {
       throw new KmsError('KMS_REQUEST_REJECTED', 'min decryption version can only be raised');
     }
-    await this.#call('setMinDecryptionVersion', 'POST', `${this.#mount}/keys/${this.#keyPath}/config`, {
-      min_decryption_version: version,
-    });
+    await this.#call(
+      'setMinDecryptionVersion',
+      'POST',
+      `${this.#mount}/keys/${this.#keyPath}/config`,
+      {
+        min_decryption_version: version,
+      },
+    );
     return this.describe();
   }
 
@@ -218,14 +253,23 @@ export class OpenBaoTransitKms implements Kms {
 
   // --- requests and error mapping ---
 
-  async #call(operation: string, method: 'GET' | 'POST', path: string, body?: object): Promise<unknown> {
+  async #call(
+    operation: string,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: object,
+  ): Promise<unknown> {
     if (this.#closed) throw new KmsError('KMS_CLOSED', 'Transit KMS is closed');
     await this.#ensureToken();
     try {
       return await this.#raw(operation, method, path, body);
     } catch (err) {
       // An AppRole token may have expired under us (e.g. the process slept): log in again, once.
-      if (err instanceof KmsError && err.code === 'KMS_PERMISSION_DENIED' && this.#options.auth.method === 'approle') {
+      if (
+        err instanceof KmsError &&
+        err.code === 'KMS_PERMISSION_DENIED' &&
+        this.#options.auth.method === 'approle'
+      ) {
         this.#token = undefined;
         await this.#ensureToken();
         return await this.#raw(operation, method, path, body);
@@ -234,10 +278,17 @@ export class OpenBaoTransitKms implements Kms {
     }
   }
 
-  async #raw(operation: string, method: 'GET' | 'POST', path: string, body?: object): Promise<unknown> {
+  async #raw(
+    operation: string,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: object,
+  ): Promise<unknown> {
     try {
       const res: unknown =
-        method === 'GET' ? await this.#client.read(path) : await this.#client.write(path, body ?? {});
+        method === 'GET'
+          ? await this.#client.read(path)
+          : await this.#client.write(path, body ?? {});
       return field(res, 'data') ?? res;
     } catch (err) {
       throw this.#mapError(operation, err);
@@ -246,40 +297,69 @@ export class OpenBaoTransitKms implements Kms {
 
   #mapError(operation: string, err: unknown): KmsError {
     const what = `Transit ${operation} on key "${this.#options.keyName}" at ${this.#options.endpoint}`;
-    const response = (err as { response?: { statusCode?: unknown; body?: unknown } } | null)?.response;
+    const response = (err as { response?: { statusCode?: unknown; body?: unknown } } | null)
+      ?.response;
     const status = typeof response?.statusCode === 'number' ? response.statusCode : undefined;
     if (status === undefined) {
       const netCode = (err as { code?: unknown } | null)?.code;
-      const c = typeof netCode === 'string' && /^[A-Z_]{3,40}$/.test(netCode) ? netCode : 'network error';
+      const c =
+        typeof netCode === 'string' && /^[A-Z_]{3,40}$/.test(netCode) ? netCode : 'network error';
       // A certificate the CA file does not vouch for will not fix itself: fail closed, not retriable.
       if (TLS_FAILURES.has(c)) {
-        return new KmsError('KMS_TLS_FAILED', `${what}: TLS verification failed (${c}); check caFile`, { cause: sanitizeCause(err) });
+        return new KmsError(
+          'KMS_TLS_FAILED',
+          `${what}: TLS verification failed (${c}); check caFile`,
+          { cause: sanitizeCause(err) },
+        );
       }
-      return new KmsError('KMS_UNAVAILABLE', `${what}: unreachable (${c})`, { cause: sanitizeCause(err) });
+      return new KmsError('KMS_UNAVAILABLE', `${what}: unreachable (${c})`, {
+        cause: sanitizeCause(err),
+      });
     }
     const errors = field(response?.body, 'errors');
-    const text = Array.isArray(errors) ? errors.filter((e): e is string => typeof e === 'string').join(' ').toLowerCase() : '';
+    const text = Array.isArray(errors)
+      ? errors
+          .filter((e): e is string => typeof e === 'string')
+          .join(' ')
+          .toLowerCase()
+      : '';
     const make = (code: KmsErrorCode, detail: string): KmsError =>
       new KmsError(code, `${what}: ${detail} (HTTP ${status})`, { httpStatus: status });
     if (status === 429) return make('KMS_RATE_LIMITED', 'rate limited');
     if (text.includes('sealed')) return make('KMS_SEALED', 'the server is sealed');
     if (status >= 500) return make('KMS_UNAVAILABLE', 'server error');
     if (status === 403) return make('KMS_PERMISSION_DENIED', 'permission denied');
-    if (status === 404 || text.includes('key not found')) return make('KMS_KEY_NOT_FOUND', 'key not found');
+    if (status === 404 || text.includes('key not found'))
+      return make('KMS_KEY_NOT_FOUND', 'key not found');
     if (text.includes('too old') || text.includes('disallowed by policy')) {
-      return make('KMS_VERSION_BELOW_MINIMUM', 'ciphertext version is below min_decryption_version');
+      return make(
+        'KMS_VERSION_BELOW_MINIMUM',
+        'ciphertext version is below min_decryption_version',
+      );
     }
-    if (text.includes('ciphertext') || text.includes('authentication failed') || text.includes('decrypt')) {
+    if (
+      text.includes('ciphertext') ||
+      text.includes('authentication failed') ||
+      text.includes('decrypt')
+    ) {
       return make('KMS_BAD_CIPHERTEXT', 'ciphertext refused');
     }
-    if (text.includes('invalid role') || text.includes('secret id') || text.includes('invalid secret')) {
+    if (
+      text.includes('invalid role') ||
+      text.includes('secret id') ||
+      text.includes('invalid secret')
+    ) {
       return make('KMS_AUTH_FAILED', 'login refused');
     }
     return make('KMS_REQUEST_REJECTED', 'request refused');
   }
 
   #checkWrapped(wrapped: WrappedKey): void {
-    if (!wrapped.startsWith('vault:') || wrappedKeyVersion(wrapped) === undefined || wrapped.length > 16_384) {
+    if (
+      !wrapped.startsWith('vault:') ||
+      wrappedKeyVersion(wrapped) === undefined ||
+      wrapped.length > 16_384
+    ) {
       throw new KmsError('KMS_BAD_CIPHERTEXT', 'not a Transit wrapped key (vault:vN:...)');
     }
   }
@@ -287,7 +367,10 @@ export class OpenBaoTransitKms implements Kms {
   #ciphertextFrom(data: unknown, operation: string): WrappedKey {
     const ct = field(data, 'ciphertext');
     if (typeof ct !== 'string' || wrappedKeyVersion(ct) === undefined || !ct.startsWith('vault:')) {
-      throw new KmsError('KMS_BAD_RESPONSE', `Transit ${operation} answered without a vault:vN: ciphertext`);
+      throw new KmsError(
+        'KMS_BAD_RESPONSE',
+        `Transit ${operation} answered without a vault:vN: ciphertext`,
+      );
     }
     return ct;
   }
@@ -296,7 +379,11 @@ export class OpenBaoTransitKms implements Kms {
 
   async #ensureToken(): Promise<void> {
     const t = this.#token;
-    if (t !== undefined && (t.expiresAtMs === undefined || this.#options.clock.nowMs() < t.expiresAtMs - t.ttlMs * (1 - this.#renewFraction))) {
+    if (
+      t !== undefined &&
+      (t.expiresAtMs === undefined ||
+        this.#options.clock.nowMs() < t.expiresAtMs - t.ttlMs * (1 - this.#renewFraction))
+    ) {
       return;
     }
     this.#authInFlight ??= (t === undefined ? this.#login() : this.#refresh()).finally(() => {
@@ -319,19 +406,25 @@ export class OpenBaoTransitKms implements Kms {
     const mount = auth.mountPath ?? 'approle';
     let res: unknown;
     try {
-      res = await this.#client.write(`auth/${mount}/login`, { role_id: auth.roleId, secret_id: auth.secretId });
+      res = await this.#client.write(`auth/${mount}/login`, {
+        role_id: auth.roleId,
+        secret_id: auth.secretId,
+      });
     } catch (err) {
       const mapped = this.#mapError('AppRole login', err);
       // A refused login is an authentication failure, not an authorisation one.
       if (mapped.code === 'KMS_PERMISSION_DENIED' || mapped.code === 'KMS_REQUEST_REJECTED') {
-        throw new KmsError('KMS_AUTH_FAILED', mapped.message, { ...(mapped.httpStatus === undefined ? {} : { httpStatus: mapped.httpStatus }) });
+        throw new KmsError('KMS_AUTH_FAILED', mapped.message, {
+          ...(mapped.httpStatus === undefined ? {} : { httpStatus: mapped.httpStatus }),
+        });
       }
       throw mapped;
     }
     const authBlock = field(res, 'auth');
     const token = field(authBlock, 'client_token');
     const lease = field(authBlock, 'lease_duration');
-    if (typeof token !== 'string' || token.length === 0) throw new KmsError('KMS_BAD_RESPONSE', 'AppRole login answered without a token');
+    if (typeof token !== 'string' || token.length === 0)
+      throw new KmsError('KMS_BAD_RESPONSE', 'AppRole login answered without a token');
     this.#client.token = token;
     this.#setToken(typeof lease === 'number' ? lease : 0, field(authBlock, 'renewable') === true);
   }
@@ -374,21 +467,26 @@ export class OpenBaoTransitKms implements Kms {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (ttlMs > 0 && !this.#closed && (renewable || this.#options.auth.method === 'approle')) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.#authInFlight ??= this.#refresh().finally(() => {
-          this.#authInFlight = undefined;
-        });
-        // Background renewal failures surface on the next call (which renews or logs in again).
-        this.#authInFlight.catch(() => undefined);
-      }, Math.max(50, Math.floor(ttlMs * this.#renewFraction)));
+      this.#timer = setTimeout(
+        () => {
+          this.#timer = undefined;
+          this.#authInFlight ??= this.#refresh().finally(() => {
+            this.#authInFlight = undefined;
+          });
+          // Background renewal failures surface on the next call (which renews or logs in again).
+          this.#authInFlight.catch(() => undefined);
+        },
+        Math.max(50, Math.floor(ttlMs * this.#renewFraction)),
+      );
       this.#timer.unref();
     }
   }
 }
 
 function field(obj: unknown, name: string): unknown {
-  return typeof obj === 'object' && obj !== null ? (obj as Record<string, unknown>)[name] : undefined;
+  return typeof obj === 'object' && obj !== null
+    ? (obj as Record<string, unknown>)[name]
+    : undefined;
 }
 
 function isPositiveInt(v: unknown): v is number {

@@ -19,7 +19,12 @@ export interface RetryingKmsOptions extends RetryPolicy {
   /** Injected so tests control time; defaults to an unref'd setTimeout. */
   readonly sleep?: (ms: number) => Promise<void>;
   /** Observes each retry (for metrics/events); never given key material. */
-  readonly onRetry?: (event: { operation: string; attempt: number; code: string; delayMs: number }) => void;
+  readonly onRetry?: (event: {
+    operation: string;
+    attempt: number;
+    code: string;
+    delayMs: number;
+  }) => void;
 }
 
 const defaultSleep = (ms: number): Promise<void> =>
@@ -52,8 +57,16 @@ export class RetryingKms implements Kms {
     this.#maxDelayMs = options.maxDelayMs ?? 2000;
     this.#maxAttempts = options.maxAttempts ?? 20;
     this.#onRetry = options.onRetry;
-    if (!(this.#deadlineMs > 0 && this.#initialDelayMs > 0 && this.#maxDelayMs >= this.#initialDelayMs && this.#maxAttempts >= 1)) {
-      throw new KmsError('KMS_CONFIG_INVALID', 'retry policy: need deadlineMs > 0, 0 < initialDelayMs <= maxDelayMs, maxAttempts >= 1');
+    if (!(
+      this.#deadlineMs > 0 &&
+      this.#initialDelayMs > 0 &&
+      this.#maxDelayMs >= this.#initialDelayMs &&
+      this.#maxAttempts >= 1
+    )) {
+      throw new KmsError(
+        'KMS_CONFIG_INVALID',
+        'retry policy: need deadlineMs > 0, 0 < initialDelayMs <= maxDelayMs, maxAttempts >= 1',
+      );
     }
   }
 

@@ -1,19 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import { AclError } from '../../../src/acl/acl-error.js';
 import { applyAcls } from '../../../src/acl/acl-apply.js';
-import { DEFAULT_ACL_CONVENTIONS, diffAcls, formatBinding, planAcls, type AclDirectoryRecord } from '../../../src/acl/acl-plan.js';
+import {
+  DEFAULT_ACL_CONVENTIONS,
+  diffAcls,
+  formatBinding,
+  planAcls,
+  type AclDirectoryRecord,
+} from '../../../src/acl/acl-plan.js';
 import type { AclBinding } from '../../../src/kafka/acl-binding.js';
 
 const records: AclDirectoryRecord[] = [
   { identity: 'orders', status: 'active', sendTopics: ['orders'], receiveTopics: [] },
   { identity: 'shipping', status: 'active', sendTopics: [], receiveTopics: ['orders'] },
-  { identity: 'billing', status: 'retiring', sendTopics: ['invoices.*'], receiveTopics: ['orders'] },
+  {
+    identity: 'billing',
+    status: 'retiring',
+    sendTopics: ['invoices.*'],
+    receiveTopics: ['orders'],
+  },
   { identity: 'audit', status: 'active', sendTopics: [], receiveTopics: ['sealpost.metadata'] },
   { identity: 'dlq', status: 'active', sendTopics: ['*'], receiveTopics: [] },
   { identity: 'gone', status: 'revoked', sendTopics: ['orders'], receiveTopics: ['orders'] },
 ];
 
-const lines = (bs: readonly AclBinding[], principal: string): string[] => bs.filter((b) => b.principal === principal).map(formatBinding).sort();
+const lines = (bs: readonly AclBinding[], principal: string): string[] =>
+  bs
+    .filter((b) => b.principal === principal)
+    .map(formatBinding)
+    .sort();
 
 describe('planAcls', () => {
   const plan = planAcls(records);
@@ -43,9 +58,32 @@ describe('planAcls', () => {
   });
 
   it('maps prefix patterns to PREFIXED and `*` to the literal wildcard; a retiring identity keeps its rights', () => {
-    const billingWrites = plan.bindings.filter((b) => b.principal === 'User:CN=billing' && b.operation === 'WRITE' && b.resourceName.startsWith('invoices'));
-    expect(billingWrites).toEqual([{ resourceType: 'TOPIC', resourceName: 'invoices.', patternType: 'PREFIXED', principal: 'User:CN=billing', host: '*', operation: 'WRITE', permission: 'ALLOW' }]);
-    expect(plan.bindings.some((b) => b.principal === 'User:CN=dlq' && b.resourceName === '*' && b.patternType === 'LITERAL' && b.operation === 'WRITE')).toBe(true);
+    const billingWrites = plan.bindings.filter(
+      (b) =>
+        b.principal === 'User:CN=billing' &&
+        b.operation === 'WRITE' &&
+        b.resourceName.startsWith('invoices'),
+    );
+    expect(billingWrites).toEqual([
+      {
+        resourceType: 'TOPIC',
+        resourceName: 'invoices.',
+        patternType: 'PREFIXED',
+        principal: 'User:CN=billing',
+        host: '*',
+        operation: 'WRITE',
+        permission: 'ALLOW',
+      },
+    ]);
+    expect(
+      plan.bindings.some(
+        (b) =>
+          b.principal === 'User:CN=dlq' &&
+          b.resourceName === '*' &&
+          b.patternType === 'LITERAL' &&
+          b.operation === 'WRITE',
+      ),
+    ).toBe(true);
   });
 
   it('gives the workers their own topics and groups', () => {
@@ -57,8 +95,16 @@ describe('planAcls', () => {
     expect(dlq).toContain('User:CN=dlq ALLOW READ topic:sealpost.dead-letter');
     expect(dlq).toContain('User:CN=dlq ALLOW READ group:sealpost-dlq-worker*');
     // Nobody but audit reads the metadata topic, nobody but dlq reads the dead-letter topic.
-    expect(plan.bindings.filter((b) => b.operation === 'READ' && b.resourceName === 'sealpost.metadata').map((b) => b.principal)).toEqual(['User:CN=audit']);
-    expect(plan.bindings.filter((b) => b.operation === 'READ' && b.resourceName === 'sealpost.dead-letter').map((b) => b.principal)).toEqual(['User:CN=dlq']);
+    expect(
+      plan.bindings
+        .filter((b) => b.operation === 'READ' && b.resourceName === 'sealpost.metadata')
+        .map((b) => b.principal),
+    ).toEqual(['User:CN=audit']);
+    expect(
+      plan.bindings
+        .filter((b) => b.operation === 'READ' && b.resourceName === 'sealpost.dead-letter')
+        .map((b) => b.principal),
+    ).toEqual(['User:CN=dlq']);
   });
 
   it('gives a revoked identity nothing, but manages its principal (old ACLs get removed)', () => {
@@ -67,23 +113,46 @@ describe('planAcls', () => {
   });
 
   it('adds the directory topic and its reader groups when the directory lives in Kafka', () => {
-    const p = planAcls(records.slice(0, 1), { ...DEFAULT_ACL_CONVENTIONS, directoryTopic: 'sealpost.directory' });
+    const p = planAcls(records.slice(0, 1), {
+      ...DEFAULT_ACL_CONVENTIONS,
+      directoryTopic: 'sealpost.directory',
+    });
     expect(lines(p.bindings, 'User:CN=orders')).toEqual(
-      expect.arrayContaining(['User:CN=orders ALLOW READ topic:sealpost.directory', 'User:CN=orders ALLOW DELETE group:sealpost-directory-reader-*']),
+      expect.arrayContaining([
+        'User:CN=orders ALLOW READ topic:sealpost.directory',
+        'User:CN=orders ALLOW DELETE group:sealpost-directory-reader-*',
+      ]),
     );
   });
 
   it('refuses names the broker could not take', () => {
-    expect(() => planAcls([{ identity: 'Bad Name', status: 'active', sendTopics: [], receiveTopics: [] }])).toThrow(AclError);
-    expect(() => planAcls(records, { ...DEFAULT_ACL_CONVENTIONS, metadataTopic: 'meta*' })).toThrow(AclError);
+    expect(() =>
+      planAcls([{ identity: 'Bad Name', status: 'active', sendTopics: [], receiveTopics: [] }]),
+    ).toThrow(AclError);
+    expect(() => planAcls(records, { ...DEFAULT_ACL_CONVENTIONS, metadataTopic: 'meta*' })).toThrow(
+      AclError,
+    );
   });
 });
 
 describe('diffAcls / applyAcls', () => {
-  it('adds what is missing, removes only managed principals\' extras, and is idempotent', async () => {
+  it("adds what is missing, removes only managed principals' extras, and is idempotent", async () => {
     const plan = planAcls(records);
-    const operator: AclBinding = { resourceType: 'TOPIC', resourceName: 'x', patternType: 'LITERAL', principal: 'User:CN=operator', host: '*', operation: 'ALL', permission: 'ALLOW' };
-    const stale: AclBinding = { ...operator, principal: 'User:CN=gone', operation: 'READ', resourceName: 'orders' };
+    const operator: AclBinding = {
+      resourceType: 'TOPIC',
+      resourceName: 'x',
+      patternType: 'LITERAL',
+      principal: 'User:CN=operator',
+      host: '*',
+      operation: 'ALL',
+      permission: 'ALLOW',
+    };
+    const stale: AclBinding = {
+      ...operator,
+      principal: 'User:CN=gone',
+      operation: 'READ',
+      resourceName: 'orders',
+    };
     let cluster: AclBinding[] = [operator, stale, plan.bindings[0]!];
     const admin = {
       describeAcls: () => Promise.resolve([...cluster]),

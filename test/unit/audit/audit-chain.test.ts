@@ -2,7 +2,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createCryptoProvider } from '../../../src/crypto/index.js';
 import type { CryptoProvider } from '../../../src/crypto/provider.js';
-import { computeEntryHash, genesisHash, nextEntry, verifyChain, type AuditEntry } from '../../../src/audit/audit-chain.js';
+import {
+  computeEntryHash,
+  genesisHash,
+  nextEntry,
+  verifyChain,
+  type AuditEntry,
+} from '../../../src/audit/audit-chain.js';
 import { signCheckpoint, type AuditCheckpoint } from '../../../src/audit/audit-checkpoint.js';
 import { verifyAuditLog } from '../../../src/audit/verify-audit-log.js';
 
@@ -14,7 +20,12 @@ function buildLog(c: CryptoProvider, n: number): AuditEntry[] {
   const out: AuditEntry[] = [];
   let prev = genesisHash(c);
   for (let i = 0; i < n; i++) {
-    const e = nextEntry(c, i, prev, new TextEncoder().encode(`{"eventId":"${i.toString(16).padStart(32, '0')}","n":${i}}`));
+    const e = nextEntry(
+      c,
+      i,
+      prev,
+      new TextEncoder().encode(`{"eventId":"${i.toString(16).padStart(32, '0')}","n":${i}}`),
+    );
     out.push(e);
     prev = e.entryHash;
   }
@@ -53,10 +64,14 @@ describe('audit hash chain', () => {
     const e = log[5]!;
     const base = computeEntryHash(crypto, 5, e.prevHash, e.event);
     expect(Buffer.from(base).equals(Buffer.from(e.entryHash))).toBe(true);
-    expect(Buffer.from(computeEntryHash(crypto, 6, e.prevHash, e.event)).equals(Buffer.from(base))).toBe(false);
+    expect(
+      Buffer.from(computeEntryHash(crypto, 6, e.prevHash, e.event)).equals(Buffer.from(base)),
+    ).toBe(false);
     const prev = new Uint8Array(e.prevHash);
     prev[0]! ^= 1;
-    expect(Buffer.from(computeEntryHash(crypto, 5, prev, e.event)).equals(Buffer.from(base))).toBe(false);
+    expect(Buffer.from(computeEntryHash(crypto, 5, prev, e.event)).equals(Buffer.from(base))).toBe(
+      false,
+    );
   });
 
   // 1,000 random cases of each kind of tampering on a log of 10,000: always caught, at the exact
@@ -76,24 +91,32 @@ describe('audit hash chain', () => {
 
   it('detects every insertion of a stored row at the inserted index', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: N - 1 }), fc.integer({ min: 0, max: N - 1 }), (i, j) => {
-        fc.pre(i !== j);
-        const t = log.slice();
-        t.splice(i, 0, log[j]!);
-        expect(firstBad(t, i)).toBe(i);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: N - 1 }),
+        fc.integer({ min: 0, max: N - 1 }),
+        (i, j) => {
+          fc.pre(i !== j);
+          const t = log.slice();
+          t.splice(i, 0, log[j]!);
+          expect(firstBad(t, i)).toBe(i);
+        },
+      ),
       { numRuns: runs },
     );
   });
 
   it('detects every swap of two entries at the lower index', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: N - 1 }), fc.integer({ min: 0, max: N - 1 }), (a, b) => {
-        fc.pre(a !== b);
-        const t = log.slice();
-        [t[a], t[b]] = [t[b]!, t[a]!];
-        expect(firstBad(t, Math.min(a, b))).toBe(Math.min(a, b));
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: N - 1 }),
+        fc.integer({ min: 0, max: N - 1 }),
+        (a, b) => {
+          fc.pre(a !== b);
+          const t = log.slice();
+          [t[a], t[b]] = [t[b]!, t[a]!];
+          expect(firstBad(t, Math.min(a, b))).toBe(Math.min(a, b));
+        },
+      ),
       { numRuns: runs },
     );
   });
@@ -139,7 +162,12 @@ describe('audit hash chain', () => {
 
   it('catches a forger who recomputes the inserted entry at the next link', () => {
     const i = 1234;
-    const forged = nextEntry(crypto, i, log[i - 1]!.entryHash, new TextEncoder().encode('{"forged":true}'));
+    const forged = nextEntry(
+      crypto,
+      i,
+      log[i - 1]!.entryHash,
+      new TextEncoder().encode('{"forged":true}'),
+    );
     const t = log.slice();
     t.splice(i, 0, forged);
     expect(firstBad(t)).toBe(i + 1);
@@ -150,19 +178,38 @@ describe('signed checkpoints', () => {
   let auditKeys: { publicKey: Uint8Array; secretKey: Uint8Array };
   const kid = new Uint8Array(16).fill(7);
   const at = (count: number, timeMs: number, key = auditKeys.secretKey): AuditCheckpoint =>
-    signCheckpoint(crypto, count, count === 0 ? genesisHash(crypto) : log[count - 1]!.entryHash, timeMs, kid, key);
+    signCheckpoint(
+      crypto,
+      count,
+      count === 0 ? genesisHash(crypto) : log[count - 1]!.entryHash,
+      timeMs,
+      kid,
+      key,
+    );
 
   beforeAll(() => {
     auditKeys = crypto.signKeyPair();
   });
 
   it('accepts a log that extends every checkpoint', () => {
-    const r = verifyAuditLog(crypto, log, [at(1000, 1), at(5000, 2), at(N, 3)], auditKeys.publicKey, kid);
+    const r = verifyAuditLog(
+      crypto,
+      log,
+      [at(1000, 1), at(5000, 2), at(N, 3)],
+      auditKeys.publicKey,
+      kid,
+    );
     expect(r).toMatchObject({ ok: true, count: N, checkpointsVerified: 3 });
   });
 
   it('detects truncation of the tail when a later checkpoint exists', () => {
-    const r = verifyAuditLog(crypto, log.slice(0, 9_000), [at(1000, 1), at(N, 2)], auditKeys.publicKey, kid);
+    const r = verifyAuditLog(
+      crypto,
+      log.slice(0, 9_000),
+      [at(1000, 1), at(N, 2)],
+      auditKeys.publicKey,
+      kid,
+    );
     expect(r).toMatchObject({ ok: false, problem: 'TRUNCATED', firstBadIndex: 9_000 });
   });
 
@@ -192,7 +239,13 @@ describe('signed checkpoints', () => {
 
   it('refuses a checkpoint naming another signer kid', () => {
     const c = at(N, 1);
-    const r = verifyAuditLog(crypto, log, [{ ...c, signerKid: new Uint8Array(16) }], auditKeys.publicKey, kid);
+    const r = verifyAuditLog(
+      crypto,
+      log,
+      [{ ...c, signerKid: new Uint8Array(16) }],
+      auditKeys.publicKey,
+      kid,
+    );
     expect(r).toMatchObject({ ok: false, problem: 'CHECKPOINT_WRONG_SIGNER' });
   });
 

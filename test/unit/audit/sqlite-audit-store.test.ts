@@ -67,9 +67,9 @@ describe('SqliteAuditStore', () => {
     store.append(Array.from({ length: 30 }, (_, i) => ev(i)));
     expect(store.query({ messageId: 'm7' }).map((r) => r.index)).toEqual([7]);
     expect(store.query({ sender: 'orders' })).toHaveLength(15);
-    expect(store.query({ topic: 'payments', sender: 'orders' }).map((r) => r.event.eventId)).toEqual(
-      [0, 6, 12, 18, 24].map((n) => n.toString(16).padStart(32, '0')),
-    );
+    expect(
+      store.query({ topic: 'payments', sender: 'orders' }).map((r) => r.event.eventId),
+    ).toEqual([0, 6, 12, 18, 24].map((n) => n.toString(16).padStart(32, '0')));
     expect(store.query({ fromMs: 1_700_000_000_010, toMs: 1_700_000_000_012 })).toHaveLength(3);
     expect(store.query({ afterIndex: 27 }).map((r) => r.index)).toEqual([28, 29]);
     store.close();
@@ -94,15 +94,25 @@ describe('SqliteAuditStore', () => {
     const kid = new Uint8Array(16).fill(1);
     const head = store.head();
     store.addCheckpoint(signCheckpoint(crypto, head.count, head.headHash, 1, kid, keys.secretKey));
-    expect(verifyAuditLog(crypto, store.entries(), store.checkpoints(), keys.publicKey, kid).ok).toBe(true);
+    expect(
+      verifyAuditLog(crypto, store.entries(), store.checkpoints(), keys.publicKey, kid).ok,
+    ).toBe(true);
     store.close();
 
     const db = new Database(path);
     db.exec('DROP TRIGGER entries_no_update');
-    db.prepare(`UPDATE entries SET event = CAST(replace(CAST(event AS TEXT), 'refunds', 'orders') AS BLOB) WHERE idx = 57`).run();
+    db.prepare(
+      `UPDATE entries SET event = CAST(replace(CAST(event AS TEXT), 'refunds', 'orders') AS BLOB) WHERE idx = 57`,
+    ).run();
     db.close();
     const reopened = new SqliteAuditStore(path, crypto);
-    const r = verifyAuditLog(crypto, reopened.entries(), reopened.checkpoints(), keys.publicKey, kid);
+    const r = verifyAuditLog(
+      crypto,
+      reopened.entries(),
+      reopened.checkpoints(),
+      keys.publicKey,
+      kid,
+    );
     expect(r).toMatchObject({ ok: false, firstBadIndex: 57, problem: 'ENTRY_HASH_MISMATCH' });
     reopened.close();
   });

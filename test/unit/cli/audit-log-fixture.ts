@@ -48,19 +48,30 @@ export async function makeAuditFixture(dir: string): Promise<AuditFixture> {
   if (a.code !== 0) throw new Error(a.err);
   env.SEALPOST_AUTHORITY_PUBLIC_KEY = (JSON.parse(a.out) as { publicKey: string }).publicKey;
   env.SEALPOST_DIRECTORY_FILE = directoryFile;
-  for (const argv of [['keys', 'create', 'audit'], ['directory', 'publish', '--grant', 'audit:receive=sealpost.metadata']]) {
+  for (const argv of [
+    ['keys', 'create', 'audit'],
+    ['directory', 'publish', '--grant', 'audit:receive=sealpost.metadata'],
+  ]) {
     const r = await runCli(argv, env);
     if (r.code !== 0) throw new Error(r.err);
   }
   const crypto = await createCryptoProvider();
   let next = 0;
-  const withSigner = async <T>(fn: (store: SqliteAuditStore, sign: (c: number, h: Uint8Array) => AuditCheckpoint) => T): Promise<T> => {
-    const kms = await LocalKms.open({ path: env.SEALPOST_LOCAL_KEK_FILE!, crypto, clock: systemClock });
+  const withSigner = async <T>(
+    fn: (store: SqliteAuditStore, sign: (c: number, h: Uint8Array) => AuditCheckpoint) => T,
+  ): Promise<T> => {
+    const kms = await LocalKms.open({
+      path: env.SEALPOST_LOCAL_KEK_FILE!,
+      crypto,
+      clock: systemClock,
+    });
     const id = await openIdentity({ path: join(dir, 'keys', 'audit.json'), kms, crypto });
     const store = new SqliteAuditStore(env.SEALPOST_AUDIT_DB!, crypto);
     try {
       const key = id.signingKey();
-      return fn(store, (count, headHash) => signCheckpoint(crypto, count, headHash, T0 + count * 60_000 + 1, key.kid, key.secretKey));
+      return fn(store, (count, headHash) =>
+        signCheckpoint(crypto, count, headHash, T0 + count * 60_000 + 1, key.kid, key.secretKey),
+      );
     } finally {
       store.close();
       id.close();
@@ -93,8 +104,12 @@ export function tamperEvent(dbPath: string, index: number): void {
   const db = new Database(dbPath);
   try {
     db.exec('DROP TRIGGER IF EXISTS entries_no_update');
-    const row = db.prepare('SELECT event FROM entries WHERE idx = ?').get(index) as { event: Buffer };
-    const edited = Buffer.from(row.event.toString('utf8').replace('"actor":"billing"', '"actor":"billinG"'));
+    const row = db.prepare('SELECT event FROM entries WHERE idx = ?').get(index) as {
+      event: Buffer;
+    };
+    const edited = Buffer.from(
+      row.event.toString('utf8').replace('"actor":"billing"', '"actor":"billinG"'),
+    );
     if (edited.equals(row.event)) throw new Error('tamper did not change the event');
     db.prepare('UPDATE entries SET event = ? WHERE idx = ?').run(edited, index);
   } finally {

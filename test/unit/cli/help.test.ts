@@ -10,7 +10,10 @@ function leaves(cmd: Command, prefix: string[] = []): string[][] {
   return cmd.commands.flatMap((c) => leaves(c, [...prefix, c.name()]));
 }
 
-const program = createProgram({ out: () => undefined, err: () => undefined, env: {}, cwd: process.cwd() }, registerAllGroups);
+const program = createProgram(
+  { out: () => undefined, err: () => undefined, env: {}, cwd: process.cwd() },
+  registerAllGroups,
+);
 const all = leaves(program);
 
 describe('every sealpost command has --help with an example', () => {

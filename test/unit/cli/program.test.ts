@@ -36,7 +36,10 @@ describe('sealpost CLI frame', () => {
     });
     expect(r.code).toBe(0);
     expect(r.out).not.toContain('root-token-value');
-    expect(JSON.parse(r.out)).toMatchObject({ ok: true, config: { vaultToken: '(set)', kms: 'vault' } });
+    expect(JSON.parse(r.out)).toMatchObject({
+      ok: true,
+      config: { vaultToken: '(set)', kms: 'vault' },
+    });
   });
 
   it('config check: bad config exits 2 listing every problem', async () => {
@@ -47,6 +50,11 @@ describe('sealpost CLI frame', () => {
   });
 
   it('formats aligned tables', () => {
-    expect(formatTable([{ a: 1, bb: 'x' }, { a: 22, bb: null }])).toBe('A   BB\n1   x\n22\n');
+    expect(
+      formatTable([
+        { a: 1, bb: 'x' },
+        { a: 22, bb: null },
+      ]),
+    ).toBe('A   BB\n1   x\n22\n');
   });
 });

@@ -40,15 +40,30 @@ beforeAll(async () => {
   const p = await loadProvider('sodium-native');
   const w = makeWorld(p, ['alice', 'bob', 'carol']);
   const s = w.session('alice', ['bob', 'carol']);
-  envelope = s.seal({ partition: 0, seq: 5, key: null, schemaFp: SCHEMA_FP, contentType: 'x', payload: Buffer.from(MARKER) }).value;
+  envelope = s.seal({
+    partition: 0,
+    seq: 5,
+    key: null,
+    schemaFp: SCHEMA_FP,
+    contentType: 'x',
+    payload: Buffer.from(MARKER),
+  }).value;
   s.close();
-  recipientKids = [w.id('bob').boxKid, w.id('carol').boxKid].map((k) => Buffer.from(k).toString('hex'));
+  recipientKids = [w.id('bob').boxKid, w.id('carol').boxKid].map((k) =>
+    Buffer.from(k).toString('hex'),
+  );
   env = { SEALPOST_QUARANTINE_DB: join(dir, 'q.db') };
   const store = new SqliteQuarantineStore(env.SEALPOST_QUARANTINE_DB!);
   store.add([
     entry(0),
     entry(1, { reason: 'MALFORMED', value: Buffer.from('{"not":"an envelope"}') }),
-    entry(2, { reason: 'unrecognised', sourceTopic: null, sourcePartition: null, sourceOffset: null, signatureVerified: false }),
+    entry(2, {
+      reason: 'unrecognised',
+      sourceTopic: null,
+      sourcePartition: null,
+      sourceOffset: null,
+      signatureVerified: false,
+    }),
     entry(30, { reason: 'STALE', sourceTopic: 'other.v1' }),
   ]);
   store.close();
@@ -71,9 +86,16 @@ describe('sealpost inspect (file)', () => {
     expect(r.out).toMatch(/padded length\s+\d+/);
     for (const k of recipientKids) expect(r.out).toContain(k);
     expect(r.out).not.toContain(MARKER);
-    const j = await runCli(['inspect', '--file', '-', '--json'], {}, { stdin: { text: Buffer.from(envelope).toString('latin1') } });
+    const j = await runCli(
+      ['inspect', '--file', '-', '--json'],
+      {},
+      { stdin: { text: Buffer.from(envelope).toString('latin1') } },
+    );
     expect(j.code, j.err).toBe(0);
-    const parsed = JSON.parse(j.out) as { envelope: boolean; structure: { recipientKids: string[]; sizes: { total: number } } };
+    const parsed = JSON.parse(j.out) as {
+      envelope: boolean;
+      structure: { recipientKids: string[]; sizes: { total: number } };
+    };
     expect(parsed.envelope).toBe(true);
     expect(parsed.structure.recipientKids.sort()).toEqual([...recipientKids].sort());
     expect(parsed.structure.sizes.total).toBe(envelope.length);
@@ -94,7 +116,15 @@ describe('sealpost inspect (file)', () => {
     const partial = await runCli(['inspect', '--topic', 't', '--partition', '0']);
     expect(partial.code).toBe(2);
     expect(partial.err).toContain('--topic, --partition and --offset go together');
-    const badOffset = await runCli(['inspect', '--topic', 't', '--partition', '0', '--offset', '-1']);
+    const badOffset = await runCli([
+      'inspect',
+      '--topic',
+      't',
+      '--partition',
+      '0',
+      '--offset',
+      '-1',
+    ]);
     expect(badOffset.code).toBe(2);
     const missing = await runCli(['inspect', '--file', join(dir, 'nope.bin')]);
     expect(missing.code).toBe(2);
@@ -109,10 +139,14 @@ describe('sealpost quarantine (store only)', () => {
     expect(all.out.trim().split('\n')).toHaveLength(5);
     expect(all.out).not.toContain(MARKER);
     const header = await runCli(['quarantine', 'list', '--reason', 'HEADER', '--json'], env);
-    expect((JSON.parse(header.out) as { reason: string }[]).map((e) => e.reason)).toEqual(['HEADER']);
+    expect((JSON.parse(header.out) as { reason: string }[]).map((e) => e.reason)).toEqual([
+      'HEADER',
+    ]);
     expect(header.out).not.toContain(MARKER);
     const topic = await runCli(['quarantine', 'list', '--topic', 'other.v1', '--json'], env);
-    expect((JSON.parse(topic.out) as { sourceTopic: string }[]).map((e) => e.sourceTopic)).toEqual(['other.v1']);
+    expect((JSON.parse(topic.out) as { sourceTopic: string }[]).map((e) => e.sourceTopic)).toEqual([
+      'other.v1',
+    ]);
     const old = await runCli(['quarantine', 'list', '--older-than', '1d', '--json'], env);
     expect((JSON.parse(old.out) as { reason: string }[]).map((e) => e.reason)).toEqual(['STALE']);
   });
@@ -128,33 +162,58 @@ describe('sealpost quarantine (store only)', () => {
     expect(r.out).not.toContain(Buffer.from(MARKER).toString('base64'));
     const g = await runCli(['quarantine', 'show', '2', '--json'], env);
     expect(g.code).toBe(0);
-    expect(JSON.parse(g.out)).toMatchObject({ reason: 'MALFORMED', envelope: { envelope: false, code: 'BAD_MAGIC' } });
+    expect(JSON.parse(g.out)).toMatchObject({
+      reason: 'MALFORMED',
+      envelope: { envelope: false, code: 'BAD_MAGIC' },
+    });
   });
 
   it('purge refuses without --yes when stdin is not a terminal; asks on a terminal; deletes with --yes', async () => {
     const refused = await runCli(['quarantine', 'purge', '--reason', 'STALE'], env);
     expect(refused.code).toBe(2);
     expect(refused.err).toContain('confirm with --yes');
-    const declined = await runCli(['quarantine', 'purge', '--reason', 'STALE'], env, { stdin: { isTTY: true, text: 'n\n' } });
+    const declined = await runCli(['quarantine', 'purge', '--reason', 'STALE'], env, {
+      stdin: { isTTY: true, text: 'n\n' },
+    });
     expect(declined.code).toBe(1);
     expect(declined.err).toContain('nothing purged');
-    expect((JSON.parse((await runCli(['quarantine', 'list', '--reason', 'STALE', '--json'], env)).out) as unknown[]).length).toBe(1);
-    const confirmed = await runCli(['quarantine', 'purge', '--reason', 'STALE'], env, { stdin: { isTTY: true, text: 'y\n' } });
+    expect(
+      (
+        JSON.parse(
+          (await runCli(['quarantine', 'list', '--reason', 'STALE', '--json'], env)).out,
+        ) as unknown[]
+      ).length,
+    ).toBe(1);
+    const confirmed = await runCli(['quarantine', 'purge', '--reason', 'STALE'], env, {
+      stdin: { isTTY: true, text: 'y\n' },
+    });
     expect(confirmed.code, confirmed.err).toBe(0);
     expect(confirmed.out).toContain('purged 1 entries');
     const byId = await runCli(['quarantine', 'purge', '--id', '3', '--yes', '--json'], env);
     expect(JSON.parse(byId.out)).toEqual({ purged: 1, ids: [3] });
-    expect((JSON.parse((await runCli(['quarantine', 'list', '--json'], env)).out) as { id: number }[]).map((e) => e.id)).toEqual([1, 2]);
+    expect(
+      (
+        JSON.parse((await runCli(['quarantine', 'list', '--json'], env)).out) as { id: number }[]
+      ).map((e) => e.id),
+    ).toEqual([1, 2]);
   });
 
   const bad: [string, string[], RegExp][] = [
-    ['list: unknown reason', ['quarantine', 'list', '--reason', 'BOGUS'], /Allowed choices are MALFORMED/],
+    [
+      'list: unknown reason',
+      ['quarantine', 'list', '--reason', 'BOGUS'],
+      /Allowed choices are MALFORMED/,
+    ],
     ['show: not an id', ['quarantine', 'show', 'abc'], /ID: "abc" is not a non-negative integer/],
     ['show: unknown id', ['quarantine', 'show', '999'], /no quarantine entry 999/],
     ['release: neither id nor reason', ['quarantine', 'release'], /either an entry ID or --reason/],
     ['release: unknown id', ['quarantine', 'release', '999'], /no quarantine entry 999/],
     ['purge: no selector', ['quarantine', 'purge', '--yes'], /say what to purge/],
-    ['purge: bad age', ['quarantine', 'purge', '--older-than', 'ages', '--yes'], /--older-than.*not a duration/],
+    [
+      'purge: bad age',
+      ['quarantine', 'purge', '--older-than', 'ages', '--yes'],
+      /--older-than.*not a duration/,
+    ],
   ];
   for (const [title, argv, message] of bad) {
     it(`bad input — ${title} (exit 2)`, async () => {
@@ -165,7 +224,9 @@ describe('sealpost quarantine (store only)', () => {
   }
 
   it('a missing store is named with the fix (exit 2), and not created', async () => {
-    const r = await runCli(['quarantine', 'list'], { SEALPOST_QUARANTINE_DB: join(dir, 'absent.db') });
+    const r = await runCli(['quarantine', 'list'], {
+      SEALPOST_QUARANTINE_DB: join(dir, 'absent.db'),
+    });
     expect(r.code).toBe(2);
     expect(r.err).toContain('SEALPOST_QUARANTINE_DB');
   });

@@ -16,7 +16,11 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
 }
 
-export async function runCli(argv: readonly string[], env: Record<string, string | undefined> = {}, options: RunOptions = {}): Promise<CliRun> {
+export async function runCli(
+  argv: readonly string[],
+  env: Record<string, string | undefined> = {},
+  options: RunOptions = {},
+): Promise<CliRun> {
   let out = '';
   let err = '';
   const text = options.stdin?.text ?? '';

@@ -27,7 +27,10 @@ function problemsOf(fn: () => unknown): readonly string[] {
 
 describe('loadConfig', () => {
   it('applies defaults and parses broker lists', () => {
-    const c = loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092, 127.0.0.1:9095', SEALPOST_IDENTITY: 'orders' });
+    const c = loadConfig({
+      KAFKA_BROKERS: '127.0.0.1:9092, 127.0.0.1:9095',
+      SEALPOST_IDENTITY: 'orders',
+    });
     expect(c.kafkaBrokers).toEqual(['127.0.0.1:9092', '127.0.0.1:9095']);
     expect(c.kms).toBe('local');
     expect(c.deadLetterTopic).toBe('sealpost.dead-letter');
@@ -45,7 +48,14 @@ describe('loadConfig', () => {
       }),
     );
     const joined = problems.join('\n');
-    for (const name of ['SEALPOST_IDENTITY', 'KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'SEALPOST_HTTP_PORT', 'VAULT_ADDR', 'VAULT_TOKEN_FILE']) {
+    for (const name of [
+      'SEALPOST_IDENTITY',
+      'KAFKA_BROKERS',
+      'SCHEMA_REGISTRY_URL',
+      'SEALPOST_HTTP_PORT',
+      'VAULT_ADDR',
+      'VAULT_TOKEN_FILE',
+    ]) {
       expect(joined).toContain(name);
     }
     expect(problems.length).toBeGreaterThanOrEqual(6);
@@ -53,17 +63,31 @@ describe('loadConfig', () => {
 
   it('reads a config file, lets the environment win, and refuses unknown keys', () => {
     const d = tmp();
-    writeFileSync(join(d, 'c.json'), JSON.stringify({ identity: 'billing', metadataTopic: 'meta' }));
-    const c = loadConfig({ SEALPOST_CONFIG: 'c.json', SEALPOST_METADATA_TOPIC: 'meta2' }, { cwd: d });
+    writeFileSync(
+      join(d, 'c.json'),
+      JSON.stringify({ identity: 'billing', metadataTopic: 'meta' }),
+    );
+    const c = loadConfig(
+      { SEALPOST_CONFIG: 'c.json', SEALPOST_METADATA_TOPIC: 'meta2' },
+      { cwd: d },
+    );
     expect(c.identity).toBe('billing');
     expect(c.metadataTopic).toBe('meta2');
     writeFileSync(join(d, 'bad.json'), JSON.stringify({ identiy: 'typo' }));
-    expect(problemsOf(() => loadConfig({ SEALPOST_CONFIG: 'bad.json' }, { cwd: d })).join()).toContain('identiy');
-    expect(problemsOf(() => loadConfig({ SEALPOST_CONFIG: 'missing.json' }, { cwd: d })).join()).toContain('cannot read');
+    expect(
+      problemsOf(() => loadConfig({ SEALPOST_CONFIG: 'bad.json' }, { cwd: d })).join(),
+    ).toContain('identiy');
+    expect(
+      problemsOf(() => loadConfig({ SEALPOST_CONFIG: 'missing.json' }, { cwd: d })).join(),
+    ).toContain('cannot read');
   });
 
   it('needs a complete client certificate for mTLS', () => {
-    expect(problemsOf(() => loadConfig({ SEALPOST_KAFKA_TLS: 'true', KAFKA_SSL_CERT_FILE: '/x.pem' })).join()).toContain('KAFKA_SSL_KEY_FILE');
+    expect(
+      problemsOf(() =>
+        loadConfig({ SEALPOST_KAFKA_TLS: 'true', KAFKA_SSL_CERT_FILE: '/x.pem' }),
+      ).join(),
+    ).toContain('KAFKA_SSL_KEY_FILE');
     // Without SEALPOST_KAFKA_TLS the certificate files are not used (the stack's env names them for tests).
     expect(loadConfig({ KAFKA_SSL_CERT_FILE: '/x.pem' }).kafkaTls).toBe(false);
   });

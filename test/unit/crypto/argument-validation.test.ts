@@ -13,7 +13,16 @@ const b = (n: number): Uint8Array => new Uint8Array(n).fill(0xab);
 /** Wrong sizes around `n`: empty, one short, one long, double. */
 const wrong = (n: number): number[] => [0, n - 1, n + 1, 2 * n].filter((x) => x >= 0 && x !== n);
 // Not a Uint8Array: what a JS caller or a decoding bug could pass.
-const NOT_BYTES: unknown[] = ['abab', 32, null, undefined, [1, 2, 3], new Uint16Array(16), new ArrayBuffer(32), {}];
+const NOT_BYTES: unknown[] = [
+  'abab',
+  32,
+  null,
+  undefined,
+  [1, 2, 3],
+  new Uint16Array(16),
+  new ArrayBuffer(32),
+  {},
+];
 
 interface Case {
   readonly label: string;
@@ -23,7 +32,11 @@ interface Case {
 
 function cases(): Case[] {
   const out: Case[] = [];
-  const add = (label: string, code: CryptoErrorCode, call: (p: CryptoProvider) => unknown): void => {
+  const add = (
+    label: string,
+    code: CryptoErrorCode,
+    call: (p: CryptoProvider) => unknown,
+  ): void => {
     out.push({ label, call, code });
   };
   const L = 'CRYPTO_BAD_LENGTH';
@@ -41,7 +54,8 @@ function cases(): Case[] {
     add(`aeadDecrypt key=${n}`, L, (p) => p.aeadDecrypt(b(3), b(19), null, b(24), b(n)));
     add(`kdfDerive key=${n}`, L, (p) => p.kdfDerive(b(32), 1, 'spost-v1', b(n)));
   }
-  for (const n of [0, 47]) add(`boxSealOpen ciphertext=${n}`, L, (p) => p.boxSealOpen(b(n), b(32), b(32)));
+  for (const n of [0, 47])
+    add(`boxSealOpen ciphertext=${n}`, L, (p) => p.boxSealOpen(b(n), b(32), b(32)));
   for (const n of [...wrong(64), 32]) {
     add(`signDetached sk=${n}`, L, (p) => p.signDetached(b(3), b(n)));
     add(`verifyDetached sig=${n}`, L, (p) => p.verifyDetached(b(n), b(3), b(32)));
@@ -50,9 +64,16 @@ function cases(): Case[] {
     add(`aeadEncrypt nonce=${n}`, L, (p) => p.aeadEncrypt(b(19), b(3), null, b(n), b(32)));
     add(`aeadDecrypt nonce=${n}`, L, (p) => p.aeadDecrypt(b(3), b(19), null, b(n), b(32)));
   }
-  for (const n of [0, 3, 18, 20, 35]) add(`aeadEncrypt out=${n} for 3-byte message`, L, (p) => p.aeadEncrypt(b(n), b(3), null, b(24), b(32)));
-  for (const n of [0, 2, 4, 19]) add(`aeadDecrypt out=${n} for 19-byte ciphertext`, L, (p) => p.aeadDecrypt(b(n), b(19), null, b(24), b(32)));
-  for (const n of [0, 15]) add(`aeadDecrypt ciphertext=${n}`, L, (p) => p.aeadDecrypt(b(0), b(n), null, b(24), b(32)));
+  for (const n of [0, 3, 18, 20, 35])
+    add(`aeadEncrypt out=${n} for 3-byte message`, L, (p) =>
+      p.aeadEncrypt(b(n), b(3), null, b(24), b(32)),
+    );
+  for (const n of [0, 2, 4, 19])
+    add(`aeadDecrypt out=${n} for 19-byte ciphertext`, L, (p) =>
+      p.aeadDecrypt(b(n), b(19), null, b(24), b(32)),
+    );
+  for (const n of [0, 15])
+    add(`aeadDecrypt ciphertext=${n}`, L, (p) => p.aeadDecrypt(b(0), b(n), null, b(24), b(32)));
   for (const n of [0, 1, 15, 65, 128]) {
     add(`hash out=${n}`, L, (p) => p.hash(b(n), b(3)));
     add(`kdfDerive out=${n}`, L, (p) => p.kdfDerive(b(n), 1, 'spost-v1', b(32)));
@@ -63,13 +84,17 @@ function cases(): Case[] {
     add(`hash key=${n}`, L, (p) => p.hash(b(32), b(3), b(n)));
     add(`createHash key=${n}`, L, (p) => p.createHash(32, b(n)));
   }
-  for (const x of [1.5, Number.NaN, Infinity, -16]) add(`createHash outLength=${x}`, L, (p) => p.createHash(x));
+  for (const x of [1.5, Number.NaN, Infinity, -16])
+    add(`createHash outLength=${x}`, L, (p) => p.createHash(x));
   for (const ctx of ['', 'spost-v', 'spost-v12', 'sealpost/v1']) {
     add(`kdfDerive context length ${ctx.length}`, L, (p) => p.kdfDerive(b(32), 1, ctx, b(32)));
   }
-  for (const ctx of ['spost-vé', 'spost\u0000v1', 'spost\tv1']) add(`kdfDerive context ${JSON.stringify(ctx)}`, A, (p) => p.kdfDerive(b(32), 1, ctx, b(32)));
-  for (const id of [-1, 1.5, 2 ** 53, Number.NaN, Infinity]) add(`kdfDerive subkeyId ${id}`, A, (p) => p.kdfDerive(b(32), id, 'spost-v1', b(32)));
-  for (const n of [-1, 1.5, Number.NaN, 2 ** 31]) add(`randomBytes(${n})`, L, (p) => p.randomBytes(n));
+  for (const ctx of ['spost-vé', 'spost\u0000v1', 'spost\tv1'])
+    add(`kdfDerive context ${JSON.stringify(ctx)}`, A, (p) => p.kdfDerive(b(32), 1, ctx, b(32)));
+  for (const id of [-1, 1.5, 2 ** 53, Number.NaN, Infinity])
+    add(`kdfDerive subkeyId ${id}`, A, (p) => p.kdfDerive(b(32), id, 'spost-v1', b(32)));
+  for (const n of [-1, 1.5, Number.NaN, 2 ** 31])
+    add(`randomBytes(${n})`, L, (p) => p.randomBytes(n));
 
   // Wrong types, argument by argument (the rest well-formed).
   NOT_BYTES.forEach((x, i) => {

@@ -50,7 +50,15 @@ describe('createCryptoProvider', () => {
     `;
     const child = spawnSync(
       process.execPath,
-      ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', probe],
+      [
+        '--import',
+        'tsx',
+        '--import',
+        `data:text/javascript,${encodeURIComponent(register)}`,
+        '--input-type=module',
+        '-e',
+        probe,
+      ],
       { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 },
     );
     expect(child.status, child.stderr).toBe(0);

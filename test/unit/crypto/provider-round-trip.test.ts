@@ -35,8 +35,16 @@ const X25519_SPKI_PREFIX = '302a300506032b656e032100';
 
 /** X25519 computed by Node's OpenSSL, to check libsodium against a second implementation. */
 function opensslX25519(secretKey: Uint8Array, publicKey: Uint8Array): string {
-  const privateKey = createPrivateKey({ key: Buffer.from(X25519_PKCS8_PREFIX + toHex(secretKey), 'hex'), format: 'der', type: 'pkcs8' });
-  const pub = createPublicKey({ key: Buffer.from(X25519_SPKI_PREFIX + toHex(publicKey), 'hex'), format: 'der', type: 'spki' });
+  const privateKey = createPrivateKey({
+    key: Buffer.from(X25519_PKCS8_PREFIX + toHex(secretKey), 'hex'),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const pub = createPublicKey({
+    key: Buffer.from(X25519_SPKI_PREFIX + toHex(publicKey), 'hex'),
+    format: 'der',
+    type: 'spki',
+  });
   return diffieHellman({ privateKey, publicKey: pub }).toString('hex');
 }
 
@@ -271,7 +279,9 @@ describe('cross-provider compatibility (sodium-native ⇄ libsodium-wrappers)', 
     for (const [a, b] of pairs()) {
       const kp = b.boxKeyPair();
       const m = a.randomBytes(80);
-      expect(toHex(b.boxSealOpen(a.boxSeal(m, kp.publicKey), kp.publicKey, kp.secretKey)!)).toBe(toHex(m));
+      expect(toHex(b.boxSealOpen(a.boxSeal(m, kp.publicKey), kp.publicKey, kp.secretKey)!)).toBe(
+        toHex(m),
+      );
     }
   });
 
@@ -313,7 +323,9 @@ describe('cross-provider compatibility (sodium-native ⇄ libsodium-wrappers)', 
           wasm.kdfDerive(h2, subkeyId, 'spost-v1', key);
           expect(toHex(h2)).toBe(toHex(h1));
 
-          expect(toHex(wasm.boxPublicKeyFromSecret(key))).toBe(toHex(native.boxPublicKeyFromSecret(key)));
+          expect(toHex(wasm.boxPublicKeyFromSecret(key))).toBe(
+            toHex(native.boxPublicKeyFromSecret(key)),
+          );
           const kpN = native.signKeyPairFromSeed(key);
           const kpW = wasm.signKeyPairFromSeed(key);
           expect(toHex(kpW.secretKey)).toBe(toHex(kpN.secretKey));
@@ -330,7 +342,9 @@ describe('cross-provider compatibility (sodium-native ⇄ libsodium-wrappers)', 
     for (const [a, b] of pairs()) {
       const x = a.boxKeyPair();
       const y = b.boxKeyPair();
-      expect(toHex(a.scalarMult(x.secretKey, y.publicKey)!)).toBe(toHex(b.scalarMult(y.secretKey, x.publicKey)!));
+      expect(toHex(a.scalarMult(x.secretKey, y.publicKey)!)).toBe(
+        toHex(b.scalarMult(y.secretKey, x.publicKey)!),
+      );
     }
   });
 });

@@ -13,7 +13,11 @@ import { RANDOM_POOL_DEFAULT_BYTES, RandomPool } from '../../../src/crypto/rando
 import { expectCryptoError } from './support/expect-crypto-error.js';
 
 /** A deterministic source writing a running byte counter, recording every buffer it filled. */
-function counterSource(): { fill: (out: Uint8Array) => void; calls: Uint8Array[]; next: () => number } {
+function counterSource(): {
+  fill: (out: Uint8Array) => void;
+  calls: Uint8Array[];
+  next: () => number;
+} {
   let n = 0;
   const calls: Uint8Array[] = [];
   return {
@@ -51,7 +55,9 @@ describe('RandomPool with a deterministic source', () => {
     }
     expect(served).toEqual(Array.from({ length: served.length }, (_, i) => i & 0xff));
     expect(src.calls.every((c) => c.length === 256)).toBe(true);
-    expect([...src.calls.at(-1)!.subarray(0, pool.size - pool.available)].every((x) => x === 0)).toBe(true);
+    expect(
+      [...src.calls.at(-1)!.subarray(0, pool.size - pool.available)].every((x) => x === 0),
+    ).toBe(true);
   });
 
   it('zeroes every served byte inside the pool at once', () => {
@@ -121,7 +127,11 @@ describe('RandomPool with a deterministic source', () => {
 
   it('refuses unusable sizes', () => {
     for (const size of [0, 63, 1.5, 2 ** 21]) {
-      expectCryptoError(() => new RandomPool(randomFillSync, size), 'CRYPTO_BAD_ARGUMENT', `size ${size}`);
+      expectCryptoError(
+        () => new RandomPool(randomFillSync, size),
+        'CRYPTO_BAD_ARGUMENT',
+        `size ${size}`,
+      );
     }
     expect(new RandomPool(randomFillSync).size).toBe(RANDOM_POOL_DEFAULT_BYTES);
   });
@@ -138,7 +148,10 @@ const DRAW_BYTES = 32; // seeds, keys and MAC keys; nonces (24) are a prefix-siz
  * chi-square statistic over the byte histograms (overall and per byte position).
  * DataView reads the prefix big-endian; the order does not matter for equality.
  */
-function drawAndMeasure(draws: number, draw: (out: Uint8Array) => void): { repeats: number; worstChiSquare: number } {
+function drawAndMeasure(
+  draws: number,
+  draw: (out: Uint8Array) => void,
+): { repeats: number; worstChiSquare: number } {
   const prefixes = new BigUint64Array(draws);
   const perPosition = new Float64Array(DRAW_BYTES * 256);
   const out = new Uint8Array(DRAW_BYTES);
@@ -184,7 +197,9 @@ describe('pooled random source of the libsodium-wrappers provider (real OS rando
 
   it(`${HOOK_DRAWS} draws of ${DRAW_BYTES} bytes via libsodium's own randombytes_buf (the hook): no repeats`, async () => {
     await createLibsodiumWrappersProvider();
-    const { repeats, worstChiSquare } = drawAndMeasure(HOOK_DRAWS, (out) => out.set(sodium.randombytes_buf(DRAW_BYTES)));
+    const { repeats, worstChiSquare } = drawAndMeasure(HOOK_DRAWS, (out) =>
+      out.set(sodium.randombytes_buf(DRAW_BYTES)),
+    );
     expect(repeats).toBe(0);
     expect(worstChiSquare).toBeLessThan(CHI_SQUARE_BOUND);
   });

@@ -15,13 +15,26 @@ describe('ed25519-speccheck cases', () => {
     for (const c of SPECCHECK_CASES) {
       expect([c.publicKey.length, c.signature.length]).toEqual([32, 64]);
     }
-    expect(LIBSODIUM_SPECCHECK_VERDICTS).toEqual([false, false, false, true, false, false, false, false, false, false]);
+    expect(LIBSODIUM_SPECCHECK_VERDICTS).toEqual([
+      false,
+      false,
+      false,
+      true,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 });
 
 describe.each(PROVIDER_NAMES)('ed25519-speccheck through %s', (name) => {
   it('verifyDetached accepts case index 3 only', async () => {
     const p = await provider(name);
-    expect(speccheckVerdicts((sig, msg, pk) => p.verifyDetached(sig, msg, pk))).toEqual(LIBSODIUM_SPECCHECK_VERDICTS);
+    expect(speccheckVerdicts((sig, msg, pk) => p.verifyDetached(sig, msg, pk))).toEqual(
+      LIBSODIUM_SPECCHECK_VERDICTS,
+    );
   });
 });

@@ -32,16 +32,30 @@ interface AeadGroup {
   ivSize: number;
   keySize: number;
   tagSize: number;
-  tests: { tcId: number; key: string; iv: string; aad: string; msg: string; ct: string; tag: string; result: Result; flags: string[] }[];
+  tests: {
+    tcId: number;
+    key: string;
+    iv: string;
+    aad: string;
+    msg: string;
+    ct: string;
+    tag: string;
+    result: Result;
+    flags: string[];
+  }[];
 }
 interface WycheproofFile<G> {
   numberOfTests: number;
   testGroups: G[];
 }
 
-const x25519 = readSharedVectorJson('wycheproof/x25519_test.json') as WycheproofFile<{ tests: XdhCase[] }>;
+const x25519 = readSharedVectorJson('wycheproof/x25519_test.json') as WycheproofFile<{
+  tests: XdhCase[];
+}>;
 const ed25519 = readSharedVectorJson('wycheproof/ed25519_test.json') as WycheproofFile<EddsaGroup>;
-const xchacha = readSharedVectorJson('wycheproof/xchacha20_poly1305_test.json') as WycheproofFile<AeadGroup>;
+const xchacha = readSharedVectorJson(
+  'wycheproof/xchacha20_poly1305_test.json',
+) as WycheproofFile<AeadGroup>;
 
 // Pinned counts (vectors README: commit dac1dd4): a changed or partial file must not pass silently.
 const X25519_CASES = 518;
@@ -80,12 +94,19 @@ describe.each(PROVIDER_NAMES)('wycheproof through %s', (name) => {
       if (isZeroHex(t.shared)) {
         // Low-order public key: Wycheproof says "acceptable", sealpost refuses — here and in boxSeal.
         expect(shared, `tcId ${t.tcId}`).toBeNull();
-        expectCryptoError(() => p.boxSeal(new Uint8Array(80), pk), 'CRYPTO_LOW_ORDER_KEY', `tcId ${t.tcId}`);
+        expectCryptoError(
+          () => p.boxSeal(new Uint8Array(80), pk),
+          'CRYPTO_LOW_ORDER_KEY',
+          `tcId ${t.tcId}`,
+        );
         // ...and a sealed box whose ephemeral key is that point does not open.
         const forged = new Uint8Array(32 + 96);
         forged.set(pk);
         forged.set(p.randomBytes(96), 32);
-        expect(p.boxSealOpen(forged, recipient.publicKey, recipient.secretKey), `tcId ${t.tcId}`).toBeNull();
+        expect(
+          p.boxSealOpen(forged, recipient.publicKey, recipient.secretKey),
+          `tcId ${t.tcId}`,
+        ).toBeNull();
         refused++;
       } else {
         // valid and acceptable (twist, non-canonical) cases: libsodium computes the RFC 7748 result.
@@ -109,7 +130,11 @@ describe.each(PROVIDER_NAMES)('wycheproof through %s', (name) => {
         let verdict: boolean;
         if (sig.length !== 64) {
           // A truncated or over-long signature never reaches libsodium (which would ignore a tail).
-          expectCryptoError(() => p.verifyDetached(sig, msg, pk), 'CRYPTO_BAD_LENGTH', `tcId ${t.tcId}`);
+          expectCryptoError(
+            () => p.verifyDetached(sig, msg, pk),
+            'CRYPTO_BAD_LENGTH',
+            `tcId ${t.tcId}`,
+          );
           badLength++;
           verdict = false;
         } else {
@@ -138,8 +163,10 @@ describe.each(PROVIDER_NAMES)('wycheproof through %s', (name) => {
         if (g.ivSize !== AEAD_NONCE_BYTES * 8) {
           expect(t.result).toBe('invalid');
           // Everything else well-formed, so the nonce is what gets refused.
-          const encrypt = (): void => p.aeadEncrypt(new Uint8Array(msg.length + 16), msg, aad, nonce, key);
-          const decrypt = (): boolean => p.aeadDecrypt(new Uint8Array(0), new Uint8Array(16), aad, nonce, key);
+          const encrypt = (): void =>
+            p.aeadEncrypt(new Uint8Array(msg.length + 16), msg, aad, nonce, key);
+          const decrypt = (): boolean =>
+            p.aeadDecrypt(new Uint8Array(0), new Uint8Array(16), aad, nonce, key);
           expectCryptoError(encrypt, 'CRYPTO_BAD_LENGTH', `tcId ${t.tcId} encrypt`);
           expectCryptoError(decrypt, 'CRYPTO_BAD_LENGTH', `tcId ${t.tcId} decrypt`);
           badNonce++;

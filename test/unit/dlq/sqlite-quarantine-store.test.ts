@@ -74,14 +74,20 @@ describe('SqliteQuarantineStore', () => {
 
   it('filters by reason, topic and age; release is idempotent; purge deletes', () => {
     const { store } = open();
-    store.add(Array.from({ length: 10 }, (_, i) => entry(i, i === 9 ? { sourceTopic: 'refunds' } : {})));
+    store.add(
+      Array.from({ length: 10 }, (_, i) => entry(i, i === 9 ? { sourceTopic: 'refunds' } : {})),
+    );
     expect(store.list({ reason: 'MESSAGE' })).toHaveLength(5);
     expect(store.list({ sourceTopic: 'refunds' }).map((e) => e.dlqOffset)).toEqual(['9']);
     expect(store.list({ arrivedBeforeMs: 1_700_000_000_000 + 3000 })).toHaveLength(3);
     const id = store.list({})[0]!.id;
     expect(store.markReleased(id, 'orders', 5)).toBe(true);
     expect(store.markReleased(id, 'orders', 6)).toBe(false);
-    expect(store.get(id)).toMatchObject({ status: 'released', releasedAtMs: 5, releasedTo: 'orders' });
+    expect(store.get(id)).toMatchObject({
+      status: 'released',
+      releasedAtMs: 5,
+      releasedTo: 'orders',
+    });
     expect(store.countsByReason()).toEqual({ MESSAGE: 4, STALE: 5 });
     expect(store.oldestArrivalMs()).toBe(1_700_000_000_000 + 1000);
     expect(store.purge([id, 2, 12345])).toBe(2);

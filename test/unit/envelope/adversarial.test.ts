@@ -10,7 +10,16 @@ import {
   type OpenResult,
   type SessionHeaderFields,
 } from '../../../src/envelope/index.js';
-import { craftMessage, kdf, KDF_ID_MESSAGE_KEY, messageSignatureInput, openBox, readPrivate, resignHeader, sessionHashOf } from './support/forge.js';
+import {
+  craftMessage,
+  kdf,
+  KDF_ID_MESSAGE_KEY,
+  messageSignatureInput,
+  openBox,
+  readPrivate,
+  resignHeader,
+  sessionHashOf,
+} from './support/forge.js';
 import { outcomeOf } from './support/outcome.js';
 import { loadProvider, PROVIDER_NAMES } from './support/providers.js';
 import { makeWorld, SCHEMA_FP, SCHEMA_ID, START_MS, TOPIC, type World } from './support/world.js';
@@ -26,7 +35,11 @@ function pad(plain: Uint8Array): Uint8Array {
   return out;
 }
 
-function body(createdAtMs: number, payload: Uint8Array, contentType = new Uint8Array(0)): Uint8Array {
+function body(
+  createdAtMs: number,
+  payload: Uint8Array,
+  contentType = new Uint8Array(0),
+): Uint8Array {
   const b = new Uint8Array(bodyLength(contentType.length, payload.length));
   writeBody(b, 0, new Uint8Array(16).fill(1), createdAtMs, 0, SCHEMA_FP, contentType, payload);
   return b;
@@ -40,16 +53,48 @@ describe.each(PROVIDER_NAMES)('adversarial inputs (%s)', (providerName) => {
     w = makeWorld(p, ['alice', 'bob', 'carol', 'mallory'], [OTHER_TOPIC]);
   });
 
-  const seal = (from: string, to: string[], opts = {}, msg: Partial<{ partition: number; seq: number; key: Uint8Array | null; payload: Uint8Array; createdAtMs: number }> = {}) => {
+  const seal = (
+    from: string,
+    to: string[],
+    opts = {},
+    msg: Partial<{
+      partition: number;
+      seq: number;
+      key: Uint8Array | null;
+      payload: Uint8Array;
+      createdAtMs: number;
+    }> = {},
+  ) => {
     const s = w.session(from, to, opts);
-    const sealed = s.seal({ partition: 0, seq: 1, key: null, schemaFp: SCHEMA_FP, contentType: 'c', payload: new Uint8Array([1, 2, 3]), ...msg });
+    const sealed = s.seal({
+      partition: 0,
+      seq: 1,
+      key: null,
+      schemaFp: SCHEMA_FP,
+      contentType: 'c',
+      payload: new Uint8Array([1, 2, 3]),
+      ...msg,
+    });
     s.close();
     return sealed.value;
   };
-  const openAs = (name: string, value: Uint8Array, ctx: { topic: string; partition: number; key: Uint8Array | null } = ctx0) =>
-    outcomeOf((): OpenResult => w.opener(name).open(value, ctx));
-  const reencode = (env: DecodedEnvelope, change: Partial<EnvelopeFields> & { header?: SessionHeaderFields }) =>
-    encodeEnvelope(SCHEMA_ID, { header: env.header, seq: env.seq, nonce: env.nonce, ct: env.ct, tags: env.tags, ...change });
+  const openAs = (
+    name: string,
+    value: Uint8Array,
+    ctx: { topic: string; partition: number; key: Uint8Array | null } = ctx0,
+  ) => outcomeOf((): OpenResult => w.opener(name).open(value, ctx));
+  const reencode = (
+    env: DecodedEnvelope,
+    change: Partial<EnvelopeFields> & { header?: SessionHeaderFields },
+  ) =>
+    encodeEnvelope(SCHEMA_ID, {
+      header: env.header,
+      seq: env.seq,
+      nonce: env.nonce,
+      ct: env.ct,
+      tags: env.tags,
+      ...change,
+    });
 
   it('every single-bit flip of a one-recipient envelope is rejected with the class of the field it hits', () => {
     const value = seal('alice', ['bob']);
@@ -95,7 +140,8 @@ describe.each(PROVIDER_NAMES)('adversarial inputs (%s)', (providerName) => {
         const m = value.slice();
         m[i]! ^= 1 << bit;
         const outcome = outcomeOf(() => bob.open(m, ctx0));
-        if (!expectedFor(i).test(outcome)) expect(`${i}/${bit}: ${outcome}`).toMatch(expectedFor(i));
+        if (!expectedFor(i).test(outcome))
+          expect(`${i}/${bit}: ${outcome}`).toMatch(expectedFor(i));
         flips++;
       }
     }
@@ -107,7 +153,9 @@ describe.each(PROVIDER_NAMES)('adversarial inputs (%s)', (providerName) => {
   it("a flip in a co-recipient's tag does not affect us (tags are per recipient), but does affect them", () => {
     const value = seal('alice', ['bob', 'carol']);
     const env = decodeEnvelope(value, w.limits);
-    const slotOfCarol = env.header.kids.findIndex((k) => Buffer.compare(k, w.id('carol').boxKid) === 0);
+    const slotOfCarol = env.header.kids.findIndex(
+      (k) => Buffer.compare(k, w.id('carol').boxKid) === 0,
+    );
     const tags = env.tags.map((t) => t.slice());
     tags[slotOfCarol]![0]! ^= 1;
     const m = reencode(env, { tags });
@@ -118,17 +166,46 @@ describe.each(PROVIDER_NAMES)('adversarial inputs (%s)', (providerName) => {
   it('truncation at every byte and appended bytes through the opener: MALFORMED only', () => {
     const value = seal('alice', ['bob']);
     const bob = w.opener('bob');
-    for (let i = 0; i < value.length; i++) expect(outcomeOf(() => bob.open(value.subarray(0, i), ctx0))).toMatch(/^MALFORMED:/);
-    expect(outcomeOf(() => bob.open(Uint8Array.of(...value, 0), ctx0))).toBe('MALFORMED:TRAILING_BYTES');
+    for (let i = 0; i < value.length; i++)
+      expect(outcomeOf(() => bob.open(value.subarray(0, i), ctx0))).toMatch(/^MALFORMED:/);
+    expect(outcomeOf(() => bob.open(Uint8Array.of(...value, 0), ctx0))).toBe(
+      'MALFORMED:TRAILING_BYTES',
+    );
   });
 
   it('fields swapped between two envelopes are rejected', () => {
     const s = w.session('alice', ['bob']);
-    const a = decodeEnvelope(s.seal({ partition: 0, seq: 1, key: null, schemaFp: SCHEMA_FP, contentType: '', payload: new Uint8Array([1]) }).value, w.limits);
-    const b = decodeEnvelope(s.seal({ partition: 0, seq: 2, key: null, schemaFp: SCHEMA_FP, contentType: '', payload: new Uint8Array([2]) }).value, w.limits);
+    const a = decodeEnvelope(
+      s.seal({
+        partition: 0,
+        seq: 1,
+        key: null,
+        schemaFp: SCHEMA_FP,
+        contentType: '',
+        payload: new Uint8Array([1]),
+      }).value,
+      w.limits,
+    );
+    const b = decodeEnvelope(
+      s.seal({
+        partition: 0,
+        seq: 2,
+        key: null,
+        schemaFp: SCHEMA_FP,
+        contentType: '',
+        payload: new Uint8Array([2]),
+      }).value,
+      w.limits,
+    );
     s.close();
     const other = decodeEnvelope(seal('alice', ['bob']), w.limits);
-    for (const change of [{ seq: b.seq }, { nonce: b.nonce }, { ct: b.ct }, { tags: b.tags }, { nonce: b.nonce, ct: b.ct }]) {
+    for (const change of [
+      { seq: b.seq },
+      { nonce: b.nonce },
+      { ct: b.ct },
+      { tags: b.tags },
+      { nonce: b.nonce, ct: b.ct },
+    ]) {
       expect(openAs('bob', reencode(a, change))).toBe('MESSAGE:BAD_TAG');
     }
     // The body of one session under the header of another.
@@ -140,20 +217,36 @@ describe.each(PROVIDER_NAMES)('adversarial inputs (%s)', (providerName) => {
     const key = new TextEncoder().encode('order-17');
     const value = seal('alice', ['bob'], {}, { partition: 2, key });
     expect(openAs('bob', value, { topic: TOPIC, partition: 2, key })).toBe('success');
-    expect(openAs('bob', value, { topic: OTHER_TOPIC, partition: 2, key })).toBe('CONTEXT:TOPIC_MISMATCH');
+    expect(openAs('bob', value, { topic: OTHER_TOPIC, partition: 2, key })).toBe(
+      'CONTEXT:TOPIC_MISMATCH',
+    );
     // Even when the sender may not send on the other topic: still only CONTEXT.
     w.resolver.update(w.id('alice').signKid, {});
-    expect(openAs('bob', value, { topic: 'audit.v1', partition: 2, key })).toBe('CONTEXT:TOPIC_MISMATCH');
+    expect(openAs('bob', value, { topic: 'audit.v1', partition: 2, key })).toBe(
+      'CONTEXT:TOPIC_MISMATCH',
+    );
     expect(openAs('bob', value, { topic: TOPIC, partition: 3, key })).toBe('MESSAGE:BAD_TAG');
-    expect(openAs('bob', value, { topic: TOPIC, partition: 2, key: new TextEncoder().encode('order-18') })).toBe('MESSAGE:BAD_TAG');
+    expect(
+      openAs('bob', value, {
+        topic: TOPIC,
+        partition: 2,
+        key: new TextEncoder().encode('order-18'),
+      }),
+    ).toBe('MESSAGE:BAD_TAG');
     expect(openAs('bob', value, { topic: TOPIC, partition: 2, key: null })).toBe('MESSAGE:BAD_TAG');
     const nullKeyed = seal('alice', ['bob'], {}, { key: null });
-    expect(openAs('bob', nullKeyed, { topic: TOPIC, partition: 0, key: new Uint8Array(0) })).toBe('MESSAGE:BAD_TAG');
+    expect(openAs('bob', nullKeyed, { topic: TOPIC, partition: 0, key: new Uint8Array(0) })).toBe(
+      'MESSAGE:BAD_TAG',
+    );
     // Rewriting the header's topic to follow the move breaks the header.
     const env = decodeEnvelope(value, w.limits);
-    expect(openAs('bob', reencode(env, { header: { ...env.header, topic: OTHER_TOPIC } }), { topic: OTHER_TOPIC, partition: 2, key })).toBe(
-      'HEADER:PRIVATE_OPEN_FAILED',
-    );
+    expect(
+      openAs('bob', reencode(env, { header: { ...env.header, topic: OTHER_TOPIC } }), {
+        topic: OTHER_TOPIC,
+        partition: 2,
+        key,
+      }),
+    ).toBe('HEADER:PRIVATE_OPEN_FAILED');
   });
 
   it('a co-recipient re-signing the session as itself is rejected by the other recipients', () => {
@@ -164,7 +257,12 @@ describe.each(PROVIDER_NAMES)('adversarial inputs (%s)', (providerName) => {
     const box = openBox(p, env.header, slot, carol.box.publicKey, carol.box.secretKey);
     const { priv } = readPrivate(p, env.header, box.seed);
     // Carol strips the private part and signs the same session as herself.
-    const forged = resignHeader(p, env.header, { seed: box.seed, senderKid: carol.signKid, signSecretKey: carol.sign.secretKey, priv });
+    const forged = resignHeader(p, env.header, {
+      seed: box.seed,
+      senderKid: carol.signKid,
+      signSecretKey: carol.sign.secretKey,
+      priv,
+    });
     // She can also recompute tags only for herself; keep the original tags (they bind the old
     // sessionHash, so even a tag-perfect forgery would need bob's MAC key).
     const m = reencode(env, { header: forged.header });
@@ -182,7 +280,14 @@ describe.each(PROVIDER_NAMES)('adversarial inputs (%s)', (providerName) => {
     const sessionHash = sessionHashOf(p, env.header, box);
     const kMsg = kdf(p, box.seed, KDF_ID_MESSAGE_KEY);
     const plain = pad(body(START_MS, new TextEncoder().encode('pay mallory')));
-    const forged = craftMessage(p, { sessionHash, kMsg, kids: env.header.kids }, new Map([[slot, box.macKey]]), { partition: 0, seq: 1, key: null }, plain, env.tags);
+    const forged = craftMessage(
+      p,
+      { sessionHash, kMsg, kids: env.header.kids },
+      new Map([[slot, box.macKey]]),
+      { partition: 0, seq: 1, key: null },
+      plain,
+      env.tags,
+    );
     const m = reencode(env, forged);
     expect(openAs('bob', m)).toBe('MESSAGE:BAD_TAG');
     // The forgery is otherwise perfect: carol herself accepts it (she is its author).
@@ -203,8 +308,15 @@ describe.each(PROVIDER_NAMES)('adversarial inputs (%s)', (providerName) => {
     // commitment of carol's seed.
     const otherSeed = p.randomBytes(32);
     const boxes = [...env.header.boxes];
-    boxes[bobSlot] = p.boxSeal(Uint8Array.of(...otherSeed, ...p.randomBytes(32), ...alice.signKid), bob.box.publicKey);
-    const resigned = resignHeader(p, { ...env.header, boxes }, { seed: carolBox.seed, senderKid: alice.signKid, signSecretKey: alice.sign.secretKey, priv });
+    boxes[bobSlot] = p.boxSeal(
+      Uint8Array.of(...otherSeed, ...p.randomBytes(32), ...alice.signKid),
+      bob.box.publicKey,
+    );
+    const resigned = resignHeader(
+      p,
+      { ...env.header, boxes },
+      { seed: carolBox.seed, senderKid: alice.signKid, signSecretKey: alice.sign.secretKey, priv },
+    );
     const m = reencode(env, { header: resigned.header });
     expect(openAs('bob', m)).toBe('HEADER:COMMITMENT_MISMATCH');
     // Carol's header opens (tags were over the old sessionHash, so her message check fails: MESSAGE).
@@ -223,17 +335,48 @@ describe.each(PROVIDER_NAMES)('adversarial inputs (%s)', (providerName) => {
       }
     };
     const record = w.resolver.senders.get(Buffer.from(mallory.signKid).toString('hex'))!;
-    const restore = () => w.resolver.senders.set(Buffer.from(mallory.signKid).toString('hex'), record);
+    const restore = () =>
+      w.resolver.senders.set(Buffer.from(mallory.signKid).toString('hex'), record);
     run(() => w.resolver.remove(mallory.signKid), restore, 'HEADER:UNKNOWN_SENDER');
-    run(() => w.resolver.update(mallory.signKid, { status: 'revoked' }), restore, 'HEADER:SENDER_REVOKED');
-    run(() => w.resolver.update(mallory.signKid, { status: 'retiring', retiredAtMs: START_MS - 600_000 }), restore, 'HEADER:SENDER_REVOKED');
-    run(() => w.resolver.update(mallory.signKid, { status: 'retiring', retiredAtMs: START_MS - 60_000 }), restore, 'success');
-    run(() => w.resolver.update(mallory.signKid, { validFromMs: START_MS + 1 }), restore, 'HEADER:SENDER_NOT_VALID');
-    run(() => w.resolver.update(mallory.signKid, { validUntilMs: START_MS - 1 }), restore, 'HEADER:SENDER_NOT_VALID');
-    run(() => w.resolver.update(mallory.signKid, { sendTopics: new Set([OTHER_TOPIC]) } as never), restore, 'HEADER:SENDER_NOT_ALLOWED');
+    run(
+      () => w.resolver.update(mallory.signKid, { status: 'revoked' }),
+      restore,
+      'HEADER:SENDER_REVOKED',
+    );
+    run(
+      () =>
+        w.resolver.update(mallory.signKid, { status: 'retiring', retiredAtMs: START_MS - 600_000 }),
+      restore,
+      'HEADER:SENDER_REVOKED',
+    );
+    run(
+      () =>
+        w.resolver.update(mallory.signKid, { status: 'retiring', retiredAtMs: START_MS - 60_000 }),
+      restore,
+      'success',
+    );
+    run(
+      () => w.resolver.update(mallory.signKid, { validFromMs: START_MS + 1 }),
+      restore,
+      'HEADER:SENDER_NOT_VALID',
+    );
+    run(
+      () => w.resolver.update(mallory.signKid, { validUntilMs: START_MS - 1 }),
+      restore,
+      'HEADER:SENDER_NOT_VALID',
+    );
+    run(
+      () => w.resolver.update(mallory.signKid, { sendTopics: new Set([OTHER_TOPIC]) } as never),
+      restore,
+      'HEADER:SENDER_NOT_ALLOWED',
+    );
     const bobRecv = w.resolver.receivers.get(Buffer.from(w.id('bob').boxKid).toString('hex'))!;
     run(
-      () => w.resolver.receivers.set(Buffer.from(w.id('bob').boxKid).toString('hex'), { ...bobRecv, topics: new Set() }),
+      () =>
+        w.resolver.receivers.set(Buffer.from(w.id('bob').boxKid).toString('hex'), {
+          ...bobRecv,
+          topics: new Set(),
+        }),
       () => w.resolver.receivers.set(Buffer.from(w.id('bob').boxKid).toString('hex'), bobRecv),
       'HEADER:RECIPIENT_NOT_ALLOWED',
     );
@@ -243,8 +386,22 @@ describe.each(PROVIDER_NAMES)('adversarial inputs (%s)', (providerName) => {
   it('a sender revoked mid-session: its next record is refused (cached session re-checked on epoch change)', () => {
     const s = w.session('carol', ['bob']);
     const bob = w.opener('bob');
-    const m1 = s.seal({ partition: 0, seq: 0, key: null, schemaFp: SCHEMA_FP, contentType: '', payload: new Uint8Array(1) }).value;
-    const m2 = s.seal({ partition: 0, seq: 1, key: null, schemaFp: SCHEMA_FP, contentType: '', payload: new Uint8Array(1) }).value;
+    const m1 = s.seal({
+      partition: 0,
+      seq: 0,
+      key: null,
+      schemaFp: SCHEMA_FP,
+      contentType: '',
+      payload: new Uint8Array(1),
+    }).value;
+    const m2 = s.seal({
+      partition: 0,
+      seq: 1,
+      key: null,
+      schemaFp: SCHEMA_FP,
+      contentType: '',
+      payload: new Uint8Array(1),
+    }).value;
     expect(outcomeOf(() => bob.open(m1, ctx0))).toBe('success');
     const carol = w.id('carol');
     const hexKid = Buffer.from(carol.signKid).toString('hex');
@@ -268,11 +425,18 @@ describe.each(PROVIDER_NAMES)('adversarial inputs (%s)', (providerName) => {
     w.clock.advance(w.policy.horizonMs + 1);
     expect(openAs('bob', old)).toBe('STALE:HEADER_EXPIRED');
     w.clock.set(START_MS);
-    expect(openAs('bob', seal('alice', ['bob'], { lifetimeMs: w.policy.maxSessionLifetimeMs + 1 }))).toBe('HEADER:BAD_SESSION_LIMITS');
-    expect(openAs('bob', seal('alice', ['bob'], {}, { createdAtMs: START_MS - w.policy.skewMs - 1 }))).toBe('MESSAGE:CREATED_OUTSIDE_SESSION');
-    expect(openAs('bob', seal('alice', ['bob'], {}, { createdAtMs: START_MS + 3_600_000 + w.policy.skewMs + 1 }))).toBe(
-      'MESSAGE:CREATED_OUTSIDE_SESSION',
-    );
+    expect(
+      openAs('bob', seal('alice', ['bob'], { lifetimeMs: w.policy.maxSessionLifetimeMs + 1 })),
+    ).toBe('HEADER:BAD_SESSION_LIMITS');
+    expect(
+      openAs('bob', seal('alice', ['bob'], {}, { createdAtMs: START_MS - w.policy.skewMs - 1 })),
+    ).toBe('MESSAGE:CREATED_OUTSIDE_SESSION');
+    expect(
+      openAs(
+        'bob',
+        seal('alice', ['bob'], {}, { createdAtMs: START_MS + 3_600_000 + w.policy.skewMs + 1 }),
+      ),
+    ).toBe('MESSAGE:CREATED_OUTSIDE_SESSION');
     const aged = seal('alice', ['bob']);
     w.clock.advance(10_000);
     const opener = new EnvelopeOpener({
@@ -296,50 +460,97 @@ describe.each(PROVIDER_NAMES)('adversarial inputs (%s)', (providerName) => {
     const kMsg = kdf(p, box.seed, KDF_ID_MESSAGE_KEY);
     const macs = new Map([[0, box.macKey]]);
     const c = { partition: 0, seq: 1, key: null };
-    const craft = (padded: Uint8Array) => reencode(env, craftMessage(p, { sessionHash, kMsg, kids: env.header.kids }, macs, c, padded, env.tags));
+    const craft = (padded: Uint8Array) =>
+      reencode(
+        env,
+        craftMessage(p, { sessionHash, kMsg, kids: env.header.kids }, macs, c, padded, env.tags),
+      );
     const b = body(START_MS, new Uint8Array([5]));
-    const sig = p.signDetached(messageSignatureInput(p, sessionHash, c, b), w.id('alice').sign.secretKey);
+    const sig = p.signDetached(
+      messageSignatureInput(p, sessionHash, c, b),
+      w.id('alice').sign.secretKey,
+    );
     expect(openAs('bob', craft(pad(Uint8Array.of(...b, ...sig))))).toBe('success');
     expect(openAs('bob', craft(Uint8Array.of(...b, ...sig, 0, 0)))).toBe('MESSAGE:BAD_PADDING');
     expect(openAs('bob', craft(new Uint8Array(32)))).toBe('MESSAGE:BAD_PADDING');
     const badSig = sig.slice();
     badSig[0]! ^= 1;
-    expect(openAs('bob', craft(pad(Uint8Array.of(...b, ...badSig))))).toBe('MESSAGE:BAD_MESSAGE_SIGNATURE');
+    expect(openAs('bob', craft(pad(Uint8Array.of(...b, ...badSig))))).toBe(
+      'MESSAGE:BAD_MESSAGE_SIGNATURE',
+    );
     // Signed by bob (a co-recipient's key) instead of alice.
     const bobSig = p.signDetached(messageSignatureInput(p, sessionHash, c, b), bob.sign.secretKey);
-    expect(openAs('bob', craft(pad(Uint8Array.of(...b, ...bobSig))))).toBe('MESSAGE:BAD_MESSAGE_SIGNATURE');
+    expect(openAs('bob', craft(pad(Uint8Array.of(...b, ...bobSig))))).toBe(
+      'MESSAGE:BAD_MESSAGE_SIGNATURE',
+    );
     expect(openAs('bob', craft(pad(new Uint8Array(10))))).toBe('MESSAGE:BAD_BODY');
-    for (const broken of [b.slice(0, b.length - 1), Uint8Array.of(...b, 0), Uint8Array.of(2, ...b.subarray(1))]) {
-      const s2 = p.signDetached(messageSignatureInput(p, sessionHash, c, broken), w.id('alice').sign.secretKey);
+    for (const broken of [
+      b.slice(0, b.length - 1),
+      Uint8Array.of(...b, 0),
+      Uint8Array.of(2, ...b.subarray(1)),
+    ]) {
+      const s2 = p.signDetached(
+        messageSignatureInput(p, sessionHash, c, broken),
+        w.id('alice').sign.secretKey,
+      );
       expect(openAs('bob', craft(pad(Uint8Array.of(...broken, ...s2))))).toBe('MESSAGE:BAD_BODY');
     }
     // Invalid UTF-8 content type.
     const badCt = body(START_MS, new Uint8Array(0), Uint8Array.of(0xff));
-    const s3 = p.signDetached(messageSignatureInput(p, sessionHash, c, badCt), w.id('alice').sign.secretKey);
+    const s3 = p.signDetached(
+      messageSignatureInput(p, sessionHash, c, badCt),
+      w.id('alice').sign.secretKey,
+    );
     expect(openAs('bob', craft(pad(Uint8Array.of(...badCt, ...s3))))).toBe('MESSAGE:BAD_BODY');
     // Unknown header flags, validly signed by the sender.
     const { priv } = readPrivate(p, env.header, box.seed);
-    const flagged = resignHeader(p, env.header, { seed: box.seed, senderKid: box.senderKid, signSecretKey: w.id('alice').sign.secretKey, priv: { ...priv, flags: 0x03 } });
+    const flagged = resignHeader(p, env.header, {
+      seed: box.seed,
+      senderKid: box.senderKid,
+      signSecretKey: w.id('alice').sign.secretKey,
+      priv: { ...priv, flags: 0x03 },
+    });
     expect(openAs('bob', reencode(env, { header: flagged.header }))).toBe('HEADER:BAD_FLAGS');
-    const zeroMax = resignHeader(p, env.header, { seed: box.seed, senderKid: box.senderKid, signSecretKey: w.id('alice').sign.secretKey, priv: { ...priv, maxMessages: 0 } });
-    expect(openAs('bob', reencode(env, { header: zeroMax.header }))).toBe('HEADER:BAD_SESSION_LIMITS');
+    const zeroMax = resignHeader(p, env.header, {
+      seed: box.seed,
+      senderKid: box.senderKid,
+      signSecretKey: w.id('alice').sign.secretKey,
+      priv: { ...priv, maxMessages: 0 },
+    });
+    expect(openAs('bob', reencode(env, { header: zeroMax.header }))).toBe(
+      'HEADER:BAD_SESSION_LIMITS',
+    );
     const backwards = resignHeader(p, env.header, {
       seed: box.seed,
       senderKid: box.senderKid,
       signSecretKey: w.id('alice').sign.secretKey,
       priv: { ...priv, expiresAtMs: priv.createdAtMs - 1 },
     });
-    expect(openAs('bob', reencode(env, { header: backwards.header }))).toBe('HEADER:BAD_HEADER_TIMES');
+    expect(openAs('bob', reencode(env, { header: backwards.header }))).toBe(
+      'HEADER:BAD_HEADER_TIMES',
+    );
   });
 
   it('a per-message signature is hidden: it does not appear in the record, and the record carries no sender kid', () => {
     const s = w.session('alice', ['bob'], { signEveryMessage: true });
     const messageId = new Uint8Array(16).fill(9);
     const payload = new Uint8Array([1, 2, 3]);
-    const value = s.seal({ partition: 0, seq: 4, key: null, schemaFp: SCHEMA_FP, contentType: '', payload, messageId, createdAtMs: START_MS }).value;
+    const value = s.seal({
+      partition: 0,
+      seq: 4,
+      key: null,
+      schemaFp: SCHEMA_FP,
+      contentType: '',
+      payload,
+      messageId,
+      createdAtMs: START_MS,
+    }).value;
     const b = new Uint8Array(bodyLength(0, 3));
     writeBody(b, 0, messageId, START_MS, 0, SCHEMA_FP, new Uint8Array(0), payload);
-    const sig = p.signDetached(messageSignatureInput(p, s.sessionHash, { partition: 0, seq: 4, key: null }, b), w.id('alice').sign.secretKey);
+    const sig = p.signDetached(
+      messageSignatureInput(p, s.sessionHash, { partition: 0, seq: 4, key: null }, b),
+      w.id('alice').sign.secretKey,
+    );
     const hay = Buffer.from(value);
     expect(hay.indexOf(Buffer.from(sig))).toBe(-1);
     expect(hay.indexOf(Buffer.from(w.id('alice').signKid))).toBe(-1);
@@ -352,11 +563,24 @@ describe.each(PROVIDER_NAMES)('adversarial inputs (%s)', (providerName) => {
   it('wrong envelope schema id, 16-byte commitment and too many recipients through the opener: MALFORMED', () => {
     const value = seal('alice', ['bob']);
     const env = decodeEnvelope(value, w.limits);
-    expect(outcomeOf(() => w.opener('bob').open(encodeEnvelope(SCHEMA_ID + 1, env), ctx0))).toBe('MALFORMED:WRONG_SCHEMA_ID');
-    expect(openAs('bob', reencode(env, { header: { ...env.header, commit: env.header.commit.subarray(0, 16) } }))).toMatch(/^MALFORMED:/);
-    const kids = Array.from({ length: 17 }, (_, i) => Uint8Array.from({ length: 16 }, () => i));
-    expect(openAs('bob', reencode(env, { header: { ...env.header, kids, boxes: kids.map(() => new Uint8Array(128)) }, tags: kids }))).toBe(
-      'MALFORMED:TOO_MANY_RECIPIENTS',
+    expect(outcomeOf(() => w.opener('bob').open(encodeEnvelope(SCHEMA_ID + 1, env), ctx0))).toBe(
+      'MALFORMED:WRONG_SCHEMA_ID',
     );
+    expect(
+      openAs(
+        'bob',
+        reencode(env, { header: { ...env.header, commit: env.header.commit.subarray(0, 16) } }),
+      ),
+    ).toMatch(/^MALFORMED:/);
+    const kids = Array.from({ length: 17 }, (_, i) => Uint8Array.from({ length: 16 }, () => i));
+    expect(
+      openAs(
+        'bob',
+        reencode(env, {
+          header: { ...env.header, kids, boxes: kids.map(() => new Uint8Array(128)) },
+          tags: kids,
+        }),
+      ),
+    ).toBe('MALFORMED:TOO_MANY_RECIPIENTS');
   });
 });

@@ -1,6 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CryptoProvider } from '../../../src/crypto/provider.js';
-import { hash128, hash256, kdf, keyBinding, kid, label, LABELS, mac16, schemaFingerprint } from '../../../src/envelope/index.js';
+import {
+  hash128,
+  hash256,
+  kdf,
+  keyBinding,
+  kid,
+  label,
+  LABELS,
+  mac16,
+  schemaFingerprint,
+} from '../../../src/envelope/index.js';
 import { loadProvider, PROVIDER_NAMES } from './support/providers.js';
 
 const ascii = (s: string) => Uint8Array.from(Buffer.from(s, 'latin1'));

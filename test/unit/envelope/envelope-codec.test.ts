@@ -14,7 +14,11 @@ import { outcomeOf } from './support/outcome.js';
 import { loadProvider } from './support/providers.js';
 import { makeWorld, SCHEMA_FP, SCHEMA_ID, type World } from './support/world.js';
 
-const schema = avro.Type.forSchema(JSON.parse(readFileSync(new URL('../../../schemas/envelope.avsc', import.meta.url), 'utf8')) as avro.Schema);
+const schema = avro.Type.forSchema(
+  JSON.parse(
+    readFileSync(new URL('../../../schemas/envelope.avsc', import.meta.url), 'utf8'),
+  ) as avro.Schema,
+);
 
 interface AvscEnvelope {
   header: {
@@ -33,7 +37,11 @@ interface AvscEnvelope {
   tags: Buffer[];
 }
 
-const frame = (avroBytes: Uint8Array, id = SCHEMA_ID) => Buffer.concat([Buffer.from([0, id >>> 24, (id >>> 16) & 255, (id >>> 8) & 255, id & 255]), avroBytes]);
+const frame = (avroBytes: Uint8Array, id = SCHEMA_ID) =>
+  Buffer.concat([
+    Buffer.from([0, id >>> 24, (id >>> 16) & 255, (id >>> 8) & 255, id & 255]),
+    avroBytes,
+  ]);
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 function decodeOutcome(w: World, bytes: Uint8Array): string {
@@ -52,13 +60,22 @@ describe('envelope codec (strict Avro for schemas/envelope.avsc)', () => {
     p = await loadProvider('sodium-native');
     w = makeWorld(p, ['alice', 'bob', 'carol']);
     const s = w.session('alice', ['bob', 'carol']);
-    sample = s.seal({ partition: 0, seq: 300, key: null, schemaFp: SCHEMA_FP, contentType: 'x', payload: p.randomBytes(40) }).value;
+    sample = s.seal({
+      partition: 0,
+      seq: 300,
+      key: null,
+      schemaFp: SCHEMA_FP,
+      contentType: 'x',
+      payload: p.randomBytes(40),
+    }).value;
     s.close();
     fields = decodeEnvelope(sample, w.limits);
   });
 
-  const rebuild = (change: (f: { header: SessionHeaderFields } & Omit<EnvelopeFields, 'header'>) => EnvelopeFields, id = SCHEMA_ID) =>
-    encodeEnvelope(id, change({ ...fields, header: { ...fields.header } }));
+  const rebuild = (
+    change: (f: { header: SessionHeaderFields } & Omit<EnvelopeFields, 'header'>) => EnvelopeFields,
+    id = SCHEMA_ID,
+  ) => encodeEnvelope(id, change({ ...fields, header: { ...fields.header } }));
 
   it('avsc decodes our bytes to the same values and encodes the same bytes', () => {
     const v = schema.fromBuffer(Buffer.from(sample.subarray(5))) as AvscEnvelope;
@@ -116,7 +133,10 @@ describe('envelope codec (strict Avro for schemas/envelope.avsc)', () => {
                 namespace: Buffer.from(env.header.namespace),
                 commit: Buffer.from(env.header.commit),
                 private: Buffer.from(env.header.private),
-                slots: kids.map((kid, i) => ({ kid: Buffer.from(kid), box: Buffer.from(env.header.boxes[i]!) })),
+                slots: kids.map((kid, i) => ({
+                  kid: Buffer.from(kid),
+                  box: Buffer.from(env.header.boxes[i]!),
+                })),
               },
               seq,
               nonce: Buffer.from(env.nonce),
@@ -126,7 +146,12 @@ describe('envelope codec (strict Avro for schemas/envelope.avsc)', () => {
           );
           if (hex(ours) !== hex(theirs)) return false;
           const d = decodeEnvelope(ours, w.limits);
-          return d.seq === seq && d.header.topic === topic && d.header.kids.length === n && d.ct.length === ctLen;
+          return (
+            d.seq === seq &&
+            d.header.topic === topic &&
+            d.header.kids.length === n &&
+            d.ct.length === ctLen
+          );
         },
       ),
       { numRuns: 200 },
@@ -138,7 +163,9 @@ describe('envelope codec (strict Avro for schemas/envelope.avsc)', () => {
     const m = sample.slice();
     m[0] = 1;
     expect(decodeOutcome(w, m)).toBe('MALFORMED:BAD_MAGIC');
-    expect(decodeOutcome(w, encodeEnvelope(SCHEMA_ID + 1, fields))).toBe('MALFORMED:WRONG_SCHEMA_ID');
+    expect(decodeOutcome(w, encodeEnvelope(SCHEMA_ID + 1, fields))).toBe(
+      'MALFORMED:WRONG_SCHEMA_ID',
+    );
     expect(decodeOutcome(w, Uint8Array.of(...sample, 0))).toBe('MALFORMED:TRAILING_BYTES');
   });
 
@@ -146,14 +173,27 @@ describe('envelope codec (strict Avro for schemas/envelope.avsc)', () => {
     // seq 300 = zigzag 600 = 0xd8 0x04; a non-minimal form: 0xd8 0x84 0x00.
     const at = 5 + encodeHeaderLength();
     expect([sample[at], sample[at + 1]]).toEqual([0xd8, 0x04]);
-    const bad = Buffer.concat([sample.subarray(0, at), Buffer.from([0xd8, 0x84, 0x00]), sample.subarray(at + 2)]);
+    const bad = Buffer.concat([
+      sample.subarray(0, at),
+      Buffer.from([0xd8, 0x84, 0x00]),
+      sample.subarray(at + 2),
+    ]);
     expect((schema.fromBuffer(bad.subarray(5)) as AvscEnvelope).seq).toBe(300);
     expect(decodeOutcome(w, bad)).toBe('MALFORMED:NON_CANONICAL');
     // version 1 as 0x82 0x00.
-    const badVersion = Buffer.concat([sample.subarray(0, 5), Buffer.from([0x82, 0x00]), sample.subarray(6)]);
+    const badVersion = Buffer.concat([
+      sample.subarray(0, 5),
+      Buffer.from([0x82, 0x00]),
+      sample.subarray(6),
+    ]);
     expect(decodeOutcome(w, badVersion)).toBe('MALFORMED:NON_CANONICAL');
     // An 11-byte varint.
-    const tooLong = Buffer.concat([sample.subarray(0, at), Buffer.alloc(10, 0xff), Buffer.from([1]), sample.subarray(at + 2)]);
+    const tooLong = Buffer.concat([
+      sample.subarray(0, at),
+      Buffer.alloc(10, 0xff),
+      Buffer.from([1]),
+      sample.subarray(at + 2),
+    ]);
     expect(decodeOutcome(w, tooLong)).toBe('MALFORMED:NON_CANONICAL');
   });
 
@@ -165,39 +205,88 @@ describe('envelope codec (strict Avro for schemas/envelope.avsc)', () => {
     // Tags written as two blocks [1 tag][1 tag] instead of one [2 tags].
     const tagsAt = sample.length - 1 - 32 - 1;
     expect(sample[tagsAt]).toBe(4); // zigzag 2
-    const twoBlocks = Buffer.concat([sample.subarray(0, tagsAt), Buffer.from([2]), sample.subarray(tagsAt + 1, tagsAt + 17), Buffer.from([2]), sample.subarray(tagsAt + 17)]);
+    const twoBlocks = Buffer.concat([
+      sample.subarray(0, tagsAt),
+      Buffer.from([2]),
+      sample.subarray(tagsAt + 1, tagsAt + 17),
+      Buffer.from([2]),
+      sample.subarray(tagsAt + 17),
+    ]);
     expect((schema.fromBuffer(twoBlocks.subarray(5)) as AvscEnvelope).tags.length).toBe(2);
     expect(decodeOutcome(w, twoBlocks)).toBe('MALFORMED:TAG_COUNT'); // the first block must hold all n
     // The full block then an extra non-empty block before the terminator.
-    const extraBlock = Buffer.concat([sample.subarray(0, sample.length - 1), Buffer.from([2]), sample.subarray(tagsAt + 1, tagsAt + 17), Buffer.from([0])]);
+    const extraBlock = Buffer.concat([
+      sample.subarray(0, sample.length - 1),
+      Buffer.from([2]),
+      sample.subarray(tagsAt + 1, tagsAt + 17),
+      Buffer.from([0]),
+    ]);
     expect((schema.fromBuffer(extraBlock.subarray(5)) as AvscEnvelope).tags.length).toBe(3);
     expect(decodeOutcome(w, extraBlock)).toBe('MALFORMED:NON_CANONICAL');
     // The same on the slots array: an extra slot block after the 2 slots.
     const hdr = decodeEnvelope(sample, w.limits).headerBytes;
     const slotsEnd = 5 + hdr.length - 32 - 117 - 1;
     expect(sample[slotsEnd]).toBe(0);
-    const extraSlot = Buffer.concat([sample.subarray(0, slotsEnd), Buffer.from([2]), sample.subarray(slotsEnd - 144, slotsEnd), sample.subarray(slotsEnd)]);
+    const extraSlot = Buffer.concat([
+      sample.subarray(0, slotsEnd),
+      Buffer.from([2]),
+      sample.subarray(slotsEnd - 144, slotsEnd),
+      sample.subarray(slotsEnd),
+    ]);
     expect((schema.fromBuffer(extraSlot.subarray(5)) as AvscEnvelope).header.slots.length).toBe(3);
     expect(decodeOutcome(w, extraSlot)).toBe('MALFORMED:NON_CANONICAL');
     // A negative count followed by the block's byte size (legal Avro).
-    const sized = Buffer.concat([sample.subarray(0, tagsAt), Buffer.from([3, 64]), sample.subarray(tagsAt + 1)]);
+    const sized = Buffer.concat([
+      sample.subarray(0, tagsAt),
+      Buffer.from([3, 64]),
+      sample.subarray(tagsAt + 1),
+    ]);
     expect((schema.fromBuffer(sized.subarray(5)) as AvscEnvelope).tags.length).toBe(2);
     expect(decodeOutcome(w, sized)).toBe('MALFORMED:NON_CANONICAL');
-    expect(decodeOutcome(w, rebuild((f) => ({ ...f, tags: f.tags.slice(0, 1) })))).toBe('MALFORMED:TAG_COUNT');
-    expect(decodeOutcome(w, rebuild((f) => ({ ...f, tags: [...f.tags, f.tags[0]!] })))).toBe('MALFORMED:TAG_COUNT');
-    expect(decodeOutcome(w, rebuild((f) => ({ ...f, header: { ...f.header, kids: [], boxes: [] }, tags: [] })))).toBe('MALFORMED:NO_RECIPIENTS');
+    expect(
+      decodeOutcome(
+        w,
+        rebuild((f) => ({ ...f, tags: f.tags.slice(0, 1) })),
+      ),
+    ).toBe('MALFORMED:TAG_COUNT');
+    expect(
+      decodeOutcome(
+        w,
+        rebuild((f) => ({ ...f, tags: [...f.tags, f.tags[0]!] })),
+      ),
+    ).toBe('MALFORMED:TAG_COUNT');
+    expect(
+      decodeOutcome(
+        w,
+        rebuild((f) => ({ ...f, header: { ...f.header, kids: [], boxes: [] }, tags: [] })),
+      ),
+    ).toBe('MALFORMED:NO_RECIPIENTS');
     const many = Array.from({ length: 17 }, (_, i) => Uint8Array.from({ length: 16 }, () => i));
     expect(
-      decodeOutcome(w, rebuild((f) => ({ ...f, header: { ...f.header, kids: many, boxes: many.map(() => new Uint8Array(128)) }, tags: many })))
+      decodeOutcome(
+        w,
+        rebuild((f) => ({
+          ...f,
+          header: { ...f.header, kids: many, boxes: many.map(() => new Uint8Array(128)) },
+          tags: many,
+        })),
+      ),
     ).toBe('MALFORMED:TOO_MANY_RECIPIENTS');
     // Huge declared counts are refused before allocating.
-    const hugeCount = Buffer.concat([sample.subarray(0, tagsAt), Buffer.from([0xfe, 0xff, 0xff, 0xff, 0x0f]), sample.subarray(tagsAt + 1)]);
+    const hugeCount = Buffer.concat([
+      sample.subarray(0, tagsAt),
+      Buffer.from([0xfe, 0xff, 0xff, 0xff, 0x0f]),
+      sample.subarray(tagsAt + 1),
+    ]);
     expect(decodeOutcome(w, hugeCount)).toBe('MALFORMED:TAG_COUNT');
   });
 
   it('kids must be strictly ascending', () => {
     const [a, b] = fields.header.kids;
-    const swapped = rebuild((f) => ({ ...f, header: { ...f.header, kids: [b!, a!], boxes: [...f.header.boxes].reverse() } }));
+    const swapped = rebuild((f) => ({
+      ...f,
+      header: { ...f.header, kids: [b!, a!], boxes: [...f.header.boxes].reverse() },
+    }));
     expect(decodeOutcome(w, swapped)).toBe('MALFORMED:KIDS_NOT_ASCENDING');
     const dup = rebuild((f) => ({ ...f, header: { ...f.header, kids: [a!, a!] } }));
     expect(decodeOutcome(w, dup)).toBe('MALFORMED:KIDS_NOT_ASCENDING');
@@ -213,23 +302,78 @@ describe('envelope codec (strict Avro for schemas/envelope.avsc)', () => {
   });
 
   it('namespace, topic, seq, lengths and fixed sizes', () => {
-    expect(decodeOutcome(w, rebuild((f) => ({ ...f, header: { ...f.header, namespace: new Uint8Array(16) } })))).toBe('MALFORMED:WRONG_NAMESPACE');
-    expect(decodeOutcome(w, rebuild((f) => ({ ...f, header: { ...f.header, topic: '' } })))).toBe('MALFORMED:BAD_TOPIC');
-    expect(decodeOutcome(w, rebuild((f) => ({ ...f, header: { ...f.header, topic: 'a'.repeat(250) } })))).toBe('MALFORMED:BAD_TOPIC');
-    expect(decodeOutcome(w, rebuild((f) => ({ ...f, header: { ...f.header, topic: 'a b' } })))).toBe('MALFORMED:BAD_TOPIC');
-    expect(decodeOutcome(w, rebuild((f) => ({ ...f, seq: -1 })))).toBe('MALFORMED:BAD_SEQ');
-    expect(decodeOutcome(w, rebuild((f) => ({ ...f, seq: 2 ** 53 })))).toBe('MALFORMED:BAD_SEQ');
-    expect(decodeOutcome(w, rebuild((f) => ({ ...f, ct: new Uint8Array(16) })))).toBe('MALFORMED:BAD_LENGTH');
+    expect(
+      decodeOutcome(
+        w,
+        rebuild((f) => ({ ...f, header: { ...f.header, namespace: new Uint8Array(16) } })),
+      ),
+    ).toBe('MALFORMED:WRONG_NAMESPACE');
+    expect(
+      decodeOutcome(
+        w,
+        rebuild((f) => ({ ...f, header: { ...f.header, topic: '' } })),
+      ),
+    ).toBe('MALFORMED:BAD_TOPIC');
+    expect(
+      decodeOutcome(
+        w,
+        rebuild((f) => ({ ...f, header: { ...f.header, topic: 'a'.repeat(250) } })),
+      ),
+    ).toBe('MALFORMED:BAD_TOPIC');
+    expect(
+      decodeOutcome(
+        w,
+        rebuild((f) => ({ ...f, header: { ...f.header, topic: 'a b' } })),
+      ),
+    ).toBe('MALFORMED:BAD_TOPIC');
+    expect(
+      decodeOutcome(
+        w,
+        rebuild((f) => ({ ...f, seq: -1 })),
+      ),
+    ).toBe('MALFORMED:BAD_SEQ');
+    expect(
+      decodeOutcome(
+        w,
+        rebuild((f) => ({ ...f, seq: 2 ** 53 })),
+      ),
+    ).toBe('MALFORMED:BAD_SEQ');
+    expect(
+      decodeOutcome(
+        w,
+        rebuild((f) => ({ ...f, ct: new Uint8Array(16) })),
+      ),
+    ).toBe('MALFORMED:BAD_LENGTH');
     // A 16-byte commitment (the wrong fixed size shifts every later field: refused).
-    expect(decodeOutcome(w, rebuild((f) => ({ ...f, header: { ...f.header, commit: f.header.commit.subarray(0, 16) } })))).toMatch(/^MALFORMED:/);
-    expect(decodeOutcome(w, rebuild((f) => ({ ...f, nonce: f.nonce.subarray(0, 12) })))).toMatch(/^MALFORMED:/);
+    expect(
+      decodeOutcome(
+        w,
+        rebuild((f) => ({
+          ...f,
+          header: { ...f.header, commit: f.header.commit.subarray(0, 16) },
+        })),
+      ),
+    ).toMatch(/^MALFORMED:/);
+    expect(
+      decodeOutcome(
+        w,
+        rebuild((f) => ({ ...f, nonce: f.nonce.subarray(0, 12) })),
+      ),
+    ).toMatch(/^MALFORMED:/);
     const small = { ...w.limits, maxCiphertextBytes: 50 };
-    expect(outcomeOf(() => (decodeEnvelope(sample, small), { kind: 'delivered' }))).toBe('MALFORMED:CIPHERTEXT_TOO_LARGE');
-    expect(outcomeOf(() => (decodeEnvelope(sample, { ...w.limits, maxRecipients: 1 }), { kind: 'delivered' }))).toBe('MALFORMED:TOO_MANY_RECIPIENTS');
+    expect(outcomeOf(() => (decodeEnvelope(sample, small), { kind: 'delivered' }))).toBe(
+      'MALFORMED:CIPHERTEXT_TOO_LARGE',
+    );
+    expect(
+      outcomeOf(
+        () => (decodeEnvelope(sample, { ...w.limits, maxRecipients: 1 }), { kind: 'delivered' }),
+      ),
+    ).toBe('MALFORMED:TOO_MANY_RECIPIENTS');
   });
 
   it('truncation at every byte and appended bytes: MALFORMED, never anything else', () => {
-    for (let i = 0; i < sample.length; i++) expect(decodeOutcome(w, sample.subarray(0, i))).toMatch(/^MALFORMED:/);
+    for (let i = 0; i < sample.length; i++)
+      expect(decodeOutcome(w, sample.subarray(0, i))).toMatch(/^MALFORMED:/);
     for (const extra of [[0], [1, 2, 3], Array.from({ length: 100 }, () => 0xff)]) {
       expect(decodeOutcome(w, Uint8Array.of(...sample, ...extra))).toMatch(/^MALFORMED:/);
     }

@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CryptoProvider } from '../../../src/crypto/provider.js';
-import { decoderOnMutations, decoderOnRandomBytes, type FuzzTarget, makeFuzzTarget, openerOnMutations } from './support/fuzz-properties.js';
+import {
+  decoderOnMutations,
+  decoderOnRandomBytes,
+  type FuzzTarget,
+  makeFuzzTarget,
+  openerOnMutations,
+} from './support/fuzz-properties.js';
 import { loadProvider } from './support/providers.js';
 
 // ≥ 50k cases in the normal run (fuzz-lite); `npm run fuzz` runs 1M+ with the same properties.

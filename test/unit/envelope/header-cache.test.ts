@@ -1,6 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CryptoProvider } from '../../../src/crypto/provider.js';
-import { decodeEnvelope, findSlot, HeaderCache, isCacheableRejection, openSessionHeader } from '../../../src/envelope/index.js';
+import {
+  decodeEnvelope,
+  findSlot,
+  HeaderCache,
+  isCacheableRejection,
+  openSessionHeader,
+} from '../../../src/envelope/index.js';
 import { codeOf } from './support/outcome.js';
 import { loadProvider } from './support/providers.js';
 import { makeWorld, SCHEMA_FP, type World } from './support/world.js';
@@ -15,10 +21,21 @@ describe('HeaderCache', () => {
 
   const openedSession = (maxMessages: number) => {
     const s = w.session('alice', ['bob'], { maxMessages });
-    const value = s.seal({ partition: 0, seq: 0, key: null, schemaFp: SCHEMA_FP, contentType: '', payload: new Uint8Array(1) }).value;
+    const value = s.seal({
+      partition: 0,
+      seq: 0,
+      key: null,
+      schemaFp: SCHEMA_FP,
+      contentType: '',
+      payload: new Uint8Array(1),
+    }).value;
     s.close();
     const env = decodeEnvelope(value, w.limits);
-    const session = openSessionHeader({ provider: p, clock: w.clock, policy: w.policy, resolver: w.resolver }, env.header, findSlot(env.header, [w.recipientKey('bob')])!);
+    const session = openSessionHeader(
+      { provider: p, clock: w.clock, policy: w.policy, resolver: w.resolver },
+      env.header,
+      findSlot(env.header, [w.recipientKey('bob')])!,
+    );
     return { env, session };
   };
 
@@ -47,7 +64,11 @@ describe('HeaderCache', () => {
     expect(cache.size).toEqual({ sessions: 2, rejected: 0 });
     cache.clear();
     expect(s1.session.closed && s3.session.closed).toBe(true);
-    expect(codeOf(() => s1.session.openMessage(s1.env, { topic: s1.session.topic, partition: 0, key: null }))).toBe('SESSION_CLOSED');
+    expect(
+      codeOf(() =>
+        s1.session.openMessage(s1.env, { topic: s1.session.topic, partition: 0, key: null }),
+      ),
+    ).toBe('SESSION_CLOSED');
     single.session.close();
   });
 

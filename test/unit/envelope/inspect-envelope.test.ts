@@ -16,7 +16,14 @@ describe('inspectEnvelope (structure without pinned schema id, namespace or keys
     p = await loadProvider('sodium-native');
     w = makeWorld(p, ['alice', 'bob', 'carol']);
     const s = w.session('alice', ['bob', 'carol']);
-    sample = s.seal({ partition: 0, seq: 7, key: null, schemaFp: SCHEMA_FP, contentType: 'x', payload: p.randomBytes(40) }).value;
+    sample = s.seal({
+      partition: 0,
+      seq: 7,
+      key: null,
+      schemaFp: SCHEMA_FP,
+      contentType: 'x',
+      payload: p.randomBytes(40),
+    }).value;
     s.close();
   });
 
@@ -75,6 +82,8 @@ describe('inspectEnvelope (structure without pinned schema id, namespace or keys
   });
 
   it('applies the ciphertext limit', () => {
-    expect(() => inspectEnvelope(sample, { maxCiphertextBytes: 20 })).toThrow(/CIPHERTEXT_TOO_LARGE/);
+    expect(() => inspectEnvelope(sample, { maxCiphertextBytes: 20 })).toThrow(
+      /CIPHERTEXT_TOO_LARGE/,
+    );
   });
 });

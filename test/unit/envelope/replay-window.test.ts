@@ -26,7 +26,13 @@ describe('ReplayWindow', () => {
   it('slides: out-of-order inside the window, bits passed over are cleared', () => {
     const w = new ReplayWindow();
     for (const s of [10, 8, 12, 9]) w.mark(s, 0);
-    expect([8, 9, 10, 11, 12].map((s) => w.check(s))).toEqual(['duplicate', 'duplicate', 'duplicate', 'fresh', 'duplicate']);
+    expect([8, 9, 10, 11, 12].map((s) => w.check(s))).toEqual([
+      'duplicate',
+      'duplicate',
+      'duplicate',
+      'fresh',
+      'duplicate',
+    ]);
     // A jump of exactly one window: the old bit positions alias the new range and must read fresh.
     w.mark(12 + REPLAY_WINDOW_BITS, 0);
     expect(w.check(12 + REPLAY_WINDOW_BITS - 1)).toBe('fresh');
@@ -50,7 +56,13 @@ describe('ReplayWindow', () => {
     expect(w.toBytes().length).toBe(18);
     w.mark(102, 20_000);
     expect(w.shrunk).toBe(false);
-    expect([99, 100, 101, 102, 103].map((s) => w.check(s))).toEqual(['duplicate', 'duplicate', 'fresh', 'duplicate', 'fresh']);
+    expect([99, 100, 101, 102, 103].map((s) => w.check(s))).toEqual([
+      'duplicate',
+      'duplicate',
+      'fresh',
+      'duplicate',
+      'fresh',
+    ]);
   });
 
   it('toBytes/fromBytes round-trip and strict validation', () => {
@@ -91,7 +103,8 @@ describe('ReplayWindow', () => {
         let highest = -1;
         for (const s of marks) {
           const v = w.check(s);
-          const expected = s <= highest - REPLAY_WINDOW_BITS ? 'stale' : seen.has(s) ? 'duplicate' : 'fresh';
+          const expected =
+            s <= highest - REPLAY_WINDOW_BITS ? 'stale' : seen.has(s) ? 'duplicate' : 'fresh';
           if (v !== expected) return false;
           if (v === 'fresh') {
             w.mark(s, 0);
@@ -100,7 +113,8 @@ describe('ReplayWindow', () => {
           }
         }
         const r = ReplayWindow.fromBytes(w.toBytes());
-        for (let s = Math.max(0, highest - 1100); s <= highest + 2; s++) if (r.check(s) !== w.check(s)) return false;
+        for (let s = Math.max(0, highest - 1100); s <= highest + 2; s++)
+          if (r.check(s) !== w.check(s)) return false;
         return true;
       }),
       { numRuns: 300 },
@@ -122,7 +136,14 @@ describe.each(PROVIDER_NAMES)('replay through the opener (%s)', (providerName) =
     const windows = new Map<string, ReplayWindow>();
     const hooks = { window: (k: string) => windows.get(k) };
     const ctx = { topic: TOPIC, partition: 0, key: null };
-    const rec = s.seal({ partition: 0, seq: 0, key: null, schemaFp: SCHEMA_FP, contentType: '', payload: new Uint8Array([1]) });
+    const rec = s.seal({
+      partition: 0,
+      seq: 0,
+      key: null,
+      schemaFp: SCHEMA_FP,
+      contentType: '',
+      payload: new Uint8Array([1]),
+    });
     const first = bob.open(rec.value, ctx, hooks);
     expect(first.kind).toBe('delivered');
     // The handler crashed before mark: the redelivered record (same offset) opens again.
@@ -134,16 +155,41 @@ describe.each(PROVIDER_NAMES)('replay through the opener (%s)', (providerName) =
     win.mark(again.message.seq, w.clock.nowMs());
     windows.set(again.message.replayKey, win);
     // The same bytes re-injected (another offset): DUPLICATE, not an error.
-    expect(bob.open(rec.value, ctx, hooks)).toEqual({ kind: 'duplicate', replayKey: again.message.replayKey, seq: 0 });
+    expect(bob.open(rec.value, ctx, hooks)).toEqual({
+      kind: 'duplicate',
+      replayKey: again.message.replayKey,
+      seq: 0,
+    });
     // Far ahead then far behind.
-    const ahead = s.seal({ partition: 0, seq: 5000, key: null, schemaFp: SCHEMA_FP, contentType: '', payload: new Uint8Array(0) });
+    const ahead = s.seal({
+      partition: 0,
+      seq: 5000,
+      key: null,
+      schemaFp: SCHEMA_FP,
+      contentType: '',
+      payload: new Uint8Array(0),
+    });
     const r = bob.open(ahead.value, ctx, hooks);
     expect(r.kind).toBe('delivered');
     win.mark(5000, w.clock.nowMs());
-    const behind = s.seal({ partition: 0, seq: 10, key: null, schemaFp: SCHEMA_FP, contentType: '', payload: new Uint8Array(0) });
+    const behind = s.seal({
+      partition: 0,
+      seq: 10,
+      key: null,
+      schemaFp: SCHEMA_FP,
+      contentType: '',
+      payload: new Uint8Array(0),
+    });
     expect(outcomeOf(() => bob.open(behind.value, ctx, hooks))).toBe('STALE:SEQ_TOO_OLD');
     // Inside the window, never marked: fresh.
-    const inside = s.seal({ partition: 0, seq: 4500, key: null, schemaFp: SCHEMA_FP, contentType: '', payload: new Uint8Array(0) });
+    const inside = s.seal({
+      partition: 0,
+      seq: 4500,
+      key: null,
+      schemaFp: SCHEMA_FP,
+      contentType: '',
+      payload: new Uint8Array(0),
+    });
     expect(bob.open(inside.value, ctx, hooks).kind).toBe('delivered');
     s.close();
   });
@@ -175,10 +221,32 @@ describe.each(PROVIDER_NAMES)('replay through the opener (%s)', (providerName) =
       return r.message;
     };
     for (let seq = 100; seq < 110; seq++) {
-      expect(deliverAndMark(attacker.seal({ partition: 0, seq, key: null, schemaFp: SCHEMA_FP, contentType: '', payload: new Uint8Array(0) }).value).senderIdentity).toBe('mallory');
+      expect(
+        deliverAndMark(
+          attacker.seal({
+            partition: 0,
+            seq,
+            key: null,
+            schemaFp: SCHEMA_FP,
+            contentType: '',
+            payload: new Uint8Array(0),
+          }).value,
+        ).senderIdentity,
+      ).toBe('mallory');
     }
     for (let seq = 0; seq < 10; seq++) {
-      expect(deliverAndMark(victim.seal({ partition: 0, seq, key: null, schemaFp: SCHEMA_FP, contentType: '', payload: new Uint8Array(0) }).value).senderIdentity).toBe('alice');
+      expect(
+        deliverAndMark(
+          victim.seal({
+            partition: 0,
+            seq,
+            key: null,
+            schemaFp: SCHEMA_FP,
+            contentType: '',
+            payload: new Uint8Array(0),
+          }).value,
+        ).senderIdentity,
+      ).toBe('alice');
     }
     expect(windows.size).toBe(2);
     victim.close();

@@ -19,7 +19,11 @@ describe('docs/SPEC.md agrees with the code', () => {
   });
 
   it('has one row per rejection code with the right coarse class', () => {
-    const rows = [...spec.matchAll(/^\| ([A-Z_]+) \| (MALFORMED|CONTEXT|HEADER|MESSAGE|STALE|SCHEMA|PAYLOAD) \|/gm)].map((m) => [m[1], m[2]]);
+    const rows = [
+      ...spec.matchAll(
+        /^\| ([A-Z_]+) \| (MALFORMED|CONTEXT|HEADER|MESSAGE|STALE|SCHEMA|PAYLOAD) \|/gm,
+      ),
+    ].map((m) => [m[1], m[2]]);
     expect(Object.fromEntries(rows)).toEqual(ENVELOPE_ERROR_CLASSES);
     expect(rows.length).toBe(Object.keys(ENVELOPE_ERROR_CLASSES).length);
   });
@@ -27,7 +31,10 @@ describe('docs/SPEC.md agrees with the code', () => {
   it('its worked example is the golden vector file', () => {
     const block = /```sealpost-vector\n([\s\S]*?)```/.exec(spec)?.[1];
     expect(block).toBeDefined();
-    const file = readFileSync(new URL('../../vectors/golden-basic.vector', import.meta.url), 'utf8');
+    const file = readFileSync(
+      new URL('../../vectors/golden-basic.vector', import.meta.url),
+      'utf8',
+    );
     expect(block!.trim()).toBe(file.trim());
   });
 });

@@ -6,13 +6,16 @@ import { loadProvider, PROVIDER_NAMES } from './support/providers.js';
 import { parseVector } from './support/vector-file.js';
 
 const DIR = new URL('../../vectors/', import.meta.url);
-const files = readdirSync(DIR).filter((f) => f.endsWith('.vector')).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.vector'))
+  .sort();
 
 describe('test/vectors', () => {
   it('holds golden envelopes and failures of every coarse class the pure module produces', () => {
     const expects = files.map((f) => parseVector(f, readFileSync(new URL(f, DIR), 'utf8')).expect);
     expect(expects.filter((e) => e === 'success').length).toBeGreaterThanOrEqual(5);
-    for (const cls of ['MALFORMED', 'CONTEXT', 'HEADER', 'STALE', 'MESSAGE']) expect(expects.some((e) => e.startsWith(`${cls}:`))).toBe(true);
+    for (const cls of ['MALFORMED', 'CONTEXT', 'HEADER', 'STALE', 'MESSAGE'])
+      expect(expects.some((e) => e.startsWith(`${cls}:`))).toBe(true);
   });
 });
 
@@ -28,7 +31,9 @@ describe.each(PROVIDER_NAMES)('test/vectors (%s)', (providerName) => {
     expect(outcome).toBe(v.expect);
     if (v.expect === 'success') {
       expect(delivered).toBeDefined();
-      expect(Buffer.from(delivered!.payload).toString('hex')).toBe(Buffer.from(v.payload!).toString('hex'));
+      expect(Buffer.from(delivered!.payload).toString('hex')).toBe(
+        Buffer.from(v.payload!).toString('hex'),
+      );
       expect(delivered!.contentType).toBe(v.contentType);
       expect(delivered!.senderIdentity).toBe(v.sender);
     }

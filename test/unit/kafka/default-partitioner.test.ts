@@ -65,10 +65,14 @@ describe('DefaultPartitioner', () => {
   it('agrees with kafkajs for arbitrary keys (property)', () => {
     const ours = new DefaultPartitioner();
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 1, max: 1000 }), (bytes, n) => {
-        const key = Buffer.from(bytes);
-        return ours.partition('t', key, partitionsOf(n)) === kafkajsPartition(key, n);
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.integer({ min: 1, max: 1000 }),
+        (bytes, n) => {
+          const key = Buffer.from(bytes);
+          return ours.partition('t', key, partitionsOf(n)) === kafkajsPartition(key, n);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -7,7 +7,9 @@ const p1 = { topic: 't', partition: 1 };
 describe('PartitionBackoff', () => {
   it('doubles per consecutive failure up to the cap, per partition', () => {
     const b = new PartitionBackoff({ initialDelayMs: 100, maxDelayMs: 1000 });
-    expect([1, 2, 3, 4, 5, 6].map(() => b.nextDelayMs(p0))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect([1, 2, 3, 4, 5, 6].map(() => b.nextDelayMs(p0))).toEqual([
+      100, 200, 400, 800, 1000, 1000,
+    ]);
     expect(b.nextDelayMs(p1)).toBe(100);
     expect(b.failures(p0)).toBe(6);
   });
@@ -24,7 +26,11 @@ describe('PartitionBackoff', () => {
   it('draws jitter from the injected random source within [delay/2, delay]', () => {
     const draws = [0, 0.5, 0.999];
     let i = 0;
-    const b = new PartitionBackoff({ initialDelayMs: 1000, multiplier: 1, random: () => draws[i++ % draws.length]! });
+    const b = new PartitionBackoff({
+      initialDelayMs: 1000,
+      multiplier: 1,
+      random: () => draws[i++ % draws.length]!,
+    });
     expect([b.nextDelayMs(p0), b.nextDelayMs(p0), b.nextDelayMs(p0)]).toEqual([500, 750, 1000]);
   });
 

@@ -7,7 +7,12 @@ import { TransportError } from '../../../src/kafka/transport-error.js';
 // The broker error objects kafkajs builds from wire error codes (not exported from its index).
 const require = createRequire(import.meta.url);
 const { createErrorFromCode } = require('kafkajs/src/protocol/error.js') as {
-  createErrorFromCode: (code: number) => { type: string; retriable: boolean; message: string; code: number };
+  createErrorFromCode: (code: number) => {
+    type: string;
+    retriable: boolean;
+    message: string;
+    code: number;
+  };
 };
 const protocolError = (code: number) =>
   new kafkajs.KafkaJSProtocolError(createErrorFromCode(code) as unknown as Error);
@@ -15,9 +20,14 @@ const protocolError = (code: number) =>
 describe('toTransportError (kafkajs -> TransportError)', () => {
   it('maps connection-level failures to a retriable BROKER_UNAVAILABLE', () => {
     for (const err of [
-      new kafkajs.KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:1', { broker: '127.0.0.1:1', code: 'ECONNREFUSED' }),
+      new kafkajs.KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:1', {
+        broker: '127.0.0.1:1',
+        code: 'ECONNREFUSED',
+      }),
       new kafkajs.KafkaJSRequestTimeoutError('Request Metadata(key: 3, version: 6) timed out'),
-      new (kafkajs.KafkaJSBrokerNotFound as unknown as new (m: string) => Error)('Broker not found'),
+      new (kafkajs.KafkaJSBrokerNotFound as unknown as new (m: string) => Error)(
+        'Broker not found',
+      ),
     ]) {
       const mapped = toTransportError(err, 'ctx');
       expect(mapped).toBeInstanceOf(TransportError);
@@ -29,8 +39,14 @@ describe('toTransportError (kafkajs -> TransportError)', () => {
   });
 
   it('unwraps retries-exhausted so a broker that stayed down stays retriable', () => {
-    const inner = new kafkajs.KafkaJSConnectionError('Connection error', { broker: 'b:1', code: 'ECONNREFUSED' });
-    const outer = new kafkajs.KafkaJSNumberOfRetriesExceeded(inner, { retryCount: 5, retryTime: 1000 });
+    const inner = new kafkajs.KafkaJSConnectionError('Connection error', {
+      broker: 'b:1',
+      code: 'ECONNREFUSED',
+    });
+    const outer = new kafkajs.KafkaJSNumberOfRetriesExceeded(inner, {
+      retryCount: 5,
+      retryTime: 1000,
+    });
     expect(outer.retriable).toBe(false);
     const mapped = toTransportError(outer, 'produce');
     expect(mapped.code).toBe('BROKER_UNAVAILABLE');
@@ -64,9 +80,18 @@ describe('toTransportError (kafkajs -> TransportError)', () => {
   });
 
   it('keeps the library verdict for anything else and passes TransportErrors through', () => {
-    expect(toTransportError(new kafkajs.KafkaJSNonRetriableError('bad'), 'x')).toMatchObject({ code: 'TRANSPORT_FAILED', retriable: false });
-    expect(toTransportError(new kafkajs.KafkaJSError('flaky'), 'x')).toMatchObject({ code: 'TRANSPORT_FAILED', retriable: true });
-    expect(toTransportError('a string', 'x')).toMatchObject({ code: 'TRANSPORT_FAILED', retriable: false });
+    expect(toTransportError(new kafkajs.KafkaJSNonRetriableError('bad'), 'x')).toMatchObject({
+      code: 'TRANSPORT_FAILED',
+      retriable: false,
+    });
+    expect(toTransportError(new kafkajs.KafkaJSError('flaky'), 'x')).toMatchObject({
+      code: 'TRANSPORT_FAILED',
+      retriable: true,
+    });
+    expect(toTransportError('a string', 'x')).toMatchObject({
+      code: 'TRANSPORT_FAILED',
+      retriable: false,
+    });
     const own = new TransportError('INVALID_ARGUMENT', 'bad partition');
     expect(toTransportError(own, 'x')).toBe(own);
   });

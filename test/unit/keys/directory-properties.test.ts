@@ -2,7 +2,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentEntries } from '../../../src/keys/directory/directory-document.js';
 import { DirectoryError } from '../../../src/keys/directory/directory-error.js';
-import { parseSignedRecord, signedRecordToJson } from '../../../src/keys/directory/directory-record.js';
+import {
+  parseSignedRecord,
+  signedRecordToJson,
+} from '../../../src/keys/directory/directory-record.js';
 import { signDirectory } from '../../../src/keys/directory/directory-signer.js';
 import type { DirectoryRecordDraft } from '../../../src/keys/directory/directory-signer.js';
 import { validateSnapshot } from '../../../src/keys/directory/directory-snapshot.js';
@@ -45,8 +48,18 @@ describe('directory records (properties)', () => {
           status: d.status,
           retiredAtMs: d.status === 'active' ? null : d.validFromMs,
         };
-        const doc = signDirectory({ crypto: w.crypto, authority: w.authority, clock: w.clock, headTtlMs: HOUR_MS, changes: [draft] });
-        const snap = validateSnapshot(documentEntries(doc), { crypto: w.crypto, authorityPublicKey: w.authority.signingKey().publicKey, nowMs: w.clock.nowMs() });
+        const doc = signDirectory({
+          crypto: w.crypto,
+          authority: w.authority,
+          clock: w.clock,
+          headTtlMs: HOUR_MS,
+          changes: [draft],
+        });
+        const snap = validateSnapshot(documentEntries(doc), {
+          crypto: w.crypto,
+          authorityPublicKey: w.authority.signingKey().publicKey,
+          nowMs: w.clock.nowMs(),
+        });
         expect(snap.records).toHaveLength(1);
         expect(signedRecordToJson(parseSignedRecord(doc.records[0]))).toEqual(doc.records[0]);
       }),
@@ -55,7 +68,13 @@ describe('directory records (properties)', () => {
   });
 
   it('changing any one field of a signed record makes it refused', () => {
-    const doc = signDirectory({ crypto: w.crypto, authority: w.authority, clock: w.clock, headTtlMs: HOUR_MS, changes: [base] });
+    const doc = signDirectory({
+      crypto: w.crypto,
+      authority: w.authority,
+      clock: w.clock,
+      headTtlMs: HOUR_MS,
+      changes: [base],
+    });
     const original = doc.records[0]!;
     const other = signDirectory({
       crypto: w.crypto,
@@ -64,7 +83,18 @@ describe('directory records (properties)', () => {
       headTtlMs: HOUR_MS,
       changes: [{ ...second, validFromMs: 5, validUntilMs: 6 }],
     }).records[0]!;
-    const fields = ['identity', 'serial', 'status', 'box', 'sign', 'validFromMs', 'validUntilMs', 'retiredAtMs', 'sendTopics', 'receiveTopics'] as const;
+    const fields = [
+      'identity',
+      'serial',
+      'status',
+      'box',
+      'sign',
+      'validFromMs',
+      'validUntilMs',
+      'retiredAtMs',
+      'sendTopics',
+      'receiveTopics',
+    ] as const;
     fc.assert(
       fc.property(fc.constantFrom(...fields), fc.integer({ min: 1, max: 1000 }), (field, n) => {
         const mutated: Record<string, unknown> = { ...original };
@@ -89,7 +119,11 @@ describe('directory records (properties)', () => {
         const entries = documentEntries({ ...doc, records: [mutated as typeof original] });
         let refused = false;
         try {
-          validateSnapshot(entries, { crypto: w.crypto, authorityPublicKey: w.authority.signingKey().publicKey, nowMs: w.clock.nowMs() });
+          validateSnapshot(entries, {
+            crypto: w.crypto,
+            authorityPublicKey: w.authority.signingKey().publicKey,
+            nowMs: w.clock.nowMs(),
+          });
         } catch (err) {
           expect(err).toBeInstanceOf(DirectoryError);
           refused = true;
@@ -101,14 +135,35 @@ describe('directory records (properties)', () => {
   });
 
   it('arbitrary junk entries never crash validation: they are refused and the signed set still loads', () => {
-    const doc = signDirectory({ crypto: w.crypto, authority: w.authority, clock: w.clock, headTtlMs: HOUR_MS, changes: [base] });
+    const doc = signDirectory({
+      crypto: w.crypto,
+      authority: w.authority,
+      clock: w.clock,
+      headTtlMs: HOUR_MS,
+      changes: [base],
+    });
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.string({ maxLength: 40 }), fc.oneof(fc.jsonValue(), fc.anything())), { maxLength: 8 }), (junk) => {
-        const entries = [...junk.filter(([k]) => k !== 'head').map(([key, value]) => ({ key, value })), ...documentEntries(doc).entries];
-        const snap = validateSnapshot({ entries }, { crypto: w.crypto, authorityPublicKey: w.authority.signingKey().publicKey, nowMs: w.clock.nowMs() });
-        expect(snap.records).toHaveLength(1);
-        expect(snap.refused.length).toBe(entries.length - 2);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.string({ maxLength: 40 }), fc.oneof(fc.jsonValue(), fc.anything())), {
+          maxLength: 8,
+        }),
+        (junk) => {
+          const entries = [
+            ...junk.filter(([k]) => k !== 'head').map(([key, value]) => ({ key, value })),
+            ...documentEntries(doc).entries,
+          ];
+          const snap = validateSnapshot(
+            { entries },
+            {
+              crypto: w.crypto,
+              authorityPublicKey: w.authority.signingKey().publicKey,
+              nowMs: w.clock.nowMs(),
+            },
+          );
+          expect(snap.records).toHaveLength(1);
+          expect(snap.refused.length).toBe(entries.length - 2);
+        },
+      ),
       { numRuns: 200 },
     );
   });

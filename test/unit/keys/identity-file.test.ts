@@ -49,7 +49,8 @@ async function keyErrorAsync(p: Promise<unknown>): Promise<KeyError> {
 
 describe('identity names and kids', () => {
   it('accepts [a-z0-9][a-z0-9._-]{0,62} only', () => {
-    for (const ok of ['a', 'orders', 'svc.payments-eu_1', 'x'.repeat(63)]) expect(() => assertIdentityName(ok)).not.toThrow();
+    for (const ok of ['a', 'orders', 'svc.payments-eu_1', 'x'.repeat(63)])
+      expect(() => assertIdentityName(ok)).not.toThrow();
     for (const bad of ['', 'Orders', '-x', '.x', 'x'.repeat(64), 'a b', 'a/b', 'ä']) {
       expect(keyError(() => assertIdentityName(bad)).code).toBe('KEY_IDENTITY_NAME_INVALID');
     }
@@ -64,40 +65,78 @@ describe('identity names and kids', () => {
     }
     // The two algorithms never share a kid for the same bytes.
     const pk = w.crypto.boxKeyPair().publicKey;
-    expect(toHex(computeKid(w.crypto, 'x25519', pk))).not.toBe(toHex(computeKid(w.crypto, 'ed25519', pk)));
+    expect(toHex(computeKid(w.crypto, 'x25519', pk))).not.toBe(
+      toHex(computeKid(w.crypto, 'ed25519', pk)),
+    );
   });
 });
 
 describe('identity files', () => {
   it('stores only wrapped private keys, public keys, kids, KMS reference, created-at — mode 0600', async () => {
-    const file = await generateIdentityFile('orders', 'service', { crypto: w.crypto, kms: w.kms, clock: w.clock });
+    const file = await generateIdentityFile('orders', 'service', {
+      crypto: w.crypto,
+      kms: w.kms,
+      clock: w.clock,
+    });
     const path = join(w.dir, 'orders.json');
     await writeIdentityFile(path, file, { overwrite: false });
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     const text = await readFile(path, 'utf8');
     const json = JSON.parse(text) as { generations: { box: object; sign: object }[]; kms: unknown };
-    expect(Object.keys(json).sort()).toEqual(['createdAtMs', 'format', 'generations', 'kind', 'kms', 'name']);
-    expect(Object.keys(json.generations[0]!.box).sort()).toEqual(['kid', 'publicKey', 'wrappedSecretKey']);
-    expect(Object.keys(json.generations[0]!.sign).sort()).toEqual(['kid', 'publicKey', 'wrappedSeed']);
+    expect(Object.keys(json).sort()).toEqual([
+      'createdAtMs',
+      'format',
+      'generations',
+      'kind',
+      'kms',
+      'name',
+    ]);
+    expect(Object.keys(json.generations[0]!.box).sort()).toEqual([
+      'kid',
+      'publicKey',
+      'wrappedSecretKey',
+    ]);
+    expect(Object.keys(json.generations[0]!.sign).sort()).toEqual([
+      'kid',
+      'publicKey',
+      'wrappedSeed',
+    ]);
     expect(json.kms).toEqual({ kind: 'local', keyName: 'sealpost-local' });
 
     // The loaded secret keys appear nowhere in the file, in any encoding.
-    const id = await loadIdentity(await readIdentityFile(path, w.crypto), { crypto: w.crypto, kms: w.kms });
-    for (const secret of [id.active().box.secretKey, id.active().sign.secretKey, id.active().sign.secretKey.subarray(0, 32)]) {
+    const id = await loadIdentity(await readIdentityFile(path, w.crypto), {
+      crypto: w.crypto,
+      kms: w.kms,
+    });
+    for (const secret of [
+      id.active().box.secretKey,
+      id.active().sign.secretKey,
+      id.active().sign.secretKey.subarray(0, 32),
+    ]) {
       expect(text).not.toContain(Buffer.from(secret).toString('base64'));
       expect(text).not.toContain(Buffer.from(secret).toString('hex'));
     }
-    expect(JSON.stringify(id)).not.toContain(Buffer.from(id.active().box.secretKey).toString('base64'));
+    expect(JSON.stringify(id)).not.toContain(
+      Buffer.from(id.active().box.secretKey).toString('base64'),
+    );
     // Public keys and kids are consistent and usable.
     expect(id.active().box.publicKey).toEqual(fromBase64(file.generations[0]!.box.publicKey));
     const sealed = w.crypto.boxSeal(Uint8Array.of(1, 2, 3), id.active().box.publicKey);
-    expect(w.crypto.boxSealOpen(sealed, id.active().box.publicKey, id.active().box.secretKey)).toEqual(Uint8Array.of(1, 2, 3));
+    expect(
+      w.crypto.boxSealOpen(sealed, id.active().box.publicKey, id.active().box.secretKey),
+    ).toEqual(Uint8Array.of(1, 2, 3));
     id.close();
-    await expect(writeIdentityFile(path, file, { overwrite: false })).rejects.toMatchObject({ code: 'KEY_FILE_EXISTS' });
+    await expect(writeIdentityFile(path, file, { overwrite: false })).rejects.toMatchObject({
+      code: 'KEY_FILE_EXISTS',
+    });
   });
 
   it('refuses files readable by group/other, unknown fields, kids that do not match keys', async () => {
-    const file = await generateIdentityFile('orders', 'service', { crypto: w.crypto, kms: w.kms, clock: w.clock });
+    const file = await generateIdentityFile('orders', 'service', {
+      crypto: w.crypto,
+      kms: w.kms,
+      clock: w.clock,
+    });
     const path = join(w.dir, 'orders.json');
     await writeIdentityFile(path, file, { overwrite: false });
     await chmod(path, 0o644);
@@ -116,19 +155,46 @@ describe('identity files', () => {
   });
 
   it('detects a swapped wrapped key (KEY_MISMATCH) and a different KMS (KEY_KMS_MISMATCH), zeroing what it unwrapped', async () => {
-    const a = await generateIdentityFile('a', 'service', { crypto: w.crypto, kms: w.kms, clock: w.clock });
-    const b = await generateIdentityFile('b', 'service', { crypto: w.crypto, kms: w.kms, clock: w.clock });
+    const a = await generateIdentityFile('a', 'service', {
+      crypto: w.crypto,
+      kms: w.kms,
+      clock: w.clock,
+    });
+    const b = await generateIdentityFile('b', 'service', {
+      crypto: w.crypto,
+      kms: w.kms,
+      clock: w.clock,
+    });
     const ga = a.generations[0]!;
-    const swapped = { ...a, generations: [{ ...ga, box: { ...ga.box, wrappedSecretKey: b.generations[0]!.box.wrappedSecretKey } }] };
-    expect((await keyErrorAsync(loadIdentity(swapped, { crypto: w.crypto, kms: w.kms }))).code).toBe('KEY_MISMATCH');
-    const other = await LocalKms.open({ path: join(w.dir, 'other.json'), crypto: w.crypto, clock: w.clock, create: true, keyName: 'other' });
-    expect((await keyErrorAsync(loadIdentity(a, { crypto: w.crypto, kms: other }))).code).toBe('KEY_KMS_MISMATCH');
+    const swapped = {
+      ...a,
+      generations: [
+        { ...ga, box: { ...ga.box, wrappedSecretKey: b.generations[0]!.box.wrappedSecretKey } },
+      ],
+    };
+    expect(
+      (await keyErrorAsync(loadIdentity(swapped, { crypto: w.crypto, kms: w.kms }))).code,
+    ).toBe('KEY_MISMATCH');
+    const other = await LocalKms.open({
+      path: join(w.dir, 'other.json'),
+      crypto: w.crypto,
+      clock: w.clock,
+      create: true,
+      keyName: 'other',
+    });
+    expect((await keyErrorAsync(loadIdentity(a, { crypto: w.crypto, kms: other }))).code).toBe(
+      'KEY_KMS_MISMATCH',
+    );
     await other.close();
   });
 
   it('unwraps exactly once per key and zeros every secret on close', async () => {
     const kms = new CountingKms(w.kms);
-    let file = await generateIdentityFile('orders', 'service', { crypto: w.crypto, kms, clock: w.clock });
+    let file = await generateIdentityFile('orders', 'service', {
+      crypto: w.crypto,
+      kms,
+      clock: w.clock,
+    });
     file = await rotateIdentityFile(file, { crypto: w.crypto, kms, clock: w.clock });
     expect(kms.counts().wrap).toBe(4);
     const id = await loadIdentity(file, { crypto: w.crypto, kms });
@@ -144,10 +210,17 @@ describe('identity files', () => {
 
 describe('rotation and destruction (crypto-shredding)', () => {
   it('rotates with overlap, then destroys the retired key after the retention: what was sealed to it cannot be opened', async () => {
-    const v1 = await generateIdentityFile('orders', 'service', { crypto: w.crypto, kms: w.kms, clock: w.clock });
+    const v1 = await generateIdentityFile('orders', 'service', {
+      crypto: w.crypto,
+      kms: w.kms,
+      clock: w.clock,
+    });
     const idV1 = await loadIdentity(v1, { crypto: w.crypto, kms: w.kms });
     const oldKey = idV1.active().box;
-    const sealedToOld = w.crypto.boxSeal(new TextEncoder().encode('session seed for the old key'), oldKey.publicKey);
+    const sealedToOld = w.crypto.boxSeal(
+      new TextEncoder().encode('session seed for the old key'),
+      oldKey.publicKey,
+    );
     idV1.close();
 
     w.clock.advance(DAY_MS);
@@ -160,15 +233,22 @@ describe('rotation and destruction (crypto-shredding)', () => {
     // Overlap: the retiring key still opens.
     const idV2 = await loadIdentity(v2, { crypto: w.crypto, kms: w.kms });
     const retiring = idV2.boxKeyByKid(oldKey.kid)!;
-    expect(w.crypto.boxSealOpen(sealedToOld, retiring.publicKey, retiring.secretKey)).not.toBeNull();
+    expect(
+      w.crypto.boxSealOpen(sealedToOld, retiring.publicKey, retiring.secretKey),
+    ).not.toBeNull();
     expect(idV2.active().box.kid).not.toEqual(oldKey.kid);
     idV2.close();
 
     // Not yet past the retention: nothing destroyed.
     w.clock.advance(6 * DAY_MS);
-    expect(destroyRetiredGenerations(v2, { clock: w.clock, retentionMs: 7 * DAY_MS }).destroyed).toEqual([]);
+    expect(
+      destroyRetiredGenerations(v2, { clock: w.clock, retentionMs: 7 * DAY_MS }).destroyed,
+    ).toEqual([]);
     w.clock.advance(DAY_MS);
-    const { file: v3, destroyed } = destroyRetiredGenerations(v2, { clock: w.clock, retentionMs: 7 * DAY_MS });
+    const { file: v3, destroyed } = destroyRetiredGenerations(v2, {
+      clock: w.clock,
+      retentionMs: 7 * DAY_MS,
+    });
     expect(destroyed).toEqual([1]);
     const g1 = v3.generations.find((g) => g.generation === 1)!;
     expect(g1).toMatchObject({ state: 'destroyed', destroyedAtMs: w.clock.nowMs() });
@@ -180,15 +260,23 @@ describe('rotation and destruction (crypto-shredding)', () => {
     expect(onDisk).not.toContain(v2.generations[1]!.box.wrappedSecretKey!);
 
     // After destruction no loaded key opens the old box.
-    const idV3 = await loadIdentity(await readIdentityFile(path, w.crypto), { crypto: w.crypto, kms: w.kms });
+    const idV3 = await loadIdentity(await readIdentityFile(path, w.crypto), {
+      crypto: w.crypto,
+      kms: w.kms,
+    });
     expect(idV3.boxKeyByKid(oldKey.kid)).toBeUndefined();
-    for (const k of idV3.openingKeys()) expect(w.crypto.boxSealOpen(sealedToOld, k.publicKey, k.secretKey)).toBeNull();
+    for (const k of idV3.openingKeys())
+      expect(w.crypto.boxSealOpen(sealedToOld, k.publicKey, k.secretKey)).toBeNull();
     expect(idV3.generations()).toHaveLength(1);
     idV3.close();
   });
 
   it('rewraps every live key under the new KMS version; the old version can then be retired', async () => {
-    let file = await generateIdentityFile('orders', 'service', { crypto: w.crypto, kms: w.kms, clock: w.clock });
+    let file = await generateIdentityFile('orders', 'service', {
+      crypto: w.crypto,
+      kms: w.kms,
+      clock: w.clock,
+    });
     await w.kms.rotate();
     file = await rewrapIdentityFile(file, w.kms);
     expect(file.generations[0]!.box.wrappedSecretKey!.startsWith('local:v2:')).toBe(true);

@@ -50,7 +50,10 @@ describe('LocalKms', () => {
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     await kms.close();
     await chmod(path, 0o640);
-    const err = await expectKmsError(LocalKms.open({ path, crypto, clock }), 'KMS_KEY_FILE_INSECURE');
+    const err = await expectKmsError(
+      LocalKms.open({ path, crypto, clock }),
+      'KMS_KEY_FILE_INSECURE',
+    );
     expect(err.retriable).toBe(false);
     await chmod(path, 0o604);
     await expectKmsError(LocalKms.open({ path, crypto, clock }), 'KMS_KEY_FILE_INSECURE');
@@ -68,8 +71,20 @@ describe('LocalKms', () => {
   });
 
   it('binds wraps to the version and the keyring: a moved or altered wrap does not open', async () => {
-    const a = await LocalKms.open({ path: join(dir, 'a.json'), crypto, clock, create: true, keyName: 'ring-a' });
-    const b = await LocalKms.open({ path: join(dir, 'b.json'), crypto, clock, create: true, keyName: 'ring-b' });
+    const a = await LocalKms.open({
+      path: join(dir, 'a.json'),
+      crypto,
+      clock,
+      create: true,
+      keyName: 'ring-a',
+    });
+    const b = await LocalKms.open({
+      path: join(dir, 'b.json'),
+      crypto,
+      clock,
+      create: true,
+      keyName: 'ring-b',
+    });
     const secret = crypto.randomBytes(32);
     const wrapped = await a.wrap(secret);
     expect(wrapped.startsWith('local:v1:')).toBe(true);
@@ -141,7 +156,10 @@ describe('LocalKms', () => {
 
 describe('RetryingKms', () => {
   /** A fake port of our own logic: fails `failures` times with `code`, then succeeds. */
-  function flaky(code: 'KMS_UNAVAILABLE' | 'KMS_PERMISSION_DENIED', failures: number): Kms & { calls: number } {
+  function flaky(
+    code: 'KMS_UNAVAILABLE' | 'KMS_PERMISSION_DENIED',
+    failures: number,
+  ): Kms & { calls: number } {
     const k = {
       calls: 0,
       reference: { kind: 'local', keyName: 'fake' } as const,

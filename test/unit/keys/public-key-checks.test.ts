@@ -2,7 +2,10 @@ import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CryptoProvider } from '../../../src/crypto/provider.js';
-import { isValidEd25519PublicKey, isValidX25519PublicKey } from '../../../src/keys/directory/public-key-checks.js';
+import {
+  isValidEd25519PublicKey,
+  isValidX25519PublicKey,
+} from '../../../src/keys/directory/public-key-checks.js';
 import { testCrypto } from './support/test-crypto.js';
 
 // libsodium's own check, as the reference the BigInt implementation must agree with.
@@ -29,16 +32,29 @@ const ED_SMALL_ORDER = [
 
 describe('isValidEd25519PublicKey', () => {
   it('accepts real public keys', () => {
-    for (let i = 0; i < 50; i++) expect(isValidEd25519PublicKey(crypto.signKeyPair().publicKey)).toBe(true);
+    for (let i = 0; i < 50; i++)
+      expect(isValidEd25519PublicKey(crypto.signKeyPair().publicKey)).toBe(true);
   });
 
   it('refuses small-order points, non-canonical encodings and points off the curve', () => {
     for (const h of ED_SMALL_ORDER) expect(isValidEd25519PublicKey(hex(h))).toBe(false);
     // y = p (non-canonical encoding of y = 0) and y = p + 1 (non-canonical identity).
-    expect(isValidEd25519PublicKey(hex('edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'))).toBe(false);
-    expect(isValidEd25519PublicKey(hex('eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'))).toBe(false);
+    expect(
+      isValidEd25519PublicKey(
+        hex('edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'),
+      ),
+    ).toBe(false);
+    expect(
+      isValidEd25519PublicKey(
+        hex('eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'),
+      ),
+    ).toBe(false);
     // x = 0 with the sign bit set (-0): non-canonical identity.
-    expect(isValidEd25519PublicKey(hex('0100000000000000000000000000000000000000000000000000000000000080'))).toBe(false);
+    expect(
+      isValidEd25519PublicKey(
+        hex('0100000000000000000000000000000000000000000000000000000000000080'),
+      ),
+    ).toBe(false);
     expect(isValidEd25519PublicKey(new Uint8Array(31))).toBe(false);
   });
 
@@ -67,7 +83,8 @@ describe('isValidEd25519PublicKey', () => {
 
 describe('isValidX25519PublicKey', () => {
   it('accepts real public keys', () => {
-    for (let i = 0; i < 50; i++) expect(isValidX25519PublicKey(crypto, crypto.boxKeyPair().publicKey)).toBe(true);
+    for (let i = 0; i < 50; i++)
+      expect(isValidX25519PublicKey(crypto, crypto.boxKeyPair().publicKey)).toBe(true);
   });
 
   it('refuses low-order points and non-canonical encodings', () => {

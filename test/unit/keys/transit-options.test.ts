@@ -25,8 +25,17 @@ async function configError(options: OpenBaoTransitKmsOptions): Promise<KmsError>
 
 describe('OpenBaoTransitKms options (no network)', () => {
   it('builds a client from valid options without calling the server, and names the key it uses', async () => {
-    const kms = await OpenBaoTransitKms.create({ ...valid, mountPath: 'kms/transit', namespace: 'team-a' });
-    expect(kms.reference).toEqual({ kind: 'openbao-transit', keyName: 'svc-key', mountPath: 'kms/transit', namespace: 'team-a' });
+    const kms = await OpenBaoTransitKms.create({
+      ...valid,
+      mountPath: 'kms/transit',
+      namespace: 'team-a',
+    });
+    expect(kms.reference).toEqual({
+      kind: 'openbao-transit',
+      keyName: 'svc-key',
+      mountPath: 'kms/transit',
+      namespace: 'team-a',
+    });
     await kms.close();
     await expect(kms.describe()).rejects.toMatchObject({ code: 'KMS_CLOSED' });
   });
@@ -40,7 +49,9 @@ describe('OpenBaoTransitKms options (no network)', () => {
       renewFraction: 1.5,
       auth: { method: 'approle', roleId: '', secretId: 'super-secret-id' },
     });
-    expect(err.message).toMatch(/endpoint must be http\(s\).*keyName is invalid.*mountPath is invalid.*AppRole roleId and secretId are required.*renewFraction/s);
+    expect(err.message).toMatch(
+      /endpoint must be http\(s\).*keyName is invalid.*mountPath is invalid.*AppRole roleId and secretId are required.*renewFraction/s,
+    );
     expect(err.message).not.toContain('super-secret-id');
     await configError({ ...valid, endpoint: 'not a url' });
     await configError({ ...valid, auth: { method: 'token', token: '' } });
@@ -53,13 +64,17 @@ describe('OpenBaoTransitKms options (no network)', () => {
       await expect(kms.unwrap(bad)).rejects.toMatchObject({ code: 'KMS_BAD_CIPHERTEXT' });
       await expect(kms.rewrap(bad)).rejects.toMatchObject({ code: 'KMS_BAD_CIPHERTEXT' });
     }
-    await expect(kms.wrap(new Uint8Array(5000))).rejects.toMatchObject({ code: 'KMS_REQUEST_REJECTED' });
+    await expect(kms.wrap(new Uint8Array(5000))).rejects.toMatchObject({
+      code: 'KMS_REQUEST_REJECTED',
+    });
     await kms.close();
   });
 
   it('the retry decorator refuses a nonsensical policy', () => {
     const inner = { reference: { kind: 'local', keyName: 'x' } } as unknown as OpenBaoTransitKms;
     expect(() => new RetryingKms(inner, { clock, deadlineMs: 0 })).toThrow(KmsError);
-    expect(() => new RetryingKms(inner, { clock, initialDelayMs: 500, maxDelayMs: 100 })).toThrow(KmsError);
+    expect(() => new RetryingKms(inner, { clock, initialDelayMs: 500, maxDelayMs: 100 })).toThrow(
+      KmsError,
+    );
   });
 });

@@ -41,17 +41,39 @@ describe('createLogger', () => {
       'sealed',
     );
     const text = JSON.stringify(out.lines());
-    for (const secret of ['PLAINTEXT', 'RECORD-KEY', 'TOKEN-', 'HDR', '"PW"', Buffer.from('PLAINTEXT-2').toString('base64')]) {
+    for (const secret of [
+      'PLAINTEXT',
+      'RECORD-KEY',
+      'TOKEN-',
+      'HDR',
+      '"PW"',
+      Buffer.from('PLAINTEXT-2').toString('base64'),
+    ]) {
       expect(text).not.toContain(secret);
     }
     const [line] = out.lines();
-    expect(line).toMatchObject({ name: 'svc', msg: 'sealed', topic: 'orders', partition: 3, payload: '[redacted]', record: { key: '[redacted]' } });
+    expect(line).toMatchObject({
+      name: 'svc',
+      msg: 'sealed',
+      topic: 'orders',
+      partition: 3,
+      payload: '[redacted]',
+      record: { key: '[redacted]' },
+    });
   });
 
   it('takes extra fields to censor and keeps the defaults', () => {
     const out = capture();
-    createLogger({ destination: out.stream, redactFields: ['iban'] }).warn({ iban: 'DE00', seed: 'S', ok: 1 }, 'x');
-    expect(out.lines()[0]).toMatchObject({ iban: '[redacted]', seed: '[redacted]', ok: 1, level: 40 });
+    createLogger({ destination: out.stream, redactFields: ['iban'] }).warn(
+      { iban: 'DE00', seed: 'S', ok: 1 },
+      'x',
+    );
+    expect(out.lines()[0]).toMatchObject({
+      iban: '[redacted]',
+      seed: '[redacted]',
+      ok: 1,
+      level: 40,
+    });
     expect(REDACTED_FIELDS).toContain('privateKey');
   });
 
@@ -85,6 +107,10 @@ describe('pinoLogCreator (kafkajs -> pino)', () => {
       [30, 'i'],
       [20, 'd'],
     ]);
-    expect(lines[0]).toMatchObject({ kafkajs: 'Connection', broker: '127.0.0.1:9092', sasl: '[redacted]' });
+    expect(lines[0]).toMatchObject({
+      kafkajs: 'Connection',
+      broker: '127.0.0.1:9092',
+      sasl: '[redacted]',
+    });
   });
 });

@@ -1,9 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { AvroCodec } from '../../../src/registry/avro-codec.js';
-import { AvroDecodeError, AvroEncodeError, AvroSchemaError } from '../../../src/registry/avro-errors.js';
-import { decodeConfluentFrame, encodeConfluentFrame } from '../../../src/registry/confluent-wire-format.js';
+import {
+  AvroDecodeError,
+  AvroEncodeError,
+  AvroSchemaError,
+} from '../../../src/registry/avro-errors.js';
+import {
+  decodeConfluentFrame,
+  encodeConfluentFrame,
+} from '../../../src/registry/confluent-wire-format.js';
 
-const v1 = JSON.stringify({ type: 'record', name: 'User', fields: [{ name: 'name', type: 'string' }, { name: 'age', type: 'int' }] });
+const v1 = JSON.stringify({
+  type: 'record',
+  name: 'User',
+  fields: [
+    { name: 'name', type: 'string' },
+    { name: 'age', type: 'int' },
+  ],
+});
 const v2 = JSON.stringify({
   type: 'record',
   name: 'User',
@@ -31,7 +45,9 @@ describe('AvroCodec', () => {
 
   it('refuses a reader schema that cannot read the writer with SCHEMA_INCOMPATIBLE', () => {
     const writer = AvroCodec.parse(v1);
-    const reader = AvroCodec.parse(JSON.stringify({ type: 'record', name: 'User', fields: [{ name: 'id', type: 'string' }] }));
+    const reader = AvroCodec.parse(
+      JSON.stringify({ type: 'record', name: 'User', fields: [{ name: 'id', type: 'string' }] }),
+    );
     try {
       writer.decode(writer.encode({ name: 'ada', age: 1 }), { reader });
       expect.unreachable();
@@ -63,9 +79,22 @@ describe('AvroCodec', () => {
   });
 
   it('never quotes decoded data in decode errors', () => {
-    const codec = AvroCodec.parse(JSON.stringify({ type: 'record', name: 'R', fields: [{ name: 's', type: 'string' }, { name: 'n', type: 'long' }] }));
+    const codec = AvroCodec.parse(
+      JSON.stringify({
+        type: 'record',
+        name: 'R',
+        fields: [
+          { name: 's', type: 'string' },
+          { name: 'n', type: 'long' },
+        ],
+      }),
+    );
     // "SECRET" then a long of 2^60, which avsc refuses (precision loss) after validation passed.
-    const bytes = Buffer.concat([Buffer.from([12]), Buffer.from('SECRET'), Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02])]);
+    const bytes = Buffer.concat([
+      Buffer.from([12]),
+      Buffer.from('SECRET'),
+      Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02]),
+    ]);
     try {
       codec.decode(bytes);
       expect.unreachable();
@@ -91,11 +120,17 @@ describe('Confluent wire format', () => {
     expect(schemaId).toBe(0x01020304);
     expect(out.equals(body)).toBe(true);
     expect(out.buffer).toBe(framed.buffer);
-    expect(decodeConfluentFrame(encodeConfluentFrame(0xffffffff, Buffer.alloc(0))).schemaId).toBe(0xffffffff);
+    expect(decodeConfluentFrame(encodeConfluentFrame(0xffffffff, Buffer.alloc(0))).schemaId).toBe(
+      0xffffffff,
+    );
   });
 
   it('refuses a short frame or a wrong magic byte with FRAME_INVALID', () => {
-    for (const bad of [Buffer.alloc(0), Buffer.from([0, 0, 0, 1]), Buffer.from([1, 0, 0, 0, 1, 2])]) {
+    for (const bad of [
+      Buffer.alloc(0),
+      Buffer.from([0, 0, 0, 1]),
+      Buffer.from([1, 0, 0, 0, 1, 2]),
+    ]) {
       try {
         decodeConfluentFrame(bad);
         expect.unreachable();
@@ -107,6 +142,7 @@ describe('Confluent wire format', () => {
   });
 
   it('refuses schema ids outside u32', () => {
-    for (const id of [-1, 2 ** 32, 1.5]) expect(() => encodeConfluentFrame(id, Buffer.alloc(0))).toThrow(RangeError);
+    for (const id of [-1, 2 ** 32, 1.5])
+      expect(() => encodeConfluentFrame(id, Buffer.alloc(0))).toThrow(RangeError);
   });
 });

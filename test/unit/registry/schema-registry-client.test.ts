@@ -6,7 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { AvroSchemaError } from '../../../src/registry/avro-errors.js';
 import { RegistryError } from '../../../src/registry/registry-error.js';
-import { SchemaRegistryClient, type FetchFunction } from '../../../src/registry/schema-registry-client.js';
+import {
+  SchemaRegistryClient,
+  type FetchFunction,
+} from '../../../src/registry/schema-registry-client.js';
 
 interface Call {
   method: string;
@@ -15,7 +18,10 @@ interface Call {
   headers: Record<string, string>;
 }
 
-function fakeFetch(answer: (call: Call) => { status: number; body: string }): { fetch: FetchFunction; calls: Call[] } {
+function fakeFetch(answer: (call: Call) => { status: number; body: string }): {
+  fetch: FetchFunction;
+  calls: Call[];
+} {
   const calls: Call[] = [];
   const fetch: FetchFunction = async (url, init) => {
     const call = { method: init.method, url, body: init.body, headers: init.headers };
@@ -27,7 +33,14 @@ function fakeFetch(answer: (call: Call) => { status: number; body: string }): { 
   return { fetch, calls };
 }
 
-const schemaAnswer = (id: number) => JSON.stringify({ schema: JSON.stringify({ type: 'record', name: `R${id}`, fields: [{ name: 'a', type: 'int' }] }) });
+const schemaAnswer = (id: number) =>
+  JSON.stringify({
+    schema: JSON.stringify({
+      type: 'record',
+      name: `R${id}`,
+      fields: [{ name: 'a', type: 'int' }],
+    }),
+  });
 
 describe('SchemaRegistryClient (logic)', () => {
   it('maps HTTP statuses and Confluent error codes to typed errors', async () => {
@@ -51,19 +64,31 @@ describe('SchemaRegistryClient (logic)', () => {
         (e: unknown) => e,
       );
       expect(err).toBeInstanceOf(RegistryError);
-      expect([status, (err as RegistryError).code, (err as RegistryError).retriable]).toEqual([status, code, retriable]);
+      expect([status, (err as RegistryError).code, (err as RegistryError).retriable]).toEqual([
+        status,
+        code,
+        retriable,
+      ]);
     }
   });
 
   it('refuses non-Avro and invalid schemas permanently', async () => {
-    for (const body of [JSON.stringify({ schema: '{}', schemaType: 'PROTOBUF' }), JSON.stringify({ schema: '{"type":"nope"}' })]) {
+    for (const body of [
+      JSON.stringify({ schema: '{}', schemaType: 'PROTOBUF' }),
+      JSON.stringify({ schema: '{"type":"nope"}' }),
+    ]) {
       const { fetch } = fakeFetch(() => ({ status: 200, body }));
-      await expect(new SchemaRegistryClient({ url: 'http://r', fetch }).getSchema(1)).rejects.toBeInstanceOf(AvroSchemaError);
+      await expect(
+        new SchemaRegistryClient({ url: 'http://r', fetch }).getSchema(1),
+      ).rejects.toBeInstanceOf(AvroSchemaError);
     }
   });
 
   it('fetches a schema once for concurrent misses and serves it from the cache afterwards', async () => {
-    const { fetch, calls } = fakeFetch((c) => ({ status: 200, body: schemaAnswer(Number(c.url.split('/').pop())) }));
+    const { fetch, calls } = fakeFetch((c) => ({
+      status: 200,
+      body: schemaAnswer(Number(c.url.split('/').pop())),
+    }));
     const client = new SchemaRegistryClient({ url: 'http://r/', fetch });
     const [a, b] = await Promise.all([client.getSchema(3), client.getSchema(3)]);
     expect(a).toBe(b);
@@ -72,7 +97,10 @@ describe('SchemaRegistryClient (logic)', () => {
   });
 
   it('evicts the least recently used schema beyond maxCachedSchemas', async () => {
-    const { fetch, calls } = fakeFetch((c) => ({ status: 200, body: schemaAnswer(Number(c.url.split('/').pop())) }));
+    const { fetch, calls } = fakeFetch((c) => ({
+      status: 200,
+      body: schemaAnswer(Number(c.url.split('/').pop())),
+    }));
     const client = new SchemaRegistryClient({ url: 'http://r', fetch, maxCachedSchemas: 2 });
     await client.getSchema(1);
     await client.getSchema(2);
@@ -85,18 +113,29 @@ describe('SchemaRegistryClient (logic)', () => {
 
   it('does not cache failures: a transient error is retried on the next call', async () => {
     let up = false;
-    const { fetch } = fakeFetch(() => (up ? { status: 200, body: schemaAnswer(1) } : { status: 503, body: '' }));
+    const { fetch } = fakeFetch(() =>
+      up ? { status: 200, body: schemaAnswer(1) } : { status: 503, body: '' },
+    );
     const client = new SchemaRegistryClient({ url: 'http://r', fetch });
-    await expect(client.getSchema(1)).rejects.toMatchObject({ code: 'REGISTRY_UNAVAILABLE', retriable: true });
+    await expect(client.getSchema(1)).rejects.toMatchObject({
+      code: 'REGISTRY_UNAVAILABLE',
+      retriable: true,
+    });
     up = true;
     expect((await client.getSchema(1)).id).toBe(1);
   });
 
   it('sets compatibility before registering and sends Basic auth without leaking it into errors', async () => {
     const { fetch, calls } = fakeFetch((c) =>
-      c.url.endsWith('/versions') ? { status: 409, body: '{"error_code":409,"message":"incompatible"}' } : { status: 200, body: '{"compatibility":"FULL"}' },
+      c.url.endsWith('/versions')
+        ? { status: 409, body: '{"error_code":409,"message":"incompatible"}' }
+        : { status: 200, body: '{"compatibility":"FULL"}' },
     );
-    const client = new SchemaRegistryClient({ url: 'http://r', fetch, basicAuth: { username: 'u', password: 'hunter2' } });
+    const client = new SchemaRegistryClient({
+      url: 'http://r',
+      fetch,
+      basicAuth: { username: 'u', password: 'hunter2' },
+    });
     const err = await client.register('s-value', '"string"', { compatibility: 'FULL' }).then(
       () => undefined,
       (e: unknown) => e as RegistryError,
@@ -107,12 +146,16 @@ describe('SchemaRegistryClient (logic)', () => {
       'PUT http://r/config/s-value {"compatibility":"FULL"}',
       'POST http://r/subjects/s-value/versions {"schema":"\\"string\\""}',
     ]);
-    expect(calls[0]!.headers.Authorization).toBe(`Basic ${Buffer.from('u:hunter2').toString('base64')}`);
+    expect(calls[0]!.headers.Authorization).toBe(
+      `Basic ${Buffer.from('u:hunter2').toString('base64')}`,
+    );
   });
 
   it('validates the schema locally before any request', async () => {
     const { fetch, calls } = fakeFetch(() => ({ status: 200, body: '{"id":1}' }));
-    await expect(new SchemaRegistryClient({ url: 'http://r', fetch }).register('s', '{"type":"bogus"}')).rejects.toBeInstanceOf(AvroSchemaError);
+    await expect(
+      new SchemaRegistryClient({ url: 'http://r', fetch }).register('s', '{"type":"bogus"}'),
+    ).rejects.toBeInstanceOf(AvroSchemaError);
     expect(calls).toHaveLength(0);
   });
 });

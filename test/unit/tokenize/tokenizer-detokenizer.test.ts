@@ -3,13 +3,22 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentEntries } from '../../../src/keys/directory/directory-document.js';
 import { recordToBeSigned } from '../../../src/keys/directory/directory-record.js';
-import { signDirectory, type DirectoryRecordDraft } from '../../../src/keys/directory/directory-signer.js';
+import {
+  signDirectory,
+  type DirectoryRecordDraft,
+} from '../../../src/keys/directory/directory-signer.js';
 import { validateSnapshot } from '../../../src/keys/directory/directory-snapshot.js';
 import { KeyDirectory } from '../../../src/keys/directory/key-directory.js';
 import type { MetadataEvent } from '../../../src/events/metadata-event.js';
 import { Detokenizer } from '../../../src/tokenize/detokenizer.js';
 import { FieldTokenizer } from '../../../src/tokenize/field-tokenizer.js';
-import { generateTokenKeyFile, loadTokenKeyring, readTokenKeyFile, rotateTokenClass, writeTokenKeyFile } from '../../../src/tokenize/token-key-file.js';
+import {
+  generateTokenKeyFile,
+  loadTokenKeyring,
+  readTokenKeyFile,
+  rotateTokenClass,
+  writeTokenKeyFile,
+} from '../../../src/tokenize/token-key-file.js';
 import { deriveTokenSchema } from '../../../src/tokenize/token-schema.js';
 import { parseToken } from '../../../src/tokenize/token-string.js';
 import { TokenizeError } from '../../../src/tokenize/tokenize-error.js';
@@ -21,8 +30,19 @@ const SOURCE = JSON.stringify({
   name: 'Order',
   fields: [
     { name: 'id', type: 'string' },
-    { name: 'card', type: 'string', 'sealpost.tokenize': 'deterministic', 'sealpost.class': 'card' },
-    { name: 'iban', type: ['null', 'bytes'], default: null, 'sealpost.tokenize': 'deterministic', 'sealpost.class': 'iban' },
+    {
+      name: 'card',
+      type: 'string',
+      'sealpost.tokenize': 'deterministic',
+      'sealpost.class': 'card',
+    },
+    {
+      name: 'iban',
+      type: ['null', 'bytes'],
+      default: null,
+      'sealpost.tokenize': 'deterministic',
+      'sealpost.class': 'iban',
+    },
     { name: 'email', type: 'string', 'sealpost.tokenize': 'mask', 'sealpost.class': 'email' },
   ],
 });
@@ -33,9 +53,18 @@ let shipping: DirectoryRecordDraft;
 let directory: KeyDirectory;
 beforeAll(async () => {
   w = await makeWorld();
-  billing = { ...(await w.service('billing', [], ['orders'])).draft, detokenizeClasses: ['iban', 'card', 'card'] };
+  billing = {
+    ...(await w.service('billing', [], ['orders'])).draft,
+    detokenizeClasses: ['iban', 'card', 'card'],
+  };
   shipping = (await w.service('shipping', [], ['orders'])).draft;
-  const doc = signDirectory({ crypto: w.crypto, authority: w.authority, clock: w.clock, headTtlMs: HOUR_MS, changes: [billing, shipping] });
+  const doc = signDirectory({
+    crypto: w.crypto,
+    authority: w.authority,
+    clock: w.clock,
+    headTtlMs: HOUR_MS,
+    changes: [billing, shipping],
+  });
   directory = await KeyDirectory.open({
     crypto: w.crypto,
     authorityPublicKey: w.authority.signingKey().publicKey,
@@ -72,14 +101,32 @@ describe('directory clearances (detokenizeClasses)', () => {
   });
 
   it('a changed clearance list is a new serial, and a forged one is refused', () => {
-    const doc = signDirectory({ crypto: w.crypto, authority: w.authority, clock: w.clock, headTtlMs: HOUR_MS, changes: [billing, shipping] });
+    const doc = signDirectory({
+      crypto: w.crypto,
+      authority: w.authority,
+      clock: w.clock,
+      headTtlMs: HOUR_MS,
+      changes: [billing, shipping],
+    });
     const forged = structuredClone(doc);
     const r = forged.records.find((x) => x.identity === 'shipping')!;
     r.detokenizeClasses = ['card'];
-    expect(() => validateSnapshot(documentEntries(forged), { crypto: w.crypto, authorityPublicKey: w.authority.signingKey().publicKey, nowMs: w.clock.nowMs() })).toThrow();
+    expect(() =>
+      validateSnapshot(documentEntries(forged), {
+        crypto: w.crypto,
+        authorityPublicKey: w.authority.signingKey().publicKey,
+        nowMs: w.clock.nowMs(),
+      }),
+    ).toThrow();
     const empty = structuredClone(doc);
     empty.records.find((x) => x.identity === 'billing')!.detokenizeClasses = [];
-    expect(() => validateSnapshot(documentEntries(empty), { crypto: w.crypto, authorityPublicKey: w.authority.signingKey().publicKey, nowMs: w.clock.nowMs() })).toThrow();
+    expect(() =>
+      validateSnapshot(documentEntries(empty), {
+        crypto: w.crypto,
+        authorityPublicKey: w.authority.signingKey().publicKey,
+        nowMs: w.clock.nowMs(),
+      }),
+    ).toThrow();
   });
 });
 
@@ -87,12 +134,22 @@ describe('token keys, tokenizer and detokenizer', () => {
   it('tokenizes a value, detokenizes for a cleared identity, refuses and audits the rest; rotation keeps old tokens', async () => {
     const ctx = { kms: w.kms, crypto: w.crypto, clock: w.clock };
     const path = join(w.dir, 'token-keys.json');
-    await writeTokenKeyFile(path, await generateTokenKeyFile(['card', 'iban', 'email'], ctx), { mustNotExist: true });
+    await writeTokenKeyFile(path, await generateTokenKeyFile(['card', 'iban', 'email'], ctx), {
+      mustNotExist: true,
+    });
     expect((await stat(path)).mode & 0o777).toBe(0o600);
-    const keyring = await loadTokenKeyring(await readTokenKeyFile(path), { kms: w.kms, crypto: w.crypto });
+    const keyring = await loadTokenKeyring(await readTokenKeyFile(path), {
+      kms: w.kms,
+      crypto: w.crypto,
+    });
     const tokenizer = new FieldTokenizer({ keyring, crypto: w.crypto });
     const writer = deriveTokenSchema(SOURCE).text;
-    const value = { id: 'o-1', card: '4111111111111111', iban: Buffer.from('DE89370400440532013000'), email: 'a@example.org' };
+    const value = {
+      id: 'o-1',
+      card: '4111111111111111',
+      iban: Buffer.from('DE89370400440532013000'),
+      email: 'a@example.org',
+    };
     const t1 = tokenizer.tokenize(writer, value) as Record<string, string>;
     expect(value.card).toBe('4111111111111111'); // input untouched
     expect(t1.id).toBe('o-1');
@@ -100,16 +157,39 @@ describe('token keys, tokenizer and detokenizer', () => {
     expect(t1.iban).toMatch(/^spt1\.iban\.1\.b\./);
     expect(t1.email).toMatch(/^spm1\.email\.1\.s\./);
     expect(JSON.stringify(t1)).not.toContain('4111111111111111');
-    expect((tokenizer.tokenize(writer, { ...value, iban: null }) as Record<string, unknown>).iban).toBeNull();
+    expect(
+      (tokenizer.tokenize(writer, { ...value, iban: null }) as Record<string, unknown>).iban,
+    ).toBeNull();
     expect(tokenizer.tokenize(writer, value)).toEqual(t1); // deterministic
 
     const events: Omit<MetadataEvent, 'eventId' | 'timeMs' | 'actor'>[] = [];
-    const sink = { emit: (e: Omit<MetadataEvent, 'eventId' | 'timeMs' | 'actor'>) => void events.push(e) };
-    const billingSide = new Detokenizer({ identity: 'billing', keyring, directory, clock: w.clock, events: sink });
-    const shippingSide = new Detokenizer({ identity: 'shipping', keyring, directory, clock: w.clock, events: sink });
-    expect(billingSide.detokenize(t1.card!, { topic: 'orders' })).toEqual({ tokenClass: 'card', version: 1, type: 'string', value: '4111111111111111' });
+    const sink = {
+      emit: (e: Omit<MetadataEvent, 'eventId' | 'timeMs' | 'actor'>) => void events.push(e),
+    };
+    const billingSide = new Detokenizer({
+      identity: 'billing',
+      keyring,
+      directory,
+      clock: w.clock,
+      events: sink,
+    });
+    const shippingSide = new Detokenizer({
+      identity: 'shipping',
+      keyring,
+      directory,
+      clock: w.clock,
+      events: sink,
+    });
+    expect(billingSide.detokenize(t1.card!, { topic: 'orders' })).toEqual({
+      tokenClass: 'card',
+      version: 1,
+      type: 'string',
+      value: '4111111111111111',
+    });
     const iban = billingSide.detokenize(t1.iban!);
-    expect(iban.type === 'bytes' && Buffer.from(iban.value).toString()).toBe('DE89370400440532013000');
+    expect(iban.type === 'bytes' && Buffer.from(iban.value).toString()).toBe(
+      'DE89370400440532013000',
+    );
     expect(caught(() => shippingSide.detokenize(t1.card!)).code).toBe('DETOKENIZE_NOT_CLEARED');
     expect(caught(() => billingSide.detokenize(t1.email!)).code).toBe('TOKEN_NOT_REVERSIBLE');
     expect(caught(() => billingSide.detokenize('not-a-token')).code).toBe('TOKEN_MALFORMED');
@@ -127,18 +207,31 @@ describe('token keys, tokenizer and detokenizer', () => {
     const rotated = await rotateTokenClass(await readTokenKeyFile(path), 'card', ctx);
     expect(rotated.version).toBe(2);
     await writeTokenKeyFile(path, rotated.file);
-    const keyring2 = await loadTokenKeyring(await readTokenKeyFile(path), { kms: w.kms, crypto: w.crypto });
-    const t2 = new FieldTokenizer({ keyring: keyring2, crypto: w.crypto }).tokenize(writer, value) as Record<string, string>;
+    const keyring2 = await loadTokenKeyring(await readTokenKeyFile(path), {
+      kms: w.kms,
+      crypto: w.crypto,
+    });
+    const t2 = new FieldTokenizer({ keyring: keyring2, crypto: w.crypto }).tokenize(
+      writer,
+      value,
+    ) as Record<string, string>;
     expect(parseToken(t2.card!).version).toBe(2);
     expect(t2.card).not.toBe(t1.card);
     expect(t2.iban).toBe(t1.iban); // other classes unchanged
-    const billing2 = new Detokenizer({ identity: 'billing', keyring: keyring2, directory, clock: w.clock });
+    const billing2 = new Detokenizer({
+      identity: 'billing',
+      keyring: keyring2,
+      directory,
+      clock: w.clock,
+    });
     expect(billing2.detokenize(t1.card!).value).toBe('4111111111111111');
     expect(billing2.detokenize(t2.card!).value).toBe('4111111111111111');
     expect(caught(() => billingSide.detokenize(t2.card!)).code).toBe('TOKEN_VERSION_UNKNOWN');
 
     // Wrong value types are refused; closing zeroes the keys.
-    expect(caught(() => tokenizer.tokenize(writer, { ...value, card: 42 })).code).toBe('TOKEN_VALUE_INVALID');
+    expect(caught(() => tokenizer.tokenize(writer, { ...value, card: 42 })).code).toBe(
+      'TOKEN_VALUE_INVALID',
+    );
     keyring.close();
     keyring2.close();
     expect(caught(() => tokenizer.tokenize(writer, value)).code).toBe('TOKEN_KEYRING_CLOSED');
@@ -149,10 +242,21 @@ describe('token keys, tokenizer and detokenizer', () => {
     const file = await generateTokenKeyFile(['card', 'iban'], ctx);
     const swapped = structuredClone(file);
     swapped.classes[0]!.versions[0]!.wrappedKey = file.classes[1]!.versions[0]!.wrappedKey;
-    await expect(loadTokenKeyring(swapped, { kms: w.kms, crypto: w.crypto })).rejects.toMatchObject({ code: 'TOKEN_KEY_FILE_INVALID' });
-    const keyring = await loadTokenKeyring(file, { kms: w.kms, crypto: w.crypto, classes: ['card'] });
+    await expect(loadTokenKeyring(swapped, { kms: w.kms, crypto: w.crypto })).rejects.toMatchObject(
+      { code: 'TOKEN_KEY_FILE_INVALID' },
+    );
+    const keyring = await loadTokenKeyring(file, {
+      kms: w.kms,
+      crypto: w.crypto,
+      classes: ['card'],
+    });
     expect(keyring.classes()).toEqual(['card']);
-    const token = new FieldTokenizer({ keyring, crypto: w.crypto }).tokenizeValue('card', 'deterministic', 'string', '4000');
+    const token = new FieldTokenizer({ keyring, crypto: w.crypto }).tokenizeValue(
+      'card',
+      'deterministic',
+      'string',
+      '4000',
+    );
     const d = new Detokenizer({ identity: 'billing', keyring, directory, clock: w.clock });
     expect(d.detokenize(token).value).toBe('4000');
     w.clock.advance(2 * HOUR_MS);

@@ -3,7 +3,11 @@ import { expect } from 'vitest';
 import { CryptoError, type CryptoErrorCode } from '../../../../src/crypto/crypto-error.js';
 
 /** Runs `fn`, asserts it throws a CryptoError with `code`, and returns the error. */
-export function expectCryptoError(fn: () => unknown, code: CryptoErrorCode, label = ''): CryptoError {
+export function expectCryptoError(
+  fn: () => unknown,
+  code: CryptoErrorCode,
+  label = '',
+): CryptoError {
   let caught: unknown;
   try {
     fn();

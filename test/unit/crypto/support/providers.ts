@@ -2,7 +2,10 @@
 import { createCryptoProvider } from '../../../../src/crypto/index.js';
 import type { CryptoProvider, CryptoProviderName } from '../../../../src/crypto/provider.js';
 
-export const PROVIDER_NAMES: readonly CryptoProviderName[] = ['sodium-native', 'libsodium-wrappers'];
+export const PROVIDER_NAMES: readonly CryptoProviderName[] = [
+  'sodium-native',
+  'libsodium-wrappers',
+];
 
 const cache = new Map<CryptoProviderName, Promise<CryptoProvider>>();
 

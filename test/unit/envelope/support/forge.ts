@@ -6,7 +6,12 @@ import type { CryptoProvider } from '../../../../src/crypto/provider.js';
 import { readU32, readU64 } from '../../../../src/envelope/bytes.js';
 import { hash256, kdf } from '../../../../src/envelope/derive.js';
 import type { SessionHeaderFields } from '../../../../src/envelope/envelope-codec.js';
-import { KDF_ID_COMMIT, KDF_ID_MESSAGE_KEY, KDF_ID_PRIVATE_KEY, LABELS } from '../../../../src/envelope/labels.js';
+import {
+  KDF_ID_COMMIT,
+  KDF_ID_MESSAGE_KEY,
+  KDF_ID_PRIVATE_KEY,
+  LABELS,
+} from '../../../../src/envelope/labels.js';
 import { MessageTranscripts } from '../../../../src/envelope/message-transcripts.js';
 import {
   buildHeaderPublic,
@@ -23,17 +28,34 @@ export interface BoxContents {
 }
 
 /** What a recipient learns from its own box. */
-export function openBox(p: CryptoProvider, header: SessionHeaderFields, slot: number, pk: Uint8Array, sk: Uint8Array): BoxContents {
+export function openBox(
+  p: CryptoProvider,
+  header: SessionHeaderFields,
+  slot: number,
+  pk: Uint8Array,
+  sk: Uint8Array,
+): BoxContents {
   const opened = p.boxSealOpen(header.boxes[slot]!, pk, sk);
   if (opened === null) throw new Error('box does not open');
-  return { seed: opened.slice(0, 32), macKey: opened.slice(32, 64), senderKid: opened.slice(64, 80) };
+  return {
+    seed: opened.slice(0, 32),
+    macKey: opened.slice(32, 64),
+    senderKid: opened.slice(64, 80),
+  };
 }
 
 /** Decrypts `private` with the seed: the private fields and the signature. */
-export function readPrivate(p: CryptoProvider, header: SessionHeaderFields, seed: Uint8Array): { priv: SessionPrivateFields; sig: Uint8Array } {
+export function readPrivate(
+  p: CryptoProvider,
+  header: SessionHeaderFields,
+  seed: Uint8Array,
+): { priv: SessionPrivateFields; sig: Uint8Array } {
   const plain = new Uint8Array(101);
   const aad = hash256(p, privateAadInput(buildHeaderPublic(header)));
-  if (!p.aeadDecrypt(plain, header.private, aad, new Uint8Array(24), kdf(p, seed, KDF_ID_PRIVATE_KEY))) throw new Error('private does not open');
+  if (
+    !p.aeadDecrypt(plain, header.private, aad, new Uint8Array(24), kdf(p, seed, KDF_ID_PRIVATE_KEY))
+  )
+    throw new Error('private does not open');
   return {
     priv: {
       createdAtMs: readU64(plain, 0),
@@ -53,19 +75,35 @@ export function readPrivate(p: CryptoProvider, header: SessionHeaderFields, seed
 export function resignHeader(
   p: CryptoProvider,
   header: SessionHeaderFields,
-  opts: { seed: Uint8Array; senderKid: Uint8Array; signSecretKey: Uint8Array; priv: SessionPrivateFields; signature?: Uint8Array },
+  opts: {
+    seed: Uint8Array;
+    senderKid: Uint8Array;
+    signSecretKey: Uint8Array;
+    priv: SessionPrivateFields;
+    signature?: Uint8Array;
+  },
 ): { header: SessionHeaderFields; sessionHash: Uint8Array } {
   const headerPublic = buildHeaderPublic(header);
   const tbs = buildHeaderTbs(headerPublic, opts.senderKid, opts.priv);
   const sig = opts.signature ?? p.signDetached(tbs, opts.signSecretKey);
   const plain = buildPrivatePlaintext(opts.priv, sig);
   const ct = new Uint8Array(plain.length + 16);
-  p.aeadEncrypt(ct, plain, hash256(p, privateAadInput(headerPublic)), new Uint8Array(24), kdf(p, opts.seed, KDF_ID_PRIVATE_KEY));
+  p.aeadEncrypt(
+    ct,
+    plain,
+    hash256(p, privateAadInput(headerPublic)),
+    new Uint8Array(24),
+    kdf(p, opts.seed, KDF_ID_PRIVATE_KEY),
+  );
   return { header: { ...header, private: ct }, sessionHash: hash256(p, tbs) };
 }
 
 /** The session hash of a header whose box contents we know. */
-export function sessionHashOf(p: CryptoProvider, header: SessionHeaderFields, box: BoxContents): Uint8Array {
+export function sessionHashOf(
+  p: CryptoProvider,
+  header: SessionHeaderFields,
+  box: BoxContents,
+): Uint8Array {
   const { priv } = readPrivate(p, header, box.seed);
   return hash256(p, buildHeaderTbs(buildHeaderPublic(header), box.senderKid, priv));
 }

@@ -7,7 +7,12 @@
  */
 import fc from 'fast-check';
 import type { CryptoProvider } from '../../../../src/crypto/provider.js';
-import { decodeEnvelope, EnvelopeDecoder, EnvelopeError, type EnvelopeOpener } from '../../../../src/envelope/index.js';
+import {
+  decodeEnvelope,
+  EnvelopeDecoder,
+  EnvelopeError,
+  type EnvelopeOpener,
+} from '../../../../src/envelope/index.js';
 import { makeWorld, SCHEMA_FP, SCHEMA_ID, TOPIC, type World } from './world.js';
 
 export interface FuzzTarget {
@@ -30,10 +35,25 @@ export function makeFuzzTarget(p: CryptoProvider): FuzzTarget {
     [['carol', 'bob'], false, 0],
   ] as const) {
     const s = world.session('alice', to, { signEveryMessage: sign });
-    seeds.push(s.seal({ partition: 0, seq: 7, key: null, schemaFp: SCHEMA_FP, contentType: 'c', payload: new Uint8Array(payloadLen).fill(1) }).value);
+    seeds.push(
+      s.seal({
+        partition: 0,
+        seq: 7,
+        key: null,
+        schemaFp: SCHEMA_FP,
+        contentType: 'c',
+        payload: new Uint8Array(payloadLen).fill(1),
+      }).value,
+    );
     s.close();
   }
-  return { world, opener: world.opener('bob'), seeds, decoder: new EnvelopeDecoder(world.limits), maxInputMs: 0 };
+  return {
+    world,
+    opener: world.opener('bob'),
+    seeds,
+    decoder: new EnvelopeDecoder(world.limits),
+    maxInputMs: 0,
+  };
 }
 
 type Mutation =
@@ -46,11 +66,27 @@ type Mutation =
 
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant('flip' as const), at: fc.nat(), bit: fc.nat(7) }),
-  fc.record({ op: fc.constant('set' as const), at: fc.nat(), value: fc.constantFrom(0, 1, 0x7f, 0x80, 0xff, 2, 0x20) }),
-  fc.record({ op: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
-  fc.record({ op: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 40 }) }),
+  fc.record({
+    op: fc.constant('set' as const),
+    at: fc.nat(),
+    value: fc.constantFrom(0, 1, 0x7f, 0x80, 0xff, 2, 0x20),
+  }),
+  fc.record({
+    op: fc.constant('insert' as const),
+    at: fc.nat(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }),
+  }),
+  fc.record({
+    op: fc.constant('delete' as const),
+    at: fc.nat(),
+    length: fc.integer({ min: 1, max: 40 }),
+  }),
   fc.record({ op: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ op: fc.constant('overwrite' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 12 }) }),
+  fc.record({
+    op: fc.constant('overwrite' as const),
+    at: fc.nat(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 12 }),
+  }),
 );
 
 function applyMutations(seed: Uint8Array, ms: readonly Mutation[]): Uint8Array {
@@ -137,9 +173,19 @@ function decodeSummary(fn: () => ReturnType<typeof decodeEnvelope>): string {
   try {
     const e = fn();
     const h = (b: Uint8Array) => Buffer.from(b).toString('hex');
-    return [h(e.headerBytes), e.header.topic, e.header.kids.map(h).join(','), e.seq, h(e.nonce), h(e.ct), e.tags.map(h).join(',')].join('|');
+    return [
+      h(e.headerBytes),
+      e.header.topic,
+      e.header.kids.map(h).join(','),
+      e.seq,
+      h(e.nonce),
+      h(e.ct),
+      e.tags.map(h).join(','),
+    ].join('|');
   } catch (err) {
-    return err instanceof EnvelopeError && err.coarse === 'MALFORMED' ? `MALFORMED:${err.code}` : `UNEXPECTED:${String(err)}`;
+    return err instanceof EnvelopeError && err.coarse === 'MALFORMED'
+      ? `MALFORMED:${err.code}`
+      : `UNEXPECTED:${String(err)}`;
   }
 }
 
@@ -148,29 +194,37 @@ function decodeSummary(fn: () => ReturnType<typeof decodeEnvelope>): string {
  * EnvelopeDecoder (fed every input in turn, valid seeds in between) agrees with decodeEnvelope.
  */
 export function decoderOnMutations(t: FuzzTarget): fc.IPropertyWithHooks<[number, Mutation[]]> {
-  return fc.property(fc.nat(t.seeds.length - 1), fc.array(mutationArb, { minLength: 1, maxLength: 4 }), (i, ms) => {
-    const input = applyMutations(t.seeds[i]!, ms);
-    const plain = decodeSummary(() => timed(t, () => decodeEnvelope(input, t.world.limits)));
-    if (plain.startsWith('UNEXPECTED')) return false;
-    if (decodeSummary(() => t.decoder.decode(input)) !== plain) return false;
-    // Re-prime the decoder with a valid seed half the time, so both its paths are exercised.
-    if ((ms.length & 1) === 0) t.decoder.decode(t.seeds[i]!);
-    return true;
-  });
+  return fc.property(
+    fc.nat(t.seeds.length - 1),
+    fc.array(mutationArb, { minLength: 1, maxLength: 4 }),
+    (i, ms) => {
+      const input = applyMutations(t.seeds[i]!, ms);
+      const plain = decodeSummary(() => timed(t, () => decodeEnvelope(input, t.world.limits)));
+      if (plain.startsWith('UNEXPECTED')) return false;
+      if (decodeSummary(() => t.decoder.decode(input)) !== plain) return false;
+      // Re-prime the decoder with a valid seed half the time, so both its paths are exercised.
+      if ((ms.length & 1) === 0) t.decoder.decode(t.seeds[i]!);
+      return true;
+    },
+  );
 }
 
 /** Mutated envelopes through the whole opener: typed outcomes only; success only for unchanged bytes. */
 export function openerOnMutations(t: FuzzTarget): fc.IPropertyWithHooks<[number, Mutation[]]> {
-  return fc.property(fc.nat(t.seeds.length - 1), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), (i, ms) => {
-    const seed = t.seeds[i]!;
-    const input = applyMutations(seed, ms);
-    try {
-      const r = timed(t, () => t.opener.open(input, { topic: TOPIC, partition: 0, key: null }));
-      if (r.kind === 'delivered') return sameForUs(t, input, seed);
-      // Not addressed: a mutation removed our kid; 'duplicate'/'throttled' need hooks we do not pass.
-      return r.kind === 'not-addressed';
-    } catch (err) {
-      return err instanceof EnvelopeError;
-    }
-  });
+  return fc.property(
+    fc.nat(t.seeds.length - 1),
+    fc.array(mutationArb, { minLength: 1, maxLength: 3 }),
+    (i, ms) => {
+      const seed = t.seeds[i]!;
+      const input = applyMutations(seed, ms);
+      try {
+        const r = timed(t, () => t.opener.open(input, { topic: TOPIC, partition: 0, key: null }));
+        if (r.kind === 'delivered') return sameForUs(t, input, seed);
+        // Not addressed: a mutation removed our kid; 'duplicate'/'throttled' need hooks we do not pass.
+        return r.kind === 'not-addressed';
+      } catch (err) {
+        return err instanceof EnvelopeError;
+      }
+    },
+  );
 }

@@ -1,5 +1,10 @@
 import type { CryptoProvider } from '../../../../src/crypto/provider.js';
-import { EnvelopeOpener, kid, type SenderRecord, type SenderResolver } from '../../../../src/envelope/index.js';
+import {
+  EnvelopeOpener,
+  kid,
+  type SenderRecord,
+  type SenderResolver,
+} from '../../../../src/envelope/index.js';
 import { ManualClock } from '../../../../src/runtime/clock.js';
 import { outcomeOf } from './outcome.js';
 import type { EnvelopeVector } from './vector-file.js';
@@ -30,7 +35,9 @@ export function openVector(p: CryptoProvider, v: EnvelopeVector) {
     resolver,
     policy: { skewMs: 300_000, horizonMs: 7 * 86_400_000, maxSessionLifetimeMs: 86_400_000 },
     limits: { envelopeSchemaId: v.schemaId, namespace: v.namespace, maxCiphertextBytes: 1 << 20 },
-    recipientKeys: [{ kid: recipientKid, publicKey: v.recipientPublicKey, secretKey: v.recipientSecretKey }],
+    recipientKeys: [
+      { kid: recipientKid, publicKey: v.recipientPublicKey, secretKey: v.recipientSecretKey },
+    ],
   });
   let delivered: { payload: Uint8Array; contentType: string; senderIdentity: string } | undefined;
   const outcome = outcomeOf(() => {
@@ -41,4 +48,3 @@ export function openVector(p: CryptoProvider, v: EnvelopeVector) {
   opener.close();
   return { outcome, delivered };
 }
-

@@ -5,7 +5,9 @@ export function codeOf(fn: () => unknown): string {
   try {
     fn();
   } catch (err) {
-    return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : `FOREIGN:${String(err)}`;
+    return typeof err === 'object' && err !== null && 'code' in err
+      ? String(err.code)
+      : `FOREIGN:${String(err)}`;
   }
   return 'NO_THROW';
 }

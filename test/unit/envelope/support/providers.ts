@@ -15,4 +15,7 @@ export function loadProvider(name: CryptoProviderName): Promise<CryptoProvider> 
 }
 
 /** Every suite that touches cryptography runs against both providers. */
-export const PROVIDER_NAMES: readonly CryptoProviderName[] = ['sodium-native', 'libsodium-wrappers'];
+export const PROVIDER_NAMES: readonly CryptoProviderName[] = [
+  'sodium-native',
+  'libsodium-wrappers',
+];

@@ -30,7 +30,10 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /** A fake directory view: records by kid, permissions by identity. */
 export class MemoryResolver implements SenderResolver {
-  readonly senders = new Map<string, Omit<SenderRecord, 'maySendOnTopic'> & { sendTopics: Set<string> }>();
+  readonly senders = new Map<
+    string,
+    Omit<SenderRecord, 'maySendOnTopic'> & { sendTopics: Set<string> }
+  >();
   readonly receivers = new Map<string, { identity: string; topics: Set<string> }>();
   #epoch = 1;
 
@@ -77,11 +80,19 @@ export interface World {
   id(name: string): Identity;
   recipientKey(name: string): RecipientKeyPair;
   opener(name: string, extra?: { recipientKeys?: RecipientKeyPair[] }): EnvelopeOpener;
-  session(from: string, to: readonly string[], opts?: Partial<SealingSessionOptions>): SealingSession;
+  session(
+    from: string,
+    to: readonly string[],
+    opts?: Partial<SealingSessionOptions>,
+  ): SealingSession;
 }
 
 /** Builds a world with the named identities, all allowed to send and receive on TOPIC and `topics`. */
-export function makeWorld(provider: CryptoProvider, names: readonly string[], topics: readonly string[] = []): World {
+export function makeWorld(
+  provider: CryptoProvider,
+  names: readonly string[],
+  topics: readonly string[] = [],
+): World {
   const clock = new ManualClock(START_MS);
   const namespace = kid(provider, 'ed25519', provider.signKeyPair().publicKey);
   const resolver = new MemoryResolver();
@@ -108,7 +119,11 @@ export function makeWorld(provider: CryptoProvider, names: readonly string[], to
     });
     resolver.receivers.set(hex(identity.boxKid), { identity: name, topics: new Set(allTopics) });
   }
-  const limits: EnvelopeDecodeLimits = { envelopeSchemaId: SCHEMA_ID, namespace, maxCiphertextBytes: 2 * 1024 * 1024 };
+  const limits: EnvelopeDecodeLimits = {
+    envelopeSchemaId: SCHEMA_ID,
+    namespace,
+    maxCiphertextBytes: 2 * 1024 * 1024,
+  };
   const policy: OpenPolicy = {
     skewMs: 5 * 60_000,
     horizonMs: 7 * 86_400_000,

@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import type { CryptoProvider } from '../../../../src/crypto/provider.js';
 import { ManualClock } from '../../../../src/runtime/clock.js';
 import type { DirectoryRecordDraft } from '../../../../src/keys/directory/directory-signer.js';
-import { generateIdentityFile, loadIdentity, publicGenerations } from '../../../../src/keys/identity-file.js';
+import {
+  generateIdentityFile,
+  loadIdentity,
+  publicGenerations,
+} from '../../../../src/keys/identity-file.js';
 import type { IdentityFile } from '../../../../src/keys/identity-file.js';
 import type { LoadedIdentity } from '../../../../src/keys/identity.js';
 import { LocalKms } from '../../../../src/keys/kms/local-kms.js';
@@ -21,7 +25,11 @@ export interface KeysWorld {
   readonly authority: LoadedIdentity;
   readonly authorityFile: IdentityFile;
   /** A fresh service identity with a draft record for it. */
-  service(name: string, sendTopics: string[], receiveTopics: string[]): Promise<{ file: IdentityFile; draft: DirectoryRecordDraft }>;
+  service(
+    name: string,
+    sendTopics: string[],
+    receiveTopics: string[],
+  ): Promise<{ file: IdentityFile; draft: DirectoryRecordDraft }>;
   cleanup(): Promise<void>;
 }
 
@@ -30,7 +38,11 @@ export async function makeWorld(): Promise<KeysWorld> {
   const crypto = await testCrypto();
   const clock = new ManualClock(1_800_000_000_000);
   const kms = await LocalKms.open({ path: join(dir, 'kek.json'), crypto, clock, create: true });
-  const authorityFile = await generateIdentityFile('authority', 'authority', { crypto, kms, clock });
+  const authorityFile = await generateIdentityFile('authority', 'authority', {
+    crypto,
+    kms,
+    clock,
+  });
   const authority = await loadIdentity(authorityFile, { crypto, kms });
   return {
     dir,
@@ -52,7 +64,12 @@ export async function makeWorld(): Promise<KeysWorld> {
 }
 
 /** The directory draft for an identity's active generation. */
-export function draftFor(file: IdentityFile, sendTopics: string[], receiveTopics: string[], nowMs: number): DirectoryRecordDraft {
+export function draftFor(
+  file: IdentityFile,
+  sendTopics: string[],
+  receiveTopics: string[],
+  nowMs: number,
+): DirectoryRecordDraft {
   const g = publicGenerations(file).find((x) => x.state === 'active')!;
   return {
     identity: file.name,

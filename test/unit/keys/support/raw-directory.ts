@@ -1,7 +1,10 @@
 import type { CryptoProvider } from '../../../../src/crypto/provider.js';
 import { toBase64, toHex } from '../../../../src/keys/bytes.js';
 import type { DirectoryDocument } from '../../../../src/keys/directory/directory-document.js';
-import type { DirectoryHead, DirectoryRecord } from '../../../../src/keys/directory/directory-record.js';
+import type {
+  DirectoryHead,
+  DirectoryRecord,
+} from '../../../../src/keys/directory/directory-record.js';
 import {
   compareKeys,
   headToBeSigned,
@@ -36,9 +39,15 @@ export function signRawDirectory(
   return {
     format: 'sealpost-directory/v1',
     authority: { kid: toHex(signer.kid), publicKey: toBase64(signer.publicKey) },
-    head: signedHeadToJson({ head: fullHead, signature: crypto.signDetached(headToBeSigned(fullHead), signer.secretKey) }),
+    head: signedHeadToJson({
+      head: fullHead,
+      signature: crypto.signDetached(headToBeSigned(fullHead), signer.secretKey),
+    }),
     records: sorted.map((record) =>
-      signedRecordToJson({ record, signature: crypto.signDetached(recordToBeSigned(signer.kid, record), signer.secretKey) }),
+      signedRecordToJson({
+        record,
+        signature: crypto.signDetached(recordToBeSigned(signer.kid, record), signer.secretKey),
+      }),
     ),
   };
 }

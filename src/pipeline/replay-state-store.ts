@@ -7,8 +7,10 @@
  * - Record value: `u8 1 ‖ keyId[16] ‖ nonce[24] ‖ AEAD(stateKey, nonce, plaintext, aad)` with
  *   aad = `L(replay-state) ‖ u16 |group| ‖ group ‖ u16 |topic| ‖ topic ‖ u32 partition` and plaintext
  *   `u64 generation ‖ u64 nextOffset ‖ u32 n ‖ (u16 |replayKey| ‖ replayKey ‖ u16 |window| ‖ window)ⁿ
- *   ‖ u32 m ‖ (keyHash[32] ‖ u64 entityVersion)ᵐ` (the last accepted entity version per record key,
- *   for topics under the compacted-topic policy).
+ *   ‖ u32 m ‖ (keyHash[32] ‖ u64 entityVersion)ᵐ [‖ u64 handOutMark]` (the last accepted entity
+ *   version per record key, for topics under the compacted-topic policy; the hand-out mark — offsets
+ *   below it may have been handed to the handler by the writer — is absent in records written before
+ *   it existed, and then taken as unknown).
  * - Record key: `s/<group>/<topic>/<partition>/<generation mod 2>`. Two alternating slots: the record
  *   the committed offset points to is never overwritten before the next commit succeeded, so
  *   compaction can never remove it.
@@ -48,6 +50,11 @@ export interface PartitionReplayState {
   readonly windows: Map<string, ReplayWindow>;
   /** Last accepted entity version per hex H(record key), for topics under the entity-version policy. */
   readonly entityVersions: Map<string, number>;
+  /**
+   * Offsets below this may have been handed to the handler by the member that wrote the state (it is
+   * persisted before a record at or above the previous mark is handed out); null when unknown.
+   */
+  handOutMark: bigint | null;
 }
 
 /** What loading a partition's state found. */
@@ -114,9 +121,10 @@ export function encodeStatePlaintext(
   nextOffset: bigint,
   windows: ReadonlyMap<string, ReplayWindow>,
   entityVersions: ReadonlyMap<string, number> = new Map(),
+  handOutMark: bigint | null = null,
 ): Uint8Array {
   const parts: Uint8Array[] = [];
-  let size = 8 + 8 + 4 + 4 + entityVersions.size * (32 + 8);
+  let size = 8 + 8 + 4 + 4 + entityVersions.size * (32 + 8) + (handOutMark === null ? 0 : 8);
   for (const [k, w] of windows) {
     const kb = enc.encode(k);
     const wb = w.toBytes();
@@ -140,6 +148,7 @@ export function encodeStatePlaintext(
     dv.setBigUint64(o + 32, BigInt(v));
     o += 40;
   }
+  if (handOutMark !== null) dv.setBigUint64(o, handOutMark);
   return out;
 }
 
@@ -181,7 +190,8 @@ export function decodeStatePlaintext(bytes: Uint8Array): OpenedState {
   if (o + 4 > bytes.length) bad();
   const m = dv.getUint32(o);
   o += 4;
-  if (m > MAX_ENTITY_KEYS || bytes.length - o !== m * 40) bad();
+  const rest = bytes.length - o - m * 40;
+  if (m > MAX_ENTITY_KEYS || (rest !== 0 && rest !== 8)) bad();
   const entityVersions = new Map<string, number>();
   for (let i = 0; i < m; i++) {
     const k = Buffer.from(bytes.subarray(o, o + 32)).toString('hex');
@@ -190,10 +200,17 @@ export function decodeStatePlaintext(bytes: Uint8Array): OpenedState {
     entityVersions.set(k, Number(v));
     o += 40;
   }
-  return { generation: Number(generation), nextOffset, windows, entityVersions };
+  const handOutMark = rest === 8 ? dv.getBigUint64(o) : null;
+  return { generation: Number(generation), nextOffset, windows, entityVersions, handOutMark };
 }
 
-type OpenedState = { generation: number; nextOffset: bigint; windows: Map<string, ReplayWindow>; entityVersions: Map<string, number> };
+type OpenedState = {
+  generation: number;
+  nextOffset: bigint;
+  windows: Map<string, ReplayWindow>;
+  entityVersions: Map<string, number>;
+  handOutMark: bigint | null;
+};
 
 /** See the module comment. */
 export class ReplayStateStore {
@@ -369,11 +386,13 @@ export class ReplayStateStore {
           nextOffset: null,
           windows: best?.windows ?? new Map<string, ReplayWindow>(),
           entityVersions: best?.entityVersions ?? new Map<string, number>(),
+          // The offsets of a rebuilt state are not the committed ones: the mark means nothing here.
+          handOutMark: null,
         },
       };
     };
     if (pointer === undefined) {
-      if (committed.offset === '-1' && slots.length === 0) return { kind: 'fresh', state: { generation: 0, nextOffset: null, windows: new Map(), entityVersions: new Map() } };
+      if (committed.offset === '-1' && slots.length === 0) return { kind: 'fresh', state: { generation: 0, nextOffset: null, windows: new Map(), entityVersions: new Map(), handOutMark: null } };
       return refuse(new PipelineError('REPLAY_STATE_MISSING', `no replay state pointer in the commit of ${topic}/${partition}`));
     }
     const candidates = this.#scanned.get(this.#slotKey(topic, partition, pointer.generation)) ?? [];
@@ -388,7 +407,10 @@ export class ReplayStateStore {
     if (s.generation !== pointer.generation || s.nextOffset.toString() !== committed.offset) {
       return refuse(new PipelineError('REPLAY_STATE_MISMATCH', `the replay state of ${topic}/${partition} does not match the committed offset`));
     }
-    return { kind: 'loaded', state: { generation: s.generation, nextOffset: s.nextOffset, windows: s.windows, entityVersions: s.entityVersions } };
+    return {
+      kind: 'loaded',
+      state: { generation: s.generation, nextOffset: s.nextOffset, windows: s.windows, entityVersions: s.entityVersions, handOutMark: s.handOutMark },
+    };
   }
 
   /**
@@ -402,7 +424,8 @@ export class ReplayStateStore {
     const key = keyId === undefined ? undefined : this.#keys.get(keyId);
     if (keyId === undefined || key === undefined) throw new PipelineError('REPLAY_STATE_KEY_UNAVAILABLE', 'scan() first', { retriable: true });
     const generation = state.generation + 1;
-    const plain = encodeStatePlaintext(generation, nextOffset, state.windows, state.entityVersions);
+    const mark = state.handOutMark === null ? null : state.handOutMark > nextOffset ? state.handOutMark : nextOffset;
+    const plain = encodeStatePlaintext(generation, nextOffset, state.windows, state.entityVersions, mark);
     const value = new Uint8Array(1 + KEY_ID_BYTES + NONCE_BYTES + plain.length + TAG_BYTES);
     value[0] = RECORD_VERSION;
     value.set(Buffer.from(keyId, 'hex'), 1);

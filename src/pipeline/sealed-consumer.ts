@@ -74,7 +74,12 @@ export interface SealedDelivery<T = unknown> {
   /** Clear Kafka headers: unauthenticated, informational only. */
   readonly headers: readonly TransportHeader[];
   readonly entityVersion: number;
-  /** A hint: true when this record was handed to the handler before (it failed, or a restart). */
+  /**
+   * A hint: true when this record may have been handed to a handler before — by this process (the
+   * handler threw), or by the previous owner of the partition before a crash, restart or rebalance
+   * (the record lies below the hand-out mark that owner persisted). Never false for a record handed
+   * out before and not committed; may be true for a few never handed out (see `redeliveryMarkAhead`).
+   */
   readonly redelivery: boolean;
 }
 
@@ -132,6 +137,13 @@ export interface SealedConsumerOptions {
   readonly partitionsConsumedConcurrently?: number;
   /** Cap of the backoff between retries of a transient failure. Default 10,000 ms. */
   readonly maxRetryDelayMs?: number;
+  /**
+   * Before a record at or beyond the persisted hand-out mark goes to the handler, the mark is moved
+   * this many offsets ahead and persisted (state record + commit), so the next owner can flag
+   * redeliveries after a crash. Larger: fewer extra writes, more records possibly flagged though never
+   * handed out. Default 1,000.
+   */
+  readonly redeliveryMarkAhead?: number;
   /** Within a batch, write the replay state and commit after this many records. Default 500. */
   readonly commitEveryRecords?: number;
   /** Replay windows idle this long shrink to their highest seq. Default 1 h. */
@@ -163,6 +175,8 @@ interface PartitionEntry {
   unexpected: Map<string, number>;
   /** Offsets handed to the handler before (redelivery hint), bounded. */
   attempted: Map<string, number>;
+  /** The hand-out mark of the state we loaded: offsets below it may have been handed out before. */
+  redeliverBelow: bigint | null;
 }
 
 type RecordOutcome = { readonly kind: 'done' } | { readonly kind: 'retry'; readonly afterMs: number; readonly reason: string };
@@ -195,6 +209,9 @@ export class SealedConsumer {
   #flushTimer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void)[] = [];
   #state: 'new' | 'running' | 'closed' = 'new';
+  /** Set by close(): no record is handed out any more. */
+  #closing = false;
+  readonly #activeBatches = new Set<Promise<void>>();
   readonly #backoff = new Map<string, number>();
 
   constructor(options: SealedConsumerOptions) {
@@ -324,12 +341,13 @@ export class SealedConsumer {
         status: 'loading',
         reusable: false,
         lastMetadata: null,
-        state: { generation: 0, nextOffset: null, windows: new Map(), entityVersions: new Map() },
+        state: { generation: 0, nextOffset: null, windows: new Map(), entityVersions: new Map(), handOutMark: null },
         dirty: false,
         persisting: Promise.resolve(),
         unknownSince: new Map(),
         unexpected: new Map(),
         attempted: new Map(),
+        redeliverBelow: null,
       });
     }
     this.#consumer.pause(assignment);
@@ -389,6 +407,7 @@ export class SealedConsumer {
           }
         }
         entry.state = outcome.state;
+        entry.redeliverBelow = outcome.kind === 'loaded' ? outcome.state.handOutMark : null;
         entry.lastMetadata = c.metadata;
         entry.dirty = false;
         entry.status = 'ready';
@@ -405,7 +424,20 @@ export class SealedConsumer {
     }
   }
 
+  /** Runs a batch, tracked so close() can wait for the one in hand before its last commit. */
   async #eachBatch(batch: ConsumedBatch, control: BatchControl): Promise<void> {
+    if (this.#closing) return;
+    const run = this.#runBatch(batch, control);
+    const tracked = run.catch(() => undefined);
+    this.#activeBatches.add(tracked);
+    try {
+      await run;
+    } finally {
+      this.#activeBatches.delete(tracked);
+    }
+  }
+
+  async #runBatch(batch: ConsumedBatch, control: BatchControl): Promise<void> {
     const key = tpKey(batch.topic, batch.partition);
     const entry = this.#partitions.get(key);
     if (entry === undefined || entry.status !== 'ready') {
@@ -421,7 +453,7 @@ export class SealedConsumer {
     try {
       for (const record of batch.records) {
         // A new assignment is reloading this partition: stop; unresolved records are fetched again.
-        if (!control.isRunning() || control.isStale() || entry.status !== 'ready') break;
+        if (!control.isRunning() || control.isStale() || entry.status !== 'ready' || this.#closing) break;
         const offset = BigInt(record.offset);
         if (entry.state.nextOffset !== null && offset < entry.state.nextOffset) {
           // Already processed (a refetch after a pause): the window would call it a duplicate anyway.
@@ -476,11 +508,14 @@ export class SealedConsumer {
       if (!entry.dirty || entry.state.nextOffset === null) return;
       const next = entry.state.nextOffset;
       this.#gcWindows(entry);
+      // write() encodes synchronously: the mark captured here is the one persisted.
+      const mark = entry.state.handOutMark;
       const { generation, metadata } = await this.#store!.write(entry.topic, entry.partition, entry.state, next);
       await this.#consumer.commitOffsets([{ topic: entry.topic, partition: entry.partition, offset: next.toString(), metadata }]);
       entry.state.generation = generation;
       entry.lastMetadata = metadata;
-      if (entry.state.nextOffset === next) entry.dirty = false;
+      // Still dirty if the offset or the hand-out mark moved while this write was in flight.
+      if (entry.state.nextOffset === next && entry.state.handOutMark === mark) entry.dirty = false;
     });
     entry.persisting = run.catch((err: unknown) => {
       this.#logger.warn({ err: describeError(err), topic: entry.topic, partition: entry.partition }, 'replay state or commit failed; will retry');
@@ -607,6 +642,22 @@ export class SealedConsumer {
       if (msg.entityVersion < 1 || (last !== undefined && msg.entityVersion <= last)) return this.#reject(record, 'STALE', 'ENTITY_VERSION_STALE');
     }
     // 11. Deliver; mark only after the handler succeeded.
+    const offset = BigInt(record.offset);
+    if (entry.state.handOutMark === null || offset >= entry.state.handOutMark) {
+      // Persist the hand-out mark before handing the record out, so that whoever loads this state
+      // after a crash can tell which records may have been handed out already (redelivery hint).
+      const before = entry.state.handOutMark;
+      entry.state.handOutMark = offset + BigInt(o.redeliveryMarkAhead ?? 1000);
+      if (entry.state.nextOffset === null) entry.state.nextOffset = offset;
+      entry.dirty = true;
+      try {
+        await this.#persist(entry);
+      } catch (err) {
+        // Not persisted: the record must not go out under a mark nobody can read back.
+        if (entry.state.handOutMark === offset + BigInt(o.redeliveryMarkAhead ?? 1000)) entry.state.handOutMark = before;
+        return this.#transient(err, 'replay-state-write');
+      }
+    }
     const attempts = entry.attempted.get(record.offset) ?? 0;
     const delivery: SealedDelivery = {
       value,
@@ -622,7 +673,7 @@ export class SealedConsumer {
       key: record.key,
       headers: record.headers,
       entityVersion: msg.entityVersion,
-      redelivery: attempts > 0,
+      redelivery: attempts > 0 || (entry.redeliverBelow !== null && offset < entry.redeliverBelow),
     };
     try {
       await this.#handler!(delivery);
@@ -724,6 +775,15 @@ export class SealedConsumer {
     if (this.#flushTimer !== undefined) clearInterval(this.#flushTimer);
     for (const u of this.#unsubscribe) u();
     if (wasRunning) {
+      // Hand nothing more out and let the batch in hand finish; then the last commit lowers the
+      // hand-out mark to the committed offset: after a clean close nothing is flagged as redelivered.
+      this.#closing = true;
+      await Promise.all([...this.#activeBatches]);
+      for (const p of this.#partitions.values()) {
+        if (p.status !== 'ready' || p.state.nextOffset === null || p.state.handOutMark === null || p.state.handOutMark <= p.state.nextOffset) continue;
+        p.state.handOutMark = p.state.nextOffset;
+        p.dirty = true;
+      }
       for (const p of this.#partitions.values()) if (p.status === 'ready' && p.dirty) await this.#persist(p).catch(() => undefined);
       await this.#consumer.disconnect();
       for (const p of this.#partitions.values()) await p.persisting;

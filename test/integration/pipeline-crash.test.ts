@@ -2,7 +2,10 @@
  * Crash safety: a SealedConsumer in a child process is killed with SIGKILL in the middle of its work
  * and restarted. Nothing is lost (every sent message reaches the handler), no offset is committed
  * past a record the handler has not processed, the restarted consumer loads its sealed replay state
- * (no alert), and only records at or after the committed offsets are seen twice.
+ * (no alert), and only records at or after the committed offsets are seen twice. The redelivery hint
+ * survives the crash: every record handed out before the kill and handed again carries
+ * `redelivery: true`; a record flagged though never handed out lies within `redeliveryMarkAhead` of
+ * the last one handed out; after a clean close and restart nothing is flagged.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,6 +19,8 @@ import { startProducer, type TestProducer } from '../support/pipeline-parties.js
 import { makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
 
 const N = 3000;
+/** The consumer's redeliveryMarkAhead in the child. */
+const MARK_AHEAD = 40;
 const transport = testTransport('pipeline-crash');
 const topic = freshTopic('pipe-crash');
 const t = pipelineTopics('pipe-crash');
@@ -24,14 +29,14 @@ let world: PipelineWorld;
 let orders: TestProducer;
 const children: ChildProcess[] = [];
 
-function lines(out: string): { offset: bigint; partition: number; id: string }[] {
+function lines(out: string): { offset: bigint; partition: number; id: string; redelivery: boolean }[] {
   if (!existsSync(out)) return [];
   return readFileSync(out, 'utf8')
     .split('\n')
-    .filter((l) => /^\d+ \d+ [0-9a-f]{32}$/.test(l))
+    .filter((l) => /^\d+ \d+ [0-9a-f]{32} [rn]$/.test(l))
     .map((l) => {
-      const [o, p, id] = l.split(' ') as [string, string, string];
-      return { offset: BigInt(o), partition: Number(p), id };
+      const [o, p, id, r] = l.split(' ') as [string, string, string, string];
+      return { offset: BigInt(o), partition: Number(p), id, redelivery: r === 'r' };
     });
 }
 
@@ -78,7 +83,7 @@ describe('consumer crash (SIGKILL) and restart', () => {
     const authorityPublicKey = world.document().authority.publicKey;
     await writeFile(
       configPath,
-      JSON.stringify({ dir: world.dir, identity: 'billing', authorityPublicKey, group, topic, stateTopic: t.state, deadLetterTopic: t.dlq, out, slowMs: 20 }),
+      JSON.stringify({ dir: world.dir, identity: 'billing', authorityPublicKey, group, topic, stateTopic: t.state, deadLetterTopic: t.dlq, out, slowMs: 20, markAhead: MARK_AHEAD }),
     );
 
     const first = spawnChild(configPath);
@@ -130,5 +135,37 @@ describe('consumer crash (SIGKILL) and restart', () => {
     for (const l of afterKill) expect(l.offset >= committedOf(l.partition)).toBe(true);
     expect(readFileSync(out, 'utf8')).not.toContain('ALERT');
     expect(all.length - N).toBeLessThanOrEqual(seenBeforeKill.length - Number(committedTotal));
+
+    // The redelivery hint after the crash. The first run flagged nothing (a first start).
+    expect(seenBeforeKill.every((l) => !l.redelivery)).toBe(true);
+    const handedBefore = new Set(seenBeforeKill.map((l) => l.id));
+    const handedAgain = afterKill.filter((l) => handedBefore.has(l.id));
+    expect(handedAgain.length).toBeGreaterThan(0);
+    // Never false for a record handed out before and not committed.
+    expect(handedAgain.filter((l) => !l.redelivery)).toEqual([]);
+    // Flagged though never handed out: only just beyond the last record handed out (the mark ahead).
+    const lastHanded = new Map<number, bigint>();
+    for (const l of seenBeforeKill) lastHanded.set(l.partition, l.offset > (lastHanded.get(l.partition) ?? -1n) ? l.offset : lastHanded.get(l.partition)!);
+    const falseFlags = afterKill.filter((l) => l.redelivery && !handedBefore.has(l.id));
+    for (const l of falseFlags) expect(l.offset <= (lastHanded.get(l.partition) ?? -1n) + BigInt(MARK_AHEAD)).toBe(true);
+    // Records well past the mark are not flagged.
+    expect(afterKill.some((l) => !l.redelivery)).toBe(true);
+
+    // A clean close lowers the mark to the committed offset: after a restart nothing is flagged.
+    const more: string[] = [];
+    const r = await orders.producer.send({ topic, messages: Array.from({ length: 50 }, (_, i) => ({ key: `m${i % 7}`, value: { id: `m-${i}`, cents: i, note: '' } })) });
+    for (const x of r) more.push(x.messageId);
+    const beforeThird = lines(out).length;
+    const third = spawnChild(configPath);
+    await waitFor(() => new Set(lines(out).slice(beforeThird).map((l) => l.id)).size >= 50, 'the third run to see the new messages', 120_000);
+    third.kill('SIGTERM');
+    await exited(third);
+    const thirdRun = lines(out).slice(beforeThird);
+    expect(new Set(thirdRun.map((l) => l.id))).toEqual(new Set(more));
+    expect(thirdRun.filter((l) => l.redelivery)).toEqual([]);
+    console.log(
+      `[crash] handed before the kill: ${seenBeforeKill.length}; handed again after it: ${handedAgain.length} (all flagged); ` +
+        `flagged but new: ${falseFlags.length} (≤ ${MARK_AHEAD} ahead per partition); after a clean restart flagged: 0 of ${thirdRun.length}`,
+    );
   });
 });

@@ -1,7 +1,7 @@
 /**
  * A SealedConsumer as a separate process, for the crash test: it loads an identity, the local KMS
  * keyring and a directory file written by the parent test, consumes, and appends `offset partition
- * messageId` to an output file synchronously in its handler (so what the handler saw survives SIGKILL
+ * messageId r|n` (r: the delivery's redelivery hint was set) to an output file synchronously in its handler (so what the handler saw survives SIGKILL
  * in the page cache). SIGTERM closes it cleanly. Config: JSON file named by argv[2].
  */
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -28,6 +28,8 @@ interface ChildConfig {
   out: string;
   /** Milliseconds to sleep every 25 messages (so a kill lands mid-batch). */
   slowMs: number;
+  /** `redeliveryMarkAhead` of the consumer (default: the consumer's). */
+  markAhead?: number;
 }
 
 const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as ChildConfig;
@@ -55,12 +57,13 @@ const consumer = new SealedConsumer({
   fromBeginning: true,
   consumerOptions: { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1000 },
   commitEveryRecords: 200,
+  ...(config.markAhead === undefined ? {} : { redeliveryMarkAhead: config.markAhead }),
   onAlert: (a) => appendFileSync(config.out, `ALERT ${a.topic} ${a.partition} ${a.code}\n`),
 });
 let n = 0;
 await consumer.run({
   eachMessage: async (d) => {
-    appendFileSync(config.out, `${d.offset} ${d.partition} ${d.messageId}\n`);
+    appendFileSync(config.out, `${d.offset} ${d.partition} ${d.messageId} ${d.redelivery ? 'r' : 'n'}\n`);
     if (++n % 25 === 0 && config.slowMs > 0) await new Promise((r) => setTimeout(r, config.slowMs));
   },
 });

@@ -45,6 +45,20 @@ describe('replay state plaintext', () => {
     expect(encodeStatePlaintext(back.generation, back.nextOffset, back.windows, back.entityVersions)).toEqual(bytes);
   });
 
+  it('carries the optional hand-out mark; records without it decode with the mark unknown', () => {
+    const withMark = encodeStatePlaintext(7, 100n, windows(), new Map([['11'.repeat(32), 1]]), 1100n);
+    const back = decodeStatePlaintext(withMark);
+    expect(back.handOutMark).toBe(1100n);
+    expect(back.nextOffset).toBe(100n);
+    expect(back.entityVersions.size).toBe(1);
+    expect(encodeStatePlaintext(back.generation, back.nextOffset, back.windows, back.entityVersions, back.handOutMark)).toEqual(withMark);
+    const without = encodeStatePlaintext(7, 100n, windows(), new Map([['11'.repeat(32), 1]]));
+    expect(without.length).toBe(withMark.length - 8);
+    expect(decodeStatePlaintext(without).handOutMark).toBeNull();
+    // Anything but 0 or 8 trailing bytes is refused.
+    for (const extra of [1, 4, 7, 9, 16]) refused(() => decodeStatePlaintext(new Uint8Array([...without, ...new Uint8Array(extra)])));
+  });
+
   it('refuses truncation, trailing bytes, duplicate keys and corrupted windows', () => {
     const bytes = encodeStatePlaintext(1, 10n, windows());
     for (let cut = 0; cut < bytes.length; cut += 7) refused(() => decodeStatePlaintext(bytes.subarray(0, cut)));

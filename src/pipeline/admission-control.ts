@@ -25,8 +25,14 @@ export class AdmissionControl {
 
   constructor(clock: Clock, options: AdmissionOptions = {}) {
     this.#clock = clock;
-    this.#partitionRate = checkRate(options.partition ?? { perSecond: 200, burst: 50 }, 'admission');
-    this.#global = new TokenBucket(checkRate(options.global ?? { perSecond: 1000, burst: 200 }, 'admission'), clock.nowMs());
+    this.#partitionRate = checkRate(
+      options.partition ?? { perSecond: 200, burst: 50 },
+      'admission',
+    );
+    this.#global = new TokenBucket(
+      checkRate(options.global ?? { perSecond: 1000, burst: 200 }, 'admission'),
+      clock.nowMs(),
+    );
   }
 
   #bucket(key: string): TokenBucket {

@@ -8,7 +8,13 @@ import { checkRate, TokenBucket, type TokenRate } from './token-bucket.js';
  * genuine header with junk ciphertext (MESSAGE), re-injected old records (STALE). SCHEMA and PAYLOAD
  * need a message sealed by an allowed sender, so a flood of those is the sender's doing, not a stranger's.
  */
-export const CHEAP_FLOOD_CLASSES: readonly CoarseClass[] = ['MALFORMED', 'CONTEXT', 'HEADER', 'MESSAGE', 'STALE'];
+export const CHEAP_FLOOD_CLASSES: readonly CoarseClass[] = [
+  'MALFORMED',
+  'CONTEXT',
+  'HEADER',
+  'MESSAGE',
+  'STALE',
+];
 
 /** Options of {@link DeadLetterBreaker}. */
 export interface DeadLetterBreakerOptions {
@@ -57,10 +63,20 @@ export class DeadLetterBreaker {
   readonly #listener: DeadLetterBreakerListener | undefined;
   readonly #partitions = new Map<string, PartitionBreaker>();
 
-  constructor(clock: Clock, options: DeadLetterBreakerOptions = {}, listener?: DeadLetterBreakerListener) {
+  constructor(
+    clock: Clock,
+    options: DeadLetterBreakerOptions = {},
+    listener?: DeadLetterBreakerListener,
+  ) {
     this.#clock = clock;
-    this.#partitionRate = checkRate(options.partition ?? { perSecond: 10, burst: 100 }, 'dead-letter breaker');
-    this.#global = new TokenBucket(checkRate(options.global ?? { perSecond: 50, burst: 500 }, 'dead-letter breaker'), clock.nowMs());
+    this.#partitionRate = checkRate(
+      options.partition ?? { perSecond: 10, burst: 100 },
+      'dead-letter breaker',
+    );
+    this.#global = new TokenBucket(
+      checkRate(options.global ?? { perSecond: 50, burst: 500 }, 'dead-letter breaker'),
+      clock.nowMs(),
+    );
     this.#classes = new Set(options.classes ?? CHEAP_FLOOD_CLASSES);
     const closeAfterMs = options.closeAfterMs ?? 10_000;
     if (!(closeAfterMs >= 0)) throw new RangeError('dead-letter breaker closeAfterMs must be ≥ 0');
@@ -77,7 +93,12 @@ export class DeadLetterBreaker {
     const key = `${topic}\u0000${partition}`;
     let p = this.#partitions.get(key);
     if (p === undefined) {
-      p = { topic, partition, bucket: new TokenBucket(this.#partitionRate, this.#clock.nowMs()), lastRefusalMs: undefined };
+      p = {
+        topic,
+        partition,
+        bucket: new TokenBucket(this.#partitionRate, this.#clock.nowMs()),
+        lastRefusalMs: undefined,
+      };
       this.#partitions.set(key, p);
     }
     return p;

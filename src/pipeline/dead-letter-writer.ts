@@ -36,14 +36,21 @@ export class DeadLetterWriter {
     this.#o = options;
   }
 
-  async write(record: ConsumedRecord, coarse: CoarseClass, detail: string, attempt: number): Promise<void> {
+  async write(
+    record: ConsumedRecord,
+    coarse: CoarseClass,
+    detail: string,
+    attempt: number,
+  ): Promise<void> {
     const o = this.#o;
     const sealedDetail: Record<string, string> = {};
     const detailBytes = new TextEncoder().encode(detail);
     for (const name of o.detailRecipients) {
       const key = o.directory.recipientKeysForIdentity(name).find((k) => k.status === 'active');
       if (key === undefined) continue;
-      sealedDetail[Buffer.from(key.kid).toString('hex')] = Buffer.from(o.crypto.boxSeal(detailBytes, key.publicKey)).toString('base64');
+      sealedDetail[Buffer.from(key.kid).toString('hex')] = Buffer.from(
+        o.crypto.boxSeal(detailBytes, key.publicKey),
+      ).toString('base64');
     }
     const meta = signDeadLetter(
       o.crypto,
@@ -72,7 +79,10 @@ export class DeadLetterWriter {
         {
           key: record.key,
           value: record.value,
-          headers: [...record.headers, { key: DEAD_LETTER_HEADER, value: encodeDeadLetterMetadata(meta) }],
+          headers: [
+            ...record.headers,
+            { key: DEAD_LETTER_HEADER, value: encodeDeadLetterMetadata(meta) },
+          ],
           timestampMs: record.timestampMs,
         },
       ],

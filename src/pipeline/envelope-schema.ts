@@ -18,7 +18,10 @@ export async function readEnvelopeSchemaText(): Promise<string> {
       // try the next location
     }
   }
-  throw new PipelineError('ENVELOPE_SCHEMA_UNAVAILABLE', 'schemas/envelope.avsc was not found next to the package');
+  throw new PipelineError(
+    'ENVELOPE_SCHEMA_UNAVAILABLE',
+    'schemas/envelope.avsc was not found next to the package',
+  );
 }
 
 /**
@@ -26,6 +29,9 @@ export async function readEnvelopeSchemaText(): Promise<string> {
  * its id: the pinned envelope schema id every record carries. Registering the same text again returns
  * the same id, so producers and consumers of a registry agree without configuration.
  */
-export async function registerEnvelopeSchema(registry: SchemaRegistryClient, subject = DEFAULT_ENVELOPE_SUBJECT): Promise<number> {
+export async function registerEnvelopeSchema(
+  registry: SchemaRegistryClient,
+  subject = DEFAULT_ENVELOPE_SUBJECT,
+): Promise<number> {
   return registry.register(subject, await readEnvelopeSchemaText(), { compatibility: 'NONE' });
 }

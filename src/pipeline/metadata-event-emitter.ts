@@ -42,7 +42,6 @@ export interface MetadataEventEmitterOptions {
   readonly logger?: PipelineLogger;
 }
 
-
 /** See the module comment. */
 export class MetadataEventEmitter implements MetadataSink {
   readonly #o: MetadataEventEmitterOptions;
@@ -57,7 +56,10 @@ export class MetadataEventEmitter implements MetadataSink {
   constructor(options: MetadataEventEmitterOptions) {
     this.#o = options;
     this.#logger = options.logger ?? silentLogger;
-    this.#timer = setInterval(() => void this.flush().catch(() => undefined), options.flushIntervalMs ?? 1000);
+    this.#timer = setInterval(
+      () => void this.flush().catch(() => undefined),
+      options.flushIntervalMs ?? 1000,
+    );
     this.#timer.unref();
   }
 
@@ -91,37 +93,42 @@ export class MetadataEventEmitter implements MetadataSink {
 
   /** Sends everything queued (one sealed record per `maxBatch` events). */
   flush(): Promise<void> {
-    this.#flushing = this.#flushing.catch(() => undefined).then(async () => {
-      const maxBatch = this.#o.maxBatch ?? 500;
-      while (this.#queue.length > 0) {
-        const batch = this.#queue.slice(0, maxBatch);
-        const parts = batch.map((e) => canonicalEventBytes(e));
-        let size = 2 + Math.max(0, parts.length - 1);
-        for (const p of parts) size += p.length;
-        const payload = new Uint8Array(size);
-        payload[0] = 0x5b; // [
-        let o = 1;
-        parts.forEach((p, i) => {
-          if (i > 0) payload[o++] = 0x2c; // ,
-          payload.set(p, o);
-          o += p.length;
-        });
-        payload[o] = 0x5d; // ]
-        try {
-          await this.#o.producer.sendRaw({
-            topic: this.#o.topic,
-            contentType: METADATA_EVENTS_CONTENT_TYPE,
-            recipients: this.#o.recipients ?? ['audit'],
-            messages: [{ key: null, payload }],
+    this.#flushing = this.#flushing
+      .catch(() => undefined)
+      .then(async () => {
+        const maxBatch = this.#o.maxBatch ?? 500;
+        while (this.#queue.length > 0) {
+          const batch = this.#queue.slice(0, maxBatch);
+          const parts = batch.map((e) => canonicalEventBytes(e));
+          let size = 2 + Math.max(0, parts.length - 1);
+          for (const p of parts) size += p.length;
+          const payload = new Uint8Array(size);
+          payload[0] = 0x5b; // [
+          let o = 1;
+          parts.forEach((p, i) => {
+            if (i > 0) payload[o++] = 0x2c; // ,
+            payload.set(p, o);
+            o += p.length;
           });
-        } catch (err) {
-          this.#logger.warn({ err: describeError(err), queued: this.#queue.length }, 'metadata events not sent; will retry');
-          throw err;
+          payload[o] = 0x5d; // ]
+          try {
+            await this.#o.producer.sendRaw({
+              topic: this.#o.topic,
+              contentType: METADATA_EVENTS_CONTENT_TYPE,
+              recipients: this.#o.recipients ?? ['audit'],
+              messages: [{ key: null, payload }],
+            });
+          } catch (err) {
+            this.#logger.warn(
+              { err: describeError(err), queued: this.#queue.length },
+              'metadata events not sent; will retry',
+            );
+            throw err;
+          }
+          this.#queue.splice(0, batch.length);
+          this.#sent += batch.length;
         }
-        this.#queue.splice(0, batch.length);
-        this.#sent += batch.length;
-      }
-    });
+      });
     return this.#flushing;
   }
 
@@ -140,4 +147,3 @@ export function decodeMetadataEventBatch(payload: Uint8Array): unknown[] {
   if (!Array.isArray(v)) throw new TypeError('a metadata-event batch is a JSON array');
   return v;
 }
-

@@ -29,7 +29,11 @@ export type PipelineErrorCode =
 /** A failure raised by SealedProducer / SealedConsumer. Messages carry no payload, key or plaintext. */
 export class PipelineError extends SealpostError {
   declare readonly code: PipelineErrorCode;
-  constructor(code: PipelineErrorCode, message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
+  constructor(
+    code: PipelineErrorCode,
+    message: string,
+    options: { retriable?: boolean; cause?: unknown } = {},
+  ) {
     super(code, message, options);
   }
 }

@@ -21,14 +21,24 @@ export class PipelineMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.sealed = new Counter({ name: 'sealpost_sealed_total', help: 'Messages sealed and acknowledged', labelNames: ['topic'], registers });
+    this.sealed = new Counter({
+      name: 'sealpost_sealed_total',
+      help: 'Messages sealed and acknowledged',
+      labelNames: ['topic'],
+      registers,
+    });
     this.sessionsOpened = new Counter({
       name: 'sealpost_sessions_opened_total',
       help: 'Sealing sessions created (side=producer) or session headers opened (side=consumer)',
       labelNames: ['side'],
       registers,
     });
-    this.opened = new Counter({ name: 'sealpost_opened_total', help: 'Messages opened and delivered to the handler', labelNames: ['topic'], registers });
+    this.opened = new Counter({
+      name: 'sealpost_opened_total',
+      help: 'Messages opened and delivered to the handler',
+      labelNames: ['topic'],
+      registers,
+    });
     this.rejected = new Counter({
       name: 'sealpost_rejected_total',
       help: 'Records rejected, by coarse class and detailed code',
@@ -41,8 +51,18 @@ export class PipelineMetrics {
       labelNames: ['topic'],
       registers,
     });
-    this.duplicates = new Counter({ name: 'sealpost_duplicates_total', help: 'Exact duplicates dropped', labelNames: ['topic'], registers });
-    this.deadLettered = new Counter({ name: 'sealpost_dead_lettered_total', help: 'Records written to the dead-letter topic', labelNames: ['class'], registers });
+    this.duplicates = new Counter({
+      name: 'sealpost_duplicates_total',
+      help: 'Exact duplicates dropped',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.deadLettered = new Counter({
+      name: 'sealpost_dead_lettered_total',
+      help: 'Records written to the dead-letter topic',
+      labelNames: ['class'],
+      registers,
+    });
     this.transientRetries = new Counter({
       name: 'sealpost_transient_retries_total',
       help: 'Partition pauses for transient failures (registry, broker, directory, KMS, handler)',
@@ -68,7 +88,17 @@ export class PipelineMetrics {
       registers,
     });
     const buckets = [0.00001, 0.00003, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1];
-    this.sealSeconds = new Histogram({ name: 'sealpost_seal_seconds', help: 'Time to seal one message (session creation included)', buckets, registers });
-    this.openSeconds = new Histogram({ name: 'sealpost_open_seconds', help: 'Time to open one record (header opening included)', buckets, registers });
+    this.sealSeconds = new Histogram({
+      name: 'sealpost_seal_seconds',
+      help: 'Time to seal one message (session creation included)',
+      buckets,
+      registers,
+    });
+    this.openSeconds = new Histogram({
+      name: 'sealpost_open_seconds',
+      help: 'Time to open one record (header opening included)',
+      buckets,
+      registers,
+    });
   }
 }

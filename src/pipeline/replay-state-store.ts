@@ -253,8 +253,16 @@ export class ReplayStateStore {
       } catch (err) {
         // A key record another keyring wrapped (or a forged one) is not ours: skip it. A KMS that is
         // down (retriable) fails the scan, which is retried with backoff.
-        if (typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true) throw err;
-        this.#o.logger.warn({ err: describeError(err) }, 'replay state key record could not be unwrapped; skipped');
+        if (
+          typeof err === 'object' &&
+          err !== null &&
+          (err as { retriable?: unknown }).retriable === true
+        )
+          throw err;
+        this.#o.logger.warn(
+          { err: describeError(err) },
+          'replay state key record could not be unwrapped; skipped',
+        );
         continue;
       }
       if (key.length !== 32) {
@@ -295,10 +303,13 @@ export class ReplayStateStore {
       await admin.disconnect();
     }
     const remaining = new Map<number, bigint>();
-    for (const p of offsets) if (BigInt(p.high) > BigInt(p.low)) remaining.set(p.partition, BigInt(p.high));
+    for (const p of offsets)
+      if (BigInt(p.high) > BigInt(p.low)) remaining.set(p.partition, BigInt(p.high));
     if (remaining.size === 0) return out;
     // The port has no manual assignment: a throwaway group reads the topic from the beginning.
-    const consumer = this.#o.transport.consumer({ groupId: `${this.#o.group}.sealpost-state-scan.${Buffer.from(this.#o.crypto.randomBytes(6)).toString('hex')}` });
+    const consumer = this.#o.transport.consumer({
+      groupId: `${this.#o.group}.sealpost-state-scan.${Buffer.from(this.#o.crypto.randomBytes(6)).toString('hex')}`,
+    });
     await consumer.connect();
     try {
       await consumer.subscribe({ topics: [this.#o.stateTopic], fromBeginning: true });
@@ -315,7 +326,8 @@ export class ReplayStateStore {
             }
             control.resolveOffset(r.offset);
             const high = remaining.get(batch.partition);
-            if (high !== undefined && BigInt(r.offset) + 1n >= high) remaining.delete(batch.partition);
+            if (high !== undefined && BigInt(r.offset) + 1n >= high)
+              remaining.delete(batch.partition);
           }
           if (remaining.size === 0) done();
           return Promise.resolve();
@@ -328,7 +340,12 @@ export class ReplayStateStore {
       });
       const r = await Promise.race([finished.then(() => 'ok' as const), timedOut]);
       clearTimeout(timer);
-      if (r === 'timeout') throw new PipelineError('REPLAY_STATE_MISSING', 'timed out reading the replay state topic', { retriable: true });
+      if (r === 'timeout')
+        throw new PipelineError(
+          'REPLAY_STATE_MISSING',
+          'timed out reading the replay state topic',
+          { retriable: true },
+        );
     } finally {
       await consumer.disconnect();
     }
@@ -339,16 +356,34 @@ export class ReplayStateStore {
     const c = this.#o.crypto;
     const head = 1 + KEY_ID_BYTES + NONCE_BYTES;
     if (value.length < head + TAG_BYTES + 20 || value[0] !== RECORD_VERSION) {
-      throw new PipelineError('REPLAY_STATE_MISMATCH', 'replay state record has a wrong version or size');
+      throw new PipelineError(
+        'REPLAY_STATE_MISMATCH',
+        'replay state record has a wrong version or size',
+      );
     }
     const keyId = Buffer.from(value.subarray(1, 1 + KEY_ID_BYTES)).toString('hex');
     const key = this.#keys.get(keyId);
-    if (key === undefined) throw new PipelineError('REPLAY_STATE_MISMATCH', 'replay state record names an unknown state key');
+    if (key === undefined)
+      throw new PipelineError(
+        'REPLAY_STATE_MISMATCH',
+        'replay state record names an unknown state key',
+      );
     const ct = value.subarray(head);
     const plain = new Uint8Array(ct.length - TAG_BYTES);
     try {
-      if (!c.aeadDecrypt(plain, ct, aadFor(this.#o.group, topic, partition), value.subarray(1 + KEY_ID_BYTES, head), key)) {
-        throw new PipelineError('REPLAY_STATE_MISMATCH', 'replay state record does not authenticate');
+      if (
+        !c.aeadDecrypt(
+          plain,
+          ct,
+          aadFor(this.#o.group, topic, partition),
+          value.subarray(1 + KEY_ID_BYTES, head),
+          key,
+        )
+      ) {
+        throw new PipelineError(
+          'REPLAY_STATE_MISMATCH',
+          'replay state record does not authenticate',
+        );
       }
       return decodeStatePlaintext(plain);
     } finally {
@@ -365,9 +400,16 @@ export class ReplayStateStore {
    * `policy` 'pause' refuses a missing or mismatched record; 'rebuild' starts from the newest record
    * of the partition that authenticates (windows kept: a rewind never clears them), else empty.
    */
-  load(topic: string, partition: number, committed: { offset: string; metadata: string | null }, policy: 'pause' | 'rebuild'): LoadOutcome {
+  load(
+    topic: string,
+    partition: number,
+    committed: { offset: string; metadata: string | null },
+    policy: 'pause' | 'rebuild',
+  ): LoadOutcome {
     const pointer = parseStatePointer(committed.metadata);
-    const slots = [0, 1].flatMap((s) => this.#scanned.get(this.#slotKey(topic, partition, s)) ?? []);
+    const slots = [0, 1].flatMap(
+      (s) => this.#scanned.get(this.#slotKey(topic, partition, s)) ?? [],
+    );
     const refuse = (error: PipelineError): LoadOutcome => {
       if (policy === 'pause') return { kind: 'refused', error };
       let best: OpenedState | undefined;
@@ -392,24 +434,60 @@ export class ReplayStateStore {
       };
     };
     if (pointer === undefined) {
-      if (committed.offset === '-1' && slots.length === 0) return { kind: 'fresh', state: { generation: 0, nextOffset: null, windows: new Map(), entityVersions: new Map(), handOutMark: null } };
-      return refuse(new PipelineError('REPLAY_STATE_MISSING', `no replay state pointer in the commit of ${topic}/${partition}`));
+      if (committed.offset === '-1' && slots.length === 0)
+        return {
+          kind: 'fresh',
+          state: {
+            generation: 0,
+            nextOffset: null,
+            windows: new Map(),
+            entityVersions: new Map(),
+            handOutMark: null,
+          },
+        };
+      return refuse(
+        new PipelineError(
+          'REPLAY_STATE_MISSING',
+          `no replay state pointer in the commit of ${topic}/${partition}`,
+        ),
+      );
     }
     const candidates = this.#scanned.get(this.#slotKey(topic, partition, pointer.generation)) ?? [];
     const value = candidates.find((v) => this.#hash(v) === pointer.hash);
-    if (value === undefined) return refuse(new PipelineError('REPLAY_STATE_MISSING', `the replay state record of ${topic}/${partition} is missing`));
+    if (value === undefined)
+      return refuse(
+        new PipelineError(
+          'REPLAY_STATE_MISSING',
+          `the replay state record of ${topic}/${partition} is missing`,
+        ),
+      );
     let s;
     try {
       s = this.#open(topic, partition, value);
     } catch (err) {
-      return refuse(err instanceof PipelineError ? err : new PipelineError('REPLAY_STATE_MISMATCH', 'replay state record invalid'));
+      return refuse(
+        err instanceof PipelineError
+          ? err
+          : new PipelineError('REPLAY_STATE_MISMATCH', 'replay state record invalid'),
+      );
     }
     if (s.generation !== pointer.generation || s.nextOffset.toString() !== committed.offset) {
-      return refuse(new PipelineError('REPLAY_STATE_MISMATCH', `the replay state of ${topic}/${partition} does not match the committed offset`));
+      return refuse(
+        new PipelineError(
+          'REPLAY_STATE_MISMATCH',
+          `the replay state of ${topic}/${partition} does not match the committed offset`,
+        ),
+      );
     }
     return {
       kind: 'loaded',
-      state: { generation: s.generation, nextOffset: s.nextOffset, windows: s.windows, entityVersions: s.entityVersions, handOutMark: s.handOutMark },
+      state: {
+        generation: s.generation,
+        nextOffset: s.nextOffset,
+        windows: s.windows,
+        entityVersions: s.entityVersions,
+        handOutMark: s.handOutMark,
+      },
     };
   }
 
@@ -418,24 +496,51 @@ export class ReplayStateStore {
    * `nextOffset`; returns the commit metadata pointing to it. The caller commits the offset with it
    * and only then sets state.generation.
    */
-  async write(topic: string, partition: number, state: PartitionReplayState, nextOffset: bigint): Promise<{ generation: number; metadata: string }> {
+  async write(
+    topic: string,
+    partition: number,
+    state: PartitionReplayState,
+    nextOffset: bigint,
+  ): Promise<{ generation: number; metadata: string }> {
     const c = this.#o.crypto;
     const keyId = this.#currentKeyId;
     const key = keyId === undefined ? undefined : this.#keys.get(keyId);
-    if (keyId === undefined || key === undefined) throw new PipelineError('REPLAY_STATE_KEY_UNAVAILABLE', 'scan() first', { retriable: true });
+    if (keyId === undefined || key === undefined)
+      throw new PipelineError('REPLAY_STATE_KEY_UNAVAILABLE', 'scan() first', { retriable: true });
     const generation = state.generation + 1;
-    const mark = state.handOutMark === null ? null : state.handOutMark > nextOffset ? state.handOutMark : nextOffset;
-    const plain = encodeStatePlaintext(generation, nextOffset, state.windows, state.entityVersions, mark);
+    const mark =
+      state.handOutMark === null
+        ? null
+        : state.handOutMark > nextOffset
+          ? state.handOutMark
+          : nextOffset;
+    const plain = encodeStatePlaintext(
+      generation,
+      nextOffset,
+      state.windows,
+      state.entityVersions,
+      mark,
+    );
     const value = new Uint8Array(1 + KEY_ID_BYTES + NONCE_BYTES + plain.length + TAG_BYTES);
     value[0] = RECORD_VERSION;
     value.set(Buffer.from(keyId, 'hex'), 1);
     const nonce = value.subarray(1 + KEY_ID_BYTES, 1 + KEY_ID_BYTES + NONCE_BYTES);
     c.randomFill(nonce);
-    c.aeadEncrypt(value.subarray(1 + KEY_ID_BYTES + NONCE_BYTES), plain, aadFor(this.#o.group, topic, partition), nonce, key);
+    c.aeadEncrypt(
+      value.subarray(1 + KEY_ID_BYTES + NONCE_BYTES),
+      plain,
+      aadFor(this.#o.group, topic, partition),
+      nonce,
+      key,
+    );
     c.memzero(plain);
     const recordKey = Buffer.from(this.#slotKey(topic, partition, generation));
     const p = await this.#o.producer.partitionFor(this.#o.stateTopic, recordKey);
-    await this.#o.producer.send({ topic: this.#o.stateTopic, partition: p, records: [{ key: recordKey, value: Buffer.from(value) }] });
+    await this.#o.producer.send({
+      topic: this.#o.stateTopic,
+      partition: p,
+      records: [{ key: recordKey, value: Buffer.from(value) }],
+    });
     return { generation, metadata: `${POINTER_PREFIX} ${generation} ${this.#hash(value)}` };
   }
 

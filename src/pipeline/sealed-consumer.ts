@@ -32,7 +32,10 @@ import type {
   TransportHeader,
   TransportProducer,
 } from '../kafka/transport.js';
-import { DirectorySenderResolver, usableOpeningKeys } from '../keys/directory/directory-sender-resolver.js';
+import {
+  DirectorySenderResolver,
+  usableOpeningKeys,
+} from '../keys/directory/directory-sender-resolver.js';
 import type { KeyDirectory } from '../keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../keys/identity.js';
 import type { Kms } from '../keys/kms/kms.js';
@@ -132,7 +135,11 @@ export interface SealedConsumerOptions {
    * Called when a partition is held paused for an operator (replay state refused: REPLAY_STATE_*) and
    * when a partition's dead-letter breaker opens (DEAD_LETTER_BREAKER_OPEN).
    */
-  readonly onAlert?: (alert: { readonly topic: string; readonly partition: number; readonly code: string }) => void;
+  readonly onAlert?: (alert: {
+    readonly topic: string;
+    readonly partition: number;
+    readonly code: string;
+  }) => void;
   readonly consumerOptions?: Omit<TransportConsumerOptions, 'groupId'>;
   readonly partitionsConsumedConcurrently?: number;
   /** Cap of the backoff between retries of a transient failure. Default 10,000 ms. */
@@ -179,13 +186,16 @@ interface PartitionEntry {
   redeliverBelow: bigint | null;
 }
 
-type RecordOutcome = { readonly kind: 'done' } | { readonly kind: 'retry'; readonly afterMs: number; readonly reason: string };
+type RecordOutcome =
+  | { readonly kind: 'done' }
+  | { readonly kind: 'retry'; readonly afterMs: number; readonly reason: string };
 
 const DONE: RecordOutcome = { kind: 'done' };
 /** Longest total token wait served in place within one batch (ms); also the shortest token pause. */
 const IN_PLACE_WAIT_MS = 250;
 const TOKEN_WAITS: ReadonlySet<string> = new Set(['admission', 'dead-letter-breaker']);
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+const hex = (b: Uint8Array): string =>
+  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 /** See the module comment. */
@@ -217,13 +227,19 @@ export class SealedConsumer {
   constructor(options: SealedConsumerOptions) {
     this.#o = options;
     this.#logger = options.logger ?? silentLogger;
-    this.#consumer = options.transport.consumer({ ...options.consumerOptions, groupId: options.groupId });
+    this.#consumer = options.transport.consumer({
+      ...options.consumerOptions,
+      groupId: options.groupId,
+    });
     this.#producer = options.transport.producer();
     this.#admission = new AdmissionControl(options.clock, options.admission);
     this.#breaker = new DeadLetterBreaker(options.clock, options.deadLetterBreaker, {
       opened: (topic, partition) => {
         options.metrics?.deadLetterBreakerOpen.set({ topic, partition: String(partition) }, 1);
-        this.#logger.warn({ topic, partition }, 'dead-letter breaker open; partition waits for budget');
+        this.#logger.warn(
+          { topic, partition },
+          'dead-letter breaker open; partition waits for budget',
+        );
         options.onAlert?.({ topic, partition, code: 'DEAD_LETTER_BREAKER_OPEN' });
       },
       closed: (topic, partition) => {
@@ -241,19 +257,30 @@ export class SealedConsumer {
 
   /** Partitions held paused because their replay state was refused (operator attention needed). */
   refusedPartitions(): TopicPartition[] {
-    return [...this.#partitions.values()].filter((p) => p.status === 'refused').map((p) => ({ topic: p.topic, partition: p.partition }));
+    return [...this.#partitions.values()]
+      .filter((p) => p.status === 'refused')
+      .map((p) => ({ topic: p.topic, partition: p.partition }));
   }
 
   /**
    * Connects, loads the replay state key, subscribes and starts delivering to `eachMessage`. Resolves
    * once the run loop has started.
    */
-  async run<T = unknown>(options: { readonly eachMessage: SealedMessageHandler<T> }): Promise<void> {
-    if (this.#state !== 'new') throw new PipelineError(this.#state === 'closed' ? 'PIPELINE_CLOSED' : 'PIPELINE_NOT_READY', 'run() may be called once');
+  async run<T = unknown>(options: {
+    readonly eachMessage: SealedMessageHandler<T>;
+  }): Promise<void> {
+    if (this.#state !== 'new')
+      throw new PipelineError(
+        this.#state === 'closed' ? 'PIPELINE_CLOSED' : 'PIPELINE_NOT_READY',
+        'run() may be called once',
+      );
     const o = this.#o;
     // Before anything is connected: a registry that is down at start leaves the consumer re-runnable.
-    const envelopeSchemaId = o.envelopeSchemaId ?? (await registerEnvelopeSchema(o.registry, o.envelopeSubject ?? DEFAULT_ENVELOPE_SUBJECT));
-    if (this.#state !== 'new') throw new PipelineError('PIPELINE_NOT_READY', 'run() may be called once');
+    const envelopeSchemaId =
+      o.envelopeSchemaId ??
+      (await registerEnvelopeSchema(o.registry, o.envelopeSubject ?? DEFAULT_ENVELOPE_SUBJECT));
+    if (this.#state !== 'new')
+      throw new PipelineError('PIPELINE_NOT_READY', 'run() may be called once');
     this.#state = 'running';
     this.#handler = options.eachMessage as SealedMessageHandler;
     await this.#producer.connect();
@@ -285,21 +312,35 @@ export class SealedConsumer {
       clock: o.clock,
       resolver: new DirectorySenderResolver(o.directory),
       policy: this.#policy,
-      limits: { envelopeSchemaId, namespace: o.directory.namespace, maxCiphertextBytes: o.maxCiphertextBytes ?? 1_048_576 + 65_536 },
+      limits: {
+        envelopeSchemaId,
+        namespace: o.directory.namespace,
+        maxCiphertextBytes: o.maxCiphertextBytes ?? 1_048_576 + 65_536,
+      },
       recipientKeys: keys,
     });
     this.#unsubscribe.push(o.directory.onEpochChange(() => this.#refreshOpeningKeys()));
-    this.#unsubscribe.push(this.#consumer.onAssignment((assignment) => this.#onAssignment(assignment)));
+    this.#unsubscribe.push(
+      this.#consumer.onAssignment((assignment) => this.#onAssignment(assignment)),
+    );
     await this.#consumer.connect();
-    await this.#consumer.subscribe({ topics: o.topics, ...(o.fromBeginning === undefined ? {} : { fromBeginning: o.fromBeginning }) });
+    await this.#consumer.subscribe({
+      topics: o.topics,
+      ...(o.fromBeginning === undefined ? {} : { fromBeginning: o.fromBeginning }),
+    });
     await this.#consumer.run({
       eachBatch: (batch, control) => this.#eachBatch(batch, control),
       partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 1,
-      onHandlerError: (err, at) => this.#logger.warn({ err: describeError(err), topic: at.topic, partition: at.partition }, 'batch failed; partition paused'),
+      onHandlerError: (err, at) =>
+        this.#logger.warn(
+          { err: describeError(err), topic: at.topic, partition: at.partition },
+          'batch failed; partition paused',
+        ),
     });
     // Offsets processed but not yet committed (a failed commit) are retried in the background.
     this.#flushTimer = setInterval(() => {
-      for (const p of this.#partitions.values()) if (p.dirty && p.status === 'ready') void this.#persist(p).catch(() => undefined);
+      for (const p of this.#partitions.values())
+        if (p.dirty && p.status === 'ready') void this.#persist(p).catch(() => undefined);
       this.#breaker.tick();
     }, 1000);
     this.#flushTimer.unref();
@@ -341,7 +382,13 @@ export class SealedConsumer {
         status: 'loading',
         reusable: false,
         lastMetadata: null,
-        state: { generation: 0, nextOffset: null, windows: new Map(), entityVersions: new Map(), handOutMark: null },
+        state: {
+          generation: 0,
+          nextOffset: null,
+          windows: new Map(),
+          entityVersions: new Map(),
+          handOutMark: null,
+        },
         dirty: false,
         persisting: Promise.resolve(),
         unknownSince: new Map(),
@@ -363,16 +410,28 @@ export class SealedConsumer {
       await admin.connect();
       let committed;
       try {
-        committed = await admin.fetchCommittedOffsets(o.groupId, [...new Set(parts.map((p) => p.topic))]);
+        committed = await admin.fetchCommittedOffsets(o.groupId, [
+          ...new Set(parts.map((p) => p.topic)),
+        ]);
       } finally {
         await admin.disconnect();
       }
       const commitOf = (at: TopicPartition) =>
-        committed.find((x) => x.topic === at.topic && x.partition === at.partition) ?? { offset: '-1', metadata: null };
+        committed.find((x) => x.topic === at.topic && x.partition === at.partition) ?? {
+          offset: '-1',
+          metadata: null,
+        };
       const reuse = (at: TopicPartition): boolean => {
         const e = this.#partitions.get(tpKey(at.topic, at.partition));
         const c = commitOf(at);
-        return e !== undefined && e.reusable && !e.dirty && e.lastMetadata !== null && e.lastMetadata === c.metadata && e.state.nextOffset?.toString() === c.offset;
+        return (
+          e !== undefined &&
+          e.reusable &&
+          !e.dirty &&
+          e.lastMetadata !== null &&
+          e.lastMetadata === c.metadata &&
+          e.state.nextOffset?.toString() === c.offset
+        );
       };
       if (parts.some((at) => !reuse(at))) await store.scan();
       const ready: TopicPartition[] = [];
@@ -390,12 +449,18 @@ export class SealedConsumer {
         const outcome = store.load(at.topic, at.partition, c, o.replayStatePolicy ?? 'pause');
         if (outcome.kind === 'refused') {
           entry.status = 'refused';
-          this.#logger.error({ topic: at.topic, partition: at.partition, code: outcome.error.code }, 'replay state refused; partition held paused');
+          this.#logger.error(
+            { topic: at.topic, partition: at.partition, code: outcome.error.code },
+            'replay state refused; partition held paused',
+          );
           o.onAlert?.({ topic: at.topic, partition: at.partition, code: outcome.error.code });
           continue;
         }
         if (outcome.kind === 'rebuilt') {
-          this.#logger.warn({ topic: at.topic, partition: at.partition }, 'replay state rebuilt by policy');
+          this.#logger.warn(
+            { topic: at.topic, partition: at.partition },
+            'replay state rebuilt by policy',
+          );
           o.onAlert?.({ topic: at.topic, partition: at.partition, code: 'REPLAY_STATE_REBUILT' });
         }
         if (outcome.kind === 'loaded' && outcome.state.nextOffset !== null) {
@@ -403,7 +468,10 @@ export class SealedConsumer {
           try {
             this.#consumer.seek(at, outcome.state.nextOffset.toString());
           } catch (err) {
-            this.#logger.warn({ err: describeError(err), topic: at.topic, partition: at.partition }, 'seek after loading replay state failed');
+            this.#logger.warn(
+              { err: describeError(err), topic: at.topic, partition: at.partition },
+              'seek after loading replay state failed',
+            );
           }
         }
         entry.state = outcome.state;
@@ -417,7 +485,10 @@ export class SealedConsumer {
     } catch (err) {
       // KMS, broker or state topic unavailable: keep the partitions paused and try again.
       const delay = Math.min(this.#o.maxRetryDelayMs ?? 10_000, 500 * 2 ** attempt);
-      this.#logger.warn({ err: describeError(err), delayMs: delay }, 'loading replay state failed; retrying');
+      this.#logger.warn(
+        { err: describeError(err), delayMs: delay },
+        'loading replay state failed; retrying',
+      );
       o.metrics?.transientRetries.inc({ reason: 'replay-state-load' });
       if (this.#state !== 'running') return;
       setTimeout(() => void this.#load(parts, attempt + 1), delay).unref();
@@ -453,7 +524,8 @@ export class SealedConsumer {
     try {
       for (const record of batch.records) {
         // A new assignment is reloading this partition: stop; unresolved records are fetched again.
-        if (!control.isRunning() || control.isStale() || entry.status !== 'ready' || this.#closing) break;
+        if (!control.isRunning() || control.isStale() || entry.status !== 'ready' || this.#closing)
+          break;
         const offset = BigInt(record.offset);
         if (entry.state.nextOffset !== null && offset < entry.state.nextOffset) {
           // Already processed (a refetch after a pause): the window would call it a duplicate anyway.
@@ -482,9 +554,21 @@ export class SealedConsumer {
           // A token wait is known exactly (no exponential backoff); other failures back off.
           const delay = TOKEN_WAITS.has(outcome.reason)
             ? Math.max(outcome.afterMs, IN_PLACE_WAIT_MS)
-            : Math.max(outcome.afterMs, Math.min(this.#o.maxRetryDelayMs ?? 10_000, 100 * 2 ** Math.min(n, 9)));
+            : Math.max(
+                outcome.afterMs,
+                Math.min(this.#o.maxRetryDelayMs ?? 10_000, 100 * 2 ** Math.min(n, 9)),
+              );
           this.#o.metrics?.transientRetries.inc({ reason: outcome.reason });
-          this.#logger.info({ topic: record.topic, partition: record.partition, offset: record.offset, reason: outcome.reason, delayMs: delay }, 'partition paused');
+          this.#logger.info(
+            {
+              topic: record.topic,
+              partition: record.partition,
+              offset: record.offset,
+              reason: outcome.reason,
+              delayMs: delay,
+            },
+            'partition paused',
+          );
           control.pause({ resumeAfterMs: delay });
           break;
         }
@@ -510,15 +594,25 @@ export class SealedConsumer {
       this.#gcWindows(entry);
       // write() encodes synchronously: the mark captured here is the one persisted.
       const mark = entry.state.handOutMark;
-      const { generation, metadata } = await this.#store!.write(entry.topic, entry.partition, entry.state, next);
-      await this.#consumer.commitOffsets([{ topic: entry.topic, partition: entry.partition, offset: next.toString(), metadata }]);
+      const { generation, metadata } = await this.#store!.write(
+        entry.topic,
+        entry.partition,
+        entry.state,
+        next,
+      );
+      await this.#consumer.commitOffsets([
+        { topic: entry.topic, partition: entry.partition, offset: next.toString(), metadata },
+      ]);
       entry.state.generation = generation;
       entry.lastMetadata = metadata;
       // Still dirty if the offset or the hand-out mark moved while this write was in flight.
       if (entry.state.nextOffset === next && entry.state.handOutMark === mark) entry.dirty = false;
     });
     entry.persisting = run.catch((err: unknown) => {
-      this.#logger.warn({ err: describeError(err), topic: entry.topic, partition: entry.partition }, 'replay state or commit failed; will retry');
+      this.#logger.warn(
+        { err: describeError(err), topic: entry.topic, partition: entry.partition },
+        'replay state or commit failed; will retry',
+      );
     });
     return run;
   }
@@ -538,7 +632,14 @@ export class SealedConsumer {
     if (record.value === null) {
       // An unauthenticated tombstone: reported, never acted on.
       m?.rejected.inc({ class: 'MALFORMED', code: 'TOMBSTONE' });
-      o.events?.emit({ type: 'skipped', topic: record.topic, partition: record.partition, offset: record.offset, reason: 'TOMBSTONE', group: o.groupId });
+      o.events?.emit({
+        type: 'skipped',
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        reason: 'TOMBSTONE',
+        group: o.groupId,
+      });
       return DONE;
     }
     if (!o.directory.isFresh()) {
@@ -585,10 +686,20 @@ export class SealedConsumer {
         m?.skippedNotAddressed.inc({ topic: record.topic });
         return DONE;
       case 'throttled':
-        return { kind: 'retry', afterMs: this.#admission.waitMs(tpKey(record.topic, record.partition)), reason: 'admission' };
+        return {
+          kind: 'retry',
+          afterMs: this.#admission.waitMs(tpKey(record.topic, record.partition)),
+          reason: 'admission',
+        };
       case 'duplicate':
         m?.duplicates.inc({ topic: record.topic });
-        o.events?.emit({ type: 'duplicate', topic: record.topic, partition: record.partition, offset: record.offset, group: o.groupId });
+        o.events?.emit({
+          type: 'duplicate',
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          group: o.groupId,
+        });
         return DONE;
       case 'delivered':
         break;
@@ -600,14 +711,18 @@ export class SealedConsumer {
     try {
       if (msg.contentType === AVRO_CONTENT_TYPE) {
         const reader = o.readerSchemas?.[record.topic];
-        const decoded = await o.registry.decode(msg.payload, reader === undefined ? {} : { reader });
+        const decoded = await o.registry.decode(
+          msg.payload,
+          reader === undefined ? {} : { reader },
+        );
         schemaId = decoded.schemaId;
         let fp = this.#schemaFps.get(decoded.schemaId);
         if (fp === undefined) {
           fp = schemaFingerprint(o.crypto, decoded.schema.text);
           this.#schemaFps.set(decoded.schemaId, fp);
         }
-        if (!o.crypto.equalConstantTime(fp, msg.schemaFp)) return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
+        if (!o.crypto.equalConstantTime(fp, msg.schemaFp))
+          return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
         value = decoded.value;
       } else if (o.rawContentTypes?.includes(msg.contentType) === true) {
         let fp = this.#rawFps.get(msg.contentType);
@@ -615,7 +730,8 @@ export class SealedConsumer {
           fp = rawContentFingerprint(o.crypto, msg.contentType);
           this.#rawFps.set(msg.contentType, fp);
         }
-        if (!o.crypto.equalConstantTime(fp, msg.schemaFp)) return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
+        if (!o.crypto.equalConstantTime(fp, msg.schemaFp))
+          return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
         value = Buffer.from(msg.payload);
       } else {
         return this.#reject(record, 'PAYLOAD', 'PAYLOAD_INVALID');
@@ -624,9 +740,18 @@ export class SealedConsumer {
       if (err instanceof RegistryError) {
         // Only an unknown id is the record's fault; an unreachable, refusing or misbehaving registry
         // is ours to fix: pause and retry, never dead-letter.
-        if (err.code === 'SCHEMA_NOT_FOUND') return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
-        if (!err.retriable) this.#logger.error({ err: describeError(err) }, 'schema registry refuses; partition paused until fixed');
-        return { kind: 'retry', afterMs: 1000, reason: err.retriable ? 'registry-unavailable' : 'registry-error' };
+        if (err.code === 'SCHEMA_NOT_FOUND')
+          return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
+        if (!err.retriable)
+          this.#logger.error(
+            { err: describeError(err) },
+            'schema registry refuses; partition paused until fixed',
+          );
+        return {
+          kind: 'retry',
+          afterMs: 1000,
+          reason: err.retriable ? 'registry-unavailable' : 'registry-error',
+        };
       }
       if (err instanceof AvroSchemaError) return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
       if (err instanceof AvroDecodeError) return this.#reject(record, 'PAYLOAD', 'PAYLOAD_INVALID');
@@ -639,7 +764,8 @@ export class SealedConsumer {
     if (record.key !== null && o.entityVersionTopics?.includes(record.topic) === true) {
       entityKey = hex(hash256(o.crypto, record.key));
       const last = entry.state.entityVersions.get(entityKey);
-      if (msg.entityVersion < 1 || (last !== undefined && msg.entityVersion <= last)) return this.#reject(record, 'STALE', 'ENTITY_VERSION_STALE');
+      if (msg.entityVersion < 1 || (last !== undefined && msg.entityVersion <= last))
+        return this.#reject(record, 'STALE', 'ENTITY_VERSION_STALE');
     }
     // 11. Deliver; mark only after the handler succeeded.
     const offset = BigInt(record.offset);
@@ -654,7 +780,8 @@ export class SealedConsumer {
         await this.#persist(entry);
       } catch (err) {
         // Not persisted: the record must not go out under a mark nobody can read back.
-        if (entry.state.handOutMark === offset + BigInt(o.redeliveryMarkAhead ?? 1000)) entry.state.handOutMark = before;
+        if (entry.state.handOutMark === offset + BigInt(o.redeliveryMarkAhead ?? 1000))
+          entry.state.handOutMark = before;
         return this.#transient(err, 'replay-state-write');
       }
     }
@@ -679,8 +806,17 @@ export class SealedConsumer {
       await this.#handler!(delivery);
     } catch (err) {
       entry.attempted.set(record.offset, attempts + 1);
-      if (entry.attempted.size > 1000) entry.attempted.delete(entry.attempted.keys().next().value as string);
-      this.#logger.warn({ err: describeError(err), topic: record.topic, partition: record.partition, offset: record.offset }, 'handler failed; will redeliver');
+      if (entry.attempted.size > 1000)
+        entry.attempted.delete(entry.attempted.keys().next().value as string);
+      this.#logger.warn(
+        {
+          err: describeError(err),
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+        },
+        'handler failed; will redeliver',
+      );
       return { kind: 'retry', afterMs: 0, reason: 'handler' };
     }
     entry.attempted.delete(record.offset);
@@ -708,7 +844,11 @@ export class SealedConsumer {
   }
 
   /** A permanent failure: dead-letter the original record; the offset moves only once that is acknowledged. */
-  async #reject(record: ConsumedRecord, coarse: CoarseClass, detail: string): Promise<RecordOutcome> {
+  async #reject(
+    record: ConsumedRecord,
+    coarse: CoarseClass,
+    detail: string,
+  ): Promise<RecordOutcome> {
     const o = this.#o;
     if (this.#breaker.governs(coarse)) {
       // Budget spent: neither written nor committed past; the partition waits and the record is
@@ -716,7 +856,11 @@ export class SealedConsumer {
       const verdict = this.#breaker.take(record.topic, record.partition);
       if (verdict !== 'allowed') {
         o.metrics?.deadLetterThrottled.inc({ scope: verdict });
-        return { kind: 'retry', afterMs: this.#breaker.waitMs(record.topic, record.partition), reason: 'dead-letter-breaker' };
+        return {
+          kind: 'retry',
+          afterMs: this.#breaker.waitMs(record.topic, record.partition),
+          reason: 'dead-letter-breaker',
+        };
       }
     }
     try {
@@ -726,8 +870,17 @@ export class SealedConsumer {
     }
     o.metrics?.rejected.inc({ class: coarse, code: detail });
     o.metrics?.deadLettered.inc({ class: coarse });
-    this.#logger.info({ topic: record.topic, partition: record.partition, offset: record.offset, class: coarse }, 'record dead-lettered');
-    const base = { topic: record.topic, partition: record.partition, offset: record.offset, group: o.groupId, reason: coarse };
+    this.#logger.info(
+      { topic: record.topic, partition: record.partition, offset: record.offset, class: coarse },
+      'record dead-lettered',
+    );
+    const base = {
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      group: o.groupId,
+      reason: coarse,
+    };
     o.events?.emit({ type: 'rejected', ...base, detail });
     o.events?.emit({ type: 'dead_lettered', ...base });
     return DONE;
@@ -738,14 +891,29 @@ export class SealedConsumer {
    * transient failure, but a record that fails this way 5 times is dead-lettered (class MALFORMED,
    * detail UNEXPECTED_ERROR) so one record can never stall its partition.
    */
-  async #unexpected(record: ConsumedRecord, entry: PartitionEntry, err: unknown, where: string): Promise<RecordOutcome> {
+  async #unexpected(
+    record: ConsumedRecord,
+    entry: PartitionEntry,
+    err: unknown,
+    where: string,
+  ): Promise<RecordOutcome> {
     const n = (entry.unexpected.get(record.offset) ?? 0) + 1;
     if (n < 5) {
       entry.unexpected.set(record.offset, n);
-      if (entry.unexpected.size > 1000) entry.unexpected.delete(entry.unexpected.keys().next().value as string);
+      if (entry.unexpected.size > 1000)
+        entry.unexpected.delete(entry.unexpected.keys().next().value as string);
       return this.#transient(err, where);
     }
-    this.#logger.error({ err: describeError(err), where, topic: record.topic, partition: record.partition, offset: record.offset }, 'unexpected error; dead-lettering');
+    this.#logger.error(
+      {
+        err: describeError(err),
+        where,
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+      },
+      'unexpected error; dead-lettering',
+    );
     const outcome = await this.#reject(record, 'MALFORMED', 'UNEXPECTED_ERROR');
     if (outcome.kind === 'done') entry.unexpected.delete(record.offset);
     return outcome;
@@ -761,7 +929,11 @@ export class SealedConsumer {
     const now = this.#o.clock.nowMs();
     if (now - this.#lastRefreshMs < 2000) return;
     this.#lastRefreshMs = now;
-    this.#o.directory.refresh().catch((err: unknown) => this.#logger.warn({ err: describeError(err) }, 'directory refresh failed'));
+    this.#o.directory
+      .refresh()
+      .catch((err: unknown) =>
+        this.#logger.warn({ err: describeError(err) }, 'directory refresh failed'),
+      );
   }
 
   /**
@@ -780,11 +952,18 @@ export class SealedConsumer {
       this.#closing = true;
       await Promise.all([...this.#activeBatches]);
       for (const p of this.#partitions.values()) {
-        if (p.status !== 'ready' || p.state.nextOffset === null || p.state.handOutMark === null || p.state.handOutMark <= p.state.nextOffset) continue;
+        if (
+          p.status !== 'ready' ||
+          p.state.nextOffset === null ||
+          p.state.handOutMark === null ||
+          p.state.handOutMark <= p.state.nextOffset
+        )
+          continue;
         p.state.handOutMark = p.state.nextOffset;
         p.dirty = true;
       }
-      for (const p of this.#partitions.values()) if (p.status === 'ready' && p.dirty) await this.#persist(p).catch(() => undefined);
+      for (const p of this.#partitions.values())
+        if (p.status === 'ready' && p.dirty) await this.#persist(p).catch(() => undefined);
       await this.#consumer.disconnect();
       for (const p of this.#partitions.values()) await p.persisting;
       await this.#producer.disconnect();

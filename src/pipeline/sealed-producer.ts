@@ -10,7 +10,13 @@ import { STREAM_ID_BYTES } from '../envelope/constants.js';
 import type { PaddingPolicy } from '../envelope/padding.js';
 import { createSealingSession, type SealingSession } from '../envelope/sealing-session.js';
 import { SequenceCounter } from '../envelope/sequence-counter.js';
-import type { ProduceRequest, Transport, TransportHeader, TransportProducer, TransportProducerOptions } from '../kafka/transport.js';
+import type {
+  ProduceRequest,
+  Transport,
+  TransportHeader,
+  TransportProducer,
+  TransportProducerOptions,
+} from '../kafka/transport.js';
 import type { KeyDirectory, RecipientKey } from '../keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../keys/identity.js';
 import { DirectoryPolicy } from '../keys/policy.js';
@@ -76,7 +82,11 @@ export interface SealedBatch {
 export class SendFailedError extends PipelineError {
   readonly pending: SealedBatch;
   constructor(pending: SealedBatch, cause: unknown) {
-    super('SEND_FAILED', 'the broker did not acknowledge the sealed records; resend them unchanged', { retriable: true, cause });
+    super(
+      'SEND_FAILED',
+      'the broker did not acknowledge the sealed records; resend them unchanged',
+      { retriable: true, cause },
+    );
     this.pending = pending;
   }
 }
@@ -156,10 +166,14 @@ function toKeyBuffer(key: RecordKey): Buffer | null {
   if (typeof key === 'string') return Buffer.from(key, 'utf8');
   if (Buffer.isBuffer(key)) return key;
   if (key instanceof Uint8Array) return Buffer.from(key.buffer, key.byteOffset, key.byteLength);
-  throw new PipelineError('MESSAGE_INVALID', 'a record key must be a Buffer, Uint8Array, string or null');
+  throw new PipelineError(
+    'MESSAGE_INVALID',
+    'a record key must be a Buffer, Uint8Array, string or null',
+  );
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+const hex = (b: Uint8Array): string =>
+  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 /** See the module comment. One instance per process and cluster is enough; it is safe for concurrent sends. */
 export class SealedProducer {
@@ -177,24 +191,37 @@ export class SealedProducer {
 
   constructor(options: SealedProducerOptions) {
     const max = options.maxMessagesPerSession ?? 10_000;
-    if (!Number.isInteger(max) || max < 1 || max > 0xffff_ffff) throw new PipelineError('MESSAGE_INVALID', 'maxMessagesPerSession must be an integer in [1, 2^32)');
+    if (!Number.isInteger(max) || max < 1 || max > 0xffff_ffff)
+      throw new PipelineError(
+        'MESSAGE_INVALID',
+        'maxMessagesPerSession must be an integer in [1, 2^32)',
+      );
     this.#o = options;
     this.#producer = options.transport.producer(options.producerOptions);
-    this.#policy = new DirectoryPolicy(options.directory, { clock: options.clock, ...(options.skewMs === undefined ? {} : { skewMs: options.skewMs }) });
+    this.#policy = new DirectoryPolicy(options.directory, {
+      clock: options.clock,
+      ...(options.skewMs === undefined ? {} : { skewMs: options.skewMs }),
+    });
     this.#logger = options.logger ?? silentLogger;
   }
 
   /** The pinned envelope schema id (after connect). */
   get envelopeSchemaId(): number {
-    if (this.#envelopeSchemaId === undefined) throw new PipelineError('PIPELINE_NOT_READY', 'connect() first');
+    if (this.#envelopeSchemaId === undefined)
+      throw new PipelineError('PIPELINE_NOT_READY', 'connect() first');
     return this.#envelopeSchemaId;
   }
 
   /** Connects to the cluster and registers (or pins) the envelope schema. */
   async connect(): Promise<void> {
-    if (this.#state === 'closed') throw new PipelineError('PIPELINE_CLOSED', 'the producer is closed');
+    if (this.#state === 'closed')
+      throw new PipelineError('PIPELINE_CLOSED', 'the producer is closed');
     this.#envelopeSchemaId =
-      this.#o.envelopeSchemaId ?? (await registerEnvelopeSchema(this.#o.registry, this.#o.envelopeSubject ?? DEFAULT_ENVELOPE_SUBJECT));
+      this.#o.envelopeSchemaId ??
+      (await registerEnvelopeSchema(
+        this.#o.registry,
+        this.#o.envelopeSubject ?? DEFAULT_ENVELOPE_SUBJECT,
+      ));
     await this.#producer.connect();
     this.#state = 'connected';
     // A directory change touching the sender or a recipient ends their sessions now (keys zeroed),
@@ -203,16 +230,31 @@ export class SealedProducer {
   }
 
   /** Encodes, seals and sends `messages` to `topic`; resolves once every record is acknowledged. */
-  async send(target: SendTarget & { readonly messages: readonly OutgoingMessage[] }): Promise<SentMessage[]> {
+  async send(
+    target: SendTarget & { readonly messages: readonly OutgoingMessage[] },
+  ): Promise<SentMessage[]> {
     this.#assertConnected();
     if (target.messages.length === 0) return [];
     const schema = await this.#topicSchema(target.topic);
-    const payloads: { key: Buffer | null; payload: Uint8Array; headers?: readonly TransportHeader[]; entityVersion?: number }[] = [];
+    const payloads: {
+      key: Buffer | null;
+      payload: Uint8Array;
+      headers?: readonly TransportHeader[];
+      entityVersion?: number;
+    }[] = [];
     for (const m of target.messages) {
       const key = toKeyBuffer(m.key);
-      const value = this.#o.tokenizer === undefined ? m.value : this.#o.tokenizer.tokenize(schema.text, m.value);
+      const value =
+        this.#o.tokenizer === undefined
+          ? m.value
+          : this.#o.tokenizer.tokenize(schema.text, m.value);
       const payload = await this.#o.registry.encode(schema.id, value);
-      payloads.push({ key, payload, ...(m.headers === undefined ? {} : { headers: m.headers }), ...(m.entityVersion === undefined ? {} : { entityVersion: m.entityVersion }) });
+      payloads.push({
+        key,
+        payload,
+        ...(m.headers === undefined ? {} : { headers: m.headers }),
+        ...(m.entityVersion === undefined ? {} : { entityVersion: m.entityVersion }),
+      });
     }
     return this.#sealAndSend(target, AVRO_CONTENT_TYPE, schema.fp, schema.id, payloads);
   }
@@ -221,17 +263,33 @@ export class SealedProducer {
    * Seals and sends raw payloads of `contentType` (not Avro; the consumer delivers them as bytes with
    * `rawContentTypes`). Used for the metadata-event batches.
    */
-  async sendRaw(target: SendTarget & { readonly contentType: string; readonly messages: readonly OutgoingRawMessage[] }): Promise<SentMessage[]> {
+  async sendRaw(
+    target: SendTarget & {
+      readonly contentType: string;
+      readonly messages: readonly OutgoingRawMessage[];
+    },
+  ): Promise<SentMessage[]> {
     this.#assertConnected();
-    if (target.contentType === AVRO_CONTENT_TYPE || target.contentType.length === 0 || target.contentType.length > 255) {
-      throw new PipelineError('MESSAGE_INVALID', 'sendRaw needs a non-Avro content type of 1..255 characters');
+    if (
+      target.contentType === AVRO_CONTENT_TYPE ||
+      target.contentType.length === 0 ||
+      target.contentType.length > 255
+    ) {
+      throw new PipelineError(
+        'MESSAGE_INVALID',
+        'sendRaw needs a non-Avro content type of 1..255 characters',
+      );
     }
     let fp = this.#rawFps.get(target.contentType);
     if (fp === undefined) {
       fp = rawContentFingerprint(this.#o.crypto, target.contentType);
       this.#rawFps.set(target.contentType, fp);
     }
-    const payloads = target.messages.map((m) => ({ key: toKeyBuffer(m.key), payload: m.payload, ...(m.headers === undefined ? {} : { headers: m.headers }) }));
+    const payloads = target.messages.map((m) => ({
+      key: toKeyBuffer(m.key),
+      payload: m.payload,
+      ...(m.headers === undefined ? {} : { headers: m.headers }),
+    }));
     return this.#sealAndSend(target, target.contentType, fp, undefined, payloads);
   }
 
@@ -246,7 +304,12 @@ export class SealedProducer {
     contentType: string,
     schemaFp: Uint8Array,
     schemaId: number | undefined,
-    payloads: readonly { key: Buffer | null; payload: Uint8Array; headers?: readonly TransportHeader[]; entityVersion?: number }[],
+    payloads: readonly {
+      key: Buffer | null;
+      payload: Uint8Array;
+      headers?: readonly TransportHeader[];
+      entityVersion?: number;
+    }[],
   ): Promise<SentMessage[]> {
     const { topic } = target;
     const partitions: number[] = [];
@@ -255,7 +318,13 @@ export class SealedProducer {
     // From here on everything is synchronous: concurrent sends cannot interleave inside a session.
     const active = this.#sessionFor(topic, target.recipients);
     const stream = this.#streamFor(topic);
-    const byPartition = new Map<number, { records: { key: Buffer | null; value: Buffer; headers?: readonly TransportHeader[] }[]; messages: Omit<SentMessage, 'offset'>[] }>();
+    const byPartition = new Map<
+      number,
+      {
+        records: { key: Buffer | null; value: Buffer; headers?: readonly TransportHeader[] }[];
+        messages: Omit<SentMessage, 'offset'>[];
+      }
+    >();
     const metrics = this.#o.metrics;
     const recipientNames = active.recipients.map((r) => r.identity);
     let session = active;
@@ -280,9 +349,23 @@ export class SealedProducer {
         group = { records: [], messages: [] };
         byPartition.set(partition, group);
       }
-      const value = Buffer.from(sealed.value.buffer, sealed.value.byteOffset, sealed.value.byteLength);
-      group.records.push({ key: p.key, value, ...(p.headers === undefined ? {} : { headers: p.headers }) });
-      group.messages.push({ topic, partition, messageId: hex(sealed.messageId), createdAtMs: sealed.createdAtMs, seq });
+      const value = Buffer.from(
+        sealed.value.buffer,
+        sealed.value.byteOffset,
+        sealed.value.byteLength,
+      );
+      group.records.push({
+        key: p.key,
+        value,
+        ...(p.headers === undefined ? {} : { headers: p.headers }),
+      });
+      group.messages.push({
+        topic,
+        partition,
+        messageId: hex(sealed.messageId),
+        createdAtMs: sealed.createdAtMs,
+        seq,
+      });
       this.#o.events?.emit({
         type: 'sealed',
         messageId: hex(sealed.messageId),
@@ -313,13 +396,19 @@ export class SealedProducer {
         const out: SentMessage[] = [];
         acks.forEach((ack, i) => {
           const base = BigInt(ack.baseOffset);
-          (pending.messages[i] ?? []).forEach((m, j) => out.push({ ...m, offset: (base + BigInt(j)).toString() }));
+          (pending.messages[i] ?? []).forEach((m, j) =>
+            out.push({ ...m, offset: (base + BigInt(j)).toString() }),
+          );
         });
-        for (const r of pending.requests) this.#o.metrics?.sealed.inc({ topic: r.topic }, r.records.length);
+        for (const r of pending.requests)
+          this.#o.metrics?.sealed.inc({ topic: r.topic }, r.records.length);
         return out;
       } catch (err) {
         lastError = err;
-        const retriable = typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
+        const retriable =
+          typeof err === 'object' &&
+          err !== null &&
+          (err as { retriable?: unknown }).retriable === true;
         this.#logger.warn({ err: describeError(err), attempt }, 'sealed records not acknowledged');
         if (!retriable || attempt === attempts) break;
         await sleep(delay);
@@ -371,8 +460,12 @@ export class SealedProducer {
     const dir = this.#o.directory;
     dir.assertFresh();
     this.#policy.assertMaySend(this.#o.identity.name, topic);
-    const recipients = explicit === undefined ? this.#policy.allowedRecipients(topic) : this.#policy.recipientsFor(topic, explicit);
-    if (recipients.length === 0) throw new PipelineError('NO_RECIPIENTS', `no identity may receive on ${topic}`);
+    const recipients =
+      explicit === undefined
+        ? this.#policy.allowedRecipients(topic)
+        : this.#policy.recipientsFor(topic, explicit);
+    if (recipients.length === 0)
+      throw new PipelineError('NO_RECIPIENTS', `no identity may receive on ${topic}`);
     const setKey = `${topic}\n${recipients.map((r) => hex(r.kid)).join(',')}`;
     const current = this.#sessions.get(setKey);
     if (current !== undefined) {
@@ -397,14 +490,25 @@ export class SealedProducer {
       streamId: this.#streamFor(topic).streamId,
       lifetimeMs: this.#o.maxSessionAgeMs ?? 3_600_000,
       maxMessages: this.#o.maxMessagesPerSession ?? 10_000,
-      ...(this.#o.signEveryMessage === undefined ? {} : { signEveryMessage: this.#o.signEveryMessage }),
+      ...(this.#o.signEveryMessage === undefined
+        ? {}
+        : { signEveryMessage: this.#o.signEveryMessage }),
       ...(this.#o.padding === undefined ? {} : { padding: this.#o.padding }),
       maxCiphertextBytes: this.#o.maxCiphertextBytes ?? 1_048_576 + 65_536,
     });
-    const active: ActiveSession = { session, recipients, touched: this.#touched(recipients), epoch: dir.epoch };
+    const active: ActiveSession = {
+      session,
+      recipients,
+      touched: this.#touched(recipients),
+      epoch: dir.epoch,
+    };
     this.#sessions.set(setKey, active);
     this.#o.metrics?.sessionsOpened.inc({ side: 'producer' });
-    this.#o.events?.emit({ type: 'session_opened', topic, recipients: recipients.map((r) => r.identity) });
+    this.#o.events?.emit({
+      type: 'session_opened',
+      topic,
+      recipients: recipients.map((r) => r.identity),
+    });
     this.#logger.debug({ topic, recipients: recipients.length }, 'sealing session opened');
     return active;
   }
@@ -423,7 +527,10 @@ export class SealedProducer {
   async #loadTopicSchema(topic: string): Promise<TopicSchema> {
     const registry = this.#o.registry;
     const given = this.#o.valueSchemas?.[topic];
-    const text = given === undefined || this.#o.tokenizer === undefined ? given : this.#o.tokenizer.writerSchemaFor(given);
+    const text =
+      given === undefined || this.#o.tokenizer === undefined
+        ? given
+        : this.#o.tokenizer.writerSchemaFor(given);
     let id: number;
     if (text !== undefined) {
       id = await registry.register(`${topic}-value`, text);
@@ -432,7 +539,10 @@ export class SealedProducer {
         id = await registry.latestSchemaId(`${topic}-value`);
       } catch (err) {
         if (err instanceof RegistryError && err.code === 'SUBJECT_NOT_FOUND') {
-          throw new PipelineError('VALUE_SCHEMA_UNKNOWN', `no schema for ${topic}: pass valueSchemas or register ${topic}-value`);
+          throw new PipelineError(
+            'VALUE_SCHEMA_UNKNOWN',
+            `no schema for ${topic}: pass valueSchemas or register ${topic}-value`,
+          );
         }
         throw err;
       }
@@ -440,14 +550,19 @@ export class SealedProducer {
     const schema = await registry.getSchema(id);
     // Token fields hold strings: without the tokenizer their cleartext would be accepted and sealed.
     if (this.#o.tokenizer === undefined && /"sealpost\.(token|tokenize)"/.test(schema.text)) {
-      throw new PipelineError('VALUE_SCHEMA_UNKNOWN', `the schema of ${topic} declares token fields: pass a tokenizer`);
+      throw new PipelineError(
+        'VALUE_SCHEMA_UNKNOWN',
+        `the schema of ${topic} declares token fields: pass a tokenizer`,
+      );
     }
     return { id, fp: schemaFingerprint(this.#o.crypto, schema.text), text: schema.text };
   }
 
   #assertConnected(): void {
-    if (this.#state === 'closed') throw new PipelineError('PIPELINE_CLOSED', 'the producer is closed');
-    if (this.#state !== 'connected') throw new PipelineError('PIPELINE_NOT_READY', 'connect() first');
+    if (this.#state === 'closed')
+      throw new PipelineError('PIPELINE_CLOSED', 'the producer is closed');
+    if (this.#state !== 'connected')
+      throw new PipelineError('PIPELINE_NOT_READY', 'connect() first');
   }
 
   /** Closes every session (zeroing its keys) and disconnects. Idempotent. */

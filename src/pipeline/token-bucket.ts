@@ -43,6 +43,7 @@ export class TokenBucket {
 
 /** Throws RangeError unless perSecond > 0 and burst ≥ 1. */
 export function checkRate(r: TokenRate, what: string): TokenRate {
-  if (!(r.perSecond > 0) || !(r.burst >= 1)) throw new RangeError(`${what} rates need perSecond > 0 and burst ≥ 1`);
+  if (!(r.perSecond > 0) || !(r.burst >= 1))
+    throw new RangeError(`${what} rates need perSecond > 0 and burst ≥ 1`);
   return r;
 }

@@ -10,8 +10,19 @@ import { createSealingSession, type SealingSession } from '../../src/envelope/se
 import { AVRO_CONTENT_TYPE } from '../../src/pipeline/payload-content.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import { startConsumer, startProducer, type TestConsumer, type TestProducer } from '../support/pipeline-parties.js';
-import { counterValue, makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+import {
+  startConsumer,
+  startProducer,
+  type TestConsumer,
+  type TestProducer,
+} from '../support/pipeline-parties.js';
+import {
+  counterValue,
+  makePipelineWorld,
+  ORDER_SCHEMA,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
 
 const transport = testTransport('pipeline-compacted');
 const topic = freshTopic('pipe-cmp');
@@ -27,8 +38,14 @@ beforeAll(async () => {
     { name: 'orders', send: [topic], receive: [] },
     { name: 'billing', send: [], receive: [topic] },
   ]);
-  await createTopics(transport, [{ topic, compacted: true }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
-  orders = await startProducer(world, transport, 'orders', { valueSchemas: { [topic]: ORDER_SCHEMA } });
+  await createTopics(transport, [
+    { topic, compacted: true },
+    { topic: t.dlq },
+    { topic: t.state, compacted: true },
+  ]);
+  orders = await startProducer(world, transport, 'orders', {
+    valueSchemas: { [topic]: ORDER_SCHEMA },
+  });
 });
 
 afterAll(async () => {
@@ -41,7 +58,14 @@ afterAll(async () => {
 describe('compacted topics: entity versions', () => {
   it('refuses an older entity version re-injected after a newer one, also after a restart', async () => {
     // Through the producer: versions 5 then 6 of sku-2, both accepted.
-    await orders.producer.send({ topic, messages: [5, 6].map((v) => ({ key: 'sku-2', value: { id: `sku-2@${v}`, cents: v, note: '' }, entityVersion: v })) });
+    await orders.producer.send({
+      topic,
+      messages: [5, 6].map((v) => ({
+        key: 'sku-2',
+        value: { id: `sku-2@${v}`, cents: v, note: '' },
+        entityVersion: v,
+      })),
+    });
 
     // Crafted with one stream: sku-1 version 2 at seq 1, then version 1 at seq 0 (the record the
     // attacker kept from before), then a version-0 record.
@@ -70,24 +94,48 @@ describe('compacted topics: entity versions', () => {
           key,
           schemaFp,
           contentType: AVRO_CONTENT_TYPE,
-          payload: await registry.encode(schemaId, { id: `sku-1@${entityVersion}`, cents: entityVersion, note: '' }),
+          payload: await registry.encode(schemaId, {
+            id: `sku-1@${entityVersion}`,
+            cents: entityVersion,
+            note: '',
+          }),
           entityVersion,
         }).value,
       );
     const raw = transport.producer();
     await raw.connect();
-    const inject = async (value: Buffer) => raw.send({ topic, partition: 0, records: [{ key, value }] });
+    const inject = async (value: Buffer) =>
+      raw.send({ topic, partition: 0, records: [{ key, value }] });
     await inject(await seal(1, 2));
     await inject(await seal(0, 1));
     await inject(await seal(3, 0));
 
-    const options = { groupId: group, topics: [topic], stateTopic: t.state, deadLetterTopic: t.dlq, entityVersionTopics: [topic], keepDeliveries: true };
+    const options = {
+      groupId: group,
+      topics: [topic],
+      stateTopic: t.state,
+      deadLetterTopic: t.dlq,
+      entityVersionTopics: [topic],
+      keepDeliveries: true,
+    };
     const first = await startConsumer(world, transport, 'billing', options);
     consumers.push(first);
-    await waitFor(async () => (await counterValue(first.promRegistry, 'sealpost_dead_lettered_total')) >= 2, 'two STALE dead letters');
+    await waitFor(
+      async () => (await counterValue(first.promRegistry, 'sealpost_dead_lettered_total')) >= 2,
+      'two STALE dead letters',
+    );
     await waitFor(() => first.total() >= 3, 'three accepted versions');
-    expect(first.deliveries.map((d) => (d.value as { id: string }).id).sort()).toEqual(['sku-1@2', 'sku-2@5', 'sku-2@6']);
-    expect(await counterValue(first.promRegistry, 'sealpost_rejected_total', { class: 'STALE', code: 'ENTITY_VERSION_STALE' })).toBe(2);
+    expect(first.deliveries.map((d) => (d.value as { id: string }).id).sort()).toEqual([
+      'sku-1@2',
+      'sku-2@5',
+      'sku-2@6',
+    ]);
+    expect(
+      await counterValue(first.promRegistry, 'sealpost_rejected_total', {
+        class: 'STALE',
+        code: 'ENTITY_VERSION_STALE',
+      }),
+    ).toBe(2);
     await first.consumer.close();
     consumers.pop();
 
@@ -98,7 +146,10 @@ describe('compacted topics: entity versions', () => {
     const second = await startConsumer(world, transport, 'billing', options);
     consumers.push(second);
     await waitFor(() => second.total() >= 1, 'version 3');
-    await waitFor(async () => (await counterValue(second.promRegistry, 'sealpost_dead_lettered_total')) >= 1, 'a STALE dead letter');
+    await waitFor(
+      async () => (await counterValue(second.promRegistry, 'sealpost_dead_lettered_total')) >= 1,
+      'a STALE dead letter',
+    );
     expect(second.deliveries.map((d) => (d.value as { id: string }).id)).toEqual(['sku-1@3']);
     expect(second.deliveries[0]!.entityVersion).toBe(3);
   });

@@ -16,7 +16,12 @@ import { writeDirectoryDocument } from '../../src/keys/directory/directory-docum
 import { writeIdentityFile } from '../../src/keys/identity-file.js';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
 import { startProducer, type TestProducer } from '../support/pipeline-parties.js';
-import { makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+import {
+  makePipelineWorld,
+  ORDER_SCHEMA,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
 
 const N = 3000;
 /** The consumer's redeliveryMarkAhead in the child. */
@@ -29,7 +34,9 @@ let world: PipelineWorld;
 let orders: TestProducer;
 const children: ChildProcess[] = [];
 
-function lines(out: string): { offset: bigint; partition: number; id: string; redelivery: boolean }[] {
+function lines(
+  out: string,
+): { offset: bigint; partition: number; id: string; redelivery: boolean }[] {
   if (!existsSync(out)) return [];
   return readFileSync(out, 'utf8')
     .split('\n')
@@ -41,24 +48,39 @@ function lines(out: string): { offset: bigint; partition: number; id: string; re
 }
 
 function spawnChild(configPath: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join('test', 'support', 'pipeline-consumer-child.ts'), configPath], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: process.env,
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join('test', 'support', 'pipeline-consumer-child.ts'), configPath],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: process.env,
+    },
+  );
   children.push(child);
   return child;
 }
 
-const exited = (c: ChildProcess): Promise<void> => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
+const exited = (c: ChildProcess): Promise<void> =>
+  new Promise((r) =>
+    c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()),
+  );
 
 beforeAll(async () => {
   world = await makePipelineWorld([
     { name: 'orders', send: [topic], receive: [] },
     { name: 'billing', send: [], receive: [topic] },
   ]);
-  await createTopics(transport, [{ topic, numPartitions: 2 }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
-  orders = await startProducer(world, transport, 'orders', { valueSchemas: { [topic]: ORDER_SCHEMA } });
-  await writeIdentityFile(join(world.dir, 'billing.identity.json'), world.files.get('billing')!, { overwrite: true });
+  await createTopics(transport, [
+    { topic, numPartitions: 2 },
+    { topic: t.dlq },
+    { topic: t.state, compacted: true },
+  ]);
+  orders = await startProducer(world, transport, 'orders', {
+    valueSchemas: { [topic]: ORDER_SCHEMA },
+  });
+  await writeIdentityFile(join(world.dir, 'billing.identity.json'), world.files.get('billing')!, {
+    overwrite: true,
+  });
   await writeDirectoryDocument(join(world.dir, 'directory.json'), world.document());
 });
 
@@ -74,7 +96,10 @@ describe('consumer crash (SIGKILL) and restart', () => {
     for (let base = 0; base < N; base += 500) {
       const r = await orders.producer.send({
         topic,
-        messages: Array.from({ length: 500 }, (_, i) => ({ key: `k${(base + i) % 13}`, value: { id: `c-${base + i}`, cents: base + i, note: '' } })),
+        messages: Array.from({ length: 500 }, (_, i) => ({
+          key: `k${(base + i) % 13}`,
+          value: { id: `c-${base + i}`, cents: base + i, note: '' },
+        })),
       });
       for (const s of r) sent.add(s.messageId);
     }
@@ -83,11 +108,26 @@ describe('consumer crash (SIGKILL) and restart', () => {
     const authorityPublicKey = world.document().authority.publicKey;
     await writeFile(
       configPath,
-      JSON.stringify({ dir: world.dir, identity: 'billing', authorityPublicKey, group, topic, stateTopic: t.state, deadLetterTopic: t.dlq, out, slowMs: 20, markAhead: MARK_AHEAD }),
+      JSON.stringify({
+        dir: world.dir,
+        identity: 'billing',
+        authorityPublicKey,
+        group,
+        topic,
+        stateTopic: t.state,
+        deadLetterTopic: t.dlq,
+        out,
+        slowMs: 20,
+        markAhead: MARK_AHEAD,
+      }),
     );
 
     const first = spawnChild(configPath);
-    await waitFor(() => lines(out).length >= 1200, 'the first child to process 1,200 records', 120_000);
+    await waitFor(
+      () => lines(out).length >= 1200,
+      'the first child to process 1,200 records',
+      120_000,
+    );
     first.kill('SIGKILL');
     await exited(first);
     const seenBeforeKill = lines(out);
@@ -112,13 +152,18 @@ describe('consumer crash (SIGKILL) and restart', () => {
     for (const c of committedAtKill) {
       if (c.offset === '-1') continue;
       committedTotal += BigInt(c.offset);
-      for (let o = 0n; o < BigInt(c.offset); o++) expect(processedOffsets.get(c.partition)?.has(o), `offset ${c.partition}/${o}`).toBe(true);
+      for (let o = 0n; o < BigInt(c.offset); o++)
+        expect(processedOffsets.get(c.partition)?.has(o), `offset ${c.partition}/${o}`).toBe(true);
       expect(c.metadata).toMatch(/^sealpost-replay\/v1 \d+ [0-9a-f]{64}$/);
     }
     expect(committedTotal).toBeGreaterThan(0n);
 
     const second = spawnChild(configPath);
-    await waitFor(() => new Set(lines(out).map((l) => l.id)).size >= N, 'every message after the restart', 180_000);
+    await waitFor(
+      () => new Set(lines(out).map((l) => l.id)).size >= N,
+      'every message after the restart',
+      180_000,
+    );
     second.kill('SIGTERM');
     await exited(second);
 
@@ -145,19 +190,39 @@ describe('consumer crash (SIGKILL) and restart', () => {
     expect(handedAgain.filter((l) => !l.redelivery)).toEqual([]);
     // Flagged though never handed out: only just beyond the last record handed out (the mark ahead).
     const lastHanded = new Map<number, bigint>();
-    for (const l of seenBeforeKill) lastHanded.set(l.partition, l.offset > (lastHanded.get(l.partition) ?? -1n) ? l.offset : lastHanded.get(l.partition)!);
+    for (const l of seenBeforeKill)
+      lastHanded.set(
+        l.partition,
+        l.offset > (lastHanded.get(l.partition) ?? -1n) ? l.offset : lastHanded.get(l.partition)!,
+      );
     const falseFlags = afterKill.filter((l) => l.redelivery && !handedBefore.has(l.id));
-    for (const l of falseFlags) expect(l.offset <= (lastHanded.get(l.partition) ?? -1n) + BigInt(MARK_AHEAD)).toBe(true);
+    for (const l of falseFlags)
+      expect(l.offset <= (lastHanded.get(l.partition) ?? -1n) + BigInt(MARK_AHEAD)).toBe(true);
     // Records well past the mark are not flagged.
     expect(afterKill.some((l) => !l.redelivery)).toBe(true);
 
     // A clean close lowers the mark to the committed offset: after a restart nothing is flagged.
     const more: string[] = [];
-    const r = await orders.producer.send({ topic, messages: Array.from({ length: 50 }, (_, i) => ({ key: `m${i % 7}`, value: { id: `m-${i}`, cents: i, note: '' } })) });
+    const r = await orders.producer.send({
+      topic,
+      messages: Array.from({ length: 50 }, (_, i) => ({
+        key: `m${i % 7}`,
+        value: { id: `m-${i}`, cents: i, note: '' },
+      })),
+    });
     for (const x of r) more.push(x.messageId);
     const beforeThird = lines(out).length;
     const third = spawnChild(configPath);
-    await waitFor(() => new Set(lines(out).slice(beforeThird).map((l) => l.id)).size >= 50, 'the third run to see the new messages', 120_000);
+    await waitFor(
+      () =>
+        new Set(
+          lines(out)
+            .slice(beforeThird)
+            .map((l) => l.id),
+        ).size >= 50,
+      'the third run to see the new messages',
+      120_000,
+    );
     third.kill('SIGTERM');
     await exited(third);
     const thirdRun = lines(out).slice(beforeThird);

@@ -15,8 +15,19 @@ import { decodeEnvelope } from '../../src/envelope/envelope-codec.js';
 import { DEAD_LETTER_HEADER, decodeDeadLetterMetadata } from '../../src/events/dead-letter.js';
 import type { OutgoingRecord } from '../../src/kafka/transport.js';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import { readRaw, startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
-import { counterValue, makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+import {
+  readRaw,
+  startConsumer,
+  startProducer,
+  type TestConsumer,
+} from '../support/pipeline-parties.js';
+import {
+  counterValue,
+  makePipelineWorld,
+  ORDER_SCHEMA,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
 
 const JUNK_FRESH = 1000;
 const JUNK_REPEAT = 1000;
@@ -38,7 +49,11 @@ beforeAll(async () => {
     { name: 'orders', send: [topic], receive: [] },
     { name: 'billing', send: [], receive: [topic] },
   ]);
-  await createTopics(transport, [{ topic, numPartitions: 2 }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
+  await createTopics(transport, [
+    { topic, numPartitions: 2 },
+    { topic: t.dlq },
+    { topic: t.state, compacted: true },
+  ]);
 });
 
 afterAll(async () => {
@@ -48,16 +63,25 @@ afterAll(async () => {
 
 describe('dead-letter breaker under a junk-header flood', () => {
   it('keeps dead-letter writes within the budget, loses nothing, delivers every genuine message', async () => {
-    const orders = await startProducer(world, transport, 'orders', { valueSchemas: { [topic]: ORDER_SCHEMA } });
+    const orders = await startProducer(world, transport, 'orders', {
+      valueSchemas: { [topic]: ORDER_SCHEMA },
+    });
     const raw = transport.producer();
     await raw.connect();
     const junkOffsets = new Set<string>();
     let floodMs = 0;
     try {
-      const msg = (i: number) => ({ key: `k${i % 10}`, value: { id: `g-${i}`, cents: i, note: '' } });
+      const msg = (i: number) => ({
+        key: `k${i % 10}`,
+        value: { id: `g-${i}`, cents: i, note: '' },
+      });
       await orders.producer.send({ topic, messages: [msg(0)] });
       const [template] = await readRaw(transport, topic, 1);
-      const limits = { envelopeSchemaId: orders.producer.envelopeSchemaId, namespace: orders.directory.namespace, maxCiphertextBytes: 1 << 20 };
+      const limits = {
+        envelopeSchemaId: orders.producer.envelopeSchemaId,
+        namespace: orders.directory.namespace,
+        maxCiphertextBytes: 1 << 20,
+      };
       const junkWith = (sessionId: Uint8Array, box: Uint8Array): Buffer => {
         const junk = Buffer.from(template!.value!);
         const env = decodeEnvelope(junk, limits);
@@ -71,17 +95,29 @@ describe('dead-letter breaker under a junk-header flood', () => {
       for (let round = 0; round < ROUNDS; round++) {
         const records: OutgoingRecord[] = [];
         for (let j = 0; j < JUNK_FRESH / ROUNDS; j++) {
-          records.push({ key: template!.key, value: junkWith(world.crypto.randomBytes(16), world.crypto.randomBytes(128)) });
+          records.push({
+            key: template!.key,
+            value: junkWith(world.crypto.randomBytes(16), world.crypto.randomBytes(128)),
+          });
           records.push({ key: template!.key, value: repeated });
         }
         const ack = await raw.send({ topic, partition: 0, records });
-        for (let j = 0; j < records.length; j++) junkOffsets.add((BigInt(ack.baseOffset) + BigInt(j)).toString());
+        for (let j = 0; j < records.length; j++)
+          junkOffsets.add((BigInt(ack.baseOffset) + BigInt(j)).toString());
         const n = Math.min(Math.ceil((GOOD - 1) / ROUNDS), GOOD - good);
-        if (n > 0) await orders.producer.send({ topic, messages: Array.from({ length: n }, (_, i) => msg(good + i)) });
+        if (n > 0)
+          await orders.producer.send({
+            topic,
+            messages: Array.from({ length: n }, (_, i) => msg(good + i)),
+          });
         good += Math.max(0, n);
       }
       floodMs = Date.now() - started;
-      if (good < GOOD) await orders.producer.send({ topic, messages: Array.from({ length: GOOD - good }, (_, i) => msg(good + i)) });
+      if (good < GOOD)
+        await orders.producer.send({
+          topic,
+          messages: Array.from({ length: GOOD - good }, (_, i) => msg(good + i)),
+        });
     } finally {
       await raw.disconnect();
       await orders.producer.close();
@@ -96,7 +132,10 @@ describe('dead-letter breaker under a junk-header flood', () => {
       stateTopic: t.state,
       deadLetterTopic: t.dlq,
       // Admission is not the limit here: the breaker is.
-      admission: { partition: { perSecond: 2000, burst: 200 }, global: { perSecond: 4000, burst: 400 } },
+      admission: {
+        partition: { perSecond: 2000, burst: 200 },
+        global: { perSecond: 4000, burst: 400 },
+      },
       deadLetterBreaker: { partition: PARTITION_BUDGET, global: GLOBAL_BUDGET, closeAfterMs: 1000 },
       maxRetryDelayMs: 500,
       onAlert: (a) => alerts.push({ ...a }),
@@ -108,7 +147,12 @@ describe('dead-letter breaker under a junk-header flood', () => {
     const started = Date.now();
     await waitFor(() => consumer!.total() >= GOOD, 'every genuine message', 60_000);
     const genuineMs = Date.now() - started;
-    await waitFor(async () => (await counterValue(consumer!.promRegistry, 'sealpost_dead_lettered_total')) >= JUNK, 'every junk record dead-lettered', 60_000);
+    await waitFor(
+      async () =>
+        (await counterValue(consumer!.promRegistry, 'sealpost_dead_lettered_total')) >= JUNK,
+      'every junk record dead-lettered',
+      60_000,
+    );
     const drainedMs = Date.now() - started;
 
     // Every genuine message exactly once.
@@ -119,10 +163,20 @@ describe('dead-letter breaker under a junk-header flood', () => {
     // Every junk record dead-lettered exactly once, as HEADER, from its own source offset.
     const dead = await readRaw(transport, t.dlq, JUNK);
     expect(dead.length).toBe(JUNK);
-    const metas = dead.map((r) => decodeDeadLetterMetadata(r.headers.filter((h) => h.key === DEAD_LETTER_HEADER).at(-1)!.value!)!);
-    expect(metas.every((m) => m.class === 'HEADER' && m.topic === topic && m.partition === 0)).toBe(true);
+    const metas = dead.map((r) =>
+      decodeDeadLetterMetadata(
+        r.headers.filter((h) => h.key === DEAD_LETTER_HEADER).at(-1)!.value!,
+      )!,
+    );
+    expect(metas.every((m) => m.class === 'HEADER' && m.topic === topic && m.partition === 0)).toBe(
+      true,
+    );
     expect(new Set(metas.map((m) => m.offset))).toEqual(junkOffsets);
-    expect(await counterValue(consumer.promRegistry, 'sealpost_rejected_total', { code: 'BOX_OPEN_FAILED' })).toBe(JUNK);
+    expect(
+      await counterValue(consumer.promRegistry, 'sealpost_rejected_total', {
+        code: 'BOX_OPEN_FAILED',
+      }),
+    ).toBe(JUNK);
 
     // The budget held: in every interval [a, b] at most burst + rate × (b − a) writes (+1 for the
     // millisecond rounding of timeMs). All junk is on partition 0, so its budget is the tighter one.
@@ -141,13 +195,25 @@ describe('dead-letter breaker under a junk-header flood', () => {
       while (times[j]! - times[i]! < 1000 && j < times.length) j++;
       worstWindow = Math.max(worstWindow, j - i);
     }
-    expect(worstWindow).toBeLessThanOrEqual(PARTITION_BUDGET.burst + PARTITION_BUDGET.perSecond + 1);
+    expect(worstWindow).toBeLessThanOrEqual(
+      PARTITION_BUDGET.burst + PARTITION_BUDGET.perSecond + 1,
+    );
 
     // The breaker opened (gauge, alert, throttled counter) and closed again once the flood was drained.
-    expect(alerts.some((a) => a.code === 'DEAD_LETTER_BREAKER_OPEN' && a.topic === topic && a.partition === 0)).toBe(true);
-    expect(await counterValue(consumer.promRegistry, 'sealpost_dead_letter_throttled_total')).toBeGreaterThan(0);
+    expect(
+      alerts.some(
+        (a) => a.code === 'DEAD_LETTER_BREAKER_OPEN' && a.topic === topic && a.partition === 0,
+      ),
+    ).toBe(true);
+    expect(
+      await counterValue(consumer.promRegistry, 'sealpost_dead_letter_throttled_total'),
+    ).toBeGreaterThan(0);
     await waitFor(
-      async () => (await counterValue(consumer!.promRegistry, 'sealpost_dead_letter_breaker_open', { topic, partition: '0' })) === 0,
+      async () =>
+        (await counterValue(consumer!.promRegistry, 'sealpost_dead_letter_breaker_open', {
+          topic,
+          partition: '0',
+        })) === 0,
       'the breaker to close',
       10_000,
     );

@@ -8,13 +8,30 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schemaFingerprint } from '../../src/envelope/derive.js';
 import { createSealingSession } from '../../src/envelope/sealing-session.js';
-import { DEAD_LETTER_HEADER, decodeDeadLetterMetadata, verifyDeadLetter, type DeadLetterMetadata } from '../../src/events/dead-letter.js';
+import {
+  DEAD_LETTER_HEADER,
+  decodeDeadLetterMetadata,
+  verifyDeadLetter,
+  type DeadLetterMetadata,
+} from '../../src/events/dead-letter.js';
 import type { ConsumedRecord, TransportProducer } from '../../src/kafka/transport.js';
 import { AVRO_CONTENT_TYPE } from '../../src/pipeline/payload-content.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import { readRaw, startConsumer, startProducer, type TestConsumer, type TestProducer } from '../support/pipeline-parties.js';
-import { counterValue, makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+import {
+  readRaw,
+  startConsumer,
+  startProducer,
+  type TestConsumer,
+  type TestProducer,
+} from '../support/pipeline-parties.js';
+import {
+  counterValue,
+  makePipelineWorld,
+  ORDER_SCHEMA,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
 
 const transport = testTransport('pipeline-dlq');
 const a = freshTopic('pipe-dl-a');
@@ -32,8 +49,16 @@ beforeAll(async () => {
     { name: 'billing', send: [], receive: [a, b, c] },
     { name: 'audit', send: [], receive: [t.metadata] },
   ]);
-  await createTopics(transport, [{ topic: a }, { topic: b }, { topic: c }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
-  orders = await startProducer(world, transport, 'orders', { valueSchemas: { [a]: ORDER_SCHEMA, [b]: ORDER_SCHEMA, [c]: ORDER_SCHEMA } });
+  await createTopics(transport, [
+    { topic: a },
+    { topic: b },
+    { topic: c },
+    { topic: t.dlq },
+    { topic: t.state, compacted: true },
+  ]);
+  orders = await startProducer(world, transport, 'orders', {
+    valueSchemas: { [a]: ORDER_SCHEMA, [b]: ORDER_SCHEMA, [c]: ORDER_SCHEMA },
+  });
   raw = transport.producer();
   await raw.connect();
 });
@@ -62,7 +87,14 @@ function sealCustom(topic: string, payload: Uint8Array, schemaText: string): Buf
     lifetimeMs: 60_000,
     maxMessages: 10,
   });
-  const sealed = session.seal({ partition: 0, seq: 0, key: null, schemaFp: schemaFingerprint(world.crypto, schemaText), contentType: AVRO_CONTENT_TYPE, payload });
+  const sealed = session.seal({
+    partition: 0,
+    seq: 0,
+    key: null,
+    schemaFp: schemaFingerprint(world.crypto, schemaText),
+    contentType: AVRO_CONTENT_TYPE,
+    payload,
+  });
   session.close();
   return Buffer.from(sealed.value);
 }
@@ -77,7 +109,10 @@ function metaOf(r: ConsumedRecord): DeadLetterMetadata {
 describe('dead letters on the real stack', () => {
   it('routes every permanent failure with its class and the original bytes; duplicates are counted, not dead-lettered', async () => {
     const registry = world.registry();
-    await orders.producer.send({ topic: a, messages: [0, 1, 2].map((i) => ({ key: 'k1', value: order(i) })) });
+    await orders.producer.send({
+      topic: a,
+      messages: [0, 1, 2].map((i) => ({ key: 'k1', value: order(i) })),
+    });
     const good = await readRaw(transport, a, 3);
     const [r0, r1, r2] = good as [ConsumedRecord, ConsumedRecord, ConsumedRecord];
     const schemaId = await registry.latestSchemaId(`${a}-value`);
@@ -88,13 +123,22 @@ describe('dead letters on the real stack', () => {
     const garbage = Buffer.from('definitely not an envelope');
     const hdr = [{ key: 'trace', value: Buffer.from('abc') }];
     // Poison Avro: Order.id declares a ~1 GiB string. Wrong schema: another schema's fingerprint.
-    const poisonFrame = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), Buffer.from([0xfe, 0xff, 0xff, 0xff, 0x07])]);
+    const poisonFrame = Buffer.concat([
+      Buffer.from([0, 0, 0, 0, 0]),
+      Buffer.from([0xfe, 0xff, 0xff, 0xff, 0x07]),
+    ]);
     poisonFrame.writeUInt32BE(schemaId, 1);
     const poison = sealCustom(a, poisonFrame, schemaText);
     const goodFrame = await registry.encode(schemaId, order(99));
     const wrongSchema = sealCustom(a, goodFrame, schemaText.replace('"note"', '"nota"'));
 
-    const injected: { topic: string; key: Buffer | null; value: Buffer; cls: string; headers?: typeof hdr }[] = [
+    const injected: {
+      topic: string;
+      key: Buffer | null;
+      value: Buffer;
+      cls: string;
+      headers?: typeof hdr;
+    }[] = [
       { topic: a, key: r0.key, value: tampered, cls: 'MESSAGE', headers: hdr },
       { topic: a, key: Buffer.from('k2'), value: Buffer.from(r2.value!), cls: 'MESSAGE' }, // re-keyed
       { topic: b, key: r0.key, value: Buffer.from(r0.value!), cls: 'CONTEXT' }, // moved to another topic
@@ -103,15 +147,33 @@ describe('dead letters on the real stack', () => {
       { topic: a, key: null, value: wrongSchema, cls: 'SCHEMA' },
     ];
     for (const x of injected) {
-      await raw.send({ topic: x.topic, partition: 0, records: [{ key: x.key, value: x.value, ...(x.headers ? { headers: x.headers } : {}) }] });
+      await raw.send({
+        topic: x.topic,
+        partition: 0,
+        records: [{ key: x.key, value: x.value, ...(x.headers ? { headers: x.headers } : {}) }],
+      });
     }
     // Replayed at another offset within the window: a duplicate.
-    await raw.send({ topic: a, partition: 0, records: [{ key: r1.key, value: Buffer.from(r1.value!) }] });
+    await raw.send({
+      topic: a,
+      partition: 0,
+      records: [{ key: r1.key, value: Buffer.from(r1.value!) }],
+    });
     // 1,100 newer messages of the same stream, then r0 replayed: beyond the window → STALE.
     for (let base = 0; base < 1100; base += 550) {
-      await orders.producer.send({ topic: a, messages: Array.from({ length: 550 }, (_, i) => ({ key: 'k1', value: order(1000 + base + i) })) });
+      await orders.producer.send({
+        topic: a,
+        messages: Array.from({ length: 550 }, (_, i) => ({
+          key: 'k1',
+          value: order(1000 + base + i),
+        })),
+      });
     }
-    await raw.send({ topic: a, partition: 0, records: [{ key: r0.key, value: Buffer.from(r0.value!) }] });
+    await raw.send({
+      topic: a,
+      partition: 0,
+      records: [{ key: r0.key, value: Buffer.from(r0.value!) }],
+    });
     injected.push({ topic: a, key: r0.key, value: Buffer.from(r0.value!), cls: 'STALE' });
 
     billing = await startConsumer(world, transport, 'billing', {
@@ -120,7 +182,13 @@ describe('dead letters on the real stack', () => {
       stateTopic: t.state,
       deadLetterTopic: t.dlq,
     });
-    await waitFor(async () => (await counterValue(billing!.promRegistry, 'sealpost_dead_lettered_total')) >= injected.length, 'dead letters', 120_000);
+    await waitFor(
+      async () =>
+        (await counterValue(billing!.promRegistry, 'sealpost_dead_lettered_total')) >=
+        injected.length,
+      'dead letters',
+      120_000,
+    );
     await waitFor(() => billing!.total() >= 3 + 1100, 'good deliveries', 60_000);
     expect(billing.total()).toBe(3 + 1100);
     expect(await counterValue(billing.promRegistry, 'sealpost_duplicates_total')).toBe(1);
@@ -130,7 +198,9 @@ describe('dead letters on the real stack', () => {
     const billingPk = world.draft('billing').signPublicKey;
     const audit = await world.identity('audit');
     for (const x of injected) {
-      const r = dl.find((d) => Buffer.compare(d.value!, x.value) === 0 && metaOf(d).topic === x.topic);
+      const r = dl.find(
+        (d) => Buffer.compare(d.value!, x.value) === 0 && metaOf(d).topic === x.topic,
+      );
       expect(r, `dead letter for ${x.cls}`).toBeDefined();
       const m = metaOf(r!);
       expect(m.class).toBe(x.cls);
@@ -144,7 +214,11 @@ describe('dead letters on the real stack', () => {
       // Only the coarse class is in clear; the detailed code opens with the audit identity's key.
       const auditKid = Buffer.from(audit.active().box.kid).toString('hex');
       const sealed = Buffer.from(m.sealedDetail[auditKid]!, 'base64');
-      const detail = world.crypto.boxSealOpen(sealed, audit.active().box.publicKey, audit.active().box.secretKey);
+      const detail = world.crypto.boxSealOpen(
+        sealed,
+        audit.active().box.publicKey,
+        audit.active().box.secretKey,
+      );
       expect(detail).not.toBeNull();
       expect(Buffer.from(detail!).toString('utf8')).toMatch(/^[A-Z_]+$/);
       expect(JSON.stringify(m)).not.toContain(Buffer.from(detail!).toString('utf8'));
@@ -152,28 +226,77 @@ describe('dead letters on the real stack', () => {
     const details = dl.map((r) => {
       const m = metaOf(r);
       const box = audit.active().box;
-      return Buffer.from(world.crypto.boxSealOpen(Buffer.from(m.sealedDetail[Buffer.from(box.kid).toString('hex')]!, 'base64'), box.publicKey, box.secretKey)!).toString();
+      return Buffer.from(
+        world.crypto.boxSealOpen(
+          Buffer.from(m.sealedDetail[Buffer.from(box.kid).toString('hex')]!, 'base64'),
+          box.publicKey,
+          box.secretKey,
+        )!,
+      ).toString();
     });
-    expect(details.sort()).toEqual(['BAD_TAG', 'BAD_TAG', 'BAD_MAGIC', 'PAYLOAD_INVALID', 'SCHEMA_MISMATCH', 'SEQ_TOO_OLD', 'TOPIC_MISMATCH'].sort());
+    expect(details.sort()).toEqual(
+      [
+        'BAD_TAG',
+        'BAD_TAG',
+        'BAD_MAGIC',
+        'PAYLOAD_INVALID',
+        'SCHEMA_MISMATCH',
+        'SEQ_TOO_OLD',
+        'TOPIC_MISMATCH',
+      ].sort(),
+    );
   });
 
   it('one poison record among 10,000 does not stall the partition', async () => {
     const registry = world.registry();
-    await orders.producer.send({ topic: c, messages: Array.from({ length: 500 }, (_, i) => ({ key: null, value: order(i) })) });
+    await orders.producer.send({
+      topic: c,
+      messages: Array.from({ length: 500 }, (_, i) => ({ key: null, value: order(i) })),
+    });
     const schemaId = await registry.latestSchemaId(`${c}-value`);
-    const poisonFrame = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), Buffer.from([0x02, 0x61, 0xfe, 0xff, 0xff, 0xff, 0xff, 0x01])]);
+    const poisonFrame = Buffer.concat([
+      Buffer.from([0, 0, 0, 0, 0]),
+      Buffer.from([0x02, 0x61, 0xfe, 0xff, 0xff, 0xff, 0xff, 0x01]),
+    ]);
     poisonFrame.writeUInt32BE(schemaId, 1);
     for (let base = 500; base < 5000; base += 500) {
-      await orders.producer.send({ topic: c, messages: Array.from({ length: 500 }, (_, i) => ({ key: null, value: order(base + i) })) });
+      await orders.producer.send({
+        topic: c,
+        messages: Array.from({ length: 500 }, (_, i) => ({ key: null, value: order(base + i) })),
+      });
     }
-    await raw.send({ topic: c, partition: 0, records: [{ key: null, value: sealCustom(c, poisonFrame, (await registry.getSchema(schemaId)).text) }] });
+    await raw.send({
+      topic: c,
+      partition: 0,
+      records: [
+        { key: null, value: sealCustom(c, poisonFrame, (await registry.getSchema(schemaId)).text) },
+      ],
+    });
     for (let base = 5000; base < 10_000; base += 500) {
-      await orders.producer.send({ topic: c, messages: Array.from({ length: 500 }, (_, i) => ({ key: null, value: order(base + i) })) });
+      await orders.producer.send({
+        topic: c,
+        messages: Array.from({ length: 500 }, (_, i) => ({ key: null, value: order(base + i) })),
+      });
     }
-    const consumer = await startConsumer(world, transport, 'billing', { groupId: `billing-${c}`, topics: [c], stateTopic: t.state, deadLetterTopic: t.dlq });
+    const consumer = await startConsumer(world, transport, 'billing', {
+      groupId: `billing-${c}`,
+      topics: [c],
+      stateTopic: t.state,
+      deadLetterTopic: t.dlq,
+    });
     try {
-      await waitFor(() => consumer.total() >= 10_000, '10,000 deliveries past the poison record', 120_000);
-      await waitFor(async () => (await counterValue(consumer.promRegistry, 'sealpost_dead_lettered_total', { class: 'PAYLOAD' })) === 1, 'the poison dead letter');
+      await waitFor(
+        () => consumer.total() >= 10_000,
+        '10,000 deliveries past the poison record',
+        120_000,
+      );
+      await waitFor(
+        async () =>
+          (await counterValue(consumer.promRegistry, 'sealpost_dead_lettered_total', {
+            class: 'PAYLOAD',
+          })) === 1,
+        'the poison dead letter',
+      );
       expect(consumer.total()).toBe(10_000);
       expect(await counterValue(consumer.promRegistry, 'sealpost_dead_lettered_total')).toBe(1);
     } finally {

@@ -8,8 +8,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEAD_LETTER_HEADER, decodeDeadLetterMetadata } from '../../src/events/dead-letter.js';
 import { PolicyError } from '../../src/keys/policy.js';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import { readRaw, startConsumer, startProducer, type TestConsumer, type TestProducer } from '../support/pipeline-parties.js';
-import { counterValue, makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+import {
+  readRaw,
+  startConsumer,
+  startProducer,
+  type TestConsumer,
+  type TestProducer,
+} from '../support/pipeline-parties.js';
+import {
+  counterValue,
+  makePipelineWorld,
+  ORDER_SCHEMA,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
 
 const transport = testTransport('pipeline-directory');
 const topic = freshTopic('pipe-dir');
@@ -35,10 +47,18 @@ afterAll(async () => {
   await world?.cleanup();
 });
 
-const msgs = (n: number, tag: string) => Array.from({ length: n }, (_, i) => ({ key: `${tag}-${i % 3}`, value: { id: `${tag}-${i}`, cents: i, note: tag } }));
+const msgs = (n: number, tag: string) =>
+  Array.from({ length: n }, (_, i) => ({
+    key: `${tag}-${i % 3}`,
+    value: { id: `${tag}-${i}`, cents: i, note: tag },
+  }));
 
 async function producer(name: string, extra = {}): Promise<TestProducer> {
-  const p = await startProducer(world, transport, name, { valueSchemas: { [topic]: ORDER_SCHEMA }, metrics: world.metrics().metrics, ...extra });
+  const p = await startProducer(world, transport, name, {
+    valueSchemas: { [topic]: ORDER_SCHEMA },
+    metrics: world.metrics().metrics,
+    ...extra,
+  });
   closers.push(() => p.producer.close());
   return p;
 }
@@ -65,22 +85,36 @@ describe('pipeline and directory', () => {
     const { registry: promOrders, metrics } = world.metrics();
     const orders = await producer('orders', { maxMessagesPerSession: 100, metrics });
     await orders.producer.send({ topic, messages: msgs(1000, 'rot') });
-    expect(await counterValue(promOrders, 'sealpost_sessions_opened_total', { side: 'producer' })).toBe(10);
+    expect(
+      await counterValue(promOrders, 'sealpost_sessions_opened_total', { side: 'producer' }),
+    ).toBe(10);
     await waitFor(() => billing.total() >= 1000 && shipping.total() >= 1000, 'rotation deliveries');
 
     // Explicit recipients must be allowed by the directory.
-    await expect(orders.producer.send({ topic, recipients: ['outsider'], messages: msgs(1, 'x') })).rejects.toSatisfy(
+    await expect(
+      orders.producer.send({ topic, recipients: ['outsider'], messages: msgs(1, 'x') }),
+    ).rejects.toSatisfy(
       (e: unknown) => e instanceof PolicyError && e.code === 'RECIPIENT_NOT_ALLOWED',
     );
-    await expect(orders.producer.send({ topic, recipients: ['nobody'], messages: msgs(1, 'x') })).rejects.toBeInstanceOf(PolicyError);
+    await expect(
+      orders.producer.send({ topic, recipients: ['nobody'], messages: msgs(1, 'x') }),
+    ).rejects.toBeInstanceOf(PolicyError);
 
     // Revoking a recipient: the producer's next session leaves it out.
-    await world.change([{ ...world.draft('shipping'), status: 'revoked', retiredAtMs: Date.now() }]);
+    await world.change([
+      { ...world.draft('shipping'), status: 'revoked', retiredAtMs: Date.now() },
+    ]);
     await orders.directory.refresh();
     await orders.producer.send({ topic, messages: msgs(50, 'after-revoke') });
-    expect(await counterValue(promOrders, 'sealpost_sessions_opened_total', { side: 'producer' })).toBe(11);
+    expect(
+      await counterValue(promOrders, 'sealpost_sessions_opened_total', { side: 'producer' }),
+    ).toBe(11);
     await waitFor(() => billing.total() >= 1050, 'billing gets the post-revocation messages');
-    await waitFor(async () => (await counterValue(shipping.promRegistry, 'sealpost_skipped_not_addressed_total')) >= 50, 'shipping skips them');
+    await waitFor(
+      async () =>
+        (await counterValue(shipping.promRegistry, 'sealpost_skipped_not_addressed_total')) >= 50,
+      'shipping skips them',
+    );
     expect(shipping.total()).toBe(1000);
 
     // A sender revoked mid-session: its open session keeps sealing (stale producer directory), but the
@@ -91,17 +125,38 @@ describe('pipeline and directory', () => {
     await world.change([{ ...world.draft('refunds'), status: 'revoked', retiredAtMs: Date.now() }]);
     await billing.directory.refresh();
     await refunds.producer.send({ topic, recipients: ['billing'], messages: msgs(5, 'refund-b') });
-    await waitFor(async () => (await counterValue(billing.promRegistry, 'sealpost_dead_lettered_total', { class: 'HEADER' })) >= 5, 'revoked sender refused');
+    await waitFor(
+      async () =>
+        (await counterValue(billing.promRegistry, 'sealpost_dead_lettered_total', {
+          class: 'HEADER',
+        })) >= 5,
+      'revoked sender refused',
+    );
     expect(billing.total()).toBe(1055);
     const dl = await readRaw(transport, t.dlq, 5);
-    expect(dl.map((r) => decodeDeadLetterMetadata(r.headers.filter((h) => h.key === DEAD_LETTER_HEADER).at(-1)!.value!)!.class)).toEqual(Array(5).fill('HEADER'));
+    expect(
+      dl.map(
+        (r) =>
+          decodeDeadLetterMetadata(
+            r.headers.filter((h) => h.key === DEAD_LETTER_HEADER).at(-1)!.value!,
+          )!.class,
+      ),
+    ).toEqual(Array(5).fill('HEADER'));
 
     // A sender the consumer's directory does not know yet: paused until a refresh lists it, then delivered.
     await world.change([world.draft('newcomer')]);
     const newcomer = await producer('newcomer');
     await newcomer.producer.send({ topic, recipients: ['billing'], messages: msgs(3, 'new') });
-    await waitFor(() => billing.total() >= 1058, 'newcomer delivered after a directory refresh', 60_000);
-    expect(await counterValue(billing.promRegistry, 'sealpost_transient_retries_total', { reason: 'unknown-sender' })).toBeGreaterThanOrEqual(1);
+    await waitFor(
+      () => billing.total() >= 1058,
+      'newcomer delivered after a directory refresh',
+      60_000,
+    );
+    expect(
+      await counterValue(billing.promRegistry, 'sealpost_transient_retries_total', {
+        reason: 'unknown-sender',
+      }),
+    ).toBeGreaterThanOrEqual(1);
     expect(await counterValue(billing.promRegistry, 'sealpost_dead_lettered_total')).toBe(5);
   });
 });

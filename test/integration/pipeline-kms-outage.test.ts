@@ -13,7 +13,13 @@ import { BaoAdmin } from '../support/openbao-process.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
 import { startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
-import { counterValue, makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+import {
+  counterValue,
+  makePipelineWorld,
+  ORDER_SCHEMA,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
 
 const transport = testTransport('pipeline-kms-outage');
 const topic = freshTopic('pipe-kms');
@@ -58,30 +64,58 @@ afterAll(async () => {
 
 describe('KMS outage while loading the replay-state key', () => {
   it('pauses, retries, and resumes with the committed state once the KMS is back', async () => {
-    const orders = await startProducer(world, transport, 'orders', { valueSchemas: { [topic]: ORDER_SCHEMA } });
+    const orders = await startProducer(world, transport, 'orders', {
+      valueSchemas: { [topic]: ORDER_SCHEMA },
+    });
     const send = (from: number, n: number) =>
-      orders.producer.send({ topic, messages: Array.from({ length: n }, (_, i) => ({ key: 'k', value: { id: `v-${from + i}`, cents: i, note: '' } })) });
+      orders.producer.send({
+        topic,
+        messages: Array.from({ length: n }, (_, i) => ({
+          key: 'k',
+          value: { id: `v-${from + i}`, cents: i, note: '' },
+        })),
+      });
     try {
       await send(0, 200);
-      const options = { groupId: group, topics: [topic], stateTopic: t.state, deadLetterTopic: t.dlq, maxRetryDelayMs: 1000 };
-      const first = await startConsumer(world, transport, 'billing', { ...options, kms: await transitKms() });
+      const options = {
+        groupId: group,
+        topics: [topic],
+        stateTopic: t.state,
+        deadLetterTopic: t.dlq,
+        maxRetryDelayMs: 1000,
+      };
+      const first = await startConsumer(world, transport, 'billing', {
+        ...options,
+        kms: await transitKms(),
+      });
       await waitFor(() => first.total() >= 200, 'first run');
       await first.consumer.close();
 
       await proxy.stop();
       await send(200, 100);
       const alerts: string[] = [];
-      const second = await startConsumer(world, transport, 'billing', { ...options, kms: await transitKms(), onAlert: (a) => alerts.push(a.code) });
+      const second = await startConsumer(world, transport, 'billing', {
+        ...options,
+        kms: await transitKms(),
+        onAlert: (a) => alerts.push(a.code),
+      });
       open.push(second);
       await waitFor(
-        async () => (await counterValue(second.promRegistry, 'sealpost_transient_retries_total', { reason: 'replay-state-load' })) >= 2,
+        async () =>
+          (await counterValue(second.promRegistry, 'sealpost_transient_retries_total', {
+            reason: 'replay-state-load',
+          })) >= 2,
         'replay-state load retries while the KMS is down',
         60_000,
       );
       expect(second.total()).toBe(0);
 
       await proxy.start();
-      await waitFor(() => second.total() >= 100, 'the 100 new messages after the KMS came back', 60_000);
+      await waitFor(
+        () => second.total() >= 100,
+        'the 100 new messages after the KMS came back',
+        60_000,
+      );
       expect(second.total()).toBe(100);
       expect(alerts).toEqual([]);
       expect(await counterValue(second.promRegistry, 'sealpost_dead_lettered_total')).toBe(0);

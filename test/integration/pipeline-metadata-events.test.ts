@@ -10,11 +10,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PIPELINE_LOG_REDACT_PATHS } from '../../src/pipeline/pipeline-logger.js';
 import { validateMetadataEvent, type MetadataEvent } from '../../src/events/metadata-event.js';
 import type { TransportProducer } from '../../src/kafka/transport.js';
-import { decodeMetadataEventBatch, METADATA_EVENTS_CONTENT_TYPE, MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
+import {
+  decodeMetadataEventBatch,
+  METADATA_EVENTS_CONTENT_TYPE,
+  MetadataEventEmitter,
+} from '../../src/pipeline/metadata-event-emitter.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import { readRaw, startConsumer, startProducer, type TestConsumer, type TestProducer } from '../support/pipeline-parties.js';
-import { makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+import {
+  readRaw,
+  startConsumer,
+  startProducer,
+  type TestConsumer,
+  type TestProducer,
+} from '../support/pipeline-parties.js';
+import {
+  makePipelineWorld,
+  ORDER_SCHEMA,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
 
 const N = 1000;
 const SECRET_NOTE = 'secret-note-7f3a';
@@ -41,7 +56,12 @@ beforeAll(async () => {
     { name: 'billing', send: [t.metadata], receive: [topic] },
     { name: 'audit', send: [], receive: [t.metadata] },
   ]);
-  await createTopics(transport, [{ topic, numPartitions: 2 }, { topic: t.metadata }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
+  await createTopics(transport, [
+    { topic, numPartitions: 2 },
+    { topic: t.metadata },
+    { topic: t.dlq },
+    { topic: t.state, compacted: true },
+  ]);
 });
 
 afterAll(async () => {
@@ -51,7 +71,14 @@ afterAll(async () => {
 
 async function emitterFor(name: string): Promise<MetadataEventEmitter> {
   const p = await startProducer(world, transport, name);
-  const emitter = new MetadataEventEmitter({ producer: p.producer, topic: t.metadata, crypto: world.crypto, clock: systemClock, actor: name, maxBatch: 200 });
+  const emitter = new MetadataEventEmitter({
+    producer: p.producer,
+    topic: t.metadata,
+    crypto: world.crypto,
+    clock: systemClock,
+    actor: name,
+    maxBatch: 200,
+  });
   closers.push(async () => {
     await emitter.close();
     await p.producer.close();
@@ -63,18 +90,29 @@ describe('metadata events sealed to audit', () => {
   it('reports what was sealed, opened and rejected, without payloads', async () => {
     const ordersEvents = await emitterFor('orders');
     const billingEvents = await emitterFor('billing');
-    const orders: TestProducer = await startProducer(world, transport, 'orders', { valueSchemas: { [topic]: ORDER_SCHEMA }, events: ordersEvents, logger });
+    const orders: TestProducer = await startProducer(world, transport, 'orders', {
+      valueSchemas: { [topic]: ORDER_SCHEMA },
+      events: ordersEvents,
+      logger,
+    });
     closers.push(() => orders.producer.close());
     const sent = await orders.producer.send({
       topic,
-      messages: Array.from({ length: N }, (_, i) => ({ key: `k${i % 7}`, value: { id: `e-${i}`, cents: i, note: SECRET_NOTE } })),
+      messages: Array.from({ length: N }, (_, i) => ({
+        key: `k${i % 7}`,
+        value: { id: `e-${i}`, cents: i, note: SECRET_NOTE },
+      })),
     });
     const [first] = await readRaw(transport, topic, 1);
     const raw: TransportProducer = transport.producer();
     await raw.connect();
     const tampered = Buffer.from(first!.value!);
     tampered[tampered.length - 25]! ^= 0x80;
-    await raw.send({ topic, partition: first!.partition, records: [{ key: first!.key, value: tampered }] });
+    await raw.send({
+      topic,
+      partition: first!.partition,
+      records: [{ key: first!.key, value: tampered }],
+    });
     await raw.disconnect();
 
     const billing: TestConsumer = await startConsumer(world, transport, 'billing', {
@@ -109,9 +147,13 @@ describe('metadata events sealed to audit', () => {
       },
     });
     closers.push(() => audit.consumer.close());
-    const count = (type: string, actor: string) => events.filter((e) => e.type === type && e.actor === actor).length;
+    const count = (type: string, actor: string) =>
+      events.filter((e) => e.type === type && e.actor === actor).length;
     await waitFor(
-      () => count('sealed', 'orders') >= N && count('opened', 'billing') >= N && count('dead_lettered', 'billing') >= 1,
+      () =>
+        count('sealed', 'orders') >= N &&
+        count('opened', 'billing') >= N &&
+        count('dead_lettered', 'billing') >= 1,
       'sealed, opened and dead_lettered events',
       60_000,
     );

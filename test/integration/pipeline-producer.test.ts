@@ -14,10 +14,27 @@ import type { ConsumedRecord } from '../../src/kafka/transport.js';
 import { SendFailedError } from '../../src/pipeline/sealed-producer.js';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { getEndpoints } from '../support/endpoints.js';
-import { readRaw, startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
-import { counterValue, makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+import {
+  readRaw,
+  startConsumer,
+  startProducer,
+  type TestConsumer,
+} from '../support/pipeline-parties.js';
+import {
+  counterValue,
+  makePipelineWorld,
+  ORDER_SCHEMA,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
-import { createTopics, freshTopic, testLogger, testTransport, waitFor } from '../support/test-transport.js';
+import {
+  createTopics,
+  freshTopic,
+  testLogger,
+  testTransport,
+  waitFor,
+} from '../support/test-transport.js';
 
 const transport = testTransport('pipeline-producer');
 const ageTopic = freshTopic('pipe-age');
@@ -31,7 +48,12 @@ beforeAll(async () => {
     { name: 'orders', send: [ageTopic, outageTopic], receive: [] },
     { name: 'billing', send: [], receive: [ageTopic, outageTopic] },
   ]);
-  await createTopics(transport, [{ topic: ageTopic }, { topic: outageTopic }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
+  await createTopics(transport, [
+    { topic: ageTopic },
+    { topic: outageTopic },
+    { topic: t.dlq },
+    { topic: t.state, compacted: true },
+  ]);
 });
 
 afterAll(async () => {
@@ -69,7 +91,10 @@ describe('SealedProducer on the real stack', () => {
     const sendTimes: number[] = [];
     const batch = async (from: number) => {
       sendTimes.push(clock.nowMs());
-      const sent = await orders.producer.send({ topic: ageTopic, messages: [order(from), order(from + 1)] });
+      const sent = await orders.producer.send({
+        topic: ageTopic,
+        messages: [order(from), order(from + 1)],
+      });
       expect(sent.map((s) => s.createdAtMs)).toEqual([clock.nowMs(), clock.nowMs()]);
     };
     try {
@@ -85,10 +110,16 @@ describe('SealedProducer on the real stack', () => {
     } finally {
       await orders.producer.close();
     }
-    expect(await counterValue(promRegistry, 'sealpost_sessions_opened_total', { side: 'producer' })).toBe(3);
+    expect(
+      await counterValue(promRegistry, 'sealpost_sessions_opened_total', { side: 'producer' }),
+    ).toBe(3);
 
     const raw = await readRaw(transport, ageTopic, 10);
-    const limits = { envelopeSchemaId: orders.producer.envelopeSchemaId, namespace: orders.directory.namespace, maxCiphertextBytes: 1 << 20 };
+    const limits = {
+      envelopeSchemaId: orders.producer.envelopeSchemaId,
+      namespace: orders.directory.namespace,
+      maxCiphertextBytes: 1 << 20,
+    };
     const envs = raw.map((r) => decodeEnvelope(r.value!, limits));
     const sid = envs.map((e) => Buffer.from(e.header.sessionId).toString('hex'));
     const [a, b, c] = [sid[0]!, sid[4]!, sid[8]!];
@@ -106,7 +137,11 @@ describe('SealedProducer on the real stack', () => {
       expect(d?.sender).toBe('orders');
       expect(d?.createdAtMs).toBe(sendTimes[Math.floor(i / 2)]);
     }
-    expect(await counterValue(billing.promRegistry, 'sealpost_sessions_opened_total', { side: 'consumer' })).toBe(3);
+    expect(
+      await counterValue(billing.promRegistry, 'sealpost_sessions_opened_total', {
+        side: 'consumer',
+      }),
+    ).toBe(3);
     expect(await counterValue(billing.promRegistry, 'sealpost_dead_lettered_total')).toBe(0);
   });
 
@@ -148,7 +183,10 @@ describe('SealedProducer on the real stack', () => {
       await proxy.stop();
       const started = Date.now();
       try {
-        await orders.producer.send({ topic: outageTopic, messages: [order(1), order(2), order(3)] });
+        await orders.producer.send({
+          topic: outageTopic,
+          messages: [order(1), order(2), order(3)],
+        });
       } catch (err) {
         failure = err;
       }
@@ -157,14 +195,20 @@ describe('SealedProducer on the real stack', () => {
       const sendFailed = failure as SendFailedError;
       expect(sendFailed.code).toBe('SEND_FAILED');
       expect(sendFailed.retriable).toBe(true);
-      const pendingValues = sendFailed.pending.requests.flatMap((r) => r.records.map((x) => Buffer.from(x.value!)));
+      const pendingValues = sendFailed.pending.requests.flatMap((r) =>
+        r.records.map((x) => Buffer.from(x.value!)),
+      );
       expect(pendingValues.length).toBe(3);
       const pendingIds = sendFailed.pending.messages.flat().map((m) => m.messageId);
 
       // While the broker is still unreachable a resend fails the same way, with the same bytes.
       const again = await orders.producer.resend(sendFailed.pending).catch((err: unknown) => err);
       expect(again).toBeInstanceOf(SendFailedError);
-      expect((again as SendFailedError).pending.requests.flatMap((r) => r.records.map((x) => Buffer.from(x.value!)))).toEqual(pendingValues);
+      expect(
+        (again as SendFailedError).pending.requests.flatMap((r) =>
+          r.records.map((x) => Buffer.from(x.value!)),
+        ),
+      ).toEqual(pendingValues);
 
       await proxy.start();
       const resent = await orders.producer.resend(sendFailed.pending);
@@ -181,12 +225,19 @@ describe('SealedProducer on the real stack', () => {
       await waitFor(() => billing.total() >= 4, 'four deliveries', 60_000);
       await new Promise((r) => setTimeout(r, 1000));
       expect(billing.total()).toBe(4);
-      expect(billing.deliveries.map((d) => (d.value as { id: string }).id).sort()).toEqual(['o-0', 'o-1', 'o-2', 'o-3']);
+      expect(billing.deliveries.map((d) => (d.value as { id: string }).id).sort()).toEqual([
+        'o-0',
+        'o-1',
+        'o-2',
+        'o-3',
+      ]);
       expect(billing.deliveries.filter((d) => pendingIds.includes(d.messageId)).length).toBe(3);
     } finally {
       await orders.producer.close();
       await proxy.stop();
     }
-    console.log(`[producer-outage] SEND_FAILED after ${failedAfterMs} ms (maxSendAttempts 2, retryDelayMs 50, kafkajs retries 1)`);
+    console.log(
+      `[producer-outage] SEND_FAILED after ${failedAfterMs} ms (maxSendAttempts 2, retryDelayMs 50, kafkajs retries 1)`,
+    );
   });
 });

@@ -6,7 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
 import { startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
-import { counterValue, makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+import {
+  counterValue,
+  makePipelineWorld,
+  ORDER_SCHEMA,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
 
 const N = 4000;
 const transport = testTransport('pipeline-rebalance');
@@ -21,7 +27,11 @@ beforeAll(async () => {
     { name: 'orders', send: [topic], receive: [] },
     { name: 'billing', send: [], receive: [topic] },
   ]);
-  await createTopics(transport, [{ topic, numPartitions: 4 }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
+  await createTopics(transport, [
+    { topic, numPartitions: 4 },
+    { topic: t.dlq },
+    { topic: t.state, compacted: true },
+  ]);
 });
 
 afterAll(async () => {
@@ -31,11 +41,19 @@ afterAll(async () => {
 
 describe('rebalance between two members', () => {
   it('hands the replay state over and delivers everything', async () => {
-    const orders = await startProducer(world, transport, 'orders', { valueSchemas: { [topic]: ORDER_SCHEMA } });
+    const orders = await startProducer(world, transport, 'orders', {
+      valueSchemas: { [topic]: ORDER_SCHEMA },
+    });
     const sent: string[] = [];
     try {
       for (let base = 0; base < N; base += 500) {
-        const r = await orders.producer.send({ topic, messages: Array.from({ length: 500 }, (_, i) => ({ key: `k${base + i}`, value: { id: `b-${base + i}`, cents: i, note: '' } })) });
+        const r = await orders.producer.send({
+          topic,
+          messages: Array.from({ length: 500 }, (_, i) => ({
+            key: `k${base + i}`,
+            value: { id: `b-${base + i}`, cents: i, note: '' },
+          })),
+        });
         sent.push(...r.map((x) => x.messageId));
       }
     } finally {
@@ -57,7 +75,12 @@ describe('rebalance between two members', () => {
       commitEveryRecords: 100,
       onAlert: (a: { code: string }) => alerts.push(a.code),
       onMessage: slow,
-      consumerOptions: { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1000, retryInitialDelayMs: 100, retryMaxDelayMs: 2000 },
+      consumerOptions: {
+        sessionTimeoutMs: 10_000,
+        heartbeatIntervalMs: 1000,
+        retryInitialDelayMs: 100,
+        retryMaxDelayMs: 2000,
+      },
     };
     const a = await startConsumer(world, transport, 'billing', options);
     members.push(a);

@@ -8,8 +8,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getEndpoints } from '../support/endpoints.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import { startConsumer, startProducer, type TestConsumer, type TestProducer } from '../support/pipeline-parties.js';
-import { counterValue, makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+import {
+  startConsumer,
+  startProducer,
+  type TestConsumer,
+  type TestProducer,
+} from '../support/pipeline-parties.js';
+import {
+  counterValue,
+  makePipelineWorld,
+  ORDER_SCHEMA,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
 
 const N = 2000;
 const OUTAGE_MS = 30_000; // the issue: the registry stopped for 30 s
@@ -28,8 +39,14 @@ beforeAll(async () => {
     { name: 'orders', send: [topic], receive: [] },
     { name: 'billing', send: [], receive: [topic] },
   ]);
-  await createTopics(transport, [{ topic, numPartitions: 2 }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
-  orders = await startProducer(world, transport, 'orders', { valueSchemas: { [topic]: ORDER_SCHEMA } });
+  await createTopics(transport, [
+    { topic, numPartitions: 2 },
+    { topic: t.dlq },
+    { topic: t.state, compacted: true },
+  ]);
+  orders = await startProducer(world, transport, 'orders', {
+    valueSchemas: { [topic]: ORDER_SCHEMA },
+  });
   await proxy.start();
 });
 
@@ -44,7 +61,10 @@ describe('registry outage', () => {
   it('pauses and resumes with nothing lost and nothing dead-lettered', async () => {
     const sent = await orders.producer.send({
       topic,
-      messages: Array.from({ length: N }, (_, i) => ({ key: `k${i % 11}`, value: { id: `r-${i}`, cents: i, note: 'n' } })),
+      messages: Array.from({ length: N }, (_, i) => ({
+        key: `k${i % 11}`,
+        value: { id: `r-${i}`, cents: i, note: 'n' },
+      })),
     });
     await proxy.stop();
     const proxied = `${registryUrl.protocol}//127.0.0.1:${proxy.port}${registryUrl.pathname}`;
@@ -60,7 +80,10 @@ describe('registry outage', () => {
     });
     const outageStart = Date.now();
     await waitFor(
-      async () => (await counterValue(consumer!.promRegistry, 'sealpost_transient_retries_total', { reason: 'registry-unavailable' })) >= 3,
+      async () =>
+        (await counterValue(consumer!.promRegistry, 'sealpost_transient_retries_total', {
+          reason: 'registry-unavailable',
+        })) >= 3,
       'retries while the registry is down',
       60_000,
     );

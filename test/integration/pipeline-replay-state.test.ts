@@ -11,7 +11,13 @@ import { label } from '../../src/envelope/labels.js';
 import type { TopicPartition } from '../../src/kafka/transport.js';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
 import { startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
-import { counterValue, makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type PipelineWorld } from '../support/pipeline-world.js';
+import {
+  counterValue,
+  makePipelineWorld,
+  ORDER_SCHEMA,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
 
 const N = 300;
 const transport = testTransport('pipeline-replay-state');
@@ -63,9 +69,17 @@ async function run(policy: 'pause' | 'rebuild'): Promise<{ c: TestConsumer; aler
 
 describe('replay state record', () => {
   it('refuses a rewind without state, keeps windows on rebuild, refuses a forged record', async () => {
-    const orders = await startProducer(world, transport, 'orders', { valueSchemas: { [topic]: ORDER_SCHEMA } });
+    const orders = await startProducer(world, transport, 'orders', {
+      valueSchemas: { [topic]: ORDER_SCHEMA },
+    });
     try {
-      await orders.producer.send({ topic, messages: Array.from({ length: N }, (_, i) => ({ key: 'k', value: { id: `s-${i}`, cents: i, note: '' } })) });
+      await orders.producer.send({
+        topic,
+        messages: Array.from({ length: N }, (_, i) => ({
+          key: 'k',
+          value: { id: `s-${i}`, cents: i, note: '' },
+        })),
+      });
     } finally {
       await orders.producer.close();
     }
@@ -86,7 +100,10 @@ describe('replay state record', () => {
 
     // The explicit rebuild policy keeps the authenticated windows: every rewound record is a duplicate.
     const rebuilt = await run('rebuild');
-    await waitFor(async () => (await counterValue(rebuilt.c.promRegistry, 'sealpost_duplicates_total')) >= N, 'duplicates');
+    await waitFor(
+      async () => (await counterValue(rebuilt.c.promRegistry, 'sealpost_duplicates_total')) >= N,
+      'duplicates',
+    );
     expect(rebuilt.alerts).toEqual(['REPLAY_STATE_REBUILT']);
     expect(rebuilt.c.total()).toBe(0);
     expect(await counterValue(rebuilt.c.promRegistry, 'sealpost_dead_lettered_total')).toBe(0);
@@ -97,9 +114,20 @@ describe('replay state record', () => {
     const generation = 7;
     const raw = transport.producer();
     await raw.connect();
-    await raw.send({ topic: t.state, partition: 0, records: [{ key: Buffer.from(`s/${encodeURIComponent(group)}/${topic}/0/${generation % 2}`), value: forged }] });
+    await raw.send({
+      topic: t.state,
+      partition: 0,
+      records: [
+        {
+          key: Buffer.from(`s/${encodeURIComponent(group)}/${topic}/0/${generation % 2}`),
+          value: forged,
+        },
+      ],
+    });
     await raw.disconnect();
-    const hash = Buffer.from(hash256(world.crypto, label('replay-state-record'), forged)).toString('hex');
+    const hash = Buffer.from(hash256(world.crypto, label('replay-state-record'), forged)).toString(
+      'hex',
+    );
     await forceCommit(String(N), `sealpost-replay/v1 ${generation} ${hash}`);
     const refused = await run('pause');
     await waitFor(() => refused.alerts.length > 0, 'an alert');

@@ -8,8 +8,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEnvelopeSchemaText } from '../../src/pipeline/envelope-schema.js';
 import { AvroCodec } from '../../src/registry/avro-codec.js';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import { startConsumer, startProducer, type TestConsumer, type TestProducer } from '../support/pipeline-parties.js';
-import { counterValue, makePipelineWorld, ORDER_SCHEMA, pipelineTopics, type Order, type PipelineWorld } from '../support/pipeline-world.js';
+import {
+  startConsumer,
+  startProducer,
+  type TestConsumer,
+  type TestProducer,
+} from '../support/pipeline-parties.js';
+import {
+  counterValue,
+  makePipelineWorld,
+  ORDER_SCHEMA,
+  pipelineTopics,
+  type Order,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
 
 const N = 10_000;
 const transport = testTransport('pipeline-roundtrip');
@@ -21,14 +33,25 @@ let orders: TestProducer;
 const producerMetrics = { current: undefined as undefined | ReturnType<PipelineWorld['metrics']> };
 const consumers: TestConsumer[] = [];
 
-async function sendAll(topic: string, recipients: readonly string[] | undefined): Promise<Set<string>> {
+async function sendAll(
+  topic: string,
+  recipients: readonly string[] | undefined,
+): Promise<Set<string>> {
   const ids = new Set<string>();
   for (let base = 0; base < N; base += 500) {
     const messages = Array.from({ length: 500 }, (_, i) => ({
       key: `customer-${(base + i) % 97}`,
-      value: { id: `${topic}-${base + i}`, cents: base + i, note: 'x'.repeat((base + i) % 50) } satisfies Order,
+      value: {
+        id: `${topic}-${base + i}`,
+        cents: base + i,
+        note: 'x'.repeat((base + i) % 50),
+      } satisfies Order,
     }));
-    const sent = await orders.producer.send({ topic, messages, ...(recipients === undefined ? {} : { recipients }) });
+    const sent = await orders.producer.send({
+      topic,
+      messages,
+      ...(recipients === undefined ? {} : { recipients }),
+    });
     for (const s of sent) ids.add(s.messageId);
   }
   return ids;
@@ -50,7 +73,10 @@ beforeAll(async () => {
     { topic: t.state, compacted: true },
   ]);
   producerMetrics.current = world.metrics();
-  orders = await startProducer(world, transport, 'orders', { valueSchemas: { [one]: ORDER_SCHEMA, [three]: ORDER_SCHEMA }, metrics: producerMetrics.current.metrics });
+  orders = await startProducer(world, transport, 'orders', {
+    valueSchemas: { [one]: ORDER_SCHEMA, [three]: ORDER_SCHEMA },
+    metrics: producerMetrics.current.metrics,
+  });
 });
 
 afterAll(async () => {
@@ -67,8 +93,17 @@ describe('sealed round trip on the real stack', () => {
     expect(sentThree.size).toBe(N);
 
     const common = { stateTopic: t.state, deadLetterTopic: t.dlq };
-    const billing = await startConsumer(world, transport, 'billing', { ...common, groupId: `billing-${one}`, topics: [one, three], keepDeliveries: true });
-    const shipping = await startConsumer(world, transport, 'shipping', { ...common, groupId: `shipping-${three}`, topics: [three] });
+    const billing = await startConsumer(world, transport, 'billing', {
+      ...common,
+      groupId: `billing-${one}`,
+      topics: [one, three],
+      keepDeliveries: true,
+    });
+    const shipping = await startConsumer(world, transport, 'shipping', {
+      ...common,
+      groupId: `shipping-${three}`,
+      topics: [three],
+    });
     const analytics = await startConsumer(world, transport, 'analytics', {
       ...common,
       groupId: `analytics-${three}`,
@@ -90,12 +125,22 @@ describe('sealed round trip on the real stack', () => {
       },
       keepDeliveries: true,
     });
-    const outsider = await startConsumer(world, transport, 'outsider', { ...common, groupId: `outsider-${one}`, topics: [one, three] });
+    const outsider = await startConsumer(world, transport, 'outsider', {
+      ...common,
+      groupId: `outsider-${one}`,
+      topics: [one, three],
+    });
     consumers.push(billing, shipping, analytics, outsider);
 
-    await waitFor(() => billing.total() >= 2 * N && shipping.total() >= N && analytics.total() >= N, 'all deliveries', 300_000);
     await waitFor(
-      async () => (await counterValue(outsider.promRegistry, 'sealpost_skipped_not_addressed_total')) >= 2 * N,
+      () => billing.total() >= 2 * N && shipping.total() >= N && analytics.total() >= N,
+      'all deliveries',
+      300_000,
+    );
+    await waitFor(
+      async () =>
+        (await counterValue(outsider.promRegistry, 'sealpost_skipped_not_addressed_total')) >=
+        2 * N,
       'the outsider to skip every record',
       120_000,
     );
@@ -112,7 +157,9 @@ describe('sealed round trip on the real stack', () => {
     expect(shipping.total()).toBe(N);
     expect(analytics.total()).toBe(N);
     expect(outsider.total()).toBe(0);
-    expect(await counterValue(outsider.promRegistry, 'sealpost_skipped_not_addressed_total')).toBe(2 * N);
+    expect(await counterValue(outsider.promRegistry, 'sealpost_skipped_not_addressed_total')).toBe(
+      2 * N,
+    );
 
     // Verified metadata.
     const d = billing.deliveries.find((x) => x.topic === one)!;
@@ -123,7 +170,11 @@ describe('sealed round trip on the real stack', () => {
     expect(typeof d.schemaId).toBe('number');
     expect(d.redelivery).toBe(false);
     const a = analytics.deliveries[0]!;
-    expect(a.value).toEqual({ id: expect.any(String) as unknown, cents: expect.any(Number) as unknown, currency: 'EUR' });
+    expect(a.value).toEqual({
+      id: expect.any(String) as unknown,
+      cents: expect.any(Number) as unknown,
+      currency: 'EUR',
+    });
     // Per-partition ordering of seq within the stream.
     const byPartition = new Map<number, number>();
     for (const x of billing.deliveries.filter((y) => y.topic === one)) {
@@ -138,12 +189,20 @@ describe('sealed round trip on the real stack', () => {
 
     // Measured on this run (shared 2-core machine): mean seal and open time per message.
     const mean = async (r: Registry, name: string) => {
-      const v = (await r.getSingleMetric(name)!.get()).values as { metricName?: string; value: number }[];
+      const v = (await r.getSingleMetric(name)!.get()).values as {
+        metricName?: string;
+        value: number;
+      }[];
       const sum = v.find((x) => x.metricName === `${name}_sum`)!.value;
       const count = v.find((x) => x.metricName === `${name}_count`)!.value;
       return { count, meanUs: Math.round((sum / count) * 1e6 * 10) / 10 };
     };
-    console.info('seal', await mean(producerMetrics.current!.registry, 'sealpost_seal_seconds'), 'open (billing)', await mean(billing.promRegistry, 'sealpost_open_seconds'));
+    console.info(
+      'seal',
+      await mean(producerMetrics.current!.registry, 'sealpost_seal_seconds'),
+      'open (billing)',
+      await mean(billing.promRegistry, 'sealpost_open_seconds'),
+    );
 
     for (const c of [billing, shipping, analytics, outsider]) {
       expect(await counterValue(c.promRegistry, 'sealpost_dead_lettered_total')).toBe(0);

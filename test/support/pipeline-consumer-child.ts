@@ -35,7 +35,10 @@ interface ChildConfig {
 const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as ChildConfig;
 const crypto = await createCryptoProvider();
 const kms = await LocalKms.open({ path: join(config.dir, 'kek.json'), crypto, clock: systemClock });
-const identity = await loadIdentity(await readIdentityFile(join(config.dir, `${config.identity}.identity.json`), crypto), { crypto, kms });
+const identity = await loadIdentity(
+  await readIdentityFile(join(config.dir, `${config.identity}.identity.json`), crypto),
+  { crypto, kms },
+);
 const directory = await KeyDirectory.open({
   crypto,
   authorityPublicKey: new Uint8Array(Buffer.from(config.authorityPublicKey, 'base64')),
@@ -46,7 +49,10 @@ const consumer = new SealedConsumer({
   transport: testTransport(`child-${config.identity}`),
   groupId: config.group,
   topics: [config.topic],
-  registry: new SchemaRegistryClient({ url: getEndpoints().schemaRegistryUrl, fetch: globalThis.fetch }),
+  registry: new SchemaRegistryClient({
+    url: getEndpoints().schemaRegistryUrl,
+    fetch: globalThis.fetch,
+  }),
   crypto,
   clock: systemClock,
   identity,
@@ -63,7 +69,10 @@ const consumer = new SealedConsumer({
 let n = 0;
 await consumer.run({
   eachMessage: async (d) => {
-    appendFileSync(config.out, `${d.offset} ${d.partition} ${d.messageId} ${d.redelivery ? 'r' : 'n'}\n`);
+    appendFileSync(
+      config.out,
+      `${d.offset} ${d.partition} ${d.messageId} ${d.redelivery ? 'r' : 'n'}\n`,
+    );
     if (++n % 25 === 0 && config.slowMs > 0) await new Promise((r) => setTimeout(r, config.slowMs));
   },
 });

@@ -4,7 +4,11 @@ import type { ConsumedRecord, Transport } from '../../src/kafka/transport.js';
 import type { KeyDirectory } from '../../src/keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../../src/keys/identity.js';
 import type { PipelineMetrics } from '../../src/pipeline/pipeline-metrics.js';
-import { SealedConsumer, type SealedConsumerOptions, type SealedDelivery } from '../../src/pipeline/sealed-consumer.js';
+import {
+  SealedConsumer,
+  type SealedConsumerOptions,
+  type SealedDelivery,
+} from '../../src/pipeline/sealed-consumer.js';
 import { SealedProducer, type SealedProducerOptions } from '../../src/pipeline/sealed-producer.js';
 import type { SchemaRegistryClient } from '../../src/registry/schema-registry-client.js';
 import { systemClock } from '../../src/runtime/clock.js';
@@ -91,13 +95,29 @@ export async function startConsumer(
       if (keepDeliveries === true) deliveries.push(d);
     },
   });
-  return { consumer, identity, directory, delivered, deliveries, promRegistry, metrics, total: () => total };
+  return {
+    consumer,
+    identity,
+    directory,
+    delivered,
+    deliveries,
+    promRegistry,
+    metrics,
+    total: () => total,
+  };
 }
 
 /** Reads `count` raw records of `topic` from the beginning with a throwaway group. */
-export async function readRaw(transport: Transport, topic: string, count: number, timeoutMs = 60_000): Promise<ConsumedRecord[]> {
+export async function readRaw(
+  transport: Transport,
+  topic: string,
+  count: number,
+  timeoutMs = 60_000,
+): Promise<ConsumedRecord[]> {
   const out: ConsumedRecord[] = [];
-  const consumer = transport.consumer({ groupId: `raw-${topic}-${Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(4))).toString('hex')}` });
+  const consumer = transport.consumer({
+    groupId: `raw-${topic}-${Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(4))).toString('hex')}`,
+  });
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -111,7 +131,8 @@ export async function readRaw(transport: Transport, topic: string, count: number
       },
     });
     const deadline = Date.now() + timeoutMs;
-    while (out.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (out.length < count && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
   } finally {
     await consumer.disconnect();
   }

@@ -9,10 +9,21 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { createCryptoProvider } from '../../src/crypto/index.js';
 import type { CryptoProvider } from '../../src/crypto/provider.js';
-import { documentEntries, type DirectoryDocument } from '../../src/keys/directory/directory-document.js';
-import { signDirectory, type DirectoryRecordDraft } from '../../src/keys/directory/directory-signer.js';
+import {
+  documentEntries,
+  type DirectoryDocument,
+} from '../../src/keys/directory/directory-document.js';
+import {
+  signDirectory,
+  type DirectoryRecordDraft,
+} from '../../src/keys/directory/directory-signer.js';
 import { KeyDirectory } from '../../src/keys/directory/key-directory.js';
-import { generateIdentityFile, loadIdentity, publicGenerations, type IdentityFile } from '../../src/keys/identity-file.js';
+import {
+  generateIdentityFile,
+  loadIdentity,
+  publicGenerations,
+  type IdentityFile,
+} from '../../src/keys/identity-file.js';
 import type { LoadedIdentity } from '../../src/keys/identity.js';
 import { LocalKms } from '../../src/keys/kms/local-kms.js';
 import { PipelineMetrics } from '../../src/pipeline/pipeline-metrics.js';
@@ -49,12 +60,19 @@ export interface PipelineWorld {
   cleanup(): Promise<void>;
 }
 
-export async function makePipelineWorld(services: readonly ServiceSpec[], options: { dir?: string } = {}): Promise<PipelineWorld> {
+export async function makePipelineWorld(
+  services: readonly ServiceSpec[],
+  options: { dir?: string } = {},
+): Promise<PipelineWorld> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'sealpost-pipeline-')));
   const crypto = await createCryptoProvider();
   const clock = systemClock;
   const kms = await LocalKms.open({ path: join(dir, 'kek.json'), crypto, clock, create: true });
-  const authorityFile = await generateIdentityFile('authority', 'authority', { crypto, kms, clock });
+  const authorityFile = await generateIdentityFile('authority', 'authority', {
+    crypto,
+    kms,
+    clock,
+  });
   const authority = await loadIdentity(authorityFile, { crypto, kms });
   const files = new Map<string, IdentityFile>();
   const drafts = new Map<string, DirectoryRecordDraft>();
@@ -83,7 +101,12 @@ export async function makePipelineWorld(services: readonly ServiceSpec[], option
   const directories: KeyDirectory[] = [];
   const source = { readAll: () => Promise.resolve(documentEntries(doc)) };
   // The authority's own view of what it published (the `previous` of the next signature).
-  const published = await KeyDirectory.open({ crypto, authorityPublicKey: authority.signingKey().publicKey, source, clock });
+  const published = await KeyDirectory.open({
+    crypto,
+    authorityPublicKey: authority.signingKey().publicKey,
+    source,
+    clock,
+  });
   return {
     dir,
     crypto,
@@ -98,12 +121,24 @@ export async function makePipelineWorld(services: readonly ServiceSpec[], option
       return id;
     },
     async directory() {
-      const d = await KeyDirectory.open({ crypto, authorityPublicKey: authority.signingKey().publicKey, source, clock });
+      const d = await KeyDirectory.open({
+        crypto,
+        authorityPublicKey: authority.signingKey().publicKey,
+        source,
+        clock,
+      });
       directories.push(d);
       return d;
     },
     async change(changes) {
-      doc = signDirectory({ crypto, authority, clock, headTtlMs: DAY_MS, previous: published.snapshot(), changes });
+      doc = signDirectory({
+        crypto,
+        authority,
+        clock,
+        headTtlMs: DAY_MS,
+        previous: published.snapshot(),
+        changes,
+      });
       await published.refresh();
       for (const d of changes) drafts.set(d.identity, d);
     },
@@ -113,7 +148,11 @@ export async function makePipelineWorld(services: readonly ServiceSpec[], option
       return d;
     },
     registry(url) {
-      return new SchemaRegistryClient({ url: url ?? getEndpoints().schemaRegistryUrl, fetch: globalThis.fetch, requestTimeoutMs: 3000 });
+      return new SchemaRegistryClient({
+        url: url ?? getEndpoints().schemaRegistryUrl,
+        fetch: globalThis.fetch,
+        requestTimeoutMs: 3000,
+      });
     },
     metrics() {
       const registry = new Registry();
@@ -147,17 +186,27 @@ export interface Order {
 }
 
 /** Sum of a prom-client counter's values (optionally for one label value). */
-export async function counterValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function counterValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const metric = registry.getSingleMetric(name);
   if (metric === undefined) return 0;
   const data = await metric.get();
   return data.values
-    .filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x))
+    .filter((v) =>
+      Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x),
+    )
     .reduce((a, v) => a + v.value, 0);
 }
 
 /** Builds the topics a pipeline test needs (data topics, dead letters, compacted state, metadata). */
 export function pipelineTopics(purpose: string): { dlq: string; state: string; metadata: string } {
   const suffix = Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(4))).toString('hex');
-  return { dlq: `test-${purpose}-dlq-${suffix}`, state: `test-${purpose}-state-${suffix}`, metadata: `test-${purpose}-meta-${suffix}` };
+  return {
+    dlq: `test-${purpose}-dlq-${suffix}`,
+    state: `test-${purpose}-state-${suffix}`,
+    metadata: `test-${purpose}-meta-${suffix}`,
+  };
 }

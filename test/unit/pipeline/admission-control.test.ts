@@ -5,8 +5,16 @@ import { ManualClock } from '../../../src/runtime/clock.js';
 describe('AdmissionControl', () => {
   it('admits a partition burst, then refuses until tokens refill', () => {
     const clock = new ManualClock();
-    const ac = new AdmissionControl(clock, { partition: { perSecond: 10, burst: 3 }, global: { perSecond: 1000, burst: 1000 } });
-    expect([ac.take('a'), ac.take('a'), ac.take('a'), ac.take('a')]).toEqual(['admitted', 'admitted', 'admitted', 'partition']);
+    const ac = new AdmissionControl(clock, {
+      partition: { perSecond: 10, burst: 3 },
+      global: { perSecond: 1000, burst: 1000 },
+    });
+    expect([ac.take('a'), ac.take('a'), ac.take('a'), ac.take('a')]).toEqual([
+      'admitted',
+      'admitted',
+      'admitted',
+      'partition',
+    ]);
     expect(ac.waitMs('a')).toBe(100);
     clock.advance(99);
     expect(ac.take('a')).toBe('partition');
@@ -18,7 +26,10 @@ describe('AdmissionControl', () => {
 
   it('enforces the global budget across partitions without consuming partition tokens on refusal', () => {
     const clock = new ManualClock();
-    const ac = new AdmissionControl(clock, { partition: { perSecond: 100, burst: 5 }, global: { perSecond: 2, burst: 2 } });
+    const ac = new AdmissionControl(clock, {
+      partition: { perSecond: 100, burst: 5 },
+      global: { perSecond: 2, burst: 2 },
+    });
     expect(ac.take('a')).toBe('admitted');
     expect(ac.take('b')).toBe('admitted');
     expect(ac.take('c')).toBe('global');
@@ -32,7 +43,11 @@ describe('AdmissionControl', () => {
   });
 
   it('refuses nonsense rates', () => {
-    expect(() => new AdmissionControl(new ManualClock(), { partition: { perSecond: 0, burst: 1 } })).toThrow(RangeError);
-    expect(() => new AdmissionControl(new ManualClock(), { global: { perSecond: 1, burst: 0 } })).toThrow(RangeError);
+    expect(
+      () => new AdmissionControl(new ManualClock(), { partition: { perSecond: 0, burst: 1 } }),
+    ).toThrow(RangeError);
+    expect(
+      () => new AdmissionControl(new ManualClock(), { global: { perSecond: 1, burst: 0 } }),
+    ).toThrow(RangeError);
   });
 });

@@ -6,9 +6,15 @@ const root = new URL('../../../', import.meta.url);
 
 describe('docs/API.md', () => {
   it('shows exactly the example the integration test runs', () => {
-    const test = readFileSync(new URL('test/integration/pipeline-api-example.test.ts', root), 'utf8');
+    const test = readFileSync(
+      new URL('test/integration/pipeline-api-example.test.ts', root),
+      'utf8',
+    );
     const doc = readFileSync(new URL('docs/API.md', root), 'utf8');
-    const imports = test.split('// example:imports:start\n')[1]!.split('// example:imports:end')[0]!.replace("'../../src/index.js'", "'sealpost'");
+    const imports = test
+      .split('// example:imports:start\n')[1]!
+      .split('// example:imports:end')[0]!
+      .replace("'../../src/index.js'", "'sealpost'");
     const body = test
       .split('  // example:start\n')[1]!
       .split('  // example:end')[0]!

@@ -3,7 +3,10 @@ import { COARSE_CLASSES } from '../../../src/events/dead-letter.js';
 import { DeadLetterBreaker } from '../../../src/pipeline/dead-letter-breaker.js';
 import { ManualClock } from '../../../src/runtime/clock.js';
 
-function recorder(): { events: string[]; listener: { opened(t: string, p: number): void; closed(t: string, p: number): void } } {
+function recorder(): {
+  events: string[];
+  listener: { opened(t: string, p: number): void; closed(t: string, p: number): void };
+} {
   const events: string[] = [];
   return {
     events,
@@ -18,16 +21,40 @@ describe('DeadLetterBreaker', () => {
   it('governs the classes a keyless topic writer can flood by default, the configured ones otherwise', () => {
     const clock = new ManualClock();
     const d = new DeadLetterBreaker(clock);
-    expect(COARSE_CLASSES.filter((c) => d.governs(c))).toEqual(['MALFORMED', 'CONTEXT', 'HEADER', 'MESSAGE', 'STALE']);
+    expect(COARSE_CLASSES.filter((c) => d.governs(c))).toEqual([
+      'MALFORMED',
+      'CONTEXT',
+      'HEADER',
+      'MESSAGE',
+      'STALE',
+    ]);
     const b = new DeadLetterBreaker(clock, { classes: ['MALFORMED', 'HEADER'] });
-    expect(['MALFORMED', 'HEADER', 'CONTEXT'].map((c) => b.governs(c as 'HEADER'))).toEqual([true, true, false]);
+    expect(['MALFORMED', 'HEADER', 'CONTEXT'].map((c) => b.governs(c as 'HEADER'))).toEqual([
+      true,
+      true,
+      false,
+    ]);
   });
 
   it('allows the partition burst, then refuses and opens once, and closes after a quiet period', () => {
     const clock = new ManualClock();
     const r = recorder();
-    const b = new DeadLetterBreaker(clock, { partition: { perSecond: 10, burst: 3 }, global: { perSecond: 1000, burst: 1000 }, closeAfterMs: 1000 }, r.listener);
-    expect([b.take('t', 0), b.take('t', 0), b.take('t', 0), b.take('t', 0), b.take('t', 0)]).toEqual(['allowed', 'allowed', 'allowed', 'partition', 'partition']);
+    const b = new DeadLetterBreaker(
+      clock,
+      {
+        partition: { perSecond: 10, burst: 3 },
+        global: { perSecond: 1000, burst: 1000 },
+        closeAfterMs: 1000,
+      },
+      r.listener,
+    );
+    expect([
+      b.take('t', 0),
+      b.take('t', 0),
+      b.take('t', 0),
+      b.take('t', 0),
+      b.take('t', 0),
+    ]).toEqual(['allowed', 'allowed', 'allowed', 'partition', 'partition']);
     expect(r.events).toEqual(['open t/0']);
     expect(b.isOpen('t', 0)).toBe(true);
     expect(b.waitMs('t', 0)).toBe(100);
@@ -47,8 +74,16 @@ describe('DeadLetterBreaker', () => {
   it('enforces the global budget across partitions without spending partition tokens on refusal', () => {
     const clock = new ManualClock();
     const r = recorder();
-    const b = new DeadLetterBreaker(clock, { partition: { perSecond: 100, burst: 2 }, global: { perSecond: 4, burst: 2 } }, r.listener);
-    expect([b.take('t', 0), b.take('t', 1), b.take('t', 2)]).toEqual(['allowed', 'allowed', 'global']);
+    const b = new DeadLetterBreaker(
+      clock,
+      { partition: { perSecond: 100, burst: 2 }, global: { perSecond: 4, burst: 2 } },
+      r.listener,
+    );
+    expect([b.take('t', 0), b.take('t', 1), b.take('t', 2)]).toEqual([
+      'allowed',
+      'allowed',
+      'global',
+    ]);
     expect(r.events).toEqual(['open t/2']);
     expect(b.waitMs('t', 2)).toBe(250);
     clock.advance(250);
@@ -57,7 +92,10 @@ describe('DeadLetterBreaker', () => {
 
   it('never allows more than burst + rate × t writes in any interval t', () => {
     const clock = new ManualClock();
-    const b = new DeadLetterBreaker(clock, { partition: { perSecond: 20, burst: 5 }, global: { perSecond: 1000, burst: 1000 } });
+    const b = new DeadLetterBreaker(clock, {
+      partition: { perSecond: 20, burst: 5 },
+      global: { perSecond: 1000, burst: 1000 },
+    });
     const allowedAt: number[] = [];
     // Try a write every millisecond for 3 s.
     for (let i = 0; i < 3000; i++) {
@@ -85,7 +123,11 @@ describe('DeadLetterBreaker', () => {
   });
 
   it('rejects nonsensical rates', () => {
-    expect(() => new DeadLetterBreaker(new ManualClock(), { partition: { perSecond: 0, burst: 1 } })).toThrow(RangeError);
-    expect(() => new DeadLetterBreaker(new ManualClock(), { closeAfterMs: -1 })).toThrow(RangeError);
+    expect(
+      () => new DeadLetterBreaker(new ManualClock(), { partition: { perSecond: 0, burst: 1 } }),
+    ).toThrow(RangeError);
+    expect(() => new DeadLetterBreaker(new ManualClock(), { closeAfterMs: -1 })).toThrow(
+      RangeError,
+    );
   });
 });

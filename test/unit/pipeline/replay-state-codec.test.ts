@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ReplayWindow } from '../../../src/envelope/replay-window.js';
 import { PipelineError } from '../../../src/pipeline/pipeline-error.js';
-import { decodeStatePlaintext, encodeStatePlaintext, parseStatePointer } from '../../../src/pipeline/replay-state-store.js';
+import {
+  decodeStatePlaintext,
+  encodeStatePlaintext,
+  parseStatePointer,
+} from '../../../src/pipeline/replay-state-store.js';
 
 function windows(): Map<string, ReplayWindow> {
   const a = new ReplayWindow(1000);
@@ -42,26 +46,44 @@ describe('replay state plaintext', () => {
     expect([0, 1, 2, 5, 900].map((s) => a.check(s))).toEqual(Array(5).fill('duplicate'));
     expect(a.check(3)).toBe('fresh');
     expect(back.windows.get('cc.dd.topic.0')!.check(1)).toBe('duplicate');
-    expect(encodeStatePlaintext(back.generation, back.nextOffset, back.windows, back.entityVersions)).toEqual(bytes);
+    expect(
+      encodeStatePlaintext(back.generation, back.nextOffset, back.windows, back.entityVersions),
+    ).toEqual(bytes);
   });
 
   it('carries the optional hand-out mark; records without it decode with the mark unknown', () => {
-    const withMark = encodeStatePlaintext(7, 100n, windows(), new Map([['11'.repeat(32), 1]]), 1100n);
+    const withMark = encodeStatePlaintext(
+      7,
+      100n,
+      windows(),
+      new Map([['11'.repeat(32), 1]]),
+      1100n,
+    );
     const back = decodeStatePlaintext(withMark);
     expect(back.handOutMark).toBe(1100n);
     expect(back.nextOffset).toBe(100n);
     expect(back.entityVersions.size).toBe(1);
-    expect(encodeStatePlaintext(back.generation, back.nextOffset, back.windows, back.entityVersions, back.handOutMark)).toEqual(withMark);
+    expect(
+      encodeStatePlaintext(
+        back.generation,
+        back.nextOffset,
+        back.windows,
+        back.entityVersions,
+        back.handOutMark,
+      ),
+    ).toEqual(withMark);
     const without = encodeStatePlaintext(7, 100n, windows(), new Map([['11'.repeat(32), 1]]));
     expect(without.length).toBe(withMark.length - 8);
     expect(decodeStatePlaintext(without).handOutMark).toBeNull();
     // Anything but 0 or 8 trailing bytes is refused.
-    for (const extra of [1, 4, 7, 9, 16]) refused(() => decodeStatePlaintext(new Uint8Array([...without, ...new Uint8Array(extra)])));
+    for (const extra of [1, 4, 7, 9, 16])
+      refused(() => decodeStatePlaintext(new Uint8Array([...without, ...new Uint8Array(extra)])));
   });
 
   it('refuses truncation, trailing bytes, duplicate keys and corrupted windows', () => {
     const bytes = encodeStatePlaintext(1, 10n, windows());
-    for (let cut = 0; cut < bytes.length; cut += 7) refused(() => decodeStatePlaintext(bytes.subarray(0, cut)));
+    for (let cut = 0; cut < bytes.length; cut += 7)
+      refused(() => decodeStatePlaintext(bytes.subarray(0, cut)));
     refused(() => decodeStatePlaintext(new Uint8Array([...bytes, 0])));
     const one = encodeStatePlaintext(1, 10n, new Map([['k', new ReplayWindow(0)]]));
     // Same window twice under one key: count 2, entries duplicated.
@@ -99,7 +121,15 @@ describe('state pointer in the commit metadata', () => {
   const h = 'ab'.repeat(32);
   it('parses exactly the pointer format', () => {
     expect(parseStatePointer(`sealpost-replay/v1 17 ${h}`)).toEqual({ generation: 17, hash: h });
-    for (const bad of [null, '', `sealpost-replay/v1 0 ${h}`, `sealpost-replay/v1 17 ${h.toUpperCase()}`, `sealpost-replay/v2 1 ${h}`, `sealpost-replay/v1 1 ${h} `, `sealpost-replay/v1 01 ${h}`]) {
+    for (const bad of [
+      null,
+      '',
+      `sealpost-replay/v1 0 ${h}`,
+      `sealpost-replay/v1 17 ${h.toUpperCase()}`,
+      `sealpost-replay/v2 1 ${h}`,
+      `sealpost-replay/v1 1 ${h} `,
+      `sealpost-replay/v1 01 ${h}`,
+    ]) {
       expect(parseStatePointer(bad)).toBeUndefined();
     }
   });

@@ -17,6 +17,7 @@ import kafkajs from 'kafkajs';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createKafkajsTransport } from '../src/kafka/kafkajs-transport.js';
+import type { ProduceRequest, Transport, TransportConsumer, TransportProducer } from '../src/kafka/transport.js';
 import { loadIdentity } from '../src/keys/identity-file.js';
 import { PipelineMetrics } from '../src/pipeline/pipeline-metrics.js';
 import { SealedConsumer } from '../src/pipeline/sealed-consumer.js';
@@ -55,7 +56,53 @@ const world = await makePipelineWorld([
   { name: 'bench-r1', send: ['bench-*'], receive: ['bench-*'] },
 ]);
 const registry = new SchemaRegistryClient({ url: e.schemaRegistryUrl, fetch: globalThis.fetch });
-const transport = createKafkajsTransport({ brokers: e.kafkaBrokers, clientId: 'bench-profile', logger: pino({ level: 'silent' }), nowMs: () => Date.now() });
+const baseTransport = createKafkajsTransport({ brokers: e.kafkaBrokers, clientId: 'bench-profile', logger: pino({ level: 'silent' }), nowMs: () => Date.now() });
+
+/** Wall-clock time the consumer spends awaiting the broker outside fetches, by call. */
+const io = new Map<string, { calls: number; ms: number }>();
+async function timed<T>(what: string, call: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await call();
+  } finally {
+    const e = io.get(what) ?? { calls: 0, ms: 0 };
+    e.calls++;
+    e.ms += performance.now() - t0;
+    io.set(what, e);
+  }
+}
+/** The transport, with the consumer side's produce (replay state, dead letters) and commit calls timed. */
+const transport: Transport = {
+  admin: () => baseTransport.admin(),
+  producer: (o) => {
+    const p = baseTransport.producer(o);
+    return Object.assign(Object.create(p) as TransportProducer, {
+      connect: () => p.connect(),
+      disconnect: () => p.disconnect(),
+      partitions: (t: string, x?: { readonly refresh?: boolean }) => p.partitions(t, x),
+      partitionFor: (t: string, k: Buffer | null) => p.partitionFor(t, k),
+      send: (r: ProduceRequest) => timed(`produce to ${r.topic.endsWith('-state') ? 'state topic' : r.topic.endsWith('-dlq') ? 'dead-letter topic' : 'data topic'}`, () => p.send(r)),
+      sendBatch: (r: readonly ProduceRequest[]) => timed(`produce batch to ${r[0]?.topic.endsWith('-state') ? 'state topic' : 'data topic'}`, () => p.sendBatch(r)),
+    });
+  },
+  consumer: (o) => {
+    const c = baseTransport.consumer(o);
+    return Object.assign(Object.create(c) as TransportConsumer, {
+      connect: () => c.connect(),
+      disconnect: () => c.disconnect(),
+      subscribe: (x: Parameters<TransportConsumer['subscribe']>[0]) => c.subscribe(x),
+      run: (x: Parameters<TransportConsumer['run']>[0]) => c.run(x),
+      commitOffsets: (x: Parameters<TransportConsumer['commitOffsets']>[0]) => timed('commitOffsets', () => c.commitOffsets(x)),
+      pause: (...a: Parameters<TransportConsumer['pause']>) => c.pause(...a),
+      resume: (...a: Parameters<TransportConsumer['resume']>) => c.resume(...a),
+      paused: () => c.paused(),
+      seek: (...a: Parameters<TransportConsumer['seek']>) => c.seek(...a),
+      onAssignment: (...a: Parameters<TransportConsumer['onAssignment']>) => c.onAssignment(...a),
+      onRebalancing: (...a: Parameters<TransportConsumer['onRebalancing']>) => c.onRebalancing(...a),
+      onCrash: (...a: Parameters<TransportConsumer['onCrash']>) => c.onCrash(...a),
+    });
+  },
+};
 const kafka = new kafkajs.Kafka({ clientId: 'bench-profile-admin', brokers: [...e.kafkaBrokers], logLevel: kafkajs.logLevel.NOTHING });
 const admin = kafka.admin();
 await admin.connect();
@@ -125,6 +172,7 @@ const consumer = new SealedConsumer({
   consumerOptions: { maxWaitTimeMs: 1000 },
   commitEveryRecords: COMMIT_EVERY,
 });
+io.clear();
 if (SIDE === 'consumer') await session.post('Profiler.start');
 t0 = performance.now();
 await consumer.run({
@@ -136,6 +184,9 @@ await consumer.run({
   },
 });
 while (count < total) await new Promise((r) => setTimeout(r, 5));
+console.log(
+  `consumer-side broker calls: ${[...io].map(([k, v]) => `${k}: ${v.calls} calls, ${v.ms.toFixed(0)} ms (${(v.ms / v.calls).toFixed(1)} ms each)`).join('; ')}`,
+);
 console.log(`consumed ${total} in ${((last - first) / 1000).toFixed(2)} s from first to last (${Math.round((total - 1) / ((last - first) / 1000))}/s); ${((first - t0) / 1000).toFixed(2)} s to the first`);
 if (SIDE === 'consumer') writeProfile((await session.post('Profiler.stop')).profile);
 await consumer.close();

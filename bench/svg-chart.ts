@@ -33,7 +33,7 @@ function niceMax(max: number): number {
 
 /** Renders `chart` as SVG 1.1 text. */
 export function renderBarChart(chart: BarChart): string {
-  const labelW = 190;
+  const labelW = 230;
   const plotW = 460;
   const noteW = 90;
   const barH = 16;

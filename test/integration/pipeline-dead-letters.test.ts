@@ -5,7 +5,11 @@
  * header whose detailed code is sealed to `audit`; a replay within the window is a counted duplicate
  * (protocol: not a dead letter); one poison record among 10,000 does not stall the partition.
  */
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeadLetterWorker } from '../../src/dlq/dead-letter-worker.js';
+import { SqliteQuarantineStore } from '../../src/dlq/sqlite-quarantine-store.js';
 import { schemaFingerprint } from '../../src/envelope/derive.js';
 import { createSealingSession } from '../../src/envelope/sealing-session.js';
 import {
@@ -17,7 +21,13 @@ import {
 import type { ConsumedRecord, TransportProducer } from '../../src/kafka/transport.js';
 import { AVRO_CONTENT_TYPE } from '../../src/pipeline/payload-content.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import {
+  createTopics,
+  freshTopic,
+  testLogger,
+  testTransport,
+  waitFor,
+} from '../support/test-transport.js';
 import {
   readRaw,
   startConsumer,
@@ -245,6 +255,54 @@ describe('dead letters on the real stack', () => {
         'TOPIC_MISMATCH',
       ].sort(),
     );
+
+    // The dead-letter worker quarantines every one of them: byte-identical original, right metadata.
+    const store = new SqliteQuarantineStore(join(world.dir, 'quarantine.db'));
+    const worker = new DeadLetterWorker({
+      transport,
+      store,
+      crypto: world.crypto,
+      clock: systemClock,
+      signingKeysOf: (id) => (id === 'billing' ? [billingPk] : []),
+      deadLetterTopic: t.dlq,
+      groupId: `dlq-${t.dlq}`,
+      registry: new Registry(),
+      logger: testLogger,
+    });
+    await worker.start();
+    try {
+      await waitFor(
+        () => store.list({}).length >= injected.length,
+        'every dead letter quarantined',
+        60_000,
+      );
+      const entries = store.list({});
+      expect(entries).toHaveLength(injected.length);
+      for (const x of injected) {
+        const q = entries.find(
+          (e) => Buffer.compare(Buffer.from(e.value!), x.value) === 0 && e.sourceTopic === x.topic,
+        );
+        expect(q, `quarantine entry for ${x.cls}`).toBeDefined();
+        expect(q).toMatchObject({
+          reason: x.cls,
+          sourcePartition: 0,
+          consumerGroup: `billing-${a}`,
+          consumer: 'billing',
+          attempt: 1,
+          signatureVerified: true,
+        });
+        expect(q!.key === null ? null : Buffer.from(q!.key)).toEqual(x.key);
+        expect(q!.headers).toEqual(
+          (x.headers ?? []).map((h) => ({ key: h.key, value: h.value.toString('base64') })),
+        );
+        const source = dl.find(
+          (d) => Buffer.compare(d.value!, x.value) === 0 && metaOf(d).topic === x.topic,
+        )!;
+        expect(q!.sourceOffset).toBe(metaOf(source).offset);
+      }
+    } finally {
+      await worker.stop();
+    }
   });
 
   it('one poison record among 10,000 does not stall the partition', async () => {

@@ -25,7 +25,15 @@ import { PipelineMetrics } from '../src/pipeline/pipeline-metrics.js';
 import { SchemaRegistryClient } from '../src/registry/schema-registry-client.js';
 import { systemClock } from '../src/runtime/clock.js';
 import { getEndpoints } from '../test/support/endpoints.js';
-import { countingRegistryFetch, cpuUs, nowUs, orderNumber, startVariantConsumer, type ConsumerContext, type VariantId } from './e2e-clients.js';
+import {
+  countingRegistryFetch,
+  cpuUs,
+  nowUs,
+  orderNumber,
+  startVariantConsumer,
+  type ConsumerContext,
+  type VariantId,
+} from './e2e-clients.js';
 
 /** The first message e2e.ts sends. */
 export interface WorkerInit {
@@ -52,7 +60,14 @@ export interface WorkerResult {
 }
 
 export type WorkerCommand =
-  | { readonly type: 'consume'; readonly id: number; readonly variant: VariantId; readonly topic: string; readonly total: number; readonly warmupRecords: number }
+  | {
+      readonly type: 'consume';
+      readonly id: number;
+      readonly variant: VariantId;
+      readonly topic: string;
+      readonly total: number;
+      readonly warmupRecords: number;
+    }
   | { readonly type: 'exit' };
 
 export type WorkerReply =
@@ -65,11 +80,18 @@ const send = (m: WorkerReply): void => {
   process.send?.(m);
 };
 
-const init = await new Promise<WorkerInit>((resolve) => process.once('message', (m) => resolve(m as WorkerInit)));
+const init = await new Promise<WorkerInit>((resolve) =>
+  process.once('message', (m) => resolve(m as WorkerInit)),
+);
 const e = getEndpoints();
 const crypto = await createCryptoProvider();
-const kms = new CountingKms(await LocalKms.open({ path: join(init.dir, 'kek.json'), crypto, clock: systemClock }));
-const identity = await loadIdentity(await readIdentityFile(join(init.dir, 'bench-r1.identity.json'), crypto), { crypto, kms });
+const kms = new CountingKms(
+  await LocalKms.open({ path: join(init.dir, 'kek.json'), crypto, clock: systemClock }),
+);
+const identity = await loadIdentity(
+  await readIdentityFile(join(init.dir, 'bench-r1.identity.json'), crypto),
+  { crypto, kms },
+);
 const directory = await KeyDirectory.open({
   crypto,
   authorityPublicKey: new Uint8Array(Buffer.from(init.authorityPublicKey, 'base64')),
@@ -78,9 +100,22 @@ const directory = await KeyDirectory.open({
 });
 const calls = countingRegistryFetch();
 const ctx: ConsumerContext = {
-  kafka: new kafkajs.Kafka({ clientId: 'bench-worker', brokers: [...e.kafkaBrokers], logLevel: kafkajs.logLevel.NOTHING }),
-  transport: createKafkajsTransport({ brokers: e.kafkaBrokers, clientId: 'bench-worker-sealed', logger: pino({ level: 'silent' }), nowMs: () => Date.now() }),
-  registry: new SchemaRegistryClient({ url: e.schemaRegistryUrl, fetch: calls.fetch, requestTimeoutMs: 10_000 }),
+  kafka: new kafkajs.Kafka({
+    clientId: 'bench-worker',
+    brokers: [...e.kafkaBrokers],
+    logLevel: kafkajs.logLevel.NOTHING,
+  }),
+  transport: createKafkajsTransport({
+    brokers: e.kafkaBrokers,
+    clientId: 'bench-worker-sealed',
+    logger: pino({ level: 'silent' }),
+    nowMs: () => Date.now(),
+  }),
+  registry: new SchemaRegistryClient({
+    url: e.schemaRegistryUrl,
+    fetch: calls.fetch,
+    requestTimeoutMs: 10_000,
+  }),
   crypto,
   identity,
   directory,
@@ -91,7 +126,8 @@ const ctx: ConsumerContext = {
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const percentile = (sorted: Float64Array, q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1)))] ?? Number.NaN;
+const percentile = (sorted: Float64Array, q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1)))] ?? Number.NaN;
 
 async function consume(c: Extract<WorkerCommand, { type: 'consume' }>): Promise<WorkerResult> {
   const promRegistry = new Registry();
@@ -106,23 +142,29 @@ async function consume(c: Extract<WorkerCommand, { type: 'consume' }>): Promise<
   let cpuFirst = 0;
   let cpuLast = 0;
   let progressAt = performance.now();
-  const handle = await startVariantConsumer(ctx, c.variant, c.topic, c.variant === 'plain' ? undefined : metrics, (o) => {
-    const t = nowUs();
-    received++;
-    progressAt = performance.now();
-    const k = orderNumber(o);
-    if (k < 0) {
-      send({ type: 'first', id: c.id });
-      return;
-    }
-    if (k === 0) {
-      firstAt = progressAt;
-      cpuFirst = cpuUs();
-    }
-    lastAt = progressAt;
-    cpuLast = cpuUs();
-    if (k >= c.warmupRecords) latencies[samples++] = (t - o.createdAt) / 1000;
-  });
+  const handle = await startVariantConsumer(
+    ctx,
+    c.variant,
+    c.topic,
+    c.variant === 'plain' ? undefined : metrics,
+    (o) => {
+      const t = nowUs();
+      received++;
+      progressAt = performance.now();
+      const k = orderNumber(o);
+      if (k < 0) {
+        send({ type: 'first', id: c.id });
+        return;
+      }
+      if (k === 0) {
+        firstAt = progressAt;
+        cpuFirst = cpuUs();
+      }
+      lastAt = progressAt;
+      cpuLast = cpuUs();
+      if (k >= c.warmupRecords) latencies[samples++] = (t - o.createdAt) / 1000;
+    },
+  );
   let complete = true;
   try {
     while (received < c.total) {
@@ -136,7 +178,11 @@ async function consume(c: Extract<WorkerCommand, { type: 'consume' }>): Promise<
     await handle.close();
   }
   const sorted = latencies.subarray(0, samples).sort();
-  const sessions = (await promRegistry.getSingleMetric('sealpost_sessions_opened_total')?.get())?.values.reduce((a, x) => a + x.value, 0) ?? 0;
+  const sessions =
+    (await promRegistry.getSingleMetric('sealpost_sessions_opened_total')?.get())?.values.reduce(
+      (a, x) => a + x.value,
+      0,
+    ) ?? 0;
   return {
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
@@ -158,7 +204,8 @@ process.on('message', (m: WorkerCommand) => {
   }
   consume(m).then(
     (result) => send({ type: 'done', id: m.id, result }),
-    (err: unknown) => send({ type: 'error', id: m.id, message: err instanceof Error ? err.message : String(err) }),
+    (err: unknown) =>
+      send({ type: 'error', id: m.id, message: err instanceof Error ? err.message : String(err) }),
   );
 });
 process.on('disconnect', () => process.exit(0));

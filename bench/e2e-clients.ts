@@ -12,7 +12,10 @@ import type { LoadedIdentity } from '../src/keys/identity.js';
 import type { Kms } from '../src/keys/kms/kms.js';
 import type { PipelineMetrics } from '../src/pipeline/pipeline-metrics.js';
 import { SealedConsumer } from '../src/pipeline/sealed-consumer.js';
-import type { FetchFunction, SchemaRegistryClient } from '../src/registry/schema-registry-client.js';
+import type {
+  FetchFunction,
+  SchemaRegistryClient,
+} from '../src/registry/schema-registry-client.js';
 import { systemClock } from '../src/runtime/clock.js';
 
 /** The benchmark variants (see bench/e2e.ts). */
@@ -50,7 +53,13 @@ const NOTE = randomBytes(733).toString('base64').slice(0, 977);
 
 /** Record number `i` (−1 = a warm-up record), created at `createdAtUs`. */
 export function order(i: number, createdAtUs: number): Order {
-  return { id: i < 0 ? 'ord-warmup' : `ord-${String(i).padStart(9, '0')}`, customer: 'cust-4711', amountCents: 123_456, createdAt: createdAtUs, note: NOTE };
+  return {
+    id: i < 0 ? 'ord-warmup' : `ord-${String(i).padStart(9, '0')}`,
+    customer: 'cust-4711',
+    amountCents: 123_456,
+    createdAt: createdAtUs,
+    note: NOTE,
+  };
 }
 
 /** The record number inside `o.id` (−1 for a warm-up record). */
@@ -132,7 +141,11 @@ export async function startVariantConsumer(
 ): Promise<ConsumerHandle> {
   const groupId = `bench-${ctx.runId}-${v}-${randomBytes(3).toString('hex')}`;
   if (v === 'plain') {
-    const consumer = ctx.kafka.consumer({ groupId, maxWaitTimeInMs: FETCH_WAIT_MS, allowAutoTopicCreation: false });
+    const consumer = ctx.kafka.consumer({
+      groupId,
+      maxWaitTimeInMs: FETCH_WAIT_MS,
+      allowAutoTopicCreation: false,
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
@@ -166,7 +179,14 @@ export async function startVariantConsumer(
     ...overrides,
     // A fresh session per message means a header open per record: the default admission rate
     // (200 header opens/s per partition) would cap this variant, so it is lifted here.
-    ...(v === 'per-message' ? { admission: { partition: { perSecond: 1e6, burst: 1e6 }, global: { perSecond: 1e6, burst: 1e6 } } } : {}),
+    ...(v === 'per-message'
+      ? {
+          admission: {
+            partition: { perSecond: 1e6, burst: 1e6 },
+            global: { perSecond: 1e6, burst: 1e6 },
+          },
+        }
+      : {}),
   });
   await consumer.run({
     eachMessage: (d) => {

@@ -56,7 +56,19 @@ import { getEndpoints } from '../test/support/endpoints.js';
 import { makePipelineWorld } from '../test/support/pipeline-world.js';
 import type { WorkerCommand, WorkerInit, WorkerReply, WorkerResult } from './consumer-worker.js';
 import type { SealOpenRow } from './seal-open.js';
-import { countingRegistryFetch, cpuUs, FETCH_WAIT_MS, nowUs, order, ORDER_SCHEMA, startVariantConsumer, type ConsumerContext, type ConsumerHandle, type Order, type VariantId } from './e2e-clients.js';
+import {
+  countingRegistryFetch,
+  cpuUs,
+  FETCH_WAIT_MS,
+  nowUs,
+  order,
+  ORDER_SCHEMA,
+  startVariantConsumer,
+  type ConsumerContext,
+  type ConsumerHandle,
+  type Order,
+  type VariantId,
+} from './e2e-clients.js';
 import { renderBarChart } from './svg-chart.js';
 
 const { Kafka, CompressionTypes, logLevel } = kafkajs;
@@ -101,7 +113,8 @@ const IN_FLIGHT = 2;
 const started = performance.now();
 const loadAtStart = os.loadavg();
 const rssAtStart = process.memoryUsage().rss;
-const log = (msg: string): void => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+const log = (msg: string): void =>
+  console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
 
 // ---------------------------------------------------------------------------------------------------
 // Setup
@@ -119,21 +132,42 @@ const world = await makePipelineWorld([
 ]);
 const kms = new CountingKms(world.kms);
 const registryCalls = countingRegistryFetch();
-const registry = new SchemaRegistryClient({ url: endpoints.schemaRegistryUrl, fetch: registryCalls.fetch, requestTimeoutMs: 10_000 });
+const registry = new SchemaRegistryClient({
+  url: endpoints.schemaRegistryUrl,
+  fetch: registryCalls.fetch,
+  requestTimeoutMs: 10_000,
+});
 const identities = new Map<string, LoadedIdentity>();
-for (const name of ['bench-producer', 'bench-r1']) identities.set(name, await loadIdentity(world.files.get(name)!, { crypto: world.crypto, kms }));
+for (const name of ['bench-producer', 'bench-r1'])
+  identities.set(name, await loadIdentity(world.files.get(name)!, { crypto: world.crypto, kms }));
 const kmsAfterIdentityLoad = kms.total();
 const directory = await world.directory();
 
-const kafka = new Kafka({ clientId: 'bench-plain', brokers: [...endpoints.kafkaBrokers], logLevel: logLevel.NOTHING });
-const transport: Transport = createKafkajsTransport({ brokers: endpoints.kafkaBrokers, clientId: 'bench-sealed', logger: quiet, nowMs: () => Date.now() });
+const kafka = new Kafka({
+  clientId: 'bench-plain',
+  brokers: [...endpoints.kafkaBrokers],
+  logLevel: logLevel.NOTHING,
+});
+const transport: Transport = createKafkajsTransport({
+  brokers: endpoints.kafkaBrokers,
+  clientId: 'bench-sealed',
+  logger: quiet,
+  nowMs: () => Date.now(),
+});
 const admin = kafka.admin();
 await admin.connect();
 const createdTopics: string[] = [];
 async function createTopic(topic: string, compacted = false): Promise<void> {
   await admin.createTopics({
     waitForLeaders: true,
-    topics: [{ topic, numPartitions: 1, replicationFactor: 1, ...(compacted ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}) }],
+    topics: [
+      {
+        topic,
+        numPartitions: 1,
+        replicationFactor: 1,
+        ...(compacted ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}),
+      },
+    ],
   });
   createdTopics.push(topic);
 }
@@ -173,12 +207,17 @@ interface ProducerHandle {
 async function startProducer(v: Variant, topic: string): Promise<ProducerHandle> {
   if (v.id === 'plain') {
     const schemaId = await registry.register(`${topic}-value`, ORDER_SCHEMA);
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
     await producer.connect();
     return {
       send: async (orders) => {
         const messages = [];
-        for (const o of orders) messages.push({ partition: 0, key: o.id, value: await registry.encode(schemaId, o) });
+        for (const o of orders)
+          messages.push({ partition: 0, key: o.id, value: await registry.encode(schemaId, o) });
         await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages });
       },
       close: () => producer.disconnect(),
@@ -219,15 +258,29 @@ const consumerContext: ConsumerContext = {
   deadLetterTopic: DLQ_TOPIC,
   runId,
 };
-const startConsumer = (v: Variant, topic: string, onOrder: (o: Order) => void, overrides: { readonly commitEveryRecords?: number } = {}): Promise<ConsumerHandle> =>
-  startVariantConsumer(consumerContext, v.id, topic, v.id === 'plain' ? undefined : v.metrics, onOrder, overrides);
+const startConsumer = (
+  v: Variant,
+  topic: string,
+  onOrder: (o: Order) => void,
+  overrides: { readonly commitEveryRecords?: number } = {},
+): Promise<ConsumerHandle> =>
+  startVariantConsumer(
+    consumerContext,
+    v.id,
+    topic,
+    v.id === 'plain' ? undefined : v.metrics,
+    onOrder,
+    overrides,
+  );
 
 // ---------------------------------------------------------------------------------------------------
 // Measurements
 
-const fmt = (n: number): string => (Number.isNaN(n) ? 'n/a' : Math.round(n).toLocaleString('en-US'));
+const fmt = (n: number): string =>
+  Number.isNaN(n) ? 'n/a' : Math.round(n).toLocaleString('en-US');
 const ms = (n: number): string => (Number.isNaN(n) ? 'n/a' : n.toFixed(2));
-const ratio = (a: number, b: number): string => (Number.isNaN(a) || Number.isNaN(b) ? 'n/a' : (a / b).toFixed(2));
+const ratio = (a: number, b: number): string =>
+  Number.isNaN(a) || Number.isNaN(b) ? 'n/a' : (a / b).toFixed(2);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<boolean> {
@@ -264,49 +317,76 @@ async function produceThroughput(v: Variant, topic: string): Promise<Throughput>
       if (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
     }
     await Promise.all(inflight);
-    return { perSecond: MESSAGES / ((performance.now() - t0) / 1000), cpuUsPerRecord: (cpuUs() - c0) / MESSAGES };
+    return {
+      perSecond: MESSAGES / ((performance.now() - t0) / 1000),
+      cpuUsPerRecord: (cpuUs() - c0) / MESSAGES,
+    };
   } finally {
     await p.close();
   }
 }
 
 /** Reads the MESSAGES + 1 records of `topic` with a fresh group; records/s from the first to the last. */
-async function consumeThroughput(v: Variant, topic: string, overrides: { readonly commitEveryRecords?: number } = {}): Promise<Throughput> {
+async function consumeThroughput(
+  v: Variant,
+  topic: string,
+  overrides: { readonly commitEveryRecords?: number } = {},
+): Promise<Throughput> {
   const total = MESSAGES + 1;
   let count = 0;
   let first = 0;
   let last = 0;
   let cpuFirst = 0;
   let cpuLast = 0;
-  const c = await startConsumer(v, topic, () => {
-    const t = performance.now();
-    if (count === 0) {
-      first = t;
-      cpuFirst = cpuUs();
-    }
-    count++;
-    if (count === total) {
-      last = t;
-      cpuLast = cpuUs();
-    }
-  }, overrides);
+  const c = await startConsumer(
+    v,
+    topic,
+    () => {
+      const t = performance.now();
+      if (count === 0) {
+        first = t;
+        cpuFirst = cpuUs();
+      }
+      count++;
+      if (count === total) {
+        last = t;
+        cpuLast = cpuUs();
+      }
+    },
+    overrides,
+  );
   try {
-    const ok = await waitUntil(() => count >= total, 180_000, `${v.id} to consume ${total} records`);
+    const ok = await waitUntil(
+      () => count >= total,
+      180_000,
+      `${v.id} to consume ${total} records`,
+    );
     if (!ok) return { perSecond: Number.NaN, cpuUsPerRecord: Number.NaN };
-    return { perSecond: (total - 1) / ((last - first) / 1000), cpuUsPerRecord: (cpuLast - cpuFirst) / (total - 1) };
+    return {
+      perSecond: (total - 1) / ((last - first) / 1000),
+      cpuUsPerRecord: (cpuLast - cpuFirst) / (total - 1),
+    };
   } finally {
     await c.close();
   }
 }
 
 /** The consumer worker (bench/consumer-worker.ts): the latency runs' consumer, in its own process. */
-const worker = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./consumer-worker.ts', import.meta.url))], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const worker = spawn(
+  process.execPath,
+  ['--import', 'tsx', fileURLToPath(new URL('./consumer-worker.ts', import.meta.url))],
+  { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+);
 const workerListeners = new Set<(m: WorkerReply) => void>();
 worker.on('message', (m: WorkerReply) => {
   for (const l of [...workerListeners]) l(m);
 });
 const workerExited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-function workerReply<T extends WorkerReply['type']>(type: T, id: number | undefined, timeoutMs: number): Promise<Extract<WorkerReply, { type: T }>> {
+function workerReply<T extends WorkerReply['type']>(
+  type: T,
+  id: number | undefined,
+  timeoutMs: number,
+): Promise<Extract<WorkerReply, { type: T }>> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       workerListeners.delete(listener);
@@ -326,7 +406,9 @@ function workerReply<T extends WorkerReply['type']>(type: T, id: number | undefi
     workerListeners.add(listener);
   });
 }
-await writeIdentityFile(join(world.dir, 'bench-r1.identity.json'), world.files.get('bench-r1')!, { overwrite: true });
+await writeIdentityFile(join(world.dir, 'bench-r1.identity.json'), world.files.get('bench-r1')!, {
+  overwrite: true,
+});
 await writeDirectoryDocument(join(world.dir, 'directory.json'), world.document());
 const workerReady = workerReply('ready', undefined, 120_000);
 const workerInit: WorkerInit = {
@@ -352,7 +434,14 @@ async function latencyRun(v: Variant, topic: string, rate: number): Promise<Work
   const done = workerReply('done', id, 600_000);
   // Unhandled until awaited below: keep a failure from crashing the run before then.
   done.catch(() => undefined);
-  const command: WorkerCommand = { type: 'consume', id, variant: v.id, topic, total: total + 1, warmupRecords: Math.floor(rate * LATENCY_WARMUP_S) };
+  const command: WorkerCommand = {
+    type: 'consume',
+    id,
+    variant: v.id,
+    topic,
+    total: total + 1,
+    warmupRecords: Math.floor(rate * LATENCY_WARMUP_S),
+  };
   worker.send(command);
   const p = await startProducer(v, topic);
   try {
@@ -369,7 +458,8 @@ async function latencyRun(v: Variant, topic: string, rate: number): Promise<Work
     let scheduled = 0;
     while (scheduled < total || queue.length > 0) {
       const due = Math.min(total, Math.floor(((nowUs() - startUs) / 1e6) * rate));
-      for (; scheduled < due; scheduled++) queue.push(order(scheduled, Math.round(startUs + (scheduled * 1e6) / rate)));
+      for (; scheduled < due; scheduled++)
+        queue.push(order(scheduled, Math.round(startUs + (scheduled * 1e6) / rate)));
       while (queue.length > 0 && inflight.size < IN_FLIGHT) {
         const sent: Promise<void> = p
           .send(queue.splice(0, BATCH))
@@ -411,8 +501,28 @@ interface LatencyRow {
   consumeCpu: number[];
   incomplete: number;
 }
-const latencyRow = (): LatencyRow => ({ p50: [], p99: [], delivered: [], consumeCpu: [], incomplete: 0 });
-const rows = new Map<VariantId, Row>(VARIANTS.map((v) => [v.id, { produce: [], consume: [], produceCpu: [], consumeCpu: [], latency: { half: latencyRow(), low: latencyRow() }, kms: 0, registry: 0, workerSessions: 0 }]));
+const latencyRow = (): LatencyRow => ({
+  p50: [],
+  p99: [],
+  delivered: [],
+  consumeCpu: [],
+  incomplete: 0,
+});
+const rows = new Map<VariantId, Row>(
+  VARIANTS.map((v) => [
+    v.id,
+    {
+      produce: [],
+      consume: [],
+      produceCpu: [],
+      consumeCpu: [],
+      latency: { half: latencyRow(), low: latencyRow() },
+      kms: 0,
+      registry: 0,
+      workerSessions: 0,
+    },
+  ]),
+);
 const median = (xs: readonly number[]): number => {
   const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   if (s.length === 0) return Number.NaN;
@@ -431,8 +541,15 @@ async function counted<T>(v: Variant, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-log(`run ${runId}: ${ROUNDS} rounds × ${VARIANTS.length} variants, ${MESSAGES.toLocaleString('en-US')} records per throughput run, load ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`);
-const recordBytes = (await registry.encode(await registry.register(topicName('probe') + '-value', ORDER_SCHEMA), order(0, nowUs()))).length;
+log(
+  `run ${runId}: ${ROUNDS} rounds × ${VARIANTS.length} variants, ${MESSAGES.toLocaleString('en-US')} records per throughput run, load ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`,
+);
+const recordBytes = (
+  await registry.encode(
+    await registry.register(topicName('probe') + '-value', ORDER_SCHEMA),
+    order(0, nowUs()),
+  )
+).length;
 let recordsThroughBroker = 0;
 const lazyCommit = { perSecond: [] as number[], cpu: [] as number[] };
 for (let r = 0; r < ROUNDS; r++) {
@@ -449,10 +566,14 @@ for (let r = 0; r < ROUNDS; r++) {
     row.consumeCpu.push(consume.cpuUsPerRecord);
     if (v.id === 'sealed-1') {
       // Diagnostic: the same records, replay state + commit once per fetched batch instead of every 500.
-      const lazy = await counted(v, () => consumeThroughput(v, topic, { commitEveryRecords: 1_000_000_000 }));
+      const lazy = await counted(v, () =>
+        consumeThroughput(v, topic, { commitEveryRecords: 1_000_000_000 }),
+      );
       lazyCommit.perSecond.push(lazy.perSecond);
       lazyCommit.cpu.push(lazy.cpuUsPerRecord);
-      log(`round ${r + 1} sealed-1 consumer committing once per fetched batch: ${fmt(lazy.perSecond)}/s (${lazy.cpuUsPerRecord.toFixed(1)} µs CPU/record)`);
+      log(
+        `round ${r + 1} sealed-1 consumer committing once per fetched batch: ${fmt(lazy.perSecond)}/s (${lazy.cpuUsPerRecord.toFixed(1)} µs CPU/record)`,
+      );
     }
     log(
       `round ${r + 1} ${v.id.padEnd(11)} produce ${fmt(produce.perSecond).padStart(7)}/s (${produce.cpuUsPerRecord.toFixed(1)} µs CPU/record)  consume ${fmt(consume.perSecond).padStart(7)}/s (${consume.cpuUsPerRecord.toFixed(1)} µs CPU/record)`,
@@ -488,7 +609,7 @@ async function latencyPhase(rate: number, at: 'half' | 'low'): Promise<void> {
 }
 log(`latency at ${fmt(RATE)} records/s (half the baseline's max ${fmt(baselineMax)}/s)`);
 await latencyPhase(RATE, 'half');
-if (LOW_RATE < RATE) {
+if (LOW_RATE > 0 && LOW_RATE < RATE) {
   log(`latency at ${fmt(LOW_RATE)} records/s (a rate every variant can sustain)`);
   await latencyPhase(LOW_RATE, 'low');
 }
@@ -507,11 +628,16 @@ async function sessionsOpened(v: Variant, side: string): Promise<number> {
 }
 const sessions = new Map<VariantId, { producer: number; consumer: number }>();
 for (const v of VARIANTS) {
-  sessions.set(v.id, { producer: await sessionsOpened(v, 'producer'), consumer: (await sessionsOpened(v, 'consumer')) + rows.get(v.id)!.workerSessions });
+  sessions.set(v.id, {
+    producer: await sessionsOpened(v, 'producer'),
+    consumer: (await sessionsOpened(v, 'consumer')) + rows.get(v.id)!.workerSessions,
+  });
 }
 
 // Cleanup of the broker side.
-await admin.deleteTopics({ topics: createdTopics }).catch((err: unknown) => log(`could not delete the bench topics: ${String(err)}`));
+await admin
+  .deleteTopics({ topics: createdTopics })
+  .catch((err: unknown) => log(`could not delete the bench topics: ${String(err)}`));
 await admin.disconnect();
 const kmsCounts = kms.counts();
 for (const id of identities.values()) id.close();
@@ -520,9 +646,17 @@ await world.cleanup();
 // ---------------------------------------------------------------------------------------------------
 // In-process measurements (child processes, one at a time)
 
-function runChild(script: string, args: readonly string[], nodeFlags: readonly string[] = []): Promise<{ code: number; stdout: string }> {
+function runChild(
+  script: string,
+  args: readonly string[],
+  nodeFlags: readonly string[] = [],
+): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [...nodeFlags, '--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString('utf8');
@@ -563,14 +697,16 @@ if (!SKIP_SEAL_OPEN) {
   log('bench/seal-open.ts (seal and open per core, both providers)');
   const r = await runChild('./seal-open.ts', [], ['--max-semi-space-size=64']);
   const line = r.stdout.split('\n').find((l) => l.startsWith('SEAL_OPEN_RESULT '));
-  if (r.code === 0 && line !== undefined) sealOpen = JSON.parse(line.slice('SEAL_OPEN_RESULT '.length)) as SealOpenRow[];
+  if (r.code === 0 && line !== undefined)
+    sealOpen = JSON.parse(line.slice('SEAL_OPEN_RESULT '.length)) as SealOpenRow[];
 }
 let soak: SoakResult | undefined;
 if (!SKIP_SOAK) {
   log(`bench/soak.ts (${SOAK_MESSAGES.toLocaleString('en-US')} messages in process)`);
   const r = await runChild('./soak.ts', ['--messages', String(SOAK_MESSAGES)]);
   const line = r.stdout.split('\n').find((l) => l.startsWith('SOAK_RESULT '));
-  if (r.code === 0 && line !== undefined) soak = JSON.parse(line.slice('SOAK_RESULT '.length)) as SoakResult;
+  if (r.code === 0 && line !== undefined)
+    soak = JSON.parse(line.slice('SOAK_RESULT '.length)) as SoakResult;
 }
 
 // The envelope benchmark last: it is the longest, and skipped when it would not fit the budget.
@@ -580,16 +716,27 @@ if (!SKIP_ENVELOPE) {
   const elapsed = (performance.now() - started) / 1000;
   if (elapsed > BUDGET_SECONDS - ENVELOPE_ESTIMATE_SECONDS) {
     envelopeSkipped = true;
-    log(`bench/envelope.ts skipped: ${Math.round(elapsed)} s elapsed, it needs about ${ENVELOPE_ESTIMATE_SECONDS} s of the ${BUDGET_SECONDS} s budget (run \`npm run bench:envelope\`)`);
+    log(
+      `bench/envelope.ts skipped: ${Math.round(elapsed)} s elapsed, it needs about ${ENVELOPE_ESTIMATE_SECONDS} s of the ${BUDGET_SECONDS} s budget (run \`npm run bench:envelope\`)`,
+    );
   } else {
     log('bench/envelope.ts (writes its own section of docs/PERFORMANCE.md)');
-    const r = await runChild('./envelope.ts', ['--runs', String(ENVELOPE_RUNS), '--seconds', String(ENVELOPE_SECONDS), ...(WRITE ? [] : ['--no-write'])]);
+    const r = await runChild('./envelope.ts', [
+      '--runs',
+      String(ENVELOPE_RUNS),
+      '--seconds',
+      String(ENVELOPE_SECONDS),
+      ...(WRITE ? [] : ['--no-write']),
+    ]);
     envelopeOk = r.code === 0;
   }
 }
 
 // Avro encode/decode through the registry client (schema cached), the baseline's per-record CPU work.
-const codecRegistry = new SchemaRegistryClient({ url: endpoints.schemaRegistryUrl, fetch: globalThis.fetch });
+const codecRegistry = new SchemaRegistryClient({
+  url: endpoints.schemaRegistryUrl,
+  fetch: globalThis.fetch,
+});
 const codecId = await codecRegistry.register(topicName('probe') + '-value', ORDER_SCHEMA);
 const sampleOrder = order(0, nowUs());
 const encoded = await codecRegistry.encode(codecId, sampleOrder);
@@ -620,16 +767,20 @@ function cryptoOps(): Map<string, [number, number]> {
     const cells = line.split('|').map((c) => c.trim());
     const a = Number(cells[2]?.replace(/,/g, ''));
     const b = Number(cells[3]?.replace(/,/g, ''));
-    if (cells[1] !== undefined && cells.length === 6 && a > 0 && b > 0 && !out.has(cells[1])) out.set(cells[1], [a, b]);
+    if (cells[1] !== undefined && cells.length === 6 && a > 0 && b > 0 && !out.has(cells[1]))
+      out.set(cells[1], [a, b]);
   }
   return out;
 }
 /** Per-message costs in µs: our seal/open beside the primitives they are made of. */
 function costTable(): string {
-  if (sealOpen === undefined) return 'Seal/open per core: not run in this run (bench/seal-open.ts).';
+  if (sealOpen === undefined)
+    return 'Seal/open per core: not run in this run (bench/seal-open.ts).';
   const prim = cryptoOps();
-  const us = (opsPerSec: number | undefined): string => (opsPerSec === undefined || !(opsPerSec > 0) ? 'n/a' : (1e6 / opsPerSec).toFixed(2));
-  const so = (provider: string, mode: string, op: string): SealOpenRow | undefined => sealOpen.find((r) => r.provider === provider && r.mode === mode && r.op === op);
+  const us = (opsPerSec: number | undefined): string =>
+    opsPerSec === undefined || !(opsPerSec > 0) ? 'n/a' : (1e6 / opsPerSec).toFixed(2);
+  const so = (provider: string, mode: string, op: string): SealOpenRow | undefined =>
+    sealOpen.find((r) => r.provider === provider && r.mode === mode && r.op === op);
   const providers = ['sodium-native', 'libsodium-wrappers'] as const;
   const lines = [
     '| Per message (1 core) | sodium-native µs | libsodium-wrappers µs | bytes allocated / msg (native / wasm) |',
@@ -637,24 +788,45 @@ function costTable(): string {
     `| Avro encode (registry client, framing) | ${us(avroEncodePerSec)} | ${us(avroEncodePerSec)} | — |`,
     `| Avro decode (registry client, validated) | ${us(avroDecodePerSec)} | ${us(avroDecodePerSec)} | — |`,
   ];
-  for (const label of ['AEAD XChaCha20-Poly1305 encrypt 1 KiB', 'AEAD XChaCha20-Poly1305 decrypt 1 KiB', 'BLAKE2b-256 incremental, reused state (1 KiB)', 'BLAKE2b-128 keyed MAC (66 B)', 'Ed25519 sign (300 B)', 'Ed25519 verify (300 B)', 'box seal (80 B)', 'box seal open (80 B)']) {
+  for (const label of [
+    'AEAD XChaCha20-Poly1305 encrypt 1 KiB',
+    'AEAD XChaCha20-Poly1305 decrypt 1 KiB',
+    'BLAKE2b-256 incremental, reused state (1 KiB)',
+    'BLAKE2b-128 keyed MAC (66 B)',
+    'Ed25519 sign (300 B)',
+    'Ed25519 verify (300 B)',
+    'box seal (80 B)',
+    'box seal open (80 B)',
+  ]) {
     const v = prim.get(label);
     lines.push(`| primitive: ${label} | ${us(v?.[0])} | ${us(v?.[1])} | — |`);
   }
   for (const mode of ['session, 1 recipient', 'session, 3 recipients', 'key per message, signed']) {
     for (const op of ['seal', 'open']) {
       const cells = providers.map((p) => so(p, mode, op));
-      const bytes = cells.map((c) => (c === undefined ? 'n/a' : `${c.bytesExact ? '' : '~'}${fmt(c.bytesPerMessage)}`)).join(' / ');
-      lines.push(`| **${op}**, ${mode} (avsc ${op === 'seal' ? 'encode' : 'decode'} included) | ${cells.map((c) => us(c?.opsPerSecond)).join(' | ')} | ${bytes} |`);
+      const bytes = cells
+        .map((c) =>
+          c === undefined ? 'n/a' : `${c.bytesExact ? '' : '~'}${fmt(c.bytesPerMessage)}`,
+        )
+        .join(' / ');
+      lines.push(
+        `| **${op}**, ${mode} (avsc ${op === 'seal' ? 'encode' : 'decode'} included) | ${cells.map((c) => us(c?.opsPerSecond)).join(' | ')} | ${bytes} |`,
+      );
     }
   }
   // The session-mode floor: what the primitives alone cost per message (AEAD + BLAKE2b-256 of the
   // ciphertext + one MAC per recipient), against the measured seal/open.
   const floor = (p: 0 | 1, op: 'seal' | 'open'): number => {
-    const aead = prim.get(op === 'seal' ? 'AEAD XChaCha20-Poly1305 encrypt 1 KiB' : 'AEAD XChaCha20-Poly1305 decrypt 1 KiB')?.[p];
+    const aead = prim.get(
+      op === 'seal'
+        ? 'AEAD XChaCha20-Poly1305 encrypt 1 KiB'
+        : 'AEAD XChaCha20-Poly1305 decrypt 1 KiB',
+    )?.[p];
     const h = prim.get('BLAKE2b-256 incremental, reused state (1 KiB)')?.[p];
     const mac = prim.get('BLAKE2b-128 keyed MAC (66 B)')?.[p];
-    return aead === undefined || h === undefined || mac === undefined ? Number.NaN : 1e6 / aead + 1e6 / h + 1e6 / mac;
+    return aead === undefined || h === undefined || mac === undefined
+      ? Number.NaN
+      : 1e6 / aead + 1e6 / h + 1e6 / mac;
   };
   const floorLine = providers
     .map((p, i) => {
@@ -672,14 +844,20 @@ const totalSeconds = (performance.now() - started) / 1000;
 const loadAtEnd = os.loadavg();
 const installed = (m: string): string => {
   try {
-    return (JSON.parse(readFileSync(new URL(`../node_modules/${m}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+    return (
+      JSON.parse(
+        readFileSync(new URL(`../node_modules/${m}/package.json`, import.meta.url), 'utf8'),
+      ) as { version: string }
+    ).version;
   } catch {
     return 'unknown';
   }
 };
 function kafkaVersion(): string {
   try {
-    const jar = readdirSync(new URL('../.stack/kafka/libs/', import.meta.url)).find((f) => /^kafka_2\.13-[0-9.]+\.jar$/.test(f));
+    const jar = readdirSync(new URL('../.stack/kafka/libs/', import.meta.url)).find((f) =>
+      /^kafka_2\.13-[0-9.]+\.jar$/.test(f),
+    );
     return jar === undefined ? 'unknown' : jar.replace(/^kafka_2\.13-/, '').replace(/\.jar$/, '');
   } catch {
     return 'unknown (endpoints given by env)';
@@ -688,7 +866,10 @@ function kafkaVersion(): string {
 function gitCommit(): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src'], { encoding: 'utf8' }).trim() !== '';
+    const dirty =
+      execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src'], {
+        encoding: 'utf8',
+      }).trim() !== '';
     return dirty ? `${head} + uncommitted src changes` : head;
   } catch {
     return 'unknown';
@@ -728,7 +909,14 @@ const identitiesLoaded = identities.size;
 // Calls during the measured runs: this process's (after its identity loads) plus the worker's per run.
 const kmsInRun = VARIANTS.reduce((a, v) => a + rows.get(v.id)!.kms, 0);
 const latencyPhases = LOW_RATE > 0 && LOW_RATE < RATE ? 2 : 1;
-const sealedMessages = (VARIANTS.length - 1) * ROUNDS * (MESSAGES + 1 + Math.round(RATE * LATENCY_SECONDS) + 1 + (latencyPhases === 2 ? Math.round(LOW_RATE * LATENCY_SECONDS) + 1 : 0));
+const sealedMessages =
+  (VARIANTS.length - 1) *
+  ROUNDS *
+  (MESSAGES +
+    1 +
+    Math.round(RATE * LATENCY_SECONDS) +
+    1 +
+    (latencyPhases === 2 ? Math.round(LOW_RATE * LATENCY_SECONDS) + 1 : 0));
 // Throughput consumers (the sealed-1 diagnostic included) and latency consumers.
 const consumerStarts = ROUNDS * ((VARIANTS.length - 1) * (1 + latencyPhases) + 1);
 const verdict = (ok: boolean): string => (ok ? '**met**' : '**missed**');
@@ -782,7 +970,11 @@ const svg = renderBarChart({
   ],
   groups: VARIANTS.map((v) => {
     const m = med.get(v.id)!;
-    return { label: v.label, values: [m.produce, m.consume], notes: [`×${ratio(m.produce, base.produce)}`, `×${ratio(m.consume, base.consume)}`] };
+    return {
+      label: v.label,
+      values: [m.produce, m.consume],
+      notes: [`×${ratio(m.produce, base.produce)}`, `×${ratio(m.consume, base.consume)}`],
+    };
   }),
 });
 
@@ -856,7 +1048,12 @@ ${perRound}
 - added p99 at half the baseline's max rate ≤ 2 ms: ${ms(addedP99)} ms — ${verdict(addedP99 <= 2)}${latencyPhases === 2 ? ` (at ${fmt(LOW_RATE)} msg/s: ${ms(addedLowP99)} ms)` : ''}
 - KMS calls (CountingKms around the local KMS): ${identitiesLoaded} identities loaded in this process with ${kmsAfterIdentityLoad} calls,
   one more identity load in the consumer worker; during the measured runs ${kmsInRun} calls (this process in all:
-  ${Object.entries(kmsCounts).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')}) for ${consumerStarts} sealed consumer starts, ${fmt(sealedMessages)} sealed records and
+  ${Object.entries(kmsCounts)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(
+      ', ',
+    )}) for ${consumerStarts} sealed consumer starts, ${fmt(sealedMessages)} sealed records and
   ${fmt(VARIANTS.filter((v) => v.id !== 'plain').reduce((a, v) => a + sessions.get(v.id)!.producer, 0))} sealing sessions: one \`wrap\` per new consumer group (its replay-state key), none per
   message or per session — ${verdict(kmsInRun <= consumerStarts)} for messages and sessions. Per service start the cost is one unwrap
   per identity plus one call per (identity, consumer group) for the replay-state key, which is one
@@ -914,7 +1111,10 @@ mode, 1 recipient unless named.
   } else {
     const tableStart = doc.indexOf('|---|', h);
     const lineEnd = tableStart < 0 ? -1 : doc.indexOf('\n', tableStart);
-    doc = lineEnd < 0 ? `${doc.trimEnd()}\n${historyRow}\n` : `${doc.slice(0, lineEnd + 1)}${historyRow}\n${doc.slice(lineEnd + 1)}`;
+    doc =
+      lineEnd < 0
+        ? `${doc.trimEnd()}\n${historyRow}\n`
+        : `${doc.slice(0, lineEnd + 1)}${historyRow}\n${doc.slice(lineEnd + 1)}`;
   }
   writeFileSync(path, doc);
   writeFileSync(new URL('../docs/perf-throughput.svg', import.meta.url), svg);

@@ -17,7 +17,12 @@ import kafkajs from 'kafkajs';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createKafkajsTransport } from '../src/kafka/kafkajs-transport.js';
-import type { ProduceRequest, Transport, TransportConsumer, TransportProducer } from '../src/kafka/transport.js';
+import type {
+  ProduceRequest,
+  Transport,
+  TransportConsumer,
+  TransportProducer,
+} from '../src/kafka/transport.js';
 import { loadIdentity } from '../src/keys/identity-file.js';
 import { PipelineMetrics } from '../src/pipeline/pipeline-metrics.js';
 import { SealedConsumer } from '../src/pipeline/sealed-consumer.js';
@@ -56,7 +61,12 @@ const world = await makePipelineWorld([
   { name: 'bench-r1', send: ['bench-*'], receive: ['bench-*'] },
 ]);
 const registry = new SchemaRegistryClient({ url: e.schemaRegistryUrl, fetch: globalThis.fetch });
-const baseTransport = createKafkajsTransport({ brokers: e.kafkaBrokers, clientId: 'bench-profile', logger: pino({ level: 'silent' }), nowMs: () => Date.now() });
+const baseTransport = createKafkajsTransport({
+  brokers: e.kafkaBrokers,
+  clientId: 'bench-profile',
+  logger: pino({ level: 'silent' }),
+  nowMs: () => Date.now(),
+});
 
 /** Wall-clock time the consumer spends awaiting the broker outside fetches, by call. */
 const io = new Map<string, { calls: number; ms: number }>();
@@ -81,8 +91,16 @@ const transport: Transport = {
       disconnect: () => p.disconnect(),
       partitions: (t: string, x?: { readonly refresh?: boolean }) => p.partitions(t, x),
       partitionFor: (t: string, k: Buffer | null) => p.partitionFor(t, k),
-      send: (r: ProduceRequest) => timed(`produce to ${r.topic.endsWith('-state') ? 'state topic' : r.topic.endsWith('-dlq') ? 'dead-letter topic' : 'data topic'}`, () => p.send(r)),
-      sendBatch: (r: readonly ProduceRequest[]) => timed(`produce batch to ${r[0]?.topic.endsWith('-state') ? 'state topic' : 'data topic'}`, () => p.sendBatch(r)),
+      send: (r: ProduceRequest) =>
+        timed(
+          `produce to ${r.topic.endsWith('-state') ? 'state topic' : r.topic.endsWith('-dlq') ? 'dead-letter topic' : 'data topic'}`,
+          () => p.send(r),
+        ),
+      sendBatch: (r: readonly ProduceRequest[]) =>
+        timed(
+          `produce batch to ${r[0]?.topic.endsWith('-state') ? 'state topic' : 'data topic'}`,
+          () => p.sendBatch(r),
+        ),
     });
   },
   consumer: (o) => {
@@ -92,18 +110,24 @@ const transport: Transport = {
       disconnect: () => c.disconnect(),
       subscribe: (x: Parameters<TransportConsumer['subscribe']>[0]) => c.subscribe(x),
       run: (x: Parameters<TransportConsumer['run']>[0]) => c.run(x),
-      commitOffsets: (x: Parameters<TransportConsumer['commitOffsets']>[0]) => timed('commitOffsets', () => c.commitOffsets(x)),
+      commitOffsets: (x: Parameters<TransportConsumer['commitOffsets']>[0]) =>
+        timed('commitOffsets', () => c.commitOffsets(x)),
       pause: (...a: Parameters<TransportConsumer['pause']>) => c.pause(...a),
       resume: (...a: Parameters<TransportConsumer['resume']>) => c.resume(...a),
       paused: () => c.paused(),
       seek: (...a: Parameters<TransportConsumer['seek']>) => c.seek(...a),
       onAssignment: (...a: Parameters<TransportConsumer['onAssignment']>) => c.onAssignment(...a),
-      onRebalancing: (...a: Parameters<TransportConsumer['onRebalancing']>) => c.onRebalancing(...a),
+      onRebalancing: (...a: Parameters<TransportConsumer['onRebalancing']>) =>
+        c.onRebalancing(...a),
       onCrash: (...a: Parameters<TransportConsumer['onCrash']>) => c.onCrash(...a),
     });
   },
 };
-const kafka = new kafkajs.Kafka({ clientId: 'bench-profile-admin', brokers: [...e.kafkaBrokers], logLevel: kafkajs.logLevel.NOTHING });
+const kafka = new kafkajs.Kafka({
+  clientId: 'bench-profile-admin',
+  brokers: [...e.kafkaBrokers],
+  logLevel: kafkajs.logLevel.NOTHING,
+});
 const admin = kafka.admin();
 await admin.connect();
 const id = randomBytes(3).toString('hex');
@@ -115,7 +139,12 @@ await admin.createTopics({
   topics: [
     { topic, numPartitions: 1, replicationFactor: 1 },
     { topic: dlq, numPartitions: 1, replicationFactor: 1 },
-    { topic: state, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+    {
+      topic: state,
+      numPartitions: 1,
+      replicationFactor: 1,
+      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+    },
   ],
 });
 
@@ -124,7 +153,10 @@ session.connect();
 await session.post('Profiler.enable');
 await session.post('Profiler.setSamplingInterval', { interval: 200 });
 
-const producerIdentity = await loadIdentity(world.files.get('bench-producer')!, { crypto: world.crypto, kms: world.kms });
+const producerIdentity = await loadIdentity(world.files.get('bench-producer')!, {
+  crypto: world.crypto,
+  kms: world.kms,
+});
 const producer = new SealedProducer({
   transport,
   registry,
@@ -137,15 +169,33 @@ const producer = new SealedProducer({
   metrics: new PipelineMetrics(new Registry()),
 });
 await producer.connect();
-await producer.send({ topic, recipients: ['bench-r1'], messages: [{ key: 'warm', value: { id: 'warm', customer: 'c', amountCents: 1, createdAt: 0, note: NOTE } }] });
+await producer.send({
+  topic,
+  recipients: ['bench-r1'],
+  messages: [
+    { key: 'warm', value: { id: 'warm', customer: 'c', amountCents: 1, createdAt: 0, note: NOTE } },
+  ],
+});
 if (SIDE === 'producer') await session.post('Profiler.start');
 let t0 = performance.now();
 for (let i = 0; i < MESSAGES; i += 500) {
   const messages = [];
-  for (let k = i; k < Math.min(MESSAGES, i + 500); k++) messages.push({ key: `ord-${k}`, value: { id: `ord-${k}`, customer: 'cust-4711', amountCents: 123_456, createdAt: k, note: NOTE } });
+  for (let k = i; k < Math.min(MESSAGES, i + 500); k++)
+    messages.push({
+      key: `ord-${k}`,
+      value: {
+        id: `ord-${k}`,
+        customer: 'cust-4711',
+        amountCents: 123_456,
+        createdAt: k,
+        note: NOTE,
+      },
+    });
   await producer.send({ topic, recipients: ['bench-r1'], messages });
 }
-console.log(`produced ${MESSAGES} in ${((performance.now() - t0) / 1000).toFixed(2)} s (${Math.round(MESSAGES / ((performance.now() - t0) / 1000))}/s, one batch in flight)`);
+console.log(
+  `produced ${MESSAGES} in ${((performance.now() - t0) / 1000).toFixed(2)} s (${Math.round(MESSAGES / ((performance.now() - t0) / 1000))}/s, one batch in flight)`,
+);
 if (SIDE === 'producer') writeProfile((await session.post('Profiler.stop')).profile);
 await producer.close();
 
@@ -153,7 +203,10 @@ let count = 0;
 let first = 0;
 let last = 0;
 const total = MESSAGES + 1;
-const consumerIdentity = await loadIdentity(world.files.get('bench-r1')!, { crypto: world.crypto, kms: world.kms });
+const consumerIdentity = await loadIdentity(world.files.get('bench-r1')!, {
+  crypto: world.crypto,
+  kms: world.kms,
+});
 const consumer = new SealedConsumer({
   transport,
   groupId: `bench-profile-${id}`,
@@ -187,7 +240,9 @@ while (count < total) await new Promise((r) => setTimeout(r, 5));
 console.log(
   `consumer-side broker calls: ${[...io].map(([k, v]) => `${k}: ${v.calls} calls, ${v.ms.toFixed(0)} ms (${(v.ms / v.calls).toFixed(1)} ms each)`).join('; ')}`,
 );
-console.log(`consumed ${total} in ${((last - first) / 1000).toFixed(2)} s from first to last (${Math.round((total - 1) / ((last - first) / 1000))}/s); ${((first - t0) / 1000).toFixed(2)} s to the first`);
+console.log(
+  `consumed ${total} in ${((last - first) / 1000).toFixed(2)} s from first to last (${Math.round((total - 1) / ((last - first) / 1000))}/s); ${((first - t0) / 1000).toFixed(2)} s to the first`,
+);
 if (SIDE === 'consumer') writeProfile((await session.post('Profiler.stop')).profile);
 await consumer.close();
 await admin.deleteTopics({ topics: [topic, state, dlq] });
@@ -208,7 +263,9 @@ function writeProfile(profile: Profiler.Profile): void {
   const byFile = new Map<string, number>();
   for (const [nodeId, us] of selfUs) {
     const f = byId.get(nodeId)!.callFrame;
-    const file = f.url.replace(/^file:\/\/\/work\/main\//, '').replace(/^.*node_modules\//, 'node_modules/') || '(native/vm)';
+    const file =
+      f.url.replace(/^file:\/\/\/work\/main\//, '').replace(/^.*node_modules\//, 'node_modules/') ||
+      '(native/vm)';
     const fn = `${f.functionName || '(anonymous)'} ${file}:${f.lineNumber + 1}`;
     byFn.set(fn, (byFn.get(fn) ?? 0) + us);
     const group = file.startsWith('node_modules/') ? file.split('/').slice(0, 2).join('/') : file;
@@ -218,7 +275,12 @@ function writeProfile(profile: Profiler.Profile): void {
     [...m]
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
-      .map(([k, us]) => `${((100 * us) / totalUs).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`)
+      .map(
+        ([k, us]) =>
+          `${((100 * us) / totalUs).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`,
+      )
       .join('\n');
-  console.log(`\nprofile ${OUT}: ${(totalUs / 1000).toFixed(0)} ms sampled\n\nself time by file/package:\n${top(byFile, 25)}\n\nself time by function:\n${top(byFn, 40)}`);
+  console.log(
+    `\nprofile ${OUT}: ${(totalUs / 1000).toFixed(0)} ms sampled\n\nself time by file/package:\n${top(byFile, 25)}\n\nself time by function:\n${top(byFn, 40)}`,
+  );
 }

@@ -17,7 +17,14 @@ import { runInNewContext } from 'node:vm';
 import avro from 'avsc';
 import { createCryptoProvider } from '../src/crypto/index.js';
 import type { CryptoProvider, CryptoProviderName } from '../src/crypto/provider.js';
-import { createSealingSession, EnvelopeOpener, kid, ReplayWindow, type SealingSession, type SenderResolver } from '../src/envelope/index.js';
+import {
+  createSealingSession,
+  EnvelopeOpener,
+  kid,
+  ReplayWindow,
+  type SealingSession,
+  type SenderResolver,
+} from '../src/envelope/index.js';
 import { systemClock } from '../src/runtime/clock.js';
 import { order, ORDER_SCHEMA } from './e2e-clients.js';
 
@@ -46,19 +53,31 @@ export interface SealOpenRow {
 }
 
 function setup(p: CryptoProvider) {
-  const ids = ['alice', 'bob', 'carol', 'dave'].map(() => ({ box: p.boxKeyPair(), sign: p.signKeyPair() }));
+  const ids = ['alice', 'bob', 'carol', 'dave'].map(() => ({
+    box: p.boxKeyPair(),
+    sign: p.signKeyPair(),
+  }));
   const alice = ids[0]!;
   const aliceSignKid = kid(p, 'ed25519', alice.sign.publicKey);
   const namespace = kid(p, 'ed25519', p.signKeyPair().publicKey);
   const resolver: SenderResolver = {
     resolveSender: (k) =>
       Buffer.compare(k, aliceSignKid) === 0
-        ? { identity: 'alice', signingPublicKey: alice.sign.publicKey, status: 'active', validFromMs: 0, validUntilMs: Number.MAX_SAFE_INTEGER, maySendOnTopic: true }
+        ? {
+            identity: 'alice',
+            signingPublicKey: alice.sign.publicKey,
+            status: 'active',
+            validFromMs: 0,
+            validUntilMs: Number.MAX_SAFE_INTEGER,
+            maySendOnTopic: true,
+          }
         : undefined,
     mayReceive: () => true,
     epoch: () => 1,
   };
-  const recipients = ids.slice(1).map((r) => ({ kid: kid(p, 'x25519', r.box.publicKey), publicKey: r.box.publicKey }));
+  const recipients = ids
+    .slice(1)
+    .map((r) => ({ kid: kid(p, 'x25519', r.box.publicKey), publicKey: r.box.publicKey }));
   const bob = ids[1]!;
   const newSession = (n: number, maxMessages: number, sign: boolean): SealingSession =>
     createSealingSession({
@@ -81,12 +100,16 @@ function setup(p: CryptoProvider) {
       resolver,
       policy: { skewMs: 300_000, horizonMs: 7 * 86_400_000, maxSessionLifetimeMs: 86_400_000 },
       limits: { envelopeSchemaId: 7, namespace, maxCiphertextBytes: 1 << 20 },
-      recipientKeys: [{ kid: recipients[0]!.kid, publicKey: bob.box.publicKey, secretKey: bob.box.secretKey }],
+      recipientKeys: [
+        { kid: recipients[0]!.kid, publicKey: bob.box.publicKey, secretKey: bob.box.secretKey },
+      ],
     });
   return { newSession, newOpener };
 }
 
-function cases(p: CryptoProvider): { mode: SealOpenRow['mode']; op: SealOpenRow['op']; run: (i: number) => void }[] {
+function cases(
+  p: CryptoProvider,
+): { mode: SealOpenRow['mode']; op: SealOpenRow['op']; run: (i: number) => void }[] {
   const { newSession, newOpener } = setup(p);
   const out: { mode: SealOpenRow['mode']; op: SealOpenRow['op']; run: (i: number) => void }[] = [];
   const decode = (payload: Uint8Array): void => {
@@ -107,11 +130,29 @@ function cases(p: CryptoProvider): { mode: SealOpenRow['mode']; op: SealOpenRow[
           s.close();
           s = newSession(n, 10_000, false);
         }
-        s.seal({ partition: 0, seq: seq++, key, schemaFp, contentType: 'application/vnd.order+avro', payload: encode() });
+        s.seal({
+          partition: 0,
+          seq: seq++,
+          key,
+          schemaFp,
+          contentType: 'application/vnd.order+avro',
+          payload: encode(),
+        });
       },
     });
     const source = newSession(n, 2 ** 31, false);
-    const pool = Array.from({ length: 4096 }, (_, i) => source.seal({ partition: 0, seq: i, key, schemaFp, contentType: 'application/vnd.order+avro', payload: encode() }).value);
+    const pool = Array.from(
+      { length: 4096 },
+      (_, i) =>
+        source.seal({
+          partition: 0,
+          seq: i,
+          key,
+          schemaFp,
+          contentType: 'application/vnd.order+avro',
+          payload: encode(),
+        }).value,
+    );
     source.close();
     const opener = newOpener();
     const window = new ReplayWindow();
@@ -130,13 +171,27 @@ function cases(p: CryptoProvider): { mode: SealOpenRow['mode']; op: SealOpenRow[
     op: 'seal',
     run: (i) => {
       const one = newSession(1, 1, true);
-      one.seal({ partition: 0, seq: i, key, schemaFp, contentType: 'application/vnd.order+avro', payload: encode() });
+      one.seal({
+        partition: 0,
+        seq: i,
+        key,
+        schemaFp,
+        contentType: 'application/vnd.order+avro',
+        payload: encode(),
+      });
       one.close();
     },
   });
   const singles = Array.from({ length: 512 }, (_, i) => {
     const one = newSession(1, 1, true);
-    const v = one.seal({ partition: 0, seq: i, key, schemaFp, contentType: 'application/vnd.order+avro', payload: encode() }).value;
+    const v = one.seal({
+      partition: 0,
+      seq: i,
+      key,
+      schemaFp,
+      contentType: 'application/vnd.order+avro',
+      payload: encode(),
+    }).value;
     one.close();
     return v;
   });
@@ -179,7 +234,10 @@ function timedRun(run: (i: number) => void, start: number): { ops: number; next:
   return { ops: n / ((t - t0) / 1000), next: i };
 }
 
-async function bytesPerMessage(run: (i: number) => void, opsPerSec: number): Promise<{ bytes: number; exact: boolean }> {
+async function bytesPerMessage(
+  run: (i: number) => void,
+  opsPerSec: number,
+): Promise<{ bytes: number; exact: boolean }> {
   // About 0.2 s of work per try (2,000 messages at most).
   const N = Math.max(100, Math.min(2000, Math.round(opsPerSec / 5)));
   const seen: number[] = [];
@@ -194,7 +252,8 @@ async function bytesPerMessage(run: (i: number) => void, opsPerSec: number): Pro
     for (let i = 0; i < N; i++) run(i);
     const r = prof.stop();
     const s1 = v8.getHeapStatistics();
-    const bytes = (s1.used_heap_size - s0.used_heap_size + (s1.external_memory - s0.external_memory)) / N;
+    const bytes =
+      (s1.used_heap_size - s0.used_heap_size + (s1.external_memory - s0.external_memory)) / N;
     if (r.statistics.length === 0 && bytes >= 0) return { bytes, exact: true };
     if (bytes > 0) seen.push(bytes);
   }
@@ -203,7 +262,14 @@ async function bytesPerMessage(run: (i: number) => void, opsPerSec: number): Pro
 }
 
 // Every case, interleaved round by round (machine drift hits all alike); median of the rounds.
-const all: { provider: CryptoProviderName; mode: SealOpenRow['mode']; op: SealOpenRow['op']; run: (i: number) => void; runs: number[]; next: number }[] = [];
+const all: {
+  provider: CryptoProviderName;
+  mode: SealOpenRow['mode'];
+  op: SealOpenRow['op'];
+  run: (i: number) => void;
+  runs: number[];
+  next: number;
+}[] = [];
 for (const name of ['sodium-native', 'libsodium-wrappers'] as const) {
   const p = await createCryptoProvider(name);
   for (const c of cases(p)) {
@@ -222,8 +288,17 @@ const rows: SealOpenRow[] = [];
 for (const c of all) {
   const ops = [...c.runs].sort((a, b) => a - b)[Math.floor(c.runs.length / 2)]!;
   const alloc = await bytesPerMessage(c.run, ops);
-  rows.push({ provider: c.provider, mode: c.mode, op: c.op, opsPerSecond: Math.round(ops), bytesPerMessage: Math.round(alloc.bytes), bytesExact: alloc.exact });
-  console.log(`${c.provider.padEnd(19)} ${c.mode.padEnd(25)} ${c.op.padEnd(5)} ${Math.round(ops).toLocaleString('en-US').padStart(8)} ops/s  ${alloc.exact ? '' : '~'}${Math.round(alloc.bytes)} B/msg`);
+  rows.push({
+    provider: c.provider,
+    mode: c.mode,
+    op: c.op,
+    opsPerSecond: Math.round(ops),
+    bytesPerMessage: Math.round(alloc.bytes),
+    bytesExact: alloc.exact,
+  });
+  console.log(
+    `${c.provider.padEnd(19)} ${c.mode.padEnd(25)} ${c.op.padEnd(5)} ${Math.round(ops).toLocaleString('en-US').padStart(8)} ops/s  ${alloc.exact ? '' : '~'}${Math.round(alloc.bytes)} B/msg`,
+  );
 }
 console.log(`record ${RECORD_BYTES} bytes`);
 console.log(`SEAL_OPEN_RESULT ${JSON.stringify(rows)}`);

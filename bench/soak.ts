@@ -12,13 +12,21 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import avro from 'avsc';
 import { createCryptoProvider } from '../src/crypto/index.js';
-import { createSealingSession, EnvelopeOpener, kid, ReplayWindow, type SealingSession, type SenderResolver } from '../src/envelope/index.js';
+import {
+  createSealingSession,
+  EnvelopeOpener,
+  kid,
+  ReplayWindow,
+  type SealingSession,
+  type SenderResolver,
+} from '../src/envelope/index.js';
 import { systemClock } from '../src/runtime/clock.js';
 
 const argv = process.argv.slice(2);
 const at = argv.indexOf('--messages');
 const MESSAGES = at >= 0 ? Number(argv[at + 1]) : 1_000_000;
-if (!Number.isInteger(MESSAGES) || MESSAGES < 1000) throw new Error('--messages must be an integer ≥ 1000');
+if (!Number.isInteger(MESSAGES) || MESSAGES < 1000)
+  throw new Error('--messages must be an integer ≥ 1000');
 const SESSION_MESSAGES = 10_000;
 
 // A gc() handle without a command-line flag (as bench/crypto-primitives.ts does).
@@ -36,7 +44,13 @@ const orderType = avro.Type.forSchema({
     { name: 'note', type: 'string' },
   ],
 });
-const order = { id: 'ord-000000001', customer: 'cust-4711', amountCents: 123_456, createdAt: 1_750_000_000_000, note: 'x'.repeat(977) };
+const order = {
+  id: 'ord-000000001',
+  customer: 'cust-4711',
+  amountCents: 123_456,
+  createdAt: 1_750_000_000_000,
+  note: 'x'.repeat(977),
+};
 const frame = Buffer.alloc(4096);
 frame[4] = 42;
 
@@ -49,7 +63,14 @@ const namespace = kid(p, 'ed25519', p.signKeyPair().publicKey);
 const resolver: SenderResolver = {
   resolveSender: (k) =>
     Buffer.compare(k, aliceSignKid) === 0
-      ? { identity: 'alice', signingPublicKey: alice.sign.publicKey, status: 'active', validFromMs: 0, validUntilMs: Number.MAX_SAFE_INTEGER, maySendOnTopic: true }
+      ? {
+          identity: 'alice',
+          signingPublicKey: alice.sign.publicKey,
+          status: 'active',
+          validFromMs: 0,
+          validUntilMs: Number.MAX_SAFE_INTEGER,
+          maySendOnTopic: true,
+        }
       : undefined,
   mayReceive: () => true,
   epoch: () => 1,
@@ -93,8 +114,15 @@ const samples: Sample[] = [];
 function sample(messages: number): void {
   gc();
   const m = process.memoryUsage();
-  samples.push({ messages, rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), externalMiB: mib(m.external + m.arrayBuffers) });
-  console.log(`${messages.toLocaleString('en-US').padStart(10)} messages  rss ${mib(m.rss)} MiB  heap ${mib(m.heapUsed)} MiB  external ${mib(m.external + m.arrayBuffers)} MiB`);
+  samples.push({
+    messages,
+    rssMiB: mib(m.rss),
+    heapUsedMiB: mib(m.heapUsed),
+    externalMiB: mib(m.external + m.arrayBuffers),
+  });
+  console.log(
+    `${messages.toLocaleString('en-US').padStart(10)} messages  rss ${mib(m.rss)} MiB  heap ${mib(m.heapUsed)} MiB  external ${mib(m.external + m.arrayBuffers)} MiB`,
+  );
 }
 
 let session = newSession();
@@ -109,7 +137,14 @@ for (let i = 0; i < MESSAGES; i++) {
   }
   order.createdAt = i;
   const end = orderType.encode(order, frame, 5);
-  const sealed = session.seal({ partition: 0, seq: i, key, schemaFp, contentType: 'application/vnd.order+avro', payload: frame.subarray(0, end) });
+  const sealed = session.seal({
+    partition: 0,
+    seq: i,
+    key,
+    schemaFp,
+    contentType: 'application/vnd.order+avro',
+    payload: frame.subarray(0, end),
+  });
   const r = opener.open(sealed.value, ctx, {
     window: (k) => {
       let w = windows.get(k);
@@ -122,7 +157,9 @@ for (let i = 0; i < MESSAGES; i++) {
   });
   if (r.kind !== 'delivered') throw new Error(`soak: message ${i} was ${r.kind}`);
   const m = r.message;
-  const value = orderType.fromBuffer(Buffer.from(m.payload.buffer, m.payload.byteOffset + 5, m.payload.length - 5)) as { createdAt: number };
+  const value = orderType.fromBuffer(
+    Buffer.from(m.payload.buffer, m.payload.byteOffset + 5, m.payload.length - 5),
+  ) as { createdAt: number };
   if (value.createdAt !== i) throw new Error('soak: wrong payload');
   windows.get(m.replayKey)?.mark(m.seq, 0);
   if ((i + 1) % (MESSAGES / 10) === 0) sample(i + 1);
@@ -144,5 +181,7 @@ const result = {
   heapEndMiB: last.heapUsedMiB,
   samples,
 };
-console.log(`${sessions} sessions, ${result.sealOpenPerSecond.toLocaleString('en-US')} seal+open/s, ${result.seconds} s`);
+console.log(
+  `${sessions} sessions, ${result.sealOpenPerSecond.toLocaleString('en-US')} seal+open/s, ${result.seconds} s`,
+);
 console.log(`SOAK_RESULT ${JSON.stringify(result)}`);

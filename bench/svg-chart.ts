@@ -21,7 +21,8 @@ export interface BarChart {
   readonly groups: readonly ChartGroup[];
 }
 
-const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeXml = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** A "nice" axis maximum (1, 2, 2.5, 5 × 10^k) at or above `max`. */
 function niceMax(max: number): number {
@@ -48,28 +49,44 @@ export function renderBarChart(chart: BarChart): string {
   const x = (v: number): number => labelW + (v / max) * plotW;
   const fmt = (v: number): string => Math.round(v).toLocaleString('en-US');
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
-  out.push(`<text x="10" y="22" font-size="15" font-weight="bold">${escapeXml(chart.title)}</text>`);
+  out.push(
+    `<text x="10" y="22" font-size="15" font-weight="bold">${escapeXml(chart.title)}</text>`,
+  );
   out.push(`<text x="10" y="40" fill="#555">${escapeXml(chart.subtitle)}</text>`);
   // Grid lines and axis labels.
   for (let i = 0; i <= 5; i++) {
     const v = (max * i) / 5;
     const gx = x(v);
-    out.push(`<line x1="${gx.toFixed(1)}" y1="${top - 6}" x2="${gx.toFixed(1)}" y2="${top + plotH}" stroke="#e3e3e3"/>`);
-    out.push(`<text x="${gx.toFixed(1)}" y="${top + plotH + 16}" text-anchor="middle" fill="#555">${fmt(v)}</text>`);
+    out.push(
+      `<line x1="${gx.toFixed(1)}" y1="${top - 6}" x2="${gx.toFixed(1)}" y2="${top + plotH}" stroke="#e3e3e3"/>`,
+    );
+    out.push(
+      `<text x="${gx.toFixed(1)}" y="${top + plotH + 16}" text-anchor="middle" fill="#555">${fmt(v)}</text>`,
+    );
   }
-  out.push(`<text x="${labelW + plotW / 2}" y="${top + plotH + 34}" text-anchor="middle" fill="#333">${escapeXml(chart.unit)}</text>`);
+  out.push(
+    `<text x="${labelW + plotW / 2}" y="${top + plotH + 34}" text-anchor="middle" fill="#333">${escapeXml(chart.unit)}</text>`,
+  );
   chart.groups.forEach((g, gi) => {
     const gy = top + gi * (groupH + groupGap);
-    out.push(`<text x="${labelW - 8}" y="${(gy + groupH / 2 + 4).toFixed(1)}" text-anchor="end" fill="#222">${escapeXml(g.label)}</text>`);
+    out.push(
+      `<text x="${labelW - 8}" y="${(gy + groupH / 2 + 4).toFixed(1)}" text-anchor="end" fill="#222">${escapeXml(g.label)}</text>`,
+    );
     chart.series.forEach((s, si) => {
       const v = g.values[si] ?? 0;
       const by = gy + si * (barH + barGap);
-      out.push(`<rect x="${labelW}" y="${by}" width="${Math.max(0, x(v) - labelW).toFixed(1)}" height="${barH}" fill="${s.color}"/>`);
+      out.push(
+        `<rect x="${labelW}" y="${by}" width="${Math.max(0, x(v) - labelW).toFixed(1)}" height="${barH}" fill="${s.color}"/>`,
+      );
       const note = g.notes?.[si];
       const text = `${fmt(v)}${note === undefined ? '' : `  ${note}`}`;
-      out.push(`<text x="${(x(v) + 4).toFixed(1)}" y="${by + barH - 4}" fill="#222">${escapeXml(text)}</text>`);
+      out.push(
+        `<text x="${(x(v) + 4).toFixed(1)}" y="${by + barH - 4}" fill="#222">${escapeXml(text)}</text>`,
+      );
     });
   });
   // Legend.

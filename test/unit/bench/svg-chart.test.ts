@@ -17,7 +17,11 @@ const chart = {
 
 /** Widths of the data bars (the rects with a series colour), in drawing order. */
 function barWidths(svg: string): number[] {
-  return [...svg.matchAll(/<rect x="[0-9.]+" y="[0-9.]+" width="([0-9.]+)" height="16" fill="#(?:111111|222222)"\/>/g)].map((m) => Number(m[1]));
+  return [
+    ...svg.matchAll(
+      /<rect x="[0-9.]+" y="[0-9.]+" width="([0-9.]+)" height="16" fill="#(?:111111|222222)"\/>/g,
+    ),
+  ].map((m) => Number(m[1]));
 }
 
 describe('renderBarChart', () => {
@@ -43,7 +47,9 @@ describe('renderBarChart', () => {
 
   it('scales the axis to a round maximum at or above the largest value', () => {
     const svg = renderBarChart(chart);
-    const ticks = [...svg.matchAll(/text-anchor="middle" fill="#555">([0-9,]+)</g)].map((m) => Number(m[1]!.replace(/,/g, '')));
+    const ticks = [...svg.matchAll(/text-anchor="middle" fill="#555">([0-9,]+)</g)].map((m) =>
+      Number(m[1]!.replace(/,/g, '')),
+    );
     expect(ticks[0]).toBe(0);
     expect(ticks.at(-1)).toBe(50_000);
   });

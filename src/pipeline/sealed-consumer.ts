@@ -176,6 +176,10 @@ interface PartitionEntry {
   dirty: boolean;
   /** Serialises state writes and commits. */
   persisting: Promise<void>;
+  /** A persist queued behind the running one and not started yet (it will capture the newest state). */
+  queuedPersist: Promise<void> | undefined;
+  /** The batch-end persist still in flight: the next batch waits for it, not for its own. */
+  batchPersist: Promise<void>;
   /** First time an unknown sender was seen at an offset (bounded wait). */
   unknownSince: Map<string, number>;
   /** Unclassified failures per offset (bounded). */
@@ -391,6 +395,8 @@ export class SealedConsumer {
         },
         dirty: false,
         persisting: Promise.resolve(),
+        queuedPersist: undefined,
+        batchPersist: Promise.resolve(),
         unknownSince: new Map(),
         unexpected: new Map(),
         attempted: new Map(),
@@ -578,17 +584,34 @@ export class SealedConsumer {
         processed = true;
         control.resolveOffset(record.offset);
         if (++count % 200 === 0) await control.heartbeat();
-        // Large batches commit as they go, so a crash redelivers at most `commitEveryRecords` records.
-        if (count % (this.#o.commitEveryRecords ?? 500) === 0) await this.#persist(entry);
+        // Large batches commit as they go, so a crash redelivers at most about `commitEveryRecords`
+        // records (plus the previous persist, still in flight).
+        if (count % (this.#o.commitEveryRecords ?? 500) === 0) await this.#persistBehind(entry);
       }
     } finally {
-      if (processed) await this.#persist(entry);
+      if (processed) await this.#persistBehind(entry);
     }
+  }
+
+  /**
+   * Starts a state write + commit without waiting for it, after waiting for the previous one: the
+   * broker round trips (state record acks=all, then the offset commit) overlap the next fetch and
+   * batch instead of stalling them, while at most one such persist per partition is outstanding.
+   * Safety is unchanged: a persist captures the state and the next offset at one instant, and a
+   * record's seq is marked only after its handler succeeded, so a crash redelivers only records
+   * whose offsets were not yet committed, and the replay windows never claim an unhandled record.
+   */
+  async #persistBehind(entry: PartitionEntry): Promise<void> {
+    await entry.batchPersist;
+    entry.batchPersist = this.#persist(entry).catch(() => undefined);
   }
 
   /** Writes the replay state record, then commits the offset pointing to it (serialised per partition). */
   #persist(entry: PartitionEntry): Promise<void> {
+    // Coalesce: one not-yet-started persist covers every caller (it captures the newest state).
+    if (entry.queuedPersist !== undefined) return entry.queuedPersist;
     const run = entry.persisting.then(async () => {
+      entry.queuedPersist = undefined;
       if (!entry.dirty || entry.state.nextOffset === null) return;
       const next = entry.state.nextOffset;
       this.#gcWindows(entry);
@@ -608,6 +631,7 @@ export class SealedConsumer {
       // Still dirty if the offset or the hand-out mark moved while this write was in flight.
       if (entry.state.nextOffset === next && entry.state.handOutMark === mark) entry.dirty = false;
     });
+    entry.queuedPersist = run;
     entry.persisting = run.catch((err: unknown) => {
       this.#logger.warn(
         { err: describeError(err), topic: entry.topic, partition: entry.partition },

@@ -91,7 +91,8 @@ const OPERATIONS: Operation[] = [
       const kp = p.boxKeyPair();
       const sealed = p.boxSeal(p.randomBytes(80), kp.publicKey);
       return () => {
-        if (p.boxSealOpen(sealed, kp.publicKey, kp.secretKey) === null) throw new Error('bench: open failed');
+        if (p.boxSealOpen(sealed, kp.publicKey, kp.secretKey) === null)
+          throw new Error('bench: open failed');
       };
     },
   },
@@ -183,18 +184,26 @@ for (const op of OPERATIONS) {
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
-console.log(`crypto primitives, ops/s (median of ${RUNS} × ${RUN_MS} ms), Node ${process.version}, ${cpu}\n`);
+console.log(
+  `crypto primitives, ops/s (median of ${RUNS} × ${RUN_MS} ms), Node ${process.version}, ${cpu}\n`,
+);
 const w0 = Math.max(...OPERATIONS.map((o) => o.label.length), 9);
 const header = `| ${'operation'.padEnd(w0)} | ${names[0]!.padStart(13)} | ${names[1]!.padStart(18)} | native/wasm |`;
 console.log(header);
 console.log(`|${'-'.repeat(w0 + 2)}|${'-'.repeat(14)}:|${'-'.repeat(19)}:|${'-'.repeat(12)}:|`);
 for (const [label, [a, b]] of results) {
-  console.log(`| ${label.padEnd(w0)} | ${fmt(a!).padStart(13)} | ${fmt(b!).padStart(18)} | ${(a! / b!).toFixed(1).padStart(10)}× |`);
+  console.log(
+    `| ${label.padEnd(w0)} | ${fmt(a!).padStart(13)} | ${fmt(b!).padStart(18)} | ${(a! / b!).toFixed(1).padStart(10)}× |`,
+  );
 }
 
 console.log(`\nJS heap bytes allocated per call (hot path; callers pass the output buffers)\n`);
-console.log(`| ${'operation'.padEnd(w0)} | ${names[0]!.padStart(13)} | ${names[1]!.padStart(18)} |`);
+console.log(
+  `| ${'operation'.padEnd(w0)} | ${names[0]!.padStart(13)} | ${names[1]!.padStart(18)} |`,
+);
 console.log(`|${'-'.repeat(w0 + 2)}|${'-'.repeat(14)}:|${'-'.repeat(19)}:|`);
 for (const [label, [a, b]] of allocations) {
-  console.log(`| ${label.padEnd(w0)} | ${a!.toFixed(0).padStart(13)} | ${b!.toFixed(0).padStart(18)} |`);
+  console.log(
+    `| ${label.padEnd(w0)} | ${a!.toFixed(0).padStart(13)} | ${b!.toFixed(0).padStart(18)} |`,
+  );
 }

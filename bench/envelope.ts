@@ -46,9 +46,13 @@ const CHILD = argv.includes('--child');
 // Re-exec with a large young generation (see the header comment), unless we are that child.
 if (!CHILD) {
   const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=64', '--import', 'tsx', self, ...argv, '--child'], {
-    stdio: 'inherit',
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--expose-gc', '--max-semi-space-size=64', '--import', 'tsx', self, ...argv, '--child'],
+    {
+      stdio: 'inherit',
+    },
+  );
   process.exit(r.status ?? 1);
 }
 
@@ -66,7 +70,13 @@ const orderType = avro.Type.forSchema({
     { name: 'note', type: 'string' },
   ],
 });
-const order = { id: 'ord-000000001', customer: 'cust-4711', amountCents: 123_456, createdAt: 1_750_000_000_000, note: 'x'.repeat(977) };
+const order = {
+  id: 'ord-000000001',
+  customer: 'cust-4711',
+  amountCents: 123_456,
+  createdAt: 1_750_000_000_000,
+  note: 'x'.repeat(977),
+};
 
 /**
  * Avro in Confluent framing (0x00 ‖ u32 schemaId ‖ body), encoded by avsc into a reused buffer, as a
@@ -105,7 +115,15 @@ function setup(p: CryptoProvider) {
     names.map((n) => {
       const box = p.boxKeyPair();
       const sign = p.signKeyPair();
-      return [n, { box, sign, boxKid: kid(p, 'x25519', box.publicKey), signKid: kid(p, 'ed25519', sign.publicKey) }] as const;
+      return [
+        n,
+        {
+          box,
+          sign,
+          boxKid: kid(p, 'x25519', box.publicKey),
+          signKid: kid(p, 'ed25519', sign.publicKey),
+        },
+      ] as const;
     }),
   );
   const alice = ids.get('alice')!;
@@ -113,7 +131,14 @@ function setup(p: CryptoProvider) {
   const resolver: SenderResolver = {
     resolveSender: (k): SenderRecord | undefined =>
       Buffer.compare(k, alice.signKid) === 0
-        ? { identity: 'alice', signingPublicKey: alice.sign.publicKey, status: 'active', validFromMs: 0, validUntilMs: Number.MAX_SAFE_INTEGER, maySendOnTopic: true }
+        ? {
+            identity: 'alice',
+            signingPublicKey: alice.sign.publicKey,
+            status: 'active',
+            validFromMs: 0,
+            validUntilMs: Number.MAX_SAFE_INTEGER,
+            maySendOnTopic: true,
+          }
         : undefined,
     mayReceive: () => true,
     epoch: () => 1,
@@ -126,7 +151,9 @@ function setup(p: CryptoProvider) {
       namespace,
       topic: TOPIC,
       senderSigningSecretKey: alice.sign.secretKey,
-      recipients: ['bob', 'carol', 'dave'].slice(0, n).map((r) => ({ kid: ids.get(r)!.boxKid, publicKey: ids.get(r)!.box.publicKey })),
+      recipients: ['bob', 'carol', 'dave']
+        .slice(0, n)
+        .map((r) => ({ kid: ids.get(r)!.boxKid, publicKey: ids.get(r)!.box.publicKey })),
       streamId: p.randomBytes(16),
       lifetimeMs: 3_600_000,
       maxMessages,
@@ -140,7 +167,9 @@ function setup(p: CryptoProvider) {
       resolver,
       policy: { skewMs: 300_000, horizonMs: 7 * 86_400_000, maxSessionLifetimeMs: 86_400_000 },
       limits: { envelopeSchemaId: ENVELOPE_SCHEMA_ID, namespace, maxCiphertextBytes: 1 << 20 },
-      recipientKeys: [{ kid: bob.boxKid, publicKey: bob.box.publicKey, secretKey: bob.box.secretKey }],
+      recipientKeys: [
+        { kid: bob.boxKid, publicKey: bob.box.publicKey, secretKey: bob.box.secretKey },
+      ],
     });
   return { newSession, newOpener };
 }
@@ -196,7 +225,11 @@ function floors(p: CryptoProvider, n: number) {
     },
     oneOpen: () => {
       if (p.boxSealOpen(sealed, box.publicKey, box.secretKey) === null) throw new Error('floor');
-      if (!p.verifyDetached(tbsSig, tbs, signer.publicKey) || !p.verifyDetached(msgSig, msgTbs, signer.publicKey)) throw new Error('floor');
+      if (
+        !p.verifyDetached(tbsSig, tbs, signer.publicKey) ||
+        !p.verifyDetached(msgSig, msgTbs, signer.publicKey)
+      )
+        throw new Error('floor');
       messageOpen();
     },
   };
@@ -218,17 +251,40 @@ function makeCases(name: CryptoProviderName, p: CryptoProvider): Case[] {
       op: 'seal',
       run: () => {
         if (s.sent >= s.maxMessages - 1) s = newSession(n, 2 ** 31, false);
-        s.seal({ partition: 0, seq: seq++, key: ctx.key, schemaFp, contentType: 'application/vnd.order+avro', payload: encodeRecord() });
+        s.seal({
+          partition: 0,
+          seq: seq++,
+          key: ctx.key,
+          schemaFp,
+          contentType: 'application/vnd.order+avro',
+          payload: encodeRecord(),
+        });
       },
       bare: () => {
-        s.seal({ partition: 0, seq: seq++, key: ctx.key, schemaFp, contentType: 'application/vnd.order+avro', payload: fixedRecord });
+        s.seal({
+          partition: 0,
+          seq: seq++,
+          key: ctx.key,
+          schemaFp,
+          contentType: 'application/vnd.order+avro',
+          payload: fixedRecord,
+        });
       },
       floor: floor.sessionSeal,
     });
     const pool = 4096;
     const sessionForOpen = newSession(n, 2 ** 31, false);
-    const sealed = Array.from({ length: pool }, (_, i) =>
-      sessionForOpen.seal({ partition: 0, seq: i, key: ctx.key, schemaFp, contentType: 'application/vnd.order+avro', payload: encodeRecord() }).value,
+    const sealed = Array.from(
+      { length: pool },
+      (_, i) =>
+        sessionForOpen.seal({
+          partition: 0,
+          seq: i,
+          key: ctx.key,
+          schemaFp,
+          contentType: 'application/vnd.order+avro',
+          payload: encodeRecord(),
+        }).value,
     );
     sessionForOpen.close();
     const opener = newOpener();
@@ -242,10 +298,17 @@ function makeCases(name: CryptoProviderName, p: CryptoProvider): Case[] {
       run: (i) => {
         const r = opener.open(sealed[i % pool]!, ctx, { window: () => window });
         if (r.kind !== 'delivered') throw new Error(`bench: ${r.kind}`);
-        orderType.fromBuffer(Buffer.from(r.message.payload.buffer, r.message.payload.byteOffset + 5, r.message.payload.length - 5));
+        orderType.fromBuffer(
+          Buffer.from(
+            r.message.payload.buffer,
+            r.message.payload.byteOffset + 5,
+            r.message.payload.length - 5,
+          ),
+        );
       },
       bare: (i) => {
-        if (opener.open(sealed[i % pool]!, ctx, { window: () => window }).kind !== 'delivered') throw new Error('bench');
+        if (opener.open(sealed[i % pool]!, ctx, { window: () => window }).kind !== 'delivered')
+          throw new Error('bench');
       },
       floor: floor.sessionOpen,
     });
@@ -258,19 +321,40 @@ function makeCases(name: CryptoProviderName, p: CryptoProvider): Case[] {
       op: 'seal',
       run: (i) => {
         const one = newSession(n, 1, true);
-        one.seal({ partition: 0, seq: i, key: ctx.key, schemaFp, contentType: 'application/vnd.order+avro', payload: encodeRecord() });
+        one.seal({
+          partition: 0,
+          seq: i,
+          key: ctx.key,
+          schemaFp,
+          contentType: 'application/vnd.order+avro',
+          payload: encodeRecord(),
+        });
         one.close();
       },
       bare: (i) => {
         const one = newSession(n, 1, true);
-        one.seal({ partition: 0, seq: i, key: ctx.key, schemaFp, contentType: 'application/vnd.order+avro', payload: fixedRecord });
+        one.seal({
+          partition: 0,
+          seq: i,
+          key: ctx.key,
+          schemaFp,
+          contentType: 'application/vnd.order+avro',
+          payload: fixedRecord,
+        });
         one.close();
       },
       floor: floor.oneSeal,
     });
     const singles = Array.from({ length: 1024 }, (_, i) => {
       const one = newSession(n, 1, true);
-      const v = one.seal({ partition: 0, seq: i, key: ctx.key, schemaFp, contentType: 'application/vnd.order+avro', payload: encodeRecord() }).value;
+      const v = one.seal({
+        partition: 0,
+        seq: i,
+        key: ctx.key,
+        schemaFp,
+        contentType: 'application/vnd.order+avro',
+        payload: encodeRecord(),
+      }).value;
       one.close();
       return v;
     });
@@ -284,10 +368,17 @@ function makeCases(name: CryptoProviderName, p: CryptoProvider): Case[] {
       run: (i) => {
         const r = singleOpener.open(singles[i % singles.length]!, ctx);
         if (r.kind !== 'delivered') throw new Error(`bench: ${r.kind}`);
-        orderType.fromBuffer(Buffer.from(r.message.payload.buffer, r.message.payload.byteOffset + 5, r.message.payload.length - 5));
+        orderType.fromBuffer(
+          Buffer.from(
+            r.message.payload.buffer,
+            r.message.payload.byteOffset + 5,
+            r.message.payload.length - 5,
+          ),
+        );
       },
       bare: (i) => {
-        if (singleOpener.open(singles[i % singles.length]!, ctx).kind !== 'delivered') throw new Error('bench');
+        if (singleOpener.open(singles[i % singles.length]!, ctx).kind !== 'delivered')
+          throw new Error('bench');
       },
       floor: floor.oneOpen,
     });
@@ -322,7 +413,10 @@ const forceGc = (globalThis as { gc?: () => void }).gc;
 const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 20));
 
 /** Bytes allocated per message in a GC-free loop (see the header comment). */
-async function bytesPerMessage(fn: (i: number) => void, N: number): Promise<{ bytes: number; exact: boolean }> {
+async function bytesPerMessage(
+  fn: (i: number) => void,
+  N: number,
+): Promise<{ bytes: number; exact: boolean }> {
   const clean: number[] = [];
   const dirty: number[] = [];
   for (let attempt = 0; attempt < 30 && clean.length < 3; attempt++) {
@@ -336,7 +430,8 @@ async function bytesPerMessage(fn: (i: number) => void, N: number): Promise<{ by
     for (let i = 0; i < N; i++) fn(i);
     const r = prof.stop();
     const s1 = v8.getHeapStatistics();
-    const bytes = (s1.used_heap_size - s0.used_heap_size + (s1.external_memory - s0.external_memory)) / N;
+    const bytes =
+      (s1.used_heap_size - s0.used_heap_size + (s1.external_memory - s0.external_memory)) / N;
     (r.statistics.length === 0 ? clean : dirty).push(bytes);
   }
   if (clean.length === 3) return { bytes: median(clean), exact: true };
@@ -378,14 +473,26 @@ const TARGETS: Record<string, number> = {
   'one-message signed·seal': 7_500,
   'one-message signed·open': 6_000,
 };
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
-const installed = (m: string) => (JSON.parse(readFileSync(new URL(`../node_modules/${m}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  dependencies: Record<string, string>;
+};
+const installed = (m: string) =>
+  (
+    JSON.parse(
+      readFileSync(new URL(`../node_modules/${m}/package.json`, import.meta.url), 'utf8'),
+    ) as { version: string }
+  ).version;
 const table = [
-  '| Provider | Recipients | Mode | Op | ops/s (median of ' + RUNS + ') | Target (sodium-native) | Crypto floor ops/s | Envelope ÷ floor | Bytes allocated / msg | of which envelope alone |',
+  '| Provider | Recipients | Mode | Op | ops/s (median of ' +
+    RUNS +
+    ') | Target (sodium-native) | Crypto floor ops/s | Envelope ÷ floor | Bytes allocated / msg | of which envelope alone |',
   '|---|---|---|---|---:|---:|---:|---:|---:|---:|',
   ...rows.map(({ c, ops, floorOps, alloc, bareAlloc }) => {
     const target = TARGETS[`${c.mode}·${c.op}`]!;
-    const verdict = c.provider === 'sodium-native' ? `${target.toLocaleString('en')} ${ops >= target ? '✓' : '✗'}` : '—';
+    const verdict =
+      c.provider === 'sodium-native'
+        ? `${target.toLocaleString('en')} ${ops >= target ? '✓' : '✗'}`
+        : '—';
     return `| ${c.provider} | ${c.recipients} | ${c.mode} | ${c.op} | ${Math.round(ops).toLocaleString('en')} | ${verdict} | ${Math.round(floorOps).toLocaleString('en')} | ${Math.round((100 * ops) / floorOps)}% | ${fmtAlloc(alloc)} | ${fmtAlloc(bareAlloc)} |`;
   }),
 ].join('\n');

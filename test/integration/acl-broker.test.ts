@@ -119,14 +119,12 @@ afterAll(async () => {
 describe('Kafka ACLs from the key directory', () => {
   it('acl apply creates the planned bindings, and a second run changes nothing', async () => {
     const plan = planAcls(
-      world
-        .document()
-        .records.map((r) => ({
-          identity: r.identity,
-          status: r.status,
-          sendTopics: r.sendTopics,
-          receiveTopics: r.receiveTopics,
-        })),
+      world.document().records.map((r) => ({
+        identity: r.identity,
+        status: r.status,
+        sendTopics: r.sendTopics,
+        receiveTopics: r.receiveTopics,
+      })),
       conventions,
     );
     const admin = superUser.admin();
@@ -227,14 +225,12 @@ describe('Kafka ACLs from the key directory', () => {
   });
 
   it('a directory change is applied as a diff: a revoked identity loses its bindings, others are untouched', async () => {
-    const records = world
-      .document()
-      .records.map((r) => ({
-        identity: r.identity,
-        status: r.identity === 'shipping' ? ('revoked' as const) : r.status,
-        sendTopics: r.sendTopics,
-        receiveTopics: r.receiveTopics,
-      }));
+    const records = world.document().records.map((r) => ({
+      identity: r.identity,
+      status: r.identity === 'shipping' ? ('revoked' as const) : r.status,
+      sendTopics: r.sendTopics,
+      receiveTopics: r.receiveTopics,
+    }));
     const plan = planAcls(records, conventions);
     const admin = superUser.admin();
     await admin.connect();

@@ -264,20 +264,11 @@ export function registerDirectoryCommands(program: Command, io: CliIo): void {
       },
     );
 
-  directory
-    .command('show')
-    .description('Validate the directory against the pinned authority key and list its records')
-    .option(
-      '--authority-key <hex>',
-      'pinned authority public key (default SEALPOST_AUTHORITY_PUBLIC_KEY)',
-    )
-    .option('--authority <path>', 'or: read the public key from this authority file')
-    .option(
-      '--directory-file <path>',
-      'read this file (default SEALPOST_DIRECTORY_FILE, else the topic)',
-    )
-    .option('--topic <topic>', 'read this topic (default SEALPOST_DIRECTORY_TOPIC)')
-    .option('--json', 'output as JSON')
+  withReaderOptions(
+    directory
+      .command('show')
+      .description('Validate the directory against the pinned authority key and list its records'),
+  )
     .addHelpText(
       'after',
       '\nExample:\n  sealpost directory show --directory-file .sealpost/directory.json --json',
@@ -310,20 +301,13 @@ export function registerDirectoryCommands(program: Command, io: CliIo): void {
       );
     });
 
-  directory
-    .command('verify')
-    .description('Check every signature, the head and each record; exit 1 when anything is refused')
-    .option(
-      '--authority-key <hex>',
-      'pinned authority public key (default SEALPOST_AUTHORITY_PUBLIC_KEY)',
-    )
-    .option('--authority <path>', 'or: read the public key from this authority file')
-    .option(
-      '--directory-file <path>',
-      'read this file (default SEALPOST_DIRECTORY_FILE, else the topic)',
-    )
-    .option('--topic <topic>', 'read this topic (default SEALPOST_DIRECTORY_TOPIC)')
-    .option('--json', 'output as JSON')
+  withReaderOptions(
+    directory
+      .command('verify')
+      .description(
+        'Check every signature, the head and each record; exit 1 when anything is refused',
+      ),
+  )
     .addHelpText(
       'after',
       '\nExample:\n  sealpost directory verify --topic sealpost.directory && echo trusted',
@@ -370,4 +354,20 @@ export function registerDirectoryCommands(program: Command, io: CliIo): void {
       );
       throw new CliExit(EXIT.FAILED);
     });
+}
+
+/** The options `show` and `verify` share: the pinned authority key, where to read, output format. */
+function withReaderOptions(command: Command): Command {
+  return command
+    .option(
+      '--authority-key <hex>',
+      'pinned authority public key (default SEALPOST_AUTHORITY_PUBLIC_KEY)',
+    )
+    .option('--authority <path>', 'or: read the public key from this authority file')
+    .option(
+      '--directory-file <path>',
+      'read this file (default SEALPOST_DIRECTORY_FILE, else the topic)',
+    )
+    .option('--topic <topic>', 'read this topic (default SEALPOST_DIRECTORY_TOPIC)')
+    .option('--json', 'output as JSON');
 }

@@ -4,12 +4,10 @@
  */
 import { KeyError } from './key-error.js';
 
-const encoder = new TextEncoder();
+/** `L(x)`: one definition for the whole protocol (docs/SPEC.md §1.1). */
+export { label } from '../envelope/labels.js';
 
-/** `L(x)` = ASCII "sealpost/v1/" + x, then one 0x00 byte (protocol brief, notation). */
-export function label(x: string): Uint8Array {
-  return encoder.encode(`sealpost/v1/${x}\0`);
-}
+const encoder = new TextEncoder();
 
 /** UTF-8 bytes of a string. */
 export function utf8(s: string): Uint8Array {

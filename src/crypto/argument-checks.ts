@@ -1,10 +1,18 @@
 import { CryptoError } from './crypto-error.js';
 import {
+  AEAD_KEY_BYTES,
+  AEAD_NONCE_BYTES,
+  AEAD_TAG_BYTES,
+  ED25519_PUBLIC_KEY_BYTES,
+  ED25519_SIGNATURE_BYTES,
   GENERICHASH_KEY_MAX_BYTES,
   GENERICHASH_KEY_MIN_BYTES,
   GENERICHASH_OUT_MAX_BYTES,
   GENERICHASH_OUT_MIN_BYTES,
   KDF_CONTEXT_BYTES,
+  SEAL_OVERHEAD_BYTES,
+  X25519_PUBLIC_KEY_BYTES,
+  X25519_SECRET_KEY_BYTES,
 } from './provider.js';
 
 /*
@@ -150,4 +158,72 @@ export function checkRandomLength(op: string, length: unknown): asserts length i
       `${op}: length must be an integer in 0..${RANDOM_BYTES_MAX}`,
     );
   }
+}
+
+/*
+ * Whole-operation checks: the same argument rules for both providers, written once. Each provider
+ * method calls its check first, then only the library call differs.
+ */
+
+/** boxSealOpen: ciphertext ≥ 48 bytes, X25519 public and secret keys of 32. */
+export function checkBoxSealOpenArgs(
+  ciphertext: Uint8Array,
+  publicKey: Uint8Array,
+  secretKey: Uint8Array,
+): void {
+  requireMinLength('boxSealOpen', 'ciphertext', ciphertext, SEAL_OVERHEAD_BYTES);
+  requireLength('boxSealOpen', 'publicKey', publicKey, X25519_PUBLIC_KEY_BYTES);
+  requireLength('boxSealOpen', 'secretKey', secretKey, X25519_SECRET_KEY_BYTES);
+}
+
+/** verifyDetached: exactly 64-byte signatures (sodium-native alone would ignore a longer tail). */
+export function checkVerifyArgs(
+  signature: Uint8Array,
+  message: Uint8Array,
+  publicKey: Uint8Array,
+): void {
+  requireLength('verifyDetached', 'signature', signature, ED25519_SIGNATURE_BYTES);
+  requireBytes('verifyDetached', 'message', message);
+  requireLength('verifyDetached', 'publicKey', publicKey, ED25519_PUBLIC_KEY_BYTES);
+}
+
+/** aeadEncrypt: `out` is message + 16 bytes, 24-byte nonce, 32-byte key. */
+export function checkAeadEncryptArgs(
+  out: Uint8Array,
+  message: Uint8Array,
+  aad: Uint8Array | null,
+  nonce: Uint8Array,
+  key: Uint8Array,
+): void {
+  requireBytes('aeadEncrypt', 'message', message);
+  requireLength('aeadEncrypt', 'out', out, message.length + AEAD_TAG_BYTES);
+  if (aad !== null) requireBytes('aeadEncrypt', 'aad', aad);
+  requireLength('aeadEncrypt', 'nonce', nonce, AEAD_NONCE_BYTES);
+  requireLength('aeadEncrypt', 'key', key, AEAD_KEY_BYTES);
+}
+
+/** aeadDecrypt: ciphertext ≥ 16 bytes, `out` is ciphertext − 16 bytes, 24-byte nonce, 32-byte key. */
+export function checkAeadDecryptArgs(
+  out: Uint8Array,
+  ciphertext: Uint8Array,
+  aad: Uint8Array | null,
+  nonce: Uint8Array,
+  key: Uint8Array,
+): void {
+  requireMinLength('aeadDecrypt', 'ciphertext', ciphertext, AEAD_TAG_BYTES);
+  requireLength('aeadDecrypt', 'out', out, ciphertext.length - AEAD_TAG_BYTES);
+  if (aad !== null) requireBytes('aeadDecrypt', 'aad', aad);
+  requireLength('aeadDecrypt', 'nonce', nonce, AEAD_NONCE_BYTES);
+  requireLength('aeadDecrypt', 'key', key, AEAD_KEY_BYTES);
+}
+
+/** hash: 16..64-byte output, an input, an optional 16..64-byte key. */
+export function checkHashArgs(
+  out: Uint8Array,
+  input: Uint8Array,
+  key: Uint8Array | null | undefined,
+): void {
+  requireLengthIn('hash', 'out', out, GENERICHASH_OUT_MIN_BYTES, GENERICHASH_OUT_MAX_BYTES);
+  requireBytes('hash', 'input', input);
+  checkHashKey('hash', key);
 }

@@ -3,6 +3,11 @@ import { randomFillSync } from 'node:crypto';
 import sodium from 'libsodium-wrappers';
 
 import {
+  checkAeadDecryptArgs,
+  checkAeadEncryptArgs,
+  checkBoxSealOpenArgs,
+  checkHashArgs,
+  checkVerifyArgs,
   checkHashKey,
   checkHashOutLength,
   checkRandomLength,
@@ -12,21 +17,14 @@ import {
   requireBytes,
   requireLength,
   requireLengthIn,
-  requireMinLength,
 } from './argument-checks.js';
 import { CryptoError } from './crypto-error.js';
 import {
-  AEAD_KEY_BYTES,
-  AEAD_NONCE_BYTES,
-  AEAD_TAG_BYTES,
-  ED25519_PUBLIC_KEY_BYTES,
   ED25519_SECRET_KEY_BYTES,
   ED25519_SEED_BYTES,
-  ED25519_SIGNATURE_BYTES,
   GENERICHASH_OUT_MAX_BYTES,
   GENERICHASH_OUT_MIN_BYTES,
   KDF_KEY_BYTES,
-  SEAL_OVERHEAD_BYTES,
   X25519_PUBLIC_KEY_BYTES,
   X25519_SECRET_KEY_BYTES,
   type CryptoProvider,
@@ -153,9 +151,7 @@ class LibsodiumWrappersProvider implements CryptoProvider {
     publicKey: Uint8Array,
     secretKey: Uint8Array,
   ): Uint8Array | null {
-    requireMinLength('boxSealOpen', 'ciphertext', ciphertext, SEAL_OVERHEAD_BYTES);
-    requireLength('boxSealOpen', 'publicKey', publicKey, X25519_PUBLIC_KEY_BYTES);
-    requireLength('boxSealOpen', 'secretKey', secretKey, X25519_SECRET_KEY_BYTES);
+    checkBoxSealOpenArgs(ciphertext, publicKey, secretKey);
     try {
       return sodium.crypto_box_seal_open(ciphertext, publicKey, secretKey);
     } catch {
@@ -193,9 +189,7 @@ class LibsodiumWrappersProvider implements CryptoProvider {
   }
 
   verifyDetached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
-    requireLength('verifyDetached', 'signature', signature, ED25519_SIGNATURE_BYTES);
-    requireBytes('verifyDetached', 'message', message);
-    requireLength('verifyDetached', 'publicKey', publicKey, ED25519_PUBLIC_KEY_BYTES);
+    checkVerifyArgs(signature, message, publicKey);
     return sodium.crypto_sign_verify_detached(signature, message, publicKey);
   }
 
@@ -206,11 +200,7 @@ class LibsodiumWrappersProvider implements CryptoProvider {
     nonce: Uint8Array,
     key: Uint8Array,
   ): void {
-    requireBytes('aeadEncrypt', 'message', message);
-    requireLength('aeadEncrypt', 'out', out, message.length + AEAD_TAG_BYTES);
-    if (aad !== null) requireBytes('aeadEncrypt', 'aad', aad);
-    requireLength('aeadEncrypt', 'nonce', nonce, AEAD_NONCE_BYTES);
-    requireLength('aeadEncrypt', 'key', key, AEAD_KEY_BYTES);
+    checkAeadEncryptArgs(out, message, aad, nonce, key);
     out.set(sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(message, aad, null, nonce, key));
   }
 
@@ -221,11 +211,7 @@ class LibsodiumWrappersProvider implements CryptoProvider {
     nonce: Uint8Array,
     key: Uint8Array,
   ): boolean {
-    requireMinLength('aeadDecrypt', 'ciphertext', ciphertext, AEAD_TAG_BYTES);
-    requireLength('aeadDecrypt', 'out', out, ciphertext.length - AEAD_TAG_BYTES);
-    if (aad !== null) requireBytes('aeadDecrypt', 'aad', aad);
-    requireLength('aeadDecrypt', 'nonce', nonce, AEAD_NONCE_BYTES);
-    requireLength('aeadDecrypt', 'key', key, AEAD_KEY_BYTES);
+    checkAeadDecryptArgs(out, ciphertext, aad, nonce, key);
     let plain: Uint8Array;
     try {
       plain = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, ciphertext, aad, nonce, key);
@@ -238,9 +224,7 @@ class LibsodiumWrappersProvider implements CryptoProvider {
   }
 
   hash(out: Uint8Array, input: Uint8Array, key?: Uint8Array | null): void {
-    requireLengthIn('hash', 'out', out, GENERICHASH_OUT_MIN_BYTES, GENERICHASH_OUT_MAX_BYTES);
-    requireBytes('hash', 'input', input);
-    checkHashKey('hash', key);
+    checkHashArgs(out, input, key);
     const digest = sodium.crypto_generichash(out.length, input, key ?? null);
     out.set(digest);
     if (key !== null && key !== undefined) sodium.memzero(digest); // a MAC under a secret key

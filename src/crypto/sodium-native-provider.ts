@@ -1,6 +1,11 @@
 import sodium from 'sodium-native';
 
 import {
+  checkAeadDecryptArgs,
+  checkAeadEncryptArgs,
+  checkBoxSealOpenArgs,
+  checkHashArgs,
+  checkVerifyArgs,
   checkHashKey,
   checkRandomLength,
   checkHashOutLength,
@@ -10,13 +15,9 @@ import {
   requireBytes,
   requireLength,
   requireLengthIn,
-  requireMinLength,
 } from './argument-checks.js';
 import { CryptoError } from './crypto-error.js';
 import {
-  AEAD_KEY_BYTES,
-  AEAD_NONCE_BYTES,
-  AEAD_TAG_BYTES,
   ED25519_PUBLIC_KEY_BYTES,
   ED25519_SECRET_KEY_BYTES,
   ED25519_SEED_BYTES,
@@ -131,9 +132,7 @@ class SodiumNativeProvider implements CryptoProvider {
     publicKey: Uint8Array,
     secretKey: Uint8Array,
   ): Uint8Array | null {
-    requireMinLength('boxSealOpen', 'ciphertext', ciphertext, SEAL_OVERHEAD_BYTES);
-    requireLength('boxSealOpen', 'publicKey', publicKey, X25519_PUBLIC_KEY_BYTES);
-    requireLength('boxSealOpen', 'secretKey', secretKey, X25519_SECRET_KEY_BYTES);
+    checkBoxSealOpenArgs(ciphertext, publicKey, secretKey);
     const out = new Uint8Array(ciphertext.length - SEAL_OVERHEAD_BYTES);
     return sodium.crypto_box_seal_open(out, ciphertext, publicKey, secretKey) ? out : null;
   }
@@ -175,9 +174,7 @@ class SodiumNativeProvider implements CryptoProvider {
 
   verifyDetached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
     // Exactly 64 bytes: the addon accepts longer signatures and ignores the tail.
-    requireLength('verifyDetached', 'signature', signature, ED25519_SIGNATURE_BYTES);
-    requireBytes('verifyDetached', 'message', message);
-    requireLength('verifyDetached', 'publicKey', publicKey, ED25519_PUBLIC_KEY_BYTES);
+    checkVerifyArgs(signature, message, publicKey);
     return sodium.crypto_sign_verify_detached(signature, message, publicKey);
   }
 
@@ -188,11 +185,7 @@ class SodiumNativeProvider implements CryptoProvider {
     nonce: Uint8Array,
     key: Uint8Array,
   ): void {
-    requireBytes('aeadEncrypt', 'message', message);
-    requireLength('aeadEncrypt', 'out', out, message.length + AEAD_TAG_BYTES);
-    if (aad !== null) requireBytes('aeadEncrypt', 'aad', aad);
-    requireLength('aeadEncrypt', 'nonce', nonce, AEAD_NONCE_BYTES);
-    requireLength('aeadEncrypt', 'key', key, AEAD_KEY_BYTES);
+    checkAeadEncryptArgs(out, message, aad, nonce, key);
     sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(out, message, aad, null, nonce, key);
   }
 
@@ -203,11 +196,7 @@ class SodiumNativeProvider implements CryptoProvider {
     nonce: Uint8Array,
     key: Uint8Array,
   ): boolean {
-    requireMinLength('aeadDecrypt', 'ciphertext', ciphertext, AEAD_TAG_BYTES);
-    requireLength('aeadDecrypt', 'out', out, ciphertext.length - AEAD_TAG_BYTES);
-    if (aad !== null) requireBytes('aeadDecrypt', 'aad', aad);
-    requireLength('aeadDecrypt', 'nonce', nonce, AEAD_NONCE_BYTES);
-    requireLength('aeadDecrypt', 'key', key, AEAD_KEY_BYTES);
+    checkAeadDecryptArgs(out, ciphertext, aad, nonce, key);
     try {
       sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(out, null, ciphertext, aad, nonce, key);
       return true;
@@ -217,9 +206,7 @@ class SodiumNativeProvider implements CryptoProvider {
   }
 
   hash(out: Uint8Array, input: Uint8Array, key?: Uint8Array | null): void {
-    requireLengthIn('hash', 'out', out, GENERICHASH_OUT_MIN_BYTES, GENERICHASH_OUT_MAX_BYTES);
-    requireBytes('hash', 'input', input);
-    checkHashKey('hash', key);
+    checkHashArgs(out, input, key);
     sodium.crypto_generichash(out, input, key ?? null);
   }
 

@@ -16,7 +16,7 @@
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import { hash256, schemaFingerprint } from '../envelope/derive.js';
-import { EnvelopeOpener } from '../envelope/envelope-opener.js';
+import { EnvelopeOpener, type OpenHooks } from '../envelope/envelope-opener.js';
 import { EnvelopeError } from '../envelope/errors.js';
 import type { OpenPolicy } from '../envelope/opened-session.js';
 import { ReplayWindow } from '../envelope/replay-window.js';
@@ -145,13 +145,18 @@ export interface SealedConsumerOptions {
   /** Cap of the backoff between retries of a transient failure. Default 10,000 ms. */
   readonly maxRetryDelayMs?: number;
   /**
-   * Before a record at or beyond the persisted hand-out mark goes to the handler, the mark is moved
-   * this many offsets ahead and persisted (state record + commit), so the next owner can flag
-   * redeliveries after a crash. Larger: fewer extra writes, more records possibly flagged though never
-   * handed out. Default 1,000.
+   * How far the hand-out mark runs ahead of the last record handed out. Every state write carries the
+   * mark (state record + commit) and no record at or beyond the persisted mark goes to the handler,
+   * so this also bounds the records handed out but not yet committed, i.e. those a crash redelivers
+   * (per partition). The next owner flags records below the mark as possible redeliveries. Larger:
+   * more work in flight while the state is written, more records possibly flagged though never
+   * handed out. Default 5,000.
    */
   readonly redeliveryMarkAhead?: number;
-  /** Within a batch, write the replay state and commit after this many records. Default 500. */
+  /**
+   * Write the replay state and commit after this many records, and at the end of every batch; the
+   * writes run in the background (one running and one queued per partition at most). Default 500.
+   */
   readonly commitEveryRecords?: number;
   /** Replay windows idle this long shrink to their highest seq. Default 1 h. */
   readonly windowIdleShrinkMs?: number;
@@ -178,8 +183,6 @@ interface PartitionEntry {
   persisting: Promise<void>;
   /** A persist queued behind the running one and not started yet (it will capture the newest state). */
   queuedPersist: Promise<void> | undefined;
-  /** The batch-end persist still in flight: the next batch waits for it, not for its own. */
-  batchPersist: Promise<void>;
   /** First time an unknown sender was seen at an offset (bounded wait). */
   unknownSince: Map<string, number>;
   /** Unclassified failures per offset (bounded). */
@@ -188,6 +191,12 @@ interface PartitionEntry {
   attempted: Map<string, number>;
   /** The hand-out mark of the state we loaded: offsets below it may have been handed out before. */
   redeliverBelow: bigint | null;
+  /** The newest hand-out mark known to be in the state topic and committed (the in-memory one may lead it). */
+  persistedMark: bigint | null;
+  /** The offset of the last record handed to the handler by this member. */
+  lastHandedOut: bigint | null;
+  /** The opener's hooks for this partition (made once, not per record). */
+  readonly hooks: OpenHooks;
 }
 
 type RecordOutcome =
@@ -227,9 +236,18 @@ export class SealedConsumer {
   #closing = false;
   readonly #activeBatches = new Set<Promise<void>>();
   readonly #backoff = new Map<string, number>();
+  /** `redeliveryMarkAhead` as a bigint. */
+  readonly #markAhead: bigint;
 
   constructor(options: SealedConsumerOptions) {
+    for (const [name, value] of [
+      ['redeliveryMarkAhead', options.redeliveryMarkAhead],
+      ['commitEveryRecords', options.commitEveryRecords],
+    ] as const)
+      if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1))
+        throw new PipelineError('MESSAGE_INVALID', `${name} must be an integer ≥ 1`);
     this.#o = options;
+    this.#markAhead = BigInt(options.redeliveryMarkAhead ?? 5000);
     this.#logger = options.logger ?? silentLogger;
     this.#consumer = options.transport.consumer({
       ...options.consumerOptions,
@@ -380,7 +398,8 @@ export class SealedConsumer {
         existing.reusable = true;
         continue;
       }
-      this.#partitions.set(tpKey(at.topic, at.partition), {
+      const key = tpKey(at.topic, at.partition);
+      const entry: PartitionEntry = {
         topic: at.topic,
         partition: at.partition,
         status: 'loading',
@@ -396,12 +415,24 @@ export class SealedConsumer {
         dirty: false,
         persisting: Promise.resolve(),
         queuedPersist: undefined,
-        batchPersist: Promise.resolve(),
         unknownSince: new Map(),
         unexpected: new Map(),
         attempted: new Map(),
         redeliverBelow: null,
-      });
+        persistedMark: null,
+        lastHandedOut: null,
+        hooks: {
+          window: (k) => entry.state.windows.get(k),
+          admit: () => {
+            const verdict = this.#admission.take(key);
+            const m = this.#o.metrics;
+            if (verdict !== 'admitted') m?.throttled.inc({ scope: verdict });
+            else m?.sessionsOpened.inc({ side: 'consumer' });
+            return verdict === 'admitted';
+          },
+        },
+      };
+      this.#partitions.set(key, entry);
     }
     this.#consumer.pause(assignment);
     void this.#load(assignment, 0);
@@ -482,6 +513,8 @@ export class SealedConsumer {
         }
         entry.state = outcome.state;
         entry.redeliverBelow = outcome.kind === 'loaded' ? outcome.state.handOutMark : null;
+        entry.persistedMark = outcome.state.handOutMark;
+        entry.lastHandedOut = null;
         entry.lastMetadata = c.metadata;
         entry.dirty = false;
         entry.status = 'ready';
@@ -586,24 +619,25 @@ export class SealedConsumer {
         if (++count % 200 === 0) await control.heartbeat();
         // Large batches commit as they go, so a crash redelivers at most about `commitEveryRecords`
         // records (plus the previous persist, still in flight).
-        if (count % (this.#o.commitEveryRecords ?? 500) === 0) await this.#persistBehind(entry);
+        if (count % (this.#o.commitEveryRecords ?? 500) === 0) this.#persistBehind(entry);
       }
     } finally {
-      if (processed) await this.#persistBehind(entry);
+      if (processed) this.#persistBehind(entry);
     }
   }
 
   /**
-   * Starts a state write + commit without waiting for it, after waiting for the previous one: the
-   * broker round trips (state record acks=all, then the offset commit) overlap the next fetch and
-   * batch instead of stalling them, while at most one such persist per partition is outstanding.
-   * Safety is unchanged: a persist captures the state and the next offset at one instant, and a
-   * record's seq is marked only after its handler succeeded, so a crash redelivers only records
-   * whose offsets were not yet committed, and the replay windows never claim an unhandled record.
+   * Starts a state write + commit without waiting for it: the broker round trips (state record
+   * acks=all, then the offset commit) overlap the next records, fetches and batches instead of
+   * stalling them; `#persist` keeps at most one running and one queued per partition. Safety is
+   * unchanged: a persist captures the state and the next offset at one instant, and a record's seq is
+   * marked only after its handler succeeded, so a crash redelivers only records whose offsets were not
+   * yet committed, and the replay windows never claim an unhandled record. What may run ahead of the
+   * written state is bounded by the hand-out mark (see `redeliveryMarkAhead`): a record at or beyond
+   * the persisted mark waits for the write in flight.
    */
-  async #persistBehind(entry: PartitionEntry): Promise<void> {
-    await entry.batchPersist;
-    entry.batchPersist = this.#persist(entry).catch(() => undefined);
+  #persistBehind(entry: PartitionEntry): void {
+    this.#persist(entry).catch(() => undefined);
   }
 
   /** Writes the replay state record, then commits the offset pointing to it (serialised per partition). */
@@ -615,6 +649,12 @@ export class SealedConsumer {
       if (!entry.dirty || entry.state.nextOffset === null) return;
       const next = entry.state.nextOffset;
       this.#gcWindows(entry);
+      // Every write carries the hand-out mark forward too (to `redeliveryMarkAhead` past the last
+      // record handed out), so a consumer whose writes keep up never stops to write the mark alone.
+      if (!this.#closing && entry.lastHandedOut !== null && entry.state.handOutMark !== null) {
+        const ahead = entry.lastHandedOut + this.#markAhead;
+        if (ahead > entry.state.handOutMark) entry.state.handOutMark = ahead;
+      }
       // write() encodes synchronously: the mark captured here is the one persisted.
       const mark = entry.state.handOutMark;
       const { generation, metadata } = await this.#store!.write(
@@ -629,6 +669,7 @@ export class SealedConsumer {
       entry.state.generation = generation;
       entry.lastMetadata = metadata;
       // Still dirty if the offset or the hand-out mark moved while this write was in flight.
+      entry.persistedMark = mark;
       if (entry.state.nextOffset === next && entry.state.handOutMark === mark) entry.dirty = false;
     });
     entry.queuedPersist = run;
@@ -673,19 +714,7 @@ export class SealedConsumer {
     const started = process.hrtime.bigint();
     let result;
     try {
-      result = this.#opener!.open(
-        record.value,
-        { topic: record.topic, partition: record.partition, key: record.key },
-        {
-          window: (k) => entry.state.windows.get(k),
-          admit: () => {
-            const verdict = this.#admission.take(tpKey(record.topic, record.partition));
-            if (verdict !== 'admitted') m?.throttled.inc({ scope: verdict });
-            else m?.sessionsOpened.inc({ side: 'consumer' });
-            return verdict === 'admitted';
-          },
-        },
-      );
+      result = this.#opener!.open(record.value, record, entry.hooks);
     } catch (err) {
       if (err instanceof EnvelopeError) {
         if (err.code === 'UNKNOWN_SENDER') {
@@ -793,22 +822,30 @@ export class SealedConsumer {
     }
     // 11. Deliver; mark only after the handler succeeded.
     const offset = BigInt(record.offset);
-    if (entry.state.handOutMark === null || offset >= entry.state.handOutMark) {
+    // A persist in flight may already carry the mark past this offset: wait for it, not write again.
+    if (
+      (entry.persistedMark === null || offset >= entry.persistedMark) &&
+      entry.state.handOutMark !== null &&
+      offset < entry.state.handOutMark
+    )
+      await entry.persisting;
+    if (entry.persistedMark === null || offset >= entry.persistedMark) {
       // Persist the hand-out mark before handing the record out, so that whoever loads this state
       // after a crash can tell which records may have been handed out already (redelivery hint).
       const before = entry.state.handOutMark;
-      entry.state.handOutMark = offset + BigInt(o.redeliveryMarkAhead ?? 1000);
+      const mark = offset + this.#markAhead;
+      entry.state.handOutMark = mark;
       if (entry.state.nextOffset === null) entry.state.nextOffset = offset;
       entry.dirty = true;
       try {
         await this.#persist(entry);
       } catch (err) {
         // Not persisted: the record must not go out under a mark nobody can read back.
-        if (entry.state.handOutMark === offset + BigInt(o.redeliveryMarkAhead ?? 1000))
-          entry.state.handOutMark = before;
+        if (entry.state.handOutMark === mark) entry.state.handOutMark = before;
         return this.#transient(err, 'replay-state-write');
       }
     }
+    entry.lastHandedOut = offset;
     const attempts = entry.attempted.get(record.offset) ?? 0;
     const delivery: SealedDelivery = {
       value,
@@ -986,8 +1023,11 @@ export class SealedConsumer {
         p.state.handOutMark = p.state.nextOffset;
         p.dirty = true;
       }
-      for (const p of this.#partitions.values())
+      for (const p of this.#partitions.values()) {
         if (p.status === 'ready' && p.dirty) await this.#persist(p).catch(() => undefined);
+        // Background writes still in flight finish while the consumer can still commit.
+        await p.persisting;
+      }
       await this.#consumer.disconnect();
       for (const p of this.#partitions.values()) await p.persisting;
       await this.#producer.disconnect();

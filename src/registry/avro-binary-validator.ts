@@ -177,6 +177,8 @@ function minimalSizes(root: Node): Map<Node, number> {
 
 /** UTF-8 check with an ASCII fast path: a native call costs more than scanning a short ASCII run. */
 function isValidUtf8(buf: Uint8Array, start: number, end: number): boolean {
+  // Long strings go to the native (SIMD) check at once; short ones are cheaper in a loop.
+  if (end - start > 32) return isUtf8(buf.subarray(start, end));
   for (let i = start; i < end; i++) {
     if (buf[i]! >= 0x80) return isUtf8(buf.subarray(i, end));
   }

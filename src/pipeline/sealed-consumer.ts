@@ -656,21 +656,24 @@ export class SealedConsumer {
         if (ahead > entry.state.handOutMark) entry.state.handOutMark = ahead;
       }
       // write() encodes synchronously: the mark captured here is the one persisted.
-      const mark = entry.state.handOutMark;
+      const state = entry.state;
+      const mark = state.handOutMark;
       const { generation, metadata } = await this.#store!.write(
         entry.topic,
         entry.partition,
-        entry.state,
+        state,
         next,
       );
       await this.#consumer.commitOffsets([
         { topic: entry.topic, partition: entry.partition, offset: next.toString(), metadata },
       ]);
-      entry.state.generation = generation;
+      // A reload (new assignment) replaced the state meanwhile: it decides from the commit it read.
+      if (entry.state !== state) return;
+      state.generation = generation;
       entry.lastMetadata = metadata;
-      // Still dirty if the offset or the hand-out mark moved while this write was in flight.
       entry.persistedMark = mark;
-      if (entry.state.nextOffset === next && entry.state.handOutMark === mark) entry.dirty = false;
+      // Still dirty if the offset or the hand-out mark moved while this write was in flight.
+      if (state.nextOffset === next && state.handOutMark === mark) entry.dirty = false;
     });
     entry.queuedPersist = run;
     entry.persisting = run.catch((err: unknown) => {

@@ -33,6 +33,8 @@ export class AvroCodec {
   readonly #type: Type;
   readonly #validator: AvroBinaryValidator;
   readonly #resolvers = new WeakMap<AvroCodec, Resolver>();
+  /** Where values are encoded before their exact-size copy (grows to the largest value seen). */
+  #scratch = Buffer.alloc(4096);
 
   private constructor(schemaText: string, type: Type, limits: AvroLimits) {
     this.schemaText = schemaText;
@@ -68,11 +70,27 @@ export class AvroCodec {
     return this.#validator.limits;
   }
 
-  /** Encodes a value (Avro binary, no framing). Throws AvroEncodeError with the offending paths. */
-  encode(value: unknown): Buffer {
+  /**
+   * Encodes a value (Avro binary) after `headroom` bytes left for the caller's framing (not written).
+   * Throws AvroEncodeError with the offending paths. Encodes into a scratch buffer kept by the codec
+   * (zeroed after each use: it held the plaintext) and returns one exact-size copy: avsc's own
+   * `toBuffer` costs a zero-filled allocation per value on top of that copy.
+   */
+  encode(value: unknown, headroom = 0): Buffer {
     try {
-      return this.#type.toBuffer(value);
+      let end = this.#type.encode(value, this.#scratch, headroom);
+      if (end < 0) {
+        this.#scratch = Buffer.alloc(
+          Math.max(2 * this.#scratch.length, this.#scratch.length - end),
+        );
+        end = this.#type.encode(value, this.#scratch, headroom);
+      }
+      const out = Buffer.allocUnsafe(end);
+      this.#scratch.copy(out, headroom, headroom, end);
+      this.#scratch.fill(0, headroom, end);
+      return out;
     } catch {
+      this.#scratch.fill(0);
       // avsc's message quotes the offending value, so neither it nor the error is passed on.
       const paths: string[] = [];
       this.#type.isValid(value, { errorHook: (path: string[]) => paths.push(path.join('.')) });

@@ -14,14 +14,20 @@ export interface ConfluentFrame {
 
 /** Frames an Avro body: `0x00 ‖ u32 schemaId (big-endian) ‖ body`. */
 export function encodeConfluentFrame(schemaId: number, body: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(CONFLUENT_HEADER_BYTES + body.length);
+  out.set(body, CONFLUENT_HEADER_BYTES);
+  return writeConfluentHeader(out, schemaId);
+}
+
+/** Writes the frame header (magic, schema id) into the first 5 bytes of `framed`; returns it. */
+export function writeConfluentHeader(framed: Buffer, schemaId: number): Buffer {
   if (!Number.isInteger(schemaId) || schemaId < 0 || schemaId > MAX_SCHEMA_ID) {
     throw new RangeError('schemaId must be an unsigned 32-bit integer');
   }
-  const out = Buffer.allocUnsafe(CONFLUENT_HEADER_BYTES + body.length);
-  out[0] = CONFLUENT_MAGIC_BYTE;
-  out.writeUInt32BE(schemaId, 1);
-  out.set(body, CONFLUENT_HEADER_BYTES);
-  return out;
+  if (framed.length < CONFLUENT_HEADER_BYTES) throw new RangeError('frame shorter than its header');
+  framed[0] = CONFLUENT_MAGIC_BYTE;
+  framed.writeUInt32BE(schemaId, 1);
+  return framed;
 }
 
 /** Splits a framed payload. Throws AvroDecodeError FRAME_INVALID for a short input or wrong magic. */

@@ -17,7 +17,7 @@ import { AvroDecodeError, AvroSchemaError } from './avro-errors.js';
 import {
   CONFLUENT_HEADER_BYTES,
   decodeConfluentFrame,
-  encodeConfluentFrame,
+  writeConfluentHeader,
 } from './confluent-wire-format.js';
 import { RegistryError, type RegistryErrorCode } from './registry-error.js';
 
@@ -255,7 +255,7 @@ export class SchemaRegistryClient {
   /** Encodes `value` with schema `id` in Confluent framing (`0x00 ‖ u32 id ‖ Avro`). */
   async encode(id: number, value: unknown): Promise<Buffer> {
     const { codec } = await this.getSchema(id);
-    return encodeConfluentFrame(id, codec.encode(value));
+    return writeConfluentHeader(codec.encode(value, CONFLUENT_HEADER_BYTES), id);
   }
 
   /**

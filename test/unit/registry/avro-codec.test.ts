@@ -1,3 +1,4 @@
+import avsc from 'avsc';
 import { describe, expect, it } from 'vitest';
 import { AvroCodec } from '../../../src/registry/avro-codec.js';
 import {
@@ -29,6 +30,21 @@ const v2 = JSON.stringify({
 });
 
 describe('AvroCodec', () => {
+  it('encodes exactly what avsc would, after the requested headroom, for small and large values', () => {
+    const codec = AvroCodec.parse(v1);
+    for (const name of ['ada', 'x'.repeat(10_000), 'grace']) {
+      const reference = avsc.Type.forSchema(JSON.parse(v1) as avsc.Schema).toBuffer({
+        name,
+        age: 7,
+      });
+      expect(codec.encode({ name, age: 7 })).toEqual(reference);
+      const framed = codec.encode({ name, age: 7 }, 5);
+      expect(framed.length).toBe(5 + reference.length);
+      expect(framed.subarray(5)).toEqual(reference);
+      expect(codec.decode(framed.subarray(5))).toEqual({ name, age: 7 });
+    }
+  });
+
   it('keeps the schema text exactly as given (the fingerprint is over it)', () => {
     const text = ' { "type" : "string" } ';
     expect(AvroCodec.parse(text).schemaText).toBe(text);

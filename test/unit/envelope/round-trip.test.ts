@@ -63,6 +63,31 @@ describe.each(PROVIDER_NAMES)('envelope round trips (%s)', (providerName) => {
     bob.close();
   });
 
+  it('opened messages stay intact while later ones are opened (bodies never share bytes)', () => {
+    const s = w.session('alice', ['bob']);
+    const bob = w.opener('bob');
+    const seqs = new SequenceCounter(s.streamId);
+    const kept: { payload: Uint8Array; messageId: Uint8Array; expected: Uint8Array }[] = [];
+    // Enough small bodies to fill several 64 KiB slabs, and some over the slab's 8 KiB cut-off.
+    for (let i = 0; i < 400; i++) {
+      const payload = p.randomBytes(i % 50 === 0 ? 9000 + i : 700 + (i % 13));
+      const sealed = s.seal({
+        partition: 0,
+        seq: seqs.next(0),
+        key: null,
+        schemaFp: SCHEMA_FP,
+        contentType: 'application/vnd.test',
+        payload,
+      });
+      const m = delivered(bob.open(sealed.value, { topic: TOPIC, partition: 0, key: null }));
+      kept.push({ payload: m.payload, messageId: m.messageId, expected: payload });
+      expect(Buffer.from(m.messageId).equals(Buffer.from(sealed.messageId))).toBe(true);
+    }
+    for (const k of kept) expect(Buffer.from(k.payload).equals(Buffer.from(k.expected))).toBe(true);
+    s.close();
+    bob.close();
+  });
+
   it('N recipients: each opens, a non-recipient is NOT_ADDRESSED', () => {
     const to = ['bob', 'carol', 'dave'];
     const s = w.session('alice', to);

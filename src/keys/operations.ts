@@ -357,6 +357,33 @@ async function withAuthority<T>(
   }
 }
 
+/** Signs `changes` over `previous`, writes the new version and summarises it as readers will see it. */
+async function signAndWrite(
+  args: AuthorityArgs,
+  authority: LoadedIdentity,
+  previous: DirectorySnapshot | undefined,
+  changes: DirectoryRecordDraft[],
+  nowMs: number,
+): Promise<DirectorySummary> {
+  const doc = signDirectory({
+    crypto: args.crypto,
+    authority,
+    clock: args.clock,
+    headTtlMs: args.headTtlMs ?? 86_400_000,
+    previous,
+    changes,
+  });
+  await writeDirectory(args.location, doc);
+  return summarizeDirectory(
+    validateSnapshot(documentEntries(doc), {
+      crypto: args.crypto,
+      authorityPublicKey: authority.signingKey().publicKey,
+      nowMs,
+      previous,
+    }),
+  );
+}
+
 /**
  * `directory publish`: builds records from the identity files and grants (active → active, retiring →
  * retiring with retiredAt, destroyed → revoked), signs a new version over the previous one (unchanged
@@ -396,23 +423,7 @@ export async function publishDirectory(
         changes.push(draft);
       }
     }
-    const doc = signDirectory({
-      crypto: args.crypto,
-      authority,
-      clock: args.clock,
-      headTtlMs: args.headTtlMs ?? 86_400_000,
-      previous,
-      changes,
-    });
-    await writeDirectory(args.location, doc);
-    return summarizeDirectory(
-      validateSnapshot(documentEntries(doc), {
-        crypto: args.crypto,
-        authorityPublicKey: authority.signingKey().publicKey,
-        nowMs: args.clock.nowMs(),
-        previous,
-      }),
-    );
+    return signAndWrite(args, authority, previous, changes, args.clock.nowMs());
   });
 }
 
@@ -445,23 +456,7 @@ export async function revokeIdentity(
       const { serial: _serial, ...rest } = r;
       return { ...rest, status: 'revoked', retiredAtMs: r.retiredAtMs ?? nowMs };
     });
-    const doc = signDirectory({
-      crypto: args.crypto,
-      authority,
-      clock: args.clock,
-      headTtlMs: args.headTtlMs ?? 86_400_000,
-      previous,
-      changes,
-    });
-    await writeDirectory(args.location, doc);
-    return summarizeDirectory(
-      validateSnapshot(documentEntries(doc), {
-        crypto: args.crypto,
-        authorityPublicKey: authority.signingKey().publicKey,
-        nowMs,
-        previous,
-      }),
-    );
+    return signAndWrite(args, authority, previous, changes, nowMs);
   });
 }
 

@@ -16,6 +16,34 @@ export type PolicyErrorCode =
   | 'RECIPIENT_NO_ACTIVE_KEY'
   | 'RECIPIENT_KEY_REVOKED';
 
+/**
+ * The identity's active record valid at `nowMs` that the policy acts on: the newest by validFrom, then
+ * by serial; undefined when none is.
+ */
+export function newestActiveRecord(
+  records: readonly DirectoryRecord[],
+  identity: string,
+  nowMs: number,
+): DirectoryRecord | undefined {
+  let best: DirectoryRecord | undefined;
+  for (const r of records) {
+    if (
+      r.identity !== identity ||
+      r.status !== 'active' ||
+      nowMs < r.validFromMs ||
+      nowMs >= r.validUntilMs
+    )
+      continue;
+    if (
+      best === undefined ||
+      r.validFromMs > best.validFromMs ||
+      (r.validFromMs === best.validFromMs && r.serial > best.serial)
+    )
+      best = r;
+  }
+  return best;
+}
+
 /** A policy refusal (never retriable; a directory refresh is a new decision). */
 export class PolicyError extends SealpostError {
   declare readonly code: PolicyErrorCode;
@@ -43,23 +71,7 @@ export class DirectoryPolicy {
 
   /** The identity's newest active record valid now, or undefined. */
   #activeRecord(identity: string, nowMs: number): DirectoryRecord | undefined {
-    let best: DirectoryRecord | undefined;
-    for (const r of this.#directory.records()) {
-      if (
-        r.identity !== identity ||
-        r.status !== 'active' ||
-        nowMs < r.validFromMs ||
-        nowMs >= r.validUntilMs
-      )
-        continue;
-      if (
-        best === undefined ||
-        r.validFromMs > best.validFromMs ||
-        (r.validFromMs === best.validFromMs && r.serial > best.serial)
-      )
-        best = r;
-    }
-    return best;
+    return newestActiveRecord(this.#directory.records(), identity, nowMs);
   }
 
   /** Producer side: throws unless `identity` has an active key allowed to send on `topic` now. */

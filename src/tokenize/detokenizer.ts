@@ -1,5 +1,5 @@
 import type { MetadataEvent } from '../events/metadata-event.js';
-import type { DirectoryRecord } from '../keys/directory/directory-record.js';
+import { newestActiveRecord } from '../keys/policy.js';
 import type { KeyDirectory } from '../keys/directory/key-directory.js';
 import type { Clock } from '../runtime/clock.js';
 import type { TokenKeyring } from './token-keyring.js';
@@ -144,21 +144,5 @@ export function clearedClasses(
   identity: string,
   nowMs: number,
 ): readonly string[] {
-  let best: DirectoryRecord | undefined;
-  for (const r of directory.records()) {
-    if (
-      r.identity !== identity ||
-      r.status !== 'active' ||
-      nowMs < r.validFromMs ||
-      nowMs >= r.validUntilMs
-    )
-      continue;
-    if (
-      best === undefined ||
-      r.validFromMs > best.validFromMs ||
-      (r.validFromMs === best.validFromMs && r.serial > best.serial)
-    )
-      best = r;
-  }
-  return best?.detokenizeClasses ?? [];
+  return newestActiveRecord(directory.records(), identity, nowMs)?.detokenizeClasses ?? [];
 }

@@ -14,9 +14,9 @@ import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createCryptoProvider } from '../../src/crypto/index.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { HealthServer } from '../../src/observability/health-server.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { readEnv } from '../../src/runtime/env.js';
+import { runWorker } from '../shared/run-worker.js';
 
 const config = loadConfig(readEnv());
 const logger = createLogger({ level: config.logLevel, name: 'sealpost-audit-worker' });
@@ -54,32 +54,16 @@ const worker = new AuditWorker({
   promRegistry: registry,
   logger,
 });
-const http = new HealthServer({
+await runWorker({
+  name: 'sealpost-audit-worker',
+  worker,
   registry,
-  health: () => worker.health(),
   port: config.httpPort,
   host: config.httpHost,
+  logger,
+  startedFields: () => ({ kmsCalls: kms.counts() }),
+  afterStop: async () => {
+    keys.close();
+    await kms.close();
+  },
 });
-await http.start();
-await worker.start();
-logger.info({ port: http.port, kmsCalls: kms.counts() }, 'audit worker started');
-process.stdout.write(`sealpost-audit-worker ready port=${http.port}\n`);
-
-let stopping = false;
-const stop = (signal: string): void => {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'stopping');
-  Promise.all([worker.stop(), http.stop()])
-    .then(async () => {
-      keys.close();
-      await kms.close();
-      process.exit(0);
-    })
-    .catch((err: unknown) => {
-      logger.error({ code: (err as { code?: string }).code }, 'unclean stop');
-      process.exit(1);
-    });
-};
-process.on('SIGTERM', () => stop('SIGTERM'));
-process.on('SIGINT', () => stop('SIGINT'));

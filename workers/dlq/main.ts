@@ -13,9 +13,9 @@ import { createCryptoProvider } from '../../src/crypto/index.js';
 import { DeadLetterWorker } from '../../src/dlq/dead-letter-worker.js';
 import { SqliteQuarantineStore } from '../../src/dlq/sqlite-quarantine-store.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { HealthServer } from '../../src/observability/health-server.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { readEnv } from '../../src/runtime/env.js';
+import { runWorker } from '../shared/run-worker.js';
 
 const config = loadConfig(readEnv());
 const logger = createLogger({ level: config.logLevel, name: 'sealpost-dlq-worker' });
@@ -47,30 +47,12 @@ const worker = new DeadLetterWorker({
   registry,
   logger,
 });
-const http = new HealthServer({
+await runWorker({
+  name: 'sealpost-dlq-worker',
+  worker,
   registry,
-  health: () => worker.health(),
   port: config.httpPort,
   host: config.httpHost,
+  logger,
+  beforeStop: () => directory.stopAutoRefresh(),
 });
-await http.start();
-await worker.start();
-logger.info({ port: http.port }, 'dead-letter worker listening for /healthz and /metrics');
-// A line for supervisors and tests: the worker is consuming.
-process.stdout.write(`sealpost-dlq-worker ready port=${http.port}\n`);
-
-let stopping = false;
-const stop = (signal: string): void => {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'stopping');
-  directory.stopAutoRefresh();
-  Promise.all([worker.stop(), http.stop()])
-    .then(() => process.exit(0))
-    .catch((err: unknown) => {
-      logger.error({ code: (err as { code?: string }).code }, 'unclean stop');
-      process.exit(1);
-    });
-};
-process.on('SIGTERM', () => stop('SIGTERM'));
-process.on('SIGINT', () => stop('SIGINT'));

@@ -1,0 +1,63 @@
+/**
+ * What the worker entry points share: `/healthz` and `/metrics`, the start, the ready line for
+ * supervisors and tests (`<name> ready port=<port>`), and a clean stop on SIGTERM and SIGINT (exit 0,
+ * or 1 when the stop itself failed; the log line carries the error code only).
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { HealthServer, type HealthCheck } from '../../src/observability/health-server.js';
+
+export interface RunnableWorker {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  health: HealthCheck;
+}
+
+export interface RunWorkerOptions {
+  /** The process name, as in the ready line: `sealpost-audit-worker`. */
+  readonly name: string;
+  readonly worker: RunnableWorker;
+  readonly registry: Registry;
+  readonly port: number;
+  readonly host?: string;
+  readonly logger: Logger;
+  /** Extra fields for the "started" log line (no secrets). */
+  readonly startedFields?: () => Record<string, unknown>;
+  /** Runs first on a stop signal (e.g. stop refreshing the directory). */
+  readonly beforeStop?: () => void;
+  /** Runs after the worker and the HTTP server stopped (close keys, the KMS client). */
+  readonly afterStop?: () => Promise<void> | void;
+}
+
+/** Starts the HTTP endpoints and the worker, prints the ready line, and stops on SIGTERM/SIGINT. */
+export async function runWorker(o: RunWorkerOptions): Promise<void> {
+  const http = new HealthServer({
+    registry: o.registry,
+    health: () => o.worker.health(),
+    port: o.port,
+    ...(o.host === undefined ? {} : { host: o.host }),
+  });
+  await http.start();
+  await o.worker.start();
+  o.logger.info({ port: http.port, ...o.startedFields?.() }, `${o.name} started`);
+  process.stdout.write(`${o.name} ready port=${http.port}\n`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    o.logger.info({ signal }, 'stopping');
+    o.beforeStop?.();
+    Promise.all([o.worker.stop(), http.stop()])
+      .then(async () => {
+        await o.afterStop?.();
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        o.logger.error({ code: (err as { code?: string }).code }, 'unclean stop');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

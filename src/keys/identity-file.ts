@@ -15,18 +15,7 @@ import { KeyError } from './key-error.js';
 import { computeKid, KID_BYTES } from './kid.js';
 import type { Kms, KmsReference } from './kms/kms.js';
 import { assertPrivateFile, PrivateFileError, writePrivateFile } from './private-file.js';
-
-const kmsReferenceSchema = z.discriminatedUnion('kind', [
-  z
-    .object({
-      kind: z.literal('openbao-transit'),
-      keyName: z.string().min(1).max(128),
-      mountPath: z.string().min(1).max(128),
-      namespace: z.string().min(1).max(128).optional(),
-    })
-    .strict(),
-  z.object({ kind: z.literal('local'), keyName: z.string().min(1).max(128) }).strict(),
-]);
+import { kmsReferenceSchema } from './kms/kms-reference-schema.js';
 
 const wrapped = z
   .string()

@@ -14,18 +14,7 @@ import type { Clock } from '../runtime/clock.js';
 import { classKeyCheck, TOKEN_CLASS_KEY_BYTES, TokenClassKey } from './token-cipher.js';
 import { TokenKeyring } from './token-keyring.js';
 import { TokenizeError } from './tokenize-error.js';
-
-const kmsReferenceSchema = z.discriminatedUnion('kind', [
-  z
-    .object({
-      kind: z.literal('openbao-transit'),
-      keyName: z.string().min(1).max(128),
-      mountPath: z.string().min(1).max(128),
-      namespace: z.string().min(1).max(128).optional(),
-    })
-    .strict(),
-  z.object({ kind: z.literal('local'), keyName: z.string().min(1).max(128) }).strict(),
-]);
+import { kmsReferenceSchema } from '../keys/kms/kms-reference-schema.js';
 
 const versionSchema = z
   .object({

@@ -617,8 +617,8 @@ export class SealedConsumer {
         processed = true;
         control.resolveOffset(record.offset);
         if (++count % 200 === 0) await control.heartbeat();
-        // Large batches commit as they go, so a crash redelivers at most about `commitEveryRecords`
-        // records (plus the previous persist, still in flight).
+        // Large batches commit as they go (in the background; what runs ahead of the last commit is
+        // bounded by the hand-out mark, see #persistBehind).
         if (count % (this.#o.commitEveryRecords ?? 500) === 0) this.#persistBehind(entry);
       }
     } finally {

@@ -813,7 +813,8 @@ export class SealedConsumer {
       if (err instanceof AvroDecodeError) return this.#reject(record, 'PAYLOAD', 'PAYLOAD_INVALID');
       return this.#unexpected(record, entry, err, 'payload');
     } finally {
-      if (msg.contentType === AVRO_CONTENT_TYPE) o.crypto.memzero(msg.payload);
+      // The opened plaintext is no longer needed: decoded (Avro) or copied out (raw types).
+      o.crypto.memzero(msg.payload);
     }
     // 10. Compacted topics under the policy: the entity version must grow per record key.
     let entityKey: string | undefined;

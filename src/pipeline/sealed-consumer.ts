@@ -236,6 +236,9 @@ export class SealedConsumer {
   #closing = false;
   readonly #activeBatches = new Set<Promise<void>>();
   readonly #backoff = new Map<string, number>();
+  #lastSenderKid: Uint8Array | undefined;
+  #lastStreamId: Uint8Array | undefined;
+  #lastStreamPrefix = '';
   /** `redeliveryMarkAhead` as a bigint. */
   readonly #markAhead: bigint;
 
@@ -685,6 +688,17 @@ export class SealedConsumer {
     return run;
   }
 
+  /** `<senderKid hex>.<streamId hex>.` of the idempotency key, remembered for the last stream seen. */
+  #streamPrefix(senderKid: Uint8Array, streamId: Uint8Array): string {
+    // An opened session hands out the same two arrays for every message: compare by identity.
+    if (senderKid !== this.#lastSenderKid || streamId !== this.#lastStreamId) {
+      this.#lastSenderKid = senderKid;
+      this.#lastStreamId = streamId;
+      this.#lastStreamPrefix = `${hex(senderKid)}.${hex(streamId)}.`;
+    }
+    return this.#lastStreamPrefix;
+  }
+
   #gcWindows(entry: PartitionEntry): void {
     const now = this.#o.clock.nowMs();
     const shrinkMs = this.#o.windowIdleShrinkMs ?? 3_600_000;
@@ -858,7 +872,7 @@ export class SealedConsumer {
       createdAtMs: msg.createdAtMs,
       schemaId,
       contentType: msg.contentType,
-      idempotencyKey: `${hex(msg.senderKid)}.${hex(msg.streamId)}.${msg.partition}.${msg.seq}`,
+      idempotencyKey: `${this.#streamPrefix(msg.senderKid, msg.streamId)}${msg.partition}.${msg.seq}`,
       topic: record.topic,
       partition: record.partition,
       offset: record.offset,

@@ -175,6 +175,17 @@ describe('sealed round trip on the real stack', () => {
       cents: expect.any(Number) as unknown,
       currency: 'EUR',
     });
+    // Idempotency keys name their own stream: unique over both topics, and the two topics' sessions
+    // (one per topic) never share a stream id, though their deliveries interleave.
+    expect(new Set(billing.deliveries.map((x) => x.idempotencyKey)).size).toBe(
+      billing.deliveries.length,
+    );
+    const streamsOf = (tp: string) =>
+      new Set(
+        billing.deliveries.filter((x) => x.topic === tp).map((x) => x.idempotencyKey.split('.')[1]),
+      );
+    const streamsOne = streamsOf(one);
+    for (const sid of streamsOf(three)) expect(streamsOne.has(sid)).toBe(false);
     // Per-partition ordering of seq within the stream.
     const byPartition = new Map<number, number>();
     for (const x of billing.deliveries.filter((y) => y.topic === one)) {

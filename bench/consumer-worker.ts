@@ -116,6 +116,7 @@ const ctx: ConsumerContext = {
     fetch: calls.fetch,
     requestTimeoutMs: 10_000,
   }),
+  schemaRegistryUrl: e.schemaRegistryUrl,
   crypto,
   identity,
   directory,

@@ -4,6 +4,7 @@
  * kafkajs + registry Avro, or a SealedConsumer), built the same way in both processes.
  */
 import { randomBytes } from 'node:crypto';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Kafka } from 'kafkajs';
 import type { CryptoProvider } from '../src/crypto/provider.js';
 import type { Transport } from '../src/kafka/transport.js';
@@ -18,8 +19,11 @@ import type {
 } from '../src/registry/schema-registry-client.js';
 import { systemClock } from '../src/runtime/clock.js';
 
-/** The benchmark variants (see bench/e2e.ts). */
-export type VariantId = 'plain' | 'sealed-1' | 'sealed-3' | 'per-message';
+/**
+ * The benchmark variants (see bench/e2e.ts). `plain-csr` is a diagnostic baseline outside the main
+ * table: plain kafkajs with @kafkajs/confluent-schema-registry.
+ */
+export type VariantId = 'plain' | 'plain-csr' | 'sealed-1' | 'sealed-3' | 'per-message';
 
 /** Consumer fetch wait, the same for every variant (the transport's default). */
 export const FETCH_WAIT_MS = 1000;
@@ -120,6 +124,24 @@ export interface ConsumerContext {
   readonly stateTopic: string;
   readonly deadLetterTopic: string;
   readonly runId: string;
+  /** The registry URL, for the diagnostic baseline's own client (@kafkajs/confluent-schema-registry). */
+  readonly schemaRegistryUrl: string;
+}
+
+const confluentPackageClients = new Map<string, SchemaRegistry>();
+/**
+ * The @kafkajs/confluent-schema-registry client of the `plain-csr` baseline — what most kafkajs users
+ * run. Its decode is plain avsc: no bounds validation (the hostile-Avro hole our client closes).
+ */
+export function confluentPackageRegistry(ctx: {
+  readonly schemaRegistryUrl: string;
+}): SchemaRegistry {
+  let c = confluentPackageClients.get(ctx.schemaRegistryUrl);
+  if (c === undefined) {
+    c = new SchemaRegistry({ host: ctx.schemaRegistryUrl });
+    confluentPackageClients.set(ctx.schemaRegistryUrl, c);
+  }
+  return c;
 }
 
 /** A running consumer. */
@@ -140,7 +162,11 @@ export async function startVariantConsumer(
   overrides: { readonly commitEveryRecords?: number } = {},
 ): Promise<ConsumerHandle> {
   const groupId = `bench-${ctx.runId}-${v}-${randomBytes(3).toString('hex')}`;
-  if (v === 'plain') {
+  if (v === 'plain' || v === 'plain-csr') {
+    const decode =
+      v === 'plain'
+        ? async (value: Buffer) => (await ctx.registry.decode(value)).value
+        : (value: Buffer) => confluentPackageRegistry(ctx).decode(value);
     const consumer = ctx.kafka.consumer({
       groupId,
       maxWaitTimeInMs: FETCH_WAIT_MS,
@@ -151,8 +177,7 @@ export async function startVariantConsumer(
     await consumer.run({
       eachBatch: async (payload) => {
         for (const m of payload.batch.messages) {
-          const decoded = await ctx.registry.decode(m.value!);
-          onOrder(decoded.value as Order);
+          onOrder((await decode(m.value!)) as Order);
           payload.resolveOffset(m.offset);
         }
         await payload.heartbeat();

@@ -6,6 +6,9 @@
  *   sealed-1    SealedProducer/SealedConsumer, session mode, 1 recipient
  *   sealed-3    session mode, 3 recipients
  *   per-message a fresh session per message (maxMessagesPerSession 1) with signEveryMessage
+ * plus, throughput only, right after plain in each round: plain kafkajs with
+ * @kafkajs/confluent-schema-registry (plain avsc decode, no bounds validation), the baseline most
+ * kafkajs users would run.
  * Same broker, one partition, replication 1, acks=all, idempotent producer with one request in flight,
  * no compression, the same 1 KiB Avro record (the schema and size of bench/envelope.ts), the same
  * send batches (500 records, 2 batches in flight), consumer fetch wait 1 s.
@@ -39,6 +42,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import kafkajs from 'kafkajs';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -57,6 +61,7 @@ import { makePipelineWorld } from '../test/support/pipeline-world.js';
 import type { WorkerCommand, WorkerInit, WorkerReply, WorkerResult } from './consumer-worker.js';
 import type { SealOpenRow } from './seal-open.js';
 import {
+  confluentPackageRegistry,
   countingRegistryFetch,
   cpuUs,
   FETCH_WAIT_MS,
@@ -205,6 +210,28 @@ interface ProducerHandle {
 }
 
 async function startProducer(v: Variant, topic: string): Promise<ProducerHandle> {
+  if (v.id === 'plain-csr') {
+    const csr = confluentPackageRegistry(consumerContext);
+    const { id } = await csr.register(
+      { type: SchemaType.AVRO, schema: ORDER_SCHEMA },
+      { subject: `${topic}-value` },
+    );
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+    await producer.connect();
+    return {
+      send: async (orders) => {
+        const messages = [];
+        for (const o of orders)
+          messages.push({ partition: 0, key: o.id, value: await csr.encode(id, o) });
+        await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages });
+      },
+      close: () => producer.disconnect(),
+    };
+  }
   if (v.id === 'plain') {
     const schemaId = await registry.register(`${topic}-value`, ORDER_SCHEMA);
     const producer = kafka.producer({
@@ -257,6 +284,7 @@ const consumerContext: ConsumerContext = {
   stateTopic: STATE_TOPIC,
   deadLetterTopic: DLQ_TOPIC,
   runId,
+  schemaRegistryUrl: endpoints.schemaRegistryUrl,
 };
 const startConsumer = (
   v: Variant,
@@ -268,7 +296,7 @@ const startConsumer = (
     consumerContext,
     v.id,
     topic,
-    v.id === 'plain' ? undefined : v.metrics,
+    v.id === 'plain' || v.id === 'plain-csr' ? undefined : v.metrics,
     onOrder,
     overrides,
   );
@@ -552,6 +580,19 @@ const recordBytes = (
 ).length;
 let recordsThroughBroker = 0;
 const lazyCommit = { perSecond: [] as number[], cpu: [] as number[] };
+/** Diagnostic baseline, run after `plain` in every round (not one of the tables' variants). */
+const confluentPackage: Variant = {
+  id: 'plain-csr',
+  label: 'plain kafkajs + @kafkajs/confluent-schema-registry',
+  promRegistry: new Registry(),
+  metrics: new PipelineMetrics(new Registry()),
+};
+const csrRuns = {
+  produce: [] as number[],
+  consume: [] as number[],
+  produceCpu: [] as number[],
+  consumeCpu: [] as number[],
+};
 for (let r = 0; r < ROUNDS; r++) {
   for (const v of VARIANTS) {
     const topic = topicName(`tp-${v.id}-${r}`);
@@ -564,6 +605,20 @@ for (let r = 0; r < ROUNDS; r++) {
     row.consume.push(consume.perSecond);
     row.produceCpu.push(produce.cpuUsPerRecord);
     row.consumeCpu.push(consume.cpuUsPerRecord);
+    if (v.id === 'plain') {
+      const csrTopic = topicName(`tp-plain-csr-${r}`);
+      await createTopic(csrTopic);
+      const p = await produceThroughput(confluentPackage, csrTopic);
+      const c = await consumeThroughput(confluentPackage, csrTopic);
+      recordsThroughBroker += MESSAGES + 1;
+      csrRuns.produce.push(p.perSecond);
+      csrRuns.consume.push(c.perSecond);
+      csrRuns.produceCpu.push(p.cpuUsPerRecord);
+      csrRuns.consumeCpu.push(c.cpuUsPerRecord);
+      log(
+        `round ${r + 1} plain with @kafkajs/confluent-schema-registry: produce ${fmt(p.perSecond)}/s (${p.cpuUsPerRecord.toFixed(1)} µs CPU/record)  consume ${fmt(c.perSecond)}/s (${c.cpuUsPerRecord.toFixed(1)} µs CPU/record)`,
+      );
+    }
     if (v.id === 'sealed-1') {
       // Diagnostic: the same records, replay state + commit once per fetched batch instead of every 500.
       const lazy = await counted(v, () =>
@@ -1020,6 +1075,14 @@ Diagnostic (same run, same topics): the sealed 1-recipient consumer with \`commi
 beyond the batch size — the replay-state write and the offset commit once per fetched batch instead of
 every 500 records (default) — read ${fmt(median(lazyCommit.perSecond))} msg/s (×${ratio(median(lazyCommit.perSecond), base.consume)} of plain; per round
 ${lazyCommit.perSecond.map(fmt).join(', ')}) at ${median(lazyCommit.cpu).toFixed(1)} µs CPU/record.
+
+The baseline most kafkajs users would run — plain kafkajs with \`@kafkajs/confluent-schema-registry\`
+(its decode is plain avsc, without the bounds validation our registry client applies first; run right
+after \`plain\` in every round, on its own topics) — produced ${fmt(median(csrRuns.produce))} msg/s
+(${median(csrRuns.produceCpu).toFixed(1)} µs CPU/record) and consumed ${fmt(median(csrRuns.consume))} msg/s
+(${median(csrRuns.consumeCpu).toFixed(1)} µs CPU/record); per round ${csrRuns.produce.map(fmt).join(', ')} /
+${csrRuns.consume.map(fmt).join(', ')}. Against it, sealed 1-recipient is ×${ratio(median(rows.get('sealed-1')!.produce), median(csrRuns.produce))}
+(producer) and ×${ratio(median(rows.get('sealed-1')!.consume), median(csrRuns.consume))} (consumer).
 
 ${
   latencyPhases === 2

@@ -42,6 +42,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import kafkajs from 'kafkajs';
 import pino from 'pino';
@@ -329,11 +331,22 @@ interface Throughput {
   readonly cpuUsPerRecord: number;
 }
 
+setFlagsFromString('--expose-gc');
+const fullGc = runInNewContext('gc') as () => void;
+/**
+ * Before each measured phase: a full collection, so no phase pays for the garbage of the one before
+ * (the per-message variant leaves a lot) in its CPU time or its pauses.
+ */
+function settle(): void {
+  fullGc();
+}
+
 /** N records as fast as they are acknowledged, BATCH per send, IN_FLIGHT sends outstanding. */
 async function produceThroughput(v: Variant, topic: string): Promise<Throughput> {
   const p = await startProducer(v, topic);
   try {
     await p.send([order(-1, nowUs())]); // warm-up: metadata, schema, first session
+    settle();
     const inflight = new Set<Promise<void>>();
     const t0 = performance.now();
     const c0 = cpuUs();
@@ -366,6 +379,7 @@ async function consumeThroughput(
   let last = 0;
   let cpuFirst = 0;
   let cpuLast = 0;
+  settle();
   const c = await startConsumer(
     v,
     topic,
@@ -470,6 +484,7 @@ async function latencyRun(v: Variant, topic: string, rate: number): Promise<Work
     total: total + 1,
     warmupRecords: Math.floor(rate * LATENCY_WARMUP_S),
   };
+  settle();
   worker.send(command);
   const p = await startProducer(v, topic);
   try {
@@ -1053,7 +1068,8 @@ Setup: one partition, replication 1, acks=all, idempotent producer with one requ
 compression, batches of ${BATCH} records with ${IN_FLIGHT} in flight, consumer fetch wait ${FETCH_WAIT_MS} ms,
 a ${recordBytes}-byte Avro record in Confluent framing (the schema and size of bench/envelope.ts).
 Variants run interleaved (plain, sealed-1, sealed-3, per-message; ${ROUNDS} rounds), each round on
-fresh topics and fresh consumer groups; figures are medians over the rounds. Producer: ${MESSAGES.toLocaleString('en-US')} records
+fresh topics and fresh consumer groups, after a full garbage collection (in both processes) so no
+phase pays for the one before; figures are medians over the rounds. Producer: ${MESSAGES.toLocaleString('en-US')} records
 as fast as acknowledged (Avro encode + seal + send). Consumer: the same records read by a new group,
 timed from the first record handed to the handler to the last (fetch + open + Avro decode + offset
 commits; the sealed consumer also writes its sealed replay state before each commit). Latency:

@@ -29,6 +29,7 @@ import { KmsError } from '../../src/keys/kms/kms-error.js';
 import { OpenBaoTransitKms } from '../../src/keys/kms/openbao-transit-kms.js';
 import { RetryingKms } from '../../src/keys/kms/retrying-kms.js';
 import { getEndpoints } from '../support/endpoints.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import { BaoAdmin, freePort, OpenBaoProcess } from '../support/openbao-process.js';
 import { testCrypto } from '../unit/keys/support/test-crypto.js';
 
@@ -164,6 +165,8 @@ describe('Transit token renewal', () => {
       keyName: key,
       auth: { method: 'token', token },
       clock: systemClock,
+      // Renew at 40 % of the 3 s TTL: 1.8 s of slack for a loaded machine (the default, 66 %, leaves 1 s).
+      renewFraction: 0.4,
     });
     const secret = crypto.randomBytes(32);
     const w = await kms.wrap(secret);
@@ -174,6 +177,41 @@ describe('Transit token renewal', () => {
     // After close no renewal happens: the token lapses.
     await sleep(3500);
     expect(await admin.tokenTtl(token)).toBe(-1);
+  });
+
+  it('retries a background renewal that failed while OpenBao was unreachable, before the token lapses', async () => {
+    const key = `test-svc-renew-retry-${suffix}`;
+    await admin.createTransitKey(key);
+    await admin.putKeyPolicy(`test-pol-renew-retry-${suffix}`, key);
+    const token = await admin.createToken([`test-pol-renew-retry-${suffix}`], '6s', {
+      explicitMaxTtl: '60s',
+    });
+    const target = new URL(admin.addr);
+    const proxy = new TcpProxy(target.hostname, Number(target.port));
+    await proxy.start();
+    const kms = await OpenBaoTransitKms.create({
+      endpoint: `${target.protocol}//127.0.0.1:${proxy.port}`,
+      keyName: key,
+      auth: { method: 'token', token },
+      clock: systemClock,
+      // First background renewal about 1.2 s after the lookup; the outage covers it.
+      renewFraction: 0.2,
+      requestTimeoutMs: 1000,
+    });
+    try {
+      const secret = crypto.randomBytes(32);
+      const w = await kms.wrap(secret);
+      await proxy.stop();
+      await sleep(2500);
+      await proxy.start();
+      // No KMS call is made: only the retried background renewal can keep the token alive past 6 s.
+      await sleep(5500);
+      expect(await admin.tokenTtl(token)).toBeGreaterThan(0);
+      expect(await kms.unwrap(w)).toEqual(secret);
+    } finally {
+      await kms.close();
+      await proxy.stop();
+    }
   });
 
   it('an expired non-renewable token fails closed with a typed error', async () => {

@@ -68,8 +68,9 @@ interface TokenState {
  * describe = key metadata, setMinDecryptionVersion = keys/<name>/config.
  *
  * Auth: a token (looked up to learn its TTL) or AppRole (login). The token is renewed in the
- * background at `renewFraction` of its TTL (unref'd timer, cleared on close) and synchronously before a
- * call if the injected clock says it is about to expire; an AppRole token that can no longer be renewed
+ * background at `renewFraction` of its TTL (unref'd timer, cleared on close; a transient failure is
+ * retried while the token is valid) and synchronously before a call if the injected clock says it is
+ * about to expire; an AppRole token that can no longer be renewed
  * is replaced by a fresh login, and a 403 with AppRole triggers one re-login and one retry.
  *
  * Errors are typed; no token, plaintext or server message text goes into them (server texts are mapped
@@ -466,20 +467,32 @@ export class OpenBaoTransitKms implements Kms {
     };
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (ttlMs > 0 && !this.#closed && (renewable || this.#options.auth.method === 'approle')) {
-      this.#timer = setTimeout(
-        () => {
-          this.#timer = undefined;
-          this.#authInFlight ??= this.#refresh().finally(() => {
-            this.#authInFlight = undefined;
-          });
-          // Background renewal failures surface on the next call (which renews or logs in again).
-          this.#authInFlight.catch(() => undefined);
-        },
-        Math.max(50, Math.floor(ttlMs * this.#renewFraction)),
-      );
-      this.#timer.unref();
-    }
+    if (ttlMs > 0 && !this.#closed && (renewable || this.#options.auth.method === 'approle'))
+      this.#scheduleRenewal(Math.max(50, Math.floor(ttlMs * this.#renewFraction)));
+  }
+
+  /**
+   * Renews in the background after `delayMs` (unref'd timer). A renewal that fails transiently is
+   * tried again while the token is still valid (every quarter of what is left, at most 5 s apart): a
+   * service may make no KMS call for hours, so waiting for the next call would let the token lapse. A
+   * refusal is not retried here; it surfaces on the next call.
+   */
+  #scheduleRenewal(delayMs: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#authInFlight ??= this.#refresh().finally(() => {
+        this.#authInFlight = undefined;
+      });
+      this.#authInFlight.catch((err: unknown) => {
+        const t = this.#token;
+        if (this.#closed || !(err instanceof KmsError) || !err.retriable) return;
+        if (t?.expiresAtMs === undefined || this.#timer !== undefined) return;
+        const left = t.expiresAtMs - this.#options.clock.nowMs();
+        if (left > 0) this.#scheduleRenewal(Math.max(50, Math.min(5_000, Math.floor(left / 4))));
+      });
+    }, delayMs);
+    this.#timer.unref();
   }
 }
 

@@ -11,8 +11,6 @@
  * on the machine's clock, see nowUs); records numbered below `warmupRecords` are left out.
  */
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import kafkajs from 'kafkajs';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -32,13 +30,11 @@ import {
   cpuUs,
   nowUs,
   orderNumber,
+  settle,
   startVariantConsumer,
   type ConsumerContext,
   type VariantId,
 } from './e2e-clients.js';
-
-setFlagsFromString('--expose-gc');
-const fullGc = runInNewContext('gc') as () => void;
 
 /** The first message e2e.ts sends. */
 export interface WorkerInit {
@@ -136,8 +132,7 @@ const percentile = (sorted: Float64Array, q: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1)))] ?? Number.NaN;
 
 async function consume(c: Extract<WorkerCommand, { type: 'consume' }>): Promise<WorkerResult> {
-  // No run pays for the garbage of the one before (see settle() in bench/e2e.ts).
-  fullGc();
+  settle();
   const promRegistry = new Registry();
   const metrics = new PipelineMetrics(promRegistry);
   const kms0 = kms.total();

@@ -4,6 +4,8 @@
  * kafkajs + registry Avro, or a SealedConsumer), built the same way in both processes.
  */
 import { randomBytes } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Kafka } from 'kafkajs';
 import type { CryptoProvider } from '../src/crypto/provider.js';
@@ -78,6 +80,16 @@ export function orderNumber(o: Order): number {
  */
 export const nowUs = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
+setFlagsFromString('--expose-gc');
+const fullGc = runInNewContext('gc') as () => void;
+/**
+ * Before each measured phase (in both bench processes): a full collection, so no phase pays for the
+ * garbage of the one before (the per-message variant leaves a lot) in its CPU time or its pauses.
+ */
+export function settle(): void {
+  fullGc();
+}
+
 /** This process's CPU time (user + system), µs. */
 export const cpuUs = (): number => {
   const u = process.cpuUsage();
@@ -128,20 +140,16 @@ export interface ConsumerContext {
   readonly schemaRegistryUrl: string;
 }
 
-const confluentPackageClients = new Map<string, SchemaRegistry>();
+let confluentPackageClient: SchemaRegistry | undefined;
 /**
  * The @kafkajs/confluent-schema-registry client of the `plain-csr` baseline — what most kafkajs users
- * run. Its decode is plain avsc: no bounds validation (the hostile-Avro hole our client closes).
+ * run — made once per process (its schema cache is shared by producer and consumer). Its decode is
+ * plain avsc: no bounds validation (the hostile-Avro hole our client closes).
  */
 export function confluentPackageRegistry(ctx: {
   readonly schemaRegistryUrl: string;
 }): SchemaRegistry {
-  let c = confluentPackageClients.get(ctx.schemaRegistryUrl);
-  if (c === undefined) {
-    c = new SchemaRegistry({ host: ctx.schemaRegistryUrl });
-    confluentPackageClients.set(ctx.schemaRegistryUrl, c);
-  }
-  return c;
+  return (confluentPackageClient ??= new SchemaRegistry({ host: ctx.schemaRegistryUrl }));
 }
 
 /** A running consumer. */

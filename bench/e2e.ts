@@ -42,8 +42,6 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import kafkajs from 'kafkajs';
 import pino from 'pino';
@@ -70,6 +68,7 @@ import {
   nowUs,
   order,
   ORDER_SCHEMA,
+  settle,
   startVariantConsumer,
   type ConsumerContext,
   type ConsumerHandle,
@@ -212,12 +211,19 @@ interface ProducerHandle {
 }
 
 async function startProducer(v: Variant, topic: string): Promise<ProducerHandle> {
-  if (v.id === 'plain-csr') {
-    const csr = confluentPackageRegistry(consumerContext);
-    const { id } = await csr.register(
-      { type: SchemaType.AVRO, schema: ORDER_SCHEMA },
-      { subject: `${topic}-value` },
-    );
+  if (v.id === 'plain' || v.id === 'plain-csr') {
+    let encode: (o: Order) => Promise<Buffer>;
+    if (v.id === 'plain') {
+      const schemaId = await registry.register(`${topic}-value`, ORDER_SCHEMA);
+      encode = (o) => registry.encode(schemaId, o);
+    } else {
+      const csr = confluentPackageRegistry(consumerContext);
+      const { id } = await csr.register(
+        { type: SchemaType.AVRO, schema: ORDER_SCHEMA },
+        { subject: `${topic}-value` },
+      );
+      encode = (o) => csr.encode(id, o);
+    }
     const producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -227,26 +233,7 @@ async function startProducer(v: Variant, topic: string): Promise<ProducerHandle>
     return {
       send: async (orders) => {
         const messages = [];
-        for (const o of orders)
-          messages.push({ partition: 0, key: o.id, value: await csr.encode(id, o) });
-        await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages });
-      },
-      close: () => producer.disconnect(),
-    };
-  }
-  if (v.id === 'plain') {
-    const schemaId = await registry.register(`${topic}-value`, ORDER_SCHEMA);
-    const producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-    });
-    await producer.connect();
-    return {
-      send: async (orders) => {
-        const messages = [];
-        for (const o of orders)
-          messages.push({ partition: 0, key: o.id, value: await registry.encode(schemaId, o) });
+        for (const o of orders) messages.push({ partition: 0, key: o.id, value: await encode(o) });
         await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages });
       },
       close: () => producer.disconnect(),
@@ -329,16 +316,6 @@ async function waitUntil(check: () => boolean, timeoutMs: number, what: string):
 interface Throughput {
   readonly perSecond: number;
   readonly cpuUsPerRecord: number;
-}
-
-setFlagsFromString('--expose-gc');
-const fullGc = runInNewContext('gc') as () => void;
-/**
- * Before each measured phase: a full collection, so no phase pays for the garbage of the one before
- * (the per-message variant leaves a lot) in its CPU time or its pauses.
- */
-function settle(): void {
-  fullGc();
 }
 
 /** N records as fast as they are acknowledged, BATCH per send, IN_FLIGHT sends outstanding. */

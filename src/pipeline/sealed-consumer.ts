@@ -1047,7 +1047,6 @@ export class SealedConsumer {
         await p.persisting;
       }
       await this.#consumer.disconnect();
-      for (const p of this.#partitions.values()) await p.persisting;
       await this.#producer.disconnect();
     }
     this.#opener?.close();

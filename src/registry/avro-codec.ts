@@ -80,6 +80,8 @@ export class AvroCodec {
     try {
       let end = this.#type.encode(value, this.#scratch, headroom);
       if (end < 0) {
+        // The outgrown scratch may hold part of the value: zero it before letting it go.
+        this.#scratch.fill(0);
         this.#scratch = Buffer.alloc(
           Math.max(2 * this.#scratch.length, this.#scratch.length - end),
         );

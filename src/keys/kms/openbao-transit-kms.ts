@@ -478,7 +478,6 @@ export class OpenBaoTransitKms implements Kms {
    * refusal is not retried here; it surfaces on the next call.
    */
   #scheduleRenewal(delayMs: number): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#authInFlight ??= this.#refresh().finally(() => {

@@ -54,6 +54,7 @@ export class LoadedIdentity {
   readonly #crypto: CryptoProvider;
   #generations: readonly LoadedKeyGeneration[];
   #closed = false;
+  #revision = 0;
 
   constructor(
     name: string,
@@ -129,6 +130,54 @@ export class LoadedIdentity {
         signKid: toHex(g.sign.kid),
       })),
     };
+  }
+
+  /**
+   * Takes the key generations of `next` (the same identity, loaded again from its source after a
+   * rotation) as this identity's own, in place, so that every holder of this object sees the new keys
+   * at once. Generations held before keep their key objects (openers that hold them stay valid) with
+   * the state `next` gives them; generations `next` no longer has are zeroed; `next` is closed.
+   * Returns the hex box kids that were added.
+   */
+  adopt(next: LoadedIdentity): { readonly addedBoxKids: readonly string[] } {
+    this.#assertOpen();
+    next.#assertOpen();
+    if (next === this) return { addedBoxKids: [] };
+    if (next.name !== this.name || next.kind !== this.kind)
+      throw new KeyError('KEY_MISMATCH', `identity ${next.name} cannot replace ${this.name}`);
+    const same = (a: LoadedKeyGeneration, b: LoadedKeyGeneration): boolean =>
+      a.generation === b.generation &&
+      this.#crypto.equalConstantTime(a.box.kid, b.box.kid) &&
+      this.#crypto.equalConstantTime(a.sign.kid, b.sign.kid);
+    const merged: LoadedKeyGeneration[] = [];
+    const addedBoxKids: string[] = [];
+    for (const g of next.#generations) {
+      const held = this.#generations.find((h) => same(h, g));
+      if (held === undefined) {
+        merged.push(g);
+        addedBoxKids.push(toHex(g.box.kid));
+        continue;
+      }
+      // Keep our key objects; the copies just unwrapped are not needed.
+      this.#crypto.memzero(g.box.secretKey);
+      this.#crypto.memzero(g.sign.secretKey);
+      merged.push({ ...held, state: g.state, retiredAtMs: g.retiredAtMs });
+    }
+    for (const h of this.#generations) {
+      if (merged.some((m) => m.box === h.box)) continue;
+      this.#crypto.memzero(h.box.secretKey);
+      this.#crypto.memzero(h.sign.secretKey);
+    }
+    this.#generations = merged.sort((a, b) => b.generation - a.generation);
+    next.#generations = [];
+    next.#closed = true;
+    this.#revision += 1;
+    return { addedBoxKids };
+  }
+
+  /** Incremented by each {@link adopt}: holders that cache derived key lists compare it. */
+  get revision(): number {
+    return this.#revision;
   }
 
   get closed(): boolean {

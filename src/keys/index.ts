@@ -9,6 +9,12 @@ export { computeKid, KID_BYTES } from './kid.js';
 export type { KeyAlgorithm } from './kid.js';
 export { assertIdentityName, IDENTITY_NAME_PATTERN, LoadedIdentity } from './identity.js';
 export type { KeyGenerationState, LoadedKeyGeneration, UnwrappedKeyPair } from './identity.js';
+export { IdentityReloader, identityFileSource } from './identity-source.js';
+export type {
+  IdentityReloaderOptions,
+  IdentityReloadResult,
+  IdentitySource,
+} from './identity-source.js';
 export {
   assertSameKms,
   destroyRetiredGenerations,

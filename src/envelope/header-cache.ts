@@ -1,5 +1,5 @@
 /**
- * The header cache (protocol.md §Opening 4): `hh = H(L(header-bytes) ‖ header)` → an opened session
+ * The header cache (docs/SPEC.md §5 step 4): `hh = H(L(header-bytes) ‖ header)` → an opened session
  * (positive) or the code it was rejected with (negative), each an LRU of bounded size. Sessions of
  * one message stay out of the positive LRU (they would only evict useful entries). The cache owns the
  * sessions it holds: eviction and clear() close them (zeroing their keys).

@@ -1,5 +1,5 @@
 /**
- * Opening a session header (protocol.md §Opening 5), fail closed in this order: our sealed box →
+ * Opening a session header (docs/SPEC.md §5 step 5), fail closed in this order: our sealed box →
  * key commitment (constant time) → private part → time checks → directory (sender status, validity,
  * permissions; our permission) → header signature over headerTBS rebuilt with the sender kid from OUR
  * box (so a co-recipient cannot re-sign the session as itself) → derive the message key.

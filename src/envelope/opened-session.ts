@@ -1,5 +1,5 @@
 /**
- * A session header that opened and verified (protocol.md §Opening 5), holding the message key and our
+ * A session header that opened and verified (docs/SPEC.md §5 step 5), holding the message key and our
  * MAC key, and opening the session's messages (§Opening 6–8) over preallocated scratch.
  */
 import type { CryptoProvider } from '../crypto/provider.js';

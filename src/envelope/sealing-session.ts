@@ -1,6 +1,6 @@
 /**
- * Sealing: a session per (topic, recipient set) amortises the public-key work (protocol.md §Sealing
- * 3); then each message costs one AEAD, one hash and one MAC per recipient (§Sealing 4), written into
+ * Sealing: a session per (topic, recipient set) amortises the public-key work (docs/SPEC.md
+ * §4.1); then each message costs one AEAD, one hash and one MAC per recipient (§4.3), written into
  * preallocated scratch so a seal allocates little beyond its output.
  */
 import type { CryptoProvider } from '../crypto/provider.js';
@@ -330,7 +330,7 @@ export class SealingSession {
 }
 
 /**
- * Builds a session header (protocol.md §Sealing 3) and returns a session ready to seal. Public-key
+ * Builds a session header (docs/SPEC.md §4.1) and returns a session ready to seal. Public-key
  * work happens here: one sealed box per recipient and one Ed25519 signature.
  */
 export function createSealingSession(opts: SealingSessionOptions): SealingSession {

@@ -1,5 +1,5 @@
 /**
- * The per-stream sequence numbers (protocol.md §Sealing 2): per (streamId, partition) a counter from
+ * The per-stream sequence numbers (docs/SPEC.md §4.2): per (streamId, partition) a counter from
  * 0, shared by all sessions of the stream; never persisted, shared or resumed (a restarted producer
  * takes a new random streamId).
  */

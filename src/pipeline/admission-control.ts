@@ -12,7 +12,7 @@ export interface AdmissionOptions {
 }
 
 /**
- * Admission tokens for header-cache misses (protocol.md §Opening 4): opening a new session header
+ * Admission tokens for header-cache misses (docs/SPEC.md §5 step 4): opening a new session header
  * costs an X25519 and an Ed25519 operation, so a flood of junk headers must not burn the CPU. A miss
  * needs a token from its partition's bucket AND the global bucket; without one the caller pauses the
  * partition for `waitMs` — never drops and never dead-letters the record.

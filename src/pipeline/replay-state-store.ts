@@ -1,5 +1,5 @@
 /**
- * Durable replay state (protocol.md §Replay state), per (group, topic, partition):
+ * Durable replay state (docs/SPEC.md §6), per (group, topic, partition):
  *
  * - A state record {generation, nextOffset, windows} is sealed with XChaCha20-Poly1305 under a 32-byte
  *   state key of (identity, group). The state key is wrapped by the KMS and kept on the same compacted

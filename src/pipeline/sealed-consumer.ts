@@ -1,5 +1,5 @@
 /**
- * SealedConsumer: sealed envelopes in, verified application objects out (protocol.md §Opening).
+ * SealedConsumer: sealed envelopes in, verified application objects out (docs/SPEC.md §5).
  *
  * Per record, in order, failing closed: envelope opener (decode → context → slot → header cache with
  * admission tokens → header → tag → replay pre-check → decrypt) → payload (writer schema by id,

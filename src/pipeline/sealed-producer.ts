@@ -1,5 +1,5 @@
 /**
- * SealedProducer: application objects in, sealed envelopes on the topic (protocol.md §Sealing).
+ * SealedProducer: application objects in, sealed envelopes on the topic (docs/SPEC.md §4).
  * Per message: Avro through the registry (Confluent framing) → partition chosen with the default
  * partitioner → seq of the (stream, partition) → sealed in the session of (topic, recipient set) →
  * sent to that explicit partition, acks=all. A retry re-sends the exact sealed bytes, never re-seals.

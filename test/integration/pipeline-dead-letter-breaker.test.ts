@@ -1,6 +1,6 @@
 /**
- * The dead-letter breaker under a junk-header flood (protocol.md adversarial list: "a flood of junk
- * headers carrying real recipient kids: … no dead-letter writes beyond the breaker"). Junk records
+ * The dead-letter breaker under a junk-header flood (docs/SECURITY.md, "Flood a topic with junk":
+ * junk headers carrying real recipient kids make no dead-letter writes beyond the breaker). Junk records
  * carry billing's real kid, so they cannot be skipped as not addressed, and fail as HEADER. Half carry a
  * fresh header each (admission tokens + a failed box open), half repeat one junk header (negative-cache
  * hits: no public-key work, so only the breaker limits their dead letters). The flood is interleaved

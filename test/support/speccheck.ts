@@ -1,11 +1,11 @@
 /**
- * The 10 ed25519-speccheck cases (novifinancial/ed25519-speccheck, read from ../shared/vectors) and the
+ * The 10 ed25519-speccheck cases (novifinancial/ed25519-speccheck, vendored under test/vectors/third-party) and the
  * verdicts libsodium's strict verify gives them: it accepts case index 3 only. Every Ed25519 verify call
  * site in sealpost must give exactly these verdicts; its tests can reuse this module:
  *
  *   expect(speccheckVerdicts((sig, msg, pk) => myVerify(sig, msg, pk))).toEqual(LIBSODIUM_SPECCHECK_VERDICTS);
  */
-import { fromHex, readSharedVectorJson } from './shared-vectors.js';
+import { fromHex, readThirdPartyVectorJson } from './third-party-vectors.js';
 
 /** One speccheck case, decoded. */
 export interface SpeccheckCase {
@@ -19,7 +19,7 @@ export interface SpeccheckCase {
 export const SPECCHECK_CASE_COUNT = 10;
 
 function loadCases(): readonly SpeccheckCase[] {
-  const raw = readSharedVectorJson('ed25519-speccheck/cases.json');
+  const raw = readThirdPartyVectorJson('ed25519-speccheck/cases.json');
   if (!Array.isArray(raw) || raw.length !== SPECCHECK_CASE_COUNT) {
     throw new Error(`ed25519-speccheck/cases.json: expected ${SPECCHECK_CASE_COUNT} cases`);
   }

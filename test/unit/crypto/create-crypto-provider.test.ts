@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 
 import { createCryptoProvider } from '../../../src/crypto/index.js';
 import type { CryptoProviderName } from '../../../src/crypto/provider.js';
-import { REPO_ROOT } from '../../support/shared-vectors.js';
+import { REPO_ROOT } from '../../support/third-party-vectors.js';
 
 describe('createCryptoProvider', () => {
   it('defaults to sodium-native', async () => {

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import type { CryptoProvider } from '../../../src/crypto/provider.js';
-import { fromHex, toHex } from '../../support/shared-vectors.js';
+import { fromHex, toHex } from '../../support/third-party-vectors.js';
 import { expectCryptoError } from './support/expect-crypto-error.js';
 import { PROVIDER_NAMES, provider } from './support/providers.js';
 

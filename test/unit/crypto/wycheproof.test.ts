@@ -10,7 +10,7 @@ import {
   AEAD_TAG_BYTES,
   type CryptoProvider,
 } from '../../../src/crypto/provider.js';
-import { fromHex, readSharedVectorJson, toHex } from '../../support/shared-vectors.js';
+import { fromHex, readThirdPartyVectorJson, toHex } from '../../support/third-party-vectors.js';
 import { expectCryptoError } from './support/expect-crypto-error.js';
 import { PROVIDER_NAMES, provider } from './support/providers.js';
 
@@ -49,11 +49,13 @@ interface WycheproofFile<G> {
   testGroups: G[];
 }
 
-const x25519 = readSharedVectorJson('wycheproof/x25519_test.json') as WycheproofFile<{
+const x25519 = readThirdPartyVectorJson('wycheproof/x25519_test.json') as WycheproofFile<{
   tests: XdhCase[];
 }>;
-const ed25519 = readSharedVectorJson('wycheproof/ed25519_test.json') as WycheproofFile<EddsaGroup>;
-const xchacha = readSharedVectorJson(
+const ed25519 = readThirdPartyVectorJson(
+  'wycheproof/ed25519_test.json',
+) as WycheproofFile<EddsaGroup>;
+const xchacha = readThirdPartyVectorJson(
   'wycheproof/xchacha20_poly1305_test.json',
 ) as WycheproofFile<AeadGroup>;
 

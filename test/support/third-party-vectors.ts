@@ -1,7 +1,7 @@
 /**
- * Reads the public test vectors shared beside the repository (`../shared/vectors/` from the repo root;
- * see that folder's README). They are read at run time, never copied into the repo; a missing file fails
- * the test that needs it.
+ * Reads the public test vectors vendored under `test/vectors/third-party/` (Wycheproof and
+ * ed25519-speccheck; sources and licence in that folder's README). Nothing outside the repository is
+ * read.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -10,12 +10,12 @@ import { fileURLToPath } from 'node:url';
 /** Absolute path of the repository root (this file is test/support/shared-vectors.ts). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Absolute path of the shared vectors folder. */
-export const SHARED_VECTORS_DIR = resolve(REPO_ROOT, '../shared/vectors');
+/** Absolute path of the vendored third-party vectors. */
+export const THIRD_PARTY_VECTORS_DIR = resolve(REPO_ROOT, 'test/vectors/third-party');
 
-/** Parses a JSON file under the shared vectors folder, e.g. `wycheproof/x25519_test.json`. */
-export function readSharedVectorJson(relativePath: string): unknown {
-  return JSON.parse(readFileSync(resolve(SHARED_VECTORS_DIR, relativePath), 'utf8'));
+/** Parses a JSON file under the third-party vectors folder, e.g. `wycheproof/x25519_test.json`. */
+export function readThirdPartyVectorJson(relativePath: string): unknown {
+  return JSON.parse(readFileSync(resolve(THIRD_PARTY_VECTORS_DIR, relativePath), 'utf8'));
 }
 
 /** Decodes lowercase/uppercase hex; throws on odd length or a non-hex character. */

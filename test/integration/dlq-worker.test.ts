@@ -143,8 +143,18 @@ describe('dead-letter worker (real Kafka)', () => {
     await worker.start();
     try {
       await waitFor(() => store.list({ limit: 1000 }).length >= 72, 'all dead letters quarantined');
-      // give a redelivery a chance to show up as a double entry (it must not)
-      await new Promise((r) => setTimeout(r, 500));
+      // The worker commits only after storing: once its commit covers all 74 records, every one of
+      // them (the two repeats included) has been through the store, so the count below is final.
+      await waitFor(async () => {
+        const admin = transport.admin();
+        await admin.connect();
+        try {
+          const [c] = await admin.fetchCommittedOffsets(`dlq-${dlqTopic}`, [dlqTopic]);
+          return c?.offset === String(records.length);
+        } finally {
+          await admin.disconnect();
+        }
+      }, 'the worker to commit past every dead letter');
       const all = store.list({ limit: 1000 });
       expect(all).toHaveLength(72);
       const sealpost = all.filter((e) => e.reason !== 'unrecognised');

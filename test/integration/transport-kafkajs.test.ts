@@ -313,10 +313,9 @@ describe('kafkajs transport: consuming', () => {
     await waitFor('assignment', () => assignments.length > 0);
     expect(assignments[0]).toEqual([`${topic}:0`, `${topic}:1`]);
     expect(consumer.paused()).toHaveLength(2);
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(got).toEqual([]);
     consumer.resume([{ topic, partition: 1 }]);
     await waitFor('p1', () => got.includes('p1'));
+    // The fetch that delivered p1 covered every assigned partition: p0 stayed held while paused.
     expect(got).toEqual(['p1']);
     consumer.resume([{ topic, partition: 0 }]);
     await waitFor('p0', () => got.includes('p0'));

@@ -28,6 +28,7 @@ import {
   testLogger,
   testTransport,
   waitFor,
+  waitForCommitted,
 } from '../support/test-transport.js';
 
 let crypto: CryptoProvider;
@@ -145,16 +146,9 @@ describe('dead-letter worker (real Kafka)', () => {
       await waitFor(() => store.list({ limit: 1000 }).length >= 72, 'all dead letters quarantined');
       // The worker commits only after storing: once its commit covers all 74 records, every one of
       // them (the two repeats included) has been through the store, so the count below is final.
-      await waitFor(async () => {
-        const admin = transport.admin();
-        await admin.connect();
-        try {
-          const [c] = await admin.fetchCommittedOffsets(`dlq-${dlqTopic}`, [dlqTopic]);
-          return c?.offset === String(records.length);
-        } finally {
-          await admin.disconnect();
-        }
-      }, 'the worker to commit past every dead letter');
+      await waitForCommitted(transport, `dlq-${dlqTopic}`, dlqTopic, {
+        0: BigInt(records.length),
+      });
       const all = store.list({ limit: 1000 });
       expect(all).toHaveLength(72);
       const sealpost = all.filter((e) => e.reason !== 'unrecognised');

@@ -34,6 +34,7 @@ import {
   testLogger,
   testTransport,
   waitFor,
+  waitForCommitted,
 } from '../support/test-transport.js';
 
 const transport = testTransport('pipeline-producer');
@@ -223,7 +224,8 @@ describe('SealedProducer on the real stack', () => {
       // And the application receives each message once.
       const billing = await consume(outageTopic);
       await waitFor(() => billing.total() >= 4, 'four deliveries', 60_000);
-      await new Promise((r) => setTimeout(r, 1000));
+      // Committed past all four: each was handed out (or dead-lettered); the count below is final.
+      await waitForCommitted(transport, `billing-${outageTopic}`, outageTopic, { 0: 4n });
       expect(billing.total()).toBe(4);
       expect(billing.deliveries.map((d) => (d.value as { id: string }).id).sort()).toEqual([
         'o-0',

@@ -50,3 +50,35 @@ export async function waitFor(
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
+
+/**
+ * Waits until `groupId`'s committed offset on every listed partition of `topic` has reached `offset`
+ * (a positive signal that the group processed everything before it: consumers commit only after a
+ * record was handed out or dead-lettered).
+ */
+export async function waitForCommitted(
+  transport: Transport,
+  groupId: string,
+  topic: string,
+  offsets: Readonly<Record<number, bigint>>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      const admin = transport.admin();
+      await admin.connect();
+      try {
+        const committed = await admin.fetchCommittedOffsets(groupId, [topic]);
+        return Object.entries(offsets).every(([p, want]) => {
+          if (want <= 0n) return true; // an empty partition: nothing to commit
+          const c = committed.find((x) => x.topic === topic && x.partition === Number(p));
+          return c !== undefined && BigInt(c.offset) >= want;
+        });
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    `group ${groupId} to commit ${topic} up to ${JSON.stringify(offsets, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`,
+    timeoutMs,
+  );
+}

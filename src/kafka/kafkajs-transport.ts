@@ -4,6 +4,7 @@
  * raw `kafkaConfig` / `producerConfig` / `consumerConfig` overrides). Defaults: idempotent producer,
  * acks=all, gzip batches, no auto-commit, no auto-resolve, kafkajs logs routed to pino.
  */
+import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'node:tls';
 import kafkajs from 'kafkajs';
 import type {
@@ -125,6 +126,17 @@ export function createKafkajsTransport(options: KafkajsTransportOptions): Transp
 // ---------------------------------------------------------------------------------------------------
 // Logging
 
+/** The messages of the Kafka protocol errors kafkajs marks retriable (its own error table). */
+const RETRIABLE_PROTOCOL_MESSAGES: ReadonlySet<string> = new Set(
+  (
+    createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as {
+      errorCodes: readonly { readonly retriable: boolean; readonly message: string }[];
+    }
+  ).errorCodes
+    .filter((e) => e.retriable)
+    .map((e) => e.message),
+);
+
 /**
  * Routes kafkajs log entries to pino at the matching level. kafkajs log entries carry broker
  * addresses, client ids, error messages and stacks — never record contents — and are passed on as
@@ -135,6 +147,13 @@ export function pinoLogCreator(logger: Logger): (level: number) => (entry: LogEn
     ({ namespace, level, log }: LogEntry) => {
       const { message, timestamp: _timestamp, ...extra } = log;
       const fields = { kafkajs: namespace, ...extra };
+      // A retriable broker condition (coordinator loading or moving, leader election, rebalance) is
+      // retried by kafkajs itself; what outlasts its retries reaches us as an error or crash that we
+      // report. Logged as errors, these read as failures on every start-up: they go to debug.
+      if (typeof extra.error === 'string' && RETRIABLE_PROTOCOL_MESSAGES.has(extra.error)) {
+        logger.debug({ ...fields, retriable: true }, message);
+        return;
+      }
       switch (level) {
         case logLevel.ERROR:
           logger.error(fields, message);

@@ -113,4 +113,23 @@ describe('pinoLogCreator (kafkajs -> pino)', () => {
       sasl: '[redacted]',
     });
   });
+
+  it('logs retriable broker conditions (which kafkajs retries) at debug, other errors as errors', () => {
+    const out = capture();
+    const log = pinoLogCreator(createLogger({ destination: out.stream, level: 'debug' }))(4);
+    const response = (error: string) => ({
+      namespace: 'Connection',
+      level: 1,
+      label: 'ERROR',
+      log: { timestamp: 't', message: 'Response GroupCoordinator(key: 10, version: 2)', error },
+    });
+    log(response('The group coordinator is not available'));
+    log(response("The coordinator is loading and hence can't process requests for this group"));
+    log(response('Not authorized to access topics: [Topic authorization failed]'));
+    expect(out.lines().map((l) => [l.level, l.retriable ?? false])).toEqual([
+      [20, true],
+      [20, true],
+      [50, false],
+    ]);
+  });
 });

@@ -17,6 +17,8 @@ import type { DirectoryRecordDraft } from '../../src/keys/directory/directory-si
 import { publicGenerations, readIdentityFile } from '../../src/keys/identity-file.js';
 import { OpenBaoTransitKms } from '../../src/keys/kms/openbao-transit-kms.js';
 import { openIdentity } from '../../src/keys/operations.js';
+import { silentLogger } from '../../src/pipeline/pipeline-logger.js';
+import { ReplayStateStore } from '../../src/pipeline/replay-state-store.js';
 import { SealedConsumer } from '../../src/pipeline/sealed-consumer.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { runCli } from '../unit/cli/run-cli.js';
@@ -237,5 +239,47 @@ describe('KMS rotation and rewrap under a running consumer (#21.1, OPERATIONS.md
     expect(r.err).toContain(`state topic ${t.state} key record of billing for group ${group}`);
     expect(r.err).toContain(`at ${below}`);
     expect(r.err).not.toContain(join(env.SEALPOST_KEYS_DIR!, 'audit.json'));
+  }, 120_000);
+
+  it('a running state store that re-reads the state topic after a rewrap accepts the new key record', async () => {
+    const kms = await transitKms();
+    const producer = transport.producer();
+    await producer.connect();
+    const options = {
+      transport,
+      producer,
+      stateTopic: t.state,
+      group: `reread-${topic}`,
+      identity: 'billing',
+      crypto: world.crypto,
+      clock: systemClock,
+      logger: silentLogger,
+    };
+    const running = new ReplayStateStore({ ...options, kms });
+    const fresh = new ReplayStateStore({ ...options, kms: await transitKms() });
+    try {
+      await running.scan();
+      const state = {
+        generation: 0,
+        nextOffset: null,
+        windows: new Map(),
+        entityVersions: new Map(),
+        handOutMark: null,
+      };
+      const { metadata } = await running.write('orders.v1', 0, state, 10n);
+      for (const argv of guideStepCommands('7')) await mustRun(argv);
+      const committed = { offset: '10', metadata };
+      // The running store re-reads the topic (as on a rebalance) and keeps its state.
+      await running.scan();
+      expect(running.load('orders.v1', 0, committed, 'pause').kind).toBe('loaded');
+      // A store started now unwraps the rewrapped record (the old wrap is below the minimum).
+      await fresh.scan();
+      expect(fresh.load('orders.v1', 0, committed, 'pause').kind).toBe('loaded');
+    } finally {
+      running.close();
+      fresh.close();
+      await producer.disconnect();
+      await kms.close();
+    }
   }, 120_000);
 });

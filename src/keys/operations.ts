@@ -199,35 +199,32 @@ export async function listIdentities(args: {
 
 /**
  * The identity files in `dir` wrapped by the KMS key given to list/rewrap (files of other KMS keys
- * are left alone), or only the file of identity `only`. Destroyed generations hold no wrapped key.
+ * are left alone). Destroyed generations hold no wrapped key.
  */
 export function identityFilesHolder(args: {
   dir: string;
   crypto: CryptoProvider;
-  only?: string;
 }): WrappedKeyHolder {
   const files = async (kms: Kms): Promise<{ path: string; file: IdentityFile }[]> => {
     const out: { path: string; file: IdentityFile }[] = [];
     for (const { path } of await listIdentitiesIfAny(args)) {
       const file = await readIdentityFile(path, args.crypto);
-      if (args.only !== undefined && file.name !== args.only) continue;
       if (!sameKmsKey(file.kms, kms.reference)) continue;
       out.push({ path, file });
     }
     return out;
   };
-  const items = identityFileItems;
   return {
     async list(kms) {
-      return (await files(kms)).flatMap(({ path, file }) => items(path, file));
+      return (await files(kms)).flatMap(({ path, file }) => identityFileItems(path, file));
     },
     async rewrap(kms, latestVersion) {
       const done: WrappedKeyItem[] = [];
       for (const { path, file } of await files(kms)) {
-        if (items(path, file).every((i) => i.version >= latestVersion)) continue;
+        if (identityFileItems(path, file).every((i) => i.version >= latestVersion)) continue;
         const next = await rewrapIdentityFile(file, kms);
         await writeIdentityFile(path, next, { overwrite: true });
-        done.push(...items(path, next));
+        done.push(...identityFileItems(path, next));
       }
       return done;
     },

@@ -7,8 +7,13 @@ import {
 } from '../events/metadata-event.js';
 import { SealpostError } from '../errors.js';
 import type { AuditCheckpoint } from './audit-checkpoint.js';
-import { genesisHash, nextEntry, type AuditEntry } from './audit-chain.js';
+import { genesisHash, nextEntry } from './audit-chain.js';
 import type { AuditQuery, AuditStore, StoredAuditEvent } from './audit-store.js';
+import {
+  indexedColumnsOf,
+  type IndexedColumns,
+  type StoredAuditEntry,
+} from './verify-audit-log.js';
 
 export type AuditStoreErrorCode = 'AUDIT_STORE_CORRUPT' | 'AUDIT_EVENT_INVALID';
 
@@ -51,11 +56,24 @@ CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
   BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 `;
 
-interface EntryRow {
+interface EntryRow extends IndexedColumns {
   idx: number;
   prev_hash: Buffer;
   entry_hash: Buffer;
   event: Buffer;
+}
+
+/** Whether a (chained) event matches the filter: the columns only narrow, the event decides. */
+function matches(e: MetadataEvent, f: AuditQuery): boolean {
+  const c = indexedColumnsOf(e);
+  return (
+    (f.messageId === undefined || c.message_id === f.messageId) &&
+    (f.sender === undefined || c.sender === f.sender) &&
+    (f.topic === undefined || c.topic === f.topic) &&
+    (f.type === undefined || c.type === f.type) &&
+    (f.fromMs === undefined || c.time_ms >= f.fromMs) &&
+    (f.toMs === undefined || c.time_ms <= f.toMs)
+  );
 }
 
 /** The embedded audit store: one SQLite file, WAL mode, a transaction per appended batch. */
@@ -103,17 +121,18 @@ export class SqliteAuditStore implements AuditStore {
         if (seen.has(e.eventId) || exists.get(e.eventId)) continue;
         seen.add(e.eventId);
         const entry = nextEntry(this.#crypto, head.count, head.headHash, canonicalEventBytes(e));
+        const c = indexedColumnsOf(e);
         insert.run(
           entry.index,
-          e.eventId,
+          c.event_id,
           Buffer.from(entry.prevHash),
           Buffer.from(entry.entryHash),
           Buffer.from(entry.event),
-          e.type,
-          e.timeMs,
-          e.messageId ?? null,
-          e.sender ?? null,
-          e.topic ?? null,
+          c.type,
+          c.time_ms,
+          c.message_id,
+          c.sender,
+          c.topic,
         );
         head = { count: head.count + 1, headHash: entry.entryHash };
         appended++;
@@ -129,9 +148,10 @@ export class SqliteAuditStore implements AuditStore {
     return { count: this.#head.count, headHash: new Uint8Array(this.#head.headHash) };
   }
 
-  *entries(): IterableIterator<AuditEntry> {
+  /** Every entry in stored order, with the indexed columns (verify checks them against the event). */
+  *entries(): IterableIterator<StoredAuditEntry> {
     const stmt = this.#db.prepare(
-      'SELECT idx, prev_hash, entry_hash, event FROM entries ORDER BY rowid',
+      'SELECT idx, prev_hash, entry_hash, event, event_id, type, time_ms, message_id, sender, topic FROM entries ORDER BY rowid',
     );
     for (const row of stmt.iterate() as IterableIterator<EntryRow>) {
       yield {
@@ -139,6 +159,14 @@ export class SqliteAuditStore implements AuditStore {
         prevHash: new Uint8Array(row.prev_hash),
         entryHash: new Uint8Array(row.entry_hash),
         event: new Uint8Array(row.event),
+        columns: {
+          event_id: row.event_id,
+          type: row.type,
+          time_ms: row.time_ms,
+          message_id: row.message_id,
+          sender: row.sender,
+          topic: row.topic,
+        },
       };
     }
   }
@@ -186,7 +214,9 @@ export class SqliteAuditStore implements AuditStore {
       args.push(filter.messageId);
     }
     if (filter.sender !== undefined) {
-      where.push('sender = ?');
+      // Stores written before sealed events were indexed under their actor (their sender) kept no
+      // sender for them: those rows are narrowed here and decided on the event below.
+      where.push("(sender = ? OR (sender IS NULL AND type = 'sealed'))");
       args.push(filter.sender);
     }
     if (filter.topic !== undefined) {
@@ -212,14 +242,16 @@ export class SqliteAuditStore implements AuditStore {
     const limit = Math.min(Math.max(filter.limit ?? 1000, 1), 100_000);
     const sql = `SELECT idx, event FROM entries ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY idx LIMIT ${limit}`;
     const rows = this.#db.prepare(sql).all(...args) as { idx: number; event: Buffer }[];
-    return rows.map((r) => {
-      let event: unknown;
+    return rows.flatMap((r) => {
+      let event: MetadataEvent;
       try {
-        event = JSON.parse(r.event.toString('utf8'));
+        event = JSON.parse(r.event.toString('utf8')) as MetadataEvent;
       } catch {
         throw new AuditStoreError('AUDIT_STORE_CORRUPT', `entry ${r.idx} is not valid JSON`);
       }
-      return { index: r.idx, event: event as MetadataEvent };
+      // The columns are not chained (`audit verify` compares them with the event): the chained event
+      // decides what matches.
+      return matches(event, filter) ? [{ index: r.idx, event }] : [];
     });
   }
 

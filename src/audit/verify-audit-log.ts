@@ -1,4 +1,5 @@
 import type { CryptoProvider } from '../crypto/provider.js';
+import type { MetadataEvent } from '../events/metadata-event.js';
 import { genesisHash, verifyChain, type AuditEntry, type ChainFault } from './audit-chain.js';
 import { verifyCheckpointSignature, type AuditCheckpoint } from './audit-checkpoint.js';
 
@@ -8,7 +9,58 @@ export type AuditProblem =
   | 'CHECKPOINT_WRONG_SIGNER'
   | 'CHECKPOINT_ROLLED_BACK'
   | 'CHECKPOINT_MISMATCH'
-  | 'TRUNCATED';
+  | 'TRUNCATED'
+  /** A stored column that queries filter on (message id, sender, …) differs from the chained event. */
+  | 'COLUMN_MISMATCH';
+
+/**
+ * The columns a store keeps beside each event for lookups (`audit query`) and deduplication, as
+ * derived from the event. They are not in the hash chain: verify recomputes them from the chained
+ * event bytes and compares. The sender of a `sealed` event is its actor (the producer emitting it).
+ */
+export interface IndexedColumns {
+  readonly event_id: string;
+  readonly type: string;
+  readonly time_ms: number;
+  readonly message_id: string | null;
+  readonly sender: string | null;
+  readonly topic: string | null;
+}
+
+/** The indexed columns of `event` (see IndexedColumns). */
+export function indexedColumnsOf(event: MetadataEvent): IndexedColumns {
+  return {
+    event_id: event.eventId,
+    type: event.type,
+    time_ms: event.timeMs,
+    message_id: event.messageId ?? null,
+    sender: event.sender ?? (event.type === 'sealed' ? event.actor : null),
+    topic: event.topic ?? null,
+  };
+}
+
+/** An entry as a store reads it: the chained fields, and the indexed columns when it keeps them. */
+export type StoredAuditEntry = AuditEntry & { readonly columns?: IndexedColumns };
+
+/** The first indexed column of `entry` that does not match its event, or undefined. */
+export function columnFault(entry: StoredAuditEntry): string | undefined {
+  const stored = entry.columns;
+  if (stored === undefined) return undefined;
+  let event: MetadataEvent;
+  try {
+    event = JSON.parse(Buffer.from(entry.event).toString('utf8')) as MetadataEvent;
+  } catch {
+    return 'event (not JSON)';
+  }
+  const expected = indexedColumnsOf(event);
+  for (const column of Object.keys(expected) as (keyof IndexedColumns)[]) {
+    if (stored[column] === expected[column]) continue;
+    // Stores written before sealed events were indexed under their actor kept no sender for them.
+    if (column === 'sender' && event.type === 'sealed' && stored.sender === null) continue;
+    return column;
+  }
+  return undefined;
+}
 
 export interface AuditVerifyReport {
   readonly ok: boolean;
@@ -26,11 +78,12 @@ export interface AuditVerifyReport {
  * Verifies an audit log: recomputes the chain from genesis, checks every checkpoint's signature
  * (stored beside the log and published outside it) under the pinned audit key, requires checkpoints
  * never to go backwards, and requires the log to extend each of them — same head hash at the
- * checkpoint's count. A log shorter than a checkpoint has been truncated.
+ * checkpoint's count. A log shorter than a checkpoint has been truncated. The indexed columns a
+ * store keeps beside each entry must match the entry's event (COLUMN_MISMATCH otherwise).
  */
 export function verifyAuditLog(
   crypto: CryptoProvider,
-  entries: Iterable<AuditEntry>,
+  entries: Iterable<StoredAuditEntry>,
   checkpoints: readonly AuditCheckpoint[],
   auditPublicKey: Uint8Array,
   auditKid: Uint8Array,
@@ -72,7 +125,30 @@ export function verifyAuditLog(
     }
     if (!firstMismatch) lastGoodCheckpointCount = count;
   });
-  const chain = verifyChain(crypto, observed);
+  let firstColumnFault: { index: number; column: string } | undefined;
+  let position = 0;
+  const checked = checkColumns(
+    observed,
+    (column) => {
+      firstColumnFault ??= { index: position, column };
+    },
+    () => position++,
+  );
+  const chain = verifyChain(crypto, checked);
+  if (
+    !chain.ok &&
+    (firstColumnFault === undefined || chain.fault.index <= firstColumnFault.index)
+  ) {
+    return fail(chain.fault.index, chain.fault.index, chain.fault.problem);
+  }
+  if (firstColumnFault !== undefined) {
+    return fail(
+      chain.ok ? chain.count : chain.fault.index,
+      firstColumnFault.index,
+      'COLUMN_MISMATCH',
+      `stored column ${firstColumnFault.column} of entry ${firstColumnFault.index} does not match its event`,
+    );
+  }
   if (!chain.ok) {
     return fail(chain.fault.index, chain.fault.index, chain.fault.problem);
   }
@@ -111,9 +187,23 @@ export function verifyAuditLog(
   }
 }
 
+/** Passes entries through, reporting an entry whose indexed columns do not match its event. */
+function* checkColumns(
+  entries: Iterable<StoredAuditEntry>,
+  onFault: (column: string) => void,
+  next: () => void,
+): IterableIterator<AuditEntry> {
+  for (const e of entries) {
+    const column = columnFault(e);
+    if (column !== undefined) onFault(column);
+    yield e;
+    next();
+  }
+}
+
 /** Passes entries through, calling `onHead(count, entryHash)` after each entry whose count is wanted. */
 function* observeHeads(
-  entries: Iterable<AuditEntry>,
+  entries: Iterable<StoredAuditEntry>,
   wanted: ReadonlyMap<number, unknown>,
   onHead: (count: number, headHash: Uint8Array) => void,
 ): IterableIterator<AuditEntry> {

@@ -225,7 +225,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
     .command('query')
     .description('Find audit events by message id, sender, topic, type and time range')
     .option('--message-id <hex>', 'message id (32 hex)')
-    .option('--sender <identity>', 'sending identity')
+    .option('--sender <identity>', 'sending identity (for sealed events: the producer that sealed)')
     .option('--topic <topic>', 'topic')
     .addOption(new Option('--type <type>', 'event type').choices(METADATA_EVENT_TYPES))
     .option('--since <time>', 'ISO time or a duration ago (1h, 7d)')
@@ -234,7 +234,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
     .option('--json', 'output as JSON')
     .addHelpText(
       'after',
-      '\nExample:\n  sealpost audit query --sender orders --type rejected --since 1h --json',
+      '\nExample:\n  sealpost audit query --topic orders --type rejected --since 1h --json',
     )
     .action(
       async (opts: {
@@ -263,6 +263,13 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
         if (opts.until !== undefined) filter.toMs = parseTime(opts.until, '--until', ctx.clock);
         if (filter.fromMs !== undefined && filter.toMs !== undefined && filter.fromMs > filter.toMs)
           throw badInput('--since is after --until');
+        if (
+          opts.sender !== undefined &&
+          (opts.type === 'rejected' || opts.type === 'dead_lettered')
+        )
+          io.err(
+            `note: ${opts.type} events name a sender only when the consumer attributed the record to one (a refused record's sender is not verified); to see every one, query by --topic and time\n`,
+          );
         const store = openStore(ctx);
         try {
           const events = store.query(filter);

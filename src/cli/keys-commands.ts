@@ -8,14 +8,22 @@ import {
   destroyRetired,
   initAuthority,
   listIdentities,
+  identitiesWrappedBy,
+  identityFilesHolder,
   rewrapIdentity,
+  rewrapWrappedKeys,
   revokeIdentity,
   rotateIdentity,
   type IdentitySummary,
 } from '../keys/operations.js';
+import { readIdentityFile } from '../keys/identity-file.js';
+import type { WrappedKeyHolder } from '../keys/kms/wrapped-key-inventory.js';
+import { replayStateKeysHolder } from '../pipeline/replay-state-key-rewrap.js';
+import { tokenKeyFilesHolder } from '../tokenize/token-key-rewrap.js';
 import {
   badInput,
   cliContext,
+  cliTransport,
   iso,
   parseDuration,
   print,
@@ -355,45 +363,110 @@ export function registerKeysCommands(program: Command, io: CliIo): void {
   keys
     .command('rewrap')
     .description(
-      'Re-encrypt the wrapped private keys under the latest KMS key version (no plaintext leaves the KMS)',
+      'Re-encrypt wrapped keys under the latest KMS key version (no plaintext leaves the KMS): one identity, or with --all everything this KMS key wrapped — identity files and token-key files in SEALPOST_KEYS_DIR, and the replay-state key records of those identities on SEALPOST_STATE_TOPIC',
     )
-    .argument('<name>', 'identity name')
+    .argument('[name]', 'identity name (or --all)')
+    .option(
+      '--all',
+      'every key this KMS key wrapped (identity files, token-key files, replay-state keys)',
+    )
     .option('--file <path>', 'identity file (default <SEALPOST_KEYS_DIR>/<name>.json)')
+    .option('--state-topic <topic>', 'replay state topic (default SEALPOST_STATE_TOPIC)')
     .option('--rotate-kms-key', 'rotate the KMS key first')
     .option(
       '--raise-min-decryption-version',
-      'then refuse older KMS key versions (only once every file is rewrapped)',
+      'then refuse older KMS key versions — refused, naming each, while any key this KMS key wrapped is still below the latest',
     )
     .addOption(kmsOption())
     .option('--json', 'output as JSON')
-    .addHelpText('after', '\nExample:\n  sealpost keys rewrap orders --kms vault --rotate-kms-key')
+    .addHelpText(
+      'after',
+      '\nExample:\n  sealpost keys rewrap --all --kms vault --rotate-kms-key\n  sealpost keys rewrap --all --kms vault --raise-min-decryption-version',
+    )
     .action(
       async (
-        name: string,
+        name: string | undefined,
         opts: KmsOpts & {
+          all?: boolean;
           file?: string;
+          stateTopic?: string;
           rotateKmsKey?: boolean;
           raiseMinDecryptionVersion?: boolean;
         },
       ) => {
         const ctx = await cliContext(io, overridesOf(opts));
-        const path = identityPath(ctx, name, opts.file);
-        const r = await withKms(ctx, (kms) =>
-          rewrapIdentity({
+        const all = opts.all === true;
+        if (all === (name !== undefined || opts.file !== undefined))
+          throw badInput('name one identity (or --file), or pass --all — not both');
+        const raise = opts.raiseMinDecryptionVersion === true;
+        const stateTopic = opts.stateTopic ?? ctx.config.stateTopic;
+        const kafka = ctx.config.kafkaBrokers !== undefined;
+        if (raise && !kafka)
+          throw badInput(
+            `set KAFKA_BROKERS: before raising the minimum decryption version the replay-state key records on ${stateTopic} must be checked too`,
+          );
+        const dir = ctx.config.keysDir;
+        const path = all ? undefined : identityPath(ctx, name, opts.file);
+        const r = await withKms(ctx, async (kms) => {
+          const identities = await identitiesWrappedBy({
+            dir,
+            crypto: ctx.crypto,
+            reference: kms.reference,
+          });
+          const stateKeys = (only: readonly string[]): WrappedKeyHolder[] =>
+            kafka
+              ? [
+                  replayStateKeysHolder({
+                    transport: cliTransport(ctx, 'sealpost-keys-rewrap'),
+                    stateTopic,
+                    identities: only,
+                    crypto: ctx.crypto,
+                  }),
+                ]
+              : [];
+          const inventory: WrappedKeyHolder[] = [
+            identityFilesHolder({ dir, crypto: ctx.crypto }),
+            ...(path === undefined || dirname(path) === dir
+              ? []
+              : [identityFilesHolder({ dir: dirname(path), crypto: ctx.crypto })]),
+            tokenKeyFilesHolder(dir),
+            ...stateKeys(identities),
+          ];
+          if (path === undefined) {
+            const done = await rewrapWrappedKeys({
+              kms,
+              holders: inventory,
+              inventory,
+              rotateKmsKeyFirst: opts.rotateKmsKey === true,
+              raiseMinDecryptionVersion: raise,
+            });
+            return { file: undefined, summary: undefined, ...done };
+          }
+          const file = await readIdentityFile(path, ctx.crypto);
+          const done = await rewrapIdentity({
             path,
             kms,
             crypto: ctx.crypto,
             rotateKmsKeyFirst: opts.rotateKmsKey === true,
-            raiseMinDecryptionVersion: opts.raiseMinDecryptionVersion === true,
-          }),
-        );
+            raiseMinDecryptionVersion: raise,
+            alsoRewrap: stateKeys([file.name]),
+            inventory,
+          });
+          return { file: path, ...done };
+        });
+        if (!kafka)
+          io.err(
+            `warning: KAFKA_BROKERS is not set: the replay-state key records on ${stateTopic} were not rewrapped\n`,
+          );
         print(
           io,
           opts.json,
-          { file: path, ...r },
+          r,
           () =>
-            `rewrapped ${name} under KMS key version ${r.kms.latestVersion} (min decryption version ${r.kms.minDecryptionVersion})\n` +
-            table(generationRows(r.summary), GEN_COLUMNS),
+            `rewrapped ${r.rewrapped.length} wrapped key(s) under KMS key version ${r.kms.latestVersion} (min decryption version ${r.kms.minDecryptionVersion})\n` +
+            (r.summary === undefined
+              ? table(r.rewrapped.map((i) => ({ key: i.what, kmsVersion: i.version })))
+              : table(generationRows(r.summary), GEN_COLUMNS)),
         );
       },
     );

@@ -38,10 +38,10 @@ const REASONS: readonly QuarantineReason[] = [
 
 const reasonOption = (what: string): Option =>
   new Option('--reason <reason>', what).choices(REASONS);
-const statusOption = (): Option =>
+const statusOption = (defaultStatus: 'quarantined' | 'all'): Option =>
   new Option('--status <status>', 'quarantined, released or all')
     .choices(['quarantined', 'released', 'all'])
-    .default('all');
+    .default(defaultStatus);
 
 /** Opens the quarantine store of SEALPOST_QUARANTINE_DB; refuses to create a new, empty one. */
 function openStore(ctx: CliContext): SqliteQuarantineStore {
@@ -82,6 +82,7 @@ function entryRow(e: QuarantineEntry, nowMs: number): Record<string, unknown> {
     bytes: e.value === null ? null : e.value.length,
     arrived: iso(e.arrivedAtMs),
     age: ageText(nowMs - e.arrivedAtMs),
+    note: e.requarantinedFrom === null ? '' : `requarantined from ${e.requarantinedFrom}`,
   };
 }
 
@@ -113,6 +114,7 @@ function entryMetadata(e: QuarantineEntry): Record<string, unknown> {
     arrivedAt: iso(e.arrivedAtMs),
     releasedAt: iso(e.releasedAtMs),
     releasedTo: e.releasedTo,
+    requarantinedFrom: e.requarantinedFrom,
     keyBytes: e.key === null ? null : e.key.length,
     valueBytes: e.value === null ? null : e.value.length,
     valueHash: e.valueHash,
@@ -125,7 +127,14 @@ function entryMetadata(e: QuarantineEntry): Record<string, unknown> {
 
 function filterOf(
   ctx: CliContext,
-  opts: { reason?: string; topic?: string; olderThan?: string; status?: string; limit?: string },
+  opts: {
+    reason?: string;
+    topic?: string;
+    olderThan?: string;
+    status?: string;
+    limit?: string;
+    afterId?: string;
+  },
 ): QuarantineFilter {
   const filter: { -readonly [K in keyof QuarantineFilter]: QuarantineFilter[K] } = {};
   if (opts.reason !== undefined) filter.reason = opts.reason as QuarantineReason;
@@ -135,6 +144,8 @@ function filterOf(
   if (opts.status !== undefined && opts.status !== 'all')
     filter.status = opts.status as QuarantineStatus;
   if (opts.limit !== undefined) filter.limit = parseCount(opts.limit, '--limit', 100_000);
+  if (opts.afterId !== undefined)
+    filter.afterId = parseCount(opts.afterId, '--after-id', Number.MAX_SAFE_INTEGER);
   return filter;
 }
 
@@ -159,32 +170,49 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
 
   quarantine
     .command('list')
-    .description('List quarantined records (metadata only)')
+    .description(
+      'List entries still quarantined (metadata only); --status all for released ones too. Says when more match than --limit shows.',
+    )
     .addOption(reasonOption('only this reason code'))
     .option('--topic <topic>', 'only records from this source topic')
     .option(
       '--older-than <duration>',
       'only records that arrived longer ago than this (e.g. 1h, 7d)',
     )
-    .addOption(statusOption())
+    .addOption(statusOption('quarantined'))
     .option('--limit <n>', 'at most this many', '1000')
+    .option('--after-id <id>', 'only entries after this id (the next page of a truncated listing)')
     .option('--json', 'output as JSON')
-    .addHelpText('after', '\nExample:\n  sealpost quarantine list --reason HEADER --older-than 1h')
+    .addHelpText(
+      'after',
+      '\nExample:\n  sealpost quarantine list --reason HEADER --older-than 1h\n  sealpost quarantine list --status all --limit 100 --after-id 1200',
+    )
     .action(
       (opts: {
         reason?: string;
         topic?: string;
         olderThan?: string;
         status?: string;
-        limit?: string;
+        limit: string;
+        afterId?: string;
         json?: boolean;
       }) =>
         withStore(io, (store, ctx) => {
-          const entries = store.list(filterOf(ctx, opts));
+          const filter = filterOf(ctx, opts);
+          const limit = filter.limit ?? 1000;
+          // One more than asked: tells whether the listing is cut.
+          const found = store.list({ ...filter, limit: limit + 1 });
+          const entries = found.slice(0, limit);
           const now = ctx.clock.nowMs();
           print(io, opts.json, entries.map(entryMetadata), () =>
             table(entries.map((e) => entryRow(e, now))),
           );
+          if (found.length > limit) {
+            const next = entries[entries.length - 1]!.id;
+            io.err(
+              `more entries match: showing the first ${limit}; next page: the same command with --after-id ${next}\n`,
+            );
+          }
         }),
     );
 
@@ -233,6 +261,10 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
     .addOption(reasonOption('release every quarantined entry with this reason'))
     .option('--to <topic>', 'publish to this topic instead of the source topic')
     .option('--force', 'also release entries that are not verified sealpost dead letters')
+    .option(
+      '--again',
+      'with --reason: also release entries that came back after an earlier release (their cause was not fixed)',
+    )
     .option('--json', 'output as JSON')
     .addHelpText(
       'after',
@@ -241,53 +273,80 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
     .action(
       (
         idText: string | undefined,
-        opts: { reason?: string; to?: string; force?: boolean; json?: boolean },
+        opts: { reason?: string; to?: string; force?: boolean; again?: boolean; json?: boolean },
       ) =>
         withStore(io, async (store, ctx) => {
           if ((idText === undefined) === (opts.reason === undefined))
             throw badInput('give either an entry ID or --reason R');
-          const ids =
-            idText !== undefined
-              ? [parseId(idText)]
-              : store
-                  .list({
-                    reason: opts.reason as QuarantineReason,
-                    status: 'quarantined',
-                    limit: 100_000,
-                  })
-                  .map((e) => e.id);
-          if (idText !== undefined && store.get(ids[0]!) === undefined) {
-            throw badInput(
-              `no quarantine entry ${ids[0]!} — see \`sealpost quarantine list --status all\``,
-            );
+          type Result =
+            | ReleaseResult
+            | { id: number; outcome: 'refused'; code: string; message: string }
+            | { id: number; outcome: 'skipped'; requarantinedFrom: number; attempt: number | null };
+          const results: Result[] = [];
+          let ids: number[];
+          if (idText !== undefined) {
+            ids = [parseId(idText)];
+            if (store.get(ids[0]!) === undefined)
+              throw badInput(
+                `no quarantine entry ${ids[0]!} — see \`sealpost quarantine list --status all\``,
+              );
+          } else {
+            const candidates = store.list({
+              reason: opts.reason as QuarantineReason,
+              status: 'quarantined',
+              limit: 100_000,
+            });
+            // An entry that came back after a release was released once for this reason already: its
+            // cause is not fixed, and releasing it again would only cycle it. By id, or with --again.
+            const again = candidates.filter((e) => e.requarantinedFrom !== null);
+            if (opts.again !== true)
+              for (const e of again)
+                results.push({
+                  id: e.id,
+                  outcome: 'skipped',
+                  requarantinedFrom: e.requarantinedFrom!,
+                  attempt: e.attempt,
+                });
+            ids = candidates
+              .filter((e) => opts.again === true || e.requarantinedFrom === null)
+              .map((e) => e.id);
+            if (opts.again !== true && again.length > 0)
+              io.err(
+                `skipped ${again.length} entries that came back after an earlier release (ids ${again
+                  .slice(0, 10)
+                  .map((e) => e.id)
+                  .join(
+                    ', ',
+                  )}${again.length > 10 ? ', …' : ''}): fix their cause, then release them by id or pass --again\n`,
+              );
           }
-          const producer = cliTransport(ctx, 'sealpost-quarantine-release').producer();
-          const results: (
-            ReleaseResult | { id: number; outcome: 'refused'; code: string; message: string }
-          )[] = [];
-          await producer.connect();
-          try {
-            for (const id of ids) {
-              try {
-                results.push(
-                  await releaseQuarantined(store, producer, id, {
-                    ...(opts.to === undefined ? {} : { to: opts.to }),
-                    force: opts.force === true,
-                    nowMs: ctx.clock.nowMs(),
-                  }),
-                );
-              } catch (err) {
-                // One refused entry must not stop the others; transport failures do stop the run.
-                if (isSealpostError(err) && err.code.startsWith('QUARANTINE_')) {
-                  results.push({ id, outcome: 'refused', code: err.code, message: err.message });
-                } else {
-                  throw err;
+          if (ids.length > 0) {
+            const producer = cliTransport(ctx, 'sealpost-quarantine-release').producer();
+            await producer.connect();
+            try {
+              for (const id of ids) {
+                try {
+                  results.push(
+                    await releaseQuarantined(store, producer, id, {
+                      ...(opts.to === undefined ? {} : { to: opts.to }),
+                      force: opts.force === true,
+                      nowMs: ctx.clock.nowMs(),
+                    }),
+                  );
+                } catch (err) {
+                  // One refused entry must not stop the others; transport failures do stop the run.
+                  if (isSealpostError(err) && err.code.startsWith('QUARANTINE_')) {
+                    results.push({ id, outcome: 'refused', code: err.code, message: err.message });
+                  } else {
+                    throw err;
+                  }
                 }
               }
+            } finally {
+              await producer.disconnect();
             }
-          } finally {
-            await producer.disconnect();
           }
+          results.sort((a, b) => a.id - b.id);
           print(io, opts.json, results, () => table(results.map((r) => ({ ...r }))));
           if (results.some((r) => r.outcome === 'refused')) throw new CliExit(EXIT.FAILED);
         }),
@@ -306,7 +365,7 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
     )
     .addOption(reasonOption('every entry with this reason'))
     .option('--older-than <duration>', 'entries that arrived longer ago than this')
-    .addOption(statusOption())
+    .addOption(statusOption('all'))
     .option('--yes', 'do not ask for confirmation')
     .option('--json', 'output as JSON')
     .addHelpText(

@@ -42,6 +42,12 @@ export interface NewQuarantineEntry {
 
 export interface QuarantineEntry extends NewQuarantineEntry {
   readonly id: number;
+  /**
+   * The released entry this one came back from: the same record (value digest) dead-lettered again
+   * by the same group after it was released to its source topic — its cause was not fixed. Its
+   * `attempt` is then that entry's attempt + 1. Null for a first quarantine.
+   */
+  readonly requarantinedFrom: number | null;
   readonly status: QuarantineStatus;
   readonly releasedAtMs: number | null;
   readonly releasedTo: string | null;
@@ -51,6 +57,8 @@ export interface QuarantineFilter {
   readonly reason?: QuarantineReason;
   readonly sourceTopic?: string;
   readonly status?: QuarantineStatus;
+  /** Only entries with a greater id (to page through a long listing). */
+  readonly afterId?: number;
   /** Only entries that arrived before this time (for "older than"). */
   readonly arrivedBeforeMs?: number;
   readonly limit?: number;
@@ -59,7 +67,8 @@ export interface QuarantineFilter {
 export interface QuarantineStore {
   /**
    * Stores the entries whose dead-letter coordinates (and source coordinates with group) are not
-   * stored yet, in one transaction. Returns the number newly stored.
+   * stored yet, in one transaction, linking one that came back after a release to the released entry
+   * (see `requarantinedFrom`). Returns the number newly stored.
    */
   add(entries: readonly NewQuarantineEntry[]): number;
   get(id: number): QuarantineEntry | undefined;

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
   status           TEXT NOT NULL DEFAULT 'quarantined',
   released_at_ms   INTEGER,
   released_to      TEXT,
+  requarantined_from INTEGER,
   UNIQUE (dlq_topic, dlq_partition, dlq_offset)
 );
 -- The same source record dead-lettered twice by the same group (e.g. a redelivered dead-letter
@@ -41,6 +42,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS quarantine_source
   WHERE source_topic IS NOT NULL;
 CREATE INDEX IF NOT EXISTS quarantine_reason ON quarantine(reason);
 CREATE INDEX IF NOT EXISTS quarantine_arrived ON quarantine(arrived_at_ms);
+CREATE INDEX IF NOT EXISTS quarantine_value_hash ON quarantine(value_hash);
 CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO totals (name, value) VALUES ('purged', 0), ('released', 0);
 `;
@@ -67,6 +69,7 @@ interface Row {
   status: string;
   released_at_ms: number | null;
   released_to: string | null;
+  requarantined_from: number | null;
 }
 
 function fromRow(r: Row): QuarantineEntry {
@@ -92,6 +95,7 @@ function fromRow(r: Row): QuarantineEntry {
     status: r.status as QuarantineStatus,
     releasedAtMs: r.released_at_ms,
     releasedTo: r.released_to,
+    requarantinedFrom: r.requarantined_from,
   };
 }
 
@@ -103,6 +107,13 @@ export class SqliteQuarantineStore implements QuarantineStore {
     this.#db = new Database(path);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = FULL');
+    // A store created before re-quarantined entries were linked: add the column first (the value
+    // hash index of SCHEMA does not need it).
+    const table = this.#db.prepare("SELECT name FROM pragma_table_info('quarantine')").all() as {
+      name: string;
+    }[];
+    if (table.length > 0 && !table.some((c) => c.name === 'requarantined_from'))
+      this.#db.exec('ALTER TABLE quarantine ADD COLUMN requarantined_from INTEGER');
     this.#db.exec(SCHEMA);
   }
 
@@ -113,9 +124,23 @@ export class SqliteQuarantineStore implements QuarantineStore {
          record_key, record_value, headers, value_hash, sig_verified, arrived_at_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    // The same record (digest) released to the topic it now comes from, for the same group.
+    const released = this.#db.prepare(
+      `SELECT id, attempt FROM quarantine
+        WHERE value_hash = ? AND status = 'released' AND released_to = ? AND consumer_group IS ?
+        ORDER BY id DESC LIMIT 1`,
+    );
+    const link = this.#db.prepare(
+      'UPDATE quarantine SET attempt = ?, requarantined_from = ? WHERE id = ?',
+    );
     const run = this.#db.transaction((batch: readonly NewQuarantineEntry[]) => {
       let added = 0;
       for (const e of batch) {
+        const previous =
+          e.sourceTopic === null
+            ? undefined
+            : (released.get(e.valueHash, e.sourceTopic, e.consumerGroup) as
+                { id: number; attempt: number | null } | undefined);
         const info = insert.run(
           e.dlqTopic,
           e.dlqPartition,
@@ -135,6 +160,8 @@ export class SqliteQuarantineStore implements QuarantineStore {
           e.signatureVerified ? 1 : 0,
           e.arrivedAtMs,
         );
+        if (info.changes === 1 && previous !== undefined)
+          link.run((previous.attempt ?? 1) + 1, previous.id, info.lastInsertRowid);
         added += info.changes;
       }
       return added;
@@ -162,6 +189,10 @@ export class SqliteQuarantineStore implements QuarantineStore {
     if (filter.status !== undefined) {
       where.push('status = ?');
       args.push(filter.status);
+    }
+    if (filter.afterId !== undefined) {
+      where.push('id > ?');
+      args.push(filter.afterId);
     }
     if (filter.arrivedBeforeMs !== undefined) {
       where.push('arrived_at_ms < ?');

@@ -4,7 +4,7 @@
  * with public values only (kids, public keys, states) — never key material.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
 import { fromBase64, toBase64, toHex } from './bytes.js';
@@ -27,6 +27,7 @@ import type { DirectorySnapshot, RefusedEntry } from './directory/directory-snap
 import { validateSnapshot } from './directory/directory-snapshot.js';
 import type { IdentityFile } from './identity-file.js';
 import {
+  assertSameKms,
   destroyRetiredGenerations,
   generateIdentityFile,
   loadIdentity,
@@ -39,7 +40,14 @@ import {
 } from './identity-file.js';
 import type { LoadedIdentity } from './identity.js';
 import { KeyError } from './key-error.js';
-import type { Kms, KmsKeyDescription } from './kms/kms.js';
+import type { Kms, KmsKeyDescription, KmsReference } from './kms/kms.js';
+import { wrappedKeyVersion } from './kms/kms.js';
+import {
+  raiseMinDecryptionVersion,
+  rewrapHolders,
+  type WrappedKeyHolder,
+  type WrappedKeyItem,
+} from './kms/wrapped-key-inventory.js';
 import { exists } from './private-file.js';
 
 /** What every key operation needs. */
@@ -190,10 +198,114 @@ export async function listIdentities(args: {
 }
 
 /**
- * `keys rewrap`: optionally rotates the KMS key first, then re-encrypts every live wrapped key under
- * the latest version (Transit rewrap: no plaintext leaves the KMS), and optionally raises the KMS key's
- * min_decryption_version to the latest — only do that once every file wrapped by this KMS key has been
- * rewrapped, since older wraps become unusable.
+ * The identity files in `dir` wrapped by the KMS key given to list/rewrap (files of other KMS keys
+ * are left alone). Destroyed generations hold no wrapped key.
+ */
+export function identityFilesHolder(args: {
+  dir: string;
+  crypto: CryptoProvider;
+}): WrappedKeyHolder {
+  const files = async (kms: Kms): Promise<{ path: string; file: IdentityFile }[]> => {
+    const out: { path: string; file: IdentityFile }[] = [];
+    for (const { path } of await listIdentitiesIfAny(args)) {
+      const file = await readIdentityFile(path, args.crypto);
+      if (!sameKmsKey(file.kms, kms.reference)) continue;
+      out.push({ path, file });
+    }
+    return out;
+  };
+  return {
+    async list(kms) {
+      return (await files(kms)).flatMap(({ path, file }) => identityFileItems(path, file));
+    },
+    async rewrap(kms, latestVersion) {
+      const done: WrappedKeyItem[] = [];
+      for (const { path, file } of await files(kms)) {
+        if (identityFileItems(path, file).every((i) => i.version >= latestVersion)) continue;
+        const next = await rewrapIdentityFile(file, kms);
+        await writeIdentityFile(path, next, { overwrite: true });
+        done.push(...identityFileItems(path, next));
+      }
+      return done;
+    },
+  };
+}
+
+/** listIdentities, or none when the folder does not exist. */
+async function listIdentitiesIfAny(args: {
+  dir: string;
+  crypto: CryptoProvider;
+}): Promise<{ path: string; summary: IdentitySummary }[]> {
+  try {
+    return await listIdentities(args);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/** The wrapped keys of an identity file, one item per live generation (its lower version). */
+function identityFileItems(path: string, file: IdentityFile): WrappedKeyItem[] {
+  return file.generations.flatMap((g) => {
+    if (g.box.wrappedSecretKey === null || g.sign.wrappedSeed === null) return [];
+    const version = Math.min(
+      wrappedKeyVersion(g.box.wrappedSecretKey) ?? 0,
+      wrappedKeyVersion(g.sign.wrappedSeed) ?? 0,
+    );
+    return [{ what: `identity file ${path} generation ${g.generation}`, version }];
+  });
+}
+
+/** True when a file's KMS reference names the same KMS key as `reference`. */
+export function sameKmsKey(fileReference: IdentityFile['kms'], reference: KmsReference): boolean {
+  try {
+    assertSameKms(fileReference, reference);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Names of the identities in `dir` whose files the KMS key `reference` wraps. */
+export async function identitiesWrappedBy(args: {
+  dir: string;
+  crypto: CryptoProvider;
+  reference: KmsReference;
+}): Promise<string[]> {
+  return (await listIdentitiesIfAny(args))
+    .filter((f) => sameKmsKey(f.summary.kms, args.reference))
+    .map((f) => f.summary.name);
+}
+
+/**
+ * `keys rewrap`: optionally rotates the KMS key first, then re-encrypts every key the holders keep
+ * (identity files, token-key files, replay-state key records) under the latest version (Transit
+ * rewrap: no plaintext leaves the KMS), and optionally raises the KMS key's min_decryption_version to
+ * the latest — refused (KMS_REWRAP_INCOMPLETE, naming each) while any key in `inventory` (everything
+ * this KMS key wrapped) is still below it, since older wraps become unusable.
+ */
+export async function rewrapWrappedKeys(args: {
+  kms: Kms;
+  /** What to rewrap now. */
+  holders: readonly WrappedKeyHolder[];
+  /** Everything the KMS key wrapped: checked before the minimum is raised. */
+  inventory: readonly WrappedKeyHolder[];
+  rotateKmsKeyFirst?: boolean;
+  raiseMinDecryptionVersion?: boolean;
+}): Promise<{ rewrapped: WrappedKeyItem[]; kms: KmsKeyDescription }> {
+  const r = await rewrapHolders(args.holders, args.kms, {
+    rotateFirst: args.rotateKmsKeyFirst === true,
+  });
+  const description =
+    args.raiseMinDecryptionVersion === true
+      ? await raiseMinDecryptionVersion(args.inventory, args.kms)
+      : await args.kms.describe();
+  return { rewrapped: r.rewrapped, kms: description };
+}
+
+/**
+ * `keys rewrap NAME` on one identity file (see rewrapWrappedKeys). The minimum is raised only when no
+ * identity file in the same folder (and nothing else in `inventory`) is still below it.
  */
 export async function rewrapIdentity(args: {
   path: string;
@@ -201,19 +313,33 @@ export async function rewrapIdentity(args: {
   crypto: CryptoProvider;
   rotateKmsKeyFirst?: boolean;
   raiseMinDecryptionVersion?: boolean;
-}): Promise<{ summary: IdentitySummary; kms: KmsKeyDescription }> {
+  /** More holders to rewrap with the file (e.g. the identity's replay-state key records). */
+  alsoRewrap?: readonly WrappedKeyHolder[];
+  /** Checked before the minimum is raised; default: the identity files in the file's folder. */
+  inventory?: readonly WrappedKeyHolder[];
+}): Promise<{ summary: IdentitySummary; kms: KmsKeyDescription; rewrapped: WrappedKeyItem[] }> {
   const file = await readIdentityFile(args.path, args.crypto);
-  if (args.rotateKmsKeyFirst === true) await args.kms.rotate();
-  const next = await rewrapIdentityFile(file, args.kms);
-  await writeIdentityFile(args.path, next, { overwrite: true });
-  let description = await args.kms.describe();
-  if (
-    args.raiseMinDecryptionVersion === true &&
-    description.minDecryptionVersion < description.latestVersion
-  ) {
-    description = await args.kms.setMinDecryptionVersion(description.latestVersion);
-  }
-  return { summary: summarizeIdentity(next), kms: description };
+  const own: WrappedKeyHolder = {
+    list: () => Promise.resolve([]),
+    async rewrap(kms) {
+      const next = await rewrapIdentityFile(file, kms);
+      await writeIdentityFile(args.path, next, { overwrite: true });
+      return identityFileItems(args.path, next);
+    },
+  };
+  const r = await rewrapWrappedKeys({
+    kms: args.kms,
+    holders: [own, ...(args.alsoRewrap ?? [])],
+    inventory: args.inventory ?? [
+      identityFilesHolder({ dir: dirname(args.path), crypto: args.crypto }),
+    ],
+    ...(args.rotateKmsKeyFirst === undefined ? {} : { rotateKmsKeyFirst: args.rotateKmsKeyFirst }),
+    ...(args.raiseMinDecryptionVersion === undefined
+      ? {}
+      : { raiseMinDecryptionVersion: args.raiseMinDecryptionVersion }),
+  });
+  const summary = summarizeIdentity(await readIdentityFile(args.path, args.crypto));
+  return { summary, kms: r.kms, rewrapped: r.rewrapped };
 }
 
 /** Start-up path of a service: read the identity file and unwrap its keys (one KMS unwrap per key). */

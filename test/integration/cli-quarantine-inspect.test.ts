@@ -200,7 +200,11 @@ describe('sealpost quarantine release/purge on the real stack', () => {
     const purge = await runCli(['quarantine', 'purge', '--reason', 'unrecognised', '--yes'], env);
     expect(purge.code).toBe(0);
     expect(purge.out).toContain('purged 1 entries');
-    const left = JSON.parse((await runCli(['quarantine', 'list', '--json'], env)).out) as {
+    // Released entries are listed with --status all (the default lists what is still quarantined).
+    expect(JSON.parse((await runCli(['quarantine', 'list', '--json'], env)).out)).toEqual([]);
+    const left = JSON.parse(
+      (await runCli(['quarantine', 'list', '--status', 'all', '--json'], env)).out,
+    ) as {
       id: number;
       status: string;
     }[];

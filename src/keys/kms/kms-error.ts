@@ -18,7 +18,9 @@ export type KmsErrorCode =
   | 'KMS_KEY_FILE_INSECURE'
   | 'KMS_BAD_RESPONSE'
   | 'KMS_REQUEST_REJECTED'
-  | 'KMS_CLOSED';
+  | 'KMS_CLOSED'
+  /** Raising the minimum decryption version was refused: keys sealpost wrapped are still below it. */
+  | 'KMS_REWRAP_INCOMPLETE';
 
 const RETRIABLE: ReadonlySet<KmsErrorCode> = new Set<KmsErrorCode>([
   'KMS_UNAVAILABLE',

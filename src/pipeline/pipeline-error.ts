@@ -15,6 +15,12 @@ export type PipelineErrorCode =
   | 'VALUE_SCHEMA_UNKNOWN'
   /** A message is malformed as an argument (key type, empty batch, contentType). */
   | 'MESSAGE_INVALID'
+  /**
+   * The producer's signing key is retiring (or a newer one is published) and it could not load the
+   * rotated identity (no identitySource, or the reload failed or did not bring the new key): nothing
+   * was sealed (docs/OPERATIONS.md, sender rotation).
+   */
+  | 'SENDER_KEY_RETIRED'
   /** The broker did not acknowledge the sealed records after every attempt (retriable: `resend` them). */
   | 'SEND_FAILED'
   /** The envelope schema file could not be read. */

@@ -19,7 +19,8 @@ import type {
 } from '../kafka/transport.js';
 import type { KeyDirectory, RecipientKey } from '../keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../keys/identity.js';
-import { DirectoryPolicy } from '../keys/policy.js';
+import { IdentityReloader, type IdentitySource } from '../keys/identity-source.js';
+import { DirectoryPolicy, newestActiveRecord, PolicyError } from '../keys/policy.js';
 import { RegistryError } from '../registry/registry-error.js';
 import type { SchemaRegistryClient } from '../registry/schema-registry-client.js';
 import type { Clock } from '../runtime/clock.js';
@@ -100,6 +101,17 @@ export interface SealedProducerOptions {
   /** This service's identity (its active signing key signs the sessions). */
   readonly identity: LoadedIdentity;
   readonly directory: KeyDirectory;
+  /**
+   * Where the identity's keys are loaded again after `keys rotate` + `directory publish`
+   * (docs/OPERATIONS.md, sender rotation), e.g. `identityFileSource(path, { crypto, kms })`. When the
+   * directory lists a newer active signing key for this identity than the one held (or marks the held
+   * one retiring), the producer reloads through it before opening the next session. Without it (or
+   * if the reload does not bring that key) sending fails with SENDER_KEY_RETIRED before anything is
+   * sealed: consumers refuse sessions signed by a retiring key once its overlap has passed.
+   */
+  readonly identitySource?: IdentitySource;
+  /** Reloads closer together than this reuse the last result (default 5,000 ms). */
+  readonly identityReloadIntervalMs?: number;
   /** Topic → Avro schema text, registered under `<topic>-value` at first use. Default: the subject's latest version. */
   readonly valueSchemas?: Readonly<Record<string, string>>;
   /** Pinned envelope schema id; default: registered from schemas/envelope.avsc under `envelopeSubject` at connect. */
@@ -154,6 +166,8 @@ interface ActiveSession {
   /** Serials of the sender's and recipients' directory records when the session opened. */
   readonly touched: string;
   epoch: number;
+  /** `identity.revision` when the session opened: a reloaded identity may sign with another key. */
+  readonly identityRevision: number;
 }
 
 const sleep = (ms: number): Promise<void> =>
@@ -185,6 +199,9 @@ export class SealedProducer {
   readonly #sessions = new Map<string, ActiveSession>();
   readonly #schemas = new Map<string, Promise<TopicSchema>>();
   readonly #rawFps = new Map<string, Uint8Array>();
+  readonly #reloader: IdentityReloader | undefined;
+  /** `${directory epoch}/${identity revision}` of the last signing-key check that found it current. */
+  #signingKeyCheckedAt = '';
   #envelopeSchemaId: number | undefined;
   #unsubscribe: (() => void) | undefined;
   #state: 'new' | 'connected' | 'closed' = 'new';
@@ -203,6 +220,17 @@ export class SealedProducer {
       ...(options.skewMs === undefined ? {} : { skewMs: options.skewMs }),
     });
     this.#logger = options.logger ?? silentLogger;
+    this.#reloader =
+      options.identitySource === undefined
+        ? undefined
+        : new IdentityReloader({
+            identity: options.identity,
+            source: options.identitySource,
+            clock: options.clock,
+            ...(options.identityReloadIntervalMs === undefined
+              ? {}
+              : { minIntervalMs: options.identityReloadIntervalMs }),
+          });
   }
 
   /** The pinned envelope schema id (after connect). */
@@ -314,6 +342,7 @@ export class SealedProducer {
     const { topic } = target;
     const partitions: number[] = [];
     for (const p of payloads) partitions.push(await this.#producer.partitionFor(topic, p.key));
+    await this.#ensureSigningKeyCurrent();
 
     // From here on everything is synchronous: concurrent sends cannot interleave inside a session.
     const active = this.#sessionFor(topic, target.recipients);
@@ -418,6 +447,76 @@ export class SealedProducer {
     throw new SendFailedError(pending, lastError);
   }
 
+  /**
+   * Why the held signing key must not sign a new session, or undefined when it may: the directory
+   * marks it retiring or revoked, or lists a newer active key for this identity (after `keys rotate` +
+   * `directory publish`, consumers refuse sessions created after retiredAt + skew, docs/SPEC.md
+   * §Rejections SENDER_RETIRED). A key the directory does not list yet (rotated, not yet published) is
+   * left to the policy.
+   */
+  #signingKeyProblem(): { code: 'SENDER_KEY_RETIRED' | 'SENDER_REVOKED'; why: string } | undefined {
+    const dir = this.#o.directory;
+    const identity = this.#o.identity;
+    const stamp = `${dir.epoch}/${identity.revision}`;
+    if (stamp === this.#signingKeyCheckedAt) return undefined;
+    const kid = identity.signingKey().kid;
+    const held = dir.senderKey(kid);
+    if (held === undefined || held.identity !== identity.name) {
+      this.#signingKeyCheckedAt = stamp;
+      return undefined;
+    }
+    if (held.status === 'revoked')
+      return { code: 'SENDER_REVOKED', why: 'the directory lists the signing key as revoked' };
+    if (held.status === 'retiring')
+      return { code: 'SENDER_KEY_RETIRED', why: 'the directory lists the signing key as retiring' };
+    const newest = newestActiveRecord(dir.records(), identity.name, this.#o.clock.nowMs());
+    if (newest !== undefined && !this.#o.crypto.equalConstantTime(newest.signKid, kid))
+      return {
+        code: 'SENDER_KEY_RETIRED',
+        why: 'the directory lists a newer active signing key for this identity',
+      };
+    this.#signingKeyCheckedAt = stamp;
+    return undefined;
+  }
+
+  /** Throws the signing-key problem, if any, as a typed error (before anything is sealed). */
+  #assertSigningKeyCurrent(): void {
+    const problem = this.#signingKeyProblem();
+    if (problem === undefined) return;
+    const name = this.#o.identity.name;
+    if (problem.code === 'SENDER_REVOKED')
+      throw new PolicyError('SENDER_REVOKED', `identity ${name}: ${problem.why}`);
+    throw new PipelineError(
+      'SENDER_KEY_RETIRED',
+      `identity ${name}: ${problem.why} and the producer holds no newer key; pass identitySource ` +
+        'so it reloads the rotated identity file, or restart it with that file',
+      { retriable: true },
+    );
+  }
+
+  /** Reloads the identity through `identitySource` when its signing key is no longer current. */
+  async #ensureSigningKeyCurrent(): Promise<void> {
+    if (this.#signingKeyProblem() === undefined) return;
+    if (this.#reloader !== undefined) {
+      try {
+        const { addedBoxKids } = await this.#reloader.reload();
+        if (addedBoxKids.length > 0)
+          this.#logger.info(
+            { identity: this.#o.identity.name, added: addedBoxKids.length },
+            'identity reloaded after a key rotation',
+          );
+      } catch (err) {
+        throw new PipelineError(
+          'SENDER_KEY_RETIRED',
+          `identity ${this.#o.identity.name}: the signing key is no longer current and reloading ` +
+            'the identity failed',
+          { retriable: true, cause: err },
+        );
+      }
+    }
+    this.#assertSigningKeyCurrent();
+  }
+
   #endTouchedSessions(): void {
     for (const [k, s] of this.#sessions) {
       let keep: boolean;
@@ -469,7 +568,8 @@ export class SealedProducer {
     const setKey = `${topic}\n${recipients.map((r) => hex(r.kid)).join(',')}`;
     const current = this.#sessions.get(setKey);
     if (current !== undefined) {
-      let usable = current.session.isUsable();
+      let usable =
+        current.session.isUsable() && current.identityRevision === this.#o.identity.revision;
       if (usable && current.epoch !== dir.epoch) {
         usable = this.#touched(recipients) === current.touched;
         if (usable) current.epoch = dir.epoch;
@@ -478,6 +578,7 @@ export class SealedProducer {
       current.session.close();
       this.#sessions.delete(setKey);
     }
+    this.#assertSigningKeyCurrent();
     const signing = this.#o.identity.signingKey();
     const session = createSealingSession({
       provider: this.#o.crypto,
@@ -501,6 +602,7 @@ export class SealedProducer {
       recipients,
       touched: this.#touched(recipients),
       epoch: dir.epoch,
+      identityRevision: this.#o.identity.revision,
     };
     this.#sessions.set(setKey, active);
     this.#o.metrics?.sessionsOpened.inc({ side: 'producer' });

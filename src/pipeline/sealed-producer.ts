@@ -63,6 +63,8 @@ export interface SendTarget {
 
 /** The coordinates and ids of one sent message. */
 export interface SentMessage {
+  /** The message's position in the `messages` given to `send`/`sendRaw` (results come in this order). */
+  readonly index: number;
   readonly topic: string;
   readonly partition: number;
   readonly offset: string;
@@ -257,7 +259,10 @@ export class SealedProducer {
     this.#unsubscribe = this.#o.directory.onEpochChange(() => this.#endTouchedSessions());
   }
 
-  /** Encodes, seals and sends `messages` to `topic`; resolves once every record is acknowledged. */
+  /**
+   * Encodes, seals and sends `messages` to `topic`; resolves once every record is acknowledged, with
+   * one result per message in the order given (result i is message i, `index` i).
+   */
   async send(
     target: SendTarget & { readonly messages: readonly OutgoingMessage[] },
   ): Promise<SentMessage[]> {
@@ -321,7 +326,7 @@ export class SealedProducer {
     return this.#sealAndSend(target, target.contentType, fp, undefined, payloads);
   }
 
-  /** Re-sends the exact sealed bytes of a SEND_FAILED error. */
+  /** Re-sends the exact sealed bytes of a SEND_FAILED error; results in the original send's order. */
   async resend(pending: SealedBatch): Promise<SentMessage[]> {
     this.#assertConnected();
     return this.#deliver(pending);
@@ -389,6 +394,7 @@ export class SealedProducer {
         ...(p.headers === undefined ? {} : { headers: p.headers }),
       });
       group.messages.push({
+        index: i,
         topic,
         partition,
         messageId: hex(sealed.messageId),
@@ -431,7 +437,8 @@ export class SealedProducer {
         });
         for (const r of pending.requests)
           this.#o.metrics?.sealed.inc({ topic: r.topic }, r.records.length);
-        return out;
+        // Requests are grouped by partition; the caller pairs result i with message i.
+        return out.sort((a, b) => a.index - b.index);
       } catch (err) {
         lastError = err;
         const retriable =

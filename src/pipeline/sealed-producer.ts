@@ -2,13 +2,15 @@
  * SealedProducer: application objects in, sealed envelopes on the topic (protocol.md §Sealing).
  * Per message: Avro through the registry (Confluent framing) → partition chosen with the default
  * partitioner → seq of the (stream, partition) → sealed in the session of (topic, recipient set) →
- * sent to that explicit partition, acks=all. A retry re-sends the exact sealed bytes, never re-seals.
+ * sent to that explicit partition, acks=all. A retry re-sends the exact sealed bytes; only a `resend`
+ * of records that fell more than half a replay window behind re-seals them (docs/SPEC.md §4.3).
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import { hash256, schemaFingerprint } from '../envelope/derive.js';
 import { STREAM_ID_BYTES } from '../envelope/constants.js';
 import type { PaddingPolicy } from '../envelope/padding.js';
 import { createSealingSession, type SealingSession } from '../envelope/sealing-session.js';
+import { REPLAY_WINDOW_BITS } from '../envelope/replay-window.js';
 import { SequenceCounter } from '../envelope/sequence-counter.js';
 import type {
   ProduceRequest,
@@ -81,13 +83,16 @@ export interface SealedBatch {
   readonly messages: readonly (readonly Omit<SentMessage, 'offset'>[])[];
 }
 
-/** A SEND_FAILED error: the sealed bytes are kept so `resend(err.pending)` re-sends them unchanged. */
+/**
+ * A SEND_FAILED error: the sealed records are kept so `resend(err.pending)` re-sends them (unchanged,
+ * or sealed again under a fresh stream when they fell behind the replay window, see `resend`).
+ */
 export class SendFailedError extends PipelineError {
   readonly pending: SealedBatch;
   constructor(pending: SealedBatch, cause: unknown) {
     super(
       'SEND_FAILED',
-      'the broker did not acknowledge the sealed records; resend them unchanged',
+      'the broker did not acknowledge the sealed records; pass err.pending to resend()',
       { retriable: true, cause },
     );
     this.pending = pending;
@@ -156,6 +161,38 @@ export interface ValueTokenizer {
   tokenize(writerSchemaText: string, value: unknown): unknown;
 }
 
+/** One message as the producer seals it (Avro-encoded already for `send`). */
+interface OutgoingPayload {
+  readonly key: Buffer | null;
+  readonly payload: Uint8Array;
+  readonly headers?: readonly TransportHeader[];
+  readonly entityVersion?: number;
+}
+
+/** One message to seal: its input index, partition and, for a re-seal, the message id it keeps. */
+interface SealItem {
+  readonly index: number;
+  readonly partition: number;
+  readonly payload: OutgoingPayload;
+  readonly messageId?: Uint8Array;
+}
+
+/**
+ * What `resend` needs to seal a pending batch again; kept by the producer (a WeakMap keyed by the
+ * batch), never in the error, and dropped with the batch.
+ */
+interface PendingSource {
+  readonly topic: string;
+  readonly recipients?: readonly string[];
+  readonly contentType: string;
+  readonly schemaFp: Uint8Array;
+  readonly schemaId: number | undefined;
+  /** Input index → payload. */
+  readonly payloads: ReadonlyMap<number, OutgoingPayload>;
+  /** Per request of the batch, the stream id its records were sealed in. */
+  readonly requestStreams: readonly Uint8Array[];
+}
+
 interface TopicSchema {
   readonly id: number;
   readonly fp: Uint8Array;
@@ -202,6 +239,7 @@ export class SealedProducer {
   readonly #schemas = new Map<string, Promise<TopicSchema>>();
   readonly #rawFps = new Map<string, Uint8Array>();
   readonly #reloader: IdentityReloader | undefined;
+  readonly #pendingSources = new WeakMap<SealedBatch, PendingSource>();
   /** `${directory epoch}/${identity revision}` of the last signing-key check that found it current. */
   #signingKeyCheckedAt = '';
   #envelopeSchemaId: number | undefined;
@@ -326,10 +364,68 @@ export class SealedProducer {
     return this.#sealAndSend(target, target.contentType, fp, undefined, payloads);
   }
 
-  /** Re-sends the exact sealed bytes of a SEND_FAILED error; results in the original send's order. */
+  /**
+   * Re-sends the records of a SEND_FAILED error; results in the original send's order. Records still
+   * within half a replay window (docs/SPEC.md §6) of their stream's newest seq on the partition are
+   * re-sent as the exact sealed bytes. Records further behind would be refused as STALE (SEQ_TOO_OLD)
+   * once newer records of the stream were accepted, so they are sealed again under a fresh stream of
+   * their own (new seq, session and createdAt; the same message id, partition, key and payload).
+   * Only this producer can re-seal its own pending records; a batch from another instance is re-sent
+   * as it is.
+   */
   async resend(pending: SealedBatch): Promise<SentMessage[]> {
     this.#assertConnected();
-    return this.#deliver(pending);
+    const source = this.#pendingSources.get(pending);
+    if (source === undefined) return this.#deliver(pending, undefined);
+    const current = this.#streams.get(source.topic);
+    const keep: number[] = [];
+    const reseal: number[] = [];
+    pending.requests.forEach((request, i) => {
+      const metas = pending.messages[i] ?? [];
+      const lowest = metas.reduce((a, m) => Math.min(a, m.seq), Number.MAX_SAFE_INTEGER);
+      const stream = source.requestStreams[i];
+      const behind =
+        current !== undefined &&
+        stream !== undefined &&
+        this.#o.crypto.equalConstantTime(stream, current.streamId) &&
+        current.peek(request.partition) - lowest > REPLAY_WINDOW_BITS / 2;
+      (behind ? reseal : keep).push(i);
+    });
+    if (reseal.length === 0) return this.#deliver(pending, source);
+    await this.#ensureSigningKeyCurrent();
+    const items: SealItem[] = [];
+    for (const i of reseal) {
+      for (const m of pending.messages[i] ?? []) {
+        const payload = source.payloads.get(m.index);
+        if (payload === undefined)
+          throw new PipelineError('MESSAGE_INVALID', 'not a pending batch of this producer');
+        items.push({
+          index: m.index,
+          partition: m.partition,
+          payload,
+          messageId: Buffer.from(m.messageId, 'hex'),
+        });
+      }
+    }
+    const fresh = new SequenceCounter(this.#o.crypto.randomBytes(STREAM_ID_BYTES));
+    const resealed = this.#seal(source, items, fresh, true);
+    this.#logger.info(
+      { topic: source.topic, records: items.length },
+      'pending records fell behind their replay window: sealed again under a fresh stream',
+    );
+    return this.#deliver(
+      {
+        requests: [...keep.map((i) => pending.requests[i]!), ...resealed.requests],
+        messages: [...keep.map((i) => pending.messages[i]!), ...resealed.messages],
+      },
+      {
+        ...source,
+        requestStreams: [
+          ...keep.map((i) => source.requestStreams[i]!),
+          ...resealed.requests.map(() => fresh.streamId),
+        ],
+      },
+    );
   }
 
   async #sealAndSend(
@@ -337,21 +433,53 @@ export class SealedProducer {
     contentType: string,
     schemaFp: Uint8Array,
     schemaId: number | undefined,
-    payloads: readonly {
-      key: Buffer | null;
-      payload: Uint8Array;
-      headers?: readonly TransportHeader[];
-      entityVersion?: number;
-    }[],
+    payloads: readonly OutgoingPayload[],
   ): Promise<SentMessage[]> {
     const { topic } = target;
-    const partitions: number[] = [];
-    for (const p of payloads) partitions.push(await this.#producer.partitionFor(topic, p.key));
+    const items: SealItem[] = [];
+    for (let i = 0; i < payloads.length; i++) {
+      const payload = payloads[i]!;
+      items.push({
+        index: i,
+        payload,
+        partition: await this.#producer.partitionFor(topic, payload.key),
+      });
+    }
     await this.#ensureSigningKeyCurrent();
-
-    // From here on everything is synchronous: concurrent sends cannot interleave inside a session.
-    const active = this.#sessionFor(topic, target.recipients);
     const stream = this.#streamFor(topic);
+    const source: PendingSource = {
+      topic,
+      ...(target.recipients === undefined ? {} : { recipients: target.recipients }),
+      contentType,
+      schemaFp,
+      schemaId,
+      payloads: new Map(items.map((x) => [x.index, x.payload])),
+      requestStreams: [],
+    };
+    const batch = this.#seal(source, items, stream, false);
+    return this.#deliver(batch, {
+      ...source,
+      requestStreams: batch.requests.map(() => stream.streamId),
+    });
+  }
+
+  /**
+   * Seals `items` (synchronously: concurrent sends cannot interleave inside a session) into one
+   * produce request per partition. `oneOff`: in a session of its own, closed at the end (a re-seal
+   * under a fresh stream), not the cached session of the topic.
+   */
+  #seal(
+    source: PendingSource,
+    items: readonly SealItem[],
+    stream: SequenceCounter,
+    oneOff: boolean,
+  ): SealedBatch {
+    const { topic, contentType, schemaFp, schemaId } = source;
+    const next = (): ActiveSession =>
+      oneOff
+        ? this.#openSession(topic, this.#recipientsFor(topic, source.recipients), stream)
+        : this.#sessionFor(topic, source.recipients);
+    let session = next();
     const byPartition = new Map<
       number,
       {
@@ -360,57 +488,63 @@ export class SealedProducer {
       }
     >();
     const metrics = this.#o.metrics;
-    const recipientNames = active.recipients.map((r) => r.identity);
-    let session = active;
-    for (let i = 0; i < payloads.length; i++) {
-      const p = payloads[i]!;
-      const partition = partitions[i]!;
-      const started = process.hrtime.bigint();
-      if (!session.session.isUsable()) session = this.#sessionFor(topic, target.recipients);
-      const seq = stream.next(partition);
-      const sealed = session.session.seal({
-        partition,
-        seq,
-        key: p.key,
-        schemaFp,
-        contentType,
-        payload: p.payload,
-        ...(p.entityVersion === undefined ? {} : { entityVersion: p.entityVersion }),
-      });
-      metrics?.sealSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      let group = byPartition.get(partition);
-      if (group === undefined) {
-        group = { records: [], messages: [] };
-        byPartition.set(partition, group);
+    try {
+      for (const item of items) {
+        const p = item.payload;
+        const partition = item.partition;
+        const started = process.hrtime.bigint();
+        if (!session.session.isUsable()) {
+          if (oneOff) session.session.close();
+          session = next();
+        }
+        const seq = stream.next(partition);
+        const sealed = session.session.seal({
+          partition,
+          seq,
+          key: p.key,
+          schemaFp,
+          contentType,
+          payload: p.payload,
+          ...(p.entityVersion === undefined ? {} : { entityVersion: p.entityVersion }),
+          ...(item.messageId === undefined ? {} : { messageId: item.messageId }),
+        });
+        metrics?.sealSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        let group = byPartition.get(partition);
+        if (group === undefined) {
+          group = { records: [], messages: [] };
+          byPartition.set(partition, group);
+        }
+        const value = Buffer.from(
+          sealed.value.buffer,
+          sealed.value.byteOffset,
+          sealed.value.byteLength,
+        );
+        group.records.push({
+          key: p.key,
+          value,
+          ...(p.headers === undefined ? {} : { headers: p.headers }),
+        });
+        group.messages.push({
+          index: item.index,
+          topic,
+          partition,
+          messageId: hex(sealed.messageId),
+          createdAtMs: sealed.createdAtMs,
+          seq,
+        });
+        this.#o.events?.emit({
+          type: 'sealed',
+          messageId: hex(sealed.messageId),
+          recipients: session.recipients.map((r) => r.identity),
+          topic,
+          partition,
+          ...(schemaId === undefined ? {} : { schemaId }),
+          ciphertextDigest: hex(hash256(this.#o.crypto, sealed.value)),
+          sizeBytes: sealed.value.length,
+        });
       }
-      const value = Buffer.from(
-        sealed.value.buffer,
-        sealed.value.byteOffset,
-        sealed.value.byteLength,
-      );
-      group.records.push({
-        key: p.key,
-        value,
-        ...(p.headers === undefined ? {} : { headers: p.headers }),
-      });
-      group.messages.push({
-        index: i,
-        topic,
-        partition,
-        messageId: hex(sealed.messageId),
-        createdAtMs: sealed.createdAtMs,
-        seq,
-      });
-      this.#o.events?.emit({
-        type: 'sealed',
-        messageId: hex(sealed.messageId),
-        recipients: recipientNames,
-        topic,
-        partition,
-        ...(schemaId === undefined ? {} : { schemaId }),
-        ciphertextDigest: hex(hash256(this.#o.crypto, sealed.value)),
-        sizeBytes: sealed.value.length,
-      });
+    } finally {
+      if (oneOff) session.session.close();
     }
     const requests: ProduceRequest[] = [];
     const messages: Omit<SentMessage, 'offset'>[][] = [];
@@ -418,10 +552,10 @@ export class SealedProducer {
       requests.push({ topic, partition, records: g.records });
       messages.push(g.messages);
     }
-    return this.#deliver({ requests, messages });
+    return { requests, messages };
   }
 
-  async #deliver(pending: SealedBatch): Promise<SentMessage[]> {
+  async #deliver(pending: SealedBatch, source: PendingSource | undefined): Promise<SentMessage[]> {
     const attempts = this.#o.maxSendAttempts ?? 5;
     let delay = this.#o.retryDelayMs ?? 200;
     let lastError: unknown;
@@ -451,6 +585,8 @@ export class SealedProducer {
         delay = Math.min(delay * 2, 10_000);
       }
     }
+    // What a later resend needs to seal them again stays here, never in the error.
+    if (source !== undefined) this.#pendingSources.set(pending, source);
     throw new SendFailedError(pending, lastError);
   }
 
@@ -564,14 +700,7 @@ export class SealedProducer {
    */
   #sessionFor(topic: string, explicit: readonly string[] | undefined): ActiveSession {
     const dir = this.#o.directory;
-    dir.assertFresh();
-    this.#policy.assertMaySend(this.#o.identity.name, topic);
-    const recipients =
-      explicit === undefined
-        ? this.#policy.allowedRecipients(topic)
-        : this.#policy.recipientsFor(topic, explicit);
-    if (recipients.length === 0)
-      throw new PipelineError('NO_RECIPIENTS', `no identity may receive on ${topic}`);
+    const recipients = this.#recipientsFor(topic, explicit);
     const setKey = `${topic}\n${recipients.map((r) => hex(r.kid)).join(',')}`;
     const current = this.#sessions.get(setKey);
     if (current !== undefined) {
@@ -585,6 +714,31 @@ export class SealedProducer {
       current.session.close();
       this.#sessions.delete(setKey);
     }
+    const active = this.#openSession(topic, recipients, this.#streamFor(topic));
+    this.#sessions.set(setKey, active);
+    return active;
+  }
+
+  /** The recipients to seal to on `topic` now (the directory fresh, the sender allowed). */
+  #recipientsFor(topic: string, explicit: readonly string[] | undefined): readonly RecipientKey[] {
+    this.#o.directory.assertFresh();
+    this.#policy.assertMaySend(this.#o.identity.name, topic);
+    const recipients =
+      explicit === undefined
+        ? this.#policy.allowedRecipients(topic)
+        : this.#policy.recipientsFor(topic, explicit);
+    if (recipients.length === 0)
+      throw new PipelineError('NO_RECIPIENTS', `no identity may receive on ${topic}`);
+    return recipients;
+  }
+
+  /** A new sealing session of `stream` for `recipients`, signed by the current signing key. */
+  #openSession(
+    topic: string,
+    recipients: readonly RecipientKey[],
+    stream: SequenceCounter,
+  ): ActiveSession {
+    const dir = this.#o.directory;
     this.#assertSigningKeyCurrent();
     const signing = this.#o.identity.signingKey();
     const session = createSealingSession({
@@ -595,7 +749,7 @@ export class SealedProducer {
       topic,
       senderSigningSecretKey: signing.secretKey,
       recipients: recipients.map((r) => ({ kid: r.kid, publicKey: r.publicKey })),
-      streamId: this.#streamFor(topic).streamId,
+      streamId: stream.streamId,
       lifetimeMs: this.#o.maxSessionAgeMs ?? 3_600_000,
       maxMessages: this.#o.maxMessagesPerSession ?? 10_000,
       ...(this.#o.signEveryMessage === undefined
@@ -611,7 +765,6 @@ export class SealedProducer {
       epoch: dir.epoch,
       identityRevision: this.#o.identity.revision,
     };
-    this.#sessions.set(setKey, active);
     this.#o.metrics?.sessionsOpened.inc({ side: 'producer' });
     this.#o.events?.emit({
       type: 'session_opened',

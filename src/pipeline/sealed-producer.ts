@@ -27,7 +27,7 @@ import { RegistryError } from '../registry/registry-error.js';
 import type { SchemaRegistryClient } from '../registry/schema-registry-client.js';
 import type { Clock } from '../runtime/clock.js';
 import { registerEnvelopeSchema, DEFAULT_ENVELOPE_SUBJECT } from './envelope-schema.js';
-import type { MetadataSink } from './metadata-sink.js';
+import type { MetadataSink, PipelineEvent } from './metadata-sink.js';
 import { AVRO_CONTENT_TYPE, rawContentFingerprint } from './payload-content.js';
 import { PipelineError } from './pipeline-error.js';
 import { describeError, silentLogger, type PipelineLogger } from './pipeline-logger.js';
@@ -191,6 +191,8 @@ interface PendingSource {
   readonly payloads: ReadonlyMap<number, OutgoingPayload>;
   /** Per request of the batch, the stream id its records were sealed in. */
   readonly requestStreams: readonly Uint8Array[];
+  /** Per request of the batch, its `sealed` events: emitted once the broker acknowledged it. */
+  readonly requestEvents: readonly (readonly PipelineEvent[])[];
 }
 
 interface TopicSchema {
@@ -424,6 +426,7 @@ export class SealedProducer {
           ...keep.map((i) => source.requestStreams[i]!),
           ...resealed.requests.map(() => fresh.streamId),
         ],
+        requestEvents: [...keep.map((i) => source.requestEvents[i] ?? []), ...resealed.events],
       },
     );
   }
@@ -455,12 +458,13 @@ export class SealedProducer {
       schemaId,
       payloads: new Map(items.map((x) => [x.index, x.payload])),
       requestStreams: [],
+      requestEvents: [],
     };
-    const batch = this.#seal(source, items, stream, false);
-    return this.#deliver(batch, {
-      ...source,
-      requestStreams: batch.requests.map(() => stream.streamId),
-    });
+    const { requests, messages, events } = this.#seal(source, items, stream, false);
+    return this.#deliver(
+      { requests, messages },
+      { ...source, requestStreams: requests.map(() => stream.streamId), requestEvents: events },
+    );
   }
 
   /**
@@ -473,7 +477,7 @@ export class SealedProducer {
     items: readonly SealItem[],
     stream: SequenceCounter,
     oneOff: boolean,
-  ): SealedBatch {
+  ): SealedBatch & { readonly events: readonly (readonly PipelineEvent[])[] } {
     const { topic, contentType, schemaFp, schemaId } = source;
     const next = (): ActiveSession =>
       oneOff
@@ -485,9 +489,11 @@ export class SealedProducer {
       {
         records: { key: Buffer | null; value: Buffer; headers?: readonly TransportHeader[] }[];
         messages: Omit<SentMessage, 'offset'>[];
+        events: PipelineEvent[];
       }
     >();
     const metrics = this.#o.metrics;
+    const events = this.#o.events;
     try {
       for (const item of items) {
         const p = item.payload;
@@ -511,7 +517,7 @@ export class SealedProducer {
         metrics?.sealSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
         let group = byPartition.get(partition);
         if (group === undefined) {
-          group = { records: [], messages: [] };
+          group = { records: [], messages: [], events: [] };
           byPartition.set(partition, group);
         }
         const value = Buffer.from(
@@ -532,27 +538,30 @@ export class SealedProducer {
           createdAtMs: sealed.createdAtMs,
           seq,
         });
-        this.#o.events?.emit({
-          type: 'sealed',
-          messageId: hex(sealed.messageId),
-          recipients: session.recipients.map((r) => r.identity),
-          topic,
-          partition,
-          ...(schemaId === undefined ? {} : { schemaId }),
-          ciphertextDigest: hex(hash256(this.#o.crypto, sealed.value)),
-          sizeBytes: sealed.value.length,
-        });
+        if (events !== undefined)
+          group.events.push({
+            type: 'sealed',
+            messageId: hex(sealed.messageId),
+            recipients: session.recipients.map((r) => r.identity),
+            topic,
+            partition,
+            ...(schemaId === undefined ? {} : { schemaId }),
+            ciphertextDigest: hex(hash256(this.#o.crypto, sealed.value)),
+            sizeBytes: sealed.value.length,
+          });
       }
     } finally {
       if (oneOff) session.session.close();
     }
     const requests: ProduceRequest[] = [];
     const messages: Omit<SentMessage, 'offset'>[][] = [];
+    const batchEvents: PipelineEvent[][] = [];
     for (const [partition, g] of byPartition) {
       requests.push({ topic, partition, records: g.records });
       messages.push(g.messages);
+      batchEvents.push(g.events);
     }
-    return { requests, messages };
+    return { requests, messages, events: batchEvents };
   }
 
   async #deliver(pending: SealedBatch, source: PendingSource | undefined): Promise<SentMessage[]> {
@@ -571,6 +580,10 @@ export class SealedProducer {
         });
         for (const r of pending.requests)
           this.#o.metrics?.sealed.inc({ topic: r.topic }, r.records.length);
+        // `sealed` events only for what the broker acknowledged (never for a send that failed).
+        const events = this.#o.events;
+        if (events !== undefined && source !== undefined)
+          for (const group of source.requestEvents) for (const e of group) events.emit(e);
         // Requests are grouped by partition; the caller pairs result i with message i.
         return out.sort((a, b) => a.index - b.index);
       } catch (err) {

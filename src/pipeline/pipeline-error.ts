@@ -23,6 +23,8 @@ export type PipelineErrorCode =
   | 'SENDER_KEY_RETIRED'
   /** The broker did not acknowledge the sealed records after every attempt (retriable: `resend` them). */
   | 'SEND_FAILED'
+  /** MetadataEventEmitter.close(): the final flush failed; the events stay in the outbox if any. */
+  | 'EVENTS_NOT_FLUSHED'
   /** The envelope schema file could not be read. */
   | 'ENVELOPE_SCHEMA_UNAVAILABLE'
   /** Replay state: the record the commit points to is missing (pause + alert, or the `rebuild` policy). */

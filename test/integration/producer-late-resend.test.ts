@@ -5,9 +5,7 @@
  * was dead-lettered as STALE (SEQ_TOO_OLD). Invariant, from the ledger: every message whose send or
  * resend was acknowledged is handed to the consumer, and nothing is dead-lettered.
  */
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
 import { SendFailedError, type SentMessage } from '../../src/pipeline/sealed-producer.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
@@ -18,14 +16,9 @@ import {
   pipelineTopics,
   type PipelineWorld,
 } from '../support/pipeline-world.js';
+import { proxiedTransport } from '../support/proxied-transport.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
-import {
-  createTopics,
-  freshTopic,
-  testLogger,
-  testTransport,
-  waitFor,
-} from '../support/test-transport.js';
+import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
 
 const transport = testTransport('producer-late-resend');
 const topic = freshTopic('late-resend');
@@ -58,23 +51,7 @@ describe('a late resend', () => {
     const [host, port] = e.kafkaBrokers[0]!.split(':') as [string, string];
     const proxy = new TcpProxy(host, Number(port));
     await proxy.start();
-    const proxied = createKafkajsTransport({
-      brokers: [`127.0.0.1:${proxy.port}`],
-      clientId: 'producer-late-resend',
-      logger: testLogger,
-      nowMs: () => Date.now(),
-      connectionTimeoutMs: 1000,
-      requestTimeoutMs: 3000,
-      kafkaConfig: {
-        socketFactory: ({ onConnect }) => {
-          const socket = connect({ host: '127.0.0.1', port: proxy.port }, onConnect);
-          socket.setKeepAlive(true, 60_000);
-          return socket;
-        },
-        retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 200 },
-      },
-      producerConfig: { retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 200 } },
-    });
+    const proxied = proxiedTransport(proxy, 'producer-late-resend');
     const orders = await startProducer(world, proxied, 'orders', {
       valueSchemas: { [topic]: ORDER_SCHEMA },
       maxSendAttempts: 2,

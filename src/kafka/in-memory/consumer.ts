@@ -160,6 +160,8 @@ export class InMemoryConsumer implements TransportConsumer, GroupMember {
     this.#onHandlerError = options.onHandlerError;
     this.#state = 'running';
     this.#c.cluster.join(this.#groupId, this);
+    // As kafkajs's run(): resolves once joined (the assignment listeners ran), before the first fetch.
+    if (this.#pending !== undefined) this.#adopt(this.#pending);
     this.#loopDone = this.#loop();
   }
 
@@ -255,6 +257,9 @@ export class InMemoryConsumer implements TransportConsumer, GroupMember {
   // The run loop
 
   async #loop(): Promise<void> {
+    // run() resolves before the first batch is handled, as a network fetch would make it.
+    this.#idle = false;
+    await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.#state === 'running') {
       if (this.#pending !== undefined) {
         this.#adopt(this.#pending);

@@ -82,6 +82,11 @@ export interface InMemoryClusterOptions {
   readonly scheduler?: Scheduler;
   /** Upper bound of records in one fetched batch (besides `maxBytesPerPartition`). Default 500. */
   readonly maxBatchRecords?: number;
+  /**
+   * Called synchronously as each commit is stored, before anything else can run (a test's ledger
+   * checks what was committed against what had been handed out at that instant).
+   */
+  readonly onCommit?: (entry: CommitLogEntry) => void;
 }
 
 /** The broker's default `offset.metadata.max.bytes`. */
@@ -97,6 +102,7 @@ const tpKey = (topic: string, partition: number): string => `${topic}\u0000${par
 export class InMemoryCluster {
   readonly scheduler: Scheduler;
   readonly maxBatchRecords: number;
+  readonly #onCommit: ((entry: CommitLogEntry) => void) | undefined;
   readonly #topics = new Map<string, TopicState>();
   readonly #groups = new Map<string, GroupState>();
   readonly #acls = new Map<string, AclBinding>();
@@ -111,6 +117,7 @@ export class InMemoryCluster {
   constructor(options: InMemoryClusterOptions = {}) {
     this.scheduler = options.scheduler ?? realTimeScheduler(systemClock);
     this.maxBatchRecords = Math.max(1, options.maxBatchRecords ?? 500);
+    this.#onCommit = options.onCommit;
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -483,7 +490,9 @@ export class InMemoryCluster {
     const atMs = this.scheduler.nowMs();
     for (const c of commits) {
       g.committed.set(tpKey(c.topic, c.partition), { offset: c.offset, metadata: c.metadata });
-      this.#commitLog.push({ ...c, groupId, generation, atMs });
+      const entry = { ...c, groupId, generation, atMs };
+      this.#commitLog.push(entry);
+      this.#onCommit?.(entry);
     }
   }
 

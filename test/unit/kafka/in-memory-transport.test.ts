@@ -3,6 +3,7 @@
  * broker that is down, crashes, forced rebalances, a killed process) and virtual time for resumes.
  * Each test checks what was acknowledged, fetched or committed from the cluster's own log.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ConsumedRecord, ConsumerCrash } from '../../../src/kafka/transport.js';
 import { TransportError } from '../../../src/kafka/transport-error.js';
@@ -215,5 +216,19 @@ describe('in-memory transport: faults on demand', () => {
     expect(consumer.paused()).toEqual([]);
     await settle(cluster);
     expect(got.map((r) => r.value!.toString())).toEqual(['a']);
+  });
+});
+
+describe('sealpost/testing', () => {
+  it('is a package entry point (types and module, next to the main one) built from src/testing.ts', () => {
+    const root = new URL('../../../', import.meta.url);
+    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
+      exports: Record<string, { types: string; import: string }>;
+    };
+    expect(pkg.exports['./testing']).toEqual({
+      types: './dist/src/testing.d.ts',
+      import: './dist/src/testing.js',
+    });
+    expect(existsSync(new URL('src/testing.ts', root))).toBe(true);
   });
 });

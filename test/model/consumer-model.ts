@@ -362,7 +362,7 @@ export class ConsumerModelRun {
   /** Invariant 5: with the faults over, everything is handed out or dead-lettered (bounded wait). */
   async drain(): Promise<void> {
     this.#throwBudget = 0;
-    const deadline = performance.now() + 3000;
+    const deadline = performance.now() + 10_000;
     while (performance.now() < deadline) {
       await this.advance(20_000);
       if (this.#undelivered().length === 0) return;

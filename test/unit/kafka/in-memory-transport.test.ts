@@ -144,6 +144,24 @@ describe('in-memory transport: faults on demand', () => {
     expect(gotB.map((r) => r.value!.toString()).sort()).toEqual(['v0', 'v1']);
   });
 
+  it('a crash that will restart tells the listeners and the member carries on from the commit', async () => {
+    const { cluster, transport, producer } = await world();
+    const got: ConsumedRecord[] = [];
+    const consumer = await member(transport, got);
+    const crashes: ConsumerCrash[] = [];
+    consumer.onCrash((c) => crashes.push(c));
+    await producer.send({ topic: 't', partition: 0, records: [text('a')] });
+    await settle(cluster);
+    const generation = cluster.generation('g');
+    cluster.crashConsumer('g', { willRestart: true });
+    expect(crashes.map((c) => c.willRestart)).toEqual([true]);
+    await producer.send({ topic: 't', partition: 0, records: [text('b')] });
+    await settle(cluster);
+    expect(got.map((r) => r.value!.toString())).toEqual(['a', 'b']);
+    expect(cluster.generation('g')).toBe(generation + 2);
+    expect(cluster.commitLog('g').map((c) => c.offset)).toEqual(['1', '2']);
+  });
+
   it('a forced rebalance makes a stale commit fail and refetches from the committed offset', async () => {
     const { cluster, transport, producer } = await world();
     const consumer = transport.consumer({ groupId: 'g' });

@@ -17,7 +17,6 @@
  *    `replayStatePolicy: 'pause'`; reachable after a failed first commit and a reassignment — see
  *    `heldForOperator`, reported to the consumer's owner as issue #14 material, not hidden here).
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import fc from 'fast-check';
 import { decodeDeadLetterMetadata, DEAD_LETTER_HEADER } from '../../src/events/dead-letter.js';
 import type { Transport } from '../../src/kafka/transport.js';
@@ -35,6 +34,7 @@ import {
   createInMemoryTransport,
   InMemoryCluster,
   ManualScheduler,
+  settle,
   type CommitLogEntry,
   type InMemoryTransport,
 } from '../../src/testing.js';
@@ -257,14 +257,7 @@ export class ConsumerModelRun {
 
   /** Lets every client run until nothing moves (bounded; a real-time retry may still be pending). */
   async settle(): Promise<void> {
-    let quiet = 0;
-    let last = -1;
-    for (let i = 0; i < 5000 && quiet < 4; i++) {
-      await nextTurn();
-      const a = this.cluster.activity();
-      quiet = this.cluster.isQuiet() && this.#kmsInFlight.n === 0 && a === last ? quiet + 1 : 0;
-      last = a;
-    }
+    await settle(this.cluster, { busy: () => this.#kmsInFlight.n > 0 });
   }
 
   // ---- commands -------------------------------------------------------------------------------

@@ -11,22 +11,15 @@ import {
   createInMemoryTransport,
   InMemoryCluster,
   ManualScheduler,
+  settle as settleCluster,
   type InMemoryTransport,
 } from '../../../src/testing.js';
 
 const text = (v: string) => ({ key: null, value: Buffer.from(v) });
 
-/** Lets the in-memory clients run until nothing moves (bounded). */
+/** Lets the in-memory clients run until nothing moves. */
 async function settle(cluster: InMemoryCluster): Promise<void> {
-  let quietTurns = 0;
-  let last = -1;
-  for (let i = 0; i < 1000 && quietTurns < 3; i++) {
-    await new Promise((r) => setImmediate(r));
-    const now = cluster.activity();
-    quietTurns = cluster.isQuiet() && now === last ? quietTurns + 1 : 0;
-    last = now;
-  }
-  if (quietTurns < 3) throw new Error('the in-memory cluster did not settle');
+  if (!(await settleCluster(cluster))) throw new Error('the in-memory cluster did not settle');
 }
 
 async function world(topicPartitions = 1) {

@@ -230,6 +230,27 @@ describe('in-memory transport: faults on demand', () => {
   });
 });
 
+describe('in-memory transport: ACL bindings', () => {
+  it('keeps bindings as a list: creating one twice stores it once, deleting removes exactly it', async () => {
+    const { admin } = await world();
+    const read = {
+      resourceType: 'TOPIC',
+      resourceName: 'orders',
+      patternType: 'LITERAL',
+      principal: 'User:CN=billing',
+      host: '*',
+      operation: 'READ',
+      permission: 'ALLOW',
+    } as const;
+    const write = { ...read, principal: 'User:CN=orders', operation: 'WRITE' } as const;
+    await admin.createAcls([read, write]);
+    await admin.createAcls([read]);
+    expect(await admin.describeAcls()).toEqual([read, write]);
+    await admin.deleteAcls([read]);
+    expect(await admin.describeAcls()).toEqual([write]);
+  });
+});
+
 describe('sealpost/testing', () => {
   it('is a package entry point (types and module, next to the main one) built from src/testing.ts', () => {
     const root = new URL('../../../', import.meta.url);

@@ -2,7 +2,8 @@ import type { CryptoProvider } from '../../crypto/provider.js';
 import type { Clock } from '../../runtime/clock.js';
 import { computeKid } from '../kid.js';
 import { DirectoryError } from './directory-error.js';
-import type { DirectorySource } from './directory-document.js';
+import type { DirectoryFollowing, DirectorySource } from './directory-document.js';
+import { isFollowable } from './directory-document.js';
 import type { DirectoryHead, DirectoryRecord, DirectoryStatus } from './directory-record.js';
 import { HEAD_KEY, topicMatches } from './directory-record.js';
 import type {
@@ -87,6 +88,9 @@ export class KeyDirectory {
   #floor: DirectoryHead | undefined;
   /** Snapshots are validated and adopted one at a time (refreshes and pushes may overlap). */
   #applying: Promise<unknown> = Promise.resolve();
+  /** The source's follower while auto-refresh runs on a source that can push (the directory topic). */
+  #following: DirectoryFollowing | undefined;
+  #stoppingFollower: Promise<void> = Promise.resolve();
 
   private constructor(options: KeyDirectoryOptions) {
     this.#options = options;
@@ -203,7 +207,12 @@ export class KeyDirectory {
     });
   }
 
-  /** Refreshes every `intervalMs` (unref'd timer); errors go to `onError`, the old snapshot stays. */
+  /**
+   * Keeps the directory current: re-reads the source every `intervalMs` (unref'd timer) and, when the
+   * source can push (the directory topic), follows it — each published head is validated and adopted
+   * as soon as it is read, so a revocation reaches the service within the bound docs/OPERATIONS.md
+   * states ("Revocation"), not at the next poll. Errors go to `onError`; the snapshot held stays.
+   */
   startAutoRefresh(intervalMs: number, onError: (err: unknown) => void): void {
     this.stopAutoRefresh();
     const tick = (): void => {
@@ -218,16 +227,44 @@ export class KeyDirectory {
     };
     this.#timer = setTimeout(tick, intervalMs);
     this.#timer.unref();
+    const source = this.#options.source;
+    if (isFollowable(source)) {
+      this.#following = source.follow({
+        onSnapshot: (raw) => {
+          this.apply(raw).catch(onError);
+        },
+        onError,
+      });
+    }
   }
 
+  /**
+   * Resolves true once the follower has read the directory topic to its end (pushes flow from then on),
+   * false when auto-refresh is not running or the source cannot push (a file: polling only).
+   */
+  async whenFollowing(): Promise<boolean> {
+    const following = this.#following;
+    if (following === undefined) return false;
+    await following.caughtUp;
+    return true;
+  }
+
+  /** Stops the timer and the follower (the follower's disconnect finishes in the background; `close` waits for it). */
   stopAutoRefresh(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    const following = this.#following;
+    this.#following = undefined;
+    if (following !== undefined)
+      this.#stoppingFollower = this.#stoppingFollower
+        .then(() => following.stop())
+        .catch(() => undefined);
   }
 
-  /** Stops refreshing and waits for a snapshot being adopted (and its state save) to finish. */
+  /** Stops refreshing and following, and waits for a snapshot being adopted (and its state save). */
   async close(): Promise<void> {
     this.stopAutoRefresh();
+    await this.#stoppingFollower;
     await this.#applying;
   }
 

@@ -91,6 +91,8 @@ export class KeyDirectory {
   /** The source's follower while auto-refresh runs on a source that can push (the directory topic). */
   #following: DirectoryFollowing | undefined;
   #stoppingFollower: Promise<void> = Promise.resolve();
+  /** The error handler given to startAutoRefresh (state-save failures are reported there too). */
+  #reportError: ((err: unknown) => void) | undefined;
 
   private constructor(options: KeyDirectoryOptions) {
     this.#options = options;
@@ -195,6 +197,8 @@ export class KeyDirectory {
         err instanceof Error ? err.message : 'the directory state could not be saved',
         snapshot.head.epoch,
       );
+      // The snapshot is adopted all the same; the failure also reaches the auto-refresh error handler.
+      this.#reportError?.(err);
     }
   }
 
@@ -227,6 +231,7 @@ export class KeyDirectory {
     };
     this.#timer = setTimeout(tick, intervalMs);
     this.#timer.unref();
+    this.#reportError = onError;
     const source = this.#options.source;
     if (isFollowable(source)) {
       this.#following = source.follow({

@@ -13,7 +13,9 @@ import { documentEntries } from '../../../src/keys/directory/directory-document.
 import { parseSignedHead } from '../../../src/keys/directory/directory-record.js';
 import { signDirectory } from '../../../src/keys/directory/directory-signer.js';
 import type { DirectoryRecordDraft } from '../../../src/keys/directory/directory-signer.js';
+import { DirectoryError } from '../../../src/keys/directory/directory-error.js';
 import { FileDirectoryStateStore } from '../../../src/keys/directory/directory-state.js';
+import type { DirectoryStateStore } from '../../../src/keys/directory/directory-state.js';
 import type { DirectorySnapshot } from '../../../src/keys/directory/directory-snapshot.js';
 import { KeyDirectory } from '../../../src/keys/directory/key-directory.js';
 import type { DirectoryAlert } from '../../../src/keys/directory/key-directory.js';
@@ -200,5 +202,48 @@ describe('directory state across restarts', () => {
     await expect(open(source, statePath)).rejects.toMatchObject({
       code: 'DIRECTORY_STATE_INVALID',
     });
+  });
+
+  it('a state that cannot be saved fails the start; later the new version is adopted and the failure alerted and reported', async () => {
+    const { v1, v2 } = await twoVersions();
+    const source = servedSource();
+    source.serve(v1);
+    let failing = true;
+    const saved: number[] = [];
+    const store: DirectoryStateStore = {
+      load: () => Promise.resolve(undefined),
+      save: (head) => {
+        if (failing)
+          return Promise.reject(
+            new DirectoryError('DIRECTORY_STATE_UNWRITABLE', 'cannot write the state (test)'),
+          );
+        saved.push(head.head.epoch);
+        return Promise.resolve();
+      },
+    };
+    const options = {
+      crypto: w.crypto,
+      authorityPublicKey: w.authority.signingKey().publicKey,
+      source,
+      clock: w.clock,
+      state: store,
+    };
+    await expect(KeyDirectory.open(options)).rejects.toMatchObject({
+      code: 'DIRECTORY_STATE_UNWRITABLE',
+    });
+
+    failing = false;
+    const alerts: DirectoryAlert[] = [];
+    const d = await KeyDirectory.open({ ...options, onAlert: (a) => alerts.push(a) });
+    expect(saved).toEqual([1]);
+    const errors: string[] = [];
+    d.startAutoRefresh(3_600_000, (err) => errors.push((err as DirectoryError).code));
+    failing = true;
+    source.serve(v2);
+    expect(await d.refresh()).toBe(2);
+    expect(d.senderKey(drafts[0]!.signKid)?.status).toBe('revoked');
+    expect(alerts.map((a) => a.code)).toEqual(['DIRECTORY_STATE_UNWRITABLE']);
+    expect(errors).toEqual(['DIRECTORY_STATE_UNWRITABLE']);
+    await d.close();
   });
 });

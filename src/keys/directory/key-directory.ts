@@ -127,6 +127,7 @@ export class KeyDirectory {
    * head is saved. Returns the epoch.
    */
   async refresh(): Promise<number> {
+    const heldAtRead = this.#snapshot;
     let raw;
     try {
       raw = await this.#options.source.readAll();
@@ -138,7 +139,7 @@ export class KeyDirectory {
         { cause: err },
       );
     }
-    return this.apply(raw);
+    return this.#enqueue(raw, heldAtRead);
   }
 
   /**
@@ -146,23 +147,37 @@ export class KeyDirectory {
    * as `refresh`. Calls are serialized. Returns the epoch held afterwards.
    */
   apply(raw: RawDirectorySnapshot): Promise<number> {
-    const run = this.#applying.then(() => this.#apply(raw));
+    return this.#enqueue(raw, this.#snapshot);
+  }
+
+  #enqueue(raw: RawDirectorySnapshot, heldAtRead: DirectorySnapshot | undefined): Promise<number> {
+    const run = this.#applying.then(() => this.#apply(raw, heldAtRead));
     this.#applying = run.catch(() => undefined);
     return run;
   }
 
-  async #apply(raw: RawDirectorySnapshot): Promise<number> {
+  /**
+   * `heldAtRead`: the snapshot held when `raw` was read. A read that was overtaken — a newer version
+   * adopted from the follower while a slower re-read was under way — is not a rollback: it is dropped
+   * when it is not older than what was held when it began.
+   */
+  async #apply(
+    raw: RawDirectorySnapshot,
+    heldAtRead: DirectorySnapshot | undefined,
+  ): Promise<number> {
     let next: DirectorySnapshot;
     try {
-      next = validateSnapshot(raw, {
-        crypto: this.#options.crypto,
-        authorityPublicKey: this.#options.authorityPublicKey,
-        nowMs: this.#options.clock.nowMs(),
-        ...(this.#options.skewMs === undefined ? {} : { skewMs: this.#options.skewMs }),
-        previous: this.#snapshot,
-        floor: this.#floor,
-      });
+      next = this.#validate(raw, this.#snapshot, this.#floor);
     } catch (err) {
+      if (err instanceof DirectoryError && err.code === 'DIRECTORY_ROLLBACK') {
+        if (
+          this.#snapshot !== undefined &&
+          heldAtRead !== undefined &&
+          heldAtRead !== this.#snapshot &&
+          this.#notOlder(raw, heldAtRead)
+        )
+          return this.#snapshot.head.epoch;
+      }
       if (
         err instanceof DirectoryError &&
         (err.code === 'DIRECTORY_ROLLBACK' || err.code === 'DIRECTORY_EQUIVOCATION')
@@ -176,6 +191,32 @@ export class KeyDirectory {
     if (before !== next.head.epoch) for (const l of this.#listeners) l(next.head.epoch);
     await this.#saveState(false);
     return next.head.epoch;
+  }
+
+  #validate(
+    raw: RawDirectorySnapshot,
+    previous: DirectorySnapshot | undefined,
+    floor: DirectoryHead | undefined,
+  ): DirectorySnapshot {
+    return validateSnapshot(raw, {
+      crypto: this.#options.crypto,
+      authorityPublicKey: this.#options.authorityPublicKey,
+      nowMs: this.#options.clock.nowMs(),
+      ...(this.#options.skewMs === undefined ? {} : { skewMs: this.#options.skewMs }),
+      previous,
+      floor,
+    });
+  }
+
+  /** True when `raw` validates against the snapshot held when it was read (an overtaken read). */
+  #notOlder(raw: RawDirectorySnapshot, heldAtRead: DirectorySnapshot | undefined): boolean {
+    try {
+      // The floor then was at most heldAtRead's head (it moves only to heads adopted since).
+      this.#validate(raw, heldAtRead, undefined);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Saves the held head when it is newer than the saved one; at start a failure throws, later it alerts. */

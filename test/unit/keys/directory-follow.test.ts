@@ -109,4 +109,49 @@ describe('KeyDirectory following a pushing source', () => {
     expect(source.stopped).toBe(1);
     expect(await d.whenFollowing()).toBe(false);
   });
+
+  it('a slow re-read overtaken by a pushed newer version is dropped, not alerted as a rollback', async () => {
+    const sign = (changes: DirectoryRecordDraft[], d?: KeyDirectory) =>
+      signDirectory({
+        crypto: w.crypto,
+        authority: w.authority,
+        clock: w.clock,
+        headTtlMs: 3_600_000,
+        changes,
+        previous: d?.snapshot(),
+      });
+    const v1 = sign(drafts);
+    let release: () => void = () => undefined;
+    let slow = false;
+    const source = {
+      readAll: () =>
+        slow
+          ? new Promise<ReturnType<typeof documentEntries>>((resolve) => {
+              release = () => resolve(documentEntries(v1));
+            })
+          : Promise.resolve(documentEntries(v1)),
+    };
+    const alerts: DirectoryAlert[] = [];
+    const d = await KeyDirectory.open({
+      crypto: w.crypto,
+      authorityPublicKey: w.authority.signingKey().publicKey,
+      source,
+      clock: w.clock,
+      onAlert: (a) => alerts.push(a),
+    });
+    slow = true;
+    const reread = d.refresh(); // reads v1 while v1 is what the topic holds
+    w.clock.advance(1000);
+    const v2 = sign([{ ...drafts[0]!, status: 'revoked', retiredAtMs: w.clock.nowMs() }], d);
+    expect(await d.apply(documentEntries(v2))).toBe(2); // the follower pushes v2 meanwhile
+    release();
+    expect(await reread).toBe(2);
+    expect(alerts).toEqual([]);
+    expect(d.senderKey(drafts[0]!.signKid)?.status).toBe('revoked');
+    // Read when v2 was already held, v1 is a rollback.
+    slow = false;
+    await expect(d.refresh()).rejects.toMatchObject({ code: 'DIRECTORY_ROLLBACK' });
+    expect(alerts.map((a) => a.code)).toEqual(['DIRECTORY_ROLLBACK']);
+    await d.close();
+  });
 });

@@ -255,7 +255,8 @@ class TopicFollower implements DirectoryFollowing {
   async #start(): Promise<void> {
     if (this.#stopped) return;
     const topic = this.#options.topic;
-    const groupId = `sealpost-directory-follower-${toHex(this.#options.randomBytes(8))}`;
+    // Under the readers' group prefix, which `sealpost acl apply` grants (docs/OPERATIONS.md "Revocation").
+    const groupId = `sealpost-directory-reader-follow-${toHex(this.#options.randomBytes(8))}`;
     const consumer = this.#kafka.consumer({
       groupId,
       allowAutoTopicCreation: false,

@@ -1,5 +1,5 @@
 import { mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { toHex } from '../bytes.js';
@@ -42,10 +42,11 @@ export function isNewerHead(a: DirectoryHead, b: DirectoryHead): boolean {
 /**
  * The state as a small JSON file (mode 0600, written through a temporary file, fsync and rename, so a
  * crash leaves the old or the new state, never half of one). Give each service its own path on storage
- * that survives its restarts. Saves are serialized within the process.
+ * that survives its restarts. Saves to one path are serialized within the process.
  */
 export class FileDirectoryStateStore implements DirectoryStateStore {
-  #chain: Promise<void> = Promise.resolve();
+  /** Saves to one path are serialized across instances (they share the temporary file name). */
+  static readonly #chains = new Map<string, Promise<void>>();
 
   constructor(readonly path: string) {}
 
@@ -102,8 +103,14 @@ export class FileDirectoryStateStore implements DirectoryStateStore {
   }
 
   save(head: SignedHead, authorityKid: Uint8Array): Promise<void> {
-    const run = this.#chain.then(() => this.#save(head, authorityKid));
-    this.#chain = run.catch(() => undefined);
+    const key = resolve(this.path);
+    const chains = FileDirectoryStateStore.#chains;
+    const run = (chains.get(key) ?? Promise.resolve()).then(() => this.#save(head, authorityKid));
+    const settled = run.catch(() => undefined);
+    chains.set(key, settled);
+    void settled.then(() => {
+      if (chains.get(key) === settled) chains.delete(key);
+    });
     return run;
   }
 

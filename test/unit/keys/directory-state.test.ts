@@ -246,4 +246,18 @@ describe('directory state across restarts', () => {
     expect(errors).toEqual(['DIRECTORY_STATE_UNWRITABLE']);
     await d.close();
   });
+
+  it('concurrent saves to one path from two stores leave a valid state holding the newest head', async () => {
+    const { v1, v2 } = await twoVersions();
+    const statePath = join(w.dir, 'shared-state.json');
+    const a = new FileDirectoryStateStore(statePath);
+    const b = new FileDirectoryStateStore(statePath);
+    const kid = w.authority.signingKey().kid;
+    const h1 = parseSignedHead(v1.head);
+    const h2 = parseSignedHead(v2.head);
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).save(i % 3 === 0 ? h2 : h1, kid)),
+    );
+    expect((await new FileDirectoryStateStore(statePath).load())?.head.epoch).toBe(2);
+  });
 });

@@ -107,6 +107,17 @@ describe('the directory topic through the public API', () => {
       expect(epochs).toEqual([2]);
       expect(directory.records().find((r) => r.identity === 'orders')?.status).toBe('revoked');
       expect((await new FileDirectoryStateStore(stateFile).load())?.head.epoch).toBe(2);
+
+      // The publisher's hourly re-sign on the topic reaches the application too (same epoch).
+      const issued = directory.head().issuedAtMs;
+      await cli(['directory', 'refresh-head']);
+      await waitFor(() => directory.head().issuedAtMs > issued, 'the re-signed head pushed');
+      expect(directory.epoch).toBe(2);
+      await waitFor(
+        async () =>
+          ((await new FileDirectoryStateStore(stateFile).load())?.head.issuedAtMs ?? 0) > issued,
+        'the re-signed head saved',
+      );
       expect(alerts).toEqual([]);
       expect(refreshErrors).toEqual([]);
     } finally {

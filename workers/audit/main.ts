@@ -3,7 +3,8 @@
  * worker:audit`). Runs as the `audit` identity (SEALPOST_IDENTITY_FILE), consumes the sealed metadata
  * topic into the tamper-evident log (SEALPOST_AUDIT_DB), publishes signed checkpoints to
  * SEALPOST_CHECKPOINT_TOPIC. `/healthz` and `/metrics` on SEALPOST_HTTP_PORT; SIGTERM/SIGINT stop it
- * cleanly (after a final checkpoint).
+ * cleanly (after a final checkpoint). The npm script `exec`s node, so a signal sent to `npm` reaches
+ * the worker (docs/OPERATIONS.md, "Running the workers").
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';

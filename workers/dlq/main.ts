@@ -2,7 +2,8 @@
  * The dead-letter worker, runnable on its own: `node dist/workers/dlq/main.js` (or
  * `npm run worker:dlq`). Consumes the dead-letter topic into the quarantine store; never decrypts.
  * Configuration from the environment / SEALPOST_CONFIG (see `sealpost config check`); `/healthz`
- * and `/metrics` on SEALPOST_HTTP_PORT. Stops cleanly on SIGTERM and SIGINT.
+ * and `/metrics` on SEALPOST_HTTP_PORT. Stops cleanly on SIGTERM and SIGINT; the npm script `exec`s
+ * node, so a signal sent to `npm` reaches the worker (docs/OPERATIONS.md, "Running the workers").
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';

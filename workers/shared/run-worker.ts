@@ -1,6 +1,7 @@
 /**
  * What the worker entry points share: `/healthz` and `/metrics`, the start, the ready line for
- * supervisors and tests (`<name> ready port=<port>`), and a clean stop on SIGTERM and SIGINT (exit 0,
+ * supervisors and tests (`<name> ready port=<port> pid=<pid>`: the pid of the process that
+ * holds the worker, which is not the launcher's when started through `npm run`), and a clean stop on SIGTERM and SIGINT (exit 0,
  * or 1 when the stop itself failed; the log line carries the error code only).
  */
 import type { Logger } from 'pino';
@@ -40,7 +41,7 @@ export async function runWorker(o: RunWorkerOptions): Promise<void> {
   await http.start();
   await o.worker.start();
   o.logger.info({ port: http.port, ...o.startedFields?.() }, `${o.name} started`);
-  process.stdout.write(`${o.name} ready port=${http.port}\n`);
+  process.stdout.write(`${o.name} ready port=${http.port} pid=${process.pid}\n`);
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -9,7 +9,6 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { buildTransport, openKeyDirectory } from '../../src/app/compose.js';
-import { loadConfig } from '../../src/config/config.js';
 import { createCryptoProvider } from '../../src/crypto/index.js';
 import { DeadLetterWorker } from '../../src/dlq/dead-letter-worker.js';
 import { SqliteQuarantineStore } from '../../src/dlq/sqlite-quarantine-store.js';
@@ -17,43 +16,46 @@ import { createLogger } from '../../src/observability/logger.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { readEnv } from '../../src/runtime/env.js';
 import { runWorker } from '../shared/run-worker.js';
+import { startOrExit, workerConfig } from '../shared/worker-config.js';
 
-const config = loadConfig(readEnv());
-const logger = createLogger({ level: config.logLevel, name: 'sealpost-dlq-worker' });
 const crypto = await createCryptoProvider();
-const directory = await openKeyDirectory(config, { crypto, clock: systemClock });
-directory.startAutoRefresh(30_000, (err) =>
-  logger.warn({ code: (err as { code?: string }).code }, 'directory refresh failed'),
-);
-mkdirSync(dirname(config.quarantineDb), { recursive: true });
-const store = new SqliteQuarantineStore(config.quarantineDb);
-const registry = new Registry();
-collectDefaultMetrics({ register: registry });
-const worker = new DeadLetterWorker({
-  transport: buildTransport(config, {
-    logger,
+const config = workerConfig('sealpost-dlq-worker', 'dlq-worker', readEnv(), { crypto });
+await startOrExit('sealpost-dlq-worker', async () => {
+  const logger = createLogger({ level: config.logLevel, name: 'sealpost-dlq-worker' });
+  const directory = await openKeyDirectory(config, { crypto, clock: systemClock });
+  directory.startAutoRefresh(30_000, (err) =>
+    logger.warn({ code: (err as { code?: string }).code }, 'directory refresh failed'),
+  );
+  mkdirSync(dirname(config.quarantineDb), { recursive: true });
+  const store = new SqliteQuarantineStore(config.quarantineDb);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const worker = new DeadLetterWorker({
+    transport: buildTransport(config, {
+      logger,
+      clock: systemClock,
+      clientId: 'sealpost-dlq-worker',
+    }),
+    store,
+    crypto,
     clock: systemClock,
-    clientId: 'sealpost-dlq-worker',
-  }),
-  store,
-  crypto,
-  clock: systemClock,
-  signingKeysOf: (identity) =>
-    directory
-      .records()
-      .filter((r) => r.identity === identity && r.status !== 'revoked')
-      .map((r) => r.signPublicKey),
-  deadLetterTopic: config.deadLetterTopic,
-  sessionTimeoutMs: config.consumerSessionTimeoutMs,
-  registry,
-  logger,
-});
-await runWorker({
-  name: 'sealpost-dlq-worker',
-  worker,
-  registry,
-  port: config.httpPort,
-  host: config.httpHost,
-  logger,
-  beforeStop: () => directory.stopAutoRefresh(),
+    signingKeysOf: (identity) =>
+      directory
+        .records()
+        .filter((r) => r.identity === identity && r.status !== 'revoked')
+        .map((r) => r.signPublicKey),
+    deadLetterTopic: config.deadLetterTopic,
+    sessionTimeoutMs: config.consumerSessionTimeoutMs,
+    registry,
+    logger,
+  });
+  await runWorker({
+    name: 'sealpost-dlq-worker',
+    worker,
+    registry,
+    port: config.httpPort,
+    host: config.httpHost,
+    logger,
+    beforeStop: () => directory.stopAutoRefresh(),
+  });
 });

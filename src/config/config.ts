@@ -80,6 +80,8 @@ export const configSchema = z
     httpPort: port.default(0),
     httpHost: z.string().min(1).default('127.0.0.1'),
     consumerSessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000).default(30_000),
+    workerGroupId: z.string().min(1).max(255).optional(),
+    brokerUnreachableAfterMs: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
     logLevel: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
@@ -160,6 +162,8 @@ export const ENV_KEYS: Readonly<Record<string, keyof SealpostConfig>> = {
   SEALPOST_HTTP_PORT: 'httpPort',
   SEALPOST_HTTP_HOST: 'httpHost',
   SEALPOST_CONSUMER_SESSION_TIMEOUT_MS: 'consumerSessionTimeoutMs',
+  SEALPOST_BROKER_UNREACHABLE_AFTER_MS: 'brokerUnreachableAfterMs',
+  SEALPOST_WORKER_GROUP: 'workerGroupId',
   SEALPOST_LOG_LEVEL: 'logLevel',
 };
 

@@ -92,3 +92,64 @@ export function portOpen(port: number): Promise<boolean> {
 export function childEnv(extra: Record<string, string>): Record<string, string> {
   return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...extra };
 }
+
+/** What a worker pair needs from a test world (see pipeline-world.ts), written to its directory. */
+export interface WorkerWorld {
+  readonly dir: string;
+  document(): { authority: { publicKey: string } };
+  readonly files: ReadonlyMap<string, unknown>;
+}
+
+/**
+ * The environment of both workers on the stack for one test: the directory and the `audit` identity
+ * written as files (mode 0600 for the identity, as `keys create` writes it), the local KMS keyring of
+ * the world, fresh topics, consumer groups and stores. Returns one env per worker (pass to startWorkerProcess).
+ */
+export async function workerEnvs(
+  world: WorkerWorld,
+  topics: { metadata: string; dlq: string; state: string; checkpoints: string },
+  brokers: readonly string[],
+  schemaRegistryUrl: string,
+): Promise<{ audit: Record<string, string>; dlq: Record<string, string> }> {
+  const { writeFileSync } = await import('node:fs');
+  const { writeIdentityFile } = await import('../../src/keys/identity-file.js');
+  const directoryFile = join(world.dir, 'directory.json');
+  writeFileSync(directoryFile, JSON.stringify(world.document()));
+  const identityFile = join(world.dir, 'audit.identity.json');
+  await writeIdentityFile(
+    identityFile,
+    world.files.get('audit') as Parameters<typeof writeIdentityFile>[1],
+    { overwrite: true },
+  );
+  const common = {
+    KAFKA_BROKERS: brokers.join(','),
+    SEALPOST_DIRECTORY_FILE: directoryFile,
+    SEALPOST_AUTHORITY_PUBLIC_KEY: Buffer.from(
+      world.document().authority.publicKey,
+      'base64',
+    ).toString('hex'),
+    SEALPOST_DEAD_LETTER_TOPIC: topics.dlq,
+    SEALPOST_HTTP_PORT: '0',
+    SEALPOST_LOG_LEVEL: 'warn',
+    SEALPOST_CONSUMER_SESSION_TIMEOUT_MS: '6000',
+  };
+  return {
+    audit: {
+      ...common,
+      SEALPOST_WORKER_GROUP: `audit-${topics.metadata}`,
+      SCHEMA_REGISTRY_URL: schemaRegistryUrl,
+      SEALPOST_KMS: 'local',
+      SEALPOST_LOCAL_KEK_FILE: join(world.dir, 'kek.json'),
+      SEALPOST_IDENTITY_FILE: identityFile,
+      SEALPOST_METADATA_TOPIC: topics.metadata,
+      SEALPOST_CHECKPOINT_TOPIC: topics.checkpoints,
+      SEALPOST_STATE_TOPIC: topics.state,
+      SEALPOST_AUDIT_DB: join(world.dir, 'audit.db'),
+    },
+    dlq: {
+      ...common,
+      SEALPOST_WORKER_GROUP: `dlq-${topics.dlq}`,
+      SEALPOST_QUARANTINE_DB: join(world.dir, 'quarantine.db'),
+    },
+  };
+}

@@ -13,6 +13,7 @@ import { buildKms, buildRegistry, buildTransport, openServiceKeys } from '../../
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { createCryptoProvider } from '../../src/crypto/index.js';
+import { BrokerProbe } from '../../src/observability/broker-probe.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { readEnv } from '../../src/runtime/env.js';
@@ -21,6 +22,8 @@ import { startOrExit, workerConfig } from '../shared/worker-config.js';
 
 const crypto = await createCryptoProvider();
 const config = workerConfig('sealpost-audit-worker', 'audit-worker', readEnv(), { crypto });
+/** The worker's consumer group (SEALPOST_WORKER_GROUP; the probe measures its lag). */
+const AUDIT_GROUP = config.workerGroupId ?? 'sealpost-audit';
 await startOrExit('sealpost-audit-worker', async () => {
   const logger = createLogger({ level: config.logLevel, name: 'sealpost-audit-worker' });
   const kms = await buildKms(config, { crypto, clock: systemClock });
@@ -35,12 +38,14 @@ await startOrExit('sealpost-audit-worker', async () => {
   const store = new SqliteAuditStore(config.auditDb, crypto);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const transport = buildTransport(config, {
+    logger,
+    clock: systemClock,
+    clientId: 'sealpost-audit-worker',
+  });
   const worker = new AuditWorker({
-    transport: buildTransport(config, {
-      logger,
-      clock: systemClock,
-      clientId: 'sealpost-audit-worker',
-    }),
+    transport,
+    groupId: AUDIT_GROUP,
     registry: buildRegistry(config),
     crypto,
     clock: systemClock,
@@ -64,6 +69,19 @@ await startOrExit('sealpost-audit-worker', async () => {
     host: config.httpHost,
     logger,
     startedFields: () => ({ kmsCalls: kms.counts() }),
+    probe: new BrokerProbe({
+      admin: () => transport.admin(),
+      groupId: AUDIT_GROUP,
+      topics: [config.metadataTopic],
+      clock: systemClock,
+      unreachableAfterMs: config.brokerUnreachableAfterMs,
+      registry,
+      lagMetric: {
+        name: 'sealpost_audit_lag_records',
+        help: 'Metadata records not yet committed by the audit worker: high watermark minus committed offset',
+      },
+      logger,
+    }),
     afterStop: async () => {
       keys.close();
       await kms.close();

@@ -12,6 +12,7 @@ import { buildTransport, openKeyDirectory } from '../../src/app/compose.js';
 import { createCryptoProvider } from '../../src/crypto/index.js';
 import { DeadLetterWorker } from '../../src/dlq/dead-letter-worker.js';
 import { SqliteQuarantineStore } from '../../src/dlq/sqlite-quarantine-store.js';
+import { BrokerProbe } from '../../src/observability/broker-probe.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { readEnv } from '../../src/runtime/env.js';
@@ -20,6 +21,8 @@ import { startOrExit, workerConfig } from '../shared/worker-config.js';
 
 const crypto = await createCryptoProvider();
 const config = workerConfig('sealpost-dlq-worker', 'dlq-worker', readEnv(), { crypto });
+/** The worker's consumer group (SEALPOST_WORKER_GROUP; the probe measures its lag). */
+const DLQ_GROUP = config.workerGroupId ?? 'sealpost-dlq-worker';
 await startOrExit('sealpost-dlq-worker', async () => {
   const logger = createLogger({ level: config.logLevel, name: 'sealpost-dlq-worker' });
   const directory = await openKeyDirectory(config, { crypto, clock: systemClock });
@@ -30,12 +33,13 @@ await startOrExit('sealpost-dlq-worker', async () => {
   const store = new SqliteQuarantineStore(config.quarantineDb);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const transport = buildTransport(config, {
+    logger,
+    clock: systemClock,
+    clientId: 'sealpost-dlq-worker',
+  });
   const worker = new DeadLetterWorker({
-    transport: buildTransport(config, {
-      logger,
-      clock: systemClock,
-      clientId: 'sealpost-dlq-worker',
-    }),
+    transport,
     store,
     crypto,
     clock: systemClock,
@@ -45,6 +49,7 @@ await startOrExit('sealpost-dlq-worker', async () => {
         .filter((r) => r.identity === identity && r.status !== 'revoked')
         .map((r) => r.signPublicKey),
     deadLetterTopic: config.deadLetterTopic,
+    groupId: DLQ_GROUP,
     sessionTimeoutMs: config.consumerSessionTimeoutMs,
     registry,
     logger,
@@ -56,6 +61,19 @@ await startOrExit('sealpost-dlq-worker', async () => {
     port: config.httpPort,
     host: config.httpHost,
     logger,
+    probe: new BrokerProbe({
+      admin: () => transport.admin(),
+      groupId: DLQ_GROUP,
+      topics: [config.deadLetterTopic],
+      clock: systemClock,
+      unreachableAfterMs: config.brokerUnreachableAfterMs,
+      registry,
+      lagMetric: {
+        name: 'sealpost_dlq_lag_records',
+        help: 'Dead letters not yet committed by the worker: high watermark minus committed offset',
+      },
+      logger,
+    }),
     beforeStop: () => directory.stopAutoRefresh(),
   });
 });

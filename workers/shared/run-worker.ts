@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { BrokerProbe } from '../../src/observability/broker-probe.js';
 import { HealthServer, type HealthCheck } from '../../src/observability/health-server.js';
 
 export interface RunnableWorker {
@@ -24,6 +25,11 @@ export interface RunWorkerOptions {
   readonly logger: Logger;
   /** Extra fields for the "started" log line (no secrets). */
   readonly startedFields?: () => Record<string, unknown>;
+  /**
+   * The worker's broker probe: `/healthz` fails when the broker has not answered within its bound,
+   * and it measures the group's lag (docs/OPERATIONS.md, "Metrics to alert on").
+   */
+  readonly probe?: BrokerProbe;
   /** Runs first on a stop signal (e.g. stop refreshing the directory). */
   readonly beforeStop?: () => void;
   /** Runs after the worker and the HTTP server stopped (close keys, the KMS client). */
@@ -34,12 +40,13 @@ export interface RunWorkerOptions {
 export async function runWorker(o: RunWorkerOptions): Promise<void> {
   const http = new HealthServer({
     registry: o.registry,
-    health: () => o.worker.health(),
+    health: () => combinedHealth(o.worker, o.probe),
     port: o.port,
     ...(o.host === undefined ? {} : { host: o.host }),
   });
   await http.start();
   await o.worker.start();
+  o.probe?.start();
   o.logger.info({ port: http.port, ...o.startedFields?.() }, `${o.name} started`);
   process.stdout.write(`${o.name} ready port=${http.port} pid=${process.pid}\n`);
 
@@ -49,7 +56,7 @@ export async function runWorker(o: RunWorkerOptions): Promise<void> {
     stopping = true;
     o.logger.info({ signal }, 'stopping');
     o.beforeStop?.();
-    Promise.all([o.worker.stop(), http.stop()])
+    Promise.all([o.worker.stop(), http.stop(), o.probe?.stop()])
       .then(async () => {
         await o.afterStop?.();
         process.exit(0);
@@ -61,4 +68,15 @@ export async function runWorker(o: RunWorkerOptions): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** The worker's health and its broker probe's: ok only when both are; the facts of both. */
+export function combinedHealth(
+  worker: { health: HealthCheck },
+  probe: { health: HealthCheck } | undefined,
+): { ok: boolean; detail?: Record<string, unknown> } {
+  const w = worker.health();
+  if (probe === undefined) return w;
+  const p = probe.health();
+  return { ok: w.ok && p.ok, detail: { ...w.detail, ...p.detail } };
 }

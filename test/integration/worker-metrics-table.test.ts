@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Transport } from '../../src/kafka/transport.js';
 import { getEndpoints } from '../support/endpoints.js';
+import { alertTableMetrics } from '../support/operations-guide.js';
 import {
   makePipelineWorld,
   pipelineTopics,
@@ -35,26 +36,6 @@ const NO_SAMPLE_WITHOUT_FAULT = new Set([
   'sealpost_admission_throttled_total',
   'sealpost_duplicates_total',
 ]);
-
-interface TableMetric {
-  readonly name: string;
-  /** Label names the table gives (`{class,code}`), or undefined when it gives none. */
-  readonly labels: readonly string[] | undefined;
-}
-
-/** The metric names (with labels) in the first column of the guide's alert table. */
-export function alertTableMetrics(markdown: string): TableMetric[] {
-  const section = markdown.split(/^## Metrics to alert on$/m)[1]?.split(/^## /m)[0];
-  if (section === undefined) throw new Error('no "Metrics to alert on" section');
-  const out: TableMetric[] = [];
-  for (const line of section.split('\n')) {
-    if (!line.startsWith('| `')) continue;
-    const first = line.split('|')[1]!;
-    for (const m of first.matchAll(/`(sealpost_[a-z_]+)(?:\{([a-z_,]+)\})?`/g))
-      out.push({ name: m[1]!, labels: m[2]?.split(',') });
-  }
-  return out;
-}
 
 const t = pipelineTopics('metrics-table');
 const checkpoints = freshTopic('metrics-table-cp');

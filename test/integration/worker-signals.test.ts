@@ -9,13 +9,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Transport } from '../../src/kafka/transport.js';
 import { getEndpoints } from '../support/endpoints.js';
-import { makePipelineWorld, type PipelineWorld } from '../support/pipeline-world.js';
+import {
+  makePipelineWorld,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
 import {
   childEnv,
   portOpen,
   processAlive,
   startWorkerProcess,
+  workerEnvs,
   type WorkerProcess,
 } from '../support/worker-process.js';
 
@@ -27,7 +32,10 @@ let transport: Transport;
 const started: WorkerProcess[] = [];
 
 beforeAll(async () => {
-  world = await makePipelineWorld([{ name: 'billing', send: [], receive: ['orders-*'] }]);
+  world = await makePipelineWorld([
+    { name: 'billing', send: [], receive: ['orders-*'] },
+    { name: 'audit', send: [], receive: ['test-audit-signals-*'] },
+  ]);
   transport = testTransport('worker-signals-test');
 });
 afterAll(async () => {
@@ -77,5 +85,73 @@ describe('worker entry points and SIGTERM (real Kafka)', () => {
     expect(Date.now() - stopped).toBeLessThan(STOP_BOUND_MS);
     // npm itself ends too, with the worker's clean exit status.
     expect(await w.exit).toBe(0);
+  });
+
+  it('npm run worker:audit, then SIGTERM to npm: the worker exits 0 and its port closes', async () => {
+    const t = pipelineTopics('audit-signals');
+    const checkpoints = freshTopic('audit-signals-cp');
+    await createTopics(transport, [
+      { topic: t.metadata },
+      { topic: t.dlq },
+      { topic: t.state, compacted: true },
+      { topic: checkpoints, configs: { 'retention.ms': '-1' } },
+    ]);
+    const e = getEndpoints();
+    const envs = await workerEnvs(
+      world,
+      { ...t, checkpoints },
+      e.kafkaBrokers,
+      e.schemaRegistryUrl,
+    );
+    const w = startWorkerProcess('npm', ['run', '--silent', 'worker:audit'], {
+      name: 'sealpost-audit-worker',
+      env: childEnv(envs.audit),
+    });
+    started.push(w);
+    const { port, pid } = await w.ready;
+    expect(pid).not.toBe(w.child.pid);
+    w.child.kill('SIGTERM');
+    await waitFor(
+      async () => !processAlive(pid) && !(await portOpen(port)),
+      `audit worker pid ${pid} gone and port ${port} closed after SIGTERM to npm`,
+      STOP_BOUND_MS,
+    );
+    expect(await w.exit, `${w.out()}\n${w.err()}`).toBe(0);
+  });
+
+  it('SIGTERM the moment the ready line appears: a clean stop (exit 0), never death by the signal', async () => {
+    const t = pipelineTopics('audit-signals');
+    const checkpoints = freshTopic('audit-signals-cp');
+    await createTopics(transport, [
+      { topic: t.metadata },
+      { topic: t.dlq },
+      { topic: t.state, compacted: true },
+      { topic: checkpoints, configs: { 'retention.ms': '-1' } },
+    ]);
+    const e = getEndpoints();
+    const envs = await workerEnvs(
+      world,
+      { ...t, checkpoints },
+      e.kafkaBrokers,
+      e.schemaRegistryUrl,
+    );
+    // A supervisor reading the ready line may signal at once; before the fix about half of these
+    // rounds ended by SIGTERM's default action (the handler was installed after the ready line).
+    const outcomes: string[] = [];
+    for (let round = 0; round < 5; round++) {
+      const w = startWorkerProcess('node', ['--import', 'tsx', 'workers/audit/main.ts'], {
+        name: 'sealpost-audit-worker',
+        env: childEnv(envs.audit),
+      });
+      started.push(w);
+      await w.ready;
+      w.child.kill('SIGTERM');
+      outcomes.push(
+        await new Promise<string>((r) =>
+          w.child.once('exit', (code, signal) => r(`exit=${code} signal=${signal}`)),
+        ),
+      );
+    }
+    expect(outcomes).toEqual(Array.from({ length: 5 }, () => 'exit=0 signal=null'));
   });
 });

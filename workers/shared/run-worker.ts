@@ -47,9 +47,6 @@ export async function runWorker(o: RunWorkerOptions): Promise<void> {
   await http.start();
   await o.worker.start();
   o.probe?.start();
-  o.logger.info({ port: http.port, ...o.startedFields?.() }, `${o.name} started`);
-  process.stdout.write(`${o.name} ready port=${http.port} pid=${process.pid}\n`);
-
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -66,8 +63,12 @@ export async function runWorker(o: RunWorkerOptions): Promise<void> {
         process.exit(1);
       });
   };
+  // The handlers are in place before the ready line: a supervisor may send SIGTERM the moment it
+  // reads it, and without a handler that would end the worker uncleanly (no final checkpoint).
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  o.logger.info({ port: http.port, ...o.startedFields?.() }, `${o.name} started`);
+  process.stdout.write(`${o.name} ready port=${http.port} pid=${process.pid}\n`);
 }
 
 /** The worker's health and its broker probe's: ok only when both are; the facts of both. */

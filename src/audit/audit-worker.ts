@@ -82,6 +82,7 @@ export class AuditWorker {
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #lastError: string | undefined;
+  #lastPublishedMs = 0;
 
   constructor(options: AuditWorkerOptions) {
     this.#o = options;
@@ -105,6 +106,8 @@ export class AuditWorker {
               },
             ],
           });
+          // Only a checkpoint the broker acknowledged moves the published-checkpoint gauge.
+          this.#lastPublishedMs = Math.max(this.#lastPublishedMs, c.timeMs);
         },
       },
       ...(options.checkpointEveryEntries === undefined
@@ -143,9 +146,18 @@ export class AuditWorker {
         this.set(recorder.lastCheckpointCount);
       },
     });
+    const lastPublishedMs = (): number => this.#lastPublishedMs;
     new Gauge({
       name: 'sealpost_audit_last_checkpoint_timestamp_seconds',
-      help: 'Time of the latest signed checkpoint',
+      help: 'Signing time of the latest checkpoint published to the checkpoint topic (0 before the first)',
+      registers: [reg],
+      collect() {
+        this.set(lastPublishedMs() / 1000);
+      },
+    });
+    new Gauge({
+      name: 'sealpost_audit_last_stored_checkpoint_timestamp_seconds',
+      help: 'Signing time of the latest checkpoint stored beside the log (published or not)',
       registers: [reg],
       collect() {
         this.set(recorder.lastCheckpointMs / 1000);

@@ -58,7 +58,7 @@ const coord = (p: number, o: string | bigint): string => `${p}/${o}`;
 export function checkLedger(ledger: Ledger, groups: readonly string[]): Verdict {
   const violations: Violation[] = [];
   const tried = new Set(ledger.tries.flatMap((t) => t.n));
-  const acked = new Map<string, { n: string; p: number; o: string }>();
+  const acked = new Map<string, { n?: string; p: number; o: string }>();
   for (const a of ledger.acks) if (!acked.has(a.id)) acked.set(a.id, a);
   const unackedHanded = new Set<string>();
   const counts: Record<string, GroupCounts> = {};
@@ -90,7 +90,7 @@ export function checkLedger(ledger: Ledger, groups: readonly string[]): Verdict 
       }
       const a = acked.get(h.id);
       if (a === undefined) unackedHanded.add(h.id);
-      else if (a.n !== h.n) {
+      else if (a.n !== undefined && a.n !== h.n) {
         violations.push({
           invariant: 'never-sent',
           group: g,
@@ -129,7 +129,7 @@ export function checkLedger(ledger: Ledger, groups: readonly string[]): Verdict 
       violations.push({
         invariant: 'lost',
         group: g,
-        detail: `${id} (payload ${a.n}, acknowledged at ${coord(a.p, a.o)}) never handed out nor dead-lettered`,
+        detail: `${id} (payload ${a.n ?? '?'}, acknowledged at ${coord(a.p, a.o)}) never handed out nor dead-lettered`,
       });
     }
     for (const cm of ledger.commits.filter((x) => x.g === g)) {

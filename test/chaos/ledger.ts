@@ -30,7 +30,8 @@ export interface TryEntry {
 export interface AckEntry {
   readonly k: 'ack';
   readonly id: string;
-  readonly n: string;
+  /** The payload id, when known (send() answers grouped by partition, so the producer omits it). */
+  readonly n?: string;
   readonly p: number;
   readonly o: string;
   readonly t: number;

@@ -11,7 +11,10 @@
  *   later one of its partition);
  * - `commit-beyond`: no committed offset lies beyond a record the group neither handed out nor
  *   dead-lettered. The topic is written only by the scenario's idempotent, non-transactional producer,
- *   so its offsets are contiguous from 0: every offset below a commit must be accounted for.
+ *   so its offsets are contiguous from 0: every offset below a commit must be accounted for. A record
+ *   acknowledged under a message id the group handed out at another offset is accounted for too: it
+ *   is the copy a `resend()` after SEND_FAILED wrote when the first attempt had been written after all,
+ *   and the consumer drops it as a DUPLICATE (docs/SPEC.md §6: not delivered, not dead-lettered).
  *
  * Hand-outs of several processes are merged by their time stamps (file order within one process).
  */
@@ -60,6 +63,9 @@ export function checkLedger(ledger: Ledger, groups: readonly string[]): Verdict 
   const tried = new Set(ledger.tries.flatMap((t) => t.n));
   const acked = new Map<string, { n?: string; p: number; o: string }>();
   for (const a of ledger.acks) if (!acked.has(a.id)) acked.set(a.id, a);
+  // Every acknowledged coordinate → its message id (a resent copy has its own coordinate).
+  const idAt = new Map<string, string>();
+  for (const a of ledger.acks) idAt.set(coord(a.p, a.o), a.id);
   const unackedHanded = new Set<string>();
   const counts: Record<string, GroupCounts> = {};
 
@@ -137,6 +143,8 @@ export function checkLedger(ledger: Ledger, groups: readonly string[]): Verdict 
       for (let o = 0n; o < upTo; o++) {
         const at = coord(cm.p, o);
         if (handedAt.has(at) || dead.has(at)) continue;
+        const copyOf = idAt.get(at);
+        if (copyOf !== undefined && seen.has(copyOf)) continue; // a DUPLICATE, dropped by design
         violations.push({
           invariant: 'commit-beyond',
           group: g,

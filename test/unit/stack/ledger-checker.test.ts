@@ -119,6 +119,23 @@ describe('delivery ledger checker', () => {
     expect(only(l)).toEqual([{ invariant: 'commit-beyond', group: 'billing' }]);
   });
 
+  it('a resent copy (same message id, later offset) dropped as a DUPLICATE is accounted for', () => {
+    const l = clean();
+    // The first attempt of a1 was written at 0/1 but its ack was lost (SEND_FAILED); resend() wrote
+    // the same sealed bytes again at 0/2, and that ack is the one recorded.
+    l.acks.push({ k: 'ack', id: 'a1', p: 0, o: '2', t: 3 });
+    for (const g of G) l.commits.push({ k: 'commit', g, p: 0, o: '3', t: 40 });
+    expect(only(l)).toEqual([]);
+    // A copy of an id the group never handed out is not accounted for.
+    l.acks.push({ k: 'ack', id: 'zz', p: 0, o: '3', t: 3 });
+    l.tries.push({ k: 'try', n: ['nz'], t: 1 });
+    l.handouts.push({ ...out('billing', 0, 50), id: 'zz', n: 'nz', o: '3' });
+    l.commits.push({ k: 'commit', g: 'shipping', p: 0, o: '4', t: 60 });
+    expect(only(l).filter((v) => v.invariant === 'commit-beyond')).toEqual([
+      { invariant: 'commit-beyond', group: 'shipping' },
+    ]);
+  });
+
   it('ledger files: appends are durable lines; a last line cut by a kill is ignored', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sealpost-ledger-'));
     try {

@@ -146,16 +146,24 @@ export async function makeHarness(scenario: string, root: string): Promise<Harne
     logger: testLogger,
     nowMs: () => Date.now(),
   });
-  const admin = transport.admin();
-  await admin.connect();
-  try {
-    await admin.createTopics([
-      { topic, numPartitions: 3 },
-      { topic: dlq },
-      ...GROUPS.map((g) => ({ topic: stateTopic(g), compacted: true })),
-    ]);
-  } finally {
-    await admin.disconnect();
+  // A cluster that just recovered may still answer a metadata error once: a few bounded attempts.
+  for (let attempt = 1; ; attempt++) {
+    const admin = transport.admin();
+    try {
+      await admin.connect();
+      await admin.createTopics([
+        { topic, numPartitions: 3 },
+        { topic: dlq },
+        ...GROUPS.map((g) => ({ topic: stateTopic(g), compacted: true })),
+      ]);
+      break;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      log(`creating topics failed (${(err as Error).message}); attempt ${attempt + 1}`);
+      await sleep(1000 * attempt);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
   }
   log(`run folder ${runDir}; topic ${topic} (3 partitions)`);
 

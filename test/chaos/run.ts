@@ -33,6 +33,9 @@ await stackUp({ brokers: 3 });
 const env = parseEnvText(readFileSync(stackPaths.envFile, 'utf8'));
 for (const v of endpointVariables) if (env[v] !== undefined) process.env[v] = env[v];
 
+// Every scenario starts on a settled cluster (all nodes up, every partition with its full ISR).
+const { waitSettled } = await import('../../stack/faults.js');
+await waitSettled({ timeoutMs: 180_000 });
 const h = await makeHarness(scenario.name, join(stackPaths.root, 'chaos'));
 let exitCode = 1;
 try {

@@ -24,7 +24,8 @@ export interface Recovery {
 export interface Scenario {
   readonly name: string;
   readonly summary: string;
-  run(h: Harness): Promise<Recovery[]>;
+  /** `rounds` overrides the scenario's repetitions (a short run inside `npm test`). */
+  run(h: Harness, options?: { rounds?: number }): Promise<Recovery[]>;
 }
 
 async function measure(h: Harness, fault: string, t: number): Promise<Recovery> {
@@ -110,13 +111,13 @@ const leaderPause: Scenario = {
   },
 };
 
-const producerKill: Scenario = {
+export const producerKill: Scenario = {
   name: 'producer-kill',
   summary:
     'the producer process killed (-9) mid-batch, then a new producer started: acknowledged ⊆ handed out',
-  async run(h) {
+  async run(h, options) {
     const out: Recovery[] = [];
-    for (let round = 1; round <= 3; round++) {
+    for (let round = 1; round <= (options?.rounds ?? 3); round++) {
       await h.waitMoreAcks(100);
       const p = h.producer!;
       p.kill('SIGKILL');

@@ -111,7 +111,11 @@ function producerEntries(runDir: string): LedgerEntry[] {
   return lines.filter((l) => l !== '').map((l) => JSON.parse(l) as LedgerEntry);
 }
 
-export async function makeHarness(scenario: string, root: string): Promise<Harness> {
+export async function makeHarness(
+  scenario: string,
+  root: string,
+  options: { echo?: boolean } = {},
+): Promise<Harness> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const runDir = join(root, `${scenario}-${stamp}`);
   const ledgerDir = join(runDir, 'ledgers');
@@ -120,7 +124,7 @@ export async function makeHarness(scenario: string, root: string): Promise<Harne
   const log = (line: string): void => {
     const l = `${new Date().toISOString().slice(11, 23)} ${line}`;
     logLines.push(l);
-    process.stderr.write(`${l}\n`);
+    if (options.echo !== false) process.stderr.write(`${l}\n`);
   };
   const endpoints = getEndpoints();
   const topic = freshTopic(`chaos-${scenario}`);

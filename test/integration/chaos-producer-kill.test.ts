@@ -24,7 +24,7 @@ afterAll(async () => {
 
 describe('chaos: producer killed mid-batch', () => {
   it('hands every acknowledged message to both groups; the ledger invariants hold', async () => {
-    h = await makeHarness('producer-kill', root);
+    h = await makeHarness('producer-kill', root, { echo: false });
     for (const g of ['billing', 'shipping']) await h.startConsumer(g);
     await h.startProducer();
     const recoveries = await producerKill.run(h, { rounds: 1 });

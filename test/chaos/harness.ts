@@ -19,6 +19,7 @@ import { getEndpoints } from '../support/endpoints.js';
 import { readRaw } from '../support/pipeline-parties.js';
 import { makePipelineWorld, type PipelineWorld } from '../support/pipeline-world.js';
 import { freshTopic, testLogger } from '../support/test-transport.js';
+import type { BrokerFaultProxies } from '../support/fault-proxy.js';
 import { checkLedger, type Verdict } from './checker.js';
 import { LedgerWriter, readLedgers, type LedgerEntry } from './ledger.js';
 import type { ChildConfig } from './parties.js';
@@ -33,6 +34,8 @@ export interface Harness {
   readonly transport: Transport;
   /** The running producer process (undefined after it was stopped or killed). */
   producer: ChildProcess | undefined;
+  /** The fault proxies on the consumers' path, when the scenario uses them. */
+  proxies: BrokerFaultProxies | undefined;
   /** Group → its running consumer process. */
   readonly consumers: Map<string, ChildProcess>;
   log(line: string): void;
@@ -114,7 +117,11 @@ function producerEntries(runDir: string): LedgerEntry[] {
 export async function makeHarness(
   scenario: string,
   root: string,
-  options: { echo?: boolean } = {},
+  options: {
+    echo?: boolean;
+    /** Bootstrap brokers of the consumers (e.g. the fault proxies'); default the cluster's. */
+    consumerBrokers?: readonly string[];
+  } = {},
 ): Promise<Harness> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const runDir = join(root, `${scenario}-${stamp}`);
@@ -185,6 +192,7 @@ export async function makeHarness(
     topic,
     transport,
     producer: undefined,
+    proxies: undefined,
     consumers: new Map(),
     log,
     async startProducer() {
@@ -211,6 +219,7 @@ export async function makeHarness(
       const member = `${group}-${n}`;
       const config: ChildConfig = {
         ...base,
+        ...(options.consumerBrokers === undefined ? {} : { brokers: options.consumerBrokers }),
         identity: group,
         group: `${group}-${suffix}`,
         member,
@@ -338,6 +347,7 @@ export async function makeHarness(
       );
     },
     async cleanup() {
+      await h.proxies?.stop();
       if (h.producer !== undefined && h.producer.exitCode === null) h.producer.kill('SIGKILL');
       for (const c of h.consumers.values()) if (c.exitCode === null) c.kill('SIGKILL');
       await world.cleanup();

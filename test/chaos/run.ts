@@ -36,7 +36,12 @@ for (const v of endpointVariables) if (env[v] !== undefined) process.env[v] = en
 // Every scenario starts on a settled cluster (all nodes up, every partition with its full ISR).
 const { waitSettled } = await import('../../stack/faults.js');
 await waitSettled({ timeoutMs: 180_000 });
-const h = await makeHarness(scenario.name, join(stackPaths.root, 'chaos'));
+const { brokerFaultProxies } = await import('../support/fault-proxy.js');
+const proxies = scenario.proxiedConsumers === true ? await brokerFaultProxies() : undefined;
+const h = await makeHarness(scenario.name, join(stackPaths.root, 'chaos'), {
+  ...(proxies === undefined ? {} : { consumerBrokers: proxies.brokers }),
+});
+h.proxies = proxies;
 let exitCode = 1;
 try {
   for (const g of ['billing', 'shipping']) await h.startConsumer(g);

@@ -24,6 +24,8 @@ export interface Recovery {
 export interface Scenario {
   readonly name: string;
   readonly summary: string;
+  /** The consumers reach the brokers only through one fault proxy per broker (`h.proxies`). */
+  readonly proxiedConsumers?: boolean;
   /** `rounds` overrides the scenario's repetitions (a short run inside `npm test`). */
   run(h: Harness, options?: { rounds?: number }): Promise<Recovery[]>;
 }
@@ -150,10 +152,45 @@ const consumerKill: Scenario = {
   },
 };
 
+const consumerPathFaults: Scenario = {
+  name: 'consumer-path',
+  summary:
+    'the consumers reach every broker through fault proxies: 200 ms latency for 20 s, then every connection reset three times, then 10 s of blackhole',
+  proxiedConsumers: true,
+  async run(h) {
+    const proxies = h.proxies!;
+    const out: Recovery[] = [];
+    await h.waitMoreAcks(100);
+    let t = Date.now();
+    proxies.set({ latencyMs: 200 });
+    h.log('consumer path: 200 ms latency each way');
+    out.push(await measure(h, '200 ms latency on the consumer path', t));
+    // The fault's duration (the scenario's definition), not a wait for an outcome.
+    await new Promise((r) => setTimeout(r, 20_000));
+    proxies.heal();
+    for (let round = 1; round <= 3; round++) {
+      await h.waitMoreAcks(100);
+      t = Date.now();
+      const n = proxies.reset();
+      h.log(`consumer path: reset ${n} sockets (round ${round})`);
+      out.push(await measure(h, `connection reset on the consumer path (round ${round})`, t));
+    }
+    await h.waitMoreAcks(100);
+    t = Date.now();
+    proxies.set({ blackhole: true });
+    h.log('consumer path: blackhole for 10 s');
+    await new Promise((r) => setTimeout(r, 10_000));
+    proxies.heal();
+    out.push(await measure(h, 'blackhole 10 s on the consumer path (from its start)', t));
+    return out;
+  },
+};
+
 export const scenarios: readonly Scenario[] = [
   leaderKill,
   rollingRestart,
   leaderPause,
   producerKill,
   consumerKill,
+  consumerPathFaults,
 ];

@@ -67,8 +67,8 @@ export function stackKafkaNode(id: number, brokers: number): KafkaNode {
       faultListener: { internal: p.faultInternal, advertised: p.faultAdvertised },
       replication: brokers >= 3 ? { factor: 3, minInsync: 2 } : { factor: 1, minInsync: 1 },
     },
-    config: join(stackPaths.kafkaDir, `server${suffix}.properties`),
-    log4j: join(stackPaths.kafkaDir, `log4j2${suffix}.properties`),
+    config: join(stackPaths.kafkaStateDir, `server${suffix}.properties`),
+    log4j: join(stackPaths.kafkaStateDir, `log4j2${suffix}.properties`),
     log: join(stackPaths.logsDir, `kafka${suffix}.log`),
   };
 }
@@ -189,7 +189,7 @@ export interface ClusterRecord {
   readonly clusterId: string;
 }
 
-const clusterFile = join(stackPaths.kafkaDir, 'cluster.json');
+const clusterFile = join(stackPaths.kafkaStateDir, 'cluster.json');
 
 /** The recorded cluster (undefined before the first start or after a wipe). */
 export function recordedCluster(): ClusterRecord | undefined {
@@ -204,10 +204,22 @@ export function recordedCluster(): ClusterRecord | undefined {
   return undefined;
 }
 
-/** A new cluster id (16 random bytes, base64url) recorded for `brokers` nodes. */
+/**
+ * A KRaft cluster id: 16 random bytes, base64url — never starting with '-', which kafka-storage's
+ * argument parser would take for an option (`-t -xyz…` fails one start in 64; Kafka's own
+ * Uuid.randomUuid() draws again for the same reason).
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+/** A new cluster id recorded for `brokers` nodes. */
 export function recordNewCluster(brokers: number): ClusterRecord {
-  mkdirSync(stackPaths.kafkaDir, { recursive: true });
-  const record = { brokers, clusterId: randomBytes(16).toString('base64url') };
+  mkdirSync(stackPaths.kafkaStateDir, { recursive: true });
+  const record = { brokers, clusterId: newClusterId() };
   writeFileSync(clusterFile, `${JSON.stringify(record)}\n`);
   return record;
 }
@@ -237,7 +249,7 @@ function formatArgs(node: KafkaNode, cluster: ClusterRecord): string[] {
 }
 
 function writeNodeConfig(node: KafkaNode): void {
-  mkdirSync(stackPaths.kafkaDir, { recursive: true });
+  mkdirSync(stackPaths.kafkaStateDir, { recursive: true });
   mkdirSync(stackPaths.logsDir, { recursive: true });
   writeFileSync(node.config, serverProperties(node.layout));
   writeFileSync(node.log4j, log4j2Properties(node.log));
@@ -309,7 +321,7 @@ export function startKafkaNode(
       ...javaArgs('kafka.Kafka', cluster.brokers === 1 ? '1g' : '512m', node.log4j),
       node.config,
     ],
-    cwd: stackPaths.kafkaDir,
+    cwd: stackPaths.kafkaStateDir,
     env: { ...process.env },
   });
 }

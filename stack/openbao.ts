@@ -16,9 +16,9 @@ export const vaultAddr = `http://${host}:${ports.openbao}`;
  */
 export type OpenbaoMode = 'dev' | 'persistent';
 
-const modeFile = join(stackPaths.openbaoDir, 'mode');
-const initFile = join(stackPaths.openbaoDir, 'init.json');
-const configFile = join(stackPaths.openbaoDir, 'server.hcl');
+const modeFile = join(stackPaths.openbaoStateDir, 'mode');
+const initFile = join(stackPaths.openbaoStateDir, 'init.json');
+const configFile = join(stackPaths.openbaoStateDir, 'server.hcl');
 const dataDir = join(stackPaths.dataDir, 'openbao');
 
 /** The mode of the last OpenBao start (undefined before the first). */
@@ -58,7 +58,7 @@ export function wipeOpenbaoData(): void {
  * Persistent mode: `bao server -config` with raft storage; {@link unsealOpenbao} follows.
  */
 export function startOpenbao(mode: OpenbaoMode, rootToken: string | undefined): number {
-  mkdirSync(stackPaths.openbaoDir, { recursive: true });
+  mkdirSync(stackPaths.openbaoStateDir, { recursive: true });
   writeFileSync(modeFile, `${mode}\n`);
   if (mode === 'dev') {
     if (rootToken === undefined) throw new StackError('internal: a dev OpenBao needs a root token');

@@ -29,6 +29,9 @@ function portOffset(): number {
 
 const offset = portOffset();
 
+/** The port offset in effect (SEALPOST_STACK_PORT_OFFSET, default 0). */
+export const portOffsetValue: number = offset;
+
 /** Loopback ports of the stack (the shared contract; docker-compose.yml uses the same). */
 export const ports = {
   kafkaPlaintext: 9092 + offset,

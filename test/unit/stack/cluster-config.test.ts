@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { kafkaServiceName, serverProperties, stackKafkaNode } from '../../../stack/kafka.js';
+import {
+  kafkaServiceName,
+  newClusterId,
+  serverProperties,
+  stackKafkaNode,
+} from '../../../stack/kafka.js';
 import { parseServiceName } from '../../../stack/stack.js';
 import { kafkaNodePorts, parseBrokerCount } from '../../../stack/versions.js';
 
@@ -58,6 +63,14 @@ describe('stack Kafka cluster configuration', () => {
     expect(p.get('controller.quorum.voters')!.split(',')).toHaveLength(1);
     expect(kafkaServiceName(1)).toBe('kafka');
     expect(kafkaServiceName(3)).toBe('kafka-3');
+  });
+
+  it('never draws a cluster id kafka-storage would take for an option', () => {
+    for (let i = 0; i < 2000; i++) {
+      const id = newClusterId();
+      expect(id.startsWith('-'), id).toBe(false);
+      expect(Buffer.from(id, 'base64url')).toHaveLength(16);
+    }
   });
 
   it('parses broker counts and service names, refusing what makes no sense', () => {

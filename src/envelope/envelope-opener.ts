@@ -23,8 +23,12 @@ export type OpenResult =
   | { readonly kind: 'delivered'; readonly message: OpenedMessage }
   /** The seq was already accepted on this window: not delivered, counted, no dead letter. */
   | { readonly kind: 'duplicate'; readonly replayKey: string; readonly seq: number }
-  /** None of our kids is among the slots: skip, count, commit past it. */
-  | { readonly kind: 'not-addressed' }
+  /**
+   * None of the kids this opener holds is among the slots. `slotKids` (hex, in the clear in the
+   * header) lets the caller tell a record for someone else (skip, count, commit past it) from one
+   * addressed to a key of its own identity that it has not loaded yet (docs/SPEC.md §5 step 3).
+   */
+  | { readonly kind: 'not-addressed'; readonly slotKids: readonly string[] }
   /** A header-cache miss was refused an admission token: pause the partition and retry later. */
   | { readonly kind: 'throttled' };
 
@@ -81,7 +85,13 @@ export class EnvelopeOpener {
     const env = this.#decoder.decode(value);
     if (env.header.topic !== ctx.topic) throw new EnvelopeError('TOPIC_MISMATCH');
     const match = findSlot(env.header, this.#keys);
-    if (match === undefined) return { kind: 'not-addressed' };
+    if (match === undefined)
+      return {
+        kind: 'not-addressed',
+        slotKids: env.header.kids.map((k) =>
+          Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('hex'),
+        ),
+      };
 
     const hh = this.#headerKey(env.headerBytes);
     const rejected = this.cache.getRejected(hh);

@@ -10,9 +10,9 @@
  * Permanent failures go to the dead-letter topic (original record untouched, coarse class in clear,
  * detailed code sealed) and the offset moves only after the dead-letter write is acknowledged.
  * Transient failures (registry, broker, KMS, directory head expired, a handler that throws, an unknown
- * sender within its bounded wait, no admission token) pause the partition and retry with backoff —
- * never a dead letter. Records not addressed to us are skipped and counted; exact duplicates dropped
- * and counted.
+ * sender within its bounded wait, no admission token, a record addressed to a key of ours that is
+ * not loaded) pause the partition and retry with backoff — never a dead letter. Records not addressed
+ * to us are skipped and counted; exact duplicates dropped and counted.
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import { hash256, schemaFingerprint } from '../envelope/derive.js';
@@ -37,6 +37,7 @@ import {
   usableOpeningKeys,
 } from '../keys/directory/directory-sender-resolver.js';
 import type { KeyDirectory } from '../keys/directory/key-directory.js';
+import { IdentityReloader, type IdentitySource } from '../keys/identity-source.js';
 import type { LoadedIdentity } from '../keys/identity.js';
 import type { Kms } from '../keys/kms/kms.js';
 import type { AvroCodec } from '../registry/avro-codec.js';
@@ -45,6 +46,8 @@ import { RegistryError } from '../registry/registry-error.js';
 import type { SchemaRegistryClient } from '../registry/schema-registry-client.js';
 import type { Clock } from '../runtime/clock.js';
 import { AdmissionControl, type AdmissionOptions } from './admission-control.js';
+import { classifyAddressing } from './consumer/addressing.js';
+import { DirectoryFreshness } from './consumer/directory-freshness.js';
 import { DeadLetterBreaker, type DeadLetterBreakerOptions } from './dead-letter-breaker.js';
 import { DeadLetterWriter } from './dead-letter-writer.js';
 import { DEFAULT_ENVELOPE_SUBJECT, registerEnvelopeSchema } from './envelope-schema.js';
@@ -95,6 +98,14 @@ export interface SealedConsumerOptions {
   readonly crypto: CryptoProvider;
   readonly clock: Clock;
   readonly identity: LoadedIdentity;
+  /**
+   * Where the identity's keys are loaded again after a rotation (e.g. `identityFileSource(path, {
+   * crypto, kms })`). A record addressed to a box key the directory lists for this identity but that
+   * the running process has not loaded is opened after a reload through this source (one load at a
+   * time, at most every 5 s). Without it (or while the source lacks the key or the KMS is down) the
+   * partition waits and alerts RECIPIENT_KEY_MISSING: such a record is never skipped.
+   */
+  readonly identitySource?: IdentitySource;
   readonly directory: KeyDirectory;
   /** Wraps the per-(identity, group) replay state key. */
   readonly kms: Kms;
@@ -132,8 +143,10 @@ export interface SealedConsumerOptions {
   /** Missing or mismatched replay state: stay paused and alert (default) or rebuild. */
   readonly replayStatePolicy?: 'pause' | 'rebuild';
   /**
-   * Called when a partition is held paused for an operator (replay state refused: REPLAY_STATE_*) and
-   * when a partition's dead-letter breaker opens (DEAD_LETTER_BREAKER_OPEN).
+   * Called when a partition is held paused for an operator (replay state refused: REPLAY_STATE_*),
+   * when a partition's dead-letter breaker opens (DEAD_LETTER_BREAKER_OPEN), and when a record
+   * addressed to a key of this identity cannot be opened because the key is not loaded
+   * (RECIPIENT_KEY_MISSING: the partition waits; give the consumer an `identitySource`).
    */
   readonly onAlert?: (alert: {
     readonly topic: string;
@@ -197,6 +210,12 @@ interface PartitionEntry {
   lastHandedOut: bigint | null;
   /** The opener's hooks for this partition (made once, not per record). */
   readonly hooks: OpenHooks;
+  /** Offsets below `below` were in the partition at `atMs` (the first fetch that covered them). */
+  seenMark: { readonly below: bigint; readonly atMs: number } | undefined;
+  /** When the batch in hand was fetched (records in it were written before). */
+  batchSeenMs: number;
+  /** The offset whose missing recipient key was alerted (one alert per stuck record). */
+  keyMissingAlerted: string | null;
 }
 
 type RecordOutcome =
@@ -228,7 +247,9 @@ export class SealedConsumer {
   #dlq: DeadLetterWriter | undefined;
   #handler: SealedMessageHandler | undefined;
   #openingKids = '';
-  #lastRefreshMs = -Infinity;
+  #identityRevision = -1;
+  readonly #freshness: DirectoryFreshness;
+  readonly #reloader: IdentityReloader | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void)[] = [];
   #state: 'new' | 'running' | 'closed' = 'new';
@@ -257,6 +278,15 @@ export class SealedConsumer {
       groupId: options.groupId,
     });
     this.#producer = options.transport.producer();
+    this.#freshness = new DirectoryFreshness(options.directory, options.clock, this.#logger);
+    this.#reloader =
+      options.identitySource === undefined
+        ? undefined
+        : new IdentityReloader({
+            identity: options.identity,
+            source: options.identitySource,
+            clock: options.clock,
+          });
     this.#admission = new AdmissionControl(options.clock, options.admission);
     this.#breaker = new DeadLetterBreaker(options.clock, options.deadLetterBreaker, {
       opened: (topic, partition) => {
@@ -332,6 +362,7 @@ export class SealedConsumer {
     });
     const keys = usableOpeningKeys(o.identity, o.directory);
     this.#openingKids = keys.map((k) => hex(k.kid)).join(',');
+    this.#identityRevision = o.identity.revision;
     this.#opener = new EnvelopeOpener({
       provider: o.crypto,
       clock: o.clock,
@@ -371,14 +402,16 @@ export class SealedConsumer {
     this.#flushTimer.unref();
   }
 
-  #refreshOpeningKeys(): void {
-    if (this.#opener === undefined) return;
+  /** Gives the opener our usable keys again (directory epoch or identity changed); true if they changed. */
+  #refreshOpeningKeys(): boolean {
+    if (this.#opener === undefined) return false;
+    this.#identityRevision = this.#o.identity.revision;
     const keys = usableOpeningKeys(this.#o.identity, this.#o.directory);
     const kids = keys.map((k) => hex(k.kid)).join(',');
-    if (kids !== this.#openingKids) {
-      this.#openingKids = kids;
-      this.#opener.setRecipientKeys(keys);
-    }
+    if (kids === this.#openingKids) return false;
+    this.#openingKids = kids;
+    this.#opener.setRecipientKeys(keys);
+    return true;
   }
 
   /**
@@ -424,6 +457,9 @@ export class SealedConsumer {
         redeliverBelow: null,
         persistedMark: null,
         lastHandedOut: null,
+        seenMark: undefined,
+        batchSeenMs: 0,
+        keyMissingAlerted: null,
         hooks: {
           window: (k) => entry.state.windows.get(k),
           admit: () => {
@@ -558,6 +594,13 @@ export class SealedConsumer {
       control.pause(entry?.status === 'refused' ? {} : { resumeAfterMs: 1000 });
       return;
     }
+    // What the fetch proves about when its records were written (see #writtenBeforeMs).
+    entry.batchSeenMs = this.#o.clock.nowMs();
+    if (
+      entry.seenMark === undefined ||
+      (entry.state.nextOffset !== null && entry.state.nextOffset >= entry.seenMark.below)
+    )
+      entry.seenMark = { below: BigInt(batch.highWatermark), atMs: entry.batchSeenMs };
     let processed = false;
     let count = 0;
     // Token waits served in place, bounded per batch: with partitionsConsumedConcurrently = 1 a wait
@@ -708,7 +751,66 @@ export class SealedConsumer {
     }
   }
 
-  async #process(record: ConsumedRecord, entry: PartitionEntry): Promise<RecordOutcome> {
+  /** A time the record was certainly written before: when the first fetch that held it was handled. */
+  #writtenBeforeMs(record: ConsumedRecord, entry: PartitionEntry): number {
+    const mark = entry.seenMark;
+    return mark !== undefined && BigInt(record.offset) < mark.below ? mark.atMs : entry.batchSeenMs;
+  }
+
+  /**
+   * A record addressed to a box key the directory lists for our identity, which the opener lacks (a
+   * rotation): reload the identity through its source and open the record; if that is not possible,
+   * the partition waits and alerts. Never skipped, never dead-lettered.
+   */
+  async #recipientKeyMissing(
+    record: ConsumedRecord,
+    entry: PartitionEntry,
+    kid: string,
+    reopened: boolean,
+  ): Promise<RecordOutcome> {
+    const o = this.#o;
+    if (this.#refreshOpeningKeys() && !reopened) return this.#process(record, entry, true);
+    if (this.#reloader !== undefined) {
+      try {
+        await this.#reloader.reload();
+      } catch (err) {
+        this.#logger.warn(
+          { err: describeError(err), topic: record.topic, partition: record.partition },
+          'reloading the identity failed',
+        );
+      }
+      if (this.#refreshOpeningKeys() && !reopened) return this.#process(record, entry, true);
+    }
+    if (entry.keyMissingAlerted !== record.offset) {
+      entry.keyMissingAlerted = record.offset;
+      this.#logger.warn(
+        {
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          kid,
+          identitySource: this.#reloader !== undefined,
+        },
+        'record addressed to a key of ours that is not loaded; partition waits',
+      );
+      o.onAlert?.({
+        topic: record.topic,
+        partition: record.partition,
+        code: 'RECIPIENT_KEY_MISSING',
+      });
+    }
+    return {
+      kind: 'retry',
+      afterMs: Math.max(1000, this.#reloader?.waitMs() ?? 0),
+      reason: 'recipient-key-missing',
+    };
+  }
+
+  async #process(
+    record: ConsumedRecord,
+    entry: PartitionEntry,
+    reopened = false,
+  ): Promise<RecordOutcome> {
     const o = this.#o;
     const m = o.metrics;
     if (record.value === null) {
@@ -724,8 +826,9 @@ export class SealedConsumer {
       });
       return DONE;
     }
+    if (this.#o.identity.revision !== this.#identityRevision) this.#refreshOpeningKeys();
     if (!o.directory.isFresh()) {
-      this.#kickRefresh();
+      this.#freshness.kick();
       return { kind: 'retry', afterMs: 1000, reason: 'directory-head-expired' };
     }
     const started = process.hrtime.bigint();
@@ -738,7 +841,7 @@ export class SealedConsumer {
           const since = entry.unknownSince.get(record.offset) ?? o.clock.nowMs();
           entry.unknownSince.set(record.offset, since);
           if (o.clock.nowMs() - since < (o.unknownSenderWaitMs ?? 30_000)) {
-            this.#kickRefresh();
+            this.#freshness.kick();
             return { kind: 'retry', afterMs: 1000, reason: 'unknown-sender' };
           }
         }
@@ -752,9 +855,22 @@ export class SealedConsumer {
     }
     entry.unknownSince.delete(record.offset);
     switch (result.kind) {
-      case 'not-addressed':
+      case 'not-addressed': {
+        const addressing = classifyAddressing(result.slotKids, o.identity.name, o.directory);
+        if (addressing.kind === 'ours-missing')
+          return this.#recipientKeyMissing(record, entry, addressing.kid, reopened);
+        if (
+          addressing.kind === 'unknown-kid' &&
+          !this.#freshness.covers(this.#writtenBeforeMs(record, entry))
+        ) {
+          // Maybe a key of ours published after our last directory read: read it again first.
+          this.#freshness.kick();
+          return { kind: 'retry', afterMs: 200, reason: 'recipient-unknown' };
+        }
+        entry.keyMissingAlerted = null;
         m?.skippedNotAddressed.inc({ topic: record.topic });
         return DONE;
+      }
       case 'throttled':
         return {
           kind: 'retry',
@@ -1001,18 +1117,6 @@ export class SealedConsumer {
   #transient(err: unknown, where: string): RecordOutcome {
     this.#logger.warn({ err: describeError(err), where }, 'transient failure');
     return { kind: 'retry', afterMs: 500, reason: where };
-  }
-
-  /** Refreshes the directory at most every 2 s (unknown sender, expired head). */
-  #kickRefresh(): void {
-    const now = this.#o.clock.nowMs();
-    if (now - this.#lastRefreshMs < 2000) return;
-    this.#lastRefreshMs = now;
-    this.#o.directory
-      .refresh()
-      .catch((err: unknown) =>
-        this.#logger.warn({ err: describeError(err) }, 'directory refresh failed'),
-      );
   }
 
   /**

@@ -8,7 +8,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { buildKms, buildRegistry, buildTransport, openServiceKeys } from '../../src/app/compose.js';
+import {
+  buildKms,
+  buildRegistry,
+  buildTransport,
+  openServiceKeys,
+  serviceIdentitySource,
+} from '../../src/app/compose.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -53,6 +59,8 @@ const worker = new AuditWorker({
   sessionTimeoutMs: config.consumerSessionTimeoutMs,
   promRegistry: registry,
   logger,
+  // After `keys rotate audit` + `directory publish`, the consumer loads the new key itself.
+  consumer: { identitySource: serviceIdentitySource(config, { crypto, kms }) },
 });
 await runWorker({
   name: 'sealpost-audit-worker',

@@ -132,7 +132,11 @@ export interface SealedConsumerOptions {
    * 10/s burst 100 per partition, 50/s burst 500 global, closes after 10 s without a refusal.
    */
   readonly deadLetterBreaker?: DeadLetterBreakerOptions;
-  /** How long an unknown sender may wait for a directory refresh before it is refused. Default 30 s. */
+  /**
+   * Longest wait of a record whose sender the directory does not know. It is refused (HEADER) as soon
+   * as a directory read that started after the record was fetched still lacks the sender (usually
+   * one refresh, ~2 s), or after this long if the directory cannot be read. Default 30 s.
+   */
   readonly unknownSenderWaitMs?: number;
   /**
    * Compacted topics whose records must carry a growing `entityVersion` per record key (≥ 1): an
@@ -838,11 +842,16 @@ export class SealedConsumer {
     } catch (err) {
       if (err instanceof EnvelopeError) {
         if (err.code === 'UNKNOWN_SENDER') {
+          // Wait only until a directory read that started after the record was written still lacks
+          // the sender (then it is refused like any bad header), or the bounded wait is over.
           const since = entry.unknownSince.get(record.offset) ?? o.clock.nowMs();
           entry.unknownSince.set(record.offset, since);
-          if (o.clock.nowMs() - since < (o.unknownSenderWaitMs ?? 30_000)) {
+          if (
+            !this.#freshness.covers(this.#writtenBeforeMs(record, entry)) &&
+            o.clock.nowMs() - since < (o.unknownSenderWaitMs ?? 30_000)
+          ) {
             this.#freshness.kick();
-            return { kind: 'retry', afterMs: 1000, reason: 'unknown-sender' };
+            return { kind: 'retry', afterMs: 200, reason: 'unknown-sender' };
           }
         }
         const outcome = await this.#reject(record, err.coarse, err.code);

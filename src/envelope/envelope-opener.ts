@@ -99,6 +99,13 @@ export class EnvelopeOpener {
     let cached = this.cache.getSession(hh);
     if (cached !== undefined && cached.session.slot !== match.slot) cached = undefined;
     if (cached !== undefined) {
+      // The horizon (SPEC §5 step 5) on every use, not only when the header was first opened: replay
+      // windows idle past the horizon are freed, so it is what refuses an old record re-injected.
+      if (cached.session.createdAtMs < o.clock.nowMs() - o.policy.horizonMs) {
+        this.cache.deleteSession(hh);
+        this.cache.putRejected(hh, 'HEADER_EXPIRED');
+        throw new EnvelopeError('HEADER_EXPIRED');
+      }
       const epoch = o.resolver.epoch();
       if (cached.epoch !== epoch) {
         const s = cached.session;

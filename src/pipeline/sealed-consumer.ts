@@ -42,6 +42,7 @@ import type { LoadedIdentity } from '../keys/identity.js';
 import type { Kms } from '../keys/kms/kms.js';
 import type { AvroCodec } from '../registry/avro-codec.js';
 import { AvroDecodeError, AvroSchemaError } from '../registry/avro-errors.js';
+import { decodeConfluentFrame } from '../registry/confluent-wire-format.js';
 import { RegistryError } from '../registry/registry-error.js';
 import type { SchemaRegistryClient } from '../registry/schema-registry-client.js';
 import type { Clock } from '../runtime/clock.js';
@@ -905,20 +906,19 @@ export class SealedConsumer {
     let schemaId: number | undefined;
     try {
       if (msg.contentType === AVRO_CONTENT_TYPE) {
-        const reader = o.readerSchemas?.[record.topic];
-        const decoded = await o.registry.decode(
-          msg.payload,
-          reader === undefined ? {} : { reader },
-        );
-        schemaId = decoded.schemaId;
-        let fp = this.#schemaFps.get(decoded.schemaId);
+        // SPEC §5 step 9: the writer schema by id, its fingerprint compared, and only then decoded
+        // (a payload under a schema the sender did not seal is never handed to the decoder).
+        schemaId = decodeConfluentFrame(msg.payload).schemaId;
+        let fp = this.#schemaFps.get(schemaId);
         if (fp === undefined) {
-          fp = schemaFingerprint(o.crypto, decoded.schema.text);
-          this.#schemaFps.set(decoded.schemaId, fp);
+          fp = schemaFingerprint(o.crypto, (await o.registry.getSchema(schemaId)).text);
+          this.#schemaFps.set(schemaId, fp);
         }
         if (!o.crypto.equalConstantTime(fp, msg.schemaFp))
           return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
-        value = decoded.value;
+        const reader = o.readerSchemas?.[record.topic];
+        value = (await o.registry.decode(msg.payload, reader === undefined ? {} : { reader }))
+          .value;
       } else if (o.rawContentTypes?.includes(msg.contentType) === true) {
         let fp = this.#rawFps.get(msg.contentType);
         if (fp === undefined) {

@@ -189,10 +189,11 @@ export async function openServiceKeys(
 }
 
 /**
- * Where a service's consumers load its identity again after a rotation (docs/OPERATIONS.md, key
- * lifecycle step 4): the same identity file, unwrapped by the same KMS.
+ * The service's identity file as an IdentitySource: pass it as `identitySource` to a SealedProducer
+ * (and SealedConsumer) built from this config, so a `keys rotate` + `directory publish` reaches the
+ * running service without a restart (docs/OPERATIONS.md, key lifecycle).
  */
-export function serviceIdentitySource(
+export function identitySourceOf(
   config: SealpostConfig,
   deps: { crypto: CryptoProvider; kms: Kms },
 ): IdentitySource {

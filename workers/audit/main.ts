@@ -13,7 +13,7 @@ import {
   buildRegistry,
   buildTransport,
   openServiceKeys,
-  serviceIdentitySource,
+  identitySourceOf,
 } from '../../src/app/compose.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
@@ -60,7 +60,7 @@ const worker = new AuditWorker({
   promRegistry: registry,
   logger,
   // After `keys rotate audit` + `directory publish`, the consumer loads the new key itself.
-  consumer: { identitySource: serviceIdentitySource(config, { crypto, kms }) },
+  consumer: { identitySource: identitySourceOf(config, { crypto, kms }) },
 });
 await runWorker({
   name: 'sealpost-audit-worker',

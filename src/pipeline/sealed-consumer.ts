@@ -25,6 +25,7 @@ import type {
   BatchControl,
   ConsumedBatch,
   ConsumedRecord,
+  ConsumerCrash,
   TopicPartition,
   Transport,
   TransportConsumer,
@@ -48,6 +49,7 @@ import type { SchemaRegistryClient } from '../registry/schema-registry-client.js
 import type { Clock } from '../runtime/clock.js';
 import { AdmissionControl, type AdmissionOptions } from './admission-control.js';
 import { classifyAddressing } from './consumer/addressing.js';
+import { backoffDelayMs } from './consumer/backoff.js';
 import { DirectoryFreshness } from './consumer/directory-freshness.js';
 import { DeadLetterBreaker, type DeadLetterBreakerOptions } from './dead-letter-breaker.js';
 import { DeadLetterWriter } from './dead-letter-writer.js';
@@ -159,6 +161,19 @@ export interface SealedConsumerOptions {
     readonly code: string;
   }) => void;
   readonly consumerOptions?: Omit<TransportConsumerOptions, 'groupId'>;
+  /**
+   * When the transport consumer stops on an error it does not restart from by itself (a crash), the
+   * consumer starts a new one after a backoff (`initialDelayMs`, doubled per attempt up to
+   * `maxDelayMs`), alerting CONSUMER_RESTARTING each time; after `maxAttempts` restarts without a
+   * stable run (`stableAfterMs`) it gives up: CONSUMER_FAILED, `health().ok` false, `onFailed`
+   * listeners called. Defaults: 1,000 ms, 30,000 ms, 10 attempts, 60,000 ms.
+   */
+  readonly restart?: {
+    readonly initialDelayMs?: number;
+    readonly maxDelayMs?: number;
+    readonly maxAttempts?: number;
+    readonly stableAfterMs?: number;
+  };
   readonly partitionsConsumedConcurrently?: number;
   /** Cap of the backoff between retries of a transient failure. Default 10,000 ms. */
   readonly maxRetryDelayMs?: number;
@@ -239,7 +254,17 @@ const tpKey = (topic: string, partition: number): string => `${topic}\u0000${par
 export class SealedConsumer {
   readonly #o: SealedConsumerOptions;
   readonly #logger: PipelineLogger;
-  readonly #consumer: TransportConsumer;
+  #consumer: TransportConsumer;
+  /** Listeners on the current transport consumer (removed when it is replaced after a crash). */
+  #consumerUnsubscribe: (() => void)[] = [];
+  #restarting = false;
+  #restartAttempts = 0;
+  #restartedAtMs = -Infinity;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #wakeRestart: (() => void) | undefined;
+  /** Set when the consumer gave up restarting (the error's code only). */
+  #failed: { readonly code: string } | undefined;
+  readonly #failedListeners = new Set<(error: PipelineError) => void>();
   readonly #producer: TransportProducer;
   readonly #admission: AdmissionControl;
   readonly #breaker: DeadLetterBreaker;
@@ -381,15 +406,30 @@ export class SealedConsumer {
       recipientKeys: keys,
     });
     this.#unsubscribe.push(o.directory.onEpochChange(() => this.#refreshOpeningKeys()));
-    this.#unsubscribe.push(
-      this.#consumer.onAssignment((assignment) => this.#onAssignment(assignment)),
+    await this.#startConsumer();
+    // Offsets processed but not yet committed (a failed commit) are retried in the background.
+    this.#flushTimer = setInterval(() => {
+      for (const p of this.#partitions.values())
+        if (p.dirty && p.status === 'ready') void this.#persist(p).catch(() => undefined);
+      this.#breaker.tick();
+    }, 1000);
+    this.#flushTimer.unref();
+  }
+
+  /** Wires, connects, subscribes and runs the current transport consumer. */
+  async #startConsumer(): Promise<void> {
+    const o = this.#o;
+    const consumer = this.#consumer;
+    this.#consumerUnsubscribe.push(
+      consumer.onAssignment((assignment) => this.#onAssignment(assignment)),
+      consumer.onCrash((crash) => this.#onCrash(consumer, crash)),
     );
-    await this.#consumer.connect();
-    await this.#consumer.subscribe({
+    await consumer.connect();
+    await consumer.subscribe({
       topics: o.topics,
       ...(o.fromBeginning === undefined ? {} : { fromBeginning: o.fromBeginning }),
     });
-    await this.#consumer.run({
+    await consumer.run({
       eachBatch: (batch, control) => this.#eachBatch(batch, control),
       partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 1,
       onHandlerError: (err, at) =>
@@ -398,13 +438,122 @@ export class SealedConsumer {
           'batch failed; partition paused',
         ),
     });
-    // Offsets processed but not yet committed (a failed commit) are retried in the background.
-    this.#flushTimer = setInterval(() => {
-      for (const p of this.#partitions.values())
-        if (p.dirty && p.status === 'ready') void this.#persist(p).catch(() => undefined);
-      this.#breaker.tick();
-    }, 1000);
-    this.#flushTimer.unref();
+  }
+
+  #onCrash(consumer: TransportConsumer, crash: ConsumerCrash): void {
+    this.#logger.error(
+      { err: describeError(crash.error), willRestart: crash.willRestart },
+      'transport consumer crashed',
+    );
+    this.#o.metrics?.transientRetries.inc({ reason: 'consumer-crash' });
+    // The client restarts by itself, or this is an old consumer, or we are stopping: nothing to do.
+    if (crash.willRestart || consumer !== this.#consumer || this.#restarting) return;
+    if (this.#state !== 'running' || this.#closing) return;
+    if (this.#o.clock.nowMs() - this.#restartedAtMs >= (this.#o.restart?.stableAfterMs ?? 60_000))
+      this.#restartAttempts = 0;
+    void this.#restart(crash.error);
+  }
+
+  /**
+   * Replaces the crashed transport consumer (the client left the group on its crash, so the next
+   * member takes over without waiting out a session timeout), with backoff and a bound.
+   */
+  async #restart(cause: unknown): Promise<void> {
+    const r = this.#o.restart;
+    const maxAttempts = r?.maxAttempts ?? 10;
+    this.#restarting = true;
+    let lastError = cause;
+    try {
+      while (this.#state === 'running' && !this.#closing) {
+        const attempt = ++this.#restartAttempts;
+        if (attempt > maxAttempts) {
+          this.#giveUp(lastError, attempt - 1);
+          return;
+        }
+        const delayMs = backoffDelayMs(attempt, r?.initialDelayMs ?? 1000, r?.maxDelayMs ?? 30_000);
+        this.#logger.warn({ attempt, delayMs }, 'restarting the transport consumer');
+        this.#alertTopics('CONSUMER_RESTARTING');
+        await new Promise<void>((resolve) => {
+          this.#wakeRestart = resolve;
+          this.#restartTimer = setTimeout(resolve, delayMs);
+        });
+        this.#wakeRestart = undefined;
+        if (this.#state !== 'running' || this.#closing) return;
+        for (const u of this.#consumerUnsubscribe) u();
+        this.#consumerUnsubscribe = [];
+        await this.#consumer.disconnect().catch(() => undefined);
+        // Our partitions are reassigned to the new member (or another one) and reloaded then.
+        this.#consumer = this.#o.transport.consumer({
+          ...this.#o.consumerOptions,
+          groupId: this.#o.groupId,
+        });
+        try {
+          await this.#startConsumer();
+          this.#restartedAtMs = this.#o.clock.nowMs();
+          this.#logger.info({ attempt }, 'transport consumer restarted');
+          return;
+        } catch (err) {
+          lastError = err;
+          this.#logger.warn({ err: describeError(err), attempt }, 'restart failed');
+        }
+      }
+    } finally {
+      this.#restarting = false;
+    }
+  }
+
+  #giveUp(cause: unknown, attempts: number): void {
+    const error = new PipelineError(
+      'CONSUMER_FAILED',
+      `the transport consumer could not be restarted after ${attempts} attempts`,
+      { cause },
+    );
+    this.#failed = { code: error.code };
+    this.#logger.error({ err: describeError(cause), attempts }, 'consumer failed; giving up');
+    this.#alertTopics('CONSUMER_FAILED');
+    for (const listener of this.#failedListeners) {
+      try {
+        listener(error);
+      } catch (err) {
+        this.#logger.error({ err: describeError(err) }, 'onFailed listener failed');
+      }
+    }
+  }
+
+  /** A consumer-wide alert: one per subscribed topic, partition -1. */
+  #alertTopics(code: string): void {
+    for (const topic of this.#o.topics) this.#o.onAlert?.({ topic, partition: -1, code });
+  }
+
+  /**
+   * Whether the consumer is consuming: false before run(), after close(), and once it gave up
+   * restarting a crashed transport consumer (`state: 'failed'`). While it restarts, `ok` stays true
+   * and `state` is 'restarting'.
+   */
+  health(): {
+    readonly ok: boolean;
+    readonly state: 'new' | 'running' | 'restarting' | 'failed' | 'closed';
+    readonly restarts: number;
+    readonly refusedPartitions: number;
+  } {
+    const state =
+      this.#failed !== undefined
+        ? 'failed'
+        : this.#state === 'running' && this.#restarting
+          ? 'restarting'
+          : this.#state;
+    return {
+      ok: state === 'running' || state === 'restarting',
+      state,
+      restarts: this.#restartAttempts,
+      refusedPartitions: this.refusedPartitions().length,
+    };
+  }
+
+  /** Calls `listener` once the consumer gave up restarting (CONSUMER_FAILED). Returns an unsubscribe. */
+  onFailed(listener: (error: PipelineError) => void): () => void {
+    this.#failedListeners.add(listener);
+    return () => this.#failedListeners.delete(listener);
   }
 
   /** Gives the opener our usable keys again (directory epoch or identity changed); true if they changed. */
@@ -567,7 +716,7 @@ export class SealedConsumer {
       if (ready.length > 0 && this.#state === 'running') this.#consumer.resume(ready);
     } catch (err) {
       // KMS, broker or state topic unavailable: keep the partitions paused and try again.
-      const delay = Math.min(this.#o.maxRetryDelayMs ?? 10_000, 500 * 2 ** attempt);
+      const delay = backoffDelayMs(attempt + 1, 500, this.#o.maxRetryDelayMs ?? 10_000);
       this.#logger.warn(
         { err: describeError(err), delayMs: delay },
         'loading replay state failed; retrying',
@@ -646,7 +795,7 @@ export class SealedConsumer {
             ? Math.max(outcome.afterMs, IN_PLACE_WAIT_MS)
             : Math.max(
                 outcome.afterMs,
-                Math.min(this.#o.maxRetryDelayMs ?? 10_000, 100 * 2 ** Math.min(n, 9)),
+                backoffDelayMs(Math.min(n, 9) + 1, 100, this.#o.maxRetryDelayMs ?? 10_000),
               );
           this.#o.metrics?.transientRetries.inc({ reason: outcome.reason });
           this.#logger.info(
@@ -1137,7 +1286,10 @@ export class SealedConsumer {
     const wasRunning = this.#state === 'running';
     this.#state = 'closed';
     if (this.#flushTimer !== undefined) clearInterval(this.#flushTimer);
+    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
+    this.#wakeRestart?.();
     for (const u of this.#unsubscribe) u();
+    for (const u of this.#consumerUnsubscribe) u();
     if (wasRunning) {
       // Hand nothing more out and let the batch in hand finish; then the last commit lowers the
       // hand-out mark to the committed offset: after a clean close nothing is flagged as redelivered.
@@ -1159,7 +1311,12 @@ export class SealedConsumer {
         // Background writes still in flight finish while the consumer can still commit.
         await p.persisting;
       }
-      await this.#consumer.disconnect();
+      // A crashed (or failed) transport consumer has left the group already.
+      await this.#consumer
+        .disconnect()
+        .catch((err: unknown) =>
+          this.#logger.warn({ err: describeError(err) }, 'consumer disconnect failed'),
+        );
       await this.#producer.disconnect();
     }
     this.#opener?.close();

@@ -11,6 +11,8 @@ export interface RunnableWorker {
   start(): Promise<void>;
   stop(): Promise<void>;
   health: HealthCheck;
+  /** Called back when the worker cannot go on (e.g. its consumer gave up restarting): exit 1. */
+  onFailed?(listener: (error: unknown) => void): void;
 }
 
 export interface RunWorkerOptions {
@@ -58,6 +60,15 @@ export async function runWorker(o: RunWorkerOptions): Promise<void> {
         process.exit(1);
       });
   };
+  // A worker that cannot go on fails /healthz first, then exits non-zero for its supervisor.
+  o.worker.onFailed?.((err) => {
+    if (stopping) return;
+    stopping = true;
+    o.logger.error({ code: (err as { code?: string }).code }, 'worker failed; exiting');
+    void Promise.allSettled([o.worker.stop(), http.stop()])
+      .then(async () => o.afterStop?.())
+      .finally(() => process.exit(1));
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

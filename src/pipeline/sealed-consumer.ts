@@ -178,12 +178,12 @@ export interface SealedConsumerOptions {
   /** Cap of the backoff between retries of a transient failure. Default 10,000 ms. */
   readonly maxRetryDelayMs?: number;
   /**
-   * How far the hand-out mark runs ahead of the last record handed out. Every state write carries the
-   * mark (state record + commit) and no record at or beyond the persisted mark goes to the handler,
-   * so this also bounds the records handed out but not yet committed, i.e. those a crash redelivers
-   * (per partition). The next owner flags records below the mark as possible redeliveries. Larger:
-   * more work in flight while the state is written, more records possibly flagged though never
-   * handed out. Default 5,000.
+   * The longest lead of the hand-out mark over the last record handed out (the lead adapts to the
+   * pace of hand-outs between 64 and this, docs/API.md "Redelivery hint"). Every state write carries
+   * the mark (state record + commit) and no record at or beyond the persisted mark goes to the
+   * handler, so this also bounds the records handed out but not yet committed, i.e. those a crash
+   * redelivers (per partition). The next owner flags records below the mark as possible
+   * redeliveries. Default 5,000.
    */
   readonly redeliveryMarkAhead?: number;
   /**
@@ -228,6 +228,14 @@ interface PartitionEntry {
   persistedMark: bigint | null;
   /** The offset of the last record handed to the handler by this member. */
   lastHandedOut: bigint | null;
+  /** Records handed to the handler by this member (drives the adaptive mark lead). */
+  handedOut: number;
+  /**
+   * How far the next mark is put past the last record handed out: adapted to what is handed out
+   * while one state write is in flight (see #adaptLead), between MIN_MARK_LEAD and
+   * `redeliveryMarkAhead`.
+   */
+  lead: number;
   /** The opener's hooks for this partition (made once, not per record). */
   readonly hooks: OpenHooks;
   /** Offsets below `below` were in the partition at `atMs` (the first fetch that covered them). */
@@ -243,6 +251,8 @@ type RecordOutcome =
   | { readonly kind: 'retry'; readonly afterMs: number; readonly reason: string };
 
 const DONE: RecordOutcome = { kind: 'done' };
+/** The smallest hand-out mark lead (capped by `redeliveryMarkAhead`). */
+const MIN_MARK_LEAD = 64;
 /** Longest total token wait served in place within one batch (ms); also the shortest token pause. */
 const IN_PLACE_WAIT_MS = 250;
 const TOKEN_WAITS: ReadonlySet<string> = new Set(['admission', 'dead-letter-breaker']);
@@ -290,8 +300,8 @@ export class SealedConsumer {
   #lastSenderKid: Uint8Array | undefined;
   #lastStreamId: Uint8Array | undefined;
   #lastStreamPrefix = '';
-  /** `redeliveryMarkAhead` as a bigint. */
-  readonly #markAhead: bigint;
+  /** `redeliveryMarkAhead`: the largest lead of the hand-out mark. */
+  readonly #maxLead: number;
 
   constructor(options: SealedConsumerOptions) {
     for (const [name, value] of [
@@ -301,7 +311,7 @@ export class SealedConsumer {
       if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1))
         throw new PipelineError('MESSAGE_INVALID', `${name} must be an integer ≥ 1`);
     this.#o = options;
-    this.#markAhead = BigInt(options.redeliveryMarkAhead ?? 5000);
+    this.#maxLead = options.redeliveryMarkAhead ?? 5000;
     this.#logger = options.logger ?? silentLogger;
     this.#consumer = options.transport.consumer({
       ...options.consumerOptions,
@@ -611,6 +621,8 @@ export class SealedConsumer {
         redeliverBelow: null,
         persistedMark: null,
         lastHandedOut: null,
+        handedOut: 0,
+        lead: Math.min(this.#maxLead, 2 * MIN_MARK_LEAD),
         seenMark: undefined,
         batchSeenMs: 0,
         keyMissingAlerted: null,
@@ -852,9 +864,10 @@ export class SealedConsumer {
       // Every write carries the hand-out mark forward too (to `redeliveryMarkAhead` past the last
       // record handed out), so a consumer whose writes keep up never stops to write the mark alone.
       if (!this.#closing && entry.lastHandedOut !== null && entry.state.handOutMark !== null) {
-        const ahead = entry.lastHandedOut + this.#markAhead;
+        const ahead = entry.lastHandedOut + BigInt(entry.lead);
         if (ahead > entry.state.handOutMark) entry.state.handOutMark = ahead;
       }
+      const handedBefore = entry.handedOut;
       // write() encodes synchronously: the mark captured here is the one persisted.
       const state = entry.state;
       const mark = state.handOutMark;
@@ -872,6 +885,7 @@ export class SealedConsumer {
       state.generation = generation;
       entry.lastMetadata = metadata;
       entry.persistedMark = mark;
+      this.#adaptLead(entry, entry.handedOut - handedBefore);
       // Still dirty if the offset or the hand-out mark moved while this write was in flight.
       if (state.nextOffset === next && state.handOutMark === mark) entry.dirty = false;
     });
@@ -883,6 +897,18 @@ export class SealedConsumer {
       );
     });
     return run;
+  }
+
+  /**
+   * The mark's lead follows the pace of hand-outs: a write starts when half the lead is left, and
+   * the one queued behind it may have to wait for it, so 4× the records handed out during one write
+   * keeps the hand-outs from reaching the mark (reaching it doubles the lead). It shrinks by at most
+   * half per write. A small lead is what keeps the redelivery hint precise after a crash: only records
+   * below the persisted mark are flagged, and at most the lead of them were never handed out.
+   */
+  #adaptLead(entry: PartitionEntry, handedDuringWrite: number): void {
+    const target = Math.max(MIN_MARK_LEAD, 4 * handedDuringWrite);
+    entry.lead = Math.min(this.#maxLead, Math.max(target, entry.lead >> 1));
   }
 
   /** `<senderKid hex>.<streamId hex>.` of the idempotency key, remembered for the last stream seen. */
@@ -1115,6 +1141,9 @@ export class SealedConsumer {
     // 11. Deliver; mark only after the handler succeeded.
     const offset = BigInt(record.offset);
     // A persist in flight may already carry the mark past this offset: wait for it, not write again.
+    // Reaching the persisted mark means the lead was too short for the pace of hand-outs: double it.
+    if (entry.persistedMark !== null && offset >= entry.persistedMark)
+      entry.lead = Math.min(this.#maxLead, entry.lead * 2);
     if (
       (entry.persistedMark === null || offset >= entry.persistedMark) &&
       entry.state.handOutMark !== null &&
@@ -1125,7 +1154,7 @@ export class SealedConsumer {
       // Persist the hand-out mark before handing the record out, so that whoever loads this state
       // after a crash can tell which records may have been handed out already (redelivery hint).
       const before = entry.state.handOutMark;
-      const mark = offset + this.#markAhead;
+      const mark = offset + BigInt(entry.lead);
       entry.state.handOutMark = mark;
       if (entry.state.nextOffset === null) entry.state.nextOffset = offset;
       entry.dirty = true;
@@ -1136,8 +1165,16 @@ export class SealedConsumer {
         if (entry.state.handOutMark === mark) entry.state.handOutMark = before;
         return this.#transient(err, 'replay-state-write');
       }
+    } else if (
+      entry.queuedPersist === undefined &&
+      entry.persistedMark - offset <= BigInt(entry.lead >> 1)
+    ) {
+      // Half the lead left: move the mark on in the background before the hand-outs reach it.
+      entry.dirty = true;
+      this.#persistBehind(entry);
     }
     entry.lastHandedOut = offset;
+    entry.handedOut++;
     const attempts = entry.attempted.get(record.offset) ?? 0;
     const delivery: SealedDelivery = {
       value,

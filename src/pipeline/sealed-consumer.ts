@@ -51,6 +51,7 @@ import { AdmissionControl, type AdmissionOptions } from './admission-control.js'
 import { classifyAddressing } from './consumer/addressing.js';
 import { backoffDelayMs } from './consumer/backoff.js';
 import { DirectoryFreshness } from './consumer/directory-freshness.js';
+import { RestartSupervisor, restartPolicy } from './consumer/restart-supervisor.js';
 import { DeadLetterBreaker, type DeadLetterBreakerOptions } from './dead-letter-breaker.js';
 import { DeadLetterWriter } from './dead-letter-writer.js';
 import { DEFAULT_ENVELOPE_SUBJECT, registerEnvelopeSchema } from './envelope-schema.js';
@@ -267,14 +268,7 @@ export class SealedConsumer {
   #consumer: TransportConsumer;
   /** Listeners on the current transport consumer (removed when it is replaced after a crash). */
   #consumerUnsubscribe: (() => void)[] = [];
-  #restarting = false;
-  #restartAttempts = 0;
-  #restartedAtMs = -Infinity;
-  #restartTimer: NodeJS.Timeout | undefined;
-  #wakeRestart: (() => void) | undefined;
-  /** Set when the consumer gave up restarting (the error's code only). */
-  #failed: { readonly code: string } | undefined;
-  readonly #failedListeners = new Set<(error: PipelineError) => void>();
+  readonly #restarts: RestartSupervisor;
   readonly #producer: TransportProducer;
   readonly #admission: AdmissionControl;
   readonly #breaker: DeadLetterBreaker;
@@ -327,6 +321,14 @@ export class SealedConsumer {
             source: options.identitySource,
             clock: options.clock,
           });
+    this.#restarts = new RestartSupervisor({
+      policy: restartPolicy(options.restart),
+      clock: options.clock,
+      logger: this.#logger,
+      active: () => this.#state === 'running' && !this.#closing,
+      replace: () => this.#replaceConsumer(),
+      alert: (code) => this.#alertTopics(code),
+    });
     this.#admission = new AdmissionControl(options.clock, options.admission);
     this.#breaker = new DeadLetterBreaker(options.clock, options.deadLetterBreaker, {
       opened: (topic, partition) => {
@@ -456,78 +458,24 @@ export class SealedConsumer {
       'transport consumer crashed',
     );
     this.#o.metrics?.transientRetries.inc({ reason: 'consumer-crash' });
-    // The client restarts by itself, or this is an old consumer, or we are stopping: nothing to do.
-    if (crash.willRestart || consumer !== this.#consumer || this.#restarting) return;
-    if (this.#state !== 'running' || this.#closing) return;
-    if (this.#o.clock.nowMs() - this.#restartedAtMs >= (this.#o.restart?.stableAfterMs ?? 60_000))
-      this.#restartAttempts = 0;
-    void this.#restart(crash.error);
+    // Only the current transport consumer's crash counts (an old one's is over).
+    if (consumer === this.#consumer) this.#restarts.crashed(crash);
   }
 
   /**
    * Replaces the crashed transport consumer (the client left the group on its crash, so the next
-   * member takes over without waiting out a session timeout), with backoff and a bound.
+   * member takes over without waiting out a session timeout); our partitions are reassigned to the
+   * new member (or another one) and reloaded then.
    */
-  async #restart(cause: unknown): Promise<void> {
-    const r = this.#o.restart;
-    const maxAttempts = r?.maxAttempts ?? 10;
-    this.#restarting = true;
-    let lastError = cause;
-    try {
-      while (this.#state === 'running' && !this.#closing) {
-        const attempt = ++this.#restartAttempts;
-        if (attempt > maxAttempts) {
-          this.#giveUp(lastError, attempt - 1);
-          return;
-        }
-        const delayMs = backoffDelayMs(attempt, r?.initialDelayMs ?? 1000, r?.maxDelayMs ?? 30_000);
-        this.#logger.warn({ attempt, delayMs }, 'restarting the transport consumer');
-        this.#alertTopics('CONSUMER_RESTARTING');
-        await new Promise<void>((resolve) => {
-          this.#wakeRestart = resolve;
-          this.#restartTimer = setTimeout(resolve, delayMs);
-        });
-        this.#wakeRestart = undefined;
-        if (this.#state !== 'running' || this.#closing) return;
-        for (const u of this.#consumerUnsubscribe) u();
-        this.#consumerUnsubscribe = [];
-        await this.#consumer.disconnect().catch(() => undefined);
-        // Our partitions are reassigned to the new member (or another one) and reloaded then.
-        this.#consumer = this.#o.transport.consumer({
-          ...this.#o.consumerOptions,
-          groupId: this.#o.groupId,
-        });
-        try {
-          await this.#startConsumer();
-          this.#restartedAtMs = this.#o.clock.nowMs();
-          this.#logger.info({ attempt }, 'transport consumer restarted');
-          return;
-        } catch (err) {
-          lastError = err;
-          this.#logger.warn({ err: describeError(err), attempt }, 'restart failed');
-        }
-      }
-    } finally {
-      this.#restarting = false;
-    }
-  }
-
-  #giveUp(cause: unknown, attempts: number): void {
-    const error = new PipelineError(
-      'CONSUMER_FAILED',
-      `the transport consumer could not be restarted after ${attempts} attempts`,
-      { cause },
-    );
-    this.#failed = { code: error.code };
-    this.#logger.error({ err: describeError(cause), attempts }, 'consumer failed; giving up');
-    this.#alertTopics('CONSUMER_FAILED');
-    for (const listener of this.#failedListeners) {
-      try {
-        listener(error);
-      } catch (err) {
-        this.#logger.error({ err: describeError(err) }, 'onFailed listener failed');
-      }
-    }
+  async #replaceConsumer(): Promise<void> {
+    for (const u of this.#consumerUnsubscribe) u();
+    this.#consumerUnsubscribe = [];
+    await this.#consumer.disconnect().catch(() => undefined);
+    this.#consumer = this.#o.transport.consumer({
+      ...this.#o.consumerOptions,
+      groupId: this.#o.groupId,
+    });
+    await this.#startConsumer();
   }
 
   /** A consumer-wide alert: one per subscribed topic, partition -1. */
@@ -546,24 +494,22 @@ export class SealedConsumer {
     readonly restarts: number;
     readonly refusedPartitions: number;
   } {
-    const state =
-      this.#failed !== undefined
-        ? 'failed'
-        : this.#state === 'running' && this.#restarting
-          ? 'restarting'
-          : this.#state;
+    const state = this.#restarts.failed
+      ? 'failed'
+      : this.#state === 'running' && this.#restarts.restarting
+        ? 'restarting'
+        : this.#state;
     return {
       ok: state === 'running' || state === 'restarting',
       state,
-      restarts: this.#restartAttempts,
+      restarts: this.#restarts.attempts,
       refusedPartitions: this.refusedPartitions().length,
     };
   }
 
   /** Calls `listener` once the consumer gave up restarting (CONSUMER_FAILED). Returns an unsubscribe. */
   onFailed(listener: (error: PipelineError) => void): () => void {
-    this.#failedListeners.add(listener);
-    return () => this.#failedListeners.delete(listener);
+    return this.#restarts.onFailed(listener);
   }
 
   /** Gives the opener our usable keys again (directory epoch or identity changed); true if they changed. */
@@ -1323,8 +1269,7 @@ export class SealedConsumer {
     const wasRunning = this.#state === 'running';
     this.#state = 'closed';
     if (this.#flushTimer !== undefined) clearInterval(this.#flushTimer);
-    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
-    this.#wakeRestart?.();
+    this.#restarts.close();
     for (const u of this.#unsubscribe) u();
     for (const u of this.#consumerUnsubscribe) u();
     if (wasRunning) {

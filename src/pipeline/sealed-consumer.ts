@@ -20,7 +20,6 @@ import { EnvelopeOpener, type OpenHooks } from '../envelope/envelope-opener.js';
 import { EnvelopeError } from '../envelope/errors.js';
 import type { OpenPolicy } from '../envelope/opened-session.js';
 import { ReplayWindow } from '../envelope/replay-window.js';
-import type { CoarseClass } from '../events/dead-letter.js';
 import type {
   BatchControl,
   ConsumedBatch,
@@ -42,15 +41,19 @@ import { IdentityReloader, type IdentitySource } from '../keys/identity-source.j
 import type { LoadedIdentity } from '../keys/identity.js';
 import type { Kms } from '../keys/kms/kms.js';
 import type { AvroCodec } from '../registry/avro-codec.js';
-import { AvroDecodeError, AvroSchemaError } from '../registry/avro-errors.js';
 import { decodeConfluentFrame } from '../registry/confluent-wire-format.js';
-import { RegistryError } from '../registry/registry-error.js';
 import type { SchemaRegistryClient } from '../registry/schema-registry-client.js';
 import type { Clock } from '../runtime/clock.js';
 import { AdmissionControl, type AdmissionOptions } from './admission-control.js';
 import { classifyAddressing } from './consumer/addressing.js';
 import { backoffDelayMs } from './consumer/backoff.js';
 import { DirectoryFreshness } from './consumer/directory-freshness.js';
+import {
+  DONE,
+  RejectionRoute,
+  routePayloadError,
+  type RecordOutcome,
+} from './consumer/rejection-route.js';
 import { RestartSupervisor, restartPolicy } from './consumer/restart-supervisor.js';
 import { DeadLetterBreaker, type DeadLetterBreakerOptions } from './dead-letter-breaker.js';
 import { DeadLetterWriter } from './dead-letter-writer.js';
@@ -247,11 +250,6 @@ interface PartitionEntry {
   keyMissingAlerted: string | null;
 }
 
-type RecordOutcome =
-  | { readonly kind: 'done' }
-  | { readonly kind: 'retry'; readonly afterMs: number; readonly reason: string };
-
-const DONE: RecordOutcome = { kind: 'done' };
 /** The smallest hand-out mark lead (capped by `redeliveryMarkAhead`). */
 const MIN_MARK_LEAD = 64;
 /** Longest total token wait served in place within one batch (ms); also the shortest token pause. */
@@ -279,6 +277,7 @@ export class SealedConsumer {
   #store: ReplayStateStore | undefined;
   #opener: EnvelopeOpener | undefined;
   #dlq: DeadLetterWriter | undefined;
+  readonly #route: RejectionRoute;
   #handler: SealedMessageHandler | undefined;
   #openingKids = '';
   #identityRevision = -1;
@@ -343,6 +342,14 @@ export class SealedConsumer {
         options.metrics?.deadLetterBreakerOpen.set({ topic, partition: String(partition) }, 0);
         this.#logger.info({ topic, partition }, 'dead-letter breaker closed');
       },
+    });
+    this.#route = new RejectionRoute({
+      breaker: this.#breaker,
+      writer: () => this.#dlq!,
+      groupId: options.groupId,
+      logger: this.#logger,
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      ...(options.events === undefined ? {} : { events: options.events }),
     });
     this.#policy = {
       skewMs: 60_000,
@@ -976,11 +983,11 @@ export class SealedConsumer {
             return { kind: 'retry', afterMs: 200, reason: 'unknown-sender' };
           }
         }
-        const outcome = await this.#reject(record, err.coarse, err.code);
+        const outcome = await this.#route.deadLetter(record, err.coarse, err.code);
         if (outcome.kind === 'done') entry.unknownSince.delete(record.offset);
         return outcome;
       }
-      return this.#unexpected(record, entry, err, 'open');
+      return this.#route.unexpected(record, entry.unexpected, err, 'open');
     } finally {
       m?.openSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     }
@@ -1036,7 +1043,7 @@ export class SealedConsumer {
           this.#schemaFps.set(schemaId, fp);
         }
         if (!o.crypto.equalConstantTime(fp, msg.schemaFp))
-          return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
+          return this.#route.deadLetter(record, 'SCHEMA', 'SCHEMA_MISMATCH');
         const reader = o.readerSchemas?.[record.topic];
         value = (await o.registry.decode(msg.payload, reader === undefined ? {} : { reader }))
           .value;
@@ -1047,31 +1054,23 @@ export class SealedConsumer {
           this.#rawFps.set(msg.contentType, fp);
         }
         if (!o.crypto.equalConstantTime(fp, msg.schemaFp))
-          return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
+          return this.#route.deadLetter(record, 'SCHEMA', 'SCHEMA_MISMATCH');
         value = Buffer.from(msg.payload);
       } else {
-        return this.#reject(record, 'PAYLOAD', 'PAYLOAD_INVALID');
+        return this.#route.deadLetter(record, 'PAYLOAD', 'PAYLOAD_INVALID');
       }
     } catch (err) {
-      if (err instanceof RegistryError) {
-        // Only an unknown id is the record's fault; an unreachable, refusing or misbehaving registry
-        // is ours to fix: pause and retry, never dead-letter.
-        if (err.code === 'SCHEMA_NOT_FOUND')
-          return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
-        if (!err.retriable)
-          this.#logger.error(
-            { err: describeError(err) },
-            'schema registry refuses; partition paused until fixed',
-          );
-        return {
-          kind: 'retry',
-          afterMs: 1000,
-          reason: err.retriable ? 'registry-unavailable' : 'registry-error',
-        };
-      }
-      if (err instanceof AvroSchemaError) return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
-      if (err instanceof AvroDecodeError) return this.#reject(record, 'PAYLOAD', 'PAYLOAD_INVALID');
-      return this.#unexpected(record, entry, err, 'payload');
+      const verdict = routePayloadError(err);
+      if (verdict.action === 'dead-letter')
+        return this.#route.deadLetter(record, verdict.coarse, verdict.detail);
+      if (verdict.action === 'unexpected')
+        return this.#route.unexpected(record, entry.unexpected, err, 'payload');
+      if (verdict.refusing)
+        this.#logger.error(
+          { err: describeError(err) },
+          'schema registry refuses; partition paused until fixed',
+        );
+      return { kind: 'retry', afterMs: 1000, reason: verdict.reason };
     } finally {
       // The opened plaintext is no longer needed: decoded (Avro) or copied out (raw types).
       o.crypto.memzero(msg.payload);
@@ -1082,7 +1081,7 @@ export class SealedConsumer {
       entityKey = hex(hash256(o.crypto, record.key));
       const last = entry.state.entityVersions.get(entityKey);
       if (msg.entityVersion < 1 || (last !== undefined && msg.entityVersion <= last))
-        return this.#reject(record, 'STALE', 'ENTITY_VERSION_STALE');
+        return this.#route.deadLetter(record, 'STALE', 'ENTITY_VERSION_STALE');
     }
     // 11. Deliver; mark only after the handler succeeded.
     const offset = BigInt(record.offset);
@@ -1109,7 +1108,7 @@ export class SealedConsumer {
       } catch (err) {
         // Not persisted: the record must not go out under a mark nobody can read back.
         if (entry.state.handOutMark === mark) entry.state.handOutMark = before;
-        return this.#transient(err, 'replay-state-write');
+        return this.#route.transient(err, 'replay-state-write');
       }
     } else if (
       entry.queuedPersist === undefined &&
@@ -1177,87 +1176,6 @@ export class SealedConsumer {
       group: o.groupId,
     });
     return DONE;
-  }
-
-  /** A permanent failure: dead-letter the original record; the offset moves only once that is acknowledged. */
-  async #reject(
-    record: ConsumedRecord,
-    coarse: CoarseClass,
-    detail: string,
-  ): Promise<RecordOutcome> {
-    const o = this.#o;
-    if (this.#breaker.governs(coarse)) {
-      // Budget spent: neither written nor committed past; the partition waits and the record is
-      // dead-lettered later at the allowed rate (nothing lost, no dead-letter flood).
-      const verdict = this.#breaker.take(record.topic, record.partition);
-      if (verdict !== 'allowed') {
-        o.metrics?.deadLetterThrottled.inc({ scope: verdict });
-        return {
-          kind: 'retry',
-          afterMs: this.#breaker.waitMs(record.topic, record.partition),
-          reason: 'dead-letter-breaker',
-        };
-      }
-    }
-    try {
-      await this.#dlq!.write(record, coarse, detail, 1);
-    } catch (err) {
-      return this.#transient(err, 'dead-letter-write');
-    }
-    o.metrics?.rejected.inc({ class: coarse, code: detail });
-    o.metrics?.deadLettered.inc({ class: coarse });
-    this.#logger.info(
-      { topic: record.topic, partition: record.partition, offset: record.offset, class: coarse },
-      'record dead-lettered',
-    );
-    const base = {
-      topic: record.topic,
-      partition: record.partition,
-      offset: record.offset,
-      group: o.groupId,
-      reason: coarse,
-    };
-    o.events?.emit({ type: 'rejected', ...base, detail });
-    o.events?.emit({ type: 'dead_lettered', ...base });
-    return DONE;
-  }
-
-  /**
-   * An error no module classified (a bug, not the record's fault as far as we know): retried like a
-   * transient failure, but a record that fails this way 5 times is dead-lettered (class MALFORMED,
-   * detail UNEXPECTED_ERROR) so one record can never stall its partition.
-   */
-  async #unexpected(
-    record: ConsumedRecord,
-    entry: PartitionEntry,
-    err: unknown,
-    where: string,
-  ): Promise<RecordOutcome> {
-    const n = (entry.unexpected.get(record.offset) ?? 0) + 1;
-    if (n < 5) {
-      entry.unexpected.set(record.offset, n);
-      if (entry.unexpected.size > 1000)
-        entry.unexpected.delete(entry.unexpected.keys().next().value as string);
-      return this.#transient(err, where);
-    }
-    this.#logger.error(
-      {
-        err: describeError(err),
-        where,
-        topic: record.topic,
-        partition: record.partition,
-        offset: record.offset,
-      },
-      'unexpected error; dead-lettering',
-    );
-    const outcome = await this.#reject(record, 'MALFORMED', 'UNEXPECTED_ERROR');
-    if (outcome.kind === 'done') entry.unexpected.delete(record.offset);
-    return outcome;
-  }
-
-  #transient(err: unknown, where: string): RecordOutcome {
-    this.#logger.warn({ err: describeError(err), where }, 'transient failure');
-    return { kind: 'retry', afterMs: 500, reason: where };
   }
 
   /**

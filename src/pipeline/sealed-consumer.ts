@@ -32,12 +32,9 @@ import type {
   TransportHeader,
   TransportProducer,
 } from '../kafka/transport.js';
-import {
-  DirectorySenderResolver,
-  usableOpeningKeys,
-} from '../keys/directory/directory-sender-resolver.js';
+import { DirectorySenderResolver } from '../keys/directory/directory-sender-resolver.js';
 import type { KeyDirectory } from '../keys/directory/key-directory.js';
-import { IdentityReloader, type IdentitySource } from '../keys/identity-source.js';
+import type { IdentitySource } from '../keys/identity-source.js';
 import type { LoadedIdentity } from '../keys/identity.js';
 import type { Kms } from '../keys/kms/kms.js';
 import type { AvroCodec } from '../registry/avro-codec.js';
@@ -54,6 +51,7 @@ import {
   routePayloadError,
   type RecordOutcome,
 } from './consumer/rejection-route.js';
+import { OpeningKeys } from './consumer/opening-keys.js';
 import { RestartSupervisor, restartPolicy } from './consumer/restart-supervisor.js';
 import { DeadLetterBreaker, type DeadLetterBreakerOptions } from './dead-letter-breaker.js';
 import { DeadLetterWriter } from './dead-letter-writer.js';
@@ -279,10 +277,8 @@ export class SealedConsumer {
   #dlq: DeadLetterWriter | undefined;
   readonly #route: RejectionRoute;
   #handler: SealedMessageHandler | undefined;
-  #openingKids = '';
-  #identityRevision = -1;
+  readonly #keys: OpeningKeys;
   readonly #freshness: DirectoryFreshness;
-  readonly #reloader: IdentityReloader | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void)[] = [];
   #state: 'new' | 'running' | 'closed' = 'new';
@@ -312,14 +308,14 @@ export class SealedConsumer {
     });
     this.#producer = options.transport.producer();
     this.#freshness = new DirectoryFreshness(options.directory, options.clock, this.#logger);
-    this.#reloader =
-      options.identitySource === undefined
-        ? undefined
-        : new IdentityReloader({
-            identity: options.identity,
-            source: options.identitySource,
-            clock: options.clock,
-          });
+    this.#keys = new OpeningKeys({
+      identity: options.identity,
+      directory: options.directory,
+      ...(options.identitySource === undefined ? {} : { source: options.identitySource }),
+      clock: options.clock,
+      logger: this.#logger,
+      apply: (keys) => this.#opener?.setRecipientKeys(keys),
+    });
     this.#restarts = new RestartSupervisor({
       policy: restartPolicy(options.restart),
       clock: options.clock,
@@ -409,9 +405,7 @@ export class SealedConsumer {
       group: o.groupId,
       detailRecipients: o.deadLetterDetailRecipients ?? ['audit', 'dead-letter-worker'],
     });
-    const keys = usableOpeningKeys(o.identity, o.directory);
-    this.#openingKids = keys.map((k) => hex(k.kid)).join(',');
-    this.#identityRevision = o.identity.revision;
+    const keys = this.#keys.current();
     this.#opener = new EnvelopeOpener({
       provider: o.crypto,
       clock: o.clock,
@@ -424,7 +418,7 @@ export class SealedConsumer {
       },
       recipientKeys: keys,
     });
-    this.#unsubscribe.push(o.directory.onEpochChange(() => this.#refreshOpeningKeys()));
+    this.#unsubscribe.push(o.directory.onEpochChange(() => this.#keys.refresh()));
     await this.#startConsumer();
     // Offsets processed but not yet committed (a failed commit) are retried in the background.
     this.#flushTimer = setInterval(() => {
@@ -517,18 +511,6 @@ export class SealedConsumer {
   /** Calls `listener` once the consumer gave up restarting (CONSUMER_FAILED). Returns an unsubscribe. */
   onFailed(listener: (error: PipelineError) => void): () => void {
     return this.#restarts.onFailed(listener);
-  }
-
-  /** Gives the opener our usable keys again (directory epoch or identity changed); true if they changed. */
-  #refreshOpeningKeys(): boolean {
-    if (this.#opener === undefined) return false;
-    this.#identityRevision = this.#o.identity.revision;
-    const keys = usableOpeningKeys(this.#o.identity, this.#o.directory);
-    const kids = keys.map((k) => hex(k.kid)).join(',');
-    if (kids === this.#openingKids) return false;
-    this.#openingKids = kids;
-    this.#opener.setRecipientKeys(keys);
-    return true;
   }
 
   /**
@@ -902,18 +884,7 @@ export class SealedConsumer {
     reopened: boolean,
   ): Promise<RecordOutcome> {
     const o = this.#o;
-    if (this.#refreshOpeningKeys() && !reopened) return this.#process(record, entry, true);
-    if (this.#reloader !== undefined) {
-      try {
-        await this.#reloader.reload();
-      } catch (err) {
-        this.#logger.warn(
-          { err: describeError(err), topic: record.topic, partition: record.partition },
-          'reloading the identity failed',
-        );
-      }
-      if (this.#refreshOpeningKeys() && !reopened) return this.#process(record, entry, true);
-    }
+    if (!reopened && (await this.#keys.recover())) return this.#process(record, entry, true);
     if (entry.keyMissingAlerted !== record.offset) {
       entry.keyMissingAlerted = record.offset;
       this.#logger.warn(
@@ -922,7 +893,7 @@ export class SealedConsumer {
           partition: record.partition,
           offset: record.offset,
           kid,
-          identitySource: this.#reloader !== undefined,
+          identitySource: this.#keys.hasSource,
         },
         'record addressed to a key of ours that is not loaded; partition waits',
       );
@@ -934,7 +905,7 @@ export class SealedConsumer {
     }
     return {
       kind: 'retry',
-      afterMs: Math.max(1000, this.#reloader?.waitMs() ?? 0),
+      afterMs: this.#keys.retryAfterMs(),
       reason: 'recipient-key-missing',
     };
   }
@@ -959,7 +930,7 @@ export class SealedConsumer {
       });
       return DONE;
     }
-    if (this.#o.identity.revision !== this.#identityRevision) this.#refreshOpeningKeys();
+    this.#keys.refreshIfIdentityChanged();
     if (!o.directory.isFresh()) {
       this.#freshness.kick();
       return { kind: 'retry', afterMs: 1000, reason: 'directory-head-expired' };

@@ -275,6 +275,11 @@ export class AuditWorker {
     await this.#deadLetters.write(record, 'PAYLOAD', detail, 1);
   }
 
+  /** Calls `listener` when the consumer gave up restarting (the process should exit non-zero). */
+  onFailed(listener: (error: unknown) => void): void {
+    this.#consumer.onFailed(listener);
+  }
+
   /** Signs and publishes a checkpoint of the current head now (e.g. before a planned stop). */
   checkpointNow(): Promise<AuditCheckpoint> {
     return this.#recorder.checkpointNow();
@@ -282,10 +287,12 @@ export class AuditWorker {
 
   health(): { ok: boolean; detail: Record<string, unknown> } {
     const refused = this.#consumer.refusedPartitions();
+    const consumer = this.#consumer.health();
     return {
-      ok: this.#running && refused.length === 0,
+      ok: this.#running && refused.length === 0 && consumer.ok,
       detail: {
         running: this.#running,
+        consumer: consumer.state,
         entries: this.#o.store.head().count,
         lastCheckpointCount: this.#recorder.lastCheckpointCount,
         refusedPartitions: refused.length,

@@ -9,7 +9,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { buildKms, buildRegistry, buildTransport, openServiceKeys } from '../../src/app/compose.js';
+import {
+  buildKms,
+  buildRegistry,
+  buildTransport,
+  openServiceKeys,
+  identitySourceOf,
+} from '../../src/app/compose.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { createCryptoProvider } from '../../src/crypto/index.js';
@@ -60,6 +66,8 @@ await startOrExit('sealpost-audit-worker', async () => {
     sessionTimeoutMs: config.consumerSessionTimeoutMs,
     promRegistry: registry,
     logger,
+    // After `keys rotate audit` + `directory publish`, the consumer loads the new key itself.
+    consumer: { identitySource: identitySourceOf(config, { crypto, kms }) },
   });
   await runWorker({
     name: 'sealpost-audit-worker',

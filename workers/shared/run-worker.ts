@@ -13,6 +13,8 @@ export interface RunnableWorker {
   start(): Promise<void>;
   stop(): Promise<void>;
   health: HealthCheck;
+  /** Called back when the worker cannot go on (e.g. its consumer gave up restarting): exit 1. */
+  onFailed?(listener: (error: unknown) => void): void;
 }
 
 export interface RunWorkerOptions {
@@ -63,6 +65,15 @@ export async function runWorker(o: RunWorkerOptions): Promise<void> {
         process.exit(1);
       });
   };
+  // A worker that cannot go on fails /healthz first, then exits non-zero for its supervisor.
+  o.worker.onFailed?.((err) => {
+    if (stopping) return;
+    stopping = true;
+    o.logger.error({ code: (err as { code?: string }).code }, 'worker failed; exiting');
+    void Promise.allSettled([o.worker.stop(), http.stop(), o.probe?.stop()])
+      .then(async () => o.afterStop?.())
+      .finally(() => process.exit(1));
+  });
   // The handlers are in place before the ready line: a supervisor may send SIGTERM the moment it
   // reads it, and without a handler that would end the worker uncleanly (no final checkpoint).
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -33,7 +33,7 @@ import {
 } from '../support/pipeline-world.js';
 import { startPrivateKafka, type PrivateKafka } from '../support/private-kafka.js';
 import { freshTopic, testLogger, waitFor } from '../support/test-transport.js';
-import { runCli } from '../unit/cli/run-cli.js';
+import { runCli } from '../support/run-cli.js';
 
 const ordersTopic = freshTopic('acl-orders');
 const payrollTopic = freshTopic('acl-payroll');

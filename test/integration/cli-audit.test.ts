@@ -7,8 +7,8 @@ import { checkpointToJson, type AuditCheckpoint } from '../../src/audit/audit-ch
 import { CHECKPOINT_RECORD_KEY } from '../../src/audit/audit-worker.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { createTopics, freshTopic, testTransport } from '../support/test-transport.js';
-import { makeAuditFixture, tamperEvent, type AuditFixture } from '../unit/cli/audit-log-fixture.js';
-import { runCli } from '../unit/cli/run-cli.js';
+import { makeAuditFixture, tamperEvent, type AuditFixture } from '../support/audit-log-fixture.js';
+import { runCli } from '../support/run-cli.js';
 
 /**
  * `sealpost audit verify` against checkpoints published on a real topic: a good log passes, an edited

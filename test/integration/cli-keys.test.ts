@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getEndpoints } from '../support/endpoints.js';
 import { freshTopic, testTransport } from '../support/test-transport.js';
-import { runCli } from '../unit/cli/run-cli.js';
+import { runCli } from '../support/run-cli.js';
 
 /**
  * The key lifecycle through the CLI on the real stack: local KMS in a temp dir, and Transit on the

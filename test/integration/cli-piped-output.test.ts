@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { createCryptoProvider } from '../../src/crypto/index.js';
-import { auditEvent } from '../unit/cli/audit-log-fixture.js';
+import { auditEvent } from '../support/audit-log-fixture.js';
 
 /**
  * #21.6: the real `sealpost` entry point with standard output a pipe. Invariant: every stored row the

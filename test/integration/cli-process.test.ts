@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { createCryptoProvider } from '../../src/crypto/index.js';
-import { auditEvent } from '../unit/cli/audit-log-fixture.js';
+import { auditEvent } from '../support/audit-log-fixture.js';
 
 /** The real `sealpost` entry point as a process: exit codes, stdin, and Ctrl-C on `audit tail --follow`. */
 const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');

@@ -9,7 +9,7 @@ import { getEndpoints } from '../support/endpoints.js';
 import { readRaw, startProducer, type TestProducer } from '../support/pipeline-parties.js';
 import { makePipelineWorld, ORDER_SCHEMA, type PipelineWorld } from '../support/pipeline-world.js';
 import { createTopics, freshTopic, testTransport } from '../support/test-transport.js';
-import { runCli } from '../unit/cli/run-cli.js';
+import { runCli } from '../support/run-cli.js';
 
 /**
  * `sealpost inspect` on a real sealed record and `sealpost quarantine` release/purge against a real

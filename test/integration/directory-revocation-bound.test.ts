@@ -31,7 +31,7 @@ import { counterValue, ORDER_SCHEMA, pipelineTopics } from '../support/pipeline-
 import { PipelineMetrics } from '../../src/pipeline/pipeline-metrics.js';
 import { Registry } from 'prom-client';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import { runCli } from '../unit/cli/run-cli.js';
+import { runCli } from '../support/run-cli.js';
 
 /** The bound docs/OPERATIONS.md ("Revocation") states for services that follow the directory topic. */
 const REVOCATION_BOUND_MS = 5000;

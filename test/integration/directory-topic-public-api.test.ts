@@ -19,7 +19,7 @@ import {
 } from '../../src/index.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import { runCli } from '../unit/cli/run-cli.js';
+import { runCli } from '../support/run-cli.js';
 
 const topic = freshTopic('public-directory');
 let dir: string;

@@ -17,8 +17,8 @@ import { publishDirectory, revokeIdentity } from '../../src/keys/operations.js';
 import type { DirectoryLocation } from '../../src/keys/operations.js';
 import { DirectoryPolicy } from '../../src/keys/policy.js';
 import { getEndpoints } from '../support/endpoints.js';
-import type { KeysWorld } from '../unit/keys/support/fixtures.js';
-import { makeWorld } from '../unit/keys/support/fixtures.js';
+import type { KeysWorld } from '../support/keys/fixtures.js';
+import { makeWorld } from '../support/keys/fixtures.js';
 
 let w: KeysWorld;
 let topic: KafkaDirectoryTopic;

@@ -40,7 +40,7 @@ import type { DirectoryGrant, DirectoryLocation } from '../../src/keys/operation
 import { DirectoryPolicy } from '../../src/keys/policy.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { BaoAdmin } from '../support/openbao-process.js';
-import { testCrypto } from '../unit/keys/support/test-crypto.js';
+import { testCrypto } from '../support/keys/test-crypto.js';
 
 const DAY_MS = 86_400_000;
 const TOPIC = 'orders';

@@ -16,7 +16,7 @@ import { LocalKms } from '../../src/keys/kms/local-kms.js';
 import { OpenBaoTransitKms } from '../../src/keys/kms/openbao-transit-kms.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { BaoAdmin } from '../support/openbao-process.js';
-import { testCrypto } from '../unit/keys/support/test-crypto.js';
+import { testCrypto } from '../support/keys/test-crypto.js';
 
 /** Builds fresh, independent KMS keys of one implementation; `secrets` must never appear in errors. */
 interface KmsFactory {

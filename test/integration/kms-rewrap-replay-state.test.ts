@@ -21,7 +21,7 @@ import { silentLogger } from '../../src/pipeline/pipeline-logger.js';
 import { ReplayStateStore } from '../../src/pipeline/replay-state-store.js';
 import { SealedConsumer } from '../../src/pipeline/sealed-consumer.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { runCli } from '../unit/cli/run-cli.js';
+import { runCli } from '../support/run-cli.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { BaoAdmin } from '../support/openbao-process.js';
 import { guideStepCommands } from '../support/operations-guide.js';

@@ -31,7 +31,7 @@ import { RetryingKms } from '../../src/keys/kms/retrying-kms.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { BaoAdmin, freePort, OpenBaoProcess } from '../support/openbao-process.js';
-import { testCrypto } from '../unit/keys/support/test-crypto.js';
+import { testCrypto } from '../support/keys/test-crypto.js';
 
 let crypto: CryptoProvider;
 let admin: BaoAdmin;

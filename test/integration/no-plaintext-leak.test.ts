@@ -14,7 +14,7 @@ import { DeadLetterWorker } from '../../src/dlq/dead-letter-worker.js';
 import { SqliteQuarantineStore } from '../../src/dlq/sqlite-quarantine-store.js';
 import { AvroCodec } from '../../src/registry/avro-codec.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { runCli } from '../unit/cli/run-cli.js';
+import { runCli } from '../support/run-cli.js';
 import { startConsumer, startProducer } from '../support/pipeline-parties.js';
 import {
   counterValue,

@@ -23,7 +23,7 @@ import {
 } from '../../src/keys/identity-file.js';
 import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { runCli } from '../unit/cli/run-cli.js';
+import { runCli } from '../support/run-cli.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { startConsumer } from '../support/pipeline-parties.js';
 import {

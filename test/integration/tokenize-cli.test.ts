@@ -26,7 +26,7 @@ import { FieldTokenizer } from '../../src/tokenize/field-tokenizer.js';
 import { openTokenKeyring } from '../../src/tokenize/token-key-file.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import { runCli } from '../unit/cli/run-cli.js';
+import { runCli } from '../support/run-cli.js';
 
 const CARD = '5500005555555559';
 const transport = testTransport('tokenize-cli');

@@ -10,8 +10,8 @@ import {
   tamperEvent,
   T0,
   type AuditFixture,
-} from './audit-log-fixture.js';
-import { runCli } from './run-cli.js';
+} from '../../support/audit-log-fixture.js';
+import { runCli } from '../../support/run-cli.js';
 
 let dir: string;
 let fx: AuditFixture;

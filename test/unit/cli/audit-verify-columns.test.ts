@@ -12,8 +12,12 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteAuditStore } from '../../../src/audit/sqlite-audit-store.js';
 import { createCryptoProvider } from '../../../src/crypto/index.js';
-import { auditEvent, makeAuditFixture, type AuditFixture } from './audit-log-fixture.js';
-import { runCli } from './run-cli.js';
+import {
+  auditEvent,
+  makeAuditFixture,
+  type AuditFixture,
+} from '../../support/audit-log-fixture.js';
+import { runCli } from '../../support/run-cli.js';
 
 let dir: string;
 let fx: AuditFixture;

@@ -12,7 +12,7 @@ import { FileDirectorySource } from '../../../src/keys/directory/directory-docum
 import { FileDirectoryStateStore } from '../../../src/keys/directory/directory-state.js';
 import { KeyDirectory } from '../../../src/keys/directory/key-directory.js';
 import { systemClock } from '../../../src/runtime/clock.js';
-import { runCli } from './run-cli.js';
+import { runCli } from '../../support/run-cli.js';
 
 let dir: string;
 let env: Record<string, string>;

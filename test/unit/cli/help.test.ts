@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { registerAllGroups } from '../../../src/cli/groups.js';
 import { createProgram } from '../../../src/cli/program.js';
-import { runCli } from './run-cli.js';
+import { runCli } from '../../support/run-cli.js';
 
 /** Every leaf command path, e.g. ['keys', 'create']. */
 function leaves(cmd: Command, prefix: string[] = []): string[][] {

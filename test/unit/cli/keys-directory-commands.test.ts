@@ -6,7 +6,7 @@ import { createCryptoProvider } from '../../../src/crypto/index.js';
 import { LocalKms } from '../../../src/keys/kms/local-kms.js';
 import { openIdentity } from '../../../src/keys/operations.js';
 import { systemClock } from '../../../src/runtime/clock.js';
-import { runCli } from './run-cli.js';
+import { runCli } from '../../support/run-cli.js';
 
 let dir: string;
 let env: Record<string, string>;

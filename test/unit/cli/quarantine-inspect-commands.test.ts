@@ -6,7 +6,7 @@ import type { NewQuarantineEntry } from '../../../src/dlq/quarantine-store.js';
 import { SqliteQuarantineStore } from '../../../src/dlq/sqlite-quarantine-store.js';
 import { loadProvider } from '../envelope/support/providers.js';
 import { makeWorld, SCHEMA_FP, TOPIC } from '../envelope/support/world.js';
-import { runCli } from './run-cli.js';
+import { runCli } from '../../support/run-cli.js';
 
 let dir: string;
 let env: Record<string, string>;

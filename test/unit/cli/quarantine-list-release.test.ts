@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewQuarantineEntry } from '../../../src/dlq/quarantine-store.js';
 import { SqliteQuarantineStore } from '../../../src/dlq/sqlite-quarantine-store.js';
-import { runCli } from './run-cli.js';
+import { runCli } from '../../support/run-cli.js';
 
 let dir: string;
 

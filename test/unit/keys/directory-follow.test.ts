@@ -14,8 +14,8 @@ import { signDirectory } from '../../../src/keys/directory/directory-signer.js';
 import type { DirectoryRecordDraft } from '../../../src/keys/directory/directory-signer.js';
 import { KeyDirectory } from '../../../src/keys/directory/key-directory.js';
 import type { DirectoryAlert } from '../../../src/keys/directory/key-directory.js';
-import type { KeysWorld } from './support/fixtures.js';
-import { makeWorld } from './support/fixtures.js';
+import type { KeysWorld } from '../../support/keys/fixtures.js';
+import { makeWorld } from '../../support/keys/fixtures.js';
 
 let w: KeysWorld;
 let drafts: DirectoryRecordDraft[];

@@ -9,8 +9,8 @@ import {
 import { signDirectory } from '../../../src/keys/directory/directory-signer.js';
 import type { DirectoryRecordDraft } from '../../../src/keys/directory/directory-signer.js';
 import { validateSnapshot } from '../../../src/keys/directory/directory-snapshot.js';
-import type { KeysWorld } from './support/fixtures.js';
-import { makeWorld } from './support/fixtures.js';
+import type { KeysWorld } from '../../support/keys/fixtures.js';
+import { makeWorld } from '../../support/keys/fixtures.js';
 
 let w: KeysWorld;
 let base: DirectoryRecordDraft;

@@ -19,8 +19,8 @@ import type { DirectoryStateStore } from '../../../src/keys/directory/directory-
 import type { DirectorySnapshot } from '../../../src/keys/directory/directory-snapshot.js';
 import { KeyDirectory } from '../../../src/keys/directory/key-directory.js';
 import type { DirectoryAlert } from '../../../src/keys/directory/key-directory.js';
-import type { KeysWorld } from './support/fixtures.js';
-import { makeWorld } from './support/fixtures.js';
+import type { KeysWorld } from '../../support/keys/fixtures.js';
+import { makeWorld } from '../../support/keys/fixtures.js';
 
 const HOUR_MS = 3_600_000;
 let w: KeysWorld;

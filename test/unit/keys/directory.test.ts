@@ -22,9 +22,9 @@ import { KeyDirectory } from '../../../src/keys/directory/key-directory.js';
 import { generateIdentityFile, loadIdentity } from '../../../src/keys/identity-file.js';
 import { KeyError } from '../../../src/keys/key-error.js';
 import { computeKid } from '../../../src/keys/kid.js';
-import type { KeysWorld } from './support/fixtures.js';
-import { makeWorld } from './support/fixtures.js';
-import { signRawDirectory } from './support/raw-directory.js';
+import type { KeysWorld } from '../../support/keys/fixtures.js';
+import { makeWorld } from '../../support/keys/fixtures.js';
+import { signRawDirectory } from '../../support/keys/raw-directory.js';
 
 const HOUR_MS = 3_600_000;
 let w: KeysWorld;

@@ -18,8 +18,8 @@ import { KeyError } from '../../../src/keys/key-error.js';
 import { computeKid } from '../../../src/keys/kid.js';
 import { CountingKms } from '../../../src/keys/kms/counting-kms.js';
 import { LocalKms } from '../../../src/keys/kms/local-kms.js';
-import { DAY_MS, makeWorld } from './support/fixtures.js';
-import type { KeysWorld } from './support/fixtures.js';
+import { DAY_MS, makeWorld } from '../../support/keys/fixtures.js';
+import type { KeysWorld } from '../../support/keys/fixtures.js';
 
 let w: KeysWorld;
 beforeEach(async () => {

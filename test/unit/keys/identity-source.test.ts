@@ -12,8 +12,8 @@ import type { IdentitySource } from '../../../src/keys/identity-source.js';
 import type { LoadedIdentity } from '../../../src/keys/identity.js';
 import { KeyError } from '../../../src/keys/key-error.js';
 import { CountingKms } from '../../../src/keys/kms/counting-kms.js';
-import { DAY_MS, makeWorld } from './support/fixtures.js';
-import type { KeysWorld } from './support/fixtures.js';
+import { DAY_MS, makeWorld } from '../../support/keys/fixtures.js';
+import type { KeysWorld } from '../../support/keys/fixtures.js';
 
 let w: KeysWorld;
 beforeEach(async () => {

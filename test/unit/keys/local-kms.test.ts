@@ -10,7 +10,7 @@ import type { Kms } from '../../../src/keys/kms/kms.js';
 import { KmsError } from '../../../src/keys/kms/kms-error.js';
 import { LocalKms } from '../../../src/keys/kms/local-kms.js';
 import { RetryingKms } from '../../../src/keys/kms/retrying-kms.js';
-import { testCrypto } from './support/test-crypto.js';
+import { testCrypto } from '../../support/keys/test-crypto.js';
 
 let dir: string;
 let crypto: CryptoProvider;

@@ -19,8 +19,8 @@ import {
 } from '../../../src/keys/identity-file.js';
 import { DirectoryPolicy, PolicyError } from '../../../src/keys/policy.js';
 import type { PolicyErrorCode } from '../../../src/keys/policy.js';
-import type { KeysWorld } from './support/fixtures.js';
-import { DAY_MS, draftFor, makeWorld } from './support/fixtures.js';
+import type { KeysWorld } from '../../support/keys/fixtures.js';
+import { DAY_MS, draftFor, makeWorld } from '../../support/keys/fixtures.js';
 
 const HOUR_MS = 3_600_000;
 let w: KeysWorld;

@@ -6,7 +6,7 @@ import {
   isValidEd25519PublicKey,
   isValidX25519PublicKey,
 } from '../../../src/keys/directory/public-key-checks.js';
-import { testCrypto } from './support/test-crypto.js';
+import { testCrypto } from '../../support/keys/test-crypto.js';
 
 // libsodium's own check, as the reference the BigInt implementation must agree with.
 const sodium = createRequire(import.meta.url)('sodium-native') as {

@@ -24,7 +24,7 @@ import {
   writeTokenKeyFile,
 } from '../../../src/tokenize/token-key-file.js';
 import { tokenKeyFilesHolder } from '../../../src/tokenize/token-key-rewrap.js';
-import { testCrypto } from './support/test-crypto.js';
+import { testCrypto } from '../../support/keys/test-crypto.js';
 
 let dir: string;
 let crypto: CryptoProvider;

@@ -22,7 +22,7 @@ import {
 import { deriveTokenSchema } from '../../../src/tokenize/token-schema.js';
 import { parseToken } from '../../../src/tokenize/token-string.js';
 import { TokenizeError } from '../../../src/tokenize/tokenize-error.js';
-import { makeWorld, type KeysWorld } from '../keys/support/fixtures.js';
+import { makeWorld, type KeysWorld } from '../../support/keys/fixtures.js';
 
 const HOUR_MS = 3_600_000;
 const SOURCE = JSON.stringify({

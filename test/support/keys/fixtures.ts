@@ -1,17 +1,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CryptoProvider } from '../../../../src/crypto/provider.js';
-import { ManualClock } from '../../../../src/runtime/clock.js';
-import type { DirectoryRecordDraft } from '../../../../src/keys/directory/directory-signer.js';
+import type { CryptoProvider } from '../../../src/crypto/provider.js';
+import { ManualClock } from '../../../src/runtime/clock.js';
+import type { DirectoryRecordDraft } from '../../../src/keys/directory/directory-signer.js';
 import {
   generateIdentityFile,
   loadIdentity,
   publicGenerations,
-} from '../../../../src/keys/identity-file.js';
-import type { IdentityFile } from '../../../../src/keys/identity-file.js';
-import type { LoadedIdentity } from '../../../../src/keys/identity.js';
-import { LocalKms } from '../../../../src/keys/kms/local-kms.js';
+} from '../../../src/keys/identity-file.js';
+import type { IdentityFile } from '../../../src/keys/identity-file.js';
+import type { LoadedIdentity } from '../../../src/keys/identity.js';
+import { LocalKms } from '../../../src/keys/kms/local-kms.js';
 import { testCrypto } from './test-crypto.js';
 
 export const DAY_MS = 86_400_000;

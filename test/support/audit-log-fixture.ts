@@ -1,13 +1,13 @@
 /** Builds a real audit log for CLI tests: keys and directory through the CLI, events and signed checkpoints through the audit store. */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { signCheckpoint, type AuditCheckpoint } from '../../../src/audit/audit-checkpoint.js';
-import { SqliteAuditStore } from '../../../src/audit/sqlite-audit-store.js';
-import { createCryptoProvider } from '../../../src/crypto/index.js';
-import type { MetadataEvent } from '../../../src/events/metadata-event.js';
-import { LocalKms } from '../../../src/keys/kms/local-kms.js';
-import { openIdentity } from '../../../src/keys/operations.js';
-import { systemClock } from '../../../src/runtime/clock.js';
+import { signCheckpoint, type AuditCheckpoint } from '../../src/audit/audit-checkpoint.js';
+import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
+import { createCryptoProvider } from '../../src/crypto/index.js';
+import type { MetadataEvent } from '../../src/events/metadata-event.js';
+import { LocalKms } from '../../src/keys/kms/local-kms.js';
+import { openIdentity } from '../../src/keys/operations.js';
+import { systemClock } from '../../src/runtime/clock.js';
 import { runCli } from './run-cli.js';
 
 export interface AuditFixture {

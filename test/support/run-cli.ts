@@ -1,7 +1,7 @@
 /** Runs the sealpost CLI in-process with every command group, capturing output. */
-import { registerAllGroups } from '../../../src/cli/groups.js';
-import { createProgram, runProgram } from '../../../src/cli/program.js';
-import type { CliIo, CliStdin } from '../../../src/cli/output.js';
+import { registerAllGroups } from '../../src/cli/groups.js';
+import { createProgram, runProgram } from '../../src/cli/program.js';
+import type { CliIo, CliStdin } from '../../src/cli/output.js';
 
 export interface CliRun {
   readonly code: number;

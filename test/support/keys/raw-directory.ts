@@ -1,10 +1,10 @@
-import type { CryptoProvider } from '../../../../src/crypto/provider.js';
-import { toBase64, toHex } from '../../../../src/keys/bytes.js';
-import type { DirectoryDocument } from '../../../../src/keys/directory/directory-document.js';
+import type { CryptoProvider } from '../../../src/crypto/provider.js';
+import { toBase64, toHex } from '../../../src/keys/bytes.js';
+import type { DirectoryDocument } from '../../../src/keys/directory/directory-document.js';
 import type {
   DirectoryHead,
   DirectoryRecord,
-} from '../../../../src/keys/directory/directory-record.js';
+} from '../../../src/keys/directory/directory-record.js';
 import {
   compareKeys,
   headToBeSigned,
@@ -13,8 +13,8 @@ import {
   recordToBeSigned,
   signedHeadToJson,
   signedRecordToJson,
-} from '../../../../src/keys/directory/directory-record.js';
-import type { LoadedIdentity } from '../../../../src/keys/identity.js';
+} from '../../../src/keys/directory/directory-record.js';
+import type { LoadedIdentity } from '../../../src/keys/identity.js';
 
 /**
  * Signs exactly the records given (serials included) with the authority, bypassing the signer's

@@ -5,10 +5,6 @@
  * (tlog's hashing is RFC 6962: this is the independent check of src/audit/merkle-tree.ts); every
  * tampered checkpoint or proof must be refused.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCryptoProvider } from '../../src/crypto/index.js';
 import type { CryptoProvider, KeyPair } from '../../src/crypto/provider.js';
@@ -25,8 +21,7 @@ import {
   type NoteSigner,
 } from '../../src/audit/signed-note.js';
 import { signCheckpoint } from '../../src/audit/tlog-checkpoint.js';
-
-const GO_DIR = resolve(import.meta.dirname, '../../interop/go');
+import { buildGoVerifier, type GoVerifier } from '../support/tlog-go-verifier.js';
 const ORIGIN = 'sealpost.test/audit/interop';
 
 interface Bundle {
@@ -39,14 +34,7 @@ let crypto: CryptoProvider;
 let keys: KeyPair;
 let signer: NoteSigner;
 let vkey: string;
-let buildDir: string;
-let verifierBinary: string;
-
-function goCommand(): string {
-  const fromEnv = process.env.GO;
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  return existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
-}
+let go: GoVerifier | undefined;
 
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
 
@@ -83,12 +71,7 @@ function logOf(entries: Uint8Array[], sign: NoteSigner = signer) {
 }
 
 function runVerifier(bundles: Bundle[], key = vkey): { status: number | null; out: string } {
-  const res = spawnSync(verifierBinary, ['-vkey', key], {
-    input: bundles.map((b) => JSON.stringify(b)).join('\n'),
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return { status: res.status, out: `${res.stdout}${res.stderr}` };
+  return go!.run(key, bundles.map((b) => JSON.stringify(b)).join('\n'));
 }
 
 beforeAll(async () => {
@@ -96,23 +79,12 @@ beforeAll(async () => {
   keys = crypto.signKeyPair();
   signer = ed25519NoteSigner(crypto, ORIGIN, keys.secretKey);
   vkey = formatVerifierKey(crypto, ORIGIN, keys.publicKey);
-  buildDir = mkdtempSync(join(tmpdir(), 'sealpost-tlog-go-'));
-  verifierBinary = join(buildDir, 'sealpost-tlog-verify');
-  const goflags = [process.env.GOFLAGS ?? '', '-mod=mod'].join(' ').trim();
-  const build = spawnSync(goCommand(), ['build', '-o', verifierBinary, '.'], {
-    cwd: GO_DIR,
-    env: { ...process.env, GOFLAGS: goflags },
-    encoding: 'utf8',
-    timeout: 170_000,
-  });
-  if (build.status !== 0) {
-    throw new Error(`go build in interop/go failed (${String(build.status)}): ${build.stderr}`);
-  }
+  go = buildGoVerifier();
 });
 
 afterAll(() => {
   crypto.memzero(keys.secretKey);
-  if (buildDir !== undefined) rmSync(buildDir, { recursive: true, force: true });
+  go?.remove();
 });
 
 describe('Go sumdb/note + sumdb/tlog verify what sealpost writes', () => {

@@ -4,9 +4,12 @@ import type { Clock } from '../runtime/clock.js';
 import { signCheckpoint, type AuditCheckpoint } from './audit-checkpoint.js';
 import type { AuditStore } from './audit-store.js';
 
-/** Sends a signed checkpoint somewhere outside the store (the checkpoint topic). */
+/**
+ * Sends a signed checkpoint somewhere outside the store (the checkpoint topic), with the same tree
+ * size as a C2SP tlog-checkpoint note when the recorder has a `tlog` (docs/AUDIT.md).
+ */
 export interface CheckpointPublisher {
-  publish(checkpoint: AuditCheckpoint): Promise<void>;
+  publish(checkpoint: AuditCheckpoint, note?: string): Promise<void>;
 }
 
 export interface AuditSigner {
@@ -25,6 +28,8 @@ export interface AuditRecorderOptions {
   readonly checkpointEveryEntries?: number;
   /** ... and at least every this many milliseconds when entries arrived (default 60,000). */
   readonly checkpointEveryMs?: number;
+  /** Signs a C2SP checkpoint note of the first `size` entries, published beside each checkpoint. */
+  readonly tlog?: { checkpointAt(size: number): string } | undefined;
 }
 
 /**
@@ -34,10 +39,11 @@ export interface AuditRecorderOptions {
  * is retried on the next call (the error propagates so the caller does not commit offsets past it).
  */
 export class AuditRecorder {
-  readonly #o: Required<AuditRecorderOptions>;
+  readonly #o: Required<Omit<AuditRecorderOptions, 'tlog'>> & Pick<AuditRecorderOptions, 'tlog'>;
   #lastCheckpointCount: number;
   #lastCheckpointMs: number;
   #unpublished: AuditCheckpoint | undefined;
+  #unpublishedNote: { count: number; note: string } | undefined;
 
   constructor(options: AuditRecorderOptions) {
     this.#o = { checkpointEveryEntries: 1000, checkpointEveryMs: 60_000, ...options };
@@ -100,6 +106,8 @@ export class AuditRecorder {
     this.#lastCheckpointCount = head.count;
     this.#lastCheckpointMs = now;
     this.#unpublished = c;
+    const note = this.#o.tlog?.checkpointAt(head.count);
+    this.#unpublishedNote = note === undefined ? undefined : { count: head.count, note };
     await this.#flushUnpublished();
     return c;
   }
@@ -113,10 +121,20 @@ export class AuditRecorder {
     return this.#lastCheckpointMs;
   }
 
+  #noteFor(c: AuditCheckpoint): string | undefined {
+    if (this.#o.tlog === undefined) return undefined;
+    const kept = this.#unpublishedNote;
+    return kept !== undefined && kept.count === c.count
+      ? kept.note
+      : this.#o.tlog.checkpointAt(c.count);
+  }
+
   async #flushUnpublished(): Promise<void> {
     const c = this.#unpublished;
     if (!c) return;
-    await this.#o.publisher.publish(c);
+    // The note is signed again for a checkpoint stored before a restart (Ed25519 is deterministic:
+    // the same text and key give the same note).
+    await this.#o.publisher.publish(c, this.#noteFor(c));
     if (this.#unpublished === c) this.#unpublished = undefined;
   }
 }

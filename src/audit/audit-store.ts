@@ -32,8 +32,8 @@ export interface AuditStore {
   append(events: readonly MetadataEvent[]): number;
   /** Entry count and head hash (the genesis hash when empty). */
   head(): { count: number; headHash: Uint8Array };
-  /** Every entry in stored order, lazily. */
-  entries(): IterableIterator<AuditEntry>;
+  /** Every entry in stored order, lazily; with `fromIndex`, those from that index on. */
+  entries(fromIndex?: number): IterableIterator<AuditEntry>;
   addCheckpoint(checkpoint: AuditCheckpoint): void;
   checkpoints(): AuditCheckpoint[];
   query(filter: AuditQuery): StoredAuditEvent[];

@@ -18,6 +18,8 @@ import type { SchemaRegistryClient } from '../registry/schema-registry-client.js
 import type { Clock } from '../runtime/clock.js';
 import { checkpointToJson, type AuditCheckpoint } from './audit-checkpoint.js';
 import { AuditRecorder } from './audit-recorder.js';
+import { AuditTlog, defaultAuditOrigin } from './audit-tlog.js';
+import { ed25519NoteSigner } from './signed-note.js';
 import type { AuditStore } from './audit-store.js';
 import { RawRecordTap } from './raw-record-tap.js';
 
@@ -39,6 +41,11 @@ export interface AuditWorkerOptions {
   readonly groupId?: string;
   readonly checkpointEveryEntries?: number;
   readonly checkpointEveryMs?: number;
+  /**
+   * Origin line of the log's C2SP checkpoints and name of their signing key (docs/AUDIT.md).
+   * Default `sealpost/audit/<metadataTopic>`: one log per worker's metadata topic.
+   */
+  readonly auditOrigin?: string;
   readonly sessionTimeoutMs?: number;
   readonly promRegistry: Registry;
   readonly logger: PipelineLogger;
@@ -62,7 +69,9 @@ export const CHECKPOINT_RECORD_KEY = 'audit-checkpoint';
  * that fail verification go to the dead-letter topic like any sealed record), appends every event to
  * the store — one transaction per delivered batch, before the consumer commits the offset — and signs
  * a checkpoint at least every 1,000 entries or 60 s, stores it, and publishes it to the checkpoint
- * topic so a copy lives outside the store. Redelivered events (same eventId) are not appended twice.
+ * topic so a copy lives outside the store — beside it, in the same send, a C2SP tlog-checkpoint note
+ * of the same size keyed by the log's origin (docs/AUDIT.md). Redelivered events (same eventId) are
+ * not appended twice.
  *
  * An event whose `actor` is not the verified sender of its batch, or that is not a well-formed event,
  * is not appended: the valid events of its batch are, and the record is dead-lettered with its
@@ -89,13 +98,21 @@ export class AuditWorker {
     this.#producer = options.transport.producer();
     const producer = this.#producer;
     const signing = options.identity.signingKey();
+    const origin = options.auditOrigin ?? defaultAuditOrigin(options.metadataTopic);
+    const tlog = new AuditTlog({
+      crypto: options.crypto,
+      entries: (fromIndex) => options.store.entries(fromIndex),
+      origin,
+      signer: ed25519NoteSigner(options.crypto, origin, signing.secretKey),
+    });
     this.#recorder = new AuditRecorder({
+      tlog,
       store: options.store,
       crypto: options.crypto,
       clock: options.clock,
       signer: { kid: signing.kid, secretKey: signing.secretKey },
       publisher: {
-        publish: async (c: AuditCheckpoint) => {
+        publish: async (c: AuditCheckpoint, note?: string) => {
           await producer.send({
             topic: options.checkpointTopic,
             partition: 0,
@@ -104,6 +121,10 @@ export class AuditWorker {
                 key: Buffer.from(CHECKPOINT_RECORD_KEY),
                 value: Buffer.from(JSON.stringify(checkpointToJson(c))),
               },
+              // The same tree size as a C2SP checkpoint note, keyed by the log's origin.
+              ...(note === undefined
+                ? []
+                : [{ key: Buffer.from(origin), value: Buffer.from(note) }]),
             ],
           });
           // Only a checkpoint the broker acknowledged moves the published-checkpoint gauge.

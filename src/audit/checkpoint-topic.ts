@@ -10,15 +10,16 @@ export class CheckpointTopicError extends SealpostError {
 }
 
 /**
- * Reads every checkpoint published on the checkpoint topic, up to its current end. Records that are
- * not well-formed checkpoints are returned in `malformed` (by offset) rather than ignored silently;
+ * Reads every checkpoint published on the checkpoint topic, up to its current end: the JSON
+ * checkpoints, and the C2SP checkpoint notes published beside them (docs/AUDIT.md) in `notes`.
+ * Records that are neither are returned in `malformed` (by offset) rather than ignored silently;
  * signatures are checked by the verifier, not here.
  */
 export async function readPublishedCheckpoints(
   transport: Transport,
   topic: string,
   options: { readonly groupId: string; readonly timeoutMs?: number },
-): Promise<{ checkpoints: AuditCheckpoint[]; malformed: string[] }> {
+): Promise<{ checkpoints: AuditCheckpoint[]; malformed: string[]; notes: string[] }> {
   const admin = transport.admin();
   await admin.connect();
   let ends: Map<number, bigint>;
@@ -31,7 +32,8 @@ export async function readPublishedCheckpoints(
   const pending = new Set([...ends].filter(([, high]) => high > 0n).map(([p]) => p));
   const checkpoints: AuditCheckpoint[] = [];
   const malformed: string[] = [];
-  if (pending.size === 0) return { checkpoints, malformed };
+  const notes: string[] = [];
+  if (pending.size === 0) return { checkpoints, malformed, notes };
   const consumer = transport.consumer({ groupId: options.groupId });
   await consumer.connect();
   try {
@@ -47,7 +49,9 @@ export async function readPublishedCheckpoints(
         } catch {
           parsed = null;
         }
+        const text = r.value?.toString('utf8');
         if (parsed) checkpoints.push(parsed);
+        else if (text !== undefined && text.includes('\n\n\u2014 ')) notes.push(text);
         else malformed.push(`${r.partition}:${r.offset}`);
         if (BigInt(r.offset) + 1n >= (ends.get(r.partition) ?? 0n)) {
           pending.delete(r.partition);
@@ -71,5 +75,5 @@ export async function readPublishedCheckpoints(
   } finally {
     await consumer.disconnect();
   }
-  return { checkpoints, malformed };
+  return { checkpoints, malformed, notes };
 }

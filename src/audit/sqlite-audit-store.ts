@@ -149,11 +149,13 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   /** Every entry in stored order, with the indexed columns (verify checks them against the event). */
-  *entries(): IterableIterator<StoredAuditEntry> {
+  *entries(fromIndex = 0): IterableIterator<StoredAuditEntry> {
+    // From 0, every row whatever its idx (verify must see a row someone inserted out of range).
     const stmt = this.#db.prepare(
-      'SELECT idx, prev_hash, entry_hash, event, event_id, type, time_ms, message_id, sender, topic FROM entries ORDER BY rowid',
+      `SELECT idx, prev_hash, entry_hash, event, event_id, type, time_ms, message_id, sender, topic FROM entries ${fromIndex > 0 ? 'WHERE idx >= ? ' : ''}ORDER BY rowid`,
     );
-    for (const row of stmt.iterate() as IterableIterator<EntryRow>) {
+    const rows = fromIndex > 0 ? stmt.iterate(fromIndex) : stmt.iterate();
+    for (const row of rows as IterableIterator<EntryRow>) {
       yield {
         index: row.idx,
         prevHash: new Uint8Array(row.prev_hash),

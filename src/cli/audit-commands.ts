@@ -5,6 +5,13 @@ import type { AuditQuery, StoredAuditEvent } from '../audit/audit-store.js';
 import { readPublishedCheckpoints } from '../audit/checkpoint-topic.js';
 import { SqliteAuditStore } from '../audit/sqlite-audit-store.js';
 import { verifyAuditLog } from '../audit/verify-audit-log.js';
+import {
+  auditLeafHashes,
+  defaultAuditOrigin,
+  verifyTlogCheckpoints,
+  type TlogVerifyReport,
+} from '../audit/audit-tlog.js';
+import { registerAuditProveCommands } from './audit-prove-commands.js';
 import { METADATA_EVENT_TYPES } from '../events/metadata-event.js';
 import { FileDirectorySource } from '../keys/directory/directory-document.js';
 import { KeyDirectory } from '../keys/directory/key-directory.js';
@@ -27,7 +34,7 @@ import { CliExit } from './program.js';
 import { EXIT, formatJson, type CliIo } from './output.js';
 
 /** Opens the audit store of SEALPOST_AUDIT_DB; refuses to create a new, empty one. */
-function openStore(ctx: CliContext): SqliteAuditStore {
+export function openAuditStore(ctx: CliContext): SqliteAuditStore {
   const path = ctx.config.auditDb;
   if (!existsSync(path)) {
     throw badInput(
@@ -43,7 +50,7 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
  * The audit identity's signing key from the validated directory. With several generations (a rotated
  * audit key), the one that signed the latest checkpoint is chosen, else the active one.
  */
-async function auditSigner(
+export async function auditSigner(
   ctx: CliContext,
   opts: {
     auditIdentity: string;
@@ -115,6 +122,7 @@ interface VerifyOpts {
   checkpointTopic?: string;
   published: boolean;
   timeout: string;
+  origin?: string;
   json?: boolean;
 }
 
@@ -154,6 +162,10 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
       'skip the published checkpoints (offline; weaker: a rewritten store and its stored checkpoints go unnoticed)',
     )
     .option('--timeout <duration>', 'how long to read the checkpoint topic', '30s')
+    .option(
+      '--origin <origin>',
+      "the log's C2SP checkpoint origin (default sealpost/audit/<SEALPOST_METADATA_TOPIC>)",
+    )
     .option('--json', 'output as JSON')
     .addHelpText(
       'after',
@@ -162,12 +174,13 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
     .action(async (opts: VerifyOpts) => {
       const ctx = await cliContext(io);
       const timeoutMs = parseDuration(opts.timeout, '--timeout');
-      const store = openStore(ctx);
+      const store = openAuditStore(ctx);
       try {
         await withHints(ctx.config, async () => {
           const stored = store.checkpoints();
           let published: AuditCheckpoint[] = [];
           let malformed: string[] = [];
+          let notes: string[] = [];
           const checkpointTopic = opts.checkpointTopic ?? ctx.config.checkpointTopic;
           if (opts.published) {
             await assertTopicExists(
@@ -176,7 +189,11 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
               "set SEALPOST_CHECKPOINT_TOPIC (or --checkpoint-topic) to the audit worker's, or pass --no-published to check the store alone",
             );
             const groupId = `sealpost-audit-verify-${hex(ctx.crypto.randomBytes(6))}`;
-            ({ checkpoints: published, malformed } = await readPublishedCheckpoints(
+            ({
+              checkpoints: published,
+              malformed,
+              notes,
+            } = await readPublishedCheckpoints(
               cliTransport(ctx, 'sealpost-audit-verify'),
               checkpointTopic,
               { groupId, timeoutMs },
@@ -191,6 +208,17 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
             signer.publicKey,
             signer.kid,
           );
+          // The published C2SP checkpoints: every consecutive pair joined by a consistency proof,
+          // the newest one the stored log's head at its size (docs/AUDIT.md).
+          const tlog: TlogVerifyReport | null = opts.published
+            ? verifyTlogCheckpoints(
+                ctx.crypto,
+                auditLeafHashes(ctx.crypto, store.entries()),
+                notes,
+                opts.origin ?? defaultAuditOrigin(ctx.config.metadataTopic),
+                signer.publicKey,
+              )
+            : null;
           const latestPublished = published.reduce<AuditCheckpoint | undefined>(
             (m, c) => (m === undefined || c.count > m.count ? c : m),
             undefined,
@@ -203,6 +231,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
             publishedCheckpoints: opts.published ? published.length : null,
             malformedPublished: malformed,
             latestPublishedCount: latestPublished?.count ?? null,
+            tlogCheckpoints: tlog,
           };
           print(io, opts.json, result, () => {
             const head = report.ok
@@ -212,14 +241,22 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
               malformed.length > 0
                 ? `warning: ${malformed.length} records on ${checkpointTopic} are not checkpoints (${malformed.slice(0, 5).join(', ')})\n`
                 : '';
-            return head + warn;
+            const tlogLine =
+              tlog === null
+                ? ''
+                : tlog.ok
+                  ? `C2SP checkpoints OK: ${tlog.checkpoints} published, ${tlog.consistentPairs} consecutive pairs consistent\n`
+                  : `C2SP checkpoints NOT OK: ${tlog.problem ?? 'unknown'}${tlog.detail === undefined ? '' : `: ${tlog.detail}`}\n`;
+            return head + tlogLine + warn;
           });
-          if (!report.ok) throw new CliExit(EXIT.FAILED);
+          if (!report.ok || (tlog !== null && !tlog.ok)) throw new CliExit(EXIT.FAILED);
         });
       } finally {
         store.close();
       }
     });
+
+  registerAuditProveCommands(audit, io);
 
   audit
     .command('query')
@@ -270,7 +307,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           io.err(
             `note: ${opts.type} events name a sender only when the consumer attributed the record to one (a refused record's sender is not verified); to see every one, query by --topic and time\n`,
           );
-        const store = openStore(ctx);
+        const store = openAuditStore(ctx);
         try {
           const events = store.query(filter);
           print(io, opts.json, events, () => table(events.map(eventRow)));
@@ -293,7 +330,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
       const lines = parseCount(opts.lines, '--lines', 100_000);
       const intervalMs = parseDuration(opts.interval, '--interval');
       if (intervalMs < 50) throw badInput('--interval must be at least 50ms');
-      const store = openStore(ctx);
+      const store = openAuditStore(ctx);
       const emit = (events: readonly StoredAuditEvent[], first: boolean): void => {
         if (opts.json === true)
           for (const e of events) io.out(formatJson(e).replace(/\n\s*/g, ' ').trim() + '\n');

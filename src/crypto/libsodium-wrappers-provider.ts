@@ -18,6 +18,7 @@ import {
   requireLength,
   requireLengthIn,
 } from './argument-checks.js';
+import { sha256Into } from './sha256.js';
 import { CryptoError } from './crypto-error.js';
 import {
   ED25519_SECRET_KEY_BYTES,
@@ -234,6 +235,10 @@ class LibsodiumWrappersProvider implements CryptoProvider {
     checkHashOutLength('createHash', outLength);
     checkHashKey('createHash', key);
     return new WrappersHashState(outLength, key ?? null);
+  }
+
+  sha256(out: Uint8Array, input: Uint8Array): void {
+    sha256Into(out, input);
   }
 
   kdfDerive(out: Uint8Array, subkeyId: number, context: string, key: Uint8Array): void {

@@ -25,6 +25,7 @@ export const GENERICHASH_KEY_MIN_BYTES = 16;
 export const GENERICHASH_KEY_MAX_BYTES = 64;
 export const GENERICHASH_OUT_MIN_BYTES = 16;
 export const GENERICHASH_OUT_MAX_BYTES = 64;
+export const SHA256_BYTES = 32;
 
 export interface KeyPair {
   readonly publicKey: Uint8Array;
@@ -110,6 +111,14 @@ export interface CryptoProvider {
    * printable ASCII characters; `subkeyId` an integer in 0..2^53−1.
    */
   kdfDerive(out: Uint8Array, subkeyId: number, context: string, key: Uint8Array): void;
+
+  // --- SHA-256 (FIPS 180-4) ---
+  /**
+   * One-shot SHA-256 of `input` into `out` (exactly 32 bytes). Only for formats other tools must
+   * check (the RFC 6962 audit tree and C2SP note key ids, docs/AUDIT.md); sealpost's own constructions
+   * use BLAKE2b.
+   */
+  sha256(out: Uint8Array, input: Uint8Array): void;
 
   // --- memory ---
   /** Constant-time equality of two equal-length buffers (false if lengths differ). */

@@ -8,6 +8,11 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
+import {
+  auditLeafHashes,
+  defaultAuditOrigin,
+  verifyTlogCheckpoints,
+} from '../../src/audit/audit-tlog.js';
 import { readPublishedCheckpoints } from '../../src/audit/checkpoint-topic.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { verifyAuditLog } from '../../src/audit/verify-audit-log.js';
@@ -185,6 +190,17 @@ describe('audit worker (real Kafka and registry)', () => {
     );
     expect(report).toMatchObject({ ok: true });
     expect(report.count).toBe(store.head().count);
+    // Beside each checkpoint, a C2SP checkpoint note of the same size (docs/AUDIT.md): every
+    // consecutive pair is consistent and the newest is the stored log's RFC 6962 head.
+    expect(published.notes.length).toBe(published.checkpoints.length);
+    const tlog = verifyTlogCheckpoints(
+      world.crypto,
+      auditLeafHashes(world.crypto, store.entries()),
+      published.notes,
+      defaultAuditOrigin(t.metadata),
+      signer.publicKey,
+    );
+    expect(tlog).toMatchObject({ ok: true, checkpoints: published.checkpoints.length });
     await worker.stop();
   });
 });

@@ -1,0 +1,5 @@
+module github.com/sealpost/sealpost/interop/go
+
+go 1.26.0
+
+require golang.org/x/mod v0.43.0

@@ -29,7 +29,7 @@ import type { CryptoProvider } from '../../src/crypto/provider.js';
 import type { Transport } from '../../src/kafka/transport.js';
 import { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
 import { SealedConsumer } from '../../src/pipeline/sealed-consumer.js';
-import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
+import { SealedProducer, type SentMessage } from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { runCli, type CliRun } from '../unit/cli/run-cli.js';
 import { getEndpoints } from './endpoints.js';
@@ -243,9 +243,53 @@ export class LiveServices {
     );
   }
 
+  /**
+   * Seals and sends one record to the orders topic as `identity`, with its own producer built from the
+   * guide's environment plus `extraEnv` (e.g. another directory source); returns what was acknowledged.
+   */
+  async sendOnceAs(identity: string, extraEnv: Record<string, string> = {}): Promise<SentMessage> {
+    const s = await this.#service(identity, extraEnv);
+    const producer = new SealedProducer({
+      transport: s.transport,
+      registry: s.registry,
+      crypto: this.#crypto,
+      clock: systemClock,
+      identity: s.keys.identity,
+      directory: s.keys.directory,
+      valueSchemas: { [this.topics.orders]: ORDER_SCHEMA },
+    });
+    await producer.connect();
+    try {
+      const [sent] = await producer.send({
+        topic: this.topics.orders,
+        messages: [{ key: identity, value: { id: `${identity}-1`, cents: 1, note: '' } }],
+      });
+      return sent!;
+    } finally {
+      await producer.close();
+      await s.close();
+    }
+  }
+
+  /** Writes raw bytes (not a sealpost envelope) to a partition of the orders topic; returns the offset. */
+  async sendRaw(partition: number, value: Buffer): Promise<string> {
+    const producer = this.#transport.producer();
+    await producer.connect();
+    try {
+      const ack = await producer.send({
+        topic: this.topics.orders,
+        partition,
+        records: [{ key: null, value }],
+      });
+      return ack.baseOffset;
+    } finally {
+      await producer.disconnect();
+    }
+  }
+
   /** A service's keys, Kafka transport and metadata-event emitter, built the way the workers build theirs. */
-  async #service(identity: string) {
-    const config = this.config(identity);
+  async #service(identity: string, extraEnv: Record<string, string> = {}) {
+    const config = this.config(identity, extraEnv);
     const kms = await buildKms(config, { crypto: this.#crypto, clock: systemClock });
     const keys = await openServiceKeys(config, { crypto: this.#crypto, clock: systemClock, kms });
     const transport = buildTransport(config, {

@@ -13,6 +13,7 @@ import {
   type DirectoryTopicSource,
 } from '../keys/directory/directory-document.js';
 import { KeyDirectory } from '../keys/directory/key-directory.js';
+import { identityFileSource, type IdentitySource } from '../keys/identity-source.js';
 import { CountingKms } from '../keys/kms/counting-kms.js';
 import type { Kms } from '../keys/kms/kms.js';
 import { LocalKms } from '../keys/kms/local-kms.js';
@@ -185,6 +186,24 @@ export async function openServiceKeys(
     refreshIntervalMs: 30_000,
     ...(deps.onRefreshError === undefined ? {} : { onRefreshError: deps.onRefreshError }),
   });
+}
+
+/**
+ * The service's identity file as an IdentitySource: pass it as `identitySource` to a SealedProducer
+ * (and SealedConsumer) built from this config, so a `keys rotate` + `directory publish` reaches the
+ * running service without a restart (docs/OPERATIONS.md, key lifecycle).
+ */
+export function identitySourceOf(
+  config: SealpostConfig,
+  deps: { crypto: CryptoProvider; kms: Kms },
+): IdentitySource {
+  if (config.identityFile === undefined) {
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      'SEALPOST_IDENTITY_FILE is required: the service identity key file',
+    );
+  }
+  return identityFileSource(config.identityFile, deps);
 }
 
 /** Opens and validates the key directory against the pinned authority key. */

@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CryptoProvider } from '../crypto/provider.js';
+import { SealpostError } from '../errors.js';
 import { validateMetadataEvent, type MetadataEvent } from '../events/metadata-event.js';
 import type { Transport, TransportProducer } from '../kafka/transport.js';
 import type { KeyDirectory } from '../keys/directory/key-directory.js';
@@ -9,6 +10,7 @@ import {
   decodeMetadataEventBatch,
   METADATA_EVENTS_CONTENT_TYPE,
 } from '../pipeline/metadata-event-emitter.js';
+import { DeadLetterWriter } from '../pipeline/dead-letter-writer.js';
 import { PipelineMetrics } from '../pipeline/pipeline-metrics.js';
 import type { PipelineLogger } from '../pipeline/pipeline-logger.js';
 import { SealedConsumer, type SealedConsumerOptions } from '../pipeline/sealed-consumer.js';
@@ -17,6 +19,7 @@ import type { Clock } from '../runtime/clock.js';
 import { checkpointToJson, type AuditCheckpoint } from './audit-checkpoint.js';
 import { AuditRecorder } from './audit-recorder.js';
 import type { AuditStore } from './audit-store.js';
+import { RawRecordTap } from './raw-record-tap.js';
 
 export interface AuditWorkerOptions {
   readonly transport: Transport;
@@ -43,6 +46,14 @@ export interface AuditWorkerOptions {
   readonly consumer?: Partial<SealedConsumerOptions>;
 }
 
+/** The audit worker's own failures (store and checkpoint errors have their own classes). */
+export class AuditWorkerError extends SealpostError {
+  declare readonly code: 'AUDIT_RECORD_UNAVAILABLE';
+  constructor(code: 'AUDIT_RECORD_UNAVAILABLE', message: string) {
+    super(code, message, { retriable: true });
+  }
+}
+
 /** Key of every record on the checkpoint topic (compaction keeps the latest; retention may keep all). */
 export const CHECKPOINT_RECORD_KEY = 'audit-checkpoint';
 
@@ -54,7 +65,10 @@ export const CHECKPOINT_RECORD_KEY = 'audit-checkpoint';
  * topic so a copy lives outside the store. Redelivered events (same eventId) are not appended twice.
  *
  * An event whose `actor` is not the verified sender of its batch, or that is not a well-formed event,
- * is not appended: it is counted (`sealpost_audit_invalid_events_total`) and logged by code only.
+ * is not appended: the valid events of its batch are, and the record is dead-lettered with its
+ * original bytes (class PAYLOAD, sealed detail AUDIT_EVENT_INVALID; a batch that is not a JSON array:
+ * AUDIT_BATCH_MALFORMED) before its offset is committed, so it can be inspected and released from
+ * quarantine. Each refused event is also counted (`sealpost_audit_invalid_events_total`).
  */
 export class AuditWorker {
   readonly #o: AuditWorkerOptions;
@@ -63,6 +77,8 @@ export class AuditWorker {
   readonly #producer: TransportProducer;
   readonly #appended: Counter;
   readonly #invalid: Counter;
+  readonly #tap = new RawRecordTap();
+  readonly #deadLetters: DeadLetterWriter;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #lastError: string | undefined;
@@ -135,9 +151,23 @@ export class AuditWorker {
         this.set(recorder.lastCheckpointMs / 1000);
       },
     });
+    const groupId = options.groupId ?? 'sealpost-audit';
+    this.#deadLetters = new DeadLetterWriter({
+      producer,
+      topic: options.deadLetterTopic,
+      crypto: options.crypto,
+      clock: options.clock,
+      identity: options.identity,
+      directory: options.directory,
+      group: groupId,
+      detailRecipients: options.consumer?.deadLetterDetailRecipients ?? [
+        'audit',
+        'dead-letter-worker',
+      ],
+    });
     this.#consumer = new SealedConsumer({
-      transport: options.transport,
-      groupId: options.groupId ?? 'sealpost-audit',
+      transport: this.#tap.wrap(options.transport),
+      groupId,
       topics: [options.metadataTopic],
       registry: options.registry,
       crypto: options.crypto,
@@ -170,8 +200,9 @@ export class AuditWorker {
           this.#invalid.inc();
           this.#o.logger.warn(
             { code: 'AUDIT_BATCH_MALFORMED', sender: delivery.sender },
-            'metadata batch is not a JSON array',
+            'metadata batch is not a JSON array; dead-lettered',
           );
+          await this.#deadLetter(delivery, 'AUDIT_BATCH_MALFORMED');
           return;
         }
         const events: MetadataEvent[] = [];
@@ -185,6 +216,10 @@ export class AuditWorker {
           }
           events.push(e as MetadataEvent);
         }
+        // Throwing here (store or checkpoint publish failed) makes the consumer retry the record
+        // later without committing its offset.
+        const appended = await this.#recorder.record(events);
+        this.#appended.inc(appended);
         if (raw.length !== events.length) {
           this.#o.logger.warn(
             {
@@ -192,13 +227,11 @@ export class AuditWorker {
               sender: delivery.sender,
               refused: raw.length - events.length,
             },
-            'events refused',
+            'events refused; their record dead-lettered',
           );
+          // After the valid events are stored: a retry appends nothing twice (same eventIds).
+          await this.#deadLetter(delivery, 'AUDIT_EVENT_INVALID');
         }
-        // Throwing here (store or checkpoint publish failed) makes the consumer retry the record
-        // later without committing its offset.
-        const appended = await this.#recorder.record(events);
-        this.#appended.inc(appended);
       },
     });
     this.#timer = setInterval(() => {
@@ -211,6 +244,23 @@ export class AuditWorker {
       );
     }, 1000);
     this.#timer.unref();
+  }
+
+  /**
+   * Writes the record of `delivery`, as fetched, to the dead-letter topic. Throws (the consumer then
+   * retries the record, fetching it again) when the write fails or the fetched record is not at hand.
+   */
+  async #deadLetter(
+    delivery: { readonly topic: string; readonly partition: number; readonly offset: string },
+    detail: 'AUDIT_BATCH_MALFORMED' | 'AUDIT_EVENT_INVALID',
+  ): Promise<void> {
+    const record = this.#tap.take(delivery.topic, delivery.partition, delivery.offset);
+    if (record === undefined)
+      throw new AuditWorkerError(
+        'AUDIT_RECORD_UNAVAILABLE',
+        `the fetched record ${delivery.partition}/${delivery.offset} is not at hand; retried`,
+      );
+    await this.#deadLetters.write(record, 'PAYLOAD', detail, 1);
   }
 
   /** Signs and publishes a checkpoint of the current head now (e.g. before a planned stop). */

@@ -30,6 +30,7 @@ const CACHEABLE: ReadonlySet<EnvelopeErrorCode> = new Set<EnvelopeErrorCode>([
   'BAD_HEADER_SIGNATURE',
   'HEADER_EXPIRED',
   'SENDER_REVOKED',
+  'SENDER_RETIRED',
 ]);
 
 /** True when a header rejection with this code may go into the negative cache. */

@@ -81,8 +81,10 @@ export function checkSender(
   if (sender === undefined) throw new EnvelopeError('UNKNOWN_SENDER');
   if (sender.status === 'revoked') throw new EnvelopeError('SENDER_REVOKED');
   if (sender.status === 'retiring') {
+    // Retiring is not revoked: the detail says which, so an operator knows the sender must load its
+    // rotated key (docs/OPERATIONS.md, sender rotation) rather than that the key was compromised.
     if (sender.retiredAtMs === undefined || createdAtMs > sender.retiredAtMs + policy.skewMs) {
-      throw new EnvelopeError('SENDER_REVOKED');
+      throw new EnvelopeError('SENDER_RETIRED');
     }
   }
   if (createdAtMs < sender.validFromMs || createdAtMs > sender.validUntilMs)

@@ -18,6 +18,11 @@ export class SequenceCounter {
     this.streamId = copyBytes(streamId);
   }
 
+  /** The seq `next(partition)` would take, without taking it. */
+  peek(partition: number): number {
+    return this.#next.get(partition) ?? 0;
+  }
+
   /** Takes the next seq of `partition`. */
   next(partition: number): number {
     const seq = this.#next.get(partition) ?? 0;

@@ -15,8 +15,16 @@ export type PipelineErrorCode =
   | 'VALUE_SCHEMA_UNKNOWN'
   /** A message is malformed as an argument (key type, empty batch, contentType). */
   | 'MESSAGE_INVALID'
+  /**
+   * The producer's signing key is retiring (or a newer one is published) and it could not load the
+   * rotated identity (no identitySource, or the reload failed or did not bring the new key): nothing
+   * was sealed (docs/OPERATIONS.md, sender rotation).
+   */
+  | 'SENDER_KEY_RETIRED'
   /** The broker did not acknowledge the sealed records after every attempt (retriable: `resend` them). */
   | 'SEND_FAILED'
+  /** MetadataEventEmitter.close(): the final flush failed; the events stay in the outbox if any. */
+  | 'EVENTS_NOT_FLUSHED'
   /** The envelope schema file could not be read. */
   | 'ENVELOPE_SCHEMA_UNAVAILABLE'
   /** Replay state: the record the commit points to is missing (pause + alert, or the `rebuild` policy). */

@@ -2,207 +2,130 @@
  * SealedProducer: application objects in, sealed envelopes on the topic (docs/SPEC.md §4).
  * Per message: Avro through the registry (Confluent framing) → partition chosen with the default
  * partitioner → seq of the (stream, partition) → sealed in the session of (topic, recipient set) →
- * sent to that explicit partition, acks=all. A retry re-sends the exact sealed bytes, never re-seals.
+ * sent to that explicit partition, acks=all. A retry re-sends the exact sealed bytes; only a `resend`
+ * of records that fell more than half a replay window behind re-seals them (docs/SPEC.md §4.3).
+ *
+ * The parts, one job each, in src/pipeline/producer/: settings (defaults resolved once), the signing-key
+ * guard (sender rotation), the session pool (sessions and streams), the batch sealer, the batch
+ * delivery (retries, results, `sealed` events), the late-resend split and the topic schemas.
  */
-import type { CryptoProvider } from '../crypto/provider.js';
-import { hash256, schemaFingerprint } from '../envelope/derive.js';
 import { STREAM_ID_BYTES } from '../envelope/constants.js';
-import type { PaddingPolicy } from '../envelope/padding.js';
-import { createSealingSession, type SealingSession } from '../envelope/sealing-session.js';
 import { SequenceCounter } from '../envelope/sequence-counter.js';
-import type {
-  ProduceRequest,
-  Transport,
-  TransportHeader,
-  TransportProducer,
-  TransportProducerOptions,
-} from '../kafka/transport.js';
-import type { KeyDirectory, RecipientKey } from '../keys/directory/key-directory.js';
-import type { LoadedIdentity } from '../keys/identity.js';
+import type { TransportProducer } from '../kafka/transport.js';
+import { IdentityReloader } from '../keys/identity-source.js';
 import { DirectoryPolicy } from '../keys/policy.js';
-import { RegistryError } from '../registry/registry-error.js';
-import type { SchemaRegistryClient } from '../registry/schema-registry-client.js';
-import type { Clock } from '../runtime/clock.js';
 import { registerEnvelopeSchema, DEFAULT_ENVELOPE_SUBJECT } from './envelope-schema.js';
-import type { MetadataSink } from './metadata-sink.js';
-import { AVRO_CONTENT_TYPE, rawContentFingerprint } from './payload-content.js';
+import { AVRO_CONTENT_TYPE } from './payload-content.js';
 import { PipelineError } from './pipeline-error.js';
-import { describeError, silentLogger, type PipelineLogger } from './pipeline-logger.js';
-import type { PipelineMetrics } from './pipeline-metrics.js';
+import { BatchDelivery } from './producer/batch-delivery.js';
+import { BatchSealer } from './producer/batch-sealer.js';
+import { splitLateRequests } from './producer/late-resend.js';
+import { resolveProducerSettings, type ProducerSettings } from './producer/producer-settings.js';
+import type {
+  OutgoingMessage,
+  OutgoingPayload,
+  OutgoingRawMessage,
+  PendingSource,
+  SealedBatch,
+  SealedProducerOptions,
+  SealItem,
+  SendTarget,
+  SentMessage,
+} from './producer/producer-types.js';
+import { toKeyBuffer } from './producer/record-key.js';
+import { SessionPool } from './producer/session-pool.js';
+import { SigningKeyGuard } from './producer/signing-key-guard.js';
+import { TopicSchemas } from './producer/topic-schemas.js';
 
-/** A Kafka record key as the application gives it. */
-export type RecordKey = Buffer | Uint8Array | string | null;
-
-/** One message to send: `value` is an object of the topic's Avro schema. */
-export interface OutgoingMessage {
-  readonly key: RecordKey;
-  readonly value: unknown;
-  /** Clear, unauthenticated Kafka headers: never put anything sensitive here. */
-  readonly headers?: readonly TransportHeader[];
-  /** For compacted topics: a version that must grow per key (0 = unused, the default). */
-  readonly entityVersion?: number;
-}
-
-/** One raw (non-Avro) payload to send with `sendRaw`. */
-export interface OutgoingRawMessage {
-  readonly key: RecordKey;
-  readonly payload: Uint8Array;
-  readonly headers?: readonly TransportHeader[];
-}
-
-/** What `send` and `sendRaw` accept besides the messages. */
-export interface SendTarget {
-  readonly topic: string;
-  /**
-   * Seal only for these identities (each must be allowed to receive on the topic, else PolicyError
-   * RECIPIENT_NOT_ALLOWED). Default: every identity the directory allows on the topic.
-   */
-  readonly recipients?: readonly string[];
-}
-
-/** The coordinates and ids of one sent message. */
-export interface SentMessage {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-  /** 32 hex characters. */
-  readonly messageId: string;
-  readonly createdAtMs: number;
-  readonly seq: number;
-}
-
-/** Sealed records waiting for an acknowledgement (carried by SEND_FAILED errors for `resend`). */
-export interface SealedBatch {
-  readonly requests: readonly ProduceRequest[];
-  /** Per request, its messages in order. */
-  readonly messages: readonly (readonly Omit<SentMessage, 'offset'>[])[];
-}
-
-/** A SEND_FAILED error: the sealed bytes are kept so `resend(err.pending)` re-sends them unchanged. */
-export class SendFailedError extends PipelineError {
-  readonly pending: SealedBatch;
-  constructor(pending: SealedBatch, cause: unknown) {
-    super(
-      'SEND_FAILED',
-      'the broker did not acknowledge the sealed records; resend them unchanged',
-      { retriable: true, cause },
-    );
-    this.pending = pending;
-  }
-}
-
-/** Options of {@link SealedProducer}. */
-export interface SealedProducerOptions {
-  readonly transport: Transport;
-  readonly registry: SchemaRegistryClient;
-  readonly crypto: CryptoProvider;
-  readonly clock: Clock;
-  /** This service's identity (its active signing key signs the sessions). */
-  readonly identity: LoadedIdentity;
-  readonly directory: KeyDirectory;
-  /** Topic → Avro schema text, registered under `<topic>-value` at first use. Default: the subject's latest version. */
-  readonly valueSchemas?: Readonly<Record<string, string>>;
-  /** Pinned envelope schema id; default: registered from schemas/envelope.avsc under `envelopeSubject` at connect. */
-  readonly envelopeSchemaId?: number;
-  readonly envelopeSubject?: string;
-  /** Ed25519 signature inside every message (defeats key-compromise impersonation). Default false. */
-  readonly signEveryMessage?: boolean;
-  /** Rotate the session after this many messages. Default 10,000 (1 = a fresh key per message). */
-  readonly maxMessagesPerSession?: number;
-  /** Rotate the session after this age. Default 3,600,000 (1 h). */
-  readonly maxSessionAgeMs?: number;
-  /** Padding policy (default padmé). */
-  readonly padding?: PaddingPolicy;
-  /** Largest ciphertext to produce (consumers refuse larger). Default 1 MiB + 64 KiB. */
-  readonly maxCiphertextBytes?: number;
-  /** Attempts to get the exact sealed bytes acknowledged before SEND_FAILED. Default 5. */
-  readonly maxSendAttempts?: number;
-  /** First retry delay (doubles per attempt). Default 200 ms. */
-  readonly retryDelayMs?: number;
-  readonly producerOptions?: TransportProducerOptions;
-  readonly metrics?: PipelineMetrics;
-  readonly logger?: PipelineLogger;
-  /** Where `sealed` and `session_opened` events go (none by default). */
-  readonly events?: MetadataSink;
-  /** Directory clock skew tolerance for the policy (default 60 s). */
-  readonly skewMs?: number;
-  /**
-   * Field tokenization hook (src/tokenize FieldTokenizer implements it): `valueSchemas` texts are
-   * registered as `writerSchemaFor(text)` and every value is passed through `tokenize` before it is
-   * encoded and sealed. Without it, a topic whose writer schema declares token fields is refused.
-   */
-  readonly tokenizer?: ValueTokenizer;
-}
-
-/** The producer's tokenization hook (additive; see SealedProducerOptions.tokenizer). */
-export interface ValueTokenizer {
-  /** The schema to register for an application schema (annotated fields become token fields). */
-  writerSchemaFor(schemaText: string): string;
-  /** The value with its token fields (per the registered writer schema) replaced by tokens. */
-  tokenize(writerSchemaText: string, value: unknown): unknown;
-}
-
-interface TopicSchema {
-  readonly id: number;
-  readonly fp: Uint8Array;
-  readonly text: string;
-}
-
-interface ActiveSession {
-  readonly session: SealingSession;
-  readonly recipients: readonly RecipientKey[];
-  /** Serials of the sender's and recipients' directory records when the session opened. */
-  readonly touched: string;
-  epoch: number;
-}
-
-const sleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => {
-    setTimeout(resolve, ms).unref();
-  });
-
-function toKeyBuffer(key: RecordKey): Buffer | null {
-  if (key === null) return null;
-  if (typeof key === 'string') return Buffer.from(key, 'utf8');
-  if (Buffer.isBuffer(key)) return key;
-  if (key instanceof Uint8Array) return Buffer.from(key.buffer, key.byteOffset, key.byteLength);
-  throw new PipelineError(
-    'MESSAGE_INVALID',
-    'a record key must be a Buffer, Uint8Array, string or null',
-  );
-}
-
-const hex = (b: Uint8Array): string =>
-  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+export type {
+  OutgoingMessage,
+  OutgoingRawMessage,
+  RecordKey,
+  SealedBatch,
+  SealedProducerOptions,
+  SendTarget,
+  SentMessage,
+  ValueTokenizer,
+} from './producer/producer-types.js';
+export { SendFailedError } from './producer/send-failed-error.js';
 
 /** See the module comment. One instance per process and cluster is enough; it is safe for concurrent sends. */
 export class SealedProducer {
   readonly #o: SealedProducerOptions;
+  readonly #settings: ProducerSettings;
   readonly #producer: TransportProducer;
-  readonly #policy: DirectoryPolicy;
-  readonly #logger: PipelineLogger;
-  readonly #streams = new Map<string, SequenceCounter>();
-  readonly #sessions = new Map<string, ActiveSession>();
-  readonly #schemas = new Map<string, Promise<TopicSchema>>();
-  readonly #rawFps = new Map<string, Uint8Array>();
+  readonly #guard: SigningKeyGuard;
+  readonly #sessions: SessionPool;
+  readonly #sealer: BatchSealer;
+  readonly #delivery: BatchDelivery;
+  readonly #schemas: TopicSchemas;
   #envelopeSchemaId: number | undefined;
   #unsubscribe: (() => void) | undefined;
   #state: 'new' | 'connected' | 'closed' = 'new';
 
   constructor(options: SealedProducerOptions) {
-    const max = options.maxMessagesPerSession ?? 10_000;
-    if (!Number.isInteger(max) || max < 1 || max > 0xffff_ffff)
-      throw new PipelineError(
-        'MESSAGE_INVALID',
-        'maxMessagesPerSession must be an integer in [1, 2^32)',
-      );
+    const settings = resolveProducerSettings(options);
     this.#o = options;
+    this.#settings = settings;
     this.#producer = options.transport.producer(options.producerOptions);
-    this.#policy = new DirectoryPolicy(options.directory, {
+    this.#guard = new SigningKeyGuard({
+      identity: options.identity,
+      directory: options.directory,
+      crypto: options.crypto,
       clock: options.clock,
-      ...(options.skewMs === undefined ? {} : { skewMs: options.skewMs }),
+      logger: settings.logger,
+      ...(options.identitySource === undefined
+        ? {}
+        : {
+            reloader: new IdentityReloader({
+              identity: options.identity,
+              source: options.identitySource,
+              clock: options.clock,
+              ...(options.identityReloadIntervalMs === undefined
+                ? {}
+                : { minIntervalMs: options.identityReloadIntervalMs }),
+            }),
+          }),
     });
-    this.#logger = options.logger ?? silentLogger;
+    this.#sessions = new SessionPool({
+      crypto: options.crypto,
+      clock: options.clock,
+      identity: options.identity,
+      directory: options.directory,
+      policy: new DirectoryPolicy(options.directory, {
+        clock: options.clock,
+        ...(options.skewMs === undefined ? {} : { skewMs: options.skewMs }),
+      }),
+      guard: this.#guard,
+      settings,
+      sealing: {
+        ...(options.signEveryMessage === undefined
+          ? {}
+          : { signEveryMessage: options.signEveryMessage }),
+        ...(options.padding === undefined ? {} : { padding: options.padding }),
+      },
+      envelopeSchemaId: () => this.envelopeSchemaId,
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      ...(options.events === undefined ? {} : { events: options.events }),
+    });
+    this.#sealer = new BatchSealer({
+      crypto: options.crypto,
+      sessions: this.#sessions,
+      reportsEvents: options.events !== undefined,
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    });
+    this.#delivery = new BatchDelivery({
+      producer: this.#producer,
+      settings,
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      ...(options.events === undefined ? {} : { events: options.events }),
+    });
+    this.#schemas = new TopicSchemas({
+      registry: options.registry,
+      crypto: options.crypto,
+      ...(options.valueSchemas === undefined ? {} : { valueSchemas: options.valueSchemas }),
+      ...(options.tokenizer === undefined ? {} : { tokenizer: options.tokenizer }),
+    });
   }
 
   /** The pinned envelope schema id (after connect). */
@@ -220,34 +143,30 @@ export class SealedProducer {
       this.#o.envelopeSchemaId ??
       (await registerEnvelopeSchema(
         this.#o.registry,
-        this.#o.envelopeSubject ?? DEFAULT_ENVELOPE_SUBJECT,
+        this.#settings.envelopeSubject ?? DEFAULT_ENVELOPE_SUBJECT,
       ));
     await this.#producer.connect();
     this.#state = 'connected';
     // A directory change touching the sender or a recipient ends their sessions now (keys zeroed),
     // not only at the next send.
-    this.#unsubscribe = this.#o.directory.onEpochChange(() => this.#endTouchedSessions());
+    this.#unsubscribe = this.#o.directory.onEpochChange(() => this.#sessions.endTouched());
   }
 
-  /** Encodes, seals and sends `messages` to `topic`; resolves once every record is acknowledged. */
+  /**
+   * Encodes, seals and sends `messages` to `topic`; resolves once every record is acknowledged, with
+   * one result per message in the order given (result i is message i, `index` i).
+   */
   async send(
     target: SendTarget & { readonly messages: readonly OutgoingMessage[] },
   ): Promise<SentMessage[]> {
     this.#assertConnected();
     if (target.messages.length === 0) return [];
-    const schema = await this.#topicSchema(target.topic);
-    const payloads: {
-      key: Buffer | null;
-      payload: Uint8Array;
-      headers?: readonly TransportHeader[];
-      entityVersion?: number;
-    }[] = [];
+    const schema = await this.#schemas.forTopic(target.topic);
+    const tokenizer = this.#o.tokenizer;
+    const payloads: OutgoingPayload[] = [];
     for (const m of target.messages) {
       const key = toKeyBuffer(m.key);
-      const value =
-        this.#o.tokenizer === undefined
-          ? m.value
-          : this.#o.tokenizer.tokenize(schema.text, m.value);
+      const value = tokenizer === undefined ? m.value : tokenizer.tokenize(schema.text, m.value);
       const payload = await this.#o.registry.encode(schema.id, value);
       payloads.push({
         key,
@@ -280,11 +199,7 @@ export class SealedProducer {
         'sendRaw needs a non-Avro content type of 1..255 characters',
       );
     }
-    let fp = this.#rawFps.get(target.contentType);
-    if (fp === undefined) {
-      fp = rawContentFingerprint(this.#o.crypto, target.contentType);
-      this.#rawFps.set(target.contentType, fp);
-    }
+    const fp = this.#schemas.rawFingerprint(target.contentType);
     const payloads = target.messages.map((m) => ({
       key: toKeyBuffer(m.key),
       payload: m.payload,
@@ -293,10 +208,61 @@ export class SealedProducer {
     return this.#sealAndSend(target, target.contentType, fp, undefined, payloads);
   }
 
-  /** Re-sends the exact sealed bytes of a SEND_FAILED error. */
+  /**
+   * Re-sends the records of a SEND_FAILED error; results in the original send's order. Records still
+   * within half a replay window (docs/SPEC.md §6) of their stream's newest seq on the partition are
+   * re-sent as the exact sealed bytes. Records further behind would be refused as STALE (SEQ_TOO_OLD)
+   * once newer records of the stream were accepted, so they are sealed again under a fresh stream of
+   * their own (new seq, session and createdAt; the same message id, partition, key and payload).
+   * Only this producer can re-seal its own pending records; a batch from another instance is re-sent
+   * as it is.
+   */
   async resend(pending: SealedBatch): Promise<SentMessage[]> {
     this.#assertConnected();
-    return this.#deliver(pending);
+    const source = this.#delivery.sourceOf(pending);
+    if (source === undefined) return this.#delivery.deliver(pending, undefined);
+    const { keep, reseal } = splitLateRequests(
+      this.#o.crypto,
+      pending,
+      source,
+      this.#sessions.existingStream(source.topic),
+    );
+    if (reseal.length === 0) return this.#delivery.deliver(pending, source);
+    await this.#guard.ensureCurrent();
+    const items: SealItem[] = [];
+    for (const i of reseal) {
+      for (const m of pending.messages[i] ?? []) {
+        const payload = source.payloads.get(m.index);
+        if (payload === undefined)
+          throw new PipelineError('MESSAGE_INVALID', 'not a pending batch of this producer');
+        items.push({
+          index: m.index,
+          partition: m.partition,
+          payload,
+          messageId: Buffer.from(m.messageId, 'hex'),
+        });
+      }
+    }
+    const fresh = new SequenceCounter(this.#o.crypto.randomBytes(STREAM_ID_BYTES));
+    const resealed = this.#sealer.seal(source, items, fresh, true);
+    this.#settings.logger.info(
+      { topic: source.topic, records: items.length },
+      'pending records fell behind their replay window: sealed again under a fresh stream',
+    );
+    return this.#delivery.deliver(
+      {
+        requests: [...keep.map((i) => pending.requests[i]!), ...resealed.requests],
+        messages: [...keep.map((i) => pending.messages[i]!), ...resealed.messages],
+      },
+      {
+        ...source,
+        requestStreams: [
+          ...keep.map((i) => source.requestStreams[i]!),
+          ...resealed.requests.map(() => fresh.streamId),
+        ],
+        requestEvents: [...keep.map((i) => source.requestEvents[i] ?? []), ...resealed.events],
+      },
+    );
   }
 
   async #sealAndSend(
@@ -304,258 +270,36 @@ export class SealedProducer {
     contentType: string,
     schemaFp: Uint8Array,
     schemaId: number | undefined,
-    payloads: readonly {
-      key: Buffer | null;
-      payload: Uint8Array;
-      headers?: readonly TransportHeader[];
-      entityVersion?: number;
-    }[],
+    payloads: readonly OutgoingPayload[],
   ): Promise<SentMessage[]> {
     const { topic } = target;
-    const partitions: number[] = [];
-    for (const p of payloads) partitions.push(await this.#producer.partitionFor(topic, p.key));
-
-    // From here on everything is synchronous: concurrent sends cannot interleave inside a session.
-    const active = this.#sessionFor(topic, target.recipients);
-    const stream = this.#streamFor(topic);
-    const byPartition = new Map<
-      number,
-      {
-        records: { key: Buffer | null; value: Buffer; headers?: readonly TransportHeader[] }[];
-        messages: Omit<SentMessage, 'offset'>[];
-      }
-    >();
-    const metrics = this.#o.metrics;
-    const recipientNames = active.recipients.map((r) => r.identity);
-    let session = active;
+    const items: SealItem[] = [];
     for (let i = 0; i < payloads.length; i++) {
-      const p = payloads[i]!;
-      const partition = partitions[i]!;
-      const started = process.hrtime.bigint();
-      if (!session.session.isUsable()) session = this.#sessionFor(topic, target.recipients);
-      const seq = stream.next(partition);
-      const sealed = session.session.seal({
-        partition,
-        seq,
-        key: p.key,
-        schemaFp,
-        contentType,
-        payload: p.payload,
-        ...(p.entityVersion === undefined ? {} : { entityVersion: p.entityVersion }),
-      });
-      metrics?.sealSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      let group = byPartition.get(partition);
-      if (group === undefined) {
-        group = { records: [], messages: [] };
-        byPartition.set(partition, group);
-      }
-      const value = Buffer.from(
-        sealed.value.buffer,
-        sealed.value.byteOffset,
-        sealed.value.byteLength,
-      );
-      group.records.push({
-        key: p.key,
-        value,
-        ...(p.headers === undefined ? {} : { headers: p.headers }),
-      });
-      group.messages.push({
-        topic,
-        partition,
-        messageId: hex(sealed.messageId),
-        createdAtMs: sealed.createdAtMs,
-        seq,
-      });
-      this.#o.events?.emit({
-        type: 'sealed',
-        messageId: hex(sealed.messageId),
-        recipients: recipientNames,
-        topic,
-        partition,
-        ...(schemaId === undefined ? {} : { schemaId }),
-        ciphertextDigest: hex(hash256(this.#o.crypto, sealed.value)),
-        sizeBytes: sealed.value.length,
+      const payload = payloads[i]!;
+      items.push({
+        index: i,
+        payload,
+        partition: await this.#producer.partitionFor(topic, payload.key),
       });
     }
-    const requests: ProduceRequest[] = [];
-    const messages: Omit<SentMessage, 'offset'>[][] = [];
-    for (const [partition, g] of byPartition) {
-      requests.push({ topic, partition, records: g.records });
-      messages.push(g.messages);
-    }
-    return this.#deliver({ requests, messages });
-  }
-
-  async #deliver(pending: SealedBatch): Promise<SentMessage[]> {
-    const attempts = this.#o.maxSendAttempts ?? 5;
-    let delay = this.#o.retryDelayMs ?? 200;
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      try {
-        const acks = await this.#producer.sendBatch(pending.requests);
-        const out: SentMessage[] = [];
-        acks.forEach((ack, i) => {
-          const base = BigInt(ack.baseOffset);
-          (pending.messages[i] ?? []).forEach((m, j) =>
-            out.push({ ...m, offset: (base + BigInt(j)).toString() }),
-          );
-        });
-        for (const r of pending.requests)
-          this.#o.metrics?.sealed.inc({ topic: r.topic }, r.records.length);
-        return out;
-      } catch (err) {
-        lastError = err;
-        const retriable =
-          typeof err === 'object' &&
-          err !== null &&
-          (err as { retriable?: unknown }).retriable === true;
-        this.#logger.warn({ err: describeError(err), attempt }, 'sealed records not acknowledged');
-        if (!retriable || attempt === attempts) break;
-        await sleep(delay);
-        delay = Math.min(delay * 2, 10_000);
-      }
-    }
-    throw new SendFailedError(pending, lastError);
-  }
-
-  #endTouchedSessions(): void {
-    for (const [k, s] of this.#sessions) {
-      let keep: boolean;
-      try {
-        keep = this.#touched(s.recipients) === s.touched;
-      } catch {
-        keep = false;
-      }
-      if (keep) continue;
-      s.session.close();
-      this.#sessions.delete(k);
-    }
-  }
-
-  #streamFor(topic: string): SequenceCounter {
-    let s = this.#streams.get(topic);
-    if (s === undefined) {
-      s = new SequenceCounter(this.#o.crypto.randomBytes(STREAM_ID_BYTES));
-      this.#streams.set(topic, s);
-    }
-    return s;
-  }
-
-  /** The serials of the directory records of the sender and these recipients (what a change would touch). */
-  #touched(recipients: readonly RecipientKey[]): string {
-    const names = new Set([this.#o.identity.name, ...recipients.map((r) => r.identity)]);
-    return this.#o.directory
-      .records()
-      .filter((r) => names.has(r.identity))
-      .map((r) => `${r.identity}/${hex(r.signKid)}/${r.serial}`)
-      .sort()
-      .join(',');
-  }
-
-  /**
-   * The usable session of (topic, recipient set), opening a new one when there is none, it is
-   * exhausted or expired, or a directory change touched the sender or a recipient.
-   */
-  #sessionFor(topic: string, explicit: readonly string[] | undefined): ActiveSession {
-    const dir = this.#o.directory;
-    dir.assertFresh();
-    this.#policy.assertMaySend(this.#o.identity.name, topic);
-    const recipients =
-      explicit === undefined
-        ? this.#policy.allowedRecipients(topic)
-        : this.#policy.recipientsFor(topic, explicit);
-    if (recipients.length === 0)
-      throw new PipelineError('NO_RECIPIENTS', `no identity may receive on ${topic}`);
-    const setKey = `${topic}\n${recipients.map((r) => hex(r.kid)).join(',')}`;
-    const current = this.#sessions.get(setKey);
-    if (current !== undefined) {
-      let usable = current.session.isUsable();
-      if (usable && current.epoch !== dir.epoch) {
-        usable = this.#touched(recipients) === current.touched;
-        if (usable) current.epoch = dir.epoch;
-      }
-      if (usable) return current;
-      current.session.close();
-      this.#sessions.delete(setKey);
-    }
-    const signing = this.#o.identity.signingKey();
-    const session = createSealingSession({
-      provider: this.#o.crypto,
-      clock: this.#o.clock,
-      envelopeSchemaId: this.envelopeSchemaId,
-      namespace: dir.namespace,
+    await this.#guard.ensureCurrent();
+    const stream = this.#sessions.streamFor(topic);
+    const source: PendingSource = {
       topic,
-      senderSigningSecretKey: signing.secretKey,
-      recipients: recipients.map((r) => ({ kid: r.kid, publicKey: r.publicKey })),
-      streamId: this.#streamFor(topic).streamId,
-      lifetimeMs: this.#o.maxSessionAgeMs ?? 3_600_000,
-      maxMessages: this.#o.maxMessagesPerSession ?? 10_000,
-      ...(this.#o.signEveryMessage === undefined
-        ? {}
-        : { signEveryMessage: this.#o.signEveryMessage }),
-      ...(this.#o.padding === undefined ? {} : { padding: this.#o.padding }),
-      maxCiphertextBytes: this.#o.maxCiphertextBytes ?? 1_048_576 + 65_536,
-    });
-    const active: ActiveSession = {
-      session,
-      recipients,
-      touched: this.#touched(recipients),
-      epoch: dir.epoch,
+      ...(target.recipients === undefined ? {} : { recipients: target.recipients }),
+      contentType,
+      schemaFp,
+      schemaId,
+      payloads: new Map(items.map((x) => [x.index, x.payload])),
+      requestStreams: [],
+      requestEvents: [],
     };
-    this.#sessions.set(setKey, active);
-    this.#o.metrics?.sessionsOpened.inc({ side: 'producer' });
-    this.#o.events?.emit({
-      type: 'session_opened',
-      topic,
-      recipients: recipients.map((r) => r.identity),
-    });
-    this.#logger.debug({ topic, recipients: recipients.length }, 'sealing session opened');
-    return active;
-  }
-
-  async #topicSchema(topic: string): Promise<TopicSchema> {
-    let pending = this.#schemas.get(topic);
-    if (pending === undefined) {
-      pending = this.#loadTopicSchema(topic);
-      this.#schemas.set(topic, pending);
-      // A transient failure must not be cached.
-      pending.catch(() => this.#schemas.delete(topic));
-    }
-    return pending;
-  }
-
-  async #loadTopicSchema(topic: string): Promise<TopicSchema> {
-    const registry = this.#o.registry;
-    const given = this.#o.valueSchemas?.[topic];
-    const text =
-      given === undefined || this.#o.tokenizer === undefined
-        ? given
-        : this.#o.tokenizer.writerSchemaFor(given);
-    let id: number;
-    if (text !== undefined) {
-      id = await registry.register(`${topic}-value`, text);
-    } else {
-      try {
-        id = await registry.latestSchemaId(`${topic}-value`);
-      } catch (err) {
-        if (err instanceof RegistryError && err.code === 'SUBJECT_NOT_FOUND') {
-          throw new PipelineError(
-            'VALUE_SCHEMA_UNKNOWN',
-            `no schema for ${topic}: pass valueSchemas or register ${topic}-value`,
-          );
-        }
-        throw err;
-      }
-    }
-    const schema = await registry.getSchema(id);
-    // Token fields hold strings: without the tokenizer their cleartext would be accepted and sealed.
-    if (this.#o.tokenizer === undefined && /"sealpost\.(token|tokenize)"/.test(schema.text)) {
-      throw new PipelineError(
-        'VALUE_SCHEMA_UNKNOWN',
-        `the schema of ${topic} declares token fields: pass a tokenizer`,
-      );
-    }
-    return { id, fp: schemaFingerprint(this.#o.crypto, schema.text), text: schema.text };
+    // Synchronous from here to the send: concurrent sends cannot interleave inside a session.
+    const { requests, messages, events } = this.#sealer.seal(source, items, stream, false);
+    return this.#delivery.deliver(
+      { requests, messages },
+      { ...source, requestStreams: requests.map(() => stream.streamId), requestEvents: events },
+    );
   }
 
   #assertConnected(): void {
@@ -571,8 +315,7 @@ export class SealedProducer {
     const wasConnected = this.#state === 'connected';
     this.#state = 'closed';
     this.#unsubscribe?.();
-    for (const s of this.#sessions.values()) s.session.close();
-    this.#sessions.clear();
+    this.#sessions.closeAll();
     if (wasConnected) await this.#producer.disconnect();
   }
 }

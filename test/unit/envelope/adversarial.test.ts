@@ -347,7 +347,8 @@ describe.each(PROVIDER_NAMES)('adversarial inputs (%s)', (providerName) => {
       () =>
         w.resolver.update(mallory.signKid, { status: 'retiring', retiredAtMs: START_MS - 600_000 }),
       restore,
-      'HEADER:SENDER_REVOKED',
+      // Retiring past its overlap is reported as retired, not revoked (docs/SPEC.md §Rejections).
+      'HEADER:SENDER_RETIRED',
     );
     run(
       () =>

@@ -103,7 +103,7 @@ describe('MetadataEventEmitter', () => {
     await e.flush();
     expect(
       (decodeMetadataEventBatch(sent[0]!.payload) as MetadataEvent[]).map((x) => x.partition),
-    ).toEqual([3, 4, 5, 6, 7]);
+    ).toEqual([0, 1, 2, 3, 4]); // beyond maxQueued the new events are dropped, the oldest kept
     await e.close();
   });
 });

@@ -1,0 +1,137 @@
+/**
+ * Seals messages into one produce request per partition (docs/SPEC.md §4.3), synchronously: concurrent
+ * sends cannot interleave inside a session. Collects each message's `sealed` event, to be reported once
+ * the broker acknowledged it.
+ */
+import type { CryptoProvider } from '../../crypto/provider.js';
+import { hash256 } from '../../envelope/derive.js';
+import type { SequenceCounter } from '../../envelope/sequence-counter.js';
+import type { ProduceRequest, TransportHeader } from '../../kafka/transport.js';
+import type { PipelineEvent } from '../metadata-sink.js';
+import type { PipelineMetrics } from '../pipeline-metrics.js';
+import type {
+  ActiveSession,
+  PendingSource,
+  SealedBatch,
+  SealItem,
+  SentMessage,
+} from './producer-types.js';
+import { hex } from './record-key.js';
+import type { SessionPool } from './session-pool.js';
+
+export interface BatchSealerOptions {
+  readonly crypto: CryptoProvider;
+  readonly sessions: SessionPool;
+  readonly metrics?: PipelineMetrics;
+  /** Collect `sealed` events (the producer has an event sink). */
+  readonly reportsEvents: boolean;
+}
+
+/** A sealed batch and, per request, the `sealed` events of its records. */
+export type SealedBatchWithEvents = SealedBatch & {
+  readonly events: readonly (readonly PipelineEvent[])[];
+};
+
+export class BatchSealer {
+  readonly #o: BatchSealerOptions;
+
+  constructor(options: BatchSealerOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * Seals `items` in `stream`. `oneOff`: in sessions of their own, closed at the end (a re-seal under
+   * a fresh stream), not the cached session of the topic.
+   */
+  seal(
+    source: PendingSource,
+    items: readonly SealItem[],
+    stream: SequenceCounter,
+    oneOff: boolean,
+  ): SealedBatchWithEvents {
+    const { topic, contentType, schemaFp, schemaId } = source;
+    const sessions = this.#o.sessions;
+    const next = (): ActiveSession =>
+      oneOff
+        ? sessions.openSession(topic, sessions.recipientsFor(topic, source.recipients), stream)
+        : sessions.sessionFor(topic, source.recipients);
+    let session = next();
+    const byPartition = new Map<
+      number,
+      {
+        records: { key: Buffer | null; value: Buffer; headers?: readonly TransportHeader[] }[];
+        messages: Omit<SentMessage, 'offset'>[];
+        events: PipelineEvent[];
+      }
+    >();
+    const metrics = this.#o.metrics;
+    try {
+      for (const item of items) {
+        const p = item.payload;
+        const partition = item.partition;
+        const started = process.hrtime.bigint();
+        if (!session.session.isUsable()) {
+          if (oneOff) session.session.close();
+          session = next();
+        }
+        const seq = stream.next(partition);
+        const sealed = session.session.seal({
+          partition,
+          seq,
+          key: p.key,
+          schemaFp,
+          contentType,
+          payload: p.payload,
+          ...(p.entityVersion === undefined ? {} : { entityVersion: p.entityVersion }),
+          ...(item.messageId === undefined ? {} : { messageId: item.messageId }),
+        });
+        metrics?.sealSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        let group = byPartition.get(partition);
+        if (group === undefined) {
+          group = { records: [], messages: [], events: [] };
+          byPartition.set(partition, group);
+        }
+        const value = Buffer.from(
+          sealed.value.buffer,
+          sealed.value.byteOffset,
+          sealed.value.byteLength,
+        );
+        group.records.push({
+          key: p.key,
+          value,
+          ...(p.headers === undefined ? {} : { headers: p.headers }),
+        });
+        group.messages.push({
+          index: item.index,
+          topic,
+          partition,
+          messageId: hex(sealed.messageId),
+          createdAtMs: sealed.createdAtMs,
+          seq,
+        });
+        if (this.#o.reportsEvents)
+          group.events.push({
+            type: 'sealed',
+            messageId: hex(sealed.messageId),
+            recipients: session.recipients.map((r) => r.identity),
+            topic,
+            partition,
+            ...(schemaId === undefined ? {} : { schemaId }),
+            ciphertextDigest: hex(hash256(this.#o.crypto, sealed.value)),
+            sizeBytes: sealed.value.length,
+          });
+      }
+    } finally {
+      if (oneOff) session.session.close();
+    }
+    const requests: ProduceRequest[] = [];
+    const messages: Omit<SentMessage, 'offset'>[][] = [];
+    const events: PipelineEvent[][] = [];
+    for (const [partition, g] of byPartition) {
+      requests.push({ topic, partition, records: g.records });
+      messages.push(g.messages);
+      events.push(g.events);
+    }
+    return { requests, messages, events };
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Metadata events queued by a process that dies (SIGKILL) are not lost (issue #14 item 7): the child
+ * (test/support/metadata-emitter-child.ts) queues 500 events it cannot send and is killed; a new
+ * emitter on the same outbox, with a real producer, sends them to the metadata topic, where the
+ * `audit` identity's consumer receives every one of them exactly once (by eventId).
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MetadataEvent } from '../../src/events/metadata-event.js';
+import {
+  decodeMetadataEventBatch,
+  METADATA_EVENTS_CONTENT_TYPE,
+  MetadataEventEmitter,
+} from '../../src/pipeline/metadata-event-emitter.js';
+import { startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
+import {
+  makePipelineWorld,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
+import { createTopics, testTransport, waitFor } from '../support/test-transport.js';
+
+const COUNT = 500;
+const transport = testTransport('metadata-outbox-crash');
+const t = pipelineTopics('outbox-crash');
+let world: PipelineWorld;
+let audit: TestConsumer | undefined;
+
+beforeAll(async () => {
+  world = await makePipelineWorld([
+    { name: 'orders', send: [t.metadata], receive: [] },
+    { name: 'audit', send: [], receive: [t.metadata] },
+  ]);
+  await createTopics(transport, [
+    { topic: t.metadata },
+    { topic: t.dlq },
+    { topic: t.state, compacted: true },
+  ]);
+});
+
+afterAll(async () => {
+  await audit?.consumer.close();
+  await world?.cleanup();
+});
+
+describe('the metadata-event outbox', () => {
+  it('delivers the events of a process killed with SIGKILL after queueing them', async () => {
+    const outboxPath = join(world.dir, 'orders-events.outbox');
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join('test', 'support', 'metadata-emitter-child.ts'),
+        outboxPath,
+        String(COUNT),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once('exit', (_code, signal) => resolve(signal)),
+    );
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    await waitFor(() => out.includes('queued'), 'the child to queue its events', 60_000);
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+
+    // The restarted service: same outbox, a producer that reaches the broker.
+    const orders = await startProducer(world, transport, 'orders');
+    const emitter = new MetadataEventEmitter({
+      producer: orders.producer,
+      topic: t.metadata,
+      crypto: world.crypto,
+      clock: { nowMs: () => Date.now() },
+      actor: 'orders',
+      flushIntervalMs: 100,
+      outboxPath,
+    });
+    await emitter.flush();
+    await emitter.close();
+    await orders.producer.close();
+
+    const received: MetadataEvent[] = [];
+    audit = await startConsumer(world, transport, 'audit', {
+      groupId: `audit-${t.metadata}`,
+      topics: [t.metadata],
+      stateTopic: t.state,
+      deadLetterTopic: t.dlq,
+      rawContentTypes: [METADATA_EVENTS_CONTENT_TYPE],
+      onMessage: (d) => {
+        received.push(...(decodeMetadataEventBatch(d.value as Uint8Array) as MetadataEvent[]));
+        return Promise.resolve();
+      },
+    });
+    await waitFor(
+      () => new Set(received.map((e) => e.eventId)).size >= COUNT,
+      `${COUNT} events at the audit identity`,
+      60_000,
+    );
+    const byPartition = new Map<number, number>();
+    for (const e of new Map(received.map((x) => [x.eventId, x])).values())
+      byPartition.set(e.partition!, (byPartition.get(e.partition!) ?? 0) + 1);
+    expect(byPartition.size).toBe(COUNT);
+    expect([...byPartition.values()].every((n) => n === 1)).toBe(true);
+    expect(received.every((e) => e.type === 'session_opened' && e.actor === 'orders')).toBe(true);
+  });
+});

@@ -1,0 +1,62 @@
+/**
+ * `SealedProducer.send` results are in the order of the messages given (issue #14 item 10): 1,000
+ * messages with distinct keys over 6 partitions, and result i must describe message i — checked against
+ * what the broker holds at each result's (partition, offset): the record key of message i.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConsumedRecord } from '../../src/kafka/transport.js';
+import { readRaw, startProducer } from '../support/pipeline-parties.js';
+import { makePipelineWorld, ORDER_SCHEMA, type PipelineWorld } from '../support/pipeline-world.js';
+import { createTopics, freshTopic, testTransport } from '../support/test-transport.js';
+
+const transport = testTransport('producer-send-results');
+const topic = freshTopic('send-results');
+let world: PipelineWorld;
+
+beforeAll(async () => {
+  world = await makePipelineWorld([
+    { name: 'orders', send: [topic], receive: [] },
+    { name: 'billing', send: [], receive: [topic] },
+  ]);
+  await createTopics(transport, [{ topic, numPartitions: 6 }]);
+});
+
+afterAll(async () => {
+  await world?.cleanup();
+});
+
+describe('SealedProducer.send results', () => {
+  it('come back in the order of the messages given, result i describing message i', async () => {
+    const orders = await startProducer(world, transport, 'orders', {
+      valueSchemas: { [topic]: ORDER_SCHEMA },
+    });
+    const count = 1000;
+    const messages = Array.from({ length: count }, (_, i) => ({
+      key: `customer-${i}`,
+      value: { id: `o-${i}`, cents: i, note: 'order' },
+    }));
+    let results;
+    try {
+      results = await orders.producer.send({ topic, messages });
+    } finally {
+      await orders.producer.close();
+    }
+    expect(results.length).toBe(count);
+    expect(new Set(results.map((r) => r.partition)).size).toBeGreaterThan(1);
+
+    // What the broker holds at each result's coordinates is the record of the message at that index.
+    const raw: ConsumedRecord[] = await readRaw(transport, topic, count);
+    const keyAt = new Map(raw.map((r) => [`${r.partition}/${r.offset}`, r.key?.toString('utf8')]));
+    const mismatched = results.filter(
+      (r, i) => keyAt.get(`${r.partition}/${r.offset}`) !== messages[i]!.key,
+    );
+    expect(mismatched.length).toBe(0);
+    expect(results.map((r) => r.index)).toEqual(messages.map((_, i) => i));
+    // Seqs grow per partition in the order of the messages given.
+    const lastSeq = new Map<number, number>();
+    for (const r of results) {
+      expect(r.seq).toBeGreaterThan(lastSeq.get(r.partition) ?? -1);
+      lastSeq.set(r.partition, r.seq);
+    }
+  });
+});

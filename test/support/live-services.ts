@@ -22,14 +22,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
-import { buildKms, buildRegistry, buildTransport, openServiceKeys } from '../../src/app/compose.js';
+import {
+  buildKms,
+  buildRegistry,
+  buildTransport,
+  identitySourceOf,
+  openServiceKeys,
+} from '../../src/app/compose.js';
 import { loadConfig, type SealpostConfig } from '../../src/config/config.js';
 import { createCryptoProvider } from '../../src/crypto/index.js';
 import type { CryptoProvider } from '../../src/crypto/provider.js';
 import type { Transport } from '../../src/kafka/transport.js';
 import { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
 import { SealedConsumer } from '../../src/pipeline/sealed-consumer.js';
-import { SealedProducer, type SentMessage } from '../../src/pipeline/sealed-producer.js';
+import {
+  SealedProducer,
+  type SealedProducerOptions,
+  type SentMessage,
+} from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { runCli, type CliRun } from '../unit/cli/run-cli.js';
 import { getEndpoints } from './endpoints.js';
@@ -71,6 +81,13 @@ export interface QuarantinedRow {
   readonly attempt: number | null;
 }
 
+export interface LiveServicesOptions {
+  /** Time between two sends of the steady producer. Default 50 ms. */
+  readonly sendIntervalMs?: number;
+  /** Options of the steady producer (e.g. a short `maxSessionAgeMs` so new sessions open often). */
+  readonly producer?: Partial<SealedProducerOptions>;
+}
+
 export interface LedgerExpectation {
   /** The dead letters the procedure should produce (compared as a multiset of reasons). */
   readonly deadLetterReasons?: readonly string[];
@@ -106,6 +123,8 @@ export class LiveServices {
   readonly consumerGroup: string;
   /** Acknowledged message ids, in send order. */
   readonly acked: string[] = [];
+  /** What the producer had acknowledged, in send order (partition, offset, createdAtMs). */
+  readonly sent: SentMessage[] = [];
   /** messageId → hand-outs to the consumer's handler. */
   readonly handedOut = new Map<string, number>();
   readonly alerts: string[] = [];
@@ -116,14 +135,15 @@ export class LiveServices {
   readonly #workers = new Map<WorkerName, RunningWorker>();
   #producer: RunningProducer | undefined;
   #consumer: RunningConsumer | undefined;
-  #sendIntervalMs: number;
+  readonly #sendIntervalMs: number;
+  readonly #producerOptions: Partial<SealedProducerOptions>;
 
   private constructor(
     dir: string,
     env: Record<string, string>,
     topics: ScenarioTopics,
     crypto: CryptoProvider,
-    sendIntervalMs: number,
+    options: LiveServicesOptions,
   ) {
     this.#dir = dir;
     this.env = env;
@@ -131,14 +151,15 @@ export class LiveServices {
     this.consumerGroup = `billing-${topics.orders}`;
     this.#transport = testTransport('live-services');
     this.#crypto = crypto;
-    this.#sendIntervalMs = sendIntervalMs;
+    this.#sendIntervalMs = options.sendIntervalMs ?? 50;
+    this.#producerOptions = options.producer ?? {};
   }
 
   /**
    * The guide's environment with fresh topics and a fresh Transit key, the topics created, and the
    * guide's steps 1–3 run as written (authority, identities, directory on the topic). Nothing runs yet.
    */
-  static async prepare(purpose: string, options: { sendIntervalMs?: number } = {}) {
+  static async prepare(purpose: string, options: LiveServicesOptions = {}) {
     const e = getEndpoints();
     const admin = new BaoAdmin(e.vaultAddr, e.vaultToken);
     await admin.ensureTransit();
@@ -172,13 +193,7 @@ export class LiveServices {
       SEALPOST_LOG_LEVEL: 'warn',
       SEALPOST_CONSUMER_SESSION_TIMEOUT_MS: '6000',
     };
-    const live = new LiveServices(
-      dir,
-      env,
-      topics,
-      await createCryptoProvider(),
-      options.sendIntervalMs ?? 50,
-    );
+    const live = new LiveServices(dir, env, topics, await createCryptoProvider(), options);
     await createTopics(live.#transport, [
       { topic: topics.orders, numPartitions: 2 },
       { topic: topics.metadata },
@@ -344,6 +359,9 @@ export class LiveServices {
       directory: s.keys.directory,
       valueSchemas: { [this.topics.orders]: ORDER_SCHEMA },
       events: s.events,
+      // As the guide says a running producer is built: it reloads its rotated identity file.
+      identitySource: identitySourceOf(s.config, { crypto: this.#crypto, kms: s.kms }),
+      ...this.#producerOptions,
     });
     await producer.connect();
     let running = true;
@@ -358,6 +376,7 @@ export class LiveServices {
             messages: [{ key: `c${i % 5}`, value: { id: `o${i}`, cents: i, note: '' } }],
           });
           this.acked.push(sent!.messageId);
+          this.sent.push(sent!);
         } catch (err) {
           this.sendErrors.push((err as { code?: string }).code ?? String(err));
         }

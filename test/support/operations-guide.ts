@@ -64,3 +64,16 @@ function commandsOf(block: string): string[][] {
     .filter((line) => line.startsWith('sealpost '))
     .map((line) => line.split(/\s+/).slice(1));
 }
+
+/**
+ * The `sealpost …` inline code spans (single backticks) of the guide paragraph that starts with
+ * `start` (e.g. `'Rotating a **sender**'`), as argv arrays like guideStepCommands.
+ */
+export function guideParagraphCommands(start: string): string[][] {
+  const text = readFileSync(GUIDE, 'utf8');
+  const at = text.indexOf(`\n${start}`);
+  if (at < 0) throw new Error(`docs/OPERATIONS.md has no paragraph starting ${start}`);
+  const end = text.indexOf('\n\n', at + 1);
+  const paragraph = text.slice(at, end < 0 ? text.length : end);
+  return [...paragraph.matchAll(/`sealpost ([^`]+)`/g)].map((m) => m[1]!.trim().split(/\s+/));
+}

@@ -37,9 +37,19 @@ export { loadIdentity, readIdentityFile } from './keys/identity-file.js';
 export type { IdentityFile } from './keys/identity-file.js';
 export type { LoadedIdentity } from './keys/identity.js';
 export { KeyDirectory } from './keys/directory/key-directory.js';
-export type { KeyDirectoryOptions } from './keys/directory/key-directory.js';
+export type { DirectoryAlert, KeyDirectoryOptions } from './keys/directory/key-directory.js';
+export { FileDirectoryStateStore } from './keys/directory/directory-state.js';
+export type { DirectoryStateStore } from './keys/directory/directory-state.js';
 export { FileDirectorySource } from './keys/directory/directory-document.js';
-export type { DirectorySource } from './keys/directory/directory-document.js';
+export type {
+  DirectoryFollowHandler,
+  DirectoryFollowing,
+  DirectorySource,
+  DirectoryTopicSource,
+  FollowableDirectorySource,
+} from './keys/directory/directory-document.js';
+export { KafkaDirectoryTopic } from './kafka/directory-topic.js';
+export type { KafkaDirectoryTopicOptions } from './kafka/directory-topic.js';
 export { DirectoryError } from './keys/directory/directory-error.js';
 export { DirectoryPolicy, PolicyError } from './keys/policy.js';
 export type { PolicyErrorCode } from './keys/policy.js';

@@ -12,7 +12,8 @@ import {
   type DirectorySource,
   type DirectoryTopicSource,
 } from '../keys/directory/directory-document.js';
-import { KeyDirectory } from '../keys/directory/key-directory.js';
+import { FileDirectoryStateStore } from '../keys/directory/directory-state.js';
+import { KeyDirectory, type DirectoryAlert } from '../keys/directory/key-directory.js';
 import { identityFileSource, type IdentitySource } from '../keys/identity-source.js';
 import { CountingKms } from '../keys/kms/counting-kms.js';
 import type { Kms } from '../keys/kms/kms.js';
@@ -168,7 +169,13 @@ export function authorityKeyOf(config: SealpostConfig): Uint8Array {
  */
 export async function openServiceKeys(
   config: SealpostConfig,
-  deps: { crypto: CryptoProvider; clock: Clock; kms: Kms; onRefreshError?: (err: unknown) => void },
+  deps: {
+    crypto: CryptoProvider;
+    clock: Clock;
+    kms: Kms;
+    onRefreshError?: (err: unknown) => void;
+    onAlert?: (alert: DirectoryAlert) => void;
+  },
 ): Promise<ServiceKeys> {
   if (config.identityFile === undefined) {
     throw new ConfigError(
@@ -183,8 +190,10 @@ export async function openServiceKeys(
     clock: deps.clock,
     authorityPublicKey: authorityKeyOf(config),
     directorySource: buildDirectorySource(config, deps),
+    directoryState: new FileDirectoryStateStore(config.directoryStateFile),
     refreshIntervalMs: 30_000,
     ...(deps.onRefreshError === undefined ? {} : { onRefreshError: deps.onRefreshError }),
+    ...(deps.onAlert === undefined ? {} : { onAlert: deps.onAlert }),
   });
 }
 
@@ -209,12 +218,14 @@ export function identitySourceOf(
 /** Opens and validates the key directory against the pinned authority key. */
 export async function openKeyDirectory(
   config: SealpostConfig,
-  deps: { crypto: CryptoProvider; clock: Clock },
+  deps: { crypto: CryptoProvider; clock: Clock; onAlert?: (alert: DirectoryAlert) => void },
 ): Promise<KeyDirectory> {
   return KeyDirectory.open({
     crypto: deps.crypto,
     clock: deps.clock,
     authorityPublicKey: authorityKeyOf(config),
     source: buildDirectorySource(config, deps),
+    state: new FileDirectoryStateStore(config.directoryStateFile),
+    ...(deps.onAlert === undefined ? {} : { onAlert: deps.onAlert }),
   });
 }

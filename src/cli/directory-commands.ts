@@ -4,9 +4,11 @@ import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { buildDirectorySource } from '../app/compose.js';
 import { KafkaDirectoryTopic } from '../kafka/directory-topic.js';
+import { DEFAULT_HEAD_TTL_MS } from '../keys/directory/directory-signer.js';
 import {
   authorityPublicKey,
   publishDirectory,
+  refreshDirectoryHead,
   showDirectory,
   verifyDirectory,
   type DirectoryGrant,
@@ -27,6 +29,9 @@ import {
 import { kmsOption, withKms } from './keys-commands.js';
 import { CliExit } from './program.js';
 import { EXIT, type CliIo } from './output.js';
+
+/** `--head-ttl` default, as a duration (DEFAULT_HEAD_TTL_MS). */
+const DEFAULT_HEAD_TTL = `${DEFAULT_HEAD_TTL_MS / 3_600_000}h`;
 
 /** Where a command reads or writes the directory, before any connection is made. */
 export type DirectoryTarget =
@@ -181,7 +186,7 @@ interface LocationOpts {
 export function registerDirectoryCommands(program: Command, io: CliIo): void {
   const directory = program
     .command('directory')
-    .description('The signed key directory: publish, show, verify')
+    .description('The signed key directory: publish, refresh-head, show, verify')
     .addHelpText(
       'after',
       '\nExample:\n  sealpost directory publish --grant orders:send=orders.v1 && sealpost directory verify',
@@ -210,7 +215,11 @@ export function registerDirectoryCommands(program: Command, io: CliIo): void {
       '--topic <topic>',
       'publish to this compacted topic (default SEALPOST_DIRECTORY_TOPIC; created if missing)',
     )
-    .option('--head-ttl <duration>', 'head lifetime: services refuse new sessions after it', '24h')
+    .option(
+      '--head-ttl <duration>',
+      'head lifetime: services refuse new sessions after it (re-sign hourly: refresh-head)',
+      DEFAULT_HEAD_TTL,
+    )
     .option('--valid-for <duration>', 'key validity from creation', '400d')
     .addOption(kmsOption())
     .option('--json', 'output as JSON')
@@ -263,6 +272,58 @@ export function registerDirectoryCommands(program: Command, io: CliIo): void {
         );
       },
     );
+
+  directory
+    .command('refresh-head')
+    .description(
+      'Re-sign the head of the published directory (no record change): run hourly, well inside --head-ttl',
+    )
+    .option(
+      '--authority <path>',
+      'authority identity file (default <SEALPOST_KEYS_DIR>/authority.json)',
+    )
+    .option(
+      '--directory-file <path>',
+      'the directory file (default SEALPOST_DIRECTORY_FILE, else the topic)',
+    )
+    .option('--topic <topic>', 'the directory topic (default SEALPOST_DIRECTORY_TOPIC)')
+    .option('--head-ttl <duration>', 'lifetime of the new head', DEFAULT_HEAD_TTL)
+    .addOption(kmsOption())
+    .option('--json', 'output as JSON')
+    .addHelpText(
+      'after',
+      '\nExample:\n  sealpost directory refresh-head --topic sealpost.directory   # hourly, e.g. cron `0 * * * *`',
+    )
+    .action(async (opts: LocationOpts & { authority?: string; headTtl: string; kms?: string }) => {
+      const ctx = await cliContext(io, { SEALPOST_KMS: opts.kms });
+      const headTtlMs = parseDuration(opts.headTtl, '--head-ttl');
+      const authorityFile = resolveAuthorityFile(ctx, opts.authority);
+      const target = directoryLocationOf(ctx, opts);
+      const summary = await withHints(ctx.config, () =>
+        withKms(ctx, (kms) =>
+          withLocation(
+            target,
+            (location) =>
+              refreshDirectoryHead({
+                authorityFile,
+                kms,
+                crypto: ctx.crypto,
+                clock: ctx.clock,
+                location,
+                headTtlMs,
+              }),
+            ctx,
+          ),
+        ),
+      );
+      const where = target.kind === 'file' ? target.path : `topic ${target.topic}`;
+      print(
+        io,
+        opts.json,
+        { location: where, ...summary },
+        () => `head re-signed in ${where}\n` + headLine(summary),
+      );
+    });
 
   withReaderOptions(
     directory

@@ -1,20 +1,24 @@
 /**
  * The key directory on a compacted Kafka topic (keys `head` and `record/<identity>/<signKid>`, JSON
- * values): a DirectoryTopicSource for src/keys (reader and publisher). One partition is expected — the
- * publisher writes records first and the head last in one batch, and a reader must see them in that
- * order. Readers never commit offsets: every readAll reads the topic from the start to its end offsets
- * through a fresh, unique consumer group (deleted afterwards).
+ * values): a DirectoryTopicSource for src/keys (reader, follower and publisher). One partition is
+ * expected — the publisher writes records first and the head last in one batch, and a reader must see
+ * them in that order. Readers never commit offsets: every readAll reads the topic from the start to
+ * its end offsets through a fresh, unique consumer group (deleted afterwards); a follower keeps one
+ * such group open and pushes every new head as soon as it is read (docs/OPERATIONS.md "Revocation").
  */
 import type { ConnectionOptions } from 'node:tls';
 import kafkajs from 'kafkajs';
-import type { Kafka as KafkaClient, KafkaConfig } from 'kafkajs';
+import type { Consumer, Kafka as KafkaClient, KafkaConfig } from 'kafkajs';
 import { toHex } from '../keys/bytes.js';
 import type {
   DirectoryDocument,
+  DirectoryFollowHandler,
+  DirectoryFollowing,
   DirectoryTopicSource,
 } from '../keys/directory/directory-document.js';
 import { documentEntries } from '../keys/directory/directory-document.js';
 import { DirectoryError } from '../keys/directory/directory-error.js';
+import { HEAD_KEY } from '../keys/directory/directory-record.js';
 import type {
   RawDirectoryEntry,
   RawDirectorySnapshot,
@@ -34,7 +38,12 @@ export interface KafkaDirectoryTopicOptions {
   readonly randomBytes: (n: number) => Uint8Array;
   /** Raw kafkajs client options (override the above). */
   readonly kafkaConfig?: Partial<KafkaConfig>;
+  /** A follower that failed starts again after this long (default 5 000 ms). */
+  readonly followRestartMs?: number;
 }
+
+/** A follower gives up (and reports) past this many distinct entries: a flood, not a directory. */
+const MAX_FOLLOWED_ENTRIES = 200_000;
 
 /** Reader/publisher of the directory topic. */
 export class KafkaDirectoryTopic implements DirectoryTopicSource {
@@ -165,8 +174,178 @@ export class KafkaDirectoryTopic implements DirectoryTopicSource {
     return { entries };
   }
 
+  /**
+   * Follows the topic from its beginning with a unique consumer group: `handler.onSnapshot` gets
+   * everything read so far each time a new head has been read and the reader is at the end of the
+   * partition (so a publication's records, written before its head, are all in). A follower that fails
+   * reports it and starts again after `followRestartMs`, re-reading from the beginning.
+   */
+  follow(handler: DirectoryFollowHandler): DirectoryFollowing {
+    return new TopicFollower(this.#kafka, this.#options, handler);
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
+  }
+}
+
+/** What a follower has read: each distinct value per key once (in first-read order), the last head. */
+class FollowedEntries {
+  readonly #records = new Map<string, Map<string, unknown>>();
+  #head: RawDirectoryEntry | undefined;
+  #count = 0;
+  /** A head was read since the last snapshot. */
+  newHead = false;
+
+  /** Adds one message; false when the follower holds too many entries to go on. */
+  add(key: string, value: Buffer | null): boolean {
+    if (key === HEAD_KEY && value !== null) {
+      this.#head = { key, value: parseValue(value) };
+      this.newHead = true;
+      return true;
+    }
+    const text = value === null ? '\u0000tombstone' : value.toString('utf8');
+    let versions = this.#records.get(key);
+    if (versions === undefined) {
+      versions = new Map();
+      this.#records.set(key, versions);
+    }
+    if (!versions.has(text)) {
+      versions.set(text, value === null ? null : parseValue(value));
+      this.#count += 1;
+    }
+    return this.#count <= MAX_FOLLOWED_ENTRIES;
+  }
+
+  snapshot(): RawDirectorySnapshot {
+    const entries: RawDirectoryEntry[] = [];
+    for (const [key, versions] of this.#records)
+      for (const value of versions.values()) entries.push({ key, value });
+    if (this.#head !== undefined) entries.push(this.#head);
+    this.newHead = false;
+    return { entries };
+  }
+}
+
+/** One follower: a kafkajs consumer on the directory topic, restarted after a failure until stopped. */
+class TopicFollower implements DirectoryFollowing {
+  readonly caughtUp: Promise<void>;
+  readonly #kafka: KafkaClient;
+  readonly #options: KafkaDirectoryTopicOptions;
+  readonly #handler: DirectoryFollowHandler;
+  readonly #entries = new FollowedEntries();
+  #markCaughtUp: () => void = () => undefined;
+  #consumer: Consumer | undefined;
+  #groupId: string | undefined;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(
+    kafka: KafkaClient,
+    options: KafkaDirectoryTopicOptions,
+    handler: DirectoryFollowHandler,
+  ) {
+    this.#kafka = kafka;
+    this.#options = options;
+    this.#handler = handler;
+    this.caughtUp = new Promise((resolve) => (this.#markCaughtUp = resolve));
+    void this.#start();
+  }
+
+  async #start(): Promise<void> {
+    if (this.#stopped) return;
+    const topic = this.#options.topic;
+    // Under the readers' group prefix, which `sealpost acl apply` grants (docs/OPERATIONS.md "Revocation").
+    const groupId = `sealpost-directory-reader-follow-${toHex(this.#options.randomBytes(8))}`;
+    const consumer = this.#kafka.consumer({
+      groupId,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 1000,
+    });
+    this.#consumer = consumer;
+    this.#groupId = groupId;
+    consumer.on(consumer.events.CRASH, (e) => {
+      // kafkajs restarts itself after a retriable crash; anything else is ours to restart.
+      if (e.payload.restart) return;
+      this.#fail('the directory follower crashed', e.payload.error);
+    });
+    try {
+      const admin = this.#kafka.admin();
+      let empty: boolean;
+      try {
+        await admin.connect();
+        const offsets = await admin.fetchTopicOffsets(topic);
+        empty = offsets.every((o) => BigInt(o.high) <= BigInt(o.low));
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      if (empty) {
+        // Nothing to catch up with: following starts once the group is joined.
+        consumer.on(consumer.events.GROUP_JOIN, () => this.#markCaughtUp());
+      }
+      await consumer.run({
+        autoCommit: false,
+        eachBatch: ({ batch }) => {
+          for (const message of batch.messages) {
+            if (!this.#entries.add(message.key?.toString('utf8') ?? '', message.value)) {
+              this.#fail('the directory topic holds too many distinct entries to follow');
+              return Promise.resolve();
+            }
+          }
+          const last = batch.messages.at(-1);
+          const atEnd =
+            last === undefined || BigInt(last.offset) + 1n >= BigInt(batch.highWatermark);
+          if (atEnd) {
+            this.#markCaughtUp();
+            if (this.#entries.newHead) this.#handler.onSnapshot(this.#entries.snapshot());
+          }
+          return Promise.resolve();
+        },
+      });
+    } catch (err) {
+      this.#fail('could not follow the directory topic', err);
+    }
+  }
+
+  /** Reports, drops the consumer and (unless stopped) starts again after the restart delay. */
+  #fail(what: string, cause?: unknown): void {
+    if (this.#stopped) return;
+    this.#handler.onError(unavailable(what.replace(/^could not /, ''), cause ?? new Error(what)));
+    void this.#dropConsumer();
+    if (this.#restartTimer === undefined) {
+      this.#restartTimer = setTimeout(() => {
+        this.#restartTimer = undefined;
+        void this.#start();
+      }, this.#options.followRestartMs ?? 5000);
+      this.#restartTimer.unref();
+    }
+  }
+
+  async #dropConsumer(): Promise<void> {
+    const consumer = this.#consumer;
+    const groupId = this.#groupId;
+    this.#consumer = undefined;
+    this.#groupId = undefined;
+    if (consumer === undefined || groupId === undefined) return;
+    await consumer.disconnect().catch(() => undefined);
+    const admin = this.#kafka.admin();
+    try {
+      await admin.connect();
+      await admin.deleteGroups([groupId]);
+    } catch {
+      // An empty group without offsets is removed by the broker anyway.
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    await this.#dropConsumer();
   }
 }
 

@@ -33,6 +33,8 @@ import type {
   AclResourceType,
 } from './acl-binding.js';
 import { DefaultPartitioner } from './default-partitioner.js';
+import { messageLoop } from './message-loop.js';
+import { checkOffset, checkPartition } from './offset-checks.js';
 import { PartitionBackoff } from './partition-backoff.js';
 import type {
   BatchControl,
@@ -285,20 +287,6 @@ async function mapped<T>(context: string, call: () => Promise<T>): Promise<T> {
     return await call();
   } catch (err) {
     throw toTransportError(err, context);
-  }
-}
-
-function checkPartition(partition: number): void {
-  if (!Number.isInteger(partition) || partition < 0 || partition > 0x7fffffff) {
-    throw new TransportError('INVALID_ARGUMENT', 'partition must be a non-negative 32-bit integer');
-  }
-}
-
-const OFFSET_PATTERN = /^(0|[1-9][0-9]{0,18})$/;
-
-function checkOffset(offset: string): void {
-  if (!OFFSET_PATTERN.test(offset) || BigInt(offset) > 0x7fffffffffffffffn) {
-    throw new TransportError('INVALID_ARGUMENT', 'offset must be a non-negative int64 in decimal');
   }
 }
 
@@ -628,7 +616,7 @@ class KafkajsConsumer implements TransportConsumer {
   }
 
   async run(options: ConsumerRunOptions): Promise<void> {
-    const eachBatch = options.eachBatch ?? this.#messageLoop(options.eachMessage);
+    const eachBatch = options.eachBatch ?? messageLoop(options.eachMessage, this.#backoff);
     // Set before kafkajs starts: the first batch (and the assignment listeners) may run before
     // kafkajs's run() resolves, and they may commit.
     this.#running = true;
@@ -677,24 +665,6 @@ class KafkajsConsumer implements TransportConsumer {
       this.#running = false;
       throw err;
     });
-  }
-
-  /** Builds a batch loop around a per-record handler. */
-  #messageLoop(handler: NonNullable<ConsumerRunOptions['eachMessage']>) {
-    return async (batch: ConsumedBatch, control: BatchControl): Promise<void> => {
-      const at = { topic: batch.topic, partition: batch.partition };
-      for (const record of batch.records) {
-        if (!control.isRunning() || control.isStale()) return;
-        const outcome = await handler(record);
-        if (outcome.kind === 'retry') {
-          control.pause({ resumeAfterMs: outcome.retryAfterMs ?? this.#backoff.nextDelayMs(at) });
-          return;
-        }
-        this.#backoff.reset(at);
-        control.resolveOffset(record.offset);
-        await control.heartbeat();
-      }
-    };
   }
 
   #requireRunning(operation: string): void {

@@ -90,13 +90,23 @@ export {
 } from './directory/directory-document.js';
 export type {
   DirectoryDocument,
+  DirectoryFollowHandler,
+  DirectoryFollowing,
   DirectorySource,
   DirectoryTopicSource,
+  FollowableDirectorySource,
 } from './directory/directory-document.js';
-export { signDirectory } from './directory/directory-signer.js';
+export { FileDirectoryStateStore } from './directory/directory-state.js';
+export type { DirectoryStateStore } from './directory/directory-state.js';
+export { DEFAULT_HEAD_TTL_MS, signDirectory } from './directory/directory-signer.js';
 export type { DirectoryRecordDraft, SignDirectoryOptions } from './directory/directory-signer.js';
 export { KeyDirectory } from './directory/key-directory.js';
-export type { KeyDirectoryOptions, RecipientKey, SenderKey } from './directory/key-directory.js';
+export type {
+  DirectoryAlert,
+  KeyDirectoryOptions,
+  RecipientKey,
+  SenderKey,
+} from './directory/key-directory.js';
 export {
   DirectorySenderResolver,
   usableOpeningKeys,

@@ -20,7 +20,7 @@ import {
 } from './directory/directory-document.js';
 import { DirectoryError } from './directory/directory-error.js';
 import type { DirectoryRecordDraft } from './directory/directory-signer.js';
-import { signDirectory } from './directory/directory-signer.js';
+import { DEFAULT_HEAD_TTL_MS, signDirectory } from './directory/directory-signer.js';
 import type { DirectoryStatus } from './directory/directory-record.js';
 import { recordKeyOf } from './directory/directory-record.js';
 import type { DirectorySnapshot, RefusedEntry } from './directory/directory-snapshot.js';
@@ -455,7 +455,7 @@ interface AuthorityArgs {
   readonly crypto: CryptoProvider;
   readonly clock: Clock;
   readonly location: DirectoryLocation;
-  /** Head lifetime (default 24 h): services refuse new sessions once it passes without a re-publish. */
+  /** Head lifetime (default DEFAULT_HEAD_TTL_MS, 4 h): services refuse new sessions once it passes without a re-sign. */
   readonly headTtlMs?: number;
 }
 
@@ -495,7 +495,7 @@ async function signAndWrite(
     crypto: args.crypto,
     authority,
     clock: args.clock,
-    headTtlMs: args.headTtlMs ?? 86_400_000,
+    headTtlMs: args.headTtlMs ?? DEFAULT_HEAD_TTL_MS,
     previous,
     changes,
   });
@@ -583,6 +583,22 @@ export async function revokeIdentity(
       return { ...rest, status: 'revoked', retiredAtMs: r.retiredAtMs ?? nowMs };
     });
     return signAndWrite(args, authority, previous, changes, nowMs);
+  });
+}
+
+/**
+ * `directory refresh-head`: re-signs the head of the published directory with no record change (same
+ * epoch, records and digest; new issue time and expiry). Run it on a schedule well inside the head
+ * lifetime (docs/OPERATIONS.md "Directory state"); it also renews an expired head.
+ */
+export async function refreshDirectoryHead(args: AuthorityArgs): Promise<DirectorySummary> {
+  return withAuthority(args, async (authority, previous) => {
+    if (previous === undefined)
+      throw new DirectoryError(
+        'DIRECTORY_NOT_LOADED',
+        'there is no published directory to refresh: run `sealpost directory publish` first',
+      );
+    return signAndWrite(args, authority, previous, [], args.clock.nowMs());
   });
 }
 

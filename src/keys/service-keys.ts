@@ -6,7 +6,8 @@ import {
   usableOpeningKeys,
 } from './directory/directory-sender-resolver.js';
 import type { RefusedEntry } from './directory/directory-snapshot.js';
-import { KeyDirectory } from './directory/key-directory.js';
+import type { DirectoryStateStore } from './directory/directory-state.js';
+import { KeyDirectory, type DirectoryAlert } from './directory/key-directory.js';
 import { loadIdentity, readIdentityFile } from './identity-file.js';
 import type { LoadedIdentity, UnwrappedKeyPair } from './identity.js';
 import type { Kms } from './kms/kms.js';
@@ -26,6 +27,10 @@ export interface ServiceKeysOptions {
   readonly refreshIntervalMs?: number;
   readonly onRefreshError?: (err: unknown) => void;
   readonly onRefused?: (refused: readonly RefusedEntry[]) => void;
+  /** Where the newest accepted directory head is kept across restarts (refuses rollback after a restart). */
+  readonly directoryState?: DirectoryStateStore;
+  /** Rollback / equivocation refused, or the directory state not saved (see KeyDirectoryOptions). */
+  readonly onAlert?: (alert: DirectoryAlert) => void;
   /** Clock skew tolerated by the directory and the policy (default 60 000 ms). */
   readonly skewMs?: number;
 }
@@ -60,6 +65,8 @@ export class ServiceKeys {
         clock: options.clock,
         ...(options.skewMs === undefined ? {} : { skewMs: options.skewMs }),
         ...(options.onRefused === undefined ? {} : { onRefused: options.onRefused }),
+        ...(options.directoryState === undefined ? {} : { state: options.directoryState }),
+        ...(options.onAlert === undefined ? {} : { onAlert: options.onAlert }),
       });
       const interval = options.refreshIntervalMs ?? 60_000;
       if (interval > 0)

@@ -17,7 +17,10 @@ import {
   planAcls,
   type AclConventions,
 } from '../../src/acl/acl-plan.js';
+import { KafkaDirectoryTopic } from '../../src/kafka/directory-topic.js';
 import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
+import { KeyDirectory } from '../../src/keys/directory/key-directory.js';
+import { systemClock } from '../../src/runtime/clock.js';
 import type { Transport } from '../../src/kafka/transport.js';
 import { TransportError } from '../../src/kafka/transport-error.js';
 import { issueServiceCertificate } from '../../stack/certs.js';
@@ -290,5 +293,70 @@ describe('Kafka ACLs from the key directory', () => {
       remove: [],
       unchanged: planned.bindings.length,
     });
+  });
+
+  it('a service follows the directory topic under its own ACLs (the reader group prefix): a publication is pushed to it', async () => {
+    const directoryTopic = freshTopic('acl-directory');
+    const publisher = new KafkaDirectoryTopic({
+      brokers: [broker.plaintextBroker],
+      topic: directoryTopic,
+      randomBytes: (n) => world.crypto.randomBytes(n),
+    });
+    await publisher.ensureTopic();
+    await publisher.publish(world.document());
+    const plan = planAcls(
+      world.document().records.map((r) => ({
+        identity: r.identity,
+        status: r.status,
+        sendTopics: r.sendTopics,
+        receiveTopics: r.receiveTopics,
+      })),
+      { ...conventions, directoryTopic },
+    );
+    const admin = superUser.admin();
+    await admin.connect();
+    try {
+      await applyAcls(admin, plan);
+    } finally {
+      await admin.disconnect();
+    }
+    const cert = issueServiceCertificate('shipping', certDir);
+    const directory = await KeyDirectory.open({
+      crypto: world.crypto,
+      clock: systemClock,
+      authorityPublicKey: new Uint8Array(
+        Buffer.from(world.document().authority.publicKey, 'base64'),
+      ),
+      source: new KafkaDirectoryTopic({
+        brokers: [broker.sslBroker],
+        topic: directoryTopic,
+        randomBytes: (n) => world.crypto.randomBytes(n),
+        ssl: {
+          ca: readFileSync(cert.caFile, 'utf8'),
+          cert: readFileSync(cert.certFile, 'utf8'),
+          key: readFileSync(cert.keyFile, 'utf8'),
+        },
+        kafkaConfig: { retry: { retries: 2, initialRetryTime: 100 } },
+      }),
+    });
+    const errors: unknown[] = [];
+    const epochs: number[] = [];
+    directory.onEpochChange((e) => epochs.push(e));
+    // The re-read is an hour away: only the follower can bring the publication in.
+    directory.startAutoRefresh(3_600_000, (err) => errors.push(err));
+    try {
+      let following = false;
+      void directory.whenFollowing().then((v) => (following = v));
+      await waitFor(() => following || errors.length > 0, 'the follower caught up (or failed)');
+      expect(errors).toEqual([]);
+      const epoch = directory.epoch;
+      await world.change([{ ...world.draft('audit'), sendTopics: [t.metadata] }]);
+      await publisher.publish(world.document());
+      await waitFor(() => epochs.length > 0 || errors.length > 0, 'the publication pushed');
+      expect(errors).toEqual([]);
+      expect(epochs).toEqual([epoch + 1]);
+    } finally {
+      await directory.close();
+    }
   });
 });

@@ -5,11 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KafkaDirectoryTopic } from '../../src/kafka/directory-topic.js';
 import { recordKeyOf } from '../../src/keys/directory/directory-record.js';
 import type { RefusedEntry } from '../../src/keys/directory/directory-snapshot.js';
+import type { DirectoryError } from '../../src/keys/directory/directory-error.js';
 import { KeyDirectory } from '../../src/keys/directory/key-directory.js';
+import type { DirectoryAlert } from '../../src/keys/directory/key-directory.js';
 import { writeIdentityFile } from '../../src/keys/identity-file.js';
 import { publishDirectory, revokeIdentity } from '../../src/keys/operations.js';
 import type { DirectoryLocation } from '../../src/keys/operations.js';
@@ -117,6 +119,103 @@ describe('directory on a compacted Kafka topic', () => {
     expect(() => policy.assertMaySend('producer', 'orders')).toThrow(
       expect.objectContaining({ code: 'SENDER_REVOKED' }) as Error,
     );
+  });
+
+  it('a follower pushes each published head at once; an older head re-injected on the topic is refused with an alert', async () => {
+    const followedName = `test-directory-follow-${randomBytes(6).toString('hex')}`;
+    const followed = new KafkaDirectoryTopic({
+      brokers,
+      topic: followedName,
+      randomBytes: (n) => new Uint8Array(randomBytes(n)),
+    });
+    await followed.ensureTopic();
+    const authorityFile = join(w.dir, 'authority-follow.json');
+    await writeIdentityFile(authorityFile, w.authorityFile, { overwrite: false });
+    const sender = await w.service('sender', ['orders'], []);
+    const senderPath = join(w.dir, 'sender.json');
+    await writeIdentityFile(senderPath, sender.file, { overwrite: false });
+    const common = {
+      authorityFile,
+      kms: w.kms,
+      crypto: w.crypto,
+      clock: w.clock,
+      location: { kind: 'topic', topic: followed } as DirectoryLocation,
+      headTtlMs: 3_600_000,
+    };
+    await publishDirectory({
+      ...common,
+      grants: [{ identityFile: senderPath, sendTopics: ['orders'], receiveTopics: [] }],
+    });
+    const firstRaw = await followed.readAll();
+    const alerts: DirectoryAlert[] = [];
+    const directory = await KeyDirectory.open({
+      crypto: w.crypto,
+      authorityPublicKey: w.authority.signingKey().publicKey,
+      source: followed,
+      clock: w.clock,
+      onAlert: (a) => alerts.push(a),
+    });
+    const errors: string[] = [];
+    const epochs: number[] = [];
+    directory.onEpochChange((e) => epochs.push(e));
+    // The poll is an hour away: only the follower can bring the changes in this test.
+    directory.startAutoRefresh(3_600_000, (err) => errors.push((err as DirectoryError).code));
+    try {
+      expect(await directory.whenFollowing()).toBe(true);
+      w.clock.advance(60_000);
+      await revokeIdentity({ ...common, identity: 'sender' });
+      await vi.waitFor(() => expect(epochs).toEqual([2]), { timeout: 30_000, interval: 20 });
+      expect(directory.senderKey(sender.draft.signKid)?.status).toBe('revoked');
+
+      // Someone with write access re-publishes the whole directory from before the revocation.
+      const kafka = new kafkajs.Kafka({ brokers, logLevel: kafkajs.logLevel.NOTHING });
+      const raw = kafka.producer();
+      await raw.connect();
+      await raw.send({
+        topic: followedName,
+        messages: firstRaw.entries.map((e) => ({ key: e.key, value: JSON.stringify(e.value) })),
+      });
+      await raw.disconnect();
+      await vi.waitFor(() => expect(errors).toContain('DIRECTORY_ROLLBACK'), {
+        timeout: 30_000,
+        interval: 20,
+      });
+      expect(alerts).toContainEqual(
+        expect.objectContaining({ code: 'DIRECTORY_ROLLBACK', heldEpoch: 2, offeredEpoch: 1 }),
+      );
+      expect(directory.epoch).toBe(2);
+      expect(directory.senderKey(sender.draft.signKid)?.status).toBe('revoked');
+    } finally {
+      await directory.close();
+      const admin = new kafkajs.Kafka({ brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
+      await admin.connect();
+      await admin.deleteTopics({ topics: [followedName] }).catch(() => undefined);
+      await admin.disconnect();
+    }
+  });
+
+  it('a follower that cannot reach the broker reports DIRECTORY_SOURCE_UNAVAILABLE and starts again', async () => {
+    const dead = new KafkaDirectoryTopic({
+      brokers: ['127.0.0.1:1'],
+      topic: 'nothing',
+      randomBytes: (n) => new Uint8Array(randomBytes(n)),
+      kafkaConfig: { retry: { retries: 0 }, connectionTimeout: 300 },
+      followRestartMs: 50,
+    });
+    const errors: DirectoryError[] = [];
+    const following = dead.follow({ onSnapshot: () => undefined, onError: (e) => errors.push(e) });
+    try {
+      // Two reports: the first start failed, and so did the restart after it.
+      await vi.waitFor(() => expect(errors.length).toBeGreaterThanOrEqual(2), {
+        timeout: 20_000,
+        interval: 20,
+      });
+      expect(errors.every((e) => e.code === 'DIRECTORY_SOURCE_UNAVAILABLE' && e.retriable)).toBe(
+        true,
+      );
+    } finally {
+      await following.stop();
+    }
   });
 
   it('an unreachable broker is a retriable DIRECTORY_SOURCE_UNAVAILABLE', async () => {

@@ -113,11 +113,40 @@ export interface DirectorySource {
   readAll(): Promise<RawDirectorySnapshot>;
 }
 
+/** What a following source calls: a snapshot each time a new head was read, and failures. */
+export interface DirectoryFollowHandler {
+  /**
+   * Everything read so far (each distinct value once, the newest head last), called once the reader
+   * has read a new head and is at the end of what was written.
+   */
+  onSnapshot(raw: RawDirectorySnapshot): void;
+  /** The follower failed (it restarts itself with backoff while not stopped). */
+  onError(err: DirectoryError): void;
+}
+
+/** A running follower of a source. */
+export interface DirectoryFollowing {
+  /** Resolves once the follower has read the source to its end for the first time. */
+  readonly caughtUp: Promise<void>;
+  /** Stops following (idempotent). */
+  stop(): Promise<void>;
+}
+
+/** A source that can push new versions as they are published (the directory topic), not only be polled. */
+export interface FollowableDirectorySource extends DirectorySource {
+  follow(handler: DirectoryFollowHandler): DirectoryFollowing;
+}
+
+/** True when `source` can push new versions (KeyDirectory then follows it). */
+export function isFollowable(source: DirectorySource): source is FollowableDirectorySource {
+  return typeof (source as Partial<FollowableDirectorySource>).follow === 'function';
+}
+
 /**
  * A compacted Kafka topic as a directory source and sink (implemented in src/kafka/directory-topic.ts):
  * keys `head` and `record/<identity>/<signKid>`, JSON values; `publish` writes records first, head last.
  */
-export interface DirectoryTopicSource extends DirectorySource {
+export interface DirectoryTopicSource extends FollowableDirectorySource {
   publish(doc: DirectoryDocument): Promise<void>;
   close(): Promise<void>;
 }

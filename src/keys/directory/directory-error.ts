@@ -18,7 +18,11 @@ export type DirectoryErrorCode =
   | 'DIRECTORY_INVALID_ED25519_KEY'
   | 'DIRECTORY_INCOMPLETE'
   | 'DIRECTORY_NOT_LOADED'
-  | 'DIRECTORY_SOURCE_UNAVAILABLE';
+  | 'DIRECTORY_SOURCE_UNAVAILABLE'
+  /** The service's directory state file is unreadable, malformed, edited or readable by others. */
+  | 'DIRECTORY_STATE_INVALID'
+  /** The service's directory state file could not be written (the snapshot was still adopted). */
+  | 'DIRECTORY_STATE_UNWRITABLE';
 
 /** A refused directory. Only DIRECTORY_SOURCE_UNAVAILABLE is retriable (a file or topic briefly unreadable). */
 export class DirectoryError extends SealpostError {

@@ -18,6 +18,15 @@ import {
 } from './directory-record.js';
 import type { DirectorySnapshot } from './directory-snapshot.js';
 
+/**
+ * Default head lifetime: 4 h. It is the rollback window left to a fresh service (one without a saved
+ * directory state, e.g. a new container): it accepts any unexpired head, so for up to this long after
+ * a revocation it can be fed the directory from before it. It is also how long services keep opening
+ * sessions while the publisher cannot re-sign. Re-sign the head every hour (`sealpost directory
+ * refresh-head`), which leaves 3 h to repair a failed job (docs/OPERATIONS.md "Directory state").
+ */
+export const DEFAULT_HEAD_TTL_MS = 4 * 3_600_000;
+
 /** A record as the authority wants it, before a serial is assigned. */
 export type DirectoryRecordDraft = Omit<DirectoryRecord, 'serial'>;
 

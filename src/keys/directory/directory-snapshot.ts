@@ -105,6 +105,36 @@ export interface ValidateOptions {
   readonly skewMs?: number;
   /** The snapshot held so far: its serials and head bound what this one may contain. */
   readonly previous?: DirectorySnapshot | undefined;
+  /**
+   * The newest head accepted before (kept across restarts, verified by the caller): a head older than
+   * it is DIRECTORY_ROLLBACK, a different one with its epoch DIRECTORY_EQUIVOCATION.
+   */
+  readonly floor?: DirectoryHead | undefined;
+}
+
+/** Refuses `head` when it is older than `held` (rollback) or differs from it at the same epoch. */
+function checkNotOlder(crypto: CryptoProvider, head: DirectoryHead, held: DirectoryHead): void {
+  if (head.epoch < held.epoch || head.highestSerial < held.highestSerial) {
+    throw new DirectoryError(
+      'DIRECTORY_ROLLBACK',
+      `directory head (epoch ${head.epoch}) is older than the one already held (epoch ${held.epoch})`,
+    );
+  }
+  if (
+    head.epoch === held.epoch &&
+    (head.highestSerial !== held.highestSerial ||
+      !crypto.equalConstantTime(head.recordsDigest, held.recordsDigest))
+  ) {
+    throw new DirectoryError(
+      'DIRECTORY_EQUIVOCATION',
+      'two directory heads with the same epoch and different records',
+    );
+  }
+  if (head.issuedAtMs < held.issuedAtMs)
+    throw new DirectoryError(
+      'DIRECTORY_ROLLBACK',
+      `directory head (epoch ${head.epoch}) was issued before the one already held`,
+    );
 }
 
 /**
@@ -157,30 +187,9 @@ export function validateSnapshot(
       'DIRECTORY_HEAD_FROM_FUTURE',
       'directory head is issued in the future',
     );
-  if (previous !== undefined) {
-    const p = previous.head;
-    if (head.epoch < p.epoch || head.highestSerial < p.highestSerial) {
-      throw new DirectoryError(
-        'DIRECTORY_ROLLBACK',
-        'directory head is older than the one already held',
-      );
-    }
-    if (
-      head.epoch === p.epoch &&
-      (head.highestSerial !== p.highestSerial ||
-        !crypto.equalConstantTime(head.recordsDigest, p.recordsDigest))
-    ) {
-      throw new DirectoryError(
-        'DIRECTORY_EQUIVOCATION',
-        'two directory heads with the same epoch and different records',
-      );
-    }
-    if (head.issuedAtMs < p.issuedAtMs)
-      throw new DirectoryError(
-        'DIRECTORY_ROLLBACK',
-        'directory head was issued before the one already held',
-      );
-  }
+  if (previous !== undefined) checkNotOlder(crypto, head, previous.head);
+  // The newest head accepted before a restart (the service's directory state) bounds this one too.
+  if (options.floor !== undefined) checkNotOlder(crypto, head, options.floor);
 
   // --- records: the highest valid serial per record key ---
   const current = new Map<string, SignedRecord>();

@@ -27,17 +27,17 @@ function fill(argv: readonly string[], placeholder: string, value: string): stri
   return argv.join(' ').replace(placeholder, value).split(' ');
 }
 
-/** The CLI as a process (for `--follow`, which runs until interrupted). */
+/**
+ * The CLI as a process (for `--follow`, which runs until interrupted): node with the tsx loader, no
+ * wrapper process between the signal and the CLI (the tsx binary relays signals and, when the CLI's
+ * answer is late on a busy machine, exits 130 itself).
+ */
 function sealpostProcess(argv: readonly string[], env: Record<string, string>) {
-  const root = join(import.meta.dirname, '../..');
-  const child = spawn(
-    join(root, 'node_modules/.bin/tsx'),
-    [join(root, 'src/cli/main.ts'), ...argv],
-    {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...argv], {
+    cwd: join(import.meta.dirname, '../..'),
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.resume();

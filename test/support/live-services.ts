@@ -89,8 +89,17 @@ export interface LiveServicesOptions {
 }
 
 export interface LedgerExpectation {
-  /** The dead letters the procedure should produce (compared as a multiset of reasons). */
+  /**
+   * The dead letters the procedure should produce besides refused acknowledged records (compared as
+   * a multiset of reasons).
+   */
   readonly deadLetterReasons?: readonly string[];
+  /**
+   * Acknowledged records the procedure may make consumers refuse (e.g. a revoked sender's): each
+   * acknowledged record not handed out must be in quarantine with this reason (matched by partition
+   * and offset), and none of those may also have been handed out.
+   */
+  readonly refusedReason?: string;
   /** Consumer alert codes the procedure may raise (any other fails). */
   readonly alerts?: readonly string[];
   /** Producer send error codes the procedure may cause (any other fails). */
@@ -100,6 +109,8 @@ export interface LedgerExpectation {
 export interface LedgerReport {
   readonly acked: number;
   readonly handedOut: number;
+  /** Acknowledged records refused by the consumer (with `refusedReason`). */
+  readonly refused: number;
   readonly deadLetters: readonly QuarantinedRow[];
 }
 
@@ -127,6 +138,8 @@ export class LiveServices {
   readonly sent: SentMessage[] = [];
   /** messageId → hand-outs to the consumer's handler. */
   readonly handedOut = new Map<string, number>();
+  /** messageId → when it was first handed out (ms since the epoch). */
+  readonly handedOutAtMs = new Map<string, number>();
   readonly alerts: string[] = [];
   readonly sendErrors: string[] = [];
   readonly #dir: string;
@@ -252,6 +265,7 @@ export class LiveServices {
       {
         ...this.env,
         SEALPOST_IDENTITY_FILE: join(this.env.SEALPOST_KEYS_DIR!, `${identity}.json`),
+        SEALPOST_DIRECTORY_STATE_FILE: this.#directoryStateFile(identity),
         ...extra,
       },
       { cwd: REPO },
@@ -431,6 +445,7 @@ export class LiveServices {
     await consumer.run({
       eachMessage: (d) => {
         this.handedOut.set(d.messageId, (this.handedOut.get(d.messageId) ?? 0) + 1);
+        if (!this.handedOutAtMs.has(d.messageId)) this.handedOutAtMs.set(d.messageId, Date.now());
         return Promise.resolve();
       },
     });
@@ -451,9 +466,17 @@ export class LiveServices {
   async startWorker(name: WorkerName): Promise<number> {
     if (this.#workers.has(name)) throw new Error(`the ${name} worker is already running`);
     const identity = name === 'audit' ? { SEALPOST_IDENTITY_FILE: this.#keyFile('audit') } : {};
+    // One directory state file per service (docs/OPERATIONS.md "Directory state").
+    const state = { SEALPOST_DIRECTORY_STATE_FILE: this.#directoryStateFile(`${name}-worker`) };
     const child = spawn(process.execPath, ['--import', 'tsx', `workers/${name}/main.ts`], {
       cwd: REPO,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...this.env, ...identity },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        ...this.env,
+        ...identity,
+        ...state,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -502,6 +525,10 @@ export class LiveServices {
     const w = this.#workers.get(name);
     if (w === undefined) throw new Error(`the ${name} worker is not running`);
     return (await fetch(`http://127.0.0.1:${w.port}/metrics`)).text();
+  }
+
+  #directoryStateFile(service: string): string {
+    return join(this.#dir, `${service}-directory-state.json`);
   }
 
   #keyFile(identity: string): string {
@@ -553,19 +580,36 @@ export class LiveServices {
   /**
    * The invariant every procedure ends with. Stops the producer, then waits for positive signals:
    * the consumer committed the whole orders topic and the dead-letter worker the whole dead-letter
-   * topic. Then: every acknowledged id was handed out at least once; the dead letters are exactly the
-   * expected ones; both workers answer `/healthz` 200; no alert or send error but the expected ones.
+   * topic. Then: every acknowledged id was handed out at least once (or refused, when the procedure
+   * may refuse it); the dead letters are exactly the expected ones; both workers answer `/healthz` 200; no alert or send error but the expected ones.
    */
   async checkLedger(expected: LedgerExpectation = {}): Promise<LedgerReport> {
     await this.stopProducer();
     await this.waitForGroupAtEnd(this.consumerGroup, this.topics.orders);
     await this.waitForGroupAtEnd(DLQ_WORKER_GROUP, this.topics.dlq);
-    const missing = this.acked.filter((id) => !this.handedOut.has(id));
-    expect(missing, 'acknowledged but never handed out').toEqual([]);
-    const deadLetters = this.quarantined();
-    expect(deadLetters.map((d) => d.reason).sort()).toEqual(
-      [...(expected.deadLetterReasons ?? [])].sort(),
+    const rows = this.quarantined();
+    const acked = new Map(this.sent.map((m) => [`${m.partition}:${m.offset}`, m.messageId]));
+    const refused = rows.filter(
+      (r) =>
+        r.reason === expected.refusedReason &&
+        r.sourceTopic === this.topics.orders &&
+        acked.has(`${r.sourcePartition}:${r.sourceOffset}`),
     );
+    const refusedIds = new Set(
+      refused.map((r) => acked.get(`${r.sourcePartition}:${r.sourceOffset}`)!),
+    );
+    const missing = this.acked.filter((id) => !this.handedOut.has(id) && !refusedIds.has(id));
+    expect(missing, 'acknowledged but neither handed out nor refused').toEqual([]);
+    expect(
+      [...refusedIds].filter((id) => this.handedOut.has(id)),
+      'refused and handed out',
+    ).toEqual([]);
+    expect(
+      rows
+        .filter((r) => !refused.includes(r))
+        .map((d) => d.reason)
+        .sort(),
+    ).toEqual([...(expected.deadLetterReasons ?? [])].sort());
     for (const w of ['audit', 'dlq'] as const) {
       expect(await this.health(w), `${w} worker /healthz\n${this.workerOutput(w)}`).toBe(200);
     }
@@ -573,7 +617,12 @@ export class LiveServices {
     expect(this.alerts.filter((a) => !allowedAlerts.has(a))).toEqual([]);
     const allowedErrors = new Set(expected.sendErrors ?? []);
     expect(this.sendErrors.filter((e) => !allowedErrors.has(e))).toEqual([]);
-    return { acked: this.acked.length, handedOut: this.handedOut.size, deadLetters };
+    return {
+      acked: this.acked.length,
+      handedOut: this.handedOut.size,
+      refused: refusedIds.size,
+      deadLetters: rows,
+    };
   }
 
   /** Stops everything that runs and removes the scenario's files. */

@@ -34,7 +34,7 @@ import { createCryptoProvider } from '../../src/crypto/index.js';
 import type { CryptoProvider } from '../../src/crypto/provider.js';
 import type { Transport } from '../../src/kafka/transport.js';
 import { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
-import { SealedConsumer } from '../../src/pipeline/sealed-consumer.js';
+import { SealedConsumer, type SealedConsumerOptions } from '../../src/pipeline/sealed-consumer.js';
 import {
   SealedProducer,
   type SealedProducerOptions,
@@ -421,7 +421,12 @@ export class LiveServices {
   async startConsumer(): Promise<void> {
     if (this.#consumer !== undefined) throw new Error('the consumer is already running');
     const s = await this.#service('billing');
-    const consumer = new SealedConsumer({
+    // As the guide says a running consumer is built: it reloads its rotated identity file (#14.1).
+    // Passed untyped until SealedConsumerOptions has `identitySource` (branch consumer).
+    const reload = {
+      identitySource: identitySourceOf(s.config, { crypto: this.#crypto, kms: s.kms }),
+    } as const;
+    const options: SealedConsumerOptions = {
       transport: s.transport,
       registry: s.registry,
       crypto: this.#crypto,
@@ -441,7 +446,8 @@ export class LiveServices {
         retryInitialDelayMs: 100,
         retryMaxDelayMs: 2000,
       },
-    });
+    };
+    const consumer = new SealedConsumer({ ...options, ...(reload as object) });
     await consumer.run({
       eachMessage: (d) => {
         this.handedOut.set(d.messageId, (this.handedOut.get(d.messageId) ?? 0) + 1);

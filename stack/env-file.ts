@@ -2,7 +2,8 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { schemaRegistryUrl } from './apicurio.js';
 import { vaultAddr } from './openbao.js';
 import { certPaths, stackPaths } from './paths.js';
-import { host, ports } from './versions.js';
+import type { KafkaNode } from './kafka.js';
+import { host } from './versions.js';
 
 /** Parses dotenv text (KEY=VALUE lines, `#` comments, no quoting needed for our values). */
 export function parseEnvText(text: string): Record<string, string> {
@@ -24,11 +25,14 @@ export function recordedVaultToken(): string | undefined {
   return token === undefined || token === '' ? undefined : token;
 }
 
-/** Writes `.stack/env` (mode 0600: it holds the OpenBao root token) with the contract's keys. */
-export function writeEnvFile(vaultToken: string): void {
+/**
+ * Writes `.stack/env` (mode 0600: it holds the OpenBao root token) with the contract's keys; the broker
+ * lists name every Kafka node.
+ */
+export function writeEnvFile(vaultToken: string, nodes: readonly KafkaNode[]): void {
   const values: Record<string, string> = {
-    KAFKA_BROKERS: `${host}:${ports.kafkaPlaintext}`,
-    KAFKA_SSL_BROKERS: `${host}:${ports.kafkaSsl}`,
+    KAFKA_BROKERS: nodes.map((n) => `${host}:${n.layout.plaintextPort}`).join(','),
+    KAFKA_SSL_BROKERS: nodes.map((n) => `${host}:${n.layout.sslPort}`).join(','),
     KAFKA_SSL_CA_FILE: certPaths.caCert,
     KAFKA_SSL_CERT_FILE: certPaths.clientCert,
     KAFKA_SSL_KEY_FILE: certPaths.clientKey,

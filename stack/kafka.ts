@@ -1,12 +1,12 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { progress, StackError } from './progress.js';
 import { certPaths, stackPaths } from './paths.js';
-import { spawnService } from './processes.js';
-import { host, ports } from './versions.js';
+import { spawnService, type ServiceName } from './processes.js';
+import { host, kafkaNodePorts, MAX_BROKERS, ports } from './versions.js';
 import type { JavaRuntime } from './prerequisites.js';
 
 /** Where a broker listens and keeps its data: the stack's own, or a private test broker's. */
@@ -15,9 +15,65 @@ export interface KafkaLayout {
   readonly sslPort: number;
   readonly controllerPort: number;
   readonly dataDir: string;
+  /** This node's id (default 1). */
+  readonly nodeId?: number;
+  /** `controller.quorum.voters` (default: this node alone). */
+  readonly voters?: string;
+  /**
+   * The FAULT listener (PLAINTEXT protocol): the broker binds `internal` and advertises `advertised`,
+   * where a fault proxy forwards to `internal` (README, "Local stack", fault proxy).
+   */
+  readonly faultListener?: { readonly internal: number; readonly advertised: number };
+  /**
+   * Replication of the project's topics and of the internal ones (default 1 and 1): a cluster uses
+   * factor 3 and min.insync.replicas 2.
+   */
+  readonly replication?: { readonly factor: number; readonly minInsync: number };
 }
 
-/** The stack's broker layout (the contract's ports). */
+/** The configuration files, data and log of one stack Kafka node. */
+export interface KafkaNode {
+  readonly id: number;
+  readonly service: ServiceName;
+  readonly layout: KafkaLayout;
+  readonly config: string;
+  readonly log4j: string;
+  readonly log: string;
+}
+
+/** The service name of node `id`: `kafka` for node 1 (as since the first stack), `kafka-<id>` after. */
+export function kafkaServiceName(id: number): ServiceName {
+  return id === 1 ? 'kafka' : `kafka-${id}`;
+}
+
+/** The stack's Kafka node `id` of a cluster of `brokers` nodes (ports: versions.ts kafkaNodePorts). */
+export function stackKafkaNode(id: number, brokers: number): KafkaNode {
+  const p = kafkaNodePorts(id);
+  const voters = Array.from(
+    { length: brokers },
+    (_, i) => `${i + 1}@${host}:${kafkaNodePorts(i + 1).controller}`,
+  ).join(',');
+  const suffix = id === 1 ? '' : `-${id}`;
+  return {
+    id,
+    service: kafkaServiceName(id),
+    layout: {
+      plaintextPort: p.plaintext,
+      sslPort: p.ssl,
+      controllerPort: p.controller,
+      dataDir: id === 1 ? stackPaths.kafkaData : `${stackPaths.kafkaData}${suffix}`,
+      nodeId: id,
+      voters,
+      faultListener: { internal: p.faultInternal, advertised: p.faultAdvertised },
+      replication: brokers >= 3 ? { factor: 3, minInsync: 2 } : { factor: 1, minInsync: 1 },
+    },
+    config: join(stackPaths.kafkaStateDir, `server${suffix}.properties`),
+    log4j: join(stackPaths.kafkaStateDir, `log4j2${suffix}.properties`),
+    log: join(stackPaths.logsDir, `kafka${suffix}.log`),
+  };
+}
+
+/** The stack's broker layout of a single broker (the contract's ports). */
 export const stackKafkaLayout: KafkaLayout = {
   plaintextPort: ports.kafkaPlaintext,
   sslPort: ports.kafkaSsl,
@@ -32,32 +88,41 @@ export const stackKafkaLayout: KafkaLayout = {
 export const STACK_CLIENT_PRINCIPAL = 'User:CN=sealpost-stack-client';
 
 /**
- * The broker's configuration: KRaft, one combined broker+controller, tuned for tests. Exported (with
+ * The broker's configuration: KRaft, combined broker+controller nodes, tuned for tests. Exported (with
  * a layout) so a test can start a private broker with exactly the stack's settings on other ports.
  */
 export function serverProperties(layout: KafkaLayout = stackKafkaLayout): string {
+  const id = layout.nodeId ?? 1;
+  const rf = layout.replication?.factor ?? 1;
+  const minIsr = layout.replication?.minInsync ?? 1;
+  const fault = layout.faultListener;
   const lines = [
     'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@${host}:${layout.controllerPort}`,
-    `listeners=PLAINTEXT://${host}:${layout.plaintextPort},SSL://${host}:${layout.sslPort},CONTROLLER://${host}:${layout.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://${host}:${layout.plaintextPort},SSL://${host}:${layout.sslPort}`,
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT',
+    `node.id=${id}`,
+    `controller.quorum.voters=${layout.voters ?? `${id}@${host}:${layout.controllerPort}`}`,
+    `listeners=PLAINTEXT://${host}:${layout.plaintextPort},SSL://${host}:${layout.sslPort},CONTROLLER://${host}:${layout.controllerPort}` +
+      (fault === undefined ? '' : `,FAULT://${host}:${fault.internal}`),
+    `advertised.listeners=PLAINTEXT://${host}:${layout.plaintextPort},SSL://${host}:${layout.sslPort}` +
+      (fault === undefined ? '' : `,FAULT://${host}:${fault.advertised}`),
+    `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT${fault === undefined ? '' : ',FAULT:PLAINTEXT'}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
     `log.dirs=${layout.dataDir}`,
     // Tests create their topics with the admin client; a typo must fail, not create a topic.
     'auto.create.topics.enable=false',
     'num.partitions=1',
-    'default.replication.factor=1',
-    'min.insync.replicas=1',
-    'offsets.topic.replication.factor=1',
+    // A cluster (3+ nodes): every topic on 3 replicas, a write needs 2 of them (acks=all) — one broker
+    // may fail without losing an acknowledged record or stopping writes (docs/OPERATIONS.md).
+    `default.replication.factor=${rf}`,
+    `min.insync.replicas=${minIsr}`,
+    `offsets.topic.replication.factor=${rf}`,
     'offsets.topic.num.partitions=1',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
+    `transaction.state.log.replication.factor=${rf}`,
+    `transaction.state.log.min.isr=${minIsr}`,
     'transaction.state.log.num.partitions=1',
-    'share.coordinator.state.topic.replication.factor=1',
-    'share.coordinator.state.topic.min.isr=1',
+    `share.coordinator.state.topic.replication.factor=${rf}`,
+    `share.coordinator.state.topic.min.isr=${minIsr}`,
+    'unclean.leader.election.enable=false',
     // Consumers in tests join at once instead of waiting 3 s for more members.
     'group.initial.rebalance.delay.ms=0',
     // mTLS listener: PEM keystore (PKCS#8 key + chain) and PEM truststore (the stack CA).
@@ -118,64 +183,178 @@ export function javaArgs(
   ];
 }
 
-/**
- * Writes the configuration, formats a fresh log directory (the registry and OpenBao keep their state
- * in memory, so Kafka starts empty too) and starts `kafka.Kafka` detached. Returns its pid.
- */
-export function startKafka(java: JavaRuntime): number {
-  mkdirSync(stackPaths.kafkaDir, { recursive: true });
-  mkdirSync(stackPaths.logsDir, { recursive: true });
-  writeFileSync(stackPaths.kafkaConfig, serverProperties());
-  writeFileSync(stackPaths.kafkaLog4j, log4j2Properties());
-  rmSync(stackPaths.kafkaData, { recursive: true, force: true });
-  mkdirSync(stackPaths.kafkaData, { recursive: true });
-  const clusterId = randomBytes(16).toString('base64url');
-  progress('formatting Kafka storage (KRaft)');
-  const format = spawnSync(
-    java.java,
-    [
-      ...javaArgs('kafka.tools.StorageTool', '256m'),
-      'format',
-      '-t',
-      clusterId,
-      '-c',
-      stackPaths.kafkaConfig,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (format.status !== 0) {
-    throw new StackError(`kafka-storage format failed:\n${format.stdout}${format.stderr}`);
+/** What the stack recorded about its Kafka cluster: size and id (`.stack/kafka/cluster.json`). */
+export interface ClusterRecord {
+  readonly brokers: number;
+  readonly clusterId: string;
+}
+
+const clusterFile = join(stackPaths.kafkaStateDir, 'cluster.json');
+
+/** The recorded cluster (undefined before the first start or after a wipe). */
+export function recordedCluster(): ClusterRecord | undefined {
+  if (!existsSync(clusterFile)) return undefined;
+  try {
+    const r = JSON.parse(readFileSync(clusterFile, 'utf8')) as Partial<ClusterRecord>;
+    if (typeof r.brokers === 'number' && typeof r.clusterId === 'string')
+      return { brokers: r.brokers, clusterId: r.clusterId };
+  } catch {
+    // unreadable: treated as absent (the next start formats afresh)
   }
+  return undefined;
+}
+
+/**
+ * A KRaft cluster id: 16 random bytes, base64url — never starting with '-', which kafka-storage's
+ * argument parser would take for an option (`-t -xyz…` fails one start in 64; Kafka's own
+ * Uuid.randomUuid() draws again for the same reason).
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+/** A new cluster id recorded for `brokers` nodes. */
+export function recordNewCluster(brokers: number): ClusterRecord {
+  mkdirSync(stackPaths.kafkaStateDir, { recursive: true });
+  const record = { brokers, clusterId: newClusterId() };
+  writeFileSync(clusterFile, `${JSON.stringify(record)}\n`);
+  return record;
+}
+
+/** Deletes every Kafka node's data and the cluster record (`stack wipe`; nothing may run). */
+export function wipeKafkaData(): void {
+  for (let id = 1; id <= MAX_BROKERS; id++) {
+    rmSync(stackKafkaNode(id, 1).layout.dataDir, { recursive: true, force: true });
+  }
+  rmSync(clusterFile, { force: true });
+}
+
+/** True when the node's log directory is formatted (KRaft `meta.properties` present). */
+export function kafkaNodeFormatted(node: KafkaNode): boolean {
+  return existsSync(join(node.layout.dataDir, 'meta.properties'));
+}
+
+function formatArgs(node: KafkaNode, cluster: ClusterRecord): string[] {
+  return [
+    ...javaArgs('kafka.tools.StorageTool', '256m', node.log4j),
+    'format',
+    '-t',
+    cluster.clusterId,
+    '-c',
+    node.config,
+  ];
+}
+
+function writeNodeConfig(node: KafkaNode): void {
+  mkdirSync(stackPaths.kafkaStateDir, { recursive: true });
+  mkdirSync(stackPaths.logsDir, { recursive: true });
+  writeFileSync(node.config, serverProperties(node.layout));
+  writeFileSync(node.log4j, log4j2Properties(node.log));
+}
+
+function formatKafkaNode(java: JavaRuntime, node: KafkaNode, cluster: ClusterRecord): void {
+  mkdirSync(node.layout.dataDir, { recursive: true });
+  progress(`formatting Kafka storage of ${node.service} (KRaft)`);
+  const run = spawnSync(java.java, formatArgs(node, cluster), { encoding: 'utf8' });
+  if (run.status !== 0) {
+    throw new StackError(
+      `kafka-storage format of ${node.service} failed:\n${run.stdout}${run.stderr}`,
+    );
+  }
+}
+
+/**
+ * Formats the unformatted log directories of `nodes` in parallel (one JVM each, ~5 s on a busy
+ * machine: formatting a cluster one node after the other would add that per node to `up`).
+ */
+export async function formatKafkaNodes(
+  java: JavaRuntime,
+  nodes: readonly KafkaNode[],
+  cluster: ClusterRecord,
+): Promise<void> {
+  await Promise.all(
+    nodes
+      .filter((n) => !kafkaNodeFormatted(n))
+      .map(async (node) => {
+        writeNodeConfig(node);
+        mkdirSync(node.layout.dataDir, { recursive: true });
+        progress(`formatting Kafka storage of ${node.service} (KRaft)`);
+        const child = spawn(java.java, formatArgs(node, cluster), {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        const code = await new Promise<number | null>((r) => child.once('close', r));
+        if (code !== 0)
+          throw new StackError(`kafka-storage format of ${node.service} failed:\n${out}`);
+      }),
+  );
+}
+
+/**
+ * Writes the node's configuration, formats its log directory when `format` says so ('fresh': always,
+ * after deleting it — the single broker's `up`, whose registry and OpenBao start empty too;
+ * 'if-missing': only an unformatted directory — a cluster node keeps its data across restarts) and
+ * starts `kafka.Kafka` detached. Returns its pid.
+ */
+export function startKafkaNode(
+  java: JavaRuntime,
+  node: KafkaNode,
+  cluster: ClusterRecord,
+  format: 'fresh' | 'if-missing',
+): number {
+  writeNodeConfig(node);
+  if (format === 'fresh') rmSync(node.layout.dataDir, { recursive: true, force: true });
+  if (!kafkaNodeFormatted(node)) formatKafkaNode(java, node, cluster);
   progress(
-    `starting Kafka (java ${java.major}) on ${host}:${ports.kafkaPlaintext} (PLAINTEXT), :${ports.kafkaSsl} (mTLS)`,
+    `starting ${node.service} (java ${java.major}) on ${host}:${node.layout.plaintextPort} (PLAINTEXT), :${node.layout.sslPort} (mTLS)`,
   );
   return spawnService({
-    name: 'kafka',
+    name: node.service,
     command: java.java,
-    args: [...javaArgs('kafka.Kafka', '1g'), stackPaths.kafkaConfig],
-    cwd: stackPaths.kafkaDir,
+    // A single broker keeps today's 1 GiB heap; cluster nodes share two cores and run with 512 MiB.
+    args: [
+      ...javaArgs('kafka.Kafka', cluster.brokers === 1 ? '1g' : '512m', node.log4j),
+      node.config,
+    ],
+    cwd: stackPaths.kafkaStateDir,
     env: { ...process.env },
   });
 }
 
-/** Real readiness: the admin client gets the cluster description over the PLAINTEXT listener. */
-export async function kafkaReady(): Promise<boolean> {
-  const kafka = new Kafka({
+function probeAdmin(brokers: string[]): ReturnType<Kafka['admin']> {
+  return new Kafka({
     clientId: 'sealpost-stack-probe',
-    brokers: [`${host}:${ports.kafkaPlaintext}`],
+    brokers,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 2_000,
     requestTimeout: 5_000,
     retry: { retries: 0 },
-  });
-  const admin = kafka.admin();
+  }).admin();
+}
+
+/**
+ * Real readiness of one node: asked on its own PLAINTEXT listener, the cluster description lists this
+ * node (registered and unfenced) and names a controller.
+ */
+export async function kafkaNodeReady(node: KafkaNode): Promise<boolean> {
+  const admin = probeAdmin([`${host}:${node.layout.plaintextPort}`]);
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0 && cluster.controller !== null;
+    return cluster.controller !== null && cluster.brokers.some((b) => b.nodeId === node.id);
   } catch {
     return false;
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
+}
+
+/** Real readiness of the single broker (node 1). */
+export async function kafkaReady(): Promise<boolean> {
+  return kafkaNodeReady(stackKafkaNode(1, 1));
 }

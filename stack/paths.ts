@@ -1,5 +1,6 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { portOffsetValue } from './versions.js';
 
 /** Repository root (the folder holding package.json). */
 export const repoRoot: string = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -7,25 +8,39 @@ export const repoRoot: string = resolve(dirname(fileURLToPath(import.meta.url)),
 /** The git-ignored cache and state folder of the local stack. */
 export const stackDir: string = join(repoRoot, '.stack');
 
+/**
+ * Where a stack's state lives (pids, logs, data, configuration, `.stack/env`): `.stack/` itself for the
+ * contract's ports, `.stack/offset-<n>/` for a stack on SEALPOST_STACK_PORT_OFFSET=n — so a second
+ * stack (the chaos runner's cluster) runs beside the default one in the same checkout without
+ * touching its processes or data. Installs (jars, apps, venvs, certificates) are shared.
+ */
+export const stateDir: string =
+  portOffsetValue === 0 ? stackDir : join(stackDir, `offset-${portOffsetValue}`);
+
 /** Where each part of the stack lives; everything is under `.stack/`. */
 export const stackPaths = {
   root: stackDir,
-  envFile: join(stackDir, 'env'),
+  state: stateDir,
+  envFile: join(stateDir, 'env'),
   pom: join(repoRoot, 'stack', 'pom.xml'),
   kafkaDir: join(stackDir, 'kafka'),
   kafkaLibs: join(stackDir, 'kafka', 'libs'),
-  kafkaConfig: join(stackDir, 'kafka', 'server.properties'),
-  kafkaLog4j: join(stackDir, 'kafka', 'log4j2.properties'),
-  kafkaData: join(stackDir, 'data', 'kafka'),
+  /** Node configurations and the cluster record (state). */
+  kafkaStateDir: join(stateDir, 'kafka'),
+  kafkaConfig: join(stateDir, 'kafka', 'server.properties'),
+  kafkaLog4j: join(stateDir, 'kafka', 'log4j2.properties'),
+  kafkaData: join(stateDir, 'data', 'kafka'),
   apicurioDir: join(stackDir, 'apicurio'),
   apicurioApp: join(stackDir, 'apicurio', 'app'),
   jdkDir: join(stackDir, 'jdk'),
   openbaoDir: join(stackDir, 'openbao'),
   openbaoVenv: join(stackDir, 'openbao', 'venv'),
+  /** OpenBao's mode, persistent configuration and init file (state). */
+  openbaoStateDir: join(stateDir, 'openbao'),
   certsDir: join(stackDir, 'certs'),
-  dataDir: join(stackDir, 'data'),
-  logsDir: join(stackDir, 'logs'),
-  pidsDir: join(stackDir, 'pids'),
+  dataDir: join(stateDir, 'data'),
+  logsDir: join(stateDir, 'logs'),
+  pidsDir: join(stateDir, 'pids'),
 } as const;
 
 /**

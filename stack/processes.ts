@@ -16,8 +16,11 @@ import { host } from './versions.js';
 import { progress, StackError } from './progress.js';
 import { stackDir, stackPaths } from './paths.js';
 
-/** The name of a stack service; also the name of its pid file and log file. */
-export type ServiceName = 'kafka' | 'apicurio' | 'openbao';
+/**
+ * The name of a stack service; also the name of its pid file and log file. Kafka node 1 is `kafka`
+ * (the single broker's name since the first stack), node n of a cluster `kafka-n`.
+ */
+export type ServiceName = 'kafka' | `kafka-${number}` | 'apicurio' | 'openbao';
 
 function pidFile(name: ServiceName): string {
   return join(stackPaths.pidsDir, `${name}.pid`);
@@ -146,6 +149,7 @@ export async function stopService(
   if (pid !== undefined) {
     progress(`stopping ${name} (pid ${pid})`);
     signalGroup(pid, 'SIGTERM');
+    signalGroup(pid, 'SIGCONT'); // a paused service (`stack pause`) acts on SIGTERM only once resumed
     if (!(await waitGroupExit(pid, graceMs))) {
       progress(`${name} did not exit within ${graceMs} ms, sending SIGKILL`);
       signalGroup(pid, 'SIGKILL');
@@ -155,6 +159,36 @@ export async function stopService(
   }
   rmSync(pidFile(name), { force: true });
   return pid;
+}
+
+/**
+ * Sends `signal` to the process group of a running service (SIGKILL, SIGSTOP, SIGCONT for the fault
+ * tools). Returns the pid signalled; throws when the service does not run.
+ */
+export function signalService(name: ServiceName, signal: NodeJS.Signals): number {
+  const pid = runningPid(name);
+  if (pid === undefined) throw new StackError(`${name} is not running`);
+  signalGroup(pid, signal);
+  return pid;
+}
+
+/** SIGKILLs a running service's process group and waits until every member is gone. */
+export async function killService(name: ServiceName): Promise<number> {
+  const pid = signalService(name, 'SIGKILL');
+  if (!(await waitGroupExit(pid, 10_000)))
+    throw new StackError(`${name} (pid ${pid}) did not exit after SIGKILL`);
+  rmSync(pidFile(name), { force: true });
+  return pid;
+}
+
+/** True when the process is stopped by a signal (SIGSTOP: state T in /proc/<pid>/stat). */
+export function isStopped(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
+  } catch {
+    return false;
+  }
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {

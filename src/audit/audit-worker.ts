@@ -82,6 +82,7 @@ export class AuditWorker {
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #lastError: string | undefined;
+  #lastPublishedMs = 0;
 
   constructor(options: AuditWorkerOptions) {
     this.#o = options;
@@ -105,6 +106,8 @@ export class AuditWorker {
               },
             ],
           });
+          // Only a checkpoint the broker acknowledged moves the published-checkpoint gauge.
+          this.#lastPublishedMs = Math.max(this.#lastPublishedMs, c.timeMs);
         },
       },
       ...(options.checkpointEveryEntries === undefined
@@ -143,9 +146,18 @@ export class AuditWorker {
         this.set(recorder.lastCheckpointCount);
       },
     });
+    const lastPublishedMs = (): number => this.#lastPublishedMs;
     new Gauge({
       name: 'sealpost_audit_last_checkpoint_timestamp_seconds',
-      help: 'Time of the latest signed checkpoint',
+      help: 'Signing time of the latest checkpoint published to the checkpoint topic (0 before the first)',
+      registers: [reg],
+      collect() {
+        this.set(lastPublishedMs() / 1000);
+      },
+    });
+    new Gauge({
+      name: 'sealpost_audit_last_stored_checkpoint_timestamp_seconds',
+      help: 'Signing time of the latest checkpoint stored beside the log (published or not)',
       registers: [reg],
       collect() {
         this.set(recorder.lastCheckpointMs / 1000);
@@ -263,6 +275,11 @@ export class AuditWorker {
     await this.#deadLetters.write(record, 'PAYLOAD', detail, 1);
   }
 
+  /** Calls `listener` when the consumer gave up restarting (the process should exit non-zero). */
+  onFailed(listener: (error: unknown) => void): void {
+    this.#consumer.onFailed(listener);
+  }
+
   /** Signs and publishes a checkpoint of the current head now (e.g. before a planned stop). */
   checkpointNow(): Promise<AuditCheckpoint> {
     return this.#recorder.checkpointNow();
@@ -270,10 +287,12 @@ export class AuditWorker {
 
   health(): { ok: boolean; detail: Record<string, unknown> } {
     const refused = this.#consumer.refusedPartitions();
+    const consumer = this.#consumer.health();
     return {
-      ok: this.#running && refused.length === 0,
+      ok: this.#running && refused.length === 0 && consumer.ok,
       detail: {
         running: this.#running,
+        consumer: consumer.state,
         entries: this.#o.store.head().count,
         lastCheckpointCount: this.#recorder.lastCheckpointCount,
         refusedPartitions: refused.length,

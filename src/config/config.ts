@@ -81,6 +81,8 @@ export const configSchema = z
     httpPort: port.default(0),
     httpHost: z.string().min(1).default('127.0.0.1'),
     consumerSessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000).default(30_000),
+    workerGroupId: z.string().min(1).max(255).optional(),
+    brokerUnreachableAfterMs: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
     logLevel: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
@@ -162,19 +164,29 @@ export const ENV_KEYS: Readonly<Record<string, keyof SealpostConfig>> = {
   SEALPOST_HTTP_PORT: 'httpPort',
   SEALPOST_HTTP_HOST: 'httpHost',
   SEALPOST_CONSUMER_SESSION_TIMEOUT_MS: 'consumerSessionTimeoutMs',
+  SEALPOST_BROKER_UNREACHABLE_AFTER_MS: 'brokerUnreachableAfterMs',
+  SEALPOST_WORKER_GROUP: 'workerGroupId',
   SEALPOST_LOG_LEVEL: 'logLevel',
 };
 
-const KEY_TO_ENV = Object.fromEntries(Object.entries(ENV_KEYS).map(([e, k]) => [k, e]));
+const KEY_TO_ENV: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(ENV_KEYS).map(([e, k]) => [k, e]),
+);
+
+/** The outcome of parsing: the config when valid, and every problem found (by variable name). */
+export interface ParsedConfig {
+  readonly config: SealpostConfig | undefined;
+  readonly problems: readonly string[];
+}
 
 /**
- * Validates config from an environment map and an optional file. Throws ConfigError listing every
- * problem (by environment variable name) when anything is wrong.
+ * Parses config from an environment map and an optional file, collecting every problem instead of
+ * throwing (the role check in config/role-check.ts adds its own to these).
  */
-export function loadConfig(
+export function parseConfig(
   env: Readonly<Record<string, string | undefined>>,
   options: { cwd?: string } = {},
-): SealpostConfig {
+): ParsedConfig {
   const problems: string[] = [];
   let fromFile: Record<string, unknown> = {};
   const file = env.SEALPOST_CONFIG;
@@ -202,7 +214,7 @@ export function loadConfig(
   if (!result.success) {
     for (const issue of result.error.issues) {
       const key = issue.path[0];
-      const name = typeof key === 'string' ? (KEY_TO_ENV[key] ?? key) : '(config)';
+      const name = typeof key === 'string' ? envNameOf(key) : '(config)';
       if (issue.code === 'unrecognized_keys') {
         problems.push(`config file: unknown keys ${issue.keys.join(', ')}`);
       } else {
@@ -210,14 +222,33 @@ export function loadConfig(
       }
     }
   }
-  if (problems.length > 0 || !result.success) {
-    throw new ConfigError(
-      'CONFIG_INVALID',
-      `invalid configuration:\n  - ${problems.join('\n  - ')}`,
-      problems,
-    );
-  }
-  return result.data;
+  return { config: problems.length === 0 && result.success ? result.data : undefined, problems };
+}
+
+/** The environment variable that sets a config key (the key itself when there is none). */
+export function envNameOf(key: string): string {
+  return KEY_TO_ENV[key] ?? key;
+}
+
+/**
+ * Validates config from an environment map and an optional file. Throws ConfigError listing every
+ * problem (by environment variable name) when anything is wrong.
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  options: { cwd?: string } = {},
+): SealpostConfig {
+  const { config, problems } = parseConfig(env, options);
+  if (config === undefined) throw invalidConfig(problems);
+  return config;
+}
+
+/** The ConfigError that lists every problem. */
+export function invalidConfig(
+  problems: readonly string[],
+  heading = 'invalid configuration',
+): ConfigError {
+  return new ConfigError('CONFIG_INVALID', `${heading}:\n  - ${problems.join('\n  - ')}`, problems);
 }
 
 /**

@@ -8,7 +8,19 @@ import type {
 } from '../kafka/transport.js';
 import type { Clock } from '../runtime/clock.js';
 import { toQuarantineEntry, type SigningKeysOf } from './quarantine-ingestor.js';
-import type { QuarantineStore } from './quarantine-store.js';
+import type { QuarantineReason, QuarantineStore } from './quarantine-store.js';
+
+/** Every reason, so `sealpost_quarantine_entries` has a series for each (0 when none). */
+const QUARANTINE_REASONS: readonly QuarantineReason[] = [
+  'MALFORMED',
+  'CONTEXT',
+  'HEADER',
+  'MESSAGE',
+  'STALE',
+  'SCHEMA',
+  'PAYLOAD',
+  'unrecognised',
+];
 
 /** Minimal structured logger (pino satisfies it). Never given record content. */
 export interface WorkerLogger {
@@ -69,8 +81,9 @@ export class DeadLetterWorker {
       labelNames: ['reason'],
       registers: [options.registry],
       collect() {
-        this.reset();
-        for (const [reason, n] of Object.entries(store.countsByReason())) this.set({ reason }, n);
+        // Every reason reads 0 when it has no entry (after a purge), not a vanished series.
+        const counts = store.countsByReason();
+        for (const reason of QUARANTINE_REASONS) this.set({ reason }, counts[reason] ?? 0);
       },
     });
     new Gauge({
@@ -98,15 +111,8 @@ export class DeadLetterWorker {
         this.set(t === null ? 0 : Math.max(0, (clock.nowMs() - t) / 1000));
       },
     });
-    const lag = (): number => this.#lag;
-    new Gauge({
-      name: 'sealpost_dlq_lag_records',
-      help: 'Records behind the high watermark at the last batch',
-      registers: [options.registry],
-      collect() {
-        this.set(lag());
-      },
-    });
+    // sealpost_dlq_lag_records (high watermark minus committed, measured even when no batch
+    // arrives) is the worker entry point's broker probe: src/observability/broker-probe.ts.
   }
 
   async start(): Promise<void> {

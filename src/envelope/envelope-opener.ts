@@ -23,8 +23,12 @@ export type OpenResult =
   | { readonly kind: 'delivered'; readonly message: OpenedMessage }
   /** The seq was already accepted on this window: not delivered, counted, no dead letter. */
   | { readonly kind: 'duplicate'; readonly replayKey: string; readonly seq: number }
-  /** None of our kids is among the slots: skip, count, commit past it. */
-  | { readonly kind: 'not-addressed' }
+  /**
+   * None of the kids this opener holds is among the slots. `slotKids` (hex, in the clear in the
+   * header) lets the caller tell a record for someone else (skip, count, commit past it) from one
+   * addressed to a key of its own identity that it has not loaded yet (docs/SPEC.md §5 step 3).
+   */
+  | { readonly kind: 'not-addressed'; readonly slotKids: readonly string[] }
   /** A header-cache miss was refused an admission token: pause the partition and retry later. */
   | { readonly kind: 'throttled' };
 
@@ -81,7 +85,13 @@ export class EnvelopeOpener {
     const env = this.#decoder.decode(value);
     if (env.header.topic !== ctx.topic) throw new EnvelopeError('TOPIC_MISMATCH');
     const match = findSlot(env.header, this.#keys);
-    if (match === undefined) return { kind: 'not-addressed' };
+    if (match === undefined)
+      return {
+        kind: 'not-addressed',
+        slotKids: env.header.kids.map((k) =>
+          Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('hex'),
+        ),
+      };
 
     const hh = this.#headerKey(env.headerBytes);
     const rejected = this.cache.getRejected(hh);
@@ -89,6 +99,13 @@ export class EnvelopeOpener {
     let cached = this.cache.getSession(hh);
     if (cached !== undefined && cached.session.slot !== match.slot) cached = undefined;
     if (cached !== undefined) {
+      // The horizon (SPEC §5 step 5) on every use, not only when the header was first opened: replay
+      // windows idle past the horizon are freed, so it is what refuses an old record re-injected.
+      if (cached.session.createdAtMs < o.clock.nowMs() - o.policy.horizonMs) {
+        this.cache.deleteSession(hh);
+        this.cache.putRejected(hh, 'HEADER_EXPIRED');
+        throw new EnvelopeError('HEADER_EXPIRED');
+      }
       const epoch = o.resolver.epoch();
       if (cached.epoch !== epoch) {
         const s = cached.session;

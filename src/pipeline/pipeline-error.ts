@@ -32,7 +32,9 @@ export type PipelineErrorCode =
   /** Replay state: found but its hash, AEAD, generation or offset does not match the commit. */
   | 'REPLAY_STATE_MISMATCH'
   /** Replay state: the state key could not be created or unwrapped. */
-  | 'REPLAY_STATE_KEY_UNAVAILABLE';
+  | 'REPLAY_STATE_KEY_UNAVAILABLE'
+  /** The consumer's transport consumer crashed and could not be restarted within the bound. */
+  | 'CONSUMER_FAILED';
 
 /** A failure raised by SealedProducer / SealedConsumer. Messages carry no payload, key or plaintext. */
 export class PipelineError extends SealpostError {

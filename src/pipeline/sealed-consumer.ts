@@ -10,9 +10,9 @@
  * Permanent failures go to the dead-letter topic (original record untouched, coarse class in clear,
  * detailed code sealed) and the offset moves only after the dead-letter write is acknowledged.
  * Transient failures (registry, broker, KMS, directory head expired, a handler that throws, an unknown
- * sender within its bounded wait, no admission token) pause the partition and retry with backoff —
- * never a dead letter. Records not addressed to us are skipped and counted; exact duplicates dropped
- * and counted.
+ * sender within its bounded wait, no admission token, a record addressed to a key of ours that is
+ * not loaded) pause the partition and retry with backoff — never a dead letter. Records not addressed
+ * to us are skipped and counted; exact duplicates dropped and counted.
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import { hash256, schemaFingerprint } from '../envelope/derive.js';
@@ -20,11 +20,11 @@ import { EnvelopeOpener, type OpenHooks } from '../envelope/envelope-opener.js';
 import { EnvelopeError } from '../envelope/errors.js';
 import type { OpenPolicy } from '../envelope/opened-session.js';
 import { ReplayWindow } from '../envelope/replay-window.js';
-import type { CoarseClass } from '../events/dead-letter.js';
 import type {
   BatchControl,
   ConsumedBatch,
   ConsumedRecord,
+  ConsumerCrash,
   TopicPartition,
   Transport,
   TransportConsumer,
@@ -32,19 +32,27 @@ import type {
   TransportHeader,
   TransportProducer,
 } from '../kafka/transport.js';
-import {
-  DirectorySenderResolver,
-  usableOpeningKeys,
-} from '../keys/directory/directory-sender-resolver.js';
+import { DirectorySenderResolver } from '../keys/directory/directory-sender-resolver.js';
 import type { KeyDirectory } from '../keys/directory/key-directory.js';
+import type { IdentitySource } from '../keys/identity-source.js';
 import type { LoadedIdentity } from '../keys/identity.js';
 import type { Kms } from '../keys/kms/kms.js';
 import type { AvroCodec } from '../registry/avro-codec.js';
-import { AvroDecodeError, AvroSchemaError } from '../registry/avro-errors.js';
-import { RegistryError } from '../registry/registry-error.js';
+import { decodeConfluentFrame } from '../registry/confluent-wire-format.js';
 import type { SchemaRegistryClient } from '../registry/schema-registry-client.js';
 import type { Clock } from '../runtime/clock.js';
 import { AdmissionControl, type AdmissionOptions } from './admission-control.js';
+import { classifyAddressing } from './consumer/addressing.js';
+import { backoffDelayMs } from './consumer/backoff.js';
+import { DirectoryFreshness } from './consumer/directory-freshness.js';
+import {
+  DONE,
+  RejectionRoute,
+  routePayloadError,
+  type RecordOutcome,
+} from './consumer/rejection-route.js';
+import { OpeningKeys } from './consumer/opening-keys.js';
+import { RestartSupervisor, restartPolicy } from './consumer/restart-supervisor.js';
 import { DeadLetterBreaker, type DeadLetterBreakerOptions } from './dead-letter-breaker.js';
 import { DeadLetterWriter } from './dead-letter-writer.js';
 import { DEFAULT_ENVELOPE_SUBJECT, registerEnvelopeSchema } from './envelope-schema.js';
@@ -95,6 +103,14 @@ export interface SealedConsumerOptions {
   readonly crypto: CryptoProvider;
   readonly clock: Clock;
   readonly identity: LoadedIdentity;
+  /**
+   * Where the identity's keys are loaded again after a rotation (e.g. `identityFileSource(path, {
+   * crypto, kms })`). A record addressed to a box key the directory lists for this identity but that
+   * the running process has not loaded is opened after a reload through this source (one load at a
+   * time, at most every 5 s). Without it (or while the source lacks the key or the KMS is down) the
+   * partition waits and alerts RECIPIENT_KEY_MISSING: such a record is never skipped.
+   */
+  readonly identitySource?: IdentitySource;
   readonly directory: KeyDirectory;
   /** Wraps the per-(identity, group) replay state key. */
   readonly kms: Kms;
@@ -121,7 +137,11 @@ export interface SealedConsumerOptions {
    * 10/s burst 100 per partition, 50/s burst 500 global, closes after 10 s without a refusal.
    */
   readonly deadLetterBreaker?: DeadLetterBreakerOptions;
-  /** How long an unknown sender may wait for a directory refresh before it is refused. Default 30 s. */
+  /**
+   * Longest wait of a record whose sender the directory does not know. It is refused (HEADER) as soon
+   * as a directory read that started after the record was fetched still lacks the sender (usually
+   * one refresh, ~2 s), or after this long if the directory cannot be read. Default 30 s.
+   */
   readonly unknownSenderWaitMs?: number;
   /**
    * Compacted topics whose records must carry a growing `entityVersion` per record key (≥ 1): an
@@ -132,8 +152,10 @@ export interface SealedConsumerOptions {
   /** Missing or mismatched replay state: stay paused and alert (default) or rebuild. */
   readonly replayStatePolicy?: 'pause' | 'rebuild';
   /**
-   * Called when a partition is held paused for an operator (replay state refused: REPLAY_STATE_*) and
-   * when a partition's dead-letter breaker opens (DEAD_LETTER_BREAKER_OPEN).
+   * Called when a partition is held paused for an operator (replay state refused: REPLAY_STATE_*),
+   * when a partition's dead-letter breaker opens (DEAD_LETTER_BREAKER_OPEN), and when a record
+   * addressed to a key of this identity cannot be opened because the key is not loaded
+   * (RECIPIENT_KEY_MISSING: the partition waits; give the consumer an `identitySource`).
    */
   readonly onAlert?: (alert: {
     readonly topic: string;
@@ -141,16 +163,29 @@ export interface SealedConsumerOptions {
     readonly code: string;
   }) => void;
   readonly consumerOptions?: Omit<TransportConsumerOptions, 'groupId'>;
+  /**
+   * When the transport consumer stops on an error it does not restart from by itself (a crash), the
+   * consumer starts a new one after a backoff (`initialDelayMs`, doubled per attempt up to
+   * `maxDelayMs`), alerting CONSUMER_RESTARTING each time; after `maxAttempts` restarts without a
+   * stable run (`stableAfterMs`) it gives up: CONSUMER_FAILED, `health().ok` false, `onFailed`
+   * listeners called. Defaults: 1,000 ms, 30,000 ms, 10 attempts, 60,000 ms.
+   */
+  readonly restart?: {
+    readonly initialDelayMs?: number;
+    readonly maxDelayMs?: number;
+    readonly maxAttempts?: number;
+    readonly stableAfterMs?: number;
+  };
   readonly partitionsConsumedConcurrently?: number;
   /** Cap of the backoff between retries of a transient failure. Default 10,000 ms. */
   readonly maxRetryDelayMs?: number;
   /**
-   * How far the hand-out mark runs ahead of the last record handed out. Every state write carries the
-   * mark (state record + commit) and no record at or beyond the persisted mark goes to the handler,
-   * so this also bounds the records handed out but not yet committed, i.e. those a crash redelivers
-   * (per partition). The next owner flags records below the mark as possible redeliveries. Larger:
-   * more work in flight while the state is written, more records possibly flagged though never
-   * handed out. Default 5,000.
+   * The longest lead of the hand-out mark over the last record handed out (the lead adapts to the
+   * pace of hand-outs between 64 and this, docs/API.md "Redelivery hint"). Every state write carries
+   * the mark (state record + commit) and no record at or beyond the persisted mark goes to the
+   * handler, so this also bounds the records handed out but not yet committed, i.e. those a crash
+   * redelivers (per partition). The next owner flags records below the mark as possible
+   * redeliveries. Default 5,000.
    */
   readonly redeliveryMarkAhead?: number;
   /**
@@ -195,15 +230,26 @@ interface PartitionEntry {
   persistedMark: bigint | null;
   /** The offset of the last record handed to the handler by this member. */
   lastHandedOut: bigint | null;
+  /** Records handed to the handler by this member (drives the adaptive mark lead). */
+  handedOut: number;
+  /**
+   * How far the next mark is put past the last record handed out: adapted to what is handed out
+   * while one state write is in flight (see #adaptLead), between MIN_MARK_LEAD and
+   * `redeliveryMarkAhead`.
+   */
+  lead: number;
   /** The opener's hooks for this partition (made once, not per record). */
   readonly hooks: OpenHooks;
+  /** Offsets below `below` were in the partition at `atMs` (the first fetch that covered them). */
+  seenMark: { readonly below: bigint; readonly atMs: number } | undefined;
+  /** When the batch in hand was fetched (records in it were written before). */
+  batchSeenMs: number;
+  /** The offset whose missing recipient key was alerted (one alert per stuck record). */
+  keyMissingAlerted: string | null;
 }
 
-type RecordOutcome =
-  | { readonly kind: 'done' }
-  | { readonly kind: 'retry'; readonly afterMs: number; readonly reason: string };
-
-const DONE: RecordOutcome = { kind: 'done' };
+/** The smallest hand-out mark lead (capped by `redeliveryMarkAhead`). */
+const MIN_MARK_LEAD = 64;
 /** Longest total token wait served in place within one batch (ms); also the shortest token pause. */
 const IN_PLACE_WAIT_MS = 250;
 const TOKEN_WAITS: ReadonlySet<string> = new Set(['admission', 'dead-letter-breaker']);
@@ -215,7 +261,10 @@ const tpKey = (topic: string, partition: number): string => `${topic}\u0000${par
 export class SealedConsumer {
   readonly #o: SealedConsumerOptions;
   readonly #logger: PipelineLogger;
-  readonly #consumer: TransportConsumer;
+  #consumer: TransportConsumer;
+  /** Listeners on the current transport consumer (removed when it is replaced after a crash). */
+  #consumerUnsubscribe: (() => void)[] = [];
+  readonly #restarts: RestartSupervisor;
   readonly #producer: TransportProducer;
   readonly #admission: AdmissionControl;
   readonly #breaker: DeadLetterBreaker;
@@ -226,9 +275,10 @@ export class SealedConsumer {
   #store: ReplayStateStore | undefined;
   #opener: EnvelopeOpener | undefined;
   #dlq: DeadLetterWriter | undefined;
+  readonly #route: RejectionRoute;
   #handler: SealedMessageHandler | undefined;
-  #openingKids = '';
-  #lastRefreshMs = -Infinity;
+  readonly #keys: OpeningKeys;
+  readonly #freshness: DirectoryFreshness;
   #flushTimer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void)[] = [];
   #state: 'new' | 'running' | 'closed' = 'new';
@@ -239,8 +289,8 @@ export class SealedConsumer {
   #lastSenderKid: Uint8Array | undefined;
   #lastStreamId: Uint8Array | undefined;
   #lastStreamPrefix = '';
-  /** `redeliveryMarkAhead` as a bigint. */
-  readonly #markAhead: bigint;
+  /** `redeliveryMarkAhead`: the largest lead of the hand-out mark. */
+  readonly #maxLead: number;
 
   constructor(options: SealedConsumerOptions) {
     for (const [name, value] of [
@@ -250,13 +300,30 @@ export class SealedConsumer {
       if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1))
         throw new PipelineError('MESSAGE_INVALID', `${name} must be an integer ≥ 1`);
     this.#o = options;
-    this.#markAhead = BigInt(options.redeliveryMarkAhead ?? 5000);
+    this.#maxLead = options.redeliveryMarkAhead ?? 5000;
     this.#logger = options.logger ?? silentLogger;
     this.#consumer = options.transport.consumer({
       ...options.consumerOptions,
       groupId: options.groupId,
     });
     this.#producer = options.transport.producer();
+    this.#freshness = new DirectoryFreshness(options.directory, options.clock, this.#logger);
+    this.#keys = new OpeningKeys({
+      identity: options.identity,
+      directory: options.directory,
+      ...(options.identitySource === undefined ? {} : { source: options.identitySource }),
+      clock: options.clock,
+      logger: this.#logger,
+      apply: (keys) => this.#opener?.setRecipientKeys(keys),
+    });
+    this.#restarts = new RestartSupervisor({
+      policy: restartPolicy(options.restart),
+      clock: options.clock,
+      logger: this.#logger,
+      active: () => this.#state === 'running' && !this.#closing,
+      replace: () => this.#replaceConsumer(),
+      alert: (code) => this.#alertTopics(code),
+    });
     this.#admission = new AdmissionControl(options.clock, options.admission);
     this.#breaker = new DeadLetterBreaker(options.clock, options.deadLetterBreaker, {
       opened: (topic, partition) => {
@@ -271,6 +338,14 @@ export class SealedConsumer {
         options.metrics?.deadLetterBreakerOpen.set({ topic, partition: String(partition) }, 0);
         this.#logger.info({ topic, partition }, 'dead-letter breaker closed');
       },
+    });
+    this.#route = new RejectionRoute({
+      breaker: this.#breaker,
+      writer: () => this.#dlq!,
+      groupId: options.groupId,
+      logger: this.#logger,
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      ...(options.events === undefined ? {} : { events: options.events }),
     });
     this.#policy = {
       skewMs: 60_000,
@@ -330,8 +405,7 @@ export class SealedConsumer {
       group: o.groupId,
       detailRecipients: o.deadLetterDetailRecipients ?? ['audit', 'dead-letter-worker'],
     });
-    const keys = usableOpeningKeys(o.identity, o.directory);
-    this.#openingKids = keys.map((k) => hex(k.kid)).join(',');
+    const keys = this.#keys.current();
     this.#opener = new EnvelopeOpener({
       provider: o.crypto,
       clock: o.clock,
@@ -344,24 +418,8 @@ export class SealedConsumer {
       },
       recipientKeys: keys,
     });
-    this.#unsubscribe.push(o.directory.onEpochChange(() => this.#refreshOpeningKeys()));
-    this.#unsubscribe.push(
-      this.#consumer.onAssignment((assignment) => this.#onAssignment(assignment)),
-    );
-    await this.#consumer.connect();
-    await this.#consumer.subscribe({
-      topics: o.topics,
-      ...(o.fromBeginning === undefined ? {} : { fromBeginning: o.fromBeginning }),
-    });
-    await this.#consumer.run({
-      eachBatch: (batch, control) => this.#eachBatch(batch, control),
-      partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 1,
-      onHandlerError: (err, at) =>
-        this.#logger.warn(
-          { err: describeError(err), topic: at.topic, partition: at.partition },
-          'batch failed; partition paused',
-        ),
-    });
+    this.#unsubscribe.push(o.directory.onEpochChange(() => this.#keys.refresh()));
+    await this.#startConsumer();
     // Offsets processed but not yet committed (a failed commit) are retried in the background.
     this.#flushTimer = setInterval(() => {
       for (const p of this.#partitions.values())
@@ -371,14 +429,88 @@ export class SealedConsumer {
     this.#flushTimer.unref();
   }
 
-  #refreshOpeningKeys(): void {
-    if (this.#opener === undefined) return;
-    const keys = usableOpeningKeys(this.#o.identity, this.#o.directory);
-    const kids = keys.map((k) => hex(k.kid)).join(',');
-    if (kids !== this.#openingKids) {
-      this.#openingKids = kids;
-      this.#opener.setRecipientKeys(keys);
-    }
+  /** Wires, connects, subscribes and runs the current transport consumer. */
+  async #startConsumer(): Promise<void> {
+    const o = this.#o;
+    const consumer = this.#consumer;
+    this.#consumerUnsubscribe.push(
+      consumer.onAssignment((assignment) => this.#onAssignment(assignment)),
+      consumer.onCrash((crash) => this.#onCrash(consumer, crash)),
+    );
+    await consumer.connect();
+    await consumer.subscribe({
+      topics: o.topics,
+      ...(o.fromBeginning === undefined ? {} : { fromBeginning: o.fromBeginning }),
+    });
+    await consumer.run({
+      eachBatch: (batch, control) => this.#eachBatch(batch, control),
+      partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 1,
+      onHandlerError: (err, at) =>
+        this.#logger.warn(
+          { err: describeError(err), topic: at.topic, partition: at.partition },
+          'batch failed; partition paused',
+        ),
+    });
+  }
+
+  #onCrash(consumer: TransportConsumer, crash: ConsumerCrash): void {
+    this.#logger.error(
+      { err: describeError(crash.error), willRestart: crash.willRestart },
+      'transport consumer crashed',
+    );
+    this.#o.metrics?.transientRetries.inc({ reason: 'consumer-crash' });
+    // Only the current transport consumer's crash counts (an old one's is over).
+    if (consumer === this.#consumer) this.#restarts.crashed(crash);
+  }
+
+  /**
+   * Replaces the crashed transport consumer (the client left the group on its crash, so the next
+   * member takes over without waiting out a session timeout); our partitions are reassigned to the
+   * new member (or another one) and reloaded then.
+   */
+  async #replaceConsumer(): Promise<void> {
+    for (const u of this.#consumerUnsubscribe) u();
+    this.#consumerUnsubscribe = [];
+    await this.#consumer.disconnect().catch(() => undefined);
+    this.#consumer = this.#o.transport.consumer({
+      ...this.#o.consumerOptions,
+      groupId: this.#o.groupId,
+    });
+    await this.#startConsumer();
+  }
+
+  /** A consumer-wide alert: one per subscribed topic, partition -1. */
+  #alertTopics(code: string): void {
+    for (const topic of this.#o.topics) this.#o.onAlert?.({ topic, partition: -1, code });
+  }
+
+  /**
+   * Whether the consumer is consuming: false before run(), after close(), and once it gave up
+   * restarting a crashed transport consumer (`state: 'failed'`). While it restarts, `ok` stays true
+   * and `state` is 'restarting'.
+   */
+  health(): {
+    readonly ok: boolean;
+    readonly state: 'new' | 'running' | 'restarting' | 'failed' | 'closed';
+    readonly restarts: number;
+    readonly refusedPartitions: number;
+  } {
+    const state = this.#restarts.failed
+      ? 'failed'
+      : this.#state === 'running' && this.#restarts.restarting
+        ? 'restarting'
+        : this.#state;
+    return {
+      ok: state === 'running' || state === 'restarting',
+      state,
+      restarts: this.#restarts.attempts,
+      refusedPartitions: this.refusedPartitions().length,
+    };
+  }
+
+  /** Calls `listener` once the consumer gave up restarting (CONSUMER_FAILED). Returns an unsubscribe. */
+  onFailed(listener: (error: PipelineError) => void): () => void {
+    return this.#restarts.onFailed(listener);
   }
 
   /**
@@ -424,6 +556,11 @@ export class SealedConsumer {
         redeliverBelow: null,
         persistedMark: null,
         lastHandedOut: null,
+        handedOut: 0,
+        lead: Math.min(this.#maxLead, 2 * MIN_MARK_LEAD),
+        seenMark: undefined,
+        batchSeenMs: 0,
+        keyMissingAlerted: null,
         hooks: {
           window: (k) => entry.state.windows.get(k),
           admit: () => {
@@ -526,7 +663,7 @@ export class SealedConsumer {
       if (ready.length > 0 && this.#state === 'running') this.#consumer.resume(ready);
     } catch (err) {
       // KMS, broker or state topic unavailable: keep the partitions paused and try again.
-      const delay = Math.min(this.#o.maxRetryDelayMs ?? 10_000, 500 * 2 ** attempt);
+      const delay = backoffDelayMs(attempt + 1, 500, this.#o.maxRetryDelayMs ?? 10_000);
       this.#logger.warn(
         { err: describeError(err), delayMs: delay },
         'loading replay state failed; retrying',
@@ -558,6 +695,13 @@ export class SealedConsumer {
       control.pause(entry?.status === 'refused' ? {} : { resumeAfterMs: 1000 });
       return;
     }
+    // What the fetch proves about when its records were written (see #writtenBeforeMs).
+    entry.batchSeenMs = this.#o.clock.nowMs();
+    if (
+      entry.seenMark === undefined ||
+      (entry.state.nextOffset !== null && entry.state.nextOffset >= entry.seenMark.below)
+    )
+      entry.seenMark = { below: BigInt(batch.highWatermark), atMs: entry.batchSeenMs };
     let processed = false;
     let count = 0;
     // Token waits served in place, bounded per batch: with partitionsConsumedConcurrently = 1 a wait
@@ -598,7 +742,7 @@ export class SealedConsumer {
             ? Math.max(outcome.afterMs, IN_PLACE_WAIT_MS)
             : Math.max(
                 outcome.afterMs,
-                Math.min(this.#o.maxRetryDelayMs ?? 10_000, 100 * 2 ** Math.min(n, 9)),
+                backoffDelayMs(Math.min(n, 9) + 1, 100, this.#o.maxRetryDelayMs ?? 10_000),
               );
           this.#o.metrics?.transientRetries.inc({ reason: outcome.reason });
           this.#logger.info(
@@ -655,9 +799,10 @@ export class SealedConsumer {
       // Every write carries the hand-out mark forward too (to `redeliveryMarkAhead` past the last
       // record handed out), so a consumer whose writes keep up never stops to write the mark alone.
       if (!this.#closing && entry.lastHandedOut !== null && entry.state.handOutMark !== null) {
-        const ahead = entry.lastHandedOut + this.#markAhead;
+        const ahead = entry.lastHandedOut + BigInt(entry.lead);
         if (ahead > entry.state.handOutMark) entry.state.handOutMark = ahead;
       }
+      const handedBefore = entry.handedOut;
       // write() encodes synchronously: the mark captured here is the one persisted.
       const state = entry.state;
       const mark = state.handOutMark;
@@ -675,6 +820,7 @@ export class SealedConsumer {
       state.generation = generation;
       entry.lastMetadata = metadata;
       entry.persistedMark = mark;
+      this.#adaptLead(entry, entry.handedOut - handedBefore);
       // Still dirty if the offset or the hand-out mark moved while this write was in flight.
       if (state.nextOffset === next && state.handOutMark === mark) entry.dirty = false;
     });
@@ -686,6 +832,18 @@ export class SealedConsumer {
       );
     });
     return run;
+  }
+
+  /**
+   * The mark's lead follows the pace of hand-outs: a write starts when half the lead is left, and
+   * the one queued behind it may have to wait for it, so 4× the records handed out during one write
+   * keeps the hand-outs from reaching the mark (reaching it doubles the lead). It shrinks by at most
+   * half per write. A small lead is what keeps the redelivery hint precise after a crash: only records
+   * below the persisted mark are flagged, and at most the lead of them were never handed out.
+   */
+  #adaptLead(entry: PartitionEntry, handedDuringWrite: number): void {
+    const target = Math.max(MIN_MARK_LEAD, 4 * handedDuringWrite);
+    entry.lead = Math.min(this.#maxLead, Math.max(target, entry.lead >> 1));
   }
 
   /** `<senderKid hex>.<streamId hex>.` of the idempotency key, remembered for the last stream seen. */
@@ -708,7 +866,55 @@ export class SealedConsumer {
     }
   }
 
-  async #process(record: ConsumedRecord, entry: PartitionEntry): Promise<RecordOutcome> {
+  /** A time the record was certainly written before: when the first fetch that held it was handled. */
+  #writtenBeforeMs(record: ConsumedRecord, entry: PartitionEntry): number {
+    const mark = entry.seenMark;
+    return mark !== undefined && BigInt(record.offset) < mark.below ? mark.atMs : entry.batchSeenMs;
+  }
+
+  /**
+   * A record addressed to a box key the directory lists for our identity, which the opener lacks (a
+   * rotation): reload the identity through its source and open the record; if that is not possible,
+   * the partition waits and alerts. Never skipped, never dead-lettered.
+   */
+  async #recipientKeyMissing(
+    record: ConsumedRecord,
+    entry: PartitionEntry,
+    kid: string,
+    reopened: boolean,
+  ): Promise<RecordOutcome> {
+    const o = this.#o;
+    if (!reopened && (await this.#keys.recover())) return this.#process(record, entry, true);
+    if (entry.keyMissingAlerted !== record.offset) {
+      entry.keyMissingAlerted = record.offset;
+      this.#logger.warn(
+        {
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          kid,
+          identitySource: this.#keys.hasSource,
+        },
+        'record addressed to a key of ours that is not loaded; partition waits',
+      );
+      o.onAlert?.({
+        topic: record.topic,
+        partition: record.partition,
+        code: 'RECIPIENT_KEY_MISSING',
+      });
+    }
+    return {
+      kind: 'retry',
+      afterMs: this.#keys.retryAfterMs(),
+      reason: 'recipient-key-missing',
+    };
+  }
+
+  async #process(
+    record: ConsumedRecord,
+    entry: PartitionEntry,
+    reopened = false,
+  ): Promise<RecordOutcome> {
     const o = this.#o;
     const m = o.metrics;
     if (record.value === null) {
@@ -724,8 +930,9 @@ export class SealedConsumer {
       });
       return DONE;
     }
+    this.#keys.refreshIfIdentityChanged();
     if (!o.directory.isFresh()) {
-      this.#kickRefresh();
+      this.#freshness.kick();
       return { kind: 'retry', afterMs: 1000, reason: 'directory-head-expired' };
     }
     const started = process.hrtime.bigint();
@@ -735,26 +942,44 @@ export class SealedConsumer {
     } catch (err) {
       if (err instanceof EnvelopeError) {
         if (err.code === 'UNKNOWN_SENDER') {
+          // Wait only until a directory read that started after the record was written still lacks
+          // the sender (then it is refused like any bad header), or the bounded wait is over.
           const since = entry.unknownSince.get(record.offset) ?? o.clock.nowMs();
           entry.unknownSince.set(record.offset, since);
-          if (o.clock.nowMs() - since < (o.unknownSenderWaitMs ?? 30_000)) {
-            this.#kickRefresh();
-            return { kind: 'retry', afterMs: 1000, reason: 'unknown-sender' };
+          if (
+            !this.#freshness.covers(this.#writtenBeforeMs(record, entry)) &&
+            o.clock.nowMs() - since < (o.unknownSenderWaitMs ?? 30_000)
+          ) {
+            this.#freshness.kick();
+            return { kind: 'retry', afterMs: 200, reason: 'unknown-sender' };
           }
         }
-        const outcome = await this.#reject(record, err.coarse, err.code);
+        const outcome = await this.#route.deadLetter(record, err.coarse, err.code);
         if (outcome.kind === 'done') entry.unknownSince.delete(record.offset);
         return outcome;
       }
-      return this.#unexpected(record, entry, err, 'open');
+      return this.#route.unexpected(record, entry.unexpected, err, 'open');
     } finally {
       m?.openSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     }
     entry.unknownSince.delete(record.offset);
     switch (result.kind) {
-      case 'not-addressed':
+      case 'not-addressed': {
+        const addressing = classifyAddressing(result.slotKids, o.identity.name, o.directory);
+        if (addressing.kind === 'ours-missing')
+          return this.#recipientKeyMissing(record, entry, addressing.kid, reopened);
+        if (
+          addressing.kind === 'unknown-kid' &&
+          !this.#freshness.covers(this.#writtenBeforeMs(record, entry))
+        ) {
+          // Maybe a key of ours published after our last directory read: read it again first.
+          this.#freshness.kick();
+          return { kind: 'retry', afterMs: 200, reason: 'recipient-unknown' };
+        }
+        entry.keyMissingAlerted = null;
         m?.skippedNotAddressed.inc({ topic: record.topic });
         return DONE;
+      }
       case 'throttled':
         return {
           kind: 'retry',
@@ -780,20 +1005,19 @@ export class SealedConsumer {
     let schemaId: number | undefined;
     try {
       if (msg.contentType === AVRO_CONTENT_TYPE) {
-        const reader = o.readerSchemas?.[record.topic];
-        const decoded = await o.registry.decode(
-          msg.payload,
-          reader === undefined ? {} : { reader },
-        );
-        schemaId = decoded.schemaId;
-        let fp = this.#schemaFps.get(decoded.schemaId);
+        // SPEC §5 step 9: the writer schema by id, its fingerprint compared, and only then decoded
+        // (a payload under a schema the sender did not seal is never handed to the decoder).
+        schemaId = decodeConfluentFrame(msg.payload).schemaId;
+        let fp = this.#schemaFps.get(schemaId);
         if (fp === undefined) {
-          fp = schemaFingerprint(o.crypto, decoded.schema.text);
-          this.#schemaFps.set(decoded.schemaId, fp);
+          fp = schemaFingerprint(o.crypto, (await o.registry.getSchema(schemaId)).text);
+          this.#schemaFps.set(schemaId, fp);
         }
         if (!o.crypto.equalConstantTime(fp, msg.schemaFp))
-          return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
-        value = decoded.value;
+          return this.#route.deadLetter(record, 'SCHEMA', 'SCHEMA_MISMATCH');
+        const reader = o.readerSchemas?.[record.topic];
+        value = (await o.registry.decode(msg.payload, reader === undefined ? {} : { reader }))
+          .value;
       } else if (o.rawContentTypes?.includes(msg.contentType) === true) {
         let fp = this.#rawFps.get(msg.contentType);
         if (fp === undefined) {
@@ -801,31 +1025,23 @@ export class SealedConsumer {
           this.#rawFps.set(msg.contentType, fp);
         }
         if (!o.crypto.equalConstantTime(fp, msg.schemaFp))
-          return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
+          return this.#route.deadLetter(record, 'SCHEMA', 'SCHEMA_MISMATCH');
         value = Buffer.from(msg.payload);
       } else {
-        return this.#reject(record, 'PAYLOAD', 'PAYLOAD_INVALID');
+        return this.#route.deadLetter(record, 'PAYLOAD', 'PAYLOAD_INVALID');
       }
     } catch (err) {
-      if (err instanceof RegistryError) {
-        // Only an unknown id is the record's fault; an unreachable, refusing or misbehaving registry
-        // is ours to fix: pause and retry, never dead-letter.
-        if (err.code === 'SCHEMA_NOT_FOUND')
-          return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
-        if (!err.retriable)
-          this.#logger.error(
-            { err: describeError(err) },
-            'schema registry refuses; partition paused until fixed',
-          );
-        return {
-          kind: 'retry',
-          afterMs: 1000,
-          reason: err.retriable ? 'registry-unavailable' : 'registry-error',
-        };
-      }
-      if (err instanceof AvroSchemaError) return this.#reject(record, 'SCHEMA', 'SCHEMA_MISMATCH');
-      if (err instanceof AvroDecodeError) return this.#reject(record, 'PAYLOAD', 'PAYLOAD_INVALID');
-      return this.#unexpected(record, entry, err, 'payload');
+      const verdict = routePayloadError(err);
+      if (verdict.action === 'dead-letter')
+        return this.#route.deadLetter(record, verdict.coarse, verdict.detail);
+      if (verdict.action === 'unexpected')
+        return this.#route.unexpected(record, entry.unexpected, err, 'payload');
+      if (verdict.refusing)
+        this.#logger.error(
+          { err: describeError(err) },
+          'schema registry refuses; partition paused until fixed',
+        );
+      return { kind: 'retry', afterMs: 1000, reason: verdict.reason };
     } finally {
       // The opened plaintext is no longer needed: decoded (Avro) or copied out (raw types).
       o.crypto.memzero(msg.payload);
@@ -836,11 +1052,14 @@ export class SealedConsumer {
       entityKey = hex(hash256(o.crypto, record.key));
       const last = entry.state.entityVersions.get(entityKey);
       if (msg.entityVersion < 1 || (last !== undefined && msg.entityVersion <= last))
-        return this.#reject(record, 'STALE', 'ENTITY_VERSION_STALE');
+        return this.#route.deadLetter(record, 'STALE', 'ENTITY_VERSION_STALE');
     }
     // 11. Deliver; mark only after the handler succeeded.
     const offset = BigInt(record.offset);
     // A persist in flight may already carry the mark past this offset: wait for it, not write again.
+    // Reaching the persisted mark means the lead was too short for the pace of hand-outs: double it.
+    if (entry.persistedMark !== null && offset >= entry.persistedMark)
+      entry.lead = Math.min(this.#maxLead, entry.lead * 2);
     if (
       (entry.persistedMark === null || offset >= entry.persistedMark) &&
       entry.state.handOutMark !== null &&
@@ -851,7 +1070,7 @@ export class SealedConsumer {
       // Persist the hand-out mark before handing the record out, so that whoever loads this state
       // after a crash can tell which records may have been handed out already (redelivery hint).
       const before = entry.state.handOutMark;
-      const mark = offset + this.#markAhead;
+      const mark = offset + BigInt(entry.lead);
       entry.state.handOutMark = mark;
       if (entry.state.nextOffset === null) entry.state.nextOffset = offset;
       entry.dirty = true;
@@ -860,10 +1079,18 @@ export class SealedConsumer {
       } catch (err) {
         // Not persisted: the record must not go out under a mark nobody can read back.
         if (entry.state.handOutMark === mark) entry.state.handOutMark = before;
-        return this.#transient(err, 'replay-state-write');
+        return this.#route.transient(err, 'replay-state-write');
       }
+    } else if (
+      entry.queuedPersist === undefined &&
+      entry.persistedMark - offset <= BigInt(entry.lead >> 1)
+    ) {
+      // Half the lead left: move the mark on in the background before the hand-outs reach it.
+      entry.dirty = true;
+      this.#persistBehind(entry);
     }
     entry.lastHandedOut = offset;
+    entry.handedOut++;
     const attempts = entry.attempted.get(record.offset) ?? 0;
     const delivery: SealedDelivery = {
       value,
@@ -922,99 +1149,6 @@ export class SealedConsumer {
     return DONE;
   }
 
-  /** A permanent failure: dead-letter the original record; the offset moves only once that is acknowledged. */
-  async #reject(
-    record: ConsumedRecord,
-    coarse: CoarseClass,
-    detail: string,
-  ): Promise<RecordOutcome> {
-    const o = this.#o;
-    if (this.#breaker.governs(coarse)) {
-      // Budget spent: neither written nor committed past; the partition waits and the record is
-      // dead-lettered later at the allowed rate (nothing lost, no dead-letter flood).
-      const verdict = this.#breaker.take(record.topic, record.partition);
-      if (verdict !== 'allowed') {
-        o.metrics?.deadLetterThrottled.inc({ scope: verdict });
-        return {
-          kind: 'retry',
-          afterMs: this.#breaker.waitMs(record.topic, record.partition),
-          reason: 'dead-letter-breaker',
-        };
-      }
-    }
-    try {
-      await this.#dlq!.write(record, coarse, detail, 1);
-    } catch (err) {
-      return this.#transient(err, 'dead-letter-write');
-    }
-    o.metrics?.rejected.inc({ class: coarse, code: detail });
-    o.metrics?.deadLettered.inc({ class: coarse });
-    this.#logger.info(
-      { topic: record.topic, partition: record.partition, offset: record.offset, class: coarse },
-      'record dead-lettered',
-    );
-    const base = {
-      topic: record.topic,
-      partition: record.partition,
-      offset: record.offset,
-      group: o.groupId,
-      reason: coarse,
-    };
-    o.events?.emit({ type: 'rejected', ...base, detail });
-    o.events?.emit({ type: 'dead_lettered', ...base });
-    return DONE;
-  }
-
-  /**
-   * An error no module classified (a bug, not the record's fault as far as we know): retried like a
-   * transient failure, but a record that fails this way 5 times is dead-lettered (class MALFORMED,
-   * detail UNEXPECTED_ERROR) so one record can never stall its partition.
-   */
-  async #unexpected(
-    record: ConsumedRecord,
-    entry: PartitionEntry,
-    err: unknown,
-    where: string,
-  ): Promise<RecordOutcome> {
-    const n = (entry.unexpected.get(record.offset) ?? 0) + 1;
-    if (n < 5) {
-      entry.unexpected.set(record.offset, n);
-      if (entry.unexpected.size > 1000)
-        entry.unexpected.delete(entry.unexpected.keys().next().value as string);
-      return this.#transient(err, where);
-    }
-    this.#logger.error(
-      {
-        err: describeError(err),
-        where,
-        topic: record.topic,
-        partition: record.partition,
-        offset: record.offset,
-      },
-      'unexpected error; dead-lettering',
-    );
-    const outcome = await this.#reject(record, 'MALFORMED', 'UNEXPECTED_ERROR');
-    if (outcome.kind === 'done') entry.unexpected.delete(record.offset);
-    return outcome;
-  }
-
-  #transient(err: unknown, where: string): RecordOutcome {
-    this.#logger.warn({ err: describeError(err), where }, 'transient failure');
-    return { kind: 'retry', afterMs: 500, reason: where };
-  }
-
-  /** Refreshes the directory at most every 2 s (unknown sender, expired head). */
-  #kickRefresh(): void {
-    const now = this.#o.clock.nowMs();
-    if (now - this.#lastRefreshMs < 2000) return;
-    this.#lastRefreshMs = now;
-    this.#o.directory
-      .refresh()
-      .catch((err: unknown) =>
-        this.#logger.warn({ err: describeError(err) }, 'directory refresh failed'),
-      );
-  }
-
   /**
    * Stops consuming: finishes the batch in hand, writes the last replay state and commits, leaves the
    * group, zeros the cached session keys and the state key. Idempotent.
@@ -1024,7 +1158,9 @@ export class SealedConsumer {
     const wasRunning = this.#state === 'running';
     this.#state = 'closed';
     if (this.#flushTimer !== undefined) clearInterval(this.#flushTimer);
+    this.#restarts.close();
     for (const u of this.#unsubscribe) u();
+    for (const u of this.#consumerUnsubscribe) u();
     if (wasRunning) {
       // Hand nothing more out and let the batch in hand finish; then the last commit lowers the
       // hand-out mark to the committed offset: after a clean close nothing is flagged as redelivered.
@@ -1046,7 +1182,12 @@ export class SealedConsumer {
         // Background writes still in flight finish while the consumer can still commit.
         await p.persisting;
       }
-      await this.#consumer.disconnect();
+      // A crashed (or failed) transport consumer has left the group already.
+      await this.#consumer
+        .disconnect()
+        .catch((err: unknown) =>
+          this.#logger.warn({ err: describeError(err) }, 'consumer disconnect failed'),
+        );
       await this.#producer.disconnect();
     }
     this.#opener?.close();

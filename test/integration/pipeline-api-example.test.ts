@@ -44,7 +44,7 @@ async function example({ keysDir, authorityPublicKey, brokers, registryUrl, orde
   const registry = new SchemaRegistryClient({ url: registryUrl, fetch: globalThis.fetch });
 
   // The orders service seals for every identity the directory allows on the topic.
-  const orders = await loadIdentity(await readIdentityFile(`${keysDir}/orders.identity.json`, crypto), { crypto, kms });
+  const orders = await loadIdentity(await readIdentityFile(`${keysDir}/orders.json`, crypto), { crypto, kms });
   const producer = new SealedProducer({
     transport, registry, crypto, clock, identity: orders, directory, valueSchemas: { [names.orders]: orderSchema },
   });
@@ -52,7 +52,7 @@ async function example({ keysDir, authorityPublicKey, brokers, registryUrl, orde
   await producer.send({ topic: names.orders, messages: [{ key: 'customer-42', value: { id: 'o-1', cents: 1999, note: '' } }] });
 
   // The billing service opens, verifies and gets plain objects plus the verified sender.
-  const billing = await loadIdentity(await readIdentityFile(`${keysDir}/billing.identity.json`, crypto), { crypto, kms });
+  const billing = await loadIdentity(await readIdentityFile(`${keysDir}/billing.json`, crypto), { crypto, kms });
   const consumer = new SealedConsumer({
     transport, registry, crypto, clock, identity: billing, directory, kms, groupId: names.group, topics: [names.orders],
     stateTopic: names.replayState, deadLetterTopic: names.deadLetters, fromBeginning: true,
@@ -81,7 +81,7 @@ describe('docs/API.md example', () => {
       { topic: names.replayState, compacted: true },
       { topic: names.deadLetters },
     ]);
-    for (const name of ['orders', 'billing']) await writeIdentityFile(join(world.dir, `${name}.identity.json`), world.files.get(name)!, { overwrite: true });
+    for (const name of ['orders', 'billing']) await writeIdentityFile(join(world.dir, `${name}.json`), world.files.get(name)!, { overwrite: true });
     await writeDirectoryDocument(join(world.dir, 'directory.json'), world.document());
     const e = getEndpoints();
     const seen: SealedDelivery[] = [];

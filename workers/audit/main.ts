@@ -3,67 +3,96 @@
  * worker:audit`). Runs as the `audit` identity (SEALPOST_IDENTITY_FILE), consumes the sealed metadata
  * topic into the tamper-evident log (SEALPOST_AUDIT_DB), publishes signed checkpoints to
  * SEALPOST_CHECKPOINT_TOPIC. `/healthz` and `/metrics` on SEALPOST_HTTP_PORT; SIGTERM/SIGINT stop it
- * cleanly (after a final checkpoint).
+ * cleanly (after a final checkpoint). The npm script `exec`s node, so a signal sent to `npm` reaches
+ * the worker (docs/OPERATIONS.md, "Running the workers").
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { buildKms, buildRegistry, buildTransport, openServiceKeys } from '../../src/app/compose.js';
+import {
+  buildKms,
+  buildRegistry,
+  buildTransport,
+  openServiceKeys,
+  identitySourceOf,
+} from '../../src/app/compose.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
-import { loadConfig } from '../../src/config/config.js';
 import { createCryptoProvider } from '../../src/crypto/index.js';
+import { BrokerProbe } from '../../src/observability/broker-probe.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { readEnv } from '../../src/runtime/env.js';
 import { runWorker } from '../shared/run-worker.js';
+import { startOrExit, workerConfig } from '../shared/worker-config.js';
 
-const config = loadConfig(readEnv());
-const logger = createLogger({ level: config.logLevel, name: 'sealpost-audit-worker' });
 const crypto = await createCryptoProvider();
-const kms = await buildKms(config, { crypto, clock: systemClock });
-const keys = await openServiceKeys(config, {
-  crypto,
-  clock: systemClock,
-  kms,
-  onRefreshError: (err) =>
-    logger.warn({ code: (err as { code?: string }).code }, 'directory refresh failed'),
-});
-mkdirSync(dirname(config.auditDb), { recursive: true });
-const store = new SqliteAuditStore(config.auditDb, crypto);
-const registry = new Registry();
-collectDefaultMetrics({ register: registry });
-const worker = new AuditWorker({
-  transport: buildTransport(config, {
+const config = workerConfig('sealpost-audit-worker', 'audit-worker', readEnv(), { crypto });
+/** The worker's consumer group (SEALPOST_WORKER_GROUP; the probe measures its lag). */
+const AUDIT_GROUP = config.workerGroupId ?? 'sealpost-audit';
+await startOrExit('sealpost-audit-worker', async () => {
+  const logger = createLogger({ level: config.logLevel, name: 'sealpost-audit-worker' });
+  const kms = await buildKms(config, { crypto, clock: systemClock });
+  const keys = await openServiceKeys(config, {
+    crypto,
+    clock: systemClock,
+    kms,
+    onRefreshError: (err) =>
+      logger.warn({ code: (err as { code?: string }).code }, 'directory refresh failed'),
+  });
+  mkdirSync(dirname(config.auditDb), { recursive: true });
+  const store = new SqliteAuditStore(config.auditDb, crypto);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const transport = buildTransport(config, {
     logger,
     clock: systemClock,
     clientId: 'sealpost-audit-worker',
-  }),
-  registry: buildRegistry(config),
-  crypto,
-  clock: systemClock,
-  identity: keys.identity,
-  directory: keys.directory,
-  kms,
-  store,
-  metadataTopic: config.metadataTopic,
-  checkpointTopic: config.checkpointTopic,
-  stateTopic: config.stateTopic,
-  deadLetterTopic: config.deadLetterTopic,
-  sessionTimeoutMs: config.consumerSessionTimeoutMs,
-  promRegistry: registry,
-  logger,
-});
-await runWorker({
-  name: 'sealpost-audit-worker',
-  worker,
-  registry,
-  port: config.httpPort,
-  host: config.httpHost,
-  logger,
-  startedFields: () => ({ kmsCalls: kms.counts() }),
-  afterStop: async () => {
-    keys.close();
-    await kms.close();
-  },
+  });
+  const worker = new AuditWorker({
+    transport,
+    groupId: AUDIT_GROUP,
+    registry: buildRegistry(config),
+    crypto,
+    clock: systemClock,
+    identity: keys.identity,
+    directory: keys.directory,
+    kms,
+    store,
+    metadataTopic: config.metadataTopic,
+    checkpointTopic: config.checkpointTopic,
+    stateTopic: config.stateTopic,
+    deadLetterTopic: config.deadLetterTopic,
+    sessionTimeoutMs: config.consumerSessionTimeoutMs,
+    promRegistry: registry,
+    logger,
+    // After `keys rotate audit` + `directory publish`, the consumer loads the new key itself.
+    consumer: { identitySource: identitySourceOf(config, { crypto, kms }) },
+  });
+  await runWorker({
+    name: 'sealpost-audit-worker',
+    worker,
+    registry,
+    port: config.httpPort,
+    host: config.httpHost,
+    logger,
+    startedFields: () => ({ kmsCalls: kms.counts() }),
+    probe: new BrokerProbe({
+      admin: () => transport.admin(),
+      groupId: AUDIT_GROUP,
+      topics: [config.metadataTopic],
+      clock: systemClock,
+      unreachableAfterMs: config.brokerUnreachableAfterMs,
+      registry,
+      lagMetric: {
+        name: 'sealpost_audit_lag_records',
+        help: 'Metadata records not yet committed by the audit worker: high watermark minus committed offset',
+      },
+      logger,
+    }),
+    afterStop: async () => {
+      keys.close();
+      await kms.close();
+    },
+  });
 });

@@ -1,0 +1,156 @@
+/**
+ * #21.7: `sealpost_audit_last_checkpoint_timestamp_seconds` only advances on a checkpoint the broker
+ * acknowledged. The audit worker's broker path goes through a TCP proxy (only its path is cut);
+ * a checkpoint signed while the path is cut is stored (the stored-checkpoint gauge advances) but not
+ * published, so the published gauge stays at the previous one — the documented alert can fire — and
+ * catches up once the checkpoint is published after the path is back.
+ */
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditWorker } from '../../src/audit/audit-worker.js';
+import { readPublishedCheckpoints } from '../../src/audit/checkpoint-topic.js';
+import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
+import { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
+import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { proxiedKafka } from '../support/proxied-kafka.js';
+import {
+  makePipelineWorld,
+  pipelineTopics,
+  type PipelineWorld,
+} from '../support/pipeline-world.js';
+import {
+  createTopics,
+  freshTopic,
+  testLogger,
+  testTransport,
+  waitFor,
+} from '../support/test-transport.js';
+
+const transport = testTransport('audit-checkpoint-metric');
+const t = pipelineTopics('audit-cp-metric');
+const checkpointTopic = freshTopic('audit-cp-metric-checkpoints');
+let world: PipelineWorld;
+const closers: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  world = await makePipelineWorld([
+    { name: 'orders', send: [t.metadata], receive: [] },
+    { name: 'audit', send: [], receive: [t.metadata] },
+  ]);
+  await createTopics(transport, [
+    { topic: t.metadata },
+    { topic: t.dlq },
+    { topic: t.state, compacted: true },
+    { topic: checkpointTopic, configs: { 'retention.ms': '-1' } },
+  ]);
+});
+afterAll(async () => {
+  for (const c of closers.reverse()) await c();
+  await world.cleanup();
+});
+
+async function gauge(registry: Registry, name: string): Promise<number> {
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(await registry.metrics());
+  if (m === null) throw new Error(`${name} not exposed`);
+  return Number(m[1]);
+}
+
+describe('audit checkpoint gauge (real Kafka, proxied path)', () => {
+  it('advances only when a checkpoint is published', async () => {
+    const producer = new SealedProducer({
+      transport,
+      registry: world.registry(),
+      crypto: world.crypto,
+      clock: systemClock,
+      identity: await world.identity('orders'),
+      directory: await world.directory(),
+    });
+    await producer.connect();
+    const emitter = new MetadataEventEmitter({
+      producer,
+      topic: t.metadata,
+      crypto: world.crypto,
+      clock: systemClock,
+      actor: 'orders',
+      flushIntervalMs: 50,
+    });
+    closers.push(async () => {
+      await emitter.close();
+      await producer.close();
+    });
+    let next = 0;
+    const emit = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++, next++)
+        emitter.emit({
+          type: 'sealed',
+          topic: 'orders',
+          messageId: next.toString(16).padStart(32, '0'),
+          partition: 0,
+          sizeBytes: 10,
+        });
+      await emitter.flush();
+    };
+
+    const { proxy, transport: proxied } = await proxiedKafka('audit-checkpoint-metric');
+    closers.push(() => proxy.stop());
+    const store = new SqliteAuditStore(join(world.dir, 'audit.db'), world.crypto);
+    const registry = new Registry();
+    const worker = new AuditWorker({
+      transport: proxied,
+      registry: world.registry(),
+      crypto: world.crypto,
+      clock: systemClock,
+      identity: await world.identity('audit'),
+      directory: await world.directory(),
+      kms: world.kms,
+      store,
+      metadataTopic: t.metadata,
+      checkpointTopic,
+      stateTopic: t.state,
+      deadLetterTopic: t.dlq,
+      groupId: `audit-${t.metadata}`,
+      sessionTimeoutMs: 6000,
+      // Checkpoints only when the test asks (checkpointNow), so the one signed during the cut is known.
+      checkpointEveryEntries: 1_000_000,
+      checkpointEveryMs: 3_600_000,
+      promRegistry: registry,
+      logger: testLogger,
+    });
+    await worker.start();
+    closers.push(() => worker.stop());
+
+    await emit(5);
+    await waitFor(() => store.head().count === 5, 'five events logged');
+    const first = await worker.checkpointNow();
+    expect(await gauge(registry, 'sealpost_audit_last_checkpoint_timestamp_seconds')).toBe(
+      first.timeMs / 1000,
+    );
+
+    await emit(3);
+    await waitFor(() => store.head().count === 8, 'eight events logged');
+    await proxy.stop();
+    // Signed and stored, but the publish fails: the broker is unreachable for this worker.
+    await expect(worker.checkpointNow()).rejects.toBeDefined();
+    const stored = await gauge(registry, 'sealpost_audit_last_stored_checkpoint_timestamp_seconds');
+    expect(stored).toBeGreaterThanOrEqual(first.timeMs / 1000);
+    expect(store.checkpoints().at(-1)!.count).toBe(8);
+    expect(await gauge(registry, 'sealpost_audit_last_checkpoint_timestamp_seconds')).toBe(
+      first.timeMs / 1000,
+    );
+
+    // Path back: the stored checkpoint is published on the next tick and the gauge catches up.
+    await proxy.start();
+    await waitFor(
+      async () =>
+        (await gauge(registry, 'sealpost_audit_last_checkpoint_timestamp_seconds')) === stored,
+      'published gauge = stored gauge after the path is back',
+      60_000,
+    );
+    const published = await readPublishedCheckpoints(transport, checkpointTopic, {
+      groupId: `read-${checkpointTopic}`,
+    });
+    expect(published.checkpoints.map((c) => c.count)).toContain(8);
+  });
+});

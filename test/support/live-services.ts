@@ -433,11 +433,6 @@ export class LiveServices {
   async startConsumer(): Promise<void> {
     if (this.#consumer !== undefined) throw new Error('the consumer is already running');
     const s = await this.#service('billing');
-    // As the guide says a running consumer is built: it reloads its rotated identity file (#14.1).
-    // Passed untyped until SealedConsumerOptions has `identitySource` (branch consumer).
-    const reload = {
-      identitySource: identitySourceOf(s.config, { crypto: this.#crypto, kms: s.kms }),
-    } as const;
     const options: SealedConsumerOptions = {
       transport: s.transport,
       registry: s.registry,
@@ -452,6 +447,8 @@ export class LiveServices {
       deadLetterTopic: s.config.deadLetterTopic,
       fromBeginning: true,
       events: s.events,
+      // As the guide says a running consumer is built: it reloads its rotated identity file.
+      identitySource: identitySourceOf(s.config, { crypto: this.#crypto, kms: s.kms }),
       onAlert: (a) => this.alerts.push(a.code),
       consumerOptions: {
         sessionTimeoutMs: s.config.consumerSessionTimeoutMs,
@@ -459,7 +456,7 @@ export class LiveServices {
         retryMaxDelayMs: 2000,
       },
     };
-    const consumer = new SealedConsumer({ ...options, ...(reload as object) });
+    const consumer = new SealedConsumer(options);
     await consumer.run({
       eachMessage: (d) => {
         this.handedOut.set(d.messageId, (this.handedOut.get(d.messageId) ?? 0) + 1);

@@ -218,11 +218,64 @@ export function guideStepCommands(step: string): string[][] {
   const open = text.indexOf('```sh\n', at);
   const close = text.indexOf('\n```', open + 6);
   if (open < 0 || close < 0) throw new Error(`step ${step} has no sh block`);
-  return text
-    .slice(open + 6, close)
+  return sealpostCommandsOf(text.slice(open + 6, close));
+}
+
+/**
+ * The `sealpost …` lines of the `n`-th (from 1) ```sh block of the section `## <section>` that holds
+ * `sealpost` commands (e.g. `guideSectionCommands('Quarantine', 2)`).
+ */
+export function guideSectionCommands(section: string, n: number): string[][] {
+  const blocks = sectionBlocks(readFileSync(GUIDE_PATH, 'utf8'), section);
+  const block = blocks[n - 1];
+  if (block === undefined) throw new Error(`section ${section} has no sh block ${n}`);
+  return block;
+}
+
+/**
+ * The guide's unmarked procedures, as the ids the tests use: each numbered step (`'1'`, `'2'`, …) and
+ * each unmarked sh block with `sealpost` commands of the other sections (`'Quarantine 1'`).
+ */
+export function guideStepsAndSections(): string[] {
+  const text = readFileSync(GUIDE_PATH, 'utf8');
+  const steps = [...text.matchAll(/\n\*\*(\d+)\. /g)].map((m) => m[1]!);
+  const sections = [...text.matchAll(/\n## (.+)\n/g)].map((m) => m[1]!.trim());
+  const others = sections
+    .filter((s) => s !== 'Key lifecycle')
+    .flatMap((s) => sectionBlocks(text, s).map((_, i) => `${s} ${i + 1}`));
+  return [...steps, ...others];
+}
+
+function sectionBlocks(text: string, section: string): string[][][] {
+  const at = text.indexOf(`\n## ${section}\n`);
+  if (at < 0) throw new Error(`docs/OPERATIONS.md has no section ## ${section}`);
+  const next = text.indexOf('\n## ', at + 4);
+  const body = text.slice(at, next < 0 ? text.length : next);
+  // Blocks marked `<!-- procedure: NAME -->` are read and checked by name (guideProcedure).
+  return [...body.matchAll(/(<!-- procedure: [a-z0-9-]+ -->\n)?```sh\n([\s\S]*?)\n```/g)]
+    .filter((m) => m[1] === undefined)
+    .map((m) => sealpostCommandsOf(m[2]!))
+    .filter((c) => c.length > 0);
+}
+
+function sealpostCommandsOf(block: string): string[][] {
+  return block
     .replace(/\\\n\s*/g, ' ')
     .split('\n')
     .map((line) => line.replace(/(^|\s)#.*$/, '').trim())
     .filter((line) => line.startsWith('sealpost '))
     .map((line) => line.split(/\s+/).slice(1));
+}
+
+/**
+ * The `sealpost …` inline code spans (single backticks) of the guide paragraph that starts with
+ * `start` (e.g. `'Rotating a **sender**'`), as argv arrays like guideStepCommands.
+ */
+export function guideParagraphCommands(start: string): string[][] {
+  const text = readFileSync(GUIDE_PATH, 'utf8');
+  const at = text.indexOf(`\n${start}`);
+  if (at < 0) throw new Error(`docs/OPERATIONS.md has no paragraph starting ${start}`);
+  const end = text.indexOf('\n\n', at + 1);
+  const paragraph = text.slice(at, end < 0 ? text.length : end);
+  return [...paragraph.matchAll(/`sealpost ([^`]+)`/g)].map((m) => m[1]!.trim().split(/\s+/));
 }

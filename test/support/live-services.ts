@@ -41,7 +41,7 @@ import {
   type SentMessage,
 } from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { runCli, type CliRun } from '../unit/cli/run-cli.js';
+import { runCli, type CliRun } from './run-cli.js';
 import { getEndpoints } from './endpoints.js';
 import { BaoAdmin } from './openbao-process.js';
 import { guideSectionCommands, guideStepCommands } from './operations-guide.js';

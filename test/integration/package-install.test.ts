@@ -51,9 +51,10 @@ describe('the packed package', () => {
       expect(top).not.toContain(absent);
   });
 
-  it('imports by name from a project that installed it, and reads its envelope schema', async () => {
+  it('imports by name (and sealpost/testing) from a project that installed it, and reads its envelope schema', async () => {
     const script = [
       "const m = await import('sealpost');",
+      "const t = await import('sealpost/testing');",
       'const text = await m.readEnvelopeSchemaText();',
       'console.log(JSON.stringify({ producer: typeof m.SealedProducer, consumer: typeof m.SealedConsumer, schema: JSON.parse(text).name }));',
     ].join('\n');
@@ -63,6 +64,7 @@ describe('the packed package', () => {
     expect(JSON.parse(stdout)).toEqual({
       producer: 'function',
       consumer: 'function',
+      testing: 'function',
       schema: JSON.parse(readFileSync(join(REPO_ROOT, 'schemas/envelope.avsc'), 'utf8')).name,
     });
   });

@@ -58,30 +58,44 @@ const consumer = new SealedConsumer({
   consumerOptions: { retryInitialDelayMs: 100, retryMaxDelayMs: 2000 },
   onAlert: (a) => process.stderr.write(`ALERT ${member} ${a.topic}/${a.partition} ${a.code}\n`),
 });
-await consumer.run({
-  eachMessage: (d) => {
-    ledger.append({
-      k: 'out',
-      g: group,
-      m: member,
-      id: d.messageId,
-      n: (d.value as Order).id,
-      p: d.partition,
-      o: d.offset,
-      r: d.redelivery,
-      t: Date.now(),
-    });
-    const n = (d.value as Order).id;
-    if (throwsFor(n)) {
-      appendFileSync(
-        `${config.ledger}.throws`,
-        `${JSON.stringify({ n, id: d.messageId, p: d.partition, o: d.offset, t: Date.now() })}\n`,
-      );
-      return Promise.reject(new Error('chaos: the handler fails on purpose'));
-    }
-    return Promise.resolve();
-  },
-});
+const run = (): Promise<void> =>
+  consumer.run({
+    eachMessage: (d) => {
+      ledger.append({
+        k: 'out',
+        g: group,
+        m: member,
+        id: d.messageId,
+        n: (d.value as Order).id,
+        p: d.partition,
+        o: d.offset,
+        r: d.redelivery,
+        t: Date.now(),
+      });
+      const n = (d.value as Order).id;
+      if (throwsFor(n)) {
+        appendFileSync(
+          `${config.ledger}.throws`,
+          `${JSON.stringify({ n, id: d.messageId, p: d.partition, o: d.offset, t: Date.now() })}\n`,
+        );
+        return Promise.reject(new Error('chaos: the handler fails on purpose'));
+      }
+      return Promise.resolve();
+    },
+  });
+// What an application must do (docs/OPERATIONS.md, "Under faults"): run() rejects with a retriable error when a service it
+// needs at start (the registry) is down, and the consumer stays re-runnable: retry it.
+for (let attempt = 1; ; attempt++) {
+  try {
+    await run();
+    break;
+  } catch (err) {
+    const e = err as { code?: string; retriable?: boolean };
+    if (e.retriable !== true || attempt >= 300) throw err;
+    process.stderr.write(`${member}: run() failed (${e.code}, retriable); retrying in 1 s\n`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
 process.stdout.write('RUNNING\n');
 process.on('SIGTERM', () => {
   void consumer.close().then(() => {

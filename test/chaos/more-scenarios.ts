@@ -311,9 +311,10 @@ const handlerThrows: Scenario = {
     h.check(
       accepted.length > 0 &&
         unfinished.every(([id, n]) => {
-          // Still in its retries: every call so far threw (or the newest call's throw is in flight).
+          // Still in its retries (or backing off before the 4th call): every call so far threw, or
+          // the newest call's throw is being recorded.
           const calls = billing.filter((x) => x.id === id).length;
-          return n < 3 && (calls === n || calls === n + 1);
+          return n <= 3 && (calls === n || (n < 3 && calls === n + 1));
         }),
       `billing: each transiently failing message thrown 3 times then accepted on the 4th call (${accepted.length}; ${unfinished.length} still within their retries)`,
     );
@@ -333,6 +334,24 @@ const handlerThrows: Scenario = {
   },
 };
 
+let transitProbe: { keyName: string; plaintext: string; ciphertext: string } | undefined;
+
+/** Whether the Transit key still opens the probe sealed before the restarts. */
+async function transitKeySurvived(): Promise<boolean> {
+  const e = getEndpoints();
+  const p = transitProbe!;
+  try {
+    const r = (await new BaoAdmin(e.vaultAddr, e.vaultToken).call(
+      'POST',
+      `transit/decrypt/${p.keyName}`,
+      { ciphertext: p.ciphertext },
+    )) as { data: { plaintext: string } };
+    return r.data.plaintext === p.plaintext;
+  } catch {
+    return false;
+  }
+}
+
 const openbaoRestart: Scenario = {
   name: 'openbao-restart',
   summary:
@@ -340,7 +359,14 @@ const openbaoRestart: Scenario = {
   async prepare(h) {
     const e = getEndpoints();
     const keyName = `chaos-state-${randomBytes(4).toString('hex')}`;
-    await new BaoAdmin(e.vaultAddr, e.vaultToken).createTransitKey(keyName);
+    const bao = new BaoAdmin(e.vaultAddr, e.vaultToken);
+    await bao.createTransitKey(keyName);
+    // A probe sealed with the key now, opened after each restart: the Transit key survives it.
+    const plaintext = randomBytes(32).toString('base64');
+    const sealed = (await bao.call('POST', `transit/encrypt/${keyName}`, { plaintext })) as {
+      data: { ciphertext: string };
+    };
+    transitProbe = { keyName, plaintext, ciphertext: sealed.data.ciphertext };
     for (const g of GROUP_NAMES)
       h.consumerConfig.set(g, { transitKms: { endpoint: e.vaultAddr, keyName } });
   },
@@ -350,6 +376,10 @@ const openbaoRestart: Scenario = {
     let t = Date.now();
     await stackRestart('openbao');
     h.log(`OpenBao restarted in ${fmt(Date.now() - t)}`);
+    h.check(
+      await transitKeySurvived(),
+      'the Transit key survived the restart (a probe sealed before opens)',
+    );
     out.push(await measure(h, 'OpenBao restarted (persistent, unsealed again)', t));
     await h.waitMoreAcks(100);
     await stackKill('openbao');
@@ -368,6 +398,7 @@ const openbaoRestart: Scenario = {
     t = Date.now();
     await stackRestart('openbao');
     h.log(`OpenBao back after ${fmt(Date.now() - down)} down`);
+    h.check(await transitKeySurvived(), 'the Transit key survived the kill (-9) and start');
     const back = await waitUntil(() => outsOf(h, 'billing').some((x) => x.m === member), 180_000);
     h.check(back, `${member}: hands out once OpenBao is back`);
     out.push(await measure(h, 'OpenBao started again (billing restarted while it was down)', t));
@@ -383,7 +414,7 @@ let registry: RegistryProxy | undefined;
 const registry5xx: Scenario = {
   name: 'registry-5xx',
   summary:
-    'the consumers reach the registry through a proxy that answers 503 for 30 s; billing restarts meanwhile (empty schema cache)',
+    'the consumers reach the registry through a proxy: billing restarted while it answers 503 to everything (30 s), then 503 to schema look-ups only (30 s), then healed',
   async prepare(h) {
     registry = new RegistryProxy(getEndpoints().schemaRegistryUrl);
     await registry.start();
@@ -396,25 +427,36 @@ const registry5xx: Scenario = {
     const out: Recovery[] = [];
     await h.waitMoreAcks(200);
     const t = Date.now();
-    proxy.failing = true;
-    h.log('registry proxy answers 503; restarting billing');
+    proxy.failing = 'all';
+    h.log('registry proxy answers 503 to everything; restarting billing');
     await stopChild(h.consumers.get('billing')!);
-    await h.startConsumer('billing');
     const member = 'billing-2';
+    // Its start-up retries run() (the registry is needed to register the envelope schema).
+    const starting = h.startConsumer('billing');
     const refused = await waitUntil(() => proxy.refused >= 3, 120_000);
-    h.check(refused, `the registry proxy refused billing's look-ups (${proxy.refused})`);
+    h.check(refused, `the registry proxy refused billing's start-up (${proxy.refused} requests)`);
     // The fault's duration (the scenario's definition).
+    await sleep(30_000);
+    const atStart = proxy.refused;
+    proxy.failing = 'lookups';
+    h.log(`registry proxy answers 503 to schema look-ups only (${atStart} refused so far)`);
+    await starting;
+    const lookups = await waitUntil(() => proxy.refused >= atStart + 3, 120_000);
+    h.check(
+      lookups,
+      `billing's look-ups of the writer schema refused (${proxy.refused - atStart})`,
+    );
     await sleep(30_000);
     const early = outsOf(h, 'billing').filter((x) => x.m === member).length;
     h.check(early === 0, `${member}: nothing handed out while the registry answers 503 (${early})`);
     const shipping = outsOf(h, 'shipping').filter((x) => x.t > t).length;
-    h.log(`shipping (schemas cached) handed out ${shipping} meanwhile`);
+    h.check(shipping > 0, `shipping (schemas cached) goes on meanwhile (${shipping} hand-outs)`);
     const healed = Date.now();
     proxy.failing = false;
-    h.log(`registry proxy forwards again (${proxy.refused} requests refused)`);
+    h.log(`registry proxy forwards again (${proxy.refused} requests refused in all)`);
     const back = await waitUntil(() => outsOf(h, 'billing').some((x) => x.m === member), 180_000);
     h.check(back, `${member}: hands out once the registry answers`);
-    out.push(await measure(h, 'registry answers again after 30 s of 503', healed));
+    out.push(await measure(h, 'registry answers again after 60 s of 503', healed));
     const letters = await deadLetters(h);
     h.check(letters.length === 0, `nothing dead-lettered (${letters.length})`);
     return out;

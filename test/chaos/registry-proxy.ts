@@ -6,8 +6,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export class RegistryProxy {
-  /** While true, every request is answered 503 Service Unavailable. */
-  failing = false;
+  /**
+   * `all`: every request is answered 503 Service Unavailable; `lookups`: only schema look-ups by id
+   * (`GET …/schemas/ids/<id>`, what a consumer asks per new writer schema); false: none.
+   */
+  failing: 'all' | 'lookups' | false = false;
   /** Requests answered 503 so far. */
   refused = 0;
   /** Requests forwarded so far. */
@@ -25,7 +28,8 @@ export class RegistryProxy {
 
   async start(): Promise<void> {
     const server = createServer((req, res) => {
-      if (this.failing) {
+      const lookup = /\/schemas\/ids\/\d+/.test(req.url ?? '');
+      if (this.failing === 'all' || (this.failing === 'lookups' && lookup)) {
         this.refused++;
         res.writeHead(503, { 'content-type': 'application/json' });
         res.end('{"error_code":50301,"message":"chaos: registry unavailable"}');

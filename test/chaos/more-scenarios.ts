@@ -354,6 +354,7 @@ async function transitKeySurvived(): Promise<boolean> {
 
 const openbaoRestart: Scenario = {
   name: 'openbao-restart',
+  persistentOpenbao: true,
   summary:
     'the consumers wrap their replay-state key with OpenBao Transit (persistent mode); OpenBao restarted under the pipeline, then killed while billing restarts, then started again',
   async prepare(h) {

@@ -30,7 +30,10 @@ if (scenario === undefined) {
 }
 
 const began = Date.now();
-await stackUp({ brokers: 3 });
+await stackUp({
+  brokers: 3,
+  ...(scenario.persistentOpenbao === true ? { openbao: 'persistent' } : {}),
+});
 // This stack's endpoints, whatever the shell exported (the children inherit them).
 const env = parseEnvText(readFileSync(stackPaths.envFile, 'utf8'));
 for (const v of endpointVariables) if (env[v] !== undefined) process.env[v] = env[v];

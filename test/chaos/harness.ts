@@ -31,6 +31,19 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export interface Harness {
   readonly runDir: string;
   readonly topic: string;
+  /** The recipient groups' dead-letter topic. */
+  readonly deadLetterTopic: string;
+  /** Group name (e.g. 'billing') → its consumer group id in this run. */
+  groupId(group: string): string;
+  /** Per group: configuration a scenario adds to every consumer of that group it starts. */
+  readonly consumerConfig: Map<string, Partial<ChildConfig>>;
+  /** Lines the children wrote starting with ALERT (the consumers' onAlert). */
+  readonly alerts: string[];
+  /** A scenario's own checks beyond the ledger's (each printed; one false fails the run). */
+  readonly checks: { ok: boolean; what: string }[];
+  check(ok: boolean, what: string): void;
+  /** Run at cleanup (a scenario's proxies, servers). */
+  readonly cleanups: (() => Promise<void>)[];
   readonly transport: Transport;
   /** The running producer process (undefined after it was stopped or killed). */
   producer: ChildProcess | undefined;
@@ -54,7 +67,12 @@ export interface Harness {
   cleanup(): Promise<void>;
 }
 
-function spawnChild(script: string, configPath: string, log: (l: string) => void): ChildProcess {
+function spawnChild(
+  script: string,
+  configPath: string,
+  log: (l: string) => void,
+  alerts?: string[],
+): ChildProcess {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join('test', 'chaos', script), configPath],
@@ -64,7 +82,11 @@ function spawnChild(script: string, configPath: string, log: (l: string) => void
     },
   );
   child.stderr.on('data', (d: Buffer) => {
-    for (const line of d.toString().split('\n')) if (line.trim() !== '') log(`[${script}] ${line}`);
+    for (const line of d.toString().split('\n')) {
+      if (line.trim() === '') continue;
+      if (line.startsWith('ALERT ')) alerts?.push(line);
+      log(`[${script}] ${line}`);
+    }
   });
   return child;
 }
@@ -190,6 +212,16 @@ export async function makeHarness(
   const h: Harness = {
     runDir,
     topic,
+    deadLetterTopic: dlq,
+    groupId: (g) => `${g}-${suffix}`,
+    consumerConfig: new Map(),
+    alerts: [],
+    checks: [],
+    check(ok, what) {
+      h.checks.push({ ok, what });
+      log(`check ${ok ? 'OK' : 'FAILED'}: ${what}`);
+    },
+    cleanups: [],
     transport,
     producer: undefined,
     proxies: undefined,
@@ -226,10 +258,11 @@ export async function makeHarness(
         stateTopic: stateTopic(group),
         deadLetterTopic: dlq,
         ledger: join(ledgerDir, `${member}.ledger`),
+        ...h.consumerConfig.get(group),
       };
       const path = join(runDir, `${member}.json`);
       await writeFile(path, JSON.stringify(config));
-      const child = spawnChild('consumer-child.ts', path, log);
+      const child = spawnChild('consumer-child.ts', path, log, h.alerts);
       await waitRunning(child, `consumer ${member}`);
       h.consumers.set(group, child);
       log(`consumer ${member} running (pid ${child.pid})`);
@@ -348,6 +381,7 @@ export async function makeHarness(
     },
     async cleanup() {
       await h.proxies?.stop();
+      for (const c of h.cleanups) await c().catch(() => undefined);
       if (h.producer !== undefined && h.producer.exitCode === null) h.producer.kill('SIGKILL');
       for (const c of h.consumers.values()) if (c.exitCode === null) c.kill('SIGKILL');
       await world.cleanup();

@@ -36,6 +36,18 @@ export interface ChildConfig {
   readonly batch?: number;
   readonly intervalMs?: number;
   readonly runId?: string;
+  /**
+   * Consumer: a handler that throws (issue #15 "a handler that throws"): for payload ids whose number
+   * is `transientModulo`-1 modulo `transientModulo`, the first `transientTimes` calls; for
+   * `permanentPayload`, every call. Each throw is recorded in `<ledger>.throws` (JSON lines).
+   */
+  readonly handlerFaults?: {
+    readonly transientModulo?: number;
+    readonly transientTimes?: number;
+    readonly permanentPayload?: string;
+  };
+  /** Consumer: wrap the replay-state key with OpenBao Transit (token from VAULT_TOKEN). */
+  readonly transitKms?: { readonly endpoint: string; readonly keyName: string };
 }
 
 export function readChildConfig(): ChildConfig {

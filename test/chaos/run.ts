@@ -14,7 +14,9 @@ const { stackUp } = await import('../../stack/stack.js');
 const { stackPaths } = await import('../../stack/paths.js');
 const { parseEnvText } = await import('../../stack/env-file.js');
 const { endpointVariables } = await import('../support/endpoints.js');
-const { scenarios, fmt } = await import('./scenarios.js');
+const { scenarios: firstScenarios, fmt } = await import('./scenarios.js');
+const { moreScenarios } = await import('./more-scenarios.js');
+const scenarios = [...firstScenarios, ...moreScenarios];
 const { makeHarness } = await import('./harness.js');
 const { formatVerdict } = await import('./checker.js');
 
@@ -28,7 +30,10 @@ if (scenario === undefined) {
 }
 
 const began = Date.now();
-await stackUp({ brokers: 3 });
+await stackUp({
+  brokers: 3,
+  ...(scenario.persistentOpenbao === true ? { openbao: 'persistent' } : {}),
+});
 // This stack's endpoints, whatever the shell exported (the children inherit them).
 const env = parseEnvText(readFileSync(stackPaths.envFile, 'utf8'));
 for (const v of endpointVariables) if (env[v] !== undefined) process.env[v] = env[v];
@@ -44,6 +49,7 @@ const h = await makeHarness(scenario.name, join(stackPaths.root, 'chaos'), {
 h.proxies = proxies;
 let exitCode = 1;
 try {
+  await scenario.prepare?.(h);
   for (const g of ['billing', 'shipping']) await h.startConsumer(g);
   await h.startProducer();
   const recoveries = await scenario.run(h);
@@ -51,6 +57,12 @@ try {
   const lines = [
     `scenario ${scenario.name}: ${scenario.summary}`,
     formatVerdict(verdict),
+    ...(h.checks.length === 0
+      ? []
+      : [
+          "the scenario's own checks:",
+          ...h.checks.map((c) => `  ${c.ok ? 'OK    ' : 'FAILED'} ${c.what}`),
+        ]),
     'recovery (fault → first ack of a send begun after it; → first hand-out of a message sent after it):',
     ...recoveries.map(
       (r) =>
@@ -63,7 +75,7 @@ try {
     `run folder: ${h.runDir}; took ${((Date.now() - began) / 1000).toFixed(0)} s`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-  exitCode = verdict.ok ? 0 : 1;
+  exitCode = verdict.ok && h.checks.every((c) => c.ok) ? 0 : 1;
 } finally {
   await h.cleanup();
 }

@@ -26,11 +26,15 @@ export interface Scenario {
   readonly summary: string;
   /** The consumers reach the brokers only through one fault proxy per broker (`h.proxies`). */
   readonly proxiedConsumers?: boolean;
+  /** Needs OpenBao in persistent mode (the runner starts it so: `up --openbao persistent`). */
+  readonly persistentOpenbao?: boolean;
+  /** Runs before the consumers start (e.g. sets `h.consumerConfig`, starts a proxy). */
+  prepare?(h: Harness): Promise<void>;
   /** `rounds` overrides the scenario's repetitions (a short run inside `npm test`). */
   run(h: Harness, options?: { rounds?: number }): Promise<Recovery[]>;
 }
 
-async function measure(h: Harness, fault: string, t: number): Promise<Recovery> {
+export async function measure(h: Harness, fault: string, t: number): Promise<Recovery> {
   const ack = await h.firstAckAfter(t);
   const outs = await h.firstHandoutsAfter(t);
   const r: Recovery = {
@@ -49,7 +53,7 @@ async function measure(h: Harness, fault: string, t: number): Promise<Recovery> 
 export const fmt = (ms: number | undefined): string =>
   ms === undefined ? 'none (bounded wait ran out)' : `${(ms / 1000).toFixed(1)} s`;
 
-async function settle(h: Harness): Promise<number> {
+export async function settle(h: Harness): Promise<number> {
   const ms = await waitSettled({ topics: [h.topic], timeoutMs: 180_000 });
   h.log(`cluster settled in ${(ms / 1000).toFixed(1)} s`);
   return ms;

@@ -4,11 +4,10 @@
  * for tests that change cluster-wide state such as ACLs — so the shared stack is never touched.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { javaArgs, log4j2Properties, serverProperties } from '../../stack/kafka.js';
+import { javaArgs, log4j2Properties, newClusterId, serverProperties } from '../../stack/kafka.js';
 import { findJavaRuntimes } from '../../stack/prerequisites.js';
 import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
 import { freePort } from './openbao-process.js';
@@ -43,7 +42,7 @@ export async function startPrivateKafka(
       ...javaArgs('kafka.tools.StorageTool', '256m', log4j, dir),
       'format',
       '-t',
-      randomBytes(16).toString('base64url'),
+      newClusterId(),
       '-c',
       config,
     ],

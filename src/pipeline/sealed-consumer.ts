@@ -248,6 +248,18 @@ interface PartitionEntry {
   keyMissingAlerted: string | null;
 }
 
+/**
+ * The lowest hand-out mark a clean close may persist: no record handed out and not committed, by
+ * this member or (per the mark it loaded) by the previous owner, may fall below it (the redelivery
+ * hint is never false for such a record).
+ */
+function closingMarkFloor(p: PartitionEntry): bigint {
+  let floor = p.state.nextOffset ?? 0n;
+  if (p.redeliverBelow !== null && p.redeliverBelow > floor) floor = p.redeliverBelow;
+  if (p.lastHandedOut !== null && p.lastHandedOut + 1n > floor) floor = p.lastHandedOut + 1n;
+  return floor;
+}
+
 /** The smallest hand-out mark lead (capped by `redeliveryMarkAhead`). */
 const MIN_MARK_LEAD = 64;
 /** Longest total token wait served in place within one batch (ms); also the shortest token pause. */
@@ -1163,18 +1175,17 @@ export class SealedConsumer {
     for (const u of this.#consumerUnsubscribe) u();
     if (wasRunning) {
       // Hand nothing more out and let the batch in hand finish; then the last commit lowers the
-      // hand-out mark to the committed offset: after a clean close nothing is flagged as redelivered.
+      // hand-out mark as far as is true: past the committed offset, every record this member handed
+      // out (a handler that threw leaves its record uncommitted) and every record the previous owner
+      // may have handed out (the mark we loaded). After a clean close only those stay flagged.
       this.#closing = true;
       await Promise.all([...this.#activeBatches]);
       for (const p of this.#partitions.values()) {
-        if (
-          p.status !== 'ready' ||
-          p.state.nextOffset === null ||
-          p.state.handOutMark === null ||
-          p.state.handOutMark <= p.state.nextOffset
-        )
+        if (p.status !== 'ready' || p.state.nextOffset === null || p.state.handOutMark === null)
           continue;
-        p.state.handOutMark = p.state.nextOffset;
+        const floor = closingMarkFloor(p);
+        if (p.state.handOutMark <= floor) continue;
+        p.state.handOutMark = floor;
         p.dirty = true;
       }
       for (const p of this.#partitions.values()) {

@@ -22,8 +22,7 @@ afterAll(async () => {
 });
 
 describe('SealedConsumer model', () => {
-  // Narrowed by KNOWN_DEFECT_EXCLUDES (a clean restart after a handler failure loses the redelivery
-  // flag): the invariant stays; `npm run fuzz:consumer-model -- --full` reproduces the defect.
+  // Narrowed by KNOWN_DEFECT_EXCLUDES (empty today: every command runs).
   it('keeps its invariants over 1,000 random command sequences', async () => {
     const stats = emptyStats();
     await fc.assert(

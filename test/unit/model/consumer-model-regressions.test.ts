@@ -50,4 +50,27 @@ describe('SealedConsumer model counterexamples', () => {
     expect(outs.slice(1).every(([, , redelivery]) => redelivery === true)).toBe(true);
     expect(outs.some(([, ok]) => ok === true)).toBe(true);
   }, 60_000);
+
+  for (const [name, steps] of [
+    [
+      'a failed first commit, then a second member',
+      [(r) => r.failCommit(), (r) => r.produce(['k0']), (r) => r.startInstance()],
+    ],
+    [
+      'a failed first commit, then kill -9',
+      [(r) => r.failCommit(), (r) => r.produce(['k0']), (r) => r.crash(0)],
+    ],
+    [
+      'a lost ack of the first state write, then kill -9',
+      [(r) => r.failStateWrite(true), (r) => r.produce(['k0']), (r) => r.crash(0)],
+    ],
+  ] as [string, ((r: ConsumerModelRun) => Promise<void> | void)[]][]) {
+    it(`${name}: the next owner loads the uncommitted state and goes on (no operator hold)`, async () => {
+      const { violations, run } = await replay(steps);
+      expect(violations).toEqual([]);
+      expect(run.heldForOperator().size).toBe(0);
+      expect(run.alerts.filter((a) => a.code.startsWith('REPLAY_STATE'))).toEqual([]);
+      expect(run.handOuts.some((h) => h.ok)).toBe(true);
+    }, 60_000);
+  }
 });

@@ -40,5 +40,6 @@ describe('SealedConsumer model', () => {
       'killRuns',
     ] as const)
       expect(stats[k], k).toBeGreaterThan(0);
+    expect(stats.heldForOperatorRuns).toBe(0);
   }, 300_000);
 });

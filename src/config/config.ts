@@ -80,7 +80,7 @@ export const configSchema = z
     quarantineDb: z.string().min(1).default('.sealpost/quarantine.db'),
     httpPort: port.default(0),
     httpHost: z.string().min(1).default('127.0.0.1'),
-    consumerSessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000).default(30_000),
+    consumerSessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000).default(10_000),
     workerGroupId: z.string().min(1).max(255).optional(),
     brokerUnreachableAfterMs: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
     logLevel: z

@@ -18,8 +18,11 @@
  *   hash = hex H(L(replay-state-record) ‖ value). Order: write the state record (acks=all), then commit.
  *
  * On assignment the consumer loads the record the commit names and requires: present, hash equal,
- * AEAD opens, generation equal, nextOffset = the committed offset. Otherwise the partition stays
- * paused (REPLAY_STATE_MISSING / REPLAY_STATE_MISMATCH) unless the `rebuild` policy is chosen.
+ * AEAD opens, generation equal, nextOffset = the committed offset. With no commit at all (offset -1,
+ * no metadata) it starts empty if the partition has no state record, and otherwise loads the newest
+ * record that authenticates (state written by an owner whose commit never landed; it continues at
+ * that record's nextOffset). Otherwise the partition stays paused (REPLAY_STATE_MISSING /
+ * REPLAY_STATE_MISMATCH) unless the `rebuild` policy is chosen.
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import { hash256 } from '../envelope/derive.js';
@@ -396,6 +399,23 @@ export class ReplayStateStore {
   }
 
   /**
+   * The newest record of the partition that authenticates: the highest generation, and of equal
+   * generations (one slot, log order) the last written. Records that do not open are ignored.
+   */
+  #newest(topic: string, partition: number, slots: readonly Buffer[]): OpenedState | undefined {
+    let best: OpenedState | undefined;
+    for (const v of slots) {
+      try {
+        const s = this.#open(topic, partition, v);
+        if (best === undefined || s.generation >= best.generation) best = s;
+      } catch {
+        // not ours, or not authentic: ignored
+      }
+    }
+    return best;
+  }
+
+  /**
    * The state of a partition given the group's committed offset and metadata (call scan() first).
    * `policy` 'pause' refuses a missing or mismatched record; 'rebuild' starts from the newest record
    * of the partition that authenticates (windows kept: a rewind never clears them), else empty.
@@ -412,15 +432,7 @@ export class ReplayStateStore {
     );
     const refuse = (error: PipelineError): LoadOutcome => {
       if (policy === 'pause') return { kind: 'refused', error };
-      let best: OpenedState | undefined;
-      for (const v of slots) {
-        try {
-          const s = this.#open(topic, partition, v);
-          if (best === undefined || s.generation > best.generation) best = s;
-        } catch {
-          // unauthenticated records are ignored by a rebuild
-        }
-      }
+      const best = this.#newest(topic, partition, slots);
       return {
         kind: 'rebuilt',
         state: {
@@ -445,6 +457,27 @@ export class ReplayStateStore {
             handOutMark: null,
           },
         };
+      if (committed.offset === '-1') {
+        // No commit, yet state records: a previous owner wrote state whose commit never landed (its
+        // first commit failed, or the state write's acknowledgement was lost, then it crashed or the
+        // partition moved). Its newest authentic record is ahead of the (absent) commit: every offset
+        // below its nextOffset was processed, its windows hold every seq accepted, its mark bounds
+        // what was handed out (windows and marks only grow). Load it and go on from its nextOffset:
+        // refusing it would hold the partition for an operator after an ordinary fault, and starting
+        // empty would forget accepted seqs.
+        const ahead = this.#newest(topic, partition, slots);
+        if (ahead !== undefined)
+          return {
+            kind: 'loaded',
+            state: {
+              generation: ahead.generation,
+              nextOffset: ahead.nextOffset,
+              windows: ahead.windows,
+              entityVersions: ahead.entityVersions,
+              handOutMark: ahead.handOutMark,
+            },
+          };
+      }
       return refuse(
         new PipelineError(
           'REPLAY_STATE_MISSING',

@@ -162,6 +162,14 @@ export interface SealedConsumerOptions {
     readonly partition: number;
     readonly code: string;
   }) => void;
+  /**
+   * Passed to the transport consumer. sealpost's defaults differ from kafkajs's: `sessionTimeoutMs`
+   * 10,000 (kafkajs 30,000) and `heartbeatIntervalMs` 1,000 (kafkajs 3,000), so that when a member
+   * dies without leaving the group (kill -9, a lost host) its partitions move to another member in
+   * about 10 s instead of 30 s (docs/OPERATIONS.md "Under faults"). The consumer heartbeats between
+   * records at least every `heartbeatIntervalMs`; a single handler call longer than the session
+   * timeout still costs the member its partitions (they are handed out again, flagged).
+   */
   readonly consumerOptions?: Omit<TransportConsumerOptions, 'groupId'>;
   /**
    * When the transport consumer stops on an error it does not restart from by itself (a crash), the
@@ -248,6 +256,22 @@ interface PartitionEntry {
   keyMissingAlerted: string | null;
 }
 
+/**
+ * The lowest hand-out mark a clean close may persist: no record handed out and not committed, by
+ * this member or (per the mark it loaded) by the previous owner, may fall below it (the redelivery
+ * hint is never false for such a record).
+ */
+function closingMarkFloor(p: PartitionEntry): bigint {
+  let floor = p.state.nextOffset ?? 0n;
+  if (p.redeliverBelow !== null && p.redeliverBelow > floor) floor = p.redeliverBelow;
+  if (p.lastHandedOut !== null && p.lastHandedOut + 1n > floor) floor = p.lastHandedOut + 1n;
+  return floor;
+}
+
+/** sealpost's session timeout and heartbeat interval (see `consumerOptions`). */
+const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
+const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
+
 /** The smallest hand-out mark lead (capped by `redeliveryMarkAhead`). */
 const MIN_MARK_LEAD = 64;
 /** Longest total token wait served in place within one batch (ms); also the shortest token pause. */
@@ -291,6 +315,10 @@ export class SealedConsumer {
   #lastStreamPrefix = '';
   /** `redeliveryMarkAhead`: the largest lead of the hand-out mark. */
   readonly #maxLead: number;
+  /** The transport consumer's options, defaults resolved (every restart uses the same). */
+  readonly #consumerOptions: TransportConsumerOptions;
+  /** How often the batch loop heartbeats between records (ms). */
+  readonly #heartbeatMs: number;
 
   constructor(options: SealedConsumerOptions) {
     for (const [name, value] of [
@@ -302,10 +330,14 @@ export class SealedConsumer {
     this.#o = options;
     this.#maxLead = options.redeliveryMarkAhead ?? 5000;
     this.#logger = options.logger ?? silentLogger;
-    this.#consumer = options.transport.consumer({
+    this.#consumerOptions = {
+      sessionTimeoutMs: DEFAULT_SESSION_TIMEOUT_MS,
+      heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
       ...options.consumerOptions,
       groupId: options.groupId,
-    });
+    };
+    this.#heartbeatMs = this.#consumerOptions.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    this.#consumer = options.transport.consumer(this.#consumerOptions);
     this.#producer = options.transport.producer();
     this.#freshness = new DirectoryFreshness(options.directory, options.clock, this.#logger);
     this.#keys = new OpeningKeys({
@@ -472,10 +504,7 @@ export class SealedConsumer {
     for (const u of this.#consumerUnsubscribe) u();
     this.#consumerUnsubscribe = [];
     await this.#consumer.disconnect().catch(() => undefined);
-    this.#consumer = this.#o.transport.consumer({
-      ...this.#o.consumerOptions,
-      groupId: this.#o.groupId,
-    });
+    this.#consumer = this.#o.transport.consumer(this.#consumerOptions);
     await this.#startConsumer();
   }
 
@@ -704,6 +733,7 @@ export class SealedConsumer {
       entry.seenMark = { below: BigInt(batch.highWatermark), atMs: entry.batchSeenMs };
     let processed = false;
     let count = 0;
+    let beatAtMs = this.#o.clock.nowMs();
     // Token waits served in place, bounded per batch: with partitionsConsumedConcurrently = 1 a wait
     // here holds every other partition too, so a longer wait pauses this partition instead.
     let waitedInPlaceMs = 0;
@@ -763,7 +793,14 @@ export class SealedConsumer {
         entry.dirty = true;
         processed = true;
         control.resolveOffset(record.offset);
-        if (++count % 200 === 0) await control.heartbeat();
+        ++count;
+        // Between records, at the heartbeat interval (the transport sends at most one per interval):
+        // a long batch of slow handlers must not outlive the session timeout.
+        const now = this.#o.clock.nowMs();
+        if (now - beatAtMs >= this.#heartbeatMs) {
+          beatAtMs = now;
+          await control.heartbeat();
+        }
         // Large batches commit as they go (in the background; what runs ahead of the last commit is
         // bounded by the hand-out mark, see #persistBehind).
         if (count % (this.#o.commitEveryRecords ?? 500) === 0) this.#persistBehind(entry);
@@ -1163,18 +1200,17 @@ export class SealedConsumer {
     for (const u of this.#consumerUnsubscribe) u();
     if (wasRunning) {
       // Hand nothing more out and let the batch in hand finish; then the last commit lowers the
-      // hand-out mark to the committed offset: after a clean close nothing is flagged as redelivered.
+      // hand-out mark as far as is true: past the committed offset, every record this member handed
+      // out (a handler that threw leaves its record uncommitted) and every record the previous owner
+      // may have handed out (the mark we loaded). After a clean close only those stay flagged.
       this.#closing = true;
       await Promise.all([...this.#activeBatches]);
       for (const p of this.#partitions.values()) {
-        if (
-          p.status !== 'ready' ||
-          p.state.nextOffset === null ||
-          p.state.handOutMark === null ||
-          p.state.handOutMark <= p.state.nextOffset
-        )
+        if (p.status !== 'ready' || p.state.nextOffset === null || p.state.handOutMark === null)
           continue;
-        p.state.handOutMark = p.state.nextOffset;
+        const floor = closingMarkFloor(p);
+        if (p.state.handOutMark <= floor) continue;
+        p.state.handOutMark = floor;
         p.dirty = true;
       }
       for (const p of this.#partitions.values()) {

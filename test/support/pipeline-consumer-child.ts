@@ -30,6 +30,8 @@ interface ChildConfig {
   slowMs: number;
   /** `redeliveryMarkAhead` of the consumer (default: the consumer's). */
   markAhead?: number;
+  /** Leave the session timeout and heartbeat interval at SealedConsumer's defaults. */
+  defaultSession?: boolean;
 }
 
 const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as ChildConfig;
@@ -61,7 +63,9 @@ const consumer = new SealedConsumer({
   stateTopic: config.stateTopic,
   deadLetterTopic: config.deadLetterTopic,
   fromBeginning: true,
-  consumerOptions: { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1000 },
+  ...(config.defaultSession === true
+    ? {}
+    : { consumerOptions: { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1000 } }),
   commitEveryRecords: 200,
   ...(config.markAhead === undefined ? {} : { redeliveryMarkAhead: config.markAhead }),
   onAlert: (a) => appendFileSync(config.out, `ALERT ${a.topic} ${a.partition} ${a.code}\n`),

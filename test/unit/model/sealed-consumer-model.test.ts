@@ -22,8 +22,7 @@ afterAll(async () => {
 });
 
 describe('SealedConsumer model', () => {
-  // Narrowed by KNOWN_DEFECT_EXCLUDES (a clean restart after a handler failure loses the redelivery
-  // flag): the invariant stays; `npm run fuzz:consumer-model -- --full` reproduces the defect.
+  // Narrowed by KNOWN_DEFECT_EXCLUDES (empty today: every command runs).
   it('keeps its invariants over 1,000 random command sequences', async () => {
     const stats = emptyStats();
     await fc.assert(
@@ -41,5 +40,6 @@ describe('SealedConsumer model', () => {
       'killRuns',
     ] as const)
       expect(stats[k], k).toBeGreaterThan(0);
+    expect(stats.heldForOperatorRuns).toBe(0);
   }, 300_000);
 });

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { releaseQuarantined, type ReleaseResult } from '../dlq/quarantine-release.js';
-import type {
-  QuarantineEntry,
-  QuarantineFilter,
-  QuarantineReason,
-  QuarantineStatus,
+import {
+  QUARANTINE_REASONS,
+  type QuarantineEntry,
+  type QuarantineFilter,
+  type QuarantineReason,
+  type QuarantineStatus,
 } from '../dlq/quarantine-store.js';
 import { SqliteQuarantineStore } from '../dlq/sqlite-quarantine-store.js';
 import { isSealpostError } from '../errors.js';
@@ -25,19 +26,8 @@ import { keyValueLines, structureLines, viewEnvelope } from './inspect-commands.
 import { CliExit } from './program.js';
 import { EXIT, type CliIo } from './output.js';
 
-const REASONS: readonly QuarantineReason[] = [
-  'MALFORMED',
-  'CONTEXT',
-  'HEADER',
-  'MESSAGE',
-  'STALE',
-  'SCHEMA',
-  'PAYLOAD',
-  'unrecognised',
-];
-
 const reasonOption = (what: string): Option =>
-  new Option('--reason <reason>', what).choices(REASONS);
+  new Option('--reason <reason>', what).choices(QUARANTINE_REASONS);
 const statusOption = (defaultStatus: 'quarantined' | 'all'): Option =>
   new Option('--status <status>', 'quarantined, released or all')
     .choices(['quarantined', 'released', 'all'])

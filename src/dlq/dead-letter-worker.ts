@@ -8,19 +8,7 @@ import type {
 } from '../kafka/transport.js';
 import type { Clock } from '../runtime/clock.js';
 import { toQuarantineEntry, type SigningKeysOf } from './quarantine-ingestor.js';
-import type { QuarantineReason, QuarantineStore } from './quarantine-store.js';
-
-/** Every reason, so `sealpost_quarantine_entries` has a series for each (0 when none). */
-const QUARANTINE_REASONS: readonly QuarantineReason[] = [
-  'MALFORMED',
-  'CONTEXT',
-  'HEADER',
-  'MESSAGE',
-  'STALE',
-  'SCHEMA',
-  'PAYLOAD',
-  'unrecognised',
-];
+import { QUARANTINE_REASONS, type QuarantineStore } from './quarantine-store.js';
 
 /** Minimal structured logger (pino satisfies it). Never given record content. */
 export interface WorkerLogger {

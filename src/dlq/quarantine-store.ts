@@ -3,11 +3,16 @@
  * a PostgreSQL store can implement the same interface. Nothing here ever decrypts: entries hold the
  * original sealed bytes and the metadata the consumer attached.
  */
+import { COARSE_CLASSES } from '../events/dead-letter.js';
+
 export type QuarantineStatus = 'quarantined' | 'released';
 
-/** `unrecognised` is for records on the dead-letter topic that are not sealpost dead letters. */
-export type QuarantineReason =
-  'MALFORMED' | 'CONTEXT' | 'HEADER' | 'MESSAGE' | 'STALE' | 'SCHEMA' | 'PAYLOAD' | 'unrecognised';
+/**
+ * Why a record is in quarantine: a dead letter's coarse class, or `unrecognised` for records on the
+ * dead-letter topic that are not sealpost dead letters.
+ */
+export const QUARANTINE_REASONS = [...COARSE_CLASSES, 'unrecognised'] as const;
+export type QuarantineReason = (typeof QUARANTINE_REASONS)[number];
 
 export interface QuarantineHeader {
   readonly key: string;

@@ -56,6 +56,9 @@ const consumer = new SealedConsumer({
   deadLetterTopic: config.deadLetterTopic!,
   fromBeginning: true,
   consumerOptions: { retryInitialDelayMs: 100, retryMaxDelayMs: 2000 },
+  ...(config.partitionsConsumedConcurrently === undefined
+    ? {}
+    : { partitionsConsumedConcurrently: config.partitionsConsumedConcurrently }),
   onAlert: (a) => process.stderr.write(`ALERT ${member} ${a.topic}/${a.partition} ${a.code}\n`),
 });
 const run = (): Promise<void> =>

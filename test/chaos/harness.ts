@@ -49,8 +49,10 @@ export interface Harness {
   producer: ChildProcess | undefined;
   /** The fault proxies on the consumers' path, when the scenario uses them. */
   proxies: BrokerFaultProxies | undefined;
-  /** Group → its running consumer process. */
+  /** Group → its running consumer process (the newest one started for the group). */
   readonly consumers: Map<string, ChildProcess>;
+  /** Every consumer process started (several members of one group included); finish closes all. */
+  readonly allConsumers: ChildProcess[];
   log(line: string): void;
   startProducer(): Promise<ChildProcess>;
   startConsumer(group: string): Promise<ChildProcess>;
@@ -143,6 +145,8 @@ export async function makeHarness(
     echo?: boolean;
     /** Bootstrap brokers of the consumers (e.g. the fault proxies'); default the cluster's. */
     consumerBrokers?: readonly string[];
+    /** Partitions of the scenario's topic; default 3. */
+    partitions?: number;
   } = {},
 ): Promise<Harness> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -157,6 +161,7 @@ export async function makeHarness(
   };
   const endpoints = getEndpoints();
   const topic = freshTopic(`chaos-${scenario}`);
+  const partitions = options.partitions ?? 3;
   const suffix = topic.slice(topic.lastIndexOf('-') + 1);
   const dlq = `chaos-dlq-${suffix}`;
   const stateTopic = (g: string): string => `chaos-state-${g}-${suffix}`;
@@ -185,7 +190,7 @@ export async function makeHarness(
     try {
       await admin.connect();
       await admin.createTopics([
-        { topic, numPartitions: 3 },
+        { topic, numPartitions: partitions },
         { topic: dlq },
         ...GROUPS.map((g) => ({ topic: stateTopic(g), compacted: true })),
       ]);
@@ -198,7 +203,7 @@ export async function makeHarness(
       await admin.disconnect().catch(() => undefined);
     }
   }
-  log(`run folder ${runDir}; topic ${topic} (3 partitions)`);
+  log(`run folder ${runDir}; topic ${topic} (${partitions} partitions)`);
 
   const base = {
     dir: runDir,
@@ -226,6 +231,7 @@ export async function makeHarness(
     producer: undefined,
     proxies: undefined,
     consumers: new Map(),
+    allConsumers: [],
     log,
     async startProducer() {
       producers++;
@@ -265,6 +271,7 @@ export async function makeHarness(
       const child = spawnChild('consumer-child.ts', path, log, h.alerts);
       await waitRunning(child, `consumer ${member}`);
       h.consumers.set(group, child);
+      h.allConsumers.push(child);
       log(`consumer ${member} running (pid ${child.pid})`);
       return child;
     },
@@ -335,7 +342,7 @@ export async function makeHarness(
         }
         await sleep(1000);
       }
-      await Promise.all([...h.consumers.values()].map((c) => stopChild(c)));
+      await Promise.all(h.allConsumers.map((c) => stopChild(c)));
       log('consumers closed');
       const runner = new LedgerWriter(join(ledgerDir, 'runner.ledger'));
       const a = transport.admin();
@@ -383,7 +390,7 @@ export async function makeHarness(
       await h.proxies?.stop();
       for (const c of h.cleanups) await c().catch(() => undefined);
       if (h.producer !== undefined && h.producer.exitCode === null) h.producer.kill('SIGKILL');
-      for (const c of h.consumers.values()) if (c.exitCode === null) c.kill('SIGKILL');
+      for (const c of h.allConsumers) if (c.exitCode === null) c.kill('SIGKILL');
       await world.cleanup();
     },
   };

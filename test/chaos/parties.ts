@@ -46,6 +46,8 @@ export interface ChildConfig {
     readonly transientTimes?: number;
     readonly permanentPayload?: string;
   };
+  /** Consumer: partitions handled at once (SealedConsumer `partitionsConsumedConcurrently`). */
+  readonly partitionsConsumedConcurrently?: number;
   /** Consumer: wrap the replay-state key with OpenBao Transit (token from VAULT_TOKEN). */
   readonly transitKms?: { readonly endpoint: string; readonly keyName: string };
 }

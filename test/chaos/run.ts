@@ -16,7 +16,8 @@ const { parseEnvText } = await import('../../stack/env-file.js');
 const { endpointVariables } = await import('../support/endpoints.js');
 const { scenarios: firstScenarios, fmt } = await import('./scenarios.js');
 const { moreScenarios } = await import('./more-scenarios.js');
-const scenarios = [...firstScenarios, ...moreScenarios];
+const { groupScenarios } = await import('./group-scenarios.js');
+const scenarios = [...firstScenarios, ...moreScenarios, ...groupScenarios];
 const { makeHarness } = await import('./harness.js');
 const { formatVerdict } = await import('./checker.js');
 
@@ -45,6 +46,7 @@ const { brokerFaultProxies } = await import('../support/fault-proxy.js');
 const proxies = scenario.proxiedConsumers === true ? await brokerFaultProxies() : undefined;
 const h = await makeHarness(scenario.name, join(stackPaths.root, 'chaos'), {
   ...(proxies === undefined ? {} : { consumerBrokers: proxies.brokers }),
+  ...(scenario.partitions === undefined ? {} : { partitions: scenario.partitions }),
 });
 h.proxies = proxies;
 let exitCode = 1;

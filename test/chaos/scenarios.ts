@@ -26,6 +26,8 @@ export interface Scenario {
   readonly summary: string;
   /** The consumers reach the brokers only through one fault proxy per broker (`h.proxies`). */
   readonly proxiedConsumers?: boolean;
+  /** Partitions of the scenario's topic (default 3). */
+  readonly partitions?: number;
   /** Needs OpenBao in persistent mode (the runner starts it so: `up --openbao persistent`). */
   readonly persistentOpenbao?: boolean;
   /** Runs before the consumers start (e.g. sets `h.consumerConfig`, starts a proxy). */

@@ -615,10 +615,15 @@ export class SealedConsumer {
       const admin = o.transport.admin();
       await admin.connect();
       let committed;
+      // The high watermarks now: the previous owner of a partition lost it before this load, so it
+      // can only have handed out records below them (caps the redelivery hint of the loaded mark).
+      const written = new Map<string, bigint>();
       try {
-        committed = await admin.fetchCommittedOffsets(o.groupId, [
-          ...new Set(parts.map((p) => p.topic)),
-        ]);
+        const topics = [...new Set(parts.map((p) => p.topic))];
+        committed = await admin.fetchCommittedOffsets(o.groupId, topics);
+        for (const topic of topics)
+          for (const p of await admin.fetchTopicOffsets(topic))
+            written.set(tpKey(topic, p.partition), BigInt(p.high));
       } finally {
         await admin.disconnect();
       }
@@ -681,7 +686,10 @@ export class SealedConsumer {
           }
         }
         entry.state = outcome.state;
-        entry.redeliverBelow = outcome.kind === 'loaded' ? outcome.state.handOutMark : null;
+        const loadedMark = outcome.kind === 'loaded' ? outcome.state.handOutMark : null;
+        const high = written.get(tpKey(at.topic, at.partition));
+        entry.redeliverBelow =
+          loadedMark !== null && high !== undefined && high < loadedMark ? high : loadedMark;
         entry.persistedMark = outcome.state.handOutMark;
         entry.lastHandedOut = null;
         entry.lastMetadata = c.metadata;

@@ -56,7 +56,7 @@ describe('the packed package', () => {
       "const m = await import('sealpost');",
       "const t = await import('sealpost/testing');",
       'const text = await m.readEnvelopeSchemaText();',
-      'console.log(JSON.stringify({ producer: typeof m.SealedProducer, consumer: typeof m.SealedConsumer, schema: JSON.parse(text).name }));',
+      'console.log(JSON.stringify({ producer: typeof m.SealedProducer, consumer: typeof m.SealedConsumer, testing: typeof t.createInMemoryTransport, schema: JSON.parse(text).name }));',
     ].join('\n');
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
       cwd: join(installed, '..', '..'),

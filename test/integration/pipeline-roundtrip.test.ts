@@ -7,7 +7,13 @@ import type { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEnvelopeSchemaText } from '../../src/pipeline/envelope-schema.js';
 import { AvroCodec } from '../../src/registry/avro-codec.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import {
+  createTopics,
+  freshTopic,
+  testTransport,
+  waitFor,
+  waitForCommitted,
+} from '../support/test-transport.js';
 import {
   startConsumer,
   startProducer,
@@ -223,9 +229,16 @@ describe('sealed round trip on the real stack', () => {
     try {
       const dlq = await admin.fetchTopicOffsets(t.dlq);
       expect(dlq.every((p) => p.high === '0')).toBe(true);
-      // Offsets committed to the end with a replay-state pointer.
-      const committed = await admin.fetchCommittedOffsets(`billing-${one}`, [one]);
+      // Offsets committed to the end with a replay-state pointer (the state write and commit run in
+      // the background after the hand-outs, so wait for them to reach the end).
       const offsets = await admin.fetchTopicOffsets(one);
+      await waitForCommitted(
+        transport,
+        `billing-${one}`,
+        one,
+        Object.fromEntries(offsets.map((o) => [o.partition, BigInt(o.high)])),
+      );
+      const committed = await admin.fetchCommittedOffsets(`billing-${one}`, [one]);
       for (const c of committed) {
         expect(c.offset).toBe(offsets.find((o) => o.partition === c.partition)!.high);
         expect(c.metadata).toMatch(/^sealpost-replay\/v1 \d+ [0-9a-f]{64}$/);

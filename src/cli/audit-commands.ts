@@ -11,7 +11,7 @@ import {
   verifyTlogCheckpoints,
   type TlogVerifyReport,
 } from '../audit/audit-tlog.js';
-import { registerAuditProveCommands } from './audit-prove-commands.js';
+import { registerAuditProveCommands, withAuditKeyOptions } from './audit-prove-commands.js';
 import { METADATA_EVENT_TYPES } from '../events/metadata-event.js';
 import { FileDirectorySource } from '../keys/directory/directory-document.js';
 import { KeyDirectory } from '../keys/directory/key-directory.js';
@@ -133,26 +133,13 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
     .description('The audit log (SEALPOST_AUDIT_DB): verify, query, tail')
     .addHelpText('after', '\nExample:\n  sealpost audit verify && sealpost audit tail -n 20');
 
-  audit
-    .command('verify')
-    .description(
-      'Recompute the hash chain, check every checkpoint (stored and published) and that the log extends them; exit 1 at the first bad entry',
-    )
-    .option(
-      '--audit-identity <name>',
-      'the audit identity whose key signs checkpoints (from the directory)',
-      'audit',
-    )
-    .option(
-      '--authority-key <hex>',
-      'pinned authority public key (default SEALPOST_AUTHORITY_PUBLIC_KEY)',
-    )
-    .option('--authority <path>', 'or: read the authority public key from this file')
-    .option(
-      '--directory-file <path>',
-      'directory file (default SEALPOST_DIRECTORY_FILE, else the directory topic)',
-    )
-    .option('--directory-topic <topic>', 'directory topic (default SEALPOST_DIRECTORY_TOPIC)')
+  withAuditKeyOptions(
+    audit
+      .command('verify')
+      .description(
+        'Recompute the hash chain, check every checkpoint (stored and published) and that the log extends them; exit 1 at the first bad entry',
+      ),
+  )
     .option(
       '--checkpoint-topic <topic>',
       'published checkpoints (default SEALPOST_CHECKPOINT_TOPIC)',
@@ -162,10 +149,6 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
       'skip the published checkpoints (offline; weaker: a rewritten store and its stored checkpoints go unnoticed)',
     )
     .option('--timeout <duration>', 'how long to read the checkpoint topic', '30s')
-    .option(
-      '--origin <origin>',
-      "the log's C2SP checkpoint origin (default sealpost/audit/<SEALPOST_METADATA_TOPIC>)",
-    )
     .option('--json', 'output as JSON')
     .addHelpText(
       'after',

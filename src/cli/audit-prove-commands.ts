@@ -44,7 +44,8 @@ interface ProveOpts extends KeyOpts {
 
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
 
-function withKeyOptions(cmd: Command): Command {
+/** The options that locate the audit key and the log's origin (`audit verify`, `vkey`, `prove`). */
+export function withAuditKeyOptions(cmd: Command): Command {
   return cmd
     .option('--audit-identity <name>', 'the audit identity whose key signs checkpoints', 'audit')
     .option(
@@ -78,7 +79,7 @@ async function logKey(
  * C2SP / RFC 6962 verifier (docs/AUDIT.md; `interop/go` is one).
  */
 export function registerAuditProveCommands(audit: Command, io: CliIo): void {
-  withKeyOptions(
+  withAuditKeyOptions(
     audit
       .command('vkey')
       .description("Print the log's verifier key (<origin>+<key id>+<base64 key>) for auditors"),
@@ -92,7 +93,7 @@ export function registerAuditProveCommands(audit: Command, io: CliIo): void {
       });
     });
 
-  withKeyOptions(
+  withAuditKeyOptions(
     audit
       .command('prove')
       .description(

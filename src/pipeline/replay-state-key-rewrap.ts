@@ -11,7 +11,7 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import type { Transport } from '../kafka/transport.js';
 import { wrappedKeyVersion } from '../keys/kms/kms.js';
 import type { WrappedKeyHolder, WrappedKeyItem } from '../keys/kms/wrapped-key-inventory.js';
-import { PipelineError } from './pipeline-error.js';
+import { readStateTopicToEnd } from './state-topic-reader.js';
 
 export interface ReplayStateKeyRewrapOptions {
   readonly transport: Transport;
@@ -77,62 +77,28 @@ export function replayStateKeysHolder(options: ReplayStateKeyRewrapOptions): Wra
 async function readKeyRecords(options: ReplayStateKeyRewrapOptions): Promise<KeyRecord[]> {
   const admin = options.transport.admin();
   await admin.connect();
-  let offsets;
   try {
     // No state topic yet: no consumer has a state key.
     if (!(await admin.listTopics()).includes(options.stateTopic)) return [];
-    offsets = await admin.fetchTopicOffsets(options.stateTopic);
   } finally {
     await admin.disconnect();
   }
-  const remaining = new Map<number, bigint>();
-  for (const p of offsets)
-    if (BigInt(p.high) > BigInt(p.low)) remaining.set(p.partition, BigInt(p.high));
   const newest = new Map<string, { partition: number; recordKey: Buffer; value: Buffer | null }>();
-  if (remaining.size > 0) {
-    const consumer = options.transport.consumer({
-      groupId: `sealpost-state-key-rewrap.${Buffer.from(options.crypto.randomBytes(6)).toString('hex')}`,
-    });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topics: [options.stateTopic], fromBeginning: true });
-      let done!: () => void;
-      const finished = new Promise<void>((resolve) => (done = resolve));
-      await consumer.run({
-        eachBatch: (batch, control) => {
-          for (const r of batch.records) {
-            const k = r.key?.toString('utf8');
-            if (k?.startsWith('k/') === true)
-              newest.set(k, {
-                partition: batch.partition,
-                recordKey: Buffer.from(r.key!),
-                value: r.value === null ? null : Buffer.from(r.value),
-              });
-            control.resolveOffset(r.offset);
-            const high = remaining.get(batch.partition);
-            if (high !== undefined && BigInt(r.offset) + 1n >= high)
-              remaining.delete(batch.partition);
-          }
-          if (remaining.size === 0) done();
-          return Promise.resolve();
-        },
-      });
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), options.scanTimeoutMs ?? 60_000);
-      });
-      const r = await Promise.race([finished.then(() => 'ok' as const), timedOut]);
-      clearTimeout(timer);
-      if (r === 'timeout')
-        throw new PipelineError(
-          'REPLAY_STATE_MISSING',
-          `timed out reading the replay state topic ${options.stateTopic}`,
-          { retriable: true },
-        );
-    } finally {
-      await consumer.disconnect();
-    }
-  }
+  await readStateTopicToEnd({
+    transport: options.transport,
+    topic: options.stateTopic,
+    groupId: `sealpost-state-key-rewrap.${Buffer.from(options.crypto.randomBytes(6)).toString('hex')}`,
+    timeoutMs: options.scanTimeoutMs ?? 60_000,
+    onRecord: (partition, r) => {
+      const k = r.key?.toString('utf8');
+      if (k?.startsWith('k/') === true)
+        newest.set(k, {
+          partition,
+          recordKey: Buffer.from(r.key!),
+          value: r.value === null ? null : Buffer.from(r.value),
+        });
+    },
+  });
   const out: KeyRecord[] = [];
   for (const [k, { partition, recordKey, value }] of newest) {
     // k/<identity>/<group, URI-encoded>/<keyId>; identity names have no '/'.

@@ -32,6 +32,7 @@ import type { Transport, TransportProducer } from '../kafka/transport.js';
 import type { Kms } from '../keys/kms/kms.js';
 import type { Clock } from '../runtime/clock.js';
 import { PipelineError } from './pipeline-error.js';
+import { readStateTopicToEnd } from './state-topic-reader.js';
 import { describeError, type PipelineLogger } from './pipeline-logger.js';
 
 const RECORD_VERSION = 1;
@@ -297,61 +298,19 @@ export class ReplayStateStore {
 
   async #readTopic(): Promise<Map<string, Buffer[]>> {
     const out = new Map<string, Buffer[]>();
-    const admin = this.#o.transport.admin();
-    await admin.connect();
-    let offsets;
-    try {
-      offsets = await admin.fetchTopicOffsets(this.#o.stateTopic);
-    } finally {
-      await admin.disconnect();
-    }
-    const remaining = new Map<number, bigint>();
-    for (const p of offsets)
-      if (BigInt(p.high) > BigInt(p.low)) remaining.set(p.partition, BigInt(p.high));
-    if (remaining.size === 0) return out;
-    // The port has no manual assignment: a throwaway group reads the topic from the beginning.
-    const consumer = this.#o.transport.consumer({
+    await readStateTopicToEnd({
+      transport: this.#o.transport,
+      topic: this.#o.stateTopic,
       groupId: `${this.#o.group}.sealpost-state-scan.${Buffer.from(this.#o.crypto.randomBytes(6)).toString('hex')}`,
+      timeoutMs: this.#o.scanTimeoutMs ?? 60_000,
+      onRecord: (_partition, r) => {
+        if (r.key === null || r.value === null) return;
+        const k = r.key.toString('utf8');
+        const list = out.get(k) ?? [];
+        list.push(Buffer.from(r.value));
+        out.set(k, list);
+      },
     });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topics: [this.#o.stateTopic], fromBeginning: true });
-      let done!: () => void;
-      const finished = new Promise<void>((resolve) => (done = resolve));
-      await consumer.run({
-        eachBatch: async (batch, control) => {
-          for (const r of batch.records) {
-            if (r.key !== null && r.value !== null) {
-              const k = r.key.toString('utf8');
-              const list = out.get(k) ?? [];
-              list.push(Buffer.from(r.value));
-              out.set(k, list);
-            }
-            control.resolveOffset(r.offset);
-            const high = remaining.get(batch.partition);
-            if (high !== undefined && BigInt(r.offset) + 1n >= high)
-              remaining.delete(batch.partition);
-          }
-          if (remaining.size === 0) done();
-          return Promise.resolve();
-        },
-      });
-      const timeoutMs = this.#o.scanTimeoutMs ?? 60_000;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), timeoutMs);
-      });
-      const r = await Promise.race([finished.then(() => 'ok' as const), timedOut]);
-      clearTimeout(timer);
-      if (r === 'timeout')
-        throw new PipelineError(
-          'REPLAY_STATE_MISSING',
-          'timed out reading the replay state topic',
-          { retriable: true },
-        );
-    } finally {
-      await consumer.disconnect();
-    }
     return out;
   }
 

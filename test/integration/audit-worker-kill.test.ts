@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { readPublishedCheckpoints } from '../../src/audit/checkpoint-topic.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { verifyAuditLog } from '../../src/audit/verify-audit-log.js';
@@ -16,34 +16,26 @@ import { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.
 import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { getEndpoints } from '../support/endpoints.js';
-import {
-  makePipelineWorld,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import { waitFor } from '../support/test-transport.js';
+import { useScenario } from '../support/scenario.js';
 
-const transport = testTransport('audit-kill');
-const t = pipelineTopics('audit-kill');
-const checkpointTopic = freshTopic('audit-kill-cp');
-let world: PipelineWorld;
-const children: ChildProcess[] = [];
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
+const sc = useScenario({
+  purpose: 'audit-kill',
+  clientId: 'audit-kill',
+  topics: 0,
+  metadataTopic: 2,
+  checkpointTopic: 'retained',
+  services: ({ t }) => [
     { name: 'orders', send: [t.metadata], receive: [] },
     { name: 'audit', send: [], receive: [t.metadata] },
-  ]);
-  await createTopics(transport, [
-    { topic: t.metadata, numPartitions: 2 },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-    { topic: checkpointTopic, configs: { 'retention.ms': '-1' } },
-  ]);
+  ],
 });
-afterAll(async () => {
+const { t, transport, checkpoints: checkpointTopic } = sc;
+
+const children: ChildProcess[] = [];
+
+afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await world.cleanup();
 });
 
 function startWorker(env: Record<string, string>): { child: ChildProcess; ready: Promise<void> } {
@@ -82,20 +74,20 @@ describe('audit worker process (real Kafka and registry)', () => {
   it('ends with a verifying log, nothing missing and nothing twice, after three SIGKILLs in 20,000 events', async () => {
     const total = 20_000;
     // The events: 20,000 from `orders`, sealed to `audit` in batches of 50 (400 records).
-    const identity = await world.identity('orders');
+    const identity = await sc.world.identity('orders');
     const producer = new SealedProducer({
       transport,
-      registry: world.registry(),
-      crypto: world.crypto,
+      registry: sc.world.registry(),
+      crypto: sc.world.crypto,
       clock: systemClock,
       identity,
-      directory: await world.directory(),
+      directory: await sc.world.directory(),
     });
     await producer.connect();
     const emitter = new MetadataEventEmitter({
       producer,
       topic: t.metadata,
-      crypto: world.crypto,
+      crypto: sc.world.crypto,
       clock: systemClock,
       actor: 'orders',
       maxBatch: 50,
@@ -114,20 +106,20 @@ describe('audit worker process (real Kafka and registry)', () => {
     await producer.close();
 
     const e = getEndpoints();
-    const directoryFile = join(world.dir, 'directory.json');
-    writeFileSync(directoryFile, JSON.stringify(world.document()));
-    const identityFile = join(world.dir, 'audit.identity.json');
-    await writeIdentityFile(identityFile, world.files.get('audit')!, { overwrite: true });
-    const dbPath = join(world.dir, 'audit.db');
+    const directoryFile = join(sc.world.dir, 'directory.json');
+    writeFileSync(directoryFile, JSON.stringify(sc.world.document()));
+    const identityFile = join(sc.world.dir, 'audit.identity.json');
+    await writeIdentityFile(identityFile, sc.world.files.get('audit')!, { overwrite: true });
+    const dbPath = join(sc.world.dir, 'audit.db');
     const env = {
       KAFKA_BROKERS: e.kafkaBrokers.join(','),
       SCHEMA_REGISTRY_URL: e.schemaRegistryUrl,
       SEALPOST_KMS: 'local',
-      SEALPOST_LOCAL_KEK_FILE: join(world.dir, 'kek.json'),
+      SEALPOST_LOCAL_KEK_FILE: join(sc.world.dir, 'kek.json'),
       SEALPOST_IDENTITY_FILE: identityFile,
       SEALPOST_DIRECTORY_FILE: directoryFile,
       SEALPOST_AUTHORITY_PUBLIC_KEY: Buffer.from(
-        world.document().authority.publicKey,
+        sc.world.document().authority.publicKey,
         'base64',
       ).toString('hex'),
       SEALPOST_METADATA_TOPIC: t.metadata,
@@ -160,7 +152,7 @@ describe('audit worker process (real Kafka and registry)', () => {
     child.kill('SIGTERM');
     expect(await new Promise<number | null>((r) => child.once('exit', r))).toBe(0);
 
-    const store = new SqliteAuditStore(dbPath, world.crypto);
+    const store = new SqliteAuditStore(dbPath, sc.world.crypto);
     try {
       const rows = store.query({ limit: 100_000 });
       expect(rows).toHaveLength(total);
@@ -170,9 +162,9 @@ describe('audit worker process (real Kafka and registry)', () => {
       });
       expect(published.checkpoints.length).toBeGreaterThanOrEqual(20);
       expect(Math.max(...published.checkpoints.map((c) => c.count))).toBe(total);
-      const audit = await world.identity('audit');
+      const audit = await sc.world.identity('audit');
       const report = verifyAuditLog(
-        world.crypto,
+        sc.world.crypto,
         store.entries(),
         [...store.checkpoints(), ...published.checkpoints],
         audit.signingKey().publicKey,

@@ -274,11 +274,11 @@ export class Scenario implements ScenarioNames {
    */
   async consumer(name: string, options: Partial<ConsumerOptions> = {}): Promise<TestConsumer> {
     const c = await startConsumer(this.world, this.transport, name, {
-      groupId: `${name}-${this.topic}`,
-      topics: [...this.topics],
       stateTopic: this.t.state,
       deadLetterTopic: this.t.dlq,
       ...options,
+      groupId: options.groupId ?? `${name}-${this.topic}`,
+      topics: options.topics ?? [...this.topics],
     });
     this.closers.push(() => c.consumer.close());
     return c;

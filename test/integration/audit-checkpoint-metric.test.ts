@@ -11,12 +11,10 @@ import { describe, expect, it } from 'vitest';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import { readPublishedCheckpoints } from '../../src/audit/checkpoint-topic.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
-import { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
-import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { proxiedKafka } from '../support/proxied-kafka.js';
 import { testLogger, waitFor } from '../support/test-transport.js';
-import { useScenario } from '../support/scenario.js';
+import { metadataToAudit, useScenario } from '../support/scenario.js';
 
 const sc = useScenario({
   purpose: 'audit-cp-metric',
@@ -24,10 +22,7 @@ const sc = useScenario({
   topics: 0,
   metadataTopic: true,
   checkpointTopic: 'retained',
-  services: ({ t }) => [
-    { name: 'orders', send: [t.metadata], receive: [] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ],
+  services: metadataToAudit,
 });
 const { t, transport, checkpoints: checkpointTopic } = sc;
 
@@ -39,27 +34,7 @@ async function gauge(registry: Registry, name: string): Promise<number> {
 
 describe('audit checkpoint gauge (real Kafka, proxied path)', () => {
   it('advances only when a checkpoint is published', async () => {
-    const producer = new SealedProducer({
-      transport,
-      registry: sc.world.registry(),
-      crypto: sc.world.crypto,
-      clock: systemClock,
-      identity: await sc.world.identity('orders'),
-      directory: await sc.world.directory(),
-    });
-    await producer.connect();
-    const emitter = new MetadataEventEmitter({
-      producer,
-      topic: t.metadata,
-      crypto: sc.world.crypto,
-      clock: systemClock,
-      actor: 'orders',
-      flushIntervalMs: 50,
-    });
-    sc.defer(async () => {
-      await emitter.close();
-      await producer.close();
-    });
+    const emitter = await sc.emitter('orders', { flushIntervalMs: 50 });
     let next = 0;
     const emit = async (n: number): Promise<void> => {
       for (let i = 0; i < n; i++, next++)

@@ -17,7 +17,7 @@ import { METADATA_EVENTS_CONTENT_TYPE } from '../../src/pipeline/metadata-event-
 import { systemClock } from '../../src/runtime/clock.js';
 import { readRaw } from '../support/pipeline-parties.js';
 import { testLogger, waitFor } from '../support/test-transport.js';
-import { useScenario } from '../support/scenario.js';
+import { metadataToAudit, useScenario } from '../support/scenario.js';
 
 const sc = useScenario({
   purpose: 'audit-dlq',
@@ -25,10 +25,7 @@ const sc = useScenario({
   topics: 0,
   metadataTopic: true,
   checkpointTopic: true,
-  services: ({ t }) => [
-    { name: 'orders', send: [t.metadata], receive: [] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ],
+  services: metadataToAudit,
 });
 const { t, transport, checkpoints: checkpointTopic } = sc;
 

@@ -12,12 +12,9 @@ import { readPublishedCheckpoints } from '../../src/audit/checkpoint-topic.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { verifyAuditLog } from '../../src/audit/verify-audit-log.js';
 import { writeIdentityFile } from '../../src/keys/identity-file.js';
-import { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
-import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
-import { systemClock } from '../../src/runtime/clock.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { waitFor } from '../support/test-transport.js';
-import { useScenario } from '../support/scenario.js';
+import { metadataToAudit, useScenario } from '../support/scenario.js';
 
 const sc = useScenario({
   purpose: 'audit-kill',
@@ -25,10 +22,7 @@ const sc = useScenario({
   topics: 0,
   metadataTopic: 2,
   checkpointTopic: 'retained',
-  services: ({ t }) => [
-    { name: 'orders', send: [t.metadata], receive: [] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ],
+  services: metadataToAudit,
 });
 const { t, transport, checkpoints: checkpointTopic } = sc;
 
@@ -74,24 +68,7 @@ describe('audit worker process (real Kafka and registry)', () => {
   it('ends with a verifying log, nothing missing and nothing twice, after three SIGKILLs in 20,000 events', async () => {
     const total = 20_000;
     // The events: 20,000 from `orders`, sealed to `audit` in batches of 50 (400 records).
-    const identity = await sc.world.identity('orders');
-    const producer = new SealedProducer({
-      transport,
-      registry: sc.world.registry(),
-      crypto: sc.world.crypto,
-      clock: systemClock,
-      identity,
-      directory: await sc.world.directory(),
-    });
-    await producer.connect();
-    const emitter = new MetadataEventEmitter({
-      producer,
-      topic: t.metadata,
-      crypto: sc.world.crypto,
-      clock: systemClock,
-      actor: 'orders',
-      maxBatch: 50,
-    });
+    const emitter = await sc.emitter('orders', { maxBatch: 50 });
     for (let i = 0; i < total; i++) {
       emitter.emit({
         type: 'sealed',
@@ -103,7 +80,6 @@ describe('audit worker process (real Kafka and registry)', () => {
     }
     await emitter.close();
     expect(emitter.sent).toBe(total);
-    await producer.close();
 
     const e = getEndpoints();
     const directoryFile = join(sc.world.dir, 'directory.json');

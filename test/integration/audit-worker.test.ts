@@ -17,8 +17,7 @@ import { readPublishedCheckpoints } from '../../src/audit/checkpoint-topic.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { verifyAuditLog } from '../../src/audit/verify-audit-log.js';
 import type { MetadataEvent } from '../../src/events/metadata-event.js';
-import { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
-import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
+import type { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { type TestConsumer } from '../support/pipeline-parties.js';
 import { testLogger, waitFor } from '../support/test-transport.js';
@@ -41,31 +40,8 @@ const { topic, t, transport, checkpoints: checkpointTopic } = sc;
 
 const MARKER = 'PAYLOAD-MARKER-7f3a9c';
 
-async function emitterFor(name: string): Promise<MetadataEventEmitter> {
-  const identity = await sc.world.identity(name);
-  const producer = new SealedProducer({
-    transport,
-    registry: sc.world.registry(),
-    crypto: sc.world.crypto,
-    clock: systemClock,
-    identity,
-    directory: await sc.world.directory(),
-  });
-  await producer.connect();
-  const emitter = new MetadataEventEmitter({
-    producer,
-    topic: t.metadata,
-    crypto: sc.world.crypto,
-    clock: systemClock,
-    actor: name,
-    flushIntervalMs: 200,
-  });
-  sc.defer(async () => {
-    await emitter.close();
-    await producer.close();
-  });
-  return emitter;
-}
+const emitterFor = (name: string): Promise<MetadataEventEmitter> =>
+  sc.emitter(name, { flushIntervalMs: 200 });
 
 describe('audit worker (real Kafka and registry)', () => {
   it('logs sealed and opened events of a real run, without payloads, and the log verifies', async () => {

@@ -14,17 +14,14 @@ import {
   MetadataEventEmitter,
 } from '../../src/pipeline/metadata-event-emitter.js';
 import { waitFor } from '../support/test-transport.js';
-import { useScenario } from '../support/scenario.js';
+import { metadataToAudit, useScenario } from '../support/scenario.js';
 
 const sc = useScenario({
   purpose: 'outbox-crash',
   clientId: 'metadata-outbox-crash',
   topics: 0,
   metadataTopic: true,
-  services: ({ t }) => [
-    { name: 'orders', send: [t.metadata], receive: [] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ],
+  services: metadataToAudit,
 });
 const { t } = sc;
 

@@ -18,16 +18,12 @@ import { runCli } from '../support/run-cli.js';
 import { counterValue } from '../support/pipeline-world.js';
 import { waitFor } from '../support/test-transport.js';
 import { getEndpoints } from '../support/endpoints.js';
-import { useScenario } from '../support/scenario.js';
+import { useScenario, withAuditAndDeadLetterWorker } from '../support/scenario.js';
 
 const sc = useScenario({
   purpose: 'leak',
   partitions: 2,
-  services: ({ t }, defaults) => [
-    ...defaults,
-    { name: 'audit', send: [], receive: [t.metadata] },
-    { name: 'dead-letter-worker', send: [], receive: [] },
-  ],
+  services: withAuditAndDeadLetterWorker,
 });
 const { topic, t, transport } = sc;
 
@@ -84,11 +80,7 @@ describe('no plaintext outside the recipient', () => {
       store,
       crypto: sc.world.crypto,
       clock: systemClock,
-      signingKeysOf: (id) =>
-        sc.world
-          .document()
-          .records.filter((r) => r.identity === id)
-          .map((r) => new Uint8Array(Buffer.from(r.sign.publicKey, 'base64'))),
+      signingKeysOf: sc.signingKeysOf,
       deadLetterTopic: t.dlq,
       groupId: `dlq-${topic}`,
       registry: dlqRegistry,

@@ -10,12 +10,11 @@ import { describe, expect, it } from 'vitest';
 import { validateMetadataEvent, type MetadataEvent } from '../../src/events/metadata-event.js';
 import { PIPELINE_LOG_REDACT_PATHS } from '../../src/pipeline/pipeline-logger.js';
 import type { TransportProducer } from '../../src/kafka/transport.js';
+import type { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
 import {
   decodeMetadataEventBatch,
   METADATA_EVENTS_CONTENT_TYPE,
-  MetadataEventEmitter,
 } from '../../src/pipeline/metadata-event-emitter.js';
-import { systemClock } from '../../src/runtime/clock.js';
 import { waitFor } from '../support/test-transport.js';
 import { readRaw, type TestConsumer, type TestProducer } from '../support/pipeline-parties.js';
 import { useScenario } from '../support/scenario.js';
@@ -47,22 +46,8 @@ const logger = pino(
   }),
 );
 
-async function emitterFor(name: string): Promise<MetadataEventEmitter> {
-  const p = await sc.producer(name);
-  const emitter = new MetadataEventEmitter({
-    producer: p.producer,
-    topic: t.metadata,
-    crypto: sc.world.crypto,
-    clock: systemClock,
-    actor: name,
-    maxBatch: 200,
-  });
-  sc.defer(async () => {
-    await emitter.close();
-    await p.producer.close();
-  });
-  return emitter;
-}
+const emitterFor = (name: string): Promise<MetadataEventEmitter> =>
+  sc.emitter(name, { maxBatch: 200 });
 
 describe('metadata events sealed to audit', () => {
   it('reports what was sealed, opened and rejected, without payloads', async () => {

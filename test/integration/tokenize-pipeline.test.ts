@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateMetadataEvent, type MetadataEvent } from '../../src/events/metadata-event.js';
 import { OpenBaoTransitKms } from '../../src/keys/kms/openbao-transit-kms.js';
+import type { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
 import {
   decodeMetadataEventBatch,
   METADATA_EVENTS_CONTENT_TYPE,
-  MetadataEventEmitter,
 } from '../../src/pipeline/metadata-event-emitter.js';
 import type { SealedDelivery } from '../../src/pipeline/sealed-consumer.js';
 import { systemClock } from '../../src/runtime/clock.js';
@@ -142,23 +142,8 @@ async function sendAsFreshProcess(ids: readonly string[]): Promise<void> {
   }
 }
 
-async function emitterFor(name: string): Promise<MetadataEventEmitter> {
-  const p = await sc.producer(name);
-  const emitter = new MetadataEventEmitter({
-    producer: p.producer,
-    topic: t.metadata,
-    crypto: sc.world.crypto,
-    clock: systemClock,
-    actor: name,
-    maxBatch: 50,
-    flushIntervalMs: 200,
-  });
-  sc.defer(async () => {
-    await emitter.close();
-    await p.producer.close();
-  });
-  return emitter;
-}
+const emitterFor = (name: string): Promise<MetadataEventEmitter> =>
+  sc.emitter(name, { maxBatch: 50, flushIntervalMs: 200 });
 
 async function consumer(name: string): Promise<TestConsumer> {
   const c = await sc.consumer(name, {

@@ -18,7 +18,12 @@ import { afterAll, beforeAll } from 'vitest';
 import type { Transport, TopicSpec } from '../../src/kafka/transport.js';
 import { writeDirectoryDocument } from '../../src/keys/directory/directory-document.js';
 import { writeIdentityFile } from '../../src/keys/identity-file.js';
+import {
+  MetadataEventEmitter,
+  type MetadataEventEmitterOptions,
+} from '../../src/pipeline/metadata-event-emitter.js';
 import type { SealedProducerOptions } from '../../src/pipeline/sealed-producer.js';
+import { systemClock } from '../../src/runtime/clock.js';
 import {
   startConsumer,
   startProducer,
@@ -82,6 +87,26 @@ export interface ScenarioOptions {
   readonly checkpointTopic?: boolean | 'retained';
   /** Start the sender's producer (Order schema on every data topic) as `scenario.orders`. */
   readonly producer?: boolean | Partial<SealedProducerOptions>;
+}
+
+/** `services` for the audit scenarios: `orders` sends metadata events, `audit` receives them. */
+export function metadataToAudit(names: ScenarioNames): ServiceSpec[] {
+  return [
+    { name: 'orders', send: [names.t.metadata], receive: [] },
+    { name: 'audit', send: [], receive: [names.t.metadata] },
+  ];
+}
+
+/** `services` for the quarantine scenarios: the defaults, the audit identity and the dead-letter worker's. */
+export function withAuditAndDeadLetterWorker(
+  names: ScenarioNames,
+  defaults: readonly ServiceSpec[],
+): ServiceSpec[] {
+  return [
+    ...defaults,
+    { name: 'audit', send: [], receive: [names.t.metadata] },
+    { name: 'dead-letter-worker', send: [], receive: [] },
+  ];
 }
 
 /** One line of a consumer child's ledger (test/support/pipeline-consumer-child.ts). */
@@ -283,6 +308,37 @@ export class Scenario implements ScenarioNames {
     this.closers.push(() => c.consumer.close());
     return c;
   }
+
+  /**
+   * A metadata-event emitter for `actor` on the metadata topic, with a sealed producer of its own
+   * (no value schemas, no events); both closed by teardown() (the emitter first).
+   */
+  async emitter(
+    actor: string,
+    options: Omit<Partial<MetadataEventEmitterOptions>, 'producer' | 'actor'> = {},
+  ): Promise<MetadataEventEmitter> {
+    const p = await startProducer(this.world, this.transport, actor);
+    const emitter = new MetadataEventEmitter({
+      producer: p.producer,
+      topic: this.t.metadata,
+      crypto: this.world.crypto,
+      clock: systemClock,
+      actor,
+      ...options,
+    });
+    this.closers.push(async () => {
+      await emitter.close();
+      await p.producer.close();
+    });
+    return emitter;
+  }
+
+  /** The signing public keys the current directory lists for `identity` (a dead-letter worker's view). */
+  readonly signingKeysOf = (identity: string): Uint8Array[] =>
+    this.world
+      .document()
+      .records.filter((r) => r.identity === identity)
+      .map((r) => new Uint8Array(Buffer.from(r.sign.publicKey, 'base64')));
 
   /** Runs `close` at teardown (before what was registered earlier; the world is cleaned up last). */
   defer(close: () => Promise<void> | void): void {

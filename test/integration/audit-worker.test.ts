@@ -21,7 +21,7 @@ import type { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emi
 import { systemClock } from '../../src/runtime/clock.js';
 import { type TestConsumer } from '../support/pipeline-parties.js';
 import { testLogger, waitFor } from '../support/test-transport.js';
-import { useScenario } from '../support/scenario.js';
+import { useScenario, withMetadataToAudit } from '../support/scenario.js';
 
 const sc = useScenario({
   purpose: 'audit',
@@ -30,11 +30,7 @@ const sc = useScenario({
   partitions: 2,
   metadataTopic: true,
   checkpointTopic: 'retained',
-  services: ({ topics, t }) => [
-    { name: 'orders', send: [...topics, t.metadata], receive: [] },
-    { name: 'billing', send: [t.metadata], receive: [...topics] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ],
+  services: withMetadataToAudit,
 });
 const { topic, t, transport, checkpoints: checkpointTopic } = sc;
 

@@ -17,18 +17,14 @@ import {
 } from '../../src/pipeline/metadata-event-emitter.js';
 import { waitFor } from '../support/test-transport.js';
 import { readRaw, type TestConsumer, type TestProducer } from '../support/pipeline-parties.js';
-import { useScenario } from '../support/scenario.js';
+import { useScenario, withMetadataToAudit } from '../support/scenario.js';
 
 const sc = useScenario({
   purpose: 'pipe-ev',
   clientId: 'pipeline-events',
   partitions: 2,
   metadataTopic: true,
-  services: ({ topics, t }) => [
-    { name: 'orders', send: [...topics, t.metadata], receive: [] },
-    { name: 'billing', send: [t.metadata], receive: [...topics] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ],
+  services: withMetadataToAudit,
 });
 const { topic, t, transport } = sc;
 

@@ -35,19 +35,15 @@ import { getEndpoints } from '../support/endpoints.js';
 import { BaoAdmin } from '../support/openbao-process.js';
 import { type TestConsumer } from '../support/pipeline-parties.js';
 import { waitFor } from '../support/test-transport.js';
-import { useScenario } from '../support/scenario.js';
+import { useScenario, withMetadataToAudit } from '../support/scenario.js';
 
 const sc = useScenario({
   purpose: 'tok',
   clientId: 'tokenize',
   partitions: 2,
   metadataTopic: true,
-  services: ({ topics, t }) => [
-    { name: 'orders', send: [...topics, t.metadata], receive: [] },
-    { name: 'shipping', send: [t.metadata], receive: [...topics] },
-    { name: 'billing', send: [t.metadata], receive: [...topics] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ],
+  recipients: ['shipping', 'billing'],
+  services: withMetadataToAudit,
 });
 const { topic, t } = sc;
 

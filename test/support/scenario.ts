@@ -1,11 +1,12 @@
 /**
  * One scenario fixture for the integration tests: the world (authority, service identities, signed
  * directory, registry client, local KMS), a transport on the stack, fresh topics (data topics, dead
- * letters, compacted replay state, metadata, audit checkpoints), producer and consumer factories,
- * consumer child processes with their ledgers, and one teardown that closes everything it handed out.
+ * letters, compacted replay state, metadata, audit checkpoints), producer, consumer and
+ * metadata-emitter factories, consumer child processes with their ledgers, and one teardown that
+ * closes everything it handed out.
  *
- *     const s = useScenario({ purpose: 'pipe-crash', partitions: 2, producer: true });
- *     const { topic, t } = s; // names are known at once; the world exists from beforeAll on
+ *     const sc = useScenario({ purpose: 'pipe-crash', partitions: 2, producer: true });
+ *     const { topic, t } = sc; // names are known at once; the world exists from beforeAll on
  *
  * `useScenario` registers the beforeAll that builds the scenario and the afterAll that tears it down;
  * `scenario(options)` builds one inside a test and leaves `teardown()` to the caller.
@@ -97,6 +98,17 @@ export function metadataToAudit(names: ScenarioNames): ServiceSpec[] {
   ];
 }
 
+/** `services` with metadata events: every default service also sends them; `audit` receives them. */
+export function withMetadataToAudit(
+  names: ScenarioNames,
+  defaults: readonly ServiceSpec[],
+): ServiceSpec[] {
+  return [
+    ...defaults.map((s) => ({ ...s, send: [...s.send, names.t.metadata] })),
+    { name: 'audit', send: [], receive: [names.t.metadata] },
+  ];
+}
+
 /** `services` for the quarantine scenarios: the defaults, the audit identity and the dead-letter worker's. */
 export function withAuditAndDeadLetterWorker(
   names: ScenarioNames,
@@ -163,41 +175,6 @@ export interface ConsumerChild {
 }
 
 type ConsumerOptions = Parameters<typeof startConsumer>[3];
-
-/** A collector of what a handler saw, asserted on after the wait (never inside the handler). */
-export class Ledger<T> {
-  readonly entries: T[] = [];
-  private readonly counts = new Map<string, number>();
-
-  constructor(private readonly keyOf: (entry: T) => string) {}
-
-  /** Records an entry; use as (or inside) a message handler. */
-  readonly record = (entry: T): Promise<void> => {
-    this.entries.push(entry);
-    const k = this.keyOf(entry);
-    this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
-    return Promise.resolve();
-  };
-
-  /** How many entries in all. */
-  get size(): number {
-    return this.entries.length;
-  }
-
-  /** How many distinct keys. */
-  distinct(): number {
-    return this.counts.size;
-  }
-
-  count(key: string): number {
-    return this.counts.get(key) ?? 0;
-  }
-
-  /** The keys seen more than once. */
-  duplicates(): string[] {
-    return [...this.counts].filter(([, n]) => n > 1).map(([k]) => k);
-  }
-}
 
 export class Scenario implements ScenarioNames {
   readonly transport: Transport;

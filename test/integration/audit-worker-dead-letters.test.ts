@@ -76,7 +76,7 @@ describe('audit worker', () => {
       identity: await world.identity('audit'),
       directory: await world.directory(),
       kms: world.kms,
-      store,
+      logs: { open: () => store },
       metadataTopic: t.metadata,
       checkpointTopic,
       stateTopic: t.state,

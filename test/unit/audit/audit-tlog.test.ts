@@ -12,7 +12,9 @@ import { AuditRecorder } from '../../../src/audit/audit-recorder.js';
 import {
   AuditTlog,
   auditLeafHashes,
+  auditLogOrigin,
   defaultAuditOrigin,
+  parseAuditLogOrigin,
   verifyTlogCheckpoints,
 } from '../../../src/audit/audit-tlog.js';
 import { leafHash, leafHashArray, treeRoot } from '../../../src/audit/merkle-tree.js';
@@ -89,7 +91,7 @@ describe('AuditRecorder with C2SP checkpoints', () => {
       origin,
       keys.publicKey,
     );
-    expect(report).toEqual({ ok: true, checkpoints: 3, consistentPairs: 2 });
+    expect(report).toMatchObject({ ok: true, checkpoints: 3, consistentPairs: 2 });
   });
 
   it('a restart publishes the same note again for the newest stored checkpoint', async () => {
@@ -150,6 +152,123 @@ describe('verifyTlogCheckpoints refuses', () => {
     const elsewhere = signed(999, new Uint8Array(32), other.secretKey, 'example.org/other-log');
     expect(
       verifyTlogCheckpoints(crypto, leaves, [...notes, elsewhere], origin, keys.publicKey),
-    ).toEqual({ ok: true, checkpoints: 3, consistentPairs: 2 });
+    ).toMatchObject({ ok: true, checkpoints: 3, consistentPairs: 2 });
+  });
+});
+
+describe('audit-key rotation in the middle of a log', () => {
+  // A log whose first 200 entries were checkpointed under key A, then the audit key was rotated and
+  // the next checkpoints are signed by key B (the worker signs with the key in force at each one).
+  async function rotatedLog() {
+    const a = crypto.signKeyPair();
+    const b = crypto.signKeyPair();
+    let current = a;
+    const store = new SqliteAuditStore(':memory:', crypto);
+    const published: string[] = [];
+    const recorder = new AuditRecorder({
+      store,
+      crypto,
+      clock: new ManualClock(1_000_000),
+      signer: {
+        kid: new Uint8Array(16).fill(3),
+        get secretKey() {
+          return current.secretKey;
+        },
+      },
+      checkpointEveryEntries: 100,
+      tlog: new AuditTlog({
+        crypto,
+        entries: (from) => store.entries(from),
+        origin,
+        signer: () => ed25519NoteSigner(crypto, origin, current.secretKey),
+      }),
+      publisher: {
+        publish: (_c, note) => {
+          published.push(note!);
+          return Promise.resolve();
+        },
+      },
+    });
+    await recorder.record(Array.from({ length: 200 }, (_, i) => ev(i)));
+    current = b;
+    await recorder.record(Array.from({ length: 200 }, (_, i) => ev(200 + i)));
+    const leaves = auditLeafHashes(crypto, store.entries());
+    return { a, b, leaves, published };
+  }
+
+  it('verifies with both keys in their order, and names the keys that signed', async () => {
+    const { a, b, leaves, published } = await rotatedLog();
+    expect(published).toHaveLength(4);
+    const report = verifyTlogCheckpoints(crypto, leaves, published, origin, [
+      a.publicKey,
+      b.publicKey,
+    ]);
+    expect(report).toMatchObject({ ok: true, checkpoints: 4, consistentPairs: 3 });
+    expect(report.keyIds).toEqual([
+      ed25519NoteVerifier(crypto, origin, a.publicKey).keyId.toString(16).padStart(8, '0'),
+      ed25519NoteVerifier(crypto, origin, b.publicKey).keyId.toString(16).padStart(8, '0'),
+    ]);
+    // With the old key alone the new checkpoints do not open.
+    expect(verifyTlogCheckpoints(crypto, leaves, published, origin, a.publicKey)).toMatchObject({
+      ok: false,
+      problem: 'TLOG_CHECKPOINT_BAD_SIGNATURE',
+    });
+  });
+
+  it('refuses a later checkpoint signed by the retired key', async () => {
+    const { a, b, leaves, published } = await rotatedLog();
+    // The old key (stolen, or a stale worker) signs a larger tree head after the rotation.
+    const late = signCheckpoint(
+      { origin, size: 400, rootHash: treeRoot(crypto, leafHashArray(leaves), 400), extensions: [] },
+      [ed25519NoteSigner(crypto, origin, a.secretKey)],
+    );
+    const report = verifyTlogCheckpoints(crypto, leaves, [...published.slice(0, 3), late], origin, [
+      a.publicKey,
+      b.publicKey,
+    ]);
+    expect(report).toMatchObject({ ok: false, problem: 'TLOG_CHECKPOINT_KEY_ORDER' });
+  });
+});
+
+describe('per-partition origins', () => {
+  it('name cluster, topic and partition, and parse back', () => {
+    const o = auditLogOrigin({ cluster: 'prod-eu', topic: 'sealpost.metadata', partition: 5 });
+    expect(o).toBe('sealpost/audit/prod-eu/sealpost.metadata/5');
+    expect(parseAuditLogOrigin(o)).toEqual({
+      cluster: 'prod-eu',
+      topic: 'sealpost.metadata',
+      partition: 5,
+    });
+    expect(parseAuditLogOrigin(defaultAuditOrigin('sealpost.metadata'))).toBeUndefined();
+    expect(() => auditLogOrigin({ cluster: 'a b', topic: 't', partition: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('AuditRecorder fencing check', () => {
+  it('notices entries another writer appended, and re-reads its stored checkpoints', async () => {
+    const store = new SqliteAuditStore(':memory:', crypto);
+    const foreign: { expected: number; found: number }[] = [];
+    const recorder = (onForeignAppend?: (i: { expected: number; found: number }) => void) =>
+      new AuditRecorder({
+        store,
+        crypto,
+        clock: new ManualClock(1_000_000),
+        signer: { kid: new Uint8Array(16).fill(3), secretKey: keys.secretKey },
+        checkpointEveryEntries: 100,
+        publisher: { publish: () => Promise.resolve() },
+        ...(onForeignAppend === undefined ? {} : { onForeignAppend }),
+      });
+    const stale = recorder((i) => foreign.push(i));
+    await stale.record(Array.from({ length: 50 }, (_, i) => ev(i)));
+    // The partition's next owner continues the same log: 120 entries, a checkpoint at 100.
+    const owner = recorder();
+    await owner.record(Array.from({ length: 120 }, (_, i) => ev(50 + i)));
+    expect(store.checkpoints().map((c) => c.count)).toEqual([100]);
+    // The stale member appends once more (a batch in hand during the rebalance).
+    await stale.record([ev(1000)]);
+    expect(foreign).toEqual([{ expected: 50, found: 170 }]);
+    // Its next checkpoint is due 100 entries after the owner's, not after its own view.
+    expect(stale.lastCheckpointCount).toBe(100);
+    expect(store.head().count).toBe(171);
   });
 });

@@ -147,10 +147,6 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
       'skip the published checkpoints (offline; weaker: a rewritten store and its stored checkpoints go unnoticed)',
     )
     .option('--timeout <duration>', 'how long to read the checkpoint topic', '30s')
-    .option(
-      '--partition <n>',
-      'verify only the log of this metadata partition (default: every log)',
-    )
     .option('--json', 'output as JSON')
     .addHelpText(
       'after',

@@ -644,7 +644,11 @@ export class SealedConsumer {
           e.state.nextOffset?.toString() === c.offset
         );
       };
-      if (parts.some((at) => !reuse(at))) await store.scan();
+      // Only what the commits of the partitions to load point to (docs/SPEC.md §6).
+      const needs = parts
+        .filter((at) => !reuse(at))
+        .map((at) => ({ ...at, committed: commitOf(at) }));
+      if (needs.length > 0) await store.scan(needs);
       const ready: TopicPartition[] = [];
       for (const at of parts) {
         const entry = this.#partitions.get(tpKey(at.topic, at.partition));

@@ -110,6 +110,14 @@ export class AuditRecorder {
   /** Signs, stores and publishes a checkpoint of the current head. */
   async checkpointNow(): Promise<AuditCheckpoint> {
     const head = this.#o.store.head();
+    // Fencing rule (docs/AUDIT.md, "Running N audit workers"): never sign a head smaller than a
+    // checkpoint already stored for this log — another member (its partition's owner now) is ahead,
+    // and this recorder's view of the log is stale. Its newest checkpoint stands instead.
+    const stored = this.#o.store.checkpoints().at(-1);
+    if (stored !== undefined && stored.count > head.count) {
+      this.#lastCheckpointCount = Math.max(this.#lastCheckpointCount, stored.count);
+      return stored;
+    }
     const now = this.#o.clock.nowMs();
     const c = signCheckpoint(
       this.#o.crypto,

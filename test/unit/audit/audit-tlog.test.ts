@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 /**
  * The audit log as a transparency log (docs/AUDIT.md): the recorder publishes, beside each
  * checkpoint, a C2SP checkpoint note of the same size whose root is the RFC 6962 head of the stored
@@ -22,6 +25,7 @@ import { ed25519NoteSigner, ed25519NoteVerifier } from '../../../src/audit/signe
 import { openCheckpoint, signCheckpoint } from '../../../src/audit/tlog-checkpoint.js';
 import { canonicalEventBytes, type MetadataEvent } from '../../../src/events/metadata-event.js';
 import { ManualClock } from '../../../src/runtime/clock.js';
+import { verifyAuditLog } from '../../../src/audit/verify-audit-log.js';
 
 let crypto: CryptoProvider;
 let keys: KeyPair;
@@ -270,5 +274,47 @@ describe('AuditRecorder fencing check', () => {
     // Its next checkpoint is due 100 entries after the owner's, not after its own view.
     expect(stale.lastCheckpointCount).toBe(100);
     expect(store.head().count).toBe(171);
+  });
+});
+
+describe('AuditRecorder fencing rule', () => {
+  it('does not sign a stale head smaller than a checkpoint another member stored', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sealpost-fence-'));
+    const path = join(dir, 'audit.p0.db');
+    // Two members' connections to one log (two processes in production).
+    const mine = new SqliteAuditStore(path, crypto);
+    const theirs = new SqliteAuditStore(path, crypto);
+    try {
+      const recorder = (store: SqliteAuditStore) =>
+        new AuditRecorder({
+          store,
+          crypto,
+          clock: new ManualClock(1_000_000),
+          signer: { kid: new Uint8Array(16).fill(3), secretKey: keys.secretKey },
+          checkpointEveryEntries: 100,
+          publisher: { publish: () => Promise.resolve() },
+        });
+      const stale = recorder(mine);
+      await stale.record(Array.from({ length: 50 }, (_, i) => ev(i)));
+      await recorder(theirs).record(Array.from({ length: 250 }, (_, i) => ev(50 + i)));
+      expect(theirs.checkpoints().map((c) => c.count)).toEqual([150, 250]);
+      // The stale member stops and checkpoints what it thinks the head is (50).
+      const c = await stale.checkpointNow();
+      expect(c.count).toBe(250);
+      expect(mine.checkpoints().map((x) => x.count)).toEqual([150, 250]);
+      expect(
+        verifyAuditLog(
+          crypto,
+          mine.entries(),
+          mine.checkpoints(),
+          keys.publicKey,
+          new Uint8Array(16).fill(3),
+        ),
+      ).toMatchObject({ ok: true, count: 300 });
+    } finally {
+      mine.close();
+      theirs.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

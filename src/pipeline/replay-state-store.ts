@@ -310,6 +310,7 @@ export class ReplayStateStore {
     const pointers = (needs ?? []).map((n) => parseStatePointer(n.committed.metadata));
     const out = new Map<string, Buffer[]>();
     const locations = new Map<string, StateLocation>();
+    const recordKeyAt = new Map<string, string>();
     const collect = (partition: number, r: ConsumedRecord): void => {
       if (r.key === null || r.value === null) return;
       const k = r.key.toString('utf8');
@@ -317,6 +318,7 @@ export class ReplayStateStore {
       list.push(Buffer.from(r.value));
       out.set(k, list);
       locations.set(k, { partition, offset: BigInt(r.offset) });
+      recordKeyAt.set(`${partition}:${r.offset}`, k);
     };
     const groupId = (): string =>
       `${this.#o.group}.sealpost-state-scan.${Buffer.from(this.#o.crypto.randomBytes(6)).toString('hex')}`;
@@ -332,6 +334,13 @@ export class ReplayStateStore {
         ),
       ).values(),
     ];
+    // Key records the pointers name that this store has not read: the group may have more than one
+    // state key (two members creating one at the very same first start), and a partition taken over
+    // may be sealed under the other.
+    const held = [...this.#keyLocations.values()];
+    const unknownKeyAt = keyAt.filter(
+      (k) => !held.some((h) => h.partition === k.partition && h.offset === k.offset),
+    );
     let mode: StateScanStats['mode'];
     let recordsRead = 0;
     if (legacy) {
@@ -367,7 +376,7 @@ export class ReplayStateStore {
       mode = 'targeted';
       const at = [
         ...pointers.flatMap((p) => (p?.state === undefined ? [] : [p.state])),
-        ...(this.#currentKeyId === undefined ? keyAt : []),
+        ...unknownKeyAt,
       ];
       ({ recordsRead } = await readStateRecordsAt({
         ...base,
@@ -378,16 +387,26 @@ export class ReplayStateStore {
     }
     this.#scanned = out;
     await this.#unwrapKeys(out, locations);
-    if (this.#currentKeyId === undefined && mode === 'targeted' && keyAt.length > 0) {
-      // The key record a pointer names was rewrapped and compacted away (docs/OPERATIONS.md, key
-      // lifecycle): its newest value is later on the same partition.
+    const prefix = this.#keyPrefix();
+    const unresolved =
+      mode === 'targeted'
+        ? unknownKeyAt.filter((loc) => {
+            const k = recordKeyAt.get(`${loc.partition}:${loc.offset}`);
+            return (
+              k === undefined || !k.startsWith(prefix) || !this.#keys.has(k.slice(prefix.length))
+            );
+          })
+        : [];
+    if (unresolved.length > 0) {
+      // A key record a pointer names was rewrapped (and maybe compacted away; docs/OPERATIONS.md,
+      // key lifecycle): its newest value is later on the same partition.
       const keyOut = new Map<string, Buffer[]>();
       const keyLocations = new Map<string, StateLocation>();
       recordsRead += (
         await readStateTopicToEnd({
           ...base,
           groupId: groupId(),
-          partitions: [...new Set(keyAt.map((k) => k.partition))],
+          partitions: [...new Set(unresolved.map((k) => k.partition))],
           onRecord: (partition, r) => {
             const k = r.key?.toString('utf8');
             if (k === undefined || !k.startsWith(this.#keyPrefix()) || r.value === null) return;

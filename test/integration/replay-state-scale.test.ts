@@ -143,4 +143,33 @@ describe('replay state on a state topic shared by 100 groups (real Kafka)', () =
       scanning.close();
     }
   }, 600_000);
+
+  it('a partition taken over that is sealed under the other of two group keys loads', async () => {
+    // Two members of a new group start at the very same moment: both find no key and each creates
+    // one (docs/API.md, "Replay state": both stay usable). Each then commits its own partition.
+    const group = `two-keys-${stateTopic}`;
+    const first = (partition: number): StateNeed[] => [
+      { topic: TOPIC, partition, committed: { offset: '-1', metadata: null } },
+    ];
+    const a = storeOf(group);
+    const b = storeOf(group);
+    try {
+      await Promise.all([a.scan(first(0)), b.scan(first(1))]);
+      const state = () => ({
+        generation: 0,
+        nextOffset: null,
+        windows: new Map<string, ReplayWindow>(),
+        entityVersions: new Map<string, number>(),
+        handOutMark: null,
+      });
+      const written = await b.write(TOPIC, 1, state(), 10n);
+      const committed = { offset: '10', metadata: written.metadata };
+      // b leaves; a takes partition 1 over: its state record is sealed under b's key.
+      await a.scan([{ topic: TOPIC, partition: 1, committed }]);
+      expect(a.load(TOPIC, 1, committed, 'pause').kind).toBe('loaded');
+    } finally {
+      a.close();
+      b.close();
+    }
+  }, 120_000);
 });

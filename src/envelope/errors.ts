@@ -60,6 +60,13 @@ export const ENVELOPE_ERROR_CLASSES = {
   // --- payload (used by the pipeline) ---
   SCHEMA_MISMATCH: 'SCHEMA',
   PAYLOAD_INVALID: 'PAYLOAD',
+  // --- quarantine release wrapper (docs/SPEC.md §11; checked by the pipeline) ---
+  RELEASE_MALFORMED: 'MALFORMED',
+  RELEASE_WRONG_TARGET: 'CONTEXT',
+  RELEASE_NOT_GRANTED: 'HEADER',
+  RELEASE_BAD_SIGNATURE: 'HEADER',
+  RELEASE_BAD_TIMES: 'HEADER',
+  RELEASE_EXPIRED: 'STALE',
 } as const satisfies Record<string, EnvelopeCoarseClass>;
 
 /** A detailed rejection code (goes only into sealed audit events). */

@@ -17,6 +17,8 @@
 import type { CryptoProvider } from '../crypto/provider.js';
 import { hash256, schemaFingerprint } from '../envelope/derive.js';
 import { EnvelopeOpener, type OpenHooks } from '../envelope/envelope-opener.js';
+import { isReleaseValue } from '../envelope/release-envelope.js';
+import { ReleaseAdmission, type OpenedRelease } from './consumer/release-admission.js';
 import { EnvelopeError } from '../envelope/errors.js';
 import type { OpenPolicy } from '../envelope/opened-session.js';
 import { ReplayWindow } from '../envelope/replay-window.js';
@@ -298,6 +300,7 @@ export class SealedConsumer {
   readonly #rawFps = new Map<string, Uint8Array>();
   #store: ReplayStateStore | undefined;
   #opener: EnvelopeOpener | undefined;
+  #releases: ReleaseAdmission | undefined;
   #dlq: DeadLetterWriter | undefined;
   readonly #route: RejectionRoute;
   #handler: SealedMessageHandler | undefined;
@@ -449,6 +452,20 @@ export class SealedConsumer {
         maxCiphertextBytes: o.maxCiphertextBytes ?? 1_048_576 + 65_536,
       },
       recipientKeys: keys,
+    });
+    // Quarantine releases (docs/SPEC.md §11) are opened with the same keys, policy and limits.
+    this.#releases = new ReleaseAdmission({
+      crypto: o.crypto,
+      clock: o.clock,
+      directory: o.directory,
+      identity: o.identity,
+      group: o.groupId,
+      policy: this.#policy,
+      limits: {
+        envelopeSchemaId,
+        namespace: o.directory.namespace,
+        maxCiphertextBytes: o.maxCiphertextBytes ?? 1_048_576 + 65_536,
+      },
     });
     this.#unsubscribe.push(o.directory.onEpochChange(() => this.#keys.refresh()));
     await this.#startConsumer();
@@ -982,8 +999,13 @@ export class SealedConsumer {
     }
     const started = process.hrtime.bigint();
     let result;
+    let release: OpenedRelease | undefined;
     try {
-      result = this.#opener!.open(record.value, record, entry.hooks);
+      // A quarantine release (docs/SPEC.md §11) carries the record; it is admitted by the release steps.
+      if (isReleaseValue(record.value))
+        result = (release = this.#releases!.open(record.value, record, entry.state, entry.hooks))
+          .result;
+      else result = this.#opener!.open(record.value, record, entry.hooks);
     } catch (err) {
       if (err instanceof EnvelopeError) {
         if (err.code === 'UNKNOWN_SENDER') {
@@ -1171,12 +1193,15 @@ export class SealedConsumer {
       return { kind: 'retry', afterMs: 0, reason: 'handler' };
     }
     entry.attempted.delete(record.offset);
-    let window = entry.state.windows.get(msg.replayKey);
-    if (window === undefined) {
-      window = new ReplayWindow(o.clock.nowMs());
-      entry.state.windows.set(msg.replayKey, window);
+    if (release !== undefined) release.accepted(entry.state, msg);
+    else {
+      let window = entry.state.windows.get(msg.replayKey);
+      if (window === undefined) {
+        window = new ReplayWindow(o.clock.nowMs());
+        entry.state.windows.set(msg.replayKey, window);
+      }
+      window.mark(msg.seq, o.clock.nowMs());
     }
-    window.mark(msg.seq, o.clock.nowMs());
     if (entityKey !== undefined) entry.state.entityVersions.set(entityKey, msg.entityVersion);
     m?.opened.inc({ topic: record.topic });
     o.events?.emit({

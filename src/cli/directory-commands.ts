@@ -137,7 +137,7 @@ export function parseGrant(
     const m = /^(send|receive|release)=([a-zA-Z0-9._,-]*)$/.exec(part);
     if (m === null)
       throw badInput(
-        `--grant "${spec}": "${part}" is not send=topics, receive=topics or release=topics (topics: [a-zA-Z0-9._-], comma separated)`,
+        `--grant "${spec}": "${part}" is not send=topics or receive=topics, nor release=topics (topics: [a-zA-Z0-9._-], comma separated)`,
       );
     const topics = m[2]!.split(',').filter((t) => t.length > 0);
     (m[1] === 'send' ? sendTopics : m[1] === 'receive' ? receiveTopics : releaseTopics).push(

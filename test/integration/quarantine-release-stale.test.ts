@@ -25,9 +25,7 @@ import { encodeRelease } from '../../src/envelope/release-envelope.js';
 import type { TransportProducer } from '../../src/kafka/transport.js';
 import { FileDirectorySource } from '../../src/keys/directory/directory-document.js';
 import { KeyDirectory } from '../../src/keys/directory/key-directory.js';
-import { writeIdentityFile } from '../../src/keys/identity-file.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { getEndpoints } from '../support/endpoints.js';
 import {
   readRaw,
   startConsumer,
@@ -41,6 +39,7 @@ import {
   pipelineTopics,
   type PipelineWorld,
 } from '../support/pipeline-world.js';
+import { operatorCliEnv } from '../support/release-operator.js';
 import { runCli } from '../support/run-cli.js';
 import {
   createTopics,
@@ -108,25 +107,7 @@ afterAll(async () => {
 });
 
 /** The CLI's environment: the operator identity `name`, the world's KMS and directory (as files). */
-async function cliEnv(name: string): Promise<Record<string, string>> {
-  const identityFile = join(world.dir, `${name}.json`);
-  await writeIdentityFile(identityFile, world.files.get(name)!, { overwrite: true });
-  const directoryFile = join(world.dir, 'cli-directory.json');
-  writeFileSync(directoryFile, JSON.stringify(world.document()));
-  return {
-    SEALPOST_QUARANTINE_DB: join(world.dir, 'quarantine.db'),
-    KAFKA_BROKERS: getEndpoints().kafkaBrokers.join(','),
-    SEALPOST_IDENTITY_FILE: identityFile,
-    SEALPOST_KMS: 'local',
-    SEALPOST_LOCAL_KEK_FILE: join(world.dir, 'kek.json'),
-    SEALPOST_DIRECTORY_FILE: directoryFile,
-    SEALPOST_DIRECTORY_STATE_FILE: join(world.dir, `cli-directory-state-${name}.json`),
-    SEALPOST_AUTHORITY_PUBLIC_KEY: Buffer.from(
-      world.document().authority.publicKey,
-      'base64',
-    ).toString('hex'),
-  };
-}
+const cliEnv = (name: string) => operatorCliEnv(world, name, join(world.dir, 'quarantine.db'));
 
 async function quarantined(topic: string, n: number): Promise<QuarantineEntry[]> {
   await waitFor(

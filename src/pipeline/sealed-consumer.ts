@@ -230,6 +230,8 @@ interface PartitionEntry {
   unknownSince: Map<string, number>;
   /** Unclassified failures per offset (bounded). */
   unexpected: Map<string, number>;
+  /** The batch in hand's check that the partition may be gone (member fenced, or stopping). */
+  stale?: () => boolean;
   /** Offsets handed to the handler before (redelivery hint), bounded. */
   attempted: Map<string, number>;
   /** The hand-out mark of the state we loaded: offsets below it may have been handed out before. */
@@ -504,6 +506,8 @@ export class SealedConsumer {
     for (const u of this.#consumerUnsubscribe) u();
     this.#consumerUnsubscribe = [];
     await this.#consumer.disconnect().catch(() => undefined);
+    // The crashed member left the group: what it held may be handled by others before we rejoin.
+    this.#onAssignment([]);
     this.#consumer = this.#o.transport.consumer(this.#consumerOptions);
     await this.#startConsumer();
   }
@@ -739,6 +743,7 @@ export class SealedConsumer {
       (entry.state.nextOffset !== null && entry.state.nextOffset >= entry.seenMark.below)
     )
       entry.seenMark = { below: BigInt(batch.highWatermark), atMs: entry.batchSeenMs };
+    entry.stale = () => !control.isRunning() || control.isStale();
     let processed = false;
     let count = 0;
     let beatAtMs = this.#o.clock.nowMs();
@@ -838,7 +843,9 @@ export class SealedConsumer {
     if (entry.queuedPersist !== undefined) return entry.queuedPersist;
     const run = entry.persisting.then(async () => {
       entry.queuedPersist = undefined;
-      if (!entry.dirty || entry.state.nextOffset === null) return;
+      // A revoked partition is another member's now: neither its state nor its offset is ours to write.
+      const owned = () => this.#partitions.get(tpKey(entry.topic, entry.partition)) === entry;
+      if (!entry.dirty || entry.state.nextOffset === null || !owned()) return;
       const next = entry.state.nextOffset;
       this.#gcWindows(entry);
       // Every write carries the hand-out mark forward too (to `redeliveryMarkAhead` past the last
@@ -857,6 +864,7 @@ export class SealedConsumer {
         state,
         next,
       );
+      if (!owned()) return;
       await this.#consumer.commitOffsets([
         { topic: entry.topic, partition: entry.partition, offset: next.toString(), metadata },
       ]);
@@ -1134,6 +1142,9 @@ export class SealedConsumer {
       entry.dirty = true;
       this.#persistBehind(entry);
     }
+    // Checked last before the hand-out (the steps above may have waited): a member past its lease
+    // hands out nothing (docs/OPERATIONS.md "Under faults", group-members).
+    if (entry.stale?.() === true) return { kind: 'retry', afterMs: 0, reason: 'membership' };
     entry.lastHandedOut = offset;
     entry.handedOut++;
     const attempts = entry.attempted.get(record.offset) ?? 0;

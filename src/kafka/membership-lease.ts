@@ -11,8 +11,10 @@
  *
  * The lease also tells whether an assignment continues the previous one: a member keeps what it knew
  * about a partition across a rebalance only if it was a member of every generation in between (same
- * member id, one join and one sync since its previous assignment); otherwise another member may have
- * handled the partition meanwhile.
+ * member id, and one sync answered since its previous assignment: a generation it joined but did not
+ * sync is one whose assignment it never saw); otherwise another member may have handled the
+ * partition meanwhile. Joins are not counted: a join refused because the coordinator moved forms no
+ * generation.
  *
  * Times are read from a monotonic clock; request send times arrive as "answered `durationMs` after
  * it was sent" (kafkajs's request events), so a wall-clock step does not move the lease.
@@ -42,7 +44,6 @@ export class MembershipLease {
   #lastSyncSentAt: number | undefined;
   #memberId: string | undefined;
   #left = false;
-  #joins = 0;
   #syncs = 0;
   #timeouts = 0;
 
@@ -59,7 +60,6 @@ export class MembershipLease {
   answered(apiName: string, durationMs: number): void {
     const sentAt = this.#monoMs() - Math.max(0, durationMs);
     if (apiName === 'Heartbeat') this.#answeredHeartbeats.push(sentAt);
-    else if (apiName === 'JoinGroup') this.#joins++;
     else if (apiName === 'SyncGroup') {
       this.#syncs++;
       this.#lastSyncSentAt = sentAt;
@@ -96,12 +96,11 @@ export class MembershipLease {
         ? 'left'
         : this.#memberId !== memberId
           ? 'member-id-changed'
-          : this.#joins !== 1 || this.#syncs !== 1 || this.#timeouts !== 0
+          : this.#syncs !== 1 || this.#timeouts !== 0
             ? 'generation-missed'
             : undefined;
     this.#memberId = memberId;
     this.#left = false;
-    this.#joins = 0;
     this.#syncs = 0;
     this.#timeouts = 0;
     this.#answeredHeartbeats = [];

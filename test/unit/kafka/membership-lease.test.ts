@@ -77,6 +77,10 @@ describe('MembershipLease', () => {
     l.answered('JoinGroup', 1);
     l.answered('SyncGroup', 1);
     expect(l.joined('m1', 5)).toBeUndefined(); // one join, one sync, same member
+    l.answered('JoinGroup', 1); // refused: NOT_COORDINATOR (the coordinator moved)
+    l.answered('JoinGroup', 1);
+    l.answered('SyncGroup', 1);
+    expect(l.joined('m1', 5)).toBeUndefined();
     l.answered('JoinGroup', 1);
     l.answered('SyncGroup', 1); // refused: a new rebalance began (no assignment seen)
     l.answered('JoinGroup', 1);

@@ -38,6 +38,7 @@ import {
   writeFramePrefix,
   writeVarLong,
 } from './envelope-codec.js';
+import { invalidArgument } from '../errors.js';
 import { EnvelopeUsageError } from './errors.js';
 import { KDF_ID_COMMIT, KDF_ID_MESSAGE_KEY, KDF_ID_PRIVATE_KEY, LABELS } from './labels.js';
 import { MessageTranscripts } from './message-transcripts.js';
@@ -123,7 +124,7 @@ export interface SealedMessage {
 }
 
 const bad = (message: string): never => {
-  throw new EnvelopeUsageError('ARGUMENT_INVALID', message);
+  throw invalidArgument(message);
 };
 
 const textEncoder = new TextEncoder();

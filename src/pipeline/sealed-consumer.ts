@@ -14,6 +14,7 @@
  * not loaded) pause the partition and retry with backoff — never a dead letter. Records not addressed
  * to us are skipped and counted; exact duplicates dropped and counted.
  */
+import { invalidArgument } from '../errors.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { hash256, schemaFingerprint } from '../envelope/derive.js';
 import { EnvelopeOpener, type OpenHooks } from '../envelope/envelope-opener.js';
@@ -326,7 +327,7 @@ export class SealedConsumer {
       ['commitEveryRecords', options.commitEveryRecords],
     ] as const)
       if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1))
-        throw new PipelineError('MESSAGE_INVALID', `${name} must be an integer ≥ 1`);
+        throw invalidArgument(`${name} must be an integer ≥ 1`);
     this.#o = options;
     this.#maxLead = options.redeliveryMarkAhead ?? 5000;
     this.#logger = options.logger ?? silentLogger;

@@ -45,7 +45,7 @@ export interface SendTarget {
   readonly topic: string;
   /**
    * Seal only for these identities (each must be allowed to receive on the topic, else PolicyError
-   * RECIPIENT_NOT_ALLOWED). Default: every identity the directory allows on the topic.
+   * POLICY_RECIPIENT_NOT_ALLOWED). Default: every identity the directory allows on the topic.
    */
   readonly recipients?: readonly string[];
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { loadConfig, type SealpostConfig } from '../config/config.js';
+import { envNameOf, invalidConfig, loadConfig, type SealpostConfig } from '../config/config.js';
 import { createCryptoProvider } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Transport } from '../kafka/transport.js';
@@ -77,6 +77,14 @@ export interface Sealpost {
   close(): Promise<void>;
 }
 
+/** What a service cannot run without (checked together, before anything is built). */
+const REQUIRED = [
+  'identityFile',
+  'authorityPublicKey',
+  'kafkaBrokers',
+  'schemaRegistryUrl',
+] as const satisfies readonly (keyof SealpostConfig)[];
+
 /**
  * Builds a service's sealpost from the same validated configuration the CLI and the workers use
  * (src/config/config.ts; built by src/app/compose.ts): the KMS, the identity, the key directory, the
@@ -89,6 +97,10 @@ export async function createSealpost(options: CreateSealpostOptions): Promise<Se
       ? options.env
       : { ...options.env, SEALPOST_CONFIG: options.configFile };
   const config = loadConfig(env, options.cwd === undefined ? {} : { cwd: options.cwd });
+  const missing = REQUIRED.filter((key) => config[key] === undefined).map(
+    (key) => `${envNameOf(key)}: required by createSealpost`,
+  );
+  if (missing.length > 0) throw invalidConfig(missing);
   const crypto = options.crypto ?? (await createCryptoProvider());
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel, name: 'sealpost' });

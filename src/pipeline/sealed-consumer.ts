@@ -37,6 +37,7 @@ import type { KeyDirectory } from '../keys/directory/key-directory.js';
 import type { IdentitySource } from '../keys/identity-source.js';
 import type { LoadedIdentity } from '../keys/identity.js';
 import type { Kms } from '../keys/kms/kms.js';
+import { NO_TRACING, type SealpostTracing } from '../observability/tracing.js';
 import type { AvroCodec } from '../registry/avro-codec.js';
 import { decodeConfluentFrame } from '../registry/confluent-wire-format.js';
 import type { SchemaRegistryClient } from '../registry/schema-registry-client.js';
@@ -127,6 +128,8 @@ export interface SealedConsumerOptions {
   readonly readerSchemas?: Readonly<Record<string, AvroCodec>>;
   /** Raw (non-Avro) content types to deliver as bytes (e.g. the metadata-event content type). */
   readonly rawContentTypes?: readonly string[];
+  /** OpenTelemetry spans, children of the sender's sealed trace context (docs/TRACING.md). */
+  readonly tracing?: SealpostTracing;
   /** Time rules. Defaults: skew 60 s, horizon 8 days, session lifetime ≤ 25 h. */
   readonly openPolicy?: Partial<OpenPolicy>;
   readonly maxCiphertextBytes?: number;
@@ -981,6 +984,7 @@ export class SealedConsumer {
       return { kind: 'retry', afterMs: 1000, reason: 'directory-head-expired' };
     }
     const started = process.hrtime.bigint();
+    const trace = (o.tracing ?? NO_TRACING).consume(record.topic, record.partition);
     let result;
     try {
       result = this.#opener!.open(record.value, record, entry.hooks);
@@ -999,6 +1003,7 @@ export class SealedConsumer {
             return { kind: 'retry', afterMs: 200, reason: 'unknown-sender' };
           }
         }
+        trace.rejected(err.coarse);
         const outcome = await this.#route.deadLetter(record, err.coarse, err.code);
         if (outcome.kind === 'done') entry.unknownSince.delete(record.offset);
         return outcome;
@@ -1154,7 +1159,7 @@ export class SealedConsumer {
       redelivery: attempts > 0 || (entry.redeliverBelow !== null && offset < entry.redeliverBelow),
     };
     try {
-      await this.#handler!(delivery);
+      await trace.handOut(msg, () => this.#handler!(delivery));
     } catch (err) {
       entry.attempted.set(record.offset, attempts + 1);
       if (entry.attempted.size > 1000)

@@ -8,6 +8,8 @@ export * from './pipeline/index.js';
 export { SealpostError, ConfigError, isSealpostError } from './errors.js';
 export type { ConfigErrorCode } from './errors.js';
 export { systemClock } from './runtime/clock.js';
+export { KAFKAJS_INSTRUMENTATION_HOOKS, loadTracing, NO_TRACING } from './observability/tracing.js';
+export type { SealpostTracing, TracingOptions } from './observability/tracing.js';
 export type { Clock } from './runtime/clock.js';
 
 export { createCryptoProvider, CryptoError, isCryptoError } from './crypto/index.js';

@@ -10,7 +10,8 @@
  */
 import type * as OtelApi from '@opentelemetry/api';
 import type { BodyTraceContext } from '../envelope/body.js';
-import { ENVELOPE_SUITE } from '../envelope/constants.js';
+import { ENVELOPE_SUITE, SPAN_ID_BYTES, TRACE_ID_BYTES } from '../envelope/constants.js';
+import { fromHex, toHex } from '../keys/bytes.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 
 /** A clear Kafka header (the transport's shape). */
@@ -85,8 +86,6 @@ export interface TracingOptions {
 
 const TRACER_NAME = 'sealpost';
 const TRACER_VERSION = '0.1.0';
-const hex = (b: Uint8Array): string =>
-  Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
 
 const NO_SEAL: SealTrace = { traceContext: undefined, header: undefined, end: () => undefined };
 const NO_CONSUME: ConsumeTrace = {
@@ -192,8 +191,8 @@ class OtelTracing implements SealpostTracing {
     const valid = api.isSpanContextValid(sc);
     const traceContext: BodyTraceContext | undefined = valid
       ? {
-          traceId: Uint8Array.from(Buffer.from(sc.traceId, 'hex')),
-          spanId: Uint8Array.from(Buffer.from(sc.spanId, 'hex')),
+          traceId: fromHex(sc.traceId, TRACE_ID_BYTES),
+          spanId: fromHex(sc.spanId, SPAN_ID_BYTES),
           traceFlags: sc.traceFlags & 0xff,
         }
       : undefined;
@@ -251,8 +250,8 @@ class OtelTracing implements SealpostTracing {
           tc === undefined
             ? api.ROOT_CONTEXT
             : api.trace.setSpanContext(api.ROOT_CONTEXT, {
-                traceId: hex(tc.traceId),
-                spanId: hex(tc.spanId),
+                traceId: toHex(tc.traceId),
+                spanId: toHex(tc.spanId),
                 traceFlags: tc.traceFlags,
                 isRemote: true,
               });

@@ -18,23 +18,17 @@
  * This file is the lifecycle: options resolved once (consumer/consumer-settings.ts), the parts wired,
  * run/close, the transport consumer's restarts, and the batch loop.
  */
-import { hash256, schemaFingerprint } from '../envelope/derive.js';
 import { EnvelopeOpener } from '../envelope/envelope-opener.js';
-import { EnvelopeError } from '../envelope/errors.js';
-import { ReplayWindow } from '../envelope/replay-window.js';
 import type {
   BatchControl,
   ConsumedBatch,
-  ConsumedRecord,
   ConsumerCrash,
   TopicPartition,
   TransportConsumer,
   TransportProducer,
 } from '../kafka/transport.js';
 import { DirectorySenderResolver } from '../keys/directory/directory-sender-resolver.js';
-import { decodeConfluentFrame } from '../registry/confluent-wire-format.js';
 import { AdmissionControl } from './admission-control.js';
-import { classifyAddressing } from './consumer/addressing.js';
 import { backoffDelayMs } from './consumer/backoff.js';
 import { resolveConsumerSettings, type ConsumerSettings } from './consumer/consumer-settings.js';
 import type {
@@ -44,18 +38,13 @@ import type {
 } from './consumer/consumer-types.js';
 import { DirectoryFreshness } from './consumer/directory-freshness.js';
 import { OpeningKeys } from './consumer/opening-keys.js';
-import { PartitionStates, type PartitionEntry } from './consumer/partition-state.js';
-import {
-  DONE,
-  RejectionRoute,
-  routePayloadError,
-  type RecordOutcome,
-} from './consumer/rejection-route.js';
+import { PartitionStates } from './consumer/partition-state.js';
+import { RecordProcessor } from './consumer/record-processor.js';
+import { RejectionRoute } from './consumer/rejection-route.js';
 import { RestartSupervisor } from './consumer/restart-supervisor.js';
 import { DeadLetterBreaker } from './dead-letter-breaker.js';
 import { DeadLetterWriter } from './dead-letter-writer.js';
 import { registerEnvelopeSchema } from './envelope-schema.js';
-import { AVRO_CONTENT_TYPE, rawContentFingerprint } from './payload-content.js';
 import { PipelineError } from './pipeline-error.js';
 import { describeError, type PipelineLogger } from './pipeline-logger.js';
 import { ReplayStateStore } from './replay-state-store.js';
@@ -64,9 +53,6 @@ export type { SealedConsumerOptions, SealedDelivery, SealedMessageHandler };
 
 /** Longest total token wait served in place within one batch (ms); also the shortest token pause. */
 const IN_PLACE_WAIT_MS = 250;
-const TOKEN_WAITS: ReadonlySet<string> = new Set(['admission', 'dead-letter-breaker']);
-const hex = (b: Uint8Array): string =>
-  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 /** See the module comment. */
 export class SealedConsumer {
@@ -82,12 +68,7 @@ export class SealedConsumer {
   readonly #breaker: DeadLetterBreaker;
   /** Made at run(): the parts that need the store, the opener and the handler. */
   #partitions: PartitionStates | undefined;
-  #handler: SealedMessageHandler | undefined;
-  readonly #schemaFps = new Map<number, Uint8Array>();
-  readonly #rawFps = new Map<string, Uint8Array>();
-  #lastSenderKid: Uint8Array | undefined;
-  #lastStreamId: Uint8Array | undefined;
-  #lastStreamPrefix = '';
+  #processor: RecordProcessor | undefined;
   #store: ReplayStateStore | undefined;
   #opener: EnvelopeOpener | undefined;
   #dlq: DeadLetterWriter | undefined;
@@ -236,7 +217,25 @@ export class SealedConsumer {
       closing: () => this.#closing,
     });
     this.#partitions = partitions;
-    this.#handler = options.eachMessage as SealedMessageHandler;
+    this.#processor = new RecordProcessor({
+      opener: this.#opener,
+      partitions,
+      route: this.#route,
+      keys: this.#keys,
+      freshness: this.#freshness,
+      admission: this.#admission,
+      directory: o.directory,
+      identity: o.identity.name,
+      registry: o.registry,
+      crypto: o.crypto,
+      clock: o.clock,
+      handler: options.eachMessage as SealedMessageHandler,
+      settings: s,
+      ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
+      ...(o.events === undefined ? {} : { events: o.events }),
+      groupId: o.groupId,
+      ...(o.onAlert === undefined ? {} : { onAlert: o.onAlert }),
+    });
     this.#unsubscribe.push(o.directory.onEpochChange(() => this.#keys.refresh()));
     await this.#startConsumer();
     // Offsets processed but not yet committed (a failed commit) are retried in the background.
@@ -343,6 +342,7 @@ export class SealedConsumer {
 
   async #runBatch(batch: ConsumedBatch, control: BatchControl): Promise<void> {
     const partitions = this.#partitions!;
+    const processor = this.#processor!;
     const entry = partitions.get(batch.topic, batch.partition);
     if (entry === undefined || entry.status !== 'ready') {
       // Not loaded yet (or refused): hold the partition; the loader resumes it.
@@ -369,12 +369,11 @@ export class SealedConsumer {
           control.resolveOffset(record.offset);
           continue;
         }
-        let outcome = await this.#process(record, entry);
-        // A short admission wait is served in place: pausing and re-fetching costs far more than the
+        let outcome = await processor.process(record, entry);
+        // A short token wait is served in place: pausing and re-fetching costs far more than the
         // few milliseconds until the next token (the partition makes no progress either way).
         while (
-          outcome.kind === 'retry' &&
-          (outcome.reason === 'admission' || outcome.reason === 'dead-letter-breaker') &&
+          outcome.kind === 'pause' &&
           waitedInPlaceMs + outcome.afterMs <= IN_PLACE_WAIT_MS &&
           control.isRunning() &&
           !control.isStale()
@@ -383,18 +382,19 @@ export class SealedConsumer {
           waitedInPlaceMs += waitMs;
           await new Promise((resolve) => setTimeout(resolve, waitMs));
           await control.heartbeat();
-          outcome = await this.#process(record, entry);
+          outcome = await processor.process(record, entry);
         }
-        if (outcome.kind === 'retry') {
+        if (outcome.kind === 'retry' || outcome.kind === 'pause') {
           const n = (this.#backoff.get(key) ?? 0) + 1;
           this.#backoff.set(key, n);
           // A token wait is known exactly (no exponential backoff); other failures back off.
-          const delay = TOKEN_WAITS.has(outcome.reason)
-            ? Math.max(outcome.afterMs, IN_PLACE_WAIT_MS)
-            : Math.max(
-                outcome.afterMs,
-                backoffDelayMs(Math.min(n, 9) + 1, 100, this.#s.maxRetryDelayMs),
-              );
+          const delay =
+            outcome.kind === 'pause'
+              ? Math.max(outcome.afterMs, IN_PLACE_WAIT_MS)
+              : Math.max(
+                  outcome.afterMs,
+                  backoffDelayMs(Math.min(n, 9) + 1, 100, this.#s.maxRetryDelayMs),
+                );
           this.#o.metrics?.transientRetries.inc({ reason: outcome.reason });
           this.#logger.info(
             {
@@ -428,264 +428,6 @@ export class SealedConsumer {
     } finally {
       if (processed) partitions.persistBehind(entry);
     }
-  }
-
-  /** `<senderKid hex>.<streamId hex>.` of the idempotency key, remembered for the last stream seen. */
-  #streamPrefix(senderKid: Uint8Array, streamId: Uint8Array): string {
-    // An opened session hands out the same two arrays for every message: compare by identity.
-    if (senderKid !== this.#lastSenderKid || streamId !== this.#lastStreamId) {
-      this.#lastSenderKid = senderKid;
-      this.#lastStreamId = streamId;
-      this.#lastStreamPrefix = `${hex(senderKid)}.${hex(streamId)}.`;
-    }
-    return this.#lastStreamPrefix;
-  }
-
-  /**
-   * A record addressed to a box key the directory lists for our identity, which the opener lacks (a
-   * rotation): reload the identity through its source and open the record; if that is not possible,
-   * the partition waits and alerts. Never skipped, never dead-lettered.
-   */
-  async #recipientKeyMissing(
-    record: ConsumedRecord,
-    entry: PartitionEntry,
-    kid: string,
-    reopened: boolean,
-  ): Promise<RecordOutcome> {
-    const o = this.#o;
-    if (!reopened && (await this.#keys.recover())) return this.#process(record, entry, true);
-    if (entry.keyMissingAlerted !== record.offset) {
-      entry.keyMissingAlerted = record.offset;
-      this.#logger.warn(
-        {
-          topic: record.topic,
-          partition: record.partition,
-          offset: record.offset,
-          kid,
-          identitySource: this.#keys.hasSource,
-        },
-        'record addressed to a key of ours that is not loaded; partition waits',
-      );
-      o.onAlert?.({
-        topic: record.topic,
-        partition: record.partition,
-        code: 'RECIPIENT_KEY_MISSING',
-      });
-    }
-    return {
-      kind: 'retry',
-      afterMs: this.#keys.retryAfterMs(),
-      reason: 'recipient-key-missing',
-    };
-  }
-
-  async #process(
-    record: ConsumedRecord,
-    entry: PartitionEntry,
-    reopened = false,
-  ): Promise<RecordOutcome> {
-    const o = this.#o;
-    const m = o.metrics;
-    if (record.value === null) {
-      // An unauthenticated tombstone: reported, never acted on.
-      m?.rejected.inc({ class: 'MALFORMED', code: 'TOMBSTONE' });
-      o.events?.emit({
-        type: 'skipped',
-        topic: record.topic,
-        partition: record.partition,
-        offset: record.offset,
-        reason: 'TOMBSTONE',
-        group: o.groupId,
-      });
-      return DONE;
-    }
-    this.#keys.refreshIfIdentityChanged();
-    if (!o.directory.isFresh()) {
-      this.#freshness.kick();
-      return { kind: 'retry', afterMs: 1000, reason: 'directory-head-expired' };
-    }
-    const started = process.hrtime.bigint();
-    let result;
-    try {
-      result = this.#opener!.open(record.value, record, entry.hooks);
-    } catch (err) {
-      if (err instanceof EnvelopeError) {
-        if (err.code === 'UNKNOWN_SENDER') {
-          // Wait only until a directory read that started after the record was written still lacks
-          // the sender (then it is refused like any bad header), or the bounded wait is over.
-          const since = entry.unknownSince.get(record.offset) ?? o.clock.nowMs();
-          entry.unknownSince.set(record.offset, since);
-          if (
-            !this.#freshness.covers(this.#partitions!.writtenBeforeMs(record, entry)) &&
-            o.clock.nowMs() - since < this.#s.unknownSenderWaitMs
-          ) {
-            this.#freshness.kick();
-            return { kind: 'retry', afterMs: 200, reason: 'unknown-sender' };
-          }
-        }
-        const outcome = await this.#route.deadLetter(record, err.coarse, err.code);
-        if (outcome.kind === 'done') entry.unknownSince.delete(record.offset);
-        return outcome;
-      }
-      return this.#route.unexpected(record, entry.unexpected, err, 'open');
-    } finally {
-      m?.openSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    }
-    entry.unknownSince.delete(record.offset);
-    switch (result.kind) {
-      case 'not-addressed': {
-        const addressing = classifyAddressing(result.slotKids, o.identity.name, o.directory);
-        if (addressing.kind === 'ours-missing')
-          return this.#recipientKeyMissing(record, entry, addressing.kid, reopened);
-        if (
-          addressing.kind === 'unknown-kid' &&
-          !this.#freshness.covers(this.#partitions!.writtenBeforeMs(record, entry))
-        ) {
-          // Maybe a key of ours published after our last directory read: read it again first.
-          this.#freshness.kick();
-          return { kind: 'retry', afterMs: 200, reason: 'recipient-unknown' };
-        }
-        entry.keyMissingAlerted = null;
-        m?.skippedNotAddressed.inc({ topic: record.topic });
-        return DONE;
-      }
-      case 'throttled':
-        return {
-          kind: 'retry',
-          afterMs: this.#admission.waitMs(entry.key),
-          reason: 'admission',
-        };
-      case 'duplicate':
-        m?.duplicates.inc({ topic: record.topic });
-        o.events?.emit({
-          type: 'duplicate',
-          topic: record.topic,
-          partition: record.partition,
-          offset: record.offset,
-          group: o.groupId,
-        });
-        return DONE;
-      case 'delivered':
-        break;
-    }
-    const msg = result.message;
-    // 9. Payload.
-    let value: unknown;
-    let schemaId: number | undefined;
-    try {
-      if (msg.contentType === AVRO_CONTENT_TYPE) {
-        // SPEC §5 step 9: the writer schema by id, its fingerprint compared, and only then decoded
-        // (a payload under a schema the sender did not seal is never handed to the decoder).
-        schemaId = decodeConfluentFrame(msg.payload).schemaId;
-        let fp = this.#schemaFps.get(schemaId);
-        if (fp === undefined) {
-          fp = schemaFingerprint(o.crypto, (await o.registry.getSchema(schemaId)).text);
-          this.#schemaFps.set(schemaId, fp);
-        }
-        if (!o.crypto.equalConstantTime(fp, msg.schemaFp))
-          return this.#route.deadLetter(record, 'SCHEMA', 'SCHEMA_MISMATCH');
-        const reader = this.#s.readerSchemas?.[record.topic];
-        value = (await o.registry.decode(msg.payload, reader === undefined ? {} : { reader }))
-          .value;
-      } else if (this.#s.rawContentTypes.includes(msg.contentType)) {
-        let fp = this.#rawFps.get(msg.contentType);
-        if (fp === undefined) {
-          fp = rawContentFingerprint(o.crypto, msg.contentType);
-          this.#rawFps.set(msg.contentType, fp);
-        }
-        if (!o.crypto.equalConstantTime(fp, msg.schemaFp))
-          return this.#route.deadLetter(record, 'SCHEMA', 'SCHEMA_MISMATCH');
-        value = Buffer.from(msg.payload);
-      } else {
-        return this.#route.deadLetter(record, 'PAYLOAD', 'PAYLOAD_INVALID');
-      }
-    } catch (err) {
-      const verdict = routePayloadError(err);
-      if (verdict.action === 'dead-letter')
-        return this.#route.deadLetter(record, verdict.coarse, verdict.detail);
-      if (verdict.action === 'unexpected')
-        return this.#route.unexpected(record, entry.unexpected, err, 'payload');
-      if (verdict.refusing)
-        this.#logger.error(
-          { err: describeError(err) },
-          'schema registry refuses; partition paused until fixed',
-        );
-      return { kind: 'retry', afterMs: 1000, reason: verdict.reason };
-    } finally {
-      // The opened plaintext is no longer needed: decoded (Avro) or copied out (raw types).
-      o.crypto.memzero(msg.payload);
-    }
-    // 10. Compacted topics under the policy: the entity version must grow per record key.
-    let entityKey: string | undefined;
-    if (record.key !== null && this.#s.entityVersionTopics.includes(record.topic)) {
-      entityKey = hex(hash256(o.crypto, record.key));
-      const last = entry.state.entityVersions.get(entityKey);
-      if (msg.entityVersion < 1 || (last !== undefined && msg.entityVersion <= last))
-        return this.#route.deadLetter(record, 'STALE', 'ENTITY_VERSION_STALE');
-    }
-    // 11. Deliver; mark only after the handler succeeded.
-    const offset = BigInt(record.offset);
-    try {
-      await this.#partitions!.beforeHandOut(entry, offset);
-    } catch (err) {
-      return this.#route.transient(err, 'replay-state-write');
-    }
-    const attempts = entry.attempted.get(record.offset) ?? 0;
-    const delivery: SealedDelivery = {
-      value,
-      sender: msg.senderIdentity,
-      messageId: hex(msg.messageId),
-      createdAtMs: msg.createdAtMs,
-      schemaId,
-      contentType: msg.contentType,
-      idempotencyKey: `${this.#streamPrefix(msg.senderKid, msg.streamId)}${msg.partition}.${msg.seq}`,
-      topic: record.topic,
-      partition: record.partition,
-      offset: record.offset,
-      key: record.key,
-      headers: record.headers,
-      entityVersion: msg.entityVersion,
-      redelivery: attempts > 0 || this.#partitions!.belowLoadedMark(entry, offset),
-    };
-    try {
-      await this.#handler!(delivery);
-    } catch (err) {
-      entry.attempted.set(record.offset, attempts + 1);
-      if (entry.attempted.size > 1000)
-        entry.attempted.delete(entry.attempted.keys().next().value as string);
-      this.#logger.warn(
-        {
-          err: describeError(err),
-          topic: record.topic,
-          partition: record.partition,
-          offset: record.offset,
-        },
-        'handler failed; will redeliver',
-      );
-      return { kind: 'retry', afterMs: 0, reason: 'handler' };
-    }
-    entry.attempted.delete(record.offset);
-    let window = entry.state.windows.get(msg.replayKey);
-    if (window === undefined) {
-      window = new ReplayWindow(o.clock.nowMs());
-      entry.state.windows.set(msg.replayKey, window);
-    }
-    window.mark(msg.seq, o.clock.nowMs());
-    if (entityKey !== undefined) entry.state.entityVersions.set(entityKey, msg.entityVersion);
-    m?.opened.inc({ topic: record.topic });
-    o.events?.emit({
-      type: 'opened',
-      messageId: delivery.messageId,
-      sender: msg.senderIdentity,
-      topic: record.topic,
-      partition: record.partition,
-      offset: record.offset,
-      ...(schemaId === undefined ? {} : { schemaId }),
-      ciphertextDigest: hex(hash256(o.crypto, record.value)),
-      sizeBytes: record.value.length,
-      group: o.groupId,
-    });
-    return DONE;
   }
 
   /**

@@ -116,6 +116,51 @@ export interface PartitionStatesOptions {
   readonly closing: () => boolean;
 }
 
+/**
+ * The state of a partition just assigned, before its replay state is loaded; `admit` is the opener's
+ * admission hook for it (keyed by the partition's key).
+ */
+export function newPartitionEntry(
+  at: TopicPartition,
+  o: Pick<PartitionStatesOptions, 'maxMarkLead' | 'admit'>,
+): PartitionEntry {
+  const key = tpKey(at.topic, at.partition);
+  const entry: PartitionEntry = {
+    topic: at.topic,
+    partition: at.partition,
+    key,
+    status: 'loading',
+    reusable: false,
+    lastMetadata: null,
+    state: {
+      generation: 0,
+      nextOffset: null,
+      windows: new Map(),
+      entityVersions: new Map(),
+      handOutMark: null,
+    },
+    dirty: false,
+    persisting: Promise.resolve(),
+    queuedPersist: undefined,
+    unknownSince: new Map(),
+    unexpected: new Map(),
+    attempted: new Map(),
+    redeliverBelow: null,
+    persistedMark: null,
+    lastHandedOut: null,
+    handedOut: 0,
+    lead: Math.min(o.maxMarkLead, 2 * MIN_MARK_LEAD),
+    seenMark: undefined,
+    batchSeenMs: 0,
+    keyMissingAlerted: null,
+    hooks: {
+      window: (k) => entry.state.windows.get(k),
+      admit: () => o.admit(key),
+    },
+  };
+  return entry;
+}
+
 /** See the module comment. */
 export class PartitionStates {
   readonly #o: PartitionStatesOptions;
@@ -161,49 +206,11 @@ export class PartitionStates {
         existing.reusable = true;
         continue;
       }
-      const entry = this.#newEntry(at);
+      const entry = newPartitionEntry(at, this.#o);
       this.#partitions.set(entry.key, entry);
     }
     this.#o.consumer().pause(assignment);
     void this.load(assignment, 0);
-  }
-
-  #newEntry(at: TopicPartition): PartitionEntry {
-    const key = tpKey(at.topic, at.partition);
-    const entry: PartitionEntry = {
-      topic: at.topic,
-      partition: at.partition,
-      key,
-      status: 'loading',
-      reusable: false,
-      lastMetadata: null,
-      state: {
-        generation: 0,
-        nextOffset: null,
-        windows: new Map(),
-        entityVersions: new Map(),
-        handOutMark: null,
-      },
-      dirty: false,
-      persisting: Promise.resolve(),
-      queuedPersist: undefined,
-      unknownSince: new Map(),
-      unexpected: new Map(),
-      attempted: new Map(),
-      redeliverBelow: null,
-      persistedMark: null,
-      lastHandedOut: null,
-      handedOut: 0,
-      lead: Math.min(this.#o.maxMarkLead, 2 * MIN_MARK_LEAD),
-      seenMark: undefined,
-      batchSeenMs: 0,
-      keyMissingAlerted: null,
-      hooks: {
-        window: (k) => entry.state.windows.get(k),
-        admit: () => this.#o.admit(key),
-      },
-    };
-    return entry;
   }
 
   /**

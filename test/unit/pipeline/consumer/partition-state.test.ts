@@ -190,6 +190,27 @@ async function produce(transport: Transport, partition: number, n: number): Prom
   await p.disconnect();
 }
 
+/** A plain member of the group commits `offset` without a replay state pointer, then leaves. */
+async function commitWithoutState(
+  cluster: InMemoryCluster,
+  partition: number,
+  offset: string,
+): Promise<void> {
+  const plain = createInMemoryTransport({ cluster, clientId: 'plain' }).consumer({
+    groupId: GROUP,
+  });
+  let assigned = false;
+  plain.onAssignment((a) => {
+    assigned = a.length > 0;
+  });
+  await plain.connect();
+  await plain.subscribe({ topics: [DATA], fromBeginning: true });
+  await plain.run({ eachBatch: () => Promise.resolve() });
+  await until('plain assigned', () => assigned);
+  await plain.commitOffsets([{ topic: DATA, partition, offset, metadata: null }]);
+  await plain.disconnect();
+}
+
 describe('PartitionStates', () => {
   it('loads an assignment before it is fetched, then resumes it (fresh state, nothing committed)', async () => {
     const { cluster, transport } = await makeCluster();
@@ -322,20 +343,7 @@ describe('PartitionStates', () => {
   it('holds a partition whose commit has no replay state (policy pause): refused, alerted, not fetched', async () => {
     const { cluster, transport } = await makeCluster();
     await produce(transport, 0, 3);
-    // A plain member of the group commits offset 2 without a state pointer, then leaves.
-    const plain = createInMemoryTransport({ cluster, clientId: 'plain' }).consumer({
-      groupId: GROUP,
-    });
-    let assigned = false;
-    plain.onAssignment((a) => {
-      assigned = a.length > 0;
-    });
-    await plain.connect();
-    await plain.subscribe({ topics: [DATA], fromBeginning: true });
-    await plain.run({ eachBatch: () => Promise.resolve() });
-    await until('plain assigned', () => assigned);
-    await plain.commitOffsets([{ topic: DATA, partition: 0, offset: '2', metadata: null }]);
-    await plain.disconnect();
+    await commitWithoutState(cluster, 0, '2');
 
     const m = await startMember(cluster, 'm1');
     await until('partition 1 ready', () => m.states.get(DATA, 1)?.status === 'ready');
@@ -351,19 +359,7 @@ describe('PartitionStates', () => {
   it('rebuilds under policy rebuild instead, alerting REPLAY_STATE_REBUILT', async () => {
     const { cluster, transport } = await makeCluster();
     await produce(transport, 0, 3);
-    const plain = createInMemoryTransport({ cluster, clientId: 'plain' }).consumer({
-      groupId: GROUP,
-    });
-    let assigned = false;
-    plain.onAssignment((a) => {
-      assigned = a.length > 0;
-    });
-    await plain.connect();
-    await plain.subscribe({ topics: [DATA], fromBeginning: true });
-    await plain.run({ eachBatch: () => Promise.resolve() });
-    await until('plain assigned', () => assigned);
-    await plain.commitOffsets([{ topic: DATA, partition: 0, offset: '2', metadata: null }]);
-    await plain.disconnect();
+    await commitWithoutState(cluster, 0, '2');
 
     const m = await startMember(cluster, 'm1', { replayStatePolicy: 'rebuild' });
     await until('partition 0 ready', () => m.states.get(DATA, 0)?.status === 'ready');

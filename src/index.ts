@@ -42,6 +42,8 @@ export type { OpenPolicy } from './envelope/opened-session.js';
 export { createCryptoProvider } from './crypto/index.js';
 export type { CryptoProvider, CryptoProviderName } from './crypto/index.js';
 export { systemClock } from './runtime/clock.js';
+export { KAFKAJS_INSTRUMENTATION_HOOKS, loadTracing, NO_TRACING } from './observability/tracing.js';
+export type { SealpostTracing, TracingOptions } from './observability/tracing.js';
 export type { Clock } from './runtime/clock.js';
 export { createKafkajsTransport } from './kafka/kafkajs-transport.js';
 export type { KafkajsTransportOptions } from './kafka/kafkajs-transport.js';

@@ -1,9 +1,13 @@
-import { SealpostError } from '../errors.js';
+import { SealpostError, type ErrorCodeTable } from '../errors.js';
 import type { TransportHeader, TransportProducer } from '../kafka/transport.js';
 import type { QuarantineEntry, QuarantineStore } from './quarantine-store.js';
 
-export type ReleaseErrorCode =
-  'QUARANTINE_NOT_FOUND' | 'QUARANTINE_NO_SOURCE' | 'QUARANTINE_UNVERIFIED';
+export const RELEASE_ERROR_CODES = {
+  QUARANTINE_NOT_FOUND: 'no',
+  QUARANTINE_NO_SOURCE: 'no',
+  QUARANTINE_UNVERIFIED: 'no',
+} as const satisfies ErrorCodeTable;
+export type ReleaseErrorCode = keyof typeof RELEASE_ERROR_CODES;
 
 export class QuarantineReleaseError extends SealpostError {
   declare readonly code: ReleaseErrorCode;

@@ -1,16 +1,18 @@
-import { SealpostError } from '../errors.js';
+import { SealpostError, type ErrorCodeTable } from '../errors.js';
 import type { TransportHeader, TransportProducer } from '../kafka/transport.js';
 import type { QuarantineEntry, QuarantineStore } from './quarantine-store.js';
 import type { ReleaseSigner } from './release-signer.js';
 
-export type ReleaseErrorCode =
-  | 'QUARANTINE_NOT_FOUND'
-  | 'QUARANTINE_NO_SOURCE'
-  | 'QUARANTINE_UNVERIFIED'
+export const RELEASE_ERROR_CODES = {
+  QUARANTINE_NOT_FOUND: 'no',
+  QUARANTINE_NO_SOURCE: 'no',
+  QUARANTINE_UNVERIFIED: 'no',
   /** The entry names no consumer group and none was given. */
-  | 'QUARANTINE_NO_GROUP'
+  QUARANTINE_NO_GROUP: 'no',
   /** The directory does not grant the operator key `release` for the topic (docs/SPEC.md §11.1). */
-  | 'QUARANTINE_NOT_GRANTED';
+  QUARANTINE_NOT_GRANTED: 'no',
+} as const satisfies ErrorCodeTable;
+export type ReleaseErrorCode = keyof typeof RELEASE_ERROR_CODES;
 
 export class QuarantineReleaseError extends SealpostError {
   declare readonly code: ReleaseErrorCode;

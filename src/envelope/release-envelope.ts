@@ -7,7 +7,8 @@
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import { isU32, isU53, readU16, readU32, readU64, writeU16, writeU32, writeU64 } from './bytes.js';
-import { EnvelopeError, EnvelopeUsageError } from './errors.js';
+import { invalidArgument } from '../errors.js';
+import { EnvelopeError } from './errors.js';
 import { LABELS } from './labels.js';
 
 /** First byte of a release value. An envelope's first byte is always 0x00 (§2), so they never overlap. */
@@ -60,7 +61,7 @@ const dec = new TextDecoder('utf-8', { fatal: true });
 /** The canonical bytes a release signature covers (without the label): everything before `sig`. */
 function bodyBytes(f: ReleaseFields): Uint8Array {
   const bad = (what: string): never => {
-    throw new EnvelopeUsageError('ARGUMENT_INVALID', `release: ${what}`);
+    throw invalidArgument(`release: ${what}`);
   };
   if (f.operatorKid.length !== KID || f.namespace.length !== KID) bad('kids are 16 bytes');
   if (!isU53(f.issuedAtMs) || !isU53(f.expiresAtMs) || f.expiresAtMs < f.issuedAtMs)
@@ -116,8 +117,7 @@ export function encodeRelease(
 ): Uint8Array {
   const body = bodyBytes(fields);
   const sig = sign(signedInput(body));
-  if (sig.length !== SIG)
-    throw new EnvelopeUsageError('ARGUMENT_INVALID', 'release signature must be 64 bytes');
+  if (sig.length !== SIG) throw invalidArgument('release signature must be 64 bytes');
   const out = new Uint8Array(body.length + SIG);
   out.set(body, 0);
   out.set(sig, body.length);

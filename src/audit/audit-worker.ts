@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { SealpostError } from '../errors.js';
+import { SealpostError, type ErrorCodeTable } from '../errors.js';
 import { validateMetadataEvent, type MetadataEvent } from '../events/metadata-event.js';
 import type { Transport, TransportProducer } from '../kafka/transport.js';
 import type { KeyDirectory } from '../keys/directory/key-directory.js';
@@ -56,9 +56,14 @@ export interface AuditWorkerOptions {
 }
 
 /** The audit worker's own failures (store and checkpoint errors have their own classes). */
+export const AUDIT_WORKER_ERROR_CODES = {
+  AUDIT_RECORD_UNAVAILABLE: 'yes',
+} as const satisfies ErrorCodeTable;
+export type AuditWorkerErrorCode = keyof typeof AUDIT_WORKER_ERROR_CODES;
+
 export class AuditWorkerError extends SealpostError {
-  declare readonly code: 'AUDIT_RECORD_UNAVAILABLE';
-  constructor(code: 'AUDIT_RECORD_UNAVAILABLE', message: string) {
+  declare readonly code: AuditWorkerErrorCode;
+  constructor(code: AuditWorkerErrorCode, message: string) {
     super(code, message, { retriable: true });
   }
 }

@@ -33,6 +33,12 @@
  * that record's nextOffset). Otherwise the partition stays paused (REPLAY_STATE_MISSING /
  * REPLAY_STATE_MISMATCH) unless the `rebuild` policy is chosen.
  */
+import {
+  decodeReleaseSet,
+  encodeReleaseSet,
+  RELEASE_SET_TAG,
+  type ReleaseSet,
+} from './consumer/release-dedupe.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { hash256 } from '../envelope/derive.js';
 import { label } from '../envelope/labels.js';
@@ -68,6 +74,8 @@ export interface PartitionReplayState {
    * persisted before a record at or above the previous mark is handed out); null when unknown.
    */
   handOutMark: bigint | null;
+  /** Release ids accepted (docs/SPEC.md §11.3 R5): hex id → expiresAtMs; absent when none. */
+  releases?: ReleaseSet;
 }
 
 /** What loading a partition's state found. */
@@ -172,9 +180,18 @@ export function encodeStatePlaintext(
   windows: ReadonlyMap<string, ReplayWindow>,
   entityVersions: ReadonlyMap<string, number> = new Map(),
   handOutMark: bigint | null = null,
+  releases?: ReadonlyMap<string, number>,
 ): Uint8Array {
+  const releaseBlock = encodeReleaseSet(releases);
   const parts: Uint8Array[] = [];
-  let size = 8 + 8 + 4 + 4 + entityVersions.size * (32 + 8) + (handOutMark === null ? 0 : 8);
+  let size =
+    8 +
+    8 +
+    4 +
+    4 +
+    entityVersions.size * (32 + 8) +
+    (handOutMark === null ? 0 : 8) +
+    releaseBlock.length;
   for (const [k, w] of windows) {
     const kb = enc.encode(k);
     const wb = w.toBytes();
@@ -198,7 +215,11 @@ export function encodeStatePlaintext(
     dv.setBigUint64(o + 32, BigInt(v));
     o += 40;
   }
-  if (handOutMark !== null) dv.setBigUint64(o, handOutMark);
+  if (handOutMark !== null) {
+    dv.setBigUint64(o, handOutMark);
+    o += 8;
+  }
+  out.set(releaseBlock, o);
   return out;
 }
 
@@ -241,7 +262,7 @@ export function decodeStatePlaintext(bytes: Uint8Array): OpenedState {
   const m = dv.getUint32(o);
   o += 4;
   const rest = bytes.length - o - m * 40;
-  if (m > MAX_ENTITY_KEYS || (rest !== 0 && rest !== 8)) bad();
+  if (m > MAX_ENTITY_KEYS || rest < 0) bad();
   const entityVersions = new Map<string, number>();
   for (let i = 0; i < m; i++) {
     const k = Buffer.from(bytes.subarray(o, o + 32)).toString('hex');
@@ -250,8 +271,23 @@ export function decodeStatePlaintext(bytes: Uint8Array): OpenedState {
     entityVersions.set(k, Number(v));
     o += 40;
   }
-  const handOutMark = rest === 8 ? dv.getBigUint64(o) : null;
-  return { generation: Number(generation), nextOffset, windows, entityVersions, handOutMark };
+  // Then an optional hand-out mark (8 bytes), then an optional release-id block (SPEC §11.3).
+  let handOutMark: bigint | null = null;
+  if (o < bytes.length && bytes[o] !== RELEASE_SET_TAG) {
+    if (bytes.length - o < 8) bad();
+    handOutMark = dv.getBigUint64(o);
+    o += 8;
+  }
+  let releases: ReleaseSet | undefined;
+  if (o < bytes.length) releases = decodeReleaseSet(bytes.subarray(o)) ?? bad();
+  return {
+    generation: Number(generation),
+    nextOffset,
+    windows,
+    entityVersions,
+    handOutMark,
+    ...(releases === undefined ? {} : { releases }),
+  };
 }
 
 type OpenedState = {
@@ -260,6 +296,7 @@ type OpenedState = {
   windows: Map<string, ReplayWindow>;
   entityVersions: Map<string, number>;
   handOutMark: bigint | null;
+  releases?: ReleaseSet;
 };
 
 /** See the module comment. */
@@ -572,6 +609,7 @@ export class ReplayStateStore {
           nextOffset: null,
           windows: best?.windows ?? new Map<string, ReplayWindow>(),
           entityVersions: best?.entityVersions ?? new Map<string, number>(),
+          ...(best?.releases === undefined ? {} : { releases: best.releases }),
           // The offsets of a rebuilt state are not the committed ones: the mark means nothing here.
           handOutMark: null,
         },
@@ -607,6 +645,7 @@ export class ReplayStateStore {
               windows: ahead.windows,
               entityVersions: ahead.entityVersions,
               handOutMark: ahead.handOutMark,
+              ...(ahead.releases === undefined ? {} : { releases: ahead.releases }),
             },
           };
       }
@@ -652,6 +691,7 @@ export class ReplayStateStore {
         windows: s.windows,
         entityVersions: s.entityVersions,
         handOutMark: s.handOutMark,
+        ...(s.releases === undefined ? {} : { releases: s.releases }),
       },
     };
   }
@@ -685,6 +725,7 @@ export class ReplayStateStore {
       state.windows,
       state.entityVersions,
       mark,
+      state.releases,
     );
     const value = new Uint8Array(1 + KEY_ID_BYTES + NONCE_BYTES + plain.length + TAG_BYTES);
     value[0] = RECORD_VERSION;

@@ -239,7 +239,7 @@ describe('PartitionStates', () => {
     // Persisted (state record + commit) before returning: the commit points to a state record.
     const c0 = lastCommit(cluster, 0);
     expect(c0?.offset).toBe('0');
-    expect(c0?.metadata).toMatch(/^sealpost-replay\/v1 1 [0-9a-f]{64}$/);
+    expect(c0?.metadata).toMatch(/^sealpost-replay\/v2 1 [0-9a-f]{64} \d+:\d+ \d+:\d+$/);
     // The first mark: the initial lead (2 × 64, under MAX_LEAD) past the record.
     expect(e.persistedMark).toBe(128n);
     expect(e.state.handOutMark).toBe(e.persistedMark);
@@ -283,7 +283,7 @@ describe('PartitionStates', () => {
     // The next attempt writes it.
     await m.states.beforeHandOut(e, 0n);
     expect(e.persistedMark).not.toBeNull();
-    expect(lastCommit(cluster, 0)?.metadata).toMatch(/^sealpost-replay\/v1 /);
+    expect(lastCommit(cluster, 0)?.metadata).toMatch(/^sealpost-replay\/v2 /);
   });
 
   it('keeps handing out below the persisted mark without a write, and moves it on in the background at half the lead', async () => {

@@ -24,19 +24,38 @@ const impureGlobals = [
   { selector: "CallExpression[callee.name='fetch']", message: 'Take fetch as an argument.' },
 ];
 
-/** One owner per outside library (see docs and house style). */
-const owned = (allowedDir, pkgs) => ({
-  files: ['src/**/*.ts'],
-  ignores: [`${allowedDir}/**`],
-  rules: {
-    'no-restricted-imports': [
-      'error',
-      {
-        paths: pkgs.map((name) => ({ name, message: `Only ${allowedDir}/ imports ${name}.` })),
-      },
-    ],
-  },
+/**
+ * One owner per outside library (house style): each package may be imported only by the files listed
+ * with it. ESLint's flat config lets a later block replace an earlier block's options for the same
+ * rule, so every file gets exactly one `no-restricted-imports` block naming every package it may not
+ * import (the layering rule below uses the typescript-eslint variant of the rule, so both apply).
+ */
+const owners = [
+  { files: ['src/kafka/**/*.ts'], pkgs: ['kafkajs'] },
+  { files: ['src/registry/**/*.ts'], pkgs: ['avsc', '@kafkajs/confluent-schema-registry'] },
+  { files: ['src/keys/kms/**/*.ts'], pkgs: ['node-vault'] },
+  { files: ['src/crypto/libsodium-wrappers-provider.ts'], pkgs: ['libsodium-wrappers'] },
+  { files: ['src/crypto/sodium-native-provider.ts'], pkgs: ['sodium-native'] },
+  { files: ['src/**/sqlite-*.ts'], pkgs: ['better-sqlite3'] },
+  { files: ['src/**/postgres-*.ts'], pkgs: ['pg'] },
+  { files: ['src/observability/tracing.ts'], pkgs: ['@opentelemetry/api'] },
+];
+const restrict = (allowed) => ({
+  'no-restricted-imports': [
+    'error',
+    {
+      paths: owners
+        .filter((o) => o !== allowed)
+        .flatMap((o) =>
+          o.pkgs.map((name) => ({ name, message: `Only ${o.files.join(', ')} imports ${name}.` })),
+        ),
+    },
+  ],
 });
+const ownership = [
+  { files: ['src/**/*.ts'], ignores: owners.flatMap((o) => o.files), rules: restrict(undefined) },
+  ...owners.map((o) => ({ files: o.files, rules: restrict(o) })),
+];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.stack/**', 'coverage/**', 'eslint.config.js'] },
@@ -66,7 +85,7 @@ export default tseslint.config(
   {
     files: ['src/envelope/**/*.ts', 'src/crypto/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           patterns: [
@@ -103,9 +122,7 @@ export default tseslint.config(
       ],
     },
   },
-  owned('src/kafka', ['kafkajs']),
-  owned('src/registry', ['avsc', '@kafkajs/confluent-schema-registry']),
-  owned('src/keys/kms', ['node-vault']),
+  ...ownership,
   {
     files: ['test/**/*.ts', 'stack/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts', 'workers/**/*.ts'],
     rules: {

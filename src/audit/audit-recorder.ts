@@ -30,6 +30,12 @@ export interface AuditRecorderOptions {
   readonly checkpointEveryMs?: number;
   /** Signs a C2SP checkpoint note of the first `size` entries, published beside each checkpoint. */
   readonly tlog?: { checkpointAt(size: number): string } | undefined;
+  /**
+   * Called when an append found entries it did not write (another member wrote to the same log, e.g.
+   * its previous owner finishing a batch during a rebalance): the recorder has re-read the log's
+   * newest stored checkpoint before going on (docs/AUDIT.md, "Running N audit workers").
+   */
+  readonly onForeignAppend?: ((info: { expected: number; found: number }) => void) | undefined;
 }
 
 /**
@@ -39,11 +45,14 @@ export interface AuditRecorderOptions {
  * is retried on the next call (the error propagates so the caller does not commit offsets past it).
  */
 export class AuditRecorder {
-  readonly #o: Required<Omit<AuditRecorderOptions, 'tlog'>> & Pick<AuditRecorderOptions, 'tlog'>;
+  readonly #o: Required<Omit<AuditRecorderOptions, 'tlog' | 'onForeignAppend'>> &
+    Pick<AuditRecorderOptions, 'tlog' | 'onForeignAppend'>;
   #lastCheckpointCount: number;
   #lastCheckpointMs: number;
   #unpublished: AuditCheckpoint | undefined;
   #unpublishedNote: { count: number; note: string } | undefined;
+  /** The log's size after this recorder's last append (undefined before the first). */
+  #knownCount: number | undefined;
 
   constructor(options: AuditRecorderOptions) {
     this.#o = { checkpointEveryEntries: 1000, checkpointEveryMs: 60_000, ...options };
@@ -71,7 +80,15 @@ export class AuditRecorder {
         this.#o.checkpointEveryEntries - (this.#o.store.head().count - this.#lastCheckpointCount);
       const chunk = rest.slice(0, Math.max(1, room));
       rest = rest.slice(chunk.length);
-      appended += this.#o.store.append(chunk);
+      // Fencing check: the store orders appends (one transaction re-reads its head), so a log never
+      // forks; but when it grew by more than this append, another writer was here since our last
+      // append and our view of its checkpoints is stale: re-read it before deciding on the next.
+      const expected = this.#knownCount ?? this.#o.store.head().count;
+      const added = this.#o.store.append(chunk);
+      appended += added;
+      const after = this.#o.store.head().count;
+      if (after - added !== expected) this.#resync(expected, after - added);
+      this.#knownCount = after;
       if (
         this.#o.store.head().count - this.#lastCheckpointCount >=
         this.#o.checkpointEveryEntries
@@ -93,6 +110,14 @@ export class AuditRecorder {
   /** Signs, stores and publishes a checkpoint of the current head. */
   async checkpointNow(): Promise<AuditCheckpoint> {
     const head = this.#o.store.head();
+    // Fencing rule (docs/AUDIT.md, "Running N audit workers"): never sign a head smaller than a
+    // checkpoint already stored for this log — another member (its partition's owner now) is ahead,
+    // and this recorder's view of the log is stale. Its newest checkpoint stands instead.
+    const stored = this.#o.store.checkpoints().at(-1);
+    if (stored !== undefined && stored.count > head.count) {
+      this.#lastCheckpointCount = Math.max(this.#lastCheckpointCount, stored.count);
+      return stored;
+    }
     const now = this.#o.clock.nowMs();
     const c = signCheckpoint(
       this.#o.crypto,
@@ -110,6 +135,15 @@ export class AuditRecorder {
     this.#unpublishedNote = note === undefined ? undefined : { count: head.count, note };
     await this.#flushUnpublished();
     return c;
+  }
+
+  #resync(expected: number, found: number): void {
+    const stored = this.#o.store.checkpoints().at(-1);
+    if (stored !== undefined && stored.count > this.#lastCheckpointCount) {
+      this.#lastCheckpointCount = stored.count;
+      this.#lastCheckpointMs = Math.max(this.#lastCheckpointMs, stored.timeMs);
+    }
+    this.#o.onForeignAppend?.({ expected, found });
   }
 
   /** The count covered by the newest checkpoint. */

@@ -5,7 +5,7 @@ import {
   validateMetadataEvent,
   type MetadataEvent,
 } from '../events/metadata-event.js';
-import { SealpostError } from '../errors.js';
+import { SealpostError, type ErrorCodeTable } from '../errors.js';
 import type { AuditCheckpoint } from './audit-checkpoint.js';
 import { genesisHash, nextEntry } from './audit-chain.js';
 import type { AuditQuery, AuditStore, StoredAuditEvent } from './audit-store.js';
@@ -15,7 +15,11 @@ import {
   type StoredAuditEntry,
 } from './verify-audit-log.js';
 
-export type AuditStoreErrorCode = 'AUDIT_STORE_CORRUPT' | 'AUDIT_EVENT_INVALID';
+export const AUDIT_STORE_ERROR_CODES = {
+  AUDIT_STORE_CORRUPT: 'no',
+  AUDIT_EVENT_INVALID: 'no',
+} as const satisfies ErrorCodeTable;
+export type AuditStoreErrorCode = keyof typeof AUDIT_STORE_ERROR_CODES;
 
 export class AuditStoreError extends SealpostError {
   declare readonly code: AuditStoreErrorCode;

@@ -1,16 +1,15 @@
-import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { AuditCheckpoint } from '../audit/audit-checkpoint.js';
 import type { AuditQuery, StoredAuditEvent } from '../audit/audit-store.js';
 import { readPublishedCheckpoints } from '../audit/checkpoint-topic.js';
-import { SqliteAuditStore } from '../audit/sqlite-audit-store.js';
 import { verifyAuditLog } from '../audit/verify-audit-log.js';
 import {
   auditLeafHashes,
-  defaultAuditOrigin,
+  parseAuditLogOrigin,
   verifyTlogCheckpoints,
   type TlogVerifyReport,
 } from '../audit/audit-tlog.js';
+import { closeAuditLogs, openAuditLogs } from './audit-logs.js';
 import { registerAuditProveCommands, withAuditKeyOptions } from './audit-prove-commands.js';
 import { METADATA_EVENT_TYPES } from '../events/metadata-event.js';
 import { FileDirectorySource } from '../keys/directory/directory-document.js';
@@ -33,17 +32,6 @@ import { directoryLocationOf, pinnedAuthorityKey, withLocation } from './directo
 import { CliExit } from './program.js';
 import { EXIT, formatJson, type CliIo } from './output.js';
 
-/** Opens the audit store of SEALPOST_AUDIT_DB; refuses to create a new, empty one. */
-export function openAuditStore(ctx: CliContext): SqliteAuditStore {
-  const path = ctx.config.auditDb;
-  if (!existsSync(path)) {
-    throw badInput(
-      `no audit store at ${path} — set SEALPOST_AUDIT_DB to the audit worker's store (\`npm run worker:audit\` creates it)`,
-    );
-  }
-  return new SqliteAuditStore(path, ctx.crypto);
-}
-
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /**
@@ -60,7 +48,13 @@ export async function auditSigner(
     directoryTopic?: string;
   },
   checkpoints: readonly AuditCheckpoint[],
-): Promise<{ publicKey: Uint8Array; kid: Uint8Array; status: string }> {
+): Promise<{
+  publicKey: Uint8Array;
+  kid: Uint8Array;
+  status: string;
+  /** Every signing key of the audit identity, oldest first (a rotated key: docs/AUDIT.md). */
+  all: { publicKey: Uint8Array; kid: Uint8Array }[];
+}> {
   const authorityPublicKey = await pinnedAuthorityKey(ctx, opts);
   const target = directoryLocationOf(ctx, {
     ...(opts.directoryFile === undefined ? {} : { directoryFile: opts.directoryFile }),
@@ -93,7 +87,10 @@ export async function auditSigner(
       : records.find((r) => ctx.crypto.equalConstantTime(r.signKid, latest.signerKid))) ??
     records.find((r) => r.status === 'active') ??
     records[records.length - 1]!;
-  return { publicKey: chosen.signPublicKey, kid: chosen.signKid, status: chosen.status };
+  const all = [...records]
+    .sort((a, b) => a.validFromMs - b.validFromMs || a.serial - b.serial)
+    .map((r) => ({ publicKey: r.signPublicKey, kid: r.signKid }));
+  return { publicKey: chosen.signPublicKey, kid: chosen.signKid, status: chosen.status, all };
 }
 
 /** One table row per stored event (metadata only: events never carry payloads). */
@@ -123,6 +120,7 @@ interface VerifyOpts {
   published: boolean;
   timeout: string;
   origin?: string;
+  partition?: string;
   json?: boolean;
 }
 
@@ -157,10 +155,14 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
     .action(async (opts: VerifyOpts) => {
       const ctx = await cliContext(io);
       const timeoutMs = parseDuration(opts.timeout, '--timeout');
-      const store = openAuditStore(ctx);
+      const partition =
+        opts.partition === undefined ? undefined : parseCount(opts.partition, '--partition');
+      const logs = openAuditLogs(ctx, {
+        ...(partition === undefined ? {} : { partition }),
+        ...(opts.origin === undefined ? {} : { origin: opts.origin }),
+      });
       try {
         await withHints(ctx.config, async () => {
-          const stored = store.checkpoints();
           let published: AuditCheckpoint[] = [];
           let malformed: string[] = [];
           let notes: string[] = [];
@@ -182,60 +184,98 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
               { groupId, timeoutMs },
             ));
           }
-          const all = [...stored, ...published];
-          const signer = await auditSigner(ctx, opts, all);
-          const report = verifyAuditLog(
-            ctx.crypto,
-            store.entries(),
-            all,
-            signer.publicKey,
-            signer.kid,
-          );
-          // The published C2SP checkpoints: every consecutive pair joined by a consistency proof,
-          // the newest one the stored log's head at its size (docs/AUDIT.md).
-          const tlog: TlogVerifyReport | null = opts.published
-            ? verifyTlogCheckpoints(
-                ctx.crypto,
-                auditLeafHashes(ctx.crypto, store.entries()),
-                notes,
-                opts.origin ?? defaultAuditOrigin(ctx.config.metadataTopic),
-                signer.publicKey,
-              )
-            : null;
-          const latestPublished = published.reduce<AuditCheckpoint | undefined>(
-            (m, c) => (m === undefined || c.count > m.count ? c : m),
-            undefined,
-          );
+          const stored = logs.flatMap((l) => l.store.checkpoints());
+          const signer = await auditSigner(ctx, opts, [...stored, ...published]);
+          const results = logs.map((log) => {
+            const logStored = log.store.checkpoints();
+            // Binary checkpoints were published only for the single log of before (docs/AUDIT.md).
+            const logPublished = log.partition === null ? published : [];
+            const all = [...logStored, ...logPublished];
+            const report = verifyAuditLog(ctx.crypto, log.store.entries(), all, signer.all);
+            // The published C2SP checkpoints of this log: every consecutive pair joined by a
+            // consistency proof, the newest one the stored log's head at its size, the signing key
+            // never going back to an older one (docs/AUDIT.md).
+            const tlog: TlogVerifyReport | null = opts.published
+              ? verifyTlogCheckpoints(
+                  ctx.crypto,
+                  auditLeafHashes(ctx.crypto, log.store.entries()),
+                  notes,
+                  log.origin,
+                  signer.all.map((k) => k.publicKey),
+                )
+              : null;
+            const latestPublished = logPublished.reduce<AuditCheckpoint | undefined>(
+              (m, c) => (m === undefined || c.count > m.count ? c : m),
+              undefined,
+            );
+            return {
+              partition: log.partition,
+              origin: log.origin,
+              ...report,
+              ok: report.ok && (tlog === null || tlog.ok),
+              chainOk: report.ok,
+              storedCheckpoints: logStored.length,
+              publishedCheckpoints: opts.published ? logPublished.length : null,
+              latestPublishedCount: latestPublished?.count ?? null,
+              tlogCheckpoints: tlog,
+            };
+          });
+          // A log whose checkpoints were published but that no store here holds.
+          const held = new Set(logs.map((l) => l.origin));
+          const missingLogs =
+            partition === undefined && opts.origin === undefined
+              ? [...new Set(notes.map((n) => n.slice(0, n.indexOf('\n'))))].filter((origin) => {
+                  const log = parseAuditLogOrigin(origin);
+                  return (
+                    log !== undefined &&
+                    log.cluster === ctx.config.clusterName &&
+                    log.topic === ctx.config.metadataTopic &&
+                    !held.has(origin)
+                  );
+                })
+              : [];
+          const ok = results.every((r) => r.ok) && missingLogs.length === 0;
+          const single = results.length === 1 ? results[0] : undefined;
           const result = {
-            ...report,
+            // With one log, its report at the top level too (as before per-partition logs).
+            ...(single ?? {}),
+            ok,
             auditIdentity: opts.auditIdentity,
             auditKid: hex(signer.kid),
-            storedCheckpoints: stored.length,
-            publishedCheckpoints: opts.published ? published.length : null,
             malformedPublished: malformed,
-            latestPublishedCount: latestPublished?.count ?? null,
-            tlogCheckpoints: tlog,
+            logs: results,
+            missingLogs,
           };
           print(io, opts.json, result, () => {
-            const head = report.ok
-              ? `audit log OK: ${report.count} entries, ${report.checkpointsVerified} checkpoints verified (${stored.length} stored, ${opts.published ? `${published.length} published on ${checkpointTopic}` : 'published not checked: --no-published'})\n`
-              : `audit log NOT OK: first bad index ${report.firstBadIndex ?? '?'} (${report.problem ?? 'unknown'}${report.detail === undefined ? '' : `: ${report.detail}`}); ${report.count} entries read\n`;
+            const lines = results.map((r) => {
+              const name =
+                r.partition === null ? `log ${r.origin}` : `log ${r.partition} (${r.origin})`;
+              const head = r.chainOk
+                ? `audit log OK: ${r.count} entries, ${r.checkpointsVerified} checkpoints verified (${r.storedCheckpoints} stored, ${opts.published ? `${r.publishedCheckpoints ?? 0} binary published on ${checkpointTopic}` : 'published not checked: --no-published'}) — ${name}\n`
+                : `audit log NOT OK: first bad index ${r.firstBadIndex ?? '?'} (${r.problem ?? 'unknown'}${r.detail === undefined ? '' : `: ${r.detail}`}); ${r.count} entries read — ${name}\n`;
+              const t = r.tlogCheckpoints;
+              const tlogLine =
+                t === null
+                  ? ''
+                  : t.ok
+                    ? `C2SP checkpoints OK: ${t.checkpoints} published, ${t.consistentPairs} consecutive pairs consistent${t.keyIds !== undefined && t.keyIds.length > 1 ? `, signed by keys ${t.keyIds.join(' then ')}` : ''}\n`
+                    : `C2SP checkpoints NOT OK: ${t.problem ?? 'unknown'}${t.detail === undefined ? '' : `: ${t.detail}`}\n`;
+              return head + tlogLine;
+            });
+            const missing = missingLogs.map(
+              (o) =>
+                `audit log MISSING: checkpoints of ${o} are published but no store here holds it\n`,
+            );
             const warn =
               malformed.length > 0
                 ? `warning: ${malformed.length} records on ${checkpointTopic} are not checkpoints (${malformed.slice(0, 5).join(', ')})\n`
                 : '';
-            const tlogLine =
-              tlog === null
-                ? ''
-                : tlog.ok
-                  ? `C2SP checkpoints OK: ${tlog.checkpoints} published, ${tlog.consistentPairs} consecutive pairs consistent\n`
-                  : `C2SP checkpoints NOT OK: ${tlog.problem ?? 'unknown'}${tlog.detail === undefined ? '' : `: ${tlog.detail}`}\n`;
-            return head + tlogLine + warn;
+            return lines.join('') + missing.join('') + warn;
           });
-          if (!report.ok || (tlog !== null && !tlog.ok)) throw new CliExit(EXIT.FAILED);
+          if (!ok) throw new CliExit(EXIT.FAILED);
         });
       } finally {
-        store.close();
+        closeAuditLogs(logs);
       }
     });
 
@@ -290,12 +330,16 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           io.err(
             `note: ${opts.type} events name a sender only when the consumer attributed the record to one (a refused record's sender is not verified); to see every one, query by --topic and time\n`,
           );
-        const store = openAuditStore(ctx);
+        const logs = openAuditLogs(ctx);
         try {
-          const events = store.query(filter);
+          // Every log (one per metadata partition), merged by event time.
+          const events = logs
+            .flatMap((l) => l.store.query(filter))
+            .sort((a, b) => a.event.timeMs - b.event.timeMs)
+            .slice(0, filter.limit);
           print(io, opts.json, events, () => table(events.map(eventRow)));
         } finally {
-          store.close();
+          closeAuditLogs(logs);
         }
       },
     );
@@ -313,7 +357,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
       const lines = parseCount(opts.lines, '--lines', 100_000);
       const intervalMs = parseDuration(opts.interval, '--interval');
       if (intervalMs < 50) throw badInput('--interval must be at least 50ms');
-      const store = openAuditStore(ctx);
+      const logs = openAuditLogs(ctx);
       const emit = (events: readonly StoredAuditEvent[], first: boolean): void => {
         if (opts.json === true)
           for (const e of events) io.out(formatJson(e).replace(/\n\s*/g, ' ').trim() + '\n');
@@ -324,24 +368,34 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
               : table(events.map(eventRow)).split('\n').slice(1).join('\n'),
           );
       };
+      // Every log (one per metadata partition), merged by event time.
+      const byTime = (a: StoredAuditEvent, b: StoredAuditEvent): number =>
+        a.event.timeMs - b.event.timeMs;
       try {
-        const { count } = store.head();
+        const last = logs.map((l) => l.store.head().count - 1);
         const initial =
-          lines === 0 ? [] : store.query({ afterIndex: count - lines - 1, limit: lines });
+          lines === 0
+            ? []
+            : logs
+                .flatMap((l) =>
+                  l.store.query({ afterIndex: l.store.head().count - lines - 1, limit: lines }),
+                )
+                .sort(byTime)
+                .slice(-lines);
         emit(initial, true);
-        let last = count - 1;
         const aborted = (): boolean => io.signal?.aborted === true;
         while (opts.follow === true && !aborted()) {
           await sleep(intervalMs, io.signal);
           if (aborted()) break;
-          const next = store.query({ afterIndex: last, limit: 10_000 });
-          if (next.length > 0) {
-            emit(next, false);
-            last = next[next.length - 1]!.index;
-          }
+          const next = logs.flatMap((l, i) => {
+            const got = l.store.query({ afterIndex: last[i]!, limit: 10_000 });
+            if (got.length > 0) last[i] = got[got.length - 1]!.index;
+            return got;
+          });
+          if (next.length > 0) emit(next.sort(byTime), false);
         }
       } finally {
-        store.close();
+        closeAuditLogs(logs);
       }
     });
 }

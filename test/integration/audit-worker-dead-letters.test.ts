@@ -58,7 +58,7 @@ describe('audit worker', () => {
       identity: await sc.world.identity('audit'),
       directory: await sc.world.directory(),
       kms: sc.world.kms,
-      store,
+      logs: { open: () => store },
       metadataTopic: t.metadata,
       checkpointTopic,
       stateTopic: t.state,

@@ -1,8 +1,9 @@
 /**
  * The quarantine round trip on the real stack: a record from a sender the consumer's directory does
  * not list yet is dead-lettered (HEADER) and quarantined by the dead-letter worker; once the
- * directory is fixed, `quarantine release` re-publishes the identical bytes and the consumer delivers
- * the message exactly once — a second release publishes nothing.
+ * directory is fixed, `quarantine release` publishes the identical sealed bytes in a release signed by
+ * the operator (docs/SPEC.md §11) and the consumer delivers the message exactly once — a second
+ * release publishes nothing.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,8 +20,8 @@ import {
 } from '../../src/keys/identity-file.js';
 import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
+import { operatorCliEnv } from '../support/release-operator.js';
 import { runCli } from '../support/run-cli.js';
-import { getEndpoints } from '../support/endpoints.js';
 import { counterValue, ORDER_SCHEMA } from '../support/pipeline-world.js';
 import { testLogger, waitFor, waitForCommitted } from '../support/test-transport.js';
 import { useScenario, withAuditAndDeadLetterWorker } from '../support/scenario.js';
@@ -29,7 +30,11 @@ const sc = useScenario({
   purpose: 'q-release',
   clientId: 'quarantine-release',
   partitions: 2,
-  services: withAuditAndDeadLetterWorker,
+  // `ops` signs the releases (docs/SPEC.md §11).
+  services: (names, defaults) => [
+    ...withAuditAndDeadLetterWorker(names, defaults),
+    { name: 'ops', send: [], receive: [] },
+  ],
 });
 const { topic, t, transport } = sc;
 
@@ -74,6 +79,8 @@ describe('quarantine release after a directory fix (real stack)', () => {
         sendTopics: [topic],
         receiveTopics: [],
       },
+      // The operator that signs releases (docs/SPEC.md §11).
+      { ...sc.world.draft('ops'), releaseTopics: [topic] },
     ]);
     const refunds = await loadIdentity(file, { crypto: sc.world.crypto, kms: sc.world.kms });
     sc.defer(() => Promise.resolve(refunds.close()));
@@ -128,8 +135,7 @@ describe('quarantine release after a directory fix (real stack)', () => {
     // Fix the directory, then release by reason through the CLI.
     writeFileSync(directoryFile, JSON.stringify(sc.world.document()));
     await billingDirectory.refresh();
-    const e = getEndpoints();
-    const env = { SEALPOST_QUARANTINE_DB: dbPath, KAFKA_BROKERS: e.kafkaBrokers.join(',') };
+    const env = await operatorCliEnv(sc.world, 'ops', dbPath);
     const first = await runCli(['quarantine', 'release', '--reason', 'HEADER', '--json'], env);
     expect(first.code).toBe(0);
     await waitFor(() => billing.total() >= 1, 'the released record to be delivered', 60_000);

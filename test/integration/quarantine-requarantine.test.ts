@@ -23,8 +23,8 @@ import {
 } from '../../src/keys/identity-file.js';
 import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
+import { operatorCliEnv } from '../support/release-operator.js';
 import { runCli } from '../support/run-cli.js';
-import { getEndpoints } from '../support/endpoints.js';
 import { ORDER_SCHEMA } from '../support/pipeline-world.js';
 import { testLogger, waitFor } from '../support/test-transport.js';
 import { useScenario, withAuditAndDeadLetterWorker } from '../support/scenario.js';
@@ -33,7 +33,11 @@ const sc = useScenario({
   purpose: 'q-requar',
   clientId: 'quarantine-requarantine',
   partitions: 2,
-  services: withAuditAndDeadLetterWorker,
+  // `ops` signs the releases (docs/SPEC.md §11).
+  services: (names, defaults) => [
+    ...withAuditAndDeadLetterWorker(names, defaults),
+    { name: 'ops', send: [], receive: [] },
+  ],
 });
 const { topic, t, transport } = sc;
 
@@ -76,6 +80,8 @@ describe('a released record whose cause was not fixed (real stack)', () => {
         sendTopics: [topic],
         receiveTopics: [],
       },
+      // The operator that signs releases (docs/SPEC.md §11).
+      { ...sc.world.draft('ops'), releaseTopics: [topic] },
     ]);
     const refunds = await loadIdentity(file, { crypto: sc.world.crypto, kms: sc.world.kms });
     sc.defer(() => Promise.resolve(refunds.close()));
@@ -120,8 +126,7 @@ describe('a released record whose cause was not fixed (real stack)', () => {
     expect(first).toMatchObject({ reason: 'HEADER', attempt: 1 });
 
     // Released before the directory is fixed: the consumer refuses it again.
-    const e = getEndpoints();
-    const env = { SEALPOST_QUARANTINE_DB: dbPath, KAFKA_BROKERS: e.kafkaBrokers.join(',') };
+    const env = await operatorCliEnv(sc.world, 'ops', dbPath);
     const early = await runCli(['quarantine', 'release', '--reason', 'HEADER', '--json'], env);
     expect(early.code, early.err).toBe(0);
     await waitFor(

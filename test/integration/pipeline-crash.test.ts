@@ -71,7 +71,7 @@ describe('consumer crash (SIGKILL) and restart', () => {
       committedTotal += BigInt(c.offset);
       for (let o = 0n; o < BigInt(c.offset); o++)
         expect(processedOffsets.get(c.partition)?.has(o), `offset ${c.partition}/${o}`).toBe(true);
-      expect(c.metadata).toMatch(/^sealpost-replay\/v1 \d+ [0-9a-f]{64}$/);
+      expect(c.metadata).toMatch(/^sealpost-replay\/v2 \d+ [0-9a-f]{64} \d+:\d+ \d+:\d+$/);
     }
     expect(committedTotal).toBeGreaterThan(0n);
 

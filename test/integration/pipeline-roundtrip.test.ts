@@ -225,7 +225,7 @@ describe('sealed round trip on the real stack', () => {
       const committed = await admin.fetchCommittedOffsets(`billing-${one}`, [one]);
       for (const c of committed) {
         expect(c.offset).toBe(offsets.find((o) => o.partition === c.partition)!.high);
-        expect(c.metadata).toMatch(/^sealpost-replay\/v1 \d+ [0-9a-f]{64}$/);
+        expect(c.metadata).toMatch(/^sealpost-replay\/v2 \d+ [0-9a-f]{64} \d+:\d+ \d+:\d+$/);
       }
     } finally {
       await admin.disconnect();

@@ -1,3 +1,5 @@
+import { randomFillSync } from 'node:crypto';
+
 import { CryptoError } from './crypto-error.js';
 import type { CryptoProvider, CryptoProviderName } from './provider.js';
 
@@ -8,7 +10,13 @@ export { RandomPool, RANDOM_POOL_DEFAULT_BYTES, type RandomFillSource } from './
 async function loadSodiumNative(): Promise<CryptoProvider> {
   // Imported lazily: loading the module loads the native addon, which may be missing.
   const mod = await import('./sodium-native-provider.js');
-  return mod.createSodiumNativeProvider();
+  // X-Wing: node:crypto's ML-KEM-768 where Node has it (>= 24.7); libsodium-wrappers' WebAssembly
+  // X-Wing before that and for deterministic encapsulation (docs/PQ-NOTES.md). If the WebAssembly
+  // module does not load, sealed boxes still work and X-Wing calls say what is missing.
+  const xwingFallback = await import('./libsodium-wrappers-provider.js')
+    .then((w) => w.loadLibsodiumWrappersXWing((out) => void randomFillSync(out)))
+    .catch(() => undefined);
+  return mod.createSodiumNativeProvider(xwingFallback === undefined ? {} : { xwingFallback });
 }
 
 async function loadLibsodiumWrappers(): Promise<CryptoProvider> {

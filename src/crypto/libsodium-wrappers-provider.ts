@@ -31,8 +31,16 @@ import {
   type CryptoProvider,
   type HashState,
   type KeyPair,
+  type XWingDecapsulationKey,
+  type XWingEncapsulation,
 } from './provider.js';
 import { RANDOM_POOL_DEFAULT_BYTES, RandomPool, type RandomFillSource } from './random-pool.js';
+import {
+  createLibsodiumXWing,
+  type LibsodiumXWingKem,
+  type XWingOperations,
+  type XWingRandomFill,
+} from './xwing-libsodium.js';
 
 /** The Emscripten module under libsodium-wrappers (untyped upstream): only the hook we replace. */
 interface EmscriptenRandomHook {
@@ -99,6 +107,15 @@ class WrappersHashState implements HashState {
   }
 }
 
+/** libsodium-wrappers' X-Wing calls, for xwing-libsodium.ts (valid once `sodium.ready` resolved). */
+const WRAPPERS_XWING_KEM: LibsodiumXWingKem = {
+  seedKeyPair: (seed) => sodium.crypto_kem_xwing_seed_keypair(seed),
+  encapsulateDeterministic: (publicKey, eseed) =>
+    sodium.crypto_kem_xwing_enc_deterministic(publicKey, eseed),
+  decapsulate: (ciphertext, seed) => sodium.crypto_kem_xwing_dec(ciphertext, seed),
+  memzero: (buf) => sodium.memzero(buf),
+};
+
 /**
  * The fallback provider: libsodium compiled to WebAssembly (libsodium-wrappers), byte-compatible with
  * sodium-native. Its functions return fresh arrays; results are copied into the caller's buffers and
@@ -107,9 +124,11 @@ class WrappersHashState implements HashState {
 class LibsodiumWrappersProvider implements CryptoProvider {
   readonly name = 'libsodium-wrappers' as const;
   readonly #pool: RandomPool;
+  readonly #xwing: XWingOperations;
 
   constructor(pool: RandomPool) {
     this.#pool = pool;
+    this.#xwing = createLibsodiumXWing(WRAPPERS_XWING_KEM, (out) => pool.fill(out));
   }
 
   randomFill(out: Uint8Array): void {
@@ -170,6 +189,26 @@ class LibsodiumWrappersProvider implements CryptoProvider {
       return null; // libsodium refuses an all-zero result ("weak public key")
     }
     return isAllZero(out) ? null : out;
+  }
+
+  xwingKeyPairFromSeed(seed: Uint8Array): KeyPair {
+    return this.#xwing.xwingKeyPairFromSeed(seed);
+  }
+
+  xwingDecapsulationKey(seed: Uint8Array): XWingDecapsulationKey {
+    return this.#xwing.xwingDecapsulationKey(seed);
+  }
+
+  xwingEncapsulate(publicKey: Uint8Array): XWingEncapsulation {
+    return this.#xwing.xwingEncapsulate(publicKey);
+  }
+
+  xwingEncapsulateDeterministic(publicKey: Uint8Array, eseed: Uint8Array): XWingEncapsulation {
+    return this.#xwing.xwingEncapsulateDeterministic(publicKey, eseed);
+  }
+
+  xwingDecapsulate(ciphertext: Uint8Array, seed: Uint8Array): Uint8Array {
+    return this.#xwing.xwingDecapsulate(ciphertext, seed);
   }
 
   signKeyPair(): KeyPair {
@@ -307,4 +346,24 @@ export async function createLibsodiumWrappersProvider(
   }
   hook.getRandomValue = () => pool.nextUint32();
   return new LibsodiumWrappersProvider(pool);
+}
+
+/**
+ * libsodium-wrappers' X-Wing alone, once its WebAssembly is ready: the sodium-native provider's
+ * fallback where Node has no ML-KEM-768 and its deterministic encapsulation (see index.ts). Does not
+ * replace the module's random hook: random encapsulation draws its eseed from `randomFill`.
+ */
+export async function loadLibsodiumWrappersXWing(
+  randomFill: XWingRandomFill,
+): Promise<XWingOperations> {
+  try {
+    await sodium.ready;
+  } catch (cause) {
+    throw new CryptoError(
+      'CRYPTO_PROVIDER_UNAVAILABLE',
+      'libsodium-wrappers failed to initialise',
+      { cause },
+    );
+  }
+  return createLibsodiumXWing(WRAPPERS_XWING_KEM, randomFill);
 }

@@ -26,6 +26,12 @@ export const GENERICHASH_KEY_MAX_BYTES = 64;
 export const GENERICHASH_OUT_MIN_BYTES = 16;
 export const GENERICHASH_OUT_MAX_BYTES = 64;
 export const SHA256_BYTES = 32;
+// X-Wing KEM (draft-connolly-cfrg-xwing-kem: ML-KEM-768 + X25519, SHA3-256 combiner; docs/PQ-NOTES.md)
+export const XWING_SEED_BYTES = 32; // the decapsulation key is this seed
+export const XWING_PUBLIC_KEY_BYTES = 1216; // ML-KEM-768 encapsulation key (1184) ‖ X25519 (32)
+export const XWING_CIPHERTEXT_BYTES = 1120; // ML-KEM-768 ciphertext (1088) ‖ X25519 (32)
+export const XWING_SHARED_SECRET_BYTES = 32;
+export const XWING_ESEED_BYTES = 64; // deterministic encapsulation: ML-KEM m (32) ‖ X25519 scalar (32)
 
 export interface KeyPair {
   readonly publicKey: Uint8Array;
@@ -45,6 +51,29 @@ export interface HashState {
    * so one state can be reused per message without allocating.
    */
   reset(): void;
+}
+
+/** An X-Wing encapsulation: the 1,120-byte ciphertext and the 32-byte shared secret. */
+export interface XWingEncapsulation {
+  readonly ciphertext: Uint8Array;
+  readonly sharedSecret: Uint8Array;
+}
+
+/**
+ * A recipient's X-Wing decapsulation key, expanded once from its 32-byte seed and held in memory only
+ * (the expanded form is never serialised; the seed is what is stored). destroy() zeroes what it can and
+ * makes later calls throw CRYPTO_BAD_STATE.
+ */
+export interface XWingDecapsulationKey {
+  readonly publicKey: Uint8Array;
+  /**
+   * Decapsulates a 1,120-byte ciphertext. A modified ciphertext gives a different, deterministic
+   * secret (ML-KEM implicit rejection), not an error. Throws CryptoError CRYPTO_BAD_LENGTH for a wrong
+   * size and CRYPTO_BAD_ARGUMENT when the ciphertext is refused (a low-order X25519 part); callers map
+   * every X-Wing failure to one code.
+   */
+  decapsulate(ciphertext: Uint8Array): Uint8Array;
+  destroy(): void;
 }
 
 export type CryptoProviderName = 'sodium-native' | 'libsodium-wrappers';
@@ -76,6 +105,21 @@ export interface CryptoProvider {
    * must refuse such keys.
    */
   scalarMult(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null;
+
+  // --- X-Wing KEM (draft-connolly-cfrg-xwing-kem, unchanged; docs/PQ-NOTES.md) ---
+  /** Key pair from a 32-byte seed: publicKey 1,216 bytes, secretKey a copy of the seed. */
+  xwingKeyPairFromSeed(seed: Uint8Array): KeyPair;
+  /** Expands a 32-byte seed into a decapsulation key held in memory (see XWingDecapsulationKey). */
+  xwingDecapsulationKey(seed: Uint8Array): XWingDecapsulationKey;
+  /**
+   * Encapsulates to a 1,216-byte public key. Throws CRYPTO_BAD_LENGTH for a wrong size and
+   * CRYPTO_BAD_ARGUMENT when the key is refused (invalid ML-KEM encoding or low-order X25519 part).
+   */
+  xwingEncapsulate(publicKey: Uint8Array): XWingEncapsulation;
+  /** Deterministic encapsulation from a 64-byte eseed (test vectors and golden data only). */
+  xwingEncapsulateDeterministic(publicKey: Uint8Array, eseed: Uint8Array): XWingEncapsulation;
+  /** One-shot decapsulation with the 32-byte seed (expands the key each call; see xwingDecapsulationKey). */
+  xwingDecapsulate(ciphertext: Uint8Array, seed: Uint8Array): Uint8Array;
 
   // --- Ed25519 ---
   signKeyPair(): KeyPair;

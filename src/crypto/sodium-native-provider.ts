@@ -32,8 +32,15 @@ import {
   type CryptoProvider,
   type HashState,
   type KeyPair,
+  type XWingDecapsulationKey,
+  type XWingEncapsulation,
 } from './provider.js';
 import { RANDOM_POOL_DEFAULT_BYTES, RandomPool } from './random-pool.js';
+import type { XWingOperations } from './xwing-libsodium.js';
+import { createNodeXWing, type NodeXWingX25519 } from './xwing-node.js';
+
+/** The Node version the native X-Wing path needs (node:crypto ML-KEM-768). */
+export const NATIVE_XWING_NODE_VERSION = '24.7';
 
 /** Incremental BLAKE2b over a native state buffer (reused across reset()). */
 class SodiumNativeHashState implements HashState {
@@ -72,6 +79,13 @@ class SodiumNativeHashState implements HashState {
   }
 }
 
+/** sodium-native's X25519 and memzero, for xwing-node.ts. */
+const SODIUM_X25519: NodeXWingX25519 = {
+  scalarMultBase: (out, scalar) => sodium.crypto_scalarmult_base(out, scalar),
+  scalarMult: (out, scalar, point) => sodium.crypto_scalarmult(out, scalar, point),
+  memzero: (buf) => sodium.sodium_memzero(buf),
+};
+
 /**
  * The default provider: libsodium through the sodium-native addon. Every argument is checked in
  * TypeScript first (see argument-checks.ts): a size the addon does not expect would abort the process.
@@ -86,6 +100,32 @@ class SodiumNativeProvider implements CryptoProvider {
   // Single-entry cache: sealpost uses one KDF context, so encode it once.
   #kdfContext = '';
   #kdfContextBytes: Uint8Array = new Uint8Array(0);
+
+  readonly #xwing: XWingOperations | null;
+  /** 'node' (native ML-KEM), 'libsodium-wrappers' (WebAssembly fallback) or 'none'. */
+  readonly xwingBackend: 'node' | 'libsodium-wrappers' | 'none';
+
+  constructor(options: SodiumNativeProviderOptions) {
+    const fill = (out: Uint8Array): void => this.#pool.fill(out);
+    const native = createNodeXWing(SODIUM_X25519, fill, options.xwingFallback ?? null);
+    this.#xwing = native ?? options.xwingFallback ?? null;
+    this.xwingBackend =
+      native !== null
+        ? 'node'
+        : options.xwingFallback !== undefined
+          ? 'libsodium-wrappers'
+          : 'none';
+  }
+
+  #xw(): XWingOperations {
+    if (this.#xwing === null)
+      throw new CryptoError(
+        'CRYPTO_PROVIDER_UNAVAILABLE',
+        `X-Wing with sodium-native needs Node >= ${NATIVE_XWING_NODE_VERSION} (node:crypto ML-KEM-768) ` +
+          `or the libsodium-wrappers fallback; this is Node ${process.versions.node}`,
+      );
+    return this.#xwing;
+  }
 
   randomFill(out: Uint8Array): void {
     requireBytes('randomFill', 'out', out);
@@ -148,6 +188,26 @@ class SodiumNativeProvider implements CryptoProvider {
       return null; // libsodium refuses an all-zero result
     }
     return isAllZero(out) ? null : out;
+  }
+
+  xwingKeyPairFromSeed(seed: Uint8Array): KeyPair {
+    return this.#xw().xwingKeyPairFromSeed(seed);
+  }
+
+  xwingDecapsulationKey(seed: Uint8Array): XWingDecapsulationKey {
+    return this.#xw().xwingDecapsulationKey(seed);
+  }
+
+  xwingEncapsulate(publicKey: Uint8Array): XWingEncapsulation {
+    return this.#xw().xwingEncapsulate(publicKey);
+  }
+
+  xwingEncapsulateDeterministic(publicKey: Uint8Array, eseed: Uint8Array): XWingEncapsulation {
+    return this.#xw().xwingEncapsulateDeterministic(publicKey, eseed);
+  }
+
+  xwingDecapsulate(ciphertext: Uint8Array, seed: Uint8Array): Uint8Array {
+    return this.#xw().xwingDecapsulate(ciphertext, seed);
   }
 
   signKeyPair(): KeyPair {
@@ -245,10 +305,22 @@ class SodiumNativeProvider implements CryptoProvider {
   }
 }
 
+/** Options for createSodiumNativeProvider. */
+export interface SodiumNativeProviderOptions {
+  /**
+   * libsodium-wrappers' X-Wing (see xwing-libsodium-wrappers.ts): used for everything X-Wing where
+   * this Node has no ML-KEM-768 (before 24.7), and for deterministic encapsulation everywhere.
+   * Without it, those calls throw CRYPTO_PROVIDER_UNAVAILABLE naming the Node version needed.
+   */
+  readonly xwingFallback?: XWingOperations;
+}
+
 /**
  * Builds the sodium-native provider. Importing this module loads the native addon, so import it
  * dynamically where a fallback is wanted (createCryptoProvider does).
  */
-export function createSodiumNativeProvider(): CryptoProvider {
-  return new SodiumNativeProvider();
+export function createSodiumNativeProvider(
+  options: SodiumNativeProviderOptions = {},
+): CryptoProvider & { readonly xwingBackend: 'node' | 'libsodium-wrappers' | 'none' } {
+  return new SodiumNativeProvider(options);
 }

@@ -2,7 +2,8 @@
  * Crypto primitive throughput for both providers: ops/s, median of 5 runs of ≥ 300 ms each after a
  * warm-up, one core. Run with `npm run bench:crypto`. Inputs are sized as sealpost uses them: 1 KiB
  * AEAD messages, a 66-byte keyed BLAKE2b-128 tag input, an 80-byte sealed-box payload, a 300-byte
- * header transcript for Ed25519.
+ * header transcript for Ed25519; X-Wing (docs/PQ-NOTES.md) next to the sealed box it would replace.
+ * `BENCH_CRYPTO_ONLY=<regex>` runs only the rows whose label matches (e.g. `'box seal|X-Wing'`).
  */
 import { cpus } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
@@ -97,6 +98,36 @@ const OPERATIONS: Operation[] = [
     },
   },
   {
+    label: 'X-Wing encapsulate',
+    setup: (p) => {
+      const kp = p.xwingKeyPairFromSeed(p.randomBytes(32));
+      return () => void p.xwingEncapsulate(kp.publicKey);
+    },
+  },
+  {
+    label: 'X-Wing decapsulate (expanded key held)',
+    setup: (p) => {
+      const key = p.xwingDecapsulationKey(p.randomBytes(32));
+      const { ciphertext } = p.xwingEncapsulate(key.publicKey);
+      return () => void key.decapsulate(ciphertext);
+    },
+  },
+  {
+    label: 'X-Wing decapsulate from the 32 B seed',
+    setup: (p) => {
+      const seed = p.randomBytes(32);
+      const { ciphertext } = p.xwingEncapsulate(p.xwingKeyPairFromSeed(seed).publicKey);
+      return () => void p.xwingDecapsulate(ciphertext, seed);
+    },
+  },
+  {
+    label: 'X-Wing key pair from seed',
+    setup: (p) => {
+      const seed = p.randomBytes(32);
+      return () => void p.xwingKeyPairFromSeed(seed);
+    },
+  },
+  {
     label: 'Ed25519 sign (300 B)',
     setup: (p) => {
       const kp = p.signKeyPair();
@@ -124,6 +155,10 @@ const OPERATIONS: Operation[] = [
     },
   },
 ];
+
+const ONLY = process.env['BENCH_CRYPTO_ONLY'];
+const SELECTED =
+  ONLY === undefined ? OPERATIONS : OPERATIONS.filter((o) => new RegExp(ONLY).test(o.label));
 
 /** Runs `fn` in batches for at least `ms`; returns ops/s. */
 function opsPerSecond(fn: () => void, ms: number): number {
@@ -169,7 +204,7 @@ const providers = await Promise.all(names.map((n) => createCryptoProvider(n)));
 const results = new Map<string, number[]>();
 const allocations = new Map<string, number[]>();
 
-for (const op of OPERATIONS) {
+for (const op of SELECTED) {
   const row: number[] = [];
   const allocRow: number[] = [];
   for (const p of providers) {
@@ -184,10 +219,12 @@ for (const op of OPERATIONS) {
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
+const xwingBackend = (providers[0] as { xwingBackend?: string }).xwingBackend ?? 'n/a';
 console.log(
-  `crypto primitives, ops/s (median of ${RUNS} × ${RUN_MS} ms), Node ${process.version}, ${cpu}\n`,
+  `crypto primitives, ops/s (median of ${RUNS} × ${RUN_MS} ms), Node ${process.version}, ${cpu}; ` +
+    `sodium-native X-Wing backend: ${xwingBackend}\n`,
 );
-const w0 = Math.max(...OPERATIONS.map((o) => o.label.length), 9);
+const w0 = Math.max(...SELECTED.map((o) => o.label.length), 9);
 const header = `| ${'operation'.padEnd(w0)} | ${names[0]!.padStart(13)} | ${names[1]!.padStart(18)} | native/wasm |`;
 console.log(header);
 console.log(`|${'-'.repeat(w0 + 2)}|${'-'.repeat(14)}:|${'-'.repeat(19)}:|${'-'.repeat(12)}:|`);

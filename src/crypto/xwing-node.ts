@@ -35,7 +35,7 @@ const MLKEM_SEED_BYTES = 64; // d ‖ z (FIPS 203 ML-KEM.KeyGen_internal)
 const XWING_LABEL = Uint8Array.from([0x5c, 0x2e, 0x2f, 0x2f, 0x5e, 0x5c]);
 /** DER prefix of a PKCS#8 ML-KEM-768 private key in seed form: [0] IMPLICIT OCTET STRING (64). */
 const PKCS8_SEED_PREFIX = Uint8Array.from(
-  Buffer.from('3054020100300b06096086480165030404020442804' + '0', 'hex'),
+  Buffer.from('3054020100300b060960864801650304040204428040', 'hex'),
 );
 /** DER prefix of an ML-KEM-768 SubjectPublicKeyInfo (OID 2.16.840.1.101.3.4.4.2). */
 const SPKI_PREFIX = Uint8Array.from(

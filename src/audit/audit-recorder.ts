@@ -29,7 +29,7 @@ export interface AuditRecorderOptions {
   /** ... and at least every this many milliseconds when entries arrived (default 60,000). */
   readonly checkpointEveryMs?: number;
   /** Signs a C2SP checkpoint note of the first `size` entries, published beside each checkpoint. */
-  readonly tlog?: { checkpointAt(size: number): string } | undefined;
+  readonly tlog?: { checkpointAt(size: number): Promise<string> } | undefined;
 }
 
 /**
@@ -44,22 +44,40 @@ export class AuditRecorder {
   #lastCheckpointMs: number;
   #unpublished: AuditCheckpoint | undefined;
   #unpublishedNote: { count: number; note: string } | undefined;
+  #opened: Promise<void> | undefined;
+  #entryCount = 0;
 
   constructor(options: AuditRecorderOptions) {
     this.#o = { checkpointEveryEntries: 1000, checkpointEveryMs: 60_000, ...options };
     if (this.#o.checkpointEveryEntries < 1 || this.#o.checkpointEveryMs < 1) {
       throw new RangeError('checkpoint intervals must be positive');
     }
-    const last = this.#o.store.checkpoints().at(-1);
-    this.#lastCheckpointCount = last?.count ?? 0;
-    this.#lastCheckpointMs = last?.timeMs ?? this.#o.clock.nowMs();
-    // A crash between storing a checkpoint and publishing it would leave it unpublished forever:
-    // publish the newest stored one again at start (a duplicate on the topic is harmless).
-    this.#unpublished = last;
+    this.#lastCheckpointCount = 0;
+    this.#lastCheckpointMs = this.#o.clock.nowMs();
+  }
+
+  /**
+   * Reads the newest stored checkpoint (once; the other calls do it first when it has not been done).
+   * A crash between storing a checkpoint and publishing it would leave it unpublished forever:
+   * the newest stored one is published again (a duplicate on the topic is harmless).
+   */
+  open(): Promise<void> {
+    this.#opened ??= (async () => {
+      const last = (await this.#o.store.checkpoints()).at(-1);
+      this.#lastCheckpointCount = last?.count ?? 0;
+      this.#lastCheckpointMs = last?.timeMs ?? this.#lastCheckpointMs;
+      this.#unpublished = last;
+      this.#entryCount = (await this.#o.store.head()).count;
+    })().catch((err: unknown) => {
+      this.#opened = undefined; // a store briefly unavailable: the next call reads it again
+      throw err;
+    });
+    return this.#opened;
   }
 
   /** Appends a batch (redelivered events are skipped); returns how many entries were new. */
   async record(events: readonly MetadataEvent[]): Promise<number> {
+    await this.open();
     await this.#flushUnpublished();
     let appended = 0;
     let rest = events;
@@ -68,12 +86,12 @@ export class AuditRecorder {
     // redelivered events already in the log are skipped by eventId.)
     while (rest.length > 0) {
       const room =
-        this.#o.checkpointEveryEntries - (this.#o.store.head().count - this.#lastCheckpointCount);
+        this.#o.checkpointEveryEntries - ((await this.#head()).count - this.#lastCheckpointCount);
       const chunk = rest.slice(0, Math.max(1, room));
       rest = rest.slice(chunk.length);
-      appended += this.#o.store.append(chunk);
+      appended += await this.#o.store.append(chunk);
       if (
-        this.#o.store.head().count - this.#lastCheckpointCount >=
+        (await this.#head()).count - this.#lastCheckpointCount >=
         this.#o.checkpointEveryEntries
       ) {
         await this.checkpointNow();
@@ -84,15 +102,17 @@ export class AuditRecorder {
 
   /** Called on a timer: checkpoints when the interval has passed and the log has grown. */
   async tick(): Promise<AuditCheckpoint | null> {
+    await this.open();
     await this.#flushUnpublished();
     const due = this.#o.clock.nowMs() - this.#lastCheckpointMs >= this.#o.checkpointEveryMs;
-    if (due && this.#o.store.head().count > this.#lastCheckpointCount) return this.checkpointNow();
+    if (due && (await this.#head()).count > this.#lastCheckpointCount) return this.checkpointNow();
     return null;
   }
 
   /** Signs, stores and publishes a checkpoint of the current head. */
   async checkpointNow(): Promise<AuditCheckpoint> {
-    const head = this.#o.store.head();
+    await this.open();
+    const head = await this.#head();
     const now = this.#o.clock.nowMs();
     const c = signCheckpoint(
       this.#o.crypto,
@@ -102,11 +122,11 @@ export class AuditRecorder {
       this.#o.signer.kid,
       this.#o.signer.secretKey,
     );
-    this.#o.store.addCheckpoint(c);
+    await this.#o.store.addCheckpoint(c);
     this.#lastCheckpointCount = head.count;
     this.#lastCheckpointMs = now;
     this.#unpublished = c;
-    const note = this.#o.tlog?.checkpointAt(head.count);
+    const note = await this.#o.tlog?.checkpointAt(head.count);
     this.#unpublishedNote = note === undefined ? undefined : { count: head.count, note };
     await this.#flushUnpublished();
     return c;
@@ -121,12 +141,23 @@ export class AuditRecorder {
     return this.#lastCheckpointMs;
   }
 
-  #noteFor(c: AuditCheckpoint): string | undefined {
+  /** The entry count of the store when the recorder last read its head (for health and gauges). */
+  get entryCount(): number {
+    return this.#entryCount;
+  }
+
+  async #head(): Promise<{ count: number; headHash: Uint8Array }> {
+    const head = await this.#o.store.head();
+    this.#entryCount = head.count;
+    return head;
+  }
+
+  async #noteFor(c: AuditCheckpoint): Promise<string | undefined> {
     if (this.#o.tlog === undefined) return undefined;
     const kept = this.#unpublishedNote;
     return kept !== undefined && kept.count === c.count
       ? kept.note
-      : this.#o.tlog.checkpointAt(c.count);
+      : await this.#o.tlog.checkpointAt(c.count);
   }
 
   async #flushUnpublished(): Promise<void> {
@@ -134,7 +165,7 @@ export class AuditRecorder {
     if (!c) return;
     // The note is signed again for a checkpoint stored before a restart (Ed25519 is deterministic:
     // the same text and key give the same note).
-    await this.#o.publisher.publish(c, this.#noteFor(c));
+    await this.#o.publisher.publish(c, await this.#noteFor(c));
     if (this.#unpublished === c) this.#unpublished = undefined;
   }
 }

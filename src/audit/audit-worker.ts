@@ -155,8 +155,8 @@ export class AuditWorker {
       name: 'sealpost_audit_log_entries',
       help: 'Entries in the audit log',
       registers: [reg],
-      collect() {
-        this.set(store.head().count);
+      async collect() {
+        this.set((await store.head()).count);
       },
     });
     new Gauge({
@@ -223,6 +223,7 @@ export class AuditWorker {
 
   async start(): Promise<void> {
     await this.#producer.connect();
+    await this.#recorder.open();
     this.#running = true;
     await this.#consumer.run<Uint8Array>({
       eachMessage: async (delivery) => {
@@ -314,7 +315,7 @@ export class AuditWorker {
       detail: {
         running: this.#running,
         consumer: consumer.state,
-        entries: this.#o.store.head().count,
+        entries: this.#recorder.entryCount,
         lastCheckpointCount: this.#recorder.lastCheckpointCount,
         refusedPartitions: refused.length,
         ...(this.#lastError === undefined ? {} : { lastError: this.#lastError }),
@@ -329,11 +330,11 @@ export class AuditWorker {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     await this.#consumer.close();
     try {
-      if (this.#o.store.head().count > this.#recorder.lastCheckpointCount)
+      if ((await this.#o.store.head()).count > this.#recorder.lastCheckpointCount)
         await this.#recorder.checkpointNow();
     } finally {
       await this.#producer.disconnect();
-      this.#o.store.close();
+      await this.#o.store.close();
     }
   }
 }

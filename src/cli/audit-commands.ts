@@ -160,7 +160,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
       const store = openAuditStore(ctx);
       try {
         await withHints(ctx.config, async () => {
-          const stored = store.checkpoints();
+          const stored = await store.checkpoints();
           let published: AuditCheckpoint[] = [];
           let malformed: string[] = [];
           let notes: string[] = [];
@@ -184,7 +184,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           }
           const all = [...stored, ...published];
           const signer = await auditSigner(ctx, opts, all);
-          const report = verifyAuditLog(
+          const report = await verifyAuditLog(
             ctx.crypto,
             store.entries(),
             all,
@@ -196,7 +196,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           const tlog: TlogVerifyReport | null = opts.published
             ? verifyTlogCheckpoints(
                 ctx.crypto,
-                auditLeafHashes(ctx.crypto, store.entries()),
+                await auditLeafHashes(ctx.crypto, store.entries()),
                 notes,
                 opts.origin ?? defaultAuditOrigin(ctx.config.metadataTopic),
                 signer.publicKey,
@@ -235,7 +235,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           if (!report.ok || (tlog !== null && !tlog.ok)) throw new CliExit(EXIT.FAILED);
         });
       } finally {
-        store.close();
+        await store.close();
       }
     });
 
@@ -292,10 +292,10 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           );
         const store = openAuditStore(ctx);
         try {
-          const events = store.query(filter);
+          const events = await store.query(filter);
           print(io, opts.json, events, () => table(events.map(eventRow)));
         } finally {
-          store.close();
+          await store.close();
         }
       },
     );
@@ -325,23 +325,23 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           );
       };
       try {
-        const { count } = store.head();
+        const { count } = await store.head();
         const initial =
-          lines === 0 ? [] : store.query({ afterIndex: count - lines - 1, limit: lines });
+          lines === 0 ? [] : await store.query({ afterIndex: count - lines - 1, limit: lines });
         emit(initial, true);
         let last = count - 1;
         const aborted = (): boolean => io.signal?.aborted === true;
         while (opts.follow === true && !aborted()) {
           await sleep(intervalMs, io.signal);
           if (aborted()) break;
-          const next = store.query({ afterIndex: last, limit: 10_000 });
+          const next = await store.query({ afterIndex: last, limit: 10_000 });
           if (next.length > 0) {
             emit(next, false);
             last = next[next.length - 1]!.index;
           }
         }
       } finally {
-        store.close();
+        await store.close();
       }
     });
 }

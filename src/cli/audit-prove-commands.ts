@@ -152,7 +152,7 @@ export function registerAuditProveCommands(audit: Command, io: CliIo): void {
           }
           published.sort((a, b) => a.head.size - b.head.size);
           const entries: Uint8Array[] = [];
-          for (const e of store.entries()) entries.push(e.event);
+          for await (const e of store.entries()) entries.push(e.event);
           const leaves = leafHashArray(entries.map((e) => leafHash(ctx.crypto, e)));
           const bySize = (size: number) => published.find((p) => p.head.size === size);
           if (wantsInclusion) {
@@ -222,7 +222,7 @@ export function registerAuditProveCommands(audit: Command, io: CliIo): void {
           );
         });
       } finally {
-        store.close();
+        await store.close();
       }
     });
 }

@@ -53,7 +53,7 @@ async function withStore<T>(
   try {
     return await withHints(ctx.config, async () => body(store, ctx));
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -187,11 +187,11 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
         afterId?: string;
         json?: boolean;
       }) =>
-        withStore(io, (store, ctx) => {
+        withStore(io, async (store, ctx) => {
           const filter = filterOf(ctx, opts);
           const limit = filter.limit ?? 1000;
           // One more than asked: tells whether the listing is cut.
-          const found = store.list({ ...filter, limit: limit + 1 });
+          const found = await store.list({ ...filter, limit: limit + 1 });
           const entries = found.slice(0, limit);
           const now = ctx.clock.nowMs();
           print(io, opts.json, entries.map(entryMetadata), () =>
@@ -215,9 +215,9 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
     .option('--json', 'output as JSON')
     .addHelpText('after', '\nExample:\n  sealpost quarantine show 17')
     .action((idText: string, opts: { json?: boolean }) =>
-      withStore(io, (store) => {
+      withStore(io, async (store) => {
         const id = parseId(idText);
-        const e = store.get(id);
+        const e = await store.get(id);
         if (e === undefined)
           throw badInput(
             `no quarantine entry ${id} — see \`sealpost quarantine list --status all\``,
@@ -276,12 +276,12 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
           let ids: number[];
           if (idText !== undefined) {
             ids = [parseId(idText)];
-            if (store.get(ids[0]!) === undefined)
+            if ((await store.get(ids[0]!)) === undefined)
               throw badInput(
                 `no quarantine entry ${ids[0]!} — see \`sealpost quarantine list --status all\``,
               );
           } else {
-            const candidates = store.list({
+            const candidates = await store.list({
               reason: opts.reason as QuarantineReason,
               status: 'quarantined',
               limit: 100_000,
@@ -375,7 +375,7 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
           if (opts.id.length === 0 && opts.reason === undefined && opts.olderThan === undefined) {
             throw badInput('say what to purge: --id N, --reason R and/or --older-than D');
           }
-          const filtered = store.list({ ...filterOf(ctx, opts), limit: 100_000 });
+          const filtered = await store.list({ ...filterOf(ctx, opts), limit: 100_000 });
           const wanted = new Set(opts.id.map(parseId));
           const targets =
             opts.id.length === 0 ? filtered : filtered.filter((e) => wanted.has(e.id));
@@ -401,7 +401,7 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
               throw new CliExit(EXIT.FAILED);
             }
           }
-          const purged = store.purge(targets.map((e) => e.id));
+          const purged = await store.purge(targets.map((e) => e.id));
           print(
             io,
             opts.json,

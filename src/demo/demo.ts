@@ -360,11 +360,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     say('attacks: injected one tampered record and one replay of the first record on partition 0');
     await waitUntil(
       clock,
-      () => Object.values(quarantine.countsByReason()).reduce((a, b) => a + b, 0) >= 4,
+      async () => Object.values(await quarantine.countsByReason()).reduce((a, b) => a + b, 0) >= 4,
       timeoutMs,
       'the two bad records to reach quarantine (once per consumer group)',
     );
-    const quarantinedByReason = quarantine.countsByReason();
+    const quarantinedByReason = await quarantine.countsByReason();
     say(
       `quarantine: ${Object.entries(quarantinedByReason)
         .map(([r, n]) => `${r} ${n}`)
@@ -374,7 +374,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     // 8. The audit log: wait for the events, checkpoint, verify against the published copy.
     await waitUntil(
       clock,
-      () => auditStore.query({ type: 'opened', limit: 100_000 }).length >= 2 * sent,
+      async () => (await auditStore.query({ type: 'opened', limit: 100_000 })).length >= 2 * sent,
       timeoutMs,
       'the audit log to hold every opened event',
     );
@@ -383,14 +383,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       groupId: `sealpost-demo-${o.runId}.verify`,
     });
     const auditKey = identities.get('audit')!.signingKey();
-    const report = verifyAuditLog(
+    const report = await verifyAuditLog(
       crypto,
       auditStore.entries(),
-      [...auditStore.checkpoints(), ...published.checkpoints],
+      [...(await auditStore.checkpoints()), ...published.checkpoints],
       auditKey.publicKey,
       auditKey.kid,
     );
-    const entries = auditStore.head().count;
+    const entries = (await auditStore.head()).count;
     say(
       `audit: ${entries} entries, ${published.checkpoints.length} published checkpoints, verification ${report.ok ? 'OK' : `FAILED at ${report.firstBadIndex ?? '?'} (${report.problem ?? ''})`}`,
     );
@@ -429,12 +429,12 @@ async function counterTotal(metrics: PipelineMetrics): Promise<number> {
 
 async function waitUntil(
   clock: Clock,
-  check: () => boolean,
+  check: () => boolean | Promise<boolean>,
   timeoutMs: number,
   what: string,
 ): Promise<void> {
   const deadline = clock.nowMs() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (clock.nowMs() > deadline)
       throw new Error(`demo: timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));

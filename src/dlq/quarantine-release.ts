@@ -35,7 +35,7 @@ export async function releaseQuarantined(
   id: number,
   options: { readonly to?: string; readonly force?: boolean; readonly nowMs: number },
 ): Promise<ReleaseResult> {
-  const entry = store.get(id);
+  const entry = await store.get(id);
   if (!entry) throw new QuarantineReleaseError('QUARANTINE_NOT_FOUND', `no quarantine entry ${id}`);
   const topic = options.to ?? entry.sourceTopic;
   if (topic === null) {
@@ -69,7 +69,7 @@ export async function releaseQuarantined(
       },
     ],
   });
-  store.markReleased(id, topic, options.nowMs);
+  await store.markReleased(id, topic, options.nowMs);
   return { id, outcome: 'released', topic, partition };
 }
 

@@ -122,20 +122,20 @@ describe('audit checkpoint gauge (real Kafka, proxied path)', () => {
     closers.push(() => worker.stop());
 
     await emit(5);
-    await waitFor(() => store.head().count === 5, 'five events logged');
+    await waitFor(async () => (await store.head()).count === 5, 'five events logged');
     const first = await worker.checkpointNow();
     expect(await gauge(registry, 'sealpost_audit_last_checkpoint_timestamp_seconds')).toBe(
       first.timeMs / 1000,
     );
 
     await emit(3);
-    await waitFor(() => store.head().count === 8, 'eight events logged');
+    await waitFor(async () => (await store.head()).count === 8, 'eight events logged');
     await proxy.stop();
     // Signed and stored, but the publish fails: the broker is unreachable for this worker.
     await expect(worker.checkpointNow()).rejects.toBeDefined();
     const stored = await gauge(registry, 'sealpost_audit_last_stored_checkpoint_timestamp_seconds');
     expect(stored).toBeGreaterThanOrEqual(first.timeMs / 1000);
-    expect(store.checkpoints().at(-1)!.count).toBe(8);
+    expect((await store.checkpoints()).at(-1)!.count).toBe(8);
     expect(await gauge(registry, 'sealpost_audit_last_checkpoint_timestamp_seconds')).toBe(
       first.timeMs / 1000,
     );

@@ -109,7 +109,11 @@ describe('audit worker', () => {
     }
 
     // The log: exactly the valid events (1, 3, 4), once the last record was handled.
-    await waitFor(() => store.head().count >= 3, 'the valid events in the log', 60_000);
+    await waitFor(
+      async () => (await store.head()).count >= 3,
+      'the valid events in the log',
+      60_000,
+    );
     const raw = await readRaw(transport, t.metadata, 3);
     const sourceValue = (offset: string) =>
       Buffer.from(raw.find((r) => r.offset === offset)!.value!);
@@ -132,9 +136,9 @@ describe('audit worker', () => {
     worker = undefined;
     const logged = new SqliteAuditStore(join(world.dir, 'audit.db'), world.crypto);
     try {
-      expect(logged.head().count).toBe(3);
+      expect((await logged.head()).count).toBe(3);
     } finally {
-      logged.close();
+      await logged.close();
     }
   });
 });

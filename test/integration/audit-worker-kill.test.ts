@@ -162,7 +162,7 @@ describe('audit worker process (real Kafka and registry)', () => {
 
     const store = new SqliteAuditStore(dbPath, world.crypto);
     try {
-      const rows = store.query({ limit: 100_000 });
+      const rows = await store.query({ limit: 100_000 });
       expect(rows).toHaveLength(total);
       expect(new Set(rows.map((r) => r.event.messageId)).size).toBe(total);
       const published = await readPublishedCheckpoints(transport, checkpointTopic, {
@@ -171,16 +171,16 @@ describe('audit worker process (real Kafka and registry)', () => {
       expect(published.checkpoints.length).toBeGreaterThanOrEqual(20);
       expect(Math.max(...published.checkpoints.map((c) => c.count))).toBe(total);
       const audit = await world.identity('audit');
-      const report = verifyAuditLog(
+      const report = await verifyAuditLog(
         world.crypto,
         store.entries(),
-        [...store.checkpoints(), ...published.checkpoints],
+        [...(await store.checkpoints()), ...published.checkpoints],
         audit.signingKey().publicKey,
         audit.signingKey().kid,
       );
       expect(report).toMatchObject({ ok: true, count: total });
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

@@ -140,15 +140,15 @@ describe('audit worker (real Kafka and registry)', () => {
     const ids = new Set(sent.map((s) => s.messageId));
     await waitFor(() => billing.total() >= 200, 'billing to receive everything', 60_000);
     await waitFor(
-      () =>
-        store.query({ type: 'opened', limit: 10_000 }).length >= 200 &&
-        store.query({ type: 'sealed', limit: 10_000 }).length >= 200,
+      async () =>
+        (await store.query({ type: 'opened', limit: 10_000 })).length >= 200 &&
+        (await store.query({ type: 'sealed', limit: 10_000 })).length >= 200,
       'sealed and opened events in the audit log',
       60_000,
     );
 
-    const sealed = store.query({ type: 'sealed', limit: 10_000 }).map((r) => r.event);
-    const opened = store.query({ type: 'opened', limit: 10_000 }).map((r) => r.event);
+    const sealed = (await store.query({ type: 'sealed', limit: 10_000 })).map((r) => r.event);
+    const opened = (await store.query({ type: 'opened', limit: 10_000 })).map((r) => r.event);
     expect(new Set(sealed.map((e) => e.messageId))).toEqual(ids);
     expect(new Set(opened.map((e) => e.messageId))).toEqual(ids);
     const one = (xs: MetadataEvent[]): MetadataEvent =>
@@ -161,7 +161,7 @@ describe('audit worker (real Kafka and registry)', () => {
       group: `billing-${topic}`,
     });
     expect(one(opened).offset).toMatch(/^\d+$/);
-    expect(store.query({ messageId: sent[5]!.messageId }).length).toBeGreaterThanOrEqual(2);
+    expect((await store.query({ messageId: sent[5]!.messageId })).length).toBeGreaterThanOrEqual(2);
     // No payload anywhere in the store (WAL included).
     await worker.checkpointNow();
     for (const f of [dbPath, `${dbPath}-wal`]) {
@@ -181,21 +181,21 @@ describe('audit worker (real Kafka and registry)', () => {
     expect(published.malformed).toEqual([]);
     expect(published.checkpoints.map((c) => c.count).slice(0, 4)).toEqual([100, 200, 300, 400]); // ≥ 400 entries, every 100
     const signer = audit.signingKey();
-    const report = verifyAuditLog(
+    const report = await verifyAuditLog(
       world.crypto,
       store.entries(),
-      [...store.checkpoints(), ...published.checkpoints],
+      [...(await store.checkpoints()), ...published.checkpoints],
       signer.publicKey,
       signer.kid,
     );
     expect(report).toMatchObject({ ok: true });
-    expect(report.count).toBe(store.head().count);
+    expect(report.count).toBe((await store.head()).count);
     // Beside each checkpoint, a C2SP checkpoint note of the same size (docs/AUDIT.md): every
     // consecutive pair is consistent and the newest is the stored log's RFC 6962 head.
     expect(published.notes.length).toBe(published.checkpoints.length);
     const tlog = verifyTlogCheckpoints(
       world.crypto,
-      auditLeafHashes(world.crypto, store.entries()),
+      await auditLeafHashes(world.crypto, store.entries()),
       published.notes,
       defaultAuditOrigin(t.metadata),
       signer.publicKey,

@@ -84,7 +84,7 @@ describe('AuditRecorder with C2SP checkpoints', () => {
     }
     const report = verifyTlogCheckpoints(
       crypto,
-      auditLeafHashes(crypto, store.entries()),
+      await auditLeafHashes(crypto, store.entries()),
       published.map((p) => p.note!),
       origin,
       keys.publicKey,
@@ -114,7 +114,7 @@ describe('verifyTlogCheckpoints refuses', () => {
     const { store, recorder, published } = setup();
     await recorder.record(Array.from({ length: n }, (_, i) => ev(i)));
     return {
-      leaves: auditLeafHashes(crypto, store.entries()),
+      leaves: await auditLeafHashes(crypto, store.entries()),
       notes: published.map((p) => p.note!),
     };
   }

@@ -45,6 +45,7 @@ export class AuditRecorder {
   #unpublished: AuditCheckpoint | undefined;
   #unpublishedNote: { count: number; note: string } | undefined;
   #opened: Promise<void> | undefined;
+  #turn: Promise<unknown> = Promise.resolve();
   #entryCount = 0;
 
   constructor(options: AuditRecorderOptions) {
@@ -75,8 +76,22 @@ export class AuditRecorder {
     return this.#opened;
   }
 
+  /**
+   * Runs `fn` after every earlier call of record/tick/checkpointNow has finished: the store is read
+   * and written across awaits, and two checkpoints of one head must not be signed side by side.
+   */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#turn.then(fn);
+    this.#turn = run.catch(() => undefined);
+    return run;
+  }
+
   /** Appends a batch (redelivered events are skipped); returns how many entries were new. */
-  async record(events: readonly MetadataEvent[]): Promise<number> {
+  record(events: readonly MetadataEvent[]): Promise<number> {
+    return this.#exclusive(() => this.#record(events));
+  }
+
+  async #record(events: readonly MetadataEvent[]): Promise<number> {
     await this.open();
     await this.#flushUnpublished();
     let appended = 0;
@@ -94,23 +109,31 @@ export class AuditRecorder {
         (await this.#head()).count - this.#lastCheckpointCount >=
         this.#o.checkpointEveryEntries
       ) {
-        await this.checkpointNow();
+        await this.#checkpointNow();
       }
     }
     return appended;
   }
 
   /** Called on a timer: checkpoints when the interval has passed and the log has grown. */
-  async tick(): Promise<AuditCheckpoint | null> {
+  tick(): Promise<AuditCheckpoint | null> {
+    return this.#exclusive(() => this.#tick());
+  }
+
+  async #tick(): Promise<AuditCheckpoint | null> {
     await this.open();
     await this.#flushUnpublished();
     const due = this.#o.clock.nowMs() - this.#lastCheckpointMs >= this.#o.checkpointEveryMs;
-    if (due && (await this.#head()).count > this.#lastCheckpointCount) return this.checkpointNow();
+    if (due && (await this.#head()).count > this.#lastCheckpointCount) return this.#checkpointNow();
     return null;
   }
 
   /** Signs, stores and publishes a checkpoint of the current head. */
-  async checkpointNow(): Promise<AuditCheckpoint> {
+  checkpointNow(): Promise<AuditCheckpoint> {
+    return this.#exclusive(() => this.#checkpointNow());
+  }
+
+  async #checkpointNow(): Promise<AuditCheckpoint> {
     await this.open();
     const head = await this.#head();
     const now = this.#o.clock.nowMs();

@@ -164,11 +164,12 @@ export class PostgresDatabase implements Queryable {
   async migrate(component: string, migrations: readonly Migration[]): Promise<void> {
     const newest = migrations.reduce((m, x) => Math.max(m, x.version), 0);
     await this.transaction(async (tx) => {
-      await tx.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
-      // One lock per schema for every component's migrations (released at commit).
+      // One lock per schema for every component's migrations (released at commit), taken first:
+      // CREATE SCHEMA IF NOT EXISTS itself fails on a unique key when two run side by side.
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
         `sealpost-migrations:${this.schema}`,
       ]);
+      await tx.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
       await tx.query(
         `CREATE TABLE IF NOT EXISTS schema_migrations (
            component  TEXT NOT NULL,

@@ -3,7 +3,8 @@ import { Option, type Command } from 'commander';
 import type { AuditCheckpoint } from '../audit/audit-checkpoint.js';
 import type { AuditQuery, StoredAuditEvent } from '../audit/audit-store.js';
 import { readPublishedCheckpoints } from '../audit/checkpoint-topic.js';
-import { SqliteAuditStore } from '../audit/sqlite-audit-store.js';
+import type { AuditStore } from '../audit/audit-store.js';
+import { openConfiguredAuditStore } from '../stores/open-stores.js';
 import { verifyAuditLog } from '../audit/verify-audit-log.js';
 import {
   auditLeafHashes,
@@ -33,15 +34,18 @@ import { directoryLocationOf, pinnedAuthorityKey, withLocation } from './directo
 import { CliExit } from './program.js';
 import { EXIT, formatJson, type CliIo } from './output.js';
 
-/** Opens the audit store of SEALPOST_AUDIT_DB; refuses to create a new, empty one. */
-export function openAuditStore(ctx: CliContext): SqliteAuditStore {
+/**
+ * Opens the configured audit store (SEALPOST_AUDIT_DB, or PostgreSQL with SEALPOST_STORE=postgres);
+ * refuses to create a new, empty SQLite file.
+ */
+export async function openAuditStore(ctx: CliContext): Promise<AuditStore> {
   const path = ctx.config.auditDb;
-  if (!existsSync(path)) {
+  if (ctx.config.store === 'sqlite' && !existsSync(path)) {
     throw badInput(
       `no audit store at ${path} — set SEALPOST_AUDIT_DB to the audit worker's store (\`npm run worker:audit\` creates it)`,
     );
   }
-  return new SqliteAuditStore(path, ctx.crypto);
+  return openConfiguredAuditStore(ctx.config, ctx.crypto);
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -157,7 +161,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
     .action(async (opts: VerifyOpts) => {
       const ctx = await cliContext(io);
       const timeoutMs = parseDuration(opts.timeout, '--timeout');
-      const store = openAuditStore(ctx);
+      const store = await openAuditStore(ctx);
       try {
         await withHints(ctx.config, async () => {
           const stored = await store.checkpoints();
@@ -290,7 +294,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           io.err(
             `note: ${opts.type} events name a sender only when the consumer attributed the record to one (a refused record's sender is not verified); to see every one, query by --topic and time\n`,
           );
-        const store = openAuditStore(ctx);
+        const store = await openAuditStore(ctx);
         try {
           const events = await store.query(filter);
           print(io, opts.json, events, () => table(events.map(eventRow)));
@@ -313,7 +317,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
       const lines = parseCount(opts.lines, '--lines', 100_000);
       const intervalMs = parseDuration(opts.interval, '--interval');
       if (intervalMs < 50) throw badInput('--interval must be at least 50ms');
-      const store = openAuditStore(ctx);
+      const store = await openAuditStore(ctx);
       const emit = (events: readonly StoredAuditEvent[], first: boolean): void => {
         if (opts.json === true)
           for (const e of events) io.out(formatJson(e).replace(/\n\s*/g, ' ').trim() + '\n');

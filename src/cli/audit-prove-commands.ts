@@ -126,7 +126,7 @@ export function registerAuditProveCommands(audit: Command, io: CliIo): void {
       const index = wantsInclusion ? parseCount(opts.index!, '--index') : 0;
       const from = wantsConsistency ? parseCount(opts.from!, '--from') : 0;
       const to = wantsConsistency ? parseCount(opts.to!, '--to') : 0;
-      const store = openAuditStore(ctx);
+      const store = await openAuditStore(ctx);
       try {
         await withHints(ctx.config, async () => {
           const { origin, publicKey } = await logKey(ctx, opts);

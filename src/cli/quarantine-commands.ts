@@ -7,8 +7,9 @@ import {
   type QuarantineFilter,
   type QuarantineReason,
   type QuarantineStatus,
+  type QuarantineStore,
 } from '../dlq/quarantine-store.js';
-import { SqliteQuarantineStore } from '../dlq/sqlite-quarantine-store.js';
+import { openConfiguredQuarantineStore } from '../stores/open-stores.js';
 import { isSealpostError } from '../errors.js';
 import {
   badInput,
@@ -33,23 +34,26 @@ const statusOption = (defaultStatus: 'quarantined' | 'all'): Option =>
     .choices(['quarantined', 'released', 'all'])
     .default(defaultStatus);
 
-/** Opens the quarantine store of SEALPOST_QUARANTINE_DB; refuses to create a new, empty one. */
-function openStore(ctx: CliContext): SqliteQuarantineStore {
+/**
+ * Opens the configured quarantine store (SEALPOST_QUARANTINE_DB, or PostgreSQL with
+ * SEALPOST_STORE=postgres); refuses to create a new, empty SQLite file.
+ */
+async function openStore(ctx: CliContext): Promise<QuarantineStore> {
   const path = ctx.config.quarantineDb;
-  if (!existsSync(path)) {
+  if (ctx.config.store === 'sqlite' && !existsSync(path)) {
     throw badInput(
       `no quarantine store at ${path} — set SEALPOST_QUARANTINE_DB to the dead-letter worker's store (\`npm run worker:dlq\` creates it)`,
     );
   }
-  return new SqliteQuarantineStore(path);
+  return openConfiguredQuarantineStore(ctx.config);
 }
 
 async function withStore<T>(
   io: CliIo,
-  body: (store: SqliteQuarantineStore, ctx: CliContext) => Promise<T> | T,
+  body: (store: QuarantineStore, ctx: CliContext) => Promise<T> | T,
 ): Promise<T> {
   const ctx = await cliContext(io);
-  const store = openStore(ctx);
+  const store = await openStore(ctx);
   try {
     return await withHints(ctx.config, async () => body(store, ctx));
   } finally {

@@ -59,6 +59,17 @@ export function redactPostgresUrl(url: string): string {
   }
 }
 
+function withPassword(url: string, password: string | undefined): string {
+  if (password === undefined) return url;
+  try {
+    const u = new URL(url);
+    u.password = encodeURIComponent(password);
+    return u.toString();
+  } catch {
+    throw new PostgresStoreError('STORE_CONFIG_INVALID', 'the PostgreSQL URL cannot be parsed');
+  }
+}
+
 /** A query runner: the pool, or the client of a transaction. */
 export interface Queryable {
   query<R>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
@@ -92,11 +103,12 @@ export class PostgresDatabase implements Queryable {
     }
     const pg = await loadPg();
     const config: PoolConfig = {
-      connectionString: options.url,
+      // node-postgres lets the connection string's fields win over separate ones: a password read
+      // from a file goes into the URL.
+      connectionString: withPassword(options.url, options.password),
       max: options.maxConnections ?? 4,
       // Every connection works in the store's schema.
       options: `-c search_path=${schema}`,
-      ...(options.password === undefined ? {} : { password: options.password }),
     };
     const pool = new pg.Pool(config);
     // An idle client that loses its connection emits here; the next query gets a fresh one.

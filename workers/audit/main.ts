@@ -17,7 +17,7 @@ import {
   identitySourceOf,
 } from '../../src/app/compose.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
-import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
+import { openConfiguredAuditStore } from '../../src/stores/open-stores.js';
 import { createCryptoProvider } from '../../src/crypto/index.js';
 import { BrokerProbe } from '../../src/observability/broker-probe.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -40,8 +40,8 @@ await startOrExit('sealpost-audit-worker', async () => {
     onRefreshError: (err) =>
       logger.warn({ code: (err as { code?: string }).code }, 'directory refresh failed'),
   });
-  mkdirSync(dirname(config.auditDb), { recursive: true });
-  const store = new SqliteAuditStore(config.auditDb, crypto);
+  if (config.store === 'sqlite') mkdirSync(dirname(config.auditDb), { recursive: true });
+  const store = await openConfiguredAuditStore(config, crypto);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const transport = buildTransport(config, {

@@ -1,0 +1,49 @@
+/**
+ * Opens the audit and quarantine stores the configuration selects (docs/STORES.md): SQLite files
+ * (SEALPOST_AUDIT_DB, SEALPOST_QUARANTINE_DB; the default) or PostgreSQL (SEALPOST_STORE=postgres,
+ * SEALPOST_POSTGRES_URL, optionally SEALPOST_POSTGRES_PASSWORD_FILE and SEALPOST_POSTGRES_SCHEMA).
+ * Used by the workers and the CLI.
+ */
+import { PostgresAuditStore } from '../audit/postgres-audit-store.js';
+import type { AuditStore } from '../audit/audit-store.js';
+import { SqliteAuditStore } from '../audit/sqlite-audit-store.js';
+import { readSecretFile, type SealpostConfig } from '../config/config.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { PostgresQuarantineStore } from '../dlq/postgres-quarantine-store.js';
+import type { QuarantineStore } from '../dlq/quarantine-store.js';
+import { SqliteQuarantineStore } from '../dlq/sqlite-quarantine-store.js';
+import type { PostgresConnectOptions } from './postgres-database.js';
+
+/** The settings that choose and locate the stores. */
+export type StoreConfig = Pick<
+  SealpostConfig,
+  'store' | 'auditDb' | 'quarantineDb' | 'postgresUrl' | 'postgresPasswordFile' | 'postgresSchema'
+>;
+
+function postgresOptions(config: StoreConfig): PostgresConnectOptions {
+  return {
+    // The config schema requires the URL with SEALPOST_STORE=postgres.
+    url: config.postgresUrl ?? '',
+    schema: config.postgresSchema,
+    ...(config.postgresPasswordFile === undefined
+      ? {}
+      : { password: readSecretFile(config.postgresPasswordFile) }),
+  };
+}
+
+/** The configured audit store (PostgreSQL: connected, schema migrated). */
+export async function openConfiguredAuditStore(
+  config: StoreConfig,
+  crypto: CryptoProvider,
+): Promise<AuditStore> {
+  return config.store === 'postgres'
+    ? PostgresAuditStore.open(postgresOptions(config), crypto)
+    : new SqliteAuditStore(config.auditDb, crypto);
+}
+
+/** The configured quarantine store (PostgreSQL: connected, schema migrated). */
+export async function openConfiguredQuarantineStore(config: StoreConfig): Promise<QuarantineStore> {
+  return config.store === 'postgres'
+    ? PostgresQuarantineStore.open(postgresOptions(config))
+    : new SqliteQuarantineStore(config.quarantineDb);
+}

@@ -2,7 +2,8 @@
  * Generates test/vectors/*.vector once (run: `npx tsx scripts/make-vectors.ts`), from fixed keys and a
  * deterministic random source. The sealed boxes' ephemeral keys come from libsodium, so a re-run
  * changes those bytes: the committed files are the golden ones and must keep opening forever; re-run
- * only to add cases (and commit the diff deliberately).
+ * only to add cases (and commit the diff deliberately). Names given as arguments write only those
+ * vectors (`npx tsx scripts/make-vectors.ts golden-trace-context`), leaving the others as committed.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { CryptoProvider, KeyPair } from '../src/crypto/provider.js';
@@ -82,6 +83,7 @@ interface SealSpec {
   readonly payload?: Uint8Array;
   readonly contentType?: string;
   readonly maxMessages?: number;
+  readonly traceContext?: { traceId: Uint8Array; spanId: Uint8Array; traceFlags: number };
 }
 
 function sealOne(label: string, spec: SealSpec = {}): Uint8Array {
@@ -111,6 +113,7 @@ function sealOne(label: string, spec: SealSpec = {}): Uint8Array {
     schemaFp: new Uint8Array(16).fill(0x5f),
     contentType: spec.contentType ?? 'application/vnd.sealpost.example+avro',
     payload: spec.payload ?? text('hello, sealpost'),
+    ...(spec.traceContext === undefined ? {} : { traceContext: spec.traceContext }),
   }).value;
   s.close();
   return value;
@@ -407,11 +410,34 @@ add(
 );
 add('tag-flipped', 'MESSAGE:BAD_TAG', 'one bit of our tag flipped', flip(basic, basic.length - 2));
 
+// A version-2 body carrying a trace context (docs/SPEC.md §2.1).
+const traceContext = {
+  traceId: Uint8Array.from(Buffer.from('4bf92f3577b34da6a3ce929d0e0e4736', 'hex')),
+  spanId: Uint8Array.from(Buffer.from('00f067aa0ba902b7', 'hex')),
+  traceFlags: 1,
+};
+add(
+  'golden-trace-context',
+  'success',
+  'one recipient, unsigned, padmé, null key; body version 2 with the trace-context extension',
+  sealOne('trace-context', { traceContext }),
+  {
+    traceContext: Uint8Array.of(
+      0,
+      ...traceContext.traceId,
+      ...traceContext.spanId,
+      traceContext.traceFlags,
+    ),
+  },
+);
+
+const only = new Set(process.argv.slice(2));
 mkdirSync(OUT, { recursive: true });
 for (const v of vectors) {
+  if (only.size > 0 && !only.has(v.name)) continue;
   writeFileSync(
     new URL(`${v.name}.vector`, OUT),
     `# sealpost envelope test vector (scripts/make-vectors.ts)\n${formatVector(v)}`,
   );
 }
-console.log(`wrote ${vectors.length} vectors to ${OUT.pathname}`);
+console.log(`wrote ${only.size > 0 ? only.size : vectors.length} vectors to ${OUT.pathname}`);

@@ -1,4 +1,6 @@
+import { SealpostError } from '../errors.js';
 import type { TransportAdmin } from '../kafka/transport.js';
+import type { ACL_NOT_SETTLED_ERROR_CODES } from './acl-error.js';
 import type { AclDiff, AclPlan } from './acl-plan.js';
 import { diffAcls } from './acl-plan.js';
 
@@ -15,13 +17,15 @@ export interface ApplyAclsOptions {
   readonly settleDelayMs?: number;
 }
 
-/** Thrown when the applied bindings did not all become visible within the settle checks. */
-export class AclNotSettledError extends Error {
-  readonly code = 'ACL_NOT_SETTLED';
+/** Thrown when the applied bindings did not all become visible within the settle checks (retriable). */
+export class AclNotSettledError extends SealpostError {
+  declare readonly code: keyof typeof ACL_NOT_SETTLED_ERROR_CODES;
   readonly remaining: AclDiff;
   constructor(remaining: AclDiff) {
     super(
+      'ACL_NOT_SETTLED',
       `the broker did not show the applied ACLs in time (${remaining.add.length} missing, ${remaining.remove.length} still present)`,
+      { retriable: true },
     );
     this.remaining = remaining;
   }

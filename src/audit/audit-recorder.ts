@@ -30,6 +30,12 @@ export interface AuditRecorderOptions {
   readonly checkpointEveryMs?: number;
   /** Signs a C2SP checkpoint note of the first `size` entries, published beside each checkpoint. */
   readonly tlog?: { checkpointAt(size: number): Promise<string> } | undefined;
+  /**
+   * Called when an append found entries it did not write (another member wrote to the same log, e.g.
+   * its previous owner finishing a batch during a rebalance): the recorder has re-read the log's
+   * newest stored checkpoint before going on (docs/AUDIT.md, "Running N audit workers").
+   */
+  readonly onForeignAppend?: ((info: { expected: number; found: number }) => void) | undefined;
 }
 
 /**
@@ -39,7 +45,8 @@ export interface AuditRecorderOptions {
  * is retried on the next call (the error propagates so the caller does not commit offsets past it).
  */
 export class AuditRecorder {
-  readonly #o: Required<Omit<AuditRecorderOptions, 'tlog'>> & Pick<AuditRecorderOptions, 'tlog'>;
+  readonly #o: Required<Omit<AuditRecorderOptions, 'tlog' | 'onForeignAppend'>> &
+    Pick<AuditRecorderOptions, 'tlog' | 'onForeignAppend'>;
   #lastCheckpointCount: number;
   #lastCheckpointMs: number;
   #unpublished: AuditCheckpoint | undefined;
@@ -47,6 +54,8 @@ export class AuditRecorder {
   #opened: Promise<void> | undefined;
   #turn: Promise<unknown> = Promise.resolve();
   #entryCount = 0;
+  /** The log's size after this recorder's last append (undefined before the first). */
+  #knownCount: number | undefined;
 
   constructor(options: AuditRecorderOptions) {
     this.#o = { checkpointEveryEntries: 1000, checkpointEveryMs: 60_000, ...options };
@@ -104,7 +113,15 @@ export class AuditRecorder {
         this.#o.checkpointEveryEntries - ((await this.#head()).count - this.#lastCheckpointCount);
       const chunk = rest.slice(0, Math.max(1, room));
       rest = rest.slice(chunk.length);
-      appended += await this.#o.store.append(chunk);
+      // Fencing check: the store orders appends (one transaction re-reads its head), so a log never
+      // forks; but when it grew by more than this append, another writer was here since our last
+      // append and our view of its checkpoints is stale: re-read it before deciding on the next.
+      const expected = this.#knownCount ?? (await this.#head()).count;
+      const added = await this.#o.store.append(chunk);
+      appended += added;
+      const after = (await this.#head()).count;
+      if (after - added !== expected) await this.#resync(expected, after - added);
+      this.#knownCount = after;
       if (
         (await this.#head()).count - this.#lastCheckpointCount >=
         this.#o.checkpointEveryEntries
@@ -136,6 +153,14 @@ export class AuditRecorder {
   async #checkpointNow(): Promise<AuditCheckpoint> {
     await this.open();
     const head = await this.#head();
+    // Fencing rule (docs/AUDIT.md, "Running N audit workers"): never sign a head smaller than a
+    // checkpoint already stored for this log — another member (its partition's owner now) is ahead,
+    // and this recorder's view of the log is stale. Its newest checkpoint stands instead.
+    const stored = (await this.#o.store.checkpoints()).at(-1);
+    if (stored !== undefined && stored.count > head.count) {
+      this.#lastCheckpointCount = Math.max(this.#lastCheckpointCount, stored.count);
+      return stored;
+    }
     const now = this.#o.clock.nowMs();
     const c = signCheckpoint(
       this.#o.crypto,
@@ -153,6 +178,15 @@ export class AuditRecorder {
     this.#unpublishedNote = note === undefined ? undefined : { count: head.count, note };
     await this.#flushUnpublished();
     return c;
+  }
+
+  async #resync(expected: number, found: number): Promise<void> {
+    const stored = (await this.#o.store.checkpoints()).at(-1);
+    if (stored !== undefined && stored.count > this.#lastCheckpointCount) {
+      this.#lastCheckpointCount = stored.count;
+      this.#lastCheckpointMs = Math.max(this.#lastCheckpointMs, stored.timeMs);
+    }
+    this.#o.onForeignAppend?.({ expected, found });
   }
 
   /** The count covered by the newest checkpoint. */

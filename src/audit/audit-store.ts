@@ -1,9 +1,13 @@
 import type { AuditCheckpoint } from './audit-checkpoint.js';
-import { SealpostError } from '../errors.js';
+import { SealpostError, type ErrorCodeTable } from '../errors.js';
 import type { MetadataEvent } from '../events/metadata-event.js';
 import { indexedColumnsOf, type StoredAuditEntry } from './verify-audit-log.js';
 
-export type AuditStoreErrorCode = 'AUDIT_STORE_CORRUPT' | 'AUDIT_EVENT_INVALID';
+export const AUDIT_STORE_ERROR_CODES = {
+  AUDIT_STORE_CORRUPT: 'no',
+  AUDIT_EVENT_INVALID: 'no',
+} as const satisfies ErrorCodeTable;
+export type AuditStoreErrorCode = keyof typeof AUDIT_STORE_ERROR_CODES;
 
 export class AuditStoreError extends SealpostError {
   declare readonly code: AuditStoreErrorCode;

@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { SealpostError } from '../errors.js';
+import { SealpostError, type ErrorCodeTable } from '../errors.js';
 import { validateMetadataEvent, type MetadataEvent } from '../events/metadata-event.js';
 import type { Transport, TransportProducer } from '../kafka/transport.js';
 import type { KeyDirectory } from '../keys/directory/key-directory.js';
@@ -16,9 +16,10 @@ import type { PipelineLogger } from '../pipeline/pipeline-logger.js';
 import { SealedConsumer, type SealedConsumerOptions } from '../pipeline/sealed-consumer.js';
 import type { SchemaRegistryClient } from '../registry/schema-registry-client.js';
 import type { Clock } from '../runtime/clock.js';
-import { checkpointToJson, type AuditCheckpoint } from './audit-checkpoint.js';
+import type { AuditCheckpoint } from './audit-checkpoint.js';
+import type { AuditLogStores } from './audit-log-stores.js';
 import { AuditRecorder } from './audit-recorder.js';
-import { AuditTlog, defaultAuditOrigin } from './audit-tlog.js';
+import { AuditTlog, auditLogOrigin, type AuditLogId } from './audit-tlog.js';
 import { ed25519NoteSigner } from './signed-note.js';
 import type { AuditStore } from './audit-store.js';
 import { RawRecordTap } from './raw-record-tap.js';
@@ -32,7 +33,13 @@ export interface AuditWorkerOptions {
   readonly identity: LoadedIdentity;
   readonly directory: KeyDirectory;
   readonly kms: Kms;
-  readonly store: AuditStore;
+  /**
+   * The logs, one per metadata-topic partition (docs/AUDIT.md). Every worker of the group must open
+   * the same ones (a SQLite directory on one host, or a shared database).
+   */
+  readonly logs: AuditLogStores;
+  /** Names the cluster in each log's origin (SEALPOST_CLUSTER_NAME); default `kafka`. */
+  readonly cluster?: string;
   readonly metadataTopic: string;
   readonly checkpointTopic: string;
   readonly stateTopic: string;
@@ -41,11 +48,6 @@ export interface AuditWorkerOptions {
   readonly groupId?: string;
   readonly checkpointEveryEntries?: number;
   readonly checkpointEveryMs?: number;
-  /**
-   * Origin line of the log's C2SP checkpoints and name of their signing key (docs/AUDIT.md).
-   * Default `sealpost/audit/<metadataTopic>`: one log per worker's metadata topic.
-   */
-  readonly auditOrigin?: string;
   readonly sessionTimeoutMs?: number;
   readonly promRegistry: Registry;
   readonly logger: PipelineLogger;
@@ -54,24 +56,41 @@ export interface AuditWorkerOptions {
 }
 
 /** The audit worker's own failures (store and checkpoint errors have their own classes). */
+export const AUDIT_WORKER_ERROR_CODES = {
+  AUDIT_RECORD_UNAVAILABLE: 'yes',
+} as const satisfies ErrorCodeTable;
+export type AuditWorkerErrorCode = keyof typeof AUDIT_WORKER_ERROR_CODES;
+
 export class AuditWorkerError extends SealpostError {
-  declare readonly code: 'AUDIT_RECORD_UNAVAILABLE';
-  constructor(code: 'AUDIT_RECORD_UNAVAILABLE', message: string) {
+  declare readonly code: AuditWorkerErrorCode;
+  constructor(code: AuditWorkerErrorCode, message: string) {
     super(code, message, { retriable: true });
   }
 }
 
-/** Key of every record on the checkpoint topic (compaction keeps the latest; retention may keep all). */
+/**
+ * Key of the binary JSON checkpoints workers published before per-partition logs (docs/AUDIT.md,
+ * "Migration"); readers skip them. Checkpoints are now C2SP notes keyed by their log's origin.
+ */
 export const CHECKPOINT_RECORD_KEY = 'audit-checkpoint';
+
+/** One log this member writes: its store, recorder and origin. */
+interface LogWriter {
+  readonly log: AuditLogId;
+  readonly origin: string;
+  readonly store: AuditStore;
+  readonly recorder: AuditRecorder;
+}
 
 /**
  * The audit worker: consumes the metadata topic as the `audit` identity with a SealedConsumer (events
- * that fail verification go to the dead-letter topic like any sealed record), appends every event to
- * the store — one transaction per delivered batch, before the consumer commits the offset — and signs
- * a checkpoint at least every 1,000 entries or 60 s, stores it, and publishes it to the checkpoint
- * topic so a copy lives outside the store — beside it, in the same send, a C2SP tlog-checkpoint note
- * of the same size keyed by the log's origin (docs/AUDIT.md). Redelivered events (same eventId) are
- * not appended twice.
+ * that fail verification go to the dead-letter topic like any sealed record) and keeps one log per
+ * metadata-topic partition (docs/AUDIT.md): the events of partition p are appended to log p only —
+ * one transaction per delivered batch, before the consumer commits the offset — and each log signs a
+ * checkpoint at least every 1,000 entries or 60 s, stores it, and publishes it to the checkpoint topic
+ * as a C2SP tlog-checkpoint note keyed by the log's origin, so a copy lives outside the store.
+ * Redelivered events (same eventId) are not appended twice. Several workers in one group each write
+ * the logs of the partitions assigned to them; a log taken over is continued from its store.
  *
  * An event whose `actor` is not the verified sender of its batch, or that is not a well-formed event,
  * is not appended: the valid events of its batch are, and the record is dead-lettered with its
@@ -81,7 +100,11 @@ export const CHECKPOINT_RECORD_KEY = 'audit-checkpoint';
  */
 export class AuditWorker {
   readonly #o: AuditWorkerOptions;
-  readonly #recorder: AuditRecorder;
+  readonly #cluster: string;
+  /** The logs this member has written since it started, by metadata partition. */
+  readonly #logs = new Map<number, LogWriter>();
+  /** Logs being opened (a store open is asynchronous), so each is opened once. */
+  readonly #opening = new Map<number, Promise<LogWriter>>();
   readonly #consumer: SealedConsumer;
   readonly #producer: TransportProducer;
   readonly #appended: Counter;
@@ -96,48 +119,9 @@ export class AuditWorker {
   constructor(options: AuditWorkerOptions) {
     this.#o = options;
     this.#producer = options.transport.producer();
-    const producer = this.#producer;
-    const signing = options.identity.signingKey();
-    const origin = options.auditOrigin ?? defaultAuditOrigin(options.metadataTopic);
-    const tlog = new AuditTlog({
-      crypto: options.crypto,
-      entries: (fromIndex) => options.store.entries(fromIndex),
-      origin,
-      signer: ed25519NoteSigner(options.crypto, origin, signing.secretKey),
-    });
-    this.#recorder = new AuditRecorder({
-      tlog,
-      store: options.store,
-      crypto: options.crypto,
-      clock: options.clock,
-      signer: { kid: signing.kid, secretKey: signing.secretKey },
-      publisher: {
-        publish: async (c: AuditCheckpoint, note?: string) => {
-          await producer.send({
-            topic: options.checkpointTopic,
-            partition: 0,
-            records: [
-              {
-                key: Buffer.from(CHECKPOINT_RECORD_KEY),
-                value: Buffer.from(JSON.stringify(checkpointToJson(c))),
-              },
-              // The same tree size as a C2SP checkpoint note, keyed by the log's origin.
-              ...(note === undefined
-                ? []
-                : [{ key: Buffer.from(origin), value: Buffer.from(note) }]),
-            ],
-          });
-          // Only a checkpoint the broker acknowledged moves the published-checkpoint gauge.
-          this.#lastPublishedMs = Math.max(this.#lastPublishedMs, c.timeMs);
-        },
-      },
-      ...(options.checkpointEveryEntries === undefined
-        ? {}
-        : { checkpointEveryEntries: options.checkpointEveryEntries }),
-      ...(options.checkpointEveryMs === undefined
-        ? {}
-        : { checkpointEveryMs: options.checkpointEveryMs }),
-    });
+    this.#cluster = options.cluster ?? 'kafka';
+    // Fails at construction on a cluster or topic name that cannot be an origin.
+    auditLogOrigin({ cluster: this.#cluster, topic: options.metadataTopic, partition: 0 });
     const reg = options.promRegistry;
     this.#appended = new Counter({
       name: 'sealpost_audit_events_appended_total',
@@ -149,22 +133,21 @@ export class AuditWorker {
       help: 'Events refused by the audit worker (malformed, or actor not the verified sender)',
       registers: [reg],
     });
-    const store = options.store;
-    const recorder = this.#recorder;
+    const logs = (): LogWriter[] => [...this.#logs.values()];
     new Gauge({
       name: 'sealpost_audit_log_entries',
-      help: 'Entries in the audit log',
+      help: 'Entries in the audit logs this worker has written (sum over its logs)',
       registers: [reg],
-      async collect() {
-        this.set((await store.head()).count);
+      collect() {
+        this.set(logs().reduce((n, w) => n + w.recorder.entryCount, 0));
       },
     });
     new Gauge({
       name: 'sealpost_audit_last_checkpoint_count',
-      help: 'Entry count covered by the latest signed checkpoint',
+      help: "Entry count covered by the latest signed checkpoint (sum over this worker's logs)",
       registers: [reg],
       collect() {
-        this.set(recorder.lastCheckpointCount);
+        this.set(logs().reduce((n, w) => n + w.recorder.lastCheckpointCount, 0));
       },
     });
     const lastPublishedMs = (): number => this.#lastPublishedMs;
@@ -181,12 +164,12 @@ export class AuditWorker {
       help: 'Signing time of the latest checkpoint stored beside the log (published or not)',
       registers: [reg],
       collect() {
-        this.set(recorder.lastCheckpointMs / 1000);
+        this.set(Math.max(0, ...logs().map((w) => w.recorder.lastCheckpointMs)) / 1000);
       },
     });
     const groupId = options.groupId ?? 'sealpost-audit';
     this.#deadLetters = new DeadLetterWriter({
-      producer,
+      producer: this.#producer,
       topic: options.deadLetterTopic,
       crypto: options.crypto,
       clock: options.clock,
@@ -223,7 +206,6 @@ export class AuditWorker {
 
   async start(): Promise<void> {
     await this.#producer.connect();
-    await this.#recorder.open();
     this.#running = true;
     await this.#consumer.run<Uint8Array>({
       eachMessage: async (delivery) => {
@@ -251,8 +233,8 @@ export class AuditWorker {
           events.push(e as MetadataEvent);
         }
         // Throwing here (store or checkpoint publish failed) makes the consumer retry the record
-        // later without committing its offset.
-        const appended = await this.#recorder.record(events);
+        // later without committing its offset. Partition p's events go to log p only.
+        const appended = await (await this.#writer(delivery.partition)).recorder.record(events);
         this.#appended.inc(appended);
         if (raw.length !== events.length) {
           this.#o.logger.warn(
@@ -269,7 +251,7 @@ export class AuditWorker {
       },
     });
     this.#timer = setInterval(() => {
-      this.#recorder.tick().then(
+      Promise.all(writersOf(this.#logs).map((w) => w.recorder.tick())).then(
         () => (this.#lastError = undefined),
         (err: unknown) => {
           this.#lastError = (err as { code?: string }).code ?? 'CHECKPOINT_PUBLISH_FAILED';
@@ -278,6 +260,75 @@ export class AuditWorker {
       );
     }, 1000);
     this.#timer.unref();
+  }
+
+  /** The writer of partition `partition`'s log, opened from its store on first use. */
+  #writer(partition: number): Promise<LogWriter> {
+    const known = this.#logs.get(partition);
+    if (known !== undefined) return Promise.resolve(known);
+    let opening = this.#opening.get(partition);
+    if (opening === undefined) {
+      opening = this.#openWriter(partition).finally(() => this.#opening.delete(partition));
+      this.#opening.set(partition, opening);
+    }
+    return opening;
+  }
+
+  async #openWriter(partition: number): Promise<LogWriter> {
+    const o = this.#o;
+    const log: AuditLogId = { cluster: this.#cluster, topic: o.metadataTopic, partition };
+    const origin = auditLogOrigin(log);
+    const store = await o.logs.open(log);
+    const producer = this.#producer;
+    const checkpointKey = Buffer.from(origin);
+    // The key in force at each checkpoint: after a rotation the new one (docs/AUDIT.md).
+    const signer = () => ed25519NoteSigner(o.crypto, origin, o.identity.signingKey().secretKey);
+    const tlog = new AuditTlog({
+      crypto: o.crypto,
+      entries: (fromIndex) => store.entries(fromIndex),
+      origin,
+      signer,
+    });
+    const recorder = new AuditRecorder({
+      tlog,
+      store,
+      crypto: o.crypto,
+      clock: o.clock,
+      signer: {
+        get kid() {
+          return o.identity.signingKey().kid;
+        },
+        get secretKey() {
+          return o.identity.signingKey().secretKey;
+        },
+      },
+      publisher: {
+        publish: async (c: AuditCheckpoint, note?: string) => {
+          if (note === undefined) return;
+          // Keyed by the log's origin: one partition of the checkpoint topic holds each log's notes
+          // in order, and compaction (if chosen) keeps each log's newest.
+          await producer.send({
+            topic: o.checkpointTopic,
+            partition: await producer.partitionFor(o.checkpointTopic, checkpointKey),
+            records: [{ key: checkpointKey, value: Buffer.from(note) }],
+          });
+          // Only a checkpoint the broker acknowledged moves the published-checkpoint gauge.
+          this.#lastPublishedMs = Math.max(this.#lastPublishedMs, c.timeMs);
+        },
+      },
+      onForeignAppend: ({ expected, found }) =>
+        o.logger.warn(
+          { log: origin, expected, found },
+          'another member appended to this log since our last append; its checkpoints re-read',
+        ),
+      ...(o.checkpointEveryEntries === undefined
+        ? {}
+        : { checkpointEveryEntries: o.checkpointEveryEntries }),
+      ...(o.checkpointEveryMs === undefined ? {} : { checkpointEveryMs: o.checkpointEveryMs }),
+    });
+    const writer: LogWriter = { log, origin, store, recorder };
+    this.#logs.set(partition, writer);
+    return writer;
   }
 
   /**
@@ -302,9 +353,21 @@ export class AuditWorker {
     this.#consumer.onFailed(listener);
   }
 
-  /** Signs and publishes a checkpoint of the current head now (e.g. before a planned stop). */
-  checkpointNow(): Promise<AuditCheckpoint> {
-    return this.#recorder.checkpointNow();
+  /**
+   * Signs and publishes a checkpoint of the current head of every log this worker has written (e.g.
+   * before a planned stop), in partition order.
+   */
+  checkpointNow(): Promise<AuditCheckpoint[]> {
+    return Promise.all(
+      [...this.#logs.values()]
+        .sort((a, b) => a.log.partition - b.log.partition)
+        .map((w) => w.recorder.checkpointNow()),
+    );
+  }
+
+  /** The origins of the logs this worker has written, by metadata partition. */
+  logOrigins(): Map<number, string> {
+    return new Map([...this.#logs].map(([p, w]) => [p, w.origin]));
   }
 
   health(): { ok: boolean; detail: Record<string, unknown> } {
@@ -315,8 +378,12 @@ export class AuditWorker {
       detail: {
         running: this.#running,
         consumer: consumer.state,
-        entries: this.#recorder.entryCount,
-        lastCheckpointCount: this.#recorder.lastCheckpointCount,
+        logs: [...this.#logs.keys()].sort((a, b) => a - b),
+        entries: writersOf(this.#logs).reduce((n, w) => n + w.recorder.entryCount, 0),
+        lastCheckpointCount: writersOf(this.#logs).reduce(
+          (n, w) => n + w.recorder.lastCheckpointCount,
+          0,
+        ),
         refusedPartitions: refused.length,
         ...(this.#lastError === undefined ? {} : { lastError: this.#lastError }),
       },
@@ -330,11 +397,17 @@ export class AuditWorker {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     await this.#consumer.close();
     try {
-      if ((await this.#o.store.head()).count > this.#recorder.lastCheckpointCount)
-        await this.#recorder.checkpointNow();
+      for (const w of writersOf(this.#logs))
+        if ((await w.store.head()).count > w.recorder.lastCheckpointCount)
+          await w.recorder.checkpointNow();
     } finally {
       await this.#producer.disconnect();
-      await this.#o.store.close();
+      for (const w of writersOf(this.#logs)) await w.store.close();
+      await this.#o.logs.close();
     }
   }
+}
+
+function writersOf(map: ReadonlyMap<number, LogWriter>): LogWriter[] {
+  return [...map.values()];
 }

@@ -1,9 +1,13 @@
-import { SealpostError } from '../errors.js';
+import { SealpostError, type ErrorCodeTable } from '../errors.js';
 import type { Transport } from '../kafka/transport.js';
 import { checkpointFromJson, type AuditCheckpoint } from './audit-checkpoint.js';
 
+export const CHECKPOINT_TOPIC_ERROR_CODES = {
+  CHECKPOINT_TOPIC_TIMEOUT: 'yes',
+} as const satisfies ErrorCodeTable;
+
 export class CheckpointTopicError extends SealpostError {
-  declare readonly code: 'CHECKPOINT_TOPIC_TIMEOUT';
+  declare readonly code: keyof typeof CHECKPOINT_TOPIC_ERROR_CODES;
   constructor(message: string) {
     super('CHECKPOINT_TOPIC_TIMEOUT', message, { retriable: true });
   }

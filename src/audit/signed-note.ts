@@ -5,7 +5,7 @@ import {
   ED25519_SIGNATURE_BYTES,
   SHA256_BYTES,
 } from '../crypto/provider.js';
-import { SealpostError } from '../errors.js';
+import { SealpostError, type ErrorCodeTable } from '../errors.js';
 
 /**
  * C2SP signed notes (c2sp.org/signed-note, docs/AUDIT.md): a UTF-8 text ending in a newline, a blank
@@ -20,7 +20,8 @@ export const ED25519_SIGNATURE_TYPE = 0x01;
 export const MAX_NOTE_SIGNATURES = 100;
 const EM_DASH_SPACE = '\u2014 ';
 
-export type NoteErrorCode = 'NOTE_INVALID_ARGUMENT';
+export const NOTE_ERROR_CODES = { NOTE_INVALID_ARGUMENT: 'no' } as const satisfies ErrorCodeTable;
+export type NoteErrorCode = keyof typeof NOTE_ERROR_CODES;
 
 /** A note or key the caller asked us to produce that the spec does not allow. Never retriable. */
 export class NoteError extends SealpostError {

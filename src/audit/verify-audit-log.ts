@@ -62,6 +62,12 @@ export function columnFault(entry: StoredAuditEntry): string | undefined {
   return undefined;
 }
 
+/** One signing key of the audit identity: its Ed25519 public key and its 16-byte kid. */
+export interface AuditKey {
+  readonly publicKey: Uint8Array;
+  readonly kid: Uint8Array;
+}
+
 export interface AuditVerifyReport {
   readonly ok: boolean;
   /** Entries in the log as stored. */
@@ -85,17 +91,23 @@ export async function verifyAuditLog(
   crypto: CryptoProvider,
   entries: AsyncIterable<StoredAuditEntry> | Iterable<StoredAuditEntry>,
   checkpoints: readonly AuditCheckpoint[],
-  auditPublicKey: Uint8Array,
-  auditKid: Uint8Array,
+  auditPublicKey: Uint8Array | readonly AuditKey[],
+  auditKid?: Uint8Array,
 ): Promise<AuditVerifyReport> {
+  // The audit identity's signing keys, oldest first (a rotated key: docs/AUDIT.md).
+  const keys: readonly AuditKey[] =
+    auditPublicKey instanceof Uint8Array
+      ? [{ publicKey: auditPublicKey, kid: auditKid ?? new Uint8Array(0) }]
+      : auditPublicKey;
   // 1. Checkpoints first: they are the outside anchors.
   const sorted = [...checkpoints].sort((a, b) => a.timeMs - b.timeMs || a.count - b.count);
   let highest: AuditCheckpoint | undefined;
   for (const c of sorted) {
-    if (!crypto.equalConstantTime(c.signerKid, auditKid)) {
+    const key = keys.find((k) => crypto.equalConstantTime(c.signerKid, k.kid));
+    if (key === undefined) {
       return fail(0, 0, 'CHECKPOINT_WRONG_SIGNER', `checkpoint at count ${c.count}`);
     }
-    if (!verifyCheckpointSignature(crypto, c, auditPublicKey)) {
+    if (!verifyCheckpointSignature(crypto, c, key.publicKey)) {
       return fail(0, 0, 'CHECKPOINT_BAD_SIGNATURE', `checkpoint at count ${c.count}`);
     }
     if (highest && c.count < highest.count) {

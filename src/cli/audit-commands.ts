@@ -1,17 +1,15 @@
-import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { AuditCheckpoint } from '../audit/audit-checkpoint.js';
 import type { AuditQuery, StoredAuditEvent } from '../audit/audit-store.js';
 import { readPublishedCheckpoints } from '../audit/checkpoint-topic.js';
-import type { AuditStore } from '../audit/audit-store.js';
-import { openConfiguredAuditStore } from '../stores/open-stores.js';
 import { verifyAuditLog } from '../audit/verify-audit-log.js';
 import {
   auditLeafHashes,
-  defaultAuditOrigin,
+  parseAuditLogOrigin,
   verifyTlogCheckpoints,
   type TlogVerifyReport,
 } from '../audit/audit-tlog.js';
+import { closeAuditLogs, openAuditLogs } from './audit-logs.js';
 import { registerAuditProveCommands, withAuditKeyOptions } from './audit-prove-commands.js';
 import { METADATA_EVENT_TYPES } from '../events/metadata-event.js';
 import { FileDirectorySource } from '../keys/directory/directory-document.js';
@@ -34,20 +32,6 @@ import { directoryLocationOf, pinnedAuthorityKey, withLocation } from './directo
 import { CliExit } from './program.js';
 import { EXIT, formatJson, type CliIo } from './output.js';
 
-/**
- * Opens the configured audit store (SEALPOST_AUDIT_DB, or PostgreSQL with SEALPOST_STORE=postgres);
- * refuses to create a new, empty SQLite file.
- */
-export async function openAuditStore(ctx: CliContext): Promise<AuditStore> {
-  const path = ctx.config.auditDb;
-  if (ctx.config.store === 'sqlite' && !existsSync(path)) {
-    throw badInput(
-      `no audit store at ${path} — set SEALPOST_AUDIT_DB to the audit worker's store (\`npm run worker:audit\` creates it)`,
-    );
-  }
-  return openConfiguredAuditStore(ctx.config, ctx.crypto);
-}
-
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /**
@@ -64,7 +48,13 @@ export async function auditSigner(
     directoryTopic?: string;
   },
   checkpoints: readonly AuditCheckpoint[],
-): Promise<{ publicKey: Uint8Array; kid: Uint8Array; status: string }> {
+): Promise<{
+  publicKey: Uint8Array;
+  kid: Uint8Array;
+  status: string;
+  /** Every signing key of the audit identity, oldest first (a rotated key: docs/AUDIT.md). */
+  all: { publicKey: Uint8Array; kid: Uint8Array }[];
+}> {
   const authorityPublicKey = await pinnedAuthorityKey(ctx, opts);
   const target = directoryLocationOf(ctx, {
     ...(opts.directoryFile === undefined ? {} : { directoryFile: opts.directoryFile }),
@@ -97,7 +87,10 @@ export async function auditSigner(
       : records.find((r) => ctx.crypto.equalConstantTime(r.signKid, latest.signerKid))) ??
     records.find((r) => r.status === 'active') ??
     records[records.length - 1]!;
-  return { publicKey: chosen.signPublicKey, kid: chosen.signKid, status: chosen.status };
+  const all = [...records]
+    .sort((a, b) => a.validFromMs - b.validFromMs || a.serial - b.serial)
+    .map((r) => ({ publicKey: r.signPublicKey, kid: r.signKid }));
+  return { publicKey: chosen.signPublicKey, kid: chosen.signKid, status: chosen.status, all };
 }
 
 /** One table row per stored event (metadata only: events never carry payloads). */
@@ -127,6 +120,7 @@ interface VerifyOpts {
   published: boolean;
   timeout: string;
   origin?: string;
+  partition?: string;
   json?: boolean;
 }
 
@@ -161,10 +155,14 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
     .action(async (opts: VerifyOpts) => {
       const ctx = await cliContext(io);
       const timeoutMs = parseDuration(opts.timeout, '--timeout');
-      const store = await openAuditStore(ctx);
+      const partition =
+        opts.partition === undefined ? undefined : parseCount(opts.partition, '--partition');
+      const logs = await openAuditLogs(ctx, {
+        ...(partition === undefined ? {} : { partition }),
+        ...(opts.origin === undefined ? {} : { origin: opts.origin }),
+      });
       try {
         await withHints(ctx.config, async () => {
-          const stored = await store.checkpoints();
           let published: AuditCheckpoint[] = [];
           let malformed: string[] = [];
           let notes: string[] = [];
@@ -186,60 +184,100 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
               { groupId, timeoutMs },
             ));
           }
-          const all = [...stored, ...published];
-          const signer = await auditSigner(ctx, opts, all);
-          const report = await verifyAuditLog(
-            ctx.crypto,
-            store.entries(),
-            all,
-            signer.publicKey,
-            signer.kid,
+          const stored = (await Promise.all(logs.map((l) => l.store.checkpoints()))).flat();
+          const signer = await auditSigner(ctx, opts, [...stored, ...published]);
+          const results = await Promise.all(
+            logs.map(async (log) => {
+              const logStored = await log.store.checkpoints();
+              // Binary checkpoints were published only for the single log of before (docs/AUDIT.md).
+              const logPublished = log.partition === null ? published : [];
+              const all = [...logStored, ...logPublished];
+              const report = await verifyAuditLog(ctx.crypto, log.store.entries(), all, signer.all);
+              // The published C2SP checkpoints of this log: every consecutive pair joined by a
+              // consistency proof, the newest one the stored log's head at its size, the signing key
+              // never going back to an older one (docs/AUDIT.md).
+              const tlog: TlogVerifyReport | null = opts.published
+                ? verifyTlogCheckpoints(
+                    ctx.crypto,
+                    await auditLeafHashes(ctx.crypto, log.store.entries()),
+                    notes,
+                    log.origin,
+                    signer.all.map((k) => k.publicKey),
+                  )
+                : null;
+              const latestPublished = logPublished.reduce<AuditCheckpoint | undefined>(
+                (m, c) => (m === undefined || c.count > m.count ? c : m),
+                undefined,
+              );
+              return {
+                partition: log.partition,
+                origin: log.origin,
+                ...report,
+                ok: report.ok && (tlog === null || tlog.ok),
+                chainOk: report.ok,
+                storedCheckpoints: logStored.length,
+                publishedCheckpoints: opts.published ? logPublished.length : null,
+                latestPublishedCount: latestPublished?.count ?? null,
+                tlogCheckpoints: tlog,
+              };
+            }),
           );
-          // The published C2SP checkpoints: every consecutive pair joined by a consistency proof,
-          // the newest one the stored log's head at its size (docs/AUDIT.md).
-          const tlog: TlogVerifyReport | null = opts.published
-            ? verifyTlogCheckpoints(
-                ctx.crypto,
-                await auditLeafHashes(ctx.crypto, store.entries()),
-                notes,
-                opts.origin ?? defaultAuditOrigin(ctx.config.metadataTopic),
-                signer.publicKey,
-              )
-            : null;
-          const latestPublished = published.reduce<AuditCheckpoint | undefined>(
-            (m, c) => (m === undefined || c.count > m.count ? c : m),
-            undefined,
-          );
+          // A log whose checkpoints were published but that no store here holds.
+          const held = new Set(logs.map((l) => l.origin));
+          const missingLogs =
+            partition === undefined && opts.origin === undefined
+              ? [...new Set(notes.map((n) => n.slice(0, n.indexOf('\n'))))].filter((origin) => {
+                  const log = parseAuditLogOrigin(origin);
+                  return (
+                    log !== undefined &&
+                    log.cluster === ctx.config.clusterName &&
+                    log.topic === ctx.config.metadataTopic &&
+                    !held.has(origin)
+                  );
+                })
+              : [];
+          const ok = results.every((r) => r.ok) && missingLogs.length === 0;
+          const single = results.length === 1 ? results[0] : undefined;
           const result = {
-            ...report,
+            // With one log, its report at the top level too (as before per-partition logs).
+            ...(single ?? {}),
+            ok,
             auditIdentity: opts.auditIdentity,
             auditKid: hex(signer.kid),
-            storedCheckpoints: stored.length,
-            publishedCheckpoints: opts.published ? published.length : null,
             malformedPublished: malformed,
-            latestPublishedCount: latestPublished?.count ?? null,
-            tlogCheckpoints: tlog,
+            logs: results,
+            missingLogs,
           };
           print(io, opts.json, result, () => {
-            const head = report.ok
-              ? `audit log OK: ${report.count} entries, ${report.checkpointsVerified} checkpoints verified (${stored.length} stored, ${opts.published ? `${published.length} published on ${checkpointTopic}` : 'published not checked: --no-published'})\n`
-              : `audit log NOT OK: first bad index ${report.firstBadIndex ?? '?'} (${report.problem ?? 'unknown'}${report.detail === undefined ? '' : `: ${report.detail}`}); ${report.count} entries read\n`;
+            const lines = results.map((r) => {
+              const name =
+                r.partition === null ? `log ${r.origin}` : `log ${r.partition} (${r.origin})`;
+              const head = r.chainOk
+                ? `audit log OK: ${r.count} entries, ${r.checkpointsVerified} checkpoints verified (${r.storedCheckpoints} stored, ${opts.published ? `${r.publishedCheckpoints ?? 0} binary published on ${checkpointTopic}` : 'published not checked: --no-published'}) — ${name}\n`
+                : `audit log NOT OK: first bad index ${r.firstBadIndex ?? '?'} (${r.problem ?? 'unknown'}${r.detail === undefined ? '' : `: ${r.detail}`}); ${r.count} entries read — ${name}\n`;
+              const t = r.tlogCheckpoints;
+              const tlogLine =
+                t === null
+                  ? ''
+                  : t.ok
+                    ? `C2SP checkpoints OK: ${t.checkpoints} published, ${t.consistentPairs} consecutive pairs consistent${t.keyIds !== undefined && t.keyIds.length > 1 ? `, signed by keys ${t.keyIds.join(' then ')}` : ''}\n`
+                    : `C2SP checkpoints NOT OK: ${t.problem ?? 'unknown'}${t.detail === undefined ? '' : `: ${t.detail}`}\n`;
+              return head + tlogLine;
+            });
+            const missing = missingLogs.map(
+              (o) =>
+                `audit log MISSING: checkpoints of ${o} are published but no store here holds it\n`,
+            );
             const warn =
               malformed.length > 0
                 ? `warning: ${malformed.length} records on ${checkpointTopic} are not checkpoints (${malformed.slice(0, 5).join(', ')})\n`
                 : '';
-            const tlogLine =
-              tlog === null
-                ? ''
-                : tlog.ok
-                  ? `C2SP checkpoints OK: ${tlog.checkpoints} published, ${tlog.consistentPairs} consecutive pairs consistent\n`
-                  : `C2SP checkpoints NOT OK: ${tlog.problem ?? 'unknown'}${tlog.detail === undefined ? '' : `: ${tlog.detail}`}\n`;
-            return head + tlogLine + warn;
+            return lines.join('') + missing.join('') + warn;
           });
-          if (!report.ok || (tlog !== null && !tlog.ok)) throw new CliExit(EXIT.FAILED);
+          if (!ok) throw new CliExit(EXIT.FAILED);
         });
       } finally {
-        await store.close();
+        await closeAuditLogs(logs);
       }
     });
 
@@ -294,12 +332,16 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           io.err(
             `note: ${opts.type} events name a sender only when the consumer attributed the record to one (a refused record's sender is not verified); to see every one, query by --topic and time\n`,
           );
-        const store = await openAuditStore(ctx);
+        const logs = await openAuditLogs(ctx);
         try {
-          const events = await store.query(filter);
+          // Every log (one per metadata partition), merged by event time.
+          const events = (await Promise.all(logs.map((l) => l.store.query(filter))))
+            .flat()
+            .sort((a, b) => a.event.timeMs - b.event.timeMs)
+            .slice(0, filter.limit);
           print(io, opts.json, events, () => table(events.map(eventRow)));
         } finally {
-          await store.close();
+          await closeAuditLogs(logs);
         }
       },
     );
@@ -317,7 +359,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
       const lines = parseCount(opts.lines, '--lines', 100_000);
       const intervalMs = parseDuration(opts.interval, '--interval');
       if (intervalMs < 50) throw badInput('--interval must be at least 50ms');
-      const store = await openAuditStore(ctx);
+      const logs = await openAuditLogs(ctx);
       const emit = (events: readonly StoredAuditEvent[], first: boolean): void => {
         if (opts.json === true)
           for (const e of events) io.out(formatJson(e).replace(/\n\s*/g, ' ').trim() + '\n');
@@ -328,24 +370,38 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
               : table(events.map(eventRow)).split('\n').slice(1).join('\n'),
           );
       };
+      // Every log (one per metadata partition), merged by event time.
+      const byTime = (a: StoredAuditEvent, b: StoredAuditEvent): number =>
+        a.event.timeMs - b.event.timeMs;
       try {
-        const { count } = await store.head();
+        const last: number[] = [];
+        for (const l of logs) last.push((await l.store.head()).count - 1);
         const initial =
-          lines === 0 ? [] : await store.query({ afterIndex: count - lines - 1, limit: lines });
+          lines === 0
+            ? []
+            : (
+                await Promise.all(
+                  logs.map((l, i) => l.store.query({ afterIndex: last[i]! - lines, limit: lines })),
+                )
+              )
+                .flat()
+                .sort(byTime)
+                .slice(-lines);
         emit(initial, true);
-        let last = count - 1;
         const aborted = (): boolean => io.signal?.aborted === true;
         while (opts.follow === true && !aborted()) {
           await sleep(intervalMs, io.signal);
           if (aborted()) break;
-          const next = await store.query({ afterIndex: last, limit: 10_000 });
-          if (next.length > 0) {
-            emit(next, false);
-            last = next[next.length - 1]!.index;
+          const next: StoredAuditEvent[] = [];
+          for (const [i, l] of logs.entries()) {
+            const got = await l.store.query({ afterIndex: last[i]!, limit: 10_000 });
+            if (got.length > 0) last[i] = got[got.length - 1]!.index;
+            next.push(...got);
           }
+          if (next.length > 0) emit(next.sort(byTime), false);
         }
       } finally {
-        await store.close();
+        await closeAuditLogs(logs);
       }
     });
 }

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { defaultAuditOrigin } from '../audit/audit-tlog.js';
+import { existsSync } from 'node:fs';
+import { sqliteAuditLogPartitions } from '../audit/audit-log-stores.js';
+import { auditLogOrigin, defaultAuditOrigin } from '../audit/audit-tlog.js';
 import { readPublishedCheckpoints } from '../audit/checkpoint-topic.js';
 import {
   consistencyProof,
@@ -21,7 +23,8 @@ import {
   withHints,
   type CliContext,
 } from './cli-support.js';
-import { auditSigner, openAuditStore } from './audit-commands.js';
+import { auditSigner } from './audit-commands.js';
+import { closeAuditLogs, openAuditLogs } from './audit-logs.js';
 import { CliExit } from './program.js';
 import { EXIT, formatJson, type CliIo } from './output.js';
 
@@ -32,6 +35,7 @@ interface KeyOpts {
   directoryFile?: string;
   directoryTopic?: string;
   origin?: string;
+  partition?: string;
 }
 
 interface ProveOpts extends KeyOpts {
@@ -60,18 +64,31 @@ export function withAuditKeyOptions(cmd: Command): Command {
     .option('--directory-topic <topic>', 'directory topic (default SEALPOST_DIRECTORY_TOPIC)')
     .option(
       '--origin <origin>',
-      "the log's origin line (default sealpost/audit/<SEALPOST_METADATA_TOPIC>)",
-    );
+      "the log's origin line (default sealpost/audit/<SEALPOST_CLUSTER_NAME>/<SEALPOST_METADATA_TOPIC>/<partition>)",
+    )
+    .option('--partition <n>', 'the log of this metadata partition (one log per partition)');
 }
 
-/** The log's origin and the audit key, from the validated directory. */
-async function logKey(
-  ctx: CliContext,
-  opts: KeyOpts,
-): Promise<{ origin: string; publicKey: Uint8Array }> {
-  const origin = opts.origin ?? defaultAuditOrigin(ctx.config.metadataTopic);
-  const signer = await auditSigner(ctx, opts, []);
-  return { origin, publicKey: signer.publicKey };
+/** The origins the options name: `--origin`, `--partition`, or one per metadata partition. */
+async function originsOf(ctx: CliContext, opts: KeyOpts): Promise<string[]> {
+  if (opts.origin !== undefined) return [opts.origin];
+  const log = { cluster: ctx.config.clusterName, topic: ctx.config.metadataTopic };
+  if (opts.partition !== undefined)
+    return [auditLogOrigin({ ...log, partition: parseCount(opts.partition, '--partition') })];
+  // A store from before per-partition logs, and none since: its single log (docs/AUDIT.md).
+  if (sqliteAuditLogPartitions(ctx.config.auditDb).length === 0 && existsSync(ctx.config.auditDb))
+    return [defaultAuditOrigin(log.topic)];
+  const admin = cliTransport(ctx, 'sealpost-audit-vkey').admin();
+  await admin.connect();
+  try {
+    const [topic] = await admin.describeTopics([log.topic]);
+    return (topic?.partitions ?? [])
+      .map((p) => p.partition)
+      .sort((a, b) => a - b)
+      .map((partition) => auditLogOrigin({ ...log, partition }));
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /**
@@ -82,14 +99,20 @@ export function registerAuditProveCommands(audit: Command, io: CliIo): void {
   withAuditKeyOptions(
     audit
       .command('vkey')
-      .description("Print the log's verifier key (<origin>+<key id>+<base64 key>) for auditors"),
+      .description(
+        "Print each log's verifier key (<origin>+<key id>+<base64 key>) for auditors: one line per metadata partition, or the log of --partition",
+      ),
   )
-    .addHelpText('after', '\nExample:\n  sealpost audit vkey > audit.vkey')
-    .action(async (opts: KeyOpts) => {
+    .option('--all-keys', 'one line per audit signing key, oldest first (after a rotation)')
+    .addHelpText('after', '\nExample:\n  sealpost audit vkey --partition 0 > audit-p0.vkey')
+    .action(async (opts: KeyOpts & { allKeys?: boolean }) => {
       const ctx = await cliContext(io);
       await withHints(ctx.config, async () => {
-        const { origin, publicKey } = await logKey(ctx, opts);
-        io.out(`${formatVerifierKey(ctx.crypto, origin, publicKey)}\n`);
+        const signer = await auditSigner(ctx, opts, []);
+        const keys =
+          opts.allKeys === true ? signer.all.map((k) => k.publicKey) : [signer.publicKey];
+        for (const origin of await originsOf(ctx, opts))
+          for (const key of keys) io.out(`${formatVerifierKey(ctx.crypto, origin, key)}\n`);
       });
     });
 
@@ -126,11 +149,24 @@ export function registerAuditProveCommands(audit: Command, io: CliIo): void {
       const index = wantsInclusion ? parseCount(opts.index!, '--index') : 0;
       const from = wantsConsistency ? parseCount(opts.from!, '--from') : 0;
       const to = wantsConsistency ? parseCount(opts.to!, '--to') : 0;
-      const store = await openAuditStore(ctx);
+      const partition =
+        opts.partition === undefined ? undefined : parseCount(opts.partition, '--partition');
+      const logs = await openAuditLogs(ctx, {
+        ...(partition === undefined ? {} : { partition }),
+        ...(opts.origin === undefined ? {} : { origin: opts.origin }),
+      });
       try {
+        if (logs.length !== 1)
+          throw badInput(
+            `${logs.length} logs here (one per metadata partition): pass --partition N (logs: ${logs.map((l) => l.partition ?? 'single').join(', ')})`,
+          );
+        const { store, origin } = logs[0]!;
         await withHints(ctx.config, async () => {
-          const { origin, publicKey } = await logKey(ctx, opts);
-          const verifier = ed25519NoteVerifier(ctx.crypto, origin, publicKey);
+          const signer = await auditSigner(ctx, opts, []);
+          // Every key of the audit identity: a rotated log's notes are signed by either.
+          const verifiers = signer.all.map((k) =>
+            ed25519NoteVerifier(ctx.crypto, origin, k.publicKey),
+          );
           const checkpointTopic = opts.checkpointTopic ?? ctx.config.checkpointTopic;
           await assertTopicExists(
             ctx,
@@ -147,7 +183,7 @@ export function registerAuditProveCommands(audit: Command, io: CliIo): void {
           );
           const published: { note: string; head: TlogCheckpoint }[] = [];
           for (const note of notes) {
-            const opened = openCheckpoint(note, [verifier], origin);
+            const opened = openCheckpoint(note, verifiers, origin);
             if (opened.ok) published.push({ note, head: opened.checkpoint });
           }
           published.sort((a, b) => a.head.size - b.head.size);
@@ -222,7 +258,7 @@ export function registerAuditProveCommands(audit: Command, io: CliIo): void {
           );
         });
       } finally {
-        await store.close();
+        await closeAuditLogs(logs);
       }
     });
 }

@@ -112,7 +112,7 @@ export async function pinnedAuthorityKey(
 }
 
 /**
- * Parses `--grant NAME[:send=t1,t2][:receive=t3][:detokenize=class1,class2]`. NAME is an identity in SEALPOST_KEYS_DIR, or a
+ * Parses `--grant NAME[:send=t1,t2][:receive=t3][:detokenize=class1,class2][:release=t4]`. NAME is an identity in SEALPOST_KEYS_DIR, or a
  * path to an identity file (contains `/` or ends in `.json`).
  */
 export function parseGrant(
@@ -126,6 +126,7 @@ export function parseGrant(
   const sendTopics: string[] = [];
   const receiveTopics: string[] = [];
   const detokenizeClasses: string[] = [];
+  const releaseTopics: string[] = [];
   for (const part of parts) {
     // `detokenize=card,iban`: the token classes (src/tokenize) the identity is cleared to detokenize.
     const d = /^detokenize=([a-z0-9_,-]*)$/.exec(part);
@@ -133,13 +134,15 @@ export function parseGrant(
       detokenizeClasses.push(...d[1]!.split(',').filter((c) => c.length > 0));
       continue;
     }
-    const m = /^(send|receive)=([a-zA-Z0-9._,-]*)$/.exec(part);
+    const m = /^(send|receive|release)=([a-zA-Z0-9._,-]*)$/.exec(part);
     if (m === null)
       throw badInput(
-        `--grant "${spec}": "${part}" is not send=topics or receive=topics (topics: [a-zA-Z0-9._-], comma separated)`,
+        `--grant "${spec}": "${part}" is not send=topics or receive=topics, nor release=topics (topics: [a-zA-Z0-9._-], comma separated)`,
       );
     const topics = m[2]!.split(',').filter((t) => t.length > 0);
-    (m[1] === 'send' ? sendTopics : receiveTopics).push(...topics);
+    (m[1] === 'send' ? sendTopics : m[1] === 'receive' ? receiveTopics : releaseTopics).push(
+      ...topics,
+    );
   }
   const identityFile =
     who.includes('/') || who.endsWith('.json')
@@ -154,6 +157,7 @@ export function parseGrant(
     sendTopics,
     receiveTopics,
     ...(detokenizeClasses.length === 0 ? {} : { detokenizeClasses }),
+    ...(releaseTopics.length === 0 ? {} : { releaseTopics }),
     ...(validForMs === undefined ? {} : { validForMs }),
   };
 }
@@ -199,7 +203,7 @@ export function registerDirectoryCommands(program: Command, io: CliIo): void {
     )
     .option(
       '--grant <spec>',
-      'NAME[:send=t1,t2][:receive=t3][:detokenize=c1,c2] (repeatable)',
+      'NAME[:send=t1,t2][:receive=t3][:detokenize=c1,c2][:release=t4] (repeatable; release: may sign quarantine releases for these topics)',
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )

@@ -1,14 +1,18 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError, isSealpostError } from '../errors.js';
+import { ConfigError, SealpostError, isSealpostError, type ErrorCodeTable } from '../errors.js';
 import { EXIT, type CliIo } from './output.js';
+
+/** The CLI's own code: a command ended with a chosen exit code after printing its report. */
+export const CLI_ERROR_CODES = { CLI_EXIT: 'no' } as const satisfies ErrorCodeTable;
 
 /**
  * Thrown by a command that has printed its own report and wants a given exit code (e.g. `audit
  * verify` finding a bad entry exits 1).
  */
-export class CliExit extends Error {
+export class CliExit extends SealpostError {
+  declare readonly code: keyof typeof CLI_ERROR_CODES;
   constructor(readonly exitCode: number) {
-    super(`exit ${exitCode}`);
+    super('CLI_EXIT', `exit ${exitCode}`);
   }
 }
 

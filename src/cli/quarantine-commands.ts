@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
+import { openServiceKeys } from '../app/compose.js';
 import { releaseQuarantined, type ReleaseResult } from '../dlq/quarantine-release.js';
+import { ReleaseSigner } from '../dlq/release-signer.js';
+import { DEFAULT_MAX_RELEASE_LIFETIME_MS } from '../pipeline/consumer/release-admission.js';
 import {
   QUARANTINE_REASONS,
   type QuarantineEntry,
@@ -24,6 +27,7 @@ import {
   type CliContext,
 } from './cli-support.js';
 import { keyValueLines, structureLines, viewEnvelope } from './inspect-commands.js';
+import { kmsOption, withKms } from './keys-commands.js';
 import { CliExit } from './program.js';
 import { EXIT, type CliIo } from './output.js';
 
@@ -51,8 +55,9 @@ async function openStore(ctx: CliContext): Promise<QuarantineStore> {
 async function withStore<T>(
   io: CliIo,
   body: (store: QuarantineStore, ctx: CliContext) => Promise<T> | T,
+  overrides: Record<string, string | undefined> = {},
 ): Promise<T> {
-  const ctx = await cliContext(io);
+  const ctx = await cliContext(io, overrides);
   const store = await openStore(ctx);
   try {
     return await withHints(ctx.config, async () => body(store, ctx));
@@ -148,6 +153,43 @@ function parseId(text: string): number {
   if (id < 1)
     throw badInput(`ID: "${text}" must be a positive integer (see \`sealpost quarantine list\`)`);
   return id;
+}
+
+/**
+ * Runs `body` with a release signer for the operator identity (SEALPOST_IDENTITY_FILE, unwrapped by the
+ * configured KMS, and the directory), or with none for `--raw`. The keys are zeroed afterwards.
+ */
+async function withReleaseSigner(
+  ctx: CliContext,
+  raw: boolean,
+  validForMs: number,
+  body: (signer: ReleaseSigner | undefined) => Promise<void>,
+): Promise<void> {
+  if (raw) return body(undefined);
+  if (ctx.config.identityFile === undefined)
+    throw badInput(
+      'a release is signed by an operator identity: set SEALPOST_IDENTITY_FILE or pass --identity FILE (an identity the directory grants release=TOPIC); --raw re-publishes unsigned',
+    );
+  await withKms(ctx, async (kms) => {
+    const service = await openServiceKeys(ctx.config, {
+      crypto: ctx.crypto,
+      clock: ctx.clock,
+      kms,
+    });
+    try {
+      await body(
+        new ReleaseSigner({
+          crypto: ctx.crypto,
+          clock: ctx.clock,
+          identity: service.identity,
+          directory: service.directory,
+          validForMs,
+        }),
+      );
+    } finally {
+      service.close();
+    }
+  });
 }
 
 /** `sealpost quarantine …`: look at, release and purge dead letters — never decrypting them. */
@@ -249,12 +291,23 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
   quarantine
     .command('release')
     .description(
-      'Re-publish the original bytes and headers to the source topic (or --to), and mark released; idempotent',
+      "Publish the original sealed bytes and headers to the source topic (or --to) in a release signed by the operator identity (docs/SPEC.md §11), which the entry's consumer group accepts once even if the record is behind its replay window or horizon; mark released; idempotent",
     )
     .argument('[id]', 'entry id (or use --reason)')
     .addOption(reasonOption('release every quarantined entry with this reason'))
     .option('--to <topic>', 'publish to this topic instead of the source topic')
     .option('--force', 'also release entries that are not verified sealpost dead letters')
+    .option(
+      '--identity <path>',
+      'operator identity file that signs (default SEALPOST_IDENTITY_FILE); the directory must grant it release=TOPIC',
+    )
+    .addOption(kmsOption())
+    .option('--group <group>', "the consumer group that may accept it (default: the entry's group)")
+    .option('--valid-for <duration>', 'how long the release may be accepted (max 7d)', '24h')
+    .option(
+      '--raw',
+      'publish the original bytes unchanged, unsigned (only for consumers older than docs/SPEC.md §11: STALE again if the cause was time)',
+    )
     .option(
       '--again',
       'with --reason: also release entries that came back after an earlier release (their cause was not fixed)',
@@ -262,88 +315,120 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
     .option('--json', 'output as JSON')
     .addHelpText(
       'after',
-      '\nExample:\n  sealpost quarantine release 17\n  sealpost quarantine release --reason HEADER --to orders.v1',
+      '\nRuns as SEALPOST_IDENTITY_FILE (or --identity): the operator identity granted release=TOPIC in the directory.\nExample:\n  sealpost quarantine release 17\n  sealpost quarantine release --reason HEADER --valid-for 2h',
     )
     .action(
       (
         idText: string | undefined,
-        opts: { reason?: string; to?: string; force?: boolean; again?: boolean; json?: boolean },
+        opts: {
+          reason?: string;
+          to?: string;
+          force?: boolean;
+          again?: boolean;
+          json?: boolean;
+          identity?: string;
+          kms?: string;
+          group?: string;
+          validFor: string;
+          raw?: boolean;
+        },
       ) =>
-        withStore(io, async (store, ctx) => {
-          if ((idText === undefined) === (opts.reason === undefined))
-            throw badInput('give either an entry ID or --reason R');
-          type Result =
-            | ReleaseResult
-            | { id: number; outcome: 'refused'; code: string; message: string }
-            | { id: number; outcome: 'skipped'; requarantinedFrom: number; attempt: number | null };
-          const results: Result[] = [];
-          let ids: number[];
-          if (idText !== undefined) {
-            ids = [parseId(idText)];
-            if ((await store.get(ids[0]!)) === undefined)
-              throw badInput(
-                `no quarantine entry ${ids[0]!} — see \`sealpost quarantine list --status all\``,
-              );
-          } else {
-            const candidates = await store.list({
-              reason: opts.reason as QuarantineReason,
-              status: 'quarantined',
-              limit: 100_000,
-            });
-            // An entry that came back after a release was released once for this reason already: its
-            // cause is not fixed, and releasing it again would only cycle it. By id, or with --again.
-            const again = candidates.filter((e) => e.requarantinedFrom !== null);
-            if (opts.again !== true)
-              for (const e of again)
-                results.push({
-                  id: e.id,
-                  outcome: 'skipped',
-                  requarantinedFrom: e.requarantinedFrom!,
-                  attempt: e.attempt,
-                });
-            ids = candidates
-              .filter((e) => opts.again === true || e.requarantinedFrom === null)
-              .map((e) => e.id);
-            if (opts.again !== true && again.length > 0)
-              io.err(
-                `skipped ${again.length} entries that came back after an earlier release (ids ${again
-                  .slice(0, 10)
-                  .map((e) => e.id)
-                  .join(
-                    ', ',
-                  )}${again.length > 10 ? ', …' : ''}): fix their cause, then release them by id or pass --again\n`,
-              );
-          }
-          if (ids.length > 0) {
-            const producer = cliTransport(ctx, 'sealpost-quarantine-release').producer();
-            await producer.connect();
-            try {
-              for (const id of ids) {
-                try {
-                  results.push(
-                    await releaseQuarantined(store, producer, id, {
-                      ...(opts.to === undefined ? {} : { to: opts.to }),
-                      force: opts.force === true,
-                      nowMs: ctx.clock.nowMs(),
-                    }),
-                  );
-                } catch (err) {
-                  // One refused entry must not stop the others; transport failures do stop the run.
-                  if (isSealpostError(err) && err.code.startsWith('QUARANTINE_')) {
-                    results.push({ id, outcome: 'refused', code: err.code, message: err.message });
-                  } else {
-                    throw err;
-                  }
-                }
-              }
-            } finally {
-              await producer.disconnect();
+        withStore(
+          io,
+          async (store, ctx) => {
+            if ((idText === undefined) === (opts.reason === undefined))
+              throw badInput('give either an entry ID or --reason R');
+            type Result =
+              | ReleaseResult
+              | { id: number; outcome: 'refused'; code: string; message: string }
+              | {
+                  id: number;
+                  outcome: 'skipped';
+                  requarantinedFrom: number;
+                  attempt: number | null;
+                };
+            const results: Result[] = [];
+            let ids: number[];
+            if (idText !== undefined) {
+              ids = [parseId(idText)];
+              if ((await store.get(ids[0]!)) === undefined)
+                throw badInput(
+                  `no quarantine entry ${ids[0]!} — see \`sealpost quarantine list --status all\``,
+                );
+            } else {
+              const candidates = await store.list({
+                reason: opts.reason as QuarantineReason,
+                status: 'quarantined',
+                limit: 100_000,
+              });
+              // An entry that came back after a release was released once for this reason already: its
+              // cause is not fixed, and releasing it again would only cycle it. By id, or with --again.
+              const again = candidates.filter((e) => e.requarantinedFrom !== null);
+              if (opts.again !== true)
+                for (const e of again)
+                  results.push({
+                    id: e.id,
+                    outcome: 'skipped',
+                    requarantinedFrom: e.requarantinedFrom!,
+                    attempt: e.attempt,
+                  });
+              ids = candidates
+                .filter((e) => opts.again === true || e.requarantinedFrom === null)
+                .map((e) => e.id);
+              if (opts.again !== true && again.length > 0)
+                io.err(
+                  `skipped ${again.length} entries that came back after an earlier release (ids ${again
+                    .slice(0, 10)
+                    .map((e) => e.id)
+                    .join(
+                      ', ',
+                    )}${again.length > 10 ? ', …' : ''}): fix their cause, then release them by id or pass --again\n`,
+                );
             }
-          }
-          results.sort((a, b) => a.id - b.id);
-          print(io, opts.json, results, () => table(results.map((r) => ({ ...r }))));
-          if (results.some((r) => r.outcome === 'refused')) throw new CliExit(EXIT.FAILED);
-        }),
+            const validForMs = parseDuration(opts.validFor, '--valid-for');
+            if (validForMs > DEFAULT_MAX_RELEASE_LIFETIME_MS)
+              throw badInput('--valid-for: at most 7d (consumers refuse longer releases)');
+            if (ids.length > 0) {
+              await withReleaseSigner(ctx, opts.raw === true, validForMs, async (signer) => {
+                const producer = cliTransport(ctx, 'sealpost-quarantine-release').producer();
+                await producer.connect();
+                try {
+                  for (const id of ids) {
+                    try {
+                      results.push(
+                        await releaseQuarantined(store, producer, id, {
+                          ...(signer === undefined ? {} : { signer }),
+                          ...(opts.to === undefined ? {} : { to: opts.to }),
+                          ...(opts.group === undefined ? {} : { group: opts.group }),
+                          force: opts.force === true,
+                          nowMs: ctx.clock.nowMs(),
+                        }),
+                      );
+                    } catch (err) {
+                      // One refused entry must not stop the others; transport failures do stop the run.
+                      if (isSealpostError(err) && err.code.startsWith('QUARANTINE_')) {
+                        results.push({
+                          id,
+                          outcome: 'refused',
+                          code: err.code,
+                          message: err.message,
+                        });
+                      } else {
+                        throw err;
+                      }
+                    }
+                  }
+                } finally {
+                  await producer.disconnect();
+                }
+              });
+            }
+            results.sort((a, b) => a.id - b.id);
+            print(io, opts.json, results, () => table(results.map((r) => ({ ...r }))));
+            if (results.some((r) => r.outcome === 'refused')) throw new CliExit(EXIT.FAILED);
+          },
+          { SEALPOST_IDENTITY_FILE: opts.identity, SEALPOST_KMS: opts.kms },
+        ),
     );
 
   quarantine

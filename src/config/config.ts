@@ -77,6 +77,11 @@ export const configSchema = z
     checkpointTopic: topicName.default('sealpost.audit-checkpoints'),
     stateTopic: topicName.default('sealpost.consumer-state'),
     auditDb: z.string().min(1).default('.sealpost/audit.db'),
+    /** Names the cluster in the audit logs' origins (docs/AUDIT.md). */
+    clusterName: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,200}$/, 'use 1-200 of A-Z a-z 0-9 . _ -')
+      .default('kafka'),
     quarantineDb: z.string().min(1).default('.sealpost/quarantine.db'),
     /** Where the audit and quarantine stores live: SQLite files (default) or PostgreSQL (docs/STORES.md). */
     store: z.enum(['sqlite', 'postgres']).default('sqlite'),
@@ -179,6 +184,7 @@ export const ENV_KEYS: Readonly<Record<string, keyof SealpostConfig>> = {
   SEALPOST_CHECKPOINT_TOPIC: 'checkpointTopic',
   SEALPOST_STATE_TOPIC: 'stateTopic',
   SEALPOST_AUDIT_DB: 'auditDb',
+  SEALPOST_CLUSTER_NAME: 'clusterName',
   SEALPOST_QUARANTINE_DB: 'quarantineDb',
   SEALPOST_STORE: 'store',
   SEALPOST_POSTGRES_URL: 'postgresUrl',

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { buildKms, buildRegistry, buildTransport } from '../app/compose.js';
 import { AuditWorker } from '../audit/audit-worker.js';
+import { singleAuditLogStores, sqliteAuditLogPath } from '../audit/audit-log-stores.js';
+import { auditLeafHashes, auditLogOrigin, verifyTlogCheckpoints } from '../audit/audit-tlog.js';
 import { readPublishedCheckpoints } from '../audit/checkpoint-topic.js';
 import { SqliteAuditStore } from '../audit/sqlite-audit-store.js';
 import { verifyAuditLog } from '../audit/verify-audit-log.js';
@@ -203,7 +205,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     });
     await dlq.start();
     closers.push(() => dlq.stop());
-    const auditStore = new SqliteAuditStore(join(o.workDir, 'audit.db'), crypto);
+    // The demo's metadata topic has one partition: one log, partition 0's (docs/AUDIT.md).
+    const auditStore = new SqliteAuditStore(
+      sqliteAuditLogPath(join(o.workDir, 'audit.db'), 0),
+      crypto,
+    );
     const audit = new AuditWorker({
       transport,
       registry,
@@ -212,7 +218,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       identity: identities.get('audit')!,
       directory: await openDirectory(),
       kms,
-      store: auditStore,
+      logs: singleAuditLogStores(auditStore),
       metadataTopic: topics.metadata,
       checkpointTopic: topics.checkpoints,
       stateTopic: topics.state,
@@ -383,16 +389,24 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       groupId: `sealpost-demo-${o.runId}.verify`,
     });
     const auditKey = identities.get('audit')!.signingKey();
-    const report = await verifyAuditLog(
+    const chain = await verifyAuditLog(
       crypto,
       auditStore.entries(),
-      [...(await auditStore.checkpoints()), ...published.checkpoints],
+      await auditStore.checkpoints(),
       auditKey.publicKey,
       auditKey.kid,
     );
+    const tlog = verifyTlogCheckpoints(
+      crypto,
+      await auditLeafHashes(crypto, auditStore.entries()),
+      published.notes,
+      auditLogOrigin({ cluster: 'kafka', topic: topics.metadata, partition: 0 }),
+      auditKey.publicKey,
+    );
+    const report = chain.ok ? { ...chain, ok: tlog.ok, problem: tlog.problem } : chain;
     const entries = (await auditStore.head()).count;
     say(
-      `audit: ${entries} entries, ${published.checkpoints.length} published checkpoints, verification ${report.ok ? 'OK' : `FAILED at ${report.firstBadIndex ?? '?'} (${report.problem ?? ''})`}`,
+      `audit: ${entries} entries, ${tlog.checkpoints} published checkpoints, verification ${report.ok ? 'OK' : `FAILED at ${chain.firstBadIndex ?? '?'} (${report.problem ?? ''})`}`,
     );
     let duplicatesDropped = 0;
     for (const m of consumerMetrics) duplicatesDropped += await counterTotal(m);
@@ -409,7 +423,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       audit: {
         ok: report.ok,
         entries,
-        checkpoints: published.checkpoints.length,
+        checkpoints: tlog.checkpoints,
         ...(report.problem === undefined ? {} : { problem: report.problem }),
       },
       kmsCalls: Object.values(kms.counts()).reduce((a, b) => a + b, 0),

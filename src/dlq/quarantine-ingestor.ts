@@ -1,3 +1,4 @@
+import { decodeRelease, isReleaseValue } from '../envelope/release-envelope.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import {
   DEAD_LETTER_HEADER,
@@ -34,7 +35,10 @@ export function toQuarantineEntry(
     .map((h) => ({ key: h.key, value: h.value === null ? null : h.value.toString('base64') }));
   const key = record.key === null ? null : new Uint8Array(record.key);
   const value = record.value === null ? null : new Uint8Array(record.value);
-  const valueHash = recordBytesHash(crypto, value);
+  const rawHash = recordBytesHash(crypto, value);
+  // A release that came back (docs/SPEC.md §11) is known by the record it carries: its entry links to
+  // the entry it released (requarantinedFrom), and releasing it again wraps that record anew.
+  const valueHash = value !== null && isReleaseValue(value) ? innerHash(crypto, value) : rawHash;
   const base = {
     dlqTopic: record.topic,
     dlqPartition: record.partition,
@@ -65,7 +69,7 @@ export function toQuarantineEntry(
   if (!metaHeader?.value) return unrecognised;
   const meta = decodeDeadLetterMetadata(metaHeader.value);
   if (!meta) return unrecognised;
-  if (meta.valueHash !== valueHash || meta.keyHash !== recordBytesHash(crypto, key)) {
+  if (meta.valueHash !== rawHash || meta.keyHash !== recordBytesHash(crypto, key)) {
     return unrecognised;
   }
   const verified = signingKeysOf(meta.consumer).some((pk) => verifyDeadLetter(crypto, meta, pk));
@@ -81,4 +85,13 @@ export function toQuarantineEntry(
     attempt: meta.attempt,
     signatureVerified: verified,
   };
+}
+
+/** The hash of a release's inner record; the release's own bytes if it does not decode. */
+function innerHash(crypto: CryptoProvider, value: Uint8Array): string {
+  try {
+    return recordBytesHash(crypto, decodeRelease(value, value.length).inner);
+  } catch {
+    return recordBytesHash(crypto, value);
+  }
 }

@@ -8,11 +8,37 @@ import {
   writeU32,
   writeU64,
 } from './bytes.js';
-import { BODY_FIXED_BYTES, BODY_VERSION, MESSAGE_ID_BYTES, SCHEMA_FP_BYTES } from './constants.js';
+import {
+  BODY_EXT_CRITICAL,
+  BODY_EXT_TRACE_CONTEXT,
+  BODY_EXTENSIONS_LENGTH_BYTES,
+  BODY_FIXED_BYTES,
+  BODY_VERSION,
+  BODY_VERSION_EXTENDED,
+  MESSAGE_ID_BYTES,
+  SCHEMA_FP_BYTES,
+  SPAN_ID_BYTES,
+  TRACE_CONTEXT_BYTES,
+  TRACE_ID_BYTES,
+} from './constants.js';
 
 /**
- * The sealed body: `u8 1 ‖ messageId[16] ‖ u64 createdAtMs ‖ u64 entityVersion ‖ schemaFp[16] ‖
- * u16 |contentType| ‖ contentType ‖ u32 |payload| ‖ payload`. No sender name: the sender is whoever
+ * A W3C trace context in binary form (docs/SPEC.md §2.1): the sender's span, carried inside the
+ * sealed body so only recipients can link their spans to it. Never tracestate or baggage.
+ */
+export interface BodyTraceContext {
+  /** 16 bytes, not all zero. */
+  readonly traceId: Uint8Array;
+  /** 8 bytes, not all zero. */
+  readonly spanId: Uint8Array;
+  /** W3C trace flags (bit 0 = sampled); other bits are carried, not interpreted. */
+  readonly traceFlags: number;
+}
+
+/**
+ * The sealed body (docs/SPEC.md §2): `u8 version ‖ messageId[16] ‖ u64 createdAtMs ‖
+ * u64 entityVersion ‖ schemaFp[16] ‖ u16 |contentType| ‖ contentType ‖ u32 |payload| ‖ payload`,
+ * and for version 2 `‖ u16 |extensions| ‖ extensions` (§2.1). No sender name: the sender is whoever
  * verified.
  */
 export interface MessageBody {
@@ -23,6 +49,8 @@ export interface MessageBody {
   readonly schemaFp: Uint8Array;
   readonly contentType: string;
   readonly payload: Uint8Array;
+  /** From the trace-context extension of a version-2 body; null when absent. */
+  readonly traceContext: BodyTraceContext | null;
 }
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -47,12 +75,51 @@ function carve(n: number): Uint8Array {
   return out;
 }
 
-/** Body length for a given content-type byte length and payload length. */
-export function bodyLength(contentTypeBytes: number, payloadBytes: number): number {
-  return BODY_FIXED_BYTES + contentTypeBytes + payloadBytes;
+/** The extension block of a body carrying a trace context: u16 length ‖ u8 type ‖ u8 len ‖ value. */
+const TRACE_EXTENSION_BLOCK_BYTES = BODY_EXTENSIONS_LENGTH_BYTES + 2 + TRACE_CONTEXT_BYTES; // 30
+
+/**
+ * Body length for a given content-type byte length and payload length; a body with a trace context
+ * is a version-2 body with one extension.
+ */
+export function bodyLength(
+  contentTypeBytes: number,
+  payloadBytes: number,
+  withTraceContext = false,
+): number {
+  return (
+    BODY_FIXED_BYTES +
+    contentTypeBytes +
+    payloadBytes +
+    (withTraceContext ? TRACE_EXTENSION_BLOCK_BYTES : 0)
+  );
 }
 
-/** Writes a body at `off` (sizes validated by the caller); returns the end offset. */
+/** True for a trace context the body may carry: exact sizes, ids not all zero, flags a byte. */
+export function isValidTraceContext(tc: BodyTraceContext): boolean {
+  return (
+    tc.traceId instanceof Uint8Array &&
+    tc.traceId.length === TRACE_ID_BYTES &&
+    tc.spanId instanceof Uint8Array &&
+    tc.spanId.length === SPAN_ID_BYTES &&
+    Number.isInteger(tc.traceFlags) &&
+    tc.traceFlags >= 0 &&
+    tc.traceFlags <= 0xff &&
+    !isAllZero(tc.traceId, 0, TRACE_ID_BYTES) &&
+    !isAllZero(tc.spanId, 0, SPAN_ID_BYTES)
+  );
+}
+
+function isAllZero(b: Uint8Array, from: number, to: number): boolean {
+  let acc = 0;
+  for (let i = from; i < to; i++) acc |= b[i]!;
+  return acc === 0;
+}
+
+/**
+ * Writes a body at `off` (sizes validated by the caller; a trace context by isValidTraceContext):
+ * version 1 without a trace context, version 2 with it. Returns the end offset.
+ */
 export function writeBody(
   buf: Uint8Array,
   off: number,
@@ -62,8 +129,9 @@ export function writeBody(
   schemaFp: Uint8Array,
   contentType: Uint8Array,
   payload: Uint8Array,
+  traceContext: BodyTraceContext | null = null,
 ): number {
-  buf[off++] = BODY_VERSION;
+  buf[off++] = traceContext === null ? BODY_VERSION : BODY_VERSION_EXTENDED;
   buf.set(messageId, off);
   off += MESSAGE_ID_BYTES;
   off = writeU64(buf, off, createdAtMs);
@@ -75,7 +143,18 @@ export function writeBody(
   off += contentType.length;
   off = writeU32(buf, off, payload.length);
   buf.set(payload, off);
-  return off + payload.length;
+  off += payload.length;
+  if (traceContext === null) return off;
+  off = writeU16(buf, off, 2 + TRACE_CONTEXT_BYTES);
+  buf[off++] = BODY_EXT_TRACE_CONTEXT;
+  buf[off++] = TRACE_CONTEXT_BYTES;
+  buf[off++] = 0; // trace context version
+  buf.set(traceContext.traceId, off);
+  off += TRACE_ID_BYTES;
+  buf.set(traceContext.spanId, off);
+  off += SPAN_ID_BYTES;
+  buf[off++] = traceContext.traceFlags;
+  return off;
 }
 
 /** Remembers the last content type decoded (a session's messages usually share one). */
@@ -85,19 +164,24 @@ export interface ContentTypeMemo {
 }
 
 /**
- * Parses a body that must fill `buf` exactly. Returns null on any deviation. The returned byte fields
- * are views into ONE range of a slab of opened bodies (messageId ‖ schemaFp ‖ payload), not into
- * `buf`: the caller's scratch buffer is reused for the next message.
+ * Parses a body that must fill `buf` exactly (docs/SPEC.md §5 step 8, §2.1). Returns null on any
+ * deviation. The returned byte fields are views into ONE range of a slab of opened bodies
+ * (messageId ‖ schemaFp ‖ payload), not into `buf`: the caller's scratch buffer is reused for the next
+ * message. A trace context is copied out.
  */
 export function parseBody(buf: Uint8Array, memo?: ContentTypeMemo): MessageBody | null {
-  if (buf.length < BODY_FIXED_BYTES || buf[0] !== BODY_VERSION) return null;
+  if (buf.length < BODY_FIXED_BYTES) return null;
+  const version = buf[0];
+  if (version !== BODY_VERSION && version !== BODY_VERSION_EXTENDED) return null;
+  // What follows the payload: nothing (version 1) or at least the u16 extension length (version 2).
+  const tail = version === BODY_VERSION ? 0 : BODY_EXTENSIONS_LENGTH_BYTES;
   const createdAtMs = readU64(buf, 1 + MESSAGE_ID_BYTES);
   const entityVersion = readU64(buf, 1 + MESSAGE_ID_BYTES + 8);
   if (!isU53(createdAtMs) || !isU53(entityVersion)) return null;
   let off = 1 + MESSAGE_ID_BYTES + 16 + SCHEMA_FP_BYTES;
   const ctLen = readU16(buf, off);
   off += 2;
-  if (ctLen > buf.length - off - 4) return null;
+  if (ctLen > buf.length - off - 4 - tail) return null;
   const ctBytes = buf.subarray(off, off + ctLen);
   let contentType: string;
   if (
@@ -120,12 +204,23 @@ export function parseBody(buf: Uint8Array, memo?: ContentTypeMemo): MessageBody 
   off += ctLen;
   const payloadLen = readU32(buf, off);
   off += 4;
-  if (payloadLen !== buf.length - off) return null;
+  let traceContext: BodyTraceContext | null = null;
+  if (version === BODY_VERSION) {
+    if (payloadLen !== buf.length - off) return null;
+  } else {
+    if (payloadLen > buf.length - off - tail) return null;
+    const extAt = off + payloadLen;
+    const extLen = readU16(buf, extAt);
+    if (extLen !== buf.length - extAt - tail) return null;
+    const ext = parseExtensions(buf.subarray(extAt + tail));
+    if (ext === null) return null;
+    traceContext = ext.traceContext;
+  }
   const out = carve(MESSAGE_ID_BYTES + SCHEMA_FP_BYTES + payloadLen);
   for (let i = 0; i < MESSAGE_ID_BYTES; i++) out[i] = buf[1 + i]!;
   const fpAt = 1 + MESSAGE_ID_BYTES + 16;
   for (let i = 0; i < SCHEMA_FP_BYTES; i++) out[MESSAGE_ID_BYTES + i] = buf[fpAt + i]!;
-  out.set(buf.subarray(off), MESSAGE_ID_BYTES + SCHEMA_FP_BYTES);
+  out.set(buf.subarray(off, off + payloadLen), MESSAGE_ID_BYTES + SCHEMA_FP_BYTES);
   return {
     messageId: out.subarray(0, MESSAGE_ID_BYTES),
     createdAtMs,
@@ -133,5 +228,47 @@ export function parseBody(buf: Uint8Array, memo?: ContentTypeMemo): MessageBody 
     schemaFp: out.subarray(MESSAGE_ID_BYTES, MESSAGE_ID_BYTES + SCHEMA_FP_BYTES),
     contentType,
     payload: out.subarray(MESSAGE_ID_BYTES + SCHEMA_FP_BYTES),
+    traceContext,
+  };
+}
+
+/**
+ * Parses an extension block that must fill `ext` exactly (docs/SPEC.md §2.1): entries
+ * `u8 type ‖ u8 len ‖ value[len]` with types strictly ascending. A known type must have its exact
+ * layout; an unknown type is skipped unless its critical bit (0x80) is set. Null on any deviation.
+ */
+export function parseExtensions(
+  ext: Uint8Array,
+): { readonly traceContext: BodyTraceContext | null } | null {
+  let traceContext: BodyTraceContext | null = null;
+  let off = 0;
+  let lastType = -1;
+  while (off < ext.length) {
+    if (ext.length - off < 2) return null;
+    const type = ext[off]!;
+    const len = ext[off + 1]!;
+    off += 2;
+    if (type <= lastType || len > ext.length - off) return null;
+    lastType = type;
+    if (type === BODY_EXT_TRACE_CONTEXT) {
+      traceContext = parseTraceContext(ext, off, len);
+      if (traceContext === null) return null;
+    } else if ((type & BODY_EXT_CRITICAL) !== 0) {
+      return null;
+    }
+    off += len;
+  }
+  return { traceContext };
+}
+
+function parseTraceContext(b: Uint8Array, off: number, len: number): BodyTraceContext | null {
+  if (len !== TRACE_CONTEXT_BYTES || b[off] !== 0) return null;
+  const idAt = off + 1;
+  const spanAt = idAt + TRACE_ID_BYTES;
+  if (isAllZero(b, idAt, spanAt) || isAllZero(b, spanAt, spanAt + SPAN_ID_BYTES)) return null;
+  return {
+    traceId: copyBytes(b, idAt, spanAt),
+    spanId: copyBytes(b, spanAt, spanAt + SPAN_ID_BYTES),
+    traceFlags: b[spanAt + SPAN_ID_BYTES]!,
   };
 }

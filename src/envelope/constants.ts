@@ -35,8 +35,20 @@ export const MIN_CIPHERTEXT_BYTES = AEAD_TAG_BYTES + 1;
 export const FLAG_SIGN_EVERY_MESSAGE = 0x01;
 export const KNOWN_FLAGS = FLAG_SIGN_EVERY_MESSAGE;
 
-/** Body format byte. */
+/** Body format byte of a body without extensions (docs/SPEC.md §2). */
 export const BODY_VERSION = 1;
+/** Body format byte of a body with a trailing extension block (docs/SPEC.md §2.1). */
+export const BODY_VERSION_EXTENDED = 2;
 /** Fixed part of the body: u8 1 ‖ messageId ‖ createdAt ‖ entityVersion ‖ schemaFp ‖ u16 ‖ u32. */
 export const BODY_FIXED_BYTES = 1 + MESSAGE_ID_BYTES + 8 + 8 + SCHEMA_FP_BYTES + 2 + 4; // 55
+/** A version-2 body adds `u16 |extensions|` after the payload. */
+export const BODY_EXTENSIONS_LENGTH_BYTES = 2;
+/** Extension type of the W3C trace context (docs/SPEC.md §2.1). */
+export const BODY_EXT_TRACE_CONTEXT = 0x01;
+/** Extension types with this bit set must be understood: an unknown one rejects the body. */
+export const BODY_EXT_CRITICAL = 0x80;
+/** Trace context value: u8 version 0 ‖ traceId[16] ‖ spanId[8] ‖ u8 traceFlags. */
+export const TRACE_ID_BYTES = 16;
+export const SPAN_ID_BYTES = 8;
+export const TRACE_CONTEXT_BYTES = 1 + TRACE_ID_BYTES + SPAN_ID_BYTES + 1; // 26
 export const MAX_CONTENT_TYPE_BYTES = 255;

@@ -1,4 +1,4 @@
-import { SealpostError } from '../errors.js';
+import { SealpostError, type ErrorCodeTable, type Retriability } from '../errors.js';
 
 /**
  * The coarse rejection classes. Only the coarse class leaves the consumer in clear (the dead-letter
@@ -60,6 +60,13 @@ export const ENVELOPE_ERROR_CLASSES = {
   // --- payload (used by the pipeline) ---
   SCHEMA_MISMATCH: 'SCHEMA',
   PAYLOAD_INVALID: 'PAYLOAD',
+  // --- quarantine release wrapper (docs/SPEC.md §11; checked by the pipeline) ---
+  RELEASE_MALFORMED: 'MALFORMED',
+  RELEASE_WRONG_TARGET: 'CONTEXT',
+  RELEASE_NOT_GRANTED: 'HEADER',
+  RELEASE_BAD_SIGNATURE: 'HEADER',
+  RELEASE_BAD_TIMES: 'HEADER',
+  RELEASE_EXPIRED: 'STALE',
 } as const satisfies Record<string, EnvelopeCoarseClass>;
 
 /** A detailed rejection code (goes only into sealed audit events). */
@@ -75,9 +82,16 @@ export class EnvelopeError extends SealpostError {
   readonly coarse: EnvelopeCoarseClass;
 
   constructor(code: EnvelopeErrorCode, message?: string) {
-    super(code, message ?? `envelope rejected: ${code}`, { retriable: code === 'UNKNOWN_SENDER' });
+    super(code, message ?? `envelope rejected: ${code}`, {
+      retriable: envelopeRetriability(code) === 'yes',
+    });
     this.coarse = ENVELOPE_ERROR_CLASSES[code];
   }
+}
+
+/** Only UNKNOWN_SENDER is retriable: a directory refresh may make the same record valid. */
+export function envelopeRetriability(code: EnvelopeErrorCode): Retriability {
+  return code === 'UNKNOWN_SENDER' ? 'yes' : 'no';
 }
 
 /** Narrows `unknown` to EnvelopeError. */
@@ -85,13 +99,17 @@ export function isEnvelopeError(err: unknown): err is EnvelopeError {
   return err instanceof EnvelopeError;
 }
 
-/** Misuse by the caller of a sealing API (bad sizes, exhausted session): not a rejection of input. */
-export type EnvelopeUsageErrorCode =
-  | 'ARGUMENT_INVALID'
-  | 'SESSION_EXHAUSTED'
-  | 'SESSION_EXPIRED'
-  | 'SESSION_CLOSED'
-  | 'REPLAY_STATE_INVALID';
+/**
+ * Misuse by the caller of a sealing API (exhausted or closed session, bad replay state): not a
+ * rejection of input. Bad argument values are ConfigError ARGUMENT_INVALID. Never retriable.
+ */
+export const ENVELOPE_USAGE_ERROR_CODES = {
+  SESSION_EXHAUSTED: 'no',
+  SESSION_EXPIRED: 'no',
+  SESSION_CLOSED: 'no',
+  REPLAY_STATE_INVALID: 'no',
+} as const satisfies ErrorCodeTable;
+export type EnvelopeUsageErrorCode = keyof typeof ENVELOPE_USAGE_ERROR_CODES;
 
 export class EnvelopeUsageError extends SealpostError {
   declare readonly code: EnvelopeUsageErrorCode;

@@ -44,7 +44,7 @@ export type {
 } from './envelope-codec.js';
 export { DEFAULT_PADDING, paddedLength, padmeLength } from './padding.js';
 export type { PaddingPolicy } from './padding.js';
-export type { MessageBody } from './body.js';
+export type { BodyTraceContext, MessageBody } from './body.js';
 export { createSealingSession, SealingSession } from './sealing-session.js';
 export type {
   RecipientPublicKey,

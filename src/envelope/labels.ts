@@ -26,6 +26,8 @@ export const LABELS = {
   aad: label('aad'),
   digest: label('digest'),
   tag: label('tag'),
+  releaseSig: label('release-sig'),
+  releaseId: label('release-id'),
 } as const;
 
 /** The 8-byte libsodium KDF context. */

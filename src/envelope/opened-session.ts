@@ -4,7 +4,7 @@
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
-import { type ContentTypeMemo, parseBody } from './body.js';
+import { type BodyTraceContext, type ContentTypeMemo, parseBody } from './body.js';
 import { AEAD_TAG_BYTES, SIGNATURE_BYTES, TAG_BYTES } from './constants.js';
 import type { DecodedEnvelope } from './envelope-codec.js';
 import { EnvelopeError, EnvelopeUsageError } from './errors.js';
@@ -54,6 +54,10 @@ export interface OpenedMessage {
   readonly payload: Uint8Array;
   /** replayKeyOf(senderKid, streamId, topic, partition): the window to mark after delivery. */
   readonly replayKey: string;
+  /** The sender's trace context from a version-2 body (docs/SPEC.md §2.1), when it carried one. */
+  readonly traceContext?: BodyTraceContext;
+  /** Number of recipient slots of the session (not who they are). */
+  readonly recipientCount?: number;
 }
 
 /** Result of opening a message: delivered, or a replay (not an error, not a dead letter). */
@@ -251,6 +255,8 @@ export class OpenedSession {
           contentType: body.contentType,
           payload: body.payload,
           replayKey,
+          recipientCount: env.header.kids.length,
+          ...(body.traceContext === null ? {} : { traceContext: body.traceContext }),
         },
       };
     } finally {

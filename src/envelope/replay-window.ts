@@ -7,6 +7,7 @@
  * same seq presented after it was marked is DUPLICATE, whatever its offset.
  */
 import { isU53, readU64, writeU64 } from './bytes.js';
+import { invalidArgument } from '../errors.js';
 import { EnvelopeUsageError } from './errors.js';
 
 /** Window width in sequence numbers. */
@@ -81,11 +82,9 @@ export class ReplayWindow {
    * a stale seq is refused (the caller checked first).
    */
   mark(seq: number, nowMs: number): void {
-    if (!isU53(seq))
-      throw new EnvelopeUsageError('ARGUMENT_INVALID', 'seq must be an integer in [0, 2^53)');
+    if (!isU53(seq)) throw invalidArgument('seq must be an integer in [0, 2^53)');
     const h = this.#highest;
-    if (seq <= h - REPLAY_WINDOW_BITS)
-      throw new EnvelopeUsageError('ARGUMENT_INVALID', 'seq is behind the window');
+    if (seq <= h - REPLAY_WINDOW_BITS) throw invalidArgument('seq is behind the window');
     if (seq > h) {
       if (this.#shrunk || seq - h >= REPLAY_WINDOW_BITS || h < 0) {
         this.#bits.fill(0);

@@ -5,7 +5,7 @@
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
-import { bodyLength, writeBody } from './body.js';
+import { type BodyTraceContext, bodyLength, isValidTraceContext, writeBody } from './body.js';
 import { copyBytes, isU32, isU53 } from './bytes.js';
 import {
   AEAD_TAG_BYTES,
@@ -38,6 +38,7 @@ import {
   writeFramePrefix,
   writeVarLong,
 } from './envelope-codec.js';
+import { invalidArgument } from '../errors.js';
 import { EnvelopeUsageError } from './errors.js';
 import { KDF_ID_COMMIT, KDF_ID_MESSAGE_KEY, KDF_ID_PRIVATE_KEY, LABELS } from './labels.js';
 import { MessageTranscripts } from './message-transcripts.js';
@@ -108,6 +109,11 @@ export interface SealInput {
   readonly messageId?: Uint8Array;
   /** Defaults to the clock. */
   readonly createdAtMs?: number;
+  /**
+   * The sender's trace context, sealed into the body (a version-2 body, docs/SPEC.md §2.1) so only
+   * recipients can link to it. Absent: a version-1 body.
+   */
+  readonly traceContext?: BodyTraceContext;
 }
 
 /** A sealed record value and the ids the pipeline reports in metadata events. */
@@ -123,7 +129,7 @@ export interface SealedMessage {
 }
 
 const bad = (message: string): never => {
-  throw new EnvelopeUsageError('ARGUMENT_INVALID', message);
+  throw invalidArgument(message);
 };
 
 const textEncoder = new TextEncoder();
@@ -257,8 +263,12 @@ export class SealingSession {
       bad('messageId must be 16 bytes');
     }
 
+    const traceContext = input.traceContext ?? null;
+    if (traceContext !== null && !isValidTraceContext(traceContext))
+      bad('traceContext: traceId 16 and spanId 8 bytes, not all zero, traceFlags a byte');
+
     // Plaintext scratch: L(body) ‖ body ‖ [sig] ‖ 0x80 0x00*.
-    const bodyLen = bodyLength(contentType.length, payload.length);
+    const bodyLen = bodyLength(contentType.length, payload.length, traceContext !== null);
     const plainLen = bodyLen + (this.#signingKey === null ? 0 : SIGNATURE_BYTES);
     const padded = paddedLength(plainLen, this.#padding);
     const ctLen = padded + AEAD_TAG_BYTES;
@@ -270,7 +280,17 @@ export class SealingSession {
       this.#plain.set(LABELS.body, 0);
     }
     const plain = this.#plain;
-    writeBody(plain, lb, messageId, createdAtMs, entityVersion, schemaFp, contentType, payload);
+    writeBody(
+      plain,
+      lb,
+      messageId,
+      createdAtMs,
+      entityVersion,
+      schemaFp,
+      contentType,
+      payload,
+      traceContext,
+    );
 
     const t = this.#t;
     t.setContext(partition, seq, key);

@@ -5,7 +5,7 @@
  */
 import { copyBytes } from './bytes.js';
 import { STREAM_ID_BYTES } from './constants.js';
-import { EnvelopeUsageError } from './errors.js';
+import { invalidArgument } from '../errors.js';
 
 export class SequenceCounter {
   readonly streamId: Uint8Array;
@@ -13,8 +13,7 @@ export class SequenceCounter {
 
   /** `streamId`: 16 random bytes, fresh per producer instance and topic. */
   constructor(streamId: Uint8Array) {
-    if (streamId.length !== STREAM_ID_BYTES)
-      throw new EnvelopeUsageError('ARGUMENT_INVALID', 'streamId must be 16 bytes');
+    if (streamId.length !== STREAM_ID_BYTES) throw invalidArgument('streamId must be 16 bytes');
     this.streamId = copyBytes(streamId);
   }
 
@@ -26,8 +25,7 @@ export class SequenceCounter {
   /** Takes the next seq of `partition`. */
   next(partition: number): number {
     const seq = this.#next.get(partition) ?? 0;
-    if (seq >= Number.MAX_SAFE_INTEGER)
-      throw new EnvelopeUsageError('ARGUMENT_INVALID', 'seq space exhausted');
+    if (seq >= Number.MAX_SAFE_INTEGER) throw invalidArgument('seq space exhausted');
     this.#next.set(partition, seq + 1);
     return seq;
   }

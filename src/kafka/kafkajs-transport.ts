@@ -33,6 +33,7 @@ import type {
   AclResourceType,
 } from './acl-binding.js';
 import { DefaultPartitioner } from './default-partitioner.js';
+import { MembershipLease } from './membership-lease.js';
 import { messageLoop } from './message-loop.js';
 import { checkOffset, checkPartition } from './offset-checks.js';
 import { PartitionBackoff } from './partition-backoff.js';
@@ -533,6 +534,10 @@ class KafkajsConsumer implements TransportConsumer {
   readonly #assignmentListeners = new Set<(assignment: readonly TopicPartition[]) => void>();
   readonly #rebalancingListeners = new Set<() => void>();
   readonly #crashListeners = new Set<(crash: ConsumerCrash) => void>();
+  /** What this member can prove about its membership (see membership-lease.ts). */
+  readonly #lease: MembershipLease;
+  /** Whether this member has been told of an assignment it may still hold. */
+  #holds = false;
   #running = false;
 
   constructor(
@@ -568,12 +573,37 @@ class KafkajsConsumer implements TransportConsumer {
         : { maxDelayMs: consumerOptions.retryMaxDelayMs }),
       ...(options.random === undefined ? {} : { random: options.random }),
     });
-    const { GROUP_JOIN, REBALANCING, CRASH } = this.#consumer.events;
+    const raw = options.consumerConfig ?? {};
+    this.#lease = new MembershipLease({
+      sessionTimeoutMs: raw.sessionTimeout ?? consumerOptions.sessionTimeoutMs ?? 30_000,
+      rebalanceTimeoutMs: raw.rebalanceTimeout ?? consumerOptions.rebalanceTimeoutMs ?? 60_000,
+      heartbeatIntervalMs: raw.heartbeatInterval ?? consumerOptions.heartbeatIntervalMs ?? 3_000,
+      monoMs: () => performance.now(),
+    });
+    const { GROUP_JOIN, REBALANCING, CRASH, HEARTBEAT, REQUEST, REQUEST_TIMEOUT } =
+      this.#consumer.events;
+    this.#consumer.on(REQUEST, (event) =>
+      this.#lease.answered(event.payload.apiName, event.payload.duration),
+    );
+    this.#consumer.on(REQUEST_TIMEOUT, (event) => this.#lease.timedOut(event.payload.apiName));
+    this.#consumer.on(HEARTBEAT, () => this.#lease.heartbeatSucceeded());
     this.#consumer.on(GROUP_JOIN, (event) => {
       const assignment: TopicPartition[] = [];
       for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
         for (const partition of partitions) assignment.push({ topic, partition });
       }
+      const discontinuity = this.#lease.joined(event.payload.memberId, event.payload.duration);
+      if (discontinuity !== undefined && this.#holds) {
+        // This member may have been out of the group meanwhile (fenced, or a generation it never
+        // synced): another member may have handled its old partitions. Listeners first see it hold
+        // nothing, so they keep nothing they knew about a partition across the gap.
+        this.#logger.info(
+          { reason: discontinuity },
+          'group membership not continuous; previous assignment dropped',
+        );
+        for (const listener of this.#assignmentListeners) this.#callListener(() => listener([]));
+      }
+      this.#holds = assignment.length > 0;
       for (const listener of this.#assignmentListeners)
         this.#callListener(() => listener(assignment));
     });
@@ -586,6 +616,8 @@ class KafkajsConsumer implements TransportConsumer {
         willRestart: event.payload.restart,
       };
       if (!crash.willRestart) this.#running = false;
+      // kafkajs disconnects a crashed client (leaving the group) before it restarts it.
+      this.#lease.left();
       for (const listener of this.#crashListeners) this.#callListener(() => listener(crash));
     });
   }
@@ -636,10 +668,17 @@ class KafkajsConsumer implements TransportConsumer {
             heartbeat: () => mapped('heartbeat', () => payload.heartbeat()),
             pause: (pauseOptions) => this.pause([at], pauseOptions),
             isRunning: () => payload.isRunning(),
-            isStale: () => payload.isStale(),
+            // Past its lease the member may have lost the partition (a stall longer than the
+            // session): the rest of the batch waits until a new heartbeat proves the membership.
+            isStale: () => payload.isStale() || !this.#lease.held(),
           };
           try {
+            // A batch fetched (or resumed) after a stall starts only once the membership is proven
+            // again; a fenced member throws kafkajs's rebalance error here and rejoins.
+            if (!(await this.#renewLease(payload))) return;
             await eachBatch(toConsumedBatch(batch), control);
+            // A batch stopped by its lapsed lease: prove the membership now rather than refetch.
+            await this.#renewLease(payload);
           } catch (err) {
             // A rebalance seen by heartbeat or commitOffsets inside the handler: hand kafkajs its own
             // error so the member rejoins now (kafkajs matches on the protocol error type).
@@ -665,6 +704,28 @@ class KafkajsConsumer implements TransportConsumer {
       this.#running = false;
       throw err;
     });
+  }
+
+  /**
+   * Until the lease holds again (see membership-lease.ts): heartbeats — the first call may only join
+   * kafkajs's heartbeat in flight, and kafkajs sends no new one within its interval after a success,
+   * so it waits that out — and returns whether the lease holds. A heartbeat refused because the
+   * member was fenced or the group rebalances throws (REBALANCE_IN_PROGRESS, its kafkajs cause kept)
+   * so the member rejoins. Bounded by one session timeout.
+   */
+  async #renewLease(payload: {
+    heartbeat(): Promise<void>;
+    isRunning(): boolean;
+  }): Promise<boolean> {
+    const deadline = performance.now() + this.#lease.leaseMs;
+    while (!this.#lease.held()) {
+      if (!payload.isRunning() || performance.now() > deadline) return false;
+      await mapped('heartbeat', () => payload.heartbeat());
+      if (this.#lease.held()) break;
+      const waitMs = Math.max(10, this.#lease.nextHeartbeatInMs() + 5);
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+    return true;
   }
 
   #requireRunning(operation: string): void {
@@ -784,6 +845,7 @@ class KafkajsConsumer implements TransportConsumer {
     for (const timer of this.#resumeTimers.values()) clearTimeout(timer);
     this.#resumeTimers.clear();
     this.#running = false;
+    this.#lease.left();
     // kafkajs's disconnect stops the run loop, waits for the batch in hand and leaves the group.
     await mapped('consumer disconnect', () => this.#consumer.disconnect());
   }

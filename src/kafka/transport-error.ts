@@ -1,36 +1,39 @@
-import { SealpostError } from '../errors.js';
+import { SealpostError, retriableFrom, type ErrorCodeTable } from '../errors.js';
 
 /**
- * Codes a transport call can fail with. Switch on `code`; `retriable` says whether the same call may
- * succeed later (a broker that is briefly unavailable, a rebalance in progress).
+ * Codes a transport call can fail with, and whether they are retriable. Switch on `code`; `retriable`
+ * says whether the same call may succeed later (a broker that is briefly unavailable, a rebalance in
+ * progress).
  */
-export type TransportErrorCode =
+export const TRANSPORT_ERROR_CODES = {
   /** No broker reachable, connection refused or closed, request timed out. Retriable. */
-  | 'BROKER_UNAVAILABLE'
+  BROKER_UNAVAILABLE: 'yes',
   /** Leader moved, metadata stale, coordinator loading: the client retries internally, then this. */
-  | 'BROKER_BUSY'
+  BROKER_BUSY: 'yes',
   /** The group is rebalancing or this member's generation is stale: rejoin and retry. */
-  | 'REBALANCE_IN_PROGRESS'
-  /** The topic or partition does not exist. */
-  | 'TOPIC_NOT_FOUND'
+  REBALANCE_IN_PROGRESS: 'yes',
+  /** The topic or partition does not exist (retriable when it may be being created). */
+  TOPIC_NOT_FOUND: 'varies',
   /** createTopics: the topic exists already. */
-  | 'TOPIC_ALREADY_EXISTS'
+  TOPIC_ALREADY_EXISTS: 'no',
   /** TLS or SASL handshake failed. */
-  | 'AUTHENTICATION_FAILED'
+  AUTHENTICATION_FAILED: 'no',
   /** The principal is not allowed to do this (topic, group or cluster ACL). */
-  | 'AUTHORIZATION_FAILED'
+  AUTHORIZATION_FAILED: 'no',
   /** A record or batch is larger than the broker accepts. */
-  | 'RECORD_TOO_LARGE'
+  RECORD_TOO_LARGE: 'no',
   /** The commit metadata string is longer than the broker's `offset.metadata.max.bytes`. */
-  | 'OFFSET_METADATA_TOO_LARGE'
+  OFFSET_METADATA_TOO_LARGE: 'no',
   /** The broker does not support a request version the client needs. */
-  | 'UNSUPPORTED_VERSION'
+  UNSUPPORTED_VERSION: 'no',
   /** Arguments the transport refuses before talking to a broker (bad partition, negative offset). */
-  | 'INVALID_ARGUMENT'
-  /** The client is not connected or the consumer is not running yet. */
-  | 'NOT_CONNECTED'
+  INVALID_ARGUMENT: 'no',
+  /** The client is not connected or the consumer is not running yet (retriable in the latter case). */
+  NOT_CONNECTED: 'varies',
   /** Anything else the client reported. `retriable` is the client's own verdict. */
-  | 'TRANSPORT_FAILED';
+  TRANSPORT_FAILED: 'varies',
+} as const satisfies ErrorCodeTable;
+export type TransportErrorCode = keyof typeof TRANSPORT_ERROR_CODES;
 
 /** A failure of the Kafka transport, mapped from the client library's error. */
 export class TransportError extends SealpostError {
@@ -44,7 +47,7 @@ export class TransportError extends SealpostError {
     options: { retriable?: boolean; cause?: unknown; brokerErrorType?: string } = {},
   ) {
     super(code, message, {
-      retriable: options.retriable ?? false,
+      retriable: retriableFrom(TRANSPORT_ERROR_CODES[code], options.retriable),
       ...(options.cause === undefined ? {} : { cause: options.cause }),
     });
     this.brokerErrorType = options.brokerErrorType;

@@ -137,7 +137,12 @@ export interface BatchControl {
   pause(options?: { readonly resumeAfterMs?: number }): void;
   /** False once the consumer is stopping: finish quickly and return. */
   isRunning(): boolean;
-  /** True when a seek or rebalance made the rest of this batch obsolete: stop and return. */
+  /**
+   * True when a seek or rebalance made the rest of this batch obsolete, or when the member cannot
+   * prove it is still in the group (no heartbeat answered within its session, e.g. after a stall):
+   * stop and return; unresolved records come again (to this member once it proved its membership,
+   * or to the partition's next owner).
+   */
   isStale(): boolean;
 }
 
@@ -233,7 +238,10 @@ export interface TransportConsumer {
    * Called synchronously right after this member received its assignment and before the first fetch
    * of it, so a listener can `pause` partitions while it loads per-partition state. kafkajs offers no
    * revocation callback: commit after every batch and treat REBALANCE_IN_PROGRESS on commit as a
-   * signal that the partition may be gone. Returns a function that removes the listener.
+   * signal that the partition may be gone. When the member may have been out of the group since its
+   * previous assignment (fenced after a stall, a generation it did not sync, a restarted client), the
+   * listener is first called with an empty assignment: nothing known about a partition before may be
+   * kept. Returns a function that removes the listener.
    */
   onAssignment(listener: (assignment: readonly TopicPartition[]) => void): () => void;
   /** Called when the group starts rebalancing. */

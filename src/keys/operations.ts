@@ -366,6 +366,8 @@ export interface DirectoryGrant {
   readonly receiveTopics: readonly string[];
   /** Token field classes the identity may detokenize (src/tokenize); absent or empty for none. */
   readonly detokenizeClasses?: readonly string[];
+  /** Topics the identity may sign quarantine releases for (docs/SPEC.md §11); absent or empty for none. */
+  readonly releaseTopics?: readonly string[];
   /** Key validity from the generation's creation (default 400 days). */
   readonly validForMs?: number;
 }
@@ -389,6 +391,7 @@ export interface DirectorySummary {
     readonly sendTopics: readonly string[];
     readonly receiveTopics: readonly string[];
     readonly detokenizeClasses?: readonly string[];
+    readonly releaseTopics?: readonly string[];
   }[];
   readonly refused: readonly RefusedEntry[];
 }
@@ -412,6 +415,7 @@ function summarizeDirectory(s: DirectorySnapshot): DirectorySummary {
       sendTopics: r.sendTopics,
       receiveTopics: r.receiveTopics,
       ...(r.detokenizeClasses === undefined ? {} : { detokenizeClasses: r.detokenizeClasses }),
+      ...(r.releaseTopics === undefined ? {} : { releaseTopics: r.releaseTopics }),
     })),
     refused: s.refused,
   };
@@ -542,6 +546,7 @@ export async function publishDirectory(
           ...(grant.detokenizeClasses === undefined
             ? {}
             : { detokenizeClasses: grant.detokenizeClasses }),
+          ...(grant.releaseTopics === undefined ? {} : { releaseTopics: grant.releaseTopics }),
         };
         const held = previous?.bySignKid(g.signKid);
         // Revocation is final: keep the revoked record as it is.

@@ -1,20 +1,26 @@
-import { SealpostError } from '../errors.js';
+import { SealpostError, type ErrorCodeTable } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
 import type { DirectoryRecord } from './directory/directory-record.js';
 import { compareKeys, topicMatches } from './directory/directory-record.js';
 import type { KeyDirectory, RecipientKey, SenderKey } from './directory/key-directory.js';
 
-/** Why the authorization policy refused. */
-export type PolicyErrorCode =
-  | 'SENDER_NOT_ALLOWED'
-  | 'SENDER_UNKNOWN'
-  | 'SENDER_REVOKED'
-  | 'SENDER_RETIRED'
-  | 'SENDER_KEY_NOT_VALID_AT_TIME'
-  | 'RECIPIENT_NOT_ALLOWED'
-  | 'RECIPIENT_UNKNOWN'
-  | 'RECIPIENT_NO_ACTIVE_KEY'
-  | 'RECIPIENT_KEY_REVOKED';
+/**
+ * Why the authorization policy refused (never retriable: a directory refresh is a new decision).
+ * Prefixed POLICY_: the envelope's rejections of a record's sender (SENDER_REVOKED, ...) are other
+ * codes, of EnvelopeError.
+ */
+export const POLICY_ERROR_CODES = {
+  POLICY_SENDER_NOT_ALLOWED: 'no',
+  POLICY_SENDER_UNKNOWN: 'no',
+  POLICY_SENDER_REVOKED: 'no',
+  POLICY_SENDER_RETIRED: 'no',
+  POLICY_SENDER_KEY_NOT_VALID_AT_TIME: 'no',
+  POLICY_RECIPIENT_NOT_ALLOWED: 'no',
+  POLICY_RECIPIENT_UNKNOWN: 'no',
+  POLICY_RECIPIENT_NO_ACTIVE_KEY: 'no',
+  POLICY_RECIPIENT_KEY_REVOKED: 'no',
+} as const satisfies ErrorCodeTable;
+export type PolicyErrorCode = keyof typeof POLICY_ERROR_CODES;
 
 /**
  * The identity's active record valid at `nowMs` that the policy acts on: the newest by validFrom, then
@@ -54,7 +60,7 @@ export class PolicyError extends SealpostError {
 
 /**
  * Authorization decisions from the directory. The producer seals only to `allowedRecipients(topic)`
- * (and refuses a named recipient with RECIPIENT_NOT_ALLOWED); the consumer accepts a sender only via
+ * (and refuses a named recipient with POLICY_RECIPIENT_NOT_ALLOWED); the consumer accepts a sender only via
  * `checkSenderKey` (active, or retiring with createdAt ≤ retiredAt + skew; valid at createdAt; allowed to
  * send on the topic) and only if it may receive itself (`assertMayReceive`).
  */
@@ -89,16 +95,19 @@ export class DirectoryPolicy {
         );
       const code: PolicyErrorCode =
         latest === undefined
-          ? 'SENDER_UNKNOWN'
+          ? 'POLICY_SENDER_UNKNOWN'
           : latest.status === 'revoked'
-            ? 'SENDER_REVOKED'
+            ? 'POLICY_SENDER_REVOKED'
             : latest.status === 'retiring'
-              ? 'SENDER_RETIRED'
-              : 'SENDER_KEY_NOT_VALID_AT_TIME';
+              ? 'POLICY_SENDER_RETIRED'
+              : 'POLICY_SENDER_KEY_NOT_VALID_AT_TIME';
       throw new PolicyError(code, `identity ${identity} has no active directory key valid now`);
     }
     if (!topicMatches(r.sendTopics, topic))
-      throw new PolicyError('SENDER_NOT_ALLOWED', `identity ${identity} may not send to ${topic}`);
+      throw new PolicyError(
+        'POLICY_SENDER_NOT_ALLOWED',
+        `identity ${identity} may not send to ${topic}`,
+      );
   }
 
   /** Consumer side: throws unless `identity` has an active key allowed to receive from `topic` now. */
@@ -107,13 +116,13 @@ export class DirectoryPolicy {
     if (r === undefined) {
       const any = this.#directory.records().some((x) => x.identity === identity);
       throw new PolicyError(
-        any ? 'RECIPIENT_NO_ACTIVE_KEY' : 'RECIPIENT_UNKNOWN',
+        any ? 'POLICY_RECIPIENT_NO_ACTIVE_KEY' : 'POLICY_RECIPIENT_UNKNOWN',
         `identity ${identity} has no active directory key`,
       );
     }
     if (!topicMatches(r.receiveTopics, topic))
       throw new PolicyError(
-        'RECIPIENT_NOT_ALLOWED',
+        'POLICY_RECIPIENT_NOT_ALLOWED',
         `identity ${identity} may not receive from ${topic}`,
       );
   }
@@ -147,7 +156,7 @@ export class DirectoryPolicy {
 
   /**
    * Producer side, for an explicit recipient list: the box key to seal to for each named identity;
-   * throws RECIPIENT_NOT_ALLOWED / RECIPIENT_UNKNOWN / RECIPIENT_NO_ACTIVE_KEY for any that may not
+   * throws POLICY_RECIPIENT_NOT_ALLOWED / _UNKNOWN / _NO_ACTIVE_KEY for any that may not
    * receive on the topic. Sorted by kid.
    */
   recipientsFor(topic: string, identities: readonly string[]): RecipientKey[] {
@@ -158,7 +167,7 @@ export class DirectoryPolicy {
       if (r === undefined) {
         this.assertMayReceive(name, topic);
         throw new PolicyError(
-          'RECIPIENT_NOT_ALLOWED',
+          'POLICY_RECIPIENT_NOT_ALLOWED',
           `identity ${name} may not receive from ${topic}`,
         );
       }
@@ -177,26 +186,29 @@ export class DirectoryPolicy {
   checkSenderKey(signKid: Uint8Array, topic: string, createdAtMs: number): SenderKey {
     const s = this.#directory.senderKey(signKid);
     if (s === undefined)
-      throw new PolicyError('SENDER_UNKNOWN', 'sender kid is not in the directory');
+      throw new PolicyError('POLICY_SENDER_UNKNOWN', 'sender kid is not in the directory');
     if (s.status === 'revoked')
-      throw new PolicyError('SENDER_REVOKED', `sender ${s.identity}'s key is revoked`);
+      throw new PolicyError('POLICY_SENDER_REVOKED', `sender ${s.identity}'s key is revoked`);
     if (
       s.status === 'retiring' &&
       (s.retiredAtMs === null || createdAtMs > s.retiredAtMs + this.#skewMs)
     ) {
       throw new PolicyError(
-        'SENDER_RETIRED',
+        'POLICY_SENDER_RETIRED',
         `sender ${s.identity}'s key was retired before the session was created`,
       );
     }
     if (createdAtMs < s.validFromMs || createdAtMs >= s.validUntilMs) {
       throw new PolicyError(
-        'SENDER_KEY_NOT_VALID_AT_TIME',
+        'POLICY_SENDER_KEY_NOT_VALID_AT_TIME',
         `sender ${s.identity}'s key is not valid at the session's creation time`,
       );
     }
     if (!topicMatches(s.sendTopics, topic))
-      throw new PolicyError('SENDER_NOT_ALLOWED', `sender ${s.identity} may not send to ${topic}`);
+      throw new PolicyError(
+        'POLICY_SENDER_NOT_ALLOWED',
+        `sender ${s.identity} may not send to ${topic}`,
+      );
     return s;
   }
 

@@ -1,17 +1,35 @@
 import { constants as fsConstants } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
+import { SealpostError, type ErrorCodeTable } from '../errors.js';
 
 /** Why a private file operation failed; callers turn it into their own typed error. */
 export type PrivateFileProblem = 'insecure' | 'not-found' | 'exists' | 'io';
 
+/** The codes of PrivateFileError, one per problem (callers usually map them to KeyError/KmsError). */
+export const PRIVATE_FILE_ERROR_CODES = {
+  PRIVATE_FILE_INSECURE: 'no',
+  PRIVATE_FILE_NOT_FOUND: 'no',
+  PRIVATE_FILE_EXISTS: 'no',
+  PRIVATE_FILE_IO_FAILED: 'no',
+} as const satisfies ErrorCodeTable;
+export type PrivateFileErrorCode = keyof typeof PRIVATE_FILE_ERROR_CODES;
+
+const CODE_OF: Readonly<Record<PrivateFileProblem, PrivateFileErrorCode>> = {
+  insecure: 'PRIVATE_FILE_INSECURE',
+  'not-found': 'PRIVATE_FILE_NOT_FOUND',
+  exists: 'PRIVATE_FILE_EXISTS',
+  io: 'PRIVATE_FILE_IO_FAILED',
+};
+
 /** A failure of a private-file helper (mapped to KeyError/KmsError by callers). */
-export class PrivateFileError extends Error {
+export class PrivateFileError extends SealpostError {
+  declare readonly code: PrivateFileErrorCode;
   constructor(
     readonly problem: PrivateFileProblem,
     message: string,
-    options?: { cause?: unknown },
+    options: { cause?: unknown } = {},
   ) {
-    super(message, options);
+    super(CODE_OF[problem], message, options);
   }
 }
 

@@ -1,3 +1,4 @@
+import { invalidArgument } from '../errors.js';
 import { Gauge, type Registry } from 'prom-client';
 import type { TransportAdmin } from '../kafka/transport.js';
 import type { Clock } from '../runtime/clock.js';
@@ -50,7 +51,7 @@ export class BrokerProbe {
 
   constructor(options: BrokerProbeOptions) {
     if (!(options.unreachableAfterMs > 0))
-      throw new RangeError('unreachableAfterMs must be positive');
+      throw invalidArgument('unreachableAfterMs must be positive');
     this.#o = options;
     this.#intervalMs =
       options.intervalMs ??

@@ -1,3 +1,4 @@
+import { invalidArgument } from '../errors.js';
 import type { CoarseClass } from '../events/dead-letter.js';
 import type { Clock } from '../runtime/clock.js';
 import { checkRate, TokenBucket, type TokenRate } from './token-bucket.js';
@@ -79,7 +80,7 @@ export class DeadLetterBreaker {
     );
     this.#classes = new Set(options.classes ?? CHEAP_FLOOD_CLASSES);
     const closeAfterMs = options.closeAfterMs ?? 10_000;
-    if (!(closeAfterMs >= 0)) throw new RangeError('dead-letter breaker closeAfterMs must be ≥ 0');
+    if (!(closeAfterMs >= 0)) throw invalidArgument('dead-letter breaker closeAfterMs must be ≥ 0');
     this.#closeAfterMs = closeAfterMs;
     this.#listener = listener;
   }

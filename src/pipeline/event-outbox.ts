@@ -24,6 +24,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { canonicalEventBytes, type MetadataEvent } from '../events/metadata-event.js';
+import { invalidArgument } from '../errors.js';
 import { PipelineError } from './pipeline-error.js';
 
 /** Options of {@link EventOutbox.open}. */
@@ -68,7 +69,7 @@ export class EventOutbox {
   ): { outbox: EventOutbox; replayed: MetadataEvent[]; unreadable: number } {
     const syncIntervalMs = options.syncIntervalMs ?? 100;
     if (!Number.isInteger(syncIntervalMs) || syncIntervalMs < 0)
-      throw new PipelineError('MESSAGE_INVALID', 'outbox syncIntervalMs must be an integer ≥ 0');
+      throw invalidArgument('outbox syncIntervalMs must be an integer ≥ 0');
     const replayed: MetadataEvent[] = [];
     let unreadable = 0;
     if (existsSync(path)) {

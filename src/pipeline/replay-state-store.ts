@@ -14,8 +14,17 @@
  * - Record key: `s/<group>/<topic>/<partition>/<generation mod 2>`. Two alternating slots: the record
  *   the committed offset points to is never overwritten before the next commit succeeded, so
  *   compaction can never remove it.
- * - The offset commit's metadata points to it: `sealpost-replay/v1 <generation> <hash>` with
- *   hash = hex H(L(replay-state-record) ‖ value). Order: write the state record (acks=all), then commit.
+ * - The offset commit's metadata points to it: `sealpost-replay/v2 <generation> <hash> <p>:<o> <kp>:<ko>`
+ *   with hash = hex H(L(replay-state-record) ‖ value), `<p>:<o>` the state partition and offset of
+ *   the record, `<kp>:<ko>` those of the state key record it is sealed under. Order: write the state
+ *   record (acks=all), then commit. (`sealpost-replay/v1 <generation> <hash>`, written before, has
+ *   no location; it is still read, by a scan of the whole topic.)
+ * - Placement: every record of a group (its key records and state slots) is written to one state
+ *   partition, the one the default partitioner gives the record key `g/<group>` (docs/SPEC.md §6).
+ *   A reassignment reads only the records its commits point to (and the key record once per
+ *   process), skipping everything else by offset: its cost does not depend on how many other groups
+ *   share the state topic. Only a partition with no commit pointer (the group's first start) reads
+ *   the group's state partition from the start.
  *
  * On assignment the consumer loads the record the commit names and requires: present, hash equal,
  * AEAD opens, generation equal, nextOffset = the committed offset. With no commit at all (offset -1,
@@ -24,15 +33,21 @@
  * that record's nextOffset). Otherwise the partition stays paused (REPLAY_STATE_MISSING /
  * REPLAY_STATE_MISMATCH) unless the `rebuild` policy is chosen.
  */
+import {
+  decodeReleaseSet,
+  encodeReleaseSet,
+  RELEASE_SET_TAG,
+  type ReleaseSet,
+} from './consumer/release-dedupe.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { hash256 } from '../envelope/derive.js';
 import { label } from '../envelope/labels.js';
 import { ReplayWindow } from '../envelope/replay-window.js';
-import type { Transport, TransportProducer } from '../kafka/transport.js';
+import type { ConsumedRecord, Transport, TransportProducer } from '../kafka/transport.js';
 import type { Kms } from '../keys/kms/kms.js';
 import type { Clock } from '../runtime/clock.js';
 import { PipelineError } from './pipeline-error.js';
-import { readStateTopicToEnd } from './state-topic-reader.js';
+import { readStateRecordsAt, readStateTopicToEnd } from './state-topic-reader.js';
 import { describeError, type PipelineLogger } from './pipeline-logger.js';
 
 const RECORD_VERSION = 1;
@@ -41,7 +56,7 @@ const NONCE_BYTES = 24;
 const TAG_BYTES = 16;
 const STATE_AAD_LABEL = label('replay-state');
 const STATE_HASH_LABEL = label('replay-state-record');
-const POINTER_PREFIX = 'sealpost-replay/v1';
+const POINTER_PREFIX = 'sealpost-replay/v2';
 const MAX_WINDOWS = 100_000;
 const MAX_ENTITY_KEYS = 10_000_000;
 
@@ -59,6 +74,8 @@ export interface PartitionReplayState {
    * persisted before a record at or above the previous mark is handed out); null when unknown.
    */
   handOutMark: bigint | null;
+  /** Release ids accepted (docs/SPEC.md §11.3 R5): hex id → expiresAtMs; absent when none. */
+  releases?: ReleaseSet;
 }
 
 /** What loading a partition's state found. */
@@ -68,18 +85,55 @@ export type LoadOutcome =
   | { readonly kind: 'rebuilt'; readonly state: PartitionReplayState }
   | { readonly kind: 'refused'; readonly error: PipelineError };
 
+/** Where a record is on the state topic. */
+export interface StateLocation {
+  readonly partition: number;
+  readonly offset: bigint;
+}
+
 /** Parsed commit metadata. */
 export interface StatePointer {
   readonly generation: number;
   readonly hash: string;
+  /** v2: where the state record is, and the key record it is sealed under. */
+  readonly state?: StateLocation;
+  readonly key?: StateLocation;
 }
 
-/** Parses `sealpost-replay/v1 <generation> <hash>`; undefined for anything else. */
+/**
+ * Parses `sealpost-replay/v2 <generation> <hash> <p>:<o> <kp>:<ko>` and
+ * `sealpost-replay/v1 <generation> <hash>`; undefined for anything else.
+ */
 export function parseStatePointer(metadata: string | null): StatePointer | undefined {
   if (metadata === null) return undefined;
+  const v2 =
+    /^sealpost-replay\/v2 ([1-9][0-9]{0,15}) ([0-9a-f]{64}) (0|[1-9][0-9]{0,8}):(0|[1-9][0-9]{0,18}) (0|[1-9][0-9]{0,8}):(0|[1-9][0-9]{0,18})$/.exec(
+      metadata,
+    );
+  if (v2 !== null)
+    return {
+      generation: Number(v2[1]),
+      hash: v2[2]!,
+      state: { partition: Number(v2[3]), offset: BigInt(v2[4]!) },
+      key: { partition: Number(v2[5]), offset: BigInt(v2[6]!) },
+    };
   const m = /^sealpost-replay\/v1 ([1-9][0-9]{0,15}) ([0-9a-f]{64})$/.exec(metadata);
   if (m === null) return undefined;
   return { generation: Number(m[1]), hash: m[2]! };
+}
+
+/** A partition whose state a scan must make loadable, with the group's commit for it. */
+export interface StateNeed {
+  readonly topic: string;
+  readonly partition: number;
+  readonly committed: { readonly offset: string; readonly metadata: string | null };
+}
+
+/** What the last scan read (operators and tests: the cost of a reassignment). */
+export interface StateScanStats {
+  /** `targeted`: only the records the commits point to; `group`: the group's state partition; `full`: the whole topic. */
+  readonly mode: 'targeted' | 'group' | 'full';
+  readonly recordsRead: number;
 }
 
 export interface ReplayStateStoreOptions {
@@ -126,9 +180,18 @@ export function encodeStatePlaintext(
   windows: ReadonlyMap<string, ReplayWindow>,
   entityVersions: ReadonlyMap<string, number> = new Map(),
   handOutMark: bigint | null = null,
+  releases?: ReadonlyMap<string, number>,
 ): Uint8Array {
+  const releaseBlock = encodeReleaseSet(releases);
   const parts: Uint8Array[] = [];
-  let size = 8 + 8 + 4 + 4 + entityVersions.size * (32 + 8) + (handOutMark === null ? 0 : 8);
+  let size =
+    8 +
+    8 +
+    4 +
+    4 +
+    entityVersions.size * (32 + 8) +
+    (handOutMark === null ? 0 : 8) +
+    releaseBlock.length;
   for (const [k, w] of windows) {
     const kb = enc.encode(k);
     const wb = w.toBytes();
@@ -152,7 +215,11 @@ export function encodeStatePlaintext(
     dv.setBigUint64(o + 32, BigInt(v));
     o += 40;
   }
-  if (handOutMark !== null) dv.setBigUint64(o, handOutMark);
+  if (handOutMark !== null) {
+    dv.setBigUint64(o, handOutMark);
+    o += 8;
+  }
+  out.set(releaseBlock, o);
   return out;
 }
 
@@ -195,7 +262,7 @@ export function decodeStatePlaintext(bytes: Uint8Array): OpenedState {
   const m = dv.getUint32(o);
   o += 4;
   const rest = bytes.length - o - m * 40;
-  if (m > MAX_ENTITY_KEYS || (rest !== 0 && rest !== 8)) bad();
+  if (m > MAX_ENTITY_KEYS || rest < 0) bad();
   const entityVersions = new Map<string, number>();
   for (let i = 0; i < m; i++) {
     const k = Buffer.from(bytes.subarray(o, o + 32)).toString('hex');
@@ -204,8 +271,23 @@ export function decodeStatePlaintext(bytes: Uint8Array): OpenedState {
     entityVersions.set(k, Number(v));
     o += 40;
   }
-  const handOutMark = rest === 8 ? dv.getBigUint64(o) : null;
-  return { generation: Number(generation), nextOffset, windows, entityVersions, handOutMark };
+  // Then an optional hand-out mark (8 bytes), then an optional release-id block (SPEC §11.3).
+  let handOutMark: bigint | null = null;
+  if (o < bytes.length && bytes[o] !== RELEASE_SET_TAG) {
+    if (bytes.length - o < 8) bad();
+    handOutMark = dv.getBigUint64(o);
+    o += 8;
+  }
+  let releases: ReleaseSet | undefined;
+  if (o < bytes.length) releases = decodeReleaseSet(bytes.subarray(o)) ?? bad();
+  return {
+    generation: Number(generation),
+    nextOffset,
+    windows,
+    entityVersions,
+    handOutMark,
+    ...(releases === undefined ? {} : { releases }),
+  };
 }
 
 type OpenedState = {
@@ -214,15 +296,20 @@ type OpenedState = {
   windows: Map<string, ReplayWindow>;
   entityVersions: Map<string, number>;
   handOutMark: bigint | null;
+  releases?: ReleaseSet;
 };
 
 /** See the module comment. */
 export class ReplayStateStore {
   readonly #o: ReplayStateStoreOptions;
   readonly #keys = new Map<string, Uint8Array>();
+  /** Where each unwrapped state key's record was read or written. */
+  readonly #keyLocations = new Map<string, StateLocation>();
   #currentKeyId: string | undefined;
+  #groupPartition: number | undefined;
   /** State-topic values by record key, in log order (filled by scan). */
   #scanned = new Map<string, Buffer[]>();
+  #lastScan: StateScanStats | undefined;
 
   constructor(options: ReplayStateStoreOptions) {
     this.#o = options;
@@ -236,11 +323,150 @@ export class ReplayStateStore {
     return `k/${this.#o.identity}/${encodeURIComponent(this.#o.group)}/`;
   }
 
-  /** Reads the whole state topic (compacted: small), then unwraps (or creates) the state key. */
-  async scan(): Promise<void> {
-    this.#scanned = await this.#readTopic();
+  /** The state partition every record of this group is written to (see the module comment). */
+  async #statePartition(): Promise<number> {
+    this.#groupPartition ??= await this.#o.producer.partitionFor(
+      this.#o.stateTopic,
+      Buffer.from(`g/${encodeURIComponent(this.#o.group)}`),
+    );
+    return this.#groupPartition;
+  }
+
+  /** What the last scan read; undefined before the first. */
+  get lastScan(): StateScanStats | undefined {
+    return this.#lastScan;
+  }
+
+  /**
+   * Reads what loading `needs` takes, then unwraps (or creates) the state key. With every commit a
+   * v2 pointer, only the records they point to (and, once per process, the key record); with a
+   * partition that has no pointer, the group's state partition; with a v1 pointer or without
+   * `needs`, the whole topic (compacted: small) — see the module comment.
+   */
+  async scan(needs?: readonly StateNeed[]): Promise<void> {
+    const pointers = (needs ?? []).map((n) => parseStatePointer(n.committed.metadata));
+    const out = new Map<string, Buffer[]>();
+    const locations = new Map<string, StateLocation>();
+    const recordKeyAt = new Map<string, string>();
+    const collect = (partition: number, r: ConsumedRecord): void => {
+      if (r.key === null || r.value === null) return;
+      const k = r.key.toString('utf8');
+      const list = out.get(k) ?? [];
+      list.push(Buffer.from(r.value));
+      out.set(k, list);
+      locations.set(k, { partition, offset: BigInt(r.offset) });
+      recordKeyAt.set(`${partition}:${r.offset}`, k);
+    };
+    const groupId = (): string =>
+      `${this.#o.group}.sealpost-state-scan.${Buffer.from(this.#o.crypto.randomBytes(6)).toString('hex')}`;
+    const timeoutMs = this.#o.scanTimeoutMs ?? 60_000;
+    const base = { transport: this.#o.transport, topic: this.#o.stateTopic, timeoutMs };
+    const legacy =
+      needs === undefined || pointers.some((p) => p !== undefined && p.state === undefined);
+    const unpointed = pointers.some((p) => p === undefined);
+    const keyAt = [
+      ...new Map(
+        pointers.flatMap((p) =>
+          p?.key === undefined ? [] : [[`${p.key.partition}:${p.key.offset}`, p.key]],
+        ),
+      ).values(),
+    ];
+    // Key records the pointers name that this store has not read: the group may have more than one
+    // state key (two members creating one at the very same first start), and a partition taken over
+    // may be sealed under the other.
+    const held = [...this.#keyLocations.values()];
+    const unknownKeyAt = keyAt.filter(
+      (k) => !held.some((h) => h.partition === k.partition && h.offset === k.offset),
+    );
+    let mode: StateScanStats['mode'];
+    let recordsRead = 0;
+    if (legacy) {
+      mode = 'full';
+      ({ recordsRead } = await readStateTopicToEnd({
+        ...base,
+        groupId: groupId(),
+        onRecord: collect,
+      }));
+    } else if (unpointed || (this.#currentKeyId === undefined && keyAt.length === 0)) {
+      mode = 'group';
+      const gp = await this.#statePartition();
+      ({ recordsRead } = await readStateTopicToEnd({
+        ...base,
+        groupId: groupId(),
+        partitions: [gp],
+        onRecord: collect,
+      }));
+      // Pointed records elsewhere than the group's partition (none are written so).
+      const elsewhere = pointers.flatMap((p) =>
+        p?.state !== undefined && p.state.partition !== gp ? [p.state] : [],
+      );
+      if (elsewhere.length > 0)
+        recordsRead += (
+          await readStateRecordsAt({
+            ...base,
+            groupId: groupId(),
+            at: elsewhere,
+            onRecord: collect,
+          })
+        ).recordsRead;
+    } else {
+      mode = 'targeted';
+      const at = [
+        ...pointers.flatMap((p) => (p?.state === undefined ? [] : [p.state])),
+        ...unknownKeyAt,
+      ];
+      ({ recordsRead } = await readStateRecordsAt({
+        ...base,
+        groupId: groupId(),
+        at,
+        onRecord: collect,
+      }));
+    }
+    this.#scanned = out;
+    await this.#unwrapKeys(out, locations);
     const prefix = this.#keyPrefix();
-    for (const [k, values] of this.#scanned) {
+    const unresolved =
+      mode === 'targeted'
+        ? unknownKeyAt.filter((loc) => {
+            const k = recordKeyAt.get(`${loc.partition}:${loc.offset}`);
+            return (
+              k === undefined || !k.startsWith(prefix) || !this.#keys.has(k.slice(prefix.length))
+            );
+          })
+        : [];
+    if (unresolved.length > 0) {
+      // A key record a pointer names was rewrapped (and maybe compacted away; docs/OPERATIONS.md,
+      // key lifecycle): its newest value is later on the same partition.
+      const keyOut = new Map<string, Buffer[]>();
+      const keyLocations = new Map<string, StateLocation>();
+      recordsRead += (
+        await readStateTopicToEnd({
+          ...base,
+          groupId: groupId(),
+          partitions: [...new Set(unresolved.map((k) => k.partition))],
+          onRecord: (partition, r) => {
+            const k = r.key?.toString('utf8');
+            if (k === undefined || !k.startsWith(this.#keyPrefix()) || r.value === null) return;
+            const list = keyOut.get(k) ?? [];
+            list.push(Buffer.from(r.value));
+            keyOut.set(k, list);
+            keyLocations.set(k, { partition, offset: BigInt(r.offset) });
+          },
+        })
+      ).recordsRead;
+      await this.#unwrapKeys(keyOut, keyLocations);
+    }
+    this.#lastScan = { mode, recordsRead };
+    if (this.#currentKeyId === undefined) await this.#createKey();
+  }
+
+  /** Unwraps this (identity, group)'s key records among `records` that are not unwrapped yet. */
+  async #unwrapKeys(
+    records: ReadonlyMap<string, Buffer[]>,
+    locations: ReadonlyMap<string, StateLocation>,
+  ): Promise<void> {
+    const prefix = this.#keyPrefix();
+    for (const [k, values] of records) {
       if (!k.startsWith(prefix) || this.#keys.has(k.slice(prefix.length))) continue;
       const last = values.at(-1);
       if (last === undefined) continue;
@@ -275,9 +501,10 @@ export class ReplayStateStore {
       }
       const id = k.slice(prefix.length);
       this.#keys.set(id, key);
+      const at = locations.get(k);
+      if (at !== undefined) this.#keyLocations.set(id, at);
       this.#currentKeyId ??= id;
     }
-    if (this.#currentKeyId === undefined) await this.#createKey();
   }
 
   async #createKey(): Promise<void> {
@@ -286,32 +513,15 @@ export class ReplayStateStore {
     const id = Buffer.from(c.randomBytes(KEY_ID_BYTES)).toString('hex');
     const wrapped = await this.#o.kms.wrap(key);
     const recordKey = Buffer.from(this.#keyPrefix() + id);
-    const partition = await this.#o.producer.partitionFor(this.#o.stateTopic, recordKey);
-    await this.#o.producer.send({
+    const partition = await this.#statePartition();
+    const ack = await this.#o.producer.send({
       topic: this.#o.stateTopic,
       partition,
       records: [{ key: recordKey, value: Buffer.from(JSON.stringify({ v: 1, wrapped }), 'utf8') }],
     });
     this.#keys.set(id, key);
+    this.#keyLocations.set(id, { partition, offset: BigInt(ack.baseOffset) });
     this.#currentKeyId = id;
-  }
-
-  async #readTopic(): Promise<Map<string, Buffer[]>> {
-    const out = new Map<string, Buffer[]>();
-    await readStateTopicToEnd({
-      transport: this.#o.transport,
-      topic: this.#o.stateTopic,
-      groupId: `${this.#o.group}.sealpost-state-scan.${Buffer.from(this.#o.crypto.randomBytes(6)).toString('hex')}`,
-      timeoutMs: this.#o.scanTimeoutMs ?? 60_000,
-      onRecord: (_partition, r) => {
-        if (r.key === null || r.value === null) return;
-        const k = r.key.toString('utf8');
-        const list = out.get(k) ?? [];
-        list.push(Buffer.from(r.value));
-        out.set(k, list);
-      },
-    });
-    return out;
   }
 
   #open(topic: string, partition: number, value: Uint8Array): OpenedState {
@@ -399,6 +609,7 @@ export class ReplayStateStore {
           nextOffset: null,
           windows: best?.windows ?? new Map<string, ReplayWindow>(),
           entityVersions: best?.entityVersions ?? new Map<string, number>(),
+          ...(best?.releases === undefined ? {} : { releases: best.releases }),
           // The offsets of a rebuilt state are not the committed ones: the mark means nothing here.
           handOutMark: null,
         },
@@ -434,6 +645,7 @@ export class ReplayStateStore {
               windows: ahead.windows,
               entityVersions: ahead.entityVersions,
               handOutMark: ahead.handOutMark,
+              ...(ahead.releases === undefined ? {} : { releases: ahead.releases }),
             },
           };
       }
@@ -479,6 +691,7 @@ export class ReplayStateStore {
         windows: s.windows,
         entityVersions: s.entityVersions,
         handOutMark: s.handOutMark,
+        ...(s.releases === undefined ? {} : { releases: s.releases }),
       },
     };
   }
@@ -512,6 +725,7 @@ export class ReplayStateStore {
       state.windows,
       state.entityVersions,
       mark,
+      state.releases,
     );
     const value = new Uint8Array(1 + KEY_ID_BYTES + NONCE_BYTES + plain.length + TAG_BYTES);
     value[0] = RECORD_VERSION;
@@ -527,19 +741,31 @@ export class ReplayStateStore {
     );
     c.memzero(plain);
     const recordKey = Buffer.from(this.#slotKey(topic, partition, generation));
-    const p = await this.#o.producer.partitionFor(this.#o.stateTopic, recordKey);
-    await this.#o.producer.send({
+    const p = await this.#statePartition();
+    const ack = await this.#o.producer.send({
       topic: this.#o.stateTopic,
       partition: p,
       records: [{ key: recordKey, value: Buffer.from(value) }],
     });
-    return { generation, metadata: `${POINTER_PREFIX} ${generation} ${this.#hash(value)}` };
+    const keyAt = this.#keyLocations.get(keyId);
+    const location =
+      keyAt === undefined
+        ? '' // a key whose record was never seen here: v2 needs its location, so fall back below
+        : ` ${p}:${ack.baseOffset} ${keyAt.partition}:${keyAt.offset}`;
+    return {
+      generation,
+      metadata:
+        location === ''
+          ? `sealpost-replay/v1 ${generation} ${this.#hash(value)}`
+          : `${POINTER_PREFIX} ${generation} ${this.#hash(value)}${location}`,
+    };
   }
 
   /** Zeros the state keys. */
   close(): void {
     for (const k of this.#keys.values()) this.#o.crypto.memzero(k);
     this.#keys.clear();
+    this.#keyLocations.clear();
     this.#currentKeyId = undefined;
   }
 }

@@ -13,6 +13,7 @@ import { STREAM_ID_BYTES } from '../envelope/constants.js';
 import { SequenceCounter } from '../envelope/sequence-counter.js';
 import type { TransportProducer } from '../kafka/transport.js';
 import { IdentityReloader } from '../keys/identity-source.js';
+import { NO_TRACING, type SealpostTracing } from '../observability/tracing.js';
 import { DirectoryPolicy } from '../keys/policy.js';
 import { registerEnvelopeSchema, DEFAULT_ENVELOPE_SUBJECT } from './envelope-schema.js';
 import { AVRO_CONTENT_TYPE } from './payload-content.js';
@@ -59,6 +60,7 @@ export class SealedProducer {
   readonly #sealer: BatchSealer;
   readonly #delivery: BatchDelivery;
   readonly #schemas: TopicSchemas;
+  readonly #tracing: SealpostTracing;
   #envelopeSchemaId: number | undefined;
   #unsubscribe: (() => void) | undefined;
   #state: 'new' | 'connected' | 'closed' = 'new';
@@ -67,6 +69,7 @@ export class SealedProducer {
     const settings = resolveProducerSettings(options);
     this.#o = options;
     this.#settings = settings;
+    this.#tracing = options.tracing ?? NO_TRACING;
     this.#producer = options.transport.producer(options.producerOptions);
     this.#guard = new SigningKeyGuard({
       identity: options.identity,
@@ -112,11 +115,13 @@ export class SealedProducer {
       crypto: options.crypto,
       sessions: this.#sessions,
       reportsEvents: options.events !== undefined,
+      tracing: this.#tracing,
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     });
     this.#delivery = new BatchDelivery({
       producer: this.#producer,
       settings,
+      tracing: this.#tracing,
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       ...(options.events === undefined ? {} : { events: options.events }),
     });
@@ -219,6 +224,12 @@ export class SealedProducer {
    */
   async resend(pending: SealedBatch): Promise<SentMessage[]> {
     this.#assertConnected();
+    const topic = pending.requests[0]?.topic ?? '';
+    const records = pending.messages.reduce((n, m) => n + m.length, 0);
+    return this.#tracing.send(topic, records, () => this.#resend(pending));
+  }
+
+  async #resend(pending: SealedBatch): Promise<SentMessage[]> {
     const source = this.#delivery.sourceOf(pending);
     if (source === undefined) return this.#delivery.deliver(pending, undefined);
     const { keep, reseal } = splitLateRequests(
@@ -265,7 +276,20 @@ export class SealedProducer {
     );
   }
 
-  async #sealAndSend(
+  /** One send span (docs/TRACING.md) around sealing and delivering a batch. */
+  #sealAndSend(
+    target: SendTarget,
+    contentType: string,
+    schemaFp: Uint8Array,
+    schemaId: number | undefined,
+    payloads: readonly OutgoingPayload[],
+  ): Promise<SentMessage[]> {
+    return this.#tracing.send(target.topic, payloads.length, () =>
+      this.#sealAndDeliver(target, contentType, schemaFp, schemaId, payloads),
+    );
+  }
+
+  async #sealAndDeliver(
     target: SendTarget,
     contentType: string,
     schemaFp: Uint8Array,

@@ -1,3 +1,5 @@
+import { invalidArgument } from '../errors.js';
+
 /** A token rate and burst. */
 export interface TokenRate {
   /** Tokens added per second. */
@@ -41,9 +43,9 @@ export class TokenBucket {
   }
 }
 
-/** Throws RangeError unless perSecond > 0 and burst ≥ 1. */
+/** Throws ConfigError ARGUMENT_INVALID unless perSecond > 0 and burst ≥ 1. */
 export function checkRate(r: TokenRate, what: string): TokenRate {
   if (!(r.perSecond > 0) || !(r.burst >= 1))
-    throw new RangeError(`${what} rates need perSecond > 0 and burst ≥ 1`);
+    throw invalidArgument(`${what} rates need perSecond > 0 and burst ≥ 1`);
   return r;
 }

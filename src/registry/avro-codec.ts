@@ -136,7 +136,7 @@ export class AvroCodec {
         resolver = reader.#type.createResolver(this.#type);
       } catch (err) {
         throw new AvroSchemaError(
-          'SCHEMA_INCOMPATIBLE',
+          'READER_SCHEMA_INCOMPATIBLE',
           `the reader schema cannot read this writer schema: ${errorMessage(err)}`,
           err,
         );

@@ -1,4 +1,4 @@
-import { SealpostError } from '../errors.js';
+import { SealpostError, type ErrorCodeTable } from '../errors.js';
 
 /**
  * Why an Avro payload was refused. All permanent: the same bytes fail the same way every time.
@@ -9,8 +9,13 @@ import { SealpostError } from '../errors.js';
  *   truncation, trailing bytes, a non-minimal varint, a bad union or enum index, invalid UTF-8 ...).
  * - `FRAME_INVALID`: not Confluent wire format (`0x00 ‖ u32 schemaId ‖ body`).
  */
-export type AvroDecodeErrorCode =
-  'PAYLOAD_TOO_LARGE' | 'PAYLOAD_LIMIT_EXCEEDED' | 'PAYLOAD_MALFORMED' | 'FRAME_INVALID';
+export const AVRO_DECODE_ERROR_CODES = {
+  PAYLOAD_TOO_LARGE: 'no',
+  PAYLOAD_LIMIT_EXCEEDED: 'no',
+  PAYLOAD_MALFORMED: 'no',
+  FRAME_INVALID: 'no',
+} as const satisfies ErrorCodeTable;
+export type AvroDecodeErrorCode = keyof typeof AVRO_DECODE_ERROR_CODES;
 
 /** An Avro payload that cannot be decoded safely. The message names the check, never the contents. */
 export class AvroDecodeError extends SealpostError {
@@ -32,7 +37,8 @@ export class AvroDecodeError extends SealpostError {
 }
 
 /** A value that does not fit its schema (encoding side). Never includes the value itself. */
-export type AvroEncodeErrorCode = 'VALUE_INVALID';
+export const AVRO_ENCODE_ERROR_CODES = { VALUE_INVALID: 'no' } as const satisfies ErrorCodeTable;
+export type AvroEncodeErrorCode = keyof typeof AVRO_ENCODE_ERROR_CODES;
 
 export class AvroEncodeError extends SealpostError {
   declare readonly code: AvroEncodeErrorCode;
@@ -50,9 +56,15 @@ export class AvroEncodeError extends SealpostError {
 
 /**
  * A schema sealpost cannot use: not valid Avro (`SCHEMA_INVALID`), not a schema type sealpost supports
- * (`SCHEMA_UNSUPPORTED`), or a reader schema that cannot read the writer's data (`SCHEMA_INCOMPATIBLE`).
+ * (`SCHEMA_UNSUPPORTED`), or a reader schema that cannot read the writer's data
+ * (`READER_SCHEMA_INCOMPATIBLE`; the registry's own refusal is RegistryError `SCHEMA_INCOMPATIBLE`).
  */
-export type AvroSchemaErrorCode = 'SCHEMA_INVALID' | 'SCHEMA_UNSUPPORTED' | 'SCHEMA_INCOMPATIBLE';
+export const AVRO_SCHEMA_ERROR_CODES = {
+  SCHEMA_INVALID: 'no',
+  SCHEMA_UNSUPPORTED: 'no',
+  READER_SCHEMA_INCOMPATIBLE: 'no',
+} as const satisfies ErrorCodeTable;
+export type AvroSchemaErrorCode = keyof typeof AVRO_SCHEMA_ERROR_CODES;
 
 export class AvroSchemaError extends SealpostError {
   declare readonly code: AvroSchemaErrorCode;

@@ -1,3 +1,4 @@
+import { invalidArgument } from '../errors.js';
 import { AvroDecodeError } from './avro-errors.js';
 
 /** The Confluent wire format's magic byte. */
@@ -22,9 +23,10 @@ export function encodeConfluentFrame(schemaId: number, body: Uint8Array): Buffer
 /** Writes the frame header (magic, schema id) into the first 5 bytes of `framed`; returns it. */
 export function writeConfluentHeader(framed: Buffer, schemaId: number): Buffer {
   if (!Number.isInteger(schemaId) || schemaId < 0 || schemaId > MAX_SCHEMA_ID) {
-    throw new RangeError('schemaId must be an unsigned 32-bit integer');
+    throw invalidArgument('schemaId must be an unsigned 32-bit integer');
   }
-  if (framed.length < CONFLUENT_HEADER_BYTES) throw new RangeError('frame shorter than its header');
+  if (framed.length < CONFLUENT_HEADER_BYTES)
+    throw invalidArgument('frame shorter than its header');
   framed[0] = CONFLUENT_MAGIC_BYTE;
   framed.writeUInt32BE(schemaId, 1);
   return framed;

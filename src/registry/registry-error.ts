@@ -1,4 +1,4 @@
-import { SealpostError } from '../errors.js';
+import { SealpostError, retriableFrom, type ErrorCodeTable } from '../errors.js';
 
 /**
  * Codes of Schema Registry failures.
@@ -12,15 +12,17 @@ import { SealpostError } from '../errors.js';
  * - `REGISTRY_RESPONSE_INVALID`: an answer that is not the Confluent API's shape, or too large.
  * - `REGISTRY_REQUEST_FAILED`: any other HTTP 4xx.
  */
-export type RegistryErrorCode =
-  | 'REGISTRY_UNAVAILABLE'
-  | 'SCHEMA_NOT_FOUND'
-  | 'SUBJECT_NOT_FOUND'
-  | 'SCHEMA_INCOMPATIBLE'
-  | 'SCHEMA_REJECTED'
-  | 'REGISTRY_UNAUTHORIZED'
-  | 'REGISTRY_RESPONSE_INVALID'
-  | 'REGISTRY_REQUEST_FAILED';
+export const REGISTRY_ERROR_CODES = {
+  REGISTRY_UNAVAILABLE: 'yes',
+  SCHEMA_NOT_FOUND: 'no',
+  SUBJECT_NOT_FOUND: 'no',
+  SCHEMA_INCOMPATIBLE: 'no',
+  SCHEMA_REJECTED: 'no',
+  REGISTRY_UNAUTHORIZED: 'no',
+  REGISTRY_RESPONSE_INVALID: 'no',
+  REGISTRY_REQUEST_FAILED: 'no',
+} as const satisfies ErrorCodeTable;
+export type RegistryErrorCode = keyof typeof REGISTRY_ERROR_CODES;
 
 /** A Schema Registry failure. Messages name the operation, subject or id and status, never schemas' data. */
 export class RegistryError extends SealpostError {
@@ -36,7 +38,7 @@ export class RegistryError extends SealpostError {
     options: { status?: number; registryErrorCode?: number; cause?: unknown } = {},
   ) {
     super(code, message, {
-      retriable: code === 'REGISTRY_UNAVAILABLE',
+      retriable: retriableFrom(REGISTRY_ERROR_CODES[code]),
       ...(options.cause === undefined ? {} : { cause: options.cause }),
     });
     this.status = options.status;

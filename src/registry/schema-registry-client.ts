@@ -11,6 +11,7 @@
  * registering and throws when the level differs (the Apicurio quirk). Here compatibility is set
  * explicitly with `PUT /config/{subject}` before registering.
  */
+import { invalidArgument } from '../errors.js';
 import { AvroCodec } from './avro-codec.js';
 import { DEFAULT_AVRO_LIMITS, type AvroLimits } from './avro-binary-validator.js';
 import { AvroDecodeError, AvroSchemaError } from './avro-errors.js';
@@ -158,7 +159,8 @@ export class SchemaRegistryClient {
 
   /** Sets the subject's compatibility level (`PUT /config/{subject}`). */
   async setCompatibility(subject: string, level: Compatibility): Promise<void> {
-    if (!COMPATIBILITY_LEVELS.has(level)) throw new RangeError('unknown compatibility level');
+    if (!COMPATIBILITY_LEVELS.has(level))
+      throw invalidArgument('compatibility level is not one the registry knows');
     await this.#request('PUT', `/config/${encodeURIComponent(subject)}`, 'SUBJECT_NOT_FOUND', {
       compatibility: level,
     });
@@ -209,7 +211,7 @@ export class SchemaRegistryClient {
    */
   async getSchema(id: number): Promise<RegisteredSchema> {
     if (!Number.isInteger(id) || id < 0 || id > 0xffffffff)
-      throw new RangeError('schema id must be an unsigned 32-bit integer');
+      throw invalidArgument('schema id must be an unsigned 32-bit integer');
     const cached = this.#schemas.get(id);
     if (cached !== undefined) {
       // Re-insert: Map order is the LRU order.

@@ -4,10 +4,12 @@
  * SEALPOST_POSTGRES_URL, optionally SEALPOST_POSTGRES_PASSWORD_FILE and SEALPOST_POSTGRES_SCHEMA).
  * Used by the workers and the CLI.
  */
+import { sqliteAuditLogStores, type AuditLogStores } from '../audit/audit-log-stores.js';
 import { PostgresAuditStore } from '../audit/postgres-audit-store.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import { SqliteAuditStore } from '../audit/sqlite-audit-store.js';
 import { readSecretFile, type SealpostConfig } from '../config/config.js';
+import { ConfigError } from '../errors.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { PostgresQuarantineStore } from '../dlq/postgres-quarantine-store.js';
 import type { QuarantineStore } from '../dlq/quarantine-store.js';
@@ -39,6 +41,22 @@ export async function openConfiguredAuditStore(
   return config.store === 'postgres'
     ? PostgresAuditStore.open(postgresOptions(config), crypto)
     : new SqliteAuditStore(config.auditDb, crypto);
+}
+
+/**
+ * The configured audit logs, one per metadata partition (docs/AUDIT.md): SQLite files beside
+ * SEALPOST_AUDIT_DB.
+ */
+export function openConfiguredAuditLogStores(
+  config: StoreConfig,
+  crypto: CryptoProvider,
+): AuditLogStores {
+  if (config.store === 'postgres')
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      'per-partition audit logs are not yet kept in PostgreSQL: use SEALPOST_STORE=sqlite for the audit worker',
+    );
+  return sqliteAuditLogStores(config.auditDb, crypto);
 }
 
 /** The configured quarantine store (PostgreSQL: connected, schema migrated). */

@@ -5,15 +5,17 @@
  * never carry the connection URL (it may hold a password).
  */
 import type { Pool, PoolClient, PoolConfig } from 'pg';
-import { SealpostError } from '../errors.js';
+import { SealpostError, type ErrorCodeTable } from '../errors.js';
 
-export type PostgresStoreErrorCode =
+export const POSTGRES_STORE_ERROR_CODES = {
   /** The server cannot be reached, refused the login, or a statement failed on the way. */
-  | 'STORE_UNAVAILABLE'
+  STORE_UNAVAILABLE: 'yes',
   /** The database holds a newer schema than this version of sealpost knows. */
-  | 'STORE_SCHEMA_NEWER'
+  STORE_SCHEMA_NEWER: 'no',
   /** A bad URL or schema name, or `pg` is not installed. */
-  | 'STORE_CONFIG_INVALID';
+  STORE_CONFIG_INVALID: 'no',
+} as const satisfies ErrorCodeTable;
+export type PostgresStoreErrorCode = keyof typeof POSTGRES_STORE_ERROR_CODES;
 
 export class PostgresStoreError extends SealpostError {
   declare readonly code: PostgresStoreErrorCode;

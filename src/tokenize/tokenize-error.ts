@@ -1,4 +1,4 @@
-import { SealpostError } from '../errors.js';
+import { SealpostError, type ErrorCodeTable } from '../errors.js';
 
 /**
  * Why a tokenization call failed. Messages never contain a field value, a token or a key.
@@ -14,18 +14,20 @@ import { SealpostError } from '../errors.js';
  * - `TOKEN_KEY_FILE_INVALID`: the token-key file is malformed, insecure, or a key fails its check value.
  * - `TOKEN_KEYRING_CLOSED`: the keyring was closed (its keys are zeroed).
  */
-export type TokenizeErrorCode =
-  | 'TOKEN_SCHEMA_INVALID'
-  | 'TOKEN_SCHEMA_UNSUPPORTED'
-  | 'TOKEN_VALUE_INVALID'
-  | 'TOKEN_MALFORMED'
-  | 'TOKEN_INVALID'
-  | 'TOKEN_CLASS_UNKNOWN'
-  | 'TOKEN_VERSION_UNKNOWN'
-  | 'TOKEN_NOT_REVERSIBLE'
-  | 'DETOKENIZE_NOT_CLEARED'
-  | 'TOKEN_KEY_FILE_INVALID'
-  | 'TOKEN_KEYRING_CLOSED';
+export const TOKENIZE_ERROR_CODES = {
+  TOKEN_SCHEMA_INVALID: 'no',
+  TOKEN_SCHEMA_UNSUPPORTED: 'no',
+  TOKEN_VALUE_INVALID: 'no',
+  TOKEN_MALFORMED: 'no',
+  TOKEN_INVALID: 'no',
+  TOKEN_CLASS_UNKNOWN: 'no',
+  TOKEN_VERSION_UNKNOWN: 'no',
+  TOKEN_NOT_REVERSIBLE: 'no',
+  DETOKENIZE_NOT_CLEARED: 'no',
+  TOKEN_KEY_FILE_INVALID: 'no',
+  TOKEN_KEYRING_CLOSED: 'no',
+} as const satisfies ErrorCodeTable;
+export type TokenizeErrorCode = keyof typeof TOKENIZE_ERROR_CODES;
 
 /** A tokenization failure; never retriable (a directory refresh or key load is a new call). */
 export class TokenizeError extends SealpostError {

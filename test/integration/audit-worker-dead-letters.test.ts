@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { singleAuditLogStores } from '../../src/audit/audit-log-stores.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { decodeDeadLetterMetadata, DEAD_LETTER_HEADER } from '../../src/events/dead-letter.js';
@@ -76,7 +77,7 @@ describe('audit worker', () => {
       identity: await world.identity('audit'),
       directory: await world.directory(),
       kms: world.kms,
-      store,
+      logs: singleAuditLogStores(store),
       metadataTopic: t.metadata,
       checkpointTopic,
       stateTopic: t.state,

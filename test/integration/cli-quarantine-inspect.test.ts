@@ -170,12 +170,12 @@ describe('sealpost quarantine release/purge on the real stack', () => {
     expect(show.out).toContain(`topic              ${data}`);
     expect(show.out + list.out).not.toContain(MARKER);
 
-    const r1 = await runCli(['quarantine', 'release', '1', '--json'], env);
+    const r1 = await runCli(['quarantine', 'release', '1', '--json', '--raw'], env);
     expect(r1.code, r1.err).toBe(0);
     expect(JSON.parse(r1.out)).toEqual([
-      { id: 1, outcome: 'released', topic: released, partition: 0 },
+      { id: 1, outcome: 'released', topic: released, partition: 0, group: 'billing-0' },
     ]);
-    const again = await runCli(['quarantine', 'release', '1', '--json'], env);
+    const again = await runCli(['quarantine', 'release', '1', '--json', '--raw'], env);
     expect(again.code).toBe(0);
     expect((JSON.parse(again.out) as { outcome: string }[])[0]!.outcome).toBe('already-released');
     const out = await readRaw(transport, released, 1);
@@ -189,11 +189,17 @@ describe('sealpost quarantine release/purge on the real stack', () => {
     expect(out[0]!.key?.toString()).toBe(sealed.key?.toString());
     expect(out[0]!.headers).toEqual([{ key: 'x-trace', value: Buffer.from('t-1') }]);
 
-    const to = await runCli(['quarantine', 'release', '2', '--to', released, '--json'], env);
+    const to = await runCli(
+      ['quarantine', 'release', '2', '--to', released, '--json', '--raw'],
+      env,
+    );
     expect(to.code, to.err).toBe(0);
     expect((JSON.parse(to.out) as { topic: string }[])[0]!.topic).toBe(released);
 
-    const unverified = await runCli(['quarantine', 'release', '--reason', 'unrecognised'], env);
+    const unverified = await runCli(
+      ['quarantine', 'release', '--reason', 'unrecognised', '--raw'],
+      env,
+    );
     expect(unverified.code).toBe(1);
     expect(unverified.out).toContain('QUARANTINE_UNVERIFIED');
 

@@ -2,7 +2,7 @@
  * Revocation takes effect within the bound docs/OPERATIONS.md states ("Revocation"): services built the
  * way the workers build them (src/app/compose.ts from the configuration, directory on the compacted
  * topic, 30 s refresh) follow the directory topic, so after `sealpost keys revoke` returns
- *  - the running producer of the revoked identity refuses its next send (PolicyError SENDER_REVOKED),
+ *  - the running producer of the revoked identity refuses its next send (PolicyError POLICY_SENDER_REVOKED),
  *  - the running consumer refuses records sealed with the revoked key (dead letter HEADER) — sent by a
  *    holder of the stolen key whose own directory never learns of the revocation,
  * both within REVOCATION_BOUND_MS. Ledger: every record the stolen-key sender had acknowledged is
@@ -272,7 +272,7 @@ describe('revocation within the stated bound', () => {
       `revocation: producer refused ${producerLatency} ms, consumer directory ${consumerLatency} ms after \`keys revoke\` returned (bound ${REVOCATION_BOUND_MS} ms)`,
     );
     expect(producerRefusal).toBeInstanceOf(PolicyError);
-    expect((producerRefusal as PolicyError).code).toBe('SENDER_REVOKED');
+    expect((producerRefusal as PolicyError).code).toBe('POLICY_SENDER_REVOKED');
     expect(producerLatency).toBeLessThanOrEqual(REVOCATION_BOUND_MS);
     expect(consumerLatency).toBeLessThanOrEqual(REVOCATION_BOUND_MS);
     const lateDelivered = thiefAcks.filter(

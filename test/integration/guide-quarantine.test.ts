@@ -12,6 +12,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiveServices } from '../support/live-services.js';
+import { runCli } from '../support/run-cli.js';
 import { waitFor } from '../support/test-transport.js';
 
 let live: LiveServices;
@@ -75,11 +76,24 @@ describe('OPERATIONS.md quarantine triage and release under running services', (
     expect(inspected.code).toBe(1);
     expect(inspected.err).toContain('not a sealpost envelope');
 
-    // The fix: publish the directory again with the new sender's grant (step 3 as written, plus it).
-    await live.mustRun([...publish!, ...shippingGrant]);
+    // The fix, and the operator that signs releases (block 3 as written: step 3's grants plus
+    // ops:release=orders), plus the new sender's grant.
+    const [createOps, publishWithOps] = live.guideSection('Quarantine', 3);
+    await live.mustRun(createOps!);
+    await live.mustRun([...publishWithOps!, ...shippingGrant]);
+    // The release procedure as written, run as the operator (docs/SPEC.md §11).
+    const asOps = {
+      ...live.env,
+      SEALPOST_IDENTITY_FILE: join(live.env.SEALPOST_KEYS_DIR!, 'ops.json'),
+      SEALPOST_DIRECTORY_STATE_FILE: join(live.env.SEALPOST_KEYS_DIR!, '..', 'ops-state.json'),
+    };
+    const runAsOps = async (argv: readonly string[]) => {
+      const r = await runCli(argv, asOps);
+      if (r.code !== 0) throw new Error(`sealpost ${argv.join(' ')} exited ${r.code}: ${r.err}`);
+    };
     const [releaseOne, releaseByReason, purge] = live.guideSection('Quarantine', 2);
-    await live.mustRun(fill(releaseOne!, '17', String(header.id)));
-    await live.mustRun(releaseByReason!);
+    await runAsOps(fill(releaseOne!, '17', String(header.id)));
+    await runAsOps(releaseByReason!);
     await live.mustRun(purge!);
     await waitFor(
       () => live.handedOut.has(shipped.messageId),

@@ -6,7 +6,7 @@
  *
  * Invariant (from the ledger): no record created more than 5 s after the revocation was acknowledged;
  * nothing handed out more than 5 s after it; every acknowledged record was either handed out or
- * refused as HEADER (in quarantine, never both); the producer's only send error is SENDER_REVOKED
+ * refused as HEADER (in quarantine, never both); the producer's only send error is POLICY_SENDER_REVOKED
  * (and, stopping it, EVENTS_NOT_FLUSHED: its last metadata events cannot be sealed with the revoked
  * key); both workers healthy.
  */
@@ -45,7 +45,7 @@ describe('OPERATIONS.md step 5 under running services', () => {
     await live.mustRun(revoke!.map((a, i) => (i === at ? kid : a)));
     const revokedAt = Date.now();
     await waitFor(
-      () => live.sendErrors.includes('SENDER_REVOKED'),
+      () => live.sendErrors.includes('POLICY_SENDER_REVOKED'),
       'the producer refusing the revoked key',
       60_000,
     );
@@ -55,7 +55,7 @@ describe('OPERATIONS.md step 5 under running services', () => {
       refusedReason: 'HEADER',
       // The revoked producer's last metadata events may reach the audit worker after the revocation.
       refusedMetadata: true,
-      sendErrors: ['SENDER_REVOKED'],
+      sendErrors: ['POLICY_SENDER_REVOKED'],
       // The revoked producer cannot seal the metadata events of its last acknowledged records.
       closeErrors: ['EVENTS_NOT_FLUSHED'],
     });

@@ -117,7 +117,7 @@ describe('directory on a compacted Kafka topic', () => {
     expect(refused).toContainEqual({ key, code: 'DIRECTORY_TOMBSTONE' });
     expect(refused).toContainEqual({ key: 'record/forged/00', code: 'DIRECTORY_MALFORMED' });
     expect(() => policy.assertMaySend('producer', 'orders')).toThrow(
-      expect.objectContaining({ code: 'SENDER_REVOKED' }) as Error,
+      expect.objectContaining({ code: 'POLICY_SENDER_REVOKED' }) as Error,
     );
   });
 

@@ -247,7 +247,7 @@ describe('key lifecycle on real OpenBao Transit', () => {
     await directory.refresh();
     expect(outcome(() => makeOpener(consumer3).open(m3, ctx))).toBe('HEADER:SENDER_REVOKED');
     expect(() => policy.assertMaySend('producer', TOPIC)).toThrow(
-      expect.objectContaining({ code: 'SENDER_REVOKED' }) as Error,
+      expect.objectContaining({ code: 'POLICY_SENDER_REVOKED' }) as Error,
     );
     // Publishing again does not bring the producer back.
     await publishDirectory({

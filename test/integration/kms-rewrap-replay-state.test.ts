@@ -275,6 +275,18 @@ describe('KMS rotation and rewrap under a running consumer (#21.1, OPERATIONS.md
       // A store started now unwraps the rewrapped record (the old wrap is below the minimum).
       await fresh.scan();
       expect(fresh.load('orders.v1', 0, committed, 'pause').kind).toBe('loaded');
+      // So does one that reads only what the commit points to (docs/API.md, "Replay state"): the
+      // pointer names the old key record; its wrap is below the minimum, so the store reads on to
+      // the rewrapped one.
+      const targetedKms = await transitKms();
+      const targeted = new ReplayStateStore({ ...options, kms: targetedKms });
+      try {
+        await targeted.scan([{ topic: 'orders.v1', partition: 0, committed }]);
+        expect(targeted.load('orders.v1', 0, committed, 'pause').kind).toBe('loaded');
+      } finally {
+        targeted.close();
+        await targetedKms.close();
+      }
     } finally {
       running.close();
       fresh.close();

@@ -94,7 +94,7 @@ describe('pipeline and directory', () => {
     await expect(
       orders.producer.send({ topic, recipients: ['outsider'], messages: msgs(1, 'x') }),
     ).rejects.toSatisfy(
-      (e: unknown) => e instanceof PolicyError && e.code === 'RECIPIENT_NOT_ALLOWED',
+      (e: unknown) => e instanceof PolicyError && e.code === 'POLICY_RECIPIENT_NOT_ALLOWED',
     );
     await expect(
       orders.producer.send({ topic, recipients: ['nobody'], messages: msgs(1, 'x') }),

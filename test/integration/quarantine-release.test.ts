@@ -1,8 +1,9 @@
 /**
  * The quarantine round trip on the real stack: a record from a sender the consumer's directory does
  * not list yet is dead-lettered (HEADER) and quarantined by the dead-letter worker; once the
- * directory is fixed, `quarantine release` re-publishes the identical bytes and the consumer delivers
- * the message exactly once — a second release publishes nothing.
+ * directory is fixed, `quarantine release` publishes the identical sealed bytes in a release signed by
+ * the operator (docs/SPEC.md §11) and the consumer delivers the message exactly once — a second
+ * release publishes nothing.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,8 +20,8 @@ import {
 } from '../../src/keys/identity-file.js';
 import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
+import { operatorCliEnv } from '../support/release-operator.js';
 import { runCli } from '../support/run-cli.js';
-import { getEndpoints } from '../support/endpoints.js';
 import { startConsumer } from '../support/pipeline-parties.js';
 import {
   counterValue,
@@ -50,6 +51,7 @@ beforeAll(async () => {
     { name: 'billing', send: [], receive: [topic] },
     { name: 'audit', send: [], receive: [t.metadata] },
     { name: 'dead-letter-worker', send: [], receive: [] },
+    { name: 'ops', send: [], receive: [] },
   ]);
   await createTopics(transport, [
     { topic, numPartitions: 2 },
@@ -108,6 +110,8 @@ describe('quarantine release after a directory fix (real stack)', () => {
         sendTopics: [topic],
         receiveTopics: [],
       },
+      // The operator that signs releases (docs/SPEC.md §11).
+      { ...world.draft('ops'), releaseTopics: [topic] },
     ]);
     const refunds = await loadIdentity(file, { crypto: world.crypto, kms: world.kms });
     closers.push(() => Promise.resolve(refunds.close()));
@@ -170,8 +174,7 @@ describe('quarantine release after a directory fix (real stack)', () => {
     // Fix the directory, then release by reason through the CLI.
     writeFileSync(directoryFile, JSON.stringify(world.document()));
     await billingDirectory.refresh();
-    const e = getEndpoints();
-    const env = { SEALPOST_QUARANTINE_DB: dbPath, KAFKA_BROKERS: e.kafkaBrokers.join(',') };
+    const env = await operatorCliEnv(world, 'ops', dbPath);
     const first = await runCli(['quarantine', 'release', '--reason', 'HEADER', '--json'], env);
     expect(first.code).toBe(0);
     await waitFor(() => billing.total() >= 1, 'the released record to be delivered', 60_000);

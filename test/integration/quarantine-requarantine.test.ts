@@ -23,8 +23,8 @@ import {
 } from '../../src/keys/identity-file.js';
 import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
+import { operatorCliEnv } from '../support/release-operator.js';
 import { runCli } from '../support/run-cli.js';
-import { getEndpoints } from '../support/endpoints.js';
 import { startConsumer } from '../support/pipeline-parties.js';
 import {
   makePipelineWorld,
@@ -52,6 +52,7 @@ beforeAll(async () => {
     { name: 'billing', send: [], receive: [topic] },
     { name: 'audit', send: [], receive: [t.metadata] },
     { name: 'dead-letter-worker', send: [], receive: [] },
+    { name: 'ops', send: [], receive: [] },
   ]);
   await createTopics(transport, [
     { topic, numPartitions: 2 },
@@ -108,6 +109,8 @@ describe('a released record whose cause was not fixed (real stack)', () => {
         sendTopics: [topic],
         receiveTopics: [],
       },
+      // The operator that signs releases (docs/SPEC.md §11).
+      { ...world.draft('ops'), releaseTopics: [topic] },
     ]);
     const refunds = await loadIdentity(file, { crypto: world.crypto, kms: world.kms });
     closers.push(() => Promise.resolve(refunds.close()));
@@ -156,8 +159,7 @@ describe('a released record whose cause was not fixed (real stack)', () => {
     expect(first).toMatchObject({ reason: 'HEADER', attempt: 1 });
 
     // Released before the directory is fixed: the consumer refuses it again.
-    const e = getEndpoints();
-    const env = { SEALPOST_QUARANTINE_DB: dbPath, KAFKA_BROKERS: e.kafkaBrokers.join(',') };
+    const env = await operatorCliEnv(world, 'ops', dbPath);
     const early = await runCli(['quarantine', 'release', '--reason', 'HEADER', '--json'], env);
     expect(early.code, early.err).toBe(0);
     await waitFor(

@@ -1,7 +1,7 @@
 /**
  * The audit worker, runnable on its own: `node dist/workers/audit/main.js` (or `npm run
  * worker:audit`). Runs as the `audit` identity (SEALPOST_IDENTITY_FILE), consumes the sealed metadata
- * topic into the tamper-evident log (SEALPOST_AUDIT_DB), publishes signed checkpoints to
+ * topic into one tamper-evident log per partition (beside SEALPOST_AUDIT_DB), publishes signed checkpoints to
  * SEALPOST_CHECKPOINT_TOPIC. `/healthz` and `/metrics` on SEALPOST_HTTP_PORT; SIGTERM/SIGINT stop it
  * cleanly (after a final checkpoint). The npm script `exec`s node, so a signal sent to `npm` reaches
  * the worker (docs/OPERATIONS.md, "Running the workers").
@@ -17,7 +17,7 @@ import {
   identitySourceOf,
 } from '../../src/app/compose.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
-import { openConfiguredAuditStore } from '../../src/stores/open-stores.js';
+import { openConfiguredAuditLogStores } from '../../src/stores/open-stores.js';
 import { createCryptoProvider } from '../../src/crypto/index.js';
 import { BrokerProbe } from '../../src/observability/broker-probe.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -41,7 +41,9 @@ await startOrExit('sealpost-audit-worker', async () => {
       logger.warn({ code: (err as { code?: string }).code }, 'directory refresh failed'),
   });
   if (config.store === 'sqlite') mkdirSync(dirname(config.auditDb), { recursive: true });
-  const store = await openConfiguredAuditStore(config, crypto);
+  // One log per metadata partition: a SQLite file each beside SEALPOST_AUDIT_DB, or one PostgreSQL
+  // database holding every log (docs/AUDIT.md, docs/STORES.md).
+  const logs = openConfiguredAuditLogStores(config, crypto);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const transport = buildTransport(config, {
@@ -58,7 +60,8 @@ await startOrExit('sealpost-audit-worker', async () => {
     identity: keys.identity,
     directory: keys.directory,
     kms,
-    store,
+    logs,
+    cluster: config.clusterName,
     metadataTopic: config.metadataTopic,
     checkpointTopic: config.checkpointTopic,
     stateTopic: config.stateTopic,

@@ -1,28 +1,30 @@
-import { SealpostError } from '../../errors.js';
+import { SealpostError, retriableFrom, type ErrorCodeTable } from '../../errors.js';
 
 /** Why a directory snapshot, record or head was refused. */
-export type DirectoryErrorCode =
-  | 'DIRECTORY_MALFORMED'
-  | 'DIRECTORY_WRONG_AUTHORITY'
-  | 'DIRECTORY_BAD_SIGNATURE'
-  | 'DIRECTORY_HEAD_EXPIRED'
-  | 'DIRECTORY_HEAD_MISSING'
-  | 'DIRECTORY_HEAD_FROM_FUTURE'
-  | 'DIRECTORY_ROLLBACK'
-  | 'DIRECTORY_EQUIVOCATION'
-  | 'DIRECTORY_SERIAL_ABOVE_HEAD'
-  | 'DIRECTORY_TOMBSTONE'
-  | 'DIRECTORY_DUPLICATE_KID'
-  | 'DIRECTORY_KID_MISMATCH'
-  | 'DIRECTORY_LOW_ORDER_KEY'
-  | 'DIRECTORY_INVALID_ED25519_KEY'
-  | 'DIRECTORY_INCOMPLETE'
-  | 'DIRECTORY_NOT_LOADED'
-  | 'DIRECTORY_SOURCE_UNAVAILABLE'
+export const DIRECTORY_ERROR_CODES = {
+  DIRECTORY_MALFORMED: 'no',
+  DIRECTORY_WRONG_AUTHORITY: 'no',
+  DIRECTORY_BAD_SIGNATURE: 'no',
+  DIRECTORY_HEAD_EXPIRED: 'no',
+  DIRECTORY_HEAD_MISSING: 'no',
+  DIRECTORY_HEAD_FROM_FUTURE: 'no',
+  DIRECTORY_ROLLBACK: 'no',
+  DIRECTORY_EQUIVOCATION: 'no',
+  DIRECTORY_SERIAL_ABOVE_HEAD: 'no',
+  DIRECTORY_TOMBSTONE: 'no',
+  DIRECTORY_DUPLICATE_KID: 'no',
+  DIRECTORY_KID_MISMATCH: 'no',
+  DIRECTORY_LOW_ORDER_KEY: 'no',
+  DIRECTORY_INVALID_ED25519_KEY: 'no',
+  DIRECTORY_INCOMPLETE: 'no',
+  DIRECTORY_NOT_LOADED: 'no',
+  DIRECTORY_SOURCE_UNAVAILABLE: 'yes',
   /** The service's directory state file is unreadable, malformed, edited or readable by others. */
-  | 'DIRECTORY_STATE_INVALID'
+  DIRECTORY_STATE_INVALID: 'no',
   /** The service's directory state file could not be written (the snapshot was still adopted). */
-  | 'DIRECTORY_STATE_UNWRITABLE';
+  DIRECTORY_STATE_UNWRITABLE: 'no',
+} as const satisfies ErrorCodeTable;
+export type DirectoryErrorCode = keyof typeof DIRECTORY_ERROR_CODES;
 
 /** A refused directory. Only DIRECTORY_SOURCE_UNAVAILABLE is retriable (a file or topic briefly unreadable). */
 export class DirectoryError extends SealpostError {
@@ -42,7 +44,7 @@ export class DirectoryError extends SealpostError {
     } = {},
   ) {
     super(code, message, {
-      retriable: code === 'DIRECTORY_SOURCE_UNAVAILABLE',
+      retriable: retriableFrom(DIRECTORY_ERROR_CODES[code]),
       cause: options.cause,
     });
     this.recordKey = options.recordKey;

@@ -40,6 +40,11 @@ export interface DirectoryRecord {
    * empty when present. Absent on records that predate tokenization (their signed bytes are unchanged).
    */
   readonly detokenizeClasses?: readonly string[];
+  /**
+   * Topics (exact, or prefixes ending in `*`) for which this key may sign quarantine releases
+   * (docs/SPEC.md §11); sorted, unique, never empty when present. Absent on records without the grant.
+   */
+  readonly releaseTopics?: readonly string[];
 }
 
 /** The signed head: what a service must hold unexpired to open or accept a session. */
@@ -74,6 +79,8 @@ export const TOKEN_CLASS_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const MAX_DETOKENIZE_CLASSES = 256;
 /** Extension tag after the receive topics in a record's signed bytes: the detokenize classes follow. */
 const EXT_DETOKENIZE_CLASSES = 1;
+/** Extension tag after that: the topics the key may sign quarantine releases for (SPEC §11.1). */
+const EXT_RELEASE_TOPICS = 2;
 
 const RECORD_LABEL = label('directory-record');
 const HEAD_LABEL = label('directory-head');
@@ -95,7 +102,8 @@ export const HEAD_KEY = 'head';
  * (1 active, 2 retiring, 3 revoked) ‖ boxKid[16] ‖ boxPk[32] ‖ signKid[16] ‖ signPk[32] ‖ u64 validFromMs ‖
  * u64 validUntilMs ‖ u8 hasRetiredAt ‖ u64 retiredAtMs (0 if none) ‖ u16 nSend ‖ (u16 len ‖ topic)… ‖
  * u16 nReceive ‖ (u16 len ‖ topic)…`, then — only when the record has detokenize classes — `u8 1 ‖
- * u16 nClasses ‖ (u16 len ‖ class)…` (records without them sign exactly the bytes they always did).
+ * u16 nClasses ‖ (u16 len ‖ class)…`, then — only when it has release topics — `u8 2 ‖ u16 nTopics ‖
+ * (u16 len ‖ topic)…` (records without them sign exactly the bytes they always did).
  * The authority's kid binds the record to one namespace.
  */
 export function recordToBeSigned(authorityKid: Uint8Array, r: DirectoryRecord): Uint8Array {
@@ -122,6 +130,11 @@ export function recordToBeSigned(authorityKid: Uint8Array, r: DirectoryRecord): 
   if (classes !== undefined && classes.length > 0) {
     w.u8(EXT_DETOKENIZE_CLASSES).u16(classes.length);
     for (const c of classes) w.str16(c);
+  }
+  const release = r.releaseTopics;
+  if (release !== undefined && release.length > 0) {
+    w.u8(EXT_RELEASE_TOPICS).u16(release.length);
+    for (const t of release) w.str16(t);
   }
   return w.finish();
 }
@@ -203,6 +216,7 @@ export const signedRecordJsonSchema = z
       .min(1)
       .max(MAX_DETOKENIZE_CLASSES)
       .optional(),
+    releaseTopics: topics.min(1).optional(),
     signature: b64,
   })
   .strict();
@@ -249,6 +263,7 @@ export function parseSignedRecord(json: unknown): SignedRecord {
         sendTopics: j.sendTopics,
         receiveTopics: j.receiveTopics,
         ...(j.detokenizeClasses === undefined ? {} : { detokenizeClasses: j.detokenizeClasses }),
+        ...(j.releaseTopics === undefined ? {} : { releaseTopics: j.releaseTopics }),
       },
       signature: fromBase64(j.signature, ED25519_SIGNATURE_BYTES),
     };
@@ -307,6 +322,9 @@ export function signedRecordToJson(s: SignedRecord): SignedRecordJson {
     ...(r.detokenizeClasses === undefined || r.detokenizeClasses.length === 0
       ? {}
       : { detokenizeClasses: [...r.detokenizeClasses] }),
+    ...(r.releaseTopics === undefined || r.releaseTopics.length === 0
+      ? {}
+      : { releaseTopics: [...r.releaseTopics] }),
     signature: toBase64(s.signature),
   };
 }

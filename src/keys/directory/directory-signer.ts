@@ -118,22 +118,24 @@ export function signDirectory(options: SignDirectoryOptions): DirectoryDocument 
 }
 
 function normalizeDraft(d: DirectoryRecordDraft): DirectoryRecordDraft {
-  for (const t of [...d.sendTopics, ...d.receiveTopics]) {
+  for (const t of [...d.sendTopics, ...d.receiveTopics, ...(d.releaseTopics ?? [])]) {
     if (!TOPIC_PATTERN.test(t))
       throw new KeyError('KEY_STATE_INVALID', `invalid topic pattern "${t}"`);
   }
-  const { detokenizeClasses, ...rest } = d;
+  const { detokenizeClasses, releaseTopics, ...rest } = d;
   for (const c of detokenizeClasses ?? []) {
     if (!TOKEN_CLASS_PATTERN.test(c))
       throw new KeyError('KEY_STATE_INVALID', `invalid token class "${c}"`);
   }
   const classes = [...new Set(detokenizeClasses ?? [])].sort(compareKeys);
+  const release = [...new Set(releaseTopics ?? [])].sort(compareKeys);
   return {
     ...rest,
     sendTopics: [...new Set(d.sendTopics)].sort(compareKeys),
     receiveTopics: [...new Set(d.receiveTopics)].sort(compareKeys),
     // An empty clearance list is the same as none (one canonical form).
     ...(classes.length === 0 ? {} : { detokenizeClasses: classes }),
+    ...(release.length === 0 ? {} : { releaseTopics: release }),
   };
 }
 
@@ -151,6 +153,7 @@ function sameContent(a: DirectoryRecord, b: DirectoryRecordDraft): boolean {
     a.retiredAtMs === b.retiredAtMs &&
     a.sendTopics.join('\n') === b.sendTopics.join('\n') &&
     a.receiveTopics.join('\n') === b.receiveTopics.join('\n') &&
-    (a.detokenizeClasses ?? []).join('\n') === (b.detokenizeClasses ?? []).join('\n')
+    (a.detokenizeClasses ?? []).join('\n') === (b.detokenizeClasses ?? []).join('\n') &&
+    (a.releaseTopics ?? []).join('\n') === (b.releaseTopics ?? []).join('\n')
   );
 }

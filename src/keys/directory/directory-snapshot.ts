@@ -336,6 +336,11 @@ function checkRecord(
     (r.detokenizeClasses.length === 0 || !isSortedUnique(r.detokenizeClasses))
   )
     return 'DIRECTORY_MALFORMED';
+  if (
+    r.releaseTopics !== undefined &&
+    (r.releaseTopics.length === 0 || !isSortedUnique(r.releaseTopics))
+  )
+    return 'DIRECTORY_MALFORMED';
   return undefined;
 }
 

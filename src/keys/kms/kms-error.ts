@@ -1,32 +1,28 @@
-import { SealpostError } from '../../errors.js';
+import { SealpostError, retriableFrom, type ErrorCodeTable } from '../../errors.js';
 
 /**
  * Every way a KMS call can fail. Retriable codes are the transient ones (network, sealed, rate
  * limit, 5xx); the retry decorator retries only those. Everything else fails closed at once.
  */
-export type KmsErrorCode =
-  | 'KMS_UNAVAILABLE'
-  | 'KMS_SEALED'
-  | 'KMS_RATE_LIMITED'
-  | 'KMS_PERMISSION_DENIED'
-  | 'KMS_AUTH_FAILED'
-  | 'KMS_TLS_FAILED'
-  | 'KMS_KEY_NOT_FOUND'
-  | 'KMS_BAD_CIPHERTEXT'
-  | 'KMS_VERSION_BELOW_MINIMUM'
-  | 'KMS_CONFIG_INVALID'
-  | 'KMS_KEY_FILE_INSECURE'
-  | 'KMS_BAD_RESPONSE'
-  | 'KMS_REQUEST_REJECTED'
-  | 'KMS_CLOSED'
+export const KMS_ERROR_CODES = {
+  KMS_UNAVAILABLE: 'yes',
+  KMS_SEALED: 'yes',
+  KMS_RATE_LIMITED: 'yes',
+  KMS_PERMISSION_DENIED: 'no',
+  KMS_AUTH_FAILED: 'no',
+  KMS_TLS_FAILED: 'no',
+  KMS_KEY_NOT_FOUND: 'no',
+  KMS_BAD_CIPHERTEXT: 'no',
+  KMS_VERSION_BELOW_MINIMUM: 'no',
+  KMS_CONFIG_INVALID: 'no',
+  KMS_KEY_FILE_INSECURE: 'no',
+  KMS_BAD_RESPONSE: 'no',
+  KMS_REQUEST_REJECTED: 'no',
+  KMS_CLOSED: 'no',
   /** Raising the minimum decryption version was refused: keys sealpost wrapped are still below it. */
-  | 'KMS_REWRAP_INCOMPLETE';
-
-const RETRIABLE: ReadonlySet<KmsErrorCode> = new Set<KmsErrorCode>([
-  'KMS_UNAVAILABLE',
-  'KMS_SEALED',
-  'KMS_RATE_LIMITED',
-]);
+  KMS_REWRAP_INCOMPLETE: 'no',
+} as const satisfies ErrorCodeTable;
+export type KmsErrorCode = keyof typeof KMS_ERROR_CODES;
 
 /** A typed KMS failure. Messages name the operation and the key name, never a token or key bytes. */
 export class KmsError extends SealpostError {
@@ -39,7 +35,7 @@ export class KmsError extends SealpostError {
     message: string,
     options: { cause?: unknown; httpStatus?: number } = {},
   ) {
-    super(code, message, { retriable: RETRIABLE.has(code), cause: options.cause });
+    super(code, message, { retriable: retriableFrom(KMS_ERROR_CODES[code]), cause: options.cause });
     this.httpStatus = options.httpStatus;
   }
 }

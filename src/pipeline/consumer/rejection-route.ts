@@ -1,9 +1,10 @@
 /**
- * Where a record that is not delivered goes (docs/API.md "What happens to each record", "Dead
- * letters"): a permanent failure is dead-lettered (within the dead-letter breaker's budget; the
- * offset moves only once the write is acknowledged), a transient one pauses and retries, and an error
- * no module classified is retried and dead-lettered on its fifth failure. Payload-stage errors
- * (registry, Avro) are mapped to one of these in one place.
+ * Where a record goes (docs/API.md "What happens to each record", "Records committed without a
+ * hand-out", "Dead letters"): a permanent failure is dead-lettered (within the dead-letter breaker's
+ * budget; the offset moves only once the write is acknowledged), a transient one pauses and retries,
+ * an error no module classified is retried and dead-lettered on its fifth failure, and a record
+ * skipped by design (tombstone, exact duplicate, not addressed to us) is counted and reported.
+ * Payload-stage errors (registry, Avro) are mapped to one of these in one place.
  */
 import type { CoarseClass } from '../../events/dead-letter.js';
 import type { ConsumedRecord } from '../../kafka/transport.js';
@@ -15,12 +16,30 @@ import type { MetadataSink } from '../metadata-sink.js';
 import { describeError, type PipelineLogger } from '../pipeline-logger.js';
 import type { PipelineMetrics } from '../pipeline-metrics.js';
 
-/** What became of one record: decided (offset may move on), or retry the same record later. */
-export type RecordOutcome =
-  | { readonly kind: 'done' }
-  | { readonly kind: 'retry'; readonly afterMs: number; readonly reason: string };
+/** Why a record is committed past without a hand-out or a dead letter (by design, docs/API.md). */
+export type SkipReason = 'TOMBSTONE' | 'DUPLICATE' | 'NOT_ADDRESSED';
 
-export const DONE: RecordOutcome = { kind: 'done' };
+/** A wait whose length is known exactly (a token budget refills): no exponential backoff. */
+export type TokenWait = 'admission' | 'dead-letter-breaker';
+
+/**
+ * What became of one record. `delivered`, `dead-lettered` and `skipped` are decided (the offset may
+ * move past the record); `retry` (a transient failure, backed off) and `pause` (a token wait, known
+ * exactly) hold the partition at the same record.
+ */
+export type RecordOutcome =
+  | { readonly kind: 'delivered' }
+  | { readonly kind: 'dead-lettered'; readonly coarse: CoarseClass; readonly code: string }
+  | { readonly kind: 'skipped'; readonly reason: SkipReason }
+  | { readonly kind: 'retry'; readonly afterMs: number; readonly reason: string }
+  | { readonly kind: 'pause'; readonly afterMs: number; readonly reason: TokenWait };
+
+export const DELIVERED: RecordOutcome = { kind: 'delivered' };
+
+/** Whether the record is decided (the offset may move past it). */
+export function isDecided(outcome: RecordOutcome): boolean {
+  return outcome.kind !== 'retry' && outcome.kind !== 'pause';
+}
 
 /** What a failure while fetching the writer schema or decoding the payload means for the record. */
 export type PayloadVerdict =
@@ -80,7 +99,7 @@ export class RejectionRoute {
       if (verdict !== 'allowed') {
         o.metrics?.deadLetterThrottled.inc({ scope: verdict });
         return {
-          kind: 'retry',
+          kind: 'pause',
           afterMs: o.breaker.waitMs(record.topic, record.partition),
           reason: 'dead-letter-breaker',
         };
@@ -106,7 +125,40 @@ export class RejectionRoute {
     };
     o.events?.emit({ type: 'rejected', ...base, detail });
     o.events?.emit({ type: 'dead_lettered', ...base });
-    return DONE;
+    return { kind: 'dead-lettered', coarse, code: detail };
+  }
+
+  /** A record committed past by design: counted (and reported, where an event exists for it). */
+  skip(record: ConsumedRecord, reason: SkipReason): RecordOutcome {
+    const o = this.#o;
+    switch (reason) {
+      case 'TOMBSTONE':
+        // An unauthenticated tombstone: reported, never acted on.
+        o.metrics?.rejected.inc({ class: 'MALFORMED', code: 'TOMBSTONE' });
+        o.events?.emit({
+          type: 'skipped',
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          reason: 'TOMBSTONE',
+          group: o.groupId,
+        });
+        break;
+      case 'DUPLICATE':
+        o.metrics?.duplicates.inc({ topic: record.topic });
+        o.events?.emit({
+          type: 'duplicate',
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          group: o.groupId,
+        });
+        break;
+      case 'NOT_ADDRESSED':
+        o.metrics?.skippedNotAddressed.inc({ topic: record.topic });
+        break;
+    }
+    return { kind: 'skipped', reason };
   }
 
   /**
@@ -138,7 +190,7 @@ export class RejectionRoute {
       'unexpected error; dead-lettering',
     );
     const outcome = await this.deadLetter(record, 'MALFORMED', 'UNEXPECTED_ERROR');
-    if (outcome.kind === 'done') counts.delete(record.offset);
+    if (outcome.kind === 'dead-lettered') counts.delete(record.offset);
     return outcome;
   }
 

@@ -5,6 +5,7 @@
  * again is kept here (keyed by the batch, dropped with it), never in the error.
  */
 import type { TransportProducer } from '../../kafka/transport.js';
+import type { SealpostTracing } from '../../observability/tracing.js';
 import type { MetadataSink } from '../metadata-sink.js';
 import { describeError } from '../pipeline-logger.js';
 import type { PipelineMetrics } from '../pipeline-metrics.js';
@@ -17,6 +18,8 @@ export interface BatchDeliveryOptions {
   readonly settings: ProducerSettings;
   readonly metrics?: PipelineMetrics;
   readonly events?: MetadataSink;
+  /** The transport call runs detached from the trace context (docs/TRACING.md). */
+  readonly tracing: SealpostTracing;
 }
 
 const sleep = (ms: number): Promise<void> =>
@@ -43,7 +46,11 @@ export class BatchDelivery {
     let lastError: unknown;
     for (let attempt = 1; attempt <= settings.maxSendAttempts; attempt++) {
       try {
-        const acks = await this.#o.producer.sendBatch(pending.requests);
+        // Outside any trace context: a Kafka client instrumentation must not put the application's
+        // trace id or baggage into clear headers (docs/TRACING.md).
+        const acks = await this.#o.tracing.detached(() =>
+          this.#o.producer.sendBatch(pending.requests),
+        );
         const out: SentMessage[] = [];
         acks.forEach((ack, i) => {
           const base = BigInt(ack.baseOffset);

@@ -7,6 +7,7 @@ import type { CryptoProvider } from '../../crypto/provider.js';
 import { hash256 } from '../../envelope/derive.js';
 import type { SequenceCounter } from '../../envelope/sequence-counter.js';
 import type { ProduceRequest, TransportHeader } from '../../kafka/transport.js';
+import type { SealpostTracing } from '../../observability/tracing.js';
 import type { PipelineEvent } from '../metadata-sink.js';
 import type { PipelineMetrics } from '../pipeline-metrics.js';
 import type {
@@ -25,6 +26,8 @@ export interface BatchSealerOptions {
   readonly metrics?: PipelineMetrics;
   /** Collect `sealed` events (the producer has an event sink). */
   readonly reportsEvents: boolean;
+  /** A seal span per record; its context is sealed into the body (docs/TRACING.md). */
+  readonly tracing: SealpostTracing;
 }
 
 /** A sealed batch and, per request, the `sealed` events of its records. */
@@ -75,16 +78,25 @@ export class BatchSealer {
           session = next();
         }
         const seq = stream.next(partition);
-        const sealed = session.session.seal({
-          partition,
-          seq,
-          key: p.key,
-          schemaFp,
-          contentType,
-          payload: p.payload,
-          ...(p.entityVersion === undefined ? {} : { entityVersion: p.entityVersion }),
-          ...(item.messageId === undefined ? {} : { messageId: item.messageId }),
-        });
+        const traced = this.#o.tracing.seal(topic, partition, session.recipients.length);
+        let sealed;
+        try {
+          sealed = session.session.seal({
+            partition,
+            seq,
+            key: p.key,
+            schemaFp,
+            contentType,
+            payload: p.payload,
+            ...(p.entityVersion === undefined ? {} : { entityVersion: p.entityVersion }),
+            ...(item.messageId === undefined ? {} : { messageId: item.messageId }),
+            ...(traced.traceContext === undefined ? {} : { traceContext: traced.traceContext }),
+          });
+        } catch (err) {
+          traced.end(err);
+          throw err;
+        }
+        traced.end();
         metrics?.sealSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
         let group = byPartition.get(partition);
         if (group === undefined) {
@@ -96,10 +108,13 @@ export class BatchSealer {
           sealed.value.byteOffset,
           sealed.value.byteLength,
         );
+        // The opt-in clear traceparent (docs/TRACING.md) after the application's own headers.
+        const headers =
+          traced.header === undefined ? p.headers : [...(p.headers ?? []), traced.header];
         group.records.push({
           key: p.key,
           value,
-          ...(p.headers === undefined ? {} : { headers: p.headers }),
+          ...(headers === undefined ? {} : { headers }),
         });
         group.messages.push({
           index: item.index,

@@ -1,5 +1,5 @@
 /** The producer's options with every default resolved and checked once, at construction. */
-import { PipelineError } from '../pipeline-error.js';
+import { invalidArgument } from '../../errors.js';
 import { silentLogger, type PipelineLogger } from '../pipeline-logger.js';
 import type { SealedProducerOptions } from './producer-types.js';
 
@@ -22,10 +22,7 @@ export function resolveProducerSettings(o: SealedProducerOptions): ProducerSetti
     maxMessagesPerSession < 1 ||
     maxMessagesPerSession > 0xffff_ffff
   )
-    throw new PipelineError(
-      'MESSAGE_INVALID',
-      'maxMessagesPerSession must be an integer in [1, 2^32)',
-    );
+    throw invalidArgument('maxMessagesPerSession must be an integer in [1, 2^32)');
   return {
     maxMessagesPerSession,
     maxSessionAgeMs: o.maxSessionAgeMs ?? 3_600_000,

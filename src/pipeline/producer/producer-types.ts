@@ -14,6 +14,7 @@ import type {
 import type { KeyDirectory, RecipientKey } from '../../keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../../keys/identity.js';
 import type { IdentitySource } from '../../keys/identity-source.js';
+import type { SealpostTracing } from '../../observability/tracing.js';
 import type { SchemaRegistryClient } from '../../registry/schema-registry-client.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { MetadataSink, PipelineEvent } from '../metadata-sink.js';
@@ -45,7 +46,7 @@ export interface SendTarget {
   readonly topic: string;
   /**
    * Seal only for these identities (each must be allowed to receive on the topic, else PolicyError
-   * RECIPIENT_NOT_ALLOWED). Default: every identity the directory allows on the topic.
+   * POLICY_RECIPIENT_NOT_ALLOWED). Default: every identity the directory allows on the topic.
    */
   readonly recipients?: readonly string[];
 }
@@ -122,6 +123,11 @@ export interface SealedProducerOptions {
    * encoded and sealed. Without it, a topic whose writer schema declares token fields is refused.
    */
   readonly tokenizer?: ValueTokenizer;
+  /**
+   * OpenTelemetry spans and the sender's trace context sealed into each body (`await loadTracing()`,
+   * docs/TRACING.md). Default: none (bodies of version 1, docs/SPEC.md §2).
+   */
+  readonly tracing?: SealpostTracing;
 }
 
 /** The producer's tokenization hook (additive; see SealedProducerOptions.tokenizer). */

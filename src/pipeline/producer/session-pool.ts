@@ -93,7 +93,7 @@ export class SessionPool {
         ? policy.allowedRecipients(topic)
         : policy.recipientsFor(topic, explicit);
     if (recipients.length === 0)
-      throw new PipelineError('NO_RECIPIENTS', `no identity may receive on ${topic}`);
+      throw new PipelineError('NO_ALLOWED_RECIPIENTS', `no identity may receive on ${topic}`);
     return recipients;
   }
 

@@ -22,7 +22,7 @@ export interface SigningKeyGuardOptions {
   readonly reloader?: IdentityReloader;
 }
 
-type Problem = { code: 'SENDER_KEY_RETIRED' | 'SENDER_REVOKED'; why: string };
+type Problem = { code: 'SENDER_KEY_RETIRED' | 'POLICY_SENDER_REVOKED'; why: string };
 
 export class SigningKeyGuard {
   readonly #o: SigningKeyGuardOptions;
@@ -50,7 +50,10 @@ export class SigningKeyGuard {
       return undefined;
     }
     if (held.status === 'revoked')
-      return { code: 'SENDER_REVOKED', why: 'the directory lists the signing key as revoked' };
+      return {
+        code: 'POLICY_SENDER_REVOKED',
+        why: 'the directory lists the signing key as revoked',
+      };
     if (held.status === 'retiring')
       return { code: 'SENDER_KEY_RETIRED', why: 'the directory lists the signing key as retiring' };
     const newest = newestActiveRecord(dir.records(), identity.name, this.#o.clock.nowMs());
@@ -68,8 +71,8 @@ export class SigningKeyGuard {
     const problem = this.#problem();
     if (problem === undefined) return;
     const name = this.#o.identity.name;
-    if (problem.code === 'SENDER_REVOKED')
-      throw new PolicyError('SENDER_REVOKED', `identity ${name}: ${problem.why}`);
+    if (problem.code === 'POLICY_SENDER_REVOKED')
+      throw new PolicyError('POLICY_SENDER_REVOKED', `identity ${name}: ${problem.why}`);
     throw new PipelineError(
       'SENDER_KEY_RETIRED',
       `identity ${name}: ${problem.why} and the producer holds no newer key; pass identitySource ` +

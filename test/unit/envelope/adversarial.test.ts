@@ -496,6 +496,36 @@ describe.each(PROVIDER_NAMES)('adversarial inputs (%s)', (providerName) => {
       );
       expect(openAs('bob', craft(pad(Uint8Array.of(...broken, ...s2))))).toBe('MESSAGE:BAD_BODY');
     }
+    // Version-2 bodies (docs/SPEC.md §2.1), validly signed by the sender: a trace context and an
+    // unknown non-critical extension open; an unknown critical extension or a hostile extension
+    // length is BAD_BODY through the whole opener.
+    const signedBy = (x: Uint8Array) =>
+      craft(
+        pad(
+          Uint8Array.of(
+            ...x,
+            ...p.signDetached(
+              messageSignatureInput(p, sessionHash, c, x),
+              w.id('alice').sign.secretKey,
+            ),
+          ),
+        ),
+      );
+    const v2 = (ext: number[], declared = ext.length) =>
+      Uint8Array.of(2, ...b.subarray(1), declared >> 8, declared & 0xff, ...ext);
+    const traceExt = [
+      1,
+      26,
+      0,
+      ...new Array<number>(16).fill(0x11),
+      ...new Array<number>(8).fill(0x22),
+      1,
+    ];
+    expect(openAs('bob', signedBy(v2(traceExt)))).toBe('success');
+    expect(openAs('bob', signedBy(v2([...traceExt, 0x05, 1, 9])))).toBe('success');
+    expect(openAs('bob', signedBy(v2([...traceExt, 0x85, 1, 9])))).toBe('MESSAGE:BAD_BODY');
+    expect(openAs('bob', signedBy(v2(traceExt, 0xffff)))).toBe('MESSAGE:BAD_BODY');
+    expect(openAs('bob', signedBy(v2([1, 27, ...traceExt.slice(2), 0])))).toBe('MESSAGE:BAD_BODY');
     // Invalid UTF-8 content type.
     const badCt = body(START_MS, new Uint8Array(0), Uint8Array.of(0xff));
     const s3 = p.signDetached(

@@ -14,6 +14,12 @@ describe('test/vectors', () => {
   it('holds golden envelopes and failures of every coarse class the pure module produces', () => {
     const expects = files.map((f) => parseVector(f, readFileSync(new URL(f, DIR), 'utf8')).expect);
     expect(expects.filter((e) => e === 'success').length).toBeGreaterThanOrEqual(5);
+    // A version-2 body with a trace context (docs/SPEC.md §2.1) next to the version-1 ones.
+    expect(
+      files.some(
+        (f) => parseVector(f, readFileSync(new URL(f, DIR), 'utf8')).traceContext !== undefined,
+      ),
+    ).toBe(true);
     for (const cls of ['MALFORMED', 'CONTEXT', 'HEADER', 'STALE', 'MESSAGE'])
       expect(expects.some((e) => e.startsWith(`${cls}:`))).toBe(true);
   });
@@ -36,6 +42,17 @@ describe.each(PROVIDER_NAMES)('test/vectors (%s)', (providerName) => {
       );
       expect(delivered!.contentType).toBe(v.contentType);
       expect(delivered!.senderIdentity).toBe(v.sender);
+      // docs/SPEC.md §2.1: a version-2 body's trace context, or none for a version-1 body.
+      const tc = delivered!.traceContext;
+      expect(
+        tc === undefined
+          ? undefined
+          : Buffer.concat([Buffer.of(0), tc.traceId, tc.spanId, Buffer.of(tc.traceFlags)]).toString(
+              'hex',
+            ),
+      ).toBe(
+        v.traceContext === undefined ? undefined : Buffer.from(v.traceContext).toString('hex'),
+      );
     }
   });
 });

@@ -94,9 +94,11 @@ function code(fn: () => unknown): PolicyErrorCode {
 describe('DirectoryPolicy', () => {
   it('producer: may send only where allowed; seals only to identities allowed to receive, sorted by kid', () => {
     expect(() => policy.assertMaySend('producer', 'orders')).not.toThrow();
-    expect(code(() => policy.assertMaySend('producer', 'payments'))).toBe('SENDER_NOT_ALLOWED');
-    expect(code(() => policy.assertMaySend('billing', 'orders'))).toBe('SENDER_NOT_ALLOWED');
-    expect(code(() => policy.assertMaySend('nobody', 'orders'))).toBe('SENDER_UNKNOWN');
+    expect(code(() => policy.assertMaySend('producer', 'payments'))).toBe(
+      'POLICY_SENDER_NOT_ALLOWED',
+    );
+    expect(code(() => policy.assertMaySend('billing', 'orders'))).toBe('POLICY_SENDER_NOT_ALLOWED');
+    expect(code(() => policy.assertMaySend('nobody', 'orders'))).toBe('POLICY_SENDER_UNKNOWN');
 
     const recipients = policy.allowedRecipients('orders');
     expect(recipients.map((r) => r.identity).sort()).toEqual(['audit', 'billing']);
@@ -111,29 +113,31 @@ describe('DirectoryPolicy', () => {
         .sort(),
     ).toEqual(['audit', 'billing']);
     expect(code(() => policy.recipientsFor('orders', ['billing', 'outsider']))).toBe(
-      'RECIPIENT_NOT_ALLOWED',
+      'POLICY_RECIPIENT_NOT_ALLOWED',
     );
-    expect(code(() => policy.recipientsFor('orders', ['ghost']))).toBe('RECIPIENT_UNKNOWN');
+    expect(code(() => policy.recipientsFor('orders', ['ghost']))).toBe('POLICY_RECIPIENT_UNKNOWN');
   });
 
   it('consumer: checks the sender key for topic, status and time, and its own right to receive', () => {
     const now = w.clock.nowMs();
     expect(policy.checkSenderKey(d.producer.signKid, 'orders', now).identity).toBe('producer');
     expect(code(() => policy.checkSenderKey(d.producer.signKid, 'payments', now))).toBe(
-      'SENDER_NOT_ALLOWED',
+      'POLICY_SENDER_NOT_ALLOWED',
     );
     expect(code(() => policy.checkSenderKey(d.billing.boxKid, 'orders', now))).toBe(
-      'SENDER_UNKNOWN',
+      'POLICY_SENDER_UNKNOWN',
     );
     expect(
       code(() => policy.checkSenderKey(d.producer.signKid, 'orders', d.producer.validFromMs - 1)),
-    ).toBe('SENDER_KEY_NOT_VALID_AT_TIME');
+    ).toBe('POLICY_SENDER_KEY_NOT_VALID_AT_TIME');
     expect(
       code(() => policy.checkSenderKey(d.producer.signKid, 'orders', d.producer.validUntilMs)),
-    ).toBe('SENDER_KEY_NOT_VALID_AT_TIME');
+    ).toBe('POLICY_SENDER_KEY_NOT_VALID_AT_TIME');
     expect(() => policy.assertMayReceive('billing', 'orders')).not.toThrow();
-    expect(code(() => policy.assertMayReceive('outsider', 'orders'))).toBe('RECIPIENT_NOT_ALLOWED');
-    expect(code(() => policy.assertMayReceive('ghost', 'orders'))).toBe('RECIPIENT_UNKNOWN');
+    expect(code(() => policy.assertMayReceive('outsider', 'orders'))).toBe(
+      'POLICY_RECIPIENT_NOT_ALLOWED',
+    );
+    expect(code(() => policy.assertMayReceive('ghost', 'orders'))).toBe('POLICY_RECIPIENT_UNKNOWN');
   });
 
   it('rotation: the retiring key is no longer sealed to, still accepted until retiredAt + skew; revocation refuses at once', async () => {
@@ -161,16 +165,16 @@ describe('DirectoryPolicy', () => {
     );
     expect(
       code(() => policy.checkSenderKey(d.producer.signKid, 'orders', retiredAt + 60_001)),
-    ).toBe('SENDER_RETIRED');
+    ).toBe('POLICY_SENDER_RETIRED');
     // Our old box key still opens (retiring), as the resolver reports.
     expect(policy.mayOpenWith(d.billing.boxKid)).toBe(true);
 
     await publish([{ ...newProducer, status: 'revoked', retiredAtMs: w.clock.nowMs() }]);
     await directory.refresh();
     expect(code(() => policy.checkSenderKey(newProducer.signKid, 'orders', w.clock.nowMs()))).toBe(
-      'SENDER_REVOKED',
+      'POLICY_SENDER_REVOKED',
     );
-    expect(code(() => policy.assertMaySend('producer', 'orders'))).toBe('SENDER_REVOKED');
+    expect(code(() => policy.assertMaySend('producer', 'orders'))).toBe('POLICY_SENDER_REVOKED');
   });
 
   it('the envelope SenderResolver adapter answers from the directory', () => {

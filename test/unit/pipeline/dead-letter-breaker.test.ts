@@ -125,9 +125,9 @@ describe('DeadLetterBreaker', () => {
   it('rejects nonsensical rates', () => {
     expect(
       () => new DeadLetterBreaker(new ManualClock(), { partition: { perSecond: 0, burst: 1 } }),
-    ).toThrow(RangeError);
+    ).toThrow(expect.objectContaining({ code: 'ARGUMENT_INVALID' }) as Error);
     expect(() => new DeadLetterBreaker(new ManualClock(), { closeAfterMs: -1 })).toThrow(
-      RangeError,
+      expect.objectContaining({ code: 'ARGUMENT_INVALID' }) as Error,
     );
   });
 });

@@ -121,7 +121,18 @@ describe('state pointer in the commit metadata', () => {
   const h = 'ab'.repeat(32);
   it('parses exactly the pointer format', () => {
     expect(parseStatePointer(`sealpost-replay/v1 17 ${h}`)).toEqual({ generation: 17, hash: h });
+    // v2 names where the state record and its key record are (docs/SPEC.md §6).
+    expect(parseStatePointer(`sealpost-replay/v2 17 ${h} 3:1234 3:7`)).toEqual({
+      generation: 17,
+      hash: h,
+      state: { partition: 3, offset: 1234n },
+      key: { partition: 3, offset: 7n },
+    });
     for (const bad of [
+      `sealpost-replay/v2 17 ${h} 3:1234`,
+      `sealpost-replay/v2 17 ${h} 3:01 3:7`,
+      `sealpost-replay/v2 17 ${h} -1:5 3:7`,
+      `sealpost-replay/v2 17 ${h} 3:5 3:7 `,
       null,
       '',
       `sealpost-replay/v1 0 ${h}`,

@@ -1,6 +1,6 @@
 /** SealedConsumer refuses bad numeric options at construction, before it touches the transport. */
 import { describe, expect, it } from 'vitest';
-import { PipelineError } from '../../../src/pipeline/pipeline-error.js';
+import { ConfigError } from '../../../src/errors.js';
 import {
   SealedConsumer,
   type SealedConsumerOptions,
@@ -35,15 +35,15 @@ describe('SealedConsumer options', () => {
     ['redeliveryMarkAhead', 2 ** 60],
     ['commitEveryRecords', 0],
     ['commitEveryRecords', 2.5],
-  ])('refuses %s = %s with MESSAGE_INVALID naming the option', (name, value) => {
+  ])('refuses %s = %s with ARGUMENT_INVALID naming the option', (name, value) => {
     let caught: unknown;
     try {
       new SealedConsumer(options({ [name]: value }));
     } catch (err) {
       caught = err;
     }
-    expect(caught).toBeInstanceOf(PipelineError);
-    expect((caught as PipelineError).code).toBe('MESSAGE_INVALID');
-    expect((caught as PipelineError).message).toContain(name);
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).code).toBe('ARGUMENT_INVALID');
+    expect((caught as ConfigError).message).toContain(name);
   });
 });

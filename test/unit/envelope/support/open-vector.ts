@@ -2,6 +2,7 @@ import type { CryptoProvider } from '../../../../src/crypto/provider.js';
 import {
   EnvelopeOpener,
   kid,
+  type OpenedMessage,
   type SenderRecord,
   type SenderResolver,
 } from '../../../../src/envelope/index.js';
@@ -39,7 +40,8 @@ export function openVector(p: CryptoProvider, v: EnvelopeVector) {
       { kid: recipientKid, publicKey: v.recipientPublicKey, secretKey: v.recipientSecretKey },
     ],
   });
-  let delivered: { payload: Uint8Array; contentType: string; senderIdentity: string } | undefined;
+  let delivered:
+    Pick<OpenedMessage, 'payload' | 'contentType' | 'senderIdentity' | 'traceContext'> | undefined;
   const outcome = outcomeOf(() => {
     const r = opener.open(v.envelope, { topic: v.topic, partition: v.partition, key: v.key });
     if (r.kind === 'delivered') delivered = r.message;

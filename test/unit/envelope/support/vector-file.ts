@@ -22,6 +22,11 @@ export interface EnvelopeVector {
   readonly senderStatus: string;
   readonly payload: Uint8Array | null;
   readonly contentType: string | null;
+  /**
+   * Optional (`trace-context`): the 26-byte trace-context extension value of the body (docs/SPEC.md
+   * §2.1) a success must deliver; absent = the body carries none.
+   */
+  readonly traceContext?: Uint8Array;
   readonly envelope: Uint8Array;
 }
 
@@ -41,6 +46,7 @@ const ORDER: [keyof EnvelopeVector, string][] = [
   ['senderStatus', 'sender-status'],
   ['contentType', 'content-type'],
   ['payload', 'payload'],
+  ['traceContext', 'trace-context'],
   ['envelope', 'envelope'],
 ];
 
@@ -51,6 +57,7 @@ export function formatVector(v: EnvelopeVector): string {
   const lines: string[] = [];
   for (const [field, name] of ORDER) {
     const value = v[field];
+    if (value === undefined) continue;
     let text: string;
     if (value === null) text = 'null';
     else if (value instanceof Uint8Array) text = hex(value);
@@ -110,6 +117,7 @@ export function parseVector(name: string, text: string): EnvelopeVector {
     senderStatus: get('sender-status'),
     contentType: get('content-type') === 'null' ? null : get('content-type'),
     payload: nullableBytes('payload'),
+    ...(fields.has('trace-context') ? { traceContext: bytes('trace-context') } : {}),
     envelope: bytes('envelope'),
   };
 }

@@ -1,0 +1,479 @@
+/**
+ * One record, from the sealed envelope to the application's handler (docs/SPEC.md §5), failing
+ * closed, in stages:
+ *
+ * 1. open: the envelope opener (decode → context → slot → header cache with admission tokens →
+ *    header → tag → replay pre-check → decrypt); a record for someone else, an unknown sender or a
+ *    key of ours the process has not loaded is decided here;
+ * 2. decode: the payload (writer schema by id, its fingerprint compared before decoding, SPEC §5
+ *    step 9; or a raw content type);
+ * 3. check: what the record must satisfy beyond the envelope (the entity version of compacted topics
+ *    under the policy);
+ * 4. hand out: the hand-out mark first (partition state), then the handler; only after it returned
+ *    is the replay window marked.
+ *
+ * Returns an outcome value (rejection-route.ts) and knows nothing of batches or the transport: the
+ * rejection route is the one place that maps a failure to dead-letter, retry, pause or skip. A
+ * further check a record must pass before it is handed out belongs in stage 3 (`#check`); the
+ * handler call of stage 4 (`#handOut`) is the one place a record reaches the application.
+ */
+import type { CryptoProvider } from '../../crypto/provider.js';
+import { hash256, schemaFingerprint } from '../../envelope/derive.js';
+import type { EnvelopeOpener, OpenResult } from '../../envelope/envelope-opener.js';
+import { EnvelopeError } from '../../envelope/errors.js';
+import { isReleaseValue } from '../../envelope/release-envelope.js';
+import type { OpenedMessage } from '../../envelope/opened-session.js';
+import { ReplayWindow } from '../../envelope/replay-window.js';
+import type { CoarseClass } from '../../events/dead-letter.js';
+import type { ConsumedRecord } from '../../kafka/transport.js';
+import type { KeyDirectory } from '../../keys/directory/key-directory.js';
+import {
+  NO_TRACING,
+  type ConsumeTrace,
+  type SealpostTracing,
+} from '../../observability/tracing.js';
+import { decodeConfluentFrame } from '../../registry/confluent-wire-format.js';
+import type { SchemaRegistryClient } from '../../registry/schema-registry-client.js';
+import type { Clock } from '../../runtime/clock.js';
+import type { AdmissionControl } from '../admission-control.js';
+import type { MetadataSink } from '../metadata-sink.js';
+import { AVRO_CONTENT_TYPE, rawContentFingerprint } from '../payload-content.js';
+import { describeError, type PipelineLogger } from '../pipeline-logger.js';
+import type { PipelineMetrics } from '../pipeline-metrics.js';
+import { classifyAddressing } from './addressing.js';
+import type { ConsumerSettings } from './consumer-settings.js';
+import type { SealedDelivery, SealedMessageHandler } from './consumer-types.js';
+import type { DirectoryFreshness } from './directory-freshness.js';
+import type { OpeningKeys } from './opening-keys.js';
+import type { OpenedRelease, ReleaseAdmission } from './release-admission.js';
+import type { PartitionEntry, PartitionStates } from './partition-state.js';
+import {
+  DELIVERED,
+  routePayloadError,
+  type RecordOutcome,
+  type RejectionRoute,
+} from './rejection-route.js';
+
+export interface RecordProcessorOptions {
+  readonly opener: Pick<EnvelopeOpener, 'open'>;
+  /** The partition state: the hand-out mark, the loaded mark, when a record was written. */
+  readonly partitions: Pick<
+    PartitionStates,
+    'beforeHandOut' | 'belowLoadedMark' | 'writtenBeforeMs'
+  >;
+  readonly route: RejectionRoute;
+  readonly keys: Pick<
+    OpeningKeys,
+    'refreshIfIdentityChanged' | 'recover' | 'hasSource' | 'retryAfterMs'
+  >;
+  readonly freshness: Pick<DirectoryFreshness, 'kick' | 'covers'>;
+  readonly admission: Pick<AdmissionControl, 'waitMs'>;
+  readonly directory: KeyDirectory;
+  /** Our identity's name (whose keys a not-addressed record may name). */
+  readonly identity: string;
+  readonly registry: Pick<SchemaRegistryClient, 'getSchema' | 'decode'>;
+  readonly crypto: CryptoProvider;
+  readonly clock: Clock;
+  readonly handler: SealedMessageHandler;
+  readonly settings: Pick<
+    ConsumerSettings,
+    'logger' | 'unknownSenderWaitMs' | 'readerSchemas' | 'rawContentTypes' | 'entityVersionTopics'
+  >;
+  readonly metrics?: PipelineMetrics;
+  readonly events?: MetadataSink;
+  readonly groupId: string;
+  readonly onAlert?: (alert: {
+    readonly topic: string;
+    readonly partition: number;
+    readonly code: string;
+  }) => void;
+  /** OpenTelemetry (docs/TRACING.md); default: none. */
+  readonly tracing?: SealpostTracing;
+  /** Admits quarantine releases (docs/SPEC.md §11); without it a release is refused at decoding. */
+  readonly releases?: Pick<ReleaseAdmission, 'open'>;
+}
+
+/** A stage either passes its result on or ends the record with an outcome. */
+type Stage<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly outcome: RecordOutcome };
+
+const pass = <T>(value: T): Stage<T> => ({ ok: true, value });
+const end = <T>(outcome: RecordOutcome): Stage<T> => ({ ok: false, outcome });
+
+/** The decoded payload. */
+interface Payload {
+  readonly value: unknown;
+  /** The writer schema id; undefined for raw payloads. */
+  readonly schemaId: number | undefined;
+}
+
+/** What decoding the payload gave, before it is routed. */
+type Decoded =
+  | { readonly kind: 'payload'; readonly payload: Payload }
+  | { readonly kind: 'refused'; readonly coarse: CoarseClass; readonly code: string }
+  | { readonly kind: 'failed'; readonly err: unknown };
+
+const SCHEMA_MISMATCH: Decoded = { kind: 'refused', coarse: 'SCHEMA', code: 'SCHEMA_MISMATCH' };
+
+const hex = (b: Uint8Array): string =>
+  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+/** See the module comment. */
+export class RecordProcessor {
+  readonly #o: RecordProcessorOptions;
+  readonly #logger: PipelineLogger;
+  readonly #schemaFps = new Map<number, Uint8Array>();
+  readonly #rawFps = new Map<string, Uint8Array>();
+  #lastSenderKid: Uint8Array | undefined;
+  #lastStreamId: Uint8Array | undefined;
+  #lastStreamPrefix = '';
+  /** The release a message was opened from (SPEC §11): accepted, not window-marked, once handled. */
+  readonly #releaseOf = new WeakMap<OpenedMessage, OpenedRelease>();
+
+  constructor(options: RecordProcessorOptions) {
+    this.#o = options;
+    this.#logger = options.settings.logger;
+  }
+
+  /**
+   * Opens, checks, decodes and delivers `record` of the partition `entry`. Its trace span (if tracing
+   * is on) is the hand-out's, or made here for a record that ended as a dead letter.
+   */
+  async process(record: ConsumedRecord, entry: PartitionEntry): Promise<RecordOutcome> {
+    const trace = (this.#o.tracing ?? NO_TRACING).consume(record.topic, record.partition);
+    const outcome = await this.#process(record, entry, false, trace);
+    if (outcome.kind === 'dead-lettered') trace.rejected(outcome.coarse);
+    return outcome;
+  }
+
+  async #process(
+    record: ConsumedRecord,
+    entry: PartitionEntry,
+    reopened: boolean,
+    trace: ConsumeTrace,
+  ): Promise<RecordOutcome> {
+    if (record.value === null) return this.#o.route.skip(record, 'TOMBSTONE');
+    const opened = await this.#open(record, record.value, entry, reopened, trace);
+    if (!opened.ok) return opened.outcome;
+    const msg = opened.value;
+    const payload = await this.#decode(record, msg, entry);
+    if (!payload.ok) return payload.outcome;
+    const checked = await this.#check(record, msg, entry);
+    if (!checked.ok) return checked.outcome;
+    return this.#handOut(record, record.value, entry, msg, payload.value, checked.value, trace);
+  }
+
+  /** Stage 1 (SPEC §5 steps 1–8): the opened message, or what became of a record not opened. */
+  async #open(
+    record: ConsumedRecord,
+    value: Buffer,
+    entry: PartitionEntry,
+    reopened: boolean,
+    trace: ConsumeTrace,
+  ): Promise<Stage<OpenedMessage>> {
+    const o = this.#o;
+    o.keys.refreshIfIdentityChanged();
+    if (!o.directory.isFresh()) {
+      o.freshness.kick();
+      return end({ kind: 'retry', afterMs: 1000, reason: 'directory-head-expired' });
+    }
+    const started = process.hrtime.bigint();
+    let result: OpenResult;
+    let release: OpenedRelease | undefined;
+    try {
+      // A quarantine release (docs/SPEC.md §11) carries the record; it is admitted by the release steps.
+      if (o.releases !== undefined && isReleaseValue(value)) {
+        release = o.releases.open(value, record, entry.state, entry.hooks);
+        result = release.result;
+      } else result = o.opener.open(value, record, entry.hooks);
+    } catch (err) {
+      if (err instanceof EnvelopeError) {
+        if (err.code === 'UNKNOWN_SENDER') {
+          // Wait only until a directory read that started after the record was written still lacks
+          // the sender (then it is refused like any bad header), or the bounded wait is over.
+          const since = entry.unknownSince.get(record.offset) ?? o.clock.nowMs();
+          entry.unknownSince.set(record.offset, since);
+          if (
+            !o.freshness.covers(o.partitions.writtenBeforeMs(record, entry)) &&
+            o.clock.nowMs() - since < o.settings.unknownSenderWaitMs
+          ) {
+            o.freshness.kick();
+            return end({ kind: 'retry', afterMs: 200, reason: 'unknown-sender' });
+          }
+        }
+        const outcome = await o.route.deadLetter(record, err.coarse, err.code);
+        if (outcome.kind === 'dead-lettered') entry.unknownSince.delete(record.offset);
+        return end(outcome);
+      }
+      return end(await o.route.unexpected(record, entry.unexpected, err, 'open'));
+    } finally {
+      o.metrics?.openSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    }
+    entry.unknownSince.delete(record.offset);
+    switch (result.kind) {
+      case 'not-addressed': {
+        const addressing = classifyAddressing(result.slotKids, o.identity, o.directory);
+        if (addressing.kind === 'ours-missing')
+          return end(
+            await this.#recipientKeyMissing(record, entry, addressing.kid, reopened, trace),
+          );
+        if (
+          addressing.kind === 'unknown-kid' &&
+          !o.freshness.covers(o.partitions.writtenBeforeMs(record, entry))
+        ) {
+          // Maybe a key of ours published after our last directory read: read it again first.
+          o.freshness.kick();
+          return end({ kind: 'retry', afterMs: 200, reason: 'recipient-unknown' });
+        }
+        entry.keyMissingAlerted = null;
+        return end(o.route.skip(record, 'NOT_ADDRESSED'));
+      }
+      case 'throttled':
+        return end({
+          kind: 'pause',
+          afterMs: o.admission.waitMs(entry.key),
+          reason: 'admission',
+        });
+      case 'duplicate':
+        return end(o.route.skip(record, 'DUPLICATE'));
+      case 'delivered':
+        if (release !== undefined) this.#releaseOf.set(result.message, release);
+        return pass(result.message);
+    }
+  }
+
+  /**
+   * A record addressed to a box key the directory lists for our identity, which the opener lacks (a
+   * rotation): reload the identity through its source and open the record; if that is not possible,
+   * the partition waits and alerts. Never skipped, never dead-lettered.
+   */
+  async #recipientKeyMissing(
+    record: ConsumedRecord,
+    entry: PartitionEntry,
+    kid: string,
+    reopened: boolean,
+    trace: ConsumeTrace,
+  ): Promise<RecordOutcome> {
+    const o = this.#o;
+    if (!reopened && (await o.keys.recover())) return this.#process(record, entry, true, trace);
+    if (entry.keyMissingAlerted !== record.offset) {
+      entry.keyMissingAlerted = record.offset;
+      this.#logger.warn(
+        {
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          kid,
+          identitySource: o.keys.hasSource,
+        },
+        'record addressed to a key of ours that is not loaded; partition waits',
+      );
+      o.onAlert?.({
+        topic: record.topic,
+        partition: record.partition,
+        code: 'RECIPIENT_KEY_MISSING',
+      });
+    }
+    return { kind: 'retry', afterMs: o.keys.retryAfterMs(), reason: 'recipient-key-missing' };
+  }
+
+  /**
+   * Stage 2 (SPEC §5 step 9): the payload decoded. The opened plaintext is zeroed as soon as it is
+   * decoded (Avro) or copied out (raw types), before any dead-letter write.
+   */
+  async #decode(
+    record: ConsumedRecord,
+    msg: OpenedMessage,
+    entry: PartitionEntry,
+  ): Promise<Stage<Payload>> {
+    const o = this.#o;
+    let decoded: Decoded;
+    try {
+      decoded = await this.#decodePayload(record, msg);
+    } catch (err) {
+      decoded = { kind: 'failed', err };
+    } finally {
+      o.crypto.memzero(msg.payload);
+    }
+    switch (decoded.kind) {
+      case 'payload':
+        return pass(decoded.payload);
+      case 'refused':
+        return end(await o.route.deadLetter(record, decoded.coarse, decoded.code));
+      case 'failed': {
+        const verdict = routePayloadError(decoded.err);
+        if (verdict.action === 'dead-letter')
+          return end(await o.route.deadLetter(record, verdict.coarse, verdict.detail));
+        if (verdict.action === 'unexpected')
+          return end(await o.route.unexpected(record, entry.unexpected, decoded.err, 'payload'));
+        if (verdict.refusing)
+          this.#logger.error(
+            { err: describeError(decoded.err) },
+            'schema registry refuses; partition paused until fixed',
+          );
+        return end({ kind: 'retry', afterMs: 1000, reason: verdict.reason });
+      }
+    }
+  }
+
+  /** The payload under its content type; a fingerprint that does not match is the record's fault. */
+  async #decodePayload(record: ConsumedRecord, msg: OpenedMessage): Promise<Decoded> {
+    const o = this.#o;
+    const s = o.settings;
+    if (msg.contentType === AVRO_CONTENT_TYPE) {
+      // The writer schema by id, its fingerprint compared, and only then decoded (a payload under a
+      // schema the sender did not seal is never handed to the decoder).
+      const schemaId = decodeConfluentFrame(msg.payload).schemaId;
+      let fp = this.#schemaFps.get(schemaId);
+      if (fp === undefined) {
+        fp = schemaFingerprint(o.crypto, (await o.registry.getSchema(schemaId)).text);
+        this.#schemaFps.set(schemaId, fp);
+      }
+      if (!o.crypto.equalConstantTime(fp, msg.schemaFp)) return SCHEMA_MISMATCH;
+      const reader = s.readerSchemas?.[record.topic];
+      const value = (await o.registry.decode(msg.payload, reader === undefined ? {} : { reader }))
+        .value;
+      return { kind: 'payload', payload: { value, schemaId } };
+    }
+    if (s.rawContentTypes.includes(msg.contentType)) {
+      let fp = this.#rawFps.get(msg.contentType);
+      if (fp === undefined) {
+        fp = rawContentFingerprint(o.crypto, msg.contentType);
+        this.#rawFps.set(msg.contentType, fp);
+      }
+      if (!o.crypto.equalConstantTime(fp, msg.schemaFp)) return SCHEMA_MISMATCH;
+      return { kind: 'payload', payload: { value: Buffer.from(msg.payload), schemaId: undefined } };
+    }
+    return { kind: 'refused', coarse: 'PAYLOAD', code: 'PAYLOAD_INVALID' };
+  }
+
+  /**
+   * Stage 3: checks beyond the envelope. Compacted topics under the policy: the entity version must
+   * grow per record key. Passes on the hex H(record key) to record the version under (undefined
+   * when the topic is not under the policy).
+   */
+  async #check(
+    record: ConsumedRecord,
+    msg: OpenedMessage,
+    entry: PartitionEntry,
+  ): Promise<Stage<string | undefined>> {
+    const o = this.#o;
+    if (record.key === null || !o.settings.entityVersionTopics.includes(record.topic))
+      return pass(undefined);
+    const entityKey = hex(hash256(o.crypto, record.key));
+    const last = entry.state.entityVersions.get(entityKey);
+    if (msg.entityVersion < 1 || (last !== undefined && msg.entityVersion <= last))
+      return end(await o.route.deadLetter(record, 'STALE', 'ENTITY_VERSION_STALE'));
+    return pass(entityKey);
+  }
+
+  /** Stage 4 (SPEC §5, after step 9): the hand-out mark, the handler, then the replay window. */
+  async #handOut(
+    record: ConsumedRecord,
+    ciphertext: Buffer,
+    entry: PartitionEntry,
+    msg: OpenedMessage,
+    payload: Payload,
+    entityKey: string | undefined,
+    trace: ConsumeTrace,
+  ): Promise<RecordOutcome> {
+    const o = this.#o;
+    const offset = BigInt(record.offset);
+    try {
+      await o.partitions.beforeHandOut(entry, offset);
+    } catch (err) {
+      return o.route.transient(err, 'replay-state-write');
+    }
+    // Checked last before the hand-out (the mark write above may have waited): a member past its
+    // membership lease hands out nothing (docs/OPERATIONS.md "Under faults", group-members).
+    if (entry.stale?.() === true) return { kind: 'retry', afterMs: 0, reason: 'membership' };
+    const attempts = entry.attempted.get(record.offset) ?? 0;
+    const delivery: SealedDelivery = {
+      value: payload.value,
+      sender: msg.senderIdentity,
+      messageId: hex(msg.messageId),
+      createdAtMs: msg.createdAtMs,
+      schemaId: payload.schemaId,
+      contentType: msg.contentType,
+      idempotencyKey: `${this.#streamPrefix(msg.senderKid, msg.streamId)}${msg.partition}.${msg.seq}`,
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      key: record.key,
+      headers: record.headers,
+      entityVersion: msg.entityVersion,
+      redelivery: attempts > 0 || o.partitions.belowLoadedMark(entry, offset),
+    };
+    try {
+      await trace.handOut(msg, () => o.handler(delivery));
+    } catch (err) {
+      entry.attempted.set(record.offset, attempts + 1);
+      if (entry.attempted.size > 1000)
+        entry.attempted.delete(entry.attempted.keys().next().value as string);
+      this.#logger.warn(
+        {
+          err: describeError(err),
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+        },
+        'handler failed; will redeliver',
+      );
+      return { kind: 'retry', afterMs: 0, reason: 'handler' };
+    }
+    entry.attempted.delete(record.offset);
+    this.#delivered(record, ciphertext, entry, msg, delivery, entityKey);
+    return DELIVERED;
+  }
+
+  /** The handler returned: mark the replay window (and entity version), count and report. */
+  #delivered(
+    record: ConsumedRecord,
+    ciphertext: Buffer,
+    entry: PartitionEntry,
+    msg: OpenedMessage,
+    delivery: SealedDelivery,
+    entityKey: string | undefined,
+  ): void {
+    const o = this.#o;
+    const release = this.#releaseOf.get(msg);
+    if (release !== undefined) {
+      // SPEC §6 exception: the release id is kept; no window is created or slid for it.
+      this.#releaseOf.delete(msg);
+      release.accepted(entry.state, msg);
+    } else {
+      let window = entry.state.windows.get(msg.replayKey);
+      if (window === undefined) {
+        window = new ReplayWindow(o.clock.nowMs());
+        entry.state.windows.set(msg.replayKey, window);
+      }
+      window.mark(msg.seq, o.clock.nowMs());
+    }
+    if (entityKey !== undefined) entry.state.entityVersions.set(entityKey, msg.entityVersion);
+    o.metrics?.opened.inc({ topic: record.topic });
+    o.events?.emit({
+      type: 'opened',
+      messageId: delivery.messageId,
+      sender: msg.senderIdentity,
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      ...(delivery.schemaId === undefined ? {} : { schemaId: delivery.schemaId }),
+      ciphertextDigest: hex(hash256(o.crypto, ciphertext)),
+      sizeBytes: ciphertext.length,
+      group: o.groupId,
+    });
+  }
+
+  /** `<senderKid hex>.<streamId hex>.` of the idempotency key, remembered for the last stream seen. */
+  #streamPrefix(senderKid: Uint8Array, streamId: Uint8Array): string {
+    // An opened session hands out the same two arrays for every message: compare by identity.
+    if (senderKid !== this.#lastSenderKid || streamId !== this.#lastStreamId) {
+      this.#lastSenderKid = senderKid;
+      this.#lastStreamId = streamId;
+      this.#lastStreamPrefix = `${hex(senderKid)}.${hex(streamId)}.`;
+    }
+    return this.#lastStreamPrefix;
+  }
+}

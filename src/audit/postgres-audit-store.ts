@@ -63,7 +63,35 @@ CREATE TRIGGER audit_entries_append_only BEFORE UPDATE OR DELETE ON audit_entrie
   FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 `,
   },
+  {
+    version: 2,
+    name: 'one log per metadata partition',
+    // Every log in one database, named by its origin (docs/AUDIT.md); the rows of the single log
+    // written before per-partition logs keep the empty name. Index and eventId unique per log.
+    sql: `
+CREATE TABLE audit_logs (
+  log TEXT PRIMARY KEY
+);
+ALTER TABLE audit_entries ADD COLUMN log TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_entries ALTER COLUMN log DROP DEFAULT;
+ALTER TABLE audit_entries DROP CONSTRAINT audit_entries_pkey;
+ALTER TABLE audit_entries DROP CONSTRAINT audit_entries_event_id_key;
+ALTER TABLE audit_entries ADD PRIMARY KEY (log, idx);
+ALTER TABLE audit_entries ADD CONSTRAINT audit_entries_log_event_id_key UNIQUE (log, event_id);
+ALTER TABLE audit_checkpoints ADD COLUMN log TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_checkpoints ALTER COLUMN log DROP DEFAULT;
+ALTER TABLE audit_checkpoints DROP CONSTRAINT audit_checkpoints_signature_key;
+ALTER TABLE audit_checkpoints ADD CONSTRAINT audit_checkpoints_log_signature_key
+  UNIQUE (log, signature);
+CREATE INDEX audit_checkpoints_log ON audit_checkpoints (log, id);
+INSERT INTO audit_logs (log)
+  SELECT log FROM audit_entries UNION SELECT log FROM audit_checkpoints;
+`,
+  },
 ];
+
+/** The log name of the single log written before per-partition logs (and of `open`). */
+export const SINGLE_AUDIT_LOG = '';
 
 /** Rows per page of `entries`. */
 const ENTRY_PAGE_ROWS = 1000;
@@ -82,34 +110,61 @@ interface EntryRow {
 }
 
 /**
- * The shared audit store: PostgreSQL, for several audit workers writing one log (docs/STORES.md).
- * An append takes the table's EXCLUSIVE lock (readers go on) for its transaction, reads the head, skips
- * events already stored (by eventId: a redelivery, or an event another worker appended first) and
- * chains the rest — so the log stays one valid chain and each event is stored exactly once, however
- * many writers. The unique eventId and index are the backstop.
+ * The shared audit store: PostgreSQL, for several audit workers writing the logs (docs/STORES.md).
+ * One database holds every log, each named by its origin (`log`). An append locks its log's row in
+ * `audit_logs` for its transaction (readers and the other logs go on), reads the log's head, skips
+ * events already stored in it (by eventId: a redelivery, or an event another worker appended first)
+ * and chains the rest — so each log stays one valid chain and each event is stored exactly once in
+ * it, however many writers. The unique (log, eventId) and (log, index) are the backstop.
  */
 export class PostgresAuditStore implements AuditStore {
   readonly #db: PostgresDatabase;
   readonly #crypto: CryptoProvider;
+  readonly #log: string;
+  readonly #ownsDb: boolean;
 
-  private constructor(db: PostgresDatabase, crypto: CryptoProvider) {
+  private constructor(db: PostgresDatabase, crypto: CryptoProvider, log: string, ownsDb: boolean) {
     this.#db = db;
     this.#crypto = crypto;
+    this.#log = log;
+    this.#ownsDb = ownsDb;
   }
 
-  /** Connects and migrates the schema to the newest version. */
+  /**
+   * Connects and migrates the schema to the newest version; the store is the single log of before
+   * per-partition logs (SINGLE_AUDIT_LOG). `close` disconnects.
+   */
   static async open(
     options: PostgresConnectOptions,
     crypto: CryptoProvider,
   ): Promise<PostgresAuditStore> {
     const db = await PostgresDatabase.connect(options);
     try {
-      await db.migrate('audit', AUDIT_MIGRATIONS);
+      await PostgresAuditStore.migrate(db);
     } catch (err) {
       await db.close();
       throw err;
     }
-    return new PostgresAuditStore(db, crypto);
+    return new PostgresAuditStore(db, crypto, SINGLE_AUDIT_LOG, true);
+  }
+
+  /** Brings the audit tables of `db` to the newest schema version. */
+  static migrate(db: PostgresDatabase): Promise<void> {
+    return db.migrate('audit', AUDIT_MIGRATIONS);
+  }
+
+  /**
+   * The log named `log` (its origin) in a migrated database shared with other logs; `close` leaves the
+   * database connected (its owner closes it).
+   */
+  static onDatabase(db: PostgresDatabase, crypto: CryptoProvider, log: string): PostgresAuditStore {
+    return new PostgresAuditStore(db, crypto, log, false);
+  }
+
+  /** The names of the logs the database holds (with entries or checkpoints). */
+  static async logNames(db: PostgresDatabase): Promise<string[]> {
+    const { rows } = await db.query<{ log: string }>('SELECT log FROM audit_logs ORDER BY log');
+    return rows.map((r) => r.log);
   }
 
   async append(events: readonly MetadataEvent[]): Promise<number> {
@@ -121,16 +176,22 @@ export class PostgresAuditStore implements AuditStore {
     }
     if (events.length === 0) return 0;
     return this.#db.transaction(async (tx) => {
-      // One writer at a time extends the chain; readers are not blocked.
-      await tx.query('LOCK TABLE audit_entries IN EXCLUSIVE MODE');
+      // One writer at a time extends a log's chain (its row in audit_logs, locked until commit);
+      // readers and the other logs are not blocked. Statements after the lock see every append
+      // committed before it (READ COMMITTED).
+      await tx.query('INSERT INTO audit_logs (log) VALUES ($1) ON CONFLICT DO NOTHING', [
+        this.#log,
+      ]);
+      await tx.query('SELECT log FROM audit_logs WHERE log = $1 FOR UPDATE', [this.#log]);
       const ids = [...new Set(events.map((e) => e.eventId))];
       const { rows: present } = await tx.query<{ event_id: string }>(
-        'SELECT event_id FROM audit_entries WHERE event_id = ANY($1::text[])',
-        [ids],
+        'SELECT event_id FROM audit_entries WHERE log = $1 AND event_id = ANY($2::text[])',
+        [this.#log, ids],
       );
       const seen = new Set(present.map((r) => r.event_id));
       const { rows: last } = await tx.query<{ idx: string; entry_hash: Buffer }>(
-        'SELECT idx, entry_hash FROM audit_entries ORDER BY idx DESC LIMIT 1',
+        'SELECT idx, entry_hash FROM audit_entries WHERE log = $1 ORDER BY idx DESC LIMIT 1',
+        [this.#log],
       );
       let count = last[0] === undefined ? 0 : int8(last[0].idx) + 1;
       let headHash =
@@ -167,9 +228,9 @@ export class PostgresAuditStore implements AuditStore {
       }
       if (cols.idx.length === 0) return 0;
       await tx.query(
-        `INSERT INTO audit_entries (idx, event_id, prev_hash, entry_hash, event, type, time_ms, message_id, sender, topic)
-         SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bytea[], $5::bytea[], $6::text[],
-                              $7::bigint[], $8::text[], $9::text[], $10::text[])`,
+        `INSERT INTO audit_entries (log, idx, event_id, prev_hash, entry_hash, event, type, time_ms, message_id, sender, topic)
+         SELECT $11, * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bytea[], $5::bytea[], $6::text[],
+                                   $7::bigint[], $8::text[], $9::text[], $10::text[])`,
         [
           cols.idx,
           cols.eventId,
@@ -181,6 +242,7 @@ export class PostgresAuditStore implements AuditStore {
           cols.messageId,
           cols.sender,
           cols.topic,
+          this.#log,
         ],
       );
       return cols.idx.length;
@@ -189,7 +251,8 @@ export class PostgresAuditStore implements AuditStore {
 
   async head(): Promise<{ count: number; headHash: Uint8Array }> {
     const { rows } = await this.#db.query<{ idx: string; entry_hash: Buffer }>(
-      'SELECT idx, entry_hash FROM audit_entries ORDER BY idx DESC LIMIT 1',
+      'SELECT idx, entry_hash FROM audit_entries WHERE log = $1 ORDER BY idx DESC LIMIT 1',
+      [this.#log],
     );
     const last = rows[0];
     if (last === undefined) return { count: 0, headHash: genesisHash(this.#crypto) };
@@ -201,8 +264,8 @@ export class PostgresAuditStore implements AuditStore {
     // From 0, every row whatever its idx (verify must see a row someone inserted out of range).
     let after: number | undefined;
     for (;;) {
-      const where: string[] = [];
-      const params: number[] = [];
+      const where: string[] = ['log = $1'];
+      const params: (string | number)[] = [this.#log];
       if (after !== undefined) {
         params.push(after);
         where.push(`idx > $${params.length}`);
@@ -213,7 +276,7 @@ export class PostgresAuditStore implements AuditStore {
       }
       const { rows } = await this.#db.query<EntryRow>(
         `SELECT idx, prev_hash, entry_hash, event, event_id, type, time_ms, message_id, sender, topic
-           FROM audit_entries ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+           FROM audit_entries WHERE ${where.join(' AND ')}
           ORDER BY idx LIMIT ${ENTRY_PAGE_ROWS}`,
         params,
       );
@@ -225,15 +288,19 @@ export class PostgresAuditStore implements AuditStore {
 
   async addCheckpoint(c: AuditCheckpoint): Promise<void> {
     // Stored once: the same signed checkpoint added again (a retried call) is a no-op.
+    await this.#db.query('INSERT INTO audit_logs (log) VALUES ($1) ON CONFLICT DO NOTHING', [
+      this.#log,
+    ]);
     await this.#db.query(
-      `INSERT INTO audit_checkpoints (count, head_hash, time_ms, signer_kid, signature)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (signature) DO NOTHING`,
+      `INSERT INTO audit_checkpoints (log, count, head_hash, time_ms, signer_kid, signature)
+       VALUES ($6, $1, $2, $3, $4, $5) ON CONFLICT (log, signature) DO NOTHING`,
       [
         c.count,
         Buffer.from(c.headHash),
         c.timeMs,
         Buffer.from(c.signerKid),
         Buffer.from(c.signature),
+        this.#log,
       ],
     );
   }
@@ -246,7 +313,8 @@ export class PostgresAuditStore implements AuditStore {
       signer_kid: Buffer;
       signature: Buffer;
     }>(
-      'SELECT count, head_hash, time_ms, signer_kid, signature FROM audit_checkpoints ORDER BY id',
+      'SELECT count, head_hash, time_ms, signer_kid, signature FROM audit_checkpoints WHERE log = $1 ORDER BY id',
+      [this.#log],
     );
     return rows.map((r) => ({
       count: int8(r.count),
@@ -264,6 +332,7 @@ export class PostgresAuditStore implements AuditStore {
       args.push(v);
       return `$${args.length}`;
     };
+    where.push(`log = ${param(this.#log)}`);
     if (filter.messageId !== undefined) where.push(`message_id = ${param(filter.messageId)}`);
     if (filter.sender !== undefined)
       where.push(`(sender = ${param(filter.sender)} OR (sender IS NULL AND type = 'sealed'))`);
@@ -273,7 +342,7 @@ export class PostgresAuditStore implements AuditStore {
     if (filter.toMs !== undefined) where.push(`time_ms <= ${param(filter.toMs)}`);
     if (filter.afterIndex !== undefined) where.push(`idx > ${param(filter.afterIndex)}`);
     const { rows } = await this.#db.query<{ idx: string; event: Buffer }>(
-      `SELECT idx, event FROM audit_entries ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+      `SELECT idx, event FROM audit_entries WHERE ${where.join(' AND ')}
         ORDER BY idx LIMIT ${auditQueryLimit(filter)}`,
       args,
     );
@@ -284,7 +353,7 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   async close(): Promise<void> {
-    await this.#db.close();
+    if (this.#ownsDb) await this.#db.close();
   }
 }
 

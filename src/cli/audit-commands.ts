@@ -9,7 +9,7 @@ import {
   verifyTlogCheckpoints,
   type TlogVerifyReport,
 } from '../audit/audit-tlog.js';
-import { closeAuditLogs, openAuditLogs } from './audit-logs.js';
+import { openAuditLogs } from './audit-logs.js';
 import { registerAuditProveCommands, withAuditKeyOptions } from './audit-prove-commands.js';
 import { METADATA_EVENT_TYPES } from '../events/metadata-event.js';
 import { FileDirectorySource } from '../keys/directory/directory-document.js';
@@ -157,10 +157,11 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
       const timeoutMs = parseDuration(opts.timeout, '--timeout');
       const partition =
         opts.partition === undefined ? undefined : parseCount(opts.partition, '--partition');
-      const logs = await openAuditLogs(ctx, {
+      const opened = await openAuditLogs(ctx, {
         ...(partition === undefined ? {} : { partition }),
         ...(opts.origin === undefined ? {} : { origin: opts.origin }),
       });
+      const { logs } = opened;
       try {
         await withHints(ctx.config, async () => {
           let published: AuditCheckpoint[] = [];
@@ -277,7 +278,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           if (!ok) throw new CliExit(EXIT.FAILED);
         });
       } finally {
-        await closeAuditLogs(logs);
+        await opened.close();
       }
     });
 
@@ -332,7 +333,8 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           io.err(
             `note: ${opts.type} events name a sender only when the consumer attributed the record to one (a refused record's sender is not verified); to see every one, query by --topic and time\n`,
           );
-        const logs = await openAuditLogs(ctx);
+        const opened = await openAuditLogs(ctx);
+        const { logs } = opened;
         try {
           // Every log (one per metadata partition), merged by event time.
           const events = (await Promise.all(logs.map((l) => l.store.query(filter))))
@@ -341,7 +343,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
             .slice(0, filter.limit);
           print(io, opts.json, events, () => table(events.map(eventRow)));
         } finally {
-          await closeAuditLogs(logs);
+          await opened.close();
         }
       },
     );
@@ -359,7 +361,8 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
       const lines = parseCount(opts.lines, '--lines', 100_000);
       const intervalMs = parseDuration(opts.interval, '--interval');
       if (intervalMs < 50) throw badInput('--interval must be at least 50ms');
-      const logs = await openAuditLogs(ctx);
+      const opened = await openAuditLogs(ctx);
+      const { logs } = opened;
       const emit = (events: readonly StoredAuditEvent[], first: boolean): void => {
         if (opts.json === true)
           for (const e of events) io.out(formatJson(e).replace(/\n\s*/g, ' ').trim() + '\n');
@@ -401,7 +404,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           if (next.length > 0) emit(next.sort(byTime), false);
         }
       } finally {
-        await closeAuditLogs(logs);
+        await opened.close();
       }
     });
 }

@@ -5,11 +5,11 @@
  * Used by the workers and the CLI.
  */
 import { sqliteAuditLogStores, type AuditLogStores } from '../audit/audit-log-stores.js';
+import { postgresAuditLogStores } from '../audit/postgres-audit-log-stores.js';
 import { PostgresAuditStore } from '../audit/postgres-audit-store.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import { SqliteAuditStore } from '../audit/sqlite-audit-store.js';
 import { readSecretFile, type SealpostConfig } from '../config/config.js';
-import { ConfigError } from '../errors.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { PostgresQuarantineStore } from '../dlq/postgres-quarantine-store.js';
 import type { QuarantineStore } from '../dlq/quarantine-store.js';
@@ -45,18 +45,15 @@ export async function openConfiguredAuditStore(
 
 /**
  * The configured audit logs, one per metadata partition (docs/AUDIT.md): SQLite files beside
- * SEALPOST_AUDIT_DB.
+ * SEALPOST_AUDIT_DB, or every log in the PostgreSQL database (connected on first use).
  */
 export function openConfiguredAuditLogStores(
   config: StoreConfig,
   crypto: CryptoProvider,
 ): AuditLogStores {
-  if (config.store === 'postgres')
-    throw new ConfigError(
-      'CONFIG_INVALID',
-      'per-partition audit logs are not yet kept in PostgreSQL: use SEALPOST_STORE=sqlite for the audit worker',
-    );
-  return sqliteAuditLogStores(config.auditDb, crypto);
+  return config.store === 'postgres'
+    ? postgresAuditLogStores(postgresOptions(config), crypto)
+    : sqliteAuditLogStores(config.auditDb, crypto);
 }
 
 /** The configured quarantine store (PostgreSQL: connected, schema migrated). */

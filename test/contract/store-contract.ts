@@ -9,6 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { signCheckpoint } from '../../src/audit/audit-checkpoint.js';
+import type { AuditLogStores } from '../../src/audit/audit-log-stores.js';
 import type { AuditStore } from '../../src/audit/audit-store.js';
 import { verifyAuditLog } from '../../src/audit/verify-audit-log.js';
 import type { CryptoProvider } from '../../src/crypto/provider.js';
@@ -25,6 +26,8 @@ export interface StoresUnderTest {
   crypto(): CryptoProvider;
   /** A fresh, empty audit storage. */
   auditStorage(): Promise<StorageUnderTest<AuditStore>>;
+  /** A fresh, empty storage of per-partition audit logs (docs/AUDIT.md). */
+  auditLogStorage(): Promise<StorageUnderTest<AuditLogStores>>;
   /** A fresh, empty quarantine storage. */
   quarantineStorage(): Promise<StorageUnderTest<QuarantineStore>>;
 }
@@ -193,6 +196,114 @@ export function storeContract(subject: StoresUnderTest): void {
       );
       expect(report).toMatchObject({ ok: true, count: events.length });
       await Promise.all([...writers, reader].map((w) => w.close()));
+    });
+  });
+
+  describe(`AuditLogStores contract: ${subject.name}`, () => {
+    const of = { cluster: 'kafka', topic: 'sealpost.metadata' };
+
+    it('keeps each partition its own log: chain, eventIds, checkpoints and queries; another instance sees them', async () => {
+      const crypto = subject.crypto();
+      const storage = await subject.auditLogStorage();
+      const stores = await storage.open();
+      expect(await stores.partitions(of)).toEqual([]);
+      expect(await stores.openSingle()).toBeUndefined();
+      const p0 = await stores.open({ ...of, partition: 0 });
+      const p3 = await stores.open({ ...of, partition: 3 });
+      // The same events in two logs (eventIds are unique per log): each log stores them.
+      expect(await p0.append([ev(0), ev(1), ev(2)])).toBe(3);
+      expect(await p3.append([ev(1), ev(5)])).toBe(2);
+      expect(await p3.append([ev(5), ev(6)])).toBe(1);
+      expect((await p0.head()).count).toBe(3);
+      expect((await p3.head()).count).toBe(3);
+      const keys = crypto.signKeyPair();
+      const kid = new Uint8Array(16).fill(5);
+      const h0 = await p0.head();
+      await p0.addCheckpoint(signCheckpoint(crypto, h0.count, h0.headHash, 7, kid, keys.secretKey));
+      expect(await p3.checkpoints()).toEqual([]);
+      expect((await p3.query({ messageId: 'm1' })).map((e) => e.index)).toEqual([0]);
+      expect((await p3.query({ limit: 10 })).map((e) => e.event.eventId)).toEqual(
+        [ev(1), ev(5), ev(6)].map((e) => e.eventId),
+      );
+      await Promise.all([p0.close(), p3.close()]);
+      await stores.close();
+
+      const again = await storage.open();
+      expect(await again.partitions(of)).toEqual([0, 3]);
+      for (const partition of [0, 3]) {
+        const log = await again.open({ ...of, partition });
+        const checkpoints = await log.checkpoints();
+        expect(checkpoints).toHaveLength(partition === 0 ? 1 : 0);
+        const head = await log.head();
+        const report = await verifyAuditLog(
+          crypto,
+          log.entries(),
+          [
+            ...checkpoints,
+            signCheckpoint(crypto, head.count, head.headHash, 8, kid, keys.secretKey),
+          ],
+          keys.publicKey,
+          kid,
+        );
+        expect(report).toMatchObject({ ok: true, count: 3 });
+        await log.close();
+      }
+      await again.close();
+    });
+
+    it('several writers on each of several logs at once store each event once per log, each log one valid chain', async () => {
+      const crypto = subject.crypto();
+      const storage = await subject.auditLogStorage();
+      // Three members (each its own AuditLogStores, as three processes), each writing logs 0..2.
+      const members = await Promise.all([1, 2, 3].map(() => storage.open()));
+      const events = Array.from({ length: 300 }, (_, i) => ev(i));
+      const eventsOf = (partition: number) => events.filter((_, i) => i % 3 === partition);
+      const appended = await Promise.all(
+        members.flatMap((m, mi) =>
+          [0, 1, 2].map(async (partition) => {
+            const log = await m.open({ ...of, partition });
+            let total = 0;
+            for (const b of batches(eventsOf(partition), mi * 3 + partition + 1, 25))
+              total += await log.append(b);
+            // Every member also delivers another partition's first events (a stale owner's batch).
+            total += await log.append(eventsOf((partition + 1) % 3).slice(0, 5));
+            await log.close();
+            return { partition, total };
+          }),
+        ),
+      );
+      const reader = await storage.open();
+      expect(await reader.partitions(of)).toEqual([0, 1, 2]);
+      const keys = crypto.signKeyPair();
+      const kid = new Uint8Array(16).fill(6);
+      for (const partition of [0, 1, 2]) {
+        const log = await reader.open({ ...of, partition });
+        const stored = await collect(log.entries());
+        const expected = new Set([
+          ...eventsOf(partition).map((e) => e.eventId),
+          ...eventsOf((partition + 1) % 3)
+            .slice(0, 5)
+            .map((e) => e.eventId),
+        ]);
+        const ids = stored.map((e) => e.columns!.event_id);
+        expect(ids).toHaveLength(expected.size);
+        expect(new Set(ids)).toEqual(expected);
+        // The writers' own counts of what they stored in this log add up to it.
+        expect(
+          appended.filter((a) => a.partition === partition).reduce((n, a) => n + a.total, 0),
+        ).toBe(expected.size);
+        const head = await log.head();
+        const report = await verifyAuditLog(
+          crypto,
+          log.entries(),
+          [signCheckpoint(crypto, head.count, head.headHash, 1, kid, keys.secretKey)],
+          keys.publicKey,
+          kid,
+        );
+        expect(report).toMatchObject({ ok: true, count: expected.size });
+        await log.close();
+      }
+      await Promise.all([...members, reader].map((m) => m.close()));
     });
   });
 

@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresAuditStore } from '../../src/audit/postgres-audit-store.js';
+import { postgresAuditLogStores } from '../../src/audit/postgres-audit-log-stores.js';
 import { createCryptoProvider } from '../../src/crypto/index.js';
 import { PostgresQuarantineStore } from '../../src/dlq/postgres-quarantine-store.js';
 import { PostgresDatabase } from '../../src/stores/postgres-database.js';
@@ -38,9 +38,16 @@ beforeAll(async () => {
     SEALPOST_QUARANTINE_DB: join(dir, 'absent-quarantine.db'),
   };
   const crypto = await createCryptoProvider();
-  const audit = await PostgresAuditStore.open({ url, schema }, crypto);
-  await audit.append(Array.from({ length: 12 }, (_, n) => auditEvent(n)));
-  await audit.close();
+  // Two metadata partitions' logs (even events in log 0, odd in log 1), as the audit workers write them.
+  const logs = postgresAuditLogStores({ url, schema }, crypto);
+  for (const partition of [0, 1]) {
+    const log = await logs.open({ cluster: 'kafka', topic: 'sealpost.metadata', partition });
+    await log.append(
+      Array.from({ length: 12 }, (_, n) => auditEvent(n)).filter((_, n) => n % 2 === partition),
+    );
+    await log.close();
+  }
+  await logs.close();
   const quarantine = await PostgresQuarantineStore.open({ url, schema });
   await quarantine.add(
     [0, 1, 2].map((n) => ({
@@ -91,20 +98,22 @@ describe('sealpost CLI on the PostgreSQL stores (SEALPOST_STORE=postgres)', () =
     expect(JSON.parse(after.out)).toHaveLength(2);
   });
 
-  it('audit query and tail read the PostgreSQL log', async () => {
+  it('audit query and tail read the PostgreSQL logs, merged by event time', async () => {
+    const messageIds = (ns: number[]) => ns.map((n) => auditEvent(n).messageId);
     const query = await runCli(['audit', 'query', '--type', 'rejected', '--json'], env);
     expect(query.code, query.err).toBe(0);
-    expect((JSON.parse(query.out) as { index: number }[]).map((e) => e.index)).toEqual([
-      0, 3, 6, 9,
-    ]);
+    const rejected = JSON.parse(query.out) as { index: number; event: { messageId: string } }[];
+    expect(rejected.map((e) => e.event.messageId)).toEqual(messageIds([0, 3, 6, 9]));
+    // Each event's index in its own log (even events in log 0, odd in log 1).
+    expect(rejected.map((e) => e.index)).toEqual([0, 1, 3, 4]);
     const tail = await runCli(['audit', 'tail', '-n', '2', '--json'], env);
     expect(tail.code, tail.err).toBe(0);
     expect(
       tail.out
         .trim()
         .split('\n')
-        .map((l) => (JSON.parse(l) as { index: number }).index),
-    ).toEqual([10, 11]);
+        .map((l) => (JSON.parse(l) as { event: { messageId: string } }).event.messageId),
+    ).toEqual(messageIds([10, 11]));
   });
 
   it('config check masks the PostgreSQL URL', async () => {

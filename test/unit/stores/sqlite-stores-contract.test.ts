@@ -1,8 +1,9 @@
 /** The store contract (test/contract/store-contract.ts) on the embedded SQLite stores (files in a temp dir). */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
+import { sqliteAuditLogStores } from '../../../src/audit/audit-log-stores.js';
 import { SqliteAuditStore } from '../../../src/audit/sqlite-audit-store.js';
 import { createCryptoProvider } from '../../../src/crypto/index.js';
 import type { CryptoProvider } from '../../../src/crypto/provider.js';
@@ -24,6 +25,11 @@ storeContract({
   auditStorage: () => {
     const path = join(dir, `audit-${++n}.db`);
     return Promise.resolve({ open: () => Promise.resolve(new SqliteAuditStore(path, crypto)) });
+  },
+  auditLogStorage: () => {
+    const path = join(dir, `logs-${++n}`, 'audit.db');
+    mkdirSync(dirname(path));
+    return Promise.resolve({ open: () => Promise.resolve(sqliteAuditLogStores(path, crypto)) });
   },
   quarantineStorage: () => {
     const path = join(dir, `quarantine-${++n}.db`);

@@ -6,9 +6,6 @@
  */
 import { sqliteAuditLogStores, type AuditLogStores } from '../audit/audit-log-stores.js';
 import { postgresAuditLogStores } from '../audit/postgres-audit-log-stores.js';
-import { PostgresAuditStore } from '../audit/postgres-audit-store.js';
-import type { AuditStore } from '../audit/audit-store.js';
-import { SqliteAuditStore } from '../audit/sqlite-audit-store.js';
 import { readSecretFile, type SealpostConfig } from '../config/config.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { PostgresQuarantineStore } from '../dlq/postgres-quarantine-store.js';
@@ -31,16 +28,6 @@ function postgresOptions(config: StoreConfig): PostgresConnectOptions {
       ? {}
       : { password: readSecretFile(config.postgresPasswordFile) }),
   };
-}
-
-/** The configured audit store (PostgreSQL: connected, schema migrated). */
-export async function openConfiguredAuditStore(
-  config: StoreConfig,
-  crypto: CryptoProvider,
-): Promise<AuditStore> {
-  return config.store === 'postgres'
-    ? PostgresAuditStore.open(postgresOptions(config), crypto)
-    : new SqliteAuditStore(config.auditDb, crypto);
 }
 
 /**

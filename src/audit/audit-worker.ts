@@ -396,6 +396,8 @@ export class AuditWorker {
     this.#running = false;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     await this.#consumer.close();
+    // A log still being opened is closed with the others (an open that failed has nothing to close).
+    await Promise.allSettled(this.#opening.values());
     try {
       for (const w of writersOf(this.#logs))
         if ((await w.store.head()).count > w.recorder.lastCheckpointCount)

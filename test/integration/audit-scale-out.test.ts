@@ -46,7 +46,9 @@ import { createTopics, freshTopic, testTransport, waitFor } from '../support/tes
 
 const PARTITIONS = 6;
 const transport = testTransport('audit-scale-out');
-const postgresUrl = postgresTestUrl();
+/** The PostgreSQL server, looked up by the PostgreSQL run only (the SQLite run needs none). */
+let postgresUrlUsed: string | undefined;
+const postgresUrl = (): string => (postgresUrlUsed ??= postgresTestUrl());
 const postgresSchema = `t_${randomBytes(6).toString('hex')}`;
 let world: PipelineWorld;
 const children: ChildProcess[] = [];
@@ -76,7 +78,8 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await world.cleanup();
-  const db = await PostgresDatabase.connect({ url: postgresUrl });
+  if (postgresUrlUsed === undefined) return;
+  const db = await PostgresDatabase.connect({ url: postgresUrlUsed });
   await db.query(`DROP SCHEMA IF EXISTS ${postgresSchema} CASCADE`);
   await db.close();
 });
@@ -116,7 +119,7 @@ function entryCount(path: string): number {
 /** Entries in all six logs (SQLite: read-only, creating no file; PostgreSQL: one count). */
 async function logCount(store: 'sqlite' | 'postgres', base: string): Promise<number> {
   if (store === 'postgres') {
-    const db = await PostgresDatabase.connect({ url: postgresUrl, schema: postgresSchema });
+    const db = await PostgresDatabase.connect({ url: postgresUrl(), schema: postgresSchema });
     try {
       const { rows } = await db.query<{ n: string }>('SELECT COUNT(*) AS n FROM audit_entries');
       return Number(rows[0]!.n);
@@ -202,7 +205,7 @@ describe.each(['sqlite', 'postgres'] as const)(
         ...(store === 'postgres'
           ? {
               SEALPOST_STORE: 'postgres',
-              SEALPOST_POSTGRES_URL: postgresUrl,
+              SEALPOST_POSTGRES_URL: postgresUrl(),
               SEALPOST_POSTGRES_SCHEMA: postgresSchema,
             }
           : {}),
@@ -251,7 +254,7 @@ describe.each(['sqlite', 'postgres'] as const)(
       let rows = 0;
       const logs: AuditLogStores =
         store === 'postgres'
-          ? postgresAuditLogStores({ url: postgresUrl, schema: postgresSchema }, world.crypto)
+          ? postgresAuditLogStores({ url: postgresUrl(), schema: postgresSchema }, world.crypto)
           : sqliteAuditLogStores(dbPath, world.crypto);
       expect(await logs.partitions({ cluster: 'kafka', topic: t.metadata })).toEqual(
         Array.from({ length: PARTITIONS }, (_, p) => p),

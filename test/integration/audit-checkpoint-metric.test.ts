@@ -7,50 +7,25 @@
  */
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { singleAuditLogStores } from '../../src/audit/audit-log-stores.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import { readPublishedCheckpoints } from '../../src/audit/checkpoint-topic.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
-import { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
-import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { proxiedKafka } from '../support/proxied-kafka.js';
-import {
-  makePipelineWorld,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
-import {
-  createTopics,
-  freshTopic,
-  testLogger,
-  testTransport,
-  waitFor,
-} from '../support/test-transport.js';
+import { testLogger, waitFor } from '../support/test-transport.js';
+import { metadataToAudit, useScenario } from '../support/scenario.js';
 
-const transport = testTransport('audit-checkpoint-metric');
-const t = pipelineTopics('audit-cp-metric');
-const checkpointTopic = freshTopic('audit-cp-metric-checkpoints');
-let world: PipelineWorld;
-const closers: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [t.metadata], receive: [] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ]);
-  await createTopics(transport, [
-    { topic: t.metadata },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-    { topic: checkpointTopic, configs: { 'retention.ms': '-1' } },
-  ]);
+const sc = useScenario({
+  purpose: 'audit-cp-metric',
+  clientId: 'audit-checkpoint-metric',
+  topics: 0,
+  metadataTopic: true,
+  checkpointTopic: 'retained',
+  services: metadataToAudit,
 });
-afterAll(async () => {
-  for (const c of closers.reverse()) await c();
-  await world.cleanup();
-});
+const { t, transport, checkpoints: checkpointTopic } = sc;
 
 async function gauge(registry: Registry, name: string): Promise<number> {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(await registry.metrics());
@@ -60,27 +35,7 @@ async function gauge(registry: Registry, name: string): Promise<number> {
 
 describe('audit checkpoint gauge (real Kafka, proxied path)', () => {
   it('advances only when a checkpoint is published', async () => {
-    const producer = new SealedProducer({
-      transport,
-      registry: world.registry(),
-      crypto: world.crypto,
-      clock: systemClock,
-      identity: await world.identity('orders'),
-      directory: await world.directory(),
-    });
-    await producer.connect();
-    const emitter = new MetadataEventEmitter({
-      producer,
-      topic: t.metadata,
-      crypto: world.crypto,
-      clock: systemClock,
-      actor: 'orders',
-      flushIntervalMs: 50,
-    });
-    closers.push(async () => {
-      await emitter.close();
-      await producer.close();
-    });
+    const emitter = await sc.emitter('orders', { flushIntervalMs: 50 });
     let next = 0;
     const emit = async (n: number): Promise<void> => {
       for (let i = 0; i < n; i++, next++)
@@ -95,17 +50,17 @@ describe('audit checkpoint gauge (real Kafka, proxied path)', () => {
     };
 
     const { proxy, transport: proxied } = await proxiedKafka('audit-checkpoint-metric');
-    closers.push(() => proxy.stop());
-    const store = new SqliteAuditStore(join(world.dir, 'audit.db'), world.crypto);
+    sc.defer(() => proxy.stop());
+    const store = new SqliteAuditStore(join(sc.world.dir, 'audit.db'), sc.world.crypto);
     const registry = new Registry();
     const worker = new AuditWorker({
       transport: proxied,
-      registry: world.registry(),
-      crypto: world.crypto,
+      registry: sc.world.registry(),
+      crypto: sc.world.crypto,
       clock: systemClock,
-      identity: await world.identity('audit'),
-      directory: await world.directory(),
-      kms: world.kms,
+      identity: await sc.world.identity('audit'),
+      directory: await sc.world.directory(),
+      kms: sc.world.kms,
       logs: singleAuditLogStores(store),
       metadataTopic: t.metadata,
       checkpointTopic,
@@ -120,7 +75,7 @@ describe('audit checkpoint gauge (real Kafka, proxied path)', () => {
       logger: testLogger,
     });
     await worker.start();
-    closers.push(() => worker.stop());
+    sc.defer(() => worker.stop());
 
     await emit(5);
     await waitFor(async () => (await store.head()).count === 5, 'five events logged');

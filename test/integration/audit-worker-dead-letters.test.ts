@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { singleAuditLogStores } from '../../src/audit/audit-log-stores.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
@@ -16,42 +16,24 @@ import { decodeDeadLetterMetadata, DEAD_LETTER_HEADER } from '../../src/events/d
 import { canonicalEventBytes, type MetadataEvent } from '../../src/events/metadata-event.js';
 import { METADATA_EVENTS_CONTENT_TYPE } from '../../src/pipeline/metadata-event-emitter.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { readRaw, startProducer } from '../support/pipeline-parties.js';
-import {
-  makePipelineWorld,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
-import {
-  createTopics,
-  freshTopic,
-  testLogger,
-  testTransport,
-  waitFor,
-} from '../support/test-transport.js';
+import { readRaw } from '../support/pipeline-parties.js';
+import { testLogger, waitFor } from '../support/test-transport.js';
+import { metadataToAudit, useScenario } from '../support/scenario.js';
 
-const transport = testTransport('audit-worker-dead-letters');
-const t = pipelineTopics('audit-dlq');
-const checkpointTopic = freshTopic('audit-dlq-checkpoints');
-let world: PipelineWorld;
-let worker: AuditWorker | undefined;
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [t.metadata], receive: [] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ]);
-  await createTopics(transport, [
-    { topic: t.metadata },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-    { topic: checkpointTopic },
-  ]);
+const sc = useScenario({
+  purpose: 'audit-dlq',
+  clientId: 'audit-worker-dead-letters',
+  topics: 0,
+  metadataTopic: true,
+  checkpointTopic: true,
+  services: metadataToAudit,
 });
+const { t, transport, checkpoints: checkpointTopic } = sc;
+
+let worker: AuditWorker | undefined;
 
 afterAll(async () => {
   await worker?.stop();
-  await world?.cleanup();
 });
 
 const event = (i: number, actor: string): MetadataEvent => ({
@@ -68,15 +50,15 @@ const batchOf = (events: readonly MetadataEvent[]): Uint8Array =>
 
 describe('audit worker', () => {
   it('dead-letters malformed batches and invalid events with their original bytes', async () => {
-    const store = new SqliteAuditStore(join(world.dir, 'audit.db'), world.crypto);
+    const store = new SqliteAuditStore(join(sc.world.dir, 'audit.db'), sc.world.crypto);
     worker = new AuditWorker({
       transport,
-      registry: world.registry(),
-      crypto: world.crypto,
+      registry: sc.world.registry(),
+      crypto: sc.world.crypto,
       clock: systemClock,
-      identity: await world.identity('audit'),
-      directory: await world.directory(),
-      kms: world.kms,
+      identity: await sc.world.identity('audit'),
+      directory: await sc.world.directory(),
+      kms: sc.world.kms,
       logs: singleAuditLogStores(store),
       metadataTopic: t.metadata,
       checkpointTopic,
@@ -88,7 +70,7 @@ describe('audit worker', () => {
     });
     await worker.start();
 
-    const orders = await startProducer(world, transport, 'orders');
+    const orders = await sc.producer('orders');
     const send = async (payload: Uint8Array) =>
       (
         await orders.producer.sendRaw({
@@ -135,7 +117,7 @@ describe('audit worker', () => {
     }
     await worker.stop();
     worker = undefined;
-    const logged = new SqliteAuditStore(join(world.dir, 'audit.db'), world.crypto);
+    const logged = new SqliteAuditStore(join(sc.world.dir, 'audit.db'), sc.world.crypto);
     try {
       expect((await logged.head()).count).toBe(3);
     } finally {

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { sqliteAuditLogPath } from '../../src/audit/audit-log-stores.js';
 import {
   auditLeafHashes,
@@ -18,38 +18,24 @@ import { readPublishedCheckpoints } from '../../src/audit/checkpoint-topic.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { verifyAuditLog } from '../../src/audit/verify-audit-log.js';
 import { writeIdentityFile } from '../../src/keys/identity-file.js';
-import { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
-import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
-import { systemClock } from '../../src/runtime/clock.js';
 import { getEndpoints } from '../support/endpoints.js';
-import {
-  makePipelineWorld,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import { waitFor } from '../support/test-transport.js';
+import { metadataToAudit, useScenario } from '../support/scenario.js';
 
-const transport = testTransport('audit-kill');
-const t = pipelineTopics('audit-kill');
-const checkpointTopic = freshTopic('audit-kill-cp');
-let world: PipelineWorld;
+const sc = useScenario({
+  purpose: 'audit-kill',
+  clientId: 'audit-kill',
+  topics: 0,
+  metadataTopic: 2,
+  checkpointTopic: 'retained',
+  services: metadataToAudit,
+});
+const { t, transport, checkpoints: checkpointTopic } = sc;
+
 const children: ChildProcess[] = [];
 
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [t.metadata], receive: [] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ]);
-  await createTopics(transport, [
-    { topic: t.metadata, numPartitions: 2 },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-    { topic: checkpointTopic, configs: { 'retention.ms': '-1' } },
-  ]);
-});
-afterAll(async () => {
+afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await world.cleanup();
 });
 
 function startWorker(env: Record<string, string>): { child: ChildProcess; ready: Promise<void> } {
@@ -93,24 +79,7 @@ describe('audit worker process (real Kafka and registry)', () => {
   it('ends with a verifying log, nothing missing and nothing twice, after three SIGKILLs in 20,000 events', async () => {
     const total = 20_000;
     // The events: 20,000 from `orders`, sealed to `audit` in batches of 50 (400 records).
-    const identity = await world.identity('orders');
-    const producer = new SealedProducer({
-      transport,
-      registry: world.registry(),
-      crypto: world.crypto,
-      clock: systemClock,
-      identity,
-      directory: await world.directory(),
-    });
-    await producer.connect();
-    const emitter = new MetadataEventEmitter({
-      producer,
-      topic: t.metadata,
-      crypto: world.crypto,
-      clock: systemClock,
-      actor: 'orders',
-      maxBatch: 50,
-    });
+    const emitter = await sc.emitter('orders', { maxBatch: 50 });
     for (let i = 0; i < total; i++) {
       emitter.emit({
         type: 'sealed',
@@ -122,23 +91,22 @@ describe('audit worker process (real Kafka and registry)', () => {
     }
     await emitter.close();
     expect(emitter.sent).toBe(total);
-    await producer.close();
 
     const e = getEndpoints();
-    const directoryFile = join(world.dir, 'directory.json');
-    writeFileSync(directoryFile, JSON.stringify(world.document()));
-    const identityFile = join(world.dir, 'audit.identity.json');
-    await writeIdentityFile(identityFile, world.files.get('audit')!, { overwrite: true });
-    const dbPath = join(world.dir, 'audit.db');
+    const directoryFile = join(sc.world.dir, 'directory.json');
+    writeFileSync(directoryFile, JSON.stringify(sc.world.document()));
+    const identityFile = join(sc.world.dir, 'audit.identity.json');
+    await writeIdentityFile(identityFile, sc.world.files.get('audit')!, { overwrite: true });
+    const dbPath = join(sc.world.dir, 'audit.db');
     const env = {
       KAFKA_BROKERS: e.kafkaBrokers.join(','),
       SCHEMA_REGISTRY_URL: e.schemaRegistryUrl,
       SEALPOST_KMS: 'local',
-      SEALPOST_LOCAL_KEK_FILE: join(world.dir, 'kek.json'),
+      SEALPOST_LOCAL_KEK_FILE: join(sc.world.dir, 'kek.json'),
       SEALPOST_IDENTITY_FILE: identityFile,
       SEALPOST_DIRECTORY_FILE: directoryFile,
       SEALPOST_AUTHORITY_PUBLIC_KEY: Buffer.from(
-        world.document().authority.publicKey,
+        sc.world.document().authority.publicKey,
         'base64',
       ).toString('hex'),
       SEALPOST_METADATA_TOPIC: t.metadata,
@@ -174,17 +142,17 @@ describe('audit worker process (real Kafka and registry)', () => {
     const published = await readPublishedCheckpoints(transport, checkpointTopic, {
       groupId: `cp-${checkpointTopic}`,
     });
-    const audit = await world.identity('audit');
+    const audit = await sc.world.identity('audit');
     const messageIds = new Set<string | undefined>();
     let rows = 0;
     for (const partition of [0, 1]) {
-      const store = new SqliteAuditStore(sqliteAuditLogPath(dbPath, partition), world.crypto);
+      const store = new SqliteAuditStore(sqliteAuditLogPath(dbPath, partition), sc.world.crypto);
       try {
         const logged = await store.query({ limit: 100_000 });
         rows += logged.length;
         for (const r of logged) messageIds.add(r.event.messageId);
         const report = await verifyAuditLog(
-          world.crypto,
+          sc.world.crypto,
           store.entries(),
           await store.checkpoints(),
           audit.signingKey().publicKey,
@@ -193,8 +161,8 @@ describe('audit worker process (real Kafka and registry)', () => {
         expect(report).toMatchObject({ ok: true, count: logged.length });
         // Each log's published notes: consecutive pairs consistent, the newest its stored head.
         const tlog = verifyTlogCheckpoints(
-          world.crypto,
-          await auditLeafHashes(world.crypto, store.entries()),
+          sc.world.crypto,
+          await auditLeafHashes(sc.world.crypto, store.entries()),
           published.notes,
           auditLogOrigin({ cluster: 'kafka', topic: t.metadata, partition }),
           audit.signingKey().publicKey,

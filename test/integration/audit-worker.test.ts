@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { singleAuditLogStores } from '../../src/audit/audit-log-stores.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import {
@@ -18,107 +18,51 @@ import { readPublishedCheckpoints } from '../../src/audit/checkpoint-topic.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { verifyAuditLog } from '../../src/audit/verify-audit-log.js';
 import type { MetadataEvent } from '../../src/events/metadata-event.js';
-import { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
-import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
+import type { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
-import {
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
-import {
-  createTopics,
-  freshTopic,
-  testLogger,
-  testTransport,
-  waitFor,
-} from '../support/test-transport.js';
+import { type TestConsumer } from '../support/pipeline-parties.js';
+import { testLogger, waitFor } from '../support/test-transport.js';
+import { useScenario, withMetadataToAudit } from '../support/scenario.js';
 
-const transport = testTransport('audit-worker');
-const topic = freshTopic('audit-orders');
-const t = pipelineTopics('audit');
-const checkpointTopic = freshTopic('audit-checkpoints');
+const sc = useScenario({
+  purpose: 'audit',
+  clientId: 'audit-worker',
+  topics: ['audit-orders'],
+  partitions: 2,
+  metadataTopic: true,
+  checkpointTopic: 'retained',
+  services: withMetadataToAudit,
+});
+const { topic, t, transport, checkpoints: checkpointTopic } = sc;
+
 const MARKER = 'PAYLOAD-MARKER-7f3a9c';
-let world: PipelineWorld;
-const closers: (() => Promise<void>)[] = [];
 
-async function emitterFor(name: string): Promise<MetadataEventEmitter> {
-  const identity = await world.identity(name);
-  const producer = new SealedProducer({
-    transport,
-    registry: world.registry(),
-    crypto: world.crypto,
-    clock: systemClock,
-    identity,
-    directory: await world.directory(),
-  });
-  await producer.connect();
-  const emitter = new MetadataEventEmitter({
-    producer,
-    topic: t.metadata,
-    crypto: world.crypto,
-    clock: systemClock,
-    actor: name,
-    flushIntervalMs: 200,
-  });
-  closers.push(async () => {
-    await emitter.close();
-    await producer.close();
-  });
-  return emitter;
-}
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic, t.metadata], receive: [] },
-    { name: 'billing', send: [t.metadata], receive: [topic] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ]);
-  await createTopics(transport, [
-    { topic, numPartitions: 2 },
-    { topic: t.metadata },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-    { topic: checkpointTopic, configs: { 'retention.ms': '-1' } },
-  ]);
-});
-afterAll(async () => {
-  for (const c of closers.reverse()) await c();
-  await world.cleanup();
-});
+const emitterFor = (name: string): Promise<MetadataEventEmitter> =>
+  sc.emitter(name, { flushIntervalMs: 200 });
 
 describe('audit worker (real Kafka and registry)', () => {
   it('logs sealed and opened events of a real run, without payloads, and the log verifies', async () => {
     const ordersEvents = await emitterFor('orders');
     const billingEvents = await emitterFor('billing');
-    const orders = await startProducer(world, transport, 'orders', {
-      valueSchemas: { [topic]: ORDER_SCHEMA },
+    const orders = await sc.producer('orders', {
       events: ordersEvents,
     });
-    closers.push(() => orders.producer.close());
-    const billing: TestConsumer = await startConsumer(world, transport, 'billing', {
-      groupId: `billing-${topic}`,
-      topics: [topic],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
+    const billing: TestConsumer = await sc.consumer('billing', {
       events: billingEvents,
     });
-    closers.push(() => billing.consumer.close());
 
-    const dbPath = join(world.dir, 'audit.db');
-    const store = new SqliteAuditStore(dbPath, world.crypto);
-    const audit = await world.identity('audit');
+    const dbPath = join(sc.world.dir, 'audit.db');
+    const store = new SqliteAuditStore(dbPath, sc.world.crypto);
+    const audit = await sc.world.identity('audit');
     const promRegistry = new Registry();
     const worker = new AuditWorker({
       transport,
-      registry: world.registry(),
-      crypto: world.crypto,
+      registry: sc.world.registry(),
+      crypto: sc.world.crypto,
       clock: systemClock,
       identity: audit,
-      directory: await world.directory(),
-      kms: world.kms,
+      directory: await sc.world.directory(),
+      kms: sc.world.kms,
       logs: singleAuditLogStores(store),
       metadataTopic: t.metadata,
       checkpointTopic,
@@ -187,7 +131,7 @@ describe('audit worker (real Kafka and registry)', () => {
     ]); // ≥ 400 entries, every 100
     const signer = audit.signingKey();
     const report = await verifyAuditLog(
-      world.crypto,
+      sc.world.crypto,
       store.entries(),
       await store.checkpoints(),
       signer.publicKey,
@@ -200,8 +144,8 @@ describe('audit worker (real Kafka and registry)', () => {
     // (A note published twice — a retry, a tick racing a checkpoint — is byte-for-byte the same.)
     expect(new Set(published.notes).size).toBe((await store.checkpoints()).length);
     const tlog = verifyTlogCheckpoints(
-      world.crypto,
-      await auditLeafHashes(world.crypto, store.entries()),
+      sc.world.crypto,
+      await auditLeafHashes(sc.world.crypto, store.entries()),
       published.notes,
       auditLogOrigin({ cluster: 'kafka', topic: t.metadata, partition: 0 }),
       signer.publicKey,

@@ -6,41 +6,41 @@ import type { NewQuarantineEntry } from '../../src/dlq/quarantine-store.js';
 import { SqliteQuarantineStore } from '../../src/dlq/sqlite-quarantine-store.js';
 import type { ConsumedRecord } from '../../src/kafka/transport.js';
 import { getEndpoints } from '../support/endpoints.js';
-import { readRaw, startProducer, type TestProducer } from '../support/pipeline-parties.js';
-import { makePipelineWorld, ORDER_SCHEMA, type PipelineWorld } from '../support/pipeline-world.js';
-import { createTopics, freshTopic, testTransport } from '../support/test-transport.js';
+import { readRaw } from '../support/pipeline-parties.js';
 import { runCli } from '../support/run-cli.js';
+import { useScenario } from '../support/scenario.js';
+
+const sc = useScenario({
+  purpose: 'cli-q',
+  clientId: 'cli-quarantine-it',
+  topics: [
+    { purpose: 'cli-q-data', partitions: 2 },
+    { purpose: 'cli-q-released', partitions: 1 },
+  ],
+  pipelineTopics: false,
+  producer: true,
+  services: ({ topics: [data] }) => [
+    { name: 'orders', send: [data!], receive: [] },
+    { name: 'billing', send: [], receive: [data!] },
+    { name: 'shipping', send: [], receive: [data!] },
+  ],
+});
+const [data, released] = sc.topics as [string, string];
+const { transport } = sc;
 
 /**
  * `sealpost inspect` on a real sealed record and `sealpost quarantine` release/purge against a real
  * topic: a SealedProducer writes envelopes, the test quarantines one byte-exact, and the CLI releases
  * it back (once), then purges it.
  */
-const transport = testTransport('cli-quarantine-it');
-const data = freshTopic('cli-q-data');
-const released = freshTopic('cli-q-released');
 const MARKER = 'CLI-SECRET-MARKER-51c2';
-let world: PipelineWorld;
-let orders: TestProducer;
 let dir: string;
 let env: Record<string, string>;
 let sealed: ConsumedRecord;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sealpost-cli-it-q-'));
-  world = await makePipelineWorld([
-    { name: 'orders', send: [data], receive: [] },
-    { name: 'billing', send: [], receive: [data] },
-    { name: 'shipping', send: [], receive: [data] },
-  ]);
-  await createTopics(transport, [
-    { topic: data, numPartitions: 2 },
-    { topic: released, numPartitions: 1 },
-  ]);
-  orders = await startProducer(world, transport, 'orders', {
-    valueSchemas: { [data]: ORDER_SCHEMA },
-  });
-  await orders.producer.send({
+  await sc.orders.producer.send({
     topic: data,
     messages: [0, 1, 2].map((i) => ({
       key: `k-${i}`,
@@ -56,8 +56,6 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await orders?.producer.close();
-  await world?.cleanup();
   const admin = transport.admin();
   await admin.connect();
   await admin.deleteTopics([data, released]).catch(() => undefined);
@@ -98,7 +96,7 @@ describe('sealpost inspect on the real stack', () => {
     expect(view.structure).toMatchObject({ topic: data, version: 1, suite: 1 });
     expect(view.structure.sizes.total).toBe(sealed.value!.length);
     const kids = ['billing', 'shipping'].map((n) =>
-      Buffer.from(world.files.get(n)!.generations[0]!.box.kid, 'hex').toString('hex'),
+      Buffer.from(sc.world.files.get(n)!.generations[0]!.box.kid, 'hex').toString('hex'),
     );
     expect(view.structure.recipientKids.sort()).toEqual(kids.sort());
     expect(r.out).not.toContain(MARKER);

@@ -14,26 +14,30 @@ import {
   recordBytesHash,
   signDeadLetter,
 } from '../../src/events/dead-letter.js';
-import type { OutgoingRecord, Transport, TransportProducer } from '../../src/kafka/transport.js';
+import type { OutgoingRecord, TransportProducer } from '../../src/kafka/transport.js';
 import { getEndpoints } from '../support/endpoints.js';
-import { makePipelineWorld, type PipelineWorld } from '../support/pipeline-world.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import { createTopics, freshTopic, waitFor } from '../support/test-transport.js';
+import { useScenario } from '../support/scenario.js';
 
-let world: PipelineWorld;
-let transport: Transport;
+const sc = useScenario({
+  purpose: 'dlq-kill',
+  clientId: 'dlq-kill-test',
+  topics: 0,
+  pipelineTopics: false,
+  services: () => [{ name: 'billing', send: [], receive: ['orders-*'] }],
+});
+const { transport } = sc;
+
 let producer: TransportProducer;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  world = await makePipelineWorld([{ name: 'billing', send: [], receive: ['orders-*'] }]);
-  transport = testTransport('dlq-kill-test');
   producer = transport.producer();
   await producer.connect();
 });
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await producer.disconnect();
-  await world.cleanup();
 });
 
 function startWorker(env: Record<string, string>): { child: ChildProcess; ready: Promise<number> } {
@@ -75,13 +79,13 @@ describe('dead-letter worker process (real Kafka)', () => {
     const e = getEndpoints();
     const dlqTopic = freshTopic('dlq-kill');
     await createTopics(transport, [{ topic: dlqTopic, numPartitions: 2 }]);
-    const billing = await world.identity('billing');
+    const billing = await sc.world.identity('billing');
     const total = 3000;
     const batches: OutgoingRecord[][] = [[], []];
     for (let i = 0; i < total; i++) {
       const value = Buffer.from(`sealed-bytes-${i}`);
       const meta = signDeadLetter(
-        world.crypto,
+        sc.world.crypto,
         {
           v: 1,
           class: 'MESSAGE',
@@ -95,7 +99,7 @@ describe('dead-letter worker process (real Kafka)', () => {
           attempt: 1,
           timeMs: 1_700_000_000_000 + i,
           keyHash: '',
-          valueHash: recordBytesHash(world.crypto, value),
+          valueHash: recordBytesHash(sc.world.crypto, value),
         },
         billing.signingKey().secretKey,
       );
@@ -114,14 +118,14 @@ describe('dead-letter worker process (real Kafka)', () => {
         });
       }
     }
-    const directoryFile = join(world.dir, 'directory.json');
-    writeFileSync(directoryFile, JSON.stringify(world.document()));
-    const dbPath = join(world.dir, 'quarantine.db');
+    const directoryFile = join(sc.world.dir, 'directory.json');
+    writeFileSync(directoryFile, JSON.stringify(sc.world.document()));
+    const dbPath = join(sc.world.dir, 'quarantine.db');
     const env = {
       KAFKA_BROKERS: e.kafkaBrokers.join(','),
       SEALPOST_DIRECTORY_FILE: directoryFile,
       SEALPOST_AUTHORITY_PUBLIC_KEY: Buffer.from(
-        world.document().authority.publicKey,
+        sc.world.document().authority.publicKey,
         'base64',
       ).toString('hex'),
       SEALPOST_DEAD_LETTER_TOPIC: dlqTopic,

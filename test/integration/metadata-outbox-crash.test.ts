@@ -6,47 +6,30 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MetadataEvent } from '../../src/events/metadata-event.js';
 import {
   decodeMetadataEventBatch,
   METADATA_EVENTS_CONTENT_TYPE,
   MetadataEventEmitter,
 } from '../../src/pipeline/metadata-event-emitter.js';
-import { startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
-import {
-  makePipelineWorld,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
-import { createTopics, testTransport, waitFor } from '../support/test-transport.js';
+import { waitFor } from '../support/test-transport.js';
+import { metadataToAudit, useScenario } from '../support/scenario.js';
+
+const sc = useScenario({
+  purpose: 'outbox-crash',
+  clientId: 'metadata-outbox-crash',
+  topics: 0,
+  metadataTopic: true,
+  services: metadataToAudit,
+});
+const { t } = sc;
 
 const COUNT = 500;
-const transport = testTransport('metadata-outbox-crash');
-const t = pipelineTopics('outbox-crash');
-let world: PipelineWorld;
-let audit: TestConsumer | undefined;
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [t.metadata], receive: [] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ]);
-  await createTopics(transport, [
-    { topic: t.metadata },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
-});
-
-afterAll(async () => {
-  await audit?.consumer.close();
-  await world?.cleanup();
-});
 
 describe('the metadata-event outbox', () => {
   it('delivers the events of a process killed with SIGKILL after queueing them', async () => {
-    const outboxPath = join(world.dir, 'orders-events.outbox');
+    const outboxPath = join(sc.world.dir, 'orders-events.outbox');
     const child = spawn(
       process.execPath,
       [
@@ -68,11 +51,11 @@ describe('the metadata-event outbox', () => {
     expect(await exited).toBe('SIGKILL');
 
     // The restarted service: same outbox, a producer that reaches the broker.
-    const orders = await startProducer(world, transport, 'orders');
+    const orders = await sc.producer('orders');
     const emitter = new MetadataEventEmitter({
       producer: orders.producer,
       topic: t.metadata,
-      crypto: world.crypto,
+      crypto: sc.world.crypto,
       clock: { nowMs: () => Date.now() },
       actor: 'orders',
       flushIntervalMs: 100,
@@ -83,11 +66,9 @@ describe('the metadata-event outbox', () => {
     await orders.producer.close();
 
     const received: MetadataEvent[] = [];
-    audit = await startConsumer(world, transport, 'audit', {
+    await sc.consumer('audit', {
       groupId: `audit-${t.metadata}`,
       topics: [t.metadata],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
       rawContentTypes: [METADATA_EVENTS_CONTENT_TYPE],
       onMessage: (d) => {
         received.push(...(decodeMetadataEventBatch(d.value as Uint8Array) as MetadataEvent[]));

@@ -9,48 +9,26 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DeadLetterWorker } from '../../src/dlq/dead-letter-worker.js';
 import { SqliteQuarantineStore } from '../../src/dlq/sqlite-quarantine-store.js';
 import { AvroCodec } from '../../src/registry/avro-codec.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { runCli } from '../support/run-cli.js';
-import { startConsumer, startProducer } from '../support/pipeline-parties.js';
-import {
-  counterValue,
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import { counterValue } from '../support/pipeline-world.js';
+import { waitFor } from '../support/test-transport.js';
 import { getEndpoints } from '../support/endpoints.js';
+import { useScenario, withAuditAndDeadLetterWorker } from '../support/scenario.js';
+
+const sc = useScenario({
+  purpose: 'leak',
+  partitions: 2,
+  services: withAuditAndDeadLetterWorker,
+});
+const { topic, t, transport } = sc;
 
 const MARKER = 'SECRET-MARKER-5e1f0c2b';
 const N = 10_000;
-const transport = testTransport('leak');
-const topic = freshTopic('leak');
-const t = pipelineTopics('leak');
-let world: PipelineWorld;
-const closers: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-    { name: 'dead-letter-worker', send: [], receive: [] },
-  ]);
-  await createTopics(transport, [
-    { topic, numPartitions: 2 },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
-});
-afterAll(async () => {
-  for (const c of closers.reverse()) await c();
-  await world.cleanup();
-});
 
 describe('no plaintext outside the recipient', () => {
   it(`a marker in ${N} payloads reaches no dead letter, store, log, metric or CLI output`, async () => {
@@ -62,11 +40,9 @@ describe('no plaintext outside the recipient', () => {
       },
     });
     const logger = pino({ level: 'trace' }, sink);
-    const orders = await startProducer(world, transport, 'orders', {
-      valueSchemas: { [topic]: ORDER_SCHEMA },
+    const orders = await sc.producer('orders', {
       logger,
     });
-    closers.push(() => orders.producer.close());
     for (let base = 0; base < N; base += 1000) {
       await orders.producer.send({
         topic,
@@ -85,15 +61,10 @@ describe('no plaintext outside the recipient', () => {
         fields: [{ name: 'note', type: 'long' }],
       }),
     );
-    const billing = await startConsumer(world, transport, 'billing', {
-      groupId: `billing-${topic}`,
-      topics: [topic],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
+    const billing = await sc.consumer('billing', {
       readerSchemas: { [topic]: reader },
       logger,
     });
-    closers.push(() => billing.consumer.close());
     await waitFor(
       async () => (await counterValue(billing.promRegistry, 'sealpost_dead_lettered_total')) >= N,
       'every record dead-lettered',
@@ -101,19 +72,15 @@ describe('no plaintext outside the recipient', () => {
     );
     expect(billing.total()).toBe(0);
 
-    const dbPath = join(world.dir, 'quarantine.db');
+    const dbPath = join(sc.world.dir, 'quarantine.db');
     const store = new SqliteQuarantineStore(dbPath);
     const dlqRegistry = new Registry();
     const worker = new DeadLetterWorker({
       transport,
       store,
-      crypto: world.crypto,
+      crypto: sc.world.crypto,
       clock: systemClock,
-      signingKeysOf: (id) =>
-        world
-          .document()
-          .records.filter((r) => r.identity === id)
-          .map((r) => new Uint8Array(Buffer.from(r.sign.publicKey, 'base64'))),
+      signingKeysOf: sc.signingKeysOf,
       deadLetterTopic: t.dlq,
       groupId: `dlq-${topic}`,
       registry: dlqRegistry,

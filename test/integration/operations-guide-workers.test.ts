@@ -9,7 +9,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Transport } from '../../src/kafka/transport.js';
 import { getEndpoints } from '../support/endpoints.js';
 import {
   GUIDE_PATH,
@@ -18,12 +17,7 @@ import {
   runGuideCommand,
   startGuideCommand,
 } from '../support/operations-guide.js';
-import {
-  makePipelineWorld,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import { waitFor } from '../support/test-transport.js';
 import {
   portOpen,
   processAlive,
@@ -32,32 +26,26 @@ import {
   workerEnvs,
   type WorkerProcess,
 } from '../support/worker-process.js';
+import { metadataToAudit, useScenario } from '../support/scenario.js';
 
-const t = pipelineTopics('guide-workers');
-const checkpoints = freshTopic('guide-workers-cp');
-let world: PipelineWorld;
-let transport: Transport;
+const sc = useScenario({
+  purpose: 'guide-workers',
+  topics: 0,
+  metadataTopic: true,
+  checkpointTopic: 'retained',
+  services: metadataToAudit,
+});
+const { t, checkpoints } = sc;
+
 let envs: { audit: Record<string, string>; dlq: Record<string, string> };
 const started: WorkerProcess[] = [];
 
 beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [t.metadata], receive: [] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ]);
-  transport = testTransport('guide-workers');
-  await createTopics(transport, [
-    { topic: t.metadata },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-    { topic: checkpoints, configs: { 'retention.ms': '-1' } },
-  ]);
   const e = getEndpoints();
-  envs = await workerEnvs(world, { ...t, checkpoints }, e.kafkaBrokers, e.schemaRegistryUrl);
+  envs = await workerEnvs(sc.world, { ...t, checkpoints }, e.kafkaBrokers, e.schemaRegistryUrl);
 });
-afterAll(async () => {
+afterAll(() => {
   for (const w of started) w.cleanup();
-  await world.cleanup();
 });
 
 describe('docs/OPERATIONS.md worker procedures, as written', () => {

@@ -4,49 +4,23 @@
  * the partition pauses instead of burning CPU — no junk record is dropped (each is dead-lettered as
  * HEADER once opened), and every genuine message interleaved with the flood is delivered.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeEnvelope } from '../../src/envelope/envelope-codec.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import {
-  readRaw,
-  startConsumer,
-  startProducer,
-  type TestConsumer,
-} from '../support/pipeline-parties.js';
-import {
-  counterValue,
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
+import { waitFor } from '../support/test-transport.js';
+import { readRaw, type TestConsumer } from '../support/pipeline-parties.js';
+import { counterValue } from '../support/pipeline-world.js';
+import { useScenario } from '../support/scenario.js';
+
+const sc = useScenario({ purpose: 'pipe-adm', clientId: 'pipeline-admission' });
+const { topic, transport } = sc;
 
 const JUNK = 300;
 const GOOD = 1500;
-const transport = testTransport('pipeline-admission');
-const topic = freshTopic('pipe-adm');
-const t = pipelineTopics('pipe-adm');
-let world: PipelineWorld;
 let consumer: TestConsumer | undefined;
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-  ]);
-  await createTopics(transport, [{ topic }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
-});
-
-afterAll(async () => {
-  await consumer?.consumer.close();
-  await world?.cleanup();
-});
 
 describe('admission control under a junk-header flood', () => {
   it('pauses instead of dropping, dead-letters the junk, delivers every genuine message', async () => {
-    const orders = await startProducer(world, transport, 'orders', {
-      valueSchemas: { [topic]: ORDER_SCHEMA },
-    });
+    const orders = await sc.producer();
     const raw = transport.producer();
     await raw.connect();
     try {
@@ -66,8 +40,8 @@ describe('admission control under a junk-header flood', () => {
         // A fresh session id and a random sealed box: a new header (cache miss) addressed to billing.
         const junk = Buffer.from(template!.value!);
         const env = decodeEnvelope(junk, limits);
-        env.header.sessionId.set(world.crypto.randomBytes(16));
-        env.header.boxes[0]!.set(world.crypto.randomBytes(128));
+        env.header.sessionId.set(sc.world.crypto.randomBytes(16));
+        env.header.boxes[0]!.set(sc.world.crypto.randomBytes(128));
         await raw.send({ topic, partition: 0, records: [{ key: template!.key, value: junk }] });
         if (j % 3 === 0) {
           const n = Math.min(15, GOOD - good);
@@ -89,11 +63,7 @@ describe('admission control under a junk-header flood', () => {
       await orders.producer.close();
     }
 
-    consumer = await startConsumer(world, transport, 'billing', {
-      groupId: `billing-${topic}`,
-      topics: [topic],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
+    consumer = await sc.consumer('billing', {
       admission: {
         partition: { perSecond: 100, burst: 10 },
         global: { perSecond: 150, burst: 10 },

@@ -4,61 +4,37 @@
  * away, so its seq is fresh for the replay window) rejects it as STALE; the last versions survive a
  * restart in the sealed replay state record.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { schemaFingerprint } from '../../src/envelope/derive.js';
 import { createSealingSession, type SealingSession } from '../../src/envelope/sealing-session.js';
 import { AVRO_CONTENT_TYPE } from '../../src/pipeline/payload-content.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import {
-  startConsumer,
-  startProducer,
-  type TestConsumer,
-  type TestProducer,
-} from '../support/pipeline-parties.js';
-import {
-  counterValue,
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
+import { waitFor } from '../support/test-transport.js';
+import type { TestConsumer } from '../support/pipeline-parties.js';
+import { counterValue } from '../support/pipeline-world.js';
+import { useScenario } from '../support/scenario.js';
 
-const transport = testTransport('pipeline-compacted');
-const topic = freshTopic('pipe-cmp');
-const t = pipelineTopics('pipe-cmp');
+const sc = useScenario({
+  purpose: 'pipe-cmp',
+  clientId: 'pipeline-compacted',
+  compacted: true,
+  producer: true,
+});
+const { topic, transport } = sc;
+
 const group = `billing-${topic}`;
-let world: PipelineWorld;
-let orders: TestProducer;
 let session: SealingSession | undefined;
 const consumers: TestConsumer[] = [];
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-  ]);
-  await createTopics(transport, [
-    { topic, compacted: true },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
-  orders = await startProducer(world, transport, 'orders', {
-    valueSchemas: { [topic]: ORDER_SCHEMA },
-  });
-});
 
 afterAll(async () => {
   for (const c of consumers) await c.consumer.close();
   session?.close();
-  await orders?.producer.close();
-  await world?.cleanup();
 });
 
 describe('compacted topics: entity versions', () => {
   it('refuses an older entity version re-injected after a newer one, also after a restart', async () => {
     // Through the producer: versions 5 then 6 of sku-2, both accepted.
-    await orders.producer.send({
+    await sc.orders.producer.send({
       topic,
       messages: [5, 6].map((v) => ({
         key: 'sku-2',
@@ -69,19 +45,19 @@ describe('compacted topics: entity versions', () => {
 
     // Crafted with one stream: sku-1 version 2 at seq 1, then version 1 at seq 0 (the record the
     // attacker kept from before), then a version-0 record.
-    const registry = world.registry();
+    const registry = sc.world.registry();
     const schemaId = await registry.latestSchemaId(`${topic}-value`);
-    const schemaFp = schemaFingerprint(world.crypto, (await registry.getSchema(schemaId)).text);
-    const billing = world.draft('billing');
+    const schemaFp = schemaFingerprint(sc.world.crypto, (await registry.getSchema(schemaId)).text);
+    const billing = sc.world.draft('billing');
     session = createSealingSession({
-      provider: world.crypto,
+      provider: sc.world.crypto,
       clock: systemClock,
-      envelopeSchemaId: orders.producer.envelopeSchemaId,
-      namespace: orders.directory.namespace,
+      envelopeSchemaId: sc.orders.producer.envelopeSchemaId,
+      namespace: sc.orders.directory.namespace,
       topic,
-      senderSigningSecretKey: orders.identity.signingKey().secretKey,
+      senderSigningSecretKey: sc.orders.identity.signingKey().secretKey,
       recipients: [{ kid: billing.boxKid, publicKey: billing.boxPublicKey }],
-      streamId: world.crypto.randomBytes(16),
+      streamId: sc.world.crypto.randomBytes(16),
       lifetimeMs: 600_000,
       maxMessages: 100,
     });
@@ -112,13 +88,10 @@ describe('compacted topics: entity versions', () => {
 
     const options = {
       groupId: group,
-      topics: [topic],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
       entityVersionTopics: [topic],
       keepDeliveries: true,
     };
-    const first = await startConsumer(world, transport, 'billing', options);
+    const first = await sc.consumer('billing', options);
     consumers.push(first);
     await waitFor(
       async () => (await counterValue(first.promRegistry, 'sealpost_dead_lettered_total')) >= 2,
@@ -143,7 +116,7 @@ describe('compacted topics: entity versions', () => {
     await inject(await seal(2, 2));
     await inject(await seal(4, 3));
     await raw.disconnect();
-    const second = await startConsumer(world, transport, 'billing', options);
+    const second = await sc.consumer('billing', options);
     consumers.push(second);
     await waitFor(() => second.total() >= 1, 'version 3');
     await waitFor(

@@ -12,50 +12,30 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
 import type { PipelineError } from '../../src/pipeline/pipeline-error.js';
 import { getEndpoints } from '../support/endpoints.js';
-import { startConsumer, startProducer } from '../support/pipeline-parties.js';
-import {
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
+import { startConsumer } from '../support/pipeline-parties.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
-import {
-  createTopics,
-  freshTopic,
-  testLogger,
-  testTransport,
-  waitFor,
-} from '../support/test-transport.js';
+import { testLogger, waitFor } from '../support/test-transport.js';
+import { useScenario } from '../support/scenario.js';
 
-const transport = testTransport('pipeline-consumer-restart');
-const topic = freshTopic('pipe-restart');
-const t = pipelineTopics('pipe-restart');
 const PARTITIONS = 2;
-let world: PipelineWorld;
+const sc = useScenario({
+  purpose: 'pipe-restart',
+  clientId: 'pipeline-consumer-restart',
+  partitions: PARTITIONS,
+  services: (_, defaults) => [...defaults, { name: 'audit', send: [], receive: ['audit-topic'] }],
+});
+const { topic, t, transport } = sc;
+
 let proxy: TcpProxy;
-const closers: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-    { name: 'audit', send: [], receive: ['audit-topic'] },
-  ]);
-  await createTopics(transport, [
-    { topic, numPartitions: PARTITIONS },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
   const [host, port] = getEndpoints().kafkaBrokers[0]!.split(':') as [string, string];
   proxy = new TcpProxy(host, Number(port));
   await proxy.start();
 });
 
 afterAll(async () => {
-  for (const c of closers.reverse()) await c();
   await proxy?.stop();
-  await world?.cleanup();
 });
 
 async function committedAtEnd(group: string): Promise<boolean> {
@@ -94,7 +74,7 @@ describe('a crashed transport consumer is restarted, and a consumer that cannot 
     const failures: PipelineError[] = [];
     const onFailed = (e: PipelineError) => failures.push(e);
     const group = `billing-${topic}`;
-    const billing = await startConsumer(world, proxied, 'billing', {
+    const billing = await startConsumer(sc.world, proxied, 'billing', {
       groupId: group,
       topics: [topic],
       stateTopic: t.state,
@@ -104,11 +84,8 @@ describe('a crashed transport consumer is restarted, and a consumer that cannot 
       onAlert: (a) => alerts.push(a.code),
     });
     billing.consumer.onFailed(onFailed);
-    closers.push(() => billing.consumer.close());
-    const orders = await startProducer(world, transport, 'orders', {
-      valueSchemas: { [topic]: ORDER_SCHEMA },
-    });
-    closers.push(() => orders.producer.close());
+    sc.defer(() => billing.consumer.close());
+    const orders = await sc.producer();
     const sent: string[] = [];
     const send = async (tag: string, n: number) => {
       const results = await orders.producer.send({

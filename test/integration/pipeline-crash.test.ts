@@ -7,94 +7,28 @@
  * `redelivery: true`; a record flagged though never handed out lies within `redeliveryMarkAhead` of
  * the last one handed out; after a clean close and restart nothing is flagged.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeDirectoryDocument } from '../../src/keys/directory/directory-document.js';
-import { writeIdentityFile } from '../../src/keys/identity-file.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import { startProducer, type TestProducer } from '../support/pipeline-parties.js';
-import {
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { exited, useScenario } from '../support/scenario.js';
+import { waitFor } from '../support/test-transport.js';
 
 const N = 3000;
 /** The consumer's redeliveryMarkAhead in the child. */
 const MARK_AHEAD = 40;
-const transport = testTransport('pipeline-crash');
-const topic = freshTopic('pipe-crash');
-const t = pipelineTopics('pipe-crash');
+const sc = useScenario({
+  purpose: 'pipe-crash',
+  clientId: 'pipeline-crash',
+  partitions: 2,
+  producer: true,
+});
+const { topic, transport } = sc;
 const group = `billing-${topic}`;
-let world: PipelineWorld;
-let orders: TestProducer;
-const children: ChildProcess[] = [];
-
-function lines(
-  out: string,
-): { offset: bigint; partition: number; id: string; redelivery: boolean }[] {
-  if (!existsSync(out)) return [];
-  return readFileSync(out, 'utf8')
-    .split('\n')
-    .filter((l) => /^\d+ \d+ [0-9a-f]{32} [rn]$/.test(l))
-    .map((l) => {
-      const [o, p, id, r] = l.split(' ') as [string, string, string, string];
-      return { offset: BigInt(o), partition: Number(p), id, redelivery: r === 'r' };
-    });
-}
-
-function spawnChild(configPath: string): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join('test', 'support', 'pipeline-consumer-child.ts'), configPath],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: process.env,
-    },
-  );
-  children.push(child);
-  return child;
-}
-
-const exited = (c: ChildProcess): Promise<void> =>
-  new Promise((r) =>
-    c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()),
-  );
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-  ]);
-  await createTopics(transport, [
-    { topic, numPartitions: 2 },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
-  orders = await startProducer(world, transport, 'orders', {
-    valueSchemas: { [topic]: ORDER_SCHEMA },
-  });
-  await writeIdentityFile(join(world.dir, 'billing.identity.json'), world.files.get('billing')!, {
-    overwrite: true,
-  });
-  await writeDirectoryDocument(join(world.dir, 'directory.json'), world.document());
-});
-
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await orders?.producer.close();
-  await world?.cleanup();
-});
 
 describe('consumer crash (SIGKILL) and restart', () => {
   it('loses nothing, commits no unprocessed offset, resumes its replay state', async () => {
     const sent = new Set<string>();
     for (let base = 0; base < N; base += 500) {
-      const r = await orders.producer.send({
+      const r = await sc.orders.producer.send({
         topic,
         messages: Array.from({ length: 500 }, (_, i) => ({
           key: `k${(base + i) % 13}`,
@@ -103,34 +37,17 @@ describe('consumer crash (SIGKILL) and restart', () => {
       });
       for (const s of r) sent.add(s.messageId);
     }
-    const out = join(world.dir, 'out.txt');
-    const configPath = join(world.dir, 'child.json');
-    const authorityPublicKey = world.document().authority.publicKey;
-    await writeFile(
-      configPath,
-      JSON.stringify({
-        dir: world.dir,
-        identity: 'billing',
-        authorityPublicKey,
-        group,
-        topic,
-        stateTopic: t.state,
-        deadLetterTopic: t.dlq,
-        out,
-        slowMs: 20,
-        markAhead: MARK_AHEAD,
-      }),
-    );
+    const child = await sc.consumerChild({ group, slowMs: 20, markAhead: MARK_AHEAD });
 
-    const first = spawnChild(configPath);
+    const first = child.spawn();
     await waitFor(
-      () => lines(out).length >= 1200,
+      () => child.ledger().length >= 1200,
       'the first child to process 1,200 records',
       120_000,
     );
     first.kill('SIGKILL');
     await exited(first);
-    const seenBeforeKill = lines(out);
+    const seenBeforeKill = child.ledger();
     expect(seenBeforeKill.length).toBeLessThan(N);
 
     const admin = transport.admin();
@@ -154,20 +71,20 @@ describe('consumer crash (SIGKILL) and restart', () => {
       committedTotal += BigInt(c.offset);
       for (let o = 0n; o < BigInt(c.offset); o++)
         expect(processedOffsets.get(c.partition)?.has(o), `offset ${c.partition}/${o}`).toBe(true);
-      expect(c.metadata).toMatch(/^sealpost-replay\/v1 \d+ [0-9a-f]{64}$/);
+      expect(c.metadata).toMatch(/^sealpost-replay\/v2 \d+ [0-9a-f]{64} \d+:\d+ \d+:\d+$/);
     }
     expect(committedTotal).toBeGreaterThan(0n);
 
-    const second = spawnChild(configPath);
+    const second = child.spawn();
     await waitFor(
-      () => new Set(lines(out).map((l) => l.id)).size >= N,
+      () => new Set(child.ledger().map((l) => l.id)).size >= N,
       'every message after the restart',
       180_000,
     );
     second.kill('SIGTERM');
     await exited(second);
 
-    const all = lines(out);
+    const all = child.ledger();
     const ids = new Set(all.map((l) => l.id));
     for (const id of sent) expect(ids.has(id)).toBe(true);
     expect(ids.size).toBe(N);
@@ -178,7 +95,7 @@ describe('consumer crash (SIGKILL) and restart', () => {
     };
     const afterKill = all.slice(seenBeforeKill.length);
     for (const l of afterKill) expect(l.offset >= committedOf(l.partition)).toBe(true);
-    expect(readFileSync(out, 'utf8')).not.toContain('ALERT');
+    expect(readFileSync(child.out, 'utf8')).not.toContain('ALERT');
     expect(all.length - N).toBeLessThanOrEqual(seenBeforeKill.length - Number(committedTotal));
     // Work in flight is bounded by the mark: per partition, at most MARK_AHEAD records were handed
     // out beyond the commit (the state writes run in the background, but never further ahead).
@@ -211,7 +128,7 @@ describe('consumer crash (SIGKILL) and restart', () => {
 
     // A clean close lowers the mark to the committed offset: after a restart nothing is flagged.
     const more: string[] = [];
-    const r = await orders.producer.send({
+    const r = await sc.orders.producer.send({
       topic,
       messages: Array.from({ length: 50 }, (_, i) => ({
         key: `m${i % 7}`,
@@ -219,12 +136,13 @@ describe('consumer crash (SIGKILL) and restart', () => {
       })),
     });
     for (const x of r) more.push(x.messageId);
-    const beforeThird = lines(out).length;
-    const third = spawnChild(configPath);
+    const beforeThird = child.ledger().length;
+    const third = child.spawn();
     await waitFor(
       () =>
         new Set(
-          lines(out)
+          child
+            .ledger()
             .slice(beforeThird)
             .map((l) => l.id),
         ).size >= 50,
@@ -233,7 +151,7 @@ describe('consumer crash (SIGKILL) and restart', () => {
     );
     third.kill('SIGTERM');
     await exited(third);
-    const thirdRun = lines(out).slice(beforeThird);
+    const thirdRun = child.ledger().slice(beforeThird);
     expect(new Set(thirdRun.map((l) => l.id))).toEqual(new Set(more));
     expect(thirdRun.filter((l) => l.redelivery)).toEqual([]);
     console.log(

@@ -10,24 +10,17 @@
  * never exceed burst + rate × t in any interval; every junk record eventually dead-lettered exactly once
  * (nothing lost); the breaker gauge, throttled counter and alert; partition 1 is not held behind the junk.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeEnvelope } from '../../src/envelope/envelope-codec.js';
 import { DEAD_LETTER_HEADER, decodeDeadLetterMetadata } from '../../src/events/dead-letter.js';
 import type { OutgoingRecord } from '../../src/kafka/transport.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import {
-  readRaw,
-  startConsumer,
-  startProducer,
-  type TestConsumer,
-} from '../support/pipeline-parties.js';
-import {
-  counterValue,
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
+import { waitFor } from '../support/test-transport.js';
+import { readRaw, type TestConsumer } from '../support/pipeline-parties.js';
+import { counterValue } from '../support/pipeline-world.js';
+import { useScenario } from '../support/scenario.js';
+
+const sc = useScenario({ purpose: 'pipe-dlb', clientId: 'pipeline-dl-breaker', partitions: 2 });
+const { topic, t, transport } = sc;
 
 const JUNK_FRESH = 1000;
 const JUNK_REPEAT = 1000;
@@ -38,34 +31,11 @@ const ROUNDS = 20;
 const PARTITION_BUDGET = { perSecond: 150, burst: 40 };
 const GLOBAL_BUDGET = { perSecond: 200, burst: 60 };
 
-const transport = testTransport('pipeline-dl-breaker');
-const topic = freshTopic('pipe-dlb');
-const t = pipelineTopics('pipe-dlb');
-let world: PipelineWorld;
 let consumer: TestConsumer | undefined;
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-  ]);
-  await createTopics(transport, [
-    { topic, numPartitions: 2 },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
-});
-
-afterAll(async () => {
-  await consumer?.consumer.close();
-  await world?.cleanup();
-});
 
 describe('dead-letter breaker under a junk-header flood', () => {
   it('keeps dead-letter writes within the budget, loses nothing, delivers every genuine message', async () => {
-    const orders = await startProducer(world, transport, 'orders', {
-      valueSchemas: { [topic]: ORDER_SCHEMA },
-    });
+    const orders = await sc.producer();
     const raw = transport.producer();
     await raw.connect();
     const junkOffsets = new Set<string>();
@@ -89,7 +59,7 @@ describe('dead-letter breaker under a junk-header flood', () => {
         env.header.boxes[0]!.set(box);
         return junk;
       };
-      const repeated = junkWith(world.crypto.randomBytes(16), world.crypto.randomBytes(128));
+      const repeated = junkWith(sc.world.crypto.randomBytes(16), sc.world.crypto.randomBytes(128));
       let good = 1;
       const started = Date.now();
       for (let round = 0; round < ROUNDS; round++) {
@@ -97,7 +67,7 @@ describe('dead-letter breaker under a junk-header flood', () => {
         for (let j = 0; j < JUNK_FRESH / ROUNDS; j++) {
           records.push({
             key: template!.key,
-            value: junkWith(world.crypto.randomBytes(16), world.crypto.randomBytes(128)),
+            value: junkWith(sc.world.crypto.randomBytes(16), sc.world.crypto.randomBytes(128)),
           });
           records.push({ key: template!.key, value: repeated });
         }
@@ -126,11 +96,7 @@ describe('dead-letter breaker under a junk-header flood', () => {
 
     const alerts: { topic: string; partition: number; code: string }[] = [];
     const deliveredAt: { partition: number; atMs: number }[] = [];
-    consumer = await startConsumer(world, transport, 'billing', {
-      groupId: `billing-${topic}`,
-      topics: [topic],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
+    consumer = await sc.consumer('billing', {
       // Admission is not the limit here: the breaker is.
       admission: {
         partition: { perSecond: 2000, burst: 200 },

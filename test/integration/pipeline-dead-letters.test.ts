@@ -21,79 +21,47 @@ import {
 import type { ConsumedRecord, TransportProducer } from '../../src/kafka/transport.js';
 import { AVRO_CONTENT_TYPE } from '../../src/pipeline/payload-content.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import {
-  createTopics,
-  freshTopic,
-  testLogger,
-  testTransport,
-  waitFor,
-} from '../support/test-transport.js';
-import {
-  readRaw,
-  startConsumer,
-  startProducer,
-  type TestConsumer,
-  type TestProducer,
-} from '../support/pipeline-parties.js';
-import {
-  counterValue,
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
+import { testLogger, waitFor } from '../support/test-transport.js';
+import { readRaw, type TestConsumer } from '../support/pipeline-parties.js';
+import { counterValue } from '../support/pipeline-world.js';
+import { useScenario } from '../support/scenario.js';
 
-const transport = testTransport('pipeline-dlq');
-const a = freshTopic('pipe-dl-a');
-const b = freshTopic('pipe-dl-b');
-const c = freshTopic('pipe-dl-c');
-const t = pipelineTopics('pipe-dl');
-let world: PipelineWorld;
-let orders: TestProducer;
+const sc = useScenario({
+  purpose: 'pipe-dl',
+  clientId: 'pipeline-dlq',
+  topics: ['pipe-dl-a', 'pipe-dl-b', 'pipe-dl-c'],
+  producer: true,
+  services: ({ t }, defaults) => [...defaults, { name: 'audit', send: [], receive: [t.metadata] }],
+});
+const [a, b, c] = sc.topics as [string, string, string];
+const { t, transport } = sc;
+
 let raw: TransportProducer;
 let billing: TestConsumer | undefined;
 
 beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [a, b, c], receive: [] },
-    { name: 'billing', send: [], receive: [a, b, c] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ]);
-  await createTopics(transport, [
-    { topic: a },
-    { topic: b },
-    { topic: c },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
-  orders = await startProducer(world, transport, 'orders', {
-    valueSchemas: { [a]: ORDER_SCHEMA, [b]: ORDER_SCHEMA, [c]: ORDER_SCHEMA },
-  });
   raw = transport.producer();
   await raw.connect();
 });
 
 afterAll(async () => {
-  await billing?.consumer.close();
   await raw?.disconnect();
-  await orders?.producer.close();
-  await world?.cleanup();
 });
 
 const order = (i: number) => ({ id: `o-${i}`, cents: i, note: 'n' });
 
 /** A correctly sealed record whose payload or schema fingerprint the test chooses. */
 function sealCustom(topic: string, payload: Uint8Array, schemaText: string): Buffer {
-  const billingDraft = world.draft('billing');
+  const billingDraft = sc.world.draft('billing');
   const session = createSealingSession({
-    provider: world.crypto,
+    provider: sc.world.crypto,
     clock: systemClock,
-    envelopeSchemaId: orders.producer.envelopeSchemaId,
-    namespace: orders.directory.namespace,
+    envelopeSchemaId: sc.orders.producer.envelopeSchemaId,
+    namespace: sc.orders.directory.namespace,
     topic,
-    senderSigningSecretKey: orders.identity.signingKey().secretKey,
+    senderSigningSecretKey: sc.orders.identity.signingKey().secretKey,
     recipients: [{ kid: billingDraft.boxKid, publicKey: billingDraft.boxPublicKey }],
-    streamId: world.crypto.randomBytes(16),
+    streamId: sc.world.crypto.randomBytes(16),
     lifetimeMs: 60_000,
     maxMessages: 10,
   });
@@ -101,7 +69,7 @@ function sealCustom(topic: string, payload: Uint8Array, schemaText: string): Buf
     partition: 0,
     seq: 0,
     key: null,
-    schemaFp: schemaFingerprint(world.crypto, schemaText),
+    schemaFp: schemaFingerprint(sc.world.crypto, schemaText),
     contentType: AVRO_CONTENT_TYPE,
     payload,
   });
@@ -118,8 +86,8 @@ function metaOf(r: ConsumedRecord): DeadLetterMetadata {
 
 describe('dead letters on the real stack', () => {
   it('routes every permanent failure with its class and the original bytes; duplicates are counted, not dead-lettered', async () => {
-    const registry = world.registry();
-    await orders.producer.send({
+    const registry = sc.world.registry();
+    await sc.orders.producer.send({
       topic: a,
       messages: [0, 1, 2].map((i) => ({ key: 'k1', value: order(i) })),
     });
@@ -171,7 +139,7 @@ describe('dead letters on the real stack', () => {
     });
     // 1,100 newer messages of the same stream, then r0 replayed: beyond the window → STALE.
     for (let base = 0; base < 1100; base += 550) {
-      await orders.producer.send({
+      await sc.orders.producer.send({
         topic: a,
         messages: Array.from({ length: 550 }, (_, i) => ({
           key: 'k1',
@@ -186,11 +154,9 @@ describe('dead letters on the real stack', () => {
     });
     injected.push({ topic: a, key: r0.key, value: Buffer.from(r0.value!), cls: 'STALE' });
 
-    billing = await startConsumer(world, transport, 'billing', {
+    billing = await sc.consumer('billing', {
       groupId: `billing-${a}`,
       topics: [a, b],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
     });
     await waitFor(
       async () =>
@@ -205,8 +171,8 @@ describe('dead letters on the real stack', () => {
 
     const dl = await readRaw(transport, t.dlq, injected.length);
     expect(dl).toHaveLength(injected.length);
-    const billingPk = world.draft('billing').signPublicKey;
-    const audit = await world.identity('audit');
+    const billingPk = sc.world.draft('billing').signPublicKey;
+    const audit = await sc.world.identity('audit');
     for (const x of injected) {
       const r = dl.find(
         (d) => Buffer.compare(d.value!, x.value) === 0 && metaOf(d).topic === x.topic,
@@ -220,11 +186,11 @@ describe('dead letters on the real stack', () => {
       expect(r!.headers.at(-1)!.key).toBe(DEAD_LETTER_HEADER);
       expect(m.group).toBe(`billing-${a}`);
       expect(m.consumer).toBe('billing');
-      expect(verifyDeadLetter(world.crypto, m, billingPk)).toBe(true);
+      expect(verifyDeadLetter(sc.world.crypto, m, billingPk)).toBe(true);
       // Only the coarse class is in clear; the detailed code opens with the audit identity's key.
       const auditKid = Buffer.from(audit.active().box.kid).toString('hex');
       const sealed = Buffer.from(m.sealedDetail[auditKid]!, 'base64');
-      const detail = world.crypto.boxSealOpen(
+      const detail = sc.world.crypto.boxSealOpen(
         sealed,
         audit.active().box.publicKey,
         audit.active().box.secretKey,
@@ -237,7 +203,7 @@ describe('dead letters on the real stack', () => {
       const m = metaOf(r);
       const box = audit.active().box;
       return Buffer.from(
-        world.crypto.boxSealOpen(
+        sc.world.crypto.boxSealOpen(
           Buffer.from(m.sealedDetail[Buffer.from(box.kid).toString('hex')]!, 'base64'),
           box.publicKey,
           box.secretKey,
@@ -257,11 +223,11 @@ describe('dead letters on the real stack', () => {
     );
 
     // The dead-letter worker quarantines every one of them: byte-identical original, right metadata.
-    const store = new SqliteQuarantineStore(join(world.dir, 'quarantine.db'));
+    const store = new SqliteQuarantineStore(join(sc.world.dir, 'quarantine.db'));
     const worker = new DeadLetterWorker({
       transport,
       store,
-      crypto: world.crypto,
+      crypto: sc.world.crypto,
       clock: systemClock,
       signingKeysOf: (id) => (id === 'billing' ? [billingPk] : []),
       deadLetterTopic: t.dlq,
@@ -306,8 +272,8 @@ describe('dead letters on the real stack', () => {
   });
 
   it('one poison record among 10,000 does not stall the partition', async () => {
-    const registry = world.registry();
-    await orders.producer.send({
+    const registry = sc.world.registry();
+    await sc.orders.producer.send({
       topic: c,
       messages: Array.from({ length: 500 }, (_, i) => ({ key: null, value: order(i) })),
     });
@@ -318,7 +284,7 @@ describe('dead letters on the real stack', () => {
     ]);
     poisonFrame.writeUInt32BE(schemaId, 1);
     for (let base = 500; base < 5000; base += 500) {
-      await orders.producer.send({
+      await sc.orders.producer.send({
         topic: c,
         messages: Array.from({ length: 500 }, (_, i) => ({ key: null, value: order(base + i) })),
       });
@@ -331,16 +297,14 @@ describe('dead letters on the real stack', () => {
       ],
     });
     for (let base = 5000; base < 10_000; base += 500) {
-      await orders.producer.send({
+      await sc.orders.producer.send({
         topic: c,
         messages: Array.from({ length: 500 }, (_, i) => ({ key: null, value: order(base + i) })),
       });
     }
-    const consumer = await startConsumer(world, transport, 'billing', {
+    const consumer = await sc.consumer('billing', {
       groupId: `billing-${c}`,
       topics: [c],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
     });
     try {
       await waitFor(

@@ -4,48 +4,28 @@
  * touching a recipient); a sender revoked mid-session has its next records refused (HEADER); an
  * unknown sender waits for a directory refresh and is then delivered, not dead-lettered.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEAD_LETTER_HEADER, decodeDeadLetterMetadata } from '../../src/events/dead-letter.js';
 import { PolicyError } from '../../src/keys/policy.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import {
-  readRaw,
-  startConsumer,
-  startProducer,
-  type TestConsumer,
-  type TestProducer,
-} from '../support/pipeline-parties.js';
-import {
-  counterValue,
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
+import { waitFor } from '../support/test-transport.js';
+import { readRaw, type TestConsumer, type TestProducer } from '../support/pipeline-parties.js';
+import { counterValue } from '../support/pipeline-world.js';
+import { useScenario } from '../support/scenario.js';
 
-const transport = testTransport('pipeline-directory');
-const topic = freshTopic('pipe-dir');
-const t = pipelineTopics('pipe-dir');
-let world: PipelineWorld;
-const closers: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'refunds', send: [topic], receive: [] },
-    { name: 'newcomer', send: [topic], receive: [], unlisted: true },
-    { name: 'billing', send: [], receive: [topic] },
-    { name: 'shipping', send: [], receive: [topic] },
+const sc = useScenario({
+  purpose: 'pipe-dir',
+  clientId: 'pipeline-directory',
+  services: ({ topics }) => [
+    { name: 'orders', send: [...topics], receive: [] },
+    { name: 'refunds', send: [...topics], receive: [] },
+    { name: 'newcomer', send: [...topics], receive: [], unlisted: true },
+    { name: 'billing', send: [], receive: [...topics] },
+    { name: 'shipping', send: [], receive: [...topics] },
     { name: 'outsider', send: [], receive: ['elsewhere'] },
     { name: 'audit', send: [], receive: ['audit-topic'] },
-  ]);
-  await createTopics(transport, [{ topic }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
+  ],
 });
-
-afterAll(async () => {
-  for (const c of closers.reverse()) await c();
-  await world?.cleanup();
-});
+const { topic, t, transport } = sc;
 
 const msgs = (n: number, tag: string) =>
   Array.from({ length: n }, (_, i) => ({
@@ -54,26 +34,18 @@ const msgs = (n: number, tag: string) =>
   }));
 
 async function producer(name: string, extra = {}): Promise<TestProducer> {
-  const p = await startProducer(world, transport, name, {
-    valueSchemas: { [topic]: ORDER_SCHEMA },
-    metrics: world.metrics().metrics,
+  return sc.producer(name, {
+    metrics: sc.world.metrics().metrics,
     ...extra,
   });
-  closers.push(() => p.producer.close());
-  return p;
 }
 
 async function consumer(name: string): Promise<TestConsumer> {
-  const c = await startConsumer(world, transport, name, {
+  return sc.consumer(name, {
     groupId: `${name}-${topic}`,
-    topics: [topic],
-    stateTopic: t.state,
-    deadLetterTopic: t.dlq,
     unknownSenderWaitMs: 60_000,
     maxRetryDelayMs: 1000,
   });
-  closers.push(() => c.consumer.close());
-  return c;
 }
 
 describe('pipeline and directory', () => {
@@ -82,7 +54,7 @@ describe('pipeline and directory', () => {
     const shipping = await consumer('shipping');
 
     // Rotation by count: 1,000 messages at 100 per session = 10 sessions.
-    const { registry: promOrders, metrics } = world.metrics();
+    const { registry: promOrders, metrics } = sc.world.metrics();
     const orders = await producer('orders', { maxMessagesPerSession: 100, metrics });
     await orders.producer.send({ topic, messages: msgs(1000, 'rot') });
     expect(
@@ -101,8 +73,8 @@ describe('pipeline and directory', () => {
     ).rejects.toBeInstanceOf(PolicyError);
 
     // Revoking a recipient: the producer's next session leaves it out.
-    await world.change([
-      { ...world.draft('shipping'), status: 'revoked', retiredAtMs: Date.now() },
+    await sc.world.change([
+      { ...sc.world.draft('shipping'), status: 'revoked', retiredAtMs: Date.now() },
     ]);
     await orders.directory.refresh();
     await orders.producer.send({ topic, messages: msgs(50, 'after-revoke') });
@@ -122,7 +94,9 @@ describe('pipeline and directory', () => {
     const refunds = await producer('refunds');
     await refunds.producer.send({ topic, recipients: ['billing'], messages: msgs(5, 'refund-a') });
     await waitFor(() => billing.total() >= 1055, 'refunds before revocation');
-    await world.change([{ ...world.draft('refunds'), status: 'revoked', retiredAtMs: Date.now() }]);
+    await sc.world.change([
+      { ...sc.world.draft('refunds'), status: 'revoked', retiredAtMs: Date.now() },
+    ]);
     await billing.directory.refresh();
     await refunds.producer.send({ topic, recipients: ['billing'], messages: msgs(5, 'refund-b') });
     await waitFor(
@@ -144,7 +118,7 @@ describe('pipeline and directory', () => {
     ).toEqual(Array(5).fill('HEADER'));
 
     // A sender the consumer's directory does not know yet: paused until a refresh lists it, then delivered.
-    await world.change([world.draft('newcomer')]);
+    await sc.world.change([sc.world.draft('newcomer')]);
     const newcomer = await producer('newcomer');
     await newcomer.producer.send({ topic, recipients: ['billing'], messages: msgs(3, 'new') });
     await waitFor(

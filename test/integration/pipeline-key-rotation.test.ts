@@ -7,7 +7,7 @@
  * either: it waits and alerts RECIPIENT_KEY_MISSING.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Transport } from '../../src/kafka/transport.js';
 import type { DirectoryRecordDraft } from '../../src/keys/directory/directory-signer.js';
 import {
@@ -18,40 +18,19 @@ import {
 import { identityFileSource } from '../../src/keys/identity-source.js';
 import { rotateIdentity } from '../../src/keys/operations.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
-import {
-  counterValue,
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import type { TestConsumer } from '../support/pipeline-parties.js';
+import { counterValue } from '../support/pipeline-world.js';
+import { waitFor } from '../support/test-transport.js';
+import { useScenario } from '../support/scenario.js';
 
-const transport = testTransport('pipeline-key-rotation');
-const topic = freshTopic('pipe-rot');
-const t = pipelineTopics('pipe-rot');
 const PARTITIONS = 3;
-let world: PipelineWorld;
-const closers: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-    { name: 'audit', send: [], receive: ['audit-topic'] },
-  ]);
-  await createTopics(transport, [
-    { topic, numPartitions: PARTITIONS },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
+const sc = useScenario({
+  purpose: 'pipe-rot',
+  clientId: 'pipeline-key-rotation',
+  partitions: PARTITIONS,
+  services: (_, defaults) => [...defaults, { name: 'audit', send: [], receive: ['audit-topic'] }],
 });
-
-afterAll(async () => {
-  for (const c of closers.reverse()) await c();
-  await world?.cleanup();
-});
+const { topic, t, transport } = sc;
 
 async function offsets(
   tr: Transport,
@@ -76,8 +55,8 @@ async function offsets(
 
 /** `directory publish` for one identity file: every generation as a record (docs/OPERATIONS.md). */
 async function publishFrom(path: string, previous: DirectoryRecordDraft): Promise<void> {
-  const file = await readIdentityFile(path, world.crypto);
-  await world.change(
+  const file = await readIdentityFile(path, sc.world.crypto);
+  await sc.world.change(
     publicGenerations(file)
       .filter((g) => g.state !== 'destroyed')
       .map((g) => ({
@@ -95,34 +74,26 @@ async function publishFrom(path: string, previous: DirectoryRecordDraft): Promis
 
 describe('receiver key rotation under a running consumer (#14.1)', () => {
   it('loses nothing: every record handed out, none dead-lettered, offsets committed to the end', async () => {
-    const path = join(world.dir, 'billing.identity.json');
-    await writeIdentityFile(path, world.files.get('billing')!, { overwrite: false });
+    const path = join(sc.world.dir, 'billing.identity.json');
+    await writeIdentityFile(path, sc.world.files.get('billing')!, { overwrite: false });
     const common = {
-      topics: [topic],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
       maxRetryDelayMs: 1000,
       commitEveryRecords: 100,
     };
     const alertsA: string[] = [];
-    const a: TestConsumer = await startConsumer(world, transport, 'billing', {
+    const a: TestConsumer = await sc.consumer('billing', {
       ...common,
       groupId: `billing-a-${topic}`,
-      identitySource: identityFileSource(path, { crypto: world.crypto, kms: world.kms }),
+      identitySource: identityFileSource(path, { crypto: sc.world.crypto, kms: sc.world.kms }),
       onAlert: (x) => alertsA.push(x.code),
     });
-    closers.push(() => a.consumer.close());
     const alertsB: string[] = [];
-    const b: TestConsumer = await startConsumer(world, transport, 'billing', {
+    const b: TestConsumer = await sc.consumer('billing', {
       ...common,
       groupId: `billing-b-${topic}`,
       onAlert: (x) => alertsB.push(x.code),
     });
-    closers.push(() => b.consumer.close());
-    const orders = await startProducer(world, transport, 'orders', {
-      valueSchemas: { [topic]: ORDER_SCHEMA },
-    });
-    closers.push(() => orders.producer.close());
+    const orders = await sc.producer();
 
     const sent: string[] = [];
     const ROUNDS = 50;
@@ -130,8 +101,13 @@ describe('receiver key rotation under a running consumer (#14.1)', () => {
     for (let round = 0; round < ROUNDS; round++) {
       if (round === ROUNDS / 2) {
         // Exactly as the CLI: `sealpost keys rotate` on the file, then `directory publish`.
-        await rotateIdentity({ path, crypto: world.crypto, kms: world.kms, clock: systemClock });
-        await publishFrom(path, world.draft('billing'));
+        await rotateIdentity({
+          path,
+          crypto: sc.world.crypto,
+          kms: sc.world.kms,
+          clock: systemClock,
+        });
+        await publishFrom(path, sc.world.draft('billing'));
       }
       // The producer re-reads the directory as its auto-refresh would: it seals to the new key.
       await orders.directory.refresh();

@@ -11,25 +11,19 @@ import { systemClock } from '../../src/runtime/clock.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { BaoAdmin } from '../support/openbao-process.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import { startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
-import {
-  counterValue,
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
+import { waitFor } from '../support/test-transport.js';
+import { type TestConsumer } from '../support/pipeline-parties.js';
+import { counterValue } from '../support/pipeline-world.js';
+import { useScenario } from '../support/scenario.js';
 
-const transport = testTransport('pipeline-kms-outage');
-const topic = freshTopic('pipe-kms');
-const t = pipelineTopics('pipe-kms');
+const sc = useScenario({ purpose: 'pipe-kms', clientId: 'pipeline-kms-outage' });
+const { topic, t } = sc;
+
 const group = `billing-${topic}`;
 const e = getEndpoints();
 const vault = new URL(e.vaultAddr);
 const proxy = new TcpProxy(vault.hostname, Number(vault.port));
 const keyName = `sealpost-test-state-${randomBytes(4).toString('hex')}`;
-let world: PipelineWorld;
 const open: TestConsumer[] = [];
 const kmsList: OpenBaoTransitKms[] = [];
 
@@ -46,11 +40,6 @@ async function transitKms(): Promise<OpenBaoTransitKms> {
 }
 
 beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-  ]);
-  await createTopics(transport, [{ topic }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
   await new BaoAdmin(e.vaultAddr, e.vaultToken).createTransitKey(keyName);
   await proxy.start();
 });
@@ -59,14 +48,11 @@ afterAll(async () => {
   for (const c of open) await c.consumer.close();
   for (const k of kmsList) await k.close();
   await proxy.stop();
-  await world?.cleanup();
 });
 
 describe('KMS outage while loading the replay-state key', () => {
   it('pauses, retries, and resumes with the committed state once the KMS is back', async () => {
-    const orders = await startProducer(world, transport, 'orders', {
-      valueSchemas: { [topic]: ORDER_SCHEMA },
-    });
+    const orders = await sc.producer();
     const send = (from: number, n: number) =>
       orders.producer.send({
         topic,
@@ -84,7 +70,7 @@ describe('KMS outage while loading the replay-state key', () => {
         deadLetterTopic: t.dlq,
         maxRetryDelayMs: 1000,
       };
-      const first = await startConsumer(world, transport, 'billing', {
+      const first = await sc.consumer('billing', {
         ...options,
         kms: await transitKms(),
       });
@@ -94,7 +80,7 @@ describe('KMS outage while loading the replay-state key', () => {
       await proxy.stop();
       await send(200, 100);
       const alerts: string[] = [];
-      const second = await startConsumer(world, transport, 'billing', {
+      const second = await sc.consumer('billing', {
         ...options,
         kms: await transitKms(),
         onAlert: (a) => alerts.push(a.code),

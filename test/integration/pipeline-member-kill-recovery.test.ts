@@ -8,104 +8,25 @@
  * sealpost's default session timeout is now 10 s. From each child's ledger: every acknowledged
  * message was handed out.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeDirectoryDocument } from '../../src/keys/directory/directory-document.js';
-import { writeIdentityFile } from '../../src/keys/identity-file.js';
-import { startProducer, type TestProducer } from '../support/pipeline-parties.js';
-import {
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import type { ChildProcess } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { exited, readChildLedger as lines, useScenario } from '../support/scenario.js';
+import { waitFor } from '../support/test-transport.js';
 
 const ROUNDS = 3;
 const BOUND_MS = 20_000;
-const transport = testTransport('pipeline-member-kill-recovery');
-const topic = freshTopic('pipe-mkill');
-const t = pipelineTopics('pipe-mkill');
-const group = `billing-${topic}`;
-let world: PipelineWorld;
-let orders: TestProducer;
-const children: ChildProcess[] = [];
-
-interface Line {
-  readonly partition: number;
-  readonly id: string;
-}
-
-function lines(out: string): Line[] {
-  if (!existsSync(out)) return [];
-  return readFileSync(out, 'utf8')
-    .split('\n')
-    .filter((l) => /^\d+ \d+ [0-9a-f]{32} [rn]$/.test(l))
-    .map((l) => {
-      const [, p, id] = l.split(' ') as [string, string, string, string];
-      return { partition: Number(p), id };
-    });
-}
+const sc = useScenario({
+  purpose: 'pipe-mkill',
+  clientId: 'pipeline-member-kill-recovery',
+  partitions: 2,
+  producer: true,
+});
+const { topic } = sc;
 
 async function spawnChild(name: string): Promise<{ child: ChildProcess; out: string }> {
-  const out = join(world.dir, `${name}.txt`);
-  const configPath = join(world.dir, `${name}.json`);
-  await writeFile(
-    configPath,
-    JSON.stringify({
-      dir: world.dir,
-      identity: 'billing',
-      authorityPublicKey: world.document().authority.publicKey,
-      group,
-      topic,
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
-      out,
-      slowMs: 0,
-      defaultSession: true,
-    }),
-  );
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join('test', 'support', 'pipeline-consumer-child.ts'), configPath],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: process.env },
-  );
-  children.push(child);
-  return { child, out };
+  const c = await sc.consumerChild({ name, defaultSession: true });
+  return { child: c.spawn(), out: c.out };
 }
-
-const exited = (c: ChildProcess): Promise<void> =>
-  new Promise((r) =>
-    c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()),
-  );
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-  ]);
-  await createTopics(transport, [
-    { topic, numPartitions: 2 },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
-  orders = await startProducer(world, transport, 'orders', {
-    valueSchemas: { [topic]: ORDER_SCHEMA },
-  });
-  await writeIdentityFile(join(world.dir, 'billing.identity.json'), world.files.get('billing')!, {
-    overwrite: true,
-  });
-  await writeDirectoryDocument(join(world.dir, 'directory.json'), world.document());
-});
-
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await orders?.producer.close();
-  await world?.cleanup();
-});
 
 describe('a member killed (-9) under live production (#15.5)', () => {
   it(`its partitions are handed out again by the survivor within ${BOUND_MS / 1000} s`, async () => {
@@ -115,7 +36,7 @@ describe('a member killed (-9) under live production (#15.5)', () => {
     // Live production: a few records to both partitions every 100 ms (keys spread over both).
     const production = (async () => {
       while (producing) {
-        const r = await orders.producer.send({
+        const r = await sc.orders.producer.send({
           topic,
           messages: Array.from({ length: 4 }, (_, i) => ({
             key: `k${(n + i) % 7}`,

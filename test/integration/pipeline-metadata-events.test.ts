@@ -6,37 +6,30 @@
  */
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PIPELINE_LOG_REDACT_PATHS } from '../../src/pipeline/pipeline-logger.js';
+import { describe, expect, it } from 'vitest';
 import { validateMetadataEvent, type MetadataEvent } from '../../src/events/metadata-event.js';
+import { PIPELINE_LOG_REDACT_PATHS } from '../../src/pipeline/pipeline-logger.js';
 import type { TransportProducer } from '../../src/kafka/transport.js';
+import type { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
 import {
   decodeMetadataEventBatch,
   METADATA_EVENTS_CONTENT_TYPE,
-  MetadataEventEmitter,
 } from '../../src/pipeline/metadata-event-emitter.js';
-import { systemClock } from '../../src/runtime/clock.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import {
-  readRaw,
-  startConsumer,
-  startProducer,
-  type TestConsumer,
-  type TestProducer,
-} from '../support/pipeline-parties.js';
-import {
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
+import { waitFor } from '../support/test-transport.js';
+import { readRaw, type TestConsumer, type TestProducer } from '../support/pipeline-parties.js';
+import { useScenario, withMetadataToAudit } from '../support/scenario.js';
+
+const sc = useScenario({
+  purpose: 'pipe-ev',
+  clientId: 'pipeline-events',
+  partitions: 2,
+  metadataTopic: true,
+  services: withMetadataToAudit,
+});
+const { topic, t, transport } = sc;
 
 const N = 1000;
 const SECRET_NOTE = 'secret-note-7f3a';
-const transport = testTransport('pipeline-events');
-const topic = freshTopic('pipe-ev');
-const t = pipelineTopics('pipe-ev');
-let world: PipelineWorld;
 /** Everything the pipeline logged, at every level. */
 const logLines: string[] = [];
 const logger = pino(
@@ -48,54 +41,18 @@ const logger = pino(
     },
   }),
 );
-const closers: (() => Promise<void>)[] = [];
 
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic, t.metadata], receive: [] },
-    { name: 'billing', send: [t.metadata], receive: [topic] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ]);
-  await createTopics(transport, [
-    { topic, numPartitions: 2 },
-    { topic: t.metadata },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
-});
-
-afterAll(async () => {
-  for (const c of closers.reverse()) await c();
-  await world?.cleanup();
-});
-
-async function emitterFor(name: string): Promise<MetadataEventEmitter> {
-  const p = await startProducer(world, transport, name);
-  const emitter = new MetadataEventEmitter({
-    producer: p.producer,
-    topic: t.metadata,
-    crypto: world.crypto,
-    clock: systemClock,
-    actor: name,
-    maxBatch: 200,
-  });
-  closers.push(async () => {
-    await emitter.close();
-    await p.producer.close();
-  });
-  return emitter;
-}
+const emitterFor = (name: string): Promise<MetadataEventEmitter> =>
+  sc.emitter(name, { maxBatch: 200 });
 
 describe('metadata events sealed to audit', () => {
   it('reports what was sealed, opened and rejected, without payloads', async () => {
     const ordersEvents = await emitterFor('orders');
     const billingEvents = await emitterFor('billing');
-    const orders: TestProducer = await startProducer(world, transport, 'orders', {
-      valueSchemas: { [topic]: ORDER_SCHEMA },
+    const orders: TestProducer = await sc.producer('orders', {
       events: ordersEvents,
       logger,
     });
-    closers.push(() => orders.producer.close());
     const sent = await orders.producer.send({
       topic,
       messages: Array.from({ length: N }, (_, i) => ({
@@ -115,25 +72,18 @@ describe('metadata events sealed to audit', () => {
     });
     await raw.disconnect();
 
-    const billing: TestConsumer = await startConsumer(world, transport, 'billing', {
-      groupId: `billing-${topic}`,
-      topics: [topic],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
+    const billing: TestConsumer = await sc.consumer('billing', {
       events: billingEvents,
       logger,
     });
-    closers.push(() => billing.consumer.close());
     await waitFor(() => billing.total() >= N, 'deliveries', 60_000);
 
     const events: MetadataEvent[] = [];
     const batches: { sender: string; contentType: string }[] = [];
     const problems: string[] = [];
-    const audit = await startConsumer(world, transport, 'audit', {
+    await sc.consumer('audit', {
       groupId: `audit-${t.metadata}`,
       topics: [t.metadata],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
       rawContentTypes: [METADATA_EVENTS_CONTENT_TYPE],
       // Collected here, asserted after the wait (a throw in a handler is a retried failure).
       onMessage: (d) => {
@@ -149,7 +99,6 @@ describe('metadata events sealed to audit', () => {
         return Promise.resolve();
       },
     });
-    closers.push(() => audit.consumer.close());
     const count = (type: string, actor: string) =>
       events.filter((e) => e.type === type && e.actor === actor).length;
     await waitFor(

@@ -4,28 +4,14 @@
  * arrives once, opened and verified.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
 import { getEndpoints } from '../support/endpoints.js';
-import {
-  createTopics,
-  freshTopic,
-  testLogger,
-  testTransport,
-  waitFor,
-} from '../support/test-transport.js';
-import {
-  startConsumer,
-  startProducer,
-  type TestConsumer,
-  type TestProducer,
-} from '../support/pipeline-parties.js';
-import {
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
+import { testLogger, waitFor } from '../support/test-transport.js';
+import { useScenario } from '../support/scenario.js';
+
+const sc = useScenario({ purpose: 'pipe-mtls', clientId: 'pipeline-mtls-plain', partitions: 2 });
+const { topic } = sc;
 
 const N = 500;
 const e = getEndpoints();
@@ -40,36 +26,12 @@ const tls = createKafkajsTransport({
   logger: testLogger,
   nowMs: () => Date.now(),
 });
-const plain = testTransport('pipeline-mtls-plain');
-const topic = freshTopic('pipe-mtls');
-const t = pipelineTopics('pipe-mtls');
-let world: PipelineWorld;
-let orders: TestProducer | undefined;
-let billing: TestConsumer | undefined;
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-  ]);
-  await createTopics(plain, [
-    { topic, numPartitions: 2 },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
-});
-
-afterAll(async () => {
-  await billing?.consumer.close();
-  await orders?.producer.close();
-  await world?.cleanup();
-});
 
 describe('sealed producer over mTLS', () => {
   it('produces over the mTLS listener; the consumer opens every message once', async () => {
     // With a signature inside every message and fixed-block padding, to cover those options end to end.
-    orders = await startProducer(world, tls, 'orders', {
-      valueSchemas: { [topic]: ORDER_SCHEMA },
+    const orders = await sc.producer('orders', {
+      transport: tls,
       signEveryMessage: true,
       padding: { kind: 'block', blockBytes: 256 },
     });
@@ -81,14 +43,10 @@ describe('sealed producer over mTLS', () => {
       })),
     });
     expect(sent).toHaveLength(N);
-    billing = await startConsumer(world, plain, 'billing', {
-      groupId: `billing-${topic}`,
-      topics: [topic],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
+    const billing = await sc.consumer('billing', {
       keepDeliveries: true,
     });
-    await waitFor(() => billing!.total() >= N, 'deliveries', 60_000);
+    await waitFor(() => billing.total() >= N, 'deliveries', 60_000);
     expect(billing.total()).toBe(N);
     for (const s of sent) expect(billing.delivered.get(s.messageId)).toBe(1);
     expect(billing.deliveries.every((d) => d.sender === 'orders')).toBe(true);

@@ -7,73 +7,35 @@
  *   the broker advertises its own address).
  */
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeEnvelope } from '../../src/envelope/envelope-codec.js';
 import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
 import type { ConsumedRecord } from '../../src/kafka/transport.js';
 import { SendFailedError } from '../../src/pipeline/sealed-producer.js';
 import { ManualClock } from '../../src/runtime/clock.js';
 import { getEndpoints } from '../support/endpoints.js';
-import {
-  readRaw,
-  startConsumer,
-  startProducer,
-  type TestConsumer,
-} from '../support/pipeline-parties.js';
-import {
-  counterValue,
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
+import { readRaw, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
+import { counterValue, ORDER_SCHEMA } from '../support/pipeline-world.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
-import {
-  createTopics,
-  freshTopic,
-  testLogger,
-  testTransport,
-  waitFor,
-  waitForCommitted,
-} from '../support/test-transport.js';
+import { testLogger, waitFor, waitForCommitted } from '../support/test-transport.js';
+import { useScenario } from '../support/scenario.js';
 
-const transport = testTransport('pipeline-producer');
-const ageTopic = freshTopic('pipe-age');
-const outageTopic = freshTopic('pipe-outage');
-const t = pipelineTopics('pipe-prod');
-let world: PipelineWorld;
-const consumers: TestConsumer[] = [];
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [ageTopic, outageTopic], receive: [] },
-    { name: 'billing', send: [], receive: [ageTopic, outageTopic] },
-  ]);
-  await createTopics(transport, [
-    { topic: ageTopic },
-    { topic: outageTopic },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
+const sc = useScenario({
+  purpose: 'pipe-prod',
+  clientId: 'pipeline-producer',
+  topics: ['pipe-age', 'pipe-outage'],
 });
-
-afterAll(async () => {
-  for (const c of consumers) await c.consumer.close();
-  await world?.cleanup();
-});
+const [ageTopic, outageTopic] = sc.topics as [string, string];
+const { transport } = sc;
 
 const order = (i: number) => ({ key: `k${i}`, value: { id: `o-${i}`, cents: i, note: 'n' } });
 
 async function consume(topic: string): Promise<TestConsumer> {
-  const c = await startConsumer(world, transport, 'billing', {
+  return sc.consumer('billing', {
     groupId: `billing-${topic}`,
     topics: [topic],
-    stateTopic: t.state,
-    deadLetterTopic: t.dlq,
     keepDeliveries: true,
   });
-  consumers.push(c);
-  return c;
 }
 
 describe('SealedProducer on the real stack', () => {
@@ -82,8 +44,8 @@ describe('SealedProducer on the real stack', () => {
     // consumer on the real clock accepts every session's times. The directory keys are valid from
     // 60 s before the world was built, so the clock cannot start in the past.
     const clock = new ManualClock(Date.now());
-    const { registry: promRegistry, metrics } = world.metrics();
-    const orders = await startProducer(world, transport, 'orders', {
+    const { registry: promRegistry, metrics } = sc.world.metrics();
+    const orders = await sc.producer('orders', {
       clock,
       metrics,
       maxSessionAgeMs: 10_000,
@@ -170,7 +132,7 @@ describe('SealedProducer on the real stack', () => {
       // The idempotent producer needs at least one retry; keep kafkajs's own retrying short.
       producerConfig: { retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 200 } },
     });
-    const orders = await startProducer(world, proxied, 'orders', {
+    const orders = await startProducer(sc.world, proxied, 'orders', {
       valueSchemas: { [outageTopic]: ORDER_SCHEMA },
       maxSendAttempts: 2,
       retryDelayMs: 50,

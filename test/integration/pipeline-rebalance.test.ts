@@ -3,47 +3,26 @@
  * through the state records (no alert, no dead letter), every message reaches the group, and a
  * message delivered twice (uncommitted work at the handover) carries the same idempotency key.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import { startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
-import {
-  counterValue,
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/test-transport.js';
+import type { TestConsumer } from '../support/pipeline-parties.js';
+import { counterValue } from '../support/pipeline-world.js';
+import { useScenario } from '../support/scenario.js';
+
+const sc = useScenario({ purpose: 'pipe-rebal', clientId: 'pipeline-rebalance', partitions: 4 });
+const { topic } = sc;
 
 const N = 4000;
-const transport = testTransport('pipeline-rebalance');
-const topic = freshTopic('pipe-rebal');
-const t = pipelineTopics('pipe-rebal');
 const group = `billing-${topic}`;
-let world: PipelineWorld;
 const members: TestConsumer[] = [];
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-  ]);
-  await createTopics(transport, [
-    { topic, numPartitions: 4 },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
-});
 
 afterAll(async () => {
   for (const m of members) await m.consumer.close();
-  await world?.cleanup();
 });
 
 describe('rebalance between two members', () => {
   it('hands the replay state over and delivers everything', async () => {
-    const orders = await startProducer(world, transport, 'orders', {
-      valueSchemas: { [topic]: ORDER_SCHEMA },
-    });
+    const orders = await sc.producer();
     const sent: string[] = [];
     try {
       for (let base = 0; base < N; base += 500) {
@@ -70,9 +49,6 @@ describe('rebalance between two members', () => {
     };
     const options = {
       groupId: group,
-      topics: [topic],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
       commitEveryRecords: 100,
       onAlert: (a: { code: string }) => alerts.push(a.code),
       onMessage: slow,
@@ -83,10 +59,10 @@ describe('rebalance between two members', () => {
         retryMaxDelayMs: 2000,
       },
     };
-    const a = await startConsumer(world, transport, 'billing', options);
+    const a = await sc.consumer('billing', options);
     members.push(a);
     await waitFor(() => a.total() >= 600, 'member A to start');
-    const b = await startConsumer(world, transport, 'billing', options);
+    const b = await sc.consumer('billing', options);
     members.push(b);
     const union = () => new Set([...a.delivered.keys(), ...b.delivered.keys()]);
     await waitFor(() => union().size >= N, 'every message delivered to the group', 180_000);

@@ -7,59 +7,37 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getEndpoints } from '../support/endpoints.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import {
-  startConsumer,
-  startProducer,
-  type TestConsumer,
-  type TestProducer,
-} from '../support/pipeline-parties.js';
-import {
-  counterValue,
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
+import { waitFor } from '../support/test-transport.js';
+import { type TestConsumer } from '../support/pipeline-parties.js';
+import { counterValue } from '../support/pipeline-world.js';
+import { useScenario } from '../support/scenario.js';
+
+const sc = useScenario({
+  purpose: 'pipe-reg',
+  clientId: 'pipeline-registry-outage',
+  partitions: 2,
+  producer: true,
+});
+const { topic, t, transport } = sc;
 
 const N = 2000;
 const OUTAGE_MS = 30_000; // the issue: the registry stopped for 30 s
-const transport = testTransport('pipeline-registry-outage');
-const topic = freshTopic('pipe-reg');
-const t = pipelineTopics('pipe-reg');
-let world: PipelineWorld;
-let orders: TestProducer;
 let consumer: TestConsumer | undefined;
 
 const registryUrl = new URL(getEndpoints().schemaRegistryUrl);
 const proxy = new TcpProxy(registryUrl.hostname, Number(registryUrl.port));
 
 beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-  ]);
-  await createTopics(transport, [
-    { topic, numPartitions: 2 },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
-  orders = await startProducer(world, transport, 'orders', {
-    valueSchemas: { [topic]: ORDER_SCHEMA },
-  });
   await proxy.start();
 });
 
 afterAll(async () => {
-  await consumer?.consumer.close();
-  await orders?.producer.close();
   await proxy.stop();
-  await world?.cleanup();
 });
 
 describe('registry outage', () => {
   it('pauses and resumes with nothing lost and nothing dead-lettered', async () => {
-    const sent = await orders.producer.send({
+    const sent = await sc.orders.producer.send({
       topic,
       messages: Array.from({ length: N }, (_, i) => ({
         key: `k${i % 11}`,
@@ -68,14 +46,10 @@ describe('registry outage', () => {
     });
     await proxy.stop();
     const proxied = `${registryUrl.protocol}//127.0.0.1:${proxy.port}${registryUrl.pathname}`;
-    consumer = await startConsumer(world, transport, 'billing', {
-      groupId: `billing-${topic}`,
-      topics: [topic],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
-      registry: world.registry(proxied),
+    consumer = await sc.consumer('billing', {
+      registry: sc.world.registry(proxied),
       // The registry is down: the pinned envelope schema id comes from configuration.
-      envelopeSchemaId: orders.producer.envelopeSchemaId,
+      envelopeSchemaId: sc.orders.producer.envelopeSchemaId,
       maxRetryDelayMs: 2000,
     });
     const outageStart = Date.now();

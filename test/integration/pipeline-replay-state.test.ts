@@ -5,38 +5,20 @@
  * (an offset rewind never clears windows); a forged state record that the commit points to (right
  * hash, but not sealed with the group's state key) is refused (REPLAY_STATE_MISMATCH).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hash256 } from '../../src/envelope/derive.js';
 import { label } from '../../src/envelope/labels.js';
 import type { TopicPartition } from '../../src/kafka/transport.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
-import { startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
-import {
-  counterValue,
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
+import { waitFor } from '../support/test-transport.js';
+import type { TestConsumer } from '../support/pipeline-parties.js';
+import { counterValue } from '../support/pipeline-world.js';
+import { useScenario } from '../support/scenario.js';
+
+const sc = useScenario({ purpose: 'pipe-rs', clientId: 'pipeline-replay-state' });
+const { topic, t, transport } = sc;
 
 const N = 300;
-const transport = testTransport('pipeline-replay-state');
-const topic = freshTopic('pipe-rs');
-const t = pipelineTopics('pipe-rs');
 const group = `billing-${topic}`;
-let world: PipelineWorld;
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-  ]);
-  await createTopics(transport, [{ topic }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
-});
-
-afterAll(async () => {
-  await world?.cleanup();
-});
 
 /** Commits an arbitrary offset and metadata for the group (an operator or attacker with group access). */
 async function forceCommit(offset: string, metadata: string | null): Promise<void> {
@@ -56,11 +38,8 @@ async function forceCommit(offset: string, metadata: string | null): Promise<voi
 
 async function run(policy: 'pause' | 'rebuild'): Promise<{ c: TestConsumer; alerts: string[] }> {
   const alerts: string[] = [];
-  const c = await startConsumer(world, transport, 'billing', {
+  const c = await sc.consumer('billing', {
     groupId: group,
-    topics: [topic],
-    stateTopic: t.state,
-    deadLetterTopic: t.dlq,
     replayStatePolicy: policy,
     onAlert: (a) => alerts.push(a.code),
   });
@@ -69,9 +48,7 @@ async function run(policy: 'pause' | 'rebuild'): Promise<{ c: TestConsumer; aler
 
 describe('replay state record', () => {
   it('refuses a rewind without state, keeps windows on rebuild, refuses a forged record', async () => {
-    const orders = await startProducer(world, transport, 'orders', {
-      valueSchemas: { [topic]: ORDER_SCHEMA },
-    });
+    const orders = await sc.producer();
     try {
       await orders.producer.send({
         topic,
@@ -111,7 +88,10 @@ describe('replay state record', () => {
     await rebuilt.c.consumer.close();
 
     // A forged state record in the slot the commit points to: refused, never trusted.
-    const forged = Buffer.concat([Buffer.from([1]), world.crypto.randomBytes(16 + 24 + 16 + 40)]);
+    const forged = Buffer.concat([
+      Buffer.from([1]),
+      sc.world.crypto.randomBytes(16 + 24 + 16 + 40),
+    ]);
     const generation = 7;
     const raw = transport.producer();
     await raw.connect();
@@ -126,9 +106,9 @@ describe('replay state record', () => {
       ],
     });
     await raw.disconnect();
-    const hash = Buffer.from(hash256(world.crypto, label('replay-state-record'), forged)).toString(
-      'hex',
-    );
+    const hash = Buffer.from(
+      hash256(sc.world.crypto, label('replay-state-record'), forged),
+    ).toString('hex');
     await forceCommit(String(N), `sealpost-replay/v1 ${generation} ${hash}`);
     const refused = await run('pause');
     await waitFor(() => refused.alerts.length > 0, 'an alert');

@@ -7,34 +7,34 @@ import type { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEnvelopeSchemaText } from '../../src/pipeline/envelope-schema.js';
 import { AvroCodec } from '../../src/registry/avro-codec.js';
-import {
-  createTopics,
-  freshTopic,
-  testTransport,
-  waitFor,
-  waitForCommitted,
-} from '../support/test-transport.js';
-import {
-  startConsumer,
-  startProducer,
-  type TestConsumer,
-  type TestProducer,
-} from '../support/pipeline-parties.js';
+import { waitFor, waitForCommitted } from '../support/test-transport.js';
+import { type TestConsumer, type TestProducer } from '../support/pipeline-parties.js';
 import {
   counterValue,
-  makePipelineWorld,
   ORDER_SCHEMA,
-  pipelineTopics,
   type Order,
   type PipelineWorld,
 } from '../support/pipeline-world.js';
+import { useScenario } from '../support/scenario.js';
+
+const sc = useScenario({
+  purpose: 'pipe-rt',
+  clientId: 'pipeline-roundtrip',
+  topics: ['pipe-one', 'pipe-three'],
+  partitions: 3,
+  services: ({ topics: [one, three], t }) => [
+    { name: 'orders', send: [one!, three!], receive: [] },
+    { name: 'billing', send: [], receive: [one!, three!] },
+    { name: 'shipping', send: [], receive: [three!] },
+    { name: 'analytics', send: [], receive: [three!] },
+    { name: 'outsider', send: [], receive: ['unrelated'] },
+    { name: 'audit', send: [], receive: [t.metadata] },
+  ],
+});
+const [one, three] = sc.topics as [string, string];
+const { t, transport } = sc;
 
 const N = 10_000;
-const transport = testTransport('pipeline-roundtrip');
-const one = freshTopic('pipe-one');
-const three = freshTopic('pipe-three');
-const t = pipelineTopics('pipe-rt');
-let world: PipelineWorld;
 let orders: TestProducer;
 const producerMetrics = { current: undefined as undefined | ReturnType<PipelineWorld['metrics']> };
 const consumers: TestConsumer[] = [];
@@ -64,22 +64,8 @@ async function sendAll(
 }
 
 beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [one, three], receive: [] },
-    { name: 'billing', send: [], receive: [one, three] },
-    { name: 'shipping', send: [], receive: [three] },
-    { name: 'analytics', send: [], receive: [three] },
-    { name: 'outsider', send: [], receive: ['unrelated'] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ]);
-  await createTopics(transport, [
-    { topic: one, numPartitions: 3 },
-    { topic: three, numPartitions: 3 },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
-  producerMetrics.current = world.metrics();
-  orders = await startProducer(world, transport, 'orders', {
+  producerMetrics.current = sc.world.metrics();
+  orders = await sc.producer('orders', {
     valueSchemas: { [one]: ORDER_SCHEMA, [three]: ORDER_SCHEMA },
     metrics: producerMetrics.current.metrics,
   });
@@ -87,8 +73,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of consumers) await c.consumer.close();
-  await orders?.producer.close();
-  await world?.cleanup();
 });
 
 describe('sealed round trip on the real stack', () => {
@@ -99,18 +83,18 @@ describe('sealed round trip on the real stack', () => {
     expect(sentThree.size).toBe(N);
 
     const common = { stateTopic: t.state, deadLetterTopic: t.dlq };
-    const billing = await startConsumer(world, transport, 'billing', {
+    const billing = await sc.consumer('billing', {
       ...common,
       groupId: `billing-${one}`,
       topics: [one, three],
       keepDeliveries: true,
     });
-    const shipping = await startConsumer(world, transport, 'shipping', {
+    const shipping = await sc.consumer('shipping', {
       ...common,
       groupId: `shipping-${three}`,
       topics: [three],
     });
-    const analytics = await startConsumer(world, transport, 'analytics', {
+    const analytics = await sc.consumer('analytics', {
       ...common,
       groupId: `analytics-${three}`,
       topics: [three],
@@ -131,7 +115,7 @@ describe('sealed round trip on the real stack', () => {
       },
       keepDeliveries: true,
     });
-    const outsider = await startConsumer(world, transport, 'outsider', {
+    const outsider = await sc.consumer('outsider', {
       ...common,
       groupId: `outsider-${one}`,
       topics: [one, three],
@@ -201,7 +185,7 @@ describe('sealed round trip on the real stack', () => {
     }
 
     // The envelope schema is registered as is, so registry tools show the envelope's structure.
-    const envelope = await world.registry().getSchema(orders.producer.envelopeSchemaId);
+    const envelope = await sc.world.registry().getSchema(orders.producer.envelopeSchemaId);
     expect(JSON.parse(envelope.text)).toEqual(JSON.parse(await readEnvelopeSchemaText()));
 
     // Measured on this run (shared 2-core machine): mean seal and open time per message.
@@ -241,7 +225,7 @@ describe('sealed round trip on the real stack', () => {
       const committed = await admin.fetchCommittedOffsets(`billing-${one}`, [one]);
       for (const c of committed) {
         expect(c.offset).toBe(offsets.find((o) => o.partition === c.partition)!.high);
-        expect(c.metadata).toMatch(/^sealpost-replay\/v1 \d+ [0-9a-f]{64}$/);
+        expect(c.metadata).toMatch(/^sealpost-replay\/v2 \d+ [0-9a-f]{64} \d+:\d+ \d+:\d+$/);
       }
     } finally {
       await admin.disconnect();

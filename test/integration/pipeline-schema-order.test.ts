@@ -6,53 +6,32 @@
  * topic holds exactly that record with class SCHEMA, the genuine record after it is handed out, and
  * the registry client's decode was called for the genuine record only.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { schemaFingerprint } from '../../src/envelope/derive.js';
 import { createSealingSession } from '../../src/envelope/sealing-session.js';
 import { DEAD_LETTER_HEADER, decodeDeadLetterMetadata } from '../../src/events/dead-letter.js';
 import { AVRO_CONTENT_TYPE } from '../../src/pipeline/payload-content.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { readRaw, startConsumer, startProducer } from '../support/pipeline-parties.js';
-import {
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import { readRaw } from '../support/pipeline-parties.js';
+import { waitFor } from '../support/test-transport.js';
+import { useScenario } from '../support/scenario.js';
 
-const transport = testTransport('pipeline-schema-order');
-const topic = freshTopic('pipe-fp');
-const t = pipelineTopics('pipe-fp');
-let world: PipelineWorld;
-const closers: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-    { name: 'audit', send: [], receive: ['audit-topic'] },
-  ]);
-  await createTopics(transport, [{ topic }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
+const sc = useScenario({
+  purpose: 'pipe-fp',
+  clientId: 'pipeline-schema-order',
+  services: (_, defaults) => [...defaults, { name: 'audit', send: [], receive: ['audit-topic'] }],
 });
-
-afterAll(async () => {
-  for (const c of closers.reverse()) await c();
-  await world?.cleanup();
-});
+const { topic, t, transport } = sc;
 
 describe('schema fingerprint before decoding (#14.6)', () => {
   it('a mismatching fingerprint is SCHEMA_MISMATCH without the decoder running', async () => {
-    const orders = await startProducer(world, transport, 'orders', {
-      valueSchemas: { [topic]: ORDER_SCHEMA },
-    });
-    closers.push(() => orders.producer.close());
+    const orders = await sc.producer();
     // Registers the writer schema: the poison frame below names the real id.
     await orders.producer.send({
       topic,
       messages: [{ key: 'k', value: { id: 'first', cents: 1, note: 'n' } }],
     });
-    const registry = world.registry();
+    const registry = sc.world.registry();
     const schemaId = await registry.latestSchemaId(`${topic}-value`);
     const schemaText = (await registry.getSchema(schemaId)).text;
 
@@ -62,16 +41,16 @@ describe('schema fingerprint before decoding (#14.6)', () => {
       Buffer.from([0xfe, 0xff, 0xff, 0xff, 0x07]),
     ]);
     poisonFrame.writeUInt32BE(schemaId, 1);
-    const billingDraft = world.draft('billing');
+    const billingDraft = sc.world.draft('billing');
     const session = createSealingSession({
-      provider: world.crypto,
+      provider: sc.world.crypto,
       clock: systemClock,
       envelopeSchemaId: orders.producer.envelopeSchemaId,
       namespace: orders.directory.namespace,
       topic,
       senderSigningSecretKey: orders.identity.signingKey().secretKey,
       recipients: [{ kid: billingDraft.boxKid, publicKey: billingDraft.boxPublicKey }],
-      streamId: world.crypto.randomBytes(16),
+      streamId: sc.world.crypto.randomBytes(16),
       lifetimeMs: 60_000,
       maxMessages: 10,
     });
@@ -79,14 +58,14 @@ describe('schema fingerprint before decoding (#14.6)', () => {
       partition: 0,
       seq: 0,
       key: null,
-      schemaFp: schemaFingerprint(world.crypto, schemaText.replace('"note"', '"nota"')),
+      schemaFp: schemaFingerprint(sc.world.crypto, schemaText.replace('"note"', '"nota"')),
       contentType: AVRO_CONTENT_TYPE,
       payload: poisonFrame,
     });
     session.close();
     const raw = transport.producer();
     await raw.connect();
-    closers.push(() => raw.disconnect());
+    sc.defer(() => raw.disconnect());
     await raw.send({
       topic,
       partition: 0,
@@ -97,17 +76,12 @@ describe('schema fingerprint before decoding (#14.6)', () => {
       messages: [{ key: 'k', value: { id: 'after', cents: 2, note: 'n' } }],
     });
 
-    const consumerRegistry = world.registry();
+    const consumerRegistry = sc.world.registry();
     const decode = vi.spyOn(consumerRegistry, 'decode');
-    const billing = await startConsumer(world, transport, 'billing', {
-      groupId: `billing-${topic}`,
-      topics: [topic],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
+    const billing = await sc.consumer('billing', {
       registry: consumerRegistry,
       keepDeliveries: true,
     });
-    closers.push(() => billing.consumer.close());
     await waitFor(() => billing.delivered.has(after!.messageId), 'the record after the bad one');
 
     const [dead] = await readRaw(transport, t.dlq, 1);

@@ -6,74 +6,53 @@
  * well within one such wait; all 100 forged records are on the dead-letter topic, class HEADER, each
  * source offset once; every genuine record is handed out.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { schemaFingerprint } from '../../src/envelope/derive.js';
 import { createSealingSession } from '../../src/envelope/sealing-session.js';
 import { DEAD_LETTER_HEADER, decodeDeadLetterMetadata } from '../../src/events/dead-letter.js';
 import { AVRO_CONTENT_TYPE } from '../../src/pipeline/payload-content.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { readRaw, startConsumer, startProducer } from '../support/pipeline-parties.js';
-import {
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import { readRaw } from '../support/pipeline-parties.js';
+import { ORDER_SCHEMA } from '../support/pipeline-world.js';
+import { waitFor } from '../support/test-transport.js';
+import { useScenario } from '../support/scenario.js';
 
-const transport = testTransport('pipeline-unknown-sender');
-const topic = freshTopic('pipe-unk');
-const t = pipelineTopics('pipe-unk');
+const sc = useScenario({
+  purpose: 'pipe-unk',
+  clientId: 'pipeline-unknown-sender',
+  services: ({ topics }, defaults) => [
+    ...defaults,
+    { name: 'audit', send: [], receive: ['audit-topic'] },
+    { name: 'forger', send: [...topics], receive: [], unlisted: true },
+  ],
+});
+const { topic, t, transport } = sc;
+
 const FORGED = 100;
 const GENUINE = 20;
 /** The documented wait a single unknown sender was allowed before the fix (the default). */
 const UNKNOWN_SENDER_WAIT_MS = 30_000;
-let world: PipelineWorld;
-const closers: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-    { name: 'audit', send: [], receive: ['audit-topic'] },
-    { name: 'forger', send: [topic], receive: [], unlisted: true },
-  ]);
-  await createTopics(transport, [{ topic }, { topic: t.dlq }, { topic: t.state, compacted: true }]);
-});
-
-afterAll(async () => {
-  for (const c of closers.reverse()) await c();
-  await world?.cleanup();
-});
 
 describe('an outsider cannot stall a partition with unknown-sender records (#14.3)', () => {
   it('dead-letters 100 forged records after about one directory refresh; genuine records behind them flow', async () => {
-    const billing = await startConsumer(world, transport, 'billing', {
-      groupId: `billing-${topic}`,
-      topics: [topic],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
+    const billing = await sc.consumer('billing', {
       unknownSenderWaitMs: UNKNOWN_SENDER_WAIT_MS,
       maxRetryDelayMs: 1000,
     });
-    closers.push(() => billing.consumer.close());
-    const orders = await startProducer(world, transport, 'orders', {
-      valueSchemas: { [topic]: ORDER_SCHEMA },
-    });
-    closers.push(() => orders.producer.close());
+    const orders = await sc.producer();
 
     // The forger: a signing key the directory does not list, billing's public box key from it.
-    const forger = await world.identity('forger');
-    const billingDraft = world.draft('billing');
+    const forger = await sc.world.identity('forger');
+    const billingDraft = sc.world.draft('billing');
     const session = createSealingSession({
-      provider: world.crypto,
+      provider: sc.world.crypto,
       clock: systemClock,
       envelopeSchemaId: orders.producer.envelopeSchemaId,
       namespace: orders.directory.namespace,
       topic,
       senderSigningSecretKey: forger.signingKey().secretKey,
       recipients: [{ kid: billingDraft.boxKid, publicKey: billingDraft.boxPublicKey }],
-      streamId: world.crypto.randomBytes(16),
+      streamId: sc.world.crypto.randomBytes(16),
       lifetimeMs: 3_600_000,
       maxMessages: FORGED,
     });
@@ -82,7 +61,7 @@ describe('an outsider cannot stall a partition with unknown-sender records (#14.
         partition: 0,
         seq,
         key: null,
-        schemaFp: schemaFingerprint(world.crypto, ORDER_SCHEMA),
+        schemaFp: schemaFingerprint(sc.world.crypto, ORDER_SCHEMA),
         contentType: AVRO_CONTENT_TYPE,
         payload: new Uint8Array([0, 0, 0, 0, 1, 2]),
       });
@@ -91,7 +70,7 @@ describe('an outsider cannot stall a partition with unknown-sender records (#14.
     session.close();
     const raw = transport.producer();
     await raw.connect();
-    closers.push(() => raw.disconnect());
+    sc.defer(() => raw.disconnect());
     await raw.send({ topic, partition: 0, records: forged });
 
     const sentAt = Date.now();

@@ -5,43 +5,20 @@
  * was dead-lettered as STALE (SEQ_TOO_OLD). Invariant, from the ledger: every message whose send or
  * resend was acknowledged is handed to the consumer, and nothing is dead-lettered.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SendFailedError, type SentMessage } from '../../src/pipeline/sealed-producer.js';
 import { getEndpoints } from '../support/endpoints.js';
-import { startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
-import {
-  counterValue,
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
+import { startProducer, type TestConsumer } from '../support/pipeline-parties.js';
+import { counterValue, ORDER_SCHEMA } from '../support/pipeline-world.js';
 import { proxiedTransport } from '../support/proxied-transport.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import { waitFor } from '../support/test-transport.js';
+import { useScenario } from '../support/scenario.js';
 
-const transport = testTransport('producer-late-resend');
-const topic = freshTopic('late-resend');
-const t = pipelineTopics('late-resend');
-let world: PipelineWorld;
+const sc = useScenario({ purpose: 'late-resend', clientId: 'producer-late-resend', partitions: 2 });
+const { topic } = sc;
+
 let billing: TestConsumer | undefined;
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-  ]);
-  await createTopics(transport, [
-    { topic, numPartitions: 2 },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
-});
-
-afterAll(async () => {
-  await billing?.consumer.close();
-  await world?.cleanup();
-});
 
 const order = (i: number) => ({ key: `k${i % 7}`, value: { id: `o-${i}`, cents: i, note: 'n' } });
 
@@ -52,7 +29,7 @@ describe('a late resend', () => {
     const proxy = new TcpProxy(host, Number(port));
     await proxy.start();
     const proxied = proxiedTransport(proxy, 'producer-late-resend');
-    const orders = await startProducer(world, proxied, 'orders', {
+    const orders = await startProducer(sc.world, proxied, 'orders', {
       valueSchemas: { [topic]: ORDER_SCHEMA },
       maxSendAttempts: 2,
       retryDelayMs: 50,
@@ -93,12 +70,7 @@ describe('a late resend', () => {
       await proxy.stop();
     }
 
-    billing = await startConsumer(world, transport, 'billing', {
-      groupId: `billing-${topic}`,
-      topics: [topic],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
-    });
+    billing = await sc.consumer('billing');
     const consumer = billing;
     const deadLettered = () => counterValue(consumer.promRegistry, 'sealpost_dead_lettered_total');
     await waitFor(

@@ -3,31 +3,23 @@
  * send that fails while the broker path is cut reports nothing; its resend, once acknowledged, reports
  * each message once. Ledger: the `sealed` events' message ids are exactly the acknowledged ones.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MetadataSink, PipelineEvent } from '../../src/pipeline/metadata-sink.js';
 import { SendFailedError } from '../../src/pipeline/sealed-producer.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { startProducer } from '../support/pipeline-parties.js';
-import { makePipelineWorld, ORDER_SCHEMA, type PipelineWorld } from '../support/pipeline-world.js';
+import { ORDER_SCHEMA } from '../support/pipeline-world.js';
 import { proxiedTransport } from '../support/proxied-transport.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
-import { createTopics, freshTopic, testTransport } from '../support/test-transport.js';
+import { useScenario } from '../support/scenario.js';
 
-const transport = testTransport('producer-sealed-events');
-const topic = freshTopic('sealed-events');
-let world: PipelineWorld;
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-  ]);
-  await createTopics(transport, [{ topic, numPartitions: 3 }]);
+const sc = useScenario({
+  purpose: 'sealed-events',
+  clientId: 'producer-sealed-events',
+  partitions: 3,
+  pipelineTopics: false,
 });
-
-afterAll(async () => {
-  await world?.cleanup();
-});
+const { topic } = sc;
 
 const order = (i: number) => ({ key: `k${i}`, value: { id: `o-${i}`, cents: i, note: 'n' } });
 
@@ -39,12 +31,17 @@ describe('sealed events', () => {
     await proxy.start();
     const reported: PipelineEvent[] = [];
     const sink: MetadataSink = { emit: (ev) => void reported.push(ev) };
-    const orders = await startProducer(world, proxiedTransport(proxy, 'sealed-events'), 'orders', {
-      valueSchemas: { [topic]: ORDER_SCHEMA },
-      maxSendAttempts: 2,
-      retryDelayMs: 50,
-      events: sink,
-    });
+    const orders = await startProducer(
+      sc.world,
+      proxiedTransport(proxy, 'sealed-events'),
+      'orders',
+      {
+        valueSchemas: { [topic]: ORDER_SCHEMA },
+        maxSendAttempts: 2,
+        retryDelayMs: 50,
+        events: sink,
+      },
+    );
     const acked: string[] = [];
     try {
       acked.push(

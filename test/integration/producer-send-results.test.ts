@@ -3,33 +3,22 @@
  * messages with distinct keys over 6 partitions, and result i must describe message i — checked against
  * what the broker holds at each result's (partition, offset): the record key of message i.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConsumedRecord } from '../../src/kafka/transport.js';
-import { readRaw, startProducer } from '../support/pipeline-parties.js';
-import { makePipelineWorld, ORDER_SCHEMA, type PipelineWorld } from '../support/pipeline-world.js';
-import { createTopics, freshTopic, testTransport } from '../support/test-transport.js';
+import { readRaw } from '../support/pipeline-parties.js';
+import { useScenario } from '../support/scenario.js';
 
-const transport = testTransport('producer-send-results');
-const topic = freshTopic('send-results');
-let world: PipelineWorld;
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-  ]);
-  await createTopics(transport, [{ topic, numPartitions: 6 }]);
+const sc = useScenario({
+  purpose: 'send-results',
+  clientId: 'producer-send-results',
+  partitions: 6,
+  pipelineTopics: false,
 });
-
-afterAll(async () => {
-  await world?.cleanup();
-});
+const { topic, transport } = sc;
 
 describe('SealedProducer.send results', () => {
   it('come back in the order of the messages given, result i describing message i', async () => {
-    const orders = await startProducer(world, transport, 'orders', {
-      valueSchemas: { [topic]: ORDER_SCHEMA },
-    });
+    const orders = await sc.producer();
     const count = 1000;
     const messages = Array.from({ length: count }, (_, i) => ({
       key: `customer-${i}`,

@@ -11,7 +11,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DeadLetterWorker } from '../../src/dlq/dead-letter-worker.js';
 import { SqliteQuarantineStore } from '../../src/dlq/sqlite-quarantine-store.js';
 import { FileDirectorySource } from '../../src/keys/directory/directory-document.js';
@@ -25,77 +25,48 @@ import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { operatorCliEnv } from '../support/release-operator.js';
 import { runCli } from '../support/run-cli.js';
-import { startConsumer } from '../support/pipeline-parties.js';
-import {
-  makePipelineWorld,
-  ORDER_SCHEMA,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
-import {
-  createTopics,
-  freshTopic,
-  testLogger,
-  testTransport,
-  waitFor,
-} from '../support/test-transport.js';
+import { ORDER_SCHEMA } from '../support/pipeline-world.js';
+import { testLogger, waitFor } from '../support/test-transport.js';
+import { useScenario, withAuditAndDeadLetterWorker } from '../support/scenario.js';
 
-const transport = testTransport('quarantine-requarantine');
-const topic = freshTopic('q-requar');
-const t = pipelineTopics('q-requar');
-let world: PipelineWorld;
-const closers: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic], receive: [] },
-    { name: 'billing', send: [], receive: [topic] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-    { name: 'dead-letter-worker', send: [], receive: [] },
+const sc = useScenario({
+  purpose: 'q-requar',
+  clientId: 'quarantine-requarantine',
+  partitions: 2,
+  // `ops` signs the releases (docs/SPEC.md §11).
+  services: (names, defaults) => [
+    ...withAuditAndDeadLetterWorker(names, defaults),
     { name: 'ops', send: [], receive: [] },
-  ]);
-  await createTopics(transport, [
-    { topic, numPartitions: 2 },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
+  ],
 });
-afterAll(async () => {
-  for (const c of closers.reverse()) await c();
-  await world.cleanup();
-});
+const { topic, t, transport } = sc;
 
 describe('a released record whose cause was not fixed (real stack)', () => {
   it('comes back linked (attempt 2, flagged), is skipped by a bulk release, and is delivered once after the fix', async () => {
-    const directoryFile = join(world.dir, 'directory.json');
-    writeFileSync(directoryFile, JSON.stringify(world.document()));
+    const directoryFile = join(sc.world.dir, 'directory.json');
+    writeFileSync(directoryFile, JSON.stringify(sc.world.document()));
     const billingDirectory = await KeyDirectory.open({
-      crypto: world.crypto,
+      crypto: sc.world.crypto,
       clock: systemClock,
       authorityPublicKey: new Uint8Array(
-        Buffer.from(world.document().authority.publicKey, 'base64'),
+        Buffer.from(sc.world.document().authority.publicKey, 'base64'),
       ),
       source: new FileDirectorySource(directoryFile),
     });
-    const billing = await startConsumer(world, transport, 'billing', {
-      groupId: `billing-${topic}`,
-      topics: [topic],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
+    const billing = await sc.consumer('billing', {
       directory: billingDirectory,
       unknownSenderWaitMs: 1500,
       keepDeliveries: true,
     });
-    closers.push(() => billing.consumer.close());
 
     const file = await generateIdentityFile('refunds', 'service', {
-      crypto: world.crypto,
-      kms: world.kms,
+      crypto: sc.world.crypto,
+      kms: sc.world.kms,
       clock: systemClock,
     });
     const g = publicGenerations(file).find((x) => x.state === 'active')!;
     const now = systemClock.nowMs();
-    await world.change([
+    await sc.world.change([
       {
         identity: 'refunds',
         status: 'active',
@@ -110,46 +81,42 @@ describe('a released record whose cause was not fixed (real stack)', () => {
         receiveTopics: [],
       },
       // The operator that signs releases (docs/SPEC.md §11).
-      { ...world.draft('ops'), releaseTopics: [topic] },
+      { ...sc.world.draft('ops'), releaseTopics: [topic] },
     ]);
-    const refunds = await loadIdentity(file, { crypto: world.crypto, kms: world.kms });
-    closers.push(() => Promise.resolve(refunds.close()));
+    const refunds = await loadIdentity(file, { crypto: sc.world.crypto, kms: sc.world.kms });
+    sc.defer(() => Promise.resolve(refunds.close()));
     const producer = new SealedProducer({
       transport,
-      registry: world.registry(),
-      crypto: world.crypto,
+      registry: sc.world.registry(),
+      crypto: sc.world.crypto,
       clock: systemClock,
       identity: refunds,
-      directory: await world.directory(),
+      directory: await sc.world.directory(),
       valueSchemas: { [topic]: ORDER_SCHEMA },
     });
     await producer.connect();
-    closers.push(() => producer.close());
+    sc.defer(() => producer.close());
     const [sent] = await producer.send({
       topic,
       messages: [{ key: 'refund-1', value: { id: 'r-1', cents: -500, note: 'refund' } }],
     });
 
-    const dbPath = join(world.dir, 'quarantine.db');
+    const dbPath = join(sc.world.dir, 'quarantine.db');
     const store = new SqliteQuarantineStore(dbPath);
-    closers.push(() => store.close());
+    sc.defer(() => store.close());
     const worker = new DeadLetterWorker({
       transport,
       store,
-      crypto: world.crypto,
+      crypto: sc.world.crypto,
       clock: systemClock,
-      signingKeysOf: (id) =>
-        world
-          .document()
-          .records.filter((r) => r.identity === id)
-          .map((r) => new Uint8Array(Buffer.from(r.sign.publicKey, 'base64'))),
+      signingKeysOf: sc.signingKeysOf,
       deadLetterTopic: t.dlq,
       groupId: `dlq-${topic}`,
       registry: new Registry(),
       logger: testLogger,
     });
     await worker.start();
-    closers.push(() => worker.stop());
+    sc.defer(() => worker.stop());
     await waitFor(
       async () => (await store.list({ status: 'quarantined' })).length === 1,
       'the dead letter in quarantine',
@@ -159,7 +126,7 @@ describe('a released record whose cause was not fixed (real stack)', () => {
     expect(first).toMatchObject({ reason: 'HEADER', attempt: 1 });
 
     // Released before the directory is fixed: the consumer refuses it again.
-    const env = await operatorCliEnv(world, 'ops', dbPath);
+    const env = await operatorCliEnv(sc.world, 'ops', dbPath);
     const early = await runCli(['quarantine', 'release', '--reason', 'HEADER', '--json'], env);
     expect(early.code, early.err).toBe(0);
     await waitFor(
@@ -188,7 +155,7 @@ describe('a released record whose cause was not fixed (real stack)', () => {
     expect((await store.get(back.id))!.status).toBe('quarantined');
 
     // Fixed: released by id, delivered once.
-    writeFileSync(directoryFile, JSON.stringify(world.document()));
+    writeFileSync(directoryFile, JSON.stringify(sc.world.document()));
     await billingDirectory.refresh();
     const fixed = await runCli(['quarantine', 'release', String(back.id), '--json'], env);
     expect(fixed.code, fixed.err).toBe(0);

@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateMetadataEvent, type MetadataEvent } from '../../src/events/metadata-event.js';
 import { OpenBaoTransitKms } from '../../src/keys/kms/openbao-transit-kms.js';
+import type { MetadataEventEmitter } from '../../src/pipeline/metadata-event-emitter.js';
 import {
   decodeMetadataEventBatch,
   METADATA_EVENTS_CONTENT_TYPE,
-  MetadataEventEmitter,
 } from '../../src/pipeline/metadata-event-emitter.js';
 import type { SealedDelivery } from '../../src/pipeline/sealed-consumer.js';
 import { systemClock } from '../../src/runtime/clock.js';
@@ -33,13 +33,19 @@ import { parseToken } from '../../src/tokenize/token-string.js';
 import { TokenizeError } from '../../src/tokenize/tokenize-error.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { BaoAdmin } from '../support/openbao-process.js';
-import { startConsumer, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
-import {
-  makePipelineWorld,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import { type TestConsumer } from '../support/pipeline-parties.js';
+import { waitFor } from '../support/test-transport.js';
+import { useScenario, withMetadataToAudit } from '../support/scenario.js';
+
+const sc = useScenario({
+  purpose: 'tok',
+  clientId: 'tokenize',
+  partitions: 2,
+  metadataTopic: true,
+  recipients: ['shipping', 'billing'],
+  services: withMetadataToAudit,
+});
+const { topic, t } = sc;
 
 const CARD = '4111111111111111';
 const EMAIL = 'alice@example.org';
@@ -72,29 +78,12 @@ interface WireOrder {
   address: string;
 }
 
-const transport = testTransport('tokenize');
-const topic = freshTopic('tok');
-const t = pipelineTopics('tok');
-let world: PipelineWorld;
 let kms: OpenBaoTransitKms;
 let keyFile: string;
-const closers: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [topic, t.metadata], receive: [] },
-    { name: 'shipping', send: [t.metadata], receive: [topic] },
-    { name: 'billing', send: [t.metadata], receive: [topic] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ]);
   // The authority clears billing (only) for the card class.
-  await world.change([{ ...world.draft('billing'), detokenizeClasses: ['card'] }]);
-  await createTopics(transport, [
-    { topic, numPartitions: 2 },
-    { topic: t.metadata },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-  ]);
+  await sc.world.change([{ ...sc.world.draft('billing'), detokenizeClasses: ['card'] }]);
   const e = getEndpoints();
   const admin = new BaoAdmin(e.vaultAddr, e.vaultToken);
   await admin.ensureTransit();
@@ -106,12 +95,12 @@ beforeAll(async () => {
     auth: { method: 'token', token: e.vaultToken },
     clock: systemClock,
   });
-  keyFile = join(world.dir, 'token-keys.json');
+  keyFile = join(sc.world.dir, 'token-keys.json');
   await writeTokenKeyFile(
     keyFile,
     await generateTokenKeyFile(['card', 'email'], {
       kms,
-      crypto: world.crypto,
+      crypto: sc.world.crypto,
       clock: systemClock,
     }),
     { mustNotExist: true },
@@ -119,23 +108,21 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of closers.reverse()) await c();
   await kms?.close();
-  await world?.cleanup();
 });
 
 async function loadKeys(): Promise<TokenKeyring> {
-  const keyring = await openTokenKeyring({ path: keyFile, kms, crypto: world.crypto });
-  closers.push(() => Promise.resolve(keyring.close()));
+  const keyring = await openTokenKeyring({ path: keyFile, kms, crypto: sc.world.crypto });
+  sc.defer(() => Promise.resolve(keyring.close()));
   return keyring;
 }
 
 /** Starts an `orders` producer with its own keyring (a "process"), sends, closes it. */
 async function sendAsFreshProcess(ids: readonly string[]): Promise<void> {
-  const keyring = await openTokenKeyring({ path: keyFile, kms, crypto: world.crypto });
-  const p = await startProducer(world, transport, 'orders', {
+  const keyring = await openTokenKeyring({ path: keyFile, kms, crypto: sc.world.crypto });
+  const p = await sc.producer('orders', {
     valueSchemas: { [topic]: SCHEMA },
-    tokenizer: new FieldTokenizer({ keyring, crypto: world.crypto }),
+    tokenizer: new FieldTokenizer({ keyring, crypto: sc.world.crypto }),
   });
   try {
     await p.producer.send({
@@ -151,33 +138,14 @@ async function sendAsFreshProcess(ids: readonly string[]): Promise<void> {
   }
 }
 
-async function emitterFor(name: string): Promise<MetadataEventEmitter> {
-  const p = await startProducer(world, transport, name);
-  const emitter = new MetadataEventEmitter({
-    producer: p.producer,
-    topic: t.metadata,
-    crypto: world.crypto,
-    clock: systemClock,
-    actor: name,
-    maxBatch: 50,
-    flushIntervalMs: 200,
-  });
-  closers.push(async () => {
-    await emitter.close();
-    await p.producer.close();
-  });
-  return emitter;
-}
+const emitterFor = (name: string): Promise<MetadataEventEmitter> =>
+  sc.emitter(name, { maxBatch: 50, flushIntervalMs: 200 });
 
 async function consumer(name: string): Promise<TestConsumer> {
-  const c = await startConsumer(world, transport, name, {
+  const c = await sc.consumer(name, {
     groupId: `${name}-${topic}`,
-    topics: [topic],
-    stateTopic: t.state,
-    deadLetterTopic: t.dlq,
     keepDeliveries: true,
   });
-  closers.push(() => c.consumer.close());
   return c;
 }
 
@@ -210,7 +178,7 @@ describe('tokenized fields through the sealed pipeline', () => {
     expect(seen.get('o-4')!.email).toBe(o1.email);
 
     // The schema the consumer sees says which fields are tokens.
-    const writer = await world.registry().getSchema(shipping.deliveries[0]!.schemaId!);
+    const writer = await sc.world.registry().getSchema(shipping.deliveries[0]!.schemaId!);
     expect(describePlan(tokenPlan(writer.text))).toEqual([
       { path: 'card', mode: 'deterministic', tokenClass: 'card', type: 'string', nullable: false },
       { path: 'email', mode: 'mask', tokenClass: 'email', type: 'string', nullable: true },
@@ -254,7 +222,7 @@ describe('tokenized fields through the sealed pipeline', () => {
     // Rotation: a new card key version; new tokens carry v2, v1 tokens still detokenize.
     const rotated = await rotateTokenClass(await readTokenKeyFile(keyFile), 'card', {
       kms,
-      crypto: world.crypto,
+      crypto: sc.world.crypto,
       clock: systemClock,
     });
     expect(rotated.version).toBe(2);
@@ -279,11 +247,9 @@ describe('tokenized fields through the sealed pipeline', () => {
     // The audit identity receives the detokenize events, sealed, with no token or value in them.
     const events: MetadataEvent[] = [];
     const problems: string[] = [];
-    const audit = await startConsumer(world, transport, 'audit', {
+    await sc.consumer('audit', {
       groupId: `audit-${t.metadata}`,
       topics: [t.metadata],
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
       rawContentTypes: [METADATA_EVENTS_CONTENT_TYPE],
       // Collected here, asserted after the wait (a throw in a handler is a retried failure).
       onMessage: (d) => {
@@ -295,7 +261,6 @@ describe('tokenized fields through the sealed pipeline', () => {
         return Promise.resolve();
       },
     });
-    closers.push(() => audit.consumer.close());
     await waitFor(
       () =>
         events.filter((e) => e.type === 'detokenized').length >= 3 &&
@@ -322,8 +287,8 @@ describe('tokenized fields through the sealed pipeline', () => {
   });
 
   it('a producer without the tokenizer refuses a topic whose schema declares token fields', async () => {
-    const p = await startProducer(world, transport, 'orders');
-    closers.push(() => p.producer.close());
+    // No value schema given: the producer takes the registry's (the tokenized one).
+    const p = await sc.producer('orders', { valueSchemas: {} });
     await expect(
       p.producer.send({
         topic,

@@ -10,16 +10,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Transport } from '../../src/kafka/transport.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { getEndpoints } from '../support/endpoints.js';
 import { alertTableMetrics } from '../support/operations-guide.js';
-import {
-  makePipelineWorld,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import { waitFor } from '../support/test-transport.js';
 import {
   REPO_ROOT,
   childEnv,
@@ -27,6 +21,16 @@ import {
   workerEnvs,
   type WorkerProcess,
 } from '../support/worker-process.js';
+import { metadataToAudit, useScenario } from '../support/scenario.js';
+
+const sc = useScenario({
+  purpose: 'metrics-table',
+  topics: 0,
+  metadataTopic: true,
+  checkpointTopic: 'retained',
+  services: metadataToAudit,
+});
+const { t, transport, checkpoints } = sc;
 
 /** Labelled metrics that have no sample unless an outage or a flood happens (see above). */
 const NO_SAMPLE_WITHOUT_FAULT = new Set([
@@ -37,28 +41,10 @@ const NO_SAMPLE_WITHOUT_FAULT = new Set([
   'sealpost_duplicates_total',
 ]);
 
-const t = pipelineTopics('metrics-table');
-const checkpoints = freshTopic('metrics-table-cp');
-let world: PipelineWorld;
-let transport: Transport;
 const started: WorkerProcess[] = [];
 
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [t.metadata], receive: [] },
-    { name: 'audit', send: [], receive: [t.metadata] },
-  ]);
-  transport = testTransport('metrics-table');
-  await createTopics(transport, [
-    { topic: t.metadata },
-    { topic: t.dlq },
-    { topic: t.state, compacted: true },
-    { topic: checkpoints, configs: { 'retention.ms': '-1' } },
-  ]);
-});
-afterAll(async () => {
+afterAll(() => {
   for (const w of started) w.cleanup();
-  await world.cleanup();
 });
 
 describe("the guide's alert table against the workers' /metrics", () => {
@@ -72,7 +58,7 @@ describe("the guide's alert table against the workers' /metrics", () => {
     const table = alertTableMetrics(readFileSync(join(REPO_ROOT, 'docs/OPERATIONS.md'), 'utf8'));
     const e = getEndpoints();
     const envs = await workerEnvs(
-      world,
+      sc.world,
       { ...t, checkpoints },
       e.kafkaBrokers,
       e.schemaRegistryUrl,

@@ -6,15 +6,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Transport } from '../../src/kafka/transport.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { getEndpoints } from '../support/endpoints.js';
-import {
-  makePipelineWorld,
-  pipelineTopics,
-  type PipelineWorld,
-} from '../support/pipeline-world.js';
-import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import { pipelineTopics } from '../support/pipeline-world.js';
+import { createTopics, freshTopic, waitFor } from '../support/test-transport.js';
 import {
   childEnv,
   portOpen,
@@ -23,42 +18,45 @@ import {
   workerEnvs,
   type WorkerProcess,
 } from '../support/worker-process.js';
+import { useScenario } from '../support/scenario.js';
+
+const sc = useScenario({
+  purpose: 'worker-signals',
+  clientId: 'worker-signals-test',
+  topics: 0,
+  pipelineTopics: false,
+  services: () => [
+    { name: 'billing', send: [], receive: ['orders-*'] },
+    { name: 'audit', send: [], receive: ['test-audit-signals-*'] },
+  ],
+});
+const { transport } = sc;
 
 /** The bound: a clean stop (consumer leaves the group, HTTP server closes) on a loaded machine. */
 const STOP_BOUND_MS = 20_000;
 
-let world: PipelineWorld;
-let transport: Transport;
 const started: WorkerProcess[] = [];
 
-beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'billing', send: [], receive: ['orders-*'] },
-    { name: 'audit', send: [], receive: ['test-audit-signals-*'] },
-  ]);
-  transport = testTransport('worker-signals-test');
-});
-afterAll(async () => {
+afterAll(() => {
   for (const w of started) w.cleanup();
-  await world.cleanup();
 });
 
 describe('worker entry points and SIGTERM (real Kafka)', () => {
   it('npm run worker:dlq, then SIGTERM to npm: the worker exits and its port closes', async () => {
     const dlqTopic = freshTopic('dlq-signals');
     await createTopics(transport, [{ topic: dlqTopic, numPartitions: 1 }]);
-    const directoryFile = join(world.dir, 'directory.json');
-    writeFileSync(directoryFile, JSON.stringify(world.document()));
-    const configFile = join(world.dir, 'dlq-worker.json');
+    const directoryFile = join(sc.world.dir, 'directory.json');
+    writeFileSync(directoryFile, JSON.stringify(sc.world.document()));
+    const configFile = join(sc.world.dir, 'dlq-worker.json');
     writeFileSync(
       configFile,
       JSON.stringify({
         directoryFile,
-        authorityPublicKey: Buffer.from(world.document().authority.publicKey, 'base64').toString(
+        authorityPublicKey: Buffer.from(sc.world.document().authority.publicKey, 'base64').toString(
           'hex',
         ),
         deadLetterTopic: dlqTopic,
-        quarantineDb: join(world.dir, 'quarantine.db'),
+        quarantineDb: join(sc.world.dir, 'quarantine.db'),
         httpPort: 0,
         logLevel: 'warn',
         consumerSessionTimeoutMs: 6000,
@@ -98,7 +96,7 @@ describe('worker entry points and SIGTERM (real Kafka)', () => {
     ]);
     const e = getEndpoints();
     const envs = await workerEnvs(
-      world,
+      sc.world,
       { ...t, checkpoints },
       e.kafkaBrokers,
       e.schemaRegistryUrl,
@@ -130,7 +128,7 @@ describe('worker entry points and SIGTERM (real Kafka)', () => {
     ]);
     const e = getEndpoints();
     const envs = await workerEnvs(
-      world,
+      sc.world,
       { ...t, checkpoints },
       e.kafkaBrokers,
       e.schemaRegistryUrl,

@@ -975,6 +975,10 @@ class KafkajsAdmin implements TransportAdmin {
       .sort((a, b) => a.partition - b.partition);
   }
 
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    await mapped('delete groups', () => this.admin.deleteGroups([...groupIds]));
+  }
+
   async describeAcls(): Promise<AclBinding[]> {
     const response = await mapped('describe acls', () =>
       this.admin.describeAcls({

@@ -67,8 +67,8 @@ export type { IdentitySource } from './keys/identity-source.js';
 // The key directory.
 export { KeyDirectory } from './keys/directory/key-directory.js';
 export type { DirectoryAlert, KeyDirectoryOptions } from './keys/directory/key-directory.js';
-export { KafkaDirectoryTopic } from './kafka/directory-topic.js';
-export type { KafkaDirectoryTopicOptions } from './kafka/directory-topic.js';
+export { KafkaDirectoryTopic } from './keys/directory/directory-topic.js';
+export type { KafkaDirectoryTopicOptions } from './keys/directory/directory-topic.js';
 export { FileDirectorySource } from './keys/directory/directory-document.js';
 export type { DirectorySource, DirectoryTopicSource } from './keys/directory/directory-document.js';
 export { FileDirectoryStateStore } from './keys/directory/directory-state.js';

@@ -74,7 +74,7 @@ export function groupPrefixOf(identity: string): string {
   return `${identity}.`;
 }
 
-/** The directory reader's throwaway groups (src/kafka/directory-topic.ts). */
+/** The directory reader's throwaway groups (src/keys/directory/directory-topic-values.ts). */
 export const DIRECTORY_READER_GROUP_PREFIX = 'sealpost-directory-reader-';
 
 /** The planned ACLs: one sorted, duplicate-free list, plus the principals the plan manages. */

@@ -5,7 +5,6 @@ import { readSecretFile } from '../config/config.js';
 import { ConfigError } from '../errors.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { createKafkajsTransport } from '../kafka/kafkajs-transport.js';
-import { KafkaDirectoryTopic } from '../kafka/directory-topic.js';
 import type { Transport } from '../kafka/transport.js';
 import {
   FileDirectorySource,
@@ -13,6 +12,7 @@ import {
   type DirectoryTopicSource,
 } from '../keys/directory/directory-document.js';
 import { FileDirectoryStateStore } from '../keys/directory/directory-state.js';
+import { KafkaDirectoryTopic } from '../keys/directory/directory-topic.js';
 import { KeyDirectory, type DirectoryAlert } from '../keys/directory/key-directory.js';
 import { identityFileSource, type IdentitySource } from '../keys/identity-source.js';
 import { CountingKms } from '../keys/kms/counting-kms.js';
@@ -21,6 +21,7 @@ import { LocalKms } from '../keys/kms/local-kms.js';
 import { OpenBaoTransitKms, type TransitAuth } from '../keys/kms/openbao-transit-kms.js';
 import { RetryingKms } from '../keys/kms/retrying-kms.js';
 import { ServiceKeys } from '../keys/service-keys.js';
+import { createLogger } from '../observability/logger.js';
 import { SchemaRegistryClient } from '../registry/schema-registry-client.js';
 import type { Clock } from '../runtime/clock.js';
 
@@ -137,18 +138,23 @@ export function buildRegistry(config: SealpostConfig): SchemaRegistryClient {
   return new SchemaRegistryClient({ url: config.schemaRegistryUrl, fetch: globalThis.fetch });
 }
 
-/** The directory source: the file when SEALPOST_DIRECTORY_FILE is set, else the directory topic. */
+/**
+ * The directory source: the file when SEALPOST_DIRECTORY_FILE is set, else the directory topic over a
+ * transport of its own (client id `sealpost-directory`, silent: failures surface as DirectoryErrors).
+ */
 export function buildDirectorySource(
   config: SealpostConfig,
-  deps: { crypto: CryptoProvider },
+  deps: { crypto: CryptoProvider; clock: Clock },
 ): DirectorySource | DirectoryTopicSource {
   if (config.directoryFile !== undefined) return new FileDirectorySource(config.directoryFile);
-  const ssl = kafkaSsl(config);
   return new KafkaDirectoryTopic({
-    brokers: brokersOf(config),
+    transport: buildTransport(config, {
+      logger: createLogger({ level: 'silent' }),
+      clock: deps.clock,
+      clientId: 'sealpost-directory',
+    }),
     topic: config.directoryTopic,
     randomBytes: (n) => deps.crypto.randomBytes(n),
-    ...(ssl === undefined ? {} : { ssl }),
   });
 }
 

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { buildDirectorySource } from '../app/compose.js';
-import { KafkaDirectoryTopic } from '../kafka/directory-topic.js';
+import { KafkaDirectoryTopic } from '../keys/directory/directory-topic.js';
 import { DEFAULT_HEAD_TTL_MS } from '../keys/directory/directory-signer.js';
 import {
   authorityPublicKey,
@@ -69,7 +69,7 @@ export async function withLocation<T>(
   }
   const source = buildDirectorySource(
     { ...ctx.config, directoryFile: undefined, directoryTopic: target.topic },
-    { crypto: ctx.crypto },
+    { crypto: ctx.crypto, clock: ctx.clock },
   );
   if (!(source instanceof KafkaDirectoryTopic)) throw new Error('directory topic source expected');
   try {

@@ -1,6 +1,5 @@
 /**
- * The kafkajs adapter of the transport port — with directory-topic.ts, the only file that imports
- * kafkajs. kafkajs options pass through (TLS/mTLS via `ssl: { ca, cert, key }`, SASL via `sasl`, and
+ * The kafkajs adapter of the transport port — the only file that imports kafkajs. kafkajs options pass through (TLS/mTLS via `ssl: { ca, cert, key }`, SASL via `sasl`, and
  * raw `kafkaConfig` / `producerConfig` / `consumerConfig` overrides). Defaults: idempotent producer,
  * acks=all, gzip batches, no auto-commit, no auto-resolve, kafkajs logs routed to pino.
  */
@@ -973,6 +972,10 @@ class KafkajsAdmin implements TransportAdmin {
     return response
       .map((p) => ({ partition: p.partition, low: p.low, high: p.high }))
       .sort((a, b) => a.partition - b.partition);
+  }
+
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    await mapped('delete groups', () => this.admin.deleteGroups([...groupIds]));
   }
 
   async describeAcls(): Promise<AclBinding[]> {

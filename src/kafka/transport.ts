@@ -302,6 +302,11 @@ export interface TransportAdmin {
   /** The group's committed offsets and their metadata, for every partition of each topic. */
   fetchCommittedOffsets(groupId: string, topics: readonly string[]): Promise<CommittedOffset[]>;
   fetchTopicOffsets(topic: string): Promise<PartitionOffsets[]>;
+  /**
+   * Deletes consumer groups that have no members (a throwaway reader's group, with its committed
+   * offsets). A group with members, or one the broker does not know, fails (TRANSPORT_FAILED).
+   */
+  deleteGroups(groupIds: readonly string[]): Promise<void>;
   /** Every ACL binding the cluster holds (needs DESCRIBE on the cluster; see src/acl). */
   describeAcls(): Promise<AclBinding[]>;
   /** Creates bindings (creating an existing one is a no-op on the broker). */

@@ -267,6 +267,25 @@ export function transportContract(name: string, setup: () => Promise<TransportUn
       expect(after!.metadata === null || after!.metadata === '').toBe(true);
     });
 
+    it('deletes a group without members, with its committed offsets; one with members is kept', async () => {
+      const t = await topic('delete-group');
+      const p = await producer();
+      await p.send({ topic: t, partition: 0, records: ['a', 'b'].map(text) });
+      const groupId = `contract-delete-${hex()}`;
+      const got: ConsumedRecord[] = [];
+      const member = await consume(t, processed(got), { groupId });
+      await waitFor('a and b', () => got.length >= 2);
+      await member.commitOffsets([{ topic: t, partition: 0, offset: '2', metadata: null }]);
+      expect((await admin.fetchCommittedOffsets(groupId, [t]))[0]!.offset).toBe('2');
+      await expect(admin.deleteGroups([groupId])).rejects.toMatchObject({
+        code: 'TRANSPORT_FAILED',
+      });
+      expect((await admin.fetchCommittedOffsets(groupId, [t]))[0]!.offset).toBe('2');
+      await member.disconnect();
+      await admin.deleteGroups([groupId]);
+      expect((await admin.fetchCommittedOffsets(groupId, [t]))[0]!.offset).toBe('-1');
+    });
+
     it('fetches records that were not resolved again, from the first unresolved one', async () => {
       const t = await topic('resolve');
       const p = await producer();

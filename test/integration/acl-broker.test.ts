@@ -17,8 +17,8 @@ import {
   planAcls,
   type AclConventions,
 } from '../../src/acl/acl-plan.js';
-import { KafkaDirectoryTopic } from '../../src/kafka/directory-topic.js';
 import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
+import { KafkaDirectoryTopic } from '../../src/keys/directory/directory-topic.js';
 import { KeyDirectory } from '../../src/keys/directory/key-directory.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import type { Transport } from '../../src/kafka/transport.js';
@@ -298,7 +298,7 @@ describe('Kafka ACLs from the key directory', () => {
   it('a service follows the directory topic under its own ACLs (the reader group prefix): a publication is pushed to it', async () => {
     const directoryTopic = freshTopic('acl-directory');
     const publisher = new KafkaDirectoryTopic({
-      brokers: [broker.plaintextBroker],
+      transport: superUser,
       topic: directoryTopic,
       randomBytes: (n) => world.crypto.randomBytes(n),
     });
@@ -320,7 +320,6 @@ describe('Kafka ACLs from the key directory', () => {
     } finally {
       await admin.disconnect();
     }
-    const cert = issueServiceCertificate('shipping', certDir);
     const directory = await KeyDirectory.open({
       crypto: world.crypto,
       clock: systemClock,
@@ -328,15 +327,9 @@ describe('Kafka ACLs from the key directory', () => {
         Buffer.from(world.document().authority.publicKey, 'base64'),
       ),
       source: new KafkaDirectoryTopic({
-        brokers: [broker.sslBroker],
+        transport: asService('shipping'),
         topic: directoryTopic,
         randomBytes: (n) => world.crypto.randomBytes(n),
-        ssl: {
-          ca: readFileSync(cert.caFile, 'utf8'),
-          cert: readFileSync(cert.certFile, 'utf8'),
-          key: readFileSync(cert.keyFile, 'utf8'),
-        },
-        kafkaConfig: { retry: { retries: 2, initialRetryTime: 100 } },
       }),
     });
     const errors: unknown[] = [];

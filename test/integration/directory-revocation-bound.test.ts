@@ -16,7 +16,7 @@ import { buildKms, openServiceKeys } from '../../src/app/compose.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createCryptoProvider } from '../../src/crypto/index.js';
 import type { CryptoProvider } from '../../src/crypto/provider.js';
-import { KafkaDirectoryTopic } from '../../src/kafka/directory-topic.js';
+import { KafkaDirectoryTopic } from '../../src/keys/directory/directory-topic.js';
 import { KeyDirectory } from '../../src/keys/directory/key-directory.js';
 import type { Kms } from '../../src/keys/kms/kms.js';
 import { openIdentity } from '../../src/keys/operations.js';
@@ -139,7 +139,7 @@ describe('revocation within the stated bound', () => {
 
     // Whoever stole orders' key: its directory is the one from before the revocation, never refreshed.
     const before = await new KafkaDirectoryTopic({
-      brokers: getEndpoints().kafkaBrokers,
+      transport: testTransport('directory-before'),
       topic: directoryTopic,
       randomBytes: (n) => crypto.randomBytes(n),
     }).readAll();

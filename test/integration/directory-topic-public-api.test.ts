@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createCryptoProvider,
+  createKafkajsTransport,
   FileDirectoryStateStore,
   KafkaDirectoryTopic,
   KeyDirectory,
@@ -18,7 +19,7 @@ import {
   type DirectoryAlert,
 } from '../../src/index.js';
 import { getEndpoints } from '../support/endpoints.js';
-import { freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+import { freshTopic, testLogger, testTransport, waitFor } from '../support/test-transport.js';
 import { runCli } from '../support/run-cli.js';
 
 const topic = freshTopic('public-directory');
@@ -75,13 +76,20 @@ describe('the directory topic through the public API', () => {
     };
     const crypto = await createCryptoProvider();
     const clock = systemClock;
+    // The application's Kafka client (the one its pipeline uses).
+    const transport = createKafkajsTransport({
+      brokers,
+      clientId: 'billing',
+      logger: testLogger,
+      nowMs: () => clock.nowMs(),
+    });
     // directory-example:start
     const directory = await KeyDirectory.open({
       crypto,
       clock,
       authorityPublicKey, // the pinned SEALPOST_AUTHORITY_PUBLIC_KEY
       source: new KafkaDirectoryTopic({
-        brokers,
+        transport, // the application's Kafka client (a Transport)
         topic,
         randomBytes: (n) => crypto.randomBytes(n),
       }),

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { KafkaDirectoryTopic } from '../../src/kafka/directory-topic.js';
+import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
+import { KafkaDirectoryTopic } from '../../src/keys/directory/directory-topic.js';
 import { recordKeyOf } from '../../src/keys/directory/directory-record.js';
 import type { RefusedEntry } from '../../src/keys/directory/directory-snapshot.js';
 import type { DirectoryError } from '../../src/keys/directory/directory-error.js';
@@ -19,6 +20,19 @@ import { DirectoryPolicy } from '../../src/keys/policy.js';
 import { getEndpoints } from '../support/endpoints.js';
 import type { KeysWorld } from '../support/keys/fixtures.js';
 import { makeWorld } from '../support/keys/fixtures.js';
+import { testLogger, testTransport } from '../support/test-transport.js';
+import type { Transport } from '../../src/kafka/transport.js';
+
+/** A transport to a port nothing listens on, failing fast (no retries). */
+function deadTransport(connectionTimeout: number): Transport {
+  return createKafkajsTransport({
+    brokers: ['127.0.0.1:1'],
+    clientId: 'directory-dead',
+    logger: testLogger,
+    nowMs: () => Date.now(),
+    kafkaConfig: { retry: { retries: 0 }, connectionTimeout },
+  });
+}
 
 let w: KeysWorld;
 let topic: KafkaDirectoryTopic;
@@ -30,7 +44,7 @@ beforeAll(async () => {
   brokers = getEndpoints().kafkaBrokers;
   topicName = `test-directory-${randomBytes(6).toString('hex')}`;
   topic = new KafkaDirectoryTopic({
-    brokers,
+    transport: testTransport('directory-topic'),
     topic: topicName,
     randomBytes: (n) => new Uint8Array(randomBytes(n)),
   });
@@ -124,7 +138,7 @@ describe('directory on a compacted Kafka topic', () => {
   it('a follower pushes each published head at once; an older head re-injected on the topic is refused with an alert', async () => {
     const followedName = `test-directory-follow-${randomBytes(6).toString('hex')}`;
     const followed = new KafkaDirectoryTopic({
-      brokers,
+      transport: testTransport('directory-follow'),
       topic: followedName,
       randomBytes: (n) => new Uint8Array(randomBytes(n)),
     });
@@ -196,10 +210,9 @@ describe('directory on a compacted Kafka topic', () => {
 
   it('a follower that cannot reach the broker reports DIRECTORY_SOURCE_UNAVAILABLE and starts again', async () => {
     const dead = new KafkaDirectoryTopic({
-      brokers: ['127.0.0.1:1'],
+      transport: deadTransport(300),
       topic: 'nothing',
       randomBytes: (n) => new Uint8Array(randomBytes(n)),
-      kafkaConfig: { retry: { retries: 0 }, connectionTimeout: 300 },
       followRestartMs: 50,
     });
     const errors: DirectoryError[] = [];
@@ -220,10 +233,9 @@ describe('directory on a compacted Kafka topic', () => {
 
   it('an unreachable broker is a retriable DIRECTORY_SOURCE_UNAVAILABLE', async () => {
     const dead = new KafkaDirectoryTopic({
-      brokers: ['127.0.0.1:1'],
+      transport: deadTransport(500),
       topic: 'nothing',
       randomBytes: (n) => new Uint8Array(randomBytes(n)),
-      kafkaConfig: { retry: { retries: 0 }, connectionTimeout: 500 },
     });
     await expect(dead.readAll()).rejects.toMatchObject({
       code: 'DIRECTORY_SOURCE_UNAVAILABLE',

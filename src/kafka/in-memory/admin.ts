@@ -81,6 +81,12 @@ export class InMemoryAdmin implements TransportAdmin {
     );
   }
 
+  deleteGroups(groupIds: readonly string[]): Promise<void> {
+    return this.#call('delete groups', () => {
+      for (const groupId of groupIds) this.cluster.deleteGroup(groupId);
+    });
+  }
+
   describeAcls(): Promise<AclBinding[]> {
     return this.#call('describe acls', () => this.cluster.describeAcls());
   }

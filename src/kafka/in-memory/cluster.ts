@@ -433,6 +433,22 @@ export class InMemoryCluster {
     this.#rebalance(g);
   }
 
+  /** Deletes a group without members (and its committed offsets), as the broker's DeleteGroups. */
+  deleteGroup(groupId: string): void {
+    const g = this.#groups.get(groupId);
+    if (g === undefined)
+      throw new TransportError('TRANSPORT_FAILED', `delete group ${groupId}: no such group`, {
+        retriable: false,
+        brokerErrorType: 'GROUP_ID_NOT_FOUND',
+      });
+    if (g.members.length > 0)
+      throw new TransportError('TRANSPORT_FAILED', `delete group ${groupId}: it has members`, {
+        retriable: false,
+        brokerErrorType: 'NON_EMPTY_GROUP',
+      });
+    this.#groups.delete(groupId);
+  }
+
   isMember(groupId: string, member: GroupMember): boolean {
     return this.#groups.get(groupId)?.members.includes(member) ?? false;
   }

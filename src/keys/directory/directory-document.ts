@@ -143,7 +143,8 @@ export function isFollowable(source: DirectorySource): source is FollowableDirec
 }
 
 /**
- * A compacted Kafka topic as a directory source and sink (implemented in src/kafka/directory-topic.ts):
+ * A compacted Kafka topic as a directory source and sink (implemented over the Transport port in
+ * directory-topic.ts):
  * keys `head` and `record/<identity>/<signKid>`, JSON values; `publish` writes records first, head last.
  */
 export interface DirectoryTopicSource extends FollowableDirectorySource {

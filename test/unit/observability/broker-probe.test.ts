@@ -36,6 +36,7 @@ function fakeAdmin(b: FakeBroker): TransportAdmin {
     fetchTopicOffsets: (topic) => call(() => b.offsets[topic] ?? []),
     createTopics: unused,
     deleteTopics: unused,
+    deleteGroups: unused,
     listTopics: unused,
     describeTopics: unused,
     describeTopicConfig: unused,

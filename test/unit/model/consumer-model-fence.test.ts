@@ -19,6 +19,8 @@ afterAll(async () => {
 });
 
 type Step = (r: ConsumerModelRun) => Promise<void> | void;
+const fence0: Step = (r) => r.fenceMidBatch(0);
+const fence1: Step = (r) => r.fenceMidBatch(1);
 
 async function replay(steps: Step[]): Promise<{ violations: string[]; run: ConsumerModelRun }> {
   const run = new ConsumerModelRun(world);
@@ -37,18 +39,32 @@ async function replay(steps: Step[]): Promise<{ violations: string[]; run: Consu
 
 describe('SealedConsumer model: a member fenced mid-batch', () => {
   for (const [name, steps] of [
-    ['the only member', [(r) => r.fenceMidBatch(0)]],
+    ['the only member', [fence0]],
+    ['the only member, records already handed out', [(r) => r.produce(['k0', 'k1']), fence0]],
+    ['one of two members', [(r) => r.startInstance(), fence0]],
+    ['the member that joined second', [(r) => r.startInstance(), fence1]],
+    ['with a handler failure first', [(r) => r.handlerThrows(1), fence0]],
+    // Found by the fuzz run (seed 1334055112, shrunk): the fence and the rejoin are two generations
+    // in a row in which the other member keeps a partition. The first assignment's replay-state load
+    // finished and resumed it, records were handed out, then the second assignment's load (begun
+    // before them) put back the state from before them and sought back: 1:5 and 1:6 were handed out
+    // again unflagged.
     [
-      'the only member, records already handed out',
-      [(r) => r.produce(['k0', 'k1']), (r) => r.fenceMidBatch(0)],
+      'twice, with a handler failure on the other member',
+      [
+        (r) => r.startInstance(),
+        fence0,
+        (r) => r.produceJunk(1),
+        (r) => r.handlerThrows(1),
+        fence0,
+      ],
     ],
-    ['one of two members', [(r) => r.startInstance(), (r) => r.fenceMidBatch(0)]],
-    ['the member that joined second', [(r) => r.startInstance(), (r) => r.fenceMidBatch(1)]],
-    ['with a handler failure first', [(r) => r.handlerThrows(1), (r) => r.fenceMidBatch(0)]],
   ] as [string, Step[]][]) {
+    const fences = steps.filter((st) => st === fence0 || st === fence1).length;
     it(`${name}: nothing handed out while fenced, no unflagged repeated hand-out, nothing committed past an unhandled record, all handled`, async () => {
       const { violations, run } = await replay(steps);
-      expect(run.fenced).toBe(1);
+      // Every fenceMidBatch step fenced its member (a hand-out followed it).
+      expect(run.fenced).toBe(fences);
       expect(violations).toEqual([]);
       expect(run.heldForOperator().size).toBe(0);
       expect(run.handOuts.some((h) => h.ok)).toBe(true);

@@ -37,7 +37,7 @@ const owners = [
   { files: ['src/crypto/libsodium-wrappers-provider.ts'], pkgs: ['libsodium-wrappers'] },
   { files: ['src/crypto/sodium-native-provider.ts'], pkgs: ['sodium-native'] },
   { files: ['src/**/sqlite-*.ts'], pkgs: ['better-sqlite3'] },
-  { files: ['src/**/postgres-*.ts'], pkgs: ['pg'] },
+  { files: ['src/stores/postgres-database.ts'], pkgs: ['pg'] },
   { files: ['src/observability/tracing.ts'], pkgs: ['@opentelemetry/api'] },
 ];
 const restrict = (allowed) => ({

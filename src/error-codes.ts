@@ -2,7 +2,7 @@ import { ACL_ERROR_CODES, ACL_NOT_SETTLED_ERROR_CODES } from './acl/acl-error.js
 import { AUDIT_WORKER_ERROR_CODES } from './audit/audit-worker.js';
 import { CHECKPOINT_TOPIC_ERROR_CODES } from './audit/checkpoint-topic.js';
 import { NOTE_ERROR_CODES } from './audit/signed-note.js';
-import { AUDIT_STORE_ERROR_CODES } from './audit/sqlite-audit-store.js';
+import { AUDIT_STORE_ERROR_CODES } from './audit/audit-store.js';
 import { CLI_ERROR_CODES } from './cli/program.js';
 import { CRYPTO_ERROR_CODES } from './crypto/crypto-error.js';
 import { RELEASE_ERROR_CODES } from './dlq/quarantine-release.js';
@@ -26,6 +26,7 @@ import {
   AVRO_SCHEMA_ERROR_CODES,
 } from './registry/avro-errors.js';
 import { REGISTRY_ERROR_CODES } from './registry/registry-error.js';
+import { POSTGRES_STORE_ERROR_CODES } from './stores/postgres-database.js';
 import { TOKENIZE_ERROR_CODES } from './tokenize/tokenize-error.js';
 
 /**
@@ -61,6 +62,7 @@ export const SEALPOST_ERROR_CODES = {
   AclError: ACL_ERROR_CODES,
   AclNotSettledError: ACL_NOT_SETTLED_ERROR_CODES,
   AuditStoreError: AUDIT_STORE_ERROR_CODES,
+  PostgresStoreError: POSTGRES_STORE_ERROR_CODES,
   AuditWorkerError: AUDIT_WORKER_ERROR_CODES,
   CheckpointTopicError: CHECKPOINT_TOPIC_ERROR_CODES,
   NoteError: NOTE_ERROR_CODES,

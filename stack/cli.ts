@@ -8,6 +8,7 @@ import { stackPaths } from './paths.js';
 import { StackError } from './progress.js';
 import {
   endpointsSummary,
+  parseOptionalServices,
   parseServiceName,
   stackDown,
   stackKill,
@@ -16,12 +17,13 @@ import {
   stackStatus,
   stackUp,
   stackWipe,
+  type OptionalService,
   type StackUpOptions,
 } from './stack.js';
 import { parseBrokerCount } from './versions.js';
 
 const usage = [
-  'usage: npm run stack -- up [--brokers 1|3] [--openbao dev|persistent]',
+  'usage: npm run stack -- up [--brokers 1|3] [--openbao dev|persistent] [--with postgres]',
   '       npm run stack -- down [--wipe] | status | wipe',
   '       npm run stack -- kill|pause|resume|restart <kafka|kafka-N|openbao|apicurio>',
   '       npm run stack -- issue-cert <identity> <out-dir>',
@@ -30,6 +32,7 @@ const usage = [
 function parseUpOptions(args: readonly string[]): StackUpOptions | undefined {
   let brokers: number | undefined;
   let openbao: StackUpOptions['openbao'];
+  let optional: OptionalService[] | undefined;
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
     const value = inline ?? args[++i];
@@ -42,6 +45,8 @@ function parseUpOptions(args: readonly string[]): StackUpOptions | undefined {
       }
     } else if (flag === '--openbao' && (value === 'dev' || value === 'persistent')) {
       openbao = value;
+    } else if (flag === '--with') {
+      optional = [...(optional ?? []), ...parseOptionalServices(value, '--with')];
     } else {
       return undefined;
     }
@@ -49,6 +54,7 @@ function parseUpOptions(args: readonly string[]): StackUpOptions | undefined {
   return {
     ...(brokers === undefined ? {} : { brokers }),
     ...(openbao === undefined ? {} : { openbao }),
+    ...(optional === undefined ? {} : { with: optional }),
   };
 }
 

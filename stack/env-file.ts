@@ -2,6 +2,8 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { schemaRegistryUrl } from './apicurio.js';
 import { vaultAddr } from './openbao.js';
 import { certPaths, stackPaths } from './paths.js';
+import { postgresUrl } from './postgres.js';
+import { runningPid } from './processes.js';
 import type { KafkaNode } from './kafka.js';
 import { host } from './versions.js';
 
@@ -27,7 +29,7 @@ export function recordedVaultToken(): string | undefined {
 
 /**
  * Writes `.stack/env` (mode 0600: it holds the OpenBao root token) with the contract's keys; the broker
- * lists name every Kafka node.
+ * lists name every Kafka node; SEALPOST_TEST_POSTGRES_URL when the optional PostgreSQL runs.
  */
 export function writeEnvFile(vaultToken: string, nodes: readonly KafkaNode[]): void {
   const values: Record<string, string> = {
@@ -40,6 +42,9 @@ export function writeEnvFile(vaultToken: string, nodes: readonly KafkaNode[]): v
     VAULT_ADDR: vaultAddr,
     VAULT_TOKEN: vaultToken,
   };
+  // The optional PostgreSQL server, while it runs (its URL holds its password: the file is 0600).
+  const postgres = runningPid('postgres') === undefined ? undefined : postgresUrl();
+  if (postgres !== undefined) values.SEALPOST_TEST_POSTGRES_URL = postgres;
   const body = Object.entries(values)
     .map(([k, v]) => `${k}=${v}`)
     .join('\n');

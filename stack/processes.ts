@@ -18,9 +18,10 @@ import { stackDir, stackPaths } from './paths.js';
 
 /**
  * The name of a stack service; also the name of its pid file and log file. Kafka node 1 is `kafka`
- * (the single broker's name since the first stack), node n of a cluster `kafka-n`.
+ * (the single broker's name since the first stack), node n of a cluster `kafka-n`. `postgres` is
+ * optional (`up --with postgres`).
  */
-export type ServiceName = 'kafka' | `kafka-${number}` | 'apicurio' | 'openbao';
+export type ServiceName = 'kafka' | `kafka-${number}` | 'apicurio' | 'openbao' | 'postgres';
 
 function pidFile(name: ServiceName): string {
   return join(stackPaths.pidsDir, `${name}.pid`);

@@ -45,6 +45,7 @@ import {
 import { progress, StackError } from './progress.js';
 import { stackDir, stackPaths } from './paths.js';
 import { host, MAX_BROKERS, parseBrokerCount, ports } from './versions.js';
+import { postgresPort, postgresReady, startPostgres, stopPostgres } from './postgres.js';
 
 /** Options of {@link stackUp}. */
 export interface StackUpOptions {
@@ -55,6 +56,39 @@ export interface StackUpOptions {
   readonly brokers?: number;
   /** OpenBao storage: `dev` (in memory, default) or `persistent` (raft storage, unsealed by the stack). */
   readonly openbao?: OpenbaoMode;
+  /**
+   * Optional services to start too: `postgres` (unset: `SEALPOST_STACK_WITH`, a comma-separated
+   * list). One that runs already is kept running by a later `up` without it.
+   */
+  readonly with?: readonly OptionalService[];
+}
+
+/** Services the stack starts only when asked (`up --with …`). */
+export const OPTIONAL_SERVICES = ['postgres'] as const;
+export type OptionalService = (typeof OPTIONAL_SERVICES)[number];
+
+/** Parses `postgres` (or a comma-separated list) into optional services. */
+export function parseOptionalServices(raw: string, source: string): OptionalService[] {
+  const out: OptionalService[] = [];
+  for (const name of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
+    if (!(OPTIONAL_SERVICES as readonly string[]).includes(name))
+      throw new StackError(
+        `${source}: unknown optional service "${name}" (${OPTIONAL_SERVICES.join(', ')})`,
+      );
+    out.push(name as OptionalService);
+  }
+  return out;
+}
+
+/** The optional services `up` starts: explicit, else SEALPOST_STACK_WITH, plus any that runs. */
+export function resolveOptionalServices(explicit?: readonly OptionalService[]): OptionalService[] {
+  const asked =
+    explicit ?? parseOptionalServices(process.env.SEALPOST_STACK_WITH ?? '', 'SEALPOST_STACK_WITH');
+  const running = OPTIONAL_SERVICES.filter((name) => runningPid(name) !== undefined);
+  return [...new Set([...asked, ...running])];
 }
 
 /** The broker count `up` uses (see {@link StackUpOptions.brokers}). */
@@ -102,7 +136,11 @@ interface Service {
   readonly timeoutMs: number;
 }
 
-function serviceTable(nodes: readonly KafkaNode[], openbaoMode: OpenbaoMode): Service[] {
+function serviceTable(
+  nodes: readonly KafkaNode[],
+  openbaoMode: OpenbaoMode,
+  optional: readonly OptionalService[] = [],
+): Service[] {
   return [
     {
       name: 'openbao',
@@ -123,6 +161,16 @@ function serviceTable(nodes: readonly KafkaNode[], openbaoMode: OpenbaoMode): Se
       ready: apicurioReady,
       timeoutMs: 180_000,
     },
+    ...(optional.includes('postgres')
+      ? [
+          {
+            name: 'postgres' as const,
+            ports: [postgresPort],
+            ready: postgresReady,
+            timeoutMs: 60_000,
+          },
+        ]
+      : []),
   ];
 }
 
@@ -152,6 +200,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<void> {
   const began = performance.now();
   const brokers = resolveBrokerCount(options.brokers);
   const openbaoMode = resolveOpenbaoMode(options.openbao);
+  const optional = resolveOptionalServices(options.with);
   const kafkaJava = checkPrerequisites();
   await withStackLock(async () => {
     mkdirSync(stackDir, { recursive: true });
@@ -177,7 +226,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<void> {
       );
       await stopService('openbao');
     }
-    const services = serviceTable(nodes, openbaoMode);
+    const services = serviceTable(nodes, openbaoMode, optional);
     const cluster =
       running.length > 0 && recorded !== undefined ? recorded : clusterForStart(brokers);
 
@@ -215,6 +264,8 @@ export async function stackUp(options: StackUpOptions = {}): Promise<void> {
           pids.set(s.name, startOpenbao(openbaoMode, token));
         } else if (s.name === 'apicurio') {
           pids.set(s.name, startApicurio(registryJava));
+        } else if (s.name === 'postgres') {
+          pids.set(s.name, await startPostgres());
         } else {
           const node = nodes.find((n) => n.service === s.name)!;
           const fresh = brokers === 1 && running.length === 0;
@@ -268,7 +319,7 @@ async function waitTokenValid(token: string): Promise<boolean> {
 export async function stackDown(options: { wipe?: boolean } = {}): Promise<void> {
   await withStackLock(async () => {
     const names: ServiceName[] = ['openbao', ...runningKafkaServices(), 'apicurio'];
-    const stopped = await Promise.all(names.map((name) => stopService(name)));
+    const stopped = await Promise.all([...names.map((name) => stopService(name)), stopPostgres()]);
     rmSync(stackPaths.envFile, { force: true });
     const count = stopped.filter((p) => p !== undefined).length;
     progress(count === 0 ? 'nothing was running' : `stopped ${count} service(s)`);
@@ -406,7 +457,9 @@ export interface ServiceStatus {
 
 /** The state of each service: pid (if ours and alive), ports, readiness. */
 export async function stackStatus(): Promise<ServiceStatus[]> {
-  const services = serviceTable(kafkaNodes(), recordedOpenbaoMode() ?? 'dev');
+  const services = serviceTable(kafkaNodes(), recordedOpenbaoMode() ?? 'dev', [
+    ...resolveOptionalServices([]),
+  ]);
   return Promise.all(
     services.map(async (s) => {
       const pid = runningPid(s.name);
@@ -432,6 +485,11 @@ export function endpointsSummary(): string[] {
     `Kafka PLAINTEXT ${nodes.map((n) => `${host}:${n.layout.plaintextPort}`).join(',')}, mTLS ${nodes.map((n) => `${host}:${n.layout.sslPort}`).join(',')}`,
     `Schema Registry ${schemaRegistryUrl}`,
     `OpenBao ${vaultAddr} (${recordedOpenbaoMode() ?? 'dev'})`,
+    ...(runningPid('postgres') === undefined
+      ? []
+      : [
+          `PostgreSQL ${host}:${postgresPort} (URL with password: SEALPOST_TEST_POSTGRES_URL in the env file)`,
+        ]),
   ];
 }
 

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { AuditLogId } from './audit-tlog.js';
@@ -12,7 +12,16 @@ import { SqliteAuditStore } from './sqlite-audit-store.js';
  */
 export interface AuditLogStores {
   /** Opens (or creates) the store of one log; the caller closes it. */
-  open(log: AuditLogId): AuditStore;
+  open(log: AuditLogId): Promise<AuditStore>;
+  /** The partitions of `of`'s metadata topic whose logs exist, ascending (for readers). */
+  partitions(of: Omit<AuditLogId, 'partition'>): Promise<number[]>;
+  /**
+   * The single log a worker from before per-partition logs wrote, when there is one (docs/AUDIT.md,
+   * "Migration"); the caller closes it.
+   */
+  openSingle(): Promise<AuditStore | undefined>;
+  /** Releases what the logs share (a PostgreSQL pool), after every opened store was closed. */
+  close(): Promise<void>;
 }
 
 /**
@@ -45,9 +54,31 @@ export function sqliteAuditLogPartitions(basePath: string): number[] {
     .sort((a, b) => a - b);
 }
 
-/** One SQLite file per log, beside SEALPOST_AUDIT_DB (see sqliteAuditLogPath). */
+/**
+ * One SQLite file per log, beside SEALPOST_AUDIT_DB (see sqliteAuditLogPath; the file names carry
+ * the partition only: one metadata topic per SEALPOST_AUDIT_DB). The single log of before is
+ * SEALPOST_AUDIT_DB itself.
+ */
 export function sqliteAuditLogStores(basePath: string, crypto: CryptoProvider): AuditLogStores {
   return {
-    open: (log) => new SqliteAuditStore(sqliteAuditLogPath(basePath, log.partition), crypto),
+    open: (log) =>
+      Promise.resolve(new SqliteAuditStore(sqliteAuditLogPath(basePath, log.partition), crypto)),
+    partitions: () => Promise.resolve(sqliteAuditLogPartitions(basePath)),
+    openSingle: () =>
+      Promise.resolve(existsSync(basePath) ? new SqliteAuditStore(basePath, crypto) : undefined),
+    close: () => Promise.resolve(),
+  };
+}
+
+/**
+ * Every log is `store`: for a worker that consumes a one-partition metadata topic (the demo's, some
+ * tests'). The worker closes the store when it stops, like every store it opened.
+ */
+export function singleAuditLogStores(store: AuditStore): AuditLogStores {
+  return {
+    open: () => Promise.resolve(store),
+    partitions: () => Promise.resolve([0]),
+    openSingle: () => Promise.resolve(undefined),
+    close: () => Promise.resolve(),
   };
 }

@@ -59,15 +59,16 @@ export function parseAuditLogOrigin(origin: string): AuditLogId | undefined {
  */
 export class AuditTlog {
   readonly #crypto: Pick<CryptoProvider, 'sha256'>;
-  readonly #entries: (fromIndex: number) => Iterable<AuditEntry>;
+  readonly #entries: (fromIndex: number) => AsyncIterable<AuditEntry> | Iterable<AuditEntry>;
   readonly #origin: string;
   readonly #signer: () => NoteSigner;
   #builder: MerkleTreeBuilder;
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: {
     readonly crypto: Pick<CryptoProvider, 'sha256'>;
     /** The store's entries from an index on (AuditStore.entries). */
-    readonly entries: (fromIndex: number) => Iterable<AuditEntry>;
+    readonly entries: (fromIndex: number) => AsyncIterable<AuditEntry> | Iterable<AuditEntry>;
     readonly origin: string;
     /**
      * Signs as the audit key; its name must be the origin. A function is asked at every checkpoint
@@ -91,10 +92,17 @@ export class AuditTlog {
   }
 
   /** The signed checkpoint note of the first `size` entries of the store. */
-  checkpointAt(size: number): string {
+  checkpointAt(size: number): Promise<string> {
+    // One at a time: the tree builder is extended while the store's entries are read.
+    const run = this.#queue.then(() => this.#checkpointAt(size));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #checkpointAt(size: number): Promise<string> {
     if (size < this.#builder.size) this.#builder = new MerkleTreeBuilder(this.#crypto); // rare: republish
     if (size > this.#builder.size) {
-      for (const entry of this.#entries(this.#builder.size)) {
+      for await (const entry of this.#entries(this.#builder.size)) {
         if (entry.index !== this.#builder.size) {
           throw new RangeError(
             `audit store returned entry ${entry.index} at ${this.#builder.size}`,
@@ -120,12 +128,12 @@ export class AuditTlog {
 }
 
 /** The leaf hashes of stored entries, in order. */
-export function auditLeafHashes(
+export async function auditLeafHashes(
   crypto: Pick<CryptoProvider, 'sha256'>,
-  entries: Iterable<AuditEntry>,
-): Uint8Array[] {
+  entries: AsyncIterable<AuditEntry> | Iterable<AuditEntry>,
+): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
-  for (const e of entries) out.push(leafHash(crypto, e.event));
+  for await (const e of entries) out.push(leafHash(crypto, e.event));
   return out;
 }
 

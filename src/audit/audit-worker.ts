@@ -103,6 +103,8 @@ export class AuditWorker {
   readonly #cluster: string;
   /** The logs this member has written since it started, by metadata partition. */
   readonly #logs = new Map<number, LogWriter>();
+  /** Logs being opened (a store open is asynchronous), so each is opened once. */
+  readonly #opening = new Map<number, Promise<LogWriter>>();
   readonly #consumer: SealedConsumer;
   readonly #producer: TransportProducer;
   readonly #appended: Counter;
@@ -137,7 +139,7 @@ export class AuditWorker {
       help: 'Entries in the audit logs this worker has written (sum over its logs)',
       registers: [reg],
       collect() {
-        this.set(logs().reduce((n, w) => n + w.store.head().count, 0));
+        this.set(logs().reduce((n, w) => n + w.recorder.entryCount, 0));
       },
     });
     new Gauge({
@@ -232,7 +234,7 @@ export class AuditWorker {
         }
         // Throwing here (store or checkpoint publish failed) makes the consumer retry the record
         // later without committing its offset. Partition p's events go to log p only.
-        const appended = await this.#writer(delivery.partition).recorder.record(events);
+        const appended = await (await this.#writer(delivery.partition)).recorder.record(events);
         this.#appended.inc(appended);
         if (raw.length !== events.length) {
           this.#o.logger.warn(
@@ -261,13 +263,22 @@ export class AuditWorker {
   }
 
   /** The writer of partition `partition`'s log, opened from its store on first use. */
-  #writer(partition: number): LogWriter {
+  #writer(partition: number): Promise<LogWriter> {
     const known = this.#logs.get(partition);
-    if (known !== undefined) return known;
+    if (known !== undefined) return Promise.resolve(known);
+    let opening = this.#opening.get(partition);
+    if (opening === undefined) {
+      opening = this.#openWriter(partition).finally(() => this.#opening.delete(partition));
+      this.#opening.set(partition, opening);
+    }
+    return opening;
+  }
+
+  async #openWriter(partition: number): Promise<LogWriter> {
     const o = this.#o;
     const log: AuditLogId = { cluster: this.#cluster, topic: o.metadataTopic, partition };
     const origin = auditLogOrigin(log);
-    const store = o.logs.open(log);
+    const store = await o.logs.open(log);
     const producer = this.#producer;
     const checkpointKey = Buffer.from(origin);
     // The key in force at each checkpoint: after a rotation the new one (docs/AUDIT.md).
@@ -368,7 +379,7 @@ export class AuditWorker {
         running: this.#running,
         consumer: consumer.state,
         logs: [...this.#logs.keys()].sort((a, b) => a - b),
-        entries: writersOf(this.#logs).reduce((n, w) => n + w.store.head().count, 0),
+        entries: writersOf(this.#logs).reduce((n, w) => n + w.recorder.entryCount, 0),
         lastCheckpointCount: writersOf(this.#logs).reduce(
           (n, w) => n + w.recorder.lastCheckpointCount,
           0,
@@ -385,12 +396,16 @@ export class AuditWorker {
     this.#running = false;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     await this.#consumer.close();
+    // A log still being opened is closed with the others (an open that failed has nothing to close).
+    await Promise.allSettled(this.#opening.values());
     try {
       for (const w of writersOf(this.#logs))
-        if (w.store.head().count > w.recorder.lastCheckpointCount) await w.recorder.checkpointNow();
+        if ((await w.store.head()).count > w.recorder.lastCheckpointCount)
+          await w.recorder.checkpointNow();
     } finally {
       await this.#producer.disconnect();
-      for (const w of writersOf(this.#logs)) w.store.close();
+      for (const w of writersOf(this.#logs)) await w.store.close();
+      await this.#o.logs.close();
     }
   }
 }

@@ -5,28 +5,24 @@ import {
   validateMetadataEvent,
   type MetadataEvent,
 } from '../events/metadata-event.js';
-import { SealpostError, type ErrorCodeTable } from '../errors.js';
 import type { AuditCheckpoint } from './audit-checkpoint.js';
 import { genesisHash, nextEntry } from './audit-chain.js';
-import type { AuditQuery, AuditStore, StoredAuditEvent } from './audit-store.js';
+import {
+  AuditStoreError,
+  auditQueryLimit,
+  matchingEvents,
+  type AuditQuery,
+  type AuditStore,
+  type StoredAuditEvent,
+} from './audit-store.js';
 import {
   indexedColumnsOf,
   type IndexedColumns,
   type StoredAuditEntry,
 } from './verify-audit-log.js';
 
-export const AUDIT_STORE_ERROR_CODES = {
-  AUDIT_STORE_CORRUPT: 'no',
-  AUDIT_EVENT_INVALID: 'no',
-} as const satisfies ErrorCodeTable;
-export type AuditStoreErrorCode = keyof typeof AUDIT_STORE_ERROR_CODES;
-
-export class AuditStoreError extends SealpostError {
-  declare readonly code: AuditStoreErrorCode;
-  constructor(code: AuditStoreErrorCode, message: string) {
-    super(code, message, { retriable: false });
-  }
-}
+// The store's error class lives beside the port (both stores throw it); re-exported for importers.
+export { AuditStoreError, type AuditStoreErrorCode } from './audit-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (
@@ -67,24 +63,16 @@ interface EntryRow extends IndexedColumns {
   event: Buffer;
 }
 
-/** Whether a (chained) event matches the filter: the columns only narrow, the event decides. */
-function matches(e: MetadataEvent, f: AuditQuery): boolean {
-  const c = indexedColumnsOf(e);
-  return (
-    (f.messageId === undefined || c.message_id === f.messageId) &&
-    (f.sender === undefined || c.sender === f.sender) &&
-    (f.topic === undefined || c.topic === f.topic) &&
-    (f.type === undefined || c.type === f.type) &&
-    (f.fromMs === undefined || c.time_ms >= f.fromMs) &&
-    (f.toMs === undefined || c.time_ms <= f.toMs)
-  );
-}
+/** Rows per page of `entries` (no statement stays open across an await). */
+const ENTRY_PAGE_ROWS = 1000;
 
-/** The embedded audit store: one SQLite file, WAL mode, a transaction per appended batch. */
+/**
+ * The embedded audit store: one SQLite file, WAL mode, a transaction per appended batch. One writer
+ * process per file (docs/STORES.md); the asynchronous port is served by synchronous calls.
+ */
 export class SqliteAuditStore implements AuditStore {
   readonly #db: Database.Database;
   readonly #crypto: CryptoProvider;
-  #head: { count: number; headHash: Uint8Array };
 
   /** Opens (or creates) the store at `path` (':memory:' for tests). */
   constructor(path: string, crypto: CryptoProvider) {
@@ -93,7 +81,6 @@ export class SqliteAuditStore implements AuditStore {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = FULL');
     this.#db.exec(SCHEMA);
-    this.#head = this.#readHead();
   }
 
   #readHead(): { count: number; headHash: Uint8Array } {
@@ -104,7 +91,8 @@ export class SqliteAuditStore implements AuditStore {
     return { count: last.idx + 1, headHash: new Uint8Array(last.entry_hash) };
   }
 
-  append(events: readonly MetadataEvent[]): number {
+  // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
+  async append(events: readonly MetadataEvent[]): Promise<number> {
     for (const e of events) {
       const problems = validateMetadataEvent(e);
       if (problems.length > 0) {
@@ -141,43 +129,40 @@ export class SqliteAuditStore implements AuditStore {
         head = { count: head.count + 1, headHash: entry.entryHash };
         appended++;
       }
-      return { appended, head };
+      return appended;
     });
-    const result = run(events);
-    this.#head = result.head;
-    return result.appended;
+    return run(events);
   }
 
-  head(): { count: number; headHash: Uint8Array } {
-    return { count: this.#head.count, headHash: new Uint8Array(this.#head.headHash) };
+  // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
+  async head(): Promise<{ count: number; headHash: Uint8Array }> {
+    return this.#readHead();
   }
 
   /** Every entry in stored order, with the indexed columns (verify checks them against the event). */
-  *entries(fromIndex = 0): IterableIterator<StoredAuditEntry> {
-    // From 0, every row whatever its idx (verify must see a row someone inserted out of range).
-    const stmt = this.#db.prepare(
-      `SELECT idx, prev_hash, entry_hash, event, event_id, type, time_ms, message_id, sender, topic FROM entries ${fromIndex > 0 ? 'WHERE idx >= ? ' : ''}ORDER BY rowid`,
-    );
-    const rows = fromIndex > 0 ? stmt.iterate(fromIndex) : stmt.iterate();
-    for (const row of rows as IterableIterator<EntryRow>) {
-      yield {
-        index: row.idx,
-        prevHash: new Uint8Array(row.prev_hash),
-        entryHash: new Uint8Array(row.entry_hash),
-        event: new Uint8Array(row.event),
-        columns: {
-          event_id: row.event_id,
-          type: row.type,
-          time_ms: row.time_ms,
-          message_id: row.message_id,
-          sender: row.sender,
-          topic: row.topic,
-        },
-      };
+  async *entries(fromIndex = 0): AsyncIterableIterator<StoredAuditEntry> {
+    // From 0, every row whatever its idx (verify must see a row someone inserted out of range). The
+    // idx column is the rowid: pages follow it, the first page has no lower bound.
+    const page = (bounded: boolean): Database.Statement =>
+      this.#db.prepare(
+        `SELECT idx, prev_hash, entry_hash, event, event_id, type, time_ms, message_id, sender, topic
+           FROM entries WHERE ${bounded ? 'rowid > ?' : '1'} ${fromIndex > 0 ? 'AND idx >= ? ' : ''}ORDER BY rowid LIMIT ${ENTRY_PAGE_ROWS}`,
+      );
+    const first = page(false);
+    const next = page(true);
+    let after: number | undefined;
+    for (;;) {
+      const args = [...(after === undefined ? [] : [after]), ...(fromIndex > 0 ? [fromIndex] : [])];
+      const rows = (after === undefined ? first : next).all(...args) as EntryRow[];
+      for (const row of rows) yield entryOf(row);
+      if (rows.length < ENTRY_PAGE_ROWS) return;
+      after = rows[rows.length - 1]!.idx;
+      await Promise.resolve();
     }
   }
 
-  addCheckpoint(c: AuditCheckpoint): void {
+  // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
+  async addCheckpoint(c: AuditCheckpoint): Promise<void> {
     this.#db
       .prepare(
         'INSERT INTO checkpoints (count, head_hash, time_ms, signer_kid, signature) VALUES (?, ?, ?, ?, ?)',
@@ -191,7 +176,8 @@ export class SqliteAuditStore implements AuditStore {
       );
   }
 
-  checkpoints(): AuditCheckpoint[] {
+  // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
+  async checkpoints(): Promise<AuditCheckpoint[]> {
     const rows = this.#db
       .prepare(
         'SELECT count, head_hash, time_ms, signer_kid, signature FROM checkpoints ORDER BY rowid',
@@ -212,7 +198,8 @@ export class SqliteAuditStore implements AuditStore {
     }));
   }
 
-  query(filter: AuditQuery): StoredAuditEvent[] {
+  // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
+  async query(filter: AuditQuery): Promise<StoredAuditEvent[]> {
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (filter.messageId !== undefined) {
@@ -245,23 +232,32 @@ export class SqliteAuditStore implements AuditStore {
       where.push('idx > ?');
       args.push(filter.afterIndex);
     }
-    const limit = Math.min(Math.max(filter.limit ?? 1000, 1), 100_000);
+    const limit = auditQueryLimit(filter);
     const sql = `SELECT idx, event FROM entries ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY idx LIMIT ${limit}`;
     const rows = this.#db.prepare(sql).all(...args) as { idx: number; event: Buffer }[];
-    return rows.flatMap((r) => {
-      let event: MetadataEvent;
-      try {
-        event = JSON.parse(r.event.toString('utf8')) as MetadataEvent;
-      } catch {
-        throw new AuditStoreError('AUDIT_STORE_CORRUPT', `entry ${r.idx} is not valid JSON`);
-      }
-      // The columns are not chained (`audit verify` compares them with the event): the chained event
-      // decides what matches.
-      return matches(event, filter) ? [{ index: r.idx, event }] : [];
-    });
+    return matchingEvents(rows, filter);
   }
 
-  close(): void {
+  // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
+  async close(): Promise<void> {
     this.#db.close();
   }
+}
+
+/** A stored row as an entry, with its indexed columns. */
+function entryOf(row: EntryRow): StoredAuditEntry {
+  return {
+    index: row.idx,
+    prevHash: new Uint8Array(row.prev_hash),
+    entryHash: new Uint8Array(row.entry_hash),
+    event: new Uint8Array(row.event),
+    columns: {
+      event_id: row.event_id,
+      type: row.type,
+      time_ms: row.time_ms,
+      message_id: row.message_id,
+      sender: row.sender,
+      topic: row.topic,
+    },
+  };
 }

@@ -87,13 +87,13 @@ export interface AuditVerifyReport {
  * checkpoint's count. A log shorter than a checkpoint has been truncated. The indexed columns a
  * store keeps beside each entry must match the entry's event (COLUMN_MISMATCH otherwise).
  */
-export function verifyAuditLog(
+export async function verifyAuditLog(
   crypto: CryptoProvider,
-  entries: Iterable<StoredAuditEntry>,
+  entries: AsyncIterable<StoredAuditEntry> | Iterable<StoredAuditEntry>,
   checkpoints: readonly AuditCheckpoint[],
   auditPublicKey: Uint8Array | readonly AuditKey[],
   auditKid?: Uint8Array,
-): AuditVerifyReport {
+): Promise<AuditVerifyReport> {
   // The audit identity's signing keys, oldest first (a rotated key: docs/AUDIT.md).
   const keys: readonly AuditKey[] =
     auditPublicKey instanceof Uint8Array
@@ -128,7 +128,7 @@ export function verifyAuditLog(
     if (!crypto.equalConstantTime(c.headHash, genesisHash(crypto)))
       firstMismatch = { index: 0, count: 0 };
   }
-  const observed = observeHeads(entries, wanted, (count, headHash) => {
+  const onHead = (count: number, headHash: Uint8Array): void => {
     for (const c of wanted.get(count) ?? []) {
       if (!crypto.equalConstantTime(c.headHash, headHash)) {
         firstMismatch ??= { index: lastGoodCheckpointCount, count };
@@ -136,17 +136,26 @@ export function verifyAuditLog(
       }
     }
     if (!firstMismatch) lastGoodCheckpointCount = count;
-  });
+  };
+  // One pass over the (possibly large, paged) store: per entry, its columns, its chain link, and
+  // the head at each checkpointed count once the entry is verified.
   let firstColumnFault: { index: number; column: string } | undefined;
+  let chain: ReturnType<typeof verifyChain> | undefined;
+  let expectedPrev = genesisHash(crypto);
   let position = 0;
-  const checked = checkColumns(
-    observed,
-    (column) => {
-      firstColumnFault ??= { index: position, column };
-    },
-    () => position++,
-  );
-  const chain = verifyChain(crypto, checked);
+  for await (const e of entries) {
+    const column = columnFault(e);
+    if (column !== undefined) firstColumnFault ??= { index: position, column };
+    const step = verifyChain(crypto, [e], { index: position, prevHash: expectedPrev });
+    if (!step.ok) {
+      chain = step;
+      break;
+    }
+    expectedPrev = step.headHash;
+    position++;
+    if (wanted.has(position)) onHead(position, e.entryHash);
+  }
+  chain ??= { ok: true, count: position, headHash: expectedPrev };
   if (
     !chain.ok &&
     (firstColumnFault === undefined || chain.fault.index <= firstColumnFault.index)
@@ -196,33 +205,5 @@ export function verifyAuditLog(
       problem,
       ...(detail === undefined ? {} : { detail }),
     };
-  }
-}
-
-/** Passes entries through, reporting an entry whose indexed columns do not match its event. */
-function* checkColumns(
-  entries: Iterable<StoredAuditEntry>,
-  onFault: (column: string) => void,
-  next: () => void,
-): IterableIterator<AuditEntry> {
-  for (const e of entries) {
-    const column = columnFault(e);
-    if (column !== undefined) onFault(column);
-    yield e;
-    next();
-  }
-}
-
-/** Passes entries through, calling `onHead(count, entryHash)` after each entry whose count is wanted. */
-function* observeHeads(
-  entries: Iterable<StoredAuditEntry>,
-  wanted: ReadonlyMap<number, unknown>,
-  onHead: (count: number, headHash: Uint8Array) => void,
-): IterableIterator<AuditEntry> {
-  let count = 0;
-  for (const e of entries) {
-    yield e;
-    count++;
-    if (wanted.has(count)) onHead(count, e.entryHash);
   }
 }

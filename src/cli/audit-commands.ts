@@ -9,7 +9,7 @@ import {
   verifyTlogCheckpoints,
   type TlogVerifyReport,
 } from '../audit/audit-tlog.js';
-import { closeAuditLogs, openAuditLogs } from './audit-logs.js';
+import { openAuditLogs } from './audit-logs.js';
 import { registerAuditProveCommands, withAuditKeyOptions } from './audit-prove-commands.js';
 import { METADATA_EVENT_TYPES } from '../events/metadata-event.js';
 import { FileDirectorySource } from '../keys/directory/directory-document.js';
@@ -157,10 +157,11 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
       const timeoutMs = parseDuration(opts.timeout, '--timeout');
       const partition =
         opts.partition === undefined ? undefined : parseCount(opts.partition, '--partition');
-      const logs = openAuditLogs(ctx, {
+      const opened = await openAuditLogs(ctx, {
         ...(partition === undefined ? {} : { partition }),
         ...(opts.origin === undefined ? {} : { origin: opts.origin }),
       });
+      const { logs } = opened;
       try {
         await withHints(ctx.config, async () => {
           let published: AuditCheckpoint[] = [];
@@ -184,42 +185,44 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
               { groupId, timeoutMs },
             ));
           }
-          const stored = logs.flatMap((l) => l.store.checkpoints());
+          const stored = (await Promise.all(logs.map((l) => l.store.checkpoints()))).flat();
           const signer = await auditSigner(ctx, opts, [...stored, ...published]);
-          const results = logs.map((log) => {
-            const logStored = log.store.checkpoints();
-            // Binary checkpoints were published only for the single log of before (docs/AUDIT.md).
-            const logPublished = log.partition === null ? published : [];
-            const all = [...logStored, ...logPublished];
-            const report = verifyAuditLog(ctx.crypto, log.store.entries(), all, signer.all);
-            // The published C2SP checkpoints of this log: every consecutive pair joined by a
-            // consistency proof, the newest one the stored log's head at its size, the signing key
-            // never going back to an older one (docs/AUDIT.md).
-            const tlog: TlogVerifyReport | null = opts.published
-              ? verifyTlogCheckpoints(
-                  ctx.crypto,
-                  auditLeafHashes(ctx.crypto, log.store.entries()),
-                  notes,
-                  log.origin,
-                  signer.all.map((k) => k.publicKey),
-                )
-              : null;
-            const latestPublished = logPublished.reduce<AuditCheckpoint | undefined>(
-              (m, c) => (m === undefined || c.count > m.count ? c : m),
-              undefined,
-            );
-            return {
-              partition: log.partition,
-              origin: log.origin,
-              ...report,
-              ok: report.ok && (tlog === null || tlog.ok),
-              chainOk: report.ok,
-              storedCheckpoints: logStored.length,
-              publishedCheckpoints: opts.published ? logPublished.length : null,
-              latestPublishedCount: latestPublished?.count ?? null,
-              tlogCheckpoints: tlog,
-            };
-          });
+          const results = await Promise.all(
+            logs.map(async (log) => {
+              const logStored = await log.store.checkpoints();
+              // Binary checkpoints were published only for the single log of before (docs/AUDIT.md).
+              const logPublished = log.partition === null ? published : [];
+              const all = [...logStored, ...logPublished];
+              const report = await verifyAuditLog(ctx.crypto, log.store.entries(), all, signer.all);
+              // The published C2SP checkpoints of this log: every consecutive pair joined by a
+              // consistency proof, the newest one the stored log's head at its size, the signing key
+              // never going back to an older one (docs/AUDIT.md).
+              const tlog: TlogVerifyReport | null = opts.published
+                ? verifyTlogCheckpoints(
+                    ctx.crypto,
+                    await auditLeafHashes(ctx.crypto, log.store.entries()),
+                    notes,
+                    log.origin,
+                    signer.all.map((k) => k.publicKey),
+                  )
+                : null;
+              const latestPublished = logPublished.reduce<AuditCheckpoint | undefined>(
+                (m, c) => (m === undefined || c.count > m.count ? c : m),
+                undefined,
+              );
+              return {
+                partition: log.partition,
+                origin: log.origin,
+                ...report,
+                ok: report.ok && (tlog === null || tlog.ok),
+                chainOk: report.ok,
+                storedCheckpoints: logStored.length,
+                publishedCheckpoints: opts.published ? logPublished.length : null,
+                latestPublishedCount: latestPublished?.count ?? null,
+                tlogCheckpoints: tlog,
+              };
+            }),
+          );
           // A log whose checkpoints were published but that no store here holds.
           const held = new Set(logs.map((l) => l.origin));
           const missingLogs =
@@ -275,7 +278,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           if (!ok) throw new CliExit(EXIT.FAILED);
         });
       } finally {
-        closeAuditLogs(logs);
+        await opened.close();
       }
     });
 
@@ -330,16 +333,17 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
           io.err(
             `note: ${opts.type} events name a sender only when the consumer attributed the record to one (a refused record's sender is not verified); to see every one, query by --topic and time\n`,
           );
-        const logs = openAuditLogs(ctx);
+        const opened = await openAuditLogs(ctx);
+        const { logs } = opened;
         try {
           // Every log (one per metadata partition), merged by event time.
-          const events = logs
-            .flatMap((l) => l.store.query(filter))
+          const events = (await Promise.all(logs.map((l) => l.store.query(filter))))
+            .flat()
             .sort((a, b) => a.event.timeMs - b.event.timeMs)
             .slice(0, filter.limit);
           print(io, opts.json, events, () => table(events.map(eventRow)));
         } finally {
-          closeAuditLogs(logs);
+          await opened.close();
         }
       },
     );
@@ -357,7 +361,8 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
       const lines = parseCount(opts.lines, '--lines', 100_000);
       const intervalMs = parseDuration(opts.interval, '--interval');
       if (intervalMs < 50) throw badInput('--interval must be at least 50ms');
-      const logs = openAuditLogs(ctx);
+      const opened = await openAuditLogs(ctx);
+      const { logs } = opened;
       const emit = (events: readonly StoredAuditEvent[], first: boolean): void => {
         if (opts.json === true)
           for (const e of events) io.out(formatJson(e).replace(/\n\s*/g, ' ').trim() + '\n');
@@ -372,14 +377,17 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
       const byTime = (a: StoredAuditEvent, b: StoredAuditEvent): number =>
         a.event.timeMs - b.event.timeMs;
       try {
-        const last = logs.map((l) => l.store.head().count - 1);
+        const last: number[] = [];
+        for (const l of logs) last.push((await l.store.head()).count - 1);
         const initial =
           lines === 0
             ? []
-            : logs
-                .flatMap((l) =>
-                  l.store.query({ afterIndex: l.store.head().count - lines - 1, limit: lines }),
+            : (
+                await Promise.all(
+                  logs.map((l, i) => l.store.query({ afterIndex: last[i]! - lines, limit: lines })),
                 )
+              )
+                .flat()
                 .sort(byTime)
                 .slice(-lines);
         emit(initial, true);
@@ -387,15 +395,16 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
         while (opts.follow === true && !aborted()) {
           await sleep(intervalMs, io.signal);
           if (aborted()) break;
-          const next = logs.flatMap((l, i) => {
-            const got = l.store.query({ afterIndex: last[i]!, limit: 10_000 });
+          const next: StoredAuditEvent[] = [];
+          for (const [i, l] of logs.entries()) {
+            const got = await l.store.query({ afterIndex: last[i]!, limit: 10_000 });
             if (got.length > 0) last[i] = got[got.length - 1]!.index;
-            return got;
-          });
+            next.push(...got);
+          }
           if (next.length > 0) emit(next.sort(byTime), false);
         }
       } finally {
-        closeAuditLogs(logs);
+        await opened.close();
       }
     });
 }

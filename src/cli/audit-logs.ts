@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
-import { sqliteAuditLogPartitions, sqliteAuditLogPath } from '../audit/audit-log-stores.js';
+import { sqliteAuditLogPath } from '../audit/audit-log-stores.js';
+import type { AuditStore } from '../audit/audit-store.js';
 import { auditLogOrigin, defaultAuditOrigin } from '../audit/audit-tlog.js';
-import { SqliteAuditStore } from '../audit/sqlite-audit-store.js';
+import { openConfiguredAuditLogStores } from '../stores/open-stores.js';
 import { badInput, type CliContext } from './cli-support.js';
 
 /** One audit log the CLI opened (docs/AUDIT.md). */
@@ -9,53 +9,75 @@ export interface OpenedAuditLog {
   /** The metadata partition; null for the single log of a store written before per-partition logs. */
   readonly partition: number | null;
   readonly origin: string;
-  readonly store: SqliteAuditStore;
+  readonly store: AuditStore;
+}
+
+/** The logs the CLI opened, and how to close them. */
+export interface OpenedAuditLogs {
+  readonly logs: readonly OpenedAuditLog[];
+  close(): Promise<void>;
 }
 
 /**
- * The logs beside SEALPOST_AUDIT_DB: one SQLite file per metadata partition (`audit.p<N>.db`), and
- * the single log of SEALPOST_AUDIT_DB itself when a worker from before per-partition logs wrote it
- * (its origin `sealpost/audit/<metadata topic>`, or `origin`). With `partition`, only that log.
- * Refuses to create a new, empty store.
+ * The configured audit logs (SEALPOST_STORE): with SQLite one file per metadata partition beside
+ * SEALPOST_AUDIT_DB (`audit.p<N>.db`), with PostgreSQL the logs of SEALPOST_CLUSTER_NAME's metadata
+ * topic in the database (docs/STORES.md); and the single log a worker from before per-partition logs
+ * wrote (SEALPOST_AUDIT_DB itself, or PostgreSQL's unnamed log; its origin
+ * `sealpost/audit/<metadata topic>`, or `origin`). With `partition`, only that log. Refuses to create a
+ * new, empty store.
  */
-export function openAuditLogs(
+export async function openAuditLogs(
   ctx: CliContext,
   options: { readonly partition?: number; readonly origin?: string } = {},
-): OpenedAuditLog[] {
+): Promise<OpenedAuditLogs> {
   const base = ctx.config.auditDb;
-  const cluster = ctx.config.clusterName;
-  const topic = ctx.config.metadataTopic;
-  const partitions =
-    options.partition === undefined ? sqliteAuditLogPartitions(base) : [options.partition];
+  const postgres = ctx.config.store === 'postgres';
+  const of = { cluster: ctx.config.clusterName, topic: ctx.config.metadataTopic };
+  const stores = openConfiguredAuditLogStores(ctx.config, ctx.crypto);
   const logs: OpenedAuditLog[] = [];
-  for (const p of partitions) {
-    const path = sqliteAuditLogPath(base, p);
-    if (!existsSync(path)) {
+  const close = async (): Promise<void> => {
+    try {
+      for (const l of logs) await l.store.close();
+    } finally {
+      await stores.close();
+    }
+  };
+  try {
+    const present = await stores.partitions(of);
+    const partitions = options.partition === undefined ? present : [options.partition];
+    for (const partition of partitions) {
+      if (!present.includes(partition)) {
+        throw badInput(
+          postgres
+            ? `no audit log for partition ${partition} in the PostgreSQL store — the audit worker writes one per metadata partition it consumed`
+            : `no audit log for partition ${partition} at ${sqliteAuditLogPath(base, partition)} — the audit worker of SEALPOST_AUDIT_DB creates one per metadata partition it consumed`,
+        );
+      }
+      logs.push({
+        partition,
+        origin: options.origin ?? auditLogOrigin({ ...of, partition }),
+        store: await stores.open({ ...of, partition }),
+      });
+    }
+    if (options.partition === undefined) {
+      const single = await stores.openSingle();
+      if (single !== undefined)
+        logs.push({
+          partition: null,
+          origin: options.origin ?? defaultAuditOrigin(of.topic),
+          store: single,
+        });
+    }
+    if (logs.length === 0) {
       throw badInput(
-        `no audit log for partition ${p} at ${path} — the audit worker of SEALPOST_AUDIT_DB creates one per metadata partition it consumed`,
+        postgres
+          ? `no audit log of ${of.cluster}/${of.topic} in the PostgreSQL store — check SEALPOST_CLUSTER_NAME and SEALPOST_METADATA_TOPIC (the audit worker's)`
+          : `no audit store at ${base} (nor its per-partition logs) — set SEALPOST_AUDIT_DB to the audit worker's store (\`npm run worker:audit\` creates it)`,
       );
     }
-    logs.push({
-      partition: p,
-      origin: options.origin ?? auditLogOrigin({ cluster, topic, partition: p }),
-      store: new SqliteAuditStore(path, ctx.crypto),
-    });
+  } catch (err) {
+    await close();
+    throw err;
   }
-  if (options.partition === undefined && existsSync(base))
-    logs.push({
-      partition: null,
-      origin: options.origin ?? defaultAuditOrigin(topic),
-      store: new SqliteAuditStore(base, ctx.crypto),
-    });
-  if (logs.length === 0) {
-    throw badInput(
-      `no audit store at ${base} (nor its per-partition logs) — set SEALPOST_AUDIT_DB to the audit worker's store (\`npm run worker:audit\` creates it)`,
-    );
-  }
-  return logs;
-}
-
-/** Closes every log. */
-export function closeAuditLogs(logs: readonly OpenedAuditLog[]): void {
-  for (const l of logs) l.store.close();
+  return { logs, close };
 }

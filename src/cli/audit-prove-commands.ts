@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { sqliteAuditLogPartitions } from '../audit/audit-log-stores.js';
 import { auditLogOrigin, defaultAuditOrigin } from '../audit/audit-tlog.js';
 import { readPublishedCheckpoints } from '../audit/checkpoint-topic.js';
 import {
@@ -24,7 +22,8 @@ import {
   type CliContext,
 } from './cli-support.js';
 import { auditSigner } from './audit-commands.js';
-import { closeAuditLogs, openAuditLogs } from './audit-logs.js';
+import { openConfiguredAuditLogStores } from '../stores/open-stores.js';
+import { openAuditLogs } from './audit-logs.js';
 import { CliExit } from './program.js';
 import { EXIT, formatJson, type CliIo } from './output.js';
 
@@ -76,8 +75,18 @@ async function originsOf(ctx: CliContext, opts: KeyOpts): Promise<string[]> {
   if (opts.partition !== undefined)
     return [auditLogOrigin({ ...log, partition: parseCount(opts.partition, '--partition') })];
   // A store from before per-partition logs, and none since: its single log (docs/AUDIT.md).
-  if (sqliteAuditLogPartitions(ctx.config.auditDb).length === 0 && existsSync(ctx.config.auditDb))
-    return [defaultAuditOrigin(log.topic)];
+  const stores = openConfiguredAuditLogStores(ctx.config, ctx.crypto);
+  try {
+    if ((await stores.partitions(log)).length === 0) {
+      const single = await stores.openSingle();
+      if (single !== undefined) {
+        await single.close();
+        return [defaultAuditOrigin(log.topic)];
+      }
+    }
+  } finally {
+    await stores.close();
+  }
   const admin = cliTransport(ctx, 'sealpost-audit-vkey').admin();
   await admin.connect();
   try {
@@ -151,10 +160,11 @@ export function registerAuditProveCommands(audit: Command, io: CliIo): void {
       const to = wantsConsistency ? parseCount(opts.to!, '--to') : 0;
       const partition =
         opts.partition === undefined ? undefined : parseCount(opts.partition, '--partition');
-      const logs = openAuditLogs(ctx, {
+      const opened = await openAuditLogs(ctx, {
         ...(partition === undefined ? {} : { partition }),
         ...(opts.origin === undefined ? {} : { origin: opts.origin }),
       });
+      const { logs } = opened;
       try {
         if (logs.length !== 1)
           throw badInput(
@@ -188,7 +198,7 @@ export function registerAuditProveCommands(audit: Command, io: CliIo): void {
           }
           published.sort((a, b) => a.head.size - b.head.size);
           const entries: Uint8Array[] = [];
-          for (const e of store.entries()) entries.push(e.event);
+          for await (const e of store.entries()) entries.push(e.event);
           const leaves = leafHashArray(entries.map((e) => leafHash(ctx.crypto, e)));
           const bySize = (size: number) => published.find((p) => p.head.size === size);
           if (wantsInclusion) {
@@ -258,7 +268,7 @@ export function registerAuditProveCommands(audit: Command, io: CliIo): void {
           );
         });
       } finally {
-        closeAuditLogs(logs);
+        await opened.close();
       }
     });
 }

@@ -52,6 +52,7 @@ const PATH_KEYS = [
   'directoryFile',
   'auditDb',
   'quarantineDb',
+  'postgresPasswordFile',
   'keysDir',
 ] as const satisfies readonly (keyof SealpostConfig)[];
 

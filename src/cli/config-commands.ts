@@ -6,7 +6,8 @@ import { parseIdentityFile } from '../keys/identity-file.js';
 import { EXIT, formatJson, formatTable, type CliIo } from './output.js';
 import { CliExit } from './program.js';
 
-const SECRET_KEYS: readonly (keyof SealpostConfig)[] = ['vaultToken'];
+// A PostgreSQL URL may hold a password.
+const SECRET_KEYS: readonly (keyof SealpostConfig)[] = ['vaultToken', 'postgresUrl'];
 
 /**
  * `sealpost config check [--role <role>]`: validates the configuration and shows it, secrets masked.

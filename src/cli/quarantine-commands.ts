@@ -10,8 +10,9 @@ import {
   type QuarantineFilter,
   type QuarantineReason,
   type QuarantineStatus,
+  type QuarantineStore,
 } from '../dlq/quarantine-store.js';
-import { SqliteQuarantineStore } from '../dlq/sqlite-quarantine-store.js';
+import { openConfiguredQuarantineStore } from '../stores/open-stores.js';
 import { isSealpostError } from '../errors.js';
 import {
   badInput,
@@ -37,28 +38,31 @@ const statusOption = (defaultStatus: 'quarantined' | 'all'): Option =>
     .choices(['quarantined', 'released', 'all'])
     .default(defaultStatus);
 
-/** Opens the quarantine store of SEALPOST_QUARANTINE_DB; refuses to create a new, empty one. */
-function openStore(ctx: CliContext): SqliteQuarantineStore {
+/**
+ * Opens the configured quarantine store (SEALPOST_QUARANTINE_DB, or PostgreSQL with
+ * SEALPOST_STORE=postgres); refuses to create a new, empty SQLite file.
+ */
+async function openStore(ctx: CliContext): Promise<QuarantineStore> {
   const path = ctx.config.quarantineDb;
-  if (!existsSync(path)) {
+  if (ctx.config.store === 'sqlite' && !existsSync(path)) {
     throw badInput(
       `no quarantine store at ${path} — set SEALPOST_QUARANTINE_DB to the dead-letter worker's store (\`npm run worker:dlq\` creates it)`,
     );
   }
-  return new SqliteQuarantineStore(path);
+  return openConfiguredQuarantineStore(ctx.config);
 }
 
 async function withStore<T>(
   io: CliIo,
-  body: (store: SqliteQuarantineStore, ctx: CliContext) => Promise<T> | T,
+  body: (store: QuarantineStore, ctx: CliContext) => Promise<T> | T,
   overrides: Record<string, string | undefined> = {},
 ): Promise<T> {
   const ctx = await cliContext(io, overrides);
-  const store = openStore(ctx);
+  const store = await openStore(ctx);
   try {
     return await withHints(ctx.config, async () => body(store, ctx));
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -229,11 +233,11 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
         afterId?: string;
         json?: boolean;
       }) =>
-        withStore(io, (store, ctx) => {
+        withStore(io, async (store, ctx) => {
           const filter = filterOf(ctx, opts);
           const limit = filter.limit ?? 1000;
           // One more than asked: tells whether the listing is cut.
-          const found = store.list({ ...filter, limit: limit + 1 });
+          const found = await store.list({ ...filter, limit: limit + 1 });
           const entries = found.slice(0, limit);
           const now = ctx.clock.nowMs();
           print(io, opts.json, entries.map(entryMetadata), () =>
@@ -257,9 +261,9 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
     .option('--json', 'output as JSON')
     .addHelpText('after', '\nExample:\n  sealpost quarantine show 17')
     .action((idText: string, opts: { json?: boolean }) =>
-      withStore(io, (store) => {
+      withStore(io, async (store) => {
         const id = parseId(idText);
-        const e = store.get(id);
+        const e = await store.get(id);
         if (e === undefined)
           throw badInput(
             `no quarantine entry ${id} — see \`sealpost quarantine list --status all\``,
@@ -347,12 +351,12 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
             let ids: number[];
             if (idText !== undefined) {
               ids = [parseId(idText)];
-              if (store.get(ids[0]!) === undefined)
+              if ((await store.get(ids[0]!)) === undefined)
                 throw badInput(
                   `no quarantine entry ${ids[0]!} — see \`sealpost quarantine list --status all\``,
                 );
             } else {
-              const candidates = store.list({
+              const candidates = await store.list({
                 reason: opts.reason as QuarantineReason,
                 status: 'quarantined',
                 limit: 100_000,
@@ -460,7 +464,7 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
           if (opts.id.length === 0 && opts.reason === undefined && opts.olderThan === undefined) {
             throw badInput('say what to purge: --id N, --reason R and/or --older-than D');
           }
-          const filtered = store.list({ ...filterOf(ctx, opts), limit: 100_000 });
+          const filtered = await store.list({ ...filterOf(ctx, opts), limit: 100_000 });
           const wanted = new Set(opts.id.map(parseId));
           const targets =
             opts.id.length === 0 ? filtered : filtered.filter((e) => wanted.has(e.id));
@@ -486,7 +490,7 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
               throw new CliExit(EXIT.FAILED);
             }
           }
-          const purged = store.purge(targets.map((e) => e.id));
+          const purged = await store.purge(targets.map((e) => e.id));
           print(
             io,
             opts.json,

@@ -83,6 +83,18 @@ export const configSchema = z
       .regex(/^[A-Za-z0-9._-]{1,200}$/, 'use 1-200 of A-Z a-z 0-9 . _ -')
       .default('kafka'),
     quarantineDb: z.string().min(1).default('.sealpost/quarantine.db'),
+    /** Where the audit and quarantine stores live: SQLite files (default) or PostgreSQL (docs/STORES.md). */
+    store: z.enum(['sqlite', 'postgres']).default('sqlite'),
+    /** `postgres://user@host:port/db`; a password in it is accepted, SEALPOST_POSTGRES_PASSWORD_FILE preferred. */
+    postgresUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+    postgresPasswordFile: z.string().min(1).optional(),
+    postgresSchema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must match [a-z_][a-z0-9_]{0,62}')
+      .default('public'),
     httpPort: port.default(0),
     httpHost: z.string().min(1).default('127.0.0.1'),
     consumerSessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000).default(10_000),
@@ -117,6 +129,13 @@ export const configSchema = z
           message: 'VAULT_ROLE_ID needs VAULT_SECRET_ID_FILE',
         });
       }
+    }
+    if (c.store === 'postgres' && c.postgresUrl === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['postgresUrl'],
+        message: 'SEALPOST_POSTGRES_URL is required with SEALPOST_STORE=postgres',
+      });
     }
     const ssl = [c.kafkaSslCaFile, c.kafkaSslCertFile, c.kafkaSslKeyFile].filter(
       (x) => x !== undefined,
@@ -167,6 +186,10 @@ export const ENV_KEYS: Readonly<Record<string, keyof SealpostConfig>> = {
   SEALPOST_AUDIT_DB: 'auditDb',
   SEALPOST_CLUSTER_NAME: 'clusterName',
   SEALPOST_QUARANTINE_DB: 'quarantineDb',
+  SEALPOST_STORE: 'store',
+  SEALPOST_POSTGRES_URL: 'postgresUrl',
+  SEALPOST_POSTGRES_PASSWORD_FILE: 'postgresPasswordFile',
+  SEALPOST_POSTGRES_SCHEMA: 'postgresSchema',
   SEALPOST_HTTP_PORT: 'httpPort',
   SEALPOST_HTTP_HOST: 'httpHost',
   SEALPOST_CONSUMER_SESSION_TIMEOUT_MS: 'consumerSessionTimeoutMs',

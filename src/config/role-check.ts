@@ -101,6 +101,7 @@ export function checkConfig(
 
   file('vaultTokenFile', 'secret');
   file('vaultSecretIdFile', 'secret');
+  file('postgresPasswordFile', 'secret');
   file('vaultCaCertFile', 'file');
   if (tls) {
     file('kafkaSslCaFile', 'file');

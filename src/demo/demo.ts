@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { buildKms, buildRegistry, buildTransport } from '../app/compose.js';
 import { AuditWorker } from '../audit/audit-worker.js';
-import { sqliteAuditLogPath } from '../audit/audit-log-stores.js';
+import { singleAuditLogStores, sqliteAuditLogPath } from '../audit/audit-log-stores.js';
 import { auditLeafHashes, auditLogOrigin, verifyTlogCheckpoints } from '../audit/audit-tlog.js';
 import { readPublishedCheckpoints } from '../audit/checkpoint-topic.js';
 import { SqliteAuditStore } from '../audit/sqlite-audit-store.js';
@@ -218,7 +218,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       identity: identities.get('audit')!,
       directory: await openDirectory(),
       kms,
-      logs: { open: () => auditStore },
+      logs: singleAuditLogStores(auditStore),
       metadataTopic: topics.metadata,
       checkpointTopic: topics.checkpoints,
       stateTopic: topics.state,
@@ -366,11 +366,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     say('attacks: injected one tampered record and one replay of the first record on partition 0');
     await waitUntil(
       clock,
-      () => Object.values(quarantine.countsByReason()).reduce((a, b) => a + b, 0) >= 4,
+      async () => Object.values(await quarantine.countsByReason()).reduce((a, b) => a + b, 0) >= 4,
       timeoutMs,
       'the two bad records to reach quarantine (once per consumer group)',
     );
-    const quarantinedByReason = quarantine.countsByReason();
+    const quarantinedByReason = await quarantine.countsByReason();
     say(
       `quarantine: ${Object.entries(quarantinedByReason)
         .map(([r, n]) => `${r} ${n}`)
@@ -380,7 +380,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     // 8. The audit log: wait for the events, checkpoint, verify against the published copy.
     await waitUntil(
       clock,
-      () => auditStore.query({ type: 'opened', limit: 100_000 }).length >= 2 * sent,
+      async () => (await auditStore.query({ type: 'opened', limit: 100_000 })).length >= 2 * sent,
       timeoutMs,
       'the audit log to hold every opened event',
     );
@@ -389,22 +389,22 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       groupId: `sealpost-demo-${o.runId}.verify`,
     });
     const auditKey = identities.get('audit')!.signingKey();
-    const chain = verifyAuditLog(
+    const chain = await verifyAuditLog(
       crypto,
       auditStore.entries(),
-      auditStore.checkpoints(),
+      await auditStore.checkpoints(),
       auditKey.publicKey,
       auditKey.kid,
     );
     const tlog = verifyTlogCheckpoints(
       crypto,
-      auditLeafHashes(crypto, auditStore.entries()),
+      await auditLeafHashes(crypto, auditStore.entries()),
       published.notes,
       auditLogOrigin({ cluster: 'kafka', topic: topics.metadata, partition: 0 }),
       auditKey.publicKey,
     );
     const report = chain.ok ? { ...chain, ok: tlog.ok, problem: tlog.problem } : chain;
-    const entries = auditStore.head().count;
+    const entries = (await auditStore.head()).count;
     say(
       `audit: ${entries} entries, ${tlog.checkpoints} published checkpoints, verification ${report.ok ? 'OK' : `FAILED at ${chain.firstBadIndex ?? '?'} (${report.problem ?? ''})`}`,
     );
@@ -443,12 +443,12 @@ async function counterTotal(metrics: PipelineMetrics): Promise<number> {
 
 async function waitUntil(
   clock: Clock,
-  check: () => boolean,
+  check: () => boolean | Promise<boolean>,
   timeoutMs: number,
   what: string,
 ): Promise<void> {
   const deadline = clock.nowMs() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (clock.nowMs() > deadline)
       throw new Error(`demo: timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));

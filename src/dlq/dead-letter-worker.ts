@@ -68,9 +68,9 @@ export class DeadLetterWorker {
       help: 'Entries currently quarantined, by reason',
       labelNames: ['reason'],
       registers: [options.registry],
-      collect() {
+      async collect() {
         // Every reason reads 0 when it has no entry (after a purge), not a vanished series.
-        const counts = store.countsByReason();
+        const counts = await store.countsByReason();
         for (const reason of QUARANTINE_REASONS) this.set({ reason }, counts[reason] ?? 0);
       },
     });
@@ -78,24 +78,24 @@ export class DeadLetterWorker {
       name: 'sealpost_quarantine_released_total',
       help: 'Entries released from quarantine over the store life',
       registers: [options.registry],
-      collect() {
-        this.set(store.totals().released);
+      async collect() {
+        this.set((await store.totals()).released);
       },
     });
     new Gauge({
       name: 'sealpost_quarantine_purged_total',
       help: 'Entries purged from quarantine over the store life',
       registers: [options.registry],
-      collect() {
-        this.set(store.totals().purged);
+      async collect() {
+        this.set((await store.totals()).purged);
       },
     });
     new Gauge({
       name: 'sealpost_quarantine_oldest_age_seconds',
       help: 'Age of the oldest quarantined entry (0 when empty)',
       registers: [options.registry],
-      collect() {
-        const t = store.oldestArrivalMs();
+      async collect() {
+        const t = await store.oldestArrivalMs();
         this.set(t === null ? 0 : Math.max(0, (clock.nowMs() - t) / 1000));
       },
     });
@@ -130,7 +130,7 @@ export class DeadLetterWorker {
     const entries = batch.records.map((r) =>
       toQuarantineEntry(this.#o.crypto, r, this.#o.signingKeysOf, now),
     );
-    this.#o.store.add(entries);
+    await this.#o.store.add(entries);
     for (const e of entries) this.#stored.inc({ reason: e.reason });
     const last = batch.records[batch.records.length - 1]!;
     await this.#consumer.commitOffsets([
@@ -158,7 +158,7 @@ export class DeadLetterWorker {
     if (!this.#running) return;
     this.#running = false;
     await this.#consumer.disconnect();
-    this.#o.store.close();
+    await this.#o.store.close();
     this.#o.logger.info({}, 'dead-letter worker stopped');
   }
 }

@@ -59,7 +59,7 @@ export async function releaseQuarantined(
     readonly nowMs: number;
   },
 ): Promise<ReleaseResult> {
-  const entry = store.get(id);
+  const entry = await store.get(id);
   if (!entry) throw new QuarantineReleaseError('QUARANTINE_NOT_FOUND', `no quarantine entry ${id}`);
   const topic = options.to ?? entry.sourceTopic;
   if (topic === null) {
@@ -109,7 +109,7 @@ export async function releaseQuarantined(
       },
     ],
   });
-  store.markReleased(id, topic, options.nowMs);
+  await store.markReleased(id, topic, options.nowMs);
   return { id, outcome: 'released', topic, partition, group };
 }
 

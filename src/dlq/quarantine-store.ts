@@ -1,6 +1,7 @@
 /**
- * Where quarantined dead letters live. The embedded default is SQLite (sqlite-quarantine-store.ts);
- * a PostgreSQL store can implement the same interface. Nothing here ever decrypts: entries hold the
+ * Where quarantined dead letters live. The port is asynchronous: the embedded default is SQLite
+ * (sqlite-quarantine-store.ts), the shared store PostgreSQL (postgres-quarantine-store.ts;
+ * docs/STORES.md). Nothing here ever decrypts: entries hold the
  * original sealed bytes and the metadata the consumer attached.
  */
 import { COARSE_CLASSES } from '../events/dead-letter.js';
@@ -75,17 +76,17 @@ export interface QuarantineStore {
    * stored yet, in one transaction, linking one that came back after a release to the released entry
    * (see `requarantinedFrom`). Returns the number newly stored.
    */
-  add(entries: readonly NewQuarantineEntry[]): number;
-  get(id: number): QuarantineEntry | undefined;
-  list(filter: QuarantineFilter): QuarantineEntry[];
+  add(entries: readonly NewQuarantineEntry[]): Promise<number>;
+  get(id: number): Promise<QuarantineEntry | undefined>;
+  list(filter: QuarantineFilter): Promise<QuarantineEntry[]>;
   /** Marks an entry released; returns false if it was released already (release is idempotent). */
-  markReleased(id: number, to: string, atMs: number): boolean;
+  markReleased(id: number, to: string, atMs: number): Promise<boolean>;
   /** Deletes entries (and their bytes); returns how many. */
-  purge(ids: readonly number[]): number;
+  purge(ids: readonly number[]): Promise<number>;
   /** Entries still quarantined, by reason. */
-  countsByReason(): Record<string, number>;
+  countsByReason(): Promise<Record<string, number>>;
   /** Totals over the store's life: entries released, and entries purged. */
-  totals(): { released: number; purged: number };
-  oldestArrivalMs(): number | null;
-  close(): void;
+  totals(): Promise<{ released: number; purged: number }>;
+  oldestArrivalMs(): Promise<number | null>;
+  close(): Promise<void>;
 }

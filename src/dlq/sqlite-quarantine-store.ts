@@ -99,7 +99,10 @@ function fromRow(r: Row): QuarantineEntry {
   };
 }
 
-/** The embedded quarantine store: one SQLite file, WAL mode, one transaction per batch. */
+/**
+ * The embedded quarantine store: one SQLite file, WAL mode, one transaction per batch. One writer
+ * process per file (docs/STORES.md); the asynchronous port is served by synchronous calls.
+ */
 export class SqliteQuarantineStore implements QuarantineStore {
   readonly #db: Database.Database;
 
@@ -117,7 +120,8 @@ export class SqliteQuarantineStore implements QuarantineStore {
     this.#db.exec(SCHEMA);
   }
 
-  add(entries: readonly NewQuarantineEntry[]): number {
+  // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
+  async add(entries: readonly NewQuarantineEntry[]): Promise<number> {
     const insert = this.#db.prepare(
       `INSERT OR IGNORE INTO quarantine (dlq_topic, dlq_partition, dlq_offset, reason, source_topic,
          source_partition, source_offset, source_timestamp, consumer_group, consumer, attempt,
@@ -169,13 +173,15 @@ export class SqliteQuarantineStore implements QuarantineStore {
     return run(entries);
   }
 
-  get(id: number): QuarantineEntry | undefined {
+  // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
+  async get(id: number): Promise<QuarantineEntry | undefined> {
     const row = this.#db.prepare('SELECT * FROM quarantine WHERE id = ?').get(id) as
       Row | undefined;
     return row ? fromRow(row) : undefined;
   }
 
-  list(filter: QuarantineFilter): QuarantineEntry[] {
+  // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
+  async list(filter: QuarantineFilter): Promise<QuarantineEntry[]> {
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (filter.reason !== undefined) {
@@ -203,7 +209,8 @@ export class SqliteQuarantineStore implements QuarantineStore {
     return (this.#db.prepare(sql).all(...args) as Row[]).map(fromRow);
   }
 
-  markReleased(id: number, to: string, atMs: number): boolean {
+  // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
+  async markReleased(id: number, to: string, atMs: number): Promise<boolean> {
     const mark = this.#db.prepare(
       "UPDATE quarantine SET status = 'released', released_at_ms = ?, released_to = ? WHERE id = ? AND status = 'quarantined'",
     );
@@ -215,7 +222,8 @@ export class SqliteQuarantineStore implements QuarantineStore {
     })();
   }
 
-  purge(ids: readonly number[]): number {
+  // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
+  async purge(ids: readonly number[]): Promise<number> {
     const del = this.#db.prepare('DELETE FROM quarantine WHERE id = ?');
     const count = this.#db.prepare("UPDATE totals SET value = value + ? WHERE name = 'purged'");
     const run = this.#db.transaction((list: readonly number[]) => {
@@ -227,7 +235,8 @@ export class SqliteQuarantineStore implements QuarantineStore {
     return run(ids);
   }
 
-  countsByReason(): Record<string, number> {
+  // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
+  async countsByReason(): Promise<Record<string, number>> {
     const rows = this.#db
       .prepare(
         "SELECT reason, COUNT(*) AS n FROM quarantine WHERE status = 'quarantined' GROUP BY reason",
@@ -236,7 +245,8 @@ export class SqliteQuarantineStore implements QuarantineStore {
     return Object.fromEntries(rows.map((r) => [r.reason, r.n]));
   }
 
-  totals(): { released: number; purged: number } {
+  // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
+  async totals(): Promise<{ released: number; purged: number }> {
     const rows = this.#db.prepare('SELECT name, value FROM totals').all() as {
       name: string;
       value: number;
@@ -245,14 +255,16 @@ export class SqliteQuarantineStore implements QuarantineStore {
     return { released: get('released'), purged: get('purged') };
   }
 
-  oldestArrivalMs(): number | null {
+  // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
+  async oldestArrivalMs(): Promise<number | null> {
     const row = this.#db
       .prepare("SELECT MIN(arrived_at_ms) AS t FROM quarantine WHERE status = 'quarantined'")
       .get() as { t: number | null };
     return row.t;
   }
 
-  close(): void {
+  // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
+  async close(): Promise<void> {
     this.#db.close();
   }
 }

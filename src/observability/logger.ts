@@ -19,6 +19,7 @@ export const REDACTED_FIELDS: readonly string[] = Object.freeze([
   'seed',
   'token',
   'vaultToken',
+  'postgresUrl',
   'password',
   'authorization',
   'Authorization',

@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { singleAuditLogStores } from '../../src/audit/audit-log-stores.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import { readPublishedCheckpoints } from '../../src/audit/checkpoint-topic.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
@@ -60,7 +61,7 @@ describe('audit checkpoint gauge (real Kafka, proxied path)', () => {
       identity: await sc.world.identity('audit'),
       directory: await sc.world.directory(),
       kms: sc.world.kms,
-      logs: { open: () => store },
+      logs: singleAuditLogStores(store),
       metadataTopic: t.metadata,
       checkpointTopic,
       stateTopic: t.state,
@@ -77,20 +78,20 @@ describe('audit checkpoint gauge (real Kafka, proxied path)', () => {
     sc.defer(() => worker.stop());
 
     await emit(5);
-    await waitFor(() => store.head().count === 5, 'five events logged');
+    await waitFor(async () => (await store.head()).count === 5, 'five events logged');
     const [first] = await worker.checkpointNow();
     expect(await gauge(registry, 'sealpost_audit_last_checkpoint_timestamp_seconds')).toBe(
       first!.timeMs / 1000,
     );
 
     await emit(3);
-    await waitFor(() => store.head().count === 8, 'eight events logged');
+    await waitFor(async () => (await store.head()).count === 8, 'eight events logged');
     await proxy.stop();
     // Signed and stored, but the publish fails: the broker is unreachable for this worker.
     await expect(worker.checkpointNow()).rejects.toBeDefined();
     const stored = await gauge(registry, 'sealpost_audit_last_stored_checkpoint_timestamp_seconds');
     expect(stored).toBeGreaterThanOrEqual(first!.timeMs / 1000);
-    expect(store.checkpoints().at(-1)!.count).toBe(8);
+    expect((await store.checkpoints()).at(-1)!.count).toBe(8);
     expect(await gauge(registry, 'sealpost_audit_last_checkpoint_timestamp_seconds')).toBe(
       first!.timeMs / 1000,
     );

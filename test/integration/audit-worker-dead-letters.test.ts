@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
+import { singleAuditLogStores } from '../../src/audit/audit-log-stores.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { decodeDeadLetterMetadata, DEAD_LETTER_HEADER } from '../../src/events/dead-letter.js';
@@ -58,7 +59,7 @@ describe('audit worker', () => {
       identity: await sc.world.identity('audit'),
       directory: await sc.world.directory(),
       kms: sc.world.kms,
-      logs: { open: () => store },
+      logs: singleAuditLogStores(store),
       metadataTopic: t.metadata,
       checkpointTopic,
       stateTopic: t.state,
@@ -91,7 +92,11 @@ describe('audit worker', () => {
     }
 
     // The log: exactly the valid events (1, 3, 4), once the last record was handled.
-    await waitFor(() => store.head().count >= 3, 'the valid events in the log', 60_000);
+    await waitFor(
+      async () => (await store.head()).count >= 3,
+      'the valid events in the log',
+      60_000,
+    );
     const raw = await readRaw(transport, t.metadata, 3);
     const sourceValue = (offset: string) =>
       Buffer.from(raw.find((r) => r.offset === offset)!.value!);
@@ -114,9 +119,9 @@ describe('audit worker', () => {
     worker = undefined;
     const logged = new SqliteAuditStore(join(sc.world.dir, 'audit.db'), sc.world.crypto);
     try {
-      expect(logged.head().count).toBe(3);
+      expect((await logged.head()).count).toBe(3);
     } finally {
-      logged.close();
+      await logged.close();
     }
   });
 });

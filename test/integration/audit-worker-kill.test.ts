@@ -148,13 +148,13 @@ describe('audit worker process (real Kafka and registry)', () => {
     for (const partition of [0, 1]) {
       const store = new SqliteAuditStore(sqliteAuditLogPath(dbPath, partition), sc.world.crypto);
       try {
-        const logged = store.query({ limit: 100_000 });
+        const logged = await store.query({ limit: 100_000 });
         rows += logged.length;
         for (const r of logged) messageIds.add(r.event.messageId);
-        const report = verifyAuditLog(
+        const report = await verifyAuditLog(
           sc.world.crypto,
           store.entries(),
-          store.checkpoints(),
+          await store.checkpoints(),
           audit.signingKey().publicKey,
           audit.signingKey().kid,
         );
@@ -162,7 +162,7 @@ describe('audit worker process (real Kafka and registry)', () => {
         // Each log's published notes: consecutive pairs consistent, the newest its stored head.
         const tlog = verifyTlogCheckpoints(
           sc.world.crypto,
-          auditLeafHashes(sc.world.crypto, store.entries()),
+          await auditLeafHashes(sc.world.crypto, store.entries()),
           published.notes,
           auditLogOrigin({ cluster: 'kafka', topic: t.metadata, partition }),
           audit.signingKey().publicKey,
@@ -170,7 +170,7 @@ describe('audit worker process (real Kafka and registry)', () => {
         expect(tlog).toMatchObject({ ok: true });
         expect(tlog.checkpoints).toBeGreaterThanOrEqual(5);
       } finally {
-        store.close();
+        await store.close();
       }
     }
     expect(rows).toBe(total);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { singleAuditLogStores } from '../../src/audit/audit-log-stores.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import {
   auditLeafHashes,
@@ -62,7 +63,7 @@ describe('audit worker (real Kafka and registry)', () => {
       identity: audit,
       directory: await sc.world.directory(),
       kms: sc.world.kms,
-      logs: { open: () => store },
+      logs: singleAuditLogStores(store),
       metadataTopic: t.metadata,
       checkpointTopic,
       stateTopic: t.state,
@@ -84,15 +85,15 @@ describe('audit worker (real Kafka and registry)', () => {
     const ids = new Set(sent.map((s) => s.messageId));
     await waitFor(() => billing.total() >= 200, 'billing to receive everything', 60_000);
     await waitFor(
-      () =>
-        store.query({ type: 'opened', limit: 10_000 }).length >= 200 &&
-        store.query({ type: 'sealed', limit: 10_000 }).length >= 200,
+      async () =>
+        (await store.query({ type: 'opened', limit: 10_000 })).length >= 200 &&
+        (await store.query({ type: 'sealed', limit: 10_000 })).length >= 200,
       'sealed and opened events in the audit log',
       60_000,
     );
 
-    const sealed = store.query({ type: 'sealed', limit: 10_000 }).map((r) => r.event);
-    const opened = store.query({ type: 'opened', limit: 10_000 }).map((r) => r.event);
+    const sealed = (await store.query({ type: 'sealed', limit: 10_000 })).map((r) => r.event);
+    const opened = (await store.query({ type: 'opened', limit: 10_000 })).map((r) => r.event);
     expect(new Set(sealed.map((e) => e.messageId))).toEqual(ids);
     expect(new Set(opened.map((e) => e.messageId))).toEqual(ids);
     const one = (xs: MetadataEvent[]): MetadataEvent =>
@@ -105,7 +106,7 @@ describe('audit worker (real Kafka and registry)', () => {
       group: `billing-${topic}`,
     });
     expect(one(opened).offset).toMatch(/^\d+$/);
-    expect(store.query({ messageId: sent[5]!.messageId }).length).toBeGreaterThanOrEqual(2);
+    expect((await store.query({ messageId: sent[5]!.messageId })).length).toBeGreaterThanOrEqual(2);
     // No payload anywhere in the store (WAL included).
     await worker.checkpointNow();
     for (const f of [dbPath, `${dbPath}-wal`]) {
@@ -125,34 +126,31 @@ describe('audit worker (real Kafka and registry)', () => {
     expect(published.malformed).toEqual([]);
     // Only C2SP notes are published now (docs/AUDIT.md, "Migration"); the binary ones stay stored.
     expect(published.checkpoints).toEqual([]);
-    expect(
-      store
-        .checkpoints()
-        .map((c) => c.count)
-        .slice(0, 4),
-    ).toEqual([100, 200, 300, 400]); // ≥ 400 entries, every 100
+    expect((await store.checkpoints()).map((c) => c.count).slice(0, 4)).toEqual([
+      100, 200, 300, 400,
+    ]); // ≥ 400 entries, every 100
     const signer = audit.signingKey();
-    const report = verifyAuditLog(
+    const report = await verifyAuditLog(
       sc.world.crypto,
       store.entries(),
-      store.checkpoints(),
+      await store.checkpoints(),
       signer.publicKey,
       signer.kid,
     );
     expect(report).toMatchObject({ ok: true });
-    expect(report.count).toBe(store.head().count);
+    expect(report.count).toBe((await store.head()).count);
     // Beside each checkpoint, a C2SP checkpoint note of the same size (docs/AUDIT.md): every
     // consecutive pair is consistent and the newest is the stored log's RFC 6962 head.
     // (A note published twice — a retry, a tick racing a checkpoint — is byte-for-byte the same.)
-    expect(new Set(published.notes).size).toBe(store.checkpoints().length);
+    expect(new Set(published.notes).size).toBe((await store.checkpoints()).length);
     const tlog = verifyTlogCheckpoints(
       sc.world.crypto,
-      auditLeafHashes(sc.world.crypto, store.entries()),
+      await auditLeafHashes(sc.world.crypto, store.entries()),
       published.notes,
       auditLogOrigin({ cluster: 'kafka', topic: t.metadata, partition: 0 }),
       signer.publicKey,
     );
-    expect(tlog).toMatchObject({ ok: true, checkpoints: store.checkpoints().length });
+    expect(tlog).toMatchObject({ ok: true, checkpoints: (await store.checkpoints()).length });
     await worker.stop();
   });
 });

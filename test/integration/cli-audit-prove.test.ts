@@ -63,8 +63,9 @@ async function signNotes(sizes: readonly number[]): Promise<{ notes: string[]; f
   try {
     const signer = ed25519NoteSigner(crypto, origin, id.signingKey().secretKey);
     const tlog = new AuditTlog({ crypto, entries: (from) => store.entries(from), origin, signer });
-    const signed = sizes.map((size) => tlog.checkpointAt(size));
-    const leaves = auditLeafHashes(crypto, store.entries());
+    const signed: string[] = [];
+    for (const size of sizes) signed.push(await tlog.checkpointAt(size));
+    const leaves = await auditLeafHashes(crypto, store.entries());
     leaves[150] = leafHash(crypto, new TextEncoder().encode('{"forged":true}'));
     const forkNote = signCheckpoint(
       { origin, size: 400, rootHash: treeRoot(crypto, leafHashArray(leaves), 400), extensions: [] },
@@ -72,7 +73,7 @@ async function signNotes(sizes: readonly number[]): Promise<{ notes: string[]; f
     );
     return { notes: signed, fork: forkNote };
   } finally {
-    store.close();
+    await store.close();
     id.close();
     await kms.close();
   }

@@ -22,8 +22,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sealpost-cli-pipe-'));
   db = join(dir, 'audit.db');
   const store = new SqliteAuditStore(db, await createCryptoProvider());
-  store.append(Array.from({ length: ROWS }, (_, n) => auditEvent(n)));
-  store.close();
+  await store.append(Array.from({ length: ROWS }, (_, n) => auditEvent(n)));
+  await store.close();
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

@@ -71,7 +71,7 @@ describe('sealpost as a process', () => {
     const db = join(dir, 'audit.db');
     const crypto = await createCryptoProvider();
     const store = new SqliteAuditStore(db, crypto);
-    store.append([auditEvent(1)]);
+    await store.append([auditEvent(1)]);
     const p = sealpost(['audit', 'tail', '--follow', '--interval', '100ms', '--json'], {
       SEALPOST_AUDIT_DB: db,
     });
@@ -82,14 +82,14 @@ describe('sealpost as a process', () => {
       Date.now() < deadline
     )
       await new Promise((r) => setTimeout(r, 100));
-    store.append([auditEvent(2)]);
+    await store.append([auditEvent(2)]);
     while (p.out().trim().split('\n').length < 2 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100));
     const started = Date.now();
     p.kill('SIGINT');
     expect(await p.code).toBe(0);
     expect(Date.now() - started).toBeLessThan(5000);
-    store.close();
+    await store.close();
     expect(
       p
         .out()

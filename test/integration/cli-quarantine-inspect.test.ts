@@ -153,12 +153,12 @@ describe('sealpost quarantine release/purge on the real stack', () => {
 
   it('list, show, release (byte-identical, idempotent), --to, refusal of unverified, purge', async () => {
     const store = new SqliteQuarantineStore(env.SEALPOST_QUARANTINE_DB!);
-    store.add([
+    await store.add([
       entry(0, { sourceTopic: released, sourcePartition: 0 }),
       entry(1),
       entry(2, { reason: 'unrecognised', signatureVerified: false }),
     ]);
-    store.close();
+    await store.close();
 
     const list = await runCli(['quarantine', 'list'], env);
     expect(list.code, list.err).toBe(0);

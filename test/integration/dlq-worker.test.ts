@@ -143,13 +143,16 @@ describe('dead-letter worker (real Kafka)', () => {
     });
     await worker.start();
     try {
-      await waitFor(() => store.list({ limit: 1000 }).length >= 72, 'all dead letters quarantined');
+      await waitFor(
+        async () => (await store.list({ limit: 1000 })).length >= 72,
+        'all dead letters quarantined',
+      );
       // The worker commits only after storing: once its commit covers all 74 records, every one of
       // them (the two repeats included) has been through the store, so the count below is final.
       await waitForCommitted(transport, `dlq-${dlqTopic}`, dlqTopic, {
         0: BigInt(records.length),
       });
-      const all = store.list({ limit: 1000 });
+      const all = await store.list({ limit: 1000 });
       expect(all).toHaveLength(72);
       const sealpost = all.filter((e) => e.reason !== 'unrecognised');
       expect(sealpost).toHaveLength(70);

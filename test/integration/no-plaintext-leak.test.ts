@@ -88,11 +88,11 @@ describe('no plaintext outside the recipient', () => {
     });
     await worker.start();
     await waitFor(
-      () => store.list({ limit: 100_000 }).length >= N,
+      async () => (await store.list({ limit: 100_000 })).length >= N,
       'everything quarantined',
       120_000,
     );
-    const entries = store.list({ limit: 100_000 });
+    const entries = await store.list({ limit: 100_000 });
     expect(new Set(entries.map((e) => `${e.reason}:${e.signatureVerified}`))).toEqual(
       new Set(['SCHEMA:true']),
     );

@@ -238,11 +238,11 @@ describe('dead letters on the real stack', () => {
     await worker.start();
     try {
       await waitFor(
-        () => store.list({}).length >= injected.length,
+        async () => (await store.list({})).length >= injected.length,
         'every dead letter quarantined',
         60_000,
       );
-      const entries = store.list({});
+      const entries = await store.list({});
       expect(entries).toHaveLength(injected.length);
       for (const x of injected) {
         const q = entries.find(

@@ -98,7 +98,7 @@ beforeAll(async () => {
   await worker.start();
   closers.push(async () => {
     await worker.stop();
-    store.close();
+    await store.close();
   });
 });
 afterAll(async () => {
@@ -111,11 +111,11 @@ const cliEnv = (name: string) => operatorCliEnv(world, name, join(world.dir, 'qu
 
 async function quarantined(topic: string, n: number): Promise<QuarantineEntry[]> {
   await waitFor(
-    () => store.list({ sourceTopic: topic, limit: 100 }).length >= n,
+    async () => (await store.list({ sourceTopic: topic, limit: 100 })).length >= n,
     `${n} dead letters of ${topic} in quarantine`,
     60_000,
   );
-  return store.list({ sourceTopic: topic, limit: 100 });
+  return await store.list({ sourceTopic: topic, limit: 100 });
 }
 
 const rejected = (c: TestConsumer, code: string) =>
@@ -259,11 +259,12 @@ describe('a quarantine release (real stack)', () => {
     // … and the CLI says so with the code and a failing exit.
     // The bare original, dead-lettered again above, is back in quarantine.
     await waitFor(
-      () => store.list({ sourceTopic: late, status: 'quarantined', limit: 100 }).length === 1,
+      async () =>
+        (await store.list({ sourceTopic: late, status: 'quarantined', limit: 100 })).length === 1,
       'the bare original back in quarantine',
       60_000,
     );
-    const again = store.list({ sourceTopic: late, status: 'quarantined', limit: 100 });
+    const again = await store.list({ sourceTopic: late, status: 'quarantined', limit: 100 });
     const cli = await runCli(
       ['quarantine', 'release', String(again[0]!.id), '--json'],
       await cliEnv('rogue'),

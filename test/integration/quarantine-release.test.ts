@@ -122,8 +122,12 @@ describe('quarantine release after a directory fix (real stack)', () => {
     });
     await worker.start();
     sc.defer(() => worker.stop());
-    await waitFor(() => store.list({}).length === 1, 'the dead letter in quarantine', 30_000);
-    const entry = store.list({})[0]!;
+    await waitFor(
+      async () => (await store.list({})).length === 1,
+      'the dead letter in quarantine',
+      30_000,
+    );
+    const entry = (await store.list({}))[0]!;
     expect(entry).toMatchObject({
       reason: 'HEADER',
       sourceTopic: topic,

@@ -103,7 +103,7 @@ describe('a released record whose cause was not fixed (real stack)', () => {
 
     const dbPath = join(sc.world.dir, 'quarantine.db');
     const store = new SqliteQuarantineStore(dbPath);
-    sc.defer(() => Promise.resolve(store.close()));
+    sc.defer(() => store.close());
     const worker = new DeadLetterWorker({
       transport,
       store,
@@ -118,11 +118,11 @@ describe('a released record whose cause was not fixed (real stack)', () => {
     await worker.start();
     sc.defer(() => worker.stop());
     await waitFor(
-      () => store.list({ status: 'quarantined' }).length === 1,
+      async () => (await store.list({ status: 'quarantined' })).length === 1,
       'the dead letter in quarantine',
       60_000,
     );
-    const first = store.list({})[0]!;
+    const first = (await store.list({}))[0]!;
     expect(first).toMatchObject({ reason: 'HEADER', attempt: 1 });
 
     // Released before the directory is fixed: the consumer refuses it again.
@@ -130,11 +130,11 @@ describe('a released record whose cause was not fixed (real stack)', () => {
     const early = await runCli(['quarantine', 'release', '--reason', 'HEADER', '--json'], env);
     expect(early.code, early.err).toBe(0);
     await waitFor(
-      () => store.list({ status: 'quarantined' }).length === 1,
+      async () => (await store.list({ status: 'quarantined' })).length === 1,
       'the released record back in quarantine',
       60_000,
     );
-    const back = store.list({ status: 'quarantined' })[0]!;
+    const back = (await store.list({ status: 'quarantined' }))[0]!;
     expect(back).toMatchObject({
       reason: 'HEADER',
       sourceTopic: topic,
@@ -152,7 +152,7 @@ describe('a released record whose cause was not fixed (real stack)', () => {
     expect(JSON.parse(cycle.out)).toEqual([
       { id: back.id, outcome: 'skipped', requarantinedFrom: first.id, attempt: 2 },
     ]);
-    expect(store.get(back.id)!.status).toBe('quarantined');
+    expect((await store.get(back.id))!.status).toBe('quarantined');
 
     // Fixed: released by id, delivered once.
     writeFileSync(directoryFile, JSON.stringify(sc.world.document()));
@@ -161,6 +161,6 @@ describe('a released record whose cause was not fixed (real stack)', () => {
     expect(fixed.code, fixed.err).toBe(0);
     await waitFor(() => billing.total() >= 1, 'the released record to be delivered', 60_000);
     expect(billing.delivered.get(sent!.messageId)).toBe(1);
-    expect(store.list({}).map((x) => x.status)).toEqual(['released', 'released']);
+    expect((await store.list({})).map((x) => x.status)).toEqual(['released', 'released']);
   });
 });

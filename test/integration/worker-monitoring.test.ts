@@ -121,7 +121,7 @@ describe('worker monitoring (real Kafka)', () => {
     });
     await junk(dlqTopic, 3);
     await waitFor(
-      () => store.list({ limit: 10 }).length === 3,
+      async () => (await store.list({ limit: 10 })).length === 3,
       'the worker stores through the proxy',
     );
     await waitFor(() => w.probe.lag === 0 && w.health(), 'healthy, lag 0 measured');
@@ -173,11 +173,11 @@ describe('worker monitoring (real Kafka)', () => {
       async () => (await gauge(w.registry, 'sealpost_dlq_lag_records')) === 25,
       'sealpost_dlq_lag_records = 25 (25 written, none committed)',
     );
-    expect(real.list({ limit: 100 })).toHaveLength(0);
+    expect(await real.list({ limit: 100 })).toHaveLength(0);
 
     refusing = false;
     await waitFor(
-      () => real.list({ limit: 100 }).length === 25,
+      async () => (await real.list({ limit: 100 })).length === 25,
       'stored once the store recovers',
       60_000,
     );
@@ -195,10 +195,10 @@ describe('worker monitoring (real Kafka)', () => {
     await w.worker.start();
     closers.push(() => w.worker.stop());
     await junk(dlqTopic, 4);
-    await waitFor(() => store.list({ limit: 10 }).length === 4, 'four entries');
+    await waitFor(async () => (await store.list({ limit: 10 })).length === 4, 'four entries');
     const series = '{reason="unrecognised"}';
     expect(await gauge(w.registry, 'sealpost_quarantine_entries', series)).toBe(4);
-    expect(store.purge(store.list({ limit: 10 }).map((e) => e.id))).toBe(4);
+    expect(await store.purge((await store.list({ limit: 10 })).map((e) => e.id))).toBe(4);
     expect(await gauge(w.registry, 'sealpost_quarantine_entries', series)).toBe(0);
   });
 });

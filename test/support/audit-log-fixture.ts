@@ -58,7 +58,10 @@ export async function makeAuditFixture(dir: string): Promise<AuditFixture> {
   const crypto = await createCryptoProvider();
   let next = 0;
   const withSigner = async <T>(
-    fn: (store: SqliteAuditStore, sign: (c: number, h: Uint8Array) => AuditCheckpoint) => T,
+    fn: (
+      store: SqliteAuditStore,
+      sign: (c: number, h: Uint8Array) => AuditCheckpoint,
+    ) => Promise<T>,
   ): Promise<T> => {
     const kms = await LocalKms.open({
       path: env.SEALPOST_LOCAL_KEK_FILE!,
@@ -69,31 +72,31 @@ export async function makeAuditFixture(dir: string): Promise<AuditFixture> {
     const store = new SqliteAuditStore(env.SEALPOST_AUDIT_DB!, crypto);
     try {
       const key = id.signingKey();
-      return fn(store, (count, headHash) =>
+      return await fn(store, (count, headHash) =>
         signCheckpoint(crypto, count, headHash, T0 + count * 60_000 + 1, key.kid, key.secretKey),
       );
     } finally {
-      store.close();
+      await store.close();
       id.close();
       await kms.close();
     }
   };
-  new SqliteAuditStore(env.SEALPOST_AUDIT_DB!, crypto).close();
+  await new SqliteAuditStore(env.SEALPOST_AUDIT_DB!, crypto).close();
   return {
     env,
     directoryFile,
     grow: (n, options = {}) =>
-      withSigner((store, sign) => {
-        store.append(Array.from({ length: n }, () => auditEvent(next++)));
+      withSigner(async (store, sign) => {
+        await store.append(Array.from({ length: n }, () => auditEvent(next++)));
         if (options.checkpoint === false) return [];
-        const head = store.head();
+        const head = await store.head();
         const c = sign(head.count, head.headHash);
-        store.addCheckpoint(c);
+        await store.addCheckpoint(c);
         return [c];
       }),
     checkpointNow: () =>
-      withSigner((store, sign) => {
-        const head = store.head();
+      withSigner(async (store, sign) => {
+        const head = await store.head();
         return sign(head.count, head.headHash);
       }),
   };

@@ -63,7 +63,8 @@ async function checkServices(e: Endpoints): Promise<void> {
 export default async function setup(): Promise<void> {
   if (!endpointsGivenByEnvironment()) {
     try {
-      await stackUp();
+      // PostgreSQL too: the store contract runs on a real server (test/integration/stores-postgres.test.ts).
+      await stackUp({ with: ['postgres'] });
     } catch (err) {
       throw new Error(
         `could not start the local stack for the integration tests: ${(err as Error).message}`,

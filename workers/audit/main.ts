@@ -17,7 +17,7 @@ import {
   identitySourceOf,
 } from '../../src/app/compose.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
-import { sqliteAuditLogStores } from '../../src/audit/audit-log-stores.js';
+import { openConfiguredAuditLogStores } from '../../src/stores/open-stores.js';
 import { createCryptoProvider } from '../../src/crypto/index.js';
 import { BrokerProbe } from '../../src/observability/broker-probe.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -40,9 +40,10 @@ await startOrExit('sealpost-audit-worker', async () => {
     onRefreshError: (err) =>
       logger.warn({ code: (err as { code?: string }).code }, 'directory refresh failed'),
   });
-  mkdirSync(dirname(config.auditDb), { recursive: true });
-  // One SQLite file per metadata partition beside SEALPOST_AUDIT_DB (docs/AUDIT.md).
-  const logs = sqliteAuditLogStores(config.auditDb, crypto);
+  if (config.store === 'sqlite') mkdirSync(dirname(config.auditDb), { recursive: true });
+  // One log per metadata partition: a SQLite file each beside SEALPOST_AUDIT_DB, or one PostgreSQL
+  // database holding every log (docs/AUDIT.md, docs/STORES.md).
+  const logs = openConfiguredAuditLogStores(config, crypto);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const transport = buildTransport(config, {

@@ -11,7 +11,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { buildTransport, openKeyDirectory } from '../../src/app/compose.js';
 import { createCryptoProvider } from '../../src/crypto/index.js';
 import { DeadLetterWorker } from '../../src/dlq/dead-letter-worker.js';
-import { SqliteQuarantineStore } from '../../src/dlq/sqlite-quarantine-store.js';
+import { openConfiguredQuarantineStore } from '../../src/stores/open-stores.js';
 import { BrokerProbe } from '../../src/observability/broker-probe.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { systemClock } from '../../src/runtime/clock.js';
@@ -29,8 +29,8 @@ await startOrExit('sealpost-dlq-worker', async () => {
   directory.startAutoRefresh(30_000, (err) =>
     logger.warn({ code: (err as { code?: string }).code }, 'directory refresh failed'),
   );
-  mkdirSync(dirname(config.quarantineDb), { recursive: true });
-  const store = new SqliteQuarantineStore(config.quarantineDb);
+  if (config.store === 'sqlite') mkdirSync(dirname(config.quarantineDb), { recursive: true });
+  const store = await openConfiguredQuarantineStore(config);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const transport = buildTransport(config, {

@@ -191,8 +191,8 @@ describe('signed checkpoints', () => {
     auditKeys = crypto.signKeyPair();
   });
 
-  it('accepts a log that extends every checkpoint', () => {
-    const r = verifyAuditLog(
+  it('accepts a log that extends every checkpoint', async () => {
+    const r = await verifyAuditLog(
       crypto,
       log,
       [at(1000, 1), at(5000, 2), at(N, 3)],
@@ -202,8 +202,8 @@ describe('signed checkpoints', () => {
     expect(r).toMatchObject({ ok: true, count: N, checkpointsVerified: 3 });
   });
 
-  it('detects truncation of the tail when a later checkpoint exists', () => {
-    const r = verifyAuditLog(
+  it('detects truncation of the tail when a later checkpoint exists', async () => {
+    const r = await verifyAuditLog(
       crypto,
       log.slice(0, 9_000),
       [at(1000, 1), at(N, 2)],
@@ -213,7 +213,7 @@ describe('signed checkpoints', () => {
     expect(r).toMatchObject({ ok: false, problem: 'TRUNCATED', firstBadIndex: 9_000 });
   });
 
-  it('detects a rewritten tail (chain recomputed) by the checkpoint it no longer extends', () => {
+  it('detects a rewritten tail (chain recomputed) by the checkpoint it no longer extends', async () => {
     const t = log.slice(0, 6000);
     let prev = t[5999]!.entryHash;
     for (let i = 6000; i < N; i++) {
@@ -221,25 +221,31 @@ describe('signed checkpoints', () => {
       t.push(e);
       prev = e.entryHash;
     }
-    const r = verifyAuditLog(crypto, t, [at(5000, 1), at(N, 2)], auditKeys.publicKey, kid);
+    const r = await verifyAuditLog(crypto, t, [at(5000, 1), at(N, 2)], auditKeys.publicKey, kid);
     expect(r).toMatchObject({ ok: false, problem: 'CHECKPOINT_MISMATCH', firstBadIndex: 5000 });
   });
 
-  it('refuses a checkpoint signed by another key', () => {
+  it('refuses a checkpoint signed by another key', async () => {
     const other = crypto.signKeyPair();
-    const r = verifyAuditLog(crypto, log, [at(N, 1, other.secretKey)], auditKeys.publicKey, kid);
+    const r = await verifyAuditLog(
+      crypto,
+      log,
+      [at(N, 1, other.secretKey)],
+      auditKeys.publicKey,
+      kid,
+    );
     expect(r).toMatchObject({ ok: false, problem: 'CHECKPOINT_BAD_SIGNATURE' });
   });
 
-  it('refuses a tampered checkpoint', () => {
+  it('refuses a tampered checkpoint', async () => {
     const c = at(N, 1);
-    const r = verifyAuditLog(crypto, log, [{ ...c, count: N - 1 }], auditKeys.publicKey, kid);
+    const r = await verifyAuditLog(crypto, log, [{ ...c, count: N - 1 }], auditKeys.publicKey, kid);
     expect(r).toMatchObject({ ok: false, problem: 'CHECKPOINT_BAD_SIGNATURE' });
   });
 
-  it('refuses a checkpoint naming another signer kid', () => {
+  it('refuses a checkpoint naming another signer kid', async () => {
     const c = at(N, 1);
-    const r = verifyAuditLog(
+    const r = await verifyAuditLog(
       crypto,
       log,
       [{ ...c, signerKid: new Uint8Array(16) }],
@@ -249,8 +255,8 @@ describe('signed checkpoints', () => {
     expect(r).toMatchObject({ ok: false, problem: 'CHECKPOINT_WRONG_SIGNER' });
   });
 
-  it('refuses a rolled-back checkpoint (a later one with a lower count)', () => {
-    const r = verifyAuditLog(crypto, log, [at(5000, 2), at(N, 1)], auditKeys.publicKey, kid);
+  it('refuses a rolled-back checkpoint (a later one with a lower count)', async () => {
+    const r = await verifyAuditLog(crypto, log, [at(5000, 2), at(N, 1)], auditKeys.publicKey, kid);
     expect(r).toMatchObject({ ok: false, problem: 'CHECKPOINT_ROLLED_BACK' });
   });
 });

@@ -49,8 +49,8 @@ describe('AuditRecorder', () => {
       await recorder.record(Array.from({ length: 100 }, (_, j) => ev(i + j)));
     }
     expect(published.map((c) => c.count)).toEqual([1000, 2000]);
-    expect(store.checkpoints().map((c) => c.count)).toEqual([1000, 2000]);
-    const r = verifyAuditLog(crypto, store.entries(), published, keys.publicKey, kid);
+    expect((await store.checkpoints()).map((c) => c.count)).toEqual([1000, 2000]);
+    const r = await verifyAuditLog(crypto, store.entries(), published, keys.publicKey, kid);
     expect(r).toMatchObject({ ok: true, count: 2500, checkpointsVerified: 2 });
   });
 
@@ -77,7 +77,7 @@ describe('AuditRecorder', () => {
     const first = setup(fails);
     await first.recorder.record(Array.from({ length: 999 }, (_, j) => ev(j)));
     await expect(first.recorder.record([ev(999)])).rejects.toThrow('broker down'); // stored, not published
-    expect(first.store.checkpoints().map((c) => c.count)).toEqual([1000]);
+    expect((await first.store.checkpoints()).map((c) => c.count)).toEqual([1000]);
     const published: number[] = [];
     const restarted = new AuditRecorder({
       store: first.store,
@@ -94,7 +94,7 @@ describe('AuditRecorder', () => {
     const { store, recorder } = setup();
     expect(await recorder.record([ev(1), ev(2)])).toBe(2);
     expect(await recorder.record([ev(2), ev(3)])).toBe(1);
-    expect(store.head().count).toBe(3);
+    expect((await store.head()).count).toBe(3);
   });
 
   it('a failed publish propagates and is retried on the next call', async () => {

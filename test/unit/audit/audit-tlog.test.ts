@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createCryptoProvider } from '../../../src/crypto/index.js';
 import type { CryptoProvider, KeyPair } from '../../../src/crypto/provider.js';
+import type { AuditStore } from '../../../src/audit/audit-store.js';
 import { SqliteAuditStore } from '../../../src/audit/sqlite-audit-store.js';
 import { AuditRecorder } from '../../../src/audit/audit-recorder.js';
 import {
@@ -90,7 +91,7 @@ describe('AuditRecorder with C2SP checkpoints', () => {
     }
     const report = verifyTlogCheckpoints(
       crypto,
-      auditLeafHashes(crypto, store.entries()),
+      await auditLeafHashes(crypto, store.entries()),
       published.map((p) => p.note!),
       origin,
       keys.publicKey,
@@ -120,7 +121,7 @@ describe('verifyTlogCheckpoints refuses', () => {
     const { store, recorder, published } = setup();
     await recorder.record(Array.from({ length: n }, (_, i) => ev(i)));
     return {
-      leaves: auditLeafHashes(crypto, store.entries()),
+      leaves: await auditLeafHashes(crypto, store.entries()),
       notes: published.map((p) => p.note!),
     };
   }
@@ -196,7 +197,7 @@ describe('audit-key rotation in the middle of a log', () => {
     await recorder.record(Array.from({ length: 200 }, (_, i) => ev(i)));
     current = b;
     await recorder.record(Array.from({ length: 200 }, (_, i) => ev(200 + i)));
-    const leaves = auditLeafHashes(crypto, store.entries());
+    const leaves = await auditLeafHashes(crypto, store.entries());
     return { a, b, leaves, published };
   }
 
@@ -267,13 +268,13 @@ describe('AuditRecorder fencing check', () => {
     // The partition's next owner continues the same log: 120 entries, a checkpoint at 100.
     const owner = recorder();
     await owner.record(Array.from({ length: 120 }, (_, i) => ev(50 + i)));
-    expect(store.checkpoints().map((c) => c.count)).toEqual([100]);
+    expect((await store.checkpoints()).map((c) => c.count)).toEqual([100]);
     // The stale member appends once more (a batch in hand during the rebalance).
     await stale.record([ev(1000)]);
     expect(foreign).toEqual([{ expected: 50, found: 170 }]);
     // Its next checkpoint is due 100 entries after the owner's, not after its own view.
     expect(stale.lastCheckpointCount).toBe(100);
-    expect(store.head().count).toBe(171);
+    expect((await store.head()).count).toBe(171);
   });
 });
 
@@ -284,8 +285,20 @@ describe('AuditRecorder fencing rule', () => {
     // Two members' connections to one log (two processes in production).
     const mine = new SqliteAuditStore(path, crypto);
     const theirs = new SqliteAuditStore(path, crypto);
+    // The stale member's reads of the head: frozen at its own last append, as a head read that
+    // raced the other member's appends (the stores read it from the database on every call).
+    let frozenHead: { count: number; headHash: Uint8Array } | undefined;
+    const staleView: AuditStore = {
+      append: (events) => mine.append(events),
+      head: async () => frozenHead ?? (await mine.head()),
+      entries: (fromIndex) => mine.entries(fromIndex),
+      addCheckpoint: (c) => mine.addCheckpoint(c),
+      checkpoints: () => mine.checkpoints(),
+      query: (filter) => mine.query(filter),
+      close: () => mine.close(),
+    };
     try {
-      const recorder = (store: SqliteAuditStore) =>
+      const recorder = (store: AuditStore) =>
         new AuditRecorder({
           store,
           crypto,
@@ -294,26 +307,27 @@ describe('AuditRecorder fencing rule', () => {
           checkpointEveryEntries: 100,
           publisher: { publish: () => Promise.resolve() },
         });
-      const stale = recorder(mine);
+      const stale = recorder(staleView);
       await stale.record(Array.from({ length: 50 }, (_, i) => ev(i)));
+      frozenHead = await mine.head();
       await recorder(theirs).record(Array.from({ length: 250 }, (_, i) => ev(50 + i)));
-      expect(theirs.checkpoints().map((c) => c.count)).toEqual([150, 250]);
+      expect((await theirs.checkpoints()).map((c) => c.count)).toEqual([100, 200, 300]);
       // The stale member stops and checkpoints what it thinks the head is (50).
       const c = await stale.checkpointNow();
-      expect(c.count).toBe(250);
-      expect(mine.checkpoints().map((x) => x.count)).toEqual([150, 250]);
+      expect(c.count).toBe(300);
+      expect((await mine.checkpoints()).map((x) => x.count)).toEqual([100, 200, 300]);
       expect(
-        verifyAuditLog(
+        await verifyAuditLog(
           crypto,
           mine.entries(),
-          mine.checkpoints(),
+          await mine.checkpoints(),
           keys.publicKey,
           new Uint8Array(16).fill(3),
         ),
       ).toMatchObject({ ok: true, count: 300 });
     } finally {
-      mine.close();
-      theirs.close();
+      await mine.close();
+      await theirs.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -39,65 +39,77 @@ const ev = (n: number, extra: Partial<MetadataEvent> = {}): MetadataEvent => ({
 });
 
 describe('SqliteAuditStore', () => {
-  it('appends in order, skips redelivered events, and survives a reopen', () => {
+  it('appends in order, skips redelivered events, and survives a reopen', async () => {
     const path = tempDb();
     const store = new SqliteAuditStore(path, crypto);
-    expect(store.append([ev(0), ev(1), ev(2)])).toBe(3);
-    expect(store.append([ev(2), ev(3), ev(3)])).toBe(1);
-    expect(store.head().count).toBe(4);
-    const head = store.head().headHash;
-    store.close();
+    expect(await store.append([ev(0), ev(1), ev(2)])).toBe(3);
+    expect(await store.append([ev(2), ev(3), ev(3)])).toBe(1);
+    expect((await store.head()).count).toBe(4);
+    const head = (await store.head()).headHash;
+    await store.close();
     const again = new SqliteAuditStore(path, crypto);
-    expect(again.head().count).toBe(4);
-    expect(Buffer.from(again.head().headHash).equals(Buffer.from(head))).toBe(true);
-    expect(again.append([ev(1)])).toBe(0);
-    again.close();
+    expect((await again.head()).count).toBe(4);
+    expect(Buffer.from((await again.head()).headHash).equals(Buffer.from(head))).toBe(true);
+    expect(await again.append([ev(1)])).toBe(0);
+    await again.close();
   });
 
-  it('refuses invalid events as a whole batch, appending none', () => {
+  it('refuses invalid events as a whole batch, appending none', async () => {
     const store = new SqliteAuditStore(tempDb(), crypto);
     const bad = { ...ev(1), payload: 'secret' } as unknown as MetadataEvent;
-    expect(() => store.append([ev(0), bad])).toThrow(/invalid event/);
-    expect(store.head().count).toBe(0);
-    store.close();
+    await expect(store.append([ev(0), bad])).rejects.toThrow(/invalid event/);
+    expect((await store.head()).count).toBe(0);
+    await store.close();
   });
 
-  it('queries by message id, sender, topic and time range', () => {
+  it('queries by message id, sender, topic and time range', async () => {
     const store = new SqliteAuditStore(tempDb(), crypto);
-    store.append(Array.from({ length: 30 }, (_, i) => ev(i)));
-    expect(store.query({ messageId: 'm7' }).map((r) => r.index)).toEqual([7]);
-    expect(store.query({ sender: 'orders' })).toHaveLength(15);
+    await store.append(Array.from({ length: 30 }, (_, i) => ev(i)));
+    expect((await store.query({ messageId: 'm7' })).map((r) => r.index)).toEqual([7]);
+    expect(await store.query({ sender: 'orders' })).toHaveLength(15);
     expect(
-      store.query({ topic: 'payments', sender: 'orders' }).map((r) => r.event.eventId),
+      (await store.query({ topic: 'payments', sender: 'orders' })).map((r) => r.event.eventId),
     ).toEqual([0, 6, 12, 18, 24].map((n) => n.toString(16).padStart(32, '0')));
-    expect(store.query({ fromMs: 1_700_000_000_010, toMs: 1_700_000_000_012 })).toHaveLength(3);
-    expect(store.query({ afterIndex: 27 }).map((r) => r.index)).toEqual([28, 29]);
-    store.close();
+    expect(await store.query({ fromMs: 1_700_000_000_010, toMs: 1_700_000_000_012 })).toHaveLength(
+      3,
+    );
+    expect((await store.query({ afterIndex: 27 })).map((r) => r.index)).toEqual([28, 29]);
+    await store.close();
   });
 
-  it('blocks updates and deletes through SQL', () => {
+  it('blocks updates and deletes through SQL', async () => {
     const path = tempDb();
     const store = new SqliteAuditStore(path, crypto);
-    store.append([ev(0), ev(1)]);
-    store.close();
+    await store.append([ev(0), ev(1)]);
+    await store.close();
     const db = new Database(path);
     expect(() => db.prepare('DELETE FROM entries WHERE idx = 0').run()).toThrow(/append-only/);
     expect(() => db.prepare("UPDATE entries SET sender = 'x'").run()).toThrow(/append-only/);
     db.close();
   });
 
-  it('an edit made by someone holding the file is found by verification at its index', () => {
+  it('an edit made by someone holding the file is found by verification at its index', async () => {
     const path = tempDb();
     const store = new SqliteAuditStore(path, crypto);
-    store.append(Array.from({ length: 200 }, (_, i) => ev(i)));
+    await store.append(Array.from({ length: 200 }, (_, i) => ev(i)));
     const keys = crypto.signKeyPair();
     const kid = new Uint8Array(16).fill(1);
-    const head = store.head();
-    store.addCheckpoint(signCheckpoint(crypto, head.count, head.headHash, 1, kid, keys.secretKey));
+    const head = await store.head();
+    await store.addCheckpoint(
+      signCheckpoint(crypto, head.count, head.headHash, 1, kid, keys.secretKey),
+    );
     expect(
-      verifyAuditLog(crypto, store.entries(), store.checkpoints(), keys.publicKey, kid).ok,
+      (
+        await verifyAuditLog(
+          crypto,
+          store.entries(),
+          await store.checkpoints(),
+          keys.publicKey,
+          kid,
+        )
+      ).ok,
     ).toBe(true);
-    store.close();
+    await store.close();
 
     const db = new Database(path);
     db.exec('DROP TRIGGER entries_no_update');
@@ -106,14 +118,14 @@ describe('SqliteAuditStore', () => {
     ).run();
     db.close();
     const reopened = new SqliteAuditStore(path, crypto);
-    const r = verifyAuditLog(
+    const r = await verifyAuditLog(
       crypto,
       reopened.entries(),
-      reopened.checkpoints(),
+      await reopened.checkpoints(),
       keys.publicKey,
       kid,
     );
     expect(r).toMatchObject({ ok: false, firstBadIndex: 57, problem: 'ENTRY_HASH_MISMATCH' });
-    reopened.close();
+    await reopened.close();
   });
 });

@@ -129,7 +129,7 @@ describe('sealpost audit query and tail', () => {
     const db = join(followDir, 'audit.db');
     const crypto = await createCryptoProvider();
     const store = new SqliteAuditStore(db, crypto);
-    store.append([auditEvent(1000)]);
+    await store.append([auditEvent(1000)]);
     const abort = new AbortController();
     const running = runCli(
       ['audit', 'tail', '--follow', '--interval', '50ms', '--json'],
@@ -137,11 +137,11 @@ describe('sealpost audit query and tail', () => {
       { signal: abort.signal },
     );
     await new Promise((r) => setTimeout(r, 200));
-    store.append([auditEvent(1001), auditEvent(1002)]);
+    await store.append([auditEvent(1001), auditEvent(1002)]);
     await new Promise((r) => setTimeout(r, 400));
     abort.abort();
     const r = await running;
-    store.close();
+    await store.close();
     await rm(followDir, { recursive: true, force: true });
     expect(r.code).toBe(0);
     expect(

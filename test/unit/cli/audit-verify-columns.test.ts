@@ -78,8 +78,8 @@ describe('audit query --sender (#21.10)', () => {
     const db = join(dir, 'sealed.db');
     const store = new SqliteAuditStore(db, await createCryptoProvider());
     const { sender: _s, ...sealed } = auditEvent(1000, { type: 'sealed', actor: 'orders' });
-    store.append([sealed, auditEvent(1001, { type: 'opened', sender: 'orders' })]);
-    store.close();
+    await store.append([sealed, auditEvent(1001, { type: 'opened', sender: 'orders' })]);
+    await store.close();
     const r = await runCli(['audit', 'query', '--sender', 'orders', '--type', 'sealed', '--json'], {
       ...fx.env,
       SEALPOST_AUDIT_DB: db,

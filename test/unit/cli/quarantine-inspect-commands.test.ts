@@ -54,7 +54,7 @@ beforeAll(async () => {
   );
   env = { SEALPOST_QUARANTINE_DB: join(dir, 'q.db') };
   const store = new SqliteQuarantineStore(env.SEALPOST_QUARANTINE_DB!);
-  store.add([
+  await store.add([
     entry(0),
     entry(1, { reason: 'MALFORMED', value: Buffer.from('{"not":"an envelope"}') }),
     entry(2, {
@@ -66,7 +66,7 @@ beforeAll(async () => {
     }),
     entry(30, { reason: 'STALE', sourceTopic: 'other.v1' }),
   ]);
-  store.close();
+  await store.close();
   await writeFile(join(dir, 'envelope.bin'), envelope);
   await writeFile(join(dir, 'garbage.bin'), Buffer.from('hello, not sealed'));
 });

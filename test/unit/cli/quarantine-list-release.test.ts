@@ -43,18 +43,22 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function storeWith(name: string, entries: NewQuarantineEntry[], released: number[] = []): string {
+async function storeWith(
+  name: string,
+  entries: NewQuarantineEntry[],
+  released: number[] = [],
+): Promise<string> {
   const path = join(dir, name);
   const store = new SqliteQuarantineStore(path);
-  store.add(entries);
-  for (const id of released) store.markReleased(id, 'orders.v1', Date.now());
-  store.close();
+  await store.add(entries);
+  for (const id of released) await store.markReleased(id, 'orders.v1', Date.now());
+  await store.close();
   return path;
 }
 
 describe('quarantine list (#21.5)', () => {
   it('lists only what is still quarantined by default; --status all lists every entry', async () => {
-    const db = storeWith('status.db', [entry(1), entry(2), entry(3)], [2]);
+    const db = await storeWith('status.db', [entry(1), entry(2), entry(3)], [2]);
     const env = { SEALPOST_QUARANTINE_DB: db };
     const byDefault = await runCli(['quarantine', 'list', '--json'], env);
     expect(byDefault.code, byDefault.err).toBe(0);
@@ -64,7 +68,7 @@ describe('quarantine list (#21.5)', () => {
   });
 
   it('says when it truncates and how to page on; the pages cover every entry once', async () => {
-    const db = storeWith(
+    const db = await storeWith(
       'pages.db',
       Array.from({ length: 7 }, (_, i) => entry(i + 1)),
     );
@@ -94,14 +98,14 @@ describe('a released record that comes back (#21.5)', () => {
   it('is linked to the entry it was released from: attempt + 1, flagged; bulk release skips it', async () => {
     const path = join(dir, 'again.db');
     const store = new SqliteQuarantineStore(path);
-    store.add([entry(1, { valueHash: 'cd'.repeat(32) })]);
-    store.markReleased(1, 'orders.v1', Date.now());
+    await store.add([entry(1, { valueHash: 'cd'.repeat(32) })]);
+    await store.markReleased(1, 'orders.v1', Date.now());
     // Dead-lettered again at its new offset on the source topic (the consumer's attempt restarts at 1).
-    store.add([entry(2, { valueHash: 'cd'.repeat(32), sourceOffset: '900' })]);
-    store.markReleased(2, 'orders.v1', Date.now());
-    store.add([entry(3, { valueHash: 'cd'.repeat(32), sourceOffset: '901' })]);
+    await store.add([entry(2, { valueHash: 'cd'.repeat(32), sourceOffset: '900' })]);
+    await store.markReleased(2, 'orders.v1', Date.now());
+    await store.add([entry(3, { valueHash: 'cd'.repeat(32), sourceOffset: '901' })]);
     // Same bytes, another group: not the same record's history.
-    store.add([
+    await store.add([
       entry(4, {
         valueHash: 'cd'.repeat(32),
         sourceOffset: '902',
@@ -109,10 +113,10 @@ describe('a released record that comes back (#21.5)', () => {
         reason: 'STALE',
       }),
     ]);
-    expect(store.get(2)).toMatchObject({ attempt: 2, requarantinedFrom: 1 });
-    expect(store.get(3)).toMatchObject({ attempt: 3, requarantinedFrom: 2 });
-    expect(store.get(4)).toMatchObject({ attempt: 1, requarantinedFrom: null });
-    store.close();
+    expect(await store.get(2)).toMatchObject({ attempt: 2, requarantinedFrom: 1 });
+    expect(await store.get(3)).toMatchObject({ attempt: 3, requarantinedFrom: 2 });
+    expect(await store.get(4)).toMatchObject({ attempt: 1, requarantinedFrom: null });
+    await store.close();
 
     const env = { SEALPOST_QUARANTINE_DB: path };
     const list = await runCli(['quarantine', 'list'], env);

@@ -38,26 +38,26 @@ const entry = (n: number, over: Partial<NewQuarantineEntry> = {}): NewQuarantine
 });
 
 describe('SqliteQuarantineStore', () => {
-  it('stores byte-exact records once per dead-letter and source coordinates', () => {
+  it('stores byte-exact records once per dead-letter and source coordinates', async () => {
     const { store, path } = open();
-    expect(store.add([entry(0), entry(1), entry(2)])).toBe(3);
+    expect(await store.add([entry(0), entry(1), entry(2)])).toBe(3);
     // same dead-letter coordinates again (redelivery)
-    expect(store.add([entry(1)])).toBe(0);
+    expect(await store.add([entry(1)])).toBe(0);
     // same source record and group written twice to the dead-letter topic
-    expect(store.add([entry(2, { dlqOffset: '99' })])).toBe(0);
+    expect(await store.add([entry(2, { dlqOffset: '99' })])).toBe(0);
     // same source record dead-lettered by another group is a separate entry
-    expect(store.add([entry(2, { dlqOffset: '98', consumerGroup: 'shipping' })])).toBe(1);
-    store.close();
+    expect(await store.add([entry(2, { dlqOffset: '98', consumerGroup: 'shipping' })])).toBe(1);
+    await store.close();
     const again = new SqliteQuarantineStore(path);
-    const e = again.list({})[1]!;
+    const e = (await again.list({}))[1]!;
     expect(Array.from(e.value!)).toEqual([0, 0, 0, 0, 7, 1, 0xff]);
     expect(Array.from(e.key!)).toEqual([1, 2, 1]);
     expect(e.headers).toEqual([{ key: 'trace', value: 'YWJj' }]);
-    expect(again.list({})).toHaveLength(4);
-    again.close();
+    expect(await again.list({})).toHaveLength(4);
+    await again.close();
   });
 
-  it('keeps garbage without source coordinates, each once', () => {
+  it('keeps garbage without source coordinates, each once', async () => {
     const { store } = open();
     const garbage = entry(5, {
       reason: 'unrecognised',
@@ -67,33 +67,33 @@ describe('SqliteQuarantineStore', () => {
       consumerGroup: null,
       key: null,
     });
-    expect(store.add([garbage, garbage, entry(6, { ...garbage, dlqOffset: '6' })])).toBe(2);
-    expect(store.countsByReason()).toEqual({ unrecognised: 2 });
-    store.close();
+    expect(await store.add([garbage, garbage, entry(6, { ...garbage, dlqOffset: '6' })])).toBe(2);
+    expect(await store.countsByReason()).toEqual({ unrecognised: 2 });
+    await store.close();
   });
 
-  it('filters by reason, topic and age; release is idempotent; purge deletes', () => {
+  it('filters by reason, topic and age; release is idempotent; purge deletes', async () => {
     const { store } = open();
-    store.add(
+    await store.add(
       Array.from({ length: 10 }, (_, i) => entry(i, i === 9 ? { sourceTopic: 'refunds' } : {})),
     );
-    expect(store.list({ reason: 'MESSAGE' })).toHaveLength(5);
-    expect(store.list({ sourceTopic: 'refunds' }).map((e) => e.dlqOffset)).toEqual(['9']);
-    expect(store.list({ arrivedBeforeMs: 1_700_000_000_000 + 3000 })).toHaveLength(3);
-    const id = store.list({})[0]!.id;
-    expect(store.markReleased(id, 'orders', 5)).toBe(true);
-    expect(store.markReleased(id, 'orders', 6)).toBe(false);
-    expect(store.get(id)).toMatchObject({
+    expect(await store.list({ reason: 'MESSAGE' })).toHaveLength(5);
+    expect((await store.list({ sourceTopic: 'refunds' })).map((e) => e.dlqOffset)).toEqual(['9']);
+    expect(await store.list({ arrivedBeforeMs: 1_700_000_000_000 + 3000 })).toHaveLength(3);
+    const id = (await store.list({}))[0]!.id;
+    expect(await store.markReleased(id, 'orders', 5)).toBe(true);
+    expect(await store.markReleased(id, 'orders', 6)).toBe(false);
+    expect(await store.get(id)).toMatchObject({
       status: 'released',
       releasedAtMs: 5,
       releasedTo: 'orders',
     });
-    expect(store.countsByReason()).toEqual({ MESSAGE: 4, STALE: 5 });
-    expect(store.oldestArrivalMs()).toBe(1_700_000_000_000 + 1000);
-    expect(store.purge([id, 2, 12345])).toBe(2);
-    expect(store.get(id)).toBeUndefined();
-    expect(store.list({})).toHaveLength(8);
-    expect(store.totals()).toEqual({ released: 1, purged: 2 });
-    store.close();
+    expect(await store.countsByReason()).toEqual({ MESSAGE: 4, STALE: 5 });
+    expect(await store.oldestArrivalMs()).toBe(1_700_000_000_000 + 1000);
+    expect(await store.purge([id, 2, 12345])).toBe(2);
+    expect(await store.get(id)).toBeUndefined();
+    expect(await store.list({})).toHaveLength(8);
+    expect(await store.totals()).toEqual({ released: 1, purged: 2 });
+    await store.close();
   });
 });

@@ -6,7 +6,7 @@ import { AclNotSettledError } from '../../../src/acl/acl-apply.js';
 import { AuditWorkerError } from '../../../src/audit/audit-worker.js';
 import { CheckpointTopicError } from '../../../src/audit/checkpoint-topic.js';
 import { NoteError } from '../../../src/audit/signed-note.js';
-import { AuditStoreError } from '../../../src/audit/sqlite-audit-store.js';
+import { AuditStoreError } from '../../../src/audit/audit-store.js';
 import { CliExit } from '../../../src/cli/program.js';
 import { CryptoError } from '../../../src/crypto/crypto-error.js';
 import { QuarantineReleaseError } from '../../../src/dlq/quarantine-release.js';
@@ -27,6 +27,7 @@ import {
   AvroSchemaError,
 } from '../../../src/registry/avro-errors.js';
 import { RegistryError } from '../../../src/registry/registry-error.js';
+import { PostgresStoreError } from '../../../src/stores/postgres-database.js';
 import { TokenizeError } from '../../../src/tokenize/tokenize-error.js';
 import { errorCodeTable, TABLE_BEGIN, TABLE_END } from './error-code-table.js';
 
@@ -60,6 +61,7 @@ const RAISE: {
   AclError: (c) => new AclError(c, 'm'),
   AclNotSettledError: () => new AclNotSettledError({ add: [], remove: [], unchanged: 0 }),
   AuditStoreError: (c) => new AuditStoreError(c, 'm'),
+  PostgresStoreError: (c) => new PostgresStoreError(c, 'm'),
   AuditWorkerError: (c) => new AuditWorkerError(c, 'm'),
   CheckpointTopicError: () => new CheckpointTopicError('m'),
   NoteError: () => new NoteError('m'),

@@ -7,6 +7,7 @@ import type { KeyDirectory } from '../keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../keys/identity.js';
 import type { Kms } from '../keys/kms/kms.js';
 import { createLogger } from '../observability/logger.js';
+import type { SealpostTracing } from '../observability/tracing.js';
 import { SealedConsumer, type SealedConsumerOptions } from '../pipeline/sealed-consumer.js';
 import { SealedProducer } from '../pipeline/sealed-producer.js';
 import type { SealedProducerOptions } from '../pipeline/producer/producer-types.js';
@@ -38,6 +39,11 @@ export interface CreateSealpostOptions {
   readonly crypto?: CryptoProvider;
   /** Default: `systemClock`. */
   readonly clock?: Clock;
+  /**
+   * Tracing for every producer and consumer made here (`await loadTracing()`; docs/TRACING.md), unless
+   * a `producer()`/`consumer()` call passes its own `tracing`. Default: none (untraced).
+   */
+  readonly tracing?: SealpostTracing;
 }
 
 /** What the factories fill in: the service's identity, directory, clients and defaults. */
@@ -133,6 +139,7 @@ export async function createSealpost(options: CreateSealpostOptions): Promise<Se
     directory: service.directory,
     identitySource,
     logger,
+    ...(options.tracing === undefined ? {} : { tracing: options.tracing }),
   };
   return {
     config,

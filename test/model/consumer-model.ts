@@ -4,7 +4,8 @@
  * SealedProducer), a fake registry (registry-fake.ts), and random interleavings of commands —
  * produce sealed records and junk (dead letters), let time pass, handler throws, failed dead-letter
  * writes, failed state writes, failed commits, broker outages, rebalances, a second member, kill -9
- * and restart, clean restart, directory changes.
+ * and restart, clean restart, directory changes, a member fenced by the coordinator mid-batch (frozen
+ * past its session: InMemoryCluster.fenceMember).
  *
  * Invariants, checked from a ledger (never from "no exception"):
  * 1. No offset is committed past a record that was neither handed out (with the handler returning)
@@ -16,6 +17,9 @@
  *    here (the faults are ordinary: failed writes and commits, lost acknowledgements, crashes,
  *    rebalances) may leave a partition held for an operator (REPLAY_STATE_* alert): only tampering
  *    with the state topic or the offsets should, and the model does neither.
+ * 6. A member the coordinator fenced (`fenceMidBatch`) hands nothing out from the fence until it has
+ *    rejoined the group: the rest of its batch in hand is stale (the membership lease,
+ *    src/kafka/membership-lease.ts).
  */
 import fc from 'fast-check';
 import { decodeDeadLetterMetadata, DEAD_LETTER_HEADER } from '../../src/events/dead-letter.js';
@@ -134,6 +138,12 @@ export class ConsumerModelRun {
   /** Most consumers live at once, and how many were killed (for the statistics). */
   maxLive = 0;
   killed = 0;
+  /** How many members were fenced mid-batch (`fenceMidBatch`). */
+  fenced = 0;
+  /** The instance fenced right after its next hand-out (`fenceMidBatch`). */
+  #fenceAfterHandOut: number | undefined;
+  /** Instances fenced and not seen back in the group yet (invariant 6). */
+  readonly #fencedOut = new Set<number>();
   #throwBudget = 0;
   #producer: SealedProducer | undefined;
   #raw: ReturnType<Transport['producer']> | undefined;
@@ -222,6 +232,17 @@ export class ConsumerModelRun {
       ok: false,
     };
     this.handOuts.push(h);
+    if (this.#fencedOut.has(inst.id)) {
+      if (this.#memberIdOf(inst) === undefined)
+        this.violations.push(
+          `hand-out of ${d.partition}:${d.offset} by c${inst.id} while its member was fenced`,
+        );
+      else this.#fencedOut.delete(inst.id);
+    }
+    if (this.#fenceAfterHandOut === inst.id) {
+      this.#fenceAfterHandOut = undefined;
+      this.#fence(inst);
+    }
     if (this.#throwBudget > 0) {
       this.#throwBudget--;
       return Promise.reject(new Error('handler failed (model command)'));
@@ -342,6 +363,31 @@ export class ConsumerModelRun {
       victim.alive = false;
     }
     if (this.live().length === 0) await this.startInstance();
+  }
+
+  /**
+   * The next hand-out by one live consumer is followed by its member being fenced (the process froze
+   * past its session right after the handler got the record; the coordinator gave its partitions to
+   * the others), and records are produced to both partitions so that hand-out is inside a batch. The
+   * member finds the rest of its batch stale and rejoins holding nothing first (InMemoryCluster
+   * fenceMember). Invariant 2 covers it: whoever hands a record out again flags it a redelivery.
+   */
+  async fenceMidBatch(which: number): Promise<void> {
+    const live = this.live();
+    const victim = live[which % live.length];
+    if (victim !== undefined) this.#fenceAfterHandOut = victim.id;
+    await this.produce(['k0', 'k1', 'k2', 'k3', 'k4', 'k5']);
+  }
+
+  #memberIdOf(inst: Instance): string | undefined {
+    return this.cluster.memberIds(GROUP).find((m) => m.startsWith(`c${inst.id}-`));
+  }
+
+  #fence(inst: Instance): void {
+    const id = this.#memberIdOf(inst);
+    if (id === undefined || !this.cluster.fenceMember(GROUP, id)) return;
+    this.fenced++;
+    this.#fencedOut.add(inst.id);
   }
 
   async directoryChange(): Promise<void> {
@@ -537,6 +583,10 @@ export function consumerCommands(exclude: readonly string[] = []): fc.Arbitrary<
       ),
     ],
     ['directoryChange', fc.constant(command('directoryChange', (r) => r.directoryChange()))],
+    [
+      'fenceMidBatch',
+      fc.nat(1).map((i) => command(`fenceMidBatch(${i})`, (r) => r.fenceMidBatch(i))),
+    ],
   ];
   // Producing and letting time pass are drawn more often than each fault (fast-check picks the
   // listed arbitraries uniformly): most sequences then carry records through the faults.
@@ -557,6 +607,8 @@ export interface ModelStats {
   twoMemberRuns: number;
   /** Runs in which a consumer was killed. */
   killRuns: number;
+  /** Runs in which a member was fenced mid-batch. */
+  fenceRuns: number;
   /** Runs that ended with a partition held for an operator (REPLAY_STATE_* alert). */
   heldForOperatorRuns: number;
 }
@@ -570,6 +622,7 @@ export function emptyStats(): ModelStats {
     deadLetters: 0,
     twoMemberRuns: 0,
     killRuns: 0,
+    fenceRuns: 0,
     heldForOperatorRuns: 0,
   };
 }
@@ -593,6 +646,7 @@ export async function runConsumerModel(
       stats.deadLetters += run.cluster.records(DLQ, 0).length;
       if (run.maxLive > 1) stats.twoMemberRuns++;
       if (run.killed > 0) stats.killRuns++;
+      if (run.fenced > 0) stats.fenceRuns++;
       if (run.heldForOperator().size > 0) stats.heldForOperatorRuns++;
     }
     const violations = run.check();

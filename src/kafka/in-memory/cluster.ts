@@ -43,6 +43,11 @@ export interface GroupMember {
   wake(): void;
   /** The member's client was killed or crashed by a test. */
   crash(error: TransportError, willRestart: boolean): void;
+  /**
+   * The coordinator removed the member without its knowing (its session expired while it was frozen):
+   * the batch in hand is stale, and the member rejoins — holding nothing first — when it notices.
+   */
+  fenced(): void;
   /** The process holding this member died: stop without a word (no listener runs). */
   kill(): void;
   /** True while the member holds no batch and waits for something to fetch. */
@@ -109,6 +114,8 @@ export class InMemoryCluster {
   readonly #commitLog: CommitLogEntry[] = [];
   readonly #sendFaults: SendFault[] = [];
   readonly #commitFaults: CommitFault[] = [];
+  /** Members fenced by {@link fenceMember} that have not rejoined (or left) yet. */
+  readonly #fenced = new Set<GroupMember>();
   #brokerDown = false;
   #inFlight = 0;
   #activity = 0;
@@ -175,6 +182,26 @@ export class InMemoryCluster {
       m.crash(error, options.willRestart ?? false);
   }
 
+  /**
+   * Fences one member of the group, as the coordinator does with a member it has not heard from for
+   * its session timeout (a process frozen by SIGSTOP, a VM or GC stall; docs/OPERATIONS.md "Under
+   * faults"): the others get a new generation without it at once; the member's batch in hand turns
+   * stale (`isStale()`), its heartbeats and commits are refused with REBALANCE_IN_PROGRESS, and when
+   * it notices it first drops its assignment (listeners see an empty one) and then rejoins, as the
+   * kafkajs adapter does after a break in membership (src/kafka/membership-lease.ts). Returns false
+   * when `memberId` is not a member of the group.
+   */
+  fenceMember(groupId: string, memberId: string): boolean {
+    const g = this.#groups.get(groupId);
+    const member = g?.members.find((m) => m.memberId === memberId);
+    if (g === undefined || member === undefined) return false;
+    g.members.splice(g.members.indexOf(member), 1);
+    this.#fenced.add(member);
+    member.fenced();
+    this.#rebalance(g);
+    return true;
+  }
+
   /** Starts a new generation of the group now (as when a member joins or leaves). */
   rebalance(groupId: string): void {
     const g = this.#groups.get(groupId);
@@ -198,6 +225,11 @@ export class InMemoryCluster {
       : this.#commitLog.filter((c) => c.groupId === groupId);
   }
 
+  /** The ids of the group's members (fenced ones are not members until they rejoin). */
+  memberIds(groupId: string): string[] {
+    return (this.#groups.get(groupId)?.members ?? []).map((m) => m.memberId);
+  }
+
   /** The current generation of a group (0 before anyone joined). */
   generation(groupId: string): number {
     return this.#groups.get(groupId)?.generation ?? 0;
@@ -210,6 +242,8 @@ export class InMemoryCluster {
   isQuiet(): boolean {
     if (this.#inFlight > 0) return false;
     for (const g of this.#groups.values()) for (const m of g.members) if (!m.isIdle()) return false;
+    // A fenced member still runs (it finishes its batch, then rejoins).
+    for (const m of this.#fenced) if (!m.isIdle()) return false;
     return true;
   }
 
@@ -419,12 +453,14 @@ export class InMemoryCluster {
   }
 
   join(groupId: string, member: GroupMember): void {
+    this.#fenced.delete(member);
     const g = this.#group(groupId);
     if (!g.members.includes(member)) g.members.push(member);
     this.#rebalance(g);
   }
 
   leave(groupId: string, member: GroupMember): void {
+    this.#fenced.delete(member);
     const g = this.#groups.get(groupId);
     if (g === undefined) return;
     const i = g.members.indexOf(member);

@@ -5,8 +5,11 @@
  * pausing the partition with the same backoff, REBALANCE_IN_PROGRESS making the member rejoin, a new
  * generation adopted between batches (`onAssignment` called before the first fetch, fetch positions
  * from the committed offsets), commits refused with REBALANCE_IN_PROGRESS while the member's
- * generation is stale. Batches are handled one at a time (`partitionsConsumedConcurrently` is
- * accepted and ignored: the contract allows any interleaving of partitions).
+ * generation is stale, and a member fenced by the coordinator (InMemoryCluster.fenceMember) finding
+ * its batch in hand stale and rejoining with an empty assignment first, as the kafkajs adapter does
+ * after a break in membership (src/kafka/membership-lease.ts). Batches are handled one at a time
+ * (`partitionsConsumedConcurrently` is accepted and ignored: the contract allows any interleaving of
+ * partitions).
  */
 import { messageLoop } from '../message-loop.js';
 import { checkOffset, checkPartition } from '../offset-checks.js';
@@ -60,6 +63,8 @@ export class InMemoryConsumer implements TransportConsumer, GroupMember {
   #generation = 0;
   #assignment: readonly TopicPartition[] = [];
   #pending: { generation: number; assignment: readonly TopicPartition[] } | undefined;
+  /** Fenced by the coordinator (InMemoryCluster.fenceMember) and not rejoined yet. */
+  #fenced = false;
   #eachBatch: BatchHandler | undefined;
   #onHandlerError: ConsumerRunOptions['onHandlerError'];
   #cursor = 0;
@@ -102,8 +107,16 @@ export class InMemoryConsumer implements TransportConsumer, GroupMember {
     w?.();
   }
 
+  fenced(): void {
+    if (this.#state !== 'running') return;
+    this.#fenced = true;
+    this.#pending = undefined;
+    this.wake();
+  }
+
   crash(error: TransportError, willRestart: boolean): void {
     if (this.#state !== 'running') return;
+    this.#fenced = false;
     this.#c.cluster.leave(this.#groupId, this);
     this.#generation = 0;
     this.#assignment = [];
@@ -261,6 +274,10 @@ export class InMemoryConsumer implements TransportConsumer, GroupMember {
     this.#idle = false;
     await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.#state === 'running') {
+      if (this.#fenced) {
+        this.#rejoin();
+        continue;
+      }
       if (this.#pending !== undefined) {
         this.#adopt(this.#pending);
         continue;
@@ -279,6 +296,22 @@ export class InMemoryConsumer implements TransportConsumer, GroupMember {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     this.#idle = true;
+  }
+
+  /**
+   * After being fenced: holds nothing first (the listeners see an empty assignment, so they keep
+   * nothing they knew about a partition across the gap — another member may have handled it), then
+   * joins again; the new generation is adopted before the next fetch.
+   */
+  #rejoin(): void {
+    this.#fenced = false;
+    const held = this.#assignment.length > 0;
+    this.#assignment = [];
+    this.#positions.clear();
+    this.#sought.clear();
+    if (held)
+      for (const listener of this.#assignmentListeners) this.#callListener(() => listener([]));
+    if (this.#state === 'running') this.#c.cluster.join(this.#groupId, this);
   }
 
   /** Adopts a new generation: fetch positions from the committed offsets, then the listeners. */
@@ -338,6 +371,11 @@ export class InMemoryConsumer implements TransportConsumer, GroupMember {
       heartbeat: () =>
         this.#c.cluster.call('heartbeat', () => {
           this.#alive('heartbeat');
+          if (this.#fenced)
+            throw new TransportError('REBALANCE_IN_PROGRESS', 'heartbeat: the member was fenced', {
+              retriable: true,
+              brokerErrorType: 'UNKNOWN_MEMBER_ID',
+            });
           if (this.#pending !== undefined || this.#generation !== generation)
             throw new TransportError(
               'REBALANCE_IN_PROGRESS',
@@ -351,6 +389,7 @@ export class InMemoryConsumer implements TransportConsumer, GroupMember {
       pause: (options) => this.pause([at], options),
       isRunning: () => this.#state === 'running',
       isStale: () =>
+        this.#fenced ||
         this.#sought.has(key) ||
         this.#generation !== generation ||
         (this.#pending !== undefined &&
@@ -363,7 +402,7 @@ export class InMemoryConsumer implements TransportConsumer, GroupMember {
     } catch (err) {
       if (err instanceof TransportError && err.code === 'REBALANCE_IN_PROGRESS') {
         // The member rejoins at once; unresolved records go to whoever owns the partition next.
-        if (this.#pending === undefined && this.#state === 'running')
+        if (this.#pending === undefined && !this.#fenced && this.#state === 'running')
           this.#c.cluster.rebalance(this.#groupId);
       } else {
         this.#onHandlerError?.(err, at);

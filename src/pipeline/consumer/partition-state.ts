@@ -219,8 +219,17 @@ export class PartitionStates {
    * Loads the replay state of `parts` (after any write of theirs in flight), seeks each to the offset
    * its state belongs to and resumes the ready ones; a refused state holds its partition paused and
    * alerts. A KMS, broker or state topic outage retries with backoff. Resolves when this attempt ends.
+   * A partition is loaded only into the entry it had when the load began (`owned`): a newer
+   * assignment that replaced the entry meanwhile runs its own load, and an older load finishing after
+   * records were handed out must not put back the state from before them (nor resume the partition).
    */
-  async load(parts: readonly TopicPartition[], attempt: number): Promise<void> {
+  async load(
+    parts: readonly TopicPartition[],
+    attempt: number,
+    owned: ReadonlyMap<string, PartitionEntry | undefined> = new Map(
+      parts.map((at) => [tpKey(at.topic, at.partition), this.get(at.topic, at.partition)]),
+    ),
+  ): Promise<void> {
     const o = this.#o;
     try {
       for (const at of parts) await this.get(at.topic, at.partition)?.persisting;
@@ -264,7 +273,7 @@ export class PartitionStates {
       const ready: TopicPartition[] = [];
       for (const at of parts) {
         const entry = this.get(at.topic, at.partition);
-        if (entry === undefined || !o.running()) continue;
+        if (entry === undefined || entry !== owned.get(entry.key) || !o.running()) continue;
         if (reuse(at)) {
           entry.status = 'ready';
           entry.reusable = false;
@@ -323,7 +332,7 @@ export class PartitionStates {
       );
       o.metrics?.transientRetries.inc({ reason: 'replay-state-load' });
       if (!o.running()) return;
-      setTimeout(() => void this.load(parts, attempt + 1), delay).unref();
+      setTimeout(() => void this.load(parts, attempt + 1, owned), delay).unref();
     }
   }
 

@@ -331,7 +331,11 @@ export class RecordProcessor {
         this.#schemaFps.set(schemaId, fp);
       }
       if (!o.crypto.equalConstantTime(fp, msg.schemaFp)) return SCHEMA_MISMATCH;
-      const reader = s.readerSchemas?.[record.topic];
+      // An own property only: a topic may be named `constructor` or `toString` (legal Kafka names).
+      const reader =
+        s.readerSchemas !== undefined && Object.hasOwn(s.readerSchemas, record.topic)
+          ? s.readerSchemas[record.topic]
+          : undefined;
       const value = (await o.registry.decode(msg.payload, reader === undefined ? {} : { reader }))
         .value;
       return { kind: 'payload', payload: { value, schemaId } };

@@ -49,7 +49,10 @@ export class TopicSchemas {
 
   async #load(topic: string): Promise<TopicSchema> {
     const { registry, tokenizer } = this.#o;
-    const given = this.#o.valueSchemas?.[topic];
+    // An own property only: a topic may be named `constructor` or `toString` (legal Kafka names).
+    const schemas = this.#o.valueSchemas;
+    const given =
+      schemas !== undefined && Object.hasOwn(schemas, topic) ? schemas[topic] : undefined;
     const text =
       given === undefined || tokenizer === undefined ? given : tokenizer.writerSchemaFor(given);
     let id: number;

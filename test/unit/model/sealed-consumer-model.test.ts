@@ -38,6 +38,7 @@ describe('SealedConsumer model', () => {
       'deadLetters',
       'twoMemberRuns',
       'killRuns',
+      'fenceRuns',
     ] as const)
       expect(stats[k], k).toBeGreaterThan(0);
     expect(stats.heldForOperatorRuns).toBe(0);

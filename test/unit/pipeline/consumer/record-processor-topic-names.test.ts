@@ -10,32 +10,15 @@
  * handler's ledger and the dead-letter topic.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnvelopeOpener } from '../../../../src/envelope/envelope-opener.js';
 import type { ConsumedRecord, Transport } from '../../../../src/kafka/transport.js';
-import { DirectorySenderResolver } from '../../../../src/keys/directory/directory-sender-resolver.js';
 import type { KeyDirectory } from '../../../../src/keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../../../../src/keys/identity.js';
-import { AdmissionControl } from '../../../../src/pipeline/admission-control.js';
-import { resolveConsumerSettings } from '../../../../src/pipeline/consumer/consumer-settings.js';
-import type {
-  SealedConsumerOptions,
-  SealedDelivery,
-} from '../../../../src/pipeline/consumer/consumer-types.js';
-import { DirectoryFreshness } from '../../../../src/pipeline/consumer/directory-freshness.js';
-import { OpeningKeys } from '../../../../src/pipeline/consumer/opening-keys.js';
+import type { SealedDelivery } from '../../../../src/pipeline/consumer/consumer-types.js';
 import {
   newPartitionEntry,
   type PartitionEntry,
 } from '../../../../src/pipeline/consumer/partition-state.js';
-import { RecordProcessor } from '../../../../src/pipeline/consumer/record-processor.js';
-import { RejectionRoute } from '../../../../src/pipeline/consumer/rejection-route.js';
-import { DeadLetterBreaker } from '../../../../src/pipeline/dead-letter-breaker.js';
-import { DeadLetterWriter } from '../../../../src/pipeline/dead-letter-writer.js';
-import {
-  DEFAULT_ENVELOPE_SUBJECT,
-  registerEnvelopeSchema,
-} from '../../../../src/pipeline/envelope-schema.js';
-import { silentLogger } from '../../../../src/pipeline/pipeline-logger.js';
+import type { RecordProcessor } from '../../../../src/pipeline/consumer/record-processor.js';
 import { SealedProducer } from '../../../../src/pipeline/sealed-producer.js';
 import { AvroCodec } from '../../../../src/registry/avro-codec.js';
 import { SchemaRegistryClient } from '../../../../src/registry/schema-registry-client.js';
@@ -47,6 +30,7 @@ import {
   ORDER_SCHEMA,
   type PipelineWorld,
 } from '../../../support/pipeline-world.js';
+import { realRecordProcessor } from './support/real-record-processor.js';
 
 const PROTO_TOPICS = ['constructor', 'toString'] as const;
 const PLAIN = 'rpn-orders';
@@ -95,71 +79,26 @@ async function producerWith(valueSchemas: Record<string, string>): Promise<Seale
 }
 
 /** A record processor with reader schemas for PLAIN only; its handler appends to `deliveries`. */
-async function processorWith(deliveries: SealedDelivery[]): Promise<RecordProcessor> {
-  const settings = resolveConsumerSettings({
+function processorWith(deliveries: SealedDelivery[]): Promise<RecordProcessor> {
+  return realRecordProcessor({
+    world,
+    directory,
+    receiver,
+    transport,
+    registry,
     groupId: GROUP,
-    readerSchemas: { [PLAIN]: AvroCodec.parse(ORDER_SCHEMA) },
-  } as unknown as SealedConsumerOptions);
-  const envelopeSchemaId = await registerEnvelopeSchema(registry, DEFAULT_ENVELOPE_SUBJECT);
-  const keys = new OpeningKeys({
-    identity: receiver,
-    directory,
-    clock: systemClock,
-    logger: silentLogger,
-    apply: (k) => opener.setRecipientKeys(k),
-  });
-  const opener = new EnvelopeOpener({
-    provider: world.crypto,
-    clock: systemClock,
-    resolver: new DirectorySenderResolver(directory),
-    policy: settings.policy,
-    limits: {
-      envelopeSchemaId,
-      namespace: directory.namespace,
-      maxCiphertextBytes: settings.maxCiphertextBytes,
-    },
-    recipientKeys: keys.current(),
-  });
-  const dlqProducer = transport.producer();
-  await dlqProducer.connect();
-  const writer = new DeadLetterWriter({
-    producer: dlqProducer,
-    topic: DLQ,
-    crypto: world.crypto,
-    clock: systemClock,
-    identity: receiver,
-    directory,
-    group: GROUP,
-    detailRecipients: ['billing'],
-  });
-  return new RecordProcessor({
-    opener,
+    deadLetterTopic: DLQ,
+    consumerOptions: { readerSchemas: { [PLAIN]: AvroCodec.parse(ORDER_SCHEMA) } },
     // The hand-out mark always succeeds; nothing was handed out by a previous owner.
     partitions: {
       beforeHandOut: () => Promise.resolve(),
       belowLoadedMark: () => false,
       writtenBeforeMs: () => systemClock.nowMs(),
     },
-    route: new RejectionRoute({
-      breaker: new DeadLetterBreaker(systemClock),
-      writer: () => writer,
-      groupId: GROUP,
-      logger: silentLogger,
-    }),
-    keys,
-    freshness: new DirectoryFreshness(directory, systemClock, silentLogger),
-    admission: new AdmissionControl(systemClock),
-    directory,
-    identity: receiver.name,
-    registry,
-    crypto: world.crypto,
-    clock: systemClock,
     handler: (d) => {
       deliveries.push(d);
       return Promise.resolve();
     },
-    settings,
-    groupId: GROUP,
   });
 }
 

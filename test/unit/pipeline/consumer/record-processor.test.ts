@@ -8,36 +8,19 @@
  * handler's ledger, the replay window and the dead-letter topic, not from "no exception".
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EnvelopeOpener } from '../../../../src/envelope/envelope-opener.js';
 import {
   decodeDeadLetterMetadata,
   DEAD_LETTER_HEADER,
 } from '../../../../src/events/dead-letter.js';
 import type { ConsumedRecord, Transport } from '../../../../src/kafka/transport.js';
-import { DirectorySenderResolver } from '../../../../src/keys/directory/directory-sender-resolver.js';
 import type { KeyDirectory } from '../../../../src/keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../../../../src/keys/identity.js';
-import { AdmissionControl } from '../../../../src/pipeline/admission-control.js';
-import { resolveConsumerSettings } from '../../../../src/pipeline/consumer/consumer-settings.js';
-import type {
-  SealedConsumerOptions,
-  SealedDelivery,
-} from '../../../../src/pipeline/consumer/consumer-types.js';
-import { DirectoryFreshness } from '../../../../src/pipeline/consumer/directory-freshness.js';
-import { OpeningKeys } from '../../../../src/pipeline/consumer/opening-keys.js';
+import type { SealedDelivery } from '../../../../src/pipeline/consumer/consumer-types.js';
 import {
   newPartitionEntry,
   type PartitionEntry,
 } from '../../../../src/pipeline/consumer/partition-state.js';
-import { RecordProcessor } from '../../../../src/pipeline/consumer/record-processor.js';
-import { RejectionRoute } from '../../../../src/pipeline/consumer/rejection-route.js';
-import { DeadLetterBreaker } from '../../../../src/pipeline/dead-letter-breaker.js';
-import { DeadLetterWriter } from '../../../../src/pipeline/dead-letter-writer.js';
-import {
-  DEFAULT_ENVELOPE_SUBJECT,
-  registerEnvelopeSchema,
-} from '../../../../src/pipeline/envelope-schema.js';
-import { silentLogger } from '../../../../src/pipeline/pipeline-logger.js';
+import type { RecordProcessor } from '../../../../src/pipeline/consumer/record-processor.js';
 import { SealedProducer } from '../../../../src/pipeline/sealed-producer.js';
 import { SchemaRegistryClient } from '../../../../src/registry/schema-registry-client.js';
 import { systemClock } from '../../../../src/runtime/clock.js';
@@ -48,6 +31,7 @@ import {
   ORDER_SCHEMA,
   type PipelineWorld,
 } from '../../../support/pipeline-world.js';
+import { realRecordProcessor } from './support/real-record-processor.js';
 
 const DATA = 'rp-orders';
 const OTHER = 'rp-shipping-only';
@@ -134,42 +118,6 @@ beforeEach(async () => {
     valueSchemas: { [DATA]: ORDER_SCHEMA, [OTHER]: ORDER_SCHEMA, [ENTITIES]: ORDER_SCHEMA },
   });
   await producer.connect();
-  const settings = resolveConsumerSettings({
-    groupId: GROUP,
-    entityVersionTopics: [ENTITIES],
-  } as unknown as SealedConsumerOptions);
-  const envelopeSchemaId = await registerEnvelopeSchema(registry, DEFAULT_ENVELOPE_SUBJECT);
-  const keys = new OpeningKeys({
-    identity: receiver,
-    directory,
-    clock: systemClock,
-    logger: silentLogger,
-    apply: (k) => opener.setRecipientKeys(k),
-  });
-  const opener = new EnvelopeOpener({
-    provider: world.crypto,
-    clock: systemClock,
-    resolver: new DirectorySenderResolver(directory),
-    policy: settings.policy,
-    limits: {
-      envelopeSchemaId,
-      namespace: directory.namespace,
-      maxCiphertextBytes: settings.maxCiphertextBytes,
-    },
-    recipientKeys: keys.current(),
-  });
-  const dlqProducer = transport.producer();
-  await dlqProducer.connect();
-  const writer = new DeadLetterWriter({
-    producer: dlqProducer,
-    topic: DLQ,
-    crypto: world.crypto,
-    clock: systemClock,
-    identity: receiver,
-    directory,
-    group: GROUP,
-    detailRecipients: ['billing'],
-  });
   const log: string[] = [];
   const deliveries: SealedDelivery[] = [];
   const marks = new MarkLedger(log);
@@ -184,23 +132,16 @@ beforeEach(async () => {
     admit: true,
     processor: undefined as unknown as RecordProcessor,
   };
-  (r as { processor: RecordProcessor }).processor = new RecordProcessor({
-    opener,
-    partitions: marks,
-    route: new RejectionRoute({
-      breaker: new DeadLetterBreaker(systemClock),
-      writer: () => writer,
-      groupId: GROUP,
-      logger: silentLogger,
-    }),
-    keys,
-    freshness: new DirectoryFreshness(directory, systemClock, silentLogger),
-    admission: new AdmissionControl(systemClock),
+  (r as { processor: RecordProcessor }).processor = await realRecordProcessor({
+    world,
     directory,
-    identity: receiver.name,
+    receiver,
+    transport,
     registry,
-    crypto: world.crypto,
-    clock: systemClock,
+    groupId: GROUP,
+    deadLetterTopic: DLQ,
+    consumerOptions: { entityVersionTopics: [ENTITIES] },
+    partitions: marks,
     handler: (d) => {
       r.log.push(`handler ${d.offset}`);
       r.deliveries.push(d);
@@ -210,8 +151,6 @@ beforeEach(async () => {
       }
       return Promise.resolve();
     },
-    settings,
-    groupId: GROUP,
   });
   rig = r;
 });

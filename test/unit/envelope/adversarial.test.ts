@@ -597,12 +597,16 @@ describe.each(PROVIDER_NAMES)('adversarial inputs (%s)', (providerName) => {
     expect(outcomeOf(() => w.opener('bob').open(encodeEnvelope(SCHEMA_ID + 1, env), ctx0))).toBe(
       'MALFORMED:WRONG_SCHEMA_ID',
     );
+    // The commitment is a fixed 32-byte field with no length prefix (SPEC §2), so a 16-byte one makes
+    // the decoder read 16 bytes of what follows as the rest of it. Usually the shifted remainder does
+    // not parse (MALFORMED); for some random private parts it does, and then the commitment cannot
+    // match. Either way it is refused before the private part or the body is opened.
     expect(
       openAs(
         'bob',
         reencode(env, { header: { ...env.header, commit: env.header.commit.subarray(0, 16) } }),
       ),
-    ).toMatch(/^MALFORMED:/);
+    ).toMatch(/^(MALFORMED:|HEADER:COMMITMENT_MISMATCH$)/);
     const kids = Array.from({ length: 17 }, (_, i) => Uint8Array.from({ length: 16 }, () => i));
     expect(
       openAs(

@@ -127,21 +127,22 @@ function rawValues(
   env: Readonly<Record<string, string | undefined>>,
   cwd: string,
 ): Partial<Record<keyof SealpostConfig, unknown>> {
-  const out: Record<string, unknown> = {};
+  // No prototype: a config file's "__proto__" key or an environment variable named "constructor"
+  // must stay data, never reach Object.prototype's members.
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   const file = env.SEALPOST_CONFIG;
   if (file !== undefined && file !== '') {
     try {
       const parsed: unknown = JSON.parse(readFileSync(resolve(cwd, file), 'utf8'));
       if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
-        Object.assign(out, parsed);
+        for (const [k, v] of Object.entries(parsed)) out[k] = v;
     } catch {
       // reported by parseConfig
     }
   }
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || value === '') continue;
-    const key = ENV_KEYS[name];
-    if (key !== undefined) out[key] = value;
+    if (Object.hasOwn(ENV_KEYS, name)) out[ENV_KEYS[name] as string] = value;
   }
   return out;
 }

@@ -198,4 +198,27 @@ describe('sealpost config check', () => {
     expect(r.err).toContain('VAULT_TOKEN_FILE');
     expect(r.err + r.out).not.toContain(TOKEN);
   });
+  it('a "__proto__" key in the config file is refused as unknown, never inherited; prototype-named variables are ignored', () => {
+    const cwd = tmp();
+    const env = {
+      KAFKA_BROKERS: '127.0.0.1:9092',
+      SEALPOST_AUTHORITY_PUBLIC_KEY: AUTHORITY,
+      SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081',
+      SEALPOST_LOCAL_KEK_FILE: write(cwd, 'kek.json', '{}', 0o600),
+      SEALPOST_IDENTITY_FILE: write(cwd, 'id.json', '{}', 0o600),
+      SEALPOST_CONFIG: write(
+        cwd,
+        'config.json',
+        '{"__proto__": {"identityFile": "inherited.json", "vaultTokenFile": "t"}}',
+        0o600,
+      ),
+      constructor: 'x',
+      toString: 'y',
+      hasOwnProperty: 'z',
+    };
+    const r = checkConfig(env, 'producer', { cwd, validateIdentityFile: () => {} });
+    // The key is refused as unknown; nothing under it is inherited (before: a phantom
+    // VAULT_TOKEN_FILE problem from the prototype's "vaultTokenFile").
+    expect(r.problems).toEqual(['config file: unknown keys __proto__']);
+  });
 });

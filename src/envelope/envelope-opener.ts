@@ -16,7 +16,7 @@ import {
   XWING_SEED_BYTES,
 } from './constants.js';
 import { EnvelopeDecoder, type EnvelopeDecodeLimits } from './envelope-codec.js';
-import { EnvelopeError } from './errors.js';
+import { EnvelopeError, EnvelopeUsageError } from './errors.js';
 import { HeaderCache } from './header-cache.js';
 import {
   checkSender,
@@ -75,8 +75,12 @@ export class EnvelopeOpener {
   readonly #opts: EnvelopeOpenerOptions;
   readonly cache: HeaderCache;
   #keys: readonly RecipientKeyPair[];
-  /** Expanded X-Wing keys of #keys, made on first use; destroyed on key change and close. */
-  readonly #xwing = new Map<RecipientKeyPair, XWingDecapsulationKey>();
+  /**
+   * Expanded X-Wing keys of #keys, made when the keys are given (so a seed that does not match its
+   * public key, or a provider without X-Wing, is refused then, not at the first record); held in
+   * memory only and destroyed on key change and close.
+   */
+  #xwing = new Map<RecipientKeyPair, XWingDecapsulationKey>();
   /** The last header seen and its hh: consecutive records of one session skip hashing the header. */
   #lastHeader: Uint8Array = new Uint8Array(0);
   #lastHh = '';
@@ -89,6 +93,7 @@ export class EnvelopeOpener {
     checkRecipientKeys(opts.recipientKeys);
     this.#opts = opts;
     this.#keys = opts.recipientKeys;
+    this.#xwing = expandXWingKeys(opts.provider, opts.recipientKeys);
     this.#decoder = new EnvelopeDecoder(opts.limits);
     this.cache =
       opts.cache ??
@@ -98,22 +103,18 @@ export class EnvelopeOpener {
   /** Replaces our usable box keys (rotation); cached sessions of a dropped key are cleared. */
   setRecipientKeys(keys: readonly RecipientKeyPair[]): void {
     checkRecipientKeys(keys);
+    const expanded = expandXWingKeys(this.#opts.provider, keys);
     this.#keys = keys;
     this.cache.clear();
     this.#destroyXWingKeys();
+    this.#xwing = expanded;
   }
 
-  /** The expanded X-Wing key of one of our suite-2 pairs, expanded once and held in memory. */
+  /** The expanded X-Wing key of one of our suite-2 pairs (expanded when the keys were given). */
   #xwingKey = (key: RecipientKeyPair): XWingDecapsulationKey => {
-    let dk = this.#xwing.get(key);
-    if (dk === undefined) {
-      dk = this.#opts.provider.xwingDecapsulationKey(key.secretKey);
-      if (Buffer.compare(dk.publicKey, key.publicKey) !== 0) {
-        dk.destroy();
-        throw invalidArgument('recipient X-Wing public key does not belong to its seed');
-      }
-      this.#xwing.set(key, dk);
-    }
+    const dk = this.#xwing.get(key);
+    if (dk === undefined)
+      throw new EnvelopeUsageError('SESSION_CLOSED', 'envelope opener is closed');
     return dk;
   };
 
@@ -213,6 +214,30 @@ export class EnvelopeOpener {
   close(): void {
     this.cache.clear();
     this.#destroyXWingKeys();
+  }
+}
+
+/**
+ * Expands every suite-2 seed once (docs/SPEC.md §2.2: in memory only). A seed whose public key is not
+ * the pair's is ARGUMENT_INVALID; on any failure the keys expanded so far are destroyed.
+ */
+function expandXWingKeys(
+  provider: CryptoProvider,
+  keys: readonly RecipientKeyPair[],
+): Map<RecipientKeyPair, XWingDecapsulationKey> {
+  const out = new Map<RecipientKeyPair, XWingDecapsulationKey>();
+  try {
+    for (const k of keys) {
+      if (k.suite !== ENVELOPE_SUITE_XWING) continue;
+      const dk = provider.xwingDecapsulationKey(k.secretKey);
+      out.set(k, dk);
+      if (Buffer.compare(dk.publicKey, k.publicKey) !== 0)
+        throw invalidArgument('recipient X-Wing public key does not belong to its seed');
+    }
+    return out;
+  } catch (err) {
+    for (const dk of out.values()) dk.destroy();
+    throw err;
   }
 }
 

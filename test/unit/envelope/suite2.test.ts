@@ -299,16 +299,30 @@ describe.each(PROVIDER_NAMES)('suite 2 (%s)', (providerName) => {
       limits: w.limits,
       recipientKeys: [w.recipientKey('bob', 2)],
     });
+    // Expanded once, when the keys are given, and reused by every header.
+    expect(made).toEqual([{ destroyed: false }]);
     expect([outcomeOf(() => o.open(a, ctx)), outcomeOf(() => o.open(b, ctx))]).toEqual([
       'success',
       'success',
     ]);
     expect(made).toEqual([{ destroyed: false }]);
     o.setRecipientKeys([w.recipientKey('bob', 2)]);
-    expect(made).toEqual([{ destroyed: true }]);
+    expect(made).toEqual([{ destroyed: true }, { destroyed: false }]);
     expect(outcomeOf(() => o.open(sealSome(w, ['bob'], 1)[0]!, ctx))).toBe('success');
     o.close();
     expect(made).toEqual([{ destroyed: true }, { destroyed: true }]);
+  });
+
+  it("refuses a suite-2 key pair whose public key is not its seed's, when the keys are given", () => {
+    const mismatched = { ...w.recipientKey('bob', 2), publicKey: w.id('carol').xwing.publicKey };
+    expect(codeOf(() => w.opener('bob', { recipientKeys: [mismatched] }))).toBe('ARGUMENT_INVALID');
+    const o = w.opener('bob');
+    expect(codeOf(() => o.setRecipientKeys([w.recipientKey('bob', 1), mismatched]))).toBe(
+      'ARGUMENT_INVALID',
+    );
+    // The opener keeps its previous keys.
+    expect(outcomeOf(() => o.open(sealSome(w, ['bob'], 1)[0]!, ctx))).toBe('success');
+    o.close();
   });
 });
 

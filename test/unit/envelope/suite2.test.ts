@@ -9,6 +9,7 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   EnvelopeOpener,
+  kid,
   type RecipientKeyPair,
   XWING_BOX_BYTES,
   XWING_CIPHERTEXT_BYTES,
@@ -129,6 +130,21 @@ describe.each(PROVIDER_NAMES)('suite 2 (%s)', (providerName) => {
     expect(codeOf(() => w.session('alice', ['bob'], { suite: 3 as unknown as 2 }))).toBe(
       'ARGUMENT_INVALID',
     );
+  });
+
+  it('a recipient X-Wing key that X-Wing refuses (unreduced ML-KEM coefficients, low-order X25519 part) is refused typed', () => {
+    const good = w.id('bob').xwing.publicKey;
+    const unreduced = Uint8Array.of(...new Uint8Array(1184).fill(0xff), ...good.subarray(1184));
+    const lowOrder = Uint8Array.of(...good.subarray(0, 1184), ...new Uint8Array(32));
+    const codes = [unreduced, lowOrder].map((pk) =>
+      codeOf(() =>
+        w.session('alice', [], {
+          suite: 2,
+          recipients: [{ kid: kid(p, 'xwing', pk), publicKey: pk }],
+        }),
+      ),
+    );
+    expect(codes).toEqual(['CRYPTO_BAD_ARGUMENT', 'CRYPTO_BAD_ARGUMENT']);
   });
 
   it('refuses opener keys whose sizes do not fit their suite', () => {

@@ -268,6 +268,16 @@ describe.each(PROVIDER_NAMES)('suite 2 (%s)', (providerName) => {
     o.close();
   });
 
+  it('a header the decoder just accepted, re-framed with the other suite schema id, is still BAD_SUITE (header-reuse path)', () => {
+    const [v] = sealSome(w, ['bob'], 1);
+    const reframed = v!.slice();
+    reframed[4] = SCHEMA_ID;
+    const o = w.opener('bob');
+    expect(outcomeOf(() => o.open(v!, ctx))).toBe('success');
+    expect(outcomeOf(() => o.open(reframed, ctx))).toBe('MALFORMED:BAD_SUITE');
+    o.close();
+  });
+
   it('an opener not configured for suite 2 refuses its records as MALFORMED:WRONG_SCHEMA_ID', () => {
     const [v] = sealSome(w, ['bob'], 1);
     const o = new EnvelopeOpener({

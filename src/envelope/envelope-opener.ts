@@ -2,11 +2,21 @@
  * Opening steps 1–8 composed, with the header cache: what SealedConsumer calls per record. The
  * pipeline keeps what is not pure (admission budget, replay persistence, registry, dead letters).
  */
-import type { CryptoProvider } from '../crypto/provider.js';
+import type { CryptoProvider, XWingDecapsulationKey } from '../crypto/provider.js';
+import { invalidArgument } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
 import { copyBytes } from './bytes.js';
+import {
+  ENVELOPE_SUITE,
+  ENVELOPE_SUITE_XWING,
+  type EnvelopeSuite,
+  KID_BYTES,
+  X25519_PUBLIC_KEY_BYTES,
+  XWING_PUBLIC_KEY_BYTES,
+  XWING_SEED_BYTES,
+} from './constants.js';
 import { EnvelopeDecoder, type EnvelopeDecodeLimits } from './envelope-codec.js';
-import { EnvelopeError } from './errors.js';
+import { EnvelopeError, EnvelopeUsageError } from './errors.js';
 import { HeaderCache } from './header-cache.js';
 import {
   checkSender,
@@ -38,10 +48,19 @@ export interface EnvelopeOpenerOptions {
   readonly resolver: SenderResolver;
   readonly policy: OpenPolicy;
   readonly limits: EnvelopeDecodeLimits;
-  /** Our usable box keys (active or retiring, never revoked). */
+  /**
+   * Our usable box keys (active or retiring, never revoked), of either suite: X25519 pairs (suite 1)
+   * and X-Wing pairs (suite 2, `secretKey` = the 32-byte seed). Sizes are checked per suite.
+   */
   readonly recipientKeys: readonly RecipientKeyPair[];
   /** Defaults to 1,024 sessions and 4,096 rejected headers. */
   readonly cache?: HeaderCache;
+  /**
+   * The topic's suite policy (docs/SPEC.md §5 step 2): false refuses the record with
+   * SUITE_NOT_ALLOWED before any cryptography (e.g. a topic that requires suite 2). Absent: both
+   * suites are accepted.
+   */
+  readonly acceptsSuite?: (topic: string, suite: EnvelopeSuite) => boolean;
 }
 
 /** Per-call hooks. */
@@ -56,14 +75,25 @@ export class EnvelopeOpener {
   readonly #opts: EnvelopeOpenerOptions;
   readonly cache: HeaderCache;
   #keys: readonly RecipientKeyPair[];
+  /**
+   * Expanded X-Wing keys of #keys, made when the keys are given (so a seed that does not match its
+   * public key, or a provider without X-Wing, is refused then, not at the first record); held in
+   * memory only and destroyed on key change and close.
+   */
+  #xwing = new Map<RecipientKeyPair, XWingDecapsulationKey>();
   /** The last header seen and its hh: consecutive records of one session skip hashing the header. */
   #lastHeader: Uint8Array = new Uint8Array(0);
   #lastHh = '';
   readonly #decoder: EnvelopeDecoder;
 
   constructor(opts: EnvelopeOpenerOptions) {
+    const s2 = opts.limits.suite2EnvelopeSchemaId;
+    if (s2 !== undefined && s2 === opts.limits.envelopeSchemaId)
+      throw invalidArgument('the suite-1 and suite-2 envelope schema ids must differ');
+    checkRecipientKeys(opts.recipientKeys);
     this.#opts = opts;
     this.#keys = opts.recipientKeys;
+    this.#xwing = expandXWingKeys(opts.provider, opts.recipientKeys);
     this.#decoder = new EnvelopeDecoder(opts.limits);
     this.cache =
       opts.cache ??
@@ -72,8 +102,25 @@ export class EnvelopeOpener {
 
   /** Replaces our usable box keys (rotation); cached sessions of a dropped key are cleared. */
   setRecipientKeys(keys: readonly RecipientKeyPair[]): void {
+    checkRecipientKeys(keys);
+    const expanded = expandXWingKeys(this.#opts.provider, keys);
     this.#keys = keys;
     this.cache.clear();
+    this.#destroyXWingKeys();
+    this.#xwing = expanded;
+  }
+
+  /** The expanded X-Wing key of one of our suite-2 pairs (expanded when the keys were given). */
+  #xwingKey = (key: RecipientKeyPair): XWingDecapsulationKey => {
+    const dk = this.#xwing.get(key);
+    if (dk === undefined)
+      throw new EnvelopeUsageError('SESSION_CLOSED', 'envelope opener is closed');
+    return dk;
+  };
+
+  #destroyXWingKeys(): void {
+    for (const dk of this.#xwing.values()) dk.destroy();
+    this.#xwing.clear();
   }
 
   /**
@@ -84,6 +131,11 @@ export class EnvelopeOpener {
     const o = this.#opts;
     const env = this.#decoder.decode(value);
     if (env.header.topic !== ctx.topic) throw new EnvelopeError('TOPIC_MISMATCH');
+    if (
+      o.acceptsSuite !== undefined &&
+      !o.acceptsSuite(ctx.topic, env.header.suite as EnvelopeSuite)
+    )
+      throw new EnvelopeError('SUITE_NOT_ALLOWED');
     const match = findSlot(env.header, this.#keys);
     if (match === undefined)
       return {
@@ -129,7 +181,7 @@ export class EnvelopeOpener {
     if (hooks.admit !== undefined && !hooks.admit()) return { kind: 'throttled' };
     let session;
     try {
-      session = openSessionHeader(o, env.header, match);
+      session = openSessionHeader({ ...o, xwingKey: this.#xwingKey }, env.header, match);
     } catch (err) {
       if (err instanceof EnvelopeError) this.cache.putRejected(hh, err.code);
       throw err;
@@ -158,8 +210,48 @@ export class EnvelopeOpener {
     return hh;
   }
 
-  /** Closes every cached session. */
+  /** Closes every cached session and destroys the expanded X-Wing keys. */
   close(): void {
     this.cache.clear();
+    this.#destroyXWingKeys();
+  }
+}
+
+/**
+ * Expands every suite-2 seed once (docs/SPEC.md §2.2: in memory only). A seed whose public key is not
+ * the pair's is ARGUMENT_INVALID; on any failure the keys expanded so far are destroyed.
+ */
+function expandXWingKeys(
+  provider: CryptoProvider,
+  keys: readonly RecipientKeyPair[],
+): Map<RecipientKeyPair, XWingDecapsulationKey> {
+  const out = new Map<RecipientKeyPair, XWingDecapsulationKey>();
+  try {
+    for (const k of keys) {
+      if (k.suite !== ENVELOPE_SUITE_XWING) continue;
+      const dk = provider.xwingDecapsulationKey(k.secretKey);
+      out.set(k, dk);
+      if (Buffer.compare(dk.publicKey, k.publicKey) !== 0)
+        throw invalidArgument('recipient X-Wing public key does not belong to its seed');
+    }
+    return out;
+  } catch (err) {
+    for (const dk of out.values()) dk.destroy();
+    throw err;
+  }
+}
+
+/** Refuses key pairs whose sizes do not fit their suite (a session never mixes suites). */
+function checkRecipientKeys(keys: readonly RecipientKeyPair[]): void {
+  for (const k of keys) {
+    const suite = k.suite ?? ENVELOPE_SUITE;
+    if (suite !== ENVELOPE_SUITE && suite !== ENVELOPE_SUITE_XWING)
+      throw invalidArgument('recipient key suite must be 1 or 2');
+    const pk = suite === ENVELOPE_SUITE_XWING ? XWING_PUBLIC_KEY_BYTES : X25519_PUBLIC_KEY_BYTES;
+    const sk = suite === ENVELOPE_SUITE_XWING ? XWING_SEED_BYTES : 32;
+    if (k.kid.length !== KID_BYTES || k.publicKey.length !== pk || k.secretKey.length !== sk)
+      throw invalidArgument(
+        `suite ${suite} recipient key: kid ${KID_BYTES}, public key ${pk}, secret key ${sk} bytes`,
+      );
   }
 }

@@ -30,6 +30,7 @@ export const ENVELOPE_ERROR_CLASSES = {
   CIPHERTEXT_TOO_LARGE: 'MALFORMED',
   // --- context, before any crypto [CONTEXT] ---
   TOPIC_MISMATCH: 'CONTEXT',
+  SUITE_NOT_ALLOWED: 'CONTEXT',
   // --- session header [HEADER] ---
   BOX_OPEN_FAILED: 'HEADER',
   COMMITMENT_MISMATCH: 'HEADER',

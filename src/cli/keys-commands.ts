@@ -253,7 +253,7 @@ export function registerKeysCommands(program: Command, io: CliIo): void {
       "Revoke an identity's directory records (all, or one kid) and publish the directory. Final.",
     )
     .argument('<name>', 'identity name')
-    .option('--kid <hex>', 'revoke only the record with this signing or box kid')
+    .option('--kid <hex>', 'revoke only the record with this signing, box or X-Wing kid')
     .option(
       '--authority <path>',
       'authority identity file (default <SEALPOST_KEYS_DIR>/authority.json)',

@@ -400,6 +400,8 @@ export interface DirectorySummary {
     readonly status: DirectoryStatus;
     readonly boxKid: string;
     readonly signKid: string;
+    /** The X-Wing (suite 2) kid, when the record publishes an X-Wing key. */
+    readonly kemKid?: string;
     readonly validFromMs: number;
     readonly validUntilMs: number;
     readonly retiredAtMs: number | null;
@@ -424,6 +426,7 @@ function summarizeDirectory(s: DirectorySnapshot): DirectorySummary {
       status: r.status,
       boxKid: toHex(r.boxKid),
       signKid: toHex(r.signKid),
+      ...(r.kemKid === undefined ? {} : { kemKid: toHex(r.kemKid) }),
       validFromMs: r.validFromMs,
       validUntilMs: r.validUntilMs,
       retiredAtMs: r.retiredAtMs,
@@ -562,6 +565,9 @@ export async function publishDirectory(
             ? {}
             : { detokenizeClasses: grant.detokenizeClasses }),
           ...(grant.releaseTopics === undefined ? {} : { releaseTopics: grant.releaseTopics }),
+          ...(g.kemKid === undefined || g.kemPublicKey === undefined
+            ? {}
+            : { kemKid: g.kemKid, kemPublicKey: g.kemPublicKey }),
         };
         const held = previous?.bySignKid(g.signKid);
         // Revocation is final: keep the revoked record as it is.
@@ -574,8 +580,8 @@ export async function publishDirectory(
 }
 
 /**
- * `keys revoke`: marks an identity's directory records revoked (all of them, or the one whose signing
- * or box kid is `kid`, hex) and publishes. Revocation is final.
+ * `keys revoke`: marks an identity's directory records revoked (all of them, or the one whose signing,
+ * box or X-Wing kid is `kid`, hex) and publishes. Revocation is final.
  */
 export async function revokeIdentity(
   args: AuthorityArgs & { identity: string; kid?: string },
@@ -591,7 +597,10 @@ export async function revokeIdentity(
       (r) =>
         r.identity === args.identity &&
         r.status !== 'revoked' &&
-        (args.kid === undefined || toHex(r.signKid) === args.kid || toHex(r.boxKid) === args.kid),
+        (args.kid === undefined ||
+          toHex(r.signKid) === args.kid ||
+          toHex(r.boxKid) === args.kid ||
+          (r.kemKid !== undefined && toHex(r.kemKid) === args.kid)),
     );
     if (targets.length === 0)
       throw new KeyError(

@@ -2,6 +2,10 @@
 export const ENVELOPE_VERSION = 1;
 /** Suite 1: X25519 sealed boxes, Ed25519, XChaCha20-Poly1305-IETF, BLAKE2b. */
 export const ENVELOPE_SUITE = 1;
+/** Suite 2: as suite 1, but each slot is X-Wing (ML-KEM-768 + X25519) instead of a sealed box. */
+export const ENVELOPE_SUITE_XWING = 2;
+/** The suites a sealpost v1 envelope may carry (docs/SPEC.md §1). */
+export type EnvelopeSuite = 1 | 2;
 
 export const KID_BYTES = 16;
 export const SESSION_ID_BYTES = 16;
@@ -20,6 +24,18 @@ export const SIGNATURE_BYTES = 64;
 /** seed ‖ macKey ‖ senderKid, the plaintext of each recipient's sealed box. */
 export const BOX_PLAINTEXT_BYTES = SEED_BYTES + MAC_KEY_BYTES + KID_BYTES; // 80
 export const BOX_BYTES = BOX_PLAINTEXT_BYTES + 48; // 128
+/** X25519 box public key of a suite-1 recipient. */
+export const X25519_PUBLIC_KEY_BYTES = 32;
+/** X-Wing public key (ML-KEM-768 1,184 ‖ X25519 32) of a suite-2 recipient. */
+export const XWING_PUBLIC_KEY_BYTES = 1216;
+/** X-Wing ciphertext (ML-KEM-768 1,088 ‖ X25519 32). */
+export const XWING_CIPHERTEXT_BYTES = 1120;
+/** X-Wing decapsulation key: the 32-byte seed. */
+export const XWING_SEED_BYTES = 32;
+/** X-Wing deterministic encapsulation seed (tests and vectors only). */
+export const XWING_ESEED_BYTES = 64;
+/** A suite-2 slot's box: X-Wing ciphertext ‖ AEAD(seed ‖ macKey ‖ senderKid) (docs/SPEC.md §2). */
+export const XWING_BOX_BYTES = XWING_CIPHERTEXT_BYTES + BOX_PLAINTEXT_BYTES + 16; // 1216
 /** createdAt u64 ‖ expiresAt u64 ‖ maxMessages u32 ‖ flags u8 ‖ streamId[16] ‖ sig[64]. */
 export const PRIVATE_PLAINTEXT_BYTES = 8 + 8 + 4 + 1 + STREAM_ID_BYTES + SIGNATURE_BYTES; // 101
 export const PRIVATE_BYTES = PRIVATE_PLAINTEXT_BYTES + AEAD_TAG_BYTES; // 117

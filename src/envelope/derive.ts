@@ -47,12 +47,13 @@ export function kdf(provider: CryptoProvider, seed: Uint8Array, id: number): Uin
 }
 
 /** Key algorithms a kid can name. */
-export type KidAlgorithm = 'x25519' | 'ed25519';
+export type KidAlgorithm = 'x25519' | 'ed25519' | 'xwing';
 
 /** `L(kid) ‖ u8 |alg| ‖ alg` per algorithm, built once. */
 const KID_PREFIX: Record<KidAlgorithm, Uint8Array> = {
   x25519: concatBytes(LABELS.kid, Uint8Array.of(6), new TextEncoder().encode('x25519')),
   ed25519: concatBytes(LABELS.kid, Uint8Array.of(7), new TextEncoder().encode('ed25519')),
+  xwing: concatBytes(LABELS.kid, Uint8Array.of(5), new TextEncoder().encode('xwing')),
 };
 
 /** `kid(alg, pk) = H16(L(kid) ‖ u8 |alg| ‖ alg ‖ pk)`: a lookup hint, never a substitute for the key. */
@@ -79,4 +80,25 @@ export function keyBinding(provider: CryptoProvider, recordKey: Uint8Array | nul
 /** `schemaFp = H16(L(schema) ‖ schema text)`: computed once per schema id by the pipeline. */
 export function schemaFingerprint(provider: CryptoProvider, schemaText: string): Uint8Array {
   return hash128(provider, LABELS.schema, new TextEncoder().encode(schemaText));
+}
+
+/**
+ * The key that wraps a suite-2 slot (docs/SPEC.md §4.1): BLAKE2b-256 keyed with the X-Wing shared
+ * secret over `L(xwing-slot) ‖ u8 suite ‖ sessionId ‖ kid_i`, so it is bound to the suite, the
+ * session and the recipient's kid.
+ */
+export function xwingSlotKey(
+  provider: CryptoProvider,
+  sharedSecret: Uint8Array,
+  suite: number,
+  sessionId: Uint8Array,
+  recipientKid: Uint8Array,
+): Uint8Array {
+  const out = new Uint8Array(32);
+  provider.hash(
+    out,
+    concatBytes(LABELS.xwingSlot, Uint8Array.of(suite), sessionId, recipientKid),
+    sharedSecret,
+  );
+  return out;
 }

@@ -12,6 +12,7 @@ import {
   BOX_BYTES,
   COMMIT_BYTES,
   ENVELOPE_SUITE,
+  ENVELOPE_SUITE_XWING,
   ENVELOPE_VERSION,
   KID_BYTES,
   MAX_RECIPIENTS,
@@ -23,6 +24,7 @@ import {
   PRIVATE_BYTES,
   SESSION_ID_BYTES,
   TAG_BYTES,
+  XWING_BOX_BYTES,
 } from './constants.js';
 import { EnvelopeError, type EnvelopeErrorCode } from './errors.js';
 
@@ -40,6 +42,7 @@ export interface SessionHeaderFields {
   /** Kafka topic name (ASCII [a-zA-Z0-9._-], 1..249 bytes). */
   readonly topic: string;
   readonly kids: readonly Uint8Array[];
+  /** Per slot: a 128-byte sealed box (suite 1) or a 1,216-byte X-Wing box (suite 2). */
   readonly boxes: readonly Uint8Array[];
   readonly commit: Uint8Array;
   readonly private: Uint8Array;
@@ -62,8 +65,15 @@ export interface DecodedEnvelope extends EnvelopeFields {
 
 /** What the decoder enforces beyond the schema. */
 export interface EnvelopeDecodeLimits {
-  /** The pinned schema id of schemas/envelope.avsc in the registry. */
+  /** The pinned schema id of schemas/envelope.avsc (suite 1) in the registry. */
   readonly envelopeSchemaId: number;
+  /**
+   * The pinned schema id of schemas/envelope-xwing.avsc (suite 2; its slots are 1,216-byte X-Wing
+   * boxes). Absent: suite-2 records are refused (WRONG_SCHEMA_ID). A record framed with one suite's
+   * schema id must carry that suite (else BAD_SUITE). The two ids may be equal only for tools that
+   * read any record (inspectEnvelope); then the suite field alone decides the layout.
+   */
+  readonly suite2EnvelopeSchemaId?: number;
   /** Our directory namespace (the authority's kid). */
   readonly namespace: Uint8Array;
   /** Largest accepted ciphertext (bytes, AEAD tag included). */
@@ -160,23 +170,44 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
-/** Checks magic and schema id; returns the offset of the Avro body. */
-function checkFrame(value: Uint8Array, limits: EnvelopeDecodeLimits): number {
+/** Bit per suite a schema id admits: 1 << suite. */
+type SuiteMask = number;
+
+/**
+ * Checks magic and schema id; returns the suites the schema id admits (bit `1 << suite`). The Avro
+ * body starts at FRAME_PREFIX_BYTES.
+ */
+function checkFrame(value: Uint8Array, limits: EnvelopeDecodeLimits): SuiteMask {
   if (value.length < FRAME_PREFIX_BYTES) fail('TOO_SHORT');
   if (value[0] !== CONFLUENT_MAGIC) fail('BAD_MAGIC');
   const schemaId = ((value[1]! << 24) | (value[2]! << 16) | (value[3]! << 8) | value[4]!) >>> 0;
-  if (schemaId !== limits.envelopeSchemaId) fail('WRONG_SCHEMA_ID');
-  return FRAME_PREFIX_BYTES;
+  let mask = 0;
+  if (schemaId === limits.envelopeSchemaId) mask |= 1 << ENVELOPE_SUITE;
+  if (schemaId === limits.suite2EnvelopeSchemaId) mask |= 1 << ENVELOPE_SUITE_XWING;
+  if (mask === 0) fail('WRONG_SCHEMA_ID');
+  return mask;
+}
+
+/** The box size of a suite's slots. */
+export function slotBoxBytes(suite: number): number {
+  return suite === ENVELOPE_SUITE_XWING ? XWING_BOX_BYTES : BOX_BYTES;
 }
 
 /** Decodes the header record at the cursor (fields are views into the cursor's buffer). */
-function decodeHeader(c: Cursor, limits: EnvelopeDecodeLimits): SessionHeaderFields {
+function decodeHeader(
+  c: Cursor,
+  limits: EnvelopeDecodeLimits,
+  suites: SuiteMask,
+): SessionHeaderFields {
   const value = c.buf;
   const maxRecipients = Math.min(limits.maxRecipients ?? MAX_RECIPIENTS, MAX_RECIPIENTS);
   const version = c.long();
   if (version !== ENVELOPE_VERSION) fail('BAD_VERSION');
   const suite = c.long();
-  if (suite !== ENVELOPE_SUITE) fail('BAD_SUITE');
+  // Only suites 1 and 2 exist, and only the one the frame's schema id describes is accepted.
+  if (suite !== ENVELOPE_SUITE && suite !== ENVELOPE_SUITE_XWING) fail('BAD_SUITE');
+  if ((suites & (1 << suite)) === 0) fail('BAD_SUITE');
+  const boxBytes = slotBoxBytes(suite);
   const sessionId = c.fixed(SESSION_ID_BYTES);
   const namespace = c.fixed(NAMESPACE_BYTES);
   if (!equalBytes(namespace, limits.namespace)) fail('WRONG_NAMESPACE');
@@ -196,14 +227,14 @@ function decodeHeader(c: Cursor, limits: EnvelopeDecodeLimits): SessionHeaderFie
   if (n === 0) fail('NO_RECIPIENTS');
   if (n < 0) fail('NON_CANONICAL'); // a block with a byte size is legal Avro but not canonical
   if (n > maxRecipients) fail('TOO_MANY_RECIPIENTS');
-  c.need(n * (KID_BYTES + BOX_BYTES));
+  c.need(n * (KID_BYTES + boxBytes));
   const kids: Uint8Array[] = new Array<Uint8Array>(n);
   const boxes: Uint8Array[] = new Array<Uint8Array>(n);
   for (let i = 0; i < n; i++) {
     const k = c.fixed(KID_BYTES);
     if (i > 0 && compareBytes(kids[i - 1]!, k) >= 0) fail('KIDS_NOT_ASCENDING');
     kids[i] = k;
-    boxes[i] = c.fixed(BOX_BYTES);
+    boxes[i] = c.fixed(boxBytes);
   }
   if (c.long() !== 0) fail('NON_CANONICAL'); // an extra array block
   const commit = c.fixed(COMMIT_BYTES);
@@ -244,9 +275,10 @@ function decodeTail(
  */
 export function decodeEnvelope(value: Uint8Array, limits: EnvelopeDecodeLimits): DecodedEnvelope {
   const c = new Cursor(value);
-  c.pos = checkFrame(value, limits);
+  const suites = checkFrame(value, limits);
+  c.pos = FRAME_PREFIX_BYTES;
   const headerStart = c.pos;
-  const header = decodeHeader(c, limits);
+  const header = decodeHeader(c, limits, suites);
   return decodeTail(c, limits, header, value.subarray(headerStart, c.pos));
 }
 
@@ -268,11 +300,13 @@ export class EnvelopeDecoder {
   decode(value: Uint8Array): DecodedEnvelope {
     const limits = this.#limits;
     const c = new Cursor(value);
-    c.pos = checkFrame(value, limits);
+    const suites = checkFrame(value, limits);
+    c.pos = FRAME_PREFIX_BYTES;
     const last = this.#lastHeaderBytes;
     const end = FRAME_PREFIX_BYTES + last.length;
     if (
       this.#lastHeader !== null &&
+      (suites & (1 << this.#lastHeader.suite)) !== 0 &&
       end <= value.length &&
       Buffer.compare(last, value.subarray(FRAME_PREFIX_BYTES, end)) === 0
     ) {
@@ -280,11 +314,11 @@ export class EnvelopeDecoder {
       return decodeTail(c, limits, this.#lastHeader, last);
     }
     const headerStart = c.pos;
-    decodeHeader(c, limits); // validates in place first: nothing is copied for a bad header
+    decodeHeader(c, limits, suites); // validates in place first: nothing is copied for a bad header
     const copy = new Uint8Array(c.pos - headerStart);
     copy.set(value.subarray(headerStart, c.pos));
     const own = new Cursor(copy);
-    const header = decodeHeader(own, limits);
+    const header = decodeHeader(own, limits, suites);
     const env = decodeTail(c, limits, header, copy);
     this.#lastHeaderBytes = copy;
     this.#lastHeader = header;

@@ -2,9 +2,18 @@
  * Opening steps 1–8 composed, with the header cache: what SealedConsumer calls per record. The
  * pipeline keeps what is not pure (admission budget, replay persistence, registry, dead letters).
  */
-import type { CryptoProvider } from '../crypto/provider.js';
+import type { CryptoProvider, XWingDecapsulationKey } from '../crypto/provider.js';
+import { invalidArgument } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
 import { copyBytes } from './bytes.js';
+import {
+  ENVELOPE_SUITE,
+  ENVELOPE_SUITE_XWING,
+  KID_BYTES,
+  X25519_PUBLIC_KEY_BYTES,
+  XWING_PUBLIC_KEY_BYTES,
+  XWING_SEED_BYTES,
+} from './constants.js';
 import { EnvelopeDecoder, type EnvelopeDecodeLimits } from './envelope-codec.js';
 import { EnvelopeError } from './errors.js';
 import { HeaderCache } from './header-cache.js';
@@ -38,7 +47,10 @@ export interface EnvelopeOpenerOptions {
   readonly resolver: SenderResolver;
   readonly policy: OpenPolicy;
   readonly limits: EnvelopeDecodeLimits;
-  /** Our usable box keys (active or retiring, never revoked). */
+  /**
+   * Our usable box keys (active or retiring, never revoked), of either suite: X25519 pairs (suite 1)
+   * and X-Wing pairs (suite 2, `secretKey` = the 32-byte seed). Sizes are checked per suite.
+   */
   readonly recipientKeys: readonly RecipientKeyPair[];
   /** Defaults to 1,024 sessions and 4,096 rejected headers. */
   readonly cache?: HeaderCache;
@@ -56,12 +68,18 @@ export class EnvelopeOpener {
   readonly #opts: EnvelopeOpenerOptions;
   readonly cache: HeaderCache;
   #keys: readonly RecipientKeyPair[];
+  /** Expanded X-Wing keys of #keys, made on first use; destroyed on key change and close. */
+  readonly #xwing = new Map<RecipientKeyPair, XWingDecapsulationKey>();
   /** The last header seen and its hh: consecutive records of one session skip hashing the header. */
   #lastHeader: Uint8Array = new Uint8Array(0);
   #lastHh = '';
   readonly #decoder: EnvelopeDecoder;
 
   constructor(opts: EnvelopeOpenerOptions) {
+    const s2 = opts.limits.suite2EnvelopeSchemaId;
+    if (s2 !== undefined && s2 === opts.limits.envelopeSchemaId)
+      throw invalidArgument('the suite-1 and suite-2 envelope schema ids must differ');
+    checkRecipientKeys(opts.recipientKeys);
     this.#opts = opts;
     this.#keys = opts.recipientKeys;
     this.#decoder = new EnvelopeDecoder(opts.limits);
@@ -72,8 +90,29 @@ export class EnvelopeOpener {
 
   /** Replaces our usable box keys (rotation); cached sessions of a dropped key are cleared. */
   setRecipientKeys(keys: readonly RecipientKeyPair[]): void {
+    checkRecipientKeys(keys);
     this.#keys = keys;
     this.cache.clear();
+    this.#destroyXWingKeys();
+  }
+
+  /** The expanded X-Wing key of one of our suite-2 pairs, expanded once and held in memory. */
+  #xwingKey = (key: RecipientKeyPair): XWingDecapsulationKey => {
+    let dk = this.#xwing.get(key);
+    if (dk === undefined) {
+      dk = this.#opts.provider.xwingDecapsulationKey(key.secretKey);
+      if (Buffer.compare(dk.publicKey, key.publicKey) !== 0) {
+        dk.destroy();
+        throw invalidArgument('recipient X-Wing public key does not belong to its seed');
+      }
+      this.#xwing.set(key, dk);
+    }
+    return dk;
+  };
+
+  #destroyXWingKeys(): void {
+    for (const dk of this.#xwing.values()) dk.destroy();
+    this.#xwing.clear();
   }
 
   /**
@@ -129,7 +168,7 @@ export class EnvelopeOpener {
     if (hooks.admit !== undefined && !hooks.admit()) return { kind: 'throttled' };
     let session;
     try {
-      session = openSessionHeader(o, env.header, match);
+      session = openSessionHeader({ ...o, xwingKey: this.#xwingKey }, env.header, match);
     } catch (err) {
       if (err instanceof EnvelopeError) this.cache.putRejected(hh, err.code);
       throw err;
@@ -158,8 +197,24 @@ export class EnvelopeOpener {
     return hh;
   }
 
-  /** Closes every cached session. */
+  /** Closes every cached session and destroys the expanded X-Wing keys. */
   close(): void {
     this.cache.clear();
+    this.#destroyXWingKeys();
+  }
+}
+
+/** Refuses key pairs whose sizes do not fit their suite (a session never mixes suites). */
+function checkRecipientKeys(keys: readonly RecipientKeyPair[]): void {
+  for (const k of keys) {
+    const suite = k.suite ?? ENVELOPE_SUITE;
+    if (suite !== ENVELOPE_SUITE && suite !== ENVELOPE_SUITE_XWING)
+      throw invalidArgument('recipient key suite must be 1 or 2');
+    const pk = suite === ENVELOPE_SUITE_XWING ? XWING_PUBLIC_KEY_BYTES : X25519_PUBLIC_KEY_BYTES;
+    const sk = suite === ENVELOPE_SUITE_XWING ? XWING_SEED_BYTES : 32;
+    if (k.kid.length !== KID_BYTES || k.publicKey.length !== pk || k.secretKey.length !== sk)
+      throw invalidArgument(
+        `suite ${suite} recipient key: kid ${KID_BYTES}, public key ${pk}, secret key ${sk} bytes`,
+      );
   }
 }

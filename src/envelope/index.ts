@@ -26,6 +26,7 @@ export {
   mac16,
   schemaFingerprint,
   concatBytes,
+  xwingSlotKey,
 } from './derive.js';
 export type { KidAlgorithm } from './derive.js';
 export {
@@ -35,6 +36,7 @@ export {
   encodeEnvelope,
   encodeSessionHeader,
   isValidTopic,
+  slotBoxBytes,
 } from './envelope-codec.js';
 export type {
   DecodedEnvelope,
@@ -55,7 +57,12 @@ export type {
 export { SequenceCounter } from './sequence-counter.js';
 export type { DirectoryKeyStatus, SenderRecord, SenderResolver } from './sender-resolver.js';
 export { checkSender, findSlot, openSessionHeader } from './open-session-header.js';
-export type { OpenHeaderOptions, RecipientKeyPair, SlotMatch } from './open-session-header.js';
+export type {
+  OpenHeaderOptions,
+  RecipientKeyPair,
+  SlotMatch,
+  XWingKeySource,
+} from './open-session-header.js';
 export { OpenedSession } from './opened-session.js';
 export type {
   OpenedMessage,

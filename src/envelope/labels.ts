@@ -28,6 +28,7 @@ export const LABELS = {
   tag: label('tag'),
   releaseSig: label('release-sig'),
   releaseId: label('release-id'),
+  xwingSlot: label('xwing-slot'),
 } as const;
 
 /** The 8-byte libsodium KDF context. */

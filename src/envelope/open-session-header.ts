@@ -1,15 +1,20 @@
 /**
- * Opening a session header (docs/SPEC.md §5 step 5), fail closed in this order: our sealed box →
+ * Opening a session header (docs/SPEC.md §5 step 5), fail closed in this order: our sealed box
+ * (suite 1) or X-Wing slot (suite 2) →
  * key commitment (constant time) → private part → time checks → directory (sender status, validity,
  * permissions; our permission) → header signature over headerTBS rebuilt with the sender kid from OUR
  * box (so a co-recipient cannot re-sign the session as itself) → derive the message key.
  */
-import type { CryptoProvider } from '../crypto/provider.js';
+import { isCryptoError } from '../crypto/crypto-error.js';
+import type { CryptoProvider, XWingDecapsulationKey } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
 import { copyBytes, readU32, readU64 } from './bytes.js';
 import {
   BOX_PLAINTEXT_BYTES,
   COMMIT_BYTES,
+  ENVELOPE_SUITE,
+  ENVELOPE_SUITE_XWING,
+  type EnvelopeSuite,
   KID_BYTES,
   KNOWN_FLAGS,
   MAC_KEY_BYTES,
@@ -17,8 +22,11 @@ import {
   PRIVATE_PLAINTEXT_BYTES,
   SEED_BYTES,
   STREAM_ID_BYTES,
+  XWING_BOX_BYTES,
+  XWING_CIPHERTEXT_BYTES,
+  XWING_SEED_BYTES,
 } from './constants.js';
-import { hash256, kdf } from './derive.js';
+import { hash256, kdf, xwingSlotKey } from './derive.js';
 import type { SessionHeaderFields } from './envelope-codec.js';
 import { EnvelopeError } from './errors.js';
 import { KDF_ID_COMMIT, KDF_ID_MESSAGE_KEY, KDF_ID_PRIVATE_KEY } from './labels.js';
@@ -33,10 +41,21 @@ import {
 
 /** One of our box keys (active or retiring, never revoked: the caller passes only usable keys). */
 export interface RecipientKeyPair {
+  /** kid('x25519', publicKey) for suite 1, kid('xwing', publicKey) for suite 2. */
   readonly kid: Uint8Array;
+  /** 32-byte X25519 key (suite 1) or 1,216-byte X-Wing key (suite 2). */
   readonly publicKey: Uint8Array;
+  /** 32-byte X25519 secret key (suite 1) or the 32-byte X-Wing seed (suite 2). */
   readonly secretKey: Uint8Array;
+  /** The suite this key opens (default 1). A suite-2 header only ever matches suite-2 keys. */
+  readonly suite?: EnvelopeSuite;
 }
+
+/**
+ * Gives the expanded X-Wing decapsulation key of one of our suite-2 key pairs (kept in memory by the
+ * caller, e.g. EnvelopeOpener; never serialised). Absent: the seed is expanded for each header.
+ */
+export type XWingKeySource = (key: RecipientKeyPair) => XWingDecapsulationKey;
 
 /** The slot addressed to one of our keys. */
 export interface SlotMatch {
@@ -44,7 +63,10 @@ export interface SlotMatch {
   readonly key: RecipientKeyPair;
 }
 
-/** Step 3: our kid among the header's slots; undefined means NOT_ADDRESSED (skip, count, commit). */
+/**
+ * Step 3: our kid among the header's slots; undefined means NOT_ADDRESSED (skip, count, commit). Only
+ * keys of the header's suite are considered.
+ */
 export function findSlot(
   header: SessionHeaderFields,
   keys: readonly RecipientKeyPair[],
@@ -53,6 +75,7 @@ export function findSlot(
   for (let i = 0; i < kids.length; i++) {
     const k = kids[i]!;
     for (const key of keys) {
+      if ((key.suite ?? ENVELOPE_SUITE) !== header.suite) continue;
       let same = key.kid.length === KID_BYTES;
       for (let j = 0; same && j < KID_BYTES; j++) same = k[j] === key.kid[j];
       if (same) return { slot: i, key };
@@ -67,6 +90,66 @@ export interface OpenHeaderOptions {
   readonly clock: Clock;
   readonly policy: OpenPolicy;
   readonly resolver: SenderResolver;
+  /** Expanded X-Wing keys held in memory (suite 2); absent: expanded per header. */
+  readonly xwingKey?: XWingKeySource;
+}
+
+/** Opens a suite-1 slot: libsodium's sealed box. null when it does not open. */
+function openSealedBox(
+  p: CryptoProvider,
+  box: Uint8Array,
+  key: RecipientKeyPair,
+): Uint8Array | null {
+  return p.boxSealOpen(box, key.publicKey, key.secretKey);
+}
+
+/**
+ * Opens a suite-2 slot (docs/SPEC.md §5 step 5): X-Wing decapsulation of the ciphertext, then the
+ * AEAD under the wrap key bound to the suite, the session id and our kid. Null for every failure —
+ * a refused ciphertext, a wrong size, a secret from ML-KEM's implicit rejection that does not open
+ * the AEAD — so that all of them are one BOX_OPEN_FAILED.
+ */
+function openXWingBox(
+  opts: OpenHeaderOptions,
+  header: SessionHeaderFields,
+  box: Uint8Array,
+  key: RecipientKeyPair,
+): Uint8Array | null {
+  const p = opts.provider;
+  if (box.length !== XWING_BOX_BYTES) return null;
+  let ss: Uint8Array;
+  try {
+    const ct = box.subarray(0, XWING_CIPHERTEXT_BYTES);
+    if (opts.xwingKey !== undefined) {
+      ss = opts.xwingKey(key).decapsulate(ct);
+    } else {
+      if (key.secretKey.length !== XWING_SEED_BYTES) return null;
+      ss = p.xwingDecapsulate(ct, key.secretKey);
+    }
+  } catch (err) {
+    // The record's fault (a refused ciphertext, a wrong size) is BOX_OPEN_FAILED; anything else (no
+    // X-Wing in this provider, a destroyed key) is ours and is not disguised as a bad record.
+    if (
+      isCryptoError(err) &&
+      (err.code === 'CRYPTO_BAD_ARGUMENT' || err.code === 'CRYPTO_BAD_LENGTH')
+    )
+      return null;
+    throw err;
+  }
+  const wrapKey = xwingSlotKey(p, ss, header.suite, header.sessionId, key.kid);
+  p.memzero(ss);
+  const out = new Uint8Array(BOX_PLAINTEXT_BYTES);
+  const ok = p.aeadDecrypt(
+    out,
+    box.subarray(XWING_CIPHERTEXT_BYTES),
+    null,
+    new Uint8Array(NONCE_BYTES),
+    wrapKey,
+  );
+  p.memzero(wrapKey);
+  if (ok) return out;
+  p.memzero(out);
+  return null;
 }
 
 /**
@@ -106,7 +189,11 @@ export function openSessionHeader(
   const box = header.boxes[slot];
   if (box === undefined) throw new EnvelopeError('BOX_OPEN_FAILED');
 
-  const opened = p.boxSealOpen(box, key.publicKey, key.secretKey);
+  if ((key.suite ?? ENVELOPE_SUITE) !== header.suite) throw new EnvelopeError('BOX_OPEN_FAILED');
+  const opened =
+    header.suite === ENVELOPE_SUITE_XWING
+      ? openXWingBox(opts, header, box, key)
+      : openSealedBox(p, box, key);
   if (opened === null || opened.length !== BOX_PLAINTEXT_BYTES) {
     if (opened !== null) p.memzero(opened);
     throw new EnvelopeError('BOX_OPEN_FAILED');

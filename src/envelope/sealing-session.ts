@@ -12,6 +12,8 @@ import {
   BOX_PLAINTEXT_BYTES,
   COMMIT_BYTES,
   ENVELOPE_SUITE,
+  ENVELOPE_SUITE_XWING,
+  type EnvelopeSuite,
   ENVELOPE_VERSION,
   FLAG_SIGN_EVERY_MESSAGE,
   KID_BYTES,
@@ -26,8 +28,13 @@ import {
   SIGNATURE_BYTES,
   STREAM_ID_BYTES,
   TAG_BYTES,
+  X25519_PUBLIC_KEY_BYTES,
+  XWING_BOX_BYTES,
+  XWING_CIPHERTEXT_BYTES,
+  XWING_ESEED_BYTES,
+  XWING_PUBLIC_KEY_BYTES,
 } from './constants.js';
-import { hash256, kdf, kid as computeKid } from './derive.js';
+import { hash256, kdf, kid as computeKid, xwingSlotKey } from './derive.js';
 import {
   compareBytes,
   encodeSessionHeader,
@@ -51,9 +58,12 @@ import {
   type SessionPrivateFields,
 } from './transcripts.js';
 
-/** A recipient's box public key as listed in the directory. */
+/**
+ * A recipient's public key as listed in the directory: a 32-byte X25519 box key (suite 1) or a
+ * 1,216-byte X-Wing key (suite 2).
+ */
 export interface RecipientPublicKey {
-  /** kid('x25519', publicKey); checked against the key. */
+  /** kid('x25519', publicKey) in suite 1, kid('xwing', publicKey) in suite 2; checked against the key. */
   readonly kid: Uint8Array;
   readonly publicKey: Uint8Array;
 }
@@ -62,7 +72,15 @@ export interface RecipientPublicKey {
 export interface SealingSessionOptions {
   readonly provider: CryptoProvider;
   readonly clock: Clock;
-  /** The pinned registry id of schemas/envelope.avsc. */
+  /**
+   * 1 (default): X25519 sealed boxes. 2: X-Wing (docs/SPEC.md §4.1); every recipient key is then a
+   * 1,216-byte X-Wing public key. A session is never mixed.
+   */
+  readonly suite?: EnvelopeSuite;
+  /**
+   * The pinned registry id of the suite's envelope schema: schemas/envelope.avsc for suite 1,
+   * schemas/envelope-xwing.avsc for suite 2.
+   */
   readonly envelopeSchemaId: number;
   /** The directory namespace (the authority's kid, 16 bytes). */
   readonly namespace: Uint8Array;
@@ -88,6 +106,13 @@ export interface SealingSessionOptions {
    * still come from libsodium).
    */
   readonly random?: (out: Uint8Array) => void;
+  /**
+   * Suite 2, tests and vector generation ONLY: the source of each recipient's 64-byte X-Wing
+   * encapsulation seed, which makes encapsulation deterministic
+   * (provider.xwingEncapsulateDeterministic). Absent (always in production): fresh randomness
+   * inside the provider.
+   */
+  readonly xwingEncapsulationSeed?: (out: Uint8Array) => void;
 }
 
 /** One message to seal. */
@@ -350,8 +375,52 @@ export class SealingSession {
 }
 
 /**
+ * A suite-2 slot box (docs/SPEC.md §4.1): `ct ‖ AEAD(wrapKey, 0^24, seed ‖ macKey_i ‖ senderKid)`
+ * where `(ct, ss)` is an X-Wing encapsulation to the recipient's key and
+ * `wrapKey = xwingSlotKey(ss, 2, sessionId, kid_i)`. The zero nonce is safe: each wrap key is used
+ * once (a fresh encapsulation per slot). The shared secret and wrap key are zeroed.
+ */
+function xwingBox(
+  p: CryptoProvider,
+  boxInput: Uint8Array,
+  r: RecipientPublicKey,
+  sessionId: Uint8Array,
+  eseedSource: ((out: Uint8Array) => void) | undefined,
+): Uint8Array {
+  let enc;
+  if (eseedSource === undefined) {
+    enc = p.xwingEncapsulate(r.publicKey);
+  } else {
+    const eseed = new Uint8Array(XWING_ESEED_BYTES);
+    eseedSource(eseed);
+    try {
+      enc = p.xwingEncapsulateDeterministic(r.publicKey, eseed);
+    } finally {
+      p.memzero(eseed);
+    }
+  }
+  const wrapKey = xwingSlotKey(p, enc.sharedSecret, ENVELOPE_SUITE_XWING, sessionId, r.kid);
+  p.memzero(enc.sharedSecret);
+  try {
+    const box = new Uint8Array(XWING_BOX_BYTES);
+    box.set(enc.ciphertext, 0);
+    p.aeadEncrypt(
+      box.subarray(XWING_CIPHERTEXT_BYTES),
+      boxInput,
+      null,
+      new Uint8Array(NONCE_BYTES),
+      wrapKey,
+    );
+    return box;
+  } finally {
+    p.memzero(wrapKey);
+  }
+}
+
+/**
  * Builds a session header (docs/SPEC.md §4.1) and returns a session ready to seal. Public-key
- * work happens here: one sealed box per recipient and one Ed25519 signature.
+ * work happens here: one sealed box (suite 1) or X-Wing encapsulation (suite 2) per recipient and
+ * one Ed25519 signature.
  */
 export function createSealingSession(opts: SealingSessionOptions): SealingSession {
   const p = opts.provider;
@@ -376,10 +445,17 @@ export function createSealingSession(opts: SealingSessionOptions): SealingSessio
   if (padding.kind === 'block' && (!Number.isInteger(padding.blockBytes) || padding.blockBytes < 1))
     bad('padding blockBytes must be a positive integer');
 
+  const suite = opts.suite ?? ENVELOPE_SUITE;
+  if (suite !== ENVELOPE_SUITE && suite !== ENVELOPE_SUITE_XWING) bad('suite must be 1 or 2');
+  const xwing = suite === ENVELOPE_SUITE_XWING;
+  const pkBytes = xwing ? XWING_PUBLIC_KEY_BYTES : X25519_PUBLIC_KEY_BYTES;
   const recipients = opts.recipients.map((r) => {
-    if (r.kid.length !== KID_BYTES || r.publicKey.length !== 32)
-      bad('recipient kid 16 bytes, public key 32 bytes');
-    if (compareBytes(computeKid(p, 'x25519', r.publicKey), r.kid) !== 0)
+    if (!(r.kid instanceof Uint8Array) || !(r.publicKey instanceof Uint8Array))
+      bad('recipient kid and public key must be bytes');
+    // A suite is never mixed (docs/SPEC.md §4.1): every key has the suite's size and kid algorithm.
+    if (r.kid.length !== KID_BYTES || r.publicKey.length !== pkBytes)
+      bad(`suite ${suite}: recipient kid 16 bytes, public key ${pkBytes} bytes`);
+    if (compareBytes(computeKid(p, xwing ? 'xwing' : 'x25519', r.publicKey), r.kid) !== 0)
       bad('recipient kid does not match its key');
     return r;
   });
@@ -415,7 +491,11 @@ export function createSealingSession(opts: SealingSessionOptions): SealingSessio
       boxInput.set(macKey, SEED_BYTES);
       macKeys.push(macKey);
       kids.push(copyBytes(r.kid));
-      boxes.push(p.boxSeal(boxInput, r.publicKey));
+      boxes.push(
+        xwing
+          ? xwingBox(p, boxInput, r, sessionId, opts.xwingEncapsulationSeed)
+          : p.boxSeal(boxInput, r.publicKey),
+      );
     }
     const flags = opts.signEveryMessage === true ? FLAG_SIGN_EVERY_MESSAGE : 0;
     const priv: SessionPrivateFields = {
@@ -427,7 +507,7 @@ export function createSealingSession(opts: SealingSessionOptions): SealingSessio
     };
     const publicFields: SessionHeaderFields = {
       version: ENVELOPE_VERSION,
-      suite: ENVELOPE_SUITE,
+      suite,
       sessionId,
       namespace: copyBytes(opts.namespace),
       topic: opts.topic,

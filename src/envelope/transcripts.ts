@@ -4,7 +4,6 @@
  */
 import { writeU16, writeU32, writeU64 } from './bytes.js';
 import {
-  BOX_BYTES,
   COMMIT_BYTES,
   KID_BYTES,
   NAMESPACE_BYTES,
@@ -18,19 +17,15 @@ import { LABELS } from './labels.js';
 
 /**
  * `headerPublic = u8 version ‖ u8 suite ‖ sessionId ‖ namespace ‖ u16 |topic| ‖ topic ‖ u8 n ‖
- * (kid_i ‖ box_i)… ‖ commit`. Field sizes must already be validated.
+ * (kid_i ‖ box_i)… ‖ commit` (box_i is 128 bytes in suite 1, 1,216 in suite 2). Field sizes must
+ * already be validated.
  */
 export function buildHeaderPublic(h: SessionHeaderFields): Uint8Array {
   const n = h.kids.length;
+  let slotBytes = 0;
+  for (let i = 0; i < n; i++) slotBytes += KID_BYTES + h.boxes[i]!.length;
   const out = new Uint8Array(
-    2 +
-      SESSION_ID_BYTES +
-      NAMESPACE_BYTES +
-      2 +
-      h.topic.length +
-      1 +
-      n * (KID_BYTES + BOX_BYTES) +
-      COMMIT_BYTES,
+    2 + SESSION_ID_BYTES + NAMESPACE_BYTES + 2 + h.topic.length + 1 + slotBytes + COMMIT_BYTES,
   );
   let o = 0;
   out[o++] = h.version;
@@ -46,7 +41,7 @@ export function buildHeaderPublic(h: SessionHeaderFields): Uint8Array {
     out.set(h.kids[i]!, o);
     o += KID_BYTES;
     out.set(h.boxes[i]!, o);
-    o += BOX_BYTES;
+    o += h.boxes[i]!.length;
   }
   out.set(h.commit, o);
   return out;

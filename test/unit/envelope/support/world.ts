@@ -24,6 +24,9 @@ export interface Identity {
   readonly boxKid: Uint8Array;
   readonly sign: KeyPair;
   readonly signKid: Uint8Array;
+  /** Suite 2: an X-Wing key pair (secretKey = the 32-byte seed) and its kid('xwing', pk). */
+  readonly xwing: KeyPair;
+  readonly xwingKid: Uint8Array;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -66,6 +69,8 @@ export class MemoryResolver implements SenderResolver {
 }
 
 export const SCHEMA_ID = 42;
+/** The pinned id of the suite-2 envelope schema (schemas/envelope-xwing.avsc) in these tests. */
+export const SCHEMA_ID_SUITE2 = 142;
 export const TOPIC = 'orders.v1';
 export const START_MS = 1_750_000_000_000;
 
@@ -78,7 +83,8 @@ export interface World {
   readonly policy: OpenPolicy;
   readonly ids: Map<string, Identity>;
   id(name: string): Identity;
-  recipientKey(name: string): RecipientKeyPair;
+  /** The identity's suite-1 (default) or suite-2 key pair as an opener holds it. */
+  recipientKey(name: string, suite?: 1 | 2): RecipientKeyPair;
   opener(name: string, extra?: { recipientKeys?: RecipientKeyPair[] }): EnvelopeOpener;
   session(
     from: string,
@@ -101,12 +107,15 @@ export function makeWorld(
   for (const name of names) {
     const box = provider.boxKeyPair();
     const sign = provider.signKeyPair();
+    const xwing = provider.xwingKeyPairFromSeed(provider.randomBytes(32));
     const identity: Identity = {
       name,
       box,
       boxKid: kid(provider, 'x25519', box.publicKey),
       sign,
       signKid: kid(provider, 'ed25519', sign.publicKey),
+      xwing,
+      xwingKid: kid(provider, 'xwing', xwing.publicKey),
     };
     ids.set(name, identity);
     resolver.senders.set(hex(identity.signKid), {
@@ -118,9 +127,11 @@ export function makeWorld(
       sendTopics: new Set(allTopics),
     });
     resolver.receivers.set(hex(identity.boxKid), { identity: name, topics: new Set(allTopics) });
+    resolver.receivers.set(hex(identity.xwingKid), { identity: name, topics: new Set(allTopics) });
   }
   const limits: EnvelopeDecodeLimits = {
     envelopeSchemaId: SCHEMA_ID,
+    suite2EnvelopeSchemaId: SCHEMA_ID_SUITE2,
     namespace,
     maxCiphertextBytes: 2 * 1024 * 1024,
   };
@@ -134,9 +145,11 @@ export function makeWorld(
     if (i === undefined) throw new Error(`no identity ${name}`);
     return i;
   };
-  const recipientKey = (name: string): RecipientKeyPair => {
+  const recipientKey = (name: string, suite: 1 | 2 = 1): RecipientKeyPair => {
     const i = id(name);
-    return { kid: i.boxKid, publicKey: i.box.publicKey, secretKey: i.box.secretKey };
+    return suite === 2
+      ? { kid: i.xwingKid, publicKey: i.xwing.publicKey, secretKey: i.xwing.secretKey, suite: 2 }
+      : { kid: i.boxKid, publicKey: i.box.publicKey, secretKey: i.box.secretKey };
   };
   return {
     provider,
@@ -155,17 +168,21 @@ export function makeWorld(
         resolver,
         policy,
         limits,
-        recipientKeys: extra?.recipientKeys ?? [recipientKey(name)],
+        recipientKeys: extra?.recipientKeys ?? [recipientKey(name), recipientKey(name, 2)],
       }),
     session: (from, to, opts = {}) =>
       createSealingSession({
         provider,
         clock,
-        envelopeSchemaId: SCHEMA_ID,
+        envelopeSchemaId: opts.suite === 2 ? SCHEMA_ID_SUITE2 : SCHEMA_ID,
         namespace,
         topic: TOPIC,
         senderSigningSecretKey: id(from).sign.secretKey,
-        recipients: to.map((n) => ({ kid: id(n).boxKid, publicKey: id(n).box.publicKey })),
+        recipients: to.map((n) =>
+          opts.suite === 2
+            ? { kid: id(n).xwingKid, publicKey: id(n).xwing.publicKey }
+            : { kid: id(n).boxKid, publicKey: id(n).box.publicKey },
+        ),
         streamId: provider.randomBytes(16),
         lifetimeMs: 3_600_000,
         maxMessages: 1000,

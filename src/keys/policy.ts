@@ -20,6 +20,8 @@ export const POLICY_ERROR_CODES = {
   POLICY_RECIPIENT_UNKNOWN: 'no',
   POLICY_RECIPIENT_NO_ACTIVE_KEY: 'no',
   POLICY_RECIPIENT_KEY_REVOKED: 'no',
+  /** A `require` topic (suite 2 only; src/keys/suite-policy.ts) and a recipient without an X-Wing key. */
+  POLICY_RECIPIENT_NO_XWING_KEY: 'no',
 } as const satisfies ErrorCodeTable;
 export type PolicyErrorCode = keyof typeof POLICY_ERROR_CODES;
 

@@ -1,3 +1,4 @@
+import { SuitePolicy } from '../keys/suite-policy.js';
 import type { Logger } from 'pino';
 import { envNameOf, invalidConfig, loadConfig, type SealpostConfig } from '../config/config.js';
 import { createCryptoProvider } from '../crypto/index.js';
@@ -139,6 +140,11 @@ export async function createSealpost(options: CreateSealpostOptions): Promise<Se
     directory: service.directory,
     identitySource,
     logger,
+    // The envelope suite per topic (SEALPOST_SUITE_POLICY, SEALPOST_CLASSICAL_OPENS_SUITE2).
+    suitePolicy: new SuitePolicy({
+      topics: config.suitePolicy,
+      classicalOpensSuite2: config.classicalOpensSuite2,
+    }),
     ...(options.tracing === undefined ? {} : { tracing: options.tracing }),
   };
   return {

@@ -46,6 +46,9 @@ import { RestartSupervisor } from './consumer/restart-supervisor.js';
 import { DeadLetterBreaker } from './dead-letter-breaker.js';
 import { DeadLetterWriter } from './dead-letter-writer.js';
 import { registerEnvelopeSchema } from './envelope-schema.js';
+import { SuitePolicy } from '../keys/suite-policy.js';
+import { SuiteGate } from './consumer/suite-gate.js';
+import { resolveSuite2SchemaId } from './suite-schemas.js';
 import { PipelineError } from './pipeline-error.js';
 import { describeError, type PipelineLogger } from './pipeline-logger.js';
 import { ReplayStateStore } from './replay-state-store.js';
@@ -156,6 +159,14 @@ export class SealedConsumer {
     // Before anything is connected: a registry that is down at start leaves the consumer re-runnable.
     const envelopeSchemaId =
       o.envelopeSchemaId ?? (await registerEnvelopeSchema(o.registry, s.envelopeSubject));
+    const suites = o.suitePolicy ?? SuitePolicy.CLASSICAL;
+    const suite2EnvelopeSchemaId = await resolveSuite2SchemaId({
+      suites,
+      pinned: o.suite2EnvelopeSchemaId,
+      registry: o.registry,
+      envelopeSubject: s.envelopeSubject,
+    });
+    const suite2Limits = suite2EnvelopeSchemaId === undefined ? {} : { suite2EnvelopeSchemaId };
     if (this.#state !== 'new')
       throw new PipelineError('PIPELINE_NOT_READY', 'run() may be called once');
     this.#state = 'running';
@@ -188,6 +199,7 @@ export class SealedConsumer {
       policy: s.policy,
       limits: {
         envelopeSchemaId,
+        ...suite2Limits,
         namespace: o.directory.namespace,
         maxCiphertextBytes: s.maxCiphertextBytes,
       },
@@ -203,6 +215,7 @@ export class SealedConsumer {
       policy: s.policy,
       limits: {
         envelopeSchemaId,
+        ...suite2Limits,
         namespace: o.directory.namespace,
         maxCiphertextBytes: s.maxCiphertextBytes,
       },
@@ -233,7 +246,7 @@ export class SealedConsumer {
     });
     this.#partitions = partitions;
     this.#processor = new RecordProcessor({
-      opener: this.#opener,
+      opener: new SuiteGate(this.#opener, suites),
       partitions,
       route: this.#route,
       keys: this.#keys,

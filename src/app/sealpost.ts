@@ -1,4 +1,3 @@
-import { SuitePolicy } from '../keys/suite-policy.js';
 import type { Logger } from 'pino';
 import { envNameOf, invalidConfig, loadConfig, type SealpostConfig } from '../config/config.js';
 import { createCryptoProvider } from '../crypto/index.js';
@@ -20,6 +19,7 @@ import {
   buildTransport,
   identitySourceOf,
   openServiceKeys,
+  suitePolicyOf,
 } from './compose.js';
 
 /** What `createSealpost` builds the service from. */
@@ -141,10 +141,7 @@ export async function createSealpost(options: CreateSealpostOptions): Promise<Se
     identitySource,
     logger,
     // The envelope suite per topic (SEALPOST_SUITE_POLICY, SEALPOST_CLASSICAL_OPENS_SUITE2).
-    suitePolicy: new SuitePolicy({
-      topics: config.suitePolicy,
-      classicalOpensSuite2: config.classicalOpensSuite2,
-    }),
+    suitePolicy: suitePolicyOf(config),
     ...(options.tracing === undefined ? {} : { tracing: options.tracing }),
   };
   return {

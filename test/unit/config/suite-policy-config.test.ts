@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { suitePolicyOf } from '../../../src/app/compose.js';
 import { loadConfig, parseConfig } from '../../../src/config/config.js';
 import { ConfigError } from '../../../src/errors.js';
 
@@ -27,6 +28,12 @@ describe('suite policy configuration', () => {
     });
     expect(c.suitePolicy).toEqual({ 'orders.v1': 'require', 'payments.*': 'allow' });
     expect(c.classicalOpensSuite2).toBe(true);
+    // What services and the audit worker build from it.
+    const policy = suitePolicyOf(c);
+    expect(policy.modeFor('orders.v1')).toBe('require');
+    expect(policy.modeFor('payments.eu')).toBe('allow');
+    expect(policy.opens('other', 2)).toBe(true);
+    expect(suitePolicyOf(loadConfig({})).opens('other', 2)).toBe(false);
   });
 
   it('reads an object and a JSON boolean from the config file; the environment wins', async () => {

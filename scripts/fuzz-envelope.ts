@@ -1,7 +1,8 @@
 /**
- * `npm run fuzz` — long property-based fuzzing of the envelope decoder and opener (the same properties
- * as test/unit/envelope/fuzz.test.ts). Default 1,200,000 cases: 45% random bytes behind a valid frame,
- * 45% mutated envelopes through the decoder, 10% mutated envelopes through the whole opener.
+ * `npm run fuzz` — long property-based fuzzing of the envelope decoder and opener, suites 1 and 2
+ * (X-Wing slots), with the same properties as test/unit/envelope/fuzz.test.ts. Default 1,200,000
+ * cases: 45% random bytes behind a valid frame of either suite's schema id, 45% mutated envelopes
+ * (suite-1 and suite-2 seeds) through the decoder, 10% mutated envelopes through the whole opener.
  * Options: `--cases N`, `--provider sodium-native|libsodium-wrappers`, `--seed S`.
  * Fails on any property violation, on an input slower than 250 ms, or when the heap keeps growing.
  */

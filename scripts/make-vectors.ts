@@ -1,8 +1,10 @@
 /**
  * Generates test/vectors/*.vector once (run: `npx tsx scripts/make-vectors.ts`), from fixed keys and a
- * deterministic random source. The sealed boxes' ephemeral keys come from libsodium, so a re-run
- * changes those bytes: the committed files are the golden ones and must keep opening forever; re-run
- * only to add cases (and commit the diff deliberately). Names given as arguments write only those
+ * deterministic random source. The suite-1 sealed boxes' ephemeral keys come from libsodium, so a
+ * re-run changes those bytes: the committed files are the golden ones and must keep opening forever;
+ * re-run only to add cases (and commit the diff deliberately). The suite-2 vectors (xwing-*) use
+ * deterministic X-Wing encapsulation and are byte-for-byte reproducible
+ * (test/unit/envelope/support/suite2-vectors.ts; a test rebuilds them). Names given as arguments write only those
  * vectors (`npx tsx scripts/make-vectors.ts golden-trace-context`), leaving the others as committed.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,6 +22,7 @@ import {
 import { ManualClock } from '../src/runtime/clock.js';
 import { openBox, readPrivate, resignHeader } from '../test/unit/envelope/support/forge.js';
 import { loadProvider } from '../test/unit/envelope/support/providers.js';
+import { buildSuite2Vectors } from '../test/unit/envelope/support/suite2-vectors.js';
 import { type EnvelopeVector, formatVector } from '../test/unit/envelope/support/vector-file.js';
 
 const OUT = new URL('../test/vectors/', import.meta.url);
@@ -430,6 +433,9 @@ add(
     ),
   },
 );
+
+// Suite 2 (X-Wing, docs/SPEC.md §2.2): deterministic, reproducible.
+vectors.push(...buildSuite2Vectors(p));
 
 const only = new Set(process.argv.slice(2));
 mkdirSync(OUT, { recursive: true });

@@ -41,6 +41,14 @@ const PKCS8_SEED_PREFIX = Uint8Array.from(
 const SPKI_PREFIX = Uint8Array.from(
   Buffer.from('308204b2300b0609608648016503040402038204a100', 'hex'),
 );
+/**
+ * DER prefix of a PKCS#8 ML-KEM-768 private key in expanded form: OCTET STRING (2,400) — the FIPS 203
+ * decapsulation key encoding. Only for the ML-KEM vectors that give expanded keys (nodeMlKem768).
+ */
+const PKCS8_EXPANDED_PREFIX = Uint8Array.from(
+  Buffer.from('30820978020100300b06096086480165030404020482096404820960', 'hex'),
+);
+const MLKEM_EXPANDED_KEY_BYTES = 2400;
 const PUBLIC_KEY_CACHE_ENTRIES = 64;
 
 function nodeKem(): NodeKem | null {
@@ -51,7 +59,7 @@ function nodeKem(): NodeKem | null {
 }
 
 /** ML-KEM-768 private key object from the 64-byte d ‖ z seed; the DER copy is zeroed. */
-function mlkemPrivateKey(x: NodeXWingX25519, dz: Uint8Array): KeyObject {
+function mlkemPrivateKey(x: Pick<NodeXWingX25519, 'memzero'>, dz: Uint8Array): KeyObject {
   const der = new Uint8Array(PKCS8_SEED_PREFIX.length + MLKEM_SEED_BYTES);
   der.set(PKCS8_SEED_PREFIX);
   der.set(dz, PKCS8_SEED_PREFIX.length);
@@ -64,6 +72,33 @@ function mlkemPrivateKey(x: NodeXWingX25519, dz: Uint8Array): KeyObject {
   } finally {
     x.memzero(der);
   }
+}
+
+/**
+ * ML-KEM-768 encapsulation key object from its 1,184 bytes. OpenSSL refuses a key whose coefficients
+ * are not reduced mod q (the FIPS 203 modulus check): CRYPTO_BAD_ARGUMENT.
+ */
+function mlkemPublicKey(op: string, pkM: Uint8Array): KeyObject {
+  const der = new Uint8Array(SPKI_PREFIX.length + MLKEM_PUBLIC_KEY_BYTES);
+  der.set(SPKI_PREFIX);
+  der.set(pkM, SPKI_PREFIX.length);
+  try {
+    return nodeCrypto.createPublicKey({
+      key: Buffer.from(der.buffer),
+      format: 'der',
+      type: 'spki',
+    });
+  } catch (cause) {
+    throw new CryptoError('CRYPTO_BAD_ARGUMENT', `${op}: public key refused`, { cause });
+  }
+}
+
+/** The 1,184-byte encapsulation key of an ML-KEM-768 key object. */
+function mlkemEncapsulationKey(key: KeyObject): Uint8Array {
+  const spki = nodeCrypto
+    .createPublicKey(key)
+    .export({ format: 'der', type: 'spki' }) as unknown as Uint8Array;
+  return Uint8Array.from(spki.subarray(spki.length - MLKEM_PUBLIC_KEY_BYTES));
 }
 
 /** Expanded decapsulation key: the ML-KEM key object, the X25519 scalar and both public parts. */
@@ -79,11 +114,8 @@ function expand(x: NodeXWingX25519, seed: Uint8Array): Expanded {
   try {
     const mlkem = mlkemPrivateKey(x, expanded.subarray(0, MLKEM_SEED_BYTES));
     const skX = Uint8Array.from(expanded.subarray(MLKEM_SEED_BYTES));
-    const spki = nodeCrypto
-      .createPublicKey(mlkem)
-      .export({ format: 'der', type: 'spki' }) as unknown as Uint8Array;
     const publicKey = new Uint8Array(XWING_PUBLIC_KEY_BYTES);
-    publicKey.set(spki.subarray(spki.length - MLKEM_PUBLIC_KEY_BYTES));
+    publicKey.set(mlkemEncapsulationKey(mlkem));
     x.scalarMultBase(publicKey.subarray(MLKEM_PUBLIC_KEY_BYTES), skX);
     return { mlkem, skX, publicKey };
   } finally {
@@ -264,22 +296,7 @@ class NodeXWing implements XWingOperations {
     const id = Buffer.from(pkM.buffer, pkM.byteOffset, pkM.length).toString('base64');
     const cached = this.#publicKeys.get(id);
     if (cached !== undefined) return cached;
-    const der = new Uint8Array(SPKI_PREFIX.length + MLKEM_PUBLIC_KEY_BYTES);
-    der.set(SPKI_PREFIX);
-    der.set(pkM, SPKI_PREFIX.length);
-    let key: KeyObject;
-    try {
-      key = nodeCrypto.createPublicKey({
-        key: Buffer.from(der.buffer),
-        format: 'der',
-        type: 'spki',
-      });
-    } catch (cause) {
-      // OpenSSL refuses an encapsulation key whose coefficients are not reduced mod q (FIPS 203 check).
-      throw new CryptoError('CRYPTO_BAD_ARGUMENT', 'xwingEncapsulate: public key refused', {
-        cause,
-      });
-    }
+    const key = mlkemPublicKey('xwingEncapsulate', pkM);
     if (this.#publicKeys.size >= PUBLIC_KEY_CACHE_ENTRIES) {
       const oldest = this.#publicKeys.keys().next();
       if (oldest.done !== true) this.#publicKeys.delete(oldest.value);
@@ -316,4 +333,84 @@ export function createNodeXWing(
   const kem = nodeKem();
   if (kem === null || !nodeHasMlKem768()) return null;
   return new NodeXWing(x, kem, randomFill, deterministic);
+}
+
+/** An ML-KEM-768 decapsulation key held by node:crypto. */
+export interface NodeMlKemDecapsulationKey {
+  /** 1,088-byte ciphertext → 32-byte shared key (implicit rejection for a modified ciphertext). */
+  decapsulate(ciphertext: Uint8Array): Uint8Array;
+}
+
+/**
+ * node:crypto's ML-KEM-768 (Node ≥ 24.7), the primitive the native X-Wing path is built from, with the
+ * same key imports X-Wing uses. Not part of CryptoProvider (sealpost uses ML-KEM only inside X-Wing):
+ * exposed so the C2SP CCTV and Wycheproof ML-KEM-768 vectors run against it (docs/PQ-NOTES.md). Node
+ * has no derandomised encapsulation, so encapsulation is random.
+ */
+export interface NodeMlKem768 {
+  /** ML-KEM.KeyGen_internal(d, z) from the 64-byte `d ‖ z`: the 1,184-byte encapsulation key. */
+  keyPairFromSeed(dz: Uint8Array): {
+    readonly encapsulationKey: Uint8Array;
+    readonly key: NodeMlKemDecapsulationKey;
+  };
+  /** From the 2,400-byte FIPS 203 encoding; CRYPTO_BAD_ARGUMENT when OpenSSL refuses it. */
+  decapsulationKeyFromExpanded(dk: Uint8Array): NodeMlKemDecapsulationKey;
+  /** Random encapsulation; CRYPTO_BAD_ARGUMENT for a key that fails the modulus check. */
+  encapsulate(encapsulationKey: Uint8Array): {
+    readonly ciphertext: Uint8Array;
+    readonly sharedKey: Uint8Array;
+  };
+}
+
+function decapsulationKeyOf(kem: NodeKem, key: KeyObject): NodeMlKemDecapsulationKey {
+  return {
+    decapsulate(ciphertext: Uint8Array): Uint8Array {
+      requireLength('mlkemDecapsulate', 'ciphertext', ciphertext, MLKEM_CIPHERTEXT_BYTES);
+      return Uint8Array.from(kem.decapsulate(key, ciphertext));
+    },
+  };
+}
+
+/** node:crypto's ML-KEM-768, or null when this Node has none (see nodeHasMlKem768). */
+export function nodeMlKem768(x: Pick<NodeXWingX25519, 'memzero'>): NodeMlKem768 | null {
+  const kem = nodeKem();
+  if (kem === null || !nodeHasMlKem768()) return null;
+  return {
+    keyPairFromSeed(dz) {
+      requireLength('mlkemKeyPairFromSeed', 'seed', dz, MLKEM_SEED_BYTES);
+      const key = mlkemPrivateKey(x, dz);
+      return { encapsulationKey: mlkemEncapsulationKey(key), key: decapsulationKeyOf(kem, key) };
+    },
+    decapsulationKeyFromExpanded(dk) {
+      requireLength('mlkemDecapsulationKey', 'dk', dk, MLKEM_EXPANDED_KEY_BYTES);
+      const der = new Uint8Array(PKCS8_EXPANDED_PREFIX.length + MLKEM_EXPANDED_KEY_BYTES);
+      der.set(PKCS8_EXPANDED_PREFIX);
+      der.set(dk, PKCS8_EXPANDED_PREFIX.length);
+      try {
+        const key = nodeCrypto.createPrivateKey({
+          key: Buffer.from(der.buffer),
+          format: 'der',
+          type: 'pkcs8',
+        });
+        return decapsulationKeyOf(kem, key);
+      } catch (cause) {
+        // OpenSSL checks the embedded H(ek) and the coefficient ranges of an expanded key.
+        throw new CryptoError('CRYPTO_BAD_ARGUMENT', 'mlkemDecapsulationKey: dk refused', {
+          cause,
+        });
+      } finally {
+        x.memzero(der);
+      }
+    },
+    encapsulate(encapsulationKey) {
+      requireLength(
+        'mlkemEncapsulate',
+        'encapsulationKey',
+        encapsulationKey,
+        MLKEM_PUBLIC_KEY_BYTES,
+      );
+      const r = kem.encapsulate(mlkemPublicKey('mlkemEncapsulate', encapsulationKey));
+      return { ciphertext: Uint8Array.from(r.ciphertext), sharedKey: Uint8Array.from(r.sharedKey) };
+    },
+  };
 }

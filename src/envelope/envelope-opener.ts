@@ -9,6 +9,7 @@ import { copyBytes } from './bytes.js';
 import {
   ENVELOPE_SUITE,
   ENVELOPE_SUITE_XWING,
+  type EnvelopeSuite,
   KID_BYTES,
   X25519_PUBLIC_KEY_BYTES,
   XWING_PUBLIC_KEY_BYTES,
@@ -54,6 +55,12 @@ export interface EnvelopeOpenerOptions {
   readonly recipientKeys: readonly RecipientKeyPair[];
   /** Defaults to 1,024 sessions and 4,096 rejected headers. */
   readonly cache?: HeaderCache;
+  /**
+   * The topic's suite policy (docs/SPEC.md §5 step 2): false refuses the record with
+   * SUITE_NOT_ALLOWED before any cryptography (e.g. a topic that requires suite 2). Absent: both
+   * suites are accepted.
+   */
+  readonly acceptsSuite?: (topic: string, suite: EnvelopeSuite) => boolean;
 }
 
 /** Per-call hooks. */
@@ -123,6 +130,11 @@ export class EnvelopeOpener {
     const o = this.#opts;
     const env = this.#decoder.decode(value);
     if (env.header.topic !== ctx.topic) throw new EnvelopeError('TOPIC_MISMATCH');
+    if (
+      o.acceptsSuite !== undefined &&
+      !o.acceptsSuite(ctx.topic, env.header.suite as EnvelopeSuite)
+    )
+      throw new EnvelopeError('SUITE_NOT_ALLOWED');
     const match = findSlot(env.header, this.#keys);
     if (match === undefined)
       return {

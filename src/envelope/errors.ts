@@ -30,6 +30,7 @@ export const ENVELOPE_ERROR_CLASSES = {
   CIPHERTEXT_TOO_LARGE: 'MALFORMED',
   // --- context, before any crypto [CONTEXT] ---
   TOPIC_MISMATCH: 'CONTEXT',
+  SUITE_NOT_ALLOWED: 'CONTEXT',
   // --- session header [HEADER] ---
   BOX_OPEN_FAILED: 'HEADER',
   COMMITMENT_MISMATCH: 'HEADER',
@@ -67,8 +68,6 @@ export const ENVELOPE_ERROR_CLASSES = {
   RELEASE_BAD_SIGNATURE: 'HEADER',
   RELEASE_BAD_TIMES: 'HEADER',
   RELEASE_EXPIRED: 'STALE',
-  // --- the topic's suite policy (checked by the pipeline before opening; docs/SECURITY.md) ---
-  SUITE_NOT_ALLOWED: 'CONTEXT',
 } as const satisfies Record<string, EnvelopeCoarseClass>;
 
 /** A detailed rejection code (goes only into sealed audit events). */

@@ -5,7 +5,7 @@
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
 import { type BodyTraceContext, type ContentTypeMemo, parseBody } from './body.js';
-import { AEAD_TAG_BYTES, SIGNATURE_BYTES, TAG_BYTES } from './constants.js';
+import { AEAD_TAG_BYTES, type EnvelopeSuite, SIGNATURE_BYTES, TAG_BYTES } from './constants.js';
 import type { DecodedEnvelope } from './envelope-codec.js';
 import { EnvelopeError, EnvelopeUsageError } from './errors.js';
 import { LABELS } from './labels.js';
@@ -58,6 +58,8 @@ export interface OpenedMessage {
   readonly traceContext?: BodyTraceContext;
   /** Number of recipient slots of the session (not who they are). */
   readonly recipientCount?: number;
+  /** The session's suite: 1 (X25519 sealed boxes) or 2 (X-Wing, docs/SPEC.md §2.2). */
+  readonly suite?: EnvelopeSuite;
 }
 
 /** Result of opening a message: delivered, or a replay (not an error, not a dead letter). */
@@ -256,6 +258,7 @@ export class OpenedSession {
           payload: body.payload,
           replayKey,
           recipientCount: env.header.kids.length,
+          suite: env.header.suite as EnvelopeSuite,
           ...(body.traceContext === null ? {} : { traceContext: body.traceContext }),
         },
       };

@@ -1,7 +1,7 @@
 /**
- * Reads the public test vectors vendored under `test/vectors/third-party/` (Wycheproof and
- * ed25519-speccheck; sources and licence in that folder's README). Nothing outside the repository is
- * read.
+ * Reads the public test vectors vendored under `test/vectors/third-party/` (Wycheproof, C2SP CCTV,
+ * X-Wing, HPKE-PQ and ed25519-speccheck; sources and licences in that folder's README). Nothing
+ * outside the repository is read.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';

@@ -221,6 +221,37 @@ describe.each(PROVIDER_NAMES)('suite 2 (%s)', (providerName) => {
     o2.close();
   });
 
+  it('a topic policy that requires suite 2 refuses a suite-1 record before any cryptography (CONTEXT:SUITE_NOT_ALLOWED)', () => {
+    const [two] = sealSome(w, ['bob'], 1);
+    const s = w.session('alice', ['bob']);
+    const one = s.seal({
+      ...ctx,
+      seq: 0,
+      schemaFp: SCHEMA_FP,
+      contentType: '',
+      payload: new Uint8Array(1),
+    }).value;
+    s.close();
+    const asked: string[] = [];
+    const o = new EnvelopeOpener({
+      provider: p,
+      clock: w.clock,
+      resolver: w.resolver,
+      policy: w.policy,
+      limits: w.limits,
+      recipientKeys: [w.recipientKey('bob', 1), w.recipientKey('bob', 2)],
+      acceptsSuite: (topic, suite) => {
+        asked.push(`${topic}:${suite}`);
+        return suite === 2;
+      },
+    });
+    const r = o.open(two!, ctx);
+    expect(r.kind === 'delivered' ? r.message.suite : r.kind).toBe(2);
+    expect(outcomeOf(() => o.open(one, ctx))).toBe('CONTEXT:SUITE_NOT_ALLOWED');
+    expect(asked).toEqual([`${TOPIC}:2`, `${TOPIC}:1`]);
+    o.close();
+  });
+
   it('an opener not configured for suite 2 refuses its records as MALFORMED:WRONG_SCHEMA_ID', () => {
     const [v] = sealSome(w, ['bob'], 1);
     const o = new EnvelopeOpener({

@@ -4,7 +4,7 @@
  */
 import type { CryptoProvider } from '../../../../src/crypto/provider.js';
 import { readU32, readU64 } from '../../../../src/envelope/bytes.js';
-import { hash256, kdf } from '../../../../src/envelope/derive.js';
+import { hash256, kdf, xwingSlotKey } from '../../../../src/envelope/derive.js';
 import type { SessionHeaderFields } from '../../../../src/envelope/envelope-codec.js';
 import {
   KDF_ID_COMMIT,
@@ -37,6 +37,29 @@ export function openBox(
 ): BoxContents {
   const opened = p.boxSealOpen(header.boxes[slot]!, pk, sk);
   if (opened === null) throw new Error('box does not open');
+  return {
+    seed: opened.slice(0, 32),
+    macKey: opened.slice(32, 64),
+    senderKid: opened.slice(64, 80),
+  };
+}
+
+/**
+ * What a suite-2 recipient learns from its own X-Wing slot (docs/SPEC.md §2.2): decapsulate with its
+ * seed, derive the wrap key for its kid, open the wrapped 80 bytes.
+ */
+export function openXWingBox(
+  p: CryptoProvider,
+  header: SessionHeaderFields,
+  slot: number,
+  seed: Uint8Array,
+): BoxContents {
+  const box = header.boxes[slot]!;
+  const ss = p.xwingDecapsulate(box.subarray(0, 1120), seed);
+  const wrapKey = xwingSlotKey(p, ss, header.suite, header.sessionId, header.kids[slot]!);
+  const opened = new Uint8Array(80);
+  if (!p.aeadDecrypt(opened, box.subarray(1120), null, new Uint8Array(24), wrapKey))
+    throw new Error('x-wing slot does not open');
   return {
     seed: opened.slice(0, 32),
     macKey: opened.slice(32, 64),

@@ -13,12 +13,15 @@ import {
   EnvelopeError,
   type EnvelopeOpener,
 } from '../../../../src/envelope/index.js';
-import { makeWorld, SCHEMA_FP, SCHEMA_ID, TOPIC, type World } from './world.js';
+import { makeWorld, SCHEMA_FP, SCHEMA_ID, SCHEMA_ID_SUITE2, TOPIC, type World } from './world.js';
 
 export interface FuzzTarget {
   readonly world: World;
   readonly opener: EnvelopeOpener;
-  /** Valid envelopes to mutate: 1 recipient, 3 recipients (we are one), signed, keyed. */
+  /**
+   * Valid envelopes to mutate, in suite 1 and suite 2 (X-Wing slots): 1 recipient, 3 recipients (we
+   * are one), signed, keyed. The opener holds our keys of both suites.
+   */
   readonly seeds: readonly Uint8Array[];
   /** A header-remembering decoder shared by all inputs: it must agree with decodeEnvelope. */
   readonly decoder: EnvelopeDecoder;
@@ -29,12 +32,14 @@ export interface FuzzTarget {
 export function makeFuzzTarget(p: CryptoProvider): FuzzTarget {
   const world = makeWorld(p, ['alice', 'bob', 'carol', 'dave']);
   const seeds: Uint8Array[] = [];
-  for (const [to, sign, payloadLen] of [
-    [['bob'], false, 20],
-    [['bob', 'carol', 'dave'], true, 300],
-    [['carol', 'bob'], false, 0],
+  for (const [to, sign, payloadLen, suite] of [
+    [['bob'], false, 20, 1],
+    [['bob', 'carol', 'dave'], true, 300, 1],
+    [['carol', 'bob'], false, 0, 1],
+    [['bob'], false, 20, 2],
+    [['bob', 'carol', 'dave'], true, 300, 2],
   ] as const) {
-    const s = world.session('alice', to, { signEveryMessage: sign });
+    const s = world.session('alice', to, { signEveryMessage: sign, suite });
     seeds.push(
       s.seal({
         partition: 0,
@@ -133,7 +138,8 @@ function sameForUs(t: FuzzTarget, a: Uint8Array, b: Uint8Array): boolean {
   if (equal(a, b)) return true;
   const x = decodeEnvelope(a, t.world.limits);
   const y = decodeEnvelope(b, t.world.limits);
-  const ours = y.header.kids.findIndex((k) => equal(k, t.world.id('bob').boxKid));
+  const bob = t.world.id('bob');
+  const ours = y.header.kids.findIndex((k) => equal(k, bob.boxKid) || equal(k, bob.xwingKid));
   return (
     equal(x.headerBytes, y.headerBytes) &&
     x.seq === y.seq &&
@@ -154,11 +160,10 @@ function timed<T>(t: FuzzTarget, fn: () => T): T {
   }
 }
 
-/** Random bytes behind a valid frame prefix: decode fails with MALFORMED only. */
-export function decoderOnRandomBytes(t: FuzzTarget): fc.IPropertyWithHooks<[Uint8Array]> {
-  const prefix = Uint8Array.of(0, 0, 0, 0, SCHEMA_ID);
-  return fc.property(fc.uint8Array({ maxLength: 600 }), (tail) => {
-    const input = Uint8Array.of(...prefix, ...tail);
+/** Random bytes behind a valid frame prefix (either suite's schema id): MALFORMED only. */
+export function decoderOnRandomBytes(t: FuzzTarget): fc.IPropertyWithHooks<[boolean, Uint8Array]> {
+  return fc.property(fc.boolean(), fc.uint8Array({ maxLength: 600 }), (suite2, tail) => {
+    const input = Uint8Array.of(0, 0, 0, 0, suite2 ? SCHEMA_ID_SUITE2 : SCHEMA_ID, ...tail);
     try {
       timed(t, () => decodeEnvelope(input, t.world.limits));
       return true; // random bytes can only decode if they happen to be canonical

@@ -13,7 +13,8 @@ import type { EnvelopeVector } from './vector-file.js';
 /** Opens a vector the way a consumer would; returns the outcome and the delivered message. */
 export function openVector(p: CryptoProvider, v: EnvelopeVector) {
   const senderKid = kid(p, 'ed25519', v.senderSigningPublicKey);
-  const recipientKid = kid(p, 'x25519', v.recipientPublicKey);
+  const suite = v.suite === 2 ? 2 : 1;
+  const recipientKid = kid(p, suite === 2 ? 'xwing' : 'x25519', v.recipientPublicKey);
   const resolver: SenderResolver = {
     resolveSender: (k, topic): SenderRecord | undefined =>
       v.senderStatus === 'unknown' || Buffer.compare(k, senderKid) !== 0
@@ -35,9 +36,19 @@ export function openVector(p: CryptoProvider, v: EnvelopeVector) {
     clock: new ManualClock(v.nowMs),
     resolver,
     policy: { skewMs: 300_000, horizonMs: 7 * 86_400_000, maxSessionLifetimeMs: 86_400_000 },
-    limits: { envelopeSchemaId: v.schemaId, namespace: v.namespace, maxCiphertextBytes: 1 << 20 },
+    limits: {
+      envelopeSchemaId: v.schemaId,
+      ...(v.suite2SchemaId === undefined ? {} : { suite2EnvelopeSchemaId: v.suite2SchemaId }),
+      namespace: v.namespace,
+      maxCiphertextBytes: 1 << 20,
+    },
     recipientKeys: [
-      { kid: recipientKid, publicKey: v.recipientPublicKey, secretKey: v.recipientSecretKey },
+      {
+        kid: recipientKid,
+        publicKey: v.recipientPublicKey,
+        secretKey: v.recipientSecretKey,
+        suite,
+      },
     ],
   });
   let delivered:

@@ -9,6 +9,16 @@ export interface EnvelopeVector {
   readonly expect: string;
   readonly comment: string;
   readonly schemaId: number;
+  /**
+   * Optional (`suite2-schema-id`): the pinned id of the suite-2 envelope schema (docs/SPEC.md §2.2);
+   * absent = the opener pins none and refuses suite-2 records.
+   */
+  readonly suite2SchemaId?: number;
+  /**
+   * Optional (`suite`): the suite of the recipient's key, 1 (absent: an X25519 box key pair) or 2
+   * (an X-Wing key pair: a 1,216-byte public key and the 32-byte seed as secret key).
+   */
+  readonly suite?: number;
   readonly namespace: Uint8Array;
   readonly topic: string;
   readonly partition: number;
@@ -34,6 +44,8 @@ const ORDER: [keyof EnvelopeVector, string][] = [
   ['expect', 'expect'],
   ['comment', 'comment'],
   ['schemaId', 'schema-id'],
+  ['suite2SchemaId', 'suite2-schema-id'],
+  ['suite', 'suite'],
   ['namespace', 'namespace'],
   ['topic', 'topic'],
   ['partition', 'partition'],
@@ -105,6 +117,8 @@ export function parseVector(name: string, text: string): EnvelopeVector {
     expect: get('expect'),
     comment: get('comment'),
     schemaId: Number(get('schema-id')),
+    ...(fields.has('suite2-schema-id') ? { suite2SchemaId: Number(get('suite2-schema-id')) } : {}),
+    ...(fields.has('suite') ? { suite: Number(get('suite')) } : {}),
     namespace: bytes('namespace'),
     topic: get('topic'),
     partition: Number(get('partition')),

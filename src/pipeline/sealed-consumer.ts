@@ -47,7 +47,6 @@ import { DeadLetterBreaker } from './dead-letter-breaker.js';
 import { DeadLetterWriter } from './dead-letter-writer.js';
 import { registerEnvelopeSchema } from './envelope-schema.js';
 import { SuitePolicy } from '../keys/suite-policy.js';
-import { SuiteGate } from './consumer/suite-gate.js';
 import { resolveSuite2SchemaId } from './suite-schemas.js';
 import { PipelineError } from './pipeline-error.js';
 import { describeError, type PipelineLogger } from './pipeline-logger.js';
@@ -166,6 +165,7 @@ export class SealedConsumer {
       registry: o.registry,
       envelopeSubject: s.envelopeSubject,
     });
+    const acceptsSuite = (topic: string, suite: number): boolean => suites.opens(topic, suite);
     const suite2Limits = suite2EnvelopeSchemaId === undefined ? {} : { suite2EnvelopeSchemaId };
     if (this.#state !== 'new')
       throw new PipelineError('PIPELINE_NOT_READY', 'run() may be called once');
@@ -204,6 +204,8 @@ export class SealedConsumer {
         maxCiphertextBytes: s.maxCiphertextBytes,
       },
       recipientKeys: this.#keys.current(),
+      // The topic's suite policy (docs/SECURITY.md "Post-quantum sealing"): SUITE_NOT_ALLOWED.
+      acceptsSuite,
     });
     // Quarantine releases (docs/SPEC.md §11) are opened with the same identity, policy and limits.
     const releases = new ReleaseAdmission({
@@ -219,6 +221,7 @@ export class SealedConsumer {
         namespace: o.directory.namespace,
         maxCiphertextBytes: s.maxCiphertextBytes,
       },
+      acceptsSuite,
     });
     const partitions = new PartitionStates({
       store: this.#store,
@@ -246,7 +249,7 @@ export class SealedConsumer {
     });
     this.#partitions = partitions;
     this.#processor = new RecordProcessor({
-      opener: new SuiteGate(this.#opener, suites),
+      opener: this.#opener,
       partitions,
       route: this.#route,
       keys: this.#keys,

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { createCryptoProvider } from '../../../src/crypto/index.js';
-import type { OpenResult } from '../../../src/envelope/envelope-opener.js';
-import { EnvelopeError } from '../../../src/envelope/errors.js';
 import {
   decodeDeadLetterMetadata,
   encodeDeadLetterMetadata,
@@ -14,8 +12,6 @@ import {
   validateMetadataEvent,
   type MetadataEvent,
 } from '../../../src/events/metadata-event.js';
-import { SuitePolicy } from '../../../src/keys/suite-policy.js';
-import { SuiteGate } from '../../../src/pipeline/consumer/suite-gate.js';
 import { envelopeSuiteOf } from '../../../src/pipeline/envelope-suite.js';
 
 /** The first bytes of a framed v1 envelope of `suite` (magic, schema id 7, version 1, suite). */
@@ -31,51 +27,6 @@ describe('envelopeSuiteOf', () => {
     expect(envelopeSuiteOf(Uint8Array.from([1, 0, 0, 0, 7, 2, 4]))).toBeUndefined(); // a release
     expect(envelopeSuiteOf(framed(0x04).subarray(0, 6))).toBeUndefined();
     expect(envelopeSuiteOf(null)).toBeUndefined();
-  });
-});
-
-describe('SuiteGate (the consumer side of the suite policy)', () => {
-  const opened: Uint8Array[] = [];
-  const inner = {
-    open(value: Uint8Array): OpenResult {
-      opened.push(value);
-      return { kind: 'duplicate' } as unknown as OpenResult;
-    },
-  };
-  const gate = new SuiteGate(
-    inner,
-    new SuitePolicy({ topics: { strict: 'require', both: 'allow' } }),
-  );
-  const ctx = (topic: string) => ({ topic, partition: 0, offset: '1', key: null });
-
-  function refusal(topic: string, value: Uint8Array): EnvelopeError | undefined {
-    try {
-      gate.open(value, ctx(topic));
-    } catch (err) {
-      expect(err).toBeInstanceOf(EnvelopeError);
-      return err as EnvelopeError;
-    }
-    return undefined;
-  }
-
-  it('refuses suite 1 on a require topic and suite 2 on a classical one, before the opener sees the record', () => {
-    opened.length = 0;
-    const downgrade = refusal('strict', framed(0x02));
-    expect(downgrade?.code).toBe('SUITE_NOT_ALLOWED');
-    expect(downgrade?.coarse).toBe('CONTEXT');
-    expect(downgrade?.message).toContain('require');
-    expect(refusal('plain', framed(0x04))?.code).toBe('SUITE_NOT_ALLOWED');
-    expect(opened).toEqual([]);
-  });
-
-  it('passes accepted suites, and bytes it cannot read (the opener refuses those itself)', () => {
-    opened.length = 0;
-    expect(refusal('strict', framed(0x04))).toBeUndefined();
-    expect(refusal('both', framed(0x02))).toBeUndefined();
-    expect(refusal('both', framed(0x04))).toBeUndefined();
-    expect(refusal('plain', framed(0x02))).toBeUndefined();
-    expect(refusal('strict', Uint8Array.from([9, 9]))).toBeUndefined();
-    expect(opened).toHaveLength(5);
   });
 });
 

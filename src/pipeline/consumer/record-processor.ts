@@ -40,7 +40,6 @@ import type { MetadataSink } from '../metadata-sink.js';
 import { AVRO_CONTENT_TYPE, rawContentFingerprint } from '../payload-content.js';
 import { describeError, type PipelineLogger } from '../pipeline-logger.js';
 import type { PipelineMetrics } from '../pipeline-metrics.js';
-import { envelopeSuiteOf } from '../envelope-suite.js';
 import { classifyAddressing } from './addressing.js';
 import type { ConsumerSettings } from './consumer-settings.js';
 import type { SealedDelivery, SealedMessageHandler } from './consumer-types.js';
@@ -468,7 +467,7 @@ export class RecordProcessor {
       ciphertextDigest: hex(hash256(o.crypto, ciphertext)),
       sizeBytes: ciphertext.length,
       group: o.groupId,
-      ...(envelopeSuiteOf(ciphertext) === 2 ? { suite: 2 } : {}),
+      ...(msg.suite === 2 ? { suite: 2 } : {}),
     });
   }
 

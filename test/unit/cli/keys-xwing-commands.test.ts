@@ -93,6 +93,23 @@ describe('sealpost keys … --xwing (suite 2 keys) and the directory', () => {
     expect(text.out).toContain('XWINGKID');
   });
 
+  it('keys revoke --kid accepts an X-Wing kid and revokes that generation', async () => {
+    const file = join(dir, 'directory.json');
+    const list = await runCli(['keys', 'list', '--json'], env);
+    const orders = (JSON.parse(list.out) as { summary: { name: string } & Summary }[]).find(
+      (x) => x.summary.name === 'orders',
+    )!.summary;
+    const kemKid = orders.generations[0]!.kemKid!;
+    const r = await runCli(
+      ['keys', 'revoke', 'orders', '--kid', kemKid, '--directory-file', file, '--json'],
+      env,
+    );
+    expect(r.code, r.err).toBe(0);
+    const records = (JSON.parse(r.out) as { records: { status: string; kemKid?: string }[] })
+      .records;
+    expect(records.find((x) => x.kemKid === kemKid)?.status).toBe('revoked');
+  });
+
   it('--help tells about --xwing', async () => {
     for (const cmd of ['create', 'rotate']) {
       const h = await runCli(['keys', cmd, '--help'], env);

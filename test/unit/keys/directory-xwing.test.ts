@@ -230,6 +230,34 @@ describe('the directory publishes and validates X-Wing keys', () => {
     await dir.close();
   });
 
+  it('a revoked record no longer opens: neither its box key nor its X-Wing key is handed to the opener', async () => {
+    const orders = await kemService('orders', [], ['orders']);
+    const first = sign([orders.draft]);
+    let doc = first;
+    const source = { readAll: () => Promise.resolve(documentEntries(doc)) };
+    const dir = await KeyDirectory.open({
+      crypto: w.crypto,
+      authorityPublicKey: pinned(),
+      clock: w.clock,
+      source,
+    });
+    const id = await loadIdentity(orders.file, { crypto: w.crypto, kms: w.kms });
+    expect(usableOpeningKeys(id, dir)).toHaveLength(2);
+    doc = signDirectory({
+      crypto: w.crypto,
+      authority: w.authority,
+      clock: w.clock,
+      headTtlMs: HOUR_MS,
+      previous: dir.snapshot(),
+      changes: [{ ...orders.draft, status: 'revoked', retiredAtMs: w.clock.nowMs() }],
+    });
+    await dir.refresh();
+    expect(dir.recipientKey(orders.draft.kemKid!)?.status).toBe('revoked');
+    expect(usableOpeningKeys(id, dir)).toEqual([]);
+    id.close();
+    await dir.close();
+  });
+
   it('records without an X-Wing key sign exactly the bytes they did before', async () => {
     const orders = await kemService('orders', [], ['orders']);
     const { kemKid: _k, kemPublicKey: _p, ...plain } = orders.draft;

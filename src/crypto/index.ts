@@ -7,12 +7,27 @@ export * from './provider.js';
 export { CryptoError, isCryptoError, type CryptoErrorCode } from './crypto-error.js';
 export { RandomPool, RANDOM_POOL_DEFAULT_BYTES, type RandomFillSource } from './random-pool.js';
 
-async function loadSodiumNative(): Promise<CryptoProvider> {
+/** Options of createCryptoProvider. */
+export interface CryptoProviderOptions {
+  /**
+   * Tests and vector generation only: make `xwingEncapsulateDeterministic` available on the
+   * sodium-native provider on Node >= 24.7 too, by loading libsodium-wrappers' WebAssembly X-Wing
+   * (about 45 ms per process). Without it, that Node uses node:crypto's ML-KEM only and the
+   * WebAssembly module is not loaded; before 24.7 it is always loaded (it is the X-Wing there).
+   */
+  readonly deterministicXWing?: boolean;
+}
+
+async function loadSodiumNative(options: CryptoProviderOptions): Promise<CryptoProvider> {
   // Imported lazily: loading the module loads the native addon, which may be missing.
   const mod = await import('./sodium-native-provider.js');
   // X-Wing: node:crypto's ML-KEM-768 where Node has it (>= 24.7); libsodium-wrappers' WebAssembly
-  // X-Wing before that and for deterministic encapsulation (docs/PQ-NOTES.md). If the WebAssembly
-  // module does not load, sealed boxes still work and X-Wing calls say what is missing.
+  // X-Wing before that, and for deterministic encapsulation when asked for (docs/PQ-NOTES.md). If
+  // the WebAssembly module does not load, sealed boxes still work and X-Wing calls say what is
+  // missing.
+  const { nodeHasMlKem768 } = await import('./xwing-node.js');
+  if (nodeHasMlKem768() && options.deterministicXWing !== true)
+    return mod.createSodiumNativeProvider({});
   const xwingFallback = await import('./libsodium-wrappers-provider.js')
     .then((w) => w.loadLibsodiumWrappersXWing((out) => void randomFillSync(out)))
     .catch(() => undefined);
@@ -33,11 +48,14 @@ async function loadLibsodiumWrappers(): Promise<CryptoProvider> {
  * load — an explicit choice never changes silently). Without one, sodium-native, falling back to
  * libsodium-wrappers when the native addon does not load; `provider.name` says which was chosen.
  */
-export async function createCryptoProvider(name?: CryptoProviderName): Promise<CryptoProvider> {
+export async function createCryptoProvider(
+  name?: CryptoProviderName,
+  options: CryptoProviderOptions = {},
+): Promise<CryptoProvider> {
   switch (name) {
     case 'sodium-native':
       try {
-        return await loadSodiumNative();
+        return await loadSodiumNative(options);
       } catch (cause) {
         throw new CryptoError('CRYPTO_PROVIDER_UNAVAILABLE', 'sodium-native could not be loaded', {
           cause,
@@ -47,7 +65,7 @@ export async function createCryptoProvider(name?: CryptoProviderName): Promise<C
       return loadLibsodiumWrappers();
     case undefined:
       try {
-        return await loadSodiumNative();
+        return await loadSodiumNative(options);
       } catch {
         return loadLibsodiumWrappers();
       }

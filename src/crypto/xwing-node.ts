@@ -275,7 +275,7 @@ class NodeXWing implements XWingOperations {
     if (this.#deterministic === null)
       throw new CryptoError(
         'CRYPTO_PROVIDER_UNAVAILABLE',
-        'xwingEncapsulateDeterministic: needs libsodium-wrappers (node:crypto has no derandomised ML-KEM)',
+        'xwingEncapsulateDeterministic: needs libsodium-wrappers (node:crypto has no derandomised ML-KEM; createCryptoProvider(name, { deterministicXWing: true }))',
       );
     return this.#deterministic.xwingEncapsulateDeterministic(publicKey, eseed);
   }

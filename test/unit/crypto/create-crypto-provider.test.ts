@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 import { createCryptoProvider } from '../../../src/crypto/index.js';
-import type { CryptoProviderName } from '../../../src/crypto/provider.js';
+import type { CryptoProvider, CryptoProviderName } from '../../../src/crypto/provider.js';
 import { REPO_ROOT } from '../../support/third-party-vectors.js';
 
 describe('createCryptoProvider', () => {
@@ -68,5 +68,40 @@ describe('createCryptoProvider', () => {
       roundTrip: [1, 2, 3],
       explicit: 'CRYPTO_PROVIDER_UNAVAILABLE',
     });
+  });
+});
+
+describe('libsodium-wrappers X-Wing is loaded only where it is needed', () => {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  const nodeHasNativeMlKem = major > 24 || (major === 24 && minor >= 7);
+
+  it(`sodium-native without deterministicXWing: ${nodeHasNativeMlKem ? 'node:crypto ML-KEM only, no deterministic encapsulation' : 'the WebAssembly X-Wing (this Node has no ML-KEM)'}`, async () => {
+    const p = (await createCryptoProvider('sodium-native')) as CryptoProvider & {
+      xwingBackend: string;
+    };
+    const kp = p.xwingKeyPairFromSeed(new Uint8Array(32).fill(7));
+    const eseed = new Uint8Array(64).fill(9);
+    if (nodeHasNativeMlKem) {
+      expect(p.xwingBackend).toBe('node');
+      expect(() => p.xwingEncapsulateDeterministic(kp.publicKey, eseed)).toThrow(
+        /deterministicXWing/,
+      );
+    } else {
+      expect(p.xwingBackend).toBe('libsodium-wrappers');
+      expect(p.xwingEncapsulateDeterministic(kp.publicKey, eseed).ciphertext.length).toBe(1120);
+    }
+    // Random encapsulation and decapsulation work either way.
+    const enc = p.xwingEncapsulate(kp.publicKey);
+    expect(Buffer.from(p.xwingDecapsulate(enc.ciphertext, kp.secretKey))).toEqual(
+      Buffer.from(enc.sharedSecret),
+    );
+  });
+
+  it('sodium-native with deterministicXWing: deterministic encapsulation on every Node', async () => {
+    const p = await createCryptoProvider('sodium-native', { deterministicXWing: true });
+    const kp = p.xwingKeyPairFromSeed(new Uint8Array(32).fill(7));
+    const a = p.xwingEncapsulateDeterministic(kp.publicKey, new Uint8Array(64).fill(9));
+    const b = p.xwingEncapsulateDeterministic(kp.publicKey, new Uint8Array(64).fill(9));
+    expect(Buffer.from(a.ciphertext)).toEqual(Buffer.from(b.ciphertext));
   });
 });

@@ -52,7 +52,9 @@ export function inspectEnvelope(
       ? ((value[1]! << 24) | (value[2]! << 16) | (value[3]! << 8) | value[4]!) >>> 0
       : 0;
   const decoded = decodeEnvelope(value, {
+    // Either suite's schema: the suite field decides the slot size (docs/SPEC.md §2.2).
     envelopeSchemaId: schemaId,
+    suite2EnvelopeSchemaId: schemaId,
     namespace: namespaceCandidate(value),
     maxCiphertextBytes: options.maxCiphertextBytes,
   });

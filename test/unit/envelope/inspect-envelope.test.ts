@@ -87,3 +87,27 @@ describe('inspectEnvelope (structure without pinned schema id, namespace or keys
     );
   });
 });
+
+describe('inspectEnvelope on a suite-2 (X-Wing) record', () => {
+  it('reports suite 2 and its 1,216-byte slots, whatever the schema id', async () => {
+    const p = await loadProvider('sodium-native');
+    const w = makeWorld(p, ['alice', 'bob']);
+    const s = w.session('alice', ['bob'], { suite: 2 });
+    const v = s.seal({
+      partition: 0,
+      seq: 1,
+      key: null,
+      schemaFp: SCHEMA_FP,
+      contentType: 'x',
+      payload: p.randomBytes(10),
+    }).value;
+    s.close();
+    const d = decodeEnvelope(v, w.limits);
+    const st = inspectEnvelope(v, LIMIT);
+    expect([st.suite, st.recipientKids, st.sizes.header]).toEqual([
+      2,
+      [hex(w.id('bob').xwingKid)],
+      d.headerBytes.length,
+    ]);
+  });
+});

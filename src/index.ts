@@ -73,6 +73,9 @@ export { FileDirectorySource } from './keys/directory/directory-document.js';
 export type { DirectorySource, DirectoryTopicSource } from './keys/directory/directory-document.js';
 export { FileDirectoryStateStore } from './keys/directory/directory-state.js';
 export type { DirectoryStateStore } from './keys/directory/directory-state.js';
+// The envelope suite per topic (post-quantum sealing; docs/SECURITY.md).
+export { SuitePolicy } from './keys/suite-policy.js';
+export type { SuiteMode, SuitePolicyOptions } from './keys/suite-policy.js';
 
 // Metadata events, dead letters, metrics and logs.
 export {

@@ -21,6 +21,7 @@ import { LocalKms } from '../keys/kms/local-kms.js';
 import { OpenBaoTransitKms, type TransitAuth } from '../keys/kms/openbao-transit-kms.js';
 import { RetryingKms } from '../keys/kms/retrying-kms.js';
 import { ServiceKeys } from '../keys/service-keys.js';
+import { SuitePolicy } from '../keys/suite-policy.js';
 import { createLogger } from '../observability/logger.js';
 import { SchemaRegistryClient } from '../registry/schema-registry-client.js';
 import type { Clock } from '../runtime/clock.js';
@@ -219,6 +220,18 @@ export function identitySourceOf(
     );
   }
   return identityFileSource(config.identityFile, deps);
+}
+
+/**
+ * The envelope suite per topic from SEALPOST_SUITE_POLICY and SEALPOST_CLASSICAL_OPENS_SUITE2 (docs/SECURITY.md
+ * "Post-quantum sealing"): pass it as `suitePolicy` to every SealedProducer and SealedConsumer built
+ * from this config.
+ */
+export function suitePolicyOf(config: SealpostConfig): SuitePolicy {
+  return new SuitePolicy({
+    topics: config.suitePolicy,
+    classicalOpensSuite2: config.classicalOpensSuite2,
+  });
 }
 
 /** Opens and validates the key directory against the pinned authority key. */

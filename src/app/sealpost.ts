@@ -19,6 +19,7 @@ import {
   buildTransport,
   identitySourceOf,
   openServiceKeys,
+  suitePolicyOf,
 } from './compose.js';
 
 /** What `createSealpost` builds the service from. */
@@ -139,6 +140,8 @@ export async function createSealpost(options: CreateSealpostOptions): Promise<Se
     directory: service.directory,
     identitySource,
     logger,
+    // The envelope suite per topic (SEALPOST_SUITE_POLICY, SEALPOST_CLASSICAL_OPENS_SUITE2).
+    suitePolicy: suitePolicyOf(config),
     ...(options.tracing === undefined ? {} : { tracing: options.tracing }),
   };
   return {

@@ -170,6 +170,7 @@ export function recordRows(summary: DirectorySummary): Record<string, unknown>[]
     status: r.status,
     signKid: r.signKid,
     boxKid: r.boxKid,
+    xwingKid: r.kemKid ?? '',
     validUntil: iso(r.validUntilMs),
     send: r.sendTopics.join(','),
     receive: r.receiveTopics.join(','),

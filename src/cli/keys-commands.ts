@@ -71,6 +71,7 @@ export function generationRows(summary: IdentitySummary, path?: string): Record<
     state: g.state,
     boxKid: g.boxKid,
     signKid: g.signKid,
+    xwingKid: g.kemKid,
     kms: summary.kms.kind,
     kmsVersion: g.wrappedWithVersion,
     created: iso(g.createdAtMs),
@@ -86,6 +87,7 @@ const GEN_COLUMNS = [
   'state',
   'boxKid',
   'signKid',
+  'xwingKid',
   'kms',
   'kmsVersion',
   'created',
@@ -167,23 +169,35 @@ export function registerKeysCommands(program: Command, io: CliIo): void {
   keys
     .command('create')
     .description(
-      'Create a service identity (X25519 + Ed25519 keypairs, private keys wrapped by the KMS)',
+      'Create a service identity (X25519 + Ed25519 keypairs, with --xwing also an X-Wing keypair; private keys wrapped by the KMS)',
     )
     .argument('<name>', 'identity name, [a-z0-9][a-z0-9._-]*')
     .option('--file <path>', 'where to write it (default <SEALPOST_KEYS_DIR>/<name>.json)')
+    .option(
+      '--xwing',
+      'also create an X-Wing (ML-KEM-768 + X25519) keypair, so peers can seal suite 2 (post-quantum) to it',
+    )
     .addOption(kmsOption())
     .option('--json', 'output as JSON')
     .addHelpText(
       'after',
-      '\nExample:\n  sealpost keys create orders --kms vault\n  sealpost directory publish --grant orders:send=orders.v1',
+      '\nExample:\n  sealpost keys create orders --kms vault --xwing\n  sealpost directory publish --grant orders:send=orders.v1',
     )
-    .action(async (name: string, opts: KmsOpts & { file?: string }) => {
+    .action(async (name: string, opts: KmsOpts & { file?: string; xwing?: boolean }) => {
       const ctx = await cliContext(io, overridesOf(opts));
       const path = identityPath(ctx, name, opts.file);
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
       const summary = await withKms(
         ctx,
-        (kms) => createIdentity({ path, name, kms, crypto: ctx.crypto, clock: ctx.clock }),
+        (kms) =>
+          createIdentity({
+            path,
+            name,
+            xwing: opts.xwing === true,
+            kms,
+            crypto: ctx.crypto,
+            clock: ctx.clock,
+          }),
         { create: true },
       );
       print(
@@ -197,21 +211,31 @@ export function registerKeysCommands(program: Command, io: CliIo): void {
   keys
     .command('rotate')
     .description(
-      'New active keypair generation; the previous one becomes retiring (still opens, no longer sealed to). Publish afterwards.',
+      'New active keypair generation; the previous one becomes retiring (still opens, no longer sealed to). The new generation keeps an X-Wing keypair if the active one has one. Publish afterwards.',
     )
     .argument('<name>', 'identity name')
     .option('--file <path>', 'identity file (default <SEALPOST_KEYS_DIR>/<name>.json)')
+    .option(
+      '--xwing',
+      'give the new generation an X-Wing (ML-KEM-768 + X25519) keypair: how an existing identity gains suite 2 (post-quantum)',
+    )
     .addOption(kmsOption())
     .option('--json', 'output as JSON')
     .addHelpText(
       'after',
-      '\nExample:\n  sealpost keys rotate orders && sealpost directory publish --grant orders:send=orders.v1',
+      '\nExample:\n  sealpost keys rotate orders && sealpost directory publish --grant orders:send=orders.v1\n  sealpost keys rotate orders --xwing   # add X-Wing keys at this rotation',
     )
-    .action(async (name: string, opts: KmsOpts & { file?: string }) => {
+    .action(async (name: string, opts: KmsOpts & { file?: string; xwing?: boolean }) => {
       const ctx = await cliContext(io, overridesOf(opts));
       const path = identityPath(ctx, name, opts.file);
       const summary = await withKms(ctx, (kms) =>
-        rotateIdentity({ path, kms, crypto: ctx.crypto, clock: ctx.clock }),
+        rotateIdentity({
+          path,
+          xwing: opts.xwing === true,
+          kms,
+          crypto: ctx.crypto,
+          clock: ctx.clock,
+        }),
       );
       print(
         io,
@@ -229,7 +253,7 @@ export function registerKeysCommands(program: Command, io: CliIo): void {
       "Revoke an identity's directory records (all, or one kid) and publish the directory. Final.",
     )
     .argument('<name>', 'identity name')
-    .option('--kid <hex>', 'revoke only the record with this signing or box kid')
+    .option('--kid <hex>', 'revoke only the record with this signing, box or X-Wing kid')
     .option(
       '--authority <path>',
       'authority identity file (default <SEALPOST_KEYS_DIR>/authority.json)',

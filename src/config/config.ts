@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { parseSuitePolicyText, suitePolicyProblems, type SuiteMode } from '../keys/suite-policy.js';
 
 /**
  * sealpost's one configuration schema, for the CLI, the workers and the demo. Built at the entry
@@ -34,6 +35,27 @@ const brokerList = z
   );
 const port = z.coerce.number().int().min(0).max(65535);
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters');
+/** `true`/`false`, as a string (environment) or a JSON boolean (config file). */
+const flag = z
+  .union([z.boolean(), z.enum(['true', 'false'])], { error: 'must be true or false' })
+  .transform((v) => v === true || v === 'true');
+/**
+ * The envelope suite per topic (src/keys/suite-policy.ts): `pattern=mode,…` (environment) or an
+ * object `{ "pattern": "mode" }` (config file); mode is classical, allow or require.
+ */
+const suitePolicy = z
+  .union([z.string(), z.record(z.string(), z.string())])
+  .transform((v, ctx): Record<string, SuiteMode> => {
+    const parsed =
+      typeof v === 'string'
+        ? parseSuitePolicyText(v)
+        : {
+            topics: v as Record<string, SuiteMode>,
+            problems: suitePolicyProblems({ topics: v as Record<string, SuiteMode> }),
+          };
+    for (const message of parsed.problems) ctx.addIssue({ code: 'custom', message, input: v });
+    return parsed.topics;
+  });
 
 export const configSchema = z
   .object({
@@ -100,6 +122,10 @@ export const configSchema = z
     consumerSessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000).default(10_000),
     workerGroupId: z.string().min(1).max(255).optional(),
     brokerUnreachableAfterMs: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
+    /** Envelope suite per topic (docs/SECURITY.md "Post-quantum sealing"); topics not named are classical. */
+    suitePolicy: suitePolicy.default({}),
+    /** Whether consumers open suite-2 (X-Wing) records on `classical` topics. */
+    classicalOpensSuite2: flag.default(false),
     logLevel: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
@@ -195,6 +221,8 @@ export const ENV_KEYS: Readonly<Record<string, keyof SealpostConfig>> = {
   SEALPOST_CONSUMER_SESSION_TIMEOUT_MS: 'consumerSessionTimeoutMs',
   SEALPOST_BROKER_UNREACHABLE_AFTER_MS: 'brokerUnreachableAfterMs',
   SEALPOST_WORKER_GROUP: 'workerGroupId',
+  SEALPOST_SUITE_POLICY: 'suitePolicy',
+  SEALPOST_CLASSICAL_OPENS_SUITE2: 'classicalOpensSuite2',
   SEALPOST_LOG_LEVEL: 'logLevel',
 };
 

@@ -45,6 +45,12 @@ export interface DeadLetterMetadata {
   /** Hex BLAKE2b-256 of the original key (empty string for a null key) and value. */
   readonly keyHash: string;
   readonly valueHash: string;
+  /**
+   * The envelope suite the original record's header names, set only for suite 2 (X-Wing; docs/SECURITY.md
+   * "Post-quantum sealing"): absent for suite 1 and for records whose suite cannot be read, so those
+   * dead letters keep exactly the form they always had.
+   */
+  readonly suite?: 2;
   /** Hex Ed25519 signature by the consumer over everything above. */
   readonly sig: string;
 }
@@ -68,6 +74,7 @@ function canonical(m: UnsignedDeadLetterMetadata): Uint8Array {
     timeMs: m.timeMs,
     keyHash: m.keyHash,
     valueHash: m.valueHash,
+    ...(m.suite === undefined ? {} : { suite: m.suite }),
   };
   const json = new TextEncoder().encode(JSON.stringify(ordered));
   const out = new Uint8Array(SIG_LABEL.length + json.length);
@@ -125,13 +132,17 @@ export function decodeDeadLetterMetadata(bytes: Uint8Array): DeadLetterMetadata 
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
   const o = v as Record<string, unknown>;
-  const keys = Object.keys(o).sort().join(',');
+  const keys = Object.keys(o)
+    .filter((k) => k !== 'suite')
+    .sort()
+    .join(',');
   if (
     keys !==
     'attempt,class,consumer,group,keyHash,offset,partition,sealedDetail,sig,timeMs,timestamp,topic,v,valueHash'
   ) {
     return null;
   }
+  if (Object.hasOwn(o, 'suite') && o.suite !== 2) return null;
   const isStr = (x: unknown, max: number): x is string => typeof x === 'string' && x.length <= max;
   const hex = (x: unknown): boolean =>
     x === '' || (typeof x === 'string' && /^[0-9a-f]{64}$/.test(x));

@@ -49,6 +49,11 @@ export interface MetadataEvent {
   readonly group?: string;
   /** Key id concerned, for key events. */
   readonly kid?: string;
+  /**
+   * The envelope suite of the record or session (docs/SECURITY.md "Post-quantum sealing"), set only
+   * for suite 2 (X-Wing): absent means suite 1, so suite-1 events keep their canonical bytes.
+   */
+  readonly suite?: number;
 }
 
 /** Every field, in canonical order (the order of the canonical bytes). */
@@ -70,6 +75,7 @@ const EVENT_FIELDS: readonly (keyof MetadataEvent)[] = [
   'detail',
   'group',
   'kid',
+  'suite',
 ];
 
 const HEX32 = /^[0-9a-f]{32}$/;
@@ -113,6 +119,7 @@ export function validateMetadataEvent(value: unknown): string[] {
     optString(k, 256);
   }
   optString('topic', 249);
+  if (v.suite !== undefined && v.suite !== 1 && v.suite !== 2) problems.push('suite invalid');
   for (const k of ['partition', 'schemaId', 'sizeBytes']) {
     if (v[k] !== undefined && (!Number.isSafeInteger(v[k]) || (v[k] as number) < 0)) {
       problems.push(`${k} invalid`);

@@ -6,6 +6,8 @@ import {
   ED25519_SEED_BYTES,
   X25519_PUBLIC_KEY_BYTES,
   X25519_SECRET_KEY_BYTES,
+  XWING_PUBLIC_KEY_BYTES,
+  XWING_SEED_BYTES,
 } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
 import { fromBase64, fromHex, toBase64, toHex } from './bytes.js';
@@ -24,6 +26,8 @@ const wrapped = z
   .regex(/^(vault|local):v[1-9][0-9]{0,8}:/);
 const hexKid = z.string().regex(/^[0-9a-f]{32}$/);
 const b64 = z.string().max(100);
+/** Base64 of an X-Wing public key (1,216 bytes → 1,624 characters). */
+const b64Kem = z.string().max(1700);
 
 const generationSchema = z
   .object({
@@ -34,6 +38,14 @@ const generationSchema = z
     destroyedAtMs: z.number().int().min(0).nullable(),
     box: z.object({ kid: hexKid, publicKey: b64, wrappedSecretKey: wrapped.nullable() }).strict(),
     sign: z.object({ kid: hexKid, publicKey: b64, wrappedSeed: wrapped.nullable() }).strict(),
+    /**
+     * The X-Wing key pair (suite 2): its 32-byte seed wrapped by the KMS. Optional: files written
+     * before suite 2, and generations created without it, have none (suite 1 only).
+     */
+    kem: z
+      .object({ kid: hexKid, publicKey: b64Kem, wrappedSeed: wrapped.nullable() })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -76,6 +88,7 @@ export function parseIdentityFile(json: unknown, crypto: CryptoProvider): Identi
     if (
       destroyed !== (g.box.wrappedSecretKey === null) ||
       destroyed !== (g.sign.wrappedSeed === null) ||
+      (g.kem !== undefined && destroyed !== (g.kem.wrappedSeed === null)) ||
       destroyed !== (g.destroyedAtMs !== null)
     ) {
       throw new KeyError(
@@ -99,6 +112,14 @@ export function parseIdentityFile(json: unknown, crypto: CryptoProvider): Identi
         'KEY_FILE_INVALID',
         `generation ${g.generation}: a kid does not match its public key`,
       );
+    }
+    if (g.kem !== undefined) {
+      const kemPk = fromBase64(g.kem.publicKey, XWING_PUBLIC_KEY_BYTES);
+      if (toHex(computeKid(crypto, 'xwing', kemPk)) !== g.kem.kid)
+        throw new KeyError(
+          'KEY_FILE_INVALID',
+          `generation ${g.generation}: the X-Wing kid does not match its public key`,
+        );
     }
   }
   if (active !== 1)
@@ -159,18 +180,26 @@ export interface GenerateOptions {
   readonly clock: Clock;
 }
 
-/** Generates a keypair generation and wraps its private halves (2 KMS wraps). */
+/** Whether a new generation gets an X-Wing key pair (suite 2) besides its X25519 and Ed25519 ones. */
+export interface KemChoice {
+  readonly xwing?: boolean;
+}
+
+/** Generates a keypair generation and wraps its private halves (2 KMS wraps, 3 with X-Wing). */
 async function newGeneration(
   generation: number,
-  options: GenerateOptions,
+  options: GenerateOptions & KemChoice,
 ): Promise<IdentityFileGeneration> {
   const { crypto, kms, clock } = options;
   const box = crypto.boxKeyPair();
   const sign = crypto.signKeyPair();
   const seed = sign.secretKey.subarray(0, ED25519_SEED_BYTES);
+  const kemSeed = options.xwing === true ? crypto.randomBytes(XWING_SEED_BYTES) : undefined;
+  const kem = kemSeed === undefined ? undefined : crypto.xwingKeyPairFromSeed(kemSeed);
   try {
     const wrappedSecretKey = await kms.wrap(box.secretKey);
     const wrappedSeed = await kms.wrap(seed);
+    const wrappedKemSeed = kemSeed === undefined ? undefined : await kms.wrap(kemSeed);
     return {
       generation,
       state: 'active',
@@ -187,18 +216,32 @@ async function newGeneration(
         publicKey: toBase64(sign.publicKey),
         wrappedSeed,
       },
+      ...(kem === undefined || wrappedKemSeed === undefined
+        ? {}
+        : {
+            kem: {
+              kid: toHex(computeKid(crypto, 'xwing', kem.publicKey)),
+              publicKey: toBase64(kem.publicKey),
+              wrappedSeed: wrappedKemSeed,
+            },
+          }),
     };
   } finally {
     crypto.memzero(box.secretKey);
     crypto.memzero(sign.secretKey);
+    if (kemSeed !== undefined) crypto.memzero(kemSeed);
+    if (kem !== undefined) crypto.memzero(kem.secretKey);
   }
 }
 
-/** Creates a new identity (one active generation), returning the file content to store. */
+/**
+ * Creates a new identity (one active generation), returning the file content to store. With
+ * `xwing: true` (service identities) the generation also gets an X-Wing key pair.
+ */
 export async function generateIdentityFile(
   name: string,
   kind: 'service' | 'authority',
-  options: GenerateOptions,
+  options: GenerateOptions & KemChoice,
 ): Promise<IdentityFile> {
   assertIdentityName(name);
   return {
@@ -213,16 +256,22 @@ export async function generateIdentityFile(
 
 /**
  * Rotation with overlap: a new active generation; the previous active one becomes `retiring` (it
- * still opens, peers stop sealing to it once the directory says so) with retiredAtMs = now.
+ * still opens, peers stop sealing to it once the directory says so) with retiredAtMs = now. The new
+ * generation gets an X-Wing key pair when `xwing` is true or the active one has one (a rotation never
+ * drops suite 2); `xwing: true` is how an existing identity gains X-Wing keys.
  */
 export async function rotateIdentityFile(
   file: IdentityFile,
-  options: GenerateOptions,
+  options: GenerateOptions & KemChoice,
 ): Promise<IdentityFile> {
   assertSameKms(file.kms, options.kms.reference);
   const nowMs = options.clock.nowMs();
   const next = Math.max(...file.generations.map((g) => g.generation)) + 1;
-  const fresh = await newGeneration(next, options);
+  const activeHasKem = file.generations.some((g) => g.state === 'active' && g.kem !== undefined);
+  const fresh = await newGeneration(next, {
+    ...options,
+    xwing: options.xwing === true || activeHasKem,
+  });
   return {
     ...file,
     generations: [
@@ -262,6 +311,8 @@ export function destroyRetiredGenerations(
       destroyedAtMs: nowMs,
       box: { ...g.box, wrappedSecretKey: null },
       sign: { ...g.sign, wrappedSeed: null },
+      // The X-Wing seed is shredded with the rest: suite-2 slots to this generation no longer open.
+      ...(g.kem === undefined ? {} : { kem: { ...g.kem, wrappedSeed: null } }),
     };
   });
   return { file: { ...file, generations }, destroyed };
@@ -280,6 +331,9 @@ export async function rewrapIdentityFile(file: IdentityFile, kms: Kms): Promise<
       ...g,
       box: { ...g.box, wrappedSecretKey: await kms.rewrap(g.box.wrappedSecretKey) },
       sign: { ...g.sign, wrappedSeed: await kms.rewrap(g.sign.wrappedSeed) },
+      ...(g.kem === undefined || g.kem.wrappedSeed === null
+        ? {}
+        : { kem: { ...g.kem, wrappedSeed: await kms.rewrap(g.kem.wrappedSeed) } }),
     });
   }
   return { ...file, generations };
@@ -287,7 +341,7 @@ export async function rewrapIdentityFile(file: IdentityFile, kms: Kms): Promise<
 
 /**
  * Unwraps the identity's private keys into memory: exactly one KMS unwrap per key (two per live
- * generation), none afterwards. Each derived public key must equal the stored one (KEY_MISMATCH),
+ * generation, three with an X-Wing seed), none afterwards. Each derived public key must equal the stored one (KEY_MISMATCH),
  * so a swapped wrapped key is caught at start-up. On any failure everything unwrapped so far is zeroed.
  */
 export async function loadIdentity(
@@ -340,6 +394,34 @@ export async function loadIdentity(
         );
       }
       crypto.memzero(seed);
+      let kem: UnwrappedKeyPair | undefined;
+      if (g.kem !== undefined && g.kem.wrappedSeed !== null) {
+        const kemSeed = await kms.unwrap(g.kem.wrappedSeed);
+        secrets.push(kemSeed);
+        if (kemSeed.length !== XWING_SEED_BYTES)
+          throw new KeyError(
+            'KEY_BAD_LENGTH',
+            `generation ${g.generation}: unwrapped X-Wing seed has the wrong length`,
+          );
+        const pair = crypto.xwingKeyPairFromSeed(kemSeed);
+        // The pair's secretKey is a copy of the seed: keep ours, zero the copy.
+        crypto.memzero(pair.secretKey);
+        if (
+          !crypto.equalConstantTime(
+            pair.publicKey,
+            fromBase64(g.kem.publicKey, XWING_PUBLIC_KEY_BYTES),
+          )
+        )
+          throw new KeyError(
+            'KEY_MISMATCH',
+            `identity ${file.name} generation ${g.generation}: unwrapped X-Wing seed does not match its public key`,
+          );
+        kem = {
+          kid: fromHex(g.kem.kid, KID_BYTES),
+          publicKey: pair.publicKey,
+          secretKey: kemSeed,
+        };
+      }
       loaded.push({
         generation: g.generation,
         state: g.state,
@@ -347,6 +429,7 @@ export async function loadIdentity(
         retiredAtMs: g.retiredAtMs,
         box,
         sign,
+        ...(kem === undefined ? {} : { kem }),
       });
     }
     return new LoadedIdentity(file.name, file.kind, loaded, crypto);
@@ -366,6 +449,9 @@ export interface PublicKeyGeneration {
   readonly boxPublicKey: Uint8Array;
   readonly signKid: Uint8Array;
   readonly signPublicKey: Uint8Array;
+  /** The X-Wing key (suite 2), when the generation has one. */
+  readonly kemKid?: Uint8Array;
+  readonly kemPublicKey?: Uint8Array;
 }
 
 /** The public halves of every generation (for publishing to the directory). */
@@ -379,6 +465,12 @@ export function publicGenerations(file: IdentityFile): PublicKeyGeneration[] {
     boxPublicKey: fromBase64(g.box.publicKey, X25519_PUBLIC_KEY_BYTES),
     signKid: fromHex(g.sign.kid, KID_BYTES),
     signPublicKey: fromBase64(g.sign.publicKey, ED25519_PUBLIC_KEY_BYTES),
+    ...(g.kem === undefined
+      ? {}
+      : {
+          kemKid: fromHex(g.kem.kid, KID_BYTES),
+          kemPublicKey: fromBase64(g.kem.publicKey, XWING_PUBLIC_KEY_BYTES),
+        }),
   }));
 }
 

@@ -1,5 +1,9 @@
 import type { CryptoProvider } from '../crypto/provider.js';
-import { ED25519_SECRET_KEY_BYTES, X25519_SECRET_KEY_BYTES } from '../crypto/provider.js';
+import {
+  ED25519_SECRET_KEY_BYTES,
+  X25519_SECRET_KEY_BYTES,
+  XWING_SEED_BYTES,
+} from '../crypto/provider.js';
 import { toHex } from './bytes.js';
 import { KeyError } from './key-error.js';
 
@@ -27,7 +31,10 @@ export type KeyGenerationState = 'active' | 'retiring' | 'destroyed';
 export interface UnwrappedKeyPair {
   readonly kid: Uint8Array;
   readonly publicKey: Uint8Array;
-  /** X25519: 32-byte scalar. Ed25519: 64 bytes (seed ‖ public key, libsodium layout). */
+  /**
+   * X25519: 32-byte scalar. Ed25519: 64 bytes (seed ‖ public key, libsodium layout). X-Wing: the
+   * 32-byte seed (the decapsulation key; docs/PQ-NOTES.md).
+   */
   readonly secretKey: Uint8Array;
 }
 
@@ -41,6 +48,11 @@ export interface LoadedKeyGeneration {
   readonly box: UnwrappedKeyPair;
   /** Ed25519: signs session headers. */
   readonly sign: UnwrappedKeyPair;
+  /**
+   * X-Wing (suite 2): opens hybrid post-quantum slots addressed to this identity; `publicKey` is
+   * 1,216 bytes. Absent for generations created without one (suite 1 only).
+   */
+  readonly kem?: UnwrappedKeyPair;
 }
 
 /**
@@ -66,7 +78,8 @@ export class LoadedIdentity {
     for (const g of generations) {
       if (
         g.box.secretKey.length !== X25519_SECRET_KEY_BYTES ||
-        g.sign.secretKey.length !== ED25519_SECRET_KEY_BYTES
+        g.sign.secretKey.length !== ED25519_SECRET_KEY_BYTES ||
+        (g.kem !== undefined && g.kem.secretKey.length !== XWING_SEED_BYTES)
       ) {
         throw new KeyError('KEY_BAD_LENGTH', 'secret key has the wrong length');
       }
@@ -109,6 +122,17 @@ export class LoadedIdentity {
     return this.#generations.map((g) => g.box);
   }
 
+  /** X-Wing keypairs that may open suite-2 slots (active and retiring generations that have one, newest first). */
+  openingKemKeys(): readonly UnwrappedKeyPair[] {
+    this.#assertOpen();
+    return this.#generations.flatMap((g) => (g.kem === undefined ? [] : [g.kem]));
+  }
+
+  /** True when the active generation has an X-Wing key pair (peers can seal suite 2 to it). */
+  hasActiveKem(): boolean {
+    return this.active().kem !== undefined;
+  }
+
   /** Finds an opening box key by kid (constant time per comparison); undefined if none. */
   boxKeyByKid(kid: Uint8Array): UnwrappedKeyPair | undefined {
     this.#assertOpen();
@@ -118,7 +142,13 @@ export class LoadedIdentity {
   /** Hex kids of the loaded keys, for logs and listings (public values only). */
   describe(): {
     name: string;
-    generations: { generation: number; state: string; boxKid: string; signKid: string }[];
+    generations: {
+      generation: number;
+      state: string;
+      boxKid: string;
+      signKid: string;
+      kemKid?: string;
+    }[];
   } {
     this.#assertOpen();
     return {
@@ -128,6 +158,7 @@ export class LoadedIdentity {
         state: g.state,
         boxKid: toHex(g.box.kid),
         signKid: toHex(g.sign.kid),
+        ...(g.kem === undefined ? {} : { kemKid: toHex(g.kem.kid) }),
       })),
     };
   }
@@ -148,7 +179,9 @@ export class LoadedIdentity {
     const same = (a: LoadedKeyGeneration, b: LoadedKeyGeneration): boolean =>
       a.generation === b.generation &&
       this.#crypto.equalConstantTime(a.box.kid, b.box.kid) &&
-      this.#crypto.equalConstantTime(a.sign.kid, b.sign.kid);
+      this.#crypto.equalConstantTime(a.sign.kid, b.sign.kid) &&
+      (a.kem === undefined) === (b.kem === undefined) &&
+      (a.kem === undefined || this.#crypto.equalConstantTime(a.kem.kid, b.kem!.kid));
     const merged: LoadedKeyGeneration[] = [];
     const addedBoxKids: string[] = [];
     for (const g of next.#generations) {
@@ -159,14 +192,12 @@ export class LoadedIdentity {
         continue;
       }
       // Keep our key objects; the copies just unwrapped are not needed.
-      this.#crypto.memzero(g.box.secretKey);
-      this.#crypto.memzero(g.sign.secretKey);
+      this.#zero(g);
       merged.push({ ...held, state: g.state, retiredAtMs: g.retiredAtMs });
     }
     for (const h of this.#generations) {
       if (merged.some((m) => m.box === h.box)) continue;
-      this.#crypto.memzero(h.box.secretKey);
-      this.#crypto.memzero(h.sign.secretKey);
+      this.#zero(h);
     }
     this.#generations = merged.sort((a, b) => b.generation - a.generation);
     next.#generations = [];
@@ -188,11 +219,15 @@ export class LoadedIdentity {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const g of this.#generations) {
-      this.#crypto.memzero(g.box.secretKey);
-      this.#crypto.memzero(g.sign.secretKey);
-    }
+    for (const g of this.#generations) this.#zero(g);
     this.#generations = [];
+  }
+
+  /** Zeros a generation's secret keys (X25519, Ed25519 and the X-Wing seed). */
+  #zero(g: LoadedKeyGeneration): void {
+    this.#crypto.memzero(g.box.secretKey);
+    this.#crypto.memzero(g.sign.secretKey);
+    if (g.kem !== undefined) this.#crypto.memzero(g.kem.secretKey);
   }
 
   #assertOpen(): void {

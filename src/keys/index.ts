@@ -105,6 +105,7 @@ export type {
   DirectoryAlert,
   KeyDirectoryOptions,
   RecipientKey,
+  RecipientKemKey,
   SenderKey,
 } from './directory/key-directory.js';
 export {
@@ -112,9 +113,23 @@ export {
   usableOpeningKeys,
 } from './directory/directory-sender-resolver.js';
 export { isValidEd25519PublicKey, isValidX25519PublicKey } from './directory/public-key-checks.js';
+export {
+  checkXWingPublicKey,
+  isValidXWingPublicKey,
+  mlKemCoefficientsReduced,
+} from './directory/xwing-public-key-checks.js';
+export type { XWingPublicKeyVerdict } from './directory/xwing-public-key-checks.js';
+export type { OpeningKey } from './directory/directory-sender-resolver.js';
 
 export { DirectoryPolicy, PolicyError } from './policy.js';
 export type { PolicyErrorCode } from './policy.js';
+export {
+  parseSuitePolicyText,
+  SUITE_MODES,
+  SuitePolicy,
+  suitePolicyProblems,
+} from './suite-policy.js';
+export type { SuiteMode, SuitePolicyOptions } from './suite-policy.js';
 export { ServiceKeys } from './service-keys.js';
 export type { ServiceKeysOptions } from './service-keys.js';
 export {

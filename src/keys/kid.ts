@@ -1,8 +1,8 @@
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ByteWriter, label, utf8 } from './bytes.js';
 
-/** Key algorithms a kid can name. */
-export type KeyAlgorithm = 'x25519' | 'ed25519';
+/** Key algorithms a kid can name (`xwing`: an X-Wing KEM public key, suite 2; docs/PQ-NOTES.md). */
+export type KeyAlgorithm = 'x25519' | 'ed25519' | 'xwing';
 
 /** Size of a kid (BLAKE2b-128). */
 export const KID_BYTES = 16;

@@ -71,6 +71,8 @@ export interface IdentitySummary {
     readonly destroyedAtMs: number | null;
     readonly boxKid: string;
     readonly signKid: string;
+    /** The X-Wing (suite 2) kid; null for a generation without an X-Wing key pair. */
+    readonly kemKid: string | null;
     /** KMS key version of the wrapped keys (null once destroyed). */
     readonly wrappedWithVersion: number | null;
   }[];
@@ -90,6 +92,7 @@ export function summarizeIdentity(file: IdentityFile): IdentitySummary {
       destroyedAtMs: g.destroyedAtMs,
       boxKid: g.box.kid,
       signKid: g.sign.kid,
+      kemKid: g.kem?.kid ?? null,
       wrappedWithVersion:
         g.box.wrappedSecretKey === null
           ? null
@@ -134,9 +137,12 @@ export async function authorityPublicKey(
   return { publicKey: fromBase64(active.sign.publicKey, 32), kid: active.sign.kid };
 }
 
-/** `keys create`: a new service identity file (refuses to overwrite). */
+/**
+ * `keys create`: a new service identity file (refuses to overwrite); with `xwing` its generation also
+ * gets an X-Wing key pair (suite 2).
+ */
 export async function createIdentity(
-  args: { path: string; name: string } & KeyOpsContext,
+  args: { path: string; name: string; xwing?: boolean } & KeyOpsContext,
 ): Promise<IdentitySummary> {
   await refuseExisting(args.path);
   const file = await generateIdentityFile(args.name, 'service', args);
@@ -146,12 +152,18 @@ export async function createIdentity(
 
 /**
  * `keys rotate`: a new active keypair generation; the previous one becomes retiring (still opens).
- * Publish the directory afterwards so peers seal to the new key.
+ * The new generation has an X-Wing key pair when `xwing` is set or the active one has one. Publish
+ * the directory afterwards so peers seal to the new key.
  */
 export async function rotateIdentity(
-  args: { path: string } & KeyOpsContext,
+  args: { path: string; xwing?: boolean } & KeyOpsContext,
 ): Promise<IdentitySummary> {
   const file = await readIdentityFile(args.path, args.crypto);
+  if (args.xwing === true && file.kind !== 'service')
+    throw new KeyError(
+      'KEY_STATE_INVALID',
+      `${args.path}: only service identities get X-Wing keys`,
+    );
   const next = await rotateIdentityFile(file, args);
   await writeIdentityFile(args.path, next, { overwrite: true });
   return summarizeIdentity(next);
@@ -251,6 +263,9 @@ function identityFileItems(path: string, file: IdentityFile): WrappedKeyItem[] {
     const version = Math.min(
       wrappedKeyVersion(g.box.wrappedSecretKey) ?? 0,
       wrappedKeyVersion(g.sign.wrappedSeed) ?? 0,
+      ...(g.kem === undefined || g.kem.wrappedSeed === null
+        ? []
+        : [wrappedKeyVersion(g.kem.wrappedSeed) ?? 0]),
     );
     return [{ what: `identity file ${path} generation ${g.generation}`, version }];
   });
@@ -385,6 +400,8 @@ export interface DirectorySummary {
     readonly status: DirectoryStatus;
     readonly boxKid: string;
     readonly signKid: string;
+    /** The X-Wing (suite 2) kid, when the record publishes an X-Wing key. */
+    readonly kemKid?: string;
     readonly validFromMs: number;
     readonly validUntilMs: number;
     readonly retiredAtMs: number | null;
@@ -409,6 +426,7 @@ function summarizeDirectory(s: DirectorySnapshot): DirectorySummary {
       status: r.status,
       boxKid: toHex(r.boxKid),
       signKid: toHex(r.signKid),
+      ...(r.kemKid === undefined ? {} : { kemKid: toHex(r.kemKid) }),
       validFromMs: r.validFromMs,
       validUntilMs: r.validUntilMs,
       retiredAtMs: r.retiredAtMs,
@@ -547,6 +565,9 @@ export async function publishDirectory(
             ? {}
             : { detokenizeClasses: grant.detokenizeClasses }),
           ...(grant.releaseTopics === undefined ? {} : { releaseTopics: grant.releaseTopics }),
+          ...(g.kemKid === undefined || g.kemPublicKey === undefined
+            ? {}
+            : { kemKid: g.kemKid, kemPublicKey: g.kemPublicKey }),
         };
         const held = previous?.bySignKid(g.signKid);
         // Revocation is final: keep the revoked record as it is.
@@ -559,8 +580,8 @@ export async function publishDirectory(
 }
 
 /**
- * `keys revoke`: marks an identity's directory records revoked (all of them, or the one whose signing
- * or box kid is `kid`, hex) and publishes. Revocation is final.
+ * `keys revoke`: marks an identity's directory records revoked (all of them, or the one whose signing,
+ * box or X-Wing kid is `kid`, hex) and publishes. Revocation is final.
  */
 export async function revokeIdentity(
   args: AuthorityArgs & { identity: string; kid?: string },
@@ -576,7 +597,10 @@ export async function revokeIdentity(
       (r) =>
         r.identity === args.identity &&
         r.status !== 'revoked' &&
-        (args.kid === undefined || toHex(r.signKid) === args.kid || toHex(r.boxKid) === args.kid),
+        (args.kid === undefined ||
+          toHex(r.signKid) === args.kid ||
+          toHex(r.boxKid) === args.kid ||
+          (r.kemKid !== undefined && toHex(r.kemKid) === args.kid)),
     );
     if (targets.length === 0)
       throw new KeyError(

@@ -3,6 +3,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { DirectoryRecord } from './directory/directory-record.js';
 import { compareKeys, topicMatches } from './directory/directory-record.js';
 import type { KeyDirectory, RecipientKey, SenderKey } from './directory/key-directory.js';
+import { toRecipientKey } from './directory/key-directory.js';
 
 /**
  * Why the authorization policy refused (never retriable: a directory refresh is a new decision).
@@ -19,6 +20,8 @@ export const POLICY_ERROR_CODES = {
   POLICY_RECIPIENT_UNKNOWN: 'no',
   POLICY_RECIPIENT_NO_ACTIVE_KEY: 'no',
   POLICY_RECIPIENT_KEY_REVOKED: 'no',
+  /** A `require` topic (suite 2 only; src/keys/suite-policy.ts) and a recipient without an X-Wing key. */
+  POLICY_RECIPIENT_NO_XWING_KEY: 'no',
 } as const satisfies ErrorCodeTable;
 export type PolicyErrorCode = keyof typeof POLICY_ERROR_CODES;
 
@@ -137,17 +140,7 @@ export class DirectoryPolicy {
     const out: RecipientKey[] = [];
     for (const name of names) {
       const r = this.#activeRecord(name, nowMs);
-      if (r !== undefined && topicMatches(r.receiveTopics, topic)) {
-        out.push({
-          identity: r.identity,
-          kid: r.boxKid,
-          publicKey: r.boxPublicKey,
-          status: r.status,
-          validFromMs: r.validFromMs,
-          validUntilMs: r.validUntilMs,
-          receiveTopics: r.receiveTopics,
-        });
-      }
+      if (r !== undefined && topicMatches(r.receiveTopics, topic)) out.push(toRecipientKey(r));
     }
     return out.sort((a, b) =>
       compareKeys(Buffer.from(a.kid).toString('hex'), Buffer.from(b.kid).toString('hex')),

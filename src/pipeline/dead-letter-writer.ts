@@ -10,6 +10,7 @@ import type { ConsumedRecord, TransportProducer } from '../kafka/transport.js';
 import type { KeyDirectory } from '../keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../keys/identity.js';
 import type { Clock } from '../runtime/clock.js';
+import { envelopeSuiteOf } from './envelope-suite.js';
 
 /** Options of {@link DeadLetterWriter}. */
 export interface DeadLetterWriterOptions {
@@ -27,8 +28,8 @@ export interface DeadLetterWriterOptions {
 /**
  * Writes a rejected record to the dead-letter topic: its key, value bytes and headers untouched, plus
  * ONE appended header `sealpost-dead-letter` (src/events/dead-letter.ts) with the coarse class in
- * clear, the detailed code sealed (crypto_box_seal) to each detail recipient, and the consumer's
- * signature. Resolves once the broker acknowledged (acks=all): only then may the source offset move.
+ * clear, the detailed code sealed (crypto_box_seal) to each detail recipient, the suite when the
+ * record is suite 2, and the consumer's signature. Resolves once the broker acknowledged (acks=all): only then may the source offset move.
  */
 export class DeadLetterWriter {
   readonly #o: DeadLetterWriterOptions;
@@ -68,6 +69,7 @@ export class DeadLetterWriter {
         timeMs: o.clock.nowMs(),
         keyHash: recordBytesHash(o.crypto, record.key),
         valueHash: recordBytesHash(o.crypto, record.value),
+        ...(envelopeSuiteOf(record.value) === 2 ? { suite: 2 as const } : {}),
       },
       o.identity.signingKey().secretKey,
     );

@@ -6,12 +6,13 @@ import { PipelineError } from './pipeline-error.js';
 /** The subject the envelope schema is registered under (TopicNameStrategy is taken by payload schemas). */
 export const DEFAULT_ENVELOPE_SUBJECT = 'sealpost-envelope';
 
-// From src/pipeline/ (tsx, tests) and from dist/src/pipeline/ (the published build).
-const CANDIDATES = ['../../schemas/envelope.avsc', '../../../schemas/envelope.avsc'];
+/** The suite-2 (X-Wing) envelope schema's subject: the suite-1 subject with this suffix. */
+export const XWING_ENVELOPE_SUBJECT_SUFFIX = '-xwing';
 
-/** Reads schemas/envelope.avsc (the text registered, byte for byte). */
-export async function readEnvelopeSchemaText(): Promise<string> {
-  for (const rel of CANDIDATES) {
+/** Reads schemas/<file> from the package (the text registered, byte for byte). */
+async function readSchemaFile(file: string): Promise<string> {
+  // From src/pipeline/ (tsx, tests) and from dist/src/pipeline/ (the published build).
+  for (const rel of [`../../schemas/${file}`, `../../../schemas/${file}`]) {
     try {
       return await readFile(fileURLToPath(new URL(rel, import.meta.url)), 'utf8');
     } catch {
@@ -20,7 +21,35 @@ export async function readEnvelopeSchemaText(): Promise<string> {
   }
   throw new PipelineError(
     'ENVELOPE_SCHEMA_UNAVAILABLE',
-    'schemas/envelope.avsc was not found next to the package',
+    `schemas/${file} was not found next to the package`,
+  );
+}
+
+/** Reads schemas/envelope.avsc (the text registered, byte for byte). */
+export async function readEnvelopeSchemaText(): Promise<string> {
+  return readSchemaFile('envelope.avsc');
+}
+
+/**
+ * Reads schemas/envelope-xwing.avsc: the suite-2 envelope (docs/SPEC.md), whose slot boxes are
+ * 1,216 bytes. A suite-2 record is framed with this schema's id.
+ */
+export async function readXWingEnvelopeSchemaText(): Promise<string> {
+  return readSchemaFile('envelope-xwing.avsc');
+}
+
+/**
+ * Registers the suite-2 envelope schema under `<envelope subject>-xwing` and returns its id, the
+ * pinned id of suite-2 records (as {@link registerEnvelopeSchema} does for suite 1).
+ */
+export async function registerXWingEnvelopeSchema(
+  registry: SchemaRegistryClient,
+  envelopeSubject = DEFAULT_ENVELOPE_SUBJECT,
+): Promise<number> {
+  return registry.register(
+    `${envelopeSubject}${XWING_ENVELOPE_SUBJECT_SUFFIX}`,
+    await readXWingEnvelopeSchemaText(),
+    { compatibility: 'NONE' },
   );
 }
 

@@ -46,6 +46,8 @@ import { RestartSupervisor } from './consumer/restart-supervisor.js';
 import { DeadLetterBreaker } from './dead-letter-breaker.js';
 import { DeadLetterWriter } from './dead-letter-writer.js';
 import { registerEnvelopeSchema } from './envelope-schema.js';
+import { SuitePolicy } from '../keys/suite-policy.js';
+import { resolveSuite2SchemaId } from './suite-schemas.js';
 import { PipelineError } from './pipeline-error.js';
 import { describeError, type PipelineLogger } from './pipeline-logger.js';
 import { ReplayStateStore } from './replay-state-store.js';
@@ -156,6 +158,15 @@ export class SealedConsumer {
     // Before anything is connected: a registry that is down at start leaves the consumer re-runnable.
     const envelopeSchemaId =
       o.envelopeSchemaId ?? (await registerEnvelopeSchema(o.registry, s.envelopeSubject));
+    const suites = o.suitePolicy ?? SuitePolicy.CLASSICAL;
+    const suite2EnvelopeSchemaId = await resolveSuite2SchemaId({
+      suites,
+      pinned: o.suite2EnvelopeSchemaId,
+      registry: o.registry,
+      envelopeSubject: s.envelopeSubject,
+    });
+    const acceptsSuite = (topic: string, suite: number): boolean => suites.opens(topic, suite);
+    const suite2Limits = suite2EnvelopeSchemaId === undefined ? {} : { suite2EnvelopeSchemaId };
     if (this.#state !== 'new')
       throw new PipelineError('PIPELINE_NOT_READY', 'run() may be called once');
     this.#state = 'running';
@@ -188,10 +199,13 @@ export class SealedConsumer {
       policy: s.policy,
       limits: {
         envelopeSchemaId,
+        ...suite2Limits,
         namespace: o.directory.namespace,
         maxCiphertextBytes: s.maxCiphertextBytes,
       },
       recipientKeys: this.#keys.current(),
+      // The topic's suite policy (docs/SECURITY.md "Post-quantum sealing"): SUITE_NOT_ALLOWED.
+      acceptsSuite,
     });
     // Quarantine releases (docs/SPEC.md §11) are opened with the same identity, policy and limits.
     const releases = new ReleaseAdmission({
@@ -203,9 +217,11 @@ export class SealedConsumer {
       policy: s.policy,
       limits: {
         envelopeSchemaId,
+        ...suite2Limits,
         namespace: o.directory.namespace,
         maxCiphertextBytes: s.maxCiphertextBytes,
       },
+      acceptsSuite,
     });
     const partitions = new PartitionStates({
       store: this.#store,

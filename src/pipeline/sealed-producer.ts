@@ -15,7 +15,9 @@ import type { TransportProducer } from '../kafka/transport.js';
 import { IdentityReloader } from '../keys/identity-source.js';
 import { NO_TRACING, type SealpostTracing } from '../observability/tracing.js';
 import { DirectoryPolicy } from '../keys/policy.js';
+import { SuitePolicy } from '../keys/suite-policy.js';
 import { registerEnvelopeSchema, DEFAULT_ENVELOPE_SUBJECT } from './envelope-schema.js';
+import { resolveSuite2SchemaId } from './suite-schemas.js';
 import { AVRO_CONTENT_TYPE } from './payload-content.js';
 import { PipelineError } from './pipeline-error.js';
 import { BatchDelivery } from './producer/batch-delivery.js';
@@ -62,6 +64,8 @@ export class SealedProducer {
   readonly #schemas: TopicSchemas;
   readonly #tracing: SealpostTracing;
   #envelopeSchemaId: number | undefined;
+  #suite2SchemaId: number | undefined;
+  readonly #suites: SuitePolicy;
   #unsubscribe: (() => void) | undefined;
   #state: 'new' | 'connected' | 'closed' = 'new';
 
@@ -70,6 +74,7 @@ export class SealedProducer {
     this.#o = options;
     this.#settings = settings;
     this.#tracing = options.tracing ?? NO_TRACING;
+    this.#suites = options.suitePolicy ?? SuitePolicy.CLASSICAL;
     this.#producer = options.transport.producer(options.producerOptions);
     this.#guard = new SigningKeyGuard({
       identity: options.identity,
@@ -99,6 +104,7 @@ export class SealedProducer {
         clock: options.clock,
         ...(options.skewMs === undefined ? {} : { skewMs: options.skewMs }),
       }),
+      suites: this.#suites,
       guard: this.#guard,
       settings,
       sealing: {
@@ -107,7 +113,8 @@ export class SealedProducer {
           : { signEveryMessage: options.signEveryMessage }),
         ...(options.padding === undefined ? {} : { padding: options.padding }),
       },
-      envelopeSchemaId: () => this.envelopeSchemaId,
+      envelopeSchemaId: (suite) =>
+        suite === 2 ? this.#suite2EnvelopeSchemaId() : this.envelopeSchemaId,
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       ...(options.events === undefined ? {} : { events: options.events }),
     });
@@ -140,6 +147,13 @@ export class SealedProducer {
     return this.#envelopeSchemaId;
   }
 
+  /** The pinned suite-2 envelope schema id (after connect, when the suite policy may seal suite 2). */
+  #suite2EnvelopeSchemaId(): number {
+    if (this.#suite2SchemaId === undefined)
+      throw new PipelineError('PIPELINE_NOT_READY', 'connect() first');
+    return this.#suite2SchemaId;
+  }
+
   /** Connects to the cluster and registers (or pins) the envelope schema. */
   async connect(): Promise<void> {
     if (this.#state === 'closed')
@@ -150,6 +164,12 @@ export class SealedProducer {
         this.#o.registry,
         this.#settings.envelopeSubject ?? DEFAULT_ENVELOPE_SUBJECT,
       ));
+    this.#suite2SchemaId = await resolveSuite2SchemaId({
+      suites: this.#suites,
+      pinned: this.#o.suite2EnvelopeSchemaId,
+      registry: this.#o.registry,
+      envelopeSubject: this.#settings.envelopeSubject ?? DEFAULT_ENVELOPE_SUBJECT,
+    });
     await this.#producer.connect();
     this.#state = 'connected';
     // A directory change touching the sender or a recipient ends their sessions now (keys zeroed),

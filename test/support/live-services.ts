@@ -27,6 +27,7 @@ import {
   buildRegistry,
   buildTransport,
   identitySourceOf,
+  suitePolicyOf,
   openServiceKeys,
 } from '../../src/app/compose.js';
 import { loadConfig, type SealpostConfig } from '../../src/config/config.js';
@@ -387,6 +388,8 @@ export class LiveServices {
       events: s.events,
       // As the guide says a running producer is built: it reloads its rotated identity file.
       identitySource: identitySourceOf(s.config, { crypto: this.#crypto, kms: s.kms }),
+      // The topic's suite policy from SEALPOST_SUITE_POLICY ("Post-quantum sealing").
+      suitePolicy: suitePolicyOf(s.config),
       ...this.#producerOptions,
     });
     await producer.connect();
@@ -449,6 +452,7 @@ export class LiveServices {
       events: s.events,
       // As the guide says a running consumer is built: it reloads its rotated identity file.
       identitySource: identitySourceOf(s.config, { crypto: this.#crypto, kms: s.kms }),
+      suitePolicy: suitePolicyOf(s.config),
       onAlert: (a) => this.alerts.push(a.code),
       consumerOptions: {
         sessionTimeoutMs: s.config.consumerSessionTimeoutMs,

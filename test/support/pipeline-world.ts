@@ -39,6 +39,8 @@ export interface ServiceSpec {
   readonly receive: readonly string[];
   /** Generate the identity but leave it out of the first directory (add it later with change()). */
   readonly unlisted?: boolean;
+  /** Give the identity an X-Wing key pair and publish it (suite 2; default false). */
+  readonly xwing?: boolean;
 }
 
 export interface PipelineWorld {
@@ -78,7 +80,12 @@ export async function makePipelineWorld(
   const drafts = new Map<string, DirectoryRecordDraft>();
   const now = clock.nowMs();
   for (const s of services) {
-    const file = await generateIdentityFile(s.name, 'service', { crypto, kms, clock });
+    const file = await generateIdentityFile(s.name, 'service', {
+      crypto,
+      kms,
+      clock,
+      xwing: s.xwing === true,
+    });
     files.set(s.name, file);
     const g = publicGenerations(file).find((x) => x.state === 'active')!;
     drafts.set(s.name, {
@@ -93,6 +100,9 @@ export async function makePipelineWorld(
       retiredAtMs: null,
       sendTopics: [...s.send],
       receiveTopics: [...s.receive],
+      ...(g.kemKid === undefined || g.kemPublicKey === undefined
+        ? {}
+        : { kemKid: g.kemKid, kemPublicKey: g.kemPublicKey }),
     });
   }
   const listed = services.filter((s) => s.unlisted !== true).map((s) => drafts.get(s.name)!);

@@ -15,6 +15,7 @@ import {
   buildTransport,
   openServiceKeys,
   identitySourceOf,
+  suitePolicyOf,
 } from '../../src/app/compose.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import { openConfiguredAuditLogStores } from '../../src/stores/open-stores.js';
@@ -70,7 +71,11 @@ await startOrExit('sealpost-audit-worker', async () => {
     promRegistry: registry,
     logger,
     // After `keys rotate audit` + `directory publish`, the consumer loads the new key itself.
-    consumer: { identitySource: identitySourceOf(config, { crypto, kms }) },
+    // The metadata topic's suite policy (SEALPOST_SUITE_POLICY) applies to the audit worker too.
+    consumer: {
+      identitySource: identitySourceOf(config, { crypto, kms }),
+      suitePolicy: suitePolicyOf(config),
+    },
   });
   await runWorker({
     name: 'sealpost-audit-worker',

@@ -16,6 +16,8 @@ export const DIRECTORY_ERROR_CODES = {
   DIRECTORY_KID_MISMATCH: 'no',
   DIRECTORY_LOW_ORDER_KEY: 'no',
   DIRECTORY_INVALID_ED25519_KEY: 'no',
+  /** An X-Wing public key (suite 2) that fails its checks (ML-KEM modulus check, X25519 part). */
+  DIRECTORY_INVALID_XWING_KEY: 'no',
   DIRECTORY_INCOMPLETE: 'no',
   DIRECTORY_NOT_LOADED: 'no',
   DIRECTORY_SOURCE_UNAVAILABLE: 'yes',

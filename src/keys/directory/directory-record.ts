@@ -4,6 +4,7 @@ import {
   ED25519_PUBLIC_KEY_BYTES,
   ED25519_SIGNATURE_BYTES,
   X25519_PUBLIC_KEY_BYTES,
+  XWING_PUBLIC_KEY_BYTES,
 } from '../../crypto/provider.js';
 import { ByteWriter, fromBase64, fromHex, label, toBase64, toHex } from '../bytes.js';
 import { IDENTITY_NAME_PATTERN } from '../identity.js';
@@ -45,6 +46,13 @@ export interface DirectoryRecord {
    * (docs/SPEC.md §11); sorted, unique, never empty when present. Absent on records without the grant.
    */
   readonly releaseTopics?: readonly string[];
+  /**
+   * The generation's X-Wing public key (1,216 bytes) and its kid `kid(xwing, pk)`: peers may seal
+   * suite 2 (docs/SECURITY.md "Post-quantum sealing") to it. Both present or both absent; absent on
+   * records without one (their signed bytes are unchanged).
+   */
+  readonly kemKid?: Uint8Array;
+  readonly kemPublicKey?: Uint8Array;
 }
 
 /** The signed head: what a service must hold unexpired to open or accept a session. */
@@ -81,6 +89,8 @@ const MAX_DETOKENIZE_CLASSES = 256;
 const EXT_DETOKENIZE_CLASSES = 1;
 /** Extension tag after that: the topics the key may sign quarantine releases for (SPEC §11.1). */
 const EXT_RELEASE_TOPICS = 2;
+/** Extension tag after that: the X-Wing key (suite 2), `kemKid[16] ‖ kemPk[1216]`. */
+const EXT_XWING_KEY = 3;
 
 const RECORD_LABEL = label('directory-record');
 const HEAD_LABEL = label('directory-head');
@@ -103,7 +113,8 @@ export const HEAD_KEY = 'head';
  * u64 validUntilMs ‖ u8 hasRetiredAt ‖ u64 retiredAtMs (0 if none) ‖ u16 nSend ‖ (u16 len ‖ topic)… ‖
  * u16 nReceive ‖ (u16 len ‖ topic)…`, then — only when the record has detokenize classes — `u8 1 ‖
  * u16 nClasses ‖ (u16 len ‖ class)…`, then — only when it has release topics — `u8 2 ‖ u16 nTopics ‖
- * (u16 len ‖ topic)…` (records without them sign exactly the bytes they always did).
+ * (u16 len ‖ topic)…`, then — only when it has an X-Wing key — `u8 3 ‖ kemKid[16] ‖ kemPk[1216]`
+ * (records without them sign exactly the bytes they always did).
  * The authority's kid binds the record to one namespace.
  */
 export function recordToBeSigned(authorityKid: Uint8Array, r: DirectoryRecord): Uint8Array {
@@ -135,6 +146,11 @@ export function recordToBeSigned(authorityKid: Uint8Array, r: DirectoryRecord): 
   if (release !== undefined && release.length > 0) {
     w.u8(EXT_RELEASE_TOPICS).u16(release.length);
     for (const t of release) w.str16(t);
+  }
+  if (r.kemKid !== undefined || r.kemPublicKey !== undefined) {
+    w.u8(EXT_XWING_KEY)
+      .fixed(r.kemKid ?? new Uint8Array(0), KID_BYTES)
+      .fixed(r.kemPublicKey ?? new Uint8Array(0), XWING_PUBLIC_KEY_BYTES);
   }
   return w.finish();
 }
@@ -195,6 +211,8 @@ export function topicMatches(patterns: readonly string[], topic: string): boolea
 
 const hexKid = z.string().regex(/^[0-9a-f]{32}$/);
 const b64 = z.string().max(200);
+/** Base64 of an X-Wing public key (1,216 bytes → 1,624 characters). */
+const b64Kem = z.string().max(1700);
 const ms = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const topics = z.array(z.string().regex(TOPIC_PATTERN)).max(MAX_TOPICS);
 
@@ -217,6 +235,7 @@ export const signedRecordJsonSchema = z
       .max(MAX_DETOKENIZE_CLASSES)
       .optional(),
     releaseTopics: topics.min(1).optional(),
+    kem: z.object({ kid: hexKid, publicKey: b64Kem }).strict().optional(),
     signature: b64,
   })
   .strict();
@@ -264,6 +283,12 @@ export function parseSignedRecord(json: unknown): SignedRecord {
         receiveTopics: j.receiveTopics,
         ...(j.detokenizeClasses === undefined ? {} : { detokenizeClasses: j.detokenizeClasses }),
         ...(j.releaseTopics === undefined ? {} : { releaseTopics: j.releaseTopics }),
+        ...(j.kem === undefined
+          ? {}
+          : {
+              kemKid: fromHex(j.kem.kid, KID_BYTES),
+              kemPublicKey: fromBase64(j.kem.publicKey, XWING_PUBLIC_KEY_BYTES),
+            }),
       },
       signature: fromBase64(j.signature, ED25519_SIGNATURE_BYTES),
     };
@@ -325,6 +350,9 @@ export function signedRecordToJson(s: SignedRecord): SignedRecordJson {
     ...(r.releaseTopics === undefined || r.releaseTopics.length === 0
       ? {}
       : { releaseTopics: [...r.releaseTopics] }),
+    ...(r.kemKid === undefined || r.kemPublicKey === undefined
+      ? {}
+      : { kem: { kid: toHex(r.kemKid), publicKey: toBase64(r.kemPublicKey) } }),
     signature: toBase64(s.signature),
   };
 }

@@ -37,15 +37,42 @@ export class DirectorySenderResolver implements SenderResolver {
 }
 
 /**
- * Our box keys the opener may use: the identity's active and retiring keys that the directory lists
- * and has not revoked (a revoked key never opens, even if it is still in memory).
+ * A key the opener may use, with the suite whose slots it opens: 1 = an X25519 box key (`secretKey`
+ * the 32-byte scalar), 2 = an X-Wing key (`secretKey` the 32-byte seed, `publicKey` 1,216 bytes).
+ * The key buffers are the identity's own (zeroed when it closes).
  */
-export function usableOpeningKeys(
-  identity: LoadedIdentity,
-  directory: KeyDirectory,
-): UnwrappedKeyPair[] {
-  return identity.openingKeys().filter((k) => {
+export interface OpeningKey extends UnwrappedKeyPair {
+  readonly suite: 1 | 2;
+}
+
+/**
+ * Our keys the opener may use: the identity's active and retiring box keys (suite 1) and X-Wing keys
+ * (suite 2) that the directory lists for it and has not revoked (a revoked key never opens, even if
+ * it is still in memory).
+ */
+export function usableOpeningKeys(identity: LoadedIdentity, directory: KeyDirectory): OpeningKey[] {
+  const usable = (k: UnwrappedKeyPair): boolean => {
     const r = directory.recipientKey(k.kid);
     return r !== undefined && r.identity === identity.name && r.status !== 'revoked';
-  });
+  };
+  return [
+    ...identity
+      .openingKeys()
+      .filter(usable)
+      .map((k): OpeningKey => ({
+        kid: k.kid,
+        publicKey: k.publicKey,
+        secretKey: k.secretKey,
+        suite: 1,
+      })),
+    ...identity
+      .openingKemKeys()
+      .filter(usable)
+      .map((k): OpeningKey => ({
+        kid: k.kid,
+        publicKey: k.publicKey,
+        secretKey: k.secretKey,
+        suite: 2,
+      })),
+  ];
 }

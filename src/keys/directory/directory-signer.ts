@@ -17,6 +17,8 @@ import {
   TOPIC_PATTERN,
 } from './directory-record.js';
 import type { DirectorySnapshot } from './directory-snapshot.js';
+import { recordKids } from './directory-snapshot.js';
+import { checkXWingPublicKey } from './xwing-public-key-checks.js';
 
 /**
  * Default head lifetime: 4 h. It is the rollback window left to a fresh service (one without a saved
@@ -72,6 +74,14 @@ export function signDirectory(options: SignDirectoryOptions): DirectoryDocument 
     if (seenChange.has(key))
       throw new KeyError('KEY_STATE_INVALID', `record ${key} changed twice in one publication`);
     seenChange.add(key);
+    if (draft.kemPublicKey !== undefined) {
+      const verdict = checkXWingPublicKey(crypto, draft.kemPublicKey);
+      if (verdict !== 'ok')
+        throw new KeyError(
+          'KEY_STATE_INVALID',
+          `record ${key}: X-Wing public key refused (${verdict})`,
+        );
+    }
     const normalized = normalizeDraft(draft);
     const held = byKey.get(key);
     if (held !== undefined && sameContent(held.record, normalized)) continue;
@@ -91,7 +101,7 @@ export function signDirectory(options: SignDirectoryOptions): DirectoryDocument 
   // The authority refuses duplicate kids (a kid is a lookup hint and must be unambiguous).
   const kids = new Set<string>();
   for (const { record: r } of signedRecords) {
-    for (const k of [toHex(r.boxKid), toHex(r.signKid)]) {
+    for (const k of recordKids(r)) {
       if (kids.has(k))
         throw new KeyError('KEY_STATE_INVALID', `kid ${k} appears twice in the directory`);
       kids.add(k);
@@ -154,6 +164,10 @@ function sameContent(a: DirectoryRecord, b: DirectoryRecordDraft): boolean {
     a.sendTopics.join('\n') === b.sendTopics.join('\n') &&
     a.receiveTopics.join('\n') === b.receiveTopics.join('\n') &&
     (a.detokenizeClasses ?? []).join('\n') === (b.detokenizeClasses ?? []).join('\n') &&
-    (a.releaseTopics ?? []).join('\n') === (b.releaseTopics ?? []).join('\n')
+    (a.releaseTopics ?? []).join('\n') === (b.releaseTopics ?? []).join('\n') &&
+    (a.kemKid === undefined) === (b.kemKid === undefined) &&
+    (a.kemKid === undefined || eq(a.kemKid, b.kemKid!)) &&
+    (a.kemPublicKey === undefined) === (b.kemPublicKey === undefined) &&
+    (a.kemPublicKey === undefined || eq(a.kemPublicKey, b.kemPublicKey!))
   );
 }

@@ -15,6 +15,7 @@ import {
   recordToBeSigned,
 } from './directory-record.js';
 import { isValidEd25519PublicKey, isValidX25519PublicKey } from './public-key-checks.js';
+import { isValidXWingPublicKey } from './xwing-public-key-checks.js';
 
 /** One entry as read from a source: a Kafka key and its JSON value; `null` is a tombstone. */
 export interface RawDirectoryEntry {
@@ -47,6 +48,7 @@ export class DirectorySnapshot {
   readonly refused: readonly RefusedEntry[];
   readonly #bySignKid: ReadonlyMap<string, DirectoryRecord>;
   readonly #byBoxKid: ReadonlyMap<string, DirectoryRecord>;
+  readonly #byKemKid: ReadonlyMap<string, DirectoryRecord>;
   readonly #seenSerials: ReadonlyMap<string, number>;
   readonly #revoked: ReadonlySet<string>;
 
@@ -65,14 +67,17 @@ export class DirectorySnapshot {
     this.#seenSerials = args.seenSerials;
     const bySign = new Map<string, DirectoryRecord>();
     const byBox = new Map<string, DirectoryRecord>();
+    const byKem = new Map<string, DirectoryRecord>();
     const revoked = new Set<string>();
     for (const r of this.records) {
       bySign.set(toHex(r.signKid), r);
       byBox.set(toHex(r.boxKid), r);
+      if (r.kemKid !== undefined) byKem.set(toHex(r.kemKid), r);
       if (r.status === 'revoked') revoked.add(recordKeyOf(r));
     }
     this.#bySignKid = bySign;
     this.#byBoxKid = byBox;
+    this.#byKemKid = byKem;
     this.#revoked = revoked;
   }
 
@@ -83,6 +88,10 @@ export class DirectorySnapshot {
   /** The record whose X25519 kid is `boxKid`. */
   byBoxKid(boxKid: Uint8Array): DirectoryRecord | undefined {
     return this.#byBoxKid.get(toHex(boxKid));
+  }
+  /** The record whose X-Wing kid (suite 2) is `kemKid`. */
+  byKemKid(kemKid: Uint8Array): DirectoryRecord | undefined {
+    return this.#byKemKid.get(toHex(kemKid));
   }
   /** Highest serial ever seen for a record key. */
   seenSerial(recordKey: string): number | undefined {
@@ -275,7 +284,7 @@ export function validateSnapshot(
   );
   const kids = new Set<string>();
   for (const { record: r } of signedRecords) {
-    for (const k of [toHex(r.boxKid), toHex(r.signKid)]) {
+    for (const k of recordKids(r)) {
       if (kids.has(k))
         throw new DirectoryError('DIRECTORY_DUPLICATE_KID', 'two directory keys share a kid', {
           recordKey: recordKeyOf(r),
@@ -316,6 +325,7 @@ function checkRecord(
   highestSerial: number,
 ): DirectoryErrorCode | undefined {
   const r = signed.record;
+  if ((r.kemKid === undefined) !== (r.kemPublicKey === undefined)) return 'DIRECTORY_MALFORMED';
   if (
     !crypto.verifyDetached(signed.signature, recordToBeSigned(authorityKid, r), authorityPublicKey)
   )
@@ -327,6 +337,11 @@ function checkRecord(
     return 'DIRECTORY_KID_MISMATCH';
   if (!isValidX25519PublicKey(crypto, r.boxPublicKey)) return 'DIRECTORY_LOW_ORDER_KEY';
   if (!isValidEd25519PublicKey(r.signPublicKey)) return 'DIRECTORY_INVALID_ED25519_KEY';
+  if (r.kemKid !== undefined && r.kemPublicKey !== undefined) {
+    if (!crypto.equalConstantTime(computeKid(crypto, 'xwing', r.kemPublicKey), r.kemKid))
+      return 'DIRECTORY_KID_MISMATCH';
+    if (!isValidXWingPublicKey(crypto, r.kemPublicKey)) return 'DIRECTORY_INVALID_XWING_KEY';
+  }
   if (r.validFromMs >= r.validUntilMs) return 'DIRECTORY_MALFORMED';
   if ((r.status === 'active') !== (r.retiredAtMs === null)) return 'DIRECTORY_MALFORMED';
   if (!isSortedUnique(r.sendTopics) || !isSortedUnique(r.receiveTopics))
@@ -342,6 +357,13 @@ function checkRecord(
   )
     return 'DIRECTORY_MALFORMED';
   return undefined;
+}
+
+/** Every kid a record names (box, signing, and X-Wing when present), hex: unique across the directory. */
+export function recordKids(r: DirectoryRecord): string[] {
+  const kids = [toHex(r.boxKid), toHex(r.signKid)];
+  if (r.kemKid !== undefined) kids.push(toHex(r.kemKid));
+  return kids;
 }
 
 function isSortedUnique(xs: readonly string[]): boolean {

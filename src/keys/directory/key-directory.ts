@@ -33,12 +33,20 @@ export interface SenderKey {
 export interface RecipientKey {
   readonly identity: string;
   readonly kid: Uint8Array;
-  /** X25519 public key. */
+  /** X25519 public key (or, for a key found by its X-Wing kid with `recipientKey`, the X-Wing key). */
   readonly publicKey: Uint8Array;
   readonly status: DirectoryStatus;
   readonly validFromMs: number;
   readonly validUntilMs: number;
   readonly receiveTopics: readonly string[];
+  /** The same record's X-Wing key (suite 2), when it publishes one. */
+  readonly kem?: RecipientKemKey;
+}
+
+/** An X-Wing public key (1,216 bytes) and its kid, as published in a directory record. */
+export interface RecipientKemKey {
+  readonly kid: Uint8Array;
+  readonly publicKey: Uint8Array;
 }
 
 export interface KeyDirectoryOptions {
@@ -376,10 +384,17 @@ export class KeyDirectory {
     };
   }
 
-  /** The directory entry of an X25519 kid (any status). */
-  recipientKey(boxKid: Uint8Array): RecipientKey | undefined {
-    const r = this.snapshot().byBoxKid(boxKid);
-    return r === undefined ? undefined : toRecipientKey(r);
+  /**
+   * The directory entry of a recipient kid (any status): an X25519 kid, or an X-Wing kid (suite 2),
+   * in which case `kid` and `publicKey` are the X-Wing ones.
+   */
+  recipientKey(kid: Uint8Array): RecipientKey | undefined {
+    const snapshot = this.snapshot();
+    const r = snapshot.byBoxKid(kid);
+    if (r !== undefined) return toRecipientKey(r);
+    const k = snapshot.byKemKid(kid);
+    if (k === undefined || k.kemKid === undefined || k.kemPublicKey === undefined) return undefined;
+    return { ...toRecipientKey(k), kid: k.kemKid, publicKey: k.kemPublicKey };
   }
 
   /** All box keys of an identity, newest serial first. */
@@ -403,7 +418,8 @@ function offeredEpoch(raw: RawDirectorySnapshot): number | undefined {
   return typeof head?.epoch === 'number' ? head.epoch : undefined;
 }
 
-function toRecipientKey(r: DirectoryRecord): RecipientKey {
+/** The record's box key as a RecipientKey, with its X-Wing key when it has one. */
+export function toRecipientKey(r: DirectoryRecord): RecipientKey {
   return {
     identity: r.identity,
     kid: r.boxKid,
@@ -412,5 +428,8 @@ function toRecipientKey(r: DirectoryRecord): RecipientKey {
     validFromMs: r.validFromMs,
     validUntilMs: r.validUntilMs,
     receiveTopics: r.receiveTopics,
+    ...(r.kemKid === undefined || r.kemPublicKey === undefined
+      ? {}
+      : { kem: { kid: r.kemKid, publicKey: r.kemPublicKey } }),
   };
 }

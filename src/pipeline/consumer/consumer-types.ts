@@ -2,6 +2,7 @@
  * The consumer's public types (re-exported by src/pipeline/sealed-consumer.ts, docs/API.md): its
  * options, what the handler receives, and the handler.
  */
+import type { SuitePolicy } from '../../keys/suite-policy.js';
 import type { SealpostTracing } from '../../observability/tracing.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import type { OpenPolicy } from '../../envelope/opened-session.js';
@@ -83,6 +84,17 @@ export interface SealedConsumerOptions {
   /** Pinned envelope schema id; default: registered from schemas/envelope.avsc at run(). */
   readonly envelopeSchemaId?: number;
   readonly envelopeSubject?: string;
+  /**
+   * Envelope suite per topic (docs/SECURITY.md "Post-quantum sealing"): a `require` topic refuses
+   * suite-1 records, a `classical` one suite-2 records unless it opts in (SUITE_NOT_ALLOWED, dead
+   * letter). Default SuitePolicy.CLASSICAL.
+   */
+  readonly suitePolicy?: SuitePolicy;
+  /**
+   * Pinned id of the suite-2 envelope schema; default: registered under `<envelopeSubject>-xwing` at
+   * run() when the suite policy may open suite 2 (without it suite-2 records are WRONG_SCHEMA_ID).
+   */
+  readonly suite2EnvelopeSchemaId?: number;
   /** Topic → reader schema for schema evolution (decoded with writer → reader resolution). */
   readonly readerSchemas?: Readonly<Record<string, AvroCodec>>;
   /** Raw (non-Avro) content types to deliver as bytes (e.g. the metadata-event content type). */

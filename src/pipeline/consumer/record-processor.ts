@@ -467,6 +467,7 @@ export class RecordProcessor {
       ciphertextDigest: hex(hash256(o.crypto, ciphertext)),
       sizeBytes: ciphertext.length,
       group: o.groupId,
+      ...(msg.suite === 2 ? { suite: 2 } : {}),
     });
   }
 

@@ -6,6 +6,7 @@
  * skipped by design (tombstone, exact duplicate, not addressed to us) is counted and reported.
  * Payload-stage errors (registry, Avro) are mapped to one of these in one place.
  */
+import { envelopeSuiteOf } from '../envelope-suite.js';
 import type { CoarseClass } from '../../events/dead-letter.js';
 import type { ConsumedRecord } from '../../kafka/transport.js';
 import { AvroDecodeError, AvroSchemaError } from '../../registry/avro-errors.js';
@@ -122,6 +123,7 @@ export class RejectionRoute {
       offset: record.offset,
       group: o.groupId,
       reason: coarse,
+      ...(envelopeSuiteOf(record.value) === 2 ? { suite: 2 } : {}),
     };
     o.events?.emit({ type: 'rejected', ...base, detail });
     o.events?.emit({ type: 'dead_lettered', ...base });

@@ -27,8 +27,12 @@ import { pruneReleases } from './release-dedupe.js';
 
 /** Default longest release a consumer accepts (`expiresAt − issuedAt`): 7 days. */
 export const DEFAULT_MAX_RELEASE_LIFETIME_MS = 7 * 86_400_000;
-/** Room for the session header around the ciphertext of the inner record (16 slots and more). */
-const ENVELOPE_OVERHEAD_BYTES = 8192;
+/**
+ * Room for the session header around the ciphertext of the inner record: 16 slots of the larger
+ * suite (suite 2: 16-byte kid ‖ 1,216-byte X-Wing box each, docs/SPEC.md §2.2) and 4 KiB for the rest
+ * (topic, commitment, private part, tags, framing).
+ */
+const ENVELOPE_OVERHEAD_BYTES = 16 * (16 + 1216) + 4096;
 
 export interface ReleaseAdmissionOptions {
   readonly crypto: CryptoProvider;
@@ -41,6 +45,11 @@ export interface ReleaseAdmissionOptions {
   /** The consumer's opening policy (its skew and session limits apply; its horizon does not). */
   readonly policy: OpenPolicy;
   readonly limits: EnvelopeDecodeLimits;
+  /**
+   * The topic's suite policy, applied to the inner record as to any record (a release never brings a
+   * suite the topic refuses: SUITE_NOT_ALLOWED). Absent: both suites.
+   */
+  readonly acceptsSuite?: (topic: string, suite: 1 | 2) => boolean;
   /** Longest `expiresAt − issuedAt` accepted. Default {@link DEFAULT_MAX_RELEASE_LIFETIME_MS}. */
   readonly maxReleaseLifetimeMs?: number;
 }
@@ -131,6 +140,7 @@ export class ReleaseAdmission {
       policy: this.#innerPolicy,
       limits: o.limits,
       recipientKeys: usableOpeningKeys(o.identity, o.directory),
+      ...(o.acceptsSuite === undefined ? {} : { acceptsSuite: o.acceptsSuite }),
       cache: new HeaderCache({ provider: o.crypto, maxSessions: 1, maxRejected: 1 }),
     });
     let result: OpenResult;

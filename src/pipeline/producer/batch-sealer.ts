@@ -134,6 +134,7 @@ export class BatchSealer {
             ...(schemaId === undefined ? {} : { schemaId }),
             ciphertextDigest: hex(hash256(this.#o.crypto, sealed.value)),
             sizeBytes: sealed.value.length,
+            ...(session.suite === 2 ? { suite: 2 } : {}),
           });
       }
     } finally {

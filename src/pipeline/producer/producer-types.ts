@@ -2,6 +2,7 @@
  * The producer's public types (re-exported by src/pipeline/sealed-producer.ts, docs/API.md) and the
  * records its parts pass each other.
  */
+import type { SuitePolicy } from '../../keys/suite-policy.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import type { PaddingPolicy } from '../../envelope/padding.js';
 import type { SealingSession } from '../../envelope/sealing-session.js';
@@ -96,6 +97,16 @@ export interface SealedProducerOptions {
   /** Pinned envelope schema id; default: registered from schemas/envelope.avsc under `envelopeSubject` at connect. */
   readonly envelopeSchemaId?: number;
   readonly envelopeSubject?: string;
+  /**
+   * Envelope suite per topic (docs/SECURITY.md "Post-quantum sealing"): which topics are sealed with
+   * X-Wing (suite 2). Default SuitePolicy.CLASSICAL: suite 1 everywhere.
+   */
+  readonly suitePolicy?: SuitePolicy;
+  /**
+   * Pinned id of the suite-2 envelope schema (schemas/envelope-xwing.avsc); default: registered under
+   * `<envelopeSubject>-xwing` at connect when the suite policy may seal suite 2.
+   */
+  readonly suite2EnvelopeSchemaId?: number;
   /** Ed25519 signature inside every message (defeats key-compromise impersonation). Default false. */
   readonly signEveryMessage?: boolean;
   /** Rotate the session after this many messages. Default 10,000 (1 = a fresh key per message). */
@@ -181,6 +192,8 @@ export interface TopicSchema {
 export interface ActiveSession {
   readonly session: SealingSession;
   readonly recipients: readonly RecipientKey[];
+  /** The envelope suite the session seals in (1: X25519 sealed boxes, 2: X-Wing). */
+  readonly suite: 1 | 2;
   /** Serials of the sender's and recipients' directory records when the session opened. */
   readonly touched: string;
   epoch: number;

@@ -10,6 +10,7 @@ import { SequenceCounter } from '../../envelope/sequence-counter.js';
 import type { KeyDirectory, RecipientKey } from '../../keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../../keys/identity.js';
 import type { DirectoryPolicy } from '../../keys/policy.js';
+import type { SuitePolicy } from '../../keys/suite-policy.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { MetadataSink } from '../metadata-sink.js';
 import { PipelineError } from '../pipeline-error.js';
@@ -25,11 +26,13 @@ export interface SessionPoolOptions {
   readonly identity: LoadedIdentity;
   readonly directory: KeyDirectory;
   readonly policy: DirectoryPolicy;
+  /** Which suite a topic's sessions seal in (docs/SECURITY.md "Post-quantum sealing"). */
+  readonly suites: SuitePolicy;
   readonly guard: SigningKeyGuard;
   readonly settings: ProducerSettings;
   readonly sealing: Pick<SealedProducerOptions, 'signEveryMessage' | 'padding'>;
-  /** The envelope schema id (known after connect). */
-  readonly envelopeSchemaId: () => number;
+  /** The envelope schema id of a suite (known after connect). */
+  readonly envelopeSchemaId: (suite: 1 | 2) => number;
   readonly metrics?: PipelineMetrics;
   readonly events?: MetadataSink;
 }
@@ -97,7 +100,10 @@ export class SessionPool {
     return recipients;
   }
 
-  /** A new (uncached) sealing session of `stream` for `recipients`, signed by the current key. */
+  /**
+   * A new (uncached) sealing session of `stream` for `recipients`, signed by the current key, in the
+   * suite the topic's policy picks (suite 2: to the recipients' X-Wing keys; never mixed).
+   */
   openSession(
     topic: string,
     recipients: readonly RecipientKey[],
@@ -105,15 +111,21 @@ export class SessionPool {
   ): ActiveSession {
     const { directory: dir, settings, sealing } = this.#o;
     this.#o.guard.assertCurrent();
+    const suite = this.#o.suites.sealingSuite(topic, recipients);
     const signing = this.#o.identity.signingKey();
     const session = createSealingSession({
       provider: this.#o.crypto,
       clock: this.#o.clock,
-      envelopeSchemaId: this.#o.envelopeSchemaId(),
+      envelopeSchemaId: this.#o.envelopeSchemaId(suite),
       namespace: dir.namespace,
       topic,
       senderSigningSecretKey: signing.secretKey,
-      recipients: recipients.map((r) => ({ kid: r.kid, publicKey: r.publicKey })),
+      ...(suite === 2 ? { suite } : {}),
+      recipients: recipients.map((r) =>
+        suite === 2 && r.kem !== undefined
+          ? { kid: r.kem.kid, publicKey: r.kem.publicKey }
+          : { kid: r.kid, publicKey: r.publicKey },
+      ),
       streamId: stream.streamId,
       lifetimeMs: settings.maxSessionAgeMs,
       maxMessages: settings.maxMessagesPerSession,
@@ -126,6 +138,7 @@ export class SessionPool {
     const active: ActiveSession = {
       session,
       recipients,
+      suite,
       touched: this.#touched(recipients),
       epoch: dir.epoch,
       identityRevision: this.#o.identity.revision,
@@ -135,8 +148,12 @@ export class SessionPool {
       type: 'session_opened',
       topic,
       recipients: recipients.map((r) => r.identity),
+      ...(suite === 2 ? { suite } : {}),
     });
-    settings.logger.debug({ topic, recipients: recipients.length }, 'sealing session opened');
+    settings.logger.debug(
+      { topic, recipients: recipients.length, suite },
+      'sealing session opened',
+    );
     return active;
   }
 

@@ -94,7 +94,7 @@ function ageText(ms: number): string {
 }
 
 /** Everything stored about an entry except the record's key and value bytes. */
-function entryMetadata(e: QuarantineEntry): Record<string, unknown> {
+export function entryMetadata(e: QuarantineEntry): Record<string, unknown> {
   return {
     id: e.id,
     status: e.status,
@@ -113,6 +113,7 @@ function entryMetadata(e: QuarantineEntry): Record<string, unknown> {
     arrivedAt: iso(e.arrivedAtMs),
     releasedAt: iso(e.releasedAtMs),
     releasedTo: e.releasedTo,
+    releasedBy: e.releasedBy,
     requarantinedFrom: e.requarantinedFrom,
     keyBytes: e.key === null ? null : e.key.length,
     valueBytes: e.value === null ? null : e.value.length,

@@ -1,0 +1,49 @@
+/**
+ * `sealpost console` serves the console on its own port (docs/CONSOLE.md): node:http, bound to
+ * 127.0.0.1 unless configured otherwise; port 0 picks a free port (see `port` after `start`).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { createConsoleApp } from './console-app.js';
+
+export class ConsoleServer {
+  readonly #server: Server;
+  readonly #host: string;
+  readonly #port: number;
+
+  constructor(options: {
+    readonly app: ReturnType<typeof createConsoleApp>;
+    readonly port: number;
+    readonly host?: string;
+  }) {
+    this.#host = options.host ?? '127.0.0.1';
+    this.#port = options.port;
+    this.#server = createServer((req, res) => void options.app.handle(req, res));
+    // Slow or idle clients must not hold sockets open for long.
+    this.#server.headersTimeout = 10_000;
+    this.#server.requestTimeout = 120_000;
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#port, this.#host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  get host(): string {
+    return this.#host;
+  }
+
+  async stop(): Promise<void> {
+    this.#server.closeIdleConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}

@@ -42,7 +42,7 @@ const statusOption = (defaultStatus: 'quarantined' | 'all'): Option =>
  * Opens the configured quarantine store (SEALPOST_QUARANTINE_DB, or PostgreSQL with
  * SEALPOST_STORE=postgres); refuses to create a new, empty SQLite file.
  */
-async function openStore(ctx: CliContext): Promise<QuarantineStore> {
+export async function openStore(ctx: CliContext): Promise<QuarantineStore> {
   const path = ctx.config.quarantineDb;
   if (ctx.config.store === 'sqlite' && !existsSync(path)) {
     throw badInput(
@@ -160,7 +160,7 @@ function parseId(text: string): number {
  * Runs `body` with a release signer for the operator identity (SEALPOST_IDENTITY_FILE, unwrapped by the
  * configured KMS, and the directory), or with none for `--raw`. The keys are zeroed afterwards.
  */
-async function withReleaseSigner(
+export async function withReleaseSigner(
   ctx: CliContext,
   raw: boolean,
   validForMs: number,

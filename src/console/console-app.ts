@@ -36,7 +36,8 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  // same-origin: other sites get no referrer, and a same-origin form POST keeps its Origin.
+  'referrer-policy': 'same-origin',
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
   'permissions-policy': 'camera=(), microphone=(), geolocation=()',
@@ -158,10 +159,13 @@ export function createConsoleApp(o: ConsoleAppOptions): {
     );
   }
 
-  /** Whether the browser says the request comes from another site (or the Origin is not ours). */
+  /**
+   * Whether the browser says the request comes from another site: Sec-Fetch-Site when the browser
+   * sends it (every current one does), else the Origin, which must be this host's.
+   */
   function crossSite(req: IncomingMessage): boolean {
     const site = req.headers['sec-fetch-site'];
-    if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
+    if (site !== undefined) return site !== 'same-origin' && site !== 'none';
     const origin = req.headers.origin;
     if (origin === undefined) return false;
     const host = req.headers.host;

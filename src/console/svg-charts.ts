@@ -9,11 +9,12 @@ const W = 960;
 const H = 240;
 const PAD = { left: 56, right: 12, top: 12, bottom: 36 };
 
+/** The axis top: four equal integer steps, each step 1, 2 or 5 times a power of ten. */
 function niceMax(n: number): number {
-  if (n <= 5) return 5;
-  const p = 10 ** Math.floor(Math.log10(n));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= n) return m * p;
-  return 10 * p;
+  const want = Math.max(1, n / 4);
+  const p = 10 ** Math.floor(Math.log10(want));
+  for (const m of [1, 2, 5, 10]) if (m * p >= want) return 4 * m * p;
+  return 40 * p;
 }
 
 function yAxis(max: number): Html {

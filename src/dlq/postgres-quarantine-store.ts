@@ -68,6 +68,8 @@ ALTER TABLE quarantine ADD COLUMN released_by TEXT;
 CREATE INDEX quarantine_status_id ON quarantine (status, id);
 CREATE INDEX quarantine_reason_id ON quarantine (reason, id);
 CREATE INDEX quarantine_topic_partition_id ON quarantine (source_topic, source_partition, id);
+CREATE INDEX quarantine_status_arrived ON quarantine (status, arrived_at_ms);
+CREATE INDEX quarantine_arrived_reason ON quarantine (arrived_at_ms, reason);
 `,
   },
 ];

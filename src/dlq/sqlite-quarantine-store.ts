@@ -50,6 +50,9 @@ CREATE INDEX IF NOT EXISTS quarantine_value_hash ON quarantine(value_hash);
 CREATE INDEX IF NOT EXISTS quarantine_status ON quarantine(status);
 CREATE INDEX IF NOT EXISTS quarantine_status_reason ON quarantine(status, reason);
 CREATE INDEX IF NOT EXISTS quarantine_status_source ON quarantine(status, source_topic, source_partition);
+-- The oldest quarantined arrival is one index seek; arrivals by reason read the index alone.
+CREATE INDEX IF NOT EXISTS quarantine_status_arrived ON quarantine(status, arrived_at_ms);
+CREATE INDEX IF NOT EXISTS quarantine_arrived_reason ON quarantine(arrived_at_ms, reason);
 CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO totals (name, value) VALUES ('purged', 0), ('released', 0);
 `;

@@ -6,8 +6,14 @@
  * configured otherwise; every caller named in the tokens file.
  */
 import { get as httpGet } from 'node:http';
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
 import type { Command } from 'commander';
-import { readSecretFile } from '../config/config.js';
+import { readSecretFile, type SealpostConfig } from '../config/config.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { DEFAULT_RELEASE_VALID_FOR_MS } from '../dlq/release-signer.js';
+import type { ExtraRoutes } from '../observability/health-server.js';
+import { systemClock } from '../runtime/clock.js';
 import { ConsoleAuth, parseConsoleCredentials } from '../console/console-auth.js';
 import { createConsoleApp } from '../console/console-app.js';
 import { ConsoleServer } from '../console/console-server.js';
@@ -127,6 +133,48 @@ export function consoleAuthFrom(ctx: CliContext, tokensFile: string | undefined)
     clock: ctx.clock,
   });
 }
+
+/**
+ * The console on a worker's HTTP port under `/console` (SEALPOST_WORKER_CONSOLE=on; docs/CONSOLE.md):
+ * over the worker's own quarantine store and metrics, with the configuration's tokens file, operator
+ * identity (SEALPOST_IDENTITY_FILE signs releases) and audit logs; "verify now" checks the stores and
+ * the published checkpoints.
+ */
+export async function workerConsoleRoutes(o: {
+  readonly config: SealpostConfig;
+  readonly crypto: CryptoProvider;
+  readonly store: QuarantineStore;
+  readonly metricsText: () => Promise<string>;
+  readonly logger: Logger;
+}): Promise<ExtraRoutes> {
+  const ctx: CliContext = {
+    config: o.config,
+    crypto: o.crypto,
+    clock: systemClock,
+    path: (p) => resolve(p),
+  };
+  const auth = consoleAuthFrom(ctx, o.config.consoleTokensFile);
+  const app = createConsoleApp({
+    services: consoleServices(ctx, o.store, {
+      releaseValidForMs: DEFAULT_RELEASE_VALID_FOR_MS,
+      auditIdentity: 'audit',
+      published: true,
+      verifyTimeoutMs: 30_000,
+      metricsText: o.metricsText,
+    }),
+    auth,
+    clock: systemClock,
+    logger: o.logger,
+    basePath: WORKER_CONSOLE_PREFIX,
+  });
+  return Promise.resolve({
+    prefix: WORKER_CONSOLE_PREFIX,
+    handle: (req, res) => app.handle(req, res),
+  });
+}
+
+/** Where a worker serves the console. */
+export const WORKER_CONSOLE_PREFIX = '/console';
 
 interface ConsoleOpts {
   host?: string;

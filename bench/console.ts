@@ -4,6 +4,8 @@
  * partitions, arrivals spread over 30 days) and an audit log of 10,000 events, served by the console
  * over node:http on 127.0.0.1; each page fetched `rounds` times by a bearer caller, whole response read.
  *   npx tsx bench/console.ts [entries=100000] [rounds=30]
+ * With SEALPOST_BENCH_POSTGRES_URL (e.g. the stack's SEALPOST_TEST_POSTGRES_URL) the quarantine is a
+ * PostgreSQL store in a fresh schema (filled with one INSERT … SELECT, dropped afterwards).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
@@ -17,7 +19,10 @@ import { ConsoleServer } from '../src/console/console-server.js';
 import type { ConsoleServices } from '../src/console/console-services.js';
 import { createCryptoProvider } from '../src/crypto/index.js';
 import { QUARANTINE_REASONS, type NewQuarantineEntry } from '../src/dlq/quarantine-store.js';
+import { PostgresQuarantineStore } from '../src/dlq/postgres-quarantine-store.js';
+import type { QuarantineStore } from '../src/dlq/quarantine-store.js';
 import { SqliteQuarantineStore } from '../src/dlq/sqlite-quarantine-store.js';
+import { PostgresDatabase } from '../src/stores/postgres-database.js';
 import { systemClock } from '../src/runtime/clock.js';
 
 const entries = Number(process.argv[2] ?? 100_000);
@@ -40,10 +45,33 @@ const envelope = Buffer.from(
 
 const crypto = await createCryptoProvider();
 const dir = mkdtempSync(join(tmpdir(), 'sealpost-console-bench-'));
-const store = new SqliteQuarantineStore(join(dir, 'quarantine.db'));
 const now = systemClock.nowMs();
 const t0 = performance.now();
-for (let start = 0; start < entries; start += 5000) {
+const postgresUrl = process.env.SEALPOST_BENCH_POSTGRES_URL;
+const schema = `console_bench_${process.pid}`;
+let store: QuarantineStore;
+if (postgresUrl !== undefined) {
+  store = await PostgresQuarantineStore.open({ url: postgresUrl, schema });
+  const db = await PostgresDatabase.connect({ url: postgresUrl, schema });
+  const reasons = `ARRAY[${QUARANTINE_REASONS.map((r) => `'${r}'`).join(',')}]`;
+  await db.query(
+    `INSERT INTO quarantine (dlq_topic, dlq_partition, dlq_offset, reason, source_topic,
+       source_partition, source_offset, source_timestamp, consumer_group, consumer, attempt,
+       record_key, record_value, headers, value_hash, sig_verified, arrived_at_ms)
+     SELECT 'sealpost.dead-letter', n % 3, n::text, (${reasons})[n % ${QUARANTINE_REASONS.length} + 1],
+       CASE WHEN n % 2 = 0 THEN 'orders' ELSE 'payments' END, n % 6, n::text, $1::text, 'billing',
+       'billing', 1, convert_to('k' || n, 'UTF8'), $2::bytea, '[]', lpad(to_hex(n), 64, '0'), true,
+       $3::bigint - ((($4::bigint - n) * 30 * 86400000) / $4::bigint)
+     FROM generate_series(0, $4::bigint - 1) AS n`,
+    [String(now), envelope, now, entries],
+  );
+  // As autovacuum would have by now: statistics, and the visibility map for index-only scans.
+  await db.query('VACUUM ANALYZE quarantine');
+  await db.close();
+} else {
+  store = new SqliteQuarantineStore(join(dir, 'quarantine.db'));
+}
+for (let start = 0; postgresUrl === undefined && start < entries; start += 5000) {
   const batch: NewQuarantineEntry[] = [];
   for (let n = start; n < Math.min(entries, start + 5000); n++) {
     batch.push({
@@ -88,7 +116,7 @@ await audit.append(
   })),
 );
 console.log(
-  `filled ${entries} entries and 10000 audit events in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  `${postgresUrl === undefined ? 'SQLite' : 'PostgreSQL'}: filled ${entries} entries and 10000 audit events in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
 );
 
 const services: ConsoleServices = {
@@ -162,4 +190,9 @@ await server.stop();
 auth.close();
 await store.close();
 await audit.close();
+if (postgresUrl !== undefined) {
+  const db = await PostgresDatabase.connect({ url: postgresUrl });
+  await db.query(`DROP SCHEMA ${schema} CASCADE`);
+  await db.close();
+}
 rmSync(dir, { recursive: true, force: true });

@@ -66,6 +66,7 @@ INSERT INTO quarantine_totals (name, value) VALUES ('purged', 0), ('released', 0
     sql: `
 ALTER TABLE quarantine ADD COLUMN released_by TEXT;
 CREATE INDEX quarantine_status_id ON quarantine (status, id);
+CREATE INDEX quarantine_status_reason ON quarantine (status, reason);
 CREATE INDEX quarantine_reason_id ON quarantine (reason, id);
 CREATE INDEX quarantine_topic_partition_id ON quarantine (source_topic, source_partition, id);
 CREATE INDEX quarantine_status_arrived ON quarantine (status, arrived_at_ms);

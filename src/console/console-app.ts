@@ -12,7 +12,7 @@ import { ConfigError, isSealpostError } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
 import { auditCheckpoints, auditEvents, auditVerify } from './audit-pages.js';
 import type { ConsoleAuth, ConsoleCaller } from './console-auth.js';
-import { CONSOLE_CSS } from './console-css.js';
+import { CONSOLE_CSS, CONSOLE_ICON } from './console-css.js';
 import type { ConsoleRequest, ConsoleResponse } from './console-request.js';
 import type { ConsoleServices } from './console-services.js';
 import { healthPage } from './health-page.js';
@@ -41,6 +41,13 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
   'permissions-policy': 'camera=(), microphone=(), geolocation=()',
+};
+
+/** The static files (nothing in them is secret). */
+const STATIC_ASSETS: Readonly<Record<string, { type: string; body: string }>> = {
+  '/static/console.css': { type: 'text/css; charset=utf-8', body: CONSOLE_CSS },
+  '/static/favicon.svg': { type: 'image/svg+xml', body: CONSOLE_ICON },
+  '/favicon.ico': { type: 'image/svg+xml', body: CONSOLE_ICON },
 };
 
 export interface ConsoleAppOptions {
@@ -212,14 +219,15 @@ export function createConsoleApp(o: ConsoleAppOptions): {
     const path = url.pathname.slice(base.length) || '/';
     const anon: PageContext = { base, caller: undefined, csrf: undefined };
 
-    // The two things served before authentication: the stylesheet and the login form.
-    if (path === '/static/console.css' && method === 'GET') {
+    // What is served before authentication: the stylesheet, the icon and the login form.
+    const asset = STATIC_ASSETS[path];
+    if (asset !== undefined && method === 'GET') {
       res.writeHead(200, {
         ...SECURITY_HEADERS,
-        'content-type': 'text/css; charset=utf-8',
+        'content-type': asset.type,
         'cache-control': 'public, max-age=3600',
       });
-      res.end(CONSOLE_CSS);
+      res.end(asset.body);
       return;
     }
     if (path === '/login') {

@@ -52,3 +52,6 @@ svg.chart circle { fill: #1f6feb; }
 .r-PAYLOAD { fill: #0969da; background: #0969da; }
 .r-unrecognised { fill: #57606a; background: #57606a; }
 `;
+
+/** The console's icon (`/static/favicon.svg`), so that browsers do not ask for /favicon.ico. */
+export const CONSOLE_ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#24292f"/><path d="M4 8.5l2.5 2.5L12 5" stroke="#fff" stroke-width="2" fill="none"/></svg>`;

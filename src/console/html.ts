@@ -82,6 +82,7 @@ export function page(ctx: PageContext, title: string, body: Html): Html {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${title} · sealpost console</title>
         <link rel="stylesheet" href="${ctx.base}/static/console.css" />
+        <link rel="icon" type="image/svg+xml" href="${ctx.base}/static/favicon.svg" />
       </head>
       <body>
         <header>

@@ -236,12 +236,12 @@ describe('headers and content', () => {
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).not.toContain('unsafe-inline');
     expect(csp).not.toContain('script-src');
-    for (const path of [...PAGES, '/login', '/static/console.css']) {
+    for (const path of [...PAGES, '/login', '/static/console.css', '/static/favicon.svg']) {
       for (const headers of [{}, { cookie }]) {
         const r = await get(path, headers);
         for (const [k, v] of Object.entries(SECURITY_HEADERS))
           expect(r.headers[k], `${path} ${k}`).toBe(v);
-        if (path !== '/static/console.css') expect(r.headers['cache-control']).toBe('no-store');
+        if (!path.startsWith('/static/')) expect(r.headers['cache-control']).toBe('no-store');
         expect(r.body).not.toMatch(/<script|<style|\sstyle=|\son[a-z]+=|javascript:/i);
       }
     }

@@ -5,6 +5,7 @@
  * `verifyConfiguredAuditLogs` as `audit verify` runs it. Off unless started; 127.0.0.1 unless
  * configured otherwise; every caller named in the tokens file.
  */
+import { readFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -176,7 +177,43 @@ export async function workerConsoleRoutes(o: {
 /** Where a worker serves the console. */
 export const WORKER_CONSOLE_PREFIX = '/console';
 
+/** The HTTPS settings of the configuration (none when no certificate is configured). */
+export function consoleTlsFrom(
+  ctx: CliContext,
+  files: { cert?: string; key?: string; clientCa?: string },
+): { cert: string; key: string; clientCa?: string } | undefined {
+  if (files.cert === undefined && files.key === undefined) {
+    if (files.clientCa !== undefined)
+      throw badInput(
+        'a client CA needs HTTPS: set SEALPOST_CONSOLE_TLS_CERT_FILE and SEALPOST_CONSOLE_TLS_KEY_FILE too',
+      );
+    return undefined;
+  }
+  if (files.cert === undefined || files.key === undefined)
+    throw badInput(
+      'HTTPS needs both SEALPOST_CONSOLE_TLS_CERT_FILE and SEALPOST_CONSOLE_TLS_KEY_FILE (--tls-cert, --tls-key)',
+    );
+  const read = (path: string, what: string): string => {
+    try {
+      return readFileSync(ctx.path(path), 'utf8');
+    } catch {
+      throw badInput(`${what}: cannot read ${path}`);
+    }
+  };
+  return {
+    cert: read(files.cert, 'console TLS certificate'),
+    // The private key: by reference, mode 0600, never in a message.
+    key: readSecretFile(ctx.path(files.key)),
+    ...(files.clientCa === undefined
+      ? {}
+      : { clientCa: read(files.clientCa, 'console client CA') }),
+  };
+}
+
 interface ConsoleOpts {
+  tlsCert?: string;
+  tlsKey?: string;
+  clientCa?: string;
   host?: string;
   port?: string;
   tokensFile?: string;
@@ -187,6 +224,11 @@ interface ConsoleOpts {
   auditIdentity: string;
   published: boolean;
   checkpointTopic?: string;
+}
+
+/** `{ [key]: value }`, or nothing when the value is undefined. */
+function pick<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
 }
 
 /** `sealpost console` */
@@ -201,6 +243,18 @@ export function registerConsoleCommand(program: Command, io: CliIo): void {
     .option(
       '--tokens-file <path>',
       'callers and their tokens (default SEALPOST_CONSOLE_TOKENS_FILE): JSON [{ "name", "role": "viewer"|"operator", "token" }], mode 0600',
+    )
+    .option(
+      '--tls-cert <path>',
+      'serve HTTPS with this certificate (default SEALPOST_CONSOLE_TLS_CERT_FILE)',
+    )
+    .option(
+      '--tls-key <path>',
+      'its private key, mode 0600 (default SEALPOST_CONSOLE_TLS_KEY_FILE)',
+    )
+    .option(
+      '--client-ca <path>',
+      'require client certificates signed by this CA, callers named by CN in the tokens file (default SEALPOST_CONSOLE_CLIENT_CA_FILE)',
     )
     .option(
       '--metrics-url <url>',
@@ -238,6 +292,11 @@ export function registerConsoleCommand(program: Command, io: CliIo): void {
       const port =
         opts.port === undefined ? ctx.config.consolePort : parseCount(opts.port, '--port', 65535);
       const host = opts.host ?? ctx.config.consoleHost;
+      const tls = consoleTlsFrom(ctx, {
+        ...pick('cert', opts.tlsCert ?? ctx.config.consoleTlsCertFile),
+        ...pick('key', opts.tlsKey ?? ctx.config.consoleTlsKeyFile),
+        ...pick('clientCa', opts.clientCa ?? ctx.config.consoleClientCaFile),
+      });
       const auth = consoleAuthFrom(ctx, opts.tokensFile ?? ctx.config.consoleTokensFile);
       const logger = createLogger({ level: ctx.config.logLevel, name: 'sealpost-console' });
       const store = await openStore(ctx);
@@ -256,15 +315,17 @@ export function registerConsoleCommand(program: Command, io: CliIo): void {
           auth,
           clock: ctx.clock,
           logger,
+          secureCookie: tls !== undefined,
         }),
         port,
         host,
+        ...(tls === undefined ? {} : { tls }),
       });
       try {
         await server.start();
         logger.info({ host, port: server.port }, 'sealpost console started');
         io.out(
-          `sealpost console ready url=http://${host.includes(':') ? `[${host}]` : host}:${server.port}/ pid=${process.pid}\n`,
+          `sealpost console ready url=${tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${server.port}/ pid=${process.pid}\n`,
         );
         await new Promise<void>((resolve) => {
           if (io.signal === undefined || io.signal.aborted) return resolve();

@@ -7,6 +7,7 @@
  * only filters and entry ids.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { ConfigError, isSealpostError } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
@@ -208,8 +209,23 @@ export function createConsoleApp(o: ConsoleAppOptions): {
     return undefined;
   }
 
+  /** The caller of a client certificate the TLS handshake verified (served over TLS with a client CA). */
+  function certificateCaller(req: IncomingMessage): ConsoleCaller | undefined {
+    const socket = req.socket as Partial<TLSSocket>;
+    if (socket.authorized !== true || typeof socket.getPeerCertificate !== 'function')
+      return undefined;
+    const cert = socket.getPeerCertificate();
+    const cn: unknown = cert.subject?.CN;
+    if (typeof cn !== 'string' || typeof cert.fingerprint256 !== 'string') return undefined;
+    return o.auth.certificate(cn, cert.fingerprint256);
+  }
+
   function authenticate(req: IncomingMessage): ConsoleCaller | undefined {
-    return o.auth.bearer(req.headers.authorization) ?? o.auth.session(cookieOf(req));
+    return (
+      certificateCaller(req) ??
+      o.auth.bearer(req.headers.authorization) ??
+      o.auth.session(cookieOf(req))
+    );
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -260,7 +276,7 @@ export function createConsoleApp(o: ConsoleAppOptions): {
         'content-type': 'text/plain; charset=utf-8',
       });
     }
-    const ctx: PageContext = { base, caller, csrf: caller.session?.csrf };
+    const ctx: PageContext = { base, caller, csrf: caller.csrf };
 
     let form = new URLSearchParams();
     if (method === 'POST') {
@@ -279,9 +295,9 @@ export function createConsoleApp(o: ConsoleAppOptions): {
         );
       if (read === 'too-large') return messagePage(res, ctx, 413, 'Refused', 'form too large');
       form = read;
-      // A browser session must prove the form came from a console page; a bearer caller sends no
-      // ambient credential a third-party page could use.
-      if (caller.via === 'session' && !o.auth.csrfMatches(caller, form.get('csrf') ?? undefined)) {
+      // A browser (session cookie or client certificate, both sent by the browser on its own) must
+      // prove the form came from a console page; a bearer caller sends no ambient credential.
+      if (caller.via !== 'bearer' && !o.auth.csrfMatches(caller, form.get('csrf') ?? undefined)) {
         o.logger.warn({ caller: caller.name, path }, 'console: CSRF token missing or wrong');
         return messagePage(
           res,

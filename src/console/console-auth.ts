@@ -1,10 +1,12 @@
 /**
  * Who may use the console (docs/CONSOLE.md). Callers authenticate with a bearer token from the
- * tokens file (`Authorization: Bearer …`), or — in a browser — exchange it once on the login form for
- * a session cookie (HttpOnly, SameSite=Strict). Tokens are kept only as SHA-256 digests and compared
- * in constant time against every configured one; each session has its own CSRF token. A caller is a
- * `viewer` (read only) or an `operator` (may release and purge).
+ * callers file (`Authorization: Bearer …`), or — in a browser — exchange it once on the login form for
+ * a session cookie (HttpOnly, SameSite=Strict), or, when the console serves TLS with a client CA,
+ * with a client certificate whose subject CN the file names. Tokens are kept only as SHA-256 digests
+ * and compared in constant time against every configured one; each session, and each certificate,
+ * has its own CSRF token. A caller is a `viewer` (read only) or an `operator` (may release and purge).
  */
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { sha256Into } from '../crypto/sha256.js';
@@ -13,21 +15,30 @@ import type { Clock } from '../runtime/clock.js';
 
 export type ConsoleRole = 'viewer' | 'operator';
 
-/** One configured caller: a name (recorded with what it does), a role and its secret token. */
+/**
+ * One configured caller: a name (recorded with what it does), a role, and its secret token and/or
+ * the subject CN of its client certificate.
+ */
 export interface ConsoleCredential {
   readonly name: string;
   readonly role: ConsoleRole;
-  readonly token: string;
+  readonly token?: string;
+  readonly clientCertificateCn?: string;
 }
 
 /** An authenticated caller. */
 export interface ConsoleCaller {
   readonly name: string;
   readonly role: ConsoleRole;
-  /** How it authenticated: a bearer token on this request, or a session cookie. */
-  readonly via: 'bearer' | 'session';
-  /** The session (its id digest, hex) and CSRF token, for a session caller. */
-  readonly session?: { readonly id: string; readonly csrf: string };
+  /** How it authenticated: a bearer token on this request, a session cookie, a client certificate. */
+  readonly via: 'bearer' | 'session' | 'certificate';
+  /** The session (its id digest, hex), for a session caller. */
+  readonly session?: { readonly id: string };
+  /**
+   * The CSRF token its forms carry: a session's own, or one derived from the certificate. Absent for a
+   * bearer caller (the browser never sends a bearer token by itself).
+   */
+  readonly csrf?: string;
 }
 
 /** Shortest token accepted: 32 characters (e.g. `openssl rand -hex 32` gives 64). */
@@ -45,9 +56,14 @@ const credentialsSchema = z
           .string()
           .min(MIN_TOKEN_LENGTH, `must be at least ${MIN_TOKEN_LENGTH} characters`)
           .max(512)
-          .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces'),
+          .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+          .optional(),
+        clientCertificateCn: z.string().min(1).max(64).optional(),
       })
-      .strict(),
+      .strict()
+      .refine((c) => c.token !== undefined || c.clientCertificateCn !== undefined, {
+        message: 'needs a token or a clientCertificateCn',
+      }),
   )
   .min(1, 'needs at least one caller');
 
@@ -70,15 +86,27 @@ export function parseConsoleCredentials(text: string): ConsoleCredential[] {
     );
   const names = new Set<string>();
   const tokens = new Set<string>();
+  const cns = new Set<string>();
   for (const c of parsed.data) {
     if (names.has(c.name))
       throw new ConfigError('CONFIG_INVALID', `console tokens file: name ${c.name} appears twice`);
-    if (tokens.has(c.token))
+    if (c.token !== undefined && tokens.has(c.token))
       throw new ConfigError('CONFIG_INVALID', `console tokens file: two callers share a token`);
+    if (c.clientCertificateCn !== undefined && cns.has(c.clientCertificateCn))
+      throw new ConfigError(
+        'CONFIG_INVALID',
+        `console tokens file: two callers share the certificate CN ${c.clientCertificateCn}`,
+      );
     names.add(c.name);
-    tokens.add(c.token);
+    if (c.token !== undefined) tokens.add(c.token);
+    if (c.clientCertificateCn !== undefined) cns.add(c.clientCertificateCn);
   }
-  return parsed.data;
+  return parsed.data.map((c) => ({
+    name: c.name,
+    role: c.role,
+    ...(c.token === undefined ? {} : { token: c.token }),
+    ...(c.clientCertificateCn === undefined ? {} : { clientCertificateCn: c.clientCertificateCn }),
+  }));
 }
 
 interface Session {
@@ -96,6 +124,9 @@ export class ConsoleAuth {
   readonly #clock: Clock;
   readonly #sessionTtlMs: number;
   readonly #callers: { name: string; role: ConsoleRole; digest: Uint8Array }[];
+  readonly #byCertificateCn: ReadonlyMap<string, { name: string; role: ConsoleRole }>;
+  /** Keys the certificate callers' CSRF tokens (random per process). */
+  readonly #csrfKey: Uint8Array;
   /** By the SHA-256 of the session id (hex): the id itself is not kept. */
   readonly #sessions = new Map<string, Session>();
 
@@ -109,11 +140,28 @@ export class ConsoleAuth {
     this.#crypto = options.crypto;
     this.#clock = options.clock;
     this.#sessionTtlMs = options.sessionTtlMs ?? 8 * 3_600_000;
-    this.#callers = options.credentials.map((c) => ({
-      name: c.name,
-      role: c.role,
-      digest: digest(c.token),
-    }));
+    this.#callers = options.credentials.flatMap((c) =>
+      c.token === undefined ? [] : [{ name: c.name, role: c.role, digest: digest(c.token) }],
+    );
+    this.#byCertificateCn = new Map(
+      options.credentials.flatMap((c) =>
+        c.clientCertificateCn === undefined
+          ? []
+          : [[c.clientCertificateCn, { name: c.name, role: c.role }] as const],
+      ),
+    );
+    this.#csrfKey = options.crypto.randomBytes(32);
+  }
+
+  /**
+   * The caller of a client certificate the TLS layer verified against the client CA, by its subject
+   * CN; `fingerprint` (its SHA-256) keys the caller's CSRF token.
+   */
+  certificate(cn: string, fingerprint: string): ConsoleCaller | undefined {
+    const c = this.#byCertificateCn.get(cn);
+    if (c === undefined) return undefined;
+    const csrf = createHmac('sha256', this.#csrfKey).update(fingerprint).digest('base64url');
+    return { ...c, via: 'certificate', csrf };
   }
 
   /** The caller whose token this is, comparing in constant time against every configured token. */
@@ -148,7 +196,7 @@ export class ConsoleAuth {
     const csrf = b64url(this.#crypto.randomBytes(32));
     const id = sessionKey(sessionId);
     this.#sessions.set(id, { ...c, csrf, expiresAtMs: this.#clock.nowMs() + this.#sessionTtlMs });
-    return { sessionId, caller: { ...c, via: 'session', session: { id, csrf } } };
+    return { sessionId, caller: { ...c, via: 'session', session: { id }, csrf } };
   }
 
   /** The caller of a session id (from the cookie), while the session lasts. */
@@ -161,13 +209,13 @@ export class ConsoleAuth {
       this.#sessions.delete(id);
       return undefined;
     }
-    return { name: s.name, role: s.role, via: 'session', session: { id, csrf: s.csrf } };
+    return { name: s.name, role: s.role, via: 'session', session: { id }, csrf: s.csrf };
   }
 
-  /** Whether `given` is the session's CSRF token (constant time). */
+  /** Whether `given` is the caller's CSRF token (constant time). */
   csrfMatches(caller: ConsoleCaller, given: string | undefined): boolean {
-    if (caller.session === undefined || given === undefined) return false;
-    const a = Buffer.from(caller.session.csrf);
+    if (caller.csrf === undefined || given === undefined) return false;
+    const a = Buffer.from(caller.csrf);
     const b = Buffer.from(given);
     return a.length === b.length && this.#crypto.equalConstantTime(a, b);
   }
@@ -180,6 +228,7 @@ export class ConsoleAuth {
   close(): void {
     this.#sessions.clear();
     for (const c of this.#callers) c.digest.fill(0);
+    this.#csrfKey.fill(0);
   }
 
   #sweep(): void {

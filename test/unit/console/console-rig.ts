@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { Writable } from 'node:stream';
 import { SqliteAuditStore } from '../../../src/audit/sqlite-audit-store.js';
 import { ConsoleAuth, type ConsoleCredential } from '../../../src/console/console-auth.js';
@@ -26,16 +27,16 @@ import { createLogger } from '../../../src/observability/logger.js';
 import { ManualClock } from '../../../src/runtime/clock.js';
 import { createInMemoryTransport, InMemoryCluster } from '../../../src/testing.js';
 
-export const VIEWER: ConsoleCredential = {
+export const VIEWER = {
   name: 'vera',
   role: 'viewer',
   token: 'viewer-token-6f1d0c1b7a2e4d3c9b8a7f6e5d4c3b2a',
-};
-export const OPERATOR: ConsoleCredential = {
+} satisfies ConsoleCredential;
+export const OPERATOR = {
   name: 'otto',
   role: 'operator',
   token: 'operator-token-0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d',
-};
+} satisfies ConsoleCredential;
 
 export const NOW = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
@@ -100,7 +101,13 @@ export interface ConsoleRig {
   close(): Promise<void>;
 }
 
-export async function startConsoleRig(entries = 120): Promise<ConsoleRig> {
+export async function startConsoleRig(
+  entries = 120,
+  options: {
+    readonly credentials?: readonly ConsoleCredential[];
+    readonly tls?: { readonly cert: string; readonly key: string; readonly clientCa?: string };
+  } = {},
+): Promise<ConsoleRig> {
   const dir = mkdtempSync(join(tmpdir(), 'sealpost-console-'));
   const crypto = await createCryptoProvider();
   const clock = new ManualClock(NOW);
@@ -147,14 +154,25 @@ export async function startConsoleRig(entries = 120): Promise<ConsoleRig> {
     verifyAudit: () => Promise.resolve(rig.verifyResult),
     metricsText: () => Promise.resolve(rig.metrics),
   };
-  const auth = new ConsoleAuth({ credentials: [VIEWER, OPERATOR], crypto, clock });
+  const auth = new ConsoleAuth({
+    credentials: options.credentials ?? [VIEWER, OPERATOR],
+    crypto,
+    clock,
+  });
   const server = new ConsoleServer({
-    app: createConsoleApp({ services, auth, clock, logger }),
+    app: createConsoleApp({
+      services,
+      auth,
+      clock,
+      logger,
+      secureCookie: options.tls !== undefined,
+    }),
     port: 0,
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
   });
   await server.start();
   return Object.assign(rig, {
-    url: `http://127.0.0.1:${server.port}`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${server.port}`,
     store,
     cluster,
     logLines,
@@ -182,14 +200,18 @@ export function call(
   options: {
     readonly headers?: Record<string, string>;
     readonly form?: Record<string, string>;
+    /** For https: the CA to trust, and the client certificate to present. */
+    readonly tls?: { readonly ca: string; readonly cert?: string; readonly key?: string };
   } = {},
 ): Promise<Reply> {
   const body =
     options.form === undefined ? undefined : new URLSearchParams(options.form).toString();
+  const send = base.startsWith('https:') ? httpsRequest : request;
   return new Promise((resolve, reject) => {
-    const req = request(
+    const req = send(
       `${base}${path}`,
       {
+        ...(options.tls === undefined ? {} : options.tls),
         method,
         headers: {
           ...(body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }),

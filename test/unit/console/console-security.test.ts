@@ -264,6 +264,9 @@ describe('headers and content', () => {
     } catch (err) {
       expect((err as Error).message).not.toContain(secret);
     }
+    expect(() => parseConsoleCredentials(JSON.stringify([{ name: 'a', role: 'viewer' }]))).toThrow(
+      /needs a token or a clientCertificateCn/,
+    );
     const t = 'z'.repeat(40);
     expect(() =>
       parseConsoleCredentials(

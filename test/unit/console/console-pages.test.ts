@@ -5,7 +5,7 @@
  * verify result naming the first bad index, and the health page's alert metrics.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, OPERATOR, startConsoleRig, type ConsoleRig } from './console-rig.js';
+import { call, entry, OPERATOR, startConsoleRig, type ConsoleRig } from './console-rig.js';
 
 let rig: ConsoleRig;
 /** The markup with the whitespace between tags removed (the templates are formatted for reading). */
@@ -107,6 +107,28 @@ describe('entry detail', () => {
     const r = await call(rig.url, 'GET', '/quarantine/99999', { headers: auth });
     expect(r.status).toBe(400);
     expect(r.body).toContain('no quarantine entry 99999');
+  });
+});
+
+describe('release refused', () => {
+  it('an entry that is not a verified dead letter: 409 naming the code, nothing published or marked', async () => {
+    await rig.store.add([entry(500, { signatureVerified: false })]);
+    const [unverified] = await rig.store.list({ afterId: 120 });
+    const r = await call(rig.url, 'POST', `/quarantine/${unverified!.id}/release`, {
+      headers: auth,
+      form: { confirm: 'yes' },
+    });
+    expect(r.status).toBe(409);
+    expect(squeeze(r.body)).toContain('Refused (QUARANTINE_UNVERIFIED)');
+    expect(await rig.store.get(unverified!.id)).toMatchObject({ status: 'quarantined' });
+    expect(rig.cluster.records('orders.v1', 0)).toHaveLength(0);
+    expect(rig.logLines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+      expect.objectContaining({
+        action: 'release',
+        code: 'QUARANTINE_UNVERIFIED',
+        operator: 'otto',
+      }),
+    );
   });
 });
 

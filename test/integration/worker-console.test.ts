@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call } from '../unit/console/console-rig.js';
+import { call } from '../support/http-call.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { useScenario } from '../support/scenario.js';
 import {

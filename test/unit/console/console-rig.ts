@@ -7,8 +7,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { Writable } from 'node:stream';
 import { SqliteAuditStore } from '../../../src/audit/sqlite-audit-store.js';
 import { ConsoleAuth, type ConsoleCredential } from '../../../src/console/console-auth.js';
@@ -26,6 +24,7 @@ import type { MetadataEvent } from '../../../src/events/metadata-event.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { ManualClock } from '../../../src/runtime/clock.js';
 import { createInMemoryTransport, InMemoryCluster } from '../../../src/testing.js';
+import { call } from '../../support/http-call.js';
 
 export const VIEWER = {
   name: 'vera',
@@ -186,54 +185,7 @@ export async function startConsoleRig(
   });
 }
 
-export interface Reply {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-}
-
-/** One HTTP request (node:http: no headers added behind the test's back). */
-export function call(
-  base: string,
-  method: string,
-  path: string,
-  options: {
-    readonly headers?: Record<string, string>;
-    readonly form?: Record<string, string>;
-    /** For https: the CA to trust, and the client certificate to present. */
-    readonly tls?: { readonly ca: string; readonly cert?: string; readonly key?: string };
-  } = {},
-): Promise<Reply> {
-  const body =
-    options.form === undefined ? undefined : new URLSearchParams(options.form).toString();
-  const send = base.startsWith('https:') ? httpsRequest : request;
-  return new Promise((resolve, reject) => {
-    const req = send(
-      `${base}${path}`,
-      {
-        ...(options.tls === undefined ? {} : options.tls),
-        method,
-        headers: {
-          ...(body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }),
-          ...options.headers,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+export { call, type Reply } from '../../support/http-call.js';
 
 /** Logs in with `token`; returns the cookie header to send and the session's CSRF token. */
 export async function login(

@@ -19,7 +19,8 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          // The console's browser tests (test/browser) need the stack too (and chromium).
+          include: ['test/integration/**/*.test.ts', 'test/browser/**/*.test.ts'],
           globalSetup: ['./test/support/stack-global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,

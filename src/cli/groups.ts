@@ -1,6 +1,7 @@
 import { registerAuditCommands } from './audit-commands.js';
 import { registerAclCommands } from './acl-commands.js';
 import { registerConfigCommands } from './config-commands.js';
+import { registerConsoleCommand } from './console-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerDirectoryCommands } from './directory-commands.js';
 import { registerInspectCommand } from './inspect-commands.js';
@@ -18,6 +19,7 @@ export const registerAllGroups: readonly CommandGroup[] = [
   registerTokenizeCommands,
   registerAclCommands,
   registerAuditCommands,
+  registerConsoleCommand,
   registerConfigCommands,
   registerDemoCommand,
 ];

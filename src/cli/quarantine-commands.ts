@@ -42,7 +42,7 @@ const statusOption = (defaultStatus: 'quarantined' | 'all'): Option =>
  * Opens the configured quarantine store (SEALPOST_QUARANTINE_DB, or PostgreSQL with
  * SEALPOST_STORE=postgres); refuses to create a new, empty SQLite file.
  */
-async function openStore(ctx: CliContext): Promise<QuarantineStore> {
+export async function openStore(ctx: CliContext): Promise<QuarantineStore> {
   const path = ctx.config.quarantineDb;
   if (ctx.config.store === 'sqlite' && !existsSync(path)) {
     throw badInput(
@@ -94,7 +94,7 @@ function ageText(ms: number): string {
 }
 
 /** Everything stored about an entry except the record's key and value bytes. */
-function entryMetadata(e: QuarantineEntry): Record<string, unknown> {
+export function entryMetadata(e: QuarantineEntry): Record<string, unknown> {
   return {
     id: e.id,
     status: e.status,
@@ -113,6 +113,7 @@ function entryMetadata(e: QuarantineEntry): Record<string, unknown> {
     arrivedAt: iso(e.arrivedAtMs),
     releasedAt: iso(e.releasedAtMs),
     releasedTo: e.releasedTo,
+    releasedBy: e.releasedBy,
     requarantinedFrom: e.requarantinedFrom,
     keyBytes: e.key === null ? null : e.key.length,
     valueBytes: e.value === null ? null : e.value.length,
@@ -159,7 +160,7 @@ function parseId(text: string): number {
  * Runs `body` with a release signer for the operator identity (SEALPOST_IDENTITY_FILE, unwrapped by the
  * configured KMS, and the directory), or with none for `--raw`. The keys are zeroed afterwards.
  */
-async function withReleaseSigner(
+export async function withReleaseSigner(
   ctx: CliContext,
   raw: boolean,
   validForMs: number,

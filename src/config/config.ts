@@ -119,6 +119,21 @@ export const configSchema = z
       .default('public'),
     httpPort: port.default(0),
     httpHost: z.string().min(1).default('127.0.0.1'),
+    /** The operator console (docs/CONSOLE.md): its callers' tokens file (JSON, mode 0600). */
+    consoleTokensFile: z.string().min(1).optional(),
+    /** `sealpost console`'s address (127.0.0.1 unless configured otherwise). */
+    consoleHost: z.string().min(1).default('127.0.0.1'),
+    consolePort: port.default(8088),
+    /** HTTPS for `sealpost console`: certificate and key (PEM; the key mode 0600). */
+    consoleTlsCertFile: z.string().min(1).optional(),
+    consoleTlsKeyFile: z.string().min(1).optional(),
+    /** With HTTPS: require client certificates signed by this CA (e.g. the stack's; docs/CONSOLE.md). */
+    consoleClientCaFile: z.string().min(1).optional(),
+    /** `on`: a worker also serves the console under /console on its HTTP port. Off unless set. */
+    workerConsole: z
+      .enum(['on', 'off'])
+      .default('off')
+      .transform((v) => v === 'on'),
     consumerSessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000).default(10_000),
     workerGroupId: z.string().min(1).max(255).optional(),
     brokerUnreachableAfterMs: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
@@ -218,6 +233,13 @@ export const ENV_KEYS: Readonly<Record<string, keyof SealpostConfig>> = {
   SEALPOST_POSTGRES_SCHEMA: 'postgresSchema',
   SEALPOST_HTTP_PORT: 'httpPort',
   SEALPOST_HTTP_HOST: 'httpHost',
+  SEALPOST_CONSOLE_TOKENS_FILE: 'consoleTokensFile',
+  SEALPOST_CONSOLE_HOST: 'consoleHost',
+  SEALPOST_CONSOLE_PORT: 'consolePort',
+  SEALPOST_CONSOLE_TLS_CERT_FILE: 'consoleTlsCertFile',
+  SEALPOST_CONSOLE_TLS_KEY_FILE: 'consoleTlsKeyFile',
+  SEALPOST_CONSOLE_CLIENT_CA_FILE: 'consoleClientCaFile',
+  SEALPOST_WORKER_CONSOLE: 'workerConsole',
   SEALPOST_CONSUMER_SESSION_TIMEOUT_MS: 'consumerSessionTimeoutMs',
   SEALPOST_BROKER_UNREACHABLE_AFTER_MS: 'brokerUnreachableAfterMs',
   SEALPOST_WORKER_GROUP: 'workerGroupId',

@@ -5,6 +5,7 @@ import {
   type PostgresConnectOptions,
 } from '../stores/postgres-database.js';
 import type {
+  ArrivalBucket,
   NewQuarantineEntry,
   QuarantineEntry,
   QuarantineFilter,
@@ -59,6 +60,19 @@ CREATE TABLE quarantine_totals (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO quarantine_totals (name, value) VALUES ('purged', 0), ('released', 0);
 `,
   },
+  {
+    version: 2,
+    name: 'who released an entry; indexes for the console pages',
+    sql: `
+ALTER TABLE quarantine ADD COLUMN released_by TEXT;
+CREATE INDEX quarantine_status_id ON quarantine (status, id);
+CREATE INDEX quarantine_status_reason ON quarantine (status, reason);
+CREATE INDEX quarantine_reason_id ON quarantine (reason, id);
+CREATE INDEX quarantine_topic_partition_id ON quarantine (source_topic, source_partition, id);
+CREATE INDEX quarantine_status_arrived ON quarantine (status, arrived_at_ms);
+CREATE INDEX quarantine_arrived_reason ON quarantine (arrived_at_ms, reason);
+`,
+  },
 ];
 
 interface Row {
@@ -84,6 +98,7 @@ interface Row {
   released_at_ms: string | null;
   released_to: string | null;
   requarantined_from: string | null;
+  released_by: string | null;
 }
 
 function fromRow(r: Row): QuarantineEntry {
@@ -110,6 +125,7 @@ function fromRow(r: Row): QuarantineEntry {
     releasedAtMs: r.released_at_ms === null ? null : int8(r.released_at_ms),
     releasedTo: r.released_to,
     requarantinedFrom: r.requarantined_from === null ? null : int8(r.requarantined_from),
+    releasedBy: r.released_by,
   };
 }
 
@@ -215,6 +231,8 @@ export class PostgresQuarantineStore implements QuarantineStore {
     };
     if (filter.reason !== undefined) where.push(`reason = ${param(filter.reason)}`);
     if (filter.sourceTopic !== undefined) where.push(`source_topic = ${param(filter.sourceTopic)}`);
+    if (filter.sourcePartition !== undefined)
+      where.push(`source_partition = ${param(filter.sourcePartition)}`);
     if (filter.status !== undefined) where.push(`status = ${param(filter.status)}`);
     if (filter.afterId !== undefined) where.push(`id > ${param(filter.afterId)}`);
     if (filter.arrivedBeforeMs !== undefined)
@@ -227,12 +245,13 @@ export class PostgresQuarantineStore implements QuarantineStore {
     return rows.map(fromRow);
   }
 
-  markReleased(id: number, to: string, atMs: number): Promise<boolean> {
+  markReleased(id: number, to: string, atMs: number, by?: string): Promise<boolean> {
     return this.#db.transaction(async (tx) => {
       const { rowCount } = await tx.query(
-        `UPDATE quarantine SET status = 'released', released_at_ms = $1, released_to = $2
+        `UPDATE quarantine SET status = 'released', released_at_ms = $1, released_to = $2,
+            released_by = $4
           WHERE id = $3 AND status = 'quarantined'`,
-        [atMs, to, id],
+        [atMs, to, id, by ?? null],
       );
       if (rowCount !== 1) return false;
       await tx.query("UPDATE quarantine_totals SET value = value + 1 WHERE name = 'released'");
@@ -257,6 +276,16 @@ export class PostgresQuarantineStore implements QuarantineStore {
       "SELECT reason, COUNT(*) AS n FROM quarantine WHERE status = 'quarantined' GROUP BY reason",
     );
     return Object.fromEntries(rows.map((r) => [r.reason, int8(r.n)]));
+  }
+
+  async arrivalsByReason(range: { fromMs: number; bucketMs: number }): Promise<ArrivalBucket[]> {
+    const bucketMs = Math.max(1, Math.floor(range.bucketMs));
+    const { rows } = await this.#db.query<{ bucket: string; reason: string; count: string }>(
+      `SELECT (arrived_at_ms - $1) / $2 AS bucket, reason, COUNT(*) AS count FROM quarantine
+        WHERE arrived_at_ms >= $1 GROUP BY 1, 2 ORDER BY 1, 2`,
+      [range.fromMs, bucketMs],
+    );
+    return rows.map((r) => ({ bucket: int8(r.bucket), reason: r.reason, count: int8(r.count) }));
   }
 
   async totals(): Promise<{ released: number; purged: number }> {

@@ -57,6 +57,8 @@ export async function releaseQuarantined(
     readonly group?: string;
     readonly force?: boolean;
     readonly nowMs: number;
+    /** Who asked for the release, recorded with the entry (the console's operator; docs/CONSOLE.md). */
+    readonly releasedBy?: string;
   },
 ): Promise<ReleaseResult> {
   const entry = await store.get(id);
@@ -109,7 +111,7 @@ export async function releaseQuarantined(
       },
     ],
   });
-  await store.markReleased(id, topic, options.nowMs);
+  await store.markReleased(id, topic, options.nowMs, options.releasedBy);
   return { id, outcome: 'released', topic, partition, group };
 }
 

@@ -57,17 +57,28 @@ export interface QuarantineEntry extends NewQuarantineEntry {
   readonly status: QuarantineStatus;
   readonly releasedAtMs: number | null;
   readonly releasedTo: string | null;
+  /** Who released it, when the caller said (the console records its operator; docs/CONSOLE.md). */
+  readonly releasedBy: string | null;
 }
 
 export interface QuarantineFilter {
   readonly reason?: QuarantineReason;
   readonly sourceTopic?: string;
+  /** Only entries from this source partition. */
+  readonly sourcePartition?: number;
   readonly status?: QuarantineStatus;
   /** Only entries with a greater id (to page through a long listing). */
   readonly afterId?: number;
   /** Only entries that arrived before this time (for "older than"). */
   readonly arrivedBeforeMs?: number;
   readonly limit?: number;
+}
+
+/** One bucket of {@link QuarantineStore.arrivalsByReason}. */
+export interface ArrivalBucket {
+  readonly bucket: number;
+  readonly reason: string;
+  readonly count: number;
 }
 
 export interface QuarantineStore {
@@ -79,12 +90,20 @@ export interface QuarantineStore {
   add(entries: readonly NewQuarantineEntry[]): Promise<number>;
   get(id: number): Promise<QuarantineEntry | undefined>;
   list(filter: QuarantineFilter): Promise<QuarantineEntry[]>;
-  /** Marks an entry released; returns false if it was released already (release is idempotent). */
-  markReleased(id: number, to: string, atMs: number): Promise<boolean>;
+  /**
+   * Marks an entry released (by `by`, when given); returns false if it was released already (release
+   * is idempotent).
+   */
+  markReleased(id: number, to: string, atMs: number, by?: string): Promise<boolean>;
   /** Deletes entries (and their bytes); returns how many. */
   purge(ids: readonly number[]): Promise<number>;
   /** Entries still quarantined, by reason. */
   countsByReason(): Promise<Record<string, number>>;
+  /**
+   * Entries stored (quarantined or released) that arrived at or after `fromMs`, counted by reason per
+   * `bucketMs`-wide bucket (bucket 0 starts at `fromMs`); buckets without entries are absent.
+   */
+  arrivalsByReason(range: { fromMs: number; bucketMs: number }): Promise<ArrivalBucket[]>;
   /** Totals over the store's life: entries released, and entries purged. */
   totals(): Promise<{ released: number; purged: number }>;
   oldestArrivalMs(): Promise<number | null>;

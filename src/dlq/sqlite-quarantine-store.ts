@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import type {
+  ArrivalBucket,
   NewQuarantineEntry,
   QuarantineEntry,
   QuarantineFilter,
@@ -33,6 +34,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
   released_at_ms   INTEGER,
   released_to      TEXT,
   requarantined_from INTEGER,
+  released_by      TEXT,
   UNIQUE (dlq_topic, dlq_partition, dlq_offset)
 );
 -- The same source record dead-lettered twice by the same group (e.g. a redelivered dead-letter
@@ -43,6 +45,14 @@ CREATE UNIQUE INDEX IF NOT EXISTS quarantine_source
 CREATE INDEX IF NOT EXISTS quarantine_reason ON quarantine(reason);
 CREATE INDEX IF NOT EXISTS quarantine_arrived ON quarantine(arrived_at_ms);
 CREATE INDEX IF NOT EXISTS quarantine_value_hash ON quarantine(value_hash);
+-- The console's pages (docs/CONSOLE.md): each index ends in the rowid (id), so an equality filter
+-- pages in id order without sorting.
+CREATE INDEX IF NOT EXISTS quarantine_status ON quarantine(status);
+CREATE INDEX IF NOT EXISTS quarantine_status_reason ON quarantine(status, reason);
+CREATE INDEX IF NOT EXISTS quarantine_status_source ON quarantine(status, source_topic, source_partition);
+-- The oldest quarantined arrival is one index seek; arrivals by reason read the index alone.
+CREATE INDEX IF NOT EXISTS quarantine_status_arrived ON quarantine(status, arrived_at_ms);
+CREATE INDEX IF NOT EXISTS quarantine_arrived_reason ON quarantine(arrived_at_ms, reason);
 CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO totals (name, value) VALUES ('purged', 0), ('released', 0);
 `;
@@ -70,6 +80,7 @@ interface Row {
   released_at_ms: number | null;
   released_to: string | null;
   requarantined_from: number | null;
+  released_by: string | null;
 }
 
 function fromRow(r: Row): QuarantineEntry {
@@ -96,6 +107,60 @@ function fromRow(r: Row): QuarantineEntry {
     releasedAtMs: r.released_at_ms,
     releasedTo: r.released_to,
     requarantinedFrom: r.requarantined_from,
+    releasedBy: r.released_by,
+  };
+}
+
+/**
+ * The listing's SQL: equality filters and keyset paging (`id > afterId ORDER BY id LIMIT n`), so a page
+ * is an index range, never a scan of the table (test/unit/dlq/sqlite-quarantine-plan.test.ts shows the
+ * plan). Exported for that test.
+ */
+export function sqliteListQuery(filter: QuarantineFilter): {
+  sql: string;
+  args: (string | number)[];
+} {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  if (filter.reason !== undefined) {
+    where.push('reason = ?');
+    args.push(filter.reason);
+  }
+  if (filter.sourceTopic !== undefined) {
+    where.push('source_topic = ?');
+    args.push(filter.sourceTopic);
+  }
+  if (filter.sourcePartition !== undefined) {
+    where.push('source_partition = ?');
+    args.push(filter.sourcePartition);
+  }
+  if (filter.status !== undefined) {
+    where.push('status = ?');
+    args.push(filter.status);
+  }
+  if (filter.afterId !== undefined) {
+    where.push('id > ?');
+    args.push(filter.afterId);
+  }
+  if (filter.arrivedBeforeMs !== undefined) {
+    where.push('arrived_at_ms < ?');
+    args.push(filter.arrivedBeforeMs);
+  }
+  const limit = Math.min(Math.max(filter.limit ?? 1000, 1), 100_000);
+  const sql = `SELECT * FROM quarantine ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ${limit}`;
+  return { sql, args };
+}
+
+/** The arrivals-by-reason SQL: a range of the arrival index, grouped (exported for the plan test). */
+export function sqliteArrivalsQuery(range: { fromMs: number; bucketMs: number }): {
+  sql: string;
+  args: number[];
+} {
+  const bucketMs = Math.max(1, Math.floor(range.bucketMs));
+  return {
+    sql: `SELECT CAST((arrived_at_ms - ?) / ? AS INTEGER) AS bucket, reason, COUNT(*) AS count FROM quarantine
+           WHERE arrived_at_ms >= ? GROUP BY bucket, reason ORDER BY bucket, reason`,
+    args: [range.fromMs, bucketMs, range.fromMs],
   };
 }
 
@@ -117,6 +182,8 @@ export class SqliteQuarantineStore implements QuarantineStore {
     }[];
     if (table.length > 0 && !table.some((c) => c.name === 'requarantined_from'))
       this.#db.exec('ALTER TABLE quarantine ADD COLUMN requarantined_from INTEGER');
+    if (table.length > 0 && !table.some((c) => c.name === 'released_by'))
+      this.#db.exec('ALTER TABLE quarantine ADD COLUMN released_by TEXT');
     this.#db.exec(SCHEMA);
   }
 
@@ -182,41 +249,18 @@ export class SqliteQuarantineStore implements QuarantineStore {
 
   // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
   async list(filter: QuarantineFilter): Promise<QuarantineEntry[]> {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (filter.reason !== undefined) {
-      where.push('reason = ?');
-      args.push(filter.reason);
-    }
-    if (filter.sourceTopic !== undefined) {
-      where.push('source_topic = ?');
-      args.push(filter.sourceTopic);
-    }
-    if (filter.status !== undefined) {
-      where.push('status = ?');
-      args.push(filter.status);
-    }
-    if (filter.afterId !== undefined) {
-      where.push('id > ?');
-      args.push(filter.afterId);
-    }
-    if (filter.arrivedBeforeMs !== undefined) {
-      where.push('arrived_at_ms < ?');
-      args.push(filter.arrivedBeforeMs);
-    }
-    const limit = Math.min(Math.max(filter.limit ?? 1000, 1), 100_000);
-    const sql = `SELECT * FROM quarantine ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ${limit}`;
+    const { sql, args } = sqliteListQuery(filter);
     return (this.#db.prepare(sql).all(...args) as Row[]).map(fromRow);
   }
 
   // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
-  async markReleased(id: number, to: string, atMs: number): Promise<boolean> {
+  async markReleased(id: number, to: string, atMs: number, by?: string): Promise<boolean> {
     const mark = this.#db.prepare(
-      "UPDATE quarantine SET status = 'released', released_at_ms = ?, released_to = ? WHERE id = ? AND status = 'quarantined'",
+      "UPDATE quarantine SET status = 'released', released_at_ms = ?, released_to = ?, released_by = ? WHERE id = ? AND status = 'quarantined'",
     );
     const count = this.#db.prepare("UPDATE totals SET value = value + 1 WHERE name = 'released'");
     return this.#db.transaction(() => {
-      const changed = mark.run(atMs, to, id).changes === 1;
+      const changed = mark.run(atMs, to, by ?? null, id).changes === 1;
       if (changed) count.run();
       return changed;
     })();
@@ -243,6 +287,12 @@ export class SqliteQuarantineStore implements QuarantineStore {
       )
       .all() as { reason: string; n: number }[];
     return Object.fromEntries(rows.map((r) => [r.reason, r.n]));
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous
+  async arrivalsByReason(range: { fromMs: number; bucketMs: number }): Promise<ArrivalBucket[]> {
+    const { sql, args } = sqliteArrivalsQuery(range);
+    return this.#db.prepare(sql).all(...args) as ArrivalBucket[];
   }
 
   // eslint-disable-next-line @typescript-eslint/require-await -- the port is asynchronous

@@ -1,6 +1,12 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+
+/** Further pages served under `prefix` (the operator console, docs/CONSOLE.md): its own methods and auth. */
+export interface ExtraRoutes {
+  readonly prefix: string;
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
 
 /** What `/healthz` reports: ok plus a few facts, never secrets. */
 export type HealthCheck = () => { ok: boolean; detail?: Record<string, unknown> };
@@ -15,11 +21,23 @@ export class HealthServer {
   readonly #host: string;
   readonly #port: number;
 
-  constructor(options: { registry: Registry; health: HealthCheck; port: number; host?: string }) {
+  constructor(options: {
+    registry: Registry;
+    health: HealthCheck;
+    port: number;
+    host?: string;
+    /** E.g. the console under /console (off unless given). */
+    extra?: ExtraRoutes;
+  }) {
     this.#host = options.host ?? '127.0.0.1';
     this.#port = options.port;
     this.#server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
+      const path = (req.url ?? '/').split('?')[0]!;
+      const extra = options.extra;
+      if (extra !== undefined && (path === extra.prefix || path.startsWith(`${extra.prefix}/`))) {
+        void extra.handle(req, res);
+        return;
+      }
       if (req.method !== 'GET') {
         res.writeHead(405).end();
         return;

@@ -375,6 +375,7 @@ export function storeContract(subject: StoresUnderTest): void {
         releasedTo: 'orders',
       });
       expect(await store.list({ status: 'released' })).toHaveLength(1);
+      expect(await store.get(first)).toMatchObject({ releasedBy: null });
       expect(await store.countsByReason()).toEqual({ MESSAGE: 4, STALE: 5 });
       expect(await store.oldestArrivalMs()).toBe(1_700_000_000_000 + 1000);
       const second = (await store.list({ status: 'quarantined' }))[0]!.id;
@@ -382,6 +383,33 @@ export function storeContract(subject: StoresUnderTest): void {
       expect(await store.get(first)).toBeUndefined();
       expect(await store.list({})).toHaveLength(8);
       expect(await store.totals()).toEqual({ released: 1, purged: 2 });
+      await store.close();
+    });
+
+    it('filters by source partition, records who released, counts arrivals by reason per bucket', async () => {
+      const store = await (await subject.quarantineStorage()).open();
+      await store.add(Array.from({ length: 9 }, (_, i) => entry(i)));
+      expect((await store.list({ sourcePartition: 1 })).map((e) => e.dlqOffset)).toEqual([
+        '1',
+        '4',
+        '7',
+      ]);
+      expect(
+        (await store.list({ sourceTopic: 'orders', sourcePartition: 2, reason: 'STALE' })).map(
+          (e) => e.dlqOffset,
+        ),
+      ).toEqual(['5']);
+      const [one] = await store.list({ limit: 1 });
+      expect(await store.markReleased(one!.id, 'orders', 7, 'alice')).toBe(true);
+      expect(await store.get(one!.id)).toMatchObject({ releasedBy: 'alice', releasedTo: 'orders' });
+      // Arrivals 1_700_000_000_000 + n s; from n = 2 on, in 3 s buckets (released entries count too).
+      expect(await store.arrivalsByReason({ fromMs: 1_700_000_002_000, bucketMs: 3000 })).toEqual([
+        { bucket: 0, reason: 'MESSAGE', count: 2 },
+        { bucket: 0, reason: 'STALE', count: 1 },
+        { bucket: 1, reason: 'MESSAGE', count: 1 },
+        { bucket: 1, reason: 'STALE', count: 2 },
+        { bucket: 2, reason: 'MESSAGE', count: 1 },
+      ]);
       await store.close();
     });
 

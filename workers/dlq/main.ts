@@ -16,6 +16,7 @@ import { BrokerProbe } from '../../src/observability/broker-probe.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { readEnv } from '../../src/runtime/env.js';
+import { workerConsoleRoutes } from '../../src/cli/console-command.js';
 import { runWorker } from '../shared/run-worker.js';
 import { startOrExit, workerConfig } from '../shared/worker-config.js';
 
@@ -74,6 +75,18 @@ await startOrExit('sealpost-dlq-worker', async () => {
       },
       logger,
     }),
+    // The operator console under /console, when SEALPOST_WORKER_CONSOLE=on (docs/CONSOLE.md).
+    ...(config.workerConsole
+      ? {
+          extra: await workerConsoleRoutes({
+            config,
+            crypto,
+            store,
+            metricsText: () => registry.metrics(),
+            logger: logger.child({ component: 'console' }),
+          }),
+        }
+      : {}),
     beforeStop: () => directory.stopAutoRefresh(),
   });
 });

@@ -7,7 +7,11 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { BrokerProbe } from '../../src/observability/broker-probe.js';
-import { HealthServer, type HealthCheck } from '../../src/observability/health-server.js';
+import {
+  HealthServer,
+  type ExtraRoutes,
+  type HealthCheck,
+} from '../../src/observability/health-server.js';
 
 export interface RunnableWorker {
   start(): Promise<void>;
@@ -32,6 +36,8 @@ export interface RunWorkerOptions {
    * and it measures the group's lag (docs/OPERATIONS.md, "Metrics to alert on").
    */
   readonly probe?: BrokerProbe;
+  /** Further pages on the HTTP port (the console, SEALPOST_WORKER_CONSOLE=on; docs/CONSOLE.md). */
+  readonly extra?: ExtraRoutes;
   /** Runs first on a stop signal (e.g. stop refreshing the directory). */
   readonly beforeStop?: () => void;
   /** Runs after the worker and the HTTP server stopped (close keys, the KMS client). */
@@ -45,6 +51,7 @@ export async function runWorker(o: RunWorkerOptions): Promise<void> {
     health: () => combinedHealth(o.worker, o.probe),
     port: o.port,
     ...(o.host === undefined ? {} : { host: o.host }),
+    ...(o.extra === undefined ? {} : { extra: o.extra }),
   });
   await http.start();
   await o.worker.start();

@@ -36,6 +36,7 @@ describe('every sealpost command has --help with an example', () => {
       'quarantine release',
       'quarantine purge',
       'audit verify',
+      'console',
       'audit query',
       'audit tail',
       'config check',

@@ -90,6 +90,9 @@ export class PlatformaticConsumer implements TransportConsumer {
   #heartbeatSentAt: number | undefined;
   #syncSentAt: number | undefined;
   #needsRejoin = false;
+  /** The coordinator said the group rebalances: nothing is handed out until the next assignment. */
+  #rebalancing = false;
+  #rebalancingSince = 0;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   readonly #groupTrace: { start: (ctx: unknown) => void };
@@ -148,6 +151,8 @@ export class PlatformaticConsumer implements TransportConsumer {
       this.#heartbeatSentAt = undefined;
     });
     c.on('consumer:group:rebalance', () => {
+      // Eager protocol: every partition is revoked by the rebalance; batches in hand are obsolete.
+      this.#startRebalancing();
       for (const listener of this.#rebalancingListeners) this.#callListener(listener);
     });
     c.on('consumer:group:join', (payload) => this.#joined(payload));
@@ -177,6 +182,8 @@ export class PlatformaticConsumer implements TransportConsumer {
     generationId?: number;
     assignments?: { topic: string; partitions: number[] }[];
   }): void {
+    // The same generation announced twice (two join flows of the client met): nothing new.
+    if (payload.memberId === this.#memberId && payload.generationId === this.#generationId) return;
     const now = performance.now();
     this.#lease.answered('SyncGroup', this.#syncSentAt === undefined ? 0 : now - this.#syncSentAt);
     this.#syncSentAt = undefined;
@@ -194,6 +201,7 @@ export class PlatformaticConsumer implements TransportConsumer {
     this.#generationId = generation;
     this.#memberId = payload.memberId;
     this.#needsRejoin = false;
+    this.#rebalancing = false;
     const assignment: TopicPartition[] = [];
     for (const a of payload.assignments ?? []) {
       for (const partition of a.partitions) assignment.push({ topic: a.topic, partition });
@@ -224,6 +232,11 @@ export class PlatformaticConsumer implements TransportConsumer {
     for (const listener of this.#assignmentListeners)
       this.#callListener(() => listener(assignment));
     this.#wake?.();
+  }
+
+  #startRebalancing(): void {
+    if (!this.#rebalancing) this.#rebalancingSince = performance.now();
+    this.#rebalancing = true;
   }
 
   #callListener(call: () => void): void {
@@ -300,6 +313,14 @@ export class PlatformaticConsumer implements TransportConsumer {
     let failures = 0;
     while (this.#running) {
       try {
+        // A rebalance the client did not finish within its bounds: join again from here.
+        if (
+          this.#rebalancing &&
+          performance.now() - this.#rebalancingSince >
+            this.#settings.sessionTimeoutMs + this.#settings.rebalanceTimeoutMs
+        ) {
+          this.#needsRejoin = true;
+        }
         if (this.#needsRejoin) {
           await this.#join();
           continue;
@@ -385,6 +406,7 @@ export class PlatformaticConsumer implements TransportConsumer {
 
   /** One fetch of every fetchable partition (per leader, in parallel); undefined when none is. */
   async #fetchOnce(): Promise<FetchedBatch[] | undefined> {
+    if (this.#rebalancing) return undefined;
     const fetchable = [...this.#positions.values()].filter(
       (p) => p.next !== undefined && !p.busy && !this.#paused.has(tpKey(p.topic, p.partition)),
     );
@@ -475,10 +497,11 @@ export class PlatformaticConsumer implements TransportConsumer {
     eachBatch: BatchHandler,
     options: ConsumerRunOptions,
   ): Promise<void> {
-    if (!this.#current(b) || this.#paused.has(tpKey(b.topic, b.partition))) return;
+    if (!this.#current(b) || this.#rebalancing || this.#paused.has(tpKey(b.topic, b.partition)))
+      return;
     const at = { topic: b.topic, partition: b.partition };
     let resolved: bigint | undefined;
-    const stale = (): boolean => !this.#current(b) || this.#needsRejoin;
+    const stale = (): boolean => !this.#current(b) || this.#needsRejoin || this.#rebalancing;
     const control: BatchControl = {
       resolveOffset: (offset) => {
         checkOffset(offset);
@@ -514,8 +537,12 @@ export class PlatformaticConsumer implements TransportConsumer {
       );
     } catch (err) {
       if (err instanceof TransportError && err.code === 'REBALANCE_IN_PROGRESS') {
-        // The member rejoins now; whoever owns the partition next reads from the last commit.
-        this.#needsRejoin = true;
+        // A rebalance seen by a commit or heartbeat: nothing more is handed out until the member has
+        // its next assignment. The client's background heartbeat meets the same condition within
+        // one interval and rejoins (a second join from here would race it); whoever owns the
+        // partition next reads from the last commit.
+        // A batch from before the next assignment only: once that came, nothing is left to stop.
+        if (this.#current(b)) this.#startRebalancing();
         return;
       }
       options.onHandlerError?.(err, at);

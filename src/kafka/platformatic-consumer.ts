@@ -51,8 +51,6 @@ interface PartitionPosition {
   next: bigint | undefined;
   /** Bumped by every seek: a batch fetched before it is stale. */
   seeks: number;
-  /** A batch of this partition is in a handler now. */
-  busy: boolean;
 }
 
 type ApiCall<A extends unknown[], R> = API<A, R>;
@@ -174,7 +172,6 @@ export class PlatformaticConsumer implements TransportConsumer {
         }
       },
     };
-    consumerGroupChannel.subscribe(this.#groupTrace as never);
   }
 
   #joined(payload: {
@@ -216,7 +213,6 @@ export class PlatformaticConsumer implements TransportConsumer {
         partition,
         next: undefined,
         seeks: 0,
-        busy: false,
       });
     }
     this.#positions = positions;
@@ -277,11 +273,14 @@ export class PlatformaticConsumer implements TransportConsumer {
   async run(options: ConsumerRunOptions): Promise<void> {
     const eachBatch = options.eachBatch ?? messageLoop(options.eachMessage, this.#backoff);
     this.#running = true;
+    // Subscribed for the run only (a consumer never run holds no subscription).
+    consumerGroupChannel.subscribe(this.#groupTrace as never);
     for (const topic of this.#topics) this.#client.topics.track(topic);
     try {
       await this.#join();
     } catch (err) {
       this.#running = false;
+      consumerGroupChannel.unsubscribe(this.#groupTrace as never);
       throw toTransportError(err, 'consumer run');
     }
     this.#loop = this.#fetchLoop(eachBatch, options);
@@ -311,6 +310,13 @@ export class PlatformaticConsumer implements TransportConsumer {
   async #fetchLoop(eachBatch: BatchHandler, options: ConsumerRunOptions): Promise<void> {
     const concurrency = Math.max(1, options.partitionsConsumedConcurrently ?? 1);
     let failures = 0;
+    /**
+     * The next fetch, started while the current batches are handled (as kafkajs overlaps fetching
+     * and handling): a handed-out partition is fetched from the end of its batch, on the guess that
+     * the handler resolves all of it. A prefetched batch is used only if its partition's position is
+     * where it was fetched from by then (see #current); otherwise it is dropped and fetched again.
+     */
+    let prefetched: Promise<FetchOutcome> | undefined;
     while (this.#running) {
       try {
         // A rebalance the client did not finish within its bounds: join again from here.
@@ -322,23 +328,35 @@ export class PlatformaticConsumer implements TransportConsumer {
           this.#needsRejoin = true;
         }
         if (this.#needsRejoin) {
+          await settled(prefetched);
+          prefetched = undefined;
           await this.#join();
           continue;
         }
         await this.#resolvePositions();
-        const fetched = await this.#fetchOnce();
+        const outcome = await (prefetched ?? outcomeOf(this.#fetchOnce(new Map())));
+        prefetched = undefined;
+        if ('error' in outcome) throw outcome.error;
+        const fetched = outcome.batches;
         if (!this.#running) break;
         if (fetched === undefined) {
-          // Nothing to fetch (no assignment, all paused or busy): wait for a change.
+          // Nothing to fetch (no assignment, all paused): wait for a change.
           await this.#sleep(this.#settings.maxWaitMs);
           continue;
         }
         failures = 0;
-        const work = fetched.filter((b) => b.records.length > 0);
+        const work = fetched.filter((b) => b.records.length > 0 && this.#current(b));
         for (const b of fetched) {
           // A run of control records only (transaction markers): move past it.
           if (b.records.length === 0 && b.next !== undefined && this.#current(b))
             b.position.next = b.next;
+        }
+        if (work.length > 0) {
+          const speculative = new Map<string, bigint>();
+          for (const b of work) {
+            if (b.next !== undefined) speculative.set(tpKey(b.topic, b.partition), b.next);
+          }
+          prefetched = outcomeOf(this.#fetchOnce(speculative));
         }
         await runLimited(work, concurrency, (b) => this.#handle(b, eachBatch, options));
       } catch (err) {
@@ -354,6 +372,7 @@ export class PlatformaticConsumer implements TransportConsumer {
         await this.#sleep(Math.min(30_000, 200 * 2 ** Math.min(failures, 8)));
       }
     }
+    await settled(prefetched);
   }
 
   /** Whether a fetched batch still belongs to the current assignment and no seek moved it. */
@@ -361,7 +380,8 @@ export class PlatformaticConsumer implements TransportConsumer {
     return (
       b.epoch === this.#assignmentEpoch &&
       this.#positions.get(tpKey(b.topic, b.partition)) === b.position &&
-      b.position.seeks === b.seeks
+      b.position.seeks === b.seeks &&
+      b.position.next === b.from
     );
   }
 
@@ -404,11 +424,14 @@ export class PlatformaticConsumer implements TransportConsumer {
     }
   }
 
-  /** One fetch of every fetchable partition (per leader, in parallel); undefined when none is. */
-  async #fetchOnce(): Promise<FetchedBatch[] | undefined> {
+  /**
+   * One fetch of every fetchable partition (per leader, in parallel), each from its position or from
+   * the offset `from` gives for it; undefined when none is fetchable.
+   */
+  async #fetchOnce(from: ReadonlyMap<string, bigint>): Promise<FetchedBatch[] | undefined> {
     if (this.#rebalancing) return undefined;
     const fetchable = [...this.#positions.values()].filter(
-      (p) => p.next !== undefined && !p.busy && !this.#paused.has(tpKey(p.topic, p.partition)),
+      (p) => p.next !== undefined && !this.#paused.has(tpKey(p.topic, p.partition)),
     );
     if (fetchable.length === 0) return undefined;
     const epoch = this.#assignmentEpoch;
@@ -422,7 +445,11 @@ export class PlatformaticConsumer implements TransportConsumer {
     if (byNode.size === 0) return undefined;
     const results = await Promise.all(
       [...byNode].map(async ([node, positions]) => {
-        const requested = positions.map((p) => ({ position: p, from: p.next!, seeks: p.seeks }));
+        const requested = positions.map((p) => ({
+          position: p,
+          from: from.get(tpKey(p.topic, p.partition)) ?? p.next!,
+          seeks: p.seeks,
+        }));
         const byTopic = new Map<string, typeof requested>();
         for (const r of requested) {
           byTopic.set(r.position.topic, [...(byTopic.get(r.position.topic) ?? []), r]);
@@ -478,6 +505,7 @@ export class PlatformaticConsumer implements TransportConsumer {
               topic,
               partition: part.partitionIndex,
               position: r.position,
+              from: r.from,
               epoch,
               seeks: r.seeks,
               highWatermark: part.highWatermark.toString(),
@@ -521,7 +549,6 @@ export class PlatformaticConsumer implements TransportConsumer {
       isRunning: () => this.#running,
       isStale: () => stale() || !this.#lease.held(),
     };
-    b.position.busy = true;
     try {
       // A batch fetched after a stall starts only once the membership is proven again.
       if (!(await this.#renewLease())) return;
@@ -552,7 +579,6 @@ export class PlatformaticConsumer implements TransportConsumer {
       );
       if (this.#current(b)) this.pause([at], { resumeAfterMs: this.#backoff.nextDelayMs(at) });
     } finally {
-      b.position.busy = false;
       // Unresolved records are fetched again, from the first unresolved one.
       if (this.#current(b)) {
         const last = b.records.at(-1);
@@ -736,11 +762,27 @@ interface FetchedBatch {
   readonly topic: string;
   readonly partition: number;
   readonly position: PartitionPosition;
+  /** The offset this batch was fetched from. */
+  readonly from: bigint;
   readonly epoch: number;
   readonly seeks: number;
   readonly highWatermark: string;
   readonly records: ReturnType<typeof fromPlatformaticBatches>['records'];
   readonly next: bigint | undefined;
+}
+
+/** A fetch's batches, or what it threw (kept, so a fetch started ahead never rejects unobserved). */
+type FetchOutcome = { readonly batches: FetchedBatch[] | undefined } | { readonly error: unknown };
+
+function outcomeOf(fetch: Promise<FetchedBatch[] | undefined>): Promise<FetchOutcome> {
+  return fetch.then(
+    (batches) => ({ batches }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+async function settled(outcome: Promise<FetchOutcome> | undefined): Promise<void> {
+  await outcome;
 }
 
 /** Runs `task` over `items` with at most `limit` at a time. */

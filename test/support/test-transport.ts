@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { ConnectionOptions } from 'node:tls';
 import pino from 'pino';
 import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
 import { createPlatformaticTransport } from '../../src/kafka/platformatic-transport.js';
@@ -26,16 +27,28 @@ export function testTransportKind(): TestTransportKind {
 
 /** A Transport on the stack's PLAINTEXT listener, on the adapter `testTransportKind` names. */
 export function testTransport(clientId = 'sealpost-test'): Transport {
-  const e = getEndpoints();
-  const options = {
-    brokers: e.kafkaBrokers,
-    clientId,
+  return testTransportOn({ brokers: getEndpoints().kafkaBrokers, clientId });
+}
+
+/**
+ * A Transport on the adapter `testTransportKind` names, with the given brokers and TLS settings
+ * (e.g. the stack's mTLS listener: `ssl: { ca, cert, key }`).
+ */
+export function testTransportOn(options: {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly ssl?: ConnectionOptions;
+}): Transport {
+  const common = {
+    brokers: options.brokers,
+    clientId: options.clientId,
     logger: testLogger,
     nowMs: () => Date.now(),
+    ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
   };
   return testTransportKind() === 'platformatic'
-    ? createPlatformaticTransport(options)
-    : createKafkajsTransport(options);
+    ? createPlatformaticTransport(common)
+    : createKafkajsTransport(common);
 }
 
 /** A fresh topic name for one test. */

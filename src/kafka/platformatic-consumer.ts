@@ -368,7 +368,15 @@ export class PlatformaticConsumer implements TransportConsumer {
           { err: describeError(mappedErr) },
           'consumer fetch loop failed; retrying',
         );
-        if (!mappedErr.retriable) this.#crash(mappedErr, true);
+        if (!mappedErr.retriable) {
+          // What a retry cannot mend (an ACL removed, a topic deleted): the consumer stops, and
+          // says it will not restart by itself (as kafkajs after a non-retriable error), so the
+          // pipeline's restart supervisor takes over.
+          this.#running = false;
+          this.#lease.left();
+          this.#crash(mappedErr, false);
+          break;
+        }
         await this.#sleep(Math.min(30_000, 200 * 2 ** Math.min(failures, 8)));
       }
     }

@@ -119,6 +119,8 @@ export class PlatformaticConsumer implements TransportConsumer {
       heartbeatInterval: this.#settings.heartbeatIntervalMs,
       maxWaitTime: this.#settings.maxWaitMs,
       maxBytesPerPartition: this.#settings.maxBytesPerPartition,
+      // Per fetch response, as kafkajs's default (the client's own is 50 MiB).
+      maxBytes: 10_485_760,
       ...client.consumerConfig,
     });
     this.#logger = client.logger;

@@ -39,6 +39,9 @@ import type {
 } from './transport.js';
 import { TransportError } from './transport-error.js';
 
+/** Kafka's OFFSET_OUT_OF_RANGE error code. */
+const OFFSET_OUT_OF_RANGE_CODE = 1;
+
 function tpKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
@@ -51,6 +54,8 @@ interface PartitionPosition {
   next: bigint | undefined;
   /** Bumped by every seek: a batch fetched before it is stale. */
   seeks: number;
+  /** The position fell out of the log: resolve it from the reset policy, not the commit. */
+  resetToPolicy?: boolean;
 }
 
 type ApiCall<A extends unknown[], R> = API<A, R>;
@@ -409,7 +414,8 @@ export class PlatformaticConsumer implements TransportConsumer {
     const found = new Map<string, bigint>();
     for (const p of missing) {
       const offset = committed.get(p.topic)?.[p.partition];
-      if (offset !== undefined && offset >= 0n) found.set(tpKey(p.topic, p.partition), offset);
+      if (p.resetToPolicy !== true && offset !== undefined && offset >= 0n)
+        found.set(tpKey(p.topic, p.partition), offset);
       else reset.set(p.topic, [...(reset.get(p.topic) ?? []), p.partition]);
     }
     if (reset.size > 0) {
@@ -430,7 +436,10 @@ export class PlatformaticConsumer implements TransportConsumer {
     if (epoch !== this.#assignmentEpoch) return;
     for (const p of missing) {
       const offset = found.get(tpKey(p.topic, p.partition));
-      if (offset !== undefined && p.next === undefined) p.next = offset;
+      if (offset !== undefined && p.next === undefined) {
+        p.next = offset;
+        p.resetToPolicy = false;
+      }
     }
   }
 
@@ -489,10 +498,25 @@ export class PlatformaticConsumer implements TransportConsumer {
           });
         } catch (err) {
           if (protocolErrorName(err) === 'OFFSET_OUT_OF_RANGE') {
-            // The committed offset fell out of the log (retention): start again where the reset
-            // policy says, as kafkajs does (earliest with fromBeginning, else latest).
-            for (const r of requested)
-              if (r.position.seeks === r.seeks) r.position.next = undefined;
+            // The position fell out of the log (retention, or a commit past the end): start again
+            // where the reset policy says, as kafkajs does (earliest with fromBeginning, else
+            // latest) — not at the committed offset, which may be the one out of range.
+            const response = (err as { response?: FetchResponse }).response;
+            const outOfRange = new Set<string>();
+            for (const t of response?.responses ?? []) {
+              for (const part of t.partitions) {
+                if (part.errorCode === OFFSET_OUT_OF_RANGE_CODE) {
+                  outOfRange.add(tpKey(topicIds.get(t.topicId) ?? t.topicId, part.partitionIndex));
+                }
+              }
+            }
+            for (const r of requested) {
+              const key = tpKey(r.position.topic, r.position.partition);
+              if (outOfRange.size > 0 && !outOfRange.has(key)) continue;
+              if (r.position.seeks !== r.seeks || r.position.next !== r.from) continue;
+              r.position.next = undefined;
+              r.position.resetToPolicy = true;
+            }
             return [];
           }
           throw err;

@@ -60,9 +60,10 @@ export class PlatformaticProducer implements TransportProducer {
       timeout: options.ackTimeoutMs ?? 30_000,
       autocreateTopics: false,
       compression: this.#compression,
-      // The client retries an idempotent producer forever by default; a broker that stays away must
-      // surface as BROKER_UNAVAILABLE like with kafkajs (its default: 5 retries).
-      retries: client.retries,
+      // The client retries an idempotent producer forever when `retries` is unset, 0 or 1; a broker
+      // that stays away must surface as BROKER_UNAVAILABLE like with kafkajs (its default: 5
+      // retries). `false` is how the client spells no retry; one retry becomes two.
+      retries: client.retries === 0 ? false : Math.max(2, client.retries),
       ...client.producerConfig,
     });
     this.#nowMs = client.nowMs;

@@ -32,6 +32,8 @@ const impureGlobals = [
  */
 const owners = [
   { files: ['src/kafka/**/*.ts'], pkgs: ['kafkajs'] },
+  // The second Kafka adapter (docs/TRANSPORTS.md); listed after src/kafka/** so its block wins there.
+  { files: ['src/kafka/platformatic-*.ts'], pkgs: ['@platformatic/kafka'] },
   { files: ['src/registry/**/*.ts'], pkgs: ['avsc', '@kafkajs/confluent-schema-registry'] },
   { files: ['src/keys/kms/**/*.ts'], pkgs: ['node-vault'] },
   { files: ['src/crypto/libsodium-wrappers-provider.ts'], pkgs: ['libsodium-wrappers'] },

@@ -5,6 +5,7 @@ import { readSecretFile } from '../config/config.js';
 import { ConfigError } from '../errors.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { createKafkajsTransport } from '../kafka/kafkajs-transport.js';
+import type * as PlatformaticAdapter from '../kafka/platformatic-transport.js';
 import type { Transport } from '../kafka/transport.js';
 import {
   FileDirectorySource,
@@ -123,6 +124,33 @@ export function buildTransport(
 ): Transport {
   const ssl = kafkaSsl(config);
   return createKafkajsTransport({
+    brokers: brokersOf(config),
+    clientId: deps.clientId ?? config.kafkaClientId,
+    logger: deps.logger,
+    nowMs: () => deps.clock.nowMs(),
+    ...(ssl === undefined ? {} : { ssl }),
+  });
+}
+
+/**
+ * The Kafka transport on @platformatic/kafka (docs/TRANSPORTS.md), with the same brokers, client id
+ * and mTLS settings as {@link buildTransport}. The adapter is loaded only here, on demand: the client
+ * is an optional peer dependency, and a missing one fails as CONFIG_INVALID naming the package.
+ */
+export async function buildPlatformaticTransport(
+  config: SealpostConfig,
+  deps: { logger: Logger; clock: Clock; clientId?: string },
+): Promise<Transport> {
+  let adapter: typeof PlatformaticAdapter;
+  try {
+    adapter = await import('../kafka/platformatic-transport.js');
+  } catch {
+    const problem =
+      'kafkaClient "platformatic" needs the optional peer dependency @platformatic/kafka (npm install @platformatic/kafka; Node >= 22.22)';
+    throw new ConfigError('CONFIG_INVALID', problem, [problem]);
+  }
+  const ssl = kafkaSsl(config);
+  return adapter.createPlatformaticTransport({
     brokers: brokersOf(config),
     clientId: deps.clientId ?? config.kafkaClientId,
     logger: deps.logger,

@@ -15,6 +15,7 @@ import type { SchemaRegistryClient } from '../registry/schema-registry-client.js
 import { systemClock, type Clock } from '../runtime/clock.js';
 import {
   buildKms,
+  buildPlatformaticTransport,
   buildRegistry,
   buildTransport,
   identitySourceOf,
@@ -40,6 +41,12 @@ export interface CreateSealpostOptions {
   readonly crypto?: CryptoProvider;
   /** Default: `systemClock`. */
   readonly clock?: Clock;
+  /**
+   * The Kafka client of the service's producers and consumers: `kafkajs` (default) or `platformatic`
+   * (@platformatic/kafka, an optional peer dependency loaded only when chosen; docs/TRANSPORTS.md).
+   * The key directory's follower stays on kafkajs.
+   */
+  readonly kafkaClient?: 'kafkajs' | 'platformatic';
   /**
    * Tracing for every producer and consumer made here (`await loadTracing()`; docs/TRACING.md), unless
    * a `producer()`/`consumer()` call passes its own `tracing`. Default: none (untraced).
@@ -125,7 +132,17 @@ export async function createSealpost(options: CreateSealpostOptions): Promise<Se
     await kms.close();
     throw err;
   }
-  const transport = buildTransport(config, { logger, clock });
+  let transport: Transport;
+  try {
+    transport =
+      options.kafkaClient === 'platformatic'
+        ? await buildPlatformaticTransport(config, { logger, clock })
+        : buildTransport(config, { logger, clock });
+  } catch (err) {
+    service.close();
+    await kms.close();
+    throw err;
+  }
   const registry = buildRegistry(config);
   const identitySource = identitySourceOf(config, { crypto, kms });
   const producers = new Set<SealedProducer>();

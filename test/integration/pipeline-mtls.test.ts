@@ -5,9 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
 import { getEndpoints } from '../support/endpoints.js';
-import { testLogger, waitFor } from '../support/test-transport.js';
+import { testTransportOn, waitFor } from '../support/test-transport.js';
 import { useScenario } from '../support/scenario.js';
 
 const sc = useScenario({ purpose: 'pipe-mtls', clientId: 'pipeline-mtls-plain', partitions: 2 });
@@ -15,7 +14,8 @@ const { topic } = sc;
 
 const N = 500;
 const e = getEndpoints();
-const tls = createKafkajsTransport({
+// On the adapter SEALPOST_TEST_TRANSPORT names (kafkajs by default).
+const tls = testTransportOn({
   brokers: e.kafkaSslBrokers,
   clientId: 'pipeline-mtls',
   ssl: {
@@ -23,8 +23,6 @@ const tls = createKafkajsTransport({
     cert: readFileSync(e.kafkaSsl.certFile, 'utf8'),
     key: readFileSync(e.kafkaSsl.keyFile, 'utf8'),
   },
-  logger: testLogger,
-  nowMs: () => Date.now(),
 });
 
 describe('sealed producer over mTLS', () => {

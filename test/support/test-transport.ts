@@ -1,21 +1,54 @@
 import { randomBytes } from 'node:crypto';
+import type { ConnectionOptions } from 'node:tls';
 import pino from 'pino';
 import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
+import { createPlatformaticTransport } from '../../src/kafka/platformatic-transport.js';
 import type { Transport, TopicSpec } from '../../src/kafka/transport.js';
 import { getEndpoints } from './endpoints.js';
 
 /** A quiet logger for tests (kafkajs's own chatter stays out of the test output). */
 export const testLogger = pino({ level: process.env.SEALPOST_TEST_LOG ?? 'silent' });
 
-/** A kafkajs-backed Transport on the stack's PLAINTEXT listener. */
+/** The Kafka clients the tests can run on (docs/TRANSPORTS.md). */
+export type TestTransportKind = 'kafkajs' | 'platformatic';
+
+/**
+ * Which adapter `testTransport` builds: `SEALPOST_TEST_TRANSPORT=platformatic` runs the same tests on
+ * the @platformatic/kafka adapter (CI does, for the contract suite and the pipeline tests); kafkajs
+ * otherwise. Anything else is refused rather than silently run on kafkajs.
+ */
+export function testTransportKind(): TestTransportKind {
+  const kind = process.env.SEALPOST_TEST_TRANSPORT ?? 'kafkajs';
+  if (kind !== 'kafkajs' && kind !== 'platformatic') {
+    throw new Error(`SEALPOST_TEST_TRANSPORT must be kafkajs or platformatic, not ${kind}`);
+  }
+  return kind;
+}
+
+/** A Transport on the stack's PLAINTEXT listener, on the adapter `testTransportKind` names. */
 export function testTransport(clientId = 'sealpost-test'): Transport {
-  const e = getEndpoints();
-  return createKafkajsTransport({
-    brokers: e.kafkaBrokers,
-    clientId,
+  return testTransportOn({ brokers: getEndpoints().kafkaBrokers, clientId });
+}
+
+/**
+ * A Transport on the adapter `testTransportKind` names, with the given brokers and TLS settings
+ * (e.g. the stack's mTLS listener: `ssl: { ca, cert, key }`).
+ */
+export function testTransportOn(options: {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly ssl?: ConnectionOptions;
+}): Transport {
+  const common = {
+    brokers: options.brokers,
+    clientId: options.clientId,
     logger: testLogger,
     nowMs: () => Date.now(),
-  });
+    ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
+  };
+  return testTransportKind() === 'platformatic'
+    ? createPlatformaticTransport(common)
+    : createKafkajsTransport(common);
 }
 
 /** A fresh topic name for one test. */

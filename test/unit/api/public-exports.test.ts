@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as sealpost from '../../../src/index.js';
+import * as platformatic from '../../../src/platformatic.js';
 import * as testing from '../../../src/testing.js';
 
 const api = readFileSync(new URL('../../../docs/API.md', import.meta.url), 'utf8');
@@ -39,6 +40,12 @@ describe('the public API is the documented one', () => {
   it('sealpost/testing exports exactly the names docs/API.md lists, and none of them leaks into sealpost', () => {
     const documented = listed('sealpost/testing');
     expect(Object.keys(testing).sort()).toEqual(documented);
+    for (const name of documented) expect(sealpost).not.toHaveProperty(name);
+  });
+
+  it('sealpost/platformatic exports exactly the names docs/API.md lists, and none of them leaks into sealpost', () => {
+    const documented = listed('sealpost/platformatic');
+    expect(Object.keys(platformatic).sort()).toEqual(documented);
     for (const name of documented) expect(sealpost).not.toHaveProperty(name);
   });
 

@@ -1,0 +1,293 @@
+/** The admin client of the @platformatic/kafka adapter (topics, offsets, groups, ACLs). */
+import {
+  AclOperations,
+  AclPermissionTypes,
+  Admin,
+  ConfigResourceTypes,
+  ListOffsetTimestamps,
+  ResourcePatternTypes,
+  ResourceTypes,
+  type Acl,
+} from '@platformatic/kafka';
+import type {
+  AclBinding,
+  AclOperation,
+  AclPatternType,
+  AclPermission,
+  AclResourceType,
+} from './acl-binding.js';
+import { mapped, protocolErrorName, toTransportError } from './platformatic-errors.js';
+import type { PlatformaticClientOptions } from './platformatic-options.js';
+import { partitionsOf } from './platformatic-producer.js';
+import type {
+  CommittedOffset,
+  PartitionOffsets,
+  TopicDescription,
+  TopicSpec,
+  TransportAdmin,
+} from './transport.js';
+
+/** How long createTopics waits for the new partitions' leaders, in ms (kafkajs waits likewise). */
+const LEADER_WAIT_MS = 30_000;
+
+export class PlatformaticAdmin implements TransportAdmin {
+  readonly #admin: Admin;
+
+  constructor(client: PlatformaticClientOptions) {
+    this.#admin = new Admin({ ...client.base, retries: client.retries, ...client.adminConfig });
+  }
+
+  async connect(): Promise<void> {
+    await mapped('admin connect', () => this.#admin.metadata({ topics: [] }));
+  }
+
+  async createTopics(topics: readonly TopicSpec[]): Promise<boolean> {
+    // The client sends one config list for all topics of a call: one call per topic.
+    const created = await Promise.all(
+      topics.map(async (t) => {
+        const configs: Record<string, string> = {
+          ...(t.compacted === true ? { 'cleanup.policy': 'compact' } : {}),
+          ...t.configs,
+        };
+        try {
+          await this.#admin.createTopics({
+            topics: [t.topic],
+            partitions: t.numPartitions ?? 1,
+            replicas: t.replicationFactor ?? -1,
+            configs: Object.entries(configs).map(([name, value]) => ({ name, value })),
+          });
+          return true;
+        } catch (err) {
+          if (protocolErrorName(err) === 'TOPIC_ALREADY_EXISTS') return false;
+          throw toTransportError(err, 'create topics');
+        }
+      }),
+    );
+    await this.#waitForLeaders(topics.map((t) => t.topic));
+    return created.every(Boolean);
+  }
+
+  async #waitForLeaders(topics: readonly string[]): Promise<void> {
+    const deadline = performance.now() + LEADER_WAIT_MS;
+    for (;;) {
+      try {
+        const described = await this.describeTopics(topics);
+        if (described.every((t) => t.partitions.every((p) => p.leader >= 0))) return;
+      } catch (err) {
+        if (performance.now() > deadline) throw err;
+      }
+      if (performance.now() > deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  async deleteTopics(topics: readonly string[]): Promise<void> {
+    await mapped('delete topics', () => this.#admin.deleteTopics({ topics: [...topics] }));
+  }
+
+  async listTopics(): Promise<string[]> {
+    return mapped('list topics', () => this.#admin.listTopics());
+  }
+
+  async describeTopics(topics: readonly string[]): Promise<TopicDescription[]> {
+    const metadata = await mapped('describe topics', () =>
+      this.#admin.metadata({ topics: [...topics], forceUpdate: true, autocreateTopics: false }),
+    );
+    return topics.map((topic) => ({ topic, partitions: partitionsOf(metadata, topic) }));
+  }
+
+  async describeTopicConfig(topic: string): Promise<Record<string, string>> {
+    const described = await mapped('describe topic config', () =>
+      this.#admin.describeConfigs({
+        resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic }],
+        includeSynonyms: false,
+      }),
+    );
+    const out: Record<string, string> = {};
+    for (const resource of described) {
+      for (const entry of resource.configs)
+        if (typeof entry.value === 'string') out[entry.name] = entry.value;
+    }
+    return out;
+  }
+
+  async fetchCommittedOffsets(
+    groupId: string,
+    topics: readonly string[],
+  ): Promise<CommittedOffset[]> {
+    const described = await this.describeTopics(topics);
+    const groups = await mapped('fetch committed offsets', () =>
+      this.#admin.listConsumerGroupOffsets({
+        groups: [
+          {
+            groupId,
+            topics: described.map((t) => ({
+              name: t.topic,
+              partitionIndexes: t.partitions.map((p) => p.partition),
+            })),
+          },
+        ],
+      }),
+    );
+    const stored = new Map<string, { offset: bigint; metadata: string | null }>();
+    for (const g of groups) {
+      for (const t of g.topics) {
+        for (const p of t.partitions) {
+          stored.set(`${t.name}\u0000${p.partitionIndex}`, {
+            offset: p.committedOffset,
+            metadata: p.metadata ?? null,
+          });
+        }
+      }
+    }
+    return described.flatMap((t) =>
+      t.partitions.map((p) => {
+        const s = stored.get(`${t.topic}\u0000${p.partition}`);
+        const offset = s === undefined || s.offset < 0n ? '-1' : s.offset.toString();
+        return { topic: t.topic, partition: p.partition, offset, metadata: s?.metadata ?? null };
+      }),
+    );
+  }
+
+  async fetchTopicOffsets(topic: string): Promise<PartitionOffsets[]> {
+    const [described] = await this.describeTopics([topic]);
+    const partitions = described?.partitions ?? [];
+    const at = async (timestamp: bigint) => {
+      const listed = await mapped('fetch topic offsets', () =>
+        this.#admin.listOffsets({
+          topics: [
+            {
+              name: topic,
+              partitions: partitions.map((p) => ({ partitionIndex: p.partition, timestamp })),
+            },
+          ],
+        }),
+      );
+      const out = new Map<number, bigint>();
+      for (const t of listed) for (const p of t.partitions) out.set(p.partitionIndex, p.offset);
+      return out;
+    };
+    const [low, high] = await Promise.all([
+      at(ListOffsetTimestamps.EARLIEST),
+      at(ListOffsetTimestamps.LATEST),
+    ]);
+    return partitions.map((p) => ({
+      partition: p.partition,
+      low: (low.get(p.partition) ?? 0n).toString(),
+      high: (high.get(p.partition) ?? 0n).toString(),
+    }));
+  }
+
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    await mapped('delete groups', () => this.#admin.deleteGroups({ groups: [...groupIds] }));
+  }
+
+  async describeAcls(): Promise<AclBinding[]> {
+    const resources = await mapped('describe acls', () =>
+      this.#admin.describeAcls({
+        filter: {
+          resourceType: ResourceTypes.ANY,
+          resourceName: null,
+          resourcePatternType: ResourcePatternTypes.ANY,
+          principal: null,
+          host: null,
+          operation: AclOperations.ANY,
+          permissionType: AclPermissionTypes.ANY,
+        },
+      }),
+    );
+    const out: AclBinding[] = [];
+    for (const r of resources) {
+      const resourceType = fromEnum(ACL_RESOURCE, r.resourceType);
+      const patternType = fromEnum(ACL_PATTERN, r.resourcePatternType);
+      for (const a of r.acls) {
+        const operation = fromEnum(ACL_OPERATION, a.operation);
+        const permission = fromEnum(ACL_PERMISSION, a.permissionType);
+        // Bindings of kinds sealpost does not manage are left out (never deleted by a diff).
+        if (
+          resourceType === undefined ||
+          patternType === undefined ||
+          operation === undefined ||
+          permission === undefined
+        )
+          continue;
+        out.push({
+          resourceType,
+          resourceName: r.resourceName,
+          patternType,
+          principal: a.principal,
+          host: a.host,
+          operation,
+          permission,
+        });
+      }
+    }
+    return out;
+  }
+
+  async createAcls(bindings: readonly AclBinding[]): Promise<void> {
+    if (bindings.length === 0) return;
+    await mapped('create acls', () =>
+      this.#admin.createAcls({ creations: bindings.map(toPlatformaticAcl) }),
+    );
+  }
+
+  async deleteAcls(bindings: readonly AclBinding[]): Promise<void> {
+    if (bindings.length === 0) return;
+    await mapped('delete acls', () =>
+      this.#admin.deleteAcls({ filters: bindings.map(toPlatformaticAcl) }),
+    );
+  }
+
+  async disconnect(): Promise<void> {
+    await mapped('admin disconnect', () => this.#admin.close());
+  }
+}
+
+const ACL_RESOURCE: Readonly<Record<AclResourceType, number>> = {
+  TOPIC: ResourceTypes.TOPIC,
+  GROUP: ResourceTypes.GROUP,
+  CLUSTER: ResourceTypes.CLUSTER,
+  TRANSACTIONAL_ID: ResourceTypes.TRANSACTIONAL_ID,
+};
+const ACL_PATTERN: Readonly<Record<AclPatternType, number>> = {
+  LITERAL: ResourcePatternTypes.LITERAL,
+  PREFIXED: ResourcePatternTypes.PREFIXED,
+};
+const ACL_PERMISSION: Readonly<Record<AclPermission, number>> = {
+  ALLOW: AclPermissionTypes.ALLOW,
+  DENY: AclPermissionTypes.DENY,
+};
+const ACL_OPERATION: Readonly<Record<AclOperation, number>> = {
+  ALL: AclOperations.ALL,
+  READ: AclOperations.READ,
+  WRITE: AclOperations.WRITE,
+  CREATE: AclOperations.CREATE,
+  DELETE: AclOperations.DELETE,
+  ALTER: AclOperations.ALTER,
+  DESCRIBE: AclOperations.DESCRIBE,
+  CLUSTER_ACTION: AclOperations.CLUSTER_ACTION,
+  DESCRIBE_CONFIGS: AclOperations.DESCRIBE_CONFIGS,
+  ALTER_CONFIGS: AclOperations.ALTER_CONFIGS,
+  IDEMPOTENT_WRITE: AclOperations.IDEMPOTENT_WRITE,
+};
+
+function fromEnum<K extends string>(
+  table: Readonly<Record<K, number>>,
+  value: number,
+): K | undefined {
+  for (const [k, v] of Object.entries(table) as [K, number][]) if (v === value) return k;
+  return undefined;
+}
+
+function toPlatformaticAcl(b: AclBinding): Acl {
+  return {
+    resourceType: ACL_RESOURCE[b.resourceType],
+    resourceName: b.resourceName,
+    resourcePatternType: ACL_PATTERN[b.patternType],
+    principal: b.principal,
+    host: b.host,
+    operation: ACL_OPERATION[b.operation],
+    permissionType: ACL_PERMISSION[b.permission],
+  } as Acl;
+}

@@ -42,7 +42,6 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import kafkajs from 'kafkajs';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -53,15 +52,12 @@ import { loadIdentity, writeIdentityFile } from '../src/keys/identity-file.js';
 import type { LoadedIdentity } from '../src/keys/identity.js';
 import { CountingKms } from '../src/keys/kms/counting-kms.js';
 import { PipelineMetrics } from '../src/pipeline/pipeline-metrics.js';
-import { SealedProducer, type OutgoingMessage } from '../src/pipeline/sealed-producer.js';
 import { SchemaRegistryClient } from '../src/registry/schema-registry-client.js';
-import { systemClock } from '../src/runtime/clock.js';
 import { getEndpoints } from '../test/support/endpoints.js';
 import { makePipelineWorld } from '../test/support/pipeline-world.js';
 import type { WorkerCommand, WorkerInit, WorkerReply, WorkerResult } from './consumer-worker.js';
 import type { SealOpenRow } from './seal-open.js';
 import {
-  confluentPackageRegistry,
   countingRegistryFetch,
   cpuUs,
   FETCH_WAIT_MS,
@@ -70,14 +66,17 @@ import {
   ORDER_SCHEMA,
   settle,
   startVariantConsumer,
+  startVariantProducer,
   type ConsumerContext,
   type ConsumerHandle,
+  type ProducerContext,
+  type ProducerHandle,
   type Order,
   type VariantId,
 } from './e2e-clients.js';
 import { renderBarChart } from './svg-chart.js';
 
-const { Kafka, CompressionTypes, logLevel } = kafkajs;
+const { Kafka, logLevel } = kafkajs;
 
 // ---------------------------------------------------------------------------------------------------
 // Options
@@ -203,64 +202,17 @@ const VARIANTS: Variant[] = (
   return { id, label, promRegistry, metrics: new PipelineMetrics(promRegistry) };
 });
 
-/** Sends batches of orders; resolves when acknowledged. */
-type BatchSender = (orders: readonly Order[]) => Promise<void>;
-interface ProducerHandle {
-  readonly send: BatchSender;
-  close(): Promise<void>;
-}
-
-async function startProducer(v: Variant, topic: string): Promise<ProducerHandle> {
-  if (v.id === 'plain' || v.id === 'plain-csr') {
-    let encode: (o: Order) => Promise<Buffer>;
-    if (v.id === 'plain') {
-      const schemaId = await registry.register(`${topic}-value`, ORDER_SCHEMA);
-      encode = (o) => registry.encode(schemaId, o);
-    } else {
-      const csr = confluentPackageRegistry(consumerContext);
-      const { id } = await csr.register(
-        { type: SchemaType.AVRO, schema: ORDER_SCHEMA },
-        { subject: `${topic}-value` },
-      );
-      encode = (o) => csr.encode(id, o);
-    }
-    const producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-    });
-    await producer.connect();
-    return {
-      send: async (orders) => {
-        const messages = [];
-        for (const o of orders) messages.push({ partition: 0, key: o.id, value: await encode(o) });
-        await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages });
-      },
-      close: () => producer.disconnect(),
-    };
-  }
-  const producer = new SealedProducer({
-    transport,
-    registry,
-    crypto: world.crypto,
-    clock: systemClock,
-    identity: identities.get('bench-producer')!,
-    directory,
-    valueSchemas: { [topic]: ORDER_SCHEMA },
-    producerOptions: { compression: 'none' },
-    metrics: v.metrics,
-    ...(v.id === 'per-message' ? { maxMessagesPerSession: 1, signEveryMessage: true } : {}),
-  });
-  await producer.connect();
-  const recipients = v.id === 'sealed-3' ? ['bench-r1', 'bench-r2', 'bench-r3'] : ['bench-r1'];
-  return {
-    send: async (orders) => {
-      const messages: OutgoingMessage[] = orders.map((o) => ({ key: o.id, value: o }));
-      await producer.send({ topic, recipients, messages });
-    },
-    close: () => producer.close(),
-  };
-}
+const producerContext: ProducerContext = {
+  kafka,
+  transport,
+  registry,
+  crypto: world.crypto,
+  identity: identities.get('bench-producer')!,
+  directory,
+  schemaRegistryUrl: endpoints.schemaRegistryUrl,
+};
+const startProducer = (v: Variant, topic: string): Promise<ProducerHandle> =>
+  startVariantProducer(producerContext, v.id, topic, v.metrics);
 
 const consumerContext: ConsumerContext = {
   kafka,

@@ -378,6 +378,10 @@ export class SealedConsumer {
     // Token waits served in place, bounded per batch: with partitionsConsumedConcurrently = 1 a wait
     // here holds every other partition too, so a longer wait pauses this partition instead.
     let waitedInPlaceMs = 0;
+    // The offset kafkajs-style clients are told is done, once per batch (and before every early
+    // return): the transport only needs it to know where to fetch from after this batch, and
+    // resolving per record cost more than the rest of the batch bookkeeping together.
+    let resolved: string | undefined;
     try {
       for (const record of batch.records) {
         // A new assignment is reloading this partition: stop; unresolved records are fetched again.
@@ -386,7 +390,7 @@ export class SealedConsumer {
         const offset = BigInt(record.offset);
         if (entry.state.nextOffset !== null && offset < entry.state.nextOffset) {
           // Already processed (a refetch after a pause): the window would call it a duplicate anyway.
-          control.resolveOffset(record.offset);
+          resolved = record.offset;
           continue;
         }
         let outcome = await processor.process(record, entry);
@@ -432,7 +436,7 @@ export class SealedConsumer {
         this.#backoff.delete(key);
         partitions.processed(entry, offset);
         processed = true;
-        control.resolveOffset(record.offset);
+        resolved = record.offset;
         ++count;
         // Between records, at the heartbeat interval (the transport sends at most one per interval):
         // a long batch of slow handlers must not outlive the session timeout.
@@ -446,6 +450,7 @@ export class SealedConsumer {
         if (count % this.#s.commitEveryRecords === 0) partitions.persistBehind(entry);
       }
     } finally {
+      if (resolved !== undefined) control.resolveOffset(resolved);
       if (processed) partitions.persistBehind(entry);
     }
   }

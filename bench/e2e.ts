@@ -771,6 +771,37 @@ function cryptoOps(): Map<string, [number, number]> {
   }
   return out;
 }
+/**
+ * The session-mode crypto floor in µs (provider 0 = sodium-native, 1 = libsodium-wrappers): what the
+ * primitives alone cost per message (AEAD + BLAKE2b-256 of the ciphertext + one MAC per recipient),
+ * from this run's bench/crypto-primitives.ts; NaN when it was not run.
+ */
+function cryptoFloorUs(p: 0 | 1, op: 'seal' | 'open'): number {
+  const prim = cryptoOps();
+  const aead = prim.get(
+    op === 'seal'
+      ? 'AEAD XChaCha20-Poly1305 encrypt 1 KiB'
+      : 'AEAD XChaCha20-Poly1305 decrypt 1 KiB',
+  )?.[p];
+  const h = prim.get('BLAKE2b-256 incremental, reused state (1 KiB)')?.[p];
+  const mac = prim.get('BLAKE2b-128 keyed MAC (66 B)')?.[p];
+  return aead === undefined || h === undefined || mac === undefined
+    ? Number.NaN
+    : 1e6 / aead + 1e6 / h + 1e6 / mac;
+}
+
+/**
+ * The public-key work of one per-message signed record in µs (sodium-native, 1 recipient): to seal,
+ * one sealed box and two Ed25519 signatures (header and message); to open, one box open and two
+ * verifications; NaN when bench/crypto-primitives.ts was not run.
+ */
+function publicKeyUs(op: 'seal' | 'open'): number {
+  const prim = cryptoOps();
+  const box = prim.get(op === 'seal' ? 'box seal (80 B)' : 'box seal open (80 B)')?.[0];
+  const sig = prim.get(op === 'seal' ? 'Ed25519 sign (300 B)' : 'Ed25519 verify (300 B)')?.[0];
+  return box === undefined || sig === undefined ? Number.NaN : 1e6 / box + 2e6 / sig;
+}
+
 /** Per-message costs in µs: our seal/open beside the primitives they are made of. */
 function costTable(): string {
   if (sealOpen === undefined)
@@ -813,20 +844,7 @@ function costTable(): string {
       );
     }
   }
-  // The session-mode floor: what the primitives alone cost per message (AEAD + BLAKE2b-256 of the
-  // ciphertext + one MAC per recipient), against the measured seal/open.
-  const floor = (p: 0 | 1, op: 'seal' | 'open'): number => {
-    const aead = prim.get(
-      op === 'seal'
-        ? 'AEAD XChaCha20-Poly1305 encrypt 1 KiB'
-        : 'AEAD XChaCha20-Poly1305 decrypt 1 KiB',
-    )?.[p];
-    const h = prim.get('BLAKE2b-256 incremental, reused state (1 KiB)')?.[p];
-    const mac = prim.get('BLAKE2b-128 keyed MAC (66 B)')?.[p];
-    return aead === undefined || h === undefined || mac === undefined
-      ? Number.NaN
-      : 1e6 / aead + 1e6 / h + 1e6 / mac;
-  };
+  const floor = cryptoFloorUs;
   const floorLine = providers
     .map((p, i) => {
       const seal = so(p, 'session, 1 recipient', 'seal');
@@ -904,6 +922,12 @@ const addedP99 = s1.p99 - base.p99;
 const addedLowP99 = s1.lowP99 - base.lowP99;
 const prodRatio = s1.produce / base.produce;
 const consRatio = s1.consume / base.consume;
+const pm = med.get('per-message')!;
+const addedCpu = {
+  produce: s1.produceCpu - base.produceCpu,
+  consume: s1.consumeCpu - base.consumeCpu,
+};
+const floorUs = { seal: cryptoFloorUs(0, 'seal'), open: cryptoFloorUs(0, 'open') };
 const identitiesLoaded = identities.size;
 // Calls during the measured runs: this process's (after its identity loads) plus the worker's per run.
 const kmsInRun = VARIANTS.reduce((a, v) => a + rows.get(v.id)!.kms, 0);
@@ -1051,9 +1075,18 @@ ${perRound}
 
 ### Targets (session mode, 1 recipient)
 
-- producer sealed/plain ≥ 0.90: ${prodRatio.toFixed(2)} — ${verdict(prodRatio >= 0.9)}
-- consumer sealed/plain ≥ 0.90: ${consRatio.toFixed(2)} — ${verdict(consRatio >= 0.9)}
-- added p99 at half the baseline's max rate ≤ 2 ms: ${ms(addedP99)} ms — ${verdict(addedP99 <= 2)}${latencyPhases === 2 ? ` (at ${fmt(LOW_RATE)} msg/s: ${ms(addedLowP99)} ms)` : ''}
+Issue 18's targets; the machine was shared with other work during the run (load above).
+
+- producer sealed/plain ≥ 0.75 (Kroxylicious 0.12 on this machine: 0.77): ${prodRatio.toFixed(2)} — ${verdict(prodRatio >= 0.75)}
+- consumer sealed/plain ≥ 0.75 (Kroxylicious: 0.41): ${consRatio.toFixed(2)} — ${verdict(consRatio >= 0.75)}
+- added client CPU per record ≤ 2× the crypto floor (sodium-native, this run's primitives): producer
+  +${addedCpu.produce.toFixed(1)} µs against 2 × ${floorUs.seal.toFixed(2)} µs (${(addedCpu.produce / floorUs.seal).toFixed(1)}× the floor) — ${verdict(addedCpu.produce <= 2 * floorUs.seal)};
+  consumer +${addedCpu.consume.toFixed(1)} µs against 2 × ${floorUs.open.toFixed(2)} µs (${(addedCpu.consume / floorUs.open).toFixed(1)}× the floor) — ${verdict(addedCpu.consume <= 2 * floorUs.open)}
+- added p99 at half the baseline's max rate ≤ 10 ms: ${ms(addedP99)} ms — ${verdict(addedP99 <= 10)}${latencyPhases === 2 ? ` (at ${fmt(LOW_RATE)} msg/s: ${ms(addedLowP99)} ms)` : ''}
+- per-message signed (a fresh session per record, signed): ${fmt(pm.produce)} / ${fmt(pm.consume)} msg/s at
+  ${pm.produceCpu.toFixed(1)} / ${pm.consumeCpu.toFixed(1)} µs CPU per record (producer / consumer), of which the
+  public-key work alone is ${publicKeyUs('seal').toFixed(1)} µs to seal (one sealed box, two Ed25519 signatures) and
+  ${publicKeyUs('open').toFixed(1)} µs to open (one box open, two verifications) — bound by public-key work, not a target
 - KMS calls (CountingKms around the local KMS): ${identitiesLoaded} identities loaded in this process with ${kmsAfterIdentityLoad} calls,
   one more identity load in the consumer worker; during the measured runs ${kmsInRun} calls (this process in all:
   ${Object.entries(kmsCounts)

@@ -91,7 +91,9 @@ export class SealedConsumer {
     this.#s = s;
     this.#logger = s.logger;
     this.#consumer = options.transport.consumer(s.consumerOptions);
-    this.#producer = options.transport.producer();
+    // Replay-state records and dead letters are sealed, one record per write: gzip would only
+    // spend CPU (a compressor per write) on ciphertext it cannot shrink.
+    this.#producer = options.transport.producer({ compression: 'none' });
     this.#freshness = new DirectoryFreshness(options.directory, options.clock, this.#logger);
     this.#keys = new OpeningKeys({
       identity: options.identity,

@@ -114,9 +114,6 @@ type Decoded =
   | { readonly kind: 'refused'; readonly coarse: CoarseClass; readonly code: string }
   | { readonly kind: 'failed'; readonly err: unknown };
 
-/** Stage 3's answer for a record whose topic is not under the entity-version policy. */
-const NOT_UNDER_POLICY: Stage<string | undefined> = { ok: true, value: undefined };
-
 const SCHEMA_MISMATCH: Decoded = { kind: 'refused', coarse: 'SCHEMA', code: 'SCHEMA_MISMATCH' };
 
 const hex = (b: Uint8Array): string =>
@@ -157,39 +154,24 @@ export class RecordProcessor {
     trace: ConsumeTrace,
   ): Promise<RecordOutcome> {
     if (record.value === null) return this.#o.route.skip(record, 'TOMBSTONE');
-    // Stages that end without waiting on their usual path answer synchronously (no promise and
-    // no microtask per record); the others are awaited.
-    let opened = this.#open(record, record.value, entry, reopened, trace);
-    if (opened instanceof Promise) opened = await opened;
+    const opened = await this.#open(record, record.value, entry, reopened, trace);
     if (!opened.ok) return opened.outcome;
     const msg = opened.value;
     const payload = await this.#decode(record, msg, entry);
     if (!payload.ok) return payload.outcome;
-    let checked = this.#check(record, msg, entry);
-    if (checked instanceof Promise) checked = await checked;
+    const checked = await this.#check(record, msg, entry);
     if (!checked.ok) return checked.outcome;
-    return await this.#handOut(
-      record,
-      record.value,
-      entry,
-      msg,
-      payload.value,
-      checked.value,
-      trace,
-    );
+    return this.#handOut(record, record.value, entry, msg, payload.value, checked.value, trace);
   }
 
-  /**
-   * Stage 1 (SPEC §5 steps 1–8): the opened message, or what became of a record not opened;
-   * synchronous unless the record needs a wait or a write (a failure, a record not for us).
-   */
-  #open(
+  /** Stage 1 (SPEC §5 steps 1–8): the opened message, or what became of a record not opened. */
+  async #open(
     record: ConsumedRecord,
     value: Buffer,
     entry: PartitionEntry,
     reopened: boolean,
     trace: ConsumeTrace,
-  ): Stage<OpenedMessage> | Promise<Stage<OpenedMessage>> {
+  ): Promise<Stage<OpenedMessage>> {
     const o = this.#o;
     o.keys.refreshIfIdentityChanged();
     if (!o.directory.isFresh()) {
@@ -206,14 +188,47 @@ export class RecordProcessor {
         result = release.result;
       } else result = o.opener.open(value, record, entry.hooks);
     } catch (err) {
+      if (err instanceof EnvelopeError) {
+        if (err.code === 'UNKNOWN_SENDER') {
+          // Wait only until a directory read that started after the record was written still lacks
+          // the sender (then it is refused like any bad header), or the bounded wait is over.
+          const since = entry.unknownSince.get(record.offset) ?? o.clock.nowMs();
+          entry.unknownSince.set(record.offset, since);
+          if (
+            !o.freshness.covers(o.partitions.writtenBeforeMs(record, entry)) &&
+            o.clock.nowMs() - since < o.settings.unknownSenderWaitMs
+          ) {
+            o.freshness.kick();
+            return end({ kind: 'retry', afterMs: 200, reason: 'unknown-sender' });
+          }
+        }
+        const outcome = await o.route.deadLetter(record, err.coarse, err.code);
+        if (outcome.kind === 'dead-lettered') entry.unknownSince.delete(record.offset);
+        return end(outcome);
+      }
+      return end(await o.route.unexpected(record, entry.unexpected, err, 'open'));
+    } finally {
       o.metrics?.openSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      return this.#notOpened(record, entry, err);
     }
-    o.metrics?.openSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     entry.unknownSince.delete(record.offset);
     switch (result.kind) {
-      case 'not-addressed':
-        return this.#notAddressed(record, entry, result.slotKids, reopened, trace);
+      case 'not-addressed': {
+        const addressing = classifyAddressing(result.slotKids, o.identity, o.directory);
+        if (addressing.kind === 'ours-missing')
+          return end(
+            await this.#recipientKeyMissing(record, entry, addressing.kid, reopened, trace),
+          );
+        if (
+          addressing.kind === 'unknown-kid' &&
+          !o.freshness.covers(o.partitions.writtenBeforeMs(record, entry))
+        ) {
+          // Maybe a key of ours published after our last directory read: read it again first.
+          o.freshness.kick();
+          return end({ kind: 'retry', afterMs: 200, reason: 'recipient-unknown' });
+        }
+        entry.keyMissingAlerted = null;
+        return end(o.route.skip(record, 'NOT_ADDRESSED'));
+      }
       case 'throttled':
         return end({
           kind: 'pause',
@@ -226,58 +241,6 @@ export class RecordProcessor {
         if (release !== undefined) this.#releaseOf.set(result.message, release);
         return pass(result.message);
     }
-  }
-
-  /** Stage 1, the opener threw: wait for an unknown sender, else dead-letter (or unexpected). */
-  async #notOpened(
-    record: ConsumedRecord,
-    entry: PartitionEntry,
-    err: unknown,
-  ): Promise<Stage<OpenedMessage>> {
-    const o = this.#o;
-    if (err instanceof EnvelopeError) {
-      if (err.code === 'UNKNOWN_SENDER') {
-        // Wait only until a directory read that started after the record was written still lacks
-        // the sender (then it is refused like any bad header), or the bounded wait is over.
-        const since = entry.unknownSince.get(record.offset) ?? o.clock.nowMs();
-        entry.unknownSince.set(record.offset, since);
-        if (
-          !o.freshness.covers(o.partitions.writtenBeforeMs(record, entry)) &&
-          o.clock.nowMs() - since < o.settings.unknownSenderWaitMs
-        ) {
-          o.freshness.kick();
-          return end({ kind: 'retry', afterMs: 200, reason: 'unknown-sender' });
-        }
-      }
-      const outcome = await o.route.deadLetter(record, err.coarse, err.code);
-      if (outcome.kind === 'dead-lettered') entry.unknownSince.delete(record.offset);
-      return end(outcome);
-    }
-    return end(await o.route.unexpected(record, entry.unexpected, err, 'open'));
-  }
-
-  /** Stage 1, a record not addressed to our keys: ours but not loaded, maybe ours, or skipped. */
-  async #notAddressed(
-    record: ConsumedRecord,
-    entry: PartitionEntry,
-    slotKids: Extract<OpenResult, { kind: 'not-addressed' }>['slotKids'],
-    reopened: boolean,
-    trace: ConsumeTrace,
-  ): Promise<Stage<OpenedMessage>> {
-    const o = this.#o;
-    const addressing = classifyAddressing(slotKids, o.identity, o.directory);
-    if (addressing.kind === 'ours-missing')
-      return end(await this.#recipientKeyMissing(record, entry, addressing.kid, reopened, trace));
-    if (
-      addressing.kind === 'unknown-kid' &&
-      !o.freshness.covers(o.partitions.writtenBeforeMs(record, entry))
-    ) {
-      // Maybe a key of ours published after our last directory read: read it again first.
-      o.freshness.kick();
-      return end({ kind: 'retry', afterMs: 200, reason: 'recipient-unknown' });
-    }
-    entry.keyMissingAlerted = null;
-    return end(o.route.skip(record, 'NOT_ADDRESSED'));
   }
 
   /**
@@ -394,26 +357,15 @@ export class RecordProcessor {
    * grow per record key. Passes on the hex H(record key) to record the version under (undefined
    * when the topic is not under the policy).
    */
-  #check(
+  async #check(
     record: ConsumedRecord,
-    msg: OpenedMessage,
-    entry: PartitionEntry,
-  ): Stage<string | undefined> | Promise<Stage<string | undefined>> {
-    const o = this.#o;
-    if (record.key === null || !o.settings.entityVersionTopics.includes(record.topic))
-      return NOT_UNDER_POLICY;
-    return this.#checkEntityVersion(record, record.key, msg, entry);
-  }
-
-  /** Stage 3 for a keyed record of a topic under the policy. */
-  async #checkEntityVersion(
-    record: ConsumedRecord,
-    key: Buffer,
     msg: OpenedMessage,
     entry: PartitionEntry,
   ): Promise<Stage<string | undefined>> {
     const o = this.#o;
-    const entityKey = hex(hash256(o.crypto, key));
+    if (record.key === null || !o.settings.entityVersionTopics.includes(record.topic))
+      return pass(undefined);
+    const entityKey = hex(hash256(o.crypto, record.key));
     const last = entry.state.entityVersions.get(entityKey);
     if (msg.entityVersion < 1 || (last !== undefined && msg.entityVersion <= last))
       return end(await o.route.deadLetter(record, 'STALE', 'ENTITY_VERSION_STALE'));
@@ -432,13 +384,10 @@ export class RecordProcessor {
   ): Promise<RecordOutcome> {
     const o = this.#o;
     const offset = BigInt(record.offset);
-    const marking = o.partitions.beforeHandOut(entry, offset);
-    if (marking !== undefined) {
-      try {
-        await marking;
-      } catch (err) {
-        return o.route.transient(err, 'replay-state-write');
-      }
+    try {
+      await o.partitions.beforeHandOut(entry, offset);
+    } catch (err) {
+      return o.route.transient(err, 'replay-state-write');
     }
     // Checked last before the hand-out (the mark write above may have waited): a member past its
     // membership lease hands out nothing (docs/OPERATIONS.md "Under faults", group-members).

@@ -363,29 +363,9 @@ export class PartitionStates {
    * beyond it, so whoever loads this state after a crash can tell which records may have been handed
    * out already (redelivery hint). Waits for a write in flight that carries the mark past it, or
    * writes the mark now; with half the lead left, moves the mark on in the background. Rejects (the
-   * mark restored) when the mark could not be written: the record must not go out then. Returns
-   * undefined, not a promise, when the persisted mark already lies beyond the record.
+   * mark restored) when the mark could not be written: the record must not go out then.
    */
-  beforeHandOut(entry: PartitionEntry, offset: bigint): Promise<void> | undefined {
-    if (entry.persistedMark !== null && offset < entry.persistedMark) {
-      // Within the persisted mark (nearly every record): nothing to wait for, so no promise.
-      if (
-        entry.queuedPersist === undefined &&
-        entry.persistedMark - offset <= BigInt(entry.lead >> 1)
-      ) {
-        // Half the lead left: move the mark on in the background before the hand-outs reach it.
-        entry.dirty = true;
-        this.persistBehind(entry);
-      }
-      entry.lastHandedOut = offset;
-      entry.handedOut++;
-      return undefined;
-    }
-    return this.#markAhead(entry, offset);
-  }
-
-  /** beforeHandOut for a record at or beyond the persisted mark: the mark written first. */
-  async #markAhead(entry: PartitionEntry, offset: bigint): Promise<void> {
+  async beforeHandOut(entry: PartitionEntry, offset: bigint): Promise<void> {
     // A persist in flight may already carry the mark past this offset: wait for it, not write again.
     // Reaching the persisted mark means the lead was too short for the pace of hand-outs: double it.
     if (entry.persistedMark !== null && offset >= entry.persistedMark)

@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import kafkajs from 'kafkajs';
 import type { Kafka } from 'kafkajs';
 import type { CryptoProvider } from '../src/crypto/provider.js';
 import type { Transport } from '../src/kafka/transport.js';
@@ -15,6 +16,7 @@ import type { LoadedIdentity } from '../src/keys/identity.js';
 import type { Kms } from '../src/keys/kms/kms.js';
 import type { PipelineMetrics } from '../src/pipeline/pipeline-metrics.js';
 import { SealedConsumer } from '../src/pipeline/sealed-consumer.js';
+import { SealedProducer, type OutgoingMessage } from '../src/pipeline/sealed-producer.js';
 import type {
   FetchFunction,
   SchemaRegistryClient,
@@ -150,6 +152,97 @@ export function confluentPackageRegistry(ctx: {
   readonly schemaRegistryUrl: string;
 }): SchemaRegistry {
   return (confluentPackageClient ??= new SchemaRegistry({ host: ctx.schemaRegistryUrl }));
+}
+
+/**
+ * Everything a variant's producer needs. A second transport (another Kafka client behind the port)
+ * gets its rows by passing its own `transport` here and in the ConsumerContext.
+ */
+export interface ProducerContext {
+  readonly kafka: Kafka;
+  readonly transport: Transport;
+  readonly registry: SchemaRegistryClient;
+  readonly crypto: CryptoProvider;
+  /** The sending identity (bench-producer). */
+  readonly identity: LoadedIdentity;
+  readonly directory: KeyDirectory;
+  readonly schemaRegistryUrl: string;
+}
+
+/** Sends batches of orders; resolves when acknowledged. */
+export type BatchSender = (orders: readonly Order[]) => Promise<void>;
+
+/** A running producer. */
+export interface ProducerHandle {
+  readonly send: BatchSender;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the producer of variant `v` on `topic`: plain kafkajs with the registry client (or the
+ * @kafkajs/confluent-schema-registry one), or a SealedProducer over `ctx.transport`; records go to
+ * partition 0, acks=all, idempotent, no compression.
+ */
+export async function startVariantProducer(
+  ctx: ProducerContext,
+  v: VariantId,
+  topic: string,
+  metrics: PipelineMetrics | undefined,
+): Promise<ProducerHandle> {
+  if (v === 'plain' || v === 'plain-csr') {
+    let encode: (o: Order) => Promise<Buffer>;
+    if (v === 'plain') {
+      const schemaId = await ctx.registry.register(`${topic}-value`, ORDER_SCHEMA);
+      encode = (o) => ctx.registry.encode(schemaId, o);
+    } else {
+      const csr = confluentPackageRegistry(ctx);
+      const { id } = await csr.register(
+        { type: SchemaType.AVRO, schema: ORDER_SCHEMA },
+        { subject: `${topic}-value` },
+      );
+      encode = (o) => csr.encode(id, o);
+    }
+    const producer = ctx.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+    await producer.connect();
+    return {
+      send: async (orders) => {
+        const messages = [];
+        for (const o of orders) messages.push({ partition: 0, key: o.id, value: await encode(o) });
+        await producer.send({
+          topic,
+          acks: -1,
+          compression: kafkajs.CompressionTypes.None,
+          messages,
+        });
+      },
+      close: () => producer.disconnect(),
+    };
+  }
+  const producer = new SealedProducer({
+    transport: ctx.transport,
+    registry: ctx.registry,
+    crypto: ctx.crypto,
+    clock: systemClock,
+    identity: ctx.identity,
+    directory: ctx.directory,
+    valueSchemas: { [topic]: ORDER_SCHEMA },
+    producerOptions: { compression: 'none' },
+    ...(metrics === undefined ? {} : { metrics }),
+    ...(v === 'per-message' ? { maxMessagesPerSession: 1, signEveryMessage: true } : {}),
+  });
+  await producer.connect();
+  const recipients = v === 'sealed-3' ? ['bench-r1', 'bench-r2', 'bench-r3'] : ['bench-r1'];
+  return {
+    send: async (orders) => {
+      const messages: OutgoingMessage[] = orders.map((o) => ({ key: o.id, value: o }));
+      await producer.send({ topic, recipients, messages });
+    },
+    close: () => producer.close(),
+  };
 }
 
 /** A running consumer. */

@@ -42,7 +42,6 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import kafkajs from 'kafkajs';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -53,15 +52,12 @@ import { loadIdentity, writeIdentityFile } from '../src/keys/identity-file.js';
 import type { LoadedIdentity } from '../src/keys/identity.js';
 import { CountingKms } from '../src/keys/kms/counting-kms.js';
 import { PipelineMetrics } from '../src/pipeline/pipeline-metrics.js';
-import { SealedProducer, type OutgoingMessage } from '../src/pipeline/sealed-producer.js';
 import { SchemaRegistryClient } from '../src/registry/schema-registry-client.js';
-import { systemClock } from '../src/runtime/clock.js';
 import { getEndpoints } from '../test/support/endpoints.js';
 import { makePipelineWorld } from '../test/support/pipeline-world.js';
 import type { WorkerCommand, WorkerInit, WorkerReply, WorkerResult } from './consumer-worker.js';
 import type { SealOpenRow } from './seal-open.js';
 import {
-  confluentPackageRegistry,
   countingRegistryFetch,
   cpuUs,
   FETCH_WAIT_MS,
@@ -70,14 +66,17 @@ import {
   ORDER_SCHEMA,
   settle,
   startVariantConsumer,
+  startVariantProducer,
   type ConsumerContext,
   type ConsumerHandle,
+  type ProducerContext,
+  type ProducerHandle,
   type Order,
   type VariantId,
 } from './e2e-clients.js';
 import { renderBarChart } from './svg-chart.js';
 
-const { Kafka, CompressionTypes, logLevel } = kafkajs;
+const { Kafka, logLevel } = kafkajs;
 
 // ---------------------------------------------------------------------------------------------------
 // Options
@@ -203,64 +202,17 @@ const VARIANTS: Variant[] = (
   return { id, label, promRegistry, metrics: new PipelineMetrics(promRegistry) };
 });
 
-/** Sends batches of orders; resolves when acknowledged. */
-type BatchSender = (orders: readonly Order[]) => Promise<void>;
-interface ProducerHandle {
-  readonly send: BatchSender;
-  close(): Promise<void>;
-}
-
-async function startProducer(v: Variant, topic: string): Promise<ProducerHandle> {
-  if (v.id === 'plain' || v.id === 'plain-csr') {
-    let encode: (o: Order) => Promise<Buffer>;
-    if (v.id === 'plain') {
-      const schemaId = await registry.register(`${topic}-value`, ORDER_SCHEMA);
-      encode = (o) => registry.encode(schemaId, o);
-    } else {
-      const csr = confluentPackageRegistry(consumerContext);
-      const { id } = await csr.register(
-        { type: SchemaType.AVRO, schema: ORDER_SCHEMA },
-        { subject: `${topic}-value` },
-      );
-      encode = (o) => csr.encode(id, o);
-    }
-    const producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-    });
-    await producer.connect();
-    return {
-      send: async (orders) => {
-        const messages = [];
-        for (const o of orders) messages.push({ partition: 0, key: o.id, value: await encode(o) });
-        await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages });
-      },
-      close: () => producer.disconnect(),
-    };
-  }
-  const producer = new SealedProducer({
-    transport,
-    registry,
-    crypto: world.crypto,
-    clock: systemClock,
-    identity: identities.get('bench-producer')!,
-    directory,
-    valueSchemas: { [topic]: ORDER_SCHEMA },
-    producerOptions: { compression: 'none' },
-    metrics: v.metrics,
-    ...(v.id === 'per-message' ? { maxMessagesPerSession: 1, signEveryMessage: true } : {}),
-  });
-  await producer.connect();
-  const recipients = v.id === 'sealed-3' ? ['bench-r1', 'bench-r2', 'bench-r3'] : ['bench-r1'];
-  return {
-    send: async (orders) => {
-      const messages: OutgoingMessage[] = orders.map((o) => ({ key: o.id, value: o }));
-      await producer.send({ topic, recipients, messages });
-    },
-    close: () => producer.close(),
-  };
-}
+const producerContext: ProducerContext = {
+  kafka,
+  transport,
+  registry,
+  crypto: world.crypto,
+  identity: identities.get('bench-producer')!,
+  directory,
+  schemaRegistryUrl: endpoints.schemaRegistryUrl,
+};
+const startProducer = (v: Variant, topic: string): Promise<ProducerHandle> =>
+  startVariantProducer(producerContext, v.id, topic, v.metrics);
 
 const consumerContext: ConsumerContext = {
   kafka,
@@ -758,6 +710,10 @@ if (!SKIP_SOAK) {
 
 // The envelope benchmark last: it is the longest, and skipped when it would not fit the budget.
 let envelopeOk: boolean | undefined;
+/** bench/envelope.ts's session-mode crypto floor (sodium-native, 1 recipient), µs per message. */
+const envelopeFloorUs: { seal?: number; open?: number } = {};
+/** The same for one-message signed sessions: the libsodium work of one record, public-key bound. */
+const envelopeSignedFloorUs: { seal?: number; open?: number } = {};
 let envelopeSkipped = false;
 if (!SKIP_ENVELOPE) {
   const elapsed = (performance.now() - started) / 1000;
@@ -776,6 +732,18 @@ if (!SKIP_ENVELOPE) {
       ...(WRITE ? [] : ['--no-write']),
     ]);
     envelopeOk = r.code === 0;
+    // Its crypto floor (the libsodium work alone, measured interleaved with the envelope runs, per
+    // CPU-second) is the steadiest on a loaded machine: the targets use it when it ran.
+    for (const op of ['seal', 'open'] as const) {
+      const m = new RegExp(
+        `sodium-native · 1 rcpt · session · ${op}\\s+[\\d,]+ ops/s \\(floor ([\\d,]+)`,
+      ).exec(r.stdout);
+      if (m !== null) envelopeFloorUs[op] = 1e6 / Number(m[1]!.replace(/,/g, ''));
+      const pk = new RegExp(
+        `sodium-native · 1 rcpt · one-message signed · ${op}\\s+[\\d,]+ ops/s \\(floor ([\\d,]+)`,
+      ).exec(r.stdout);
+      if (pk !== null) envelopeSignedFloorUs[op] = 1e6 / Number(pk[1]!.replace(/,/g, ''));
+    }
   }
 }
 
@@ -819,6 +787,37 @@ function cryptoOps(): Map<string, [number, number]> {
   }
   return out;
 }
+/**
+ * The session-mode crypto floor in µs (provider 0 = sodium-native, 1 = libsodium-wrappers): what the
+ * primitives alone cost per message (AEAD + BLAKE2b-256 of the ciphertext + one MAC per recipient),
+ * from this run's bench/crypto-primitives.ts; NaN when it was not run.
+ */
+function cryptoFloorUs(p: 0 | 1, op: 'seal' | 'open'): number {
+  const prim = cryptoOps();
+  const aead = prim.get(
+    op === 'seal'
+      ? 'AEAD XChaCha20-Poly1305 encrypt 1 KiB'
+      : 'AEAD XChaCha20-Poly1305 decrypt 1 KiB',
+  )?.[p];
+  const h = prim.get('BLAKE2b-256 incremental, reused state (1 KiB)')?.[p];
+  const mac = prim.get('BLAKE2b-128 keyed MAC (66 B)')?.[p];
+  return aead === undefined || h === undefined || mac === undefined
+    ? Number.NaN
+    : 1e6 / aead + 1e6 / h + 1e6 / mac;
+}
+
+/**
+ * The public-key work of one per-message signed record in µs (sodium-native, 1 recipient): to seal,
+ * one sealed box and two Ed25519 signatures (header and message); to open, one box open and two
+ * verifications; NaN when bench/crypto-primitives.ts was not run.
+ */
+function publicKeyUs(op: 'seal' | 'open'): number {
+  const prim = cryptoOps();
+  const box = prim.get(op === 'seal' ? 'box seal (80 B)' : 'box seal open (80 B)')?.[0];
+  const sig = prim.get(op === 'seal' ? 'Ed25519 sign (300 B)' : 'Ed25519 verify (300 B)')?.[0];
+  return box === undefined || sig === undefined ? Number.NaN : 1e6 / box + 2e6 / sig;
+}
+
 /** Per-message costs in µs: our seal/open beside the primitives they are made of. */
 function costTable(): string {
   if (sealOpen === undefined)
@@ -861,20 +860,7 @@ function costTable(): string {
       );
     }
   }
-  // The session-mode floor: what the primitives alone cost per message (AEAD + BLAKE2b-256 of the
-  // ciphertext + one MAC per recipient), against the measured seal/open.
-  const floor = (p: 0 | 1, op: 'seal' | 'open'): number => {
-    const aead = prim.get(
-      op === 'seal'
-        ? 'AEAD XChaCha20-Poly1305 encrypt 1 KiB'
-        : 'AEAD XChaCha20-Poly1305 decrypt 1 KiB',
-    )?.[p];
-    const h = prim.get('BLAKE2b-256 incremental, reused state (1 KiB)')?.[p];
-    const mac = prim.get('BLAKE2b-128 keyed MAC (66 B)')?.[p];
-    return aead === undefined || h === undefined || mac === undefined
-      ? Number.NaN
-      : 1e6 / aead + 1e6 / h + 1e6 / mac;
-  };
+  const floor = cryptoFloorUs;
   const floorLine = providers
     .map((p, i) => {
       const seal = so(p, 'session, 1 recipient', 'seal');
@@ -952,6 +938,20 @@ const addedP99 = s1.p99 - base.p99;
 const addedLowP99 = s1.lowP99 - base.lowP99;
 const prodRatio = s1.produce / base.produce;
 const consRatio = s1.consume / base.consume;
+const pm = med.get('per-message')!;
+const addedCpu = {
+  produce: s1.produceCpu - base.produceCpu,
+  consume: s1.consumeCpu - base.consumeCpu,
+};
+// The envelope benchmark's floor when it ran (interleaved with its own runs), else the primitives'.
+const floorFrom =
+  envelopeFloorUs.seal !== undefined && envelopeFloorUs.open !== undefined
+    ? 'bench/envelope.ts, measured interleaved with the envelope runs'
+    : 'bench/crypto-primitives.ts';
+const floorUs = {
+  seal: envelopeFloorUs.seal ?? cryptoFloorUs(0, 'seal'),
+  open: envelopeFloorUs.open ?? cryptoFloorUs(0, 'open'),
+};
 const identitiesLoaded = identities.size;
 // Calls during the measured runs: this process's (after its identity loads) plus the worker's per run.
 const kmsInRun = VARIANTS.reduce((a, v) => a + rows.get(v.id)!.kms, 0);
@@ -1099,9 +1099,25 @@ ${perRound}
 
 ### Targets (session mode, 1 recipient)
 
-- producer sealed/plain ≥ 0.90: ${prodRatio.toFixed(2)} — ${verdict(prodRatio >= 0.9)}
-- consumer sealed/plain ≥ 0.90: ${consRatio.toFixed(2)} — ${verdict(consRatio >= 0.9)}
-- added p99 at half the baseline's max rate ≤ 2 ms: ${ms(addedP99)} ms — ${verdict(addedP99 <= 2)}${latencyPhases === 2 ? ` (at ${fmt(LOW_RATE)} msg/s: ${ms(addedLowP99)} ms)` : ''}
+Issue 18's targets; the machine was shared with other work during the run (load above).
+
+- producer sealed/plain ≥ 0.75 (Kroxylicious 0.12 Record Encryption measured 0.77 on this machine): ${prodRatio.toFixed(2)} — ${verdict(prodRatio >= 0.75)}
+- consumer sealed/plain ≥ 0.75 (Kroxylicious: 0.41): ${consRatio.toFixed(2)} — ${verdict(consRatio >= 0.75)}
+- added client CPU per record ≤ 2× the crypto floor (session mode, 1 recipient, sodium-native, the
+  libsodium work alone per message, from ${floorFrom}): producer
+  +${addedCpu.produce.toFixed(1)} µs against 2 × ${floorUs.seal.toFixed(2)} µs (${(addedCpu.produce / floorUs.seal).toFixed(1)}× the floor) — ${verdict(addedCpu.produce <= 2 * floorUs.seal)};
+  consumer +${addedCpu.consume.toFixed(1)} µs against 2 × ${floorUs.open.toFixed(2)} µs (${(addedCpu.consume / floorUs.open).toFixed(1)}× the floor) — ${verdict(addedCpu.consume <= 2 * floorUs.open)}
+- added p99 at half the baseline's max rate ≤ 10 ms: ${ms(addedP99)} ms — ${verdict(addedP99 <= 10)}${latencyPhases === 2 ? ` (at ${fmt(LOW_RATE)} msg/s: ${ms(addedLowP99)} ms)` : ''}.
+  What bounds it is queueing for CPU: at ${fmt(RATE)} msg/s the sealed producer needs
+  ${((RATE * s1.produceCpu) / 1e6).toFixed(2)} of a core (${s1.produceCpu.toFixed(1)} µs per record) and its consumer process
+  ${((RATE * s1.latencyCpu) / 1e6).toFixed(2)} (${s1.latencyCpu.toFixed(1)} µs), ${((RATE * (s1.produceCpu + s1.latencyCpu)) / 1e6).toFixed(2)} cores together against plain's
+  ${((RATE * (base.produceCpu + base.latencyCpu)) / 1e6).toFixed(2)}, beside the broker and the registry on the same ${os.cpus().length} cores (and, in a shared run, other work):
+  a process near a whole core queues records behind each other, so p99 measures the queue, not the sealing
+- per-message signed (a fresh session per record, signed): ${fmt(pm.produce)} / ${fmt(pm.consume)} msg/s at
+  ${pm.produceCpu.toFixed(1)} / ${pm.consumeCpu.toFixed(1)} µs CPU per record (producer / consumer), of which the
+  libsodium work alone is ${(envelopeSignedFloorUs.seal ?? publicKeyUs('seal')).toFixed(1)} µs to seal (one sealed box, two Ed25519 signatures, the
+  symmetric part) and ${(envelopeSignedFloorUs.open ?? publicKeyUs('open')).toFixed(1)} µs to open (one box open, two verifications, the symmetric
+  part; ${envelopeSignedFloorUs.seal === undefined ? 'bench/crypto-primitives.ts, public-key part only' : 'bench/envelope.ts, interleaved'}) — bound by public-key work, not a target
 - KMS calls (CountingKms around the local KMS): ${identitiesLoaded} identities loaded in this process with ${kmsAfterIdentityLoad} calls,
   one more identity load in the consumer worker; during the measured runs ${kmsInRun} calls (this process in all:
   ${Object.entries(kmsCounts)

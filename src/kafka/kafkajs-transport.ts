@@ -530,6 +530,8 @@ class KafkajsConsumer implements TransportConsumer {
   readonly #logger: Logger;
   readonly #backoff: PartitionBackoff;
   readonly #resumeTimers = new Map<string, NodeJS.Timeout>();
+  /** Partitions sought since their last batch started (a seek may be pending in kafkajs). */
+  readonly #sought = new Set<string>();
   readonly #assignmentListeners = new Set<(assignment: readonly TopicPartition[]) => void>();
   readonly #rebalancingListeners = new Set<() => void>();
   readonly #crashListeners = new Set<(crash: ConsumerCrash) => void>();
@@ -659,6 +661,11 @@ class KafkajsConsumer implements TransportConsumer {
         eachBatch: async (payload) => {
           const { batch } = payload;
           const at = { topic: batch.topic, partition: batch.partition };
+          const atKey = tpKey(at);
+          // kafkajs answers isStale by serialising the partition into a map key (per record here):
+          // only a partition we sought can have a seek pending. A batch that starts without one
+          // has consumed every earlier seek; a seek during the batch marks it again.
+          if (this.#sought.has(atKey) && !payload.isStale()) this.#sought.delete(atKey);
           const control: BatchControl = {
             resolveOffset: (offset) => {
               checkOffset(offset);
@@ -669,7 +676,7 @@ class KafkajsConsumer implements TransportConsumer {
             isRunning: () => payload.isRunning(),
             // Past its lease the member may have lost the partition (a stall longer than the
             // session): the rest of the batch waits until a new heartbeat proves the membership.
-            isStale: () => payload.isStale() || !this.#lease.held(),
+            isStale: () => (this.#sought.has(atKey) && payload.isStale()) || !this.#lease.held(),
           };
           try {
             // A batch fetched (or resumed) after a stall starts only once the membership is proven
@@ -820,6 +827,7 @@ class KafkajsConsumer implements TransportConsumer {
     this.#requireRunning('seek');
     try {
       this.#consumer.seek({ topic: at.topic, partition: at.partition, offset });
+      this.#sought.add(tpKey(at));
     } catch (err) {
       throw toTransportError(err, 'seek');
     }

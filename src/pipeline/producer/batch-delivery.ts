@@ -4,7 +4,7 @@
  * acknowledged. On failure, SEND_FAILED carries the batch, and what a later `resend` needs to seal it
  * again is kept here (keyed by the batch, dropped with it), never in the error.
  */
-import type { TransportProducer } from '../../kafka/transport.js';
+import type { ProduceAck, TransportProducer } from '../../kafka/transport.js';
 import type { SealpostTracing } from '../../observability/tracing.js';
 import type { MetadataSink } from '../metadata-sink.js';
 import { describeError } from '../pipeline-logger.js';
@@ -20,6 +20,37 @@ export interface BatchDeliveryOptions {
   readonly events?: MetadataSink;
   /** The transport call runs detached from the trace context (docs/TRACING.md). */
   readonly tracing: SealpostTracing;
+}
+
+/**
+ * The acknowledged messages with their offsets (the base offset of their request plus their place in
+ * it), in the order of the messages given: requests are grouped by partition, and the caller pairs
+ * result i with message i (sorted only when the grouping changed the order). Offsets within 2^53 are
+ * counted as numbers (no BigInt per message).
+ */
+function withOffsets(pending: SealedBatch, acks: readonly ProduceAck[]): SentMessage[] {
+  const out: SentMessage[] = [];
+  let ordered = true;
+  acks.forEach((ack, i) => {
+    const group = pending.messages[i] ?? [];
+    const base = Number(ack.baseOffset);
+    const exact = Number.isSafeInteger(base + group.length);
+    const bigBase = exact ? 0n : BigInt(ack.baseOffset);
+    for (let j = 0; j < group.length; j++) {
+      const m = group[j]!;
+      if (out.length > 0 && m.index < out[out.length - 1]!.index) ordered = false;
+      out.push({
+        index: m.index,
+        topic: m.topic,
+        partition: m.partition,
+        offset: exact ? String(base + j) : (bigBase + BigInt(j)).toString(),
+        messageId: m.messageId,
+        createdAtMs: m.createdAtMs,
+        seq: m.seq,
+      });
+    }
+  });
+  return ordered ? out : out.sort((a, b) => a.index - b.index);
 }
 
 const sleep = (ms: number): Promise<void> =>
@@ -51,19 +82,12 @@ export class BatchDelivery {
         const acks = await this.#o.tracing.detached(() =>
           this.#o.producer.sendBatch(pending.requests),
         );
-        const out: SentMessage[] = [];
-        acks.forEach((ack, i) => {
-          const base = BigInt(ack.baseOffset);
-          (pending.messages[i] ?? []).forEach((m, j) =>
-            out.push({ ...m, offset: (base + BigInt(j)).toString() }),
-          );
-        });
+        const out = withOffsets(pending, acks);
         for (const r of pending.requests) metrics?.sealed.inc({ topic: r.topic }, r.records.length);
         // `sealed` events only for what the broker acknowledged (never for a send that failed).
         if (events !== undefined && source !== undefined)
           for (const group of source.requestEvents) for (const e of group) events.emit(e);
-        // Requests are grouped by partition; the caller pairs result i with message i.
-        return out.sort((a, b) => a.index - b.index);
+        return out;
       } catch (err) {
         lastError = err;
         const retriable =

@@ -5,6 +5,7 @@
  */
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { hash256 } from '../../envelope/derive.js';
+import type { SealInput } from '../../envelope/sealing-session.js';
 import type { SequenceCounter } from '../../envelope/sequence-counter.js';
 import type { ProduceRequest, TransportHeader } from '../../kafka/transport.js';
 import type { SealpostTracing } from '../../observability/tracing.js';
@@ -19,6 +20,8 @@ import type {
 } from './producer-types.js';
 import { hex } from './record-key.js';
 import type { SessionPool } from './session-pool.js';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export interface BatchSealerOptions {
   readonly crypto: CryptoProvider;
@@ -79,19 +82,21 @@ export class BatchSealer {
         }
         const seq = stream.next(partition);
         const traced = this.#o.tracing.seal(topic, partition, session.recipients.length);
+        // One object of one shape per record; the optional fields only when set (no spreads).
+        const input: Mutable<SealInput> = {
+          partition,
+          seq,
+          key: p.key,
+          schemaFp,
+          contentType,
+          payload: p.payload,
+        };
+        if (p.entityVersion !== undefined) input.entityVersion = p.entityVersion;
+        if (item.messageId !== undefined) input.messageId = item.messageId;
+        if (traced.traceContext !== undefined) input.traceContext = traced.traceContext;
         let sealed;
         try {
-          sealed = session.session.seal({
-            partition,
-            seq,
-            key: p.key,
-            schemaFp,
-            contentType,
-            payload: p.payload,
-            ...(p.entityVersion === undefined ? {} : { entityVersion: p.entityVersion }),
-            ...(item.messageId === undefined ? {} : { messageId: item.messageId }),
-            ...(traced.traceContext === undefined ? {} : { traceContext: traced.traceContext }),
-          });
+          sealed = session.session.seal(input);
         } catch (err) {
           traced.end(err);
           throw err;
@@ -111,23 +116,22 @@ export class BatchSealer {
         // The opt-in clear traceparent (docs/TRACING.md) after the application's own headers.
         const headers =
           traced.header === undefined ? p.headers : [...(p.headers ?? []), traced.header];
-        group.records.push({
-          key: p.key,
-          value,
-          ...(headers === undefined ? {} : { headers }),
-        });
+        group.records.push(
+          headers === undefined ? { key: p.key, value } : { key: p.key, value, headers },
+        );
+        const messageId = hex(sealed.messageId);
         group.messages.push({
           index: item.index,
           topic,
           partition,
-          messageId: hex(sealed.messageId),
+          messageId,
           createdAtMs: sealed.createdAtMs,
           seq,
         });
         if (this.#o.reportsEvents)
           group.events.push({
             type: 'sealed',
-            messageId: hex(sealed.messageId),
+            messageId,
             recipients: session.recipients.map((r) => r.identity),
             topic,
             partition,

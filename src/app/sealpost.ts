@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { envNameOf, invalidConfig, loadConfig, type SealpostConfig } from '../config/config.js';
 import { createCryptoProvider } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
+import { platformaticNodeProblem } from '../kafka/platformatic-node-version.js';
 import type { Transport } from '../kafka/transport.js';
 import type { KeyDirectory } from '../keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../keys/identity.js';
@@ -114,6 +115,10 @@ export async function createSealpost(options: CreateSealpostOptions): Promise<Se
   const missing = REQUIRED.filter((key) => config[key] === undefined).map(
     (key) => `${envNameOf(key)}: required by createSealpost`,
   );
+  // Checked before anything is opened: @platformatic/kafka fails only at its first request otherwise.
+  const unsupported =
+    options.kafkaClient === 'platformatic' ? platformaticNodeProblem() : undefined;
+  if (unsupported !== undefined) missing.push(`kafkaClient "platformatic": ${unsupported}`);
   if (missing.length > 0) throw invalidConfig(missing);
   const crypto = options.crypto ?? (await createCryptoProvider());
   const clock = options.clock ?? systemClock;

@@ -10,17 +10,21 @@
  */
 import { PlatformaticAdmin } from './platformatic-admin.js';
 import { PlatformaticConsumer } from './platformatic-consumer.js';
+import { platformaticNodeProblem } from './platformatic-node-version.js';
 import {
   resolvePlatformaticOptions,
   type PlatformaticTransportOptions,
 } from './platformatic-options.js';
 import { PlatformaticProducer } from './platformatic-producer.js';
 import type { Transport } from './transport.js';
+import { TransportError } from './transport-error.js';
 
 export type { PlatformaticTransportOptions } from './platformatic-options.js';
 
-/** Builds a Transport backed by @platformatic/kafka. */
+/** Builds a Transport backed by @platformatic/kafka; UNSUPPORTED_VERSION on a Node it cannot run on. */
 export function createPlatformaticTransport(options: PlatformaticTransportOptions): Transport {
+  const problem = platformaticNodeProblem();
+  if (problem !== undefined) throw new TransportError('UNSUPPORTED_VERSION', problem);
   const client = resolvePlatformaticOptions(options);
   return {
     producer: (producerOptions = {}) => new PlatformaticProducer(client, producerOptions),

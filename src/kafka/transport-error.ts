@@ -24,7 +24,10 @@ export const TRANSPORT_ERROR_CODES = {
   RECORD_TOO_LARGE: 'no',
   /** The commit metadata string is longer than the broker's `offset.metadata.max.bytes`. */
   OFFSET_METADATA_TOO_LARGE: 'no',
-  /** The broker does not support a request version the client needs. */
+  /**
+   * A version the client needs is missing: a request version the broker does not support, or (the
+   * @platformatic/kafka adapter) a Node runtime older than the client needs.
+   */
   UNSUPPORTED_VERSION: 'no',
   /** Arguments the transport refuses before talking to a broker (bad partition, negative offset). */
   INVALID_ARGUMENT: 'no',

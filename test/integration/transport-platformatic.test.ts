@@ -19,6 +19,7 @@ import type {
   TransportConsumer,
   TransportProducer,
 } from '../../src/kafka/transport.js';
+import { platformaticNodeProblem } from '../../src/kafka/platformatic-node-version.js';
 import { TransportError } from '../../src/kafka/transport-error.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { getEndpoints } from '../support/endpoints.js';
@@ -78,18 +79,38 @@ async function consume(
   return consumer;
 }
 
-beforeAll(async () => {
-  admin = transport().admin();
-  await admin.connect();
-});
+// @platformatic/kafka runs on Node >= 22.22 or >= 24.6 (CI runs these on Node 24); on an older Node
+// the adapter refuses up front, and that refusal is what is tested there.
+const unsupported = platformaticNodeProblem();
 
-afterAll(async () => {
-  for (const c of cleanup.reverse()) await c().catch(() => undefined);
-  if (createdTopics.length > 0) await admin.deleteTopics(createdTopics).catch(() => undefined);
-  await admin.disconnect();
-});
+describe.runIf(unsupported !== undefined)(
+  `@platformatic/kafka transport on this Node (${process.versions.node})`,
+  () => {
+    it('refuses up front with UNSUPPORTED_VERSION naming the Node to upgrade to', () => {
+      let refusal: unknown;
+      try {
+        transport();
+      } catch (err) {
+        refusal = err;
+      }
+      expect(refusal).toMatchObject({ code: 'UNSUPPORTED_VERSION' });
+      expect((refusal as Error).message).toMatch(/needs Node >= 22\.22 .*this is Node /);
+    });
+  },
+);
 
-describe('@platformatic/kafka transport', () => {
+describe.runIf(unsupported === undefined)('@platformatic/kafka transport', () => {
+  beforeAll(async () => {
+    admin = transport().admin();
+    await admin.connect();
+  });
+
+  afterAll(async () => {
+    for (const c of cleanup.reverse()) await c().catch(() => undefined);
+    if (createdTopics.length > 0) await admin.deleteTopics(createdTopics).catch(() => undefined);
+    await admin.disconnect();
+  });
+
   it('refuses a partition the topic does not have; nothing lands in another partition', async () => {
     const topic = await freshTopic('plt-partition', 2);
     const producer = await startProducer();

@@ -10,7 +10,7 @@
  *
  * DIR_A and DIR_B are checkouts of the repository (e.g. `git archive COMMIT | tar -x -C DIR` with
  * node_modules linked); the same directory with different --a-args/--b-args compares options (for
- * example `--b-args --native-crc32c`).
+ * example `--a-args --js-crc32c`).
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';

@@ -4,13 +4,14 @@
  * phase (a fresh group reads them), with wall-clock rate and this process's CPU per record.
  *
  *   npx tsx bench/profile-e2e.ts [--variant plain|sealed-1|sealed-3|per-message] [--messages 20000]
- *     [--profile] [--native-crc32c] [--out-dir /tmp] [--label x]
+ *     [--profile] [--js-crc32c] [--out-dir /tmp] [--label x]
  *
  * `--profile` runs the same in a child under `node --cpu-prof` (sampling every 200 µs) and prints
  * self time by area (bench/profile-areas.ts) over each measured phase alone (the profile's samples
  * between the phase's start and end); the `.cpuprofile` stays in --out-dir (default /tmp), never in
- * the repository. `--native-crc32c` swaps kafkajs' CRC32C for a native one first
- * (bench/native-crc32c.ts: measurement only). The last line is one JSON object with the figures and
+ * the repository. `--js-crc32c` keeps kafkajs' own JavaScript CRC32C (by loading kafkajs' record
+ * batch encoder before the transport installs the native one, src/kafka/kafkajs-crc32c.ts), for an
+ * A/B of the two. The last line is one JSON object with the figures and
  * the phases' windows, for scripts that interleave runs.
  */
 import { execFileSync } from 'node:child_process';
@@ -66,8 +67,11 @@ if (flag('profile')) {
   process.exit(0);
 }
 
-// Before anything loads kafkajs' record batch code.
-if (flag('native-crc32c')) (await import('./native-crc32c.js')).installNativeCrc32c();
+// Before the transport loads: with kafkajs' encoder already in the cache it keeps its own CRC32C.
+if (flag('js-crc32c'))
+  (await import('node:module')).createRequire(import.meta.url)(
+    'kafkajs/src/protocol/recordBatch/v0/index.js',
+  );
 
 const { default: kafkajs } = await import('kafkajs');
 const { default: pino } = await import('pino');

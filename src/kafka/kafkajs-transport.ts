@@ -5,6 +5,8 @@
  */
 import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'node:tls';
+// Evaluated before kafkajs loads: gives kafkajs' producer a native CRC32C (see that module).
+import './kafkajs-crc32c.js';
 import kafkajs from 'kafkajs';
 import type {
   AclEntry,

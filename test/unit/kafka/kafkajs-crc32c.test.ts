@@ -1,0 +1,67 @@
+/**
+ * kafkajs' producer computes record-batch CRC32Cs with the native function src/kafka/kafkajs-crc32c.ts
+ * installs, which agrees with kafkajs' own; when kafkajs was loaded before it, kafkajs keeps its own.
+ * Each case runs in a fresh Node process (the module cache is per process and vitest's workers share
+ * it between test files).
+ */
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+
+function run(script: string): Record<string, unknown> {
+  const res = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', script],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
+  if (res.status !== 0) throw new Error(`child failed (${String(res.status)}): ${res.stderr}`);
+  return JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+}
+
+const COMPARE = `
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+const require = createRequire(process.cwd() + '/package.json');
+const used = require('kafkajs/src/protocol/recordBatch/crc32C/index.js');
+const js = require('kafkajs/src/protocol/recordBatch/crc32C/crc32C.js');
+let agree = 0;
+const sizes = [0, 1, 2, 7, 8, 9, 63, 64, 65, 1000, 4096, 65537];
+for (let i = 0; i < 200; i++) {
+  const b = randomBytes(sizes[i % sizes.length] + (i >> 4));
+  if (used(b) === (js(b) >>> 0)) agree++;
+}
+`;
+
+describe('kafkajs CRC32C', () => {
+  it('the transport installs the native CRC32C before kafkajs loads; it agrees with kafkajs on 200 random buffers', () => {
+    const out = run(`
+      const { kafkajsCrc32c } = await import('./src/kafka/kafkajs-crc32c.ts');
+      await import('./src/kafka/kafkajs-transport.ts');
+      ${COMPARE}
+      console.log(JSON.stringify({ state: kafkajsCrc32c, native: used.toString().includes('crc32c('), agree }));
+    `);
+    expect(out).toEqual({ state: { kind: 'native' }, native: true, agree: 200 });
+  });
+
+  it('kafkajs whose CRC32C module was loaded first keeps its JavaScript one, and says why', () => {
+    // kafkajs loads its record-batch modules when it first builds a produce request.
+    const out = run(`
+      const nodeModule = await import('node:module');
+      nodeModule.createRequire(process.cwd() + '/package.json')('kafkajs/src/protocol/recordBatch/v0/index.js');
+      const { kafkajsCrc32c } = await import('./src/kafka/kafkajs-crc32c.ts');
+      ${COMPARE}
+      console.log(JSON.stringify({ state: kafkajsCrc32c, native: used.toString().includes('crc32c('), agree }));
+    `);
+    expect(out).toEqual({
+      state: { kind: 'javascript', reason: 'kafkajs CRC32C already loaded' },
+      native: false,
+      agree: 200,
+    });
+  });
+});

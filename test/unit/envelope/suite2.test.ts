@@ -15,7 +15,7 @@ import {
   XWING_CIPHERTEXT_BYTES,
 } from '../../../src/envelope/index.js';
 import { codeOf, outcomeOf } from './support/outcome.js';
-import { loadProvider, PROVIDER_NAMES } from './support/providers.js';
+import { loadProvider, PROVIDER_NAMES, PROVIDER_PAIRS } from './support/providers.js';
 import {
   makeWorld,
   SCHEMA_FP,
@@ -353,38 +353,33 @@ describe.each(PROVIDER_NAMES)('suite 2 (%s)', (providerName) => {
 });
 
 describe('suite 2 across providers', () => {
-  let native: CryptoProvider;
-  let wasm: CryptoProvider;
-  beforeAll(async () => {
-    native = await loadProvider('sodium-native');
-    wasm = await loadProvider('libsodium-wrappers');
-  });
+  it.each(PROVIDER_PAIRS)(
+    'sealed with %s, opened with %s (signed, keyed, 3 recipients)',
+    async (from, to) => {
+      const sealer = await loadProvider(from);
+      const opener = await loadProvider(to);
+      const w = makeWorld(sealer, ['alice', 'bob', 'carol', 'dave']);
+      const values = sealSome(w, ['bob', 'carol', 'dave'], 3, true);
+      const o = new EnvelopeOpener({
+        provider: opener,
+        clock: w.clock,
+        resolver: w.resolver,
+        policy: w.policy,
+        limits: w.limits,
+        recipientKeys: [w.recipientKey('carol', 2)],
+      });
+      expect(values.map((v) => outcomeOf(() => o.open(v, ctx)))).toEqual([
+        'success',
+        'success',
+        'success',
+      ]);
+      o.close();
+    },
+  );
 
-  it.each([
-    ['sodium-native', 'libsodium-wrappers'],
-    ['libsodium-wrappers', 'sodium-native'],
-  ] as const)('sealed with %s, opened with %s (signed, keyed, 3 recipients)', (from, to) => {
-    const sealer = from === 'sodium-native' ? native : wasm;
-    const opener = to === 'sodium-native' ? native : wasm;
-    const w = makeWorld(sealer, ['alice', 'bob', 'carol', 'dave']);
-    const values = sealSome(w, ['bob', 'carol', 'dave'], 3, true);
-    const o = new EnvelopeOpener({
-      provider: opener,
-      clock: w.clock,
-      resolver: w.resolver,
-      policy: w.policy,
-      limits: w.limits,
-      recipientKeys: [w.recipientKey('carol', 2)],
-    });
-    expect(values.map((v) => outcomeOf(() => o.open(v, ctx)))).toEqual([
-      'success',
-      'success',
-      'success',
-    ]);
-    o.close();
-  });
-
-  it('deterministic sealing (tests only) gives the same bytes on both providers', () => {
+  it('deterministic sealing (tests only) gives the same bytes on both providers', async () => {
+    const native = await loadProvider('sodium-native');
+    const wasm = await loadProvider('libsodium-wrappers');
     const w = makeWorld(native, ['alice', 'bob', 'carol']);
     const counterSource = (label: string) => {
       let i = 0;

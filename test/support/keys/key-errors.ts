@@ -1,5 +1,9 @@
-/** The KeyError a keys test expects: asserts its class and returns it, for the test to check its code. */
+/**
+ * The errors keys tests expect (KeyError, DirectoryError): each helper asserts the class and returns
+ * the error, for the test to check its code.
+ */
 import { expect } from 'vitest';
+import { DirectoryError } from '../../../src/keys/directory/directory-error.js';
 import { KeyError } from '../../../src/keys/key-error.js';
 
 /** The KeyError `fn` throws (fails the test when it throws nothing or something else). */
@@ -21,4 +25,15 @@ export async function keyErrorAsync(p: Promise<unknown>): Promise<KeyError> {
   );
   expect(err).toBeInstanceOf(KeyError);
   return err as KeyError;
+}
+
+/** The DirectoryError `fn` throws (fails the test when it throws nothing or something else). */
+export function refusedBy(fn: () => unknown): DirectoryError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(DirectoryError);
+    return err as DirectoryError;
+  }
+  throw new Error('expected a DirectoryError');
 }

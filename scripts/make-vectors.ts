@@ -33,7 +33,7 @@ const CREATED_MS = 1_750_000_000_000;
 const NOW_MS = CREATED_MS + 60_000;
 
 const p: CryptoProvider = await loadProvider('sodium-native');
-const { h32, deterministic } = vectorInputs(p);
+const { h32, deterministic, signKeyPair, namespace } = vectorInputs(p);
 
 interface Party {
   readonly name: string;
@@ -49,12 +49,10 @@ function party(name: string): Party {
     name,
     box,
     boxKid: kid(p, 'x25519', box.publicKey),
-    sign: p.signKeyPairFromSeed(h32(`sealpost vector signing key ${name}`)),
+    sign: signKeyPair(name),
   };
 }
 
-const authority = p.signKeyPairFromSeed(h32('sealpost vector authority'));
-const namespace = kid(p, 'ed25519', authority.publicKey);
 const alice = party('alice');
 const bob = party('bob');
 const carol = party('carol');

@@ -50,7 +50,7 @@ interface SealSpec {
 
 /** Builds every suite-2 vector with provider `p` (same bytes on both providers). */
 export function buildSuite2Vectors(p: CryptoProvider): EnvelopeVector[] {
-  const { h32, deterministic } = vectorInputs(p);
+  const { h32, deterministic, signKeyPair, namespace } = vectorInputs(p);
   const party = (name: string): Party => {
     const xwing = p.xwingKeyPairFromSeed(h32(`sealpost vector x-wing seed ${name}`));
     return {
@@ -58,11 +58,9 @@ export function buildSuite2Vectors(p: CryptoProvider): EnvelopeVector[] {
       xwing,
       xwingKid: kid(p, 'xwing', xwing.publicKey),
       // The same signing keys as the suite-1 vectors (scripts/make-vectors.ts).
-      sign: p.signKeyPairFromSeed(h32(`sealpost vector signing key ${name}`)),
+      sign: signKeyPair(name),
     };
   };
-  const authority = p.signKeyPairFromSeed(h32('sealpost vector authority'));
-  const namespace = kid(p, 'ed25519', authority.publicKey);
   const alice = party('alice');
   const bob = party('bob');
   const carol = party('carol');

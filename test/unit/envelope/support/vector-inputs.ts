@@ -3,7 +3,8 @@
  * shared by scripts/make-vectors.ts (suite 1) and suite2-vectors.ts (suite 2): keys and randomness are
  * BLAKE2b of a label, so a vector's bytes say where they came from.
  */
-import type { CryptoProvider } from '../../../../src/crypto/provider.js';
+import type { CryptoProvider, KeyPair } from '../../../../src/crypto/provider.js';
+import { kid } from '../../../../src/envelope/index.js';
 
 /** UTF-8 bytes of `s`. */
 export const text = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -14,13 +15,21 @@ export function vectorInputs(p: CryptoProvider): {
   readonly h32: (label: string) => Uint8Array;
   /** A random source writing BLAKE2b-512 of `label/counter` blocks, so a vector's randomness is named. */
   readonly deterministic: (label: string) => (out: Uint8Array) => void;
+  /** A party's Ed25519 signing key pair (the same in both suites' vectors). */
+  readonly signKeyPair: (name: string) => KeyPair;
+  /** The namespace: kid of the vectors' directory authority. */
+  readonly namespace: Uint8Array;
 } {
+  const h32 = (label: string): Uint8Array => {
+    const out = new Uint8Array(32);
+    p.hash(out, text(label));
+    return out;
+  };
+  const authority = p.signKeyPairFromSeed(h32('sealpost vector authority'));
   return {
-    h32: (label) => {
-      const out = new Uint8Array(32);
-      p.hash(out, text(label));
-      return out;
-    },
+    h32,
+    signKeyPair: (name) => p.signKeyPairFromSeed(h32(`sealpost vector signing key ${name}`)),
+    namespace: kid(p, 'ed25519', authority.publicKey),
     deterministic: (label) => {
       let counter = 0;
       return (out) => {

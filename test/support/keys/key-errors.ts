@@ -6,16 +6,19 @@ import { expect } from 'vitest';
 import { DirectoryError } from '../../../src/keys/directory/directory-error.js';
 import { KeyError } from '../../../src/keys/key-error.js';
 
-/** The KeyError `fn` throws (fails the test when it throws nothing or something else). */
-export function keyError(fn: () => unknown): KeyError {
+/** The error of class `cls` that `fn` throws (fails the test when it throws nothing or something else). */
+function thrownBy<E>(fn: () => unknown, cls: abstract new (...args: never[]) => E): E {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(KeyError);
-    return err as KeyError;
+    expect(err).toBeInstanceOf(cls);
+    return err as E;
   }
-  throw new Error('expected a KeyError');
+  throw new Error(`expected a ${cls.name}`);
 }
+
+/** The KeyError `fn` throws. */
+export const keyError = (fn: () => unknown): KeyError => thrownBy(fn, KeyError);
 
 /** The KeyError `p` rejects with (fails the test when it resolves or rejects with something else). */
 export async function keyErrorAsync(p: Promise<unknown>): Promise<KeyError> {
@@ -27,13 +30,5 @@ export async function keyErrorAsync(p: Promise<unknown>): Promise<KeyError> {
   return err as KeyError;
 }
 
-/** The DirectoryError `fn` throws (fails the test when it throws nothing or something else). */
-export function refusedBy(fn: () => unknown): DirectoryError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(DirectoryError);
-    return err as DirectoryError;
-  }
-  throw new Error('expected a DirectoryError');
-}
+/** The DirectoryError `fn` throws. */
+export const refusedBy = (fn: () => unknown): DirectoryError => thrownBy(fn, DirectoryError);

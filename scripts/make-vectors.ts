@@ -24,6 +24,7 @@ import { openBox, readPrivate, resignHeader } from '../test/unit/envelope/suppor
 import { loadProvider } from '../test/unit/envelope/support/providers.js';
 import { buildSuite2Vectors } from '../test/unit/envelope/support/suite2-vectors.js';
 import { type EnvelopeVector, formatVector } from '../test/unit/envelope/support/vector-file.js';
+import { flipBit, text, vectorInputs } from '../test/unit/envelope/support/vector-inputs.js';
 
 const OUT = new URL('../test/vectors/', import.meta.url);
 const SCHEMA_ID = 7;
@@ -32,24 +33,7 @@ const CREATED_MS = 1_750_000_000_000;
 const NOW_MS = CREATED_MS + 60_000;
 
 const p: CryptoProvider = await loadProvider('sodium-native');
-const text = (s: string) => new TextEncoder().encode(s);
-const h32 = (s: string) => {
-  const out = new Uint8Array(32);
-  p.hash(out, text(s));
-  return out;
-};
-
-/** Deterministic bytes: BLAKE2b-512 of a label and a counter, so a vector's randomness is named. */
-function deterministic(label: string): (out: Uint8Array) => void {
-  let counter = 0;
-  return (out) => {
-    for (let o = 0; o < out.length; o += 64) {
-      const block = new Uint8Array(64);
-      p.hash(block, text(`${label}/${counter++}`));
-      out.set(block.subarray(0, Math.min(64, out.length - o)), o);
-    }
-  };
-}
+const { h32, deterministic, signKeyPair, namespace } = vectorInputs(p);
 
 interface Party {
   readonly name: string;
@@ -65,12 +49,10 @@ function party(name: string): Party {
     name,
     box,
     boxKid: kid(p, 'x25519', box.publicKey),
-    sign: p.signKeyPairFromSeed(h32(`sealpost vector signing key ${name}`)),
+    sign: signKeyPair(name),
   };
 }
 
-const authority = p.signKeyPairFromSeed(h32('sealpost vector authority'));
-const namespace = kid(p, 'ed25519', authority.publicKey);
 const alice = party('alice');
 const bob = party('bob');
 const carol = party('carol');
@@ -157,11 +139,7 @@ const fields = (v: Uint8Array): DecodedEnvelope =>
   decodeEnvelope(v, { envelopeSchemaId: SCHEMA_ID, namespace, maxCiphertextBytes: 1 << 20 });
 const reencode = (v: Uint8Array, change: (f: EnvelopeFields) => EnvelopeFields, id = SCHEMA_ID) =>
   encodeEnvelope(id, change(fields(v)));
-const flip = (v: Uint8Array, at: number) => {
-  const m = v.slice();
-  m[at]! ^= 0x01;
-  return m;
-};
+const flip = flipBit;
 
 // --- golden envelopes ---
 const basic = sealOne('basic');

@@ -2,7 +2,7 @@ import { sqliteAuditLogPath } from '../audit/audit-log-stores.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import { auditLogOrigin, defaultAuditOrigin } from '../audit/audit-tlog.js';
 import { openConfiguredAuditLogStores } from '../stores/open-stores.js';
-import { badInput, type CliContext } from './cli-support.js';
+import { badInput, parseCount, type CliContext } from './cli-support.js';
 
 /** One audit log the CLI opened (docs/AUDIT.md). */
 export interface OpenedAuditLog {
@@ -80,4 +80,20 @@ export async function openAuditLogs(
     throw err;
   }
   return { logs, close };
+}
+
+/**
+ * {@link openAuditLogs} as the `--partition` and `--origin` options ask (`audit verify`, `audit prove`,
+ * the console's verify): `--partition` is parsed as a count, absent options open every log.
+ */
+export async function openAuditLogsFromOptions(
+  ctx: CliContext,
+  opts: { readonly partition?: string; readonly origin?: string },
+): Promise<OpenedAuditLogs> {
+  const partition =
+    opts.partition === undefined ? undefined : parseCount(opts.partition, '--partition');
+  return openAuditLogs(ctx, {
+    ...(partition === undefined ? {} : { partition }),
+    ...(opts.origin === undefined ? {} : { origin: opts.origin }),
+  });
 }

@@ -23,7 +23,7 @@ import {
 } from './cli-support.js';
 import { auditSigner } from './audit-commands.js';
 import { openConfiguredAuditLogStores } from '../stores/open-stores.js';
-import { openAuditLogs } from './audit-logs.js';
+import { openAuditLogsFromOptions } from './audit-logs.js';
 import { CliExit } from './program.js';
 import { EXIT, formatJson, type CliIo } from './output.js';
 
@@ -158,12 +158,7 @@ export function registerAuditProveCommands(audit: Command, io: CliIo): void {
       const index = wantsInclusion ? parseCount(opts.index!, '--index') : 0;
       const from = wantsConsistency ? parseCount(opts.from!, '--from') : 0;
       const to = wantsConsistency ? parseCount(opts.to!, '--to') : 0;
-      const partition =
-        opts.partition === undefined ? undefined : parseCount(opts.partition, '--partition');
-      const opened = await openAuditLogs(ctx, {
-        ...(partition === undefined ? {} : { partition }),
-        ...(opts.origin === undefined ? {} : { origin: opts.origin }),
-      });
+      const opened = await openAuditLogsFromOptions(ctx, opts);
       const { logs } = opened;
       try {
         if (logs.length !== 1)

@@ -14,12 +14,11 @@ import {
 } from '../audit/audit-tlog.js';
 import { FileDirectorySource } from '../keys/directory/directory-document.js';
 import { KeyDirectory } from '../keys/directory/key-directory.js';
-import { openAuditLogs } from './audit-logs.js';
+import { openAuditLogsFromOptions } from './audit-logs.js';
 import {
   assertTopicExists,
   badInput,
   cliTransport,
-  parseCount,
   withHints,
   type CliContext,
 } from './cli-support.js';
@@ -135,12 +134,7 @@ export async function verifyConfiguredAuditLogs(
   opts: AuditVerifyOptions,
 ): Promise<AuditVerifyResult> {
   const timeoutMs = opts.timeoutMs;
-  const partition =
-    opts.partition === undefined ? undefined : parseCount(opts.partition, '--partition');
-  const opened = await openAuditLogs(ctx, {
-    ...(partition === undefined ? {} : { partition }),
-    ...(opts.origin === undefined ? {} : { origin: opts.origin }),
-  });
+  const opened = await openAuditLogsFromOptions(ctx, opts);
   const { logs } = opened;
   try {
     return await withHints(ctx.config, async () => {
@@ -206,7 +200,7 @@ export async function verifyConfiguredAuditLogs(
       // A log whose checkpoints were published but that no store here holds.
       const held = new Set(logs.map((l) => l.origin));
       const missingLogs =
-        partition === undefined && opts.origin === undefined
+        opts.partition === undefined && opts.origin === undefined
           ? [...new Set(notes.map((n) => n.slice(0, n.indexOf('\n'))))].filter((origin) => {
               const log = parseAuditLogOrigin(origin);
               return (

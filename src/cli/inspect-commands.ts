@@ -54,9 +54,12 @@ function describeNonEnvelope(value: Uint8Array): string {
   return `${value.length} bytes in Confluent framing that do not decode as schemas/envelope.avsc`;
 }
 
-/** `key: value` lines for an envelope structure (the text form shared with `quarantine show`). */
-export function structureLines(s: EnvelopeStructure): string {
-  const rows: [string, string | number][] = [
+/**
+ * The rows of an envelope structure, in display order (shared by `inspect`, `quarantine show` and the
+ * console's quarantine entry page). `kidIndent` is put before each `kid[i]` label.
+ */
+export function structureRows(s: EnvelopeStructure, kidIndent = ''): [string, string | number][] {
+  return [
     ['version', s.version],
     ['suite', s.suite],
     ['schema id', s.schemaId],
@@ -64,7 +67,7 @@ export function structureLines(s: EnvelopeStructure): string {
     ['namespace', s.namespace],
     ['topic', s.topic],
     ['recipients', s.recipientKids.length],
-    ...s.recipientKids.map((k, i): [string, string] => [`  kid[${i}]`, k]),
+    ...s.recipientKids.map((k, i): [string, string] => [`${kidIndent}kid[${i}]`, k]),
     ['commitment', s.commitment],
     ['seq', s.seq],
     ['nonce', s.nonce],
@@ -75,7 +78,11 @@ export function structureLines(s: EnvelopeStructure): string {
     ['size ciphertext', s.sizes.ciphertext],
     ['padded length', s.sizes.paddedLength],
   ];
-  return keyValueLines(rows);
+}
+
+/** `key: value` lines for an envelope structure (the text form shared with `quarantine show`). */
+export function structureLines(s: EnvelopeStructure): string {
+  return keyValueLines(structureRows(s, '  '));
 }
 
 /** Aligned `key  value` lines. */

@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { listenOn } from '../runtime/http-listen.js';
 import type { createConsoleApp } from './console-app.js';
 
 export class ConsoleServer {
@@ -47,13 +48,7 @@ export class ConsoleServer {
   }
 
   async start(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.#port, this.#host, () => {
-        this.#server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(this.#server, this.#port, this.#host);
   }
 
   get port(): number {

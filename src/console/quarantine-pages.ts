@@ -4,7 +4,7 @@
  * gives them — never decrypted), and release and purge, each behind a confirmation page.
  */
 import { badInput, iso, parseCount, parseDuration } from '../cli/cli-support.js';
-import { viewEnvelope } from '../cli/inspect-commands.js';
+import { structureRows, viewEnvelope } from '../cli/inspect-commands.js';
 import { entryMetadata } from '../cli/quarantine-commands.js';
 import { isSealpostError } from '../errors.js';
 import {
@@ -301,25 +301,7 @@ export async function quarantineDetail(
     ${
       s === undefined
         ? html`<p class="bad">${view.envelope ? '' : view.reason}</p>`
-        : kv([
-            ['version', s.version],
-            ['suite', s.suite],
-            ['schema id', s.schemaId],
-            ['session id', s.sessionId],
-            ['namespace', s.namespace],
-            ['topic', s.topic],
-            ['recipients', s.recipientKids.length],
-            ...s.recipientKids.map((k, i): [string, string] => [`kid[${i}]`, k]),
-            ['commitment', s.commitment],
-            ['seq', s.seq],
-            ['nonce', s.nonce],
-            ['tags', s.tagCount],
-            ['size total', s.sizes.total],
-            ['size header', s.sizes.header],
-            ['size private part', s.sizes.privatePart],
-            ['size ciphertext', s.sizes.ciphertext],
-            ['padded length', s.sizes.paddedLength],
-          ])
+        : kv(structureRows(s))
     }
     <p class="muted">
       Nothing here is decrypted: the structure is read from the sealed bytes (docs/SPEC.md), header

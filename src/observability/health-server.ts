@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { listenOn } from '../runtime/http-listen.js';
 
 /** Further pages served under `prefix` (the operator console, docs/CONSOLE.md): its own methods and auth. */
 export interface ExtraRoutes {
@@ -68,13 +69,7 @@ export class HealthServer {
   }
 
   async start(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.#port, this.#host, () => {
-        this.#server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(this.#server, this.#port, this.#host);
   }
 
   /** The port actually bound (useful with port 0). */

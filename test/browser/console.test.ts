@@ -9,30 +9,20 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { signCheckpoint } from '../../src/audit/audit-checkpoint.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { registerAllGroups } from '../../src/cli/groups.js';
 import type { CliIo } from '../../src/cli/output.js';
 import { createProgram, runProgram } from '../../src/cli/program.js';
-import { DeadLetterWorker } from '../../src/dlq/dead-letter-worker.js';
-import { SqliteQuarantineStore } from '../../src/dlq/sqlite-quarantine-store.js';
-import { FileDirectorySource } from '../../src/keys/directory/directory-document.js';
-import { KeyDirectory } from '../../src/keys/directory/key-directory.js';
-import {
-  generateIdentityFile,
-  loadIdentity,
-  publicGenerations,
-} from '../../src/keys/identity-file.js';
 import { HealthServer } from '../../src/observability/health-server.js';
-import { SealedProducer } from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { auditEvent, tamperEvent } from '../support/audit-log-fixture.js';
-import { counterValue, ORDER_SCHEMA } from '../support/pipeline-world.js';
+import { counterValue } from '../support/pipeline-world.js';
 import { operatorCliEnv } from '../support/release-operator.js';
 import { useScenario, withAuditAndDeadLetterWorker } from '../support/scenario.js';
-import { testLogger, waitFor, waitForCommitted } from '../support/test-transport.js';
+import { startQuarantine, unknownSender } from '../support/unknown-sender.js';
+import { waitFor, waitForCommitted } from '../support/test-transport.js';
 import { launchChromium } from './chromium.js';
 
 const IMAGES = join(import.meta.dirname, '../../docs/images');
@@ -47,7 +37,7 @@ const sc = useScenario({
     { name: 'ops', send: [], receive: [] },
   ],
 });
-const { topic, t, transport } = sc;
+const { topic, transport } = sc;
 
 const stops: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -56,58 +46,9 @@ afterAll(async () => {
 
 describe('the operator console in chromium (real stack)', () => {
   it('list → detail → release (the consumer gets it once) → purge; verify OK, then the tampered index', async () => {
-    // Billing reads the directory from a file that does not list `refunds` yet.
-    const directoryFile = join(sc.world.dir, 'directory.json');
-    writeFileSync(directoryFile, JSON.stringify(sc.world.document()));
-    const billingDirectory = await KeyDirectory.open({
-      crypto: sc.world.crypto,
-      clock: systemClock,
-      authorityPublicKey: new Uint8Array(
-        Buffer.from(sc.world.document().authority.publicKey, 'base64'),
-      ),
-      source: new FileDirectorySource(directoryFile),
-    });
-    const billing = await sc.consumer('billing', {
-      directory: billingDirectory,
-      unknownSenderWaitMs: 1500,
-      keepDeliveries: true,
-    });
-    const file = await generateIdentityFile('refunds', 'service', {
-      crypto: sc.world.crypto,
-      kms: sc.world.kms,
-      clock: systemClock,
-    });
-    const g = publicGenerations(file).find((x) => x.state === 'active')!;
+    // Billing's directory file does not list the sender `refunds` yet (test/support/unknown-sender.ts).
+    const { billing, producer, fixDirectory } = await unknownSender(sc);
     const now = systemClock.nowMs();
-    await sc.world.change([
-      {
-        identity: 'refunds',
-        status: 'active',
-        boxKid: g.boxKid,
-        boxPublicKey: g.boxPublicKey,
-        signKid: g.signKid,
-        signPublicKey: g.signPublicKey,
-        validFromMs: now - 60_000,
-        validUntilMs: now + 86_400_000,
-        retiredAtMs: null,
-        sendTopics: [topic],
-        receiveTopics: [],
-      },
-      { ...sc.world.draft('ops'), releaseTopics: [topic] },
-    ]);
-    const refunds = await loadIdentity(file, { crypto: sc.world.crypto, kms: sc.world.kms });
-    sc.defer(() => Promise.resolve(refunds.close()));
-    const producer = new SealedProducer({
-      transport,
-      registry: sc.world.registry(),
-      crypto: sc.world.crypto,
-      clock: systemClock,
-      identity: refunds,
-      directory: await sc.world.directory(),
-      valueSchemas: { [topic]: ORDER_SCHEMA },
-    });
-    await producer.connect();
-    sc.defer(() => producer.close());
     const sent = await producer.send({
       topic,
       messages: [
@@ -121,22 +62,7 @@ describe('the operator console in chromium (real stack)', () => {
       60_000,
     );
 
-    const dbPath = join(sc.world.dir, 'quarantine.db');
-    const store = new SqliteQuarantineStore(dbPath);
-    sc.defer(() => store.close());
-    const worker = new DeadLetterWorker({
-      transport,
-      store,
-      crypto: sc.world.crypto,
-      clock: systemClock,
-      signingKeysOf: sc.signingKeysOf,
-      deadLetterTopic: t.dlq,
-      groupId: `dlq-${topic}`,
-      registry: new Registry(),
-      logger: testLogger,
-    });
-    await worker.start();
-    sc.defer(() => worker.stop());
+    const { dbPath, store } = await startQuarantine(sc);
     await waitFor(async () => (await store.list({})).length === 2, 'both quarantined', 30_000);
     const [first, second] = await store.list({});
     const released = sent.find(
@@ -145,8 +71,7 @@ describe('the operator console in chromium (real stack)', () => {
     const purged = sent.find((s) => s !== released)!;
 
     // The directory fixed; an audit log signed by the world's `audit` identity.
-    writeFileSync(directoryFile, JSON.stringify(sc.world.document()));
-    await billingDirectory.refresh();
+    await fixDirectory();
     const auditDb = join(sc.world.dir, 'audit.db');
     const audit = new SqliteAuditStore(auditDb, sc.world.crypto);
     const auditKey = (await sc.world.identity('audit')).signingKey();

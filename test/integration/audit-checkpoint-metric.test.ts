@@ -8,14 +8,13 @@
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { singleAuditLogStores } from '../../src/audit/audit-log-stores.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import { readPublishedCheckpoints } from '../../src/audit/checkpoint-topic.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
-import { systemClock } from '../../src/runtime/clock.js';
 import { proxiedKafka } from '../support/proxied-kafka.js';
-import { testLogger, waitFor } from '../support/test-transport.js';
+import { waitFor } from '../support/test-transport.js';
 import { metadataToAudit, useScenario } from '../support/scenario.js';
+import { scenarioAuditWorkerOptions } from '../support/scenario-audit-worker.js';
 
 const sc = useScenario({
   purpose: 'audit-cp-metric',
@@ -54,25 +53,13 @@ describe('audit checkpoint gauge (real Kafka, proxied path)', () => {
     const store = new SqliteAuditStore(join(sc.world.dir, 'audit.db'), sc.world.crypto);
     const registry = new Registry();
     const worker = new AuditWorker({
+      ...(await scenarioAuditWorkerOptions(sc, store, `audit-${t.metadata}`)),
       transport: proxied,
-      registry: sc.world.registry(),
-      crypto: sc.world.crypto,
-      clock: systemClock,
-      identity: await sc.world.identity('audit'),
-      directory: await sc.world.directory(),
-      kms: sc.world.kms,
-      logs: singleAuditLogStores(store),
-      metadataTopic: t.metadata,
-      checkpointTopic,
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
-      groupId: `audit-${t.metadata}`,
       sessionTimeoutMs: 6000,
       // Checkpoints only when the test asks (checkpointNow), so the one signed during the cut is known.
       checkpointEveryEntries: 1_000_000,
       checkpointEveryMs: 3_600_000,
       promRegistry: registry,
-      logger: testLogger,
     });
     await worker.start();
     sc.defer(() => worker.stop());

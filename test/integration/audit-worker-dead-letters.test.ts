@@ -7,18 +7,16 @@
  * exactly the valid events.
  */
 import { join } from 'node:path';
-import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { singleAuditLogStores } from '../../src/audit/audit-log-stores.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { decodeDeadLetterMetadata, DEAD_LETTER_HEADER } from '../../src/events/dead-letter.js';
 import { canonicalEventBytes, type MetadataEvent } from '../../src/events/metadata-event.js';
 import { METADATA_EVENTS_CONTENT_TYPE } from '../../src/pipeline/metadata-event-emitter.js';
-import { systemClock } from '../../src/runtime/clock.js';
 import { readRaw } from '../support/pipeline-parties.js';
-import { testLogger, waitFor } from '../support/test-transport.js';
+import { waitFor } from '../support/test-transport.js';
 import { metadataToAudit, useScenario } from '../support/scenario.js';
+import { scenarioAuditWorkerOptions } from '../support/scenario-audit-worker.js';
 
 const sc = useScenario({
   purpose: 'audit-dlq',
@@ -28,7 +26,7 @@ const sc = useScenario({
   checkpointTopic: true,
   services: metadataToAudit,
 });
-const { t, transport, checkpoints: checkpointTopic } = sc;
+const { t, transport } = sc;
 
 let worker: AuditWorker | undefined;
 
@@ -51,23 +49,7 @@ const batchOf = (events: readonly MetadataEvent[]): Uint8Array =>
 describe('audit worker', () => {
   it('dead-letters malformed batches and invalid events with their original bytes', async () => {
     const store = new SqliteAuditStore(join(sc.world.dir, 'audit.db'), sc.world.crypto);
-    worker = new AuditWorker({
-      transport,
-      registry: sc.world.registry(),
-      crypto: sc.world.crypto,
-      clock: systemClock,
-      identity: await sc.world.identity('audit'),
-      directory: await sc.world.directory(),
-      kms: sc.world.kms,
-      logs: singleAuditLogStores(store),
-      metadataTopic: t.metadata,
-      checkpointTopic,
-      stateTopic: t.state,
-      deadLetterTopic: t.dlq,
-      groupId: `audit-${t.metadata}`,
-      promRegistry: new Registry(),
-      logger: testLogger,
-    });
+    worker = new AuditWorker(await scenarioAuditWorkerOptions(sc, store, `audit-${t.metadata}`));
     await worker.start();
 
     const orders = await sc.producer('orders');

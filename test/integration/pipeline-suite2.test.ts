@@ -11,9 +11,7 @@
  * value, and nothing else is.
  */
 import { join } from 'node:path';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { singleAuditLogStores } from '../../src/audit/audit-log-stores.js';
 import { AuditWorker } from '../../src/audit/audit-worker.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-audit-store.js';
 import { schemaFingerprint } from '../../src/envelope/derive.js';
@@ -33,7 +31,8 @@ import type { SentMessage } from '../../src/pipeline/sealed-producer.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { readRaw, type TestConsumer, type TestProducer } from '../support/pipeline-parties.js';
 import { ORDER_SCHEMA } from '../support/pipeline-world.js';
-import { testLogger, waitFor } from '../support/test-transport.js';
+import { waitFor } from '../support/test-transport.js';
+import { scenarioAuditWorkerOptions } from '../support/scenario-audit-worker.js';
 import { useScenario } from '../support/scenario.js';
 
 const sc = useScenario({
@@ -115,23 +114,7 @@ beforeAll(async () => {
     keepDeliveries: true,
   });
   store = new SqliteAuditStore(join(sc.world.dir, 'audit.db'), sc.world.crypto);
-  worker = new AuditWorker({
-    transport,
-    registry: sc.world.registry(),
-    crypto: sc.world.crypto,
-    clock: systemClock,
-    identity: await sc.world.identity('audit'),
-    directory: await sc.world.directory(),
-    kms: sc.world.kms,
-    logs: singleAuditLogStores(store),
-    metadataTopic: t.metadata,
-    checkpointTopic: sc.checkpoints,
-    stateTopic: t.state,
-    deadLetterTopic: t.dlq,
-    groupId: `audit-${req}`,
-    promRegistry: new Registry(),
-    logger: testLogger,
-  });
+  worker = new AuditWorker(await scenarioAuditWorkerOptions(sc, store, `audit-${req}`));
   await worker.start();
 });
 

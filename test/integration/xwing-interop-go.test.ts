@@ -13,7 +13,12 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCryptoProvider } from '../../src/crypto/index.js';
 import type { CryptoProvider, CryptoProviderName } from '../../src/crypto/provider.js';
-import { decodeEnvelope, encodeEnvelope, kid } from '../../src/envelope/index.js';
+import {
+  decodeEnvelope,
+  type DecodedEnvelope,
+  encodeEnvelope,
+  kid,
+} from '../../src/envelope/index.js';
 import { MessageTranscripts } from '../../src/envelope/message-transcripts.js';
 import {
   craftMessage,
@@ -25,7 +30,13 @@ import {
   sessionHashOf,
 } from '../unit/envelope/support/forge.js';
 import { parseVector } from '../unit/envelope/support/vector-file.js';
-import { makeWorld, SCHEMA_FP, SCHEMA_ID_SUITE2, TOPIC } from '../unit/envelope/support/world.js';
+import {
+  makeWorld,
+  SCHEMA_FP,
+  SCHEMA_ID_SUITE2,
+  TOPIC,
+  type World,
+} from '../unit/envelope/support/world.js';
 
 const GO_DIR = resolve(import.meta.dirname, '../../interop/go-xwing');
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -69,6 +80,21 @@ afterAll(() => {
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
 });
 
+/** One suite-2 record alice seals to `to` (partition 0, seq 0, no key), decoded. */
+function sealedByAlice(w: World, to: string[], payload: Uint8Array): DecodedEnvelope {
+  const s = w.session('alice', to, { suite: 2 });
+  const v = s.seal({
+    partition: 0,
+    seq: 0,
+    key: null,
+    schemaFp: SCHEMA_FP,
+    contentType: 'x',
+    payload,
+  }).value;
+  s.close();
+  return decodeEnvelope(v, w.limits);
+}
+
 describe.each(['sodium-native', 'libsodium-wrappers'] as CryptoProviderName[])(
   'suite-2 slots with Go X-Wing (%s)',
   (name) => {
@@ -92,17 +118,7 @@ describe.each(['sodium-native', 'libsodium-wrappers'] as CryptoProviderName[])(
 
     it('Go opens every slot sealpost seals (same seed, own MAC key, the sender kid), and refuses tampered ones as BOX_OPEN_FAILED', () => {
       const w = makeWorld(p, ['alice', 'bob', 'carol', 'dave']);
-      const s = w.session('alice', ['bob', 'carol', 'dave'], { suite: 2 });
-      const v = s.seal({
-        partition: 0,
-        seq: 0,
-        key: null,
-        schemaFp: SCHEMA_FP,
-        contentType: 'x',
-        payload: p.randomBytes(20),
-      }).value;
-      s.close();
-      const env = decodeEnvelope(v, w.limits);
+      const env = sealedByAlice(w, ['bob', 'carol', 'dave'], p.randomBytes(20));
       const slots = env.header.kids.map((k) => {
         const name = ['bob', 'carol', 'dave'].find((n) => hex(w.id(n).xwingKid) === hex(k))!;
         return { name, kid: k, box: env.header.boxes[env.header.kids.indexOf(k)]! };
@@ -155,17 +171,7 @@ describe.each(['sodium-native', 'libsodium-wrappers'] as CryptoProviderName[])(
 
     it('sealpost opens a record whose slot Go sealed (the sender signs and tags over it)', () => {
       const w = makeWorld(p, ['alice', 'bob']);
-      const s = w.session('alice', ['bob'], { suite: 2 });
-      const v = s.seal({
-        partition: 0,
-        seq: 0,
-        key: null,
-        schemaFp: SCHEMA_FP,
-        contentType: 'x',
-        payload: Uint8Array.of(4, 2),
-      }).value;
-      s.close();
-      const env = decodeEnvelope(v, w.limits);
+      const env = sealedByAlice(w, ['bob'], Uint8Array.of(4, 2));
       const bob = w.id('bob');
       const alice = w.id('alice');
       const plain = openXWingBox(p, env.header, 0, bob.xwing.secretKey);

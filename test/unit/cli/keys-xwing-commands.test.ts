@@ -54,20 +54,17 @@ describe('sealpost keys … --xwing (suite 2 keys) and the directory', () => {
 
   it('directory publish lists the X-Wing kids; show validates them', async () => {
     const file = join(dir, 'directory.json');
-    const pub = await runCli(
-      [
-        'directory',
-        'publish',
-        '--directory-file',
-        file,
-        '--grant',
-        'orders:send=orders.v1',
-        '--grant',
-        'billing:receive=orders.v1',
-        '--json',
-      ],
-      env,
-    );
+    const publish = [
+      'directory',
+      'publish',
+      '--directory-file',
+      file,
+      '--grant',
+      'orders:send=orders.v1',
+      '--grant',
+      'billing:receive=orders.v1',
+    ];
+    const pub = await runCli([...publish, '--json'], env);
     expect(pub.code, pub.err).toBe(0);
     const records = (JSON.parse(pub.out) as { records: { identity: string; kemKid?: string }[] })
       .records;
@@ -77,19 +74,7 @@ describe('sealpost keys … --xwing (suite 2 keys) and the directory', () => {
         .map((r) => r.identity)
         .sort(),
     ).toEqual(['billing', 'billing', 'orders']);
-    const text = await runCli(
-      [
-        'directory',
-        'publish',
-        '--directory-file',
-        file,
-        '--grant',
-        'orders:send=orders.v1',
-        '--grant',
-        'billing:receive=orders.v1',
-      ],
-      env,
-    );
+    const text = await runCli(publish, env);
     expect(text.out).toContain('XWINGKID');
   });
 

@@ -20,42 +20,28 @@ function openssl(...args: string[]): void {
   if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
 }
 
+/** `openssl req` arguments for a new unencrypted P-256 key in `key`, its request (or certificate) in `out`, subject CN `cn`. */
+const newP256 = (key: string, out: string, cn: string): string[] => [
+  '-newkey',
+  'ec',
+  '-pkeyopt',
+  'ec_paramgen_curve:P-256',
+  '-nodes',
+  '-keyout',
+  key,
+  '-out',
+  out,
+  '-subj',
+  `/CN=${cn}`,
+];
+
 /** A CA, and certificates it signs: `name.crt` / `name.key`. */
 function makeCa(ca: string): void {
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    `${ca}.key`,
-    '-out',
-    `${ca}.crt`,
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${ca}`,
-  );
+  openssl('req', '-x509', ...newP256(`${ca}.key`, `${ca}.crt`, ca), '-days', '2');
 }
 function issue(ca: string, name: string, cn: string, ext: string): void {
   writeFileSync(join(dir, `${name}.ext`), ext);
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.csr`,
-    '-subj',
-    `/CN=${cn}`,
-  );
+  openssl('req', ...newP256(`${name}.key`, `${name}.csr`, cn));
   openssl(
     'x509',
     '-req',

@@ -15,7 +15,7 @@ import {
   XWING_CIPHERTEXT_BYTES,
 } from '../../../src/envelope/index.js';
 import { codeOf, outcomeOf } from './support/outcome.js';
-import { loadProvider, PROVIDER_NAMES } from './support/providers.js';
+import { loadProvider, PROVIDER_NAMES, PROVIDER_PAIRS } from './support/providers.js';
 import {
   makeWorld,
   SCHEMA_FP,
@@ -42,6 +42,20 @@ function sealSome(w: World, to: readonly string[], count: number, sign = false):
   );
   s.close();
   return out;
+}
+
+/** One suite-1 record from alice to bob (seq 0, an empty content type, `payloadBytes` zero bytes). */
+function sealSuite1(w: World, payloadBytes = 1): Uint8Array {
+  const s = w.session('alice', ['bob']);
+  const v = s.seal({
+    ...ctx,
+    seq: 0,
+    schemaFp: SCHEMA_FP,
+    contentType: '',
+    payload: new Uint8Array(payloadBytes),
+  }).value;
+  s.close();
+  return v;
 }
 
 /** Flips one bit of `v` at `at`. */
@@ -91,18 +105,10 @@ describe.each(PROVIDER_NAMES)('suite 2 (%s)', (providerName) => {
   });
 
   it('a suite-1 record is still opened by an opener that also holds suite-2 keys', () => {
-    const s = w.session('alice', ['bob']);
-    const v = s.seal({
-      ...ctx,
-      seq: 0,
-      schemaFp: SCHEMA_FP,
-      contentType: '',
-      payload: new Uint8Array(3),
-    });
-    s.close();
-    expect(decodeEnvelope(v.value, w.limits).header.suite).toBe(1);
+    const v = sealSuite1(w, 3);
+    expect(decodeEnvelope(v, w.limits).header.suite).toBe(1);
     const o = w.opener('bob');
-    expect(outcomeOf(() => o.open(v.value, ctx))).toBe('success');
+    expect(outcomeOf(() => o.open(v, ctx))).toBe('success');
     o.close();
   });
 
@@ -221,15 +227,7 @@ describe.each(PROVIDER_NAMES)('suite 2 (%s)', (providerName) => {
     expect(outcomeOf(() => o.open(suite3, ctx))).toBe('MALFORMED:BAD_SUITE');
     o.close();
     // A suite-1 record under the suite-2 schema id.
-    const s = w.session('alice', ['bob']);
-    const one = s.seal({
-      ...ctx,
-      seq: 0,
-      schemaFp: SCHEMA_FP,
-      contentType: '',
-      payload: new Uint8Array(1),
-    }).value;
-    s.close();
+    const one = sealSuite1(w);
     const one2 = one.slice();
     one2[4] = SCHEMA_ID_SUITE2;
     const o2 = w.opener('bob');
@@ -239,15 +237,7 @@ describe.each(PROVIDER_NAMES)('suite 2 (%s)', (providerName) => {
 
   it('a topic policy that requires suite 2 refuses a suite-1 record before any cryptography (CONTEXT:SUITE_NOT_ALLOWED)', () => {
     const [two] = sealSome(w, ['bob'], 1);
-    const s = w.session('alice', ['bob']);
-    const one = s.seal({
-      ...ctx,
-      seq: 0,
-      schemaFp: SCHEMA_FP,
-      contentType: '',
-      payload: new Uint8Array(1),
-    }).value;
-    s.close();
+    const one = sealSuite1(w);
     const asked: string[] = [];
     const o = new EnvelopeOpener({
       provider: p,
@@ -353,38 +343,33 @@ describe.each(PROVIDER_NAMES)('suite 2 (%s)', (providerName) => {
 });
 
 describe('suite 2 across providers', () => {
-  let native: CryptoProvider;
-  let wasm: CryptoProvider;
-  beforeAll(async () => {
-    native = await loadProvider('sodium-native');
-    wasm = await loadProvider('libsodium-wrappers');
-  });
+  it.each(PROVIDER_PAIRS)(
+    'sealed with %s, opened with %s (signed, keyed, 3 recipients)',
+    async (from, to) => {
+      const sealer = await loadProvider(from);
+      const opener = await loadProvider(to);
+      const w = makeWorld(sealer, ['alice', 'bob', 'carol', 'dave']);
+      const values = sealSome(w, ['bob', 'carol', 'dave'], 3, true);
+      const o = new EnvelopeOpener({
+        provider: opener,
+        clock: w.clock,
+        resolver: w.resolver,
+        policy: w.policy,
+        limits: w.limits,
+        recipientKeys: [w.recipientKey('carol', 2)],
+      });
+      expect(values.map((v) => outcomeOf(() => o.open(v, ctx)))).toEqual([
+        'success',
+        'success',
+        'success',
+      ]);
+      o.close();
+    },
+  );
 
-  it.each([
-    ['sodium-native', 'libsodium-wrappers'],
-    ['libsodium-wrappers', 'sodium-native'],
-  ] as const)('sealed with %s, opened with %s (signed, keyed, 3 recipients)', (from, to) => {
-    const sealer = from === 'sodium-native' ? native : wasm;
-    const opener = to === 'sodium-native' ? native : wasm;
-    const w = makeWorld(sealer, ['alice', 'bob', 'carol', 'dave']);
-    const values = sealSome(w, ['bob', 'carol', 'dave'], 3, true);
-    const o = new EnvelopeOpener({
-      provider: opener,
-      clock: w.clock,
-      resolver: w.resolver,
-      policy: w.policy,
-      limits: w.limits,
-      recipientKeys: [w.recipientKey('carol', 2)],
-    });
-    expect(values.map((v) => outcomeOf(() => o.open(v, ctx)))).toEqual([
-      'success',
-      'success',
-      'success',
-    ]);
-    o.close();
-  });
-
-  it('deterministic sealing (tests only) gives the same bytes on both providers', () => {
+  it('deterministic sealing (tests only) gives the same bytes on both providers', async () => {
+    const native = await loadProvider('sodium-native');
+    const wasm = await loadProvider('libsodium-wrappers');
     const w = makeWorld(native, ['alice', 'bob', 'carol']);
     const counterSource = (label: string) => {
       let i = 0;

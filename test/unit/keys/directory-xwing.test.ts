@@ -33,6 +33,7 @@ import { computeKid } from '../../../src/keys/kid.js';
 import { DirectoryPolicy } from '../../../src/keys/policy.js';
 import { draftFor, makeWorld, type KeysWorld } from '../../support/keys/fixtures.js';
 import { signRawDirectory } from '../../support/keys/raw-directory.js';
+import { refusedBy } from '../../support/keys/key-errors.js';
 
 const HOUR_MS = 3_600_000;
 let w: KeysWorld;
@@ -167,15 +168,6 @@ const sign = (changes: DirectoryRecordDraft[]): DirectoryDocument =>
   });
 const validate = (raw: RawDirectorySnapshot) =>
   validateSnapshot(raw, { crypto: w.crypto, authorityPublicKey: pinned(), nowMs: w.clock.nowMs() });
-function refusedBy(fn: () => unknown): DirectoryError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(DirectoryError);
-    return err as DirectoryError;
-  }
-  throw new Error('expected a DirectoryError');
-}
 const recordOf = (
   d: DirectoryRecordDraft,
   serial: number,

@@ -8,7 +8,7 @@ import {
   parseDirectoryDocument,
   writeDirectoryDocument,
 } from '../../../src/keys/directory/directory-document.js';
-import { DirectoryError } from '../../../src/keys/directory/directory-error.js';
+import type { DirectoryError } from '../../../src/keys/directory/directory-error.js';
 import type { DirectoryRecord } from '../../../src/keys/directory/directory-record.js';
 import { parseSignedRecord, recordKeyOf } from '../../../src/keys/directory/directory-record.js';
 import { signDirectory } from '../../../src/keys/directory/directory-signer.js';
@@ -25,6 +25,7 @@ import { computeKid } from '../../../src/keys/kid.js';
 import type { KeysWorld } from '../../support/keys/fixtures.js';
 import { makeWorld } from '../../support/keys/fixtures.js';
 import { signRawDirectory } from '../../support/keys/raw-directory.js';
+import { refusedBy } from '../../support/keys/key-errors.js';
 
 const HOUR_MS = 3_600_000;
 let w: KeysWorld;
@@ -59,16 +60,6 @@ const validate = (raw: RawDirectorySnapshot, previous?: DirectorySnapshot): Dire
     nowMs: w.clock.nowMs(),
     previous,
   });
-
-function refusedBy(fn: () => unknown): DirectoryError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(DirectoryError);
-    return err as DirectoryError;
-  }
-  throw new Error('expected a DirectoryError');
-}
 
 /** The document with one record replaced by `mutate(record JSON)` (signature unchanged). */
 function tamper(

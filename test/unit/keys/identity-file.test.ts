@@ -14,10 +14,10 @@ import {
   writeIdentityFile,
 } from '../../../src/keys/identity-file.js';
 import { assertIdentityName } from '../../../src/keys/identity.js';
-import { KeyError } from '../../../src/keys/key-error.js';
 import { computeKid } from '../../../src/keys/kid.js';
 import { CountingKms } from '../../../src/keys/kms/counting-kms.js';
 import { LocalKms } from '../../../src/keys/kms/local-kms.js';
+import { keyError, keyErrorAsync } from '../../support/keys/key-errors.js';
 import { DAY_MS, makeWorld } from '../../support/keys/fixtures.js';
 import type { KeysWorld } from '../../support/keys/fixtures.js';
 
@@ -28,24 +28,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await w.cleanup();
 });
-
-function keyError(fn: () => unknown): KeyError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(KeyError);
-    return err as KeyError;
-  }
-  throw new Error('expected a KeyError');
-}
-async function keyErrorAsync(p: Promise<unknown>): Promise<KeyError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(KeyError);
-  return err as KeyError;
-}
 
 describe('identity names and kids', () => {
   it('accepts [a-z0-9][a-z0-9._-]{0,62} only', () => {

@@ -19,6 +19,7 @@ import { KeyError } from '../../../src/keys/key-error.js';
 import { computeKid } from '../../../src/keys/kid.js';
 import { CountingKms } from '../../../src/keys/kms/counting-kms.js';
 import { summarizeIdentity } from '../../../src/keys/operations.js';
+import { keyError, keyErrorAsync } from '../../support/keys/key-errors.js';
 import { DAY_MS, makeWorld, type KeysWorld } from '../../support/keys/fixtures.js';
 
 let w: KeysWorld;
@@ -28,24 +29,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await w.cleanup();
 });
-
-async function keyErrorAsync(p: Promise<unknown>): Promise<KeyError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(KeyError);
-  return err as KeyError;
-}
-function keyError(fn: () => unknown): KeyError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(KeyError);
-    return err as KeyError;
-  }
-  throw new Error('expected a KeyError');
-}
 
 const ctx = (): {
   crypto: KeysWorld['crypto'];

@@ -6,41 +6,38 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schemaFingerprint } from '../../../src/envelope/derive.js';
 import { EnvelopeError } from '../../../src/envelope/errors.js';
-import { encodeRelease } from '../../../src/envelope/release-envelope.js';
+
 import { createSealingSession } from '../../../src/envelope/sealing-session.js';
 import type { KeyDirectory } from '../../../src/keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../../../src/keys/identity.js';
 import { computeKid } from '../../../src/keys/kid.js';
 import { SuitePolicy } from '../../../src/keys/suite-policy.js';
 import { ReleaseAdmission } from '../../../src/pipeline/consumer/release-admission.js';
-import type { PartitionReplayState } from '../../../src/pipeline/replay-state-store.js';
 import { systemClock } from '../../../src/runtime/clock.js';
-import { makePipelineWorld, type PipelineWorld } from '../../support/pipeline-world.js';
+import type { PipelineWorld } from '../../support/pipeline-world.js';
+import {
+  emptyReplayState,
+  GROUP,
+  HOUR,
+  releaseRig,
+  signedRelease,
+  TOPIC,
+  type ReleaseRig,
+} from './release-rig.js';
 
-const TOPIC = 'orders';
-const GROUP = 'billing-group';
-const HOUR = 3_600_000;
 const SUITE1_ID = 7;
 const SUITE2_ID = 8;
 const MAX_CIPHERTEXT = 4096;
+let rig: ReleaseRig;
 let world: PipelineWorld;
 let directory: KeyDirectory;
-let ops: LoadedIdentity;
 let orders: LoadedIdentity;
 let billing: LoadedIdentity;
 const clock = { nowMs: () => systemClock.nowMs() };
 
 beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [TOPIC], receive: [], xwing: true },
-    { name: 'billing', send: [], receive: [TOPIC], xwing: true },
-    { name: 'ops', send: [], receive: [] },
-  ]);
-  await world.change([{ ...world.draft('ops'), releaseTopics: [TOPIC] }]);
-  directory = await world.directory();
-  ops = await world.identity('ops');
-  orders = await world.identity('orders');
-  billing = await world.identity('billing');
+  rig = await releaseRig({ xwing: true });
+  ({ world, directory, orders, billing } = rig);
 });
 afterAll(async () => {
   await world?.cleanup();
@@ -84,21 +81,7 @@ function sealed(suite: 1 | 2, payloadBytes: number): Uint8Array {
   }
 }
 
-const release = (inner: Uint8Array): Uint8Array =>
-  encodeRelease(
-    {
-      operatorKid: ops.signingKey().kid,
-      namespace: directory.namespace,
-      issuedAtMs: clock.nowMs(),
-      expiresAtMs: clock.nowMs() + HOUR,
-      topic: TOPIC,
-      partition: 0,
-      group: GROUP,
-      entryId: 1,
-      inner,
-    },
-    (tbs) => world.crypto.signDetached(tbs, ops.signingKey().secretKey),
-  );
+const release = (inner: Uint8Array): Uint8Array => signedRelease(rig, inner, clock.nowMs());
 
 const admission = (suites?: SuitePolicy) =>
   new ReleaseAdmission({
@@ -118,13 +101,7 @@ const admission = (suites?: SuitePolicy) =>
       ? {}
       : { acceptsSuite: (topic: string, suite: number) => suites.opens(topic, suite) }),
   });
-const state = (): PartitionReplayState => ({
-  generation: 0,
-  nextOffset: null,
-  windows: new Map(),
-  entityVersions: new Map(),
-  handOutMark: null,
-});
+const state = emptyReplayState;
 const ctx = { topic: TOPIC, partition: 0, key: Buffer.from('k') };
 
 describe('releases of suite-2 records', () => {

@@ -5,19 +5,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schemaFingerprint } from '../../../src/envelope/derive.js';
 import { EnvelopeError } from '../../../src/envelope/errors.js';
-import { encodeRelease, type ReleaseFields } from '../../../src/envelope/release-envelope.js';
+import type { ReleaseFields } from '../../../src/envelope/release-envelope.js';
 import { ReplayWindow } from '../../../src/envelope/replay-window.js';
 import { createSealingSession } from '../../../src/envelope/sealing-session.js';
 import type { KeyDirectory } from '../../../src/keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../../../src/keys/identity.js';
 import { ReleaseAdmission } from '../../../src/pipeline/consumer/release-admission.js';
-import type { PartitionReplayState } from '../../../src/pipeline/replay-state-store.js';
 import { systemClock } from '../../../src/runtime/clock.js';
-import { makePipelineWorld, type PipelineWorld } from '../../support/pipeline-world.js';
+import type { PipelineWorld } from '../../support/pipeline-world.js';
+import {
+  emptyReplayState,
+  GROUP,
+  HOUR,
+  releaseRig,
+  signedRelease,
+  TOPIC,
+  type ReleaseRig,
+} from './release-rig.js';
 
-const TOPIC = 'orders';
-const GROUP = 'billing-group';
-const HOUR = 3_600_000;
+let rig: ReleaseRig;
 let world: PipelineWorld;
 let directory: KeyDirectory;
 let ops: LoadedIdentity;
@@ -27,16 +33,8 @@ let now = 0;
 const clock = { nowMs: () => now };
 
 beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [TOPIC], receive: [] },
-    { name: 'billing', send: [], receive: [TOPIC] },
-    { name: 'ops', send: [], receive: [] },
-  ]);
-  await world.change([{ ...world.draft('ops'), releaseTopics: [TOPIC] }]);
-  directory = await world.directory();
-  ops = await world.identity('ops');
-  billing = await world.identity('billing');
-  orders = await world.identity('orders');
+  rig = await releaseRig();
+  ({ world, directory, ops, billing, orders } = rig);
 });
 afterAll(async () => {
   await world?.cleanup();
@@ -71,23 +69,8 @@ function sealed(seq: number): Uint8Array {
   }
 }
 
-function release(inner: Uint8Array, over: Partial<ReleaseFields> = {}, by = ops): Uint8Array {
-  return encodeRelease(
-    {
-      operatorKid: by.signingKey().kid,
-      namespace: directory.namespace,
-      issuedAtMs: now,
-      expiresAtMs: now + HOUR,
-      topic: TOPIC,
-      partition: 0,
-      group: GROUP,
-      entryId: 1,
-      inner,
-      ...over,
-    },
-    (tbs) => world.crypto.signDetached(tbs, by.signingKey().secretKey),
-  );
-}
+const release = (inner: Uint8Array, over: Partial<ReleaseFields> = {}, by = ops): Uint8Array =>
+  signedRelease(rig, inner, now, over, by);
 
 const admission = (horizonMs = 8 * 86_400_000) =>
   new ReleaseAdmission({
@@ -99,13 +82,7 @@ const admission = (horizonMs = 8 * 86_400_000) =>
     policy: { skewMs: 60_000, horizonMs, maxSessionLifetimeMs: 25 * HOUR },
     limits: { envelopeSchemaId: 7, namespace: directory.namespace, maxCiphertextBytes: 1 << 20 },
   });
-const state = (): PartitionReplayState => ({
-  generation: 0,
-  nextOffset: null,
-  windows: new Map(),
-  entityVersions: new Map(),
-  handOutMark: null,
-});
+const state = emptyReplayState;
 const ctx = { topic: TOPIC, partition: 0, key: Buffer.from('k') };
 const codeOf = (f: () => unknown): string | undefined => {
   try {

@@ -20,3 +20,9 @@ export const PROVIDER_NAMES: readonly CryptoProviderName[] = [
   'sodium-native',
   'libsodium-wrappers',
 ];
+
+/** Sealed with the first, opened with the second: both directions across the two providers. */
+export const PROVIDER_PAIRS = [
+  ['sodium-native', 'libsodium-wrappers'],
+  ['libsodium-wrappers', 'sodium-native'],
+] as const satisfies readonly (readonly [CryptoProviderName, CryptoProviderName])[];

@@ -20,6 +20,7 @@ import {
 import { ManualClock } from '../../../../src/runtime/clock.js';
 import { openXWingBox, readPrivate, resignHeader } from './forge.js';
 import type { EnvelopeVector } from './vector-file.js';
+import { flipBit, text, vectorInputs } from './vector-inputs.js';
 
 /** The suite-1 schema id the suite-1 vectors pin (docs/SPEC.md §9). */
 export const SUITE1_SCHEMA_ID = 7;
@@ -49,23 +50,7 @@ interface SealSpec {
 
 /** Builds every suite-2 vector with provider `p` (same bytes on both providers). */
 export function buildSuite2Vectors(p: CryptoProvider): EnvelopeVector[] {
-  const text = (s: string) => new TextEncoder().encode(s);
-  const h32 = (s: string) => {
-    const out = new Uint8Array(32);
-    p.hash(out, text(s));
-    return out;
-  };
-  /** BLAKE2b-512 of a label and a counter, so a vector's randomness is named. */
-  const deterministic = (label: string) => {
-    let counter = 0;
-    return (out: Uint8Array) => {
-      for (let o = 0; o < out.length; o += 64) {
-        const block = new Uint8Array(64);
-        p.hash(block, text(`${label}/${counter++}`));
-        out.set(block.subarray(0, Math.min(64, out.length - o)), o);
-      }
-    };
-  };
+  const { h32, deterministic, signKeyPair, namespace } = vectorInputs(p);
   const party = (name: string): Party => {
     const xwing = p.xwingKeyPairFromSeed(h32(`sealpost vector x-wing seed ${name}`));
     return {
@@ -73,11 +58,9 @@ export function buildSuite2Vectors(p: CryptoProvider): EnvelopeVector[] {
       xwing,
       xwingKid: kid(p, 'xwing', xwing.publicKey),
       // The same signing keys as the suite-1 vectors (scripts/make-vectors.ts).
-      sign: p.signKeyPairFromSeed(h32(`sealpost vector signing key ${name}`)),
+      sign: signKeyPair(name),
     };
   };
-  const authority = p.signKeyPairFromSeed(h32('sealpost vector authority'));
-  const namespace = kid(p, 'ed25519', authority.publicKey);
   const alice = party('alice');
   const bob = party('bob');
   const carol = party('carol');
@@ -163,11 +146,7 @@ export function buildSuite2Vectors(p: CryptoProvider): EnvelopeVector[] {
     change: (f: EnvelopeFields) => EnvelopeFields,
     id = SUITE2_SCHEMA_ID,
   ) => encodeEnvelope(id, change(fields(v)));
-  const flip = (v: Uint8Array, at: number) => {
-    const m = v.slice();
-    m[at]! ^= 0x01;
-    return m;
-  };
+  const flip = flipBit;
   /** The MALFORMED code a shifted layout trips first (depends on the bytes; the class must hold). */
   const malformedCode = (v: Uint8Array, what: string): string => {
     try {

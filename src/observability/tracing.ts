@@ -39,7 +39,11 @@ export interface ConsumeTrace {
    * from the opened body, when it carried one); the handler's own spans nest under it.
    */
   handOut<T>(
-    opened: { readonly traceContext?: BodyTraceContext; readonly recipientCount?: number },
+    opened: {
+      readonly traceContext?: BodyTraceContext;
+      readonly recipientCount?: number;
+      readonly suite?: number;
+    },
     handler: () => Promise<T>,
   ): Promise<T>;
 }
@@ -55,7 +59,7 @@ export interface SealpostTracing {
    */
   send<T>(topic: string, messageCount: number, run: () => Promise<T>): Promise<T>;
   /** Starts the span of sealing one record (kind PRODUCER), a child of the active send span. */
-  seal(topic: string, partition: number, recipientCount: number): SealTrace;
+  seal(topic: string, partition: number, recipientCount: number, suite: number): SealTrace;
   /**
    * Runs a transport call outside any trace context, so a Kafka client instrumentation (e.g.
    * `@opentelemetry/instrumentation-kafkajs`) cannot put the application's trace id or baggage into
@@ -152,7 +156,6 @@ class OtelTracing implements SealpostTracing {
       'messaging.destination.name': topic,
       'messaging.operation.name': operation,
       'messaging.operation.type': type,
-      'sealpost.suite': ENVELOPE_SUITE,
     };
   }
 
@@ -177,13 +180,14 @@ class OtelTracing implements SealpostTracing {
     }
   }
 
-  seal(topic: string, partition: number, recipientCount: number): SealTrace {
+  seal(topic: string, partition: number, recipientCount: number, suite: number): SealTrace {
     const api = this.#api;
     const span = this.#tracer.startSpan(`seal ${topic}`, {
       kind: api.SpanKind.PRODUCER,
       attributes: {
         ...this.#base(topic, 'seal', 'create'),
         'messaging.destination.partition.id': String(partition),
+        'sealpost.suite': suite,
         'sealpost.recipient_count': recipientCount,
       },
     });
@@ -240,7 +244,11 @@ class OtelTracing implements SealpostTracing {
         span.end();
       },
       handOut: async <T>(
-        opened: { readonly traceContext?: BodyTraceContext; readonly recipientCount?: number },
+        opened: {
+          readonly traceContext?: BodyTraceContext;
+          readonly recipientCount?: number;
+          readonly suite?: number;
+        },
         handler: () => Promise<T>,
       ): Promise<T> => {
         const tc = opened.traceContext;
@@ -261,6 +269,7 @@ class OtelTracing implements SealpostTracing {
             kind: api.SpanKind.CONSUMER,
             attributes: {
               ...attributes,
+              'sealpost.suite': opened.suite ?? ENVELOPE_SUITE,
               ...(opened.recipientCount === undefined
                 ? {}
                 : { 'sealpost.recipient_count': opened.recipientCount }),

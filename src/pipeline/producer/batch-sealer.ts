@@ -81,7 +81,12 @@ export class BatchSealer {
           session = next();
         }
         const seq = stream.next(partition);
-        const traced = this.#o.tracing.seal(topic, partition, session.recipients.length);
+        const traced = this.#o.tracing.seal(
+          topic,
+          partition,
+          session.recipients.length,
+          session.suite,
+        );
         // One object of one shape per record; the optional fields only when set (no spreads).
         const input: Mutable<SealInput> = {
           partition,

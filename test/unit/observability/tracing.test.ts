@@ -50,7 +50,7 @@ describe('@opentelemetry/api is an optional peer', () => {
     expect(tracing).toBe(NO_TRACING);
     expect(tracing.enabled).toBe(false);
     expect(await tracing.send('t', 1, () => Promise.resolve(42))).toBe(42);
-    const seal = tracing.seal('t', 0, 2);
+    const seal = tracing.seal('t', 0, 2, 1);
     expect(seal.traceContext).toBeUndefined();
     expect(seal.header).toBeUndefined();
     seal.end();
@@ -86,7 +86,7 @@ describe('spans and the sealed trace context', () => {
       });
       let seal: ReturnType<typeof tracing.seal> | undefined;
       await tracing.send('orders', 1, () => {
-        seal = tracing.seal('orders', 3, 2);
+        seal = tracing.seal('orders', 3, 2, 1);
         seal.end();
         return Promise.resolve();
       });
@@ -142,7 +142,7 @@ describe('spans and the sealed trace context', () => {
     }
   });
 
-  it('a process span starts when the record was taken up and is the child of the sealed context', async () => {
+  it("a process span starts when the record was taken up, is the child of the sealed context and names the record's suite", async () => {
     exporter.reset();
     const clock = new ManualClock(1_750_000_000_000);
     const tracing = await loadTracing({ tracerProvider: provider, clock });
@@ -151,10 +151,13 @@ describe('spans and the sealed trace context', () => {
     const spanId = Uint8Array.from({ length: 8 }, (_, i) => i + 1);
     let active: string | undefined;
     await context.with(ROOT_CONTEXT, () =>
-      c.handOut({ traceContext: { traceId, spanId, traceFlags: 1 }, recipientCount: 3 }, () => {
-        active = trace.getActiveSpan()?.spanContext().spanId;
-        return Promise.resolve();
-      }),
+      c.handOut(
+        { traceContext: { traceId, spanId, traceFlags: 1 }, recipientCount: 3, suite: 2 },
+        () => {
+          active = trace.getActiveSpan()?.spanContext().spanId;
+          return Promise.resolve();
+        },
+      ),
     );
     const [span] = exporter.getFinishedSpans();
     expect(span!.spanContext().traceId).toBe(Buffer.from(traceId).toString('hex'));
@@ -163,6 +166,8 @@ describe('spans and the sealed trace context', () => {
     expect(active).toBe(span!.spanContext().spanId);
     expect(span!.startTime).toEqual([1_750_000_000, 0]);
     expect(span!.attributes['sealpost.recipient_count']).toBe(3);
+    // The opened record's suite (docs/SPEC.md §2.2), not a constant: this one was suite 2.
+    expect(span!.attributes['sealpost.suite']).toBe(2);
     expect(span!.attributes['sealpost.outcome']).toBe('delivered');
   });
 

@@ -10,10 +10,16 @@ import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import kafkajs from 'kafkajs';
 import type { Kafka } from 'kafkajs';
 import type { CryptoProvider } from '../src/crypto/provider.js';
-import type { Transport } from '../src/kafka/transport.js';
+import type {
+  OutgoingRecord,
+  ProduceRequest,
+  Transport,
+  TransportProducer,
+} from '../src/kafka/transport.js';
 import type { KeyDirectory } from '../src/keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../src/keys/identity.js';
 import type { Kms } from '../src/keys/kms/kms.js';
+import { SuitePolicy } from '../src/keys/suite-policy.js';
 import type { PipelineMetrics } from '../src/pipeline/pipeline-metrics.js';
 import { SealedConsumer } from '../src/pipeline/sealed-consumer.js';
 import { SealedProducer, type OutgoingMessage } from '../src/pipeline/sealed-producer.js';
@@ -25,9 +31,22 @@ import { systemClock } from '../src/runtime/clock.js';
 
 /**
  * The benchmark variants (see bench/e2e.ts). `plain-csr` is a diagnostic baseline outside the main
- * table: plain kafkajs with @kafkajs/confluent-schema-registry.
+ * table: plain kafkajs with @kafkajs/confluent-schema-registry. The `-pq` variants seal suite 2
+ * (X-Wing, docs/SPEC.md §2.2) instead of suite 1.
  */
-export type VariantId = 'plain' | 'plain-csr' | 'sealed-1' | 'sealed-3' | 'per-message';
+export type VariantId =
+  'plain' | 'plain-csr' | 'sealed-1' | 'sealed-1-pq' | 'sealed-3' | 'sealed-3-pq' | 'per-message';
+
+/** Whether variant `v` seals suite 2 (X-Wing; docs/SECURITY.md "Post-quantum sealing (suite 2)"). */
+export const isSuite2 = (v: VariantId): boolean => v === 'sealed-1-pq' || v === 'sealed-3-pq';
+
+/**
+ * The suite policy of variant `v` on `topic`, the same on both sides: `require` for the suite-2
+ * variants (the producer seals suite 2, the consumer opens nothing else), none (classical) otherwise.
+ */
+function suitePolicyFor(v: VariantId, topic: string): { readonly suitePolicy?: SuitePolicy } {
+  return isSuite2(v) ? { suitePolicy: new SuitePolicy({ topics: { [topic]: 'require' } }) } : {};
+}
 
 /** Consumer fetch wait, the same for every variant (the transport's default). */
 export const FETCH_WAIT_MS = 1000;
@@ -172,10 +191,57 @@ export interface ProducerContext {
 /** Sends batches of orders; resolves when acknowledged. */
 export type BatchSender = (orders: readonly Order[]) => Promise<void>;
 
+/** Records handed to the Kafka client and their bytes (key + value + headers, uncompressed). */
+export interface WireCount {
+  records: number;
+  bytes: number;
+}
+
 /** A running producer. */
 export interface ProducerHandle {
   readonly send: BatchSender;
+  /** What this producer has handed to the Kafka client so far (the warm-up record included). */
+  readonly wire: Readonly<WireCount>;
   close(): Promise<void>;
+}
+
+/** The bytes a record carries on the wire before batch framing and compression. */
+function outgoingBytes(r: OutgoingRecord): number {
+  let n = (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  for (const h of r.headers ?? []) n += Buffer.byteLength(h.key) + (h.value?.length ?? 0);
+  return n;
+}
+
+/** `transport`, with every record its producers send counted into `wire`. */
+function countingTransport(transport: Transport, wire: WireCount): Transport {
+  const count = (requests: readonly ProduceRequest[]): void => {
+    for (const q of requests)
+      for (const r of q.records) {
+        wire.records++;
+        wire.bytes += outgoingBytes(r);
+      }
+  };
+  return {
+    producer: (options) => {
+      const p: TransportProducer = transport.producer(options);
+      return {
+        connect: () => p.connect(),
+        send: (request) => {
+          count([request]);
+          return p.send(request);
+        },
+        sendBatch: (requests) => {
+          count(requests);
+          return p.sendBatch(requests);
+        },
+        partitionFor: (topic, key) => p.partitionFor(topic, key),
+        partitions: (topic, options) => p.partitions(topic, options),
+        disconnect: () => p.disconnect(),
+      };
+    },
+    consumer: (options) => transport.consumer(options),
+    admin: () => transport.admin(),
+  };
 }
 
 /**
@@ -189,6 +255,7 @@ export async function startVariantProducer(
   topic: string,
   metrics: PipelineMetrics | undefined,
 ): Promise<ProducerHandle> {
+  const wire: WireCount = { records: 0, bytes: 0 };
   if (v === 'plain' || v === 'plain-csr') {
     let encode: (o: Order) => Promise<Buffer>;
     if (v === 'plain') {
@@ -211,7 +278,12 @@ export async function startVariantProducer(
     return {
       send: async (orders) => {
         const messages = [];
-        for (const o of orders) messages.push({ partition: 0, key: o.id, value: await encode(o) });
+        for (const o of orders) {
+          const value = await encode(o);
+          wire.records++;
+          wire.bytes += Buffer.byteLength(o.id) + value.length;
+          messages.push({ partition: 0, key: o.id, value });
+        }
         await producer.send({
           topic,
           acks: -1,
@@ -219,11 +291,12 @@ export async function startVariantProducer(
           messages,
         });
       },
+      wire,
       close: () => producer.disconnect(),
     };
   }
   const producer = new SealedProducer({
-    transport: ctx.transport,
+    transport: countingTransport(ctx.transport, wire),
     registry: ctx.registry,
     crypto: ctx.crypto,
     clock: systemClock,
@@ -233,14 +306,17 @@ export async function startVariantProducer(
     producerOptions: { compression: 'none' },
     ...(metrics === undefined ? {} : { metrics }),
     ...(v === 'per-message' ? { maxMessagesPerSession: 1, signEveryMessage: true } : {}),
+    ...suitePolicyFor(v, topic),
   });
   await producer.connect();
-  const recipients = v === 'sealed-3' ? ['bench-r1', 'bench-r2', 'bench-r3'] : ['bench-r1'];
+  const recipients =
+    v === 'sealed-3' || v === 'sealed-3-pq' ? ['bench-r1', 'bench-r2', 'bench-r3'] : ['bench-r1'];
   return {
     send: async (orders) => {
       const messages: OutgoingMessage[] = orders.map((o) => ({ key: o.id, value: o }));
       await producer.send({ topic, recipients, messages });
     },
+    wire,
     close: () => producer.close(),
   };
 }
@@ -302,6 +378,7 @@ export async function startVariantConsumer(
     fromBeginning: true,
     ...(metrics === undefined ? {} : { metrics }),
     consumerOptions: { maxWaitTimeMs: FETCH_WAIT_MS },
+    ...suitePolicyFor(v, topic),
     ...overrides,
     // A fresh session per message means a header open per record: the default admission rate
     // (200 header opens/s per partition) would cap this variant, so it is lifted here.

@@ -4,7 +4,10 @@
  * Variants, interleaved round by round (A B C D, A B C D, ...) so machine drift hits all alike:
  *   plain       kafkajs + Schema Registry Avro (SchemaRegistryClient.encode/decode): the baseline
  *   sealed-1    SealedProducer/SealedConsumer, session mode, 1 recipient
+ *   sealed-1-pq the same in suite 2 (X-Wing slots, docs/SPEC.md §2.2; the topic's suite policy
+ *               `require` on both sides)
  *   sealed-3    session mode, 3 recipients
+ *   sealed-3-pq the same in suite 2
  *   per-message a fresh session per message (maxMessagesPerSession 1) with signEveryMessage
  * plus, throughput only, right after plain in each round: plain kafkajs with
  * @kafkajs/confluent-schema-registry (plain avsc decode, no bounds validation), the baseline most
@@ -14,7 +17,8 @@
  * send batches (500 records, 2 batches in flight), consumer fetch wait 1 s.
  *
  * Per round and variant:
- *   producer throughput  N records sent as fast as acknowledged (encode + seal + send);
+ *   producer throughput  N records sent as fast as acknowledged (encode + seal + send), and the
+ *                        bytes per record handed to the Kafka client (key + value + headers);
  *   consumer throughput  the same N records read by a fresh group (fetch + open + Avro decode +
  *                        commit; the sealed consumer also writes its replay state), timed from the
  *                        first record handed to the handler to the last;
@@ -22,7 +26,8 @@
  *                        the throughput rounds of this run), stamped with their scheduled time (so a
  *                        late sender counts: no coordinated omission), consumed in a separate process
  *                        (bench/consumer-worker.ts, as producer and consumer would be deployed);
- *                        latency = the worker's handler time − the scheduled time.
+ *                        latency = the worker's handler time − the scheduled time. The suite-2
+ *                        variants skip the latency runs (time budget; --pq-latency runs them).
  * Medians over the rounds. Then, in child processes: bench/crypto-primitives.ts (AEAD, MAC, ...),
  * bench/seal-open.ts (seal and open per core of the same record, both providers, bytes/message),
  * bench/soak.ts (1,000,000 messages in process: RSS and heap at start and end), bench/envelope.ts
@@ -32,7 +37,8 @@
  * Options: --rounds R (3), --messages N (20000), --latency-seconds S (4), --quick (1 round, 5000
  * messages, 2 s, skips the child benchmarks), --skip-envelope, --skip-crypto, --skip-seal-open, --skip-soak,
  * --soak-messages M (1000000), --envelope-runs K (3), --envelope-seconds S (0.5), --low-rate R (1000;
- * a second latency point every variant can sustain; 0 = none), --no-write.
+ * a second latency point every variant can sustain; 0 = none), --variants a,b,... (a subset of the
+ * variants above, `plain` among them: it is the baseline), --pq-latency, --no-write.
  * The child benchmarks run in the order crypto, soak, envelope; the envelope one is skipped (and
  * says so) when less than ~5 minutes of the 14-minute budget remain.
  */
@@ -61,6 +67,7 @@ import {
   countingRegistryFetch,
   cpuUs,
   FETCH_WAIT_MS,
+  isSuite2,
   nowUs,
   order,
   ORDER_SCHEMA,
@@ -112,6 +119,25 @@ const SKIP_CRYPTO = QUICK || flag('skip-crypto');
 const SKIP_SOAK = QUICK || flag('skip-soak');
 const SKIP_SEAL_OPEN = QUICK || flag('skip-seal-open');
 const WRITE = !flag('no-write');
+const PQ_LATENCY = flag('pq-latency');
+const ALL_VARIANTS = [
+  'plain',
+  'sealed-1',
+  'sealed-1-pq',
+  'sealed-3',
+  'sealed-3-pq',
+  'per-message',
+] as const satisfies readonly VariantId[];
+/** --variants: the variants to run (default all), in the order above. */
+const SELECTED = ((): ReadonlySet<VariantId> => {
+  const i = argv.indexOf('--variants');
+  if (i < 0) return new Set(ALL_VARIANTS);
+  const ids = (argv[i + 1] ?? '').split(',').map((x) => x.trim());
+  const unknown = ids.filter((x) => !(ALL_VARIANTS as readonly string[]).includes(x));
+  if (unknown.length > 0 || !ids.includes('plain'))
+    throw new Error(`--variants needs plain and any of ${ALL_VARIANTS.join(', ')}`);
+  return new Set(ids as VariantId[]);
+})();
 const BATCH = 500;
 const IN_FLIGHT = 2;
 
@@ -131,9 +157,10 @@ const topicName = (what: string): string => `bench-${runId}-${what}`;
 
 const world = await makePipelineWorld([
   { name: 'bench-producer', send: ['bench-*'], receive: [] },
-  { name: 'bench-r1', send: ['bench-*'], receive: ['bench-*'] },
-  { name: 'bench-r2', send: [], receive: ['bench-*'] },
-  { name: 'bench-r3', send: [], receive: ['bench-*'] },
+  // The recipients publish X-Wing keys too (the suite-2 variants); suite 1 does not use them.
+  { name: 'bench-r1', send: ['bench-*'], receive: ['bench-*'], xwing: true },
+  { name: 'bench-r2', send: [], receive: ['bench-*'], xwing: true },
+  { name: 'bench-r3', send: [], receive: ['bench-*'], xwing: true },
 ]);
 const kms = new CountingKms(world.kms);
 const registryCalls = countingRegistryFetch();
@@ -162,6 +189,12 @@ const transport: Transport = createKafkajsTransport({
 const admin = kafka.admin();
 await admin.connect();
 const createdTopics: string[] = [];
+/**
+ * `max.message.bytes` of the bench topics: a send of BATCH uncompressed suite-2 records is one record
+ * batch of 1.3 MB (1 recipient) to 2.6 MB (3 recipients), above the broker's default 1 MB, which
+ * refuses it (RECORD_TOO_LARGE). Every variant's topics get the same limit.
+ */
+const MAX_MESSAGE_BYTES = 8 * 2 ** 20;
 async function createTopic(topic: string, compacted = false): Promise<void> {
   await admin.createTopics({
     waitForLeaders: true,
@@ -170,7 +203,10 @@ async function createTopic(topic: string, compacted = false): Promise<void> {
         topic,
         numPartitions: 1,
         replicationFactor: 1,
-        ...(compacted ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}),
+        configEntries: [
+          { name: 'max.message.bytes', value: String(MAX_MESSAGE_BYTES) },
+          ...(compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+        ],
       },
     ],
   });
@@ -189,18 +225,28 @@ interface Variant {
   readonly label: string;
   readonly metrics: PipelineMetrics;
   readonly promRegistry: Registry;
+  /** Whether the variant runs in the latency phases (the suite-2 ones only with --pq-latency). */
+  readonly latency: boolean;
 }
-const VARIANTS: Variant[] = (
-  [
-    ['plain', 'plain kafkajs + registry Avro'],
-    ['sealed-1', 'sealed, session, 1 recipient'],
-    ['sealed-3', 'sealed, session, 3 recipients'],
-    ['per-message', 'sealed, key per message, signed'],
-  ] as const
-).map(([id, label]) => {
+const LABELS: Record<(typeof ALL_VARIANTS)[number], string> = {
+  plain: 'plain kafkajs + registry Avro',
+  'sealed-1': 'sealed, session, 1 recipient',
+  'sealed-1-pq': 'X-Wing, session, 1 recipient',
+  'sealed-3': 'sealed, session, 3 recipients',
+  'sealed-3-pq': 'X-Wing, session, 3 recipients',
+  'per-message': 'sealed, key per message, signed',
+};
+const VARIANTS: Variant[] = ALL_VARIANTS.filter((id) => SELECTED.has(id)).map((id) => {
   const promRegistry = new Registry();
-  return { id, label, promRegistry, metrics: new PipelineMetrics(promRegistry) };
+  return {
+    id,
+    label: LABELS[id],
+    promRegistry,
+    metrics: new PipelineMetrics(promRegistry),
+    latency: PQ_LATENCY || !isSuite2(id),
+  };
 });
+const LATENCY_VARIANTS = VARIANTS.filter((v) => v.latency);
 
 const producerContext: ProducerContext = {
   kafka,
@@ -268,6 +314,8 @@ async function waitUntil(check: () => boolean, timeoutMs: number, what: string):
 interface Throughput {
   readonly perSecond: number;
   readonly cpuUsPerRecord: number;
+  /** Producer runs: bytes per record handed to the Kafka client (key + value + headers). */
+  readonly wireBytesPerRecord?: number;
 }
 
 /** N records as fast as they are acknowledged, BATCH per send, IN_FLIGHT sends outstanding. */
@@ -276,6 +324,7 @@ async function produceThroughput(v: Variant, topic: string): Promise<Throughput>
   try {
     await p.send([order(-1, nowUs())]); // warm-up: metadata, schema, first session
     settle();
+    const wire0 = { ...p.wire };
     const inflight = new Set<Promise<void>>();
     const t0 = performance.now();
     const c0 = cpuUs();
@@ -290,6 +339,7 @@ async function produceThroughput(v: Variant, topic: string): Promise<Throughput>
     return {
       perSecond: MESSAGES / ((performance.now() - t0) / 1000),
       cpuUsPerRecord: (cpuUs() - c0) / MESSAGES,
+      wireBytesPerRecord: (p.wire.bytes - wire0.bytes) / (p.wire.records - wire0.records),
     };
   } finally {
     await p.close();
@@ -460,6 +510,8 @@ interface Row {
   consume: number[];
   produceCpu: number[];
   consumeCpu: number[];
+  /** Bytes per record on the wire, per producer throughput run. */
+  wireBytes: number[];
   latency: Record<'half' | 'low', LatencyRow>;
   kms: number;
   registry: number;
@@ -488,6 +540,7 @@ const rows = new Map<VariantId, Row>(
       consume: [],
       produceCpu: [],
       consumeCpu: [],
+      wireBytes: [],
       latency: { half: latencyRow(), low: latencyRow() },
       kms: 0,
       registry: 0,
@@ -530,6 +583,7 @@ const confluentPackage: Variant = {
   label: 'plain kafkajs + @kafkajs/confluent-schema-registry',
   promRegistry: new Registry(),
   metrics: new PipelineMetrics(new Registry()),
+  latency: false,
 };
 const csrRuns = {
   produce: [] as number[],
@@ -549,6 +603,7 @@ for (let r = 0; r < ROUNDS; r++) {
     row.consume.push(consume.perSecond);
     row.produceCpu.push(produce.cpuUsPerRecord);
     row.consumeCpu.push(consume.cpuUsPerRecord);
+    row.wireBytes.push(produce.wireBytesPerRecord ?? Number.NaN);
     if (v.id === 'plain') {
       const csrTopic = topicName(`tp-plain-csr-${r}`);
       await createTopic(csrTopic);
@@ -575,7 +630,7 @@ for (let r = 0; r < ROUNDS; r++) {
       );
     }
     log(
-      `round ${r + 1} ${v.id.padEnd(11)} produce ${fmt(produce.perSecond).padStart(7)}/s (${produce.cpuUsPerRecord.toFixed(1)} µs CPU/record)  consume ${fmt(consume.perSecond).padStart(7)}/s (${consume.cpuUsPerRecord.toFixed(1)} µs CPU/record)`,
+      `round ${r + 1} ${v.id.padEnd(11)} produce ${fmt(produce.perSecond).padStart(7)}/s (${produce.cpuUsPerRecord.toFixed(1)} µs CPU/record)  consume ${fmt(consume.perSecond).padStart(7)}/s (${consume.cpuUsPerRecord.toFixed(1)} µs CPU/record)  ${fmt(produce.wireBytesPerRecord ?? Number.NaN)} B/record`,
     );
   }
 }
@@ -585,7 +640,7 @@ const RATE = Math.max(100, Math.round(baselineMax / 2));
 /** Latency rounds at `rate` (all variants interleaved); results into the rows' `at` lists. */
 async function latencyPhase(rate: number, at: 'half' | 'low'): Promise<void> {
   for (let r = 0; r < ROUNDS; r++) {
-    for (const v of VARIANTS) {
+    for (const v of LATENCY_VARIANTS) {
       const topic = topicName(`lat-${at}-${v.id}-${r}`);
       await createTopic(topic);
       const row = rows.get(v.id)!;
@@ -909,7 +964,21 @@ function gitCommit(): string {
   }
 }
 
-const med = new Map(
+interface Medians {
+  produce: number;
+  consume: number;
+  produceCpu: number;
+  consumeCpu: number;
+  wireBytes: number;
+  p50: number;
+  p99: number;
+  delivered: number;
+  latencyCpu: number;
+  lowP50: number;
+  lowP99: number;
+  lowDelivered: number;
+}
+const med = new Map<VariantId, Medians>(
   VARIANTS.map((v) => {
     const r = rows.get(v.id)!;
     const h = r.latency.half;
@@ -921,6 +990,7 @@ const med = new Map(
         consume: median(r.consume),
         produceCpu: median(r.produceCpu),
         consumeCpu: median(r.consumeCpu),
+        wireBytes: median(r.wireBytes),
         p50: median(h.p50),
         p99: median(h.p99),
         delivered: median(h.delivered),
@@ -932,13 +1002,29 @@ const med = new Map(
     ] as const;
   }),
 );
-const base = med.get('plain')!;
-const s1 = med.get('sealed-1')!;
+/** A variant's medians; all NaN when --variants left it out. */
+const medOf = (id: VariantId): Medians =>
+  med.get(id) ?? {
+    produce: Number.NaN,
+    consume: Number.NaN,
+    produceCpu: Number.NaN,
+    consumeCpu: Number.NaN,
+    wireBytes: Number.NaN,
+    p50: Number.NaN,
+    p99: Number.NaN,
+    delivered: Number.NaN,
+    latencyCpu: Number.NaN,
+    lowP50: Number.NaN,
+    lowP99: Number.NaN,
+    lowDelivered: Number.NaN,
+  };
+const base = medOf('plain');
+const s1 = medOf('sealed-1');
 const addedP99 = s1.p99 - base.p99;
 const addedLowP99 = s1.lowP99 - base.lowP99;
 const prodRatio = s1.produce / base.produce;
 const consRatio = s1.consume / base.consume;
-const pm = med.get('per-message')!;
+const pm = medOf('per-message');
 const addedCpu = {
   produce: s1.produceCpu - base.produceCpu,
   consume: s1.consumeCpu - base.consumeCpu,
@@ -956,16 +1042,34 @@ const identitiesLoaded = identities.size;
 // Calls during the measured runs: this process's (after its identity loads) plus the worker's per run.
 const kmsInRun = VARIANTS.reduce((a, v) => a + rows.get(v.id)!.kms, 0);
 const latencyPhases = LOW_RATE > 0 && LOW_RATE < RATE ? 2 : 1;
+const sealedVariants = VARIANTS.filter((v) => v.id !== 'plain');
+const sealedLatencyVariants = sealedVariants.filter((v) => v.latency).length;
 const sealedMessages =
-  (VARIANTS.length - 1) *
   ROUNDS *
-  (MESSAGES +
-    1 +
-    Math.round(RATE * LATENCY_SECONDS) +
-    1 +
-    (latencyPhases === 2 ? Math.round(LOW_RATE * LATENCY_SECONDS) + 1 : 0));
+  (sealedVariants.length * (MESSAGES + 1) +
+    sealedLatencyVariants *
+      (Math.round(RATE * LATENCY_SECONDS) +
+        1 +
+        (latencyPhases === 2 ? Math.round(LOW_RATE * LATENCY_SECONDS) + 1 : 0)));
 // Throughput consumers (the sealed-1 diagnostic included) and latency consumers.
-const consumerStarts = ROUNDS * ((VARIANTS.length - 1) * (1 + latencyPhases) + 1);
+const consumerStarts =
+  ROUNDS *
+  (sealedVariants.length +
+    sealedLatencyVariants * latencyPhases +
+    (SELECTED.has('sealed-1') ? 1 : 0));
+/** Sealed-as-suite-2 against sealed-as-suite-1 (1 and 3 recipients), when both ran. */
+const suite2Lines = (
+  [
+    ['sealed-1', 'sealed-1-pq', '1 recipient'],
+    ['sealed-3', 'sealed-3-pq', '3 recipients'],
+  ] as const
+)
+  .filter(([c, q]) => SELECTED.has(c) && SELECTED.has(q))
+  .map(([c, q, what]) => {
+    const a = medOf(c);
+    const b = medOf(q);
+    return `- ${what}: producer ${fmt(b.produce)} against ${fmt(a.produce)} msg/s (×${ratio(b.produce, a.produce)}), ${b.produceCpu.toFixed(1)} against ${a.produceCpu.toFixed(1)} µs CPU/record; consumer ${fmt(b.consume)} against ${fmt(a.consume)} msg/s (×${ratio(b.consume, a.consume)}), ${b.consumeCpu.toFixed(1)} against ${a.consumeCpu.toFixed(1)} µs CPU/record; ${fmt(b.wireBytes)} against ${fmt(a.wireBytes)} bytes per record on the wire (×${ratio(b.wireBytes, a.wireBytes)})`;
+  });
 const verdict = (ok: boolean): string => (ok ? '**met**' : '**missed**');
 
 const cmd = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
@@ -974,23 +1078,23 @@ const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const mem = `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`;
 
 const table = [
-  '| Variant | Producer msg/s | ratio | Consumer msg/s | ratio | p50 ms | p99 ms | added p99 ms | delivered at the fixed rate msg/s | KMS calls | registry calls | sessions opened (producer / consumer) |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| Variant | Producer msg/s | ratio | Consumer msg/s | ratio | bytes / record on the wire | p50 ms | p99 ms | added p99 ms | delivered at the fixed rate msg/s | KMS calls | registry calls | sessions opened (producer / consumer) |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...VARIANTS.map((v) => {
-    const m = med.get(v.id)!;
+    const m = medOf(v.id);
     const r = rows.get(v.id)!;
     const s = sessions.get(v.id)!;
     const sealed = v.id !== 'plain';
     const inc = r.latency.half.incomplete;
-    return `| ${v.label} | ${fmt(m.produce)} | ${ratio(m.produce, base.produce)} | ${fmt(m.consume)} | ${ratio(m.consume, base.consume)} | ${ms(m.p50)} | ${ms(m.p99)} | ${sealed ? ms(m.p99 - base.p99) : '—'} | ${fmt(m.delivered)}${inc > 0 ? ` (${inc} run(s) did not drain in 60 s)` : ''} | ${sealed ? r.kms : '—'} | ${r.registry} | ${sealed ? `${s.producer} / ${s.consumer}` : '—'} |`;
+    return `| ${v.label} | ${fmt(m.produce)} | ${ratio(m.produce, base.produce)} | ${fmt(m.consume)} | ${ratio(m.consume, base.consume)} | ${fmt(m.wireBytes)} | ${v.latency ? ms(m.p50) : 'not run'} | ${ms(m.p99)} | ${sealed ? ms(m.p99 - base.p99) : '—'} | ${fmt(m.delivered)}${inc > 0 ? ` (${inc} run(s) did not drain in 60 s)` : ''} | ${sealed ? r.kms : '—'} | ${r.registry} | ${sealed ? `${s.producer} / ${s.consumer}` : '—'} |`;
   }),
 ].join('\n');
 const cpuTable = [
   '| Variant | Producer µs CPU / record | ratio | Consumer µs CPU / record | ratio | Consumer µs CPU / record at the fixed rate (worker) |',
   '|---|---:|---:|---:|---:|---:|',
   ...VARIANTS.map((v) => {
-    const m = med.get(v.id)!;
-    return `| ${v.label} | ${m.produceCpu.toFixed(1)} | ${ratio(m.produceCpu, base.produceCpu)} | ${m.consumeCpu.toFixed(1)} | ${ratio(m.consumeCpu, base.consumeCpu)} | ${m.latencyCpu.toFixed(1)} |`;
+    const m = medOf(v.id);
+    return `| ${v.label} | ${m.produceCpu.toFixed(1)} | ${ratio(m.produceCpu, base.produceCpu)} | ${m.consumeCpu.toFixed(1)} | ${ratio(m.consumeCpu, base.consumeCpu)} | ${v.latency ? m.latencyCpu.toFixed(1) : 'not run'} |`;
   }),
 ].join('\n');
 const perRound = VARIANTS.map((v) => {
@@ -1001,7 +1105,7 @@ const lowTable = [
   `| Variant | p50 ms | p99 ms | added p99 ms | delivered msg/s |`,
   '|---|---:|---:|---:|---:|',
   ...VARIANTS.map((v) => {
-    const m = med.get(v.id)!;
+    const m = medOf(v.id);
     const inc = rows.get(v.id)!.latency.low.incomplete;
     return `| ${v.label} | ${ms(m.lowP50)} | ${ms(m.lowP99)} | ${v.id === 'plain' ? '—' : ms(m.lowP99 - base.lowP99)} | ${fmt(m.lowDelivered)}${inc > 0 ? ` (${inc} run(s) did not drain in 60 s)` : ''} |`;
   }),
@@ -1016,7 +1120,7 @@ const svg = renderBarChart({
     { name: 'consumer (open + decode)', color: '#F58518' },
   ],
   groups: VARIANTS.map((v) => {
-    const m = med.get(v.id)!;
+    const m = medOf(v.id);
     return {
       label: v.label,
       values: [m.produce, m.consume],
@@ -1044,7 +1148,7 @@ sodium-native ${installed('sodium-native')}, libsodium-wrappers ${installed('lib
 Setup: one partition, replication 1, acks=all, idempotent producer with one request in flight, no
 compression, batches of ${BATCH} records with ${IN_FLIGHT} in flight, consumer fetch wait ${FETCH_WAIT_MS} ms,
 a ${recordBytes}-byte Avro record in Confluent framing (the schema and size of bench/envelope.ts).
-Variants run interleaved (plain, sealed-1, sealed-3, per-message; ${ROUNDS} rounds), each round on
+Variants run interleaved (${VARIANTS.map((v) => v.id).join(', ')}; ${ROUNDS} rounds), each round on
 fresh topics and fresh consumer groups, after a full garbage collection (in both processes) so no
 phase pays for the one before; figures are medians over the rounds. Producer: ${MESSAGES.toLocaleString('en-US')} records
 as fast as acknowledged (Avro encode + seal + send). Consumer: the same records read by a new group,
@@ -1057,13 +1161,25 @@ to the consumer's handler (encode, seal, produce, fetch, open, decode), so a sen
 behind counts (no coordinated omission). The
 per-message variant runs its consumer with admission control lifted (its default, 200 header opens
 per second per partition, would otherwise cap it at 200 msg/s: that is the intended protection, but
-it is not what is measured here).
+it is not what is measured here). The X-Wing variants seal suite 2 (docs/SPEC.md §2.2; the topic's
+suite policy is \`require\` on both sides) to the same recipients${PQ_LATENCY ? '' : ', throughput only: they skip the latency runs to keep the whole run within its time budget (`--pq-latency` adds them)'}.
+Bytes per record on the wire: key + value + headers as handed to the Kafka client (no compression in
+this run; before Kafka's own record and batch framing), median over the producer runs. Every topic
+has \`max.message.bytes\` ${fmt(MAX_MESSAGE_BYTES)}: a send of ${BATCH} uncompressed suite-2 records is one record
+batch above the broker's default 1 MB (which refuses it, RECORD_TOO_LARGE).
 
-| Variant | Producer msg/s | ratio | Consumer msg/s | ratio | p50 ms | p99 ms | added p99 ms | delivered at the fixed rate msg/s | KMS calls | registry calls | sessions opened (producer / consumer) |
-${table.split('\n').slice(1).join('\n')}
+${table}
 
 ![sealed vs plain throughput](perf-throughput.svg)
+${
+  suite2Lines.length === 0
+    ? ''
+    : `
+Suite 2 (X-Wing) against suite 1, same run, medians:
 
+${suite2Lines.join('\n')}
+`
+}
 Diagnostic (same run, same topics): the sealed 1-recipient consumer with \`commitEveryRecords\` set
 beyond the batch size — the replay-state write and the offset commit once per fetched batch instead of
 every 500 records (default) — read ${fmt(median(lazyCommit.perSecond))} msg/s (×${ratio(median(lazyCommit.perSecond), base.consume)} of plain; per round
@@ -1074,8 +1190,8 @@ The baseline most kafkajs users would run — plain kafkajs with \`@kafkajs/conf
 after \`plain\` in every round, on its own topics) — produced ${fmt(median(csrRuns.produce))} msg/s
 (${median(csrRuns.produceCpu).toFixed(1)} µs CPU/record) and consumed ${fmt(median(csrRuns.consume))} msg/s
 (${median(csrRuns.consumeCpu).toFixed(1)} µs CPU/record); per round ${csrRuns.produce.map(fmt).join(', ')} /
-${csrRuns.consume.map(fmt).join(', ')}. Against it, sealed 1-recipient is ×${ratio(median(rows.get('sealed-1')!.produce), median(csrRuns.produce))}
-(producer) and ×${ratio(median(rows.get('sealed-1')!.consume), median(csrRuns.consume))} (consumer).
+${csrRuns.consume.map(fmt).join(', ')}. Against it, sealed 1-recipient is ×${ratio(s1.produce, median(csrRuns.produce))}
+(producer) and ×${ratio(s1.consume, median(csrRuns.consume))} (consumer).
 
 ${
   latencyPhases === 2
@@ -1156,7 +1272,7 @@ The benchmark process itself (producers, consumers, kafkajs) went from ${Math.ro
 to ${Math.round(rssAfterBroker / 2 ** 20)} MiB after the ${recordsThroughBroker.toLocaleString('en-US')} records through the broker.
 `;
 
-const historyRow = `| ${date} | ${gitCommit()} | ${loadAtStart[0]!.toFixed(2)} | ${fmt(base.produce)} | ${fmt(s1.produce)} (${prodRatio.toFixed(2)}) | ${fmt(base.consume)} | ${fmt(s1.consume)} (${consRatio.toFixed(2)}) | ${ms(base.p99)} | ${ms(s1.p99)} | ${fmt(med.get('sealed-3')!.produce)} / ${fmt(med.get('sealed-3')!.consume)} | ${fmt(med.get('per-message')!.produce)} / ${fmt(med.get('per-message')!.consume)} | ${cmd} |`;
+const historyRow = `| ${date} | ${gitCommit()} | ${loadAtStart[0]!.toFixed(2)} | ${fmt(base.produce)} | ${fmt(s1.produce)} (${prodRatio.toFixed(2)}) | ${fmt(base.consume)} | ${fmt(s1.consume)} (${consRatio.toFixed(2)}) | ${ms(base.p99)} | ${ms(s1.p99)} | ${fmt(medOf('sealed-3').produce)} / ${fmt(medOf('sealed-3').consume)} | ${fmt(pm.produce)} / ${fmt(pm.consume)} | ${cmd} |`;
 
 console.log(`\n${section}`);
 if (WRITE) {

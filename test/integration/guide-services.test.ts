@@ -74,7 +74,11 @@ describe('OPERATIONS.md with a running producer, consumer and both workers', () 
     const [verify, rejected, sealedBy, byId, tail] = live.guideSection('Audit log', 1);
     expect(verify).toEqual(['audit', 'verify']);
     // Every sealed event of the traffic reached the audit log: the worker committed the whole
-    // metadata topic (its consumer group), after the producer's last flush.
+    // metadata topic (its consumer group), after the producer's last flush and after the consumer
+    // sent the `opened` event of the last acknowledged record (checked below). Without waiting for
+    // that event, the worker could be at the end of the topic before it was written (seen in CI).
+    const one = live.acked[live.acked.length - 1]!;
+    await live.consumerEventsSentFor(one);
     await live.waitForGroupAtEnd('sealpost-audit', live.topics.metadata);
     const ok = await live.cli(verify!);
     expect(ok.code, ok.out + ok.err).toBe(0);
@@ -85,7 +89,6 @@ describe('OPERATIONS.md with a running producer, consumer and both workers', () 
 
     const sealed = await live.cli([...sealedBy!, '--limit', '100000']);
     expect(sealed.code, sealed.err).toBe(0);
-    const one = live.acked[live.acked.length - 1]!;
     expect(sealed.out).toContain(one);
 
     const events = await live.cli(fill(byId!, '<32 hex>', one));

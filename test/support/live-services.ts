@@ -127,6 +127,8 @@ interface RunningProducer {
 }
 interface RunningConsumer {
   stop(): Promise<void>;
+  /** Sends the metadata events the consumer has queued (its `opened` events). */
+  flushEvents(): Promise<void>;
 }
 interface RunningWorker {
   readonly child: ChildProcess;
@@ -473,7 +475,18 @@ export class LiveServices {
         await consumer.close();
         await s.close();
       },
+      flushEvents: () => s.events.flush(),
     };
+  }
+
+  /**
+   * Resolves once the consumer has handed out `messageId` and sent its `opened` event (emitted as the
+   * handler returns, then queued until the emitter's next flush, which this forces).
+   */
+  async consumerEventsSentFor(messageId: string, timeoutMs = 60_000): Promise<void> {
+    await waitFor(() => this.handedOut.has(messageId), `${messageId} handed out`, timeoutMs);
+    if (this.#consumer === undefined) throw new Error('the consumer is not running');
+    await this.#consumer.flushEvents();
   }
 
   async stopConsumer(): Promise<void> {

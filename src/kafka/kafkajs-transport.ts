@@ -9,7 +9,6 @@ import type { ConnectionOptions } from 'node:tls';
 import './kafkajs-crc32c.js';
 import kafkajs from 'kafkajs';
 import type {
-  AclEntry,
   Admin,
   Batch,
   CompressionTypes as KafkajsCompression,
@@ -26,13 +25,7 @@ import type {
   SASLOptions,
 } from 'kafkajs';
 import type { Logger } from 'pino';
-import type {
-  AclBinding,
-  AclOperation,
-  AclPatternType,
-  AclPermission,
-  AclResourceType,
-} from './acl-binding.js';
+import { aclsFromWire, aclToWire, type AclBinding } from './acl-binding.js';
 import { DefaultPartitioner } from './default-partitioner.js';
 import { MembershipLease } from './membership-lease.js';
 import { messageLoop } from './message-loop.js';
@@ -998,44 +991,18 @@ class KafkajsAdmin implements TransportAdmin {
       }),
     );
     // kafkajs 2.2.4 returns only `{ resources }` (a broker error is thrown as a protocol error).
-    const out: AclBinding[] = [];
-    for (const r of response.resources) {
-      const resourceType = fromEnum(ACL_RESOURCE, r.resourceType);
-      const patternType = fromEnum(ACL_PATTERN, r.resourcePatternType);
-      for (const a of r.acls) {
-        const operation = fromEnum(ACL_OPERATION, a.operation);
-        const permission = fromEnum(ACL_PERMISSION, a.permissionType);
-        // Bindings of kinds sealpost does not manage are left out (never deleted by a diff).
-        if (
-          resourceType === undefined ||
-          patternType === undefined ||
-          operation === undefined ||
-          permission === undefined
-        )
-          continue;
-        out.push({
-          resourceType,
-          resourceName: r.resourceName,
-          patternType,
-          principal: a.principal,
-          host: a.host,
-          operation,
-          permission,
-        });
-      }
-    }
-    return out;
+    return aclsFromWire(response.resources);
   }
 
   async createAcls(bindings: readonly AclBinding[]): Promise<void> {
     if (bindings.length === 0) return;
-    await mapped('create acls', () => this.admin.createAcls({ acl: bindings.map(toKafkajsAcl) }));
+    await mapped('create acls', () => this.admin.createAcls({ acl: bindings.map(aclToWire) }));
   }
 
   async deleteAcls(bindings: readonly AclBinding[]): Promise<void> {
     if (bindings.length === 0) return;
     const response = await mapped('delete acls', () =>
-      this.admin.deleteAcls({ filters: bindings.map(toKafkajsAcl) }),
+      this.admin.deleteAcls({ filters: bindings.map(aclToWire) }),
     );
     const failed = response.filterResponses.find(
       (f) => typeof f.errorCode === 'number' && f.errorCode !== 0,
@@ -1047,52 +1014,4 @@ class KafkajsAdmin implements TransportAdmin {
   async disconnect(): Promise<void> {
     await mapped('admin disconnect', () => this.admin.disconnect());
   }
-}
-
-const ACL_RESOURCE: Readonly<Record<AclResourceType, number>> = {
-  TOPIC: AclResourceTypes.TOPIC,
-  GROUP: AclResourceTypes.GROUP,
-  CLUSTER: AclResourceTypes.CLUSTER,
-  TRANSACTIONAL_ID: AclResourceTypes.TRANSACTIONAL_ID,
-};
-const ACL_PATTERN: Readonly<Record<AclPatternType, number>> = {
-  LITERAL: ResourcePatternTypes.LITERAL,
-  PREFIXED: ResourcePatternTypes.PREFIXED,
-};
-const ACL_PERMISSION: Readonly<Record<AclPermission, number>> = {
-  ALLOW: AclPermissionTypes.ALLOW,
-  DENY: AclPermissionTypes.DENY,
-};
-const ACL_OPERATION: Readonly<Record<AclOperation, number>> = {
-  ALL: AclOperationTypes.ALL,
-  READ: AclOperationTypes.READ,
-  WRITE: AclOperationTypes.WRITE,
-  CREATE: AclOperationTypes.CREATE,
-  DELETE: AclOperationTypes.DELETE,
-  ALTER: AclOperationTypes.ALTER,
-  DESCRIBE: AclOperationTypes.DESCRIBE,
-  CLUSTER_ACTION: AclOperationTypes.CLUSTER_ACTION,
-  DESCRIBE_CONFIGS: AclOperationTypes.DESCRIBE_CONFIGS,
-  ALTER_CONFIGS: AclOperationTypes.ALTER_CONFIGS,
-  IDEMPOTENT_WRITE: AclOperationTypes.IDEMPOTENT_WRITE,
-};
-
-function fromEnum<K extends string>(
-  table: Readonly<Record<K, number>>,
-  value: number,
-): K | undefined {
-  for (const [k, v] of Object.entries(table) as [K, number][]) if (v === value) return k;
-  return undefined;
-}
-
-function toKafkajsAcl(b: AclBinding): AclEntry {
-  return {
-    resourceType: ACL_RESOURCE[b.resourceType],
-    resourceName: b.resourceName,
-    resourcePatternType: ACL_PATTERN[b.patternType],
-    principal: b.principal,
-    host: b.host,
-    operation: ACL_OPERATION[b.operation],
-    permissionType: ACL_PERMISSION[b.permission],
-  };
 }

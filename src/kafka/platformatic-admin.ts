@@ -9,13 +9,7 @@ import {
   ResourceTypes,
   type Acl,
 } from '@platformatic/kafka';
-import type {
-  AclBinding,
-  AclOperation,
-  AclPatternType,
-  AclPermission,
-  AclResourceType,
-} from './acl-binding.js';
+import { aclsFromWire, aclToWire, type AclBinding } from './acl-binding.js';
 import { mapped, protocolErrorName, toTransportError } from './platformatic-errors.js';
 import type { PlatformaticClientOptions } from './platformatic-options.js';
 import { partitionsOf } from './platformatic-producer.js';
@@ -196,33 +190,7 @@ export class PlatformaticAdmin implements TransportAdmin {
         },
       }),
     );
-    const out: AclBinding[] = [];
-    for (const r of resources) {
-      const resourceType = fromEnum(ACL_RESOURCE, r.resourceType);
-      const patternType = fromEnum(ACL_PATTERN, r.resourcePatternType);
-      for (const a of r.acls) {
-        const operation = fromEnum(ACL_OPERATION, a.operation);
-        const permission = fromEnum(ACL_PERMISSION, a.permissionType);
-        // Bindings of kinds sealpost does not manage are left out (never deleted by a diff).
-        if (
-          resourceType === undefined ||
-          patternType === undefined ||
-          operation === undefined ||
-          permission === undefined
-        )
-          continue;
-        out.push({
-          resourceType,
-          resourceName: r.resourceName,
-          patternType,
-          principal: a.principal,
-          host: a.host,
-          operation,
-          permission,
-        });
-      }
-    }
-    return out;
+    return aclsFromWire(resources);
   }
 
   async createAcls(bindings: readonly AclBinding[]): Promise<void> {
@@ -244,50 +212,7 @@ export class PlatformaticAdmin implements TransportAdmin {
   }
 }
 
-const ACL_RESOURCE: Readonly<Record<AclResourceType, number>> = {
-  TOPIC: ResourceTypes.TOPIC,
-  GROUP: ResourceTypes.GROUP,
-  CLUSTER: ResourceTypes.CLUSTER,
-  TRANSACTIONAL_ID: ResourceTypes.TRANSACTIONAL_ID,
-};
-const ACL_PATTERN: Readonly<Record<AclPatternType, number>> = {
-  LITERAL: ResourcePatternTypes.LITERAL,
-  PREFIXED: ResourcePatternTypes.PREFIXED,
-};
-const ACL_PERMISSION: Readonly<Record<AclPermission, number>> = {
-  ALLOW: AclPermissionTypes.ALLOW,
-  DENY: AclPermissionTypes.DENY,
-};
-const ACL_OPERATION: Readonly<Record<AclOperation, number>> = {
-  ALL: AclOperations.ALL,
-  READ: AclOperations.READ,
-  WRITE: AclOperations.WRITE,
-  CREATE: AclOperations.CREATE,
-  DELETE: AclOperations.DELETE,
-  ALTER: AclOperations.ALTER,
-  DESCRIBE: AclOperations.DESCRIBE,
-  CLUSTER_ACTION: AclOperations.CLUSTER_ACTION,
-  DESCRIBE_CONFIGS: AclOperations.DESCRIBE_CONFIGS,
-  ALTER_CONFIGS: AclOperations.ALTER_CONFIGS,
-  IDEMPOTENT_WRITE: AclOperations.IDEMPOTENT_WRITE,
-};
-
-function fromEnum<K extends string>(
-  table: Readonly<Record<K, number>>,
-  value: number,
-): K | undefined {
-  for (const [k, v] of Object.entries(table) as [K, number][]) if (v === value) return k;
-  return undefined;
-}
-
+/** @platformatic/kafka's enums are Kafka's wire codes. */
 function toPlatformaticAcl(b: AclBinding): Acl {
-  return {
-    resourceType: ACL_RESOURCE[b.resourceType],
-    resourceName: b.resourceName,
-    resourcePatternType: ACL_PATTERN[b.patternType],
-    principal: b.principal,
-    host: b.host,
-    operation: ACL_OPERATION[b.operation],
-    permissionType: ACL_PERMISSION[b.permission],
-  } as Acl;
+  return aclToWire(b) as Acl;
 }

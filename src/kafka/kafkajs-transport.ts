@@ -27,6 +27,7 @@ import type {
 import type { Logger } from 'pino';
 import { aclsFromWire, aclToWire, type AclBinding } from './acl-binding.js';
 import { DefaultPartitioner } from './default-partitioner.js';
+import { fromKafkaErrorName } from './kafka-error-names.js';
 import { MembershipLease } from './membership-lease.js';
 import { messageLoop } from './message-loop.js';
 import { checkOffset, checkPartition } from './offset-checks.js';
@@ -54,7 +55,7 @@ import type {
   TransportProducer,
   TransportProducerOptions,
 } from './transport.js';
-import { TransportError, type TransportErrorCode } from './transport-error.js';
+import { TransportError } from './transport-error.js';
 
 const {
   Kafka,
@@ -170,47 +171,6 @@ export function pinoLogCreator(logger: Logger): (level: number) => (entry: LogEn
 // ---------------------------------------------------------------------------------------------------
 // Errors
 
-const PROTOCOL_CODES: Readonly<Record<string, TransportErrorCode>> = {
-  UNKNOWN_TOPIC_OR_PARTITION: 'TOPIC_NOT_FOUND',
-  TOPIC_ALREADY_EXISTS: 'TOPIC_ALREADY_EXISTS',
-  REBALANCE_IN_PROGRESS: 'REBALANCE_IN_PROGRESS',
-  ILLEGAL_GENERATION: 'REBALANCE_IN_PROGRESS',
-  UNKNOWN_MEMBER_ID: 'REBALANCE_IN_PROGRESS',
-  FENCED_INSTANCE_ID: 'REBALANCE_IN_PROGRESS',
-  TOPIC_AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
-  GROUP_AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
-  CLUSTER_AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
-  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
-  SASL_AUTHENTICATION_FAILED: 'AUTHENTICATION_FAILED',
-  UNSUPPORTED_SASL_MECHANISM: 'AUTHENTICATION_FAILED',
-  ILLEGAL_SASL_STATE: 'AUTHENTICATION_FAILED',
-  MESSAGE_TOO_LARGE: 'RECORD_TOO_LARGE',
-  RECORD_LIST_TOO_LARGE: 'RECORD_TOO_LARGE',
-  OFFSET_METADATA_TOO_LARGE: 'OFFSET_METADATA_TOO_LARGE',
-  UNSUPPORTED_VERSION: 'UNSUPPORTED_VERSION',
-  LEADER_NOT_AVAILABLE: 'BROKER_BUSY',
-  NOT_LEADER_FOR_PARTITION: 'BROKER_BUSY',
-  NOT_COORDINATOR_FOR_GROUP: 'BROKER_BUSY',
-  GROUP_COORDINATOR_NOT_AVAILABLE: 'BROKER_BUSY',
-  GROUP_LOAD_IN_PROGRESS: 'BROKER_BUSY',
-  NOT_ENOUGH_REPLICAS: 'BROKER_BUSY',
-  NOT_ENOUGH_REPLICAS_AFTER_APPEND: 'BROKER_BUSY',
-  REQUEST_TIMED_OUT: 'BROKER_BUSY',
-  NETWORK_EXCEPTION: 'BROKER_BUSY',
-  BROKER_NOT_AVAILABLE: 'BROKER_BUSY',
-  KAFKA_STORAGE_ERROR: 'BROKER_BUSY',
-  NOT_CONTROLLER: 'BROKER_BUSY',
-  FENCED_LEADER_EPOCH: 'BROKER_BUSY',
-  UNKNOWN_LEADER_EPOCH: 'BROKER_BUSY',
-};
-
-/** Codes that mean "try again later" whatever kafkajs said after exhausting its own retries. */
-const ALWAYS_RETRIABLE = new Set<TransportErrorCode>([
-  'BROKER_UNAVAILABLE',
-  'BROKER_BUSY',
-  'REBALANCE_IN_PROGRESS',
-]);
-
 const UNAVAILABLE_NAMES = new Set([
   'KafkaJSConnectionError',
   'KafkaJSConnectionClosedError',
@@ -255,11 +215,7 @@ export function toTransportError(err: unknown, context: string): TransportError 
     return toTransportError(e.errors[0], context);
   }
   if (typeof e.type === 'string') {
-    const code = PROTOCOL_CODES[e.type] ?? 'TRANSPORT_FAILED';
-    const retriable =
-      ALWAYS_RETRIABLE.has(code) ||
-      (code === 'TRANSPORT_FAILED' && e.retriable === true) ||
-      (code === 'TOPIC_NOT_FOUND' && e.retriable === true);
+    const { code, retriable } = fromKafkaErrorName(e.type, e.retriable === true);
     return new TransportError(code, message, { retriable, cause: err, brokerErrorType: e.type });
   }
   if (UNAVAILABLE_NAMES.has(name)) {

@@ -5,49 +5,8 @@
  * requests or retries failed), a connection problem as a NetworkError or TimeoutError, a SASL/TLS
  * failure as an AuthenticationError.
  */
-import { TransportError, type TransportErrorCode } from './transport-error.js';
-
-/** Kafka protocol error names (as @platformatic/kafka spells them) → port codes. */
-const PROTOCOL_CODES: Readonly<Record<string, TransportErrorCode>> = {
-  UNKNOWN_TOPIC_OR_PARTITION: 'TOPIC_NOT_FOUND',
-  UNKNOWN_TOPIC_ID: 'TOPIC_NOT_FOUND',
-  TOPIC_ALREADY_EXISTS: 'TOPIC_ALREADY_EXISTS',
-  REBALANCE_IN_PROGRESS: 'REBALANCE_IN_PROGRESS',
-  ILLEGAL_GENERATION: 'REBALANCE_IN_PROGRESS',
-  UNKNOWN_MEMBER_ID: 'REBALANCE_IN_PROGRESS',
-  FENCED_INSTANCE_ID: 'REBALANCE_IN_PROGRESS',
-  TOPIC_AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
-  GROUP_AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
-  CLUSTER_AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
-  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
-  SASL_AUTHENTICATION_FAILED: 'AUTHENTICATION_FAILED',
-  UNSUPPORTED_SASL_MECHANISM: 'AUTHENTICATION_FAILED',
-  ILLEGAL_SASL_STATE: 'AUTHENTICATION_FAILED',
-  MESSAGE_TOO_LARGE: 'RECORD_TOO_LARGE',
-  RECORD_LIST_TOO_LARGE: 'RECORD_TOO_LARGE',
-  OFFSET_METADATA_TOO_LARGE: 'OFFSET_METADATA_TOO_LARGE',
-  UNSUPPORTED_VERSION: 'UNSUPPORTED_VERSION',
-  LEADER_NOT_AVAILABLE: 'BROKER_BUSY',
-  NOT_LEADER_OR_FOLLOWER: 'BROKER_BUSY',
-  NOT_COORDINATOR: 'BROKER_BUSY',
-  COORDINATOR_NOT_AVAILABLE: 'BROKER_BUSY',
-  COORDINATOR_LOAD_IN_PROGRESS: 'BROKER_BUSY',
-  NOT_ENOUGH_REPLICAS: 'BROKER_BUSY',
-  NOT_ENOUGH_REPLICAS_AFTER_APPEND: 'BROKER_BUSY',
-  REQUEST_TIMED_OUT: 'BROKER_BUSY',
-  NETWORK_EXCEPTION: 'BROKER_BUSY',
-  BROKER_NOT_AVAILABLE: 'BROKER_BUSY',
-  KAFKA_STORAGE_ERROR: 'BROKER_BUSY',
-  NOT_CONTROLLER: 'BROKER_BUSY',
-  FENCED_LEADER_EPOCH: 'BROKER_BUSY',
-  UNKNOWN_LEADER_EPOCH: 'BROKER_BUSY',
-};
-
-const ALWAYS_RETRIABLE = new Set<TransportErrorCode>([
-  'BROKER_UNAVAILABLE',
-  'BROKER_BUSY',
-  'REBALANCE_IN_PROGRESS',
-]);
+import { fromKafkaErrorName } from './kafka-error-names.js';
+import { TransportError } from './transport-error.js';
 
 interface PlatformaticLikeError {
   readonly code?: unknown;
@@ -100,11 +59,7 @@ export function toTransportError(err: unknown, context: string): TransportError 
   const apiId = protocolErrorName(err);
   if (apiId !== undefined) {
     const protocol = all.find((e) => asLike(e).apiId === apiId);
-    const code = PROTOCOL_CODES[apiId] ?? 'TRANSPORT_FAILED';
-    const canRetry = asLike(protocol).canRetry === true;
-    const retriable =
-      ALWAYS_RETRIABLE.has(code) ||
-      ((code === 'TRANSPORT_FAILED' || code === 'TOPIC_NOT_FOUND') && canRetry);
+    const { code, retriable } = fromKafkaErrorName(apiId, asLike(protocol).canRetry === true);
     return new TransportError(code, `${message} (${apiId})`, {
       retriable,
       cause: err,

@@ -6,7 +6,8 @@
  *
  * Invariant (from the ledger): every record acknowledged before, during and after the rotation was
  * handed out (none skipped as not addressed to the consumer's key and committed), nothing
- * dead-lettered, no alert or send error, both workers healthy; no restart.
+ * dead-lettered, no alert or send error, both workers healthy; no restart; the consumer's metadata
+ * events, signed with billing's key, are acknowledged after its directory retired the old key.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,11 +48,23 @@ describe('OPERATIONS.md steps 4 and 6 for a receiving service, under running ser
     await live.waitForHandOuts(20, 'traffic before the rotation');
     const [rotate, publish] = live.guide('4');
     expect(rotate).toEqual(['keys', 'rotate', 'billing']);
+    const epochBefore = live.consumerDirectoryEpoch();
     await live.mustRun(rotate!);
     await live.mustRun(publish!);
     const publishedAt = Date.now();
     expect((await billingStates()).sort()).toEqual(['active', 'retiring']);
     await ackedSince(publishedAt, 60, 'records sealed after the publish');
+
+    // The consumer's own metadata events are signed by billing's key too: once its directory lists
+    // the old key as retiring, they keep flowing (the events producer reloads the rotated file).
+    await waitFor(
+      () => live.consumerDirectoryEpoch() > epochBefore,
+      'the consumer holds the published directory',
+    );
+    const afterAdoption = await live.nextAcked(
+      'a record acknowledged after the consumer adopted it',
+    );
+    await live.consumerEventsSentFor(afterAdoption);
 
     const [destroy, republish] = live.guide('6');
     expect(destroy).toEqual(['keys', 'destroy-retired', 'billing', '--retention', '30d']);

@@ -129,6 +129,8 @@ interface RunningConsumer {
   stop(): Promise<void>;
   /** Sends the metadata events the consumer has queued (its `opened` events). */
   flushEvents(): Promise<void>;
+  /** The epoch of the directory the consumer's service holds. */
+  directoryEpoch(): number;
 }
 interface RunningWorker {
   readonly child: ChildProcess;
@@ -154,6 +156,8 @@ export class LiveServices {
   readonly sendErrors: string[] = [];
   /** Error codes of stopping a service (e.g. metadata events it could not flush). */
   readonly closeErrors: string[] = [];
+  /** For each close error: the service and its cause (code and message), to say what failed. */
+  readonly closeErrorCauses: string[] = [];
   readonly #dir: string;
   readonly #transport: Transport;
   readonly #crypto: CryptoProvider;
@@ -346,6 +350,9 @@ export class LiveServices {
       clock: systemClock,
       identity: keys.identity,
       directory: keys.directory,
+      // Built as createSealpost builds every producer of a service: it signs with the service's key,
+      // so after a rotation of that key it reloads the identity file (else SENDER_KEY_RETIRED).
+      identitySource: identitySourceOf(config, { crypto: this.#crypto, kms }),
     });
     await eventsProducer.connect();
     const events = new MetadataEventEmitter({
@@ -367,6 +374,9 @@ export class LiveServices {
         // A service whose key was revoked cannot seal its last events: recorded, checked by the ledger.
         await events.close().catch((err: unknown) => {
           this.closeErrors.push((err as { code?: string }).code ?? String(err));
+          // The cause (a typed error's code and message, never a payload) names what failed.
+          const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+          this.closeErrorCauses.push(`${identity}: ${cause?.code ?? ''} ${cause?.message ?? ''}`);
         });
         await eventsProducer.close();
         keys.close();
@@ -476,6 +486,7 @@ export class LiveServices {
         await s.close();
       },
       flushEvents: () => s.events.flush(),
+      directoryEpoch: () => s.keys.directory.epoch,
     };
   }
 
@@ -487,6 +498,21 @@ export class LiveServices {
     await waitFor(() => this.handedOut.has(messageId), `${messageId} handed out`, timeoutMs);
     if (this.#consumer === undefined) throw new Error('the consumer is not running');
     await this.#consumer.flushEvents();
+  }
+
+  /** Waits for the running producer's next acknowledgement and returns its message id. */
+  async nextAcked(what: string, timeoutMs = 60_000): Promise<string> {
+    const at = this.acked.length;
+    await waitFor(() => this.acked.length > at || this.sendErrors.length > 0, what, timeoutMs);
+    if (this.acked.length <= at)
+      throw new Error(`${what}: the producer failed (${this.sendErrors[0]})`);
+    return this.acked[at]!;
+  }
+
+  /** The epoch of the directory the running consumer's service holds. */
+  consumerDirectoryEpoch(): number {
+    if (this.#consumer === undefined) throw new Error('the consumer is not running');
+    return this.#consumer.directoryEpoch();
   }
 
   async stopConsumer(): Promise<void> {
@@ -656,7 +682,10 @@ export class LiveServices {
     const allowedErrors = new Set(expected.sendErrors ?? []);
     expect(this.sendErrors.filter((e) => !allowedErrors.has(e))).toEqual([]);
     const allowedCloseErrors = new Set(expected.closeErrors ?? []);
-    expect(this.closeErrors.filter((e) => !allowedCloseErrors.has(e))).toEqual([]);
+    expect(
+      this.closeErrors.filter((e) => !allowedCloseErrors.has(e)),
+      this.closeErrorCauses.join('; '),
+    ).toEqual([]);
     return {
       acked: this.acked.length,
       handedOut: this.handedOut.size,

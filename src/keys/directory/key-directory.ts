@@ -131,8 +131,8 @@ export class KeyDirectory {
 
   /**
    * Re-reads the source and validates it against the snapshot held and the saved state (no rollback).
-   * On success the new snapshot replaces the old one, listeners hear the epoch if it changed, and the
-   * head is saved. Returns the epoch.
+   * On success the new snapshot replaces the old one, the head is saved, and then listeners hear the
+   * epoch if it changed. Returns the epoch.
    */
   async refresh(): Promise<number> {
     const heldAtRead = this.#snapshot;
@@ -196,8 +196,9 @@ export class KeyDirectory {
     if (next.refused.length > 0) this.#options.onRefused?.(next.refused);
     const before = this.#snapshot?.head.epoch;
     this.#snapshot = next;
-    if (before !== next.head.epoch) for (const l of this.#listeners) l(next.head.epoch);
+    // Saved before listeners hear it: a listener told of epoch N finds N in the saved state.
     await this.#saveState(false);
+    if (before !== next.head.epoch) for (const l of this.#listeners) l(next.head.epoch);
     return next.head.epoch;
   }
 

@@ -137,6 +137,37 @@ describe('directory state across restarts', () => {
     await d.close();
   });
 
+  it('a listener told of a new epoch finds that epoch already saved', async () => {
+    const { v1, v2 } = await twoVersions();
+    const statePath = join(w.dir, 'directory-state.json');
+    const source = servedSource();
+    source.serve(v1);
+    // A slow store: the save completes on a later turn, as a file write does.
+    const file = new FileDirectoryStateStore(statePath);
+    const saved: number[] = [];
+    const slowStore: DirectoryStateStore = {
+      load: () => file.load(),
+      save: async (head, kid) => {
+        await new Promise((r) => setTimeout(r, 20));
+        await file.save(head, kid);
+        saved.push(head.head.epoch);
+      },
+    };
+    const d = await KeyDirectory.open({
+      crypto: w.crypto,
+      authorityPublicKey: w.authority.signingKey().publicKey,
+      source,
+      clock: w.clock,
+      state: slowStore,
+    });
+    const heard: { epoch: number; savedThen: number[] }[] = [];
+    d.onEpochChange((epoch) => heard.push({ epoch, savedThen: [...saved] }));
+    source.serve(v2);
+    expect(await d.refresh()).toBe(2);
+    expect(heard).toEqual([{ epoch: 2, savedThen: [1, 2] }]);
+    await d.close();
+  });
+
   it('a running service refuses an older directory with an alert; a re-issued head moves the state on', async () => {
     const { v1, v2 } = await twoVersions();
     const statePath = join(w.dir, 'directory-state.json');

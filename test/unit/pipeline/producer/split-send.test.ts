@@ -28,6 +28,8 @@ import { FAKE_REGISTRY_URL, fakeRegistryFetch } from '../../../model/registry-fa
 import { makePipelineWorld, type PipelineWorld } from '../../../support/pipeline-world.js';
 
 const TOPIC = 'split-orders';
+/** A topic that takes records of at most 36,000 bytes. */
+const SMALL = 'split-small';
 const PARTITIONS = 3;
 const MAX_REQUEST_BYTES = 32 * 1024;
 const CONTENT_TYPE = 'application/x-split-test';
@@ -36,8 +38,8 @@ const COUNT = 60;
 let world: PipelineWorld;
 beforeAll(async () => {
   world = await makePipelineWorld([
-    { name: 'orders', send: [TOPIC], receive: [] },
-    { name: 'billing', send: [], receive: [TOPIC] },
+    { name: 'orders', send: [TOPIC, SMALL], receive: [] },
+    { name: 'billing', send: [], receive: [TOPIC, SMALL] },
   ]);
 });
 afterAll(async () => {
@@ -96,7 +98,10 @@ beforeEach(async () => {
   const inner = createInMemoryTransport({ cluster, clientId: 'split' });
   const admin = inner.admin();
   await admin.connect();
-  await admin.createTopics([{ topic: TOPIC, numPartitions: PARTITIONS }]);
+  await admin.createTopics([
+    { topic: TOPIC, numPartitions: PARTITIONS },
+    { topic: SMALL, configs: { 'max.message.bytes': '36000' } },
+  ]);
   await admin.disconnect();
   const log: ProduceLog = { lines: [], calls: [], beforeCall: () => undefined };
   const events: PipelineEvent[] = [];
@@ -276,6 +281,37 @@ describe('a send larger than maxRequestBytes', () => {
       expect(isAscending(seqs)).toBe(true);
     }
     for (const order of written().orderOnPartition) expect(isAscending(order)).toBe(true);
+  });
+
+  it('sends a record larger than the bound in a request of its own; the broker decides', async () => {
+    const sized = (sizes: readonly number[]) =>
+      rig.producer.sendRaw({
+        topic: TOPIC,
+        contentType: CONTENT_TYPE,
+        messages: sizes.map((size, i) => ({ key: `m${i}`, payload: new Uint8Array(size) })),
+      });
+    // 40 KB fits the topic (the broker's default limit): delivered alone, between the others.
+    const results = await sized([1000, 40_000, 1000]);
+    expect(rig.log.calls.map(requestKeys)).toEqual([['m0'], ['m1'], ['m2']]);
+    expectResultsAreMessages(results, 3);
+
+    // On a topic that takes at most 36,000 bytes a record, the broker refuses it: its typed error.
+    const err = await rig.producer
+      .sendRaw({
+        topic: SMALL,
+        contentType: CONTENT_TYPE,
+        messages: [1000, 40_000, 1000].map((size, i) => ({
+          key: `s${i}`,
+          payload: new Uint8Array(size),
+        })),
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SendFailedError);
+    const failed = err as SendFailedError;
+    expect((failed.cause as TransportError).code).toBe('RECORD_TOO_LARGE');
+    expect(failed.sent.map((m) => m.index)).toEqual([0]);
+    expect(requestKeys(failed.pending.requests)).toEqual(['s1', 's2']);
+    expect(rig.cluster.records(SMALL, 0).map((r) => r.key!.toString())).toEqual(['s0']);
   });
 
   it('refuses a bad maxRequestBytes at construction (ARGUMENT_INVALID)', () => {

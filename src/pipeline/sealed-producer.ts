@@ -2,12 +2,14 @@
  * SealedProducer: application objects in, sealed envelopes on the topic (docs/SPEC.md §4).
  * Per message: Avro through the registry (Confluent framing) → partition chosen with the default
  * partitioner → seq of the (stream, partition) → sealed in the session of (topic, recipient set) →
- * sent to that explicit partition, acks=all. A retry re-sends the exact sealed bytes; only a `resend`
- * of records that fell more than half a replay window behind re-seals them (docs/SPEC.md §4.3).
+ * sent to that explicit partition, acks=all. A send larger than `maxRequestBytes` goes out as several
+ * produce requests, one after another. A retry re-sends the exact sealed bytes; only a `resend` of
+ * records that fell more than half a replay window behind re-seals them (docs/SPEC.md §4.3).
  *
  * The parts, one job each, in src/pipeline/producer/: settings (defaults resolved once), the signing-key
  * guard (sender rotation), the session pool (sessions and streams), the batch sealer, the batch
- * delivery (retries, results, `sealed` events), the late-resend split and the topic schemas.
+ * delivery (request chunks, their order per topic, retries, results, `sealed` events), the
+ * late-resend split and the topic schemas.
  */
 import { STREAM_ID_BYTES } from '../envelope/constants.js';
 import { SequenceCounter } from '../envelope/sequence-counter.js';
@@ -234,7 +236,8 @@ export class SealedProducer {
   }
 
   /**
-   * Re-sends the records of a SEND_FAILED error; results in the original send's order. Records still
+   * Re-sends the records of a SEND_FAILED error; results in the original send's order, those
+   * acknowledged before the failure (`pending.acknowledged`) included, not sent again. Records still
    * within half a replay window (docs/SPEC.md §6) of their stream's newest seq on the partition are
    * re-sent as the exact sealed bytes. Records further behind would be refused as STALE (SEQ_TOO_OLD)
    * once newer records of the stream were accepted, so they are sealed again under a fresh stream of
@@ -284,6 +287,7 @@ export class SealedProducer {
       {
         requests: [...keep.map((i) => pending.requests[i]!), ...resealed.requests],
         messages: [...keep.map((i) => pending.messages[i]!), ...resealed.messages],
+        ...(pending.acknowledged === undefined ? {} : { acknowledged: pending.acknowledged }),
       },
       {
         ...source,

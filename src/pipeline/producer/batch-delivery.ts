@@ -1,8 +1,11 @@
 /**
- * Gets a sealed batch acknowledged: the exact sealed bytes, retried on retriable broker errors with a
- * doubling delay; results in the order of the messages given; `sealed` events only for what was
- * acknowledged. On failure, SEND_FAILED carries the batch, and what a later `resend` needs to seal it
- * again is kept here (keyed by the batch, dropped with it), never in the error.
+ * Gets a sealed batch acknowledged: split into produce requests under `maxRequestBytes`
+ * (request-chunks.ts), sent one after another — each once the previous one was acknowledged, so a
+ * partition's records keep their order — the exact sealed bytes of each retried on retriable broker
+ * errors with a doubling delay; results in the order of the messages given; `sealed` events only for
+ * what was acknowledged. On failure, SEND_FAILED carries what was not acknowledged (and the results of
+ * what was), and what a later `resend` needs to seal it again is kept here (keyed by the batch,
+ * dropped with it), never in the error.
  */
 import type { ProduceAck, TransportProducer } from '../../kafka/transport.js';
 import type { SealpostTracing } from '../../observability/tracing.js';
@@ -11,7 +14,9 @@ import { describeError } from '../pipeline-logger.js';
 import type { PipelineMetrics } from '../pipeline-metrics.js';
 import type { ProducerSettings } from './producer-settings.js';
 import type { PendingSource, SealedBatch, SentMessage } from './producer-types.js';
+import { joinChunks, splitIntoChunks, type RequestChunk } from './request-chunks.js';
 import { SendFailedError } from './send-failed-error.js';
+import { SendLanes } from './send-lanes.js';
 
 export interface BatchDeliveryOptions {
   readonly producer: TransportProducer;
@@ -20,6 +25,8 @@ export interface BatchDeliveryOptions {
   readonly events?: MetadataSink;
   /** The transport call runs detached from the trace context (docs/TRACING.md). */
   readonly tracing: SealpostTracing;
+  /** The order of the deliveries per topic (default: this delivery's own). */
+  readonly lanes?: SendLanes;
 }
 
 /**
@@ -58,12 +65,16 @@ const sleep = (ms: number): Promise<void> =>
     setTimeout(resolve, ms).unref();
   });
 
+const byIndex = (a: SentMessage, b: SentMessage): number => a.index - b.index;
+
 export class BatchDelivery {
   readonly #o: BatchDeliveryOptions;
+  readonly #lanes: SendLanes;
   readonly #sources = new WeakMap<SealedBatch, PendingSource>();
 
   constructor(options: BatchDeliveryOptions) {
     this.#o = options;
+    this.#lanes = options.lanes ?? new SendLanes();
   }
 
   /** What `resend` needs for a batch this producer failed to deliver, if it is one. */
@@ -71,11 +82,54 @@ export class BatchDelivery {
     return this.#sources.get(pending);
   }
 
-  async deliver(pending: SealedBatch, source: PendingSource | undefined): Promise<SentMessage[]> {
+  /**
+   * Sends `pending` (call it right after sealing: its turn among the topic's deliveries is taken
+   * synchronously, see send-lanes.ts). Resolves with the results of every message of the batch,
+   * `pending.acknowledged` included, in message order.
+   */
+  deliver(pending: SealedBatch, source: PendingSource | undefined): Promise<SentMessage[]> {
+    const chunks = splitIntoChunks(pending, source, this.#o.settings.maxRequestBytes);
+    const turn = this.#lanes.enter(pending.requests[0]?.topic ?? '', chunks.length > 1);
+    return this.#deliverChunks(pending, chunks, turn.ready).finally(() => turn.release());
+  }
+
+  async #deliverChunks(
+    pending: SealedBatch,
+    chunks: readonly RequestChunk[],
+    ready: Promise<unknown> | undefined,
+  ): Promise<SentMessage[]> {
+    if (ready !== undefined) await ready;
+    const before = pending.acknowledged ?? [];
+    if (chunks.length === 1 && before.length === 0) {
+      const only = chunks[0]!;
+      try {
+        return await this.#deliverChunk(only);
+      } catch (err) {
+        throw this.#failed(only, err);
+      }
+    }
+    const sent: SentMessage[] = [...before];
+    for (let k = 0; k < chunks.length; k++) {
+      try {
+        sent.push(...(await this.#deliverChunk(chunks[k]!)));
+      } catch (err) {
+        // What was acknowledged is reported as sent; this chunk and the ones never tried are pending.
+        throw this.#failed(joinChunks(chunks.slice(k), sent.sort(byIndex)), err);
+      }
+    }
+    return sent.sort(byIndex);
+  }
+
+  #failed(rest: RequestChunk, cause: unknown): SendFailedError {
+    if (rest.source !== undefined) this.#sources.set(rest.pending, rest.source);
+    return new SendFailedError(rest.pending, cause);
+  }
+
+  /** One produce request, retried; throws the last error once it gives up. */
+  async #deliverChunk({ pending, source }: RequestChunk): Promise<SentMessage[]> {
     const { settings, metrics, events } = this.#o;
     let delay = settings.retryDelayMs;
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= settings.maxSendAttempts; attempt++) {
+    for (let attempt = 1; ; attempt++) {
       try {
         // Outside any trace context: a Kafka client instrumentation must not put the application's
         // trace id or baggage into clear headers (docs/TRACING.md).
@@ -89,7 +143,6 @@ export class BatchDelivery {
           for (const group of source.requestEvents) for (const e of group) events.emit(e);
         return out;
       } catch (err) {
-        lastError = err;
         const retriable =
           typeof err === 'object' &&
           err !== null &&
@@ -98,12 +151,10 @@ export class BatchDelivery {
           { err: describeError(err), attempt },
           'sealed records not acknowledged',
         );
-        if (!retriable || attempt === settings.maxSendAttempts) break;
+        if (!retriable || attempt >= settings.maxSendAttempts) throw err;
         await sleep(delay);
         delay = Math.min(delay * 2, settings.maxRetryDelayMs);
       }
     }
-    if (source !== undefined) this.#sources.set(pending, source);
-    throw new SendFailedError(pending, lastError);
   }
 }

@@ -8,7 +8,12 @@ import { REPLAY_WINDOW_BITS } from '../../envelope/replay-window.js';
 import type { SequenceCounter } from '../../envelope/sequence-counter.js';
 import type { PendingSource, SealedBatch } from './producer-types.js';
 
-/** Request indices of `pending`: `keep` (exact bytes) and `reseal` (behind the window). */
+/**
+ * Request indices of `pending`: `keep` (exact bytes) and `reseal` (behind the window). A partition's
+ * records may span several requests (a send split by size): when one of them is behind, every request
+ * of that partition in the current stream is resealed, so the resealed records (sent after the kept
+ * ones) never land after a later record of their partition that was kept.
+ */
 export function splitLateRequests(
   crypto: CryptoProvider,
   pending: SealedBatch,
@@ -17,16 +22,20 @@ export function splitLateRequests(
 ): { keep: number[]; reseal: number[] } {
   const keep: number[] = [];
   const reseal: number[] = [];
+  if (current === undefined) return { keep: pending.requests.map((_, i) => i), reseal };
+  const inCurrent = pending.requests.map((_, i) => {
+    const stream = source.requestStreams[i];
+    return stream !== undefined && crypto.equalConstantTime(stream, current.streamId);
+  });
+  const behindPartitions = new Set<number>();
   pending.requests.forEach((request, i) => {
     const metas = pending.messages[i] ?? [];
     const lowest = metas.reduce((a, m) => Math.min(a, m.seq), Number.MAX_SAFE_INTEGER);
-    const stream = source.requestStreams[i];
-    const behind =
-      current !== undefined &&
-      stream !== undefined &&
-      crypto.equalConstantTime(stream, current.streamId) &&
-      current.peek(request.partition) - lowest > REPLAY_WINDOW_BITS / 2;
-    (behind ? reseal : keep).push(i);
+    if (inCurrent[i] === true && current.peek(request.partition) - lowest > REPLAY_WINDOW_BITS / 2)
+      behindPartitions.add(request.partition);
+  });
+  pending.requests.forEach((request, i) => {
+    (inCurrent[i] === true && behindPartitions.has(request.partition) ? reseal : keep).push(i);
   });
   return { keep, reseal };
 }

@@ -70,6 +70,11 @@ export interface SealedBatch {
   readonly requests: readonly ProduceRequest[];
   /** Per request, its messages in order. */
   readonly messages: readonly (readonly Omit<SentMessage, 'offset'>[])[];
+  /**
+   * Results of the same send's messages the broker already acknowledged (a send split into several
+   * produce requests failed after the first ones): not sent again; `resend` returns them with the rest.
+   */
+  readonly acknowledged?: readonly SentMessage[];
 }
 
 /** Options of {@link SealedProducer}. */
@@ -121,6 +126,12 @@ export interface SealedProducerOptions {
   readonly maxSendAttempts?: number;
   /** First retry delay (doubles per attempt). Default 200 ms. */
   readonly retryDelayMs?: number;
+  /**
+   * Bound of the estimated size of one produce request (records uncompressed): a larger send is split
+   * into requests sent one after another. Default 921,600 (900 KiB, below Kafka's default
+   * message.max.bytes of 1,048,588); an integer in [1,024, 2^31 - 1].
+   */
+  readonly maxRequestBytes?: number;
   readonly producerOptions?: TransportProducerOptions;
   readonly metrics?: PipelineMetrics;
   readonly logger?: PipelineLogger;

@@ -463,6 +463,7 @@ export class SealedConsumer {
         const now = this.#o.clock.nowMs();
         if (now - beatAtMs >= this.#s.heartbeatMs) {
           beatAtMs = now;
+          processor.flushOpened();
           await control.heartbeat();
         }
         // Large batches commit as they go (in the background; what runs ahead of the last commit is
@@ -470,6 +471,7 @@ export class SealedConsumer {
         if (count % this.#s.commitEveryRecords === 0) partitions.persistBehind(entry);
       }
     } finally {
+      processor.flushOpened();
       if (resolved !== undefined) control.resolveOffset(resolved);
       if (processed) partitions.persistBehind(entry);
     }

@@ -145,6 +145,12 @@ export class RecordProcessor {
   #lastSenderKid: Uint8Array | undefined;
   #lastStreamId: Uint8Array | undefined;
   #lastStreamPrefix = '';
+  /**
+   * Messages delivered and not yet added to `sealpost_opened_total` (of `#openedTopic`): the counter
+   * moves once per batch and heartbeat (flushOpened), not per record.
+   */
+  #openedPending = 0;
+  #openedTopic = '';
   /** The release a message was opened from (SPEC §11): accepted, not window-marked, once handled. */
   readonly #releaseOf = new WeakMap<OpenedMessage, OpenedRelease>();
 
@@ -212,7 +218,7 @@ export class RecordProcessor {
       o.freshness.kick();
       return end({ kind: 'retry', afterMs: 1000, reason: 'directory-head-expired' });
     }
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     let result: OpenResult;
     let release: OpenedRelease | undefined;
     try {
@@ -224,7 +230,7 @@ export class RecordProcessor {
     } catch (err) {
       return this.#notOpened(record, entry, err, started);
     }
-    o.metrics?.openSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    o.metrics?.openSeconds.observe((performance.now() - started) / 1e3);
     entry.unknownSince.delete(record.offset);
     switch (result.kind) {
       case 'not-addressed':
@@ -251,12 +257,12 @@ export class RecordProcessor {
     record: ConsumedRecord,
     entry: PartitionEntry,
     err: unknown,
-    started: bigint,
+    started: number,
   ): Promise<Stage<OpenedMessage>> {
     try {
       return await this.#refuseUnopened(record, entry, err);
     } finally {
-      this.#o.metrics?.openSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      this.#o.metrics?.openSeconds.observe((performance.now() - started) / 1e3);
     }
   }
 
@@ -569,7 +575,13 @@ export class RecordProcessor {
       window.mark(msg.seq, o.clock.nowMs());
     }
     if (entityKey !== undefined) entry.state.entityVersions.set(entityKey, msg.entityVersion);
-    o.metrics?.opened.inc({ topic: record.topic });
+    if (o.metrics !== undefined) {
+      if (record.topic !== this.#openedTopic) {
+        this.flushOpened();
+        this.#openedTopic = record.topic;
+      }
+      this.#openedPending++;
+    }
     o.events?.emit({
       type: 'opened',
       messageId: delivery.messageId,
@@ -583,6 +595,17 @@ export class RecordProcessor {
       group: o.groupId,
       ...(msg.suite === 2 ? { suite: 2 } : {}),
     });
+  }
+
+  /**
+   * Adds the messages delivered since the last call to `sealpost_opened_total` (one prom-client call
+   * for many records). The batch loop calls it at the end of every batch and at every heartbeat, so
+   * the counter trails the hand-outs by at most a heartbeat interval.
+   */
+  flushOpened(): void {
+    if (this.#openedPending === 0) return;
+    this.#o.metrics?.opened.inc({ topic: this.#openedTopic }, this.#openedPending);
+    this.#openedPending = 0;
   }
 
   /** `<senderKid hex>.<streamId hex>.` of the idempotency key, remembered for the last stream seen. */

@@ -188,17 +188,48 @@ export class RecordProcessor {
   ): RecordOutcome | Promise<RecordOutcome> {
     const value = record.value;
     if (value === null) return this.#o.route.skip(record, 'TOMBSTONE');
-    return andThen(this.#open(record, value, entry, reopened, trace), (opened) => {
-      if (!opened.ok) return opened.outcome;
-      const msg = opened.value;
-      return andThen(this.#decode(record, msg, entry), (payload) => {
-        if (!payload.ok) return payload.outcome;
-        return andThen(this.#check(record, msg, entry), (checked) => {
-          if (!checked.ok) return checked.outcome;
-          return this.#handOut(record, value, entry, msg, payload.value, checked.value, trace);
-        });
-      });
-    });
+    const opened = this.#open(record, value, entry, reopened, trace);
+    // A continuation closure only when the stage had to wait (no closure per record otherwise).
+    return opened instanceof Promise
+      ? opened.then((s) => this.#afterOpen(record, value, entry, s, trace))
+      : this.#afterOpen(record, value, entry, opened, trace);
+  }
+
+  /** Stages 2–4, once stage 1 answered. */
+  #afterOpen(
+    record: ConsumedRecord,
+    value: Buffer,
+    entry: PartitionEntry,
+    opened: Stage<OpenedMessage>,
+    trace: ConsumeTrace,
+  ): RecordOutcome | Promise<RecordOutcome> {
+    if (!opened.ok) return opened.outcome;
+    const msg = opened.value;
+    const payload = this.#decode(record, msg, entry);
+    return payload instanceof Promise
+      ? payload.then((s) => this.#afterDecode(record, value, entry, msg, s, trace))
+      : this.#afterDecode(record, value, entry, msg, payload, trace);
+  }
+
+  /** Stages 3–4, once stage 2 answered. */
+  #afterDecode(
+    record: ConsumedRecord,
+    value: Buffer,
+    entry: PartitionEntry,
+    msg: OpenedMessage,
+    payload: Stage<Payload>,
+    trace: ConsumeTrace,
+  ): RecordOutcome | Promise<RecordOutcome> {
+    if (!payload.ok) return payload.outcome;
+    const decoded = payload.value;
+    const checked = this.#check(record, msg, entry);
+    return checked instanceof Promise
+      ? checked.then((s) =>
+          s.ok ? this.#handOut(record, value, entry, msg, decoded, s.value, trace) : s.outcome,
+        )
+      : checked.ok
+        ? this.#handOut(record, value, entry, msg, decoded, checked.value, trace)
+        : checked.outcome;
   }
 
   /**
@@ -512,7 +543,8 @@ export class RecordProcessor {
     // Checked last before the hand-out (the mark write above may have waited): a member past its
     // membership lease hands out nothing (docs/OPERATIONS.md "Under faults", group-members).
     if (entry.stale?.() === true) return { kind: 'retry', afterMs: 0, reason: 'membership' };
-    const attempts = entry.attempted.get(record.offset) ?? 0;
+    // Nearly always empty: no lookup (and no hash of a new offset string) per record.
+    const attempts = entry.attempted.size === 0 ? 0 : (entry.attempted.get(record.offset) ?? 0);
     const delivery: SealedDelivery = {
       value: payload.value,
       sender: msg.senderIdentity,
@@ -530,7 +562,10 @@ export class RecordProcessor {
       redelivery: attempts > 0 || o.partitions.belowLoadedMark(entry, offset),
     };
     try {
-      await trace.handOut(msg, () => o.handler(delivery));
+      // Untraced, the handler is called as it is (no closure per record).
+      await (o.tracing?.enabled === true
+        ? trace.handOut(msg, () => o.handler(delivery))
+        : o.handler(delivery));
     } catch (err) {
       entry.attempted.set(record.offset, attempts + 1);
       if (entry.attempted.size > 1000)
@@ -546,7 +581,7 @@ export class RecordProcessor {
       );
       return { kind: 'retry', afterMs: 0, reason: 'handler' };
     }
-    entry.attempted.delete(record.offset);
+    if (attempts > 0) entry.attempted.delete(record.offset);
     this.#delivered(record, ciphertext, entry, msg, delivery, entityKey);
     return DELIVERED;
   }

@@ -411,7 +411,9 @@ export class SealedConsumer {
           resolved = record.offset;
           continue;
         }
-        let outcome = await processor.process(record, entry);
+        // Awaited only when it is a promise: a skipped record needs no microtask.
+        const answer = processor.process(record, entry);
+        let outcome = answer instanceof Promise ? await answer : answer;
         // A short token wait is served in place: pausing and re-fetching costs far more than the
         // few milliseconds until the next token (the partition makes no progress either way).
         while (
@@ -461,6 +463,7 @@ export class SealedConsumer {
         const now = this.#o.clock.nowMs();
         if (now - beatAtMs >= this.#s.heartbeatMs) {
           beatAtMs = now;
+          processor.flushOpened();
           await control.heartbeat();
         }
         // Large batches commit as they go (in the background; what runs ahead of the last commit is
@@ -468,6 +471,7 @@ export class SealedConsumer {
         if (count % this.#s.commitEveryRecords === 0) partitions.persistBehind(entry);
       }
     } finally {
+      processor.flushOpened();
       if (resolved !== undefined) control.resolveOffset(resolved);
       if (processed) partitions.persistBehind(entry);
     }

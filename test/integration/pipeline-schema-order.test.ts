@@ -4,7 +4,7 @@
  * SCHEMA (SCHEMA_MISMATCH) even when its payload would make the decoder throw (here a poison Avro
  * string length), and the decoder never runs for it. Invariants from the ledgers: the dead-letter
  * topic holds exactly that record with class SCHEMA, the genuine record after it is handed out, and
- * the registry client's decode was called for the genuine record only.
+ * the writer schema's decoder (its codec) ran for the genuine records only.
  */
 import { describe, expect, it, vi } from 'vitest';
 import { schemaFingerprint } from '../../src/envelope/derive.js';
@@ -77,7 +77,8 @@ describe('schema fingerprint before decoding (#14.6)', () => {
     });
 
     const consumerRegistry = sc.world.registry();
-    const decode = vi.spyOn(consumerRegistry, 'decode');
+    // The writer schema's decoder, as the consumer's registry client hands it out (cached by id).
+    const decode = vi.spyOn((await consumerRegistry.getSchema(schemaId)).codec, 'decode');
     const billing = await sc.consumer('billing', {
       registry: consumerRegistry,
       keepDeliveries: true,

@@ -363,9 +363,31 @@ export class PartitionStates {
    * beyond it, so whoever loads this state after a crash can tell which records may have been handed
    * out already (redelivery hint). Waits for a write in flight that carries the mark past it, or
    * writes the mark now; with half the lead left, moves the mark on in the background. Rejects (the
-   * mark restored) when the mark could not be written: the record must not go out then.
+   * mark restored) when the mark could not be written: the record must not go out then. Answers
+   * undefined, not a promise, when the persisted mark already lies beyond the record (nearly every
+   * record: no promise and no microtask per record).
    */
-  async beforeHandOut(entry: PartitionEntry, offset: bigint): Promise<void> {
+  beforeHandOut(entry: PartitionEntry, offset: bigint): Promise<void> | undefined {
+    if (entry.persistedMark === null || offset >= entry.persistedMark)
+      return this.#markAhead(entry, offset);
+    if (
+      entry.queuedPersist === undefined &&
+      entry.persistedMark - offset <= BigInt(entry.lead >> 1)
+    ) {
+      // Half the lead left: move the mark on in the background before the hand-outs reach it.
+      entry.dirty = true;
+      this.persistBehind(entry);
+    }
+    entry.lastHandedOut = offset;
+    entry.handedOut++;
+    return undefined;
+  }
+
+  /**
+   * beforeHandOut for a record at or beyond the persisted mark (the mark is written or awaited
+   * first; a write in flight may carry it past the record meanwhile).
+   */
+  async #markAhead(entry: PartitionEntry, offset: bigint): Promise<void> {
     // A persist in flight may already carry the mark past this offset: wait for it, not write again.
     // Reaching the persisted mark means the lead was too short for the pace of hand-outs: double it.
     if (entry.persistedMark !== null && offset >= entry.persistedMark)

@@ -29,6 +29,7 @@ import {
   registerEnvelopeSchema,
 } from '../../../../../src/pipeline/envelope-schema.js';
 import { silentLogger } from '../../../../../src/pipeline/pipeline-logger.js';
+import type { PipelineMetrics } from '../../../../../src/pipeline/pipeline-metrics.js';
 import type { SchemaRegistryClient } from '../../../../../src/registry/schema-registry-client.js';
 import { systemClock } from '../../../../../src/runtime/clock.js';
 import type { PipelineWorld } from '../../../../support/pipeline-world.js';
@@ -45,6 +46,8 @@ export interface RealRecordProcessorOptions {
   readonly consumerOptions?: Partial<SealedConsumerOptions>;
   readonly partitions: RecordProcessorOptions['partitions'];
   readonly handler: SealedMessageHandler;
+  /** The processor's metrics (default: none). */
+  readonly metrics?: PipelineMetrics;
 }
 
 export async function realRecordProcessor(o: RealRecordProcessorOptions): Promise<RecordProcessor> {
@@ -104,5 +107,6 @@ export async function realRecordProcessor(o: RealRecordProcessorOptions): Promis
     handler: o.handler,
     settings,
     groupId: o.groupId,
+    ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
   });
 }

@@ -16,6 +16,7 @@ export class PipelineMetrics {
   readonly throttled: Counter<'scope'>;
   readonly deadLetterBreakerOpen: Gauge<'topic' | 'partition'>;
   readonly deadLetterThrottled: Counter<'scope'>;
+  readonly consumerAlerts: Counter<'code'>;
   readonly sealSeconds: Histogram;
   readonly openSeconds: Histogram;
 
@@ -85,6 +86,12 @@ export class PipelineMetrics {
       name: 'sealpost_dead_letter_throttled_total',
       help: 'Dead-letter writes deferred by the breaker (the record waits; it is written later)',
       labelNames: ['scope'],
+      registers,
+    });
+    this.consumerAlerts = new Counter({
+      name: 'sealpost_consumer_alerts_total',
+      help: 'Consumer alerts raised (the codes its onAlert receives: a partition held for an operator, a breaker opened, a key of ours not loaded, a restart)',
+      labelNames: ['code'],
       registers,
     });
     const buckets = [0.00001, 0.00003, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1];

@@ -60,6 +60,8 @@ const IN_PLACE_WAIT_MS = 250;
 /** See the module comment. */
 export class SealedConsumer {
   readonly #o: SealedConsumerOptions;
+  /** Every alert of this consumer: counted (`sealpost_consumer_alerts_total`), then the application's `onAlert`. */
+  readonly #alert: NonNullable<SealedConsumerOptions['onAlert']>;
   readonly #s: ConsumerSettings;
   readonly #logger: PipelineLogger;
   #consumer: TransportConsumer;
@@ -92,6 +94,10 @@ export class SealedConsumer {
     this.#o = options;
     this.#s = s;
     this.#logger = s.logger;
+    this.#alert = (alert) => {
+      options.metrics?.consumerAlerts.inc({ code: alert.code });
+      options.onAlert?.(alert);
+    };
     this.#consumer = options.transport.consumer(s.consumerOptions);
     // Replay-state records and dead letters are sealed, one record per write: gzip would only
     // spend CPU (a compressor per write) on ciphertext it cannot shrink.
@@ -121,7 +127,7 @@ export class SealedConsumer {
           { topic, partition },
           'dead-letter breaker open; partition waits for budget',
         );
-        options.onAlert?.({ topic, partition, code: 'DEAD_LETTER_BREAKER_OPEN' });
+        this.#alert({ topic, partition, code: 'DEAD_LETTER_BREAKER_OPEN' });
       },
       closed: (topic, partition) => {
         options.metrics?.deadLetterBreakerOpen.set({ topic, partition: String(partition) }, 0);
@@ -233,7 +239,7 @@ export class SealedConsumer {
       clock: o.clock,
       logger: this.#logger,
       ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
-      ...(o.onAlert === undefined ? {} : { onAlert: o.onAlert }),
+      onAlert: this.#alert,
       replayStatePolicy: s.replayStatePolicy,
       maxMarkLead: s.maxMarkLead,
       horizonMs: s.policy.horizonMs,
@@ -267,7 +273,7 @@ export class SealedConsumer {
       ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
       ...(o.events === undefined ? {} : { events: o.events }),
       groupId: o.groupId,
-      ...(o.onAlert === undefined ? {} : { onAlert: o.onAlert }),
+      onAlert: this.#alert,
       ...(o.tracing === undefined ? {} : { tracing: o.tracing }),
       releases,
     });
@@ -332,7 +338,7 @@ export class SealedConsumer {
 
   /** A consumer-wide alert: one per subscribed topic, partition -1. */
   #alertTopics(code: string): void {
-    for (const topic of this.#o.topics) this.#o.onAlert?.({ topic, partition: -1, code });
+    for (const topic of this.#o.topics) this.#alert({ topic, partition: -1, code });
   }
 
   /**

@@ -144,6 +144,14 @@ describe('receiver key rotation under a running consumer (#14.1)', () => {
     // Without an identity source: the partition waits and alerts, nothing skipped or dead-lettered.
     // (Its missing hand-outs also show that the producer did seal to the new key only.)
     await waitFor(() => alertsB.includes('RECIPIENT_KEY_MISSING'), 'RECIPIENT_KEY_MISSING alert');
+    // Each alert is counted for the operator's alerting too (docs/OPERATIONS.md, the alert table).
+    const keyMissing = (): number => alertsB.filter((c) => c === 'RECIPIENT_KEY_MISSING').length;
+    const counted = await counterValue(b.promRegistry, 'sealpost_consumer_alerts_total', {
+      code: 'RECIPIENT_KEY_MISSING',
+    });
+    expect(counted).toBeGreaterThanOrEqual(1);
+    expect(counted).toBeLessThanOrEqual(keyMissing());
+    expect(await counterValue(a.promRegistry, 'sealpost_consumer_alerts_total')).toBe(0);
     expect(await counterValue(b.promRegistry, 'sealpost_skipped_not_addressed_total')).toBe(0);
     const ob = await offsets(transport, `billing-b-${topic}`);
     expect(ob.dlq).toBe(0n);

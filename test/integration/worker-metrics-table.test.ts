@@ -39,6 +39,7 @@ const NO_SAMPLE_WITHOUT_FAULT = new Set([
   'sealpost_dead_letter_throttled_total',
   'sealpost_admission_throttled_total',
   'sealpost_duplicates_total',
+  'sealpost_consumer_alerts_total',
 ]);
 
 const started: WorkerProcess[] = [];

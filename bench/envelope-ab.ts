@@ -1,19 +1,20 @@
 /**
  * A/B of the envelope's own CPU per record, in process, between two checkouts (issue 18): session
- * mode, 1 recipient, sodium-native, the 1,019-byte bench record, no Avro (the envelope operation
- * alone). Each checkout runs in its own child (`node --import tsx`), the pairs alternate their order
- * (AB, BA, …) so machine drift hits both sides alike.
+ * mode, 1 recipient, sodium-native, a 1,019-byte record, no Avro (the envelope operation alone).
  *
- *   npx tsx bench/envelope-ab.ts --a DIR_A --b DIR_B [--op open|seal] [--pairs 8] [--runs 7] [--ms 200]
+ *   npx tsx bench/envelope-ab.ts --a DIR_A --b DIR_B [--op open|seal] [--pairs 4] [--runs 15] [--ms 100]
  *
  * DIR is a checkout with node_modules linked, e.g.
  *   mkdir /tmp/oa && git archive COMMIT | tar -x -C /tmp/oa && ln -s /work/main/node_modules /tmp/oa/
  *
- * A child measures µs of process CPU (user + system, process.cpuUsage) per operation: a warm-up, then
- * `runs` rounds of `ms` CPU-milliseconds of the operation, each followed by as long a run of the
- * libsodium work the operation must do (the "floor", as in bench/envelope.ts); the median of each.
- * "around" = op − floor: the envelope code around libsodium. Printed per pair, then medians and the
- * median of the per-pair ratios B/A (min–max).
+ * Each of `pairs` child processes (`node --import tsx`) loads BOTH checkouts' modules side by side
+ * and runs `runs` rounds of `ms` CPU-milliseconds of A's operation and of B's (their order
+ * alternating), each round followed by as long a run of the libsodium work the operation must do
+ * (the "floor", as in bench/envelope.ts), all in µs of process CPU (user + system,
+ * process.cpuUsage) per operation. In-process interleaving keeps the machine's load, the CPU's clock
+ * and the process's layout the same for A and B; which checkout loads first alternates between
+ * processes. "around" = op − floor: the envelope code around libsodium. Printed per process (medians
+ * over its rounds), then the medians over processes and of the per-process ratios B/A (min–max).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -39,11 +40,19 @@ type CryptoModule = typeof CryptoApi;
 type ClockModule = typeof ClockApi;
 
 interface WorkerResult {
-  readonly opUs: number;
+  /** Medians over the rounds: µs of CPU per operation of A and of B, and of the floor. */
+  readonly aUs: number;
+  readonly bUs: number;
   readonly floorUs: number;
+  /** Median over the rounds of B/A (each round runs both). */
+  readonly ratio: number;
 }
 
-async function worker(dir: string, op: 'open' | 'seal', runs: number, ms: number): Promise<void> {
+/** One checkout's operation (and the libsodium floor of it, with that checkout's provider). */
+async function makeCase(
+  dir: string,
+  op: 'open' | 'seal',
+): Promise<{ run: (i: number) => void; floor: () => void }> {
   const imp = (p: string) => import(pathToFileURL(path.join(dir, p)).href);
   // Another checkout's modules, typed as this one's.
   const env = (await imp('src/envelope/index.ts')) as EnvelopeModule;
@@ -161,6 +170,18 @@ async function worker(dir: string, op: 'open' | 'seal', runs: number, ms: number
           if (!p.aeadDecrypt(plainOut, ct, aad, nonce, k)) throw new Error('floor');
         };
 
+  return { run, floor };
+}
+
+async function worker(
+  dirA: string,
+  dirB: string,
+  op: 'open' | 'seal',
+  runs: number,
+  ms: number,
+): Promise<void> {
+  const a = await makeCase(dirA, op);
+  const b = await makeCase(dirB, op);
   const cpuUs = (): number => {
     const u = process.cpuUsage();
     return u.user + u.system;
@@ -177,69 +198,106 @@ async function worker(dir: string, op: 'open' | 'seal', runs: number, ms: number
     }
     return (t - t0) / n;
   };
-  timed(run, 400);
-  timed(floor, 100);
-  const ops: number[] = [];
+  // Warm both up, then rounds of A, B and the floor (A's provider), the order of A and B alternating.
+  timed(a.run, 400);
+  timed(b.run, 400);
+  timed(a.floor, 100);
+  const opA: number[] = [];
+  const opB: number[] = [];
   const floors: number[] = [];
   for (let r = 0; r < runs; r++) {
-    ops.push(timed(run, ms));
-    floors.push(timed(floor, ms));
+    if (r % 2 === 0) {
+      opA.push(timed(a.run, ms));
+      opB.push(timed(b.run, ms));
+    } else {
+      opB.push(timed(b.run, ms));
+      opA.push(timed(a.run, ms));
+    }
+    floors.push(timed(a.floor, ms));
   }
-  const out: WorkerResult = { opUs: median(ops), floorUs: median(floors) };
+  const out: WorkerResult = {
+    aUs: median(opA),
+    bUs: median(opB),
+    floorUs: median(floors),
+    ratio: median(opB.map((x, i) => x / opA[i]!)),
+  };
   console.log(`ENVELOPE_AB ${JSON.stringify(out)}`);
 }
 
-function runChild(dir: string, op: string, runs: string, ms: string): WorkerResult {
+function runChild(a: string, b: string, op: string, runs: string, ms: string): WorkerResult {
   const self = fileURLToPath(import.meta.url);
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', self, '--worker', dir, '--op', op, '--runs', runs, '--ms', ms],
+    [
+      '--import',
+      'tsx',
+      self,
+      '--worker',
+      a,
+      '--worker-b',
+      b,
+      '--op',
+      op,
+      '--runs',
+      runs,
+      '--ms',
+      ms,
+    ],
     { encoding: 'utf8' },
   );
   const line = r.stdout.split('\n').find((l) => l.startsWith('ENVELOPE_AB '));
   if (r.status !== 0 || line === undefined)
-    throw new Error(`child in ${dir} failed (${r.status}): ${r.stderr.slice(0, 2000)}`);
+    throw new Error(`child failed (${r.status}): ${r.stderr.slice(0, 2000)}`);
   return JSON.parse(line.slice('ENVELOPE_AB '.length)) as WorkerResult;
 }
 
 const op = opt('op', 'open') as 'open' | 'seal';
 if (op !== 'open' && op !== 'seal') throw new Error('--op open|seal');
 if (argv.includes('--worker')) {
-  await worker(opt('worker', '.'), op, Number(opt('runs', '7')), Number(opt('ms', '200')));
+  await worker(
+    opt('worker', '.'),
+    opt('worker-b', '.'),
+    op,
+    Number(opt('runs', '15')),
+    Number(opt('ms', '100')),
+  );
 } else {
   const a = path.resolve(opt('a', '.'));
   const b = path.resolve(opt('b', '.'));
-  const pairs = Number(opt('pairs', '8'));
-  const runs = opt('runs', '7');
-  const ms = opt('ms', '200');
-  const rows: { a: WorkerResult; b: WorkerResult }[] = [];
+  const pairs = Number(opt('pairs', '4'));
+  const runs = opt('runs', '15');
+  const ms = opt('ms', '100');
+  const rows: WorkerResult[] = [];
   console.log(
-    `op ${op}, A ${a}, B ${b}, ${pairs} pairs (µs/record: op, floor, around = op − floor)`,
+    `op ${op}, A ${a}, B ${b}, ${pairs} processes × ${runs} rounds of ${ms} ms CPU (µs/record)`,
   );
   for (let i = 0; i < pairs; i++) {
-    let ra: WorkerResult;
-    let rb: WorkerResult;
-    if (i % 2 === 0) {
-      ra = runChild(a, op, runs, ms);
-      rb = runChild(b, op, runs, ms);
-    } else {
-      rb = runChild(b, op, runs, ms);
-      ra = runChild(a, op, runs, ms);
-    }
-    rows.push({ a: ra, b: rb });
-    const f = (r: WorkerResult) =>
-      `${r.opUs.toFixed(3)} ${r.floorUs.toFixed(3)} ${(r.opUs - r.floorUs).toFixed(3)}`;
+    // Which checkout is loaded first alternates too (module load order, heap layout).
+    const r = i % 2 === 0 ? runChild(a, b, op, runs, ms) : swap(runChild(b, a, op, runs, ms));
+    rows.push(r);
     console.log(
-      `pair ${i + 1}: A ${f(ra)} | B ${f(rb)} | B/A op ${(rb.opUs / ra.opUs).toFixed(3)} around ${((rb.opUs - rb.floorUs) / (ra.opUs - ra.floorUs)).toFixed(3)}`,
+      `process ${i + 1}: A ${r.aUs.toFixed(3)}  B ${r.bUs.toFixed(3)}  floor ${r.floorUs.toFixed(3)}  around A ${(r.aUs - r.floorUs).toFixed(3)} B ${(r.bUs - r.floorUs).toFixed(3)}  B/A op ${r.ratio.toFixed(3)} around ${((r.bUs - r.floorUs) / (r.aUs - r.floorUs)).toFixed(3)}`,
     );
   }
-  const stat = (name: string, get: (r: WorkerResult) => number) => {
-    const ratios = rows.map((r) => get(r.b) / get(r.a));
+  const stat = (name: string, ga: (r: WorkerResult) => number, gb: (r: WorkerResult) => number) => {
+    const ratios = rows.map((r) => gb(r) / ga(r));
     console.log(
-      `${name.padEnd(7)} A ${median(rows.map((r) => get(r.a))).toFixed(3)}  B ${median(rows.map((r) => get(r.b))).toFixed(3)}  B/A ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)})`,
+      `${name.padEnd(7)} A ${median(rows.map(ga)).toFixed(3)}  B ${median(rows.map(gb)).toFixed(3)}  B/A ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)})`,
     );
   };
-  stat('op', (r) => r.opUs);
-  stat('floor', (r) => r.floorUs);
-  stat('around', (r) => r.opUs - r.floorUs);
+  stat(
+    'op',
+    (r) => r.aUs,
+    (r) => r.bUs,
+  );
+  stat(
+    'around',
+    (r) => r.aUs - r.floorUs,
+    (r) => r.bUs - r.floorUs,
+  );
+  console.log(`floor   ${median(rows.map((r) => r.floorUs)).toFixed(3)}`);
+}
+
+function swap(r: WorkerResult): WorkerResult {
+  return { aUs: r.bUs, bUs: r.aUs, floorUs: r.floorUs, ratio: 1 / r.ratio };
 }

@@ -46,6 +46,16 @@ export function isU32(v: number): boolean {
 }
 
 /**
+ * Equality of two public byte strings (kids, namespaces, header bytes): returns at the first
+ * difference, so never for secrets or MACs.
+ */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
  * A copy of `b` (or of `b[start, end)`) as a plain Uint8Array. Not `b.slice()`: on a Buffer that is a
  * view, and inputs here may be Buffers (Kafka values, provider outputs, caller keys).
  */

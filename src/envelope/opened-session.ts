@@ -5,7 +5,7 @@
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
 import { type BodyTraceContext, type ContentTypeMemo, parseBody } from './body.js';
-import { equalBytes } from './bytes.js';
+import { equalBytes, equalConstantTime } from './bytes.js';
 import { AEAD_TAG_BYTES, type EnvelopeSuite, SIGNATURE_BYTES, TAG_BYTES } from './constants.js';
 import type { DecodedEnvelope } from './envelope-codec.js';
 import { EnvelopeError, EnvelopeUsageError } from './errors.js';
@@ -188,8 +188,8 @@ export class OpenedSession {
     t.ciphertextView().set(ct);
     t.computeDigest();
     t.computeTag(this.#tag, this.#macKey, this.slot, this.recipientKid);
-    // The kid is public (in the clear in the header): a plain comparison, no libsodium call.
-    if (!p.equalConstantTime(this.#tag, theirTag) || !equalBytes(kidAtSlot, this.recipientKid)) {
+    // The kid is public (in the clear in the header): a plain comparison.
+    if (!equalConstantTime(this.#tag, theirTag) || !equalBytes(kidAtSlot, this.recipientKid)) {
       throw new EnvelopeError('BAD_TAG');
     }
 

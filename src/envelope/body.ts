@@ -164,6 +164,16 @@ export interface ContentTypeMemo {
 }
 
 /**
+ * True when `memo` equals `buf[at, at + n)`: a plain loop (a content type is a few dozen public
+ * bytes), no view and no native call.
+ */
+function memoHolds(memo: Uint8Array, buf: Uint8Array, at: number, n: number): boolean {
+  if (memo.length !== n) return false;
+  for (let i = 0; i < n; i++) if (memo[i] !== buf[at + i]) return false;
+  return true;
+}
+
+/**
  * Parses a body that must fill `buf` exactly (docs/SPEC.md §5 step 8, §2.1). Returns null on any
  * deviation. The returned byte fields are views into ONE range of a slab of opened bodies
  * (messageId ‖ schemaFp ‖ payload), not into `buf`: the caller's scratch buffer is reused for the next
@@ -182,15 +192,11 @@ export function parseBody(buf: Uint8Array, memo?: ContentTypeMemo): MessageBody 
   const ctLen = readU16(buf, off);
   off += 2;
   if (ctLen > buf.length - off - 4 - tail) return null;
-  const ctBytes = buf.subarray(off, off + ctLen);
   let contentType: string;
-  if (
-    memo !== undefined &&
-    memo.bytes.length === ctLen &&
-    Buffer.compare(memo.bytes, ctBytes) === 0
-  ) {
+  if (memo !== undefined && memoHolds(memo.bytes, buf, off, ctLen)) {
     contentType = memo.text;
   } else {
+    const ctBytes = buf.subarray(off, off + ctLen);
     try {
       contentType = utf8Decoder.decode(ctBytes);
     } catch {

@@ -226,7 +226,7 @@ export class OpenedSession {
         if (!p.verifyDetached(sig, sigInput, this.#senderPk))
           throw new EnvelopeError('BAD_MESSAGE_SIGNATURE');
       }
-      const body = parseBody(plain.subarray(lb, lb + bodyLen), this.#contentType);
+      const body = parseBody(plain, this.#contentType, lb, lb + bodyLen);
       if (body === null) throw new EnvelopeError('BAD_BODY');
       const skew = this.#policy.skewMs;
       if (

@@ -74,10 +74,10 @@ export class MessageTranscripts {
         const grown = new Uint8Array(Math.max(need, this.#keyIn.length * 2));
         grown.set(LABELS.recordKey, 0);
         this.#keyIn = grown;
+        this.#keyView = new Uint8Array(0); // made again below, over the new buffer
       }
       this.#keyIn.set(recordKey, LABELS.recordKey.length);
-      if (this.#keyView.length !== need || this.#keyView.buffer !== this.#keyIn.buffer)
-        this.#keyView = this.#keyIn.subarray(0, need);
+      if (this.#keyView.length !== need) this.#keyView = this.#keyIn.subarray(0, need);
       this.#provider.hash(this.#kbHash, this.#keyView);
       o += HASH_BYTES;
     }

@@ -121,6 +121,8 @@ export class OpenedSession {
   #lastPartition = -1;
   #lastReplayKey = '';
   #plain: Uint8Array;
+  /** The padded plaintext's place in #plain for the last ciphertext length (a view kept). */
+  #padded: Uint8Array = new Uint8Array(0);
   #closed = false;
 
   /** Use openSessionHeader. */
@@ -208,9 +210,11 @@ export class OpenedSession {
       p.memzero(this.#plain);
       this.#plain = new Uint8Array(Math.max(lb + paddedLen, this.#plain.length * 2));
       this.#plain.set(LABELS.body, 0);
+      this.#padded = new Uint8Array(0); // made again below, over the new buffer
     }
     const plain = this.#plain;
-    const padded = plain.subarray(lb, lb + paddedLen);
+    if (this.#padded.length !== paddedLen) this.#padded = plain.subarray(lb, lb + paddedLen);
+    const padded = this.#padded;
     try {
       if (!p.aeadDecrypt(padded, ct, t.aad(), env.nonce, this.#kMsg)) {
         throw new EnvelopeError('DECRYPT_FAILED');

@@ -191,6 +191,8 @@ export class SealingSession {
   readonly #random: (out: Uint8Array) => void;
   readonly #t: MessageTranscripts;
   #plain: Uint8Array;
+  /** The padded plaintext's place in #plain for the last padded length (a view kept). */
+  #paddedView: Uint8Array = new Uint8Array(0);
   readonly #tag = new Uint8Array(TAG_BYTES);
   #sent = 0;
   #closed = false;
@@ -303,6 +305,7 @@ export class SealingSession {
       this.#provider.memzero(this.#plain);
       this.#plain = new Uint8Array(Math.max(lb + padded, this.#plain.length * 2));
       this.#plain.set(LABELS.body, 0);
+      this.#paddedView = new Uint8Array(0); // made again below, over the new buffer
     }
     const plain = this.#plain;
     writeBody(
@@ -330,7 +333,8 @@ export class SealingSession {
     const nonce = t.nonceView();
     this.#random(nonce);
     const ct = t.ciphertextView();
-    const paddedView = plain.subarray(lb, lb + padded);
+    if (this.#paddedView.length !== padded) this.#paddedView = plain.subarray(lb, lb + padded);
+    const paddedView = this.#paddedView;
     this.#provider.aeadEncrypt(ct, paddedView, t.aad(), nonce, this.#kMsg);
     t.computeDigest();
 

@@ -225,6 +225,8 @@ export class SealingSession {
   readonly #tag = new Uint8Array(TAG_BYTES);
   #sent = 0;
   #closed = false;
+  #padFor = -1;
+  #padTo = 0;
   #lastContentType = '';
   #lastContentTypeBytes: Uint8Array = new Uint8Array(0);
 
@@ -326,7 +328,12 @@ export class SealingSession {
     // Plaintext scratch: L(body) ‖ body ‖ [sig] ‖ 0x80 0x00*.
     const bodyLen = bodyLength(contentType.length, payload.length, traceContext !== null);
     const plainLen = bodyLen + (this.#signingKey === null ? 0 : SIGNATURE_BYTES);
-    const padded = paddedLength(plainLen, this.#padding);
+    // A session's messages mostly have one length: the last padded length is remembered.
+    if (plainLen !== this.#padFor) {
+      this.#padFor = plainLen;
+      this.#padTo = paddedLength(plainLen, this.#padding);
+    }
+    const padded = this.#padTo;
     const ctLen = padded + AEAD_TAG_BYTES;
     if (ctLen > this.#maxCt) bad('message too large for the configured maximum ciphertext');
     const lb = LABELS.body.length;

@@ -65,6 +65,21 @@ const SLAB_BYTES = 64 * 1024;
 let slab = new Uint8Array(0);
 let slabUsed = 0;
 
+/**
+ * `n` bytes of a slab of opened bodies (zeroed memory): the opener decrypts a message straight into
+ * one and parses it in place (parseBody with `inPlace`), so the delivered views need no second copy.
+ */
+export function carveOpenedBody(n: number): Uint8Array {
+  if (n > SLAB_BYTES / 8) return new Uint8Array(n);
+  if (slabUsed + n > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + n);
+  slabUsed += n;
+  return out;
+}
+
 /** Offset of schemaFp in a body: version ‖ messageId ‖ createdAt ‖ entityVersion. */
 const SCHEMA_FP_AT = 1 + MESSAGE_ID_BYTES + 8 + 8;
 
@@ -168,16 +183,18 @@ function memoHolds(memo: Uint8Array, buf: Uint8Array, at: number, n: number): bo
 
 /**
  * Parses a body that must fill `buf[start, end)` exactly (docs/SPEC.md §5 step 8, §2.1; the whole of
- * `buf` by default, so the opener passes its scratch without making a view). Returns null on any
- * deviation. The returned byte fields are views into ONE copy of the body from messageId to the end
- * of the payload, carved from a slab of opened bodies, not into `buf`: the caller's scratch buffer is
- * reused for the next message. A trace context is copied out.
+ * `buf` by default). Returns null on any deviation. The returned byte fields are views into ONE copy
+ * of the body from messageId to the end of the payload, carved from a slab of opened bodies, not into
+ * `buf` (a scratch buffer the caller reuses) — unless `inPlace`: then they are views into `buf`
+ * itself (memory the caller hands out with the message, see carveOpenedBody). A trace context is
+ * copied out.
  */
 export function parseBody(
   buf: Uint8Array,
   memo?: ContentTypeMemo,
   start = 0,
   end = buf.length,
+  inPlace = false,
 ): MessageBody | null {
   if (end - start < BODY_FIXED_BYTES) return null;
   const version = buf[start];
@@ -220,6 +237,18 @@ export function parseBody(
     const ext = parseExtensions(buf.subarray(extAt + tail, end));
     if (ext === null) return null;
     traceContext = ext.traceContext;
+  }
+  if (inPlace) {
+    const fpAt = start + SCHEMA_FP_AT;
+    return {
+      messageId: buf.subarray(start + 1, start + 1 + MESSAGE_ID_BYTES),
+      createdAtMs,
+      entityVersion,
+      schemaFp: buf.subarray(fpAt, fpAt + SCHEMA_FP_BYTES),
+      contentType,
+      payload: buf.subarray(off, off + payloadLen),
+      traceContext,
+    };
   }
   // One copy of messageId … payload: the fixed fields and content type between them come along (all
   // delivered in the message anyway); the pipeline zeroes the payload once decoded.

@@ -4,7 +4,7 @@
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
-import { type BodyTraceContext, type ContentTypeMemo, parseBody } from './body.js';
+import { type BodyTraceContext, carveOpenedBody, type ContentTypeMemo, parseBody } from './body.js';
 import { equalBytes, equalConstantTime } from './bytes.js';
 import { AEAD_TAG_BYTES, type EnvelopeSuite, SIGNATURE_BYTES, TAG_BYTES } from './constants.js';
 import type { DecodedEnvelope } from './envelope-codec.js';
@@ -121,8 +121,6 @@ export class OpenedSession {
   #lastPartition = -1;
   #lastReplayKey = '';
   #plain: Uint8Array;
-  /** The padded plaintext's place in #plain for the last ciphertext length (a view kept). */
-  #padded: Uint8Array = new Uint8Array(0);
   #closed = false;
 
   /** Use openSessionHeader. */
@@ -203,18 +201,12 @@ export class OpenedSession {
       if (verdict === 'stale') throw new EnvelopeError('SEQ_TOO_OLD');
     }
 
-    // 8. Decrypt, unpad, signature, body, time.
-    const lb = LABELS.body.length;
+    // 8. Decrypt, unpad, signature, body, time. Decrypted straight into the memory the message is
+    // delivered in (a carve of the opened-body slab), parsed in place: no second copy. Zeroed
+    // unless delivered.
     const paddedLen = ct.length - AEAD_TAG_BYTES;
-    if (lb + paddedLen > this.#plain.length) {
-      p.memzero(this.#plain);
-      this.#plain = new Uint8Array(Math.max(lb + paddedLen, this.#plain.length * 2));
-      this.#plain.set(LABELS.body, 0);
-      this.#padded = new Uint8Array(0); // made again below, over the new buffer
-    }
-    const plain = this.#plain;
-    if (this.#padded.length !== paddedLen) this.#padded = plain.subarray(lb, lb + paddedLen);
-    const padded = this.#padded;
+    const padded = carveOpenedBody(paddedLen);
+    let delivered = false;
     try {
       if (!p.aeadDecrypt(padded, ct, t.aad(), env.nonce, this.#kMsg)) {
         throw new EnvelopeError('DECRYPT_FAILED');
@@ -225,12 +217,9 @@ export class OpenedSession {
       if (this.signEveryMessage) {
         bodyLen -= SIGNATURE_BYTES;
         if (bodyLen < 0) throw new EnvelopeError('BAD_BODY');
-        const sig = plain.subarray(lb + bodyLen, lb + plainLen);
-        const sigInput = t.messageSignatureInput(plain.subarray(0, lb + bodyLen));
-        if (!p.verifyDetached(sig, sigInput, this.#senderPk))
-          throw new EnvelopeError('BAD_MESSAGE_SIGNATURE');
+        this.#verifyMessageSignature(padded, bodyLen, plainLen);
       }
-      const body = parseBody(plain, this.#contentType, lb, lb + bodyLen);
+      const body = parseBody(padded, this.#contentType, 0, bodyLen, true);
       if (body === null) throw new EnvelopeError('BAD_BODY');
       const skew = this.#policy.skewMs;
       if (
@@ -243,7 +232,7 @@ export class OpenedSession {
       if (maxAge !== undefined && body.createdAtMs < this.#clock.nowMs() - maxAge) {
         throw new EnvelopeError('MESSAGE_TOO_OLD');
       }
-      return {
+      const result: OpenMessageResult = {
         kind: 'delivered',
         message: {
           senderKid: this.senderKid,
@@ -265,9 +254,31 @@ export class OpenedSession {
           ...(body.traceContext === null ? {} : { traceContext: body.traceContext }),
         },
       };
+      delivered = true;
+      return result;
     } finally {
-      p.memzero(padded);
+      if (!delivered) p.memzero(padded);
     }
+  }
+
+  /**
+   * Verifies msgSig = `padded[bodyLen, plainLen)` over L(message-sig) ‖ ctx ‖ H(L(body) ‖ body): the
+   * body is copied after the label in #plain for the hash, and zeroed there again.
+   */
+  #verifyMessageSignature(padded: Uint8Array, bodyLen: number, plainLen: number): void {
+    const p = this.#provider;
+    const lb = LABELS.body.length;
+    if (lb + bodyLen > this.#plain.length) {
+      p.memzero(this.#plain);
+      this.#plain = new Uint8Array(Math.max(lb + bodyLen, this.#plain.length * 2));
+      this.#plain.set(LABELS.body, 0);
+    }
+    const labelled = this.#plain.subarray(0, lb + bodyLen);
+    labelled.set(padded.subarray(0, bodyLen), lb);
+    const sigInput = this.#t.messageSignatureInput(labelled);
+    p.memzero(labelled.subarray(lb));
+    if (!p.verifyDetached(padded.subarray(bodyLen, plainLen), sigInput, this.#senderPk))
+      throw new EnvelopeError('BAD_MESSAGE_SIGNATURE');
   }
 
   /** Zeros the message key, MAC key and scratch. Idempotent. */

@@ -146,7 +146,8 @@ export class OpenedSession {
     // One-message sessions size their scratch on first use instead of preallocating for many.
     const scratch = init.maxMessages === 1 ? 0 : 2048;
     this.#t = new MessageTranscripts(init.provider, init.sessionHash, scratch);
-    this.#plain = new Uint8Array(LABELS.body.length + scratch);
+    // L(body) ‖ body, only to hash a signed message's body (a message is decrypted elsewhere).
+    this.#plain = new Uint8Array(LABELS.body.length + (this.signEveryMessage ? scratch : 0));
     this.#plain.set(LABELS.body, 0);
     this.#replayPrefix = replayKeyPrefix(init.senderKid, init.streamId, init.topic);
   }

@@ -58,13 +58,18 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /**
  * Opened bodies are carved out of 64 KiB slabs that hold nothing else: a backing store per message
  * (`new Uint8Array(n)`) costs ≈ 0.7 µs, a carve ≈ 0.05 µs. A slab lives while any view of it does;
- * the pipeline zeroes each payload once decoded. Bodies over 8 KiB get their own allocation.
+ * the pipeline zeroes each payload once decoded. Bodies over 8 KiB get their own allocation (see
+ * parseBody).
  */
 const SLAB_BYTES = 64 * 1024;
 let slab = new Uint8Array(0);
 let slabUsed = 0;
 
-function carve(n: number): Uint8Array {
+/**
+ * `n` bytes of a slab of opened bodies (zeroed memory): the opener decrypts a message straight into
+ * one and parses it in place (parseBody with `inPlace`), so the delivered views need no second copy.
+ */
+export function carveOpenedBody(n: number): Uint8Array {
   if (n > SLAB_BYTES / 8) return new Uint8Array(n);
   if (slabUsed + n > slab.length) {
     slab = new Uint8Array(SLAB_BYTES);
@@ -74,6 +79,9 @@ function carve(n: number): Uint8Array {
   slabUsed += n;
   return out;
 }
+
+/** Offset of schemaFp in a body: version ‖ messageId ‖ createdAt ‖ entityVersion. */
+const SCHEMA_FP_AT = 1 + MESSAGE_ID_BYTES + 8 + 8;
 
 /** The extension block of a body carrying a trace context: u16 length ‖ u8 type ‖ u8 len ‖ value. */
 const TRACE_EXTENSION_BLOCK_BYTES = BODY_EXTENSIONS_LENGTH_BYTES + 2 + TRACE_CONTEXT_BYTES; // 30
@@ -164,33 +172,47 @@ export interface ContentTypeMemo {
 }
 
 /**
- * Parses a body that must fill `buf` exactly (docs/SPEC.md §5 step 8, §2.1). Returns null on any
- * deviation. The returned byte fields are views into ONE range of a slab of opened bodies
- * (messageId ‖ schemaFp ‖ payload), not into `buf`: the caller's scratch buffer is reused for the next
- * message. A trace context is copied out.
+ * True when `memo` equals `buf[at, at + n)`: a plain loop (a content type is a few dozen public
+ * bytes), no view and no native call.
  */
-export function parseBody(buf: Uint8Array, memo?: ContentTypeMemo): MessageBody | null {
-  if (buf.length < BODY_FIXED_BYTES) return null;
-  const version = buf[0];
+function memoHolds(memo: Uint8Array, buf: Uint8Array, at: number, n: number): boolean {
+  if (memo.length !== n) return false;
+  for (let i = 0; i < n; i++) if (memo[i] !== buf[at + i]) return false;
+  return true;
+}
+
+/**
+ * Parses a body that must fill `buf[start, end)` exactly (docs/SPEC.md §5 step 8, §2.1; the whole of
+ * `buf` by default). Returns null on any deviation. The returned byte fields are views into ONE copy
+ * of the body from messageId to the end of the payload, carved from a slab of opened bodies, not into
+ * `buf` (a scratch buffer the caller reuses) — unless `inPlace`: then they are views into `buf`
+ * itself (memory the caller hands out with the message, see carveOpenedBody). A trace context is
+ * copied out.
+ */
+export function parseBody(
+  buf: Uint8Array,
+  memo?: ContentTypeMemo,
+  start = 0,
+  end = buf.length,
+  inPlace = false,
+): MessageBody | null {
+  if (end - start < BODY_FIXED_BYTES) return null;
+  const version = buf[start];
   if (version !== BODY_VERSION && version !== BODY_VERSION_EXTENDED) return null;
   // What follows the payload: nothing (version 1) or at least the u16 extension length (version 2).
   const tail = version === BODY_VERSION ? 0 : BODY_EXTENSIONS_LENGTH_BYTES;
-  const createdAtMs = readU64(buf, 1 + MESSAGE_ID_BYTES);
-  const entityVersion = readU64(buf, 1 + MESSAGE_ID_BYTES + 8);
+  const createdAtMs = readU64(buf, start + 1 + MESSAGE_ID_BYTES);
+  const entityVersion = readU64(buf, start + 1 + MESSAGE_ID_BYTES + 8);
   if (!isU53(createdAtMs) || !isU53(entityVersion)) return null;
-  let off = 1 + MESSAGE_ID_BYTES + 16 + SCHEMA_FP_BYTES;
+  let off = start + SCHEMA_FP_AT + SCHEMA_FP_BYTES;
   const ctLen = readU16(buf, off);
   off += 2;
-  if (ctLen > buf.length - off - 4 - tail) return null;
-  const ctBytes = buf.subarray(off, off + ctLen);
+  if (ctLen > end - off - 4 - tail) return null;
   let contentType: string;
-  if (
-    memo !== undefined &&
-    memo.bytes.length === ctLen &&
-    Buffer.compare(memo.bytes, ctBytes) === 0
-  ) {
+  if (memo !== undefined && memoHolds(memo.bytes, buf, off, ctLen)) {
     contentType = memo.text;
   } else {
+    const ctBytes = buf.subarray(off, off + ctLen);
     try {
       contentType = utf8Decoder.decode(ctBytes);
     } catch {
@@ -206,28 +228,56 @@ export function parseBody(buf: Uint8Array, memo?: ContentTypeMemo): MessageBody 
   off += 4;
   let traceContext: BodyTraceContext | null = null;
   if (version === BODY_VERSION) {
-    if (payloadLen !== buf.length - off) return null;
+    if (payloadLen !== end - off) return null;
   } else {
-    if (payloadLen > buf.length - off - tail) return null;
+    if (payloadLen > end - off - tail) return null;
     const extAt = off + payloadLen;
     const extLen = readU16(buf, extAt);
-    if (extLen !== buf.length - extAt - tail) return null;
-    const ext = parseExtensions(buf.subarray(extAt + tail));
+    if (extLen !== end - extAt - tail) return null;
+    const ext = parseExtensions(buf.subarray(extAt + tail, end));
     if (ext === null) return null;
     traceContext = ext.traceContext;
   }
-  const out = carve(MESSAGE_ID_BYTES + SCHEMA_FP_BYTES + payloadLen);
-  for (let i = 0; i < MESSAGE_ID_BYTES; i++) out[i] = buf[1 + i]!;
-  const fpAt = 1 + MESSAGE_ID_BYTES + 16;
-  for (let i = 0; i < SCHEMA_FP_BYTES; i++) out[MESSAGE_ID_BYTES + i] = buf[fpAt + i]!;
-  out.set(buf.subarray(off, off + payloadLen), MESSAGE_ID_BYTES + SCHEMA_FP_BYTES);
+  if (inPlace) {
+    const fpAt = start + SCHEMA_FP_AT;
+    return {
+      messageId: buf.subarray(start + 1, start + 1 + MESSAGE_ID_BYTES),
+      createdAtMs,
+      entityVersion,
+      schemaFp: buf.subarray(fpAt, fpAt + SCHEMA_FP_BYTES),
+      contentType,
+      payload: buf.subarray(off, off + payloadLen),
+      traceContext,
+    };
+  }
+  // One copy of messageId … payload: the fixed fields and content type between them come along (all
+  // delivered in the message anyway); the pipeline zeroes the payload once decoded.
+  const from = start + 1;
+  const to = off + payloadLen;
+  const n = to - from;
+  let store: Uint8Array;
+  let at: number;
+  if (n > SLAB_BYTES / 8) {
+    store = new Uint8Array(n);
+    at = 0;
+  } else {
+    if (slabUsed + n > slab.length) {
+      slab = new Uint8Array(SLAB_BYTES);
+      slabUsed = 0;
+    }
+    store = slab;
+    at = slabUsed;
+    slabUsed += n;
+  }
+  store.set(buf.subarray(from, to), at);
+  const fpAt = at + SCHEMA_FP_AT - 1;
   return {
-    messageId: out.subarray(0, MESSAGE_ID_BYTES),
+    messageId: store.subarray(at, at + MESSAGE_ID_BYTES),
     createdAtMs,
     entityVersion,
-    schemaFp: out.subarray(MESSAGE_ID_BYTES, MESSAGE_ID_BYTES + SCHEMA_FP_BYTES),
+    schemaFp: store.subarray(fpAt, fpAt + SCHEMA_FP_BYTES),
     contentType,
-    payload: out.subarray(MESSAGE_ID_BYTES + SCHEMA_FP_BYTES),
+    payload: store.subarray(at + (off - from), at + n),
     traceContext,
   };
 }

@@ -46,6 +46,29 @@ export function isU32(v: number): boolean {
 }
 
 /**
+ * Equality of two public byte strings (kids, namespaces, header bytes): returns at the first
+ * difference, so never for secrets or MACs.
+ */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Equality of two MACs in constant time (docs/SPEC.md §5 step 6): no early exit, every byte pair is
+ * read and the differences OR-ed, so the time depends only on the lengths (which are public). In
+ * JavaScript rather than the provider's sodium_memcmp: for a 16-byte tag the native call costs about
+ * ten times the loop.
+ */
+export function equalConstantTime(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+/**
  * A copy of `b` (or of `b[start, end)`) as a plain Uint8Array. Not `b.slice()`: on a Buffer that is a
  * view, and inputs here may be Buffers (Kafka values, provider outputs, caller keys).
  */

@@ -26,6 +26,7 @@ import {
   TAG_BYTES,
   XWING_BOX_BYTES,
 } from './constants.js';
+import { equalBytes } from './bytes.js';
 import { EnvelopeError, type EnvelopeErrorCode } from './errors.js';
 
 /** Confluent wire-format magic byte. */
@@ -151,12 +152,6 @@ export function isValidTopic(topic: string): boolean {
     const c = topic.charCodeAt(i);
     if (c > 255 || TOPIC_CHAR[c] !== 1) return false;
   }
-  return true;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 

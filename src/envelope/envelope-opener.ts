@@ -15,7 +15,11 @@ import {
   XWING_PUBLIC_KEY_BYTES,
   XWING_SEED_BYTES,
 } from './constants.js';
-import { EnvelopeDecoder, type EnvelopeDecodeLimits } from './envelope-codec.js';
+import {
+  EnvelopeDecoder,
+  type EnvelopeDecodeLimits,
+  type SessionHeaderFields,
+} from './envelope-codec.js';
 import { EnvelopeError, EnvelopeUsageError } from './errors.js';
 import { HeaderCache } from './header-cache.js';
 import {
@@ -23,6 +27,7 @@ import {
   findSlot,
   openSessionHeader,
   type RecipientKeyPair,
+  type SlotMatch,
 } from './open-session-header.js';
 import type { OpenedMessage, OpenPolicy, RecordContext } from './opened-session.js';
 import type { ReplayWindow } from './replay-window.js';
@@ -85,6 +90,9 @@ export class EnvelopeOpener {
   #lastHeader: Uint8Array = new Uint8Array(0);
   #lastHh = '';
   readonly #decoder: EnvelopeDecoder;
+  /** The last header searched for our slot (by identity) and what was found, for #keys. */
+  #slotHeader: SessionHeaderFields | null = null;
+  #slotMatch: SlotMatch | undefined;
 
   constructor(opts: EnvelopeOpenerOptions) {
     const s2 = opts.limits.suite2EnvelopeSchemaId;
@@ -105,6 +113,7 @@ export class EnvelopeOpener {
     checkRecipientKeys(keys);
     const expanded = expandXWingKeys(this.#opts.provider, keys);
     this.#keys = keys;
+    this.#slotHeader = null;
     this.cache.clear();
     this.#destroyXWingKeys();
     this.#xwing = expanded;
@@ -136,7 +145,13 @@ export class EnvelopeOpener {
       !o.acceptsSuite(ctx.topic, env.header.suite as EnvelopeSuite)
     )
       throw new EnvelopeError('SUITE_NOT_ALLOWED');
-    const match = findSlot(env.header, this.#keys);
+    // The decoder hands back the same header object for a repeated header: its slot is known.
+    let match = this.#slotMatch;
+    if (env.header !== this.#slotHeader) {
+      match = findSlot(env.header, this.#keys);
+      this.#slotHeader = env.header;
+      this.#slotMatch = match;
+    }
     if (match === undefined)
       return {
         kind: 'not-addressed',

@@ -26,6 +26,8 @@ export class MessageTranscripts {
   // Views cached so a message does not allocate them again (each subarray is a heap object).
   readonly #kbHash: Uint8Array;
   readonly #aadViews: [Uint8Array, Uint8Array];
+  /** ctx inside #aad (without its label), for a null record key and for a key. */
+  readonly #ctxViews: [Uint8Array, Uint8Array];
   #keyView: Uint8Array;
   #viewsFor = -1;
   #nonceView: Uint8Array = new Uint8Array(0);
@@ -49,6 +51,10 @@ export class MessageTranscripts {
     const kbAt = LABELS.aad.length + HASH_BYTES + 4 + 8 + 1;
     this.#kbHash = this.#aad.subarray(kbAt, kbAt + HASH_BYTES);
     this.#aadViews = [this.#aad.subarray(0, kbAt), this.#aad.subarray(0, kbAt + HASH_BYTES)];
+    this.#ctxViews = [
+      this.#aad.subarray(LABELS.aad.length, kbAt),
+      this.#aad.subarray(LABELS.aad.length, kbAt + HASH_BYTES),
+    ];
     this.#keyView = this.#keyIn.subarray(0, LABELS.recordKey.length);
   }
 
@@ -68,10 +74,10 @@ export class MessageTranscripts {
         const grown = new Uint8Array(Math.max(need, this.#keyIn.length * 2));
         grown.set(LABELS.recordKey, 0);
         this.#keyIn = grown;
+        this.#keyView = new Uint8Array(0); // made again below, over the new buffer
       }
       this.#keyIn.set(recordKey, LABELS.recordKey.length);
-      if (this.#keyView.length !== need || this.#keyView.buffer !== this.#keyIn.buffer)
-        this.#keyView = this.#keyIn.subarray(0, need);
+      if (this.#keyView.length !== need) this.#keyView = this.#keyIn.subarray(0, need);
       this.#provider.hash(this.#kbHash, this.#keyView);
       o += HASH_BYTES;
     }
@@ -81,6 +87,11 @@ export class MessageTranscripts {
   /** The AEAD additional data for the current context. */
   aad(): Uint8Array {
     return this.#aadViews[this.#ctxLength === HASH_BYTES + 4 + 8 + 1 ? 0 : 1];
+  }
+
+  /** ctx of the current context (a view into the aad, after its label). */
+  #ctx(): Uint8Array {
+    return this.#ctxViews[this.#ctxLength === HASH_BYTES + 4 + 8 + 1 ? 0 : 1];
   }
 
   /**
@@ -97,11 +108,9 @@ export class MessageTranscripts {
       this.#digestIn = grown;
       this.#viewsFor = -1;
     }
-    // ctx = aad minus its label: copied byte by byte (≤ 78 bytes) to avoid a view allocation.
-    const a = this.#aad;
+    // ctx = aad minus its label, from a view made once (one native copy, no per-byte loop).
     const d = this.#digestIn;
-    for (let i = 0, j = LABELS.aad.length, k = LABELS.digest.length; i < this.#ctxLength; i++)
-      d[k + i] = a[j + i]!;
+    d.set(this.#ctx(), LABELS.digest.length);
     writeU32(d, nonceOffset + NONCE_BYTES, ctLength);
     this.#ctOffset = nonceOffset + NONCE_BYTES + 4;
     const viewsFor = this.#ctxLength * 0x1_0000_0000 + ctLength;
@@ -152,7 +161,7 @@ export class MessageTranscripts {
   messageSignatureInput(labelledBody: Uint8Array): Uint8Array {
     const s = this.#sigIn;
     let o = LABELS.messageSig.length;
-    s.set(this.#aad.subarray(LABELS.aad.length, LABELS.aad.length + this.#ctxLength), o);
+    s.set(this.#ctx(), o);
     o += this.#ctxLength;
     this.#provider.hash(s.subarray(o, o + HASH_BYTES), labelledBody);
     return s.subarray(0, o + HASH_BYTES);

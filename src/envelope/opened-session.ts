@@ -4,7 +4,8 @@
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
-import { type BodyTraceContext, type ContentTypeMemo, parseBody } from './body.js';
+import { type BodyTraceContext, carveOpenedBody, type ContentTypeMemo, parseBody } from './body.js';
+import { equalBytes, equalConstantTime } from './bytes.js';
 import { AEAD_TAG_BYTES, type EnvelopeSuite, SIGNATURE_BYTES, TAG_BYTES } from './constants.js';
 import type { DecodedEnvelope } from './envelope-codec.js';
 import { EnvelopeError, EnvelopeUsageError } from './errors.js';
@@ -145,7 +146,8 @@ export class OpenedSession {
     // One-message sessions size their scratch on first use instead of preallocating for many.
     const scratch = init.maxMessages === 1 ? 0 : 2048;
     this.#t = new MessageTranscripts(init.provider, init.sessionHash, scratch);
-    this.#plain = new Uint8Array(LABELS.body.length + scratch);
+    // L(body) ‖ body, only to hash a signed message's body (a message is decrypted elsewhere).
+    this.#plain = new Uint8Array(LABELS.body.length + (this.signEveryMessage ? scratch : 0));
     this.#plain.set(LABELS.body, 0);
     this.#replayPrefix = replayKeyPrefix(init.senderKid, init.streamId, init.topic);
   }
@@ -187,10 +189,8 @@ export class OpenedSession {
     t.ciphertextView().set(ct);
     t.computeDigest();
     t.computeTag(this.#tag, this.#macKey, this.slot, this.recipientKid);
-    if (
-      !p.equalConstantTime(this.#tag, theirTag) ||
-      !p.equalConstantTime(kidAtSlot, this.recipientKid)
-    ) {
+    // The kid is public (in the clear in the header): a plain comparison.
+    if (!equalConstantTime(this.#tag, theirTag) || !equalBytes(kidAtSlot, this.recipientKid)) {
       throw new EnvelopeError('BAD_TAG');
     }
 
@@ -202,16 +202,12 @@ export class OpenedSession {
       if (verdict === 'stale') throw new EnvelopeError('SEQ_TOO_OLD');
     }
 
-    // 8. Decrypt, unpad, signature, body, time.
-    const lb = LABELS.body.length;
+    // 8. Decrypt, unpad, signature, body, time. Decrypted straight into the memory the message is
+    // delivered in (a carve of the opened-body slab), parsed in place: no second copy. Zeroed
+    // unless delivered.
     const paddedLen = ct.length - AEAD_TAG_BYTES;
-    if (lb + paddedLen > this.#plain.length) {
-      p.memzero(this.#plain);
-      this.#plain = new Uint8Array(Math.max(lb + paddedLen, this.#plain.length * 2));
-      this.#plain.set(LABELS.body, 0);
-    }
-    const plain = this.#plain;
-    const padded = plain.subarray(lb, lb + paddedLen);
+    const padded = carveOpenedBody(paddedLen);
+    let delivered = false;
     try {
       if (!p.aeadDecrypt(padded, ct, t.aad(), env.nonce, this.#kMsg)) {
         throw new EnvelopeError('DECRYPT_FAILED');
@@ -222,12 +218,9 @@ export class OpenedSession {
       if (this.signEveryMessage) {
         bodyLen -= SIGNATURE_BYTES;
         if (bodyLen < 0) throw new EnvelopeError('BAD_BODY');
-        const sig = plain.subarray(lb + bodyLen, lb + plainLen);
-        const sigInput = t.messageSignatureInput(plain.subarray(0, lb + bodyLen));
-        if (!p.verifyDetached(sig, sigInput, this.#senderPk))
-          throw new EnvelopeError('BAD_MESSAGE_SIGNATURE');
+        this.#verifyMessageSignature(padded, bodyLen, plainLen);
       }
-      const body = parseBody(plain.subarray(lb, lb + bodyLen), this.#contentType);
+      const body = parseBody(padded, this.#contentType, 0, bodyLen, true);
       if (body === null) throw new EnvelopeError('BAD_BODY');
       const skew = this.#policy.skewMs;
       if (
@@ -240,7 +233,7 @@ export class OpenedSession {
       if (maxAge !== undefined && body.createdAtMs < this.#clock.nowMs() - maxAge) {
         throw new EnvelopeError('MESSAGE_TOO_OLD');
       }
-      return {
+      const result: OpenMessageResult = {
         kind: 'delivered',
         message: {
           senderKid: this.senderKid,
@@ -262,9 +255,31 @@ export class OpenedSession {
           ...(body.traceContext === null ? {} : { traceContext: body.traceContext }),
         },
       };
+      delivered = true;
+      return result;
     } finally {
-      p.memzero(padded);
+      if (!delivered) p.memzero(padded);
     }
+  }
+
+  /**
+   * Verifies msgSig = `padded[bodyLen, plainLen)` over L(message-sig) ‖ ctx ‖ H(L(body) ‖ body): the
+   * body is copied after the label in #plain for the hash, and zeroed there again.
+   */
+  #verifyMessageSignature(padded: Uint8Array, bodyLen: number, plainLen: number): void {
+    const p = this.#provider;
+    const lb = LABELS.body.length;
+    if (lb + bodyLen > this.#plain.length) {
+      p.memzero(this.#plain);
+      this.#plain = new Uint8Array(Math.max(lb + bodyLen, this.#plain.length * 2));
+      this.#plain.set(LABELS.body, 0);
+    }
+    const labelled = this.#plain.subarray(0, lb + bodyLen);
+    labelled.set(padded.subarray(0, bodyLen), lb);
+    const sigInput = this.#t.messageSignatureInput(labelled);
+    p.memzero(labelled.subarray(lb));
+    if (!p.verifyDetached(padded.subarray(bodyLen, plainLen), sigInput, this.#senderPk))
+      throw new EnvelopeError('BAD_MESSAGE_SIGNATURE');
   }
 
   /** Zeros the message key, MAC key and scratch. Idempotent. */

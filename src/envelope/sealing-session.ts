@@ -3,6 +3,7 @@
  * §4.1); then each message costs one AEAD, one hash and one MAC per recipient (§4.3), written into
  * preallocated scratch so a seal allocates little beyond its output.
  */
+import { markAsUntransferable } from 'node:worker_threads';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
 import { type BodyTraceContext, bodyLength, isValidTraceContext, writeBody } from './body.js';
@@ -144,7 +145,7 @@ export interface SealInput {
 /** A sealed record value and the ids the pipeline reports in metadata events. */
 export interface SealedMessage {
   /**
-   * The record value: a plain Uint8Array over memory from Node's Buffer pool (no zero-filling: every
+   * The record value: a plain Uint8Array over a slab of other record values (no zero-filling: every
    * byte is written). Kafka clients want a Buffer: `Buffer.from(v.buffer, v.byteOffset, v.length)`
    * wraps it without a copy.
    */
@@ -158,6 +159,34 @@ const bad = (message: string): never => {
 };
 
 const textEncoder = new TextEncoder();
+
+/**
+ * Record values are carved from 64 KiB slabs that hold nothing but record values (ciphertext), not
+ * zero-filled since every byte of a value is written. Node's own Buffer pool is 8 KiB: a new pool
+ * every ~6 records of 1.3 KB, and each new backing store costs about 1 µs. Values over 8 KiB get
+ * their own allocation. Plain Uint8Array views: Buffer#slice would return a view where callers
+ * expect a copy.
+ */
+const VALUE_SLAB_BYTES = 64 * 1024;
+let valueSlab = new Uint8Array(0);
+let valueSlabUsed = 0;
+
+function allocValue(n: number): Uint8Array {
+  if (n > VALUE_SLAB_BYTES / 8) {
+    const own = Buffer.allocUnsafeSlow(n);
+    return new Uint8Array(own.buffer, own.byteOffset, n);
+  }
+  if (valueSlabUsed + n > valueSlab.length) {
+    const fresh = Buffer.allocUnsafeSlow(VALUE_SLAB_BYTES);
+    // As Node does for its own pool: moving the slab to a worker would detach every value in it.
+    markAsUntransferable(fresh.buffer);
+    valueSlab = new Uint8Array(fresh.buffer, fresh.byteOffset, VALUE_SLAB_BYTES);
+    valueSlabUsed = 0;
+  }
+  const out = new Uint8Array(valueSlab.buffer, valueSlab.byteOffset + valueSlabUsed, n);
+  valueSlabUsed += n;
+  return out;
+}
 
 /**
  * A sealing session. Not safe for concurrent use from several async contexts (Node runs one seal at a
@@ -191,9 +220,13 @@ export class SealingSession {
   readonly #random: (out: Uint8Array) => void;
   readonly #t: MessageTranscripts;
   #plain: Uint8Array;
+  /** The padded plaintext's place in #plain for the last padded length (a view kept). */
+  #paddedView: Uint8Array = new Uint8Array(0);
   readonly #tag = new Uint8Array(TAG_BYTES);
   #sent = 0;
   #closed = false;
+  #padFor = -1;
+  #padTo = 0;
   #lastContentType = '';
   #lastContentTypeBytes: Uint8Array = new Uint8Array(0);
 
@@ -295,7 +328,12 @@ export class SealingSession {
     // Plaintext scratch: L(body) ‖ body ‖ [sig] ‖ 0x80 0x00*.
     const bodyLen = bodyLength(contentType.length, payload.length, traceContext !== null);
     const plainLen = bodyLen + (this.#signingKey === null ? 0 : SIGNATURE_BYTES);
-    const padded = paddedLength(plainLen, this.#padding);
+    // A session's messages mostly have one length: the last padded length is remembered.
+    if (plainLen !== this.#padFor) {
+      this.#padFor = plainLen;
+      this.#padTo = paddedLength(plainLen, this.#padding);
+    }
+    const padded = this.#padTo;
     const ctLen = padded + AEAD_TAG_BYTES;
     if (ctLen > this.#maxCt) bad('message too large for the configured maximum ciphertext');
     const lb = LABELS.body.length;
@@ -303,6 +341,7 @@ export class SealingSession {
       this.#provider.memzero(this.#plain);
       this.#plain = new Uint8Array(Math.max(lb + padded, this.#plain.length * 2));
       this.#plain.set(LABELS.body, 0);
+      this.#paddedView = new Uint8Array(0); // made again below, over the new buffer
     }
     const plain = this.#plain;
     writeBody(
@@ -330,14 +369,13 @@ export class SealingSession {
     const nonce = t.nonceView();
     this.#random(nonce);
     const ct = t.ciphertextView();
-    const paddedView = plain.subarray(lb, lb + padded);
+    if (this.#paddedView.length !== padded) this.#paddedView = plain.subarray(lb, lb + padded);
+    const paddedView = this.#paddedView;
     this.#provider.aeadEncrypt(ct, paddedView, t.aad(), nonce, this.#kMsg);
     t.computeDigest();
 
     const n = this.#macKeys.length;
-    const pooled = Buffer.allocUnsafe(envelopeSize(this.headerBytes.length, seq, ctLen, n));
-    // A plain Uint8Array view: Buffer#slice would return a view where callers expect a copy.
-    const out = new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.length);
+    const out = allocValue(envelopeSize(this.headerBytes.length, seq, ctLen, n));
     writeFramePrefix(out, this.#schemaId);
     let o = FRAME_PREFIX_BYTES;
     out.set(this.headerBytes, o);

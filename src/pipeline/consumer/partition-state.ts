@@ -370,17 +370,19 @@ export class PartitionStates {
   beforeHandOut(entry: PartitionEntry, offset: bigint): Promise<void> | undefined {
     if (entry.persistedMark === null || offset >= entry.persistedMark)
       return this.#markAhead(entry, offset);
-    if (
-      entry.queuedPersist === undefined &&
-      entry.persistedMark - offset <= BigInt(entry.lead >> 1)
-    ) {
+    this.#handedOutBelow(entry, entry.persistedMark, offset);
+    return undefined;
+  }
+
+  /** A hand-out below the persisted `mark`: counted, and the mark moved on at half the lead. */
+  #handedOutBelow(entry: PartitionEntry, mark: bigint, offset: bigint): void {
+    if (entry.queuedPersist === undefined && mark - offset <= BigInt(entry.lead >> 1)) {
       // Half the lead left: move the mark on in the background before the hand-outs reach it.
       entry.dirty = true;
       this.persistBehind(entry);
     }
     entry.lastHandedOut = offset;
     entry.handedOut++;
-    return undefined;
   }
 
   /**
@@ -411,16 +413,9 @@ export class PartitionStates {
         if (entry.state.handOutMark === mark) entry.state.handOutMark = before;
         throw err;
       }
-    } else if (
-      entry.queuedPersist === undefined &&
-      entry.persistedMark - offset <= BigInt(entry.lead >> 1)
-    ) {
-      // Half the lead left: move the mark on in the background before the hand-outs reach it.
-      entry.dirty = true;
-      this.persistBehind(entry);
-    }
-    entry.lastHandedOut = offset;
-    entry.handedOut++;
+      entry.lastHandedOut = offset;
+      entry.handedOut++;
+    } else this.#handedOutBelow(entry, entry.persistedMark, offset);
   }
 
   /** Whether the record at `offset` may have been handed out by the partition's previous owner. */

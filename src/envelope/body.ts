@@ -1,3 +1,4 @@
+import { markAsUntransferable } from 'node:worker_threads';
 import {
   copyBytes,
   isU53,
@@ -66,18 +67,29 @@ let slab = new Uint8Array(0);
 let slabUsed = 0;
 
 /**
+ * `n` bytes of the current slab, or of a new one when they do not fit. A slab is marked
+ * untransferable (as Node marks its own Buffer pool): a handler that transfers a payload's memory to
+ * a worker gets it copied instead of detaching the bodies of other messages.
+ */
+function takeFromSlab(n: number): number {
+  if (slabUsed + n > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    markAsUntransferable(slab.buffer);
+    slabUsed = 0;
+  }
+  const at = slabUsed;
+  slabUsed += n;
+  return at;
+}
+
+/**
  * `n` bytes of a slab of opened bodies (zeroed memory): the opener decrypts a message straight into
  * one and parses it in place (parseBody with `inPlace`), so the delivered views need no second copy.
  */
 export function carveOpenedBody(n: number): Uint8Array {
   if (n > SLAB_BYTES / 8) return new Uint8Array(n);
-  if (slabUsed + n > slab.length) {
-    slab = new Uint8Array(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const out = slab.subarray(slabUsed, slabUsed + n);
-  slabUsed += n;
-  return out;
+  const at = takeFromSlab(n);
+  return slab.subarray(at, at + n);
 }
 
 /** Offset of schemaFp in a body: version ‖ messageId ‖ createdAt ‖ entityVersion. */
@@ -261,13 +273,8 @@ export function parseBody(
     store = new Uint8Array(n);
     at = 0;
   } else {
-    if (slabUsed + n > slab.length) {
-      slab = new Uint8Array(SLAB_BYTES);
-      slabUsed = 0;
-    }
+    at = takeFromSlab(n);
     store = slab;
-    at = slabUsed;
-    slabUsed += n;
   }
   store.set(buf.subarray(from, to), at);
   const fpAt = at + SCHEMA_FP_AT - 1;

@@ -1,8 +1,10 @@
 /**
  * The opener decrypts a message straight into the memory it delivers it in (opened-session.ts,
  * body.ts carveOpenedBody): a message that is refused after decryption (here BAD_BODY, an authentic
- * ciphertext of a malformed body from a malicious sender) must leave no plaintext there.
+ * ciphertext of a malformed body from a malicious sender) must leave no plaintext there; and a
+ * handler transferring a payload's memory must not detach the other messages carved from it.
  */
+import { MessageChannel } from 'node:worker_threads';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CryptoProvider } from '../../../src/crypto/provider.js';
 import {
@@ -16,7 +18,7 @@ import { outcomeOf } from './support/outcome.js';
 import { loadProvider } from './support/providers.js';
 import { makeWorld, SCHEMA_FP, SCHEMA_ID, TOPIC, type World } from './support/world.js';
 
-describe('memory of a message refused after decryption', () => {
+describe('the memory opened messages are delivered in', () => {
   let p: CryptoProvider;
   let w: World;
   beforeAll(async () => {
@@ -24,7 +26,7 @@ describe('memory of a message refused after decryption', () => {
     w = makeWorld(p, ['alice', 'bob']);
   });
 
-  it('is zeroed: the bytes between the messages delivered before and after it are all zero', () => {
+  it('holds no plaintext of a message refused after decryption: the bytes between the messages delivered before and after it are all zero', () => {
     const s = w.session('alice', ['bob']);
     const sealOne = (seq: number) =>
       s.seal({
@@ -77,5 +79,37 @@ describe('memory of a message refused after decryption', () => {
       expect(gap.filter((b) => b === 0xab).length).toBe(0);
       break;
     }
+  });
+
+  it("cannot be detached by a handler transferring a payload's memory (it is copied instead)", () => {
+    const s = w.session('alice', ['bob']);
+    const o = w.opener('bob');
+    const ctx = { topic: TOPIC, partition: 0, key: null };
+    const opened = [20, 21].map((seq) => {
+      const r = o.open(
+        s.seal({
+          partition: 0,
+          seq,
+          key: null,
+          schemaFp: SCHEMA_FP,
+          contentType: 'c',
+          payload: new Uint8Array([seq, 2, 3]),
+        }).value,
+        ctx,
+      );
+      if (r.kind !== 'delivered') throw new Error(r.kind);
+      return r.message;
+    });
+    const { port1, port2 } = new MessageChannel();
+    try {
+      const memory = opened[0]!.payload.buffer as ArrayBuffer;
+      port1.postMessage(memory, [memory]);
+    } finally {
+      port1.close();
+      port2.close();
+    }
+    // Neither the transferred message nor its neighbour in the slab lost its bytes.
+    expect([...opened[0]!.payload]).toEqual([20, 2, 3]);
+    expect([...opened[1]!.payload]).toEqual([21, 2, 3]);
   });
 });

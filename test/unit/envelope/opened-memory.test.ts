@@ -81,7 +81,7 @@ describe('the memory opened messages are delivered in', () => {
     }
   });
 
-  it("cannot be detached by a handler transferring a payload's memory (it is copied instead)", () => {
+  it("cannot be detached by a handler transferring a payload's memory (it is copied, or the transfer refused)", () => {
     const s = w.session('alice', ['bob']);
     const o = w.opener('bob');
     const ctx = { topic: TOPIC, partition: 0, key: null };
@@ -103,7 +103,13 @@ describe('the memory opened messages are delivered in', () => {
     const { port1, port2 } = new MessageChannel();
     try {
       const memory = opened[0]!.payload.buffer as ArrayBuffer;
-      port1.postMessage(memory, [memory]);
+      // Node 20 copies an untransferable buffer named in the transfer list; later Nodes refuse it
+      // (DataCloneError). Either way the memory stays attached.
+      try {
+        port1.postMessage(memory, [memory]);
+      } catch (err) {
+        expect((err as Error).name).toBe('DataCloneError');
+      }
     } finally {
       port1.close();
       port2.close();

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { openServiceKeys } from '../app/compose.js';
@@ -193,6 +194,21 @@ export async function withReleaseSigner(
   });
 }
 
+/** A name recorded as who released an entry: 1–200 characters, none of them a control character. */
+function isOperatorName(name: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return name.length >= 1 && name.length <= 200 && !/[\u0000-\u001f\u007f-\u009f]/.test(name);
+}
+
+/** The OS user running the CLI (a `--raw` release has no signing identity to name). */
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** `sealpost quarantine …`: look at, release and purge dead letters — never decrypting them. */
 export function registerQuarantineCommands(program: Command, io: CliIo): void {
   const quarantine = program
@@ -306,6 +322,10 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
     .option('--group <group>', "the consumer group that may accept it (default: the entry's group)")
     .option('--valid-for <duration>', 'how long the release may be accepted (max 7d)', '24h')
     .option(
+      '--by <name>',
+      "who releases, recorded with the entry (quarantine show, the console); default: the signing identity's name, with --raw the OS user",
+    )
+    .option(
       '--raw',
       'publish the original bytes unchanged, unsigned (only for consumers older than docs/SPEC.md §11: STALE again if the cause was time)',
     )
@@ -332,6 +352,7 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
           group?: string;
           validFor: string;
           raw?: boolean;
+          by?: string;
         },
       ) =>
         withStore(
@@ -386,6 +407,8 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
                     )}${again.length > 10 ? ', …' : ''}): fix their cause, then release them by id or pass --again\n`,
                 );
             }
+            if (opts.by !== undefined && !isOperatorName(opts.by))
+              throw badInput('--by: 1 to 200 printable characters');
             const validForMs = parseDuration(opts.validFor, '--valid-for');
             if (validForMs > DEFAULT_MAX_RELEASE_LIFETIME_MS)
               throw badInput('--valid-for: at most 7d (consumers refuse longer releases)');
@@ -403,6 +426,7 @@ export function registerQuarantineCommands(program: Command, io: CliIo): void {
                           ...(opts.group === undefined ? {} : { group: opts.group }),
                           force: opts.force === true,
                           nowMs: ctx.clock.nowMs(),
+                          releasedBy: opts.by ?? signer?.operator ?? osUser(),
                         }),
                       );
                     } catch (err) {

@@ -45,6 +45,11 @@ export class ReleaseSigner {
     this.#o = options;
   }
 
+  /** The operator identity's name (what a release records as who released it, by default). */
+  get operator(): string {
+    return this.#o.identity.name;
+  }
+
   /**
    * The release value for `recordValue` (an envelope, or a release that was dead-lettered: its inner
    * record is wrapped anew). Throws QUARANTINE_NOT_GRANTED without a grant for the topic.

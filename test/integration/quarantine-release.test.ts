@@ -59,8 +59,12 @@ describe('quarantine release after a directory fix (real stack)', () => {
     // Fix the directory, then release by reason through the CLI.
     await fixDirectory();
     const env = await operatorCliEnv(sc.world, 'ops', dbPath);
+    const badName = await runCli(['quarantine', 'release', String(entry.id), '--by', ''], env);
+    expect(badName.code).toBe(2);
     const first = await runCli(['quarantine', 'release', '--reason', 'HEADER', '--json'], env);
     expect(first.code).toBe(0);
+    // Recorded as released by the operator identity that signed it.
+    expect((await store.get(entry.id))?.releasedBy).toBe('ops');
     await waitFor(() => billing.total() >= 1, 'the released record to be delivered', 60_000);
     expect(billing.deliveries[0]).toMatchObject({
       sender: 'refunds',
@@ -72,6 +76,7 @@ describe('quarantine release after a directory fix (real stack)', () => {
     const second = await runCli(['quarantine', 'release', String(entry.id), '--json'], env);
     expect(second.code).toBe(0);
     expect(second.out).toContain('already-released');
+    expect((await store.get(entry.id))?.releasedBy).toBe('ops');
     // The second release wrote nothing (the CLI has exited: anything it produced was acknowledged):
     // the topic still ends after the one released record, and the consumer committed past it.
     const admin = transport.admin();

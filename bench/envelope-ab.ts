@@ -5,7 +5,7 @@
  *   npx tsx bench/envelope-ab.ts --a DIR_A --b DIR_B [--op open|seal] [--pairs 4] [--runs 15] [--ms 100]
  *
  * DIR is a checkout with node_modules linked, e.g.
- *   mkdir /tmp/oa && git archive COMMIT | tar -x -C /tmp/oa && ln -s /work/main/node_modules /tmp/oa/
+ *   mkdir DIR && git archive COMMIT | tar -x -C DIR && ln -s "$PWD/node_modules" DIR/
  *
  * Each of `pairs` child processes (`node --import tsx`) loads BOTH checkouts' modules side by side
  * and runs `runs` rounds of `ms` CPU-milliseconds of A's operation and of B's (their order
@@ -22,6 +22,7 @@ import path from 'node:path';
 import type * as CryptoApi from '../src/crypto/index.js';
 import type * as EnvelopeApi from '../src/envelope/index.js';
 import type * as ClockApi from '../src/runtime/clock.js';
+import { messageFloor } from './envelope-floor.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, fallback: string): string => {
@@ -139,36 +140,9 @@ async function makeCase(
     };
   }
 
-  // The libsodium work of one session-mode message (bench/envelope.ts floors(), 1 recipient).
-  const ctLen = 1136;
-  const padded = p.randomBytes(ctLen - 16);
-  const ct = new Uint8Array(ctLen);
-  const k = p.randomBytes(32);
-  const nonce = p.randomBytes(24);
-  const aad = p.randomBytes(77);
-  p.aeadEncrypt(ct, padded, aad, nonce, k);
-  const plainOut = new Uint8Array(ctLen - 16);
-  const digestIn = p.randomBytes(ctLen + 106);
-  const digest = new Uint8Array(32);
-  const tagIn = p.randomBytes(50);
-  const tag = new Uint8Array(16);
-  const keyIn = p.randomBytes(36);
-  const kb = new Uint8Array(32);
-  const floor =
-    op === 'seal'
-      ? () => {
-          p.hash(kb, keyIn);
-          p.randomFill(nonce);
-          p.aeadEncrypt(ct, padded, aad, nonce, k);
-          p.hash(digest, digestIn);
-          p.hash(tag, tagIn, k);
-        }
-      : () => {
-          p.hash(kb, keyIn);
-          p.hash(digest, digestIn);
-          p.hash(tag, tagIn, k);
-          if (!p.aeadDecrypt(plainOut, ct, aad, nonce, k)) throw new Error('floor');
-        };
+  // The libsodium work of one session-mode message, 1 recipient (as bench/envelope.ts measures it).
+  const message = messageFloor(p, 1);
+  const floor = op === 'seal' ? message.seal : message.open;
 
   return { run, floor };
 }

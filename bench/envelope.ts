@@ -40,6 +40,7 @@ import {
   XWING_BOX_BYTES,
 } from '../src/envelope/index.js';
 import { systemClock } from '../src/runtime/clock.js';
+import { messageFloor } from './envelope-floor.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, fallback: string) => {
@@ -218,18 +219,7 @@ const ctx = { topic: TOPIC, partition: 0, key: new TextEncoder().encode('ord-000
 
 /** Primitive-only work per message (see Case.floor); suite 2 slots are X-Wing + a 96-byte AEAD. */
 function floors(p: CryptoProvider, n: number, suite: 1 | 2) {
-  const ctLen = 1136; // padmé(55 + 26 + 1017 + 1) + 16 for this record
-  const padded = p.randomBytes(ctLen - 16);
-  const ct = new Uint8Array(ctLen);
-  const key = p.randomBytes(32);
-  const nonce = p.randomBytes(24);
-  const aad = p.randomBytes(77);
-  p.aeadEncrypt(ct, padded, aad, nonce, key);
-  const plainOut = new Uint8Array(ctLen - 16);
-  const digestIn = p.randomBytes(ctLen + 106);
-  const digest = new Uint8Array(32);
-  const tagIn = p.randomBytes(50);
-  const tag = new Uint8Array(16);
+  const message = messageFloor(p, n);
   const keyIn = p.randomBytes(36);
   const kb = new Uint8Array(32);
   const box = p.boxKeyPair();
@@ -266,19 +256,8 @@ function floors(p: CryptoProvider, n: number, suite: 1 | 2) {
   const msgTbs = p.randomBytes(120);
   const tbsSig = p.signDetached(tbs, signer.secretKey);
   const msgSig = p.signDetached(msgTbs, signer.secretKey);
-  const messageSeal = () => {
-    p.hash(kb, keyIn);
-    p.randomFill(nonce);
-    p.aeadEncrypt(ct, padded, aad, nonce, key);
-    p.hash(digest, digestIn);
-    for (let i = 0; i < n; i++) p.hash(tag, tagIn, key);
-  };
-  const messageOpen = () => {
-    p.hash(kb, keyIn);
-    p.hash(digest, digestIn);
-    p.hash(tag, tagIn, key);
-    if (!p.aeadDecrypt(plainOut, ct, aad, nonce, key)) throw new Error('floor');
-  };
+  const messageSeal = message.seal;
+  const messageOpen = message.open;
   return {
     sessionSeal: messageSeal,
     sessionOpen: messageOpen,

@@ -18,6 +18,18 @@ import { outcomeOf } from './support/outcome.js';
 import { loadProvider } from './support/providers.js';
 import { makeWorld, SCHEMA_FP, SCHEMA_ID, TOPIC, type World } from './support/world.js';
 
+/** A record value of `session` on partition 0 at `seq`, content type 'c'. */
+function sealIn(session: ReturnType<World['session']>, seq: number, payload: Uint8Array) {
+  return session.seal({
+    partition: 0,
+    seq,
+    key: null,
+    schemaFp: SCHEMA_FP,
+    contentType: 'c',
+    payload,
+  }).value;
+}
+
 describe('the memory opened messages are delivered in', () => {
   let p: CryptoProvider;
   let w: World;
@@ -28,15 +40,7 @@ describe('the memory opened messages are delivered in', () => {
 
   it('holds no plaintext of a message refused after decryption: the bytes between the messages delivered before and after it are all zero', () => {
     const s = w.session('alice', ['bob']);
-    const sealOne = (seq: number) =>
-      s.seal({
-        partition: 0,
-        seq,
-        key: null,
-        schemaFp: SCHEMA_FP,
-        contentType: 'c',
-        payload: new Uint8Array([1, 2, 3]),
-      }).value;
+    const sealOne = (seq: number) => sealIn(s, seq, new Uint8Array([1, 2, 3]));
     const first = sealOne(1);
     const env = decodeEnvelope(first, w.limits);
     const bob = w.id('bob');
@@ -86,17 +90,7 @@ describe('the memory opened messages are delivered in', () => {
     const o = w.opener('bob');
     const ctx = { topic: TOPIC, partition: 0, key: null };
     const opened = [20, 21].map((seq) => {
-      const r = o.open(
-        s.seal({
-          partition: 0,
-          seq,
-          key: null,
-          schemaFp: SCHEMA_FP,
-          contentType: 'c',
-          payload: new Uint8Array([seq, 2, 3]),
-        }).value,
-        ctx,
-      );
+      const r = o.open(sealIn(s, seq, new Uint8Array([seq, 2, 3])), ctx);
       if (r.kind !== 'delivered') throw new Error(r.kind);
       return r.message;
     });

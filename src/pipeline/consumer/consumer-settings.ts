@@ -3,7 +3,7 @@
  * read these numbers and never fall back to a default of their own). The defaults are the ones
  * docs/API.md documents for SealedConsumer.
  */
-import { invalidArgument } from '../../errors.js';
+import { integerOption, MAX_KAFKA_BYTES, MAX_TIMER_MS } from '../integer-option.js';
 import type { OpenPolicy } from '../../envelope/opened-session.js';
 import type { TransportConsumerOptions } from '../../kafka/transport.js';
 import type { AvroCodec } from '../../registry/avro-codec.js';
@@ -45,12 +45,6 @@ export interface ConsumerSettings {
 
 /** Checks the numeric options and resolves every default (throws ARGUMENT_INVALID naming the option). */
 export function resolveConsumerSettings(o: SealedConsumerOptions): ConsumerSettings {
-  for (const [name, value] of [
-    ['redeliveryMarkAhead', o.redeliveryMarkAhead],
-    ['commitEveryRecords', o.commitEveryRecords],
-  ] as const)
-    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1))
-      throw invalidArgument(`${name} must be an integer ≥ 1`);
   const consumerOptions: TransportConsumerOptions = {
     sessionTimeoutMs: DEFAULT_SESSION_TIMEOUT_MS,
     heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
@@ -70,14 +64,31 @@ export function resolveConsumerSettings(o: SealedConsumerOptions): ConsumerSetti
     },
     envelopeSubject: o.envelopeSubject ?? DEFAULT_ENVELOPE_SUBJECT,
     deadLetterDetailRecipients: o.deadLetterDetailRecipients ?? ['audit', 'dead-letter-worker'],
-    maxCiphertextBytes: o.maxCiphertextBytes ?? 1_048_576 + 65_536,
-    partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 1,
-    maxRetryDelayMs: o.maxRetryDelayMs ?? 10_000,
+    maxCiphertextBytes: integerOption(
+      'maxCiphertextBytes',
+      o.maxCiphertextBytes,
+      1_048_576 + 65_536,
+      1,
+      MAX_KAFKA_BYTES,
+    ),
+    partitionsConsumedConcurrently: integerOption(
+      'partitionsConsumedConcurrently',
+      o.partitionsConsumedConcurrently,
+      1,
+      1,
+    ),
+    maxRetryDelayMs: integerOption('maxRetryDelayMs', o.maxRetryDelayMs, 10_000, 0, MAX_TIMER_MS),
     replayStatePolicy: o.replayStatePolicy ?? 'pause',
-    unknownSenderWaitMs: o.unknownSenderWaitMs ?? 30_000,
-    windowIdleShrinkMs: o.windowIdleShrinkMs ?? 3_600_000,
-    maxMarkLead: o.redeliveryMarkAhead ?? 5000,
-    commitEveryRecords: o.commitEveryRecords ?? 500,
+    unknownSenderWaitMs: integerOption(
+      'unknownSenderWaitMs',
+      o.unknownSenderWaitMs,
+      30_000,
+      0,
+      MAX_TIMER_MS,
+    ),
+    windowIdleShrinkMs: integerOption('windowIdleShrinkMs', o.windowIdleShrinkMs, 3_600_000, 1),
+    maxMarkLead: integerOption('redeliveryMarkAhead', o.redeliveryMarkAhead, 5000, 1),
+    commitEveryRecords: integerOption('commitEveryRecords', o.commitEveryRecords, 500, 1),
     readerSchemas: o.readerSchemas,
     rawContentTypes: o.rawContentTypes ?? [],
     entityVersionTopics: o.entityVersionTopics ?? [],

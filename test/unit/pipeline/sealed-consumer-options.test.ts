@@ -35,6 +35,15 @@ describe('SealedConsumer options', () => {
     ['redeliveryMarkAhead', 2 ** 60],
     ['commitEveryRecords', 0],
     ['commitEveryRecords', 2.5],
+    ['maxCiphertextBytes', 0],
+    ['maxCiphertextBytes', 2 ** 31],
+    ['maxCiphertextBytes', '1000'],
+    ['partitionsConsumedConcurrently', 0],
+    ['partitionsConsumedConcurrently', Number.POSITIVE_INFINITY],
+    ['maxRetryDelayMs', -1],
+    ['maxRetryDelayMs', 2 ** 31],
+    ['unknownSenderWaitMs', Number.NaN],
+    ['windowIdleShrinkMs', 0],
   ])('refuses %s = %s with ARGUMENT_INVALID naming the option', (name, value) => {
     let caught: unknown;
     try {
@@ -45,5 +54,23 @@ describe('SealedConsumer options', () => {
     expect(caught).toBeInstanceOf(ConfigError);
     expect((caught as ConfigError).code).toBe('ARGUMENT_INVALID');
     expect((caught as ConfigError).message).toContain(name);
+  });
+
+  it('keeps a value at the edge of its range (the bounds are inclusive)', () => {
+    let caught: unknown;
+    try {
+      new SealedConsumer(
+        options({
+          maxRetryDelayMs: 0,
+          unknownSenderWaitMs: 2 ** 31 - 1,
+          maxCiphertextBytes: 2 ** 31 - 1,
+          partitionsConsumedConcurrently: 1,
+        }),
+      );
+    } catch (err) {
+      caught = err;
+    }
+    // Construction gets past the numbers and only then reaches the (unreachable) transport.
+    expect(caught).not.toBeInstanceOf(ConfigError);
   });
 });

@@ -6,7 +6,7 @@
  * byte-exact (headers, null keys, tombstones), consuming from the committed offset, commits with
  * metadata read back by the admin, pause/resume/seek, resolveOffset (unresolved records come again),
  * handler failures, a second member joining (assignment and rebalancing listeners), admin topic
- * calls and typed errors.
+ * calls and typed errors, and the broker's size limit on a record and on a batch.
  *
  * Timing is where the two legitimately differ (a real group join takes seconds, an in-memory one a
  * tick), so the suite never asserts durations or that something happened *within* a time: it waits
@@ -449,6 +449,51 @@ export function transportContract(name: string, setup: () => Promise<TransportUn
       });
       expect(outcomes.filter((o) => o !== 'ok' && o !== 'REBALANCE_IN_PROGRESS')).toEqual([]);
       expect((await admin.fetchCommittedOffsets(groupId, [t]))[0]!.offset).toBe('0');
+    });
+
+    it('refuses a record, or a batch of records that each fit, beyond max.message.bytes (RECORD_TOO_LARGE); nothing of it is appended', async () => {
+      const t = `test-contract-large-${hex()}`;
+      expect(
+        await admin.createTopics([
+          {
+            topic: t,
+            numPartitions: 1,
+            replicationFactor: 1,
+            configs: { 'max.message.bytes': '20000' },
+          },
+        ]),
+      ).toBe(true);
+      topics.push(t);
+      const p = subject.client().producer({ compression: 'none' });
+      await p.connect();
+      cleanup.push(() => p.disconnect());
+      // Random bytes: what a broker measures is the batch as sent (uncompressed here).
+      const bytes = (n: number) => ({ key: null, value: randomBytes(n) });
+      const refusal = async (records: { key: null; value: Buffer }[]) =>
+        p.send({ topic: t, partition: 0, records }).then(
+          () => 'acknowledged',
+          (err: unknown) => (err as { code?: unknown }).code,
+        );
+      expect(await refusal([bytes(30_000)])).toBe('RECORD_TOO_LARGE');
+      // Each record fits on its own (two fifths of the limit); the batch of three does not.
+      expect(await refusal([bytes(8_000), bytes(8_000), bytes(8_000)])).toBe('RECORD_TOO_LARGE');
+      // The broker appended nothing of either: the next record is the partition's first.
+      expect(await p.send({ topic: t, partition: 0, records: [bytes(15_000)] })).toEqual({
+        topic: t,
+        partition: 0,
+        baseOffset: '0',
+      });
+      expect(await admin.fetchTopicOffsets(t)).toEqual([{ partition: 0, low: '0', high: '1' }]);
+      // Compressed, the broker measures the batch as sent: the same three sizes of zeros fit.
+      const gzip = subject.client().producer({ compression: 'gzip' });
+      await gzip.connect();
+      cleanup.push(() => gzip.disconnect());
+      const zeros = [8_000, 8_000, 8_000].map((n) => ({ key: null, value: Buffer.alloc(n) }));
+      expect(await gzip.send({ topic: t, partition: 0, records: zeros })).toEqual({
+        topic: t,
+        partition: 0,
+        baseOffset: '1',
+      });
     });
 
     it('creates, lists, describes and deletes topics; typed errors for bad calls', async () => {

@@ -15,6 +15,7 @@ import type {
 } from '../transport.js';
 import { TransportError } from '../transport-error.js';
 import { realTimeScheduler, type Scheduler } from './scheduler.js';
+import { batchBytes, type SizedRecord } from './batch-size.js';
 import { systemClock } from '../../runtime/clock.js';
 
 /** A record as the partition log stores it. */
@@ -96,7 +97,7 @@ export interface InMemoryClusterOptions {
 
 /** The broker's default `offset.metadata.max.bytes`. */
 const MAX_METADATA_BYTES = 4096;
-/** The broker's default `max.message.bytes` (a record's key + value here). */
+/** The broker's default `max.message.bytes` (the bound of one record batch, batch-size.ts). */
 const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
 /** The single broker's id (partition leader, replica and ISR). */
 export const IN_MEMORY_BROKER_ID = 0;
@@ -291,21 +292,31 @@ export class InMemoryCluster {
         timestampMs?: number;
       }[];
     }[],
+    compression: 'none' | 'gzip' = 'none',
   ): bigint[] {
+    // One batch per partition of the call, as a client sends them (the requests of a sendBatch to
+    // one partition travel together), each measured as the broker would (batch-size.ts).
+    const batches = new Map<string, { max: number; records: SizedRecord[] }>();
     for (const r of requests) {
       const t = this.#topic(r.topic);
       if (t.logs[r.partition] === undefined)
         throw new TransportError('TOPIC_NOT_FOUND', 'produce: no such partition', {
           retriable: true,
         });
-      const max = Number(t.configs['max.message.bytes'] ?? DEFAULT_MAX_MESSAGE_BYTES);
-      for (const rec of r.records)
-        if ((rec.key?.length ?? 0) + (rec.value?.length ?? 0) > max)
-          throw new TransportError(
-            'RECORD_TOO_LARGE',
-            'produce: record larger than the topic allows',
-          );
+      const key = tpKey(r.topic, r.partition);
+      let batch = batches.get(key);
+      if (batch === undefined) {
+        const max = Number(t.configs['max.message.bytes'] ?? DEFAULT_MAX_MESSAGE_BYTES);
+        batches.set(key, (batch = { max, records: [] }));
+      }
+      batch.records.push(...r.records);
     }
+    for (const { max, records } of batches.values())
+      if (batchBytes(records, compression, max) > max)
+        throw new TransportError(
+          'RECORD_TOO_LARGE',
+          "produce: record batch larger than the topic's max.message.bytes",
+        );
     const fault = this.#takeSendFault(requests.map((r) => r.topic));
     if (fault !== undefined && !fault.afterAppend) throw fault.error;
     const now = this.scheduler.nowMs();

@@ -38,6 +38,8 @@ export function describePartitions(cluster: InMemoryCluster, topic: string): Par
 export class InMemoryProducer implements TransportProducer {
   readonly #c: InMemoryProducerContext;
   readonly #partitioner: DefaultPartitioner;
+  /** What the broker measures a batch by (its size limit, batch-size.ts). */
+  readonly #compression: 'none' | 'gzip';
   readonly #metadataMaxAgeMs: number;
   readonly #metadata = new Map<string, { partitions: PartitionInfo[]; fetchedAtMs: number }>();
   #connected = false;
@@ -46,6 +48,7 @@ export class InMemoryProducer implements TransportProducer {
     this.#c = context;
     this.#partitioner = new DefaultPartitioner(context.partitionerStart);
     this.#metadataMaxAgeMs = options.metadataMaxAgeMs ?? 300_000;
+    this.#compression = options.compression ?? 'gzip';
   }
 
   async connect(): Promise<void> {
@@ -67,7 +70,7 @@ export class InMemoryProducer implements TransportProducer {
     if (requests.length === 0) return [];
     const bases = await this.#c.cluster.call('produce', () => {
       this.#alive('produce');
-      return this.#c.cluster.append(requests);
+      return this.#c.cluster.append(requests, this.#compression);
     });
     return requests.map((r, i) => ({
       topic: r.topic,

@@ -4,7 +4,7 @@
  * it; on sealed records (bigger than plain ones) that is several per cent of the producer's CPU.
  *
  * This module puts @node-rs/crc32's native CRC32C into Node's module cache under kafkajs' own module
- * path, so that kafkajs picks it up when it loads its record-batch encoder. It must therefore be
+ * path (kafkajs-module-cache.ts), so that kafkajs picks it up when it loads its record-batch encoder. It must therefore be
  * evaluated first: src/kafka/kafkajs-transport.ts imports it before kafkajs. Before installing, it
  * checks the native function against kafkajs' own on fixed inputs. kafkajs keeps its JavaScript
  * CRC32C when the native module cannot load (a platform without a prebuilt binary), when the
@@ -12,9 +12,7 @@
  * the check fails. The broker verifies every batch's CRC on produce (a wrong one is refused as
  * CORRUPT_MESSAGE), so every produce on the real stack checks this too.
  */
-import { createRequire, Module } from 'node:module';
-
-const require = createRequire(import.meta.url);
+import { alreadyLoaded, kafkajsRequire as require, preloadModule } from './kafkajs-module-cache.js';
 
 /** Which CRC32C kafkajs computes record batches with, and why. */
 export type KafkajsCrc32c =
@@ -48,19 +46,14 @@ function install(): KafkajsCrc32c {
   } catch {
     return { kind: 'javascript', reason: 'native module unavailable' };
   }
-  if (require.cache[path] !== undefined)
-    return { kind: 'javascript', reason: 'kafkajs CRC32C already loaded' };
+  if (alreadyLoaded(path)) return { kind: 'javascript', reason: 'kafkajs CRC32C already loaded' };
   const js = require(JS_CRC) as (buffer: Buffer) => number;
   for (const size of CHECK_SIZES) {
     const b = pattern(size);
     if (native(b) !== js(b) >>> 0) return { kind: 'javascript', reason: 'check failed' };
   }
   // kafkajs' index.js returns the CRC as an unsigned 32-bit number; so does `native`.
-  const m = new Module(path);
-  m.filename = path;
-  m.loaded = true;
-  m.exports = native;
-  require.cache[path] = m;
+  preloadModule(path, native);
   return { kind: 'native' };
 }
 

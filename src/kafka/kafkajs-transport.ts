@@ -5,8 +5,10 @@
  */
 import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'node:tls';
-// Evaluated before kafkajs loads: gives kafkajs' producer a native CRC32C (see that module).
+// Evaluated before kafkajs loads: give kafkajs' producer a native CRC32C and a linear grouping of a
+// send's messages by partition (see those modules).
 import './kafkajs-crc32c.js';
+import './kafkajs-grouping.js';
 import kafkajs from 'kafkajs';
 import type {
   Admin,

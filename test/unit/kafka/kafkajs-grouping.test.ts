@@ -1,0 +1,64 @@
+/**
+ * kafkajs' producer groups a send's messages by partition with the linear function
+ * src/kafka/kafkajs-grouping.ts installs, which gives kafkajs' own result; when kafkajs was loaded
+ * before it, kafkajs keeps its own. Each case runs in a fresh Node process (the module cache is per
+ * process and vitest's workers share it between test files).
+ */
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+
+function run(script: string): Record<string, unknown> {
+  const res = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', script],
+    { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+  );
+  if (res.status !== 0) throw new Error(`child failed (${String(res.status)}): ${res.stderr}`);
+  return JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+}
+
+const REQUIRE = `
+import { createRequire } from 'node:module';
+const require = createRequire(process.cwd() + '/package.json');
+const used = () => require('kafkajs/src/producer/groupMessagesPerPartition.js');
+`;
+
+describe('kafkajs grouping by partition', () => {
+  it('the transport installs the linear grouping before kafkajs loads', () => {
+    const out = run(`
+      ${REQUIRE}
+      const { kafkajsGrouping, groupMessagesPerPartition } = await import('./src/kafka/kafkajs-grouping.ts');
+      await import('./src/kafka/kafkajs-transport.ts');
+      console.log(JSON.stringify({ state: kafkajsGrouping, installed: used() === groupMessagesPerPartition }));
+    `);
+    expect(out).toEqual({ state: { kind: 'linear' }, installed: true });
+  });
+
+  it('agrees with kafkajs own on 300 random sends; kafkajs loaded first keeps its own, and says why', () => {
+    const out = run(`
+      ${REQUIRE}
+      const own = used();
+      const { kafkajsGrouping, groupMessagesPerPartition } = await import('./src/kafka/kafkajs-grouping.ts');
+      const same = (a, b) =>
+        JSON.stringify(Object.keys(a)) === JSON.stringify(Object.keys(b)) &&
+        Object.keys(a).every((k) => a[k].length === b[k].length && a[k].every((m, i) => m === b[k][i]));
+      let agree = 0;
+      for (let n = 0; n < 300; n++) {
+        const partitions = 1 + (n % 7);
+        const partitionMetadata = n % 50 === 0 ? [] : Array.from({ length: partitions }, (_, partitionId) => ({ partitionId }));
+        const messages = Array.from({ length: n % 40 }, () => ({ p: Math.floor(Math.random() * partitions) }));
+        const args = { topic: 't', partitionMetadata, messages, partitioner: ({ message }) => message.p };
+        if (same(own(args), groupMessagesPerPartition(args))) agree++;
+      }
+      console.log(JSON.stringify({ state: kafkajsGrouping, kept: used() === own, agree }));
+    `);
+    expect(out).toEqual({
+      state: { kind: 'kafkajs', reason: 'kafkajs grouping already loaded' },
+      kept: true,
+      agree: 300,
+    });
+  });
+});

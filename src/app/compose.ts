@@ -167,21 +167,28 @@ export function buildRegistry(config: SealpostConfig): SchemaRegistryClient {
   return new SchemaRegistryClient({ url: config.schemaRegistryUrl, fetch: globalThis.fetch });
 }
 
+/** The directory follower's own client id (its transport is silent: failures are DirectoryErrors). */
+export const DIRECTORY_CLIENT_ID = 'sealpost-directory';
+
 /**
  * The directory source: the file when SEALPOST_DIRECTORY_FILE is set, else the directory topic over a
- * transport of its own (client id `sealpost-directory`, silent: failures surface as DirectoryErrors).
+ * transport of its own — `deps.transport` when given (createSealpost passes one on the client it was
+ * asked for), else a kafkajs one (client id {@link DIRECTORY_CLIENT_ID}, silent: failures surface as
+ * DirectoryErrors).
  */
 export function buildDirectorySource(
   config: SealpostConfig,
-  deps: { crypto: CryptoProvider; clock: Clock },
+  deps: { crypto: CryptoProvider; clock: Clock; transport?: Transport },
 ): DirectorySource | DirectoryTopicSource {
   if (config.directoryFile !== undefined) return new FileDirectorySource(config.directoryFile);
   return new KafkaDirectoryTopic({
-    transport: buildTransport(config, {
-      logger: createLogger({ level: 'silent' }),
-      clock: deps.clock,
-      clientId: 'sealpost-directory',
-    }),
+    transport:
+      deps.transport ??
+      buildTransport(config, {
+        logger: createLogger({ level: 'silent' }),
+        clock: deps.clock,
+        clientId: DIRECTORY_CLIENT_ID,
+      }),
     topic: config.directoryTopic,
     randomBytes: (n) => deps.crypto.randomBytes(n),
   });
@@ -210,6 +217,8 @@ export async function openServiceKeys(
     kms: Kms;
     onRefreshError?: (err: unknown) => void;
     onAlert?: (alert: DirectoryAlert) => void;
+    /** The directory topic's transport (default: a kafkajs one of its own). */
+    directoryTransport?: Transport;
   },
 ): Promise<ServiceKeys> {
   if (config.identityFile === undefined) {
@@ -224,7 +233,11 @@ export async function openServiceKeys(
     crypto: deps.crypto,
     clock: deps.clock,
     authorityPublicKey: authorityKeyOf(config),
-    directorySource: buildDirectorySource(config, deps),
+    directorySource: buildDirectorySource(config, {
+      crypto: deps.crypto,
+      clock: deps.clock,
+      ...(deps.directoryTransport === undefined ? {} : { transport: deps.directoryTransport }),
+    }),
     directoryState: new FileDirectoryStateStore(config.directoryStateFile),
     refreshIntervalMs: 30_000,
     ...(deps.onRefreshError === undefined ? {} : { onRefreshError: deps.onRefreshError }),

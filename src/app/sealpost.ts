@@ -19,6 +19,7 @@ import {
   buildPlatformaticTransport,
   buildRegistry,
   buildTransport,
+  DIRECTORY_CLIENT_ID,
   identitySourceOf,
   openServiceKeys,
   suitePolicyOf,
@@ -45,7 +46,7 @@ export interface CreateSealpostOptions {
   /**
    * The Kafka client of the service's producers and consumers: `kafkajs` (default) or `platformatic`
    * (@platformatic/kafka, an optional peer dependency loaded only when chosen; docs/TRANSPORTS.md).
-   * The key directory's follower stays on kafkajs.
+   * The key directory's follower (the directory topic) runs on the same client.
    */
   readonly kafkaClient?: 'kafkajs' | 'platformatic';
   /**
@@ -126,12 +127,22 @@ export async function createSealpost(options: CreateSealpostOptions): Promise<Se
   const kms = await buildKms(config, { crypto, clock });
   let service: Awaited<ReturnType<typeof openServiceKeys>>;
   try {
+    // On @platformatic/kafka the directory follows its topic on that client too (no kafkajs client).
+    const directoryTransport =
+      options.kafkaClient === 'platformatic' && config.directoryFile === undefined
+        ? await buildPlatformaticTransport(config, {
+            logger: createLogger({ level: 'silent' }),
+            clock,
+            clientId: DIRECTORY_CLIENT_ID,
+          })
+        : undefined;
     service = await openServiceKeys(config, {
       crypto,
       clock,
       kms,
       onRefreshError: (err) =>
         logger.warn({ code: (err as { code?: string }).code }, 'directory refresh failed'),
+      ...(directoryTransport === undefined ? {} : { directoryTransport }),
     });
   } catch (err) {
     await kms.close();

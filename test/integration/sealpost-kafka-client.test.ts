@@ -1,18 +1,28 @@
 /**
  * `createSealpost({ kafkaClient: 'platformatic' })` (docs/TRANSPORTS.md): the same one-call setup
  * with the service's producers and consumers on @platformatic/kafka, loaded on demand. Checked on the
- * stack: the transport it built is the @platformatic/kafka adapter's, and a sealed order sent by one
- * such service is delivered, opened and attributed by another.
+ * stack: the transport it built is the @platformatic/kafka adapter's, a sealed order sent by one
+ * such service is delivered, opened and attributed by another, and the key directory follows its
+ * topic on @platformatic/kafka too (no kafkajs transport is built).
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { writeDirectoryDocument } from '../../src/keys/directory/directory-document.js';
+import { KafkaDirectoryTopic } from '../../src/keys/directory/directory-topic.js';
+import * as kafkajsAdapter from '../../src/kafka/kafkajs-transport.js';
 import { writeIdentityFile } from '../../src/keys/identity-file.js';
 import { platformaticNodeProblem } from '../../src/kafka/platformatic-node-version.js';
 import { createSealpost, type SealedDelivery, type Sealpost } from '../../src/index.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { makePipelineWorld, ORDER_SCHEMA, type PipelineWorld } from '../support/pipeline-world.js';
 import { createTopics, freshTopic, testTransport, waitFor } from '../support/test-transport.js';
+
+// Counts the kafkajs transports built (a spy on our own factory; the real one is called).
+vi.mock('../../src/kafka/kafkajs-transport.js', async (importOriginal) => {
+  const real = await importOriginal<typeof kafkajsAdapter>();
+  return { ...real, createKafkajsTransport: vi.fn(real.createKafkajsTransport) };
+});
 
 let world: PipelineWorld | undefined;
 const services: Sealpost[] = [];
@@ -62,6 +72,15 @@ describe("createSealpost({ kafkaClient: 'platformatic' })", () => {
           overwrite: true,
         });
       await writeDirectoryDocument(join(world.dir, 'directory.json'), world.document());
+      // billing reads the directory from its topic, published there beforehand.
+      const directoryTopic = freshTopic('client-directory');
+      const publisher = new KafkaDirectoryTopic({
+        transport: testTransport('kafka-client-directory'),
+        topic: directoryTopic,
+        randomBytes: (n) => new Uint8Array(randomBytes(n)),
+      });
+      await publisher.ensureTopic();
+      await publisher.publish(world.document());
       const e = getEndpoints();
       const envOf = (name: string): Readonly<Record<string, string>> => ({
         KAFKA_BROKERS: e.kafkaBrokers.join(','),
@@ -80,10 +99,18 @@ describe("createSealpost({ kafkaClient: 'platformatic' })", () => {
         SEALPOST_LOG_LEVEL: 'silent',
       });
 
+      const builtBefore = vi.mocked(kafkajsAdapter.createKafkajsTransport).mock.calls.length;
       const orders = await createSealpost({ env: envOf('orders'), kafkaClient: 'platformatic' });
       services.push(orders);
-      const billing = await createSealpost({ env: envOf('billing'), kafkaClient: 'platformatic' });
+      const billingEnv: Record<string, string> = { ...envOf('billing') };
+      delete billingEnv.SEALPOST_DIRECTORY_FILE;
+      billingEnv.SEALPOST_DIRECTORY_TOPIC = directoryTopic;
+      const billing = await createSealpost({ env: billingEnv, kafkaClient: 'platformatic' });
       services.push(billing);
+      // billing's directory was read from the topic at start-up (the service opened), on the client
+      // it was asked for: createSealpost built no kafkajs transport for either service.
+      expect(billing.directory.epoch).toBe(world.document().head.epoch);
+      expect(vi.mocked(kafkajsAdapter.createKafkajsTransport).mock.calls.length).toBe(builtBefore);
       for (const sp of [orders, billing]) {
         expect(sp.transport.producer().constructor.name).toBe('PlatformaticProducer');
         expect(sp.transport.consumer({ groupId: 'unused' }).constructor.name).toBe(

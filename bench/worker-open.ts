@@ -34,7 +34,8 @@
  *
  * Reported per variant (medians over the rounds): records/s (wall clock of the round), and CPU per
  * record in µs split by thread: main (process.threadCpuUsage on the main thread), workers (the sum of
- * the workers' own threadCpuUsage), process (process.cpuUsage: every thread, GC helpers included).
+ * the workers' own threadCpuUsage), process (process.cpuUsage: every thread, GC helpers included),
+ * and the cores each kept busy (µs per record × records/s): a thread near 1.00 bounds the rate.
  * Options: --records, --sessions, --fetch, --rounds, --workers 1,2,4, --batches 100,500,
  * --modes transfer,copy, --main-work U, --only inline|offload (default both), --json.
  */
@@ -480,14 +481,15 @@ if (JSON_OUT) {
   );
   console.log(`load average (1 min) per round: ${loads.map((l) => l[0]!.toFixed(2)).join(' ')}`);
   console.log(
-    '| variant | records/s | main µs/rec (min–max) | workers µs/rec | main + workers − inline main | process µs/rec | process − inline |',
+    '| variant | records/s | main µs/rec (min–max) | workers µs/rec | main + workers − inline main | process µs/rec | process − inline | cores busy: main / workers |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows)
     console.log(
       `| ${r.variant} | ${Math.round(r.rate).toLocaleString('en')} | ${r.main.toFixed(2)} ` +
         `(${r.mainRange[0]!.toFixed(2)}–${r.mainRange[1]!.toFixed(2)}) | ${r.workers.toFixed(2)} | ` +
         `${inline === undefined ? '' : (r.main + r.workers - inline.main).toFixed(2)} | ` +
-        `${r.process.toFixed(2)} | ${inline === undefined ? '' : (r.process - inline.process).toFixed(2)} |`,
+        `${r.process.toFixed(2)} | ${inline === undefined ? '' : (r.process - inline.process).toFixed(2)} | ` +
+        `${((r.main * r.rate) / 1e6).toFixed(2)} / ${((r.workers * r.rate) / 1e6).toFixed(2)} |`,
     );
 }

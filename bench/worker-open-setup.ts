@@ -77,18 +77,6 @@ export function newOpener(
   });
 }
 
-interface ThreadCpuProcess {
-  threadCpuUsage?: () => NodeJS.CpuUsage;
-}
-
-/** CPU time (user + system, µs) of the calling thread: process.threadCpuUsage (Node ≥ 23.9). */
-export function threadCpuUs(): number {
-  const f = (process as ThreadCpuProcess).threadCpuUsage;
-  if (f === undefined) throw new Error('process.threadCpuUsage is missing: run under Node ≥ 23.9');
-  const u = f.call(process);
-  return u.user + u.system;
-}
-
 /**
  * A batch posted to a worker: one ArrayBuffer holding an index of `count` records (Int32 keyStart,
  * keyLen, valueStart, valueLen, relative to the span; keyLen −1 = no key) followed by the span of the
@@ -142,11 +130,3 @@ export const STATUS_NOT_ADDRESSED = 2;
 export const STATUS_THROTTLED = 3;
 /** The opener threw; the row's `contentType` field holds the error code's string index. */
 export const STATUS_REFUSED = 4;
-
-/** Main → worker control messages besides batches. */
-export type ControlMessage = { readonly type: 'cpu' } | { readonly type: 'close' };
-/** Worker → main replies besides results. */
-export type ReplyMessage =
-  | { readonly type: 'ready' }
-  | { readonly type: 'cpu'; readonly us: number }
-  | { readonly type: 'closed' };

@@ -13,12 +13,10 @@ import { createCryptoProvider } from '../src/crypto/index.js';
 import { isEnvelopeError, type OpenedMessage } from '../src/envelope/index.js';
 import {
   type BatchMessage,
-  type ControlMessage,
   INDEX_INTS,
   newOpener,
   type OpenerPublicSetup,
   RESULT_ROW,
-  type ReplyMessage,
   type ResultMessage,
   ROW,
   STATUS_DELIVERED,
@@ -26,9 +24,9 @@ import {
   STATUS_NOT_ADDRESSED,
   STATUS_REFUSED,
   STATUS_THROTTLED,
-  threadCpuUs,
   TOPIC,
 } from './worker-open-setup.js';
+import { type ControlMessage, type ReplyMessage, threadCpuUs } from './worker-pool.js';
 
 const port = parentPort;
 if (port === null) throw new Error('worker-open-thread.ts runs as a worker thread');

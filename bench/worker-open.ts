@@ -37,10 +37,9 @@
  * the workers' own threadCpuUsage), process (process.cpuUsage: every thread, GC helpers included),
  * and the cores each kept busy (µs per record × records/s): a thread near 1.00 bounds the rate.
  * Options: --records, --sessions, --fetch, --rounds, --workers 1,2,4, --batches 100,500,
- * --modes transfer,copy, --main-work U, --only inline|offload (default both), --json.
+ * --modes transfer,copy, --main-work U, --only inline|offload (default both).
  */
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { createCryptoProvider } from '../src/crypto/index.js';
 import {
   createSealingSession,
@@ -61,14 +60,13 @@ import {
   ORDER_SCHEMA,
   type OpenerPublicSetup,
   RESULT_ROW,
-  type ReplyMessage,
   type ResultMessage,
   ROW,
   SCHEMA_ID,
   STATUS_DELIVERED,
-  threadCpuUs,
   TOPIC,
 } from './worker-open-setup.js';
+import { runRounds, threadCpuUs, type Variant, WorkerPool } from './worker-pool.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, fallback: string) => {
@@ -85,7 +83,6 @@ const BATCHES = list('batches', '100,500');
 const MODES = opt('modes', 'transfer,copy').split(',') as ('transfer' | 'copy')[];
 const MAIN_WORK_US = Number(opt('main-work', '0'));
 const ONLY = opt('only', 'both');
-const JSON_OUT = argv.includes('--json');
 const RUN = 50;
 const DEPTH = 2;
 const PARTITION = 0;
@@ -251,113 +248,49 @@ function runInline(decode: boolean): void {
 }
 
 // --- The worker pool ----------------------------------------------------------------------------
-interface PoolWorker {
-  readonly worker: Worker;
-  inflight: number;
-  /** Replies to control messages, in order. */
-  readonly waiting: ((m: ReplyMessage) => void)[];
-}
+const startPool = (size: number, transfer: boolean) =>
+  WorkerPool.start<ResultMessage>(new URL('./worker-open-thread.ts', import.meta.url), size, () => {
+    // The secret key moves into the worker (transferred), so no copy of it stays in this thread.
+    const secretKey = new Uint8Array(new ArrayBuffer(recipient.secretKey.length));
+    secretKey.set(recipient.secretKey);
+    return { workerData: { setup, secretKey, transfer }, transferList: [secretKey.buffer] };
+  });
 
-class Pool {
-  readonly workers: PoolWorker[] = [];
-  #onResult: (w: PoolWorker, m: ResultMessage) => void = () => {};
-
-  static async start(size: number, transfer: boolean): Promise<Pool> {
-    const pool = new Pool();
-    const ready: Promise<ReplyMessage>[] = [];
-    for (let i = 0; i < size; i++) {
-      // The secret key moves into the worker (transferred), so no copy of it stays in this thread.
-      const secretKey = new Uint8Array(new ArrayBuffer(recipient.secretKey.length));
-      secretKey.set(recipient.secretKey);
-      const worker = new Worker(new URL('./worker-open-thread.ts', import.meta.url), {
-        workerData: { setup, secretKey, transfer },
-        transferList: [secretKey.buffer],
-      });
-      const pw: PoolWorker = { worker, inflight: 0, waiting: [] };
-      worker.on('message', (m: ResultMessage | ReplyMessage) => {
-        if (m.type === 'result') pool.#onResult(pw, m);
-        else pw.waiting.shift()?.(m);
-      });
-      worker.on('error', (err) => {
-        console.error('worker failed', err);
-        process.exit(1);
-      });
-      ready.push(new Promise((resolve) => pw.waiting.push(resolve)));
-      pool.workers.push(pw);
+/** Opens every fetch on the pool in batches of `batch` records (never across a fetch). */
+function runOffloaded(
+  pool: WorkerPool<ResultMessage>,
+  batch: number,
+  transfer: boolean,
+): Promise<void> {
+  const spins = spinPerRecord();
+  const plan: { f: Fetched; first: number; count: number }[] = [];
+  for (const f of fetches)
+    for (let first = 0; first < f.count; first += batch)
+      plan.push({ f, first, count: Math.min(batch, f.count - first) });
+  const make = (id: number) => {
+    const { f, first, count } = plan[id]!;
+    const r = f.records;
+    const spanStart = r[first * REC_INTS]!;
+    const spanEnd = r[(first + count - 1) * REC_INTS + 1]!;
+    const head = count * INDEX_INTS * 4;
+    const bytes = new ArrayBuffer(head + spanEnd - spanStart);
+    const index = new Int32Array(bytes, 0, count * INDEX_INTS);
+    for (let j = 0; j < count; j++) {
+      const o = (first + j) * REC_INTS;
+      index[j * INDEX_INTS] = r[o + 2]! - spanStart;
+      index[j * INDEX_INTS + 1] = r[o + 3]!;
+      index[j * INDEX_INTS + 2] = r[o + 4]! - spanStart;
+      index[j * INDEX_INTS + 3] = r[o + 5]!;
     }
-    await Promise.all(ready);
-    return pool;
-  }
-
-  #ask(pw: PoolWorker, type: 'cpu' | 'close'): Promise<ReplyMessage> {
-    return new Promise((resolve) => {
-      pw.waiting.push(resolve);
-      pw.worker.postMessage({ type });
-    });
-  }
-
-  /** The workers' CPU time so far (µs, summed over the pool). */
-  async cpuUs(): Promise<number> {
-    const r = await Promise.all(this.workers.map((w) => this.#ask(w, 'cpu')));
-    return r.reduce((s, m) => s + (m.type === 'cpu' ? m.us : 0), 0);
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => this.#ask(w, 'close')));
-    await Promise.all(this.workers.map((w) => w.worker.terminate()));
-  }
-
-  /** Opens every fetch in batches of `batch` records; resolves once every result was handed out. */
-  run(batch: number, transfer: boolean, decode: boolean): Promise<void> {
-    const spins = spinPerRecord();
-    const plan: { f: Fetched; first: number; count: number }[] = [];
-    for (const f of fetches)
-      for (let first = 0; first < f.count; first += batch)
-        plan.push({ f, first, count: Math.min(batch, f.count - first) });
-    let next = 0;
-    let expect = 0;
-    const early = new Map<number, ResultMessage>();
-    const post = (pw: PoolWorker) => {
-      while (pw.inflight < DEPTH && next < plan.length) {
-        const id = next++;
-        const { f, first, count } = plan[id]!;
-        const r = f.records;
-        const spanStart = r[first * REC_INTS]!;
-        const spanEnd = r[(first + count - 1) * REC_INTS + 1]!;
-        const head = count * INDEX_INTS * 4;
-        const bytes = new ArrayBuffer(head + spanEnd - spanStart);
-        const index = new Int32Array(bytes, 0, count * INDEX_INTS);
-        for (let j = 0; j < count; j++) {
-          const o = (first + j) * REC_INTS;
-          index[j * INDEX_INTS] = r[o + 2]! - spanStart;
-          index[j * INDEX_INTS + 1] = r[o + 3]!;
-          index[j * INDEX_INTS + 2] = r[o + 4]! - spanStart;
-          index[j * INDEX_INTS + 3] = r[o + 5]!;
-        }
-        new Uint8Array(bytes, head).set(f.buffer.subarray(spanStart, spanEnd));
-        const m: BatchMessage = { type: 'batch', id, count, partition: PARTITION, bytes };
-        pw.worker.postMessage(m, transfer ? [bytes] : []);
-        pw.inflight++;
-      }
-    };
-    return new Promise((resolve) => {
-      this.#onResult = (pw, m) => {
-        pw.inflight--;
-        post(pw);
-        early.set(m.id, m);
-        for (let r = early.get(expect); r !== undefined; r = early.get(expect)) {
-          early.delete(expect++);
-          handResults(r, decode, spins);
-        }
-        if (expect === plan.length) resolve();
-      };
-      for (const pw of this.workers) post(pw);
-    });
-  }
+    new Uint8Array(bytes, head).set(f.buffer.subarray(spanStart, spanEnd));
+    const message: BatchMessage = { type: 'batch', id, count, partition: PARTITION, bytes };
+    return { message, transfer: transfer ? [bytes] : [] };
+  };
+  return pool.run(plan.length, DEPTH, make, (m) => handResults(m, spins));
 }
 
 /** The main thread's part of a worker's results: rows read, seqs checked, payloads handed out. */
-function handResults(m: ResultMessage, decode: boolean, spins: number): void {
+function handResults(m: ResultMessage, spins: number): void {
   const view = new DataView(m.bytes);
   const bytes = new Uint8Array(m.bytes);
   const s = m.strings;
@@ -377,7 +310,7 @@ function handResults(m: ResultMessage, decode: boolean, spins: number): void {
     };
     // The replay window stays here (SPEC §5 step 8): the worker had none to check.
     if (windowOf(msg.replayKey).check(msg.seq) !== 'fresh') throw new Error('bench: duplicate');
-    handOut(msg, decode, spins);
+    handOut(msg, true, spins);
   }
   p.memzero(bytes);
 }
@@ -386,110 +319,43 @@ function handResults(m: ResultMessage, decode: boolean, spins: number): void {
 const openerInline = newOpener(p, setup, recipient.secretKey);
 calibrate();
 
-interface Variant {
-  readonly name: string;
-  readonly workers: number;
-  readonly run: () => Promise<void>;
-  readonly pool?: Pool;
-}
 const variants: Variant[] = [];
 if (ONLY !== 'offload') {
-  variants.push({ name: 'inline', workers: 0, run: () => Promise.resolve(runInline(true)) });
-  variants.push({ name: 'inline-open', workers: 0, run: () => Promise.resolve(runInline(false)) });
+  variants.push({ name: 'inline', run: () => Promise.resolve(runInline(true)) });
+  variants.push({ name: 'inline-open', run: () => Promise.resolve(runInline(false)) });
 }
-const pools: Pool[] = [];
+const pools: WorkerPool<ResultMessage>[] = [];
 if (ONLY !== 'inline')
   for (const mode of MODES)
     for (const w of WORKERS) {
-      const pool = await Pool.start(w, mode === 'transfer');
+      const pool = await startPool(w, mode === 'transfer');
       pools.push(pool);
       for (const b of BATCHES)
         variants.push({
           name: `offload W=${w} B=${b} ${mode}`,
-          workers: w,
           pool,
-          run: () => pool.run(b, mode === 'transfer', true),
+          run: () => runOffloaded(pool, b, mode === 'transfer'),
         });
     }
 
-interface Sample {
-  readonly rate: number;
-  readonly main: number;
-  readonly workers: number;
-  readonly process: number;
-}
-const samples = new Map<string, Sample[]>(variants.map((v) => [v.name, []]));
-const loads: number[][] = [];
-for (let round = 0; round < ROUNDS; round++) {
-  loads.push(os.loadavg());
-  // Rotate the order each round, so no variant always follows the same one.
-  for (let k = 0; k < variants.length; k++) {
-    const v = variants[(k + round) % variants.length]!;
-    const w0 = v.pool === undefined ? 0 : await v.pool.cpuUs();
-    delivered = 0;
-    const t0 = performance.now();
-    const m0 = threadCpuUs();
-    const p0 = process.cpuUsage();
-    await v.run();
-    const m1 = threadCpuUs();
-    const pd = process.cpuUsage(p0);
-    const t1 = performance.now();
-    const w1 = v.pool === undefined ? 0 : await v.pool.cpuUs();
+console.log(
+  `node ${process.version}, ${os.cpus().length} cores, ${RECORDS} records of ${sealedBytes} sealed bytes ` +
+    `(${SESSIONS} sessions, fetches of ${FETCH}), ${ROUNDS - 1} rounds after a warm-up, ` +
+    `main-work ${MAIN_WORK_US} µs/record`,
+);
+await runRounds(
+  variants,
+  ROUNDS,
+  RECORDS,
+  () => {
     if (delivered !== RECORDS) throw new Error(`bench: ${delivered} of ${RECORDS} delivered`);
-    if (round === 0) continue;
-    samples.get(v.name)!.push({
-      rate: RECORDS / ((t1 - t0) / 1e3),
-      main: (m1 - m0) / RECORDS,
-      workers: (w1 - w0) / RECORDS,
-      process: (pd.user + pd.system) / RECORDS,
-    });
-  }
-}
-loads.push(os.loadavg());
+    delivered = 0;
+  },
+  'inline',
+);
+console.log(`(sink ${sink % 10})`);
 
 for (const pool of pools) await pool.close();
 openerInline.close();
 p.memzero(recipient.secretKey);
 p.memzero(sender.secretKey);
-
-// --- Report -------------------------------------------------------------------------------------
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const rows = variants.map((v) => {
-  const xs = samples.get(v.name)!;
-  const med = (k: keyof Sample) => median(xs.map((x) => x[k]));
-  return {
-    variant: v.name,
-    rate: med('rate'),
-    main: med('main'),
-    workers: med('workers'),
-    process: med('process'),
-    mainRange: [Math.min(...xs.map((x) => x.main)), Math.max(...xs.map((x) => x.main))],
-  };
-});
-const inline = rows.find((r) => r.variant === 'inline');
-if (JSON_OUT) {
-  console.log(JSON.stringify({ rows, loads, sealedBytes, mainWorkUs: MAIN_WORK_US }, null, 2));
-} else {
-  console.log(
-    `node ${process.version}, ${os.cpus().length} cores, ${RECORDS} records of ${sealedBytes} sealed bytes ` +
-      `(${SESSIONS} sessions, fetches of ${FETCH}), ${ROUNDS - 1} rounds after a warm-up, ` +
-      `main-work ${MAIN_WORK_US} µs/record, sink ${sink % 10}`,
-  );
-  console.log(`load average (1 min) per round: ${loads.map((l) => l[0]!.toFixed(2)).join(' ')}`);
-  console.log(
-    '| variant | records/s | main µs/rec (min–max) | workers µs/rec | main + workers − inline main | process µs/rec | process − inline | cores busy: main / workers |',
-  );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const r of rows)
-    console.log(
-      `| ${r.variant} | ${Math.round(r.rate).toLocaleString('en')} | ${r.main.toFixed(2)} ` +
-        `(${r.mainRange[0]!.toFixed(2)}–${r.mainRange[1]!.toFixed(2)}) | ${r.workers.toFixed(2)} | ` +
-        `${inline === undefined ? '' : (r.main + r.workers - inline.main).toFixed(2)} | ` +
-        `${r.process.toFixed(2)} | ${inline === undefined ? '' : (r.process - inline.process).toFixed(2)} | ` +
-        `${((r.main * r.rate) / 1e6).toFixed(2)} / ${((r.workers * r.rate) / 1e6).toFixed(2)} |`,
-    );
-}

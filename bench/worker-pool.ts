@@ -98,13 +98,17 @@ export class WorkerPool<R extends BatchResult> {
   }
 
   /**
-   * Posts batches 0..count−1 (`make(id, worker index)` builds a message and its transfer list) to
-   * the workers, at most `depth` in flight each, and hands the results to `take` in batch order.
+   * Posts batches 0..count−1 (`make(id, worker index)` builds a message, its transfer list and what
+   * to do once it is posted, i.e. serialised) to the workers, at most `depth` in flight each, and
+   * hands the results to `take` in batch order.
    */
   run(
     count: number,
     depth: number,
-    make: (id: number, worker: number) => { message: unknown; transfer: ArrayBuffer[] },
+    make: (
+      id: number,
+      worker: number,
+    ) => { message: unknown; transfer: ArrayBuffer[]; posted?: () => void },
     take: (r: R) => void,
   ): Promise<void> {
     let next = 0;
@@ -112,8 +116,9 @@ export class WorkerPool<R extends BatchResult> {
     const early = new Map<number, R>();
     const post = (pw: PoolWorker) => {
       while (pw.inflight < depth && next < count) {
-        const { message, transfer } = make(next++, this.#workers.indexOf(pw));
+        const { message, transfer, posted } = make(next++, this.#workers.indexOf(pw));
         pw.worker.postMessage(message, transfer);
+        posted?.();
         pw.inflight++;
       }
     };

@@ -158,7 +158,8 @@ interface Sample {
  * out), and prints, per variant, medians of records/s and of CPU µs per record: main thread
  * (process.threadCpuUsage), workers (their own threadCpuUsage, summed), process (process.cpuUsage:
  * every thread, GC helpers included), against `baseline` (the inline variant), and the cores each
- * kept busy (µs per record × records/s: a thread near 1.00 bounds the rate). `check()` after each
+ * kept busy (µs per record × records/s: a thread near 1.00 bounds the rate), and the same-round
+ * ratios to the baseline (records/s, process CPU per record). `check()` after each
  * run throws if not every record was done.
  */
 export async function runRounds(
@@ -203,7 +204,17 @@ export async function runRounds(
     const xs = samples.get(v.name)!;
     const med = (k: keyof Sample) => median(xs.map((x) => x[k]));
     const mains = xs.map((x) => x.main);
+    // Same-round ratios to the baseline: records/s and process CPU per record.
+    const bs = samples.get(baseline) ?? [];
+    const ratios = (k: keyof Sample) => {
+      const rs = xs.map((x, i) => x[k] / bs[i]![k]);
+      return rs.length === bs.length && rs.length > 0
+        ? `${median(rs).toFixed(3)} (${Math.min(...rs).toFixed(3)}–${Math.max(...rs).toFixed(3)})`
+        : '';
+    };
     return {
+      rateRatio: ratios('rate'),
+      processRatio: ratios('process'),
       name: v.name,
       rate: med('rate'),
       main: med('main'),
@@ -218,14 +229,16 @@ export async function runRounds(
   console.log(`load average (1 min) per round: ${loads.map(f).join(' ')}`);
   console.log(
     '| variant | records/s | main µs/rec (min–max) | workers µs/rec | main + workers − inline main ' +
-      '| process µs/rec | process − inline | cores busy: main / workers |',
+      '| process µs/rec | process − inline | cores busy: main / workers ' +
+      '| per round ÷ inline: records/s, process CPU (median, min–max) |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of rows)
     console.log(
       `| ${r.name} | ${Math.round(r.rate).toLocaleString('en')} | ${f(r.main)} (${f(r.lo)}–${f(r.hi)}) ` +
         `| ${f(r.workers)} | ${base === undefined ? '' : f(r.main + r.workers - base.main)} ` +
         `| ${f(r.process)} | ${base === undefined ? '' : f(r.process - base.process)} ` +
-        `| ${f((r.main * r.rate) / 1e6)} / ${f((r.workers * r.rate) / 1e6)} |`,
+        `| ${f((r.main * r.rate) / 1e6)} / ${f((r.workers * r.rate) / 1e6)} ` +
+        `| ${r.rateRatio}; ${r.processRatio} |`,
     );
 }

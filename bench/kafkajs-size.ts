@@ -10,12 +10,18 @@
  * the transport (src/kafka/kafkajs-crc32c.ts is loaded first).
  *
  *   set -a && . .stack/env && set +a   # or the stack's endpoints in the environment
- *   npx tsx bench/kafkajs-size.ts [--rounds 5] [--messages 20000] [--with-e2e]
+ *   npx tsx bench/kafkajs-size.ts [--rounds 5] [--messages 20000] [--with-e2e | --account]
  *
  * Each round runs raw-plain and raw-sealed (order alternating between rounds) on fresh topics: the
  * producer phase's CPU from the first send to the last acknowledgement, the consumer phase's from the
  * first record to the last. `--with-e2e` adds, in each round, one bench/profile-e2e.ts process per
- * variant (plain, sealed-1; alternating), so the account's totals come from the same session. CPU is
+ * variant (plain, sealed-1; alternating), so the account's totals come from the same session.
+ * `--account` adds to that one bench/pipeline-in-memory.ts process per round (one counted round after
+ * a warm-up) and prints the additive account per side, per round then medians: plain total + the
+ * libsodium floor + ours (in memory: sealed − plain − floor − the in-memory transport's size cost) +
+ * kafkajs' size cost (raw-sealed − raw-plain) against the measured sealed total; the rest is what
+ * the parts do not explain (the sealed consumer's state writes and commits through kafkajs, garbage
+ * collection of both together, the adapter). CPU is
  * the process's user + system time (process.cpuUsage), medians over rounds (min–max); the last line
  * is one JSON object with every round's figures.
  */
@@ -36,7 +42,8 @@ const opt = (name: string, fallback: string): string => {
 };
 const ROUNDS = Number(opt('rounds', '5'));
 const MESSAGES = Number(opt('messages', '20000'));
-const WITH_E2E = argv.includes('--with-e2e');
+const ACCOUNT = argv.includes('--account');
+const WITH_E2E = ACCOUNT || argv.includes('--with-e2e');
 const BATCH = 500;
 const IN_FLIGHT = 2;
 
@@ -151,12 +158,39 @@ function runE2e(variant: 'plain' | 'sealed-1'): Figures {
   return JSON.parse(out.trim().split('\n').at(-1)!) as Figures;
 }
 
+interface InMemoryRound {
+  plain: Figures;
+  'sealed-1': Figures;
+  'raw-plain': Figures;
+  'raw-sealed': Figures;
+  floor: { seal: number; open: number };
+}
+
+/** One bench/pipeline-in-memory.ts process: one counted round of its four variants and the floor. */
+function runInMemory(): InMemoryRound {
+  const out = execFileSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('./pipeline-in-memory.ts', import.meta.url)),
+      '--rounds',
+      '1',
+      '--messages',
+      String(MESSAGES),
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return (JSON.parse(out.trim().split('\n').at(-1)!) as { rounds: InMemoryRound[] }).rounds[0]!;
+}
+
 const loadStart = await loadAverages();
 console.log(
   `records: raw-plain ${recordBytes(samples.plain)} B, raw-sealed ${recordBytes(samples.sealed)} B (value ${samples.sealed.value!.length}, key ${samples.sealed.key?.length ?? 0}, ${samples.sealed.headers?.length ?? 0} headers); load ${loadStart}`,
 );
 type Name = 'raw-plain' | 'raw-sealed' | 'e2e-plain' | 'e2e-sealed-1';
 const rounds: Partial<Record<Name, Figures>>[] = [];
+const inMemory: InMemoryRound[] = [];
 await runRaw(samples.plain); // warm-up, not counted
 for (let r = 0; r < ROUNDS; r++) {
   const steps: [Name, () => Promise<Figures> | Figures][] = [
@@ -171,7 +205,9 @@ for (let r = 0; r < ROUNDS; r++) {
   ];
   if (r % 2 === 1) steps.reverse();
   const round: Partial<Record<Name, Figures>> = {};
+  if (ACCOUNT && r % 2 === 1) inMemory.push(runInMemory());
   for (const [name, run] of steps) round[name] = await run();
+  if (ACCOUNT && r % 2 === 0) inMemory.push(runInMemory());
   rounds.push(round);
   console.log(
     `round ${r + 1}: ${steps.map(([n]) => `${n} ${round[n]!.produceCpuUs.toFixed(2)}/${round[n]!.consumeCpuUs.toFixed(2)}`).join(', ')} µs (producer/consumer); load ${await loadAverages()}`,
@@ -203,6 +239,43 @@ if (WITH_E2E)
     diff('e2e-sealed-1', 'e2e-plain', 'produceCpuUs'),
     diff('e2e-sealed-1', 'e2e-plain', 'consumeCpuUs'),
   );
+if (ACCOUNT) {
+  // The additive account, per round (each part from the same round), then medians over rounds.
+  const sides = [
+    ['producer', 'produceCpuUs', 'seal'],
+    ['consumer', 'consumeCpuUs', 'open'],
+  ] as const;
+  for (const [label, side, fl] of sides) {
+    const parts = rounds.map((x, i) => {
+      const m = inMemory[i]!;
+      const plain = x['e2e-plain']![side];
+      const floor = m.floor[fl];
+      const ours =
+        m['sealed-1'][side] -
+        m.plain[side] -
+        floor -
+        (m['raw-sealed'][side] - m['raw-plain'][side]);
+      const size = x['raw-sealed']![side] - x['raw-plain']![side];
+      const sum = plain + floor + ours + size;
+      const sealed = x['e2e-sealed-1']![side];
+      return { plain, floor, ours, size, sum, sealed, rest: sealed - sum, explained: sum / sealed };
+    });
+    console.log(
+      `\nThe account, ${label} (CPU µs per record, median (min–max) of ${ROUNDS} rounds):`,
+    );
+    console.log('| part | µs |\n|---|---:|');
+    const line = (name: string, f: (p: (typeof parts)[number]) => number, digits = 2) =>
+      console.log(`| ${name} | ${spread(parts.map(f), digits)} |`);
+    line('plain total (profile-e2e plain)', (p) => p.plain);
+    line('+ libsodium floor (in process)', (p) => p.floor);
+    line('+ ours (in memory: added − floor − transport size cost)', (p) => p.ours);
+    line('+ kafkajs size cost (raw-sealed − raw-plain)', (p) => p.size);
+    line('= sum of the parts', (p) => p.sum);
+    line('measured sealed total (profile-e2e sealed-1)', (p) => p.sealed);
+    line('rest = measured − sum', (p) => p.rest);
+    line('sum / measured', (p) => p.explained, 3);
+  }
+}
 console.log(`load averages: start ${loadStart}, end ${await loadAverages()}`);
 await admin.disconnect();
-console.log(JSON.stringify({ messages: MESSAGES, rounds }));
+console.log(JSON.stringify({ messages: MESSAGES, rounds, inMemory }));

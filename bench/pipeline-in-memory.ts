@@ -22,7 +22,10 @@
  * process's user + system time (process.cpuUsage). The table gives medians over the rounds (min–max);
  * "added" is sealed − plain per round, "ours" is added − floor − (raw-sealed − raw-plain), i.e. what
  * sealpost's own code adds beyond the libsodium work and beyond what the bigger record costs the
- * transport. The last line is one JSON object with every round's figures.
+ * transport. The last line is one JSON object with every round's figures and phase windows: for a
+ * profile, run under `node --cpu-prof --cpu-prof-interval 200 --import tsx` with `--only sealed-1
+ * --rounds 1 --messages 60000` and summarise a window with `bench/profile-areas.ts FILE --from µs
+ * --to µs --records N`.
  */
 import { randomBytes } from 'node:crypto';
 import { InMemoryTransport } from '../src/kafka/in-memory-transport.js';
@@ -185,7 +188,15 @@ async function startConsumer(
 interface Figures {
   produceCpuUs: number;
   consumeCpuUs: number;
+  /** The phases' windows on the V8 profiler's clock (µs), for bench/profile-areas.ts --from --to. */
+  producerWindow: [number, number];
+  consumerWindow: [number, number];
 }
+
+type Side = 'produceCpuUs' | 'consumeCpuUs';
+
+/** The profiler's clock (µs, monotonic). */
+const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 async function runVariant(
   v: Variant,
@@ -208,6 +219,7 @@ async function runVariant(
   await sender.send([order(-1, 0)]); // metadata, schema, first session
   settle();
   const inflight = new Set<Promise<void>>();
+  const w0 = monoUs();
   const c0 = cpuUs();
   for (let i = 0; i < MESSAGES; i += BATCH) {
     const orders = [];
@@ -218,6 +230,7 @@ async function runVariant(
   }
   await Promise.all(inflight);
   const produceCpuUs = (cpuUs() - c0) / MESSAGES;
+  const producerWindow: [number, number] = [w0, monoUs()];
   await sender.close();
 
   settle();
@@ -225,12 +238,18 @@ async function runVariant(
   let count = 0;
   let cpuFirst = 0;
   let cpuLast = 0;
+  let cw0 = 0;
+  let cw1 = 0;
   let done!: () => void;
   const all = new Promise<void>((resolve) => (done = resolve));
   const close = await startConsumer(v, t, rig, topic, () => {
-    if (count === 0) cpuFirst = cpuUs();
+    if (count === 0) {
+      cpuFirst = cpuUs();
+      cw0 = monoUs();
+    }
     if (++count === total) {
       cpuLast = cpuUs();
+      cw1 = monoUs();
       done();
     }
   });
@@ -239,7 +258,12 @@ async function runVariant(
   clearTimeout(timer);
   await close();
   if (count < total) throw new Error(`${v}: consumed ${count} of ${total} records in 120 s`);
-  return { produceCpuUs, consumeCpuUs: (cpuLast - cpuFirst) / (total - 1) };
+  return {
+    produceCpuUs,
+    consumeCpuUs: (cpuLast - cpuFirst) / (total - 1),
+    producerWindow,
+    consumerWindow: [cw0, cw1],
+  };
 }
 
 /** The libsodium work of one message, each way, µs per message (bench/envelope-floor.ts). */
@@ -291,7 +315,7 @@ row(
   col((x) => x.floor.open),
 );
 if (has('plain') && has('sealed-1')) {
-  const added = (side: keyof Figures) => col((x) => x['sealed-1'][side] - x.plain[side]);
+  const added = (side: Side) => col((x) => x['sealed-1'][side] - x.plain[side]);
   row('added (sealed-1 − plain, per round)', added('produceCpuUs'), added('consumeCpuUs'));
   row(
     'added / floor',
@@ -304,9 +328,9 @@ if (has('plain') && has('sealed-1')) {
     col((x) => x['sealed-1'].consumeCpuUs / x.plain.consumeCpuUs),
   );
   if (has('raw-plain') && has('raw-sealed')) {
-    const size = (side: keyof Figures) => col((x) => x['raw-sealed'][side] - x['raw-plain'][side]);
+    const size = (side: Side) => col((x) => x['raw-sealed'][side] - x['raw-plain'][side]);
     row('transport: raw-sealed − raw-plain', size('produceCpuUs'), size('consumeCpuUs'));
-    const ours = (side: keyof Figures, fl: 'seal' | 'open') =>
+    const ours = (side: Side, fl: 'seal' | 'open') =>
       col(
         (x) =>
           x['sealed-1'][side] -

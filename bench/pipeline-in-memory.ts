@@ -191,6 +191,8 @@ interface Figures {
   /** The phases' windows on the V8 profiler's clock (µs), for bench/profile-areas.ts --from --to. */
   producerWindow: [number, number];
   consumerWindow: [number, number];
+  /** Replay state records the consumer wrote (sealed-1; its state topic's end offset). */
+  stateWrites: number;
 }
 
 type Side = 'produceCpuUs' | 'consumeCpuUs';
@@ -258,11 +260,14 @@ async function runVariant(
   clearTimeout(timer);
   await close();
   if (count < total) throw new Error(`${v}: consumed ${count} of ${total} records in 120 s`);
+  const [state] = await t.admin().fetchTopicOffsets(`${topic}-state`);
+  const stateWrites = Number(state?.high ?? 0);
   return {
     produceCpuUs,
     consumeCpuUs: (cpuLast - cpuFirst) / (total - 1),
     producerWindow,
     consumerWindow: [cw0, cw1],
+    stateWrites,
   };
 }
 

@@ -1,0 +1,243 @@
+/**
+ * The runs of bench/pipeline-in-memory.ts (see there), for it and for bench/pipeline-ab.ts (which
+ * loads this module from two trees into one process and alternates them).
+ */
+import { randomBytes } from 'node:crypto';
+import { InMemoryTransport } from '../src/kafka/in-memory-transport.js';
+import type { OutgoingRecord, Transport } from '../src/kafka/transport.js';
+import { SealedConsumer } from '../src/pipeline/sealed-consumer.js';
+import { SealedProducer, type OutgoingMessage } from '../src/pipeline/sealed-producer.js';
+import { systemClock } from '../src/runtime/clock.js';
+import { cpuUs, order, ORDER_SCHEMA, settle, type Order } from './e2e-clients.js';
+import { messageFloor } from './envelope-floor.js';
+import type { Rig, SampleRecords } from './pipeline-rig.js';
+
+export const VARIANTS = ['plain', 'sealed-1', 'raw-plain', 'raw-sealed'] as const;
+export type Variant = (typeof VARIANTS)[number];
+const BATCH = 500;
+const IN_FLIGHT = 2;
+
+/** A producer phase's sender: one batch of orders, resolved when acknowledged. */
+interface Sender {
+  send(orders: readonly Order[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function plainSender(t: Transport, rig: Rig, topic: string): Promise<Sender> {
+  const schemaId = await rig.registry.register(`${topic}-value`, ORDER_SCHEMA);
+  const p = t.producer({ idempotent: true, compression: 'none' });
+  await p.connect();
+  return {
+    send: async (orders) => {
+      const records: OutgoingRecord[] = [];
+      for (const o of orders)
+        records.push({ key: Buffer.from(o.id), value: await rig.registry.encode(schemaId, o) });
+      await p.send({ topic, partition: 0, records });
+    },
+    close: () => p.disconnect(),
+  };
+}
+
+/** Sends copies of `sample` (fresh buffers per record, as an encoder would make them). */
+async function rawSender(t: Transport, topic: string, sample: OutgoingRecord): Promise<Sender> {
+  const p = t.producer({ idempotent: true, compression: 'none' });
+  await p.connect();
+  return {
+    send: async (orders) => {
+      const records: OutgoingRecord[] = [];
+      for (let i = 0; i < orders.length; i++)
+        records.push({
+          key: Buffer.from(sample.key!),
+          value: Buffer.from(sample.value!),
+          ...(sample.headers === undefined ? {} : { headers: sample.headers }),
+        });
+      await p.send({ topic, partition: 0, records });
+    },
+    close: () => p.disconnect(),
+  };
+}
+
+async function sealedSender(t: Transport, rig: Rig, topic: string): Promise<Sender> {
+  const producer = new SealedProducer({
+    transport: t,
+    registry: rig.registry,
+    crypto: rig.world.crypto,
+    clock: systemClock,
+    identity: rig.producer,
+    directory: rig.directory,
+    valueSchemas: { [topic]: ORDER_SCHEMA },
+    producerOptions: { compression: 'none' },
+    metrics: rig.metrics,
+  });
+  await producer.connect();
+  return {
+    send: async (orders) => {
+      const messages: OutgoingMessage[] = orders.map((o) => ({ key: o.id, value: o }));
+      await producer.send({ topic, recipients: ['bench-r1'], messages });
+    },
+    close: () => producer.close(),
+  };
+}
+
+/** Starts a consumer of `v` that calls `seen` once per record; resolves to its close. */
+async function startConsumer(
+  v: Variant,
+  t: Transport,
+  rig: Rig,
+  topic: string,
+  seen: () => void,
+): Promise<() => Promise<void>> {
+  const groupId = `bench-${v}-${randomBytes(3).toString('hex')}`;
+  if (v === 'sealed-1') {
+    const consumer = new SealedConsumer({
+      transport: t,
+      groupId,
+      topics: [topic],
+      registry: rig.registry,
+      crypto: rig.world.crypto,
+      clock: systemClock,
+      identity: rig.recipient,
+      directory: rig.recipientDirectory,
+      kms: rig.world.kms,
+      stateTopic: `${topic}-state`,
+      deadLetterTopic: `${topic}-dlq`,
+      deadLetterDetailRecipients: ['bench-r2'],
+      fromBeginning: true,
+      metrics: rig.metrics,
+      consumerOptions: { maxWaitTimeMs: 1000 },
+    });
+    await consumer.run({
+      eachMessage: () => {
+        seen();
+        return Promise.resolve();
+      },
+    });
+    return () => consumer.close();
+  }
+  const decode = v === 'plain';
+  const c = t.consumer({ groupId, maxWaitTimeMs: 1000 });
+  await c.connect();
+  await c.subscribe({ topics: [topic], fromBeginning: true });
+  await c.run({
+    eachBatch: async (batch, control) => {
+      let last: string | undefined;
+      for (const r of batch.records) {
+        if (decode) await rig.registry.decode(r.value!);
+        seen();
+        control.resolveOffset(r.offset);
+        last = r.offset;
+      }
+      if (last !== undefined)
+        await c.commitOffsets([
+          {
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: String(BigInt(last) + 1n),
+            metadata: null,
+          },
+        ]);
+      await control.heartbeat();
+    },
+  });
+  return () => c.disconnect();
+}
+
+export interface Figures {
+  produceCpuUs: number;
+  consumeCpuUs: number;
+  /** The phases' windows on the V8 profiler's clock (µs), for bench/profile-areas.ts --from --to. */
+  producerWindow: [number, number];
+  consumerWindow: [number, number];
+  /** Replay state records the consumer wrote (sealed-1; its state topic's end offset). */
+  stateWrites: number;
+}
+
+export type Side = 'produceCpuUs' | 'consumeCpuUs';
+
+/** The profiler's clock (µs, monotonic). */
+const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/** One run of variant `v` on a fresh in-memory cluster: its producer phase, then its consumer phase. */
+export async function runVariant(
+  v: Variant,
+  rig: Rig,
+  samples: SampleRecords,
+  messages: number,
+): Promise<Figures> {
+  const t = new InMemoryTransport();
+  const topic = `bench-mem-${randomBytes(3).toString('hex')}`;
+  await t.admin().createTopics([
+    { topic, numPartitions: 1 },
+    { topic: `${topic}-dlq`, numPartitions: 1 },
+    { topic: `${topic}-state`, numPartitions: 1, compacted: true },
+  ]);
+  const sender =
+    v === 'plain'
+      ? await plainSender(t, rig, topic)
+      : v === 'sealed-1'
+        ? await sealedSender(t, rig, topic)
+        : await rawSender(t, topic, v === 'raw-plain' ? samples.plain : samples.sealed);
+  await sender.send([order(-1, 0)]); // metadata, schema, first session
+  settle();
+  const inflight = new Set<Promise<void>>();
+  const w0 = monoUs();
+  const c0 = cpuUs();
+  for (let i = 0; i < messages; i += BATCH) {
+    const orders = [];
+    for (let k = i; k < Math.min(messages, i + BATCH); k++) orders.push(order(k, 0));
+    const sent: Promise<void> = sender.send(orders).finally(() => inflight.delete(sent));
+    inflight.add(sent);
+    if (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+  const produceCpuUs = (cpuUs() - c0) / messages;
+  const producerWindow: [number, number] = [w0, monoUs()];
+  await sender.close();
+
+  settle();
+  const total = messages + 1;
+  let count = 0;
+  let cpuFirst = 0;
+  let cpuLast = 0;
+  let cw0 = 0;
+  let cw1 = 0;
+  let done!: () => void;
+  const all = new Promise<void>((resolve) => (done = resolve));
+  const close = await startConsumer(v, t, rig, topic, () => {
+    if (count === 0) {
+      cpuFirst = cpuUs();
+      cw0 = monoUs();
+    }
+    if (++count === total) {
+      cpuLast = cpuUs();
+      cw1 = monoUs();
+      done();
+    }
+  });
+  const timer = setTimeout(() => done(), 120_000);
+  await all;
+  clearTimeout(timer);
+  await close();
+  if (count < total) throw new Error(`${v}: consumed ${count} of ${total} records in 120 s`);
+  const [state] = await t.admin().fetchTopicOffsets(`${topic}-state`);
+  const stateWrites = Number(state?.high ?? 0);
+  return {
+    produceCpuUs,
+    consumeCpuUs: (cpuLast - cpuFirst) / (total - 1),
+    producerWindow,
+    consumerWindow: [cw0, cw1],
+    stateWrites,
+  };
+}
+
+/** The libsodium work of one message, each way, µs per message (bench/envelope-floor.ts). */
+export function floor(rig: Rig, messages: number): { seal: number; open: number } {
+  const f = messageFloor(rig.world.crypto, 1);
+  const time = (op: () => void): number => {
+    for (let i = 0; i < 2000; i++) op();
+    const c0 = cpuUs();
+    for (let i = 0; i < messages; i++) op();
+    return (cpuUs() - c0) / messages;
+  };
+  return { seal: time(f.seal), open: time(f.open) };
+}

@@ -18,7 +18,6 @@
  * handler call of stage 4 (`#handOut`) is the one place a record reaches the application.
  */
 import type { CryptoProvider } from '../../crypto/provider.js';
-import { equalConstantTime } from '../../envelope/bytes.js';
 import { hash256, schemaFingerprint } from '../../envelope/derive.js';
 import type { EnvelopeOpener, OpenResult } from '../../envelope/envelope-opener.js';
 import { EnvelopeError } from '../../envelope/errors.js';
@@ -464,9 +463,7 @@ export class RecordProcessor {
       const frame = decodeConfluentFrame(msg.payload);
       const schema = this.#schemas.get(frame.schemaId);
       if (schema === undefined) return this.#fetchSchemaThenDecode(record, msg, frame.schemaId);
-      // Compared in JavaScript (docs/SPEC.md §5 step 9): the provider's native compare costs about
-      // ten times the 16-byte loop (docs/PERFORMANCE.md "Where the time goes").
-      if (!equalConstantTime(schema.fp, msg.schemaFp)) return SCHEMA_MISMATCH;
+      if (!o.crypto.equalConstantTime(schema.fp, msg.schemaFp)) return SCHEMA_MISMATCH;
       // An own property only: a topic may be named `constructor` or `toString` (legal Kafka names).
       const reader =
         s.readerSchemas !== undefined && Object.hasOwn(s.readerSchemas, record.topic)
@@ -482,7 +479,7 @@ export class RecordProcessor {
         fp = rawContentFingerprint(o.crypto, msg.contentType);
         this.#rawFps.set(msg.contentType, fp);
       }
-      if (!equalConstantTime(fp, msg.schemaFp)) return SCHEMA_MISMATCH;
+      if (!o.crypto.equalConstantTime(fp, msg.schemaFp)) return SCHEMA_MISMATCH;
       return { kind: 'payload', payload: { value: Buffer.from(msg.payload), schemaId: undefined } };
     }
     return { kind: 'refused', coarse: 'PAYLOAD', code: 'PAYLOAD_INVALID' };

@@ -79,6 +79,40 @@ async function sealedSender(t: Transport, rig: Rig, topic: string): Promise<Send
   };
 }
 
+/**
+ * How long the sealed consumer's state writes take to be acknowledged (ms; idle time, no CPU): a
+ * broker round trip. In memory a write is acknowledged at once, so the consumer's hand-out mark lead
+ * stays at its minimum and it writes its state every ~18 records, against every ~450 through the
+ * broker (bench/profile-e2e.ts prints `stateWrites`); with the broker's latency here it writes about
+ * as often as there. `SEALPOST_BENCH_STATE_ACK_MS` sets it (0: acknowledged at once).
+ */
+const STATE_ACK_MS = Number(process.env.SEALPOST_BENCH_STATE_ACK_MS ?? '3');
+
+/** `t`, with sends to `stateTopic` acknowledged `ms` later. */
+function slowStateAcks(t: Transport, stateTopic: string, ms: number): Transport {
+  const later = <T>(p: Promise<T>): Promise<T> =>
+    p.then((v) => new Promise<T>((resolve) => setTimeout(() => resolve(v), ms)));
+  return {
+    producer: (options) => {
+      const p = t.producer(options);
+      return {
+        connect: () => p.connect(),
+        send: (request) =>
+          request.topic === stateTopic ? later(p.send(request)) : p.send(request),
+        sendBatch: (requests) =>
+          requests.some((r) => r.topic === stateTopic)
+            ? later(p.sendBatch(requests))
+            : p.sendBatch(requests),
+        partitionFor: (topic, key) => p.partitionFor(topic, key),
+        partitions: (topic, options) => p.partitions(topic, options),
+        disconnect: () => p.disconnect(),
+      };
+    },
+    consumer: (options) => t.consumer(options),
+    admin: () => t.admin(),
+  };
+}
+
 /** Starts a consumer of `v` that calls `seen` once per record; resolves to its close. */
 async function startConsumer(
   v: Variant,
@@ -90,7 +124,7 @@ async function startConsumer(
   const groupId = `bench-${v}-${randomBytes(3).toString('hex')}`;
   if (v === 'sealed-1') {
     const consumer = new SealedConsumer({
-      transport: t,
+      transport: STATE_ACK_MS > 0 ? slowStateAcks(t, `${topic}-state`, STATE_ACK_MS) : t,
       groupId,
       topics: [topic],
       registry: rig.registry,

@@ -18,7 +18,8 @@
  *   sealed-1   SealedProducer (session mode, 1 recipient) / SealedConsumer (opens, checks, marks)
  *   raw-plain  the transport alone, on copies of a real plain record (no Avro)
  *   raw-sealed the transport alone, on copies of a real sealed record (key, value, headers)
- * and the libsodium work of one message each way (bench/envelope-floor.ts), 20,000 times. CPU is this
+ * and the libsodium work of one message each way (bench/envelope-floor.ts), 20,000 times on the same
+ * buffers and once over 20,000 distinct records (out of the caches, as real records are). CPU is this
  * process's user + system time (process.cpuUsage). The table gives medians over the rounds (min–max);
  * "added" is sealed − plain per round, "ours" is added − floor − (raw-sealed − raw-plain), i.e. what
  * sealpost's own code adds beyond the libsodium work and beyond what the bigger record costs the
@@ -61,7 +62,7 @@ const loadStart = await loadAverages();
 console.log(
   `records: plain ${recordBytes(samples.plain)} B (value ${samples.plain.value!.length}), sealed ${recordBytes(samples.sealed)} B (value ${samples.sealed.value!.length}, key ${samples.sealed.key?.length ?? 0}, ${samples.sealed.headers?.length ?? 0} headers); load ${loadStart}`,
 );
-const rounds: (Record<Variant, Figures> & { floor: { seal: number; open: number } })[] = [];
+const rounds: (Record<Variant, Figures> & { floor: ReturnType<typeof floor> })[] = [];
 for (let w = 0; w < WARMUP; w++) for (const v of ONLY) await runVariant(v, rig, samples, MESSAGES);
 for (let r = 0; r < ROUNDS; r++) {
   const order_ = r % 2 === 0 ? ONLY : [...ONLY].reverse();
@@ -70,7 +71,7 @@ for (let r = 0; r < ROUNDS; r++) {
   const fl = floor(rig, MESSAGES);
   rounds.push({ ...round, floor: fl });
   console.log(
-    `round ${r + 1}: ${order_.map((v) => `${v} ${round[v].produceCpuUs.toFixed(2)}/${round[v].consumeCpuUs.toFixed(2)}`).join(', ')}, floor ${fl.seal.toFixed(2)}/${fl.open.toFixed(2)} µs (producer/consumer)`,
+    `round ${r + 1}: ${order_.map((v) => `${v} ${round[v].produceCpuUs.toFixed(2)}/${round[v].consumeCpuUs.toFixed(2)}`).join(', ')}, floor ${fl.seal.toFixed(2)}/${fl.open.toFixed(2)} (cold ${fl.coldSeal.toFixed(2)}/${fl.coldOpen.toFixed(2)}) µs (producer/consumer)`,
   );
 }
 
@@ -90,6 +91,11 @@ row(
   'libsodium floor (one message)',
   col((x) => x.floor.seal),
   col((x) => x.floor.open),
+);
+row(
+  'libsodium floor over records out of cache',
+  col((x) => x.floor.coldSeal),
+  col((x) => x.floor.coldOpen),
 );
 if (has('plain') && has('sealed-1')) {
   const added = (side: Side) => col((x) => x['sealed-1'][side] - x.plain[side]);
@@ -119,6 +125,19 @@ if (has('plain') && has('sealed-1')) {
       'ours = added − floor − transport size cost',
       ours('produceCpuUs', 'seal'),
       ours('consumeCpuUs', 'open'),
+    );
+    const oursCold = (side: Side, fl: 'coldSeal' | 'coldOpen') =>
+      col(
+        (x) =>
+          x['sealed-1'][side] -
+          x.plain[side] -
+          x.floor[fl] -
+          (x['raw-sealed'][side] - x['raw-plain'][side]),
+      );
+    row(
+      'ours over the cold floor',
+      oursCold('produceCpuUs', 'coldSeal'),
+      oursCold('consumeCpuUs', 'coldOpen'),
     );
     row(
       'Avro + plain shape = plain − raw-plain',

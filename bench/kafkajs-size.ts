@@ -10,16 +10,19 @@
  * the transport (src/kafka/kafkajs-crc32c.ts is loaded first).
  *
  *   set -a && . .stack/env && set +a   # or the stack's endpoints in the environment
- *   npx tsx bench/kafkajs-size.ts [--rounds 5] [--messages 20000] [--with-e2e | --account]
+ *   npx tsx bench/kafkajs-size.ts [--rounds 5] [--messages 20000] [--adapter] [--with-e2e | --account]
  *
  * Each round runs raw-plain and raw-sealed (order alternating between rounds) on fresh topics: the
  * producer phase's CPU from the first send to the last acknowledgement, the consumer phase's from the
- * first record to the last. `--with-e2e` adds, in each round, one bench/profile-e2e.ts process per
+ * first record to the last. `--adapter` adds adapter-sealed: the sealed record's bytes through sealpost's
+ * kafkajs Transport adapter as the pipeline drives it (no sealing), i.e. what the adapter adds to
+ * kafkajs. `--with-e2e` adds, in each round, one bench/profile-e2e.ts process per
  * variant (plain, sealed-1; alternating), so the account's totals come from the same session.
  * `--account` adds to that one bench/pipeline-in-memory.ts process per round (one counted round after
  * a warm-up) and prints the additive account per side, per round then medians: plain total + the
  * libsodium floor + ours (in memory: sealed − plain − floor − the in-memory transport's size cost) +
- * kafkajs' size cost (raw-sealed − raw-plain) against the measured sealed total; the rest is what
+ * kafkajs' size cost (raw-sealed − raw-plain) + our adapter (adapter-sealed − raw-sealed; --account
+ * implies --adapter) against the measured sealed total; the rest is what
  * the parts do not explain (the sealed consumer's state writes and commits through kafkajs, garbage
  * collection of both together, the adapter). CPU is
  * the process's user + system time (process.cpuUsage), medians over rounds (min–max); the last line
@@ -30,6 +33,8 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
+import pino from 'pino';
+import { createKafkajsTransport } from '../src/kafka/kafkajs-transport.js';
 import type { OutgoingRecord } from '../src/kafka/transport.js';
 import { getEndpoints } from '../test/support/endpoints.js';
 import { cpuUs, FETCH_WAIT_MS, settle } from './e2e-clients.js';
@@ -44,6 +49,7 @@ const ROUNDS = Number(opt('rounds', '5'));
 const MESSAGES = Number(opt('messages', '20000'));
 const ACCOUNT = argv.includes('--account');
 const WITH_E2E = ACCOUNT || argv.includes('--with-e2e');
+const ADAPTER = ACCOUNT || argv.includes('--adapter');
 const BATCH = 500;
 const IN_FLIGHT = 2;
 
@@ -140,6 +146,87 @@ async function runRaw(sample: OutgoingRecord): Promise<Figures> {
   return { produceCpuUs, consumeCpuUs: (cpuLast - cpuFirst) / (total - 1) };
 }
 
+/**
+ * The same as runRaw through sealpost's kafkajs Transport adapter (src/kafka/kafkajs-transport.ts),
+ * used as the pipeline uses it: sendBatch of one request per batch (no compression), and a consumer
+ * that resolves the batch's last offset once and heartbeats (the SealedConsumer commits with its
+ * state writes, ~40 per 20,000 records; left out here). No sealing: what the adapter adds to kafkajs.
+ */
+async function runAdapter(sample: OutgoingRecord): Promise<Figures> {
+  const topic = `bench-kjs-size-${randomBytes(3).toString('hex')}`;
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic, numPartitions: 1, replicationFactor: 1 }],
+  });
+  const transport = createKafkajsTransport({
+    brokers: e.kafkaBrokers,
+    clientId: 'bench-kafkajs-size-adapter',
+    logger: pino({ level: 'silent' }),
+    nowMs: () => Date.now(),
+  });
+  const producer = transport.producer({ compression: 'none' });
+  await producer.connect();
+  const send = async (n: number): Promise<void> => {
+    const records: OutgoingRecord[] = [];
+    for (let i = 0; i < n; i++)
+      records.push({
+        key: Buffer.from(sample.key!),
+        value: Buffer.from(sample.value!),
+        ...(sample.headers === undefined ? {} : { headers: sample.headers }),
+      });
+    await producer.sendBatch([
+      { topic, partition: await producer.partitionFor(topic, null), records },
+    ]);
+  };
+  await send(1);
+  settle();
+  const inflight = new Set<Promise<void>>();
+  const c0 = cpuUs();
+  for (let i = 0; i < MESSAGES; i += BATCH) {
+    const sent: Promise<void> = send(Math.min(BATCH, MESSAGES - i)).finally(() =>
+      inflight.delete(sent),
+    );
+    inflight.add(sent);
+    if (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+  const produceCpuUs = (cpuUs() - c0) / MESSAGES;
+  await producer.disconnect();
+
+  settle();
+  const total = MESSAGES + 1;
+  let count = 0;
+  let cpuFirst = 0;
+  let cpuLast = 0;
+  let done!: () => void;
+  const all = new Promise<void>((resolve) => (done = resolve));
+  const consumer = transport.consumer({ groupId: `${topic}-g`, maxWaitTimeMs: FETCH_WAIT_MS });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachBatch: async (batch, control) => {
+      let last: string | undefined;
+      for (const r of batch.records) {
+        if (count === 0) cpuFirst = cpuUs();
+        if (++count === total) {
+          cpuLast = cpuUs();
+          done();
+        }
+        last = r.offset;
+      }
+      if (last !== undefined) control.resolveOffset(last);
+      await control.heartbeat();
+    },
+  });
+  const timer = setTimeout(() => done(), 180_000);
+  await all;
+  clearTimeout(timer);
+  await consumer.disconnect();
+  await admin.deleteTopics({ topics: [topic] });
+  if (count < total) throw new Error(`consumed ${count} of ${total} records in 180 s`);
+  return { produceCpuUs, consumeCpuUs: (cpuLast - cpuFirst) / (total - 1) };
+}
+
 /** One bench/profile-e2e.ts process of `variant` (its own setup, then the measured phases). */
 function runE2e(variant: 'plain' | 'sealed-1'): Figures {
   const out = execFileSync(
@@ -188,7 +275,7 @@ const loadStart = await loadAverages();
 console.log(
   `records: raw-plain ${recordBytes(samples.plain)} B, raw-sealed ${recordBytes(samples.sealed)} B (value ${samples.sealed.value!.length}, key ${samples.sealed.key?.length ?? 0}, ${samples.sealed.headers?.length ?? 0} headers); load ${loadStart}`,
 );
-type Name = 'raw-plain' | 'raw-sealed' | 'e2e-plain' | 'e2e-sealed-1';
+type Name = 'raw-plain' | 'raw-sealed' | 'adapter-sealed' | 'e2e-plain' | 'e2e-sealed-1';
 const rounds: Partial<Record<Name, Figures>>[] = [];
 const inMemory: InMemoryRound[] = [];
 await runRaw(samples.plain); // warm-up, not counted
@@ -196,6 +283,9 @@ for (let r = 0; r < ROUNDS; r++) {
   const steps: [Name, () => Promise<Figures> | Figures][] = [
     ['raw-plain', () => runRaw(samples.plain)],
     ['raw-sealed', () => runRaw(samples.sealed)],
+    ...(ADAPTER
+      ? ([['adapter-sealed', () => runAdapter(samples.sealed)]] as [Name, () => Promise<Figures>][])
+      : []),
     ...(WITH_E2E
       ? ([
           ['e2e-plain', () => runE2e('plain')],
@@ -219,7 +309,7 @@ console.log(`\nCPU µs per record, median (min–max) of ${ROUNDS} rounds, ${MES
 console.log('| | producer | consumer |\n|---|---:|---:|');
 const row = (name: string, p: number[], c: number[]): void =>
   console.log(`| ${name} | ${spread(p)} | ${spread(c)} |`);
-const names: Name[] = ['raw-plain', 'raw-sealed', 'e2e-plain', 'e2e-sealed-1'];
+const names: Name[] = ['raw-plain', 'raw-sealed', 'adapter-sealed', 'e2e-plain', 'e2e-sealed-1'];
 for (const n of names)
   if (rounds[0]![n] !== undefined)
     row(
@@ -233,6 +323,12 @@ row(
   diff('raw-sealed', 'raw-plain', 'produceCpuUs'),
   diff('raw-sealed', 'raw-plain', 'consumeCpuUs'),
 );
+if (ADAPTER)
+  row(
+    'our adapter = adapter-sealed − raw-sealed',
+    diff('adapter-sealed', 'raw-sealed', 'produceCpuUs'),
+    diff('adapter-sealed', 'raw-sealed', 'consumeCpuUs'),
+  );
 if (WITH_E2E)
   row(
     'added end to end = e2e-sealed-1 − e2e-plain',
@@ -256,9 +352,20 @@ if (ACCOUNT) {
         floor -
         (m['raw-sealed'][side] - m['raw-plain'][side]);
       const size = x['raw-sealed']![side] - x['raw-plain']![side];
-      const sum = plain + floor + ours + size;
+      const adapter = x['adapter-sealed']![side] - x['raw-sealed']![side];
+      const sum = plain + floor + ours + size + adapter;
       const sealed = x['e2e-sealed-1']![side];
-      return { plain, floor, ours, size, sum, sealed, rest: sealed - sum, explained: sum / sealed };
+      return {
+        plain,
+        floor,
+        ours,
+        size,
+        adapter,
+        sum,
+        sealed,
+        rest: sealed - sum,
+        explained: sum / sealed,
+      };
     });
     console.log(
       `\nThe account, ${label} (CPU µs per record, median (min–max) of ${ROUNDS} rounds):`,
@@ -270,6 +377,7 @@ if (ACCOUNT) {
     line('+ libsodium floor (in process)', (p) => p.floor);
     line('+ ours (in memory: added − floor − transport size cost)', (p) => p.ours);
     line('+ kafkajs size cost (raw-sealed − raw-plain)', (p) => p.size);
+    line('+ our kafkajs adapter (adapter-sealed − raw-sealed)', (p) => p.adapter);
     line('= sum of the parts', (p) => p.sum);
     line('measured sealed total (profile-e2e sealed-1)', (p) => p.sealed);
     line('rest = measured − sum', (p) => p.rest);

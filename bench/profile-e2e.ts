@@ -231,6 +231,11 @@ await producer.close();
   figures.consumerWindow = [w0, w1, total - 1];
   await consumer.close();
 }
+// Replay state records the sealed consumer wrote (one per state write; each is followed by a commit).
+figures.stateWrites = (await admin.fetchTopicOffsets(stateTopic)).reduce(
+  (n, p) => n + Number(p.high),
+  0,
+);
 await admin.deleteTopics({ topics: [topic, stateTopic, deadLetterTopic] });
 await admin.disconnect();
 producerIdentity.close();

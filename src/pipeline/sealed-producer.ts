@@ -42,6 +42,8 @@ import { SessionPool } from './producer/session-pool.js';
 import { SigningKeyGuard } from './producer/signing-key-guard.js';
 import { TopicSchemas } from './producer/topic-schemas.js';
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 export type {
   OutgoingMessage,
   OutgoingRawMessage,
@@ -194,13 +196,14 @@ export class SealedProducer {
     for (const m of target.messages) {
       const key = toKeyBuffer(m.key);
       const value = tokenizer === undefined ? m.value : tokenizer.tokenize(schema.text, m.value);
-      const payload = await this.#o.registry.encode(schema.id, value);
-      payloads.push({
+      // One object of one shape per message; the optional fields only when set (no spreads).
+      const payload: Mutable<OutgoingPayload> = {
         key,
-        payload,
-        ...(m.headers === undefined ? {} : { headers: m.headers }),
-        ...(m.entityVersion === undefined ? {} : { entityVersion: m.entityVersion }),
-      });
+        payload: await this.#o.registry.encode(schema.id, value),
+      };
+      if (m.headers !== undefined) payload.headers = m.headers;
+      if (m.entityVersion !== undefined) payload.entityVersion = m.entityVersion;
+      payloads.push(payload);
     }
     return this.#sealAndSend(target, AVRO_CONTENT_TYPE, schema.fp, schema.id, payloads);
   }

@@ -28,6 +28,7 @@ import type {
   SchemaRegistryClient,
 } from '../src/registry/schema-registry-client.js';
 import { systemClock } from '../src/runtime/clock.js';
+import { ORDER_SCHEMA } from './order-schema.js';
 
 /**
  * The benchmark variants (see bench/e2e.ts). `plain-csr` is a diagnostic baseline outside the main
@@ -52,20 +53,10 @@ function suitePolicyFor(v: VariantId, topic: string): { readonly suitePolicy?: S
 export const FETCH_WAIT_MS = 1000;
 
 /**
- * The record: the schema and size of bench/envelope.ts. `createdAt` carries the scheduled send time
+ * The record: bench/order-schema.ts, as in bench/envelope.ts. `createdAt` carries the scheduled send time
  * in µs for the latency runs; the note is random text, so compression could not flatter the baseline.
  */
-export const ORDER_SCHEMA = JSON.stringify({
-  type: 'record',
-  name: 'Order',
-  fields: [
-    { name: 'id', type: 'string' },
-    { name: 'customer', type: 'string' },
-    { name: 'amountCents', type: 'long' },
-    { name: 'createdAt', type: 'long' },
-    { name: 'note', type: 'string' },
-  ],
-});
+export { ORDER_SCHEMA };
 
 /** One record of ORDER_SCHEMA. */
 export interface Order {

@@ -41,6 +41,7 @@ import {
 } from '../src/envelope/index.js';
 import { systemClock } from '../src/runtime/clock.js';
 import { messageFloor } from './envelope-floor.js';
+import { ORDER_SCHEMA } from './order-schema.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, fallback: string) => {
@@ -73,17 +74,7 @@ const TOPIC = 'orders.v1';
 const SCHEMA_ID = 42;
 const ENVELOPE_SCHEMA_ID = 7;
 const ENVELOPE_SCHEMA_ID_SUITE2 = 8;
-const orderType = avro.Type.forSchema({
-  type: 'record',
-  name: 'Order',
-  fields: [
-    { name: 'id', type: 'string' },
-    { name: 'customer', type: 'string' },
-    { name: 'amountCents', type: 'long' },
-    { name: 'createdAt', type: 'long' },
-    { name: 'note', type: 'string' },
-  ],
-});
+const orderType = avro.Type.forSchema(JSON.parse(ORDER_SCHEMA) as avro.Schema);
 const order = {
   id: 'ord-000000001',
   customer: 'cust-4711',

@@ -31,6 +31,7 @@ import { SchemaRegistryClient } from '../src/registry/schema-registry-client.js'
 import { systemClock } from '../src/runtime/clock.js';
 import { getEndpoints } from '../test/support/endpoints.js';
 import { makePipelineWorld } from '../test/support/pipeline-world.js';
+import { ORDER_SCHEMA } from './order-schema.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, fallback: string): string => {
@@ -42,17 +43,7 @@ const SIDE = opt('side', 'consumer');
 const OUT = opt('out', `/tmp/sealpost-${SIDE}.cpuprofile`);
 const COMMIT_EVERY = Number(opt('commit-every', '500'));
 
-const SCHEMA = JSON.stringify({
-  type: 'record',
-  name: 'Order',
-  fields: [
-    { name: 'id', type: 'string' },
-    { name: 'customer', type: 'string' },
-    { name: 'amountCents', type: 'long' },
-    { name: 'createdAt', type: 'long' },
-    { name: 'note', type: 'string' },
-  ],
-});
+const SCHEMA = ORDER_SCHEMA;
 const NOTE = randomBytes(733).toString('base64').slice(0, 977);
 
 const e = getEndpoints();

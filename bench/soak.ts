@@ -21,6 +21,7 @@ import {
   type SenderResolver,
 } from '../src/envelope/index.js';
 import { systemClock } from '../src/runtime/clock.js';
+import { ORDER_SCHEMA } from './order-schema.js';
 
 const argv = process.argv.slice(2);
 const at = argv.indexOf('--messages');
@@ -33,17 +34,7 @@ const SESSION_MESSAGES = 10_000;
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-const orderType = avro.Type.forSchema({
-  type: 'record',
-  name: 'Order',
-  fields: [
-    { name: 'id', type: 'string' },
-    { name: 'customer', type: 'string' },
-    { name: 'amountCents', type: 'long' },
-    { name: 'createdAt', type: 'long' },
-    { name: 'note', type: 'string' },
-  ],
-});
+const orderType = avro.Type.forSchema(JSON.parse(ORDER_SCHEMA) as avro.Schema);
 const order = {
   id: 'ord-000000001',
   customer: 'cust-4711',

@@ -7,6 +7,7 @@
 import { EnvelopeOpener, type SenderRecord } from '../src/envelope/index.js';
 import type { CryptoProvider } from '../src/crypto/provider.js';
 import { systemClock } from '../src/runtime/clock.js';
+import { ORDER_SCHEMA } from './order-schema.js';
 
 export const TOPIC = 'orders.v1';
 export const SCHEMA_ID = 42;
@@ -14,17 +15,7 @@ export const ENVELOPE_SCHEMA_ID = 7;
 export const CONTENT_TYPE = 'application/vnd.order+avro';
 
 /** The record of bench/envelope.ts (1,017 bytes in Confluent framing). */
-export const ORDER_SCHEMA = JSON.stringify({
-  type: 'record',
-  name: 'Order',
-  fields: [
-    { name: 'id', type: 'string' },
-    { name: 'customer', type: 'string' },
-    { name: 'amountCents', type: 'long' },
-    { name: 'createdAt', type: 'long' },
-    { name: 'note', type: 'string' },
-  ],
-});
+export { ORDER_SCHEMA };
 
 /**
  * The public half of what a worker needs to open (cloned into it). The recipient's secret key is

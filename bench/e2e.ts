@@ -82,6 +82,7 @@ import {
   type VariantId,
 } from './e2e-clients.js';
 import { renderBarChart } from './svg-chart.js';
+import { sendInBatches } from './send-loop.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -327,17 +328,13 @@ async function produceThroughput(v: Variant, topic: string): Promise<Throughput>
     await p.send([order(-1, nowUs())]); // warm-up: metadata, schema, first session
     settle();
     const wire0 = { ...p.wire };
-    const inflight = new Set<Promise<void>>();
     const t0 = performance.now();
     const c0 = cpuUs();
-    for (let i = 0; i < MESSAGES; i += BATCH) {
+    await sendInBatches(MESSAGES, BATCH, IN_FLIGHT, (from, count) => {
       const orders: Order[] = [];
-      for (let k = i; k < Math.min(MESSAGES, i + BATCH); k++) orders.push(order(k, nowUs()));
-      const sent: Promise<void> = p.send(orders).finally(() => inflight.delete(sent));
-      inflight.add(sent);
-      if (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
-    }
-    await Promise.all(inflight);
+      for (let k = from; k < from + count; k++) orders.push(order(k, nowUs()));
+      return p.send(orders);
+    });
     return {
       perSecond: MESSAGES / ((performance.now() - t0) / 1000),
       cpuUsPerRecord: (cpuUs() - c0) / MESSAGES,

@@ -39,6 +39,7 @@ import type { OutgoingRecord } from '../src/kafka/transport.js';
 import { getEndpoints } from '../test/support/endpoints.js';
 import { cpuUs, FETCH_WAIT_MS, settle } from './e2e-clients.js';
 import { loadAverages, makeRig, recordBytes, sampleRecords, spread } from './pipeline-rig.js';
+import { sendInBatches } from './send-loop.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, fallback: string): string => {
@@ -97,16 +98,8 @@ async function runRaw(sample: OutgoingRecord): Promise<Figures> {
   };
   await send(1); // metadata, producer id
   settle();
-  const inflight = new Set<Promise<void>>();
   const c0 = cpuUs();
-  for (let i = 0; i < MESSAGES; i += BATCH) {
-    const sent: Promise<void> = send(Math.min(BATCH, MESSAGES - i)).finally(() =>
-      inflight.delete(sent),
-    );
-    inflight.add(sent);
-    if (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
-  }
-  await Promise.all(inflight);
+  await sendInBatches(MESSAGES, BATCH, IN_FLIGHT, (_from, count) => send(count));
   const produceCpuUs = (cpuUs() - c0) / MESSAGES;
   await producer.disconnect();
 
@@ -180,16 +173,8 @@ async function runAdapter(sample: OutgoingRecord): Promise<Figures> {
   };
   await send(1);
   settle();
-  const inflight = new Set<Promise<void>>();
   const c0 = cpuUs();
-  for (let i = 0; i < MESSAGES; i += BATCH) {
-    const sent: Promise<void> = send(Math.min(BATCH, MESSAGES - i)).finally(() =>
-      inflight.delete(sent),
-    );
-    inflight.add(sent);
-    if (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
-  }
-  await Promise.all(inflight);
+  await sendInBatches(MESSAGES, BATCH, IN_FLIGHT, (_from, count) => send(count));
   const produceCpuUs = (cpuUs() - c0) / MESSAGES;
   await producer.disconnect();
 

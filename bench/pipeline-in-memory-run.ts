@@ -11,6 +11,7 @@ import { systemClock } from '../src/runtime/clock.js';
 import { cpuUs, order, ORDER_SCHEMA, settle, type Order } from './e2e-clients.js';
 import { messageFloor } from './envelope-floor.js';
 import type { Rig, SampleRecords } from './pipeline-rig.js';
+import { sendInBatches } from './send-loop.js';
 
 export const VARIANTS = ['plain', 'sealed-1', 'raw-plain', 'raw-sealed'] as const;
 export type Variant = (typeof VARIANTS)[number];
@@ -213,17 +214,13 @@ export async function runVariant(
         : await rawSender(t, topic, v === 'raw-plain' ? samples.plain : samples.sealed);
   await sender.send([order(-1, 0)]); // metadata, schema, first session
   settle();
-  const inflight = new Set<Promise<void>>();
   const w0 = monoUs();
   const c0 = cpuUs();
-  for (let i = 0; i < messages; i += BATCH) {
+  await sendInBatches(messages, BATCH, IN_FLIGHT, (from, count) => {
     const orders = [];
-    for (let k = i; k < Math.min(messages, i + BATCH); k++) orders.push(order(k, 0));
-    const sent: Promise<void> = sender.send(orders).finally(() => inflight.delete(sent));
-    inflight.add(sent);
-    if (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
-  }
-  await Promise.all(inflight);
+    for (let k = from; k < from + count; k++) orders.push(order(k, 0));
+    return sender.send(orders);
+  });
   const produceCpuUs = (cpuUs() - c0) / messages;
   const producerWindow: [number, number] = [w0, monoUs()];
   await sender.close();

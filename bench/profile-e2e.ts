@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { VariantId } from './e2e-clients.js';
 import { formatSummary, summarise, type CpuProfile } from './profile-areas.js';
+import { sendInBatches } from './send-loop.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, fallback: string): string => {
@@ -157,19 +158,14 @@ const producer = await clients.startVariantProducer(
 await producer.send([clients.order(-1, clients.nowUs())]); // metadata, schema, first session
 clients.settle();
 {
-  const inflight = new Set<Promise<void>>();
   const w0 = monoUs();
   const t0 = performance.now();
   const c0 = clients.cpuUs();
-  for (let i = 0; i < MESSAGES; i += BATCH) {
+  await sendInBatches(MESSAGES, BATCH, IN_FLIGHT, (from, count) => {
     const orders = [];
-    for (let k = i; k < Math.min(MESSAGES, i + BATCH); k++)
-      orders.push(clients.order(k, clients.nowUs()));
-    const sent: Promise<void> = producer.send(orders).finally(() => inflight.delete(sent));
-    inflight.add(sent);
-    if (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
-  }
-  await Promise.all(inflight);
+    for (let k = from; k < from + count; k++) orders.push(clients.order(k, clients.nowUs()));
+    return producer.send(orders);
+  });
   figures.producePerSecond = Math.round(MESSAGES / ((performance.now() - t0) / 1000));
   figures.produceCpuUs = Number(((clients.cpuUs() - c0) / MESSAGES).toFixed(2));
   figures.producerWindow = [w0, monoUs(), MESSAGES];

@@ -192,6 +192,7 @@ export class SealedProducer {
     if (target.messages.length === 0) return [];
     const schema = await this.#schemas.forTopic(target.topic);
     const tokenizer = this.#o.tokenizer;
+    const encode = await this.#o.registry.encoder(schema.id);
     const payloads: OutgoingPayload[] = [];
     for (const m of target.messages) {
       const key = toKeyBuffer(m.key);
@@ -199,7 +200,7 @@ export class SealedProducer {
       // One object of one shape per message; the optional fields only when set (no spreads).
       const payload: Mutable<OutgoingPayload> = {
         key,
-        payload: await this.#o.registry.encode(schema.id, value),
+        payload: encode(value),
       };
       if (m.headers !== undefined) payload.headers = m.headers;
       if (m.entityVersion !== undefined) payload.entityVersion = m.entityVersion;

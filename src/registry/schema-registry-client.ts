@@ -256,8 +256,16 @@ export class SchemaRegistryClient {
 
   /** Encodes `value` with schema `id` in Confluent framing (`0x00 ‖ u32 id ‖ Avro`). */
   async encode(id: number, value: unknown): Promise<Buffer> {
+    return (await this.encoder(id))(value);
+  }
+
+  /**
+   * `encode` for many values of one schema: the schema is looked up once, each value is then encoded
+   * synchronously (the producer encodes a whole send with one lookup).
+   */
+  async encoder(id: number): Promise<(value: unknown) => Buffer> {
     const { codec } = await this.getSchema(id);
-    return writeConfluentHeader(codec.encode(value, CONFLUENT_HEADER_BYTES), id);
+    return (value) => writeConfluentHeader(codec.encode(value, CONFLUENT_HEADER_BYTES), id);
   }
 
   /**

@@ -418,7 +418,7 @@ export class SealedConsumer {
           continue;
         }
         // Awaited only when it is a promise: a skipped record needs no microtask.
-        const answer = processor.process(record, entry, offset);
+        const answer = processor.process(record, entry);
         let outcome = answer instanceof Promise ? await answer : answer;
         // A short token wait is served in place: pausing and re-fetching costs far more than the
         // few milliseconds until the next token (the partition makes no progress either way).
@@ -459,7 +459,7 @@ export class SealedConsumer {
           control.pause({ resumeAfterMs: delay });
           break;
         }
-        if (this.#backoff.size !== 0) this.#backoff.delete(key);
+        this.#backoff.delete(key);
         partitions.processed(entry, offset);
         processed = true;
         resolved = record.offset;

@@ -135,29 +135,6 @@ const SCHEMA_MISMATCH: Decoded = { kind: 'refused', coarse: 'SCHEMA', code: 'SCH
 const hex = (b: Uint8Array): string =>
   Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
-/** The ASCII codes of the lowercase hex digits. */
-const HEX_DIGITS = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
-/** Scratch for messageIdHex (a message id is 16 bytes, docs/SPEC.md §2.1). */
-const hexScratch = Buffer.alloc(2 * 16);
-
-/**
- * Lowercase hex of a message id, as `hex` gives it: written digit by digit into a scratch buffer and
- * read back as one flat string (no Buffer wrapper per call; the delivery builds one per record).
- */
-function messageIdHex(id: Uint8Array): string {
-  const n = id.length;
-  if (n > 16) return hex(id);
-  for (let i = 0; i < n; i++) {
-    const v = id[i]!;
-    hexScratch[2 * i] = HEX_DIGITS[v >> 4]!;
-    hexScratch[2 * i + 1] = HEX_DIGITS[v & 15]!;
-  }
-  return hexScratch.toString('latin1', 0, 2 * n);
-}
-
-/** Decode options without a reader schema (one object, not one per record). */
-const NO_READER = Object.freeze({});
-
 /** See the module comment. */
 export class RecordProcessor {
   readonly #o: RecordProcessorOptions;
@@ -186,19 +163,14 @@ export class RecordProcessor {
    * Opens, checks, decodes and delivers `record` of the partition `entry`. Its trace span (if tracing
    * is on) is the hand-out's, or made here for a record that ended as a dead letter. The outcome
    * comes without a promise when no stage had to wait (a record skipped, a pause); a hand-out always
-   * waits for the handler. `offset` is `record.offset` as a bigint, when the caller has parsed it
-   * already (the batch loop has: no second parse per record).
+   * waits for the handler.
    */
-  process(
-    record: ConsumedRecord,
-    entry: PartitionEntry,
-    offset: bigint = BigInt(record.offset),
-  ): RecordOutcome | Promise<RecordOutcome> {
+  process(record: ConsumedRecord, entry: PartitionEntry): RecordOutcome | Promise<RecordOutcome> {
     const tracing = this.#o.tracing ?? NO_TRACING;
     const trace = tracing.consume(record.topic, record.partition);
     // Untraced, a dead letter has no span to mark: the outcome goes back as it comes.
-    if (!tracing.enabled) return this.#process(record, offset, entry, false, trace);
-    return andThen(this.#process(record, offset, entry, false, trace), (outcome) => {
+    if (!tracing.enabled) return this.#process(record, entry, false, trace);
+    return andThen(this.#process(record, entry, false, trace), (outcome) => {
       if (outcome.kind === 'dead-lettered') trace.rejected(outcome.coarse);
       return outcome;
     });
@@ -210,7 +182,6 @@ export class RecordProcessor {
    */
   #process(
     record: ConsumedRecord,
-    offset: bigint,
     entry: PartitionEntry,
     reopened: boolean,
     trace: ConsumeTrace,
@@ -220,14 +191,13 @@ export class RecordProcessor {
     const opened = this.#open(record, value, entry, reopened, trace);
     // A continuation closure only when the stage had to wait (no closure per record otherwise).
     return opened instanceof Promise
-      ? opened.then((s) => this.#afterOpen(record, offset, value, entry, s, trace))
-      : this.#afterOpen(record, offset, value, entry, opened, trace);
+      ? opened.then((s) => this.#afterOpen(record, value, entry, s, trace))
+      : this.#afterOpen(record, value, entry, opened, trace);
   }
 
   /** Stages 2–4, once stage 1 answered. */
   #afterOpen(
     record: ConsumedRecord,
-    offset: bigint,
     value: Buffer,
     entry: PartitionEntry,
     opened: Stage<OpenedMessage>,
@@ -237,14 +207,13 @@ export class RecordProcessor {
     const msg = opened.value;
     const payload = this.#decode(record, msg, entry);
     return payload instanceof Promise
-      ? payload.then((s) => this.#afterDecode(record, offset, value, entry, msg, s, trace))
-      : this.#afterDecode(record, offset, value, entry, msg, payload, trace);
+      ? payload.then((s) => this.#afterDecode(record, value, entry, msg, s, trace))
+      : this.#afterDecode(record, value, entry, msg, payload, trace);
   }
 
   /** Stages 3–4, once stage 2 answered. */
   #afterDecode(
     record: ConsumedRecord,
-    offset: bigint,
     value: Buffer,
     entry: PartitionEntry,
     msg: OpenedMessage,
@@ -256,12 +225,10 @@ export class RecordProcessor {
     const checked = this.#check(record, msg, entry);
     return checked instanceof Promise
       ? checked.then((s) =>
-          s.ok
-            ? this.#handOut(record, offset, value, entry, msg, decoded, s.value, trace)
-            : s.outcome,
+          s.ok ? this.#handOut(record, value, entry, msg, decoded, s.value, trace) : s.outcome,
         )
       : checked.ok
-        ? this.#handOut(record, offset, value, entry, msg, decoded, checked.value, trace)
+        ? this.#handOut(record, value, entry, msg, decoded, checked.value, trace)
         : checked.outcome;
   }
 
@@ -295,8 +262,7 @@ export class RecordProcessor {
       return this.#notOpened(record, entry, err, started);
     }
     o.metrics?.openSeconds.observe((performance.now() - started) / 1e3);
-    // Nearly always empty: no hash of the offset string per record.
-    if (entry.unknownSince.size !== 0) entry.unknownSince.delete(record.offset);
+    entry.unknownSince.delete(record.offset);
     switch (result.kind) {
       case 'not-addressed':
         return this.#notAddressed(record, entry, result.slotKids, reopened, trace);
@@ -395,8 +361,7 @@ export class RecordProcessor {
     trace: ConsumeTrace,
   ): Promise<RecordOutcome> {
     const o = this.#o;
-    if (!reopened && (await o.keys.recover()))
-      return this.#process(record, BigInt(record.offset), entry, true, trace);
+    if (!reopened && (await o.keys.recover())) return this.#process(record, entry, true, trace);
     if (entry.keyMissingAlerted !== record.offset) {
       entry.keyMissingAlerted = record.offset;
       this.#logger.warn(
@@ -505,7 +470,7 @@ export class RecordProcessor {
           ? s.readerSchemas[record.topic]
           : undefined;
       // The codec checks the limits (size first) before it decodes.
-      const value = schema.codec.decode(frame.body, reader === undefined ? NO_READER : { reader });
+      const value = schema.codec.decode(frame.body, reader === undefined ? {} : { reader });
       return { kind: 'payload', payload: { value, schemaId: frame.schemaId } };
     }
     if (s.rawContentTypes.includes(msg.contentType)) {
@@ -559,7 +524,6 @@ export class RecordProcessor {
   /** Stage 4 (SPEC §5, after step 9): the hand-out mark, the handler, then the replay window. */
   async #handOut(
     record: ConsumedRecord,
-    offset: bigint,
     ciphertext: Buffer,
     entry: PartitionEntry,
     msg: OpenedMessage,
@@ -568,6 +532,7 @@ export class RecordProcessor {
     trace: ConsumeTrace,
   ): Promise<RecordOutcome> {
     const o = this.#o;
+    const offset = BigInt(record.offset);
     try {
       // A promise only when the mark must be written (or a write awaited) first.
       const marked = o.partitions.beforeHandOut(entry, offset);
@@ -583,7 +548,7 @@ export class RecordProcessor {
     const delivery: SealedDelivery = {
       value: payload.value,
       sender: msg.senderIdentity,
-      messageId: messageIdHex(msg.messageId),
+      messageId: hex(msg.messageId),
       createdAtMs: msg.createdAtMs,
       schemaId: payload.schemaId,
       contentType: msg.contentType,

@@ -195,6 +195,24 @@ function deadLetters(): { partition: number; offset: string; class: string }[] {
 }
 
 describe('RecordProcessor', () => {
+  it('hands out each message id the producer reported, as its 32 lowercase hex characters', async () => {
+    const before = rig.cluster.records(DATA, 0).length;
+    const sent = await rig.producer.send({
+      topic: DATA,
+      messages: Array.from({ length: 8 }, (_, i) => ({
+        key: `m${i}`,
+        value: { id: `m${i}`, cents: i, note: 'id' },
+      })),
+    });
+    const entry = entryFor(DATA);
+    const outcomes: string[] = [];
+    for (const record of rig.cluster.records(DATA, 0).slice(before))
+      outcomes.push((await rig.processor.process(record, entry)).kind);
+    expect(outcomes).toEqual(Array.from({ length: 8 }, () => 'delivered'));
+    expect(rig.deliveries.map((d) => d.messageId)).toEqual(sent.map((m) => m.messageId));
+    for (const d of rig.deliveries) expect(d.messageId).toMatch(/^[0-9a-f]{32}$/);
+  });
+
   it('delivers a sealed record after the hand-out mark, then marks its seq: the same record again is a duplicate', async () => {
     const [record] = await sealed(DATA, 1);
     const entry = entryFor(DATA);

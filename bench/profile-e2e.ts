@@ -4,14 +4,16 @@
  * phase (a fresh group reads them), with wall-clock rate and this process's CPU per record.
  *
  *   npx tsx bench/profile-e2e.ts [--variant plain|sealed-1|sealed-3|per-message] [--messages 20000]
- *     [--profile] [--js-crc32c] [--out-dir /tmp] [--label x]
+ *     [--profile] [--js-crc32c] [--commit-every N] [--no-metrics] [--out-dir /tmp] [--label x]
  *
  * `--profile` runs the same in a child under `node --cpu-prof` (sampling every 200 µs) and prints
  * self time by area (bench/profile-areas.ts) over each measured phase alone (the profile's samples
  * between the phase's start and end); the `.cpuprofile` stays in --out-dir (default /tmp), never in
  * the repository. `--js-crc32c` keeps kafkajs' own JavaScript CRC32C (by loading kafkajs' record
  * batch encoder before the transport installs the native one, src/kafka/kafkajs-crc32c.ts), for an
- * A/B of the two. The last line is one JSON object with the figures and
+ * A/B of the two. `--commit-every N` sets the sealed consumer's `commitEveryRecords` and
+ * `--no-metrics` runs the sealed producer and consumer without PipelineMetrics (with bench/ab-compare.ts
+ * `--b-args`, what state writes and metrics cost per record). The last line is one JSON object with the figures and
  * the phases' windows, for scripts that interleave runs.
  */
 import { execFileSync } from 'node:child_process';
@@ -89,6 +91,10 @@ const VARIANT = opt('variant', 'sealed-1') as VariantId;
 if (!['plain', 'sealed-1', 'sealed-3', 'per-message'].includes(VARIANT))
   throw new Error(`unknown --variant ${VARIANT}`);
 const MESSAGES = Number(opt('messages', '20000'));
+/** --commit-every N: the sealed consumer's commitEveryRecords (default the library's, 500). */
+const COMMIT_EVERY = opt('commit-every', '');
+/** --no-metrics: the sealed producer and consumer without PipelineMetrics (what the metrics cost). */
+const NO_METRICS = flag('no-metrics');
 const BATCH = 500;
 const IN_FLIGHT = 2;
 
@@ -153,7 +159,7 @@ const producer = await clients.startVariantProducer(
   },
   VARIANT,
   topic,
-  metrics,
+  NO_METRICS ? undefined : metrics,
 );
 await producer.send([clients.order(-1, clients.nowUs())]); // metadata, schema, first session
 clients.settle();
@@ -201,7 +207,7 @@ await producer.close();
     },
     VARIANT,
     topic,
-    VARIANT === 'plain' ? undefined : metrics,
+    VARIANT === 'plain' || NO_METRICS ? undefined : metrics,
     () => {
       const t = performance.now();
       if (count === 0) {
@@ -215,6 +221,7 @@ await producer.close();
         w1 = monoUs();
       }
     },
+    COMMIT_EVERY === '' ? {} : { commitEveryRecords: Number(COMMIT_EVERY) },
   );
   const deadline = performance.now() + 180_000;
   while (count < total && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));

@@ -66,6 +66,16 @@ const kafka = new kafkajs.Kafka({
 const admin = kafka.admin();
 await admin.connect();
 
+/** The produce phase: one warm-up send (metadata, producer id), then MESSAGES records in sends of
+ *  BATCH with IN_FLIGHT outstanding; the CPU µs per record of those sends. */
+async function producePhase(send: (n: number) => Promise<void>): Promise<number> {
+  await send(1);
+  settle();
+  const c0 = cpuUs();
+  await sendInBatches(MESSAGES, BATCH, IN_FLIGHT, (_from, count) => send(count));
+  return (cpuUs() - c0) / MESSAGES;
+}
+
 interface Figures {
   produceCpuUs: number;
   consumeCpuUs: number;
@@ -96,11 +106,7 @@ async function runRaw(sample: OutgoingRecord): Promise<Figures> {
     for (let i = 0; i < n; i++) messages.push(message());
     await producer.send({ topic, acks: -1, compression: kafkajs.CompressionTypes.None, messages });
   };
-  await send(1); // metadata, producer id
-  settle();
-  const c0 = cpuUs();
-  await sendInBatches(MESSAGES, BATCH, IN_FLIGHT, (_from, count) => send(count));
-  const produceCpuUs = (cpuUs() - c0) / MESSAGES;
+  const produceCpuUs = await producePhase(send);
   await producer.disconnect();
 
   settle();
@@ -171,11 +177,7 @@ async function runAdapter(sample: OutgoingRecord): Promise<Figures> {
       { topic, partition: await producer.partitionFor(topic, null), records },
     ]);
   };
-  await send(1);
-  settle();
-  const c0 = cpuUs();
-  await sendInBatches(MESSAGES, BATCH, IN_FLIGHT, (_from, count) => send(count));
-  const produceCpuUs = (cpuUs() - c0) / MESSAGES;
+  const produceCpuUs = await producePhase(send);
   await producer.disconnect();
 
   settle();

@@ -37,7 +37,10 @@ function recordBytes(r: SizedRecord, offsetDelta: number): number {
   let body = 1 + 1 + varintBytes(offsetDelta) + field(r.key) + field(r.value);
   const headers = r.headers ?? [];
   body += varintBytes(headers.length);
-  for (const h of headers) body += field(Buffer.from(h.key)) + field(h.value);
+  for (const h of headers) {
+    const keyBytes = Buffer.byteLength(h.key);
+    body += varintBytes(keyBytes) + keyBytes + field(h.value);
+  }
   return varintBytes(body) + body;
 }
 

@@ -13,22 +13,5 @@ export function toKeyBuffer(key: RecordKey): Buffer | null {
   );
 }
 
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
-/** Hex digits of short ids and digests, written here and read back as one flat string. */
-const HEX_SCRATCH = Buffer.alloc(64);
-
-/**
- * Lowercase hex of `b`. Ids and digests (up to 32 bytes) are written digit by digit into a scratch
- * buffer, never through `b.buffer`: a small Uint8Array (a message id) lives on the V8 heap, and asking
- * for its ArrayBuffer moves it off the heap, which cost more than the conversion itself.
- */
-export function hex(b: Uint8Array): string {
-  const n = b.length;
-  if (n * 2 > HEX_SCRATCH.length) return Buffer.from(b).toString('hex');
-  for (let i = 0; i < n; i++) {
-    const v = b[i]!;
-    HEX_SCRATCH[2 * i] = HEX_DIGITS[v >> 4]!;
-    HEX_SCRATCH[2 * i + 1] = HEX_DIGITS[v & 15]!;
-  }
-  return HEX_SCRATCH.toString('latin1', 0, 2 * n);
-}
+/** Lower-case hex of ids and digests: the keys' one definition (keys/bytes.ts). */
+export { toHex as hex } from '../../keys/bytes.js';

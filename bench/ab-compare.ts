@@ -3,7 +3,8 @@
  * `bench/profile-e2e.ts` process (setup, then the measured producer and consumer phases) in tree A
  * or tree B; prints each figure's median and the per-pair ratio B/A (medians), so a comparison
  * holds while the machine's load drifts. CPU per record is this process's user + system time over
- * the phase; the broker's and the registry's CPU are not in it.
+ * the phase; the broker's and the registry's CPU are not in it. Run under Node ≥ 23.9 (its children
+ * use the same Node), it also compares the main thread's CPU alone (`...MainCpuUs`).
  *
  *   npx tsx bench/ab-compare.ts --a DIR_A --b DIR_B [--pairs 6] [--variant sealed-1]
  *     [--messages 20000] [--a-args '...'] [--b-args '...']
@@ -30,7 +31,14 @@ const extra = {
 const PAIRS = Number(opt('pairs', '6'));
 const VARIANT = opt('variant', 'sealed-1');
 const MESSAGES = opt('messages', '20000');
-const FIGURES = ['producePerSecond', 'produceCpuUs', 'consumePerSecond', 'consumeCpuUs'] as const;
+const FIGURES = [
+  'producePerSecond',
+  'produceCpuUs',
+  'produceMainCpuUs',
+  'consumePerSecond',
+  'consumeCpuUs',
+  'consumeMainCpuUs',
+] as const;
 type Figures = Record<(typeof FIGURES)[number], number>;
 
 function run(which: 'A' | 'B'): Figures {
@@ -66,7 +74,9 @@ for (let i = 0; i < PAIRS; i++) {
   const pair = first === 'A' ? { A: r1, B: r2 } : { A: r2, B: r1 };
   results.push(pair);
   console.log(
-    `pair ${i + 1}: ${FIGURES.map((f) => `${f} A ${pair.A[f]} B ${pair.B[f]}`).join('; ')}`,
+    `pair ${i + 1}: ${FIGURES.filter((f) => typeof pair.A[f] === 'number')
+      .map((f) => `${f} A ${pair.A[f]} B ${pair.B[f]}`)
+      .join('; ')}`,
   );
 }
 console.log(
@@ -74,6 +84,8 @@ console.log(
 );
 console.log('figure | A median | B median | B/A per pair (median, min–max)');
 for (const f of FIGURES) {
+  // The main thread's CPU exists only where Node reports it (profile-e2e under Node ≥ 23.9).
+  if (results.some((r) => typeof r.A[f] !== 'number' || typeof r.B[f] !== 'number')) continue;
   const ratios = results.map((r) => r.B[f] / r.A[f]);
   console.log(
     `${f} | ${median(results.map((r) => r.A[f])).toFixed(2)} | ${median(results.map((r) => r.B[f])).toFixed(2)} | ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)})`,

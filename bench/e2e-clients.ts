@@ -108,6 +108,18 @@ export const cpuUs = (): number => {
   return u.user + u.system;
 };
 
+/**
+ * The main thread's CPU time (user + system), µs, where Node reports it (`process.threadCpuUsage`,
+ * Node ≥ 23.9); NaN elsewhere. Against `cpuUs` it separates the JavaScript thread from V8's helper
+ * threads (parallel scavenges, concurrent marking and sweeping) and libuv's.
+ */
+export const mainThreadCpuUs = (): number => {
+  const read = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage;
+  if (read === undefined) return Number.NaN;
+  const u = read.call(process);
+  return u.user + u.system;
+};
+
 /** HTTP calls of the registry client, counted by route. */
 export interface RegistryCallCounter {
   readonly fetch: FetchFunction;

@@ -13,7 +13,9 @@
  * batch encoder before the transport installs the native one, src/kafka/kafkajs-crc32c.ts), for an
  * A/B of the two. `--commit-every N` sets the sealed consumer's `commitEveryRecords` and
  * `--no-metrics` runs the sealed producer and consumer without PipelineMetrics (with bench/ab-compare.ts
- * `--b-args`, what state writes and metrics cost per record). The last line is one JSON object with the figures and
+ * `--b-args`, what state writes and metrics cost per record). Under Node ≥ 23.9 each phase also
+ * reports the main thread's CPU alone (`process.threadCpuUsage`): the rest of the process's CPU is
+ * V8's helper threads (garbage collection) and libuv's. The last line is one JSON object with the figures and
  * the phases' windows, for scripts that interleave runs.
  */
 import { execFileSync } from 'node:child_process';
@@ -144,6 +146,9 @@ const directory = await world.directory();
 const metrics = new PipelineMetrics(new Registry());
 
 const figures: Record<string, string | number | number[]> = { variant: VARIANT, label: LABEL };
+/** The main thread's share, where Node reports it (e2e-clients.ts mainThreadCpuUs). */
+const mainNote = (us: unknown): string =>
+  typeof us === 'number' && Number.isFinite(us) ? ` (main thread ${us})` : '';
 /** The profiler's clock (µs, monotonic): the phases' windows for --profile. */
 const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
@@ -167,6 +172,7 @@ clients.settle();
   const w0 = monoUs();
   const t0 = performance.now();
   const c0 = clients.cpuUs();
+  const m0 = clients.mainThreadCpuUs();
   await sendInBatches(MESSAGES, BATCH, IN_FLIGHT, (from, count) => {
     const orders = [];
     for (let k = from; k < from + count; k++) orders.push(clients.order(k, clients.nowUs()));
@@ -174,10 +180,11 @@ clients.settle();
   });
   figures.producePerSecond = Math.round(MESSAGES / ((performance.now() - t0) / 1000));
   figures.produceCpuUs = Number(((clients.cpuUs() - c0) / MESSAGES).toFixed(2));
+  figures.produceMainCpuUs = Number(((clients.mainThreadCpuUs() - m0) / MESSAGES).toFixed(2));
   figures.producerWindow = [w0, monoUs(), MESSAGES];
 }
 console.log(
-  `${VARIANT} producer: ${figures.producePerSecond} msg/s, ${figures.produceCpuUs} µs CPU/record`,
+  `${VARIANT} producer: ${figures.producePerSecond} msg/s, ${figures.produceCpuUs} µs CPU/record${mainNote(figures.produceMainCpuUs)}`,
 );
 await producer.close();
 
@@ -188,6 +195,8 @@ await producer.close();
   let last = 0;
   let cpuFirst = 0;
   let cpuLast = 0;
+  let mainFirst = 0;
+  let mainLast = 0;
   let w0 = 0;
   let w1 = 0;
   clients.settle();
@@ -213,11 +222,13 @@ await producer.close();
       if (count === 0) {
         first = t;
         cpuFirst = clients.cpuUs();
+        mainFirst = clients.mainThreadCpuUs();
         w0 = monoUs();
       }
       if (++count === total) {
         last = t;
         cpuLast = clients.cpuUs();
+        mainLast = clients.mainThreadCpuUs();
         w1 = monoUs();
       }
     },
@@ -228,8 +239,9 @@ await producer.close();
   if (count < total) throw new Error(`consumed ${count} of ${total} records in 180 s`);
   figures.consumePerSecond = Math.round((total - 1) / ((last - first) / 1000));
   figures.consumeCpuUs = Number(((cpuLast - cpuFirst) / (total - 1)).toFixed(2));
+  figures.consumeMainCpuUs = Number(((mainLast - mainFirst) / (total - 1)).toFixed(2));
   console.log(
-    `${VARIANT} consumer: ${figures.consumePerSecond} msg/s, ${figures.consumeCpuUs} µs CPU/record (first to last record)`,
+    `${VARIANT} consumer: ${figures.consumePerSecond} msg/s, ${figures.consumeCpuUs} µs CPU/record${mainNote(figures.consumeMainCpuUs)} (first to last record)`,
   );
   figures.consumerWindow = [w0, w1, total - 1];
   await consumer.close();

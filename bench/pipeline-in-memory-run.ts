@@ -192,12 +192,16 @@ export type Side = 'produceCpuUs' | 'consumeCpuUs';
 /** The profiler's clock (µs, monotonic). */
 const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
+/** Called synchronously at the edges of each measured phase (bench/alloc-profile.ts). */
+export type PhaseHook = (phase: 'produce' | 'consume', edge: 'start' | 'end') => void;
+
 /** One run of variant `v` on a fresh in-memory cluster: its producer phase, then its consumer phase. */
 export async function runVariant(
   v: Variant,
   rig: Rig,
   samples: SampleRecords,
   messages: number,
+  onPhase: PhaseHook = () => {},
 ): Promise<Figures> {
   const t = new InMemoryTransport();
   const topic = `bench-mem-${randomBytes(3).toString('hex')}`;
@@ -214,6 +218,7 @@ export async function runVariant(
         : await rawSender(t, topic, v === 'raw-plain' ? samples.plain : samples.sealed);
   await sender.send([order(-1, 0)]); // metadata, schema, first session
   settle();
+  onPhase('produce', 'start');
   const w0 = monoUs();
   const c0 = cpuUs();
   await sendInBatches(messages, BATCH, IN_FLIGHT, (from, count) => {
@@ -223,6 +228,7 @@ export async function runVariant(
   });
   const produceCpuUs = (cpuUs() - c0) / messages;
   const producerWindow: [number, number] = [w0, monoUs()];
+  onPhase('produce', 'end');
   await sender.close();
 
   settle();
@@ -236,12 +242,14 @@ export async function runVariant(
   const all = new Promise<void>((resolve) => (done = resolve));
   const close = await startConsumer(v, t, rig, topic, () => {
     if (count === 0) {
+      onPhase('consume', 'start');
       cpuFirst = cpuUs();
       cw0 = monoUs();
     }
     if (++count === total) {
       cpuLast = cpuUs();
       cw1 = monoUs();
+      onPhase('consume', 'end');
       done();
     }
   });

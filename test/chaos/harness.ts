@@ -13,12 +13,11 @@ import { join } from 'node:path';
 import { decodeDeadLetterMetadata, DEAD_LETTER_HEADER } from '../../src/events/dead-letter.js';
 import { writeDirectoryDocument } from '../../src/keys/directory/directory-document.js';
 import { writeIdentityFile } from '../../src/keys/identity-file.js';
-import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
 import type { Transport } from '../../src/kafka/transport.js';
 import { getEndpoints } from '../support/endpoints.js';
 import { readRaw } from '../support/pipeline-parties.js';
 import { makePipelineWorld, type PipelineWorld } from '../support/pipeline-world.js';
-import { freshTopic, testLogger } from '../support/test-transport.js';
+import { freshTopic, testTransportOn } from '../support/test-transport.js';
 import type { BrokerFaultProxies } from '../support/fault-proxy.js';
 import { checkLedger, type Verdict } from './checker.js';
 import { LedgerWriter, readLedgers, type LedgerEntry } from './ledger.js';
@@ -178,12 +177,7 @@ export async function makeHarness(
     });
   }
   await writeDirectoryDocument(join(runDir, 'directory.json'), world.document());
-  const transport = createKafkajsTransport({
-    brokers: endpoints.kafkaBrokers,
-    clientId: 'chaos-runner',
-    logger: testLogger,
-    nowMs: () => Date.now(),
-  });
+  const transport = testTransportOn({ brokers: endpoints.kafkaBrokers, clientId: 'chaos-runner' });
   // A cluster that just recovered may still answer a metadata error once: a few bounded attempts.
   for (let attempt = 1; ; attempt++) {
     const admin = transport.admin();

@@ -11,10 +11,9 @@ import { KeyDirectory } from '../../src/keys/directory/key-directory.js';
 import { loadIdentity, readIdentityFile } from '../../src/keys/identity-file.js';
 import type { LoadedIdentity } from '../../src/keys/identity.js';
 import { LocalKms } from '../../src/keys/kms/local-kms.js';
-import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
 import type { Transport } from '../../src/kafka/transport.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { testLogger } from '../support/test-transport.js';
+import { testTransportOn } from '../support/test-transport.js';
 
 export interface ChildConfig {
   /** The world's folder: kek.json, <identity>.identity.json, directory.json. */
@@ -81,11 +80,8 @@ export async function loadParty(config: ChildConfig, clientId: string): Promise<
     source: new FileDirectorySource(join(config.dir, 'directory.json')),
     clock: systemClock,
   });
-  const transport = createKafkajsTransport({
-    brokers: [...config.brokers],
-    clientId,
-    logger: testLogger,
-    nowMs: () => Date.now(),
-  });
+  // The adapter SEALPOST_TEST_TRANSPORT names (kafkajs by default; the children inherit the runner's
+  // environment and Node).
+  const transport = testTransportOn({ brokers: config.brokers, clientId });
   return { crypto, kms, identity, directory, transport };
 }

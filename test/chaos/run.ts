@@ -5,6 +5,8 @@
  * which it never touches — and starts that cluster (`up --brokers 3`) when it does not run. Every
  * scenario is bounded and stops by itself; exit code 0 on PASS, 1 on FAIL, 2 on bad usage.
  * The run folder (ledgers, configs, runner.log) stays under .stack/chaos/ for inspection.
+ * `SEALPOST_TEST_TRANSPORT=platformatic` (under Node ≥ 22.22) runs the runner and its children on the
+ * @platformatic/kafka adapter instead of kafkajs (test/support/test-transport.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +22,7 @@ const { groupScenarios } = await import('./group-scenarios.js');
 const scenarios = [...firstScenarios, ...moreScenarios, ...groupScenarios];
 const { makeHarness } = await import('./harness.js');
 const { formatVerdict } = await import('./checker.js');
+const { testTransportKind } = await import('../support/test-transport.js');
 
 const name = process.argv[2];
 const scenario = scenarios.find((s) => s.name === name);
@@ -57,7 +60,7 @@ try {
   const recoveries = await scenario.run(h);
   const verdict = await h.finish();
   const lines = [
-    `scenario ${scenario.name}: ${scenario.summary}`,
+    `scenario ${scenario.name} (Kafka client: ${testTransportKind()}): ${scenario.summary}`,
     formatVerdict(verdict),
     ...(h.checks.length === 0
       ? []

@@ -2,22 +2,25 @@
  * SealedProducer behaviours on the real stack that the other pipeline tests do not reach:
  * - session rotation by age (`maxSessionAgeMs`) on an injected ManualClock — no real waiting;
  * - a broker outage while sending: SEND_FAILED (retriable) carrying `.pending`, and `resend` delivering
- *   exactly those sealed bytes, once, after the broker is back (outage = a TCP proxy in front of the
- *   broker that the test cuts; every kafkajs connection is routed through it by a socket factory, since
- *   the broker advertises its own address).
+ *   exactly those sealed bytes, once, after the broker is back (outage = a fault proxy on the broker's
+ *   FAULT listener, which advertises the proxy's address, so every connection of the client goes
+ *   through it on either adapter; the test cuts it).
  */
-import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { decodeEnvelope } from '../../src/envelope/envelope-codec.js';
-import { createKafkajsTransport } from '../../src/kafka/kafkajs-transport.js';
 import type { ConsumedRecord } from '../../src/kafka/transport.js';
 import { SendFailedError } from '../../src/pipeline/sealed-producer.js';
 import { ManualClock } from '../../src/runtime/clock.js';
-import { getEndpoints } from '../support/endpoints.js';
 import { readRaw, startProducer, type TestConsumer } from '../support/pipeline-parties.js';
 import { counterValue, ORDER_SCHEMA } from '../support/pipeline-world.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
-import { testLogger, waitFor, waitForCommitted } from '../support/test-transport.js';
+import { kafkaNodes } from '../../stack/stack.js';
+import { FaultProxy } from '../support/fault-proxy.js';
+import {
+  testTransportKind,
+  testTransportOn,
+  waitFor,
+  waitForCommitted,
+} from '../support/test-transport.js';
 import { useScenario } from '../support/scenario.js';
 
 const sc = useScenario({
@@ -109,28 +112,15 @@ describe('SealedProducer on the real stack', () => {
   });
 
   it('a broker outage gives SEND_FAILED with .pending; resend delivers exactly those bytes, once', async () => {
-    const e = getEndpoints();
-    const [host, port] = e.kafkaBrokers[0]!.split(':') as [string, string];
-    const proxy = new TcpProxy(host, Number(port));
+    // The broker's FAULT listener binds `internal` and advertises `advertised`, where the proxy
+    // listens: bootstrap and every later connection of this client go through the proxy.
+    const fault = kafkaNodes()[0]!.layout.faultListener!;
+    const proxy = new FaultProxy('127.0.0.1', fault.internal, fault.advertised);
     await proxy.start();
-    // Every connection of this client (bootstrap and the advertised broker address) goes through the proxy.
-    const proxied = createKafkajsTransport({
+    const proxied = testTransportOn({
       brokers: [`127.0.0.1:${proxy.port}`],
       clientId: 'pipeline-producer-outage',
-      logger: testLogger,
-      nowMs: () => Date.now(),
-      connectionTimeoutMs: 1000,
-      requestTimeoutMs: 3000,
-      kafkaConfig: {
-        socketFactory: ({ onConnect }) => {
-          const socket = connect({ host: '127.0.0.1', port: proxy.port }, onConnect);
-          socket.setKeepAlive(true, 60_000);
-          return socket;
-        },
-        retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 200 },
-      },
-      // The idempotent producer needs at least one retry; keep kafkajs's own retrying short.
-      producerConfig: { retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 200 } },
+      quickFailure: true,
     });
     const orders = await startProducer(sc.world, proxied, 'orders', {
       valueSchemas: { [outageTopic]: ORDER_SCHEMA },
@@ -201,7 +191,7 @@ describe('SealedProducer on the real stack', () => {
       await proxy.stop();
     }
     console.log(
-      `[producer-outage] SEND_FAILED after ${failedAfterMs} ms (maxSendAttempts 2, retryDelayMs 50, kafkajs retries 1)`,
+      `[producer-outage] SEND_FAILED after ${failedAfterMs} ms (maxSendAttempts 2, retryDelayMs 50, ${testTransportKind()} retries 1)`,
     );
   });
 });

@@ -32,12 +32,15 @@ export function testTransport(clientId = 'sealpost-test'): Transport {
 
 /**
  * A Transport on the adapter `testTransportKind` names, with the given brokers and TLS settings
- * (e.g. the stack's mTLS listener: `ssl: { ca, cert, key }`).
+ * (e.g. the stack's mTLS listener: `ssl: { ca, cert, key }`). `quickFailure` shortens the timeouts
+ * and the client's own retries (1 retry after 50 ms, on either adapter) for tests that cut the
+ * broker and wait for the failure.
  */
 export function testTransportOn(options: {
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly ssl?: ConnectionOptions;
+  readonly quickFailure?: boolean;
 }): Transport {
   const common = {
     brokers: options.brokers,
@@ -45,10 +48,19 @@ export function testTransportOn(options: {
     logger: testLogger,
     nowMs: () => Date.now(),
     ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
+    ...(options.quickFailure === true ? { connectionTimeoutMs: 1000, requestTimeoutMs: 3000 } : {}),
   };
-  return testTransportKind() === 'platformatic'
-    ? createPlatformaticTransport(common)
-    : createKafkajsTransport(common);
+  if (testTransportKind() === 'platformatic')
+    return createPlatformaticTransport({
+      ...common,
+      ...(options.quickFailure === true ? { retries: 1, retryDelayMs: 50 } : {}),
+    });
+  // The idempotent producer needs at least one retry of its own.
+  const retry = { retries: 1, initialRetryTime: 50, maxRetryTime: 200 };
+  return createKafkajsTransport({
+    ...common,
+    ...(options.quickFailure === true ? { kafkaConfig: { retry }, producerConfig: { retry } } : {}),
+  });
 }
 
 /** A fresh topic name for one test. */

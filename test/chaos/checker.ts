@@ -14,7 +14,10 @@
  *   so its offsets are contiguous from 0: every offset below a commit must be accounted for. A record
  *   acknowledged under a message id the group handed out at another offset is accounted for too: it
  *   is the copy a `resend()` after SEND_FAILED wrote when the first attempt had been written after all,
- *   and the consumer drops it as a DUPLICATE (docs/SPEC.md §6: not delivered, not dead-lettered).
+ *   and the consumer drops it as a DUPLICATE (docs/SPEC.md §6: not delivered, not dead-lettered). So
+ *   is a record no ack names whose bytes the runner found to be those of an acknowledged message
+ *   (`copy` entries): an attempt of the same send written although it failed — there can be several
+ *   (one per attempt whose append succeeded while its acknowledgement did not).
  *
  * Hand-outs of several processes are merged by their time stamps (file order within one process).
  */
@@ -66,6 +69,7 @@ export function checkLedger(ledger: Ledger, groups: readonly string[]): Verdict 
   // Every acknowledged coordinate → its message id (a resent copy has its own coordinate).
   const idAt = new Map<string, string>();
   for (const a of ledger.acks) idAt.set(coord(a.p, a.o), a.id);
+  for (const c of ledger.copies) if (!idAt.has(coord(c.p, c.o))) idAt.set(coord(c.p, c.o), c.id);
   const unackedHanded = new Set<string>();
   const counts: Record<string, GroupCounts> = {};
 

@@ -7,6 +7,7 @@
  * letters, and checks the ledger.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,7 +21,13 @@ import { makePipelineWorld, type PipelineWorld } from '../support/pipeline-world
 import { freshTopic, testTransportOn } from '../support/test-transport.js';
 import type { BrokerFaultProxies } from '../support/fault-proxy.js';
 import { checkLedger, type Verdict } from './checker.js';
-import { LedgerWriter, readLedgers, type LedgerEntry } from './ledger.js';
+import {
+  LedgerWriter,
+  readLedgers,
+  type AckEntry,
+  type CopyEntry,
+  type LedgerEntry,
+} from './ledger.js';
 import type { ChildConfig } from './parties.js';
 
 export const GROUPS = ['billing', 'shipping'] as const;
@@ -354,6 +361,7 @@ export async function makeHarness(
               });
           }
         }
+        runner.append(...(await copiesOnTopic(transport, topic, readLedgers(ledgerDir).acks)));
         const dlqCount = (await a.fetchTopicOffsets(dlq)).reduce((n, p) => n + Number(p.high), 0);
         if (dlqCount > 0) {
           for (const r of await readRaw(transport, dlq, dlqCount)) {
@@ -389,4 +397,42 @@ export async function makeHarness(
     },
   };
   return h;
+}
+
+/**
+ * The records of `topic` at offsets no ack names whose value bytes are those of an acknowledged
+ * record: copies that earlier attempts of the same send wrote (checker.ts, `commit-beyond`). Reads the
+ * whole topic once; compares SHA-256 digests of the sealed values (no plaintext is involved).
+ */
+async function copiesOnTopic(
+  transport: Transport,
+  topic: string,
+  acks: readonly AckEntry[],
+): Promise<CopyEntry[]> {
+  const admin = transport.admin();
+  await admin.connect();
+  let total = 0;
+  try {
+    total = (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+  if (total === 0) return [];
+  const records = await readRaw(transport, topic, total);
+  const digest = (v: Buffer | null): string =>
+    v === null ? 'null' : createHash('sha256').update(v).digest('hex');
+  const at = (p: number, o: string): string => `${p}/${o}`;
+  const ackedAt = new Map(acks.map((a) => [at(a.p, a.o), a.id]));
+  const idOfBytes = new Map<string, string>();
+  for (const r of records) {
+    const id = ackedAt.get(at(r.partition, r.offset));
+    if (id !== undefined) idOfBytes.set(digest(r.value), id);
+  }
+  const out: CopyEntry[] = [];
+  for (const r of records) {
+    if (ackedAt.has(at(r.partition, r.offset))) continue;
+    const id = idOfBytes.get(digest(r.value));
+    if (id !== undefined) out.push({ k: 'copy', id, p: r.partition, o: r.offset, t: Date.now() });
+  }
+  return out;
 }

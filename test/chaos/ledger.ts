@@ -7,7 +7,9 @@
  * - consumer (one file per process): `out` (one per hand-out: group, member, message id, payload id,
  *   partition, offset, redelivery flag);
  * - runner: `dead` (a dead letter of a group: partition, offset, class), `commit` (a group's committed
- *   offset of a partition, read at the end).
+ *   offset of a partition, read at the end), `copy` (a record at an offset no ack names whose bytes
+ *   are those of an acknowledged message: a copy an earlier attempt of the same send wrote, read
+ *   from the topic at the end).
  *
  * Ledgers never hold payloads, keys or plaintext beyond the test's own payload ids.
  */
@@ -70,7 +72,17 @@ export interface CommitEntry {
   readonly t: number;
 }
 
-export type LedgerEntry = TryEntry | AckEntry | FailEntry | HandoutEntry | DeadEntry | CommitEntry;
+export interface CopyEntry {
+  readonly k: 'copy';
+  /** The acknowledged message whose sealed bytes the record at (p, o) repeats. */
+  readonly id: string;
+  readonly p: number;
+  readonly o: string;
+  readonly t: number;
+}
+
+export type LedgerEntry =
+  TryEntry | AckEntry | FailEntry | HandoutEntry | DeadEntry | CommitEntry | CopyEntry;
 
 /** Appends entries to one ledger file, each durably (write + fsync) before returning. */
 export class LedgerWriter {
@@ -100,10 +112,11 @@ export interface Ledger {
   readonly handouts: HandoutEntry[];
   readonly dead: DeadEntry[];
   readonly commits: CommitEntry[];
+  readonly copies: CopyEntry[];
 }
 
 export function emptyLedger(): Ledger {
-  return { tries: [], acks: [], fails: [], handouts: [], dead: [], commits: [] };
+  return { tries: [], acks: [], fails: [], handouts: [], dead: [], commits: [], copies: [] };
 }
 
 /**
@@ -152,6 +165,9 @@ export function addEntry(ledger: Ledger, e: LedgerEntry): void {
       break;
     case 'commit':
       ledger.commits.push(e);
+      break;
+    case 'copy':
+      ledger.copies.push(e);
       break;
   }
 }

@@ -136,6 +136,28 @@ describe('delivery ledger checker', () => {
     ]);
   });
 
+  it('copies an earlier attempt wrote (no ack names them; the runner found their bytes) are accounted for', () => {
+    const l = clean();
+    // Three attempts of one send wrote a1 at 0/1, 0/2 and 0/3; only the last was acknowledged.
+    l.acks.splice(
+      l.acks.findIndex((a) => a.id === 'a1'),
+      1,
+      { k: 'ack', id: 'a1', p: 0, o: '3', t: 3 },
+    );
+    for (const g of G) l.commits.push({ k: 'commit', g, p: 0, o: '4', t: 40 });
+    // Without the copy entry 0/2 is unaccounted for (the first copy, 0/1, was handed out).
+    expect(only(l)).toEqual([
+      { invariant: 'commit-beyond', group: 'billing' },
+      { invariant: 'commit-beyond', group: 'shipping' },
+    ]);
+    l.copies.push({ k: 'copy', id: 'a1', p: 0, o: '2', t: 41 });
+    expect(only(l)).toEqual([]);
+    // A copy of a message the group never handed out stays unaccounted for.
+    l.copies.push({ k: 'copy', id: 'never', p: 1, o: '2', t: 41 });
+    l.commits.push({ k: 'commit', g: 'billing', p: 1, o: '3', t: 42 });
+    expect(only(l)).toEqual([{ invariant: 'commit-beyond', group: 'billing' }]);
+  });
+
   it('ledger files: appends are durable lines; a last line cut by a kill is ignored', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sealpost-ledger-'));
     try {

@@ -339,7 +339,8 @@ function writeVarIntBytes(buf: Buffer, value: unknown, offset: number): number {
   if (value === null || value === undefined) return writeVarInt(buf, -1, offset);
   if (Buffer.isBuffer(value)) {
     const o = writeVarInt(buf, value.length, offset);
-    return o + value.copy(buf, o);
+    buf.set(value, o);
+    return o + value.length;
   }
   const text = value as string;
   const o = writeVarInt(buf, Buffer.byteLength(text, 'utf8'), offset);

@@ -257,14 +257,21 @@ function install(): Promise<KafkajsProduceEncoding> {
     return Promise.resolve({ kind: 'kafkajs', reason: 'kafkajs request encoding already loaded' });
   // Loading kafkajs' own for the check and the fallback caches them; preloadModule below replaces
   // the cache entries before kafkajs' connection and produce protocol require them.
-  const own = {
-    produce: kafkajsRequire(producePath) as ProduceRequestModule,
-    createRequest: kafkajsRequire(framingPath) as CreateRequestModule,
-  };
-  const linear = {
-    produce: linearProduceRequest(own.produce, kafkajsEncodingDeps()),
-    createRequest: linearCreateRequest(own.createRequest),
-  };
+  let own: { produce: ProduceRequestModule; createRequest: CreateRequestModule };
+  let linear: typeof own;
+  try {
+    own = {
+      produce: kafkajsRequire(producePath) as ProduceRequestModule,
+      createRequest: kafkajsRequire(framingPath) as CreateRequestModule,
+    };
+    linear = {
+      produce: linearProduceRequest(own.produce, kafkajsEncodingDeps()),
+      createRequest: linearCreateRequest(own.createRequest),
+    };
+  } catch {
+    // A kafkajs whose modules are laid out differently (its Encoder, Long or CRC32C elsewhere).
+    return Promise.resolve({ kind: 'kafkajs', reason: 'module not found' });
+  }
   let checked = false;
   preloadModule(producePath, ((args) =>
     (checked ? linear.produce : own.produce)(args)) satisfies ProduceRequestModule);

@@ -11,6 +11,9 @@
  * on the machine's clock, see nowUs); records numbered below `warmupRecords` are left out.
  */
 import { join } from 'node:path';
+// Before kafkajs: the transport replaces kafkajs modules kafkajs loads with its index (its grouping
+// and request framing); importing kafkajs first would keep kafkajs' own.
+import '../src/kafka/kafkajs-transport.js';
 import kafkajs from 'kafkajs';
 import pino from 'pino';
 import { Registry } from 'prom-client';

@@ -48,6 +48,9 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+// Before kafkajs: the transport replaces kafkajs modules kafkajs loads with its index (its grouping
+// and request framing); importing kafkajs first would keep kafkajs' own.
+import '../src/kafka/kafkajs-transport.js';
 import kafkajs from 'kafkajs';
 import pino from 'pino';
 import { Registry } from 'prom-client';

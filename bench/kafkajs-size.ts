@@ -6,8 +6,8 @@
  * and no sealpost code on the measured path. Settings as the plain variant of bench/e2e-clients.ts:
  * idempotent producer, one request in flight per connection, acks=all, no compression, batches of 500
  * with 2 sends in flight, partition 0; a consumer group from the beginning (eachBatch: resolve each
- * record, heartbeat; kafkajs' auto-commit), fetch wait 1 s. kafkajs computes CRC32C natively as under
- * the transport (src/kafka/kafkajs-crc32c.ts is loaded first).
+ * record, heartbeat; kafkajs' auto-commit), fetch wait 1 s. kafkajs runs as under the transport (native
+ * CRC32C, linear grouping and produce encoding: src/kafka/kafkajs-transport.ts is loaded first).
  *
  *   set -a && . .stack/env && set +a   # or the stack's endpoints in the environment
  *   npx tsx bench/kafkajs-size.ts [--rounds 5] [--messages 20000] [--adapter] [--with-e2e | --account]
@@ -28,7 +28,9 @@
  * the process's user + system time (process.cpuUsage), medians over rounds (min–max); the last line
  * is one JSON object with every round's figures.
  */
-import '../src/kafka/kafkajs-crc32c.js';
+// Before kafkajs: the transport's replacements of kafkajs modules (native CRC32C, linear grouping and
+// produce encoding) apply to every kafkajs client in the process, the raw ones here too.
+import '../src/kafka/kafkajs-transport.js';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';

@@ -13,6 +13,9 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { Profiler } from 'node:inspector';
 import { Session } from 'node:inspector/promises';
+// Before kafkajs: the transport replaces kafkajs modules kafkajs loads with its index (its grouping
+// and request framing); importing kafkajs first would keep kafkajs' own.
+import '../src/kafka/kafkajs-transport.js';
 import kafkajs from 'kafkajs';
 import pino from 'pino';
 import { Registry } from 'prom-client';

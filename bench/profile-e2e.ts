@@ -78,9 +78,11 @@ if (flag('js-crc32c'))
     'kafkajs/src/protocol/recordBatch/v0/index.js',
   );
 
+// The transport before kafkajs: it replaces kafkajs modules (grouping, produce encoding) that
+// kafkajs loads with its index, so an earlier `import('kafkajs')` would keep kafkajs' own.
+const { createKafkajsTransport } = await import('../src/kafka/kafkajs-transport.js');
 const { default: kafkajs } = await import('kafkajs');
 const { default: pino } = await import('pino');
-const { createKafkajsTransport } = await import('../src/kafka/kafkajs-transport.js');
 const { loadIdentity } = await import('../src/keys/identity-file.js');
 const { PipelineMetrics } = await import('../src/pipeline/pipeline-metrics.js');
 const { SchemaRegistryClient } = await import('../src/registry/schema-registry-client.js');

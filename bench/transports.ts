@@ -25,6 +25,9 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Consumer as PltConsumer, Producer as PltProducer } from '@platformatic/kafka';
+// Before kafkajs: the transport replaces kafkajs modules kafkajs loads with its index (its grouping
+// and request framing); importing kafkajs first would keep kafkajs' own.
+import '../src/kafka/kafkajs-transport.js';
 import kafkajs from 'kafkajs';
 import pino from 'pino';
 import { createKafkajsTransport } from '../src/kafka/kafkajs-transport.js';

@@ -5,10 +5,11 @@
  */
 import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'node:tls';
-// Evaluated before kafkajs loads: give kafkajs' producer a native CRC32C and a linear grouping of a
-// send's messages by partition (see those modules).
+// Evaluated before kafkajs loads: give kafkajs' producer a native CRC32C, a linear grouping of a
+// send's messages by partition and a linear produce-request encoding (see those modules).
 import './kafkajs-crc32c.js';
 import './kafkajs-grouping.js';
+import './kafkajs-produce-encoding.js';
 import kafkajs from 'kafkajs';
 import type {
   Admin,

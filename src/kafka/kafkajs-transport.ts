@@ -8,7 +8,7 @@ import type { ConnectionOptions } from 'node:tls';
 // Evaluated before kafkajs loads: give kafkajs' producer a native CRC32C, a linear grouping of a
 // send's messages by partition and a linear produce-request encoding (see those modules).
 import './kafkajs-crc32c.js';
-import './kafkajs-grouping.js';
+import { kafkajsGrouping } from './kafkajs-grouping.js';
 import './kafkajs-produce-encoding.js';
 import kafkajs from 'kafkajs';
 import type {
@@ -102,8 +102,23 @@ export interface KafkajsTransportOptions {
   readonly nowMs: () => number;
 }
 
+/** Whether the process was told that kafkajs was loaded before sealpost (once per process). */
+let loadOrderWarned = false;
+
 /** Builds a Transport backed by kafkajs. */
 export function createKafkajsTransport(options: KafkajsTransportOptions): Transport {
+  if (
+    !loadOrderWarned &&
+    kafkajsGrouping.kind === 'kafkajs' &&
+    kafkajsGrouping.reason === 'kafkajs grouping already loaded'
+  ) {
+    // kafkajs loads its grouping and request encoding with its entry point: imported before sealpost,
+    // it keeps its own (correct, slower; docs/TRANSPORTS.md "Load sealpost before kafkajs").
+    loadOrderWarned = true;
+    options.logger.warn(
+      'kafkajs was loaded before sealpost: its own producer grouping and request encoding stay in use (slower); import sealpost first',
+    );
+  }
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],

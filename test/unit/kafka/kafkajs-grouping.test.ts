@@ -61,4 +61,20 @@ describe('kafkajs grouping by partition', () => {
       agree: 300,
     });
   });
+
+  it('a transport made after kafkajs was loaded first warns once that kafkajs keeps its own; none otherwise', () => {
+    const script = (kafkajsFirst: boolean) => `
+      ${REQUIRE}
+      ${kafkajsFirst ? "require('kafkajs');" : ''}
+      const { createKafkajsTransport } = await import('./src/kafka/kafkajs-transport.ts');
+      const warnings = [];
+      const logger = { warn: (...a) => warnings.push(a.map(String).join(' ')), info() {}, error() {}, debug() {}, child() { return logger; } };
+      for (let i = 0; i < 2; i++) createKafkajsTransport({ brokers: ['127.0.0.1:1'], clientId: 'c', logger, nowMs: () => 0 });
+      console.log(JSON.stringify({ warnings }));
+    `;
+    const first = run(script(true)) as { warnings: string[] };
+    expect(first.warnings).toHaveLength(1);
+    expect(first.warnings[0]).toMatch(/kafkajs was loaded before sealpost/);
+    expect(run(script(false))).toEqual({ warnings: [] });
+  });
 });

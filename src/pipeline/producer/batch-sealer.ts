@@ -15,7 +15,7 @@ import type {
   ActiveSession,
   PendingSource,
   SealedBatch,
-  SealItem,
+  SealItems,
   SentMessage,
 } from './producer-types.js';
 import { hex } from './record-key.js';
@@ -51,7 +51,7 @@ export class BatchSealer {
    */
   seal(
     source: PendingSource,
-    items: readonly SealItem[],
+    items: SealItems,
     stream: SequenceCounter,
     oneOff: boolean,
   ): SealedBatchWithEvents {
@@ -71,10 +71,13 @@ export class BatchSealer {
       }
     >();
     const metrics = this.#o.metrics;
+    const { indices, partitions, messageIds } = items;
     try {
-      for (const item of items) {
-        const p = item.payload;
-        const partition = item.partition;
+      for (let j = 0; j < partitions.length; j++) {
+        const index = indices === undefined ? j : indices[j]!;
+        const p = source.payloads[index]!;
+        const partition = partitions[j]!;
+        const messageId = messageIds?.[j];
         const started = process.hrtime.bigint();
         if (!session.session.isUsable()) {
           if (oneOff) session.session.close();
@@ -97,7 +100,7 @@ export class BatchSealer {
           payload: p.payload,
         };
         if (p.entityVersion !== undefined) input.entityVersion = p.entityVersion;
-        if (item.messageId !== undefined) input.messageId = item.messageId;
+        if (messageId !== undefined) input.messageId = messageId;
         if (traced.traceContext !== undefined) input.traceContext = traced.traceContext;
         let sealed;
         try {
@@ -124,19 +127,19 @@ export class BatchSealer {
         group.records.push(
           headers === undefined ? { key: p.key, value } : { key: p.key, value, headers },
         );
-        const messageId = hex(sealed.messageId);
+        const messageIdHex = hex(sealed.messageId);
         group.messages.push({
-          index: item.index,
+          index,
           topic,
           partition,
-          messageId,
+          messageId: messageIdHex,
           createdAtMs: sealed.createdAtMs,
           seq,
         });
         if (this.#o.reportsEvents)
           group.events.push({
             type: 'sealed',
-            messageId,
+            messageId: messageIdHex,
             recipients: session.recipients.map((r) => r.identity),
             topic,
             partition,

@@ -142,6 +142,11 @@ export interface SealInput {
   readonly traceContext?: BodyTraceContext;
 }
 
+/** A sealed record value as a Node Buffer (see SealingSession.sealRecord). */
+export interface SealedRecord extends SealedMessage {
+  readonly value: Buffer;
+}
+
 /** A sealed record value and the ids the pipeline reports in metadata events. */
 export interface SealedMessage {
   /**
@@ -171,11 +176,8 @@ const VALUE_SLAB_BYTES = 64 * 1024;
 let valueSlab = new Uint8Array(0);
 let valueSlabUsed = 0;
 
-function allocValue(n: number): Uint8Array {
-  if (n > VALUE_SLAB_BYTES / 8) {
-    const own = Buffer.allocUnsafeSlow(n);
-    return new Uint8Array(own.buffer, own.byteOffset, n);
-  }
+/** `n` bytes of the current value slab, or of a new one when they do not fit (its offset). */
+function takeValueBytes(n: number): number {
   if (valueSlabUsed + n > valueSlab.length) {
     const fresh = Buffer.allocUnsafeSlow(VALUE_SLAB_BYTES);
     // As Node does for its own pool: moving the slab to a worker would detach every value in it.
@@ -183,9 +185,26 @@ function allocValue(n: number): Uint8Array {
     valueSlab = new Uint8Array(fresh.buffer, fresh.byteOffset, VALUE_SLAB_BYTES);
     valueSlabUsed = 0;
   }
-  const out = new Uint8Array(valueSlab.buffer, valueSlab.byteOffset + valueSlabUsed, n);
+  const at = valueSlab.byteOffset + valueSlabUsed;
   valueSlabUsed += n;
-  return out;
+  return at;
+}
+
+/** A record value of `n` bytes, a plain Uint8Array (see SealedMessage.value). */
+function allocValue(n: number): Uint8Array {
+  if (n > VALUE_SLAB_BYTES / 8) {
+    const own = Buffer.allocUnsafeSlow(n);
+    return new Uint8Array(own.buffer, own.byteOffset, n);
+  }
+  const at = takeValueBytes(n);
+  return new Uint8Array(valueSlab.buffer, at, n);
+}
+
+/** A record value of `n` bytes as a Node Buffer (see SealedRecord). */
+function allocBufferValue(n: number): Buffer {
+  if (n > VALUE_SLAB_BYTES / 8) return Buffer.allocUnsafeSlow(n);
+  const at = takeValueBytes(n);
+  return Buffer.from(valueSlab.buffer, at, n);
 }
 
 /**
@@ -288,6 +307,22 @@ export class SealingSession {
 
   /** Seals one message into a record value (throws EnvelopeUsageError on misuse). */
   seal(input: SealInput): SealedMessage {
+    return this.#seal(input, allocValue);
+  }
+
+  /**
+   * As seal, with the value a Node Buffer over the same bytes (what a Kafka client takes), so a
+   * record costs one view of its value, not two. Buffer#slice of it is a view, not a copy.
+   */
+  sealRecord(input: SealInput): SealedRecord {
+    return this.#seal(input, allocBufferValue);
+  }
+
+  /** Seals into a value from `alloc` (every byte of it is written). */
+  #seal<V extends Uint8Array>(
+    input: SealInput,
+    alloc: (n: number) => V,
+  ): SealedMessage & { readonly value: V } {
     if (this.#closed) throw new EnvelopeUsageError('SESSION_CLOSED', 'sealing session is closed');
     if (this.#sent >= this.maxMessages)
       throw new EnvelopeUsageError('SESSION_EXHAUSTED', 'maxMessages reached');
@@ -375,7 +410,7 @@ export class SealingSession {
     t.computeDigest();
 
     const n = this.#macKeys.length;
-    const out = allocValue(envelopeSize(this.headerBytes.length, seq, ctLen, n));
+    const out = alloc(envelopeSize(this.headerBytes.length, seq, ctLen, n));
     writeFramePrefix(out, this.#schemaId);
     let o = FRAME_PREFIX_BYTES;
     out.set(this.headerBytes, o);

@@ -4,6 +4,7 @@
  * the broker acknowledged it.
  */
 import type { CryptoProvider } from '../../crypto/provider.js';
+import { MESSAGE_ID_BYTES } from '../../envelope/constants.js';
 import { hash256 } from '../../envelope/derive.js';
 import type { SealInput } from '../../envelope/sealing-session.js';
 import type { SequenceCounter } from '../../envelope/sequence-counter.js';
@@ -72,12 +73,19 @@ export class BatchSealer {
     >();
     const metrics = this.#o.metrics;
     const { indices, partitions, messageIds } = items;
+    // A fresh message id is drawn here into one scratch (the session copies it into the body; the
+    // results carry its hex), not allocated per record by the session.
+    const idScratch = new Uint8Array(MESSAGE_ID_BYTES);
     try {
       for (let j = 0; j < partitions.length; j++) {
         const index = indices === undefined ? j : indices[j]!;
         const p = source.payloads[index]!;
         const partition = partitions[j]!;
-        const messageId = messageIds?.[j];
+        let messageId = messageIds?.[j];
+        if (messageId === undefined) {
+          this.#o.crypto.randomFill(idScratch);
+          messageId = idScratch;
+        }
         const started = process.hrtime.bigint();
         if (!session.session.isUsable()) {
           if (oneOff) session.session.close();
@@ -98,13 +106,13 @@ export class BatchSealer {
           schemaFp,
           contentType,
           payload: p.payload,
+          messageId,
         };
         if (p.entityVersion !== undefined) input.entityVersion = p.entityVersion;
-        if (messageId !== undefined) input.messageId = messageId;
         if (traced.traceContext !== undefined) input.traceContext = traced.traceContext;
         let sealed;
         try {
-          sealed = session.session.seal(input);
+          sealed = session.session.sealRecord(input);
         } catch (err) {
           traced.end(err);
           throw err;
@@ -116,11 +124,7 @@ export class BatchSealer {
           group = { records: [], messages: [], events: [] };
           byPartition.set(partition, group);
         }
-        const value = Buffer.from(
-          sealed.value.buffer,
-          sealed.value.byteOffset,
-          sealed.value.byteLength,
-        );
+        const value = sealed.value;
         // The opt-in clear traceparent (docs/TRACING.md) after the application's own headers.
         const headers =
           traced.header === undefined ? p.headers : [...(p.headers ?? []), traced.header];

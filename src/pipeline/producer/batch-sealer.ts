@@ -81,12 +81,12 @@ export class BatchSealer {
         const index = indices === undefined ? j : indices[j]!;
         const p = source.payloads[index]!;
         const partition = partitions[j]!;
+        const started = process.hrtime.bigint();
         let messageId = messageIds?.[j];
         if (messageId === undefined) {
           this.#o.crypto.randomFill(idScratch);
           messageId = idScratch;
         }
-        const started = process.hrtime.bigint();
         if (!session.session.isUsable()) {
           if (oneOff) session.session.close();
           session = next();

@@ -76,6 +76,18 @@ export class BatchSealer {
     // A fresh message id is drawn here into one scratch (the session copies it into the body; the
     // results carry its hex), not allocated per record by the session.
     const idScratch = new Uint8Array(MESSAGE_ID_BYTES);
+    // One input object for the batch, its fields set per record (seal reads it and keeps nothing of
+    // it); an absent entityVersion is 0, as seal takes it. A record with a trace context gets its own.
+    const input: Mutable<SealInput> = {
+      partition: 0,
+      seq: 0,
+      key: null,
+      schemaFp,
+      contentType,
+      payload: idScratch,
+      messageId: idScratch,
+      entityVersion: 0,
+    };
     try {
       for (let j = 0; j < partitions.length; j++) {
         const index = indices === undefined ? j : indices[j]!;
@@ -98,21 +110,19 @@ export class BatchSealer {
           session.recipients.length,
           session.suite,
         );
-        // One object of one shape per record; the optional fields only when set (no spreads).
-        const input: Mutable<SealInput> = {
-          partition,
-          seq,
-          key: p.key,
-          schemaFp,
-          contentType,
-          payload: p.payload,
-          messageId,
-        };
-        if (p.entityVersion !== undefined) input.entityVersion = p.entityVersion;
-        if (traced.traceContext !== undefined) input.traceContext = traced.traceContext;
+        input.partition = partition;
+        input.seq = seq;
+        input.key = p.key;
+        input.payload = p.payload;
+        input.messageId = messageId;
+        input.entityVersion = p.entityVersion ?? 0;
         let sealed;
         try {
-          sealed = session.session.sealRecord(input);
+          sealed = session.session.sealRecord(
+            traced.traceContext === undefined
+              ? input
+              : { ...input, traceContext: traced.traceContext },
+          );
         } catch (err) {
           traced.end(err);
           throw err;

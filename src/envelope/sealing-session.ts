@@ -131,7 +131,10 @@ export interface SealInput {
   readonly payload: Uint8Array;
   /** For compacted topics; 0 (default) = unused. */
   readonly entityVersion?: number;
-  /** 16 bytes; random when absent. */
+  /**
+   * 16 bytes; random when absent. Copied into the body: the caller may reuse the array once seal
+   * returned (the result's messageId is this same array).
+   */
   readonly messageId?: Uint8Array;
   /** Defaults to the clock. */
   readonly createdAtMs?: number;
@@ -169,8 +172,9 @@ const textEncoder = new TextEncoder();
  * Record values are carved from 64 KiB slabs that hold nothing but record values (ciphertext), not
  * zero-filled since every byte of a value is written. Node's own Buffer pool is 8 KiB: a new pool
  * every ~6 records of 1.3 KB, and each new backing store costs about 1 µs. Values over 8 KiB get
- * their own allocation. Plain Uint8Array views: Buffer#slice would return a view where callers
- * expect a copy.
+ * their own allocation. seal returns plain Uint8Array views (Buffer#slice would return a view
+ * where callers expect a copy); sealRecord returns Buffers, for the pipeline, which hands them to
+ * the Kafka client as they are.
  */
 const VALUE_SLAB_BYTES = 64 * 1024;
 let valueSlab = new Uint8Array(0);

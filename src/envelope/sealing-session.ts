@@ -131,7 +131,10 @@ export interface SealInput {
   readonly payload: Uint8Array;
   /** For compacted topics; 0 (default) = unused. */
   readonly entityVersion?: number;
-  /** 16 bytes; random when absent. */
+  /**
+   * 16 bytes; random when absent. Copied into the body: the caller may reuse the array once seal
+   * returned (the result's messageId is this same array).
+   */
   readonly messageId?: Uint8Array;
   /** Defaults to the clock. */
   readonly createdAtMs?: number;
@@ -140,6 +143,11 @@ export interface SealInput {
    * recipients can link to it. Absent: a version-1 body.
    */
   readonly traceContext?: BodyTraceContext;
+}
+
+/** A sealed record value as a Node Buffer (see SealingSession.sealRecord). */
+export interface SealedRecord extends SealedMessage {
+  readonly value: Buffer;
 }
 
 /** A sealed record value and the ids the pipeline reports in metadata events. */
@@ -164,18 +172,16 @@ const textEncoder = new TextEncoder();
  * Record values are carved from 64 KiB slabs that hold nothing but record values (ciphertext), not
  * zero-filled since every byte of a value is written. Node's own Buffer pool is 8 KiB: a new pool
  * every ~6 records of 1.3 KB, and each new backing store costs about 1 µs. Values over 8 KiB get
- * their own allocation. Plain Uint8Array views: Buffer#slice would return a view where callers
- * expect a copy.
+ * their own allocation. seal returns plain Uint8Array views (Buffer#slice would return a view
+ * where callers expect a copy); sealRecord returns Buffers, for the pipeline, which hands them to
+ * the Kafka client as they are.
  */
 const VALUE_SLAB_BYTES = 64 * 1024;
 let valueSlab = new Uint8Array(0);
 let valueSlabUsed = 0;
 
-function allocValue(n: number): Uint8Array {
-  if (n > VALUE_SLAB_BYTES / 8) {
-    const own = Buffer.allocUnsafeSlow(n);
-    return new Uint8Array(own.buffer, own.byteOffset, n);
-  }
+/** `n` bytes of the current value slab, or of a new one when they do not fit (its offset). */
+function takeValueBytes(n: number): number {
   if (valueSlabUsed + n > valueSlab.length) {
     const fresh = Buffer.allocUnsafeSlow(VALUE_SLAB_BYTES);
     // As Node does for its own pool: moving the slab to a worker would detach every value in it.
@@ -183,9 +189,26 @@ function allocValue(n: number): Uint8Array {
     valueSlab = new Uint8Array(fresh.buffer, fresh.byteOffset, VALUE_SLAB_BYTES);
     valueSlabUsed = 0;
   }
-  const out = new Uint8Array(valueSlab.buffer, valueSlab.byteOffset + valueSlabUsed, n);
+  const at = valueSlab.byteOffset + valueSlabUsed;
   valueSlabUsed += n;
-  return out;
+  return at;
+}
+
+/** A record value of `n` bytes, a plain Uint8Array (see SealedMessage.value). */
+function allocValue(n: number): Uint8Array {
+  if (n > VALUE_SLAB_BYTES / 8) {
+    const own = Buffer.allocUnsafeSlow(n);
+    return new Uint8Array(own.buffer, own.byteOffset, n);
+  }
+  const at = takeValueBytes(n);
+  return new Uint8Array(valueSlab.buffer, at, n);
+}
+
+/** A record value of `n` bytes as a Node Buffer (see SealedRecord). */
+function allocBufferValue(n: number): Buffer {
+  if (n > VALUE_SLAB_BYTES / 8) return Buffer.allocUnsafeSlow(n);
+  const at = takeValueBytes(n);
+  return Buffer.from(valueSlab.buffer, at, n);
 }
 
 /**
@@ -288,6 +311,22 @@ export class SealingSession {
 
   /** Seals one message into a record value (throws EnvelopeUsageError on misuse). */
   seal(input: SealInput): SealedMessage {
+    return this.#seal(input, allocValue);
+  }
+
+  /**
+   * As seal, with the value a Node Buffer over the same bytes (what a Kafka client takes), so a
+   * record costs one view of its value, not two. Buffer#slice of it is a view, not a copy.
+   */
+  sealRecord(input: SealInput): SealedRecord {
+    return this.#seal(input, allocBufferValue);
+  }
+
+  /** Seals into a value from `alloc` (every byte of it is written). */
+  #seal<V extends Uint8Array>(
+    input: SealInput,
+    alloc: (n: number) => V,
+  ): SealedMessage & { readonly value: V } {
     if (this.#closed) throw new EnvelopeUsageError('SESSION_CLOSED', 'sealing session is closed');
     if (this.#sent >= this.maxMessages)
       throw new EnvelopeUsageError('SESSION_EXHAUSTED', 'maxMessages reached');
@@ -375,7 +414,7 @@ export class SealingSession {
     t.computeDigest();
 
     const n = this.#macKeys.length;
-    const out = allocValue(envelopeSize(this.headerBytes.length, seq, ctLen, n));
+    const out = alloc(envelopeSize(this.headerBytes.length, seq, ctLen, n));
     writeFramePrefix(out, this.#schemaId);
     let o = FRAME_PREFIX_BYTES;
     out.set(this.headerBytes, o);

@@ -33,7 +33,6 @@ import type {
   PendingSource,
   SealedBatch,
   SealedProducerOptions,
-  SealItem,
   SendTarget,
   SentMessage,
 } from './producer/producer-types.js';
@@ -267,24 +266,22 @@ export class SealedProducer {
     );
     if (reseal.length === 0) return this.#delivery.deliver(pending, source);
     await this.#guard.ensureCurrent();
-    const items: SealItem[] = [];
+    const indices: number[] = [];
+    const partitions: number[] = [];
+    const messageIds: Uint8Array[] = [];
     for (const i of reseal) {
       for (const m of pending.messages[i] ?? []) {
-        const payload = source.payloads.get(m.index);
-        if (payload === undefined)
+        if (source.payloads[m.index] === undefined)
           throw new PipelineError('MESSAGE_INVALID', 'not a pending batch of this producer');
-        items.push({
-          index: m.index,
-          partition: m.partition,
-          payload,
-          messageId: Buffer.from(m.messageId, 'hex'),
-        });
+        indices.push(m.index);
+        partitions.push(m.partition);
+        messageIds.push(Buffer.from(m.messageId, 'hex'));
       }
     }
     const fresh = new SequenceCounter(this.#o.crypto.randomBytes(STREAM_ID_BYTES));
-    const resealed = this.#sealer.seal(source, items, fresh, true);
+    const resealed = this.#sealer.seal(source, { indices, partitions, messageIds }, fresh, true);
     this.#settings.logger.info(
-      { topic: source.topic, records: items.length },
+      { topic: source.topic, records: indices.length },
       'pending records fell behind their replay window: sealed again under a fresh stream',
     );
     return this.#delivery.deliver(
@@ -325,15 +322,9 @@ export class SealedProducer {
     payloads: readonly OutgoingPayload[],
   ): Promise<SentMessage[]> {
     const { topic } = target;
-    const items: SealItem[] = [];
-    for (let i = 0; i < payloads.length; i++) {
-      const payload = payloads[i]!;
-      items.push({
-        index: i,
-        payload,
-        partition: await this.#producer.partitionFor(topic, payload.key),
-      });
-    }
+    const partitions: number[] = [];
+    for (let i = 0; i < payloads.length; i++)
+      partitions.push(await this.#producer.partitionFor(topic, payloads[i]!.key));
     await this.#guard.ensureCurrent();
     const stream = this.#sessions.streamFor(topic);
     const source: PendingSource = {
@@ -342,12 +333,12 @@ export class SealedProducer {
       contentType,
       schemaFp,
       schemaId,
-      payloads: new Map(items.map((x) => [x.index, x.payload])),
+      payloads,
       requestStreams: [],
       requestEvents: [],
     };
     // Synchronous from here to the send: concurrent sends cannot interleave inside a session.
-    const { requests, messages, events } = this.#sealer.seal(source, items, stream, false);
+    const { requests, messages, events } = this.#sealer.seal(source, { partitions }, stream, false);
     return this.#delivery.deliver(
       { requests, messages },
       { ...source, requestStreams: requests.map(() => stream.streamId), requestEvents: events },

@@ -4,6 +4,7 @@
  * the broker acknowledged it.
  */
 import type { CryptoProvider } from '../../crypto/provider.js';
+import { MESSAGE_ID_BYTES } from '../../envelope/constants.js';
 import { hash256 } from '../../envelope/derive.js';
 import type { SealInput } from '../../envelope/sealing-session.js';
 import type { SequenceCounter } from '../../envelope/sequence-counter.js';
@@ -15,7 +16,7 @@ import type {
   ActiveSession,
   PendingSource,
   SealedBatch,
-  SealItem,
+  SealItems,
   SentMessage,
 } from './producer-types.js';
 import { hex } from './record-key.js';
@@ -41,8 +42,15 @@ export type SealedBatchWithEvents = SealedBatch & {
 export class BatchSealer {
   readonly #o: BatchSealerOptions;
 
+  /**
+   * The seal histogram's observation, bound once to its (empty) label set: prom-client's
+   * `observe(value)` makes a closure and a label object per call.
+   */
+  readonly #sealSeconds: { observe(seconds: number): void } | undefined;
+
   constructor(options: BatchSealerOptions) {
     this.#o = options;
+    this.#sealSeconds = options.metrics?.sealSeconds.labels();
   }
 
   /**
@@ -51,7 +59,7 @@ export class BatchSealer {
    */
   seal(
     source: PendingSource,
-    items: readonly SealItem[],
+    items: SealItems,
     stream: SequenceCounter,
     oneOff: boolean,
   ): SealedBatchWithEvents {
@@ -70,12 +78,34 @@ export class BatchSealer {
         events: PipelineEvent[];
       }
     >();
-    const metrics = this.#o.metrics;
+    const sealSeconds = this.#sealSeconds;
+    const { indices, partitions, messageIds } = items;
+    // A fresh message id is drawn here into one scratch (the session copies it into the body; the
+    // results carry its hex), not allocated per record by the session.
+    const idScratch = new Uint8Array(MESSAGE_ID_BYTES);
+    // One input object for the batch, its fields set per record (seal reads it and keeps nothing of
+    // it); an absent entityVersion is 0, as seal takes it. A record with a trace context gets its own.
+    const input: Mutable<SealInput> = {
+      partition: 0,
+      seq: 0,
+      key: null,
+      schemaFp,
+      contentType,
+      payload: idScratch,
+      messageId: idScratch,
+      entityVersion: 0,
+    };
     try {
-      for (const item of items) {
-        const p = item.payload;
-        const partition = item.partition;
+      for (let j = 0; j < partitions.length; j++) {
+        const index = indices === undefined ? j : indices[j]!;
+        const p = source.payloads[index]!;
+        const partition = partitions[j]!;
         const started = process.hrtime.bigint();
+        let messageId = messageIds?.[j];
+        if (messageId === undefined) {
+          this.#o.crypto.randomFill(idScratch);
+          messageId = idScratch;
+        }
         if (!session.session.isUsable()) {
           if (oneOff) session.session.close();
           session = next();
@@ -87,56 +117,50 @@ export class BatchSealer {
           session.recipients.length,
           session.suite,
         );
-        // One object of one shape per record; the optional fields only when set (no spreads).
-        const input: Mutable<SealInput> = {
-          partition,
-          seq,
-          key: p.key,
-          schemaFp,
-          contentType,
-          payload: p.payload,
-        };
-        if (p.entityVersion !== undefined) input.entityVersion = p.entityVersion;
-        if (item.messageId !== undefined) input.messageId = item.messageId;
-        if (traced.traceContext !== undefined) input.traceContext = traced.traceContext;
+        input.partition = partition;
+        input.seq = seq;
+        input.key = p.key;
+        input.payload = p.payload;
+        input.messageId = messageId;
+        input.entityVersion = p.entityVersion ?? 0;
         let sealed;
         try {
-          sealed = session.session.seal(input);
+          sealed = session.session.sealRecord(
+            traced.traceContext === undefined
+              ? input
+              : { ...input, traceContext: traced.traceContext },
+          );
         } catch (err) {
           traced.end(err);
           throw err;
         }
         traced.end();
-        metrics?.sealSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        sealSeconds?.observe(Number(process.hrtime.bigint() - started) / 1e9);
         let group = byPartition.get(partition);
         if (group === undefined) {
           group = { records: [], messages: [], events: [] };
           byPartition.set(partition, group);
         }
-        const value = Buffer.from(
-          sealed.value.buffer,
-          sealed.value.byteOffset,
-          sealed.value.byteLength,
-        );
+        const value = sealed.value;
         // The opt-in clear traceparent (docs/TRACING.md) after the application's own headers.
         const headers =
           traced.header === undefined ? p.headers : [...(p.headers ?? []), traced.header];
         group.records.push(
           headers === undefined ? { key: p.key, value } : { key: p.key, value, headers },
         );
-        const messageId = hex(sealed.messageId);
+        const messageIdHex = hex(sealed.messageId);
         group.messages.push({
-          index: item.index,
+          index,
           topic,
           partition,
-          messageId,
+          messageId: messageIdHex,
           createdAtMs: sealed.createdAtMs,
           seq,
         });
         if (this.#o.reportsEvents)
           group.events.push({
             type: 'sealed',
-            messageId,
+            messageId: messageIdHex,
             recipients: session.recipients.map((r) => r.identity),
             topic,
             partition,

@@ -168,12 +168,16 @@ export interface OutgoingPayload {
   readonly entityVersion?: number;
 }
 
-/** One message to seal: its input index, partition and, for a re-seal, the message id it keeps. */
-export interface SealItem {
-  readonly index: number;
-  readonly partition: number;
-  readonly payload: OutgoingPayload;
-  readonly messageId?: Uint8Array;
+/**
+ * The messages to seal, as parallel arrays (no object per message): message j is the payload
+ * `source.payloads[indices[j]]` (its input index), sealed for `partitions[j]`; for a re-seal, with the
+ * message id `messageIds[j]` it keeps.
+ */
+export interface SealItems {
+  /** Input indexes; absent: 0 … partitions.length − 1 (a first send, in input order). */
+  readonly indices?: readonly number[];
+  readonly partitions: readonly number[];
+  readonly messageIds?: readonly Uint8Array[];
 }
 
 /**
@@ -186,8 +190,8 @@ export interface PendingSource {
   readonly contentType: string;
   readonly schemaFp: Uint8Array;
   readonly schemaId: number | undefined;
-  /** Input index → payload. */
-  readonly payloads: ReadonlyMap<number, OutgoingPayload>;
+  /** Input index → payload (the send's payloads, in input order). */
+  readonly payloads: readonly OutgoingPayload[];
   /** Per request of the batch, the stream id its records were sealed in. */
   readonly requestStreams: readonly Uint8Array[];
   /** Per request of the batch, its `sealed` events: emitted once the broker acknowledged it. */

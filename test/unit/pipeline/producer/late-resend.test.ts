@@ -47,7 +47,7 @@ function pendingOf(requests: readonly { partition: number; seqs: number[]; strea
     contentType: 'x',
     schemaFp: new Uint8Array(16),
     schemaId: undefined,
-    payloads: new Map(),
+    payloads: [],
     requestStreams: requests.map((r) => r.stream),
     requestEvents: requests.map(() => []),
   };

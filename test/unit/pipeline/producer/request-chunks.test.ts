@@ -69,7 +69,7 @@ function batch(partitionOf: readonly number[], sizes: readonly number[]) {
     contentType: 'application/test',
     schemaFp: new Uint8Array(16),
     schemaId: undefined,
-    payloads: new Map(),
+    payloads: [],
     requestStreams: streams,
     requestEvents: events,
   };

@@ -418,7 +418,7 @@ export class SealedConsumer {
           continue;
         }
         // Awaited only when it is a promise: a skipped record needs no microtask.
-        const answer = processor.process(record, entry);
+        const answer = processor.process(record, entry, offset);
         let outcome = answer instanceof Promise ? await answer : answer;
         // A short token wait is served in place: pausing and re-fetching costs far more than the
         // few milliseconds until the next token (the partition makes no progress either way).
@@ -432,7 +432,7 @@ export class SealedConsumer {
           waitedInPlaceMs += waitMs;
           await new Promise((resolve) => setTimeout(resolve, waitMs));
           await control.heartbeat();
-          outcome = await processor.process(record, entry);
+          outcome = await processor.process(record, entry, offset);
         }
         if (outcome.kind === 'retry' || outcome.kind === 'pause') {
           const n = (this.#backoff.get(key) ?? 0) + 1;

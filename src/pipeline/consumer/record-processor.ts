@@ -26,6 +26,7 @@ import type { OpenedMessage } from '../../envelope/opened-session.js';
 import { ReplayWindow } from '../../envelope/replay-window.js';
 import type { CoarseClass } from '../../events/dead-letter.js';
 import type { ConsumedRecord } from '../../kafka/transport.js';
+import { toHex as hex } from '../../keys/bytes.js';
 import type { KeyDirectory } from '../../keys/directory/key-directory.js';
 import {
   NO_TRACING,
@@ -33,7 +34,7 @@ import {
   type SealpostTracing,
 } from '../../observability/tracing.js';
 import { decodeConfluentFrame } from '../../registry/confluent-wire-format.js';
-import type { AvroCodec } from '../../registry/avro-codec.js';
+import type { AvroCodec, AvroDecodeOptions } from '../../registry/avro-codec.js';
 import type { SchemaRegistryClient } from '../../registry/schema-registry-client.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { AdmissionControl } from '../admission-control.js';
@@ -95,15 +96,16 @@ export interface RecordProcessorOptions {
   readonly releases?: Pick<ReleaseAdmission, 'open'>;
 }
 
-/** A stage either passes its result on or ends the record with an outcome. */
-type Stage<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly outcome: RecordOutcome };
+/** A stage that ended the record with an outcome (rare: nothing is allocated for a stage that passes). */
+class Ended {
+  constructor(readonly outcome: RecordOutcome) {}
+}
 
-const pass = <T>(value: T): Stage<T> => ({ ok: true, value });
-const end = <T>(outcome: RecordOutcome): Stage<T> => ({ ok: false, outcome });
-const endLater = async <T>(outcome: Promise<RecordOutcome>): Promise<Stage<T>> =>
-  end(await outcome);
+/** A stage either passes its result on as it is or ends the record (an Ended). */
+type Stage<T> = T | Ended;
+
+const end = (outcome: RecordOutcome): Ended => new Ended(outcome);
+const endLater = async (outcome: Promise<RecordOutcome>): Promise<Ended> => end(await outcome);
 
 /**
  * A stage's answer now, or later when it had to wait (a registry fetch, a mark write, a dead-letter
@@ -114,11 +116,9 @@ const andThen = <T, R>(
   next: (value: T) => R | Promise<R>,
 ): R | Promise<R> => (answer instanceof Promise ? answer.then(next) : next(answer));
 
-/** Stage 3's answer for a record whose topic is not under the entity-version policy. */
-const NOT_UNDER_POLICY: Stage<string | undefined> = { ok: true, value: undefined };
-
 /** The decoded payload. */
 interface Payload {
+  readonly kind: 'payload';
   readonly value: unknown;
   /** The writer schema id; undefined for raw payloads. */
   readonly schemaId: number | undefined;
@@ -126,14 +126,14 @@ interface Payload {
 
 /** What decoding the payload gave, before it is routed. */
 type Decoded =
-  | { readonly kind: 'payload'; readonly payload: Payload }
+  | Payload
   | { readonly kind: 'refused'; readonly coarse: CoarseClass; readonly code: string }
   | { readonly kind: 'failed'; readonly err: unknown };
 
 const SCHEMA_MISMATCH: Decoded = { kind: 'refused', coarse: 'SCHEMA', code: 'SCHEMA_MISMATCH' };
 
-const hex = (b: Uint8Array): string =>
-  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+/** Decoding without a reader schema (one options object, not one per record). */
+const NO_READER: AvroDecodeOptions = {};
 
 /** See the module comment. */
 export class RecordProcessor {
@@ -151,12 +151,18 @@ export class RecordProcessor {
    */
   #openedPending = 0;
   #openedTopic = '';
+  /**
+   * `sealpost_open_seconds` bound once to its (empty) label set, the same series: prom-client's
+   * `observe(value)` makes a closure and two objects per call, the bound child's a single object.
+   */
+  readonly #openSeconds: { observe(seconds: number): void } | undefined;
   /** The release a message was opened from (SPEC §11): accepted, not window-marked, once handled. */
   readonly #releaseOf = new WeakMap<OpenedMessage, OpenedRelease>();
 
   constructor(options: RecordProcessorOptions) {
     this.#o = options;
     this.#logger = options.settings.logger;
+    this.#openSeconds = options.metrics?.openSeconds.labels({});
   }
 
   /**
@@ -165,12 +171,16 @@ export class RecordProcessor {
    * comes without a promise when no stage had to wait (a record skipped, a pause); a hand-out always
    * waits for the handler.
    */
-  process(record: ConsumedRecord, entry: PartitionEntry): RecordOutcome | Promise<RecordOutcome> {
+  process(
+    record: ConsumedRecord,
+    entry: PartitionEntry,
+    offset: bigint = BigInt(record.offset),
+  ): RecordOutcome | Promise<RecordOutcome> {
     const tracing = this.#o.tracing ?? NO_TRACING;
     const trace = tracing.consume(record.topic, record.partition);
     // Untraced, a dead letter has no span to mark: the outcome goes back as it comes.
-    if (!tracing.enabled) return this.#process(record, entry, false, trace);
-    return andThen(this.#process(record, entry, false, trace), (outcome) => {
+    if (!tracing.enabled) return this.#process(record, entry, offset, false, trace);
+    return andThen(this.#process(record, entry, offset, false, trace), (outcome) => {
       if (outcome.kind === 'dead-lettered') trace.rejected(outcome.coarse);
       return outcome;
     });
@@ -183,16 +193,17 @@ export class RecordProcessor {
   #process(
     record: ConsumedRecord,
     entry: PartitionEntry,
+    offset: bigint,
     reopened: boolean,
     trace: ConsumeTrace,
   ): RecordOutcome | Promise<RecordOutcome> {
     const value = record.value;
     if (value === null) return this.#o.route.skip(record, 'TOMBSTONE');
-    const opened = this.#open(record, value, entry, reopened, trace);
+    const opened = this.#open(record, value, entry, offset, reopened, trace);
     // A continuation closure only when the stage had to wait (no closure per record otherwise).
     return opened instanceof Promise
-      ? opened.then((s) => this.#afterOpen(record, value, entry, s, trace))
-      : this.#afterOpen(record, value, entry, opened, trace);
+      ? opened.then((s) => this.#afterOpen(record, value, entry, offset, s, trace))
+      : this.#afterOpen(record, value, entry, offset, opened, trace);
   }
 
   /** Stages 2–4, once stage 1 answered. */
@@ -200,15 +211,16 @@ export class RecordProcessor {
     record: ConsumedRecord,
     value: Buffer,
     entry: PartitionEntry,
+    offset: bigint,
     opened: Stage<OpenedMessage>,
     trace: ConsumeTrace,
   ): RecordOutcome | Promise<RecordOutcome> {
-    if (!opened.ok) return opened.outcome;
-    const msg = opened.value;
+    if (opened instanceof Ended) return opened.outcome;
+    const msg = opened;
     const payload = this.#decode(record, msg, entry);
     return payload instanceof Promise
-      ? payload.then((s) => this.#afterDecode(record, value, entry, msg, s, trace))
-      : this.#afterDecode(record, value, entry, msg, payload, trace);
+      ? payload.then((s) => this.#afterDecode(record, value, entry, offset, msg, s, trace))
+      : this.#afterDecode(record, value, entry, offset, msg, payload, trace);
   }
 
   /** Stages 3–4, once stage 2 answered. */
@@ -216,20 +228,22 @@ export class RecordProcessor {
     record: ConsumedRecord,
     value: Buffer,
     entry: PartitionEntry,
+    offset: bigint,
     msg: OpenedMessage,
     payload: Stage<Payload>,
     trace: ConsumeTrace,
   ): RecordOutcome | Promise<RecordOutcome> {
-    if (!payload.ok) return payload.outcome;
-    const decoded = payload.value;
+    if (payload instanceof Ended) return payload.outcome;
     const checked = this.#check(record, msg, entry);
     return checked instanceof Promise
       ? checked.then((s) =>
-          s.ok ? this.#handOut(record, value, entry, msg, decoded, s.value, trace) : s.outcome,
+          s instanceof Ended
+            ? s.outcome
+            : this.#handOut(record, value, entry, offset, msg, payload, s, trace),
         )
-      : checked.ok
-        ? this.#handOut(record, value, entry, msg, decoded, checked.value, trace)
-        : checked.outcome;
+      : checked instanceof Ended
+        ? checked.outcome
+        : this.#handOut(record, value, entry, offset, msg, payload, checked, trace);
   }
 
   /**
@@ -240,6 +254,7 @@ export class RecordProcessor {
     record: ConsumedRecord,
     value: Buffer,
     entry: PartitionEntry,
+    offset: bigint,
     reopened: boolean,
     trace: ConsumeTrace,
   ): Stage<OpenedMessage> | Promise<Stage<OpenedMessage>> {
@@ -261,11 +276,11 @@ export class RecordProcessor {
     } catch (err) {
       return this.#notOpened(record, entry, err, started);
     }
-    o.metrics?.openSeconds.observe((performance.now() - started) / 1e3);
+    this.#openSeconds?.observe((performance.now() - started) / 1e3);
     entry.unknownSince.delete(record.offset);
     switch (result.kind) {
       case 'not-addressed':
-        return this.#notAddressed(record, entry, result.slotKids, reopened, trace);
+        return this.#notAddressed(record, entry, offset, result.slotKids, reopened, trace);
       case 'throttled':
         return end({
           kind: 'pause',
@@ -276,7 +291,7 @@ export class RecordProcessor {
         return end(o.route.skip(record, 'DUPLICATE'));
       case 'delivered':
         if (release !== undefined) this.#releaseOf.set(result.message, release);
-        return pass(result.message);
+        return result.message;
     }
   }
 
@@ -293,7 +308,7 @@ export class RecordProcessor {
     try {
       return await this.#refuseUnopened(record, entry, err);
     } finally {
-      this.#o.metrics?.openSeconds.observe((performance.now() - started) / 1e3);
+      this.#openSeconds?.observe((performance.now() - started) / 1e3);
     }
   }
 
@@ -328,6 +343,7 @@ export class RecordProcessor {
   #notAddressed(
     record: ConsumedRecord,
     entry: PartitionEntry,
+    offset: bigint,
     slotKids: Extract<OpenResult, { kind: 'not-addressed' }>['slotKids'],
     reopened: boolean,
     trace: ConsumeTrace,
@@ -335,7 +351,9 @@ export class RecordProcessor {
     const o = this.#o;
     const addressing = classifyAddressing(slotKids, o.identity, o.directory);
     if (addressing.kind === 'ours-missing')
-      return endLater(this.#recipientKeyMissing(record, entry, addressing.kid, reopened, trace));
+      return endLater(
+        this.#recipientKeyMissing(record, entry, offset, addressing.kid, reopened, trace),
+      );
     if (
       addressing.kind === 'unknown-kid' &&
       !o.freshness.covers(o.partitions.writtenBeforeMs(record, entry))
@@ -356,12 +374,14 @@ export class RecordProcessor {
   async #recipientKeyMissing(
     record: ConsumedRecord,
     entry: PartitionEntry,
+    offset: bigint,
     kid: string,
     reopened: boolean,
     trace: ConsumeTrace,
   ): Promise<RecordOutcome> {
     const o = this.#o;
-    if (!reopened && (await o.keys.recover())) return this.#process(record, entry, true, trace);
+    if (!reopened && (await o.keys.recover()))
+      return this.#process(record, entry, offset, true, trace);
     if (entry.keyMissingAlerted !== record.offset) {
       entry.keyMissingAlerted = record.offset;
       this.#logger.warn(
@@ -431,7 +451,7 @@ export class RecordProcessor {
     const o = this.#o;
     switch (decoded.kind) {
       case 'payload':
-        return pass(decoded.payload);
+        return decoded;
       case 'refused':
         return endLater(o.route.deadLetter(record, decoded.coarse, decoded.code));
       case 'failed': {
@@ -470,8 +490,8 @@ export class RecordProcessor {
           ? s.readerSchemas[record.topic]
           : undefined;
       // The codec checks the limits (size first) before it decodes.
-      const value = schema.codec.decode(frame.body, reader === undefined ? {} : { reader });
-      return { kind: 'payload', payload: { value, schemaId: frame.schemaId } };
+      const value = schema.codec.decode(frame.body, reader === undefined ? NO_READER : { reader });
+      return { kind: 'payload', value, schemaId: frame.schemaId };
     }
     if (s.rawContentTypes.includes(msg.contentType)) {
       let fp = this.#rawFps.get(msg.contentType);
@@ -480,7 +500,7 @@ export class RecordProcessor {
         this.#rawFps.set(msg.contentType, fp);
       }
       if (!o.crypto.equalConstantTime(fp, msg.schemaFp)) return SCHEMA_MISMATCH;
-      return { kind: 'payload', payload: { value: Buffer.from(msg.payload), schemaId: undefined } };
+      return { kind: 'payload', value: Buffer.from(msg.payload), schemaId: undefined };
     }
     return { kind: 'refused', coarse: 'PAYLOAD', code: 'PAYLOAD_INVALID' };
   }
@@ -513,12 +533,12 @@ export class RecordProcessor {
   ): Stage<string | undefined> | Promise<Stage<string | undefined>> {
     const o = this.#o;
     if (record.key === null || !o.settings.entityVersionTopics.includes(record.topic))
-      return NOT_UNDER_POLICY;
+      return undefined;
     const entityKey = hex(hash256(o.crypto, record.key));
     const last = entry.state.entityVersions.get(entityKey);
     if (msg.entityVersion < 1 || (last !== undefined && msg.entityVersion <= last))
       return endLater(o.route.deadLetter(record, 'STALE', 'ENTITY_VERSION_STALE'));
-    return pass(entityKey);
+    return entityKey;
   }
 
   /** Stage 4 (SPEC §5, after step 9): the hand-out mark, the handler, then the replay window. */
@@ -526,13 +546,13 @@ export class RecordProcessor {
     record: ConsumedRecord,
     ciphertext: Buffer,
     entry: PartitionEntry,
+    offset: bigint,
     msg: OpenedMessage,
     payload: Payload,
     entityKey: string | undefined,
     trace: ConsumeTrace,
   ): Promise<RecordOutcome> {
     const o = this.#o;
-    const offset = BigInt(record.offset);
     try {
       // A promise only when the mark must be written (or a write awaited) first.
       const marked = o.partitions.beforeHandOut(entry, offset);

@@ -101,6 +101,25 @@ class Ended {
   constructor(readonly outcome: RecordOutcome) {}
 }
 
+/**
+ * A record handed to the application: its handler was called and answered `handled` (its promise,
+ * or whatever it returned). Whoever awaits it passes it on to RecordProcessor.handedOut (the replay
+ * window marked) or, when it threw or rejected, to handlerFailed (retried). One object per record
+ * instead of an async function's state, promise and await.
+ */
+export class HandOut {
+  constructor(
+    readonly handled: unknown,
+    readonly record: ConsumedRecord,
+    readonly ciphertext: Buffer,
+    readonly entry: PartitionEntry,
+    readonly msg: OpenedMessage,
+    readonly delivery: SealedDelivery,
+    readonly entityKey: string | undefined,
+    readonly attempts: number,
+  ) {}
+}
+
 /** A stage either passes its result on as it is or ends the record (an Ended). */
 type Stage<T> = T | Ended;
 
@@ -166,24 +185,51 @@ export class RecordProcessor {
   }
 
   /**
-   * Opens, checks, decodes and delivers `record` of the partition `entry`. Its trace span (if tracing
-   * is on) is the hand-out's, or made here for a record that ended as a dead letter. The outcome
-   * comes without a promise when no stage had to wait (a record skipped, a pause); a hand-out always
-   * waits for the handler.
+   * Opens, checks, decodes and delivers `record` of the partition `entry` (at `offset`, its offset
+   * parsed). Its trace span (if tracing is on) is the hand-out's, or made here for a record that
+   * ended as a dead letter. The outcome comes without a promise when no stage had to wait (a record
+   * skipped, a pause); a hand-out always waits for the handler.
    */
   process(
     record: ConsumedRecord,
     entry: PartitionEntry,
     offset: bigint = BigInt(record.offset),
   ): RecordOutcome | Promise<RecordOutcome> {
+    const answer = this.begin(record, entry, offset);
+    return answer instanceof HandOut ? this.#settle(answer) : answer;
+  }
+
+  /**
+   * process() for the batch loop: on the usual path (no stage had to wait) it answers a HandOut,
+   * the handler called, whose `handled` the caller awaits and then passes to handedOut() (or, if it
+   * rejected, to handlerFailed()). No async function, promise or await of ours per record.
+   */
+  begin(
+    record: ConsumedRecord,
+    entry: PartitionEntry,
+    offset: bigint,
+  ): RecordOutcome | HandOut | Promise<RecordOutcome> {
     const tracing = this.#o.tracing ?? NO_TRACING;
     const trace = tracing.consume(record.topic, record.partition);
+    const answer = this.#process(record, entry, offset, false, trace);
     // Untraced, a dead letter has no span to mark: the outcome goes back as it comes.
-    if (!tracing.enabled) return this.#process(record, entry, offset, false, trace);
-    return andThen(this.#process(record, entry, offset, false, trace), (outcome) => {
+    if (!tracing.enabled || answer instanceof HandOut) return answer;
+    return andThen(answer, (outcome) => {
       if (outcome.kind === 'dead-lettered') trace.rejected(outcome.coarse);
       return outcome;
     });
+  }
+
+  /** A hand-out's outcome once its handler answered (process() and the paths that waited). */
+  async #settle(answer: RecordOutcome | HandOut | Promise<RecordOutcome>): Promise<RecordOutcome> {
+    const a = await answer;
+    if (!(a instanceof HandOut)) return a;
+    try {
+      await a.handled;
+    } catch (err) {
+      return this.handlerFailed(a, err);
+    }
+    return this.handedOut(a);
   }
 
   /**
@@ -196,13 +242,13 @@ export class RecordProcessor {
     offset: bigint,
     reopened: boolean,
     trace: ConsumeTrace,
-  ): RecordOutcome | Promise<RecordOutcome> {
+  ): RecordOutcome | HandOut | Promise<RecordOutcome> {
     const value = record.value;
     if (value === null) return this.#o.route.skip(record, 'TOMBSTONE');
     const opened = this.#open(record, value, entry, offset, reopened, trace);
     // A continuation closure only when the stage had to wait (no closure per record otherwise).
     return opened instanceof Promise
-      ? opened.then((s) => this.#afterOpen(record, value, entry, offset, s, trace))
+      ? opened.then((s) => this.#settle(this.#afterOpen(record, value, entry, offset, s, trace)))
       : this.#afterOpen(record, value, entry, offset, opened, trace);
   }
 
@@ -214,12 +260,14 @@ export class RecordProcessor {
     offset: bigint,
     opened: Stage<OpenedMessage>,
     trace: ConsumeTrace,
-  ): RecordOutcome | Promise<RecordOutcome> {
+  ): RecordOutcome | HandOut | Promise<RecordOutcome> {
     if (opened instanceof Ended) return opened.outcome;
     const msg = opened;
     const payload = this.#decode(record, msg, entry);
     return payload instanceof Promise
-      ? payload.then((s) => this.#afterDecode(record, value, entry, offset, msg, s, trace))
+      ? payload.then((s) =>
+          this.#settle(this.#afterDecode(record, value, entry, offset, msg, s, trace)),
+        )
       : this.#afterDecode(record, value, entry, offset, msg, payload, trace);
   }
 
@@ -232,14 +280,14 @@ export class RecordProcessor {
     msg: OpenedMessage,
     payload: Stage<Payload>,
     trace: ConsumeTrace,
-  ): RecordOutcome | Promise<RecordOutcome> {
+  ): RecordOutcome | HandOut | Promise<RecordOutcome> {
     if (payload instanceof Ended) return payload.outcome;
     const checked = this.#check(record, msg, entry);
     return checked instanceof Promise
       ? checked.then((s) =>
           s instanceof Ended
             ? s.outcome
-            : this.#handOut(record, value, entry, offset, msg, payload, s, trace),
+            : this.#settle(this.#handOut(record, value, entry, offset, msg, payload, s, trace)),
         )
       : checked instanceof Ended
         ? checked.outcome
@@ -381,7 +429,7 @@ export class RecordProcessor {
   ): Promise<RecordOutcome> {
     const o = this.#o;
     if (!reopened && (await o.keys.recover()))
-      return this.#process(record, entry, offset, true, trace);
+      return this.#settle(this.#process(record, entry, offset, true, trace));
     if (entry.keyMissingAlerted !== record.offset) {
       entry.keyMissingAlerted = record.offset;
       this.#logger.warn(
@@ -541,8 +589,45 @@ export class RecordProcessor {
     return entityKey;
   }
 
-  /** Stage 4 (SPEC §5, after step 9): the hand-out mark, the handler, then the replay window. */
-  async #handOut(
+  /**
+   * Stage 4 (SPEC §5, after step 9): the hand-out mark, then the handler called (a HandOut; the
+   * replay window is marked by handedOut() once it returned). A promise only when the mark must be
+   * written (or a write awaited) first.
+   */
+  #handOut(
+    record: ConsumedRecord,
+    ciphertext: Buffer,
+    entry: PartitionEntry,
+    offset: bigint,
+    msg: OpenedMessage,
+    payload: Payload,
+    entityKey: string | undefined,
+    trace: ConsumeTrace,
+  ): RecordOutcome | HandOut | Promise<RecordOutcome> {
+    let marked: Promise<void> | undefined;
+    try {
+      marked = this.#o.partitions.beforeHandOut(entry, offset);
+    } catch (err) {
+      return this.#o.route.transient(err, 'replay-state-write');
+    }
+    if (marked === undefined)
+      return this.#callHandler(record, ciphertext, entry, offset, msg, payload, entityKey, trace);
+    return this.#handOutAfterMark(
+      marked,
+      record,
+      ciphertext,
+      entry,
+      offset,
+      msg,
+      payload,
+      entityKey,
+      trace,
+    );
+  }
+
+  /** Stage 4 once the hand-out mark was written. */
+  async #handOutAfterMark(
+    marked: Promise<void>,
     record: ConsumedRecord,
     ciphertext: Buffer,
     entry: PartitionEntry,
@@ -552,14 +637,28 @@ export class RecordProcessor {
     entityKey: string | undefined,
     trace: ConsumeTrace,
   ): Promise<RecordOutcome> {
-    const o = this.#o;
     try {
-      // A promise only when the mark must be written (or a write awaited) first.
-      const marked = o.partitions.beforeHandOut(entry, offset);
-      if (marked !== undefined) await marked;
+      await marked;
     } catch (err) {
-      return o.route.transient(err, 'replay-state-write');
+      return this.#o.route.transient(err, 'replay-state-write');
     }
+    return this.#settle(
+      this.#callHandler(record, ciphertext, entry, offset, msg, payload, entityKey, trace),
+    );
+  }
+
+  /** Stage 4, the mark written: the delivery made and handed to the handler. */
+  #callHandler(
+    record: ConsumedRecord,
+    ciphertext: Buffer,
+    entry: PartitionEntry,
+    offset: bigint,
+    msg: OpenedMessage,
+    payload: Payload,
+    entityKey: string | undefined,
+    trace: ConsumeTrace,
+  ): RecordOutcome | HandOut {
+    const o = this.#o;
     // Checked last before the hand-out (the mark write above may have waited): a member past its
     // membership lease hands out nothing (docs/OPERATIONS.md "Under faults", group-members).
     if (entry.stale?.() === true) return { kind: 'retry', afterMs: 0, reason: 'membership' };
@@ -581,29 +680,50 @@ export class RecordProcessor {
       entityVersion: msg.entityVersion,
       redelivery: attempts > 0 || o.partitions.belowLoadedMark(entry, offset),
     };
+    let handled: unknown;
     try {
       // Untraced, the handler is called as it is (no closure per record).
-      await (o.tracing?.enabled === true
-        ? trace.handOut(msg, () => o.handler(delivery))
-        : o.handler(delivery));
+      handled =
+        o.tracing?.enabled === true
+          ? trace.handOut(msg, () => o.handler(delivery))
+          : o.handler(delivery);
     } catch (err) {
-      entry.attempted.set(record.offset, attempts + 1);
-      if (entry.attempted.size > 1000)
-        entry.attempted.delete(entry.attempted.keys().next().value as string);
-      this.#logger.warn(
-        {
-          err: describeError(err),
-          topic: record.topic,
-          partition: record.partition,
-          offset: record.offset,
-        },
-        'handler failed; will redeliver',
-      );
-      return { kind: 'retry', afterMs: 0, reason: 'handler' };
+      return this.#handlerFailed(record, entry, attempts, err);
     }
-    if (attempts > 0) entry.attempted.delete(record.offset);
-    this.#delivered(record, ciphertext, entry, msg, delivery, entityKey);
+    return new HandOut(handled, record, ciphertext, entry, msg, delivery, entityKey, attempts);
+  }
+
+  /** The handler of `h` returned: the record is delivered (the replay window marked). */
+  handedOut(h: HandOut): RecordOutcome {
+    if (h.attempts > 0) h.entry.attempted.delete(h.record.offset);
+    this.#delivered(h.record, h.ciphertext, h.entry, h.msg, h.delivery, h.entityKey);
     return DELIVERED;
+  }
+
+  /** The handler of `h` threw or rejected with `err`: the record is retried (and redelivered). */
+  handlerFailed(h: HandOut, err: unknown): RecordOutcome {
+    return this.#handlerFailed(h.record, h.entry, h.attempts, err);
+  }
+
+  #handlerFailed(
+    record: ConsumedRecord,
+    entry: PartitionEntry,
+    attempts: number,
+    err: unknown,
+  ): RecordOutcome {
+    entry.attempted.set(record.offset, attempts + 1);
+    if (entry.attempted.size > 1000)
+      entry.attempted.delete(entry.attempted.keys().next().value as string);
+    this.#logger.warn(
+      {
+        err: describeError(err),
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+      },
+      'handler failed; will redeliver',
+    );
+    return { kind: 'retry', afterMs: 0, reason: 'handler' };
   }
 
   /** The handler returned: mark the replay window (and entity version), count and report. */

@@ -233,28 +233,27 @@ export class OpenedSession {
       if (maxAge !== undefined && body.createdAtMs < this.#clock.nowMs() - maxAge) {
         throw new EnvelopeError('MESSAGE_TOO_OLD');
       }
-      const result: OpenMessageResult = {
-        kind: 'delivered',
-        message: {
-          senderKid: this.senderKid,
-          senderIdentity: this.senderIdentity,
-          sessionId: this.sessionId,
-          streamId: this.streamId,
-          topic: this.topic,
-          partition: ctx.partition,
-          seq: env.seq,
-          messageId: body.messageId,
-          createdAtMs: body.createdAtMs,
-          entityVersion: body.entityVersion,
-          schemaFp: body.schemaFp,
-          contentType: body.contentType,
-          payload: body.payload,
-          replayKey,
-          recipientCount: env.header.kids.length,
-          suite: env.header.suite as EnvelopeSuite,
-          ...(body.traceContext === null ? {} : { traceContext: body.traceContext }),
-        },
+      const message: { -readonly [K in keyof OpenedMessage]: OpenedMessage[K] } = {
+        senderKid: this.senderKid,
+        senderIdentity: this.senderIdentity,
+        sessionId: this.sessionId,
+        streamId: this.streamId,
+        topic: this.topic,
+        partition: ctx.partition,
+        seq: env.seq,
+        messageId: body.messageId,
+        createdAtMs: body.createdAtMs,
+        entityVersion: body.entityVersion,
+        schemaFp: body.schemaFp,
+        contentType: body.contentType,
+        payload: body.payload,
+        replayKey,
+        recipientCount: env.header.kids.length,
+        suite: env.header.suite as EnvelopeSuite,
       };
+      // Present only when the body carried one (no spread of an empty object per message).
+      if (body.traceContext !== null) message.traceContext = body.traceContext;
+      const result: OpenMessageResult = { kind: 'delivered', message };
       delivered = true;
       return result;
     } finally {

@@ -33,7 +33,7 @@ import {
   type ConsumeTrace,
   type SealpostTracing,
 } from '../../observability/tracing.js';
-import { decodeConfluentFrame } from '../../registry/confluent-wire-format.js';
+import { confluentBody, confluentSchemaId } from '../../registry/confluent-wire-format.js';
 import type { AvroCodec, AvroDecodeOptions } from '../../registry/avro-codec.js';
 import type { SchemaRegistryClient } from '../../registry/schema-registry-client.js';
 import type { Clock } from '../../runtime/clock.js';
@@ -163,6 +163,7 @@ export class RecordProcessor {
   readonly #rawFps = new Map<string, Uint8Array>();
   #lastSenderKid: Uint8Array | undefined;
   #lastStreamId: Uint8Array | undefined;
+  #lastPartition = -1;
   #lastStreamPrefix = '';
   /**
    * Messages delivered and not yet added to `sealpost_opened_total` (of `#openedTopic`): the counter
@@ -528,9 +529,9 @@ export class RecordProcessor {
     if (msg.contentType === AVRO_CONTENT_TYPE) {
       // The writer schema by id, its fingerprint compared, and only then decoded (a payload under a
       // schema the sender did not seal is never handed to the decoder).
-      const frame = decodeConfluentFrame(msg.payload);
-      const schema = this.#schemas.get(frame.schemaId);
-      if (schema === undefined) return this.#fetchSchemaThenDecode(record, msg, frame.schemaId);
+      const schemaId = confluentSchemaId(msg.payload);
+      const schema = this.#schemas.get(schemaId);
+      if (schema === undefined) return this.#fetchSchemaThenDecode(record, msg, schemaId);
       if (!o.crypto.equalConstantTime(schema.fp, msg.schemaFp)) return SCHEMA_MISMATCH;
       // An own property only: a topic may be named `constructor` or `toString` (legal Kafka names).
       const reader =
@@ -538,8 +539,9 @@ export class RecordProcessor {
           ? s.readerSchemas[record.topic]
           : undefined;
       // The codec checks the limits (size first) before it decodes.
-      const value = schema.codec.decode(frame.body, reader === undefined ? NO_READER : { reader });
-      return { kind: 'payload', value, schemaId: frame.schemaId };
+      const body = confluentBody(msg.payload);
+      const value = schema.codec.decode(body, reader === undefined ? NO_READER : { reader });
+      return { kind: 'payload', value, schemaId };
     }
     if (s.rawContentTypes.includes(msg.contentType)) {
       let fp = this.#rawFps.get(msg.contentType);
@@ -671,7 +673,7 @@ export class RecordProcessor {
       createdAtMs: msg.createdAtMs,
       schemaId: payload.schemaId,
       contentType: msg.contentType,
-      idempotencyKey: `${this.#streamPrefix(msg.senderKid, msg.streamId)}${msg.partition}.${msg.seq}`,
+      idempotencyKey: this.#streamPrefix(msg.senderKid, msg.streamId, msg.partition) + msg.seq,
       topic: record.topic,
       partition: record.partition,
       offset: record.offset,
@@ -783,13 +785,18 @@ export class RecordProcessor {
     this.#openedPending = 0;
   }
 
-  /** `<senderKid hex>.<streamId hex>.` of the idempotency key, remembered for the last stream seen. */
-  #streamPrefix(senderKid: Uint8Array, streamId: Uint8Array): string {
+  /** `<senderKid hex>.<streamId hex>.<partition>.` of the idempotency key, for the last stream seen. */
+  #streamPrefix(senderKid: Uint8Array, streamId: Uint8Array, partition: number): string {
     // An opened session hands out the same two arrays for every message: compare by identity.
-    if (senderKid !== this.#lastSenderKid || streamId !== this.#lastStreamId) {
+    if (
+      senderKid !== this.#lastSenderKid ||
+      streamId !== this.#lastStreamId ||
+      partition !== this.#lastPartition
+    ) {
       this.#lastSenderKid = senderKid;
       this.#lastStreamId = streamId;
-      this.#lastStreamPrefix = `${hex(senderKid)}.${hex(streamId)}.`;
+      this.#lastPartition = partition;
+      this.#lastStreamPrefix = `${hex(senderKid)}.${hex(streamId)}.${partition}.`;
     }
     return this.#lastStreamPrefix;
   }

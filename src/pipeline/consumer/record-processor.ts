@@ -15,7 +15,7 @@
  * Returns an outcome value (rejection-route.ts) and knows nothing of batches or the transport: the
  * rejection route is the one place that maps a failure to dead-letter, retry, pause or skip. A
  * further check a record must pass before it is handed out belongs in stage 3 (`#check`); the
- * handler call of stage 4 (`#handOut`) is the one place a record reaches the application.
+ * handler call of stage 4 (`#callHandler`) is the one place a record reaches the application.
  */
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { hash256, schemaFingerprint } from '../../envelope/derive.js';

@@ -5,7 +5,8 @@
  * first). A run is the real SealedProducer and SealedConsumer over the in-memory Transport, as
  * bench/pipeline-in-memory.ts (20,000 records, batches of 500, 2 in flight). Separate processes of
  * the same code were ±5–10 % apart on this machine; alternating in one process compares like with
- * like. Prints each side's median CPU per record (process.cpuUsage over the phase) and the per-pair
+ * like. Prints each side's median CPU per record (process.cpuUsage over the phase; under Node ≥ 23.9
+ * also the main thread's alone, process.threadCpuUsage, when both trees report it) and the per-pair
  * ratio B/A (median, min–max), and in how many pairs B was lower.
  *
  *   npx tsx bench/pipeline-ab.ts --a DIR_A --b DIR_B [--pairs 12] [--messages 20000]
@@ -58,10 +59,20 @@ for (let i = 0; i < PAIRS; i++) {
 console.log(`\n${VARIANT}, ${PAIRS} pairs, ${MESSAGES} records per run, CPU µs per record:`);
 console.log('| | A median | B median | B/A per pair (median, min–max) | B lower |');
 console.log('|---|---:|---:|---|---:|');
-for (const side of ['produceCpuUs', 'consumeCpuUs'] as const) {
+const sides = ['produceCpuUs', 'consumeCpuUs', 'produceMainCpuUs', 'consumeMainCpuUs'] as const;
+const names = {
+  produceCpuUs: 'producer',
+  consumeCpuUs: 'consumer',
+  produceMainCpuUs: 'producer, main thread',
+  consumeMainCpuUs: 'consumer, main thread',
+};
+// The main thread's rows under Node >= 23.9 only (process.threadCpuUsage), when both trees report it.
+const reported = (p: RunModule.Figures, s: (typeof sides)[number]): boolean =>
+  Number.isFinite((p as Partial<RunModule.Figures>)[s]);
+for (const side of sides.filter((s) => pairs.every((p) => reported(p.A, s) && reported(p.B, s)))) {
   const ratios = pairs.map((p) => p.B[side] / p.A[side]);
   console.log(
-    `| ${side === 'produceCpuUs' ? 'producer' : 'consumer'} | ${median(pairs.map((p) => p.A[side])).toFixed(2)} | ${median(pairs.map((p) => p.B[side])).toFixed(2)} | ${spread(ratios, 3)} | ${ratios.filter((r) => r < 1).length}/${PAIRS} |`,
+    `| ${names[side]} | ${median(pairs.map((p) => p.A[side])).toFixed(2)} | ${median(pairs.map((p) => p.B[side])).toFixed(2)} | ${spread(ratios, 3)} | ${ratios.filter((r) => r < 1).length}/${PAIRS} |`,
   );
 }
 process.exit(0);

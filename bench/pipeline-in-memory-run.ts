@@ -8,7 +8,7 @@ import type { OutgoingRecord, Transport } from '../src/kafka/transport.js';
 import { SealedConsumer } from '../src/pipeline/sealed-consumer.js';
 import { SealedProducer, type OutgoingMessage } from '../src/pipeline/sealed-producer.js';
 import { systemClock } from '../src/runtime/clock.js';
-import { cpuUs, order, ORDER_SCHEMA, settle, type Order } from './e2e-clients.js';
+import { cpuUs, mainThreadCpuUs, order, ORDER_SCHEMA, settle, type Order } from './e2e-clients.js';
 import { messageFloor } from './envelope-floor.js';
 import type { Rig, SampleRecords } from './pipeline-rig.js';
 import { sendInBatches } from './send-loop.js';
@@ -180,6 +180,9 @@ async function startConsumer(
 export interface Figures {
   produceCpuUs: number;
   consumeCpuUs: number;
+  /** The main thread's CPU alone (Node ≥ 23.9, process.threadCpuUsage; NaN before). */
+  produceMainCpuUs: number;
+  consumeMainCpuUs: number;
   /** The phases' windows on the V8 profiler's clock (µs), for bench/profile-areas.ts --from --to. */
   producerWindow: [number, number];
   consumerWindow: [number, number];
@@ -221,12 +224,14 @@ export async function runVariant(
   onPhase('produce', 'start');
   const w0 = monoUs();
   const c0 = cpuUs();
+  const m0 = mainThreadCpuUs();
   await sendInBatches(messages, BATCH, IN_FLIGHT, (from, count) => {
     const orders = [];
     for (let k = from; k < from + count; k++) orders.push(order(k, 0));
     return sender.send(orders);
   });
   const produceCpuUs = (cpuUs() - c0) / messages;
+  const produceMainCpuUs = (mainThreadCpuUs() - m0) / messages;
   const producerWindow: [number, number] = [w0, monoUs()];
   onPhase('produce', 'end');
   await sender.close();
@@ -236,6 +241,8 @@ export async function runVariant(
   let count = 0;
   let cpuFirst = 0;
   let cpuLast = 0;
+  let mainFirst = 0;
+  let mainLast = 0;
   let cw0 = 0;
   let cw1 = 0;
   let done!: () => void;
@@ -244,10 +251,12 @@ export async function runVariant(
     if (count === 0) {
       onPhase('consume', 'start');
       cpuFirst = cpuUs();
+      mainFirst = mainThreadCpuUs();
       cw0 = monoUs();
     }
     if (++count === total) {
       cpuLast = cpuUs();
+      mainLast = mainThreadCpuUs();
       cw1 = monoUs();
       onPhase('consume', 'end');
       done();
@@ -263,6 +272,8 @@ export async function runVariant(
   return {
     produceCpuUs,
     consumeCpuUs: (cpuLast - cpuFirst) / (total - 1),
+    produceMainCpuUs,
+    consumeMainCpuUs: (mainLast - mainFirst) / (total - 1),
     producerWindow,
     consumerWindow: [cw0, cw1],
     stateWrites,

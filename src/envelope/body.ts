@@ -208,18 +208,47 @@ export function parseBody(
   end = buf.length,
   inPlace = false,
 ): MessageBody | null {
-  if (end - start < BODY_FIXED_BYTES) return null;
+  const out: ParsedBody = {
+    messageId: NO_BYTES,
+    createdAtMs: 0,
+    entityVersion: 0,
+    schemaFp: NO_BYTES,
+    contentType: '',
+    payload: NO_BYTES,
+    traceContext: null,
+  };
+  return parseBodyInto(out, buf, memo, start, end, inPlace) ? out : null;
+}
+
+/** A body's fields as parseBodyInto writes them. */
+export type ParsedBody = { -readonly [K in keyof MessageBody]: MessageBody[K] };
+
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * parseBody writing into `out` (false, `out` in an unspecified state, on any deviation): for a
+ * per-message caller that copies the fields at once (no result object per body).
+ */
+export function parseBodyInto(
+  out: ParsedBody,
+  buf: Uint8Array,
+  memo: ContentTypeMemo | undefined,
+  start: number,
+  end: number,
+  inPlace: boolean,
+): boolean {
+  if (end - start < BODY_FIXED_BYTES) return false;
   const version = buf[start];
-  if (version !== BODY_VERSION && version !== BODY_VERSION_EXTENDED) return null;
+  if (version !== BODY_VERSION && version !== BODY_VERSION_EXTENDED) return false;
   // What follows the payload: nothing (version 1) or at least the u16 extension length (version 2).
   const tail = version === BODY_VERSION ? 0 : BODY_EXTENSIONS_LENGTH_BYTES;
   const createdAtMs = readU64(buf, start + 1 + MESSAGE_ID_BYTES);
   const entityVersion = readU64(buf, start + 1 + MESSAGE_ID_BYTES + 8);
-  if (!isU53(createdAtMs) || !isU53(entityVersion)) return null;
+  if (!isU53(createdAtMs) || !isU53(entityVersion)) return false;
   let off = start + SCHEMA_FP_AT + SCHEMA_FP_BYTES;
   const ctLen = readU16(buf, off);
   off += 2;
-  if (ctLen > end - off - 4 - tail) return null;
+  if (ctLen > end - off - 4 - tail) return false;
   let contentType: string;
   if (memo !== undefined && memoHolds(memo.bytes, buf, off, ctLen)) {
     contentType = memo.text;
@@ -228,7 +257,7 @@ export function parseBody(
     try {
       contentType = utf8Decoder.decode(ctBytes);
     } catch {
-      return null;
+      return false;
     }
     if (memo !== undefined) {
       memo.bytes = copyBytes(ctBytes);
@@ -240,27 +269,26 @@ export function parseBody(
   off += 4;
   let traceContext: BodyTraceContext | null = null;
   if (version === BODY_VERSION) {
-    if (payloadLen !== end - off) return null;
+    if (payloadLen !== end - off) return false;
   } else {
-    if (payloadLen > end - off - tail) return null;
+    if (payloadLen > end - off - tail) return false;
     const extAt = off + payloadLen;
     const extLen = readU16(buf, extAt);
-    if (extLen !== end - extAt - tail) return null;
+    if (extLen !== end - extAt - tail) return false;
     const ext = parseExtensions(buf.subarray(extAt + tail, end));
-    if (ext === null) return null;
+    if (ext === null) return false;
     traceContext = ext.traceContext;
   }
   if (inPlace) {
     const fpAt = start + SCHEMA_FP_AT;
-    return {
-      messageId: buf.subarray(start + 1, start + 1 + MESSAGE_ID_BYTES),
-      createdAtMs,
-      entityVersion,
-      schemaFp: buf.subarray(fpAt, fpAt + SCHEMA_FP_BYTES),
-      contentType,
-      payload: buf.subarray(off, off + payloadLen),
-      traceContext,
-    };
+    out.messageId = buf.subarray(start + 1, start + 1 + MESSAGE_ID_BYTES);
+    out.createdAtMs = createdAtMs;
+    out.entityVersion = entityVersion;
+    out.schemaFp = buf.subarray(fpAt, fpAt + SCHEMA_FP_BYTES);
+    out.contentType = contentType;
+    out.payload = buf.subarray(off, off + payloadLen);
+    out.traceContext = traceContext;
+    return true;
   }
   // One copy of messageId … payload: the fixed fields and content type between them come along (all
   // delivered in the message anyway); the pipeline zeroes the payload once decoded.
@@ -278,15 +306,14 @@ export function parseBody(
   }
   store.set(buf.subarray(from, to), at);
   const fpAt = at + SCHEMA_FP_AT - 1;
-  return {
-    messageId: store.subarray(at, at + MESSAGE_ID_BYTES),
-    createdAtMs,
-    entityVersion,
-    schemaFp: store.subarray(fpAt, fpAt + SCHEMA_FP_BYTES),
-    contentType,
-    payload: store.subarray(at + (off - from), at + n),
-    traceContext,
-  };
+  out.messageId = store.subarray(at, at + MESSAGE_ID_BYTES);
+  out.createdAtMs = createdAtMs;
+  out.entityVersion = entityVersion;
+  out.schemaFp = store.subarray(fpAt, fpAt + SCHEMA_FP_BYTES);
+  out.contentType = contentType;
+  out.payload = store.subarray(at + (off - from), at + n);
+  out.traceContext = traceContext;
+  return true;
 }
 
 /**

@@ -94,7 +94,7 @@ const fail = (code: EnvelopeErrorCode): never => {
  */
 class Cursor {
   pos = 0;
-  constructor(readonly buf: Uint8Array) {}
+  constructor(public buf: Uint8Array) {}
 
   need(n: number): void {
     if (n > this.buf.length - this.pos) fail('TRUNCATED');
@@ -287,6 +287,8 @@ export class EnvelopeDecoder {
   readonly #limits: EnvelopeDecodeLimits;
   #lastHeaderBytes: Uint8Array = new Uint8Array(0);
   #lastHeader: SessionHeaderFields | null = null;
+  /** The record's cursor, one per decoder (decode is synchronous and not re-entrant). */
+  readonly #cursor = new Cursor(new Uint8Array(0));
 
   constructor(limits: EnvelopeDecodeLimits) {
     this.#limits = limits;
@@ -294,8 +296,9 @@ export class EnvelopeDecoder {
 
   decode(value: Uint8Array): DecodedEnvelope {
     const limits = this.#limits;
-    const c = new Cursor(value);
     const suites = checkFrame(value, limits);
+    const c = this.#cursor;
+    c.buf = value;
     c.pos = FRAME_PREFIX_BYTES;
     const last = this.#lastHeaderBytes;
     const end = FRAME_PREFIX_BYTES + last.length;
@@ -303,7 +306,8 @@ export class EnvelopeDecoder {
       this.#lastHeader !== null &&
       (suites & (1 << this.#lastHeader.suite)) !== 0 &&
       end <= value.length &&
-      Buffer.compare(last, value.subarray(FRAME_PREFIX_BYTES, end)) === 0
+      // value[5, end) against the last header, in place (no view per record).
+      compareRange(value, FRAME_PREFIX_BYTES, end, last) === 0
     ) {
       c.pos = end;
       return decodeTail(c, limits, this.#lastHeader, last);
@@ -319,6 +323,14 @@ export class EnvelopeDecoder {
     this.#lastHeader = header;
     return env;
   }
+}
+
+// eslint-disable-next-line @typescript-eslint/unbound-method -- called with its `this` below
+const bufferCompare = (Buffer.prototype as Buffer).compare;
+
+/** Buffer.compare of `source[start, end)` with `target`, without a view of the range. */
+function compareRange(source: Uint8Array, start: number, end: number, target: Uint8Array): number {
+  return bufferCompare.call(source as Buffer, target, 0, target.length, start, end);
 }
 
 /** Bytes of the zigzag varint of a non-negative integer < 2^53. */

@@ -4,7 +4,13 @@
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
-import { type BodyTraceContext, carveOpenedBody, type ContentTypeMemo, parseBody } from './body.js';
+import {
+  type BodyTraceContext,
+  carveOpenedBody,
+  type ContentTypeMemo,
+  type ParsedBody,
+  parseBodyInto,
+} from './body.js';
 import { equalBytes, equalConstantTime } from './bytes.js';
 import { AEAD_TAG_BYTES, type EnvelopeSuite, SIGNATURE_BYTES, TAG_BYTES } from './constants.js';
 import type { DecodedEnvelope } from './envelope-codec.js';
@@ -92,6 +98,8 @@ export interface OpenedSessionInit {
 
 const SIGN_EVERY_MESSAGE = 0x01;
 
+const NO_BYTES = new Uint8Array(0);
+
 export class OpenedSession {
   readonly sessionId: Uint8Array;
   readonly topic: string;
@@ -118,6 +126,16 @@ export class OpenedSession {
   readonly #tag = new Uint8Array(TAG_BYTES);
   readonly #replayPrefix: string;
   readonly #contentType: ContentTypeMemo = { bytes: new Uint8Array(0), text: '' };
+  /** The body being parsed (parseBodyInto): its fields go into the message, its views dropped. */
+  readonly #body: ParsedBody = {
+    messageId: NO_BYTES,
+    createdAtMs: 0,
+    entityVersion: 0,
+    schemaFp: NO_BYTES,
+    contentType: '',
+    payload: NO_BYTES,
+    traceContext: null,
+  };
   #lastPartition = -1;
   #lastReplayKey = '';
   #plain: Uint8Array;
@@ -220,8 +238,9 @@ export class OpenedSession {
         if (bodyLen < 0) throw new EnvelopeError('BAD_BODY');
         this.#verifyMessageSignature(padded, bodyLen, plainLen);
       }
-      const body = parseBody(padded, this.#contentType, 0, bodyLen, true);
-      if (body === null) throw new EnvelopeError('BAD_BODY');
+      const body = this.#body;
+      if (!parseBodyInto(body, padded, this.#contentType, 0, bodyLen, true))
+        throw new EnvelopeError('BAD_BODY');
       const skew = this.#policy.skewMs;
       if (
         body.createdAtMs < this.createdAtMs - skew ||
@@ -233,32 +252,35 @@ export class OpenedSession {
       if (maxAge !== undefined && body.createdAtMs < this.#clock.nowMs() - maxAge) {
         throw new EnvelopeError('MESSAGE_TOO_OLD');
       }
-      const result: OpenMessageResult = {
-        kind: 'delivered',
-        message: {
-          senderKid: this.senderKid,
-          senderIdentity: this.senderIdentity,
-          sessionId: this.sessionId,
-          streamId: this.streamId,
-          topic: this.topic,
-          partition: ctx.partition,
-          seq: env.seq,
-          messageId: body.messageId,
-          createdAtMs: body.createdAtMs,
-          entityVersion: body.entityVersion,
-          schemaFp: body.schemaFp,
-          contentType: body.contentType,
-          payload: body.payload,
-          replayKey,
-          recipientCount: env.header.kids.length,
-          suite: env.header.suite as EnvelopeSuite,
-          ...(body.traceContext === null ? {} : { traceContext: body.traceContext }),
-        },
+      const message: { -readonly [K in keyof OpenedMessage]: OpenedMessage[K] } = {
+        senderKid: this.senderKid,
+        senderIdentity: this.senderIdentity,
+        sessionId: this.sessionId,
+        streamId: this.streamId,
+        topic: this.topic,
+        partition: ctx.partition,
+        seq: env.seq,
+        messageId: body.messageId,
+        createdAtMs: body.createdAtMs,
+        entityVersion: body.entityVersion,
+        schemaFp: body.schemaFp,
+        contentType: body.contentType,
+        payload: body.payload,
+        replayKey,
+        recipientCount: env.header.kids.length,
+        suite: env.header.suite as EnvelopeSuite,
       };
+      // Present only when the body carried one (no spread of an empty object per message).
+      if (body.traceContext !== null) message.traceContext = body.traceContext;
+      const result: OpenMessageResult = { kind: 'delivered', message };
       delivered = true;
       return result;
     } finally {
       if (!delivered) p.memzero(padded);
+      // The body scratch keeps no view of the opened memory (nor a trace context) after this.
+      const body = this.#body;
+      body.messageId = body.schemaFp = body.payload = NO_BYTES;
+      body.traceContext = null;
     }
   }
 

@@ -40,7 +40,8 @@ import type {
 import { DirectoryFreshness } from './consumer/directory-freshness.js';
 import { OpeningKeys } from './consumer/opening-keys.js';
 import { PartitionStates } from './consumer/partition-state.js';
-import { RecordProcessor } from './consumer/record-processor.js';
+import { HandOut, RecordProcessor } from './consumer/record-processor.js';
+import type { RecordOutcome } from './consumer/rejection-route.js';
 import { RejectionRoute } from './consumer/rejection-route.js';
 import { RestartSupervisor } from './consumer/restart-supervisor.js';
 import { DeadLetterBreaker } from './dead-letter-breaker.js';
@@ -417,9 +418,21 @@ export class SealedConsumer {
           resolved = record.offset;
           continue;
         }
-        // Awaited only when it is a promise: a skipped record needs no microtask.
-        const answer = processor.process(record, entry);
-        let outcome = answer instanceof Promise ? await answer : answer;
+        // Awaited only when it is a promise: a skipped record needs no microtask. A hand-out's
+        // handler is awaited here, its outcome taken after (no async function of ours per record).
+        const answer = processor.begin(record, entry, offset);
+        let outcome: RecordOutcome;
+        if (answer instanceof HandOut) {
+          let failed = false;
+          let failure: unknown;
+          try {
+            await answer.handled;
+          } catch (err) {
+            failed = true;
+            failure = err;
+          }
+          outcome = failed ? processor.handlerFailed(answer, failure) : processor.handedOut(answer);
+        } else outcome = answer instanceof Promise ? await answer : answer;
         // A short token wait is served in place: pausing and re-fetching costs far more than the
         // few milliseconds until the next token (the partition makes no progress either way).
         while (
@@ -432,7 +445,7 @@ export class SealedConsumer {
           waitedInPlaceMs += waitMs;
           await new Promise((resolve) => setTimeout(resolve, waitMs));
           await control.heartbeat();
-          outcome = await processor.process(record, entry);
+          outcome = await processor.process(record, entry, offset);
         }
         if (outcome.kind === 'retry' || outcome.kind === 'pause') {
           const n = (this.#backoff.get(key) ?? 0) + 1;

@@ -187,13 +187,16 @@ function isValidUtf8(buf: Uint8Array, start: number, end: number): boolean {
 
 const MAP_KEY: Node = Object.freeze({ kind: 'string' });
 
+/** What the validator holds between calls: nothing of the caller's (one empty array, not one per call). */
+const NO_BYTES = new Uint8Array(0);
+
 /** Checks Avro binary data against one writer schema; reusable, not re-entrant across threads. */
 export class AvroBinaryValidator {
   readonly #root: Node;
   readonly #minSize: Map<Node, number>;
   readonly #limits: AvroLimits;
   // Walk state (reset per call).
-  #buf: Uint8Array = new Uint8Array(0);
+  #buf: Uint8Array = NO_BYTES;
   #pos = 0;
   #items = 0;
   #zeroItems = 0;
@@ -228,7 +231,7 @@ export class AvroBinaryValidator {
       }
     } finally {
       // Do not keep a reference to the caller's (possibly sensitive) buffer.
-      this.#buf = new Uint8Array(0);
+      this.#buf = NO_BYTES;
     }
   }
 

@@ -34,6 +34,18 @@ export function writeConfluentHeader(framed: Buffer, schemaId: number): Buffer {
 
 /** Splits a framed payload. Throws AvroDecodeError FRAME_INVALID for a short input or wrong magic. */
 export function decodeConfluentFrame(framed: Uint8Array): ConfluentFrame {
+  const schemaId = confluentSchemaId(framed);
+  const buf = Buffer.isBuffer(framed)
+    ? framed
+    : Buffer.from(framed.buffer, framed.byteOffset, framed.byteLength);
+  return { schemaId, body: buf.subarray(CONFLUENT_HEADER_BYTES) };
+}
+
+/**
+ * The schema id of a framed payload (checked as decodeConfluentFrame checks it), without a view or
+ * an object: a per-record caller makes the one body view it needs (confluentBody).
+ */
+export function confluentSchemaId(framed: Uint8Array): number {
   if (framed.length < CONFLUENT_HEADER_BYTES) {
     throw new AvroDecodeError(
       'FRAME_INVALID',
@@ -43,8 +55,14 @@ export function decodeConfluentFrame(framed: Uint8Array): ConfluentFrame {
   if (framed[0] !== CONFLUENT_MAGIC_BYTE) {
     throw new AvroDecodeError('FRAME_INVALID', 'framed payload does not start with magic byte 0');
   }
-  const buf = Buffer.isBuffer(framed)
-    ? framed
-    : Buffer.from(framed.buffer, framed.byteOffset, framed.byteLength);
-  return { schemaId: buf.readUInt32BE(1), body: buf.subarray(CONFLUENT_HEADER_BYTES) };
+  return ((framed[1]! << 24) | (framed[2]! << 16) | (framed[3]! << 8) | framed[4]!) >>> 0;
+}
+
+/** The Avro body of a framed payload whose frame confluentSchemaId checked: one Buffer view. */
+export function confluentBody(framed: Uint8Array): Buffer {
+  return Buffer.from(
+    framed.buffer,
+    framed.byteOffset + CONFLUENT_HEADER_BYTES,
+    framed.byteLength - CONFLUENT_HEADER_BYTES,
+  );
 }

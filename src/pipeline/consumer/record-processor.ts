@@ -15,7 +15,7 @@
  * Returns an outcome value (rejection-route.ts) and knows nothing of batches or the transport: the
  * rejection route is the one place that maps a failure to dead-letter, retry, pause or skip. A
  * further check a record must pass before it is handed out belongs in stage 3 (`#check`); the
- * handler call of stage 4 (`#handOut`) is the one place a record reaches the application.
+ * handler call of stage 4 (`#callHandler`) is the one place a record reaches the application.
  */
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { hash256, schemaFingerprint } from '../../envelope/derive.js';
@@ -26,14 +26,15 @@ import type { OpenedMessage } from '../../envelope/opened-session.js';
 import { ReplayWindow } from '../../envelope/replay-window.js';
 import type { CoarseClass } from '../../events/dead-letter.js';
 import type { ConsumedRecord } from '../../kafka/transport.js';
+import { toHex as hex } from '../../keys/bytes.js';
 import type { KeyDirectory } from '../../keys/directory/key-directory.js';
 import {
   NO_TRACING,
   type ConsumeTrace,
   type SealpostTracing,
 } from '../../observability/tracing.js';
-import { decodeConfluentFrame } from '../../registry/confluent-wire-format.js';
-import type { AvroCodec } from '../../registry/avro-codec.js';
+import { confluentBody, confluentSchemaId } from '../../registry/confluent-wire-format.js';
+import type { AvroCodec, AvroDecodeOptions } from '../../registry/avro-codec.js';
 import type { SchemaRegistryClient } from '../../registry/schema-registry-client.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { AdmissionControl } from '../admission-control.js';
@@ -95,15 +96,35 @@ export interface RecordProcessorOptions {
   readonly releases?: Pick<ReleaseAdmission, 'open'>;
 }
 
-/** A stage either passes its result on or ends the record with an outcome. */
-type Stage<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly outcome: RecordOutcome };
+/** A stage that ended the record with an outcome (rare: nothing is allocated for a stage that passes). */
+class Ended {
+  constructor(readonly outcome: RecordOutcome) {}
+}
 
-const pass = <T>(value: T): Stage<T> => ({ ok: true, value });
-const end = <T>(outcome: RecordOutcome): Stage<T> => ({ ok: false, outcome });
-const endLater = async <T>(outcome: Promise<RecordOutcome>): Promise<Stage<T>> =>
-  end(await outcome);
+/**
+ * A record handed to the application: its handler was called and answered `handled` (its promise,
+ * or whatever it returned). Whoever awaits it passes it on to RecordProcessor.handedOut (the replay
+ * window marked) or, when it threw or rejected, to handlerFailed (retried). One object per record
+ * instead of an async function's state, promise and await.
+ */
+export class HandOut {
+  constructor(
+    readonly handled: unknown,
+    readonly record: ConsumedRecord,
+    readonly ciphertext: Buffer,
+    readonly entry: PartitionEntry,
+    readonly msg: OpenedMessage,
+    readonly delivery: SealedDelivery,
+    readonly entityKey: string | undefined,
+    readonly attempts: number,
+  ) {}
+}
+
+/** A stage either passes its result on as it is or ends the record (an Ended). */
+type Stage<T> = T | Ended;
+
+const end = (outcome: RecordOutcome): Ended => new Ended(outcome);
+const endLater = async (outcome: Promise<RecordOutcome>): Promise<Ended> => end(await outcome);
 
 /**
  * A stage's answer now, or later when it had to wait (a registry fetch, a mark write, a dead-letter
@@ -114,11 +135,9 @@ const andThen = <T, R>(
   next: (value: T) => R | Promise<R>,
 ): R | Promise<R> => (answer instanceof Promise ? answer.then(next) : next(answer));
 
-/** Stage 3's answer for a record whose topic is not under the entity-version policy. */
-const NOT_UNDER_POLICY: Stage<string | undefined> = { ok: true, value: undefined };
-
 /** The decoded payload. */
 interface Payload {
+  readonly kind: 'payload';
   readonly value: unknown;
   /** The writer schema id; undefined for raw payloads. */
   readonly schemaId: number | undefined;
@@ -126,14 +145,14 @@ interface Payload {
 
 /** What decoding the payload gave, before it is routed. */
 type Decoded =
-  | { readonly kind: 'payload'; readonly payload: Payload }
+  | Payload
   | { readonly kind: 'refused'; readonly coarse: CoarseClass; readonly code: string }
   | { readonly kind: 'failed'; readonly err: unknown };
 
 const SCHEMA_MISMATCH: Decoded = { kind: 'refused', coarse: 'SCHEMA', code: 'SCHEMA_MISMATCH' };
 
-const hex = (b: Uint8Array): string =>
-  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+/** Decoding without a reader schema (one options object, not one per record). */
+const NO_READER: AvroDecodeOptions = {};
 
 /** See the module comment. */
 export class RecordProcessor {
@@ -144,6 +163,7 @@ export class RecordProcessor {
   readonly #rawFps = new Map<string, Uint8Array>();
   #lastSenderKid: Uint8Array | undefined;
   #lastStreamId: Uint8Array | undefined;
+  #lastPartition = -1;
   #lastStreamPrefix = '';
   /**
    * Messages delivered and not yet added to `sealpost_opened_total` (of `#openedTopic`): the counter
@@ -151,29 +171,66 @@ export class RecordProcessor {
    */
   #openedPending = 0;
   #openedTopic = '';
+  /**
+   * `sealpost_open_seconds` bound once to its (empty) label set, the same series: prom-client's
+   * `observe(value)` makes a closure and two objects per call, the bound child's a single object.
+   */
+  readonly #openSeconds: { observe(seconds: number): void } | undefined;
   /** The release a message was opened from (SPEC §11): accepted, not window-marked, once handled. */
   readonly #releaseOf = new WeakMap<OpenedMessage, OpenedRelease>();
 
   constructor(options: RecordProcessorOptions) {
     this.#o = options;
     this.#logger = options.settings.logger;
+    this.#openSeconds = options.metrics?.openSeconds.labels({});
   }
 
   /**
-   * Opens, checks, decodes and delivers `record` of the partition `entry`. Its trace span (if tracing
-   * is on) is the hand-out's, or made here for a record that ended as a dead letter. The outcome
-   * comes without a promise when no stage had to wait (a record skipped, a pause); a hand-out always
-   * waits for the handler.
+   * Opens, checks, decodes and delivers `record` of the partition `entry` (at `offset`, its offset
+   * parsed). Its trace span (if tracing is on) is the hand-out's, or made here for a record that
+   * ended as a dead letter. The outcome comes without a promise when no stage had to wait (a record
+   * skipped, a pause); a hand-out always waits for the handler.
    */
-  process(record: ConsumedRecord, entry: PartitionEntry): RecordOutcome | Promise<RecordOutcome> {
+  process(
+    record: ConsumedRecord,
+    entry: PartitionEntry,
+    offset: bigint = BigInt(record.offset),
+  ): RecordOutcome | Promise<RecordOutcome> {
+    const answer = this.begin(record, entry, offset);
+    return answer instanceof HandOut ? this.#settle(answer) : answer;
+  }
+
+  /**
+   * process() for the batch loop: on the usual path (no stage had to wait) it answers a HandOut,
+   * the handler called, whose `handled` the caller awaits and then passes to handedOut() (or, if it
+   * rejected, to handlerFailed()). No async function, promise or await of ours per record.
+   */
+  begin(
+    record: ConsumedRecord,
+    entry: PartitionEntry,
+    offset: bigint,
+  ): RecordOutcome | HandOut | Promise<RecordOutcome> {
     const tracing = this.#o.tracing ?? NO_TRACING;
     const trace = tracing.consume(record.topic, record.partition);
+    const answer = this.#process(record, entry, offset, false, trace);
     // Untraced, a dead letter has no span to mark: the outcome goes back as it comes.
-    if (!tracing.enabled) return this.#process(record, entry, false, trace);
-    return andThen(this.#process(record, entry, false, trace), (outcome) => {
+    if (!tracing.enabled || answer instanceof HandOut) return answer;
+    return andThen(answer, (outcome) => {
       if (outcome.kind === 'dead-lettered') trace.rejected(outcome.coarse);
       return outcome;
     });
+  }
+
+  /** A hand-out's outcome once its handler answered (process() and the paths that waited). */
+  async #settle(answer: RecordOutcome | HandOut | Promise<RecordOutcome>): Promise<RecordOutcome> {
+    const a = await answer;
+    if (!(a instanceof HandOut)) return a;
+    try {
+      await a.handled;
+    } catch (err) {
+      return this.handlerFailed(a, err);
+    }
+    return this.handedOut(a);
   }
 
   /**
@@ -183,16 +240,17 @@ export class RecordProcessor {
   #process(
     record: ConsumedRecord,
     entry: PartitionEntry,
+    offset: bigint,
     reopened: boolean,
     trace: ConsumeTrace,
-  ): RecordOutcome | Promise<RecordOutcome> {
+  ): RecordOutcome | HandOut | Promise<RecordOutcome> {
     const value = record.value;
     if (value === null) return this.#o.route.skip(record, 'TOMBSTONE');
-    const opened = this.#open(record, value, entry, reopened, trace);
+    const opened = this.#open(record, value, entry, offset, reopened, trace);
     // A continuation closure only when the stage had to wait (no closure per record otherwise).
     return opened instanceof Promise
-      ? opened.then((s) => this.#afterOpen(record, value, entry, s, trace))
-      : this.#afterOpen(record, value, entry, opened, trace);
+      ? opened.then((s) => this.#settle(this.#afterOpen(record, value, entry, offset, s, trace)))
+      : this.#afterOpen(record, value, entry, offset, opened, trace);
   }
 
   /** Stages 2–4, once stage 1 answered. */
@@ -200,15 +258,18 @@ export class RecordProcessor {
     record: ConsumedRecord,
     value: Buffer,
     entry: PartitionEntry,
+    offset: bigint,
     opened: Stage<OpenedMessage>,
     trace: ConsumeTrace,
-  ): RecordOutcome | Promise<RecordOutcome> {
-    if (!opened.ok) return opened.outcome;
-    const msg = opened.value;
+  ): RecordOutcome | HandOut | Promise<RecordOutcome> {
+    if (opened instanceof Ended) return opened.outcome;
+    const msg = opened;
     const payload = this.#decode(record, msg, entry);
     return payload instanceof Promise
-      ? payload.then((s) => this.#afterDecode(record, value, entry, msg, s, trace))
-      : this.#afterDecode(record, value, entry, msg, payload, trace);
+      ? payload.then((s) =>
+          this.#settle(this.#afterDecode(record, value, entry, offset, msg, s, trace)),
+        )
+      : this.#afterDecode(record, value, entry, offset, msg, payload, trace);
   }
 
   /** Stages 3–4, once stage 2 answered. */
@@ -216,20 +277,22 @@ export class RecordProcessor {
     record: ConsumedRecord,
     value: Buffer,
     entry: PartitionEntry,
+    offset: bigint,
     msg: OpenedMessage,
     payload: Stage<Payload>,
     trace: ConsumeTrace,
-  ): RecordOutcome | Promise<RecordOutcome> {
-    if (!payload.ok) return payload.outcome;
-    const decoded = payload.value;
+  ): RecordOutcome | HandOut | Promise<RecordOutcome> {
+    if (payload instanceof Ended) return payload.outcome;
     const checked = this.#check(record, msg, entry);
     return checked instanceof Promise
       ? checked.then((s) =>
-          s.ok ? this.#handOut(record, value, entry, msg, decoded, s.value, trace) : s.outcome,
+          s instanceof Ended
+            ? s.outcome
+            : this.#settle(this.#handOut(record, value, entry, offset, msg, payload, s, trace)),
         )
-      : checked.ok
-        ? this.#handOut(record, value, entry, msg, decoded, checked.value, trace)
-        : checked.outcome;
+      : checked instanceof Ended
+        ? checked.outcome
+        : this.#handOut(record, value, entry, offset, msg, payload, checked, trace);
   }
 
   /**
@@ -240,6 +303,7 @@ export class RecordProcessor {
     record: ConsumedRecord,
     value: Buffer,
     entry: PartitionEntry,
+    offset: bigint,
     reopened: boolean,
     trace: ConsumeTrace,
   ): Stage<OpenedMessage> | Promise<Stage<OpenedMessage>> {
@@ -261,11 +325,11 @@ export class RecordProcessor {
     } catch (err) {
       return this.#notOpened(record, entry, err, started);
     }
-    o.metrics?.openSeconds.observe((performance.now() - started) / 1e3);
+    this.#openSeconds?.observe((performance.now() - started) / 1e3);
     entry.unknownSince.delete(record.offset);
     switch (result.kind) {
       case 'not-addressed':
-        return this.#notAddressed(record, entry, result.slotKids, reopened, trace);
+        return this.#notAddressed(record, entry, offset, result.slotKids, reopened, trace);
       case 'throttled':
         return end({
           kind: 'pause',
@@ -276,7 +340,7 @@ export class RecordProcessor {
         return end(o.route.skip(record, 'DUPLICATE'));
       case 'delivered':
         if (release !== undefined) this.#releaseOf.set(result.message, release);
-        return pass(result.message);
+        return result.message;
     }
   }
 
@@ -293,7 +357,7 @@ export class RecordProcessor {
     try {
       return await this.#refuseUnopened(record, entry, err);
     } finally {
-      this.#o.metrics?.openSeconds.observe((performance.now() - started) / 1e3);
+      this.#openSeconds?.observe((performance.now() - started) / 1e3);
     }
   }
 
@@ -328,6 +392,7 @@ export class RecordProcessor {
   #notAddressed(
     record: ConsumedRecord,
     entry: PartitionEntry,
+    offset: bigint,
     slotKids: Extract<OpenResult, { kind: 'not-addressed' }>['slotKids'],
     reopened: boolean,
     trace: ConsumeTrace,
@@ -335,7 +400,9 @@ export class RecordProcessor {
     const o = this.#o;
     const addressing = classifyAddressing(slotKids, o.identity, o.directory);
     if (addressing.kind === 'ours-missing')
-      return endLater(this.#recipientKeyMissing(record, entry, addressing.kid, reopened, trace));
+      return endLater(
+        this.#recipientKeyMissing(record, entry, offset, addressing.kid, reopened, trace),
+      );
     if (
       addressing.kind === 'unknown-kid' &&
       !o.freshness.covers(o.partitions.writtenBeforeMs(record, entry))
@@ -356,12 +423,14 @@ export class RecordProcessor {
   async #recipientKeyMissing(
     record: ConsumedRecord,
     entry: PartitionEntry,
+    offset: bigint,
     kid: string,
     reopened: boolean,
     trace: ConsumeTrace,
   ): Promise<RecordOutcome> {
     const o = this.#o;
-    if (!reopened && (await o.keys.recover())) return this.#process(record, entry, true, trace);
+    if (!reopened && (await o.keys.recover()))
+      return this.#settle(this.#process(record, entry, offset, true, trace));
     if (entry.keyMissingAlerted !== record.offset) {
       entry.keyMissingAlerted = record.offset;
       this.#logger.warn(
@@ -431,7 +500,7 @@ export class RecordProcessor {
     const o = this.#o;
     switch (decoded.kind) {
       case 'payload':
-        return pass(decoded.payload);
+        return decoded;
       case 'refused':
         return endLater(o.route.deadLetter(record, decoded.coarse, decoded.code));
       case 'failed': {
@@ -460,9 +529,9 @@ export class RecordProcessor {
     if (msg.contentType === AVRO_CONTENT_TYPE) {
       // The writer schema by id, its fingerprint compared, and only then decoded (a payload under a
       // schema the sender did not seal is never handed to the decoder).
-      const frame = decodeConfluentFrame(msg.payload);
-      const schema = this.#schemas.get(frame.schemaId);
-      if (schema === undefined) return this.#fetchSchemaThenDecode(record, msg, frame.schemaId);
+      const schemaId = confluentSchemaId(msg.payload);
+      const schema = this.#schemas.get(schemaId);
+      if (schema === undefined) return this.#fetchSchemaThenDecode(record, msg, schemaId);
       if (!o.crypto.equalConstantTime(schema.fp, msg.schemaFp)) return SCHEMA_MISMATCH;
       // An own property only: a topic may be named `constructor` or `toString` (legal Kafka names).
       const reader =
@@ -470,8 +539,9 @@ export class RecordProcessor {
           ? s.readerSchemas[record.topic]
           : undefined;
       // The codec checks the limits (size first) before it decodes.
-      const value = schema.codec.decode(frame.body, reader === undefined ? {} : { reader });
-      return { kind: 'payload', payload: { value, schemaId: frame.schemaId } };
+      const body = confluentBody(msg.payload);
+      const value = schema.codec.decode(body, reader === undefined ? NO_READER : { reader });
+      return { kind: 'payload', value, schemaId };
     }
     if (s.rawContentTypes.includes(msg.contentType)) {
       let fp = this.#rawFps.get(msg.contentType);
@@ -480,7 +550,7 @@ export class RecordProcessor {
         this.#rawFps.set(msg.contentType, fp);
       }
       if (!o.crypto.equalConstantTime(fp, msg.schemaFp)) return SCHEMA_MISMATCH;
-      return { kind: 'payload', payload: { value: Buffer.from(msg.payload), schemaId: undefined } };
+      return { kind: 'payload', value: Buffer.from(msg.payload), schemaId: undefined };
     }
     return { kind: 'refused', coarse: 'PAYLOAD', code: 'PAYLOAD_INVALID' };
   }
@@ -513,33 +583,84 @@ export class RecordProcessor {
   ): Stage<string | undefined> | Promise<Stage<string | undefined>> {
     const o = this.#o;
     if (record.key === null || !o.settings.entityVersionTopics.includes(record.topic))
-      return NOT_UNDER_POLICY;
+      return undefined;
     const entityKey = hex(hash256(o.crypto, record.key));
     const last = entry.state.entityVersions.get(entityKey);
     if (msg.entityVersion < 1 || (last !== undefined && msg.entityVersion <= last))
       return endLater(o.route.deadLetter(record, 'STALE', 'ENTITY_VERSION_STALE'));
-    return pass(entityKey);
+    return entityKey;
   }
 
-  /** Stage 4 (SPEC §5, after step 9): the hand-out mark, the handler, then the replay window. */
-  async #handOut(
+  /**
+   * Stage 4 (SPEC §5, after step 9): the hand-out mark, then the handler called (a HandOut; the
+   * replay window is marked by handedOut() once it returned). A promise only when the mark must be
+   * written (or a write awaited) first.
+   */
+  #handOut(
     record: ConsumedRecord,
     ciphertext: Buffer,
     entry: PartitionEntry,
+    offset: bigint,
+    msg: OpenedMessage,
+    payload: Payload,
+    entityKey: string | undefined,
+    trace: ConsumeTrace,
+  ): RecordOutcome | HandOut | Promise<RecordOutcome> {
+    let marked: Promise<void> | undefined;
+    try {
+      marked = this.#o.partitions.beforeHandOut(entry, offset);
+    } catch (err) {
+      return this.#o.route.transient(err, 'replay-state-write');
+    }
+    if (marked === undefined)
+      return this.#callHandler(record, ciphertext, entry, offset, msg, payload, entityKey, trace);
+    return this.#handOutAfterMark(
+      marked,
+      record,
+      ciphertext,
+      entry,
+      offset,
+      msg,
+      payload,
+      entityKey,
+      trace,
+    );
+  }
+
+  /** Stage 4 once the hand-out mark was written. */
+  async #handOutAfterMark(
+    marked: Promise<void>,
+    record: ConsumedRecord,
+    ciphertext: Buffer,
+    entry: PartitionEntry,
+    offset: bigint,
     msg: OpenedMessage,
     payload: Payload,
     entityKey: string | undefined,
     trace: ConsumeTrace,
   ): Promise<RecordOutcome> {
-    const o = this.#o;
-    const offset = BigInt(record.offset);
     try {
-      // A promise only when the mark must be written (or a write awaited) first.
-      const marked = o.partitions.beforeHandOut(entry, offset);
-      if (marked !== undefined) await marked;
+      await marked;
     } catch (err) {
-      return o.route.transient(err, 'replay-state-write');
+      return this.#o.route.transient(err, 'replay-state-write');
     }
+    return this.#settle(
+      this.#callHandler(record, ciphertext, entry, offset, msg, payload, entityKey, trace),
+    );
+  }
+
+  /** Stage 4, the mark written: the delivery made and handed to the handler. */
+  #callHandler(
+    record: ConsumedRecord,
+    ciphertext: Buffer,
+    entry: PartitionEntry,
+    offset: bigint,
+    msg: OpenedMessage,
+    payload: Payload,
+    entityKey: string | undefined,
+    trace: ConsumeTrace,
+  ): RecordOutcome | HandOut {
+    const o = this.#o;
     // Checked last before the hand-out (the mark write above may have waited): a member past its
     // membership lease hands out nothing (docs/OPERATIONS.md "Under faults", group-members).
     if (entry.stale?.() === true) return { kind: 'retry', afterMs: 0, reason: 'membership' };
@@ -552,7 +673,7 @@ export class RecordProcessor {
       createdAtMs: msg.createdAtMs,
       schemaId: payload.schemaId,
       contentType: msg.contentType,
-      idempotencyKey: `${this.#streamPrefix(msg.senderKid, msg.streamId)}${msg.partition}.${msg.seq}`,
+      idempotencyKey: this.#streamPrefix(msg.senderKid, msg.streamId, msg.partition) + msg.seq,
       topic: record.topic,
       partition: record.partition,
       offset: record.offset,
@@ -561,29 +682,50 @@ export class RecordProcessor {
       entityVersion: msg.entityVersion,
       redelivery: attempts > 0 || o.partitions.belowLoadedMark(entry, offset),
     };
+    let handled: unknown;
     try {
       // Untraced, the handler is called as it is (no closure per record).
-      await (o.tracing?.enabled === true
-        ? trace.handOut(msg, () => o.handler(delivery))
-        : o.handler(delivery));
+      handled =
+        o.tracing?.enabled === true
+          ? trace.handOut(msg, () => o.handler(delivery))
+          : o.handler(delivery);
     } catch (err) {
-      entry.attempted.set(record.offset, attempts + 1);
-      if (entry.attempted.size > 1000)
-        entry.attempted.delete(entry.attempted.keys().next().value as string);
-      this.#logger.warn(
-        {
-          err: describeError(err),
-          topic: record.topic,
-          partition: record.partition,
-          offset: record.offset,
-        },
-        'handler failed; will redeliver',
-      );
-      return { kind: 'retry', afterMs: 0, reason: 'handler' };
+      return this.#handlerFailed(record, entry, attempts, err);
     }
-    if (attempts > 0) entry.attempted.delete(record.offset);
-    this.#delivered(record, ciphertext, entry, msg, delivery, entityKey);
+    return new HandOut(handled, record, ciphertext, entry, msg, delivery, entityKey, attempts);
+  }
+
+  /** The handler of `h` returned: the record is delivered (the replay window marked). */
+  handedOut(h: HandOut): RecordOutcome {
+    if (h.attempts > 0) h.entry.attempted.delete(h.record.offset);
+    this.#delivered(h.record, h.ciphertext, h.entry, h.msg, h.delivery, h.entityKey);
     return DELIVERED;
+  }
+
+  /** The handler of `h` threw or rejected with `err`: the record is retried (and redelivered). */
+  handlerFailed(h: HandOut, err: unknown): RecordOutcome {
+    return this.#handlerFailed(h.record, h.entry, h.attempts, err);
+  }
+
+  #handlerFailed(
+    record: ConsumedRecord,
+    entry: PartitionEntry,
+    attempts: number,
+    err: unknown,
+  ): RecordOutcome {
+    entry.attempted.set(record.offset, attempts + 1);
+    if (entry.attempted.size > 1000)
+      entry.attempted.delete(entry.attempted.keys().next().value as string);
+    this.#logger.warn(
+      {
+        err: describeError(err),
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+      },
+      'handler failed; will redeliver',
+    );
+    return { kind: 'retry', afterMs: 0, reason: 'handler' };
   }
 
   /** The handler returned: mark the replay window (and entity version), count and report. */
@@ -643,13 +785,18 @@ export class RecordProcessor {
     this.#openedPending = 0;
   }
 
-  /** `<senderKid hex>.<streamId hex>.` of the idempotency key, remembered for the last stream seen. */
-  #streamPrefix(senderKid: Uint8Array, streamId: Uint8Array): string {
+  /** `<senderKid hex>.<streamId hex>.<partition>.` of the idempotency key, for the last stream seen. */
+  #streamPrefix(senderKid: Uint8Array, streamId: Uint8Array, partition: number): string {
     // An opened session hands out the same two arrays for every message: compare by identity.
-    if (senderKid !== this.#lastSenderKid || streamId !== this.#lastStreamId) {
+    if (
+      senderKid !== this.#lastSenderKid ||
+      streamId !== this.#lastStreamId ||
+      partition !== this.#lastPartition
+    ) {
       this.#lastSenderKid = senderKid;
       this.#lastStreamId = streamId;
-      this.#lastStreamPrefix = `${hex(senderKid)}.${hex(streamId)}.`;
+      this.#lastPartition = partition;
+      this.#lastStreamPrefix = `${hex(senderKid)}.${hex(streamId)}.${partition}.`;
     }
     return this.#lastStreamPrefix;
   }

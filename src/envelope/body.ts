@@ -208,7 +208,13 @@ export function parseBody(
   end = buf.length,
   inPlace = false,
 ): MessageBody | null {
-  const out: ParsedBody = {
+  const out = emptyParsedBody();
+  return parseBodyInto(out, buf, memo, start, end, inPlace) ? out : null;
+}
+
+/** A body to parse into (parseBodyInto): no views, nothing set. */
+export function emptyParsedBody(): ParsedBody {
+  return {
     messageId: NO_BYTES,
     createdAtMs: 0,
     entityVersion: 0,
@@ -217,7 +223,6 @@ export function parseBody(
     payload: NO_BYTES,
     traceContext: null,
   };
-  return parseBodyInto(out, buf, memo, start, end, inPlace) ? out : null;
 }
 
 /** A body's fields as parseBodyInto writes them. */

@@ -8,6 +8,7 @@ import {
   type BodyTraceContext,
   carveOpenedBody,
   type ContentTypeMemo,
+  emptyParsedBody,
   type ParsedBody,
   parseBodyInto,
 } from './body.js';
@@ -127,15 +128,7 @@ export class OpenedSession {
   readonly #replayPrefix: string;
   readonly #contentType: ContentTypeMemo = { bytes: new Uint8Array(0), text: '' };
   /** The body being parsed (parseBodyInto): its fields go into the message, its views dropped. */
-  readonly #body: ParsedBody = {
-    messageId: NO_BYTES,
-    createdAtMs: 0,
-    entityVersion: 0,
-    schemaFp: NO_BYTES,
-    contentType: '',
-    payload: NO_BYTES,
-    traceContext: null,
-  };
+  readonly #body: ParsedBody = emptyParsedBody();
   #lastPartition = -1;
   #lastReplayKey = '';
   #plain: Uint8Array;

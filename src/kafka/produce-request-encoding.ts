@@ -120,7 +120,8 @@ function zigZag64(value: number): number {
   return value >= 0 ? value * 2 : -value * 2 - 1;
 }
 
-function sizeOfVarLong(value: number): number {
+/** Bytes of a zig-zag varlong (Kafka's record fields; the in-memory broker's batch sizes too). */
+export function sizeOfVarLong(value: number): number {
   let v = zigZag64(value);
   let bytes = 1;
   while (v >= 128) {

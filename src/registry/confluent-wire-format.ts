@@ -35,10 +35,7 @@ export function writeConfluentHeader(framed: Buffer, schemaId: number): Buffer {
 /** Splits a framed payload. Throws AvroDecodeError FRAME_INVALID for a short input or wrong magic. */
 export function decodeConfluentFrame(framed: Uint8Array): ConfluentFrame {
   const schemaId = confluentSchemaId(framed);
-  const buf = Buffer.isBuffer(framed)
-    ? framed
-    : Buffer.from(framed.buffer, framed.byteOffset, framed.byteLength);
-  return { schemaId, body: buf.subarray(CONFLUENT_HEADER_BYTES) };
+  return { schemaId, body: confluentBody(framed) };
 }
 
 /**

@@ -6,6 +6,7 @@
  * in unit tests too (the Transport contract checks both adapters against it).
  */
 import { gzipSync } from 'node:zlib';
+import { sizeOfVarLong } from '../produce-request-encoding.js';
 
 /** magic v2: base offset 8, length 4, leader epoch 4, magic 1, CRC 4, attributes 2, last offset
  *  delta 4, first and max timestamp 8 + 8, producer id 8, epoch 2, base sequence 4, count 4. */
@@ -18,15 +19,7 @@ export interface SizedRecord {
 }
 
 /** Bytes of a zig-zag varint (Kafka's record fields). */
-function varintBytes(n: number): number {
-  let z = n >= 0 ? n * 2 : -n * 2 - 1;
-  let bytes = 1;
-  while (z >= 0x80) {
-    z = Math.floor(z / 0x80);
-    bytes++;
-  }
-  return bytes;
-}
+const varintBytes = sizeOfVarLong;
 
 /** A nullable byte field: its varint length (-1 for null) and its bytes. */
 const field = (b: Buffer | null): number =>

@@ -147,11 +147,22 @@ export function countingRegistryFetch(): RegistryCallCounter {
   };
 }
 
-/** Everything a variant's consumer needs. */
-export interface ConsumerContext {
+/** What the plain (unsealed) variants use: a kafkajs client and a registry. */
+export interface PlainContext {
   readonly kafka: Kafka;
-  readonly transport: Transport;
   readonly registry: SchemaRegistryClient;
+  /** The registry URL, for the diagnostic baseline's own client (@kafkajs/confluent-schema-registry). */
+  readonly schemaRegistryUrl: string;
+}
+
+/** What the plain consumers also need: a run id for their group names. */
+export interface PlainConsumerContext extends PlainContext {
+  readonly runId: string;
+}
+
+/** Everything a variant's consumer needs. */
+export interface ConsumerContext extends PlainConsumerContext {
+  readonly transport: Transport;
   readonly crypto: CryptoProvider;
   /** The recipient identity (bench-r1). */
   readonly identity: LoadedIdentity;
@@ -159,9 +170,6 @@ export interface ConsumerContext {
   readonly kms: Kms;
   readonly stateTopic: string;
   readonly deadLetterTopic: string;
-  readonly runId: string;
-  /** The registry URL, for the diagnostic baseline's own client (@kafkajs/confluent-schema-registry). */
-  readonly schemaRegistryUrl: string;
 }
 
 let confluentPackageClient: SchemaRegistry | undefined;
@@ -180,15 +188,12 @@ export function confluentPackageRegistry(ctx: {
  * Everything a variant's producer needs. A second transport (another Kafka client behind the port)
  * gets its rows by passing its own `transport` here and in the ConsumerContext.
  */
-export interface ProducerContext {
-  readonly kafka: Kafka;
+export interface ProducerContext extends PlainContext {
   readonly transport: Transport;
-  readonly registry: SchemaRegistryClient;
   readonly crypto: CryptoProvider;
   /** The sending identity (bench-producer). */
   readonly identity: LoadedIdentity;
   readonly directory: KeyDirectory;
-  readonly schemaRegistryUrl: string;
 }
 
 /** Sends batches of orders; resolves when acknowledged. */
@@ -248,6 +253,55 @@ function countingTransport(transport: Transport, wire: WireCount): Transport {
 }
 
 /**
+ * Starts a plain producer on `topic`: kafkajs with the registry client (`plain`) or with
+ * @kafkajs/confluent-schema-registry (`plain-csr`); partition 0, acks=all, idempotent, no compression.
+ */
+export async function startPlainProducer(
+  ctx: PlainContext,
+  v: 'plain' | 'plain-csr',
+  topic: string,
+): Promise<ProducerHandle> {
+  const wire: WireCount = { records: 0, bytes: 0 };
+  let encode: (o: Order) => Promise<Buffer>;
+  if (v === 'plain') {
+    const schemaId = await ctx.registry.register(`${topic}-value`, ORDER_SCHEMA);
+    encode = (o) => ctx.registry.encode(schemaId, o);
+  } else {
+    const csr = confluentPackageRegistry(ctx);
+    const { id } = await csr.register(
+      { type: SchemaType.AVRO, schema: ORDER_SCHEMA },
+      { subject: `${topic}-value` },
+    );
+    encode = (o) => csr.encode(id, o);
+  }
+  const producer = ctx.kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+  });
+  await producer.connect();
+  return {
+    send: async (orders) => {
+      const messages = [];
+      for (const o of orders) {
+        const value = await encode(o);
+        wire.records++;
+        wire.bytes += Buffer.byteLength(o.id) + value.length;
+        messages.push({ partition: 0, key: o.id, value });
+      }
+      await producer.send({
+        topic,
+        acks: -1,
+        compression: kafkajs.CompressionTypes.None,
+        messages,
+      });
+    },
+    wire,
+    close: () => producer.disconnect(),
+  };
+}
+
+/**
  * Starts the producer of variant `v` on `topic`: plain kafkajs with the registry client (or the
  * @kafkajs/confluent-schema-registry one), or a SealedProducer over `ctx.transport`; records go to
  * partition 0, acks=all, idempotent, no compression.
@@ -258,46 +312,8 @@ export async function startVariantProducer(
   topic: string,
   metrics: PipelineMetrics | undefined,
 ): Promise<ProducerHandle> {
+  if (v === 'plain' || v === 'plain-csr') return startPlainProducer(ctx, v, topic);
   const wire: WireCount = { records: 0, bytes: 0 };
-  if (v === 'plain' || v === 'plain-csr') {
-    let encode: (o: Order) => Promise<Buffer>;
-    if (v === 'plain') {
-      const schemaId = await ctx.registry.register(`${topic}-value`, ORDER_SCHEMA);
-      encode = (o) => ctx.registry.encode(schemaId, o);
-    } else {
-      const csr = confluentPackageRegistry(ctx);
-      const { id } = await csr.register(
-        { type: SchemaType.AVRO, schema: ORDER_SCHEMA },
-        { subject: `${topic}-value` },
-      );
-      encode = (o) => csr.encode(id, o);
-    }
-    const producer = ctx.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-    });
-    await producer.connect();
-    return {
-      send: async (orders) => {
-        const messages = [];
-        for (const o of orders) {
-          const value = await encode(o);
-          wire.records++;
-          wire.bytes += Buffer.byteLength(o.id) + value.length;
-          messages.push({ partition: 0, key: o.id, value });
-        }
-        await producer.send({
-          topic,
-          acks: -1,
-          compression: kafkajs.CompressionTypes.None,
-          messages,
-        });
-      },
-      wire,
-      close: () => producer.disconnect(),
-    };
-  }
   const producer = new SealedProducer({
     transport: countingTransport(ctx.transport, wire),
     registry: ctx.registry,
@@ -330,6 +346,41 @@ export interface ConsumerHandle {
 }
 
 /**
+ * Starts a plain kafkajs consumer of `topic` from the beginning with a fresh group, decoding with the
+ * registry client (`plain`) or @kafkajs/confluent-schema-registry (`plain-csr`); `onOrder` is called
+ * for every decoded record.
+ */
+export async function startPlainConsumer(
+  ctx: PlainConsumerContext,
+  v: 'plain' | 'plain-csr',
+  topic: string,
+  onOrder: (o: Order) => void,
+): Promise<ConsumerHandle> {
+  const groupId = `bench-${ctx.runId}-${v}-${randomBytes(3).toString('hex')}`;
+  const decode =
+    v === 'plain'
+      ? async (value: Buffer) => (await ctx.registry.decode(value)).value
+      : (value: Buffer) => confluentPackageRegistry(ctx).decode(value);
+  const consumer = ctx.kafka.consumer({
+    groupId,
+    maxWaitTimeInMs: FETCH_WAIT_MS,
+    allowAutoTopicCreation: false,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachBatch: async (payload) => {
+      for (const m of payload.batch.messages) {
+        onOrder((await decode(m.value!)) as Order);
+        payload.resolveOffset(m.offset);
+      }
+      await payload.heartbeat();
+    },
+  });
+  return { close: () => consumer.disconnect() };
+}
+
+/**
  * Starts the consumer of variant `v` on `topic` from the beginning with a fresh group; `onOrder` is
  * called for every decoded record (after open and Avro decode).
  */
@@ -341,30 +392,8 @@ export async function startVariantConsumer(
   onOrder: (o: Order) => void,
   overrides: { readonly commitEveryRecords?: number } = {},
 ): Promise<ConsumerHandle> {
+  if (v === 'plain' || v === 'plain-csr') return startPlainConsumer(ctx, v, topic, onOrder);
   const groupId = `bench-${ctx.runId}-${v}-${randomBytes(3).toString('hex')}`;
-  if (v === 'plain' || v === 'plain-csr') {
-    const decode =
-      v === 'plain'
-        ? async (value: Buffer) => (await ctx.registry.decode(value)).value
-        : (value: Buffer) => confluentPackageRegistry(ctx).decode(value);
-    const consumer = ctx.kafka.consumer({
-      groupId,
-      maxWaitTimeInMs: FETCH_WAIT_MS,
-      allowAutoTopicCreation: false,
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      eachBatch: async (payload) => {
-        for (const m of payload.batch.messages) {
-          onOrder((await decode(m.value!)) as Order);
-          payload.resolveOffset(m.offset);
-        }
-        await payload.heartbeat();
-      },
-    });
-    return { close: () => consumer.disconnect() };
-  }
   const consumer = new SealedConsumer({
     transport: ctx.transport,
     groupId,

@@ -11,7 +11,8 @@
  *   per-message a fresh session per message (maxMessagesPerSession 1) with signEveryMessage
  * plus, throughput only, right after plain in each round: plain kafkajs with
  * @kafkajs/confluent-schema-registry (plain avsc decode, no bounds validation), the baseline most
- * kafkajs users would run.
+ * kafkajs users would run; and the plain variant on kafkajs as it ships, in its own process
+ * (bench/stock-kafkajs-worker.ts: this process runs kafkajs with sealpost's module replacements).
  * Same broker, one partition, replication 1, acks=all, idempotent producer with one request in flight,
  * no compression, the same 1 KiB Avro record (the schema and size of bench/envelope.ts), the same
  * send batches (500 records, 2 batches in flight), consumer fetch wait 1 s.
@@ -66,9 +67,9 @@ import { getEndpoints } from '../test/support/endpoints.js';
 import { makePipelineWorld } from '../test/support/pipeline-world.js';
 import type { WorkerCommand, WorkerInit, WorkerReply, WorkerResult } from './consumer-worker.js';
 import type { SealOpenRow } from './seal-open.js';
+import type { StockCommand, StockReply } from './stock-kafkajs-worker.js';
 import {
   countingRegistryFetch,
-  cpuUs,
   FETCH_WAIT_MS,
   isSuite2,
   nowUs,
@@ -85,7 +86,12 @@ import {
   type VariantId,
 } from './e2e-clients.js';
 import { renderBarChart } from './svg-chart.js';
-import { sendInBatches } from './send-loop.js';
+import {
+  measureConsume,
+  measureProduce,
+  type PhaseShape,
+  type Throughput,
+} from './throughput-phases.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -316,83 +322,24 @@ async function waitUntil(check: () => boolean, timeoutMs: number, what: string):
   return true;
 }
 
-/** Records/s and this process's CPU time per record (user + system, µs) over a phase. */
-interface Throughput {
-  readonly perSecond: number;
-  readonly cpuUsPerRecord: number;
-  /** Producer runs: bytes per record handed to the Kafka client (key + value + headers). */
-  readonly wireBytesPerRecord?: number;
-}
+const SHAPE: PhaseShape = { messages: MESSAGES, batch: BATCH, inFlight: IN_FLIGHT };
 
 /** N records as fast as they are acknowledged, BATCH per send, IN_FLIGHT sends outstanding. */
-async function produceThroughput(v: Variant, topic: string): Promise<Throughput> {
-  const p = await startProducer(v, topic);
-  try {
-    await p.send([order(-1, nowUs())]); // warm-up: metadata, schema, first session
-    settle();
-    const wire0 = { ...p.wire };
-    const t0 = performance.now();
-    const c0 = cpuUs();
-    await sendInBatches(MESSAGES, BATCH, IN_FLIGHT, (from, count) => {
-      const orders: Order[] = [];
-      for (let k = from; k < from + count; k++) orders.push(order(k, nowUs()));
-      return p.send(orders);
-    });
-    return {
-      perSecond: MESSAGES / ((performance.now() - t0) / 1000),
-      cpuUsPerRecord: (cpuUs() - c0) / MESSAGES,
-      wireBytesPerRecord: (p.wire.bytes - wire0.bytes) / (p.wire.records - wire0.records),
-    };
-  } finally {
-    await p.close();
-  }
-}
+const produceThroughput = (v: Variant, topic: string): Promise<Throughput> =>
+  measureProduce(() => startProducer(v, topic), SHAPE);
 
 /** Reads the MESSAGES + 1 records of `topic` with a fresh group; records/s from the first to the last. */
-async function consumeThroughput(
+const consumeThroughput = (
   v: Variant,
   topic: string,
   overrides: { readonly commitEveryRecords?: number } = {},
-): Promise<Throughput> {
-  const total = MESSAGES + 1;
-  let count = 0;
-  let first = 0;
-  let last = 0;
-  let cpuFirst = 0;
-  let cpuLast = 0;
-  settle();
-  const c = await startConsumer(
-    v,
-    topic,
-    () => {
-      const t = performance.now();
-      if (count === 0) {
-        first = t;
-        cpuFirst = cpuUs();
-      }
-      count++;
-      if (count === total) {
-        last = t;
-        cpuLast = cpuUs();
-      }
-    },
-    overrides,
+): Promise<Throughput> =>
+  measureConsume(
+    (onOrder) => startConsumer(v, topic, onOrder, overrides),
+    MESSAGES,
+    waitUntil,
+    v.id,
   );
-  try {
-    const ok = await waitUntil(
-      () => count >= total,
-      180_000,
-      `${v.id} to consume ${total} records`,
-    );
-    if (!ok) return { perSecond: Number.NaN, cpuUsPerRecord: Number.NaN };
-    return {
-      perSecond: (total - 1) / ((last - first) / 1000),
-      cpuUsPerRecord: (cpuLast - cpuFirst) / (total - 1),
-    };
-  } finally {
-    await c.close();
-  }
-}
 
 /** The consumer worker (bench/consumer-worker.ts): the latency runs' consumer, in its own process. */
 const worker = spawn(
@@ -445,6 +392,43 @@ const workerInit: WorkerInit = {
 worker.send(workerInit);
 await workerReady;
 let commandId = 0;
+
+/**
+ * The stock-kafkajs worker (bench/stock-kafkajs-worker.ts): the plain baseline on kafkajs as it
+ * ships, without the module replacements sealpost's kafkajs transport makes in this process.
+ */
+const stockWorker = spawn(
+  process.execPath,
+  ['--import', 'tsx', fileURLToPath(new URL('./stock-kafkajs-worker.ts', import.meta.url))],
+  { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+);
+const stockExited = new Promise<void>((resolve) => stockWorker.once('exit', () => resolve()));
+/** One plain produce + consume phase pair in the stock worker, on `topic`. */
+function stockRun(topic: string): Promise<{ produce: Throughput; consume: Throughput }> {
+  const id = ++commandId;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stockWorker.off('message', listener);
+      reject(new Error('the stock-kafkajs worker sent no reply in 600 s'));
+    }, 600_000);
+    const listener = (m: StockReply): void => {
+      if (m.id !== id) return;
+      clearTimeout(timer);
+      stockWorker.off('message', listener);
+      if (m.type === 'error') reject(new Error(`stock-kafkajs worker: ${m.message}`));
+      else resolve({ produce: m.produce, consume: m.consume });
+    };
+    stockWorker.on('message', listener);
+    stockWorker.send({
+      type: 'run',
+      id,
+      topic,
+      messages: MESSAGES,
+      batch: BATCH,
+      inFlight: IN_FLIGHT,
+    } satisfies StockCommand);
+  });
+}
 
 /**
  * Records scheduled at `rate`/s for LATENCY_SECONDS from this process, consumed by the worker;
@@ -593,6 +577,13 @@ const csrRuns = {
   produceCpu: [] as number[],
   consumeCpu: [] as number[],
 };
+/** The stock-kafkajs baseline (its own process), run after `plain` in every round. */
+const stockRuns = {
+  produce: [] as number[],
+  consume: [] as number[],
+  produceCpu: [] as number[],
+  consumeCpu: [] as number[],
+};
 for (let r = 0; r < ROUNDS; r++) {
   for (const v of VARIANTS) {
     const topic = topicName(`tp-${v.id}-${r}`);
@@ -618,6 +609,17 @@ for (let r = 0; r < ROUNDS; r++) {
       csrRuns.consumeCpu.push(c.cpuUsPerRecord);
       log(
         `round ${r + 1} plain with @kafkajs/confluent-schema-registry: produce ${fmt(p.perSecond)}/s (${p.cpuUsPerRecord.toFixed(1)} µs CPU/record)  consume ${fmt(c.perSecond)}/s (${c.cpuUsPerRecord.toFixed(1)} µs CPU/record)`,
+      );
+      const stockTopic = topicName(`tp-plain-stock-${r}`);
+      await createTopic(stockTopic);
+      const stock = await stockRun(stockTopic);
+      recordsThroughBroker += MESSAGES + 1;
+      stockRuns.produce.push(stock.produce.perSecond);
+      stockRuns.consume.push(stock.consume.perSecond);
+      stockRuns.produceCpu.push(stock.produce.cpuUsPerRecord);
+      stockRuns.consumeCpu.push(stock.consume.cpuUsPerRecord);
+      log(
+        `round ${r + 1} plain on stock kafkajs (own process): produce ${fmt(stock.produce.perSecond)}/s (${stock.produce.cpuUsPerRecord.toFixed(1)} µs CPU/record)  consume ${fmt(stock.consume.perSecond)}/s (${stock.consume.cpuUsPerRecord.toFixed(1)} µs CPU/record)`,
       );
     }
     if (v.id === 'sealed-1') {
@@ -671,6 +673,8 @@ if (LOW_RATE > 0 && LOW_RATE < RATE) {
 }
 worker.send({ type: 'exit' } satisfies WorkerCommand);
 await workerExited;
+stockWorker.send({ type: 'exit' } satisfies StockCommand);
+await stockExited;
 const brokerSeconds = (performance.now() - started) / 1000;
 const rssAfterBroker = process.memoryUsage().rss;
 const loadAfterBroker = os.loadavg();
@@ -1195,6 +1199,17 @@ after \`plain\` in every round, on its own topics) — produced ${fmt(median(csr
 ${csrRuns.consume.map(fmt).join(', ')}. Against it, sealed 1-recipient is ×${ratio(s1.produce, median(csrRuns.produce))}
 (producer) and ×${ratio(s1.consume, median(csrRuns.consume))} (consumer).
 
+The \`plain\` row runs in this process, where sealpost's kafkajs transport has replaced some of
+kafkajs' modules for every kafkajs client (native CRC32C, linear grouping and produce-request
+encoding: docs/TRANSPORTS.md "Load sealpost before kafkajs"), so it is what an application using
+sealpost gets on its unsealed topics. Plain kafkajs **as it ships** — the same plain client in its own
+process that loads kafkajs first and never loads sealpost's transport (bench/stock-kafkajs-worker.ts;
+it checks that no kafkajs module was replaced), run right after \`plain\` in every round — produced
+${fmt(median(stockRuns.produce))} msg/s (${median(stockRuns.produceCpu).toFixed(1)} µs CPU/record) and consumed ${fmt(median(stockRuns.consume))} msg/s
+(${median(stockRuns.consumeCpu).toFixed(1)} µs CPU/record); per round ${stockRuns.produce.map(fmt).join(', ')} /
+${stockRuns.consume.map(fmt).join(', ')}. Against it — what an application moving its plain kafkajs
+topics to sealed ones keeps — sealed 1-recipient is ×${ratio(s1.produce, median(stockRuns.produce))} (producer) and ×${ratio(s1.consume, median(stockRuns.consume))} (consumer).
+
 ${
   latencyPhases === 2
     ? `Latency at a lower fixed rate, ${fmt(LOW_RATE)} msg/s (same method, interleaved rounds after the ones above), where
@@ -1221,6 +1236,8 @@ Issue 18's targets; the machine was shared with other work during the run (load 
 
 - producer sealed/plain ≥ 0.75 (Kroxylicious 0.12 Record Encryption measured 0.77 on this machine): ${prodRatio.toFixed(2)} — ${verdict(prodRatio >= 0.75)}
 - consumer sealed/plain ≥ 0.75 (Kroxylicious: 0.41): ${consRatio.toFixed(2)} — ${verdict(consRatio >= 0.75)}
+- the same two ratios against plain kafkajs as it ships (the stock-kafkajs baseline above; the
+  Kroxylicious figures were measured against stock kafkajs): producer ${ratio(s1.produce, median(stockRuns.produce))}, consumer ${ratio(s1.consume, median(stockRuns.consume))}
 - added client CPU per record ≤ 2× the crypto floor (session mode, 1 recipient, sodium-native, the
   libsodium work alone per message, from ${floorFrom}): producer
   +${addedCpu.produce.toFixed(1)} µs against 2 × ${floorUs.seal.toFixed(2)} µs (${(addedCpu.produce / floorUs.seal).toFixed(1)}× the floor) — ${verdict(addedCpu.produce <= 2 * floorUs.seal)};

@@ -95,6 +95,25 @@ export function toTransportError(err: unknown, context: string): TransportError 
   });
 }
 
+/**
+ * A send's error marked `exhausted` when its tries took at least one request timeout in all: the
+ * client already retried it as often as the delivery timeout allows (platformatic-options.ts), so
+ * a caller that repeated it at once would only repeat the wait (docs/TRANSPORTS.md "Under faults").
+ */
+export function exhaustedAfter(
+  err: TransportError,
+  elapsedMs: number,
+  requestTimeoutMs: number,
+): TransportError {
+  if (err.exhausted || elapsedMs < requestTimeoutMs) return err;
+  return new TransportError(err.code, err.message, {
+    retriable: err.retriable,
+    cause: err.cause,
+    exhausted: true,
+    ...(err.brokerErrorType === undefined ? {} : { brokerErrorType: err.brokerErrorType }),
+  });
+}
+
 /** Runs `call`, mapping what it throws (see {@link toTransportError}). */
 export async function mapped<T>(context: string, call: () => Promise<T>): Promise<T> {
   try {

@@ -6,7 +6,7 @@
 import { Producer, type ClusterMetadata } from '@platformatic/kafka';
 import { DefaultPartitioner } from './default-partitioner.js';
 import { checkPartition } from './offset-checks.js';
-import { mapped } from './platformatic-errors.js';
+import { exhaustedAfter, mapped, toTransportError } from './platformatic-errors.js';
 import { toPlatformaticMessage } from './platformatic-records.js';
 import type { PlatformaticClientOptions } from './platformatic-options.js';
 import type {
@@ -43,6 +43,7 @@ export function partitionsOf(metadata: ClusterMetadata, topic: string): Partitio
 export class PlatformaticProducer implements TransportProducer {
   readonly #producer: Producer;
   readonly #nowMs: () => number;
+  readonly #requestTimeoutMs: number;
   readonly #metadataMaxAgeMs: number;
   readonly #partitioner: DefaultPartitioner;
   readonly #compression: 'gzip' | 'none';
@@ -61,12 +62,14 @@ export class PlatformaticProducer implements TransportProducer {
       autocreateTopics: false,
       compression: this.#compression,
       // The client retries an idempotent producer forever when `retries` is unset, 0 or 1; a broker
-      // that stays away must surface as BROKER_UNAVAILABLE like with kafkajs (its default: 5
-      // retries). `false` is how the client spells no retry; one retry becomes two.
-      retries: client.retries === 0 ? false : Math.max(2, client.retries),
+      // that stays away must surface as BROKER_UNAVAILABLE like with kafkajs. The tries of one
+      // request are bounded by the delivery timeout (platformatic-options.ts): three by default, so
+      // a send whose tries each wait out the 30 s request timeout fails after about 90 s.
+      retries: client.produceRetries,
       ...client.producerConfig,
     });
     this.#nowMs = client.nowMs;
+    this.#requestTimeoutMs = client.requestTimeoutMs;
     this.#metadataMaxAgeMs = options.metadataMaxAgeMs ?? 300_000;
     this.#partitioner = new DefaultPartitioner(client.partitionerStart);
   }
@@ -132,9 +135,22 @@ export class PlatformaticProducer implements TransportProducer {
     const messages = requests.flatMap((r) =>
       r.records.map((rec) => toPlatformaticMessage(r.topic, r.partition, rec)),
     );
-    const result = await mapped('produce', () =>
-      this.#producer.send({ messages, acks: -1, compression: this.#compression }),
-    );
+    const started = this.#nowMs();
+    let result: Awaited<ReturnType<Producer['send']>>;
+    try {
+      result = await this.#producer.send({ messages, acks: -1, compression: this.#compression });
+    } catch (err) {
+      // The client calls back once every try of this send has settled (a try that timed out closed
+      // its connection) and, for an idempotent producer, then drops its producer id and sequence
+      // numbers: the next send runs under a new producer id, so a try the broker appended without
+      // answering cannot put a later send out of sequence; its copy is a duplicate the consumer
+      // detects (docs/SPEC.md §6).
+      throw exhaustedAfter(
+        toTransportError(err, 'produce'),
+        this.#nowMs() - started,
+        this.#requestTimeoutMs,
+      );
+    }
     // One base offset per (topic, partition) written; the records of one partition are written in
     // the order given, so a later request to the same partition starts where the earlier ones ended.
     const written = new Map<string, bigint>();

@@ -43,17 +43,30 @@ export class TransportError extends SealpostError {
   declare readonly code: TransportErrorCode;
   /** The broker's protocol error name when there was one (e.g. `NOT_LEADER_FOR_PARTITION`). */
   readonly brokerErrorType: string | undefined;
+  /**
+   * True when the transport already retried the call for as long as its own timeouts allow (a send
+   * whose tries waited out at least one request timeout): repeating the call at once would repeat
+   * that wait, so a caller that retries reports the failure instead. The call may still succeed
+   * later (`retriable` is unchanged), e.g. the application's `resend`.
+   */
+  readonly exhausted: boolean;
 
   constructor(
     code: TransportErrorCode,
     message: string,
-    options: { retriable?: boolean; cause?: unknown; brokerErrorType?: string } = {},
+    options: {
+      retriable?: boolean;
+      cause?: unknown;
+      brokerErrorType?: string;
+      exhausted?: boolean;
+    } = {},
   ) {
     super(code, message, {
       retriable: retriableFrom(TRANSPORT_ERROR_CODES[code], options.retriable),
       ...(options.cause === undefined ? {} : { cause: options.cause }),
     });
     this.brokerErrorType = options.brokerErrorType;
+    this.exhausted = options.exhausted ?? false;
   }
 }
 

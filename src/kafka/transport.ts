@@ -83,7 +83,11 @@ export interface TransportProducerOptions {
 /** Writes records. Always acks=all. */
 export interface TransportProducer {
   connect(): Promise<void>;
-  /** Sends the records of one request to its partition; resolves once all replicas acknowledged. */
+  /**
+   * Sends the records of one request to its partition; resolves once all replicas acknowledged. A
+   * failure is a TransportError; `exhausted` when the adapter already retried it for at least one
+   * request timeout (a caller should report it rather than repeat the wait at once).
+   */
   send(request: ProduceRequest): Promise<ProduceAck>;
   /** Sends several requests in one round trip per broker. Acks are in request order. */
   sendBatch(requests: readonly ProduceRequest[]): Promise<ProduceAck[]>;

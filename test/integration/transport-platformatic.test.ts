@@ -2,8 +2,9 @@
  * What the @platformatic/kafka adapter does beyond the shared contract (docs/TRANSPORTS.md, "How the
  * port maps onto @platformatic/kafka"), against the stack's broker: a partition the topic does not
  * have is refused (the client would write to another one), null header values are written, a
- * committed offset that fell out of the log restarts from the reset policy, and connection failures
- * are typed (an unreachable broker; the mTLS listener without a client certificate).
+ * committed offset that fell out of the log restarts from the reset policy, connection failures
+ * are typed (an unreachable broker; the mTLS listener without a client certificate), and a send whose
+ * tries time out fails `exhausted` within its delivery timeout without upsetting later sends.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -22,7 +23,9 @@ import type {
 import { platformaticNodeProblem } from '../../src/kafka/platformatic-node-version.js';
 import { TransportError } from '../../src/kafka/transport-error.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { kafkaNodes } from '../../stack/stack.js';
 import { getEndpoints } from '../support/endpoints.js';
+import { FaultProxy } from '../support/fault-proxy.js';
 import { waitFor } from '../support/test-transport.js';
 
 const endpoints = getEndpoints();
@@ -188,6 +191,65 @@ describe.runIf(unsupported === undefined)('@platformatic/kafka transport', () =>
     expect(err).toBeInstanceOf(TransportError);
     expect((err as TransportError).code).toBe('BROKER_UNAVAILABLE');
     expect((err as TransportError).retriable).toBe(true);
+  });
+
+  it('a send whose tries time out fails exhausted within the delivery timeout; later sends are written once, in order', async () => {
+    // The broker's FAULT listener advertises the proxy's address: every connection of this client
+    // (bootstrap, then the partition leader) goes through the proxy, which then swallows every byte.
+    const fault = kafkaNodes()[0]!.layout.faultListener!;
+    const proxy = new FaultProxy('127.0.0.1', fault.internal, fault.advertised);
+    await proxy.start();
+    cleanup.push(() => proxy.stop());
+    const requestTimeoutMs = 2000;
+    const connectionTimeoutMs = 1000;
+    const producer = await startProducer(
+      transport({
+        brokers: [`127.0.0.1:${proxy.port}`],
+        requestTimeoutMs,
+        connectionTimeoutMs,
+        // Three tries of a request (6000 / 2000).
+        deliveryTimeoutMs: 6000,
+        retryDelayMs: 50,
+      }),
+    );
+    const topic = await freshTopic('plt-exhausted');
+    const record = (v: string) => ({ key: null, value: Buffer.from(v) });
+    const acked: string[] = [];
+    const sendOne = async (v: string) => {
+      const ack = await producer.send({ topic, partition: 0, records: [record(v)] });
+      acked.push(`${ack.baseOffset}:${v}`);
+    };
+    await sendOne('a');
+
+    proxy.set({ blackhole: true });
+    const started = Date.now();
+    const err = await sendOne('b').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const tookMs = Date.now() - started;
+    expect(err).toBeInstanceOf(TransportError);
+    const failed = err as TransportError;
+    expect([failed.retriable, failed.exhausted]).toEqual([true, true]);
+    // At least one request timeout waited out; at most three tries, each a metadata request, a
+    // connection and a produce request (the client's own bounds), plus the retry delays.
+    expect(tookMs).toBeGreaterThanOrEqual(requestTimeoutMs);
+    expect(tookMs).toBeLessThan(3 * (2 * requestTimeoutMs + connectionTimeoutMs) + 2 * 50 + 5000);
+
+    proxy.heal();
+    // The next sends run under the producer id the client takes after the failure: acknowledged
+    // at the next offsets (no OUT_OF_ORDER_SEQUENCE_NUMBER), then the failed record resent.
+    await sendOne('c');
+    await sendOne('d');
+    await sendOne('b');
+    expect(acked).toEqual(['0:a', '1:c', '2:d', '3:b']);
+    // The ledger: the partition holds exactly what was acknowledged, each record once.
+    const got: ConsumedRecord[] = [];
+    await consume(topic, got);
+    await waitFor(() => got.length >= 4, 'the four acknowledged records');
+    expect(await admin.fetchTopicOffsets(topic)).toEqual([{ partition: 0, low: '0', high: '4' }]);
+    expect(got.map((r) => `${r.offset}:${r.value!.toString()}`)).toEqual(acked);
+    console.log(`[platformatic-exhausted] the blackholed send failed after ${tookMs} ms`);
   });
 
   it('is refused on the mTLS listener without a client certificate, as a typed error', async () => {

@@ -8,6 +8,7 @@
  * dropped with it), never in the error.
  */
 import type { ProduceAck, TransportProducer } from '../../kafka/transport.js';
+import { isTransportError } from '../../kafka/transport-error.js';
 import type { SealpostTracing } from '../../observability/tracing.js';
 import type { MetadataSink } from '../metadata-sink.js';
 import { describeError } from '../pipeline-logger.js';
@@ -151,10 +152,17 @@ export class BatchDelivery {
           { err: describeError(err), attempt },
           'sealed records not acknowledged',
         );
-        if (!retriable || attempt >= settings.maxSendAttempts) throw err;
+        // A transport that already retried the send for as long as its own timeouts allow says so
+        // (TransportError.exhausted): another attempt here would repeat that whole wait
+        // (docs/TRANSPORTS.md "Under faults"), so the failure goes to the application now.
+        if (!retriable || attempt >= settings.maxSendAttempts || exhaustedSend(err)) throw err;
         await sleep(delay);
         delay = Math.min(delay * 2, settings.maxRetryDelayMs);
       }
     }
   }
+}
+
+function exhaustedSend(err: unknown): boolean {
+  return isTransportError(err) && err.exhausted;
 }

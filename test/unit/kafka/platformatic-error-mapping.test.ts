@@ -14,7 +14,7 @@ import {
   UserError,
 } from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
-import { toTransportError } from '../../../src/kafka/platformatic-errors.js';
+import { exhaustedAfter, toTransportError } from '../../../src/kafka/platformatic-errors.js';
 import { TransportError } from '../../../src/kafka/transport-error.js';
 
 describe('toTransportError (@platformatic/kafka -> TransportError)', () => {
@@ -89,5 +89,42 @@ describe('toTransportError (@platformatic/kafka -> TransportError)', () => {
   it('passes a TransportError through unchanged', () => {
     const err = new TransportError('INVALID_ARGUMENT', 'bad partition');
     expect(toTransportError(err, 'x')).toBe(err);
+  });
+});
+
+describe('exhaustedAfter (a send whose tries waited out a request timeout)', () => {
+  const timedOut = () =>
+    toTransportError(
+      new MultipleErrors('Producing messages failed.', [
+        new TimeoutError('Request timed out', { canRetry: true }),
+      ]),
+      'produce',
+    );
+
+  it('marks a failure that took at least one request timeout, keeping code, retriable and cause', () => {
+    const err = timedOut();
+    const marked = exhaustedAfter(err, 90_600, 30_000);
+    expect(marked).toBeInstanceOf(TransportError);
+    expect([marked.code, marked.retriable, marked.exhausted]).toEqual([
+      'BROKER_UNAVAILABLE',
+      true,
+      true,
+    ]);
+    expect(marked.message).toBe(err.message);
+    expect(marked.cause).toBe(err.cause);
+    expect(exhaustedAfter(err, 30_000, 30_000).exhausted).toBe(true);
+  });
+
+  it('leaves a faster failure as it is (the caller may retry it at once)', () => {
+    const err = timedOut();
+    expect(exhaustedAfter(err, 29_999, 30_000)).toBe(err);
+    expect(err.exhausted).toBe(false);
+    const busy = toTransportError(new ProtocolError('NOT_ENOUGH_REPLICAS'), 'produce');
+    const marked = exhaustedAfter(busy, 31_000, 30_000);
+    expect([marked.code, marked.brokerErrorType, marked.exhausted]).toEqual([
+      'BROKER_BUSY',
+      'NOT_ENOUGH_REPLICAS',
+      true,
+    ]);
   });
 });

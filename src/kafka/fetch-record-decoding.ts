@@ -222,6 +222,9 @@ function decodeBatch(
   reader: RecordReader,
   out: KafkajsRecord[],
 ): number | 'partial' {
+  // kafkajs moves back by a negative batch length (after decoding that batch from Buffer#slice's
+  // end-relative bounds): where it goes from there is its own.
+  if (start < 0) throw NOT_REPRODUCED;
   const length = buf.readInt32BE(start + 8);
   const body = start + BATCH_PREFIX;
   if (length >= 0 && buf.length - body < length) return 'partial';

@@ -189,6 +189,21 @@ describe('kafkajs fetch record-set decoding', () => {
     });
   });
 
+  it('is installed even when kafkajs was imported first (kafkajs loads it with its first fetch)', () => {
+    const out = run(`
+      ${REQUIRE}
+      await import('kafkajs');
+      const loadedWithKafkajs = require.cache[require.resolve(DECODE)] !== undefined;
+      const { kafkajsFetchDecoding } = await import('./src/kafka/kafkajs-fetch-decoding.ts');
+      console.log(JSON.stringify({ loadedWithKafkajs, state: await kafkajsFetchDecoding, installed: require(DECODE).name }));
+    `);
+    expect(out).toEqual({
+      loadedWithKafkajs: false,
+      state: { kind: 'linear' },
+      installed: 'sealpostDecodeMessages',
+    });
+  });
+
   it("gives kafkajs' own records or its own error for 600 random record sets; kafkajs loaded first keeps its own", () => {
     const out = run(`
       ${REQUIRE}

@@ -2,13 +2,13 @@
  * kafkajs' own decoding of a fetch response's record set against the linear one
  * (src/kafka/kafkajs-fetch-decoding.ts) in one process, no broker: a partition's record set of
  * `--batches` record batches of `--records` records (a 16-byte key, a `--value`-byte value, and
- * optionally the sealed records' two headers), encoded by kafkajs' own record-batch encoder, decoded
+ * optionally two headers; `--gzip`: gzip-compressed batches), encoded by kafkajs' own record-batch encoder, decoded
  * as kafkajs' fetch response v11 does. Rounds alternate own and linear; per round, CPU per record
  * (process.cpuUsage, and the main thread's alone where Node has process.threadCpuUsage) over
  * `--fetches` decodings; medians and per-round ratios linear/own at the end.
  *
  *   npx tsx bench/fetch-decoding-ab.ts [--rounds 20] [--fetches 40] [--batches 2] [--records 500]
- *     [--value 1000] [--headers]
+ *     [--value 1000] [--headers] [--gzip]
  *
  * kafkajs' own decodeMessages is loaded first, so the install keeps it and this builds the linear
  * one beside it with the same factories the install uses.
@@ -28,6 +28,7 @@ const BATCHES = opt('batches', '2');
 const RECORDS = opt('records', '500');
 const VALUE = opt('value', '1000');
 const HEADERS = argv.includes('--headers');
+const GZIP = argv.includes('--gzip');
 
 const require = createRequire(import.meta.url);
 type DecodeMessages = (decoder: unknown) => Promise<unknown[]>;
@@ -39,9 +40,9 @@ const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0/index.js') 
 const Record = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (
   args: object,
 ) => unknown;
-const { linearDecodeMessages, kafkajsBatchFallback } =
+const { linearDecodeMessages, kafkajsDecodingDeps } =
   await import('../src/kafka/kafkajs-fetch-decoding.js');
-const linear = linearDecodeMessages(own, kafkajsBatchFallback()) as DecodeMessages;
+const linear = linearDecodeMessages(own, kafkajsDecodingDeps()) as DecodeMessages;
 
 const batches: Buffer[] = [];
 for (let b = 0; b < BATCHES; b++) {
@@ -55,6 +56,7 @@ for (let b = 0; b < BATCHES; b++) {
     }),
   );
   const bytes = await RecordBatch({
+    compression: GZIP ? 1 : 0,
     firstOffset: String(1_000_000 + b * RECORDS),
     firstTimestamp: '1765000000000',
     maxTimestamp: String(1765000000000 + RECORDS),
@@ -114,6 +116,6 @@ for (const key of ['cpu', 'main'] as const) {
   const l = rows.map((r) => r.linear[key]!);
   const ratios = rows.map((r) => r.linear[key]! / r.own[key]!);
   console.log(
-    `${key === 'cpu' ? 'process' : 'main thread'} µs/record: own ${fmt(median(o))}, linear ${fmt(median(l))}, linear/own ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}), ${ROUNDS} rounds × ${FETCHES} fetches × ${BATCHES} batches × ${RECORDS} records of ${VALUE} B${HEADERS ? ' + 2 headers' : ''}`,
+    `${key === 'cpu' ? 'process' : 'main thread'} µs/record: own ${fmt(median(o))}, linear ${fmt(median(l))}, linear/own ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}), ${ROUNDS} rounds × ${FETCHES} fetches × ${BATCHES} batches × ${RECORDS} records of ${VALUE} B${HEADERS ? ' + 2 headers' : ''}${GZIP ? ', gzip' : ''}`,
   );
 }

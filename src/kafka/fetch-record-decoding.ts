@@ -1,24 +1,27 @@
 /**
- * A linear decoding of the record batches in a fetch response's partition (record batch magic 2,
- * uncompressed) into exactly the objects kafkajs 2.2.4 builds for them (docs/PERFORMANCE.md "Where
- * the time goes"). kafkajs decodes every record through a fresh Decoder over a copy-free slice and
- * computes every record's offset and timestamp as BigInt-backed Longs parsed from and printed to
- * decimal strings, and its headers by spreading an object per header; this reads the bytes in
- * place and does the arithmetic on Numbers where the result is an exact integer (below 2^53),
- * on BigInt (kafkajs' own unbounded arithmetic) where it is not.
+ * A linear decoding of the record batches in a fetch response's partition (record batch magic 2)
+ * into exactly the objects kafkajs 2.2.4 builds for them (docs/PERFORMANCE.md "Where the time
+ * goes"). kafkajs decodes every record through a fresh Decoder over a copy-free slice, computes
+ * every record's offset and timestamp as BigInt-backed Longs parsed from and printed to decimal
+ * strings, and builds its headers by spreading an object per header; this reads the bytes in place
+ * and does the arithmetic on Numbers where the result is an exact integer (below 2^53), on BigInt
+ * (kafkajs' own unbounded arithmetic) where it is not. Compressed batches are inflated by kafkajs'
+ * own codecs (the caller's `codecFor`, kafkajs' lookup) and their records read the same way.
  *
- * It reproduces a batch only when every field lies inside the batch and the record that holds
- * it, and every varint is one kafkajs reads the same way (at most 5 bytes; varlongs at most 10).
- * Anything else — compressed batches, other magic versions, a negative or oversized length, a
- * record that ends early — goes whole to the caller's `fallback`, kafkajs' own batch decoder, so
- * the result is kafkajs' result (its records or its error) for every input.
+ * It reproduces a batch only when every field lies inside the batch (or the inflated records) and
+ * the record that holds it, and every varint is one kafkajs reads the same way (at most 5 bytes;
+ * varlongs at most 10). Anything else — another magic version, a negative or oversized length, a
+ * record that ends early, a codec kafkajs lacks or that fails — goes whole to the caller's
+ * `fallback`, kafkajs' own batch decoder, so the result is kafkajs' result (its records or its
+ * error) for every input. Unlike kafkajs it does not spread a batch's records into one call's
+ * arguments (kafkajs fails with a RangeError on a batch of more than about 120,000 records).
  *
  * Layout (Kafka protocol, record batch magic 2; offsets within the batch's body after `length`):
  *   batch   = firstOffset:int64 length:int32 body
  *   body    = leaderEpoch:int32(0) magic:int8(4) crc:int32(5) attributes:int16(9)
  *             lastOffsetDelta:int32(11) firstTimestamp:int64(15) maxTimestamp:int64(23)
  *             producerId:int64(31) producerEpoch:int16(39) firstSequence:int32(41)
- *             count:int32(45) [record]
+ *             count:int32(45) records     (compressed: the records inflated from the rest)
  *   record  = length:varint attributes:int8 timestampDelta:varlong offsetDelta:varint
  *             key:varint-bytes value:varint-bytes headerCount:varint [key:varint-string value:varint-bytes]
  */
@@ -215,13 +218,32 @@ function readHeaders(reader: RecordReader): Record<string, unknown> {
   return headers;
 }
 
-/** The batch at `start`, decoded; or 'partial' where kafkajs throws its partial-message error. */
-function decodeBatch(
+/** A batch's fields before its records, and where its records are. */
+interface BatchHeader {
+  readonly batchContext: KafkajsBatchContext;
+  readonly firstOffset: number | bigint;
+  readonly firstTimestamp: number | bigint;
+  readonly logAppendTime: boolean;
+  /** The codec kafkajs finds for the batch's attributes (null: uncompressed). */
+  readonly codec: RecordCodec | null;
+  /** The int32 after the fixed fields: the record count (compressed: the count before inflating). */
+  readonly count: number;
+  readonly recordsStart: number;
+  readonly end: number;
+}
+
+/** What kafkajs' lookupCodecByAttributes returns: a codec, or null for uncompressed records. */
+export interface RecordCodec {
+  decompress(bytes: Buffer): Promise<Buffer>;
+}
+export type CodecLookup = (attributes: number) => RecordCodec | null;
+
+/** The batch at `start`'s header; or 'partial' where kafkajs throws its partial-message error. */
+function readBatchHeader(
   buf: Buffer,
   start: number,
-  reader: RecordReader,
-  out: KafkajsRecord[],
-): number | 'partial' {
+  codecFor: CodecLookup,
+): BatchHeader | 'partial' {
   // kafkajs moves back by a negative batch length (after decoding that batch from Buffer#slice's
   // end-relative bounds): where it goes from there is its own.
   if (start < 0) throw NOT_REPRODUCED;
@@ -230,20 +252,29 @@ function decodeBatch(
   if (length >= 0 && buf.length - body < length) return 'partial';
   if (length < BODY_FIXED) throw NOT_REPRODUCED;
   const magicByte = buf.readInt8(body + 4);
+  if (magicByte !== MAGIC_BYTE) throw NOT_REPRODUCED;
   const attributes = buf.readInt16BE(body + 9);
-  if (magicByte !== MAGIC_BYTE || (attributes & COMPRESSION_MASK) !== 0) throw NOT_REPRODUCED;
+  let codec: RecordCodec | null = null;
+  if ((attributes & COMPRESSION_MASK) !== 0) {
+    // kafkajs' own lookup (an application may have registered codecs); where it throws, kafkajs'
+    // decoder throws the same.
+    try {
+      codec = codecFor(attributes);
+    } catch {
+      throw NOT_REPRODUCED;
+    }
+  }
   const count = buf.readInt32BE(body + 45);
-  if (count < -1) throw NOT_REPRODUCED;
+  if (codec === null && count < -1) throw NOT_REPRODUCED;
   const firstOffset = int64At(buf, start);
   const firstTimestamp = int64At(buf, body + 15);
   const logAppendTime = (attributes & TIMESTAMP_TYPE_FLAG) !== 0;
-  const isControlBatch = (attributes & CONTROL_FLAG) !== 0;
   const batchContext: KafkajsBatchContext = {
     firstOffset: String(firstOffset),
     firstTimestamp: String(firstTimestamp),
     partitionLeaderEpoch: buf.readInt32BE(body),
     inTransaction: (attributes & TRANSACTIONAL_FLAG) !== 0,
-    isControlBatch,
+    isControlBatch: (attributes & CONTROL_FLAG) !== 0,
     lastOffsetDelta: buf.readInt32BE(body + 11),
     producerId: String(int64At(buf, body + 31)),
     producerEpoch: buf.readInt16BE(body + 39),
@@ -252,14 +283,37 @@ function decodeBatch(
     timestampType: logAppendTime ? LOG_APPEND_TIME : CREATE_TIME,
     magicByte,
   };
-  const batchEnd = body + length;
-  reader.pos = body + BODY_FIXED;
+  return {
+    batchContext,
+    firstOffset,
+    firstTimestamp,
+    logAppendTime,
+    codec,
+    count,
+    recordsStart: body + BODY_FIXED,
+    end: body + length,
+  };
+}
+
+/** `count` records from `reader.buf` between `start` and `end` into `out`. */
+function readRecords(
+  reader: RecordReader,
+  header: BatchHeader,
+  count: number,
+  start: number,
+  end: number,
+  out: KafkajsRecord[],
+): void {
+  const { buf } = reader;
+  const { batchContext, firstOffset, firstTimestamp, logAppendTime } = header;
+  const { magicByte, isControlBatch } = batchContext;
+  reader.pos = start;
   for (let i = 0; i < count; i++) {
     // The record's length varint is read within the batch; its fields within the record.
-    reader.end = batchEnd;
+    reader.end = end;
     const size = reader.varInt();
     const recordStart = reader.pos;
-    if (size < 1 || size > batchEnd - recordStart) throw NOT_REPRODUCED;
+    if (size < 1 || size > end - recordStart) throw NOT_REPRODUCED;
     const recordEnd = recordStart + size;
     reader.end = recordEnd;
     const recordAttributes = (buf[recordStart]! << 24) >> 24;
@@ -285,17 +339,37 @@ function decodeBatch(
     });
     reader.pos = recordEnd;
   }
-  return batchEnd;
+}
+
+/**
+ * A compressed batch's records: kafkajs inflates the rest of the batch after the count with the
+ * codec and reads `count` records from the result (none when the count is not positive).
+ */
+async function readCompressedRecords(
+  messages: Buffer,
+  header: BatchHeader,
+  out: KafkajsRecord[],
+): Promise<void> {
+  if (header.count <= 0) return;
+  let inflated: Buffer;
+  try {
+    inflated = await header.codec!.decompress(messages.subarray(header.recordsStart, header.end));
+  } catch {
+    // kafkajs' decoder meets the same failure (and throws it).
+    throw NOT_REPRODUCED;
+  }
+  readRecords(new RecordReader(inflated), header, header.count, 0, inflated.length, out);
 }
 
 /**
  * The records of a partition's record batches (`messages`: the record set's bytes, after its
  * int32 size), as kafkajs' fetch response v4–v11 decodes them: batches while at least 49 bytes
- * remain, a batch cut off at the end ending the loop, every batch this does not reproduce decoded
- * by `fallback`.
+ * remain, a batch cut off at the end ending the loop, compressed batches inflated by kafkajs'
+ * codecs (`codecFor`), every batch this does not reproduce decoded by `fallback`.
  */
 export async function decodeRecordBatches(
   messages: Buffer,
+  codecFor: CodecLookup,
   fallback: BatchFallback,
 ): Promise<unknown[]> {
   const out: KafkajsRecord[] = [];
@@ -303,15 +377,19 @@ export async function decodeRecordBatches(
   let at = 0;
   while (messages.length - at >= RECORD_BATCH_OVERHEAD) {
     const mark = out.length;
-    let next: number | 'partial' | undefined;
+    let next: number | undefined;
     try {
-      next = decodeBatch(messages, at, reader, out);
+      const header = readBatchHeader(messages, at, codecFor);
+      if (header === 'partial') break;
+      if (header.codec === null)
+        readRecords(reader, header, header.count, header.recordsStart, header.end, out);
+      else await readCompressedRecords(messages, header, out);
+      next = header.end;
     } catch (err) {
       if (err !== NOT_REPRODUCED) throw err;
       // kafkajs decodes the whole batch: drop what this had of it.
       out.length = mark;
     }
-    if (next === 'partial') break;
     if (next !== undefined) {
       at = next;
       continue;

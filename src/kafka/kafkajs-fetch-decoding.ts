@@ -10,7 +10,7 @@
  * The replacement gives exactly kafkajs' records (the same fields in the same order, the same
  * offset and timestamp strings, the same headers objects, one batch context object per batch).
  * A record set in the old message formats (magic 0 or 1) goes whole to kafkajs' own decoder, and
- * each batch the linear decoding does not reproduce (compressed, malformed) to kafkajs' own batch
+ * each batch the linear decoding does not reproduce (malformed, a codec kafkajs lacks) to kafkajs' own batch
  * decoder. Before anything uses it, it is checked against kafkajs' own on fixed record sets
  * (kafkajs' decoders are async, so the check is too: until it has passed, and forever when it
  * fails, every record set goes to kafkajs' own code).
@@ -20,6 +20,7 @@ import './kafkajs-crc32c.js';
 import {
   decodeRecordBatches,
   type BatchFallback,
+  type CodecLookup,
   type KafkajsRecord,
 } from './fetch-record-decoding.js';
 import {
@@ -54,6 +55,7 @@ type RecordBatchDecoderModule = (decoder: KafkajsDecoder) => Promise<{ records: 
 const DECODE_MODULE = 'kafkajs/src/protocol/requests/fetch/v4/decodeMessages.js';
 const BATCH_DECODER_MODULE = 'kafkajs/src/protocol/recordBatch/v0/decoder.js';
 const DECODER_MODULE = 'kafkajs/src/protocol/decoder.js';
+const COMPRESSION_MODULE = 'kafkajs/src/protocol/message/compression/index.js';
 const BATCH_ENCODER_MODULE = 'kafkajs/src/protocol/recordBatch/v0/index.js';
 const RECORD_ENCODER_MODULE = 'kafkajs/src/protocol/recordBatch/record/v0/index.js';
 
@@ -61,22 +63,34 @@ const RECORD_ENCODER_MODULE = 'kafkajs/src/protocol/recordBatch/record/v0/index.
 const MAGIC_OFFSET = 16;
 const MAGIC_BYTE = 2;
 
-/** kafkajs' own decoding of one record batch, from a Decoder at `start` (fetch-record-decoding.ts). */
-export function kafkajsBatchFallback(): BatchFallback {
+/** What the linear decoding takes from kafkajs: its codec lookup and its own batch decoder. */
+export interface FetchDecodingDeps {
+  readonly codecFor: CodecLookup;
+  readonly fallback: BatchFallback;
+}
+
+/** kafkajs' codec lookup and its own decoding of one record batch from a Decoder at `start`. */
+export function kafkajsDecodingDeps(): FetchDecodingDeps {
   const Decoder = kafkajsRequire(DECODER_MODULE) as DecoderClass;
   const decodeBatch = kafkajsRequire(BATCH_DECODER_MODULE) as RecordBatchDecoderModule;
-  return async (messages, start) => {
-    const decoder = new Decoder(messages);
-    decoder.offset = start;
-    const batch = await decodeBatch(decoder);
-    return { records: batch.records, end: decoder.offset };
+  const { lookupCodecByAttributes } = kafkajsRequire(COMPRESSION_MODULE) as {
+    lookupCodecByAttributes: CodecLookup;
+  };
+  return {
+    codecFor: lookupCodecByAttributes,
+    fallback: async (messages, start) => {
+      const decoder = new Decoder(messages);
+      decoder.offset = start;
+      const batch = await decodeBatch(decoder);
+      return { records: batch.records, end: decoder.offset };
+    },
   };
 }
 
 /** kafkajs' decodeMessages with the linear decoding of record batches (magic 2). */
 export function linearDecodeMessages(
   own: DecodeMessagesModule,
-  fallback: BatchFallback,
+  deps: FetchDecodingDeps,
 ): DecodeMessagesModule {
   return async (decoder) => {
     const start = decoder.offset;
@@ -87,7 +101,7 @@ export function linearDecodeMessages(
       decoder.offset = start;
       return own(decoder);
     }
-    return decodeRecordBatches(messages, fallback);
+    return decodeRecordBatches(messages, deps.codecFor, deps.fallback);
   };
 }
 
@@ -114,6 +128,7 @@ function pattern(size: number, seed: number): Buffer {
 }
 
 interface BatchEncoderArgs {
+  compression?: number;
   firstOffset: string;
   firstTimestamp: string;
   maxTimestamp: string;
@@ -126,7 +141,8 @@ interface BatchEncoderArgs {
 }
 
 /**
- * Fixed record sets covering what the linear decoding reads, built by kafkajs' own encoder: null,
+ * Fixed record sets covering what the linear decoding reads, built by kafkajs' own encoder (one
+ * batch gzip-compressed): null,
  * empty and long keys and values (three-byte varints), repeated and inherited header keys,
  * negative timestamp deltas, offsets and timestamps on both sides of 2^53, transactional, control
  * and log-append-time batches (their attribute bits set after encoding: kafkajs does not check
@@ -189,6 +205,14 @@ async function checkCases(): Promise<Buffer[]> {
     },
     0x20,
   );
+  const gzip = await batch({
+    compression: 1,
+    firstOffset: '40',
+    firstTimestamp: '1700000000000',
+    maxTimestamp: '1700000002000',
+    lastOffsetDelta: 5,
+    records: records(6, 4),
+  });
   const sized = (bytes: Buffer): Buffer => {
     const out = Buffer.alloc(4 + bytes.length);
     out.writeInt32BE(bytes.length, 0);
@@ -197,7 +221,7 @@ async function checkCases(): Promise<Buffer[]> {
   };
   return [
     sized(plain),
-    sized(Buffer.concat([plain, big, control])),
+    sized(Buffer.concat([plain, big, gzip, control])),
     sized(Buffer.concat([big, plain.subarray(0, plain.length - 9)])),
   ];
 }
@@ -234,7 +258,7 @@ function install(): Promise<KafkajsFetchDecoding> {
   let linear: DecodeMessagesModule;
   try {
     own = kafkajsRequire(path) as DecodeMessagesModule;
-    linear = linearDecodeMessages(own, kafkajsBatchFallback());
+    linear = linearDecodeMessages(own, kafkajsDecodingDeps());
   } catch {
     return Promise.resolve({ kind: 'kafkajs', reason: 'module not found' });
   }

@@ -276,6 +276,7 @@ function install(): Promise<KafkajsFetchDecoding> {
 
 /**
  * Resolved once the check has run (it starts when this module is first evaluated and settles
- * within that turn of the event loop: no I/O).
+ * within milliseconds: its gzip batch is compressed and inflated on libuv's thread pool; record
+ * sets fetched before then are decoded by kafkajs' own code).
  */
 export const kafkajsFetchDecoding: Promise<KafkajsFetchDecoding> = install();

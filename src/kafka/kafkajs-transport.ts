@@ -6,10 +6,12 @@
 import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'node:tls';
 // Evaluated before kafkajs loads: give kafkajs' producer a native CRC32C, a linear grouping of a
-// send's messages by partition and a linear produce-request encoding (see those modules).
+// send's messages by partition and a linear produce-request encoding, and its consumer a linear
+// decoding of fetched record batches (see those modules).
 import './kafkajs-crc32c.js';
 import { kafkajsGrouping } from './kafkajs-grouping.js';
 import './kafkajs-produce-encoding.js';
+import './kafkajs-fetch-decoding.js';
 import kafkajs from 'kafkajs';
 import type {
   Admin,

@@ -38,7 +38,8 @@
  * messages, 2 s, skips the child benchmarks), --skip-envelope, --skip-crypto, --skip-seal-open, --skip-soak,
  * --soak-messages M (1000000), --envelope-runs K (3), --envelope-seconds S (0.5), --low-rate R (1000;
  * a second latency point every variant can sustain; 0 = none), --variants a,b,... (a subset of the
- * variants above, `plain` among them: it is the baseline), --pq-latency, --no-write.
+ * variants above, `plain` among them: it is the baseline), --pq-latency, --no-write, --phase-stats
+ * (a diagnostic line per throughput phase: main-thread and helper-thread CPU, collections, heap).
  * The child benchmarks run in the order crypto, soak, envelope; the envelope one is skipped (and
  * says so) when less than ~5 minutes of the 14-minute budget remain.
  */
@@ -84,6 +85,7 @@ import {
   type Order,
   type VariantId,
 } from './e2e-clients.js';
+import { formatPhase, phaseMark, startGcObserver, type PhaseMark } from './phase-stats.js';
 import { renderBarChart } from './svg-chart.js';
 import { sendInBatches } from './send-loop.js';
 
@@ -124,6 +126,27 @@ const SKIP_SOAK = QUICK || flag('skip-soak');
 const SKIP_SEAL_OPEN = QUICK || flag('skip-seal-open');
 const WRITE = !flag('no-write');
 const PQ_LATENCY = flag('pq-latency');
+/**
+ * --phase-stats: after every throughput phase, one `[phase]` line (bench/phase-stats.ts): main-thread
+ * and other-thread CPU, the collections in the phase, the heap at its start, and the phase's window
+ * on the CPU profiler's clock (for a run under `node --cpu-prof`). A diagnostic; no table changes.
+ */
+const PHASE_STATS = flag('phase-stats');
+if (PHASE_STATS) startGcObserver();
+/** The profiler's clock (µs, monotonic), for --phase-stats windows. */
+const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
+/** Prints a --phase-stats line for the phase from `a` to `b` (after the GC entries arrived). */
+async function reportPhase(
+  label: string,
+  a: PhaseMark & { readonly mono: number },
+  b: PhaseMark & { readonly mono: number },
+  records: number,
+): Promise<void> {
+  await new Promise((r) => setImmediate(r));
+  console.log(`${formatPhase(label, a, b, records)}; window ${a.mono} ${b.mono} ${records}`);
+}
+const stamp = (): (PhaseMark & { readonly mono: number }) | undefined =>
+  PHASE_STATS ? { ...phaseMark(), mono: monoUs() } : undefined;
 const ALL_VARIANTS = [
   'plain',
   'sealed-1',
@@ -331,6 +354,7 @@ async function produceThroughput(v: Variant, topic: string): Promise<Throughput>
     await p.send([order(-1, nowUs())]); // warm-up: metadata, schema, first session
     settle();
     const wire0 = { ...p.wire };
+    const s0 = stamp();
     const t0 = performance.now();
     const c0 = cpuUs();
     await sendInBatches(MESSAGES, BATCH, IN_FLIGHT, (from, count) => {
@@ -338,6 +362,9 @@ async function produceThroughput(v: Variant, topic: string): Promise<Throughput>
       for (let k = from; k < from + count; k++) orders.push(order(k, nowUs()));
       return p.send(orders);
     });
+    const s1 = stamp();
+    if (s0 !== undefined && s1 !== undefined)
+      await reportPhase(`${v.id} produce`, s0, s1, MESSAGES);
     return {
       perSecond: MESSAGES / ((performance.now() - t0) / 1000),
       cpuUsPerRecord: (cpuUs() - c0) / MESSAGES,
@@ -360,6 +387,8 @@ async function consumeThroughput(
   let last = 0;
   let cpuFirst = 0;
   let cpuLast = 0;
+  let s0: ReturnType<typeof stamp>;
+  let s1: ReturnType<typeof stamp>;
   settle();
   const c = await startConsumer(
     v,
@@ -369,11 +398,13 @@ async function consumeThroughput(
       if (count === 0) {
         first = t;
         cpuFirst = cpuUs();
+        s0 = stamp();
       }
       count++;
       if (count === total) {
         last = t;
         cpuLast = cpuUs();
+        s1 = stamp();
       }
     },
     overrides,
@@ -385,6 +416,13 @@ async function consumeThroughput(
       `${v.id} to consume ${total} records`,
     );
     if (!ok) return { perSecond: Number.NaN, cpuUsPerRecord: Number.NaN };
+    if (s0 !== undefined && s1 !== undefined)
+      await reportPhase(
+        `${v.id} consume${overrides.commitEveryRecords === undefined ? '' : ' (lazy commit)'}`,
+        s0,
+        s1,
+        total - 1,
+      );
     return {
       perSecond: (total - 1) / ((last - first) / 1000),
       cpuUsPerRecord: (cpuLast - cpuFirst) / (total - 1),

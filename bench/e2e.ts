@@ -39,7 +39,9 @@
  * --soak-messages M (1000000), --envelope-runs K (3), --envelope-seconds S (0.5), --low-rate R (1000;
  * a second latency point every variant can sustain; 0 = none), --variants a,b,... (a subset of the
  * variants above, `plain` among them: it is the baseline), --pq-latency, --no-write, --phase-stats
- * (a diagnostic line per throughput phase: main-thread and helper-thread CPU, collections, heap).
+ * (a diagnostic line per throughput phase: main-thread and helper-thread CPU, collections, heap),
+ * --settle (a forced full collection before every measured phase, as runs before issue 18's fourth
+ * round did; off by default, see bench/e2e-clients.ts setSettleCollects).
  * The child benchmarks run in the order crypto, soak, envelope; the envelope one is skipped (and
  * says so) when less than ~5 minutes of the 14-minute budget remain.
  */
@@ -75,6 +77,7 @@ import {
   nowUs,
   order,
   ORDER_SCHEMA,
+  setSettleCollects,
   settle,
   startVariantConsumer,
   startVariantProducer,
@@ -132,6 +135,18 @@ const PQ_LATENCY = flag('pq-latency');
  * on the CPU profiler's clock (for a run under `node --cpu-prof`). A diagnostic; no table changes.
  */
 const PHASE_STATS = flag('phase-stats');
+/**
+ * --settle: a forced full collection before every measured phase, in both processes (how the runs up
+ * to issue 18's fourth round measured). Off by default: on Node 20 it starts a burst of mark-compacts
+ * in the phase that follows (bench/e2e-clients.ts setSettleCollects), which a running consumer or
+ * producer does not have.
+ */
+const SETTLE = flag('settle');
+setSettleCollects(SETTLE);
+/** How the written section describes the phases' start (with or without --settle). */
+const settleNote = SETTLE
+  ? ', after a full garbage collection (in both processes) so no\nphase pays for the one before'
+  : ' (no forced garbage collection before a phase: on Node 20 one starts\na burst of mark-compacts in the phase after it; --settle forces one)';
 if (PHASE_STATS) startGcObserver();
 /** The profiler's clock (µs, monotonic), for --phase-stats windows. */
 const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
@@ -479,6 +494,7 @@ const workerInit: WorkerInit = {
   stateTopic: STATE_TOPIC,
   deadLetterTopic: DLQ_TOPIC,
   runId,
+  settle: SETTLE,
 };
 worker.send(workerInit);
 await workerReady;
@@ -1189,8 +1205,7 @@ Setup: one partition, replication 1, acks=all, idempotent producer with one requ
 compression, batches of ${BATCH} records with ${IN_FLIGHT} in flight, consumer fetch wait ${FETCH_WAIT_MS} ms,
 a ${recordBytes}-byte Avro record in Confluent framing (the schema of bench/envelope.ts; the timestamps and ids make the size differ by a few bytes).
 Variants run interleaved (${VARIANTS.map((v) => v.id).join(', ')}; ${ROUNDS} rounds), each round on
-fresh topics and fresh consumer groups, after a full garbage collection (in both processes) so no
-phase pays for the one before; figures are medians over the rounds. Producer: ${MESSAGES.toLocaleString('en-US')} records
+fresh topics and fresh consumer groups${settleNote}; figures are medians over the rounds. Producer: ${MESSAGES.toLocaleString('en-US')} records
 as fast as acknowledged (Avro encode + seal + send). Consumer: the same records read by a new group,
 timed from the first record handed to the handler to the last (fetch + open + Avro decode + offset
 commits; the sealed consumer also writes its sealed replay state before each commit). Latency:

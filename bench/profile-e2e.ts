@@ -4,8 +4,8 @@
  * phase (a fresh group reads them), with wall-clock rate and this process's CPU per record.
  *
  *   npx tsx bench/profile-e2e.ts [--variant plain|sealed-1|sealed-3|per-message] [--messages 20000]
- *     [--profile] [--js-crc32c] [--commit-every N] [--no-metrics] [--phase-stats] [--out-dir /tmp]
- *     [--label x]
+ *     [--profile] [--js-crc32c] [--commit-every N] [--no-metrics] [--phase-stats] [--no-settle]
+ *     [--out-dir /tmp] [--label x]
  *
  * `--profile` runs the same in a child under `node --cpu-prof` (sampling every 200 µs) and prints
  * self time by area (bench/profile-areas.ts) over each measured phase alone (the profile's samples
@@ -98,6 +98,8 @@ const stats = await import('./phase-stats.js');
 /** --phase-stats: a `[phase]` line per phase (bench/phase-stats.ts: thread CPU, collections, heap). */
 const PHASE_STATS = flag('phase-stats');
 if (PHASE_STATS) stats.startGcObserver();
+/** --no-settle: no forced full collection before each phase (bench/e2e-clients.ts setSettleCollects). */
+if (flag('no-settle')) clients.setSettleCollects(false);
 const printPhase = async (
   label: string,
   a: ReturnType<typeof stats.phaseMark>,

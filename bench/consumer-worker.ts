@@ -33,6 +33,7 @@ import {
   cpuUs,
   nowUs,
   orderNumber,
+  setSettleCollects,
   settle,
   startVariantConsumer,
   type ConsumerContext,
@@ -47,6 +48,8 @@ export interface WorkerInit {
   readonly stateTopic: string;
   readonly deadLetterTopic: string;
   readonly runId: string;
+  /** Whether settle() forces a full collection before each run (bench/e2e.ts `--settle`). */
+  readonly settle: boolean;
 }
 
 /** One latency run's consumer-side results. */
@@ -87,6 +90,7 @@ const send = (m: WorkerReply): void => {
 const init = await new Promise<WorkerInit>((resolve) =>
   process.once('message', (m) => resolve(m as WorkerInit)),
 );
+setSettleCollects(init.settle);
 const e = getEndpoints();
 const crypto = await createCryptoProvider();
 const kms = new CountingKms(

@@ -94,12 +94,27 @@ export const nowUs = (): number => Math.round((performance.timeOrigin + performa
 
 setFlagsFromString('--expose-gc');
 const fullGc = runInNewContext('gc') as () => void;
+let settleCollects = true;
+/**
+ * Whether settle() forces a full collection (the default; bench/e2e.ts turns it off unless given
+ * `--settle`). On Node 20 a forced full collection just before a phase leaves V8's old-generation
+ * limit at about twice the live heap, and the sealed consumer's and producers' ArrayBuffer traffic
+ * (fetch responses, request buffers), which V8 counts against that limit, then starts a mark-compact
+ * every 50–150 ms through the phase: ≈ 10 µs more CPU per sealed record than without the forced
+ * collection, mostly on V8's helper threads — a state a running consumer is not in (docs/PERFORMANCE.md,
+ * issue 18: the Node 20 single-process finding).
+ */
+export function setSettleCollects(collects: boolean): void {
+  settleCollects = collects;
+}
+
 /**
  * Before each measured phase (in both bench processes): a full collection, so no phase pays for the
- * garbage of the one before (the per-message variant leaves a lot) in its CPU time or its pauses.
+ * garbage of the one before (the per-message variant leaves a lot) in its CPU time or its pauses —
+ * unless turned off with setSettleCollects(false).
  */
 export function settle(): void {
-  fullGc();
+  if (settleCollects) fullGc();
 }
 
 /** This process's CPU time (user + system), µs. */

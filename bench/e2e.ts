@@ -39,7 +39,10 @@
  * messages, 2 s, skips the child benchmarks), --skip-envelope, --skip-crypto, --skip-seal-open, --skip-soak,
  * --soak-messages M (1000000), --envelope-runs K (3), --envelope-seconds S (0.5), --low-rate R (1000;
  * a second latency point every variant can sustain; 0 = none), --variants a,b,... (a subset of the
- * variants above, `plain` among them: it is the baseline), --pq-latency, --no-write.
+ * variants above, `plain` among them: it is the baseline), --pq-latency, --no-write, --phase-stats
+ * (a diagnostic line per throughput phase: main-thread and helper-thread CPU, collections, heap),
+ * --settle (a forced full collection before every measured phase, as runs before issue 18's fourth
+ * round did; off by default, see bench/e2e-clients.ts setSettleCollects).
  * The child benchmarks run in the order crypto, soak, envelope; the envelope one is skipped (and
  * says so) when less than ~5 minutes of the 14-minute budget remain.
  */
@@ -75,6 +78,7 @@ import {
   nowUs,
   order,
   ORDER_SCHEMA,
+  setSettleCollects,
   settle,
   startVariantConsumer,
   startVariantProducer,
@@ -85,10 +89,12 @@ import {
   type Order,
   type VariantId,
 } from './e2e-clients.js';
+import { formatPhase, phaseMark, startGcObserver, type PhaseMark } from './phase-stats.js';
 import { renderBarChart } from './svg-chart.js';
 import {
   measureConsume,
   measureProduce,
+  type PhaseProbe,
   type PhaseShape,
   type Throughput,
 } from './throughput-phases.js';
@@ -130,6 +136,54 @@ const SKIP_SOAK = QUICK || flag('skip-soak');
 const SKIP_SEAL_OPEN = QUICK || flag('skip-seal-open');
 const WRITE = !flag('no-write');
 const PQ_LATENCY = flag('pq-latency');
+/**
+ * --phase-stats: after every throughput phase, one `[phase]` line (bench/phase-stats.ts): main-thread
+ * and other-thread CPU, the collections in the phase, the heap at its start, and the phase's window
+ * on the CPU profiler's clock (for a run under `node --cpu-prof`). A diagnostic; no table changes.
+ */
+const PHASE_STATS = flag('phase-stats');
+/**
+ * --settle: a forced full collection before every measured phase, in both processes (how the runs up
+ * to issue 18's fourth round measured). Off by default: on Node 20 it starts a burst of mark-compacts
+ * in the phase that follows (bench/e2e-clients.ts setSettleCollects), which a running consumer or
+ * producer does not have.
+ */
+const SETTLE = flag('settle');
+setSettleCollects(SETTLE);
+/** How the written section describes the phases' start (with or without --settle). */
+const settleNote = SETTLE
+  ? ', after a full garbage collection (in both processes) so no\nphase pays for the one before'
+  : ' (no forced garbage collection before a phase: on Node 20 one starts\na burst of mark-compacts in the phase after it; --settle forces one)';
+if (PHASE_STATS) startGcObserver();
+/** The profiler's clock (µs, monotonic), for --phase-stats windows. */
+const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
+/** Prints a --phase-stats line for the phase from `a` to `b` (after the GC entries arrived). */
+async function reportPhase(
+  label: string,
+  a: PhaseMark & { readonly mono: number },
+  b: PhaseMark & { readonly mono: number },
+  records: number,
+): Promise<void> {
+  await new Promise((r) => setImmediate(r));
+  console.log(`${formatPhase(label, a, b, records)}; window ${a.mono} ${b.mono} ${records}`);
+}
+const stamp = (): PhaseMark & { readonly mono: number } => ({ ...phaseMark(), mono: monoUs() });
+/** The --phase-stats probe of one phase (none without the flag). */
+function phaseProbe(label: string): PhaseProbe | undefined {
+  if (!PHASE_STATS) return undefined;
+  let a: ReturnType<typeof stamp> | undefined;
+  let b: ReturnType<typeof stamp> | undefined;
+  return {
+    start: () => {
+      a = stamp();
+    },
+    end: () => {
+      b = stamp();
+    },
+    report: (records) =>
+      a !== undefined && b !== undefined ? reportPhase(label, a, b, records) : Promise.resolve(),
+  };
+}
 const ALL_VARIANTS = [
   'plain',
   'sealed-1',
@@ -326,7 +380,7 @@ const SHAPE: PhaseShape = { messages: MESSAGES, batch: BATCH, inFlight: IN_FLIGH
 
 /** N records as fast as they are acknowledged, BATCH per send, IN_FLIGHT sends outstanding. */
 const produceThroughput = (v: Variant, topic: string): Promise<Throughput> =>
-  measureProduce(() => startProducer(v, topic), SHAPE);
+  measureProduce(() => startProducer(v, topic), SHAPE, phaseProbe(`${v.id} produce`));
 
 /** Reads the MESSAGES + 1 records of `topic` with a fresh group; records/s from the first to the last. */
 const consumeThroughput = (
@@ -339,6 +393,9 @@ const consumeThroughput = (
     MESSAGES,
     waitUntil,
     v.id,
+    phaseProbe(
+      `${v.id} consume${overrides.commitEveryRecords === undefined ? '' : ' (lazy commit)'}`,
+    ),
   );
 
 /** The consumer worker (bench/consumer-worker.ts): the latency runs' consumer, in its own process. */
@@ -388,6 +445,7 @@ const workerInit: WorkerInit = {
   stateTopic: STATE_TOPIC,
   deadLetterTopic: DLQ_TOPIC,
   runId,
+  settle: SETTLE,
 };
 worker.send(workerInit);
 await workerReady;
@@ -426,6 +484,7 @@ function stockRun(topic: string): Promise<{ produce: Throughput; consume: Throug
       messages: MESSAGES,
       batch: BATCH,
       inFlight: IN_FLIGHT,
+      settle: SETTLE,
     } satisfies StockCommand);
   });
 }
@@ -1155,8 +1214,7 @@ Setup: one partition, replication 1, acks=all, idempotent producer with one requ
 compression, batches of ${BATCH} records with ${IN_FLIGHT} in flight, consumer fetch wait ${FETCH_WAIT_MS} ms,
 a ${recordBytes}-byte Avro record in Confluent framing (the schema of bench/envelope.ts; the timestamps and ids make the size differ by a few bytes).
 Variants run interleaved (${VARIANTS.map((v) => v.id).join(', ')}; ${ROUNDS} rounds), each round on
-fresh topics and fresh consumer groups, after a full garbage collection (in both processes) so no
-phase pays for the one before; figures are medians over the rounds. Producer: ${MESSAGES.toLocaleString('en-US')} records
+fresh topics and fresh consumer groups${settleNote}; figures are medians over the rounds. Producer: ${MESSAGES.toLocaleString('en-US')} records
 as fast as acknowledged (Avro encode + seal + send). Consumer: the same records read by a new group,
 timed from the first record handed to the handler to the last (fetch + open + Avro decode + offset
 commits; the sealed consumer also writes its sealed replay state before each commit). Latency:

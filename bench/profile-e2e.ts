@@ -4,7 +4,8 @@
  * phase (a fresh group reads them), with wall-clock rate and this process's CPU per record.
  *
  *   npx tsx bench/profile-e2e.ts [--variant plain|sealed-1|sealed-3|per-message] [--messages 20000]
- *     [--profile] [--js-crc32c] [--commit-every N] [--no-metrics] [--out-dir /tmp] [--label x]
+ *     [--profile] [--js-crc32c] [--commit-every N] [--no-metrics] [--phase-stats] [--no-settle]
+ *     [--out-dir /tmp] [--label x]
  *
  * `--profile` runs the same in a child under `node --cpu-prof` (sampling every 200 µs) and prints
  * self time by area (bench/profile-areas.ts) over each measured phase alone (the profile's samples
@@ -15,8 +16,10 @@
  * `--no-metrics` runs the sealed producer and consumer without PipelineMetrics (with bench/ab-compare.ts
  * `--b-args`, what state writes and metrics cost per record). Under Node ≥ 23.9 each phase also
  * reports the main thread's CPU alone (`process.threadCpuUsage`): the rest of the process's CPU is
- * V8's helper threads (garbage collection) and libuv's. The last line is one JSON object with the figures and
- * the phases' windows, for scripts that interleave runs.
+ * V8's helper threads (garbage collection) and libuv's. `--phase-stats` prints, per phase, the same
+ * split on every Node version (bench/phase-stats.ts, from /proc), the collections in the phase and
+ * the heap at its start. The last line is one JSON object with the figures and the phases' windows,
+ * for scripts that interleave runs.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -90,6 +93,22 @@ const { Registry } = await import('prom-client');
 const { getEndpoints } = await import('../test/support/endpoints.js');
 const { makePipelineWorld } = await import('../test/support/pipeline-world.js');
 const clients = await import('./e2e-clients.js');
+
+const stats = await import('./phase-stats.js');
+/** --phase-stats: a `[phase]` line per phase (bench/phase-stats.ts: thread CPU, collections, heap). */
+const PHASE_STATS = flag('phase-stats');
+if (PHASE_STATS) stats.startGcObserver();
+/** --no-settle: no forced full collection before each phase (bench/e2e-clients.ts setSettleCollects). */
+if (flag('no-settle')) clients.setSettleCollects(false);
+const printPhase = async (
+  label: string,
+  a: ReturnType<typeof stats.phaseMark>,
+  b: ReturnType<typeof stats.phaseMark>,
+  records: number,
+): Promise<void> => {
+  await new Promise((r) => setImmediate(r));
+  console.log(stats.formatPhase(label, a, b, records));
+};
 
 const VARIANT = opt('variant', 'sealed-1') as VariantId;
 if (!['plain', 'sealed-1', 'sealed-3', 'per-message'].includes(VARIANT))
@@ -172,6 +191,7 @@ await producer.send([clients.order(-1, clients.nowUs())]); // metadata, schema, 
 clients.settle();
 {
   const w0 = monoUs();
+  const p0 = stats.phaseMark();
   const t0 = performance.now();
   const c0 = clients.cpuUs();
   const m0 = clients.mainThreadCpuUs();
@@ -184,6 +204,7 @@ clients.settle();
   figures.produceCpuUs = Number(((clients.cpuUs() - c0) / MESSAGES).toFixed(2));
   figures.produceMainCpuUs = Number(((clients.mainThreadCpuUs() - m0) / MESSAGES).toFixed(2));
   figures.producerWindow = [w0, monoUs(), MESSAGES];
+  if (PHASE_STATS) await printPhase(`${VARIANT} produce`, p0, stats.phaseMark(), MESSAGES);
 }
 console.log(
   `${VARIANT} producer: ${figures.producePerSecond} msg/s, ${figures.produceCpuUs} µs CPU/record${mainNote(figures.produceMainCpuUs)}`,
@@ -201,6 +222,8 @@ await producer.close();
   let mainLast = 0;
   let w0 = 0;
   let w1 = 0;
+  let p0: ReturnType<typeof stats.phaseMark> | undefined;
+  let p1: ReturnType<typeof stats.phaseMark> | undefined;
   clients.settle();
   const consumer = await clients.startVariantConsumer(
     {
@@ -226,12 +249,14 @@ await producer.close();
         cpuFirst = clients.cpuUs();
         mainFirst = clients.mainThreadCpuUs();
         w0 = monoUs();
+        if (PHASE_STATS) p0 = stats.phaseMark();
       }
       if (++count === total) {
         last = t;
         cpuLast = clients.cpuUs();
         mainLast = clients.mainThreadCpuUs();
         w1 = monoUs();
+        if (PHASE_STATS) p1 = stats.phaseMark();
       }
     },
     COMMIT_EVERY === '' ? {} : { commitEveryRecords: Number(COMMIT_EVERY) },
@@ -246,6 +271,8 @@ await producer.close();
     `${VARIANT} consumer: ${figures.consumePerSecond} msg/s, ${figures.consumeCpuUs} µs CPU/record${mainNote(figures.consumeMainCpuUs)} (first to last record)`,
   );
   figures.consumerWindow = [w0, w1, total - 1];
+  if (p0 !== undefined && p1 !== undefined)
+    await printPhase(`${VARIANT} consume`, p0, p1, total - 1);
   await consumer.close();
 }
 // Replay state records the sealed consumer wrote (one per state write; each is followed by a commit).

@@ -9,7 +9,7 @@
  * by sealpost) and refuses to measure otherwise.
  *
  * Started by e2e.ts with an IPC channel; stays up (and warm) across rounds:
- *   → { type: 'run', id, topic, messages, batch, inFlight }   the plain produce phase on `topic`
+ *   → { type: 'run', id, topic, messages, batch, inFlight, settle }   the plain produce phase on `topic`
  *                                                             (created by e2e.ts), then its consume phase
  *   ← { type: 'done', id, produce, consume }                  the two phases' figures (this process's CPU)
  *   ← { type: 'error', id, message }
@@ -22,6 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { SchemaRegistryClient } from '../src/registry/schema-registry-client.js';
 import { getEndpoints } from '../test/support/endpoints.js';
 import {
+  setSettleCollects,
   startPlainConsumer,
   startPlainProducer,
   type PlainConsumerContext,
@@ -37,6 +38,8 @@ export type StockCommand =
       readonly messages: number;
       readonly batch: number;
       readonly inFlight: number;
+      /** Whether a full collection precedes each phase (bench/e2e.ts --settle). */
+      readonly settle: boolean;
     }
   | { readonly type: 'exit' };
 
@@ -99,6 +102,7 @@ process.on('message', (c: StockCommand) => {
       const replaced = replacedKafkajsModules();
       if (replaced.length > 0)
         throw new Error(`kafkajs is not stock here: ${replaced.join(', ')} replaced`);
+      setSettleCollects(c.settle);
       const produce = await measureProduce(() => startPlainProducer(ctx, 'plain', c.topic), c);
       const consume = await measureConsume(
         (onOrder) => startPlainConsumer(ctx, 'plain', c.topic, onOrder),

@@ -26,6 +26,16 @@ export interface Throughput {
   readonly wireBytesPerRecord?: number;
 }
 
+/** Optional instrumentation of a phase (bench/e2e.ts --phase-stats). */
+export interface PhaseProbe {
+  /** At the phase's start (synchronous: inside the timed window). */
+  start(): void;
+  /** At its end (synchronous). */
+  end(): void;
+  /** After the phase, with its record count. */
+  report(records: number): Promise<void>;
+}
+
 /** How a phase is shaped. */
 export interface PhaseShape {
   readonly messages: number;
@@ -37,12 +47,14 @@ export interface PhaseShape {
 export async function measureProduce(
   start: () => Promise<ProducerHandle>,
   shape: PhaseShape,
+  probe?: PhaseProbe,
 ): Promise<Throughput> {
   const p = await start();
   try {
     await p.send([order(-1, nowUs())]); // warm-up: metadata, schema, first session
     settle();
     const wire0 = { ...p.wire };
+    probe?.start();
     const t0 = performance.now();
     const c0 = cpuUs();
     await sendInBatches(shape.messages, shape.batch, shape.inFlight, (from, count) => {
@@ -50,6 +62,8 @@ export async function measureProduce(
       for (let k = from; k < from + count; k++) orders.push(order(k, nowUs()));
       return p.send(orders);
     });
+    probe?.end();
+    await probe?.report(shape.messages);
     return {
       perSecond: shape.messages / ((performance.now() - t0) / 1000),
       cpuUsPerRecord: (cpuUs() - c0) / shape.messages,
@@ -69,6 +83,7 @@ export async function measureConsume(
   messages: number,
   waitUntil: (check: () => boolean, timeoutMs: number, what: string) => Promise<boolean>,
   what: string,
+  probe?: PhaseProbe,
 ): Promise<Throughput> {
   const total = messages + 1;
   let count = 0;
@@ -82,11 +97,13 @@ export async function measureConsume(
     if (count === 0) {
       first = t;
       cpuFirst = cpuUs();
+      probe?.start();
     }
     count++;
     if (count === total) {
       last = t;
       cpuLast = cpuUs();
+      probe?.end();
     }
   });
   try {
@@ -96,6 +113,7 @@ export async function measureConsume(
       `${what} to consume ${total} records`,
     );
     if (!ok) return { perSecond: Number.NaN, cpuUsPerRecord: Number.NaN };
+    await probe?.report(total - 1);
     return {
       perSecond: (total - 1) / ((last - first) / 1000),
       cpuUsPerRecord: (cpuLast - cpuFirst) / (total - 1),

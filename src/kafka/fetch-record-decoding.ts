@@ -83,11 +83,11 @@ const TWO_32 = 4294967296;
 const TWO_21 = 2097152;
 
 /**
- * A batch this does not reproduce goes to kafkajs' own decoder; thrown inside, never out of this
- * module (one instance, made once: throwing it costs no stack trace).
+ * A batch this does not reproduce goes to kafkajs' own decoder: a signal thrown inside, caught by
+ * identity and never let out of this module (so not an error class of the library's; one
+ * instance, made once: throwing it costs no stack trace).
  */
-class NotReproduced extends Error {}
-const NOT_REPRODUCED = new NotReproduced('record batch not reproduced');
+const NOT_REPRODUCED = new Error('record batch not reproduced');
 
 /** An int64 as a Number when exact (|value| ≤ 2^53), else as kafkajs reads it (a BigInt). */
 function int64At(buf: Buffer, at: number): number | bigint {

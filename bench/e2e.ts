@@ -21,8 +21,9 @@
  *   producer throughput  N records sent as fast as acknowledged (encode + seal + send), and the
  *                        bytes per record handed to the Kafka client (key + value + headers);
  *   consumer throughput  the same N records read by a fresh group (fetch + open + Avro decode +
- *                        commit; the sealed consumer also writes its replay state), timed from the
- *                        first record handed to the handler to the last;
+ *                        commit; the sealed consumer also writes its replay state) in the consumer
+ *                        worker, timed from the first record handed to the handler to the last
+ *                        (--consume-in-process: in this process, as before 2026-12-07 23:30);
  *   latency              records scheduled at a fixed rate (half the baseline's maximum, measured in
  *                        the throughput rounds of this run), stamped with their scheduled time (so a
  *                        late sender counts: no coordinated omission), consumed in a separate process
@@ -149,6 +150,8 @@ const PHASE_STATS = flag('phase-stats');
  * producer does not have.
  */
 const SETTLE = flag('settle');
+/** --consume-in-process: the throughput phases' consumers in this process (before 2026-12-07 23:30). */
+const CONSUME_IN_PROCESS = flag('consume-in-process');
 setSettleCollects(SETTLE);
 /** How the written section describes the phases' start (with or without --settle). */
 const settleNote = SETTLE
@@ -382,8 +385,12 @@ const SHAPE: PhaseShape = { messages: MESSAGES, batch: BATCH, inFlight: IN_FLIGH
 const produceThroughput = (v: Variant, topic: string): Promise<Throughput> =>
   measureProduce(() => startProducer(v, topic), SHAPE, phaseProbe(`${v.id} produce`));
 
-/** Reads the MESSAGES + 1 records of `topic` with a fresh group; records/s from the first to the last. */
-const consumeThroughput = (
+/**
+ * Reads the MESSAGES + 1 records of `topic` with a fresh group in this process; records/s from the
+ * first to the last (--consume-in-process; by default the consumer worker reads them,
+ * workerConsumeThroughput).
+ */
+const inProcessConsumeThroughput = (
   v: Variant,
   topic: string,
   overrides: { readonly commitEveryRecords?: number } = {},
@@ -622,6 +629,40 @@ const recordBytes = (
 ).length;
 let recordsThroughBroker = 0;
 const lazyCommit = { perSecond: [] as number[], cpu: [] as number[] };
+/**
+ * Reads the MESSAGES + 1 records of `topic` in the consumer worker (bench/consumer-worker.ts) with a
+ * fresh group: records/s and the worker's CPU per record from record 0's arrival to the last one's.
+ * In its own process, as a consumer is deployed, the phase does not pay for the garbage of the
+ * producer phase this process ran just before it (docs/PERFORMANCE.md "Issue 18, fifth round").
+ */
+async function workerConsumeThroughput(
+  v: Variant,
+  topic: string,
+  overrides: { readonly commitEveryRecords?: number } = {},
+): Promise<Throughput> {
+  const id = ++commandId;
+  const done = workerReply('done', id, 600_000);
+  worker.send({
+    type: 'consume',
+    id,
+    variant: v.id,
+    topic,
+    total: MESSAGES + 1,
+    warmupRecords: MESSAGES + 1, // no latency samples
+    ...overrides,
+  } satisfies WorkerCommand);
+  const r = (await done).result;
+  const row = rows.get(v.id);
+  if (row !== undefined) {
+    row.kms += r.kmsCalls;
+    row.registry += r.registryCalls;
+    row.workerSessions += r.sessionsOpened;
+  }
+  if (!r.complete) return { perSecond: Number.NaN, cpuUsPerRecord: Number.NaN };
+  return { perSecond: r.deliveredRate, cpuUsPerRecord: r.cpuUsPerRecord };
+}
+const consumeThroughput = CONSUME_IN_PROCESS ? inProcessConsumeThroughput : workerConsumeThroughput;
+
 /** Diagnostic baseline, run after `plain` in every round (not one of the tables' variants). */
 const confluentPackage: Variant = {
   id: 'plain-csr',
@@ -1215,7 +1256,13 @@ compression, batches of ${BATCH} records with ${IN_FLIGHT} in flight, consumer f
 a ${recordBytes}-byte Avro record in Confluent framing (the schema of bench/envelope.ts; the timestamps and ids make the size differ by a few bytes).
 Variants run interleaved (${VARIANTS.map((v) => v.id).join(', ')}; ${ROUNDS} rounds), each round on
 fresh topics and fresh consumer groups${settleNote}; figures are medians over the rounds. Producer: ${MESSAGES.toLocaleString('en-US')} records
-as fast as acknowledged (Avro encode + seal + send). Consumer: the same records read by a new group,
+as fast as acknowledged (Avro encode + seal + send). Consumer: the same records read by a new group${
+  CONSUME_IN_PROCESS
+    ? ' in this process'
+    : ` in the consumer
+worker (bench/consumer-worker.ts: its own process, as consumers are deployed, so the phase does not pay
+for the garbage of the producer phase before it; CPU is the worker's)`
+},
 timed from the first record handed to the handler to the last (fetch + open + Avro decode + offset
 commits; the sealed consumer also writes its sealed replay state before each commit). Latency:
 records scheduled at ${fmt(RATE)} msg/s (half the baseline's maximum ${fmt(baselineMax)} msg/s = min(producer,
@@ -1277,7 +1324,7 @@ ${lowTable}
 
 `
     : ''
-}Client CPU per record (this process only, user + system, over the same phases: on a loaded shared
+}Client CPU per record (the producing or consuming process only, user + system, over the same phases: on a loaded shared
 machine this is steadier than wall-clock throughput; the broker's and registry's CPU are not in it):
 
 ${cpuTable}

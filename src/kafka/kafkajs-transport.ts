@@ -15,14 +15,12 @@ import './kafkajs-fetch-decoding.js';
 import kafkajs from 'kafkajs';
 import type {
   Admin,
-  Batch,
   CompressionTypes as KafkajsCompression,
   Kafka as KafkaClient,
   Consumer,
   ConsumerConfig,
   IHeaders,
   KafkaConfig,
-  KafkaMessage,
   LogEntry,
   Message,
   Producer,
@@ -33,6 +31,7 @@ import type { Logger } from 'pino';
 import { aclsFromWire, aclToWire, type AclBinding } from './acl-binding.js';
 import { DefaultPartitioner } from './default-partitioner.js';
 import { fromKafkaErrorName } from './kafka-error-names.js';
+import { toConsumedBatch } from './kafkajs-records.js';
 import { MembershipLease } from './membership-lease.js';
 import { messageLoop } from './message-loop.js';
 import { checkOffset, checkPartition } from './offset-checks.js';
@@ -40,8 +39,6 @@ import { PartitionBackoff } from './partition-backoff.js';
 import type {
   BatchControl,
   CommittedOffset,
-  ConsumedBatch,
-  ConsumedRecord,
   ConsumerCrash,
   ConsumerRunOptions,
   OffsetCommit,
@@ -278,38 +275,6 @@ function toKafkajsHeaders(headers: readonly TransportHeader[] | undefined): IHea
     (out[key] ??= []).push(value);
   }
   return out;
-}
-
-function fromKafkajsHeaders(headers: IHeaders | undefined): TransportHeader[] {
-  if (headers === undefined) return [];
-  const out: TransportHeader[] = [];
-  for (const [key, raw] of Object.entries(headers)) {
-    const values = Array.isArray(raw) ? raw : [raw];
-    for (const value of values) {
-      out.push({
-        key,
-        value:
-          value === undefined || value === null
-            ? null
-            : Buffer.isBuffer(value)
-              ? value
-              : Buffer.from(value),
-      });
-    }
-  }
-  return out;
-}
-
-function toConsumedRecord(topic: string, partition: number, message: KafkaMessage): ConsumedRecord {
-  return {
-    topic,
-    partition,
-    offset: message.offset,
-    key: message.key,
-    value: message.value,
-    headers: fromKafkajsHeaders(message.headers),
-    timestampMs: Number(message.timestamp),
-  };
 }
 
 function toKafkajsMessage(partition: number, record: ProduceRequest['records'][number]): Message {
@@ -827,15 +792,6 @@ class KafkajsConsumer implements TransportConsumer {
     // kafkajs's disconnect stops the run loop, waits for the batch in hand and leaves the group.
     await mapped('consumer disconnect', () => this.#consumer.disconnect());
   }
-}
-
-function toConsumedBatch(batch: Batch): ConsumedBatch {
-  return {
-    topic: batch.topic,
-    partition: batch.partition,
-    highWatermark: batch.highWatermark,
-    records: batch.messages.map((m) => toConsumedRecord(batch.topic, batch.partition, m)),
-  };
 }
 
 /** The loggable part of an error: class, code and retriable — never its message's payload context. */

@@ -396,7 +396,8 @@ export class SealedConsumer {
     const key = entry.key;
     // What the fetch proves about when its records were written (PartitionStates.writtenBeforeMs).
     partitions.fetched(entry, batch.highWatermark);
-    entry.stale = () => !control.isRunning() || control.isStale();
+    const stale = (): boolean => !control.isRunning() || control.isStale();
+    entry.stale = stale;
     let processed = false;
     let count = 0;
     let beatAtMs = this.#o.clock.nowMs();
@@ -493,6 +494,9 @@ export class SealedConsumer {
       processor.flushOpened();
       if (resolved !== undefined) control.resolveOffset(resolved);
       if (processed) partitions.persistBehind(entry);
+      // The check holds the batch's control, and through it the fetched batch and its buffers: a
+      // finished batch must not stay reachable from the partition until the next one.
+      if (entry.stale === stale) entry.stale = undefined;
     }
   }
 

@@ -45,7 +45,7 @@ export interface PartitionEntry {
   /** Unclassified failures per offset (bounded). */
   readonly unexpected: Map<string, number>;
   /** The batch in hand's check that the partition may be gone (member fenced, or stopping). */
-  stale?: () => boolean;
+  stale?: (() => boolean) | undefined;
   /** Offsets handed to the handler before (redelivery hint), bounded. */
   readonly attempted: Map<string, number>;
   /** The hand-out mark of the state we loaded: offsets below it may have been handed out before. */

@@ -23,14 +23,11 @@ import type {
 import type { KeyDirectory } from '../../../../src/keys/directory/key-directory.js';
 import type { LoadedIdentity } from '../../../../src/keys/identity.js';
 import { SealedConsumer, type SealedDelivery } from '../../../../src/pipeline/sealed-consumer.js';
-import { SealedProducer } from '../../../../src/pipeline/sealed-producer.js';
-import { SchemaRegistryClient } from '../../../../src/registry/schema-registry-client.js';
 import { systemClock } from '../../../../src/runtime/clock.js';
-import { createInMemoryTransport, InMemoryCluster } from '../../../../src/testing.js';
-import { FAKE_REGISTRY_URL, fakeRegistryFetch } from '../../../model/registry-fake.js';
+import { createInMemoryTransport } from '../../../../src/testing.js';
+import { ordersCluster, sendSealedOrders } from '../../../support/in-memory-orders.js';
 import {
   makePipelineWorld,
-  ORDER_SCHEMA,
   type Order,
   type PipelineWorld,
 } from '../../../support/pipeline-world.js';
@@ -105,36 +102,19 @@ function headerlessTransport(
 describe('SealedConsumer and the batches it is handed', () => {
   it('leaves shared frozen headers untouched and keeps no finished batch', async () => {
     const commits: CommitLogEntry[] = [];
-    const cluster = new InMemoryCluster({
-      onCommit: (entry) => {
-        if (entry.topic === DATA) commits.push(entry);
-      },
+    const on = await ordersCluster({ data: DATA, state: STATE, dlq: DLQ }, (entry) => {
+      if (entry.topic === DATA) commits.push(entry);
     });
-    const fetch = fakeRegistryFetch();
-    const registry = () => new SchemaRegistryClient({ url: FAKE_REGISTRY_URL, fetch });
-    const t = createInMemoryTransport({ cluster, clientId: 'producer' });
-    await t
-      .admin()
-      .createTopics([
-        { topic: DATA, numPartitions: 1 },
-        { topic: STATE, compacted: true },
-        { topic: DLQ },
-      ]);
-    const producer = new SealedProducer({
-      transport: t,
-      registry: registry(),
-      crypto: world.crypto,
-      clock: systemClock,
-      identity: sender,
-      directory,
-      valueSchemas: { [DATA]: ORDER_SCHEMA },
-    });
-    await producer.connect();
+    const { cluster, registry } = on;
     const orders: Order[] = [0, 1, 2].map((i) => ({ id: `o-${i}`, cents: 100 + i, note: 'n' }));
-    await producer.send({ topic: DATA, messages: orders.map((value) => ({ key: null, value })) });
-    await producer.close();
+    await sendSealedOrders(
+      on,
+      { world, sender, directory },
+      DATA,
+      orders.map((value) => ({ key: null, value })),
+    );
     // A record that is not an envelope: rejected to the dead-letter topic (its headers copied there).
-    const raw = t.producer();
+    const raw = createInMemoryTransport({ cluster, clientId: 'raw' }).producer();
     await raw.connect();
     await raw.send({
       topic: DATA,

@@ -15,14 +15,11 @@ import type { KeyDirectory } from '../../../../src/keys/directory/key-directory.
 import type { LoadedIdentity } from '../../../../src/keys/identity.js';
 import { AVRO_CONTENT_TYPE } from '../../../../src/pipeline/payload-content.js';
 import { SealedConsumer, type SealedDelivery } from '../../../../src/pipeline/sealed-consumer.js';
-import { SealedProducer } from '../../../../src/pipeline/sealed-producer.js';
-import { SchemaRegistryClient } from '../../../../src/registry/schema-registry-client.js';
 import { systemClock } from '../../../../src/runtime/clock.js';
-import { createInMemoryTransport, InMemoryCluster } from '../../../../src/testing.js';
-import { FAKE_REGISTRY_URL, fakeRegistryFetch } from '../../../model/registry-fake.js';
+import { createInMemoryTransport } from '../../../../src/testing.js';
+import { ordersCluster, sendSealedOrders } from '../../../support/in-memory-orders.js';
 import {
   makePipelineWorld,
-  ORDER_SCHEMA,
   type Order,
   type PipelineWorld,
 } from '../../../support/pipeline-world.js';
@@ -75,39 +72,19 @@ describe('SealedConsumer hand-out', () => {
     const handled: string[] = [];
     /** Each commit of the data topic, with how many handlers had returned at its instant. */
     const commits: { readonly entry: CommitLogEntry; readonly handledThen: number }[] = [];
-    const cluster = new InMemoryCluster({
-      onCommit: (entry) => {
-        if (entry.topic === DATA) commits.push({ entry, handledThen: handled.length });
-      },
+    const on = await ordersCluster({ data: DATA, state: STATE, dlq: DLQ }, (entry) => {
+      if (entry.topic === DATA) commits.push({ entry, handledThen: handled.length });
     });
-    const fetch = fakeRegistryFetch();
-    const registry = () => new SchemaRegistryClient({ url: FAKE_REGISTRY_URL, fetch });
-    const t = createInMemoryTransport({ cluster, clientId: 'producer' });
-    await t
-      .admin()
-      .createTopics([
-        { topic: DATA, numPartitions: 1 },
-        { topic: STATE, compacted: true },
-        { topic: DLQ },
-      ]);
-    const producer = new SealedProducer({
-      transport: t,
-      registry: registry(),
-      crypto: world.crypto,
-      clock: systemClock,
-      identity: sender,
-      directory,
-      valueSchemas: { [DATA]: ORDER_SCHEMA },
-    });
-    await producer.connect();
+    const { cluster, registry } = on;
     const orders: Order[] = [0, 1, 2].map((i) => ({ id: `o-${i}`, cents: 100 + i, note: 'n' }));
     const before = Date.now();
-    const sent = await producer.send({
-      topic: DATA,
-      messages: orders.map((value, i) => ({ key: `k${i}`, value })),
-    });
+    const sent = await sendSealedOrders(
+      on,
+      { world, sender, directory },
+      DATA,
+      orders.map((value, i) => ({ key: `k${i}`, value })),
+    );
     const after = Date.now();
-    await producer.close();
 
     const deliveries: SealedDelivery[] = [];
     const failedOnce = new Set<string>();

@@ -12,7 +12,12 @@ import { SealedProducer, type SentMessage } from '../../src/pipeline/sealed-prod
 import { SchemaRegistryClient } from '../../src/registry/schema-registry-client.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { FAKE_REGISTRY_URL, fakeRegistryFetch } from '../model/registry-fake.js';
-import { ORDER_SCHEMA, type Order, type PipelineWorld } from './pipeline-world.js';
+import {
+  makePipelineWorld,
+  ORDER_SCHEMA,
+  type Order,
+  type PipelineWorld,
+} from './pipeline-world.js';
 
 /** The topics of one test. */
 export interface OrderTopics {
@@ -70,4 +75,26 @@ export async function sendSealedOrders(
   } finally {
     await producer.close();
   }
+}
+
+/** The two parties of these tests: `orders` seals onto the data topic, `billing` receives it. */
+export interface OrdersParties {
+  readonly world: PipelineWorld;
+  readonly directory: KeyDirectory;
+  readonly sender: LoadedIdentity;
+  readonly receiver: LoadedIdentity;
+}
+
+/** Makes the parties for the data topic `data` (call `world.cleanup()` after the tests). */
+export async function makeOrdersParties(data: string): Promise<OrdersParties> {
+  const world = await makePipelineWorld([
+    { name: 'orders', send: [data], receive: [] },
+    { name: 'billing', send: [], receive: [data] },
+  ]);
+  return {
+    world,
+    directory: await world.directory(),
+    sender: await world.identity('orders'),
+    receiver: await world.identity('billing'),
+  };
 }

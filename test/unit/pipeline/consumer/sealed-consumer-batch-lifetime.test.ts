@@ -20,39 +20,29 @@ import type {
   Transport,
   TransportConsumer,
 } from '../../../../src/kafka/transport.js';
-import type { KeyDirectory } from '../../../../src/keys/directory/key-directory.js';
-import type { LoadedIdentity } from '../../../../src/keys/identity.js';
 import { SealedConsumer, type SealedDelivery } from '../../../../src/pipeline/sealed-consumer.js';
 import { systemClock } from '../../../../src/runtime/clock.js';
 import { createInMemoryTransport } from '../../../../src/testing.js';
-import { ordersCluster, sendSealedOrders } from '../../../support/in-memory-orders.js';
 import {
-  makePipelineWorld,
-  type Order,
-  type PipelineWorld,
-} from '../../../support/pipeline-world.js';
+  makeOrdersParties,
+  ordersCluster,
+  sendSealedOrders,
+  type OrdersParties,
+} from '../../../support/in-memory-orders.js';
+import type { Order } from '../../../support/pipeline-world.js';
 
 const DATA = 'lifetime-orders';
 const STATE = 'lifetime-state';
 const DLQ = 'lifetime-dlq';
 
-let world: PipelineWorld;
-let directory: KeyDirectory;
-let sender: LoadedIdentity;
-let receiver: LoadedIdentity;
+let p: OrdersParties;
 
 beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [DATA], receive: [] },
-    { name: 'billing', send: [], receive: [DATA] },
-  ]);
-  directory = await world.directory();
-  sender = await world.identity('orders');
-  receiver = await world.identity('billing');
+  p = await makeOrdersParties(DATA);
 });
 
 afterAll(async () => {
-  await world.cleanup();
+  await p.world.cleanup();
 });
 
 /** A full collection on demand (the flag is read when `gc` is looked up in a new context). */
@@ -109,7 +99,7 @@ describe('SealedConsumer and the batches it is handed', () => {
     const orders: Order[] = [0, 1, 2].map((i) => ({ id: `o-${i}`, cents: 100 + i, note: 'n' }));
     await sendSealedOrders(
       on,
-      { world, sender, directory },
+      p,
       DATA,
       orders.map((value) => ({ key: null, value })),
     );
@@ -129,11 +119,11 @@ describe('SealedConsumer and the batches it is handed', () => {
       groupId: 'billing-lifetime',
       topics: [DATA],
       registry: registry(),
-      crypto: world.crypto,
+      crypto: p.world.crypto,
       clock: systemClock,
-      identity: receiver,
-      directory,
-      kms: world.kms,
+      identity: p.receiver,
+      directory: p.directory,
+      kms: p.world.kms,
       stateTopic: STATE,
       deadLetterTopic: DLQ,
       fromBeginning: true,

@@ -11,18 +11,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CommitLogEntry } from '../../../../src/kafka/in-memory/cluster.js';
-import type { KeyDirectory } from '../../../../src/keys/directory/key-directory.js';
-import type { LoadedIdentity } from '../../../../src/keys/identity.js';
 import { AVRO_CONTENT_TYPE } from '../../../../src/pipeline/payload-content.js';
 import { SealedConsumer, type SealedDelivery } from '../../../../src/pipeline/sealed-consumer.js';
 import { systemClock } from '../../../../src/runtime/clock.js';
 import { createInMemoryTransport } from '../../../../src/testing.js';
-import { ordersCluster, sendSealedOrders } from '../../../support/in-memory-orders.js';
 import {
-  makePipelineWorld,
-  type Order,
-  type PipelineWorld,
-} from '../../../support/pipeline-world.js';
+  makeOrdersParties,
+  ordersCluster,
+  sendSealedOrders,
+  type OrdersParties,
+} from '../../../support/in-memory-orders.js';
+import type { Order } from '../../../support/pipeline-world.js';
 
 const DATA = 'delivery-orders';
 const STATE = 'delivery-state';
@@ -47,23 +46,14 @@ const FIELDS = [
   'redelivery',
 ];
 
-let world: PipelineWorld;
-let directory: KeyDirectory;
-let sender: LoadedIdentity;
-let receiver: LoadedIdentity;
+let p: OrdersParties;
 
 beforeAll(async () => {
-  world = await makePipelineWorld([
-    { name: 'orders', send: [DATA], receive: [] },
-    { name: 'billing', send: [], receive: [DATA] },
-  ]);
-  directory = await world.directory();
-  sender = await world.identity('orders');
-  receiver = await world.identity('billing');
+  p = await makeOrdersParties(DATA);
 });
 
 afterAll(async () => {
-  await world.cleanup();
+  await p.world.cleanup();
 });
 
 describe('SealedConsumer hand-out', () => {
@@ -80,7 +70,7 @@ describe('SealedConsumer hand-out', () => {
     const before = Date.now();
     const sent = await sendSealedOrders(
       on,
-      { world, sender, directory },
+      p,
       DATA,
       orders.map((value, i) => ({ key: `k${i}`, value })),
     );
@@ -93,11 +83,11 @@ describe('SealedConsumer hand-out', () => {
       groupId: GROUP,
       topics: [DATA],
       registry: registry(),
-      crypto: world.crypto,
+      crypto: p.world.crypto,
       clock: systemClock,
-      identity: receiver,
-      directory,
-      kms: world.kms,
+      identity: p.receiver,
+      directory: p.directory,
+      kms: p.world.kms,
       stateTopic: STATE,
       deadLetterTopic: DLQ,
       fromBeginning: true,

@@ -16,6 +16,7 @@
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import '../src/kafka/kafkajs-crc32c.js';
+import { ownVsLinear, type RoundCpu } from './own-vs-linear.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, fallback: string): number => {
@@ -74,7 +75,7 @@ const threadCpu = (
   process as unknown as { threadCpuUsage?: () => { user: number; system: number } }
 ).threadCpuUsage?.bind(process);
 
-async function round(impl: DecodeMessages): Promise<{ cpu: number; main: number | undefined }> {
+async function round(impl: DecodeMessages): Promise<RoundCpu> {
   const t0 = process.cpuUsage();
   const m0 = threadCpu?.();
   let count = 0;
@@ -91,31 +92,11 @@ async function round(impl: DecodeMessages): Promise<{ cpu: number; main: number 
   };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-await round(own);
-await round(linear);
-const rows: {
-  own: Awaited<ReturnType<typeof round>>;
-  linear: Awaited<ReturnType<typeof round>>;
-}[] = [];
-for (let r = 0; r < ROUNDS; r++) {
-  const first = r % 2 === 0;
-  const a = first ? await round(own) : await round(linear);
-  const b = first ? await round(linear) : await round(own);
-  rows.push(first ? { own: a, linear: b } : { own: b, linear: a });
-}
-const fmt = (x: number): string => x.toFixed(3);
-for (const key of ['cpu', 'main'] as const) {
-  if (rows.some((r) => r.own[key] === undefined)) continue;
-  const o = rows.map((r) => r.own[key]!);
-  const l = rows.map((r) => r.linear[key]!);
-  const ratios = rows.map((r) => r.linear[key]! / r.own[key]!);
-  console.log(
-    `${key === 'cpu' ? 'process' : 'main thread'} µs/record: own ${fmt(median(o))}, linear ${fmt(median(l))}, linear/own ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}), ${ROUNDS} rounds × ${FETCHES} fetches × ${BATCHES} batches × ${RECORDS} records of ${VALUE} B${HEADERS ? ' + 2 headers' : ''}${GZIP ? ', gzip' : ''}`,
-  );
-}
+await ownVsLinear(
+  round,
+  own,
+  linear,
+  ROUNDS,
+  3,
+  `${ROUNDS} rounds × ${FETCHES} fetches × ${BATCHES} batches × ${RECORDS} records of ${VALUE} B${HEADERS ? ' + 2 headers' : ''}${GZIP ? ', gzip' : ''}`,
+);

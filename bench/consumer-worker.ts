@@ -39,6 +39,7 @@ import {
   type ConsumerContext,
   type VariantId,
 } from './e2e-clients.js';
+import { formatPhase, phaseMark, startGcObserver, type PhaseMark } from './phase-stats.js';
 
 /** The first message e2e.ts sends. */
 export interface WorkerInit {
@@ -50,6 +51,8 @@ export interface WorkerInit {
   readonly runId: string;
   /** Whether settle() forces a full collection before each run (bench/e2e.ts `--settle`). */
   readonly settle: boolean;
+  /** Whether each run's result carries a `[phase]` line (bench/e2e.ts `--phase-stats`). */
+  readonly phaseStats?: boolean;
 }
 
 /** One latency run's consumer-side results. */
@@ -64,6 +67,8 @@ export interface WorkerResult {
   readonly kmsCalls: number;
   readonly registryCalls: number;
   readonly sessionsOpened: number;
+  /** With `phaseStats`: the run's `[phase]` line (bench/phase-stats.ts), record 0 to the last. */
+  readonly phaseLine?: string;
 }
 
 export type WorkerCommand =
@@ -76,6 +81,8 @@ export type WorkerCommand =
       readonly warmupRecords: number;
       /** The sealed consumer's commitEveryRecords (default the library's). */
       readonly commitEveryRecords?: number;
+      /** The `[phase]` line's label (with the init's `phaseStats`). */
+      readonly label?: string;
     }
   | { readonly type: 'exit' };
 
@@ -93,6 +100,7 @@ const init = await new Promise<WorkerInit>((resolve) =>
   process.once('message', (m) => resolve(m as WorkerInit)),
 );
 setSettleCollects(init.settle);
+if (init.phaseStats === true) startGcObserver();
 const e = getEndpoints();
 const crypto = await createCryptoProvider();
 const kms = new CountingKms(
@@ -153,6 +161,8 @@ async function consume(c: Extract<WorkerCommand, { type: 'consume' }>): Promise<
   let lastAt = 0;
   let cpuFirst = 0;
   let cpuLast = 0;
+  let markFirst: PhaseMark | undefined;
+  let markLast: PhaseMark | undefined;
   let progressAt = performance.now();
   const handle = await startVariantConsumer(
     ctx,
@@ -171,10 +181,14 @@ async function consume(c: Extract<WorkerCommand, { type: 'consume' }>): Promise<
       if (k === 0) {
         firstAt = progressAt;
         cpuFirst = cpuUs();
+        if (init.phaseStats === true) markFirst = phaseMark();
       }
       lastAt = progressAt;
       // Read once, at the last record (process.cpuUsage per record would cost µs per record).
-      if (received === c.total) cpuLast = cpuUs();
+      if (received === c.total) {
+        cpuLast = cpuUs();
+        if (init.phaseStats === true) markLast = phaseMark();
+      }
       if (k >= c.warmupRecords) latencies[samples++] = (t - o.createdAt) / 1000;
     },
     c.commitEveryRecords === undefined ? {} : { commitEveryRecords: c.commitEveryRecords },
@@ -192,6 +206,11 @@ async function consume(c: Extract<WorkerCommand, { type: 'consume' }>): Promise<
     if (cpuLast === 0) cpuLast = cpuUs(); // incomplete: up to now
     await handle.close();
   }
+  let phaseLine: string | undefined;
+  if (markFirst !== undefined && markLast !== undefined) {
+    await new Promise((r) => setImmediate(r)); // the observer's entries of the run
+    phaseLine = formatPhase(c.label ?? c.variant, markFirst, markLast, Math.max(1, received - 2));
+  }
   const sorted = latencies.subarray(0, samples).sort();
   const sessions =
     (await promRegistry.getSingleMetric('sealpost_sessions_opened_total')?.get())?.values.reduce(
@@ -208,6 +227,7 @@ async function consume(c: Extract<WorkerCommand, { type: 'consume' }>): Promise<
     kmsCalls: kms.total() - kms0,
     registryCalls: calls.total() - reg0,
     sessionsOpened: sessions,
+    ...(phaseLine === undefined ? {} : { phaseLine }),
   };
 }
 

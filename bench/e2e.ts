@@ -41,8 +41,9 @@
  * --soak-messages M (1000000), --envelope-runs K (3), --envelope-seconds S (0.5), --low-rate R (1000;
  * a second latency point every variant can sustain; 0 = none), --variants a,b,... (a subset of the
  * variants above, `plain` among them: it is the baseline), --pq-latency, --no-write, --phase-stats
- * (a diagnostic line per throughput phase: main-thread and helper-thread CPU, collections, heap),
- * --settle (a forced full collection before every measured phase, as runs before issue 18's fourth
+ * (a diagnostic line per throughput phase, the consumer worker's included: main-thread and
+ * helper-thread CPU, collections, heap), --worker-node-flags "<flags>" (Node/V8 flags for the consumer
+ * worker, e.g. "--trace-gc"), --settle (a forced full collection before every measured phase, as runs before issue 18's fourth
  * round did; off by default, see bench/e2e-clients.ts setSettleCollects).
  * The child benchmarks run in the order crypto, soak, envelope; the envelope one is skipped (and
  * says so) when less than ~5 minutes of the 14-minute budget remain.
@@ -150,6 +151,17 @@ const PHASE_STATS = flag('phase-stats');
  * producer does not have.
  */
 const SETTLE = flag('settle');
+/**
+ * --worker-node-flags "<flags>": Node/V8 flags for the consumer worker process (space-separated, e.g.
+ * "--trace-gc --single-threaded-gc"), to look at its collections or try a deployment's flags.
+ */
+const WORKER_NODE_FLAGS = ((): readonly string[] => {
+  const i = argv.indexOf('--worker-node-flags');
+  if (i < 0) return [];
+  const v = argv[i + 1];
+  if (v === undefined) throw new Error('--worker-node-flags needs a value');
+  return v.split(' ').filter((f) => f !== '');
+})();
 /** --consume-in-process: the throughput phases' consumers in this process (before 2026-12-07 23:30). */
 const CONSUME_IN_PROCESS = flag('consume-in-process');
 setSettleCollects(SETTLE);
@@ -408,7 +420,12 @@ const inProcessConsumeThroughput = (
 /** The consumer worker (bench/consumer-worker.ts): the latency runs' consumer, in its own process. */
 const worker = spawn(
   process.execPath,
-  ['--import', 'tsx', fileURLToPath(new URL('./consumer-worker.ts', import.meta.url))],
+  [
+    ...WORKER_NODE_FLAGS,
+    '--import',
+    'tsx',
+    fileURLToPath(new URL('./consumer-worker.ts', import.meta.url)),
+  ],
   { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
 );
 const workerListeners = new Set<(m: WorkerReply) => void>();
@@ -453,6 +470,7 @@ const workerInit: WorkerInit = {
   deadLetterTopic: DLQ_TOPIC,
   runId,
   settle: SETTLE,
+  phaseStats: PHASE_STATS,
 };
 worker.send(workerInit);
 await workerReady;
@@ -649,9 +667,11 @@ async function workerConsumeThroughput(
     topic,
     total: MESSAGES + 1,
     warmupRecords: MESSAGES + 1, // no latency samples
+    label: `${v.id} consume (worker)${overrides.commitEveryRecords === undefined ? '' : ' (lazy commit)'}`,
     ...overrides,
   } satisfies WorkerCommand);
   const r = (await done).result;
+  if (r.phaseLine !== undefined) console.log(r.phaseLine);
   const row = rows.get(v.id);
   if (row !== undefined) {
     row.kms += r.kmsCalls;

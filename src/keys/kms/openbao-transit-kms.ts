@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import NodeVault from 'node-vault';
+import type NodeVault from 'node-vault';
 import type { Clock } from '../../runtime/clock.js';
 import type { Kms, KmsKeyDescription, KmsReference, WrappedKey } from './kms.js';
 import { wrappedKeyVersion } from './kms.js';
@@ -55,6 +55,15 @@ const TLS_FAILURES: ReadonlySet<string> = new Set([
 
 type VaultClient = NodeVault.client & { pathPrefix: string; namespace: string | undefined };
 
+/**
+ * node-vault, loaded by the first Transit KMS made (not with the package): a process on the local
+ * key file never loads it, and its ≈ 3.6 MB of live heap (docs/PERFORMANCE.md, "Issue 18, sixth
+ * round") is then not marked by every full collection of a busy consumer.
+ */
+let nodeVault: Promise<typeof NodeVault> | undefined;
+const loadNodeVault = (): Promise<typeof NodeVault> =>
+  (nodeVault ??= import('node-vault').then((m) => m.default));
+
 interface TokenState {
   /** Clock time after which the token is no longer valid; undefined = no expiry (ttl 0). */
   readonly expiresAtMs: number | undefined;
@@ -88,7 +97,11 @@ export class OpenBaoTransitKms implements Kms {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  private constructor(options: OpenBaoTransitKmsOptions, ca: string | undefined) {
+  private constructor(
+    options: OpenBaoTransitKmsOptions,
+    ca: string | undefined,
+    makeClient: typeof NodeVault,
+  ) {
     this.#options = options;
     this.#mount = options.mountPath ?? 'transit';
     this.#keyPath = encodeURIComponent(options.keyName);
@@ -109,7 +122,7 @@ export class OpenBaoTransitKms implements Kms {
       rpDefaults: { strictSSL: true, timeout },
       requestOptions: { timeout, ...(ca === undefined ? {} : { ca }) },
     } as NodeVault.VaultOptions;
-    const client = NodeVault(config) as VaultClient;
+    const client = makeClient(config) as VaultClient;
     client.token = '';
     client.pathPrefix = '';
     client.namespace = options.namespace;
@@ -156,7 +169,7 @@ export class OpenBaoTransitKms implements Kms {
         );
       }
     }
-    return new OpenBaoTransitKms(options, ca);
+    return new OpenBaoTransitKms(options, ca, await loadNodeVault());
   }
 
   async wrap(plaintext: Uint8Array): Promise<WrappedKey> {

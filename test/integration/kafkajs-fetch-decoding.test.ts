@@ -5,25 +5,13 @@
  * gzip-compressed (the adapter's default) and uncompressed, and the consumer receives every record
  * produced, byte-exact. It runs in a fresh Node process: the module cache is per process.
  */
-import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-
-function run(script: string): Record<string, unknown> {
-  const res = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', script],
-    { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env: process.env },
-  );
-  if (res.status !== 0) throw new Error(`child failed (${String(res.status)}): ${res.stderr}`);
-  return JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
-}
+import { runFreshScriptForJson } from '../support/fresh-process.js';
 
 describe('kafkajs fetch decoding on the real broker', () => {
   it("agrees with kafkajs' own decoder on every fetched record set, gzip and uncompressed", () => {
-    const out = run(`
+    const out = runFreshScriptForJson(
+      `
       import { createRequire } from 'node:module';
       import { randomBytes } from 'node:crypto';
       const require = createRequire(process.cwd() + '/package.json');
@@ -116,7 +104,9 @@ describe('kafkajs fetch decoding on the real broker', () => {
       });
       // kafkajs may hold a timer for a while after disconnecting: end once the line is out.
       process.stdout.write(result + '\\n', () => process.exit(0));
-    `);
+    `,
+      { timeoutMs: 120_000 },
+    );
     expect(out).toEqual({
       state: { kind: 'linear' },
       produced: 1800,

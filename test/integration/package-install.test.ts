@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runFreshScript } from '../support/fresh-process.js';
 import { REPO_ROOT } from '../support/third-party-vectors.js';
 
 const run = promisify(execFile);
@@ -51,17 +52,17 @@ describe('the packed package', () => {
       expect(top).not.toContain(absent);
   });
 
-  it('imports by name (and sealpost/testing) from a project that installed it, and reads its envelope schema', async () => {
+  it('imports by name (and sealpost/testing) from a project that installed it, and reads its envelope schema', () => {
     const script = [
       "const m = await import('sealpost');",
       "const t = await import('sealpost/testing');",
       'const text = await m.readEnvelopeSchemaText();',
       'console.log(JSON.stringify({ producer: typeof m.SealedProducer, consumer: typeof m.SealedConsumer, testing: typeof t.createInMemoryTransport, schema: JSON.parse(text).name }));',
     ].join('\n');
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
-      cwd: join(installed, '..', '..'),
-    });
-    expect(JSON.parse(stdout)).toEqual({
+    // Plain Node (no tsx), from the project that installed it: what a user's import sees.
+    const child = runFreshScript(script, { tsx: false, cwd: join(installed, '..', '..') });
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({
       producer: 'function',
       consumer: 'function',
       testing: 'function',

@@ -3,14 +3,13 @@
  * sodium-native addon cannot be loaded (shown in a child Node process whose module resolution really
  * cannot find sodium-native).
  */
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
 import { createCryptoProvider } from '../../../src/crypto/index.js';
 import type { CryptoProvider, CryptoProviderName } from '../../../src/crypto/provider.js';
-import { REPO_ROOT } from '../../support/third-party-vectors.js';
+import { lastJsonLine, runFreshScript } from '../../support/fresh-process.js';
 
 describe('createCryptoProvider', () => {
   it('defaults to sodium-native', async () => {
@@ -48,22 +47,11 @@ describe('createCryptoProvider', () => {
       try { await createCryptoProvider('sodium-native'); } catch (e) { explicit = e.code; }
       console.log(JSON.stringify({ chosen: p.name, roundTrip: Array.from(opened ?? []), explicit }));
     `;
-    const child = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--import',
-        `data:text/javascript,${encodeURIComponent(register)}`,
-        '--input-type=module',
-        '-e',
-        probe,
-      ],
-      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 },
-    );
+    const child = runFreshScript(probe, {
+      nodeFlags: ['--import', `data:text/javascript,${encodeURIComponent(register)}`],
+    });
     expect(child.status, child.stderr).toBe(0);
-    const lastLine = child.stdout.trim().split('\n').pop()!;
-    expect(JSON.parse(lastLine)).toEqual({
+    expect(lastJsonLine(child.stdout)).toEqual({
       chosen: 'libsodium-wrappers',
       roundTrip: [1, 2, 3],
       explicit: 'CRYPTO_PROVIDER_UNAVAILABLE',

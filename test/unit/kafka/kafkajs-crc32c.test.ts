@@ -4,25 +4,8 @@
  * Each case runs in a fresh Node process (the module cache is per process and vitest's workers share
  * it between test files).
  */
-import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const ROOT = resolve(import.meta.dirname, '../../..');
-
-function run(script: string): Record<string, unknown> {
-  const res = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', script],
-    {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 60_000,
-    },
-  );
-  if (res.status !== 0) throw new Error(`child failed (${String(res.status)}): ${res.stderr}`);
-  return JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
-}
+import { runFreshScriptForJson } from '../../support/fresh-process.js';
 
 const COMPARE = `
 import { createRequire } from 'node:module';
@@ -40,7 +23,7 @@ for (let i = 0; i < 200; i++) {
 
 describe('kafkajs CRC32C', () => {
   it('the transport installs the native CRC32C before kafkajs loads; it agrees with kafkajs on 200 random buffers', () => {
-    const out = run(`
+    const out = runFreshScriptForJson(`
       const { kafkajsCrc32c } = await import('./src/kafka/kafkajs-crc32c.ts');
       await import('./src/kafka/kafkajs-transport.ts');
       ${COMPARE}
@@ -51,7 +34,7 @@ describe('kafkajs CRC32C', () => {
 
   it('kafkajs whose CRC32C module was loaded first keeps its JavaScript one, and says why', () => {
     // kafkajs loads its record-batch modules when it first builds a produce request.
-    const out = run(`
+    const out = runFreshScriptForJson(`
       const nodeModule = await import('node:module');
       nodeModule.createRequire(process.cwd() + '/package.json')('kafkajs/src/protocol/recordBatch/v0/index.js');
       const { kafkajsCrc32c } = await import('./src/kafka/kafkajs-crc32c.ts');

@@ -4,21 +4,8 @@
  * before it, kafkajs keeps its own. Each case runs in a fresh Node process (the module cache is per
  * process and vitest's workers share it between test files).
  */
-import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const ROOT = resolve(import.meta.dirname, '../../..');
-
-function run(script: string): Record<string, unknown> {
-  const res = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', script],
-    { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
-  );
-  if (res.status !== 0) throw new Error(`child failed (${String(res.status)}): ${res.stderr}`);
-  return JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
-}
+import { runFreshScriptForJson } from '../../support/fresh-process.js';
 
 const REQUIRE = `
 import { createRequire } from 'node:module';
@@ -28,7 +15,7 @@ const used = () => require('kafkajs/src/producer/groupMessagesPerPartition.js');
 
 describe('kafkajs grouping by partition', () => {
   it('the transport installs the linear grouping before kafkajs loads', () => {
-    const out = run(`
+    const out = runFreshScriptForJson(`
       ${REQUIRE}
       const { kafkajsGrouping, groupMessagesPerPartition } = await import('./src/kafka/kafkajs-grouping.ts');
       await import('./src/kafka/kafkajs-transport.ts');
@@ -38,7 +25,7 @@ describe('kafkajs grouping by partition', () => {
   });
 
   it('agrees with kafkajs own on 300 random sends; kafkajs loaded first keeps its own, and says why', () => {
-    const out = run(`
+    const out = runFreshScriptForJson(`
       ${REQUIRE}
       const own = used();
       const { kafkajsGrouping, groupMessagesPerPartition } = await import('./src/kafka/kafkajs-grouping.ts');
@@ -72,9 +59,9 @@ describe('kafkajs grouping by partition', () => {
       for (let i = 0; i < 2; i++) createKafkajsTransport({ brokers: ['127.0.0.1:1'], clientId: 'c', logger, nowMs: () => 0 });
       console.log(JSON.stringify({ warnings }));
     `;
-    const first = run(script(true)) as { warnings: string[] };
+    const first = runFreshScriptForJson<{ warnings: string[] }>(script(true));
     expect(first.warnings).toHaveLength(1);
     expect(first.warnings[0]).toMatch(/kafkajs was loaded before sealpost/);
-    expect(run(script(false))).toEqual({ warnings: [] });
+    expect(runFreshScriptForJson(script(false))).toEqual({ warnings: [] });
   });
 });

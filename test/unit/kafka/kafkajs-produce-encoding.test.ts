@@ -5,21 +5,11 @@
  * the install-time check. Each case runs in a fresh Node process (the module cache is per process
  * and vitest's workers share it between test files).
  */
-import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runFreshScriptForJson } from '../../support/fresh-process.js';
 
-const ROOT = resolve(import.meta.dirname, '../../..');
-
-function run(script: string): Record<string, unknown> {
-  const res = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', script],
-    { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
-  );
-  if (res.status !== 0) throw new Error(`child failed (${String(res.status)}): ${res.stderr}`);
-  return JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
-}
+/** Runs a case's script in a fresh Node process; the random cases take a while, hence 120 s. */
+const run = (script: string) => runFreshScriptForJson(script, { timeoutMs: 120_000 });
 
 const REQUIRE = `
 import { createRequire } from 'node:module';

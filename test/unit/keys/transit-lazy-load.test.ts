@@ -3,11 +3,8 @@
  * file never carries it (≈ 3 MB of live heap every full collection would mark). Runs in a fresh Node
  * process: vitest's workers share their module cache between test files.
  */
-import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const ROOT = resolve(import.meta.dirname, '../../..');
+import { lastJsonLine, runFreshScript } from '../../support/fresh-process.js';
 
 const SCRIPT = `
 import { createRequire } from 'node:module';
@@ -27,17 +24,8 @@ console.log(JSON.stringify({ withPackage, withTransit }));
 
 describe('node-vault loading', () => {
   it('is not loaded by importing sealpost, and is by the first Transit KMS', () => {
-    const res = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', SCRIPT],
-      {
-        cwd: ROOT,
-        encoding: 'utf8',
-        timeout: 60_000,
-      },
-    );
+    const res = runFreshScript(SCRIPT);
     expect(res.status, res.stderr).toBe(0);
-    const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
-    expect(out).toEqual({ withPackage: false, withTransit: true });
+    expect(lastJsonLine(res.stdout)).toEqual({ withPackage: false, withTransit: true });
   });
 });

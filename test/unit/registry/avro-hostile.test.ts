@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import avsc from 'avsc';
 import fc from 'fast-check';
@@ -6,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_AVRO_LIMITS } from '../../../src/registry/avro-binary-validator.js';
 import { AvroCodec } from '../../../src/registry/avro-codec.js';
 import { AvroDecodeError } from '../../../src/registry/avro-errors.js';
+import { runFreshScript } from '../../support/fresh-process.js';
 
 const require = createRequire(import.meta.url);
 
@@ -52,9 +52,10 @@ describe('hostile Avro: the array<null> attack', () => {
     const script = `const avsc = require(${JSON.stringify(avscPath)});
       avsc.Type.forSchema({ type: 'array', items: 'null' }).fromBuffer(Buffer.from(${JSON.stringify([...ATTACK])}));
       console.log('survived');`;
-    const child = spawnSync(process.execPath, ['--max-old-space-size=96', '-e', script], {
-      encoding: 'utf8',
-      timeout: 60_000,
+    const child = runFreshScript(script, {
+      tsx: false,
+      nodeFlags: ['--max-old-space-size=96'],
+      inputType: 'commonjs',
     });
     expect(child.stdout).not.toContain('survived');
     expect(child.status).not.toBe(0);
@@ -67,14 +68,7 @@ describe('hostile Avro: the array<null> attack', () => {
       const codec = AvroCodec.parse(JSON.stringify({ type: 'array', items: 'null' }));
       try { codec.decode(Buffer.from(${JSON.stringify([...ATTACK])})); console.log('decoded'); }
       catch (err) { console.log('refused ' + err.code); }`;
-    const child = spawnSync(
-      process.execPath,
-      ['--max-old-space-size=96', '--import', 'tsx', '--input-type=module', '-e', script],
-      {
-        encoding: 'utf8',
-        timeout: 60_000,
-      },
-    );
+    const child = runFreshScript(script, { nodeFlags: ['--max-old-space-size=96'] });
     expect(child.stdout.trim()).toBe('refused PAYLOAD_LIMIT_EXCEEDED');
     expect(child.status).toBe(0);
   });

@@ -70,7 +70,8 @@ import { PipelineMetrics } from '../src/pipeline/pipeline-metrics.js';
 import { SchemaRegistryClient } from '../src/registry/schema-registry-client.js';
 import { getEndpoints } from '../test/support/endpoints.js';
 import { makePipelineWorld } from '../test/support/pipeline-world.js';
-import type { WorkerCommand, WorkerInit, WorkerReply, WorkerResult } from './consumer-worker.js';
+import type { WorkerCommand, WorkerInit, WorkerResult } from './consumer-worker.js';
+import { startConsumerWorker, type ConsumerWorker } from './consumer-worker-client.js';
 import type { SealOpenRow } from './seal-open.js';
 import type { StockCommand, StockReply } from './stock-kafkajs-worker.js';
 import {
@@ -417,51 +418,10 @@ const inProcessConsumeThroughput = (
     ),
   );
 
-/** The consumer worker (bench/consumer-worker.ts): the latency runs' consumer, in its own process. */
-const worker = spawn(
-  process.execPath,
-  [
-    ...WORKER_NODE_FLAGS,
-    '--import',
-    'tsx',
-    fileURLToPath(new URL('./consumer-worker.ts', import.meta.url)),
-  ],
-  { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
-);
-const workerListeners = new Set<(m: WorkerReply) => void>();
-worker.on('message', (m: WorkerReply) => {
-  for (const l of [...workerListeners]) l(m);
-});
-const workerExited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-function workerReply<T extends WorkerReply['type']>(
-  type: T,
-  id: number | undefined,
-  timeoutMs: number,
-): Promise<Extract<WorkerReply, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      workerListeners.delete(listener);
-      reject(new Error(`the consumer worker sent no ${type} in ${timeoutMs} ms`));
-    }, timeoutMs);
-    const listener = (m: WorkerReply): void => {
-      if (m.type === 'error' && m.id === id) {
-        clearTimeout(timer);
-        workerListeners.delete(listener);
-        reject(new Error(`consumer worker: ${m.message}`));
-      } else if (m.type === type && (id === undefined || ('id' in m && m.id === id))) {
-        clearTimeout(timer);
-        workerListeners.delete(listener);
-        resolve(m as Extract<WorkerReply, { type: T }>);
-      }
-    };
-    workerListeners.add(listener);
-  });
-}
 await writeIdentityFile(join(world.dir, 'bench-r1.identity.json'), world.files.get('bench-r1')!, {
   overwrite: true,
 });
 await writeDirectoryDocument(join(world.dir, 'directory.json'), world.document());
-const workerReady = workerReply('ready', undefined, 120_000);
 const workerInit: WorkerInit = {
   type: 'init',
   dir: world.dir,
@@ -472,8 +432,19 @@ const workerInit: WorkerInit = {
   settle: SETTLE,
   phaseStats: PHASE_STATS,
 };
-worker.send(workerInit);
-await workerReady;
+/**
+ * The consumer workers (bench/consumer-worker.ts; consumers in their own processes, as deployed): one
+ * for the per-message variant, one for every other. A per-message phase opens a session per record
+ * and leaves them all to the collector when it ends; in a shared worker the next round's first
+ * consumer — the plain baseline — paid for that collection (4–6 µs per record more on its helper
+ * threads, docs/PERFORMANCE.md "Issue 18, sixth round").
+ */
+const worker = await startConsumerWorker('consumer worker', WORKER_NODE_FLAGS, workerInit);
+const perMessageWorker = SELECTED.has('per-message')
+  ? await startConsumerWorker('per-message consumer worker', WORKER_NODE_FLAGS, workerInit)
+  : undefined;
+const workerFor = (v: Variant): ConsumerWorker =>
+  v.id === 'per-message' && perMessageWorker !== undefined ? perMessageWorker : worker;
 let commandId = 0;
 
 /**
@@ -521,8 +492,9 @@ function stockRun(topic: string): Promise<{ produce: Throughput; consume: Throug
 async function latencyRun(v: Variant, topic: string, rate: number): Promise<WorkerResult> {
   const id = ++commandId;
   const total = Math.round(rate * LATENCY_SECONDS);
-  const first = workerReply('first', id, 120_000);
-  const done = workerReply('done', id, 600_000);
+  const w = workerFor(v);
+  const first = w.reply('first', id, 120_000);
+  const done = w.reply('done', id, 600_000);
   // Unhandled until awaited below: keep a failure from crashing the run before then.
   done.catch(() => undefined);
   const command: WorkerCommand = {
@@ -534,7 +506,7 @@ async function latencyRun(v: Variant, topic: string, rate: number): Promise<Work
     warmupRecords: Math.floor(rate * LATENCY_WARMUP_S),
   };
   settle();
-  worker.send(command);
+  w.send(command);
   const p = await startProducer(v, topic);
   try {
     // The consumer is assigned and ready once the warm-up record comes back.
@@ -659,8 +631,9 @@ async function workerConsumeThroughput(
   overrides: { readonly commitEveryRecords?: number } = {},
 ): Promise<Throughput> {
   const id = ++commandId;
-  const done = workerReply('done', id, 600_000);
-  worker.send({
+  const w = workerFor(v);
+  const done = w.reply('done', id, 600_000);
+  w.send({
     type: 'consume',
     id,
     variant: v.id,
@@ -791,8 +764,8 @@ if (LOW_RATE > 0 && LOW_RATE < RATE) {
   log(`latency at ${fmt(LOW_RATE)} records/s (a rate every variant can sustain)`);
   await latencyPhase(LOW_RATE, 'low');
 }
-worker.send({ type: 'exit' } satisfies WorkerCommand);
-await workerExited;
+await worker.exit();
+await perMessageWorker?.exit();
 stockWorker.send({ type: 'exit' } satisfies StockCommand);
 await stockExited;
 const brokerSeconds = (performance.now() - started) / 1000;
@@ -1281,7 +1254,8 @@ as fast as acknowledged (Avro encode + seal + send). Consumer: the same records 
     ? ' in this process'
     : ` in the consumer
 worker (bench/consumer-worker.ts: its own process, as consumers are deployed, so the phase does not pay
-for the garbage of the producer phase before it; CPU is the worker's)`
+for the garbage of the producer phase before it; CPU is the worker's; the per-message variant has a
+worker of its own, so no other phase pays for collecting its sessions)`
 },
 timed from the first record handed to the handler to the last (fetch + open + Avro decode + offset
 commits; the sealed consumer also writes its sealed replay state before each commit). Latency:
@@ -1384,7 +1358,7 @@ Issue 18's targets; the machine was shared with other work during the run (load 
   symmetric part) and ${(envelopeSignedFloorUs.open ?? publicKeyUs('open')).toFixed(1)} µs to open (one box open, two verifications, the symmetric
   part; ${envelopeSignedFloorUs.seal === undefined ? 'bench/crypto-primitives.ts, public-key part only' : 'bench/envelope.ts, interleaved'}) — bound by public-key work, not a target
 - KMS calls (CountingKms around the local KMS): ${identitiesLoaded} identities loaded in this process with ${kmsAfterIdentityLoad} calls,
-  one more identity load in the consumer worker; during the measured runs ${kmsInRun} calls (this process in all:
+  one more in each consumer worker; during the measured runs ${kmsInRun} calls (this process in all:
   ${Object.entries(kmsCounts)
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${k} ${n}`)

@@ -73,7 +73,7 @@ import { makePipelineWorld } from '../test/support/pipeline-world.js';
 import type { WorkerCommand, WorkerInit, WorkerResult } from './consumer-worker.js';
 import { startConsumerWorker, type ConsumerWorker } from './consumer-worker-client.js';
 import type { SealOpenRow } from './seal-open.js';
-import type { StockCommand, StockReply } from './stock-kafkajs-worker.js';
+import { startStockKafkajsWorker } from './stock-kafkajs-client.js';
 import {
   countingRegistryFetch,
   FETCH_WAIT_MS,
@@ -447,43 +447,8 @@ const workerFor = (v: Variant): ConsumerWorker =>
   v.id === 'per-message' && perMessageWorker !== undefined ? perMessageWorker : worker;
 let commandId = 0;
 
-/**
- * The stock-kafkajs worker (bench/stock-kafkajs-worker.ts): the plain baseline on kafkajs as it
- * ships, without the module replacements sealpost's kafkajs transport makes in this process.
- */
-const stockWorker = spawn(
-  process.execPath,
-  ['--import', 'tsx', fileURLToPath(new URL('./stock-kafkajs-worker.ts', import.meta.url))],
-  { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
-);
-const stockExited = new Promise<void>((resolve) => stockWorker.once('exit', () => resolve()));
-/** One plain produce + consume phase pair in the stock worker, on `topic`. */
-function stockRun(topic: string): Promise<{ produce: Throughput; consume: Throughput }> {
-  const id = ++commandId;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stockWorker.off('message', listener);
-      reject(new Error('the stock-kafkajs worker sent no reply in 600 s'));
-    }, 600_000);
-    const listener = (m: StockReply): void => {
-      if (m.id !== id) return;
-      clearTimeout(timer);
-      stockWorker.off('message', listener);
-      if (m.type === 'error') reject(new Error(`stock-kafkajs worker: ${m.message}`));
-      else resolve({ produce: m.produce, consume: m.consume });
-    };
-    stockWorker.on('message', listener);
-    stockWorker.send({
-      type: 'run',
-      id,
-      topic,
-      messages: MESSAGES,
-      batch: BATCH,
-      inFlight: IN_FLIGHT,
-      settle: SETTLE,
-    } satisfies StockCommand);
-  });
-}
+/** The plain baseline on kafkajs as it ships (bench/stock-kafkajs-client.ts). */
+const stockWorker = startStockKafkajsWorker();
 
 /**
  * Records scheduled at `rate`/s for LATENCY_SECONDS from this process, consumed by the worker;
@@ -705,7 +670,11 @@ for (let r = 0; r < ROUNDS; r++) {
       );
       const stockTopic = topicName(`tp-plain-stock-${r}`);
       await createTopic(stockTopic);
-      const stock = await stockRun(stockTopic);
+      const stock = await stockWorker.run(
+        stockTopic,
+        { messages: MESSAGES, batch: BATCH, inFlight: IN_FLIGHT },
+        SETTLE,
+      );
       recordsThroughBroker += MESSAGES + 1;
       stockRuns.produce.push(stock.produce.perSecond);
       stockRuns.consume.push(stock.consume.perSecond);
@@ -766,8 +735,7 @@ if (LOW_RATE > 0 && LOW_RATE < RATE) {
 }
 await worker.exit();
 await perMessageWorker?.exit();
-stockWorker.send({ type: 'exit' } satisfies StockCommand);
-await stockExited;
+await stockWorker.exit();
 const brokerSeconds = (performance.now() - started) / 1000;
 const rssAfterBroker = process.memoryUsage().rss;
 const loadAfterBroker = os.loadavg();

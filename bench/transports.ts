@@ -2,14 +2,19 @@
  * `npm run bench:transports` (and the last step of `npm run bench`) — the two Kafka clients behind
  * sealpost's Transport port, in one run (issue 18; docs/TRANSPORTS.md):
  *
- *   plain kafkajs         kafkajs's own producer and consumer + Schema Registry Avro: the baseline
- *                         of bench/e2e.ts ("plain"), what a kafkajs user runs without sealpost;
+ *   plain kafkajs         kafkajs' producer and consumer + Schema Registry Avro in this process,
+ *                         where sealpost's kafkajs transport has replaced some kafkajs modules: the
+ *                         `plain` baseline of bench/e2e.ts, what an application using sealpost gets
+ *                         on its unsealed topics;
+ *   plain kafkajs as it ships  the same plain client in its own process, on kafkajs without the
+ *                         module replacements sealpost's kafkajs transport makes in this process
+ *                         (bench/stock-kafkajs-worker.ts; CPU is that process's);
  *   plain platformatic    @platformatic/kafka's own Producer and Consumer stream + the same Avro;
  *   sealed kafkajs        SealedProducer/SealedConsumer (session mode, 1 recipient) on the kafkajs
  *                         adapter;
  *   sealed platformatic   the same on the @platformatic/kafka adapter.
  *
- * Interleaved round by round (the four variants in turn, the order rotated every round) so machine
+ * Interleaved round by round (the five variants in turn, the order rotated every round) so machine
  * drift hits all alike; medians over the rounds. Same broker, one partition, replication 1, acks=all,
  * idempotent producers with one request in flight, no compression, the same 1 KiB Avro record as
  * bench/e2e.ts, 500 records per send with 2 sends in flight, consumer fetch wait 1 s.
@@ -54,6 +59,7 @@ import {
   type Order,
 } from './e2e-clients.js';
 import { sendInBatches } from './send-loop.js';
+import { startStockKafkajsWorker } from './stock-kafkajs-client.js';
 
 const { Kafka, CompressionTypes, logLevel } = kafkajs;
 
@@ -149,9 +155,12 @@ interface Variant {
   readonly id: string;
   readonly client: Client;
   readonly sealed: boolean;
+  /** Run in the stock-kafkajs worker: kafkajs as it ships (bench/stock-kafkajs-client.ts). */
+  readonly stock?: boolean;
 }
 const VARIANTS: readonly Variant[] = [
   { id: 'plain kafkajs', client: 'kafkajs', sealed: false },
+  { id: 'plain kafkajs as it ships', client: 'kafkajs', sealed: false, stock: true },
   { id: 'plain platformatic', client: 'platformatic', sealed: false },
   { id: 'sealed kafkajs', client: 'kafkajs', sealed: true },
   { id: 'sealed platformatic', client: 'platformatic', sealed: true },
@@ -338,6 +347,8 @@ async function consumeThroughput(v: Variant, topic: string): Promise<Throughput>
   }
 }
 
+/** The plain baseline on kafkajs as it ships, in its own process (its CPU is that process's). */
+const stockWorker = startStockKafkajsWorker();
 const results = new Map<string, { produce: Throughput[]; consume: Throughput[] }>(
   VARIANTS.map((v) => [v.id, { produce: [], consume: [] }]),
 );
@@ -345,10 +356,21 @@ for (let round = 0; round < ROUNDS; round++) {
   // The order rotates every round, so no variant always runs first (or right after another).
   const order_ = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!);
   for (const v of order_) {
-    const topic = topicName(`${v.client}-${v.sealed ? 's' : 'p'}-${round}`);
+    const topic = topicName(
+      `${v.client}-${v.sealed ? 's' : v.stock === true ? 'k' : 'p'}-${round}`,
+    );
     await createTopic(topic);
-    const produce = await produceThroughput(v, topic);
-    const consume = await consumeThroughput(v, topic);
+    const { produce, consume } =
+      v.stock === true
+        ? await stockWorker.run(
+            topic,
+            { messages: MESSAGES, batch: BATCH, inFlight: IN_FLIGHT },
+            false,
+          )
+        : {
+            produce: await produceThroughput(v, topic),
+            consume: await consumeThroughput(v, topic),
+          };
     results.get(v.id)!.produce.push(produce);
     results.get(v.id)!.consume.push(consume);
     log(
@@ -379,17 +401,19 @@ const medians = VARIANTS.map((v) => {
   };
 });
 const baseline = medians[0]!;
+const stockBaseline = medians[1]!;
 const lines = [
   `${ROUNDS} round(s) × ${MESSAGES.toLocaleString('en-US')} records, medians; Node ${process.version}, ` +
     `${os.cpus().length} cores, load average ${loadAtStart[0]!.toFixed(2)} at start, ` +
     `${os.loadavg()[0]!.toFixed(2)} at end.`,
   '',
-  '| variant | produce rec/s | CPU µs/rec | vs plain kafkajs | consume rec/s | CPU µs/rec | vs plain kafkajs |',
-  '|---|---:|---:|---:|---:|---:|---:|',
+  '| variant | produce rec/s | CPU µs/rec | vs plain kafkajs | vs as it ships | consume rec/s | CPU µs/rec | vs plain kafkajs | vs as it ships |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...medians.map(
     (m) =>
       `| ${m.variant} | ${fmt(m.produce)} | ${us(m.produceCpuUs)} | ${(m.produce / baseline.produce).toFixed(2)} | ` +
-      `${fmt(m.consume)} | ${us(m.consumeCpuUs)} | ${(m.consume / baseline.consume).toFixed(2)} |`,
+      `${(m.produce / stockBaseline.produce).toFixed(2)} | ${fmt(m.consume)} | ${us(m.consumeCpuUs)} | ` +
+      `${(m.consume / baseline.consume).toFixed(2)} | ${(m.consume / stockBaseline.consume).toFixed(2)} |`,
   ),
 ];
 console.log(`\n${lines.join('\n')}\n`);
@@ -399,6 +423,7 @@ if (JSON_OUT !== undefined)
     `${JSON.stringify({ medians, results: Object.fromEntries(results) }, null, 2)}\n`,
   );
 
+await stockWorker.exit();
 await admin.deleteTopics(createdTopics).catch(() => undefined);
 await admin.disconnect();
 await world.cleanup();

@@ -2,6 +2,7 @@
  * Opening steps 1–8 composed, with the header cache: what SealedConsumer calls per record. The
  * pipeline keeps what is not pure (admission budget, replay persistence, registry, dead letters).
  */
+import type { OpenedBodyScratch } from './opened-body-scratch.js';
 import type { CryptoProvider, XWingDecapsulationKey } from '../crypto/provider.js';
 import { invalidArgument } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
@@ -74,6 +75,11 @@ export interface OpenHooks {
   readonly window?: (replayKey: string) => ReplayWindow | undefined;
   /** Called before a header-cache miss does public-key work; false → result `throttled`. */
   readonly admit?: () => boolean;
+  /**
+   * Memory to open the body into, held by the record context until released (a reader opening one
+   * record at a time); without it, a fresh carve of the opened-body slabs.
+   */
+  readonly body?: OpenedBodyScratch;
 }
 
 export class EnvelopeOpener {
@@ -190,6 +196,7 @@ export class EnvelopeOpener {
         env,
         ctx,
         hooks.window?.(cached.session.replayKey(ctx.partition)),
+        hooks.body,
       );
     }
 
@@ -203,7 +210,12 @@ export class EnvelopeOpener {
     }
     const inCache = this.cache.putSession(hh, session, o.resolver.epoch());
     try {
-      return session.openMessage(env, ctx, hooks.window?.(session.replayKey(ctx.partition)));
+      return session.openMessage(
+        env,
+        ctx,
+        hooks.window?.(session.replayKey(ctx.partition)),
+        hooks.body,
+      );
     } finally {
       if (!inCache) session.close();
     }

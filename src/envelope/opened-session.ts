@@ -2,6 +2,7 @@
  * A session header that opened and verified (docs/SPEC.md §5 step 5), holding the message key and our
  * MAC key, and opening the session's messages (§Opening 6–8) over preallocated scratch.
  */
+import type { OpenedBodyScratch } from './opened-body-scratch.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { Clock } from '../runtime/clock.js';
 import {
@@ -182,7 +183,12 @@ export class OpenedSession {
    * exact body parse, time checks. Throws EnvelopeError [CONTEXT|MESSAGE|STALE]; returns DUPLICATE as
    * a result. Does not mark the window: the pipeline marks after its handler succeeded.
    */
-  openMessage(env: DecodedEnvelope, ctx: RecordContext, window?: ReplayWindow): OpenMessageResult {
+  openMessage(
+    env: DecodedEnvelope,
+    ctx: RecordContext,
+    window?: ReplayWindow,
+    bodyScratch?: OpenedBodyScratch,
+  ): OpenMessageResult {
     if (this.#closed) throw new EnvelopeUsageError('SESSION_CLOSED', 'opened session is closed');
     if (ctx.topic !== this.topic || env.header.topic !== this.topic)
       throw new EnvelopeError('TOPIC_MISMATCH');
@@ -214,10 +220,11 @@ export class OpenedSession {
     }
 
     // 8. Decrypt, unpad, signature, body, time. Decrypted straight into the memory the message is
-    // delivered in (a carve of the opened-body slab), parsed in place: no second copy. Zeroed
-    // unless delivered.
+    // delivered in (the caller's scratch, held by this record, or a carve of the opened-body slab),
+    // parsed in place: no second copy. Zeroed unless delivered.
     const paddedLen = ct.length - AEAD_TAG_BYTES;
-    const padded = carveOpenedBody(paddedLen);
+    const padded =
+      bodyScratch === undefined ? carveOpenedBody(paddedLen) : bodyScratch.carve(paddedLen, ctx);
     let delivered = false;
     try {
       if (!p.aeadDecrypt(padded, ct, t.aad(), env.nonce, this.#kMsg)) {

@@ -23,6 +23,7 @@ import { ReleaseAdmission } from './consumer/release-admission.js';
 import type {
   BatchControl,
   ConsumedBatch,
+  ConsumedRecord,
   ConsumerCrash,
   TopicPartition,
   TransportConsumer,
@@ -408,6 +409,8 @@ export class SealedConsumer {
     // it needs it only to know where to fetch from after this batch, and kafkajs re-parses every
     // resolved offset (0.8–1.5 µs per record, docs/PERFORMANCE.md "Where the time goes").
     let resolved: string | undefined;
+    // The record being processed: it may hold the partition's opened-body memory (released below).
+    let inHand: ConsumedRecord | undefined;
     try {
       for (const record of batch.records) {
         // A new assignment is reloading this partition: stop; unresolved records are fetched again.
@@ -421,6 +424,7 @@ export class SealedConsumer {
         }
         // Awaited only when it is a promise: a skipped record needs no microtask. A hand-out's
         // handler is awaited here, its outcome taken after (no async function of ours per record).
+        inHand = record;
         const answer = processor.begin(record, entry, offset);
         let outcome: RecordOutcome;
         if (answer instanceof HandOut) {
@@ -448,6 +452,8 @@ export class SealedConsumer {
           await control.heartbeat();
           outcome = await processor.process(record, entry, offset);
         }
+        // The record's outcome is final: its opened message's views are dead.
+        entry.openedBody.release(record);
         if (outcome.kind === 'retry' || outcome.kind === 'pause') {
           const n = (this.#backoff.get(key) ?? 0) + 1;
           this.#backoff.set(key, n);
@@ -491,6 +497,8 @@ export class SealedConsumer {
         if (count % this.#s.commitEveryRecords === 0) partitions.persistBehind(entry);
       }
     } finally {
+      // A record left by a throw or a break holds nothing the batch still needs.
+      if (inHand !== undefined) entry.openedBody.release(inHand);
       processor.flushOpened();
       if (resolved !== undefined) control.resolveOffset(resolved);
       if (processed) partitions.persistBehind(entry);

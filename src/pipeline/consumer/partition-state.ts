@@ -10,6 +10,7 @@
  * state store, the transport consumer and admin, the admission hook) are passed in.
  */
 import type { OpenHooks } from '../../envelope/envelope-opener.js';
+import { OpenedBodyScratch } from '../../envelope/opened-body-scratch.js';
 import type {
   ConsumedRecord,
   TopicPartition,
@@ -63,6 +64,13 @@ export interface PartitionEntry {
   lead: number;
   /** The opener's hooks for this partition (made once, not per record). */
   readonly hooks: OpenHooks;
+  /**
+   * The memory this partition's records are opened into, one record at a time (held from the open
+   * until the batch loop releases it after the record's outcome).
+   */
+  readonly openedBody: OpenedBodyScratch;
+  /** `hooks` with `openedBody`: for ordinary records (a quarantine release opens with `hooks`). */
+  readonly recordHooks: OpenHooks;
   /** Offsets below `below` were in the partition at `atMs` (the first fetch that covered them). */
   seenMark: { readonly below: bigint; readonly atMs: number } | undefined;
   /** When the batch in hand was fetched (records in it were written before). */
@@ -127,6 +135,11 @@ export function newPartitionEntry(
   o: Pick<PartitionStatesOptions, 'maxMarkLead' | 'admit'>,
 ): PartitionEntry {
   const key = tpKey(at.topic, at.partition);
+  const hooks: OpenHooks = {
+    window: (k) => entry.state.windows.get(k),
+    admit: () => o.admit(key),
+  };
+  const openedBody = new OpenedBodyScratch();
   const entry: PartitionEntry = {
     topic: at.topic,
     partition: at.partition,
@@ -155,10 +168,9 @@ export function newPartitionEntry(
     seenMark: undefined,
     batchSeenMs: 0,
     keyMissingAlerted: null,
-    hooks: {
-      window: (k) => entry.state.windows.get(k),
-      admit: () => o.admit(key),
-    },
+    hooks,
+    openedBody,
+    recordHooks: { ...hooks, body: openedBody },
   };
   return entry;
 }

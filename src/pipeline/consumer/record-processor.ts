@@ -321,7 +321,7 @@ export class RecordProcessor {
       if (o.releases !== undefined && isReleaseValue(value)) {
         release = o.releases.open(value, record, entry.state, entry.hooks);
         result = release.result;
-      } else result = o.opener.open(value, record, entry.hooks);
+      } else result = o.opener.open(value, record, entry.recordHooks);
     } catch (err) {
       return this.#notOpened(record, entry, err, started);
     }

@@ -433,18 +433,22 @@ const workerInit: WorkerInit = {
   phaseStats: PHASE_STATS,
 };
 /**
- * The consumer workers (bench/consumer-worker.ts; consumers in their own processes, as deployed): one
- * for the per-message variant, one for every other. A per-message phase opens a session per record
- * and leaves them all to the collector when it ends; in a shared worker the next round's first
- * consumer — the plain baseline — paid for that collection (4–6 µs per record more on its helper
- * threads, docs/PERFORMANCE.md "Issue 18, sixth round").
+ * The consumer workers (bench/consumer-worker.ts): one process per variant, started at its first
+ * consume and kept warm across rounds — a consumer in its own process, as deployed, that pays for
+ * its own garbage only. In one shared worker each phase paid for the collections of the one before:
+ * the plain baseline, after the per-message phase (a session per record), read 4–6 µs per record more
+ * on its helper threads, and after the suite-2 3-recipient phase 16.4 µs against 8.8 for plain-csr
+ * (docs/PERFORMANCE.md "Issue 18, sixth round").
  */
-const worker = await startConsumerWorker('consumer worker', WORKER_NODE_FLAGS, workerInit);
-const perMessageWorker = SELECTED.has('per-message')
-  ? await startConsumerWorker('per-message consumer worker', WORKER_NODE_FLAGS, workerInit)
-  : undefined;
-const workerFor = (v: Variant): ConsumerWorker =>
-  v.id === 'per-message' && perMessageWorker !== undefined ? perMessageWorker : worker;
+const workers = new Map<string, Promise<ConsumerWorker>>();
+const workerFor = (v: Variant): Promise<ConsumerWorker> => {
+  let w = workers.get(v.id);
+  if (w === undefined) {
+    w = startConsumerWorker(`consumer worker (${v.id})`, WORKER_NODE_FLAGS, workerInit);
+    workers.set(v.id, w);
+  }
+  return w;
+};
 let commandId = 0;
 
 /** The plain baseline on kafkajs as it ships (bench/stock-kafkajs-client.ts). */
@@ -457,7 +461,7 @@ const stockWorker = startStockKafkajsWorker();
 async function latencyRun(v: Variant, topic: string, rate: number): Promise<WorkerResult> {
   const id = ++commandId;
   const total = Math.round(rate * LATENCY_SECONDS);
-  const w = workerFor(v);
+  const w = await workerFor(v);
   const first = w.reply('first', id, 120_000);
   const done = w.reply('done', id, 600_000);
   // Unhandled until awaited below: keep a failure from crashing the run before then.
@@ -596,7 +600,7 @@ async function workerConsumeThroughput(
   overrides: { readonly commitEveryRecords?: number } = {},
 ): Promise<Throughput> {
   const id = ++commandId;
-  const w = workerFor(v);
+  const w = await workerFor(v);
   const done = w.reply('done', id, 600_000);
   w.send({
     type: 'consume',
@@ -733,8 +737,7 @@ if (LOW_RATE > 0 && LOW_RATE < RATE) {
   log(`latency at ${fmt(LOW_RATE)} records/s (a rate every variant can sustain)`);
   await latencyPhase(LOW_RATE, 'low');
 }
-await worker.exit();
-await perMessageWorker?.exit();
+for (const w of workers.values()) await (await w).exit();
 await stockWorker.exit();
 const brokerSeconds = (performance.now() - started) / 1000;
 const rssAfterBroker = process.memoryUsage().rss;
@@ -1222,8 +1225,8 @@ as fast as acknowledged (Avro encode + seal + send). Consumer: the same records 
     ? ' in this process'
     : ` in the consumer
 worker (bench/consumer-worker.ts: its own process, as consumers are deployed, so the phase does not pay
-for the garbage of the producer phase before it; CPU is the worker's; the per-message variant has a
-worker of its own, so no other phase pays for collecting its sessions)`
+for the garbage of the producer phase before it; CPU is the worker's; every variant has a worker of
+its own, kept across rounds, so no phase pays for collecting another variant's garbage)`
 },
 timed from the first record handed to the handler to the last (fetch + open + Avro decode + offset
 commits; the sealed consumer also writes its sealed replay state before each commit). Latency:

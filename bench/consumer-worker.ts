@@ -1,9 +1,10 @@
 /**
- * The consumer side of bench/e2e.ts's latency runs, in its own process (as in a deployment, where
- * producer and consumer do not share one JavaScript thread). Started by e2e.ts with an IPC channel;
+ * The consumer side of bench/e2e.ts's throughput and latency runs, in its own process (as in a
+ * deployment, where producer and consumer do not share one JavaScript thread; e2e.ts starts one per
+ * variant, bench/consumer-worker-client.ts). Started by e2e.ts with an IPC channel;
  * loads bench-r1's identity (local KMS keyring), the signed directory and the endpoints from the
  * files e2e.ts wrote, then serves one command at a time:
- *   → { type: 'consume', id, variant, topic, total, warmupRecords }
+ *   → { type: 'consume', id, variant, topic, total, warmupRecords, commitEveryRecords?, label? }
  *   ← { type: 'first', id }   the first record (the warm-up record) arrived: the group is ready
  *   ← { type: 'done', id, result }   `total` records arrived (or 60 s passed without progress)
  *   → { type: 'exit' }

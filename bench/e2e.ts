@@ -41,10 +41,11 @@
  * --soak-messages M (1000000), --envelope-runs K (3), --envelope-seconds S (0.5), --low-rate R (1000;
  * a second latency point every variant can sustain; 0 = none), --variants a,b,... (a subset of the
  * variants above, `plain` among them: it is the baseline), --pq-latency, --no-write, --phase-stats
- * (a diagnostic line per throughput phase, the consumer worker's included: main-thread and
- * helper-thread CPU, collections, heap), --worker-node-flags "<flags>" (Node/V8 flags for the consumer
- * worker, e.g. "--trace-gc"), --settle (a forced full collection before every measured phase, as runs before issue 18's fourth
- * round did; off by default, see bench/e2e-clients.ts setSettleCollects).
+ * (a diagnostic line per throughput phase, the consumer workers' included: main-thread and
+ * helper-thread CPU, collections, heap), --worker-node-flags "<flags>" (Node/V8 flags for the
+ * consumer workers, e.g. "--trace-gc"), --settle (a forced full collection before every measured
+ * phase, as runs before issue 18's fourth round did; off by default, see bench/e2e-clients.ts
+ * setSettleCollects).
  * The child benchmarks run in the order crypto, soak, envelope; the envelope one is skipped (and
  * says so) when less than ~5 minutes of the 14-minute budget remain.
  */
